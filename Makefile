@@ -1,0 +1,48 @@
+# capOS front door. `make run` and `make test` are all a fresh Debian 12 machine
+# needs: both install missing packages first (scripts/deps.sh).
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+              -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+              -DCMAKE_ASM_COMPILER=clang-14
+QEMU_RUNNER = $(BUILD_DIR)/tools/qemu-runner/capos-qemu
+SOURCES = $(shell git ls-files -co --exclude-standard -- '*.cpp' '*.h' 2>/dev/null)
+
+.PHONY: all deps configure build run run-iso test iso fmt fmt-check clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	@scripts/deps.sh
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
+	    --initrd $(BUILD_DIR)/system/boot.cpio $(if $(APPEND),--append "$(APPEND)")
+
+run-iso: build
+	$(QEMU_RUNNER) run --iso $(BUILD_DIR)/capos.iso $(if $(UEFI),--uefi)
+
+iso: build
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+fmt:
+	clang-format-14 -i $(SOURCES)
+
+fmt-check:
+	clang-format-14 --dry-run -Werror $(SOURCES)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,43 @@
+# The one place that says how freestanding code (the kernel, and later userspace)
+# is compiled. Everything that runs on capOS and every lib/ variant built for it
+# takes its flags from here.
+
+# Common to all freestanding code: no hosted runtime, no exceptions or RTTI.
+set(CAPOS_FREESTANDING_FLAGS
+    -ffreestanding
+    -fno-exceptions
+    -fno-rtti
+    -fno-pic
+    -fno-stack-protector
+    -fno-omit-frame-pointer
+    -fno-threadsafe-statics
+    -fno-use-cxa-atexit
+    -fno-asynchronous-unwind-tables
+    -Wall
+    -Wextra
+    -Werror)
+
+# The kernel in addition: higher-half code model, no red zone (interrupts use the
+# stack), and no SSE state, so interrupt entry never has to save it. x87 cannot be
+# switched off with -mno-80387 (libstdc++'s headers declare long double
+# functions); the test kernel.no_fpu_instructions checks the image instead.
+set(CAPOS_KERNEL_FLAGS
+    ${CAPOS_FREESTANDING_FLAGS}
+    -mcmodel=kernel
+    -mno-red-zone
+    -mno-mmx
+    -mno-sse
+    -mno-sse2
+    -mno-avx)
+
+set(CAPOS_KERNEL_LINK_FLAGS -nostdlib -static -fuse-ld=lld -Wl,--build-id=none
+                            -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack)
+
+# capos_kernel_target(<target>): compile a target with the kernel flags. C++
+# takes them all; assembly only what applies to it.
+function(capos_kernel_target target)
+  target_compile_options(${target} PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_KERNEL_FLAGS}>
+    $<$<COMPILE_LANGUAGE:ASM>:-Wall -Werror>)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
+endfunction()

@@ -1,0 +1,102 @@
+// The arch.h entry points that are not tables or the console: protection
+// features, the cycle counter, stack switching, and stopping the machine.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/arch.h"
+#include "kernel/arch/x86_64/gdt.h"
+
+extern "C" [[noreturn]] void capos_switch_stack_and_call(uint64_t stack_top, void (*entry)());
+
+namespace capos::kernel::x86 {
+void idt_init();
+}
+
+namespace capos::kernel::arch {
+
+void early_init() {
+    x86::gdt_init();
+    x86::idt_init();
+}
+
+ProtectionFeatures protection_state() {
+    return {
+        .nx = (x86::rdmsr(x86::msr_efer) & x86::efer_nxe) != 0,
+        .smep = (x86::read_cr4() & x86::cr4_smep) != 0,
+        .smap = (x86::read_cr4() & x86::cr4_smap) != 0,
+    };
+}
+
+ProtectionFeatures protection_supported() {
+    uint32_t features = x86::cpuid(0).eax >= 7 ? x86::cpuid(7, 0).ebx : 0;
+    bool nx = (x86::cpuid(0x80000001).edx & (1u << 20)) != 0;
+    return {.nx = nx, .smep = (features & (1u << 7)) != 0, .smap = (features & (1u << 20)) != 0};
+}
+
+ProtectionFeatures enable_protection() {
+    ProtectionFeatures supported = protection_supported();
+    uint64_t cr4 = x86::read_cr4() | x86::cr4_pge;
+    if (supported.smep)
+        cr4 |= x86::cr4_smep;
+    if (supported.smap)
+        cr4 |= x86::cr4_smap;
+    x86::write_cr4(cr4);
+    return protection_state();
+}
+
+bool kernel_write_protect_enabled() {
+    return (x86::read_cr0() & x86::cr0_wp) != 0;
+}
+
+uint64_t read_cycle_counter() {
+    return x86::rdtsc();
+}
+
+// Counts TSC cycles across 10 ms of PIT channel 2 (1.193182 MHz), gated through
+// port 0x61 so no interrupt is needed.
+uint64_t calibrate_cycles_per_microsecond() {
+    constexpr uint32_t pit_hz = 1193182;
+    constexpr uint32_t milliseconds = 10;
+    constexpr uint16_t count = pit_hz * milliseconds / 1000;
+
+    uint8_t gate = x86::inb(0x61);
+    x86::outb(0x61, (gate & ~0x02) | 0x01); // gate on, speaker off
+    x86::outb(0x43, 0xB0);                  // channel 2, lobyte/hibyte, mode 0
+    x86::outb(0x42, count & 0xFF);
+    x86::outb(0x42, count >> 8);
+    uint64_t start = x86::rdtsc();
+    // Mode 0 raises OUT2 (bit 5 of port 0x61) when the count reaches zero. The
+    // bound keeps a missing PIT from hanging the boot.
+    for (uint64_t spins = 0; spins < 100000000 && !(x86::inb(0x61) & 0x20); ++spins) {
+    }
+    uint64_t cycles = x86::rdtsc() - start;
+    x86::outb(0x61, gate);
+    uint64_t per_us = cycles / (milliseconds * 1000);
+    return per_us == 0 ? 1 : per_us;
+}
+
+void switch_stack_and_call(uint64_t stack_top, void (*entry)()) {
+    capos_switch_stack_and_call(stack_top, entry);
+}
+
+uint64_t interrupts_save_disable() {
+    uint64_t flags = x86::read_rflags();
+    asm volatile("cli" ::: "memory");
+    return flags & (1 << 9);
+}
+
+void interrupts_restore(uint64_t state) {
+    if (state)
+        asm volatile("sti" ::: "memory");
+}
+
+void exit_machine(abi::ExitCode code) {
+    asm volatile("cli");
+    x86::outb(abi::debug_exit_port, static_cast<uint8_t>(code));
+    halt_forever();
+}
+
+void halt_forever() {
+    for (;;)
+        asm volatile("cli; hlt");
+}
+
+} // namespace capos::kernel::arch

@@ -1,0 +1,160 @@
+// The interrupt descriptor table and the kernel's answer to CPU exceptions.
+//
+// An exception in the kernel is a kernel bug: the handler prints what happened
+// (vector, error code decoded, fault address, every register, the stack trace)
+// and stops the machine with ExitCode::Fault. Later, exceptions raised by user
+// code end only the faulting process.
+#include "kernel/arch/arch.h"
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/gdt.h"
+#include "kernel/arch/x86_64/interrupt_frame.h"
+#include "kernel/lib/log.h"
+
+extern "C" const uint64_t exception_stub_table[32];
+
+namespace capos::kernel::x86 {
+
+namespace {
+
+struct [[gnu::packed]] IdtEntry {
+    uint16_t offset_low;
+    uint16_t selector;
+    uint8_t ist;
+    uint8_t type_attributes;
+    uint16_t offset_middle;
+    uint32_t offset_high;
+    uint32_t reserved;
+};
+static_assert(sizeof(IdtEntry) == 16);
+
+struct [[gnu::packed]] IdtPointer {
+    uint16_t limit;
+    uint64_t base;
+};
+
+alignas(16) IdtEntry g_idt[256];
+bool g_handling_exception = false;
+
+constexpr uint8_t interrupt_gate = 0x8E; // present, ring 0, 64-bit interrupt gate
+
+void set_gate(int vector, uint64_t handler, IstSlot* ist) {
+    IdtEntry& e = g_idt[vector];
+    e.offset_low = handler & 0xFFFF;
+    e.selector = selector_kernel_code;
+    e.ist = ist ? static_cast<uint8_t>(*ist) : 0;
+    e.type_attributes = interrupt_gate;
+    e.offset_middle = (handler >> 16) & 0xFFFF;
+    e.offset_high = uint32_t(handler >> 32);
+    e.reserved = 0;
+}
+
+constexpr const char* exception_mnemonics[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+    "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC", "#SX", "#31",
+};
+constexpr const char* exception_names[32] = {
+    "divide error",
+    "debug",
+    "non-maskable interrupt",
+    "breakpoint",
+    "overflow",
+    "bound range exceeded",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack-segment fault",
+    "general protection fault",
+    "page fault",
+    "reserved",
+    "x87 floating-point error",
+    "alignment check",
+    "machine check",
+    "SIMD floating-point error",
+    "virtualization exception",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "VMM communication",
+    "security exception",
+    "reserved",
+};
+
+void print_page_fault_detail(uint64_t error_code) {
+    const char* access = (error_code & (1 << 4))   ? "instruction fetch"
+                         : (error_code & (1 << 1)) ? "write"
+                                                   : "read";
+    const char* cause = (error_code & 1) ? "protection violation" : "page not present";
+    const char* mode = (error_code & (1 << 2)) ? "user" : "kernel";
+    emergency_print("page fault: {} access by {} mode, {}{}", access, mode, cause,
+                    (error_code & (1 << 3)) ? ", reserved bit set" : "");
+}
+
+} // namespace
+
+extern "C" void exception_dispatch(ExceptionFrame* frame) {
+    uint64_t vector = frame->vector & 31;
+    uint64_t cr2 = read_cr2();
+    if (g_handling_exception) {
+        emergency_print("EXCEPTION {} while reporting an exception at rip={}",
+                        exception_mnemonics[vector], Hex{frame->rip, 16});
+        arch::exit_machine(abi::ExitCode::Fault);
+    }
+    g_handling_exception = true;
+
+    emergency_print("EXCEPTION {} ({}, vector {}) error={} in kernel mode",
+                    exception_mnemonics[vector], exception_names[vector], vector,
+                    Hex{frame->error_code});
+    if (vector == 14) {
+        emergency_print("fault address (cr2)={}", Hex{cr2, 16});
+        print_page_fault_detail(frame->error_code);
+    }
+    emergency_print("rip={} cs={} rflags={}", Hex{frame->rip, 16}, Hex{frame->cs, 4},
+                    Hex{frame->rflags, 8});
+    emergency_print("rsp={} ss={}", Hex{frame->rsp, 16}, Hex{frame->ss, 4});
+    emergency_print("rax={} rbx={} rcx={}", Hex{frame->rax, 16}, Hex{frame->rbx, 16},
+                    Hex{frame->rcx, 16});
+    emergency_print("rdx={} rsi={} rdi={}", Hex{frame->rdx, 16}, Hex{frame->rsi, 16},
+                    Hex{frame->rdi, 16});
+    emergency_print("rbp={} r8 ={} r9 ={}", Hex{frame->rbp, 16}, Hex{frame->r8, 16},
+                    Hex{frame->r9, 16});
+    emergency_print("r10={} r11={} r12={}", Hex{frame->r10, 16}, Hex{frame->r11, 16},
+                    Hex{frame->r12, 16});
+    emergency_print("r13={} r14={} r15={}", Hex{frame->r13, 16}, Hex{frame->r14, 16},
+                    Hex{frame->r15, 16});
+    emergency_print("cr0={} cr3={} cr4={}", Hex{read_cr0(), 8}, Hex{read_cr3(), 16},
+                    Hex{read_cr4(), 8});
+    emergency_print("  #- {} (faulting instruction)", Hex{frame->rip, 16});
+    print_stack_trace(frame->rbp);
+    arch::exit_machine(abi::ExitCode::Fault);
+}
+
+void idt_init() {
+    for (int vector = 0; vector < 32; ++vector) {
+        IstSlot slot;
+        IstSlot* ist = nullptr;
+        if (vector == 8) {
+            slot = IstSlot::DoubleFault;
+            ist = &slot;
+        } else if (vector == 2) {
+            slot = IstSlot::Nmi;
+            ist = &slot;
+        } else if (vector == 18) {
+            slot = IstSlot::MachineCheck;
+            ist = &slot;
+        }
+        set_gate(vector, exception_stub_table[vector], ist);
+    }
+    IdtPointer pointer{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
+    asm volatile("lidt %0" ::"m"(pointer));
+}
+
+} // namespace capos::kernel::x86

@@ -1,0 +1,171 @@
+// x86_64 4-level page tables behind kernel/mm/page_tables.h.
+#include "kernel/mm/page_tables.h"
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/layout.h"
+
+namespace capos::kernel {
+
+namespace {
+
+constexpr uint64_t pte_present = 1ull << 0;
+constexpr uint64_t pte_writable = 1ull << 1;
+constexpr uint64_t pte_user = 1ull << 2;
+constexpr uint64_t pte_large = 1ull << 7;
+constexpr uint64_t pte_global = 1ull << 8;
+constexpr uint64_t pte_no_execute = 1ull << 63;
+constexpr uint64_t pte_address_mask = 0x000FFFFFFFFFF000ull;
+
+uint64_t* table_at(uint64_t phys) {
+    return phys_to_ptr<uint64_t>(phys & pte_address_mask);
+}
+
+int index_at(uint64_t virt, int level) {
+    return (virt >> (12 + 9 * (level - 1))) & 0x1FF;
+}
+
+uint64_t level_span(int level) {
+    return 1ull << (12 + 9 * (level - 1));
+}
+
+uint64_t sign_extend(uint64_t virt) {
+    return (virt & (1ull << 47)) ? (virt | 0xFFFF000000000000ull) : virt;
+}
+
+Translation decode(uint64_t entry, uint64_t virt, int level) {
+    uint64_t span = level_span(level);
+    return Translation{
+        .phys = (entry & pte_address_mask & ~(span - 1)) + (virt & (span - 1)),
+        .writable = (entry & pte_writable) != 0,
+        .executable = (entry & pte_no_execute) == 0,
+        .user = (entry & pte_user) != 0,
+        .global = (entry & pte_global) != 0,
+        .size = level == 1 ? PageSize::Small : PageSize::Large,
+    };
+}
+
+} // namespace
+
+const char* to_string(MapError error) {
+    switch (error) {
+    case MapError::OutOfMemory:
+        return "out of memory for page tables";
+    case MapError::AlreadyMapped:
+        return "address already mapped";
+    case MapError::Misaligned:
+        return "misaligned address";
+    case MapError::NotMapped:
+        return "address not mapped";
+    }
+    return "unknown map error";
+}
+
+Result<PageTables, MapError> PageTables::create() {
+    auto frame = allocate_zeroed_frame();
+    if (frame.is_error())
+        return Err{MapError::OutOfMemory};
+    return PageTables(frame.value());
+}
+
+PageTables PageTables::active() {
+    return PageTables(x86::read_cr3() & pte_address_mask);
+}
+
+Result<void, MapError> PageTables::map(uint64_t virt, uint64_t phys, PageSize size, Access access,
+                                       Privilege privilege) {
+    int leaf_level = size == PageSize::Small ? 1 : 2;
+    uint64_t alignment = level_span(leaf_level);
+    if ((virt & (alignment - 1)) || (phys & (alignment - 1)))
+        return Err{MapError::Misaligned};
+
+    uint64_t intermediate = pte_present | pte_writable;
+    if (privilege == Privilege::User)
+        intermediate |= pte_user;
+
+    uint64_t* table = table_at(m_root);
+    for (int level = 4; level > leaf_level; --level) {
+        uint64_t& entry = table[index_at(virt, level)];
+        if (!(entry & pte_present)) {
+            auto frame = allocate_zeroed_frame();
+            if (frame.is_error())
+                return Err{MapError::OutOfMemory};
+            entry = frame.value() | intermediate;
+        } else if (entry & pte_large) {
+            return Err{MapError::AlreadyMapped};
+        } else {
+            entry |= intermediate & pte_user;
+        }
+        table = table_at(entry);
+    }
+
+    uint64_t& leaf = table[index_at(virt, leaf_level)];
+    if (leaf & pte_present)
+        return Err{MapError::AlreadyMapped};
+
+    uint64_t value = phys | pte_present;
+    if (access == Access::ReadWrite)
+        value |= pte_writable;
+    if (access != Access::ReadExecute)
+        value |= pte_no_execute;
+    if (privilege == Privilege::User)
+        value |= pte_user;
+    else
+        value |= pte_global;
+    if (leaf_level == 2)
+        value |= pte_large;
+    leaf = value;
+    return {};
+}
+
+Result<void, MapError> PageTables::unmap(uint64_t virt) {
+    uint64_t* table = table_at(m_root);
+    for (int level = 4; level >= 1; --level) {
+        uint64_t& entry = table[index_at(virt, level)];
+        if (!(entry & pte_present))
+            return Err{MapError::NotMapped};
+        if (level == 1 || (entry & pte_large)) {
+            if (virt & (level_span(level) - 1))
+                return Err{MapError::Misaligned};
+            entry = 0;
+            if ((x86::read_cr3() & pte_address_mask) == m_root)
+                x86::invlpg(virt);
+            return {};
+        }
+        table = table_at(entry);
+    }
+    return Err{MapError::NotMapped};
+}
+
+std::optional<Translation> PageTables::translate(uint64_t virt) const {
+    uint64_t* table = table_at(m_root);
+    for (int level = 4; level >= 1; --level) {
+        uint64_t entry = table[index_at(virt, level)];
+        if (!(entry & pte_present))
+            return std::nullopt;
+        if (level == 1 || (level <= 3 && (entry & pte_large)))
+            return decode(entry, virt, level);
+        table = table_at(entry);
+    }
+    return std::nullopt;
+}
+
+void PageTables::walk(uint64_t table_phys, int level, uint64_t virt_base, WalkCallback callback,
+                      void* context) {
+    uint64_t* table = table_at(table_phys);
+    for (int i = 0; i < 512; ++i) {
+        uint64_t entry = table[i];
+        if (!(entry & pte_present))
+            continue;
+        uint64_t virt = sign_extend(virt_base + uint64_t(i) * level_span(level));
+        if (level == 1 || (level <= 3 && (entry & pte_large)))
+            callback(context, virt, decode(entry, virt, level));
+        else
+            walk(entry & pte_address_mask, level - 1, virt, callback, context);
+    }
+}
+
+void PageTables::activate() const {
+    x86::write_cr3(m_root);
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,103 @@
+// Kernel log: console output with a level letter and a monotonic timestamp.
+#include "kernel/lib/log.h"
+#include "kernel/arch/arch.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/mm/kernel_map.h"
+
+namespace capos::kernel {
+
+namespace {
+
+SpinLock g_log_lock;
+LogLevel g_level = LogLevel::Info;
+uint64_t g_clock_start = 0;
+uint64_t g_cycles_per_microsecond = 0;
+bool g_in_panic = false;
+
+constexpr char level_letter(LogLevel level) {
+    switch (level) {
+    case LogLevel::Error:
+        return 'E';
+    case LogLevel::Warn:
+        return 'W';
+    case LogLevel::Info:
+        return 'I';
+    case LogLevel::Debug:
+        return 'D';
+    }
+    return '?';
+}
+
+} // namespace
+
+void log_set_level(LogLevel level) {
+    g_level = level;
+}
+
+bool log_enabled(LogLevel level) {
+    return level <= g_level;
+}
+
+void log_start_clock(uint64_t cycles_per_microsecond) {
+    g_cycles_per_microsecond = cycles_per_microsecond;
+    g_clock_start = arch::read_cycle_counter();
+}
+
+uint64_t uptime_microseconds() {
+    if (g_cycles_per_microsecond == 0)
+        return 0;
+    return (arch::read_cycle_counter() - g_clock_start) / g_cycles_per_microsecond;
+}
+
+void log_write_line(LogLevel level, std::string_view message) {
+    char storage[320];
+    FormatBuffer line(storage, sizeof(storage));
+    uint64_t us = uptime_microseconds();
+    line.append('[');
+    line.append_unsigned(us / 1000000, 10, 5);
+    line.append('.');
+    line.append_unsigned(us % 1000000, 10, 6);
+    line.append("] ");
+    line.append(level_letter(level));
+    line.append(' ');
+    line.append(message);
+    line.append('\n');
+    SpinLockGuard guard(g_log_lock);
+    arch::console_write(line.view());
+}
+
+void emergency_write(std::string_view text) {
+    arch::console_write(text);
+}
+
+void print_stack_trace(uint64_t frame_pointer) {
+    emergency_print("stack trace:");
+    for (int depth = 0; depth < 32 && frame_pointer != 0; ++depth) {
+        // Each frame holds [saved rbp][return address]; both words must be
+        // readable kernel memory before they are touched.
+        if ((frame_pointer & 7) != 0 || !kernel_range_is_mapped(frame_pointer, 16)) {
+            emergency_print("  (frame pointer {} is not readable)", Hex{frame_pointer});
+            return;
+        }
+        auto* frame = reinterpret_cast<const uint64_t*>(frame_pointer);
+        uint64_t return_address = frame[1];
+        if (return_address == 0)
+            return;
+        emergency_print("  #{} {}", depth, Hex{return_address, 16});
+        frame_pointer = frame[0];
+    }
+}
+
+[[noreturn]] void panic_message(std::string_view message) {
+    arch::interrupts_save_disable();
+    if (g_in_panic) {
+        emergency_write("PANIC while panicking\n");
+        arch::exit_machine(abi::ExitCode::Panic);
+    }
+    g_in_panic = true;
+    emergency_print("PANIC: {}", message);
+    print_stack_trace(reinterpret_cast<uint64_t>(__builtin_frame_address(0)));
+    arch::exit_machine(abi::ExitCode::Panic);
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,82 @@
+// The kernel log: leveled, timestamped lines on the console.
+//
+// log() formats into a stack buffer and writes the whole line under the log
+// lock, so lines from different contexts never interleave. emergency_print()
+// takes no lock at all: it is for exception handlers and panics, which may run
+// while the lock is held.
+#pragma once
+
+#include "abi/exit_code.h"
+#include "kernel/lib/format.h"
+
+namespace capos::kernel {
+
+enum class LogLevel : uint8_t { Error = 0, Warn = 1, Info = 2, Debug = 3 };
+
+void log_set_level(LogLevel level);
+bool log_enabled(LogLevel level);
+void log_write_line(LogLevel level, std::string_view message);
+
+// Microseconds since the cycle counter was calibrated (0 before that).
+uint64_t uptime_microseconds();
+void log_start_clock(uint64_t cycles_per_microsecond);
+
+template <typename... Args>
+void log(LogLevel level, std::string_view fmt, const Args&... args) {
+    if (!log_enabled(level))
+        return;
+    char storage[256];
+    FormatBuffer out(storage, sizeof(storage));
+    log_write_line(level, format_to(out, fmt, args...));
+}
+
+template <typename... Args>
+void log_info(std::string_view fmt, const Args&... args) {
+    log(LogLevel::Info, fmt, args...);
+}
+template <typename... Args>
+void log_warn(std::string_view fmt, const Args&... args) {
+    log(LogLevel::Warn, fmt, args...);
+}
+template <typename... Args>
+void log_error(std::string_view fmt, const Args&... args) {
+    log(LogLevel::Error, fmt, args...);
+}
+template <typename... Args>
+void log_debug(std::string_view fmt, const Args&... args) {
+    log(LogLevel::Debug, fmt, args...);
+}
+
+void emergency_write(std::string_view text);
+
+// Lock-free output straight to the console, a whole formatted line at a time.
+template <typename... Args>
+void emergency_print(std::string_view fmt, const Args&... args) {
+    char storage[256];
+    FormatBuffer out(storage, sizeof(storage));
+    format_to(out, fmt, args...);
+    out.append('\n');
+    emergency_write(out.view());
+}
+
+// Prints the return addresses found by following the frame-pointer chain from
+// `frame_pointer`, stopping at the first frame that is not mapped kernel memory.
+void print_stack_trace(uint64_t frame_pointer);
+
+[[noreturn]] void panic_message(std::string_view message);
+
+template <typename... Args>
+[[noreturn]] void panic(std::string_view fmt, const Args&... args) {
+    char storage[256];
+    FormatBuffer out(storage, sizeof(storage));
+    panic_message(format_to(out, fmt, args...));
+}
+
+} // namespace capos::kernel
+
+// Checks an internal invariant; a false one is a kernel bug and panics.
+#define VERIFY(condition)                                                                          \
+    do {                                                                                           \
+        if (!(condition))                                                                          \
+            ::capos::kernel::panic("VERIFY({}) failed at {}:{}", #condition, __FILE__, __LINE__);  \
+    } while (0)

@@ -1,0 +1,39 @@
+// A spin lock that also keeps interrupts off while held, so an interrupt
+// handler on the same CPU can never spin on a lock its own CPU holds.
+#pragma once
+
+#include "kernel/arch/arch.h"
+
+namespace capos::kernel {
+
+class SpinLock {
+public:
+    void lock() {
+        uint64_t state = arch::interrupts_save_disable();
+        while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE))
+            __builtin_ia32_pause();
+        m_saved_interrupt_state = state;
+    }
+    void unlock() {
+        uint64_t state = m_saved_interrupt_state;
+        __atomic_store_n(&m_locked, false, __ATOMIC_RELEASE);
+        arch::interrupts_restore(state);
+    }
+
+private:
+    bool m_locked = false;
+    uint64_t m_saved_interrupt_state = 0;
+};
+
+class SpinLockGuard {
+public:
+    explicit SpinLockGuard(SpinLock& lock) : m_lock(lock) { m_lock.lock(); }
+    ~SpinLockGuard() { m_lock.unlock(); }
+    SpinLockGuard(const SpinLockGuard&) = delete;
+    SpinLockGuard& operator=(const SpinLockGuard&) = delete;
+
+private:
+    SpinLock& m_lock;
+};
+
+} // namespace capos::kernel

@@ -1,0 +1,133 @@
+// Kernel start-up, from the boot code's first call to the "ready" line.
+//
+// 1. kernel_entry (boot page tables, boot stack): console, CPU tables, clock,
+//    boot information, frame allocator, kernel page tables, protections,
+//    guarded stacks.
+// 2. kernel_main (guarded stack): heap, global constructors, boot archive,
+//    then either the test the command line names or the ready state.
+#include "kernel/arch/arch.h"
+#include "kernel/boot/boot_archive.h"
+#include "kernel/boot/boot_info.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/kernel_map.h"
+#include "kernel/mm/kernel_stack.h"
+#include "kernel/mm/layout.h"
+#include "kernel/test/kernel_tests.h"
+#include "lib/base/cmdline.h"
+
+extern "C" void (*__init_array_start[])();
+extern "C" void (*__init_array_end[])();
+
+namespace capos::kernel {
+
+namespace {
+
+BootInfo g_boot;
+constexpr uint64_t main_stack_pages = 8;
+constexpr uint64_t emergency_stack_pages = 2;
+
+void apply_log_level(const CommandLine& command_line) {
+    auto level = command_line.value("loglevel");
+    if (!level)
+        return;
+    if (*level == "error")
+        log_set_level(LogLevel::Error);
+    else if (*level == "warn")
+        log_set_level(LogLevel::Warn);
+    else if (*level == "info")
+        log_set_level(LogLevel::Info);
+    else if (*level == "debug")
+        log_set_level(LogLevel::Debug);
+    else
+        log_warn("boot: unknown loglevel '{}' (error, warn, info, debug)", *level);
+}
+
+void log_memory_map() {
+    for (size_t i = 0; i < g_boot.memory_count; ++i) {
+        const MemoryRange& m = g_boot.memory[i];
+        log_info("memory: [{} - {}] {} ({})", Hex{m.range.base, 16}, Hex{m.range.end() - 1, 16},
+                 to_string(m.type), Size{m.range.length});
+    }
+    FrameStats stats = frame_stats();
+    log_info("memory: {} usable, {} free frames ({})", Size{stats.usable_bytes}, stats.free_frames,
+             Size{stats.free_frames * page_size});
+}
+
+uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
+    auto stack = allocate_kernel_stack(pages);
+    if (stack.is_error())
+        panic("boot: no memory for the {} stack", purpose);
+    return stack.value().top;
+}
+
+void run_global_constructors() {
+    for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor)
+        (*constructor)();
+}
+
+[[noreturn]] void kernel_main() {
+    heap_init();
+    run_global_constructors();
+    CommandLine command_line(g_boot.command_line);
+
+    boot_archive_init(g_boot);
+    if (const CpioArchive* archive = boot_archive()) {
+        if (auto motd = archive->find("etc/motd")) {
+            std::string_view text(reinterpret_cast<const char*>(motd->data.data()),
+                                  motd->data.size());
+            while (!text.empty() && text.back() == '\n')
+                text.remove_suffix(1);
+            log_info("motd: {}", text);
+        }
+    }
+
+    if (auto test = command_line.value("test"))
+        run_kernel_test(*test); // does not return
+
+    log_info("capOS ready");
+    if (command_line.has_flag("shutdown")) {
+        log_info("shutdown requested on the command line");
+        arch::exit_machine(abi::ExitCode::Success);
+    }
+    arch::halt_forever();
+}
+
+} // namespace
+
+const BootInfo& boot_info() {
+    return g_boot;
+}
+
+extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
+    arch::console_init();
+    arch::early_init();
+    log_start_clock(arch::calibrate_cycles_per_microsecond());
+
+    auto boot_protocol = static_cast<BootProtocol>(protocol);
+    if (!parse_boot_info(boot_protocol, info, g_boot))
+        panic("boot: cannot read the boot information");
+    CommandLine command_line(g_boot.command_line);
+    apply_log_level(command_line);
+
+    log_info("capOS 0.1 for x86_64: {} boot{}{}", to_string(boot_protocol),
+             g_boot.loader.empty() ? "" : " by ", g_boot.loader);
+    log_info("command line: '{}'", g_boot.command_line);
+
+    frames_init(g_boot);
+    log_memory_map();
+
+    kernel_map_init();
+    arch::ProtectionFeatures protection = arch::enable_protection();
+    log_info("cpu: NX {}, SMEP {}, SMAP {}", protection.nx ? "on" : "off",
+             protection.smep ? "on" : "off (not supported)",
+             protection.smap ? "on" : "off (not supported)");
+
+    arch::set_emergency_stacks(guarded_stack_top(emergency_stack_pages, "double-fault"),
+                               guarded_stack_top(emergency_stack_pages, "NMI"),
+                               guarded_stack_top(emergency_stack_pages, "machine-check"));
+    arch::switch_stack_and_call(guarded_stack_top(main_stack_pages, "kernel"), kernel_main);
+}
+
+} // namespace capos::kernel

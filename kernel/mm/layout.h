@@ -1,0 +1,41 @@
+// The kernel's half of every address space (x86_64, 4-level paging).
+//
+//   0xFFFF800000000000  direct map of physical memory (PML4 slot 256)
+//   0xFFFFFE8000000000  kernel stacks, each between unmapped guard pages
+//   0xFFFFFF0000000000  kernel heap, grown a few pages at a time
+//   0xFFFFFFFF80000000  kernel image (text, rodata, data, bss) at physical + this
+//
+// The lower half (below 0x0000800000000000) belongs to user processes.
+#pragma once
+
+#include <cstdint>
+
+namespace capos::kernel {
+
+inline constexpr uint64_t page_size = 4096;
+inline constexpr uint64_t large_page_size = 2 * 1024 * 1024;
+
+inline constexpr uint64_t direct_map_base = 0xFFFF800000000000;
+inline constexpr uint64_t direct_map_limit = 0xFFFFC00000000000; // 64 TiB of physical memory
+inline constexpr uint64_t kernel_stacks_base = 0xFFFFFE8000000000;
+inline constexpr uint64_t kernel_stacks_limit = 0xFFFFFF0000000000;
+inline constexpr uint64_t kernel_heap_base = 0xFFFFFF0000000000;
+inline constexpr uint64_t kernel_heap_limit = 0xFFFFFF0040000000; // 1 GiB
+inline constexpr uint64_t kernel_image_base = 0xFFFFFFFF80000000;
+
+inline uint64_t phys_to_virt(uint64_t phys) {
+    return direct_map_base + phys;
+}
+template <typename T>
+T* phys_to_ptr(uint64_t phys) {
+    return reinterpret_cast<T*>(phys_to_virt(phys));
+}
+
+constexpr uint64_t align_down(uint64_t value, uint64_t alignment) {
+    return value & ~(alignment - 1);
+}
+constexpr uint64_t align_up(uint64_t value, uint64_t alignment) {
+    return (value + alignment - 1) & ~(alignment - 1);
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,320 @@
+// Self-tests of the frame allocator, the heap and the page permissions, and
+// fault tests that prove the protections stop the kernel itself.
+#include "kernel/test/kernel_tests.h"
+#include "kernel/arch/arch.h"
+#include "kernel/boot/boot_archive.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/kernel_map.h"
+#include "kernel/mm/kernel_stack.h"
+#include "kernel/mm/layout.h"
+
+namespace capos::kernel {
+
+namespace {
+
+// Collects the failures of one self-test; each CHECK that fails logs where.
+class TestContext {
+public:
+    void check(bool condition, const char* expression, int line) {
+        if (condition)
+            return;
+        ++m_failures;
+        log_error("selftest:   check failed: {} (line {})", expression, line);
+    }
+    bool passed() const { return m_failures == 0; }
+
+private:
+    int m_failures = 0;
+};
+
+#define CHECK(condition) t.check((condition), #condition, __LINE__)
+
+bool in_usable_memory(uint64_t phys) {
+    const BootInfo& boot = boot_info();
+    for (size_t i = 0; i < boot.memory_count; ++i) {
+        const MemoryRange& m = boot.memory[i];
+        if (m.type == MemoryType::Usable && phys >= m.range.base &&
+            phys + page_size <= m.range.end())
+            return true;
+    }
+    return false;
+}
+
+void test_frames(TestContext& t) {
+    constexpr int count = 256;
+    uint64_t frames[count];
+    uint64_t free_before = frame_stats().free_frames;
+    for (int i = 0; i < count; ++i) {
+        auto frame = allocate_frame();
+        CHECK(frame.is_ok());
+        if (frame.is_error())
+            return;
+        frames[i] = frame.value();
+        CHECK(frames[i] % page_size == 0);
+        CHECK(in_usable_memory(frames[i]));
+        CHECK(!frame_is_reserved(frames[i]));
+        *phys_to_ptr<uint64_t>(frames[i]) = frames[i] ^ 0x5a5a5a5a5a5a5a5aull;
+    }
+    CHECK(frame_stats().free_frames == free_before - count);
+    for (int i = 0; i < count; ++i) {
+        CHECK(*phys_to_ptr<uint64_t>(frames[i]) == (frames[i] ^ 0x5a5a5a5a5a5a5a5aull));
+        for (int j = i + 1; j < count; ++j)
+            CHECK(frames[i] != frames[j]);
+    }
+    for (int i = 0; i < count; ++i)
+        CHECK(free_frame(frames[i]).is_ok());
+    CHECK(frame_stats().free_frames == free_before);
+
+    // Misuse is an error value, never corruption.
+    auto double_free = free_frame(frames[0]);
+    CHECK(double_free.is_error() && double_free.error() == FrameError::NotAllocated);
+    uint64_t kernel_frame = kernel_sections().text_start - kernel_image_base;
+    CHECK(free_frame(kernel_frame).is_error());
+    CHECK(free_frame(frames[0] + 8).is_error());
+    CHECK(frame_stats().free_frames == free_before);
+}
+
+void test_heap(TestContext& t) {
+    HeapStats before = heap_stats();
+    constexpr int count = 200;
+    uint8_t* blocks[count];
+    size_t sizes[count];
+    for (int i = 0; i < count; ++i) {
+        sizes[i] = 1 + (i * 37) % 3000;
+        auto block = heap_allocate(sizes[i]);
+        CHECK(block.is_ok());
+        if (block.is_error())
+            return;
+        blocks[i] = static_cast<uint8_t*>(block.value());
+        CHECK(reinterpret_cast<uint64_t>(blocks[i]) % 16 == 0);
+        __builtin_memset(blocks[i], i & 0xFF, sizes[i]);
+    }
+    for (int i = 0; i < count; i += 2)
+        heap_free(blocks[i]);
+    for (int i = 1; i < count; i += 2) {
+        bool intact = true;
+        for (size_t b = 0; b < sizes[i]; ++b)
+            intact = intact && blocks[i][b] == (i & 0xFF);
+        CHECK(intact);
+        heap_free(blocks[i]);
+    }
+    CHECK(heap_stats().bytes_in_use == before.bytes_in_use);
+    CHECK(heap_stats().allocation_count == before.allocation_count);
+
+    auto aligned = heap_allocate(100, 4096);
+    CHECK(aligned.is_ok() && reinterpret_cast<uint64_t>(aligned.value()) % 4096 == 0);
+    if (aligned.is_ok())
+        heap_free(aligned.value());
+
+    // Growth: a block larger than everything mapped so far.
+    auto large = heap_allocate(1024 * 1024);
+    CHECK(large.is_ok());
+    if (large.is_ok()) {
+        __builtin_memset(large.value(), 0xab, 1024 * 1024);
+        CHECK(heap_stats().mapped_bytes > before.mapped_bytes);
+        heap_free(large.value());
+    }
+
+    // Exhaustion and nonsense sizes are errors, not crashes.
+    CHECK(heap_allocate(uint64_t(1) << 40).is_error());
+    CHECK(heap_allocate(0).is_error());
+    CHECK(heap_allocate(16, 3).is_error());
+    CHECK(heap_stats().bytes_in_use == before.bytes_in_use);
+
+    auto* object = new (std::nothrow) uint64_t(42);
+    CHECK(object != nullptr && *object == 42);
+    delete object;
+}
+
+int g_writable_data = 1;
+const int g_read_only_data = 2;
+
+void test_page_permissions(TestContext& t) {
+    PageTables& tables = kernel_page_tables();
+    KernelSections s = kernel_sections();
+
+    auto text = tables.translate(s.text_start);
+    CHECK(text && !text->writable && text->executable && !text->user);
+    auto rodata = tables.translate(reinterpret_cast<uint64_t>(&g_read_only_data));
+    CHECK(rodata && !rodata->writable && !rodata->executable);
+    auto data = tables.translate(reinterpret_cast<uint64_t>(&g_writable_data));
+    CHECK(data && data->writable && !data->executable);
+
+    auto block = heap_allocate(64);
+    CHECK(block.is_ok());
+    if (block.is_ok()) {
+        auto heap = tables.translate(reinterpret_cast<uint64_t>(block.value()));
+        CHECK(heap && heap->writable && !heap->executable);
+        heap_free(block.value());
+    }
+
+    auto direct = tables.translate(direct_map_base + 0x100000);
+    CHECK(direct && direct->writable && !direct->executable);
+    // The direct-map alias of the kernel text is read-only too.
+    auto text_alias = tables.translate(direct_map_base + (s.text_start - kernel_image_base));
+    CHECK(text_alias && !text_alias->writable && !text_alias->executable);
+
+    // Nothing in the lower half: null and the old identity map are gone.
+    CHECK(!tables.translate(0));
+    CHECK(!tables.translate(0x200000));
+    // Stack guard pages: below the first stack slot's pages, and past its top.
+    CHECK(!tables.translate(kernel_stacks_base));
+    auto stack = allocate_kernel_stack(2);
+    CHECK(stack.is_ok());
+    if (stack.is_ok()) {
+        CHECK(!tables.translate(stack.value().base - page_size));
+        CHECK(!tables.translate(stack.value().top));
+        CHECK(tables.translate(stack.value().top - 1).has_value());
+        free_kernel_stack(stack.value());
+    }
+
+    // W^X over the whole kernel address space.
+    uint64_t writable_executable = 0, user = 0, mappings = 0;
+    tables.for_each_mapping([&](uint64_t, const Translation& translation) {
+        ++mappings;
+        if (translation.writable && translation.executable)
+            ++writable_executable;
+        if (translation.user)
+            ++user;
+    });
+    CHECK(mappings > 0);
+    CHECK(writable_executable == 0);
+    CHECK(user == 0);
+}
+
+void test_cpu_protection(TestContext& t) {
+    arch::ProtectionFeatures on = arch::protection_state();
+    arch::ProtectionFeatures supported = arch::protection_supported();
+    CHECK(on.nx);
+    CHECK(on.smep == supported.smep);
+    CHECK(on.smap == supported.smap);
+    CHECK(arch::kernel_write_protect_enabled());
+}
+
+void test_boot_archive(TestContext& t) {
+    const CpioArchive* archive = boot_archive();
+    CHECK(archive != nullptr);
+    if (archive) {
+        CHECK(archive->entry_count() > 0);
+        CHECK(archive->find("etc/motd").has_value());
+        CHECK(!archive->find("no/such/file").has_value());
+    }
+}
+
+struct SelfTest {
+    const char* name;
+    void (*run)(TestContext&);
+};
+
+constexpr SelfTest self_tests[] = {
+    {"frames", test_frames},
+    {"heap", test_heap},
+    {"page_permissions", test_page_permissions},
+    {"cpu_protection", test_cpu_protection},
+    {"boot_archive", test_boot_archive},
+};
+
+[[noreturn]] void run_self_tests() {
+    int passed = 0, failed = 0;
+    for (const SelfTest& test : self_tests) {
+        TestContext context;
+        test.run(context);
+        if (context.passed()) {
+            ++passed;
+            log_info("selftest: {} ... ok", test.name);
+        } else {
+            ++failed;
+            log_error("selftest: {} ... FAILED", test.name);
+        }
+    }
+    log_info("selftest: {} passed, {} failed", passed, failed);
+    arch::exit_machine(failed == 0 ? abi::ExitCode::Success : abi::ExitCode::Failure);
+}
+
+// Fault tests. Each must fault; returning means the protection is missing.
+
+[[gnu::noinline]] void fault_write_text() {
+    auto* text = reinterpret_cast<volatile uint8_t*>(kernel_sections().text_start);
+    log_info("fault test: writing to kernel text at {}", Hex{kernel_sections().text_start});
+    *text = 0xCC;
+}
+
+[[gnu::noinline]] void fault_write_rodata() {
+    auto* rodata = const_cast<volatile int*>(&g_read_only_data);
+    log_info("fault test: writing to kernel rodata at {}",
+             static_cast<const void*>(&g_read_only_data));
+    *rodata = 3;
+}
+
+[[gnu::noinline]] void fault_exec_heap() {
+    auto block = heap_allocate(16);
+    VERIFY(block.is_ok());
+    *static_cast<uint8_t*>(block.value()) = 0xC3; // ret
+    log_info("fault test: calling heap memory at {}", block.value());
+    reinterpret_cast<void (*)()>(block.value())();
+}
+
+[[gnu::noinline]] void fault_exec_data() {
+    static uint8_t code[16] = {0xC3};
+    log_info("fault test: calling kernel data at {}", static_cast<void*>(code));
+    reinterpret_cast<void (*)()>(static_cast<void*>(code))();
+}
+
+[[gnu::noinline]] void fault_null() {
+    log_info("fault test: reading address 0");
+    volatile uint64_t* null = nullptr;
+    asm volatile("" : "+r"(null)); // keep the compiler from treating this as UB
+    uint64_t value = *null;
+    log_info("read {}", value);
+}
+
+volatile bool g_keep_recursing = true;
+
+[[gnu::noinline]] uint64_t overflow_stack(uint64_t depth) {
+    volatile uint8_t frame[512];
+    frame[0] = uint8_t(depth);
+    if (!g_keep_recursing)
+        return frame[0];
+    return overflow_stack(depth + 1) + frame[0];
+}
+
+void fault_stack_overflow() {
+    log_info("fault test: overflowing the kernel stack");
+    overflow_stack(0);
+}
+
+struct FaultTest {
+    const char* name;
+    void (*run)();
+};
+
+constexpr FaultTest fault_tests[] = {
+    {"fault-write-text", fault_write_text},
+    {"fault-write-rodata", fault_write_rodata},
+    {"fault-exec-heap", fault_exec_heap},
+    {"fault-exec-data", fault_exec_data},
+    {"fault-null", fault_null},
+    {"fault-stack-overflow", fault_stack_overflow},
+};
+
+} // namespace
+
+void run_kernel_test(std::string_view name) {
+    if (name == "selftest")
+        run_self_tests();
+    if (name == "panic")
+        panic("test requested a panic");
+    for (const FaultTest& test : fault_tests) {
+        if (name == test.name) {
+            test.run();
+            log_error("fault test: {} did not fault", test.name);
+            arch::exit_machine(abi::ExitCode::Failure);
+        }
+    }
+    log_error("test: unknown test '{}'", name);
+    arch::exit_machine(abi::ExitCode::Failure);
+}
+
+} // namespace capos::kernel

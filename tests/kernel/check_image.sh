@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Static checks of the kernel ELF that no boot can show:
+#  - no x87, MMX or SSE instruction (the kernel never saves that state);
+#  - no program header that is both writable and executable;
+#  - a PVH note, and no Multiboot v1 header (QEMU would take that path first);
+#  - a Multiboot2 header within the first 32 KiB, as GRUB requires.
+set -euo pipefail
+kernel=$1
+fail() { echo "FAIL: $*"; exit 1; }
+
+fpu=$(objdump -d --no-show-raw-insn "$kernel" | awk -F'\t' 'NF >= 2 { print $2 }' |
+      grep -E '%(xmm|ymm|zmm|mm)[0-9]|%st|^(f[a-z0-9]+|fxsave|fxrstor|xsave|xrstor|ldmxcsr|stmxcsr|emms)\b' || true)
+[ -z "$fpu" ] || fail "FPU/SIMD instructions in the kernel:"$'\n'"$fpu"
+
+wx=$(readelf -lW "$kernel" | grep -E '^\s+LOAD' | grep -E 'RWE|RW E' || true)
+[ -z "$wx" ] || fail "writable and executable segment:"$'\n'"$wx"
+
+readelf -nW "$kernel" | grep -q 'Xen.*0x00000012' || fail "no PVH (XEN_ELFNOTE_PHYS32_ENTRY) note"
+
+# Both headers are 4-byte aligned words; list the words of the file's start.
+words() { head -c "$1" "$kernel" | od -An -tx4 -v | tr -s ' ' '\n'; }
+words_8k=$(words 8192)
+words_32k=$(words 32768)
+! grep -qx '1badb002' <<<"$words_8k" || fail "Multiboot v1 header present"
+grep -qx 'e85250d6' <<<"$words_32k" || fail "no Multiboot2 header in the first 32 KiB"
+
+echo "kernel image checks passed"

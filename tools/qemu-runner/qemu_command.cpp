@@ -1,0 +1,136 @@
+#include "tools/qemu-runner/qemu_command.h"
+
+#include "tools/qemu-runner/unique_fd.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace capos::qemu {
+namespace {
+
+std::string errno_text(const std::string& what) {
+    return what + ": " + std::strerror(errno);
+}
+
+Result<void, std::string> check_readable(const char* role, const std::string& path) {
+    if (access(path.c_str(), R_OK) != 0)
+        return Err{std::string(role) + " not found or unreadable: " + path + " (" +
+                   std::strerror(errno) + ")"};
+    return {};
+}
+
+} // namespace
+
+std::vector<std::string> qemu_command(const Machine& machine) {
+    // -cpu max: under TCG this is every feature QEMU emulates, including NX, SMEP,
+    // SMAP and UMIP, and QEMU 7.2 prints no warnings for it. -accel tcg always: KVM
+    // on the build machines is paravirtual and far slower in ring 0.
+    std::vector<std::string> argv = {
+        qemu_program, "-M",     "q35",          "-cpu",
+        "max",        "-accel", "tcg",          "-smp",
+        "1",          "-m",     machine.memory, "-no-reboot",
+        "-display",   "none",   "-device",      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    };
+    if (machine.console == Console::Interactive) {
+        argv.insert(argv.end(), {"-serial", "mon:stdio"});
+    } else {
+        argv.insert(argv.end(), {"-serial", "stdio", "-monitor", "none"});
+    }
+
+    switch (machine.boot) {
+    case BootMode::Pvh:
+        argv.insert(argv.end(), {"-kernel", machine.kernel});
+        if (machine.initrd)
+            argv.insert(argv.end(), {"-initrd", *machine.initrd});
+        if (!machine.append.empty())
+            argv.insert(argv.end(), {"-append", machine.append});
+        break;
+    case BootMode::IsoUefi:
+        argv.insert(
+            argv.end(),
+            {"-drive",
+             std::string("if=pflash,format=raw,unit=0,readonly=on,file=") + ovmf_code_path,
+             "-drive",
+             "if=pflash,format=raw,unit=1,file=/dev/fd/" + std::to_string(machine.ovmf_vars_fd)});
+        [[fallthrough]];
+    case BootMode::IsoBios:
+        argv.insert(argv.end(), {"-cdrom", machine.iso});
+        break;
+    }
+    argv.insert(argv.end(), machine.extra_args.begin(), machine.extra_args.end());
+    return argv;
+}
+
+Result<int, std::string> open_ovmf_vars_copy() {
+    UniqueFd source(open(ovmf_vars_path, O_RDONLY | O_CLOEXEC));
+    if (!source.is_open())
+        return Err{errno_text(std::string("cannot open OVMF variable store ") + ovmf_vars_path)};
+    UniqueFd copy(memfd_create("capos-ovmf-vars", 0));
+    if (!copy.is_open())
+        return Err{errno_text("memfd_create")};
+    char buffer[64 * 1024];
+    for (;;) {
+        ssize_t got = read(source.get(), buffer, sizeof buffer);
+        if (got == 0)
+            return copy.release();
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return Err{errno_text("reading OVMF variable store")};
+        }
+        for (ssize_t done = 0; done < got;) {
+            ssize_t put = write(copy.get(), buffer + done, got - done);
+            if (put < 0 && errno != EINTR)
+                return Err{errno_text("copying OVMF variable store")};
+            done += put > 0 ? put : 0;
+        }
+    }
+}
+
+Result<void, std::string> check_machine_files(const Machine& machine) {
+    switch (machine.boot) {
+    case BootMode::Pvh:
+        TRY(check_readable("kernel", machine.kernel));
+        if (machine.initrd)
+            TRY(check_readable("initrd", *machine.initrd));
+        break;
+    case BootMode::IsoUefi:
+        TRY(check_readable("OVMF firmware", ovmf_code_path));
+        TRY(check_readable("ISO", machine.iso));
+        break;
+    case BootMode::IsoBios:
+        TRY(check_readable("ISO", machine.iso));
+        break;
+    }
+    return {};
+}
+
+std::string shell_quote(const std::vector<std::string>& argv) {
+    std::string line;
+    for (const std::string& arg : argv) {
+        if (!line.empty())
+            line += ' ';
+        bool plain =
+            !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                  "0123456789_-+=/.,:@%") == std::string::npos;
+        if (plain) {
+            line += arg;
+            continue;
+        }
+        line += '\'';
+        for (char c : arg) {
+            if (c == '\'')
+                line += "'\\''";
+            else
+                line += c;
+        }
+        line += '\'';
+    }
+    return line;
+}
+
+} // namespace capos::qemu

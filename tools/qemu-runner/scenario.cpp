@@ -1,0 +1,289 @@
+#include "tools/qemu-runner/scenario.h"
+
+#include "abi/exit_code.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace capos::qemu {
+namespace {
+
+using ParseResult = Result<Scenario, ScenarioError>;
+
+bool is_blank(char c) {
+    return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_blank(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && is_blank(text.back()))
+        text.remove_suffix(1);
+    return text;
+}
+
+// Unquoted value: everything up to a '#' that starts the value or follows whitespace.
+std::string_view strip_comment(std::string_view text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '#' && (i == 0 || is_blank(text[i - 1])))
+            return trim(text.substr(0, i));
+    }
+    return trim(text);
+}
+
+struct ValueError {
+    std::string message;
+};
+
+// `raw` is everything after the key's colon.
+Result<std::string, ValueError> parse_value(std::string_view raw) {
+    raw = trim(raw);
+    if (raw.empty() || raw.front() != '"')
+        return std::string(strip_comment(raw));
+
+    std::string value;
+    size_t i = 1;
+    for (;; ++i) {
+        if (i == raw.size())
+            return Err{ValueError{"unterminated quoted value"}};
+        char c = raw[i];
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            if (i + 1 == raw.size() || (raw[i + 1] != '"' && raw[i + 1] != '\\'))
+                return Err{ValueError{"only \\\" and \\\\ may be escaped in a quoted value"}};
+            c = raw[++i];
+        }
+        value.push_back(c);
+    }
+    std::string_view rest = trim(raw.substr(i + 1));
+    if (!rest.empty() && rest.front() != '#')
+        return Err{ValueError{"unexpected text after quoted value"}};
+    return value;
+}
+
+std::optional<int> parse_positive_int(std::string_view text) {
+    if (text.empty() || text.front() == '0')
+        return std::nullopt;
+    int value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::string single_quoted(std::string_view text) {
+    return "'" + std::string(text) + "'";
+}
+
+// Keys that may appear at most once; the rest (expect, allow, forbid) repeat.
+constexpr std::string_view single_keys[] = {"boot",   "kernel", "initrd",  "iso",
+                                            "append", "memory", "timeout", "exit"};
+
+struct KeyLines {
+    // Line of each single-valued key, in single_keys order; 0 = absent.
+    int line[std::size(single_keys)] = {};
+
+    int& of(std::string_view key) {
+        auto it = std::find(std::begin(single_keys), std::end(single_keys), key);
+        return line[it - std::begin(single_keys)];
+    }
+};
+
+} // namespace
+
+bool is_valid_memory_size(std::string_view text) {
+    if (text.size() < 2 || (text.back() != 'M' && text.back() != 'G'))
+        return false;
+    return parse_positive_int(text.substr(0, text.size() - 1)).has_value();
+}
+
+ParseResult parse_scenario(std::string_view text) {
+    Scenario scenario;
+    scenario.forbidden.assign(std::begin(default_forbidden), std::end(default_forbidden));
+    KeyLines key_lines;
+    std::vector<int> expect_lines;
+
+    auto error = [](int line, std::string message) {
+        return ParseResult(Err{ScenarioError{line, std::move(message)}});
+    };
+
+    int line_number = 0;
+    while (!text.empty()) {
+        size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        ++line_number;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+
+        std::string_view content = trim(line);
+        if (content.empty() || content.front() == '#')
+            continue;
+
+        size_t colon = content.find(':');
+        if (colon == std::string_view::npos)
+            return error(line_number, "expected 'key: value'");
+        std::string_view key = trim(content.substr(0, colon));
+        auto parsed = parse_value(content.substr(colon + 1));
+        if (parsed.is_error())
+            return error(line_number, parsed.error().message);
+        std::string value = parsed.release_value();
+
+        bool single =
+            std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
+        bool repeated = key == "expect" || key == "allow" || key == "forbid";
+        if (!single && !repeated)
+            return error(line_number, "unknown key " + single_quoted(key));
+        if (single) {
+            int& first = key_lines.of(key);
+            if (first != 0) {
+                return error(line_number, "duplicate key " + single_quoted(key) +
+                                              " (first on line " + std::to_string(first) + ")");
+            }
+            first = line_number;
+        }
+        if (value.empty())
+            return error(line_number, "empty value for " + single_quoted(key));
+
+        if (key == "boot") {
+            if (value == "pvh")
+                scenario.boot = BootMode::Pvh;
+            else if (value == "iso-bios")
+                scenario.boot = BootMode::IsoBios;
+            else if (value == "iso-uefi")
+                scenario.boot = BootMode::IsoUefi;
+            else
+                return error(line_number, "bad boot " + single_quoted(value) +
+                                              " (want pvh, iso-bios or iso-uefi)");
+        } else if (key == "kernel") {
+            scenario.kernel = value;
+        } else if (key == "initrd") {
+            if (value == "none")
+                scenario.initrd.reset();
+            else
+                scenario.initrd = value;
+        } else if (key == "iso") {
+            scenario.iso = value;
+        } else if (key == "append") {
+            scenario.append = value;
+        } else if (key == "memory") {
+            if (!is_valid_memory_size(value))
+                return error(line_number,
+                             "bad memory " + single_quoted(value) + " (want e.g. 128M or 1G)");
+            scenario.memory = value;
+        } else if (key == "timeout") {
+            auto seconds = parse_positive_int(value);
+            if (!seconds || *seconds > max_timeout_seconds) {
+                return error(line_number, "bad timeout " + single_quoted(value) +
+                                              " (want whole seconds, 1 to " +
+                                              std::to_string(max_timeout_seconds) + ")");
+            }
+            scenario.timeout_seconds = *seconds;
+        } else if (key == "expect") {
+            scenario.expects.push_back(value);
+            expect_lines.push_back(line_number);
+        } else if (key == "allow") {
+            auto it = std::find(scenario.forbidden.begin(), scenario.forbidden.end(), value);
+            if (it == scenario.forbidden.end())
+                return error(line_number, single_quoted(value) + " is not a forbidden pattern");
+            scenario.forbidden.erase(it);
+        } else if (key == "forbid") {
+            if (std::find(scenario.forbidden.begin(), scenario.forbidden.end(), value) !=
+                scenario.forbidden.end())
+                return error(line_number, single_quoted(value) + " is already forbidden");
+            scenario.forbidden.push_back(value);
+        } else if (key == "exit") {
+            static constexpr std::pair<std::string_view, ExpectedExit> exits[] = {
+                {"success", ExpectedExit::Success}, {"failure", ExpectedExit::Failure},
+                {"panic", ExpectedExit::Panic},     {"fault", ExpectedExit::Fault},
+                {"reset", ExpectedExit::Reset},     {"running", ExpectedExit::Running},
+            };
+            auto it = std::find_if(std::begin(exits), std::end(exits),
+                                   [&](const auto& entry) { return entry.first == value; });
+            if (it == std::end(exits)) {
+                return error(line_number,
+                             "bad exit " + single_quoted(value) +
+                                 " (want success, failure, panic, fault, reset or running)");
+            }
+            scenario.exit = it->second;
+        }
+    }
+
+    // Checks that need the whole file: keys that do not fit the boot mode, and
+    // expectations that can never be met.
+    bool iso_boot = scenario.boot != BootMode::Pvh;
+    for (std::string_view key : {"kernel", "initrd", "append"}) {
+        if (iso_boot && key_lines.of(key) != 0) {
+            return error(key_lines.of(key), single_quoted(key) +
+                                                " applies only to boot: pvh (an ISO boots the "
+                                                "kernel and archive named in its grub.cfg)");
+        }
+    }
+    if (!iso_boot && key_lines.of("iso") != 0)
+        return error(key_lines.of("iso"), "'iso' applies only to boot: iso-bios or iso-uefi");
+    if (scenario.exit == ExpectedExit::Running && scenario.expects.empty())
+        return error(key_lines.of("exit"), "exit: running needs at least one expect line");
+    for (size_t i = 0; i < scenario.expects.size(); ++i) {
+        for (const std::string& pattern : scenario.forbidden) {
+            if (scenario.expects[i].find(pattern) != std::string::npos) {
+                return error(expect_lines[i], "expected line contains the forbidden pattern " +
+                                                  single_quoted(pattern) +
+                                                  "; add 'allow: " + pattern + "'");
+            }
+        }
+    }
+    if (scenario.boot == BootMode::IsoUefi && key_lines.of("timeout") == 0)
+        scenario.timeout_seconds = default_uefi_timeout_seconds;
+    return scenario;
+}
+
+std::optional<int> expected_qemu_status(ExpectedExit exit) {
+    switch (exit) {
+    case ExpectedExit::Success:
+        return abi::qemu_status(abi::ExitCode::Success);
+    case ExpectedExit::Failure:
+        return abi::qemu_status(abi::ExitCode::Failure);
+    case ExpectedExit::Panic:
+        return abi::qemu_status(abi::ExitCode::Panic);
+    case ExpectedExit::Fault:
+        return abi::qemu_status(abi::ExitCode::Fault);
+    case ExpectedExit::Reset:
+        return 0;
+    case ExpectedExit::Running:
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::string_view to_string(BootMode boot) {
+    switch (boot) {
+    case BootMode::Pvh:
+        return "pvh";
+    case BootMode::IsoBios:
+        return "iso-bios";
+    case BootMode::IsoUefi:
+        return "iso-uefi";
+    }
+    return "?";
+}
+
+std::string_view to_string(ExpectedExit exit) {
+    switch (exit) {
+    case ExpectedExit::Success:
+        return "success";
+    case ExpectedExit::Failure:
+        return "failure";
+    case ExpectedExit::Panic:
+        return "panic";
+    case ExpectedExit::Fault:
+        return "fault";
+    case ExpectedExit::Reset:
+        return "reset";
+    case ExpectedExit::Running:
+        return "running";
+    }
+    return "?";
+}
+
+} // namespace capos::qemu

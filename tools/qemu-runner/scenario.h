@@ -1,0 +1,87 @@
+// A scenario is one QEMU boot of capOS and what its serial console must show.
+// Scenario files are line based; see parse_scenario() for the exact format. The
+// parser is strict: an unknown key, a repeated single-valued key or a malformed
+// value is an error that names its line, so a typo never silently weakens a test.
+#pragma once
+
+#include "lib/base/result.h"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace capos::qemu {
+
+enum class BootMode {
+    Pvh,     // qemu -kernel/-initrd/-append: the kernel's PVH note, no firmware boot path
+    IsoBios, // the GRUB ISO under SeaBIOS
+    IsoUefi, // the GRUB ISO under OVMF
+};
+
+// How the QEMU run must end.
+enum class ExpectedExit {
+    Success, // isa-debug-exit with abi::ExitCode::Success
+    Failure, // ... ExitCode::Failure
+    Panic,   // ... ExitCode::Panic
+    Fault,   // ... ExitCode::Fault
+    Reset,   // QEMU status 0: the machine reset (triple fault) under -no-reboot
+    Running, // QEMU is stopped once the last expect matched; its status is not checked
+};
+
+inline constexpr std::string_view default_kernel = "kernel/kernel.elf";
+inline constexpr std::string_view default_initrd = "system/boot.cpio";
+inline constexpr std::string_view default_iso = "capos.iso";
+inline constexpr std::string_view default_memory = "128M";
+inline constexpr int default_timeout_seconds = 30;
+inline constexpr int default_uefi_timeout_seconds = 120;
+inline constexpr int max_timeout_seconds = 3600;
+
+// Patterns that fail a scenario wherever they appear in the serial log, unless the
+// scenario removes them with `allow:`.
+inline constexpr std::string_view default_forbidden[] = {"PANIC", "EXCEPTION"};
+
+struct Scenario {
+    BootMode boot = BootMode::Pvh;
+    // Paths are as written: relative ones are resolved against the build directory
+    // by the caller. No initrd means `initrd: none`.
+    std::string kernel{default_kernel};
+    std::optional<std::string> initrd{default_initrd};
+    std::string iso{default_iso};
+    std::string append;
+    std::string memory{default_memory};
+    int timeout_seconds = default_timeout_seconds;
+    std::vector<std::string> expects;   // in the order they must appear
+    std::vector<std::string> forbidden; // substrings that fail the run
+    ExpectedExit exit = ExpectedExit::Success;
+};
+
+struct ScenarioError {
+    int line; // 1-based; 0 when the error concerns the file as a whole
+    std::string message;
+};
+
+// Parses a scenario file.
+//
+//   # comment                  a '#' at the start of a value or after whitespace
+//   key: value                 starts a comment; blank lines are ignored
+//   key: "quoted value"        keeps leading/trailing spaces and '#'; \" and \\ escape
+//
+// Keys: boot (pvh|iso-bios|iso-uefi), kernel, initrd (path or `none`; pvh only),
+// iso (iso boots only), append (pvh only), memory (<n>M or <n>G), timeout (seconds),
+// expect (repeatable), allow (removes a forbidden pattern), forbid (adds one),
+// exit (success|failure|panic|fault|reset|running). `kernel` applies to pvh only:
+// an ISO carries its own kernel.
+Result<Scenario, ScenarioError> parse_scenario(std::string_view text);
+
+// The QEMU exit status a run must end with, or nullopt for ExpectedExit::Running.
+std::optional<int> expected_qemu_status(ExpectedExit exit);
+
+std::string_view to_string(BootMode boot);
+std::string_view to_string(ExpectedExit exit);
+
+// True for "<digits>M" or "<digits>G" with a non-zero number: the memory sizes the
+// runner passes to QEMU's -m.
+bool is_valid_memory_size(std::string_view text);
+
+} // namespace capos::qemu

@@ -1,0 +1,28 @@
+// `capos-qemu test`: boots one scenario and judges its serial console and exit.
+#pragma once
+
+#include <string>
+
+namespace capos::qemu {
+
+// Process exit codes of `capos-qemu test`.
+enum class TestResult {
+    Pass = 0,
+    Fail = 1,        // the run did not meet the scenario, or could not be started
+    BadScenario = 2, // the scenario file is unreadable or invalid; nothing was run
+};
+
+struct TestOptions {
+    std::string root;     // build directory; relative scenario paths resolve against it
+    std::string scenario; // path of the scenario file
+    bool dry_run = false; // print the QEMU command line instead of running it
+};
+
+// Runs the scenario and prints the verdict to stdout: one line on a pass; on a
+// failure the reason, the QEMU command, the whole serial log and QEMU's stderr.
+// Scenario errors go to stderr as "file:line: error: ...". Blocks SIGINT, SIGTERM,
+// SIGHUP and SIGCHLD for the duration and handles them synchronously: an interrupt
+// kills QEMU and fails the run. Never returns with a QEMU process left running.
+TestResult run_test(const TestOptions& options);
+
+} // namespace capos::qemu
