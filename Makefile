@@ -30,10 +30,14 @@ run: build
 	$(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
 	    --initrd $(BUILD_DIR)/system/boot.cpio $(if $(APPEND),--append "$(APPEND)")
 
-run-iso: build
+run-iso: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target iso
+	@echo "ISO: $(BUILD_DIR)/capos.iso (make run-iso; make run-iso UEFI=1 for UEFI)"
 	$(QEMU_RUNNER) run --iso $(BUILD_DIR)/capos.iso $(if $(UEFI),--uefi)
 
-iso: build
+iso: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target iso
+	@echo "ISO: $(BUILD_DIR)/capos.iso (make run-iso; make run-iso UEFI=1 for UEFI)"
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

@@ -30,7 +30,7 @@ set(CAPOS_KERNEL_FLAGS
     -mno-sse2
     -mno-avx)
 
-set(CAPOS_KERNEL_LINK_FLAGS -nostdlib -static -fuse-ld=lld -Wl,--build-id=none
+set(CAPOS_KERNEL_LINK_FLAGS -nostdlib -static -Wl,--build-id=none
                             -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack)
 
 # capos_kernel_target(<target>): compile a target with the kernel flags. C++

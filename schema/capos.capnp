@@ -1,0 +1,392 @@
+# capOS: every interface the kernel and services speak, the boot manifest and the
+# error type. This file is the single source of truth: the kernel's dispatch
+# code, userspace clients and server skeletons are generated from it by
+# tools/capnpc-capos (see docs/schema.md).
+#
+# Conventions:
+# - Transport errors (bad ring entry, stale capability, wrong interface, peer
+#   gone) are not here: they are negative CQE results (docs/abi.md).
+# - Application errors travel as a serialized CapException.
+# - Outcomes a caller is expected to handle (not found, denied, ...) are unions
+#   in the results.
+# - Capabilities in params and results are interface-typed fields: capability
+#   pointers whose index names a capability moved or copied alongside the call.
+
+@0xedb51761dd8268cf;
+
+# ---------------------------------------------------------------------------
+# Errors
+
+enum ExceptionType {
+  # Why a call failed, as a caller should react to it.
+
+  failed @0;
+  # The call could not complete; retrying the same call will not help.
+
+  overloaded @1;
+  # A resource was temporarily exhausted (queue full, quota reached); a later
+  # retry may succeed.
+
+  disconnected @2;
+  # The object behind the capability is gone (its server exited).
+
+  unimplemented @3;
+  # The server does not implement this method.
+
+  invalidArgument @4;
+  # The params were well-formed Cap'n Proto but made no sense (a length too
+  # large, an unaligned address, an unknown enum value).
+
+  permissionDenied @5;
+  # The capability does not carry the authority the call needs.
+}
+
+struct CapException {
+  # An application error, returned instead of the method's results.
+
+  type @0 :ExceptionType;
+  # The kind of failure.
+
+  message @1 :Text;
+  # A human-readable explanation, for logs and people; not for matching.
+
+  truncated @2 :Bool;
+  # The server's exception did not fit the caller's result buffer and was cut.
+}
+
+# ---------------------------------------------------------------------------
+# Console and time
+
+interface Console {
+  # Text output on the system console (the serial port in QEMU).
+
+  write @0 (text :Text) -> ();
+  # Writes `text` as it is.
+
+  writeLine @1 (text :Text) -> ();
+  # Writes `text` followed by a newline; the line is never interleaved with
+  # other writers' output.
+}
+
+interface Timer {
+  # A monotonic clock and sleeping.
+
+  now @0 () -> (ns :UInt64);
+  # Nanoseconds since boot; never decreases.
+
+  sleep @1 (ns :UInt64) -> ();
+  # Returns after at least `ns` nanoseconds.
+}
+
+interface EntropySource {
+  # Random bytes from the kernel's CSPRNG, seeded from RDSEED/RDRAND.
+
+  fill @0 (length :UInt32) -> (bytes :Data);
+  # Returns `length` random bytes (at most 4096 per call; more is
+  # invalidArgument).
+}
+
+# ---------------------------------------------------------------------------
+# Memory
+
+enum Access {
+  # What a mapping permits. There is no writable-and-executable access: W^X
+  # holds by construction.
+
+  read @0;
+  readWrite @1;
+  readExecute @2;
+}
+
+interface FrameAllocator {
+  # Physical memory, handed out only as MemoryObjects: no physical address ever
+  # reaches userspace.
+
+  allocate @0 (pages :UInt32, contiguous :Bool) -> (memory :MemoryObject);
+  # A new zeroed memory object of `pages` 4 KiB pages; `contiguous` asks for
+  # physically contiguous frames (for devices). Charged to the caller's frame
+  # quota; overloaded when the quota or memory is exhausted.
+}
+
+interface MemoryObject {
+  # A set of pages that can be mapped into address spaces, possibly into
+  # several processes at once. Released when the last capability goes.
+
+  info @0 () -> (pages :UInt32, contiguous :Bool);
+  # The object's size in pages and whether its frames are contiguous.
+
+  map @1 (address :UInt64, offsetPages :UInt32, pages :UInt32, access :Access)
+      -> (address :UInt64);
+  # Maps `pages` pages starting at `offsetPages` at `address` in the caller's
+  # address space (0: the kernel picks an address). Returns where it went.
+
+  unmap @2 (address :UInt64) -> ();
+  # Removes a mapping made by map at `address`.
+}
+
+interface VirtualMemory {
+  # The caller's own address space: anonymous memory and reservations.
+
+  map @0 (address :UInt64, length :UInt64, access :Access) -> (address :UInt64);
+  # Maps `length` bytes of fresh zeroed memory at `address` (0: anywhere);
+  # lengths and addresses are page multiples.
+
+  unmap @1 (address :UInt64, length :UInt64) -> ();
+  # Unmaps and frees a range mapped by map or commit.
+
+  protect @2 (address :UInt64, length :UInt64, access :Access) -> ();
+  # Changes the access of a mapped range.
+
+  reserve @3 (address :UInt64, length :UInt64) -> (address :UInt64);
+  # Reserves address space without memory behind it (0: anywhere).
+
+  commit @4 (address :UInt64, length :UInt64, access :Access) -> ();
+  # Backs part of a reservation with zeroed memory.
+
+  decommit @5 (address :UInt64, length :UInt64) -> ();
+  # Returns the memory behind part of a reservation; the range stays reserved.
+}
+
+# ---------------------------------------------------------------------------
+# Processes
+
+enum TransferMode {
+  # How a capability travels with a call.
+
+  copy @0;
+  # The sender keeps its capability; the receiver gets another to the same object.
+
+  move @1;
+  # The sender's capability goes to the receiver; on any failure it stays with
+  # the sender.
+}
+
+struct Grant {
+  # One capability given to a new process, under a name in its CapSet.
+
+  name @0 :Text;
+  # The name the child looks the capability up by.
+
+  union {
+    capability :group {
+      # One of the caller's capabilities.
+      cap @1 :Capability;
+      mode @2 :TransferMode;
+    }
+    newEndpoint @3 :Void;
+    # A fresh endpoint: the child holds the owner side; the caller receives the
+    # client side in the results (`endpoints`).
+  }
+}
+
+interface ProcessSpawner {
+  # Starts programs from the boot package.
+
+  spawn @0 (name :Text, binary :Text, grants :List(Grant))
+      -> (handle :ProcessHandle, endpoints :List(Capability));
+  # Starts boot binary `binary` as a process called `name` holding exactly
+  # `grants`. `endpoints` holds the client side of each newEndpoint grant, in
+  # grant order. Errors: invalidArgument (unknown binary, malformed ELF, bad or
+  # duplicate grant names, names too long), permissionDenied (a granted
+  # capability the caller does not hold, or one that cannot be transferred),
+  # overloaded (quota exceeded).
+}
+
+struct ExitStatus {
+  # How a process ended.
+  union {
+    exited @0 :Int64;
+    # It called exit with this code.
+
+    faulted :group {
+      # The CPU stopped it.
+      vector @1 :UInt8;
+      # The exception vector (14 = page fault, 13 = general protection, ...).
+      address @2 :UInt64;
+      # The faulting instruction's address.
+      detail @3 :Text;
+      # What the kernel logged about it.
+    }
+  }
+}
+
+interface ProcessHandle {
+  # A process the caller started. Not transferable.
+
+  wait @0 () -> (status :ExitStatus);
+  # Returns once the process has ended (at once if it already has).
+}
+
+# ---------------------------------------------------------------------------
+# Boot package
+
+interface BootPackage {
+  # The boot archive's manifest, as handed to init.
+
+  manifestSize @0 () -> (bytes :UInt64);
+  # Size of the compiled SystemManifest message.
+
+  readManifest @1 (offset :UInt64, length :UInt32) -> (data :Data);
+  # Up to `length` bytes (at most 4096) of the manifest from `offset`; fewer at
+  # its end, none past it.
+}
+
+# ---------------------------------------------------------------------------
+# Logging
+
+enum LogLevel {
+  # Severity, most severe first; a filter at one level passes it and all above.
+  error @0;
+  warn @1;
+  info @2;
+  debug @3;
+}
+
+struct LogEntry {
+  # One line of the kernel log.
+  sequence @0 :UInt64;
+  # Position in the log; consecutive entries differ by one.
+  timeNs @1 :UInt64;
+  # Nanoseconds since boot.
+  level @2 :LogLevel;
+  source @3 :Text;
+  # The process or kernel part that wrote it.
+  message @4 :Text;
+}
+
+interface LogSink {
+  # Writes to the kernel log under the caller's name.
+
+  write @0 (level :LogLevel, message :Text) -> ();
+  # Appends one entry; messages over 512 bytes are cut.
+}
+
+interface LogReader {
+  # Reads the kernel log's bounded ring.
+
+  read @0 (cursor :UInt64, maxEntries :UInt32, minLevel :LogLevel)
+      -> (entries :List(LogEntry), nextCursor :UInt64, dropped :UInt64);
+  # Entries from sequence `cursor` on, at `minLevel` or more severe. `dropped`
+  # counts entries that were overwritten before they could be read.
+}
+
+# ---------------------------------------------------------------------------
+# IPC
+
+interface Endpoint {
+  # A rendezvous for calls to a userspace server. The process that owns the
+  # endpoint receives calls (RECV) and answers them (RETURN) on its ring;
+  # holders of the client facet can only CALL, in whatever interface the server
+  # speaks. Endpoint itself has no methods: its capability is the right to
+  # receive.
+}
+
+interface Null {
+  # A capability that does nothing, for measuring the cost of a call.
+
+  ping @0 () -> ();
+  # Returns at once.
+}
+
+# ---------------------------------------------------------------------------
+# Boot manifest
+
+enum KernelCapability {
+  # Capabilities the kernel itself serves, which a manifest may grant.
+  console @0;
+  timer @1;
+  entropy @2;
+  frameAllocator @3;
+  virtualMemory @4;
+  processSpawner @5;
+  bootPackage @6;
+  logSink @7;
+  logReader @8;
+  null @9;
+}
+
+struct CapGrant {
+  # One capability named in a manifest, and where it comes from.
+
+  name @0 :Text;
+  # The name in the receiving process's CapSet.
+
+  interfaceId @1 :UInt64;
+  # The interface the receiver expects (0: whatever the source speaks); a
+  # mismatch is a manifest error.
+
+  source :union {
+    kernel @2 :KernelCapability;
+    # A kernel-served capability.
+
+    service :group {
+      # Another service's export.
+      service @3 :Text;
+      export @4 :Text;
+    }
+
+    endpoint @5 :Void;
+    # A fresh endpoint owned by the receiver; it can export it.
+  }
+}
+
+struct ResourceLimits {
+  # Per-process bounds; 0 means the kernel's default.
+  capabilitySlots @0 :UInt32;
+  outstandingCalls @1 :UInt32;
+  queuedBytes @2 :UInt64;
+  frames @3 :UInt64;
+}
+
+struct ServiceConfig {
+  # One service init starts.
+
+  name @0 :Text;
+  binary @1 :Text;
+  # A binary in the boot package.
+
+  grants @2 :List(CapGrant);
+  exports @3 :List(Text);
+  # Names of the service's own capabilities (endpoint grants) others may import.
+
+  waitForExit @4 :Bool;
+  # Init waits for this service to exit before starting the next one.
+
+  limits @5 :ResourceLimits;
+}
+
+struct Binary {
+  # A program in the boot package.
+  name @0 :Text;
+  # The name manifests use.
+  path @1 :Text;
+  # Its file in the boot archive.
+}
+
+struct InitConfig {
+  # What the kernel starts, and what init then starts.
+  program @0 :Text;
+  # The binary the kernel starts as init.
+  grants @1 :List(CapGrant);
+  # init's own capabilities (kernel sources only).
+  services @2 :List(ServiceConfig);
+}
+
+struct KernelParameters {
+  logLevel @0 :LogLevel = info;
+  messageOfTheDay @1 :Text;
+}
+
+struct SystemManifest {
+  # The boot image's description: evaluated from system/*.capnp by
+  # `capnp eval`, checked by tools/mkmanifest, read by the kernel and init.
+
+  schemaVersion @0 :UInt32;
+  # Must equal currentSchemaVersion.
+
+  binaries @1 :List(Binary);
+  init @2 :InitConfig;
+  kernel @3 :KernelParameters;
+}
+
+const currentSchemaVersion :UInt32 = 1;
