@@ -1,0 +1,643 @@
+// The Cap'n Proto wire format, freestanding: a reader over untrusted bytes and a
+// builder into a caller-supplied buffer. No allocation, no exceptions; usable in
+// the kernel, in userspace and on the host. Generated code (tools/capnpc-capos)
+// is written against this header only.
+//
+// Errors. Readers never read outside the message. A pointer that is out of
+// bounds, of the wrong kind, too deep, or past the traversal budget reads as
+// its default (null struct: all fields default; null list: empty; null text:
+// empty) and records the first such WireError in its MessageReader, where
+// error() reports it. Builders never write outside their buffer: when the
+// buffer is full, the operation yields a null builder (writes to it are
+// dropped) and the MessageBuilder records WireError::BufferFull. A message is
+// only good when error() is WireError::None after all reads or writes.
+//
+// Compatibility. What libcapnp writes, this reads, and the reverse; the list
+// compatibility rules are libcapnp's. The reader is stricter than libcapnp in
+// three ways no correct sender depends on: a pointer to a zero-sized object
+// (empty struct, Void or empty list) must still have its offset inside the
+// segment; a far pointer's single landing pad must be a struct or list
+// pointer, never a capability; a double landing pad's first word must be a
+// single far pointer.
+//
+// Cost. Readers and builders are small, trivially copyable views (a few
+// pointers and counts); field and element accessors are inline and come down
+// to one bounds check and one load or store. Following a pointer is a call
+// into lib/capnp/reader.cpp that checks bounds, kind and budget.
+//
+// Encoding reference: https://capnproto.org/encoding.html (words are 64-bit
+// little-endian; struct, list, far and other pointers; segment tables).
+#pragma once
+
+#include "lib/base/result.h"
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+namespace capos::capnp {
+
+static_assert(std::endian::native == std::endian::little,
+              "the wire format is little-endian and is read in place");
+
+using Word = uint64_t;
+inline constexpr size_t bytes_per_word = 8;
+
+enum class WireError : uint8_t {
+    None,
+    OutOfBounds,       // a pointer's target lies outside its segment
+    BadSegment,        // a far pointer names a segment the message does not have
+    BadFarPointer,     // a far pointer's landing pad is not what it should be
+    WrongPointerKind,  // e.g. a list where a struct was expected
+    WrongElementSize,  // a list whose elements cannot be read as the expected type
+    TextNotTerminated, // Text without its NUL
+    CapabilityPointer, // an "other" (capability) pointer where data was expected
+    TraversalLimit,    // the message read more words than its budget allows
+    NestingLimit,      // pointers nested deeper than the limit
+    BadFraming,        // a malformed segment table
+    TooManySegments,   // more segments than the caller's storage holds
+    BufferFull,        // a builder ran out of space (or was asked for more than
+                       // the encoding can express, e.g. 2^29 list elements)
+};
+const char* to_string(WireError error);
+
+enum class ElementSize : uint8_t {
+    Void = 0,
+    Bit = 1,
+    Byte = 2,
+    TwoBytes = 3,
+    FourBytes = 4,
+    EightBytes = 5,
+    Pointer = 6,
+    InlineComposite = 7,
+};
+
+struct ReaderLimits {
+    uint64_t traversal_words = 8 * 1024 * 1024; // total words of targets a reader may visit
+    uint32_t nesting = 64;                      // pointer depth
+};
+
+class StructReader;
+class ListReader;
+class PointerReader;
+class TextReader;
+class MessageReader;
+class StructBuilder;
+class ListBuilder;
+class PointerBuilder;
+class MessageBuilder;
+
+namespace detail {
+
+// Alignment-safe little-endian access; a fixed-size memcpy compiles to one move.
+template <typename T>
+inline T load(const void* at) {
+    T value;
+    __builtin_memcpy(&value, at, sizeof(T));
+    return value;
+}
+
+template <typename T>
+inline void store(void* at, T value) {
+    __builtin_memcpy(at, &value, sizeof(T));
+}
+
+// Types a data field or a primitive list element may have. bool has its own
+// accessors (bool_field, get_bool) because it is one bit wide.
+template <typename T>
+inline constexpr bool is_field_type = (std::is_integral_v<T> && !std::is_same_v<T, bool>) ||
+                                      std::is_enum_v<T> || std::is_floating_point_v<T>;
+
+// Fields are stored XORed with their schema default. For float and double the
+// XOR applies to the bit patterns, so the mask is the default value itself
+// (e.g. 1.5f), exactly as libcapnp does with its integer masks.
+template <typename T>
+inline T apply_mask(T value, T mask) {
+    if constexpr (std::is_floating_point_v<T>) {
+        using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+        return std::bit_cast<T>(
+            static_cast<Bits>(std::bit_cast<Bits>(value) ^ std::bit_cast<Bits>(mask)));
+    } else if constexpr (std::is_enum_v<T>) {
+        using Underlying = std::underlying_type_t<T>;
+        return static_cast<T>(static_cast<Underlying>(static_cast<Underlying>(value) ^
+                                                      static_cast<Underlying>(mask)));
+    } else {
+        return static_cast<T>(value ^ mask);
+    }
+}
+
+// The library's own back door to the private constructors and members (see
+// lib/capnp/wire_internal.h); nothing outside lib/capnp uses it.
+struct WireAccess;
+
+} // namespace detail
+
+// One message being read. Holds the segments (not the bytes: they belong to the
+// caller and must outlive every reader) and the error and traversal state.
+// Not thread-safe; cheap to create. Readers point back at their MessageReader,
+// so it must outlive them and stay where it is while they are in use.
+class MessageReader {
+public:
+    // A single segment with the root pointer in its first word.
+    explicit MessageReader(std::span<const Word> segment, ReaderLimits limits = {});
+    // Segments in their order; `segments` must outlive the reader.
+    MessageReader(std::span<const std::span<const Word>> segments, ReaderLimits limits = {});
+
+    // A trusted constant (a generated default value): no traversal budget, no
+    // nesting limit, no error recording (bounds are still checked: a bad
+    // pointer still reads as its default). Never use it for bytes from outside
+    // the program.
+    static MessageReader trusted(std::span<const Word> segment);
+
+    StructReader root() const;
+    // The root pointer itself, for default values whose root is a list.
+    PointerReader root_pointer() const;
+    WireError error() const { return m_error; }
+    void record(WireError error) const { // keeps the first error
+        if (!m_trusted && m_error == WireError::None)
+            m_error = error;
+    }
+
+    // Segment access: segment(id) is empty for an id the message does not have.
+    uint32_t segment_count() const { return m_segment_count; }
+    std::span<const Word> segment(uint32_t id) const {
+        if (id == 0)
+            return m_first;
+        if (id < m_segment_count)
+            return m_segments[id];
+        return {};
+    }
+    bool is_trusted() const { return m_trusted; }
+    const ReaderLimits& limits() const { return m_limits; }
+
+    // Traversal accounting: every struct, list, blob and far landing pad a
+    // reader visits is charged its size in words (lists of zero-sized elements
+    // are charged one word per element), as libcapnp does. Visiting the same
+    // object twice charges twice, which is what ends amplification through
+    // shared or cyclic pointers. False, charging nothing, when the budget is
+    // short.
+    bool consume_traversal(uint64_t words) const {
+        if (words > m_traversal_left)
+            return false;
+        m_traversal_left -= words;
+        return true;
+    }
+    uint64_t traversal_left() const { return m_traversal_left; }
+
+private:
+    friend WireError validate(const MessageReader& message);
+
+    MessageReader(std::span<const Word> segment, ReaderLimits limits, bool trusted);
+
+    std::span<const Word> m_first;                     // segment 0
+    std::span<const std::span<const Word>> m_segments; // all of them; empty for one segment
+    uint32_t m_segment_count;
+    bool m_trusted;
+    mutable WireError m_error = WireError::None;
+    ReaderLimits m_limits;
+    mutable uint64_t m_traversal_left;
+};
+
+// Framed messages (the stream format): a segment table of little-endian u32s
+// (segment count - 1, then each segment's size in words, padded to 8 bytes),
+// then the segments. Parsing validates the table against the byte count (the
+// segments must fill `bytes` exactly: neither short nor trailing words) and
+// fills `storage` with one span per segment. Misaligned input is an error
+// (BadFraming): callers copy unaligned bytes into Word buffers first.
+Result<std::span<const std::span<const Word>>, WireError>
+parse_framed(std::span<const Word> bytes, std::span<std::span<const Word>> storage);
+
+class StructReader {
+public:
+    StructReader() = default; // the default struct: every field reads as its default
+
+    // Field access, offsets as in the schema (in units of the field's size).
+    // Fields beyond the struct's data section read as 0 ^ mask (older sender).
+    template <typename T> // integers, enums as their underlying type, float, double
+    T data_field(uint32_t offset, T mask = T{}) const {
+        static_assert(detail::is_field_type<T>, "use bool_field for bool");
+        if (offset < m_data_bytes / sizeof(T))
+            return detail::apply_mask(detail::load<T>(m_data + size_t{offset} * sizeof(T)), mask);
+        return mask;
+    }
+    bool bool_field(uint32_t bit_offset, bool mask = false) const {
+        if (bit_offset / 8 < m_data_bytes)
+            return (((m_data[bit_offset / 8] >> (bit_offset % 8)) & 1) != 0) != mask;
+        return mask;
+    }
+    PointerReader pointer_field(uint16_t index) const; // null beyond the pointer section
+
+    // The data section's size, rounded up to words (a struct read from an
+    // element of a primitive list has a data section of 1, 2 or 4 bytes).
+    uint32_t data_size_words() const { return (m_data_bytes + 7) / 8; }
+    uint32_t data_size_bytes() const { return m_data_bytes; }
+    uint16_t pointer_count() const { return m_pointer_count; }
+
+    // Total words this struct and everything it points to occupy (for copies):
+    // exactly the words PointerBuilder::set_struct allocates for it, so a
+    // message holding a copy as its root needs 1 + total_words() words. Walks
+    // the whole tree, charging the traversal budget like any read.
+    uint64_t total_words() const;
+
+private:
+    friend class ListReader;
+    friend class StructBuilder;
+    friend struct detail::WireAccess;
+
+    StructReader(const MessageReader* message, const uint8_t* data, const Word* pointers,
+                 uint32_t data_bytes, uint16_t pointer_count, uint32_t segment, uint32_t nesting)
+        : m_message(message), m_data(data), m_pointers(pointers), m_data_bytes(data_bytes),
+          m_segment(segment), m_nesting(nesting), m_pointer_count(pointer_count) {}
+
+    const MessageReader* m_message = nullptr;
+    const uint8_t* m_data = nullptr;
+    const Word* m_pointers = nullptr;
+    uint32_t m_data_bytes = 0;
+    uint32_t m_segment = 0; // the segment holding the pointer section
+    uint32_t m_nesting = 0; // pointer levels this struct's pointers may still descend
+    uint16_t m_pointer_count = 0;
+};
+
+class TextReader {
+public:
+    TextReader() = default;
+    explicit TextReader(std::string_view text) : m_text(text) {}
+    std::string_view view() const { return m_text; } // without the NUL
+    size_t size() const { return m_text.size(); }
+    bool is_empty() const { return m_text.empty(); }
+
+private:
+    std::string_view m_text;
+};
+
+class ListReader {
+public:
+    ListReader() = default; // empty list
+    uint32_t size() const { return m_count; }
+    // The size the elements are encoded with (InlineComposite for a struct
+    // list even when it is read as a primitive list, and the reverse).
+    ElementSize element_size() const { return m_element_size; }
+    template <typename T>
+    T get(uint32_t index) const { // index >= size() reads 0
+        static_assert(detail::is_field_type<T>, "use get_bool for bool");
+        if (index < m_count && sizeof(T) * 8 <= m_data_bits)
+            return detail::load<T>(m_elements + uint64_t{index} * m_step_bits / 8);
+        return T{};
+    }
+    bool get_bool(uint32_t index) const {
+        if (index < m_count && m_data_bits != 0) {
+            uint64_t bit = uint64_t{index} * m_step_bits;
+            return ((m_elements[bit / 8] >> (bit % 8)) & 1) != 0;
+        }
+        return false;
+    }
+    StructReader get_struct(uint32_t index) const;
+    PointerReader get_pointer(uint32_t index) const;
+    // Byte-sized lists (Data and Text): the bytes, empty otherwise.
+    std::span<const uint8_t> bytes() const {
+        if (m_element_size != ElementSize::Byte)
+            return {};
+        return {m_elements, m_count};
+    }
+
+    // Words a canonical copy of this list takes (see StructReader::total_words).
+    uint64_t total_words() const;
+
+private:
+    friend class ListBuilder;
+    friend struct detail::WireAccess;
+
+    ListReader(const MessageReader* message, const uint8_t* elements, uint32_t count,
+               uint32_t step_bits, uint32_t data_bits, uint16_t pointer_count,
+               ElementSize element_size, uint32_t segment, uint32_t nesting)
+        : m_message(message), m_elements(elements), m_count(count), m_step_bits(step_bits),
+          m_data_bits(data_bits), m_segment(segment), m_nesting(nesting),
+          m_pointer_count(pointer_count), m_element_size(element_size) {}
+
+    const MessageReader* m_message = nullptr;
+    const uint8_t* m_elements = nullptr; // the first element (after the tag)
+    uint32_t m_count = 0;
+    uint32_t m_step_bits = 0; // from one element to the next
+    uint32_t m_data_bits = 0; // data bits at the start of each element
+    uint32_t m_segment = 0;
+    uint32_t m_nesting = 0;       // as for StructReader
+    uint16_t m_pointer_count = 0; // pointers after each element's data
+    ElementSize m_element_size = ElementSize::Void;
+};
+
+class PointerReader {
+public:
+    PointerReader() = default; // a null pointer
+    bool is_null() const { return m_pointer == nullptr || detail::load<Word>(m_pointer) == 0; }
+    // `default_value`, when given, is a trusted message whose root pointer is
+    // read instead when this pointer is null (schema default values).
+    StructReader get_struct(const MessageReader* default_value = nullptr) const;
+    // `expected` tells which element size the schema declares; compatible
+    // encodings are accepted as the spec allows (a struct list read from a
+    // primitive list and the reverse). The rules are libcapnp's: a struct list
+    // (expected InlineComposite) reads any list but a Bit list; a primitive
+    // list reads a list of wider primitives or of structs with at least one
+    // data word; a pointer list reads a struct list with at least one pointer;
+    // a Bit list reads a Bit list, or bit 0 of each element of a wider
+    // primitive list, and is itself read as nothing else.
+    ListReader get_list(ElementSize expected, const MessageReader* default_value = nullptr) const;
+    TextReader get_text(std::string_view default_value = {}) const;
+    std::span<const uint8_t> get_data(std::span<const uint8_t> default_value = {}) const;
+    // A capability pointer's index into the message's capability table, if it is one.
+    bool is_capability() const {
+        return m_pointer != nullptr && static_cast<uint32_t>(detail::load<Word>(m_pointer)) == 3;
+    }
+    // capability_index() is no_capability for a null pointer (no error) and
+    // for any other pointer that is not a capability (recording
+    // WrongPointerKind). Capability pointers are never reached through far
+    // pointers.
+    static constexpr uint32_t no_capability = UINT32_MAX;
+    uint32_t capability_index() const;
+
+private:
+    friend class StructReader;
+    friend class ListReader;
+    friend class MessageReader;
+    friend class PointerBuilder;
+    friend struct detail::WireAccess;
+
+    PointerReader(const MessageReader* message, const Word* pointer, uint32_t segment,
+                  uint32_t nesting)
+        : m_message(message), m_pointer(pointer), m_segment(segment), m_nesting(nesting) {}
+
+    const MessageReader* m_message = nullptr;
+    const Word* m_pointer = nullptr;
+    uint32_t m_segment = 0; // the segment holding the pointer word
+    uint32_t m_nesting = 0; // levels the target may still descend; 0: too deep
+};
+
+// Checks a whole message without a schema: follows every pointer reachable from
+// the root (struct and list targets, far pointers, the elements of pointer and
+// struct lists), within the message's limits, and returns the first error, or
+// None. Capability pointers are accepted; Text is not told from Data without a
+// schema, so NUL terminators are left to get_text. Runs on a fresh copy of the
+// message's state (its own full traversal budget) and changes nothing in
+// `message`: decode before invoke. Recursion depth is bounded by the nesting
+// limit (about 150 bytes of stack per level on x86_64).
+WireError validate(const MessageReader& message);
+
+// Builds one single-segment message in `buffer`. Objects are allocated in the
+// order they are initialised, so building in schema order gives the canonical
+// (pre-order) layout. Every allocation is zeroed as it is made (the rest of the
+// buffer is left alone: only words() is the message). At most 2^29 words of the
+// buffer are used (the most a 30-bit pointer offset reaches). Builders point
+// back at their MessageBuilder, which therefore cannot be copied or moved.
+class MessageBuilder {
+public:
+    explicit MessageBuilder(std::span<Word> buffer);
+    MessageBuilder(const MessageBuilder&) = delete;
+    MessageBuilder& operator=(const MessageBuilder&) = delete;
+
+    StructBuilder init_root(uint16_t data_words, uint16_t pointer_count);
+    // Deep-copies `value` as the root, in canonical form (pre-order, trailing
+    // zero words of data sections and null trailing pointers dropped).
+    void set_root(StructReader value);
+    PointerBuilder root_pointer();
+
+    std::span<const Word> words() const { return {m_buffer, m_used}; } // root pointer first
+    WireError error() const { return m_error; }
+
+    // The framed form: 8-byte segment table and the segment.
+    size_t framed_size_words() const { return 1 + m_used; }
+    // Fails with error() when the message is not good, or BufferFull when
+    // `out` is shorter than framed_size_words().
+    Result<size_t, WireError> write_framed(std::span<Word> out) const; // words written
+
+private:
+    friend class StructBuilder;
+    friend class ListBuilder;
+    friend class PointerBuilder;
+    friend struct detail::WireAccess;
+
+    // `words` zeroed words, or null (and BufferFull) when they do not fit or an
+    // earlier allocation did not.
+    Word* allocate(uint64_t words);
+    void record(WireError error) {
+        if (m_error == WireError::None)
+            m_error = error;
+    }
+
+    Word* m_buffer;
+    size_t m_capacity; // usable words of the buffer
+    size_t m_used;     // words allocated so far
+    WireError m_error = WireError::None;
+    bool m_full = false;    // an allocation failed: all later ones fail too
+    MessageReader m_reader; // trusted view of the buffer, for as_reader()
+};
+
+class StructBuilder {
+public:
+    StructBuilder() = default; // null: writes are dropped, reads give defaults
+    bool is_null() const { return m_message == nullptr; }
+
+    template <typename T>
+    void set_data_field(uint32_t offset, T value, T mask = T{}) {
+        static_assert(detail::is_field_type<T>, "use set_bool_field for bool");
+        if (offset < m_data_bytes / sizeof(T))
+            detail::store<T>(m_data + size_t{offset} * sizeof(T), detail::apply_mask(value, mask));
+    }
+    template <typename T>
+    T data_field(uint32_t offset, T mask = T{}) const {
+        static_assert(detail::is_field_type<T>, "use bool_field for bool");
+        if (offset < m_data_bytes / sizeof(T))
+            return detail::apply_mask(detail::load<T>(m_data + size_t{offset} * sizeof(T)), mask);
+        return mask;
+    }
+    void set_bool_field(uint32_t bit_offset, bool value, bool mask = false) {
+        if (bit_offset / 8 < m_data_bytes) {
+            uint8_t bit = static_cast<uint8_t>(1u << (bit_offset % 8));
+            uint8_t& byte = m_data[bit_offset / 8];
+            byte = (value != mask) ? static_cast<uint8_t>(byte | bit)
+                                   : static_cast<uint8_t>(byte & ~bit);
+        }
+    }
+    bool bool_field(uint32_t bit_offset, bool mask = false) const {
+        if (bit_offset / 8 < m_data_bytes)
+            return (((m_data[bit_offset / 8] >> (bit_offset % 8)) & 1) != 0) != mask;
+        return mask;
+    }
+    PointerBuilder pointer_field(uint16_t index); // null beyond the pointer section
+
+    StructReader as_reader() const;
+
+private:
+    friend class ListBuilder;
+    friend class PointerBuilder;
+    friend struct detail::WireAccess;
+
+    StructBuilder(MessageBuilder* message, uint8_t* data, Word* pointers, uint32_t data_bytes,
+                  uint16_t pointer_count)
+        : m_message(message), m_data(data), m_pointers(pointers), m_data_bytes(data_bytes),
+          m_pointer_count(pointer_count) {}
+
+    MessageBuilder* m_message = nullptr;
+    uint8_t* m_data = nullptr;
+    Word* m_pointers = nullptr;
+    uint32_t m_data_bytes = 0;
+    uint16_t m_pointer_count = 0;
+};
+
+class ListBuilder {
+public:
+    ListBuilder() = default;
+    uint32_t size() const { return m_count; }
+    ElementSize element_size() const { return m_element_size; }
+    template <typename T>
+    void set(uint32_t index, T value) {
+        static_assert(detail::is_field_type<T>, "use set_bool for bool");
+        if (index < m_count && sizeof(T) * 8 <= m_data_bits)
+            detail::store<T>(m_elements + uint64_t{index} * m_step_bits / 8, value);
+    }
+    template <typename T>
+    T get(uint32_t index) const {
+        static_assert(detail::is_field_type<T>, "use get_bool for bool");
+        if (index < m_count && sizeof(T) * 8 <= m_data_bits)
+            return detail::load<T>(m_elements + uint64_t{index} * m_step_bits / 8);
+        return T{};
+    }
+    void set_bool(uint32_t index, bool value) {
+        if (index < m_count && m_data_bits != 0) {
+            uint64_t bit = uint64_t{index} * m_step_bits;
+            uint8_t mask = static_cast<uint8_t>(1u << (bit % 8));
+            uint8_t& byte = m_elements[bit / 8];
+            byte = value ? static_cast<uint8_t>(byte | mask) : static_cast<uint8_t>(byte & ~mask);
+        }
+    }
+    bool get_bool(uint32_t index) const {
+        if (index < m_count && m_data_bits != 0) {
+            uint64_t bit = uint64_t{index} * m_step_bits;
+            return ((m_elements[bit / 8] >> (bit % 8)) & 1) != 0;
+        }
+        return false;
+    }
+    StructBuilder get_struct(uint32_t index);
+    PointerBuilder get_pointer(uint32_t index);
+    std::span<uint8_t> bytes() { // Byte lists (Data, Text with its NUL)
+        if (m_element_size != ElementSize::Byte)
+            return {};
+        return {m_elements, m_count};
+    }
+    ListReader as_reader() const;
+
+private:
+    friend class PointerBuilder;
+    friend struct detail::WireAccess;
+
+    ListBuilder(MessageBuilder* message, uint8_t* elements, uint32_t count, uint32_t step_bits,
+                uint32_t data_bits, uint16_t pointer_count, ElementSize element_size)
+        : m_message(message), m_elements(elements), m_count(count), m_step_bits(step_bits),
+          m_data_bits(data_bits), m_pointer_count(pointer_count), m_element_size(element_size) {}
+
+    MessageBuilder* m_message = nullptr;
+    uint8_t* m_elements = nullptr;
+    uint32_t m_count = 0;
+    uint32_t m_step_bits = 0;
+    uint32_t m_data_bits = 0;
+    uint16_t m_pointer_count = 0;
+    ElementSize m_element_size = ElementSize::Void;
+};
+
+class PointerBuilder {
+public:
+    PointerBuilder() = default;
+    bool is_null() const { return m_pointer == nullptr || detail::load<Word>(m_pointer) == 0; }
+    StructBuilder init_struct(uint16_t data_words, uint16_t pointer_count);
+    // Not InlineComposite (that records WrongElementSize): use init_struct_list.
+    ListBuilder init_list(ElementSize size, uint32_t count);
+    ListBuilder init_struct_list(uint32_t count, uint16_t data_words, uint16_t pointer_count);
+    void set_text(std::string_view text);
+    void set_data(std::span<const uint8_t> data);
+    // Deep copies from a reader, in canonical form. Errors met in `value` are
+    // recorded in value's MessageReader and leave the pointers concerned null.
+    // Capability pointers are copied as they are (same index).
+    void set_struct(StructReader value);
+    void set_list(ListReader value);
+    void set_capability(uint32_t index);
+    void clear(); // null pointer; the old target's space is not reclaimed
+    PointerReader as_reader() const;
+
+private:
+    friend class StructBuilder;
+    friend class ListBuilder;
+    friend class MessageBuilder;
+    friend struct detail::WireAccess;
+
+    PointerBuilder(MessageBuilder* message, Word* pointer)
+        : m_message(message), m_pointer(pointer) {}
+
+    MessageBuilder* m_message = nullptr;
+    Word* m_pointer = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+// Inline definitions that need the classes above complete.
+
+inline PointerReader StructReader::pointer_field(uint16_t index) const {
+    if (index < m_pointer_count)
+        return PointerReader(m_message, m_pointers + index, m_segment, m_nesting);
+    return {};
+}
+
+inline StructReader ListReader::get_struct(uint32_t index) const {
+    if (index >= m_count)
+        return {};
+    if (m_nesting == 0) {
+        m_message->record(WireError::NestingLimit);
+        return {};
+    }
+    const uint8_t* element = m_elements + uint64_t{index} * m_step_bits / 8;
+    uint32_t data_bytes = m_data_bits / 8;
+    // Elements with pointers start on word boundaries (their step is whole words).
+    const Word* pointers =
+        m_pointer_count != 0 ? reinterpret_cast<const Word*>(element + data_bytes) : nullptr;
+    return StructReader(m_message, element, pointers, data_bytes, m_pointer_count, m_segment,
+                        m_nesting - 1);
+}
+
+inline PointerReader ListReader::get_pointer(uint32_t index) const {
+    if (index < m_count && m_pointer_count != 0) {
+        const uint8_t* element = m_elements + uint64_t{index} * m_step_bits / 8;
+        return PointerReader(m_message, reinterpret_cast<const Word*>(element + m_data_bits / 8),
+                             m_segment, m_nesting);
+    }
+    return {};
+}
+
+inline PointerBuilder StructBuilder::pointer_field(uint16_t index) {
+    if (index < m_pointer_count)
+        return PointerBuilder(m_message, m_pointers + index);
+    return {};
+}
+
+inline StructBuilder ListBuilder::get_struct(uint32_t index) {
+    if (index >= m_count)
+        return {};
+    uint8_t* element = m_elements + uint64_t{index} * m_step_bits / 8;
+    uint32_t data_bytes = m_data_bits / 8;
+    Word* pointers = m_pointer_count != 0 ? reinterpret_cast<Word*>(element + data_bytes) : nullptr;
+    return StructBuilder(m_message, element, pointers, data_bytes, m_pointer_count);
+}
+
+inline PointerBuilder ListBuilder::get_pointer(uint32_t index) {
+    if (index < m_count && m_pointer_count != 0) {
+        uint8_t* element = m_elements + uint64_t{index} * m_step_bits / 8;
+        return PointerBuilder(m_message, reinterpret_cast<Word*>(element + m_data_bits / 8));
+    }
+    return {};
+}
+
+static_assert(std::is_trivially_copyable_v<StructReader> && sizeof(StructReader) <= 40);
+static_assert(std::is_trivially_copyable_v<ListReader> && sizeof(ListReader) <= 40);
+static_assert(std::is_trivially_copyable_v<PointerReader> && sizeof(PointerReader) <= 24);
+static_assert(std::is_trivially_copyable_v<StructBuilder> && sizeof(StructBuilder) <= 32);
+static_assert(std::is_trivially_copyable_v<ListBuilder> && sizeof(ListBuilder) <= 32);
+static_assert(std::is_trivially_copyable_v<PointerBuilder> && sizeof(PointerBuilder) <= 16);
+
+} // namespace capos::capnp
