@@ -12,6 +12,7 @@ set(CAPOS_FREESTANDING_FLAGS
     -fno-omit-frame-pointer
     -fno-threadsafe-statics
     -fno-use-cxa-atexit
+    -fno-c++-static-destructors
     -fno-asynchronous-unwind-tables
     -Wall
     -Wextra
@@ -38,6 +39,26 @@ set(CAPOS_KERNEL_LINK_FLAGS -nostdlib -static -Wl,--build-id=none
 function(capos_kernel_target target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_KERNEL_FLAGS}>
+    $<$<COMPILE_LANGUAGE:ASM>:-Wall -Werror>)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
+endfunction()
+
+# User programs: freestanding C++ at ordinary user addresses (small code model),
+# statically linked with the runtime (user/rt) at the addresses user/rt/linker.ld
+# gives. No SSE for now: the kernel does not yet save FPU/SIMD state across
+# context switches, so user code must not use it either.
+set(CAPOS_USER_FLAGS
+    ${CAPOS_FREESTANDING_FLAGS}
+    -mcmodel=small
+    -mno-mmx
+    -mno-sse
+    -mno-sse2
+    -mno-avx)
+
+# capos_user_target(<target>): compile a target with the user flags.
+function(capos_user_target target)
+  target_compile_options(${target} PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_USER_FLAGS}>
     $<$<COMPILE_LANGUAGE:ASM>:-Wall -Werror>)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
 endfunction()

@@ -8,12 +8,14 @@
 #include "kernel/arch/arch.h"
 #include "kernel/boot/boot_archive.h"
 #include "kernel/boot/boot_info.h"
+#include "kernel/boot/init.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/mm/layout.h"
+#include "kernel/sched/scheduler.h"
 #include "kernel/test/kernel_tests.h"
 #include "lib/base/cmdline.h"
 
@@ -25,6 +27,7 @@ namespace capos::kernel {
 namespace {
 
 BootInfo g_boot;
+uint64_t g_cycles_per_microsecond = 0;
 constexpr uint64_t main_stack_pages = 8;
 constexpr uint64_t emergency_stack_pages = 2;
 
@@ -73,7 +76,8 @@ void run_global_constructors() {
     CommandLine command_line(g_boot.command_line);
 
     boot_archive_init(g_boot);
-    if (const CpioArchive* archive = boot_archive()) {
+    const CpioArchive* archive = boot_archive();
+    if (archive) {
         if (auto motd = archive->find("etc/motd")) {
             std::string_view text(reinterpret_cast<const char*>(motd->data.data()),
                                   motd->data.size());
@@ -86,12 +90,17 @@ void run_global_constructors() {
     if (auto test = command_line.value("test"))
         run_kernel_test(*test); // does not return
 
+    Scheduler::init();
+    arch::syscall_init();
+    arch::timer_init(timer_hz, g_cycles_per_microsecond);
+    bool init_started = archive && start_init(*archive, command_line);
+
     log_info("capOS ready");
-    if (command_line.has_flag("shutdown")) {
+    if (!init_started && command_line.has_flag("shutdown")) {
         log_info("shutdown requested on the command line");
         arch::exit_machine(abi::ExitCode::Success);
     }
-    arch::halt_forever();
+    Scheduler::run();
 }
 
 } // namespace
@@ -103,7 +112,8 @@ const BootInfo& boot_info() {
 extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
     arch::console_init();
     arch::early_init();
-    log_start_clock(arch::calibrate_cycles_per_microsecond());
+    g_cycles_per_microsecond = arch::calibrate_cycles_per_microsecond();
+    log_start_clock(g_cycles_per_microsecond);
 
     auto boot_protocol = static_cast<BootProtocol>(protocol);
     if (!parse_boot_info(boot_protocol, info, g_boot))

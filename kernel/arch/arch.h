@@ -4,6 +4,7 @@
 #pragma once
 
 #include "abi/exit_code.h"
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -36,6 +37,11 @@ void set_emergency_stacks(uint64_t double_fault_top, uint64_t nmi_top, uint64_t 
 void console_init();
 void console_write(std::string_view text);
 
+// Entropy from the CPU's random number instructions (RDSEED, else RDRAND).
+// Fills `out` and returns true, or returns false when the CPU has neither or
+// they keep failing.
+bool hardware_entropy(uint64_t* out, size_t words);
+
 // A monotonic cycle counter and its calibrated rate.
 uint64_t read_cycle_counter();
 uint64_t calibrate_cycles_per_microsecond();
@@ -52,5 +58,84 @@ uint64_t calibrate_cycles_per_microsecond();
 // Disables interrupts and returns the previous state for interrupts_restore().
 uint64_t interrupts_save_disable();
 void interrupts_restore(uint64_t state);
+
+// ---------------------------------------------------------------------------
+// Interrupts and the timer
+
+using InterruptHandler = void (*)(uint8_t vector);
+void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
+
+// Starts the local interrupt controller and a periodic timer interrupt at `hz`
+// that calls handle_timer_tick(). Needs the calibrated cycle counter.
+void timer_init(uint32_t hz, uint64_t cycles_per_microsecond);
+
+// Enables interrupts and halts until one arrives (the idle loop's body).
+void wait_for_interrupt();
+
+// ---------------------------------------------------------------------------
+// Threads and user mode
+
+// The saved kernel-mode state of a thread that is not running: its stack
+// pointer (the callee-saved registers are on that stack).
+struct ThreadContext {
+    uint64_t stack_pointer = 0;
+};
+
+// Saves the running thread's state in `from` and resumes `to`. Returns when
+// some later switch resumes `from`.
+void context_switch(ThreadContext& from, const ThreadContext& to);
+
+// The context of a new thread that, when first switched to, runs
+// entry(argument) on the stack ending at `stack_top`, below the space
+// enter_user_mode needs at the very top. entry must not return.
+ThreadContext make_thread_context(uint64_t stack_top, void (*entry)(void*), void* argument);
+
+// The stack the CPU switches to when the running thread enters the kernel
+// from user mode (interrupts and system calls).
+void set_kernel_stack(uint64_t stack_top);
+
+// Registers a process starts with (abi/user_layout.h).
+struct UserEntry {
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    uint64_t arguments[3];
+};
+// Leaves the kernel for user mode with `entry`'s registers, building the
+// return frame at the top of the current thread's kernel stack (the space
+// make_thread_context kept free for it).
+[[noreturn]] void enter_user_mode(const UserEntry& entry, uint64_t kernel_stack_top);
+
+// Enables the system-call instruction and the per-CPU area.
+void syscall_init();
+
+// Copies `length` bytes between kernel memory and user memory (either
+// direction); the only code allowed to touch user pages. Returns false when a
+// user page is missing or not accessible (the copy stops part-way). Callers
+// check ranges first (kernel/mm/user_copy.h).
+bool raw_user_copy(void* destination, const void* source, size_t length);
+
+// ---------------------------------------------------------------------------
+// Implemented by the generic kernel, called from the architecture's trap paths.
+
+struct UserFault {
+    uint8_t vector;
+    uint64_t error_code;
+    uint64_t rip;
+    uint64_t address; // the fault address for page faults, else 0
+    const char* name;
+    const char* mnemonic;
+};
+// An exception raised in user mode: ends the faulting process.
+[[noreturn]] void handle_user_fault(const UserFault& fault);
+
+struct SyscallArguments {
+    uint64_t number;
+    uint64_t arguments[2];
+    uint64_t return_address;
+};
+// A system call; the return value goes back in the result register.
+int64_t handle_syscall(const SyscallArguments& call);
+
+void handle_timer_tick();
 
 } // namespace capos::kernel::arch

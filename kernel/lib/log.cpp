@@ -49,6 +49,23 @@ uint64_t uptime_microseconds() {
     return (arch::read_cycle_counter() - g_clock_start) / g_cycles_per_microsecond;
 }
 
+uint64_t uptime_nanoseconds() {
+    if (g_cycles_per_microsecond == 0)
+        return 0;
+    uint64_t cycles = arch::read_cycle_counter() - g_clock_start;
+    // Split to keep cycles * 1000 from overflowing.
+    uint64_t whole = cycles / g_cycles_per_microsecond;
+    uint64_t rest = cycles % g_cycles_per_microsecond;
+    return whole * 1000 + rest * 1000 / g_cycles_per_microsecond;
+}
+
+void console_write_text(std::string_view text, bool newline) {
+    SpinLockGuard guard(g_log_lock);
+    arch::console_write(text);
+    if (newline)
+        arch::console_write("\n");
+}
+
 void log_write_line(LogLevel level, std::string_view message) {
     char storage[320];
     FormatBuffer line(storage, sizeof(storage));

@@ -17,8 +17,13 @@ void log_set_level(LogLevel level);
 bool log_enabled(LogLevel level);
 void log_write_line(LogLevel level, std::string_view message);
 
-// Microseconds since the cycle counter was calibrated (0 before that).
+// Time since the cycle counter was calibrated (0 before that).
 uint64_t uptime_microseconds();
+uint64_t uptime_nanoseconds();
+
+// Writes text for a process's Console under the log lock, so it never splits a
+// log line (or another writer's line); `newline` appends one.
+void console_write_text(std::string_view text, bool newline);
 void log_start_clock(uint64_t cycles_per_microsecond);
 
 template <typename... Args>

@@ -111,6 +111,16 @@ Result<uint64_t, FrameError> allocate_zeroed_frame() {
     return frame;
 }
 
+Result<uint64_t, FrameError> allocate_contiguous_frames(uint64_t count) {
+    uint64_t first;
+    {
+        SpinLockGuard guard(g_frames_lock);
+        first = TRY(g_frames.allocate_contiguous(count, 1));
+    }
+    __builtin_memset(phys_to_ptr<void>(first), 0, count * page_size);
+    return first;
+}
+
 Result<void, FrameError> free_frame(uint64_t phys) {
     SpinLockGuard guard(g_frames_lock);
     if (frame_is_reserved(phys))

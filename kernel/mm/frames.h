@@ -17,6 +17,9 @@ Result<uint64_t, FrameError> allocate_frame();
 // A frame filled with zeros (through the direct map).
 Result<uint64_t, FrameError> allocate_zeroed_frame();
 Result<void, FrameError> free_frame(uint64_t phys);
+// `count` physically contiguous zeroed frames; returns the first. Freed one
+// frame at a time with free_frame.
+Result<uint64_t, FrameError> allocate_contiguous_frames(uint64_t count);
 
 struct FrameStats {
     uint64_t total_frames; // frames the bitmap covers

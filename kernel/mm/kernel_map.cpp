@@ -13,6 +13,7 @@ namespace {
 
 alignas(PageTables) unsigned char g_tables_storage[sizeof(PageTables)];
 PageTables* g_tables = nullptr;
+uint64_t g_mmio_next = kernel_mmio_base;
 
 uint64_t address_of(const char* symbol) {
     return reinterpret_cast<uint64_t>(symbol);
@@ -67,7 +68,31 @@ void kernel_map_init() {
     map_section(*g_tables, s.rodata_start, s.rodata_end, Access::Read);
     map_section(*g_tables, s.data_start, s.data_end, Access::ReadWrite);
 
+    // Every top-level entry of the kernel half exists from the start, so address
+    // spaces that copy them (PageTables::create_address_space) share all later
+    // kernel mappings: heap growth, stacks, device registers.
+    for (uint64_t slot = 256; slot < 512; ++slot) {
+        uint64_t virt = 0xFFFF000000000000ull | (slot << 39);
+        if (g_tables->populate_top_level(virt).is_error())
+            panic("kernel map: no memory for the kernel half's tables");
+    }
+
     g_tables->activate();
+}
+
+Result<uint64_t, MapError> map_mmio(uint64_t phys, size_t length) {
+    uint64_t first = align_down(phys, page_size);
+    uint64_t pages = (align_up(phys + length, page_size) - first) / page_size;
+    if (pages > (kernel_mmio_limit - g_mmio_next) / page_size)
+        return Err{MapError::OutOfMemory};
+    uint64_t virt = g_mmio_next;
+    for (uint64_t i = 0; i < pages; ++i) {
+        TRY(g_tables->map(virt + i * page_size, first + i * page_size, PageSize::Small,
+                          Access::ReadWrite, Privilege::Kernel,
+                          MapOptions{.caching = Caching::Uncached}));
+    }
+    g_mmio_next += pages * page_size;
+    return virt + (phys - first);
 }
 
 PageTables& kernel_page_tables() {

@@ -24,6 +24,10 @@ Result<void, MapError> map_fresh_pages(uint64_t virt, size_t pages, Access acces
 // Unmaps pages mapped by map_fresh_pages and frees their frames.
 void unmap_and_free_pages(uint64_t virt, size_t pages);
 
+// Maps `length` bytes of device registers at physical `phys` (uncached,
+// read-write, never executable) and returns their kernel address.
+Result<uint64_t, MapError> map_mmio(uint64_t phys, size_t length);
+
 // Section bounds of the kernel image (virtual addresses).
 struct KernelSections {
     uint64_t text_start, text_end;

@@ -3,6 +3,7 @@
 //   0xFFFF800000000000  direct map of physical memory (PML4 slot 256)
 //   0xFFFFFE8000000000  kernel stacks, each between unmapped guard pages
 //   0xFFFFFF0000000000  kernel heap, grown a few pages at a time
+//   0xFFFFFF4000000000  device registers (uncached), mapped on request
 //   0xFFFFFFFF80000000  kernel image (text, rodata, data, bss) at physical + this
 //
 // The lower half (below 0x0000800000000000) belongs to user processes.
@@ -21,6 +22,8 @@ inline constexpr uint64_t kernel_stacks_base = 0xFFFFFE8000000000;
 inline constexpr uint64_t kernel_stacks_limit = 0xFFFFFF0000000000;
 inline constexpr uint64_t kernel_heap_base = 0xFFFFFF0000000000;
 inline constexpr uint64_t kernel_heap_limit = 0xFFFFFF0040000000; // 1 GiB
+inline constexpr uint64_t kernel_mmio_base = 0xFFFFFF4000000000;
+inline constexpr uint64_t kernel_mmio_limit = 0xFFFFFF8000000000;
 inline constexpr uint64_t kernel_image_base = 0xFFFFFFFF80000000;
 
 inline uint64_t phys_to_virt(uint64_t phys) {

@@ -14,7 +14,13 @@ namespace capos::kernel {
 
 enum class Access : uint8_t { Read, ReadWrite, ReadExecute };
 enum class Privilege : uint8_t { Kernel, User };
-enum class PageSize : uint8_t { Small, Large }; // 4 KiB, 2 MiB
+enum class PageSize : uint8_t { Small, Large };       // 4 KiB, 2 MiB
+enum class Caching : uint8_t { WriteBack, Uncached }; // Uncached: device registers
+
+// Whether the address space owns the frame behind a mapping (anonymous memory,
+// freed when the mapping goes) or borrows it (a shared memory object, the
+// kernel's own memory).
+enum class FrameOwnership : uint8_t { Borrowed, Owned };
 
 enum class MapError : uint8_t { OutOfMemory, AlreadyMapped, Misaligned, NotMapped };
 const char* to_string(MapError error);
@@ -26,18 +32,30 @@ struct Translation {
     bool executable;
     bool user;
     bool global;
+    bool owned;
     PageSize size;
+};
+
+struct MapOptions {
+    Caching caching = Caching::WriteBack;
+    FrameOwnership ownership = FrameOwnership::Borrowed;
 };
 
 class PageTables {
 public:
     // Empty tables (nothing mapped).
     static Result<PageTables, MapError> create();
+    // A new address space: an empty user half and the kernel half shared with
+    // `kernel` (its top-level entries are copied, so every kernel table below
+    // them is shared).
+    static Result<PageTables, MapError> create_address_space(const PageTables& kernel);
     // A view of the tables the CPU is using now.
     static PageTables active();
 
     Result<void, MapError> map(uint64_t virt, uint64_t phys, PageSize size, Access access,
-                               Privilege privilege);
+                               Privilege privilege, MapOptions options = {});
+    // Changes the access of the mapped small page at `virt`.
+    Result<void, MapError> protect(uint64_t virt, Access access);
     Result<void, MapError> unmap(uint64_t virt);
     std::optional<Translation> translate(uint64_t virt) const;
 
@@ -51,6 +69,15 @@ public:
             },
             &visit);
     }
+
+    // Makes sure the top-level entry covering `virt` exists, so that tables
+    // shared from here (create_address_space) see later mappings below it.
+    Result<void, MapError> populate_top_level(uint64_t virt);
+
+    // Frees every table page of the user half and the top-level table. Leaf
+    // frames marked Owned are freed too; Borrowed ones are left to their owner.
+    // The tables must not be active.
+    void destroy_address_space();
 
     void activate() const;
     uint64_t root() const { return m_root; }

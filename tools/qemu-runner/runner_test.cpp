@@ -159,6 +159,16 @@ TEST(SerialMonitorTest, LineSplitAcrossFeedsAndCarriageReturns) {
     EXPECT_EQ(monitor.byte_count(), 14u);
 }
 
+TEST(SerialMonitorTest, StopMatchingFreezesTheVerdict) {
+    SerialMonitor monitor({"a", "b"}, {"PANIC"});
+    monitor.feed("a\n");
+    monitor.stop_matching();
+    monitor.feed("b\nPANIC\n");
+    EXPECT_EQ(monitor.next_expect(), 1u);
+    EXPECT_FALSE(monitor.forbidden_hit().has_value());
+    EXPECT_EQ(monitor.lines().size(), 3u);
+}
+
 TEST(SerialMonitorTest, PartialLineMatchesOnce) {
     SerialMonitor monitor({"capos>", "capos>"}, {});
     monitor.feed("capos> ");
@@ -175,17 +185,23 @@ TEST(SerialMonitorTest, ForbiddenPatternStopsMatching) {
     ASSERT_TRUE(monitor.forbidden_hit().has_value());
     EXPECT_EQ(monitor.forbidden_hit()->pattern, "EXCEPTION");
     EXPECT_EQ(monitor.forbidden_hit()->line_index, 1u);
-    EXPECT_EQ(monitor.forbidden_hit()->line, "EXCEPTION #PF at 0x0");
+    EXPECT_EQ(monitor.line(monitor.forbidden_hit()->line_index), "EXCEPTION #PF at 0x0");
     EXPECT_EQ(monitor.next_expect(), 1u);
     EXPECT_EQ(monitor.lines().size(), 3u); // still logged
 }
 
 TEST(SerialMonitorTest, ForbiddenAfterAllExpectsAndInUnterminatedLine) {
     SerialMonitor monitor({"ready"}, {"PANIC"});
-    monitor.feed("ready\nPANIC: halted");
+    monitor.feed("ready\nPANIC: hal");
     EXPECT_TRUE(monitor.all_expects_seen());
     ASSERT_TRUE(monitor.forbidden_hit().has_value());
     EXPECT_EQ(monitor.forbidden_hit()->line_index, 1u);
+    EXPECT_EQ(monitor.line(1), "PANIC: hal");
+    monitor.stop_matching();
+    monitor.feed("ted\r\nEXCEPTION\n");
+    EXPECT_EQ(monitor.line(1), "PANIC: halted");
+    EXPECT_EQ(monitor.forbidden_hit()->pattern, "PANIC");
+    EXPECT_EQ(monitor.lines().size(), 3u);
 }
 
 TEST(QemuCommandTest, PvhBoot) {

@@ -40,11 +40,11 @@ void SerialMonitor::complete_line() {
 }
 
 void SerialMonitor::examine(std::string_view line, size_t index) {
-    if (m_forbidden_hit)
+    if (!m_matching || m_forbidden_hit)
         return;
     for (const std::string& pattern : m_forbidden) {
         if (line.find(pattern) != std::string_view::npos) {
-            m_forbidden_hit = ForbiddenHit{pattern, index, std::string(line)};
+            m_forbidden_hit = ForbiddenHit{pattern, index};
             return;
         }
     }
@@ -55,6 +55,14 @@ void SerialMonitor::examine(std::string_view line, size_t index) {
         m_matched_lines.push_back(index);
         ++m_next_expect;
     }
+}
+
+std::string SerialMonitor::line(size_t index) const {
+    if (index < m_lines.size())
+        return m_lines[index];
+    std::string partial = m_partial;
+    std::erase(partial, '\r');
+    return partial;
 }
 
 } // namespace capos::qemu

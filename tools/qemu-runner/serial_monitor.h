@@ -13,8 +13,7 @@ namespace capos::qemu {
 
 struct ForbiddenHit {
     std::string pattern;
-    size_t line_index; // the line's index in SerialMonitor::lines() once it is complete
-    std::string line;  // the line as it was when the pattern was found
+    size_t line_index; // see SerialMonitor::line()
 };
 
 class SerialMonitor {
@@ -34,6 +33,10 @@ public:
     // The console has ended: an unterminated last line becomes a complete line.
     void finish();
 
+    // The verdict is in: later output is only logged, so what the accessors below
+    // report about expects and forbidden patterns no longer changes.
+    void stop_matching() { m_matching = false; }
+
     bool all_expects_seen() const { return m_next_expect == m_expects.size(); }
     // Index of the first expect not yet seen; equals expects().size() when all were.
     size_t next_expect() const { return m_next_expect; }
@@ -47,6 +50,8 @@ public:
     const std::vector<std::string>& lines() const { return m_lines; }
     // The unterminated last line so far (may hold '\r').
     const std::string& partial_line() const { return m_partial; }
+    // Line `index`, where index lines().size() is the unterminated line; without '\r'.
+    std::string line(size_t index) const;
     size_t byte_count() const { return m_byte_count; }
 
 private:
@@ -65,6 +70,7 @@ private:
     std::string m_partial;
     size_t m_next_expect = 0;
     size_t m_byte_count = 0;
+    bool m_matching = true;
     std::optional<ForbiddenHit> m_forbidden_hit;
 };
 

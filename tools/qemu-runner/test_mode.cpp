@@ -24,6 +24,11 @@ using Clock = std::chrono::steady_clock;
 // A console that prints this much is stuck in a loop; stop it rather than fill memory.
 constexpr size_t max_log_bytes = 64 << 20;
 
+// After a forbidden pattern the run has failed, but the lines that follow (a panic
+// message's stack trace, an exception's registers) are what the report needs: keep
+// logging until QEMU exits, for at most this long.
+constexpr auto forbidden_grace = std::chrono::seconds(2);
+
 // Why supervision stopped.
 enum class Stop {
     Exited,         // QEMU exited and both of its pipes reached end of file
@@ -145,11 +150,16 @@ void read_all(int fd, std::string& out) {
     }
 }
 
+enum class Watch {
+    UntilExit,       // the scenario is decided when QEMU exits (or by a forbidden pattern)
+    UntilLastExpect, // exit: running; the last expect decides too
+    LogOnly,         // decided already: log until QEMU exits or the deadline
+};
+
 // Feeds QEMU's console to `monitor` and its stderr to `stderr_text` until QEMU exits,
 // the scenario is decided or the deadline passes.
 Supervision supervise(ChildProcess& qemu, SerialMonitor& monitor, std::string& stderr_text,
-                      const SignalGuard& signals, Clock::time_point deadline,
-                      bool stop_when_all_seen) {
+                      const SignalGuard& signals, Clock::time_point deadline, Watch watch) {
     for (;;) {
         bool serial_open = qemu.stdout_fd() >= 0;
         bool stderr_open = qemu.stderr_fd() >= 0;
@@ -195,9 +205,9 @@ Supervision supervise(ChildProcess& qemu, SerialMonitor& monitor, std::string& s
                     qemu.close_stdout();
                     monitor.finish();
                 }
-                if (monitor.forbidden_hit())
+                if (watch != Watch::LogOnly && monitor.forbidden_hit())
                     return {Stop::Forbidden, 0, {}};
-                if (stop_when_all_seen && monitor.all_expects_seen())
+                if (watch == Watch::UntilLastExpect && monitor.all_expects_seen())
                     return {Stop::AllExpectsSeen, 0, {}};
                 if (monitor.byte_count() > max_log_bytes)
                     return {Stop::LogTooLarge, 0, {}};
@@ -225,7 +235,7 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
     case Stop::Forbidden: {
         const ForbiddenHit& hit = *monitor.forbidden_hit();
         return "forbidden pattern " + double_quoted(hit.pattern) + " on serial line " +
-               std::to_string(hit.line_index + 1) + ": " + printable(hit.line);
+               std::to_string(hit.line_index + 1) + ": " + printable(monitor.line(hit.line_index));
     }
     case Stop::Timeout:
         if (!monitor.all_expects_seen()) {
@@ -391,18 +401,25 @@ TestResult run_test(const TestOptions& options) {
 
     SerialMonitor monitor(scenario.expects, scenario.forbidden);
     std::string stderr_text;
-    Supervision supervision = supervise(qemu, monitor, stderr_text, signals,
-                                        start + std::chrono::seconds(scenario.timeout_seconds),
-                                        scenario.exit == ExpectedExit::Running);
-    qemu.kill_and_wait();
+    Supervision supervision = supervise(
+        qemu, monitor, stderr_text, signals, start + std::chrono::seconds(scenario.timeout_seconds),
+        scenario.exit == ExpectedExit::Running ? Watch::UntilLastExpect : Watch::UntilExit);
     auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::string reason = failure_reason(scenario, supervision, monitor, qemu, stderr_text);
+    monitor.stop_matching();
+    if (supervision.stop == Stop::Forbidden) {
+        Supervision grace = supervise(qemu, monitor, stderr_text, signals,
+                                      Clock::now() + forbidden_grace, Watch::LogOnly);
+        (void)grace; // the verdict stands however the grace period ends
+    }
+    qemu.kill_and_wait();
 
-    // QEMU is dead: whatever it wrote last is still in the pipes. Keep it for the log.
+    // QEMU is dead, and whatever it wrote last is still in the pipes: keep it for the
+    // log without letting it change the verdict.
     std::string rest;
     read_all(qemu.stdout_fd(), rest);
     monitor.feed(rest);
     read_all(qemu.stderr_fd(), stderr_text);
+    std::string reason = failure_reason(scenario, supervision, monitor, qemu, stderr_text);
 
     if (!reason.empty()) {
         print_failure(name, scenario, reason, command, monitor, stderr_text);

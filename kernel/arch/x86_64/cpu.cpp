@@ -50,6 +50,40 @@ uint64_t read_cycle_counter() {
     return x86::rdtsc();
 }
 
+namespace {
+
+bool rdseed(uint64_t& value) {
+    unsigned char ok;
+    asm volatile("rdseed %0; setc %1" : "=r"(value), "=qm"(ok));
+    return ok;
+}
+
+bool rdrand(uint64_t& value) {
+    unsigned char ok;
+    asm volatile("rdrand %0; setc %1" : "=r"(value), "=qm"(ok));
+    return ok;
+}
+
+} // namespace
+
+bool hardware_entropy(uint64_t* out, size_t words) {
+    bool has_rdseed = x86::cpuid(0).eax >= 7 && (x86::cpuid(7, 0).ebx & (1u << 18));
+    bool has_rdrand = (x86::cpuid(1).ecx & (1u << 30)) != 0;
+    if (!has_rdseed && !has_rdrand)
+        return false;
+    for (size_t i = 0; i < words; ++i) {
+        bool got = false;
+        // Both instructions may fail transiently; Intel advises bounded retries.
+        for (int attempt = 0; attempt < 100 && !got && has_rdseed; ++attempt)
+            got = rdseed(out[i]);
+        for (int attempt = 0; attempt < 10 && !got && has_rdrand; ++attempt)
+            got = rdrand(out[i]);
+        if (!got)
+            return false;
+    }
+    return true;
+}
+
 // Counts TSC cycles across 10 ms of PIT channel 2 (1.193182 MHz), gated through
 // port 0x61 so no interrupt is needed.
 uint64_t calibrate_cycles_per_microsecond() {

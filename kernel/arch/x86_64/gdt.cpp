@@ -4,6 +4,7 @@
 // current stack is broken (for example after overflowing into a guard page).
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/arch.h"
+#include "kernel/arch/x86_64/percpu.h"
 
 namespace capos::kernel::x86 {
 
@@ -74,6 +75,10 @@ void gdt_init() {
                  : "m"(pointer), "i"(uint64_t(selector_kernel_code)), "r"(selector_kernel_data),
                    "r"(selector_tss)
                  : "rax", "memory");
+}
+
+void set_tss_kernel_stack(uint64_t stack_top) {
+    g_tss.rsp[0] = stack_top;
 }
 
 void set_ist_stack(IstSlot slot, uint64_t stack_top) {

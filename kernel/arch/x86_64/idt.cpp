@@ -1,16 +1,19 @@
-// The interrupt descriptor table and the kernel's answer to CPU exceptions.
+// The interrupt descriptor table and the dispatch of every vector.
 //
-// An exception in the kernel is a kernel bug: the handler prints what happened
-// (vector, error code decoded, fault address, every register, the stack trace)
-// and stops the machine with ExitCode::Fault. Later, exceptions raised by user
-// code end only the faulting process.
+// An exception in the kernel is a kernel bug, with one exception: a page fault
+// in the user-copy routines, which fails the copy. Otherwise the handler prints
+// what happened (vector, error code decoded, fault address, every register, the
+// stack trace) and stops the machine with ExitCode::Fault. An exception raised
+// by user code goes to handle_user_fault, which ends only that process.
+// Hardware interrupts go to the handler registered for their vector.
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
-#include "kernel/arch/x86_64/interrupt_frame.h"
+#include "kernel/arch/x86_64/trap_frame.h"
+#include "kernel/arch/x86_64/user_copy.h"
 #include "kernel/lib/log.h"
 
-extern "C" const uint64_t exception_stub_table[32];
+extern "C" const uint64_t interrupt_stub_table[256];
 
 namespace capos::kernel::x86 {
 
@@ -34,6 +37,7 @@ struct [[gnu::packed]] IdtPointer {
 
 alignas(16) IdtEntry g_idt[256];
 bool g_handling_exception = false;
+arch::InterruptHandler g_handlers[256];
 
 constexpr uint8_t interrupt_gate = 0x8E; // present, ring 0, 64-bit interrupt gate
 
@@ -100,8 +104,10 @@ void print_page_fault_detail(uint64_t error_code) {
 
 } // namespace
 
-extern "C" void exception_dispatch(ExceptionFrame* frame) {
-    uint64_t vector = frame->vector & 31;
+namespace {
+
+void report_kernel_exception(TrapFrame* frame) {
+    uint64_t vector = frame->vector;
     uint64_t cr2 = read_cr2();
     if (g_handling_exception) {
         emergency_print("EXCEPTION {} while reporting an exception at rip={}",
@@ -137,8 +143,45 @@ extern "C" void exception_dispatch(ExceptionFrame* frame) {
     arch::exit_machine(abi::ExitCode::Fault);
 }
 
+} // namespace
+
+extern "C" void interrupt_dispatch(TrapFrame* frame) {
+    uint64_t vector = frame->vector & 0xFF;
+    if (vector < 32) {
+        if (frame->from_user()) {
+            arch::UserFault fault{
+                .vector = uint8_t(vector),
+                .error_code = frame->error_code,
+                .rip = frame->rip,
+                .address = vector == 14 ? read_cr2() : 0,
+                .name = exception_names[vector],
+                .mnemonic = exception_mnemonics[vector],
+            };
+            handle_user_fault(fault); // does not return to this thread
+        }
+        // A page fault inside the user-copy routines is the user's bad pointer,
+        // not a kernel bug: resume at the routine's failure exit.
+        if (vector == 14) {
+            if (uint64_t fixup = user_copy_fixup(frame->rip)) {
+                frame->rip = fixup;
+                return;
+            }
+        }
+        report_kernel_exception(frame);
+    }
+    if (arch::InterruptHandler handler = g_handlers[vector]) {
+        handler(uint8_t(vector));
+        return;
+    }
+    log_warn("interrupt: unexpected vector {}", vector);
+}
+
+void set_handler(uint8_t vector, arch::InterruptHandler handler) {
+    g_handlers[vector] = handler;
+}
+
 void idt_init() {
-    for (int vector = 0; vector < 32; ++vector) {
+    for (int vector = 0; vector < 256; ++vector) {
         IstSlot slot;
         IstSlot* ist = nullptr;
         if (vector == 8) {
@@ -151,7 +194,7 @@ void idt_init() {
             slot = IstSlot::MachineCheck;
             ist = &slot;
         }
-        set_gate(vector, exception_stub_table[vector], ist);
+        set_gate(vector, interrupt_stub_table[vector], ist);
     }
     IdtPointer pointer{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
     asm volatile("lidt %0" ::"m"(pointer));

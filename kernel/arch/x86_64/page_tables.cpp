@@ -11,6 +11,9 @@ namespace {
 constexpr uint64_t pte_present = 1ull << 0;
 constexpr uint64_t pte_writable = 1ull << 1;
 constexpr uint64_t pte_user = 1ull << 2;
+constexpr uint64_t pte_write_through = 1ull << 3;
+constexpr uint64_t pte_cache_disable = 1ull << 4;
+constexpr uint64_t pte_owned = 1ull << 9; // software bit: the mapping owns its frame
 constexpr uint64_t pte_large = 1ull << 7;
 constexpr uint64_t pte_global = 1ull << 8;
 constexpr uint64_t pte_no_execute = 1ull << 63;
@@ -40,6 +43,7 @@ Translation decode(uint64_t entry, uint64_t virt, int level) {
         .executable = (entry & pte_no_execute) == 0,
         .user = (entry & pte_user) != 0,
         .global = (entry & pte_global) != 0,
+        .owned = (entry & pte_owned) != 0,
         .size = level == 1 ? PageSize::Small : PageSize::Large,
     };
 }
@@ -71,8 +75,83 @@ PageTables PageTables::active() {
     return PageTables(x86::read_cr3() & pte_address_mask);
 }
 
+Result<PageTables, MapError> PageTables::create_address_space(const PageTables& kernel) {
+    PageTables tables = TRY(create());
+    uint64_t* root = table_at(tables.m_root);
+    const uint64_t* kernel_root = table_at(kernel.m_root);
+    for (int i = 256; i < 512; ++i)
+        root[i] = kernel_root[i];
+    return tables;
+}
+
+Result<void, MapError> PageTables::populate_top_level(uint64_t virt) {
+    uint64_t& entry = table_at(m_root)[index_at(virt, 4)];
+    if (entry & pte_present)
+        return {};
+    auto frame = allocate_zeroed_frame();
+    if (frame.is_error())
+        return Err{MapError::OutOfMemory};
+    entry = frame.value() | pte_present | pte_writable;
+    return {};
+}
+
+namespace {
+
+// Frees the tables below `table_phys` (a table at `level`) and owned leaf frames.
+void free_subtree(uint64_t table_phys, int level) {
+    uint64_t* table = table_at(table_phys);
+    for (int i = 0; i < 512; ++i) {
+        uint64_t entry = table[i];
+        if (!(entry & pte_present))
+            continue;
+        bool leaf = level == 1 || (level <= 3 && (entry & pte_large));
+        if (!leaf) {
+            free_subtree(entry & pte_address_mask, level - 1);
+        } else if (entry & pte_owned) {
+            uint64_t frames = level_span(level) / page_size;
+            for (uint64_t f = 0; f < frames; ++f)
+                (void)free_frame((entry & pte_address_mask) + f * page_size);
+        }
+    }
+    (void)free_frame(table_phys);
+}
+
+} // namespace
+
+void PageTables::destroy_address_space() {
+    uint64_t* root = table_at(m_root);
+    for (int i = 0; i < 256; ++i) {
+        if (root[i] & pte_present)
+            free_subtree(root[i] & pte_address_mask, 3);
+    }
+    (void)free_frame(m_root);
+    m_root = 0;
+}
+
+Result<void, MapError> PageTables::protect(uint64_t virt, Access access) {
+    uint64_t* table = table_at(m_root);
+    for (int level = 4; level > 1; --level) {
+        uint64_t entry = table[index_at(virt, level)];
+        if (!(entry & pte_present) || (entry & pte_large))
+            return Err{MapError::NotMapped};
+        table = table_at(entry);
+    }
+    uint64_t& leaf = table[index_at(virt, 1)];
+    if (!(leaf & pte_present))
+        return Err{MapError::NotMapped};
+    uint64_t value = leaf & ~(pte_writable | pte_no_execute);
+    if (access == Access::ReadWrite)
+        value |= pte_writable;
+    if (access != Access::ReadExecute)
+        value |= pte_no_execute;
+    leaf = value;
+    if ((x86::read_cr3() & pte_address_mask) == m_root)
+        x86::invlpg(virt);
+    return {};
+}
+
 Result<void, MapError> PageTables::map(uint64_t virt, uint64_t phys, PageSize size, Access access,
-                                       Privilege privilege) {
+                                       Privilege privilege, MapOptions options) {
     int leaf_level = size == PageSize::Small ? 1 : 2;
     uint64_t alignment = level_span(leaf_level);
     if ((virt & (alignment - 1)) || (phys & (alignment - 1)))
@@ -113,6 +192,10 @@ Result<void, MapError> PageTables::map(uint64_t virt, uint64_t phys, PageSize si
         value |= pte_global;
     if (leaf_level == 2)
         value |= pte_large;
+    if (options.caching == Caching::Uncached)
+        value |= pte_cache_disable | pte_write_through;
+    if (options.ownership == FrameOwnership::Owned)
+        value |= pte_owned;
     leaf = value;
     return {};
 }

@@ -1,0 +1,119 @@
+// The capability ring: one page shared by a process and the kernel, holding a
+// submission queue (SQ, written by the process) and a completion queue (CQ,
+// written by the kernel), in the style of io_uring.
+//
+// Protocol. The process fills sqes[sq_tail % sq_entries] and then advances
+// sq_tail (release store); the kernel consumes entries from sq_head to sq_tail
+// during cap_enter and advances sq_head. The kernel writes CQEs at
+// cq_tail % cq_entries and advances cq_tail; the process reads from cq_head
+// and advances cq_head. Counters are free-running 32-bit values.
+//
+// The kernel trusts nothing in this page: it copies each SQE before looking at
+// it, validates every field, and treats impossible head/tail values as a
+// corrupted ring (docs/abi.md says how it recovers). When the CQ is full, a
+// completion is dropped and cq_overflow counts it.
+#pragma once
+
+#include "abi/capability.h"
+#include <cstddef>
+#include <cstdint>
+
+namespace capos::abi {
+
+inline constexpr uint32_t ring_sq_entries = 16;
+inline constexpr uint32_t ring_cq_entries = 32;
+// Submissions the kernel handles per cap_enter before it returns to the process.
+inline constexpr uint32_t ring_max_batch = ring_sq_entries;
+
+enum class Opcode : uint8_t {
+    Nop = 0,     // completes at once with result 0
+    Call = 1,    // invoke method `method` of capability `cap`
+    Recv = 2,    // (endpoint owner) wait for the next call on endpoint `cap`
+    Return = 3,  // (endpoint owner) answer call `call_id`
+    Release = 4, // drop capability `cap` from the table
+    // 5..255 reserved: rejected with TransportError::BadOpcode
+};
+inline constexpr uint8_t opcode_count = 5;
+
+// SQE flags; undefined bits are rejected with TransportError::BadFlags.
+enum SqeFlags : uint8_t {
+    SqeNone = 0,
+};
+inline constexpr uint8_t sqe_valid_flags = 0;
+
+// Negative CQE results: the call never reached the object (or its server).
+enum class TransportError : int32_t {
+    BadSqe = -1,         // a reserved field is nonzero or a length is out of range
+    BadOpcode = -2,      // reserved opcode
+    BadFlags = -3,       // undefined flag bits
+    BadBuffer = -4,      // params or result buffer not readable/writable user memory
+    InvalidCap = -5,     // no capability with that id (never existed or released)
+    StaleCap = -6,       // the id's generation is old: its slot was released
+    WrongInterface = -7, // the capability does not speak the SQE's interface id
+    BadParams = -8,      // the params are not a valid Cap'n Proto message
+    ResultTooSmall = -9, // the result does not fit the result buffer
+    Disconnected = -10,  // the object or its server is gone
+    BadTransfer = -11,   // malformed capability-transfer descriptors
+    NoMemory = -12,      // the kernel could not allocate what the call needed
+    QuotaExceeded = -13, // a per-process limit was reached
+    RingCorrupted = -14, // cap_enter: the ring header made no sense (recovered)
+};
+
+// Non-negative CQE results.
+enum class CallStatus : int32_t {
+    Ok = 0,        // the result buffer holds the method's results
+    Exception = 1, // the result buffer holds a CapException
+};
+
+struct Sqe {
+    uint8_t opcode;        // Opcode
+    uint8_t flags;         // SqeFlags
+    uint16_t method;       // Call: method ordinal
+    uint32_t cap;          // CapId of the target
+    uint64_t user_data;    // copied to the CQE
+    uint64_t interface_id; // Call: the interface the caller speaks
+    uint64_t params_addr;  // Call/Return: Cap'n Proto message (flat, one segment)
+    uint32_t params_len;   // bytes, multiple of 8
+    uint32_t result_len;   // bytes available at result_addr
+    uint64_t result_addr;  // Call/Recv: where the result (or received call) goes
+    uint32_t call_id;      // Return: the call being answered
+    uint32_t reserved0;    // must be 0
+    uint64_t reserved1;    // must be 0 (capability transfer descriptors, later)
+};
+static_assert(sizeof(Sqe) == 64);
+static_assert(offsetof(Sqe, user_data) == 8);
+static_assert(offsetof(Sqe, params_addr) == 24);
+static_assert(offsetof(Sqe, result_addr) == 40);
+
+struct Cqe {
+    uint64_t user_data;  // from the SQE
+    int32_t result;      // CallStatus (>= 0) or TransportError (< 0)
+    uint32_t result_len; // bytes written to the result buffer
+    uint32_t call_id;    // Recv: the id to Return with
+    uint32_t reserved;
+    uint64_t extra; // Recv: the caller's process id; otherwise 0
+};
+static_assert(sizeof(Cqe) == 32);
+
+struct RingHeader {
+    uint32_t sq_head;     // kernel → process
+    uint32_t sq_tail;     // process → kernel
+    uint32_t cq_head;     // process → kernel
+    uint32_t cq_tail;     // kernel → process
+    uint32_t sq_entries;  // ring_sq_entries, set by the kernel
+    uint32_t cq_entries;  // ring_cq_entries, set by the kernel
+    uint32_t cq_overflow; // completions dropped because the CQ was full
+    uint32_t reserved[9];
+};
+static_assert(sizeof(RingHeader) == 64);
+
+struct RingPage {
+    RingHeader header;
+    Sqe sqes[ring_sq_entries];
+    Cqe cqes[ring_cq_entries];
+};
+static_assert(offsetof(RingPage, sqes) == 64);
+static_assert(offsetof(RingPage, cqes) == 64 + 64 * ring_sq_entries);
+static_assert(sizeof(RingPage) <= 4096);
+
+} // namespace capos::abi

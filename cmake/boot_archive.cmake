@@ -1,0 +1,39 @@
+# Boot archives: a boot manifest (Cap'n Proto text, system/*.capnp) compiled with
+# `capnp eval --binary`, the programs it names and the message of the day, packed
+# into one cpio archive by tools/mkarchive.
+#
+# capos_boot_archive(<name> MANIFEST <file.capnp> [PROGRAMS <target>...])
+#   makes ${CMAKE_BINARY_DIR}/system/<name>.cpio holding manifest.bin,
+#   etc/motd and bin/<target> for each program (the user program targets of
+#   user/), and a target boot-archive-<name> in ALL. The manifest's binaries
+#   name their files as "bin/<target>".
+find_program(CAPOS_CAPNP_TOOL capnp REQUIRED)
+
+function(capos_boot_archive name)
+  cmake_parse_arguments(ARG "" "MANIFEST" "PROGRAMS" ${ARGN})
+  get_filename_component(manifest ${ARG_MANIFEST} ABSOLUTE)
+  set(out_dir ${CMAKE_BINARY_DIR}/system)
+  set(manifest_bin ${out_dir}/${name}.manifest.bin)
+  set(archive ${out_dir}/${name}.cpio)
+
+  add_custom_command(
+    OUTPUT ${manifest_bin}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
+    COMMAND ${CAPOS_CAPNP_TOOL} eval --binary -I${PROJECT_SOURCE_DIR} ${manifest} manifest
+            > ${manifest_bin}
+    DEPENDS ${manifest} ${PROJECT_SOURCE_DIR}/schema/capos.capnp
+    COMMENT "Compiling boot manifest ${ARG_MANIFEST}")
+
+  set(entries manifest.bin=${manifest_bin} etc/motd=${PROJECT_SOURCE_DIR}/system/motd.txt)
+  set(depends ${manifest_bin} ${PROJECT_SOURCE_DIR}/system/motd.txt)
+  foreach(program IN LISTS ARG_PROGRAMS)
+    list(APPEND entries bin/${program}=$<TARGET_FILE:${program}>)
+    list(APPEND depends ${program})
+  endforeach()
+  add_custom_command(
+    OUTPUT ${archive}
+    COMMAND capos-mkarchive -o ${archive} ${entries}
+    DEPENDS capos-mkarchive ${depends}
+    COMMENT "Packing boot archive ${name}")
+  add_custom_target(boot-archive-${name} ALL DEPENDS ${archive})
+endfunction()

@@ -1,0 +1,102 @@
+// Threads on x86_64: context switching, entering user mode, the per-CPU area
+// and the syscall/sysret machinery.
+#include "abi/user_layout.h"
+#include "kernel/arch/arch.h"
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/gdt.h"
+#include "kernel/arch/x86_64/percpu.h"
+#include "kernel/arch/x86_64/trap_frame.h"
+#include "kernel/lib/log.h"
+
+extern "C" void capos_context_switch(uint64_t* save_stack_pointer, uint64_t load_stack_pointer);
+extern "C" void capos_thread_trampoline();
+extern "C" [[noreturn]] void capos_enter_trap_frame(capos::kernel::x86::TrapFrame* frame);
+extern "C" void capos_syscall_entry();
+
+namespace capos::kernel::x86 {
+
+namespace {
+
+Cpu g_boot_cpu;
+
+constexpr uint32_t msr_star = 0xC0000081;
+constexpr uint32_t msr_lstar = 0xC0000082;
+constexpr uint32_t msr_fmask = 0xC0000084;
+constexpr uint32_t msr_gs_base = 0xC0000101;
+constexpr uint32_t msr_kernel_gs_base = 0xC0000102;
+constexpr uint64_t efer_sce = 1;
+
+constexpr uint64_t rflags_interrupts = 1 << 9;
+constexpr uint64_t rflags_reserved = 1 << 1;
+
+} // namespace
+
+Cpu& this_cpu() {
+    return g_boot_cpu;
+}
+
+extern "C" void syscall_dispatch(TrapFrame* frame) {
+    arch::SyscallArguments call{frame->rax, {frame->rdi, frame->rsi}, frame->rip};
+    frame->rax = uint64_t(arch::handle_syscall(call));
+}
+
+} // namespace capos::kernel::x86
+
+namespace capos::kernel::arch {
+
+void context_switch(ThreadContext& from, const ThreadContext& to) {
+    capos_context_switch(&from.stack_pointer, to.stack_pointer);
+}
+
+ThreadContext make_thread_context(uint64_t stack_top, void (*entry)(void*), void* argument) {
+    // The top of the stack is where interrupts and system calls from user mode
+    // push their TrapFrame (and enter_user_mode builds the first one): the
+    // kernel-mode entry function starts below it.
+    auto* slot = reinterpret_cast<uint64_t*>(stack_top - sizeof(x86::TrapFrame));
+    *--slot = 0; // a zero return address ends stack traces
+    *--slot = reinterpret_cast<uint64_t>(capos_thread_trampoline);
+    *--slot = 0;                                    // rbp
+    *--slot = 0;                                    // rbx
+    *--slot = reinterpret_cast<uint64_t>(entry);    // r12
+    *--slot = reinterpret_cast<uint64_t>(argument); // r13
+    *--slot = 0;                                    // r14
+    *--slot = 0;                                    // r15
+    return ThreadContext{reinterpret_cast<uint64_t>(slot)};
+}
+
+void set_kernel_stack(uint64_t stack_top) {
+    x86::this_cpu().kernel_stack = stack_top;
+    x86::set_tss_kernel_stack(stack_top);
+}
+
+void enter_user_mode(const UserEntry& entry, uint64_t kernel_stack_top) {
+    auto* frame = reinterpret_cast<x86::TrapFrame*>(kernel_stack_top - sizeof(x86::TrapFrame));
+    *frame = {};
+    frame->rip = entry.instruction_pointer;
+    frame->cs = x86::selector_user_code;
+    frame->rflags = x86::rflags_interrupts | x86::rflags_reserved;
+    frame->rsp = entry.stack_pointer;
+    frame->ss = x86::selector_user_data;
+    frame->rdi = entry.arguments[0];
+    frame->rsi = entry.arguments[1];
+    frame->rdx = entry.arguments[2];
+    set_kernel_stack(kernel_stack_top);
+    capos_enter_trap_frame(frame);
+}
+
+void syscall_init() {
+    x86::Cpu& cpu = x86::this_cpu();
+    cpu.self = &cpu;
+    x86::wrmsr(x86::msr_gs_base, reinterpret_cast<uint64_t>(&cpu));
+    x86::wrmsr(x86::msr_kernel_gs_base, 0);
+
+    x86::wrmsr(x86::msr_efer, x86::rdmsr(x86::msr_efer) | x86::efer_sce);
+    // sysret loads CS from STAR[63:48] + 16 and SS from STAR[63:48] + 8.
+    uint64_t sysret_base = x86::selector_user_data - 8;
+    x86::wrmsr(x86::msr_star, (sysret_base << 48) | (uint64_t(x86::selector_kernel_code) << 32));
+    x86::wrmsr(x86::msr_lstar, reinterpret_cast<uint64_t>(capos_syscall_entry));
+    // Cleared on entry: IF, TF, DF, AC.
+    x86::wrmsr(x86::msr_fmask, (1 << 9) | (1 << 8) | (1 << 10) | (1 << 18));
+}
+
+} // namespace capos::kernel::arch

@@ -1,0 +1,39 @@
+/* Copies between kernel and user memory. The only instructions in the kernel
+ * allowed to touch user pages; a page fault at the marked instruction is not a
+ * kernel bug but a bad user pointer: the fault handler resumes at the routine's
+ * failure exit (user_copy_fixup in user_copy.cpp).
+ *
+ * capos_user_copy_smap(dst, src, length) and capos_user_copy_plain(...) return
+ * 0 on success and 1 on a fault. The _smap variant opens the SMAP window with
+ * stac/clac; it must only run on CPUs with SMAP (stac is #UD elsewhere).
+ */
+    .text
+
+    .global capos_user_copy_smap
+capos_user_copy_smap:
+    stac
+    movq %rdx, %rcx
+    .global capos_user_copy_smap_access
+capos_user_copy_smap_access:
+    rep movsb
+    clac
+    xorl %eax, %eax
+    ret
+    .global capos_user_copy_smap_fault
+capos_user_copy_smap_fault:
+    clac
+    movl $1, %eax
+    ret
+
+    .global capos_user_copy_plain
+capos_user_copy_plain:
+    movq %rdx, %rcx
+    .global capos_user_copy_plain_access
+capos_user_copy_plain_access:
+    rep movsb
+    xorl %eax, %eax
+    ret
+    .global capos_user_copy_plain_fault
+capos_user_copy_plain_fault:
+    movl $1, %eax
+    ret

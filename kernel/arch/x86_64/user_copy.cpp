@@ -1,0 +1,31 @@
+#include "kernel/arch/x86_64/user_copy.h"
+#include "kernel/arch/arch.h"
+
+extern "C" int capos_user_copy_smap(void* destination, const void* source, size_t length);
+extern "C" int capos_user_copy_plain(void* destination, const void* source, size_t length);
+extern "C" char capos_user_copy_smap_access[], capos_user_copy_smap_fault[];
+extern "C" char capos_user_copy_plain_access[], capos_user_copy_plain_fault[];
+
+namespace capos::kernel::x86 {
+
+uint64_t user_copy_fixup(uint64_t rip) {
+    if (rip == reinterpret_cast<uint64_t>(capos_user_copy_smap_access))
+        return reinterpret_cast<uint64_t>(capos_user_copy_smap_fault);
+    if (rip == reinterpret_cast<uint64_t>(capos_user_copy_plain_access))
+        return reinterpret_cast<uint64_t>(capos_user_copy_plain_fault);
+    return 0;
+}
+
+} // namespace capos::kernel::x86
+
+namespace capos::kernel::arch {
+
+bool raw_user_copy(void* destination, const void* source, size_t length) {
+    if (length == 0)
+        return true;
+    int failed = protection_state().smap ? capos_user_copy_smap(destination, source, length)
+                                         : capos_user_copy_plain(destination, source, length);
+    return failed == 0;
+}
+
+} // namespace capos::kernel::arch

@@ -1,0 +1,13 @@
+// The raw user-copy primitive and its page-fault fixup (see user_copy.S).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace capos::kernel::x86 {
+
+// The address to resume at when a page fault hits `rip`, or 0 when `rip` is
+// not a user-copy access.
+uint64_t user_copy_fixup(uint64_t rip);
+
+} // namespace capos::kernel::x86

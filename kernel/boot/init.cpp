@@ -1,0 +1,178 @@
+#include "kernel/boot/init.h"
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/layout.h"
+#include "kernel/object/process.h"
+#include "kernel/object/thread.h"
+#include "kernel/sched/scheduler.h"
+#include "schema/capos.capnp.capos.h"
+
+namespace capos::kernel {
+
+namespace {
+
+constexpr size_t max_manifest_segments = 16;
+
+struct InitState {
+    RefPtr<Process> process;
+    uint64_t free_frames_before = 0;
+    bool shutdown_after = false;
+};
+InitState g_init;
+
+// The manifest's bytes, word-aligned (the archive only aligns data to 4).
+capnp::Word* g_manifest_words = nullptr;
+std::span<const capnp::Word> g_manifest_segments[max_manifest_segments];
+
+std::optional<std::span<const uint8_t>> find_binary(const CpioArchive& archive,
+                                                    schema::SystemManifest::Reader manifest,
+                                                    std::string_view name) {
+    for (auto binary : manifest.binaries()) {
+        if (binary.name() == name) {
+            if (auto entry = archive.find(binary.path()))
+                return entry->data;
+            log_error("init: binary '{}' names '{}', which is not in the archive", name,
+                      binary.path());
+            return std::nullopt;
+        }
+    }
+    log_error("init: the manifest has no binary called '{}'", name);
+    return std::nullopt;
+}
+
+bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init) {
+    for (auto grant : init.grants()) {
+        auto source = grant.source();
+        if (source.which() != schema::CapGrant::Source::Which::Kernel) {
+            log_error("init: grant '{}': init can only receive kernel capabilities", grant.name());
+            return false;
+        }
+        auto service = kernel_capability(source.kernel());
+        if (service.is_error()) {
+            log_error("init: grant '{}': kernel capability {} is not available", grant.name(),
+                      uint16_t(source.kernel()));
+            return false;
+        }
+        uint64_t interface_id = service.value()->interface_id();
+        if (grant.interface_id() != 0 && grant.interface_id() != interface_id) {
+            log_error("init: grant '{}': interface {} expected, the source speaks {}", grant.name(),
+                      Hex{grant.interface_id()}, Hex{interface_id});
+            return false;
+        }
+        auto granted = process.grant(service.release_value(), interface_id, grant.name());
+        if (granted.is_error()) {
+            log_error("init: grant '{}': {}", grant.name(), to_string(granted.error()));
+            return false;
+        }
+    }
+    return true;
+}
+
+[[noreturn]] void init_monitor(void*) {
+    Process& init = *g_init.process;
+    init.wait_for_exit();
+    const ExitStatus& status = init.exit_status();
+    if (status.kind == ExitStatus::Kind::Exited)
+        log_info("init: exited with code {}", status.code);
+    else
+        log_error("init: ended by exception vector {} at {}", status.vector, Hex{status.address});
+    bool clean = status.kind == ExitStatus::Kind::Exited && status.code == 0;
+    g_init.process.reset();
+
+    // Everything init held is returned once its thread is gone, which has
+    // happened by the time this thread runs again.
+    uint64_t free_after = frame_stats().free_frames;
+    uint64_t heap_pages = heap_stats().mapped_bytes / page_size;
+    // Heap growth keeps frames; count them as returned.
+    uint64_t returned = free_after + heap_pages;
+    if (returned >= g_init.free_frames_before) {
+        log_info("memory: every frame init used was returned ({} free)", free_after);
+    } else {
+        log_error("memory: {} frames were not returned", g_init.free_frames_before - returned);
+        clean = false;
+    }
+
+    if (g_init.shutdown_after)
+        arch::exit_machine(clean ? abi::ExitCode::Success : abi::ExitCode::Failure);
+    log_info("init has ended; the system is idle");
+    for (;;)
+        Scheduler::block(no_deadline);
+}
+
+} // namespace
+
+bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
+    auto file = archive.find("manifest.bin");
+    if (!file) {
+        log_error("init: the boot archive has no manifest.bin");
+        return false;
+    }
+    size_t words = (file->data.size() + 7) / 8;
+    auto memory = heap_allocate(words * 8 + 8, 8);
+    if (memory.is_error()) {
+        log_error("init: no memory for the manifest");
+        return false;
+    }
+    g_manifest_words = static_cast<capnp::Word*>(memory.value());
+    g_manifest_words[words > 0 ? words - 1 : 0] = 0;
+    __builtin_memcpy(g_manifest_words, file->data.data(), file->data.size());
+
+    auto segments = capnp::parse_framed(std::span<const capnp::Word>(g_manifest_words, words),
+                                        g_manifest_segments);
+    if (segments.is_error()) {
+        log_error("init: manifest.bin is not a framed message: {}",
+                  capnp::to_string(segments.error()));
+        return false;
+    }
+    static capnp::MessageReader* message = nullptr;
+    alignas(
+        capnp::MessageReader) static unsigned char message_storage[sizeof(capnp::MessageReader)];
+    message = new (message_storage) capnp::MessageReader(segments.value());
+    if (capnp::WireError error = capnp::validate(*message); error != capnp::WireError::None) {
+        log_error("init: manifest.bin is malformed: {}", capnp::to_string(error));
+        return false;
+    }
+    schema::SystemManifest::Reader manifest(message->root());
+    if (manifest.schema_version() != schema::current_schema_version) {
+        log_error("init: manifest schema version {}, this kernel reads {}",
+                  manifest.schema_version(), schema::current_schema_version);
+        return false;
+    }
+    schema::InitConfig::Reader init = manifest.init();
+    auto elf = find_binary(archive, manifest, init.program());
+    if (!elf)
+        return false;
+
+    // The monitor exists before the baseline is taken, so that only what init
+    // itself causes is counted.
+    auto created_monitor = Thread::create(nullptr, init_monitor, nullptr);
+    if (created_monitor.is_error()) {
+        log_error("init: no memory for the monitor thread");
+        return false;
+    }
+    RefPtr<Thread> monitor = created_monitor.release_value();
+    g_init.free_frames_before = frame_stats().free_frames + heap_stats().mapped_bytes / page_size;
+    g_init.shutdown_after = command_line.has_flag("shutdown");
+    auto process = Process::create(init.program());
+    if (process.is_error()) {
+        log_error("init: cannot create the process: {}", to_string(process.error()));
+        return false;
+    }
+    if (process.value()->load(*elf).is_error())
+        return false;
+    if (!grant_kernel_capabilities(*process.value(), init))
+        return false;
+    if (auto started = process.value()->start(); started.is_error()) {
+        log_error("init: cannot start: {}", to_string(started.error()));
+        return false;
+    }
+    log_info("init: started '{}' as process {}", init.program(), process.value()->id());
+    g_init.process = process.release_value();
+
+    Scheduler::make_ready(std::move(monitor));
+    return true;
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,64 @@
+// EntropySource: bytes from the kernel's ChaCha20 CSPRNG (lib/crypto), seeded
+// from RDSEED/RDRAND and reseeded with fresh hardware entropy on every call.
+#include "kernel/arch/arch.h"
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/log.h"
+#include "lib/crypto/csprng.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::EntropySource;
+
+constexpr uint32_t max_fill = 4096;
+
+constinit Csprng g_csprng;
+
+// Seeds on first use. Without RDSEED/RDRAND the kernel refuses to hand out
+// entropy rather than pretend: cycle-counter jitter under an emulator is not
+// a secret.
+bool ensure_seeded() {
+    if (g_csprng.seeded())
+        return true;
+    uint64_t seed[8];
+    if (!arch::hardware_entropy(seed, 8)) {
+        log_error("entropy: this CPU has no RDSEED/RDRAND; no entropy source");
+        return false;
+    }
+    bool ok =
+        g_csprng.reseed(std::span(reinterpret_cast<const uint8_t*>(seed), sizeof seed)).is_ok();
+    __builtin_memset(seed, 0, sizeof seed);
+    return ok;
+}
+
+class EntropyService final : public KernelServiceOf<EntropySource, EntropyService> {
+public:
+    Result<void, gen::Exception> fill(EntropySource::FillParams::Reader params,
+                                      EntropySource::FillResults::Builder results) {
+        if (params.length() > max_fill)
+            return Err{invalid_argument("at most 4096 bytes per call")};
+        if (!ensure_seeded())
+            return Err{gen::Exception{schema::ExceptionType::Failed, "no entropy source"}};
+        uint64_t fresh;
+        if (arch::hardware_entropy(&fresh, 1))
+            (void)g_csprng.reseed(std::span(reinterpret_cast<const uint8_t*>(&fresh), 8));
+        std::span<uint8_t> out = results.init_bytes(params.length());
+        if (out.size() != params.length())
+            return {}; // the results buffer is full: dispatch reports it
+        if (g_csprng.fill(out).is_error())
+            return Err{gen::Exception{schema::ExceptionType::Failed, "entropy source failed"}};
+        return {};
+    }
+};
+
+} // namespace
+
+RefPtr<KernelService> create_entropy_service() {
+    auto created = heap_create<EntropyService>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,71 @@
+#include "kernel/cap/kernel_capabilities.h"
+
+namespace capos::kernel {
+
+namespace {
+
+constexpr size_t kind_count = 10;
+// One shared object per stateless kernel service, made on first use.
+RefPtr<KernelService> g_shared[kind_count];
+
+} // namespace
+
+Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapability which) {
+    using Kind = schema::KernelCapability;
+    RefPtr<KernelService> (*create)() = nullptr;
+    switch (which) {
+    case Kind::Console:
+        create = create_console_service;
+        break;
+    case Kind::Timer:
+        create = create_timer_service;
+        break;
+    case Kind::Null:
+        create = create_null_service;
+        break;
+    case Kind::LogSink:
+        create = create_log_sink_service;
+        break;
+    case Kind::Entropy:
+        create = create_entropy_service;
+        break;
+    case Kind::VirtualMemory:
+        create = create_virtual_memory_service;
+        break;
+    case Kind::FrameAllocator:
+        create = create_frame_allocator_service;
+        break;
+    case Kind::ProcessSpawner:
+    case Kind::BootPackage:
+    case Kind::LogReader:
+        return Err{GrantError::Unsupported};
+    }
+    if (!create)
+        return Err{GrantError::Unsupported};
+    size_t index = static_cast<size_t>(which);
+    if (!g_shared[index])
+        g_shared[index] = create();
+    if (!g_shared[index])
+        return Err{GrantError::OutOfMemory};
+    return g_shared[index];
+}
+
+gen::Exception space_exception(SpaceError error) {
+    bool exhausted = error == SpaceError::QuotaExceeded || error == SpaceError::OutOfMemory;
+    return {exhausted ? schema::ExceptionType::Overloaded : schema::ExceptionType::InvalidArgument,
+            to_string(error)};
+}
+
+Access access_of(schema::Access access) {
+    switch (access) {
+    case schema::Access::Read:
+        return Access::Read;
+    case schema::Access::ReadWrite:
+        return Access::ReadWrite;
+    case schema::Access::ReadExecute:
+        return Access::ReadExecute;
+    }
+    return Access::Read;
+}
+
+} // namespace capos::kernel

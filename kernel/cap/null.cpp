@@ -1,0 +1,26 @@
+// Null: does nothing; measures what a call costs.
+#include "kernel/cap/kernel_capabilities.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::Null;
+
+class NullService final : public KernelServiceOf<Null, NullService> {
+public:
+    Result<void, gen::Exception> ping(Null::PingParams::Reader, Null::PingResults::Builder) {
+        return {};
+    }
+};
+
+} // namespace
+
+RefPtr<KernelService> create_null_service() {
+    auto created = heap_create<NullService>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+} // namespace capos::kernel

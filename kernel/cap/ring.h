@@ -1,0 +1,24 @@
+// The ring dispatcher: cap_enter's work. Drains a bounded batch of
+// submissions from the calling process's ring, decodes each one before acting
+// on it, invokes the target capability and posts one completion per
+// submission; then waits for completions if asked.
+#pragma once
+
+#include <cstdint>
+
+namespace capos::kernel {
+
+class Process;
+
+// Per-process ring counters the kernel owns; the shared page only mirrors them.
+struct RingState {
+    uint32_t sq_head = 0;
+    uint32_t cq_tail = 0;
+    uint32_t cq_overflow = 0;
+};
+
+// The cap_enter system call for the current process. Returns the number of
+// unread completions, or a negative abi::TransportError.
+int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns);
+
+} // namespace capos::kernel

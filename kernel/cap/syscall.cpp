@@ -1,0 +1,53 @@
+// The two system calls and user faults: the glue between the architecture's
+// trap paths and processes. The ring itself is handled in ring.cpp.
+#include "abi/syscall.h"
+#include "abi/ring.h"
+#include "abi/user_layout.h"
+#include "kernel/arch/arch.h"
+#include "kernel/cap/ring.h"
+#include "kernel/lib/log.h"
+#include "kernel/object/process.h"
+
+namespace capos::kernel {
+
+int64_t arch::handle_syscall(const SyscallArguments& call) {
+    Process* process = Process::current();
+    VERIFY(process != nullptr);
+    // sysret to a non-canonical address would fault in kernel mode: a process
+    // can only get here with one by executing syscall in the last bytes below
+    // the user limit, which it never maps. Refuse it all the same.
+    if (call.return_address >= abi::user_limit) {
+        log_warn("process {} ({}): system call from {} outside user space; ended", process->id(),
+                 process->name(), Hex{call.return_address});
+        Process::terminate_current(
+            {.kind = ExitStatus::Kind::Faulted, .vector = 13, .address = call.return_address});
+    }
+    switch (static_cast<abi::Syscall>(call.number)) {
+    case abi::Syscall::Exit:
+        log_debug("process {} ({}) exited with {}", process->id(), process->name(),
+                  int64_t(call.arguments[0]));
+        Process::terminate_current(
+            {.kind = ExitStatus::Kind::Exited, .code = int64_t(call.arguments[0])});
+    case abi::Syscall::CapEnter:
+        return cap_enter(*process, call.arguments[0], call.arguments[1]);
+    }
+    return int64_t(abi::TransportError::BadOpcode);
+}
+
+void arch::handle_user_fault(const UserFault& fault) {
+    Process* process = Process::current();
+    VERIFY(process != nullptr);
+    if (fault.vector == 14) {
+        log_error("process {} ({}) killed: {} {} at rip={} address={} error={}", process->id(),
+                  process->name(), fault.mnemonic, fault.name, Hex{fault.rip}, Hex{fault.address},
+                  Hex{fault.error_code});
+    } else {
+        log_error("process {} ({}) killed: {} {} at rip={} error={}", process->id(),
+                  process->name(), fault.mnemonic, fault.name, Hex{fault.rip},
+                  Hex{fault.error_code});
+    }
+    Process::terminate_current(
+        {.kind = ExitStatus::Kind::Faulted, .vector = fault.vector, .address = fault.rip});
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,37 @@
+// Timer: the monotonic clock, and sleeping (the caller is held by the ring
+// until the deadline; see Invocation::hold_until_us).
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/log.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::Timer;
+
+class TimerService final : public KernelServiceOf<Timer, TimerService> {
+public:
+    Result<void, gen::Exception> now(Timer::NowParams::Reader, Timer::NowResults::Builder results) {
+        results.set_ns(uptime_nanoseconds());
+        return {};
+    }
+    Result<void, gen::Exception> sleep(Timer::SleepParams::Reader params,
+                                       Timer::SleepResults::Builder) {
+        uint64_t microseconds = params.ns() / 1000 + (params.ns() % 1000 != 0);
+        uint64_t now = uptime_microseconds();
+        invocation().hold_until_us =
+            microseconds > UINT64_MAX - now ? UINT64_MAX : now + microseconds;
+        return {};
+    }
+};
+
+} // namespace
+
+RefPtr<KernelService> create_timer_service() {
+    auto created = heap_create<TimerService>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+} // namespace capos::kernel

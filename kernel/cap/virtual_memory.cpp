@@ -1,0 +1,75 @@
+// VirtualMemory: the caller's own address space.
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/object/process.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::VirtualMemory;
+
+gen::Exception bad_access() {
+    return invalid_argument("no such access (W^X: read, readWrite or readExecute)");
+}
+
+class VirtualMemoryService final : public KernelServiceOf<VirtualMemory, VirtualMemoryService> {
+public:
+    Result<void, gen::Exception> map(VirtualMemory::MapParams::Reader params,
+                                     VirtualMemory::MapResults::Builder results) {
+        if (!schema::is_known(params.access()))
+            return Err{bad_access()};
+        auto mapped = space().map(params.address(), params.length(), access_of(params.access()));
+        if (mapped.is_error())
+            return Err{space_exception(mapped.error())};
+        results.set_address(mapped.value());
+        return {};
+    }
+    Result<void, gen::Exception> unmap(VirtualMemory::UnmapParams::Reader params,
+                                       VirtualMemory::UnmapResults::Builder) {
+        return check(space().unmap(params.address(), params.length()));
+    }
+    Result<void, gen::Exception> protect(VirtualMemory::ProtectParams::Reader params,
+                                         VirtualMemory::ProtectResults::Builder) {
+        if (!schema::is_known(params.access()))
+            return Err{bad_access()};
+        return check(
+            space().protect(params.address(), params.length(), access_of(params.access())));
+    }
+    Result<void, gen::Exception> reserve(VirtualMemory::ReserveParams::Reader params,
+                                         VirtualMemory::ReserveResults::Builder results) {
+        auto reserved = space().reserve(params.address(), params.length());
+        if (reserved.is_error())
+            return Err{space_exception(reserved.error())};
+        results.set_address(reserved.value());
+        return {};
+    }
+    Result<void, gen::Exception> commit(VirtualMemory::CommitParams::Reader params,
+                                        VirtualMemory::CommitResults::Builder) {
+        if (!schema::is_known(params.access()))
+            return Err{bad_access()};
+        return check(space().commit(params.address(), params.length(), access_of(params.access())));
+    }
+    Result<void, gen::Exception> decommit(VirtualMemory::DecommitParams::Reader params,
+                                          VirtualMemory::DecommitResults::Builder) {
+        return check(space().decommit(params.address(), params.length()));
+    }
+
+private:
+    UserAddressSpace& space() { return invocation().caller.address_space(); }
+    static Result<void, gen::Exception> check(Result<void, SpaceError> result) {
+        if (result.is_error())
+            return Err{space_exception(result.error())};
+        return {};
+    }
+};
+
+} // namespace
+
+RefPtr<KernelService> create_virtual_memory_service() {
+    auto created = heap_create<VirtualMemoryService>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+} // namespace capos::kernel

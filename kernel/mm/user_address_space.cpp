@@ -1,0 +1,273 @@
+#include "kernel/mm/user_address_space.h"
+#include "abi/user_layout.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/layout.h"
+#include "kernel/object/memory_object.h"
+
+namespace capos::kernel {
+
+const char* to_string(SpaceError error) {
+    switch (error) {
+    case SpaceError::InvalidRange:
+        return "invalid address range";
+    case SpaceError::Occupied:
+        return "range already mapped or reserved";
+    case SpaceError::NotMapped:
+        return "range not mapped";
+    case SpaceError::NotReserved:
+        return "range not inside one reservation";
+    case SpaceError::QuotaExceeded:
+        return "memory quota exceeded";
+    case SpaceError::OutOfMemory:
+        return "out of memory";
+    }
+    return "unknown address space error";
+}
+
+namespace {
+
+bool valid_range(uint64_t address, uint64_t length) {
+    return length > 0 && address % page_size == 0 && length % page_size == 0 &&
+           address + length > address;
+}
+
+} // namespace
+
+bool UserAddressSpace::in_map_region(uint64_t address, uint64_t length) const {
+    return valid_range(address, length) && address >= abi::user_map_base &&
+           address + length <= abi::user_map_limit;
+}
+
+bool UserAddressSpace::overlaps_reservation(uint64_t address, uint64_t length) const {
+    for (size_t i = 0; i < m_reservation_count; ++i) {
+        const Range& r = m_reservations[i];
+        if (address < r.end() && r.base < address + length)
+            return true;
+    }
+    return false;
+}
+
+const UserAddressSpace::Range* UserAddressSpace::reservation_containing(uint64_t address,
+                                                                        uint64_t length) const {
+    for (size_t i = 0; i < m_reservation_count; ++i) {
+        const Range& r = m_reservations[i];
+        if (address >= r.base && address + length <= r.end())
+            return &r;
+    }
+    return nullptr;
+}
+
+bool UserAddressSpace::any_page_mapped(uint64_t address, uint64_t length) const {
+    for (uint64_t page = address; page < address + length; page += page_size) {
+        if (m_tables.translate(page))
+            return true;
+    }
+    return false;
+}
+
+Result<uint64_t, SpaceError> UserAddressSpace::pick(uint64_t length) {
+    if (m_next_pick < abi::user_map_base)
+        m_next_pick = abi::user_map_base;
+    // Next-fit from where the last pick ended; one wrap to the start.
+    for (int pass = 0; pass < 2; ++pass) {
+        uint64_t candidate = m_next_pick;
+        while (candidate + length <= abi::user_map_limit && candidate + length > candidate) {
+            if (!overlaps_reservation(candidate, length) && !any_page_mapped(candidate, length)) {
+                m_next_pick = candidate + length;
+                return candidate;
+            }
+            candidate += page_size;
+            // Searching page by page is fine for the sparse spaces we have;
+            // stop well before it would be slow.
+            if (candidate - m_next_pick > 64 * 1024 * 1024)
+                break;
+        }
+        m_next_pick = abi::user_map_base;
+    }
+    return Err{SpaceError::QuotaExceeded};
+}
+
+Result<void, SpaceError> UserAddressSpace::map_fresh(uint64_t address, uint64_t pages,
+                                                     Access access, uint64_t* first_frame) {
+    if (pages > m_frame_limit - m_frames_charged)
+        return Err{SpaceError::QuotaExceeded};
+    for (uint64_t i = 0; i < pages; ++i) {
+        auto frame = allocate_zeroed_frame();
+        Result<void, MapError> mapped = Err{MapError::OutOfMemory};
+        if (frame.is_ok()) {
+            mapped = m_tables.map(address + i * page_size, frame.value(), PageSize::Small, access,
+                                  Privilege::User, MapOptions{.ownership = FrameOwnership::Owned});
+            if (mapped.is_error())
+                (void)free_frame(frame.value());
+        }
+        if (mapped.is_error()) {
+            unmap_owned(address, i);
+            return Err{SpaceError::OutOfMemory};
+        }
+        ++m_frames_charged;
+        if (i == 0 && first_frame)
+            *first_frame = frame.value();
+    }
+    return {};
+}
+
+void UserAddressSpace::unmap_owned(uint64_t address, uint64_t pages) {
+    for (uint64_t i = 0; i < pages; ++i) {
+        uint64_t page = address + i * page_size;
+        auto translation = m_tables.translate(page);
+        if (!translation || !translation->owned)
+            continue;
+        VERIFY(m_tables.unmap(page).is_ok());
+        VERIFY(free_frame(translation->phys).is_ok());
+        --m_frames_charged;
+    }
+}
+
+Result<uint64_t, SpaceError> UserAddressSpace::map_fixed(uint64_t address, uint64_t pages,
+                                                         Access access) {
+    if (!valid_range(address, pages * page_size) || address < abi::user_min_address ||
+        address + pages * page_size > abi::user_limit)
+        return Err{SpaceError::InvalidRange};
+    if (any_page_mapped(address, pages * page_size))
+        return Err{SpaceError::Occupied};
+    uint64_t first = 0;
+    TRY(map_fresh(address, pages, access, &first));
+    return first;
+}
+
+Result<uint64_t, SpaceError> UserAddressSpace::map(uint64_t address, uint64_t length,
+                                                   Access access) {
+    if (address == 0) {
+        if (!valid_range(abi::user_map_base, length))
+            return Err{SpaceError::InvalidRange};
+        address = TRY(pick(length));
+    } else {
+        if (!in_map_region(address, length))
+            return Err{SpaceError::InvalidRange};
+        if (overlaps_reservation(address, length) || any_page_mapped(address, length))
+            return Err{SpaceError::Occupied};
+    }
+    TRY(map_fresh(address, length / page_size, access, nullptr));
+    return address;
+}
+
+Result<void, SpaceError> UserAddressSpace::unmap(uint64_t address, uint64_t length) {
+    if (!in_map_region(address, length))
+        return Err{SpaceError::InvalidRange};
+    // Only anonymous memory: object mappings go through MemoryObject.unmap.
+    for (uint64_t page = address; page < address + length; page += page_size) {
+        auto translation = m_tables.translate(page);
+        if (!translation || !translation->owned)
+            return Err{SpaceError::NotMapped};
+    }
+    unmap_owned(address, length / page_size);
+    return {};
+}
+
+Result<void, SpaceError> UserAddressSpace::protect(uint64_t address, uint64_t length,
+                                                   Access access) {
+    if (!in_map_region(address, length))
+        return Err{SpaceError::InvalidRange};
+    for (uint64_t page = address; page < address + length; page += page_size) {
+        if (!m_tables.translate(page))
+            return Err{SpaceError::NotMapped};
+    }
+    for (uint64_t page = address; page < address + length; page += page_size)
+        VERIFY(m_tables.protect(page, access).is_ok());
+    return {};
+}
+
+Result<uint64_t, SpaceError> UserAddressSpace::reserve(uint64_t address, uint64_t length) {
+    if (m_reservation_count == max_reservations)
+        return Err{SpaceError::QuotaExceeded};
+    if (address == 0) {
+        if (!valid_range(abi::user_map_base, length))
+            return Err{SpaceError::InvalidRange};
+        address = TRY(pick(length));
+    } else {
+        if (!in_map_region(address, length))
+            return Err{SpaceError::InvalidRange};
+        if (overlaps_reservation(address, length) || any_page_mapped(address, length))
+            return Err{SpaceError::Occupied};
+    }
+    m_reservations[m_reservation_count++] = {address, length};
+    return address;
+}
+
+Result<void, SpaceError> UserAddressSpace::commit(uint64_t address, uint64_t length,
+                                                  Access access) {
+    if (!in_map_region(address, length))
+        return Err{SpaceError::InvalidRange};
+    if (!reservation_containing(address, length))
+        return Err{SpaceError::NotReserved};
+    if (any_page_mapped(address, length))
+        return Err{SpaceError::Occupied};
+    return map_fresh(address, length / page_size, access, nullptr);
+}
+
+Result<void, SpaceError> UserAddressSpace::decommit(uint64_t address, uint64_t length) {
+    if (!in_map_region(address, length))
+        return Err{SpaceError::InvalidRange};
+    if (!reservation_containing(address, length))
+        return Err{SpaceError::NotReserved};
+    unmap_owned(address, length / page_size);
+    return {};
+}
+
+Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> object,
+                                                          uint64_t address, uint32_t first_page,
+                                                          uint32_t pages, Access access) {
+    if (pages == 0 || first_page > object->page_count() ||
+        pages > object->page_count() - first_page)
+        return Err{SpaceError::InvalidRange};
+    if (m_mapping_count == max_object_mappings)
+        return Err{SpaceError::QuotaExceeded};
+    uint64_t length = uint64_t(pages) * page_size;
+    if (address == 0) {
+        address = TRY(pick(length));
+    } else {
+        if (!in_map_region(address, length))
+            return Err{SpaceError::InvalidRange};
+        if (overlaps_reservation(address, length) || any_page_mapped(address, length))
+            return Err{SpaceError::Occupied};
+    }
+    for (uint32_t i = 0; i < pages; ++i) {
+        auto mapped = m_tables.map(address + uint64_t(i) * page_size, object->frame(first_page + i),
+                                   PageSize::Small, access, Privilege::User);
+        if (mapped.is_error()) {
+            for (uint32_t j = 0; j < i; ++j)
+                VERIFY(m_tables.unmap(address + uint64_t(j) * page_size).is_ok());
+            return Err{SpaceError::OutOfMemory};
+        }
+    }
+    m_mappings[m_mapping_count++] = {RefPtr<KernelObject>(std::move(object)), address, pages};
+    return address;
+}
+
+Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, uint64_t address) {
+    for (size_t i = 0; i < m_mapping_count; ++i) {
+        ObjectMapping& mapping = m_mappings[i];
+        if (mapping.address != address ||
+            mapping.object.get() != static_cast<KernelObject*>(&object))
+            continue;
+        for (uint32_t p = 0; p < mapping.pages; ++p)
+            VERIFY(m_tables.unmap(address + uint64_t(p) * page_size).is_ok());
+        mapping = std::move(m_mappings[m_mapping_count - 1]);
+        m_mappings[m_mapping_count - 1] = {};
+        --m_mapping_count;
+        return {};
+    }
+    return Err{SpaceError::NotMapped};
+}
+
+void UserAddressSpace::destroy() {
+    for (size_t i = 0; i < m_mapping_count; ++i)
+        m_mappings[i] = {};
+    m_mapping_count = 0;
+    m_tables.destroy_address_space(); // frees owned frames; object frames are borrowed
+    m_frames_charged = 0;
+    m_reservation_count = 0;
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,96 @@
+// A process's half of its address space: anonymous memory, reservations and
+// mappings of shared memory objects, with every frame charged to a bound.
+//
+// Regions. Programs, the stack, the ring and the CapSet are placed by the
+// kernel (map_fixed). What a process asks for through VirtualMemory and
+// MemoryObject.map lives in [abi::user_map_base, abi::user_map_limit) only, so
+// it can never unmap or remap the pages the kernel relies on (ring, CapSet).
+//
+// Every operation checks all of its range first and changes nothing when it
+// fails (decode, then invoke); allocation failures part-way are rolled back.
+#pragma once
+
+#include "kernel/mm/page_tables.h"
+#include "kernel/object/kernel_object.h"
+#include "lib/base/result.h"
+#include <cstdint>
+
+namespace capos::kernel {
+
+class MemoryObject;
+
+enum class SpaceError : uint8_t {
+    InvalidRange,  // unaligned, empty, outside the map region, or overflowing
+    Occupied,      // part of the range is mapped or reserved already
+    NotMapped,     // part of the range is not mapped (or not the right kind)
+    NotReserved,   // commit/decommit outside one reservation
+    QuotaExceeded, // the frame bound or the table of regions is full
+    OutOfMemory,   // no free frames
+};
+const char* to_string(SpaceError error);
+
+class UserAddressSpace {
+public:
+    static constexpr size_t max_reservations = 32;
+    static constexpr size_t max_object_mappings = 64;
+    static constexpr uint64_t default_frame_limit = 16384; // 64 MiB
+
+    explicit UserAddressSpace(PageTables tables) : m_tables(tables) {}
+
+    PageTables& tables() { return m_tables; }
+    uint64_t frames_charged() const { return m_frames_charged; }
+
+    // Kernel placements: fresh zeroed pages at a fixed address, anywhere below
+    // the user limit. Returns the first frame (for the ring and CapSet pages).
+    Result<uint64_t, SpaceError> map_fixed(uint64_t address, uint64_t pages, Access access);
+
+    // VirtualMemory. `address` 0 means "pick one".
+    Result<uint64_t, SpaceError> map(uint64_t address, uint64_t length, Access access);
+    Result<void, SpaceError> unmap(uint64_t address, uint64_t length);
+    Result<void, SpaceError> protect(uint64_t address, uint64_t length, Access access);
+    Result<uint64_t, SpaceError> reserve(uint64_t address, uint64_t length);
+    Result<void, SpaceError> commit(uint64_t address, uint64_t length, Access access);
+    Result<void, SpaceError> decommit(uint64_t address, uint64_t length);
+
+    // MemoryObject.map/unmap: `pages` frames of `object` from `first_page` on.
+    Result<uint64_t, SpaceError> map_object(RefPtr<MemoryObject> object, uint64_t address,
+                                            uint32_t first_page, uint32_t pages, Access access);
+    Result<void, SpaceError> unmap_object(MemoryObject& object, uint64_t address);
+
+    // Frees everything: object mappings dropped, owned frames and tables freed.
+    // The tables must not be active.
+    void destroy();
+
+private:
+    struct Range {
+        uint64_t base = 0;
+        uint64_t length = 0;
+        uint64_t end() const { return base + length; }
+    };
+    struct ObjectMapping {
+        RefPtr<KernelObject> object; // a MemoryObject (kept as its base: this header
+                                     // does not need the complete type)
+        uint64_t address = 0;
+        uint32_t pages = 0;
+    };
+
+    bool in_map_region(uint64_t address, uint64_t length) const;
+    bool overlaps_reservation(uint64_t address, uint64_t length) const;
+    const Range* reservation_containing(uint64_t address, uint64_t length) const;
+    bool any_page_mapped(uint64_t address, uint64_t length) const;
+    Result<uint64_t, SpaceError> pick(uint64_t length);
+    Result<void, SpaceError> map_fresh(uint64_t address, uint64_t pages, Access access,
+                                       uint64_t* first_frame);
+    void unmap_owned(uint64_t address, uint64_t pages);
+
+    PageTables m_tables;
+    uint64_t m_frames_charged = 0;
+    uint64_t m_frame_limit = default_frame_limit;
+    uint64_t m_next_pick = 0;
+    Range m_reservations[max_reservations];
+    size_t m_reservation_count = 0;
+    ObjectMapping m_mappings[max_object_mappings];
+    size_t m_mapping_count = 0;
+};
+
+} // namespace capos::kernel

@@ -1,0 +1,93 @@
+#include "kernel/object/memory_object.h"
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/layout.h"
+#include "kernel/object/process.h"
+
+namespace capos::kernel {
+
+Result<RefPtr<MemoryObject>, MemoryObject::Error> MemoryObject::create(uint32_t pages,
+                                                                       bool contiguous) {
+    if (pages == 0 || pages > max_pages)
+        return Err{Error::InvalidSize};
+    auto array = heap_allocate(sizeof(uint64_t) * pages, alignof(uint64_t));
+    if (array.is_error())
+        return Err{Error::OutOfMemory};
+    auto* frames = static_cast<uint64_t*>(array.value());
+    uint32_t done = 0;
+    bool failed = false;
+    if (contiguous) {
+        auto run = allocate_contiguous_frames(pages);
+        failed = run.is_error();
+        for (; !failed && done < pages; ++done)
+            frames[done] = run.value() + uint64_t(done) * page_size;
+    } else {
+        for (; done < pages; ++done) {
+            auto frame = allocate_zeroed_frame();
+            if (frame.is_error()) {
+                failed = true;
+                break;
+            }
+            frames[done] = frame.value();
+        }
+    }
+    if (failed) {
+        if (!contiguous) {
+            for (uint32_t i = 0; i < done; ++i)
+                (void)free_frame(frames[i]);
+        }
+        heap_free(frames);
+        return Err{Error::OutOfMemory};
+    }
+    auto memory = heap_allocate(sizeof(MemoryObject), alignof(MemoryObject));
+    if (memory.is_error()) {
+        for (uint32_t i = 0; i < pages; ++i)
+            (void)free_frame(frames[i]);
+        heap_free(frames);
+        return Err{Error::OutOfMemory};
+    }
+    return RefPtr<MemoryObject>::adopt(new (memory.value())
+                                           MemoryObject(frames, pages, contiguous));
+}
+
+void MemoryObject::destroy() {
+    uint64_t* frames = m_frames;
+    uint32_t pages = m_pages;
+    this->~MemoryObject();
+    heap_free(this);
+    for (uint32_t i = 0; i < pages; ++i)
+        VERIFY(free_frame(frames[i]).is_ok());
+    heap_free(frames);
+}
+
+Result<void, gen::Exception>
+MemoryObject::info(schema::MemoryObject::InfoParams::Reader,
+                   schema::MemoryObject::InfoResults::Builder results) {
+    results.set_pages(m_pages);
+    results.set_contiguous(m_contiguous);
+    return {};
+}
+
+Result<void, gen::Exception> MemoryObject::map(schema::MemoryObject::MapParams::Reader params,
+                                               schema::MemoryObject::MapResults::Builder results) {
+    if (!schema::is_known(params.access()))
+        return Err{invalid_argument("no such access (W^X: read, readWrite or readExecute)")};
+    auto mapped = invocation().caller.address_space().map_object(
+        retain(this), params.address(), params.offset_pages(), params.pages(),
+        access_of(params.access()));
+    if (mapped.is_error())
+        return Err{space_exception(mapped.error())};
+    results.set_address(mapped.value());
+    return {};
+}
+
+Result<void, gen::Exception> MemoryObject::unmap(schema::MemoryObject::UnmapParams::Reader params,
+                                                 schema::MemoryObject::UnmapResults::Builder) {
+    auto unmapped = invocation().caller.address_space().unmap_object(*this, params.address());
+    if (unmapped.is_error())
+        return Err{space_exception(unmapped.error())};
+    return {};
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,42 @@
+// A MemoryObject: a set of zeroed frames that processes map into their
+// address spaces, through the capability of the same name. Userspace never
+// learns the frames' physical addresses. Each mapping holds a reference, so
+// the frames are freed only when the last capability and the last mapping
+// are gone.
+#pragma once
+
+#include "kernel/cap/kernel_service.h"
+#include "lib/base/result.h"
+
+namespace capos::kernel {
+
+class MemoryObject final : public KernelServiceOf<schema::MemoryObject, MemoryObject> {
+public:
+    static constexpr uint32_t max_pages = 65536; // 256 MiB
+
+    enum class Error : uint8_t { InvalidSize, OutOfMemory };
+    static Result<RefPtr<MemoryObject>, Error> create(uint32_t pages, bool contiguous);
+
+    uint32_t page_count() const { return m_pages; }
+    bool contiguous() const { return m_contiguous; }
+    uint64_t frame(uint32_t page) const { return m_frames[page]; }
+
+    // The MemoryObject interface.
+    Result<void, gen::Exception> info(schema::MemoryObject::InfoParams::Reader,
+                                      schema::MemoryObject::InfoResults::Builder results);
+    Result<void, gen::Exception> map(schema::MemoryObject::MapParams::Reader params,
+                                     schema::MemoryObject::MapResults::Builder results);
+    Result<void, gen::Exception> unmap(schema::MemoryObject::UnmapParams::Reader params,
+                                       schema::MemoryObject::UnmapResults::Builder results);
+
+private:
+    MemoryObject(uint64_t* frames, uint32_t pages, bool contiguous)
+        : m_frames(frames), m_pages(pages), m_contiguous(contiguous) {}
+    void destroy() override;
+
+    uint64_t* m_frames; // heap array of physical frame addresses
+    uint32_t m_pages;
+    bool m_contiguous;
+};
+
+} // namespace capos::kernel

@@ -1,0 +1,214 @@
+#include "kernel/object/process.h"
+#include "abi/capset.h"
+#include "abi/user_layout.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/frames.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/kernel_map.h"
+#include "kernel/mm/layout.h"
+#include "kernel/object/thread.h"
+#include "kernel/sched/scheduler.h"
+#include "lib/elf/elf.h"
+
+namespace capos::kernel {
+
+namespace {
+
+uint32_t g_next_process_id = 1;
+
+Access access_of(ElfPageAccess access) {
+    switch (access) {
+    case ElfPageAccess::Read:
+        return Access::Read;
+    case ElfPageAccess::ReadWrite:
+        return Access::ReadWrite;
+    case ElfPageAccess::ReadExecute:
+        return Access::ReadExecute;
+    }
+    return Access::Read;
+}
+
+[[noreturn]] void user_thread_entry(void* argument) {
+    auto* process = static_cast<Process*>(argument);
+    arch::UserEntry entry{
+        .instruction_pointer = process->entry_point(),
+        .stack_pointer = abi::user_stack_top,
+        .arguments = {abi::user_ring_address, process->id(), abi::user_capset_address},
+    };
+    arch::enter_user_mode(entry, Scheduler::current()->kernel_stack_top());
+}
+
+} // namespace
+
+const char* to_string(SpawnError error) {
+    switch (error) {
+    case SpawnError::OutOfMemory:
+        return "out of memory";
+    case SpawnError::BadElf:
+        return "not a loadable program";
+    case SpawnError::NameTooLong:
+        return "name too long";
+    case SpawnError::TooManyGrants:
+        return "too many capabilities granted";
+    }
+    return "unknown spawn error";
+}
+
+Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name) {
+    if (name.size() > max_name_length)
+        return Err{SpawnError::NameTooLong};
+    auto tables = PageTables::create_address_space(kernel_page_tables());
+    if (tables.is_error())
+        return Err{SpawnError::OutOfMemory};
+    auto memory = heap_allocate(sizeof(Process), alignof(Process));
+    auto slots = heap_allocate(sizeof(ProcessCapTable::Slot) * default_capability_slots,
+                               alignof(ProcessCapTable::Slot));
+    if (memory.is_error() || slots.is_error()) {
+        if (memory.is_ok())
+            heap_free(memory.value());
+        if (slots.is_ok())
+            heap_free(slots.value());
+        tables.value().destroy_address_space();
+        return Err{SpawnError::OutOfMemory};
+    }
+    auto* slot_array = static_cast<ProcessCapTable::Slot*>(slots.value());
+    for (size_t i = 0; i < default_capability_slots; ++i)
+        new (&slot_array[i]) ProcessCapTable::Slot();
+    auto* process = new (memory.value())
+        Process(tables.value(), std::span(slot_array, default_capability_slots));
+    process->m_slots = slot_array;
+    process->m_id = g_next_process_id++;
+    __builtin_memcpy(process->m_name, name.data(), name.size());
+    process->m_name_length = name.size();
+    return RefPtr<Process>::adopt(process);
+}
+
+Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
+    auto plan = ElfLoadPlan::create(elf, {abi::user_min_address, abi::user_map_base});
+    if (plan.is_error()) {
+        log_error("process {}: {}: {}", m_id, name(), to_string(plan.error()));
+        return Err{SpawnError::BadElf};
+    }
+    for (const ElfPageRun& run : plan.value().page_runs()) {
+        if (m_space.map_fixed(run.first_page, run.page_count, access_of(run.access)).is_error())
+            return Err{SpawnError::OutOfMemory};
+    }
+    for (const ElfCopy& copy : plan.value().copies()) {
+        // Page by page through the direct map: the frames need not be contiguous.
+        uint64_t done = 0;
+        while (done < copy.length) {
+            uint64_t virt = copy.destination + done;
+            uint64_t chunk = page_size - (virt % page_size);
+            if (chunk > copy.length - done)
+                chunk = copy.length - done;
+            auto translation = page_tables().translate(virt);
+            VERIFY(translation.has_value()); // the plan guarantees it is mapped
+            __builtin_memcpy(phys_to_ptr<void>(translation->phys),
+                             elf.data() + copy.file_offset + done, chunk);
+            done += chunk;
+        }
+    }
+    m_entry = plan.value().entry();
+
+    auto stack = m_space.map_fixed(abi::user_stack_top - abi::user_stack_initial_size,
+                                   abi::user_stack_initial_size / page_size, Access::ReadWrite);
+    auto ring = m_space.map_fixed(abi::user_ring_address, 1, Access::ReadWrite);
+    auto capset = m_space.map_fixed(abi::user_capset_address, 1, Access::Read);
+    if (stack.is_error() || ring.is_error() || capset.is_error())
+        return Err{SpawnError::OutOfMemory};
+    m_ring = phys_to_ptr<abi::RingPage>(ring.value());
+    m_ring->header.sq_entries = abi::ring_sq_entries;
+    m_ring->header.cq_entries = abi::ring_cq_entries;
+
+    m_capset = phys_to_ptr<abi::CapSetPage>(capset.value());
+    m_capset->header = {abi::capset_magic, abi::capset_version, 0, 0};
+    return {};
+}
+
+Result<abi::CapId, SpawnError> Process::grant(RefPtr<KernelObject> object, uint64_t interface_id,
+                                              std::string_view name) {
+    VERIFY(m_capset != nullptr);
+    uint32_t index = m_capset->header.count;
+    if (index >= abi::capset_max_entries || name.size() > abi::capset_name_max)
+        return Err{SpawnError::TooManyGrants};
+    auto id = m_capabilities.insert(std::move(object), interface_id, CapFlags::Transferable);
+    if (id.is_error())
+        return Err{SpawnError::TooManyGrants};
+    abi::CapSetEntry& entry = m_capset->entries[index];
+    entry.cap_id = id.value().raw;
+    entry.interface_id = interface_id;
+    __builtin_memcpy(entry.name, name.data(), name.size());
+    entry.name[name.size()] = '\0';
+    m_capset->header.count = index + 1;
+    return id.value();
+}
+
+Result<void, SpawnError> Process::start() {
+    auto thread = Thread::create(this, user_thread_entry, this);
+    if (thread.is_error())
+        return Err{SpawnError::OutOfMemory};
+    m_main_thread = thread.value().get();
+    // The running thread keeps its process alive.
+    add_reference();
+    Scheduler::make_ready(thread.release_value());
+    return {};
+}
+
+Process* Process::current() {
+    Thread* thread = Scheduler::current();
+    return thread ? thread->process() : nullptr;
+}
+
+void Process::release_address_space() {
+    m_capabilities.clear([](RefPtr<KernelObject>&&) {});
+    if (!m_address_space_live)
+        return;
+    if (PageTables::active().root() == page_tables().root())
+        kernel_page_tables().activate();
+    m_space.destroy();
+    m_address_space_live = false;
+    m_ring = nullptr;
+    m_capset = nullptr;
+}
+
+void Process::terminate_current(ExitStatus status) {
+    Process* process = current();
+    VERIFY(process != nullptr);
+    process->m_exit_status = status;
+    process->release_address_space();
+    if (Thread* waiter = process->m_waiter)
+        Scheduler::wake(waiter);
+    process->m_main_thread = nullptr;
+    // Drop the running thread's reference on the process; the scheduler drops
+    // the thread once another thread runs.
+    process->release_reference();
+    Scheduler::exit_current();
+}
+
+void Process::wait_for_exit() {
+    while (!has_exited()) {
+        m_waiter = Scheduler::current();
+        Scheduler::block(no_deadline);
+    }
+    m_waiter = nullptr;
+}
+
+void Process::destroy() {
+    release_address_space();
+    ProcessCapTable::Slot* slots = m_slots;
+    this->~Process();
+    for (size_t i = 0; i < default_capability_slots; ++i)
+        slots[i].~Slot();
+    heap_free(slots);
+    heap_free(this);
+}
+
+void activate_address_space_of(Thread* thread) {
+    if (Process* process = thread->process()) {
+        PageTables& tables = process->page_tables();
+        if (PageTables::active().root() != tables.root())
+            tables.activate();
+    }
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,105 @@
+// A process: an address space, its capabilities, its ring, and its threads.
+//
+// Life: create() makes an empty address space; load() maps the program, its
+// stack, the ring page and the CapSet page; start() makes the main thread
+// ready. The process ends when it calls exit or faults (one thread for now):
+// terminate() tears the address space down at once, records the status and
+// wakes whoever waits; the Process object lives on while references remain.
+#pragma once
+
+#include "abi/capset.h"
+#include "abi/ring.h"
+#include "kernel/cap/ring.h"
+#include "kernel/mm/user_address_space.h"
+#include "kernel/object/kernel_object.h"
+#include "lib/base/result.h"
+#include "lib/cap/cap_table.h"
+#include <span>
+#include <string_view>
+
+namespace capos::kernel {
+
+class Thread;
+
+enum class SpawnError : uint8_t { OutOfMemory, BadElf, NameTooLong, TooManyGrants };
+const char* to_string(SpawnError error);
+
+struct ExitStatus {
+    enum class Kind : uint8_t { Running, Exited, Faulted };
+    Kind kind = Kind::Running;
+    int64_t code = 0;     // Exited
+    uint8_t vector = 0;   // Faulted: the exception
+    uint64_t address = 0; // Faulted: the faulting instruction
+};
+
+using ProcessCapTable = CapTable<RefPtr<KernelObject>>;
+
+class Process final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::Process;
+    static constexpr size_t max_name_length = 31;
+    static constexpr size_t default_capability_slots = 256;
+
+    static Result<RefPtr<Process>, SpawnError> create(std::string_view name);
+
+    // Maps the ELF program `elf`, the stack, the ring and the CapSet page.
+    // On failure the address space is left for destroy (nothing leaks).
+    Result<void, SpawnError> load(std::span<const uint8_t> elf);
+    // Gives the process `object` speaking `interface_id`, listed in its CapSet
+    // under `name`. Before start() only.
+    Result<abi::CapId, SpawnError> grant(RefPtr<KernelObject> object, uint64_t interface_id,
+                                         std::string_view name);
+    // Creates the main thread and makes it ready.
+    Result<void, SpawnError> start();
+
+    uint32_t id() const { return m_id; }
+    uint64_t entry_point() const { return m_entry; }
+    abi::CapSetPage* capset() const { return m_capset; }
+    std::string_view name() const { return {m_name, m_name_length}; }
+    PageTables& page_tables() { return m_space.tables(); }
+    UserAddressSpace& address_space() { return m_space; }
+    const ExitStatus& exit_status() const { return m_exit_status; }
+    bool has_exited() const { return m_exit_status.kind != ExitStatus::Kind::Running; }
+
+    // The ring page through the kernel's direct map. Its contents are written
+    // by the process at any time: read each field once, validate, then use.
+    abi::RingPage* ring() const { return m_ring; }
+    RingState& ring_state() { return m_ring_state; }
+    ProcessCapTable& capabilities() { return m_capabilities; }
+
+    // Ends the calling thread's process (the current one) with `status` and
+    // never returns.
+    [[noreturn]] static void terminate_current(ExitStatus status);
+
+    // Blocks the calling thread until the process has ended.
+    void wait_for_exit();
+
+    static Process* current();
+
+private:
+    Process(PageTables tables, std::span<ProcessCapTable::Slot> slots)
+        : KernelObject(object_type), m_space(tables), m_capabilities(slots) {}
+    void destroy() override;
+    void release_address_space();
+
+    uint32_t m_id = 0;
+    char m_name[max_name_length + 1] = {};
+    size_t m_name_length = 0;
+    UserAddressSpace m_space;
+    bool m_address_space_live = true;
+    abi::RingPage* m_ring = nullptr;
+    abi::CapSetPage* m_capset = nullptr;
+    RingState m_ring_state;
+    ProcessCapTable::Slot* m_slots; // heap array behind m_capabilities
+    ProcessCapTable m_capabilities;
+    uint64_t m_entry = 0;
+    Thread* m_main_thread = nullptr; // not owned: the scheduler holds it
+    Thread* m_waiter = nullptr;      // one thread waiting for exit (for now)
+    ExitStatus m_exit_status;
+};
+
+// Loads the address space `thread` runs in (its process's, or for kernel
+// threads whichever is active: they only touch the shared kernel half).
+void activate_address_space_of(Thread* thread);
+
+} // namespace capos::kernel

@@ -1,0 +1,57 @@
+// A thread: a kernel stack, saved CPU state and a place in the scheduler. A
+// user thread belongs to a process and spends most of its life in user mode,
+// entering the kernel on system calls and interrupts; a kernel thread (the idle
+// thread) never leaves it.
+#pragma once
+
+#include "kernel/arch/arch.h"
+#include "kernel/mm/kernel_stack.h"
+#include "kernel/object/kernel_object.h"
+#include "lib/base/result.h"
+
+namespace capos::kernel {
+
+class Process;
+
+enum class ThreadError : uint8_t { OutOfMemory };
+
+class Thread final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::Thread;
+    static constexpr uint64_t stack_pages = 8;
+
+    enum class State : uint8_t { Ready, Running, Blocked, Dead };
+
+    // A thread that, once scheduled, runs entry(argument) in kernel mode.
+    // `process` is null for kernel threads; a user thread's entry function
+    // ends by entering user mode.
+    static Result<RefPtr<Thread>, ThreadError> create(Process* process, void (*entry)(void*),
+                                                      void* argument);
+
+    Process* process() const { return m_process; }
+    State state() const { return m_state; }
+    uint64_t kernel_stack_top() const { return m_stack.top; }
+
+private:
+    friend class Scheduler;
+    Thread(Process* process, KernelStack stack)
+        : KernelObject(object_type), m_process(process), m_stack(stack) {}
+    void destroy() override;
+
+    static void start(void* thread);
+
+    Process* m_process; // not owned: the process outlives its threads
+    KernelStack m_stack;
+    void (*m_entry)(void*) = nullptr;
+    void* m_argument = nullptr;
+    arch::ThreadContext m_context;
+    State m_state = State::Ready;
+
+    // Scheduler bookkeeping (guarded by the scheduler: interrupts off).
+    Thread* m_next_ready = nullptr;
+    Thread* m_next_sleeper = nullptr;
+    uint64_t m_deadline_us = UINT64_MAX;
+    bool m_woken = false;
+};
+
+} // namespace capos::kernel

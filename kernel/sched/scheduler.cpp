@@ -1,0 +1,159 @@
+#include "kernel/sched/scheduler.h"
+#include "kernel/arch/arch.h"
+#include "kernel/lib/log.h"
+#include "kernel/object/process.h"
+
+namespace capos::kernel {
+
+namespace {
+
+Thread* g_current = nullptr;
+Thread* g_idle = nullptr;
+Thread* g_ready_head = nullptr;
+Thread* g_ready_tail = nullptr;
+Thread* g_sleepers = nullptr; // blocked threads with a deadline
+Thread* g_dead = nullptr;     // exited, its reference dropped once off its stack
+arch::ThreadContext g_boot_context;
+
+[[noreturn]] void idle_loop(void*) {
+    for (;;)
+        arch::wait_for_interrupt();
+}
+
+} // namespace
+
+void Scheduler::init() {
+    auto idle = Thread::create(nullptr, idle_loop, nullptr);
+    if (idle.is_error())
+        panic("scheduler: no memory for the idle thread");
+    g_idle = idle.release_value().leak();
+}
+
+Thread* Scheduler::current() {
+    return g_current;
+}
+
+// Every thread that is ready, running or blocked holds one reference, the
+// scheduler's: make_ready takes it over, exit_current drops it. Moving a
+// thread between the queue, the CPU and the sleeper list changes no count.
+void Scheduler::enqueue(Thread* t) {
+    t->m_state = Thread::State::Ready;
+    t->m_next_ready = nullptr;
+    if (g_ready_tail)
+        g_ready_tail->m_next_ready = t;
+    else
+        g_ready_head = t;
+    g_ready_tail = t;
+}
+
+void Scheduler::make_ready(RefPtr<Thread> thread) {
+    enqueue(thread.leak());
+}
+
+void Scheduler::switch_to_next() {
+    Thread* previous = g_current;
+    Thread* next = g_ready_head;
+    if (next) {
+        g_ready_head = next->m_next_ready;
+        if (!g_ready_head)
+            g_ready_tail = nullptr;
+        next->m_next_ready = nullptr;
+    } else {
+        next = g_idle;
+    }
+    if (next == previous) {
+        previous->m_state = Thread::State::Running;
+        return;
+    }
+    next->m_state = Thread::State::Running;
+    g_current = next;
+    arch::set_kernel_stack(next->kernel_stack_top());
+    activate_address_space_of(next);
+    arch::context_switch(previous ? previous->m_context : g_boot_context, next->m_context);
+    // Running again as `previous` (new threads get here through Thread::start).
+    finish_switch();
+}
+
+void Scheduler::finish_switch() {
+    if (Thread* dead = g_dead) {
+        g_dead = nullptr;
+        dead->release_reference();
+    }
+}
+
+void Scheduler::run() {
+    g_current = nullptr;
+    switch_to_next();
+    panic("scheduler: the boot context was resumed");
+}
+
+void Scheduler::yield() {
+    Thread* self = g_current;
+    if (!g_ready_head)
+        return;
+    if (self != g_idle)
+        enqueue(self);
+    switch_to_next();
+}
+
+bool Scheduler::block(uint64_t deadline_us) {
+    Thread* self = g_current;
+    VERIFY(self != g_idle);
+    self->m_state = Thread::State::Blocked;
+    self->m_woken = false;
+    self->m_deadline_us = deadline_us;
+    if (deadline_us != no_deadline) {
+        self->m_next_sleeper = g_sleepers;
+        g_sleepers = self;
+    }
+    switch_to_next();
+    return self->m_woken;
+}
+
+void Scheduler::wake(Thread* thread) {
+    if (thread->m_state != Thread::State::Blocked)
+        return;
+    // Off the sleeper list, if it is on it.
+    for (Thread** link = &g_sleepers; *link; link = &(*link)->m_next_sleeper) {
+        if (*link == thread) {
+            *link = thread->m_next_sleeper;
+            break;
+        }
+    }
+    thread->m_next_sleeper = nullptr;
+    thread->m_woken = true;
+    enqueue(thread);
+}
+
+void Scheduler::exit_current() {
+    Thread* self = g_current;
+    VERIFY(self != g_idle);
+    self->m_state = Thread::State::Dead;
+    VERIFY(g_dead == nullptr);
+    g_dead = self; // the running reference, dropped by whoever runs next
+    switch_to_next();
+    panic("scheduler: a dead thread was resumed");
+}
+
+void Scheduler::tick() {
+    uint64_t now = uptime_microseconds();
+    for (Thread** link = &g_sleepers; *link;) {
+        Thread* sleeper = *link;
+        if (sleeper->m_deadline_us <= now) {
+            *link = sleeper->m_next_sleeper;
+            sleeper->m_next_sleeper = nullptr;
+            sleeper->m_woken = false;
+            enqueue(sleeper);
+        } else {
+            link = &sleeper->m_next_sleeper;
+        }
+    }
+    if (g_current && g_ready_head)
+        yield();
+}
+
+void arch::handle_timer_tick() {
+    Scheduler::tick();
+}
+
+} // namespace capos::kernel

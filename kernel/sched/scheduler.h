@@ -1,0 +1,50 @@
+// The scheduler: one CPU, round-robin over ready threads, preemption on the
+// timer tick, an idle thread when nothing is ready, and blocking with an
+// optional deadline.
+//
+// Locking: the scheduler's state is touched only with interrupts off (every
+// system call and interrupt runs with them off; the idle thread enables them
+// only inside wait_for_interrupt).
+#pragma once
+
+#include "kernel/object/thread.h"
+
+namespace capos::kernel {
+
+inline constexpr uint32_t timer_hz = 100;
+inline constexpr uint64_t no_deadline = UINT64_MAX;
+
+class Scheduler {
+public:
+    // Creates the idle thread. Call once before anything is made ready.
+    static void init();
+    // Switches from the boot context to the first ready thread; the boot
+    // context is abandoned.
+    [[noreturn]] static void run();
+
+    static Thread* current();
+    // Queues a ready thread; takes a reference while it is queued or running.
+    static void make_ready(RefPtr<Thread> thread);
+    // Gives the CPU to the next ready thread, if any; the caller stays ready.
+    static void yield();
+    // Blocks the current thread until wake() or until uptime reaches
+    // `deadline_us`. Returns true when woken, false on timeout.
+    static bool block(uint64_t deadline_us);
+    // Makes a blocked thread ready (no effect on others).
+    static void wake(Thread* thread);
+    // Ends the current thread; its reference is dropped once another thread runs.
+    [[noreturn]] static void exit_current();
+
+    // The timer interrupt: wakes expired sleepers, preempts the running thread.
+    static void tick();
+
+    // The end of every switch, in the thread switched to: drops a thread that
+    // exited before the switch (nothing runs on its stack any more).
+    static void finish_switch();
+
+private:
+    static void enqueue(Thread* thread);
+    static void switch_to_next();
+};
+
+} // namespace capos::kernel

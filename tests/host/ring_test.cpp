@@ -1,0 +1,184 @@
+// lib/ring: counters from a hostile shared page, and SQE decoding.
+#include "abi/user_layout.h"
+#include "lib/ring/ring.h"
+#include <gtest/gtest.h>
+
+namespace capos::ring {
+namespace {
+
+using abi::Opcode;
+using abi::Sqe;
+using abi::TransportError;
+
+TEST(RingCounters, PendingSubmissions) {
+    EXPECT_EQ(pending_submissions(0, 0, 16), 0u);
+    EXPECT_EQ(pending_submissions(3, 7, 16), 4u);
+    EXPECT_EQ(pending_submissions(0, 16, 16), 16u);
+    // Counters are free-running and wrap.
+    EXPECT_EQ(pending_submissions(UINT32_MAX - 1, 2, 16), 4u);
+    // A tail more than a ring ahead, or behind the head, is corruption.
+    EXPECT_FALSE(pending_submissions(0, 17, 16).has_value());
+    EXPECT_FALSE(pending_submissions(5, 4, 16).has_value());
+    EXPECT_FALSE(pending_submissions(0, 0x80000000u, 16).has_value());
+}
+
+TEST(RingCounters, CompletionSpace) {
+    EXPECT_EQ(unread_completions(0, 0, 32), 0u);
+    EXPECT_EQ(free_completions(0, 0, 32), 32u);
+    EXPECT_EQ(unread_completions(10, 4, 32), 6u);
+    EXPECT_EQ(free_completions(10, 4, 32), 26u);
+    EXPECT_EQ(free_completions(32, 0, 32), 0u);
+    EXPECT_EQ(unread_completions(3, UINT32_MAX, 32), 4u);
+    // A head ahead of the tail or far behind it: treated as full, never more
+    // room than the queue has.
+    EXPECT_EQ(free_completions(4, 9, 32), 0u);
+    EXPECT_EQ(free_completions(100, 0, 32), 0u);
+    EXPECT_EQ(unread_completions(4, 9, 32), 32u);
+}
+
+constexpr uint64_t user_buffer = 0x10000000;
+
+Sqe call_sqe() {
+    Sqe sqe{};
+    sqe.opcode = uint8_t(Opcode::Call);
+    sqe.method = 1;
+    sqe.cap = abi::CapId::make(2, 1).raw;
+    sqe.user_data = 0xfeed;
+    sqe.interface_id = 0x1234;
+    sqe.params_addr = user_buffer;
+    sqe.params_len = 64;
+    sqe.result_addr = user_buffer + 4096;
+    sqe.result_len = 256;
+    return sqe;
+}
+
+TransportError error_of(const Sqe& sqe) {
+    auto decoded = decode_sqe(sqe);
+    EXPECT_TRUE(decoded.is_error());
+    return decoded.is_error() ? decoded.error() : TransportError::BadSqe;
+}
+
+TEST(DecodeSqe, ValidCall) {
+    auto decoded = decode_sqe(call_sqe());
+    ASSERT_TRUE(decoded.is_ok());
+    const DecodedSqe& d = decoded.value();
+    EXPECT_EQ(d.opcode, Opcode::Call);
+    EXPECT_EQ(d.method, 1);
+    EXPECT_EQ(d.cap, abi::CapId::make(2, 1));
+    EXPECT_EQ(d.user_data, 0xfeedu);
+    EXPECT_EQ(d.interface_id, 0x1234u);
+    EXPECT_EQ(d.params.address, user_buffer);
+    EXPECT_EQ(d.params.length, 64u);
+    EXPECT_EQ(d.result.address, user_buffer + 4096);
+    EXPECT_EQ(d.result.length, 256u);
+}
+
+TEST(DecodeSqe, NopMustBeEmpty) {
+    Sqe nop{};
+    nop.user_data = 7;
+    ASSERT_TRUE(decode_sqe(nop).is_ok());
+    EXPECT_EQ(decode_sqe(nop).value().user_data, 7u);
+    Sqe with_cap = nop;
+    with_cap.cap = 5;
+    EXPECT_EQ(error_of(with_cap), TransportError::BadSqe);
+    Sqe with_params = nop;
+    with_params.params_addr = user_buffer;
+    with_params.params_len = 8;
+    EXPECT_EQ(error_of(with_params), TransportError::BadSqe);
+}
+
+TEST(DecodeSqe, ReservedOpcodesAndFlags) {
+    for (int opcode = abi::opcode_count; opcode < 256; ++opcode) {
+        Sqe sqe{};
+        sqe.opcode = uint8_t(opcode);
+        EXPECT_EQ(error_of(sqe), TransportError::BadOpcode) << opcode;
+    }
+    for (int bit = 0; bit < 8; ++bit) {
+        Sqe sqe{};
+        sqe.flags = uint8_t(1 << bit);
+        EXPECT_EQ(error_of(sqe), TransportError::BadFlags) << bit;
+    }
+    Sqe reserved = call_sqe();
+    reserved.reserved0 = 1;
+    EXPECT_EQ(error_of(reserved), TransportError::BadSqe);
+    reserved = call_sqe();
+    reserved.reserved1 = 1ull << 63;
+    EXPECT_EQ(error_of(reserved), TransportError::BadSqe);
+}
+
+TEST(DecodeSqe, FieldsAnOpcodeDoesNotUse) {
+    Sqe release{};
+    release.opcode = uint8_t(Opcode::Release);
+    release.cap = abi::CapId::make(1, 1).raw;
+    EXPECT_TRUE(decode_sqe(release).is_ok());
+    release.method = 3;
+    EXPECT_EQ(error_of(release), TransportError::BadSqe);
+
+    Sqe recv{};
+    recv.opcode = uint8_t(Opcode::Recv);
+    recv.cap = abi::CapId::make(1, 1).raw;
+    recv.result_addr = user_buffer;
+    recv.result_len = 512;
+    EXPECT_TRUE(decode_sqe(recv).is_ok());
+    recv.params_addr = user_buffer;
+    recv.params_len = 8;
+    EXPECT_EQ(error_of(recv), TransportError::BadSqe);
+
+    Sqe call = call_sqe();
+    call.call_id = 9;
+    EXPECT_EQ(error_of(call), TransportError::BadSqe);
+
+    Sqe ret{};
+    ret.opcode = uint8_t(Opcode::Return);
+    ret.cap = abi::CapId::make(1, 1).raw;
+    ret.call_id = 9;
+    ret.params_addr = user_buffer;
+    ret.params_len = 16;
+    EXPECT_TRUE(decode_sqe(ret).is_ok());
+}
+
+TEST(DecodeSqe, MissingCapability) {
+    Sqe call = call_sqe();
+    call.cap = 0;
+    EXPECT_EQ(error_of(call), TransportError::InvalidCap);
+}
+
+TEST(DecodeSqe, BuffersOutsideUserSpaceOrMalformed) {
+    struct Case {
+        uint64_t address;
+        uint32_t length;
+    };
+    const Case bad[] = {
+        {0, 64},                              // length without address
+        {user_buffer, 0},                     // address without length
+        {user_buffer + 4, 64},                // misaligned address
+        {user_buffer, 60},                    // length not whole words
+        {user_buffer, max_message_bytes + 8}, // too long
+        {0x1000, 64},                         // below the lowest user address
+        {abi::user_limit - 8, 16},            // runs past the end of user space
+        {abi::user_limit, 8},                 // starts past it
+        {0xffff800000000000, 64},             // kernel memory
+        {0xfffffffffffffff8, 64},             // wraps the address space
+    };
+    for (const Case& c : bad) {
+        Sqe params = call_sqe();
+        params.params_addr = c.address;
+        params.params_len = c.length;
+        EXPECT_EQ(error_of(params), TransportError::BadBuffer) << std::hex << c.address;
+        Sqe result = call_sqe();
+        result.result_addr = c.address;
+        result.result_len = c.length;
+        EXPECT_EQ(error_of(result), TransportError::BadBuffer) << std::hex << c.address;
+    }
+    Sqe last_word = call_sqe();
+    last_word.params_addr = abi::user_limit - 8;
+    last_word.params_len = 8;
+    EXPECT_TRUE(decode_sqe(last_word).is_ok());
+    Sqe no_params = call_sqe();
+    no_params.params_addr = 0;
+    no_params.params_len = 0;
+    EXPECT_TRUE(decode_sqe(no_params).is_ok());
+}
+
+} // namespace
+} // namespace capos::ring

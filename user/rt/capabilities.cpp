@@ -1,0 +1,63 @@
+// Finding and releasing capabilities, and the diagnostics path.
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/rt.h"
+#include "user/rt/syscall.h"
+
+namespace capos::rt {
+
+const char* to_string(LookupError error) {
+    switch (error) {
+    case LookupError::NotFound:
+        return "no capability by that name";
+    case LookupError::WrongInterface:
+        return "the capability speaks another interface";
+    }
+    return "unknown lookup error";
+}
+
+Result<CapSetMatch, LookupError> find_capability(std::string_view name) {
+    const abi::CapSetPage& set = capset();
+    uint32_t count = set.header.count;
+    if (count > abi::capset_max_entries)
+        count = abi::capset_max_entries;
+    for (uint32_t i = 0; i < count; ++i) {
+        const abi::CapSetEntry& entry = set.entries[i];
+        size_t length = 0;
+        while (length < sizeof(entry.name) && entry.name[length] != '\0')
+            ++length;
+        if (std::string_view(entry.name, length) == name)
+            return CapSetMatch{abi::CapId{entry.cap_id}, entry.interface_id};
+    }
+    return Err{LookupError::NotFound};
+}
+
+int32_t release(abi::CapId id) {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Release);
+    sqe.cap = id.raw;
+    return ring().run(sqe).result;
+}
+
+bool debug_write_line(std::string_view text) {
+    auto match = find_capability("console");
+    if (match.is_error() || match.value().interface_id != schema::Console::interface_id)
+        return false;
+    schema::Console::Client<RingTransport> console(transport(), match.value().id.raw);
+    return console.write_line(text).is_ok();
+}
+
+void panic(std::string_view message) {
+    char line[160];
+    size_t length = 0;
+    for (char c : std::string_view("panic: "))
+        line[length++] = c;
+    for (char c : message) {
+        if (length + 1 >= sizeof(line))
+            break;
+        line[length++] = c;
+    }
+    (void)debug_write_line(std::string_view(line, length));
+    exit(-1);
+}
+
+} // namespace capos::rt

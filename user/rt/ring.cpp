@@ -1,0 +1,91 @@
+#include "user/rt/ring.h"
+#include "user/rt/rt.h"
+#include "user/rt/syscall.h"
+
+namespace capos::rt {
+
+uint64_t RingClient::submit(abi::Sqe sqe) {
+    abi::RingHeader& header = m_page->header;
+    uint32_t tail = header.sq_tail;
+    while (tail - __atomic_load_n(&header.sq_head, __ATOMIC_ACQUIRE) >= abi::ring_sq_entries) {
+        // Full: let the kernel consume (completions pile up; they are parked
+        // when someone waits).
+        int64_t entered = cap_enter(0, 0);
+        if (entered < 0)
+            panic("ring: cap_enter failed while the submission queue was full");
+    }
+    sqe.user_data = m_next_ticket++;
+    m_page->sqes[tail % abi::ring_sq_entries] = sqe;
+    __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
+    return sqe.user_data;
+}
+
+void RingClient::flush() {
+    if (cap_enter(0, 0) < 0)
+        panic("ring: cap_enter failed");
+}
+
+std::optional<abi::Cqe> RingClient::take_parked(uint64_t ticket) {
+    for (size_t i = 0; i < max_parked; ++i) {
+        if (m_parked_used[i] && m_parked[i].user_data == ticket) {
+            m_parked_used[i] = false;
+            return m_parked[i];
+        }
+    }
+    return std::nullopt;
+}
+
+void RingClient::park(const abi::Cqe& cqe) {
+    for (size_t i = 0; i < max_parked; ++i) {
+        if (!m_parked_used[i]) {
+            m_parked[i] = cqe;
+            m_parked_used[i] = true;
+            return;
+        }
+    }
+    panic("ring: more unclaimed completions than the ring can hold");
+}
+
+abi::Cqe RingClient::wait(uint64_t ticket) {
+    if (auto parked = take_parked(ticket))
+        return *parked;
+    abi::RingHeader& header = m_page->header;
+    for (;;) {
+        uint32_t head = header.cq_head;
+        uint32_t tail = __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE);
+        if (head == tail) {
+            if (cap_enter(1, abi::no_timeout) < 0)
+                panic("ring: cap_enter failed");
+            continue;
+        }
+        abi::Cqe cqe = m_page->cqes[head % abi::ring_cq_entries];
+        __atomic_store_n(&header.cq_head, head + 1, __ATOMIC_RELEASE);
+        if (cqe.user_data == ticket)
+            return cqe;
+        park(cqe);
+    }
+}
+
+gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint16_t method,
+                               std::span<const capnp::Word> params) {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.method = method;
+    sqe.cap = capability;
+    sqe.interface_id = interface_id;
+    if (!params.empty()) {
+        sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
+        sqe.params_len = uint32_t(params.size() * 8);
+    }
+    sqe.result_addr = reinterpret_cast<uint64_t>(m_results);
+    sqe.result_len = sizeof(m_results);
+    abi::Cqe cqe = m_ring->run(sqe);
+    if (cqe.result < 0)
+        return {gen::ReplyKind::TransportError, cqe.result, {}};
+    std::span<const capnp::Word> message(m_results, cqe.result_len / 8);
+    if (cqe.result == int32_t(abi::CallStatus::Exception))
+        return {gen::ReplyKind::Exception, 0, message};
+    return {gen::ReplyKind::Results, 0, message};
+}
+
+} // namespace capos::rt

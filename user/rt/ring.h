@@ -1,0 +1,65 @@
+// The process's side of the capability ring (abi/ring.h).
+//
+// RingClient submits entries and collects their completions, matching them by
+// user_data, so completions may arrive in any order: ones that belong to other
+// submissions are parked (a small fixed table) until their owner asks. No
+// allocation anywhere.
+//
+// RingTransport carries generated clients' calls (the gen::Transport concept):
+// one call at a time, params built in its own buffer, results read from its
+// own buffer until the next call.
+#pragma once
+
+#include "abi/ring.h"
+#include "lib/capnp/wire.h"
+#include "tools/capnpc-capos/runtime/rpc.h"
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace capos::rt {
+
+class RingClient {
+public:
+    explicit RingClient(abi::RingPage* page) : m_page(page) {}
+
+    // Queues `sqe` (its user_data is replaced by a fresh ticket), entering the
+    // kernel first if the submission queue is full. Returns the ticket.
+    uint64_t submit(abi::Sqe sqe);
+    // Enters the kernel so it sees every queued submission, without waiting.
+    void flush();
+    // Waits for the completion of `ticket` and returns it.
+    abi::Cqe wait(uint64_t ticket);
+    // submit + wait.
+    abi::Cqe run(const abi::Sqe& sqe) { return wait(submit(sqe)); }
+
+    abi::RingPage* page() const { return m_page; }
+
+private:
+    std::optional<abi::Cqe> take_parked(uint64_t ticket);
+    void park(const abi::Cqe& cqe);
+
+    static constexpr size_t max_parked = abi::ring_cq_entries;
+
+    abi::RingPage* m_page;
+    uint64_t m_next_ticket = 1;
+    abi::Cqe m_parked[max_parked] = {};
+    bool m_parked_used[max_parked] = {};
+};
+
+class RingTransport {
+public:
+    explicit RingTransport(RingClient& ring) : m_ring(&ring) {}
+
+    std::span<capnp::Word> params_buffer() { return m_params; }
+    gen::Reply call(uint32_t capability, uint64_t interface_id, uint16_t method,
+                    std::span<const capnp::Word> params);
+
+private:
+    static constexpr size_t buffer_words = 4096 / 8;
+    RingClient* m_ring;
+    alignas(8) capnp::Word m_params[buffer_words];
+    alignas(8) capnp::Word m_results[buffer_words];
+};
+
+} // namespace capos::rt

@@ -1,0 +1,87 @@
+// The capOS user runtime: what every program links with.
+//
+// A program defines `int main()`. Before main runs, _start (start.S) and
+// capos_rt_start set up the ring client and run global constructors; main's
+// return value becomes the exit code. Capabilities are found by name in the
+// CapSet the process was started with:
+//
+//     auto console = capos::rt::lookup<capos::schema::Console>("console");
+//     if (console.is_error()) ...
+//     console.value()->write_line("hello");
+//
+// lookup checks the interface id recorded for the name; the returned
+// Capability owns the CapId and RELEASEs it when destroyed.
+#pragma once
+
+#include "abi/capability.h"
+#include "abi/capset.h"
+#include "lib/base/result.h"
+#include "user/rt/ring.h"
+#include <string_view>
+#include <utility>
+
+namespace capos::rt {
+
+RingClient& ring();
+RingTransport& transport();
+uint32_t process_id();
+const abi::CapSetPage& capset();
+
+[[noreturn]] void panic(std::string_view message);
+
+// Writes to the console capability named "console", if the process holds one.
+// For diagnostics; returns false when there is no console or the write failed.
+bool debug_write_line(std::string_view text);
+
+enum class LookupError : uint8_t { NotFound, WrongInterface };
+const char* to_string(LookupError error);
+
+struct CapSetMatch {
+    abi::CapId id;
+    uint64_t interface_id;
+};
+// The CapSet entry called `name`, if any.
+Result<CapSetMatch, LookupError> find_capability(std::string_view name);
+
+// Drops a capability from the process's table (a RELEASE on the ring).
+// Returns the completion's result (0, or a negative abi::TransportError).
+int32_t release(abi::CapId id);
+
+// An owned capability speaking Interface: a typed client plus the CapId it
+// releases when destroyed. Move-only.
+template <typename Interface>
+class Capability {
+public:
+    using Client = typename Interface::template Client<RingTransport>;
+
+    Capability(abi::CapId id) : m_id(id), m_client(transport(), id.raw) {}
+    Capability(Capability&& other)
+        : m_id(std::exchange(other.m_id, abi::CapId{})), m_client(transport(), m_id.raw) {}
+    Capability& operator=(Capability&&) = delete;
+    Capability(const Capability&) = delete;
+    ~Capability() {
+        if (m_id.raw != 0)
+            (void)release(m_id);
+    }
+
+    abi::CapId id() const { return m_id; }
+    Client* operator->() { return &m_client; }
+    Client& client() { return m_client; }
+
+    // Gives up ownership without releasing.
+    abi::CapId leak() { return std::exchange(m_id, abi::CapId{}); }
+
+private:
+    abi::CapId m_id;
+    Client m_client;
+};
+
+template <typename Interface>
+Result<Capability<Interface>, LookupError> lookup(std::string_view name) {
+    CapSetMatch match = TRY(find_capability(name));
+    if (match.interface_id != Interface::interface_id)
+        return Err{LookupError::WrongInterface};
+    return Capability<Interface>(match.id);
+}
+
+} // namespace capos::rt

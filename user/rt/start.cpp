@@ -1,0 +1,52 @@
+// From _start to main and back out through exit.
+#include "user/rt/rt.h"
+#include "user/rt/syscall.h"
+#include <new>
+
+extern "C" void (*__init_array_start[])();
+extern "C" void (*__init_array_end[])();
+
+int main();
+
+namespace capos::rt {
+
+namespace {
+
+alignas(RingClient) unsigned char g_ring_storage[sizeof(RingClient)];
+alignas(RingTransport) unsigned char g_transport_storage[sizeof(RingTransport)];
+RingClient* g_ring = nullptr;
+RingTransport* g_transport = nullptr;
+uint32_t g_process_id = 0;
+const abi::CapSetPage* g_capset = nullptr;
+
+} // namespace
+
+RingClient& ring() {
+    return *g_ring;
+}
+RingTransport& transport() {
+    return *g_transport;
+}
+uint32_t process_id() {
+    return g_process_id;
+}
+const abi::CapSetPage& capset() {
+    return *g_capset;
+}
+
+} // namespace capos::rt
+
+extern "C" [[noreturn]] void capos_rt_start(capos::abi::RingPage* ring, uint64_t process_id,
+                                            const capos::abi::CapSetPage* capset) {
+    using namespace capos::rt;
+    g_ring = new (g_ring_storage) RingClient(ring);
+    g_transport = new (g_transport_storage) RingTransport(*g_ring);
+    g_process_id = uint32_t(process_id);
+    g_capset = capset;
+    if (capset->header.magic != capos::abi::capset_magic ||
+        capset->header.version != capos::abi::capset_version)
+        exit(-2);
+    for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor)
+        (*constructor)();
+    exit(main());
+}
