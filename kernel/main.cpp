@@ -3,8 +3,12 @@
 // 1. kernel_entry (boot page tables, boot stack): console, CPU tables, clock,
 //    boot information, frame allocator, kernel page tables, protections,
 //    guarded stacks.
-// 2. kernel_main (guarded stack): heap, global constructors, boot archive,
-//    then either the test the command line names or the ready state.
+// 2. kernel_main (guarded stack): heap, boot archive, scheduler and timer,
+//    init, then either the test the command line names or the ready state.
+//
+// The kernel has no global constructors: every global is constant-initialized
+// (kernel.image_checks fails on a non-empty .init_array), so nothing can be
+// re-initialized after it is in use.
 #include "kernel/arch/arch.h"
 #include "kernel/boot/boot_archive.h"
 #include "kernel/boot/boot_info.h"
@@ -19,14 +23,11 @@
 #include "kernel/test/kernel_tests.h"
 #include "lib/base/cmdline.h"
 
-extern "C" void (*__init_array_start[])();
-extern "C" void (*__init_array_end[])();
-
 namespace capos::kernel {
 
 namespace {
 
-BootInfo g_boot;
+constinit BootInfo g_boot;
 uint64_t g_cycles_per_microsecond = 0;
 constexpr uint64_t main_stack_pages = 8;
 constexpr uint64_t emergency_stack_pages = 2;
@@ -65,14 +66,8 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
     return stack.value().top;
 }
 
-void run_global_constructors() {
-    for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor)
-        (*constructor)();
-}
-
 [[noreturn]] void kernel_main() {
     heap_init();
-    run_global_constructors();
     CommandLine command_line(g_boot.command_line);
 
     boot_archive_init(g_boot);

@@ -136,6 +136,9 @@ bool parse_pvh(uint64_t info, BootInfo& out) {
     for (uint32_t i = 0; i < start->memory_map_entries && i < 1024; ++i)
         add_memory(out, entries[i].address, entries[i].size, from_e820(entries[i].type));
 
+    log_debug("boot: PVH start info at {}: version {}, {} modules at {}, {} memory ranges",
+              Hex{info}, start->version, start->module_count, Hex{start->module_list},
+              start->memory_map_entries);
     const auto* modules = phys_to_ptr<const PvhModule>(start->module_list);
     if (start->module_count > 0)
         add_boot_data(out, start->module_list, uint64_t(start->module_count) * sizeof(PvhModule));

@@ -14,14 +14,14 @@ enum class MemoryType : uint8_t { Usable, Reserved, AcpiReclaimable, AcpiNvs, Ba
 const char* to_string(MemoryType type);
 
 struct PhysicalRange {
-    uint64_t base;
-    uint64_t length;
+    uint64_t base = 0;
+    uint64_t length = 0;
     uint64_t end() const { return base + length; }
 };
 
 struct MemoryRange {
     PhysicalRange range;
-    MemoryType type;
+    MemoryType type = MemoryType::Reserved;
 };
 
 struct BootModule {
@@ -34,7 +34,7 @@ struct BootInfo {
     static constexpr size_t max_modules = 8;
     static constexpr size_t max_reserved = 16;
 
-    BootProtocol protocol;
+    BootProtocol protocol = BootProtocol::Pvh;
     std::string_view loader;
     std::string_view command_line;
     MemoryRange memory[max_memory_ranges];

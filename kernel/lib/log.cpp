@@ -8,7 +8,7 @@ namespace capos::kernel {
 
 namespace {
 
-SpinLock g_log_lock;
+constinit SpinLock g_log_lock;
 LogLevel g_level = LogLevel::Info;
 uint64_t g_clock_start = 0;
 uint64_t g_cycles_per_microsecond = 0;

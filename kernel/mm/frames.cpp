@@ -13,8 +13,8 @@ namespace {
 constexpr uint64_t low_memory_end = 0x100000;
 constexpr uint64_t boot_map_end = 0x100000000ull; // what the boot page tables reach
 
-SpinLock g_frames_lock;
-FrameBitmap g_frames;
+constinit SpinLock g_frames_lock;
+constinit FrameBitmap g_frames;
 uint64_t g_usable_bytes = 0;
 uint64_t g_memory_end = 0;
 

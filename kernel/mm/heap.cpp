@@ -11,8 +11,8 @@ namespace {
 constexpr size_t initial_pages = 16;
 constexpr size_t growth_pages = 16;
 
-SpinLock g_heap_lock;
-HeapAllocator g_heap;
+constinit SpinLock g_heap_lock;
+constinit HeapAllocator g_heap;
 uint64_t g_heap_end = kernel_heap_base; // first unmapped byte of the heap region
 
 // Maps at least `bytes` more at the end of the heap and hands them over.

@@ -3,7 +3,9 @@
 #  - no x87, MMX or SSE instruction (the kernel never saves that state);
 #  - no program header that is both writable and executable;
 #  - a PVH note, and no Multiboot v1 header (QEMU would take that path first);
-#  - a Multiboot2 header within the first 32 KiB, as GRUB requires.
+#  - a Multiboot2 header within the first 32 KiB, as GRUB requires;
+#  - no global constructors (.init_array empty): kernel globals are constant-
+#    initialized, so none can be re-initialized after boot code used it.
 set -euo pipefail
 kernel=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -23,5 +25,9 @@ words_8k=$(words 8192)
 words_32k=$(words 32768)
 ! grep -qx '1badb002' <<<"$words_8k" || fail "Multiboot v1 header present"
 grep -qx 'e85250d6' <<<"$words_32k" || fail "no Multiboot2 header in the first 32 KiB"
+
+init_array=$(readelf -SW "$kernel" | awk '$2 == ".init_array" { print $6 }')
+[ -z "$init_array" ] || [ "$((16#$init_array))" -eq 0 ] ||
+    fail "the kernel has global constructors (.init_array is $((16#$init_array)) bytes)"
 
 echo "kernel image checks passed"
