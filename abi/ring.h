@@ -35,11 +35,14 @@ enum class Opcode : uint8_t {
 };
 inline constexpr uint8_t opcode_count = 5;
 
-// SQE flags; undefined bits are rejected with TransportError::BadFlags.
+// SQE flags; undefined bits, and bits an opcode does not take, are rejected
+// with TransportError::BadFlags.
 enum SqeFlags : uint8_t {
     SqeNone = 0,
+    // Return: the message is a CapException, not the method's results.
+    SqeReturnException = 1 << 0,
 };
-inline constexpr uint8_t sqe_valid_flags = 0;
+inline constexpr uint8_t sqe_valid_flags = SqeReturnException;
 
 // Negative CQE results: the call never reached the object (or its server).
 enum class TransportError : int32_t {
@@ -57,6 +60,7 @@ enum class TransportError : int32_t {
     NoMemory = -12,      // the kernel could not allocate what the call needed
     QuotaExceeded = -13, // a per-process limit was reached
     RingCorrupted = -14, // cap_enter: the ring header made no sense (recovered)
+    NoSuchCall = -15,    // Return: no call with that id waits for an answer here
 };
 
 // Non-negative CQE results.
@@ -106,6 +110,19 @@ struct RingHeader {
     uint32_t reserved[9];
 };
 static_assert(sizeof(RingHeader) == 64);
+
+// What Recv writes at the start of its result buffer; the call's params (a
+// flat Cap'n Proto message) follow it.
+struct RecvHeader {
+    uint32_t call_id; // to Return with
+    uint16_t method;  // the method the caller invoked
+    uint16_t reserved0;
+    uint64_t interface_id; // the interface the caller spoke
+    uint64_t caller;       // the calling process's id
+    uint32_t params_len;   // bytes of params after this header
+    uint32_t reserved1;
+};
+static_assert(sizeof(RecvHeader) == 32);
 
 struct RingPage {
     RingHeader header;

@@ -281,6 +281,14 @@ interface Endpoint {
   # receive.
 }
 
+interface Echo {
+  # A demonstration service: answers every call with what it was sent. Served
+  # by a userspace process through an endpoint.
+
+  echo @0 (text :Text) -> (text :Text);
+  # Returns `text` unchanged.
+}
+
 interface Null {
   # A capability that does nothing, for measuring the cost of a call.
 

@@ -1,4 +1,5 @@
 #include "kernel/boot/init.h"
+#include "kernel/boot/boot_package.h"
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
@@ -25,22 +26,9 @@ InitState g_init;
 // The manifest's bytes, word-aligned (the archive only aligns data to 4).
 capnp::Word* g_manifest_words = nullptr;
 std::span<const capnp::Word> g_manifest_segments[max_manifest_segments];
-
-std::optional<std::span<const uint8_t>> find_binary(const CpioArchive& archive,
-                                                    schema::SystemManifest::Reader manifest,
-                                                    std::string_view name) {
-    for (auto binary : manifest.binaries()) {
-        if (binary.name() == name) {
-            if (auto entry = archive.find(binary.path()))
-                return entry->data;
-            log_error("init: binary '{}' names '{}', which is not in the archive", name,
-                      binary.path());
-            return std::nullopt;
-        }
-    }
-    log_error("init: the manifest has no binary called '{}'", name);
-    return std::nullopt;
-}
+const CpioArchive* g_archive = nullptr;
+std::span<const uint8_t> g_manifest_bytes;
+schema::SystemManifest::Reader g_manifest;
 
 bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init) {
     for (auto grant : init.grants()) {
@@ -103,6 +91,23 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
 
 } // namespace
 
+std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name) {
+    if (!g_archive)
+        return std::nullopt;
+    for (auto binary : g_manifest.binaries()) {
+        if (binary.name() == name) {
+            if (auto entry = g_archive->find(binary.path()))
+                return entry->data;
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+std::span<const uint8_t> boot_manifest_bytes() {
+    return g_manifest_bytes;
+}
+
 bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
     auto file = archive.find("manifest.bin");
     if (!file) {
@@ -140,10 +145,15 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
                   manifest.schema_version(), schema::current_schema_version);
         return false;
     }
+    g_archive = &archive;
+    g_manifest = manifest;
+    g_manifest_bytes = file->data;
     schema::InitConfig::Reader init = manifest.init();
-    auto elf = find_binary(archive, manifest, init.program());
-    if (!elf)
+    auto elf = find_boot_binary(init.program());
+    if (!elf) {
+        log_error("init: no binary '{}' in the manifest and archive", init.program());
         return false;
+    }
 
     // The monitor exists before the baseline is taken, so that only what init
     // itself causes is counted.

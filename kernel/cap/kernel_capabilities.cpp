@@ -36,7 +36,11 @@ Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapabi
         create = create_frame_allocator_service;
         break;
     case Kind::ProcessSpawner:
+        create = create_process_spawner_service;
+        break;
     case Kind::BootPackage:
+        create = create_boot_package_service;
+        break;
     case Kind::LogReader:
         return Err{GrantError::Unsupported};
     }

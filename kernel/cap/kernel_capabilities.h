@@ -20,6 +20,8 @@ RefPtr<KernelService> create_log_sink_service();
 RefPtr<KernelService> create_entropy_service();
 RefPtr<KernelService> create_virtual_memory_service();
 RefPtr<KernelService> create_frame_allocator_service();
+RefPtr<KernelService> create_process_spawner_service();
+RefPtr<KernelService> create_boot_package_service();
 
 enum class GrantError : uint8_t { Unsupported, OutOfMemory };
 

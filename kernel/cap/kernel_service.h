@@ -5,6 +5,7 @@
 // Results::Builder).
 #pragma once
 
+#include "kernel/cap/completion.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
@@ -22,11 +23,18 @@ struct Invocation {
     uint16_t method;
     const capnp::MessageReader& params;
     std::span<capnp::Word> results;
+    uint64_t user_data;     // of the submission
+    ring::UserRange result; // the caller's result buffer
+    // Set by defer(): the call is answered later (through the PendingReply);
+    // the ring posts nothing now and ignores the dispatch result.
+    bool deferred = false;
     // Set by a method that answers now but must hold its caller until then
     // (Timer.sleep): the ring copies the results out, then blocks the caller
     // until this uptime (microseconds) before posting the completion. Services
     // never block inside dispatch: the results scratch is shared.
     uint64_t hold_until_us = 0;
+
+    PendingReply defer();
 };
 
 class KernelService : public KernelObject {

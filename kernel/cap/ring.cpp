@@ -1,8 +1,10 @@
 #include "kernel/cap/ring.h"
 #include "abi/syscall.h"
+#include "kernel/cap/completion.h"
 #include "kernel/cap/kernel_service.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/user_copy.h"
+#include "kernel/object/endpoint.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/capnp/wire.h"
@@ -39,27 +41,36 @@ abi::Cqe error_completion(uint64_t user_data, TransportError error) {
     return abi::Cqe{.user_data = user_data, .result = int32_t(error)};
 }
 
-abi::Cqe call(Process& process, const ring::DecodedSqe& sqe) {
-    auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
-    if (entry.is_error())
-        return error_completion(sqe.user_data, transport_error_of(entry.error()));
-    auto* service = downcast<KernelService>(entry.value().object.get());
-    if (!service)
-        return error_completion(sqe.user_data, TransportError::WrongInterface);
+// Copies a submission's message (CALL params, RETURN answer) into the kernel
+// scratch buffer and checks it is a well-formed message. Empty is allowed.
+Result<std::span<const capnp::Word>, TransportError> copy_in_message(const ring::UserRange& range) {
+    size_t words = range.length / 8;
+    if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
+        return Err{TransportError::BadBuffer};
+    std::span<const capnp::Word> message(g_params, words);
+    if (words > 0) {
+        capnp::MessageReader reader(message);
+        if (capnp::validate(reader) != capnp::WireError::None)
+            return Err{TransportError::BadParams};
+    }
+    return message;
+}
 
-    // Decode: copy the params into kernel memory and check the whole message
-    // before the service sees any of it.
-    size_t params_words = sqe.params.length / 8;
-    if (!UserSpan<capnp::Word>(sqe.params.address, params_words).copy_in(g_params))
-        return error_completion(sqe.user_data, TransportError::BadBuffer);
-    capnp::MessageReader params(std::span<const capnp::Word>(g_params, params_words));
-    if (params_words > 0 && capnp::validate(params) != capnp::WireError::None)
-        return error_completion(sqe.user_data, TransportError::BadParams);
-
-    // Invoke.
-    Invocation invocation{process, sqe.method, params,
-                          std::span<capnp::Word>(g_results, sqe.result.length / 8)};
-    gen::DispatchResult outcome = service->dispatch(invocation);
+// A kernel service answers at once (decode, then invoke).
+abi::Cqe call_kernel_service(Process& process, KernelService& service, const ring::DecodedSqe& sqe,
+                             std::span<const capnp::Word> params_words, bool& deferred) {
+    capnp::MessageReader params(params_words);
+    Invocation invocation{.caller = process,
+                          .method = sqe.method,
+                          .params = params,
+                          .results = std::span<capnp::Word>(g_results, sqe.result.length / 8),
+                          .user_data = sqe.user_data,
+                          .result = sqe.result};
+    gen::DispatchResult outcome = service.dispatch(invocation);
+    if (invocation.deferred) {
+        deferred = true;
+        return {};
+    }
     if (outcome.status == gen::DispatchStatus::BufferFull)
         return error_completion(sqe.user_data, TransportError::ResultTooSmall);
     if (!UserSpan<capnp::Word>(sqe.result.address, outcome.message.size())
@@ -76,6 +87,45 @@ abi::Cqe call(Process& process, const ring::DecodedSqe& sqe) {
                     .result_len = uint32_t(outcome.message.size() * 8)};
 }
 
+// A call's completion, or nullopt when it is answered later.
+std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
+    auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
+    if (entry.is_error())
+        return error_completion(sqe.user_data, transport_error_of(entry.error()));
+    KernelObject* object = entry.value().object.get();
+    auto* service = downcast<KernelService>(object);
+    auto* client = downcast<EndpointClient>(object);
+    if (!service && !client)
+        return error_completion(sqe.user_data, TransportError::WrongInterface);
+
+    auto params = copy_in_message(sqe.params);
+    if (params.is_error())
+        return error_completion(sqe.user_data, params.error());
+    if (client)
+        return client->endpoint().call(process, sqe, params.value());
+    bool deferred = false;
+    abi::Cqe completion = call_kernel_service(process, *service, sqe, params.value(), deferred);
+    if (deferred)
+        return std::nullopt;
+    return completion;
+}
+
+// RECV and RETURN: only on an endpoint's owner capability.
+std::optional<abi::Cqe> endpoint_operation(Process& process, const ring::DecodedSqe& sqe) {
+    auto entry = process.capabilities().lookup(sqe.cap);
+    if (entry.is_error())
+        return error_completion(sqe.user_data, transport_error_of(entry.error()));
+    auto* owner = downcast<EndpointOwner>(entry.value().object.get());
+    if (!owner)
+        return error_completion(sqe.user_data, TransportError::WrongInterface);
+    if (sqe.opcode == abi::Opcode::Recv)
+        return owner->endpoint().receive(process, sqe);
+    auto message = copy_in_message(sqe.params);
+    if (message.is_error())
+        return error_completion(sqe.user_data, message.error());
+    return owner->endpoint().return_call(sqe, message.value());
+}
+
 abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
     auto removed = process.capabilities().remove(sqe.cap);
     if (removed.is_error())
@@ -83,7 +133,7 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
-abi::Cqe handle(Process& process, const abi::Sqe& raw) {
+std::optional<abi::Cqe> handle(Process& process, const abi::Sqe& raw) {
     auto decoded = ring::decode_sqe(raw);
     if (decoded.is_error())
         return error_completion(raw.user_data, decoded.error());
@@ -96,30 +146,10 @@ abi::Cqe handle(Process& process, const abi::Sqe& raw) {
     case abi::Opcode::Release:
         return release(process, sqe);
     case abi::Opcode::Recv:
-    case abi::Opcode::Return: {
-        // Only endpoint owners receive and return; no kernel service is one.
-        auto entry = process.capabilities().lookup(sqe.cap);
-        if (entry.is_error())
-            return error_completion(sqe.user_data, transport_error_of(entry.error()));
-        return error_completion(sqe.user_data, TransportError::WrongInterface);
-    }
+    case abi::Opcode::Return:
+        return endpoint_operation(process, sqe);
     }
     return error_completion(sqe.user_data, TransportError::BadOpcode);
-}
-
-// Appends a completion, or counts it as overflow when the process has left no
-// room. The shared header only ever receives the kernel's own counters.
-void post(Process& process, abi::RingPage& page, const abi::Cqe& cqe) {
-    RingState& state = process.ring_state();
-    uint32_t user_head = __atomic_load_n(&page.header.cq_head, __ATOMIC_ACQUIRE);
-    if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
-        ++state.cq_overflow;
-        __atomic_store_n(&page.header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
-        return;
-    }
-    page.cqes[state.cq_tail % abi::ring_cq_entries] = cqe;
-    ++state.cq_tail;
-    __atomic_store_n(&page.header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
 }
 
 uint32_t unread(Process& process, abi::RingPage& page) {
@@ -128,6 +158,11 @@ uint32_t unread(Process& process, abi::RingPage& page) {
 }
 
 } // namespace
+
+PendingReply Invocation::defer() {
+    deferred = true;
+    return PendingReply{retain(&caller), user_data, result};
+}
 
 int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) {
     abi::RingPage& page = *process.ring();
@@ -149,7 +184,8 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         asm volatile("" ::: "memory");
         ++state.sq_head;
         __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
-        post(process, page, handle(process, sqe));
+        if (auto completion = handle(process, sqe))
+            post_completion(process, *completion);
     }
 
     if (min_complete > abi::ring_cq_entries)
@@ -158,8 +194,11 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         uint64_t deadline = no_deadline;
         if (timeout_ns != abi::no_timeout)
             deadline = uptime_microseconds() + (timeout_ns + 999) / 1000;
-        while (unread(process, page) < min_complete && uptime_microseconds() < deadline)
+        while (unread(process, page) < min_complete && uptime_microseconds() < deadline) {
+            process.set_ring_waiter(Scheduler::current());
             Scheduler::block(deadline);
+            process.set_ring_waiter(nullptr);
+        }
     }
     return unread(process, page);
 }

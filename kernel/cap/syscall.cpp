@@ -19,8 +19,10 @@ int64_t arch::handle_syscall(const SyscallArguments& call) {
     if (call.return_address >= abi::user_limit) {
         log_warn("process {} ({}): system call from {} outside user space; ended", process->id(),
                  process->name(), Hex{call.return_address});
-        Process::terminate_current(
-            {.kind = ExitStatus::Kind::Faulted, .vector = 13, .address = call.return_address});
+        Process::terminate_current({.kind = ExitStatus::Kind::Faulted,
+                                    .vector = 13,
+                                    .address = call.return_address,
+                                    .detail = "system call outside user space"});
     }
     switch (static_cast<abi::Syscall>(call.number)) {
     case abi::Syscall::Exit:
@@ -46,8 +48,10 @@ void arch::handle_user_fault(const UserFault& fault) {
                   process->name(), fault.mnemonic, fault.name, Hex{fault.rip},
                   Hex{fault.error_code});
     }
-    Process::terminate_current(
-        {.kind = ExitStatus::Kind::Faulted, .vector = fault.vector, .address = fault.rip});
+    Process::terminate_current({.kind = ExitStatus::Kind::Faulted,
+                                .vector = fault.vector,
+                                .address = fault.rip,
+                                .detail = fault.name});
 }
 
 } // namespace capos::kernel

@@ -17,7 +17,10 @@ enum class ObjectType : uint8_t {
     Thread,
     KernelService, // an object serving one kernel capability interface
     MemoryObject,
-    Endpoint,
+    Endpoint,       // an endpoint's state (not itself a capability)
+    EndpointOwner,  // the capability to receive and return on an endpoint
+    EndpointClient, // the capability to call through an endpoint
+    ProcessHandle,
 };
 
 class KernelObject {

@@ -6,9 +6,11 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/layout.h"
+#include "kernel/object/endpoint.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/elf/elf.h"
+#include "schema/capos.capnp.capos.h"
 
 namespace capos::kernel {
 
@@ -171,13 +173,73 @@ void Process::release_address_space() {
     m_capset = nullptr;
 }
 
+namespace {
+
+void answer_exit_watcher(PendingReply& reply, const ExitStatus& status) {
+    using schema::ProcessHandle;
+    capnp::Word buffer[32];
+    capnp::MessageBuilder message(buffer);
+    ProcessHandle::WaitResults::Builder results(message.init_root(
+        ProcessHandle::WaitResults::data_words, ProcessHandle::WaitResults::pointer_count));
+    auto exit_status = results.init_status();
+    if (status.kind == ExitStatus::Kind::Exited) {
+        exit_status.set_exited(status.code);
+    } else {
+        auto faulted = exit_status.init_faulted();
+        faulted.set_vector(status.vector);
+        faulted.set_address(status.address);
+        faulted.set_detail(status.detail);
+    }
+    VERIFY(message.error() == capnp::WireError::None);
+    complete_with_message(reply, abi::CallStatus::Ok, message.words());
+}
+
+} // namespace
+
+bool Process::add_exit_watcher(PendingReply reply) {
+    if (has_exited()) {
+        answer_exit_watcher(reply, m_exit_status);
+        return true;
+    }
+    if (m_exit_watcher_count == max_exit_watchers)
+        return false;
+    m_exit_watchers[m_exit_watcher_count++] = std::move(reply);
+    return true;
+}
+
+void Process::add_outgoing(EndpointCall* call) {
+    call->next_of_caller = m_outgoing;
+    m_outgoing = call;
+    ++m_outstanding_calls;
+}
+
+void Process::remove_outgoing(EndpointCall* call) {
+    for (EndpointCall** link = &m_outgoing; *link; link = &(*link)->next_of_caller) {
+        if (*link == call) {
+            *link = call->next_of_caller;
+            call->next_of_caller = nullptr;
+            --m_outstanding_calls;
+            return;
+        }
+    }
+}
+
 void Process::terminate_current(ExitStatus status) {
     Process* process = current();
     VERIFY(process != nullptr);
     process->m_exit_status = status;
+    // Calls this process made and nobody answered yet: dropped or orphaned.
+    while (EndpointCall* call = process->m_outgoing)
+        call->endpoint->cancel(call);
+    VERIFY(process->m_queued_bytes == 0 && process->m_outstanding_calls == 0);
     process->release_address_space();
     if (Thread* waiter = process->m_waiter)
         Scheduler::wake(waiter);
+    for (size_t i = 0; i < process->m_exit_watcher_count; ++i) {
+        answer_exit_watcher(process->m_exit_watchers[i], status);
+        process->m_exit_watchers[i] = {};
+    }
+    process->m_exit_watcher_count = 0;
     process->m_main_thread = nullptr;
     // Drop the running thread's reference on the process; the scheduler drops
     // the thread once another thread runs.

@@ -9,6 +9,7 @@
 
 #include "abi/capset.h"
 #include "abi/ring.h"
+#include "kernel/cap/completion.h"
 #include "kernel/cap/ring.h"
 #include "kernel/mm/user_address_space.h"
 #include "kernel/object/kernel_object.h"
@@ -20,6 +21,7 @@
 namespace capos::kernel {
 
 class Thread;
+struct EndpointCall;
 
 enum class SpawnError : uint8_t { OutOfMemory, BadElf, NameTooLong, TooManyGrants };
 const char* to_string(SpawnError error);
@@ -27,9 +29,10 @@ const char* to_string(SpawnError error);
 struct ExitStatus {
     enum class Kind : uint8_t { Running, Exited, Faulted };
     Kind kind = Kind::Running;
-    int64_t code = 0;     // Exited
-    uint8_t vector = 0;   // Faulted: the exception
-    uint64_t address = 0; // Faulted: the faulting instruction
+    int64_t code = 0;        // Exited
+    uint8_t vector = 0;      // Faulted: the exception
+    uint64_t address = 0;    // Faulted: the faulting instruction
+    const char* detail = ""; // Faulted: what the CPU reported
 };
 
 using ProcessCapTable = CapTable<RefPtr<KernelObject>>;
@@ -65,6 +68,29 @@ public:
     // by the process at any time: read each field once, validate, then use.
     abi::RingPage* ring() const { return m_ring; }
     RingState& ring_state() { return m_ring_state; }
+    // The thread blocked in cap_enter waiting for completions, if any.
+    Thread* ring_waiter() const { return m_ring_waiter; }
+    void set_ring_waiter(Thread* thread) { m_ring_waiter = thread; }
+
+    // Answers `reply` with this process's ExitStatus once it has ended (at once
+    // if it has). False when too many answers are already waiting.
+    bool add_exit_watcher(PendingReply reply);
+
+    // The resource ledger for calls this process has made through endpoints:
+    // how many are outstanding and how many bytes of params the kernel holds
+    // for it. Bounded; cleared when the process ends (its calls are cancelled).
+    static constexpr uint32_t default_outstanding_call_limit = 64;
+    static constexpr uint64_t default_queued_byte_limit = 256 * 1024;
+    bool can_add_outgoing(uint64_t queued_bytes) const {
+        return m_outstanding_calls < default_outstanding_call_limit &&
+               queued_bytes <= default_queued_byte_limit - m_queued_bytes;
+    }
+    void add_outgoing(EndpointCall* call);
+    void remove_outgoing(EndpointCall* call);
+    void charge_queued(uint64_t bytes) { m_queued_bytes += bytes; }
+    void uncharge_queued(uint64_t bytes) { m_queued_bytes -= bytes; }
+    uint32_t outstanding_calls() const { return m_outstanding_calls; }
+    uint64_t queued_bytes() const { return m_queued_bytes; }
     ProcessCapTable& capabilities() { return m_capabilities; }
 
     // Ends the calling thread's process (the current one) with `status` and
@@ -94,7 +120,14 @@ private:
     ProcessCapTable m_capabilities;
     uint64_t m_entry = 0;
     Thread* m_main_thread = nullptr; // not owned: the scheduler holds it
-    Thread* m_waiter = nullptr;      // one thread waiting for exit (for now)
+    Thread* m_waiter = nullptr;      // a kernel thread waiting for exit (init's monitor)
+    Thread* m_ring_waiter = nullptr; // blocked in cap_enter
+    static constexpr size_t max_exit_watchers = 4;
+    PendingReply m_exit_watchers[max_exit_watchers];
+    size_t m_exit_watcher_count = 0;
+    EndpointCall* m_outgoing = nullptr; // calls made through endpoints, not yet answered
+    uint32_t m_outstanding_calls = 0;
+    uint64_t m_queued_bytes = 0;
     ExitStatus m_exit_status;
 };
 

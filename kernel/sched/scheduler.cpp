@@ -36,9 +36,16 @@ Thread* Scheduler::current() {
 // Every thread that is ready, running or blocked holds one reference, the
 // scheduler's: make_ready takes it over, exit_current drops it. Moving a
 // thread between the queue, the CPU and the sleeper list changes no count.
-void Scheduler::enqueue(Thread* t) {
+void Scheduler::enqueue(Thread* t, bool first) {
     t->m_state = Thread::State::Ready;
     t->m_next_ready = nullptr;
+    if (first) {
+        t->m_next_ready = g_ready_head;
+        g_ready_head = t;
+        if (!g_ready_tail)
+            g_ready_tail = t;
+        return;
+    }
     if (g_ready_tail)
         g_ready_tail->m_next_ready = t;
     else
@@ -113,6 +120,18 @@ bool Scheduler::block(uint64_t deadline_us) {
 void Scheduler::wake(Thread* thread) {
     if (thread->m_state != Thread::State::Blocked)
         return;
+    unblock(thread);
+    enqueue(thread);
+}
+
+void Scheduler::wake_first(Thread* thread) {
+    if (thread->m_state != Thread::State::Blocked)
+        return;
+    unblock(thread);
+    enqueue(thread, true);
+}
+
+void Scheduler::unblock(Thread* thread) {
     // Off the sleeper list, if it is on it.
     for (Thread** link = &g_sleepers; *link; link = &(*link)->m_next_sleeper) {
         if (*link == thread) {
@@ -122,7 +141,6 @@ void Scheduler::wake(Thread* thread) {
     }
     thread->m_next_sleeper = nullptr;
     thread->m_woken = true;
-    enqueue(thread);
 }
 
 void Scheduler::exit_current() {

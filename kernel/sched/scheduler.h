@@ -32,6 +32,8 @@ public:
     static bool block(uint64_t deadline_us);
     // Makes a blocked thread ready (no effect on others).
     static void wake(Thread* thread);
+    // The same, and it runs next: the direct handoff of an IPC call or reply.
+    static void wake_first(Thread* thread);
     // Ends the current thread; its reference is dropped once another thread runs.
     [[noreturn]] static void exit_current();
 
@@ -43,7 +45,8 @@ public:
     static void finish_switch();
 
 private:
-    static void enqueue(Thread* thread);
+    static void enqueue(Thread* thread, bool first = false);
+    static void unblock(Thread* thread);
     static void switch_to_next();
 };
 

@@ -87,7 +87,9 @@ constexpr bool has_flags(CapFlags flags, CapFlags wanted) {
 }
 
 // Passed to lookup() as the expected interface: accept whatever the capability
-// speaks. Cap'n Proto interface ids are never 0.
+// speaks. Recorded for a capability, it means the capability accepts calls in
+// any interface (an endpoint facet whose server decides). Cap'n Proto
+// interface ids are never 0.
 inline constexpr uint64_t any_interface = 0;
 
 template <typename Handle>
@@ -252,7 +254,8 @@ public:
     // any_interface, a capability speaking another interface is WrongInterface.
     Result<Entry, CapError> lookup(CapId id, uint64_t expected_interface = any_interface) {
         Slot* slot = TRY(find_live(id));
-        if (expected_interface != any_interface && slot->m_interface_id != expected_interface)
+        if (expected_interface != any_interface && slot->m_interface_id != any_interface &&
+            slot->m_interface_id != expected_interface)
             return Err{CapError::WrongInterface};
         return Entry{slot->m_object, slot->m_interface_id, slot->m_flags};
     }

@@ -42,38 +42,6 @@ const char* to_string(WireError error) {
 }
 
 // ---------------------------------------------------------------------------
-// MessageReader
-
-MessageReader::MessageReader(std::span<const Word> segment, ReaderLimits limits)
-    : MessageReader(segment, limits, false) {}
-
-MessageReader::MessageReader(std::span<const Word> segment, ReaderLimits limits, bool trusted)
-    : m_first(segment), m_segments(), m_segment_count(1), m_trusted(trusted), m_limits(limits),
-      m_traversal_left(limits.traversal_words) {}
-
-MessageReader::MessageReader(std::span<const std::span<const Word>> segments, ReaderLimits limits)
-    : m_first(segments.empty() ? std::span<const Word>() : segments[0]), m_segments(segments),
-      m_segment_count(segments.size() > UINT32_MAX ? UINT32_MAX
-                                                   : static_cast<uint32_t>(segments.size())),
-      m_trusted(false), m_limits(limits), m_traversal_left(limits.traversal_words) {}
-
-MessageReader MessageReader::trusted(std::span<const Word> segment) {
-    return MessageReader(segment, ReaderLimits{UINT64_MAX, UINT32_MAX}, true);
-}
-
-PointerReader MessageReader::root_pointer() const {
-    if (m_segment_count == 0 || m_first.empty()) {
-        record(WireError::OutOfBounds);
-        return {};
-    }
-    return PointerReader(this, m_first.data(), 0, m_limits.nesting);
-}
-
-StructReader MessageReader::root() const {
-    return root_pointer().get_struct();
-}
-
-// ---------------------------------------------------------------------------
 // Following pointers
 
 namespace detail {
@@ -289,9 +257,9 @@ Result<AnyTarget, WireError> WireAccess::read_any(const PointerReader& pointer) 
 } // namespace detail
 
 // ---------------------------------------------------------------------------
-// PointerReader
+// PointerReader: the general paths behind the inline getters in wire.h
 
-StructReader PointerReader::get_struct(const MessageReader* default_value) const {
+StructReader PointerReader::get_struct_slow(const MessageReader* default_value) const {
     if (!is_null()) {
         auto read = detail::WireAccess::read_struct(*this);
         if (read.is_ok())
@@ -303,7 +271,8 @@ StructReader PointerReader::get_struct(const MessageReader* default_value) const
     return {};
 }
 
-ListReader PointerReader::get_list(ElementSize expected, const MessageReader* default_value) const {
+ListReader PointerReader::get_list_slow(ElementSize expected,
+                                        const MessageReader* default_value) const {
     if (!is_null()) {
         auto read = detail::WireAccess::read_list(*this, expected, /*check_size=*/true);
         if (read.is_ok())
@@ -315,7 +284,7 @@ ListReader PointerReader::get_list(ElementSize expected, const MessageReader* de
     return detail::WireAccess::make_list(nullptr, nullptr, 0, 0, 0, 0, expected, 0, 0);
 }
 
-TextReader PointerReader::get_text(std::string_view default_value) const {
+TextReader PointerReader::get_text_slow(std::string_view default_value) const {
     if (!is_null()) {
         auto read = detail::WireAccess::read_blob(*this, /*text=*/true);
         if (read.is_ok()) {
@@ -328,7 +297,8 @@ TextReader PointerReader::get_text(std::string_view default_value) const {
     return TextReader(default_value);
 }
 
-std::span<const uint8_t> PointerReader::get_data(std::span<const uint8_t> default_value) const {
+std::span<const uint8_t>
+PointerReader::get_data_slow(std::span<const uint8_t> default_value) const {
     if (!is_null()) {
         auto read = detail::WireAccess::read_blob(*this, /*text=*/false);
         if (read.is_ok())

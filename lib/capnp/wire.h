@@ -141,15 +141,31 @@ struct WireAccess;
 class MessageReader {
 public:
     // A single segment with the root pointer in its first word.
-    explicit MessageReader(std::span<const Word> segment, ReaderLimits limits = {});
+    explicit constexpr MessageReader(std::span<const Word> segment, ReaderLimits limits = {})
+        : MessageReader(segment, limits, false) {}
     // Segments in their order; `segments` must outlive the reader.
-    MessageReader(std::span<const std::span<const Word>> segments, ReaderLimits limits = {});
+    constexpr MessageReader(std::span<const std::span<const Word>> segments,
+                            ReaderLimits limits = {})
+        : m_first(segments.empty() ? std::span<const Word>() : segments[0]), m_segments(segments),
+          m_segment_count(segments.size() > UINT32_MAX ? UINT32_MAX
+                                                       : static_cast<uint32_t>(segments.size())),
+          m_trusted(false), m_limits(limits), m_traversal_left(limits.traversal_words) {}
 
     // A trusted constant (a generated default value): no traversal budget, no
     // nesting limit, no error recording (bounds are still checked: a bad
     // pointer still reads as its default). Never use it for bytes from outside
     // the program.
-    static MessageReader trusted(std::span<const Word> segment);
+    //
+    // Reading through a trusted reader writes nothing to it (no budget is
+    // charged, no error recorded), so one reader may be shared by any number
+    // of threads and CPUs. Its nesting limit is 2^32 - 1 levels, which no
+    // acyclic message reaches (generated defaults are canonical, and builders
+    // only point forward), so that check never fires either. It is constexpr, so that generated
+    // defaults are constant-initialized statics (`inline constexpr`: no constructor, no
+    // initialization guard), as the kernel requires.
+    static constexpr MessageReader trusted(std::span<const Word> segment) {
+        return MessageReader(segment, ReaderLimits{UINT64_MAX, UINT32_MAX}, true);
+    }
 
     StructReader root() const;
     // The root pointer itself, for default values whose root is a list.
@@ -161,7 +177,7 @@ public:
     }
 
     // Segment access: segment(id) is empty for an id the message does not have.
-    uint32_t segment_count() const { return m_segment_count; }
+    constexpr uint32_t segment_count() const { return m_segment_count; }
     std::span<const Word> segment(uint32_t id) const {
         if (id == 0)
             return m_first;
@@ -169,7 +185,7 @@ public:
             return m_segments[id];
         return {};
     }
-    bool is_trusted() const { return m_trusted; }
+    constexpr bool is_trusted() const { return m_trusted; }
     const ReaderLimits& limits() const { return m_limits; }
 
     // Traversal accounting: every struct, list, blob and far landing pad a
@@ -177,8 +193,10 @@ public:
     // are charged one word per element), as libcapnp does. Visiting the same
     // object twice charges twice, which is what ends amplification through
     // shared or cyclic pointers. False, charging nothing, when the budget is
-    // short.
+    // short. A trusted reader is never charged (and so is never written to).
     bool consume_traversal(uint64_t words) const {
+        if (m_trusted)
+            return true;
         if (words > m_traversal_left)
             return false;
         m_traversal_left -= words;
@@ -189,7 +207,9 @@ public:
 private:
     friend WireError validate(const MessageReader& message);
 
-    MessageReader(std::span<const Word> segment, ReaderLimits limits, bool trusted);
+    constexpr MessageReader(std::span<const Word> segment, ReaderLimits limits, bool trusted)
+        : m_first(segment), m_segments(), m_segment_count(1), m_trusted(trusted), m_limits(limits),
+          m_traversal_left(limits.traversal_words) {}
 
     std::span<const Word> m_first;                     // segment 0
     std::span<const std::span<const Word>> m_segments; // all of them; empty for one segment
@@ -243,6 +263,7 @@ public:
 
 private:
     friend class ListReader;
+    friend class PointerReader;
     friend class StructBuilder;
     friend struct detail::WireAccess;
 
@@ -307,6 +328,7 @@ public:
 
 private:
     friend class ListBuilder;
+    friend class PointerReader;
     friend struct detail::WireAccess;
 
     ListReader(const MessageReader* message, const uint8_t* elements, uint32_t count,
@@ -366,6 +388,32 @@ private:
     PointerReader(const MessageReader* message, const Word* pointer, uint32_t segment,
                   uint32_t nesting)
         : m_message(message), m_pointer(pointer), m_segment(segment), m_nesting(nesting) {}
+
+    // The getters above are inline fast paths for what almost every pointer is:
+    // a struct, list or blob pointer into its own segment, of the expected kind
+    // and element size, within the budget. They check what the general path
+    // checks and charge exactly what it charges, but only once all else has
+    // passed; anything else (far pointers, null, defaults, compatible element
+    // sizes, errors) goes to the general path below (reader.cpp), which
+    // decides and records errors. So a fast path never charges and then gives
+    // way, and the two paths cannot disagree.
+    //
+    // The first word of a near pointer's target when `words` words from it lie
+    // in this pointer's segment; null otherwise. Offsets are checked as 64-bit
+    // integers before any address is formed. Charges nothing.
+    const Word* near_target(Word word, uint64_t words) const {
+        std::span<const Word> segment = m_message->segment(m_segment);
+        int64_t offset = (m_pointer - segment.data()) + 1 +
+                         (static_cast<int32_t>(static_cast<uint32_t>(word)) >> 2);
+        if (offset < 0 || static_cast<uint64_t>(offset) > segment.size() ||
+            words > segment.size() - static_cast<uint64_t>(offset))
+            return nullptr;
+        return segment.data() + offset;
+    }
+    StructReader get_struct_slow(const MessageReader* default_value) const;
+    ListReader get_list_slow(ElementSize expected, const MessageReader* default_value) const;
+    TextReader get_text_slow(std::string_view default_value) const;
+    std::span<const uint8_t> get_data_slow(std::span<const uint8_t> default_value) const;
 
     const MessageReader* m_message = nullptr;
     const Word* m_pointer = nullptr;
@@ -583,6 +631,111 @@ inline PointerReader StructReader::pointer_field(uint16_t index) const {
     if (index < m_pointer_count)
         return PointerReader(m_message, m_pointers + index, m_segment, m_nesting);
     return {};
+}
+
+inline PointerReader MessageReader::root_pointer() const {
+    if (m_segment_count == 0 || m_first.empty()) {
+        record(WireError::OutOfBounds);
+        return {};
+    }
+    return PointerReader(this, m_first.data(), 0, m_limits.nesting);
+}
+
+inline StructReader PointerReader::get_struct(
+    const MessageReader* default_value) const {
+    if (m_pointer != nullptr && m_nesting != 0) {
+        Word word = detail::load<Word>(m_pointer);
+        if ((word & 3) == 0 && word != 0) { // a struct pointer
+            uint16_t data_words = static_cast<uint16_t>(word >> 32);
+            uint16_t pointer_count = static_cast<uint16_t>(word >> 48);
+            uint64_t words = uint64_t{data_words} + pointer_count;
+            const Word* at = near_target(word, words);
+            if (at != nullptr && m_message->consume_traversal(words))
+                return StructReader(m_message, reinterpret_cast<const uint8_t*>(at),
+                                    at + data_words, uint32_t{data_words} * 8, pointer_count,
+                                    m_segment, m_nesting - 1);
+        }
+    }
+    return get_struct_slow(default_value);
+}
+
+inline StructReader MessageReader::root() const {
+    return root_pointer().get_struct();
+}
+
+inline ListReader PointerReader::get_list(ElementSize expected,
+                                          const MessageReader* default_value) const {
+    if (m_pointer != nullptr && m_nesting != 0) {
+        Word word = detail::load<Word>(m_pointer);
+        ElementSize size = static_cast<ElementSize>((word >> 32) & 7);
+        uint32_t count = static_cast<uint32_t>(word >> 35);
+        if ((word & 3) != 1) {
+            // Not a list pointer: the general path.
+        } else if (size == ElementSize::InlineComposite) {
+            // `count` words of elements after a tag that describes them.
+            const Word* at = expected == ElementSize::InlineComposite
+                                 ? near_target(word, uint64_t{count} + 1)
+                                 : nullptr;
+            if (at != nullptr) {
+                Word tag = detail::load<Word>(at);
+                uint32_t elements = (static_cast<uint32_t>(tag) >> 2) & ((1u << 29) - 1);
+                uint16_t data_words = static_cast<uint16_t>(tag >> 32);
+                uint16_t pointer_count = static_cast<uint16_t>(tag >> 48);
+                uint64_t words_per_element = uint64_t{data_words} + pointer_count;
+                if ((tag & 3) == 0 && words_per_element != 0 &&
+                    uint64_t{elements} * words_per_element <= count &&
+                    m_message->consume_traversal(uint64_t{count} + 1))
+                    return ListReader(m_message, reinterpret_cast<const uint8_t*>(at + 1), elements,
+                                      static_cast<uint32_t>(words_per_element * 64),
+                                      uint32_t{data_words} * 64, pointer_count,
+                                      ElementSize::InlineComposite, m_segment, m_nesting - 1);
+            }
+        } else if (size == expected && size != ElementSize::Void) {
+            constexpr uint8_t data_bits_of[8] = {0, 1, 8, 16, 32, 64, 0, 0}; // by ElementSize
+            uint32_t data_bits = data_bits_of[static_cast<uint8_t>(size)];
+            uint16_t pointer_count = size == ElementSize::Pointer ? 1 : 0;
+            uint32_t step = data_bits + 64u * pointer_count;
+            uint64_t words = (uint64_t{count} * step + 63) / 64;
+            const Word* at = near_target(word, words);
+            if (at != nullptr && m_message->consume_traversal(words))
+                return ListReader(m_message, reinterpret_cast<const uint8_t*>(at), count, step,
+                                  data_bits, pointer_count, size, m_segment, m_nesting - 1);
+        }
+    }
+    return get_list_slow(expected, default_value);
+}
+
+// Text and Data are leaves: like libcapnp, they are not held to the nesting limit.
+inline TextReader PointerReader::get_text(
+    std::string_view default_value) const {
+    if (m_pointer != nullptr) {
+        Word word = detail::load<Word>(m_pointer);
+        if ((word & 0x700000003) == 0x200000001) { // a list pointer, Byte elements
+            uint32_t count = static_cast<uint32_t>(word >> 35);
+            uint64_t words = (uint64_t{count} + 7) / 8;
+            const Word* at = near_target(word, words);
+            const char* text = reinterpret_cast<const char*>(at);
+            if (at != nullptr && count != 0 && text[count - 1] == 0 &&
+                m_message->consume_traversal(words))
+                return TextReader(std::string_view(text, count - 1));
+        }
+    }
+    return get_text_slow(default_value);
+}
+
+inline std::span<const uint8_t>
+PointerReader::get_data(std::span<const uint8_t> default_value) const {
+    if (m_pointer != nullptr) {
+        Word word = detail::load<Word>(m_pointer);
+        if ((word & 0x700000003) == 0x200000001) { // a list pointer, Byte elements
+            uint32_t count = static_cast<uint32_t>(word >> 35);
+            uint64_t words = (uint64_t{count} + 7) / 8;
+            const Word* at = near_target(word, words);
+            if (at != nullptr && m_message->consume_traversal(words))
+                return {reinterpret_cast<const uint8_t*>(at), count};
+        }
+    }
+    return get_data_slow(default_value);
 }
 
 inline StructReader ListReader::get_struct(uint32_t index) const {

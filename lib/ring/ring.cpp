@@ -27,6 +27,8 @@ Result<DecodedSqe, TransportError> decode_sqe(const abi::Sqe& sqe) {
         return Err{TransportError::BadOpcode};
     if (sqe.flags & ~abi::sqe_valid_flags)
         return Err{TransportError::BadFlags};
+    if ((sqe.flags & abi::SqeReturnException) && sqe.opcode != uint8_t(abi::Opcode::Return))
+        return Err{TransportError::BadFlags};
     if (sqe.reserved0 != 0 || sqe.reserved1 != 0)
         return Err{TransportError::BadSqe};
 
@@ -53,9 +55,14 @@ Result<DecodedSqe, TransportError> decode_sqe(const abi::Sqe& sqe) {
         return Err{TransportError::BadBuffer};
     if (uses_cap && sqe.cap == 0)
         return Err{TransportError::InvalidCap};
+    // A CALL names the interface it speaks; 0 is no interface (Cap'n Proto
+    // ids are never 0), and must not reach the table, where 0 means "any".
+    if (uses_method && sqe.interface_id == 0)
+        return Err{TransportError::WrongInterface};
 
     return DecodedSqe{
         .opcode = opcode,
+        .flags = sqe.flags,
         .method = sqe.method,
         .cap = abi::CapId{sqe.cap},
         .user_data = sqe.user_data,

@@ -48,6 +48,7 @@ struct UserRange {
 // zero, lengths are in range, buffers lie inside user space.
 struct DecodedSqe {
     abi::Opcode opcode;
+    uint8_t flags;
     uint16_t method;
     abi::CapId cap;
     uint64_t user_data;

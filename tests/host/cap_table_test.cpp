@@ -150,6 +150,14 @@ TEST_F(CapTableTest, WrongInterface) {
     EXPECT_EQ(lookup_error(*table, CapId::make(a.index(), 2), timer), CapError::Stale);
 }
 
+TEST_F(CapTableTest, CapabilityRecordedForAnyInterfaceAcceptsEvery) {
+    TestTable table(2);
+    CapId a = insert(*table, 1, any_interface);
+    EXPECT_EQ(lookup_error(*table, a, timer), std::nullopt);
+    EXPECT_EQ(lookup_error(*table, a, console), std::nullopt);
+    EXPECT_EQ(lookup_error(*table, a, any_interface), std::nullopt);
+}
+
 TEST_F(CapTableTest, StaleAfterReuse) {
     TestTable table(1);
     CapId first = insert(*table, 1);

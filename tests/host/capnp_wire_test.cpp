@@ -918,6 +918,46 @@ TEST(CapnpWireReader, DefaultValuesFromTrustedMessages) {
     EXPECT_EQ(validate(trusted), WireError::OutOfBounds);
 }
 
+// Generated defaults are constant-initialized trusted readers, shared by every
+// CPU: building one is a constant expression, and reading through one (a struct,
+// a list of structs, text, far from the root) writes nothing to it.
+constexpr Word shared_default[] = {struct_ptr(0, 1, 2),
+                                   7,
+                                   list_ptr(1, ElementSize::Byte, 3),
+                                   list_ptr(1, ElementSize::InlineComposite, 2),
+                                   0x000000000000696b, // "ki"
+                                   tag_word(2, 1, 0),
+                                   11,
+                                   12};
+constinit const MessageReader shared_default_message = MessageReader::trusted(shared_default);
+static_assert(MessageReader::trusted(shared_default).is_trusted() &&
+              MessageReader::trusted(shared_default).segment_count() == 1);
+
+TEST(CapnpWireReader, TrustedReadersAreNeverWritten) {
+    const MessageReader& message = shared_default_message;
+    ASSERT_TRUE(message.is_trusted());
+    const uint64_t budget = message.traversal_left();
+    for (int round = 0; round < 3; ++round) {
+        StructReader root = message.root();
+        EXPECT_EQ(root.data_field<uint64_t>(0), 7u);
+        EXPECT_EQ(root.pointer_field(0).get_text().view(), "ki");
+        ListReader list = root.pointer_field(1).get_list(ElementSize::InlineComposite);
+        ASSERT_EQ(list.size(), 2u);
+        EXPECT_EQ(list.get_struct(1).data_field<uint64_t>(0), 12u);
+        // Wrong kinds read as defaults and record nothing either.
+        EXPECT_EQ(root.pointer_field(0).get_struct().pointer_count(), 0u);
+        EXPECT_EQ(root.total_words(), 7u); // all but the root pointer
+    }
+    EXPECT_EQ(message.traversal_left(), budget);
+    EXPECT_EQ(message.error(), WireError::None);
+    EXPECT_EQ(validate(message), WireError::None);
+
+    // The same words read untrusted are charged as usual.
+    MessageReader untrusted(shared_default);
+    (void)untrusted.root().pointer_field(1).get_list(ElementSize::InlineComposite);
+    EXPECT_LT(untrusted.traversal_left(), ReaderLimits{}.traversal_words);
+}
+
 // ---------------------------------------------------------------------------
 // Builder
 

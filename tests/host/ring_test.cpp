@@ -98,6 +98,19 @@ TEST(DecodeSqe, ReservedOpcodesAndFlags) {
         sqe.flags = uint8_t(1 << bit);
         EXPECT_EQ(error_of(sqe), TransportError::BadFlags) << bit;
     }
+    // ReturnException is defined for Return only.
+    Sqe call_with_exception_flag = call_sqe();
+    call_with_exception_flag.flags = abi::SqeReturnException;
+    EXPECT_EQ(error_of(call_with_exception_flag), TransportError::BadFlags);
+    Sqe ret{};
+    ret.opcode = uint8_t(Opcode::Return);
+    ret.cap = abi::CapId::make(1, 1).raw;
+    ret.flags = abi::SqeReturnException;
+    ret.params_addr = user_buffer;
+    ret.params_len = 8;
+    EXPECT_TRUE(decode_sqe(ret).is_ok());
+    ret.flags = abi::SqeReturnException | 2;
+    EXPECT_EQ(error_of(ret), TransportError::BadFlags);
     Sqe reserved = call_sqe();
     reserved.reserved0 = 1;
     EXPECT_EQ(error_of(reserved), TransportError::BadSqe);

@@ -2,7 +2,8 @@
 //
 // A file's header is assembled from sections so that C++ sees every declaration
 // before it needs the type complete, whatever order the schema declares things in:
-//   1. detail:      default values and constants, as constexpr words and bytes;
+//   1. detail:      default values and constants, as constexpr words and bytes, and
+//                   constexpr trusted MessageReaders over the words;
 //   2. forward:     `struct X;` for every top-level struct and interface;
 //   3. shells:      each struct, group, params/results struct and interface as a
 //                   struct holding its ids and sizes, its enums (defined in place),
@@ -413,9 +414,13 @@ std::string Generator::enumerant_value(uint64_t enum_id, uint16_t value) {
 }
 
 // Copies a pointer value (a default or a constant) into a single-segment message
-// whose root pointer is the value, and emits its words as `detail::<array_name>`.
-std::string Generator::encode_words(const std::string& array_name,
-                                    capnp::AnyPointer::Reader value) {
+// whose root pointer is the value, emits its words as `detail::<array_name>` and
+// a trusted reader over them as `detail::<array_name>_message`, and returns the
+// reader's qualified name. Both are `inline constexpr`: constant-initialized, one
+// per program, no constructor and no initialization guard (the kernel has no
+// global constructors), and shared read-only by every CPU.
+std::string Generator::encode_message(const std::string& array_name,
+                                      capnp::AnyPointer::Reader value) {
     std::vector<uint64_t> words;
     auto append = [&](kj::ArrayPtr<const capnp::word> segment) {
         for (const auto& word : segment) {
@@ -443,8 +448,10 @@ std::string Generator::encode_words(const std::string& array_name,
     for (size_t i = 0; i < words.size(); ++i)
         out += "    " + hex_u64(words[i]) + ",\n";
     out += "};\n";
+    out += "inline constexpr " + wire + "MessageReader " + array_name + "_message = " + wire +
+           "MessageReader::trusted(" + array_name + ");\n";
     m_detail += out;
-    return "::" + m_namespace + "::detail::" + array_name;
+    return "::" + m_namespace + "::detail::" + array_name + "_message";
 }
 
 std::string Generator::encode_bytes(const std::string& array_name, capnp::Data::Reader bytes) {
@@ -648,10 +655,9 @@ void Generator::emit_const(Node::Reader node, const std::string& schema_name, co
     case Type::STRUCT:
     case Type::LIST: {
         bool is_struct = type.isStruct();
-        std::string array = encode_words("const_" + id_suffix(node.getId()),
-                                         is_struct ? value.getStruct() : value.getList());
+        std::string message = encode_message("const_" + id_suffix(node.getId()),
+                                             is_struct ? value.getStruct() : value.getList());
         std::string reader = cpp_type(type);
-        std::string message = gen + "trusted_message<" + array + ">()";
         std::string body = is_struct ? "return " + reader + "(" + message + ".root());"
                                      : "return " + list_type(type.getList().getElementType()) +
                                            "::read(" + message + ".root_pointer());";
@@ -948,8 +954,7 @@ void Generator::emit_struct(Node::Reader node, Output& out) {
                     std::string target = type_name(type.getStruct().getTypeId());
                     std::string def;
                     if (value.hasStruct())
-                        def = "&" + gen + "trusted_message<" +
-                              encode_words(default_array, value.getStruct()) + ">()";
+                        def = "&" + encode_message(default_array, value.getStruct());
                     add_both(accessor);
                     builder_names.add("set_" + raw_name, m_errors);
                     builder_names.add("init_" + raw_name, m_errors);
@@ -973,8 +978,7 @@ void Generator::emit_struct(Node::Reader node, Output& out) {
                     std::string list = list_type(type.getList().getElementType());
                     std::string def;
                     if (value.hasList())
-                        def = ", &" + gen + "trusted_message<" +
-                              encode_words(default_array, value.getList()) + ">()";
+                        def = ", &" + encode_message(default_array, value.getList());
                     add_both(accessor);
                     builder_names.add("set_" + raw_name, m_errors);
                     builder_names.add("init_" + raw_name, m_errors);

@@ -62,7 +62,7 @@ private:
 
     std::string cpp_type(capnp::schema::Type::Reader type);
     std::string list_type(capnp::schema::Type::Reader element);
-    std::string encode_words(const std::string& array_name, capnp::AnyPointer::Reader value);
+    std::string encode_message(const std::string& array_name, capnp::AnyPointer::Reader value);
     std::string encode_bytes(const std::string& array_name, capnp::Data::Reader bytes);
     std::string enumerant_value(uint64_t enum_id, uint16_t value);
     void error(const std::string& message) { m_errors.push_back(message); }

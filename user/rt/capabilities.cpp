@@ -47,6 +47,13 @@ bool debug_write_line(std::string_view text) {
 }
 
 void panic(std::string_view message) {
+    // Reporting goes through the ring, whose client may be what panicked (a
+    // full park table, a failed cap_enter): a second panic while reporting
+    // the first exits at once instead of recursing until the stack overflows.
+    static bool panicking = false;
+    if (panicking)
+        exit(-1);
+    panicking = true;
     char line[160];
     size_t length = 0;
     for (char c : std::string_view("panic: "))

@@ -76,10 +76,12 @@ private:
     Client m_client;
 };
 
+// A capability recorded with interface id 0 accepts calls in any interface
+// (an endpoint whose server decides), so it matches every Interface.
 template <typename Interface>
 Result<Capability<Interface>, LookupError> lookup(std::string_view name) {
     CapSetMatch match = TRY(find_capability(name));
-    if (match.interface_id != Interface::interface_id)
+    if (match.interface_id != 0 && match.interface_id != Interface::interface_id)
         return Err{LookupError::WrongInterface};
     return Capability<Interface>(match.id);
 }

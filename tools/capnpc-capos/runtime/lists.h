@@ -22,16 +22,18 @@
 
 namespace capos::gen {
 
-// A trusted message holding a schema default or constant, built once on first use.
-// `Words` is a generated constexpr array; the message must outlive every reader
-// taken from it, hence static storage. The kernel is built with
-// -fno-threadsafe-statics: two CPUs racing on the first use both build the same
-// read-only value.
+// A trusted message over `Words`, a constexpr array of words with static storage
+// (a schema default or constant). Constant-initialized: no constructor runs and
+// no initialization guard is checked, and reading through it writes nothing, so
+// any number of CPUs share it. Generated code names its own `detail::*_message`
+// variables instead; this is the same thing for hand-written defaults.
 template <const auto& Words>
-const capnp::MessageReader& trusted_message() {
-    static const capnp::MessageReader message =
-        capnp::MessageReader::trusted(std::span<const capnp::Word>(Words));
-    return message;
+inline constexpr capnp::MessageReader
+    trusted_message_reader = capnp::MessageReader::trusted(std::span<const capnp::Word>(Words));
+
+template <const auto& Words>
+constexpr const capnp::MessageReader& trusted_message() {
+    return trusted_message_reader<Words>;
 }
 
 // The root of a message as struct S.

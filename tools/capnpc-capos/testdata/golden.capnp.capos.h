@@ -22,15 +22,21 @@ inline constexpr ::capos::capnp::Word default_b7ed4707d12c3f4e_scalars_default[]
     0x0000000600000000ull, 0x0000002a00000000ull, 0x0000000000000000ull, 0x0000000000000000ull,
     0x0000000000000000ull, 0x0000000100000000ull, 0x3fe0000000000000ull,
 };
+inline constexpr ::capos::capnp::MessageReader default_b7ed4707d12c3f4e_scalars_default_message =
+    ::capos::capnp::MessageReader::trusted(default_b7ed4707d12c3f4e_scalars_default);
 inline constexpr ::capos::capnp::Word default_878e3294e7bfef18_i32s_default[] = {
     0x0000001c00000001ull,
     0xfffffffe00000001ull,
     0x0000000000000003ull,
 };
+inline constexpr ::capos::capnp::MessageReader default_878e3294e7bfef18_i32s_default_message =
+    ::capos::capnp::MessageReader::trusted(default_878e3294e7bfef18_i32s_default);
 inline constexpr ::capos::capnp::Word default_878e3294e7bfef18_texts_default[] = {
     0x0000001600000001ull, 0x0000001200000005ull, 0x0000001a00000005ull,
     0x0000000000000061ull, 0x0000000000006362ull,
 };
+inline constexpr ::capos::capnp::MessageReader default_878e3294e7bfef18_texts_default_message =
+    ::capos::capnp::MessageReader::trusted(default_878e3294e7bfef18_texts_default);
 inline constexpr ::capos::capnp::Word default_878e3294e7bfef18_structs_default[] = {
     0x000000d700000001ull, 0x0000000d00000008ull, 0x0000000000000000ull, 0x0000000000000000ull,
     0x0000000000000001ull, 0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000000ull,
@@ -40,32 +46,46 @@ inline constexpr ::capos::capnp::Word default_878e3294e7bfef18_structs_default[]
     0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000000ull,
     0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000000ull,
 };
+inline constexpr ::capos::capnp::MessageReader default_878e3294e7bfef18_structs_default_message =
+    ::capos::capnp::MessageReader::trusted(default_878e3294e7bfef18_structs_default);
 inline constexpr ::capos::capnp::Word default_878e3294e7bfef18_bools_default[] = {
     0x0000001900000001ull,
     0x0000000000000005ull,
 };
+inline constexpr ::capos::capnp::MessageReader default_878e3294e7bfef18_bools_default_message =
+    ::capos::capnp::MessageReader::trusted(default_878e3294e7bfef18_bools_default);
 inline constexpr ::capos::capnp::Word default_878e3294e7bfef18_nested_default[] = {
     0x0000001600000001ull, 0x0000000b00000005ull, 0x0000001300000005ull,
     0x0000000000000001ull, 0x0000000000030002ull,
 };
+inline constexpr ::capos::capnp::MessageReader default_878e3294e7bfef18_nested_default_message =
+    ::capos::capnp::MessageReader::trusted(default_878e3294e7bfef18_nested_default);
 inline constexpr ::capos::capnp::Word const_f952ce48555c1296[] = {
     0x0000000100000000ull,
     0x0000000000000001ull,
 };
+inline constexpr ::capos::capnp::MessageReader const_f952ce48555c1296_message =
+    ::capos::capnp::MessageReader::trusted(const_f952ce48555c1296);
 inline constexpr uint8_t const_f0477d5f04606ba5[] = {222, 173, 190, 239};
 inline constexpr ::capos::capnp::Word const_f8b606d48a3964e4[] = {
     0x0000002400000001ull,
     0x0000000300000002ull,
     0x0000000700000005ull,
 };
+inline constexpr ::capos::capnp::MessageReader const_f8b606d48a3964e4_message =
+    ::capos::capnp::MessageReader::trusted(const_f8b606d48a3964e4);
 inline constexpr ::capos::capnp::Word const_a5e7840825f3f6f7[] = {
     0x0000001600000001ull, 0x0000002200000005ull, 0x0000002200000005ull,
     0x0000000000656e6full, 0x00000000006f7774ull,
 };
+inline constexpr ::capos::capnp::MessageReader const_a5e7840825f3f6f7_message =
+    ::capos::capnp::MessageReader::trusted(const_a5e7840825f3f6f7);
 inline constexpr ::capos::capnp::Word const_a64a242931f91851[] = {
     0x0003000000000000ull, 0x0000003a00000009ull, 0x0000000000000000ull,
     0x0000000100000004ull, 0x0000656c706d6173ull, 0x000000000000ff00ull,
 };
+inline constexpr ::capos::capnp::MessageReader const_a64a242931f91851_message =
+    ::capos::capnp::MessageReader::trusted(const_a64a242931f91851);
 } // namespace detail
 
 struct Scalars;
@@ -1634,8 +1654,7 @@ inline void Pointers::Builder::set_scalars(::golden::schema::Scalars::Reader val
 }
 inline ::golden::schema::Scalars::Reader Pointers::Reader::scalars_default() const {
     return ::golden::schema::Scalars::Reader(m_raw.pointer_field(5).get_struct(
-        &::capos::gen::trusted_message<
-            ::golden::schema::detail::default_b7ed4707d12c3f4e_scalars_default>()));
+        &::golden::schema::detail::default_b7ed4707d12c3f4e_scalars_default_message));
 }
 inline ::golden::schema::Scalars::Builder Pointers::Builder::init_scalars_default() {
     return ::golden::schema::Scalars::Builder(m_raw.pointer_field(5).init_struct(
@@ -1919,8 +1938,7 @@ inline void Lists::Builder::set_capabilities(::capos::gen::CapabilityList::Reade
 inline ::capos::gen::PrimitiveList<int32_t>::Reader Lists::Reader::i32s_default() const {
     return ::capos::gen::PrimitiveList<int32_t>::read(
         m_raw.pointer_field(21),
-        &::capos::gen::trusted_message<
-            ::golden::schema::detail::default_878e3294e7bfef18_i32s_default>());
+        &::golden::schema::detail::default_878e3294e7bfef18_i32s_default_message);
 }
 inline ::capos::gen::PrimitiveList<int32_t>::Builder
 Lists::Builder::init_i32s_default(uint32_t count) {
@@ -1932,8 +1950,7 @@ inline void Lists::Builder::set_i32s_default(::capos::gen::PrimitiveList<int32_t
 inline ::capos::gen::TextList::Reader Lists::Reader::texts_default() const {
     return ::capos::gen::TextList::read(
         m_raw.pointer_field(22),
-        &::capos::gen::trusted_message<
-            ::golden::schema::detail::default_878e3294e7bfef18_texts_default>());
+        &::golden::schema::detail::default_878e3294e7bfef18_texts_default_message);
 }
 inline ::capos::gen::TextList::Builder Lists::Builder::init_texts_default(uint32_t count) {
     return ::capos::gen::TextList::init(m_raw.pointer_field(22), count);
@@ -1945,8 +1962,7 @@ inline ::capos::gen::StructList<::golden::schema::Scalars>::Reader
 Lists::Reader::structs_default() const {
     return ::capos::gen::StructList<::golden::schema::Scalars>::read(
         m_raw.pointer_field(23),
-        &::capos::gen::trusted_message<
-            ::golden::schema::detail::default_878e3294e7bfef18_structs_default>());
+        &::golden::schema::detail::default_878e3294e7bfef18_structs_default_message);
 }
 inline ::capos::gen::StructList<::golden::schema::Scalars>::Builder
 Lists::Builder::init_structs_default(uint32_t count) {
@@ -1960,8 +1976,7 @@ inline void Lists::Builder::set_structs_default(
 inline ::capos::gen::BoolList::Reader Lists::Reader::bools_default() const {
     return ::capos::gen::BoolList::read(
         m_raw.pointer_field(24),
-        &::capos::gen::trusted_message<
-            ::golden::schema::detail::default_878e3294e7bfef18_bools_default>());
+        &::golden::schema::detail::default_878e3294e7bfef18_bools_default_message);
 }
 inline ::capos::gen::BoolList::Builder Lists::Builder::init_bools_default(uint32_t count) {
     return ::capos::gen::BoolList::init(m_raw.pointer_field(24), count);
@@ -1973,8 +1988,7 @@ inline ::capos::gen::ListList<::capos::gen::PrimitiveList<uint16_t>>::Reader
 Lists::Reader::nested_default() const {
     return ::capos::gen::ListList<::capos::gen::PrimitiveList<uint16_t>>::read(
         m_raw.pointer_field(25),
-        &::capos::gen::trusted_message<
-            ::golden::schema::detail::default_878e3294e7bfef18_nested_default>());
+        &::golden::schema::detail::default_878e3294e7bfef18_nested_default_message);
 }
 inline ::capos::gen::ListList<::capos::gen::PrimitiveList<uint16_t>>::Builder
 Lists::Builder::init_nested_default(uint32_t count) {
@@ -2227,7 +2241,7 @@ inline constexpr ::golden::schema::Outer::Mode Outer::default_mode =
 
 inline auto Outer::origin() {
     return ::golden::schema::Outer::Inner::Reader(
-        ::capos::gen::trusted_message<::golden::schema::detail::const_f952ce48555c1296>().root());
+        ::golden::schema::detail::const_f952ce48555c1296_message.root());
 }
 
 inline constexpr uint64_t max_count = 1000ull;
@@ -2243,19 +2257,17 @@ inline constexpr ::std::span<const uint8_t> blob = {
 
 inline ::capos::gen::PrimitiveList<uint32_t>::Reader primes() {
     return ::capos::gen::PrimitiveList<uint32_t>::read(
-        ::capos::gen::trusted_message<::golden::schema::detail::const_f8b606d48a3964e4>()
-            .root_pointer());
+        ::golden::schema::detail::const_f8b606d48a3964e4_message.root_pointer());
 }
 
 inline ::capos::gen::TextList::Reader labels() {
     return ::capos::gen::TextList::read(
-        ::capos::gen::trusted_message<::golden::schema::detail::const_a5e7840825f3f6f7>()
-            .root_pointer());
+        ::golden::schema::detail::const_a5e7840825f3f6f7_message.root_pointer());
 }
 
 inline ::golden::schema::Pointers::Reader sample() {
     return ::golden::schema::Pointers::Reader(
-        ::capos::gen::trusted_message<::golden::schema::detail::const_a64a242931f91851>().root());
+        ::golden::schema::detail::const_a64a242931f91851_message.root());
 }
 
 inline constexpr bool enabled = true;

@@ -1,0 +1,19 @@
+// The boot package as the rest of the kernel sees it once start_init has read
+// it: the manifest (its bytes, for the BootPackage capability) and the
+// binaries it names (for ProcessSpawner).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace capos::kernel {
+
+// The ELF file of the manifest binary called `name`, if there is one.
+std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name);
+
+// The compiled manifest exactly as it is in the archive (framed message).
+std::span<const uint8_t> boot_manifest_bytes();
+
+} // namespace capos::kernel

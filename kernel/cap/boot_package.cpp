@@ -1,0 +1,44 @@
+// BootPackage: the compiled boot manifest, read in chunks (init's source of
+// what to start).
+#include "kernel/boot/boot_package.h"
+#include "kernel/cap/kernel_capabilities.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::BootPackage;
+
+constexpr uint32_t max_chunk = 4096;
+
+class BootPackageService final : public KernelServiceOf<BootPackage, BootPackageService> {
+public:
+    Result<void, gen::Exception> manifest_size(BootPackage::ManifestSizeParams::Reader,
+                                               BootPackage::ManifestSizeResults::Builder results) {
+        results.set_bytes(boot_manifest_bytes().size());
+        return {};
+    }
+    Result<void, gen::Exception> read_manifest(BootPackage::ReadManifestParams::Reader params,
+                                               BootPackage::ReadManifestResults::Builder results) {
+        if (params.length() > max_chunk)
+            return Err{invalid_argument("at most 4096 bytes per read")};
+        std::span<const uint8_t> manifest = boot_manifest_bytes();
+        uint64_t offset = params.offset() < manifest.size() ? params.offset() : manifest.size();
+        uint64_t length = manifest.size() - offset;
+        if (length > params.length())
+            length = params.length();
+        results.set_data(manifest.subspan(offset, length));
+        return {};
+    }
+};
+
+} // namespace
+
+RefPtr<KernelService> create_boot_package_service() {
+    auto created = heap_create<BootPackageService>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+} // namespace capos::kernel

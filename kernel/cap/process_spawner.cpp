@@ -1,0 +1,197 @@
+// ProcessSpawner and ProcessHandle: starting boot binaries with exactly the
+// capabilities the caller chooses to give, and waiting for them to end.
+//
+// spawn decodes everything first (name, binary, every grant) and changes
+// nothing on failure; then it reserves the caller's slot for the handle, takes
+// the capabilities being moved, builds the child, and only when the child is
+// complete commits the moves and the handle and starts it. Any failure before
+// that point restores the moved capabilities (the Taken tokens undo
+// themselves) and frees the half-built child.
+#include "abi/user_layout.h"
+#include "kernel/boot/boot_package.h"
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/log.h"
+#include "kernel/object/endpoint.h"
+#include "kernel/object/process.h"
+#include "lib/elf/elf.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::Grant;
+using schema::ProcessHandle;
+using schema::ProcessSpawner;
+
+gen::Exception denied(std::string_view message) {
+    return {schema::ExceptionType::PermissionDenied, message};
+}
+gen::Exception overloaded(std::string_view message) {
+    return {schema::ExceptionType::Overloaded, message};
+}
+
+class ProcessHandleObject final : public KernelServiceOf<ProcessHandle, ProcessHandleObject> {
+public:
+    explicit ProcessHandleObject(RefPtr<Process> child) : m_child(std::move(child)) {}
+
+    Result<void, gen::Exception> wait(ProcessHandle::WaitParams::Reader,
+                                      ProcessHandle::WaitResults::Builder) {
+        // Answered (at once, or when the child ends) through the exit watcher.
+        if (!m_child->add_exit_watcher(invocation().defer()))
+            return Err{overloaded("too many waits on this process")};
+        return {};
+    }
+
+private:
+    RefPtr<Process> m_child;
+};
+
+constexpr size_t max_grants = abi::capset_max_entries;
+
+class ProcessSpawnerService final : public KernelServiceOf<ProcessSpawner, ProcessSpawnerService> {
+public:
+    Result<void, gen::Exception> spawn(ProcessSpawner::SpawnParams::Reader params,
+                                       ProcessSpawner::SpawnResults::Builder results);
+};
+
+// Decode: every check that needs no change to anything.
+Result<std::span<const uint8_t>, gen::Exception>
+check_spawn(Process& caller, ProcessSpawner::SpawnParams::Reader params) {
+    std::string_view name = params.name();
+    if (name.empty() || name.size() > Process::max_name_length)
+        return Err{invalid_argument("process name must be 1..31 bytes")};
+    auto elf = find_boot_binary(params.binary());
+    if (!elf)
+        return Err{invalid_argument("no such binary in the boot package")};
+    if (ElfLoadPlan::create(*elf, {abi::user_min_address, abi::user_map_base}).is_error())
+        return Err{invalid_argument("the binary is not a loadable program")};
+
+    auto grants = params.grants();
+    if (grants.size() > max_grants)
+        return Err{invalid_argument("too many grants (at most 63)")};
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        Grant::Reader grant = grants[i];
+        if (grant.name().empty() || grant.name().size() > abi::capset_name_max)
+            return Err{invalid_argument("grant names must be 1..47 bytes")};
+        for (uint32_t j = 0; j < i; ++j) {
+            if (grants[j].name() == grant.name())
+                return Err{invalid_argument("duplicate grant name")};
+        }
+        if (grant.is_capability()) {
+            auto capability = grant.capability();
+            if (!schema::is_known(capability.mode()))
+                return Err{invalid_argument("unknown transfer mode")};
+            auto entry = caller.capabilities().lookup(abi::CapId{capability.cap()});
+            if (entry.is_error())
+                return Err{denied("granted capability is not held")};
+            if (!has_flags(entry.value().flags, CapFlags::Transferable))
+                return Err{denied("granted capability cannot be transferred")};
+            if (capability.mode() == schema::TransferMode::Move) {
+                for (uint32_t j = 0; j < i; ++j) {
+                    if (grants[j].is_capability() &&
+                        grants[j].capability().cap() == capability.cap())
+                        return Err{invalid_argument("a moved capability is granted twice")};
+                }
+            }
+        } else if (grant.which() != Grant::Which::NewEndpoint) {
+            return Err{invalid_argument("unknown grant kind")};
+        }
+    }
+    return *elf;
+}
+
+Result<void, gen::Exception>
+ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
+                             ProcessSpawner::SpawnResults::Builder results) {
+    Process& caller = invocation().caller;
+    std::span<const uint8_t> elf = TRY(check_spawn(caller, params));
+    auto grants = params.grants();
+
+    // Invoke. Everything that can fail comes before the commits below.
+    auto handle_slot = caller.capabilities().reserve();
+    if (handle_slot.is_error())
+        return Err{overloaded("capability table full")};
+
+    ProcessCapTable::Taken taken[max_grants];
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        Grant::Reader grant = grants[i];
+        if (!grant.is_capability() || grant.capability().mode() != schema::TransferMode::Move)
+            continue;
+        auto take = caller.capabilities().take(abi::CapId{grant.capability().cap()});
+        if (take.is_error())
+            return Err{denied("granted capability cannot be moved")};
+        taken[i] = take.release_value();
+    }
+
+    EndpointPair endpoints[max_grants];
+    uint32_t endpoint_count = 0;
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        if (grants[i].which() != Grant::Which::NewEndpoint)
+            continue;
+        auto pair = create_endpoint_pair();
+        if (pair.is_error())
+            return Err{overloaded("out of memory")};
+        endpoints[endpoint_count++] = pair.release_value();
+    }
+    auto endpoint_list = results.init_endpoints(endpoint_count);
+    if (endpoint_list.size() != endpoint_count)
+        return Err{overloaded("results buffer too small")};
+
+    auto created = Process::create(params.name());
+    if (created.is_error())
+        return Err{overloaded("out of memory")};
+    RefPtr<Process> child = created.release_value();
+    if (child->load(elf).is_error())
+        return Err{overloaded("out of memory")};
+
+    // Commit: nothing below can fail (the child's table has room for every
+    // grant, checked above), so moves finish and endpoints are handed out.
+    uint32_t next_endpoint = 0;
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        Grant::Reader grant = grants[i];
+        Result<abi::CapId, SpawnError> granted = Err{SpawnError::TooManyGrants};
+        if (grant.is_capability()) {
+            if (grant.capability().mode() == schema::TransferMode::Move) {
+                auto record = caller.capabilities().finish(std::move(taken[i]));
+                granted = child->grant(std::move(record.object), record.interface_id, grant.name());
+            } else {
+                auto entry = caller.capabilities().lookup(abi::CapId{grant.capability().cap()});
+                VERIFY(entry.is_ok());
+                granted =
+                    child->grant(entry.value().object, entry.value().interface_id, grant.name());
+            }
+        } else {
+            EndpointPair& pair = endpoints[next_endpoint];
+            granted = child->grant(RefPtr<KernelObject>(std::move(pair.owner)), any_interface,
+                                   grant.name());
+            auto client = caller.capabilities().insert(RefPtr<KernelObject>(std::move(pair.client)),
+                                                       any_interface, CapFlags::Transferable);
+            endpoint_list.set(next_endpoint, client.is_ok() ? client.value().raw : 0);
+            ++next_endpoint;
+        }
+        VERIFY(granted.is_ok());
+    }
+
+    auto handle = heap_create<ProcessHandleObject>(child);
+    if (handle.is_error())
+        return Err{overloaded("out of memory")};
+    abi::CapId handle_id = caller.capabilities().commit(
+        handle_slot.release_value(), RefPtr<KernelObject>::adopt(handle.value()),
+        ProcessHandle::interface_id, CapFlags::None);
+    results.set_handle(handle_id.raw);
+    if (child->start().is_error())
+        return Err{overloaded("out of memory")};
+    log_debug("spawn: {} started '{}' as process {}", caller.name(), child->name(), child->id());
+    return {};
+}
+
+} // namespace
+
+RefPtr<KernelService> create_process_spawner_service() {
+    auto created = heap_create<ProcessSpawnerService>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,131 @@
+// Endpoints: how one process calls a server in another.
+//
+// An endpoint's state (Endpoint) is reached through two kinds of capability,
+// each its own object: EndpointOwner, which may RECV calls and RETURN answers,
+// and EndpointClient, which may only CALL. Attenuation is by handing out the
+// narrower object, not by rights bits.
+//
+// A call's life (numbered across ring.cpp and endpoint.cpp):
+//   1. CALL on a client facet: the kernel has the params (validated) in its
+//      scratch buffer. If the owner waits in RECV, the call is delivered to it
+//      at once (header + params copied straight into the owner's buffer) and
+//      the owner is made to run next: direct handoff. Otherwise the params are
+//      copied to the heap and the call queues (bounded; charged to the caller).
+//   2. RECV on the owner: delivers the oldest queued call, or waits.
+//   3. RETURN on the owner: copies the answer into the caller's result buffer,
+//      posts the caller's completion and makes the caller run next.
+//   4. When the last owner capability goes (or its process ends), every queued
+//      and in-flight call completes with Disconnected and later CALLs fail so.
+//      When a caller ends, its queued calls are dropped and its in-flight calls
+//      are answered into the void. When the last client facet goes and nothing
+//      is queued, RECV (waiting or new) completes with Disconnected: nobody
+//      can call any more, so a server can end.
+#pragma once
+
+#include "abi/ring.h"
+#include "kernel/cap/completion.h"
+#include "kernel/object/kernel_object.h"
+#include "lib/base/result.h"
+#include "lib/capnp/wire.h"
+#include "lib/ring/ring.h"
+#include <optional>
+#include <span>
+
+namespace capos::kernel {
+
+class Endpoint;
+class Process;
+
+struct EndpointCall {
+    Endpoint* endpoint = nullptr;
+    EndpointCall* next = nullptr;           // in the endpoint's queue or in-flight list
+    EndpointCall* next_of_caller = nullptr; // in the caller's outstanding list
+    uint32_t call_id = 0;
+    uint16_t method = 0;
+    uint64_t interface_id = 0;
+    PendingReply reply;
+    capnp::Word* params = nullptr; // the heap copy while queued
+    uint32_t params_words = 0;
+};
+
+class Endpoint final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::Endpoint;
+    static constexpr uint32_t max_queued_calls = 32;
+
+    static Result<RefPtr<Endpoint>, abi::TransportError> create();
+
+    // ring.cpp's entry points. Each returns the submitter's completion, or
+    // nullopt when it comes later.
+    std::optional<abi::Cqe> call(Process& caller, const ring::DecodedSqe& sqe,
+                                 std::span<const capnp::Word> params);
+    std::optional<abi::Cqe> receive(Process& owner, const ring::DecodedSqe& sqe);
+    abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<const capnp::Word> message);
+
+    // The last owner capability is gone: step 4.
+    void close();
+    bool closed() const { return m_closed; }
+
+    // A caller ended: drop its queued call / forget its in-flight one.
+    void cancel(EndpointCall* call);
+
+    void add_client() { ++m_clients; }
+    void remove_client();
+
+private:
+    Endpoint() : KernelObject(object_type) {}
+    void destroy() override;
+
+    // Copies `call` to the waiting receiver and moves it in flight (taking it
+    // off the queue head if `from_queue`); false when the receiver's buffer
+    // refused it (the receiver's completion says why).
+    bool deliver(EndpointCall& call, std::span<const capnp::Word> params, PendingReply& receiver,
+                 bool from_queue);
+    void free_call(EndpointCall* call);
+
+    bool m_closed = false;
+    uint32_t m_clients = 0;
+    uint32_t m_next_call_id = 1;
+    EndpointCall* m_queue_head = nullptr;
+    EndpointCall* m_queue_tail = nullptr;
+    uint32_t m_queued = 0;
+    EndpointCall* m_in_flight = nullptr;
+    std::optional<PendingReply> m_receiver; // the owner's waiting RECV
+};
+
+// The receiving side of an endpoint (a capability). When the last reference
+// goes, the endpoint closes.
+class EndpointOwner final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::EndpointOwner;
+    explicit EndpointOwner(RefPtr<Endpoint> endpoint)
+        : KernelObject(object_type), m_endpoint(std::move(endpoint)) {}
+    Endpoint& endpoint() { return *m_endpoint; }
+
+private:
+    void destroy() override;
+    RefPtr<Endpoint> m_endpoint;
+};
+
+// The calling side of an endpoint (a capability).
+class EndpointClient final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::EndpointClient;
+    explicit EndpointClient(RefPtr<Endpoint> endpoint)
+        : KernelObject(object_type), m_endpoint(std::move(endpoint)) {
+        m_endpoint->add_client();
+    }
+    Endpoint& endpoint() { return *m_endpoint; }
+
+private:
+    void destroy() override;
+    RefPtr<Endpoint> m_endpoint;
+};
+
+struct EndpointPair {
+    RefPtr<EndpointOwner> owner;
+    RefPtr<EndpointClient> client;
+};
+Result<EndpointPair, abi::TransportError> create_endpoint_pair();
+
+} // namespace capos::kernel

@@ -1,0 +1,291 @@
+// init: the first process. It reads the boot manifest through BootPackage and
+// starts every service listed under init.services, in order, through
+// ProcessSpawner, with exactly the capabilities each service's grants name:
+//   kernel    a copy of init's own capability of that interface (init must
+//             hold it: the manifest grants it to init),
+//   service   a copy of the client side of another service's export,
+//   endpoint  a fresh endpoint the service owns; init keeps the client side
+//             and, if the service exports that name, hands it to importers.
+// Services marked waitForExit are waited for before the next one starts; at
+// the end init waits for all of them and exits 0 when every one exited 0.
+// Anything wrong with the manifest stops init with a reason (fail closed).
+#include "lib/capnp/wire.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/rt.h"
+#include "user/rt/syscall.h"
+
+namespace {
+
+using namespace capos;
+using schema::CapGrant;
+using schema::KernelCapability;
+
+constexpr size_t max_manifest_words = 64 * 1024 / 8;
+constexpr size_t max_segments = 16;
+constexpr size_t max_services = 32;
+constexpr size_t max_exports = 64;
+
+alignas(8) capnp::Word g_manifest[max_manifest_words];
+std::span<const capnp::Word> g_segments[max_segments];
+
+struct Export {
+    std::string_view service;
+    std::string_view name;
+    abi::CapId client;
+};
+Export g_exports[max_exports];
+size_t g_export_count = 0;
+
+struct Started {
+    std::string_view name;
+    abi::CapId handle;
+    bool waited;
+};
+Started g_started[max_services];
+size_t g_started_count = 0;
+
+// A line on the console, built from pieces without allocation.
+class Line {
+public:
+    Line& operator<<(std::string_view text) {
+        for (char c : text) {
+            if (m_length < sizeof(m_text))
+                m_text[m_length++] = c;
+        }
+        return *this;
+    }
+    Line& operator<<(int64_t value) {
+        char digits[24];
+        int n = 0;
+        uint64_t magnitude = value < 0 ? uint64_t(0) - uint64_t(value) : uint64_t(value);
+        do {
+            digits[n++] = char('0' + magnitude % 10);
+            magnitude /= 10;
+        } while (magnitude != 0);
+        if (value < 0)
+            *this << "-";
+        while (n > 0)
+            *this << std::string_view(&digits[--n], 1);
+        return *this;
+    }
+    ~Line() { (void)rt::debug_write_line(std::string_view(m_text, m_length)); }
+
+private:
+    char m_text[200];
+    size_t m_length = 0;
+};
+
+uint64_t interface_of(KernelCapability kind) {
+    switch (kind) {
+    case KernelCapability::Console:
+        return schema::Console::interface_id;
+    case KernelCapability::Timer:
+        return schema::Timer::interface_id;
+    case KernelCapability::Entropy:
+        return schema::EntropySource::interface_id;
+    case KernelCapability::FrameAllocator:
+        return schema::FrameAllocator::interface_id;
+    case KernelCapability::VirtualMemory:
+        return schema::VirtualMemory::interface_id;
+    case KernelCapability::ProcessSpawner:
+        return schema::ProcessSpawner::interface_id;
+    case KernelCapability::BootPackage:
+        return schema::BootPackage::interface_id;
+    case KernelCapability::LogSink:
+        return schema::LogSink::interface_id;
+    case KernelCapability::LogReader:
+        return schema::LogReader::interface_id;
+    case KernelCapability::Null:
+        return schema::Null::interface_id;
+    }
+    return 0;
+}
+
+// init's own capability speaking `interface_id`, found in its CapSet.
+std::optional<abi::CapId> own_capability(uint64_t interface_id) {
+    const abi::CapSetPage& set = rt::capset();
+    for (uint32_t i = 0; i < set.header.count && i < abi::capset_max_entries; ++i) {
+        if (set.entries[i].interface_id == interface_id)
+            return abi::CapId{set.entries[i].cap_id};
+    }
+    return std::nullopt;
+}
+
+const Export* find_export(std::string_view service, std::string_view name) {
+    for (size_t i = 0; i < g_export_count; ++i) {
+        if (g_exports[i].service == service && g_exports[i].name == name)
+            return &g_exports[i];
+    }
+    return nullptr;
+}
+
+[[noreturn]] void fail(std::string_view what, std::string_view detail = {}) {
+    Line() << "init: " << what << (detail.empty() ? "" : ": ") << detail;
+    rt::exit(1);
+}
+
+std::string_view call_error_text(const gen::CallError& error) {
+    switch (error.kind) {
+    case gen::CallErrorKind::Exception:
+        return error.exception.message;
+    case gen::CallErrorKind::Transport:
+        return "transport error";
+    case gen::CallErrorKind::ParamsTooLarge:
+        return "params too large";
+    case gen::CallErrorKind::BadReply:
+        return "malformed reply";
+    }
+    return "unknown error";
+}
+
+schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>& boot) {
+    auto size = boot->manifest_size();
+    if (size.is_error())
+        fail("cannot read the manifest size", call_error_text(size.error()));
+    uint64_t bytes = size.value().bytes();
+    if (bytes == 0 || bytes > sizeof g_manifest || bytes % 8 != 0)
+        fail("the manifest is empty, too large or not whole words");
+    for (uint64_t offset = 0; offset < bytes;) {
+        auto chunk = boot->read_manifest(offset, 4096);
+        if (chunk.is_error())
+            fail("cannot read the manifest", call_error_text(chunk.error()));
+        std::span<const uint8_t> data = chunk.value().data();
+        if (data.empty() || data.size() > bytes - offset)
+            fail("the manifest changed while it was read");
+        __builtin_memcpy(reinterpret_cast<uint8_t*>(g_manifest) + offset, data.data(), data.size());
+        offset += data.size();
+    }
+    auto segments =
+        capnp::parse_framed(std::span<const capnp::Word>(g_manifest, bytes / 8), g_segments);
+    if (segments.is_error())
+        fail("the manifest is not a framed message", capnp::to_string(segments.error()));
+    static capnp::MessageReader* message;
+    alignas(capnp::MessageReader) static unsigned char storage[sizeof(capnp::MessageReader)];
+    message = new (storage) capnp::MessageReader(segments.value());
+    if (capnp::WireError error = capnp::validate(*message); error != capnp::WireError::None)
+        fail("the manifest is malformed", capnp::to_string(error));
+    schema::SystemManifest::Reader manifest(message->root());
+    if (manifest.schema_version() != schema::current_schema_version)
+        fail("the manifest's schema version is not the one init reads");
+    return manifest;
+}
+
+void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
+                   schema::ServiceConfig::Reader service) {
+    auto grants = service.grants();
+    // Resolve every grant's source before spawning (decode, then invoke).
+    abi::CapId sources[abi::capset_max_entries];
+    if (grants.size() > abi::capset_max_entries)
+        fail("too many grants for service", service.name());
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        CapGrant::Reader grant = grants[i];
+        auto source = grant.source();
+        switch (source.which()) {
+        case CapGrant::Source::Which::Kernel: {
+            auto own = own_capability(interface_of(source.kernel()));
+            if (!own)
+                fail("init does not hold the kernel capability granted as", grant.name());
+            sources[i] = *own;
+            break;
+        }
+        case CapGrant::Source::Which::Service: {
+            const Export* found =
+                find_export(source.service().service(), source.service().export_());
+            if (!found)
+                fail("no such export (or it is exported later) for grant", grant.name());
+            sources[i] = found->client;
+            break;
+        }
+        case CapGrant::Source::Which::Endpoint:
+            sources[i] = abi::CapId{};
+            break;
+        default:
+            fail("unknown grant source for", grant.name());
+        }
+    }
+
+    auto spawned = spawner->spawn([&](schema::ProcessSpawner::SpawnParams::Builder params) {
+        params.set_name(service.name());
+        params.set_binary(service.binary());
+        auto list = params.init_grants(grants.size());
+        for (uint32_t i = 0; i < grants.size(); ++i) {
+            auto out = list[i];
+            out.set_name(grants[i].name());
+            if (grants[i].source().which() == CapGrant::Source::Which::Endpoint) {
+                out.set_new_endpoint();
+            } else {
+                auto capability = out.init_capability();
+                capability.set_cap(sources[i].raw);
+                capability.set_mode(schema::TransferMode::Copy);
+            }
+        }
+    });
+    if (spawned.is_error())
+        fail("cannot start service", call_error_text(spawned.error()));
+
+    // The client sides of the new endpoints come back in grant order.
+    auto endpoints = spawned.value().endpoints();
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        if (grants[i].source().which() != CapGrant::Source::Which::Endpoint)
+            continue;
+        abi::CapId client{next < endpoints.size() ? endpoints[next] : 0};
+        ++next;
+        for (auto exported : service.exports()) {
+            if (exported == grants[i].name() && g_export_count < max_exports)
+                g_exports[g_export_count++] = {service.name(), exported, client};
+        }
+    }
+    if (g_started_count == max_services)
+        fail("too many services");
+    g_started[g_started_count++] = {service.name(), abi::CapId{spawned.value().handle()}, false};
+    Line() << "init: started " << service.name();
+}
+
+// Waits for a started service; true when it exited with code 0.
+bool wait_for(Started& started) {
+    started.waited = true;
+    schema::ProcessHandle::Client<rt::RingTransport> handle(rt::transport(), started.handle.raw);
+    auto waited = handle.wait();
+    if (waited.is_error()) {
+        Line() << "init: cannot wait for " << started.name << ": "
+               << call_error_text(waited.error());
+        return false;
+    }
+    auto status = waited.value().status();
+    if (status.is_exited()) {
+        Line() << "init: " << started.name << " exited with code " << status.exited();
+        return status.exited() == 0;
+    }
+    Line() << "init: " << started.name << " ended by exception "
+           << int64_t(status.faulted().vector()) << " (" << status.faulted().detail() << ")";
+    return false;
+}
+
+} // namespace
+
+int main() {
+    auto boot = rt::lookup<schema::BootPackage>("boot");
+    auto spawner = rt::lookup<schema::ProcessSpawner>("spawner");
+    if (boot.is_error() || spawner.is_error())
+        fail("init needs the 'boot' and 'spawner' capabilities");
+    schema::SystemManifest::Reader manifest = read_manifest(boot.value());
+
+    bool all_clean = true;
+    for (auto service : manifest.init().services()) {
+        start_service(spawner.value(), service);
+        if (service.wait_for_exit())
+            all_clean = wait_for(g_started[g_started_count - 1]) && all_clean;
+    }
+    // Everything is wired: init's own copies of the exports go, so a service
+    // learns it has no clients left once its importers end.
+    for (size_t i = 0; i < g_export_count; ++i)
+        (void)rt::release(g_exports[i].client);
+    g_export_count = 0;
+    for (size_t i = 0; i < g_started_count; ++i) {
+        if (!g_started[i].waited)
+            all_clean = wait_for(g_started[i]) && all_clean;
+    }
+    Line() << "init: every service has ended";
+    return all_clean ? 0 : 1;
+}

@@ -1,0 +1,64 @@
+// Serving an interface through an endpoint: the owner side of the ring's
+// RECV/RETURN pair.
+//
+//     capos::rt::Server server(owner_id);
+//     MyHandler handler;
+//     server.serve<capos::schema::Echo>(handler);   // returns only on error
+//
+// Each call arrives as a RecvHeader plus params (abi/ring.h); the generated
+// dispatch skeleton decodes the params, calls the handler and encodes the
+// results or a CapException, which RETURN sends back.
+#pragma once
+
+#include "abi/capability.h"
+#include "abi/ring.h"
+#include "lib/base/result.h"
+#include "lib/capnp/wire.h"
+#include "schema/capos.capnp.capos.h"
+#include "tools/capnpc-capos/runtime/rpc.h"
+#include "user/rt/rt.h"
+#include <span>
+
+namespace capos::rt {
+
+struct ReceivedCall {
+    abi::RecvHeader header;
+    std::span<const capnp::Word> params; // valid until the next receive
+};
+
+class Server {
+public:
+    explicit Server(abi::CapId owner) : m_owner(owner) {}
+
+    // Waits for the next call. A negative transport error on failure.
+    Result<ReceivedCall, int32_t> receive();
+    // Answers call `call_id` with `message` (results, or a CapException).
+    int32_t reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception);
+
+    // Receives and answers calls with Interface's generated dispatch until a
+    // receive fails; returns that error.
+    template <typename Interface, typename Handler>
+    int32_t serve(Handler& handler) {
+        for (;;) {
+            auto call = receive();
+            if (call.is_error())
+                return call.error();
+            capnp::MessageReader params(call.value().params);
+            gen::DispatchResult result =
+                Interface::dispatch(handler, call.value().header.method, params, m_results);
+            if (result.status == gen::DispatchStatus::BufferFull)
+                result = gen::encode_exception<schema::CapException>(
+                    m_results, {schema::ExceptionType::Failed, "results too large"});
+            (void)reply(call.value().header.call_id, result.message,
+                        result.status == gen::DispatchStatus::Exception);
+        }
+    }
+
+private:
+    static constexpr size_t buffer_words = 4096 / 8;
+    abi::CapId m_owner;
+    alignas(8) capnp::Word m_receive[buffer_words + sizeof(abi::RecvHeader) / 8];
+    alignas(8) capnp::Word m_results[buffer_words];
+};
+
+} // namespace capos::rt

@@ -1,0 +1,210 @@
+#include "user/tests/common/test.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/syscall.h"
+
+namespace capos::test {
+
+Line& Line::add(std::string_view text) {
+    for (char c : text)
+        add(c);
+    return *this;
+}
+
+Line& Line::add(char c) {
+    if (m_length < sizeof(m_text))
+        m_text[m_length++] = c;
+    return *this;
+}
+
+Line& Line::udec(uint64_t value) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = char('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    while (n > 0)
+        add(digits[--n]);
+    return *this;
+}
+
+Line& Line::dec(int64_t value) {
+    if (value < 0) {
+        add('-');
+        return udec(uint64_t(0) - uint64_t(value));
+    }
+    return udec(uint64_t(value));
+}
+
+Line& Line::hex(uint64_t value) {
+    char digits[16];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[value % 16];
+        value /= 16;
+    } while (value != 0);
+    add("0x");
+    while (n > 0)
+        add(digits[--n]);
+    return *this;
+}
+
+std::string_view transport_error_name(int32_t result) {
+    // By value, not by enumerator, so that codes added to abi/ring.h later
+    // need no change here (they print as their number).
+    static constexpr std::string_view names[] = {
+        "BadSqe",      "BadOpcode",      "BadFlags",      "BadBuffer",      "InvalidCap",
+        "StaleCap",    "WrongInterface", "BadParams",     "ResultTooSmall", "Disconnected",
+        "BadTransfer", "NoMemory",       "QuotaExceeded", "RingCorrupted",  "NoSuchCall",
+    };
+    if (result < 0 && uint32_t(-int64_t(result)) <= sizeof names / sizeof names[0])
+        return names[-int64_t(result) - 1];
+    return "?";
+}
+
+static_assert(int32_t(abi::TransportError::BadSqe) == -1 &&
+              int32_t(abi::TransportError::RingCorrupted) == -14);
+
+namespace {
+
+std::string_view exception_type_name(schema::ExceptionType type) {
+    switch (type) {
+    case schema::ExceptionType::Failed:
+        return "failed";
+    case schema::ExceptionType::Overloaded:
+        return "overloaded";
+    case schema::ExceptionType::Disconnected:
+        return "disconnected";
+    case schema::ExceptionType::Unimplemented:
+        return "unimplemented";
+    case schema::ExceptionType::InvalidArgument:
+        return "invalidArgument";
+    case schema::ExceptionType::PermissionDenied:
+        return "permissionDenied";
+    }
+    return "unknown";
+}
+
+} // namespace
+
+Line describe(const gen::CallError& error) {
+    Line line;
+    switch (error.kind) {
+    case gen::CallErrorKind::Transport:
+        line.add("transport error ")
+            .dec(error.transport_error)
+            .add(' ')
+            .add(transport_error_name(error.transport_error));
+        break;
+    case gen::CallErrorKind::Exception:
+        line.add("exception ")
+            .add(exception_type_name(error.exception.type))
+            .add(": ")
+            .add(error.exception.message);
+        break;
+    case gen::CallErrorKind::ParamsTooLarge:
+        line.add("params too large");
+        break;
+    case gen::CallErrorKind::BadReply:
+        line.add("bad reply: ").add(capnp::to_string(error.wire_error));
+        break;
+    }
+    return line;
+}
+
+bool Suite::check(std::string_view what, bool ok, const Line& detail) {
+    Line line;
+    line.add(m_name).add(": ").add(what).add(" ... ");
+    if (ok) {
+        line.add("ok");
+    } else {
+        line.add("FAILED");
+        if (!detail.empty())
+            line.add(" (").add(detail.view()).add(')');
+    }
+    ++m_checks;
+    if (!ok)
+        ++m_failures;
+    if (!rt::debug_write_line(line.view()))
+        rt::exit(100); // no console: nothing can be reported
+    return ok;
+}
+
+void Suite::note(std::string_view text) {
+    Line line;
+    line.add(m_name).add(": ").add(text);
+    (void)rt::debug_write_line(line.view());
+}
+
+bool Suite::check_result(std::string_view what, int32_t result, int32_t expected) {
+    if (result == expected)
+        return check(what, true);
+    Line detail;
+    detail.add("result ").dec(result);
+    if (result < 0)
+        detail.add(' ').add(transport_error_name(result));
+    detail.add(", expected ").dec(expected);
+    if (expected < 0)
+        detail.add(' ').add(transport_error_name(expected));
+    return check(what, false, detail);
+}
+
+int Suite::finish() {
+    Line line;
+    line.add(m_name).add(": ").dec(m_checks).add(" checks, ").dec(m_failures).add(" failed");
+    (void)rt::debug_write_line(line.view());
+    return m_failures == 0 ? 0 : 1;
+}
+
+uint32_t cap_id(std::string_view name) {
+    auto found = rt::find_capability(name);
+    return found.is_ok() ? found.value().id.raw : 0;
+}
+
+namespace raw {
+
+abi::RingPage& page() {
+    return *rt::ring().page();
+}
+
+void push(const abi::Sqe& sqe) {
+    abi::RingHeader& header = page().header;
+    uint32_t tail = header.sq_tail;
+    page().sqes[tail % abi::ring_sq_entries] = sqe;
+    __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+int64_t enter(uint64_t min_complete, uint64_t timeout_ns) {
+    return rt::cap_enter(min_complete, timeout_ns);
+}
+
+uint32_t unread() {
+    abi::RingHeader& header = page().header;
+    return __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE) - header.cq_head;
+}
+
+bool pop(abi::Cqe& out) {
+    abi::RingHeader& header = page().header;
+    uint32_t head = header.cq_head;
+    if (head == __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE))
+        return false;
+    out = page().cqes[head % abi::ring_cq_entries];
+    __atomic_store_n(&header.cq_head, head + 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+abi::Cqe run(const abi::Sqe& sqe) {
+    push(sqe);
+    abi::Cqe cqe{};
+    int64_t entered = enter(1, abi::no_timeout);
+    if (entered < 0 || !pop(cqe)) {
+        // Reported as an impossible result so the check that reads it fails.
+        cqe.user_data = ~sqe.user_data;
+        cqe.result = entered < 0 ? int32_t(entered) : INT32_MIN;
+    }
+    return cqe;
+}
+
+} // namespace raw
+
+} // namespace capos::test
