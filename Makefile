@@ -10,7 +10,7 @@ CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 QEMU_RUNNER = $(BUILD_DIR)/tools/qemu-runner/capos-qemu
 SOURCES = $(shell git ls-files -co --exclude-standard -- '*.cpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build run run-iso test iso fmt fmt-check clean
+.PHONY: all deps configure build run run-iso test iso bench fmt fmt-check clean
 
 all: build
 
@@ -41,6 +41,16 @@ iso: deps configure
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# Benchmarks (docs/performance.md); not part of `make test`. Builds only what they
+# need, runs them, and prints the Markdown table docs/performance.md holds (also
+# left in $(BUILD_DIR)/bench/, with the raw JSON).
+BENCH_DIR = $(BUILD_DIR)/bench
+bench: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target capnp_bench
+	$(BENCH_DIR)/capnp_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	    --benchmark_out=$(BENCH_DIR)/capnp_bench.json --benchmark_out_format=json
+	python3 bench/bench_table.py $(BENCH_DIR)/capnp_bench.json | tee $(BENCH_DIR)/capnp_bench.md
 
 fmt:
 	clang-format-14 -i $(SOURCES)

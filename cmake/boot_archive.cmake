@@ -1,6 +1,6 @@
 # Boot archives: a boot manifest (Cap'n Proto text, system/*.capnp) compiled with
-# `capnp eval --binary`, the programs it names and the message of the day, packed
-# into one cpio archive by tools/mkarchive.
+# `capnp eval --binary`, checked by tools/mkmanifest, and packed with the programs
+# it names and the message of the day into one cpio archive by tools/mkarchive.
 #
 # capos_boot_archive(<name> MANIFEST <file.capnp> [PROGRAMS <target>...])
 #   makes ${CMAKE_BINARY_DIR}/system/<name>.cpio holding manifest.bin,
@@ -25,15 +25,19 @@ function(capos_boot_archive name)
     COMMENT "Compiling boot manifest ${ARG_MANIFEST}")
 
   set(entries manifest.bin=${manifest_bin} etc/motd=${PROJECT_SOURCE_DIR}/system/motd.txt)
+  set(paths manifest.bin etc/motd)
   set(depends ${manifest_bin} ${PROJECT_SOURCE_DIR}/system/motd.txt)
   foreach(program IN LISTS ARG_PROGRAMS)
     list(APPEND entries bin/${program}=$<TARGET_FILE:${program}>)
+    list(APPEND paths bin/${program})
     list(APPEND depends ${program})
   endforeach()
+  # The manifest is checked (tools/mkmanifest) before anything is packed.
   add_custom_command(
     OUTPUT ${archive}
+    COMMAND capos-mkmanifest ${manifest_bin} ${paths}
     COMMAND capos-mkarchive -o ${archive} ${entries}
-    DEPENDS capos-mkarchive ${depends}
-    COMMENT "Packing boot archive ${name}")
+    DEPENDS capos-mkmanifest capos-mkarchive ${depends}
+    COMMENT "Checking and packing boot archive ${name}")
   add_custom_target(boot-archive-${name} ALL DEPENDS ${archive})
 endfunction()

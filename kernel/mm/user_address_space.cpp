@@ -34,6 +34,10 @@ bool valid_range(uint64_t address, uint64_t length) {
 
 } // namespace
 
+bool UserAddressSpace::fits_quota(uint64_t length) const {
+    return length / page_size <= m_frame_limit - m_frames_charged;
+}
+
 bool UserAddressSpace::in_map_region(uint64_t address, uint64_t length) const {
     return valid_range(address, length) && address >= abi::user_map_base &&
            address + length <= abi::user_map_limit;
@@ -138,13 +142,16 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_fixed(uint64_t address, uint6
 
 Result<uint64_t, SpaceError> UserAddressSpace::map(uint64_t address, uint64_t length,
                                                    Access access) {
+    if (address == 0 ? !valid_range(abi::user_map_base, length) : !in_map_region(address, length))
+        return Err{SpaceError::InvalidRange};
+    // The quota before placement: pick and the overlap checks look at the
+    // range page by page, which for a range far beyond the quota would hold
+    // the CPU for seconds before failing anyway.
+    if (!fits_quota(length))
+        return Err{SpaceError::QuotaExceeded};
     if (address == 0) {
-        if (!valid_range(abi::user_map_base, length))
-            return Err{SpaceError::InvalidRange};
         address = TRY(pick(length));
     } else {
-        if (!in_map_region(address, length))
-            return Err{SpaceError::InvalidRange};
         if (overlaps_reservation(address, length) || any_page_mapped(address, length))
             return Err{SpaceError::Occupied};
     }
@@ -201,6 +208,8 @@ Result<void, SpaceError> UserAddressSpace::commit(uint64_t address, uint64_t len
         return Err{SpaceError::InvalidRange};
     if (!reservation_containing(address, length))
         return Err{SpaceError::NotReserved};
+    if (!fits_quota(length)) // before the page-by-page check, as in map
+        return Err{SpaceError::QuotaExceeded};
     if (any_page_mapped(address, length))
         return Err{SpaceError::Occupied};
     return map_fresh(address, length / page_size, access, nullptr);

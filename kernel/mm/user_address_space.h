@@ -74,6 +74,7 @@ private:
         uint32_t pages = 0;
     };
 
+    bool fits_quota(uint64_t length) const; // `length` bytes of fresh frames
     bool in_map_region(uint64_t address, uint64_t length) const;
     bool overlaps_reservation(uint64_t address, uint64_t length) const;
     const Range* reservation_containing(uint64_t address, uint64_t length) const;

@@ -51,19 +51,10 @@ MessageBuilder::MessageBuilder(std::span<Word> buffer)
     m_used = 1;
 }
 
-Word* MessageBuilder::allocate(uint64_t words) {
-    if (m_full)
-        return nullptr;
-    if (words > m_capacity - m_used) {
-        m_full = true;
-        record(WireError::BufferFull);
-        return nullptr;
-    }
-    Word* at = m_buffer + m_used;
-    if (words != 0)
-        __builtin_memset(at, 0, words * bytes_per_word);
-    m_used += words;
-    return at;
+Word* MessageBuilder::allocation_failed() {
+    m_full = true;
+    record(WireError::BufferFull);
+    return nullptr;
 }
 
 PointerBuilder MessageBuilder::root_pointer() {
@@ -118,25 +109,6 @@ PointerReader PointerBuilder::as_reader() const {
     return PointerReader(&reader, m_pointer, 0, reader.limits().nesting);
 }
 
-StructBuilder PointerBuilder::init_struct(uint16_t data_words, uint16_t pointer_count) {
-    if (m_pointer == nullptr)
-        return {};
-    uint64_t words = uint64_t{data_words} + pointer_count;
-    if (words == 0) {
-        store(m_pointer, detail::empty_struct_pointer);
-        return StructBuilder(m_message, nullptr, nullptr, 0, 0);
-    }
-    Word* at = m_message->allocate(words);
-    if (at == nullptr) {
-        store<Word>(m_pointer, 0);
-        return {};
-    }
-    store(m_pointer,
-          detail::make_struct_pointer(offset_between(m_pointer, at), data_words, pointer_count));
-    return StructBuilder(m_message, reinterpret_cast<uint8_t*>(at), at + data_words,
-                         uint32_t{data_words} * 8, pointer_count);
-}
-
 ListBuilder PointerBuilder::init_list(ElementSize size, uint32_t count) {
     if (m_pointer == nullptr)
         return {};
@@ -180,37 +152,6 @@ ListBuilder PointerBuilder::init_struct_list(uint32_t count, uint16_t data_words
     return ListBuilder(m_message, reinterpret_cast<uint8_t*>(at + 1), count,
                        static_cast<uint32_t>(words_per_element * 64), uint32_t{data_words} * 64,
                        pointer_count, ElementSize::InlineComposite);
-}
-
-namespace {
-
-// A list of `count` bytes starting with `bytes` (the rest zero), or null when full.
-void set_bytes(MessageBuilder& message, Word* pointer, const void* bytes, size_t size,
-               uint64_t count) {
-    Word* at = count > detail::max_list_count ? WireAccess::allocate(message, UINT64_MAX)
-                                              : WireAccess::allocate(message, (count + 7) / 8);
-    if (at == nullptr) {
-        store<Word>(pointer, 0);
-        return;
-    }
-    if (size != 0)
-        __builtin_memcpy(at, bytes, size);
-    store(pointer, detail::make_list_pointer(offset_between(pointer, at), ElementSize::Byte,
-                                             static_cast<uint32_t>(count)));
-}
-
-} // namespace
-
-void PointerBuilder::set_text(std::string_view text) {
-    if (m_pointer == nullptr)
-        return;
-    set_bytes(*m_message, m_pointer, text.data(), text.size(), uint64_t{text.size()} + 1);
-}
-
-void PointerBuilder::set_data(std::span<const uint8_t> data) {
-    if (m_pointer == nullptr)
-        return;
-    set_bytes(*m_message, m_pointer, data.data(), data.size(), data.size());
 }
 
 void PointerBuilder::set_struct(StructReader value) {
@@ -287,8 +228,8 @@ void WireAccess::copy_struct(MessageBuilder& message, Word* destination,
 }
 
 void WireAccess::copy_list(MessageBuilder& message, Word* destination, const ListReader& value) {
-    uint32_t count = value.m_count;
-    ElementSize size = value.m_element_size;
+    uint32_t count = value.size();
+    ElementSize size = value.element_size();
 
     if (size == ElementSize::InlineComposite) {
         uint16_t data_words = 0;
@@ -311,8 +252,8 @@ void WireAccess::copy_list(MessageBuilder& message, Word* destination, const Lis
         Word* element_at = at + 1;
         for (uint32_t i = 0; i < count; ++i) {
             StructReader element = value.get_struct(i);
-            uint32_t data_bytes = element.m_data_bytes < uint32_t{data_words} * 8
-                                      ? element.m_data_bytes
+            uint32_t data_bytes = element.data_bytes() < uint32_t{data_words} * 8
+                                      ? element.data_bytes()
                                       : uint32_t{data_words} * 8;
             if (data_bytes != 0)
                 __builtin_memcpy(element_at, element.m_data, data_bytes);
@@ -340,7 +281,7 @@ void WireAccess::copy_list(MessageBuilder& message, Word* destination, const Lis
 
     // Primitive elements: the bits as they are, the unused bits of a last
     // partial byte (bit lists) cleared.
-    uint64_t bits = uint64_t{count} * value.m_step_bits;
+    uint64_t bits = uint64_t{count} * value.step_bits();
     Word* at = message.allocate((bits + 63) / 64);
     if (at == nullptr) {
         store<Word>(destination, 0);
@@ -388,8 +329,8 @@ uint64_t WireAccess::struct_words(const StructReader& value) {
 }
 
 uint64_t WireAccess::list_words(const ListReader& value) {
-    uint32_t count = value.m_count;
-    if (value.m_element_size == ElementSize::InlineComposite) {
+    uint32_t count = value.size();
+    if (value.element_size() == ElementSize::InlineComposite) {
         uint16_t data_words = 0;
         uint16_t pointer_count = 0;
         for (uint32_t i = 0; i < count; ++i) {
@@ -407,13 +348,13 @@ uint64_t WireAccess::list_words(const ListReader& value) {
         }
         return words;
     }
-    if (value.m_element_size == ElementSize::Pointer) {
+    if (value.element_size() == ElementSize::Pointer) {
         uint64_t words = count;
         for (uint32_t i = 0; i < count; ++i)
             words += pointer_words(value.get_pointer(i));
         return words;
     }
-    return (uint64_t{count} * value.m_step_bits + 63) / 64;
+    return (uint64_t{count} * value.step_bits() + 63) / 64;
 }
 
 } // namespace detail

@@ -6,11 +6,13 @@
 // The walk runs over pointer sections as runs of words. A near struct or list
 // pointer in its own segment, of a sound shape and within the budget, is
 // checked and charged right here (the common case, and the whole cost of
-// validating); every other pointer (far, capability, other, or anything that
-// fails a check) goes to the general path, read_any(), which decides and
-// records the error. The fast path charges only once every check has passed,
-// so it never charges and then gives way: both paths charge and fail exactly
-// alike.
+// validating a message); every other pointer (far, other than a capability, or
+// anything that fails a check) goes to the general path, read_any(), which
+// decides and records the error. The fast path charges only once every check
+// has passed, so it never charges and then gives way: both paths charge and
+// fail exactly alike. The fast path keeps the traversal budget in a register,
+// passed down and back up the recursion, and hands it to the MessageReader
+// around each general-path call.
 #include "lib/capnp/wire_internal.h"
 
 namespace capos::capnp {
@@ -27,7 +29,8 @@ namespace {
 // bounded by the nesting limit: every recursion takes at least one level.
 class Walker {
 public:
-    explicit Walker(const MessageReader& message) : m_message(message) {}
+    // `budget` is `message`'s own traversal budget.
+    Walker(const MessageReader& message, uint64_t& budget) : m_message(message), m_budget(budget) {}
 
     bool failed() const { return m_message.error() != WireError::None; }
 
@@ -35,27 +38,66 @@ public:
         if (value.pointer_count() == 0)
             return;
         PointerReader first = value.pointer_field(0);
-        walk_run(WireAccess::address_of(first), value.pointer_count(),
-                 WireAccess::segment_of(first), WireAccess::nesting_of(first));
+        m_budget = walk_run(WireAccess::address_of(first), value.pointer_count(),
+                            WireAccess::segment_of(first), WireAccess::nesting_of(first), m_budget);
     }
 
+private:
     // The `count` pointers from `at`, in segment `segment_id`, whose targets may
-    // descend `nesting` more levels (as a PointerReader's nesting).
-    void walk_run(const Word* at, uint32_t count, uint32_t segment_id, uint32_t nesting) {
+    // descend `nesting` more levels (as a PointerReader's nesting), with `left`
+    // words of budget; returns the budget left.
+    uint64_t walk_run(const Word* at, uint32_t count, uint32_t segment_id, uint32_t nesting,
+                      uint64_t left) {
         std::span<const Word> segment = m_message.segment(segment_id);
         for (uint32_t i = 0; i < count; ++i) {
             const Word* pointer = at + i;
             Word word = load<Word>(pointer);
             if (word == 0 || detail::is_capability(word))
                 continue; // capabilities are leaves, at any depth
-            if (nesting == 0 || !walk_near(segment, pointer, word, segment_id, nesting))
-                walk_general(pointer, segment_id, nesting);
+            if (nesting != 0) {
+                // Text and Data, the most common targets, first.
+                if (kind_of(word) == PointerKind::List &&
+                    detail::list_element_size(word) == ElementSize::Byte) {
+                    uint64_t words = (uint64_t{detail::list_count(word)} + 7) / 8;
+                    if (near_target(segment, pointer, word, words) != nullptr && words <= left) {
+                        left -= words;
+                        continue;
+                    }
+                } else if (kind_of(word) == PointerKind::Struct) {
+                    uint16_t data_words = detail::struct_data_words(word);
+                    uint16_t pointer_count = detail::struct_pointer_count(word);
+                    uint64_t words = uint64_t{data_words} + pointer_count;
+                    const Word* target = near_target(segment, pointer, word, words);
+                    if (target != nullptr && words <= left) {
+                        left -= words;
+                        if (pointer_count == 0)
+                            continue;
+                        left = walk_run(target + data_words, pointer_count, segment_id, nesting - 1,
+                                        left);
+                        if (failed())
+                            return left;
+                        continue;
+                    }
+                } else if (kind_of(word) == PointerKind::List) {
+                    uint64_t after = left;
+                    if (walk_near_list(segment, pointer, word, segment_id, nesting, after)) {
+                        left = after;
+                        if (failed())
+                            return left;
+                        continue;
+                    }
+                }
+            }
+            // The general path, with the budget in the MessageReader.
+            m_budget = left;
+            walk_general(pointer, segment_id, nesting);
+            left = m_budget;
             if (failed())
-                return;
+                return left;
         }
+        return left;
     }
 
-private:
     // The first word of a near pointer's target, when `words` words from it lie
     // in `segment`; null otherwise (see PointerReader::near_target).
     static const Word* near_target(std::span<const Word> segment, const Word* pointer, Word word,
@@ -67,23 +109,11 @@ private:
         return segment.data() + offset;
     }
 
-    // The fast path for one non-null pointer (nesting > 0): false, having
-    // charged nothing, when the general path must decide.
-    bool walk_near(std::span<const Word> segment, const Word* pointer, Word word,
-                   uint32_t segment_id, uint32_t nesting) {
-        if (kind_of(word) == PointerKind::Struct) {
-            uint16_t data_words = detail::struct_data_words(word);
-            uint16_t pointer_count = detail::struct_pointer_count(word);
-            uint64_t words = uint64_t{data_words} + pointer_count;
-            const Word* at = near_target(segment, pointer, word, words);
-            if (at == nullptr || !m_message.consume_traversal(words))
-                return false;
-            walk_run(at + data_words, pointer_count, segment_id, nesting - 1);
-            return true;
-        }
-        if (kind_of(word) != PointerKind::List)
-            return false;
-
+    // The fast path for a near list pointer other than Byte (nesting > 0):
+    // false, `left` untouched, when the general path must decide; else true
+    // with `left` charged and the list walked.
+    bool walk_near_list(std::span<const Word> segment, const Word* pointer, Word word,
+                        uint32_t segment_id, uint32_t nesting, uint64_t& left) {
         ElementSize size = detail::list_element_size(word);
         uint32_t count = detail::list_count(word);
         if (size == ElementSize::InlineComposite) {
@@ -96,9 +126,9 @@ private:
             uint16_t pointer_count = detail::struct_pointer_count(tag);
             uint64_t words_per_element = uint64_t{data_words} + pointer_count;
             if (kind_of(tag) != PointerKind::Struct || words_per_element == 0 ||
-                uint64_t{elements} * words_per_element > count ||
-                !m_message.consume_traversal(uint64_t{count} + 1))
+                uint64_t{elements} * words_per_element > count || uint64_t{count} + 1 > left)
                 return false;
+            left -= uint64_t{count} + 1;
             if (elements == 0)
                 return true;
             // Reading an element takes a nesting level even when it has no
@@ -108,8 +138,8 @@ private:
                 return true;
             }
             for (uint32_t i = 0; i < elements && pointer_count != 0 && !failed(); ++i)
-                walk_run(at + 1 + i * words_per_element + data_words, pointer_count, segment_id,
-                         nesting - 2);
+                left = walk_run(at + 1 + i * words_per_element + data_words, pointer_count,
+                                segment_id, nesting - 2, left);
             return true;
         }
         if (size == ElementSize::Void)
@@ -118,10 +148,11 @@ private:
             detail::data_bits_per_element(size) + 64u * detail::pointers_per_element(size);
         uint64_t words = (uint64_t{count} * step + 63) / 64;
         const Word* at = near_target(segment, pointer, word, words);
-        if (at == nullptr || !m_message.consume_traversal(words))
+        if (at == nullptr || words > left)
             return false;
+        left -= words;
         if (size == ElementSize::Pointer)
-            walk_run(at, count, segment_id, nesting - 1);
+            left = walk_run(at, count, segment_id, nesting - 1, left);
         return true;
     }
 
@@ -149,12 +180,14 @@ private:
                 walk_struct(list.get_struct(i));
         } else if (list.element_size() == ElementSize::Pointer && list.size() != 0) {
             PointerReader first = list.get_pointer(0);
-            walk_run(WireAccess::address_of(first), list.size(), WireAccess::segment_of(first),
-                     WireAccess::nesting_of(first));
+            m_budget =
+                walk_run(WireAccess::address_of(first), list.size(), WireAccess::segment_of(first),
+                         WireAccess::nesting_of(first), m_budget);
         }
     }
 
     const MessageReader& m_message;
+    uint64_t& m_budget; // m_message's: current only around general-path calls
 };
 
 } // namespace
@@ -169,7 +202,7 @@ WireError validate(const MessageReader& message) {
                                 ? MessageReader(message.m_first, message.m_limits)
                                 : MessageReader(message.m_segments, message.m_limits);
 
-    Walker walker(scratch);
+    Walker walker(scratch, scratch.m_traversal_left);
     PointerReader root = scratch.root_pointer();
     if (walker.failed() || root.is_null())
         return scratch.error();

@@ -128,6 +128,83 @@ inline T apply_mask(T value, T mask) {
     }
 }
 
+// The pointer-word codec: for lib/capnp and the inline fast paths below, not an
+// API. Pointer words (https://capnproto.org/encoding.html):
+//   struct:  kind 0 | offset:30 (signed, words from the end of the pointer)
+//            | data words:16 | pointer count:16
+//   list:    kind 1 | offset:30 | element size:3 | element count:29
+//            (for InlineComposite the count is the words after the tag)
+//   far:     kind 2 | double:1 | landing pad position:29 (unsigned) | segment:32
+//   other:   kind 3 | 0:30 | capability index:32 (other values reserved)
+enum class PointerKind : uint8_t { Struct = 0, List = 1, Far = 2, Other = 3 };
+
+inline constexpr uint32_t max_list_count = (1u << 29) - 1; // 29-bit count fields
+// A zero-sized struct is encoded with offset -1, so that it is not null.
+inline constexpr Word empty_struct_pointer = 0xfffffffcu;
+inline constexpr Word capability_kind_word = 3;
+
+constexpr PointerKind kind_of(Word word) {
+    return static_cast<PointerKind>(word & 3);
+}
+constexpr int64_t offset_of(Word word) {
+    return static_cast<int32_t>(static_cast<uint32_t>(word)) >> 2;
+}
+constexpr uint16_t struct_data_words(Word word) {
+    return static_cast<uint16_t>(word >> 32);
+}
+constexpr uint16_t struct_pointer_count(Word word) {
+    return static_cast<uint16_t>(word >> 48);
+}
+constexpr ElementSize list_element_size(Word word) {
+    return static_cast<ElementSize>((word >> 32) & 7);
+}
+constexpr uint32_t list_count(Word word) {
+    return static_cast<uint32_t>(word >> 35);
+}
+// The element count in an InlineComposite tag (its offset field). libcapnp
+// reads the low 29 bits of the 30-bit field; so do we.
+constexpr uint32_t tag_element_count(Word word) {
+    return (static_cast<uint32_t>(word) >> 2) & max_list_count;
+}
+constexpr bool far_is_double(Word word) {
+    return ((word >> 2) & 1) != 0;
+}
+constexpr uint32_t far_position(Word word) {
+    return static_cast<uint32_t>(word) >> 3;
+}
+constexpr uint32_t far_segment(Word word) {
+    return static_cast<uint32_t>(word >> 32);
+}
+constexpr bool is_capability(Word word) {
+    return static_cast<uint32_t>(word) == capability_kind_word;
+}
+
+constexpr Word make_struct_pointer(int64_t offset, uint16_t data_words, uint16_t pointer_count) {
+    return Word{static_cast<uint32_t>(static_cast<uint32_t>(offset) << 2)} |
+           Word{data_words} << 32 | Word{pointer_count} << 48;
+}
+constexpr Word make_list_pointer(int64_t offset, ElementSize size, uint32_t count) {
+    return Word{static_cast<uint32_t>(static_cast<uint32_t>(offset) << 2)} | 1 |
+           Word{static_cast<uint8_t>(size)} << 32 | Word{count} << 35;
+}
+// The tag word before the elements of an InlineComposite list.
+constexpr Word make_tag(uint32_t count, uint16_t data_words, uint16_t pointer_count) {
+    return Word{count} << 2 | Word{data_words} << 32 | Word{pointer_count} << 48;
+}
+constexpr Word make_capability_pointer(uint32_t index) {
+    return capability_kind_word | Word{index} << 32;
+}
+
+// Tables rather than switches: these sit on the hot path of every list pointer,
+// where a jump table costs an indirect branch.
+constexpr uint32_t data_bits_per_element(ElementSize size) {
+    constexpr uint8_t bits[8] = {0, 1, 8, 16, 32, 64, 0, 0}; // Void .. InlineComposite
+    return bits[static_cast<uint8_t>(size) & 7];
+}
+constexpr uint16_t pointers_per_element(ElementSize size) {
+    return size == ElementSize::Pointer ? 1 : 0;
+}
+
 // The library's own back door to the private constructors and members (see
 // lib/capnp/wire_internal.h); nothing outside lib/capnp uses it.
 struct WireAccess;
@@ -238,12 +315,12 @@ public:
     template <typename T> // integers, enums as their underlying type, float, double
     T data_field(uint32_t offset, T mask = T{}) const {
         static_assert(detail::is_field_type<T>, "use bool_field for bool");
-        if (offset < m_data_bytes / sizeof(T))
+        if (offset < data_bytes() / sizeof(T))
             return detail::apply_mask(detail::load<T>(m_data + size_t{offset} * sizeof(T)), mask);
         return mask;
     }
     bool bool_field(uint32_t bit_offset, bool mask = false) const {
-        if (bit_offset / 8 < m_data_bytes)
+        if (bit_offset / 8 < data_bytes())
             return (((m_data[bit_offset / 8] >> (bit_offset % 8)) & 1) != 0) != mask;
         return mask;
     }
@@ -251,9 +328,9 @@ public:
 
     // The data section's size, rounded up to words (a struct read from an
     // element of a primitive list has a data section of 1, 2 or 4 bytes).
-    uint32_t data_size_words() const { return (m_data_bytes + 7) / 8; }
-    uint32_t data_size_bytes() const { return m_data_bytes; }
-    uint16_t pointer_count() const { return m_pointer_count; }
+    uint32_t data_size_words() const { return (data_bytes() + 7) / 8; }
+    uint32_t data_size_bytes() const { return data_bytes(); }
+    uint16_t pointer_count() const { return static_cast<uint16_t>(m_sizes >> 32); }
 
     // Total words this struct and everything it points to occupy (for copies):
     // exactly the words PointerBuilder::set_struct allocates for it, so a
@@ -269,16 +346,24 @@ private:
 
     StructReader(const MessageReader* message, const uint8_t* data, const Word* pointers,
                  uint32_t data_bytes, uint16_t pointer_count, uint32_t segment, uint32_t nesting)
-        : m_message(message), m_data(data), m_pointers(pointers), m_data_bytes(data_bytes),
-          m_segment(segment), m_nesting(nesting), m_pointer_count(pointer_count) {}
+        : m_message(message), m_data(data), m_pointers(pointers),
+          m_sizes(uint64_t{data_bytes} | uint64_t{pointer_count} << 32),
+          m_place(uint64_t{segment} | uint64_t{nesting} << 32) {}
+
+    uint32_t data_bytes() const { return static_cast<uint32_t>(m_sizes); }
+    uint32_t segment() const { return static_cast<uint32_t>(m_place); }
+    uint32_t nesting() const { return static_cast<uint32_t>(m_place >> 32); }
 
     const MessageReader* m_message = nullptr;
     const uint8_t* m_data = nullptr;
     const Word* m_pointers = nullptr;
-    uint32_t m_data_bytes = 0;
-    uint32_t m_segment = 0; // the segment holding the pointer section
-    uint32_t m_nesting = 0; // pointer levels this struct's pointers may still descend
-    uint16_t m_pointer_count = 0;
+    // The small fields two to a word, each word built in a register and stored
+    // at once. Readers are built and then at once copied or passed by value; a
+    // copy reads whole words back, and a word the CPU must assemble from
+    // several pending narrower stores stalls the copy until they retire.
+    uint64_t m_sizes = 0; // data bytes | pointer count << 32
+    uint64_t m_place = 0; // segment holding the pointer section | nesting << 32
+                          // (pointer levels this struct's pointers may still descend)
 };
 
 class TextReader {
@@ -296,20 +381,20 @@ private:
 class ListReader {
 public:
     ListReader() = default; // empty list
-    uint32_t size() const { return m_count; }
+    uint32_t size() const { return static_cast<uint32_t>(m_counts); }
     // The size the elements are encoded with (InlineComposite for a struct
     // list even when it is read as a primitive list, and the reverse).
-    ElementSize element_size() const { return m_element_size; }
+    ElementSize element_size() const { return static_cast<ElementSize>(m_layout >> 48); }
     template <typename T>
     T get(uint32_t index) const { // index >= size() reads 0
         static_assert(detail::is_field_type<T>, "use get_bool for bool");
-        if (index < m_count && sizeof(T) * 8 <= m_data_bits)
-            return detail::load<T>(m_elements + uint64_t{index} * m_step_bits / 8);
+        if (index < size() && sizeof(T) * 8 <= data_bits())
+            return detail::load<T>(m_elements + uint64_t{index} * step_bits() / 8);
         return T{};
     }
     bool get_bool(uint32_t index) const {
-        if (index < m_count && m_data_bits != 0) {
-            uint64_t bit = uint64_t{index} * m_step_bits;
+        if (index < size() && data_bits() != 0) {
+            uint64_t bit = uint64_t{index} * step_bits();
             return ((m_elements[bit / 8] >> (bit % 8)) & 1) != 0;
         }
         return false;
@@ -318,9 +403,9 @@ public:
     PointerReader get_pointer(uint32_t index) const;
     // Byte-sized lists (Data and Text): the bytes, empty otherwise.
     std::span<const uint8_t> bytes() const {
-        if (m_element_size != ElementSize::Byte)
+        if (element_size() != ElementSize::Byte)
             return {};
-        return {m_elements, m_count};
+        return {m_elements, size()};
     }
 
     // Words a canonical copy of this list takes (see StructReader::total_words).
@@ -334,19 +419,25 @@ private:
     ListReader(const MessageReader* message, const uint8_t* elements, uint32_t count,
                uint32_t step_bits, uint32_t data_bits, uint16_t pointer_count,
                ElementSize element_size, uint32_t segment, uint32_t nesting)
-        : m_message(message), m_elements(elements), m_count(count), m_step_bits(step_bits),
-          m_data_bits(data_bits), m_segment(segment), m_nesting(nesting),
-          m_pointer_count(pointer_count), m_element_size(element_size) {}
+        : m_message(message), m_elements(elements),
+          m_counts(uint64_t{count} | uint64_t{step_bits} << 32),
+          m_layout(uint64_t{data_bits} | uint64_t{pointer_count} << 32 |
+                   uint64_t{static_cast<uint8_t>(element_size)} << 48),
+          m_place(uint64_t{segment} | uint64_t{nesting} << 32) {}
+
+    uint32_t step_bits() const { return static_cast<uint32_t>(m_counts >> 32); }
+    uint32_t data_bits() const { return static_cast<uint32_t>(m_layout); }
+    uint16_t pointers_per_element() const { return static_cast<uint16_t>(m_layout >> 32); }
+    uint32_t segment() const { return static_cast<uint32_t>(m_place); }
+    uint32_t nesting() const { return static_cast<uint32_t>(m_place >> 32); }
 
     const MessageReader* m_message = nullptr;
     const uint8_t* m_elements = nullptr; // the first element (after the tag)
-    uint32_t m_count = 0;
-    uint32_t m_step_bits = 0; // from one element to the next
-    uint32_t m_data_bits = 0; // data bits at the start of each element
-    uint32_t m_segment = 0;
-    uint32_t m_nesting = 0;       // as for StructReader
-    uint16_t m_pointer_count = 0; // pointers after each element's data
-    ElementSize m_element_size = ElementSize::Void;
+    // Two to a word, as in StructReader.
+    uint64_t m_counts = 0; // elements | bits from one element to the next << 32
+    uint64_t m_layout = 0; // data bits at the start of each element | pointers after
+                           // them << 32 | element size << 48
+    uint64_t m_place = 0;  // segment | nesting << 32 (nesting as for StructReader)
 };
 
 class PointerReader {
@@ -465,8 +556,25 @@ private:
     friend struct detail::WireAccess;
 
     // `words` zeroed words, or null (and BufferFull) when they do not fit or an
-    // earlier allocation did not.
-    Word* allocate(uint64_t words);
+    // earlier allocation did not. Inline: almost always a bump of m_used, and
+    // with a constant size (a generated struct's) the zeroing is a few stores.
+    Word* allocate(uint64_t words) {
+        Word* at = allocate_uninitialized(words);
+        if (at != nullptr && words != 0)
+            __builtin_memset(at, 0, words * bytes_per_word);
+        return at;
+    }
+    // The same, the words left as the buffer holds them: for objects that are
+    // written in full at once (Text, Data).
+    Word* allocate_uninitialized(uint64_t words) {
+        if (!m_full && words <= m_capacity - m_used) {
+            Word* at = m_buffer + m_used;
+            m_used += words;
+            return at;
+        }
+        return allocation_failed();
+    }
+    Word* allocation_failed(); // null, having recorded BufferFull; all later allocations fail
     void record(WireError error) {
         if (m_error == WireError::None)
             m_error = error;
@@ -619,6 +727,7 @@ private:
 
     PointerBuilder(MessageBuilder* message, Word* pointer)
         : m_message(message), m_pointer(pointer) {}
+    void set_bytes(const void* bytes, size_t size, uint64_t count);
 
     MessageBuilder* m_message = nullptr;
     Word* m_pointer = nullptr;
@@ -628,8 +737,8 @@ private:
 // Inline definitions that need the classes above complete.
 
 inline PointerReader StructReader::pointer_field(uint16_t index) const {
-    if (index < m_pointer_count)
-        return PointerReader(m_message, m_pointers + index, m_segment, m_nesting);
+    if (index < pointer_count())
+        return PointerReader(m_message, m_pointers + index, segment(), nesting());
     return {};
 }
 
@@ -641,13 +750,12 @@ inline PointerReader MessageReader::root_pointer() const {
     return PointerReader(this, m_first.data(), 0, m_limits.nesting);
 }
 
-inline StructReader PointerReader::get_struct(
-    const MessageReader* default_value) const {
+inline StructReader PointerReader::get_struct(const MessageReader* default_value) const {
     if (m_pointer != nullptr && m_nesting != 0) {
         Word word = detail::load<Word>(m_pointer);
-        if ((word & 3) == 0 && word != 0) { // a struct pointer
-            uint16_t data_words = static_cast<uint16_t>(word >> 32);
-            uint16_t pointer_count = static_cast<uint16_t>(word >> 48);
+        if (word != 0 && detail::kind_of(word) == detail::PointerKind::Struct) {
+            uint16_t data_words = detail::struct_data_words(word);
+            uint16_t pointer_count = detail::struct_pointer_count(word);
             uint64_t words = uint64_t{data_words} + pointer_count;
             const Word* at = near_target(word, words);
             if (at != nullptr && m_message->consume_traversal(words))
@@ -665,24 +773,26 @@ inline StructReader MessageReader::root() const {
 
 inline ListReader PointerReader::get_list(ElementSize expected,
                                           const MessageReader* default_value) const {
-    if (m_pointer != nullptr && m_nesting != 0) {
+    // Only a list pointer whose element size is the expected one (callers pass
+    // a constant, so only one of the two branches below is ever compiled in).
+    if (m_pointer != nullptr && m_nesting != 0 && expected != ElementSize::Void) {
         Word word = detail::load<Word>(m_pointer);
-        ElementSize size = static_cast<ElementSize>((word >> 32) & 7);
-        uint32_t count = static_cast<uint32_t>(word >> 35);
-        if ((word & 3) != 1) {
-            // Not a list pointer: the general path.
-        } else if (size == ElementSize::InlineComposite) {
+        constexpr Word shape_mask = Word{7} << 32 | 3;
+        Word shape = Word{static_cast<uint8_t>(expected)} << 32 |
+                     static_cast<Word>(detail::PointerKind::List);
+        uint32_t count = detail::list_count(word);
+        if ((word & shape_mask) != shape) {
+            // Anything else: the general path.
+        } else if (expected == ElementSize::InlineComposite) {
             // `count` words of elements after a tag that describes them.
-            const Word* at = expected == ElementSize::InlineComposite
-                                 ? near_target(word, uint64_t{count} + 1)
-                                 : nullptr;
+            const Word* at = near_target(word, uint64_t{count} + 1);
             if (at != nullptr) {
                 Word tag = detail::load<Word>(at);
-                uint32_t elements = (static_cast<uint32_t>(tag) >> 2) & ((1u << 29) - 1);
-                uint16_t data_words = static_cast<uint16_t>(tag >> 32);
-                uint16_t pointer_count = static_cast<uint16_t>(tag >> 48);
+                uint32_t elements = detail::tag_element_count(tag);
+                uint16_t data_words = detail::struct_data_words(tag);
+                uint16_t pointer_count = detail::struct_pointer_count(tag);
                 uint64_t words_per_element = uint64_t{data_words} + pointer_count;
-                if ((tag & 3) == 0 && words_per_element != 0 &&
+                if (detail::kind_of(tag) == detail::PointerKind::Struct && words_per_element != 0 &&
                     uint64_t{elements} * words_per_element <= count &&
                     m_message->consume_traversal(uint64_t{count} + 1))
                     return ListReader(m_message, reinterpret_cast<const uint8_t*>(at + 1), elements,
@@ -690,28 +800,27 @@ inline ListReader PointerReader::get_list(ElementSize expected,
                                       uint32_t{data_words} * 64, pointer_count,
                                       ElementSize::InlineComposite, m_segment, m_nesting - 1);
             }
-        } else if (size == expected && size != ElementSize::Void) {
-            constexpr uint8_t data_bits_of[8] = {0, 1, 8, 16, 32, 64, 0, 0}; // by ElementSize
-            uint32_t data_bits = data_bits_of[static_cast<uint8_t>(size)];
-            uint16_t pointer_count = size == ElementSize::Pointer ? 1 : 0;
+        } else {
+            uint32_t data_bits = detail::data_bits_per_element(expected);
+            uint16_t pointer_count = detail::pointers_per_element(expected);
             uint32_t step = data_bits + 64u * pointer_count;
             uint64_t words = (uint64_t{count} * step + 63) / 64;
             const Word* at = near_target(word, words);
             if (at != nullptr && m_message->consume_traversal(words))
                 return ListReader(m_message, reinterpret_cast<const uint8_t*>(at), count, step,
-                                  data_bits, pointer_count, size, m_segment, m_nesting - 1);
+                                  data_bits, pointer_count, expected, m_segment, m_nesting - 1);
         }
     }
     return get_list_slow(expected, default_value);
 }
 
 // Text and Data are leaves: like libcapnp, they are not held to the nesting limit.
-inline TextReader PointerReader::get_text(
-    std::string_view default_value) const {
+inline TextReader PointerReader::get_text(std::string_view default_value) const {
     if (m_pointer != nullptr) {
         Word word = detail::load<Word>(m_pointer);
-        if ((word & 0x700000003) == 0x200000001) { // a list pointer, Byte elements
-            uint32_t count = static_cast<uint32_t>(word >> 35);
+        if (detail::kind_of(word) == detail::PointerKind::List &&
+            detail::list_element_size(word) == ElementSize::Byte) {
+            uint32_t count = detail::list_count(word);
             uint64_t words = (uint64_t{count} + 7) / 8;
             const Word* at = near_target(word, words);
             const char* text = reinterpret_cast<const char*>(at);
@@ -727,8 +836,9 @@ inline std::span<const uint8_t>
 PointerReader::get_data(std::span<const uint8_t> default_value) const {
     if (m_pointer != nullptr) {
         Word word = detail::load<Word>(m_pointer);
-        if ((word & 0x700000003) == 0x200000001) { // a list pointer, Byte elements
-            uint32_t count = static_cast<uint32_t>(word >> 35);
+        if (detail::kind_of(word) == detail::PointerKind::List &&
+            detail::list_element_size(word) == ElementSize::Byte) {
+            uint32_t count = detail::list_count(word);
             uint64_t words = (uint64_t{count} + 7) / 8;
             const Word* at = near_target(word, words);
             if (at != nullptr && m_message->consume_traversal(words))
@@ -739,28 +849,77 @@ PointerReader::get_data(std::span<const uint8_t> default_value) const {
 }
 
 inline StructReader ListReader::get_struct(uint32_t index) const {
-    if (index >= m_count)
+    if (index >= size())
         return {};
-    if (m_nesting == 0) {
+    if (nesting() == 0) {
         m_message->record(WireError::NestingLimit);
         return {};
     }
-    const uint8_t* element = m_elements + uint64_t{index} * m_step_bits / 8;
-    uint32_t data_bytes = m_data_bits / 8;
+    const uint8_t* element = m_elements + uint64_t{index} * step_bits() / 8;
+    uint32_t data_bytes = data_bits() / 8;
+    uint16_t pointer_count = pointers_per_element();
     // Elements with pointers start on word boundaries (their step is whole words).
     const Word* pointers =
-        m_pointer_count != 0 ? reinterpret_cast<const Word*>(element + data_bytes) : nullptr;
-    return StructReader(m_message, element, pointers, data_bytes, m_pointer_count, m_segment,
-                        m_nesting - 1);
+        pointer_count != 0 ? reinterpret_cast<const Word*>(element + data_bytes) : nullptr;
+    return StructReader(m_message, element, pointers, data_bytes, pointer_count, segment(),
+                        nesting() - 1);
 }
 
 inline PointerReader ListReader::get_pointer(uint32_t index) const {
-    if (index < m_count && m_pointer_count != 0) {
-        const uint8_t* element = m_elements + uint64_t{index} * m_step_bits / 8;
-        return PointerReader(m_message, reinterpret_cast<const Word*>(element + m_data_bits / 8),
-                             m_segment, m_nesting);
+    if (index < size() && pointers_per_element() != 0) {
+        const uint8_t* element = m_elements + uint64_t{index} * step_bits() / 8;
+        return PointerReader(m_message, reinterpret_cast<const Word*>(element + data_bits() / 8),
+                             segment(), nesting());
     }
     return {};
+}
+
+inline StructBuilder PointerBuilder::init_struct(uint16_t data_words, uint16_t pointer_count) {
+    if (m_pointer == nullptr)
+        return {};
+    uint64_t words = uint64_t{data_words} + pointer_count;
+    if (words == 0) {
+        detail::store(m_pointer, detail::empty_struct_pointer);
+        return StructBuilder(m_message, nullptr, nullptr, 0, 0);
+    }
+    Word* at = m_message->allocate(words);
+    if (at == nullptr) {
+        detail::store<Word>(m_pointer, 0);
+        return {};
+    }
+    // Targets always follow their pointers: the offset is never negative.
+    detail::store(m_pointer,
+                  detail::make_struct_pointer(at - (m_pointer + 1), data_words, pointer_count));
+    return StructBuilder(m_message, reinterpret_cast<uint8_t*>(at), at + data_words,
+                         uint32_t{data_words} * 8, pointer_count);
+}
+
+// Text and Data: the bytes (and Text's NUL) in a list of `count` bytes, the rest
+// of the last word zero.
+inline void PointerBuilder::set_bytes(const void* bytes, size_t size, uint64_t count) {
+    uint64_t words = (count + 7) / 8;
+    Word* at =
+        m_message->allocate_uninitialized(count > detail::max_list_count ? UINT64_MAX : words);
+    if (at == nullptr) {
+        detail::store<Word>(m_pointer, 0);
+        return;
+    }
+    if (words != 0)
+        at[words - 1] = 0;
+    if (size != 0)
+        __builtin_memcpy(at, bytes, size);
+    detail::store(m_pointer, detail::make_list_pointer(at - (m_pointer + 1), ElementSize::Byte,
+                                                       static_cast<uint32_t>(count)));
+}
+
+inline void PointerBuilder::set_text(std::string_view text) {
+    if (m_pointer != nullptr)
+        set_bytes(text.data(), text.size(), uint64_t{text.size()} + 1);
+}
+
+inline void PointerBuilder::set_data(std::span<const uint8_t> data) {
+    if (m_pointer != nullptr)
+        set_bytes(data.data(), data.size(), data.size());
 }
 
 inline PointerBuilder StructBuilder::pointer_field(uint16_t index) {

@@ -10,6 +10,7 @@
 // the end init waits for all of them and exits 0 when every one exited 0.
 // Anything wrong with the manifest stops init with a reason (fail closed).
 #include "lib/capnp/wire.h"
+#include "lib/manifest/validate.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"
 #include "user/rt/syscall.h"
@@ -18,7 +19,6 @@ namespace {
 
 using namespace capos;
 using schema::CapGrant;
-using schema::KernelCapability;
 
 constexpr size_t max_manifest_words = 64 * 1024 / 8;
 constexpr size_t max_segments = 16;
@@ -74,32 +74,6 @@ private:
     char m_text[200];
     size_t m_length = 0;
 };
-
-uint64_t interface_of(KernelCapability kind) {
-    switch (kind) {
-    case KernelCapability::Console:
-        return schema::Console::interface_id;
-    case KernelCapability::Timer:
-        return schema::Timer::interface_id;
-    case KernelCapability::Entropy:
-        return schema::EntropySource::interface_id;
-    case KernelCapability::FrameAllocator:
-        return schema::FrameAllocator::interface_id;
-    case KernelCapability::VirtualMemory:
-        return schema::VirtualMemory::interface_id;
-    case KernelCapability::ProcessSpawner:
-        return schema::ProcessSpawner::interface_id;
-    case KernelCapability::BootPackage:
-        return schema::BootPackage::interface_id;
-    case KernelCapability::LogSink:
-        return schema::LogSink::interface_id;
-    case KernelCapability::LogReader:
-        return schema::LogReader::interface_id;
-    case KernelCapability::Null:
-        return schema::Null::interface_id;
-    }
-    return 0;
-}
 
 // init's own capability speaking `interface_id`, found in its CapSet.
 std::optional<abi::CapId> own_capability(uint64_t interface_id) {
@@ -165,8 +139,12 @@ schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>
     if (capnp::WireError error = capnp::validate(*message); error != capnp::WireError::None)
         fail("the manifest is malformed", capnp::to_string(error));
     schema::SystemManifest::Reader manifest(message->root());
-    if (manifest.schema_version() != schema::current_schema_version)
-        fail("the manifest's schema version is not the one init reads");
+    auto valid = manifest::validate(manifest);
+    if (valid.is_error()) {
+        Line() << "init: the manifest is invalid: " << manifest::to_string(valid.error().code)
+               << (valid.error().subject.empty() ? "" : ": ") << valid.error().subject;
+        rt::exit(1);
+    }
     return manifest;
 }
 
@@ -182,7 +160,7 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         auto source = grant.source();
         switch (source.which()) {
         case CapGrant::Source::Which::Kernel: {
-            auto own = own_capability(interface_of(source.kernel()));
+            auto own = own_capability(manifest::kernel_interface(source.kernel()));
             if (!own)
                 fail("init does not hold the kernel capability granted as", grant.name());
             sources[i] = *own;

@@ -377,8 +377,7 @@ void transport_errors(uint32_t null_cap, uint32_t console_cap) {
     sqe.interface_id = schema::Console::interface_id;
     expect("Null called as Console is WrongInterface", sqe, TransportError::WrongInterface);
     sqe.interface_id = 0;
-    expect("interface id 0 (no interface) is WrongInterface", sqe,
-           TransportError::WrongInterface);
+    expect("interface id 0 (no interface) is WrongInterface", sqe, TransportError::WrongInterface);
     sqe.interface_id = 0x8000000000000001ull;
     expect("an unknown interface id is WrongInterface", sqe, TransportError::WrongInterface);
     sqe = ping();

@@ -39,9 +39,10 @@ bool zeroed(uint64_t address, uint64_t length) {
     return true;
 }
 
-// Whether the kernel can read `address`: a raw Null-free probe through the
-// ring (a NOP cannot name a buffer, so a CALL on VirtualMemory with params at
-// `address`). BadBuffer means unmapped; anything else means it was read.
+// Whether the kernel can read `address`, without touching it here (which
+// would fault): a raw CALL of a method VirtualMemory does not have, with its
+// params at `address`. BadBuffer means unmapped; anything else means the
+// kernel read the params (and answered unimplemented or BadParams).
 bool kernel_can_read(uint32_t vm, uint64_t address) {
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Call);
@@ -234,6 +235,30 @@ int main() {
         "map of 64 MiB + 4 KiB at an address is overloaded",
         vm.map(abi::user_map_base + 0x100000000ull, quota + page, Access::ReadWrite),
         ExceptionType::Overloaded);
+    // Far beyond the quota: refused at once, before the kernel looks at the
+    // range page by page (a regression test: 1 TiB once held the CPU ~6 s).
+    auto timer = rt::lookup<schema::Timer>("timer");
+    if (timer.is_ok()) {
+        auto now = [&]() -> uint64_t {
+            auto result = timer.value()->now();
+            return result.is_ok() ? result.value().ns() : 0;
+        };
+        constexpr uint64_t tebibyte = 1ull << 40;
+        uint64_t before = now();
+        auto huge = vm.map(0, tebibyte, Access::ReadWrite);
+        uint64_t took = now() - before;
+        suite.check_exception("map of 1 TiB anywhere is overloaded", huge,
+                              ExceptionType::Overloaded);
+        suite.check("map of 1 TiB anywhere is refused within 50 ms", took < 50'000'000,
+                    Line("took ").udec(took / 1000).add(" us"));
+        before = now();
+        huge = vm.map(abi::user_map_base + tebibyte, tebibyte, Access::ReadWrite);
+        took = now() - before;
+        suite.check_exception("map of 1 TiB at an address is overloaded", huge,
+                              ExceptionType::Overloaded);
+        suite.check("map of 1 TiB at an address is refused within 50 ms", took < 50'000'000,
+                    Line("took ").udec(took / 1000).add(" us"));
+    }
     auto big = vm.reserve(0, 2 * quota);
     suite.check_ok("reserve of 128 MiB (no memory behind it)", big);
     if (big.is_ok())

@@ -39,14 +39,20 @@ alignas(16) IdtEntry g_idt[256];
 bool g_handling_exception = false;
 arch::InterruptHandler g_handlers[256];
 
-constexpr uint8_t interrupt_gate = 0x8E; // present, ring 0, 64-bit interrupt gate
+constexpr uint8_t interrupt_gate = 0x8E;  // present, ring 0, 64-bit interrupt gate
+constexpr uint8_t gate_dpl_user = 3 << 5; // `int n` from ring 3 may use the gate
+
+// The breakpoint vector: user code reaches it with int3, which is reported as
+// #BP (it ends the process like any fault). Every other gate is ring 0 only,
+// so `int n` from user mode for any other vector is a #GP.
+constexpr int breakpoint_vector = 3;
 
 void set_gate(int vector, uint64_t handler, IstSlot* ist) {
     IdtEntry& e = g_idt[vector];
     e.offset_low = handler & 0xFFFF;
     e.selector = selector_kernel_code;
     e.ist = ist ? static_cast<uint8_t>(*ist) : 0;
-    e.type_attributes = interrupt_gate;
+    e.type_attributes = interrupt_gate | (vector == breakpoint_vector ? gate_dpl_user : 0);
     e.offset_middle = (handler >> 16) & 0xFFFF;
     e.offset_high = uint32_t(handler >> 32);
     e.reserved = 0;

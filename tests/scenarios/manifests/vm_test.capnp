@@ -1,4 +1,5 @@
-# user_vm: init is vm_test, holding the console and its own VirtualMemory.
+# user_vm: init is vm_test, holding the console, its own VirtualMemory and the
+# timer (to time refusals).
 @0xc87d0af5169630e0;
 
 using Capos = import "/schema/capos.capnp";
@@ -11,6 +12,7 @@ const manifest :Capos.SystemManifest = (
     grants = [
       (name = "console", source = (kernel = console)),
       (name = "vm", source = (kernel = virtualMemory)),
+      (name = "timer", source = (kernel = timer)),
     ],
   ),
 );

@@ -1,0 +1,218 @@
+// lib/manifest: what a boot manifest may say, checked before anything boots.
+#include "lib/capnp/wire.h"
+#include "lib/manifest/validate.h"
+#include <gtest/gtest.h>
+#include <string>
+#include <vector>
+
+namespace capos::manifest {
+namespace {
+
+using schema::CapGrant;
+using schema::KernelCapability;
+
+// Builds manifests the way the tests need them: init ("init" binary) holding
+// `init_kernel`, then services given as simple descriptions.
+struct GrantSpec {
+    std::string name;
+    enum Kind { Kernel, Service, Endpoint } kind = Kernel;
+    KernelCapability kernel = KernelCapability::Console;
+    std::string service, exported;
+    uint64_t interface_id = 0;
+};
+GrantSpec kernel_grant(std::string name, KernelCapability kind) {
+    GrantSpec g;
+    g.name = std::move(name);
+    g.kind = GrantSpec::Kernel;
+    g.kernel = kind;
+    return g;
+}
+GrantSpec endpoint_grant(std::string name) {
+    GrantSpec g;
+    g.name = std::move(name);
+    g.kind = GrantSpec::Endpoint;
+    return g;
+}
+GrantSpec import_grant(std::string name, std::string service, std::string exported) {
+    GrantSpec g;
+    g.name = std::move(name);
+    g.kind = GrantSpec::Service;
+    g.service = std::move(service);
+    g.exported = std::move(exported);
+    return g;
+}
+
+struct ServiceSpec {
+    std::string name, binary;
+    std::vector<GrantSpec> grants;
+    std::vector<std::string> exports;
+};
+
+class ManifestTest : public ::testing::Test {
+protected:
+    std::vector<std::string> binaries{"init", "server", "client"};
+    std::vector<GrantSpec> init_grants{kernel_grant("console", KernelCapability::Console),
+                                       kernel_grant("spawner", KernelCapability::ProcessSpawner)};
+    std::vector<ServiceSpec> services;
+    std::string init_program = "init";
+    uint32_t version = schema::current_schema_version;
+
+    static void fill_grant(CapGrant::Builder out, const GrantSpec& g) {
+        out.set_name(g.name);
+        out.set_interface_id(g.interface_id);
+        auto source = out.source();
+        switch (g.kind) {
+        case GrantSpec::Kernel:
+            source.set_kernel(g.kernel);
+            break;
+        case GrantSpec::Service: {
+            auto service = source.init_service();
+            service.set_service(g.service);
+            service.set_export(g.exported);
+            break;
+        }
+        case GrantSpec::Endpoint:
+            source.set_endpoint();
+            break;
+        }
+    }
+
+    Result<void, ManifestError> check() {
+        capnp::MessageBuilder message(m_buffer);
+        schema::SystemManifest::Builder root(message.init_root(
+            schema::SystemManifest::data_words, schema::SystemManifest::pointer_count));
+        root.set_schema_version(version);
+        auto list = root.init_binaries(binaries.size());
+        for (size_t i = 0; i < binaries.size(); ++i) {
+            list[i].set_name(binaries[i]);
+            list[i].set_path("bin/" + binaries[i]);
+        }
+        auto init = root.init_init();
+        init.set_program(init_program);
+        auto grants = init.init_grants(init_grants.size());
+        for (size_t i = 0; i < init_grants.size(); ++i)
+            fill_grant(grants[i], init_grants[i]);
+        auto out = init.init_services(services.size());
+        for (size_t s = 0; s < services.size(); ++s) {
+            out[s].set_name(services[s].name);
+            out[s].set_binary(services[s].binary);
+            auto g = out[s].init_grants(services[s].grants.size());
+            for (size_t i = 0; i < services[s].grants.size(); ++i)
+                fill_grant(g[i], services[s].grants[i]);
+            auto e = out[s].init_exports(services[s].exports.size());
+            for (size_t i = 0; i < services[s].exports.size(); ++i)
+                e.set(i, services[s].exports[i]);
+        }
+        EXPECT_EQ(message.error(), capnp::WireError::None);
+        m_reader.emplace(message.words());
+        return validate(schema::SystemManifest::Reader(m_reader->root()));
+    }
+
+    ManifestErrorCode error_of() {
+        auto result = check();
+        EXPECT_TRUE(result.is_error());
+        return result.is_error() ? result.error().code : ManifestErrorCode::SchemaVersion;
+    }
+
+    void add_echo_pair() {
+        services.push_back({"server", "server", {endpoint_grant("echo")}, {"echo"}});
+        services.push_back({"client",
+                            "client",
+                            {kernel_grant("console", KernelCapability::Console),
+                             import_grant("echo", "server", "echo")},
+                            {}});
+    }
+
+private:
+    capnp::Word m_buffer[4096];
+    std::optional<capnp::MessageReader> m_reader;
+};
+
+TEST_F(ManifestTest, AWellFormedSystemPasses) {
+    add_echo_pair();
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestTest, SchemaVersion) {
+    version = 99;
+    EXPECT_EQ(error_of(), ManifestErrorCode::SchemaVersion);
+}
+
+TEST_F(ManifestTest, Binaries) {
+    binaries.push_back("server");
+    EXPECT_EQ(error_of(), ManifestErrorCode::DuplicateBinary);
+    binaries.pop_back();
+    init_program = "nope";
+    EXPECT_EQ(error_of(), ManifestErrorCode::MissingBinary);
+    init_program = "init";
+    services.push_back({"svc", "missing", {}, {}});
+    EXPECT_EQ(error_of(), ManifestErrorCode::MissingBinary);
+}
+
+TEST_F(ManifestTest, InitGetsOnlyKernelCapabilities) {
+    init_grants.push_back(endpoint_grant("ep"));
+    EXPECT_EQ(error_of(), ManifestErrorCode::InitGrantNotKernel);
+}
+
+TEST_F(ManifestTest, GrantNames) {
+    init_grants.push_back(kernel_grant("console", KernelCapability::Timer));
+    EXPECT_EQ(error_of(), ManifestErrorCode::DuplicateGrant);
+    init_grants.pop_back();
+    init_grants.push_back(kernel_grant(std::string(48, 'x'), KernelCapability::Timer));
+    EXPECT_EQ(error_of(), ManifestErrorCode::NameTooLong);
+    init_grants.pop_back();
+    init_grants.push_back(kernel_grant("", KernelCapability::Timer));
+    EXPECT_EQ(error_of(), ManifestErrorCode::EmptyName);
+    init_grants.pop_back();
+    for (int i = 0; i < 64; ++i)
+        init_grants.push_back(kernel_grant("g" + std::to_string(i), KernelCapability::Timer));
+    EXPECT_EQ(error_of(), ManifestErrorCode::TooManyGrants);
+}
+
+TEST_F(ManifestTest, Services) {
+    services.push_back({"server", "server", {}, {}});
+    services.push_back({"server", "client", {}, {}});
+    EXPECT_EQ(error_of(), ManifestErrorCode::DuplicateService);
+    services.clear();
+    services.push_back({std::string(32, 'n'), "server", {}, {}});
+    EXPECT_EQ(error_of(), ManifestErrorCode::NameTooLong);
+}
+
+TEST_F(ManifestTest, KernelSourcesMustBeHeldByInit) {
+    services.push_back({"svc", "server", {kernel_grant("timer", KernelCapability::Timer)}, {}});
+    EXPECT_EQ(error_of(), ManifestErrorCode::KernelSourceNotHeld);
+    init_grants.push_back(kernel_grant("timer", KernelCapability::Timer));
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestTest, ImportsMatchEarlierExports) {
+    add_echo_pair();
+    std::swap(services[0], services[1]); // the client before its server
+    EXPECT_EQ(error_of(), ManifestErrorCode::UnknownService);
+    std::swap(services[0], services[1]);
+    services[1].grants[1].exported = "other";
+    EXPECT_EQ(error_of(), ManifestErrorCode::UnknownExport);
+    services[1].grants[1].exported = "echo";
+    services[0].exports = {"console"}; // not an endpoint grant of the server
+    EXPECT_EQ(error_of(), ManifestErrorCode::ExportNotEndpoint);
+}
+
+TEST_F(ManifestTest, InterfaceIds) {
+    init_grants[0].interface_id = schema::Console::interface_id;
+    EXPECT_TRUE(check().is_ok());
+    init_grants[0].interface_id = schema::Timer::interface_id;
+    EXPECT_EQ(error_of(), ManifestErrorCode::InterfaceMismatch);
+}
+
+TEST_F(ManifestTest, UnknownKernelCapability) {
+    init_grants.push_back(kernel_grant("weird", static_cast<KernelCapability>(77)));
+    EXPECT_EQ(error_of(), ManifestErrorCode::UnknownKernelCapability);
+}
+
+TEST_F(ManifestTest, EveryCodeHasText) {
+    for (int code = 0; code <= int(ManifestErrorCode::TooManyServices); ++code)
+        EXPECT_STRNE(to_string(static_cast<ManifestErrorCode>(code)), "unknown manifest error");
+}
+
+} // namespace
+} // namespace capos::manifest
