@@ -14,13 +14,22 @@ class FrameAllocatorService final : public KernelServiceOf<FrameAllocator, Frame
 public:
     Result<void, gen::Exception> allocate(FrameAllocator::AllocateParams::Reader params,
                                           FrameAllocator::AllocateResults::Builder results) {
-        auto object = MemoryObject::create(params.pages(), params.contiguous());
+        Process& caller = invocation().caller;
+        auto object = MemoryObject::create(params.pages(), params.contiguous(),
+                                           caller.address_space().ledger_reference());
         if (object.is_error()) {
-            if (object.error() == MemoryObject::Error::InvalidSize)
+            switch (object.error()) {
+            case MemoryObject::Error::InvalidSize:
                 return Err{invalid_argument("pages must be 1..65536")};
+            case MemoryObject::Error::QuotaExceeded:
+                return Err{
+                    gen::Exception{schema::ExceptionType::Overloaded, "memory quota exceeded"}};
+            case MemoryObject::Error::OutOfMemory:
+                break;
+            }
             return Err{gen::Exception{schema::ExceptionType::Overloaded, "out of memory"}};
         }
-        auto id = invocation().caller.capabilities().insert(
+        auto id = caller.capabilities().insert(
             object.release_value(), schema::MemoryObject::interface_id, CapFlags::Transferable);
         if (id.is_error())
             return Err{gen::Exception{schema::ExceptionType::Overloaded, "capability table full"}};

@@ -59,6 +59,10 @@ Result<std::span<const capnp::Word>, TransportError> copy_in_message(const ring:
 // A kernel service answers at once (decode, then invoke).
 abi::Cqe call_kernel_service(Process& process, KernelService& service, const ring::DecodedSqe& sqe,
                              std::span<const capnp::Word> params_words, bool& deferred) {
+    // Decode includes the result buffer: a call whose answer could not be
+    // delivered must fail before it does anything (a new capability, a mapping).
+    if (!user_range_writable(process.page_tables(), sqe.result.address, sqe.result.length))
+        return error_completion(sqe.user_data, TransportError::BadBuffer);
     capnp::MessageReader params(params_words);
     Invocation invocation{.caller = process,
                           .method = sqe.method,

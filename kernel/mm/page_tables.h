@@ -58,6 +58,10 @@ public:
     Result<void, MapError> protect(uint64_t virt, Access access);
     Result<void, MapError> unmap(uint64_t virt);
     std::optional<Translation> translate(uint64_t virt) const;
+    // The lowest mapped address in [start, end) of the user (lower) half, or
+    // nullopt. Skips whole absent tables, so it costs what is mapped, not the
+    // size of the range.
+    std::optional<uint64_t> first_mapped(uint64_t start, uint64_t end) const;
 
     // Calls visit(virt, translation) for every mapped page, in address order.
     template <typename Visit>
@@ -76,8 +80,8 @@ public:
 
     // Frees every table page of the user half and the top-level table. Leaf
     // frames marked Owned are freed too; Borrowed ones are left to their owner.
-    // The tables must not be active.
-    void destroy_address_space();
+    // The tables must not be active. Returns the number of owned frames freed.
+    uint64_t destroy_address_space();
 
     void activate() const;
     uint64_t root() const { return m_root; }

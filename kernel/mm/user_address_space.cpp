@@ -35,7 +35,7 @@ bool valid_range(uint64_t address, uint64_t length) {
 } // namespace
 
 bool UserAddressSpace::fits_quota(uint64_t length) const {
-    return length / page_size <= m_frame_limit - m_frames_charged;
+    return m_ledger->fits(length / page_size);
 }
 
 bool UserAddressSpace::in_map_region(uint64_t address, uint64_t length) const {
@@ -63,29 +63,34 @@ const UserAddressSpace::Range* UserAddressSpace::reservation_containing(uint64_t
 }
 
 bool UserAddressSpace::any_page_mapped(uint64_t address, uint64_t length) const {
-    for (uint64_t page = address; page < address + length; page += page_size) {
-        if (m_tables.translate(page))
-            return true;
-    }
-    return false;
+    return m_tables.first_mapped(address, address + length).has_value();
 }
 
 Result<uint64_t, SpaceError> UserAddressSpace::pick(uint64_t length) {
     if (m_next_pick < abi::user_map_base)
         m_next_pick = abi::user_map_base;
-    // Next-fit from where the last pick ended; one wrap to the start.
+    // Next-fit from where the last pick ended, one wrap to the start. Each
+    // obstacle (a reservation or a mapped page) moves the candidate past it, so
+    // the search costs the number of obstacles, not pages.
     for (int pass = 0; pass < 2; ++pass) {
         uint64_t candidate = m_next_pick;
         while (candidate + length <= abi::user_map_limit && candidate + length > candidate) {
-            if (!overlaps_reservation(candidate, length) && !any_page_mapped(candidate, length)) {
-                m_next_pick = candidate + length;
-                return candidate;
+            uint64_t end = candidate + length;
+            uint64_t skip_to = 0;
+            for (size_t i = 0; i < m_reservation_count; ++i) {
+                const Range& r = m_reservations[i];
+                if (candidate < r.end() && r.base < end && r.end() > skip_to)
+                    skip_to = r.end();
             }
-            candidate += page_size;
-            // Searching page by page is fine for the sparse spaces we have;
-            // stop well before it would be slow.
-            if (candidate - m_next_pick > 64 * 1024 * 1024)
-                break;
+            if (skip_to == 0) {
+                auto mapped = m_tables.first_mapped(candidate, end);
+                if (!mapped) {
+                    m_next_pick = end;
+                    return candidate;
+                }
+                skip_to = *mapped + page_size;
+            }
+            candidate = skip_to;
         }
         m_next_pick = abi::user_map_base;
     }
@@ -94,7 +99,7 @@ Result<uint64_t, SpaceError> UserAddressSpace::pick(uint64_t length) {
 
 Result<void, SpaceError> UserAddressSpace::map_fresh(uint64_t address, uint64_t pages,
                                                      Access access, uint64_t* first_frame) {
-    if (pages > m_frame_limit - m_frames_charged)
+    if (!m_ledger->try_charge(pages))
         return Err{SpaceError::QuotaExceeded};
     for (uint64_t i = 0; i < pages; ++i) {
         auto frame = allocate_zeroed_frame();
@@ -107,9 +112,9 @@ Result<void, SpaceError> UserAddressSpace::map_fresh(uint64_t address, uint64_t 
         }
         if (mapped.is_error()) {
             unmap_owned(address, i);
+            m_ledger->uncharge(pages - i);
             return Err{SpaceError::OutOfMemory};
         }
-        ++m_frames_charged;
         if (i == 0 && first_frame)
             *first_frame = frame.value();
     }
@@ -124,7 +129,7 @@ void UserAddressSpace::unmap_owned(uint64_t address, uint64_t pages) {
             continue;
         VERIFY(m_tables.unmap(page).is_ok());
         VERIFY(free_frame(translation->phys).is_ok());
-        --m_frames_charged;
+        m_ledger->uncharge(1);
     }
 }
 
@@ -274,8 +279,8 @@ void UserAddressSpace::destroy() {
     for (size_t i = 0; i < m_mapping_count; ++i)
         m_mappings[i] = {};
     m_mapping_count = 0;
-    m_tables.destroy_address_space(); // frees owned frames; object frames are borrowed
-    m_frames_charged = 0;
+    // Frees the owned (anonymous) frames; object frames are borrowed.
+    m_ledger->uncharge(m_tables.destroy_address_space());
     m_reservation_count = 0;
 }
 

@@ -10,6 +10,7 @@
 // fails (decode, then invoke); allocation failures part-way are rolled back.
 #pragma once
 
+#include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/page_tables.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/base/result.h"
@@ -33,12 +34,12 @@ class UserAddressSpace {
 public:
     static constexpr size_t max_reservations = 32;
     static constexpr size_t max_object_mappings = 64;
-    static constexpr uint64_t default_frame_limit = 16384; // 64 MiB
-
-    explicit UserAddressSpace(PageTables tables) : m_tables(tables) {}
+    UserAddressSpace(PageTables tables, RefPtr<FrameLedger> ledger)
+        : m_tables(tables), m_ledger(std::move(ledger)) {}
 
     PageTables& tables() { return m_tables; }
-    uint64_t frames_charged() const { return m_frames_charged; }
+    FrameLedger& ledger() { return *m_ledger; }
+    const RefPtr<FrameLedger>& ledger_reference() const { return m_ledger; }
 
     // Kernel placements: fresh zeroed pages at a fixed address, anywhere below
     // the user limit. Returns the first frame (for the ring and CapSet pages).
@@ -85,8 +86,7 @@ private:
     void unmap_owned(uint64_t address, uint64_t pages);
 
     PageTables m_tables;
-    uint64_t m_frames_charged = 0;
-    uint64_t m_frame_limit = default_frame_limit;
+    RefPtr<FrameLedger> m_ledger; // anonymous frames are charged here
     uint64_t m_next_pick = 0;
     Range m_reservations[max_reservations];
     size_t m_reservation_count = 0;

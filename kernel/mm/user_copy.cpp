@@ -44,4 +44,8 @@ bool copy_from_address_space(PageTables& tables, uint64_t address, void* out, si
                               });
 }
 
+bool user_range_writable(PageTables& tables, uint64_t address, size_t length) {
+    return for_each_user_page(tables, address, length, true, [](uint8_t*, size_t, size_t) {});
+}
+
 } // namespace capos::kernel

@@ -63,4 +63,9 @@ class PageTables;
 bool copy_to_address_space(PageTables& tables, uint64_t address, const void* data, size_t length);
 bool copy_from_address_space(PageTables& tables, uint64_t address, void* out, size_t length);
 
+// True when every page of [address, address+length) is a present, writable
+// user page: checked before a call runs, so a call whose results could not be
+// delivered fails before it has any effect.
+bool user_range_writable(PageTables& tables, uint64_t address, size_t length);
+
 } // namespace capos::kernel

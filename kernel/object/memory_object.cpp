@@ -7,13 +7,19 @@
 
 namespace capos::kernel {
 
-Result<RefPtr<MemoryObject>, MemoryObject::Error> MemoryObject::create(uint32_t pages,
-                                                                       bool contiguous) {
+Result<RefPtr<MemoryObject>, MemoryObject::Error>
+MemoryObject::create(uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger) {
     if (pages == 0 || pages > max_pages)
         return Err{Error::InvalidSize};
+    if (!ledger->try_charge(pages))
+        return Err{Error::QuotaExceeded};
+    // Until the object exists, failures give the charge back.
+    auto uncharge = [&] { ledger->uncharge(pages); };
     auto array = heap_allocate(sizeof(uint64_t) * pages, alignof(uint64_t));
-    if (array.is_error())
+    if (array.is_error()) {
+        uncharge();
         return Err{Error::OutOfMemory};
+    }
     auto* frames = static_cast<uint64_t*>(array.value());
     uint32_t done = 0;
     bool failed = false;
@@ -38,6 +44,7 @@ Result<RefPtr<MemoryObject>, MemoryObject::Error> MemoryObject::create(uint32_t 
                 (void)free_frame(frames[i]);
         }
         heap_free(frames);
+        uncharge();
         return Err{Error::OutOfMemory};
     }
     auto memory = heap_allocate(sizeof(MemoryObject), alignof(MemoryObject));
@@ -45,15 +52,17 @@ Result<RefPtr<MemoryObject>, MemoryObject::Error> MemoryObject::create(uint32_t 
         for (uint32_t i = 0; i < pages; ++i)
             (void)free_frame(frames[i]);
         heap_free(frames);
+        uncharge();
         return Err{Error::OutOfMemory};
     }
-    return RefPtr<MemoryObject>::adopt(new (memory.value())
-                                           MemoryObject(frames, pages, contiguous));
+    return RefPtr<MemoryObject>::adopt(
+        new (memory.value()) MemoryObject(frames, pages, contiguous, std::move(ledger)));
 }
 
 void MemoryObject::destroy() {
     uint64_t* frames = m_frames;
     uint32_t pages = m_pages;
+    m_ledger->uncharge(pages);
     this->~MemoryObject();
     heap_free(this);
     for (uint32_t i = 0; i < pages; ++i)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kernel/cap/kernel_service.h"
+#include "kernel/mm/frame_ledger.h"
 #include "lib/base/result.h"
 
 namespace capos::kernel {
@@ -14,8 +15,10 @@ class MemoryObject final : public KernelServiceOf<schema::MemoryObject, MemoryOb
 public:
     static constexpr uint32_t max_pages = 65536; // 256 MiB
 
-    enum class Error : uint8_t { InvalidSize, OutOfMemory };
-    static Result<RefPtr<MemoryObject>, Error> create(uint32_t pages, bool contiguous);
+    enum class Error : uint8_t { InvalidSize, QuotaExceeded, OutOfMemory };
+    // Charges the frames to `ledger` for the object's whole life.
+    static Result<RefPtr<MemoryObject>, Error> create(uint32_t pages, bool contiguous,
+                                                      RefPtr<FrameLedger> ledger);
 
     uint32_t page_count() const { return m_pages; }
     bool contiguous() const { return m_contiguous; }
@@ -30,13 +33,14 @@ public:
                                        schema::MemoryObject::UnmapResults::Builder results);
 
 private:
-    MemoryObject(uint64_t* frames, uint32_t pages, bool contiguous)
-        : m_frames(frames), m_pages(pages), m_contiguous(contiguous) {}
+    MemoryObject(uint64_t* frames, uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger)
+        : m_frames(frames), m_pages(pages), m_contiguous(contiguous), m_ledger(std::move(ledger)) {}
     void destroy() override;
 
     uint64_t* m_frames; // heap array of physical frame addresses
     uint32_t m_pages;
     bool m_contiguous;
+    RefPtr<FrameLedger> m_ledger;
 };
 
 } // namespace capos::kernel

@@ -62,22 +62,23 @@ Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name) {
     auto tables = PageTables::create_address_space(kernel_page_tables());
     if (tables.is_error())
         return Err{SpawnError::OutOfMemory};
+    RefPtr<FrameLedger> ledger = FrameLedger::create();
     auto memory = heap_allocate(sizeof(Process), alignof(Process));
     auto slots = heap_allocate(sizeof(ProcessCapTable::Slot) * default_capability_slots,
                                alignof(ProcessCapTable::Slot));
-    if (memory.is_error() || slots.is_error()) {
+    if (!ledger || memory.is_error() || slots.is_error()) {
         if (memory.is_ok())
             heap_free(memory.value());
         if (slots.is_ok())
             heap_free(slots.value());
-        tables.value().destroy_address_space();
+        (void)tables.value().destroy_address_space();
         return Err{SpawnError::OutOfMemory};
     }
     auto* slot_array = static_cast<ProcessCapTable::Slot*>(slots.value());
     for (size_t i = 0; i < default_capability_slots; ++i)
         new (&slot_array[i]) ProcessCapTable::Slot();
     auto* process = new (memory.value())
-        Process(tables.value(), std::span(slot_array, default_capability_slots));
+        Process(tables.value(), std::move(ledger), std::span(slot_array, default_capability_slots));
     process->m_slots = slot_array;
     process->m_id = g_next_process_id++;
     __builtin_memcpy(process->m_name, name.data(), name.size());

@@ -103,8 +103,8 @@ public:
     static Process* current();
 
 private:
-    Process(PageTables tables, std::span<ProcessCapTable::Slot> slots)
-        : KernelObject(object_type), m_space(tables), m_capabilities(slots) {}
+    Process(PageTables tables, RefPtr<FrameLedger> ledger, std::span<ProcessCapTable::Slot> slots)
+        : KernelObject(object_type), m_space(tables, std::move(ledger)), m_capabilities(slots) {}
     void destroy() override;
     void release_address_space();
 

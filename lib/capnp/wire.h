@@ -22,8 +22,12 @@
 //
 // Cost. Readers and builders are small, trivially copyable views (a few
 // pointers and counts); field and element accessors are inline and come down
-// to one bounds check and one load or store. Following a pointer is a call
-// into lib/capnp/reader.cpp that checks bounds, kind and budget.
+// to one bounds check and one load or store. Following a pointer is inline
+// too for what nearly every pointer is (a near pointer of the expected kind):
+// checks of bounds, kind and budget, no call; everything else (far pointers,
+// defaults, compatible encodings, errors) calls into lib/capnp/reader.cpp.
+// Building allocates by bumping a count, inline. bench/capnp_bench measures
+// all of it against libcapnp (docs/performance.md).
 //
 // Encoding reference: https://capnproto.org/encoding.html (words are 64-bit
 // little-endian; struct, list, far and other pointers; segment tables).
@@ -237,9 +241,9 @@ public:
     // charged, no error recorded), so one reader may be shared by any number
     // of threads and CPUs. Its nesting limit is 2^32 - 1 levels, which no
     // acyclic message reaches (generated defaults are canonical, and builders
-    // only point forward), so that check never fires either. It is constexpr, so that generated
-    // defaults are constant-initialized statics (`inline constexpr`: no constructor, no
-    // initialization guard), as the kernel requires.
+    // only point forward), so that check never fires either. constexpr, so
+    // that generated defaults are constant-initialized (`inline constexpr`: no
+    // constructor, no initialization guard), as the kernel requires.
     static constexpr MessageReader trusted(std::span<const Word> segment) {
         return MessageReader(segment, ReaderLimits{UINT64_MAX, UINT32_MAX}, true);
     }
@@ -494,8 +498,7 @@ private:
     // integers before any address is formed. Charges nothing.
     const Word* near_target(Word word, uint64_t words) const {
         std::span<const Word> segment = m_message->segment(m_segment);
-        int64_t offset = (m_pointer - segment.data()) + 1 +
-                         (static_cast<int32_t>(static_cast<uint32_t>(word)) >> 2);
+        int64_t offset = (m_pointer - segment.data()) + 1 + detail::offset_of(word);
         if (offset < 0 || static_cast<uint64_t>(offset) > segment.size() ||
             words > segment.size() - static_cast<uint64_t>(offset))
             return nullptr;
@@ -519,7 +522,7 @@ private:
 // schema, so NUL terminators are left to get_text. Runs on a fresh copy of the
 // message's state (its own full traversal budget) and changes nothing in
 // `message`: decode before invoke. Recursion depth is bounded by the nesting
-// limit (about 150 bytes of stack per level on x86_64).
+// limit (about 180 bytes of stack per level on x86_64).
 WireError validate(const MessageReader& message);
 
 // Builds one single-segment message in `buffer`. Objects are allocated in the
@@ -773,8 +776,8 @@ inline StructReader MessageReader::root() const {
 
 inline ListReader PointerReader::get_list(ElementSize expected,
                                           const MessageReader* default_value) const {
-    // Only a list pointer whose element size is the expected one (callers pass
-    // a constant, so only one of the two branches below is ever compiled in).
+    // Only a list pointer whose element size is the expected one. Callers pass
+    // a constant, so where this is inlined one of the two branches folds away.
     if (m_pointer != nullptr && m_nesting != 0 && expected != ElementSize::Void) {
         Word word = detail::load<Word>(m_pointer);
         constexpr Word shape_mask = Word{7} << 32 | 3;

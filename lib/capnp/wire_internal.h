@@ -54,6 +54,7 @@ struct WireAccess {
     static const Word* address_of(const PointerReader& pointer) { return pointer.m_pointer; }
     static uint32_t segment_of(const PointerReader& pointer) { return pointer.m_segment; }
     static uint32_t nesting_of(const PointerReader& pointer) { return pointer.m_nesting; }
+    static uint32_t step_bits_of(const ListReader& list) { return list.step_bits(); }
     static PointerReader make_pointer(const MessageReader* message, const Word* pointer,
                                       uint32_t segment, uint32_t nesting) {
         return PointerReader(message, pointer, segment, nesting);

@@ -97,8 +97,10 @@ Result<void, MapError> PageTables::populate_top_level(uint64_t virt) {
 
 namespace {
 
-// Frees the tables below `table_phys` (a table at `level`) and owned leaf frames.
-void free_subtree(uint64_t table_phys, int level) {
+// Frees the tables below `table_phys` (a table at `level`) and owned leaf
+// frames; returns how many owned frames it freed.
+uint64_t free_subtree(uint64_t table_phys, int level) {
+    uint64_t owned = 0;
     uint64_t* table = table_at(table_phys);
     for (int i = 0; i < 512; ++i) {
         uint64_t entry = table[i];
@@ -106,26 +108,30 @@ void free_subtree(uint64_t table_phys, int level) {
             continue;
         bool leaf = level == 1 || (level <= 3 && (entry & pte_large));
         if (!leaf) {
-            free_subtree(entry & pte_address_mask, level - 1);
+            owned += free_subtree(entry & pte_address_mask, level - 1);
         } else if (entry & pte_owned) {
             uint64_t frames = level_span(level) / page_size;
             for (uint64_t f = 0; f < frames; ++f)
                 (void)free_frame((entry & pte_address_mask) + f * page_size);
+            owned += frames;
         }
     }
     (void)free_frame(table_phys);
+    return owned;
 }
 
 } // namespace
 
-void PageTables::destroy_address_space() {
+uint64_t PageTables::destroy_address_space() {
     uint64_t* root = table_at(m_root);
+    uint64_t owned = 0;
     for (int i = 0; i < 256; ++i) {
         if (root[i] & pte_present)
-            free_subtree(root[i] & pte_address_mask, 3);
+            owned += free_subtree(root[i] & pte_address_mask, 3);
     }
     (void)free_frame(m_root);
     m_root = 0;
+    return owned;
 }
 
 Result<void, MapError> PageTables::protect(uint64_t virt, Access access) {
@@ -230,6 +236,40 @@ std::optional<Translation> PageTables::translate(uint64_t virt) const {
         table = table_at(entry);
     }
     return std::nullopt;
+}
+
+namespace {
+
+// [start, end) relative to a table at `level` covering [base, base + span*512).
+std::optional<uint64_t> find_mapped(uint64_t table_phys, int level, uint64_t base, uint64_t start,
+                                    uint64_t end) {
+    uint64_t* table = table_at(table_phys);
+    uint64_t span = level_span(level);
+    uint64_t first = (start - base) / span;
+    uint64_t last = (end - 1 - base) / span;
+    for (uint64_t i = first; i <= last && i < 512; ++i) {
+        uint64_t entry = table[i];
+        if (!(entry & pte_present))
+            continue;
+        uint64_t entry_base = base + i * span;
+        uint64_t from = start > entry_base ? start : entry_base;
+        if (level == 1 || (level <= 3 && (entry & pte_large)))
+            return from;
+        uint64_t entry_end = entry_base + span;
+        uint64_t to = end < entry_end ? end : entry_end;
+        if (auto found = find_mapped(entry & pte_address_mask, level - 1, entry_base, from, to))
+            return found;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<uint64_t> PageTables::first_mapped(uint64_t start, uint64_t end) const {
+    constexpr uint64_t lower_half_end = 1ull << 47;
+    if (start >= end || end > lower_half_end)
+        return std::nullopt;
+    return find_mapped(m_root, 4, 0, start, end);
 }
 
 void PageTables::walk(uint64_t table_phys, int level, uint64_t virt_base, WalkCallback callback,

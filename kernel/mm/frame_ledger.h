@@ -1,0 +1,41 @@
+// How many frames a process has caused to be allocated, against its bound.
+// Anonymous memory in its address space and the MemoryObjects it creates are
+// charged here. The ledger is shared by reference: a MemoryObject keeps the
+// ledger it was charged to, so its frames are uncharged when it goes, even if
+// it outlives the process or moved to another one.
+#pragma once
+
+#include "kernel/object/kernel_object.h"
+#include "lib/base/result.h"
+#include <cstdint>
+
+namespace capos::kernel {
+
+class FrameLedger final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::Ledger;
+    static constexpr uint64_t default_limit = 16384; // 64 MiB
+
+    static RefPtr<FrameLedger> create(uint64_t limit = default_limit);
+
+    bool fits(uint64_t frames) const { return frames <= m_limit - m_charged; }
+    // Charges `frames` if they fit; false (nothing charged) otherwise.
+    bool try_charge(uint64_t frames) {
+        if (!fits(frames))
+            return false;
+        m_charged += frames;
+        return true;
+    }
+    void uncharge(uint64_t frames) {
+        VERIFY(frames <= m_charged);
+        m_charged -= frames;
+    }
+    uint64_t charged() const { return m_charged; }
+
+private:
+    explicit FrameLedger(uint64_t limit) : KernelObject(object_type), m_limit(limit) {}
+    uint64_t m_limit;
+    uint64_t m_charged = 0;
+};
+
+} // namespace capos::kernel
