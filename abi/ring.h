@@ -70,19 +70,19 @@ enum class CallStatus : int32_t {
 };
 
 struct Sqe {
-    uint8_t opcode;        // Opcode
-    uint8_t flags;         // SqeFlags
-    uint16_t method;       // Call: method ordinal
-    uint32_t cap;          // CapId of the target
-    uint64_t user_data;    // copied to the CQE
-    uint64_t interface_id; // Call: the interface the caller speaks
-    uint64_t params_addr;  // Call/Return: Cap'n Proto message (flat, one segment)
-    uint32_t params_len;   // bytes, multiple of 8
-    uint32_t result_len;   // bytes available at result_addr
-    uint64_t result_addr;  // Call/Recv: where the result (or received call) goes
-    uint32_t call_id;      // Return: the call being answered
-    uint32_t reserved0;    // must be 0
-    uint64_t reserved1;    // must be 0 (capability transfer descriptors, later)
+    uint8_t opcode;          // Opcode
+    uint8_t flags;           // SqeFlags
+    uint16_t method;         // Call: method ordinal
+    uint32_t cap;            // CapId of the target
+    uint64_t user_data;      // copied to the CQE
+    uint64_t interface_id;   // Call: the interface the caller speaks
+    uint64_t params_addr;    // Call/Return: Cap'n Proto message (flat, one segment)
+    uint32_t params_len;     // bytes, multiple of 8
+    uint32_t result_len;     // bytes available at result_addr
+    uint64_t result_addr;    // Call/Recv: where the result (or received call) goes
+    uint32_t call_id;        // Return: the call being answered
+    uint32_t transfer_count; // Call/Return to an endpoint: TransferDescriptors at transfer_addr
+    uint64_t transfer_addr;
 };
 static_assert(sizeof(Sqe) == 64);
 static_assert(offsetof(Sqe, user_data) == 8);
@@ -94,8 +94,8 @@ struct Cqe {
     int32_t result;      // CallStatus (>= 0) or TransportError (< 0)
     uint32_t result_len; // bytes written to the result buffer
     uint32_t call_id;    // Recv: the id to Return with
-    uint32_t reserved;
-    uint64_t extra; // Recv: the caller's process id; otherwise 0
+    uint32_t cap_count;  // CapRecords written after the message (capabilities received)
+    uint64_t extra;      // Recv: the caller's process id; otherwise 0
 };
 static_assert(sizeof(Cqe) == 32);
 
@@ -111,12 +111,36 @@ struct RingHeader {
 };
 static_assert(sizeof(RingHeader) == 64);
 
-// What Recv writes at the start of its result buffer; the call's params (a
-// flat Cap'n Proto message) follow it.
+// Capabilities sent with a Call or Return to an endpoint. Every capability
+// pointer in the message names the sender's CapId of one of the listed
+// capabilities; each is copied (the sender keeps it) or moved (it leaves the
+// sender only if the whole transfer succeeds).
+enum class TransferMode : uint8_t { Copy = 0, Move = 1 };
+struct TransferDescriptor {
+    uint32_t cap;        // the sender's CapId
+    uint8_t mode;        // TransferMode
+    uint8_t reserved[3]; // 0
+};
+static_assert(sizeof(TransferDescriptor) == 8);
+inline constexpr uint32_t max_transfers = 8;
+
+// A capability received with a message: its id in the receiver's table and
+// the interface it speaks. The message's capability pointers already name
+// the new ids; the records list them with their interfaces.
+struct CapRecord {
+    uint32_t cap;
+    uint32_t reserved;
+    uint64_t interface_id;
+};
+static_assert(sizeof(CapRecord) == 16);
+
+// What Recv writes at the start of its result buffer: this header, then the
+// call's params (a flat Cap'n Proto message, params_len bytes), then
+// cap_count CapRecords.
 struct RecvHeader {
-    uint32_t call_id; // to Return with
-    uint16_t method;  // the method the caller invoked
-    uint16_t reserved0;
+    uint32_t call_id;      // to Return with
+    uint16_t method;       // the method the caller invoked
+    uint16_t cap_count;    // CapRecords after the params
     uint64_t interface_id; // the interface the caller spoke
     uint64_t caller;       // the calling process's id
     uint32_t params_len;   // bytes of params after this header

@@ -16,8 +16,9 @@
 // decode: read every field of a flat message. Ours as the kernel does it: a
 //   MessageReader over the single segment, capnp::validate() of the whole
 //   message, then the generated readers. libcapnp: FlatArrayMessageReader over
-//   the framed message (its only flat input form) and its generated readers,
-//   which check each pointer as it is followed.
+//   the framed message (one word of segment table in front) and its generated
+//   readers, which check each pointer as it is followed. decode.validate and
+//   decode.read time the two halves of ours alone.
 //
 // Capabilities. libcapnp writes a capability only through a capability table
 // (a refcounted ClientHook appended to a vector per message) and reads one only

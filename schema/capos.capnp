@@ -289,6 +289,23 @@ interface Echo {
   # Returns `text` unchanged.
 }
 
+interface CapabilityBox {
+  # A demonstration service that holds capabilities handed to it: shows
+  # capabilities travelling between processes through an endpoint (copied or
+  # moved, as the caller's transfer descriptors say).
+
+  put @0 (cap :Capability) -> ();
+  # Keeps `cap` (replacing what it held).
+
+  take @1 () -> (cap :Capability);
+  # Hands the held capability back, moving it out of the box; a null
+  # capability when the box is empty.
+
+  fill @2 () -> (held :UInt32);
+  # Fills the server's own capability table (for testing transfers into a
+  # full table); returns how many slots it now uses.
+}
+
 interface Null {
   # A capability that does nothing, for measuring the cost of a call.
 

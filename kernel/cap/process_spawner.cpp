@@ -37,8 +37,10 @@ public:
     Result<void, gen::Exception> wait(ProcessHandle::WaitParams::Reader,
                                       ProcessHandle::WaitResults::Builder) {
         // Answered (at once, or when the child ends) through the exit watcher.
-        if (!m_child->add_exit_watcher(invocation().defer()))
+        // Refused before deferring: a deferred call's exception is never sent.
+        if (m_child->exit_watchers_full())
             return Err{overloaded("too many waits on this process")};
+        VERIFY(m_child->add_exit_watcher(invocation().defer()));
         return {};
     }
 
@@ -86,12 +88,14 @@ check_spawn(Process& caller, ProcessSpawner::SpawnParams::Reader params) {
                 return Err{denied("granted capability is not held")};
             if (!has_flags(entry.value().flags, CapFlags::Transferable))
                 return Err{denied("granted capability cannot be transferred")};
-            if (capability.mode() == schema::TransferMode::Move) {
-                for (uint32_t j = 0; j < i; ++j) {
-                    if (grants[j].is_capability() &&
-                        grants[j].capability().cap() == capability.cap())
-                        return Err{invalid_argument("a moved capability is granted twice")};
-                }
+            // A moved capability may be granted only once: the commit below
+            // finds a capability copied after it was moved gone. Checked
+            // whichever of the two grants is the move.
+            for (uint32_t j = 0; j < i; ++j) {
+                if (grants[j].is_capability() && grants[j].capability().cap() == capability.cap() &&
+                    (capability.mode() == schema::TransferMode::Move ||
+                     grants[j].capability().mode() == schema::TransferMode::Move))
+                    return Err{invalid_argument("a moved capability is granted twice")};
             }
         } else if (grant.which() != Grant::Which::NewEndpoint) {
             return Err{invalid_argument("unknown grant kind")};

@@ -2,11 +2,13 @@
 #include "abi/syscall.h"
 #include "kernel/cap/completion.h"
 #include "kernel/cap/kernel_service.h"
+#include "kernel/cap/transfer.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/endpoint.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
+#include "lib/capnp/capabilities.h"
 #include "lib/capnp/wire.h"
 #include "lib/ring/ring.h"
 
@@ -43,17 +45,35 @@ abi::Cqe error_completion(uint64_t user_data, TransportError error) {
 
 // Copies a submission's message (CALL params, RETURN answer) into the kernel
 // scratch buffer and checks it is a well-formed message. Empty is allowed.
-Result<std::span<const capnp::Word>, TransportError> copy_in_message(const ring::UserRange& range) {
+Result<std::span<capnp::Word>, TransportError> copy_in_message(const ring::UserRange& range) {
     size_t words = range.length / 8;
     if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
         return Err{TransportError::BadBuffer};
-    std::span<const capnp::Word> message(g_params, words);
+    std::span<capnp::Word> message(g_params, words);
     if (words > 0) {
-        capnp::MessageReader reader(message);
+        capnp::MessageReader reader{std::span<const capnp::Word>(message)};
         if (capnp::validate(reader) != capnp::WireError::None)
             return Err{TransportError::BadParams};
     }
     return message;
+}
+
+// The capabilities a submission sends through an endpoint (none unless it
+// lists descriptors; then every capability pointer must be listed).
+Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::DecodedSqe& sqe,
+                                                  std::span<capnp::Word> message) {
+    capnp::MessageReader reader{std::span<const capnp::Word>(message)};
+    if (sqe.transfer_count == 0) {
+        // No descriptors: the message must carry no capability pointer.
+        bool none = message.empty() ||
+                    capnp::for_each_capability(reader, capnp::CapabilityWalk::Read, [](uint32_t&) {
+                        return false;
+                    }) == capnp::WireError::None;
+        if (!none)
+            return Err{TransportError::BadTransfer};
+        return Transfer{};
+    }
+    return Transfer::prepare(process, sqe, reader);
 }
 
 // A kernel service answers at once (decode, then invoke).
@@ -63,7 +83,7 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
     // delivered must fail before it does anything (a new capability, a mapping).
     if (!user_range_writable(process.page_tables(), sqe.result.address, sqe.result.length))
         return error_completion(sqe.user_data, TransportError::BadBuffer);
-    capnp::MessageReader params(params_words);
+    capnp::MessageReader params{std::span<const capnp::Word>(params_words)};
     Invocation invocation{.caller = process,
                           .method = sqe.method,
                           .params = params,
@@ -105,8 +125,16 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
     auto params = copy_in_message(sqe.params);
     if (params.is_error())
         return error_completion(sqe.user_data, params.error());
-    if (client)
-        return client->endpoint().call(process, sqe, params.value());
+    if (client) {
+        auto transfer = prepare_transfer(process, sqe, params.value());
+        if (transfer.is_error())
+            return error_completion(sqe.user_data, transfer.error());
+        return client->endpoint().call(process, sqe, params.value(), transfer.release_value());
+    }
+    // Kernel services take capabilities as the caller's own ids in the
+    // params (ProcessSpawner's grants), never through descriptors.
+    if (sqe.transfer_count != 0)
+        return error_completion(sqe.user_data, TransportError::BadTransfer);
     bool deferred = false;
     abi::Cqe completion = call_kernel_service(process, *service, sqe, params.value(), deferred);
     if (deferred)
@@ -127,7 +155,10 @@ std::optional<abi::Cqe> endpoint_operation(Process& process, const ring::Decoded
     auto message = copy_in_message(sqe.params);
     if (message.is_error())
         return error_completion(sqe.user_data, message.error());
-    return owner->endpoint().return_call(sqe, message.value());
+    auto transfer = prepare_transfer(process, sqe, message.value());
+    if (transfer.is_error())
+        return error_completion(sqe.user_data, transfer.error());
+    return owner->endpoint().return_call(sqe, message.value(), transfer.release_value());
 }
 
 abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {

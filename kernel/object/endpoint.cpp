@@ -82,34 +82,46 @@ void Endpoint::free_call(EndpointCall* call) {
     heap_destroy(call);
 }
 
-bool Endpoint::deliver(EndpointCall& call, std::span<const capnp::Word> params,
-                       PendingReply& receiver, bool from_queue) {
+Endpoint::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
+                                     PendingReply& receiver, bool from_queue) {
     Process& owner = *receiver.caller;
     uint64_t params_bytes = params.size() * sizeof(capnp::Word);
+    uint32_t cap_count = call.transfer.count();
     abi::RecvHeader header{
         .call_id = call.call_id,
         .method = call.method,
+        .cap_count = uint16_t(cap_count),
         .interface_id = call.interface_id,
         .caller = call.reply.caller ? call.reply.caller->id() : 0,
         .params_len = uint32_t(params_bytes),
     };
     abi::Cqe cqe{.user_data = receiver.user_data, .call_id = call.call_id, .extra = header.caller};
-    bool delivered = false;
-    if (sizeof header + params_bytes > receiver.result.length) {
+    uint64_t total = sizeof header + params_bytes + uint64_t(cap_count) * sizeof(abi::CapRecord);
+    // Decode: the receiver's buffer must take everything before anything moves.
+    if (total > receiver.result.length) {
         cqe.result = int32_t(TransportError::ResultTooSmall);
-    } else if (!copy_to_address_space(owner.page_tables(), receiver.result.address, &header,
-                                      sizeof header) ||
-               !copy_to_address_space(owner.page_tables(), receiver.result.address + sizeof header,
-                                      params.data(), params_bytes)) {
-        cqe.result = int32_t(TransportError::BadBuffer);
-    } else {
-        cqe.result = 0;
-        cqe.result_len = uint32_t(sizeof header + params_bytes);
-        delivered = true;
+        post_completion(owner, cqe);
+        return Delivery::ReceiverRefused;
     }
+    if (!user_range_writable(owner.page_tables(), receiver.result.address, total)) {
+        cqe.result = int32_t(TransportError::BadBuffer);
+        post_completion(owner, cqe);
+        return Delivery::ReceiverRefused;
+    }
+    abi::CapRecord records[abi::max_transfers];
+    if (call.transfer.commit(owner, params, records).is_error())
+        return Delivery::TransferFailed; // the receiver's table is full
+    // Invoke: nothing can fail from here (the buffer was checked above).
+    uint64_t at = receiver.result.address;
+    VERIFY(copy_to_address_space(owner.page_tables(), at, &header, sizeof header));
+    VERIFY(copy_to_address_space(owner.page_tables(), at + sizeof header, params.data(),
+                                 params_bytes));
+    VERIFY(copy_to_address_space(owner.page_tables(), at + sizeof header + params_bytes, records,
+                                 cap_count * sizeof(abi::CapRecord)));
+    cqe.result = 0;
+    cqe.result_len = uint32_t(sizeof header + params_bytes);
+    cqe.cap_count = cap_count;
     post_completion(owner, cqe);
-    if (!delivered)
-        return false;
     if (from_queue) {
         m_queue_head = call.next;
         if (!m_queue_head)
@@ -123,11 +135,11 @@ bool Endpoint::deliver(EndpointCall& call, std::span<const capnp::Word> params,
     }
     call.next = m_in_flight;
     m_in_flight = &call;
-    return true;
+    return Delivery::Delivered;
 }
 
 std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& sqe,
-                                       std::span<const capnp::Word> params) {
+                                       std::span<capnp::Word> params, Transfer transfer) {
     if (m_closed)
         return error_cqe(sqe.user_data, TransportError::Disconnected);
     bool direct = m_receiver.has_value() && !m_receiver->caller->has_exited();
@@ -148,17 +160,30 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     call->method = sqe.method;
     call->interface_id = sqe.interface_id;
     call->reply = PendingReply{retain(&caller), sqe.user_data, sqe.result};
+    call->transfer = std::move(transfer);
 
     if (direct) {
         PendingReply receiver = std::move(*m_receiver);
-        m_receiver.reset();
         caller.add_outgoing(call);
-        if (deliver(*call, params, receiver, /*from_queue=*/false)) {
+        switch (deliver(*call, params, receiver, /*from_queue=*/false)) {
+        case Delivery::Delivered:
+            m_receiver.reset();
             hand_off_to(*receiver.caller);
             return std::nullopt;
+        case Delivery::TransferFailed:
+            // The receiver keeps waiting; the call fails and its capabilities
+            // stay with the caller.
+            m_receiver = std::move(receiver);
+            caller.remove_outgoing(call);
+            call->reply = {};
+            heap_destroy(call);
+            return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
+        case Delivery::ReceiverRefused:
+            // The receiver's RECV has failed; queue the call for the next one.
+            m_receiver.reset();
+            caller.remove_outgoing(call);
+            break;
         }
-        // The receiver's buffer would not take it: queue the call instead.
-        caller.remove_outgoing(call);
     }
 
     if (!params.empty()) {
@@ -186,32 +211,67 @@ std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe
     if (m_receiver.has_value() && !m_receiver->caller->has_exited())
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // one RECV at a time
     PendingReply receiver{retain(&owner), sqe.user_data, sqe.result};
-    if (!m_queue_head && m_clients == 0)
-        return error_cqe(sqe.user_data, TransportError::Disconnected);
-    if (EndpointCall* call = m_queue_head) {
-        std::span<const capnp::Word> params(call->params, call->params_words);
-        if (!deliver(*call, params, receiver, /*from_queue=*/true))
-            return std::nullopt; // too big for this buffer: it stays queued
-        return std::nullopt;     // deliver posted the completion
+    while (EndpointCall* call = m_queue_head) {
+        std::span<capnp::Word> params(call->params, call->params_words);
+        switch (deliver(*call, params, receiver, /*from_queue=*/true)) {
+        case Delivery::Delivered:
+        case Delivery::ReceiverRefused: // it stays queued; the RECV has failed
+            return std::nullopt;        // deliver posted the completion
+        case Delivery::TransferFailed:
+            // The owner's table is full: this call fails back to its caller
+            // with its capabilities restored, and the RECV takes the next.
+            m_queue_head = call->next;
+            if (!m_queue_head)
+                m_queue_tail = nullptr;
+            --m_queued;
+            if (call->reply.caller)
+                complete_with_error(call->reply, TransportError::QuotaExceeded);
+            free_call(call);
+            continue;
+        }
     }
+    if (m_clients == 0)
+        return error_cqe(sqe.user_data, TransportError::Disconnected);
     m_receiver = std::move(receiver);
     return std::nullopt;
 }
 
-abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<const capnp::Word> message) {
+abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
+                               Transfer transfer) {
     EndpointCall** link = &m_in_flight;
     while (*link && (*link)->call_id != sqe.call_id)
         link = &(*link)->next;
     EndpointCall* call = *link;
     if (!call)
         return error_cqe(sqe.user_data, TransportError::NoSuchCall);
-    *link = call->next;
-    if (call->reply.caller) {
+    if (call->reply.caller && !call->reply.caller->has_exited()) {
+        Process& client = *call->reply.caller;
+        PendingReply& reply = call->reply;
         auto status = (sqe.flags & abi::SqeReturnException) ? abi::CallStatus::Exception
                                                             : abi::CallStatus::Ok;
-        complete_with_message(call->reply, status, message);
-        hand_off_to(*call->reply.caller);
+        uint64_t message_bytes = message.size() * sizeof(capnp::Word);
+        uint64_t total = message_bytes + uint64_t(transfer.count()) * sizeof(abi::CapRecord);
+        if (total > reply.result.length) {
+            complete_with_error(reply, TransportError::ResultTooSmall);
+        } else if (!user_range_writable(client.page_tables(), reply.result.address, total)) {
+            complete_with_error(reply, TransportError::BadBuffer);
+        } else {
+            abi::CapRecord records[abi::max_transfers];
+            uint32_t cap_count = transfer.count();
+            if (transfer.commit(client, message, records).is_error())
+                return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // still in flight
+            VERIFY(copy_to_address_space(client.page_tables(), reply.result.address, message.data(),
+                                         message_bytes));
+            VERIFY(copy_to_address_space(client.page_tables(), reply.result.address + message_bytes,
+                                         records, cap_count * sizeof(abi::CapRecord)));
+            post_completion(client, abi::Cqe{.user_data = reply.user_data,
+                                             .result = int32_t(status),
+                                             .result_len = uint32_t(message_bytes),
+                                             .cap_count = cap_count});
+        }
+        hand_off_to(client);
     }
+    *link = call->next;
     free_call(call);
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }

@@ -24,6 +24,7 @@
 
 #include "abi/ring.h"
 #include "kernel/cap/completion.h"
+#include "kernel/cap/transfer.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/base/result.h"
 #include "lib/capnp/wire.h"
@@ -46,6 +47,7 @@ struct EndpointCall {
     PendingReply reply;
     capnp::Word* params = nullptr; // the heap copy while queued
     uint32_t params_words = 0;
+    Transfer transfer; // capabilities sent with the call, until delivered
 };
 
 class Endpoint final : public KernelObject {
@@ -57,10 +59,13 @@ public:
 
     // ring.cpp's entry points. Each returns the submitter's completion, or
     // nullopt when it comes later.
+    // `params` and `message` are the kernel's own copies (capability pointers
+    // are renumbered in place on delivery).
     std::optional<abi::Cqe> call(Process& caller, const ring::DecodedSqe& sqe,
-                                 std::span<const capnp::Word> params);
+                                 std::span<capnp::Word> params, Transfer transfer);
     std::optional<abi::Cqe> receive(Process& owner, const ring::DecodedSqe& sqe);
-    abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<const capnp::Word> message);
+    abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
+                         Transfer transfer);
 
     // The last owner capability is gone: step 4.
     void close();
@@ -76,11 +81,16 @@ private:
     Endpoint() : KernelObject(object_type) {}
     void destroy() override;
 
-    // Copies `call` to the waiting receiver and moves it in flight (taking it
-    // off the queue head if `from_queue`); false when the receiver's buffer
-    // refused it (the receiver's completion says why).
-    bool deliver(EndpointCall& call, std::span<const capnp::Word> params, PendingReply& receiver,
-                 bool from_queue);
+    enum class Delivery : uint8_t {
+        Delivered,       // the receiver has the call; it is in flight
+        ReceiverRefused, // the receiver's buffer would not take it (its RECV failed)
+        TransferFailed,  // the receiver's table had no room for the capabilities
+    };
+    // Copies `call` (header, params, capability records) to the waiting
+    // receiver and moves it in flight, taking it off the queue head if
+    // `from_queue`.
+    Delivery deliver(EndpointCall& call, std::span<capnp::Word> params, PendingReply& receiver,
+                     bool from_queue);
     void free_call(EndpointCall* call);
 
     bool m_closed = false;

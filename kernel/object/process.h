@@ -75,6 +75,10 @@ public:
     // Answers `reply` with this process's ExitStatus once it has ended (at once
     // if it has). False when too many answers are already waiting.
     bool add_exit_watcher(PendingReply reply);
+    // Whether add_exit_watcher would refuse: check it before deferring a call.
+    bool exit_watchers_full() const {
+        return !has_exited() && m_exit_watcher_count == max_exit_watchers;
+    }
 
     // The resource ledger for calls this process has made through endpoints:
     // how many are outstanding and how many bytes of params the kernel holds

@@ -29,8 +29,6 @@ Result<DecodedSqe, TransportError> decode_sqe(const abi::Sqe& sqe) {
         return Err{TransportError::BadFlags};
     if ((sqe.flags & abi::SqeReturnException) && sqe.opcode != uint8_t(abi::Opcode::Return))
         return Err{TransportError::BadFlags};
-    if (sqe.reserved0 != 0 || sqe.reserved1 != 0)
-        return Err{TransportError::BadSqe};
 
     auto opcode = static_cast<abi::Opcode>(sqe.opcode);
     bool uses_cap = opcode != abi::Opcode::Nop;
@@ -38,6 +36,7 @@ Result<DecodedSqe, TransportError> decode_sqe(const abi::Sqe& sqe) {
     bool uses_params = opcode == abi::Opcode::Call || opcode == abi::Opcode::Return;
     bool uses_result = opcode == abi::Opcode::Call || opcode == abi::Opcode::Recv;
     bool uses_call_id = opcode == abi::Opcode::Return;
+    bool uses_transfers = opcode == abi::Opcode::Call || opcode == abi::Opcode::Return;
 
     if (!uses_cap && sqe.cap != 0)
         return Err{TransportError::BadSqe};
@@ -49,6 +48,11 @@ Result<DecodedSqe, TransportError> decode_sqe(const abi::Sqe& sqe) {
         return Err{TransportError::BadSqe};
     if (!uses_call_id && sqe.call_id != 0)
         return Err{TransportError::BadSqe};
+    if (!uses_transfers && (sqe.transfer_count != 0 || sqe.transfer_addr != 0))
+        return Err{TransportError::BadSqe};
+    if (sqe.transfer_count > abi::max_transfers ||
+        !valid_buffer(sqe.transfer_addr, sqe.transfer_count * sizeof(abi::TransferDescriptor)))
+        return Err{TransportError::BadTransfer};
 
     if (!valid_buffer(sqe.params_addr, sqe.params_len) ||
         !valid_buffer(sqe.result_addr, sqe.result_len))
@@ -70,6 +74,8 @@ Result<DecodedSqe, TransportError> decode_sqe(const abi::Sqe& sqe) {
         .params = {sqe.params_addr, sqe.params_len},
         .result = {sqe.result_addr, sqe.result_len},
         .call_id = sqe.call_id,
+        .transfer_address = sqe.transfer_addr,
+        .transfer_count = sqe.transfer_count,
     };
 }
 

@@ -56,6 +56,8 @@ struct DecodedSqe {
     UserRange params;
     UserRange result;
     uint32_t call_id;
+    uint64_t transfer_address; // TransferDescriptors, transfer_count of them
+    uint32_t transfer_count;
 };
 
 // Decodes a copy of one SQE. Never looks at anything but its argument; fails

@@ -49,6 +49,10 @@ bool capnp_kernel_check_client() {
     return console.write_line("hello").is_ok();
 }
 
+// Trusted default messages are constant expressions, generated or hand-written.
+static_assert(golden::schema::detail::const_f952ce48555c1296_message.is_trusted());
+static_assert(gen::trusted_message<golden::schema::detail::const_f952ce48555c1296>().is_trusted());
+
 wire::WireError capnp_kernel_check_validate(const wire::MessageReader& manifest) {
     auto init = gen::read_root<schema::SystemManifest>(manifest).init();
     (void)init.grants().size();

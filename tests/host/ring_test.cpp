@@ -111,12 +111,28 @@ TEST(DecodeSqe, ReservedOpcodesAndFlags) {
     EXPECT_TRUE(decode_sqe(ret).is_ok());
     ret.flags = abi::SqeReturnException | 2;
     EXPECT_EQ(error_of(ret), TransportError::BadFlags);
-    Sqe reserved = call_sqe();
-    reserved.reserved0 = 1;
-    EXPECT_EQ(error_of(reserved), TransportError::BadSqe);
-    reserved = call_sqe();
-    reserved.reserved1 = 1ull << 63;
-    EXPECT_EQ(error_of(reserved), TransportError::BadSqe);
+    // Transfers only with Call and Return, at most max_transfers, in user space.
+    Sqe release{};
+    release.opcode = uint8_t(Opcode::Release);
+    release.cap = abi::CapId::make(1, 1).raw;
+    release.transfer_count = 1;
+    release.transfer_addr = user_buffer;
+    EXPECT_EQ(error_of(release), TransportError::BadSqe);
+    Sqe transfers = call_sqe();
+    transfers.transfer_count = abi::max_transfers;
+    transfers.transfer_addr = user_buffer + 8192;
+    EXPECT_TRUE(decode_sqe(transfers).is_ok());
+    EXPECT_EQ(decode_sqe(transfers).value().transfer_count, abi::max_transfers);
+    transfers.transfer_count = abi::max_transfers + 1;
+    EXPECT_EQ(error_of(transfers), TransportError::BadTransfer);
+    transfers.transfer_count = 2;
+    transfers.transfer_addr = 0xffff800000000000;
+    EXPECT_EQ(error_of(transfers), TransportError::BadTransfer);
+    transfers.transfer_addr = 0;
+    EXPECT_EQ(error_of(transfers), TransportError::BadTransfer);
+    transfers.transfer_count = 0;
+    transfers.transfer_addr = user_buffer;
+    EXPECT_EQ(error_of(transfers), TransportError::BadTransfer);
 }
 
 TEST(DecodeSqe, FieldsAnOpcodeDoesNotUse) {

@@ -79,13 +79,32 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
     }
     sqe.result_addr = reinterpret_cast<uint64_t>(m_results);
     sqe.result_len = sizeof(m_results);
+    if (m_transfer_count > 0) {
+        sqe.transfer_count = m_transfer_count;
+        sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
+    }
+    m_transfer_count = 0;
+    m_received_count = 0;
     abi::Cqe cqe = m_ring->run(sqe);
     if (cqe.result < 0)
         return {gen::ReplyKind::TransportError, cqe.result, {}};
     std::span<const capnp::Word> message(m_results, cqe.result_len / 8);
+    if (cqe.cap_count > 0 && cqe.cap_count <= abi::max_transfers &&
+        cqe.result_len + cqe.cap_count * sizeof(abi::CapRecord) <= sizeof(m_results)) {
+        __builtin_memcpy(m_received, reinterpret_cast<const uint8_t*>(m_results) + cqe.result_len,
+                         cqe.cap_count * sizeof(abi::CapRecord));
+        m_received_count = cqe.cap_count;
+    }
     if (cqe.result == int32_t(abi::CallStatus::Exception))
         return {gen::ReplyKind::Exception, 0, message};
     return {gen::ReplyKind::Results, 0, message};
+}
+
+bool RingTransport::send_with_next_call(abi::CapId id, abi::TransferMode mode) {
+    if (m_transfer_count == abi::max_transfers)
+        return false;
+    m_transfers[m_transfer_count++] = {id.raw, uint8_t(mode), {0, 0, 0}};
+    return true;
 }
 
 } // namespace capos::rt

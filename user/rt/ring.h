@@ -55,11 +55,25 @@ public:
     gen::Reply call(uint32_t capability, uint64_t interface_id, uint16_t method,
                     std::span<const capnp::Word> params);
 
+    // Capabilities to send with the next call (to a server behind an
+    // endpoint): the params' capability pointers name them by CapId. Cleared
+    // by the call. False when more than abi::max_transfers are queued.
+    bool send_with_next_call(abi::CapId id, abi::TransferMode mode);
+    // The capabilities the last call's reply carried (their ids are what the
+    // reply's capability pointers say), valid until the next call on this
+    // transport, whoever makes it.
+    std::span<const abi::CapRecord> received() const { return {m_received, m_received_count}; }
+
 private:
     static constexpr size_t buffer_words = 4096 / 8;
     RingClient* m_ring;
     alignas(8) capnp::Word m_params[buffer_words];
-    alignas(8) capnp::Word m_results[buffer_words];
+    // Results, then the CapRecords of capabilities that came with them.
+    alignas(8) capnp::Word m_results[buffer_words + abi::max_transfers * 2];
+    abi::TransferDescriptor m_transfers[abi::max_transfers];
+    uint32_t m_transfer_count = 0;
+    abi::CapRecord m_received[abi::max_transfers];
+    uint32_t m_received_count = 0;
 };
 
 } // namespace capos::rt

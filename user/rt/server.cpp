@@ -20,6 +20,14 @@ Result<ReceivedCall, int32_t> Server::receive() {
     if (words > buffer_words)
         return Err{int32_t(abi::TransportError::BadParams)};
     call.params = std::span<const capnp::Word>(m_receive + sizeof(abi::RecvHeader) / 8, words);
+    size_t records_at = sizeof(abi::RecvHeader) + call.header.params_len;
+    if (call.header.cap_count > abi::max_transfers ||
+        records_at + call.header.cap_count * sizeof(abi::CapRecord) > sizeof(m_receive))
+        return Err{int32_t(abi::TransportError::BadParams)};
+    call.capabilities = std::span<const abi::CapRecord>(
+        reinterpret_cast<const abi::CapRecord*>(reinterpret_cast<const uint8_t*>(m_receive) +
+                                                records_at),
+        call.header.cap_count);
     return call;
 }
 
@@ -33,7 +41,21 @@ int32_t Server::reply(uint32_t call_id, std::span<const capnp::Word> message, bo
         sqe.params_addr = reinterpret_cast<uint64_t>(message.data());
         sqe.params_len = uint32_t(message.size() * 8);
     }
-    return ring().run(sqe).result;
+    if (m_transfer_count > 0) {
+        sqe.transfer_count = m_transfer_count;
+        sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
+    }
+    int32_t result = ring().run(sqe).result;
+    if (result >= 0)
+        m_transfer_count = 0;
+    return result;
+}
+
+bool Server::send_with_reply(abi::CapId id, abi::TransferMode mode) {
+    if (m_transfer_count == abi::max_transfers)
+        return false;
+    m_transfers[m_transfer_count++] = {id.raw, uint8_t(mode), {0, 0, 0}};
+    return true;
 }
 
 } // namespace capos::rt

@@ -23,7 +23,8 @@ namespace capos::rt {
 
 struct ReceivedCall {
     abi::RecvHeader header;
-    std::span<const capnp::Word> params; // valid until the next receive
+    std::span<const capnp::Word> params;          // valid until the next receive
+    std::span<const abi::CapRecord> capabilities; // that came with the call
 };
 
 class Server {
@@ -32,8 +33,13 @@ public:
 
     // Waits for the next call. A negative transport error on failure.
     Result<ReceivedCall, int32_t> receive();
-    // Answers call `call_id` with `message` (results, or a CapException).
+    // Answers call `call_id` with `message` (results, or a CapException),
+    // sending the capabilities attached since the last reply.
     int32_t reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception);
+    // Sends `id` with the next reply (a handler's results name it by CapId).
+    bool send_with_reply(abi::CapId id, abi::TransferMode mode);
+    // The call being served (inside serve's handler calls).
+    const ReceivedCall& current() const { return m_current; }
 
     // Receives and answers calls with Interface's generated dispatch until a
     // receive fails; returns that error.
@@ -43,21 +49,33 @@ public:
             auto call = receive();
             if (call.is_error())
                 return call.error();
+            m_current = call.value();
             capnp::MessageReader params(call.value().params);
             gen::DispatchResult result =
                 Interface::dispatch(handler, call.value().header.method, params, m_results);
             if (result.status == gen::DispatchStatus::BufferFull)
                 result = gen::encode_exception<schema::CapException>(
                     m_results, {schema::ExceptionType::Failed, "results too large"});
-            (void)reply(call.value().header.call_id, result.message,
-                        result.status == gen::DispatchStatus::Exception);
+            if (reply(call.value().header.call_id, result.message,
+                      result.status == gen::DispatchStatus::Exception) < 0 &&
+                m_transfer_count > 0) {
+                // The capabilities could not go: answer without them.
+                m_transfer_count = 0;
+                auto failed = gen::encode_exception<schema::CapException>(
+                    m_results, {schema::ExceptionType::Overloaded, "reply capabilities refused"});
+                (void)reply(call.value().header.call_id, failed.message, true);
+            }
         }
     }
 
 private:
     static constexpr size_t buffer_words = 4096 / 8;
     abi::CapId m_owner;
-    alignas(8) capnp::Word m_receive[buffer_words + sizeof(abi::RecvHeader) / 8];
+    ReceivedCall m_current{};
+    abi::TransferDescriptor m_transfers[abi::max_transfers];
+    uint32_t m_transfer_count = 0;
+    alignas(8)
+        capnp::Word m_receive[buffer_words + sizeof(abi::RecvHeader) / 8 + abi::max_transfers * 2];
     alignas(8) capnp::Word m_results[buffer_words];
 };
 

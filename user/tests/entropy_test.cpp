@@ -74,10 +74,13 @@ int main() {
                 cqe.result == 0 && results.bytes().size() == 4096 && !all_zero(results.bytes()),
                 Line("got ").udec(results.bytes().size()));
 
-    // The same through the runtime's 4 KiB buffer cannot fit: a transport error.
-    auto too_big = client.fill(4096);
-    suite.check_transport("fill(4096) into a 4 KiB buffer is ResultTooSmall", too_big,
-                          abi::TransportError::ResultTooSmall);
+    // The same into exactly 4 KiB cannot fit (the message needs a few words
+    // more than its 4096 bytes of data): a transport error, and nothing else.
+    sqe.result_len = 4096;
+    sqe.user_data = 0x4097;
+    cqe = test::raw::run(sqe);
+    suite.check_result("fill(4096) into a 4 KiB buffer is ResultTooSmall", cqe.result,
+                       abi::TransportError::ResultTooSmall);
     // And the client still works after that.
     suite.check("fill(16) after ResultTooSmall", client.fill(16).is_ok());
 

@@ -284,8 +284,8 @@ void garbage_sqes(uint32_t null_cap) {
                     words[w] = random.next();
                 sqe.opcode = uint8_t(random.next() % abi::opcode_count);
                 sqe.flags = 0;
-                sqe.reserved0 = 0;
-                sqe.reserved1 = 0;
+                sqe.transfer_count = 0;
+                sqe.transfer_addr = 0;
                 if (random.next() % 2) { // plausible buffers, random contents
                     sqe.params_addr = reinterpret_cast<uint64_t>(g_params);
                     sqe.params_len = uint32_t(random.next() % 9) * 8;
@@ -346,11 +346,20 @@ void transport_errors(uint32_t null_cap, uint32_t console_cap) {
     expect("flags 0xff on a CALL are BadFlags", sqe, TransportError::BadFlags);
 
     sqe = nop(0);
-    sqe.reserved0 = 1;
-    expect("reserved0 set is BadSqe", sqe, TransportError::BadSqe);
+    sqe.transfer_count = 1;
+    expect("transfers on a NOP are BadSqe", sqe, TransportError::BadSqe);
     sqe = nop(0);
-    sqe.reserved1 = 1ull << 63;
-    expect("reserved1 set is BadSqe", sqe, TransportError::BadSqe);
+    sqe.transfer_addr = 1ull << 63;
+    expect("a transfer address on a NOP is BadSqe", sqe, TransportError::BadSqe);
+    sqe = ping();
+    sqe.transfer_count = abi::max_transfers + 1;
+    sqe.transfer_addr = reinterpret_cast<uint64_t>(g_params);
+    expect("too many transfers are BadTransfer", sqe, TransportError::BadTransfer);
+    sqe = ping();
+    sqe.transfer_count = 1;
+    sqe.transfer_addr = 0xffff800000000000;
+    expect("transfer descriptors in kernel memory are BadTransfer", sqe,
+           TransportError::BadTransfer);
     sqe = nop(0);
     sqe.cap = null_cap;
     expect("a NOP naming a capability is BadSqe", sqe, TransportError::BadSqe);

@@ -31,6 +31,14 @@ uint64_t level_span(int level) {
     return 1ull << (12 + 9 * (level - 1));
 }
 
+// Whether the TLB may hold a translation of `virt` made through the tables at
+// `root`: those of the loaded address space, and any in the kernel half, which
+// every address space shares and whose pages are global (a CR3 switch keeps
+// them), whatever CR3 holds now.
+bool may_be_cached(uint64_t root, uint64_t virt) {
+    return (x86::read_cr3() & pte_address_mask) == root || (virt & (1ull << 47)) != 0;
+}
+
 uint64_t sign_extend(uint64_t virt) {
     return (virt & (1ull << 47)) ? (virt | 0xFFFF000000000000ull) : virt;
 }
@@ -151,7 +159,7 @@ Result<void, MapError> PageTables::protect(uint64_t virt, Access access) {
     if (access != Access::ReadExecute)
         value |= pte_no_execute;
     leaf = value;
-    if ((x86::read_cr3() & pte_address_mask) == m_root)
+    if (may_be_cached(m_root, virt))
         x86::invlpg(virt);
     return {};
 }
@@ -216,7 +224,7 @@ Result<void, MapError> PageTables::unmap(uint64_t virt) {
             if (virt & (level_span(level) - 1))
                 return Err{MapError::Misaligned};
             entry = 0;
-            if ((x86::read_cr3() & pte_address_mask) == m_root)
+            if (may_be_cached(m_root, virt))
                 x86::invlpg(virt);
             return {};
         }

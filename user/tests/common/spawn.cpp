@@ -1,0 +1,67 @@
+#include "user/tests/common/spawn.h"
+#include "user/rt/rt.h"
+
+namespace capos::test {
+
+Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
+                                      std::string_view binary, std::span<const GrantSpec> grants) {
+    schema::ProcessSpawner::Client<rt::RingTransport> client(rt::transport(), spawner);
+    auto spawned = client.spawn([&](schema::ProcessSpawner::SpawnParams::Builder params) {
+        params.set_name(name);
+        params.set_binary(binary);
+        auto list = params.init_grants(uint32_t(grants.size()));
+        for (uint32_t i = 0; i < grants.size(); ++i) {
+            const GrantSpec& spec = grants[i];
+            auto out = list[i];
+            out.set_name(spec.name);
+            if (spec.new_endpoint) {
+                out.set_new_endpoint();
+            } else {
+                auto capability = out.init_capability();
+                capability.set_cap(spec.cap);
+                capability.set_mode(spec.raw_mode != 0 ? schema::TransferMode(spec.raw_mode)
+                                                       : spec.mode);
+            }
+            if (spec.raw_kind != 0)
+                out.raw().set_data_field<uint16_t>(1, spec.raw_kind);
+        }
+    });
+    if (spawned.is_error())
+        return Err{spawned.error()};
+    Spawned result;
+    result.handle = abi::CapId{spawned.value().handle()};
+    auto endpoints = spawned.value().endpoints();
+    for (uint32_t i = 0; i < endpoints.size() && i < Spawned::max_endpoints; ++i)
+        result.endpoints[result.endpoint_count++] = endpoints[i];
+    return result;
+}
+
+Result<Ended, gen::CallError> wait(uint32_t handle) {
+    schema::ProcessHandle::Client<rt::RingTransport> client(rt::transport(), handle);
+    auto waited = client.wait();
+    if (waited.is_error())
+        return Err{waited.error()};
+    auto status = waited.value().status();
+    Ended ended;
+    if (status.is_exited()) {
+        ended.exited = true;
+        ended.code = status.exited();
+    } else {
+        ended.vector = status.faulted().vector();
+        ended.address = status.faulted().address();
+    }
+    return ended;
+}
+
+uint64_t now_ns(uint32_t timer) {
+    schema::Timer::Client<rt::RingTransport> client(rt::transport(), timer);
+    auto now = client.now();
+    return now.is_ok() ? now.value().ns() : 0;
+}
+
+bool sleep_ns(uint32_t timer, uint64_t ns) {
+    schema::Timer::Client<rt::RingTransport> client(rt::transport(), timer);
+    return client.sleep(ns).is_ok();
+}
+
+} // namespace capos::test

@@ -1,0 +1,66 @@
+// Starting and waiting for children from the in-system tests, without the
+// builder boilerplate: a grant list is an array of GrantSpec, and the results
+// the tests need (handle, endpoint client ids, how the child ended) are copied
+// out of the transport's reply buffer before the next call can overwrite it.
+#pragma once
+
+#include "abi/capability.h"
+#include "lib/base/result.h"
+#include "schema/capos.capnp.capos.h"
+#include "tools/capnpc-capos/runtime/rpc.h"
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace capos::test {
+
+// One entry of a spawn's grant list. `raw_mode` and `raw_kind`, when nonzero,
+// are written over the mode and the union discriminant as they are, to build
+// lists no well-behaved caller would.
+struct GrantSpec {
+    std::string_view name;
+    uint32_t cap = 0;
+    schema::TransferMode mode = schema::TransferMode::Copy;
+    bool new_endpoint = false;
+    uint16_t raw_mode = 0;
+    uint16_t raw_kind = 0;
+};
+
+inline GrantSpec copy_grant(std::string_view name, uint32_t cap) {
+    return {name, cap, schema::TransferMode::Copy};
+}
+inline GrantSpec move_grant(std::string_view name, uint32_t cap) {
+    return {name, cap, schema::TransferMode::Move};
+}
+inline GrantSpec endpoint_grant(std::string_view name) {
+    return {name, 0, schema::TransferMode::Copy, true};
+}
+
+struct Spawned {
+    static constexpr uint32_t max_endpoints = 8;
+    abi::CapId handle;
+    uint32_t endpoints[max_endpoints] = {};
+    uint32_t endpoint_count = 0;
+};
+
+// ProcessSpawner.spawn through the capability `spawner`.
+Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
+                                      std::string_view binary, std::span<const GrantSpec> grants);
+
+struct Ended {
+    bool exited = false;  // else faulted
+    int64_t code = 0;     // exited
+    uint8_t vector = 0;   // faulted
+    uint64_t address = 0; // faulted
+};
+
+// ProcessHandle.wait through the capability `handle`.
+Result<Ended, gen::CallError> wait(uint32_t handle);
+
+// Timer.now through the capability `timer`; 0 when the call fails.
+uint64_t now_ns(uint32_t timer);
+
+// Timer.sleep through the capability `timer`.
+bool sleep_ns(uint32_t timer, uint64_t ns);
+
+} // namespace capos::test
