@@ -35,10 +35,11 @@ set(CAPOS_KERNEL_LINK_FLAGS -nostdlib -static -Wl,--build-id=none
                             -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack)
 
 # capos_kernel_target(<target>): compile a target with the kernel flags. C++
-# takes them all; assembly only what applies to it.
+# takes them all; assembly only what applies to it. Source paths in the binary
+# (__FILE__ in assertions) are relative to the repository.
 function(capos_kernel_target target)
   target_compile_options(${target} PRIVATE
-    $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_KERNEL_FLAGS}>
+    $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_KERNEL_FLAGS} -ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>
     $<$<COMPILE_LANGUAGE:ASM>:-Wall -Werror>)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
 endfunction()
@@ -58,7 +59,7 @@ set(CAPOS_USER_FLAGS
 # capos_user_target(<target>): compile a target with the user flags.
 function(capos_user_target target)
   target_compile_options(${target} PRIVATE
-    $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_USER_FLAGS}>
+    $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_USER_FLAGS} -ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>
     $<$<COMPILE_LANGUAGE:ASM>:-Wall -Werror>)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
 endfunction()

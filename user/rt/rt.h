@@ -27,6 +27,8 @@ RingTransport& transport();
 uint32_t process_id();
 const abi::CapSetPage& capset();
 
+// Writes "panic: <message>" on the console (if the process holds one) and
+// exits with -1.
 [[noreturn]] void panic(std::string_view message);
 
 // Writes to the console capability named "console", if the process holds one.
@@ -87,3 +89,14 @@ Result<Capability<Interface>, LookupError> lookup(std::string_view name) {
 }
 
 } // namespace capos::rt
+
+// Checks a condition that must hold; a false one panics with its text and
+// place ("assertion failed: <condition> at <file>:<line>").
+#define CAPOS_ASSERT(condition)                                                                    \
+    do {                                                                                           \
+        if (!(condition))                                                                          \
+            ::capos::rt::panic("assertion failed: " #condition " at " __FILE__ ":" CAPOS_LINE);    \
+    } while (0)
+#define CAPOS_STRINGIFY(x) #x
+#define CAPOS_EXPAND_STRINGIFY(x) CAPOS_STRINGIFY(x)
+#define CAPOS_LINE CAPOS_EXPAND_STRINGIFY(__LINE__)
