@@ -182,14 +182,15 @@ struct Grant {
 interface ProcessSpawner {
   # Starts programs from the boot package.
 
-  spawn @0 (name :Text, binary :Text, grants :List(Grant))
+  spawn @0 (name :Text, binary :Text, grants :List(Grant), limits :ResourceLimits)
       -> (handle :ProcessHandle, endpoints :List(Capability));
   # Starts boot binary `binary` as a process called `name` holding exactly
-  # `grants`. `endpoints` holds the client side of each newEndpoint grant, in
-  # grant order. Errors: invalidArgument (unknown binary, malformed ELF, bad or
-  # duplicate grant names, names too long), permissionDenied (a granted
-  # capability the caller does not hold, or one that cannot be transferred),
-  # overloaded (quota exceeded).
+  # `grants`, bounded by `limits` (0 or absent: the kernel's defaults).
+  # `endpoints` holds the client side of each newEndpoint grant, in grant
+  # order. Errors: invalidArgument (unknown binary, malformed ELF, bad or
+  # duplicate grant names, names too long, limits beyond the kernel's
+  # maximums), permissionDenied (a granted capability the caller does not
+  # hold, or one that cannot be transferred), overloaded (quota exceeded).
 }
 
 struct ExitStatus {
@@ -356,7 +357,9 @@ struct CapGrant {
 }
 
 struct ResourceLimits {
-  # Per-process bounds; 0 means the kernel's default.
+  # Per-process bounds; 0 means the kernel's default. Defaults and maximums:
+  # capability slots 256 (at most 4096), outstanding endpoint calls 64 (1024),
+  # queued call bytes 256 KiB (16 MiB), frames 16384 = 64 MiB (1048576).
   capabilitySlots @0 :UInt32;
   outstandingCalls @1 :UInt32;
   queuedBytes @2 :UInt64;

@@ -56,9 +56,26 @@ public:
                                        ProcessSpawner::SpawnResults::Builder results);
 };
 
+// The child's limits: the defaults where the params say 0.
+ProcessLimits limits_of(schema::ResourceLimits::Reader requested) {
+    ProcessLimits limits;
+    if (requested.capability_slots() != 0)
+        limits.capability_slots = requested.capability_slots();
+    if (requested.outstanding_calls() != 0)
+        limits.outstanding_calls = requested.outstanding_calls();
+    if (requested.queued_bytes() != 0)
+        limits.queued_bytes = requested.queued_bytes();
+    if (requested.frames() != 0)
+        limits.frames = requested.frames();
+    return limits;
+}
+
 // Decode: every check that needs no change to anything.
 Result<std::span<const uint8_t>, gen::Exception>
 check_spawn(Process& caller, ProcessSpawner::SpawnParams::Reader params) {
+    ProcessLimits limits = limits_of(params.limits());
+    if (!limits.within_maximums())
+        return Err{invalid_argument("resource limits beyond the kernel's maximums")};
     std::string_view name = params.name();
     if (name.empty() || name.size() > Process::max_name_length)
         return Err{invalid_argument("process name must be 1..31 bytes")};
@@ -71,6 +88,8 @@ check_spawn(Process& caller, ProcessSpawner::SpawnParams::Reader params) {
     auto grants = params.grants();
     if (grants.size() > max_grants)
         return Err{invalid_argument("too many grants (at most 63)")};
+    if (grants.size() > limits.capability_slots)
+        return Err{invalid_argument("more grants than the child's capability slots")};
     for (uint32_t i = 0; i < grants.size(); ++i) {
         Grant::Reader grant = grants[i];
         if (grant.name().empty() || grant.name().size() > abi::capset_name_max)
@@ -141,7 +160,7 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     if (endpoint_list.size() != endpoint_count)
         return Err{overloaded("results buffer too small")};
 
-    auto created = Process::create(params.name());
+    auto created = Process::create(params.name(), limits_of(params.limits()));
     if (created.is_error())
         return Err{overloaded("out of memory")};
     RefPtr<Process> child = created.release_value();

@@ -56,15 +56,17 @@ const char* to_string(SpawnError error) {
     return "unknown spawn error";
 }
 
-Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name) {
+Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name,
+                                                    const ProcessLimits& limits) {
+    VERIFY(limits.within_maximums());
     if (name.size() > max_name_length)
         return Err{SpawnError::NameTooLong};
     auto tables = PageTables::create_address_space(kernel_page_tables());
     if (tables.is_error())
         return Err{SpawnError::OutOfMemory};
-    RefPtr<FrameLedger> ledger = FrameLedger::create();
+    RefPtr<FrameLedger> ledger = FrameLedger::create(limits.frames);
     auto memory = heap_allocate(sizeof(Process), alignof(Process));
-    auto slots = heap_allocate(sizeof(ProcessCapTable::Slot) * default_capability_slots,
+    auto slots = heap_allocate(sizeof(ProcessCapTable::Slot) * limits.capability_slots,
                                alignof(ProcessCapTable::Slot));
     if (!ledger || memory.is_error() || slots.is_error()) {
         if (memory.is_ok())
@@ -75,10 +77,10 @@ Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name) {
         return Err{SpawnError::OutOfMemory};
     }
     auto* slot_array = static_cast<ProcessCapTable::Slot*>(slots.value());
-    for (size_t i = 0; i < default_capability_slots; ++i)
+    for (size_t i = 0; i < limits.capability_slots; ++i)
         new (&slot_array[i]) ProcessCapTable::Slot();
-    auto* process = new (memory.value())
-        Process(tables.value(), std::move(ledger), std::span(slot_array, default_capability_slots));
+    auto* process = new (memory.value()) Process(
+        tables.value(), std::move(ledger), std::span(slot_array, limits.capability_slots), limits);
     process->m_slots = slot_array;
     process->m_id = g_next_process_id++;
     __builtin_memcpy(process->m_name, name.data(), name.size());
@@ -259,8 +261,9 @@ void Process::wait_for_exit() {
 void Process::destroy() {
     release_address_space();
     ProcessCapTable::Slot* slots = m_slots;
+    size_t slot_count = m_limits.capability_slots;
     this->~Process();
-    for (size_t i = 0; i < default_capability_slots; ++i)
+    for (size_t i = 0; i < slot_count; ++i)
         slots[i].~Slot();
     heap_free(slots);
     heap_free(this);

@@ -37,13 +37,34 @@ struct ExitStatus {
 
 using ProcessCapTable = CapTable<RefPtr<KernelObject>>;
 
+// A process's resource bounds (schema/capos.capnp ResourceLimits): what its
+// manifest entry or spawner asked for, within the kernel's maximums.
+struct ProcessLimits {
+    uint32_t capability_slots = 256;
+    uint32_t outstanding_calls = 64;
+    uint64_t queued_bytes = 256 * 1024;
+    uint64_t frames = 16384; // 64 MiB
+
+    static constexpr uint32_t max_capability_slots = 4096;
+    static constexpr uint32_t max_outstanding_calls = 1024;
+    static constexpr uint64_t max_queued_bytes = 16 * 1024 * 1024;
+    static constexpr uint64_t max_frames = 1048576; // 4 GiB
+
+    bool within_maximums() const {
+        return capability_slots >= 1 && capability_slots <= max_capability_slots &&
+               outstanding_calls <= max_outstanding_calls && queued_bytes <= max_queued_bytes &&
+               frames <= max_frames;
+    }
+};
+
 class Process final : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::Process;
     static constexpr size_t max_name_length = 31;
-    static constexpr size_t default_capability_slots = 256;
 
-    static Result<RefPtr<Process>, SpawnError> create(std::string_view name);
+    static Result<RefPtr<Process>, SpawnError> create(std::string_view name,
+                                                      const ProcessLimits& limits = {});
+    const ProcessLimits& limits() const { return m_limits; }
 
     // Maps the ELF program `elf`, the stack, the ring and the CapSet page.
     // On failure the address space is left for destroy (nothing leaks).
@@ -83,11 +104,9 @@ public:
     // The resource ledger for calls this process has made through endpoints:
     // how many are outstanding and how many bytes of params the kernel holds
     // for it. Bounded; cleared when the process ends (its calls are cancelled).
-    static constexpr uint32_t default_outstanding_call_limit = 64;
-    static constexpr uint64_t default_queued_byte_limit = 256 * 1024;
     bool can_add_outgoing(uint64_t queued_bytes) const {
-        return m_outstanding_calls < default_outstanding_call_limit &&
-               queued_bytes <= default_queued_byte_limit - m_queued_bytes;
+        return m_outstanding_calls < m_limits.outstanding_calls &&
+               queued_bytes <= m_limits.queued_bytes - m_queued_bytes;
     }
     void add_outgoing(EndpointCall* call);
     void remove_outgoing(EndpointCall* call);
@@ -107,14 +126,17 @@ public:
     static Process* current();
 
 private:
-    Process(PageTables tables, RefPtr<FrameLedger> ledger, std::span<ProcessCapTable::Slot> slots)
-        : KernelObject(object_type), m_space(tables, std::move(ledger)), m_capabilities(slots) {}
+    Process(PageTables tables, RefPtr<FrameLedger> ledger, std::span<ProcessCapTable::Slot> slots,
+            const ProcessLimits& limits)
+        : KernelObject(object_type), m_limits(limits), m_space(tables, std::move(ledger)),
+          m_capabilities(slots) {}
     void destroy() override;
     void release_address_space();
 
     uint32_t m_id = 0;
     char m_name[max_name_length + 1] = {};
     size_t m_name_length = 0;
+    ProcessLimits m_limits;
     UserAddressSpace m_space;
     bool m_address_space_live = true;
     abi::RingPage* m_ring = nullptr;

@@ -185,6 +185,8 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
     auto spawned = spawner->spawn([&](schema::ProcessSpawner::SpawnParams::Builder params) {
         params.set_name(service.name());
         params.set_binary(service.binary());
+        if (service.has_limits())
+            params.set_limits(service.limits());
         auto list = params.init_grants(grants.size());
         for (uint32_t i = 0; i < grants.size(); ++i) {
             auto out = list[i];
