@@ -7,6 +7,8 @@
  * pushed here is TrapFrame in trap_frame.h; the two change together.
  */
 
+#include "kernel/arch/x86_64/trap_frame.inc"
+
     .text
 
 /* Vectors whose exceptions push an error code. */
@@ -37,21 +39,7 @@ interrupt_common:
     testb $3, 24(%rsp) /* CS of the interrupted context: from user mode? */
     jz 1f
     swapgs
-1:  pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+1:  PUSH_GENERAL_REGISTERS
     cld
     movq %rsp, %rdi
     call interrupt_dispatch
@@ -60,21 +48,7 @@ interrupt_common:
      * points %rsp at a TrapFrame and jumps here. */
     .global capos_trap_return
 capos_trap_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GENERAL_REGISTERS
     addq $16, %rsp /* vector and error code */
     testb $3, 8(%rsp)
     jz 2f

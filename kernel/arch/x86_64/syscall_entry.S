@@ -9,6 +9,8 @@
  * return address is a canonical user address (sysret with a non-canonical
  * %rcx would fault in kernel mode with the user's stack).
  */
+
+#include "kernel/arch/x86_64/trap_frame.inc"
 #define CPU_KERNEL_STACK 8
 #define CPU_USER_RSP 16
 #define USER_DATA_SELECTOR (0x18 | 3)
@@ -27,39 +29,11 @@ capos_syscall_entry:
     pushq %rcx
     pushq $0
     pushq $0x100
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     cld
     movq %rsp, %rdi
     call syscall_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GENERAL_REGISTERS
     addq $16, %rsp          /* vector and error code */
     movq 0(%rsp), %rcx      /* rip */
     movq 16(%rsp), %r11     /* rflags */

@@ -1,4 +1,6 @@
 // The register state interrupt_entry.S saves on the stack for every interrupt,
+// (the order of the general registers is written once for assembly, in
+// trap_frame.inc)
 // exception and (by syscall_entry.S) system call.
 #pragma once
 
