@@ -1,7 +1,6 @@
-// The register state interrupt_entry.S saves on the stack for every interrupt,
-// (the order of the general registers is written once for assembly, in
-// trap_frame.inc)
-// exception and (by syscall_entry.S) system call.
+// The register state interrupt_entry.S saves on the stack for every interrupt
+// and exception, and syscall_entry.S for every system call. The order of the
+// general registers is written once for assembly, in trap_frame.inc.
 #pragma once
 
 #include <cstdint>
