@@ -19,6 +19,7 @@ constexpr size_t max_manifest_segments = 16;
 struct InitState {
     RefPtr<Process> process;
     uint64_t free_frames_before = 0;
+    HeapStats heap_before{};
     bool shutdown_after = false;
 };
 InitState g_init;
@@ -79,6 +80,17 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
         log_info("memory: every frame init used was returned ({} free)", free_after);
     } else {
         log_error("memory: {} frames were not returned", g_init.free_frames_before - returned);
+        clean = false;
+    }
+    HeapStats heap = heap_stats();
+    if (heap.bytes_in_use == g_init.heap_before.bytes_in_use &&
+        heap.allocation_count == g_init.heap_before.allocation_count) {
+        log_info("memory: every kernel heap allocation init caused was freed ({} in use)",
+                 Size{heap.bytes_in_use});
+    } else {
+        log_error("memory: the kernel heap holds {} allocations ({} bytes) more than before init",
+                  int64_t(heap.allocation_count) - int64_t(g_init.heap_before.allocation_count),
+                  int64_t(heap.bytes_in_use) - int64_t(g_init.heap_before.bytes_in_use));
         clean = false;
     }
 
@@ -163,7 +175,9 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
         return false;
     }
     RefPtr<Thread> monitor = created_monitor.release_value();
+    create_kernel_services();
     g_init.free_frames_before = frame_stats().free_frames + heap_stats().mapped_bytes / page_size;
+    g_init.heap_before = heap_stats();
     g_init.shutdown_after = command_line.has_flag("shutdown");
     auto process = Process::create(init.program());
     if (process.is_error()) {

@@ -1,4 +1,5 @@
 #include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/log.h"
 
 namespace capos::kernel {
 
@@ -52,6 +53,14 @@ Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapabi
     if (!g_shared[index])
         return Err{GrantError::OutOfMemory};
     return g_shared[index];
+}
+
+void create_kernel_services() {
+    for (size_t kind = 0; kind < kind_count; ++kind) {
+        auto service = kernel_capability(static_cast<schema::KernelCapability>(kind));
+        if (service.is_error() && service.error() == GrantError::OutOfMemory)
+            panic("kernel services: out of memory");
+    }
 }
 
 gen::Exception space_exception(SpaceError error) {

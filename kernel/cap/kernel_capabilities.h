@@ -25,6 +25,11 @@ RefPtr<KernelService> create_boot_package_service();
 
 enum class GrantError : uint8_t { Unsupported, OutOfMemory };
 
+// Creates the shared object of every kernel service, so that later grants
+// allocate nothing (and what a process causes can be counted exactly).
+// Panics when the heap cannot hold them: it is early boot.
+void create_kernel_services();
+
 // The kernel capability `which` for a process. Services without per-process
 // state are shared: every grant adds a reference to one object.
 Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapability which);

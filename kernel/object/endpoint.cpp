@@ -142,6 +142,12 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
                                        std::span<capnp::Word> params, Transfer transfer) {
     if (m_closed)
         return error_cqe(sqe.user_data, TransportError::Disconnected);
+    // A call must fit the largest receive buffer with its header and records,
+    // or it could never be received and would block the queue behind it.
+    uint64_t delivered_size = sizeof(abi::RecvHeader) + params.size() * sizeof(capnp::Word) +
+                              uint64_t(transfer.count()) * sizeof(abi::CapRecord);
+    if (delivered_size > ring::max_message_bytes)
+        return error_cqe(sqe.user_data, TransportError::BadBuffer);
     bool direct = m_receiver.has_value() && !m_receiver->caller->has_exited();
     uint64_t queued_bytes = direct ? 0 : params.size() * sizeof(capnp::Word);
     if (!direct && m_queued >= max_queued_calls)
@@ -179,9 +185,16 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
             heap_destroy(call);
             return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
         case Delivery::ReceiverRefused:
-            // The receiver's RECV has failed; queue the call for the next one.
+            // The receiver's RECV has failed; queue the call for the next one,
+            // within the same bounds as any queued call.
             m_receiver.reset();
             caller.remove_outgoing(call);
+            if (m_queued >= max_queued_calls ||
+                !caller.can_add_outgoing(params.size() * sizeof(capnp::Word))) {
+                call->reply = {};
+                heap_destroy(call);
+                return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
+            }
             break;
         }
     }
@@ -280,7 +293,13 @@ void Endpoint::close() {
     if (m_closed)
         return;
     m_closed = true;
-    m_receiver.reset();
+    if (m_receiver.has_value()) {
+        // The owner's own waiting RECV (it released its last owner capability).
+        PendingReply receiver = std::move(*m_receiver);
+        m_receiver.reset();
+        if (receiver.caller)
+            complete_with_error(receiver, TransportError::Disconnected);
+    }
     while (EndpointCall* call = m_queue_head) {
         m_queue_head = call->next;
         if (call->reply.caller)

@@ -224,17 +224,16 @@ void outstanding_limit(const Server& server) {
     alignas(8) static capnp::Word params_words[16];
     auto params = echo_params(params_words, "ledger call");
     // The control call is outstanding too: 1 + 63 = 64.
+    // Batches of 16, each followed by a pause in which the server takes them
+    // off the queue (two batches would still fit in it if it took none).
     submit_command(server.control, "hold-release work 63");
-    submit_calls(server.work, params, 0, 16);
-    rt::ring().flush();
-    submit_calls(server.work, params, 16, 16);
-    rt::ring().flush();
-    (void)test::sleep_ns(g_timer, 5 * ms); // the server takes all 32 off the queue
-    submit_calls(server.work, params, 32, 16);
-    rt::ring().flush();
-    (void)test::sleep_ns(g_timer, 5 * ms);
+    for (uint32_t batch = 0; batch < 3; ++batch) {
+        submit_calls(server.work, params, batch * 16, 16);
+        rt::ring().flush();
+        (void)test::sleep_ns(g_timer, 10 * ms);
+    }
     // One batch (one cap_enter, which nothing interrupts): calls 49..63, then
-    // the 65th outstanding call. The queue holds at most 15, far from its 32.
+    // the 65th outstanding call, while the queue is far from its 32.
     submit_calls(server.work, params, 48, 16);
     rt::ring().flush();
     schema::Null::Client<rt::RingTransport> null(rt::transport(), g_null);
