@@ -12,6 +12,7 @@
 #include "lib/capnp/wire.h"
 #include "lib/manifest/validate.h"
 #include "schema/capos.capnp.capos.h"
+#include "user/rt/line.h"
 #include "user/rt/rt.h"
 #include "user/rt/syscall.h"
 
@@ -44,35 +45,22 @@ struct Started {
 Started g_started[max_services];
 size_t g_started_count = 0;
 
-// A line on the console, built from pieces without allocation.
+// A line on the console, printed when the statement ends.
 class Line {
 public:
-    Line& operator<<(std::string_view text) {
-        for (char c : text) {
-            if (m_length < sizeof(m_text))
-                m_text[m_length++] = c;
-        }
+    template <typename T>
+    Line& operator<<(const T& value) {
+        append(value);
         return *this;
     }
-    Line& operator<<(int64_t value) {
-        char digits[24];
-        int n = 0;
-        uint64_t magnitude = value < 0 ? uint64_t(0) - uint64_t(value) : uint64_t(value);
-        do {
-            digits[n++] = char('0' + magnitude % 10);
-            magnitude /= 10;
-        } while (magnitude != 0);
-        if (value < 0)
-            *this << "-";
-        while (n > 0)
-            *this << std::string_view(&digits[--n], 1);
-        return *this;
-    }
-    ~Line() { (void)rt::debug_write_line(std::string_view(m_text, m_length)); }
+    ~Line() { m_line.print(); }
 
 private:
-    char m_text[200];
-    size_t m_length = 0;
+    void append(std::string_view text) { m_line.add(text); }
+    void append(const char* text) { m_line.add(text); }
+    void append(int64_t value) { m_line.dec(value); }
+
+    rt::Line m_line;
 };
 
 // init's own capability speaking `interface_id`, found in its CapSet.

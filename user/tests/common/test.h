@@ -15,6 +15,7 @@
 #include "abi/syscall.h"
 #include "lib/base/result.h"
 #include "tools/capnpc-capos/runtime/rpc.h"
+#include "user/rt/line.h"
 #include "user/rt/rt.h"
 #include <cstddef>
 #include <cstdint>
@@ -22,25 +23,7 @@
 
 namespace capos::test {
 
-// A line built without allocation; text past its capacity is dropped.
-class Line {
-public:
-    Line() = default;
-    Line(std::string_view text) { add(text); }
-
-    Line& add(std::string_view text);
-    Line& add(char c);
-    Line& dec(int64_t value);
-    Line& udec(uint64_t value);
-    Line& hex(uint64_t value);
-
-    std::string_view view() const { return {m_text, m_length}; }
-    bool empty() const { return m_length == 0; }
-
-private:
-    char m_text[200];
-    size_t m_length = 0;
-};
+using rt::Line;
 
 // The name of a TransportError value ("BadBuffer"), or "?" for others.
 std::string_view transport_error_name(int32_t result);
