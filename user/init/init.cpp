@@ -45,23 +45,7 @@ struct Started {
 Started g_started[max_services];
 size_t g_started_count = 0;
 
-// A line on the console, printed when the statement ends.
-class Line {
-public:
-    template <typename T>
-    Line& operator<<(const T& value) {
-        append(value);
-        return *this;
-    }
-    ~Line() { m_line.print(); }
-
-private:
-    void append(std::string_view text) { m_line.add(text); }
-    void append(const char* text) { m_line.add(text); }
-    void append(int64_t value) { m_line.dec(value); }
-
-    rt::Line m_line;
-};
+using Line = rt::PrintLine;
 
 // init's own capability speaking `interface_id`, found in its CapSet.
 std::optional<abi::CapId> own_capability(uint64_t interface_id) {

@@ -48,6 +48,12 @@ Line& Line::hex(uint64_t value) {
     return *this;
 }
 
+Line& Line::tenths(uint64_t value) {
+    udec(value / 10);
+    add('.');
+    return add(char('0' + value % 10));
+}
+
 bool Line::print() const {
     return debug_write_line(view());
 }

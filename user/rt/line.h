@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 namespace capos::rt {
 
@@ -25,9 +26,39 @@ public:
     // Writes the line to the process's console, if it holds one.
     bool print() const;
 
+    // `value` / 10 with one decimal ("12.3").
+    Line& tenths(uint64_t value);
+
 private:
-    char m_text[200];
+    char m_text[240];
     size_t m_length = 0;
+};
+
+// A Line written with << and printed when the statement ends:
+//     rt::PrintLine() << "init: started " << name;
+class PrintLine {
+public:
+    PrintLine() = default;
+    PrintLine(const PrintLine&) = delete;
+    ~PrintLine() { m_line.print(); }
+
+    PrintLine& operator<<(std::string_view text) {
+        m_line.add(text);
+        return *this;
+    }
+    PrintLine& operator<<(const char* text) { return *this << std::string_view(text); }
+    template <typename T>
+    requires std::is_integral_v<T> PrintLine& operator<<(T value) {
+        if constexpr (std::is_signed_v<T>)
+            m_line.dec(value);
+        else
+            m_line.udec(value);
+        return *this;
+    }
+    Line& line() { return m_line; }
+
+private:
+    Line m_line;
 };
 
 } // namespace capos::rt

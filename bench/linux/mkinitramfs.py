@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Writes the Linux peer's initramfs: an uncompressed newc cpio archive (the
+kernel unpacks it without running a decompressor in the emulator) holding
+
+    /bin/busybox        Debian's busybox-static
+    /bin/sh             -> busybox
+    /bin/peer_bench     the benchmark (bench/linux/peer_bench.c)
+    /bin/tiny           the binary it spawns (bench/linux/tiny.S)
+    /init               the script below
+    /dev/console        character device 5:1, so /init has a console
+    /proc, /sys, /tmp   empty directories
+
+Written here rather than with cpio(1) so that /dev/console needs no root.
+
+    mkinitramfs.py OUTPUT BUSYBOX PEER_BENCH TINY
+"""
+import os
+import sys
+
+# Runs the benchmark (quick when the kernel command line says peer_quick) and
+# powers the machine off, which ends QEMU (-no-reboot).
+INIT = b"""#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+quick=
+case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) quick=--quick ;; esac
+/bin/peer_bench $quick
+echo "peer: exit status $?"
+/bin/busybox poweroff -f
+"""
+
+
+class Writer:
+    def __init__(self, out):
+        self.out = out
+        self.ino = 1
+
+    def entry(self, name, mode, data=b"", rdev=(0, 0)):
+        name_bytes = name.encode() + b"\0"
+        fields = [self.ino, mode, 0, 0, 2 if mode & 0o040000 else 1, 0, len(data), 0, 0,
+                  rdev[0], rdev[1], len(name_bytes), 0]
+        self.ino += 1
+        header = b"070701" + b"".join(b"%08X" % f for f in fields)
+        self.out.write(header + name_bytes)
+        self.out.write(b"\0" * (-(len(header) + len(name_bytes)) % 4))
+        self.out.write(data)
+        self.out.write(b"\0" * (-len(data) % 4))
+
+    def directory(self, name):
+        self.entry(name, 0o040755)
+
+    def file(self, name, data, mode=0o100755):
+        self.entry(name, mode, data)
+
+    def symlink(self, name, target):
+        self.entry(name, 0o120777, target.encode())
+
+    def trailer(self):
+        self.entry("TRAILER!!!", 0)
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    output, busybox, peer, tiny = sys.argv[1:]
+    read = lambda path: open(path, "rb").read()
+    with open(output + ".tmp", "wb") as out:
+        w = Writer(out)
+        for d in ["bin", "dev", "proc", "sys", "tmp"]:
+            w.directory(d)
+        w.entry("dev/console", 0o020600, rdev=(5, 1))
+        w.file("bin/busybox", read(busybox))
+        w.symlink("bin/sh", "busybox")
+        w.file("bin/peer_bench", read(peer))
+        w.file("bin/tiny", read(tiny))
+        w.file("init", INIT)
+        w.trailer()
+    os.replace(output + ".tmp", output)
+
+
+if __name__ == "__main__":
+    main()

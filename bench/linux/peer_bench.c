@@ -1,0 +1,482 @@
+// peer_bench: the Linux peer of capOS's in-system benchmarks (user/bench/ring_bench.cpp),
+// as the performance design describes it: run inside Debian's kernel in the same
+// QEMU as capOS, from an initramfs of busybox-static and this program (static,
+// clang-14 -static -O2), by bench/run_bench.py. docs/performance.md has the table.
+//
+// Every figure is the median of `batches` batches of about `batch_ms` each;
+// a batch's figure is its rdtsc ticks over its operations, converted to
+// nanoseconds through the TSC rate calibrated against clock_gettime(CLOCK_MONOTONIC)
+// over ~50 ms. Each batch is also timed with clock_gettime (clock_ns=, the median
+// of those), as a cross-check of the conversion. One line per figure, in the
+// format ring_bench prints:
+//
+//     bench: <name> ticks=<median> ns=<median> min_ns=<fastest batch>
+//            max_ns=<slowest batch> batches=<n> per_batch=<ops> clock_ns=<median>
+//
+// A figure that cannot be measured prints "bench: <name> n/a (<why>)" (io_uring
+// missing from the kernel, say) or "bench: <name> FAILED (<why>)".
+//
+// Usage: peer_bench [--quick] [--tiny PATH]   (--quick: 3 batches of 2 ms)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/io_uring.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char** environ;
+
+static unsigned g_batches = 30;
+static uint64_t g_batch_ms = 20;
+static uint64_t g_calibrate_ms = 50;
+static const char* g_tiny = "/bin/tiny";
+static double g_ticks_per_ns = 1.0;
+static unsigned g_figures = 0, g_failures = 0, g_unavailable = 0;
+
+// Lines go straight to fd 1 (the serial console), never through a stdio buffer
+// that a fork could duplicate.
+static void say(const char* format, ...) {
+    char line[512];
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(line, sizeof line - 1, format, args);
+    va_end(args);
+    if (n < 0)
+        return;
+    if (n > (int)sizeof line - 2)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    for (int done = 0; done < n;) {
+        ssize_t put = write(1, line + done, n - done);
+        if (put <= 0 && errno != EINTR)
+            return;
+        done += put > 0 ? put : 0;
+    }
+}
+
+static inline uint64_t rdtsc(void) {
+    uint32_t low, high;
+    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+    return ((uint64_t)high << 32) | low;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static void calibrate(void) {
+    uint64_t t0 = now_ns(), c0 = rdtsc(), t1, c1;
+    do {
+        t1 = now_ns();
+        c1 = rdtsc();
+    } while (t1 - t0 < g_calibrate_ms * 1000000);
+    g_ticks_per_ns = (double)(c1 - c0) / (double)(t1 - t0);
+    say("bench: tsc_khz=%.0f (calibrated against clock_gettime over %llu us)",
+        g_ticks_per_ns * 1e6, (unsigned long long)((t1 - t0) / 1000));
+}
+
+static int compare_doubles(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double* values, unsigned count) {
+    qsort(values, count, sizeof *values, compare_doubles);
+    return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+// run(ctx, n) performs n iterations of ops_per_iteration operations each and
+// returns 0, or -1 when one failed.
+typedef int (*run_fn)(void* ctx, uint64_t n);
+
+static void measure(const char* name, uint64_t ops_per_iteration, run_fn run, void* ctx) {
+    const uint64_t target = (uint64_t)(g_batch_ms * 1e6 * g_ticks_per_ns);
+    if (run(ctx, 1) != 0) { // untimed: cold caches, the partner's start
+        say("bench: %s FAILED (%s)", name, strerror(errno));
+        ++g_failures;
+        return;
+    }
+    uint64_t n = 1;
+    for (;;) {
+        uint64_t start = rdtsc();
+        if (run(ctx, n) != 0) {
+            say("bench: %s FAILED (%s)", name, strerror(errno));
+            ++g_failures;
+            return;
+        }
+        uint64_t elapsed = rdtsc() - start;
+        if (elapsed >= target / 4) {
+            n = (uint64_t)((double)n * target / (elapsed ? elapsed : 1));
+            if (n == 0)
+                n = 1;
+            break;
+        }
+        n *= elapsed < target / 64 ? 8 : 2;
+    }
+    double ticks[64], clock[64];
+    unsigned batches = g_batches < 64 ? g_batches : 64;
+    for (unsigned b = 0; b < batches; ++b) {
+        uint64_t t0 = now_ns(), c0 = rdtsc();
+        if (run(ctx, n) != 0) {
+            say("bench: %s FAILED (%s)", name, strerror(errno));
+            ++g_failures;
+            return;
+        }
+        uint64_t c1 = rdtsc(), t1 = now_ns();
+        ticks[b] = (double)(c1 - c0) / (double)(n * ops_per_iteration);
+        clock[b] = (double)(t1 - t0) / (double)(n * ops_per_iteration);
+    }
+    double clock_median = median(clock, batches);
+    double tick_median = median(ticks, batches); // sorts ticks
+    ++g_figures;
+    say("bench: %s ticks=%.0f ns=%.1f min_ns=%.1f max_ns=%.1f batches=%u per_batch=%llu "
+        "clock_ns=%.1f",
+        name, tick_median, tick_median / g_ticks_per_ns, ticks[0] / g_ticks_per_ns,
+        ticks[batches - 1] / g_ticks_per_ns, batches,
+        (unsigned long long)(n * ops_per_iteration), clock_median);
+}
+
+static void unavailable(const char* name, const char* why) {
+    ++g_unavailable;
+    say("bench: %s n/a (%s)", name, why);
+}
+
+// ---------------------------------------------------------------------------
+// null syscall
+
+static int run_getpid(void* ctx, uint64_t n) {
+    (void)ctx;
+    for (uint64_t i = 0; i < n; ++i)
+        if (syscall(SYS_getpid) <= 0)
+            return -1;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// futex ping-pong: the measuring side stores a new sequence number in `ping`
+// and wakes the partner, which copies it to `pong` and wakes it back.
+
+struct futex_pair {
+    _Atomic int ping;
+    _Atomic int pong;
+    int private_flag; // FUTEX_PRIVATE_FLAG between threads, 0 between processes
+    int seq;          // the measuring side's last number
+};
+
+static long futex(_Atomic int* word, int op, int value) {
+    return syscall(SYS_futex, word, op, value, NULL, NULL, 0);
+}
+
+static void futex_partner(struct futex_pair* pair) {
+    int seen = 0;
+    for (;;) {
+        int value;
+        while ((value = pair->ping) == seen)
+            futex(&pair->ping, FUTEX_WAIT | pair->private_flag, seen);
+        seen = value;
+        if (value < 0)
+            return;
+        pair->pong = value;
+        futex(&pair->pong, FUTEX_WAKE | pair->private_flag, 1);
+    }
+}
+
+static void* futex_thread(void* arg) {
+    futex_partner(arg);
+    return NULL;
+}
+
+static int run_futex(void* ctx, uint64_t n) {
+    struct futex_pair* pair = ctx;
+    for (uint64_t i = 0; i < n; ++i) {
+        int previous = pair->seq;
+        int next = previous == 0x7fffffff ? 1 : previous + 1;
+        pair->seq = next;
+        pair->ping = next;
+        futex(&pair->ping, FUTEX_WAKE | pair->private_flag, 1);
+        while (pair->pong != next)
+            futex(&pair->pong, FUTEX_WAIT | pair->private_flag, previous);
+    }
+    return 0;
+}
+
+static void futex_stop(struct futex_pair* pair) {
+    pair->ping = -1;
+    futex(&pair->ping, FUTEX_WAKE | pair->private_flag, 1);
+}
+
+static void bench_futex_threads(void) {
+    static struct futex_pair pair = {.private_flag = FUTEX_PRIVATE_FLAG};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, futex_thread, &pair) != 0) {
+        say("bench: futex_threads FAILED (pthread_create)");
+        ++g_failures;
+        return;
+    }
+    measure("futex_threads", 1, run_futex, &pair);
+    futex_stop(&pair);
+    pthread_join(thread, NULL);
+}
+
+static void bench_futex_processes(void) {
+    struct futex_pair* pair =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (pair == MAP_FAILED) {
+        say("bench: futex_processes FAILED (mmap)");
+        ++g_failures;
+        return;
+    }
+    memset(pair, 0, sizeof *pair);
+    pid_t child = fork();
+    if (child == 0) {
+        futex_partner(pair);
+        _exit(0);
+    }
+    measure("futex_processes", 1, run_futex, pair);
+    futex_stop(pair);
+    waitpid(child, NULL, 0);
+    munmap(pair, 4096);
+}
+
+// ---------------------------------------------------------------------------
+// pipe and unix socket ping-pong between two processes: one byte each way.
+
+struct channel {
+    int to_partner, from_partner;
+};
+
+static int run_channel(void* ctx, uint64_t n) {
+    struct channel* c = ctx;
+    char byte = 'p';
+    for (uint64_t i = 0; i < n; ++i) {
+        if (write(c->to_partner, &byte, 1) != 1 || read(c->from_partner, &byte, 1) != 1)
+            return -1;
+    }
+    return 0;
+}
+
+static void channel_partner(int in, int out) {
+    char byte;
+    while (read(in, &byte, 1) == 1 && byte != 'q') {
+        if (write(out, &byte, 1) != 1)
+            break;
+    }
+    _exit(0);
+}
+
+static void bench_pipe(void) {
+    int down[2], up[2];
+    if (pipe(down) != 0 || pipe(up) != 0) {
+        say("bench: pipe_processes FAILED (pipe)");
+        ++g_failures;
+        return;
+    }
+    // child reads down[0], writes up[1]; parent writes down[1], reads up[0]
+    pid_t child = fork();
+    if (child == 0)
+        channel_partner(down[0], up[1]);
+    struct channel c = {.to_partner = down[1], .from_partner = up[0]};
+    measure("pipe_processes", 1, run_channel, &c);
+    char quit = 'q';
+    (void)!write(down[1], &quit, 1);
+    waitpid(child, NULL, 0);
+    close(down[0]), close(down[1]), close(up[0]), close(up[1]);
+}
+
+static void bench_socketpair(void) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+        say("bench: socketpair_processes FAILED (socketpair)");
+        ++g_failures;
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0)
+        channel_partner(sv[1], sv[1]);
+    struct channel c = {.to_partner = sv[0], .from_partner = sv[0]};
+    measure("socketpair_processes", 1, run_channel, &c);
+    char quit = 'q';
+    (void)!write(sv[0], &quit, 1);
+    waitpid(child, NULL, 0);
+    close(sv[0]), close(sv[1]);
+}
+
+// ---------------------------------------------------------------------------
+// io_uring NOPs through the raw system calls (no liburing).
+
+struct uring {
+    int fd;
+    unsigned *sq_tail, *sq_mask, *sq_array;
+    unsigned *cq_head, *cq_tail, *cq_mask;
+    struct io_uring_sqe* sqes;
+    struct io_uring_cqe* cqes;
+    unsigned batch;
+};
+
+static int uring_setup(struct uring* ring, unsigned entries, const char** why) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+    if (fd < 0) {
+        *why = errno == ENOSYS ? "io_uring_setup: ENOSYS" : strerror(errno);
+        return -1;
+    }
+    size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    int single = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
+    if (single && cq_size > sq_size)
+        sq_size = cq_size;
+    char* sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                    IORING_OFF_SQ_RING);
+    char* cq = single ? sq
+                      : mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                             fd, IORING_OFF_CQ_RING);
+    void* sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+    if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+        *why = "mmap of the rings failed";
+        close(fd);
+        return -1;
+    }
+    ring->fd = fd;
+    ring->sq_tail = (unsigned*)(sq + p.sq_off.tail);
+    ring->sq_mask = (unsigned*)(sq + p.sq_off.ring_mask);
+    ring->sq_array = (unsigned*)(sq + p.sq_off.array);
+    ring->cq_head = (unsigned*)(cq + p.cq_off.head);
+    ring->cq_tail = (unsigned*)(cq + p.cq_off.tail);
+    ring->cq_mask = (unsigned*)(cq + p.cq_off.ring_mask);
+    ring->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
+    ring->sqes = sqes;
+    return 0;
+}
+
+static int run_uring(void* ctx, uint64_t n) {
+    struct uring* ring = ctx;
+    for (uint64_t i = 0; i < n; ++i) {
+        unsigned tail = *ring->sq_tail;
+        for (unsigned k = 0; k < ring->batch; ++k, ++tail) {
+            unsigned index = tail & *ring->sq_mask;
+            struct io_uring_sqe* sqe = &ring->sqes[index];
+            memset(sqe, 0, sizeof *sqe);
+            sqe->opcode = IORING_OP_NOP;
+            sqe->user_data = k + 1;
+            ring->sq_array[index] = index;
+        }
+        __atomic_store_n(ring->sq_tail, tail, __ATOMIC_RELEASE);
+        long entered = syscall(__NR_io_uring_enter, ring->fd, ring->batch, ring->batch,
+                               IORING_ENTER_GETEVENTS, NULL, 0);
+        if (entered != (long)ring->batch)
+            return -1;
+        unsigned head = *ring->cq_head;
+        for (unsigned k = 0; k < ring->batch; ++k, ++head) {
+            if (head == __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE))
+                return -1;
+            struct io_uring_cqe* cqe = &ring->cqes[head & *ring->cq_mask];
+            if (cqe->res != 0 || cqe->user_data != k + 1)
+                return -1;
+        }
+        __atomic_store_n(ring->cq_head, head, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+static void bench_uring(void) {
+    struct uring ring;
+    const char* why = "";
+    if (uring_setup(&ring, 32, &why) != 0) {
+        unavailable("io_uring_nop_1", why);
+        unavailable("io_uring_nop_32", why);
+        return;
+    }
+    ring.batch = 1;
+    measure("io_uring_nop_1", 1, run_uring, &ring);
+    ring.batch = 32;
+    measure("io_uring_nop_32", 32, run_uring, &ring);
+    close(ring.fd);
+}
+
+// ---------------------------------------------------------------------------
+// Process creation: posix_spawn + wait, fork + exec + wait of a tiny static binary.
+
+static int wait_clean(pid_t pid) {
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return 0;
+}
+
+static int run_posix_spawn(void* ctx, uint64_t n) {
+    (void)ctx;
+    char* argv[] = {(char*)g_tiny, NULL};
+    for (uint64_t i = 0; i < n; ++i) {
+        pid_t pid;
+        int error = posix_spawn(&pid, g_tiny, NULL, NULL, argv, environ);
+        if (error != 0) {
+            errno = error;
+            return -1;
+        }
+        if (wait_clean(pid) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int run_fork_exec(void* ctx, uint64_t n) {
+    (void)ctx;
+    char* argv[] = {(char*)g_tiny, NULL};
+    for (uint64_t i = 0; i < n; ++i) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            execve(g_tiny, argv, environ);
+            _exit(127);
+        }
+        if (wait_clean(pid) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    say("bench: peer main tsc=%llu", (unsigned long long)rdtsc());
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            g_batches = 3;
+            g_batch_ms = 2;
+            g_calibrate_ms = 10;
+        } else if (strcmp(argv[i], "--tiny") == 0 && i + 1 < argc) {
+            g_tiny = argv[++i];
+        }
+    }
+    say("bench: config batches=%u batch_ms=%llu%s", g_batches, (unsigned long long)g_batch_ms,
+        g_batches == 3 ? " (quick)" : "");
+    calibrate();
+
+    measure("getpid", 1, run_getpid, NULL);
+    bench_futex_threads();
+    bench_futex_processes();
+    bench_pipe();
+    bench_socketpair();
+    bench_uring();
+    measure("posix_spawn_wait", 1, run_posix_spawn, NULL);
+    measure("fork_exec_wait", 1, run_fork_exec, NULL);
+
+    say("bench: done, %u figures, %u failed, %u n/a, tsc=%llu", g_figures, g_failures,
+        g_unavailable, (unsigned long long)rdtsc());
+    return g_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+"""capOS against Linux in the same QEMU: the harness behind `make bench`
+(docs/performance.md; what to measure and why: PERFORMANCE.md in the shared
+design notes).
+
+Boots, one after the other, in one run:
+  1. the capOS bench system (system/bench.cpio: user/bench/ring_bench.cpp as
+     init) with capos-qemu's own command line (`capos-qemu run --dry-run`);
+  2. the Linux peer (bench/linux: Debian's kernel booted through PVH, an
+     initramfs of busybox-static and peer_bench.c) with the command line the
+     performance design gives, and once more with capOS's `-cpu max`;
+  3. unless --no-memory-search, each system again at smaller and smaller -m
+     (bisection, quick benchmark runs) to find the smallest that still works.
+Each guest prints one line per figure ("bench: <name> ticks=... ns=..."); the
+harness timestamps every serial line on arrival, so it also measures QEMU's start
+to the first line each guest's benchmark prints. It writes a Markdown section
+(the side-by-side tables, the ratios for every target of the design, date,
+machine, how to reproduce) to BUILD/bench/system_bench.md and, with --doc, into
+docs/performance.md between the markers below (appended when missing).
+
+Usage: run_bench.py --build-dir BUILD [--doc docs/performance.md]
+                    [--linux-dir BUILD/bench/linux] [--no-memory-search] [--quick]
+"""
+import argparse
+import datetime
+import os
+import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+BEGIN = "<!-- capos-vs-linux:begin (written by bench/run_bench.py; edits are overwritten) -->"
+END = "<!-- capos-vs-linux:end -->"
+
+FIGURE = re.compile(r"^bench: (\S+) ticks=(\d+) ns=([\d.]+) min_ns=([\d.]+) max_ns=([\d.]+) "
+                    r"batches=(\d+) per_batch=(\d+)")
+NOT_MEASURED = re.compile(r"^bench: (\S+) (n/a|FAILED) \((.*)\)$")
+KERNEL_LOG = re.compile(r"^\[(\d+\.\d+)\] . (.*)$")
+TSC = re.compile(r"tsc=(\d+)")
+
+# Performance design: the Linux guest.
+LINUX_QEMU = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", "256M", "-smp", "1",
+              "-no-reboot", "-display", "none"]
+LINUX_APPEND = "console=ttyS0 quiet"
+
+CAPOS_FIGURES = [
+    ("nop_1", "ring NOP, 1 per `cap_enter`"),
+    ("nop_16", "ring NOP, 16 per `cap_enter`, per NOP"),
+    ("timer_now_1", "`Timer.now` through the generated client (capnp encode + decode), 1 per `cap_enter`"),
+    ("null_ping_1", "`Null.ping` through the generated client, 1 per `cap_enter`"),
+    ("timer_now_16", "`Timer.now`, 16 raw SQEs per `cap_enter` (params encoded once, results read with the generated reader), per call"),
+    ("ipc_echo", "endpoint round trip to a second process: `Echo.echo(\"x\")` by the generated client, server RECV/RETURN (`rt::Server`), completion"),
+    ("ipc_raw", "the same round trip with the raw ring on both sides: a CALL with params encoded once, the server's RECV and RETURN of an empty struct, no Cap'n Proto or runtime"),
+    ("spawn_wait", "`ProcessSpawner.spawn` + `ProcessHandle.wait` (+ RELEASE of the handle) of a minimal program (`exit(0)`)"),
+]
+LINUX_FIGURES = [
+    ("getpid", "null syscall (`syscall(SYS_getpid)`)"),
+    ("futex_threads", "futex round trip, 2 threads of one process"),
+    ("futex_processes", "futex round trip, 2 processes (shared mapping)"),
+    ("pipe_processes", "pipe round trip, 2 processes (1 byte each way)"),
+    ("socketpair_processes", "unix socketpair round trip, 2 processes"),
+    ("io_uring_nop_1", "io_uring NOP, one `io_uring_enter` per NOP (raw syscalls)"),
+    ("io_uring_nop_32", "io_uring NOP, batches of 32, per NOP"),
+    ("posix_spawn_wait", "`posix_spawn` + `waitpid` of a static binary that only exits"),
+    ("fork_exec_wait", "`fork` + `execve` + `waitpid` of the same binary"),
+]
+# (capOS figure, description, Linux figure, description, target ratio)
+TARGETS = [
+    ("ipc_echo", "endpoint CALL → server RECV/RETURN → completion, 2 processes",
+     "futex_processes", "futex round trip, 2 processes", 0.25),
+    ("ipc_echo", "the same", "futex_threads", "futex round trip, 2 threads of one process", 1.0),
+    ("nop_16", "ring NOP, 16 per `cap_enter`, per NOP", "io_uring_nop_32",
+     "io_uring NOP in batches of 32", 0.5),
+    ("timer_now_1", "`Timer.now` with capnp encode + decode, 1 per `cap_enter`", "getpid",
+     "getpid", 2.0),
+    ("timer_now_16", "the same, 16 per `cap_enter`, per call", "getpid", "getpid", 0.5),
+    ("spawn_wait", "spawn + wait of a minimal program", "posix_spawn_wait",
+     "posix_spawn + wait", 0.25),
+]
+
+
+class Boot:
+    """One QEMU run: every serial line with the host time it arrived."""
+
+    def __init__(self, label, cmd, timeout):
+        self.label = label
+        self.cmd = cmd
+        self.lines = []  # (seconds since QEMU's start, text)
+        self.stderr = b""
+        self.status = None
+        self.timed_out = False
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        pending = b""
+        streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
+        deadline = start + timeout
+        while streams:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            ready, _, _ = select.select(list(streams), [], [], left)
+            now = time.monotonic() - start
+            for fd in ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    del streams[fd]
+                    continue
+                if streams[fd] == "err":
+                    self.stderr += chunk
+                    continue
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    self.lines.append((now, line.replace(b"\r", b"").decode("utf-8", "replace")))
+        if pending:
+            self.lines.append((time.monotonic() - start,
+                               pending.replace(b"\r", b"").decode("utf-8", "replace")))
+        self.status = proc.wait()
+        self.elapsed = time.monotonic() - start
+        self.figures = {}
+        self.missing = {}  # name -> "n/a (...)" or "FAILED (...)"
+        for _, text in self.lines:
+            m = FIGURE.match(text)
+            if m:
+                self.figures[m.group(1)] = {
+                    "ticks": int(m.group(2)), "ns": float(m.group(3)),
+                    "min_ns": float(m.group(4)), "max_ns": float(m.group(5)),
+                    "batches": int(m.group(6)), "per_batch": int(m.group(7))}
+                continue
+            m = NOT_MEASURED.match(text)
+            if m:
+                self.missing[m.group(1)] = f"{m.group(2)} ({m.group(3)})"
+
+    def first(self, needle):
+        """(host seconds, text) of the first line containing needle, or None."""
+        for t, text in self.lines:
+            if needle in text:
+                return t, text
+        return None
+
+    def host_tsc_khz(self, first, last):
+        """The guest's TSC rate by the host's clock, from the tsc= of two lines."""
+        a, b = self.first(first), self.first(last)
+        if not a or not b or b[0] - a[0] < 0.5:
+            return None
+        ta, tb = TSC.search(a[1]), TSC.search(b[1])
+        if not ta or not tb:
+            return None
+        return (int(tb.group(1)) - int(ta.group(1))) / (b[0] - a[0]) / 1000
+
+    def save(self, path):
+        with open(path, "w") as f:
+            f.write("# " + shlex.join(self.cmd) + "\n")
+            for t, text in self.lines:
+                f.write(f"{t:9.4f} {text}\n")
+            f.write(f"# exit status {self.status}{' (timed out)' if self.timed_out else ''}, "
+                    f"{self.elapsed:.2f} s\n")
+            if self.stderr:
+                f.write("# stderr:\n" + self.stderr.decode("utf-8", "replace"))
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    if n == 0:
+        return None
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+class Series:
+    """Several boots of one system: each figure is the median over the boots of
+    each boot's median; the spread covers every batch of every boot."""
+
+    def __init__(self, boots):
+        self.boots = boots
+        first = boots[0]
+        self.cmd = first.cmd
+        self.lines = first.lines
+        self.elapsed = median([b.elapsed for b in boots])
+        self.missing = {}
+        for b in boots:
+            for name, why in b.missing.items():
+                self.missing.setdefault(name, why)
+        self.figures = {}
+        names = {name for b in boots for name in b.figures}
+        for name in names:
+            got = [b.figures[name] for b in boots if name in b.figures]
+            if len(got) < len(boots):
+                self.missing.setdefault(name, f"printed by only {len(got)} of {len(boots)} boots")
+                continue
+            self.figures[name] = {
+                "ticks": round(median([f["ticks"] for f in got])),
+                "ns": median([f["ns"] for f in got]),
+                "boot_ns": [f["ns"] for f in got],
+                "min_ns": min(f["min_ns"] for f in got),
+                "max_ns": max(f["max_ns"] for f in got),
+                "batches": sum(f["batches"] for f in got),
+                "per_batch": round(median([f["per_batch"] for f in got])),
+            }
+
+    def first(self, needle):
+        """(median host seconds over the boots, text in the first boot)."""
+        found = [b.first(needle) for b in self.boots]
+        if any(f is None for f in found):
+            return None
+        return median([f[0] for f in found]), found[0][1]
+
+    def each(self, fn):
+        """The median over the boots of fn(boot), None where any is None."""
+        values = [fn(b) for b in self.boots]
+        return None if any(v is None for v in values) else median(values)
+
+    def host_tsc_khz(self, first, last):
+        return self.each(lambda b: b.host_tsc_khz(first, last))
+
+
+def capos_command(build, initrd, memory=None):
+    runner = os.path.join(build, "tools/qemu-runner/capos-qemu")
+    args = [runner, "run", "--dry-run", "--kernel", os.path.join(build, "kernel/kernel.elf"),
+            "--initrd", os.path.join(build, "system", initrd), "--append", "shutdown"]
+    if memory:
+        args += ["--memory", memory]
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return shlex.split(out.strip().splitlines()[-1])
+
+
+def linux_command(linux_dir, memory="256M", extra_append="", cpu_max=False):
+    cmd = list(LINUX_QEMU)
+    cmd[cmd.index("-m") + 1] = memory
+    if cpu_max:
+        cmd[3:3] = ["-cpu", "max"]
+    return cmd + ["-serial", "mon:stdio", "-kernel", os.path.join(linux_dir, "vmlinux"),
+                  "-initrd", os.path.join(linux_dir, "initramfs.cpio"),
+                  "-append", (LINUX_APPEND + " " + extra_append).strip()]
+
+
+def capos_ok(boot):
+    # isa-debug-exit: (ExitCode::Success << 1) | 1 = 1, after init exited 0.
+    return (not boot.timed_out and boot.status == 1 and
+            boot.first("bench: done, 8 figures, 0 failed") is not None and
+            boot.first("init: exited with code 0") is not None)
+
+
+def linux_ok(boot):
+    return (not boot.timed_out and boot.status == 0 and
+            boot.first("bench: done, 9 figures, 0 failed") is not None and
+            boot.first("peer: exit status 0") is not None)
+
+
+def smallest_memory(label, make_cmd, ok, low, high, timeout, log):
+    """Bisects the smallest -m (MiB) in (low, high] for which ok(boot) holds;
+    `high` must work. Returns (MiB, [(MiB, passed)...])."""
+    tried = []
+    while high - low > 1:
+        mid = (low + high) // 2
+        boot = Boot(f"{label} -m {mid}M", make_cmd(f"{mid}M"), timeout)
+        passed = ok(boot)
+        tried.append((mid, passed, boot.elapsed, boot.timed_out))
+        log(f"  {label}: -m {mid}M {'works' if passed else 'fails'} ({boot.elapsed:.1f} s"
+            f"{', timed out' if boot.timed_out else ''})")
+        if passed:
+            high = mid
+        else:
+            low = mid
+    return high, tried
+
+
+def fmt_ns(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:,.2f} ms"
+    if ns >= 1e4:
+        return f"{ns / 1e3:,.1f} µs"
+    return f"{ns:,.0f} ns"
+
+
+def fmt_s(seconds):
+    return f"{seconds:.3f} s" if seconds is not None else "n/a"
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], stdout=subprocess.PIPE,
+                          text=True).stdout.splitlines()[0]
+    return f"{os.cpu_count()} CPUs ({model}), load average {load} at the start; {qemu}"
+
+
+def figure_table(title, figures, series):
+    rows = [f"| {title} | what | TSC ticks | ns | each boot's median | fastest batch | "
+            "slowest batch | ops per batch |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, what in figures:
+        f = series.figures.get(name) if series else None
+        if f:
+            each = " / ".join(fmt_ns(ns) for ns in f["boot_ns"])
+            rows.append(f"| `{name}` | {what} | {f['ticks']:,} | {fmt_ns(f['ns'])} | {each} | "
+                        f"{fmt_ns(f['min_ns'])} | {fmt_ns(f['max_ns'])} | {f['per_batch']:,} |")
+        else:
+            why = series.missing.get(name, "not printed") if series else "not run"
+            rows.append(f"| `{name}` | {what} | {why} | | | | | |")
+    return rows
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def report(args, capos, linux, linux_max, memory, linux_note, when):
+    out = [BEGIN, "", "## capOS against Linux in the same QEMU", ""]
+    out += [
+        "What the performance design asks for: capOS's hot paths beside Linux doing the nearest",
+        "equivalent, in the same QEMU (TCG, one vCPU), in the same run, so that the ratios mean",
+        "something even though absolute times on these shared machines drift by up to 2x between",
+        "runs. Written by `bench/run_bench.py` from one `make bench` run, in which the systems",
+        f"took turns booting, {len(capos.boots)} times each. In every boot each figure is the "
+        "median of 30 batches of about 20 ms; the tables give the median of those per-boot "
+        "medians, each boot's median, and the fastest and the slowest batch of all boots.",
+        "",
+        f"- Date: {when}",
+        f"- Machine: {machine()}",
+        f"- capOS: `{shlex.join(capos.cmd)}` (capos-qemu's command line), init is "
+        "`user/bench/ring_bench.cpp`",
+    ]
+    if linux:
+        out.append(f"- Linux: `{shlex.join(linux.cmd)}` ({linux_note}); `/init` is a busybox "
+                   "script that runs `bench/linux/peer_bench.c` (clang-14 -static -O2, glibc) "
+                   "and `poweroff -f`")
+    else:
+        out.append(f"- Linux: not run ({linux_note})")
+    out += [
+        "- Time: `rdtsc` in user space. Under TCG the guest's TSC is the host's, so ticks compare "
+        "directly across the two guests and **the ratios below are ratios of ticks**. Nanoseconds "
+        "use each guest's own calibration: capOS against `Timer.now` (the kernel's clock, "
+        "calibrated at boot against the PIT), Linux against `clock_gettime` (also printed per "
+        "figure by the benchmark as a cross-check).",
+    ]
+    checks = []
+    for label, boot, first in [("capOS", capos, "bench: init main"),
+                               ("Linux", linux, "bench: peer main")]:
+        if not boot:
+            continue
+        host = boot.host_tsc_khz(first, "bench: done")
+        cal = boot.first("bench: tsc_khz=")
+        cal_khz = int(re.search(r"tsc_khz=(\d+)", cal[1]).group(1)) if cal else None
+        if host and cal_khz:
+            checks.append(f"{label} calibrated {cal_khz / 1000:,.0f} MHz, the host's clock says "
+                          f"{host / 1000:,.0f} MHz ({(cal_khz / host - 1) * 100:+.1f}%)")
+    if checks:
+        out.append("- TSC rate, the guest's calibration against the host's clock over the whole "
+                   "run: " + "; ".join(checks) + ".")
+    out.append("")
+
+    out += ["### Targets (ratio = capOS / Linux, from TSC ticks)", ""]
+    head = "| capOS operation | capOS | Linux counterpart | Linux | ratio | target | met |"
+    sep = "|---|---:|---|---:|---:|---:|---|"
+    if linux_max:
+        head += " ratio against Linux with `-cpu max` |"
+        sep += "---:|"
+    out += [head, sep]
+    met_count, total, unmeasured = 0, 0, 0
+    for cname, cwhat, lname, lwhat, target in TARGETS:
+        c = capos.figures.get(cname)
+        l = linux.figures.get(lname) if linux else None
+        r = ratio(c["ticks"] if c else None, l["ticks"] if l else None)
+        total += 1
+        unmeasured += r is None
+        met = "n/a" if r is None else ("**yes**" if r <= target else "no")
+        met_count += r is not None and r <= target
+        row = (f"| {cwhat} | {fmt_ns(c['ns']) if c else 'not measured'} | {lwhat} | "
+               f"{fmt_ns(l['ns']) if l else 'n/a'} | {f'{r:.2f}' if r is not None else 'n/a'} | "
+               f"≤ {target:g} | {met} |")
+        if linux_max:
+            lm = linux_max.figures.get(lname)
+            rm = ratio(c["ticks"] if c else None, lm["ticks"] if lm else None)
+            row += f" {f'{rm:.2f}' if rm is not None else 'n/a'} |"
+        out.append(row)
+
+    # Boot: QEMU start to the first line each benchmark prints, by the host's clock.
+    c_first = capos.first("bench: init main")
+    l_first = linux.first("bench: peer main") if linux else None
+    r = ratio(c_first[0] if c_first else None, l_first[0] if l_first else None)
+    total += 1
+    unmeasured += r is None
+    met_count += r is not None and r <= 0.1
+    row = (f"| QEMU start to init's first line (`bench: init main`) | "
+           f"{fmt_s(c_first[0] if c_first else None)} | QEMU start to the benchmark's first line | "
+           f"{fmt_s(l_first[0] if l_first else None)} | {f'{r:.2f}' if r is not None else 'n/a'} | "
+           f"≤ 0.1 | {'n/a' if r is None else ('**yes**' if r <= 0.1 else 'no')} |")
+    if linux_max:
+        lm_first = linux_max.first("bench: peer main")
+        rm = ratio(c_first[0] if c_first else None, lm_first[0] if lm_first else None)
+        row += f" {f'{rm:.2f}' if rm is not None else 'n/a'} |"
+    out.append(row)
+
+    if memory:
+        cm, lm = memory.get("capOS"), memory.get("Linux")
+        r = ratio(cm, lm)
+        total += 1
+        unmeasured += r is None
+        met_count += r is not None and r <= 0.25
+        row = (f"| smallest `-m` that boots and runs the (quick) benchmark | "
+               f"{f'{cm} MiB' if cm else 'n/a'} | the same for the Linux guest | "
+               f"{f'{lm} MiB' if lm else 'n/a'} | {f'{r:.2f}' if r is not None else 'n/a'} | "
+               f"≤ 0.25 | {'n/a' if r is None else ('**yes**' if r <= 0.25 else 'no')} |")
+        if linux_max:
+            row += " – |"
+        out.append(row)
+    else:
+        out.append("| smallest `-m` that boots and runs the suite | not measured "
+                   "(`--no-memory-search`) | | | | ≤ 0.25 | n/a |" + (" |" if linux_max else ""))
+        total += 1
+        unmeasured += 1
+    summary = f"{met_count} of {total} targets met in this run"
+    if unmeasured:
+        summary += f"; {unmeasured} could not be judged (no figure on one side)"
+    out += ["", summary + ".", ""]
+
+    out += ["### capOS (bench system, `system/bench.cpio`)", ""]
+    out += figure_table("capOS figure", CAPOS_FIGURES, capos)
+    out += [""]
+    if linux:
+        out += ["### Linux (Debian's kernel, busybox initramfs)", ""]
+        out += figure_table("Linux figure", LINUX_FIGURES, linux)
+        out += [""]
+    if linux_max:
+        out += ["Linux again with capOS's `-cpu max` (everything else as above), for the "
+                "right-hand ratio column:", ""]
+        out += figure_table("Linux `-cpu max`", LINUX_FIGURES, linux_max)
+        out += [""]
+
+    out += ["### Boot", "", "Medians over the boots above.", "",
+            "| | by the host's clock (from QEMU's start) | by the guest's clock |",
+            "|---|---:|---:|"]
+    k_first = capos.each(lambda b: b.lines[0][0] if b.lines else None)
+    k_init = capos.first("init: started '")
+
+    def log_seconds(boot):
+        found = boot.first("init: started '")
+        m = KERNEL_LOG.match(found[1]) if found else None
+        return float(m.group(1)) if m else None
+
+    def main_seconds(boot):
+        found = boot.first("kernel_clock_to_init_main_ns=")
+        return int(found[1].split("=")[1]) / 1e9 if found else None
+
+    k_init_ts = capos.each(log_seconds)
+    main_ns = capos.each(main_seconds)
+    out.append(f"| capOS: the kernel's first line | {fmt_s(k_first)} | "
+               "0 (the kernel's clock starts after its 10 ms PIT calibration) |")
+    out.append(f"| capOS: the kernel logs `init: started` | {fmt_s(k_init[0] if k_init else None)} | "
+               f"{f'{k_init_ts:.6f} s (its log timestamp)' if k_init_ts is not None else 'n/a'} |")
+    out.append(f"| capOS: init's `main` prints its first line | "
+               f"{fmt_s(c_first[0] if c_first else None)} | "
+               f"{f'{main_ns:.6f} s (`Timer.now` in main)' if main_ns else 'n/a'} |")
+    out.append(f"| capOS: the whole run, until QEMU exits | {capos.elapsed:.2f} s | |")
+    if linux:
+        lk = linux.each(lambda b: b.lines[0][0] if b.lines else None)
+        out.append(f"| Linux: first serial line (`quiet`: the benchmark's) | {fmt_s(lk)} | |")
+        out.append(f"| Linux: the benchmark's first line | "
+                   f"{fmt_s(l_first[0] if l_first else None)} | |")
+        out.append(f"| Linux: the whole run, until QEMU exits | {linux.elapsed:.2f} s | |")
+    out.append("")
+
+    if memory:
+        out += ["Smallest `-m`, found by bisection in steps of 1 MiB: each step boots the system "
+                "again and runs its benchmark in quick mode (capOS: `system/bench_quick.cpio`; "
+                "Linux: `peer_quick` on the kernel command line, plus `panic=1` so that a kernel "
+                "that runs out of memory ends QEMU). A step passes when every figure is printed, "
+                "nothing failed and the guest exited cleanly. capOS has no shell yet, so \"boots "
+                "to the shell\" is \"boots to init\" there; Linux's run includes busybox's shell "
+                "(`/init`).", ""]
+        for label, steps in memory.get("steps", {}).items():
+            desc = ", ".join(f"{m}M {'ok' if ok else ('hung' if to else 'failed')}"
+                             for m, ok, _, to in steps)
+            out.append(f"- {label}: {desc}")
+        out.append("")
+
+    out += ["### How to reproduce", "",
+            "`make bench` (here `make bench BUILD_DIR=" + args.build_dir + " JOBS=2`). It installs "
+            "the bench-only packages first (`scripts/bench-deps.sh`: `linux-image-amd64`, "
+            "`busybox-static`; `make deps` and `make test` do not), builds the capOS bench system "
+            "and the Linux peer (`bench/linux/build.sh`: extracts the uncompressed vmlinux from "
+            "`/boot/vmlinuz-*` with `bench/linux/extract_vmlinux.py`, builds `peer_bench` and the "
+            "initramfs), then runs `bench/run_bench.py`, which boots both, prints this section "
+            "and writes it here and to `build/bench/system_bench.md`, with every guest's serial "
+            "log (each line with its host timestamp) beside it. One system alone: "
+            "`build/tools/qemu-runner/capos-qemu run --kernel build/kernel/kernel.elf --initrd "
+            "build/system/bench.cpio --append shutdown`. `make test` runs "
+            "`bench.capos_smoke`, which boots `system/bench_quick.cpio` (three 2 ms batches per "
+            "figure) and checks that every line appears, but no timing.", "", END]
+    return "\n".join(out) + "\n"
+
+
+def write_doc(path, section):
+    with open(path) as f:
+        text = f.read()
+    if BEGIN in text and END in text:
+        before = text[:text.index(BEGIN)]
+        after = text[text.index(END) + len(END):].lstrip("\n")
+        text = before + section + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--linux-dir")
+    parser.add_argument("--doc")
+    parser.add_argument("--boots", type=int, default=3,
+                        help="boots of each system, taking turns (default 3)")
+    parser.add_argument("--no-memory-search", action="store_true")
+    parser.add_argument("--no-cpu-max", action="store_true",
+                        help="skip the second Linux run with -cpu max")
+    args = parser.parse_args()
+    build = args.build_dir
+    out_dir = os.path.join(build, "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    linux_dir = args.linux_dir or os.path.join(out_dir, "linux")
+    log = lambda text: print(text, flush=True)
+    when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    linux_ready = os.path.exists(os.path.join(linux_dir, "ready"))
+    if linux_ready:
+        with open(os.path.join(linux_dir, "ready")) as f:
+            linux_note = f.read().strip()
+    else:
+        failed = os.path.join(linux_dir, "failed")
+        linux_note = ("the peer could not be built: " + open(failed).read().strip()
+                      if os.path.exists(failed)
+                      else f"no Linux peer in {linux_dir}: run bench/linux/build.sh")
+        log(f"run_bench: Linux peer not run ({linux_note})")
+
+    # The systems take turns, so that a change in the host's load falls on both.
+    capos_boots, linux_boots, max_boots = [], [], []
+
+    def run(label, cmd, timeout, ok, boots, log_name):
+        log(f"run_bench: {label} (boot {len(boots) + 1} of {args.boots})")
+        boot = Boot(label, cmd, timeout)
+        boot.save(os.path.join(out_dir, f"{log_name}_{len(boots) + 1}.log"))
+        for t, text in boot.lines:
+            if text.startswith("bench:"):
+                log(f"  [{t:7.3f} s] {text}")
+        if not ok(boot):
+            log(f"run_bench: {label} did not finish cleanly (exit status {boot.status}"
+                f"{', timed out' if boot.timed_out else ''}); see "
+                f"{out_dir}/{log_name}_{len(boots) + 1}.log")
+        boots.append(boot)
+
+    for _ in range(args.boots):
+        run("capOS bench system", capos_command(build, "bench.cpio"), 180, capos_ok, capos_boots,
+            "capos_serial")
+        if linux_ready:
+            run("Linux peer", linux_command(linux_dir), 300, linux_ok, linux_boots,
+                "linux_serial")
+            if not args.no_cpu_max:
+                run("Linux peer with -cpu max", linux_command(linux_dir, cpu_max=True), 300,
+                    linux_ok, max_boots, "linux_cpu_max_serial")
+    capos_good = all(capos_ok(b) for b in capos_boots)
+    linux_good = linux_ready and all(linux_ok(b) for b in linux_boots)
+    capos = Series(capos_boots)
+    linux = Series(linux_boots) if linux_boots else None
+    linux_max = Series(max_boots) if max_boots else None
+
+    memory = None
+    if not args.no_memory_search and capos_good:
+        log("run_bench: smallest -m for capOS (bisection)")
+        memory = {"steps": {}}
+        memory["capOS"], memory["steps"]["capOS"] = smallest_memory(
+            "capOS", lambda m: capos_command(build, "bench_quick.cpio", m), capos_ok, 1, 128, 8,
+            log)
+        if linux_good:
+            log("run_bench: smallest -m for Linux (bisection)")
+            memory["Linux"], memory["steps"]["Linux"] = smallest_memory(
+                "Linux", lambda m: linux_command(linux_dir, m, "peer_quick panic=1"), linux_ok,
+                1, 256, 25, log)
+
+    section = report(args, capos, linux, linux_max, memory, linux_note, when)
+    with open(os.path.join(out_dir, "system_bench.md"), "w") as f:
+        f.write(section)
+    print()
+    print(section)
+    if args.doc:
+        write_doc(args.doc, section)
+        log(f"run_bench: wrote the section into {args.doc}")
+    return 0 if capos_good and (not linux_ready or linux_good) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

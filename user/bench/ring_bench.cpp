@@ -1,0 +1,461 @@
+// ring_bench: capOS's hot paths timed from user space, init of the bench system
+// (bench/manifests/bench.capnp). docs/performance.md describes the figures and
+// bench/run_bench.py parses them. One line per figure:
+//
+//     bench: <name> ticks=<median TSC ticks per op> ns=<median ns per op>
+//            min_ns=<fastest batch> max_ns=<slowest batch> batches=<n> per_batch=<ops>
+//
+// (on one line). Each figure is the median of `batches` batches of about
+// `batch_ms` each; a batch's figure is its TSC ticks over its operations. Ticks
+// become nanoseconds through the TSC rate calibrated at the start against
+// Timer.now (the kernel says nothing about its TSC rate to user space). A
+// figure that cannot be measured prints "bench: <name> FAILED (<why>)" and makes
+// the exit code nonzero. The first line is "bench: init main tsc=<TSC>", the
+// last "bench: done, <n> figures, <m> failed, tsc=<TSC>".
+//
+// The CapSet holds "console", "timer", "null" and "spawner" (kernel), and, for
+// the short run of the smoke test (bench.capos_smoke), "bench-quick": any
+// capability under that name means a few short batches instead of the full run.
+//
+// Integer arithmetic only: user code must not use SSE/x87 (docs/abi.md).
+#include "abi/ring.h"
+#include "abi/syscall.h"
+#include "lib/capnp/wire.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/line.h"
+#include "user/rt/rt.h"
+#include "user/rt/syscall.h"
+
+namespace {
+
+using namespace capos;
+using schema::Echo;
+using schema::Null;
+using schema::ProcessHandle;
+using schema::ProcessSpawner;
+using schema::Timer;
+
+// ---------------------------------------------------------------------------
+// Output
+
+using Line = rt::PrintLine;
+
+// ---------------------------------------------------------------------------
+// Time
+
+inline uint64_t rdtsc() {
+    uint32_t low, high;
+    asm volatile("rdtsc" : "=a"(low), "=d"(high));
+    return (uint64_t(high) << 32) | low;
+}
+
+// a * b / c, exact while (a % c) * b fits in 64 bits, which holds for every use
+// here (the operands are at most about 2^40 and 2^28); freestanding code has
+// no 128-bit division.
+uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
+    return a / c * b + a % c * b / c;
+}
+
+struct Config {
+    uint32_t batches = 30;
+    uint64_t batch_ms = 20;
+    uint64_t calibrate_ms = 50;
+    bool quick = false;
+};
+Config g_config;
+
+// The TSC rate: g_cal_ticks ticks took g_cal_ns nanoseconds by Timer.now.
+uint64_t g_cal_ticks = 1;
+uint64_t g_cal_ns = 1;
+
+uint64_t ticks_for_ms(uint64_t ms) {
+    return mul_div(ms * 1000000, g_cal_ticks, g_cal_ns);
+}
+// Hundredths of a tick to tenths of a nanosecond.
+uint64_t centiticks_to_tenth_ns(uint64_t centiticks) {
+    return mul_div(centiticks, g_cal_ns, g_cal_ticks) / 10;
+}
+
+uint32_t g_timer = 0;
+
+// Timer.now through the generated client, with the TSC read just before and
+// just after it.
+struct Sample {
+    uint64_t ns;
+    uint64_t tsc;
+};
+bool timer_sample(Sample& out) {
+    Timer::Client<rt::RingTransport> timer(rt::transport(), g_timer);
+    uint64_t before = rdtsc();
+    auto now = timer.now();
+    uint64_t after = rdtsc();
+    if (now.is_error())
+        return false;
+    out = {now.value().ns(), before + (after - before) / 2};
+    return true;
+}
+
+bool calibrate() {
+    Sample start, end;
+    if (!timer_sample(start))
+        return false;
+    do {
+        if (!timer_sample(end))
+            return false;
+    } while (end.ns - start.ns < g_config.calibrate_ms * 1000000);
+    g_cal_ticks = end.tsc - start.tsc;
+    g_cal_ns = end.ns - start.ns;
+    if (g_cal_ticks == 0)
+        return false;
+    Line() << "bench: tsc_khz=" << mul_div(g_cal_ticks, 1000000, g_cal_ns)
+           << " (calibrated against Timer.now over " << g_cal_ns / 1000 << " us)";
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+// Figures
+
+uint32_t g_figures = 0;
+uint32_t g_failures = 0;
+
+void failed(std::string_view name, std::string_view why) {
+    ++g_failures;
+    Line() << "bench: " << name << " FAILED (" << why << ")";
+}
+
+constexpr uint32_t max_batches = 64;
+
+void sort(uint64_t* values, uint32_t count) {
+    for (uint32_t i = 1; i < count; ++i) {
+        uint64_t value = values[i];
+        uint32_t j = i;
+        for (; j > 0 && values[j - 1] > value; --j)
+            values[j] = values[j - 1];
+        values[j] = value;
+    }
+}
+
+// Times `run(n)`, which performs n iterations of `ops_per_iteration`
+// operations each and returns false when one fails. Sizes a batch to about
+// batch_ms first (which also warms up), then runs the batches.
+template <typename Run>
+void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
+    const uint64_t target = ticks_for_ms(g_config.batch_ms);
+    // One untimed iteration first: the first call of a kind pays for cold
+    // caches and, for a server, its start.
+    if (!run(1))
+        return failed(name, "an operation failed");
+    uint64_t n = 1;
+    for (;;) {
+        uint64_t start = rdtsc();
+        if (!run(n))
+            return failed(name, "an operation failed");
+        uint64_t elapsed = rdtsc() - start;
+        if (elapsed >= target / 4 || n >= (uint64_t(1) << 40)) {
+            n = elapsed == 0 ? n : mul_div(n, target, elapsed);
+            if (n == 0)
+                n = 1;
+            break;
+        }
+        n *= elapsed < target / 64 ? 8 : 2;
+    }
+    uint64_t per_op[max_batches]; // hundredths of a tick
+    uint32_t batches = g_config.batches < max_batches ? g_config.batches : max_batches;
+    for (uint32_t b = 0; b < batches; ++b) {
+        uint64_t start = rdtsc();
+        if (!run(n))
+            return failed(name, "an operation failed");
+        uint64_t elapsed = rdtsc() - start;
+        per_op[b] = mul_div(elapsed, 100, n * ops_per_iteration);
+    }
+    sort(per_op, batches);
+    uint64_t median =
+        batches % 2 ? per_op[batches / 2] : (per_op[batches / 2 - 1] + per_op[batches / 2]) / 2;
+    ++g_figures;
+    Line line;
+    line << "bench: " << name << " ticks=" << (median + 50) / 100 << " ns=";
+    line.line().tenths(centiticks_to_tenth_ns(median));
+    line << " min_ns=";
+    line.line().tenths(centiticks_to_tenth_ns(per_op[0]));
+    line << " max_ns=";
+    line.line().tenths(centiticks_to_tenth_ns(per_op[batches - 1]));
+    line << " batches=" << uint64_t(batches) << " per_batch=" << n * ops_per_iteration;
+}
+
+// ---------------------------------------------------------------------------
+// The raw ring (as user/tests/common/test.h does it): every completion caused
+// here is consumed here, so the runtime's RingClient never sees one.
+
+abi::RingPage& page() {
+    return *rt::ring().page();
+}
+
+void push(const abi::Sqe& sqe) {
+    abi::RingHeader& header = page().header;
+    uint32_t tail = header.sq_tail;
+    page().sqes[tail % abi::ring_sq_entries] = sqe;
+    __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+bool pop(abi::Cqe& out) {
+    abi::RingHeader& header = page().header;
+    uint32_t head = header.cq_head;
+    if (head == __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE))
+        return false;
+    out = page().cqes[head % abi::ring_cq_entries];
+    __atomic_store_n(&header.cq_head, head + 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+// `count` NOPs per cap_enter; each must complete with result 0, in order.
+bool nops(uint64_t n, uint32_t count) {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Nop);
+    for (uint64_t i = 0; i < n; ++i) {
+        for (uint32_t k = 0; k < count; ++k) {
+            sqe.user_data = k + 1;
+            push(sqe);
+        }
+        if (rt::cap_enter(count, abi::no_timeout) < 0)
+            return false;
+        for (uint32_t k = 0; k < count; ++k) {
+            abi::Cqe cqe;
+            if (!pop(cqe) || cqe.result != 0 || cqe.user_data != k + 1)
+                return false;
+        }
+    }
+    return true;
+}
+
+// Timer.now, 16 per cap_enter: raw SQEs whose params were encoded once (an
+// empty NowParams), each result decoded with the generated reader as the
+// generated client does (MessageReader, traverse, error check).
+constexpr uint32_t batch_calls = abi::ring_max_batch;
+constexpr size_t result_words = 8;
+alignas(8) capnp::Word g_now_params[4];
+std::span<const capnp::Word> g_now_params_words;
+alignas(8) capnp::Word g_now_results[batch_calls][result_words];
+uint64_t g_sink = 0;
+
+bool encode_now_params() {
+    capnp::MessageBuilder builder(g_now_params);
+    (void)builder.init_root(Timer::NowParams::data_words, Timer::NowParams::pointer_count);
+    if (builder.error() != capnp::WireError::None)
+        return false;
+    g_now_params_words = builder.words();
+    return true;
+}
+
+bool timer_now_batch(uint64_t n) {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.method = uint16_t(Timer::Method::Now);
+    sqe.cap = g_timer;
+    sqe.interface_id = Timer::interface_id;
+    sqe.params_addr = reinterpret_cast<uint64_t>(g_now_params_words.data());
+    sqe.params_len = uint32_t(g_now_params_words.size() * 8);
+    sqe.result_len = result_words * 8;
+    for (uint64_t i = 0; i < n; ++i) {
+        for (uint32_t k = 0; k < batch_calls; ++k) {
+            sqe.user_data = k;
+            sqe.result_addr = reinterpret_cast<uint64_t>(g_now_results[k]);
+            push(sqe);
+        }
+        if (rt::cap_enter(batch_calls, abi::no_timeout) < 0)
+            return false;
+        for (uint32_t k = 0; k < batch_calls; ++k) {
+            abi::Cqe cqe;
+            if (!pop(cqe) || cqe.result != 0 || cqe.user_data >= batch_calls)
+                return false;
+            capnp::MessageReader message(
+                std::span<const capnp::Word>(g_now_results[cqe.user_data], cqe.result_len / 8));
+            Timer::NowResults::Reader results(message.root());
+            results.traverse();
+            if (message.error() != capnp::WireError::None)
+                return false;
+            g_sink += results.ns();
+        }
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+uint32_t g_spawner = 0;
+
+struct Child {
+    abi::CapId handle;
+    abi::CapId endpoint; // the client side of its "echo" endpoint, if it has one
+};
+
+// Starts boot binary `binary`; with a nonempty `endpoint`, it gets a fresh
+// endpoint under that name, whose client side comes back in out.endpoint.
+bool spawn(std::string_view binary, std::string_view endpoint, Child& out) {
+    ProcessSpawner::Client<rt::RingTransport> spawner(rt::transport(), g_spawner);
+    auto spawned = spawner.spawn([&](ProcessSpawner::SpawnParams::Builder params) {
+        params.set_name(binary);
+        params.set_binary(binary);
+        if (!endpoint.empty()) {
+            auto grants = params.init_grants(1);
+            grants[0].set_name(endpoint);
+            grants[0].set_new_endpoint();
+        }
+    });
+    if (spawned.is_error())
+        return false;
+    out.handle = abi::CapId{spawned.value().handle()};
+    auto endpoints = spawned.value().endpoints();
+    out.endpoint = abi::CapId{endpoints.size() > 0 ? endpoints[0] : 0};
+    return endpoint.empty() || out.endpoint.raw != 0;
+}
+
+// Waits for the child behind `handle`, releases the handle; true when it exited 0.
+bool wait_and_release(abi::CapId handle) {
+    ProcessHandle::Client<rt::RingTransport> client(rt::transport(), handle.raw);
+    auto waited = client.wait();
+    bool clean = waited.is_ok() && waited.value().status().is_exited() &&
+                 waited.value().status().exited() == 0;
+    return rt::release(handle) == 0 && clean;
+}
+
+// (e) through the runtime: the generated Echo client, bench-echo serving with
+// rt::Server and the generated dispatch. A one-byte text each way.
+void endpoint_round_trip() {
+    Child server;
+    if (!spawn("bench-echo", "echo", server))
+        return failed("ipc_echo", "cannot start bench-echo");
+    Echo::Client<rt::RingTransport> echo(rt::transport(), server.endpoint.raw);
+    measure("ipc_echo", 1, [&](uint64_t n) {
+        for (uint64_t i = 0; i < n; ++i) {
+            auto reply = echo.echo("x");
+            if (reply.is_error() || reply.value().text() != "x")
+                return false;
+        }
+        return true;
+    });
+    // Its last client gone, the server's Recv ends in Disconnected and it exits 0.
+    (void)rt::release(server.endpoint);
+    if (!wait_and_release(server.handle))
+        failed("ipc_echo", "bench-echo did not exit cleanly");
+}
+
+// The same round trip with the ring alone on both sides: a raw CALL with
+// params encoded once (an empty struct, as Null.ping's), bench-echo answering
+// from the raw ring ("echo-raw") with an empty struct. What the kernel's
+// endpoint path costs without Cap'n Proto or the runtime.
+void endpoint_round_trip_raw() {
+    Child server;
+    if (!spawn("bench-echo", "echo-raw", server))
+        return failed("ipc_raw", "cannot start bench-echo");
+    alignas(8) static capnp::Word params[1];
+    alignas(8) static capnp::Word results[8];
+    capnp::MessageBuilder builder(params);
+    (void)builder.init_root(0, 0);
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.method = uint16_t(Null::Method::Ping);
+    sqe.cap = server.endpoint.raw;
+    sqe.interface_id = Null::interface_id;
+    sqe.params_addr = reinterpret_cast<uint64_t>(builder.words().data());
+    sqe.params_len = uint32_t(builder.words().size() * 8);
+    sqe.result_addr = reinterpret_cast<uint64_t>(results);
+    sqe.result_len = sizeof results;
+    measure("ipc_raw", 1, [&](uint64_t n) {
+        for (uint64_t i = 0; i < n; ++i) {
+            sqe.user_data = i + 1;
+            push(sqe);
+            if (rt::cap_enter(1, abi::no_timeout) < 0)
+                return false;
+            abi::Cqe cqe;
+            if (!pop(cqe) || cqe.result != 0 || cqe.user_data != i + 1 || cqe.result_len != 8)
+                return false;
+        }
+        return true;
+    });
+    (void)rt::release(server.endpoint);
+    if (!wait_and_release(server.handle))
+        failed("ipc_raw", "bench-echo did not exit cleanly");
+}
+
+// ---------------------------------------------------------------------------
+
+uint32_t capability(std::string_view name) {
+    auto found = rt::find_capability(name);
+    return found.is_ok() ? found.value().id.raw : 0;
+}
+
+} // namespace
+
+int main() {
+    // The harness times QEMU's start to this line (bench/run_bench.py), and
+    // checks the calibration below against its own clock with the TSC values
+    // of this line and the last.
+    Line() << "bench: init main tsc=" << rdtsc();
+    g_timer = capability("timer");
+    g_spawner = capability("spawner");
+    uint32_t null = capability("null");
+    if (g_timer == 0 || g_spawner == 0 || null == 0) {
+        (void)rt::debug_write_line("bench: FAILED (needs timer, spawner and null)");
+        return 1;
+    }
+    Sample first;
+    if (timer_sample(first))
+        Line() << "bench: boot kernel_clock_to_init_main_ns=" << first.ns;
+    if (capability("bench-quick") != 0)
+        g_config = {.batches = 3, .batch_ms = 2, .calibrate_ms = 10, .quick = true};
+    Line() << "bench: config batches=" << uint64_t(g_config.batches)
+           << " batch_ms=" << g_config.batch_ms << (g_config.quick ? " (quick)" : "");
+    if (!calibrate()) {
+        (void)rt::debug_write_line("bench: FAILED (cannot calibrate the TSC against Timer.now)");
+        return 1;
+    }
+
+    // (a), (b): the ring alone.
+    measure("nop_1", 1, [](uint64_t n) { return nops(n, 1); });
+    measure("nop_16", 16, [](uint64_t n) { return nops(n, 16); });
+
+    // (c): kernel capability calls through the generated clients, one per cap_enter.
+    Timer::Client<rt::RingTransport> timer(rt::transport(), g_timer);
+    measure("timer_now_1", 1, [&](uint64_t n) {
+        for (uint64_t i = 0; i < n; ++i) {
+            auto now = timer.now();
+            if (now.is_error())
+                return false;
+            g_sink += now.value().ns();
+        }
+        return true;
+    });
+    Null::Client<rt::RingTransport> ping(rt::transport(), null);
+    measure("null_ping_1", 1, [&](uint64_t n) {
+        for (uint64_t i = 0; i < n; ++i) {
+            if (ping.ping().is_error())
+                return false;
+        }
+        return true;
+    });
+
+    // (d): 16 per cap_enter.
+    if (encode_now_params())
+        measure("timer_now_16", batch_calls, timer_now_batch);
+    else
+        failed("timer_now_16", "cannot encode the params");
+
+    // (e): endpoint round trip between two processes.
+    endpoint_round_trip();
+    endpoint_round_trip_raw();
+
+    // (f): spawn + wait of the smallest program.
+    measure("spawn_wait", 1, [](uint64_t n) {
+        for (uint64_t i = 0; i < n; ++i) {
+            Child child;
+            if (!spawn("bench-minimal", {}, child) || !wait_and_release(child.handle))
+                return false;
+        }
+        return true;
+    });
+
+    Line() << "bench: done, " << uint64_t(g_figures) << " figures, " << uint64_t(g_failures)
+           << " failed, tsc=" << rdtsc();
+    return g_failures == 0 ? 0 : 1;
+}
