@@ -279,7 +279,7 @@ interface Endpoint {
   # endpoint receives calls (RECV) and answers them (RETURN) on its ring;
   # holders of the client facet can only CALL, in whatever interface the server
   # speaks. Endpoint itself has no methods: its capability is the right to
-  # receive.
+  # receive, and it is not transferable (the client facet is).
 }
 
 interface Echo {

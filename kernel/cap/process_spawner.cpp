@@ -176,7 +176,8 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
         if (grant.is_capability()) {
             if (grant.capability().mode() == schema::TransferMode::Move) {
                 auto record = caller.capabilities().finish(std::move(taken[i]));
-                granted = child->grant(std::move(record.object), record.interface_id, grant.name());
+                granted = child->grant(std::move(record.object), record.interface_id, grant.name(),
+                                       record.flags);
             } else {
                 auto entry = caller.capabilities().lookup(abi::CapId{grant.capability().cap()});
                 VERIFY(entry.is_ok());
@@ -185,8 +186,9 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
             }
         } else {
             EndpointPair& pair = endpoints[next_endpoint];
+            // The owner side stays with the process it was made for.
             granted = child->grant(RefPtr<KernelObject>(std::move(pair.owner)), any_interface,
-                                   grant.name());
+                                   grant.name(), CapFlags::None);
             auto client = caller.capabilities().insert(RefPtr<KernelObject>(std::move(pair.client)),
                                                        any_interface, CapFlags::Transferable);
             endpoint_list.set(next_endpoint, client.is_ok() ? client.value().raw : 0);

@@ -131,12 +131,12 @@ Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
 }
 
 Result<abi::CapId, SpawnError> Process::grant(RefPtr<KernelObject> object, uint64_t interface_id,
-                                              std::string_view name) {
+                                              std::string_view name, CapFlags flags) {
     VERIFY(m_capset != nullptr);
     uint32_t index = m_capset->header.count;
     if (index >= abi::capset_max_entries || name.size() > abi::capset_name_max)
         return Err{SpawnError::TooManyGrants};
-    auto id = m_capabilities.insert(std::move(object), interface_id, CapFlags::Transferable);
+    auto id = m_capabilities.insert(std::move(object), interface_id, flags);
     if (id.is_error())
         return Err{SpawnError::TooManyGrants};
     abi::CapSetEntry& entry = m_capset->entries[index];

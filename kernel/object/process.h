@@ -72,7 +72,8 @@ public:
     // Gives the process `object` speaking `interface_id`, listed in its CapSet
     // under `name`. Before start() only.
     Result<abi::CapId, SpawnError> grant(RefPtr<KernelObject> object, uint64_t interface_id,
-                                         std::string_view name);
+                                         std::string_view name,
+                                         CapFlags flags = CapFlags::Transferable);
     // Creates the main thread and makes it ready.
     Result<void, SpawnError> start();
 

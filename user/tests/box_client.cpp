@@ -94,6 +94,9 @@ int main() {
     suite.check_transport("a ProcessHandle is not transferable",
                           box.put(handle, abi::TransferMode::Copy),
                           abi::TransportError::BadTransfer);
+    suite.check_transport("an endpoint's owner capability is not transferable",
+                          box.put(abi::CapId{test::cap_id("mine")}, abi::TransferMode::Copy),
+                          abi::TransportError::BadTransfer);
     suite.check_transport("a capability pointer without a descriptor is refused",
                           box.client.put(console.raw), abi::TransportError::BadTransfer);
     rt::transport().send_with_next_call(console, abi::TransferMode::Copy);

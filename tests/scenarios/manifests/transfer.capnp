@@ -34,6 +34,7 @@ const manifest :Capos.SystemManifest = (
           (name = "timer", source = (kernel = timer)),
           (name = "spawner", source = (kernel = processSpawner)),
           (name = "box", source = (service = (service = "box-server", export = "box"))),
+          (name = "mine", source = (endpoint = void)),
         ] ),
     ],
   ),
