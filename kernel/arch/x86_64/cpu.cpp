@@ -10,6 +10,10 @@ namespace capos::kernel::x86 {
 void idt_init();
 }
 
+namespace capos::kernel::x86 {
+constinit bool smap_enabled = false;
+}
+
 namespace capos::kernel::arch {
 
 void early_init() {
@@ -39,6 +43,7 @@ ProtectionFeatures enable_protection() {
     if (supported.smap)
         cr4 |= x86::cr4_smap;
     x86::write_cr4(cr4);
+    x86::smap_enabled = (cr4 & x86::cr4_smap) != 0;
     return protection_state();
 }
 

@@ -78,6 +78,9 @@ inline uint64_t read_rflags() {
     return flags;
 }
 
+// Set once protections are enabled: whether user copies must open SMAP.
+extern bool smap_enabled;
+
 inline constexpr uint32_t msr_efer = 0xC0000080;
 inline constexpr uint64_t efer_nxe = 1ull << 11;
 inline constexpr uint64_t cr0_wp = 1ull << 16;

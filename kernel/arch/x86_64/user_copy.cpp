@@ -1,5 +1,6 @@
 #include "kernel/arch/x86_64/user_copy.h"
 #include "kernel/arch/arch.h"
+#include "kernel/arch/x86_64/cpu.h"
 
 extern "C" int capos_user_copy_smap(void* destination, const void* source, size_t length);
 extern "C" int capos_user_copy_plain(void* destination, const void* source, size_t length);
@@ -23,8 +24,8 @@ namespace capos::kernel::arch {
 bool raw_user_copy(void* destination, const void* source, size_t length) {
     if (length == 0)
         return true;
-    int failed = protection_state().smap ? capos_user_copy_smap(destination, source, length)
-                                         : capos_user_copy_plain(destination, source, length);
+    int failed = x86::smap_enabled ? capos_user_copy_smap(destination, source, length)
+                                   : capos_user_copy_plain(destination, source, length);
     return failed == 0;
 }
 
