@@ -8,6 +8,7 @@
 #include "kernel/object/process.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
+#include "lib/manifest/validate.h"
 #include "schema/capos.capnp.capos.h"
 
 namespace capos::kernel {
@@ -31,25 +32,17 @@ const CpioArchive* g_archive = nullptr;
 std::span<const uint8_t> g_manifest_bytes;
 schema::SystemManifest::Reader g_manifest;
 
+// The manifest passed manifest::validate: every grant of init's names a kernel
+// capability and agrees with its interface.
 bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init) {
     for (auto grant : init.grants()) {
-        auto source = grant.source();
-        if (source.which() != schema::CapGrant::Source::Which::Kernel) {
-            log_error("init: grant '{}': init can only receive kernel capabilities", grant.name());
-            return false;
-        }
-        auto service = kernel_capability(source.kernel());
+        auto service = kernel_capability(grant.source().kernel());
         if (service.is_error()) {
             log_error("init: grant '{}': kernel capability {} is not available", grant.name(),
-                      uint16_t(source.kernel()));
+                      uint16_t(grant.source().kernel()));
             return false;
         }
         uint64_t interface_id = service.value()->interface_id();
-        if (grant.interface_id() != 0 && grant.interface_id() != interface_id) {
-            log_error("init: grant '{}': interface {} expected, the source speaks {}", grant.name(),
-                      Hex{grant.interface_id()}, Hex{interface_id});
-            return false;
-        }
         auto granted = process.grant(service.release_value(), interface_id, grant.name());
         if (granted.is_error()) {
             log_error("init: grant '{}': {}", grant.name(), to_string(granted.error()));
@@ -152,9 +145,11 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
         return false;
     }
     schema::SystemManifest::Reader manifest(message->root());
-    if (manifest.schema_version() != schema::current_schema_version) {
-        log_error("init: manifest schema version {}, this kernel reads {}",
-                  manifest.schema_version(), schema::current_schema_version);
+    // The same checks the build made (tools/mkmanifest) and init makes again:
+    // a manifest that fails them starts nothing.
+    if (auto valid = manifest::validate(manifest); valid.is_error()) {
+        log_error("init: the manifest is invalid: {} '{}'", manifest::to_string(valid.error().code),
+                  valid.error().subject);
         return false;
     }
     g_archive = &archive;

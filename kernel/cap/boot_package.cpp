@@ -35,10 +35,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_boot_package_service() {
-    auto created = heap_create<BootPackageService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<BootPackageService>();
 }
 
 } // namespace capos::kernel

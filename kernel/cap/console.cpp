@@ -25,10 +25,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_console_service() {
-    auto created = heap_create<ConsoleService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<ConsoleService>();
 }
 
 } // namespace capos::kernel

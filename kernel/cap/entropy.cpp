@@ -55,10 +55,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_entropy_service() {
-    auto created = heap_create<EntropyService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<EntropyService>();
 }
 
 } // namespace capos::kernel

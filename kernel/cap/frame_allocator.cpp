@@ -41,10 +41,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_frame_allocator_service() {
-    auto created = heap_create<FrameAllocatorService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<FrameAllocatorService>();
 }
 
 } // namespace capos::kernel

@@ -12,6 +12,15 @@ namespace capos::kernel {
 
 class Process;
 
+// A new service object of type T, or null when the heap is exhausted.
+template <typename T>
+RefPtr<KernelService> make_service() {
+    auto created = heap_create<T>();
+    if (created.is_error())
+        return {};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
 // Each returns a new service object, or null when the heap is exhausted.
 RefPtr<KernelService> create_console_service();
 RefPtr<KernelService> create_timer_service();

@@ -30,10 +30,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_log_sink_service() {
-    auto created = heap_create<LogSinkService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<LogSinkService>();
 }
 
 } // namespace capos::kernel

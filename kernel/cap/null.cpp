@@ -17,10 +17,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_null_service() {
-    auto created = heap_create<NullService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<NullService>();
 }
 
 } // namespace capos::kernel

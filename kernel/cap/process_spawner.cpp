@@ -213,10 +213,7 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
 } // namespace
 
 RefPtr<KernelService> create_process_spawner_service() {
-    auto created = heap_create<ProcessSpawnerService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<ProcessSpawnerService>();
 }
 
 } // namespace capos::kernel

@@ -28,10 +28,7 @@ public:
 } // namespace
 
 RefPtr<KernelService> create_timer_service() {
-    auto created = heap_create<TimerService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<TimerService>();
 }
 
 } // namespace capos::kernel

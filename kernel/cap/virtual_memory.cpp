@@ -66,10 +66,7 @@ private:
 } // namespace
 
 RefPtr<KernelService> create_virtual_memory_service() {
-    auto created = heap_create<VirtualMemoryService>();
-    if (created.is_error())
-        return {};
-    return RefPtr<KernelService>::adopt(created.value());
+    return make_service<VirtualMemoryService>();
 }
 
 } // namespace capos::kernel

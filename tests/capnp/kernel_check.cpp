@@ -22,7 +22,8 @@ struct KernelConsole {
     }
     capos::Result<void, gen::Exception> write_line(schema::Console::WriteLineParams::Reader,
                                                    schema::Console::WriteLineResults::Builder) {
-        return capos::Err{gen::Exception{schema::ExceptionType::Unimplemented, "not yet"}};
+        return capos::Err{
+            gen::Exception{schema::ExceptionType::Unimplemented, "write_line refused"}};
     }
     size_t length = 0;
 };
