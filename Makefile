@@ -10,7 +10,7 @@ CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 QEMU_RUNNER = $(BUILD_DIR)/tools/qemu-runner/capos-qemu
 SOURCES = $(shell git ls-files -co --exclude-standard -- '*.cpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build run run-iso test iso bench fmt fmt-check clean
+.PHONY: all deps configure build run run-iso test torture iso bench fmt fmt-check clean
 
 all: build
 
@@ -40,7 +40,12 @@ iso: deps configure
 	@echo "ISO: $(BUILD_DIR)/capos.iso (make run-iso; make run-iso UEFI=1 for UEFI)"
 
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -LE torture
+
+# Long soaks and torture runs (tests/torture): the random-submission storm and
+# the fuzz targets for a hundred times their `make test` length. Not in `make test`.
+torture: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L torture
 
 # Benchmarks (docs/performance.md); not part of `make test`. Builds only what they
 # need and runs them:

@@ -24,6 +24,13 @@ inline constexpr uint32_t ring_sq_entries = 16;
 inline constexpr uint32_t ring_cq_entries = 32;
 // Submissions the kernel handles per cap_enter before it returns to the process.
 inline constexpr uint32_t ring_max_batch = ring_sq_entries;
+// Completions the kernel may owe a process at once for submissions it answers
+// later (calls through endpoints, Recv, ProcessHandle.wait): the kernel takes
+// a submission only when the completion queue has room for its answer, and
+// keeps the rest of the queue for submissions answered at once (Return,
+// Release, ...), so a process whose owed answers fill what they may can still
+// receive, answer and release (a server that called itself can still serve).
+inline constexpr uint32_t ring_max_owed = ring_cq_entries - 4;
 
 enum class Opcode : uint8_t {
     Nop = 0,     // completes at once with result 0

@@ -29,7 +29,11 @@
 //
 // Before any benchmark runs, main() checks that both encoders produce the same
 // words (but for those cap pointers) and that both decoders read the same
-// values, so that the two sides do the same job.
+// values, so that the two sides do the same job. Each benchmark then checks its
+// own work against that (the message it encoded, the number of fields it read,
+// the decoder's verdict) and reports an error when it differs, and main() exits
+// 1 when any benchmark reported an error or no iterations; with --require-all
+// (the bench.capnp_smoke test) also when a registered benchmark did not run.
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h" // ours: capos::schema
 #include "schema/capos.capnp.h"       // libcapnp's: the global namespace
@@ -42,9 +46,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -337,15 +343,21 @@ void encode_libcapnp(::SystemManifest::Builder manifest) {
 
 // ---------------------------------------------------------------------------
 // Decoders: every field, each value handed to a Sink. The benchmarks' sink
-// keeps the values alive for the optimizer (DoNotOptimize); the start-up check's
-// sink records them, to compare the two decoders.
+// keeps the values alive for the optimizer (DoNotOptimize) and counts them (the
+// same small cost on both sides), so that a decoder that skipped fields shows;
+// the start-up check's sink records them, to compare the two decoders.
 
 struct KeepSink {
     void text(const char* data, size_t size) {
         benchmark::DoNotOptimize(data);
         benchmark::DoNotOptimize(size);
+        ++fields;
     }
-    void value(uint64_t value) { benchmark::DoNotOptimize(value); }
+    void value(uint64_t value) {
+        benchmark::DoNotOptimize(value);
+        ++fields;
+    }
+    uint64_t fields = 0;
 };
 
 struct RecordSink {
@@ -564,29 +576,53 @@ using WriteLine = Case<ours::Console::WriteLineParams, ::Console::WriteLineParam
 using Spawn = Case<ours::ProcessSpawner::SpawnParams, ::ProcessSpawner::SpawnParams>;
 using Manifest = Case<ours::SystemManifest, ::SystemManifest>;
 
-// Flat inputs for the decoders, built once by main().
+// What main() built and checked once for one case: the decoders' inputs and
+// what each benchmark's work must match.
 struct Inputs {
-    std::vector<wire::Word> ours;     // the single segment
-    std::vector<wire::Word> libcapnp; // framed: segment table, then the segment
+    std::vector<wire::Word> ours;              // the single segment
+    std::vector<wire::Word> libcapnp;          // framed: segment table, then the segment
+    std::vector<wire::Word> libcapnp_encoding; // libcapnp's own words (no cap pointers)
+    uint64_t fields = 0;                       // values a decoder hands its sink
 };
 
+bool same_words(std::span<const wire::Word> words, const std::vector<wire::Word>& expected) {
+    return words.size() == expected.size() &&
+           std::memcmp(words.data(), expected.data(), words.size_bytes()) == 0;
+}
+
+// After a decode benchmark's loop: an error unless every iteration read every field.
+void check_fields(benchmark::State& state, const KeepSink& sink, const Inputs* input) {
+    uint64_t expected = input->fields * static_cast<uint64_t>(state.iterations());
+    if (!state.error_occurred() && sink.fields != expected) {
+        std::string message = "read " + std::to_string(sink.fields) + " fields in " +
+                              std::to_string(state.iterations()) + " iterations, expected " +
+                              std::to_string(input->fields) + " each";
+        state.SkipWithError(message.c_str());
+    }
+}
+
 template <typename C>
-void bench_encode_ours(benchmark::State& state) {
+void bench_encode_ours(benchmark::State& state, const Inputs* input) {
     std::array<wire::Word, buffer_words> buffer{};
+    std::span<const wire::Word> words;
     for (auto _ : state) {
         wire::MessageBuilder builder(buffer);
-        std::span<const wire::Word> words = C::build_ours(builder);
+        words = C::build_ours(builder);
         benchmark::DoNotOptimize(words.data());
         benchmark::DoNotOptimize(words.size());
         benchmark::ClobberMemory();
     }
+    // The last iteration's message is still in the buffer.
+    if (!same_words(words, input->ours))
+        state.SkipWithError("the encoded message is not the one checked against libcapnp");
     state.SetItemsProcessed(state.iterations());
 }
 
 template <typename C>
-void bench_encode_libcapnp(benchmark::State& state) {
+void bench_encode_libcapnp(benchmark::State& state, const Inputs* input) {
     std::array<wire::Word, buffer_words> scratch{}; // zeroed, as libcapnp requires
     kj::ArrayPtr<capnp::word> first_segment = as_mutable_words(scratch);
+    size_t words = 0;
     for (auto _ : state) {
         // Zeroes what it used on destruction, ready for the next iteration.
         capnp::MallocMessageBuilder message(first_segment);
@@ -595,7 +631,19 @@ void bench_encode_libcapnp(benchmark::State& state) {
         benchmark::DoNotOptimize(segments[0].begin());
         benchmark::DoNotOptimize(segments[0].size());
         benchmark::ClobberMemory();
+        words = segments.size() == 1 ? segments[0].size() : 0;
     }
+    // The builder is gone with its iteration: build once more, untimed, to compare.
+    capnp::MallocMessageBuilder message(first_segment);
+    encode_libcapnp(message.initRoot<typename C::Theirs>());
+    auto segments = message.getSegmentsForOutput();
+    bool same = segments.size() == 1 && words == input->libcapnp_encoding.size() &&
+                same_words(std::span<const wire::Word>(
+                               reinterpret_cast<const wire::Word*>(segments[0].begin()),
+                               segments[0].size()),
+                           input->libcapnp_encoding);
+    if (!same)
+        state.SkipWithError("libcapnp's message is not the one checked against ours");
     state.SetItemsProcessed(state.iterations());
 }
 
@@ -609,6 +657,7 @@ void bench_decode_ours(benchmark::State& state, const Inputs* input) {
             break;
         }
     }
+    check_fields(state, sink, input);
     state.SetItemsProcessed(state.iterations());
 }
 
@@ -618,7 +667,12 @@ template <typename C>
 void bench_validate_ours(benchmark::State& state, const Inputs* input) {
     for (auto _ : state) {
         wire::MessageReader message(input->ours);
-        benchmark::DoNotOptimize(wire::validate(message));
+        wire::WireError error = wire::validate(message);
+        benchmark::DoNotOptimize(error);
+        if (error != wire::WireError::None) {
+            state.SkipWithError("validate rejected the message");
+            break;
+        }
     }
     state.SetItemsProcessed(state.iterations());
 }
@@ -631,6 +685,7 @@ void bench_read_ours(benchmark::State& state, const Inputs* input) {
         decode_ours(gen::read_root<typename C::Ours>(message), sink);
         benchmark::DoNotOptimize(message.error());
     }
+    check_fields(state, sink, input);
     state.SetItemsProcessed(state.iterations());
 }
 
@@ -640,6 +695,7 @@ void bench_decode_libcapnp(benchmark::State& state, const Inputs* input) {
     kj::ArrayPtr<const capnp::word> framed = as_words(std::span<const wire::Word>(input->libcapnp));
     for (auto _ : state)
         C::read_libcapnp(framed, sink);
+    check_fields(state, sink, input);
     state.SetItemsProcessed(state.iterations());
 }
 
@@ -676,6 +732,9 @@ bool prepare(const char* name, Inputs& inputs) {
     }
 
     inputs.ours.assign(ours_words.begin(), ours_words.end());
+    inputs.libcapnp_encoding.resize(segments[0].size());
+    std::memcpy(inputs.libcapnp_encoding.data(), segments[0].begin(),
+                segments[0].size() * sizeof(capnp::word));
     // libcapnp decodes our encoding (capability pointers and all), framed.
     kj::Array<capnp::word> framed = capnp::messageToFlatArray(segments);
     inputs.libcapnp.resize(framed.size());
@@ -693,7 +752,20 @@ bool prepare(const char* name, Inputs& inputs) {
         std::fprintf(stderr, "%s: the decoders read different values\n", name);
         return false;
     }
+    inputs.fields = ours_values.values.size();
     return true;
+}
+
+// Every registered benchmark's name, for --require-all.
+std::vector<std::string>& registered() {
+    static std::vector<std::string> names;
+    return names;
+}
+
+template <typename... Args>
+void register_benchmark(const std::string& name, Args&&... args) {
+    benchmark::RegisterBenchmark(name.c_str(), std::forward<Args>(args)...);
+    registered().push_back(name);
 }
 
 template <typename C>
@@ -701,17 +773,58 @@ bool register_case(const char* name, Inputs& inputs) {
     if (!prepare<C>(name, inputs))
         return false;
     std::string prefix = std::string("capnp/") + "encode/" + name + "/";
-    benchmark::RegisterBenchmark((prefix + "ours").c_str(), bench_encode_ours<C>);
-    benchmark::RegisterBenchmark((prefix + "libcapnp").c_str(), bench_encode_libcapnp<C>);
+    register_benchmark(prefix + "ours", bench_encode_ours<C>, &inputs);
+    register_benchmark(prefix + "libcapnp", bench_encode_libcapnp<C>, &inputs);
     prefix = std::string("capnp/") + "decode/" + name + "/";
-    benchmark::RegisterBenchmark((prefix + "ours").c_str(), bench_decode_ours<C>, &inputs);
-    benchmark::RegisterBenchmark((prefix + "libcapnp").c_str(), bench_decode_libcapnp<C>, &inputs);
-    benchmark::RegisterBenchmark((std::string("capnp/decode.validate/") + name + "/ours").c_str(),
-                                 bench_validate_ours<C>, &inputs);
-    benchmark::RegisterBenchmark((std::string("capnp/decode.read/") + name + "/ours").c_str(),
-                                 bench_read_ours<C>, &inputs);
+    register_benchmark(prefix + "ours", bench_decode_ours<C>, &inputs);
+    register_benchmark(prefix + "libcapnp", bench_decode_libcapnp<C>, &inputs);
+    register_benchmark(std::string("capnp/decode.validate/") + name + "/ours",
+                       bench_validate_ours<C>, &inputs);
+    register_benchmark(std::string("capnp/decode.read/") + name + "/ours", bench_read_ours<C>,
+                       &inputs);
     return true;
 }
+
+// The console output, plus a record of what each benchmark reported: main()
+// judges the run from it.
+class CheckingReporter : public benchmark::ConsoleReporter {
+public:
+    // Colours only on a terminal, as Google Benchmark's own default.
+    CheckingReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_Color : OO_None) {}
+
+    void ReportRuns(const std::vector<Run>& runs) override {
+        for (const Run& run : runs) {
+            const std::string& name = run.run_name.function_name;
+            ++m_reported[name];
+            if (run.error_occurred) {
+                m_problems.push_back(name + ": " + run.error_message);
+                continue;
+            }
+            if (run.run_type != Run::RT_Iteration)
+                continue;
+            auto items = run.counters.find("items_per_second");
+            if (run.iterations <= 0 || items == run.counters.end() || !(items->second.value > 0))
+                m_problems.push_back(name + ": no iterations or no items per second reported");
+        }
+        ConsoleReporter::ReportRuns(runs);
+    }
+
+    // What went wrong, one line each; empty when the run is good.
+    std::vector<std::string> problems(bool require_all) const {
+        std::vector<std::string> problems = m_problems;
+        if (require_all) {
+            for (const std::string& name : registered()) {
+                if (m_reported.find(name) == m_reported.end())
+                    problems.push_back(name + ": did not run");
+            }
+        }
+        return problems;
+    }
+
+private:
+    std::map<std::string, int> m_reported;
+    std::vector<std::string> m_problems;
+};
 
 } // namespace
 
@@ -724,10 +837,25 @@ int main(int argc, char** argv) {
     if (!ok)
         return 1;
 
+    // Our own option, taken out before Google Benchmark sees the arguments.
+    bool require_all = false;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--require-all") == 0)
+            require_all = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
+
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv))
         return 1;
-    benchmark::RunSpecifiedBenchmarks();
+    CheckingReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
-    return 0;
+    std::vector<std::string> problems = reporter.problems(require_all);
+    for (const std::string& problem : problems)
+        std::fprintf(stderr, "capnp_bench: %s\n", problem.c_str());
+    return problems.empty() ? 0 : 1;
 }

@@ -2,15 +2,16 @@
 # `capnp eval --binary`, checked by tools/mkmanifest, and packed with the programs
 # it names and the message of the day into one cpio archive by tools/mkarchive.
 #
-# capos_boot_archive(<name> MANIFEST <file.capnp> [PROGRAMS <target>...])
+# capos_boot_archive(<name> MANIFEST <file.capnp> [PROGRAMS <target>...] [UNCHECKED])
 #   makes ${CMAKE_BINARY_DIR}/system/<name>.cpio holding manifest.bin,
 #   etc/motd and bin/<target> for each program (the user program targets of
 #   user/), and a target boot-archive-<name> in ALL. The manifest's binaries
-#   name their files as "bin/<target>".
+#   name their files as "bin/<target>". UNCHECKED packs the manifest without
+#   tools/mkmanifest: only for tests of the kernel's own check at boot.
 find_program(CAPOS_CAPNP_TOOL capnp REQUIRED)
 
 function(capos_boot_archive name)
-  cmake_parse_arguments(ARG "" "MANIFEST" "PROGRAMS" ${ARGN})
+  cmake_parse_arguments(ARG "UNCHECKED" "MANIFEST" "PROGRAMS" ${ARGN})
   get_filename_component(manifest ${ARG_MANIFEST} ABSOLUTE)
   set(out_dir ${CMAKE_BINARY_DIR}/system)
   set(manifest_bin ${out_dir}/${name}.manifest.bin)
@@ -33,11 +34,19 @@ function(capos_boot_archive name)
     list(APPEND depends ${program})
   endforeach()
   # The manifest is checked (tools/mkmanifest) before anything is packed.
-  add_custom_command(
-    OUTPUT ${archive}
-    COMMAND capos-mkmanifest ${manifest_bin} ${paths}
-    COMMAND capos-mkarchive -o ${archive} ${entries}
-    DEPENDS capos-mkmanifest capos-mkarchive ${depends}
-    COMMENT "Checking and packing boot archive ${name}")
+  if(ARG_UNCHECKED)
+    add_custom_command(
+      OUTPUT ${archive}
+      COMMAND capos-mkarchive -o ${archive} ${entries}
+      DEPENDS capos-mkarchive ${depends}
+      COMMENT "Packing boot archive ${name} (manifest not checked)")
+  else()
+    add_custom_command(
+      OUTPUT ${archive}
+      COMMAND capos-mkmanifest ${manifest_bin} ${paths}
+      COMMAND capos-mkarchive -o ${archive} ${entries}
+      DEPENDS capos-mkmanifest capos-mkarchive ${depends}
+      COMMENT "Checking and packing boot archive ${name}")
+  endif()
   add_custom_target(boot-archive-${name} ALL DEPENDS ${archive})
 endfunction()

@@ -357,9 +357,8 @@ struct CapGrant {
 }
 
 struct ResourceLimits {
-  # Per-process bounds; 0 means the kernel's default. Defaults and maximums:
-  # capability slots 256 (at most 4096), outstanding endpoint calls 64 (1024),
-  # queued call bytes 256 KiB (16 MiB), frames 16384 = 64 MiB (1048576).
+  # Per-process bounds; 0 means the kernel's default. The defaults and
+  # maximums are abi/limits.h; a manifest asking for more is refused.
   capabilitySlots @0 :UInt32;
   outstandingCalls @1 :UInt32;
   queuedBytes @2 :UInt64;

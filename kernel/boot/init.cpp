@@ -66,9 +66,8 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
     // Everything init held is returned once its thread is gone, which has
     // happened by the time this thread runs again.
     uint64_t free_after = frame_stats().free_frames;
-    uint64_t heap_pages = heap_stats().mapped_bytes / page_size;
-    // Heap growth keeps frames; count them as returned.
-    uint64_t returned = free_after + heap_pages;
+    // Heap growth keeps frames (pages and their tables); count them as returned.
+    uint64_t returned = free_after + heap_stats().footprint_frames;
     if (returned >= g_init.free_frames_before) {
         log_info("memory: every frame init used was returned ({} free)", free_after);
     } else {
@@ -171,7 +170,7 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
     }
     RefPtr<Thread> monitor = created_monitor.release_value();
     create_kernel_services();
-    g_init.free_frames_before = frame_stats().free_frames + heap_stats().mapped_bytes / page_size;
+    g_init.free_frames_before = frame_stats().free_frames + heap_stats().footprint_frames;
     g_init.heap_before = heap_stats();
     g_init.shutdown_after = command_line.has_flag("shutdown");
     auto process = Process::create(init.program());
@@ -183,10 +182,11 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
         return false;
     if (!grant_kernel_capabilities(*process.value(), init))
         return false;
-    if (auto started = process.value()->start(); started.is_error()) {
-        log_error("init: cannot start: {}", to_string(started.error()));
+    if (auto prepared = process.value()->prepare_start(); prepared.is_error()) {
+        log_error("init: cannot start: {}", to_string(prepared.error()));
         return false;
     }
+    process.value()->start();
     log_info("init: started '{}' as process {}", init.program(), process.value()->id());
     g_init.process = process.release_value();
 

@@ -5,7 +5,7 @@
 
 namespace capos::kernel {
 
-void post_completion(Process& process, const abi::Cqe& cqe) {
+void post_completion(Process& process, const abi::Cqe& cqe, Wake wake) {
     abi::RingPage* page = process.ring();
     if (!page)
         return; // ended: its ring is gone
@@ -19,34 +19,86 @@ void post_completion(Process& process, const abi::Cqe& cqe) {
         ++state.cq_tail;
         __atomic_store_n(&page->header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
     }
-    if (Thread* waiter = process.ring_waiter())
-        Scheduler::wake(waiter);
+    if (Thread* waiter = process.ring_waiter()) {
+        if (wake == Wake::First)
+            Scheduler::wake_first(waiter);
+        else
+            Scheduler::wake(waiter);
+    }
 }
 
-void complete_with_message(PendingReply& reply, abi::CallStatus status,
-                           std::span<const capnp::Word> message) {
-    Process& caller = *reply.caller;
-    if (caller.has_exited())
-        return;
+std::optional<PendingReply> PendingReply::owe(Process& caller, uint64_t user_data,
+                                              ring::UserRange result) {
+    if (!ring::may_owe(caller.completions_owed()))
+        return std::nullopt;
+    return PendingReply(caller, user_data, result);
+}
+
+bool PendingReply::may_keep() const {
+    // Owed already counts this one.
+    return m_caller && ring::may_owe(m_caller->completions_owed() - 1);
+}
+
+PendingReply::PendingReply(Process& caller, uint64_t user_data, ring::UserRange result)
+    : m_caller(retain(&caller)), m_user_data(user_data), m_result(result) {
+    caller.owe_completion();
+}
+
+PendingReply::~PendingReply() {
+    reset();
+}
+
+PendingReply::PendingReply(PendingReply&& other) noexcept
+    : m_caller(std::move(other.m_caller)), m_user_data(other.m_user_data),
+      m_result(other.m_result) {}
+
+PendingReply& PendingReply::operator=(PendingReply&& other) noexcept {
+    if (this != &other) {
+        reset();
+        m_caller = std::move(other.m_caller);
+        m_user_data = other.m_user_data;
+        m_result = other.m_result;
+    }
+    return *this;
+}
+
+void PendingReply::reset() {
+    if (m_caller) {
+        m_caller->settle_completion();
+        m_caller.reset();
+    }
+}
+
+void PendingReply::complete(abi::Cqe cqe, Wake wake) {
+    VERIFY(m_caller);
+    cqe.user_data = m_user_data;
+    // Settled first: the completion now occupies the queue slot it reserved.
+    RefPtr<Process> caller = std::move(m_caller);
+    caller->settle_completion();
+    post_completion(*caller, cqe, wake);
+}
+
+void PendingReply::complete_with_error(abi::TransportError error) {
+    complete(abi::Cqe{.result = int32_t(error)});
+}
+
+void PendingReply::complete_with_message(abi::CallStatus status,
+                                         std::span<const capnp::Word> message) {
+    VERIFY(m_caller);
     size_t bytes = message.size() * sizeof(capnp::Word);
-    abi::Cqe cqe{.user_data = reply.user_data};
-    if (bytes > reply.result.length) {
+    abi::Cqe cqe{};
+    if (m_caller->has_exited()) {
+        // Nothing to write into; the completion goes nowhere.
+    } else if (bytes > m_result.length) {
         cqe.result = int32_t(abi::TransportError::ResultTooSmall);
-    } else if (!copy_to_address_space(caller.page_tables(), reply.result.address, message.data(),
+    } else if (!copy_to_address_space(m_caller->page_tables(), m_result.address, message.data(),
                                       bytes)) {
         cqe.result = int32_t(abi::TransportError::BadBuffer);
     } else {
         cqe.result = int32_t(status);
         cqe.result_len = uint32_t(bytes);
     }
-    post_completion(caller, cqe);
-}
-
-void complete_with_error(PendingReply& reply, abi::TransportError error) {
-    if (reply.caller->has_exited())
-        return;
-    post_completion(*reply.caller,
-                    abi::Cqe{.user_data = reply.user_data, .result = int32_t(error)});
+    complete(cqe);
 }
 
 } // namespace capos::kernel

@@ -1,35 +1,84 @@
-// Calls answered later: the caller's completion is posted when a server
-// returns, a process exits, ... rather than inside the cap_enter that
-// submitted the call. A PendingReply keeps the caller alive and remembers
-// where the answer goes.
+// Completions: every submission a process's ring hands the kernel gets
+// exactly one completion, posted at once or later (a call answered by a
+// server, a wait answered when a process exits, a RECV answered when a call
+// arrives). The kernel never drops one: before it takes a submission it makes
+// sure the completion queue will have room for its answer, counting the
+// answers it already owes (ring.cpp's admission check). A PendingReply is such
+// an owed answer: it keeps the process alive, remembers where the answer
+// goes, and holds one slot of the process's completion queue until it is
+// posted or dropped.
 #pragma once
 
 #include "abi/ring.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/capnp/wire.h"
 #include "lib/ring/ring.h"
+#include <optional>
 #include <span>
 
 namespace capos::kernel {
 
 class Process;
 
-struct PendingReply {
-    RefPtr<Process> caller;
-    uint64_t user_data = 0;
-    ring::UserRange result{0, 0};
+// How a process waiting in cap_enter is woken by a completion: queued behind
+// the ready threads, or run next (the direct handoff of an endpoint call and
+// its answer: the receiver runs before anything else that is ready).
+enum class Wake : uint8_t { Queued, First };
+
+// Posts `cqe` to `process`'s completion queue and wakes the process if it
+// waits in cap_enter. Does nothing for a process that has ended. The queue
+// has room by the admission check, unless the process moved its own CQ head
+// to a value that cannot be true: then the completion is counted in
+// cq_overflow and lost, which only the process itself caused.
+void post_completion(Process& process, const abi::Cqe& cqe, Wake wake = Wake::Queued);
+
+class PendingReply {
+public:
+    PendingReply() = default;
+    // Owes `caller` the completion of the submission `user_data`, whose
+    // result buffer is `result`; nullopt when the caller is owed as many as
+    // it may be (abi::ring_max_owed): the submission must then be answered
+    // at once (QuotaExceeded, or an overloaded exception).
+    static std::optional<PendingReply> owe(Process& caller, uint64_t user_data,
+                                           ring::UserRange result);
+    // The same without the bound, for an answer that may be posted at once
+    // (a Recv that finds a call waiting): the caller checks may_keep()
+    // before keeping it for later.
+    static PendingReply owe_unbounded(Process& caller, uint64_t user_data, ring::UserRange result) {
+        return PendingReply(caller, user_data, result);
+    }
+    // Whether this answer may be kept for later within the bound.
+    bool may_keep() const;
+    PendingReply(PendingReply&& other) noexcept;
+    PendingReply& operator=(PendingReply&& other) noexcept;
+    PendingReply(const PendingReply&) = delete;
+    PendingReply& operator=(const PendingReply&) = delete;
+    ~PendingReply();
+
+    explicit operator bool() const { return static_cast<bool>(m_caller); }
+    Process* caller() const { return m_caller.get(); }
+    uint64_t user_data() const { return m_user_data; }
+    const ring::UserRange& result() const { return m_result; }
+
+    // Each posts the completion (nothing if the caller has ended) and leaves
+    // the PendingReply empty.
+    void complete(abi::Cqe cqe, Wake wake = Wake::Queued);
+    void complete_with_error(abi::TransportError error);
+    // Writes `message` into the caller's result buffer and completes with
+    // `status`; ResultTooSmall or BadBuffer instead when the buffer is too
+    // small or no longer writable.
+    void complete_with_message(abi::CallStatus status, std::span<const capnp::Word> message);
+
+    // Forgets the answer without posting it: only when the caller has ended,
+    // or when the submission's completion is posted another way at once.
+    void reset();
+
+private:
+    PendingReply(Process& caller, uint64_t user_data, ring::UserRange result);
+
+    RefPtr<Process> m_caller;
+    uint64_t m_user_data = 0;
+    ring::UserRange m_result{0, 0};
 };
-
-// Posts `cqe` to `process`'s completion queue (or counts it as overflow) and
-// wakes the process if it waits in cap_enter. Does nothing for a process that
-// has ended.
-void post_completion(Process& process, const abi::Cqe& cqe);
-
-// Writes `message` into the caller's result buffer and posts the completion
-// with `status`; posts ResultTooSmall or BadBuffer instead when the buffer is
-// too small or no longer writable.
-void complete_with_message(PendingReply& reply, abi::CallStatus status,
-                           std::span<const capnp::Word> message);
-void complete_with_error(PendingReply& reply, abi::TransportError error);
 
 } // namespace capos::kernel

@@ -1,18 +1,27 @@
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
+#include "lib/manifest/validate.h"
 
 namespace capos::kernel {
 
 namespace {
 
 constexpr size_t kind_count = 10;
+static_assert(schema::is_known(static_cast<schema::KernelCapability>(kind_count - 1)) &&
+                  !schema::is_known(static_cast<schema::KernelCapability>(kind_count)),
+              "kind_count must be the number of KernelCapability values");
 // One shared object per stateless kernel service, made on first use.
 RefPtr<KernelService> g_shared[kind_count];
 
 } // namespace
 
+// Which sources exist is lib/manifest's kernel_serves, the list the manifest
+// checks use: anything it leaves out is refused here, and
+// create_kernel_services proves at boot that everything it lists is here.
 Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapability which) {
     using Kind = schema::KernelCapability;
+    if (!manifest::kernel_serves(which))
+        return Err{GrantError::Unsupported};
     RefPtr<KernelService> (*create)() = nullptr;
     switch (which) {
     case Kind::Console:
@@ -57,16 +66,31 @@ Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapabi
 
 void create_kernel_services() {
     for (size_t kind = 0; kind < kind_count; ++kind) {
-        auto service = kernel_capability(static_cast<schema::KernelCapability>(kind));
+        auto which = static_cast<schema::KernelCapability>(kind);
+        auto service = kernel_capability(which);
         if (service.is_error() && service.error() == GrantError::OutOfMemory)
             panic("kernel services: out of memory");
+        // A manifest that passed lib/manifest may grant it: it must exist.
+        if (service.is_error() && manifest::kernel_serves(which))
+            panic("kernel services: kernel capability {} is listed as served but has no service",
+                  kind);
     }
 }
 
 gen::Exception space_exception(SpaceError error) {
-    bool exhausted = error == SpaceError::QuotaExceeded || error == SpaceError::OutOfMemory;
-    return {exhausted ? schema::ExceptionType::Overloaded : schema::ExceptionType::InvalidArgument,
-            to_string(error)};
+    switch (error) {
+    case SpaceError::QuotaExceeded:
+    case SpaceError::OutOfMemory:
+        return {schema::ExceptionType::Overloaded, to_string(error)};
+    case SpaceError::AccessConflict:
+        return {schema::ExceptionType::PermissionDenied, to_string(error)};
+    case SpaceError::InvalidRange:
+    case SpaceError::Occupied:
+    case SpaceError::NotMapped:
+    case SpaceError::NotReserved:
+        break;
+    }
+    return {schema::ExceptionType::InvalidArgument, to_string(error)};
 }
 
 Access access_of(schema::Access access) {

@@ -34,7 +34,9 @@ struct Invocation {
     // never block inside dispatch: the results scratch is shared.
     uint64_t hold_until_us = 0;
 
-    PendingReply defer();
+    // The call's answer, owed for later; nullopt when the caller is owed too
+    // many already (the method must then fail at once).
+    std::optional<PendingReply> defer();
 };
 
 class KernelService : public KernelObject {

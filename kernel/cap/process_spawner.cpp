@@ -40,7 +40,10 @@ public:
         // Refused before deferring: a deferred call's exception is never sent.
         if (m_child->exit_watchers_full())
             return Err{overloaded("too many waits on this process")};
-        VERIFY(m_child->add_exit_watcher(invocation().defer()));
+        auto reply = invocation().defer();
+        if (!reply)
+            return Err{overloaded("too many answers owed to the caller")};
+        VERIFY(m_child->add_exit_watcher(std::move(*reply)));
         return {};
     }
 
@@ -130,10 +133,29 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     std::span<const uint8_t> elf = TRY(check_spawn(caller, params));
     auto grants = params.grants();
 
-    // Invoke. Everything that can fail comes before the commits below.
+    // Invoke. Everything that can fail comes before the commits below: the
+    // caller's slots for the handle and for the client side of every new
+    // endpoint are reserved, the capabilities being moved taken, the child
+    // built down to its thread. A failure on the way drops the tokens (which
+    // undo themselves) and the half-built child.
+    uint32_t endpoint_count = 0;
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        if (grants[i].which() == Grant::Which::NewEndpoint)
+            ++endpoint_count;
+    }
     auto handle_slot = caller.capabilities().reserve();
     if (handle_slot.is_error())
         return Err{overloaded("capability table full")};
+    ProcessCapTable::Reservation client_slots[max_grants];
+    for (uint32_t i = 0; i < endpoint_count; ++i) {
+        auto slot = caller.capabilities().reserve();
+        if (slot.is_error())
+            return Err{overloaded("capability table full")};
+        client_slots[i] = slot.release_value();
+    }
+    auto endpoint_list = results.init_endpoints(endpoint_count);
+    if (endpoint_list.size() != endpoint_count)
+        return Err{overloaded("results buffer too small")};
 
     ProcessCapTable::Taken taken[max_grants];
     for (uint32_t i = 0; i < grants.size(); ++i) {
@@ -147,28 +169,27 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     }
 
     EndpointPair endpoints[max_grants];
-    uint32_t endpoint_count = 0;
-    for (uint32_t i = 0; i < grants.size(); ++i) {
-        if (grants[i].which() != Grant::Which::NewEndpoint)
-            continue;
+    for (uint32_t i = 0; i < endpoint_count; ++i) {
         auto pair = create_endpoint_pair();
         if (pair.is_error())
             return Err{overloaded("out of memory")};
-        endpoints[endpoint_count++] = pair.release_value();
+        endpoints[i] = pair.release_value();
     }
-    auto endpoint_list = results.init_endpoints(endpoint_count);
-    if (endpoint_list.size() != endpoint_count)
-        return Err{overloaded("results buffer too small")};
 
     auto created = Process::create(params.name(), limits_of(params.limits()));
     if (created.is_error())
         return Err{overloaded("out of memory")};
     RefPtr<Process> child = created.release_value();
-    if (child->load(elf).is_error())
+    if (child->load(elf).is_error() || child->prepare_start().is_error())
         return Err{overloaded("out of memory")};
+    auto handle = heap_create<ProcessHandleObject>(child);
+    if (handle.is_error())
+        return Err{overloaded("out of memory")};
+    RefPtr<KernelObject> handle_object = RefPtr<KernelObject>::adopt(handle.value());
 
     // Commit: nothing below can fail (the child's table has room for every
-    // grant, checked above), so moves finish and endpoints are handed out.
+    // grant, checked above; the caller's slots are reserved), so moves finish
+    // and endpoints are handed out.
     uint32_t next_endpoint = 0;
     for (uint32_t i = 0; i < grants.size(); ++i) {
         Grant::Reader grant = grants[i];
@@ -189,23 +210,20 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
             // The owner side stays with the process it was made for.
             granted = child->grant(RefPtr<KernelObject>(std::move(pair.owner)), any_interface,
                                    grant.name(), CapFlags::None);
-            auto client = caller.capabilities().insert(RefPtr<KernelObject>(std::move(pair.client)),
-                                                       any_interface, CapFlags::Transferable);
-            endpoint_list.set(next_endpoint, client.is_ok() ? client.value().raw : 0);
+            abi::CapId client =
+                caller.capabilities().commit(std::move(client_slots[next_endpoint]),
+                                             RefPtr<KernelObject>(std::move(pair.client)),
+                                             any_interface, CapFlags::Transferable);
+            endpoint_list.set(next_endpoint, client.raw);
             ++next_endpoint;
         }
         VERIFY(granted.is_ok());
     }
-
-    auto handle = heap_create<ProcessHandleObject>(child);
-    if (handle.is_error())
-        return Err{overloaded("out of memory")};
-    abi::CapId handle_id = caller.capabilities().commit(
-        handle_slot.release_value(), RefPtr<KernelObject>::adopt(handle.value()),
-        ProcessHandle::interface_id, CapFlags::None);
+    abi::CapId handle_id =
+        caller.capabilities().commit(handle_slot.release_value(), std::move(handle_object),
+                                     ProcessHandle::interface_id, CapFlags::None);
     results.set_handle(handle_id.raw);
-    if (child->start().is_error())
-        return Err{overloaded("out of memory")};
+    child->start();
     log_debug("spawn: {} started '{}' as process {}", caller.name(), child->name(), child->id());
     return {};
 }

@@ -24,6 +24,13 @@ using abi::TransportError;
 alignas(8) capnp::Word g_params[ring::max_message_bytes / 8];
 alignas(8) capnp::Word g_results[ring::max_message_bytes / 8];
 
+// A reader of a message from user space: every pass over it is charged to a
+// traversal budget proportional to its size, so no message, however its
+// pointers are shared, makes the kernel work more than linearly in its length.
+capnp::MessageReader reader_of(std::span<const capnp::Word> message) {
+    return capnp::MessageReader(message, capnp::ReaderLimits::for_message(message.size()));
+}
+
 TransportError transport_error_of(CapError error) {
     switch (error) {
     case CapError::Stale:
@@ -50,11 +57,8 @@ Result<std::span<capnp::Word>, TransportError> copy_in_message(const ring::UserR
     if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
         return Err{TransportError::BadBuffer};
     std::span<capnp::Word> message(g_params, words);
-    if (words > 0) {
-        capnp::MessageReader reader{std::span<const capnp::Word>(message)};
-        if (capnp::validate(reader) != capnp::WireError::None)
-            return Err{TransportError::BadParams};
-    }
+    if (words > 0 && capnp::validate(reader_of(message)) != capnp::WireError::None)
+        return Err{TransportError::BadParams};
     return message;
 }
 
@@ -62,11 +66,11 @@ Result<std::span<capnp::Word>, TransportError> copy_in_message(const ring::UserR
 // lists descriptors; then every capability pointer must be listed).
 Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::DecodedSqe& sqe,
                                                   std::span<capnp::Word> message) {
-    capnp::MessageReader reader{std::span<const capnp::Word>(message)};
+    capnp::MessageReader reader = reader_of(message);
     if (sqe.transfer_count == 0) {
         // No descriptors: the message must carry no capability pointer.
         bool none = message.empty() ||
-                    capnp::for_each_capability(reader, capnp::CapabilityWalk::Read, [](uint32_t&) {
+                    capnp::for_each_capability(reader, [](const capnp::CapabilityPointer&) {
                         return false;
                     }) == capnp::WireError::None;
         if (!none)
@@ -83,7 +87,11 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
     // delivered must fail before it does anything (a new capability, a mapping).
     if (!user_range_writable(process.page_tables(), sqe.result.address, sqe.result.length))
         return error_completion(sqe.user_data, TransportError::BadBuffer);
-    capnp::MessageReader params{std::span<const capnp::Word>(params_words)};
+    // The service reads the fields its code asks for, a bounded number of
+    // times whatever the message's shape (validation above was the walk over
+    // all of it), so its reader keeps the default budget: a proportional one
+    // would run dry in a method that compares list entries pairwise.
+    capnp::MessageReader params{params_words};
     Invocation invocation{.caller = process,
                           .method = sqe.method,
                           .params = params,
@@ -194,9 +202,10 @@ uint32_t unread(Process& process, abi::RingPage& page) {
 
 } // namespace
 
-PendingReply Invocation::defer() {
-    deferred = true;
-    return PendingReply{retain(&caller), user_data, result};
+std::optional<PendingReply> Invocation::defer() {
+    auto reply = PendingReply::owe(caller, user_data, result);
+    deferred = reply.has_value();
+    return reply;
 }
 
 int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) {
@@ -206,12 +215,21 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
     uint32_t user_tail = __atomic_load_n(&page.header.sq_tail, __ATOMIC_ACQUIRE);
     auto pending = ring::pending_submissions(state.sq_head, user_tail, abi::ring_sq_entries);
     if (!pending) {
-        // Restore the head the process may have scribbled over and tell it.
+        // Restore what the process may have scribbled over and tell it.
         __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
+        __atomic_store_n(&page.header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
+        __atomic_store_n(&page.header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
         return int64_t(TransportError::RingCorrupted);
     }
     uint32_t batch = *pending < abi::ring_max_batch ? *pending : abi::ring_max_batch;
     for (uint32_t i = 0; i < batch; ++i) {
+        // Admission: the answer to this submission must have room in the
+        // completion queue beside the unread ones and those still owed. If
+        // not, it waits in the submission queue until the process has read
+        // some completions.
+        if (!ring::completion_room(unread(process, page), process.completions_owed(),
+                                   abi::ring_cq_entries))
+            break;
         // One copy of the entry: everything after this reads the copy, so the
         // process cannot change an entry between its check and its use.
         abi::Sqe sqe;
@@ -223,12 +241,18 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
             post_completion(process, *completion);
     }
 
+    // The fields the kernel owns are rewritten at every entry, whatever the
+    // process wrote into them.
+    __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
+    __atomic_store_n(&page.header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
+    __atomic_store_n(&page.header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
+
     if (min_complete > abi::ring_cq_entries)
         min_complete = abi::ring_cq_entries;
     if (timeout_ns != 0 && unread(process, page) < min_complete) {
         uint64_t deadline = no_deadline;
         if (timeout_ns != abi::no_timeout)
-            deadline = uptime_microseconds() + (timeout_ns + 999) / 1000;
+            deadline = deadline_after_ns(timeout_ns);
         while (unread(process, page) < min_complete && uptime_microseconds() < deadline) {
             process.set_ring_waiter(Scheduler::current());
             Scheduler::block(deadline);

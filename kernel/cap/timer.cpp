@@ -2,6 +2,7 @@
 // until the deadline; see Invocation::hold_until_us).
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
+#include "kernel/sched/scheduler.h"
 
 namespace capos::kernel {
 
@@ -17,10 +18,7 @@ public:
     }
     Result<void, gen::Exception> sleep(Timer::SleepParams::Reader params,
                                        Timer::SleepResults::Builder) {
-        uint64_t microseconds = params.ns() / 1000 + (params.ns() % 1000 != 0);
-        uint64_t now = uptime_microseconds();
-        invocation().hold_until_us =
-            microseconds > UINT64_MAX - now ? UINT64_MAX : now + microseconds;
+        invocation().hold_until_us = deadline_after_ns(params.ns());
         return {};
     }
 };

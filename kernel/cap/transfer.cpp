@@ -6,6 +6,14 @@ namespace capos::kernel {
 
 using abi::TransportError;
 
+namespace {
+
+// Scratch for renumbering: one bit per word of the largest message. One CPU,
+// and a commit runs with interrupts off, so one serves every commit.
+uint64_t g_renumbered[capnp::renumber_bitmap_words(ring::max_message_bytes / 8)];
+
+} // namespace
+
 Result<Transfer, TransportError> Transfer::prepare(Process& sender, const ring::DecodedSqe& sqe,
                                                    const capnp::MessageReader& message) {
     abi::TransferDescriptor descriptors[abi::max_transfers];
@@ -38,11 +46,13 @@ Result<Transfer, TransportError> Transfer::prepare(Process& sender, const ring::
     }
     transfer.m_count = sqe.transfer_count;
 
-    // Every capability pointer must name a listed capability.
+    // Every capability pointer must name a listed capability. The walk reads
+    // with the message's own budget (proportional to its size), the same the
+    // commit's renumbering uses, so what passes here renumbers there.
     bool all_listed =
-        capnp::for_each_capability(message, capnp::CapabilityWalk::Read, [&](uint32_t& index) {
+        capnp::for_each_capability(message, [&](const capnp::CapabilityPointer& pointer) {
             for (uint32_t i = 0; i < transfer.m_count; ++i) {
-                if (transfer.m_entries[i].sender_id.raw == index)
+                if (transfer.m_entries[i].sender_id.raw == pointer.index)
                     return true;
             }
             return false;
@@ -75,30 +85,25 @@ Result<void, TransportError> Transfer::commit(Process& receiver, std::span<capnp
     }
 
     // Nothing below can fail.
-    abi::CapId received[abi::max_transfers];
+    capnp::CapabilityRename renames[abi::max_transfers];
     for (uint32_t i = 0; i < m_count; ++i) {
         Entry& entry = m_entries[i];
         if (entry.move) {
             auto record = m_sender_table->finish(std::move(entry.taken));
             entry.object = std::move(record.object);
         }
-        received[i] = table.commit(std::move(slots[i]), std::move(entry.object), entry.interface_id,
-                                   entry.flags);
-        records[i] = abi::CapRecord{received[i].raw, 0, entry.interface_id};
+        abi::CapId received = table.commit(std::move(slots[i]), std::move(entry.object),
+                                           entry.interface_id, entry.flags);
+        records[i] = abi::CapRecord{received.raw, 0, entry.interface_id};
+        renames[i] = {entry.sender_id.raw, received.raw};
     }
     if (!message.empty()) {
-        capnp::MessageReader reader{std::span<const capnp::Word>(message)};
-        capnp::WireError rewritten = capnp::for_each_capability(
-            reader, capnp::CapabilityWalk::Rewrite, [&](uint32_t& index) {
-                for (uint32_t i = 0; i < m_count; ++i) {
-                    if (m_entries[i].sender_id.raw == index) {
-                        index = received[i].raw;
-                        return true;
-                    }
-                }
-                return false;
-            });
-        VERIFY(rewritten == capnp::WireError::None); // prepare checked every pointer
+        // Each capability pointer word is renamed once, however many paths
+        // of a DAG reach it.
+        capnp::WireError renamed = capnp::renumber_capabilities(
+            message, capnp::ReaderLimits::for_message(message.size()),
+            std::span<const capnp::CapabilityRename>(renames, m_count), g_renumbered);
+        VERIFY(renamed == capnp::WireError::None); // prepare checked every pointer
     }
     m_count = 0;
     return {};

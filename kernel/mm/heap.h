@@ -20,6 +20,9 @@ struct HeapStats {
     size_t bytes_free;
     size_t allocation_count;
     size_t mapped_bytes;
+    // Frames the heap holds: its pages and the page tables that map them. The
+    // heap never shrinks, so these stay with it once it has grown.
+    size_t footprint_frames;
 };
 HeapStats heap_stats();
 

@@ -129,13 +129,14 @@ Result<void, MapError> map_fresh_pages(uint64_t virt, size_t pages, Access acces
 }
 
 void unmap_and_free_pages(uint64_t virt, size_t pages) {
-    for (size_t i = 0; i < pages; ++i) {
-        uint64_t page = virt + i * page_size;
-        auto translation = g_tables->translate(page);
-        VERIFY(translation.has_value());
-        VERIFY(g_tables->unmap(page).is_ok());
-        VERIFY(free_frame(translation->phys).is_ok());
-    }
+    // The tables that only these pages needed go too: a kernel stack's
+    // tables are returned with it.
+    uint64_t freed = g_tables->unmap_range(virt, virt + pages * page_size,
+                                           [](uint64_t, const Translation& translation) {
+                                               VERIFY(free_frame(translation.phys).is_ok());
+                                               return true;
+                                           });
+    VERIFY(freed == pages);
 }
 
 } // namespace capos::kernel

@@ -21,7 +21,8 @@ bool kernel_range_is_mapped(uint64_t virt, size_t length);
 // nothing stays mapped and every frame taken is returned.
 Result<void, MapError> map_fresh_pages(uint64_t virt, size_t pages, Access access);
 
-// Unmaps pages mapped by map_fresh_pages and frees their frames.
+// Unmaps pages mapped by map_fresh_pages and frees their frames, and the
+// page tables that mapped nothing else.
 void unmap_and_free_pages(uint64_t virt, size_t pages);
 
 // Maps `length` bytes of device registers at physical `phys` (uncached,

@@ -3,7 +3,12 @@
 //
 // Access has no read-write-execute value: W^X holds by construction for every
 // mapping made through this interface. Table pages come from the frame
-// allocator; a failed map leaves earlier mappings as they were.
+// allocator; a failed map leaves earlier mappings as they were. The tables of
+// a process's address space are charged to its frame ledger (a process pays
+// for the tables its mappings need, not only for the pages), and tables that
+// become empty when a range is unmapped are freed and uncharged. Walks over a
+// range skip absent tables: they cost what is mapped there, never the size
+// of the range.
 #pragma once
 
 #include "lib/base/result.h"
@@ -11,6 +16,8 @@
 #include <optional>
 
 namespace capos::kernel {
+
+class FrameLedger;
 
 enum class Access : uint8_t { Read, ReadWrite, ReadExecute };
 enum class Privilege : uint8_t { Kernel, User };
@@ -22,7 +29,7 @@ enum class Caching : uint8_t { WriteBack, Uncached }; // Uncached: device regist
 // kernel's own memory).
 enum class FrameOwnership : uint8_t { Borrowed, Owned };
 
-enum class MapError : uint8_t { OutOfMemory, AlreadyMapped, Misaligned, NotMapped };
+enum class MapError : uint8_t { OutOfMemory, AlreadyMapped, Misaligned, NotMapped, QuotaExceeded };
 const char* to_string(MapError error);
 
 // What the hardware will do with one address, read back from the tables.
@@ -47,8 +54,11 @@ public:
     static Result<PageTables, MapError> create();
     // A new address space: an empty user half and the kernel half shared with
     // `kernel` (its top-level entries are copied, so every kernel table below
-    // them is shared).
-    static Result<PageTables, MapError> create_address_space(const PageTables& kernel);
+    // them is shared). Its top-level table and every table of its user half
+    // are charged to `ledger` (QuotaExceeded when they do not fit); the
+    // ledger must outlive the tables.
+    static Result<PageTables, MapError> create_address_space(const PageTables& kernel,
+                                                             FrameLedger& ledger);
     // A view of the tables the CPU is using now.
     static PageTables active();
 
@@ -74,25 +84,65 @@ public:
             &visit);
     }
 
+    // Calls visit(virt, translation) for every mapped page (or large page)
+    // that starts in [start, end) of the user half, in address order.
+    template <typename Visit>
+    void for_each_mapping_in(uint64_t start, uint64_t end, Visit&& visit) const {
+        walk_range(
+            start, end,
+            [](void* context, uint64_t virt, const Translation& t) {
+                (*static_cast<Visit*>(context))(virt, t);
+            },
+            &visit);
+    }
+
+    // Unmaps every mapping in [start, end) for which select(virt, translation)
+    // is true (a large page only if it lies wholly inside the range), then
+    // frees the tables that became empty: never the top-level table, nor a
+    // kernel-half table directly below it (every address space shares those).
+    // select is called before the entry is cleared, so it may free the frame.
+    // Returns how many mappings were removed.
+    template <typename Select>
+    uint64_t unmap_range(uint64_t start, uint64_t end, Select&& select) {
+        return unmap_range(
+            start, end,
+            [](void* context, uint64_t virt, const Translation& t) {
+                return (*static_cast<Select*>(context))(virt, t);
+            },
+            &select);
+    }
+
     // Makes sure the top-level entry covering `virt` exists, so that tables
     // shared from here (create_address_space) see later mappings below it.
     Result<void, MapError> populate_top_level(uint64_t virt);
 
-    // Frees every table page of the user half and the top-level table. Leaf
-    // frames marked Owned are freed too; Borrowed ones are left to their owner.
-    // The tables must not be active. Returns the number of owned frames freed.
+    // Frees every table page of the user half and the top-level table
+    // (uncharging them). Leaf frames marked Owned are freed too; Borrowed ones
+    // are left to their owner. The tables must not be active. Returns the
+    // number of owned frames freed.
     uint64_t destroy_address_space();
 
     void activate() const;
     uint64_t root() const { return m_root; }
 
 private:
-    explicit PageTables(uint64_t root) : m_root(root) {}
+    explicit PageTables(uint64_t root, FrameLedger* ledger = nullptr)
+        : m_root(root), m_ledger(ledger) {}
     using WalkCallback = void (*)(void*, uint64_t, const Translation&);
+    using SelectCallback = bool (*)(void*, uint64_t, const Translation&);
     static void walk(uint64_t table, int level, uint64_t virt_base, WalkCallback callback,
                      void* context);
+    void walk_range(uint64_t start, uint64_t end, WalkCallback callback, void* context) const;
+    uint64_t unmap_range(uint64_t start, uint64_t end, SelectCallback select, void* context);
+    struct UnmapWalk;
+    bool unmap_in(uint64_t table, int level, uint64_t base, uint64_t start, uint64_t end,
+                  UnmapWalk& walk);
+    // A zeroed table page, charged to the ledger if there is one.
+    Result<uint64_t, MapError> allocate_table();
+    void free_table(uint64_t table);
 
-    uint64_t m_root; // physical address of the top-level table
+    uint64_t m_root;                 // physical address of the top-level table
+    FrameLedger* m_ledger = nullptr; // pays for the tables, if set (not owned)
 };
 
 } // namespace capos::kernel

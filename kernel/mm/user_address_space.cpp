@@ -19,6 +19,8 @@ const char* to_string(SpaceError error) {
         return "range not inside one reservation";
     case SpaceError::QuotaExceeded:
         return "memory quota exceeded";
+    case SpaceError::AccessConflict:
+        return "W^X: the memory object is mapped writable or executable elsewhere";
     case SpaceError::OutOfMemory:
         return "out of memory";
     }
@@ -30,6 +32,10 @@ namespace {
 bool valid_range(uint64_t address, uint64_t length) {
     return length > 0 && address % page_size == 0 && length % page_size == 0 &&
            address + length > address;
+}
+
+SpaceError space_error_of(MapError error) {
+    return error == MapError::QuotaExceeded ? SpaceError::QuotaExceeded : SpaceError::OutOfMemory;
 }
 
 } // namespace
@@ -111,9 +117,11 @@ Result<void, SpaceError> UserAddressSpace::map_fresh(uint64_t address, uint64_t 
                 (void)free_frame(frame.value());
         }
         if (mapped.is_error()) {
+            // Gives back the pages mapped so far (and the tables only they
+            // needed), then the charge of the pages never mapped.
             unmap_owned(address, i);
             m_ledger->uncharge(pages - i);
-            return Err{SpaceError::OutOfMemory};
+            return Err{space_error_of(mapped.error())};
         }
         if (i == 0 && first_frame)
             *first_frame = frame.value();
@@ -122,15 +130,24 @@ Result<void, SpaceError> UserAddressSpace::map_fresh(uint64_t address, uint64_t 
 }
 
 void UserAddressSpace::unmap_owned(uint64_t address, uint64_t pages) {
-    for (uint64_t i = 0; i < pages; ++i) {
-        uint64_t page = address + i * page_size;
-        auto translation = m_tables.translate(page);
-        if (!translation || !translation->owned)
-            continue;
-        VERIFY(m_tables.unmap(page).is_ok());
-        VERIFY(free_frame(translation->phys).is_ok());
-        m_ledger->uncharge(1);
-    }
+    uint64_t freed = m_tables.unmap_range(address, address + pages * page_size,
+                                          [](uint64_t, const Translation& translation) {
+                                              if (!translation.owned)
+                                                  return false;
+                                              VERIFY(free_frame(translation.phys).is_ok());
+                                              return true;
+                                          });
+    m_ledger->uncharge(freed);
+}
+
+uint64_t UserAddressSpace::count_mapped(uint64_t address, uint64_t length, bool owned_only) const {
+    uint64_t count = 0;
+    m_tables.for_each_mapping_in(address, address + length,
+                                 [&](uint64_t, const Translation& translation) {
+                                     if (translation.owned || !owned_only)
+                                         ++count;
+                                 });
+    return count;
 }
 
 Result<uint64_t, SpaceError> UserAddressSpace::map_fixed(uint64_t address, uint64_t pages,
@@ -168,11 +185,9 @@ Result<void, SpaceError> UserAddressSpace::unmap(uint64_t address, uint64_t leng
     if (!in_map_region(address, length))
         return Err{SpaceError::InvalidRange};
     // Only anonymous memory: object mappings go through MemoryObject.unmap.
-    for (uint64_t page = address; page < address + length; page += page_size) {
-        auto translation = m_tables.translate(page);
-        if (!translation || !translation->owned)
-            return Err{SpaceError::NotMapped};
-    }
+    // Counting walks the mapped pages only, so a huge range costs nothing.
+    if (count_mapped(address, length, /*owned_only=*/true) != length / page_size)
+        return Err{SpaceError::NotMapped};
     unmap_owned(address, length / page_size);
     return {};
 }
@@ -181,10 +196,10 @@ Result<void, SpaceError> UserAddressSpace::protect(uint64_t address, uint64_t le
                                                    Access access) {
     if (!in_map_region(address, length))
         return Err{SpaceError::InvalidRange};
-    for (uint64_t page = address; page < address + length; page += page_size) {
-        if (!m_tables.translate(page))
-            return Err{SpaceError::NotMapped};
-    }
+    // Anonymous memory only: a memory object's mappings keep the access they
+    // were made with, so W^X across its mappings cannot be sidestepped here.
+    if (count_mapped(address, length, /*owned_only=*/true) != length / page_size)
+        return Err{SpaceError::NotMapped};
     for (uint64_t page = address; page < address + length; page += page_size)
         VERIFY(m_tables.protect(page, access).is_ok());
     return {};
@@ -237,6 +252,8 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> o
         return Err{SpaceError::InvalidRange};
     if (m_mapping_count == max_object_mappings)
         return Err{SpaceError::QuotaExceeded};
+    if (!object->may_map(access))
+        return Err{SpaceError::AccessConflict};
     uint64_t length = uint64_t(pages) * page_size;
     if (address == 0) {
         address = TRY(pick(length));
@@ -250,13 +267,27 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> o
         auto mapped = m_tables.map(address + uint64_t(i) * page_size, object->frame(first_page + i),
                                    PageSize::Small, access, Privilege::User);
         if (mapped.is_error()) {
-            for (uint32_t j = 0; j < i; ++j)
-                VERIFY(m_tables.unmap(address + uint64_t(j) * page_size).is_ok());
-            return Err{SpaceError::OutOfMemory};
+            m_tables.unmap_range(address, address + uint64_t(i) * page_size,
+                                 [](uint64_t, const Translation&) { return true; });
+            return Err{space_error_of(mapped.error())};
         }
     }
-    m_mappings[m_mapping_count++] = {RefPtr<KernelObject>(std::move(object)), address, pages};
+    object->add_mapping(access);
+    m_mappings[m_mapping_count++] = {RefPtr<KernelObject>(std::move(object)), address, pages,
+                                     access};
     return address;
+}
+
+void UserAddressSpace::drop_mapping(size_t index) {
+    ObjectMapping& mapping = m_mappings[index];
+    m_tables.unmap_range(mapping.address, mapping.address + uint64_t(mapping.pages) * page_size,
+                         [](uint64_t, const Translation&) { return true; });
+    auto* object = downcast<MemoryObject>(mapping.object.get());
+    VERIFY(object != nullptr);
+    object->remove_mapping(mapping.access);
+    mapping = std::move(m_mappings[m_mapping_count - 1]);
+    m_mappings[m_mapping_count - 1] = {};
+    --m_mapping_count;
 }
 
 Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, uint64_t address) {
@@ -265,21 +296,17 @@ Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, ui
         if (mapping.address != address ||
             mapping.object.get() != static_cast<KernelObject*>(&object))
             continue;
-        for (uint32_t p = 0; p < mapping.pages; ++p)
-            VERIFY(m_tables.unmap(address + uint64_t(p) * page_size).is_ok());
-        mapping = std::move(m_mappings[m_mapping_count - 1]);
-        m_mappings[m_mapping_count - 1] = {};
-        --m_mapping_count;
+        drop_mapping(i);
         return {};
     }
     return Err{SpaceError::NotMapped};
 }
 
 void UserAddressSpace::destroy() {
-    for (size_t i = 0; i < m_mapping_count; ++i)
-        m_mappings[i] = {};
-    m_mapping_count = 0;
-    // Frees the owned (anonymous) frames; object frames are borrowed.
+    while (m_mapping_count > 0)
+        drop_mapping(m_mapping_count - 1);
+    // Frees the owned (anonymous) frames and every table; object frames are
+    // borrowed.
     m_ledger->uncharge(m_tables.destroy_address_space());
     m_reservation_count = 0;
 }

@@ -21,12 +21,14 @@ namespace capos::kernel {
 class MemoryObject;
 
 enum class SpaceError : uint8_t {
-    InvalidRange,  // unaligned, empty, outside the map region, or overflowing
-    Occupied,      // part of the range is mapped or reserved already
-    NotMapped,     // part of the range is not mapped (or not the right kind)
-    NotReserved,   // commit/decommit outside one reservation
-    QuotaExceeded, // the frame bound or the table of regions is full
-    OutOfMemory,   // no free frames
+    InvalidRange,   // unaligned, empty, outside the map region, or overflowing
+    Occupied,       // part of the range is mapped or reserved already
+    NotMapped,      // part of the range is not mapped (or not the right kind)
+    NotReserved,    // commit/decommit outside one reservation
+    QuotaExceeded,  // the frame bound (pages and the tables mapping them) or a table of regions is
+                    // full
+    OutOfMemory,    // no free frames
+    AccessConflict, // W^X: a memory object may be writable or executable, never both at once
 };
 const char* to_string(SpaceError error);
 
@@ -73,6 +75,7 @@ private:
                                      // does not need the complete type)
         uint64_t address = 0;
         uint32_t pages = 0;
+        Access access = Access::Read;
     };
 
     bool fits_quota(uint64_t length) const; // `length` bytes of fresh frames
@@ -84,6 +87,11 @@ private:
     Result<void, SpaceError> map_fresh(uint64_t address, uint64_t pages, Access access,
                                        uint64_t* first_frame);
     void unmap_owned(uint64_t address, uint64_t pages);
+    // Mapped pages in the range (anonymous ones only if `owned_only`),
+    // counted over the mapped pages, not the range.
+    uint64_t count_mapped(uint64_t address, uint64_t length, bool owned_only) const;
+    // Unmaps object mapping `index` and forgets it.
+    void drop_mapping(size_t index);
 
     PageTables m_tables;
     RefPtr<FrameLedger> m_ledger; // anonymous frames are charged here

@@ -15,13 +15,6 @@ abi::Cqe error_cqe(uint64_t user_data, TransportError error) {
     return abi::Cqe{.user_data = user_data, .result = int32_t(error)};
 }
 
-// Lets `process`'s thread waiting in cap_enter run before anything else: the
-// direct handoff of step 1 and step 3.
-void hand_off_to(Process& process) {
-    if (Thread* waiter = process.ring_waiter())
-        Scheduler::wake_first(waiter);
-}
-
 } // namespace
 
 Result<RefPtr<Endpoint>, TransportError> Endpoint::create() {
@@ -68,14 +61,26 @@ void Endpoint::remove_client() {
     if (--m_clients == 0 && !m_queue_head && m_receiver.has_value()) {
         PendingReply receiver = std::move(*m_receiver);
         m_receiver.reset();
-        complete_with_error(receiver, TransportError::Disconnected);
+        receiver.complete_with_error(TransportError::Disconnected);
     }
 }
 
-void Endpoint::free_call(EndpointCall* call) {
-    if (Process* caller = call->reply.caller.get()) {
-        caller->uncharge_queued(uint64_t(call->params_words) * 8);
-        caller->remove_outgoing(call);
+void Endpoint::release_charges(EndpointCall& call) {
+    if (Process* caller = call.reply.caller()) {
+        caller->uncharge_queued(uint64_t(call.params_words) * 8);
+        caller->remove_outgoing(&call);
+    }
+    call.charged = false;
+}
+
+void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake wake) {
+    if (call->charged)
+        release_charges(*call);
+    if (call->reply) {
+        if (answer)
+            call->reply.complete(*answer, wake);
+        else
+            call->reply.reset(); // its caller has ended
     }
     if (call->params)
         heap_free(call->params);
@@ -84,7 +89,7 @@ void Endpoint::free_call(EndpointCall* call) {
 
 Endpoint::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
                                      PendingReply& receiver, bool from_queue) {
-    Process& owner = *receiver.caller;
+    Process& owner = *receiver.caller();
     uint64_t params_bytes = params.size() * sizeof(capnp::Word);
     uint32_t cap_count = call.transfer.count();
     abi::RecvHeader header{
@@ -92,27 +97,27 @@ Endpoint::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> 
         .method = call.method,
         .cap_count = uint16_t(cap_count),
         .interface_id = call.interface_id,
-        .caller = call.reply.caller ? call.reply.caller->id() : 0,
+        .caller = call.reply ? call.reply.caller()->id() : 0,
         .params_len = uint32_t(params_bytes),
     };
-    abi::Cqe cqe{.user_data = receiver.user_data, .call_id = call.call_id, .extra = header.caller};
+    abi::Cqe cqe{.call_id = call.call_id, .extra = header.caller};
     uint64_t total = sizeof header + params_bytes + uint64_t(cap_count) * sizeof(abi::CapRecord);
     // Decode: the receiver's buffer must take everything before anything moves.
-    if (total > receiver.result.length) {
+    if (total > receiver.result().length) {
         cqe.result = int32_t(TransportError::ResultTooSmall);
-        post_completion(owner, cqe);
+        receiver.complete(cqe);
         return Delivery::ReceiverRefused;
     }
-    if (!user_range_writable(owner.page_tables(), receiver.result.address, total)) {
+    if (!user_range_writable(owner.page_tables(), receiver.result().address, total)) {
         cqe.result = int32_t(TransportError::BadBuffer);
-        post_completion(owner, cqe);
+        receiver.complete(cqe);
         return Delivery::ReceiverRefused;
     }
     abi::CapRecord records[abi::max_transfers];
     if (call.transfer.commit(owner, params, records).is_error())
         return Delivery::TransferFailed; // the receiver's table is full
     // Invoke: nothing can fail from here (the buffer was checked above).
-    uint64_t at = receiver.result.address;
+    uint64_t at = receiver.result().address;
     VERIFY(copy_to_address_space(owner.page_tables(), at, &header, sizeof header));
     VERIFY(copy_to_address_space(owner.page_tables(), at + sizeof header, params.data(),
                                  params_bytes));
@@ -121,15 +126,17 @@ Endpoint::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> 
     cqe.result = 0;
     cqe.result_len = uint32_t(sizeof header + params_bytes);
     cqe.cap_count = cap_count;
-    post_completion(owner, cqe);
+    // The direct handoff (step 1): the receiver runs next.
+    receiver.complete(cqe, Wake::First);
     if (from_queue) {
         m_queue_head = call.next;
         if (!m_queue_head)
             m_queue_tail = nullptr;
         --m_queued;
-        if (call.reply.caller)
-            call.reply.caller->uncharge_queued(uint64_t(call.params_words) * 8);
-        heap_free(call.params);
+        if (Process* caller = call.reply.caller())
+            caller->uncharge_queued(uint64_t(call.params_words) * 8);
+        if (call.params)
+            heap_free(call.params); // an empty call has none
         call.params = nullptr;
         call.params_words = 0;
     }
@@ -148,16 +155,21 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
                               uint64_t(transfer.count()) * sizeof(abi::CapRecord);
     if (delivered_size > ring::max_message_bytes)
         return error_cqe(sqe.user_data, TransportError::BadBuffer);
-    bool direct = m_receiver.has_value() && !m_receiver->caller->has_exited();
+    bool direct = m_receiver.has_value() && !m_receiver->caller()->has_exited();
     uint64_t queued_bytes = direct ? 0 : params.size() * sizeof(capnp::Word);
     if (!direct && m_queued >= max_queued_calls)
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
     if (!caller.can_add_outgoing(queued_bytes))
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
+    auto reply = PendingReply::owe(caller, sqe.user_data, sqe.result);
+    if (!reply)
+        return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
 
     auto created = heap_create<EndpointCall>();
-    if (created.is_error())
+    if (created.is_error()) {
+        reply->reset(); // answered at once
         return error_cqe(sqe.user_data, TransportError::NoMemory);
+    }
     EndpointCall* call = created.value();
     call->endpoint = this;
     call->call_id = m_next_call_id++;
@@ -165,34 +177,31 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
         m_next_call_id = 1;
     call->method = sqe.method;
     call->interface_id = sqe.interface_id;
-    call->reply = PendingReply{retain(&caller), sqe.user_data, sqe.result};
+    call->reply = std::move(*reply);
     call->transfer = std::move(transfer);
 
     if (direct) {
         PendingReply receiver = std::move(*m_receiver);
         caller.add_outgoing(call);
+        call->charged = true;
         switch (deliver(*call, params, receiver, /*from_queue=*/false)) {
         case Delivery::Delivered:
             m_receiver.reset();
-            hand_off_to(*receiver.caller);
             return std::nullopt;
         case Delivery::TransferFailed:
             // The receiver keeps waiting; the call fails and its capabilities
             // stay with the caller.
             m_receiver = std::move(receiver);
-            caller.remove_outgoing(call);
-            call->reply = {};
-            heap_destroy(call);
+            end_call(call, std::nullopt); // answered at once below
             return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
         case Delivery::ReceiverRefused:
             // The receiver's RECV has failed; queue the call for the next one,
             // within the same bounds as any queued call.
             m_receiver.reset();
-            caller.remove_outgoing(call);
+            release_charges(*call);
             if (m_queued >= max_queued_calls ||
                 !caller.can_add_outgoing(params.size() * sizeof(capnp::Word))) {
-                call->reply = {};
-                heap_destroy(call);
+                end_call(call, std::nullopt); // answered at once below
                 return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
             }
             break;
@@ -202,7 +211,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     if (!params.empty()) {
         auto copy = heap_allocate(params.size() * sizeof(capnp::Word), alignof(capnp::Word));
         if (copy.is_error()) {
-            heap_destroy(call);
+            end_call(call, std::nullopt); // answered at once below
             return error_cqe(sqe.user_data, TransportError::NoMemory);
         }
         call->params = static_cast<capnp::Word*>(copy.value());
@@ -211,6 +220,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     }
     caller.add_outgoing(call);
     caller.charge_queued(uint64_t(call->params_words) * 8);
+    call->charged = true;
     if (m_queue_tail)
         m_queue_tail->next = call;
     else
@@ -221,9 +231,10 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
 }
 
 std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe& sqe) {
-    if (m_receiver.has_value() && !m_receiver->caller->has_exited())
+    if (m_receiver.has_value() && !m_receiver->caller()->has_exited())
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // one RECV at a time
-    PendingReply receiver{retain(&owner), sqe.user_data, sqe.result};
+    // Answered at once when a call waits; kept (within the bound) otherwise.
+    PendingReply receiver = PendingReply::owe_unbounded(owner, sqe.user_data, sqe.result);
     while (EndpointCall* call = m_queue_head) {
         std::span<capnp::Word> params(call->params, call->params_words);
         switch (deliver(*call, params, receiver, /*from_queue=*/true)) {
@@ -237,14 +248,15 @@ std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe
             if (!m_queue_head)
                 m_queue_tail = nullptr;
             --m_queued;
-            if (call->reply.caller)
-                complete_with_error(call->reply, TransportError::QuotaExceeded);
-            free_call(call);
+            end_call(call, abi::Cqe{.result = int32_t(TransportError::QuotaExceeded)});
             continue;
         }
     }
-    if (m_clients == 0)
-        return error_cqe(sqe.user_data, TransportError::Disconnected);
+    if (m_clients == 0 || !receiver.may_keep()) {
+        receiver.reset(); // answered at once below
+        return error_cqe(sqe.user_data, m_clients == 0 ? TransportError::Disconnected
+                                                       : TransportError::QuotaExceeded);
+    }
     m_receiver = std::move(receiver);
     return std::nullopt;
 }
@@ -257,35 +269,37 @@ abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Wor
     EndpointCall* call = *link;
     if (!call)
         return error_cqe(sqe.user_data, TransportError::NoSuchCall);
-    if (call->reply.caller && !call->reply.caller->has_exited()) {
-        Process& client = *call->reply.caller;
-        PendingReply& reply = call->reply;
+    PendingReply& reply = call->reply;
+    Process* client = reply.caller();
+    if (client && !client->has_exited()) {
         auto status = (sqe.flags & abi::SqeReturnException) ? abi::CallStatus::Exception
                                                             : abi::CallStatus::Ok;
         uint64_t message_bytes = message.size() * sizeof(capnp::Word);
         uint64_t total = message_bytes + uint64_t(transfer.count()) * sizeof(abi::CapRecord);
-        if (total > reply.result.length) {
-            complete_with_error(reply, TransportError::ResultTooSmall);
-        } else if (!user_range_writable(client.page_tables(), reply.result.address, total)) {
-            complete_with_error(reply, TransportError::BadBuffer);
+        uint64_t at = reply.result().address;
+        abi::Cqe cqe{};
+        if (total > reply.result().length) {
+            cqe.result = int32_t(TransportError::ResultTooSmall);
+        } else if (!user_range_writable(client->page_tables(), at, total)) {
+            cqe.result = int32_t(TransportError::BadBuffer);
         } else {
             abi::CapRecord records[abi::max_transfers];
             uint32_t cap_count = transfer.count();
-            if (transfer.commit(client, message, records).is_error())
+            if (transfer.commit(*client, message, records).is_error())
                 return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // still in flight
-            VERIFY(copy_to_address_space(client.page_tables(), reply.result.address, message.data(),
-                                         message_bytes));
-            VERIFY(copy_to_address_space(client.page_tables(), reply.result.address + message_bytes,
-                                         records, cap_count * sizeof(abi::CapRecord)));
-            post_completion(client, abi::Cqe{.user_data = reply.user_data,
-                                             .result = int32_t(status),
-                                             .result_len = uint32_t(message_bytes),
-                                             .cap_count = cap_count});
+            VERIFY(copy_to_address_space(client->page_tables(), at, message.data(), message_bytes));
+            VERIFY(copy_to_address_space(client->page_tables(), at + message_bytes, records,
+                                         cap_count * sizeof(abi::CapRecord)));
+            cqe.result = int32_t(status);
+            cqe.result_len = uint32_t(message_bytes);
+            cqe.cap_count = cap_count;
         }
-        hand_off_to(client);
+        *link = call->next;
+        end_call(call, cqe, Wake::First); // the caller runs next (step 3)
+    } else {
+        *link = call->next;
+        end_call(call, std::nullopt);
     }
-    *link = call->next;
-    free_call(call);
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
@@ -297,22 +311,19 @@ void Endpoint::close() {
         // The owner's own waiting RECV (it released its last owner capability).
         PendingReply receiver = std::move(*m_receiver);
         m_receiver.reset();
-        if (receiver.caller)
-            complete_with_error(receiver, TransportError::Disconnected);
+        if (receiver)
+            receiver.complete_with_error(TransportError::Disconnected);
     }
+    abi::Cqe disconnected{.result = int32_t(TransportError::Disconnected)};
     while (EndpointCall* call = m_queue_head) {
         m_queue_head = call->next;
-        if (call->reply.caller)
-            complete_with_error(call->reply, TransportError::Disconnected);
-        free_call(call);
+        end_call(call, disconnected);
     }
     m_queue_tail = nullptr;
     m_queued = 0;
     while (EndpointCall* call = m_in_flight) {
         m_in_flight = call->next;
-        if (call->reply.caller)
-            complete_with_error(call->reply, TransportError::Disconnected);
-        free_call(call);
+        end_call(call, disconnected);
     }
 }
 
@@ -330,12 +341,11 @@ void Endpoint::cancel(EndpointCall* call) {
         if (m_queue_tail == c)
             m_queue_tail = previous;
         --m_queued;
-        free_call(c);
+        end_call(c, std::nullopt);
         return;
     }
-    if (Process* caller = call->reply.caller.get())
-        caller->remove_outgoing(call);
-    call->reply.caller.reset();
+    release_charges(*call);
+    call->reply.reset();
 }
 
 } // namespace capos::kernel

@@ -47,7 +47,8 @@ struct EndpointCall {
     PendingReply reply;
     capnp::Word* params = nullptr; // the heap copy while queued
     uint32_t params_words = 0;
-    Transfer transfer; // capabilities sent with the call, until delivered
+    Transfer transfer;    // capabilities sent with the call, until delivered
+    bool charged = false; // on the caller's outstanding list (and its queued bytes)
 };
 
 class Endpoint final : public KernelObject {
@@ -91,7 +92,14 @@ private:
     // `from_queue`.
     Delivery deliver(EndpointCall& call, std::span<capnp::Word> params, PendingReply& receiver,
                      bool from_queue);
-    void free_call(EndpointCall* call);
+    // Gives back what `call` charged its caller (outstanding list, queued
+    // bytes). Idempotent.
+    static void release_charges(EndpointCall& call);
+    // Ends `call`: releases its charges, posts `answer` to its caller (or
+    // forgets the answer when there is none: the caller has ended, or the
+    // submission is answered another way), frees it.
+    static void end_call(EndpointCall* call, std::optional<abi::Cqe> answer,
+                         Wake wake = Wake::Queued);
 
     bool m_closed = false;
     uint32_t m_clients = 0;

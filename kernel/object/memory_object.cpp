@@ -70,6 +70,24 @@ void MemoryObject::destroy() {
     heap_free(frames);
 }
 
+void MemoryObject::add_mapping(Access access) {
+    VERIFY(may_map(access));
+    if (access == Access::ReadWrite)
+        ++m_writable_mappings;
+    else if (access == Access::ReadExecute)
+        ++m_executable_mappings;
+}
+
+void MemoryObject::remove_mapping(Access access) {
+    if (access == Access::ReadWrite) {
+        VERIFY(m_writable_mappings > 0);
+        --m_writable_mappings;
+    } else if (access == Access::ReadExecute) {
+        VERIFY(m_executable_mappings > 0);
+        --m_executable_mappings;
+    }
+}
+
 Result<void, gen::Exception>
 MemoryObject::info(schema::MemoryObject::InfoParams::Reader,
                    schema::MemoryObject::InfoResults::Builder results) {

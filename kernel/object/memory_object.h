@@ -3,10 +3,16 @@
 // learns the frames' physical addresses. Each mapping holds a reference, so
 // the frames are freed only when the last capability and the last mapping
 // are gone.
+//
+// W^X holds for the object as a whole, across every mapping in every address
+// space: while it is mapped writable anywhere it cannot be mapped executable
+// anywhere, and the other way round (otherwise code written through one
+// mapping would run through another).
 #pragma once
 
 #include "kernel/cap/kernel_service.h"
 #include "kernel/mm/frame_ledger.h"
+#include "kernel/mm/page_tables.h"
 #include "lib/base/result.h"
 
 namespace capos::kernel {
@@ -24,6 +30,16 @@ public:
     bool contiguous() const { return m_contiguous; }
     uint64_t frame(uint32_t page) const { return m_frames[page]; }
 
+    // W^X across mappings: whether a mapping with `access` may be added now;
+    // add/remove keep the count of writable and executable mappings.
+    bool may_map(Access access) const {
+        return access == Access::ReadWrite     ? m_executable_mappings == 0
+               : access == Access::ReadExecute ? m_writable_mappings == 0
+                                               : true;
+    }
+    void add_mapping(Access access);
+    void remove_mapping(Access access);
+
     // The MemoryObject interface.
     Result<void, gen::Exception> info(schema::MemoryObject::InfoParams::Reader,
                                       schema::MemoryObject::InfoResults::Builder results);
@@ -39,6 +55,8 @@ private:
 
     uint64_t* m_frames; // heap array of physical frame addresses
     uint32_t m_pages;
+    uint32_t m_writable_mappings = 0;
+    uint32_t m_executable_mappings = 0;
     bool m_contiguous;
     RefPtr<FrameLedger> m_ledger;
 };

@@ -61,14 +61,16 @@ Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name,
     VERIFY(limits.within_maximums());
     if (name.size() > max_name_length)
         return Err{SpawnError::NameTooLong};
-    auto tables = PageTables::create_address_space(kernel_page_tables());
+    RefPtr<FrameLedger> ledger = FrameLedger::create(limits.frames);
+    if (!ledger)
+        return Err{SpawnError::OutOfMemory};
+    auto tables = PageTables::create_address_space(kernel_page_tables(), *ledger);
     if (tables.is_error())
         return Err{SpawnError::OutOfMemory};
-    RefPtr<FrameLedger> ledger = FrameLedger::create(limits.frames);
     auto memory = heap_allocate(sizeof(Process), alignof(Process));
     auto slots = heap_allocate(sizeof(ProcessCapTable::Slot) * limits.capability_slots,
                                alignof(ProcessCapTable::Slot));
-    if (!ledger || memory.is_error() || slots.is_error()) {
+    if (memory.is_error() || slots.is_error()) {
         if (memory.is_ok())
             heap_free(memory.value());
         if (slots.is_ok())
@@ -148,15 +150,21 @@ Result<abi::CapId, SpawnError> Process::grant(RefPtr<KernelObject> object, uint6
     return id.value();
 }
 
-Result<void, SpawnError> Process::start() {
+Result<void, SpawnError> Process::prepare_start() {
+    VERIFY(!m_prepared_thread && !m_main_thread);
     auto thread = Thread::create(this, user_thread_entry, this);
     if (thread.is_error())
         return Err{SpawnError::OutOfMemory};
-    m_main_thread = thread.value().get();
+    m_prepared_thread = thread.release_value().leak();
+    return {};
+}
+
+void Process::start() {
+    VERIFY(m_prepared_thread);
+    m_main_thread = std::exchange(m_prepared_thread, nullptr);
     // The running thread keeps its process alive.
     add_reference();
-    Scheduler::make_ready(thread.release_value());
-    return {};
+    Scheduler::make_ready(RefPtr<Thread>::adopt(m_main_thread));
 }
 
 Process* Process::current() {
@@ -194,7 +202,7 @@ void answer_exit_watcher(PendingReply& reply, const ExitStatus& status) {
         faulted.set_detail(status.detail);
     }
     VERIFY(message.error() == capnp::WireError::None);
-    complete_with_message(reply, abi::CallStatus::Ok, message.words());
+    reply.complete_with_message(abi::CallStatus::Ok, message.words());
 }
 
 } // namespace
@@ -240,7 +248,6 @@ void Process::terminate_current(ExitStatus status) {
         Scheduler::wake(waiter);
     for (size_t i = 0; i < process->m_exit_watcher_count; ++i) {
         answer_exit_watcher(process->m_exit_watchers[i], status);
-        process->m_exit_watchers[i] = {};
     }
     process->m_exit_watcher_count = 0;
     process->m_main_thread = nullptr;
@@ -259,6 +266,8 @@ void Process::wait_for_exit() {
 }
 
 void Process::destroy() {
+    if (Thread* never_started = std::exchange(m_prepared_thread, nullptr))
+        never_started->release_reference();
     release_address_space();
     ProcessCapTable::Slot* slots = m_slots;
     size_t slot_count = m_limits.capability_slots;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "abi/capset.h"
+#include "abi/limits.h"
 #include "abi/ring.h"
 #include "kernel/cap/completion.h"
 #include "kernel/cap/ring.h"
@@ -38,22 +39,17 @@ struct ExitStatus {
 using ProcessCapTable = CapTable<RefPtr<KernelObject>>;
 
 // A process's resource bounds (schema/capos.capnp ResourceLimits): what its
-// manifest entry or spawner asked for, within the kernel's maximums.
+// manifest entry or spawner asked for, within the kernel's maximums. The
+// defaults and maximums are abi/limits.h, shared with lib/manifest.
 struct ProcessLimits {
-    uint32_t capability_slots = 256;
-    uint32_t outstanding_calls = 64;
-    uint64_t queued_bytes = 256 * 1024;
-    uint64_t frames = 16384; // 64 MiB
-
-    static constexpr uint32_t max_capability_slots = 4096;
-    static constexpr uint32_t max_outstanding_calls = 1024;
-    static constexpr uint64_t max_queued_bytes = 16 * 1024 * 1024;
-    static constexpr uint64_t max_frames = 1048576; // 4 GiB
+    uint32_t capability_slots = abi::default_capability_slots;
+    uint32_t outstanding_calls = abi::default_outstanding_calls;
+    uint64_t queued_bytes = abi::default_queued_bytes;
+    uint64_t frames = abi::default_frames;
 
     bool within_maximums() const {
-        return capability_slots >= 1 && capability_slots <= max_capability_slots &&
-               outstanding_calls <= max_outstanding_calls && queued_bytes <= max_queued_bytes &&
-               frames <= max_frames;
+        return abi::limits_within_maximums(capability_slots, outstanding_calls, queued_bytes,
+                                           frames);
     }
 };
 
@@ -74,8 +70,10 @@ public:
     Result<abi::CapId, SpawnError> grant(RefPtr<KernelObject> object, uint64_t interface_id,
                                          std::string_view name,
                                          CapFlags flags = CapFlags::Transferable);
-    // Creates the main thread and makes it ready.
-    Result<void, SpawnError> start();
+    // Creates the main thread (the last step of building a process that can
+    // fail), then start() makes it ready and cannot fail.
+    Result<void, SpawnError> prepare_start();
+    void start();
 
     uint32_t id() const { return m_id; }
     uint64_t entry_point() const { return m_entry; }
@@ -114,6 +112,17 @@ public:
     void charge_queued(uint64_t bytes) { m_queued_bytes += bytes; }
     void uncharge_queued(uint64_t bytes) { m_queued_bytes -= bytes; }
     uint32_t outstanding_calls() const { return m_outstanding_calls; }
+
+    // Completions the kernel owes this process for submissions it has taken
+    // (PendingReply keeps the count): with the unread ones they must fit the
+    // completion queue, so cap_enter takes no submission without room for
+    // its answer.
+    void owe_completion() { ++m_completions_owed; }
+    void settle_completion() {
+        VERIFY(m_completions_owed > 0);
+        --m_completions_owed;
+    }
+    uint32_t completions_owed() const { return m_completions_owed; }
     uint64_t queued_bytes() const { return m_queued_bytes; }
     ProcessCapTable& capabilities() { return m_capabilities; }
 
@@ -146,15 +155,17 @@ private:
     ProcessCapTable::Slot* m_slots; // heap array behind m_capabilities
     ProcessCapTable m_capabilities;
     uint64_t m_entry = 0;
-    Thread* m_main_thread = nullptr; // not owned: the scheduler holds it
-    Thread* m_waiter = nullptr;      // a kernel thread waiting for exit (init's monitor)
-    Thread* m_ring_waiter = nullptr; // blocked in cap_enter
+    Thread* m_main_thread = nullptr;     // not owned: the scheduler holds it
+    Thread* m_prepared_thread = nullptr; // owns a reference between prepare_start and start
+    Thread* m_waiter = nullptr;          // a kernel thread waiting for exit (init's monitor)
+    Thread* m_ring_waiter = nullptr;     // blocked in cap_enter
     static constexpr size_t max_exit_watchers = 4;
     PendingReply m_exit_watchers[max_exit_watchers];
     size_t m_exit_watcher_count = 0;
     EndpointCall* m_outgoing = nullptr; // calls made through endpoints, not yet answered
     uint32_t m_outstanding_calls = 0;
     uint64_t m_queued_bytes = 0;
+    uint32_t m_completions_owed = 0;
     ExitStatus m_exit_status;
 };
 

@@ -13,6 +13,8 @@ Thread* g_ready_head = nullptr;
 Thread* g_ready_tail = nullptr;
 Thread* g_sleepers = nullptr; // blocked threads with a deadline
 Thread* g_dead = nullptr;     // exited, its reference dropped once off its stack
+uint64_t g_ticks = 0;         // timer ticks since boot
+uint64_t g_switched_at = 0;   // g_ticks when the running thread got the CPU
 arch::ThreadContext g_boot_context;
 
 [[noreturn]] void idle_loop(void*) {
@@ -21,6 +23,14 @@ arch::ThreadContext g_boot_context;
 }
 
 } // namespace
+
+uint64_t deadline_after_ns(uint64_t ns) {
+    uint64_t microseconds = ns / 1000 + (ns % 1000 != 0);
+    uint64_t now = uptime_microseconds();
+    if (microseconds >= no_deadline - now)
+        return no_deadline;
+    return now + microseconds;
+}
 
 void Scheduler::init() {
     auto idle = Thread::create(nullptr, idle_loop, nullptr);
@@ -74,6 +84,7 @@ void Scheduler::switch_to_next() {
     }
     next->m_state = Thread::State::Running;
     g_current = next;
+    g_switched_at = g_ticks;
     arch::set_kernel_stack(next->kernel_stack_top());
     activate_address_space_of(next);
     arch::context_switch(previous ? previous->m_context : g_boot_context, next->m_context);
@@ -166,7 +177,12 @@ void Scheduler::tick() {
             link = &sleeper->m_next_sleeper;
         }
     }
-    if (g_current && g_ready_head)
+    // A thread keeps the CPU until a whole tick period has passed since it
+    // got it (between one and two periods): one that was just handed the CPU
+    // (a server receiving a call) is not preempted by the tick that happens
+    // to fall right after the handoff.
+    ++g_ticks;
+    if (g_current && g_ready_head && (g_current == g_idle || g_ticks - g_switched_at >= 2))
         yield();
 }
 

@@ -1,6 +1,7 @@
 // The scheduler: one CPU, round-robin over ready threads, preemption on the
-// timer tick, an idle thread when nothing is ready, and blocking with an
-// optional deadline.
+// timer tick once the running thread has had the CPU for a whole tick period
+// (slices of one to two periods), an idle thread when nothing is ready, and
+// blocking with an optional deadline.
 //
 // Locking: the scheduler's state is touched only with interrupts off (every
 // system call and interrupt runs with them off; the idle thread enables them
@@ -13,6 +14,10 @@ namespace capos::kernel {
 
 inline constexpr uint32_t timer_hz = 100;
 inline constexpr uint64_t no_deadline = UINT64_MAX;
+
+// The deadline (uptime in microseconds) `ns` nanoseconds from now, rounded up
+// to whole microseconds; no_deadline when it lies beyond what uptime can count.
+uint64_t deadline_after_ns(uint64_t ns);
 
 class Scheduler {
 public:

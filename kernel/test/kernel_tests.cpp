@@ -4,11 +4,13 @@
 #include "kernel/arch/arch.h"
 #include "kernel/boot/boot_archive.h"
 #include "kernel/lib/log.h"
+#include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/mm/layout.h"
+#include "kernel/mm/user_copy.h"
 
 namespace capos::kernel {
 
@@ -285,6 +287,44 @@ void fault_stack_overflow() {
     overflow_stack(0);
 }
 
+// An address space with one user page at `address` (readable and writable,
+// or executable, holding a `ret`), made the active one: what a process's
+// memory looks like to the kernel during a system call.
+uint64_t map_user_page(Access access) {
+    constexpr uint64_t address = 0x400000;
+    RefPtr<FrameLedger> ledger = FrameLedger::create();
+    VERIFY(ledger);
+    auto tables = PageTables::create_address_space(kernel_page_tables(), *ledger.leak());
+    VERIFY(tables.is_ok());
+    auto frame = allocate_zeroed_frame();
+    VERIFY(frame.is_ok());
+    *phys_to_ptr<uint8_t>(frame.value()) = 0xC3; // ret
+    VERIFY(tables.value()
+               .map(address, frame.value(), PageSize::Small, access, Privilege::User)
+               .is_ok());
+    tables.value().activate();
+    return address;
+}
+
+// SMAP: the kernel reads a user page outside the user-copy layer. A copy
+// through the layer first, so a SMAP window it left open (a missing clac)
+// would let the stray read through.
+[[gnu::noinline]] void fault_smap_read() {
+    uint64_t page = map_user_page(Access::ReadWrite);
+    uint64_t copied = 0;
+    VERIFY(UserSpan<uint64_t>(page, 1).copy_in(&copied));
+    log_info("fault test: a user copy worked; now reading user memory at {} directly", Hex{page});
+    uint64_t value = *reinterpret_cast<volatile uint64_t*>(page);
+    log_info("read {}", value);
+}
+
+// SMEP: the kernel jumps into a user page.
+[[gnu::noinline]] void fault_smep_exec() {
+    uint64_t page = map_user_page(Access::ReadExecute);
+    log_info("fault test: calling user memory at {}", Hex{page});
+    reinterpret_cast<void (*)()>(page)();
+}
+
 struct FaultTest {
     const char* name;
     void (*run)();
@@ -297,6 +337,8 @@ constexpr FaultTest fault_tests[] = {
     {"fault-exec-data", fault_exec_data},
     {"fault-null", fault_null},
     {"fault-stack-overflow", fault_stack_overflow},
+    {"fault-smap-read", fault_smap_read},
+    {"fault-smep-exec", fault_smep_exec},
 };
 
 } // namespace

@@ -101,14 +101,15 @@ Result<Target, WireError> resolve(const MessageReader& message, uint32_t segment
 }
 
 // The target's first word, once `words` words from it are known to lie in its
-// segment and have been charged to the traversal budget.
+// segment and have been charged to the traversal budget (at least one word,
+// see traversal_charge).
 Result<const Word*, WireError> locate(const MessageReader& message, const Target& target,
                                       uint64_t words) {
     std::span<const Word> segment = message.segment(target.segment);
     if (target.offset < 0 || static_cast<uint64_t>(target.offset) > segment.size() ||
         words > segment.size() - static_cast<uint64_t>(target.offset))
         return Err{WireError::OutOfBounds};
-    if (!message.consume_traversal(words))
+    if (!message.consume_traversal(traversal_charge(words)))
         return Err{WireError::TraversalLimit};
     return segment.data() + target.offset;
 }

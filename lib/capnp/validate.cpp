@@ -59,8 +59,9 @@ private:
                 if (kind_of(word) == PointerKind::List &&
                     detail::list_element_size(word) == ElementSize::Byte) {
                     uint64_t words = (uint64_t{detail::list_count(word)} + 7) / 8;
-                    if (near_target(segment, pointer, word, words) != nullptr && words <= left) {
-                        left -= words;
+                    uint64_t charge = detail::traversal_charge(words);
+                    if (near_target(segment, pointer, word, words) != nullptr && charge <= left) {
+                        left -= charge;
                         continue;
                     }
                 } else if (kind_of(word) == PointerKind::Struct) {
@@ -68,8 +69,9 @@ private:
                     uint16_t pointer_count = detail::struct_pointer_count(word);
                     uint64_t words = uint64_t{data_words} + pointer_count;
                     const Word* target = near_target(segment, pointer, word, words);
-                    if (target != nullptr && words <= left) {
-                        left -= words;
+                    uint64_t charge = detail::traversal_charge(words);
+                    if (target != nullptr && charge <= left) {
+                        left -= charge;
                         if (pointer_count == 0)
                             continue;
                         left = walk_run(target + data_words, pointer_count, segment_id, nesting - 1,
@@ -153,9 +155,10 @@ private:
             detail::data_bits_per_element(size) + 64u * detail::pointers_per_element(size);
         uint64_t words = (uint64_t{count} * step + 63) / 64;
         const Word* at = near_target(segment, pointer, word, words);
-        if (at == nullptr || words > left)
+        uint64_t charge = detail::traversal_charge(words);
+        if (at == nullptr || charge > left)
             return false;
-        left -= words;
+        left -= charge;
         if (size == ElementSize::Pointer)
             left = walk_run(at, count, segment_id, nesting - 1, left);
         return true;
@@ -222,8 +225,10 @@ private:
 } // namespace
 
 WireError validate(const MessageReader& message) {
-    // A fresh reader over the same segments: the caller's error and traversal
-    // budget stay untouched. (Built from its parts rather than copied: a copy
+    // A fresh reader over the same segments, with the limits `message` was
+    // made with (ReaderLimits::for_message for an untrusted message bounds the
+    // walk by its size): the caller's error and traversal budget stay
+    // untouched. (Built from its parts rather than copied: a copy
     // reads back the caller's just-written fields with wider loads, which
     // stalls on store forwarding and costs more than the whole walk of a
     // small message.)

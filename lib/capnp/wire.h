@@ -14,11 +14,13 @@
 //
 // Compatibility. What libcapnp writes, this reads, and the reverse; the list
 // compatibility rules are libcapnp's. The reader is stricter than libcapnp in
-// three ways no correct sender depends on: a pointer to a zero-sized object
+// four ways no correct sender depends on: a pointer to a zero-sized object
 // (empty struct, Void or empty list) must still have its offset inside the
 // segment; a far pointer's single landing pad must be a struct or list
 // pointer, never a capability; a double landing pad's first word must be a
-// single far pointer.
+// single far pointer; following a pointer to a zero-sized object costs one
+// word of the traversal budget (libcapnp charges nothing), so a message close
+// to its budget in libcapnp may exceed it here.
 //
 // Cost. Readers and builders are small, trivially copyable views (a few
 // pointers and counts); field and element accessors are inline and come down
@@ -63,7 +65,8 @@ enum class WireError : uint8_t {
     BadFraming,        // a malformed segment table
     TooManySegments,   // more segments than the caller's storage holds
     BufferFull,        // a builder ran out of space (or was asked for more than
-                       // the encoding can express, e.g. 2^29 list elements)
+                       // the encoding can express, e.g. 2^29 list elements),
+                       // or a caller's scratch storage is too short
 };
 const char* to_string(WireError error);
 
@@ -81,6 +84,29 @@ enum class ElementSize : uint8_t {
 struct ReaderLimits {
     uint64_t traversal_words = 8 * 1024 * 1024; // total words of targets a reader may visit
     uint32_t nesting = 64;                      // pointer depth
+
+    // The limits for reading an untrusted message of `words` words (all its
+    // segments): a traversal budget proportional to its size, so that any pass
+    // over it (validate(), a walk, reading every field once) costs time linear
+    // in its length however its pointers are shared. The fixed default above
+    // lets a 46-word message whose structs point twice at the same child, 21
+    // levels deep, make a walk visit two million structs.
+    //
+    // Why 4 * words + 64. A message whose objects are each reached once (what
+    // every correct sender writes) is charged at most 2 * words: each object's
+    // words and far landing pad once (together no more than the message), and
+    // one word per pointer to a zero-sized object (no more than its pointer
+    // words). Doubling that leaves room for lists of Void or of empty structs,
+    // which cost a word per element but occupy none, of up to 2 * words
+    // elements; the constant covers such lists in tiny messages. Sharing
+    // beyond that is refused with TraversalLimit.
+    static constexpr ReaderLimits for_message(size_t words) {
+        constexpr uint64_t per_word = 4;
+        constexpr uint64_t slack = 64;
+        uint64_t budget =
+            words > (UINT64_MAX - slack) / per_word ? UINT64_MAX : per_word * words + slack;
+        return ReaderLimits{budget, ReaderLimits{}.nesting};
+    }
 };
 
 class StructReader;
@@ -183,6 +209,14 @@ constexpr bool is_capability(Word word) {
     return static_cast<uint32_t>(word) == capability_kind_word;
 }
 
+// What following a pointer to an object of `words` words costs in traversal
+// budget: its size, but at least one word, so that every pointer followed is
+// paid for (an empty struct or list is otherwise free to visit any number of
+// times through shared pointers).
+constexpr uint64_t traversal_charge(uint64_t words) {
+    return words != 0 ? words : 1;
+}
+
 constexpr Word make_struct_pointer(int64_t offset, uint16_t data_words, uint16_t pointer_count) {
     return Word{static_cast<uint32_t>(static_cast<uint32_t>(offset) << 2)} |
            Word{data_words} << 32 | Word{pointer_count} << 48;
@@ -270,11 +304,12 @@ public:
     const ReaderLimits& limits() const { return m_limits; }
 
     // Traversal accounting: every struct, list, blob and far landing pad a
-    // reader visits is charged its size in words (lists of zero-sized elements
-    // are charged one word per element), as libcapnp does. Visiting the same
-    // object twice charges twice, which is what ends amplification through
-    // shared or cyclic pointers. False, charging nothing, when the budget is
-    // short. A trusted reader is never charged (and so is never written to).
+    // reader visits is charged its size in words, and at least one word
+    // (detail::traversal_charge); lists of zero-sized elements are charged one
+    // more word per element, as libcapnp does. Visiting the same object twice
+    // charges twice, which is what ends amplification through shared or
+    // cyclic pointers. False, charging nothing, when the budget is short. A
+    // trusted reader is never charged (and so is never written to).
     bool consume_traversal(uint64_t words) const {
         if (m_trusted)
             return true;
@@ -520,9 +555,12 @@ private:
 // struct lists), within the message's limits, and returns the first error, or
 // None. Capability pointers are accepted; Text is not told from Data without a
 // schema, so NUL terminators are left to get_text. Runs on a fresh copy of the
-// message's state (its own full traversal budget) and changes nothing in
-// `message`: decode before invoke. Recursion depth is bounded by the nesting
-// limit (about 180 bytes of stack per level on x86_64).
+// message's state (the whole traversal budget of the limits `message` was made
+// with, whatever `message` has used) and changes nothing in `message`: decode
+// before invoke. Its time is linear in that budget: an untrusted message read
+// with ReaderLimits::for_message is validated in time linear in its size.
+// Recursion depth is bounded by the nesting limit (about 180 bytes of stack
+// per level on x86_64).
 WireError validate(const MessageReader& message);
 
 // Builds one single-segment message in `buffer`. Objects are allocated in the
@@ -761,7 +799,7 @@ inline StructReader PointerReader::get_struct(const MessageReader* default_value
             uint16_t pointer_count = detail::struct_pointer_count(word);
             uint64_t words = uint64_t{data_words} + pointer_count;
             const Word* at = near_target(word, words);
-            if (at != nullptr && m_message->consume_traversal(words))
+            if (at != nullptr && m_message->consume_traversal(detail::traversal_charge(words)))
                 return StructReader(m_message, reinterpret_cast<const uint8_t*>(at),
                                     at + data_words, uint32_t{data_words} * 8, pointer_count,
                                     m_segment, m_nesting - 1);
@@ -809,7 +847,7 @@ inline ListReader PointerReader::get_list(ElementSize expected,
             uint32_t step = data_bits + 64u * pointer_count;
             uint64_t words = (uint64_t{count} * step + 63) / 64;
             const Word* at = near_target(word, words);
-            if (at != nullptr && m_message->consume_traversal(words))
+            if (at != nullptr && m_message->consume_traversal(detail::traversal_charge(words)))
                 return ListReader(m_message, reinterpret_cast<const uint8_t*>(at), count, step,
                                   data_bits, pointer_count, expected, m_segment, m_nesting - 1);
         }
@@ -828,7 +866,7 @@ inline TextReader PointerReader::get_text(std::string_view default_value) const 
             const Word* at = near_target(word, words);
             const char* text = reinterpret_cast<const char*>(at);
             if (at != nullptr && count != 0 && text[count - 1] == 0 &&
-                m_message->consume_traversal(words))
+                m_message->consume_traversal(words)) // not empty: `words` is at least 1
                 return TextReader(std::string_view(text, count - 1));
         }
     }
@@ -844,7 +882,7 @@ PointerReader::get_data(std::span<const uint8_t> default_value) const {
             uint32_t count = detail::list_count(word);
             uint64_t words = (uint64_t{count} + 7) / 8;
             const Word* at = near_target(word, words);
-            if (at != nullptr && m_message->consume_traversal(words))
+            if (at != nullptr && m_message->consume_traversal(detail::traversal_charge(words)))
                 return {reinterpret_cast<const uint8_t*>(at), count};
         }
     }

@@ -1,5 +1,6 @@
 #include "lib/manifest/validate.h"
 #include "abi/capset.h"
+#include "abi/limits.h"
 
 namespace capos::manifest {
 
@@ -45,6 +46,36 @@ Result<void, ManifestError> check_interface(CapGrant::Reader grant, uint64_t spe
     return {};
 }
 
+// A kernel source must be one the schema knows and this kernel serves, and
+// the grant must name the interface it speaks (or none).
+Result<void, ManifestError> check_kernel_source(CapGrant::Reader grant) {
+    schema::KernelCapability kind = grant.source().kernel();
+    uint64_t speaks = kernel_interface(kind);
+    if (speaks == 0)
+        return error(ManifestErrorCode::UnknownKernelCapability, grant.name());
+    if (!kernel_serves(kind))
+        return error(ManifestErrorCode::SourceUnavailable, grant.name());
+    return check_interface(grant, speaks);
+}
+
+// The limits the kernel will give the service (0 is the default, as spawn
+// reads it) must be within its maximums.
+Result<void, ManifestError> check_limits(schema::ServiceConfig::Reader service) {
+    if (!service.has_limits())
+        return {};
+    auto limits = service.limits();
+    auto or_default = [](auto value, auto fallback) -> decltype(fallback) {
+        return value != 0 ? value : fallback;
+    };
+    if (!abi::limits_within_maximums(
+            or_default(limits.capability_slots(), abi::default_capability_slots),
+            or_default(limits.outstanding_calls(), abi::default_outstanding_calls),
+            or_default(limits.queued_bytes(), abi::default_queued_bytes),
+            or_default(limits.frames(), abi::default_frames)))
+        return error(ManifestErrorCode::LimitTooLarge, service.name());
+    return {};
+}
+
 } // namespace
 
 const char* to_string(ManifestErrorCode code) {
@@ -81,6 +112,10 @@ const char* to_string(ManifestErrorCode code) {
         return "unknown kernel capability";
     case ManifestErrorCode::TooManyServices:
         return "too many services";
+    case ManifestErrorCode::LimitTooLarge:
+        return "resource limits beyond the kernel's maximums";
+    case ManifestErrorCode::SourceUnavailable:
+        return "kernel capability not served by this kernel";
     }
     return "unknown manifest error";
 }
@@ -112,6 +147,25 @@ uint64_t kernel_interface(schema::KernelCapability kind) {
     return 0;
 }
 
+bool kernel_serves(schema::KernelCapability kind) {
+    using schema::KernelCapability;
+    switch (kind) {
+    case KernelCapability::Console:
+    case KernelCapability::Timer:
+    case KernelCapability::Entropy:
+    case KernelCapability::FrameAllocator:
+    case KernelCapability::VirtualMemory:
+    case KernelCapability::ProcessSpawner:
+    case KernelCapability::BootPackage:
+    case KernelCapability::LogSink:
+    case KernelCapability::Null:
+        return true;
+    case KernelCapability::LogReader: // the kernel keeps no log ring to read back yet
+        return false;
+    }
+    return false;
+}
+
 Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
     if (manifest.schema_version() != schema::current_schema_version)
         return error(ManifestErrorCode::SchemaVersion, {});
@@ -136,10 +190,7 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
         auto source = grant.source();
         if (source.which() != CapGrant::Source::Which::Kernel)
             return error(ManifestErrorCode::InitGrantNotKernel, grant.name());
-        uint64_t speaks = kernel_interface(source.kernel());
-        if (speaks == 0)
-            return error(ManifestErrorCode::UnknownKernelCapability, grant.name());
-        TRY(check_interface(grant, speaks));
+        TRY(check_kernel_source(grant));
         init_holds[static_cast<uint16_t>(source.kernel())] = true;
     }
 
@@ -159,18 +210,16 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
         }
         if (!has_binary(manifest, service.binary()))
             return error(ManifestErrorCode::MissingBinary, service.binary());
+        TRY(check_limits(service));
         TRY(check_grant_names(service.grants()));
 
         for (auto grant : service.grants()) {
             auto source = grant.source();
             switch (source.which()) {
             case CapGrant::Source::Which::Kernel: {
-                uint64_t speaks = kernel_interface(source.kernel());
-                if (speaks == 0)
-                    return error(ManifestErrorCode::UnknownKernelCapability, grant.name());
+                TRY(check_kernel_source(grant));
                 if (!init_holds[static_cast<uint16_t>(source.kernel())])
                     return error(ManifestErrorCode::KernelSourceNotHeld, grant.name());
-                TRY(check_interface(grant, speaks));
                 break;
             }
             case CapGrant::Source::Which::Service: {

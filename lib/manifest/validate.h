@@ -1,7 +1,9 @@
 // Checks a boot manifest (schema/capos.capnp SystemManifest) for everything
 // that can be known before boot: the host tool tools/mkmanifest runs it when
-// an image is built, and init runs it again before it starts anything, so a
-// bad manifest fails closed with a reason instead of half-starting a system.
+// an image is built, and the kernel and init run it again before they start
+// anything, so a bad manifest fails closed with a reason instead of
+// half-starting a system. What the kernel accepts (limits, kernel sources)
+// comes from abi/limits.h and kernel_serves below, which the kernel shares.
 #pragma once
 
 #include "lib/base/result.h"
@@ -27,6 +29,8 @@ enum class ManifestErrorCode : uint8_t {
     InterfaceMismatch,   // a grant's interfaceId is not what its source speaks
     UnknownKernelCapability,
     TooManyServices,
+    LimitTooLarge,     // a service's limits exceed the kernel's maximums (abi/limits.h)
+    SourceUnavailable, // a grant names a kernel capability this kernel does not serve
 };
 
 const char* to_string(ManifestErrorCode code);
@@ -40,6 +44,11 @@ inline constexpr size_t max_services = 32;
 
 // The interface a kernel capability speaks, or 0 for an unknown kind.
 uint64_t kernel_interface(schema::KernelCapability kind);
+
+// Whether this kernel serves `kind`: the one list of available kernel
+// sources. A manifest granting any other is refused, and the kernel checks
+// at boot that it can create exactly these (kernel/cap/kernel_capabilities.cpp).
+bool kernel_serves(schema::KernelCapability kind);
 
 // `manifest` must come from a validated message (capnp::validate): this
 // checks meaning, not encoding.

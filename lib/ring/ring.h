@@ -36,6 +36,21 @@ constexpr uint32_t free_completions(uint32_t kernel_tail, uint32_t user_head, ui
     return entries - unread_completions(kernel_tail, user_head, entries);
 }
 
+// Whether the kernel may take one more submission: its completion needs a
+// slot of the completion queue beside the `unread` completions and the
+// `owed` ones (taken submissions not answered yet). With this check before
+// every submission, no completion is ever dropped while the process keeps its
+// CQ head honest.
+constexpr bool completion_room(uint32_t unread, uint32_t owed, uint32_t entries) {
+    return unread < entries && owed < entries - unread;
+}
+
+// Whether the kernel may owe a process one more completion (answer a
+// submission later), with `owed` owed already; see abi::ring_max_owed.
+constexpr bool may_owe(uint32_t owed) {
+    return owed < abi::ring_max_owed;
+}
+
 // Largest params message and result buffer a CALL may name.
 inline constexpr uint32_t max_message_bytes = 64 * 1024;
 

@@ -873,6 +873,131 @@ TEST(CapnpWireReader, TraversalBudgetCountsEveryVisit) {
     EXPECT_EQ(fresh.error(), WireError::None);
 }
 
+// 46 words: the root pointer; level 0, a struct of 3 data words and 2
+// pointers; levels 1 to 20, structs of 2 pointers. Both pointers of each level
+// aim at the next level's struct; level 20's are null. 2^21 - 1 structs on
+// the paths from the root, about 4.2M words of charges: within the fixed
+// default budget.
+Words shared_levels_message() {
+    Words words = {struct_ptr(0, 3, 2), 0, 0, 0, struct_ptr(1, 0, 2), struct_ptr(0, 0, 2)};
+    for (int level = 1; level < 20; ++level) {
+        words.push_back(struct_ptr(1, 0, 2));
+        words.push_back(struct_ptr(0, 0, 2));
+    }
+    words.push_back(0);
+    words.push_back(0);
+    return words;
+}
+
+TEST(CapnpWireReader, ProportionalBudgetEndsSharedStructs) {
+    Words words = shared_levels_message();
+    ASSERT_EQ(words.size(), 46u);
+    // The fixed default lets the walk through, two million structs later.
+    EXPECT_EQ(validate(MessageReader(words)), WireError::None);
+    // In proportion to its size it stops after a few hundred words.
+    ReaderLimits limits = ReaderLimits::for_message(words.size());
+    EXPECT_EQ(limits.traversal_words, 4u * 46 + 64);
+    EXPECT_EQ(limits.nesting, ReaderLimits{}.nesting);
+    EXPECT_EQ(validate(MessageReader(words, limits)), WireError::TraversalLimit);
+    // So does a copy, which reads the same way.
+    MessageReader message(words, limits);
+    Words buffer(1 << 10);
+    MessageBuilder builder(buffer);
+    builder.set_root(message.root());
+    EXPECT_EQ(message.error(), WireError::TraversalLimit);
+
+    // The budget saturates instead of wrapping.
+    EXPECT_EQ(ReaderLimits::for_message(SIZE_MAX).traversal_words, UINT64_MAX);
+    EXPECT_EQ(ReaderLimits::for_message(0).traversal_words, 64u);
+}
+
+TEST(CapnpWireReader, ProportionalBudgetTakesWellFormedMessages) {
+    // Every kind of object, each reached once, many of them zero-sized.
+    Words buffer(1 << 12);
+    MessageBuilder builder(buffer);
+    StructBuilder root = builder.init_root(2, 9);
+    root.set_data_field<uint64_t>(0, 7);
+    root.pointer_field(0).set_text("a name of some length");
+    const uint8_t bytes[] = {1, 2, 3};
+    root.pointer_field(1).set_data(bytes);
+    ListBuilder people = root.pointer_field(2).init_struct_list(10, 1, 2);
+    for (uint32_t i = 0; i < people.size(); ++i) {
+        people.get_struct(i).set_data_field<uint32_t>(0, i);
+        people.get_struct(i).pointer_field(0).set_text("x");
+        people.get_struct(i).pointer_field(1).init_struct(0, 0);
+    }
+    ListBuilder names = root.pointer_field(3).init_list(ElementSize::Pointer, 20);
+    for (uint32_t i = 0; i < names.size(); ++i) {
+        if (i % 2 == 0)
+            names.get_pointer(i).init_struct(0, 0);
+        else
+            names.get_pointer(i).init_list(ElementSize::EightBytes, 0);
+    }
+    root.pointer_field(4).init_list(ElementSize::Bit, 100);
+    root.pointer_field(5).init_struct(0, 0);
+    root.pointer_field(6).set_data({});
+    root.pointer_field(7).init_struct(3, 1).pointer_field(0).set_capability(2);
+    root.pointer_field(8).init_struct_list(0, 1, 0);
+    ASSERT_EQ(builder.error(), WireError::None);
+    Words words = words_of(builder);
+
+    EXPECT_EQ(validate(MessageReader(words, ReaderLimits::for_message(words.size()))),
+              WireError::None);
+    // A tree is charged at most twice its size (see ReaderLimits::for_message).
+    EXPECT_EQ(validate(MessageReader(words, ReaderLimits{2 * words.size(), 64})), WireError::None);
+    MessageReader message(words, ReaderLimits::for_message(words.size()));
+    EXPECT_EQ(canonical(message.root()), canonical(MessageReader(words).root()));
+    EXPECT_EQ(message.error(), WireError::None);
+}
+
+TEST(CapnpWireReader, ZeroSizedObjectsChargeAWord) {
+    // An empty struct, empty lists of eight-byte and Void elements, empty Data
+    // and an empty struct list (its tag is its one word): one word each, on
+    // the readers' fast and general paths and in validate().
+    Words words = {struct_ptr(0, 0, 5),
+                   empty_struct,
+                   list_ptr(0, ElementSize::EightBytes, 0),
+                   list_ptr(0, ElementSize::Void, 0),
+                   list_ptr(0, ElementSize::Byte, 0),
+                   list_ptr(0, ElementSize::InlineComposite, 0),
+                   tag_word(0, 1, 0)};
+    const uint64_t budget = 1000;
+    MessageReader message(words, ReaderLimits{budget, 64});
+    StructReader root = message.root(); // 5
+    (void)root.pointer_field(0).get_struct();
+    (void)root.pointer_field(1).get_list(ElementSize::EightBytes);
+    (void)root.pointer_field(2).get_list(ElementSize::Void); // the general path
+    (void)root.pointer_field(3).get_data();
+    (void)root.pointer_field(4).get_list(ElementSize::InlineComposite);
+    (void)root.pointer_field(1).get_list(ElementSize::Void); // general path, compatible sizes
+    EXPECT_EQ(message.error(), WireError::None);
+    EXPECT_EQ(budget - message.traversal_left(), 5u + 6);
+    EXPECT_EQ(validate(MessageReader(words, ReaderLimits{10, 64})), WireError::None);
+    EXPECT_EQ(validate(MessageReader(words, ReaderLimits{9, 64})), WireError::TraversalLimit);
+
+    // Many pointers to one empty struct: a word each, though they share it.
+    constexpr uint32_t count = 1000;
+    Words shared = {struct_ptr(0, 0, 1), list_ptr(0, ElementSize::Pointer, count)};
+    for (uint32_t i = 0; i < count; ++i) // all at the end of the segment (offset 0 is null)
+        shared.push_back(struct_ptr(static_cast<int32_t>(count - i), 0, 0));
+    shared.push_back(0);
+    MessageReader list_message(shared, ReaderLimits{budget * 10, 64});
+    ListReader list = list_message.root().pointer_field(0).get_list(ElementSize::Pointer);
+    ASSERT_EQ(list.size(), count);
+    for (uint32_t i = 0; i < count; ++i)
+        (void)list.get_pointer(i).get_struct();
+    EXPECT_EQ(list_message.error(), WireError::None);
+    EXPECT_EQ(budget * 10 - list_message.traversal_left(), 1u + count + count);
+    EXPECT_EQ(validate(MessageReader(shared, ReaderLimits{1 + 2 * count, 64})), WireError::None);
+    EXPECT_EQ(validate(MessageReader(shared, ReaderLimits{2 * count, 64})),
+              WireError::TraversalLimit);
+
+    // Behind a far pointer (the general path): the pad, then the empty struct.
+    Words far = {struct_ptr(0, 0, 1), far_ptr(false, 2, 0), empty_struct};
+    EXPECT_EQ(validate(MessageReader(far, ReaderLimits{3, 64})), WireError::None);
+    EXPECT_EQ(validate(MessageReader(far, ReaderLimits{2, 64})), WireError::TraversalLimit);
+}
+
 // ---------------------------------------------------------------------------
 // Default values
 

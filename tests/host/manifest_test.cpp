@@ -1,7 +1,9 @@
 // lib/manifest: what a boot manifest may say, checked before anything boots.
+#include "abi/limits.h"
 #include "lib/capnp/wire.h"
 #include "lib/manifest/validate.h"
 #include <gtest/gtest.h>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,12 +50,21 @@ struct ServiceSpec {
     std::vector<std::string> exports;
 };
 
+// A service's ResourceLimits as written in a manifest (0: the default).
+struct LimitsSpec {
+    uint32_t capability_slots = 0;
+    uint32_t outstanding_calls = 0;
+    uint64_t queued_bytes = 0;
+    uint64_t frames = 0;
+};
+
 class ManifestTest : public ::testing::Test {
 protected:
     std::vector<std::string> binaries{"init", "server", "client"};
     std::vector<GrantSpec> init_grants{kernel_grant("console", KernelCapability::Console),
                                        kernel_grant("spawner", KernelCapability::ProcessSpawner)};
     std::vector<ServiceSpec> services;
+    std::map<size_t, LimitsSpec> service_limits; // by index into services
     std::string init_program = "init";
     uint32_t version = schema::current_schema_version;
 
@@ -102,6 +113,13 @@ protected:
             auto e = out[s].init_exports(services[s].exports.size());
             for (size_t i = 0; i < services[s].exports.size(); ++i)
                 e.set(i, services[s].exports[i]);
+            if (auto found = service_limits.find(s); found != service_limits.end()) {
+                auto limits = out[s].init_limits();
+                limits.set_capability_slots(found->second.capability_slots);
+                limits.set_outstanding_calls(found->second.outstanding_calls);
+                limits.set_queued_bytes(found->second.queued_bytes);
+                limits.set_frames(found->second.frames);
+            }
         }
         EXPECT_EQ(message.error(), capnp::WireError::None);
         m_reader.emplace(message.words());
@@ -112,6 +130,15 @@ protected:
         auto result = check();
         EXPECT_TRUE(result.is_error());
         return result.is_error() ? result.error().code : ManifestErrorCode::SchemaVersion;
+    }
+
+    // The error's code and subject, copied out of the message.
+    std::pair<ManifestErrorCode, std::string> error_and_subject() {
+        auto result = check();
+        EXPECT_TRUE(result.is_error());
+        if (!result.is_error())
+            return {ManifestErrorCode::SchemaVersion, "(no error)"};
+        return {result.error().code, std::string(result.error().subject)};
     }
 
     void add_echo_pair() {
@@ -209,8 +236,83 @@ TEST_F(ManifestTest, UnknownKernelCapability) {
     EXPECT_EQ(error_of(), ManifestErrorCode::UnknownKernelCapability);
 }
 
+using Refused = std::pair<ManifestErrorCode, std::string>;
+
+TEST_F(ManifestTest, LimitsUpToTheKernelsMaximumsPass) {
+    services.push_back({"svc", "server", {}, {}});
+    service_limits[0] = {}; // present, every field the default
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {abi::max_capability_slots, abi::max_outstanding_calls,
+                         abi::max_queued_bytes, abi::max_frames};
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {1, 1, 1, 1};
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestTest, EachLimitBeyondItsMaximumIsRefused) {
+    services.push_back({"first", "server", {}, {}});
+    services.push_back({"svc", "client", {}, {}});
+    const LimitsSpec over[] = {
+        {abi::max_capability_slots + 1, 0, 0, 0},
+        {0, abi::max_outstanding_calls + 1, 0, 0},
+        {0, 0, abi::max_queued_bytes + 1, 0},
+        {0, 0, 0, abi::max_frames + 1},
+        {UINT32_MAX, UINT32_MAX, UINT64_MAX, UINT64_MAX},
+    };
+    for (const LimitsSpec& limits : over) {
+        service_limits[1] = limits;
+        EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::LimitTooLarge, "svc"));
+    }
+}
+
+TEST_F(ManifestTest, TheLimitNumbers) {
+    // The values the manifest rules and the kernel share (abi/limits.h).
+    EXPECT_EQ(abi::max_capability_slots, 4096u);
+    EXPECT_EQ(abi::max_queued_bytes, 16u * 1024 * 1024);
+    EXPECT_EQ(abi::max_frames, 1048576u);
+    // No more calls outstanding than the completion queue can deliver.
+    EXPECT_EQ(abi::max_outstanding_calls, abi::ring_max_owed);
+    EXPECT_EQ(abi::default_outstanding_calls, abi::ring_max_owed);
+    EXPECT_LT(abi::ring_max_owed, abi::ring_cq_entries);
+    services.push_back({"svc", "server", {}, {}});
+    service_limits[0] = {0, 28, 0, 0};
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {0, 29, 0, 0};
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::LimitTooLarge, "svc"));
+}
+
+TEST_F(ManifestTest, KernelServesEveryKnownSourceButLogReader) {
+    for (uint16_t kind = 0; schema::is_known(static_cast<KernelCapability>(kind)); ++kind) {
+        auto which = static_cast<KernelCapability>(kind);
+        EXPECT_EQ(kernel_serves(which), which != KernelCapability::LogReader) << kind;
+    }
+    EXPECT_FALSE(kernel_serves(static_cast<KernelCapability>(77)));
+}
+
+TEST_F(ManifestTest, EveryServedSourceMayBeGranted) {
+    init_grants.clear();
+    for (uint16_t kind = 0; schema::is_known(static_cast<KernelCapability>(kind)); ++kind) {
+        auto which = static_cast<KernelCapability>(kind);
+        if (kernel_serves(which))
+            init_grants.push_back(kernel_grant("k" + std::to_string(kind), which));
+    }
+    std::vector<GrantSpec> all = init_grants;
+    services.push_back({"svc", "server", all, {}});
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestTest, ALogReaderGrantToInitIsRefused) {
+    init_grants.push_back(kernel_grant("log", KernelCapability::LogReader));
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::SourceUnavailable, "log"));
+}
+
+TEST_F(ManifestTest, ALogReaderGrantToAServiceIsRefused) {
+    services.push_back({"svc", "server", {kernel_grant("log", KernelCapability::LogReader)}, {}});
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::SourceUnavailable, "log"));
+}
+
 TEST_F(ManifestTest, EveryCodeHasText) {
-    for (int code = 0; code <= int(ManifestErrorCode::TooManyServices); ++code)
+    for (int code = 0; code <= int(ManifestErrorCode::SourceUnavailable); ++code)
         EXPECT_STRNE(to_string(static_cast<ManifestErrorCode>(code)), "unknown manifest error");
 }
 

@@ -5,8 +5,10 @@
 //
 // MANIFEST.bin is the framed message `capnp eval --binary` produced. Checks:
 // the encoding (every pointer in bounds), everything lib/manifest validates
-// (names, binaries, grants, imports against exports), and that every binary's
-// path is one of the ARCHIVE-PATHs that will be packed beside it.
+// (names, binaries, grants, imports against exports, service limits within
+// the kernel's maximums, only kernel capabilities the kernel serves: the
+// rules the kernel applies again at boot), and that every binary's path is
+// one of the ARCHIVE-PATHs that will be packed beside it.
 #include "lib/capnp/wire.h"
 #include "lib/manifest/validate.h"
 #include <algorithm>

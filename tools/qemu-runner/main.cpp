@@ -3,7 +3,7 @@
 //   capos-qemu run --kernel FILE [--initrd FILE] [--append CMDLINE] [--memory SIZE]
 //                  [--dry-run] [-- QEMU-ARGS...]
 //   capos-qemu run --iso FILE [--uefi] [--memory SIZE] [--dry-run] [-- QEMU-ARGS...]
-//   capos-qemu test --root BUILD_DIR [--dry-run] SCENARIO_FILE
+//   capos-qemu test --root BUILD_DIR [--dry-run] [--log] SCENARIO_FILE
 //
 // `run` is interactive (make run); `test` boots one scenario and exits 0 on pass,
 // 1 on failure and 2 on a bad scenario or usage error. The machine itself is
@@ -28,7 +28,7 @@ constexpr const char* usage_text =
     "usage: capos-qemu run --kernel FILE [--initrd FILE] [--append CMDLINE] [--memory SIZE]\n"
     "                      [--dry-run] [-- QEMU-ARGS...]\n"
     "       capos-qemu run --iso FILE [--uefi] [--memory SIZE] [--dry-run] [-- QEMU-ARGS...]\n"
-    "       capos-qemu test --root BUILD_DIR [--dry-run] SCENARIO_FILE\n";
+    "       capos-qemu test --root BUILD_DIR [--dry-run] [--log] SCENARIO_FILE\n";
 
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "capos-qemu: %s\n%s", message.c_str(), usage_text);
@@ -125,6 +125,8 @@ int test_command(Arguments& args) {
                 return usage_error("--root needs a value");
         } else if (arg == "--dry-run") {
             options.dry_run = true;
+        } else if (arg == "--log") {
+            options.log = true;
         } else if (!arg.empty() && arg.front() == '-') {
             return usage_error("unknown argument '" + std::string(arg) + "'");
         } else if (scenario) {

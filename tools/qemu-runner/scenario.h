@@ -26,7 +26,8 @@ enum class ExpectedExit {
     Panic,   // ... ExitCode::Panic
     Fault,   // ... ExitCode::Fault
     Reset,   // QEMU status 0: the machine reset (triple fault) under -no-reboot
-    Running, // QEMU is stopped once the last expect matched; its status is not checked
+    Running, // the machine stays up: after the last expect it is watched a while
+             // (test_mode.cpp), then stopped; it may not exit in that time
 };
 
 inline constexpr std::string_view default_kernel = "kernel/kernel.elf";

@@ -29,10 +29,16 @@ constexpr size_t max_log_bytes = 64 << 20;
 // logging until QEMU exits, for at most this long.
 constexpr auto forbidden_grace = std::chrono::seconds(2);
 
+// exit: running. Once the last expect has matched, the machine must stay up and quiet
+// for this long: a forbidden pattern or an exit of QEMU in that time fails the run
+// (a panic just after the last expected line, say after init has ended).
+constexpr auto running_watch = std::chrono::seconds(2);
+
 // Why supervision stopped.
 enum class Stop {
     Exited,         // QEMU exited and both of its pipes reached end of file
     AllExpectsSeen, // exit: running, and the last expect matched
+    WatchEnded,     // exit: running, and running_watch passed quietly after the last expect
     Forbidden,      // a forbidden pattern appeared
     Timeout,        // the deadline passed
     Interrupted,    // the runner got SIGINT, SIGTERM or SIGHUP
@@ -153,6 +159,8 @@ void read_all(int fd, std::string& out) {
 enum class Watch {
     UntilExit,       // the scenario is decided when QEMU exits (or by a forbidden pattern)
     UntilLastExpect, // exit: running; the last expect decides too
+    AfterLastExpect, // exit: running, every expect seen: a forbidden pattern or an exit
+                     // before the deadline fails the run, the deadline passes it
     LogOnly,         // decided already: log until QEMU exits or the deadline
 };
 
@@ -168,7 +176,7 @@ Supervision supervise(ChildProcess& qemu, SerialMonitor& monitor, std::string& s
 
         auto now = Clock::now();
         if (now >= deadline)
-            return {Stop::Timeout, 0, {}};
+            return {watch == Watch::AfterLastExpect ? Stop::WatchEnded : Stop::Timeout, 0, {}};
         auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
 
         pollfd fds[3];
@@ -230,8 +238,10 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
                            const SerialMonitor& monitor, const ChildProcess& qemu,
                            const std::string& stderr_text) {
     switch (supervision.stop) {
-    case Stop::AllExpectsSeen:
+    case Stop::WatchEnded:
         return {};
+    case Stop::AllExpectsSeen: // only ever followed by the watch, which replaces it
+        return "internal error: the watch after the last expect did not run";
     case Stop::Forbidden: {
         const ForbiddenHit& hit = *monitor.forbidden_hit();
         return "forbidden pattern " + double_quoted(hit.pattern) + " on serial line " +
@@ -268,6 +278,11 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
         return missing_expect(monitor) + " before QEMU exited with status " +
                describe_status(status);
     }
+    if (scenario.exit == ExpectedExit::Running) {
+        return "QEMU exited with status " + describe_status(status) + " within " +
+               std::to_string(running_watch.count()) +
+               " s of the last expect (expected exit: running)";
+    }
     auto expected = expected_qemu_status(scenario.exit);
     if (expected && status != *expected) {
         return "QEMU exit status " + describe_status(status) + ", expected " +
@@ -276,12 +291,9 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
     return {};
 }
 
-void print_failure(const std::string& name, const Scenario& scenario, const std::string& reason,
-                   const std::vector<std::string>& command, const SerialMonitor& monitor,
-                   const std::string& stderr_text) {
-    std::string out = "FAIL " + name + " [" + std::string(to_string(scenario.boot)) +
-                      "]: " + reason + "\nQEMU command: " + shell_quote(command) + "\n";
-
+// The whole serial log and QEMU's stderr, as the failure report shows them.
+std::string format_log(const SerialMonitor& monitor, const std::string& stderr_text) {
+    std::string out;
     // Each line is tagged with the expect it matched (e1, e2, ...) or !! when it held
     // the forbidden pattern.
     const auto& lines = monitor.lines();
@@ -308,7 +320,16 @@ void print_failure(const std::string& name, const Scenario& scenario, const std:
     std::istringstream stderr_lines(stderr_text);
     for (std::string line; std::getline(stderr_lines, line);)
         out += printable(line) + "\n";
-    out += "---- end ----\nFAIL " + name + ": " + reason + "\n";
+    out += "---- end ----\n";
+    return out;
+}
+
+void print_failure(const std::string& name, const Scenario& scenario, const std::string& reason,
+                   const std::vector<std::string>& command, const SerialMonitor& monitor,
+                   const std::string& stderr_text) {
+    std::string out = "FAIL " + name + " [" + std::string(to_string(scenario.boot)) +
+                      "]: " + reason + "\nQEMU command: " + shell_quote(command) + "\n" +
+                      format_log(monitor, stderr_text) + "FAIL " + name + ": " + reason + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
 }
@@ -404,6 +425,11 @@ TestResult run_test(const TestOptions& options) {
     Supervision supervision = supervise(
         qemu, monitor, stderr_text, signals, start + std::chrono::seconds(scenario.timeout_seconds),
         scenario.exit == ExpectedExit::Running ? Watch::UntilLastExpect : Watch::UntilExit);
+    if (supervision.stop == Stop::AllExpectsSeen) {
+        // Not bounded by the scenario's timeout: the watch is part of the verdict.
+        supervision = supervise(qemu, monitor, stderr_text, signals, Clock::now() + running_watch,
+                                Watch::AfterLastExpect);
+    }
     auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     monitor.stop_matching();
     if (supervision.stop == Stop::Forbidden) {
@@ -429,6 +455,10 @@ TestResult run_test(const TestOptions& options) {
                 std::string(to_string(scenario.boot)).c_str(), scenario.expects.size(),
                 scenario.expects.size() == 1 ? "" : "s",
                 std::string(to_string(scenario.exit)).c_str(), elapsed);
+    if (options.log) {
+        std::string log = format_log(monitor, stderr_text);
+        std::fwrite(log.data(), 1, log.size(), stdout);
+    }
     std::fflush(stdout);
     return TestResult::Pass;
 }

@@ -16,6 +16,7 @@ struct TestOptions {
     std::string root;     // build directory; relative scenario paths resolve against it
     std::string scenario; // path of the scenario file
     bool dry_run = false; // print the QEMU command line instead of running it
+    bool log = false;     // print the serial log after a pass too
 };
 
 // Runs the scenario and prints the verdict to stdout: one line on a pass; on a

@@ -9,6 +9,10 @@
 // Services marked waitForExit are waited for before the next one starts; at
 // the end init waits for all of them and exits 0 when every one exited 0.
 // Anything wrong with the manifest stops init with a reason (fail closed).
+// A service that cannot be started (the kernel refuses the spawn: a binary
+// that is not a program, memory, ...) is reported by name, no later service
+// is started, and init still waits for the ones it did start before it exits
+// 1: a system that did not come up whole never ends in success.
 #include "lib/capnp/wire.h"
 #include "lib/manifest/validate.h"
 #include "schema/capos.capnp.capos.h"
@@ -120,13 +124,26 @@ schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>
     return manifest;
 }
 
-void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
+// Reports that `service` could not be started, and why; returns false.
+bool refuse(schema::ServiceConfig::Reader service, std::string_view reason,
+            std::string_view detail = {}) {
+    Line() << "init: cannot start service '" << service.name() << "': " << reason
+           << (detail.empty() ? "" : " ") << detail;
+    return false;
+}
+
+// Starts `service` and records it in g_started; false (with a line naming
+// the service and the reason) when it could not be started, in which case
+// nothing was started for it.
+bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
                    schema::ServiceConfig::Reader service) {
     auto grants = service.grants();
     // Resolve every grant's source before spawning (decode, then invoke).
     abi::CapId sources[abi::capset_max_entries];
     if (grants.size() > abi::capset_max_entries)
-        fail("too many grants for service", service.name());
+        return refuse(service, "too many grants");
+    if (g_started_count == max_services)
+        return refuse(service, "too many services");
     for (uint32_t i = 0; i < grants.size(); ++i) {
         CapGrant::Reader grant = grants[i];
         auto source = grant.source();
@@ -134,7 +151,8 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         case CapGrant::Source::Which::Kernel: {
             auto own = own_capability(manifest::kernel_interface(source.kernel()));
             if (!own)
-                fail("init does not hold the kernel capability granted as", grant.name());
+                return refuse(service, "init does not hold the kernel capability granted as",
+                              grant.name());
             sources[i] = *own;
             break;
         }
@@ -142,7 +160,8 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
             const Export* found =
                 find_export(source.service().service(), source.service().export_());
             if (!found)
-                fail("no such export (or it is exported later) for grant", grant.name());
+                return refuse(service, "no such export (or it is exported later) for grant",
+                              grant.name());
             sources[i] = found->client;
             break;
         }
@@ -150,7 +169,7 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
             sources[i] = abi::CapId{};
             break;
         default:
-            fail("unknown grant source for", grant.name());
+            return refuse(service, "unknown grant source for", grant.name());
         }
     }
 
@@ -173,7 +192,7 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         }
     });
     if (spawned.is_error())
-        fail("cannot start service", call_error_text(spawned.error()));
+        return refuse(service, call_error_text(spawned.error()));
 
     // The client sides of the new endpoints come back in grant order.
     auto endpoints = spawned.value().endpoints();
@@ -188,10 +207,9 @@ void start_service(rt::Capability<schema::ProcessSpawner>& spawner,
                 g_exports[g_export_count++] = {service.name(), exported, client};
         }
     }
-    if (g_started_count == max_services)
-        fail("too many services");
     g_started[g_started_count++] = {service.name(), abi::CapId{spawned.value().handle()}, false};
     Line() << "init: started " << service.name();
+    return true;
 }
 
 // Waits for a started service; true when it exited with code 0.
@@ -224,9 +242,17 @@ int main() {
     schema::SystemManifest::Reader manifest = read_manifest(boot.value());
 
     bool all_clean = true;
-    for (auto service : manifest.init().services()) {
-        start_service(spawner.value(), service);
-        if (service.wait_for_exit())
+    auto services = manifest.init().services();
+    for (uint32_t i = 0; i < services.size(); ++i) {
+        if (!start_service(spawner.value(), services[i])) {
+            // Fail closed: later services may need this one. Those already
+            // started are waited for below, so the run still ends.
+            all_clean = false;
+            if (uint32_t left = services.size() - i - 1; left != 0)
+                Line() << "init: " << left << " later service(s) not started";
+            break;
+        }
+        if (services[i].wait_for_exit())
             all_clean = wait_for(g_started[g_started_count - 1]) && all_clean;
     }
     // Everything is wired: init's own copies of the exports go, so a service

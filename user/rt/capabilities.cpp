@@ -46,6 +46,38 @@ bool debug_write_line(std::string_view text) {
     return console.write_line(text).is_ok();
 }
 
+namespace {
+
+// The panic report: one Console.writeLine pushed outside the ring client's
+// bookkeeping, which may be what panicked (a full park table, a completion
+// for nobody).
+void report_panic(std::string_view line) {
+    using schema::Console;
+    auto match = find_capability("console");
+    if (match.is_error() || match.value().interface_id != Console::interface_id)
+        return;
+    alignas(8) static capnp::Word params[32];
+    alignas(8) static capnp::Word result[8];
+    capnp::MessageBuilder message(params);
+    Console::WriteLineParams::Builder(message.init_root(Console::WriteLineParams::data_words,
+                                                        Console::WriteLineParams::pointer_count))
+        .set_text(line);
+    if (message.error() != capnp::WireError::None)
+        return;
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.cap = match.value().id.raw;
+    sqe.interface_id = Console::interface_id;
+    sqe.method = uint16_t(Console::Method::WriteLine);
+    sqe.params_addr = reinterpret_cast<uint64_t>(message.words().data());
+    sqe.params_len = uint32_t(message.words().size() * 8);
+    sqe.result_addr = reinterpret_cast<uint64_t>(result);
+    sqe.result_len = sizeof result;
+    (void)ring().run_detached(sqe);
+}
+
+} // namespace
+
 void panic(std::string_view message) {
     // Reporting goes through the ring, whose client may be what panicked (a
     // full park table, a failed cap_enter): a second panic while reporting
@@ -63,7 +95,7 @@ void panic(std::string_view message) {
             break;
         line[length++] = c;
     }
-    (void)debug_write_line(std::string_view(line, length));
+    report_panic(std::string_view(line, length));
     exit(-1);
 }
 

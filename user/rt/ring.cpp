@@ -5,16 +5,21 @@
 namespace capos::rt {
 
 uint64_t RingClient::submit(abi::Sqe sqe) {
+    if (m_outstanding == abi::ring_cq_entries)
+        panic("ring: more submissions outstanding than the completion queue holds");
     abi::RingHeader& header = m_page->header;
     uint32_t tail = header.sq_tail;
     while (tail - __atomic_load_n(&header.sq_head, __ATOMIC_ACQUIRE) >= abi::ring_sq_entries) {
-        // Full: let the kernel consume (completions pile up; they are parked
-        // when someone waits).
-        int64_t entered = cap_enter(0, 0);
-        if (entered < 0)
+        // Full: let the kernel consume. It takes a submission only when the
+        // completion queue has room for its answer, so make room first.
+        reap();
+        if (cap_enter(0, 0) < 0)
             panic("ring: cap_enter failed while the submission queue was full");
     }
     sqe.user_data = m_next_ticket++;
+    *find_ticket(0) = sqe.user_data; // there is a free slot: fewer are outstanding
+    ++m_outstanding;
+    m_overflow_seen = __atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED);
     m_page->sqes[tail % abi::ring_sq_entries] = sqe;
     __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
     return sqe.user_data;
@@ -23,6 +28,14 @@ uint64_t RingClient::submit(abi::Sqe sqe) {
 void RingClient::flush() {
     if (cap_enter(0, 0) < 0)
         panic("ring: cap_enter failed");
+}
+
+uint64_t* RingClient::find_ticket(uint64_t ticket) {
+    for (uint64_t& slot : m_tickets) {
+        if (slot == ticket)
+            return &slot;
+    }
+    return nullptr;
 }
 
 std::optional<abi::Cqe> RingClient::take_parked(uint64_t ticket) {
@@ -43,14 +56,32 @@ void RingClient::park(const abi::Cqe& cqe) {
             return;
         }
     }
-    panic("ring: more unclaimed completions than the ring can hold");
+    // Every parked completion answers an outstanding ticket, and there are
+    // at most max_parked of those.
+    panic("ring: a completion for no outstanding submission");
+}
+
+void RingClient::reap() {
+    abi::RingHeader& header = m_page->header;
+    uint32_t head = header.cq_head;
+    uint32_t tail = __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE);
+    for (; head != tail; ++head)
+        park(m_page->cqes[head % abi::ring_cq_entries]);
+    __atomic_store_n(&header.cq_head, head, __ATOMIC_RELEASE);
 }
 
 abi::Cqe RingClient::wait(uint64_t ticket) {
+    uint64_t* slot = ticket != 0 ? find_ticket(ticket) : nullptr;
+    if (!slot)
+        panic("ring: waiting for a submission that is not outstanding");
+    *slot = 0;
+    --m_outstanding;
     if (auto parked = take_parked(ticket))
         return *parked;
     abi::RingHeader& header = m_page->header;
     for (;;) {
+        if (__atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+            panic("ring: the kernel lost completions (the CQ head was corrupted)");
         uint32_t head = header.cq_head;
         uint32_t tail = __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE);
         if (head == tail) {
@@ -64,6 +95,37 @@ abi::Cqe RingClient::wait(uint64_t ticket) {
             return cqe;
         park(cqe);
     }
+}
+
+bool RingClient::run_detached(abi::Sqe sqe) {
+    constexpr uint64_t ticket = ~uint64_t{0};
+    constexpr int attempts = 100;
+    abi::RingHeader& header = m_page->header;
+    auto drop_completions = [&] {
+        uint32_t tail = __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE);
+        bool found = false;
+        for (uint32_t head = header.cq_head; head != tail; ++head)
+            found = found || m_page->cqes[head % abi::ring_cq_entries].user_data == ticket;
+        __atomic_store_n(&header.cq_head, tail, __ATOMIC_RELEASE);
+        return found;
+    };
+    int attempt = 0;
+    uint32_t tail = header.sq_tail;
+    while (tail - __atomic_load_n(&header.sq_head, __ATOMIC_ACQUIRE) >= abi::ring_sq_entries) {
+        (void)drop_completions();
+        if (++attempt == attempts || cap_enter(0, 0) < 0)
+            return false;
+    }
+    sqe.user_data = ticket;
+    m_page->sqes[tail % abi::ring_sq_entries] = sqe;
+    __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
+    for (attempt = 0; attempt < attempts; ++attempt) {
+        if (cap_enter(1, 10'000'000) < 0)
+            return false;
+        if (drop_completions())
+            return true;
+    }
+    return false;
 }
 
 gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint16_t method,

@@ -5,6 +5,14 @@
 // submissions are parked (a small fixed table) until their owner asks. No
 // allocation anywhere.
 //
+// The kernel answers every submission it takes exactly once and takes none
+// without room in the completion queue for its answer (docs/abi.md), so a
+// completion waited for always comes. The client keeps at most
+// abi::ring_cq_entries submissions outstanding (submitted and not yet
+// collected by wait): that bounds the parked table, and a program that goes
+// beyond it, or waits for a ticket it does not have, panics instead of
+// waiting forever.
+//
 // RingTransport carries generated clients' calls (the gen::Transport concept):
 // one call at a time, params built in its own buffer, results read from its
 // own buffer until the next call.
@@ -25,11 +33,22 @@ public:
 
     // Queues `sqe` (its user_data is replaced by a fresh ticket), entering the
     // kernel first if the submission queue is full. Returns the ticket.
+    // Panics when abi::ring_cq_entries submissions are already outstanding.
     uint64_t submit(abi::Sqe sqe);
     // Enters the kernel so it sees every queued submission, without waiting.
     void flush();
-    // Waits for the completion of `ticket` and returns it.
+    // Waits for the completion of `ticket` and returns it. Panics for a ticket
+    // that is not outstanding, and when the kernel reports lost completions
+    // (only a process that corrupts its own CQ head loses any).
     abi::Cqe wait(uint64_t ticket);
+    // Submissions not yet collected by wait.
+    uint32_t outstanding() const { return m_outstanding; }
+
+    // For the panic path only: submits `sqe` outside the bookkeeping above
+    // (which may be what failed) and waits for its completion, dropping any
+    // other completion read meanwhile. Gives up after a bounded wait; false
+    // then, or when the kernel refused the submission.
+    bool run_detached(abi::Sqe sqe);
     // submit + wait.
     abi::Cqe run(const abi::Sqe& sqe) { return wait(submit(sqe)); }
 
@@ -38,11 +57,22 @@ public:
 private:
     std::optional<abi::Cqe> take_parked(uint64_t ticket);
     void park(const abi::Cqe& cqe);
+    // Moves every unread completion into the parked table.
+    void reap();
+    // The slot holding `ticket` (0: a free slot), or null.
+    uint64_t* find_ticket(uint64_t ticket);
 
     static constexpr size_t max_parked = abi::ring_cq_entries;
 
     abi::RingPage* m_page;
     uint64_t m_next_ticket = 1;
+    uint32_t m_outstanding = 0;
+    // cq_overflow when the last submission was made: a completion lost after
+    // it may be the one waited for.
+    uint32_t m_overflow_seen = 0;
+    // The outstanding tickets (0: free), to tell a wait for a ticket that
+    // will never complete.
+    uint64_t m_tickets[abi::ring_cq_entries] = {};
     abi::Cqe m_parked[max_parked] = {};
     bool m_parked_used[max_parked] = {};
 };

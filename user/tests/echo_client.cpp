@@ -1,6 +1,32 @@
-// Calls the Echo service granted as "echo" and checks what comes back.
+// Calls the Echo service granted as "echo" and checks that every reply holds the
+// text sent: three messages, then 2000 round trips, every 100th with a text of
+// its own (so that a stale or constant reply shows). The first wrong reply
+// prints "echo-client: ... FAILED (...)" and ends the client with a nonzero code.
 #include "schema/capos.capnp.capos.h"
+#include "user/rt/line.h"
 #include "user/rt/rt.h"
+
+namespace {
+
+using capos::rt::Line;
+
+// Sends `text`; true when the reply holds it. Otherwise prints what went wrong.
+bool echoes(capos::schema::Echo::Client<capos::rt::RingTransport>& echo, std::string_view what,
+            std::string_view text) {
+    auto reply = echo.echo(text);
+    if (reply.is_ok() && reply.value().text() == text)
+        return true;
+    Line line("echo-client: ");
+    line.add(what).add(" ... FAILED (sent '").add(text).add("', ");
+    if (reply.is_error())
+        line.add("the call failed)");
+    else
+        line.add("got '").add(reply.value().text()).add("')");
+    line.print();
+    return false;
+}
+
+} // namespace
 
 int main() {
     auto echo = capos::rt::lookup<capos::schema::Echo>("echo");
@@ -10,19 +36,17 @@ int main() {
     }
     const std::string_view messages[] = {"hello, server", "a second message", ""};
     for (std::string_view message : messages) {
-        auto reply = echo.value()->echo(message);
-        if (reply.is_error() || reply.value().text() != message) {
-            capos::rt::debug_write_line("echo-client: wrong reply");
+        if (!echoes(echo.value().client(), "a message comes back as sent", message))
             return 2;
-        }
     }
     capos::rt::debug_write_line("echo-client: 3 messages echoed");
     // Many round trips: the server and the kernel must not leak per call.
-    for (int i = 0; i < 2000; ++i) {
-        if (echo.value()->echo("ping").is_error()) {
-            capos::rt::debug_write_line("echo-client: a round trip failed");
+    for (uint32_t i = 1; i <= 2000; ++i) {
+        Line text("ping");
+        if (i % 100 == 0)
+            text.add(" #").udec(i);
+        if (!echoes(echo.value().client(), "a round trip comes back as sent", text.view()))
             return 3;
-        }
     }
     capos::rt::debug_write_line("echo-client: 2000 round trips done");
     return 0;

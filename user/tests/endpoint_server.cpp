@@ -5,13 +5,15 @@
 // work endpoints are received, held in flight, answered or left queued:
 //
 //   hold <ep> <n>       receive n calls on <ep> and keep them in flight
-//   release <ep>        RETURN every held call (16 at a time, pausing 5 ms in
-//                       between so the caller can drain its completion queue)
-//   hold-release <ep> <n>  both in one command, for a caller that cannot make
-//                       another call until its held calls are answered
+//   release <ep> [<n>]  RETURN the n oldest held calls (all without n); the
+//                       caller's completion queue (32 entries) must have room
+//                       for their answers and this command's
 //   serve <ep> <n>      receive and answer n calls (echoing their text)
 //   recv <ep>           one RECV: answers "received" (the call is held) or the
 //                       transport error's name
+//   start-recv <ep>     a RECV that waits (nothing may be queued): answers
+//                       "waiting" once the kernel holds it
+//   await-recv <ep>     waits for that RECV: answers like recv
 //   self-check <ep>     RETURN to a call id that does not exist (NoSuchCall),
 //                       RETURN on <ep> to the control call's id (NoSuchCall:
 //                       call ids belong to their endpoint), CALL on the owner
@@ -29,7 +31,6 @@
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/syscall.h"
-#include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
@@ -41,7 +42,6 @@ using abi::TransportError;
 using schema::Echo;
 
 test::Suite suite("endpoint-server");
-uint32_t g_timer = 0;
 
 constexpr uint32_t max_held = 64;
 struct Work {
@@ -49,7 +49,7 @@ struct Work {
     uint32_t id = 0;
     uint32_t held[max_held] = {};
     uint32_t held_count = 0;
-    uint64_t pending_ticket = 0; // self-check's first RECV
+    uint64_t pending_ticket = 0; // self-check's first RECV, or start-recv's
 };
 Work g_work[2] = {{"work"}, {"work2"}};
 
@@ -155,20 +155,49 @@ Line hold(Work& work, uint32_t count) {
     return Line("held ").udec(received);
 }
 
-Line release(Work& work) {
+// RETURNs the `count` oldest held calls (every one for 0).
+Line release(Work& work, uint32_t count) {
+    if (count == 0 || count > work.held_count)
+        count = work.held_count;
     alignas(8) static capnp::Word results[16];
     auto message = echo_results(results, "released");
     uint32_t ok = 0;
-    for (uint32_t i = 0; i < work.held_count; ++i) {
-        if (i > 0 && i % 16 == 0)
-            (void)test::sleep_ns(g_timer, 5 * 1000 * 1000);
+    for (uint32_t i = 0; i < count; ++i) {
         if (rt::ring().run(return_sqe(work.id, work.held[i], message)).result == 0)
             ++ok;
     }
+    for (uint32_t i = count; i < work.held_count; ++i)
+        work.held[i - count] = work.held[i];
+    work.held_count -= count;
     Line reply("released ");
-    reply.udec(work.held_count).add(", ").udec(ok).add(" returned 0");
-    work.held_count = 0;
+    reply.udec(count).add(", ").udec(ok).add(" returned 0");
     return reply;
+}
+
+// The answer of a RECV made for recv or await-recv.
+Line received(Work& work, const abi::Cqe& cqe) {
+    if (cqe.result < 0)
+        return Line(test::transport_error_name(cqe.result));
+    if (work.held_count < max_held)
+        work.held[work.held_count++] = cqe.call_id;
+    return Line("received");
+}
+
+// The RECV is in the kernel once flush() returns: a call that arrives, or the
+// release of the endpoint's last client facet, completes it from then on.
+Line start_recv(Work& work) {
+    work.pending_ticket =
+        rt::ring().submit(recv_sqe(work.id, g_pending_buffer, sizeof g_pending_buffer));
+    rt::ring().flush();
+    return Line("waiting");
+}
+
+Line await_recv(Work& work) {
+    if (work.pending_ticket == 0)
+        return Line("no RECV waiting");
+    abi::Cqe cqe = rt::ring().wait(work.pending_ticket);
+    work.pending_ticket = 0;
+    return received(work, cqe);
 }
 
 Line serve(Work& work, uint32_t count) {
@@ -252,22 +281,16 @@ Line execute(std::string_view text, uint32_t control_call_id) {
     if (command.op == "hold")
         return hold(*work, command.count);
     if (command.op == "release")
-        return release(*work);
-    if (command.op == "hold-release") {
-        Line reply = hold(*work, command.count);
-        reply.add("; ").add(release(*work).view());
-        return reply;
-    }
+        return release(*work, command.count);
     if (command.op == "serve")
         return serve(*work, command.count);
-    if (command.op == "recv") {
-        abi::Cqe cqe = rt::ring().run(recv_sqe(work->id, g_work_buffer, sizeof g_work_buffer));
-        if (cqe.result < 0)
-            return Line(test::transport_error_name(cqe.result));
-        if (work->held_count < max_held)
-            work->held[work->held_count++] = cqe.call_id;
-        return Line("received");
-    }
+    if (command.op == "recv")
+        return received(*work,
+                        rt::ring().run(recv_sqe(work->id, g_work_buffer, sizeof g_work_buffer)));
+    if (command.op == "start-recv")
+        return start_recv(*work);
+    if (command.op == "await-recv")
+        return await_recv(*work);
     if (command.op == "self-check")
         return self_check(*work, control_call_id);
     if (command.op == "finish-recv")
@@ -281,10 +304,9 @@ Line execute(std::string_view text, uint32_t control_call_id) {
 
 int main() {
     uint32_t control = test::cap_id("control");
-    g_timer = test::cap_id("timer");
     g_work[0].id = test::cap_id("work");
     g_work[1].id = test::cap_id("work2");
-    if (control == 0 || g_timer == 0 || g_work[0].id == 0)
+    if (control == 0 || g_work[0].id == 0)
         return 2;
 
     alignas(8) static capnp::Word results[64];

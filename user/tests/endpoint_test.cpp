@@ -3,13 +3,14 @@
 // (endpoint_server.cpp lists the commands), and makes raw asynchronous CALLs
 // on the server's "work" endpoints with the runtime's RingClient (submit now,
 // wait for each ticket later). Checked:
-//   - the queue bound: with the server not receiving, 32 CALLs queue and the
-//     33rd completes with QuotaExceeded; the 32 are all answered later;
+//   - the queue bound: with the server not receiving, 32 CALLs of two callers
+//     (queue_filler's 16 and 16 of this one) queue and the 33rd completes
+//     with QuotaExceeded; the 32 are all answered later;
 //   - RECV and RETURN on a client facet are WrongInterface (the server checks
 //     CALL on the owner facet, RETURN to unknown call ids, a second RECV);
 //   - a RECV waiting when a call arrives gets it directly;
-//   - the caller's ledger: 64 outstanding calls (63 held by the server plus
-//     the control call) and the 65th fails with QuotaExceeded although the
+//   - the caller's ledger: 28 outstanding calls (27 held by the server plus
+//     a control call) and the 29th fails with QuotaExceeded although the
 //     endpoint's queue has room; kernel calls still work meanwhile;
 //   - the 256 KiB of queued params: four calls of 65,504 bytes (the most a
 //     64 KiB RECV buffer takes) and one of 128 bytes fill it exactly; a fifth
@@ -18,11 +19,15 @@
 //   - server death: every outstanding call (held, queued, the control call
 //     itself) completes with Disconnected, and new calls fail so;
 //   - client death (endpoint_caller, holding the endpoint's only client
-//     facet): the calls its server held are answered into the void (RETURN
-//     still succeeds), the queued ones are dropped (the server's next RECV is
-//     Disconnected, not one of them);
+//     facet, told to exit once the server holds 2 of its 5 calls): the calls
+//     its server held are answered into the void (RETURN still succeeds), the
+//     queued ones are dropped (the server's next RECV is Disconnected, not one
+//     of them);
 //   - a RECV waiting when the last client facet is released completes with
 //     Disconnected.
+// Nothing here waits for time to pass: every step that depends on another
+// process having reached a state waits for that process's answer.
+#include "abi/limits.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/spawn.h"
@@ -41,9 +46,7 @@ using abi::TransportError;
 using schema::Echo;
 
 test::Suite suite("endpoint");
-uint32_t g_spawner, g_console, g_timer, g_null;
-
-constexpr uint64_t ms = 1000 * 1000;
+uint32_t g_spawner, g_console, g_null;
 
 // One asynchronous call: its ticket and its result buffer.
 struct Pending {
@@ -158,8 +161,7 @@ struct Server {
 
 bool start_server(Server& server) {
     const GrantSpec grants[] = {endpoint_grant("control"), endpoint_grant("work"),
-                                endpoint_grant("work2"), copy_grant("console", g_console),
-                                copy_grant("timer", g_timer)};
+                                endpoint_grant("work2"), copy_grant("console", g_console)};
     auto spawned = test::spawn(g_spawner, "endpoint-server", "endpoint-server", grants);
     if (!suite.check_ok("endpoint-server spawned with three new endpoints", spawned))
         return false;
@@ -181,17 +183,35 @@ void expect_exit(std::string_view what, abi::CapId handle, int64_t code) {
 }
 
 void queue_bound(const Server& server) {
+    // Two callers fill the queue (one may not have 32 calls outstanding):
+    // queue_filler's 16, then this process's 16; the 33rd is refused.
+    const GrantSpec grants[] = {copy_grant("work", server.work), endpoint_grant("done")};
+    auto filler = test::spawn(g_spawner, "queue-filler", "queue-filler", grants);
+    if (!suite.check_ok("queue-filler spawned", filler))
+        return;
+    uint32_t done = filler.value().endpoints[0];
+    expect_command("queue-filler has queued 16 calls", done, "queued?", "queued 16");
     alignas(8) static capnp::Word params_words[16];
     auto params = echo_params(params_words, "queued call");
-    submit_calls(server.work, params, 0, 33);
+    submit_calls(server.work, params, 0, 17);
     rt::ring().flush();
-    abi::Cqe refused = rt::ring().wait(g_calls[32].ticket);
+    abi::Cqe refused = rt::ring().wait(g_calls[16].ticket);
     suite.check_result("with the server not receiving, the 33rd queued CALL is QuotaExceeded",
                        refused.result, TransportError::QuotaExceeded);
+    // Not this process's own bound: a call to another endpoint still queues.
+    submit_calls(server.work2, params, 17, 1);
+    rt::ring().flush();
     expect_command("the server answers 16 of the queued calls", server.control, "serve work 16",
                    "served 16");
     expect_command("and the other 16", server.control, "serve work 16", "served 16");
-    expect_calls("the 32 queued calls are all answered, in full", 0, 32, 0, "queued call");
+    expect_calls("this process's 16 queued calls are all answered, in full", 0, 16, 0,
+                 "queued call");
+    expect_command("and queue-filler's 16", done, "answered?", "answered 16");
+    expect_exit("queue-filler exited with 0", filler.value().handle, 0);
+    (void)rt::release(abi::CapId{done});
+    expect_command("the call queued on work2 meanwhile is answered too", server.control,
+                   "serve work2 1", "served 1");
+    expect_calls("(its answer)", 17, 1, 0, "queued call");
 }
 
 void wrong_facets(const Server& server) {
@@ -223,29 +243,41 @@ void wrong_facets(const Server& server) {
 void outstanding_limit(const Server& server) {
     alignas(8) static capnp::Word params_words[16];
     auto params = echo_params(params_words, "ledger call");
-    // The control call is outstanding too: 1 + 63 = 64.
-    // Batches of 16, each followed by a pause in which the server takes them
-    // off the queue (two batches would still fit in it if it took none).
-    submit_command(server.control, "hold-release work 63");
-    for (uint32_t batch = 0; batch < 3; ++batch) {
-        submit_calls(server.work, params, batch * 16, 16);
-        rt::ring().flush();
-        (void)test::sleep_ns(g_timer, 10 * ms);
-    }
-    // One batch (one cap_enter, which nothing interrupts): calls 49..63, then
-    // the 65th outstanding call, while the queue is far from its 32.
-    submit_calls(server.work, params, 48, 16);
+    // The server's replies, in order, for the last check.
+    Line replies;
+    // 16 calls, taken off the queue by the server (its reply says it holds
+    // them), then this control call outstanding until the server holds 11
+    // more: 16 + 1 + 11 = 28, the default bound (abi::default_outstanding_calls,
+    // what the completion queue may owe). The 29th outstanding call is refused
+    // while the queue is far from its 32.
+    static_assert(abi::default_outstanding_calls == 28);
+    submit_calls(server.work, params, 0, 16);
+    rt::ring().flush();
+    replies.add(command(server.control, "hold work 16").view()).add("; ");
+    submit_command(server.control, "hold work 11");
+    submit_calls(server.work, params, 16, 12);
     rt::ring().flush();
     schema::Null::Client<rt::RingTransport> null(rt::transport(), g_null);
-    suite.check_ok("with 64 calls outstanding a kernel call still works", null.ping());
-    abi::Cqe refused = rt::ring().wait(g_calls[63].ticket);
-    suite.check_result("the 65th outstanding CALL is QuotaExceeded (the queue had room)",
+    suite.check_ok("with 28 calls outstanding a kernel call still works", null.ping());
+    abi::Cqe refused = rt::ring().wait(g_calls[27].ticket);
+    suite.check_result("the 29th outstanding CALL is QuotaExceeded (the queue had room)",
                        refused.result, TransportError::QuotaExceeded);
-    expect_calls("the 63 held calls are all answered", 0, 63, 0, "released");
-    Line reply = finish_command();
-    suite.check("the server held 63 and answered them",
-                reply.view() == "held 63; released 63, 63 returned 0",
-                Line("reply '").add(reply.view()).add("'"));
+    replies.add(finish_command().view());
+    // Answered 16, then 11, each batch collected before the next is asked
+    // for. The server answers the oldest first, and it received them in the
+    // order they were made (an endpoint's queue is FIFO).
+    Line detail;
+    uint32_t answered = 0;
+    replies.add("; ").add(command(server.control, "release work 16").view());
+    answered += wait_calls(0, 16, 0, "released", detail);
+    replies.add("; ").add(command(server.control, "release work 16").view());
+    answered += wait_calls(16, 11, 0, "released", detail);
+    suite.check("the 27 held calls are all answered", answered == 27,
+                detail.add(" (").udec(answered).add(" of 27)"));
+    suite.check("the server held 27 and answered them",
+                replies.view() == "held 16; held 11; released 16, 16 returned 0; "
+                                  "released 11, 11 returned 0",
+                Line("replies '").add(replies.view()).add("'"));
     submit_calls(server.work, params, 0, 1);
     rt::ring().flush();
     expect_command("once they are answered calls go through again", server.control, "serve work 1",
@@ -318,29 +350,34 @@ void server_death(Server& server) {
 
 void client_death(Server& server) {
     submit_command(server.control, "hold work 2");
-    const GrantSpec grants[] = {move_grant("work", server.work), copy_grant("console", g_console),
-                                copy_grant("timer", g_timer)};
+    // The caller owns "exit": it makes its 5 calls, then waits there for the
+    // word to exit.
+    const GrantSpec grants[] = {move_grant("work", server.work), endpoint_grant("exit"),
+                                copy_grant("console", g_console)};
     auto caller = test::spawn(g_spawner, "endpoint-caller", "endpoint-caller", grants);
     if (!suite.check_ok("endpoint-caller spawned with the only work client facet", caller))
         return;
+    uint32_t caller_exit = caller.value().endpoints[0];
     schema::Echo::Client<rt::RingTransport> moved(rt::transport(), server.work);
     suite.check_transport("the moved client facet's old id is StaleCap", moved.echo("x"),
                           TransportError::StaleCap);
     Line held = finish_command();
     suite.check("the server received 2 of the caller's 5 calls", held.view() == "held 2", held);
+    // Only now, with 2 of its calls held and 3 queued, may the caller die.
+    expect_command("the caller is told to exit and answers", caller_exit, "exit", "exiting");
     expect_exit("the caller exited with its calls unanswered", caller.value().handle, 0);
+    (void)rt::release(abi::CapId{caller_exit});
     expect_command("RETURN of the 2 calls of the dead caller still succeeds", server.control,
                    "release work", "released 2, 2 returned 0");
     expect_command("the 3 calls it left queued are gone: the next RECV is Disconnected",
                    server.control, "recv work", "Disconnected");
 
-    submit_command(server.control, "recv work2");
-    (void)test::sleep_ns(g_timer, 10 * ms); // the server is now waiting in RECV
+    expect_command("the server has a RECV waiting on work2", server.control, "start-recv work2",
+                   "waiting");
     suite.check_result("the last client facet of work2 is released",
                        rt::release(abi::CapId{server.work2}), 0);
-    Line waiting = finish_command();
-    suite.check("the RECV waiting on it completes with Disconnected",
-                waiting.view() == "Disconnected", waiting);
+    expect_command("the RECV waiting on it completes with Disconnected", server.control,
+                   "await-recv work2", "Disconnected");
 
     suite.check_result("the control client is released", rt::release(abi::CapId{server.control}),
                        0);
@@ -352,9 +389,8 @@ void client_death(Server& server) {
 int main() {
     g_spawner = test::cap_id("spawner");
     g_console = test::cap_id("console");
-    g_timer = test::cap_id("timer");
     g_null = test::cap_id("null");
-    if (!g_spawner || !g_console || !g_timer || !g_null)
+    if (!g_spawner || !g_console || !g_null)
         return 2;
 
     Server first;

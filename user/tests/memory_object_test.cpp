@@ -111,6 +111,47 @@ int main() {
                           memory->unmap(a + page), ExceptionType::InvalidArgument);
     suite.check("the first mapping is untouched", marked(a, 4, 0x2000));
 
+    // W^X holds for the object across its mappings: writable in one place and
+    // executable in another would let code written through the first run
+    // through the second (a regression test: both were allowed).
+    suite.check_exception("map read-execute while mapped read-write is permissionDenied",
+                          memory->map(0, 0, 1, Access::ReadExecute),
+                          ExceptionType::PermissionDenied);
+    auto code_object = frames.allocate(1, false);
+    if (suite.check_ok("allocate a 1-page object for code", code_object)) {
+        Memory code(abi::CapId{code_object.value().memory()});
+        auto writable = code->map(0, 0, 1, Access::ReadWrite);
+        uint64_t written = writable.is_ok() ? writable.value().address() : 0;
+        if (written != 0) {
+            // mov eax, 42; ret
+            const uint8_t program[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
+            auto* bytes = reinterpret_cast<volatile uint8_t*>(written);
+            for (size_t i = 0; i < sizeof program; ++i)
+                bytes[i] = program[i];
+        }
+        suite.check_exception("a fresh object written through a read-write mapping cannot "
+                              "be mapped read-execute beside it",
+                              code->map(0, 0, 1, Access::ReadExecute),
+                              ExceptionType::PermissionDenied);
+        suite.check_ok("unmap the writable mapping", code->unmap(written));
+        auto executable = code->map(0, 0, 1, Access::ReadExecute);
+        suite.check_ok("then map it read-execute", executable);
+        if (executable.is_ok()) {
+            uint64_t entry = executable.value().address();
+            int result = reinterpret_cast<int (*)()>(entry)();
+            suite.check("the code runs", result == 42, Line("returned ").dec(result));
+            suite.check_exception("map read-write while mapped read-execute is permissionDenied",
+                                  code->map(0, 0, 1, Access::ReadWrite),
+                                  ExceptionType::PermissionDenied);
+            suite.check_ok("a read-only mapping beside it is fine",
+                           code->map(0, 0, 1, Access::Read));
+            suite.check_exception("VirtualMemory.protect cannot make the object writable",
+                                  vm.protect(entry, page, Access::ReadWrite),
+                                  ExceptionType::InvalidArgument);
+        }
+        // Released with its mappings in place: teardown drops them.
+    }
+
     // Refused ranges and accesses.
     auto refuses = [&](std::string_view what, uint64_t address, uint32_t offset, uint32_t pages,
                        Access access) {

@@ -1,5 +1,5 @@
 // The ring as a hostile process drives it: raw submissions the typed clients
-// never make. NOP batches, CQ overflow, a scribbled header (RingCorrupted and
+// never make. NOP batches, a full CQ, a scribbled header (RingCorrupted and
 // repair), random SQEs, and one submission per transport error the kernel can
 // give a CALL or RELEASE. Every completion must carry its user_data back; the
 // kernel must never fall over (the scenario's exit status and frame check).
@@ -115,10 +115,12 @@ void nop_batches() {
 // take any raw completion still unread and refuse a scribbled header: every
 // section first collects what it saw, puts the ring right, then checks.
 
-void cq_overflow() {
+void cq_full() {
     abi::RingHeader& header = test::raw::page().header;
     uint32_t overflow_before = header.cq_overflow;
-    // 48 NOPs in three batches, reading nothing: 32 fit, 16 are dropped.
+    // 48 NOPs in three batches, reading nothing: the kernel takes 32, whose
+    // completions fill the CQ, and leaves the last 16 in the SQ: it takes no
+    // submission without room for its answer.
     int64_t entered = 0;
     for (uint32_t batch = 0; batch < 3; ++batch) {
         for (uint32_t i = 0; i < 16; ++i)
@@ -126,6 +128,7 @@ void cq_overflow() {
         entered = test::raw::enter(0, 0);
     }
     uint32_t dropped = header.cq_overflow - overflow_before;
+    uint32_t left = header.sq_tail - header.sq_head;
     bool first_kept = true;
     abi::Cqe cqe{};
     for (uint32_t i = 0; i < 32; ++i) {
@@ -133,15 +136,26 @@ void cq_overflow() {
             first_kept = false;
     }
     bool drained = test::raw::unread() == 0;
+    // Room again: the 16 waiting are taken and answered, in order.
+    int64_t rest = test::raw::enter(16, abi::no_timeout);
+    bool rest_in_order = rest == 16;
+    for (uint32_t i = 32; i < 48; ++i) {
+        if (!test::raw::pop(cqe) || cqe.user_data != 0x3000 + i)
+            rest_in_order = false;
+    }
     suite.check("48 NOPs unread: cap_enter reports 32 unread", entered == 32,
                 Line("entered ").dec(entered));
-    suite.check("cq_overflow counts the 16 dropped completions", dropped == 16,
-                Line("counted ").udec(dropped));
+    suite.check("with the CQ full the last 16 stay in the SQ, none dropped",
+                left == 16 && dropped == 0,
+                Line("left ").udec(left).add(" dropped ").udec(dropped));
     suite.check("the first 32 completions were kept, in order", first_kept && drained);
-    suite.check("the ring works after an overflow", ring_works());
+    suite.check("once read, the 16 that waited complete in order", rest_in_order,
+                Line("entered ").dec(rest));
+    suite.check("the ring works after a full CQ", ring_works());
 
-    // A CQ head the kernel cannot believe (ahead of its tail) counts as full:
-    // the completion is dropped, not written over unread entries.
+    // A CQ head the kernel cannot believe (ahead of its tail) counts as a
+    // full queue: the submission is not taken (and nothing is written over
+    // entries the process may still read) until the head is repaired.
     uint32_t head = header.cq_head;
     overflow_before = header.cq_overflow;
     header.cq_head = head + 7;
@@ -149,10 +163,15 @@ void cq_overflow() {
     entered = test::raw::enter(0, 0);
     uint32_t overflow_after = header.cq_overflow;
     uint32_t tail_after = header.cq_tail;
+    uint32_t waiting = header.sq_tail - header.sq_head;
     header.cq_head = head;
-    suite.check("an impossible cq_head drops the completion as overflow",
-                overflow_after == overflow_before + 1 && tail_after == head,
-                Line("overflow +").udec(overflow_after - overflow_before));
+    int64_t repaired = test::raw::enter(1, abi::no_timeout);
+    bool answered = repaired == 1 && test::raw::pop(cqe) && cqe.user_data == 0x3100;
+    suite.check(
+        "an impossible cq_head takes no submission and drops nothing",
+        overflow_after == overflow_before && tail_after == head && waiting == 1,
+        Line("overflow +").udec(overflow_after - overflow_before).add(" waiting ").udec(waiting));
+    suite.check("once cq_head is repaired the waiting NOP completes", answered);
     suite.check("the ring works after cq_head is repaired", ring_works());
 }
 
@@ -555,7 +574,7 @@ int main() {
         return 2;
     suite.check("the ring is empty at start", test::raw::unread() == 0);
     nop_batches();
-    cq_overflow();
+    cq_full();
     corrupted_header();
     transport_errors(null_cap, console_cap);
     stale_capability();

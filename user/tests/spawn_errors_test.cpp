@@ -362,5 +362,13 @@ int main() {
 
     boundaries();
     waits();
+
+    // Room in the caller's table is part of the decode step (slot_child.cpp).
+    const GrantSpec slot_grants[] = {test::copy_grant("spawner", g_spawner),
+                                     test::copy_grant("console", g_console)};
+    auto slots = test::spawn(g_spawner, "slot-child", "slot-child", slot_grants,
+                             test::Limits{.capability_slots = 5});
+    if (suite.check_ok("a child with 5 capability slots", slots))
+        expect_ended("its checks pass", test::wait(slots.value().handle.raw), true, 0);
     return suite.finish();
 }

@@ -269,6 +269,38 @@ int main() {
     suite.check("a small map still works after the refusals",
                 after.is_ok() && zeroed(after.value().address(), page));
 
+    // A reservation of the top half of the map region (about 56 TiB): every
+    // operation on it costs what is mapped there, not its size (a regression
+    // test: decommit of a ~112 TiB reservation walked every page with
+    // interrupts off and froze the system for almost ten minutes; this
+    // scenario's timeout catches that).
+    constexpr uint64_t half = abi::user_map_base + (abi::user_map_limit - abi::user_map_base) / 2;
+    constexpr uint64_t rest = abi::user_map_limit - half;
+    auto vast = vm.reserve(half, rest);
+    suite.check_ok("reserve the top half of the map region", vast);
+    if (vast.is_ok()) {
+        constexpr uint64_t spots[] = {half, half + rest / 2, abi::user_map_limit - page};
+        bool committed = true;
+        for (uint64_t spot : spots) {
+            committed = committed && vm.commit(spot, page, Access::ReadWrite).is_ok();
+            if (committed)
+                fill(spot, page, 0x51);
+        }
+        suite.check("commit a page at its start, middle and end", committed);
+        suite.check_exception("protect of the whole reservation is invalidArgument (not mapped)",
+                              vm.protect(half, rest, Access::Read), ExceptionType::InvalidArgument);
+        suite.check_exception("unmap of the whole reservation is invalidArgument",
+                              vm.unmap(half, rest), ExceptionType::InvalidArgument);
+        suite.check("the committed pages are still there after the refusals",
+                    holds(spots[0], page, 0x51) && holds(spots[2], page, 0x51));
+        suite.check_ok("decommit of the whole reservation", vm.decommit(half, rest));
+        bool gone = true;
+        for (uint64_t spot : spots)
+            gone = gone && !kernel_can_read(vm_id, spot);
+        suite.check("the committed pages are gone", gone);
+        suite.check_ok("a page commits again after that", vm.commit(half, page, Access::ReadWrite));
+    }
+
     // Left behind on purpose: the second page of `a`, one page at `fixed`,
     // the code page, the reservation with 4 committed pages, the big
     // reservation and `after`. Process teardown must return all their frames.

@@ -1,6 +1,7 @@
 // x86_64 4-level page tables behind kernel/mm/page_tables.h.
 #include "kernel/mm/page_tables.h"
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/layout.h"
 
@@ -68,6 +69,8 @@ const char* to_string(MapError error) {
         return "misaligned address";
     case MapError::NotMapped:
         return "address not mapped";
+    case MapError::QuotaExceeded:
+        return "page tables beyond the memory quota";
     }
     return "unknown map error";
 }
@@ -83,8 +86,28 @@ PageTables PageTables::active() {
     return PageTables(x86::read_cr3() & pte_address_mask);
 }
 
-Result<PageTables, MapError> PageTables::create_address_space(const PageTables& kernel) {
-    PageTables tables = TRY(create());
+Result<uint64_t, MapError> PageTables::allocate_table() {
+    if (m_ledger && !m_ledger->try_charge(1))
+        return Err{MapError::QuotaExceeded};
+    auto frame = allocate_zeroed_frame();
+    if (frame.is_error()) {
+        if (m_ledger)
+            m_ledger->uncharge(1);
+        return Err{MapError::OutOfMemory};
+    }
+    return frame.value();
+}
+
+void PageTables::free_table(uint64_t table) {
+    VERIFY(free_frame(table).is_ok());
+    if (m_ledger)
+        m_ledger->uncharge(1);
+}
+
+Result<PageTables, MapError> PageTables::create_address_space(const PageTables& kernel,
+                                                              FrameLedger& ledger) {
+    PageTables tables(0, &ledger);
+    tables.m_root = TRY(tables.allocate_table());
     uint64_t* root = table_at(tables.m_root);
     const uint64_t* kernel_root = table_at(kernel.m_root);
     for (int i = 256; i < 512; ++i)
@@ -106,9 +129,8 @@ Result<void, MapError> PageTables::populate_top_level(uint64_t virt) {
 namespace {
 
 // Frees the tables below `table_phys` (a table at `level`) and owned leaf
-// frames; returns how many owned frames it freed.
-uint64_t free_subtree(uint64_t table_phys, int level) {
-    uint64_t owned = 0;
+// frames; counts the owned frames and the tables it freed.
+void free_subtree(uint64_t table_phys, int level, uint64_t& owned, uint64_t& tables) {
     uint64_t* table = table_at(table_phys);
     for (int i = 0; i < 512; ++i) {
         uint64_t entry = table[i];
@@ -116,7 +138,7 @@ uint64_t free_subtree(uint64_t table_phys, int level) {
             continue;
         bool leaf = level == 1 || (level <= 3 && (entry & pte_large));
         if (!leaf) {
-            owned += free_subtree(entry & pte_address_mask, level - 1);
+            free_subtree(entry & pte_address_mask, level - 1, owned, tables);
         } else if (entry & pte_owned) {
             uint64_t frames = level_span(level) / page_size;
             for (uint64_t f = 0; f < frames; ++f)
@@ -125,7 +147,15 @@ uint64_t free_subtree(uint64_t table_phys, int level) {
         }
     }
     (void)free_frame(table_phys);
-    return owned;
+    ++tables;
+}
+
+bool table_empty(const uint64_t* table, int from, int to) {
+    for (int i = from; i < to; ++i) {
+        if (table[i] & pte_present)
+            return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -133,11 +163,15 @@ uint64_t free_subtree(uint64_t table_phys, int level) {
 uint64_t PageTables::destroy_address_space() {
     uint64_t* root = table_at(m_root);
     uint64_t owned = 0;
+    uint64_t tables = 0;
     for (int i = 0; i < 256; ++i) {
         if (root[i] & pte_present)
-            owned += free_subtree(root[i] & pte_address_mask, 3);
+            free_subtree(root[i] & pte_address_mask, 3, owned, tables);
     }
     (void)free_frame(m_root);
+    ++tables;
+    if (m_ledger)
+        m_ledger->uncharge(tables);
     m_root = 0;
     return owned;
 }
@@ -179,10 +213,7 @@ Result<void, MapError> PageTables::map(uint64_t virt, uint64_t phys, PageSize si
     for (int level = 4; level > leaf_level; --level) {
         uint64_t& entry = table[index_at(virt, level)];
         if (!(entry & pte_present)) {
-            auto frame = allocate_zeroed_frame();
-            if (frame.is_error())
-                return Err{MapError::OutOfMemory};
-            entry = frame.value() | intermediate;
+            entry = TRY(allocate_table()) | intermediate;
         } else if (entry & pte_large) {
             return Err{MapError::AlreadyMapped};
         } else {
@@ -278,6 +309,123 @@ std::optional<uint64_t> PageTables::first_mapped(uint64_t start, uint64_t end) c
     if (start >= end || end > lower_half_end)
         return std::nullopt;
     return find_mapped(m_root, 4, 0, start, end);
+}
+
+namespace {
+
+constexpr uint64_t linear_mask = (1ull << 48) - 1;
+
+bool is_leaf(uint64_t entry, int level) {
+    return level == 1 || (level <= 3 && (entry & pte_large));
+}
+
+// The entries of a table at `level` covering [base, base + 512 * span) that
+// meet [start, end) (48-bit linear addresses, start >= base).
+struct EntryRange {
+    uint64_t first;
+    uint64_t last;
+};
+EntryRange entries_meeting(int level, uint64_t base, uint64_t start, uint64_t end) {
+    uint64_t span = level_span(level);
+    uint64_t last = (end - 1 - base) / span;
+    return {(start - base) / span, last > 511 ? 511 : last};
+}
+
+void walk_in(uint64_t table_phys, int level, uint64_t base, uint64_t start, uint64_t end,
+             void (*callback)(void*, uint64_t, const Translation&), void* context) {
+    const uint64_t* table = table_at(table_phys);
+    uint64_t span = level_span(level);
+    EntryRange range = entries_meeting(level, base, start, end);
+    for (uint64_t i = range.first; i <= range.last; ++i) {
+        uint64_t entry = table[i];
+        if (!(entry & pte_present))
+            continue;
+        uint64_t entry_base = base + i * span;
+        if (is_leaf(entry, level)) {
+            if (entry_base >= start) {
+                uint64_t virt = sign_extend(entry_base);
+                callback(context, virt, decode(entry, virt, level));
+            }
+            continue;
+        }
+        uint64_t from = start > entry_base ? start : entry_base;
+        uint64_t to = end < entry_base + span ? end : entry_base + span;
+        walk_in(entry & pte_address_mask, level - 1, entry_base, from, to, callback, context);
+    }
+}
+
+} // namespace
+
+void PageTables::walk_range(uint64_t start, uint64_t end, WalkCallback callback,
+                            void* context) const {
+    if (start >= end || (start >> 47) != ((end - 1) >> 47))
+        return;
+    walk_in(m_root, 4, 0, start & linear_mask, ((end - 1) & linear_mask) + 1, callback, context);
+}
+
+struct PageTables::UnmapWalk {
+    SelectCallback select;
+    void* context;
+    uint64_t unmapped = 0;
+};
+
+// Unmaps what `walk` selects in [start, end) below the table at `level`;
+// true when the table is empty afterwards (the caller may free it).
+bool PageTables::unmap_in(uint64_t table_phys, int level, uint64_t base, uint64_t start,
+                          uint64_t end, UnmapWalk& walk) {
+    uint64_t* table = table_at(table_phys);
+    uint64_t span = level_span(level);
+    EntryRange range = entries_meeting(level, base, start, end);
+    bool kept = false;
+    for (uint64_t i = range.first; i <= range.last; ++i) {
+        uint64_t entry = table[i];
+        if (!(entry & pte_present))
+            continue;
+        uint64_t entry_base = base + i * span;
+        uint64_t virt = sign_extend(entry_base);
+        if (is_leaf(entry, level)) {
+            bool whole = entry_base >= start && entry_base + span <= end;
+            if (whole && walk.select(walk.context, virt, decode(entry, virt, level))) {
+                table[i] = 0;
+                if (may_be_cached(m_root, virt))
+                    x86::invlpg(virt);
+                ++walk.unmapped;
+            } else {
+                kept = true;
+            }
+            continue;
+        }
+        uint64_t from = start > entry_base ? start : entry_base;
+        uint64_t to = end < entry_base + span ? end : entry_base + span;
+        bool child_empty =
+            unmap_in(entry & pte_address_mask, level - 1, entry_base, from, to, walk);
+        // Below the top level of the kernel half, tables are shared by every
+        // address space (their top-level entries are copies): never freed.
+        bool shared = level == 4 && i >= 256;
+        if (child_empty && !shared) {
+            table[i] = 0;
+            // Also drops any cached walk through the table (INVLPG flushes the
+            // paging-structure caches) before its frame can be reused.
+            if (may_be_cached(m_root, virt))
+                x86::invlpg(virt);
+            free_table(entry & pte_address_mask);
+        } else {
+            kept = true;
+        }
+    }
+    // Entries outside the range were not looked at: check them only when
+    // everything inside it went.
+    return !kept && table_empty(table, 0, int(range.first)) &&
+           table_empty(table, int(range.last) + 1, 512);
+}
+
+uint64_t PageTables::unmap_range(uint64_t start, uint64_t end, SelectCallback select,
+                                 void* context) {
+    if (start >= end || (start >> 47) != ((end - 1) >> 47))
+        return 0;
+    UnmapWalk walk{select, context};
+    (void)unmap_in(m_root, 4, 0, start & linear_mask, ((end - 1) & linear_mask) + 1, walk);
+    return walk.unmapped;
 }
 
 void PageTables::walk(uint64_t table_phys, int level, uint64_t virt_base, WalkCallback callback,

@@ -14,6 +14,7 @@ const manifest :Capos.SystemManifest = (
     (name = "exit-code-child", path = "bin/exit_code_child"),
     (name = "trap-child", path = "bin/trap_child"),
     (name = "sleep-child", path = "bin/sleep_child"),
+    (name = "slot-child", path = "bin/slot_child"),
     (name = "not-a-program", path = "etc/motd"),
   ],
   init = (

@@ -2,8 +2,10 @@
 // each kind of failure, without depending on the real kernel.
 //
 // QEMU boots it through its PVH note in 32-bit protected mode. It prints its
-// command line to COM1 with every ';' turned into a newline, then looks at the
-// command line's last character:
+// command line to COM1 with every ';' turned into a newline and every '~' turned
+// into a pause of about 0.27 s (so that the lines after it reach the runner
+// separately, well after the ones before), then looks at the command line's last
+// character:
 //   '0'..'3'  exit through isa-debug-exit with that abi::ExitCode
 //   'r'       reset the machine with a triple fault (QEMU status 0 under -no-reboot)
 //   other     halt forever (for timeouts)
@@ -30,12 +32,39 @@ _start:
     movb (%esi), %al
     test %al, %al
     jz .Lend
+    cmp $'~', %al
+    je .Lpause
     mov %al, %cl
     cmp $';', %al
     jne .Lput
     mov $'\n', %al
 .Lput:
     out %al, %dx
+    inc %esi
+    jmp .Lnext
+// Five terminal counts of PIT channel 2 (mode 0, 65535 ticks of 1.193182 MHz, QEMU's
+// virtual clock), each seen as its output going high in port 0x61 bit 5. No stack:
+// PVH does not give one.
+.Lpause:
+    mov $5, %ebx                // hvm_start_info is not needed any more
+.Lpause_next:
+    in $0x61, %al
+    and $0xfc, %al              // gate off, speaker off
+    out %al, $0x61
+    mov $0xb0, %al              // channel 2, low then high byte, mode 0, binary
+    out %al, $0x43
+    mov $0xff, %al
+    out %al, $0x42
+    out %al, $0x42
+    in $0x61, %al
+    or $0x01, %al               // gate on: counting starts
+    out %al, $0x61
+.Lpause_wait:
+    in $0x61, %al
+    test $0x20, %al
+    jz .Lpause_wait
+    dec %ebx
+    jnz .Lpause_next
     inc %esi
     jmp .Lnext
 .Lend:

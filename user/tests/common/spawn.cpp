@@ -4,11 +4,17 @@
 namespace capos::test {
 
 Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
-                                      std::string_view binary, std::span<const GrantSpec> grants) {
+                                      std::string_view binary, std::span<const GrantSpec> grants,
+                                      const Limits& limits) {
     schema::ProcessSpawner::Client<rt::RingTransport> client(rt::transport(), spawner);
     auto spawned = client.spawn([&](schema::ProcessSpawner::SpawnParams::Builder params) {
         params.set_name(name);
         params.set_binary(binary);
+        auto requested = params.init_limits();
+        requested.set_capability_slots(limits.capability_slots);
+        requested.set_outstanding_calls(limits.outstanding_calls);
+        requested.set_queued_bytes(limits.queued_bytes);
+        requested.set_frames(limits.frames);
         auto list = params.init_grants(uint32_t(grants.size()));
         for (uint32_t i = 0; i < grants.size(); ++i) {
             const GrantSpec& spec = grants[i];

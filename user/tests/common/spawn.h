@@ -43,9 +43,18 @@ struct Spawned {
     uint32_t endpoint_count = 0;
 };
 
+// ResourceLimits for a child; 0 keeps the kernel's default.
+struct Limits {
+    uint32_t capability_slots = 0;
+    uint32_t outstanding_calls = 0;
+    uint64_t queued_bytes = 0;
+    uint64_t frames = 0;
+};
+
 // ProcessSpawner.spawn through the capability `spawner`.
 Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
-                                      std::string_view binary, std::span<const GrantSpec> grants);
+                                      std::string_view binary, std::span<const GrantSpec> grants,
+                                      const Limits& limits = {});
 
 struct Ended {
     bool exited = false;  // else faulted
