@@ -13,12 +13,14 @@
 #include "kernel/boot/boot_archive.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/init.h"
+#include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/mm/layout.h"
+#include "kernel/mm/reclaim.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/test/kernel_tests.h"
 #include "lib/base/cmdline.h"
@@ -84,16 +86,30 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
 
     if (auto test = command_line.value("test"))
         run_kernel_test(*test); // does not return
+    if (auto bound = command_line.value("irqoff")) {
+        uint64_t us = 0;
+        bool number = !bound->empty();
+        for (char c : *bound) {
+            number = number && c >= '0' && c <= '9' && us < UINT64_MAX / 10;
+            us = us * 10 + uint64_t(c - '0');
+        }
+        if (number)
+            interrupts_off::configure(us);
+        else
+            log_warn("boot: irqoff wants a bound in microseconds, not '{}'", *bound);
+    }
 
     Scheduler::init();
+    reclaim_start();
     arch::syscall_init();
     arch::timer_init(timer_hz, g_cycles_per_microsecond);
     bool init_started = archive && start_init(*archive, command_line);
 
     log_info("capOS ready");
     if (!init_started && command_line.has_flag("shutdown")) {
+        // No init, nothing ran: a failed boot.
         log_info("shutdown requested on the command line");
-        arch::exit_machine(abi::ExitCode::Success);
+        arch::exit_machine(abi::ExitCode::Failure);
     }
     Scheduler::run();
 }

@@ -44,6 +44,9 @@ bool hardware_entropy(uint64_t* out, size_t words);
 
 // A monotonic cycle counter and its calibrated rate.
 uint64_t read_cycle_counter();
+// Lets pending interrupts in for a moment (interrupts on, then off again)
+// from kernel code that holds nothing an interrupt handler touches.
+void open_interrupt_window();
 uint64_t calibrate_cycles_per_microsecond();
 
 // Switches to a new stack and calls entry() there; never returns.

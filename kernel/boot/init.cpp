@@ -1,10 +1,12 @@
 #include "kernel/boot/init.h"
 #include "kernel/boot/boot_package.h"
 #include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/layout.h"
+#include "kernel/mm/reclaim.h"
 #include "kernel/object/process.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
@@ -64,7 +66,9 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
     g_init.process.reset();
 
     // Everything init held is returned once its thread is gone, which has
-    // happened by the time this thread runs again.
+    // happened by the time this thread runs again, and the frames queued for
+    // the reclaim thread are free.
+    wait_for_reclaim();
     uint64_t free_after = frame_stats().free_frames;
     // Heap growth keeps frames (pages and their tables); count them as returned.
     uint64_t returned = free_after + heap_stats().footprint_frames;
@@ -86,6 +90,11 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
         clean = false;
     }
 
+    if (interrupts_off::g_state.measuring) {
+        log_info("kernel: the longest stretch with interrupts off was {} us",
+                 interrupts_off::g_state.longest_us);
+        clean = clean && interrupts_off::g_state.over_bound == 0;
+    }
     if (g_init.shutdown_after)
         arch::exit_machine(clean ? abi::ExitCode::Success : abi::ExitCode::Failure);
     log_info("init has ended; the system is idle");
@@ -139,7 +148,13 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
     alignas(
         capnp::MessageReader) static unsigned char message_storage[sizeof(capnp::MessageReader)];
     message = new (message_storage) capnp::MessageReader(segments.value());
-    if (capnp::WireError error = capnp::validate(*message); error != capnp::WireError::None) {
+    // The archive is untrusted input too: the walk over the whole message is
+    // charged to a budget proportional to its size, so however its pointers
+    // are shared it costs time linear in its length. The reader kept for the
+    // fields keeps the default budget: manifest::validate compares names
+    // pairwise, which reads more words than the message holds.
+    capnp::MessageReader untrusted(segments.value(), capnp::ReaderLimits::for_message(words));
+    if (capnp::WireError error = capnp::validate(untrusted); error != capnp::WireError::None) {
         log_error("init: manifest.bin is malformed: {}", capnp::to_string(error));
         return false;
     }

@@ -7,6 +7,8 @@
 
 #include "kernel/cap/completion.h"
 #include "kernel/object/kernel_object.h"
+#include "kernel/object/thread.h"
+#include "kernel/sched/scheduler.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
 #include "tools/capnpc-capos/runtime/rpc.h"
@@ -57,19 +59,22 @@ class KernelServiceOf : public KernelService {
 public:
     uint64_t interface_id() const override { return Interface::interface_id; }
     gen::DispatchResult dispatch(Invocation& invocation) override {
-        m_invocation = &invocation;
+        Thread* thread = Scheduler::current();
+        void* outer = thread->kernel_call();
+        thread->set_kernel_call(&invocation);
         auto result = Interface::dispatch(static_cast<Service&>(*this), invocation.method,
                                           invocation.params, invocation.results);
-        m_invocation = nullptr;
+        thread->set_kernel_call(outer);
         return result;
     }
 
 protected:
-    // The call being dispatched (valid inside handlers only).
-    Invocation& invocation() { return *m_invocation; }
-
-private:
-    Invocation* m_invocation = nullptr;
+    // The call being dispatched by the running thread (valid inside handlers
+    // only). Kept by the thread, not the object: several threads may be in
+    // calls of one object at once (one gave up the CPU at a preemption point).
+    Invocation& invocation() {
+        return *static_cast<Invocation*>(Scheduler::current()->kernel_call());
+    }
 };
 
 inline gen::Exception invalid_argument(std::string_view message) {

@@ -98,7 +98,12 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
                           .results = std::span<capnp::Word>(g_results, sqe.result.length / 8),
                           .user_data = sqe.user_data,
                           .result = sqe.result};
+    // The scratch buffers stay this call's while it runs, even if it gives
+    // up the CPU at a preemption point.
+    Scheduler::set_call_scratch(
+        {{g_params, g_results}, {params_words.size() * sizeof(capnp::Word), sqe.result.length}});
     gen::DispatchResult outcome = service.dispatch(invocation);
+    Scheduler::set_call_scratch({});
     if (invocation.deferred) {
         deferred = true;
         return {};
@@ -239,6 +244,9 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
         if (auto completion = handle(process, sqe))
             post_completion(process, *completion);
+        // Between submissions nothing is held: a good place to let
+        // interrupts in and, when the slice is over, other threads run.
+        Scheduler::preemption_point();
     }
 
     // The fields the kernel owns are rewritten at every entry, whatever the

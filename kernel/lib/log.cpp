@@ -38,6 +38,10 @@ bool log_enabled(LogLevel level) {
     return level <= g_level;
 }
 
+uint64_t cycles_per_microsecond() {
+    return g_cycles_per_microsecond != 0 ? g_cycles_per_microsecond : 1;
+}
+
 void log_start_clock(uint64_t cycles_per_microsecond) {
     g_cycles_per_microsecond = cycles_per_microsecond;
     g_clock_start = arch::read_cycle_counter();

@@ -25,6 +25,8 @@ uint64_t uptime_nanoseconds();
 // log line (or another writer's line); `newline` appends one.
 void console_write_text(std::string_view text, bool newline);
 void log_start_clock(uint64_t cycles_per_microsecond);
+// The cycle counter's rate (calibrated at boot; 1 before that).
+uint64_t cycles_per_microsecond();
 
 template <typename... Args>
 void log(LogLevel level, std::string_view fmt, const Args&... args) {

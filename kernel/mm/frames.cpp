@@ -112,13 +112,8 @@ Result<uint64_t, FrameError> allocate_zeroed_frame() {
 }
 
 Result<uint64_t, FrameError> allocate_contiguous_frames(uint64_t count) {
-    uint64_t first;
-    {
-        SpinLockGuard guard(g_frames_lock);
-        first = TRY(g_frames.allocate_contiguous(count, 1));
-    }
-    __builtin_memset(phys_to_ptr<void>(first), 0, count * page_size);
-    return first;
+    SpinLockGuard guard(g_frames_lock);
+    return g_frames.allocate_contiguous(count, 1);
 }
 
 Result<void, FrameError> free_frame(uint64_t phys) {

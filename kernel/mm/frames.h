@@ -17,7 +17,8 @@ Result<uint64_t, FrameError> allocate_frame();
 // A frame filled with zeros (through the direct map).
 Result<uint64_t, FrameError> allocate_zeroed_frame();
 Result<void, FrameError> free_frame(uint64_t phys);
-// `count` physically contiguous zeroed frames; returns the first. Freed one
+// `count` physically contiguous frames, not zeroed (the caller zeroes them,
+// page by page, between preemption points); returns the first. Freed one
 // frame at a time with free_frame.
 Result<uint64_t, FrameError> allocate_contiguous_frames(uint64_t count);
 

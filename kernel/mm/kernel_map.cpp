@@ -131,12 +131,12 @@ Result<void, MapError> map_fresh_pages(uint64_t virt, size_t pages, Access acces
 void unmap_and_free_pages(uint64_t virt, size_t pages) {
     // The tables that only these pages needed go too: a kernel stack's
     // tables are returned with it.
-    uint64_t freed = g_tables->unmap_range(virt, virt + pages * page_size,
-                                           [](uint64_t, const Translation& translation) {
-                                               VERIFY(free_frame(translation.phys).is_ok());
-                                               return true;
-                                           });
-    VERIFY(freed == pages);
+    auto progress = g_tables->unmap_range(virt, virt + pages * page_size,
+                                          [](uint64_t, const Translation& translation) {
+                                              VERIFY(free_frame(translation.phys).is_ok());
+                                              return true;
+                                          });
+    VERIFY(progress.done && progress.unmapped == pages);
 }
 
 } // namespace capos::kernel

@@ -85,13 +85,15 @@ public:
     }
 
     // Calls visit(virt, translation) for every mapped page (or large page)
-    // that starts in [start, end) of the user half, in address order.
+    // that starts in [start, end), in address order, until visit returns
+    // false: then returns that mapping's address (nullopt when the walk got to
+    // the end).
     template <typename Visit>
-    void for_each_mapping_in(uint64_t start, uint64_t end, Visit&& visit) const {
-        walk_range(
+    std::optional<uint64_t> for_each_mapping_in(uint64_t start, uint64_t end, Visit&& visit) const {
+        return walk_range(
             start, end,
             [](void* context, uint64_t virt, const Translation& t) {
-                (*static_cast<Visit*>(context))(virt, t);
+                return (*static_cast<Visit*>(context))(virt, t);
             },
             &visit);
     }
@@ -101,15 +103,22 @@ public:
     // frees the tables that became empty: never the top-level table, nor a
     // kernel-half table directly below it (every address space shares those).
     // select is called before the entry is cleared, so it may free the frame.
-    // Returns how many mappings were removed.
+    // Stops after `limit` mappings: `next` is where to go on from (the caller
+    // may give up the CPU in between, with nothing half done).
+    struct UnmapProgress {
+        uint64_t unmapped = 0;
+        bool done = true;
+        uint64_t next = 0; // when !done
+    };
     template <typename Select>
-    uint64_t unmap_range(uint64_t start, uint64_t end, Select&& select) {
+    UnmapProgress unmap_range(uint64_t start, uint64_t end, Select&& select,
+                              uint64_t limit = UINT64_MAX) {
         return unmap_range(
             start, end,
             [](void* context, uint64_t virt, const Translation& t) {
                 return (*static_cast<Select*>(context))(virt, t);
             },
-            &select);
+            &select, limit);
     }
 
     // Makes sure the top-level entry covering `virt` exists, so that tables
@@ -132,8 +141,10 @@ private:
     using SelectCallback = bool (*)(void*, uint64_t, const Translation&);
     static void walk(uint64_t table, int level, uint64_t virt_base, WalkCallback callback,
                      void* context);
-    void walk_range(uint64_t start, uint64_t end, WalkCallback callback, void* context) const;
-    uint64_t unmap_range(uint64_t start, uint64_t end, SelectCallback select, void* context);
+    std::optional<uint64_t> walk_range(uint64_t start, uint64_t end, SelectCallback callback,
+                                       void* context) const;
+    UnmapProgress unmap_range(uint64_t start, uint64_t end, SelectCallback select, void* context,
+                              uint64_t limit);
     struct UnmapWalk;
     bool unmap_in(uint64_t table, int level, uint64_t base, uint64_t start, uint64_t end,
                   UnmapWalk& walk);

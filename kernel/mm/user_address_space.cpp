@@ -4,6 +4,7 @@
 #include "kernel/mm/frames.h"
 #include "kernel/mm/layout.h"
 #include "kernel/object/memory_object.h"
+#include "kernel/sched/scheduler.h"
 
 namespace capos::kernel {
 
@@ -125,28 +126,61 @@ Result<void, SpaceError> UserAddressSpace::map_fresh(uint64_t address, uint64_t 
         }
         if (i == 0 && first_frame)
             *first_frame = frame.value();
+        Scheduler::preemption_point(); // a page zeroed: a large map never holds the CPU long
     }
     return {};
 }
 
 void UserAddressSpace::unmap_owned(uint64_t address, uint64_t pages) {
-    uint64_t freed = m_tables.unmap_range(address, address + pages * page_size,
-                                          [](uint64_t, const Translation& translation) {
-                                              if (!translation.owned)
-                                                  return false;
-                                              VERIFY(free_frame(translation.phys).is_ok());
-                                              return true;
-                                          });
-    m_ledger->uncharge(freed);
+    unmap_pages(address, address + pages * page_size, Unmap::OwnedOnly);
+}
+
+void UserAddressSpace::unmap_pages(uint64_t start, uint64_t end, Unmap which) {
+    // A bounded number of pages per step, a preemption point between steps:
+    // at each, what is unmapped is gone from the tables and the TLB, and its
+    // frames are free and uncharged.
+    constexpr uint64_t pages_per_step = 256;
+    uint64_t at = start;
+    for (;;) {
+        uint64_t freed = 0;
+        auto progress = m_tables.unmap_range(
+            at, end,
+            [&](uint64_t, const Translation& translation) {
+                if (!translation.owned)
+                    return which == Unmap::All;
+                VERIFY(free_frame(translation.phys).is_ok());
+                ++freed;
+                return true;
+            },
+            pages_per_step);
+        m_ledger->uncharge(freed);
+        if (progress.done)
+            return;
+        at = progress.next;
+        if (m_preemptible)
+            Scheduler::preemption_point();
+    }
 }
 
 uint64_t UserAddressSpace::count_mapped(uint64_t address, uint64_t length, bool owned_only) const {
+    // In steps of a bounded number of pages, with preemption points between.
+    constexpr uint64_t pages_per_step = 256;
     uint64_t count = 0;
-    m_tables.for_each_mapping_in(address, address + length,
-                                 [&](uint64_t, const Translation& translation) {
-                                     if (translation.owned || !owned_only)
-                                         ++count;
-                                 });
+    uint64_t at = address;
+    uint64_t end = address + length;
+    while (at < end) {
+        uint64_t seen = 0;
+        auto stopped = m_tables.for_each_mapping_in(at, end, [&](uint64_t, const Translation& t) {
+            if (t.owned || !owned_only)
+                ++count;
+            return ++seen < pages_per_step;
+        });
+        if (!stopped)
+            break;
+        at = *stopped + page_size;
+        if (m_preemptible)
+            Scheduler::preemption_point();
+    }
     return count;
 }
 
@@ -200,8 +234,10 @@ Result<void, SpaceError> UserAddressSpace::protect(uint64_t address, uint64_t le
     // were made with, so W^X across its mappings cannot be sidestepped here.
     if (count_mapped(address, length, /*owned_only=*/true) != length / page_size)
         return Err{SpaceError::NotMapped};
-    for (uint64_t page = address; page < address + length; page += page_size)
+    for (uint64_t page = address; page < address + length; page += page_size) {
         VERIFY(m_tables.protect(page, access).is_ok());
+        Scheduler::preemption_point();
+    }
     return {};
 }
 
@@ -263,16 +299,19 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> o
         if (overlaps_reservation(address, length) || any_page_mapped(address, length))
             return Err{SpaceError::Occupied};
     }
+    // Counted before the first page is mapped: the loop may give up the CPU,
+    // and W^X must hold against every other mapping made meanwhile.
+    object->add_mapping(access);
     for (uint32_t i = 0; i < pages; ++i) {
         auto mapped = m_tables.map(address + uint64_t(i) * page_size, object->frame(first_page + i),
                                    PageSize::Small, access, Privilege::User);
         if (mapped.is_error()) {
-            m_tables.unmap_range(address, address + uint64_t(i) * page_size,
-                                 [](uint64_t, const Translation&) { return true; });
+            unmap_pages(address, address + uint64_t(i) * page_size, Unmap::All);
+            object->remove_mapping(access);
             return Err{space_error_of(mapped.error())};
         }
+        Scheduler::preemption_point();
     }
-    object->add_mapping(access);
     m_mappings[m_mapping_count++] = {RefPtr<KernelObject>(std::move(object)), address, pages,
                                      access};
     return address;
@@ -280,8 +319,7 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> o
 
 void UserAddressSpace::drop_mapping(size_t index) {
     ObjectMapping& mapping = m_mappings[index];
-    m_tables.unmap_range(mapping.address, mapping.address + uint64_t(mapping.pages) * page_size,
-                         [](uint64_t, const Translation&) { return true; });
+    unmap_pages(mapping.address, mapping.address + uint64_t(mapping.pages) * page_size, Unmap::All);
     auto* object = downcast<MemoryObject>(mapping.object.get());
     VERIFY(object != nullptr);
     object->remove_mapping(mapping.access);
@@ -302,11 +340,14 @@ Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, ui
     return Err{SpaceError::NotMapped};
 }
 
-void UserAddressSpace::destroy() {
+void UserAddressSpace::destroy(Teardown teardown) {
+    m_preemptible = teardown == Teardown::Preemptible;
     while (m_mapping_count > 0)
         drop_mapping(m_mapping_count - 1);
-    // Frees the owned (anonymous) frames and every table; object frames are
+    // The anonymous pages in steps (a process may hold up to its frame
+    // limit), then what is left: the tables, now empty. Object frames are
     // borrowed.
+    unmap_pages(abi::user_min_address, abi::user_limit, Unmap::OwnedOnly);
     m_ledger->uncharge(m_tables.destroy_address_space());
     m_reservation_count = 0;
 }

@@ -61,8 +61,12 @@ public:
     Result<void, SpaceError> unmap_object(MemoryObject& object, uint64_t address);
 
     // Frees everything: object mappings dropped, owned frames and tables freed.
-    // The tables must not be active.
-    void destroy();
+    // The tables must not be active. Preemptible: between steps the CPU may
+    // go to other threads (the exiting process's own thread tearing down);
+    // not when a reference count reaching zero destroys the process inside
+    // other work.
+    enum class Teardown : uint8_t { Preemptible, AtOnce };
+    void destroy(Teardown teardown);
 
 private:
     struct Range {
@@ -87,6 +91,10 @@ private:
     Result<void, SpaceError> map_fresh(uint64_t address, uint64_t pages, Access access,
                                        uint64_t* first_frame);
     void unmap_owned(uint64_t address, uint64_t pages);
+    enum class Unmap : uint8_t { OwnedOnly, All };
+    // Unmaps [start, end) (anonymous pages only, or everything), freeing and
+    // uncharging anonymous frames, with preemption points between steps.
+    void unmap_pages(uint64_t start, uint64_t end, Unmap which);
     // Mapped pages in the range (anonymous ones only if `owned_only`),
     // counted over the mapped pages, not the range.
     uint64_t count_mapped(uint64_t address, uint64_t length, bool owned_only) const;
@@ -100,6 +108,7 @@ private:
     size_t m_reservation_count = 0;
     ObjectMapping m_mappings[max_object_mappings];
     size_t m_mapping_count = 0;
+    bool m_preemptible = true; // unmap_pages may give up the CPU between steps
 };
 
 } // namespace capos::kernel

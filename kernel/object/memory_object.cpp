@@ -3,7 +3,9 @@
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/layout.h"
+#include "kernel/mm/reclaim.h"
 #include "kernel/object/process.h"
+#include "kernel/sched/scheduler.h"
 
 namespace capos::kernel {
 
@@ -15,19 +17,25 @@ MemoryObject::create(uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger
         return Err{Error::QuotaExceeded};
     // Until the object exists, failures give the charge back.
     auto uncharge = [&] { ledger->uncharge(pages); };
-    auto array = heap_allocate(sizeof(uint64_t) * pages, alignof(uint64_t));
-    if (array.is_error()) {
+    auto created = FrameBatch::create(pages);
+    if (created.is_error()) {
         uncharge();
         return Err{Error::OutOfMemory};
     }
-    auto* frames = static_cast<uint64_t*>(array.value());
+    FrameBatch* batch = created.value();
+    uint64_t* frames = batch->frames();
     uint32_t done = 0;
     bool failed = false;
+    // Page by page, with a preemption point after each: an object of up to
+    // 256 MiB never holds the CPU for long.
     if (contiguous) {
         auto run = allocate_contiguous_frames(pages);
         failed = run.is_error();
-        for (; !failed && done < pages; ++done)
+        for (; !failed && done < pages; ++done) {
             frames[done] = run.value() + uint64_t(done) * page_size;
+            __builtin_memset(phys_to_ptr<void>(frames[done]), 0, page_size);
+            Scheduler::preemption_point();
+        }
     } else {
         for (; done < pages; ++done) {
             auto frame = allocate_zeroed_frame();
@@ -36,38 +44,29 @@ MemoryObject::create(uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger
                 break;
             }
             frames[done] = frame.value();
+            Scheduler::preemption_point();
         }
     }
-    if (failed) {
-        if (!contiguous) {
-            for (uint32_t i = 0; i < done; ++i)
-                (void)free_frame(frames[i]);
-        }
-        heap_free(frames);
-        uncharge();
-        return Err{Error::OutOfMemory};
-    }
-    auto memory = heap_allocate(sizeof(MemoryObject), alignof(MemoryObject));
+    auto memory = failed ? Result<void*, HeapError>(Err{HeapError::OutOfMemory})
+                         : heap_allocate(sizeof(MemoryObject), alignof(MemoryObject));
     if (memory.is_error()) {
-        for (uint32_t i = 0; i < pages; ++i)
-            (void)free_frame(frames[i]);
-        heap_free(frames);
+        batch->truncate(done);
+        FrameBatch::free_frames_and_release(batch);
         uncharge();
         return Err{Error::OutOfMemory};
     }
     return RefPtr<MemoryObject>::adopt(
-        new (memory.value()) MemoryObject(frames, pages, contiguous, std::move(ledger)));
+        new (memory.value()) MemoryObject(batch, pages, contiguous, std::move(ledger)));
 }
 
 void MemoryObject::destroy() {
-    uint64_t* frames = m_frames;
-    uint32_t pages = m_pages;
-    m_ledger->uncharge(pages);
+    FrameBatch* frames = m_frames;
+    m_ledger->uncharge(m_pages);
     this->~MemoryObject();
     heap_free(this);
-    for (uint32_t i = 0; i < pages; ++i)
-        VERIFY(free_frame(frames[i]).is_ok());
-    heap_free(frames);
+    // The frames of a large object go through the reclaim thread: whatever
+    // dropped the last reference pays only for queueing them.
+    FrameBatch::free_frames_and_release(frames);
 }
 
 void MemoryObject::add_mapping(Access access) {

@@ -13,6 +13,7 @@
 #include "kernel/cap/kernel_service.h"
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/page_tables.h"
+#include "kernel/mm/reclaim.h"
 #include "lib/base/result.h"
 
 namespace capos::kernel {
@@ -28,7 +29,7 @@ public:
 
     uint32_t page_count() const { return m_pages; }
     bool contiguous() const { return m_contiguous; }
-    uint64_t frame(uint32_t page) const { return m_frames[page]; }
+    uint64_t frame(uint32_t page) const { return m_frames->frames()[page]; }
 
     // W^X across mappings: whether a mapping with `access` may be added now;
     // add/remove keep the count of writable and executable mappings.
@@ -49,11 +50,11 @@ public:
                                        schema::MemoryObject::UnmapResults::Builder results);
 
 private:
-    MemoryObject(uint64_t* frames, uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger)
+    MemoryObject(FrameBatch* frames, uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger)
         : m_frames(frames), m_pages(pages), m_contiguous(contiguous), m_ledger(std::move(ledger)) {}
     void destroy() override;
 
-    uint64_t* m_frames; // heap array of physical frame addresses
+    FrameBatch* m_frames; // the physical frames, freed with the object
     uint32_t m_pages;
     uint32_t m_writable_mappings = 0;
     uint32_t m_executable_mappings = 0;

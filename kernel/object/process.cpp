@@ -113,6 +113,7 @@ Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
             __builtin_memcpy(phys_to_ptr<void>(translation->phys),
                              elf.data() + copy.file_offset + done, chunk);
             done += chunk;
+            Scheduler::preemption_point();
         }
     }
     m_entry = plan.value().entry();
@@ -172,16 +173,19 @@ Process* Process::current() {
     return thread ? thread->process() : nullptr;
 }
 
-void Process::release_address_space() {
+void Process::release_address_space(UserAddressSpace::Teardown teardown) {
     m_capabilities.clear([](RefPtr<KernelObject>&&) {});
     if (!m_address_space_live)
         return;
-    if (PageTables::active().root() == page_tables().root())
-        kernel_page_tables().activate();
-    m_space.destroy();
+    // From here the tables are never loaded again (activate_address_space_of)
+    // and nothing is written into the ring: the teardown may give up the CPU
+    // half way.
     m_address_space_live = false;
     m_ring = nullptr;
     m_capset = nullptr;
+    if (PageTables::active().root() == page_tables().root())
+        kernel_page_tables().activate();
+    m_space.destroy(teardown);
 }
 
 namespace {
@@ -243,7 +247,7 @@ void Process::terminate_current(ExitStatus status) {
     while (EndpointCall* call = process->m_outgoing)
         call->endpoint->cancel(call);
     VERIFY(process->m_queued_bytes == 0 && process->m_outstanding_calls == 0);
-    process->release_address_space();
+    process->release_address_space(UserAddressSpace::Teardown::Preemptible);
     if (Thread* waiter = process->m_waiter)
         Scheduler::wake(waiter);
     for (size_t i = 0; i < process->m_exit_watcher_count; ++i) {
@@ -268,7 +272,9 @@ void Process::wait_for_exit() {
 void Process::destroy() {
     if (Thread* never_started = std::exchange(m_prepared_thread, nullptr))
         never_started->release_reference();
-    release_address_space();
+    // Reached when the last reference goes, inside whatever work dropped it:
+    // no preemption there.
+    release_address_space(UserAddressSpace::Teardown::AtOnce);
     ProcessCapTable::Slot* slots = m_slots;
     size_t slot_count = m_limits.capability_slots;
     this->~Process();
@@ -279,7 +285,8 @@ void Process::destroy() {
 }
 
 void activate_address_space_of(Thread* thread) {
-    if (Process* process = thread->process()) {
+    Process* process = thread->process();
+    if (process && process->address_space_live()) {
         PageTables& tables = process->page_tables();
         if (PageTables::active().root() != tables.root())
             tables.activate();

@@ -82,6 +82,8 @@ public:
     PageTables& page_tables() { return m_space.tables(); }
     UserAddressSpace& address_space() { return m_space; }
     const ExitStatus& exit_status() const { return m_exit_status; }
+    // False once the teardown of the address space has begun.
+    bool address_space_live() const { return m_address_space_live; }
     bool has_exited() const { return m_exit_status.kind != ExitStatus::Kind::Running; }
 
     // The ring page through the kernel's direct map. Its contents are written
@@ -141,7 +143,7 @@ private:
         : KernelObject(object_type), m_limits(limits), m_space(tables, std::move(ledger)),
           m_capabilities(slots) {}
     void destroy() override;
-    void release_address_space();
+    void release_address_space(UserAddressSpace::Teardown teardown);
 
     uint32_t m_id = 0;
     char m_name[max_name_length + 1] = {};

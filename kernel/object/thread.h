@@ -29,6 +29,12 @@ public:
                                                       void* argument);
 
     Process* process() const { return m_process; }
+    // The kernel-service call this thread is running (an Invocation, see
+    // kernel/cap/kernel_service.h), if any: per thread, because a call can
+    // give up the CPU at a preemption point while another thread calls the
+    // same service object.
+    void* kernel_call() const { return m_kernel_call; }
+    void set_kernel_call(void* call) { m_kernel_call = call; }
     State state() const { return m_state; }
     uint64_t kernel_stack_top() const { return m_stack.top; }
 
@@ -46,6 +52,7 @@ private:
     void* m_argument = nullptr;
     arch::ThreadContext m_context;
     State m_state = State::Ready;
+    void* m_kernel_call = nullptr;
 
     // Scheduler bookkeeping (guarded by the scheduler: interrupts off).
     Thread* m_next_ready = nullptr;

@@ -1,6 +1,7 @@
 #include "kernel/sched/scheduler.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
+#include "kernel/mm/heap.h"
 #include "kernel/object/process.h"
 
 namespace capos::kernel {
@@ -15,6 +16,13 @@ Thread* g_sleepers = nullptr; // blocked threads with a deadline
 Thread* g_dead = nullptr;     // exited, its reference dropped once off its stack
 uint64_t g_ticks = 0;         // timer ticks since boot
 uint64_t g_switched_at = 0;   // g_ticks when the running thread got the CPU
+// Preemption points (preemption_point).
+constexpr uint64_t interrupt_window_us = 250;
+uint64_t g_window_cycles = 0; // interrupt_window_us in cycles, once known
+uint64_t g_window_at = 0;     // cycle counter when interrupts were last let in
+bool g_in_window = false;     // a tick now interrupted kernel work
+bool g_resched = false;       // ... and found the running thread's slice over
+Scheduler::CallScratch g_scratch;
 arch::ThreadContext g_boot_context;
 
 [[noreturn]] void idle_loop(void*) {
@@ -85,6 +93,7 @@ void Scheduler::switch_to_next() {
     next->m_state = Thread::State::Running;
     g_current = next;
     g_switched_at = g_ticks;
+    g_resched = false;
     arch::set_kernel_stack(next->kernel_stack_top());
     activate_address_space_of(next);
     arch::context_switch(previous ? previous->m_context : g_boot_context, next->m_context);
@@ -182,8 +191,63 @@ void Scheduler::tick() {
     // (a server receiving a call) is not preempted by the tick that happens
     // to fall right after the handoff.
     ++g_ticks;
-    if (g_current && g_ready_head && (g_current == g_idle || g_ticks - g_switched_at >= 2))
-        yield();
+    if (!g_current || !g_ready_head || (g_current != g_idle && g_ticks - g_switched_at < 2))
+        return;
+    if (g_in_window) {
+        // Kernel work at a preemption point: it gives up the CPU there,
+        // where it can save what it must.
+        g_resched = true;
+        return;
+    }
+    yield();
+}
+
+bool Scheduler::resched_requested() {
+    return g_resched;
+}
+
+void Scheduler::set_call_scratch(const CallScratch& scratch) {
+    g_scratch = scratch;
+}
+
+void Scheduler::preemption_point() {
+    if (!g_current)
+        return;
+    uint64_t now = arch::read_cycle_counter();
+    if (g_window_cycles == 0)
+        g_window_cycles = interrupt_window_us * cycles_per_microsecond();
+    if (!g_resched && now - g_window_at < g_window_cycles)
+        return;
+    g_in_window = true;
+    arch::open_interrupt_window();
+    g_in_window = false;
+    g_window_at = arch::read_cycle_counter();
+    if (!g_resched || !g_ready_head)
+        return;
+    g_resched = false;
+    // The call's scratch goes to the heap while other threads run; without
+    // the memory for that, this thread keeps the CPU for now.
+    CallScratch live = g_scratch;
+    size_t total = live.bytes[0] + live.bytes[1];
+    void* saved = nullptr;
+    if (total != 0) {
+        auto memory = heap_allocate(total);
+        if (memory.is_error())
+            return;
+        saved = memory.value();
+        __builtin_memcpy(saved, live.parts[0], live.bytes[0]);
+        __builtin_memcpy(static_cast<uint8_t*>(saved) + live.bytes[0], live.parts[1],
+                         live.bytes[1]);
+    }
+    g_scratch = {};
+    yield();
+    if (saved) {
+        __builtin_memcpy(live.parts[0], saved, live.bytes[0]);
+        __builtin_memcpy(live.parts[1], static_cast<uint8_t*>(saved) + live.bytes[0],
+                         live.bytes[1]);
+        heap_free(saved);
+    }
+    g_scratch = live;
 }
 
 void arch::handle_timer_tick() {

@@ -42,8 +42,31 @@ public:
     // Ends the current thread; its reference is dropped once another thread runs.
     [[noreturn]] static void exit_current();
 
-    // The timer interrupt: wakes expired sleepers, preempts the running thread.
+    // The timer interrupt: wakes expired sleepers, preempts the running thread
+    // (or, when it interrupted kernel work at a preemption point, asks that
+    // work to give up the CPU there).
     static void tick();
+
+    // Long kernel work (zeroing many pages, copying a program, writing a long
+    // text to the console) calls this between steps. Every
+    // interrupt_window_us it lets pending interrupts in; when the tick found
+    // the running thread's slice over, the thread gives the CPU up here and
+    // resumes later, its call's scratch (below) put back as it was. So no
+    // such work holds interrupts off or the CPU for longer than that,
+    // whatever size the caller asked for.
+    static void preemption_point();
+    // Whether a tick asked the running thread to give up the CPU: checked
+    // between the submissions of a cap_enter.
+    static bool resched_requested();
+
+    // Kernel memory the running call uses that is not its thread's own (the
+    // ring's scratch buffers, one set per CPU), set while it is live:
+    // preemption_point saves it before giving up the CPU and restores it.
+    struct CallScratch {
+        void* parts[2] = {nullptr, nullptr};
+        size_t bytes[2] = {0, 0};
+    };
+    static void set_call_scratch(const CallScratch& scratch);
 
     // The end of every switch, in the thread switched to: drops a thread that
     // exited before the switch (nothing runs on its stack any more).

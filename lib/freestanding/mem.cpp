@@ -7,10 +7,17 @@
 
 extern "C" {
 
+// Eight bytes per step, then the rest byte by byte: the string instructions
+// are fast on current CPUs either way, but an emulator runs a `rep` prefix
+// one step at a time, so quadwords are eight times fewer steps (zeroing a
+// page, copying a program).
 void* memcpy(void* destination, const void* source, size_t count) {
     auto* d = static_cast<unsigned char*>(destination);
     auto* s = static_cast<const unsigned char*>(source);
-    asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(count)::"memory");
+    size_t quads = count / 8;
+    size_t rest = count % 8;
+    asm volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(quads)::"memory");
+    asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(rest)::"memory");
     return destination;
 }
 
@@ -28,7 +35,11 @@ void* memmove(void* destination, const void* source, size_t count) {
 
 void* memset(void* destination, int value, size_t count) {
     auto* d = static_cast<unsigned char*>(destination);
-    asm volatile("rep stosb" : "+D"(d), "+c"(count) : "a"(value) : "memory");
+    unsigned long long pattern = 0x0101010101010101ull * static_cast<unsigned char>(value);
+    size_t quads = count / 8;
+    size_t rest = count % 8;
+    asm volatile("rep stosq" : "+D"(d), "+c"(quads) : "a"(pattern) : "memory");
+    asm volatile("rep stosb" : "+D"(d), "+c"(rest) : "a"(pattern) : "memory");
     return destination;
 }
 

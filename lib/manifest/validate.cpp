@@ -76,6 +76,17 @@ Result<void, ManifestError> check_limits(schema::ServiceConfig::Reader service) 
     return {};
 }
 
+// Every grant takes a slot of the service's capability table: a grant list
+// longer than its capabilitySlots (0: the default) is one spawn refuses.
+Result<void, ManifestError> check_slots(schema::ServiceConfig::Reader service) {
+    uint32_t slots = abi::default_capability_slots;
+    if (service.has_limits() && service.limits().capability_slots() != 0)
+        slots = service.limits().capability_slots();
+    if (service.grants().size() > slots)
+        return error(ManifestErrorCode::GrantsBeyondSlots, service.name());
+    return {};
+}
+
 } // namespace
 
 const char* to_string(ManifestErrorCode code) {
@@ -116,6 +127,8 @@ const char* to_string(ManifestErrorCode code) {
         return "resource limits beyond the kernel's maximums";
     case ManifestErrorCode::SourceUnavailable:
         return "kernel capability not served by this kernel";
+    case ManifestErrorCode::GrantsBeyondSlots:
+        return "more grants than the service's capability slots";
     }
     return "unknown manifest error";
 }
@@ -212,6 +225,7 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
             return error(ManifestErrorCode::MissingBinary, service.binary());
         TRY(check_limits(service));
         TRY(check_grant_names(service.grants()));
+        TRY(check_slots(service));
 
         for (auto grant : service.grants()) {
             auto source = grant.source();

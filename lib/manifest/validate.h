@@ -31,6 +31,7 @@ enum class ManifestErrorCode : uint8_t {
     TooManyServices,
     LimitTooLarge,     // a service's limits exceed the kernel's maximums (abi/limits.h)
     SourceUnavailable, // a grant names a kernel capability this kernel does not serve
+    GrantsBeyondSlots, // a service has more grants than its capabilitySlots (or the default)
 };
 
 const char* to_string(ManifestErrorCode code);

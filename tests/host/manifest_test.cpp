@@ -281,6 +281,53 @@ TEST_F(ManifestTest, TheLimitNumbers) {
     EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::LimitTooLarge, "svc"));
 }
 
+// Spawn refuses a child with more grants than capability slots: so does the
+// manifest, at the same boundary, with 0 standing for the default.
+TEST_F(ManifestTest, GrantsUpToTheCapabilitySlotsPass) {
+    init_grants.push_back(kernel_grant("timer", KernelCapability::Timer));
+    services.push_back({"svc",
+                        "server",
+                        {kernel_grant("console", KernelCapability::Console),
+                         kernel_grant("timer", KernelCapability::Timer), endpoint_grant("work")},
+                        {}});
+    service_limits[0] = {3, 0, 0, 0};
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {2, 0, 0, 0};
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::GrantsBeyondSlots, "svc"));
+    service_limits[0] = {1, 0, 0, 0};
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::GrantsBeyondSlots, "svc"));
+    // One slot, one grant; no grants at all fit any limit.
+    services[0].grants.resize(1);
+    EXPECT_TRUE(check().is_ok());
+    services[0].grants.clear();
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestTest, GrantsBeyondTheSlotsOfALaterServiceAreRefused) {
+    add_echo_pair(); // the client holds 2 grants
+    service_limits[1] = {2, 0, 0, 0};
+    EXPECT_TRUE(check().is_ok());
+    service_limits[1] = {1, 0, 0, 0};
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::GrantsBeyondSlots, "client"));
+}
+
+TEST_F(ManifestTest, ZeroSlotsMeansTheDefault) {
+    // The most grants a service may have fit the default table: with no
+    // limits, with limits all 0, and with exactly that many slots.
+    std::vector<GrantSpec> grants;
+    for (uint32_t i = 0; i < abi::capset_max_entries; ++i)
+        grants.push_back(endpoint_grant("e" + std::to_string(i)));
+    static_assert(abi::capset_max_entries <= abi::default_capability_slots);
+    services.push_back({"svc", "server", grants, {}});
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {};
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {abi::capset_max_entries, 0, 0, 0};
+    EXPECT_TRUE(check().is_ok());
+    service_limits[0] = {abi::capset_max_entries - 1, 0, 0, 0};
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::GrantsBeyondSlots, "svc"));
+}
+
 TEST_F(ManifestTest, KernelServesEveryKnownSourceButLogReader) {
     for (uint16_t kind = 0; schema::is_known(static_cast<KernelCapability>(kind)); ++kind) {
         auto which = static_cast<KernelCapability>(kind);
@@ -312,7 +359,7 @@ TEST_F(ManifestTest, ALogReaderGrantToAServiceIsRefused) {
 }
 
 TEST_F(ManifestTest, EveryCodeHasText) {
-    for (int code = 0; code <= int(ManifestErrorCode::SourceUnavailable); ++code)
+    for (int code = 0; code <= int(ManifestErrorCode::GrantsBeyondSlots); ++code)
         EXPECT_STRNE(to_string(static_cast<ManifestErrorCode>(code)), "unknown manifest error");
 }
 

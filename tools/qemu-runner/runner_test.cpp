@@ -46,6 +46,7 @@ TEST(ScenarioTest, ParsesEveryKey) {
                           "initrd: none\n"
                           "append: test=selftest verbose\n"
                           "memory: 1G\n"
+                          "icount: 0\n"
                           "timeout: 7\n"
                           "expect: first line\n"
                           "expect: second line\n"
@@ -56,6 +57,7 @@ TEST(ScenarioTest, ParsesEveryKey) {
     EXPECT_FALSE(s.initrd.has_value());
     EXPECT_EQ(s.append, "test=selftest verbose");
     EXPECT_EQ(s.memory, "1G");
+    EXPECT_EQ(s.icount_shift, std::optional<int>(0));
     EXPECT_EQ(s.timeout_seconds, 7);
     EXPECT_EQ(s.expects, (std::vector<std::string>{"first line", "second line"}));
     EXPECT_EQ(s.forbidden, (std::vector<std::string>{"PANIC", "FAILED"}));
@@ -89,6 +91,11 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         {"boot: floppy\n", 1, "bad boot"},
         {"memory: 128\n", 1, "bad memory"},
         {"memory: 0M\n", 1, "bad memory"},
+        {"icount: 11\n", 1, "bad icount"},
+        {"timeout: -5\n", 1, "bad timeout"},
+        {"memory: -5M\n", 1, "bad memory"},
+        {"icount: -1\n", 1, "bad icount"},
+        {"icount: fast\n", 1, "bad icount"},
         {"timeout: 0\n", 1, "bad timeout"},
         {"timeout: 3601\n", 1, "bad timeout"},
         {"timeout: 5s\n", 1, "bad timeout"},

@@ -67,7 +67,7 @@ std::optional<int> parse_positive_int(std::string_view text) {
         return std::nullopt;
     int value = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size())
+    if (error != std::errc() || end != text.data() + text.size() || value <= 0)
         return std::nullopt;
     return value;
 }
@@ -77,8 +77,8 @@ std::string single_quoted(std::string_view text) {
 }
 
 // Keys that may appear at most once; the rest (expect, allow, forbid) repeat.
-constexpr std::string_view single_keys[] = {"boot",   "kernel", "initrd",  "iso",
-                                            "append", "memory", "timeout", "exit"};
+constexpr std::string_view single_keys[] = {"boot",   "kernel", "initrd",  "iso", "append",
+                                            "memory", "icount", "timeout", "exit"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.
@@ -172,6 +172,12 @@ ParseResult parse_scenario(std::string_view text) {
                 return error(line_number,
                              "bad memory " + single_quoted(value) + " (want e.g. 128M or 1G)");
             scenario.memory = value;
+        } else if (key == "icount") {
+            auto shift = value == "0" ? std::optional<int>(0) : parse_positive_int(value);
+            if (!shift || *shift > 10)
+                return error(line_number,
+                             "bad icount " + single_quoted(value) + " (want a shift, 0 to 10)");
+            scenario.icount_shift = *shift;
         } else if (key == "timeout") {
             auto seconds = parse_positive_int(value);
             if (!seconds || *seconds > max_timeout_seconds) {

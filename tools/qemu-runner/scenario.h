@@ -51,6 +51,9 @@ struct Scenario {
     std::string iso{default_iso};
     std::string append;
     std::string memory{default_memory};
+    // QEMU's -icount shift: guest time counted in instructions (2^shift ns
+    // each), so timings the guest measures do not depend on the host's load.
+    std::optional<int> icount_shift;
     int timeout_seconds = default_timeout_seconds;
     std::vector<std::string> expects;   // in the order they must appear
     std::vector<std::string> forbidden; // substrings that fail the run
@@ -69,7 +72,8 @@ struct ScenarioError {
 //   key: "quoted value"        keeps leading/trailing spaces and '#'; \" and \\ escape
 //
 // Keys: boot (pvh|iso-bios|iso-uefi), kernel, initrd (path or `none`; pvh only),
-// iso (iso boots only), append (pvh only), memory (<n>M or <n>G), timeout (seconds),
+// iso (iso boots only), append (pvh only), memory (<n>M or <n>G), icount (0..10:
+// QEMU's -icount shift), timeout (seconds),
 // expect (repeatable), allow (removes a forbidden pattern), forbid (adds one),
 // exit (success|failure|panic|fault|reset|running). `kernel` applies to pvh only:
 // an ISO carries its own kernel.

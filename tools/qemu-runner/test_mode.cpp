@@ -382,6 +382,8 @@ TestResult run_test(const TestOptions& options) {
     machine.iso = resolve(options.root, scenario.iso);
     machine.memory = scenario.memory;
     machine.console = Console::Captured;
+    if (scenario.icount_shift)
+        machine.extra_args = {"-icount", "shift=" + std::to_string(*scenario.icount_shift)};
 
     auto fail_to_start = [&](const std::string& reason) {
         std::printf("FAIL %s [%s]: %s\n", name.c_str(),

@@ -10,12 +10,18 @@
 //     and it returned at once);
 //   - the direct handoff: the server a call is delivered to runs before
 //     other ready threads;
+//   - params of 46 words whose structs point twice at the same child, 21
+//     levels deep (user/tests/common/shared_levels.h): a walk over them
+//     visits two million structs, so the kernel refuses them (BadParams) in
+//     time linear in their size, in a call, in 16 calls of one cap_enter,
+//     with a transfer descriptor and in a Return, and the peer never sees them;
 //   - a caller with small ResourceLimits (ipc_caller): Return-side transfer
 //     rollback into a full table, outstandingCalls and queuedBytes.
 // Endpoint calls go raw through the ring; every raw completion is consumed
 // before the typed clients (spawn, wait, Timer) run again.
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"
+#include "user/tests/common/shared_levels.h"
 #include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
 #include "user/tests/ipc_peer.h"
@@ -169,6 +175,59 @@ void dag_transfers(uint32_t work) {
     }
 }
 
+// How many calls the peer behind `work` has received (0 when it does not
+// answer).
+uint64_t received(uint32_t work) {
+    Reply reply = call(work, Command::Received);
+    return reply.cqe.result == 0 ? peer::read_value(reply.message) : 0;
+}
+
+void shared_levels(uint32_t work) {
+    constexpr int32_t bad_params = int32_t(TransportError::BadParams);
+    alignas(8) static capnp::Word message[test::shared_levels_words];
+    test::shared_levels_message(message);
+    uint64_t before = received(work);
+
+    Reply one = call(work, Command::CheckDag, message);
+    suite.check_result("a call with params of 46 words shared 21 levels deep is BadParams",
+                       one.cqe.result, TransportError::BadParams);
+
+    constexpr uint32_t count = abi::ring_sq_entries;
+    for (uint32_t i = 0; i < count; ++i)
+        test::raw::push(
+            peer::call(work, Command::CheckDag, message, g_result, sizeof g_result, 0x700 + i));
+    abi::Cqe done[count]{};
+    bool collected = test::raw::enter(count, abi::no_timeout) >= 0 && collect(done, count, 0x700);
+    uint32_t refused = 0;
+    for (const abi::Cqe& cqe : done)
+        refused += cqe.result == bad_params ? 1 : 0;
+    suite.check("16 of them in one cap_enter: each completes with BadParams",
+                collected && refused == count, Line("refused ").udec(refused));
+
+    // A capability pointer at the bottom, listed in a descriptor: the message
+    // is refused before the transfer walk, and the capability stays.
+    test::shared_levels_message(message, g_null);
+    abi::TransferDescriptor copy[1] = {{g_null, uint8_t(abi::TransferMode::Copy), {}}};
+    abi::TransferDescriptor move[1] = {{g_null, uint8_t(abi::TransferMode::Move), {}}};
+    suite.check_result("... with a capability pointer at the bottom, copied: BadParams",
+                       call(work, Command::CheckDag, message, copy).cqe.result,
+                       TransportError::BadParams);
+    suite.check_result("... moved: BadParams",
+                       call(work, Command::CheckDag, message, move).cqe.result,
+                       TransportError::BadParams);
+    suite.check_result("the Null is still held and answers", ping(g_null), 0);
+
+    uint64_t after = received(work);
+    suite.check("the peer received none of them", before > 0 && after == before + 1,
+                Line("calls received in between ").udec(after - before - 1));
+
+    Reply back = call(work, Command::ReturnShared);
+    int64_t returned = back.cqe.result == 0 ? int64_t(peer::read_value(back.message)) : 0;
+    suite.check("the peer's Return of that message is BadParams, and the call stays answerable",
+                back.cqe.result == 0 && returned == bad_params,
+                Line("result ").dec(back.cqe.result).add(" Return ").dec(returned));
+}
+
 void direct_handoff() {
     schema::FrameAllocator::Client<rt::RingTransport> frames(rt::transport(), g_frames);
     auto object = frames.allocate(1, false);
@@ -259,6 +318,7 @@ int main() {
     empty_queued_calls(work);
     long_timeouts(work);
     dag_transfers(work);
+    shared_levels(work);
     direct_handoff();
 
     // A caller with small limits, against the same peer.

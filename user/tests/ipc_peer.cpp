@@ -12,6 +12,7 @@
 #include "user/tests/ipc_peer.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"
+#include "user/tests/common/shared_levels.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
@@ -28,6 +29,8 @@ uint32_t g_work, g_null, g_timer;
 peer::MarkLog* g_log = nullptr;
 alignas(8) capnp::Word g_receive[1024];
 alignas(8) capnp::Word g_reply[8];
+alignas(8) capnp::Word g_shared[test::shared_levels_words];
+uint64_t g_received = 0; // calls received so far
 alignas(8) capnp::Word g_scratch[8];
 // A Recv completion that came while the peer was waiting for another one.
 bool g_have_next = false;
@@ -87,6 +90,7 @@ struct Answer {
     size_t words = 0;
     uint32_t give = 0; // the Null, sent with the answer
     abi::TransferMode mode = abi::TransferMode::Copy;
+    bool shared_first = false; // ReturnShared
 };
 
 Answer handle(Command command, std::span<const capnp::Word> params,
@@ -120,6 +124,13 @@ Answer handle(Command command, std::span<const capnp::Word> params,
         peer::value_message(g_reply, uint64_t(int64_t(ping_null())));
         answer.words = peer::value_words;
         return answer;
+    case Command::Received:
+        peer::value_message(g_reply, g_received - 1);
+        answer.words = peer::value_words;
+        return answer;
+    case Command::ReturnShared:
+        answer.shared_first = true;
+        return answer;
     case Command::Mark:
         if (g_log) {
             uint32_t at = g_log->count;
@@ -135,14 +146,15 @@ Answer handle(Command command, std::span<const capnp::Word> params,
     return answer;
 }
 
-abi::Sqe return_sqe(uint32_t call_id, size_t words, const abi::TransferDescriptor* transfer) {
+abi::Sqe return_sqe(uint32_t call_id, size_t words, const abi::TransferDescriptor* transfer,
+                    const capnp::Word* message = g_reply) {
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Return);
     sqe.cap = g_work;
     sqe.call_id = call_id;
     sqe.user_data = return_tag;
     if (words > 0) {
-        sqe.params_addr = reinterpret_cast<uint64_t>(g_reply);
+        sqe.params_addr = reinterpret_cast<uint64_t>(message);
         sqe.params_len = uint32_t(words * 8);
     }
     if (transfer) {
@@ -177,6 +189,7 @@ int main() {
             return 0;
         if (received.result != 0)
             return 5;
+        ++g_received;
         abi::RecvHeader header;
         __builtin_memcpy(&header, g_receive, sizeof header);
         const capnp::Word* params = g_receive + sizeof header / 8;
@@ -186,6 +199,17 @@ int main() {
         Answer answer =
             handle(Command(header.method),
                    std::span<const capnp::Word>(params, header.params_len / 8), records);
+        if (answer.shared_first) {
+            // A Return the kernel must refuse; the call stays in flight and
+            // is answered below with the refusal.
+            test::shared_levels_message(g_shared);
+            test::raw::push(
+                return_sqe(header.call_id, test::shared_levels_words, nullptr, g_shared));
+            if (test::raw::enter(0, 0) < 0)
+                return 8;
+            peer::value_message(g_reply, uint64_t(int64_t(wait_for(return_tag).result)));
+            answer.words = peer::value_words;
+        }
 
         abi::TransferDescriptor transfer{answer.give, uint8_t(answer.mode), {0, 0, 0}};
         test::raw::push(

@@ -22,6 +22,11 @@ enum class Command : uint16_t {
     GiveMove = 4, // the same, moving it
     PingNull = 5, // answers the result of pinging its Null (0, or a TransportError)
     Mark = 6,     // records (the params' value, Timer.now) in the shared log page, answers empty
+    Received = 7, // answers how many calls the peer received before this one
+    // Returns the shared-levels message (user/tests/common/shared_levels.h)
+    // first, then answers the call with that Return's result (the kernel must
+    // refuse it, BadParams, and keep the call in flight).
+    ReturnShared = 8,
 };
 
 // Any id: the peer's endpoints accept every interface.

@@ -1,11 +1,14 @@
 // FrameAllocator and MemoryObject: allocate, info, map, write and read through
 // mappings that share frames, unmap, RELEASE; contiguous objects; refused
-// sizes, ranges and accesses; the per-process table of object mappings. It
+// sizes, ranges and accesses; the per-process table of object mappings; W^X
+// across two processes sharing an object (with wx_child). It
 // exits with an object mapped whose capability it released, on purpose: the
 // mapping alone keeps the frames, and teardown must return them.
 #include "abi/user_layout.h"
 #include "schema/capos.capnp.capos.h"
+#include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
+#include "user/tests/wx_child.h"
 
 using namespace capos;
 using capos::test::Line;
@@ -58,6 +61,56 @@ int32_t raw_info(uint32_t id) {
     sqe.result_addr = reinterpret_cast<uint64_t>(result);
     sqe.result_len = sizeof result;
     return test::raw::run(sqe).result;
+}
+
+// Starts wx_child with a copy of `object` granted as `name` (user/tests/
+// wx_child.h) and waits for it: whether it ran every check and all passed.
+bool child_passes(uint32_t spawner, std::string_view name, uint32_t object) {
+    const test::GrantSpec grants[] = {test::copy_grant("console", test::cap_id("console")),
+                                      test::copy_grant(name, object)};
+    auto spawned = test::spawn(spawner, "wx-child", "wx-child", grants);
+    if (spawned.is_error())
+        return false;
+    auto ended = test::wait(spawned.value().handle.raw);
+    (void)rt::release(spawned.value().handle);
+    return ended.is_ok() && ended.value().exited && ended.value().code == 0;
+}
+
+// W^X for one object across two address spaces: the child's mappings and
+// this process's count together, and a child's mappings stop counting when
+// it is gone.
+void across_processes(schema::FrameAllocator::Client<rt::RingTransport>& frames, uint32_t spawner) {
+    auto allocated = frames.allocate(1, false);
+    if (!suite.check_ok("allocate a 1-page object to share with a child", allocated))
+        return;
+    Memory shared(abi::CapId{allocated.value().memory()});
+    uint32_t id = shared.id().raw;
+    // Addresses are copied out at once: a result reader points into the
+    // transport's buffer, which the next call overwrites.
+    auto writable = shared->map(0, 0, 1, Access::ReadWrite);
+    if (!suite.check_ok("map it read-write here", writable))
+        return;
+    uint64_t address = writable.value().address();
+    suite.check("a child given a copy cannot map it read-execute while it is read-write here",
+                child_passes(spawner, test::wx::while_writable, id));
+    suite.check_ok("unmap it here", shared->unmap(address));
+
+    auto executable = shared->map(0, 0, 1, Access::ReadExecute);
+    if (!suite.check_ok("map it read-execute here", executable))
+        return;
+    address = executable.value().address();
+    suite.check("a child given a copy cannot map it read-write while it is read-execute here",
+                child_passes(spawner, test::wx::while_executable, id));
+    suite.check_ok("unmap it again", shared->unmap(address));
+
+    suite.check("a child maps it read-write, writes to it and exits with the mapping in place",
+                child_passes(spawner, test::wx::to_write, id));
+    auto after = shared->map(0, 0, 1, Access::ReadExecute);
+    uint64_t seen =
+        after.is_ok() ? *reinterpret_cast<volatile uint64_t*>(after.value().address()) : 0;
+    suite.check("once the child is gone, read-execute here works and shows its write",
+                after.is_ok() && seen == test::wx::written, Line("read ").hex(seen));
+    // Released with that mapping in place: teardown drops it.
 }
 
 } // namespace
@@ -151,6 +204,7 @@ int main() {
         }
         // Released with its mappings in place: teardown drops them.
     }
+    across_processes(frames, test::cap_id("spawner"));
 
     // Refused ranges and accesses.
     auto refuses = [&](std::string_view what, uint64_t address, uint32_t offset, uint32_t pages,

@@ -1,12 +1,15 @@
 // The ring as a hostile process drives it: raw submissions the typed clients
 // never make. NOP batches, a full CQ, a scribbled header (RingCorrupted and
-// repair), random SQEs, and one submission per transport error the kernel can
-// give a CALL or RELEASE. Every completion must carry its user_data back; the
-// kernel must never fall over (the scenario's exit status and frame check).
+// repair), random SQEs, one submission per transport error the kernel can
+// give a CALL or RELEASE, and params whose structs are shared 21 levels deep
+// (refused in time linear in their size). Every completion must carry its
+// user_data back; the kernel must never fall over (the scenario's exit status
+// and frame check).
 #include "abi/syscall.h"
 #include "abi/user_layout.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/syscall.h"
+#include "user/tests/common/shared_levels.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
@@ -565,6 +568,58 @@ void stale_capability() {
            TransportError::InvalidCap);
 }
 
+// The message whose structs point twice at the same child, 21 levels deep
+// (user/tests/common/shared_levels.h): a walk over its 46 words would visit
+// two million structs. The kernel's traversal budget is proportional to the
+// message, so each call is refused at once with BadParams and Null never sees
+// it; a kernel that walked it all would spend seconds per call (the
+// scenario's timeout).
+alignas(8) capnp::Word g_shared[test::shared_levels_words];
+
+void shared_levels(uint32_t null_cap) {
+    auto shared_ping = [&](uint64_t user_data) {
+        abi::Sqe sqe =
+            call(null_cap, schema::Null::interface_id, uint16_t(schema::Null::Method::Ping), 0);
+        sqe.user_data = user_data;
+        sqe.params_addr = reinterpret_cast<uint64_t>(g_shared);
+        sqe.params_len = sizeof g_shared;
+        return sqe;
+    };
+    test::shared_levels_message(g_shared);
+    expect("Null.ping with params of 46 words shared 21 levels deep is BadParams", shared_ping(0),
+           TransportError::BadParams);
+
+    constexpr uint32_t count = abi::ring_sq_entries;
+    for (uint32_t i = 0; i < count; ++i)
+        test::raw::push(shared_ping(0x7000 + i));
+    int64_t entered = test::raw::enter(count, abi::no_timeout);
+    uint32_t refused = 0;
+    abi::Cqe cqe{};
+    for (uint32_t i = 0; i < count; ++i) {
+        if (test::raw::pop(cqe) && cqe.user_data == 0x7000 + i &&
+            cqe.result == int32_t(TransportError::BadParams))
+            ++refused;
+    }
+    bool drained = test::raw::unread() == 0;
+    suite.check("16 of them in one cap_enter: each completes with BadParams",
+                entered == count && refused == count && drained,
+                Line("entered ").dec(entered).add(" refused ").udec(refused));
+
+    // A capability pointer at the bottom and a descriptor for it: the
+    // message is refused before anything looks at the transfer.
+    test::shared_levels_message(g_shared, null_cap);
+    abi::TransferDescriptor copy[1] = {{null_cap, uint8_t(abi::TransferMode::Copy), {}}};
+    abi::Sqe sqe = shared_ping(0);
+    sqe.transfer_addr = reinterpret_cast<uint64_t>(copy);
+    sqe.transfer_count = 1;
+    expect("... with a capability pointer at the bottom and a transfer descriptor: BadParams", sqe,
+           TransportError::BadParams);
+
+    suite.check("the ring works after them", ring_works());
+    expect("Null.ping with an empty struct still answers",
+           call(null_cap, schema::Null::interface_id, uint16_t(schema::Null::Method::Ping), 0), 0);
+}
+
 } // namespace
 
 int main() {
@@ -578,6 +633,7 @@ int main() {
     corrupted_header();
     transport_errors(null_cap, console_cap);
     stale_capability();
+    shared_levels(null_cap);
     garbage_sqes(null_cap);
 
     // The runtime's own clients still work after all of this.

@@ -3,6 +3,7 @@
 // periodic timer interrupt calibrated against the cycle counter.
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/kernel_map.h"
 
@@ -107,7 +108,14 @@ void set_interrupt_handler(uint8_t vector, InterruptHandler handler) {
     x86::set_handler(vector, handler);
 }
 
+void open_interrupt_window() {
+    interrupts_off::end();
+    asm volatile("sti; nop; cli" ::: "memory");
+    interrupts_off::begin();
+}
+
 void wait_for_interrupt() {
+    interrupts_off::end();
     asm volatile("sti; hlt; cli" ::: "memory");
 }
 

@@ -84,6 +84,7 @@ extern bool smap_enabled;
 inline constexpr uint32_t msr_efer = 0xC0000080;
 inline constexpr uint64_t efer_nxe = 1ull << 11;
 inline constexpr uint64_t cr0_wp = 1ull << 16;
+inline constexpr uint64_t rflags_interrupts = 1ull << 9;
 inline constexpr uint64_t cr4_pge = 1ull << 7;
 inline constexpr uint64_t cr4_smep = 1ull << 20;
 inline constexpr uint64_t cr4_smap = 1ull << 21;

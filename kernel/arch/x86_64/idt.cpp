@@ -11,6 +11,7 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/trap_frame.h"
 #include "kernel/arch/x86_64/user_copy.h"
+#include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 
 extern "C" const uint64_t interrupt_stub_table[256];
@@ -151,7 +152,27 @@ void report_kernel_exception(TrapFrame* frame) {
 
 } // namespace
 
+namespace {
+
+// The interrupted context had interrupts on (user mode, the idle loop): this
+// entry begins a stretch with them off, and the return to it ends one.
+struct InterruptsOffStretch {
+    explicit InterruptsOffStretch(const TrapFrame& frame)
+        : m_opened((frame.rflags & rflags_interrupts) != 0) {
+        if (m_opened)
+            interrupts_off::begin();
+    }
+    ~InterruptsOffStretch() {
+        if (m_opened)
+            interrupts_off::end();
+    }
+    bool m_opened;
+};
+
+} // namespace
+
 extern "C" void interrupt_dispatch(TrapFrame* frame) {
+    InterruptsOffStretch stretch(*frame);
     uint64_t vector = frame->vector & 0xFF;
     if (vector < 32) {
         if (frame->from_user()) {

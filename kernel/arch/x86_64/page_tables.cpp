@@ -331,8 +331,10 @@ EntryRange entries_meeting(int level, uint64_t base, uint64_t start, uint64_t en
     return {(start - base) / span, last > 511 ? 511 : last};
 }
 
-void walk_in(uint64_t table_phys, int level, uint64_t base, uint64_t start, uint64_t end,
-             void (*callback)(void*, uint64_t, const Translation&), void* context) {
+// False when the callback stopped the walk (at *stopped_at).
+bool walk_in(uint64_t table_phys, int level, uint64_t base, uint64_t start, uint64_t end,
+             bool (*callback)(void*, uint64_t, const Translation&), void* context,
+             uint64_t* stopped_at) {
     const uint64_t* table = table_at(table_phys);
     uint64_t span = level_span(level);
     EntryRange range = entries_meeting(level, base, start, end);
@@ -344,29 +346,42 @@ void walk_in(uint64_t table_phys, int level, uint64_t base, uint64_t start, uint
         if (is_leaf(entry, level)) {
             if (entry_base >= start) {
                 uint64_t virt = sign_extend(entry_base);
-                callback(context, virt, decode(entry, virt, level));
+                if (!callback(context, virt, decode(entry, virt, level))) {
+                    *stopped_at = virt;
+                    return false;
+                }
             }
             continue;
         }
         uint64_t from = start > entry_base ? start : entry_base;
         uint64_t to = end < entry_base + span ? end : entry_base + span;
-        walk_in(entry & pte_address_mask, level - 1, entry_base, from, to, callback, context);
+        if (!walk_in(entry & pte_address_mask, level - 1, entry_base, from, to, callback, context,
+                     stopped_at))
+            return false;
     }
+    return true;
 }
 
 } // namespace
 
-void PageTables::walk_range(uint64_t start, uint64_t end, WalkCallback callback,
-                            void* context) const {
+std::optional<uint64_t> PageTables::walk_range(uint64_t start, uint64_t end,
+                                               SelectCallback callback, void* context) const {
     if (start >= end || (start >> 47) != ((end - 1) >> 47))
-        return;
-    walk_in(m_root, 4, 0, start & linear_mask, ((end - 1) & linear_mask) + 1, callback, context);
+        return std::nullopt;
+    uint64_t stopped_at = 0;
+    if (walk_in(m_root, 4, 0, start & linear_mask, ((end - 1) & linear_mask) + 1, callback, context,
+                &stopped_at))
+        return std::nullopt;
+    return stopped_at;
 }
 
 struct PageTables::UnmapWalk {
     SelectCallback select;
     void* context;
+    uint64_t limit;
     uint64_t unmapped = 0;
+    bool stopped = false;
+    uint64_t next = 0; // linear address to go on from, when stopped
 };
 
 // Unmaps what `walk` selects in [start, end) below the table at `level`;
@@ -383,7 +398,14 @@ bool PageTables::unmap_in(uint64_t table_phys, int level, uint64_t base, uint64_
             continue;
         uint64_t entry_base = base + i * span;
         uint64_t virt = sign_extend(entry_base);
+        if (walk.stopped)
+            return false;
         if (is_leaf(entry, level)) {
+            if (walk.unmapped == walk.limit) {
+                walk.stopped = true;
+                walk.next = entry_base > start ? entry_base : start;
+                return false;
+            }
             bool whole = entry_base >= start && entry_base + span <= end;
             if (whole && walk.select(walk.context, virt, decode(entry, virt, level))) {
                 table[i] = 0;
@@ -399,6 +421,8 @@ bool PageTables::unmap_in(uint64_t table_phys, int level, uint64_t base, uint64_
         uint64_t to = end < entry_base + span ? end : entry_base + span;
         bool child_empty =
             unmap_in(entry & pte_address_mask, level - 1, entry_base, from, to, walk);
+        if (walk.stopped)
+            return false;
         // Below the top level of the kernel half, tables are shared by every
         // address space (their top-level entries are copies): never freed.
         bool shared = level == 4 && i >= 256;
@@ -419,13 +443,14 @@ bool PageTables::unmap_in(uint64_t table_phys, int level, uint64_t base, uint64_
            table_empty(table, int(range.last) + 1, 512);
 }
 
-uint64_t PageTables::unmap_range(uint64_t start, uint64_t end, SelectCallback select,
-                                 void* context) {
+PageTables::UnmapProgress PageTables::unmap_range(uint64_t start, uint64_t end,
+                                                  SelectCallback select, void* context,
+                                                  uint64_t limit) {
     if (start >= end || (start >> 47) != ((end - 1) >> 47))
-        return 0;
-    UnmapWalk walk{select, context};
+        return {};
+    UnmapWalk walk{select, context, limit};
     (void)unmap_in(m_root, 4, 0, start & linear_mask, ((end - 1) & linear_mask) + 1, walk);
-    return walk.unmapped;
+    return {walk.unmapped, !walk.stopped, sign_extend(walk.next)};
 }
 
 void PageTables::walk(uint64_t table_phys, int level, uint64_t virt_base, WalkCallback callback,

@@ -6,6 +6,7 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/trap_frame.h"
+#include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 
 extern "C" void capos_context_switch(uint64_t* save_stack_pointer, uint64_t load_stack_pointer);
@@ -26,7 +27,6 @@ constexpr uint32_t msr_gs_base = 0xC0000101;
 constexpr uint32_t msr_kernel_gs_base = 0xC0000102;
 constexpr uint64_t efer_sce = 1;
 
-constexpr uint64_t rflags_interrupts = 1 << 9;
 constexpr uint64_t rflags_reserved = 1 << 1;
 
 } // namespace
@@ -36,8 +36,10 @@ Cpu& this_cpu() {
 }
 
 extern "C" void syscall_dispatch(TrapFrame* frame) {
+    interrupts_off::begin();
     arch::SyscallArguments call{frame->rax, {frame->rdi, frame->rsi}, frame->rip};
     frame->rax = uint64_t(arch::handle_syscall(call));
+    interrupts_off::end(); // sysret turns them on
 }
 
 } // namespace capos::kernel::x86
@@ -81,6 +83,7 @@ void enter_user_mode(const UserEntry& entry, uint64_t kernel_stack_top) {
     frame->rsi = entry.arguments[1];
     frame->rdx = entry.arguments[2];
     set_kernel_stack(kernel_stack_top);
+    interrupts_off::end(); // iret turns them on
     capos_enter_trap_frame(frame);
 }
 

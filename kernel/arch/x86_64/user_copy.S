@@ -1,5 +1,6 @@
-/* Copies between kernel and user memory. The only instructions in the kernel
- * allowed to touch user pages; a page fault at the marked instruction is not a
+/* Copies between kernel and user memory, eight bytes a step and then the rest.
+ * The only instructions in the kernel allowed to touch user pages; a page
+ * fault at one of the two marked instructions is not a
  * kernel bug but a bad user pointer: the fault handler resumes at the routine's
  * failure exit (user_copy_fixup in user_copy.cpp).
  *
@@ -13,8 +14,14 @@
 capos_user_copy_smap:
     stac
     movq %rdx, %rcx
+    shrq $3, %rcx
     .global capos_user_copy_smap_access
 capos_user_copy_smap_access:
+    rep movsq
+    movq %rdx, %rcx
+    andq $7, %rcx
+    .global capos_user_copy_smap_access_tail
+capos_user_copy_smap_access_tail:
     rep movsb
     clac
     xorl %eax, %eax
@@ -28,8 +35,14 @@ capos_user_copy_smap_fault:
     .global capos_user_copy_plain
 capos_user_copy_plain:
     movq %rdx, %rcx
+    shrq $3, %rcx
     .global capos_user_copy_plain_access
 capos_user_copy_plain_access:
+    rep movsq
+    movq %rdx, %rcx
+    andq $7, %rcx
+    .global capos_user_copy_plain_access_tail
+capos_user_copy_plain_access_tail:
     rep movsb
     xorl %eax, %eax
     ret

@@ -4,15 +4,19 @@
 
 extern "C" int capos_user_copy_smap(void* destination, const void* source, size_t length);
 extern "C" int capos_user_copy_plain(void* destination, const void* source, size_t length);
-extern "C" char capos_user_copy_smap_access[], capos_user_copy_smap_fault[];
-extern "C" char capos_user_copy_plain_access[], capos_user_copy_plain_fault[];
+extern "C" char capos_user_copy_smap_access[], capos_user_copy_smap_access_tail[];
+extern "C" char capos_user_copy_smap_fault[];
+extern "C" char capos_user_copy_plain_access[], capos_user_copy_plain_access_tail[];
+extern "C" char capos_user_copy_plain_fault[];
 
 namespace capos::kernel::x86 {
 
 uint64_t user_copy_fixup(uint64_t rip) {
-    if (rip == reinterpret_cast<uint64_t>(capos_user_copy_smap_access))
+    if (rip == reinterpret_cast<uint64_t>(capos_user_copy_smap_access) ||
+        rip == reinterpret_cast<uint64_t>(capos_user_copy_smap_access_tail))
         return reinterpret_cast<uint64_t>(capos_user_copy_smap_fault);
-    if (rip == reinterpret_cast<uint64_t>(capos_user_copy_plain_access))
+    if (rip == reinterpret_cast<uint64_t>(capos_user_copy_plain_access) ||
+        rip == reinterpret_cast<uint64_t>(capos_user_copy_plain_access_tail))
         return reinterpret_cast<uint64_t>(capos_user_copy_plain_fault);
     return 0;
 }
