@@ -19,18 +19,7 @@ using capos::test::Line;
 namespace {
 
 test::Suite suite("ring");
-
-// xorshift64*: the garbage generator (seeded by fixed values so a failure
-// reproduces).
-struct Random {
-    uint64_t state;
-    uint64_t next() {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        return state * 0x2545f4914f6cdd1dull;
-    }
-};
+using test::Random;
 
 abi::Sqe nop(uint64_t user_data) {
     abi::Sqe sqe{};
@@ -572,8 +561,8 @@ void stale_capability() {
 // (user/tests/common/shared_levels.h): a walk over its 46 words would visit
 // two million structs. The kernel's traversal budget is proportional to the
 // message, so each call is refused at once with BadParams and Null never sees
-// it; a kernel that walked it all would spend seconds per call (the
-// scenario's timeout).
+// it; a kernel that walked it all would spend a tenth of a second or more
+// per call (the scenario's timeout).
 alignas(8) capnp::Word g_shared[test::shared_levels_words];
 
 void shared_levels(uint32_t null_cap) {
@@ -589,21 +578,27 @@ void shared_levels(uint32_t null_cap) {
     expect("Null.ping with params of 46 words shared 21 levels deep is BadParams", shared_ping(0),
            TransportError::BadParams);
 
+    // A full SQ of them in one cap_enter, eight times over (128 calls: a
+    // kernel that walks each one takes many seconds for them).
     constexpr uint32_t count = abi::ring_sq_entries;
-    for (uint32_t i = 0; i < count; ++i)
-        test::raw::push(shared_ping(0x7000 + i));
-    int64_t entered = test::raw::enter(count, abi::no_timeout);
-    uint32_t refused = 0;
-    abi::Cqe cqe{};
-    for (uint32_t i = 0; i < count; ++i) {
-        if (test::raw::pop(cqe) && cqe.user_data == 0x7000 + i &&
-            cqe.result == int32_t(TransportError::BadParams))
-            ++refused;
+    constexpr uint32_t rounds = 8;
+    uint32_t entered = 0, refused = 0;
+    for (uint32_t round = 0; round < rounds; ++round) {
+        for (uint32_t i = 0; i < count; ++i)
+            test::raw::push(shared_ping(0x7000 + round * count + i));
+        int64_t done = test::raw::enter(count, abi::no_timeout);
+        entered += done > 0 ? uint32_t(done) : 0;
+        abi::Cqe cqe{};
+        for (uint32_t i = 0; i < count; ++i) {
+            if (test::raw::pop(cqe) && cqe.user_data == 0x7000 + round * count + i &&
+                cqe.result == int32_t(TransportError::BadParams))
+                ++refused;
+        }
     }
     bool drained = test::raw::unread() == 0;
-    suite.check("16 of them in one cap_enter: each completes with BadParams",
-                entered == count && refused == count && drained,
-                Line("entered ").dec(entered).add(" refused ").udec(refused));
+    suite.check("8 times 16 of them in one cap_enter: each completes with BadParams",
+                entered == rounds * count && refused == rounds * count && drained,
+                Line("entered ").udec(entered).add(" refused ").udec(refused));
 
     // A capability pointer at the bottom and a descriptor for it: the
     // message is refused before anything looks at the transfer.

@@ -32,17 +32,7 @@ namespace {
 
 test::Suite suite("storm");
 
-struct Random {
-    uint64_t state;
-    uint64_t next() {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        return state * 0x2545f4914f6cdd1dull;
-    }
-    uint64_t below(uint64_t n) { return next() % n; }
-    bool one_in(uint64_t n) { return below(n) == 0; }
-};
+using test::Random;
 
 alignas(8) capnp::Word g_params[64];
 alignas(8) capnp::Word g_results[16][128];

@@ -92,6 +92,20 @@ bool Suite::check_transport(std::string_view what, const Result<T, gen::CallErro
     return check(what, ok, ok ? Line{} : describe(error));
 }
 
+// xorshift64*: the garbage generator of the tests that make random input
+// (seeded by fixed values, so a failure reproduces).
+struct Random {
+    uint64_t state;
+    uint64_t next() {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        return state * 0x2545f4914f6cdd1dull;
+    }
+    uint64_t below(uint64_t n) { return next() % n; }
+    bool one_in(uint64_t n) { return below(n) == 0; }
+};
+
 // The raw CapId the CapSet lists under `name` (0 when there is none).
 uint32_t cap_id(std::string_view name);
 
