@@ -8,7 +8,6 @@ namespace capos::kernel {
 
 namespace {
 
-Thread* g_current = nullptr;
 Thread* g_idle = nullptr;
 Thread* g_ready_head = nullptr;
 Thread* g_ready_tail = nullptr;
@@ -21,8 +20,6 @@ constexpr uint64_t interrupt_window_us = 250;
 uint64_t g_window_cycles = 0; // interrupt_window_us in cycles, once known
 uint64_t g_window_at = 0;     // cycle counter when interrupts were last let in
 bool g_in_window = false;     // a tick now interrupted kernel work
-bool g_resched = false;       // ... and found the running thread's slice over
-Scheduler::CallScratch g_scratch;
 arch::ThreadContext g_boot_context;
 
 [[noreturn]] void idle_loop(void*) {
@@ -45,10 +42,6 @@ void Scheduler::init() {
     if (idle.is_error())
         panic("scheduler: no memory for the idle thread");
     g_idle = idle.release_value().leak();
-}
-
-Thread* Scheduler::current() {
-    return g_current;
 }
 
 // Every thread that is ready, running or blocked holds one reference, the
@@ -76,7 +69,7 @@ void Scheduler::make_ready(RefPtr<Thread> thread) {
 }
 
 void Scheduler::switch_to_next() {
-    Thread* previous = g_current;
+    Thread* previous = running;
     Thread* next = g_ready_head;
     if (next) {
         g_ready_head = next->m_next_ready;
@@ -91,9 +84,9 @@ void Scheduler::switch_to_next() {
         return;
     }
     next->m_state = Thread::State::Running;
-    g_current = next;
+    running = next;
     g_switched_at = g_ticks;
-    g_resched = false;
+    resched = false;
     arch::set_kernel_stack(next->kernel_stack_top());
     activate_address_space_of(next);
     arch::context_switch(previous ? previous->m_context : g_boot_context, next->m_context);
@@ -109,13 +102,13 @@ void Scheduler::finish_switch() {
 }
 
 void Scheduler::run() {
-    g_current = nullptr;
+    running = nullptr;
     switch_to_next();
     panic("scheduler: the boot context was resumed");
 }
 
 void Scheduler::yield() {
-    Thread* self = g_current;
+    Thread* self = running;
     if (!g_ready_head)
         return;
     if (self != g_idle)
@@ -124,7 +117,7 @@ void Scheduler::yield() {
 }
 
 bool Scheduler::block(uint64_t deadline_us) {
-    Thread* self = g_current;
+    Thread* self = running;
     VERIFY(self != g_idle);
     self->m_state = Thread::State::Blocked;
     self->m_woken = false;
@@ -164,7 +157,7 @@ void Scheduler::unblock(Thread* thread) {
 }
 
 void Scheduler::exit_current() {
-    Thread* self = g_current;
+    Thread* self = running;
     VERIFY(self != g_idle);
     self->m_state = Thread::State::Dead;
     VERIFY(g_dead == nullptr);
@@ -191,43 +184,35 @@ void Scheduler::tick() {
     // (a server receiving a call) is not preempted by the tick that happens
     // to fall right after the handoff.
     ++g_ticks;
-    if (!g_current || !g_ready_head || (g_current != g_idle && g_ticks - g_switched_at < 2))
+    if (!running || !g_ready_head || (running != g_idle && g_ticks - g_switched_at < 2))
         return;
     if (g_in_window) {
         // Kernel work at a preemption point: it gives up the CPU there,
         // where it can save what it must.
-        g_resched = true;
+        resched = true;
         return;
     }
     yield();
 }
 
-bool Scheduler::resched_requested() {
-    return g_resched;
-}
-
-void Scheduler::set_call_scratch(const CallScratch& scratch) {
-    g_scratch = scratch;
-}
-
-void Scheduler::preemption_point() {
-    if (!g_current)
+void Scheduler::preemption_point_due() {
+    if (!running)
         return;
     uint64_t now = arch::read_cycle_counter();
     if (g_window_cycles == 0)
         g_window_cycles = interrupt_window_us * cycles_per_microsecond();
-    if (!g_resched && now - g_window_at < g_window_cycles)
+    if (!resched && now - g_window_at < g_window_cycles)
         return;
     g_in_window = true;
     arch::open_interrupt_window();
     g_in_window = false;
     g_window_at = arch::read_cycle_counter();
-    if (!g_resched || !g_ready_head)
+    if (!resched || !g_ready_head)
         return;
-    g_resched = false;
+    resched = false;
     // The call's scratch goes to the heap while other threads run; without
     // the memory for that, this thread keeps the CPU for now.
-    CallScratch live = g_scratch;
+    CallScratch live = call_scratch;
     size_t total = live.bytes[0] + live.bytes[1];
     void* saved = nullptr;
     if (total != 0) {
@@ -239,7 +224,7 @@ void Scheduler::preemption_point() {
         __builtin_memcpy(static_cast<uint8_t*>(saved) + live.bytes[0], live.parts[1],
                          live.bytes[1]);
     }
-    g_scratch = {};
+    call_scratch = {};
     yield();
     if (saved) {
         __builtin_memcpy(live.parts[0], saved, live.bytes[0]);
@@ -247,7 +232,7 @@ void Scheduler::preemption_point() {
                          live.bytes[1]);
         heap_free(saved);
     }
-    g_scratch = live;
+    call_scratch = live;
 }
 
 void arch::handle_timer_tick() {

@@ -19,6 +19,14 @@ inline constexpr uint64_t no_deadline = UINT64_MAX;
 // to whole microseconds; no_deadline when it lies beyond what uptime can count.
 uint64_t deadline_after_ns(uint64_t ns);
 
+// Kernel memory the running call uses that is not its thread's own (the
+// ring's scratch buffers, one set per CPU): Scheduler::preemption_point saves
+// it before giving up the CPU and restores it.
+struct CallScratch {
+    void* parts[2] = {nullptr, nullptr};
+    size_t bytes[2] = {0, 0};
+};
+
 class Scheduler {
 public:
     // Creates the idle thread. Call once before anything is made ready.
@@ -27,7 +35,7 @@ public:
     // context is abandoned.
     [[noreturn]] static void run();
 
-    static Thread* current();
+    static Thread* current() { return running; }
     // Queues a ready thread; takes a reference while it is queued or running.
     static void make_ready(RefPtr<Thread> thread);
     // Gives the CPU to the next ready thread, if any; the caller stays ready.
@@ -54,25 +62,27 @@ public:
     // resumes later, its call's scratch (below) put back as it was. So no
     // such work holds interrupts off or the CPU for longer than that,
     // whatever size the caller asked for.
-    static void preemption_point();
-    // Whether a tick asked the running thread to give up the CPU: checked
-    // between the submissions of a cap_enter.
-    static bool resched_requested();
+    static void preemption_point() {
+        // The clock is read at every fourth point only: points sit between
+        // steps of a few microseconds of work (a page zeroed, a submission).
+        if ((++preemption_points & 3) == 0 || resched)
+            preemption_point_due();
+    }
 
-    // Kernel memory the running call uses that is not its thread's own (the
-    // ring's scratch buffers, one set per CPU), set while it is live:
-    // preemption_point saves it before giving up the CPU and restores it.
-    struct CallScratch {
-        void* parts[2] = {nullptr, nullptr};
-        size_t bytes[2] = {0, 0};
-    };
-    static void set_call_scratch(const CallScratch& scratch);
+    // The running call's scratch (see CallScratch), set while it is live.
+    static void set_call_scratch(const CallScratch& scratch) { call_scratch = scratch; }
 
     // The end of every switch, in the thread switched to: drops a thread that
     // exited before the switch (nothing runs on its stack any more).
     static void finish_switch();
 
 private:
+    static inline Thread* running = nullptr; // the thread on the CPU
+    static inline CallScratch call_scratch;  // the running call's, see set_call_scratch
+    static void preemption_point_due();
+    static inline uint32_t preemption_points = 0; // passed so far
+    static inline bool resched = false; // a tick found the slice over at a preemption point
+
     static void enqueue(Thread* thread, bool first = false);
     static void unblock(Thread* thread);
     static void switch_to_next();

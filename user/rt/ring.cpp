@@ -5,7 +5,7 @@
 namespace capos::rt {
 
 uint64_t RingClient::submit(abi::Sqe sqe) {
-    if (m_outstanding == abi::ring_cq_entries)
+    if (m_free_slots == 0)
         panic("ring: more submissions outstanding than the completion queue holds");
     abi::RingHeader& header = m_page->header;
     uint32_t tail = header.sq_tail;
@@ -16,13 +16,16 @@ uint64_t RingClient::submit(abi::Sqe sqe) {
         if (cap_enter(0, 0) < 0)
             panic("ring: cap_enter failed while the submission queue was full");
     }
-    sqe.user_data = m_next_ticket++;
-    *find_ticket(0) = sqe.user_data; // there is a free slot: fewer are outstanding
+    uint32_t slot = uint32_t(__builtin_ctz(m_free_slots));
+    m_free_slots &= ~(1u << slot);
+    uint64_t ticket = m_next_generation++ << slot_bits | slot;
+    m_tickets[slot] = ticket;
     ++m_outstanding;
     m_overflow_seen = __atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED);
+    sqe.user_data = ticket;
     m_page->sqes[tail % abi::ring_sq_entries] = sqe;
     __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
-    return sqe.user_data;
+    return ticket;
 }
 
 void RingClient::flush() {
@@ -30,35 +33,13 @@ void RingClient::flush() {
         panic("ring: cap_enter failed");
 }
 
-uint64_t* RingClient::find_ticket(uint64_t ticket) {
-    for (uint64_t& slot : m_tickets) {
-        if (slot == ticket)
-            return &slot;
-    }
-    return nullptr;
-}
-
-std::optional<abi::Cqe> RingClient::take_parked(uint64_t ticket) {
-    for (size_t i = 0; i < max_parked; ++i) {
-        if (m_parked_used[i] && m_parked[i].user_data == ticket) {
-            m_parked_used[i] = false;
-            return m_parked[i];
-        }
-    }
-    return std::nullopt;
-}
-
 void RingClient::park(const abi::Cqe& cqe) {
-    for (size_t i = 0; i < max_parked; ++i) {
-        if (!m_parked_used[i]) {
-            m_parked[i] = cqe;
-            m_parked_used[i] = true;
-            return;
-        }
-    }
-    // Every parked completion answers an outstanding ticket, and there are
-    // at most max_parked of those.
-    panic("ring: a completion for no outstanding submission");
+    // Every completion answers an outstanding ticket (at most one per slot).
+    if (!is_outstanding(cqe.user_data))
+        panic("ring: a completion for no outstanding submission");
+    uint32_t slot = slot_of(cqe.user_data);
+    m_parked[slot] = cqe;
+    m_parked_slots |= 1u << slot;
 }
 
 void RingClient::reap() {
@@ -71,20 +52,23 @@ void RingClient::reap() {
 }
 
 abi::Cqe RingClient::wait(uint64_t ticket) {
-    uint64_t* slot = ticket != 0 ? find_ticket(ticket) : nullptr;
-    if (!slot)
+    if (ticket == 0 || !is_outstanding(ticket))
         panic("ring: waiting for a submission that is not outstanding");
-    *slot = 0;
+    uint32_t slot = slot_of(ticket);
+    m_tickets[slot] = 0;
+    m_free_slots |= 1u << slot;
     --m_outstanding;
-    if (auto parked = take_parked(ticket))
-        return *parked;
+    if (m_parked_slots & (1u << slot)) {
+        m_parked_slots &= ~(1u << slot);
+        return m_parked[slot];
+    }
     abi::RingHeader& header = m_page->header;
     for (;;) {
-        if (__atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
-            panic("ring: the kernel lost completions (the CQ head was corrupted)");
         uint32_t head = header.cq_head;
         uint32_t tail = __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE);
         if (head == tail) {
+            if (__atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+                panic("ring: the kernel lost completions (the CQ head was corrupted)");
             if (cap_enter(1, abi::no_timeout) < 0)
                 panic("ring: cap_enter failed");
             continue;

@@ -55,26 +55,28 @@ public:
     abi::RingPage* page() const { return m_page; }
 
 private:
-    std::optional<abi::Cqe> take_parked(uint64_t ticket);
+    // A ticket is (generation << slot_bits) | slot: the slot of an
+    // outstanding submission, found without a search.
+    static constexpr uint32_t slots = abi::ring_cq_entries;
+    static constexpr uint32_t slot_bits = 5;
+    static_assert(slots == 1u << slot_bits);
+    static uint32_t slot_of(uint64_t ticket) { return uint32_t(ticket) & (slots - 1); }
+    bool is_outstanding(uint64_t ticket) const { return m_tickets[slot_of(ticket)] == ticket; }
+    // Keeps a completion for its owner until it waits for it.
     void park(const abi::Cqe& cqe);
     // Moves every unread completion into the parked table.
     void reap();
-    // The slot holding `ticket` (0: a free slot), or null.
-    uint64_t* find_ticket(uint64_t ticket);
-
-    static constexpr size_t max_parked = abi::ring_cq_entries;
 
     abi::RingPage* m_page;
-    uint64_t m_next_ticket = 1;
+    uint64_t m_next_generation = 1;
     uint32_t m_outstanding = 0;
+    uint32_t m_free_slots = ~0u; // one bit per slot, set when free
     // cq_overflow when the last submission was made: a completion lost after
     // it may be the one waited for.
     uint32_t m_overflow_seen = 0;
-    // The outstanding tickets (0: free), to tell a wait for a ticket that
-    // will never complete.
-    uint64_t m_tickets[abi::ring_cq_entries] = {};
-    abi::Cqe m_parked[max_parked] = {};
-    bool m_parked_used[max_parked] = {};
+    uint64_t m_tickets[slots] = {}; // the outstanding ticket in each slot (0: free)
+    abi::Cqe m_parked[slots] = {};  // a completion that came before its wait
+    uint32_t m_parked_slots = 0;    // one bit per slot holding a parked completion
 };
 
 class RingTransport {
