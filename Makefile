@@ -12,6 +12,20 @@ SOURCES = $(shell git ls-files -co --exclude-standard -- '*.cpp' '*.h' 2>/dev/nu
 
 .PHONY: all deps configure build run run-iso test torture iso bench fmt fmt-check clean
 
+# `make run -- <QEMU arguments>` (and run-iso): everything after `--` goes to QEMU as
+# it is, e.g. `make run -- -drive file=disk.img,if=virtio -m 512M`. Make would take
+# those words for goals (and the ones with '=' for variables), so they are read back,
+# in order, from make's own command line, and the stray goals do nothing.
+ifneq ($(filter run run-iso,$(firstword $(MAKECMDGOALS))),)
+QEMU_EXTRA := $(shell sed -z -n '/^--$$/,$$p' /proc/$$PPID/cmdline 2>/dev/null | tail -z -n +2 | xargs -0 -r printf '%q ')
+RUN_GOAL_WORDS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+ifneq ($(RUN_GOAL_WORDS),)
+.PHONY: $(RUN_GOAL_WORDS)
+$(RUN_GOAL_WORDS):
+	@:
+endif
+endif
+
 all: build
 
 deps:
@@ -28,12 +42,13 @@ build: deps configure
 
 run: build
 	$(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
-	    --initrd $(BUILD_DIR)/system/boot.cpio $(if $(APPEND),--append "$(APPEND)")
+	    --initrd $(BUILD_DIR)/system/boot.cpio $(if $(APPEND),--append "$(APPEND)") \
+	    $(if $(QEMU_EXTRA),-- $(QEMU_EXTRA))
 
 run-iso: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target iso
 	@echo "ISO: $(BUILD_DIR)/capos.iso (make run-iso; make run-iso UEFI=1 for UEFI)"
-	$(QEMU_RUNNER) run --iso $(BUILD_DIR)/capos.iso $(if $(UEFI),--uefi)
+	$(QEMU_RUNNER) run --iso $(BUILD_DIR)/capos.iso $(if $(UEFI),--uefi) $(if $(QEMU_EXTRA),-- $(QEMU_EXTRA))
 
 iso: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target iso
