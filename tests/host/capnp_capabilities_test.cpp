@@ -2,6 +2,7 @@
 // trees, in shared objects (DAGs), behind far pointers, and in hostile
 // messages, which must fail with the message unchanged.
 #include "lib/capnp/capabilities.h"
+#include "tests/host/capnp_hand.h"
 #include <gtest/gtest.h>
 #include <map>
 #include <set>
@@ -12,21 +13,7 @@ namespace {
 
 using Words = std::vector<Word>;
 
-// Hand assembly, from the encoding spec.
-constexpr Word struct_ptr(int32_t offset, uint16_t data_words, uint16_t pointer_count) {
-    return Word{static_cast<uint32_t>(offset) << 2} | Word{data_words} << 32 |
-           Word{pointer_count} << 48;
-}
-constexpr Word list_ptr(int32_t offset, ElementSize size, uint32_t count) {
-    return Word{static_cast<uint32_t>(offset) << 2} | 1 | Word{static_cast<uint8_t>(size)} << 32 |
-           Word{count} << 35;
-}
-constexpr Word far_ptr(bool is_double, uint32_t position, uint32_t segment) {
-    return Word{position} << 3 | Word{is_double} << 2 | 2 | Word{segment} << 32;
-}
-constexpr Word cap_ptr(uint32_t index) {
-    return 3 | Word{index} << 32;
-}
+using namespace hand; // capnp_hand.h
 
 // Every capability pointer a walk reports, as (offset, index), once per path.
 std::multiset<std::pair<size_t, uint32_t>> capabilities_of(const Words& words) {
