@@ -91,7 +91,9 @@ interface EntropySource {
 
 enum Access {
   # What a mapping permits. There is no writable-and-executable access: W^X
-  # holds by construction.
+  # holds by construction, and for a MemoryObject across all its mappings in
+  # every process (mapped readWrite anywhere, it cannot be mapped readExecute
+  # anywhere, and the other way round: permissionDenied).
 
   read @0;
   readWrite @1;
