@@ -130,7 +130,18 @@ Result<StructReader, WireError> struct_at(const MessageReader& message, const Ta
 }
 
 // The rules for reading a list encoded one way as another are libcapnp's
-// (layout.c++, readListPointer), so that both accept the same messages.
+// (layout.c++, readListPointer) but for one: a struct list reads as a
+// primitive list even when its elements have no data section (every element
+// reads as 0), and as a pointer list even when they have no pointers (every
+// element reads as null); libcapnp refuses both. Canonical form (ours and
+// libcapnp's canonicalize(), word for word) drops the data words or pointers
+// that are zero in every element, so an empty struct list, or one of zero
+// values, loses its sections in a canonical copy: refusing them would make the
+// canonical copy of a message that reads without error fail to read, as
+// libcapnp's own copy does. By the spec's rules for upgraded lists each
+// element is a struct whose first field is the primitive or pointer, and a
+// field beyond a struct's sections reads as its default, so the values read
+// are the original's.
 Result<ListReader, WireError> list_at(const MessageReader& message, const Target& target,
                                       uint32_t nesting, ElementSize expected, bool check_size) {
     ElementSize size = list_element_size(target.pointer);
@@ -151,26 +162,11 @@ Result<ListReader, WireError> list_at(const MessageReader& message, const Target
         // Zero-sized elements cost nothing to send: charge them anyway.
         if (words_per_element == 0 && !message.consume_traversal(elements))
             return Err{WireError::TraversalLimit};
-        if (check_size) {
-            switch (expected) {
-            case ElementSize::Void:
-            case ElementSize::InlineComposite:
-                break;
-            case ElementSize::Bit:
-                return Err{WireError::WrongElementSize};
-            case ElementSize::Byte:
-            case ElementSize::TwoBytes:
-            case ElementSize::FourBytes:
-            case ElementSize::EightBytes:
-                if (data_words == 0)
-                    return Err{WireError::WrongElementSize};
-                break;
-            case ElementSize::Pointer:
-                if (pointer_count == 0)
-                    return Err{WireError::WrongElementSize};
-                break;
-            }
-        }
+        // Any list type but Bit, whatever the element's sections (see above):
+        // ListReader reads a primitive beyond the data section as 0 and a
+        // pointer beyond the pointer section as null.
+        if (check_size && expected == ElementSize::Bit)
+            return Err{WireError::WrongElementSize};
         return WireAccess::make_list(&message, reinterpret_cast<const uint8_t*>(at + 1), elements,
                                      static_cast<uint32_t>(words_per_element * 64),
                                      uint32_t{data_words} * 64, pointer_count,

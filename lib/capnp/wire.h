@@ -20,7 +20,12 @@
 // pointer, never a capability; a double landing pad's first word must be a
 // single far pointer; following a pointer to a zero-sized object costs one
 // word of the traversal budget (libcapnp charges nothing), so a message close
-// to its budget in libcapnp may exceed it here.
+// to its budget in libcapnp may exceed it here. It is more lenient in one way:
+// a struct list whose elements have no data section reads as a primitive list
+// (of zeros), and one whose elements have no pointers as a pointer list (of
+// nulls), where libcapnp refuses them; canonical form drops sections that are
+// zero in every element, and libcapnp cannot read its own canonical copy of
+// such a list (see get_list).
 //
 // Cost. Readers and builders are small, trivially copyable views (a few
 // pointers and counts); field and element accessors are inline and come down
@@ -490,10 +495,14 @@ public:
     // encodings are accepted as the spec allows (a struct list read from a
     // primitive list and the reverse). The rules are libcapnp's: a struct list
     // (expected InlineComposite) reads any list but a Bit list; a primitive
-    // list reads a list of wider primitives or of structs with at least one
-    // data word; a pointer list reads a struct list with at least one pointer;
-    // a Bit list reads a Bit list, or bit 0 of each element of a wider
-    // primitive list, and is itself read as nothing else.
+    // list reads a list of wider primitives or a struct list; a pointer list
+    // reads a struct list; a Bit list reads a Bit list, or bit 0 of each
+    // element of a wider primitive list, and is itself read as nothing else.
+    // Unlike libcapnp, a struct list without a data section reads as a
+    // primitive list (every element 0) and one without pointers as a pointer
+    // list (every element null): a canonical copy (MessageBuilder::set_root,
+    // libcapnp's canonicalize()) drops the sections that are zero in every
+    // element, and must read as the original did (lib/capnp/reader.cpp).
     ListReader get_list(ElementSize expected, const MessageReader* default_value = nullptr) const;
     TextReader get_text(std::string_view default_value = {}) const;
     std::span<const uint8_t> get_data(std::span<const uint8_t> default_value = {}) const;

@@ -9,6 +9,8 @@
 #include "capnp/test.capnp.capos.h"
 #include "capnp/test.capnp.h"
 #include "tests/capnp/message_util.h"
+#include <capnp/any.h>
+#include <capnp/schema.h>
 #include <cmath>
 #include <limits>
 
@@ -582,6 +584,85 @@ TEST(CapnpCompat, CanonicalFormMatchesLibcapnp) {
     auto holder = gen::init_root<ours::TestAllTypes>(builder);
     holder.set_struct_field(gen::read_root<ours::TestAllTypes>(reader));
     check_ours(holder.as_reader().struct_field());
+}
+
+// Struct lists in place of primitive and pointer lists (the upgrade the spec
+// allows), with sections that are zero in every element: an empty list with a
+// data word and a pointer per element as List(Data); zero elements as
+// List(Int32); elements whose pointers are null as List(Text); elements whose
+// data is zero as List(UInt8). Canonical form drops those sections, ours and
+// libcapnp's alike. libcapnp reads the message but not its own canonical form
+// ("Expected a pointer list, but got a list of data-only structs", and the
+// same for primitives); we read both, with the same values, so that a message
+// and its canonical copy always validate alike.
+TEST(CapnpCompat, StructListsWithZeroSectionsReadAlikeWhenCanonical) {
+    capnp::MallocMessageBuilder message;
+    capnp::AnyStruct::Builder root = message.initRoot<theirs::TestAllTypes>();
+    auto pointer_of = [&](const char* name) {
+        auto field = capnp::Schema::from<theirs::TestAllTypes>().getFieldByName(name);
+        return root.getPointerSection()[field.getProto().getSlot().getOffset()];
+    };
+    pointer_of("dataList").initAsListOfAnyStruct(1, 1, 0);
+    pointer_of("int32List").initAsListOfAnyStruct(1, 1, 2);
+    auto texts = pointer_of("textList").initAsListOfAnyStruct(1, 1, 2);
+    texts[1].getDataSection()[0] = 9;
+    auto bytes = pointer_of("uInt8List").initAsListOfAnyStruct(1, 1, 2);
+    bytes[1].getPointerSection()[0].setAs<capnp::Text>("x");
+    std::vector<wire::Word> words = to_words(message.getSegmentsForOutput()[0]);
+
+    // libcapnp reads the fields typed, without error.
+    auto their_values = [](theirs::TestAllTypes::Reader value) {
+        EXPECT_EQ(value.getDataList().size(), 0u);
+        expect_their_list(value.getInt32List(), {0, 0});
+        ASSERT_EQ(value.getTextList().size(), 2u);
+        EXPECT_EQ(value.getTextList()[1], "");
+        expect_their_list(value.getUInt8List(), {uint8_t{0}, uint8_t{0}});
+    };
+    LibcapnpReader libcapnp(words);
+    EXPECT_TRUE(kj::runCatchingExceptions(
+                    [&] { their_values(libcapnp.root<theirs::TestAllTypes>()); }) == nullptr);
+
+    // The canonical forms agree and have lost the zero sections.
+    wire::MessageReader reader(words);
+    std::vector<wire::Word> canonical = our_canonical(reader.root());
+    EXPECT_EQ(canonical, their_canonical(libcapnp.root<theirs::TestAllTypes>()));
+    LibcapnpReader their_copy(canonical);
+    EXPECT_TRUE(their_copy.reader().isCanonical());
+    auto copied = their_copy.root<theirs::TestAllTypes>();
+    // Data bytes and pointers per element of a struct list, (0, 0) when empty.
+    using Sections = std::pair<size_t, size_t>;
+    auto their_tag = [](capnp::AnyPointer::Reader pointer) {
+        auto list = pointer.getAs<capnp::AnyList>().as<capnp::List<capnp::AnyStruct>>();
+        if (list.size() == 0)
+            return Sections{0, 0};
+        return Sections{list[0].getDataSection().size(), list[0].getPointerSection().size()};
+    };
+    capnp::AnyStruct::Reader copied_any = copied;
+    auto copied_pointer = [&](const char* name) {
+        auto field = capnp::Schema::from<theirs::TestAllTypes>().getFieldByName(name);
+        return copied_any.getPointerSection()[field.getProto().getSlot().getOffset()];
+    };
+    EXPECT_EQ(their_tag(copied_pointer("int32List")), (Sections{0, 0}));
+    EXPECT_EQ(their_tag(copied_pointer("textList")), (Sections{8, 0}));
+    EXPECT_EQ(their_tag(copied_pointer("uInt8List")), (Sections{0, 1}));
+
+    // ...which libcapnp then refuses, field by field.
+    EXPECT_TRUE(kj::runCatchingExceptions([&] { copied.getDataList(); }) != nullptr);
+    EXPECT_TRUE(kj::runCatchingExceptions([&] { copied.getInt32List(); }) != nullptr);
+    EXPECT_TRUE(kj::runCatchingExceptions([&] { copied.getTextList(); }) != nullptr);
+    EXPECT_TRUE(kj::runCatchingExceptions([&] { copied.getUInt8List(); }) != nullptr);
+
+    // We read the message and its copy alike, with libcapnp's values.
+    wire::MessageReader copy(canonical);
+    for (const wire::MessageReader* each : {&reader, &copy}) {
+        EXPECT_EQ(gen::validate<ours::TestAllTypes>(*each), wire::WireError::None);
+        auto value = gen::read_root<ours::TestAllTypes>(*each);
+        EXPECT_EQ(value.data_list().size(), 0u);
+        expect_list(value.int32_list(), {0, 0});
+        expect_list(value.text_list(), {std::string_view(), std::string_view()});
+        expect_list(value.u_int8_list(), {uint8_t{0}, uint8_t{0}});
+        EXPECT_EQ(each->error(), wire::WireError::None);
+    }
 }
 
 // ---------------------------------------------------------------------------

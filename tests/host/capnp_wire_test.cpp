@@ -404,11 +404,21 @@ TEST(CapnpWireReader, ListCompatibility) {
         EXPECT_EQ(message.error(), bad);
     }
 
-    // Pointer-only structs are not primitives; data-only structs not pointers.
-    read(6, E::Byte, bad);
-    EXPECT_EQ(read(6, E::Pointer, ok).size(), 2u);
-    read(7, E::Pointer, bad);
+    // Pointer-only structs read as primitives of 0, data-only structs as null
+    // pointers (libcapnp refuses both; see ZeroSectionsOfStructListsDropped...),
+    // never as bits.
+    ListReader pointer_only = read(6, E::Byte, ok);
+    ASSERT_EQ(pointer_only.size(), 2u);
+    EXPECT_EQ(pointer_only.get<uint8_t>(0), 0u);
+    EXPECT_EQ(read(6, E::EightBytes, ok).get<uint64_t>(1), 0u);
+    EXPECT_FALSE(read(6, E::Pointer, ok).get_pointer(0).is_null());
+    read(6, E::Bit, bad);
+    ListReader data_only = read(7, E::Pointer, ok);
+    ASSERT_EQ(data_only.size(), 2u);
+    EXPECT_TRUE(data_only.get_pointer(0).is_null());
+    EXPECT_TRUE(data_only.get_pointer(1).get_list(E::Byte).bytes().empty());
     EXPECT_EQ(read(7, E::EightBytes, ok).get<uint64_t>(1), 8u);
+    read(7, E::Bit, bad);
 }
 
 // ---------------------------------------------------------------------------
@@ -1404,6 +1414,74 @@ TEST(CapnpWireCopy, PrimitiveListsAndUnusedBits) {
         source.root().pointer_field(1).get_list(ElementSize::InlineComposite));
     EXPECT_EQ(lists.words()[1], list_ptr(0, ElementSize::Byte, 3));
     EXPECT_EQ(lists.words()[2], 0x010203u);
+}
+
+// A struct list whose sections are zero (or absent) in every element loses
+// them in its canonical copy: an empty list's tag becomes (0 data words, 0
+// pointers), and so does that of a list of all-zero elements. The copy must
+// read as every list type the original reads as, with the same values (the
+// elements' first data word or first pointer, zero or null), and be refused
+// where the original is refused (as Bit). libcapnp refuses a struct list
+// without a data section as a primitive list, and one without pointers as a
+// pointer list, so it cannot read its own canonical form of such a message:
+// we read both (see PointerReader::get_list).
+TEST(CapnpWireCopy, ZeroSectionsOfStructListsDroppedAndReadAsBefore) {
+    using E = ElementSize;
+    struct Case {
+        const char* name;
+        Words source;
+        Words canonical;
+    };
+    const Case cases[] = {
+        // The shape the capnp fuzzer found: an empty struct list with one data
+        // word and one pointer per element, read as List(Data).
+        {"empty",
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 0), tag_word(0, 1, 1)},
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 0), tag_word(0, 0, 0)}},
+        // Two elements, every word zero.
+        {"zeros",
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 4), tag_word(2, 1, 1), 0, 0, 0, 0},
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 0), tag_word(2, 0, 0)}},
+        // Zero data, one element with a pointer: pointer-only in the copy.
+        {"zero data",
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 4), tag_word(2, 1, 1), 0, 0, 0,
+          empty_struct},
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 2), tag_word(2, 0, 1), 0,
+          empty_struct}},
+        // Data, null pointers: data-only in the copy.
+        {"null pointers",
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 4), tag_word(2, 1, 1), 0, 0, 9, 0},
+         {struct_ptr(0, 0, 1), list_ptr(0, E::InlineComposite, 2), tag_word(2, 1, 0), 0, 9}},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        MessageReader source(c.source);
+        Words buffer(16);
+        MessageBuilder builder(buffer);
+        builder.set_root(source.root());
+        ASSERT_EQ(builder.error(), WireError::None);
+        EXPECT_EQ(words_of(builder), c.canonical);
+
+        for (E expected : {E::Void, E::Bit, E::Byte, E::TwoBytes, E::FourBytes, E::EightBytes,
+                           E::Pointer, E::InlineComposite}) {
+            SCOPED_TRACE(static_cast<int>(expected));
+            MessageReader original(c.source);
+            MessageReader copy(builder.words());
+            ListReader a = original.root().pointer_field(0).get_list(expected);
+            ListReader b = copy.root().pointer_field(0).get_list(expected);
+            WireError want = expected == E::Bit ? WireError::WrongElementSize : WireError::None;
+            EXPECT_EQ(original.error(), want);
+            EXPECT_EQ(copy.error(), want);
+            ASSERT_EQ(a.size(), b.size());
+            for (uint32_t i = 0; i < a.size(); ++i) {
+                EXPECT_EQ(a.get<uint64_t>(i), b.get<uint64_t>(i));
+                EXPECT_EQ(a.get<uint8_t>(i), b.get<uint8_t>(i));
+                EXPECT_EQ(a.get_pointer(i).is_null(), b.get_pointer(i).is_null());
+                EXPECT_EQ(a.get_struct(i).data_field<uint64_t>(0),
+                          b.get_struct(i).data_field<uint64_t>(0));
+            }
+        }
+    }
 }
 
 TEST(CapnpWireCopy, CopyWithinTheSameMessage) {
