@@ -3,12 +3,19 @@
 // binaries it names (for ProcessSpawner).
 #pragma once
 
+#include "lib/archive/cpio.h"
+#include "schema/capos.capnp.capos.h"
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
 
 namespace capos::kernel {
+
+// Recorded by start_init once the manifest passed its checks: the archive, the
+// manifest read from it and its bytes (all live as long as the kernel).
+void set_boot_package(const CpioArchive& archive, schema::SystemManifest::Reader manifest,
+                      std::span<const uint8_t> manifest_bytes);
 
 // The ELF file of the manifest binary called `name`, if there is one.
 std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name);

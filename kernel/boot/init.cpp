@@ -30,9 +30,6 @@ InitState g_init;
 // The manifest's bytes, word-aligned (the archive only aligns data to 4).
 capnp::Word* g_manifest_words = nullptr;
 std::span<const capnp::Word> g_manifest_segments[max_manifest_segments];
-const CpioArchive* g_archive = nullptr;
-std::span<const uint8_t> g_manifest_bytes;
-schema::SystemManifest::Reader g_manifest;
 
 // The manifest passed manifest::validate: every grant of init's names a kernel
 // capability and agrees with its interface.
@@ -104,23 +101,6 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
 
 } // namespace
 
-std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name) {
-    if (!g_archive)
-        return std::nullopt;
-    for (auto binary : g_manifest.binaries()) {
-        if (binary.name() == name) {
-            if (auto entry = g_archive->find(binary.path()))
-                return entry->data;
-            return std::nullopt;
-        }
-    }
-    return std::nullopt;
-}
-
-std::span<const uint8_t> boot_manifest_bytes() {
-    return g_manifest_bytes;
-}
-
 bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
     auto file = archive.find("manifest.bin");
     if (!file) {
@@ -166,9 +146,7 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
                   valid.error().subject);
         return false;
     }
-    g_archive = &archive;
-    g_manifest = manifest;
-    g_manifest_bytes = file->data;
+    set_boot_package(archive, manifest, file->data);
     schema::InitConfig::Reader init = manifest.init();
     auto elf = find_boot_binary(init.program());
     if (!elf) {

@@ -15,6 +15,10 @@ public:
     Result<void, gen::Exception> allocate(FrameAllocator::AllocateParams::Reader params,
                                           FrameAllocator::AllocateResults::Builder results) {
         Process& caller = invocation().caller;
+        // The slot first: a full table refuses before any frame is zeroed.
+        auto slot = caller.capabilities().reserve();
+        if (slot.is_error())
+            return Err{gen::Exception{schema::ExceptionType::Overloaded, "capability table full"}};
         auto object = MemoryObject::create(params.pages(), params.contiguous(),
                                            caller.address_space().ledger_reference());
         if (object.is_error()) {
@@ -29,11 +33,13 @@ public:
             }
             return Err{gen::Exception{schema::ExceptionType::Overloaded, "out of memory"}};
         }
-        auto id = caller.capabilities().insert(
-            object.release_value(), schema::MemoryObject::interface_id, CapFlags::Transferable);
-        if (id.is_error())
-            return Err{gen::Exception{schema::ExceptionType::Overloaded, "capability table full"}};
-        results.set_memory(id.value().raw);
+        RefPtr<KernelService> capability = create_memory_object_service(object.release_value());
+        if (!capability)
+            return Err{gen::Exception{schema::ExceptionType::Overloaded, "out of memory"}};
+        abi::CapId id = caller.capabilities().commit(slot.release_value(), std::move(capability),
+                                                     schema::MemoryObject::interface_id,
+                                                     CapFlags::Transferable);
+        results.set_memory(id.raw);
         return {};
     }
 };

@@ -10,6 +10,7 @@
 
 namespace capos::kernel {
 
+class MemoryObject;
 class Process;
 
 // A new service object of type T, or null when the heap is exhausted.
@@ -31,6 +32,9 @@ RefPtr<KernelService> create_virtual_memory_service();
 RefPtr<KernelService> create_frame_allocator_service();
 RefPtr<KernelService> create_process_spawner_service();
 RefPtr<KernelService> create_boot_package_service();
+// A capability to `object` (the MemoryObject interface); null when the heap is
+// exhausted.
+RefPtr<KernelService> create_memory_object_service(RefPtr<MemoryObject> object);
 
 enum class GrantError : uint8_t { Unsupported, OutOfMemory };
 

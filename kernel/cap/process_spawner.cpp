@@ -10,8 +10,8 @@
 #include "abi/user_layout.h"
 #include "kernel/boot/boot_package.h"
 #include "kernel/cap/kernel_capabilities.h"
+#include "kernel/ipc/endpoint.h"
 #include "kernel/lib/log.h"
-#include "kernel/object/endpoint.h"
 #include "kernel/object/process.h"
 #include "lib/elf/elf.h"
 

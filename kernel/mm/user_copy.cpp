@@ -36,14 +36,6 @@ bool copy_to_address_space(PageTables& tables, uint64_t address, const void* dat
                               });
 }
 
-bool copy_from_address_space(PageTables& tables, uint64_t address, void* out, size_t length) {
-    auto* destination = static_cast<uint8_t*>(out);
-    return for_each_user_page(tables, address, length, false,
-                              [&](uint8_t* page, size_t offset, size_t chunk) {
-                                  __builtin_memcpy(destination + offset, page, chunk);
-                              });
-}
-
 bool user_range_writable(PageTables& tables, uint64_t address, size_t length) {
     return for_each_user_page(tables, address, length, true, [](uint8_t*, size_t, size_t) {});
 }

@@ -55,13 +55,12 @@ namespace capos::kernel {
 
 class PageTables;
 
-// Copies into (or out of) the user half of an address space that need not be
-// the active one, through its page tables and the direct map, page by page.
-// Every page touched must be a present user page, writable for copy_to. Used
-// to deliver replies into a process that is not running. Returns false, with
-// possibly part of the data copied, when a page fails the check.
+// Copies into the user half of an address space that need not be the active
+// one, through its page tables and the direct map, page by page. Every page
+// touched must be a present, writable user page. Used to deliver replies into
+// a process that is not running. Returns false, with possibly part of the
+// data copied, when a page fails the check.
 bool copy_to_address_space(PageTables& tables, uint64_t address, const void* data, size_t length);
-bool copy_from_address_space(PageTables& tables, uint64_t address, void* out, size_t length);
 
 // True when every page of [address, address+length) is a present, writable
 // user page: checked before a call runs, so a call whose results could not be

@@ -20,8 +20,7 @@ enum class ObjectType : uint8_t {
     Endpoint,       // an endpoint's state (not itself a capability)
     EndpointOwner,  // the capability to receive and return on an endpoint
     EndpointClient, // the capability to call through an endpoint
-    ProcessHandle,
-    Ledger, // a process's frame ledger (not a capability)
+    Ledger,         // a process's frame ledger (not a capability)
 };
 
 class KernelObject {

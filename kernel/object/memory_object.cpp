@@ -1,5 +1,4 @@
 #include "kernel/object/memory_object.h"
-#include "kernel/cap/kernel_capabilities.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/layout.h"
@@ -85,35 +84,6 @@ void MemoryObject::remove_mapping(Access access) {
         VERIFY(m_executable_mappings > 0);
         --m_executable_mappings;
     }
-}
-
-Result<void, gen::Exception>
-MemoryObject::info(schema::MemoryObject::InfoParams::Reader,
-                   schema::MemoryObject::InfoResults::Builder results) {
-    results.set_pages(m_pages);
-    results.set_contiguous(m_contiguous);
-    return {};
-}
-
-Result<void, gen::Exception> MemoryObject::map(schema::MemoryObject::MapParams::Reader params,
-                                               schema::MemoryObject::MapResults::Builder results) {
-    if (!schema::is_known(params.access()))
-        return Err{invalid_argument("no such access (W^X: read, readWrite or readExecute)")};
-    auto mapped = invocation().caller.address_space().map_object(
-        retain(this), params.address(), params.offset_pages(), params.pages(),
-        access_of(params.access()));
-    if (mapped.is_error())
-        return Err{space_exception(mapped.error())};
-    results.set_address(mapped.value());
-    return {};
-}
-
-Result<void, gen::Exception> MemoryObject::unmap(schema::MemoryObject::UnmapParams::Reader params,
-                                                 schema::MemoryObject::UnmapResults::Builder) {
-    auto unmapped = invocation().caller.address_space().unmap_object(*this, params.address());
-    if (unmapped.is_error())
-        return Err{space_exception(unmapped.error())};
-    return {};
 }
 
 } // namespace capos::kernel

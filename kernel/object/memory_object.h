@@ -1,8 +1,8 @@
 // A MemoryObject: a set of zeroed frames that processes map into their
-// address spaces, through the capability of the same name. Userspace never
-// learns the frames' physical addresses. Each mapping holds a reference, so
-// the frames are freed only when the last capability and the last mapping
-// are gone.
+// address spaces, through the capability of the same name (served by
+// kernel/cap/memory_object_service.cpp). Userspace never learns the frames'
+// physical addresses. Each capability and each mapping holds a reference, so
+// the frames are freed only when the last of them is gone.
 //
 // W^X holds for the object as a whole, across every mapping in every address
 // space: while it is mapped writable anywhere it cannot be mapped executable
@@ -10,7 +10,6 @@
 // mapping would run through another).
 #pragma once
 
-#include "kernel/cap/kernel_service.h"
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/page_tables.h"
 #include "kernel/mm/reclaim.h"
@@ -18,8 +17,9 @@
 
 namespace capos::kernel {
 
-class MemoryObject final : public KernelServiceOf<schema::MemoryObject, MemoryObject> {
+class MemoryObject final : public KernelObject {
 public:
+    static constexpr ObjectType object_type = ObjectType::MemoryObject;
     static constexpr uint32_t max_pages = 65536; // 256 MiB
 
     enum class Error : uint8_t { InvalidSize, QuotaExceeded, OutOfMemory };
@@ -41,17 +41,10 @@ public:
     void add_mapping(Access access);
     void remove_mapping(Access access);
 
-    // The MemoryObject interface.
-    Result<void, gen::Exception> info(schema::MemoryObject::InfoParams::Reader,
-                                      schema::MemoryObject::InfoResults::Builder results);
-    Result<void, gen::Exception> map(schema::MemoryObject::MapParams::Reader params,
-                                     schema::MemoryObject::MapResults::Builder results);
-    Result<void, gen::Exception> unmap(schema::MemoryObject::UnmapParams::Reader params,
-                                       schema::MemoryObject::UnmapResults::Builder results);
-
 private:
     MemoryObject(FrameBatch* frames, uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger)
-        : m_frames(frames), m_pages(pages), m_contiguous(contiguous), m_ledger(std::move(ledger)) {}
+        : KernelObject(object_type), m_frames(frames), m_pages(pages), m_contiguous(contiguous),
+          m_ledger(std::move(ledger)) {}
     void destroy() override;
 
     FrameBatch* m_frames; // the physical frames, freed with the object

@@ -495,9 +495,9 @@ GeneratedFile Generator::generate(capnp::schema::CodeGeneratorRequest::Requested
               "#include \"lib/capnp/wire.h\"\n";
     if (has_interfaces && m_namespace != capos_namespace)
         header += "#include \"schema/capos.capnp.capos.h\"\n";
-    header += "#include \"tools/capnpc-capos/runtime/lists.h\"\n";
+    header += "#include \"lib/rpc/lists.h\"\n";
     if (has_interfaces)
-        header += "#include \"tools/capnpc-capos/runtime/rpc.h\"\n";
+        header += "#include \"lib/rpc/rpc.h\"\n";
     std::set<std::string> imports;
     for (uint64_t imported : m_imported_files)
         imports.insert(m_file_path[imported] + ".capos.h");

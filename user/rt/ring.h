@@ -20,7 +20,7 @@
 
 #include "abi/ring.h"
 #include "lib/capnp/wire.h"
-#include "tools/capnpc-capos/runtime/rpc.h"
+#include "lib/rpc/rpc.h"
 #include <cstdint>
 #include <optional>
 #include <span>

@@ -14,8 +14,8 @@
 #include "abi/ring.h"
 #include "lib/base/result.h"
 #include "lib/capnp/wire.h"
+#include "lib/rpc/rpc.h"
 #include "schema/capos.capnp.capos.h"
-#include "tools/capnpc-capos/runtime/rpc.h"
 #include "user/rt/rt.h"
 #include <span>
 

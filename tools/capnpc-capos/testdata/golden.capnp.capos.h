@@ -4,9 +4,9 @@
 
 #include "lib/base/result.h"
 #include "lib/capnp/wire.h"
+#include "lib/rpc/lists.h"
+#include "lib/rpc/rpc.h"
 #include "schema/capos.capnp.capos.h"
-#include "tools/capnpc-capos/runtime/lists.h"
-#include "tools/capnpc-capos/runtime/rpc.h"
 #include <bit>
 #include <concepts>
 #include <cstdint>

@@ -6,8 +6,8 @@
 
 #include "abi/capability.h"
 #include "lib/base/result.h"
+#include "lib/rpc/rpc.h"
 #include "schema/capos.capnp.capos.h"
-#include "tools/capnpc-capos/runtime/rpc.h"
 #include <cstdint>
 #include <span>
 #include <string_view>

@@ -14,7 +14,7 @@
 #include "abi/ring.h"
 #include "abi/syscall.h"
 #include "lib/base/result.h"
-#include "tools/capnpc-capos/runtime/rpc.h"
+#include "lib/rpc/rpc.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "kernel/cap/completion.h"
+#include "kernel/ipc/completion.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"

@@ -23,8 +23,8 @@
 #pragma once
 
 #include "abi/ring.h"
-#include "kernel/cap/completion.h"
-#include "kernel/cap/transfer.h"
+#include "kernel/ipc/completion.h"
+#include "kernel/ipc/transfer.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/base/result.h"
 #include "lib/capnp/wire.h"

@@ -4,7 +4,7 @@
 #include "abi/ring.h"
 #include "abi/user_layout.h"
 #include "kernel/arch/arch.h"
-#include "kernel/cap/ring.h"
+#include "kernel/ipc/ring.h"
 #include "kernel/lib/log.h"
 #include "kernel/object/process.h"
 

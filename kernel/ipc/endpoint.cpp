@@ -1,4 +1,4 @@
-#include "kernel/object/endpoint.h"
+#include "kernel/ipc/endpoint.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/user_copy.h"

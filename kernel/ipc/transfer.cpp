@@ -1,4 +1,4 @@
-#include "kernel/cap/transfer.h"
+#include "kernel/ipc/transfer.h"
 #include "kernel/mm/user_copy.h"
 #include "lib/capnp/capabilities.h"
 

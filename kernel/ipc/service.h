@@ -1,0 +1,53 @@
+// What the ring dispatches a CALL on a kernel-served capability to: an object
+// that speaks one interface and answers through an Invocation. The services
+// themselves (kernel/cap) derive from KernelServiceOf (kernel/cap/kernel_service.h),
+// which binds the generated dispatch skeleton to this interface.
+#pragma once
+
+#include "kernel/ipc/completion.h"
+#include "kernel/object/kernel_object.h"
+#include "lib/capnp/wire.h"
+#include "lib/rpc/rpc.h"
+#include <optional>
+#include <span>
+
+namespace capos::kernel {
+
+class Process;
+
+// One call as a kernel service sees it: the params are a validated message in
+// kernel memory; the results are built in `results` (kernel memory too).
+struct Invocation {
+    Process& caller;
+    uint16_t method;
+    const capnp::MessageReader& params;
+    std::span<capnp::Word> results;
+    uint64_t user_data;     // of the submission
+    ring::UserRange result; // the caller's result buffer
+    // Set by defer(): the call is answered later (through the PendingReply);
+    // the ring posts nothing now and ignores the dispatch result.
+    bool deferred = false;
+    // Set by a method that answers now but must hold its caller until then
+    // (Timer.sleep): the ring copies the results out, then blocks the caller
+    // until this uptime (microseconds) before posting the completion. Services
+    // never block inside dispatch: the results scratch is shared.
+    uint64_t hold_until_us = 0;
+
+    // The call's answer, owed for later; nullopt when the caller is owed too
+    // many already (the method must then fail at once).
+    std::optional<PendingReply> defer();
+};
+
+class KernelService : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::KernelService;
+
+    // The interface this object speaks (the schema's interface id).
+    virtual uint64_t interface_id() const = 0;
+    virtual gen::DispatchResult dispatch(Invocation& invocation) = 0;
+
+protected:
+    KernelService() : KernelObject(object_type) {}
+};
+
+} // namespace capos::kernel
