@@ -1,4 +1,5 @@
 #include "kernel/ipc/completion.h"
+#include "kernel/ipc/transfer.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
@@ -78,27 +79,58 @@ void PendingReply::complete(abi::Cqe cqe, Wake wake) {
     post_completion(*caller, cqe, wake);
 }
 
-void PendingReply::complete_with_error(abi::TransportError error) {
-    complete(abi::Cqe{.result = int32_t(error)});
+std::optional<abi::TransportError> PendingReply::refuses(uint64_t bytes) const {
+    if (bytes > m_result.length)
+        return abi::TransportError::ResultTooSmall;
+    if (!user_range_writable(m_caller->page_tables(), m_result.address, bytes))
+        return abi::TransportError::BadBuffer;
+    return std::nullopt;
 }
 
 void PendingReply::complete_with_message(abi::CallStatus status,
                                          std::span<const capnp::Word> message) {
     VERIFY(m_caller);
-    size_t bytes = message.size() * sizeof(capnp::Word);
-    abi::Cqe cqe{};
-    if (m_caller->has_exited()) {
-        // Nothing to write into; the completion goes nowhere.
-    } else if (bytes > m_result.length) {
-        cqe.result = int32_t(abi::TransportError::ResultTooSmall);
-    } else if (!copy_to_address_space(m_caller->page_tables(), m_result.address, message.data(),
-                                      bytes)) {
-        cqe.result = int32_t(abi::TransportError::BadBuffer);
-    } else {
-        cqe.result = int32_t(status);
-        cqe.result_len = uint32_t(bytes);
+    if (m_caller->has_exited())
+        return complete({}); // nothing to write into; the completion goes nowhere
+    uint64_t bytes = message.size() * sizeof(capnp::Word);
+    if (auto error = refuses(bytes))
+        return complete_with_error(*error);
+    VERIFY(copy_to_address_space(m_caller->page_tables(), m_result.address, message.data(), bytes));
+    complete(abi::Cqe{.result = int32_t(status), .result_len = uint32_t(bytes)});
+}
+
+PendingReply::Answer PendingReply::answer(abi::Cqe cqe, std::span<const std::byte> header,
+                                          std::span<capnp::Word> message, Transfer& transfer,
+                                          Wake wake) {
+    VERIFY(m_caller);
+    Process& caller = *m_caller;
+    if (caller.has_exited()) {
+        complete({}, wake); // goes nowhere; the transfer is dropped by its owner
+        return Answer::Delivered;
     }
-    complete(cqe);
+    uint32_t cap_count = transfer.count();
+    uint64_t message_bytes = message.size() * sizeof(capnp::Word);
+    uint64_t records_bytes = uint64_t(cap_count) * sizeof(abi::CapRecord);
+    // Decode: the buffer must take everything before anything moves.
+    if (auto error = refuses(header.size() + message_bytes + records_bytes)) {
+        cqe.result = int32_t(*error);
+        complete(cqe, wake);
+        return Answer::Refused;
+    }
+    abi::CapRecord records[abi::max_transfers];
+    if (cap_count != 0 && transfer.commit(caller, message, records).is_error())
+        return Answer::TransferFailed;
+    // Invoke: nothing can fail from here (the buffer was checked above).
+    uint64_t at = m_result.address;
+    VERIFY(copy_to_address_space(caller.page_tables(), at, header.data(), header.size()));
+    at += header.size();
+    VERIFY(copy_to_address_space(caller.page_tables(), at, message.data(), message_bytes));
+    at += message_bytes;
+    VERIFY(copy_to_address_space(caller.page_tables(), at, records, records_bytes));
+    cqe.result_len = uint32_t(header.size() + message_bytes);
+    cqe.cap_count = cap_count;
+    complete(cqe, wake);
+    return Answer::Delivered;
 }
 
 } // namespace capos::kernel

@@ -19,6 +19,12 @@
 namespace capos::kernel {
 
 class Process;
+class Transfer;
+
+// The completion of a submission answered at once with a transport error.
+inline abi::Cqe error_cqe(uint64_t user_data, abi::TransportError error) {
+    return abi::Cqe{.user_data = user_data, .result = int32_t(error)};
+}
 
 // How a process waiting in cap_enter is woken by a completion: queued behind
 // the ready threads, or run next (the direct handoff of an endpoint call and
@@ -63,11 +69,27 @@ public:
     // Each posts the completion (nothing if the caller has ended) and leaves
     // the PendingReply empty.
     void complete(abi::Cqe cqe, Wake wake = Wake::Queued);
-    void complete_with_error(abi::TransportError error);
+    void complete_with_error(abi::TransportError error) { complete(error_cqe(0, error)); }
     // Writes `message` into the caller's result buffer and completes with
     // `status`; ResultTooSmall or BadBuffer instead when the buffer is too
     // small or no longer writable.
     void complete_with_message(abi::CallStatus status, std::span<const capnp::Word> message);
+
+    // The general form, for a message that carries capabilities: writes
+    // `header`, then `message`, then one CapRecord per capability of
+    // `transfer` into the caller's result buffer, committing the transfer to
+    // the caller (which renumbers `message` in place), and posts `cqe` with
+    // result_len (header and message bytes) and cap_count filled in. When the
+    // buffer would not take it all, posts ResultTooSmall or BadBuffer instead
+    // and leaves the transfer uncommitted. Posts nothing, and stays owed, only
+    // when the caller's table has no room for the capabilities.
+    enum class Answer : uint8_t {
+        Delivered,      // posted with the message (nowhere, if the caller has ended)
+        Refused,        // posted with the buffer's error instead
+        TransferFailed, // nothing posted: the caller's table is full
+    };
+    Answer answer(abi::Cqe cqe, std::span<const std::byte> header, std::span<capnp::Word> message,
+                  Transfer& transfer, Wake wake = Wake::Queued);
 
     // Forgets the answer without posting it: only when the caller has ended,
     // or when the submission's completion is posted another way at once.
@@ -75,6 +97,9 @@ public:
 
 private:
     PendingReply(Process& caller, uint64_t user_data, ring::UserRange result);
+    // The error, if any, that a result of `bytes` bytes meets in the
+    // caller's buffer (too small, not writable).
+    std::optional<abi::TransportError> refuses(uint64_t bytes) const;
 
     RefPtr<Process> m_caller;
     uint64_t m_user_data = 0;

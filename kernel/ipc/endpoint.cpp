@@ -9,14 +9,6 @@ namespace capos::kernel {
 
 using abi::TransportError;
 
-namespace {
-
-abi::Cqe error_cqe(uint64_t user_data, TransportError error) {
-    return abi::Cqe{.user_data = user_data, .result = int32_t(error)};
-}
-
-} // namespace
-
 Result<RefPtr<Endpoint>, TransportError> Endpoint::create() {
     auto memory = heap_allocate(sizeof(Endpoint), alignof(Endpoint));
     if (memory.is_error())
@@ -65,8 +57,8 @@ void Endpoint::remove_client() {
     }
 }
 
-void Endpoint::release_charges(EndpointCall& call) {
-    if (Process* caller = call.reply.caller()) {
+void Endpoint::release_charges(EndpointCall& call, Process* caller) {
+    if (caller) {
         caller->uncharge_queued(uint64_t(call.params_words) * 8);
         caller->remove_outgoing(&call);
     }
@@ -75,7 +67,7 @@ void Endpoint::release_charges(EndpointCall& call) {
 
 void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake wake) {
     if (call->charged)
-        release_charges(*call);
+        release_charges(*call, call->reply.caller());
     if (call->reply) {
         if (answer)
             call->reply.complete(*answer, wake);
@@ -89,45 +81,25 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
 
 Endpoint::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
                                      PendingReply& receiver, bool from_queue) {
-    Process& owner = *receiver.caller();
-    uint64_t params_bytes = params.size() * sizeof(capnp::Word);
-    uint32_t cap_count = call.transfer.count();
     abi::RecvHeader header{
         .call_id = call.call_id,
         .method = call.method,
-        .cap_count = uint16_t(cap_count),
+        .cap_count = uint16_t(call.transfer.count()),
         .interface_id = call.interface_id,
         .caller = call.reply ? call.reply.caller()->id() : 0,
-        .params_len = uint32_t(params_bytes),
+        .params_len = uint32_t(params.size() * sizeof(capnp::Word)),
     };
     abi::Cqe cqe{.call_id = call.call_id, .extra = header.caller};
-    uint64_t total = sizeof header + params_bytes + uint64_t(cap_count) * sizeof(abi::CapRecord);
-    // Decode: the receiver's buffer must take everything before anything moves.
-    if (total > receiver.result().length) {
-        cqe.result = int32_t(TransportError::ResultTooSmall);
-        receiver.complete(cqe);
-        return Delivery::ReceiverRefused;
-    }
-    if (!user_range_writable(owner.page_tables(), receiver.result().address, total)) {
-        cqe.result = int32_t(TransportError::BadBuffer);
-        receiver.complete(cqe);
-        return Delivery::ReceiverRefused;
-    }
-    abi::CapRecord records[abi::max_transfers];
-    if (call.transfer.commit(owner, params, records).is_error())
-        return Delivery::TransferFailed; // the receiver's table is full
-    // Invoke: nothing can fail from here (the buffer was checked above).
-    uint64_t at = receiver.result().address;
-    VERIFY(copy_to_address_space(owner.page_tables(), at, &header, sizeof header));
-    VERIFY(copy_to_address_space(owner.page_tables(), at + sizeof header, params.data(),
-                                 params_bytes));
-    VERIFY(copy_to_address_space(owner.page_tables(), at + sizeof header + params_bytes, records,
-                                 cap_count * sizeof(abi::CapRecord)));
-    cqe.result = 0;
-    cqe.result_len = uint32_t(sizeof header + params_bytes);
-    cqe.cap_count = cap_count;
     // The direct handoff (step 1): the receiver runs next.
-    receiver.complete(cqe, Wake::First);
+    switch (receiver.answer(cqe, std::as_bytes(std::span(&header, 1)), params, call.transfer,
+                            Wake::First)) {
+    case PendingReply::Answer::Delivered:
+        break;
+    case PendingReply::Answer::Refused:
+        return Delivery::ReceiverRefused;
+    case PendingReply::Answer::TransferFailed:
+        return Delivery::TransferFailed; // the receiver's table is full
+    }
     if (from_queue) {
         m_queue_head = call.next;
         if (!m_queue_head)
@@ -198,7 +170,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
             // The receiver's RECV has failed; queue the call for the next one,
             // within the same bounds as any queued call.
             m_receiver.reset();
-            release_charges(*call);
+            release_charges(*call, call->reply.caller());
             if (m_queued >= max_queued_calls ||
                 !caller.can_add_outgoing(params.size() * sizeof(capnp::Word))) {
                 end_call(call, std::nullopt); // answered at once below
@@ -269,37 +241,21 @@ abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Wor
     EndpointCall* call = *link;
     if (!call)
         return error_cqe(sqe.user_data, TransportError::NoSuchCall);
-    PendingReply& reply = call->reply;
-    Process* client = reply.caller();
-    if (client && !client->has_exited()) {
+    if (call->reply) {
+        // Kept until the charges are released (answering drops the reply's
+        // reference).
+        RefPtr<Process> caller = retain(call->reply.caller());
         auto status = (sqe.flags & abi::SqeReturnException) ? abi::CallStatus::Exception
                                                             : abi::CallStatus::Ok;
-        uint64_t message_bytes = message.size() * sizeof(capnp::Word);
-        uint64_t total = message_bytes + uint64_t(transfer.count()) * sizeof(abi::CapRecord);
-        uint64_t at = reply.result().address;
-        abi::Cqe cqe{};
-        if (total > reply.result().length) {
-            cqe.result = int32_t(TransportError::ResultTooSmall);
-        } else if (!user_range_writable(client->page_tables(), at, total)) {
-            cqe.result = int32_t(TransportError::BadBuffer);
-        } else {
-            abi::CapRecord records[abi::max_transfers];
-            uint32_t cap_count = transfer.count();
-            if (transfer.commit(*client, message, records).is_error())
-                return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // still in flight
-            VERIFY(copy_to_address_space(client->page_tables(), at, message.data(), message_bytes));
-            VERIFY(copy_to_address_space(client->page_tables(), at + message_bytes, records,
-                                         cap_count * sizeof(abi::CapRecord)));
-            cqe.result = int32_t(status);
-            cqe.result_len = uint32_t(message_bytes);
-            cqe.cap_count = cap_count;
-        }
-        *link = call->next;
-        end_call(call, cqe, Wake::First); // the caller runs next (step 3)
-    } else {
-        *link = call->next;
-        end_call(call, std::nullopt);
+        // The caller runs next (step 3).
+        if (call->reply.answer(abi::Cqe{.result = int32_t(status)}, {}, message, transfer,
+                               Wake::First) == PendingReply::Answer::TransferFailed)
+            return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // still in flight
+        if (call->charged)
+            release_charges(*call, caller.get());
     }
+    *link = call->next;
+    end_call(call, std::nullopt);
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
@@ -344,7 +300,7 @@ void Endpoint::cancel(EndpointCall* call) {
         end_call(c, std::nullopt);
         return;
     }
-    release_charges(*call);
+    release_charges(*call, call->reply.caller());
     call->reply.reset();
 }
 

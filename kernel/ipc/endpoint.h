@@ -92,9 +92,9 @@ private:
     // `from_queue`.
     Delivery deliver(EndpointCall& call, std::span<capnp::Word> params, PendingReply& receiver,
                      bool from_queue);
-    // Gives back what `call` charged its caller (outstanding list, queued
-    // bytes). Idempotent.
-    static void release_charges(EndpointCall& call);
+    // Gives back what `call` charged `caller` (outstanding list, queued
+    // bytes); `caller` is the call's, or null when it has ended.
+    static void release_charges(EndpointCall& call, Process* caller);
     // Ends `call`: releases its charges, posts `answer` to its caller (or
     // forgets the answer when there is none: the caller has ended, or the
     // submission is answered another way), frees it.

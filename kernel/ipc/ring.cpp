@@ -46,10 +46,6 @@ TransportError transport_error_of(CapError error) {
     return TransportError::InvalidCap;
 }
 
-abi::Cqe error_completion(uint64_t user_data, TransportError error) {
-    return abi::Cqe{.user_data = user_data, .result = int32_t(error)};
-}
-
 // Copies a submission's message (CALL params, RETURN answer) into the kernel
 // scratch buffer and checks it is a well-formed message. Empty is allowed.
 Result<std::span<capnp::Word>, TransportError> copy_in_message(const ring::UserRange& range) {
@@ -86,7 +82,7 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
     // Decode includes the result buffer: a call whose answer could not be
     // delivered must fail before it does anything (a new capability, a mapping).
     if (!user_range_writable(process.page_tables(), sqe.result.address, sqe.result.length))
-        return error_completion(sqe.user_data, TransportError::BadBuffer);
+        return error_cqe(sqe.user_data, TransportError::BadBuffer);
     // The service reads the fields its code asks for, a bounded number of
     // times whatever the message's shape (validation above was the walk over
     // all of it), so its reader keeps the default budget: a proportional one
@@ -109,10 +105,10 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
         return {};
     }
     if (outcome.status == gen::DispatchStatus::BufferFull)
-        return error_completion(sqe.user_data, TransportError::ResultTooSmall);
+        return error_cqe(sqe.user_data, TransportError::ResultTooSmall);
     if (!UserSpan<capnp::Word>(sqe.result.address, outcome.message.size())
              .copy_out(outcome.message.data()))
-        return error_completion(sqe.user_data, TransportError::BadBuffer);
+        return error_cqe(sqe.user_data, TransportError::BadBuffer);
     auto status = outcome.status == gen::DispatchStatus::Results ? abi::CallStatus::Ok
                                                                  : abi::CallStatus::Exception;
     // A method that holds its caller (Timer.sleep) does so now, after its
@@ -128,26 +124,26 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
 std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
     auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
     if (entry.is_error())
-        return error_completion(sqe.user_data, transport_error_of(entry.error()));
+        return error_cqe(sqe.user_data, transport_error_of(entry.error()));
     KernelObject* object = entry.value().object.get();
     auto* service = downcast<KernelService>(object);
     auto* client = downcast<EndpointClient>(object);
     if (!service && !client)
-        return error_completion(sqe.user_data, TransportError::WrongInterface);
+        return error_cqe(sqe.user_data, TransportError::WrongInterface);
 
     auto params = copy_in_message(sqe.params);
     if (params.is_error())
-        return error_completion(sqe.user_data, params.error());
+        return error_cqe(sqe.user_data, params.error());
     if (client) {
         auto transfer = prepare_transfer(process, sqe, params.value());
         if (transfer.is_error())
-            return error_completion(sqe.user_data, transfer.error());
+            return error_cqe(sqe.user_data, transfer.error());
         return client->endpoint().call(process, sqe, params.value(), transfer.release_value());
     }
     // Kernel services take capabilities as the caller's own ids in the
     // params (ProcessSpawner's grants), never through descriptors.
     if (sqe.transfer_count != 0)
-        return error_completion(sqe.user_data, TransportError::BadTransfer);
+        return error_cqe(sqe.user_data, TransportError::BadTransfer);
     bool deferred = false;
     abi::Cqe completion = call_kernel_service(process, *service, sqe, params.value(), deferred);
     if (deferred)
@@ -159,32 +155,32 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
 std::optional<abi::Cqe> endpoint_operation(Process& process, const ring::DecodedSqe& sqe) {
     auto entry = process.capabilities().lookup(sqe.cap);
     if (entry.is_error())
-        return error_completion(sqe.user_data, transport_error_of(entry.error()));
+        return error_cqe(sqe.user_data, transport_error_of(entry.error()));
     auto* owner = downcast<EndpointOwner>(entry.value().object.get());
     if (!owner)
-        return error_completion(sqe.user_data, TransportError::WrongInterface);
+        return error_cqe(sqe.user_data, TransportError::WrongInterface);
     if (sqe.opcode == abi::Opcode::Recv)
         return owner->endpoint().receive(process, sqe);
     auto message = copy_in_message(sqe.params);
     if (message.is_error())
-        return error_completion(sqe.user_data, message.error());
+        return error_cqe(sqe.user_data, message.error());
     auto transfer = prepare_transfer(process, sqe, message.value());
     if (transfer.is_error())
-        return error_completion(sqe.user_data, transfer.error());
+        return error_cqe(sqe.user_data, transfer.error());
     return owner->endpoint().return_call(sqe, message.value(), transfer.release_value());
 }
 
 abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
     auto removed = process.capabilities().remove(sqe.cap);
     if (removed.is_error())
-        return error_completion(sqe.user_data, transport_error_of(removed.error()));
+        return error_cqe(sqe.user_data, transport_error_of(removed.error()));
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
 std::optional<abi::Cqe> handle(Process& process, const abi::Sqe& raw) {
     auto decoded = ring::decode_sqe(raw);
     if (decoded.is_error())
-        return error_completion(raw.user_data, decoded.error());
+        return error_cqe(raw.user_data, decoded.error());
     const ring::DecodedSqe& sqe = decoded.value();
     switch (sqe.opcode) {
     case abi::Opcode::Nop:
@@ -197,7 +193,7 @@ std::optional<abi::Cqe> handle(Process& process, const abi::Sqe& raw) {
     case abi::Opcode::Return:
         return endpoint_operation(process, sqe);
     }
-    return error_completion(sqe.user_data, TransportError::BadOpcode);
+    return error_cqe(sqe.user_data, TransportError::BadOpcode);
 }
 
 uint32_t unread(Process& process, abi::RingPage& page) {
