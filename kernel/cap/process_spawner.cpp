@@ -1,16 +1,18 @@
 // ProcessSpawner and ProcessHandle: starting boot binaries with exactly the
 // capabilities the caller chooses to give, and waiting for them to end.
 //
-// spawn decodes everything first (name, binary, every grant) and changes
-// nothing on failure; then it reserves the caller's slot for the handle, takes
-// the capabilities being moved, builds the child, and only when the child is
-// complete commits the moves and the handle and starts it. Any failure before
-// that point restores the moved capabilities (the Taken tokens undo
-// themselves) and frees the half-built child.
+// spawn decodes everything first (name, binary, every grant, gathering the
+// granted capabilities into a Transfer as an endpoint call does) and changes
+// nothing the caller sees on failure; then it reserves the caller's slots for
+// the handle and the new endpoints, builds the child, and only when the child
+// is complete commits the transfer, the endpoints and the handle and starts
+// it. Any failure before that point restores the moved capabilities (the
+// Transfer undoes itself) and frees the half-built child.
 #include "abi/user_layout.h"
 #include "kernel/boot/boot_package.h"
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/ipc/endpoint.h"
+#include "kernel/ipc/transfer.h"
 #include "kernel/lib/log.h"
 #include "kernel/object/process.h"
 #include "lib/elf/elf.h"
@@ -73,9 +75,25 @@ ProcessLimits limits_of(schema::ResourceLimits::Reader requested) {
     return limits;
 }
 
-// Decode: every check that needs no change to anything.
+gen::Exception grant_refused(TransferError error) {
+    switch (error) {
+    case TransferError::NotHeld:
+        return denied("granted capability is not held");
+    case TransferError::NotTransferable:
+        return denied("granted capability cannot be transferred");
+    case TransferError::MovedTwice:
+        return invalid_argument("a moved capability is granted twice");
+    case TransferError::TooMany:
+        break;
+    }
+    return invalid_argument("too many grants (at most 63)");
+}
+
+// Decode: every check on the params, and the capabilities being granted
+// gathered into `transfer` (moves taken out of the caller's sight, restored
+// if the spawn fails: nothing the caller sees changes before the commit).
 Result<std::span<const uint8_t>, gen::Exception>
-check_spawn(Process& caller, ProcessSpawner::SpawnParams::Reader params) {
+check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer) {
     ProcessLimits limits = limits_of(params.limits());
     if (!limits.within_maximums())
         return Err{invalid_argument("resource limits beyond the kernel's maximums")};
@@ -105,20 +123,10 @@ check_spawn(Process& caller, ProcessSpawner::SpawnParams::Reader params) {
             auto capability = grant.capability();
             if (!schema::is_known(capability.mode()))
                 return Err{invalid_argument("unknown transfer mode")};
-            auto entry = caller.capabilities().lookup(abi::CapId{capability.cap()});
-            if (entry.is_error())
-                return Err{denied("granted capability is not held")};
-            if (!has_flags(entry.value().flags, CapFlags::Transferable))
-                return Err{denied("granted capability cannot be transferred")};
-            // A moved capability may be granted only once: the commit below
-            // finds a capability copied after it was moved gone. Checked
-            // whichever of the two grants is the move.
-            for (uint32_t j = 0; j < i; ++j) {
-                if (grants[j].is_capability() && grants[j].capability().cap() == capability.cap() &&
-                    (capability.mode() == schema::TransferMode::Move ||
-                     grants[j].capability().mode() == schema::TransferMode::Move))
-                    return Err{invalid_argument("a moved capability is granted twice")};
-            }
+            auto added = transfer.add(abi::CapId{capability.cap()},
+                                      capability.mode() == schema::TransferMode::Move);
+            if (added.is_error())
+                return Err{grant_refused(added.error())};
         } else if (grant.which() != Grant::Which::NewEndpoint) {
             return Err{invalid_argument("unknown grant kind")};
         }
@@ -130,14 +138,15 @@ Result<void, gen::Exception>
 ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
                              ProcessSpawner::SpawnResults::Builder results) {
     Process& caller = invocation().caller;
-    std::span<const uint8_t> elf = TRY(check_spawn(caller, params));
+    GrantTransfer transfer(caller);
+    std::span<const uint8_t> elf = TRY(check_spawn(params, transfer));
     auto grants = params.grants();
 
     // Invoke. Everything that can fail comes before the commits below: the
     // caller's slots for the handle and for the client side of every new
-    // endpoint are reserved, the capabilities being moved taken, the child
-    // built down to its thread. A failure on the way drops the tokens (which
-    // undo themselves) and the half-built child.
+    // endpoint are reserved, the child built down to its thread. A failure on
+    // the way drops the tokens and the transfer (which undo themselves) and
+    // the half-built child.
     uint32_t endpoint_count = 0;
     for (uint32_t i = 0; i < grants.size(); ++i) {
         if (grants[i].which() == Grant::Which::NewEndpoint)
@@ -156,17 +165,6 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     auto endpoint_list = results.init_endpoints(endpoint_count);
     if (endpoint_list.size() != endpoint_count)
         return Err{overloaded("results buffer too small")};
-
-    ProcessCapTable::Taken taken[max_grants];
-    for (uint32_t i = 0; i < grants.size(); ++i) {
-        Grant::Reader grant = grants[i];
-        if (!grant.is_capability() || grant.capability().mode() != schema::TransferMode::Move)
-            continue;
-        auto take = caller.capabilities().take(abi::CapId{grant.capability().cap()});
-        if (take.is_error())
-            return Err{denied("granted capability cannot be moved")};
-        taken[i] = take.release_value();
-    }
 
     EndpointPair endpoints[max_grants];
     for (uint32_t i = 0; i < endpoint_count; ++i) {
@@ -191,20 +189,14 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     // grant, checked above; the caller's slots are reserved), so moves finish
     // and endpoints are handed out.
     uint32_t next_endpoint = 0;
+    uint32_t next_capability = 0;
     for (uint32_t i = 0; i < grants.size(); ++i) {
         Grant::Reader grant = grants[i];
         Result<abi::CapId, SpawnError> granted = Err{SpawnError::TooManyGrants};
         if (grant.is_capability()) {
-            if (grant.capability().mode() == schema::TransferMode::Move) {
-                auto record = caller.capabilities().finish(std::move(taken[i]));
-                granted = child->grant(std::move(record.object), record.interface_id, grant.name(),
-                                       record.flags);
-            } else {
-                auto entry = caller.capabilities().lookup(abi::CapId{grant.capability().cap()});
-                VERIFY(entry.is_ok());
-                granted =
-                    child->grant(entry.value().object, entry.value().interface_id, grant.name());
-            }
+            auto record = transfer.finish(next_capability++);
+            granted = child->grant(std::move(record.object), record.interface_id, grant.name(),
+                                   record.flags);
         } else {
             EndpointPair& pair = endpoints[next_endpoint];
             // The owner side stays with the process it was made for.

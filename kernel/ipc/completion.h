@@ -19,7 +19,9 @@
 namespace capos::kernel {
 
 class Process;
-class Transfer;
+template <uint32_t Capacity>
+class TransferOf;
+using Transfer = TransferOf<abi::max_transfers>;
 
 // The completion of a submission answered at once with a transport error.
 inline abi::Cqe error_cqe(uint64_t user_data, abi::TransportError error) {

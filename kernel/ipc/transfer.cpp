@@ -14,37 +14,65 @@ uint64_t g_renumbered[capnp::renumber_bitmap_words(ring::max_message_bytes / 8)]
 
 } // namespace
 
-Result<Transfer, TransportError> Transfer::prepare(Process& sender, const ring::DecodedSqe& sqe,
-                                                   const capnp::MessageReader& message) {
+template <uint32_t Capacity>
+TransferOf<Capacity>::TransferOf(Process& sender) : m_sender_table(&sender.capabilities()) {}
+
+template <uint32_t Capacity>
+Result<void, TransferError> TransferOf<Capacity>::add(abi::CapId id, bool move) {
+    if (m_count == Capacity)
+        return Err{TransferError::TooMany};
+    for (uint32_t i = 0; i < m_count; ++i) {
+        if (m_entries[i].sender_id.raw == id.raw && (move || m_entries[i].move))
+            return Err{TransferError::MovedTwice};
+    }
+    auto entry = m_sender_table->lookup(id);
+    if (entry.is_error())
+        return Err{TransferError::NotHeld};
+    if (!has_flags(entry.value().flags, CapFlags::Transferable))
+        return Err{TransferError::NotTransferable};
+    Entry& out = m_entries[m_count];
+    out.sender_id = id;
+    out.move = move;
+    out.interface_id = entry.value().interface_id;
+    out.flags = entry.value().flags;
+    if (move) {
+        // Taken now, out of the sender's sight; dropping the Transfer restores it.
+        auto taken = m_sender_table->take(id);
+        if (taken.is_error())
+            return Err{TransferError::NotTransferable};
+        out.taken = taken.release_value();
+    } else {
+        out.object = entry.value().object;
+    }
+    ++m_count;
+    return {};
+}
+
+template <uint32_t Capacity>
+Result<TransferOf<Capacity>, TransportError>
+TransferOf<Capacity>::prepare(Process& sender, const ring::DecodedSqe& sqe,
+                              const capnp::MessageReader& message)
+    requires(Capacity == abi::max_transfers)
+{
     abi::TransferDescriptor descriptors[abi::max_transfers];
     if (!UserSpan<abi::TransferDescriptor>(sqe.transfer_address, sqe.transfer_count)
              .copy_in(descriptors))
         return Err{TransportError::BadTransfer};
 
-    Transfer transfer;
-    transfer.m_sender_table = &sender.capabilities();
-    ProcessCapTable& table = sender.capabilities();
+    TransferOf transfer(sender);
     for (uint32_t i = 0; i < sqe.transfer_count; ++i) {
         const abi::TransferDescriptor& d = descriptors[i];
         if (d.mode > uint8_t(abi::TransferMode::Move) || d.reserved[0] || d.reserved[1] ||
             d.reserved[2])
             return Err{TransportError::BadTransfer};
+        // Each capability once: its id is the key its pointers are renamed by.
         for (uint32_t j = 0; j < i; ++j) {
             if (descriptors[j].cap == d.cap)
-                return Err{TransportError::BadTransfer}; // each capability once
+                return Err{TransportError::BadTransfer};
         }
-        auto entry = table.lookup(abi::CapId{d.cap});
-        if (entry.is_error() || !has_flags(entry.value().flags, CapFlags::Transferable))
-            return Err{TransportError::BadTransfer};
-        Entry& out = transfer.m_entries[i];
-        out.sender_id = abi::CapId{d.cap};
-        out.move = d.mode == uint8_t(abi::TransferMode::Move);
-        out.interface_id = entry.value().interface_id;
-        out.flags = entry.value().flags;
-        if (!out.move)
-            out.object = entry.value().object;
+        if (transfer.add(abi::CapId{d.cap}, d.mode == uint8_t(abi::TransferMode::Move)).is_error())
+            return Err{TransportError::BadTransfer}; // moves taken so far restore
     }
-    transfer.m_count = sqe.transfer_count;
 
     // Every capability pointer must name a listed capability. The walk reads
     // with the message's own budget (proportional to its size), the same the
@@ -59,22 +87,27 @@ Result<Transfer, TransportError> Transfer::prepare(Process& sender, const ring::
         }) == capnp::WireError::None;
     if (!all_listed)
         return Err{TransportError::BadTransfer};
-
-    // Take the moves last: a failure above leaves nothing to undo.
-    for (uint32_t i = 0; i < transfer.m_count; ++i) {
-        Entry& entry = transfer.m_entries[i];
-        if (!entry.move)
-            continue;
-        auto taken = table.take(entry.sender_id);
-        if (taken.is_error())
-            return Err{TransportError::BadTransfer}; // tokens taken so far restore
-        entry.taken = taken.release_value();
-    }
     return transfer;
 }
 
-Result<void, TransportError> Transfer::commit(Process& receiver, std::span<capnp::Word> message,
-                                              abi::CapRecord* records) {
+template <uint32_t Capacity>
+ProcessCapTable::Record TransferOf<Capacity>::finish(uint32_t index) {
+    VERIFY(index < m_count);
+    Entry& entry = m_entries[index];
+    if (entry.move) {
+        auto record = m_sender_table->finish(std::move(entry.taken));
+        entry.object = std::move(record.object);
+    }
+    VERIFY(entry.object);
+    return {std::move(entry.object), entry.interface_id, entry.flags};
+}
+
+template <uint32_t Capacity>
+Result<void, TransportError> TransferOf<Capacity>::commit(Process& receiver,
+                                                          std::span<capnp::Word> message,
+                                                          abi::CapRecord* records)
+    requires(Capacity == abi::max_transfers)
+{
     ProcessCapTable& table = receiver.capabilities();
     ProcessCapTable::Reservation slots[abi::max_transfers];
     for (uint32_t i = 0; i < m_count; ++i) {
@@ -87,15 +120,11 @@ Result<void, TransportError> Transfer::commit(Process& receiver, std::span<capnp
     // Nothing below can fail.
     capnp::CapabilityRename renames[abi::max_transfers];
     for (uint32_t i = 0; i < m_count; ++i) {
-        Entry& entry = m_entries[i];
-        if (entry.move) {
-            auto record = m_sender_table->finish(std::move(entry.taken));
-            entry.object = std::move(record.object);
-        }
-        abi::CapId received = table.commit(std::move(slots[i]), std::move(entry.object),
-                                           entry.interface_id, entry.flags);
-        records[i] = abi::CapRecord{received.raw, 0, entry.interface_id};
-        renames[i] = {entry.sender_id.raw, received.raw};
+        auto record = finish(i);
+        abi::CapId received = table.commit(std::move(slots[i]), std::move(record.object),
+                                           record.interface_id, record.flags);
+        records[i] = abi::CapRecord{received.raw, 0, record.interface_id};
+        renames[i] = {m_entries[i].sender_id.raw, received.raw};
     }
     if (!message.empty()) {
         // Each capability pointer word is renamed once, however many paths
@@ -108,5 +137,8 @@ Result<void, TransportError> Transfer::commit(Process& receiver, std::span<capnp
     m_count = 0;
     return {};
 }
+
+template class TransferOf<abi::max_transfers>;
+template class TransferOf<abi::capset_max_entries>;
 
 } // namespace capos::kernel

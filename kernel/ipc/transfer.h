@@ -1,4 +1,5 @@
-// Capabilities travelling with an endpoint Call or Return.
+// Capabilities travelling from one process to another: with an endpoint
+// Call or Return, and as the grants of a spawned process.
 //
 // Two phases (the move protocol of lib/cap/cap_table.h, across a queue):
 //   1. prepare (decode), in the sender's cap_enter: read the descriptors,
@@ -13,8 +14,13 @@
 //      message's capability pointers to the receiver's ids.
 // A Transfer dropped without commit (the call failed, was cancelled, or its
 // sender ended) puts every moved capability back where it was.
+//
+// The ring builds one from a submission's descriptors (prepare); spawn adds
+// its grants one by one (add) and commits each into the child's CapSet under
+// its name (finish).
 #pragma once
 
+#include "abi/capset.h"
 #include "abi/ring.h"
 #include "kernel/object/process.h"
 #include "lib/base/result.h"
@@ -23,16 +29,32 @@
 
 namespace capos::kernel {
 
-class Transfer {
+// Why add() refused a capability.
+enum class TransferError : uint8_t {
+    NotHeld,         // not a live capability of the sender
+    NotTransferable, // held without CapFlags::Transferable
+    MovedTwice,      // a moved capability is listed again (moved or copied)
+    TooMany,         // more than the transfer's capacity
+};
+
+// Up to `Capacity` capabilities: abi::max_transfers for a ring submission
+// (Transfer), abi::capset_max_entries for a spawn's grants (GrantTransfer).
+template <uint32_t Capacity>
+class TransferOf {
 public:
-    Transfer() = default;
-    Transfer(Transfer&&) = default;
-    Transfer& operator=(Transfer&&) = default;
+    TransferOf() = default;
+    explicit TransferOf(Process& sender);
+    TransferOf(TransferOf&&) = default;
+    TransferOf& operator=(TransferOf&&) = default;
 
     // Phase 1 for a submission of `sender` (the current process) carrying
-    // `message` (validated).
-    static Result<Transfer, abi::TransportError>
-    prepare(Process& sender, const ring::DecodedSqe& sqe, const capnp::MessageReader& message);
+    // `message` (validated): each capability listed once.
+    static Result<TransferOf, abi::TransportError>
+    prepare(Process& sender, const ring::DecodedSqe& sqe, const capnp::MessageReader& message)
+        requires(Capacity == abi::max_transfers);
+    // Phase 1, one capability: `id`, copied or moved. A copy may be listed
+    // more than once; a moved capability only once.
+    Result<void, TransferError> add(abi::CapId id, bool move);
 
     uint32_t count() const { return m_count; }
 
@@ -40,7 +62,13 @@ public:
     // `records` receives count() entries. On error nothing changed and the
     // Transfer can still be committed elsewhere or dropped.
     Result<void, abi::TransportError> commit(Process& receiver, std::span<capnp::Word> message,
-                                             abi::CapRecord* records);
+                                             abi::CapRecord* records)
+        requires(Capacity == abi::max_transfers);
+
+    // Phase 2 for a receiver that files capabilities its own way (a child's
+    // CapSet): hands over entry `index` (a move finishes: the capability
+    // leaves the sender now). Cannot fail; each index once.
+    ProcessCapTable::Record finish(uint32_t index);
 
 private:
     struct Entry {
@@ -53,8 +81,13 @@ private:
     };
 
     ProcessCapTable* m_sender_table = nullptr;
-    Entry m_entries[abi::max_transfers];
+    Entry m_entries[Capacity];
     uint32_t m_count = 0;
 };
+
+using Transfer = TransferOf<abi::max_transfers>;
+using GrantTransfer = TransferOf<abi::capset_max_entries>;
+extern template class TransferOf<abi::max_transfers>;
+extern template class TransferOf<abi::capset_max_entries>;
 
 } // namespace capos::kernel
