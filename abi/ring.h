@@ -17,6 +17,7 @@
 #include "abi/capability.h"
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace capos::abi {
 
@@ -76,6 +77,66 @@ enum class CallStatus : int32_t {
     Exception = 1, // the result buffer holds a CapException
 };
 
+// The names of the values above, as spelled there ("BadBuffer"), for logs and
+// test output; empty for a value that is not one. The switches have no
+// default, so an error added without a name fails to compile (-Wswitch with
+// warnings as errors, as everything here is built).
+constexpr std::string_view to_string(TransportError error) {
+    switch (error) {
+    case TransportError::BadSqe:
+        return "BadSqe";
+    case TransportError::BadOpcode:
+        return "BadOpcode";
+    case TransportError::BadFlags:
+        return "BadFlags";
+    case TransportError::BadBuffer:
+        return "BadBuffer";
+    case TransportError::InvalidCap:
+        return "InvalidCap";
+    case TransportError::StaleCap:
+        return "StaleCap";
+    case TransportError::WrongInterface:
+        return "WrongInterface";
+    case TransportError::BadParams:
+        return "BadParams";
+    case TransportError::ResultTooSmall:
+        return "ResultTooSmall";
+    case TransportError::Disconnected:
+        return "Disconnected";
+    case TransportError::BadTransfer:
+        return "BadTransfer";
+    case TransportError::NoMemory:
+        return "NoMemory";
+    case TransportError::QuotaExceeded:
+        return "QuotaExceeded";
+    case TransportError::RingCorrupted:
+        return "RingCorrupted";
+    case TransportError::NoSuchCall:
+        return "NoSuchCall";
+    }
+    return {};
+}
+
+constexpr std::string_view to_string(CallStatus status) {
+    switch (status) {
+    case CallStatus::Ok:
+        return "Ok";
+    case CallStatus::Exception:
+        return "Exception";
+    }
+    return {};
+}
+
+// The name of a CQE result: its CallStatus or TransportError, or "?" for a
+// value that is neither.
+constexpr std::string_view cqe_result_name(int32_t result) {
+    std::string_view name = result < 0 ? to_string(static_cast<TransportError>(result))
+                                       : to_string(static_cast<CallStatus>(result));
+    return name.empty() ? "?" : name;
+}
+static_assert(cqe_result_name(-4) == "BadBuffer" && cqe_result_name(1) == "Exception");
+static_assert(cqe_result_name(-16) == "?" && cqe_result_name(2) == "?");
+
 struct Sqe {
     uint8_t opcode;          // Opcode
     uint8_t flags;           // SqeFlags
@@ -121,8 +182,15 @@ static_assert(sizeof(RingHeader) == 64);
 // Capabilities sent with a Call or Return to an endpoint. Every capability
 // pointer in the message names the sender's CapId of one of the listed
 // capabilities; each is copied (the sender keeps it) or moved (it leaves the
-// sender only if the whole transfer succeeds).
+// sender only if the whole transfer succeeds). The same values as the
+// schema's TransferMode (a Grant's mode), which abi/schema.h ties to these.
 enum class TransferMode : uint8_t { Copy = 0, Move = 1 };
+inline constexpr uint8_t transfer_mode_count = 2;
+// Whether a descriptor's mode byte names a mode.
+constexpr bool is_transfer_mode(uint8_t mode) {
+    return mode < transfer_mode_count;
+}
+static_assert(uint8_t(TransferMode::Move) + 1 == transfer_mode_count);
 struct TransferDescriptor {
     uint32_t cap;        // the sender's CapId
     uint8_t mode;        // TransferMode

@@ -81,8 +81,11 @@ interface Timer {
 interface EntropySource {
   # Random bytes from the kernel's CSPRNG, seeded from RDSEED/RDRAND.
 
+  const maxFill :UInt32 = 4096;
+  # The most bytes one fill returns.
+
   fill @0 (length :UInt32) -> (bytes :Data);
-  # Returns `length` random bytes (at most 4096 per call; more is
+  # Returns `length` random bytes (at most maxFill per call; more is
   # invalidArgument).
 }
 
@@ -181,6 +184,11 @@ struct Grant {
   }
 }
 
+const maxProcessName :UInt32 = 31;
+# The longest name of a process, in bytes (spawn's `name`, a manifest service's
+# `name`); a name is 1 to maxProcessName bytes. Grant names and the number of
+# grants are bounded by the CapSet page that lists them (abi/capset.h).
+
 interface ProcessSpawner {
   # Starts programs from the boot package.
 
@@ -190,7 +198,8 @@ interface ProcessSpawner {
   # `grants`, bounded by `limits` (0 or absent: the kernel's defaults).
   # `endpoints` holds the client side of each newEndpoint grant, in grant
   # order. Errors: invalidArgument (unknown binary, malformed ELF, bad or
-  # duplicate grant names, names too long, limits beyond the kernel's
+  # duplicate grant names, names too long (maxProcessName; grant names and
+  # counts: abi/capset.h), limits beyond the kernel's
   # maximums), permissionDenied (a granted capability the caller does not
   # hold, or one that cannot be transferred), overloaded (quota exceeded).
 }
@@ -226,12 +235,15 @@ interface ProcessHandle {
 interface BootPackage {
   # The boot archive's manifest, as handed to init.
 
+  const maxRead :UInt32 = 4096;
+  # The most bytes one readManifest returns.
+
   manifestSize @0 () -> (bytes :UInt64);
   # Size of the compiled SystemManifest message.
 
   readManifest @1 (offset :UInt64, length :UInt32) -> (data :Data);
-  # Up to `length` bytes (at most 4096) of the manifest from `offset`; fewer at
-  # its end, none past it.
+  # Up to `length` bytes (at most maxRead; more is invalidArgument) of the
+  # manifest from `offset`; fewer at its end, none past it.
 }
 
 # ---------------------------------------------------------------------------
@@ -260,8 +272,12 @@ struct LogEntry {
 interface LogSink {
   # Writes to the kernel log under the caller's name.
 
+  const maxMessage :UInt32 = 512;
+  # The longest message kept, in bytes.
+
   write @0 (level :LogLevel, message :Text) -> ();
-  # Appends one entry; messages over 512 bytes are cut.
+  # Appends one entry; messages over maxMessage bytes are cut, a level the
+  # schema does not name is invalidArgument.
 }
 
 interface LogReader {
@@ -392,6 +408,9 @@ struct Binary {
   # Its file in the boot archive.
 }
 
+const maxServices :UInt32 = 32;
+# The most services one manifest lists (init keeps a record of each).
+
 struct InitConfig {
   # What the kernel starts, and what init then starts.
   program @0 :Text;
@@ -399,11 +418,19 @@ struct InitConfig {
   grants @1 :List(CapGrant);
   # init's own capabilities (kernel sources only).
   services @2 :List(ServiceConfig);
+  # At most maxServices, started in order.
 }
 
 struct KernelParameters {
+  # Settings the kernel reads from the manifest at boot.
+
   logLevel @0 :LogLevel = info;
+  # The kernel log shows entries at this level or more severe from when the
+  # manifest is read on, unless the command line names a level (`loglevel=`),
+  # which wins.
+
   messageOfTheDay @1 :Text;
+  # Not read: the kernel logs the boot archive's etc/motd.
 }
 
 struct SystemManifest {

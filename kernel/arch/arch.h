@@ -112,10 +112,17 @@ struct UserEntry {
 void syscall_init();
 
 // Copies `length` bytes between kernel memory and user memory (either
-// direction); the only code allowed to touch user pages. Returns false when a
+// direction); the only code that touches user pages through user addresses
+// (the kernel writes pages it set up itself through the direct map). Returns
+// false when a
 // user page is missing or not accessible (the copy stops part-way). Callers
 // check ranges first (kernel/mm/user_copy.h).
 bool raw_user_copy(void* destination, const void* source, size_t length);
+// Whether user mode may write every byte of [address, address + length) in
+// the current address space, probed page by page the way the MMU checks a
+// write (each page's content is left as it was). Callers check the range
+// first (kernel/mm/user_copy.h).
+bool raw_user_writable(uint64_t address, size_t length);
 
 // ---------------------------------------------------------------------------
 // Implemented by the generic kernel, called from the architecture's trap paths.

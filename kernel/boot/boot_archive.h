@@ -1,5 +1,5 @@
 // The boot archive: the one boot module, a cpio "newc" archive of named files
-// (later: the compiled manifest and every program binary).
+// (the compiled manifest, every program binary, the message of the day).
 #pragma once
 
 #include "kernel/boot/boot_info.h"

@@ -10,14 +10,12 @@
 #include "kernel/object/process.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
-#include "lib/manifest/validate.h"
+#include "lib/manifest/read.h"
 #include "schema/capos.capnp.capos.h"
 
 namespace capos::kernel {
 
 namespace {
-
-constexpr size_t max_manifest_segments = 16;
 
 struct InitState {
     RefPtr<Process> process;
@@ -27,9 +25,10 @@ struct InitState {
 };
 InitState g_init;
 
-// The manifest's bytes, word-aligned (the archive only aligns data to 4).
+// The manifest's bytes, word-aligned (the archive only aligns data to 4), and
+// the manifest read from them: both live as long as the kernel.
 capnp::Word* g_manifest_words = nullptr;
-std::span<const capnp::Word> g_manifest_segments[max_manifest_segments];
+constinit manifest::FramedManifest g_manifest;
 
 // The manifest passed manifest::validate: every grant of init's names a kernel
 // capability and agrees with its interface.
@@ -107,45 +106,35 @@ bool start_init(const CpioArchive& archive, const CommandLine& command_line) {
         log_error("init: the boot archive has no manifest.bin");
         return false;
     }
-    size_t words = (file->data.size() + 7) / 8;
-    auto memory = heap_allocate(words * 8 + 8, 8);
+    // The same reading and checks init makes again and the build made
+    // (tools/mkmanifest): a manifest that fails them starts nothing.
+    if (auto size = manifest::check_size(file->data.size()); size.is_error()) {
+        log_error("init: manifest.bin {}", manifest::to_string(size.error().kind));
+        return false;
+    }
+    size_t words = file->data.size() / sizeof(capnp::Word);
+    auto memory = heap_allocate(words * sizeof(capnp::Word), alignof(capnp::Word));
     if (memory.is_error()) {
         log_error("init: no memory for the manifest");
         return false;
     }
     g_manifest_words = static_cast<capnp::Word*>(memory.value());
-    g_manifest_words[words > 0 ? words - 1 : 0] = 0;
     __builtin_memcpy(g_manifest_words, file->data.data(), file->data.size());
-
-    auto segments = capnp::parse_framed(std::span<const capnp::Word>(g_manifest_words, words),
-                                        g_manifest_segments);
-    if (segments.is_error()) {
-        log_error("init: manifest.bin is not a framed message: {}",
-                  capnp::to_string(segments.error()));
+    auto read = g_manifest.read(std::span<const capnp::Word>(g_manifest_words, words));
+    if (read.is_error()) {
+        const manifest::ReadError& error = read.error();
+        if (error.kind == manifest::ReadErrorKind::Invalid)
+            log_error("init: the manifest is invalid: {} '{}'", manifest::reason(error),
+                      error.invalid.subject);
+        else
+            log_error("init: manifest.bin {}: {}", manifest::to_string(error.kind),
+                      manifest::reason(error));
         return false;
     }
-    static capnp::MessageReader* message = nullptr;
-    alignas(
-        capnp::MessageReader) static unsigned char message_storage[sizeof(capnp::MessageReader)];
-    message = new (message_storage) capnp::MessageReader(segments.value());
-    // The archive is untrusted input too: the walk over the whole message is
-    // charged to a budget proportional to its size, so however its pointers
-    // are shared it costs time linear in its length. The reader kept for the
-    // fields keeps the default budget: manifest::validate compares names
-    // pairwise, which reads more words than the message holds.
-    capnp::MessageReader untrusted(segments.value(), capnp::ReaderLimits::for_message(words));
-    if (capnp::WireError error = capnp::validate(untrusted); error != capnp::WireError::None) {
-        log_error("init: manifest.bin is malformed: {}", capnp::to_string(error));
-        return false;
-    }
-    schema::SystemManifest::Reader manifest(message->root());
-    // The same checks the build made (tools/mkmanifest) and init makes again:
-    // a manifest that fails them starts nothing.
-    if (auto valid = manifest::validate(manifest); valid.is_error()) {
-        log_error("init: the manifest is invalid: {} '{}'", manifest::to_string(valid.error().code),
-                  valid.error().subject);
-        return false;
-    }
+    schema::SystemManifest::Reader manifest = read.value();
+    // From here on the log shows what the manifest asks for (unless the
+    // command line chose a level).
+    log_set_manifest_level(manifest.kernel().log_level());
     set_boot_package(archive, manifest, file->data);
     schema::InitConfig::Reader init = manifest.init();
     auto elf = find_boot_binary(init.program());

@@ -9,7 +9,7 @@ namespace {
 
 using schema::BootPackage;
 
-constexpr uint32_t max_chunk = 4096;
+constexpr manifest::LimitText read_rule{"at most ", BootPackage::max_read, " bytes per read"};
 
 class BootPackageService final : public KernelServiceOf<BootPackage, BootPackageService> {
 public:
@@ -20,8 +20,8 @@ public:
     }
     Result<void, gen::Exception> read_manifest(BootPackage::ReadManifestParams::Reader params,
                                                BootPackage::ReadManifestResults::Builder results) {
-        if (params.length() > max_chunk)
-            return Err{invalid_argument("at most 4096 bytes per read")};
+        if (params.length() > BootPackage::max_read)
+            return Err{invalid_argument(read_rule)};
         std::span<const uint8_t> manifest = boot_manifest_bytes();
         uint64_t offset = params.offset() < manifest.size() ? params.offset() : manifest.size();
         uint64_t length = manifest.size() - offset;

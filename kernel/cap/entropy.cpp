@@ -11,7 +11,7 @@ namespace {
 
 using schema::EntropySource;
 
-constexpr uint32_t max_fill = 4096;
+constexpr manifest::LimitText fill_rule{"at most ", EntropySource::max_fill, " bytes per call"};
 
 constinit Csprng g_csprng;
 
@@ -36,10 +36,10 @@ class EntropyService final : public KernelServiceOf<EntropySource, EntropyServic
 public:
     Result<void, gen::Exception> fill(EntropySource::FillParams::Reader params,
                                       EntropySource::FillResults::Builder results) {
-        if (params.length() > max_fill)
-            return Err{invalid_argument("at most 4096 bytes per call")};
+        if (params.length() > EntropySource::max_fill)
+            return Err{invalid_argument(fill_rule)};
         if (!ensure_seeded())
-            return Err{gen::Exception{schema::ExceptionType::Failed, "no entropy source"}};
+            return Err{failed("no entropy source")};
         uint64_t fresh;
         if (arch::hardware_entropy(&fresh, 1))
             (void)g_csprng.reseed(std::span(reinterpret_cast<const uint8_t*>(&fresh), 8));
@@ -47,7 +47,7 @@ public:
         if (out.size() != params.length())
             return {}; // the results buffer is full: dispatch reports it
         if (g_csprng.fill(out).is_error())
-            return Err{gen::Exception{schema::ExceptionType::Failed, "entropy source failed"}};
+            return Err{failed("entropy source failed")};
         return {};
     }
 };

@@ -10,6 +10,8 @@ namespace {
 
 using schema::FrameAllocator;
 
+constexpr manifest::LimitText pages_rule{"pages must be 1..", MemoryObject::max_pages, ""};
+
 class FrameAllocatorService final : public KernelServiceOf<FrameAllocator, FrameAllocatorService> {
 public:
     Result<void, gen::Exception> allocate(FrameAllocator::AllocateParams::Reader params,
@@ -18,24 +20,23 @@ public:
         // The slot first: a full table refuses before any frame is zeroed.
         auto slot = caller.capabilities().reserve();
         if (slot.is_error())
-            return Err{gen::Exception{schema::ExceptionType::Overloaded, "capability table full"}};
+            return Err{overloaded("capability table full")};
         auto object = MemoryObject::create(params.pages(), params.contiguous(),
                                            caller.address_space().ledger_reference());
         if (object.is_error()) {
             switch (object.error()) {
             case MemoryObject::Error::InvalidSize:
-                return Err{invalid_argument("pages must be 1..65536")};
+                return Err{invalid_argument(pages_rule)};
             case MemoryObject::Error::QuotaExceeded:
-                return Err{
-                    gen::Exception{schema::ExceptionType::Overloaded, "memory quota exceeded"}};
+                return Err{overloaded("memory quota exceeded")};
             case MemoryObject::Error::OutOfMemory:
                 break;
             }
-            return Err{gen::Exception{schema::ExceptionType::Overloaded, "out of memory"}};
+            return Err{overloaded("out of memory")};
         }
         RefPtr<KernelService> capability = create_memory_object_service(object.release_value());
         if (!capability)
-            return Err{gen::Exception{schema::ExceptionType::Overloaded, "out of memory"}};
+            return Err{overloaded("out of memory")};
         abi::CapId id = caller.capabilities().commit(slot.release_value(), std::move(capability),
                                                      schema::MemoryObject::interface_id,
                                                      CapFlags::Transferable);

@@ -1,79 +1,79 @@
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
-#include "lib/manifest/validate.h"
+#include "lib/manifest/kernel_sources.h"
 
 namespace capos::kernel {
 
 namespace {
 
-constexpr size_t kind_count = 10;
-static_assert(schema::is_known(static_cast<schema::KernelCapability>(kind_count - 1)) &&
-                  !schema::is_known(static_cast<schema::KernelCapability>(kind_count)),
-              "kind_count must be the number of KernelCapability values");
-// One shared object per stateless kernel service, made on first use.
-RefPtr<KernelService> g_shared[kind_count];
+using Kind = schema::KernelCapability;
+using manifest::kernel_source_count;
+using manifest::kernel_sources;
+
+struct Factory {
+    Kind kind;
+    RefPtr<KernelService> (*create)(); // null: not served
+};
+
+// lib/manifest's kernel_sources zipped with the factories: one row per kind,
+// in the schema's order, a factory exactly where the table says "served".
+constexpr Factory g_factories[] = {
+    {Kind::Console, create_console_service},
+    {Kind::Timer, create_timer_service},
+    {Kind::Entropy, create_entropy_service},
+    {Kind::FrameAllocator, create_frame_allocator_service},
+    {Kind::VirtualMemory, create_virtual_memory_service},
+    {Kind::ProcessSpawner, create_process_spawner_service},
+    {Kind::BootPackage, create_boot_package_service},
+    {Kind::LogSink, create_log_sink_service},
+    {Kind::LogReader, nullptr},
+    {Kind::Null, create_null_service},
+};
+static_assert(sizeof g_factories / sizeof g_factories[0] == kernel_source_count,
+              "a row for every KernelCapability the schema names");
+
+constexpr bool factories_match_sources() {
+    for (size_t i = 0; i < kernel_source_count; ++i) {
+        if (g_factories[i].kind != kernel_sources[i].kind ||
+            (g_factories[i].create != nullptr) != kernel_sources[i].served)
+            return false;
+    }
+    return true;
+}
+static_assert(factories_match_sources(),
+              "a factory for exactly the kinds lib/manifest's kernel_sources lists as served");
+
+// One shared object per served kind, made by create_kernel_services at boot.
+RefPtr<KernelService> g_shared[kernel_source_count];
 
 } // namespace
 
-// Which sources exist is lib/manifest's kernel_serves, the list the manifest
-// checks use: anything it leaves out is refused here, and
-// create_kernel_services proves at boot that everything it lists is here.
 Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapability which) {
-    using Kind = schema::KernelCapability;
     if (!manifest::kernel_serves(which))
-        return Err{GrantError::Unsupported};
-    RefPtr<KernelService> (*create)() = nullptr;
-    switch (which) {
-    case Kind::Console:
-        create = create_console_service;
-        break;
-    case Kind::Timer:
-        create = create_timer_service;
-        break;
-    case Kind::Null:
-        create = create_null_service;
-        break;
-    case Kind::LogSink:
-        create = create_log_sink_service;
-        break;
-    case Kind::Entropy:
-        create = create_entropy_service;
-        break;
-    case Kind::VirtualMemory:
-        create = create_virtual_memory_service;
-        break;
-    case Kind::FrameAllocator:
-        create = create_frame_allocator_service;
-        break;
-    case Kind::ProcessSpawner:
-        create = create_process_spawner_service;
-        break;
-    case Kind::BootPackage:
-        create = create_boot_package_service;
-        break;
-    case Kind::LogReader:
-        return Err{GrantError::Unsupported};
-    }
-    if (!create)
         return Err{GrantError::Unsupported};
     size_t index = static_cast<size_t>(which);
     if (!g_shared[index])
-        g_shared[index] = create();
+        g_shared[index] = g_factories[index].create();
     if (!g_shared[index])
         return Err{GrantError::OutOfMemory};
     return g_shared[index];
 }
 
 void create_kernel_services() {
-    for (size_t kind = 0; kind < kind_count; ++kind) {
-        auto which = static_cast<schema::KernelCapability>(kind);
-        auto service = kernel_capability(which);
-        if (service.is_error() && service.error() == GrantError::OutOfMemory)
+    for (size_t kind = 0; kind < kernel_source_count; ++kind) {
+        auto service = kernel_capability(kernel_sources[kind].kind);
+        if (!kernel_sources[kind].served) {
+            // Refused: a manifest granting it never passed lib/manifest.
+            VERIFY(service.is_error() && service.error() == GrantError::Unsupported);
+            continue;
+        }
+        if (service.is_error())
             panic("kernel services: out of memory");
-        // A manifest that passed lib/manifest may grant it: it must exist.
-        if (service.is_error() && manifest::kernel_serves(which))
-            panic("kernel services: kernel capability {} is listed as served but has no service",
-                  kind);
+        // A manifest grant names the interface from the table: the service
+        // behind it must speak exactly that.
+        if (service.value()->interface_id() != kernel_sources[kind].interface_id)
+            panic("kernel services: kernel capability {} speaks {}, not the listed {}", kind,
+                  Hex{service.value()->interface_id()}, Hex{kernel_sources[kind].interface_id});
     }
 }
 
@@ -81,19 +81,19 @@ gen::Exception space_exception(SpaceError error) {
     switch (error) {
     case SpaceError::QuotaExceeded:
     case SpaceError::OutOfMemory:
-        return {schema::ExceptionType::Overloaded, to_string(error)};
+        return overloaded(to_string(error));
     case SpaceError::AccessConflict:
-        return {schema::ExceptionType::PermissionDenied, to_string(error)};
+        return permission_denied(to_string(error));
     case SpaceError::InvalidRange:
     case SpaceError::Occupied:
     case SpaceError::NotMapped:
     case SpaceError::NotReserved:
         break;
     }
-    return {schema::ExceptionType::InvalidArgument, to_string(error)};
+    return invalid_argument(to_string(error));
 }
 
-Access access_of(schema::Access access) {
+Result<Access, gen::Exception> access_of(schema::Access access) {
     switch (access) {
     case schema::Access::Read:
         return Access::Read;
@@ -102,7 +102,7 @@ Access access_of(schema::Access access) {
     case schema::Access::ReadExecute:
         return Access::ReadExecute;
     }
-    return Access::Read;
+    return Err{invalid_argument("unknown access (W^X: no writable and executable mapping)")};
 }
 
 } // namespace capos::kernel

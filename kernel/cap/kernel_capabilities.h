@@ -38,21 +38,25 @@ RefPtr<KernelService> create_memory_object_service(RefPtr<MemoryObject> object);
 
 enum class GrantError : uint8_t { Unsupported, OutOfMemory };
 
-// Creates the shared object of every kernel service, so that later grants
-// allocate nothing (and what a process causes can be counted exactly).
-// Panics when the heap cannot hold them: it is early boot.
+// Creates the shared object of every kernel service lib/manifest's
+// kernel_sources lists as served, so that later grants allocate nothing (and
+// what a process causes can be counted exactly), and checks that each speaks
+// the interface listed there. Panics when the heap cannot hold them (it is
+// early boot) or a service speaks another interface (a kernel bug).
 void create_kernel_services();
 
-// The kernel capability `which` for a process. Services without per-process
-// state are shared: every grant adds a reference to one object.
+// The kernel capability `which` for a process: Unsupported for a kind the
+// table does not list as served (or the schema does not name). The services
+// have no per-process state: every grant adds a reference to one object.
 Result<RefPtr<KernelService>, GrantError> kernel_capability(schema::KernelCapability which);
 
 // How address-space failures reach a caller: bad ranges are invalidArgument,
 // exhausted memory or quota is overloaded.
 gen::Exception space_exception(SpaceError error);
 
-// A schema Access as a mapping access; the schema has no writable-executable
-// value, and callers check schema::is_known first.
-Access access_of(schema::Access access);
+// The mapping access of a schema Access, the one conversion between the two;
+// invalidArgument for a value the schema does not name. Neither has a
+// writable-executable value (W^X by construction).
+Result<Access, gen::Exception> access_of(schema::Access access);
 
 } // namespace capos::kernel

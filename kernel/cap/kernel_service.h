@@ -5,10 +5,12 @@
 // Results::Builder).
 #pragma once
 
+#include "abi/schema.h"
 #include "kernel/ipc/service.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/capnp/wire.h"
+#include "lib/manifest/limits.h"
 #include "lib/rpc/rpc.h"
 #include "schema/capos.capnp.capos.h"
 #include <span>
@@ -39,8 +41,28 @@ protected:
     }
 };
 
+// The exceptions kernel services answer with: every service builds its
+// CapException through these. `message` must be static text (a literal or a
+// constexpr manifest::LimitText): it is copied into the reply only after the
+// handler has returned.
+inline gen::Exception exception(schema::ExceptionType type, std::string_view message) {
+    return {type, message};
+}
+// The call cannot complete and retrying will not help.
+inline gen::Exception failed(std::string_view message) {
+    return exception(schema::ExceptionType::Failed, message);
+}
+// A resource (memory, a quota, a table) is exhausted for now.
+inline gen::Exception overloaded(std::string_view message) {
+    return exception(schema::ExceptionType::Overloaded, message);
+}
+// The params are well-formed but make no sense.
 inline gen::Exception invalid_argument(std::string_view message) {
-    return {schema::ExceptionType::InvalidArgument, message};
+    return exception(schema::ExceptionType::InvalidArgument, message);
+}
+// The caller lacks the authority the call needs.
+inline gen::Exception permission_denied(std::string_view message) {
+    return exception(schema::ExceptionType::PermissionDenied, message);
 }
 
 } // namespace capos::kernel

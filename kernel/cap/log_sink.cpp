@@ -9,20 +9,19 @@ namespace {
 
 using schema::LogSink;
 
-constexpr size_t max_message = 512;
-
 class LogSinkService final : public KernelServiceOf<LogSink, LogSinkService> {
 public:
     Result<void, gen::Exception> write(LogSink::WriteParams::Reader params,
                                        LogSink::WriteResults::Builder) {
-        auto level = static_cast<uint16_t>(params.level());
-        if (level > static_cast<uint16_t>(LogLevel::Debug))
+        // The kernel log's levels are the schema's (kernel/lib/log.h).
+        LogLevel level = params.level();
+        if (!schema::is_known(level))
             return Err{invalid_argument("unknown log level")};
         std::string_view message = params.message();
-        if (message.size() > max_message)
-            message = message.substr(0, max_message);
+        if (message.size() > LogSink::max_message)
+            message = message.substr(0, LogSink::max_message);
         Process& caller = invocation().caller;
-        log(static_cast<LogLevel>(level), "{}[{}]: {}", caller.name(), caller.id(), message);
+        log(level, "{}[{}]: {}", caller.name(), caller.id(), message);
         return {};
     }
 };

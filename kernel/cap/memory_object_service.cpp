@@ -22,11 +22,9 @@ public:
     }
     Result<void, gen::Exception> map(Interface::MapParams::Reader params,
                                      Interface::MapResults::Builder results) {
-        if (!schema::is_known(params.access()))
-            return Err{invalid_argument("no such access (W^X: read, readWrite or readExecute)")};
+        Access access = TRY(access_of(params.access()));
         auto mapped = invocation().caller.address_space().map_object(
-            m_object, params.address(), params.offset_pages(), params.pages(),
-            access_of(params.access()));
+            m_object, params.address(), params.offset_pages(), params.pages(), access);
         if (mapped.is_error())
             return Err{space_exception(mapped.error())};
         results.set_address(mapped.value());

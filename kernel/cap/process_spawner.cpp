@@ -8,6 +8,7 @@
 // is complete commits the transfer, the endpoints and the handle and starts
 // it. Any failure before that point restores the moved capabilities (the
 // Transfer undoes itself) and frees the half-built child.
+#include "abi/schema.h"
 #include "abi/user_layout.h"
 #include "kernel/boot/boot_package.h"
 #include "kernel/cap/kernel_capabilities.h"
@@ -16,6 +17,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/object/process.h"
 #include "lib/elf/elf.h"
+#include "lib/manifest/limits.h"
 
 namespace capos::kernel {
 
@@ -24,13 +26,6 @@ namespace {
 using schema::Grant;
 using schema::ProcessHandle;
 using schema::ProcessSpawner;
-
-gen::Exception denied(std::string_view message) {
-    return {schema::ExceptionType::PermissionDenied, message};
-}
-gen::Exception overloaded(std::string_view message) {
-    return {schema::ExceptionType::Overloaded, message};
-}
 
 class ProcessHandleObject final : public KernelServiceOf<ProcessHandle, ProcessHandleObject> {
 public:
@@ -78,15 +73,15 @@ ProcessLimits limits_of(schema::ResourceLimits::Reader requested) {
 gen::Exception grant_refused(TransferError error) {
     switch (error) {
     case TransferError::NotHeld:
-        return denied("granted capability is not held");
+        return permission_denied("granted capability is not held");
     case TransferError::NotTransferable:
-        return denied("granted capability cannot be transferred");
+        return permission_denied("granted capability cannot be transferred");
     case TransferError::MovedTwice:
         return invalid_argument("a moved capability is granted twice");
     case TransferError::TooMany:
         break;
     }
-    return invalid_argument("too many grants (at most 63)");
+    return invalid_argument(manifest::grant_count_rule);
 }
 
 // Decode: every check on the params, and the capabilities being granted
@@ -98,8 +93,8 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
     if (!limits.within_maximums())
         return Err{invalid_argument("resource limits beyond the kernel's maximums")};
     std::string_view name = params.name();
-    if (name.empty() || name.size() > Process::max_name_length)
-        return Err{invalid_argument("process name must be 1..31 bytes")};
+    if (!manifest::process_name_valid(name))
+        return Err{invalid_argument(manifest::process_name_rule)};
     auto elf = find_boot_binary(params.binary());
     if (!elf)
         return Err{invalid_argument("no such binary in the boot package")};
@@ -107,24 +102,25 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
         return Err{invalid_argument("the binary is not a loadable program")};
 
     auto grants = params.grants();
-    if (grants.size() > max_grants)
-        return Err{invalid_argument("too many grants (at most 63)")};
+    if (!manifest::grant_count_valid(grants.size()))
+        return Err{invalid_argument(manifest::grant_count_rule)};
     if (grants.size() > limits.capability_slots)
         return Err{invalid_argument("more grants than the child's capability slots")};
     for (uint32_t i = 0; i < grants.size(); ++i) {
         Grant::Reader grant = grants[i];
-        if (grant.name().empty() || grant.name().size() > abi::capset_name_max)
-            return Err{invalid_argument("grant names must be 1..47 bytes")};
+        if (!manifest::grant_name_valid(grant.name()))
+            return Err{invalid_argument(manifest::grant_name_rule)};
         for (uint32_t j = 0; j < i; ++j) {
             if (grants[j].name() == grant.name())
                 return Err{invalid_argument("duplicate grant name")};
         }
         if (grant.is_capability()) {
             auto capability = grant.capability();
-            if (!schema::is_known(capability.mode()))
+            auto mode = abi::transfer_mode_of(capability.mode());
+            if (!mode)
                 return Err{invalid_argument("unknown transfer mode")};
-            auto added = transfer.add(abi::CapId{capability.cap()},
-                                      capability.mode() == schema::TransferMode::Move);
+            auto added =
+                transfer.add(abi::CapId{capability.cap()}, *mode == abi::TransferMode::Move);
             if (added.is_error())
                 return Err{grant_refused(added.error())};
         } else if (grant.which() != Grant::Which::NewEndpoint) {

@@ -8,17 +8,12 @@ namespace {
 
 using schema::VirtualMemory;
 
-gen::Exception bad_access() {
-    return invalid_argument("no such access (W^X: read, readWrite or readExecute)");
-}
-
 class VirtualMemoryService final : public KernelServiceOf<VirtualMemory, VirtualMemoryService> {
 public:
     Result<void, gen::Exception> map(VirtualMemory::MapParams::Reader params,
                                      VirtualMemory::MapResults::Builder results) {
-        if (!schema::is_known(params.access()))
-            return Err{bad_access()};
-        auto mapped = space().map(params.address(), params.length(), access_of(params.access()));
+        Access access = TRY(access_of(params.access()));
+        auto mapped = space().map(params.address(), params.length(), access);
         if (mapped.is_error())
             return Err{space_exception(mapped.error())};
         results.set_address(mapped.value());
@@ -30,10 +25,8 @@ public:
     }
     Result<void, gen::Exception> protect(VirtualMemory::ProtectParams::Reader params,
                                          VirtualMemory::ProtectResults::Builder) {
-        if (!schema::is_known(params.access()))
-            return Err{bad_access()};
-        return check(
-            space().protect(params.address(), params.length(), access_of(params.access())));
+        Access access = TRY(access_of(params.access()));
+        return check(space().protect(params.address(), params.length(), access));
     }
     Result<void, gen::Exception> reserve(VirtualMemory::ReserveParams::Reader params,
                                          VirtualMemory::ReserveResults::Builder results) {
@@ -45,9 +38,8 @@ public:
     }
     Result<void, gen::Exception> commit(VirtualMemory::CommitParams::Reader params,
                                         VirtualMemory::CommitResults::Builder) {
-        if (!schema::is_known(params.access()))
-            return Err{bad_access()};
-        return check(space().commit(params.address(), params.length(), access_of(params.access())));
+        Access access = TRY(access_of(params.access()));
+        return check(space().commit(params.address(), params.length(), access));
     }
     Result<void, gen::Exception> decommit(VirtualMemory::DecommitParams::Reader params,
                                           VirtualMemory::DecommitResults::Builder) {

@@ -10,6 +10,7 @@ namespace {
 
 constinit SpinLock g_log_lock;
 LogLevel g_level = LogLevel::Info;
+bool g_level_chosen = false; // by log_set_level: the manifest's level does not apply
 uint64_t g_clock_start = 0;
 uint64_t g_cycles_per_microsecond = 0;
 bool g_in_panic = false;
@@ -32,6 +33,21 @@ constexpr char level_letter(LogLevel level) {
 
 void log_set_level(LogLevel level) {
     g_level = level;
+    g_level_chosen = true;
+}
+
+void log_set_manifest_level(LogLevel level) {
+    if (!g_level_chosen)
+        g_level = level;
+}
+
+std::optional<LogLevel> log_level_named(std::string_view name) {
+    for (uint16_t value = 0; value < schema::enumerant_count(LogLevel{}); ++value) {
+        auto level = static_cast<LogLevel>(value);
+        if (schema::enumerant_name(level) == name)
+            return level;
+    }
+    return std::nullopt;
 }
 
 bool log_enabled(LogLevel level) {

@@ -4,17 +4,30 @@
 // lock, so lines from different contexts never interleave. emergency_print()
 // takes no lock at all: it is for exception handlers and panics, which may run
 // while the lock is held.
+//
+// The levels are the schema's LogLevel (schema/capos.capnp), the one
+// definition that LogSink callers, the manifest's KernelParameters and the
+// kernel share; a level shows when it is the threshold or more severe.
 #pragma once
 
 #include "abi/exit_code.h"
 #include "kernel/lib/format.h"
+#include "schema/capos.capnp.capos.h"
+#include <optional>
 
 namespace capos::kernel {
 
-enum class LogLevel : uint8_t { Error = 0, Warn = 1, Info = 2, Debug = 3 };
+using LogLevel = schema::LogLevel;
 
+// The threshold, chosen by the operator (the command line's `loglevel=`).
+// Info until something chooses.
 void log_set_level(LogLevel level);
+// The threshold the boot manifest asks for (KernelParameters.logLevel): it
+// applies unless log_set_level has chosen one, which wins.
+void log_set_manifest_level(LogLevel level);
 bool log_enabled(LogLevel level);
+// The level the schema calls `name` ("debug"), if there is one.
+std::optional<LogLevel> log_level_named(std::string_view name);
 void log_write_line(LogLevel level, std::string_view message);
 
 // Time since the cycle counter was calibrated (0 before that).

@@ -1,4 +1,6 @@
-// The only way the kernel touches user memory. A UserSpan<T> names `count`
+// How the kernel reads and writes user memory through user addresses (pages
+// it owns itself, the ring, the CapSet page and loaded program segments, it
+// writes through the direct map instead). A UserSpan<T> names `count`
 // objects of trivially copyable type T at a user address; it cannot be
 // dereferenced, only copied in or out, and every copy checks that the whole
 // range lies in user space (overflow-safe) before the architecture's fault-safe
@@ -55,16 +57,37 @@ namespace capos::kernel {
 
 class PageTables;
 
-// Copies into the user half of an address space that need not be the active
-// one, through its page tables and the direct map, page by page. Every page
-// touched must be a present, writable user page. Used to deliver replies into
-// a process that is not running. Returns false, with possibly part of the
-// data copied, when a page fails the check.
-bool copy_to_address_space(PageTables& tables, uint64_t address, const void* data, size_t length);
+// A user range of any address space to be written, checked once: open()
+// makes sure every page of it is a present, writable user page (probing the
+// pages when the address space is the active one, walking its tables once per
+// page otherwise, remembering where each page is), then write() puts bytes at
+// successive offsets without checking again. Nothing is written by open().
+// For answers: everything that can fail is known before anything is written.
+class UserDestination {
+public:
+    // The largest range: a message of ring::max_message_bytes with its
+    // header and capability records fits.
+    static constexpr size_t max_pages = 18;
+
+    // False when a page is missing, read-only or not a user page, or the range
+    // spans more than max_pages pages.
+    [[nodiscard]] bool open(PageTables& tables, uint64_t address, size_t length);
+    // Appends `length` bytes of `data` (within the opened length).
+    void write(const void* data, size_t length);
+
+private:
+    uint64_t m_address = 0;   // the next byte to write
+    uint64_t m_end = 0;       // one past the opened range
+    bool m_active = false;    // the active address space: user copies
+    uint64_t m_first_page = 0; // the page of the opened address
+    uint64_t m_phys[max_pages] = {};
+};
 
 // True when every page of [address, address+length) is a present, writable
 // user page: checked before a call runs, so a call whose results could not be
-// delivered fails before it has any effect.
+// delivered fails before it has any effect. For the active address space the
+// pages are probed (arch::raw_user_writable), for another one its tables are
+// walked.
 bool user_range_writable(PageTables& tables, uint64_t address, size_t length);
 
 } // namespace capos::kernel

@@ -8,8 +8,6 @@ namespace {
 
 using schema::CapGrant;
 
-constexpr size_t max_process_name = 31;
-
 Err<ManifestError> error(ManifestErrorCode code, std::string_view subject) {
     return Err{ManifestError{code, subject}};
 }
@@ -24,13 +22,13 @@ bool has_binary(schema::SystemManifest::Reader manifest, std::string_view name) 
 
 // Names in one grant list: present, short enough for the CapSet, unique.
 Result<void, ManifestError> check_grant_names(gen::StructList<CapGrant>::Reader grants) {
-    if (grants.size() > abi::capset_max_entries)
+    if (!grant_count_valid(grants.size()))
         return error(ManifestErrorCode::TooManyGrants, {});
     for (uint32_t i = 0; i < grants.size(); ++i) {
         std::string_view name = grants[i].name();
         if (name.empty())
             return error(ManifestErrorCode::EmptyName, {});
-        if (name.size() > abi::capset_name_max)
+        if (!grant_name_valid(name))
             return error(ManifestErrorCode::NameTooLong, name);
         for (uint32_t j = 0; j < i; ++j) {
             if (grants[j].name() == name)
@@ -106,7 +104,7 @@ const char* to_string(ManifestErrorCode code) {
     case ManifestErrorCode::DuplicateGrant:
         return "duplicate grant name";
     case ManifestErrorCode::TooManyGrants:
-        return "too many grants (at most 63)";
+        return grant_count_rule.c_str();
     case ManifestErrorCode::DuplicateService:
         return "duplicate service name";
     case ManifestErrorCode::KernelSourceNotHeld:
@@ -122,7 +120,7 @@ const char* to_string(ManifestErrorCode code) {
     case ManifestErrorCode::UnknownKernelCapability:
         return "unknown kernel capability";
     case ManifestErrorCode::TooManyServices:
-        return "too many services";
+        return service_count_rule.c_str();
     case ManifestErrorCode::LimitTooLarge:
         return "resource limits beyond the kernel's maximums";
     case ManifestErrorCode::SourceUnavailable:
@@ -131,52 +129,6 @@ const char* to_string(ManifestErrorCode code) {
         return "more grants than the service's capability slots";
     }
     return "unknown manifest error";
-}
-
-uint64_t kernel_interface(schema::KernelCapability kind) {
-    using schema::KernelCapability;
-    switch (kind) {
-    case KernelCapability::Console:
-        return schema::Console::interface_id;
-    case KernelCapability::Timer:
-        return schema::Timer::interface_id;
-    case KernelCapability::Entropy:
-        return schema::EntropySource::interface_id;
-    case KernelCapability::FrameAllocator:
-        return schema::FrameAllocator::interface_id;
-    case KernelCapability::VirtualMemory:
-        return schema::VirtualMemory::interface_id;
-    case KernelCapability::ProcessSpawner:
-        return schema::ProcessSpawner::interface_id;
-    case KernelCapability::BootPackage:
-        return schema::BootPackage::interface_id;
-    case KernelCapability::LogSink:
-        return schema::LogSink::interface_id;
-    case KernelCapability::LogReader:
-        return schema::LogReader::interface_id;
-    case KernelCapability::Null:
-        return schema::Null::interface_id;
-    }
-    return 0;
-}
-
-bool kernel_serves(schema::KernelCapability kind) {
-    using schema::KernelCapability;
-    switch (kind) {
-    case KernelCapability::Console:
-    case KernelCapability::Timer:
-    case KernelCapability::Entropy:
-    case KernelCapability::FrameAllocator:
-    case KernelCapability::VirtualMemory:
-    case KernelCapability::ProcessSpawner:
-    case KernelCapability::BootPackage:
-    case KernelCapability::LogSink:
-    case KernelCapability::Null:
-        return true;
-    case KernelCapability::LogReader: // the kernel keeps no log ring to read back yet
-        return false;
-    }
-    return false;
 }
 
 Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
@@ -198,7 +150,7 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
     if (!has_binary(manifest, init.program()))
         return error(ManifestErrorCode::MissingBinary, init.program());
     TRY(check_grant_names(init.grants()));
-    bool init_holds[16] = {};
+    bool init_holds[kernel_source_count] = {};
     for (auto grant : init.grants()) {
         auto source = grant.source();
         if (source.which() != CapGrant::Source::Which::Kernel)
@@ -208,14 +160,14 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
     }
 
     auto services = init.services();
-    if (services.size() > max_services)
+    if (!service_count_valid(services.size()))
         return error(ManifestErrorCode::TooManyServices, {});
     for (uint32_t s = 0; s < services.size(); ++s) {
         auto service = services[s];
         std::string_view name = service.name();
         if (name.empty())
             return error(ManifestErrorCode::EmptyName, {});
-        if (name.size() > max_process_name)
+        if (!process_name_valid(name))
             return error(ManifestErrorCode::NameTooLong, name);
         for (uint32_t t = 0; t < s; ++t) {
             if (services[t].name() == name)

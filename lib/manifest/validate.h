@@ -2,11 +2,14 @@
 // that can be known before boot: the host tool tools/mkmanifest runs it when
 // an image is built, and the kernel and init run it again before they start
 // anything, so a bad manifest fails closed with a reason instead of
-// half-starting a system. What the kernel accepts (limits, kernel sources)
-// comes from abi/limits.h and kernel_serves below, which the kernel shares.
+// half-starting a system. What the kernel accepts comes from sources it
+// shares: resource limits from abi/limits.h, names and counts from
+// lib/manifest/limits.h, kernel sources from lib/manifest/kernel_sources.h.
 #pragma once
 
 #include "lib/base/result.h"
+#include "lib/manifest/kernel_sources.h"
+#include "lib/manifest/limits.h"
 #include "schema/capos.capnp.capos.h"
 #include <string_view>
 
@@ -20,7 +23,7 @@ enum class ManifestErrorCode : uint8_t {
     MissingBinary,       // init or a service names a binary that is not listed
     InitGrantNotKernel,  // init can only be granted kernel capabilities
     DuplicateGrant,      // two grants with one name in one grant list
-    TooManyGrants,       // more than a CapSet holds
+    TooManyGrants,       // more than a CapSet holds (grant_count_rule)
     DuplicateService,    // two services with one name
     KernelSourceNotHeld, // a service is granted a kernel capability init does not hold
     UnknownService,      // a grant imports from a service that is not (yet) started
@@ -28,7 +31,7 @@ enum class ManifestErrorCode : uint8_t {
     ExportNotEndpoint,   // an export names no endpoint grant of its service
     InterfaceMismatch,   // a grant's interfaceId is not what its source speaks
     UnknownKernelCapability,
-    TooManyServices,
+    TooManyServices,   // more than schema::max_services (service_count_rule)
     LimitTooLarge,     // a service's limits exceed the kernel's maximums (abi/limits.h)
     SourceUnavailable, // a grant names a kernel capability this kernel does not serve
     GrantsBeyondSlots, // a service has more grants than its capabilitySlots (or the default)
@@ -40,16 +43,6 @@ struct ManifestError {
     ManifestErrorCode code;
     std::string_view subject; // the name the error is about (points into the manifest)
 };
-
-inline constexpr size_t max_services = 32;
-
-// The interface a kernel capability speaks, or 0 for an unknown kind.
-uint64_t kernel_interface(schema::KernelCapability kind);
-
-// Whether this kernel serves `kind`: the one list of available kernel
-// sources. A manifest granting any other is refused, and the kernel checks
-// at boot that it can create exactly these (kernel/cap/kernel_capabilities.cpp).
-bool kernel_serves(schema::KernelCapability kind);
 
 // `manifest` must come from a validated message (capnp::validate): this
 // checks meaning, not encoding.

@@ -5,6 +5,7 @@
 #include "schema/capos.capnp.capos.h"
 #include "schema/capos.capnp.h"
 #include "tests/capnp/message_util.h"
+#include <capnp/schema.h>
 
 namespace capnp_test {
 namespace {
@@ -254,6 +255,40 @@ TEST(CaposSchema, InterfaceIdsMatchLibcapnp) {
     EXPECT_EQ(ours::SystemManifest::type_id, capnp::typeId<::SystemManifest>());
     EXPECT_EQ(ours::CapException::type_id, capnp::typeId<::CapException>());
     EXPECT_EQ(static_cast<uint16_t>(ours::Console::Method::WriteLine), 1u);
+}
+
+// Every enum's count and names (enumerant_count, enumerant_name: what the
+// kernel's log levels, its capability table and the test library's error
+// names are built from) as libcapnp's reflection of the same schema has them.
+template <typename Ours, typename Theirs>
+void expect_enum_matches_libcapnp() {
+    auto enumerants = capnp::Schema::from<Theirs>().getEnumerants();
+    ASSERT_EQ(ours::enumerant_count(Ours{}), enumerants.size());
+    for (uint16_t i = 0; i < enumerants.size(); ++i) {
+        EXPECT_TRUE(is_known(static_cast<Ours>(i)));
+        EXPECT_EQ(ours::enumerant_name(static_cast<Ours>(i)),
+                  std::string_view(enumerants[i].getProto().getName().cStr()));
+    }
+    EXPECT_FALSE(is_known(static_cast<Ours>(enumerants.size())));
+    EXPECT_EQ(ours::enumerant_name(static_cast<Ours>(enumerants.size())), "");
+}
+
+TEST(CaposSchema, EnumerantsMatchLibcapnp) {
+    expect_enum_matches_libcapnp<ours::ExceptionType, ::ExceptionType>();
+    expect_enum_matches_libcapnp<ours::Access, ::Access>();
+    expect_enum_matches_libcapnp<ours::TransferMode, ::TransferMode>();
+    expect_enum_matches_libcapnp<ours::LogLevel, ::LogLevel>();
+    expect_enum_matches_libcapnp<ours::KernelCapability, ::KernelCapability>();
+}
+
+// The limits declared as schema constants, as libcapnp reads them.
+TEST(CaposSchema, ConstantsMatchLibcapnp) {
+    EXPECT_EQ(ours::max_process_name, ::MAX_PROCESS_NAME);
+    EXPECT_EQ(ours::max_services, ::MAX_SERVICES);
+    EXPECT_EQ(ours::EntropySource::max_fill, ::EntropySource::MAX_FILL);
+    EXPECT_EQ(ours::BootPackage::max_read, ::BootPackage::MAX_READ);
+    EXPECT_EQ(ours::LogSink::max_message, ::LogSink::MAX_MESSAGE);
+    EXPECT_EQ(ours::current_schema_version, ::CURRENT_SCHEMA_VERSION);
 }
 
 } // namespace

@@ -1167,6 +1167,12 @@ TEST(CapnpCompat, NestedTypesAndImports) {
     EXPECT_EQ(nested.nested_struct().outer_nested_enum(), ours::TestNestedTypes::NestedEnum::Bar);
     EXPECT_TRUE(is_known(ours::TestNestedTypes::NestedEnum::Bar));
     EXPECT_FALSE(is_known(static_cast<ours::TestEnum>(8)));
+    // Counts and names, top-level and nested (hidden friends found by ADL).
+    EXPECT_EQ(enumerant_count(ours::TestEnum{}), 8u);
+    EXPECT_EQ(enumerant_name(ours::TestEnum::Garply), "garply");
+    EXPECT_EQ(enumerant_count(ours::TestNestedTypes::NestedEnum{}), 2u);
+    EXPECT_EQ(enumerant_name(ours::TestNestedTypes::NestedStruct::NestedEnum::Quux), "quux");
+    EXPECT_EQ(enumerant_name(static_cast<ours::TestEnum>(8)), "");
     EXPECT_EQ(ours::TestUsing::Reader().inner_nested_enum(),
               ours::TestNestedTypes::NestedStruct::NestedEnum::Quux);
 

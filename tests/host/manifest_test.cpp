@@ -1,7 +1,11 @@
-// lib/manifest: what a boot manifest may say, checked before anything boots.
+// lib/manifest: what a boot manifest may say, checked before anything boots;
+// how its framed bytes are read (read.h); the kernel-capability table
+// (kernel_sources.h); the limits on names and counts and their text (limits.h).
 #include "abi/limits.h"
 #include "lib/capnp/wire.h"
+#include "lib/manifest/read.h"
 #include "lib/manifest/validate.h"
+#include "user/tests/common/shared_levels.h"
 #include <gtest/gtest.h>
 #include <map>
 #include <string>
@@ -89,6 +93,22 @@ protected:
     }
 
     Result<void, ManifestError> check() {
+        std::span<const capnp::Word> words = build();
+        m_reader.emplace(words);
+        return validate(schema::SystemManifest::Reader(m_reader->root()));
+    }
+
+    // The manifest as `capnp eval --binary` writes it: a segment table (one
+    // segment), then the segment.
+    std::vector<capnp::Word> framed() {
+        std::span<const capnp::Word> words = build();
+        std::vector<capnp::Word> out{capnp::Word{words.size()} << 32};
+        out.insert(out.end(), words.begin(), words.end());
+        return out;
+    }
+
+    // The manifest the members describe, as one segment.
+    std::span<const capnp::Word> build() {
         capnp::MessageBuilder message(m_buffer);
         schema::SystemManifest::Builder root(message.init_root(
             schema::SystemManifest::data_words, schema::SystemManifest::pointer_count));
@@ -122,8 +142,7 @@ protected:
             }
         }
         EXPECT_EQ(message.error(), capnp::WireError::None);
-        m_reader.emplace(message.words());
-        return validate(schema::SystemManifest::Reader(m_reader->root()));
+        return message.words();
     }
 
     ManifestErrorCode error_of() {
@@ -185,14 +204,20 @@ TEST_F(ManifestTest, GrantNames) {
     init_grants.push_back(kernel_grant("console", KernelCapability::Timer));
     EXPECT_EQ(error_of(), ManifestErrorCode::DuplicateGrant);
     init_grants.pop_back();
-    init_grants.push_back(kernel_grant(std::string(48, 'x'), KernelCapability::Timer));
+    init_grants.push_back(
+        kernel_grant(std::string(abi::capset_name_max + 1, 'x'), KernelCapability::Timer));
     EXPECT_EQ(error_of(), ManifestErrorCode::NameTooLong);
+    init_grants.back().name.pop_back(); // the longest a CapSet holds
+    EXPECT_TRUE(check().is_ok());
     init_grants.pop_back();
     init_grants.push_back(kernel_grant("", KernelCapability::Timer));
     EXPECT_EQ(error_of(), ManifestErrorCode::EmptyName);
     init_grants.pop_back();
-    for (int i = 0; i < 64; ++i)
+    init_grants.clear();
+    for (uint32_t i = 0; i < abi::capset_max_entries; ++i)
         init_grants.push_back(kernel_grant("g" + std::to_string(i), KernelCapability::Timer));
+    EXPECT_TRUE(check().is_ok());
+    init_grants.push_back(kernel_grant("one-more", KernelCapability::Timer));
     EXPECT_EQ(error_of(), ManifestErrorCode::TooManyGrants);
 }
 
@@ -201,8 +226,20 @@ TEST_F(ManifestTest, Services) {
     services.push_back({"server", "client", {}, {}});
     EXPECT_EQ(error_of(), ManifestErrorCode::DuplicateService);
     services.clear();
-    services.push_back({std::string(32, 'n'), "server", {}, {}});
+    services.push_back({std::string(schema::max_process_name + 1, 'n'), "server", {}, {}});
     EXPECT_EQ(error_of(), ManifestErrorCode::NameTooLong);
+    services[0].name.pop_back(); // the longest a process may have
+    EXPECT_TRUE(check().is_ok());
+    services[0].name.clear();
+    EXPECT_EQ(error_of(), ManifestErrorCode::EmptyName);
+}
+
+TEST_F(ManifestTest, AtMostMaxServices) {
+    for (uint32_t i = 0; i < schema::max_services; ++i)
+        services.push_back({"s" + std::to_string(i), "server", {}, {}});
+    EXPECT_TRUE(check().is_ok());
+    services.push_back({"one-more", "server", {}, {}});
+    EXPECT_EQ(error_of(), ManifestErrorCode::TooManyServices);
 }
 
 TEST_F(ManifestTest, KernelSourcesMustBeHeldByInit) {
@@ -361,6 +398,190 @@ TEST_F(ManifestTest, ALogReaderGrantToAServiceIsRefused) {
 TEST_F(ManifestTest, EveryCodeHasText) {
     for (int code = 0; code <= int(ManifestErrorCode::GrantsBeyondSlots); ++code)
         EXPECT_STRNE(to_string(static_cast<ManifestErrorCode>(code)), "unknown manifest error");
+}
+
+// The kernel-capability table is what the manifest checks use: a grant naming
+// the interface the table lists for its kind passes, one naming another
+// kind's interface is refused (the kernel checks at boot that each service
+// speaks the listed interface).
+TEST_F(ManifestTest, GrantInterfacesComeFromTheKernelSourceTable) {
+    ASSERT_EQ(kernel_source_count, size_t{schema::enumerant_count(KernelCapability{})});
+    for (size_t kind = 0; kind < kernel_source_count; ++kind) {
+        const KernelSource& row = kernel_sources[kind];
+        EXPECT_EQ(kernel_source(row.kind), &row);
+        EXPECT_EQ(kernel_interface(row.kind), row.interface_id);
+        EXPECT_EQ(kernel_serves(row.kind), row.served);
+        if (!row.served)
+            continue;
+        init_grants = {kernel_grant("k", row.kind)};
+        init_grants[0].interface_id = row.interface_id;
+        EXPECT_TRUE(check().is_ok()) << kind;
+        const KernelSource& other = kernel_sources[(kind + 1) % kernel_source_count];
+        init_grants[0].interface_id = other.interface_id;
+        EXPECT_EQ(error_of(), ManifestErrorCode::InterfaceMismatch) << kind;
+    }
+    EXPECT_EQ(kernel_source(static_cast<KernelCapability>(kernel_source_count)), nullptr);
+    EXPECT_EQ(kernel_interface(static_cast<KernelCapability>(kernel_source_count)), 0u);
+}
+
+// The rules' text states the numbers the rules apply.
+TEST(ManifestLimits, TheTextStatesTheLimits) {
+    EXPECT_EQ(process_name_rule.view(),
+              "process name must be 1.." + std::to_string(schema::max_process_name) + " bytes");
+    EXPECT_EQ(grant_name_rule.view(),
+              "grant names must be 1.." + std::to_string(abi::capset_name_max) + " bytes");
+    EXPECT_EQ(grant_count_rule.view(),
+              "too many grants (at most " + std::to_string(abi::capset_max_entries) + ")");
+    EXPECT_STREQ(to_string(ManifestErrorCode::TooManyGrants), grant_count_rule.c_str());
+    EXPECT_STREQ(to_string(ManifestErrorCode::TooManyServices), service_count_rule.c_str());
+    EXPECT_EQ(std::string(service_count_rule.c_str()),
+              "too many services (at most " + std::to_string(schema::max_services) + ")");
+    constexpr LimitText zero{"", 0, ""}, largest{"<", UINT64_MAX, ">"};
+    EXPECT_EQ(zero.view(), "0");
+    EXPECT_EQ(largest.view(), "<18446744073709551615>");
+}
+
+TEST(ManifestLimits, TheRulesAtTheirBoundaries) {
+    EXPECT_FALSE(process_name_valid(""));
+    EXPECT_TRUE(process_name_valid(std::string(schema::max_process_name, 'p')));
+    EXPECT_FALSE(process_name_valid(std::string(schema::max_process_name + 1, 'p')));
+    EXPECT_FALSE(grant_name_valid(""));
+    EXPECT_TRUE(grant_name_valid(std::string(abi::capset_name_max, 'g')));
+    EXPECT_FALSE(grant_name_valid(std::string(abi::capset_name_max + 1, 'g')));
+    EXPECT_TRUE(grant_count_valid(abi::capset_max_entries));
+    EXPECT_FALSE(grant_count_valid(abi::capset_max_entries + 1));
+    EXPECT_TRUE(service_count_valid(schema::max_services));
+    EXPECT_FALSE(service_count_valid(schema::max_services + 1));
+}
+
+// Reading framed bytes: each of the four steps refuses what it should, and a
+// manifest that passes them all is read whole.
+class ManifestReadTest : public ManifestTest {
+protected:
+    Result<schema::SystemManifest::Reader, ReadError> read(const std::vector<capnp::Word>& words) {
+        return m_framed.read(words);
+    }
+    ReadError error_reading(const std::vector<capnp::Word>& words) {
+        auto result = read(words);
+        EXPECT_TRUE(result.is_error());
+        return result.is_error() ? result.error() : ReadError{ReadErrorKind::Size};
+    }
+
+private:
+    FramedManifest m_framed;
+};
+
+TEST_F(ManifestReadTest, AWellFormedManifestIsRead) {
+    add_echo_pair();
+    std::vector<capnp::Word> words = framed();
+    auto manifest = read(words);
+    ASSERT_TRUE(manifest.is_ok());
+    EXPECT_EQ(manifest.value().init().program(), "init");
+    ASSERT_EQ(manifest.value().init().services().size(), 2u);
+    EXPECT_EQ(manifest.value().init().services()[1].name(), "client");
+    EXPECT_EQ(manifest.value().kernel().log_level(), schema::LogLevel::Info);
+}
+
+TEST_F(ManifestReadTest, TheSize) {
+    EXPECT_TRUE(check_size(8).is_ok());
+    EXPECT_TRUE(check_size(max_manifest_bytes).is_ok());
+    for (uint64_t bytes : {uint64_t{0}, uint64_t{7}, uint64_t{12}, uint64_t{max_manifest_bytes + 8},
+                           uint64_t{UINT64_MAX}}) {
+        auto checked = check_size(bytes);
+        ASSERT_TRUE(checked.is_error()) << bytes;
+        EXPECT_EQ(checked.error().kind, ReadErrorKind::Size);
+    }
+    EXPECT_EQ(error_reading({}).kind, ReadErrorKind::Size);
+    std::vector<capnp::Word> too_large(max_manifest_bytes / sizeof(capnp::Word) + 1);
+    too_large[0] = capnp::Word{too_large.size() - 1} << 32;
+    EXPECT_EQ(error_reading(too_large).kind, ReadErrorKind::Size);
+    EXPECT_EQ(std::string(to_string(ReadErrorKind::Size)),
+              "is empty, over " + std::to_string(max_manifest_bytes) + " bytes or not whole words");
+}
+
+TEST_F(ManifestReadTest, TheFraming) {
+    std::vector<capnp::Word> words = framed();
+    std::vector<capnp::Word> short_segment = words;
+    short_segment[0] += capnp::Word{1} << 32; // one word more than there is
+    ReadError error = error_reading(short_segment);
+    EXPECT_EQ(error.kind, ReadErrorKind::Framing);
+    EXPECT_EQ(error.wire, capnp::WireError::BadFraming);
+    std::vector<capnp::Word> trailing = words;
+    trailing.push_back(0);
+    EXPECT_EQ(error_reading(trailing).kind, ReadErrorKind::Framing);
+    // max_manifest_segments segments are read; one more is refused.
+    std::vector<capnp::Word> many((max_manifest_segments + 2) / 2, 0);
+    many[0] = max_manifest_segments - 1; // every segment empty: framed, but no manifest
+    EXPECT_NE(error_reading(many).kind, ReadErrorKind::Framing);
+    std::vector<capnp::Word> too_many((max_manifest_segments + 3) / 2, 0);
+    too_many[0] = max_manifest_segments;
+    error = error_reading(too_many);
+    EXPECT_EQ(error.kind, ReadErrorKind::Framing);
+    EXPECT_EQ(error.wire, capnp::WireError::TooManySegments);
+}
+
+TEST_F(ManifestReadTest, TheEncodingWithABudgetProportionalToTheSize) {
+    // 46 words whose walk visits two million structs: refused at once.
+    std::vector<capnp::Word> words(1 + test::shared_levels_words);
+    words[0] = capnp::Word{test::shared_levels_words} << 32;
+    test::shared_levels_message(words.data() + 1);
+    ReadError error = error_reading(words);
+    EXPECT_EQ(error.kind, ReadErrorKind::Encoding);
+    EXPECT_EQ(error.wire, capnp::WireError::TraversalLimit);
+    EXPECT_EQ(to_string(error.kind), "is malformed");
+    EXPECT_EQ(reason(error), capnp::to_string(capnp::WireError::TraversalLimit));
+    // A pointer out of bounds.
+    std::vector<capnp::Word> outside{capnp::Word{1} << 32, capnp::Word{100} << 2};
+    EXPECT_EQ(error_reading(outside).kind, ReadErrorKind::Encoding);
+}
+
+TEST_F(ManifestReadTest, TheMeaning) {
+    version = 99;
+    ReadError error = error_reading(framed());
+    EXPECT_EQ(error.kind, ReadErrorKind::Invalid);
+    EXPECT_EQ(error.invalid.code, ManifestErrorCode::SchemaVersion);
+    EXPECT_EQ(reason(error), to_string(ManifestErrorCode::SchemaVersion));
+    version = schema::current_schema_version;
+    services.push_back({"svc", "server", {}, {}});
+    service_limits[0] = {0, 0, 0, abi::max_frames + 1};
+    std::vector<capnp::Word> words = framed(); // the subject points into it
+    error = error_reading(words);
+    EXPECT_EQ(error.kind, ReadErrorKind::Invalid);
+    EXPECT_EQ(error.invalid.code, ManifestErrorCode::LimitTooLarge);
+    EXPECT_EQ(error.invalid.subject, "svc");
+}
+
+// The fields are read with the default budget after the proportional walk:
+// validate's pairwise name comparisons read more words than a manifest with
+// many services and grants holds.
+TEST_F(ManifestReadTest, ALargeValidManifestIsRead) {
+    std::vector<GrantSpec> grants;
+    for (uint32_t i = 0; i < 16; ++i)
+        grants.push_back(endpoint_grant("endpoint-" + std::to_string(i)));
+    for (uint32_t i = 0; i < schema::max_services; ++i)
+        services.push_back({"service-" + std::to_string(i), "server", grants, {}});
+    std::vector<capnp::Word> words = framed();
+    ASSERT_LE(words.size() * sizeof(capnp::Word), max_manifest_bytes);
+    EXPECT_TRUE(read(words).is_ok());
+}
+
+TEST_F(ManifestReadTest, TheKernelLogLevel) {
+    // Set KernelParameters.logLevel = debug through a builder of its own.
+    capnp::Word buffer[4096];
+    capnp::MessageBuilder message(buffer);
+    schema::SystemManifest::Builder root(message.init_root(schema::SystemManifest::data_words,
+                                                           schema::SystemManifest::pointer_count));
+    root.set_schema_version(schema::current_schema_version);
+    auto binaries = root.init_binaries(1);
+    binaries[0].set_name("init");
+    binaries[0].set_path("bin/init");
+    root.init_init().set_program("init");
+    root.init_kernel().set_log_level(schema::LogLevel::Debug);
+    std::vector<capnp::Word> debug{capnp::Word{message.words().size()} << 32};
+    debug.insert(debug.end(), message.words().begin(), message.words().end());
+    auto manifest = read(debug);
+    ASSERT_TRUE(manifest.is_ok());
+    EXPECT_EQ(manifest.value().kernel().log_level(), schema::LogLevel::Debug);
 }
 
 } // namespace

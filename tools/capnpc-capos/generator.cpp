@@ -574,14 +574,35 @@ void Generator::emit_enum(Node::Reader node, std::string& where, bool nested) {
                std::to_string(i) + ",\n";
     }
     out += indent + "};\n";
-    // Whether a value read from a message is one the schema names.
-    std::string body = enumerants.size() == 0 ? "{\n" + indent + "    (void)value;\n" + indent +
-                                                    "    return false;\n" + indent + "}\n"
-                                              : "{ return static_cast<uint16_t>(value) < " +
-                                                    std::to_string(enumerants.size()) + "; }\n";
-    out += indent +
-           (nested ? "friend constexpr bool is_known(" : "inline constexpr bool is_known(") +
-           simple + " value) " + body;
+    // Free functions found by argument-dependent lookup (hidden friends for a
+    // nested enum), so that code generic over enums needs no table of its own:
+    // whether a value read from a message is one the schema names, how many
+    // values it names, and each value's schema name.
+    const std::string function = nested ? "friend constexpr " : "inline constexpr ";
+    const std::string count = std::to_string(enumerants.size());
+    std::string body = enumerants.size() == 0
+                           ? "{\n" + indent + "    (void)value;\n" + indent +
+                                 "    return false;\n" + indent + "}\n"
+                           : "{ return static_cast<uint16_t>(value) < " + count + "; }\n";
+    out += indent + function + "bool is_known(" + simple + " value) " + body;
+    out +=
+        indent + function + "uint16_t enumerant_count(" + simple + ") { return " + count + "; }\n";
+    // The name as the schema spells it ("blueViolet"); empty for a value the
+    // schema does not name.
+    out += indent + function + "::std::string_view enumerant_name(" + simple + " value) {\n";
+    if (enumerants.size() != 0) {
+        out += indent + "    switch (value) {\n";
+        for (uint32_t i = 0; i < enumerants.size(); ++i) {
+            out += indent + "    case " + simple +
+                   "::" + pascal_case(text(enumerants[i].getName())) + ":\n";
+            out +=
+                indent + "        return " + string_literal(text(enumerants[i].getName())) + ";\n";
+        }
+        out += indent + "    }\n";
+    } else {
+        out += indent + "    (void)value;\n";
+    }
+    out += indent + "    return {};\n" + indent + "}\n";
     where += out + (nested ? "" : "\n");
 }
 

@@ -3,14 +3,15 @@
 //
 //   capos-mkmanifest MANIFEST.bin [ARCHIVE-PATH...]
 //
-// MANIFEST.bin is the framed message `capnp eval --binary` produced. Checks:
-// the encoding (every pointer in bounds), everything lib/manifest validates
+// MANIFEST.bin is the framed message `capnp eval --binary` produced. Checks
+// it as the kernel and init read it (lib/manifest/read.h: size, framing, the
+// encoding with every pointer in bounds), everything lib/manifest validates
 // (names, binaries, grants, imports against exports, service limits within
 // the kernel's maximums, only kernel capabilities the kernel serves: the
 // rules the kernel applies again at boot), and that every binary's path is
 // one of the ARCHIVE-PATHs that will be packed beside it.
 #include "lib/capnp/wire.h"
-#include "lib/manifest/validate.h"
+#include "lib/manifest/read.h"
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -34,26 +35,28 @@ int main(int argc, char** argv) {
     if (!in)
         return fail(std::string("cannot read ") + argv[1]);
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.empty() || bytes.size() % 8 != 0)
-        return fail(std::string(argv[1]) + ": not a whole number of words");
-    std::vector<capos::capnp::Word> words(bytes.size() / 8);
+    std::vector<capos::capnp::Word> words((bytes.size() + 7) / 8);
     std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(words.data()));
 
-    std::span<const capos::capnp::Word> storage[64];
-    auto segments = capos::capnp::parse_framed(words, storage);
-    if (segments.is_error())
-        return fail(std::string(argv[1]) + ": " + capos::capnp::to_string(segments.error()));
-    capos::capnp::MessageReader message(segments.value());
-    if (auto error = capos::capnp::validate(message); error != capos::capnp::WireError::None)
-        return fail(std::string(argv[1]) + ": " + capos::capnp::to_string(error));
-
-    capos::schema::SystemManifest::Reader manifest(message.root());
-    auto valid = capos::manifest::validate(manifest);
-    if (valid.is_error()) {
-        std::string subject(valid.error().subject);
-        return fail(std::string(argv[1]) + ": " + capos::manifest::to_string(valid.error().code) +
-                    (subject.empty() ? "" : ": '" + subject + "'"));
+    // The kernel's and init's own reading: what passes here boots.
+    if (auto size = capos::manifest::check_size(bytes.size()); size.is_error())
+        return fail(std::string(argv[1]) + ": the manifest " +
+                    std::string(capos::manifest::to_string(size.error().kind)));
+    capos::manifest::FramedManifest framed;
+    auto read = framed.read(words);
+    if (read.is_error()) {
+        const capos::manifest::ReadError& error = read.error();
+        std::string why(capos::manifest::reason(error));
+        if (error.kind == capos::manifest::ReadErrorKind::Invalid) {
+            std::string subject(error.invalid.subject);
+            return fail(std::string(argv[1]) + ": " + why +
+                        (subject.empty() ? "" : ": '" + subject + "'"));
+        }
+        return fail(std::string(argv[1]) + ": the manifest " +
+                    std::string(capos::manifest::to_string(error.kind)) +
+                    (why.empty() ? "" : ": " + why));
     }
+    capos::schema::SystemManifest::Reader manifest = read.value();
     std::vector<std::string> files(argv + 2, argv + argc);
     for (auto binary : manifest.binaries()) {
         std::string path(binary.path());

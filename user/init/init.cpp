@@ -13,8 +13,9 @@
 // that is not a program, memory, ...) is reported by name, no later service
 // is started, and init still waits for the ones it did start before it exits
 // 1: a system that did not come up whole never ends in success.
+#include "abi/ring.h"
 #include "lib/capnp/wire.h"
-#include "lib/manifest/validate.h"
+#include "lib/manifest/read.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
@@ -25,13 +26,12 @@ namespace {
 using namespace capos;
 using schema::CapGrant;
 
-constexpr size_t max_manifest_words = 64 * 1024 / 8;
-constexpr size_t max_segments = 16;
-constexpr size_t max_services = 32;
+constexpr size_t max_manifest_words = manifest::max_manifest_bytes / sizeof(capnp::Word);
+constexpr size_t max_services = schema::max_services;
 constexpr size_t max_exports = 64;
 
-alignas(8) capnp::Word g_manifest[max_manifest_words];
-std::span<const capnp::Word> g_segments[max_segments];
+alignas(capnp::Word) capnp::Word g_manifest[max_manifest_words];
+manifest::FramedManifest g_framed;
 
 struct Export {
     std::string_view service;
@@ -79,7 +79,7 @@ std::string_view call_error_text(const gen::CallError& error) {
     case gen::CallErrorKind::Exception:
         return error.exception.message;
     case gen::CallErrorKind::Transport:
-        return "transport error";
+        return abi::cqe_result_name(error.transport_error);
     case gen::CallErrorKind::ParamsTooLarge:
         return "params too large";
     case gen::CallErrorKind::BadReply:
@@ -88,15 +88,29 @@ std::string_view call_error_text(const gen::CallError& error) {
     return "unknown error";
 }
 
+[[noreturn]] void refuse_manifest(const manifest::ReadError& error) {
+    {
+        Line line;
+        line << "init: the manifest " << manifest::to_string(error.kind);
+        if (std::string_view reason = manifest::reason(error); !reason.empty())
+            line << ": " << reason;
+        if (error.kind == manifest::ReadErrorKind::Invalid && !error.invalid.subject.empty())
+            line << ": " << error.invalid.subject;
+    }
+    rt::exit(1);
+}
+
 schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>& boot) {
     auto size = boot->manifest_size();
     if (size.is_error())
         fail("cannot read the manifest size", call_error_text(size.error()));
+    // The size, the framing, the encoding and the meaning: the same reading
+    // and checks the kernel made at boot (lib/manifest/read.h).
     uint64_t bytes = size.value().bytes();
-    if (bytes == 0 || bytes > sizeof g_manifest || bytes % 8 != 0)
-        fail("the manifest is empty, too large or not whole words");
+    if (auto checked = manifest::check_size(bytes); checked.is_error())
+        refuse_manifest(checked.error());
     for (uint64_t offset = 0; offset < bytes;) {
-        auto chunk = boot->read_manifest(offset, 4096);
+        auto chunk = boot->read_manifest(offset, schema::BootPackage::max_read);
         if (chunk.is_error())
             fail("cannot read the manifest", call_error_text(chunk.error()));
         std::span<const uint8_t> data = chunk.value().data();
@@ -105,23 +119,11 @@ schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>
         __builtin_memcpy(reinterpret_cast<uint8_t*>(g_manifest) + offset, data.data(), data.size());
         offset += data.size();
     }
-    auto segments =
-        capnp::parse_framed(std::span<const capnp::Word>(g_manifest, bytes / 8), g_segments);
-    if (segments.is_error())
-        fail("the manifest is not a framed message", capnp::to_string(segments.error()));
-    static capnp::MessageReader* message;
-    alignas(capnp::MessageReader) static unsigned char storage[sizeof(capnp::MessageReader)];
-    message = new (storage) capnp::MessageReader(segments.value());
-    if (capnp::WireError error = capnp::validate(*message); error != capnp::WireError::None)
-        fail("the manifest is malformed", capnp::to_string(error));
-    schema::SystemManifest::Reader manifest(message->root());
-    auto valid = manifest::validate(manifest);
-    if (valid.is_error()) {
-        Line() << "init: the manifest is invalid: " << manifest::to_string(valid.error().code)
-               << (valid.error().subject.empty() ? "" : ": ") << valid.error().subject;
-        rt::exit(1);
-    }
-    return manifest;
+    auto read =
+        g_framed.read(std::span<const capnp::Word>(g_manifest, bytes / sizeof(capnp::Word)));
+    if (read.is_error())
+        refuse_manifest(read.error());
+    return read.value();
 }
 
 // Reports that `service` could not be started, and why; returns false.
@@ -140,10 +142,10 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
     auto grants = service.grants();
     // Resolve every grant's source before spawning (decode, then invoke).
     abi::CapId sources[abi::capset_max_entries];
-    if (grants.size() > abi::capset_max_entries)
-        return refuse(service, "too many grants");
+    if (!manifest::grant_count_valid(grants.size()))
+        return refuse(service, manifest::grant_count_rule);
     if (g_started_count == max_services)
-        return refuse(service, "too many services");
+        return refuse(service, manifest::service_count_rule);
     for (uint32_t i = 0; i < grants.size(); ++i) {
         CapGrant::Reader grant = grants[i];
         auto source = grant.source();

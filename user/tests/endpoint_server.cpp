@@ -148,7 +148,7 @@ Line hold(Work& work, uint32_t count) {
         abi::Cqe cqe = rt::ring().run(recv_sqe(work.id, g_work_buffer, sizeof g_work_buffer));
         if (cqe.result < 0)
             return Line("held ").udec(received).add(", then ").add(
-                test::transport_error_name(cqe.result));
+                abi::cqe_result_name(cqe.result));
         work.held[work.held_count++] = cqe.call_id;
         ++received;
     }
@@ -177,7 +177,7 @@ Line release(Work& work, uint32_t count) {
 // The answer of a RECV made for recv or await-recv.
 Line received(Work& work, const abi::Cqe& cqe) {
     if (cqe.result < 0)
-        return Line(test::transport_error_name(cqe.result));
+        return Line(abi::cqe_result_name(cqe.result));
     if (work.held_count < max_held)
         work.held[work.held_count++] = cqe.call_id;
     return Line("received");
@@ -205,8 +205,7 @@ Line serve(Work& work, uint32_t count) {
     for (uint32_t i = 0; i < count; ++i) {
         abi::Cqe cqe = rt::ring().run(recv_sqe(work.id, g_work_buffer, sizeof g_work_buffer));
         if (cqe.result < 0)
-            return Line("served ").udec(i).add(", then ").add(
-                test::transport_error_name(cqe.result));
+            return Line("served ").udec(i).add(", then ").add(abi::cqe_result_name(cqe.result));
         auto message = echo_results(results, echo_text(g_work_buffer, cqe));
         if (rt::ring().run(return_sqe(work.id, cqe.call_id, message)).result != 0)
             return Line("served ").udec(i).add(", then a RETURN failed");
@@ -314,7 +313,7 @@ int main() {
         abi::Cqe cqe = rt::ring().run(recv_sqe(control, g_control_buffer, sizeof g_control_buffer));
         if (cqe.result < 0) {
             Line line("control RECV ended: ");
-            line.add(test::transport_error_name(cqe.result));
+            line.add(abi::cqe_result_name(cqe.result));
             suite.note(line.view());
             break;
         }

@@ -111,7 +111,7 @@ uint32_t wait_calls(uint32_t first, uint32_t count, int32_t result, std::string_
                 .add(": result ")
                 .dec(cqe.result)
                 .add(' ')
-                .add(test::transport_error_name(cqe.result));
+                .add(abi::cqe_result_name(cqe.result));
     }
     return matching;
 }
@@ -150,7 +150,7 @@ void submit_command(uint32_t control, std::string_view text) {
 Line finish_command() {
     abi::Cqe cqe = rt::ring().wait(g_control_call.ticket);
     if (cqe.result != 0)
-        return Line("result ").dec(cqe.result).add(' ').add(test::transport_error_name(cqe.result));
+        return Line("result ").dec(cqe.result).add(' ').add(abi::cqe_result_name(cqe.result));
     return Line(reply_text(g_control_call, cqe));
 }
 

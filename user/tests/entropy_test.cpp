@@ -1,5 +1,6 @@
-// EntropySource: fills differ, lengths 0 and the 4096-byte maximum work, and
-// 4097 is an invalidArgument CapException.
+// EntropySource: fills differ, lengths 0 and the maximum
+// (schema::EntropySource::max_fill) work, and one byte more is an
+// invalidArgument CapException.
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/test.h"
 
@@ -7,6 +8,8 @@ using namespace capos;
 using capos::test::Line;
 
 namespace {
+
+constexpr uint32_t max_fill = schema::EntropySource::max_fill;
 
 bool all_zero(std::span<const uint8_t> bytes) {
     for (uint8_t b : bytes)
@@ -45,17 +48,17 @@ int main() {
     auto one = client.fill(1);
     suite.check("fill(1) returns 1 byte", one.is_ok() && one.value().bytes().size() == 1);
 
-    auto large = client.fill(4097);
-    suite.check_exception("fill(4097) is invalidArgument", large,
-                          schema::ExceptionType::InvalidArgument);
+    auto large = client.fill(max_fill + 1);
+    suite.check_exception(Line("fill(").udec(max_fill + 1).add(") is invalidArgument").view(),
+                          large, schema::ExceptionType::InvalidArgument);
     auto huge = client.fill(0xffffffff);
     suite.check_exception("fill(2^32-1) is invalidArgument", huge,
                           schema::ExceptionType::InvalidArgument);
 
-    // 4096 bytes, the maximum, need a result buffer larger than the runtime's
-    // 4 KiB one: a raw call with 8 KiB of room.
-    alignas(8) static capnp::Word params[2] = {uint64_t(1) << 32, 4096};
-    alignas(8) static capnp::Word result[1024];
+    // The maximum needs a result buffer larger than the runtime's 4 KiB one:
+    // a raw call with twice the maximum of room.
+    alignas(8) static capnp::Word params[2] = {uint64_t(1) << 32, max_fill};
+    alignas(8) static capnp::Word result[2 * max_fill / sizeof(capnp::Word)];
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Call);
     sqe.cap = entropy.value().id().raw;
@@ -67,20 +70,36 @@ int main() {
     sqe.result_addr = reinterpret_cast<uint64_t>(result);
     sqe.result_len = sizeof result;
     abi::Cqe cqe = test::raw::run(sqe);
-    suite.check_result("fill(4096) into an 8 KiB buffer", cqe.result, 0);
+    suite.check_result(Line("fill(")
+                           .udec(max_fill)
+                           .add(") into an ")
+                           .udec(sizeof result / 1024)
+                           .add(" KiB buffer")
+                           .view(),
+                       cqe.result, 0);
     capnp::MessageReader message(std::span<const capnp::Word>(result, cqe.result_len / 8));
     schema::EntropySource::FillResults::Reader results(message.root());
-    suite.check("fill(4096) returns 4096 bytes not all zero",
-                cqe.result == 0 && results.bytes().size() == 4096 && !all_zero(results.bytes()),
+    suite.check(Line("fill(")
+                    .udec(max_fill)
+                    .add(") returns ")
+                    .udec(max_fill)
+                    .add(" bytes not all zero")
+                    .view(),
+                cqe.result == 0 && results.bytes().size() == max_fill && !all_zero(results.bytes()),
                 Line("got ").udec(results.bytes().size()));
 
     // The same into exactly 4 KiB cannot fit (the message needs a few words
-    // more than its 4096 bytes of data): a transport error, and nothing else.
-    sqe.result_len = 4096;
+    // more than its data): a transport error, and nothing else.
+    sqe.result_len = max_fill;
     sqe.user_data = 0x4097;
     cqe = test::raw::run(sqe);
-    suite.check_result("fill(4096) into a 4 KiB buffer is ResultTooSmall", cqe.result,
-                       abi::TransportError::ResultTooSmall);
+    suite.check_result(Line("fill(")
+                           .udec(max_fill)
+                           .add(") into a ")
+                           .udec(max_fill / 1024)
+                           .add(" KiB buffer is ResultTooSmall")
+                           .view(),
+                       cqe.result, abi::TransportError::ResultTooSmall);
     // And the client still works after that.
     suite.check("fill(16) after ResultTooSmall", client.fill(16).is_ok());
 

@@ -7,10 +7,13 @@
 // leaked). A trivial child at the end proves the spawner still works, and the
 // scenario's frame check that no child's memory leaked.
 //
-// Then the boundaries that must succeed (a 31-byte process name, a 47-byte
-// grant name, 63 grants) and ProcessHandle.wait: an exit code, waiting twice,
+// Then the boundaries that must succeed (a process name of
+// schema::max_process_name bytes, a grant name of abi::capset_name_max bytes,
+// abi::capset_max_entries grants; one more of each is refused above) and
+// ProcessHandle.wait: an exit code, waiting twice,
 // a fault's vector, waits queued on a running child (at most 4; a fifth is
 // refused with overloaded) and a wait after the handle is released.
+#include "abi/capset.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/spawn.h"
@@ -25,12 +28,24 @@ using capos::test::move_grant;
 
 namespace {
 
-constexpr std::string_view name_31 = "a-process-name-of-31-bytes-long";
-constexpr std::string_view name_32 = "a-process-name-of-32-bytes-long!";
-constexpr std::string_view grant_47 = "a-grant-name-that-is-exactly-47-bytes-long-okay";
-constexpr std::string_view grant_48 = "a-grant-name-that-is-exactly-48-bytes-long-ok-no";
-static_assert(name_31.size() == 31 && name_32.size() == 32);
-static_assert(grant_47.size() == 47 && grant_48.size() == 48);
+// A name of exactly `Length` bytes, made from the limit it tests.
+template <size_t Length>
+struct NameOf {
+    char text[Length];
+    constexpr NameOf() : text() {
+        for (size_t i = 0; i < Length; ++i)
+            text[i] = char('a' + i % 26);
+    }
+    constexpr std::string_view view() const { return {text, Length}; }
+};
+constexpr size_t longest_process_name = schema::max_process_name;
+constexpr size_t longest_grant_name = abi::capset_name_max;
+constexpr size_t most_grants = abi::capset_max_entries;
+constexpr NameOf<longest_process_name> name_longest;
+constexpr NameOf<longest_process_name + 1> name_too_long;
+constexpr NameOf<longest_grant_name> grant_longest;
+constexpr NameOf<longest_grant_name + 1> grant_too_long;
+static_assert(most_grants + 1 < 100, "grant names below have two digits");
 
 test::Suite suite("spawn-errors");
 uint32_t g_spawner, g_console, g_timer, g_null;
@@ -97,11 +112,13 @@ void hostile_inputs() {
     refused("an unknown binary", "child", "no-such-binary", no_grants, invalid);
     refused("a binary that is not an ELF", "child", "not-a-program", no_grants, invalid);
     refused("an empty binary name", "child", "", no_grants, invalid);
-    refused("a process name of 32 bytes", name_32, "trivial-child", no_grants, invalid);
+    refused(Line("a process name of ").udec(longest_process_name + 1).add(" bytes").view(),
+            name_too_long.view(), "trivial-child", no_grants, invalid);
     refused("an empty process name", "", "trivial-child", no_grants, invalid);
     {
-        const GrantSpec grants[] = {copy_grant(grant_48, g_console)};
-        refused("a grant name of 48 bytes", "child", "trivial-child", grants, invalid);
+        const GrantSpec grants[] = {copy_grant(grant_too_long.view(), g_console)};
+        refused(Line("a grant name of ").udec(longest_grant_name + 1).add(" bytes").view(), "child",
+                "trivial-child", grants, invalid);
     }
     {
         const GrantSpec grants[] = {copy_grant("console", g_console), copy_grant("", g_null)};
@@ -112,15 +129,16 @@ void hostile_inputs() {
         refused("duplicate grant names", "child", "trivial-child", grants, invalid);
     }
     {
-        static char names[64][4];
-        GrantSpec grants[64];
-        for (uint32_t i = 0; i < 64; ++i) {
+        static char names[most_grants + 1][4];
+        GrantSpec grants[most_grants + 1];
+        for (uint32_t i = 0; i < most_grants + 1; ++i) {
             names[i][0] = 'g';
             names[i][1] = char('0' + i / 10);
             names[i][2] = char('0' + i % 10);
             grants[i] = copy_grant(std::string_view(names[i], 3), g_null);
         }
-        refused("64 grants", "child", "trivial-child", grants, invalid);
+        refused(Line().udec(most_grants + 1).add(" grants").view(), "child", "trivial-child",
+                grants, invalid);
     }
     {
         const GrantSpec grants[] = {copy_grant("x", abi::CapId::make(200, 1).raw)};
@@ -190,29 +208,42 @@ void hostile_inputs() {
 
 void boundaries() {
     {
-        const GrantSpec grants[] = {copy_grant("console", g_console), copy_grant(grant_47, g_null)};
-        auto spawned = test::spawn(g_spawner, name_31, "grant-child", grants);
-        suite.check_ok("a 31-byte process name and a 47-byte grant name are accepted", spawned);
+        const GrantSpec grants[] = {copy_grant("console", g_console),
+                                    copy_grant(grant_longest.view(), g_null)};
+        auto spawned = test::spawn(g_spawner, name_longest.view(), "grant-child", grants);
+        suite.check_ok(Line("a ")
+                           .udec(longest_process_name)
+                           .add("-byte process name and a ")
+                           .udec(longest_grant_name)
+                           .add("-byte grant name are accepted")
+                           .view(),
+                       spawned);
         if (spawned.is_ok()) {
-            expect_ended("the child with the 47-byte name used it (exited with 129)",
+            expect_ended(Line("the child with the ")
+                             .udec(longest_grant_name)
+                             .add("-byte name used it (exited with 129)")
+                             .view(),
                          test::wait(spawned.value().handle.raw), true, 129);
             (void)rt::release(spawned.value().handle);
         }
     }
     {
-        static char names[63][4];
-        GrantSpec grants[63];
+        static char names[most_grants][4];
+        GrantSpec grants[most_grants];
         grants[0] = copy_grant("console", g_console);
-        for (uint32_t i = 1; i < 63; ++i) {
+        for (uint32_t i = 1; i < most_grants; ++i) {
             names[i][0] = 'n';
             names[i][1] = char('0' + i / 10);
             names[i][2] = char('0' + i % 10);
             grants[i] = copy_grant(std::string_view(names[i], 3), g_null);
         }
         auto spawned = test::spawn(g_spawner, "child", "grant-child", grants);
-        suite.check_ok("63 grants are accepted", spawned);
+        suite.check_ok(Line().udec(most_grants).add(" grants are accepted").view(), spawned);
         if (spawned.is_ok()) {
-            expect_ended("the child with 63 grants used them all (exited with 129)",
+            expect_ended(Line("the child with ")
+                             .udec(most_grants)
+                             .add(" grants used them all (exited with 129)")
+                             .view(),
                          test::wait(spawned.value().handle.raw), true, 129);
             (void)rt::release(spawned.value().handle);
         }

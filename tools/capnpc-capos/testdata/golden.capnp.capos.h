@@ -108,6 +108,20 @@ enum class Color : uint16_t {
 inline constexpr bool is_known(Color value) {
     return static_cast<uint16_t>(value) < 3;
 }
+inline constexpr uint16_t enumerant_count(Color) {
+    return 3;
+}
+inline constexpr ::std::string_view enumerant_name(Color value) {
+    switch (value) {
+    case Color::Red:
+        return "red";
+    case Color::Green:
+        return "green";
+    case Color::BlueViolet:
+        return "blueViolet";
+    }
+    return {};
+}
 
 // Every scalar type, without and with defaults.
 struct Scalars {
@@ -220,6 +234,16 @@ struct Outer {
         Safe = 1,
     };
     friend constexpr bool is_known(Mode value) { return static_cast<uint16_t>(value) < 2; }
+    friend constexpr uint16_t enumerant_count(Mode) { return 2; }
+    friend constexpr ::std::string_view enumerant_name(Mode value) {
+        switch (value) {
+        case Mode::Fast:
+            return "fast";
+        case Mode::Safe:
+            return "safe";
+        }
+        return {};
+    }
     struct Inner;
     static constexpr ::std::string_view greeting = {"hi", 2};
     static const ::golden::schema::Outer::Mode default_mode;

@@ -4,44 +4,6 @@
 
 namespace capos::test {
 
-std::string_view transport_error_name(int32_t result) {
-    // By value, not by enumerator, so that codes added to abi/ring.h later
-    // need no change here (they print as their number).
-    static constexpr std::string_view names[] = {
-        "BadSqe",      "BadOpcode",      "BadFlags",      "BadBuffer",      "InvalidCap",
-        "StaleCap",    "WrongInterface", "BadParams",     "ResultTooSmall", "Disconnected",
-        "BadTransfer", "NoMemory",       "QuotaExceeded", "RingCorrupted",  "NoSuchCall",
-    };
-    if (result < 0 && uint32_t(-int64_t(result)) <= sizeof names / sizeof names[0])
-        return names[-int64_t(result) - 1];
-    return "?";
-}
-
-static_assert(int32_t(abi::TransportError::BadSqe) == -1 &&
-              int32_t(abi::TransportError::RingCorrupted) == -14);
-
-namespace {
-
-std::string_view exception_type_name(schema::ExceptionType type) {
-    switch (type) {
-    case schema::ExceptionType::Failed:
-        return "failed";
-    case schema::ExceptionType::Overloaded:
-        return "overloaded";
-    case schema::ExceptionType::Disconnected:
-        return "disconnected";
-    case schema::ExceptionType::Unimplemented:
-        return "unimplemented";
-    case schema::ExceptionType::InvalidArgument:
-        return "invalidArgument";
-    case schema::ExceptionType::PermissionDenied:
-        return "permissionDenied";
-    }
-    return "unknown";
-}
-
-} // namespace
-
 Line describe(const gen::CallError& error) {
     Line line;
     switch (error.kind) {
@@ -49,14 +11,16 @@ Line describe(const gen::CallError& error) {
         line.add("transport error ")
             .dec(error.transport_error)
             .add(' ')
-            .add(transport_error_name(error.transport_error));
+            .add(abi::cqe_result_name(error.transport_error));
         break;
-    case gen::CallErrorKind::Exception:
+    case gen::CallErrorKind::Exception: {
+        std::string_view type = schema::enumerant_name(error.exception.type);
         line.add("exception ")
-            .add(exception_type_name(error.exception.type))
+            .add(type.empty() ? "unknown" : type)
             .add(": ")
             .add(error.exception.message);
         break;
+    }
     case gen::CallErrorKind::ParamsTooLarge:
         line.add("params too large");
         break;
@@ -97,10 +61,10 @@ bool Suite::check_result(std::string_view what, int32_t result, int32_t expected
     Line detail;
     detail.add("result ").dec(result);
     if (result < 0)
-        detail.add(' ').add(transport_error_name(result));
+        detail.add(' ').add(abi::cqe_result_name(result));
     detail.add(", expected ").dec(expected);
     if (expected < 0)
-        detail.add(' ').add(transport_error_name(expected));
+        detail.add(' ').add(abi::cqe_result_name(expected));
     return check(what, false, detail);
 }
 

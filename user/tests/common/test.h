@@ -25,9 +25,6 @@ namespace capos::test {
 
 using rt::Line;
 
-// The name of a TransportError value ("BadBuffer"), or "?" for others.
-std::string_view transport_error_name(int32_t result);
-
 // A short description of a failed generated-client call.
 Line describe(const gen::CallError& error);
 
