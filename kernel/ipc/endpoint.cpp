@@ -30,8 +30,16 @@ Result<EndpointPair, TransportError> create_endpoint_pair() {
                         RefPtr<EndpointClient>::adopt(client.value())};
 }
 
+namespace {
+
+EndpointCall* as_call(ipc::EndpointCallRecord* record) {
+    return static_cast<EndpointCall*>(record);
+}
+
+} // namespace
+
 void Endpoint::destroy() {
-    VERIFY(m_queue_head == nullptr && m_in_flight == nullptr);
+    VERIFY(m_state.idle());
     this->~Endpoint();
     heap_free(this);
 }
@@ -48,9 +56,12 @@ void EndpointClient::destroy() {
     heap_free(this);
 }
 
+bool Endpoint::receiver_live() const {
+    return m_receiver.has_value() && !m_receiver->caller()->has_exited();
+}
+
 void Endpoint::remove_client() {
-    VERIFY(m_clients > 0);
-    if (--m_clients == 0 && !m_queue_head && m_receiver.has_value()) {
+    if (m_state.remove_client()) {
         PendingReply receiver = std::move(*m_receiver);
         m_receiver.reset();
         receiver.complete_with_error(TransportError::Disconnected);
@@ -79,58 +90,39 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
     heap_destroy(call);
 }
 
-Endpoint::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
-                                     PendingReply& receiver, bool from_queue) {
+ipc::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
+                                PendingReply& receiver) {
     abi::RecvHeader header{
-        .call_id = call.call_id,
+        .call_id = call.call_id(),
         .method = call.method,
         .cap_count = uint16_t(call.transfer.count()),
         .interface_id = call.interface_id,
         .caller = call.reply ? call.reply.caller()->id() : 0,
         .params_len = uint32_t(params.size() * sizeof(capnp::Word)),
     };
-    abi::Cqe cqe{.call_id = call.call_id, .extra = header.caller};
+    abi::Cqe cqe{.call_id = call.call_id(), .extra = header.caller};
     // The direct handoff (step 1): the receiver runs next.
     switch (receiver.answer(cqe, std::as_bytes(std::span(&header, 1)), params, call.transfer,
                             Wake::First)) {
     case PendingReply::Answer::Delivered:
-        break;
+        return ipc::Delivery::Delivered;
     case PendingReply::Answer::Refused:
-        return Delivery::ReceiverRefused;
+        return ipc::Delivery::ReceiverRefused;
     case PendingReply::Answer::TransferFailed:
-        return Delivery::TransferFailed; // the receiver's table is full
+        return ipc::Delivery::TransferFailed; // the receiver's table is full
     }
-    if (from_queue) {
-        m_queue_head = call.next;
-        if (!m_queue_head)
-            m_queue_tail = nullptr;
-        --m_queued;
-        if (Process* caller = call.reply.caller())
-            caller->uncharge_queued(uint64_t(call.params_words) * 8);
-        if (call.params)
-            heap_free(call.params); // an empty call has none
-        call.params = nullptr;
-        call.params_words = 0;
-    }
-    call.next = m_in_flight;
-    m_in_flight = &call;
-    return Delivery::Delivered;
+    __builtin_unreachable();
 }
 
 std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& sqe,
                                        std::span<capnp::Word> params, Transfer transfer) {
-    if (m_closed)
-        return error_cqe(sqe.user_data, TransportError::Disconnected);
-    // A call must fit the largest receive buffer with its header and records,
-    // or it could never be received and would block the queue behind it.
     uint64_t delivered_size = sizeof(abi::RecvHeader) + params.size() * sizeof(capnp::Word) +
                               uint64_t(transfer.count()) * sizeof(abi::CapRecord);
-    if (delivered_size > ring::max_message_bytes)
-        return error_cqe(sqe.user_data, TransportError::BadBuffer);
-    bool direct = m_receiver.has_value() && !m_receiver->caller()->has_exited();
+    auto route = m_state.route_call(delivered_size, receiver_live());
+    if (route.is_error())
+        return error_cqe(sqe.user_data, route.error());
+    bool direct = route.value() == ipc::CallRoute::Direct;
     uint64_t queued_bytes = direct ? 0 : params.size() * sizeof(capnp::Word);
-    if (!direct && m_queued >= max_queued_calls)
-        return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
     if (!caller.can_add_outgoing(queued_bytes))
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
     auto reply = PendingReply::owe(caller, sqe.user_data, sqe.result);
@@ -144,9 +136,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     }
     EndpointCall* call = created.value();
     call->endpoint = this;
-    call->call_id = m_next_call_id++;
-    if (m_next_call_id == 0)
-        m_next_call_id = 1;
+    m_state.open(*call);
     call->method = sqe.method;
     call->interface_id = sqe.interface_id;
     call->reply = std::move(*reply);
@@ -156,27 +146,25 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
         PendingReply receiver = std::move(*m_receiver);
         caller.add_outgoing(call);
         call->charged = true;
-        switch (deliver(*call, params, receiver, /*from_queue=*/false)) {
-        case Delivery::Delivered:
+        ipc::Delivery delivery = deliver(*call, params, receiver);
+        auto after = m_state.delivered_direct(*call, delivery);
+        if (delivery == ipc::Delivery::TransferFailed)
+            m_receiver = std::move(receiver); // it keeps waiting
+        else
             m_receiver.reset();
+        if (after.is_error()) {
+            // The call fails and its capabilities stay with the caller.
+            end_call(call, std::nullopt); // answered at once below
+            return error_cqe(sqe.user_data, after.error());
+        }
+        if (after.value() == ipc::AfterDirect::InFlight)
             return std::nullopt;
-        case Delivery::TransferFailed:
-            // The receiver keeps waiting; the call fails and its capabilities
-            // stay with the caller.
-            m_receiver = std::move(receiver);
+        // The receiver's RECV has failed; the call queues for the next one,
+        // within the same bounds as any queued call.
+        release_charges(*call, call->reply.caller());
+        if (!caller.can_add_outgoing(params.size() * sizeof(capnp::Word))) {
             end_call(call, std::nullopt); // answered at once below
             return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
-        case Delivery::ReceiverRefused:
-            // The receiver's RECV has failed; queue the call for the next one,
-            // within the same bounds as any queued call.
-            m_receiver.reset();
-            release_charges(*call, call->reply.caller());
-            if (m_queued >= max_queued_calls ||
-                !caller.can_add_outgoing(params.size() * sizeof(capnp::Word))) {
-                end_call(call, std::nullopt); // answered at once below
-                return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
-            }
-            break;
         }
     }
 
@@ -193,41 +181,43 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     caller.add_outgoing(call);
     caller.charge_queued(uint64_t(call->params_words) * 8);
     call->charged = true;
-    if (m_queue_tail)
-        m_queue_tail->next = call;
-    else
-        m_queue_head = call;
-    m_queue_tail = call;
-    ++m_queued;
+    m_state.enqueue(*call);
     return std::nullopt;
 }
 
 std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe& sqe) {
-    if (m_receiver.has_value() && !m_receiver->caller()->has_exited())
-        return error_cqe(sqe.user_data, TransportError::QuotaExceeded); // one RECV at a time
+    auto begun = m_state.begin_receive(receiver_live()); // one RECV at a time
+    if (begun.is_error())
+        return error_cqe(sqe.user_data, begun.error());
     // Answered at once when a call waits; kept (within the bound) otherwise.
     PendingReply receiver = PendingReply::owe_unbounded(owner, sqe.user_data, sqe.result);
-    while (EndpointCall* call = m_queue_head) {
+    while (EndpointCall* call = as_call(m_state.oldest_queued())) {
         std::span<capnp::Word> params(call->params, call->params_words);
-        switch (deliver(*call, params, receiver, /*from_queue=*/true)) {
-        case Delivery::Delivered:
-        case Delivery::ReceiverRefused: // it stays queued; the RECV has failed
-            return std::nullopt;        // deliver posted the completion
-        case Delivery::TransferFailed:
+        ipc::Delivery delivery = deliver(*call, params, receiver);
+        m_state.delivered_from_queue(*call, delivery);
+        switch (delivery) {
+        case ipc::Delivery::Delivered:
+            // In flight: the heap copy of its params has served.
+            if (Process* caller = call->reply.caller())
+                caller->uncharge_queued(uint64_t(call->params_words) * 8);
+            if (call->params)
+                heap_free(call->params); // an empty call has none
+            call->params = nullptr;
+            call->params_words = 0;
+            return std::nullopt;
+        case ipc::Delivery::ReceiverRefused: // it stays queued; the RECV has failed
+            return std::nullopt;             // deliver posted the completion
+        case ipc::Delivery::TransferFailed:
             // The owner's table is full: this call fails back to its caller
             // with its capabilities restored, and the RECV takes the next.
-            m_queue_head = call->next;
-            if (!m_queue_head)
-                m_queue_tail = nullptr;
-            --m_queued;
             end_call(call, abi::Cqe{.result = int32_t(TransportError::QuotaExceeded)});
             continue;
         }
     }
-    if (m_clients == 0 || !receiver.may_keep()) {
+    auto waiting = m_state.wait_for_call(receiver.may_keep());
+    if (waiting.is_error()) {
         receiver.reset(); // answered at once below
-        return error_cqe(sqe.user_data, m_clients == 0 ? TransportError::Disconnected
-                                                       : TransportError::QuotaExceeded);
+        return error_cqe(sqe.user_data, waiting.error());
     }
     m_receiver = std::move(receiver);
     return std::nullopt;
@@ -235,13 +225,11 @@ std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe
 
 abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
                                Transfer transfer) {
-    EndpointCall** link = &m_in_flight;
-    while (*link && (*link)->call_id != sqe.call_id)
-        link = &(*link)->next;
-    EndpointCall* call = *link;
-    if (!call)
-        return error_cqe(sqe.user_data, TransportError::NoSuchCall);
-    if (call->reply) {
+    auto found = m_state.find_in_flight(sqe.call_id);
+    if (found.is_error())
+        return error_cqe(sqe.user_data, found.error());
+    EndpointCall* call = as_call(found.value());
+    if (!call->orphaned()) {
         // Kept until the charges are released (answering drops the reply's
         // reference).
         RefPtr<Process> caller = retain(call->reply.caller());
@@ -254,16 +242,16 @@ abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Wor
         if (call->charged)
             release_charges(*call, caller.get());
     }
-    *link = call->next;
+    m_state.finish(*call);
     end_call(call, std::nullopt);
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
 void Endpoint::close() {
-    if (m_closed)
+    ipc::Closing closing = m_state.close();
+    if (closing == ipc::Closing::AlreadyClosed)
         return;
-    m_closed = true;
-    if (m_receiver.has_value()) {
+    if (closing == ipc::Closing::ClosedWithReceiver) {
         // The owner's own waiting RECV (it released its last owner capability).
         PendingReply receiver = std::move(*m_receiver);
         m_receiver.reset();
@@ -271,33 +259,15 @@ void Endpoint::close() {
             receiver.complete_with_error(TransportError::Disconnected);
     }
     abi::Cqe disconnected{.result = int32_t(TransportError::Disconnected)};
-    while (EndpointCall* call = m_queue_head) {
-        m_queue_head = call->next;
+    while (EndpointCall* call = as_call(m_state.take_closed_call()))
         end_call(call, disconnected);
-    }
-    m_queue_tail = nullptr;
-    m_queued = 0;
-    while (EndpointCall* call = m_in_flight) {
-        m_in_flight = call->next;
-        end_call(call, disconnected);
-    }
 }
 
 void Endpoint::cancel(EndpointCall* call) {
-    // Queued: unlink and free. In flight: forget the caller; a later RETURN
-    // still finds the call (and answers nobody).
-    EndpointCall* previous = nullptr;
-    for (EndpointCall* c = m_queue_head; c; previous = c, c = c->next) {
-        if (c != call)
-            continue;
-        if (previous)
-            previous->next = c->next;
-        else
-            m_queue_head = c->next;
-        if (m_queue_tail == c)
-            m_queue_tail = previous;
-        --m_queued;
-        end_call(c, std::nullopt);
+    // Queued: off the queue and freed. In flight: forget the caller; a later
+    // RETURN still finds the call (and answers nobody).
+    if (m_state.cancel(*call) == ipc::Cancelled::Dropped) {
+        end_call(call, std::nullopt);
         return;
     }
     release_charges(*call, call->reply.caller());

@@ -20,14 +20,19 @@
 //      are answered into the void. When the last client facet goes and nothing
 //      is queued, RECV (waiting or new) completes with Disconnected: nobody
 //      can call any more, so a server can end.
+// The queue, the in-flight set, the call ids and the rules above that decide
+// where a call goes are pure logic: lib/ipc/endpoint_state.h. Endpoint keeps
+// the rest (answers, copies, transfers, heap, charges) and asks it.
 #pragma once
 
 #include "abi/ring.h"
 #include "kernel/ipc/completion.h"
 #include "kernel/ipc/transfer.h"
 #include "kernel/object/kernel_object.h"
+#include "lib/base/intrusive_list.h"
 #include "lib/base/result.h"
 #include "lib/capnp/wire.h"
+#include "lib/ipc/endpoint_state.h"
 #include "lib/ring/ring.h"
 #include <optional>
 #include <span>
@@ -37,11 +42,14 @@ namespace capos::kernel {
 class Endpoint;
 class Process;
 
-struct EndpointCall {
+// Links an EndpointCall into its caller's outgoing list (Process).
+struct OutgoingCallLink;
+
+// One call through an endpoint, from CALL until it is answered or dropped.
+// Heap-allocated; its place in the endpoint's queue or in-flight set and its
+// call id are the endpoint state's (ipc::EndpointCallRecord).
+struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLink> {
     Endpoint* endpoint = nullptr;
-    EndpointCall* next = nullptr;           // in the endpoint's queue or in-flight list
-    EndpointCall* next_of_caller = nullptr; // in the caller's outstanding list
-    uint32_t call_id = 0;
     uint16_t method = 0;
     uint64_t interface_id = 0;
     PendingReply reply;
@@ -54,7 +62,6 @@ struct EndpointCall {
 class Endpoint final : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::Endpoint;
-    static constexpr uint32_t max_queued_calls = 32;
 
     static Result<RefPtr<Endpoint>, abi::TransportError> create();
 
@@ -70,45 +77,37 @@ public:
 
     // The last owner capability is gone: step 4.
     void close();
-    bool closed() const { return m_closed; }
+    bool closed() const { return m_state.closed(); }
 
     // A caller ended: drop its queued call / forget its in-flight one.
     void cancel(EndpointCall* call);
 
-    void add_client() { ++m_clients; }
+    void add_client() { m_state.add_client(); }
     void remove_client();
 
 private:
     Endpoint() : KernelObject(object_type) {}
     void destroy() override;
 
-    enum class Delivery : uint8_t {
-        Delivered,       // the receiver has the call; it is in flight
-        ReceiverRefused, // the receiver's buffer would not take it (its RECV failed)
-        TransferFailed,  // the receiver's table had no room for the capabilities
-    };
     // Copies `call` (header, params, capability records) to the waiting
-    // receiver and moves it in flight, taking it off the queue head if
-    // `from_queue`.
-    Delivery deliver(EndpointCall& call, std::span<capnp::Word> params, PendingReply& receiver,
-                     bool from_queue);
+    // receiver; the endpoint state is told what came of it.
+    static ipc::Delivery deliver(EndpointCall& call, std::span<capnp::Word> params,
+                                 PendingReply& receiver);
+    // Whether the waiting receiver, if any, can still be answered.
+    bool receiver_live() const;
     // Gives back what `call` charged `caller` (outstanding list, queued
     // bytes); `caller` is the call's, or null when it has ended.
     static void release_charges(EndpointCall& call, Process* caller);
     // Ends `call`: releases its charges, posts `answer` to its caller (or
     // forgets the answer when there is none: the caller has ended, or the
-    // submission is answered another way), frees it.
+    // submission is answered another way), frees it. It is on no list of the
+    // endpoint state any more.
     static void end_call(EndpointCall* call, std::optional<abi::Cqe> answer,
                          Wake wake = Wake::Queued);
 
-    bool m_closed = false;
-    uint32_t m_clients = 0;
-    uint32_t m_next_call_id = 1;
-    EndpointCall* m_queue_head = nullptr;
-    EndpointCall* m_queue_tail = nullptr;
-    uint32_t m_queued = 0;
-    EndpointCall* m_in_flight = nullptr;
-    std::optional<PendingReply> m_receiver; // the owner's waiting RECV
+    ipc::EndpointState m_state;
+    // The owner's waiting RECV: present exactly while m_state.receiver_waiting().
+    std::optional<PendingReply> m_receiver;
 };
 
 // The receiving side of an endpoint (a capability). When the last reference

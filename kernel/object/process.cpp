@@ -2,6 +2,7 @@
 #include "abi/capset.h"
 #include "abi/user_layout.h"
 #include "kernel/ipc/endpoint.h"
+#include "kernel/ipc/timed_answer.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
@@ -223,30 +224,23 @@ bool Process::add_exit_watcher(PendingReply reply) {
 }
 
 void Process::add_outgoing(EndpointCall* call) {
-    call->next_of_caller = m_outgoing;
-    m_outgoing = call;
-    ++m_outstanding_calls;
+    m_outgoing.push_front(*call);
 }
 
 void Process::remove_outgoing(EndpointCall* call) {
-    for (EndpointCall** link = &m_outgoing; *link; link = &(*link)->next_of_caller) {
-        if (*link == call) {
-            *link = call->next_of_caller;
-            call->next_of_caller = nullptr;
-            --m_outstanding_calls;
-            return;
-        }
-    }
+    m_outgoing.remove(*call);
 }
 
 void Process::terminate_current(ExitStatus status) {
     Process* process = current();
     VERIFY(process != nullptr);
     process->m_exit_status = status;
+    // Answers owed to this process at a deadline go nowhere.
+    TimedAnswer::cancel_all_of(*process);
     // Calls this process made and nobody answered yet: dropped or orphaned.
-    while (EndpointCall* call = process->m_outgoing)
+    while (EndpointCall* call = process->m_outgoing.front())
         call->endpoint->cancel(call);
-    VERIFY(process->m_queued_bytes == 0 && process->m_outstanding_calls == 0);
+    VERIFY(process->m_queued_bytes == 0);
     process->release_address_space(UserAddressSpace::Teardown::Preemptible);
     if (Thread* waiter = process->m_waiter)
         Scheduler::wake(waiter);

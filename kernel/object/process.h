@@ -14,8 +14,10 @@
 #include "kernel/ipc/ring.h"
 #include "kernel/mm/user_address_space.h"
 #include "kernel/object/kernel_object.h"
+#include "lib/base/intrusive_list.h"
 #include "lib/base/result.h"
 #include "lib/cap/cap_table.h"
+#include "schema/capos.capnp.capos.h"
 #include <span>
 #include <string_view>
 
@@ -23,6 +25,7 @@ namespace capos::kernel {
 
 class Thread;
 struct EndpointCall;
+struct OutgoingCallLink; // EndpointCall's node on the list below
 
 enum class SpawnError : uint8_t { OutOfMemory, BadElf, NameTooLong, TooManyGrants };
 const char* to_string(SpawnError error);
@@ -56,7 +59,7 @@ struct ProcessLimits {
 class Process final : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::Process;
-    static constexpr size_t max_name_length = 31;
+    static constexpr size_t max_name_length = schema::max_process_name;
 
     static Result<RefPtr<Process>, SpawnError> create(std::string_view name,
                                                       const ProcessLimits& limits = {});
@@ -106,14 +109,14 @@ public:
     // how many are outstanding and how many bytes of params the kernel holds
     // for it. Bounded; cleared when the process ends (its calls are cancelled).
     bool can_add_outgoing(uint64_t queued_bytes) const {
-        return m_outstanding_calls < m_limits.outstanding_calls &&
+        return m_outgoing.size() < m_limits.outstanding_calls &&
                queued_bytes <= m_limits.queued_bytes - m_queued_bytes;
     }
     void add_outgoing(EndpointCall* call);
     void remove_outgoing(EndpointCall* call);
     void charge_queued(uint64_t bytes) { m_queued_bytes += bytes; }
     void uncharge_queued(uint64_t bytes) { m_queued_bytes -= bytes; }
-    uint32_t outstanding_calls() const { return m_outstanding_calls; }
+    uint32_t outstanding_calls() const { return uint32_t(m_outgoing.size()); }
 
     // Completions the kernel owes this process for submissions it has taken
     // (PendingReply keeps the count): with the unread ones they must fit the
@@ -164,8 +167,8 @@ private:
     static constexpr size_t max_exit_watchers = 4;
     PendingReply m_exit_watchers[max_exit_watchers];
     size_t m_exit_watcher_count = 0;
-    EndpointCall* m_outgoing = nullptr; // calls made through endpoints, not yet answered
-    uint32_t m_outstanding_calls = 0;
+    // Calls made through endpoints, not yet answered, newest first.
+    IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing;
     uint64_t m_queued_bytes = 0;
     uint32_t m_completions_owed = 0;
     ExitStatus m_exit_status;

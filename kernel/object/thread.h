@@ -7,6 +7,7 @@
 #include "kernel/arch/arch.h"
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/object/kernel_object.h"
+#include "lib/base/intrusive_list.h"
 #include "lib/base/result.h"
 
 namespace capos::kernel {
@@ -15,7 +16,14 @@ class Process;
 
 enum class ThreadError : uint8_t { OutOfMemory };
 
-class Thread final : public KernelObject {
+// A thread's nodes on the scheduler's lists: the ready queue, and the threads
+// blocked with a deadline. Guarded by the scheduler (interrupts off).
+struct ReadyLink;
+struct SleeperLink;
+
+class Thread final : public KernelObject,
+                     public IntrusiveListNode<ReadyLink>,
+                     public IntrusiveListNode<SleeperLink> {
 public:
     static constexpr ObjectType object_type = ObjectType::Thread;
     static constexpr uint64_t stack_pages = 8;
@@ -55,8 +63,6 @@ private:
     void* m_kernel_call = nullptr;
 
     // Scheduler bookkeeping (guarded by the scheduler: interrupts off).
-    Thread* m_next_ready = nullptr;
-    Thread* m_next_sleeper = nullptr;
     uint64_t m_deadline_us = UINT64_MAX;
     bool m_woken = false;
 };

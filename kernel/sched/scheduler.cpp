@@ -9,12 +9,11 @@ namespace capos::kernel {
 namespace {
 
 Thread* g_idle = nullptr;
-Thread* g_ready_head = nullptr;
-Thread* g_ready_tail = nullptr;
-Thread* g_sleepers = nullptr; // blocked threads with a deadline
-Thread* g_dead = nullptr;     // exited, its reference dropped once off its stack
-uint64_t g_ticks = 0;         // timer ticks since boot
-uint64_t g_switched_at = 0;   // g_ticks when the running thread got the CPU
+constinit IntrusiveList<Thread, ReadyLink> g_ready;      // run in this order
+constinit IntrusiveList<Thread, SleeperLink> g_sleepers; // blocked with a deadline, unsorted
+Thread* g_dead = nullptr;   // exited, its reference dropped once off its stack
+uint64_t g_ticks = 0;       // timer ticks since boot
+uint64_t g_switched_at = 0; // g_ticks when the running thread got the CPU
 // Preemption points (preemption_point).
 constexpr uint64_t interrupt_window_us = 250;
 uint64_t g_window_cycles = 0; // interrupt_window_us in cycles, once known
@@ -49,19 +48,10 @@ void Scheduler::init() {
 // thread between the queue, the CPU and the sleeper list changes no count.
 void Scheduler::enqueue(Thread* t, bool first) {
     t->m_state = Thread::State::Ready;
-    t->m_next_ready = nullptr;
-    if (first) {
-        t->m_next_ready = g_ready_head;
-        g_ready_head = t;
-        if (!g_ready_tail)
-            g_ready_tail = t;
-        return;
-    }
-    if (g_ready_tail)
-        g_ready_tail->m_next_ready = t;
+    if (first)
+        g_ready.push_front(*t);
     else
-        g_ready_head = t;
-    g_ready_tail = t;
+        g_ready.push_back(*t);
 }
 
 void Scheduler::make_ready(RefPtr<Thread> thread) {
@@ -70,15 +60,9 @@ void Scheduler::make_ready(RefPtr<Thread> thread) {
 
 void Scheduler::switch_to_next() {
     Thread* previous = running;
-    Thread* next = g_ready_head;
-    if (next) {
-        g_ready_head = next->m_next_ready;
-        if (!g_ready_head)
-            g_ready_tail = nullptr;
-        next->m_next_ready = nullptr;
-    } else {
+    Thread* next = g_ready.pop_front();
+    if (!next)
         next = g_idle;
-    }
     if (next == previous) {
         previous->m_state = Thread::State::Running;
         return;
@@ -109,7 +93,7 @@ void Scheduler::run() {
 
 void Scheduler::yield() {
     Thread* self = running;
-    if (!g_ready_head)
+    if (g_ready.empty())
         return;
     if (self != g_idle)
         enqueue(self);
@@ -122,10 +106,8 @@ bool Scheduler::block(uint64_t deadline_us) {
     self->m_state = Thread::State::Blocked;
     self->m_woken = false;
     self->m_deadline_us = deadline_us;
-    if (deadline_us != no_deadline) {
-        self->m_next_sleeper = g_sleepers;
-        g_sleepers = self;
-    }
+    if (deadline_us != no_deadline)
+        g_sleepers.push_front(*self);
     switch_to_next();
     return self->m_woken;
 }
@@ -146,13 +128,8 @@ void Scheduler::wake_first(Thread* thread) {
 
 void Scheduler::unblock(Thread* thread) {
     // Off the sleeper list, if it is on it.
-    for (Thread** link = &g_sleepers; *link; link = &(*link)->m_next_sleeper) {
-        if (*link == thread) {
-            *link = thread->m_next_sleeper;
-            break;
-        }
-    }
-    thread->m_next_sleeper = nullptr;
+    if (g_sleepers.contains(*thread))
+        g_sleepers.remove(*thread);
     thread->m_woken = true;
 }
 
@@ -168,23 +145,22 @@ void Scheduler::exit_current() {
 
 void Scheduler::tick() {
     uint64_t now = uptime_microseconds();
-    for (Thread** link = &g_sleepers; *link;) {
-        Thread* sleeper = *link;
-        if (sleeper->m_deadline_us <= now) {
-            *link = sleeper->m_next_sleeper;
-            sleeper->m_next_sleeper = nullptr;
-            sleeper->m_woken = false;
-            enqueue(sleeper);
-        } else {
-            link = &sleeper->m_next_sleeper;
+    for (auto it = g_sleepers.begin(); it != g_sleepers.end();) {
+        Thread& sleeper = *it;
+        if (sleeper.m_deadline_us > now) {
+            ++it;
+            continue;
         }
+        it = g_sleepers.erase(it);
+        sleeper.m_woken = false;
+        enqueue(&sleeper);
     }
     // A thread keeps the CPU until a whole tick period has passed since it
     // got it (between one and two periods): one that was just handed the CPU
     // (a server receiving a call) is not preempted by the tick that happens
     // to fall right after the handoff.
     ++g_ticks;
-    if (!running || !g_ready_head || (running != g_idle && g_ticks - g_switched_at < 2))
+    if (!running || g_ready.empty() || (running != g_idle && g_ticks - g_switched_at < 2))
         return;
     if (g_in_window) {
         // Kernel work at a preemption point: it gives up the CPU there,
@@ -207,7 +183,7 @@ void Scheduler::preemption_point_due() {
     arch::open_interrupt_window();
     g_in_window = false;
     g_window_at = arch::read_cycle_counter();
-    if (!resched || !g_ready_head)
+    if (!resched || g_ready.empty())
         return;
     resched = false;
     // The call's scratch goes to the heap while other threads run; without

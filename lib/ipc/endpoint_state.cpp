@@ -1,0 +1,71 @@
+#include "lib/ipc/endpoint_state.h"
+
+namespace capos::ipc {
+
+bool EndpointState::id_in_use(uint32_t id) {
+    auto has_id = [id](const EndpointCallRecord& call) { return call.m_call_id == id; };
+    return m_queue.find_if(has_id) || m_in_flight.find_if(has_id);
+}
+
+uint32_t EndpointState::next_free_call_id() {
+    uint32_t id;
+    do {
+        id = m_next_call_id++;
+        if (m_next_call_id == 0) {
+            m_next_call_id = 1;
+            m_ids_wrapped = true;
+        }
+    } while (m_ids_wrapped && id_in_use(id));
+    return id;
+}
+
+void EndpointState::skip_call_ids(uint64_t count) {
+    // Ids run over 1 .. 2^32 - 1: a cycle of 2^32 - 1. Whole cycles change
+    // nothing: the ids from the new position up to the top were never given
+    // out unless the ids had wrapped already.
+    constexpr uint64_t cycle = (uint64_t(1) << 32) - 1;
+    uint64_t position = uint64_t(m_next_call_id - 1) + count % cycle;
+    if (position >= cycle)
+        m_ids_wrapped = true;
+    m_next_call_id = uint32_t(position % cycle + 1);
+}
+
+Cancelled EndpointState::cancel(EndpointCallRecord& call) {
+    if (m_queue.contains(call)) {
+        m_queue.remove(call);
+        return Cancelled::Dropped;
+    }
+    if (!m_in_flight.contains(call) || call.m_orphaned)
+        __builtin_trap(); // neither queued nor in flight, or cancelled twice
+    call.m_orphaned = true;
+    return Cancelled::Orphaned;
+}
+
+Closing EndpointState::close() {
+    if (m_closed)
+        return Closing::AlreadyClosed;
+    m_closed = true;
+    if (!m_receiver_waiting)
+        return Closing::Closed;
+    m_receiver_waiting = false;
+    return Closing::ClosedWithReceiver;
+}
+
+EndpointCallRecord* EndpointState::take_closed_call() {
+    if (!m_closed)
+        __builtin_trap();
+    if (EndpointCallRecord* call = m_queue.pop_front())
+        return call;
+    return m_in_flight.pop_front();
+}
+
+bool EndpointState::remove_client() {
+    if (m_clients == 0)
+        __builtin_trap(); // more removed than added
+    if (--m_clients != 0 || !m_queue.empty() || !m_receiver_waiting)
+        return false;
+    m_receiver_waiting = false;
+    return true;
+}
+
+} // namespace capos::ipc

@@ -1,0 +1,987 @@
+// lib/ipc/endpoint_state: the endpoint's queue, in-flight set, call ids,
+// waiting receiver, clients and close, as the kernel's Endpoint drives them.
+// Explicit cases for each rule and the tricky paths, misuse that traps, and a
+// randomized run of CALL / RECV / RETURN / cancel / close / client changes
+// against a plain reference model written with standard containers, checking
+// every decision and every invariant after each step.
+#include "lib/ipc/endpoint_state.h"
+#include "lib/ring/ring.h"
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <gtest/gtest.h>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace capos::ipc {
+namespace {
+
+// The kernel's EndpointCall stands in: a record with something of its own.
+struct Call : EndpointCallRecord {
+    explicit Call(uint64_t s = 0) : serial(s) {}
+    uint64_t serial;
+};
+
+constexpr uint64_t small_call = 64; // delivered bytes of an ordinary call
+
+template <typename T>
+std::optional<TransportError> error_of(const Result<T, TransportError>& result) {
+    if (result.is_ok())
+        return std::nullopt;
+    return result.error();
+}
+
+// A CALL the way the kernel makes it when nothing else fails: route, open,
+// then deliver (Direct, with `outcome`) or queue. Returns the call when it is
+// queued or in flight, null when it was refused (and freed).
+Call* make_call(EndpointState& state, std::vector<std::unique_ptr<Call>>& calls,
+                bool receiver_live = true, Delivery outcome = Delivery::Delivered) {
+    auto route = state.route_call(small_call, receiver_live);
+    if (route.is_error())
+        return nullptr;
+    auto call = std::make_unique<Call>(calls.size());
+    state.open(*call);
+    if (route.value() == CallRoute::Direct) {
+        auto after = state.delivered_direct(*call, outcome);
+        if (after.is_error())
+            return nullptr;
+        if (after.value() == AfterDirect::InFlight) {
+            calls.push_back(std::move(call));
+            return calls.back().get();
+        }
+    }
+    state.enqueue(*call);
+    calls.push_back(std::move(call));
+    return calls.back().get();
+}
+
+// A RECV the way the kernel makes it, every delivery succeeding: the call it
+// got, or null when it waits or failed (`error`).
+Call* receive(EndpointState& state, std::optional<TransportError>* error = nullptr,
+              bool receiver_live = true) {
+    if (error)
+        *error = std::nullopt;
+    if (auto begun = state.begin_receive(receiver_live); begun.is_error()) {
+        if (error)
+            *error = begun.error();
+        return nullptr;
+    }
+    if (EndpointCallRecord* call = state.oldest_queued()) {
+        state.delivered_from_queue(*call, Delivery::Delivered);
+        return static_cast<Call*>(call);
+    }
+    auto waiting = state.wait_for_call(true);
+    if (error)
+        *error = error_of(waiting);
+    return nullptr;
+}
+
+void end_all(EndpointState& state) {
+    state.close();
+    while (state.take_closed_call()) {
+    }
+}
+
+TEST(EndpointState, StartsOpenAndIdle) {
+    EndpointState state;
+    EXPECT_FALSE(state.closed());
+    EXPECT_EQ(state.clients(), 0u);
+    EXPECT_EQ(state.queued(), 0u);
+    EXPECT_EQ(state.in_flight(), 0u);
+    EXPECT_FALSE(state.receiver_waiting());
+    EXPECT_TRUE(state.idle());
+    EXPECT_EQ(state.oldest_queued(), nullptr);
+}
+
+TEST(EndpointState, RouteCall) {
+    EndpointState state;
+    state.add_client();
+    auto routed = state.route_call(small_call, true);
+    ASSERT_TRUE(routed.is_ok());
+    EXPECT_EQ(routed.value(), CallRoute::Queue); // nobody waits
+    // One that could never be received is refused before the queue is looked at.
+    EXPECT_EQ(error_of(state.route_call(ring::max_message_bytes + 1, true)),
+              TransportError::BadBuffer);
+    EXPECT_TRUE(state.route_call(ring::max_message_bytes, true).is_ok());
+    // A waiting, live receiver takes it directly.
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    EXPECT_EQ(state.route_call(small_call, true).value(), CallRoute::Direct);
+    // One whose process has ended does not: the call queues.
+    EXPECT_EQ(state.route_call(small_call, false).value(), CallRoute::Queue);
+    state.close();
+    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::Disconnected);
+    // Closed is checked first.
+    EXPECT_EQ(error_of(state.route_call(ring::max_message_bytes + 1, true)),
+              TransportError::Disconnected);
+}
+
+TEST(EndpointState, QueueIsBoundedButADirectCallIsNot) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
+        ASSERT_NE(make_call(state, calls), nullptr);
+    EXPECT_EQ(state.queued(), EndpointState::max_queued_calls);
+    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::QuotaExceeded);
+    EXPECT_EQ(receive(state)->call_id(), 1u);
+    ASSERT_NE(make_call(state, calls), nullptr); // room for one again
+    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::QuotaExceeded);
+    end_all(state);
+
+    // A full queue behind a receiver whose process ended (it took none of
+    // them): a live receiver's call would still go straight to it.
+    EndpointState direct;
+    direct.add_client();
+    ASSERT_TRUE(direct.wait_for_call(true).is_ok());
+    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
+        ASSERT_NE(make_call(direct, calls, /*receiver_live=*/false), nullptr);
+    EXPECT_EQ(error_of(direct.route_call(small_call, false)), TransportError::QuotaExceeded);
+    EXPECT_EQ(direct.route_call(small_call, true).value(), CallRoute::Direct);
+    end_all(direct);
+}
+
+TEST(EndpointState, CallsQueueInOrderAndRecvTakesTheOldest) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    Call* b = make_call(state, calls);
+    Call* c = make_call(state, calls);
+    EXPECT_EQ(a->call_id(), 1u);
+    EXPECT_EQ(b->call_id(), 2u);
+    EXPECT_EQ(c->call_id(), 3u);
+    EXPECT_TRUE(state.is_queued(*a));
+    EXPECT_EQ(receive(state), a);
+    EXPECT_TRUE(state.is_in_flight(*a));
+    EXPECT_FALSE(state.is_queued(*a));
+    EXPECT_EQ(receive(state), b);
+    EXPECT_EQ(state.queued(), 1u);
+    EXPECT_EQ(state.in_flight(), 2u);
+    // RETURN in any order.
+    auto found = state.find_in_flight(b->call_id());
+    ASSERT_TRUE(found.is_ok());
+    EXPECT_EQ(found.value(), b);
+    EXPECT_FALSE(b->orphaned());
+    state.finish(*b);
+    EXPECT_EQ(error_of(state.find_in_flight(b->call_id())), TransportError::NoSuchCall);
+    EXPECT_EQ(error_of(state.find_in_flight(c->call_id())), TransportError::NoSuchCall); // queued
+    EXPECT_EQ(error_of(state.find_in_flight(0)), TransportError::NoSuchCall);
+    EXPECT_EQ(state.find_in_flight(a->call_id()).value(), a);
+    state.finish(*a);
+    EXPECT_EQ(receive(state), c);
+    state.finish(*c);
+    EXPECT_TRUE(state.idle());
+}
+
+TEST(EndpointState, DirectDeliveryToAWaitingReceiver) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    std::optional<TransportError> error;
+    EXPECT_EQ(receive(state, &error), nullptr);
+    EXPECT_EQ(error, std::nullopt);
+    EXPECT_TRUE(state.receiver_waiting());
+    // A second RECV while the first waits is refused, unless the first's
+    // process has ended.
+    EXPECT_EQ(error_of(state.begin_receive(true)), TransportError::QuotaExceeded);
+    EXPECT_TRUE(state.begin_receive(false).is_ok());
+    Call* call = make_call(state, calls);
+    ASSERT_NE(call, nullptr);
+    EXPECT_TRUE(state.is_in_flight(*call));
+    EXPECT_FALSE(state.receiver_waiting());
+    EXPECT_EQ(state.queued(), 0u);
+    state.finish(*call);
+}
+
+TEST(EndpointState, DirectTransferFailureKeepsTheReceiverWaiting) {
+    EndpointState state;
+    state.add_client();
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    Call call;
+    ASSERT_EQ(state.route_call(small_call, true).value(), CallRoute::Direct);
+    state.open(call);
+    EXPECT_EQ(error_of(state.delivered_direct(call, Delivery::TransferFailed)),
+              TransportError::QuotaExceeded);
+    EXPECT_TRUE(state.receiver_waiting());
+    EXPECT_TRUE(state.idle());
+    // The next call gets the next id.
+    std::vector<std::unique_ptr<Call>> calls;
+    EXPECT_EQ(make_call(state, calls)->call_id(), 2u);
+    end_all(state);
+}
+
+TEST(EndpointState, DirectRefusalQueuesTheCallWithinTheBound) {
+    EndpointState state;
+    state.add_client();
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    Call call;
+    state.open(call);
+    auto after = state.delivered_direct(call, Delivery::ReceiverRefused);
+    ASSERT_TRUE(after.is_ok());
+    EXPECT_EQ(after.value(), AfterDirect::Queue);
+    EXPECT_FALSE(state.receiver_waiting()); // its RECV has failed
+    state.enqueue(call);
+    EXPECT_EQ(state.oldest_queued(), &call);
+
+    // With the queue full, a refused direct call fails instead.
+    EndpointState full;
+    full.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    ASSERT_TRUE(full.wait_for_call(true).is_ok());
+    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
+        ASSERT_NE(make_call(full, calls, /*receiver_live=*/false), nullptr);
+    Call late;
+    ASSERT_EQ(full.route_call(small_call, true).value(), CallRoute::Direct);
+    full.open(late);
+    EXPECT_EQ(error_of(full.delivered_direct(late, Delivery::ReceiverRefused)),
+              TransportError::QuotaExceeded);
+    EXPECT_FALSE(full.receiver_waiting());
+    end_all(full);
+    end_all(state);
+}
+
+TEST(EndpointState, RecvRefusedBySmallBufferLeavesTheCallQueued) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    Call* b = make_call(state, calls);
+    ASSERT_TRUE(state.begin_receive(true).is_ok());
+    ASSERT_EQ(state.oldest_queued(), a);
+    state.delivered_from_queue(*a, Delivery::ReceiverRefused);
+    EXPECT_TRUE(state.is_queued(*a));
+    EXPECT_EQ(state.oldest_queued(), a); // still first
+    EXPECT_EQ(state.queued(), 2u);
+    EXPECT_FALSE(state.receiver_waiting());
+    // A bigger buffer gets it, then b.
+    EXPECT_EQ(receive(state), a);
+    EXPECT_EQ(receive(state), b);
+    end_all(state);
+}
+
+TEST(EndpointState, TransferFailureAtRecvFailsThatCallAndTakesTheNext) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    Call* b = make_call(state, calls);
+    Call* c = make_call(state, calls);
+    ASSERT_TRUE(state.begin_receive(true).is_ok());
+    state.delivered_from_queue(*a, Delivery::TransferFailed);
+    EXPECT_FALSE(state.is_queued(*a));
+    EXPECT_FALSE(state.is_in_flight(*a)); // the kernel ends it
+    ASSERT_EQ(state.oldest_queued(), b);
+    state.delivered_from_queue(*b, Delivery::TransferFailed);
+    ASSERT_EQ(state.oldest_queued(), c);
+    state.delivered_from_queue(*c, Delivery::Delivered);
+    EXPECT_TRUE(state.is_in_flight(*c));
+    EXPECT_EQ(state.queued(), 0u);
+    EXPECT_EQ(state.in_flight(), 1u);
+    // Every queued call failing: the RECV then waits.
+    Call* d = make_call(state, calls);
+    ASSERT_TRUE(state.begin_receive(true).is_ok());
+    state.delivered_from_queue(*d, Delivery::TransferFailed);
+    EXPECT_EQ(state.oldest_queued(), nullptr);
+    EXPECT_TRUE(state.wait_for_call(true).is_ok());
+    EXPECT_TRUE(state.receiver_waiting());
+    end_all(state);
+}
+
+TEST(EndpointState, RecvWithNoClientsIsDisconnected) {
+    EndpointState state;
+    std::optional<TransportError> error;
+    EXPECT_EQ(receive(state, &error), nullptr);
+    EXPECT_EQ(error, TransportError::Disconnected);
+    EXPECT_FALSE(state.receiver_waiting());
+    // A RECV whose answer could not be kept is refused (with a client).
+    state.add_client();
+    EXPECT_EQ(error_of(state.wait_for_call(false)), TransportError::QuotaExceeded);
+    EXPECT_FALSE(state.receiver_waiting());
+    // Disconnected wins over the kernel's bound.
+    EndpointState none;
+    EXPECT_EQ(error_of(none.wait_for_call(false)), TransportError::Disconnected);
+}
+
+TEST(EndpointState, QueuedCallsAreReceivedAfterTheLastClientGoes) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    EXPECT_FALSE(state.remove_client()); // nobody waits
+    EXPECT_EQ(receive(state), a);
+    std::optional<TransportError> error;
+    EXPECT_EQ(receive(state, &error), nullptr);
+    EXPECT_EQ(error, TransportError::Disconnected);
+    state.finish(*a);
+}
+
+TEST(EndpointState, LastClientGoingEndsTheWaitingReceive) {
+    EndpointState state;
+    state.add_client();
+    state.add_client();
+    ASSERT_EQ(receive(state), nullptr);
+    ASSERT_TRUE(state.receiver_waiting());
+    EXPECT_FALSE(state.remove_client()); // one is left
+    EXPECT_TRUE(state.receiver_waiting());
+    EXPECT_TRUE(state.remove_client());
+    EXPECT_FALSE(state.receiver_waiting());
+    EXPECT_EQ(state.clients(), 0u);
+    // Without a waiting receiver nothing is ended.
+    state.add_client();
+    EXPECT_FALSE(state.remove_client());
+}
+
+TEST(EndpointState, LastClientGoingWithCallsQueuedLeavesTheReceiver) {
+    // Only reachable when the receiver's process ended (a live one would have
+    // taken the queued calls): it stays recorded, as the kernel keeps it.
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    ASSERT_NE(make_call(state, calls, /*receiver_live=*/false), nullptr);
+    EXPECT_EQ(state.queued(), 1u);
+    EXPECT_FALSE(state.remove_client());
+    EXPECT_TRUE(state.receiver_waiting());
+    end_all(state);
+}
+
+TEST(EndpointState, CancelQueuedDropsIt) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    Call* b = make_call(state, calls);
+    Call* c = make_call(state, calls);
+    EXPECT_EQ(state.cancel(*b), Cancelled::Dropped);
+    EXPECT_FALSE(state.is_queued(*b));
+    EXPECT_EQ(state.queued(), 2u);
+    EXPECT_EQ(receive(state), a);
+    EXPECT_EQ(receive(state), c);
+    end_all(state);
+}
+
+TEST(EndpointState, CancelInFlightOrphansItAndReturnStillFindsIt) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    EXPECT_EQ(receive(state), a);
+    EXPECT_EQ(state.cancel(*a), Cancelled::Orphaned);
+    EXPECT_TRUE(a->orphaned());
+    EXPECT_TRUE(state.is_in_flight(*a));
+    auto found = state.find_in_flight(a->call_id());
+    ASSERT_TRUE(found.is_ok());
+    EXPECT_EQ(found.value(), a);
+    EXPECT_TRUE(found.value()->orphaned()); // answered into the void
+    state.finish(*a);
+    EXPECT_TRUE(state.idle());
+}
+
+TEST(EndpointState, CloseEndsEverythingAndTheWaitingReceiver) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* a = make_call(state, calls);
+    Call* b = make_call(state, calls);
+    Call* c = make_call(state, calls);
+    Call* d = make_call(state, calls);
+    EXPECT_EQ(receive(state), a);
+    EXPECT_EQ(receive(state), b);
+    EXPECT_EQ(state.close(), Closing::Closed);
+    // Queued oldest first, then in flight newest first.
+    EXPECT_EQ(state.take_closed_call(), c);
+    EXPECT_EQ(state.take_closed_call(), d);
+    EXPECT_EQ(state.take_closed_call(), b);
+    EXPECT_EQ(state.take_closed_call(), a);
+    EXPECT_EQ(state.take_closed_call(), nullptr);
+    EXPECT_TRUE(state.idle());
+    EXPECT_EQ(state.close(), Closing::AlreadyClosed);
+    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::Disconnected);
+
+    EndpointState waiting;
+    waiting.add_client();
+    ASSERT_TRUE(waiting.wait_for_call(true).is_ok());
+    EXPECT_EQ(waiting.close(), Closing::ClosedWithReceiver);
+    EXPECT_FALSE(waiting.receiver_waiting());
+    EXPECT_EQ(waiting.take_closed_call(), nullptr);
+    // The last client going now ends no receiver.
+    EXPECT_FALSE(waiting.remove_client());
+}
+
+TEST(EndpointState, CallIdsWrapSkippingZero) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    state.skip_call_ids(0xFFFF'FFFDu); // the next id is 0xFFFFFFFE
+    Call* a = make_call(state, calls);
+    Call* b = make_call(state, calls);
+    Call* c = make_call(state, calls);
+    EXPECT_EQ(a->call_id(), 0xFFFF'FFFEu);
+    EXPECT_EQ(b->call_id(), 0xFFFF'FFFFu);
+    EXPECT_EQ(c->call_id(), 1u);
+    end_all(state);
+}
+
+TEST(EndpointState, WrappedIdsSkipCallsStillLive) {
+    EndpointState state;
+    state.add_client();
+    std::vector<std::unique_ptr<Call>> calls;
+    Call* one = make_call(state, calls);   // id 1, queued
+    Call* two = make_call(state, calls);   // id 2
+    Call* three = make_call(state, calls); // id 3
+    EXPECT_EQ(two->call_id(), 2u);
+    EXPECT_EQ(receive(state), one);                      // 1 in flight, 2 and 3 queued
+    ASSERT_EQ(state.cancel(*three), Cancelled::Dropped); // 3 is free again
+    // Round the whole cycle: the next id would be 1 again.
+    state.skip_call_ids(0xFFFF'FFFFull - 3);
+    Call* next = make_call(state, calls);
+    EXPECT_EQ(next->call_id(), 3u); // 1 (in flight) and 2 (queued) are skipped
+    EXPECT_EQ(make_call(state, calls)->call_id(), 4u);
+    state.finish(*one);
+    // Once 1 is answered, it is given again when its turn comes.
+    state.skip_call_ids(0xFFFF'FFFFull - 4);
+    EXPECT_EQ(make_call(state, calls)->call_id(), 1u);
+    EXPECT_EQ(make_call(state, calls)->call_id(), 5u); // 2, 3, 4 are still live
+    end_all(state);
+}
+
+TEST(EndpointState, SkipCallIdsCountsTheWholeCycle) {
+    EndpointState state;
+    std::vector<std::unique_ptr<Call>> calls;
+    state.add_client();
+    state.skip_call_ids(0xFFFF'FFFFull); // a whole cycle: back at 1
+    EXPECT_EQ(make_call(state, calls)->call_id(), 1u);
+    state.skip_call_ids(0xFFFF'FFFFull * 3 + 5); // three cycles and 5: at 7
+    EXPECT_EQ(make_call(state, calls)->call_id(), 7u);
+    end_all(state);
+}
+
+using EndpointStateDeathTest = ::testing::Test;
+
+TEST(EndpointStateDeathTest, MisuseTraps) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            Call call;
+            state.open(call);
+            state.open(call); // opened twice
+            std::_Exit(0);    // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            Call call;
+            state.enqueue(call); // never opened
+            std::_Exit(0);       // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            Call call;
+            state.open(call);
+            (void)state.delivered_direct(call, Delivery::Delivered); // nobody waits
+            std::_Exit(0); // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            std::vector<std::unique_ptr<Call>> calls;
+            state.add_client();
+            make_call(state, calls);
+            Call* second = make_call(state, calls);
+            state.delivered_from_queue(*second, Delivery::Delivered); // not the oldest
+            std::_Exit(0); // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            std::vector<std::unique_ptr<Call>> calls;
+            for (uint32_t i = 0; i <= EndpointState::max_queued_calls; ++i) {
+                auto call = std::make_unique<Call>();
+                state.open(*call);
+                state.enqueue(*call); // the last is past the bound
+                calls.push_back(std::move(call));
+            }
+            std::_Exit(0); // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            Call call;
+            state.open(call);
+            state.finish(call); // not in flight
+            std::_Exit(0);      // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            Call call;
+            state.open(call);
+            (void)state.cancel(call); // neither queued nor in flight
+            std::_Exit(0);            // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            std::vector<std::unique_ptr<Call>> calls;
+            state.add_client();
+            Call* call = make_call(state, calls);
+            receive(state);
+            (void)state.cancel(*call);
+            (void)state.cancel(*call); // cancelled twice
+            std::_Exit(0);             // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            std::vector<std::unique_ptr<Call>> calls;
+            state.add_client();
+            make_call(state, calls);
+            (void)state.wait_for_call(true); // a call is queued
+            std::_Exit(0);                   // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            (void)state.remove_client(); // none was added
+            std::_Exit(0);               // not reached: the misuse traps
+        },
+        "");
+    EXPECT_DEATH(
+        {
+            EndpointState state;
+            state.take_closed_call(); // not closed
+            std::_Exit(0);            // not reached: the misuse traps
+        },
+        "");
+}
+
+// The reference model: the same bookkeeping written plainly.
+struct Model {
+    bool closed = false;
+    bool waiting = false;
+    bool wrapped = false;
+    uint32_t clients = 0;
+    uint32_t next_id = 1;
+    std::deque<Call*> queue;     // oldest first
+    std::deque<Call*> in_flight; // newest first
+    std::set<Call*> orphaned;
+    size_t skipped = 0; // ids passed over because a live call held them
+
+    bool id_live(uint32_t id) const {
+        auto has = [id](Call* c) { return c->call_id() == id; };
+        return std::any_of(queue.begin(), queue.end(), has) ||
+               std::any_of(in_flight.begin(), in_flight.end(), has);
+    }
+    uint32_t take_id() {
+        for (;;) {
+            uint32_t id = next_id;
+            next_id = next_id == 0xFFFF'FFFFu ? 1 : next_id + 1;
+            if (id == 0xFFFF'FFFFu)
+                wrapped = true;
+            if (!wrapped || !id_live(id))
+                return id;
+            ++skipped;
+        }
+    }
+    void skip(uint64_t count) {
+        uint64_t cycle = 0xFFFF'FFFFull;
+        if ((next_id - 1) + count % cycle >= cycle)
+            wrapped = true;
+        next_id = uint32_t(((next_id - 1) + count % cycle) % cycle + 1);
+    }
+    Call* in_flight_with(uint32_t id) const {
+        for (Call* c : in_flight)
+            if (c->call_id() == id)
+                return c;
+        return nullptr;
+    }
+};
+
+class Driver {
+public:
+    explicit Driver(uint64_t seed) : m_random(seed) {}
+    // Whatever a failed run left linked is unlinked before it is freed.
+    ~Driver() {
+        m_state->close();
+        while (m_state->take_closed_call()) {
+        }
+    }
+
+    void run(size_t steps) {
+        for (m_step = 0; m_step < steps; ++m_step) {
+            SCOPED_TRACE("step " + std::to_string(m_step));
+            step();
+            SCOPED_TRACE(m_op);
+            check();
+            if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure())
+                return;
+        }
+        m_state->close();
+        while (EndpointCallRecord* call = m_state->take_closed_call())
+            free_call(static_cast<Call*>(call));
+    }
+
+    size_t delivered() const { return m_delivered; }
+    size_t wraps() const { return m_wraps; }
+    size_t skipped() const { return m_skipped + m_model.skipped; }
+
+private:
+    uint64_t pick(uint64_t n) { return m_random() % n; }
+    bool chance(uint64_t one_in) { return pick(one_in) == 0; }
+
+    // The kernel's "is the waiting receiver's process alive": mostly yes.
+    bool receiver_live() { return !chance(5); }
+
+    Delivery pick_delivery() {
+        switch (pick(6)) {
+        case 0:
+            return Delivery::ReceiverRefused;
+        case 1:
+            return Delivery::TransferFailed;
+        default:
+            return Delivery::Delivered;
+        }
+    }
+
+    Call* new_call() {
+        auto call = std::make_unique<Call>(m_serial++);
+        Call* raw = call.get();
+        m_calls[raw] = std::move(call);
+        return raw;
+    }
+    void free_call(Call* call) {
+        EXPECT_FALSE(m_state->is_queued(*call));
+        EXPECT_FALSE(m_state->is_in_flight(*call));
+        m_calls.erase(call);
+    }
+
+    void step() {
+        m_op = "other";
+        switch (pick(20)) {
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            return call();
+        case 5:
+        case 6:
+        case 7:
+        case 8:
+            return receive();
+        case 9:
+        case 10:
+        case 11:
+            return return_call();
+        case 12:
+        case 13:
+            return cancel();
+        case 14:
+        case 15:
+            m_state->add_client();
+            ++m_model.clients;
+            return;
+        case 16:
+            return remove_client();
+        case 17:
+            if (chance(8))
+                return close();
+            return;
+        case 18: // jump the ids on, often right up to the wrap
+            if (chance(4)) {
+                uint64_t count = chance(2) ? 0xFFFF'FFFFull - m_model.next_id + pick(3)
+                                           : pick(uint64_t(1) << 33);
+                bool was_wrapped = m_model.wrapped;
+                m_state->skip_call_ids(count);
+                m_model.skip(count);
+                m_wraps += !was_wrapped && m_model.wrapped;
+            }
+            return;
+        default:
+            if (m_model.closed && chance(3))
+                return renew();
+            return;
+        }
+    }
+
+    void call() {
+        m_op = "CALL";
+        uint64_t bytes = chance(20) ? ring::max_message_bytes + 1 + pick(64) : 16 + pick(4096);
+        bool live = receiver_live();
+        auto route = m_state->route_call(bytes, live);
+        std::optional<TransportError> expected;
+        CallRoute expected_route = CallRoute::Queue;
+        if (m_model.closed)
+            expected = TransportError::Disconnected;
+        else if (bytes > ring::max_message_bytes)
+            expected = TransportError::BadBuffer;
+        else if (m_model.waiting && live)
+            expected_route = CallRoute::Direct;
+        else if (m_model.queue.size() >= EndpointState::max_queued_calls)
+            expected = TransportError::QuotaExceeded;
+        ASSERT_EQ(error_of(route), expected);
+        if (expected)
+            return;
+        ASSERT_EQ(route.value(), expected_route);
+        if (chance(10))
+            return; // the kernel refused it before opening (caller's quota, memory)
+        Call* c = new_call();
+        m_state->open(*c);
+        uint32_t id = m_model.take_id();
+        ASSERT_EQ(c->call_id(), id);
+        ASSERT_NE(id, 0u);
+        if (expected_route == CallRoute::Direct) {
+            Delivery outcome = pick_delivery();
+            auto after = m_state->delivered_direct(*c, outcome);
+            switch (outcome) {
+            case Delivery::Delivered:
+                ASSERT_TRUE(after.is_ok() && after.value() == AfterDirect::InFlight);
+                m_model.waiting = false;
+                m_model.in_flight.push_front(c);
+                ++m_delivered;
+                return;
+            case Delivery::TransferFailed:
+                ASSERT_EQ(error_of(after), TransportError::QuotaExceeded);
+                free_call(c);
+                return;
+            case Delivery::ReceiverRefused:
+                m_model.waiting = false;
+                if (m_model.queue.size() >= EndpointState::max_queued_calls) {
+                    ASSERT_EQ(error_of(after), TransportError::QuotaExceeded);
+                    free_call(c);
+                    return;
+                }
+                ASSERT_TRUE(after.is_ok() && after.value() == AfterDirect::Queue);
+                break;
+            }
+        }
+        if (chance(10)) {
+            free_call(c); // the kernel could not copy the params or charge them
+            return;
+        }
+        m_state->enqueue(*c);
+        m_model.queue.push_back(c);
+    }
+
+    void receive() {
+        m_op = "RECV";
+        bool live = receiver_live();
+        auto begun = m_state->begin_receive(live);
+        if (m_model.waiting && live) {
+            ASSERT_EQ(error_of(begun), TransportError::QuotaExceeded);
+            return;
+        }
+        ASSERT_TRUE(begun.is_ok());
+        for (;;) {
+            EndpointCallRecord* oldest = m_state->oldest_queued();
+            ASSERT_EQ(oldest, m_model.queue.empty() ? nullptr : m_model.queue.front());
+            if (!oldest)
+                break;
+            Call* c = static_cast<Call*>(oldest);
+            Delivery outcome = pick_delivery();
+            m_state->delivered_from_queue(*c, outcome);
+            switch (outcome) {
+            case Delivery::Delivered:
+                m_model.queue.pop_front();
+                m_model.in_flight.push_front(c);
+                ++m_delivered;
+                return;
+            case Delivery::ReceiverRefused:
+                return;
+            case Delivery::TransferFailed:
+                m_model.queue.pop_front();
+                free_call(c);
+                continue;
+            }
+        }
+        bool may_keep = !chance(8);
+        auto waiting = m_state->wait_for_call(may_keep);
+        std::optional<TransportError> expected;
+        if (m_model.clients == 0)
+            expected = TransportError::Disconnected;
+        else if (!may_keep)
+            expected = TransportError::QuotaExceeded;
+        else
+            m_model.waiting = true;
+        ASSERT_EQ(error_of(waiting), expected);
+    }
+
+    void return_call() {
+        m_op = "RETURN";
+        uint32_t id;
+        switch (pick(4)) {
+        case 0:
+        case 1:
+            if (!m_model.in_flight.empty()) {
+                id = m_model.in_flight[pick(m_model.in_flight.size())]->call_id();
+                break;
+            }
+            [[fallthrough]];
+        case 2:
+            if (!m_model.queue.empty()) {
+                id = m_model.queue[pick(m_model.queue.size())]->call_id();
+                break;
+            }
+            [[fallthrough]];
+        default:
+            id = chance(2) ? uint32_t(m_random()) : m_model.next_id - 1 - uint32_t(pick(4));
+            break;
+        }
+        auto found = m_state->find_in_flight(id);
+        Call* expected = m_model.in_flight_with(id);
+        if (!expected) {
+            ASSERT_EQ(error_of(found), TransportError::NoSuchCall);
+            return;
+        }
+        ASSERT_TRUE(found.is_ok());
+        ASSERT_EQ(found.value(), expected);
+        ASSERT_EQ(expected->orphaned(), m_model.orphaned.count(expected) == 1);
+        if (!expected->orphaned() && chance(6))
+            return; // the caller's table was full: it stays in flight
+        m_state->finish(*expected);
+        m_model.in_flight.erase(
+            std::find(m_model.in_flight.begin(), m_model.in_flight.end(), expected));
+        m_model.orphaned.erase(expected);
+        free_call(expected);
+    }
+
+    void cancel() {
+        m_op = "cancel";
+        std::vector<Call*> candidates(m_model.queue.begin(), m_model.queue.end());
+        for (Call* c : m_model.in_flight)
+            if (!m_model.orphaned.count(c))
+                candidates.push_back(c);
+        if (candidates.empty())
+            return;
+        Call* c = candidates[pick(candidates.size())];
+        Cancelled result = m_state->cancel(*c);
+        auto queued = std::find(m_model.queue.begin(), m_model.queue.end(), c);
+        if (queued != m_model.queue.end()) {
+            ASSERT_EQ(result, Cancelled::Dropped);
+            m_model.queue.erase(queued);
+            free_call(c);
+            return;
+        }
+        ASSERT_EQ(result, Cancelled::Orphaned);
+        m_model.orphaned.insert(c);
+    }
+
+    void remove_client() {
+        m_op = "remove_client";
+        if (m_model.clients == 0)
+            return;
+        bool ends_receiver = m_state->remove_client();
+        --m_model.clients;
+        bool expected = m_model.clients == 0 && m_model.queue.empty() && m_model.waiting;
+        ASSERT_EQ(ends_receiver, expected);
+        if (expected)
+            m_model.waiting = false;
+    }
+
+    void close() {
+        m_op = "close";
+        Closing closing = m_state->close();
+        if (m_model.closed) {
+            // Nothing changes (nothing can be queued or in flight by now).
+            ASSERT_EQ(closing, Closing::AlreadyClosed);
+        } else {
+            ASSERT_EQ(closing, m_model.waiting ? Closing::ClosedWithReceiver : Closing::Closed);
+            m_model.closed = true;
+            m_model.waiting = false;
+        }
+        std::vector<Call*> expected(m_model.queue.begin(), m_model.queue.end());
+        expected.insert(expected.end(), m_model.in_flight.begin(), m_model.in_flight.end());
+        for (Call* c : expected) {
+            ASSERT_EQ(m_state->take_closed_call(), c);
+            free_call(c);
+        }
+        ASSERT_EQ(m_state->take_closed_call(), nullptr);
+        m_model.queue.clear();
+        m_model.in_flight.clear();
+        m_model.orphaned.clear();
+    }
+
+    // The endpoint is gone (closed, idle); a new one takes its place.
+    void renew() {
+        m_op = "renew";
+        ASSERT_TRUE(m_state->idle());
+        m_skipped += m_model.skipped;
+        m_state = std::make_unique<EndpointState>();
+        m_model = Model{};
+    }
+
+    void check() {
+        const EndpointState& s = *m_state;
+        ASSERT_EQ(s.closed(), m_model.closed);
+        ASSERT_EQ(s.receiver_waiting(), m_model.waiting);
+        ASSERT_EQ(s.clients(), m_model.clients);
+        ASSERT_EQ(s.queued(), m_model.queue.size());
+        ASSERT_EQ(s.in_flight(), m_model.in_flight.size());
+        ASSERT_EQ(s.idle(), m_model.queue.empty() && m_model.in_flight.empty());
+        ASSERT_LE(s.queued(), EndpointState::max_queued_calls);
+        // Every live call: where the model has it, a nonzero id, no two alike.
+        std::set<uint32_t> ids;
+        ASSERT_EQ(m_calls.size(), m_model.queue.size() + m_model.in_flight.size());
+        for (auto& [raw, owned] : m_calls) {
+            bool queued =
+                std::find(m_model.queue.begin(), m_model.queue.end(), raw) != m_model.queue.end();
+            ASSERT_EQ(s.is_queued(*raw), queued);
+            ASSERT_EQ(s.is_in_flight(*raw), !queued);
+            ASSERT_EQ(raw->orphaned(), m_model.orphaned.count(raw) == 1);
+            ASSERT_NE(raw->call_id(), 0u);
+            ASSERT_TRUE(ids.insert(raw->call_id()).second) << "two live calls share an id";
+        }
+    }
+
+    std::mt19937_64 m_random;
+    std::unique_ptr<EndpointState> m_state = std::make_unique<EndpointState>();
+    Model m_model;
+    std::map<Call*, std::unique_ptr<Call>> m_calls; // every call queued or in flight
+    uint64_t m_serial = 0;
+    size_t m_step = 0;
+    size_t m_delivered = 0;
+    size_t m_wraps = 0;
+    size_t m_skipped = 0;
+    const char* m_op = ""; // the last step's operation, for failure messages
+};
+
+TEST(EndpointState, RandomizedAgainstModel) {
+    size_t delivered = 0;
+    size_t wraps = 0;
+    size_t skipped = 0;
+    for (uint64_t seed = 1; seed <= 40; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        Driver driver(seed);
+        driver.run(5000);
+        if (HasFailure())
+            return;
+        delivered += driver.delivered();
+        wraps += driver.wraps();
+        skipped += driver.skipped();
+    }
+    // The runs reached the interesting states.
+    EXPECT_GT(delivered, 10000u);
+    EXPECT_GT(wraps, 100u);
+    EXPECT_GT(skipped, 500u);
+    std::printf("delivered %zu, id wraps %zu, live ids skipped %zu\n", delivered, wraps, skipped);
+}
+
+} // namespace
+} // namespace capos::ipc
