@@ -13,6 +13,7 @@
 #include "kernel/boot/boot_archive.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/init.h"
+#include "kernel/ipc/timed_answer.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
@@ -38,14 +39,8 @@ void apply_log_level(const CommandLine& command_line) {
     auto level = command_line.value("loglevel");
     if (!level)
         return;
-    if (*level == "error")
-        log_set_level(LogLevel::Error);
-    else if (*level == "warn")
-        log_set_level(LogLevel::Warn);
-    else if (*level == "info")
-        log_set_level(LogLevel::Info);
-    else if (*level == "debug")
-        log_set_level(LogLevel::Debug);
+    if (auto named = log_level_named(*level))
+        log_set_level(*named);
     else
         log_warn("boot: unknown loglevel '{}' (error, warn, info, debug)", *level);
 }
@@ -101,6 +96,7 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
 
     Scheduler::init();
     reclaim_start();
+    TimedAnswer::start();
     arch::syscall_init();
     arch::timer_init(timer_hz, g_cycles_per_microsecond);
     bool init_started = archive && start_init(*archive, command_line);

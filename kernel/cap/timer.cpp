@@ -1,6 +1,9 @@
-// Timer: the monotonic clock, and sleeping (the caller is held by the ring
-// until the deadline; see Invocation::hold_until_us).
+// Timer: the monotonic clock, and sleeping. A sleep is a deferred answer
+// posted at its deadline (kernel/ipc/timed_answer.h): the caller's other
+// submissions go on meanwhile, and it waits only if it chooses to (in
+// cap_enter, for this completion).
 #include "kernel/cap/kernel_capabilities.h"
+#include "kernel/ipc/timed_answer.h"
 #include "kernel/lib/log.h"
 #include "kernel/sched/scheduler.h"
 
@@ -18,7 +21,19 @@ public:
     }
     Result<void, gen::Exception> sleep(Timer::SleepParams::Reader params,
                                        Timer::SleepResults::Builder) {
-        invocation().hold_until_us = deadline_after_ns(params.ns());
+        // Everything that can fail comes before the answer is deferred.
+        auto slot = TimedAnswer::allocate();
+        if (slot.is_error())
+            return Err{overloaded("out of memory")};
+        capnp::Word buffer[TimedAnswer::max_message_words];
+        capnp::MessageBuilder message(buffer);
+        message.init_root(Timer::SleepResults::data_words, Timer::SleepResults::pointer_count);
+        VERIFY(message.error() == capnp::WireError::None);
+        auto reply = invocation().defer();
+        if (!reply)
+            return Err{overloaded("too many answers owed to the caller")};
+        TimedAnswer::post_at(slot.release_value(), deadline_after_ns(params.ns()),
+                             std::move(*reply), abi::CallStatus::Ok, message.words());
         return {};
     }
 };

@@ -24,18 +24,16 @@ struct Invocation {
     std::span<capnp::Word> results;
     uint64_t user_data;     // of the submission
     ring::UserRange result; // the caller's result buffer
-    // Set by defer(): the call is answered later (through the PendingReply);
-    // the ring posts nothing now and ignores the dispatch result.
-    bool deferred = false;
-    // Set by a method that answers now but must hold its caller until then
-    // (Timer.sleep): the ring copies the results out, then blocks the caller
-    // until this uptime (microseconds) before posting the completion. Services
-    // never block inside dispatch: the results scratch is shared.
-    uint64_t hold_until_us = 0;
 
-    // The call's answer, owed for later; nullopt when the caller is owed too
-    // many already (the method must then fail at once).
+    // The one way a kernel service answers later (a wait answered when a
+    // process ends, a sleep answered at its deadline): it takes the call's
+    // answer, owed, and posts it through the PendingReply when it can; the
+    // ring then posts nothing now and ignores the dispatch's result (so
+    // anything that can still fail must be done before). nullopt when the
+    // caller is owed too many answers already: the method must then fail at
+    // once. Services never block inside dispatch.
     std::optional<PendingReply> defer();
+    bool deferred = false; // set by defer()
 };
 
 class KernelService : public KernelObject {

@@ -1,6 +1,8 @@
 // Timer: the clock is monotonic, sleep holds the caller at least as long as
-// asked, and sleeps complete in the order their deadlines fall; cap_enter's own
-// timeout waits too.
+// asked, and sleeps complete in the order their deadlines fall, whatever order
+// they were submitted in; a sleep holds up nothing else the process submitted
+// with it; sleeps count against the answers a process may be owed; cap_enter's
+// own timeout waits too.
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/test.h"
 
@@ -13,7 +15,7 @@ constexpr uint64_t ms = 1000 * 1000;
 
 // A raw Timer.sleep submission with its own result buffer.
 abi::Sqe sleep_sqe(uint32_t timer, uint64_t user_data, capnp::Word* params, capnp::Word* result,
-                   uint64_t ns) {
+                   uint64_t ns, uint32_t result_bytes = 64) {
     // SleepParams: one data word (ns), no pointers.
     params[0] = uint64_t(1) << 32;
     params[1] = ns;
@@ -26,8 +28,23 @@ abi::Sqe sleep_sqe(uint32_t timer, uint64_t user_data, capnp::Word* params, capn
     sqe.params_addr = reinterpret_cast<uint64_t>(params);
     sqe.params_len = 16;
     sqe.result_addr = reinterpret_cast<uint64_t>(result);
-    sqe.result_len = 64;
+    sqe.result_len = result_bytes;
     return sqe;
+}
+
+// Submits everything pushed and collects `count` completions, in the order
+// they were posted.
+int collect(abi::Cqe* completions, int count) {
+    int collected = 0;
+    while (collected < count) {
+        if (test::raw::pop(completions[collected])) {
+            ++collected;
+            continue;
+        }
+        if (test::raw::enter(1, abi::no_timeout) < 0)
+            break;
+    }
+    return collected;
 }
 
 } // namespace
@@ -82,15 +99,7 @@ int main() {
     test::raw::push(sleep_sqe(timer_id, 0xa, params_a, result_a, 10 * ms));
     test::raw::push(sleep_sqe(timer_id, 0xb, params_b, result_b, 30 * ms));
     abi::Cqe completions[2] = {};
-    int collected = 0;
-    while (collected < 2) {
-        if (test::raw::pop(completions[collected])) {
-            ++collected;
-            continue;
-        }
-        if (test::raw::enter(1, abi::no_timeout) < 0)
-            break;
-    }
+    int collected = collect(completions, 2);
     after = now();
     suite.check("two sleeps: both complete",
                 collected == 2 && completions[0].result == 0 && completions[1].result == 0);
@@ -100,6 +109,37 @@ int main() {
         Line("order ").hex(completions[0].user_data).add(", ").hex(completions[1].user_data));
     suite.check("two sleeps: both done no earlier than 30 ms", after - before >= 30 * ms,
                 Line("took ").udec(after - before).add(" ns"));
+
+    suite.check("two sleeps: each completion carries the 8-byte empty results",
+                completions[0].result_len == 8 && completions[1].result_len == 8);
+
+    // The same submitted the other way round (30 ms, then 10 ms): a sleep
+    // holds up nothing behind it, so the 10 ms one still completes first.
+    before = now();
+    test::raw::push(sleep_sqe(timer_id, 0xc, params_a, result_a, 30 * ms));
+    test::raw::push(sleep_sqe(timer_id, 0xd, params_b, result_b, 10 * ms));
+    collected = collect(completions, 2);
+    after = now();
+    suite.check("two sleeps, the longer first: both complete",
+                collected == 2 && completions[0].result == 0 && completions[1].result == 0);
+    suite.check(
+        "two sleeps, the longer first: the 10 ms one completes first",
+        completions[0].user_data == 0xd && completions[1].user_data == 0xc,
+        Line("order ").hex(completions[0].user_data).add(", ").hex(completions[1].user_data));
+    suite.check("two sleeps, the longer first: done no earlier than 30 ms",
+                after - before >= 30 * ms, Line("took ").udec(after - before).add(" ns"));
+
+    // A sleep and a NOP in one batch: the NOP's completion comes first.
+    abi::Sqe nop{};
+    nop.opcode = uint8_t(abi::Opcode::Nop);
+    nop.user_data = 0xf;
+    test::raw::push(sleep_sqe(timer_id, 0xe, params_a, result_a, 20 * ms));
+    test::raw::push(nop);
+    collected = collect(completions, 2);
+    suite.check(
+        "a sleep and a NOP in one batch: the NOP completes first",
+        collected == 2 && completions[0].user_data == 0xf && completions[1].user_data == 0xe,
+        Line("order ").hex(completions[0].user_data).add(", ").hex(completions[1].user_data));
 
     // cap_enter's timeout: nothing is pending, so it waits 5 ms and returns 0.
     before = now();
@@ -112,6 +152,25 @@ int main() {
     before = now();
     entered = test::raw::enter(1, 0);
     suite.check("cap_enter(1, 0) does not wait", entered == 0 && now() - before < 5 * ms);
+
+    // Sleeps are answers owed: as many as a process may be owed are taken
+    // (an hour each), the next is refused at once with an exception. The
+    // process then ends with them still owed; the kernel drops them (the
+    // memory checks after the exit see their memory freed).
+    alignas(8) static capnp::Word params_long[abi::ring_max_owed + 1][2];
+    alignas(8) static capnp::Word result_long[abi::ring_max_owed + 1][32];
+    for (uint32_t i = 0; i <= abi::ring_max_owed; ++i) {
+        test::raw::push(sleep_sqe(timer_id, 0x100 + i, params_long[i], result_long[i],
+                                  3600'000 * ms, sizeof result_long[i]));
+        test::raw::enter(0, 0); // the submission queue is smaller than the bound
+    }
+    abi::Cqe refused{};
+    collected = collect(&refused, 1);
+    suite.check("sleeps beyond the answers a process may be owed: the next is refused at once",
+                collected == 1 && refused.user_data == 0x100 + abi::ring_max_owed &&
+                    refused.result == int32_t(abi::CallStatus::Exception),
+                Line("user_data ").hex(refused.user_data).add(" result ").dec(refused.result));
+    suite.check("the owed sleeps are still pending", test::raw::unread() == 0);
 
     return suite.finish();
 }
