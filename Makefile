@@ -10,7 +10,7 @@ CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 QEMU_RUNNER = $(BUILD_DIR)/tools/qemu-runner/capos-qemu
 SOURCES = $(shell git ls-files -co --exclude-standard -- '*.cpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build run run-iso test torture iso bench fmt fmt-check clean
+.PHONY: all deps configure build run run-iso test torture iso bench profile fmt fmt-check clean
 
 # `make run -- <QEMU arguments>` (and run-iso): everything after `--` goes to QEMU as
 # it is, e.g. `make run -- -drive file=disk.img,if=virtio -m 512M`. Make would take
@@ -83,6 +83,21 @@ bench: deps configure
 	    boot-archive-bench_quick
 	-bench/linux/build.sh $(BENCH_DIR)/linux
 	python3 bench/run_bench.py --build-dir $(BUILD_DIR) --doc docs/performance.md
+
+# Where the time of the hot paths goes, deterministically (docs/performance.md):
+# each figure of PROFILE_FIGURES run alone for a fixed number of operations
+# under a QEMU plugin that counts instructions (per kernel function), system
+# calls, address-space switches and the code and data pages and translation
+# blocks touched between switches (bench/profile.py, bench/plugin). The plugin
+# is built against the installed QEMU's header from Debian's source package.
+PROFILE_FIGURES ?= nop_16 timer_now_1 timer_now_16 ipc_raw ipc_echo
+profile: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu capos-mkarchive \
+	    ring_bench bench_echo bench_minimal
+	bench/plugin/build.sh $(BENCH_DIR)/plugin
+	python3 bench/profile.py --build-dir $(BUILD_DIR) \
+	    --plugin $(BENCH_DIR)/plugin/libcapos_profile.so $(PROFILE_FIGURES) \
+	    | tee $(BENCH_DIR)/profile.md
 
 fmt:
 	clang-format-14 -i $(SOURCES)

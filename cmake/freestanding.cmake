@@ -18,12 +18,14 @@ set(CAPOS_FREESTANDING_FLAGS
     -Wextra
     -Werror)
 
-# The kernel in addition: higher-half code model, no red zone (interrupts use the
-# stack), and no SSE state, so interrupt entry never has to save it. x87 cannot be
+# The kernel in addition: a section per function (so that the linker can place
+# the hot ones together: kernel/CMakeLists.txt), higher-half code model, no red
+# zone (interrupts use the stack), and no SSE state, so interrupt entry never has to save it. x87 cannot be
 # switched off with -mno-80387 (libstdc++'s headers declare long double
 # functions); the test kernel.no_fpu_instructions checks the image instead.
 set(CAPOS_KERNEL_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
+    -ffunction-sections
     -mcmodel=kernel
     -mno-red-zone
     -mno-mmx

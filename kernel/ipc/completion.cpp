@@ -79,10 +79,10 @@ void PendingReply::complete(abi::Cqe cqe, Wake wake) {
     post_completion(*caller, cqe, wake);
 }
 
-std::optional<abi::TransportError> PendingReply::refuses(uint64_t bytes) const {
+std::optional<abi::TransportError> PendingReply::open(UserDestination& out, uint64_t bytes) const {
     if (bytes > m_result.length)
         return abi::TransportError::ResultTooSmall;
-    if (!user_range_writable(m_caller->page_tables(), m_result.address, bytes))
+    if (!out.open(m_caller->page_tables(), m_result.address, bytes))
         return abi::TransportError::BadBuffer;
     return std::nullopt;
 }
@@ -93,9 +93,10 @@ void PendingReply::complete_with_message(abi::CallStatus status,
     if (m_caller->has_exited())
         return complete({}); // nothing to write into; the completion goes nowhere
     uint64_t bytes = message.size() * sizeof(capnp::Word);
-    if (auto error = refuses(bytes))
+    UserDestination out;
+    if (auto error = open(out, bytes))
         return complete_with_error(*error);
-    VERIFY(copy_to_address_space(m_caller->page_tables(), m_result.address, message.data(), bytes));
+    out.write(message.data(), bytes);
     complete(abi::Cqe{.result = int32_t(status), .result_len = uint32_t(bytes)});
 }
 
@@ -112,7 +113,8 @@ PendingReply::Answer PendingReply::answer(abi::Cqe cqe, std::span<const std::byt
     uint64_t message_bytes = message.size() * sizeof(capnp::Word);
     uint64_t records_bytes = uint64_t(cap_count) * sizeof(abi::CapRecord);
     // Decode: the buffer must take everything before anything moves.
-    if (auto error = refuses(header.size() + message_bytes + records_bytes)) {
+    UserDestination out;
+    if (auto error = open(out, header.size() + message_bytes + records_bytes)) {
         cqe.result = int32_t(*error);
         complete(cqe, wake);
         return Answer::Refused;
@@ -121,12 +123,9 @@ PendingReply::Answer PendingReply::answer(abi::Cqe cqe, std::span<const std::byt
     if (cap_count != 0 && transfer.commit(caller, message, records).is_error())
         return Answer::TransferFailed;
     // Invoke: nothing can fail from here (the buffer was checked above).
-    uint64_t at = m_result.address;
-    VERIFY(copy_to_address_space(caller.page_tables(), at, header.data(), header.size()));
-    at += header.size();
-    VERIFY(copy_to_address_space(caller.page_tables(), at, message.data(), message_bytes));
-    at += message_bytes;
-    VERIFY(copy_to_address_space(caller.page_tables(), at, records, records_bytes));
+    out.write(header.data(), header.size());
+    out.write(message.data(), message_bytes);
+    out.write(records, records_bytes);
     cqe.result_len = uint32_t(header.size() + message_bytes);
     cqe.cap_count = cap_count;
     complete(cqe, wake);

@@ -19,6 +19,7 @@
 namespace capos::kernel {
 
 class Process;
+class UserDestination;
 template <uint32_t Capacity>
 class TransferOf;
 using Transfer = TransferOf<abi::max_transfers>;
@@ -99,9 +100,9 @@ public:
 
 private:
     PendingReply(Process& caller, uint64_t user_data, ring::UserRange result);
-    // The error, if any, that a result of `bytes` bytes meets in the
-    // caller's buffer (too small, not writable).
-    std::optional<abi::TransportError> refuses(uint64_t bytes) const;
+    // Opens the first `bytes` bytes of the caller's result buffer in `out`;
+    // the error when they cannot be written (too small, not writable).
+    std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const;
 
     RefPtr<Process> m_caller;
     uint64_t m_user_data = 0;

@@ -46,14 +46,21 @@ TransportError transport_error_of(CapError error) {
     return TransportError::InvalidCap;
 }
 
+// A submission's message in the kernel's scratch buffer, validated.
+struct Message {
+    std::span<capnp::Word> words;
+    bool capabilities = false; // holds a capability pointer
+};
+
 // Copies a submission's message (CALL params, RETURN answer) into the kernel
 // scratch buffer and checks it is a well-formed message. Empty is allowed.
-Result<std::span<capnp::Word>, TransportError> copy_in_message(const ring::UserRange& range) {
+Result<Message, TransportError> copy_in_message(const ring::UserRange& range) {
     size_t words = range.length / 8;
     if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
         return Err{TransportError::BadBuffer};
-    std::span<capnp::Word> message(g_params, words);
-    if (words > 0 && capnp::validate(reader_of(message)) != capnp::WireError::None)
+    Message message{{g_params, words}};
+    if (words > 0 &&
+        capnp::validate(reader_of(message.words), &message.capabilities) != capnp::WireError::None)
         return Err{TransportError::BadParams};
     return message;
 }
@@ -61,24 +68,22 @@ Result<std::span<capnp::Word>, TransportError> copy_in_message(const ring::UserR
 // The capabilities a submission sends through an endpoint (none unless it
 // lists descriptors; then every capability pointer must be listed).
 Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::DecodedSqe& sqe,
-                                                  std::span<capnp::Word> message) {
-    capnp::MessageReader reader = reader_of(message);
+                                                  const Message& message) {
     if (sqe.transfer_count == 0) {
-        // No descriptors: the message must carry no capability pointer.
-        bool none = message.empty() ||
-                    capnp::for_each_capability(reader, [](const capnp::CapabilityPointer&) {
-                        return false;
-                    }) == capnp::WireError::None;
-        if (!none)
+        // No descriptors: the message must carry no capability pointer (the
+        // validation walk saw every pointer).
+        if (message.capabilities)
             return Err{TransportError::BadTransfer};
         return Transfer{};
     }
-    return Transfer::prepare(process, sqe, reader);
+    return Transfer::prepare(process, sqe, reader_of(message.words));
 }
 
-// A kernel service answers at once (decode, then invoke).
-abi::Cqe call_kernel_service(Process& process, KernelService& service, const ring::DecodedSqe& sqe,
-                             std::span<const capnp::Word> params_words, bool& deferred) {
+// A kernel service answers at once (decode, then invoke), or later when the
+// method deferred its answer (nullopt).
+std::optional<abi::Cqe> call_kernel_service(Process& process, KernelService& service,
+                                            const ring::DecodedSqe& sqe,
+                                            std::span<const capnp::Word> params_words) {
     // Decode includes the result buffer: a call whose answer could not be
     // delivered must fail before it does anything (a new capability, a mapping).
     if (!user_range_writable(process.page_tables(), sqe.result.address, sqe.result.length))
@@ -100,10 +105,8 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
         {{g_params, g_results}, {params_words.size() * sizeof(capnp::Word), sqe.result.length}});
     gen::DispatchResult outcome = service.dispatch(invocation);
     Scheduler::set_call_scratch({});
-    if (invocation.deferred) {
-        deferred = true;
-        return {};
-    }
+    if (invocation.deferred)
+        return std::nullopt;
     if (outcome.status == gen::DispatchStatus::BufferFull)
         return error_cqe(sqe.user_data, TransportError::ResultTooSmall);
     if (!UserSpan<capnp::Word>(sqe.result.address, outcome.message.size())
@@ -111,10 +114,6 @@ abi::Cqe call_kernel_service(Process& process, KernelService& service, const rin
         return error_cqe(sqe.user_data, TransportError::BadBuffer);
     auto status = outcome.status == gen::DispatchStatus::Results ? abi::CallStatus::Ok
                                                                  : abi::CallStatus::Exception;
-    // A method that holds its caller (Timer.sleep) does so now, after its
-    // results left the shared scratch buffers.
-    while (uptime_microseconds() < invocation.hold_until_us)
-        Scheduler::block(invocation.hold_until_us);
     return abi::Cqe{.user_data = sqe.user_data,
                     .result = int32_t(status),
                     .result_len = uint32_t(outcome.message.size() * 8)};
@@ -138,17 +137,14 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
         auto transfer = prepare_transfer(process, sqe, params.value());
         if (transfer.is_error())
             return error_cqe(sqe.user_data, transfer.error());
-        return client->endpoint().call(process, sqe, params.value(), transfer.release_value());
+        return client->endpoint().call(process, sqe, params.value().words,
+                                       transfer.release_value());
     }
     // Kernel services take capabilities as the caller's own ids in the
     // params (ProcessSpawner's grants), never through descriptors.
     if (sqe.transfer_count != 0)
         return error_cqe(sqe.user_data, TransportError::BadTransfer);
-    bool deferred = false;
-    abi::Cqe completion = call_kernel_service(process, *service, sqe, params.value(), deferred);
-    if (deferred)
-        return std::nullopt;
-    return completion;
+    return call_kernel_service(process, *service, sqe, params.value().words);
 }
 
 // RECV and RETURN: only on an endpoint's owner capability.
@@ -167,7 +163,7 @@ std::optional<abi::Cqe> endpoint_operation(Process& process, const ring::Decoded
     auto transfer = prepare_transfer(process, sqe, message.value());
     if (transfer.is_error())
         return error_cqe(sqe.user_data, transfer.error());
-    return owner->endpoint().return_call(sqe, message.value(), transfer.release_value());
+    return owner->endpoint().return_call(sqe, message.value().words, transfer.release_value());
 }
 
 abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
@@ -194,6 +190,21 @@ std::optional<abi::Cqe> handle(Process& process, const abi::Sqe& raw) {
         return endpoint_operation(process, sqe);
     }
     return error_cqe(sqe.user_data, TransportError::BadOpcode);
+}
+
+// A completion of the process's own submission, answered at once inside its
+// cap_enter: the process is running, not waiting in cap_enter, and reads
+// nothing before cap_enter returns, which publishes the CQ tail once for the
+// batch (post_completion publishes at once and wakes, for the others).
+void post_own_completion(Process& process, abi::RingPage& page, const abi::Cqe& cqe) {
+    RingState& state = process.ring_state();
+    uint32_t user_head = __atomic_load_n(&page.header.cq_head, __ATOMIC_ACQUIRE);
+    if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
+        ++state.cq_overflow; // published with the tail
+        return;
+    }
+    page.cqes[state.cq_tail % abi::ring_cq_entries] = cqe;
+    ++state.cq_tail;
 }
 
 uint32_t unread(Process& process, abi::RingPage& page) {
@@ -237,16 +248,16 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         __builtin_memcpy(&sqe, &page.sqes[state.sq_head % abi::ring_sq_entries], sizeof sqe);
         asm volatile("" ::: "memory");
         ++state.sq_head;
-        __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
         if (auto completion = handle(process, sqe))
-            post_completion(process, *completion);
+            post_own_completion(process, page, *completion);
         // Between submissions nothing is held: a good place to let
         // interrupts in and, when the slice is over, other threads run.
         Scheduler::preemption_point();
     }
 
     // The fields the kernel owns are rewritten at every entry, whatever the
-    // process wrote into them.
+    // process wrote into them; the SQ head and CQ tail are published here,
+    // once for the batch.
     __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
     __atomic_store_n(&page.header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
     __atomic_store_n(&page.header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);

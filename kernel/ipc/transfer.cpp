@@ -30,20 +30,23 @@ Result<void, TransferError> TransferOf<Capacity>::add(abi::CapId id, bool move) 
         return Err{TransferError::NotHeld};
     if (!has_flags(entry.value().flags, CapFlags::Transferable))
         return Err{TransferError::NotTransferable};
-    Entry& out = m_entries[m_count];
-    out.sender_id = id;
-    out.move = move;
-    out.interface_id = entry.value().interface_id;
-    out.flags = entry.value().flags;
+    ProcessCapTable::Taken taken;
     if (move) {
         // Taken now, out of the sender's sight; dropping the Transfer restores it.
-        auto taken = m_sender_table->take(id);
-        if (taken.is_error())
+        auto take = m_sender_table->take(id);
+        if (take.is_error())
             return Err{TransferError::NotTransferable};
-        out.taken = taken.release_value();
-    } else {
-        out.object = entry.value().object;
+        taken = take.release_value();
     }
+    Entry* out = new (&m_entries[m_count]) Entry{};
+    out->sender_id = id;
+    out->move = move;
+    out->interface_id = entry.value().interface_id;
+    out->flags = entry.value().flags;
+    if (move)
+        out->taken = std::move(taken);
+    else
+        out->object = entry.value().object;
     ++m_count;
     return {};
 }
@@ -51,9 +54,8 @@ Result<void, TransferError> TransferOf<Capacity>::add(abi::CapId id, bool move) 
 template <uint32_t Capacity>
 Result<TransferOf<Capacity>, TransportError>
 TransferOf<Capacity>::prepare(Process& sender, const ring::DecodedSqe& sqe,
-                              const capnp::MessageReader& message)
-    requires(Capacity == abi::max_transfers)
-{
+                              const capnp::MessageReader& message) requires(Capacity ==
+                                                                            abi::max_transfers) {
     abi::TransferDescriptor descriptors[abi::max_transfers];
     if (!UserSpan<abi::TransferDescriptor>(sqe.transfer_address, sqe.transfer_count)
              .copy_in(descriptors))
@@ -62,8 +64,7 @@ TransferOf<Capacity>::prepare(Process& sender, const ring::DecodedSqe& sqe,
     TransferOf transfer(sender);
     for (uint32_t i = 0; i < sqe.transfer_count; ++i) {
         const abi::TransferDescriptor& d = descriptors[i];
-        if (d.mode > uint8_t(abi::TransferMode::Move) || d.reserved[0] || d.reserved[1] ||
-            d.reserved[2])
+        if (!abi::is_transfer_mode(d.mode) || d.reserved[0] || d.reserved[1] || d.reserved[2])
             return Err{TransportError::BadTransfer};
         // Each capability once: its id is the key its pointers are renamed by.
         for (uint32_t j = 0; j < i; ++j) {
@@ -103,11 +104,9 @@ ProcessCapTable::Record TransferOf<Capacity>::finish(uint32_t index) {
 }
 
 template <uint32_t Capacity>
-Result<void, TransportError> TransferOf<Capacity>::commit(Process& receiver,
-                                                          std::span<capnp::Word> message,
-                                                          abi::CapRecord* records)
-    requires(Capacity == abi::max_transfers)
-{
+Result<void, TransportError>
+TransferOf<Capacity>::commit(Process& receiver, std::span<capnp::Word> message,
+                             abi::CapRecord* records) requires(Capacity == abi::max_transfers) {
     ProcessCapTable& table = receiver.capabilities();
     ProcessCapTable::Reservation slots[abi::max_transfers];
     for (uint32_t i = 0; i < m_count; ++i) {
@@ -134,7 +133,7 @@ Result<void, TransportError> TransferOf<Capacity>::commit(Process& receiver,
             std::span<const capnp::CapabilityRename>(renames, m_count), g_renumbered);
         VERIFY(renamed == capnp::WireError::None); // prepare checked every pointer
     }
-    m_count = 0;
+    clear(); // every entry handed over
     return {};
 }
 

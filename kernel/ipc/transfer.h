@@ -26,6 +26,8 @@
 #include "lib/base/result.h"
 #include "lib/capnp/wire.h"
 #include "lib/ring/ring.h"
+#include <new>
+#include <utility>
 
 namespace capos::kernel {
 
@@ -42,16 +44,34 @@ enum class TransferError : uint8_t {
 template <uint32_t Capacity>
 class TransferOf {
 public:
-    TransferOf() = default;
+    TransferOf() {}
     explicit TransferOf(Process& sender);
-    TransferOf(TransferOf&&) = default;
-    TransferOf& operator=(TransferOf&&) = default;
+    // Moving or dropping one costs what it holds, not its capacity: an empty
+    // transfer (most calls) is a few words.
+    TransferOf(TransferOf&& other) : m_sender_table(other.m_sender_table) {
+        if (other.m_count != 0)
+            take_from(other);
+    }
+    TransferOf& operator=(TransferOf&& other) {
+        if (this != &other) {
+            if (m_count != 0)
+                clear();
+            m_sender_table = other.m_sender_table;
+            if (other.m_count != 0)
+                take_from(other);
+        }
+        return *this;
+    }
+    ~TransferOf() {
+        if (m_count != 0)
+            clear();
+    }
 
     // Phase 1 for a submission of `sender` (the current process) carrying
     // `message` (validated): each capability listed once.
     static Result<TransferOf, abi::TransportError>
-    prepare(Process& sender, const ring::DecodedSqe& sqe, const capnp::MessageReader& message)
-        requires(Capacity == abi::max_transfers);
+    prepare(Process& sender, const ring::DecodedSqe& sqe,
+            const capnp::MessageReader& message) requires(Capacity == abi::max_transfers);
     // Phase 1, one capability: `id`, copied or moved. A copy may be listed
     // more than once; a moved capability only once.
     Result<void, TransferError> add(abi::CapId id, bool move);
@@ -62,8 +82,8 @@ public:
     // `records` receives count() entries. On error nothing changed and the
     // Transfer can still be committed elsewhere or dropped.
     Result<void, abi::TransportError> commit(Process& receiver, std::span<capnp::Word> message,
-                                             abi::CapRecord* records)
-        requires(Capacity == abi::max_transfers);
+                                             abi::CapRecord* records) requires(Capacity ==
+                                                                               abi::max_transfers);
 
     // Phase 2 for a receiver that files capabilities its own way (a child's
     // CapSet): hands over entry `index` (a move finishes: the capability
@@ -80,9 +100,25 @@ private:
         ProcessCapTable::Taken taken; // moves, until commit
     };
 
+    // Drops the entries: a move not committed goes back to the sender.
+    [[gnu::noinline]] void clear() {
+        for (uint32_t i = 0; i < m_count; ++i)
+            m_entries[i].~Entry();
+        m_count = 0;
+    }
+    [[gnu::noinline]] void take_from(TransferOf& other) {
+        for (uint32_t i = 0; i < other.m_count; ++i) {
+            new (&m_entries[i]) Entry(std::move(other.m_entries[i]));
+            other.m_entries[i].~Entry();
+        }
+        m_count = std::exchange(other.m_count, 0);
+    }
+
     ProcessCapTable* m_sender_table = nullptr;
-    Entry m_entries[Capacity];
     uint32_t m_count = 0;
+    union {
+        Entry m_entries[Capacity]; // [0, m_count) live
+    };
 };
 
 using Transfer = TransferOf<abi::max_transfers>;

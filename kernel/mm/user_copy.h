@@ -76,9 +76,9 @@ public:
     void write(const void* data, size_t length);
 
 private:
-    uint64_t m_address = 0;   // the next byte to write
-    uint64_t m_end = 0;       // one past the opened range
-    bool m_active = false;    // the active address space: user copies
+    uint64_t m_address = 0;    // the next byte to write
+    uint64_t m_end = 0;        // one past the opened range
+    bool m_active = false;     // the active address space: user copies
     uint64_t m_first_page = 0; // the page of the opened address
     uint64_t m_phys[max_pages] = {};
 };

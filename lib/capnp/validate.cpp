@@ -33,6 +33,7 @@ public:
     Walker(const MessageReader& message, uint64_t& budget) : m_message(message), m_budget(budget) {}
 
     bool failed() const { return m_message.error() != WireError::None; }
+    bool met_capability() const { return m_capabilities; }
 
     void walk_struct(const StructReader& value) {
         if (value.pointer_count() == 0)
@@ -52,8 +53,12 @@ private:
         for (uint32_t i = 0; i < count; ++i) {
             const Word* pointer = at + i;
             Word word = load<Word>(pointer);
-            if (word == 0 || detail::is_capability(word))
+            if (word == 0)
+                continue;
+            if (detail::is_capability(word)) {
+                m_capabilities = true;
                 continue; // capabilities are leaves, at any depth
+            }
             if (nesting != 0) {
                 // Text and Data, the most common targets, first.
                 if (kind_of(word) == PointerKind::List &&
@@ -190,8 +195,10 @@ private:
         const AnyTarget& target = read.value();
         if (target.kind == AnyTarget::Kind::Struct)
             return runs_of(target.structure);
-        if (target.kind != AnyTarget::Kind::List)
+        if (target.kind != AnyTarget::Kind::List) {
+            m_capabilities = true;
             return {}; // a capability
+        }
         const ListReader& list = target.list;
         if (list.element_size() == ElementSize::InlineComposite) {
             // Reading an element takes a nesting level even when it has no
@@ -220,11 +227,12 @@ private:
 
     const MessageReader& m_message;
     uint64_t& m_budget; // m_message's: current only around general-path calls
+    bool m_capabilities = false;
 };
 
 } // namespace
 
-WireError validate(const MessageReader& message) {
+WireError validate(const MessageReader& message, bool* capabilities) {
     // A fresh reader over the same segments, with the limits `message` was
     // made with (ReaderLimits::for_message for an untrusted message bounds the
     // walk by its size): the caller's error and traversal budget stay
@@ -237,12 +245,16 @@ WireError validate(const MessageReader& message) {
                                 : MessageReader(message.m_segments, message.m_limits);
 
     Walker walker(scratch, scratch.m_traversal_left);
+    if (capabilities)
+        *capabilities = false;
     PointerReader root = scratch.root_pointer();
     if (walker.failed() || root.is_null())
         return scratch.error();
     StructReader value = root.get_struct(); // a root that is no struct records its error
     if (!walker.failed())
         walker.walk_struct(value);
+    if (capabilities)
+        *capabilities = walker.met_capability();
     return scratch.error();
 }
 

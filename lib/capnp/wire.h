@@ -326,7 +326,7 @@ public:
     uint64_t traversal_left() const { return m_traversal_left; }
 
 private:
-    friend WireError validate(const MessageReader& message);
+    friend WireError validate(const MessageReader& message, bool* capabilities);
 
     constexpr MessageReader(std::span<const Word> segment, ReaderLimits limits, bool trusted)
         : m_first(segment), m_segments(), m_segment_count(1), m_trusted(trusted), m_limits(limits),
@@ -569,8 +569,10 @@ private:
 // before invoke. Its time is linear in that budget: an untrusted message read
 // with ReaderLimits::for_message is validated in time linear in its size.
 // Recursion depth is bounded by the nesting limit (about 180 bytes of stack
-// per level on x86_64).
-WireError validate(const MessageReader& message);
+// per level on x86_64). When `capabilities` is given, it is set to whether
+// the walk met a capability pointer (so a message without any need not be
+// walked again to find them).
+WireError validate(const MessageReader& message, bool* capabilities = nullptr);
 
 // Builds one single-segment message in `buffer`. Objects are allocated in the
 // order they are initialised, so building in schema order gives the canonical

@@ -6,7 +6,9 @@
 #pragma once
 
 #include "abi/ring.h"
+#include "abi/user_layout.h"
 #include "lib/base/result.h"
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -75,8 +77,151 @@ struct DecodedSqe {
     uint32_t transfer_count;
 };
 
+namespace detail {
+
+using abi::Opcode;
+using abi::TransportError;
+
+// The fields of an SQE, as the bits of a mask.
+namespace field {
+constexpr uint32_t Cap = 1 << 0;
+constexpr uint32_t Method = 1 << 1; // method and interface_id
+constexpr uint32_t Params = 1 << 2; // params_addr and params_len
+constexpr uint32_t Result = 1 << 3; // result_addr and result_len
+constexpr uint32_t CallId = 1 << 4;
+constexpr uint32_t Transfers = 1 << 5; // transfer_count and transfer_addr
+} // namespace field
+
+// The field rules: which fields each opcode uses. Every other field must be 0.
+constexpr uint32_t fields_used(Opcode opcode) {
+    using namespace field;
+    switch (opcode) {
+    case Opcode::Nop:
+        return 0;
+    case Opcode::Call:
+        return Cap | Method | Params | Result | Transfers;
+    case Opcode::Recv:
+        return Cap | Result;
+    case Opcode::Return:
+        return Cap | Params | CallId | Transfers;
+    case Opcode::Release:
+        return Cap;
+    }
+    return 0;
+}
+
+// The same rules as masks over the SQE's eight words: the bits an opcode
+// does not use. One AND and OR per word then checks every unused field at
+// once, whatever the opcode, with no branch per field.
+struct WordMasks {
+    uint64_t words[8] = {};
+};
+
+constexpr void mark(WordMasks& masks, size_t offset, size_t size) {
+    for (size_t byte = offset; byte < offset + size; ++byte)
+        masks.words[byte / 8] |= uint64_t(0xff) << (byte % 8 * 8);
+}
+
+constexpr WordMasks unused_bits(Opcode opcode) {
+    using namespace field;
+    uint32_t used = fields_used(opcode);
+    WordMasks masks;
+    if (!(used & Cap))
+        mark(masks, offsetof(abi::Sqe, cap), sizeof(abi::Sqe::cap));
+    if (!(used & Method)) {
+        mark(masks, offsetof(abi::Sqe, method), sizeof(abi::Sqe::method));
+        mark(masks, offsetof(abi::Sqe, interface_id), sizeof(abi::Sqe::interface_id));
+    }
+    if (!(used & Params)) {
+        mark(masks, offsetof(abi::Sqe, params_addr), sizeof(abi::Sqe::params_addr));
+        mark(masks, offsetof(abi::Sqe, params_len), sizeof(abi::Sqe::params_len));
+    }
+    if (!(used & Result)) {
+        mark(masks, offsetof(abi::Sqe, result_addr), sizeof(abi::Sqe::result_addr));
+        mark(masks, offsetof(abi::Sqe, result_len), sizeof(abi::Sqe::result_len));
+    }
+    if (!(used & CallId))
+        mark(masks, offsetof(abi::Sqe, call_id), sizeof(abi::Sqe::call_id));
+    if (!(used & Transfers)) {
+        mark(masks, offsetof(abi::Sqe, transfer_count), sizeof(abi::Sqe::transfer_count));
+        mark(masks, offsetof(abi::Sqe, transfer_addr), sizeof(abi::Sqe::transfer_addr));
+    }
+    return masks;
+}
+
+inline constexpr WordMasks g_unused[abi::opcode_count] = {
+    unused_bits(Opcode::Nop),    unused_bits(Opcode::Call),    unused_bits(Opcode::Recv),
+    unused_bits(Opcode::Return), unused_bits(Opcode::Release),
+};
+static_assert(abi::opcode_count == 5, "a new opcode needs its row in g_unused");
+
+// A buffer is either absent (address and length 0) or a word-aligned range of
+// at most max_message_bytes inside user space.
+inline bool valid_buffer(uint64_t address, uint32_t length) {
+    if ((address | length) == 0)
+        return true;
+    if (address == 0 || length == 0 || length > max_message_bytes)
+        return false;
+    if ((address | length) % 8 != 0)
+        return false;
+    return address >= abi::user_min_address && address < abi::user_limit &&
+           length <= abi::user_limit - address;
+}
+
+} // namespace detail
+
 // Decodes a copy of one SQE. Never looks at anything but its argument; fails
-// with the TransportError the CQE should carry.
-Result<DecodedSqe, abi::TransportError> decode_sqe(const abi::Sqe& sqe);
+// with the TransportError the CQE should carry. Inline: the ring copies each
+// entry once, and the decoded fields are built from that copy in registers.
+[[gnu::always_inline]] inline Result<DecodedSqe, abi::TransportError>
+decode_sqe(const abi::Sqe& sqe) {
+    using namespace detail;
+    if (sqe.opcode >= abi::opcode_count)
+        return Err{TransportError::BadOpcode};
+    if (sqe.flags & ~abi::sqe_valid_flags)
+        return Err{TransportError::BadFlags};
+    auto opcode = static_cast<Opcode>(sqe.opcode);
+    if ((sqe.flags & abi::SqeReturnException) && opcode != Opcode::Return)
+        return Err{TransportError::BadFlags};
+
+    uint64_t words[8];
+    __builtin_memcpy(words, &sqe, sizeof words);
+    const WordMasks& unused = g_unused[sqe.opcode];
+    uint64_t stray = 0;
+    for (size_t i = 0; i < 8; ++i)
+        stray |= words[i] & unused.words[i];
+    if (stray != 0)
+        return Err{TransportError::BadSqe};
+
+    // Unused fields are 0 now, and 0 is a valid absent buffer: every check
+    // below holds for them.
+    if (sqe.transfer_count > abi::max_transfers ||
+        !valid_buffer(sqe.transfer_addr, sqe.transfer_count * sizeof(abi::TransferDescriptor)))
+        return Err{TransportError::BadTransfer};
+    if (!valid_buffer(sqe.params_addr, sqe.params_len) ||
+        !valid_buffer(sqe.result_addr, sqe.result_len))
+        return Err{TransportError::BadBuffer};
+    uint32_t used = fields_used(opcode);
+    if ((used & field::Cap) && sqe.cap == 0)
+        return Err{TransportError::InvalidCap};
+    // A CALL names the interface it speaks; 0 is no interface (Cap'n Proto
+    // ids are never 0), and must not reach the table, where 0 means "any".
+    if ((used & field::Method) && sqe.interface_id == 0)
+        return Err{TransportError::WrongInterface};
+
+    return DecodedSqe{
+        .opcode = opcode,
+        .flags = sqe.flags,
+        .method = sqe.method,
+        .cap = abi::CapId{sqe.cap},
+        .user_data = sqe.user_data,
+        .interface_id = sqe.interface_id,
+        .params = {sqe.params_addr, sqe.params_len},
+        .result = {sqe.result_addr, sqe.result_len},
+        .call_id = sqe.call_id,
+        .transfer_address = sqe.transfer_addr,
+        .transfer_count = sqe.transfer_count,
+    };
+}
 
 } // namespace capos::ring

@@ -136,6 +136,45 @@ Words shared_capability_message() {
     return {struct_ptr(0, 0, 3), struct_ptr(2, 0, 1), struct_ptr(1, 0, 1), cap_ptr(B), cap_ptr(A)};
 }
 
+// validate() tells whether a message holds a capability pointer anywhere it
+// walks: in a struct's pointers, a pointer list, a struct list's elements, and
+// behind a far pointer (its general path); and that one without any holds none.
+TEST_F(CapabilityMessage, ValidateTellsWhetherThereAreCapabilities) {
+    bool found = false;
+    EXPECT_EQ(validate(MessageReader{std::span<const Word>(m_words)}, &found), WireError::None);
+    EXPECT_TRUE(found);
+
+    // Each of the six alone: null the other pointers of the root.
+    for (size_t keep = 0; keep < 4; ++keep) {
+        Words words = m_words;
+        for (size_t field = 0; field < 4; ++field) {
+            if (field != keep)
+                words[1 + field] = 0; // the root's pointer section starts at word 1
+        }
+        found = false;
+        EXPECT_EQ(validate(MessageReader{std::span<const Word>(words)}, &found), WireError::None);
+        EXPECT_TRUE(found) << "pointer field " << keep;
+    }
+
+    Words none = m_words;
+    for (size_t field = 0; field < 4; ++field)
+        none[1 + field] = 0;
+    found = true;
+    EXPECT_EQ(validate(MessageReader{std::span<const Word>(none)}, &found), WireError::None);
+    EXPECT_FALSE(found);
+}
+
+TEST(CapabilityValidate, BehindAFarPointer) {
+    // root { far -> pad -> struct { cap } }
+    Words words = {struct_ptr(0, 0, 1), far_ptr(false, 2, 0), struct_ptr(0, 0, 1), cap_ptr(5)};
+    bool found = false;
+    EXPECT_EQ(validate(MessageReader{std::span<const Word>(words)}, &found), WireError::None);
+    EXPECT_TRUE(found);
+    words[3] = 0;
+    EXPECT_EQ(validate(MessageReader{std::span<const Word>(words)}, &found), WireError::None);
+    EXPECT_FALSE(found);
+}
+
 TEST(CapabilityRenumber, SharedPointerIsRenamedOnce) {
     Words words = shared_capability_message();
     // The walk reaches the shared word twice.

@@ -138,8 +138,39 @@ void sort(uint64_t* values, uint32_t count) {
 // Times `run(n)`, which performs n iterations of `ops_per_iteration`
 // operations each and returns false when one fails. Sizes a batch to about
 // batch_ms first (which also warms up), then runs the batches.
+// The one figure to profile, when a capability is granted as
+// "bench-figure:<name>" (bench/profile.py); empty: every figure, timed.
+std::string_view g_only;
+// Iterations of the profiled figure, between the two markers.
+constexpr uint64_t profile_iterations = 1000;
+
+// The markers the profiling plugin (bench/plugin) watches for: two
+// instructions no compiler emits, which change nothing.
+void profile_begin() {
+    asm volatile("xchg %%rbx, %%rbx" ::: "memory");
+}
+void profile_end() {
+    asm volatile("xchg %%rcx, %%rcx" ::: "memory");
+}
+
 template <typename Run>
 void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
+    if (!g_only.empty()) {
+        if (name != g_only)
+            return;
+        // Warm, then exactly profile_iterations between the markers.
+        if (!run(profile_iterations))
+            return failed(name, "an operation failed");
+        profile_begin();
+        bool ok = run(profile_iterations);
+        profile_end();
+        if (!ok)
+            return failed(name, "an operation failed");
+        ++g_figures;
+        Line() << "bench: " << name << " profiled iterations=" << profile_iterations
+               << " ops=" << profile_iterations * ops_per_iteration;
+        return;
+    }
     const uint64_t target = ticks_for_ms(g_config.batch_ms);
     // One untimed iteration first: the first call of a kind pays for cold
     // caches and, for a server, its start.
@@ -402,6 +433,13 @@ int main() {
     Sample first;
     if (timer_sample(first))
         Line() << "bench: boot kernel_clock_to_init_main_ns=" << first.ns;
+    constexpr std::string_view figure_prefix = "bench-figure:";
+    const abi::CapSetPage& capset = rt::capset();
+    for (uint32_t i = 0; i < capset.header.count && i < abi::capset_max_entries; ++i) {
+        std::string_view name(capset.entries[i].name);
+        if (name.starts_with(figure_prefix))
+            g_only = name.substr(figure_prefix.size());
+    }
     if (capability("bench-quick") != 0)
         g_config = {.batches = 3, .batch_ms = 2, .calibrate_ms = 10, .quick = true};
     Line() << "bench: config batches=" << uint64_t(g_config.batches)

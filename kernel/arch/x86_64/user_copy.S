@@ -1,6 +1,7 @@
-/* Copies between kernel and user memory, eight bytes a step and then the rest.
+/* Copies between kernel and user memory, eight bytes a step and then the rest,
+ * and a probe of whether user pages may be written.
  * The only instructions in the kernel allowed to touch user pages; a page
- * fault at one of the two marked instructions is not a
+ * fault at one of the marked instructions is not a
  * kernel bug but a bad user pointer: the fault handler resumes at the routine's
  * failure exit (user_copy_fixup in user_copy.cpp).
  *
@@ -48,5 +49,48 @@ capos_user_copy_plain_access_tail:
     ret
     .global capos_user_copy_plain_fault
 capos_user_copy_plain_fault:
+    movl $1, %eax
+    ret
+
+/* capos_user_probe_smap(first, last) and capos_user_probe_plain(...): 0 when
+ * every page from the one holding `first` to the one holding `last` may be
+ * written by user mode in the current address space, 1 on the first that may
+ * not. Each page is probed with an atomic OR of zero into one of its bytes:
+ * a write as the MMU checks it, which changes no value.
+ */
+    .global capos_user_probe_smap
+capos_user_probe_smap:
+    stac
+    andq $-4096, %rdi
+1:
+    .global capos_user_probe_smap_access
+capos_user_probe_smap_access:
+    lock orb $0, (%rdi)
+    addq $4096, %rdi
+    cmpq %rsi, %rdi
+    jbe 1b
+    clac
+    xorl %eax, %eax
+    ret
+    .global capos_user_probe_smap_fault
+capos_user_probe_smap_fault:
+    clac
+    movl $1, %eax
+    ret
+
+    .global capos_user_probe_plain
+capos_user_probe_plain:
+    andq $-4096, %rdi
+1:
+    .global capos_user_probe_plain_access
+capos_user_probe_plain_access:
+    lock orb $0, (%rdi)
+    addq $4096, %rdi
+    cmpq %rsi, %rdi
+    jbe 1b
+    xorl %eax, %eax
+    ret
+    .global capos_user_probe_plain_fault
+capos_user_probe_plain_fault:
     movl $1, %eax
     ret

@@ -1,0 +1,310 @@
+// A QEMU TCG plugin that profiles one benchmark figure deterministically: the
+// guest program marks a window with two instructions no compiler emits
+// (`xchg %rbx,%rbx` opens it, `xchg %rcx,%rcx` closes it; user/bench's
+// profile mode), and inside it the plugin counts
+//   - instructions, in total and per kernel function (by the symbol table
+//     given as syms=FILE, `nm -S` output; user code counts as "user"),
+//   - system calls (`syscall` executed) and address-space switches (a write
+//     to CR3),
+//   - for every stretch between two switches (an epoch: what QEMU's TLB and
+//     jump cache start empty for, since a CR3 write flushes both), the
+//     distinct code pages, data pages and translation blocks it touched.
+// The report goes to out=FILE when the window closes. Counts do not depend
+// on the host's load.
+//
+// Built against qemu-plugin.h of the installed QEMU's Debian source package
+// (bench/plugin/build.sh); loaded with
+// `-plugin libcapos_profile.so,syms=kernel.syms,out=report.txt`.
+extern "C" {
+#include <qemu-plugin.h>
+}
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+extern "C" {
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+}
+
+namespace {
+
+struct Symbol {
+    uint64_t start;
+    uint64_t size;
+    std::string name;
+};
+
+std::vector<Symbol> g_symbols;      // functions, sorted by start
+std::vector<Symbol> g_data_symbols; // objects (data, bss, rodata), sorted by start
+// For each kernel-image data page: the epochs that touched it.
+std::map<uint64_t, uint64_t> g_image_page_epochs;
+
+std::vector<uint64_t> g_function_insns;
+std::string g_out = "capos_profile.txt";
+
+bool g_open = false; // inside the window
+uint64_t g_insns = 0;
+uint64_t g_user_insns = 0;
+uint64_t g_syscalls = 0;
+uint64_t g_switches = 0;
+uint64_t g_windows = 0;
+
+// The current epoch's distinct pages and blocks.
+std::unordered_set<uint64_t> g_code_pages, g_data_pages, g_blocks;
+uint64_t g_epochs = 0, g_code_page_sum = 0, g_data_page_sum = 0, g_block_sum = 0;
+
+// Where the data pages of the epochs were, summed: by the kernel's layout
+// (kernel/mm/layout.h).
+enum Region { User, DirectMap, KernelOther, KernelImage, region_count };
+const char* const region_names[region_count] = {"user", "direct_map", "kernel_other",
+                                                "kernel_image"};
+uint64_t g_region_sum[region_count] = {};
+
+Region region_of(uint64_t page) {
+    uint64_t address = page << 12;
+    if (address < 0xffff800000000000ull)
+        return User;
+    if (address < 0xffffc00000000000ull)
+        return DirectMap;
+    if (address >= 0xffffffff80000000ull)
+        return KernelImage;
+    return KernelOther;
+}
+
+struct Block {
+    uint64_t vaddr;
+    uint64_t last_vaddr; // of its last instruction
+    uint32_t insns;
+    int function; // index into g_symbols, -1: user, -2: unknown kernel address
+};
+
+constexpr uint64_t kernel_half = 0xffff800000000000ull;
+
+int function_of(uint64_t address) {
+    if (address < kernel_half)
+        return -1;
+    auto it = std::upper_bound(g_symbols.begin(), g_symbols.end(), address,
+                               [](uint64_t a, const Symbol& s) { return a < s.start; });
+    if (it == g_symbols.begin())
+        return -2;
+    --it;
+    if (address >= it->start + std::max<uint64_t>(it->size, 1))
+        return -2;
+    return int(it - g_symbols.begin());
+}
+
+void end_epoch() {
+    if (g_code_pages.empty() && g_data_pages.empty())
+        return;
+    ++g_epochs;
+    g_code_page_sum += g_code_pages.size();
+    g_data_page_sum += g_data_pages.size();
+    for (uint64_t page : g_data_pages) {
+        ++g_region_sum[region_of(page)];
+        if (region_of(page) == KernelImage)
+            ++g_image_page_epochs[page];
+    }
+    g_block_sum += g_blocks.size();
+    g_code_pages.clear();
+    g_data_pages.clear();
+    g_blocks.clear();
+}
+
+void on_block(unsigned int, void* data) {
+    if (!g_open)
+        return;
+    auto* block = static_cast<Block*>(data);
+    g_insns += block->insns;
+    if (block->function == -1)
+        g_user_insns += block->insns;
+    else if (block->function >= 0)
+        g_function_insns[block->function] += block->insns;
+    g_code_pages.insert(block->vaddr >> 12);
+    g_code_pages.insert(block->last_vaddr >> 12);
+    g_blocks.insert(block->vaddr);
+}
+
+void on_memory(unsigned int, qemu_plugin_meminfo_t, uint64_t vaddr, void*) {
+    if (!g_open)
+        return;
+    g_data_pages.insert(vaddr >> 12);
+}
+
+void on_cr3(unsigned int, void*) {
+    if (!g_open)
+        return;
+    ++g_switches;
+    end_epoch();
+}
+
+void on_syscall(unsigned int, void*) {
+    if (g_open)
+        ++g_syscalls;
+}
+
+void on_open(unsigned int, void*) {
+    g_open = true;
+    ++g_windows;
+    g_code_pages.clear();
+    g_data_pages.clear();
+    g_blocks.clear();
+}
+
+void write_report();
+
+// The report is written when the window closes: QEMU's exit through
+// isa-debug-exit skips the plugins' exit callbacks.
+void on_close(unsigned int, void*) {
+    end_epoch();
+    g_open = false;
+    write_report();
+}
+
+enum class Kind { Other, Cr3Write, Syscall, Open, Close };
+
+Kind kind_of(const uint8_t* bytes, size_t size) {
+    size_t i = 0;
+    bool rex_b = false;
+    if (i < size && (bytes[i] & 0xf0) == 0x40) {
+        rex_b = bytes[i] & 1;
+        ++i;
+    }
+    (void)rex_b;
+    if (size - i == 3 && bytes[i] == 0x0f && bytes[i + 1] == 0x22 &&
+        ((bytes[i + 2] >> 3) & 7) == 3 && (bytes[i + 2] >> 6) == 3)
+        return Kind::Cr3Write; // mov %reg, %cr3
+    if (size == 2 && bytes[0] == 0x0f && bytes[1] == 0x05)
+        return Kind::Syscall;
+    // xchg %rbx,%rbx: 48 87 db; xchg %rcx,%rcx: 48 87 c9
+    if (size == 3 && bytes[0] == 0x48 && bytes[1] == 0x87 && bytes[2] == 0xdb)
+        return Kind::Open;
+    if (size == 3 && bytes[0] == 0x48 && bytes[1] == 0x87 && bytes[2] == 0xc9)
+        return Kind::Close;
+    return Kind::Other;
+}
+
+void on_translate(qemu_plugin_id_t, struct qemu_plugin_tb* tb) {
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    auto* block = new Block{qemu_plugin_tb_vaddr(tb), qemu_plugin_tb_vaddr(tb), uint32_t(n),
+                            function_of(qemu_plugin_tb_vaddr(tb))};
+    for (size_t i = 0; i < n; ++i) {
+        struct qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
+        block->last_vaddr = qemu_plugin_insn_vaddr(insn);
+        qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS,
+                                         QEMU_PLUGIN_MEM_RW, nullptr);
+        auto* bytes = static_cast<const uint8_t*>(qemu_plugin_insn_data(insn));
+        switch (kind_of(bytes, qemu_plugin_insn_size(insn))) {
+        case Kind::Cr3Write:
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_cr3, QEMU_PLUGIN_CB_NO_REGS, nullptr);
+            break;
+        case Kind::Syscall:
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_syscall, QEMU_PLUGIN_CB_NO_REGS,
+                                                   nullptr);
+            break;
+        case Kind::Open:
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_open, QEMU_PLUGIN_CB_NO_REGS, nullptr);
+            break;
+        case Kind::Close:
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_close, QEMU_PLUGIN_CB_NO_REGS, nullptr);
+            break;
+        case Kind::Other:
+            break;
+        }
+    }
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, on_block, QEMU_PLUGIN_CB_NO_REGS, block);
+}
+
+void write_report() {
+    std::ofstream out(g_out);
+    out << "windows " << g_windows << "\n";
+    out << "insns " << g_insns << "\n";
+    out << "user_insns " << g_user_insns << "\n";
+    out << "syscalls " << g_syscalls << "\n";
+    out << "switches " << g_switches << "\n";
+    out << "epochs " << g_epochs << "\n";
+    out << "epoch_code_pages " << g_code_page_sum << "\n";
+    out << "epoch_data_pages " << g_data_page_sum << "\n";
+    out << "epoch_blocks " << g_block_sum << "\n";
+    for (int r = 0; r < region_count; ++r)
+        out << "epoch_data_pages_" << region_names[r] << " " << g_region_sum[r] << "\n";
+    // The kernel-image data pages the epochs touched, with the objects in
+    // each (the first few, by address).
+    for (auto& [page, epochs] : g_image_page_epochs) {
+        out << "image_page " << epochs << " " << std::hex << (page << 12) << std::dec;
+        uint64_t start = page << 12;
+        auto it = std::upper_bound(g_data_symbols.begin(), g_data_symbols.end(), start,
+                                   [](uint64_t a, const Symbol& s) { return a < s.start; });
+        if (it != g_data_symbols.begin())
+            --it;
+        int shown = 0;
+        for (; it != g_data_symbols.end() && it->start < start + 4096 && shown < 4; ++it) {
+            if (it->start + it->size <= start)
+                continue;
+            out << " " << it->name;
+            ++shown;
+        }
+        out << "\n";
+    }
+    std::vector<std::pair<uint64_t, int>> ranked;
+    for (size_t i = 0; i < g_symbols.size(); ++i) {
+        if (g_function_insns[i] != 0)
+            ranked.push_back({g_function_insns[i], int(i)});
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    for (auto& [count, index] : ranked)
+        out << "function " << count << " " << g_symbols[index].name << "\n";
+}
+
+void load_symbols(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        // nm -S -C: "<start> <size> <type> <name...>"
+        std::istringstream fields(line);
+        std::string start, size, type;
+        if (!(fields >> start >> size >> type))
+            continue;
+        bool function = type == "t" || type == "T" || type == "W" || type == "w";
+        bool object = type == "b" || type == "B" || type == "d" || type == "D" || type == "r" ||
+                      type == "R" || type == "V" || type == "v" || type == "u";
+        if (!function && !object)
+            continue;
+        std::string name;
+        std::getline(fields, name);
+        if (!name.empty() && name[0] == ' ')
+            name.erase(0, 1);
+        (function ? g_symbols : g_data_symbols)
+            .push_back({std::stoull(start, nullptr, 16), std::stoull(size, nullptr, 16), name});
+    }
+    auto by_start = [](const Symbol& a, const Symbol& b) { return a.start < b.start; };
+    std::sort(g_symbols.begin(), g_symbols.end(), by_start);
+    std::sort(g_data_symbols.begin(), g_data_symbols.end(), by_start);
+    g_function_insns.assign(g_symbols.size(), 0);
+}
+
+} // namespace
+
+extern "C" QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t*,
+                                                      int argc, char** argv) {
+    for (int i = 0; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.rfind("syms=", 0) == 0)
+            load_symbols(arg.substr(5));
+        else if (arg.rfind("out=", 0) == 0)
+            g_out = arg.substr(4);
+        else {
+            std::fprintf(stderr, "capos_profile: unknown argument '%s'\n", arg.c_str());
+            return -1;
+        }
+    }
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    return 0;
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Deterministic profile of capOS benchmark figures (bench/plugin).
+
+For each figure named, boots the bench system (bench/manifests/bench.capnp)
+with one more grant, "bench-figure:<name>", which makes ring_bench run that
+figure only: warm, then exactly 1,000 iterations between two marker
+instructions. QEMU loads the capos_profile plugin, which counts, inside the
+markers, instructions (per kernel function), system calls, address-space
+switches (CR3 writes) and, per stretch between two switches, the distinct
+code pages, data pages and translation blocks touched: what QEMU's TLB and
+jump cache must refill after each switch. Everything is divided by the number
+of operations. Counts are exact and do not depend on the host's load.
+
+  bench/profile.py --build-dir build --plugin build/bench/plugin/libcapos_profile.so \
+      ipc_raw timer_now_1 ...
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_archive(build, figure, work):
+    with open(os.path.join(ROOT, "bench/manifests/bench.capnp")) as f:
+        text = f.read()
+    marker = '(name = "spawner", source = (kernel = processSpawner)),'
+    if marker not in text:
+        sys.exit("profile.py: bench.capnp no longer grants the spawner as expected")
+    text = text.replace(marker, marker + '\n      (name = "bench-figure:%s", source = (kernel = null)),'
+                        % figure)
+    # A manifest file id must differ from bench.capnp's.
+    text = re.sub(r"@0x[0-9a-f]+;", "@0xd2b4c7a1e35f9aff;", text, count=1)
+    manifest = os.path.join(work, "profile.capnp")
+    with open(manifest, "w") as f:
+        f.write(text)
+    manifest_bin = os.path.join(work, "manifest.bin")
+    with open(manifest_bin, "wb") as out:
+        subprocess.run(["capnp", "eval", "--binary", "-I" + ROOT, manifest, "manifest"],
+                       stdout=out, check=True)
+    archive = os.path.join(work, "profile.cpio")
+    programs = {"ring_bench": "user/bench/ring_bench.elf",
+                "bench_echo": "user/bench/bench_echo.elf",
+                "bench_minimal": "user/bench/bench_minimal.elf"}
+    entries = ["manifest.bin=" + manifest_bin,
+               "etc/motd=" + os.path.join(ROOT, "system/motd.txt")]
+    for name, path in programs.items():
+        entries.append("bin/%s=%s" % (name, os.path.join(build, path)))
+    subprocess.run([os.path.join(build, "tools/mkarchive/capos-mkarchive"), "-o", archive] +
+                   entries, check=True)
+    return archive
+
+
+def symbols(build, work):
+    path = os.path.join(work, "kernel.syms")
+    with open(path, "w") as out:
+        subprocess.run(["nm", "-S", "--defined-only",
+                        os.path.join(build, "kernel/kernel.elf")], stdout=out, check=True)
+    return path
+
+
+def demangle(names):
+    run = subprocess.run(["c++filt"], input="\n".join(names), stdout=subprocess.PIPE, text=True,
+                         check=True)
+    return run.stdout.split("\n")
+
+
+def check(build, figure):
+    """Boots the figure's profile system without the plugin: the figure runs
+    and prints its profiled line (the smoke test of the profile mode)."""
+    with tempfile.TemporaryDirectory() as work:
+        archive = build_archive(build, figure, work)
+        cmd = [os.path.join(build, "tools/qemu-runner/capos-qemu"), "run", "--dry-run",
+               "--kernel", os.path.join(build, "kernel/kernel.elf"), "--initrd", archive,
+               "--append", "shutdown"]
+        qemu = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+        qemu = [a if a != "mon:stdio" else "stdio" for a in qemu]
+        run = subprocess.run(qemu, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120)
+        expected = "bench: %s profiled iterations=" % figure
+        if expected not in run.stdout or "bench: done, 1 figures, 0 failed" not in run.stdout:
+            sys.exit("profile.py: %s did not run in profile mode:\n%s" % (figure,
+                                                                          run.stdout[-3000:]))
+        print("profile mode of %s: ok" % figure)
+
+
+def profile(build, plugin, figure, top, hot):
+    with tempfile.TemporaryDirectory() as work:
+        archive = build_archive(build, figure, work)
+        syms = symbols(build, work)
+        report = os.path.join(work, "report.txt")
+        cmd = ["qemu-system-x86_64", "-M", "q35", "-cpu", "max", "-accel", "tcg", "-smp", "1",
+               "-m", "128M", "-no-reboot", "-display", "none",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", "stdio",
+               "-kernel", os.path.join(build, "kernel/kernel.elf"), "-initrd", archive,
+               "-append", "shutdown",
+               "-plugin", "%s,syms=%s,out=%s" % (plugin, syms, report)]
+        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=600)
+        line = re.search(r"bench: %s profiled iterations=(\d+) ops=(\d+)" % re.escape(figure),
+                         run.stdout)
+        if not line:
+            sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
+        ops = int(line.group(2))
+        values, functions, image_pages = {}, [], []
+        with open(report) as f:
+            for row in f:
+                parts = row.split(maxsplit=2)
+                if parts[0] == "function":
+                    functions.append((int(parts[1]), parts[2].strip()))
+                elif parts[0] == "image_page":
+                    image_pages.append((int(parts[1]), parts[2].strip()))
+                else:
+                    values[parts[0]] = int(parts[1])
+    if values.get("windows") != 1:
+        sys.exit("profile.py: expected one marked window, saw %s" % values.get("windows"))
+    epochs = max(values["epochs"], 1)
+    print("## %s (%d operations)" % (figure, ops))
+    print()
+    print("| per operation | |")
+    print("|---|---:|")
+    print("| instructions | %.0f |" % (values["insns"] / ops))
+    print("| of which user | %.0f |" % (values["user_insns"] / ops))
+    print("| system calls | %.2f |" % (values["syscalls"] / ops))
+    print("| address-space switches | %.2f |" % (values["switches"] / ops))
+    if values["switches"]:
+        print("| per switch: code pages | %.1f |" % (values["epoch_code_pages"] / epochs))
+        print("| per switch: data pages | %.1f |" % (values["epoch_data_pages"] / epochs))
+        print("| per switch: translation blocks | %.1f |" % (values["epoch_blocks"] / epochs))
+        for region in ("user", "direct_map", "kernel_image", "kernel_other"):
+            print("| per switch: data pages, %s | %.1f |"
+                  % (region.replace("_", " "), values["epoch_data_pages_" + region] / epochs))
+    print()
+    if image_pages and values["switches"]:
+        print("| kernel image data page | share of switches | objects in it |")
+        print("|---|---:|---|")
+        for count, rest in sorted(image_pages, key=lambda p: -p[0])[:top]:
+            address, *in_page = rest.split()
+            print("| %s | %.2f | %s |" % (address, count / epochs,
+                                          " ".join(demangle(in_page))[:100]))
+        print()
+    for count, name in functions:
+        hot.setdefault(name, 0)
+        hot[name] += count / ops
+    print("| kernel function | instructions per operation |")
+    print("|---|---:|")
+    shown = functions[:top]
+    for (count, _), name in zip(shown, demangle([name for _, name in shown])):
+        print("| `%s` | %.1f |" % (name[:80], count / ops))
+    print()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--plugin")
+    parser.add_argument("--check", action="store_true",
+                        help="boot each figure's profile system without the plugin and check "
+                        "that it runs (the smoke test)")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--ordering", help="write the kernel functions the figures ran, "
+                        "hottest first, as a linker symbol-ordering file")
+    parser.add_argument("figures", nargs="+")
+    args = parser.parse_args()
+    if args.check:
+        for figure in args.figures:
+            check(os.path.abspath(args.build_dir), figure)
+        return
+    if not args.plugin:
+        parser.error("--plugin is needed (or --check)")
+    hot = {}
+    for figure in args.figures:
+        profile(os.path.abspath(args.build_dir), os.path.abspath(args.plugin), figure, args.top,
+                hot)
+    if args.ordering:
+        with open(args.ordering, "w") as out:
+            for name, _ in sorted(hot.items(), key=lambda item: -item[1]):
+                out.write(name + "\n")
+
+
+if __name__ == "__main__":
+    main()
