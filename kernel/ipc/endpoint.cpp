@@ -87,7 +87,15 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
     }
     if (call->params)
         heap_free(call->params);
-    heap_destroy(call);
+    // Back to its caller for the next call, as new; freed if the caller has
+    // ended.
+    Process* home = call->home;
+    if (!home) {
+        heap_destroy(call);
+        return;
+    }
+    call->~EndpointCall();
+    home->keep_spare_call(new (call) EndpointCall{});
 }
 
 ipc::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
@@ -129,12 +137,16 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     if (!reply)
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
 
-    auto created = heap_create<EndpointCall>();
-    if (created.is_error()) {
-        reply->reset(); // answered at once
-        return error_cqe(sqe.user_data, TransportError::NoMemory);
+    EndpointCall* call = caller.take_spare_call();
+    if (!call) {
+        auto created = heap_create<EndpointCall>();
+        if (created.is_error()) {
+            reply->reset(); // answered at once
+            return error_cqe(sqe.user_data, TransportError::NoMemory);
+        }
+        call = created.value();
     }
-    EndpointCall* call = created.value();
+    call->home = &caller;
     call->endpoint = this;
     m_state.open(*call);
     call->method = sqe.method;
@@ -272,6 +284,7 @@ void Endpoint::cancel(EndpointCall* call) {
     }
     release_charges(*call, call->reply.caller());
     call->reply.reset();
+    call->home = nullptr; // its caller is ending: freed when answered
 }
 
 } // namespace capos::kernel

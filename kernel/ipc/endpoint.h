@@ -49,6 +49,7 @@ struct OutgoingCallLink;
 // Heap-allocated; its place in the endpoint's queue or in-flight set and its
 // call id are the endpoint state's (ipc::EndpointCallRecord).
 struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLink> {
+    Process* home = nullptr; // the caller, which keeps the record when the call ends
     Endpoint* endpoint = nullptr;
     uint16_t method = 0;
     uint64_t interface_id = 0;

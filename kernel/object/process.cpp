@@ -231,6 +231,19 @@ void Process::remove_outgoing(EndpointCall* call) {
     m_outgoing.remove(*call);
 }
 
+EndpointCall* Process::take_spare_call() {
+    return m_spare_calls.pop_front();
+}
+
+void Process::keep_spare_call(EndpointCall* call) {
+    m_spare_calls.push_front(*call);
+}
+
+void Process::free_spare_calls() {
+    while (EndpointCall* call = m_spare_calls.pop_front())
+        heap_destroy(call);
+}
+
 void Process::terminate_current(ExitStatus status) {
     Process* process = current();
     VERIFY(process != nullptr);
@@ -240,6 +253,7 @@ void Process::terminate_current(ExitStatus status) {
     // Calls this process made and nobody answered yet: dropped or orphaned.
     while (EndpointCall* call = process->m_outgoing.front())
         call->endpoint->cancel(call);
+    process->free_spare_calls();
     VERIFY(process->m_queued_bytes == 0);
     process->release_address_space(UserAddressSpace::Teardown::Preemptible);
     if (Thread* waiter = process->m_waiter)
@@ -269,6 +283,7 @@ void Process::destroy() {
     // Reached when the last reference goes, inside whatever work dropped it:
     // no preemption there.
     release_address_space(UserAddressSpace::Teardown::AtOnce);
+    free_spare_calls();
     ProcessCapTable::Slot* slots = m_slots;
     size_t slot_count = m_limits.capability_slots;
     this->~Process();

@@ -117,6 +117,10 @@ public:
     void charge_queued(uint64_t bytes) { m_queued_bytes += bytes; }
     void uncharge_queued(uint64_t bytes) { m_queued_bytes -= bytes; }
     uint32_t outstanding_calls() const { return uint32_t(m_outgoing.size()); }
+    // Records of this process's finished calls, kept for its next ones (a
+    // round trip then allocates nothing); freed when the process ends.
+    EndpointCall* take_spare_call();
+    void keep_spare_call(EndpointCall* call);
 
     // Completions the kernel owes this process for submissions it has taken
     // (PendingReply keeps the count): with the unread ones they must fit the
@@ -169,6 +173,8 @@ private:
     size_t m_exit_watcher_count = 0;
     // Calls made through endpoints, not yet answered, newest first.
     IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing;
+    IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls; // never outgoing at once
+    void free_spare_calls();
     uint64_t m_queued_bytes = 0;
     uint32_t m_completions_owed = 0;
     ExitStatus m_exit_status;
