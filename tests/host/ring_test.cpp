@@ -2,6 +2,7 @@
 #include "abi/user_layout.h"
 #include "lib/ring/ring.h"
 #include <gtest/gtest.h>
+#include <map>
 
 namespace capos::ring {
 namespace {
@@ -207,6 +208,139 @@ TEST(DecodeSqe, BuffersOutsideUserSpaceOrMalformed) {
     no_params.params_addr = 0;
     no_params.params_len = 0;
     EXPECT_TRUE(decode_sqe(no_params).is_ok());
+}
+
+// The field rules written out one field at a time (docs/abi.md), the way
+// decode_sqe stated them before it checked every unused field at once with
+// per-opcode masks: the two must agree on every submission, valid or not,
+// down to the error and every decoded field.
+Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
+    if (sqe.opcode >= abi::opcode_count)
+        return Err{TransportError::BadOpcode};
+    if (sqe.flags & ~abi::sqe_valid_flags)
+        return Err{TransportError::BadFlags};
+    if ((sqe.flags & abi::SqeReturnException) && sqe.opcode != uint8_t(Opcode::Return))
+        return Err{TransportError::BadFlags};
+    auto opcode = static_cast<Opcode>(sqe.opcode);
+    bool uses_cap = opcode != Opcode::Nop;
+    bool uses_method = opcode == Opcode::Call;
+    bool uses_params = opcode == Opcode::Call || opcode == Opcode::Return;
+    bool uses_result = opcode == Opcode::Call || opcode == Opcode::Recv;
+    bool uses_call_id = opcode == Opcode::Return;
+    bool uses_transfers = opcode == Opcode::Call || opcode == Opcode::Return;
+    if (!uses_cap && sqe.cap != 0)
+        return Err{TransportError::BadSqe};
+    if (!uses_method && (sqe.method != 0 || sqe.interface_id != 0))
+        return Err{TransportError::BadSqe};
+    if (!uses_params && (sqe.params_addr != 0 || sqe.params_len != 0))
+        return Err{TransportError::BadSqe};
+    if (!uses_result && (sqe.result_addr != 0 || sqe.result_len != 0))
+        return Err{TransportError::BadSqe};
+    if (!uses_call_id && sqe.call_id != 0)
+        return Err{TransportError::BadSqe};
+    if (!uses_transfers && (sqe.transfer_count != 0 || sqe.transfer_addr != 0))
+        return Err{TransportError::BadSqe};
+    auto valid_buffer = [](uint64_t address, uint64_t length) {
+        if (address == 0 && length == 0)
+            return true;
+        if (address == 0 || length == 0 || length > max_message_bytes)
+            return false;
+        if (address % 8 != 0 || length % 8 != 0)
+            return false;
+        return address >= abi::user_min_address && address < abi::user_limit &&
+               length <= abi::user_limit - address;
+    };
+    if (sqe.transfer_count > abi::max_transfers ||
+        !valid_buffer(sqe.transfer_addr,
+                      uint64_t(sqe.transfer_count) * sizeof(abi::TransferDescriptor)))
+        return Err{TransportError::BadTransfer};
+    if (!valid_buffer(sqe.params_addr, sqe.params_len) ||
+        !valid_buffer(sqe.result_addr, sqe.result_len))
+        return Err{TransportError::BadBuffer};
+    if (uses_cap && sqe.cap == 0)
+        return Err{TransportError::InvalidCap};
+    if (uses_method && sqe.interface_id == 0)
+        return Err{TransportError::WrongInterface};
+    return DecodedSqe{
+        .opcode = opcode,
+        .flags = sqe.flags,
+        .method = sqe.method,
+        .cap = abi::CapId{sqe.cap},
+        .user_data = sqe.user_data,
+        .interface_id = sqe.interface_id,
+        .params = {sqe.params_addr, sqe.params_len},
+        .result = {sqe.result_addr, sqe.result_len},
+        .call_id = sqe.call_id,
+        .transfer_address = sqe.transfer_addr,
+        .transfer_count = sqe.transfer_count,
+    };
+}
+
+TEST(DecodeSqe, MasksAgreeWithTheRulesOnRandomSubmissions) {
+    // Mostly valid submissions with a field or two disturbed, so that every
+    // rule and every error is reached many times (counted below).
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    auto next = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    auto pick = [&](uint64_t interesting_a, uint64_t interesting_b) -> uint64_t {
+        switch (next() % 6) {
+        case 0:
+            return next();
+        case 1:
+            return interesting_a;
+        case 2:
+            return interesting_b;
+        default:
+            return 0;
+        }
+    };
+    std::map<int32_t, int> outcomes;
+    for (int i = 0; i < 400000; ++i) {
+        Sqe sqe{};
+        sqe.opcode = uint8_t(next() % 8 == 0 ? next() : next() % abi::opcode_count);
+        sqe.flags = uint8_t(next() % 4 == 0 ? next() : 0);
+        sqe.method = uint16_t(pick(1, 0xffff));
+        sqe.cap = uint32_t(pick(abi::CapId::make(2, 1).raw, 1));
+        sqe.user_data = next();
+        sqe.interface_id = pick(0x1234, 0);
+        sqe.params_addr = pick(user_buffer, user_buffer + 4);
+        sqe.params_len = uint32_t(pick(64, max_message_bytes + 8));
+        sqe.result_addr = pick(user_buffer + 4096, abi::user_limit - 8);
+        sqe.result_len = uint32_t(pick(64, 16));
+        sqe.call_id = uint32_t(pick(7, 1));
+        sqe.transfer_count = uint32_t(pick(2, abi::max_transfers + 1));
+        sqe.transfer_addr = pick(user_buffer + 8192, 0);
+        auto fast = decode_sqe(sqe);
+        auto rules = decode_by_the_rules(sqe);
+        ASSERT_EQ(fast.is_ok(), rules.is_ok()) << "submission " << i;
+        if (fast.is_error()) {
+            ASSERT_EQ(fast.error(), rules.error()) << "submission " << i;
+            ++outcomes[int32_t(fast.error())];
+            continue;
+        }
+        ++outcomes[0];
+        const DecodedSqe& a = fast.value();
+        const DecodedSqe& b = rules.value();
+        ASSERT_TRUE(a.opcode == b.opcode && a.flags == b.flags && a.method == b.method &&
+                    a.cap.raw == b.cap.raw && a.user_data == b.user_data &&
+                    a.interface_id == b.interface_id && a.params.address == b.params.address &&
+                    a.params.length == b.params.length && a.result.address == b.result.address &&
+                    a.result.length == b.result.length && a.call_id == b.call_id &&
+                    a.transfer_address == b.transfer_address &&
+                    a.transfer_count == b.transfer_count)
+            << "submission " << i;
+    }
+    // Every outcome was reached: success and each error decode_sqe can give.
+    for (TransportError error :
+         {TransportError::BadOpcode, TransportError::BadFlags, TransportError::BadSqe,
+          TransportError::BadTransfer, TransportError::BadBuffer, TransportError::InvalidCap,
+          TransportError::WrongInterface})
+        EXPECT_GT(outcomes[int32_t(error)], 100) << to_string(error);
+    EXPECT_GT(outcomes[0], 300);
 }
 
 } // namespace
