@@ -5,6 +5,7 @@
 #include "kernel/ipc/service.h"
 #include "kernel/ipc/transfer.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
@@ -21,8 +22,8 @@ using abi::TransportError;
 // Scratch for one call's params and results, in kernel memory. One CPU, and
 // calls run with interrupts off, so one pair serves every call without any
 // allocation on the ring path.
-alignas(8) capnp::Word g_params[ring::max_message_bytes / 8];
-alignas(8) capnp::Word g_results[ring::max_message_bytes / 8];
+CAPOS_LARGE_BSS alignas(8) capnp::Word g_params[ring::max_message_bytes / 8];
+CAPOS_LARGE_BSS alignas(8) capnp::Word g_results[ring::max_message_bytes / 8];
 
 // A reader of a message from user space: every pass over it is charged to a
 // traversal budget proportional to its size, so no message, however its

@@ -1,4 +1,5 @@
 #include "kernel/ipc/transfer.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/user_copy.h"
 #include "lib/capnp/capabilities.h"
 
@@ -10,7 +11,7 @@ namespace {
 
 // Scratch for renumbering: one bit per word of the largest message. One CPU,
 // and a commit runs with interrupts off, so one serves every commit.
-uint64_t g_renumbered[capnp::renumber_bitmap_words(ring::max_message_bytes / 8)];
+CAPOS_LARGE_BSS uint64_t g_renumbered[capnp::renumber_bitmap_words(ring::max_message_bytes / 8)];
 
 } // namespace
 

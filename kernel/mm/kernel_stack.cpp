@@ -1,5 +1,6 @@
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/lib/spinlock.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/layout.h"
@@ -12,7 +13,7 @@ constexpr uint64_t slot_count = (kernel_stacks_limit - kernel_stacks_base) / sta
 constexpr uint64_t tracked_slots = 4096; // slots handed out so far are tracked in a bitmap
 
 SpinLock g_stack_lock;
-uint64_t g_slot_in_use[tracked_slots / 64];
+CAPOS_LARGE_BSS uint64_t g_slot_in_use[tracked_slots / 64];
 
 static_assert(tracked_slots <= slot_count);
 

@@ -5,6 +5,7 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/percpu.h"
+#include "kernel/lib/sections.h"
 
 namespace capos::kernel::x86 {
 
@@ -28,7 +29,7 @@ struct [[gnu::packed]] DescriptorPointer {
 
 // Small stacks in .bss that serve the IST entries until the memory manager
 // hands out guarded ones (set_emergency_stacks).
-alignas(16) uint8_t g_early_ist_stacks[3][4096];
+CAPOS_LARGE_BSS alignas(16) uint8_t g_early_ist_stacks[3][4096];
 
 TaskStateSegment g_tss;
 alignas(16) uint64_t g_gdt[gdt_entry_count];

@@ -13,6 +13,7 @@
 #include "kernel/arch/x86_64/user_copy.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 
 extern "C" const uint64_t interrupt_stub_table[256];
 
@@ -36,9 +37,9 @@ struct [[gnu::packed]] IdtPointer {
     uint64_t base;
 };
 
-alignas(16) IdtEntry g_idt[256];
+CAPOS_LARGE_BSS alignas(16) IdtEntry g_idt[256];
 bool g_handling_exception = false;
-arch::InterruptHandler g_handlers[256];
+CAPOS_LARGE_BSS arch::InterruptHandler g_handlers[256];
 
 constexpr uint8_t interrupt_gate = 0x8E;  // present, ring 0, 64-bit interrupt gate
 constexpr uint8_t gate_dpl_user = 3 << 5; // `int n` from ring 3 may use the gate
