@@ -12,8 +12,7 @@ namespace {
 // Batches up to this many frames are freed by whoever drops them.
 constexpr uint64_t free_at_once = 256;
 
-FrameBatch* g_queue = nullptr; // oldest first
-FrameBatch* g_queue_tail = nullptr;
+constinit IntrusiveList<FrameBatch, FrameBatch> g_queue; // oldest first
 bool g_busy = false;
 Thread* g_thread = nullptr;
 
@@ -29,10 +28,7 @@ void free_frames(FrameBatch* batch, bool preemptible) {
 
 [[noreturn]] void reclaim_thread(void*) {
     for (;;) {
-        while (FrameBatch* batch = g_queue) {
-            g_queue = batch->next;
-            if (!g_queue)
-                g_queue_tail = nullptr;
+        while (FrameBatch* batch = g_queue.pop_front()) {
             g_busy = true;
             free_frames(batch, true);
             g_busy = false;
@@ -58,12 +54,7 @@ void FrameBatch::free_frames_and_release(FrameBatch* batch) {
         free_frames(batch, false);
         return;
     }
-    batch->next = nullptr;
-    if (g_queue_tail)
-        g_queue_tail->next = batch;
-    else
-        g_queue = batch;
-    g_queue_tail = batch;
+    g_queue.push_back(*batch);
     Scheduler::wake(g_thread);
 }
 
@@ -76,7 +67,7 @@ void reclaim_start() {
 }
 
 void wait_for_reclaim() {
-    while (g_queue || g_busy)
+    while (!g_queue.empty() || g_busy)
         Scheduler::yield();
 }
 

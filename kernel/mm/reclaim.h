@@ -5,6 +5,7 @@
 // queueing it. Small batches are freed at once.
 #pragma once
 
+#include "lib/base/intrusive_list.h"
 #include "lib/base/result.h"
 #include "lib/heap/heap.h"
 #include <cstdint>
@@ -12,7 +13,7 @@
 namespace capos::kernel {
 
 // A heap array of frames, with the link that queues it for reclaiming.
-class FrameBatch {
+class FrameBatch : public IntrusiveListNode<FrameBatch> {
 public:
     static Result<FrameBatch*, HeapError> create(uint64_t count);
     uint64_t count() const { return m_count; }
@@ -30,8 +31,6 @@ public:
     // Frees the batch without its frames (they were never allocated, or were
     // given back already).
     static void release(FrameBatch* batch);
-
-    FrameBatch* next = nullptr; // in the reclaim queue
 
 private:
     explicit FrameBatch(uint64_t count) : m_count(count) {}

@@ -3,9 +3,11 @@
 // (slices of one to two periods), an idle thread when nothing is ready, and
 // blocking with an optional deadline.
 //
-// Locking: the scheduler's state is touched only with interrupts off (every
-// system call and interrupt runs with them off; the idle thread enables them
-// only inside wait_for_interrupt).
+// Locking: the scheduler's state is touched only with interrupts off. System
+// calls and interrupts run with them off, except inside the short windows a
+// preemption point opens (preemption_point below), where only an interrupt's
+// own work runs, and the idle thread, which enables them only inside
+// wait_for_interrupt.
 #pragma once
 
 #include "kernel/object/thread.h"
