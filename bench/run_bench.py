@@ -9,7 +9,12 @@ Boots, one after the other, in one run:
   2. the Linux peer (bench/linux: Debian's kernel booted through PVH, an
      initramfs of busybox-static and peer_bench.c) with the command line the
      performance design gives, and once more with capOS's `-cpu max`;
-  3. unless --no-memory-search, each system again at smaller and smaller -m
+  3. unless --no-icount, each system once more (capOS with capos-qemu's command
+     line, Linux with the design's) with `-icount shift=0` appended: the guest's
+     clock then advances exactly 1 ns per guest instruction, so each figure's ns
+     is its instruction count per operation, deterministic whatever the host's
+     load (halted time aside, see ICOUNT);
+  4. unless --no-memory-search, each system again at smaller and smaller -m
      (bisection, quick benchmark runs) to find the smallest that still works.
 Each guest prints one line per figure ("bench: <name> ticks=... ns=..."); the
 harness timestamps every serial line on arrival, so it also measures QEMU's start
@@ -19,7 +24,9 @@ machine, how to reproduce) to BUILD/bench/system_bench.md and, with --doc, into
 docs/performance.md between the markers below (appended when missing).
 
 Usage: run_bench.py --build-dir BUILD [--doc docs/performance.md]
-                    [--linux-dir BUILD/bench/linux] [--no-memory-search] [--quick]
+                    [--linux-dir BUILD/bench/linux] [--boots N] [--no-cpu-max]
+                    [--no-icount] [--no-memory-search]
+bench/run_bench_test.py tests the command lines and the icount checks.
 """
 import argparse
 import datetime
@@ -40,6 +47,24 @@ FIGURE = re.compile(r"^bench: (\S+) ticks=(\d+) ns=([\d.]+) min_ns=([\d.]+) max_
 NOT_MEASURED = re.compile(r"^bench: (\S+) (n/a|FAILED) \((.*)\)$")
 KERNEL_LOG = re.compile(r"^\[(\d+\.\d+)\] . (.*)$")
 TSC = re.compile(r"tsc=(\d+)")
+
+# Appended to a system's QEMU command line for its instruction-count boot. With
+# shift=0 QEMU's virtual clock advances 1 ns per guest instruction and the TSC
+# reads that clock, so both benchmarks' ns per operation (their TSC calibrated
+# against their own clock) count instructions. Contract and limit: while the
+# vCPU halts, the clock still advances (by the host's time, the default
+# sleep=on), so a figure that idles counts more than its instructions; such
+# figures (WAITS), and boot, carry WAIT_MARK in the report. A figure's batches
+# must agree to within ICOUNT_SPREAD, and each guest's calibrated TSC rate must
+# be within ICOUNT_SPREAD of 1 GHz (else the flag did not take), or the report
+# warns.
+ICOUNT = ["-icount", "shift=0"]
+ICOUNT_SPREAD = 0.01
+ICOUNT_GHZ_KHZ = 1_000_000
+# Figures that may include halted time (a process waits for another's creation
+# and exit; Linux may idle between them), and boot.
+WAITS = {"spawn_wait", "posix_spawn_wait", "fork_exec_wait"}
+WAIT_MARK = "†"
 
 # Performance design: the Linux guest.
 LINUX_QEMU = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", "256M", "-smp", "1",
@@ -123,6 +148,19 @@ class Boot:
                                pending.replace(b"\r", b"").decode("utf-8", "replace")))
         self.status = proc.wait()
         self.elapsed = time.monotonic() - start
+        self._parse()
+
+    @classmethod
+    def recorded(cls, label, cmd, texts, status=0):
+        """A Boot of serial lines already received (for tests), all at time 0."""
+        boot = cls.__new__(cls)
+        boot.label, boot.cmd, boot.stderr = label, cmd, b""
+        boot.lines = [(0.0, text) for text in texts]
+        boot.status, boot.timed_out, boot.elapsed = status, False, 0.0
+        boot._parse()
+        return boot
+
+    def _parse(self):
         self.figures = {}
         self.missing = {}  # name -> "n/a (...)" or "FAILED (...)"
         for _, text in self.lines:
@@ -136,6 +174,12 @@ class Boot:
             m = NOT_MEASURED.match(text)
             if m:
                 self.missing[m.group(1)] = f"{m.group(2)} ({m.group(3)})"
+
+    def tsc_khz(self):
+        """The TSC rate the guest calibrated (its `bench: tsc_khz=` line), or None."""
+        found = self.first("bench: tsc_khz=")
+        m = re.search(r"tsc_khz=(\d+)", found[1]) if found else None
+        return int(m.group(1)) if m else None
 
     def first(self, needle):
         """(host seconds, text) of the first line containing needle, or None."""
@@ -247,6 +291,41 @@ def capos_ok(boot):
             boot.first("init: exited with code 0") is not None)
 
 
+def icount_command(cmd):
+    """cmd with the instruction-count flags appended (after everything else, so
+    they apply to the whole machine as the timed boots configure it)."""
+    return list(cmd) + ICOUNT
+
+
+def icount_checks(label, boot):
+    """Warnings about an instruction-count boot: figures whose batches differ by
+    more than ICOUNT_SPREAD, ns that disagree with ticks over the calibration,
+    a calibrated TSC rate away from 1 GHz. Empty when the counts are sound."""
+    warnings = []
+    khz = boot.tsc_khz()
+    if khz is None:
+        warnings.append(f"{label} printed no TSC calibration")
+    elif abs(khz / ICOUNT_GHZ_KHZ - 1) > ICOUNT_SPREAD:
+        warnings.append(f"{label} calibrated its TSC at {khz / 1000:,.0f} MHz, not 1,000 MHz: "
+                        "`-icount shift=0` did not take effect")
+    for name, f in sorted(boot.figures.items()):
+        spread = icount_spread(f)
+        if spread > ICOUNT_SPREAD:
+            warnings.append(f"{label} `{name}`: batches differ by {spread * 100:.2f}% "
+                            f"({f['min_ns']:,.1f} to {f['max_ns']:,.1f})")
+        if khz and f["ticks"] >= 100:
+            from_ticks = f["ticks"] / (khz / 1e6)
+            if abs(from_ticks / f["ns"] - 1) > ICOUNT_SPREAD:
+                warnings.append(f"{label} `{name}`: ns={f['ns']:,.1f} but ticks / TSC GHz = "
+                                f"{from_ticks:,.1f}")
+    return warnings
+
+
+def icount_spread(figure):
+    """(slowest batch / fastest batch) - 1."""
+    return figure["max_ns"] / figure["min_ns"] - 1 if figure["min_ns"] > 0 else float("inf")
+
+
 def linux_ok(boot):
     return (not boot.timed_out and boot.status == 0 and
             boot.first("bench: done, 9 figures, 0 failed") is not None and
@@ -299,27 +378,56 @@ def machine():
     return f"{os.cpu_count()} CPUs ({model}), load average {load} at the start; {qemu}"
 
 
-def figure_table(title, figures, series):
-    rows = [f"| {title} | what | TSC ticks | ns | each boot's median | fastest batch | "
+def fmt_instructions(name, boot):
+    """A figure's instructions per operation from an icount boot (its ns), marked
+    when it may include halted time; the reason when the boot has no figure."""
+    f = boot.figures.get(name)
+    if not f:
+        return boot.missing.get(name, "not printed")
+    return f"{f['ns']:,.0f}" + (WAIT_MARK if name in WAITS else "")
+
+
+def figure_table(title, figures, series, icount=None):
+    """One row per figure; with icount (the instruction-count Boot), an
+    instructions column after ns."""
+    extra = " instructions |" if icount else ""
+    rows = [f"| {title} | what | TSC ticks | ns |{extra} each boot's median | fastest batch | "
             "slowest batch | ops per batch |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
+            "|---|---|---:|---:|" + ("---:|" if icount else "") + "---:|---:|---:|---:|"]
     for name, what in figures:
         f = series.figures.get(name) if series else None
+        count = f" {fmt_instructions(name, icount)} |" if icount else ""
         if f:
             each = " / ".join(fmt_ns(ns) for ns in f["boot_ns"])
-            rows.append(f"| `{name}` | {what} | {f['ticks']:,} | {fmt_ns(f['ns'])} | {each} | "
-                        f"{fmt_ns(f['min_ns'])} | {fmt_ns(f['max_ns'])} | {f['per_batch']:,} |")
+            rows.append(f"| `{name}` | {what} | {f['ticks']:,} | {fmt_ns(f['ns'])} |{count} "
+                        f"{each} | {fmt_ns(f['min_ns'])} | {fmt_ns(f['max_ns'])} | "
+                        f"{f['per_batch']:,} |")
         else:
             why = series.missing.get(name, "not printed") if series else "not run"
-            rows.append(f"| `{name}` | {what} | {why} | | | | | |")
+            rows.append(f"| `{name}` | {what} | {why} | |{count} | | | |")
     return rows
+
+
+def first_tsc(boot, needle):
+    """The tsc= of the first line containing needle, or None."""
+    found = boot.first(needle) if boot else None
+    m = TSC.search(found[1]) if found else None
+    return int(m.group(1)) if m else None
 
 
 def ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def report(args, capos, linux, linux_max, memory, linux_note, when):
+def fmt_ratio(r, mark=""):
+    return f"{r:.2f}{mark}" if r is not None else "n/a"
+
+
+def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None):
+    """The Markdown section. icount: None (not run) or {"capOS": Boot, "Linux":
+    Boot or None} from the instruction-count boots."""
+    ic_capos = icount.get("capOS") if icount else None
+    ic_linux = icount.get("Linux") if icount else None
     out = [BEGIN, "", "## capOS against Linux in the same QEMU", ""]
     out += [
         "What the performance design asks for: capOS's hot paths beside Linux doing the nearest",
@@ -343,7 +451,8 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
         out.append(f"- Linux: not run ({linux_note})")
     out += [
         "- Time: `rdtsc` in user space. Under TCG the guest's TSC is the host's, so ticks compare "
-        "directly across the two guests and **the ratios below are ratios of ticks**. Nanoseconds "
+        "directly across the two guests and **the ratios below are ratios of ticks**" +
+        (", the instructions ratio aside" if icount else "") + ". Nanoseconds "
         "use each guest's own calibration: capOS against `Timer.now` (the kernel's clock, "
         "calibrated at boot against the PIT), Linux against `clock_gettime` (also printed per "
         "figure by the benchmark as a cross-check).",
@@ -362,11 +471,48 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
     if checks:
         out.append("- TSC rate, the guest's calibration against the host's clock over the whole "
                    "run: " + "; ".join(checks) + ".")
+    if icount:
+        out.append(
+            "- Instructions: one more boot of each system with `-icount shift=0` appended to its "
+            "QEMU command line (the design's for Linux, not `-cpu max`). Under it QEMU's clock, "
+            "and with it the TSC, advances exactly 1 ns per guest instruction, so each guest's "
+            "own ns per operation is its **instruction count per operation**: deterministic, "
+            "independent of the host's load, the figure to compare across runs. Time the vCPU "
+            "spends halted is not instructions (the clock then follows the host's), so figures "
+            "that can wait (process creation and wait; boot) are upper bounds, marked "
+            f"{WAIT_MARK} (a batch spread near 0 says they did not halt).")
+        ic_checks = []
+        for label, boot in [("capOS", ic_capos), ("Linux", ic_linux)]:
+            if not boot:
+                continue
+            ok = capos_ok(boot) if label == "capOS" else linux_ok(boot)
+            if not ok:
+                ic_checks.append(f"**warning**: the {label} icount boot did not finish cleanly "
+                                 f"(exit status {boot.status}"
+                                 f"{', timed out' if boot.timed_out else ''})")
+            for warning in icount_checks(label, boot):
+                ic_checks.append("**warning**: " + warning)
+            spreads = [icount_spread(f) for f in boot.figures.values()]
+            khz = boot.tsc_khz()
+            if spreads and khz:
+                ic_checks.append(f"{label} calibrated {khz / 1000:,.1f} MHz, its slowest batch "
+                                 f"{max(spreads) * 100:.2f}% above its fastest at most "
+                                 f"({boot.elapsed:.0f} s of the host's time)")
+        if ic_checks:
+            out.append("- Instruction-count boots, sanity checks (batches of a figure should "
+                       f"agree to {ICOUNT_SPREAD * 100:g}%, the TSC run at 1 GHz): " +
+                       "; ".join(ic_checks) + ".")
     out.append("")
 
-    out += ["### Targets (ratio = capOS / Linux, from TSC ticks)", ""]
-    head = "| capOS operation | capOS | Linux counterpart | Linux | ratio | target | met |"
-    sep = "|---|---:|---|---:|---:|---:|---|"
+    out += [("### Targets (ratio = capOS / Linux, from TSC ticks and from instructions)"
+             if icount else "### Targets (ratio = capOS / Linux, from TSC ticks)"), ""]
+    head = "| capOS operation | capOS | Linux counterpart | Linux | tick ratio |"
+    sep = "|---|---:|---|---:|---:|"
+    if icount:
+        head += " instructions ratio |"
+        sep += "---:|"
+    head += " target | met |"
+    sep += "---:|---|"
     if linux_max:
         head += " ratio against Linux with `-cpu max` |"
         sep += "---:|"
@@ -381,8 +527,14 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
         met = "n/a" if r is None else ("**yes**" if r <= target else "no")
         met_count += r is not None and r <= target
         row = (f"| {cwhat} | {fmt_ns(c['ns']) if c else 'not measured'} | {lwhat} | "
-               f"{fmt_ns(l['ns']) if l else 'n/a'} | {f'{r:.2f}' if r is not None else 'n/a'} | "
-               f"≤ {target:g} | {met} |")
+               f"{fmt_ns(l['ns']) if l else 'n/a'} | {fmt_ratio(r)} |")
+        if icount:
+            ic = ic_capos.figures.get(cname) if ic_capos else None
+            il = ic_linux.figures.get(lname) if ic_linux else None
+            mark = WAIT_MARK if cname in WAITS or lname in WAITS else ""
+            r_ic = ratio(ic["ns"] if ic else None, il["ns"] if il else None)
+            row += f" {fmt_ratio(r_ic, mark)} |"
+        row += f" ≤ {target:g} | {met} |"
         if linux_max:
             lm = linux_max.figures.get(lname)
             rm = ratio(c["ticks"] if c else None, lm["ticks"] if lm else None)
@@ -398,8 +550,14 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
     met_count += r is not None and r <= 0.1
     row = (f"| QEMU start to init's first line (`bench: init main`) | "
            f"{fmt_s(c_first[0] if c_first else None)} | QEMU start to the benchmark's first line | "
-           f"{fmt_s(l_first[0] if l_first else None)} | {f'{r:.2f}' if r is not None else 'n/a'} | "
-           f"≤ 0.1 | {'n/a' if r is None else ('**yes**' if r <= 0.1 else 'no')} |")
+           f"{fmt_s(l_first[0] if l_first else None)} | {fmt_ratio(r)} |")
+    # Under icount the TSC at the first line is the instructions (and halted
+    # time) since QEMU's start.
+    ic_boot_capos = first_tsc(ic_capos, "bench: init main")
+    ic_boot_linux = first_tsc(ic_linux, "bench: peer main")
+    if icount:
+        row += f" {fmt_ratio(ratio(ic_boot_capos, ic_boot_linux), WAIT_MARK)} |"
+    row += f" ≤ 0.1 | {'n/a' if r is None else ('**yes**' if r <= 0.1 else 'no')} |"
     if linux_max:
         lm_first = linux_max.first("bench: peer main")
         rm = ratio(c_first[0] if c_first else None, lm_first[0] if lm_first else None)
@@ -414,14 +572,15 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
         met_count += r is not None and r <= 0.25
         row = (f"| smallest `-m` that boots and runs the (quick) benchmark | "
                f"{f'{cm} MiB' if cm else 'n/a'} | the same for the Linux guest | "
-               f"{f'{lm} MiB' if lm else 'n/a'} | {f'{r:.2f}' if r is not None else 'n/a'} | "
-               f"≤ 0.25 | {'n/a' if r is None else ('**yes**' if r <= 0.25 else 'no')} |")
+               f"{f'{lm} MiB' if lm else 'n/a'} | {fmt_ratio(r)} |" + (" – |" if icount else "") +
+               f" ≤ 0.25 | {'n/a' if r is None else ('**yes**' if r <= 0.25 else 'no')} |")
         if linux_max:
             row += " – |"
         out.append(row)
     else:
         out.append("| smallest `-m` that boots and runs the suite | not measured "
-                   "(`--no-memory-search`) | | | | ≤ 0.25 | n/a |" + (" |" if linux_max else ""))
+                   "(`--no-memory-search`) | | | |" + (" – |" if icount else "") +
+                   " ≤ 0.25 | n/a |" + (" |" if linux_max else ""))
         total += 1
         unmeasured += 1
     summary = f"{met_count} of {total} targets met in this run"
@@ -430,12 +589,15 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
     out += ["", summary + ".", ""]
 
     out += ["### capOS (bench system, `system/bench.cpio`)", ""]
-    out += figure_table("capOS figure", CAPOS_FIGURES, capos)
+    out += figure_table("capOS figure", CAPOS_FIGURES, capos, ic_capos)
     out += [""]
     if linux:
         out += ["### Linux (Debian's kernel, busybox initramfs)", ""]
-        out += figure_table("Linux figure", LINUX_FIGURES, linux)
+        out += figure_table("Linux figure", LINUX_FIGURES, linux, ic_linux)
         out += [""]
+    if ic_capos or ic_linux:
+        out += [f"Instructions: per operation, from the `-icount shift=0` boot; {WAIT_MARK} "
+                "may include halted time.", ""]
     if linux_max:
         out += ["Linux again with capOS's `-cpu max` (everything else as above), for the "
                 "right-hand ratio column:", ""]
@@ -474,6 +636,13 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
                    f"{fmt_s(l_first[0] if l_first else None)} | |")
         out.append(f"| Linux: the whole run, until QEMU exits | {linux.elapsed:.2f} s | |")
     out.append("")
+    if ic_boot_capos or ic_boot_linux:
+        def fmt_m(tsc):
+            return f"{tsc / 1e6:,.1f} M" if tsc else "n/a"
+
+        out += [f"Under `-icount shift=0`, the TSC at the benchmark's first line (instructions "
+                f"since QEMU's start, plus any halted time{WAIT_MARK}): capOS "
+                f"{fmt_m(ic_boot_capos)}, Linux {fmt_m(ic_boot_linux)}.", ""]
 
     if memory:
         out += ["Smallest `-m`, found by bisection in steps of 1 MiB: each step boots the system "
@@ -499,7 +668,8 @@ def report(args, capos, linux, linux_max, memory, linux_note, when):
             "and writes it here and to `build/bench/system_bench.md`, with every guest's serial "
             "log (each line with its host timestamp) beside it. One system alone: "
             "`build/tools/qemu-runner/capos-qemu run --kernel build/kernel/kernel.elf --initrd "
-            "build/system/bench.cpio --append shutdown`. `make test` runs "
+            "build/system/bench.cpio --append shutdown` (add `-- -icount shift=0` for its "
+            "instruction counts). `make test` runs "
             "`bench.capos_smoke`, which boots `system/bench_quick.cpio` (three 2 ms batches per "
             "figure) and checks that every line appears, but no timing.", "", END]
     return "\n".join(out) + "\n"
@@ -529,6 +699,8 @@ def main():
     parser.add_argument("--no-memory-search", action="store_true")
     parser.add_argument("--no-cpu-max", action="store_true",
                         help="skip the second Linux run with -cpu max")
+    parser.add_argument("--no-icount", action="store_true",
+                        help="skip the instruction-count boots (-icount shift=0)")
     args = parser.parse_args()
     build = args.build_dir
     out_dir = os.path.join(build, "bench")
@@ -551,8 +723,8 @@ def main():
     # The systems take turns, so that a change in the host's load falls on both.
     capos_boots, linux_boots, max_boots = [], [], []
 
-    def run(label, cmd, timeout, ok, boots, log_name):
-        log(f"run_bench: {label} (boot {len(boots) + 1} of {args.boots})")
+    def run(label, cmd, timeout, ok, boots, log_name, of=args.boots):
+        log(f"run_bench: {label} (boot {len(boots) + 1} of {of})")
         boot = Boot(label, cmd, timeout)
         boot.save(os.path.join(out_dir, f"{log_name}_{len(boots) + 1}.log"))
         for t, text in boot.lines:
@@ -579,6 +751,28 @@ def main():
     linux = Series(linux_boots) if linux_boots else None
     linux_max = Series(max_boots) if max_boots else None
 
+    # Instruction counts: deterministic, so one boot each. A full run takes a few
+    # times longer than the timed boots under icount (capOS ~15 s, Linux 30-60 s
+    # here), hence the longer timeouts.
+    icount, icount_good = None, True
+    if not args.no_icount:
+        icount = {"capOS": None, "Linux": None}
+        got = []
+        run("capOS bench system with -icount shift=0",
+            icount_command(capos_command(build, "bench.cpio")), 600, capos_ok, got,
+            "capos_icount_serial", of=1)
+        icount["capOS"] = got[0]
+        icount_good = capos_ok(got[0])
+        if linux_ready:
+            got = []
+            run("Linux peer with -icount shift=0", icount_command(linux_command(linux_dir)),
+                1200, linux_ok, got, "linux_icount_serial", of=1)
+            icount["Linux"] = got[0]
+            icount_good = icount_good and linux_ok(got[0])
+        for label, boot in icount.items():
+            for warning in icount_checks(label, boot) if boot else []:
+                log(f"run_bench: warning: {warning}")
+
     memory = None
     if not args.no_memory_search and capos_good:
         log("run_bench: smallest -m for capOS (bisection)")
@@ -592,7 +786,7 @@ def main():
                 "Linux", lambda m: linux_command(linux_dir, m, "peer_quick panic=1"), linux_ok,
                 1, 256, 25, log)
 
-    section = report(args, capos, linux, linux_max, memory, linux_note, when)
+    section = report(args, capos, linux, linux_max, memory, linux_note, when, icount)
     with open(os.path.join(out_dir, "system_bench.md"), "w") as f:
         f.write(section)
     print()
@@ -600,7 +794,7 @@ def main():
     if args.doc:
         write_doc(args.doc, section)
         log(f"run_bench: wrote the section into {args.doc}")
-    return 0 if capos_good and (not linux_ready or linux_good) else 1
+    return 0 if capos_good and icount_good and (not linux_ready or linux_good) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Tests of bench/run_bench.py's instruction-count boots (`-icount shift=0`): the
+command lines it builds, the checks it makes of an icount boot's figures, the
+columns the report gains, and, given a build directory, one real boot of the
+quick bench system under the harness's icount command line (about a second).
+
+Usage: run_bench_test.py [--build-dir BUILD] [unittest arguments]
+Without --build-dir the QEMU boot is skipped.
+"""
+import os
+import sys
+import tempfile
+import types
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_bench  # noqa: E402
+
+# Taken off the command line before unittest reads it.
+BUILD_DIR = None
+if "--build-dir" in sys.argv:
+    _at = sys.argv.index("--build-dir")
+    BUILD_DIR = sys.argv[_at + 1]
+    del sys.argv[_at:_at + 2]
+
+# Lines as capOS's bench system prints them under `-icount shift=0`.
+CAPOS_ICOUNT = [
+    "bench: init main tsc=37673878",
+    "bench: tsc_khz=999000 (calibrated against Timer.now over 50000 us)",
+    "bench: nop_1 ticks=512 ns=512.5 min_ns=512.5 max_ns=512.5 batches=30 per_batch=39018",
+    "bench: nop_16 ticks=335 ns=335.1 min_ns=335.1 max_ns=335.1 batches=30 per_batch=59664",
+    "bench: timer_now_1 ticks=1835 ns=1837.0 min_ns=1837.0 max_ns=1837.0 batches=30 "
+    "per_batch=10887",
+    "bench: timer_now_16 ticks=1295 ns=1296.1 min_ns=1296.1 max_ns=1296.1 batches=30 "
+    "per_batch=15424",
+    "bench: ipc_echo ticks=8997 ns=9006.0 min_ns=9006.0 max_ns=9006.0 batches=30 per_batch=2220",
+    "bench: spawn_wait ticks=99874 ns=99973.9 min_ns=99973.8 max_ns=99974.0 batches=30 "
+    "per_batch=200",
+    "bench: done, 8 figures, 0 failed, tsc=4988658296",
+    "init: exited with code 0",
+]
+# The Linux peer's, with the same format (clock_ns= is ignored by the parser).
+LINUX_ICOUNT = [
+    "bench: peer main tsc=1591418323",
+    "bench: tsc_khz=1000000 (calibrated against clock_gettime over 50000 us)",
+    "bench: getpid ticks=325 ns=325.2 min_ns=325.2 max_ns=325.4 batches=30 per_batch=61508 "
+    "clock_ns=325.2",
+    "bench: futex_processes ticks=12558 ns=12557.7 min_ns=12521.8 max_ns=12562.1 batches=30 "
+    "per_batch=1625 clock_ns=12557.7",
+    "bench: io_uring_nop_32 ticks=289 ns=288.8 min_ns=288.8 max_ns=289.1 batches=30 "
+    "per_batch=69248 clock_ns=288.8",
+    "bench: posix_spawn_wait ticks=308762 ns=308761.7 min_ns=307386.5 max_ns=309487.2 "
+    "batches=30 per_batch=64 clock_ns=308762.9",
+    "bench: done, 9 figures, 0 failed, 0 n/a, tsc=7316137284",
+    "peer: exit status 0",
+]
+
+
+def figure_line(name, ticks, ns, min_ns, max_ns):
+    return (f"bench: {name} ticks={ticks} ns={ns} min_ns={min_ns} max_ns={max_ns} batches=30 "
+            "per_batch=100")
+
+
+def recorded(texts, status=0):
+    return run_bench.Boot.recorded("test", ["qemu"], texts, status)
+
+
+class CommandLines(unittest.TestCase):
+
+    def test_icount_flags_are_appended_last_and_the_input_is_kept(self):
+        cmd = ["qemu-system-x86_64", "-M", "q35", "-append", "shutdown"]
+        self.assertEqual(run_bench.icount_command(cmd), cmd + ["-icount", "shift=0"])
+        self.assertEqual(cmd, ["qemu-system-x86_64", "-M", "q35", "-append", "shutdown"])
+
+    def test_linux_icount_command_is_the_designs_command_line(self):
+        cmd = run_bench.icount_command(run_bench.linux_command("/peer"))
+        self.assertEqual(cmd[:len(run_bench.LINUX_QEMU)], run_bench.LINUX_QEMU)
+        self.assertNotIn("-cpu", cmd)
+        self.assertEqual(cmd[cmd.index("-kernel") + 1], "/peer/vmlinux")
+        self.assertEqual(cmd[cmd.index("-initrd") + 1], "/peer/initramfs.cpio")
+        self.assertEqual(cmd[cmd.index("-append") + 1], "console=ttyS0 quiet")
+        self.assertEqual(cmd[-2:], ["-icount", "shift=0"])
+        self.assertEqual(cmd.count("-icount"), 1)
+
+    def test_capos_icount_command_is_the_runners_plus_the_flags(self):
+        # A stand-in for capos-qemu that prints a note and then, as the real one
+        # does with --dry-run, the QEMU command line as its last line.
+        with tempfile.TemporaryDirectory() as build:
+            runner_dir = os.path.join(build, "tools/qemu-runner")
+            os.makedirs(runner_dir)
+            runner = os.path.join(runner_dir, "capos-qemu")
+            with open(runner, "w") as f:
+                f.write("#!/bin/sh\necho 'a note'\n"
+                        "echo \"qemu-system-x86_64 -M q35 -cpu max -append 'a b' $*\"\n")
+            os.chmod(runner, 0o755)
+            cmd = run_bench.icount_command(run_bench.capos_command(build, "bench.cpio"))
+        self.assertEqual(cmd[:6], ["qemu-system-x86_64", "-M", "q35", "-cpu", "max", "-append"])
+        self.assertEqual(cmd[6], "a b")
+        self.assertIn(os.path.join(build, "system", "bench.cpio"), cmd)
+        self.assertEqual(cmd[-2:], ["-icount", "shift=0"])
+
+
+class IcountChecks(unittest.TestCase):
+
+    def test_deterministic_figures_give_no_warning(self):
+        self.assertEqual(run_bench.icount_checks("capOS", recorded(CAPOS_ICOUNT)), [])
+
+    def test_batches_more_than_one_percent_apart_are_reported(self):
+        boot = recorded(CAPOS_ICOUNT[:2] + [figure_line("nop_1", 500, 500.0, 500.0, 505.1),
+                                            figure_line("nop_16", 300, 300.0, 300.0, 302.9)])
+        warnings = run_bench.icount_checks("capOS", boot)
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("`nop_1`", warnings[0])
+        self.assertIn("1.02%", warnings[0])
+
+    def test_a_tsc_away_from_one_ghz_means_icount_did_not_take(self):
+        boot = recorded(["bench: tsc_khz=2600000 (calibrated)",
+                         figure_line("nop_1", 1300, 500.0, 500.0, 500.0)])
+        warnings = run_bench.icount_checks("Linux", boot)
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("did not take effect", warnings[0])
+
+    def test_ns_that_disagree_with_ticks_are_reported(self):
+        boot = recorded(["bench: tsc_khz=1000000 (calibrated)",
+                         figure_line("getpid", 1000, 1100.0, 1100.0, 1100.0)])
+        warnings = run_bench.icount_checks("Linux", boot)
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("`getpid`", warnings[0])
+
+    def test_a_boot_without_calibration_is_reported(self):
+        warnings = run_bench.icount_checks("capOS", recorded([]))
+        self.assertEqual(warnings, ["capOS printed no TSC calibration"])
+
+
+class Report(unittest.TestCase):
+
+    def report(self, icount):
+        capos = run_bench.Series([recorded(CAPOS_ICOUNT, status=1)])
+        linux = run_bench.Series([recorded(LINUX_ICOUNT)])
+        args = types.SimpleNamespace(build_dir="build")
+        return run_bench.report(args, capos, linux, None, None, "test peer", "today", icount)
+
+    @staticmethod
+    def row(section, start):
+        rows = [line for line in section.splitlines() if line.startswith(start)]
+        assert len(rows) == 1, (start, rows)
+        return [cell.strip() for cell in rows[0].strip("|").split("|")]
+
+    def test_targets_and_figures_gain_instruction_columns(self):
+        section = self.report({"capOS": recorded(CAPOS_ICOUNT, status=1),
+                               "Linux": recorded(LINUX_ICOUNT)})
+        head = self.row(section, "| capOS operation |")
+        self.assertEqual(head[4:8], ["tick ratio", "instructions ratio", "target", "met"])
+        # ipc_echo against the 2-process futex: 9006.0 / 12557.7.
+        echo = self.row(section, "| endpoint CALL")
+        self.assertEqual(echo[5], "0.72")
+        # nop_16 / io_uring_nop_32: 335.1 / 288.8; timer_now_1 / getpid: 1837.0 / 325.2.
+        self.assertEqual(self.row(section, "| ring NOP, 16")[5], "1.16")
+        self.assertEqual(self.row(section, "| `Timer.now` with capnp")[5], "5.65")
+        # Process creation and boot may wait: marked.
+        self.assertEqual(self.row(section, "| spawn + wait")[5], "0.32†")
+        self.assertEqual(self.row(section, "| QEMU start to init's")[5], "0.02†")
+        self.assertEqual(self.row(section, "| smallest `-m`")[5], "–")
+
+        self.assertIn("instructions", self.row(section, "| capOS figure |"))
+        nop = self.row(section, "| `nop_1` |")
+        self.assertEqual(nop[4], "512")
+        self.assertEqual(self.row(section, "| `spawn_wait` |")[4], "99,974†")
+        self.assertEqual(self.row(section, "| `null_ping_1` |")[4], "not printed")
+        self.assertEqual(self.row(section, "| `posix_spawn_wait` |")[4], "308,762†")
+        self.assertIn("-icount shift=0", section)
+        self.assertNotIn("**warning**", section)
+
+    def test_a_wide_spread_or_failed_boot_is_a_warning_in_the_section(self):
+        wide = CAPOS_ICOUNT[:2] + [figure_line("nop_1", 500, 500.0, 500.0, 510.0)]
+        section = self.report({"capOS": recorded(wide, status=1), "Linux": None})
+        self.assertIn("**warning**: the capOS icount boot did not finish cleanly", section)
+        self.assertIn("**warning**: capOS `nop_1`: batches differ by 2.00%", section)
+        self.assertEqual(self.row(section, "| endpoint CALL")[5], "n/a")
+
+    def test_without_icount_the_tables_are_as_before(self):
+        section = self.report(None)
+        self.assertEqual(self.row(section, "| capOS operation |")[4:7],
+                         ["tick ratio", "target", "met"])
+        self.assertNotIn("instructions", self.row(section, "| capOS figure |"))
+        self.assertNotIn("Instructions", section)
+
+
+class QuickBootUnderIcount(unittest.TestCase):
+    """The harness's icount command line, built from the real capos-qemu, boots
+    the quick bench system, and the figures come out as instruction counts."""
+
+    @unittest.skipUnless(BUILD_DIR, "no --build-dir given")
+    def test_quick_bench_system_counts_instructions(self):
+        cmd = run_bench.icount_command(run_bench.capos_command(BUILD_DIR, "bench_quick.cpio"))
+        boot = run_bench.Boot("capOS quick, icount", cmd, 60)
+        log = "\n".join(text for _, text in boot.lines) + boot.stderr.decode("utf-8", "replace")
+        self.assertTrue(run_bench.capos_ok(boot), log)
+        self.assertEqual(run_bench.icount_checks("capOS", boot), [], log)
+        for name, _ in run_bench.CAPOS_FIGURES:
+            self.assertIn(name, boot.figures, log)
+
+
+if __name__ == "__main__":
+    unittest.main()
