@@ -78,7 +78,7 @@ CAPOS_FIGURES = [
     ("null_ping_1", "`Null.ping` through the generated client, 1 per `cap_enter`"),
     ("timer_now_16", "`Timer.now`, 16 raw SQEs per `cap_enter` (params encoded once, results read with the generated reader), per call"),
     ("ipc_echo", "endpoint round trip to a second process: `Echo.echo(\"x\")` by the generated client, server RECV/RETURN (`rt::Server`), completion"),
-    ("ipc_raw", "the same round trip with the raw ring on both sides: a CALL with params encoded once, the server's RECV and RETURN of an empty struct, no Cap'n Proto or runtime"),
+    ("ipc_raw", "the same round trip with the raw ring on both sides: a CALL with params encoded once, the server's RETURN of an empty struct and next RECV in one cap_enter, no Cap'n Proto or runtime"),
     ("spawn_wait", "`ProcessSpawner.spawn` + `ProcessHandle.wait` (+ RELEASE of the handle) of a minimal program (`exit(0)`)"),
 ]
 LINUX_FIGURES = [

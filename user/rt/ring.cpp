@@ -81,6 +81,26 @@ abi::Cqe RingClient::wait(uint64_t ticket) {
     }
 }
 
+void RingClient::wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe,
+                           abi::Cqe& second_cqe) {
+    if (first == 0 || second == 0 || first == second || !is_outstanding(first) ||
+        !is_outstanding(second))
+        panic("ring: waiting for a submission that is not outstanding");
+    auto parked = [&](uint64_t ticket) { return (m_parked_slots >> slot_of(ticket)) & 1u; };
+    for (;;) {
+        reap();
+        uint32_t missing = !parked(first) + !parked(second);
+        if (missing == 0)
+            break;
+        if (__atomic_load_n(&m_page->header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+            panic("ring: the kernel lost completions (the CQ head was corrupted)");
+        if (cap_enter(missing, abi::no_timeout) < 0)
+            panic("ring: cap_enter failed");
+    }
+    first_cqe = wait(first);
+    second_cqe = wait(second);
+}
+
 bool RingClient::run_detached(abi::Sqe sqe) {
     constexpr uint64_t ticket = ~uint64_t{0};
     constexpr int attempts = 100;

@@ -51,6 +51,10 @@ public:
     bool run_detached(abi::Sqe sqe);
     // submit + wait.
     abi::Cqe run(const abi::Sqe& sqe) { return wait(submit(sqe)); }
+    // Waits for the completions of both tickets, entering the kernel until as
+    // many completions as are still missing have come: one entry when both
+    // come in it (a server's RETURN, answered at once, and its next RECV).
+    void wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe, abi::Cqe& second_cqe);
 
     abi::RingPage* page() const { return m_page; }
 

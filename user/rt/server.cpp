@@ -3,13 +3,50 @@
 
 namespace capos::rt {
 
-Result<ReceivedCall, int32_t> Server::receive() {
+abi::Sqe Server::receive_sqe() const {
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Recv);
     sqe.cap = m_owner.raw;
     sqe.result_addr = reinterpret_cast<uint64_t>(m_receive);
     sqe.result_len = sizeof(m_receive);
-    abi::Cqe cqe = ring().run(sqe);
+    return sqe;
+}
+
+abi::Sqe Server::reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
+                           bool exception) const {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Return);
+    sqe.flags = exception ? abi::SqeReturnException : 0;
+    sqe.cap = m_owner.raw;
+    sqe.call_id = call_id;
+    if (!message.empty()) {
+        sqe.params_addr = reinterpret_cast<uint64_t>(message.data());
+        sqe.params_len = uint32_t(message.size() * 8);
+    }
+    if (m_transfer_count > 0) {
+        sqe.transfer_count = m_transfer_count;
+        sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
+    }
+    return sqe;
+}
+
+Result<ReceivedCall, int32_t> Server::receive() {
+    return received(ring().run(receive_sqe()));
+}
+
+Result<ReceivedCall, int32_t> Server::reply_and_receive(uint32_t call_id,
+                                                        std::span<const capnp::Word> message,
+                                                        bool exception, int32_t& replied) {
+    RingClient& client = ring();
+    uint64_t reply = client.submit(reply_sqe(call_id, message, exception));
+    uint64_t next = client.submit(receive_sqe());
+    abi::Cqe reply_cqe, next_cqe;
+    client.wait_both(reply, next, reply_cqe, next_cqe);
+    replied = reply_cqe.result;
+    return received(next_cqe);
+}
+
+Result<ReceivedCall, int32_t> Server::received(const abi::Cqe& cqe) {
     if (cqe.result < 0)
         return Err{cqe.result};
     if (cqe.result_len < sizeof(abi::RecvHeader))
@@ -32,20 +69,7 @@ Result<ReceivedCall, int32_t> Server::receive() {
 }
 
 int32_t Server::reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception) {
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Return);
-    sqe.flags = exception ? abi::SqeReturnException : 0;
-    sqe.cap = m_owner.raw;
-    sqe.call_id = call_id;
-    if (!message.empty()) {
-        sqe.params_addr = reinterpret_cast<uint64_t>(message.data());
-        sqe.params_len = uint32_t(message.size() * 8);
-    }
-    if (m_transfer_count > 0) {
-        sqe.transfer_count = m_transfer_count;
-        sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
-    }
-    int32_t result = ring().run(sqe).result;
+    int32_t result = ring().run(reply_sqe(call_id, message, exception)).result;
     if (result >= 0)
         m_transfer_count = 0;
     return result;

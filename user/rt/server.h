@@ -33,6 +33,13 @@ public:
 
     // Waits for the next call. A negative transport error on failure.
     Result<ReceivedCall, int32_t> receive();
+    // Answers call `call_id` and waits for the next call, both in one entry
+    // into the kernel; the answer's own result (0 or a negative transport
+    // error) in `replied`. Only with no capabilities attached: an answer
+    // whose capabilities are refused must be sent again before waiting.
+    Result<ReceivedCall, int32_t> reply_and_receive(uint32_t call_id,
+                                                    std::span<const capnp::Word> message,
+                                                    bool exception, int32_t& replied);
     // Answers call `call_id` with `message` (results, or a CapException),
     // sending the capabilities attached since the last reply.
     int32_t reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception);
@@ -45,8 +52,8 @@ public:
     // receive fails; returns that error.
     template <typename Interface, typename Handler>
     int32_t serve(Handler& handler) {
+        auto call = receive();
         for (;;) {
-            auto call = receive();
             if (call.is_error())
                 return call.error();
             m_current = call.value();
@@ -56,8 +63,15 @@ public:
             if (result.status == gen::DispatchStatus::BufferFull)
                 result = gen::encode_exception<schema::CapException>(
                     m_results, {schema::ExceptionType::Failed, "results too large"});
-            if (reply(call.value().header.call_id, result.message,
-                      result.status == gen::DispatchStatus::Exception) < 0 &&
+            bool exception = result.status == gen::DispatchStatus::Exception;
+            if (m_transfer_count == 0) {
+                // The answer and the wait for the next call in one entry.
+                int32_t replied = 0;
+                call = reply_and_receive(call.value().header.call_id, result.message, exception,
+                                         replied);
+                continue;
+            }
+            if (reply(call.value().header.call_id, result.message, exception) < 0 &&
                 m_transfer_count > 0) {
                 // The capabilities could not go: answer without them.
                 m_transfer_count = 0;
@@ -65,10 +79,17 @@ public:
                     m_results, {schema::ExceptionType::Overloaded, "reply capabilities refused"});
                 (void)reply(call.value().header.call_id, failed.message, true);
             }
+            call = receive();
         }
     }
 
 private:
+    abi::Sqe receive_sqe() const;
+    abi::Sqe reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
+                       bool exception) const;
+    // The call a RECV's completion delivered into the receive buffer.
+    Result<ReceivedCall, int32_t> received(const abi::Cqe& cqe);
+
     static constexpr size_t buffer_words = 4096 / 8;
     abi::CapId m_owner;
     ReceivedCall m_current{};
