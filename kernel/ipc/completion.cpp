@@ -82,7 +82,7 @@ void PendingReply::complete(abi::Cqe cqe, Wake wake) {
 std::optional<abi::TransportError> PendingReply::open(UserDestination& out, uint64_t bytes) const {
     if (bytes > m_result.length)
         return abi::TransportError::ResultTooSmall;
-    if (!out.open(m_caller->page_tables(), m_result.address, bytes))
+    if (!out.open(m_caller->address_space(), m_result.address, bytes))
         return abi::TransportError::BadBuffer;
     return std::nullopt;
 }

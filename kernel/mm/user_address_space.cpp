@@ -141,6 +141,7 @@ void UserAddressSpace::unmap_pages(uint64_t start, uint64_t end, Unmap which) {
     // frames are free and uncharged.
     constexpr uint64_t pages_per_step = 256;
     uint64_t at = start;
+    mappings_changed();
     for (;;) {
         uint64_t freed = 0;
         auto progress = m_tables.unmap_range(
@@ -154,8 +155,10 @@ void UserAddressSpace::unmap_pages(uint64_t start, uint64_t end, Unmap which) {
             },
             pages_per_step);
         m_ledger->uncharge(freed);
-        if (progress.done)
+        if (progress.done) {
+            mappings_changed();
             return;
+        }
         at = progress.next;
         if (m_preemptible)
             Scheduler::preemption_point();
@@ -234,10 +237,12 @@ Result<void, SpaceError> UserAddressSpace::protect(uint64_t address, uint64_t le
     // were made with, so W^X across its mappings cannot be sidestepped here.
     if (count_mapped(address, length, /*owned_only=*/true) != length / page_size)
         return Err{SpaceError::NotMapped};
+    mappings_changed();
     for (uint64_t page = address; page < address + length; page += page_size) {
         VERIFY(m_tables.protect(page, access).is_ok());
         Scheduler::preemption_point();
     }
+    mappings_changed();
     return {};
 }
 
@@ -340,8 +345,26 @@ Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, ui
     return Err{SpaceError::NotMapped};
 }
 
+std::optional<Translation> UserAddressSpace::translate(uint64_t virt) {
+    uint64_t page = virt / page_size;
+    if (page == m_last_page && m_changes == m_last_changes) {
+        Translation translation = m_last_translation;
+        translation.phys += virt % page_size;
+        return translation;
+    }
+    auto translation = m_tables.translate(page * page_size);
+    if (translation) {
+        m_last_page = page;
+        m_last_changes = m_changes;
+        m_last_translation = *translation;
+        translation->phys += virt % page_size;
+    }
+    return translation;
+}
+
 void UserAddressSpace::destroy(Teardown teardown) {
     m_preemptible = teardown == Teardown::Preemptible;
+    mappings_changed();
     while (m_mapping_count > 0)
         drop_mapping(m_mapping_count - 1);
     // The anonymous pages in steps (a process may hold up to its frame

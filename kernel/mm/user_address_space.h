@@ -41,6 +41,13 @@ public:
 
     PageTables& tables() { return m_tables; }
     FrameLedger& ledger() { return *m_ledger; }
+
+    // The tables' translation of `virt`, remembered for the page last asked
+    // about until a mapping of this space is removed or changed (answers into
+    // a process that is not running write to the same buffer call after call:
+    // no walk of four levels of tables, and no touch of their pages, each
+    // time).
+    std::optional<Translation> translate(uint64_t virt);
     const RefPtr<FrameLedger>& ledger_reference() const { return m_ledger; }
 
     // Kernel placements: fresh zeroed pages at a fixed address, anywhere below
@@ -109,6 +116,15 @@ private:
     ObjectMapping m_mappings[max_object_mappings];
     size_t m_mapping_count = 0;
     bool m_preemptible = true; // unmap_pages may give up the CPU between steps
+
+    // Counts the removals and changes of mappings, once as each begins and
+    // once as it ends: a translation remembered during one (it may give up
+    // the CPU half way) is not believed after it.
+    void mappings_changed() { ++m_changes; }
+    uint64_t m_changes = 0;
+    uint64_t m_last_page = ~uint64_t{0}; // translate()'s remembered page
+    uint64_t m_last_changes = 0;
+    Translation m_last_translation{};
 };
 
 } // namespace capos::kernel

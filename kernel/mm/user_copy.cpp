@@ -2,6 +2,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/layout.h"
 #include "kernel/mm/page_tables.h"
+#include "kernel/mm/user_address_space.h"
 
 namespace capos::kernel {
 
@@ -37,7 +38,7 @@ bool user_range_writable(PageTables& tables, uint64_t address, size_t length) {
     return for_each_user_page(tables, address, length, true, [](uint8_t*, size_t, size_t) {});
 }
 
-bool UserDestination::open(PageTables& tables, uint64_t address, size_t length) {
+bool UserDestination::open(UserAddressSpace& space, uint64_t address, size_t length) {
     m_address = address;
     m_end = address + length;
     if (!user_range_valid(address, length))
@@ -45,14 +46,14 @@ bool UserDestination::open(PageTables& tables, uint64_t address, size_t length) 
     if (length == 0)
         return true;
     m_first_page = address / page_size;
-    m_active = PageTables::active().root() == tables.root();
+    m_active = PageTables::active().root() == space.tables().root();
     if (m_active)
         return arch::raw_user_writable(address, length);
     uint64_t last_page = (address + length - 1) / page_size;
     if (last_page - m_first_page >= max_pages)
         return false;
     for (uint64_t page = m_first_page; page <= last_page; ++page) {
-        auto translation = tables.translate(page * page_size);
+        auto translation = space.translate(page * page_size);
         if (!translation || !translation->user || !translation->writable)
             return false;
         m_phys[page - m_first_page] = translation->phys - translation->phys % page_size;

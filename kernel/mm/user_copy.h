@@ -56,11 +56,13 @@ private:
 namespace capos::kernel {
 
 class PageTables;
+class UserAddressSpace;
 
 // A user range of any address space to be written, checked once: open()
 // makes sure every page of it is a present, writable user page (probing the
 // pages when the address space is the active one, walking its tables once per
-// page otherwise, remembering where each page is), then write() puts bytes at
+// page otherwise (UserAddressSpace::translate, which remembers the last page),
+// noting where each page is), then write() puts bytes at
 // successive offsets without checking again. Nothing is written by open().
 // For answers: everything that can fail is known before anything is written.
 class UserDestination {
@@ -71,7 +73,7 @@ public:
 
     // False when a page is missing, read-only or not a user page, or the range
     // spans more than max_pages pages.
-    [[nodiscard]] bool open(PageTables& tables, uint64_t address, size_t length);
+    [[nodiscard]] bool open(UserAddressSpace& space, uint64_t address, size_t length);
     // Appends `length` bytes of `data` (within the opened length).
     void write(const void* data, size_t length);
 

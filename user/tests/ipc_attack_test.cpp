@@ -235,6 +235,49 @@ void shared_levels(uint32_t work) {
                 Line("result ").dec(back.cqe.result).add(" Return ").dec(returned));
 }
 
+// An answer into a process that is not running is written through that
+// process's page tables, and the kernel remembers the page it last translated
+// there. After the page is unmapped the next answer into it is BadBuffer, and
+// after another page is mapped at the same address the answer lands in the
+// new page, not in the freed one.
+void answer_after_remap(uint32_t work) {
+    schema::FrameAllocator::Client<rt::RingTransport> frames(rt::transport(), g_frames);
+    auto first = frames.allocate(1, false);
+    if (!suite.check_ok("a page for answers", first))
+        return;
+    schema::MemoryObject::Client<rt::RingTransport> first_page(rt::transport(),
+                                                               first.value().memory());
+    auto mapped = first_page.map(0, 0, 1, schema::Access::ReadWrite);
+    if (!suite.check_ok("... maps", mapped))
+        return;
+    uint64_t address = mapped.value().address();
+    auto* buffer = reinterpret_cast<capnp::Word*>(address);
+    auto answer = [&] {
+        // Received: answers a value (a struct pointer and a data word).
+        return test::raw::run(peer::call(work, Command::Received, {}, buffer, 64, 0x600));
+    };
+    abi::Cqe before = answer();
+    suite.check("an answer into the page",
+                before.result == 0 && before.result_len == 8 * peer::value_words && buffer[0] != 0,
+                Line("result ").dec(before.result).add(" bytes ").udec(before.result_len));
+    suite.check_ok("the page is unmapped", first_page.unmap(address));
+    abi::Cqe unmapped = answer();
+    suite.check("an answer into the unmapped page is BadBuffer",
+                unmapped.result == int32_t(abi::TransportError::BadBuffer),
+                Line("result ").dec(unmapped.result));
+    auto second = frames.allocate(1, false);
+    if (!suite.check_ok("another page", second))
+        return;
+    schema::MemoryObject::Client<rt::RingTransport> second_page(rt::transport(),
+                                                                second.value().memory());
+    suite.check_ok("... maps at the same address",
+                   second_page.map(address, 0, 1, schema::Access::ReadWrite));
+    abi::Cqe after = answer();
+    suite.check("the answer lands in the new page", after.result == 0 && buffer[0] != 0,
+                Line("result ").dec(after.result).add(" first word ").hex(buffer[0]));
+    (void)second_page.unmap(address);
+}
+
 void direct_handoff() {
     schema::FrameAllocator::Client<rt::RingTransport> frames(rt::transport(), g_frames);
     auto object = frames.allocate(1, false);
@@ -326,6 +369,7 @@ int main() {
     long_timeouts(work);
     dag_transfers(work);
     shared_levels(work);
+    answer_after_remap(work);
     direct_handoff();
 
     // A caller with small limits, against the same peer.
