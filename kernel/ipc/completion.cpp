@@ -41,40 +41,20 @@ bool PendingReply::may_keep() const {
 }
 
 PendingReply::PendingReply(Process& caller, uint64_t user_data, ring::UserRange result)
-    : m_caller(retain(&caller)), m_user_data(user_data), m_result(result) {
+    : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result) {
     caller.owe_completion();
 }
 
-PendingReply::~PendingReply() {
-    reset();
-}
-
-PendingReply::PendingReply(PendingReply&& other) noexcept
-    : m_caller(std::move(other.m_caller)), m_user_data(other.m_user_data),
-      m_result(other.m_result) {}
-
-PendingReply& PendingReply::operator=(PendingReply&& other) noexcept {
-    if (this != &other) {
-        reset();
-        m_caller = std::move(other.m_caller);
-        m_user_data = other.m_user_data;
-        m_result = other.m_result;
-    }
-    return *this;
-}
-
-void PendingReply::reset() {
-    if (m_caller) {
-        m_caller->settle_completion();
-        m_caller.reset();
-    }
+void PendingReply::settle() {
+    m_caller->settle_completion();
+    RefPtr<Process>::adopt(std::exchange(m_caller, nullptr)); // drops the reference
 }
 
 void PendingReply::complete(abi::Cqe cqe, Wake wake) {
     VERIFY(m_caller);
     cqe.user_data = m_user_data;
     // Settled first: the completion now occupies the queue slot it reserved.
-    RefPtr<Process> caller = std::move(m_caller);
+    RefPtr<Process> caller = RefPtr<Process>::adopt(std::exchange(m_caller, nullptr));
     caller->settle_completion();
     post_completion(*caller, cqe, wake);
 }

@@ -15,6 +15,7 @@
 #include "lib/ring/ring.h"
 #include <optional>
 #include <span>
+#include <utility>
 
 namespace capos::kernel {
 
@@ -58,14 +59,26 @@ public:
     }
     // Whether this answer may be kept for later within the bound.
     bool may_keep() const;
-    PendingReply(PendingReply&& other) noexcept;
-    PendingReply& operator=(PendingReply&& other) noexcept;
+    // Moves and drops cost a few instructions when empty (inline: they are on
+    // every endpoint call's path).
+    PendingReply(PendingReply&& other) noexcept
+        : m_caller(std::exchange(other.m_caller, nullptr)), m_user_data(other.m_user_data),
+          m_result(other.m_result) {}
+    PendingReply& operator=(PendingReply&& other) noexcept {
+        if (this != &other) {
+            reset();
+            m_caller = std::exchange(other.m_caller, nullptr);
+            m_user_data = other.m_user_data;
+            m_result = other.m_result;
+        }
+        return *this;
+    }
     PendingReply(const PendingReply&) = delete;
     PendingReply& operator=(const PendingReply&) = delete;
-    ~PendingReply();
+    ~PendingReply() { reset(); }
 
-    explicit operator bool() const { return static_cast<bool>(m_caller); }
-    Process* caller() const { return m_caller.get(); }
+    explicit operator bool() const { return m_caller != nullptr; }
+    Process* caller() const { return m_caller; }
     uint64_t user_data() const { return m_user_data; }
     const ring::UserRange& result() const { return m_result; }
 
@@ -96,15 +109,21 @@ public:
 
     // Forgets the answer without posting it: only when the caller has ended,
     // or when the submission's completion is posted another way at once.
-    void reset();
+    void reset() {
+        if (m_caller)
+            settle();
+    }
 
 private:
     PendingReply(Process& caller, uint64_t user_data, ring::UserRange result);
+    // Gives back the owed slot and the reference to the caller (set), and
+    // forgets it.
+    void settle();
     // Opens the first `bytes` bytes of the caller's result buffer in `out`;
     // the error when they cannot be written (too small, not writable).
     std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const;
 
-    RefPtr<Process> m_caller;
+    Process* m_caller = nullptr; // holds a reference (settle() drops it)
     uint64_t m_user_data = 0;
     ring::UserRange m_result{0, 0};
 };
