@@ -121,10 +121,16 @@ TEST(EndpointState, RouteCall) {
               TransportError::Disconnected);
 }
 
-TEST(EndpointState, QueueIsBoundedButADirectCallIsNot) {
+// An endpoint with one client, and the calls a test makes on it.
+class EndpointStateWithClient : public ::testing::Test {
+protected:
+    void SetUp() override { state.add_client(); }
+
     EndpointState state;
-    state.add_client();
     std::vector<std::unique_ptr<Call>> calls;
+};
+
+TEST_F(EndpointStateWithClient, QueueIsBoundedButADirectCallIsNot) {
     for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
         ASSERT_NE(make_call(state, calls), nullptr);
     EXPECT_EQ(state.queued(), EndpointState::max_queued_calls);
@@ -146,10 +152,7 @@ TEST(EndpointState, QueueIsBoundedButADirectCallIsNot) {
     end_all(direct);
 }
 
-TEST(EndpointState, CallsQueueInOrderAndRecvTakesTheOldest) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, CallsQueueInOrderAndRecvTakesTheOldest) {
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
     Call* c = make_call(state, calls);
@@ -179,10 +182,7 @@ TEST(EndpointState, CallsQueueInOrderAndRecvTakesTheOldest) {
     EXPECT_TRUE(state.idle());
 }
 
-TEST(EndpointState, DirectDeliveryToAWaitingReceiver) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, DirectDeliveryToAWaitingReceiver) {
     std::optional<TransportError> error;
     EXPECT_EQ(receive(state, &error), nullptr);
     EXPECT_EQ(error, std::nullopt);
@@ -246,10 +246,7 @@ TEST(EndpointState, DirectRefusalQueuesTheCallWithinTheBound) {
     end_all(state);
 }
 
-TEST(EndpointState, RecvRefusedBySmallBufferLeavesTheCallQueued) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, RecvRefusedBySmallBufferLeavesTheCallQueued) {
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
     ASSERT_TRUE(state.begin_receive(true).is_ok());
@@ -265,10 +262,7 @@ TEST(EndpointState, RecvRefusedBySmallBufferLeavesTheCallQueued) {
     end_all(state);
 }
 
-TEST(EndpointState, TransferFailureAtRecvFailsThatCallAndTakesTheNext) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, TransferFailureAtRecvFailsThatCallAndTakesTheNext) {
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
     Call* c = make_call(state, calls);
@@ -308,10 +302,7 @@ TEST(EndpointState, RecvWithNoClientsIsDisconnected) {
     EXPECT_EQ(error_of(none.wait_for_call(false)), TransportError::Disconnected);
 }
 
-TEST(EndpointState, QueuedCallsAreReceivedAfterTheLastClientGoes) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, QueuedCallsAreReceivedAfterTheLastClientGoes) {
     Call* a = make_call(state, calls);
     EXPECT_FALSE(state.remove_client()); // nobody waits
     EXPECT_EQ(receive(state), a);
@@ -351,10 +342,7 @@ TEST(EndpointState, LastClientGoingWithCallsQueuedLeavesTheReceiver) {
     end_all(state);
 }
 
-TEST(EndpointState, CancelQueuedDropsIt) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, CancelQueuedDropsIt) {
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
     Call* c = make_call(state, calls);
@@ -366,10 +354,7 @@ TEST(EndpointState, CancelQueuedDropsIt) {
     end_all(state);
 }
 
-TEST(EndpointState, CancelInFlightOrphansItAndReturnStillFindsIt) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, CancelInFlightOrphansItAndReturnStillFindsIt) {
     Call* a = make_call(state, calls);
     EXPECT_EQ(receive(state), a);
     EXPECT_EQ(state.cancel(*a), Cancelled::Orphaned);
@@ -383,10 +368,7 @@ TEST(EndpointState, CancelInFlightOrphansItAndReturnStillFindsIt) {
     EXPECT_TRUE(state.idle());
 }
 
-TEST(EndpointState, CloseEndsEverythingAndTheWaitingReceiver) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, CloseEndsEverythingAndTheWaitingReceiver) {
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
     Call* c = make_call(state, calls);
@@ -414,10 +396,7 @@ TEST(EndpointState, CloseEndsEverythingAndTheWaitingReceiver) {
     EXPECT_FALSE(waiting.remove_client());
 }
 
-TEST(EndpointState, CallIdsWrapSkippingZero) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, CallIdsWrapSkippingZero) {
     state.skip_call_ids(0xFFFF'FFFDu); // the next id is 0xFFFFFFFE
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
@@ -428,10 +407,7 @@ TEST(EndpointState, CallIdsWrapSkippingZero) {
     end_all(state);
 }
 
-TEST(EndpointState, WrappedIdsSkipCallsStillLive) {
-    EndpointState state;
-    state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
+TEST_F(EndpointStateWithClient, WrappedIdsSkipCallsStillLive) {
     Call* one = make_call(state, calls);   // id 1, queued
     Call* two = make_call(state, calls);   // id 2
     Call* three = make_call(state, calls); // id 3
