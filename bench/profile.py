@@ -62,6 +62,90 @@ def symbols(build, work):
     return path
 
 
+# The stages of a call, by the source functions (inlined or not) the kernel's
+# instructions come from. An address's inline chain is walked from the
+# innermost function out; the first one that a stage names decides. A name
+# here is the end of a qualified name ("Endpoint::" for every method of
+# Endpoint, "::decode_sqe" for that function) matched against the function's
+# name without its arguments. Addresses with no debug information are the
+# assembly stubs (system call entry and exit, the context switch, interrupt
+# entry).
+STAGES = [
+    ("system call entry and exit (C++ and assembly)", ["::handle_syscall", "syscall_dispatch",
+                                                       "??"]),
+    ("SQE copy and decode", ["::decode_sqe", "::valid_buffer", "::fields_used"]),
+    ("capability lookup", ["CapTable::", "::lookup", "::transport_error_of", "::downcast"]),
+    ("params copied in, validated and read", ["::copy_in_message", "capnp::validate", "Walker::",
+                                              "::reader_of", "UserSpan::", "ReaderLimits::",
+                                              "PointerReader::", "StructReader::",
+                                              "MessageReader::"]),
+    ("capability transfer", ["::prepare_transfer", "TransferOf::"]),
+    ("kernel service: dispatch, results built", ["::call_kernel_service", "::dispatch",
+                                                  "::dispatch_call", "MessageBuilder::",
+                                                  "StructBuilder::", "TimerService::",
+                                                  "NullService::", "KernelServiceOf::",
+                                                  "Invocation::"]),
+    ("result buffer check, results copied out", ["::user_range_writable", "::raw_user_writable",
+                                                 "::raw_user_copy", "::memcpy", "memcpy"]),
+    ("answer into the other address space", ["UserDestination::", "UserAddressSpace::translate",
+                                             "PendingReply::answer",
+                                             "PendingReply::complete_with_message"]),
+    ("endpoint", ["Endpoint::", "EndpointState::", "EndpointClient::", "EndpointOwner::",
+                  "::take_spare_call", "::keep_spare_call", "::add_outgoing",
+                  "::remove_outgoing", "::can_add_outgoing", "IntrusiveList::"]),
+    ("completion (owe, post, wake)", ["PendingReply::", "::post_completion",
+                                      "::post_own_completion", "::unread",
+                                      "::completion_room", "::owe_completion",
+                                      "::settle_completion"]),
+    ("scheduler and address-space switch", ["Scheduler::", "::context_switch",
+                                            "::activate_address_space_of", "PageTables::",
+                                            "::set_kernel_stack", "::set_tss_kernel_stack",
+                                            "Process::current", "::write_cr3", "::read_cr3"]),
+    ("preemption points and clock", ["::read_cycle_counter", "::uptime_microseconds",
+                                     "::uptime_nanoseconds", "::open_interrupt_window",
+                                     "::interrupt_dispatch", "InterruptsOffStretch::"]),
+    ("ring loop", ["::cap_enter", "::handle", "(anonymous namespace)::call",
+                   "::endpoint_operation", "::release"]),
+]
+
+
+def stage_of(chain):
+    """The stage of an address whose inline chain (innermost first) is `chain`."""
+    for function in chain:
+        name = function.split("(")[0] if not function.startswith("(") else function
+        # Template arguments do not take part: TransferOf<8u>::clear is TransferOf::clear.
+        plain, depth = "", 0
+        for c in name:
+            depth += c == "<"
+            if depth == 0:
+                plain += c
+            depth -= c == ">"
+        for stage, names in STAGES:
+            if any(plain.endswith(n) or (n.endswith("::") and n in plain + "::")
+                   or plain == n for n in names):
+                return stage
+    return "other kernel work"
+
+
+def stages(build, blocks):
+    """Instructions by stage, from (address, instructions) of kernel blocks."""
+    addresses = sorted(blocks)
+    run = subprocess.run(["llvm-symbolizer-14", "--obj=" + os.path.join(build, "kernel/kernel.elf"),
+                          "--inlining", "--functions=linkage", "--demangle"],
+                         input="".join("0x%x\n" % a for a in addresses), stdout=subprocess.PIPE,
+                         text=True, check=True)
+    # One group of "function\nfile:line" pairs per address, groups separated
+    # by an empty line.
+    groups = run.stdout.strip("\n").split("\n\n")
+    totals = {}
+    for address, group in zip(addresses, groups):
+        lines = group.split("\n")
+        chain = [lines[i] for i in range(0, len(lines), 2)]
+        stage = stage_of(chain)
+        totals[stage] = totals.get(stage, 0) + blocks[address]
+    return totals
+
+
 def demangle(names):
     run = subprocess.run(["c++filt"], input="\n".join(names), stdout=subprocess.PIPE, text=True,
                          check=True)
@@ -105,12 +189,14 @@ def profile(build, plugin, figure, top, hot):
         if not line:
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
-        values, functions, image_pages = {}, [], []
+        values, functions, image_pages, blocks = {}, [], [], {}
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
                 if parts[0] == "function":
                     functions.append((int(parts[1]), parts[2].strip()))
+                elif parts[0] == "block":
+                    blocks[int(parts[1], 16)] = int(parts[2])
                 elif parts[0] == "image_page":
                     image_pages.append((int(parts[1]), parts[2].strip()))
                 else:
@@ -145,6 +231,16 @@ def profile(build, plugin, figure, top, hot):
     for count, name in functions:
         hot.setdefault(name, 0)
         hot[name] += count / ops
+    by_stage = stages(build, blocks)
+    print("| stage | instructions per operation |")
+    print("|---|---:|")
+    print("| user (the program and its runtime: Cap'n Proto, ring client) | %.0f |"
+          % (values["user_insns"] / ops))
+    order = [stage for stage, _ in STAGES] + ["other kernel work"]
+    for stage in order:
+        if by_stage.get(stage, 0) / ops >= 0.5:
+            print("| %s | %.0f |" % (stage, by_stage[stage] / ops))
+    print()
     print("| kernel function | instructions per operation |")
     print("|---|---:|")
     shown = functions[:top]

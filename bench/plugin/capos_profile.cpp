@@ -3,7 +3,9 @@
 // (`xchg %rbx,%rbx` opens it, `xchg %rcx,%rcx` closes it; user/bench's
 // profile mode), and inside it the plugin counts
 //   - instructions, in total and per kernel function (by the symbol table
-//     given as syms=FILE, `nm -S` output; user code counts as "user"),
+//     given as syms=FILE, `nm -S` output; user code counts as "user"), and
+//     per kernel translation block (the script maps those to the source
+//     functions, inlined ones included, and to the stages of a call),
 //   - system calls (`syscall` executed) and address-space switches (a write
 //     to CR3),
 //   - for every stretch between two switches (an epoch: what QEMU's TLB and
@@ -27,6 +29,7 @@ extern "C" {
 #include <map>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -48,6 +51,9 @@ std::vector<Symbol> g_data_symbols; // objects (data, bss, rodata), sorted by st
 std::map<uint64_t, uint64_t> g_image_page_epochs;
 
 std::vector<uint64_t> g_function_insns;
+// Instructions run in each kernel translation block, by its first address:
+// the script maps them to source functions, inlined ones too, and to stages.
+std::unordered_map<uint64_t, uint64_t> g_block_insns;
 std::string g_out = "capos_profile.txt";
 
 bool g_open = false; // inside the window
@@ -127,6 +133,8 @@ void on_block(unsigned int, void* data) {
         g_user_insns += block->insns;
     else if (block->function >= 0)
         g_function_insns[block->function] += block->insns;
+    if (block->function != -1)
+        g_block_insns[block->vaddr] += block->insns;
     g_code_pages.insert(block->vaddr >> 12);
     g_code_pages.insert(block->last_vaddr >> 12);
     g_blocks.insert(block->vaddr);
@@ -261,6 +269,8 @@ void write_report() {
     std::sort(ranked.rbegin(), ranked.rend());
     for (auto& [count, index] : ranked)
         out << "function " << count << " " << g_symbols[index].name << "\n";
+    for (auto& [vaddr, count] : g_block_insns)
+        out << "block " << std::hex << vaddr << std::dec << " " << count << "\n";
 }
 
 void load_symbols(const std::string& path) {
