@@ -82,7 +82,7 @@ private:
     uint64_t m_end = 0;        // one past the opened range
     bool m_active = false;     // the active address space: user copies
     uint64_t m_first_page = 0; // the page of the opened address
-    uint64_t m_phys[max_pages] = {};
+    uint64_t m_phys[max_pages]; // set by open() for the pages it opened
 };
 
 // True when every page of [address, address+length) is a present, writable
