@@ -235,14 +235,15 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         return int64_t(TransportError::RingCorrupted);
     }
     uint32_t batch = *pending < abi::ring_max_batch ? *pending : abi::ring_max_batch;
+    // Admission: the answer to each submission must have room in the
+    // completion queue beside the unread ones and those still owed; the rest
+    // wait in the submission queue until the process has read some
+    // completions. Counted once for the batch (ring::completion_slots).
+    uint32_t slots = ring::completion_slots(unread(process, page), process.completions_owed(),
+                                            abi::ring_cq_entries);
+    if (batch > slots)
+        batch = slots;
     for (uint32_t i = 0; i < batch; ++i) {
-        // Admission: the answer to this submission must have room in the
-        // completion queue beside the unread ones and those still owed. If
-        // not, it waits in the submission queue until the process has read
-        // some completions.
-        if (!ring::completion_room(unread(process, page), process.completions_owed(),
-                                   abi::ring_cq_entries))
-            break;
         // One copy of the entry: everything after this reads the copy, so the
         // process cannot change an entry between its check and its use.
         abi::Sqe sqe;

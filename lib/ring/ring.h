@@ -47,6 +47,14 @@ constexpr bool completion_room(uint32_t unread, uint32_t owed, uint32_t entries)
     return unread < entries && owed < entries - unread;
 }
 
+// How many more submissions completion_room admits, one after another: each
+// taken submission holds one slot (its completion, posted or owed), and
+// nothing else changes the sum while the process is inside cap_enter (an owed
+// answer posted meanwhile moves a slot from owed to unread).
+constexpr uint32_t completion_slots(uint32_t unread, uint32_t owed, uint32_t entries) {
+    return completion_room(unread, owed, entries) ? entries - unread - owed : 0;
+}
+
 // Whether the kernel may owe a process one more completion (answer a
 // submission later), with `owed` owed already; see abi::ring_max_owed.
 constexpr bool may_owe(uint32_t owed) {

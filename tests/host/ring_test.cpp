@@ -37,6 +37,21 @@ TEST(RingCounters, CompletionSpace) {
     EXPECT_EQ(unread_completions(4, 9, 32), 32u);
 }
 
+// completion_slots is completion_room asked again after each submission taken
+// (each holds one slot), for every state of a small queue.
+TEST(RingCounters, CompletionSlotsCountWhatRoomAdmits) {
+    constexpr uint32_t entries = 8;
+    for (uint32_t unread = 0; unread <= entries + 2; ++unread) {
+        for (uint32_t owed = 0; owed <= entries + 2; ++owed) {
+            uint32_t taken = 0;
+            while (taken < 2 * entries && completion_room(unread, owed + taken, entries))
+                ++taken;
+            EXPECT_EQ(completion_slots(unread, owed, entries), taken)
+                << "unread " << unread << " owed " << owed;
+        }
+    }
+}
+
 constexpr uint64_t user_buffer = 0x10000000;
 
 Sqe call_sqe() {
