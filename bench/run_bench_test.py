@@ -4,8 +4,7 @@ command lines it builds, the checks it makes of an icount boot's figures, the
 columns the report gains, and, given a build directory, one real boot of the
 quick bench system under the harness's icount command line (about a second).
 
-Usage: run_bench_test.py [--build-dir BUILD] [unittest arguments]
-Without --build-dir the QEMU boot is skipped.
+Usage: run_bench_test.py --build-dir BUILD [unittest arguments]
 """
 import os
 import sys
@@ -16,12 +15,13 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_bench  # noqa: E402
 
-# Taken off the command line before unittest reads it.
-BUILD_DIR = None
-if "--build-dir" in sys.argv:
-    _at = sys.argv.index("--build-dir")
-    BUILD_DIR = sys.argv[_at + 1]
-    del sys.argv[_at:_at + 2]
+# Taken off the command line before unittest reads it. Required: every test
+# runs, the QEMU boot included (none is skipped).
+if "--build-dir" not in sys.argv or sys.argv.index("--build-dir") + 1 >= len(sys.argv):
+    sys.exit("usage: run_bench_test.py --build-dir BUILD [unittest arguments]")
+_at = sys.argv.index("--build-dir")
+BUILD_DIR = sys.argv[_at + 1]
+del sys.argv[_at:_at + 2]
 
 # Lines as capOS's bench system prints them under `-icount shift=0`.
 CAPOS_ICOUNT = [
@@ -190,7 +190,6 @@ class QuickBootUnderIcount(unittest.TestCase):
     """The harness's icount command line, built from the real capos-qemu, boots
     the quick bench system, and the figures come out as instruction counts."""
 
-    @unittest.skipUnless(BUILD_DIR, "no --build-dir given")
     def test_quick_bench_system_counts_instructions(self):
         cmd = run_bench.icount_command(run_bench.capos_command(BUILD_DIR, "bench_quick.cpio"))
         boot = run_bench.Boot("capOS quick, icount", cmd, 60)

@@ -87,7 +87,7 @@ std::optional<abi::Cqe> call_kernel_service(Process& process, KernelService& ser
                                             std::span<const capnp::Word> params_words) {
     // Decode includes the result buffer: a call whose answer could not be
     // delivered must fail before it does anything (a new capability, a mapping).
-    if (!user_range_writable(process.page_tables(), sqe.result.address, sqe.result.length))
+    if (!user_range_writable(sqe.result.address, sqe.result.length))
         return error_cqe(sqe.user_data, TransportError::BadBuffer);
     // The service reads the fields its code asks for, a bounded number of
     // times whatever the message's shape (validation above was the walk over

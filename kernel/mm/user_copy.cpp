@@ -6,38 +6,6 @@
 
 namespace capos::kernel {
 
-namespace {
-
-template <typename Copy>
-bool for_each_user_page(PageTables& tables, uint64_t address, size_t length, bool write,
-                        Copy&& copy) {
-    if (!user_range_valid(address, length))
-        return false;
-    size_t done = 0;
-    while (done < length) {
-        uint64_t virt = address + done;
-        size_t chunk = page_size - virt % page_size;
-        if (chunk > length - done)
-            chunk = length - done;
-        auto translation = tables.translate(virt);
-        if (!translation || !translation->user || (write && !translation->writable))
-            return false;
-        copy(phys_to_ptr<uint8_t>(translation->phys), done, chunk);
-        done += chunk;
-    }
-    return true;
-}
-
-} // namespace
-
-bool user_range_writable(PageTables& tables, uint64_t address, size_t length) {
-    // In the active address space the MMU answers: a probe of each page
-    // instead of a walk of four levels of tables.
-    if (PageTables::active().root() == tables.root())
-        return user_range_valid(address, length) && arch::raw_user_writable(address, length);
-    return for_each_user_page(tables, address, length, true, [](uint8_t*, size_t, size_t) {});
-}
-
 bool UserDestination::open(UserAddressSpace& space, uint64_t address, size_t length) {
     m_address = address;
     m_end = address + length;

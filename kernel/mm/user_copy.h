@@ -78,18 +78,19 @@ public:
     void write(const void* data, size_t length);
 
 private:
-    uint64_t m_address = 0;    // the next byte to write
-    uint64_t m_end = 0;        // one past the opened range
-    bool m_active = false;     // the active address space: user copies
-    uint64_t m_first_page = 0; // the page of the opened address
+    uint64_t m_address = 0;     // the next byte to write
+    uint64_t m_end = 0;         // one past the opened range
+    bool m_active = false;      // the active address space: user copies
+    uint64_t m_first_page = 0;  // the page of the opened address
     uint64_t m_phys[max_pages]; // set by open() for the pages it opened
 };
 
-// True when every page of [address, address+length) is a present, writable
-// user page: checked before a call runs, so a call whose results could not be
-// delivered fails before it has any effect. For the active address space the
-// pages are probed (arch::raw_user_writable), for another one its tables are
-// walked.
-bool user_range_writable(PageTables& tables, uint64_t address, size_t length);
+// True when every page of [address, address+length) of the running process
+// is a present, writable user page, probed as the MMU checks a write: checked
+// before a call runs, so a call whose results could not be delivered fails
+// before it has any effect. (Another address space: UserDestination.)
+inline bool user_range_writable(uint64_t address, size_t length) {
+    return user_range_valid(address, length) && arch::raw_user_writable(address, length);
+}
 
 } // namespace capos::kernel

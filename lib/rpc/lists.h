@@ -97,8 +97,22 @@ protected:
     capnp::ListBuilder m_raw;
 };
 
+// How every list kind is read from a pointer and made at one: read() and
+// init() wrap the raw list in the kind's Reader and Builder (List names the
+// kind itself, which derives from this).
+template <typename List>
+struct ListKind {
+    static auto read(capnp::PointerReader pointer,
+                     const capnp::MessageReader* default_value = nullptr) {
+        return typename List::Reader(pointer.get_list(List::element_size, default_value));
+    }
+    static auto init(capnp::PointerBuilder pointer, uint32_t count) {
+        return typename List::Builder(pointer.init_list(List::element_size, count));
+    }
+};
+
 // List(Void): only a length.
-struct VoidList {
+struct VoidList : ListKind<VoidList> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Void;
     class Reader : public ListReaderBase {
     public:
@@ -110,17 +124,10 @@ struct VoidList {
         using ListBuilderBase::ListBuilderBase;
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // List(Bool): one bit per element.
-struct BoolList {
+struct BoolList : ListKind<BoolList> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Bit;
     class Reader : public ListReaderBase {
     public:
@@ -137,18 +144,11 @@ struct BoolList {
         void set(uint32_t index, bool value) { m_raw.set_bool(index, value); }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // Lists of integers and floats. Floats travel as their bit patterns.
 template <typename T>
-struct PrimitiveList {
+struct PrimitiveList : ListKind<PrimitiveList<T>> {
     static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
     static constexpr capnp::ElementSize element_size =
         sizeof(T) == 1   ? capnp::ElementSize::Byte
@@ -176,19 +176,12 @@ struct PrimitiveList {
         void set(uint32_t index, T value) { m_raw.template set<Bits>(index, to_bits(value)); }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // Lists of a generated enum (16 bits per element). Values the schema does not
 // name read as they are; is_known() tells them apart.
 template <typename E>
-struct EnumList {
+struct EnumList : ListKind<EnumList<E>> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::TwoBytes;
     class Reader : public ListReaderBase {
     public:
@@ -211,17 +204,10 @@ struct EnumList {
         }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // List(Text).
-struct TextList {
+struct TextList : ListKind<TextList> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Pointer;
     class Reader : public ListReaderBase {
     public:
@@ -245,17 +231,10 @@ struct TextList {
         }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // List(Data).
-struct DataList {
+struct DataList : ListKind<DataList> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Pointer;
     class Reader : public ListReaderBase {
     public:
@@ -283,18 +262,11 @@ struct DataList {
         }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // List(S) of a generated struct S.
 template <typename S>
-struct StructList {
+struct StructList : ListKind<StructList<S>> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::InlineComposite;
     class Reader : public ListReaderBase {
     public:
@@ -322,10 +294,8 @@ struct StructList {
         }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
+    // A struct list is made with its elements' size (the kind's init takes
+    // only the element size).
     static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
         return Builder(pointer.init_struct_list(count, S::data_words, S::pointer_count));
     }
@@ -333,7 +303,7 @@ struct StructList {
 
 // List(List(...)): `Inner` is one of the list types in this file.
 template <typename Inner>
-struct ListList {
+struct ListList : ListKind<ListList<Inner>> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Pointer;
     class Reader : public ListReaderBase {
     public:
@@ -361,18 +331,11 @@ struct ListList {
         }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // List(Capability) and lists of interfaces: each element is an index into the
 // capability table that travels with the message.
-struct CapabilityList {
+struct CapabilityList : ListKind<CapabilityList> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Pointer;
     class Reader : public ListReaderBase {
     public:
@@ -393,17 +356,10 @@ struct CapabilityList {
         }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 // List(AnyPointer) and lists of generic parameters: raw pointers.
-struct PointerList {
+struct PointerList : ListKind<PointerList> {
     static constexpr capnp::ElementSize element_size = capnp::ElementSize::Pointer;
     class Reader : public ListReaderBase {
     public:
@@ -419,13 +375,6 @@ struct PointerList {
         capnp::PointerBuilder operator[](uint32_t index) { return m_raw.get_pointer(index); }
         Reader as_reader() const { return Reader(m_raw.as_reader()); }
     };
-    static Reader read(capnp::PointerReader pointer,
-                       const capnp::MessageReader* default_value = nullptr) {
-        return Reader(pointer.get_list(element_size, default_value));
-    }
-    static Builder init(capnp::PointerBuilder pointer, uint32_t count) {
-        return Builder(pointer.init_list(element_size, count));
-    }
 };
 
 } // namespace capos::gen
