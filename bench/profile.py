@@ -137,13 +137,37 @@ def stages(build, blocks):
     # One group of "function\nfile:line" pairs per address, groups separated
     # by an empty line.
     groups = run.stdout.strip("\n").split("\n\n")
-    totals = {}
+    totals, places = {}, {}
     for address, group in zip(addresses, groups):
         lines = group.split("\n")
         chain = [lines[i] for i in range(0, len(lines), 2)]
         stage = stage_of(chain)
         totals[stage] = totals.get(stage, 0) + blocks[address]
-    return totals
+        # Where the block starts: its innermost source line and function.
+        where = lines[1]
+        if where.startswith("/"):
+            where = os.path.relpath(os.path.normpath(where), ROOT)
+        # The debug information names sources through the build directory's
+        # prefix map ("build/lib/...", "build/build/kernel/..."): shown as
+        # paths in the tree.
+        while where.startswith("build/") and not os.path.exists(
+                os.path.join(ROOT, where.split(":")[0])):
+            where = where[len("build/"):]
+        place = "%s (%s)" % (where, chain[0].split("(")[0][-60:])
+        places[place] = places.get(place, 0) + blocks[address]
+    return totals, places
+
+
+def function_starts(build):
+    """The first address of each kernel function, by its (mangled) name."""
+    run = subprocess.run(["nm", "--defined-only", os.path.join(build, "kernel/kernel.elf")],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    starts = {}
+    for line in run.stdout.splitlines():
+        fields = line.split(maxsplit=2)
+        if len(fields) == 3 and fields[1] in "tTwW":
+            starts.setdefault(fields[2], int(fields[0], 16))
+    return starts
 
 
 def demangle(names):
@@ -171,7 +195,7 @@ def check(build, figure):
         print("profile mode of %s: ok" % figure)
 
 
-def profile(build, plugin, figure, top, hot):
+def profile(build, plugin, figure, top, hot, lines):
     with tempfile.TemporaryDirectory() as work:
         archive = build_archive(build, figure, work)
         syms = symbols(build, work)
@@ -189,14 +213,16 @@ def profile(build, plugin, figure, top, hot):
         if not line:
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
-        values, functions, image_pages, blocks = {}, [], [], {}
+        values, functions, image_pages, blocks, runs = {}, [], [], {}, {}
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
                 if parts[0] == "function":
                     functions.append((int(parts[1]), parts[2].strip()))
                 elif parts[0] == "block":
-                    blocks[int(parts[1], 16)] = int(parts[2])
+                    address, counts = int(parts[1], 16), parts[2].split()
+                    blocks[address] = int(counts[0])
+                    runs[address] = int(counts[1])
                 elif parts[0] == "image_page":
                     image_pages.append((int(parts[1]), parts[2].strip()))
                 else:
@@ -231,7 +257,7 @@ def profile(build, plugin, figure, top, hot):
     for count, name in functions:
         hot.setdefault(name, 0)
         hot[name] += count / ops
-    by_stage = stages(build, blocks)
+    by_stage, places = stages(build, blocks)
     print("| stage | instructions per operation |")
     print("|---|---:|")
     print("| user (the program and its runtime: Cap'n Proto, ring client) | %.0f |"
@@ -241,12 +267,20 @@ def profile(build, plugin, figure, top, hot):
         if by_stage.get(stage, 0) / ops >= 0.5:
             print("| %s | %.0f |" % (stage, by_stage[stage] / ops))
     print()
-    print("| kernel function | instructions per operation |")
-    print("|---|---:|")
+    print("| kernel function | instructions per operation | calls per operation |")
+    print("|---|---:|---:|")
     shown = functions[:top]
-    for (count, _), name in zip(shown, demangle([name for _, name in shown])):
-        print("| `%s` | %.1f |" % (name[:80], count / ops))
+    starts = function_starts(build)
+    for (count, mangled), name in zip(shown, demangle([name for _, name in shown])):
+        calls = runs.get(starts.get(mangled), 0) / ops
+        print("| `%s` | %.1f | %.2f |" % (name[:80], count / ops, calls))
     print()
+    if lines:
+        print("| translation blocks starting at (source line, function) | instructions per operation |")
+        print("|---|---:|")
+        for place, count in sorted(places.items(), key=lambda p: -p[1])[:lines]:
+            print("| %s | %.1f |" % (place, count / ops))
+        print()
 
 
 def main():
@@ -258,6 +292,9 @@ def main():
                         help="boot each figure's profile system without the plugin and check "
                         "that it runs (the smoke test)")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--lines", type=int, default=0,
+                        help="also list the kernel's hottest source lines (where its "
+                        "translation blocks start), this many")
     parser.add_argument("--ordering", help="write the kernel functions the figures ran, "
                         "hottest first, as a linker symbol-ordering file")
     parser.add_argument("figures", nargs="+")
@@ -271,7 +308,7 @@ def main():
     hot = {}
     for figure in args.figures:
         profile(os.path.abspath(args.build_dir), os.path.abspath(args.plugin), figure, args.top,
-                hot)
+                hot, args.lines)
     if args.ordering:
         with open(args.ordering, "w") as out:
             for name, _ in sorted(hot.items(), key=lambda item: -item[1]):

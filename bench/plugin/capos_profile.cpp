@@ -54,6 +54,9 @@ std::vector<uint64_t> g_function_insns;
 // Instructions run in each kernel translation block, by its first address:
 // the script maps them to source functions, inlined ones too, and to stages.
 std::unordered_map<uint64_t, uint64_t> g_block_insns;
+// How often each kernel translation block ran: the block at a function's
+// first address counts the function's calls.
+std::unordered_map<uint64_t, uint64_t> g_block_runs;
 std::string g_out = "capos_profile.txt";
 
 bool g_open = false; // inside the window
@@ -133,8 +136,10 @@ void on_block(unsigned int, void* data) {
         g_user_insns += block->insns;
     else if (block->function >= 0)
         g_function_insns[block->function] += block->insns;
-    if (block->function != -1)
+    if (block->function != -1) {
         g_block_insns[block->vaddr] += block->insns;
+        ++g_block_runs[block->vaddr];
+    }
     g_code_pages.insert(block->vaddr >> 12);
     g_code_pages.insert(block->last_vaddr >> 12);
     g_blocks.insert(block->vaddr);
@@ -270,7 +275,8 @@ void write_report() {
     for (auto& [count, index] : ranked)
         out << "function " << count << " " << g_symbols[index].name << "\n";
     for (auto& [vaddr, count] : g_block_insns)
-        out << "block " << std::hex << vaddr << std::dec << " " << count << "\n";
+        out << "block " << std::hex << vaddr << std::dec << " " << count << " "
+            << g_block_runs[vaddr] << "\n";
 }
 
 void load_symbols(const std::string& path) {

@@ -174,23 +174,44 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
-std::optional<abi::Cqe> handle(Process& process, const abi::Sqe& raw) {
-    auto decoded = ring::decode_sqe(raw);
-    if (decoded.is_error())
-        return error_cqe(raw.user_data, decoded.error());
-    const ring::DecodedSqe& sqe = decoded.value();
-    switch (sqe.opcode) {
-    case abi::Opcode::Nop:
-        return abi::Cqe{.user_data = sqe.user_data, .result = 0};
-    case abi::Opcode::Call:
-        return call(process, sqe);
-    case abi::Opcode::Release:
-        return release(process, sqe);
-    case abi::Opcode::Recv:
-    case abi::Opcode::Return:
-        return endpoint_operation(process, sqe);
+// One submission: switched on its opcode once, then decoded by that
+// opcode's rules (ring::decode_sqe_as) and carried out.
+[[gnu::always_inline]] inline std::optional<abi::Cqe> handle(Process& process,
+                                                             const abi::Sqe& raw) {
+    using abi::Opcode;
+    switch (raw.opcode) {
+    case uint8_t(Opcode::Nop): {
+        auto sqe = ring::decode_sqe_as<Opcode::Nop>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return abi::Cqe{.user_data = raw.user_data, .result = 0};
     }
-    return error_cqe(sqe.user_data, TransportError::BadOpcode);
+    case uint8_t(Opcode::Call): {
+        auto sqe = ring::decode_sqe_as<Opcode::Call>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return call(process, sqe.value());
+    }
+    case uint8_t(Opcode::Release): {
+        auto sqe = ring::decode_sqe_as<Opcode::Release>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return release(process, sqe.value());
+    }
+    case uint8_t(Opcode::Recv): {
+        auto sqe = ring::decode_sqe_as<Opcode::Recv>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return endpoint_operation(process, sqe.value());
+    }
+    case uint8_t(Opcode::Return): {
+        auto sqe = ring::decode_sqe_as<Opcode::Return>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return endpoint_operation(process, sqe.value());
+    }
+    }
+    return error_cqe(raw.user_data, TransportError::BadOpcode);
 }
 
 // A completion of the process's own submission, answered at once inside its

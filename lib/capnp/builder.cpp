@@ -19,11 +19,6 @@ using detail::WireAccess;
 
 namespace {
 
-// The most words of a buffer a builder uses: with targets after pointers, no
-// offset exceeds 2^29 - 2, which a 30-bit signed offset holds, and every size
-// fits the 29-bit count fields and the 32-bit segment table.
-constexpr size_t max_builder_words = size_t{1} << 29;
-
 int64_t offset_between(const Word* pointer, const Word* target) {
     return target - (pointer + 1);
 }
@@ -37,34 +32,10 @@ uint16_t words_for_bytes(uint32_t bytes) {
 // ---------------------------------------------------------------------------
 // MessageBuilder
 
-MessageBuilder::MessageBuilder(std::span<Word> buffer)
-    : m_buffer(buffer.data()),
-      m_capacity(buffer.size() < max_builder_words ? buffer.size() : max_builder_words), m_used(0),
-      m_reader(MessageReader::trusted(std::span<const Word>(buffer.data(), m_capacity))) {
-    if (m_capacity == 0) {
-        // Not even room for the root pointer.
-        m_full = true;
-        m_error = WireError::BufferFull;
-        return;
-    }
-    m_buffer[0] = 0;
-    m_used = 1;
-}
-
 Word* MessageBuilder::allocation_failed() {
     m_full = true;
     record(WireError::BufferFull);
     return nullptr;
-}
-
-PointerBuilder MessageBuilder::root_pointer() {
-    if (m_capacity == 0)
-        return {};
-    return PointerBuilder(this, m_buffer);
-}
-
-StructBuilder MessageBuilder::init_root(uint16_t data_words, uint16_t pointer_count) {
-    return root_pointer().init_struct(data_words, pointer_count);
 }
 
 void MessageBuilder::set_root(StructReader value) {

@@ -126,6 +126,11 @@ class MessageBuilder;
 
 namespace detail {
 
+// validate() (below) without its shortcut for a root struct that has no
+// pointers: the walk itself, which decides everything else. The two agree on
+// every message (tests/host/capnp_wire_test.cpp compares them).
+WireError validate_by_walking(const MessageReader& message, bool* capabilities);
+
 // Alignment-safe little-endian access; a fixed-size memcpy compiles to one move.
 template <typename T>
 inline T load(const void* at) {
@@ -327,6 +332,7 @@ public:
 
 private:
     friend WireError validate(const MessageReader& message, bool* capabilities);
+    friend WireError detail::validate_by_walking(const MessageReader& message, bool* capabilities);
 
     constexpr MessageReader(std::span<const Word> segment, ReaderLimits limits, bool trusted)
         : m_first(segment), m_segments(), m_segment_count(1), m_trusted(trusted), m_limits(limits),
@@ -582,6 +588,11 @@ WireError validate(const MessageReader& message, bool* capabilities = nullptr);
 // back at their MessageBuilder, which therefore cannot be copied or moved.
 class MessageBuilder {
 public:
+    // The most words of a buffer a builder uses: with targets after pointers, no
+    // offset exceeds 2^29 - 2, which a 30-bit signed offset holds, and every size
+    // fits the 29-bit count fields and the 32-bit segment table.
+    static constexpr size_t max_builder_words = size_t{1} << 29;
+
     explicit MessageBuilder(std::span<Word> buffer);
     MessageBuilder(const MessageBuilder&) = delete;
     MessageBuilder& operator=(const MessageBuilder&) = delete;
@@ -924,6 +935,31 @@ inline PointerReader ListReader::get_pointer(uint32_t index) const {
                              segment(), nesting());
     }
     return {};
+}
+
+// Inline, like allocation: a reply built into a small buffer is a few stores.
+inline MessageBuilder::MessageBuilder(std::span<Word> buffer)
+    : m_buffer(buffer.data()),
+      m_capacity(buffer.size() < max_builder_words ? buffer.size() : max_builder_words), m_used(0),
+      m_reader(MessageReader::trusted(std::span<const Word>(buffer.data(), m_capacity))) {
+    if (m_capacity == 0) {
+        // Not even room for the root pointer.
+        m_full = true;
+        m_error = WireError::BufferFull;
+        return;
+    }
+    m_buffer[0] = 0;
+    m_used = 1;
+}
+
+inline PointerBuilder MessageBuilder::root_pointer() {
+    if (m_capacity == 0)
+        return {};
+    return PointerBuilder(this, m_buffer);
+}
+
+inline StructBuilder MessageBuilder::init_root(uint16_t data_words, uint16_t pointer_count) {
+    return root_pointer().init_struct(data_words, pointer_count);
 }
 
 inline StructBuilder PointerBuilder::init_struct(uint16_t data_words, uint16_t pointer_count) {

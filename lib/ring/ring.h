@@ -157,12 +157,6 @@ constexpr WordMasks unused_bits(Opcode opcode) {
     return masks;
 }
 
-inline constexpr WordMasks g_unused[abi::opcode_count] = {
-    unused_bits(Opcode::Nop),    unused_bits(Opcode::Call),    unused_bits(Opcode::Recv),
-    unused_bits(Opcode::Return), unused_bits(Opcode::Release),
-};
-static_assert(abi::opcode_count == 5, "a new opcode needs its row in g_unused");
-
 // A buffer is either absent (address and length 0) or a word-aligned range of
 // at most max_message_bytes inside user space.
 inline bool valid_buffer(uint64_t address, uint32_t length) {
@@ -178,47 +172,57 @@ inline bool valid_buffer(uint64_t address, uint32_t length) {
 
 } // namespace detail
 
-// Decodes a copy of one SQE. Never looks at anything but its argument; fails
-// with the TransportError the CQE should carry. Inline: the ring copies each
-// entry once, and the decoded fields are built from that copy in registers.
+// Decodes a copy of one SQE whose opcode is `Op` (the caller has switched on
+// it). Never looks at anything but its argument; fails with the TransportError
+// the CQE should carry. Inline, and specialised per opcode: the field rules
+// above are constants here, so the mask check folds to the words an opcode
+// leaves unused and only the buffers it uses are checked (the others were
+// just found to be 0, which is a valid absent buffer).
+template <abi::Opcode Op>
 [[gnu::always_inline]] inline Result<DecodedSqe, abi::TransportError>
-decode_sqe(const abi::Sqe& sqe) {
+decode_sqe_as(const abi::Sqe& sqe) {
     using namespace detail;
-    if (sqe.opcode >= abi::opcode_count)
-        return Err{TransportError::BadOpcode};
+    constexpr uint32_t used = fields_used(Op);
+    constexpr WordMasks unused = unused_bits(Op);
     if (sqe.flags & ~abi::sqe_valid_flags)
         return Err{TransportError::BadFlags};
-    auto opcode = static_cast<Opcode>(sqe.opcode);
-    if ((sqe.flags & abi::SqeReturnException) && opcode != Opcode::Return)
+    if (Op != Opcode::Return && (sqe.flags & abi::SqeReturnException))
         return Err{TransportError::BadFlags};
 
     uint64_t words[8];
     __builtin_memcpy(words, &sqe, sizeof words);
-    const WordMasks& unused = g_unused[sqe.opcode];
     uint64_t stray = 0;
     for (size_t i = 0; i < 8; ++i)
         stray |= words[i] & unused.words[i];
     if (stray != 0)
         return Err{TransportError::BadSqe};
 
-    // Unused fields are 0 now, and 0 is a valid absent buffer: every check
-    // below holds for them.
-    if (sqe.transfer_count > abi::max_transfers ||
-        !valid_buffer(sqe.transfer_addr, sqe.transfer_count * sizeof(abi::TransferDescriptor)))
-        return Err{TransportError::BadTransfer};
-    if (!valid_buffer(sqe.params_addr, sqe.params_len) ||
-        !valid_buffer(sqe.result_addr, sqe.result_len))
-        return Err{TransportError::BadBuffer};
-    uint32_t used = fields_used(opcode);
-    if ((used & field::Cap) && sqe.cap == 0)
-        return Err{TransportError::InvalidCap};
+    if constexpr ((used & field::Transfers) != 0) {
+        if (sqe.transfer_count > abi::max_transfers ||
+            !valid_buffer(sqe.transfer_addr, sqe.transfer_count * sizeof(abi::TransferDescriptor)))
+            return Err{TransportError::BadTransfer};
+    }
+    if constexpr ((used & field::Params) != 0) {
+        if (!valid_buffer(sqe.params_addr, sqe.params_len))
+            return Err{TransportError::BadBuffer};
+    }
+    if constexpr ((used & field::Result) != 0) {
+        if (!valid_buffer(sqe.result_addr, sqe.result_len))
+            return Err{TransportError::BadBuffer};
+    }
+    if constexpr ((used & field::Cap) != 0) {
+        if (sqe.cap == 0)
+            return Err{TransportError::InvalidCap};
+    }
     // A CALL names the interface it speaks; 0 is no interface (Cap'n Proto
     // ids are never 0), and must not reach the table, where 0 means "any".
-    if ((used & field::Method) && sqe.interface_id == 0)
-        return Err{TransportError::WrongInterface};
+    if constexpr ((used & field::Method) != 0) {
+        if (sqe.interface_id == 0)
+            return Err{TransportError::WrongInterface};
+    }
 
     return DecodedSqe{
-        .opcode = opcode,
+        .opcode = Op,
         .flags = sqe.flags,
         .method = sqe.method,
         .cap = abi::CapId{sqe.cap},
@@ -230,6 +234,25 @@ decode_sqe(const abi::Sqe& sqe) {
         .transfer_address = sqe.transfer_addr,
         .transfer_count = sqe.transfer_count,
     };
+}
+
+// Decodes a copy of one SQE of any opcode (decode_sqe_as after the switch).
+inline Result<DecodedSqe, abi::TransportError> decode_sqe(const abi::Sqe& sqe) {
+    using abi::Opcode;
+    switch (sqe.opcode) {
+    case uint8_t(Opcode::Nop):
+        return decode_sqe_as<Opcode::Nop>(sqe);
+    case uint8_t(Opcode::Call):
+        return decode_sqe_as<Opcode::Call>(sqe);
+    case uint8_t(Opcode::Recv):
+        return decode_sqe_as<Opcode::Recv>(sqe);
+    case uint8_t(Opcode::Return):
+        return decode_sqe_as<Opcode::Return>(sqe);
+    case uint8_t(Opcode::Release):
+        return decode_sqe_as<Opcode::Release>(sqe);
+    }
+    static_assert(abi::opcode_count == 5, "a new opcode needs its case here and in the ring");
+    return Err{abi::TransportError::BadOpcode};
 }
 
 } // namespace capos::ring

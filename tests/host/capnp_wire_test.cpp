@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -1712,6 +1713,73 @@ TEST(CapnpWireValidate, AcceptsGoodAndReportsTheFirstError) {
         EXPECT_EQ(validate(message), c.error) << c.name;
         EXPECT_EQ(message.error(), WireError::None) << c.name;
     }
+}
+
+// validate() decides a root struct without pointers itself (what most calls
+// send) and leaves everything else to the walk: on messages made to sit on
+// that shortcut's edges (roots of every kind, offsets and sizes around the
+// segment's end, far and multi-segment messages, budgets and nesting limits
+// of 0 and 1) both must give the same verdict and the same capability flag.
+TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
+    std::mt19937_64 random(0x5eed);
+    std::map<WireError, int> verdicts;
+    int shortcut_shaped = 0;
+    for (int i = 0; i < 200000; ++i) {
+        size_t size = random() % 6;
+        Words words(size);
+        for (Word& word : words)
+            word = random() % 4 == 0 ? random() : random() % 3;
+        if (size > 0) {
+            switch (random() % 4) {
+            case 0: // a struct without pointers, offset and size near the end
+                words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 6), 0);
+                ++shortcut_shaped;
+                break;
+            case 1: // the empty struct
+                words[0] = struct_ptr(-1, 0, 0);
+                ++shortcut_shaped;
+                break;
+            case 2: // with pointers: the walk's
+                words[0] = struct_ptr(int32_t(random() % 3), uint16_t(random() % 3),
+                                      uint16_t(1 + random() % 2));
+                break;
+            default: // anything (null, lists, far, capabilities, noise)
+                break;
+            }
+        }
+        ReaderLimits limits;
+        switch (random() % 4) {
+        case 0:
+            limits = ReaderLimits{random() % 3, limits.nesting};
+            break;
+        case 1:
+            limits = ReaderLimits{limits.traversal_words, uint32_t(random() % 2)};
+            break;
+        case 2:
+            limits = ReaderLimits::for_message(words.size());
+            break;
+        default:
+            break;
+        }
+        Words second{struct_ptr(0, 1, 0), 7};
+        std::span<const Word> segments[2] = {words, second};
+        bool two_segments = random() % 8 == 0;
+        MessageReader message =
+            two_segments ? MessageReader(std::span<const std::span<const Word>>(segments), limits)
+                         : MessageReader(std::span<const Word>(words), limits);
+        bool fast_capabilities = true, walk_capabilities = false;
+        WireError fast = validate(message, &fast_capabilities);
+        WireError walk = detail::validate_by_walking(message, &walk_capabilities);
+        ASSERT_EQ(fast, walk) << "message " << i;
+        ASSERT_EQ(fast_capabilities, walk_capabilities) << "message " << i;
+        ++verdicts[fast];
+    }
+    // The edges were reached: accepted, out of bounds, over budget, too deep.
+    EXPECT_GT(shortcut_shaped, 50000);
+    EXPECT_GT(verdicts[WireError::None], 10000);
+    EXPECT_GT(verdicts[WireError::OutOfBounds], 1000);
+    EXPECT_GT(verdicts[WireError::TraversalLimit], 1000);
+    EXPECT_GT(verdicts[WireError::NestingLimit], 1000);
 }
 
 // ---------------------------------------------------------------------------

@@ -239,21 +239,32 @@ bool pop(abi::Cqe& out) {
 }
 
 // `count` NOPs per cap_enter; each must complete with result 0, in order.
+// The loop is the Linux peer's io_uring loop (bench/linux/peer_bench.c,
+// run_uring) step for step: each entry cleared and filled in place, the SQ
+// tail published once per batch, every completion checked, the CQ head
+// published once per batch.
 bool nops(uint64_t n, uint32_t count) {
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Nop);
+    abi::RingPage& ring = page();
     for (uint64_t i = 0; i < n; ++i) {
-        for (uint32_t k = 0; k < count; ++k) {
+        uint32_t tail = ring.header.sq_tail;
+        for (uint32_t k = 0; k < count; ++k, ++tail) {
+            abi::Sqe& sqe = ring.sqes[tail % abi::ring_sq_entries];
+            sqe = abi::Sqe{};
+            sqe.opcode = uint8_t(abi::Opcode::Nop);
             sqe.user_data = k + 1;
-            push(sqe);
         }
-        if (rt::cap_enter(count, abi::no_timeout) < 0)
+        __atomic_store_n(&ring.header.sq_tail, tail, __ATOMIC_RELEASE);
+        if (rt::cap_enter(count, abi::no_timeout) != int64_t(count))
             return false;
-        for (uint32_t k = 0; k < count; ++k) {
-            abi::Cqe cqe;
-            if (!pop(cqe) || cqe.result != 0 || cqe.user_data != k + 1)
+        uint32_t head = ring.header.cq_head;
+        for (uint32_t k = 0; k < count; ++k, ++head) {
+            if (head == __atomic_load_n(&ring.header.cq_tail, __ATOMIC_ACQUIRE))
+                return false;
+            const abi::Cqe& cqe = ring.cqes[head % abi::ring_cq_entries];
+            if (cqe.result != 0 || cqe.user_data != k + 1)
                 return false;
         }
+        __atomic_store_n(&ring.header.cq_head, head, __ATOMIC_RELEASE);
     }
     return true;
 }
