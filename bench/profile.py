@@ -158,6 +158,23 @@ def stages(build, blocks):
     return totals, places
 
 
+def user_functions(build, user_blocks):
+    """Instructions by ring_bench function (inlined code counts for the
+    function it was inlined into)."""
+    addresses = sorted(user_blocks)
+    run = subprocess.run(["llvm-symbolizer-14",
+                          "--obj=" + os.path.join(build, "user/bench/ring_bench.elf"),
+                          "--functions=linkage", "--demangle"],
+                         input="".join("0x%x\n" % a for a in addresses), stdout=subprocess.PIPE,
+                         text=True, check=True)
+    groups = run.stdout.strip("\n").split("\n\n")
+    totals = {}
+    for address, group in zip(addresses, groups):
+        name = group.split("\n")[0]
+        totals[name] = totals.get(name, 0) + user_blocks[address]
+    return totals
+
+
 def function_starts(build):
     """The first address of each kernel function, by its (mangled) name."""
     run = subprocess.run(["nm", "--defined-only", os.path.join(build, "kernel/kernel.elf")],
@@ -213,7 +230,7 @@ def profile(build, plugin, figure, top, hot, lines):
         if not line:
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
-        values, functions, image_pages, blocks, runs = {}, [], [], {}, {}
+        values, functions, image_pages, blocks, runs, user_blocks = {}, [], [], {}, {}, {}
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
@@ -223,6 +240,8 @@ def profile(build, plugin, figure, top, hot, lines):
                     address, counts = int(parts[1], 16), parts[2].split()
                     blocks[address] = int(counts[0])
                     runs[address] = int(counts[1])
+                elif parts[0] == "user_block":
+                    user_blocks[int(parts[1], 16)] = int(parts[2])
                 elif parts[0] == "image_page":
                     image_pages.append((int(parts[1]), parts[2].strip()))
                 else:
@@ -276,6 +295,15 @@ def profile(build, plugin, figure, top, hot, lines):
         print("| `%s` | %.1f | %.2f |" % (name[:80], count / ops, calls))
     print()
     if lines:
+        # User code by function, named from ring_bench's symbols (in the
+        # round trips the server's blocks are counted too, and named as if
+        # they were ring_bench's: its addresses overlap).
+        by_function = user_functions(build, user_blocks)
+        print("| user function (ring_bench) | instructions per operation |")
+        print("|---|---:|")
+        for name, count in sorted(by_function.items(), key=lambda p: -p[1])[:lines]:
+            print("| `%s` | %.1f |" % (name[:90], count / ops))
+        print()
         print("| translation blocks starting at (source line, function) | instructions per operation |")
         print("|---|---:|")
         for place, count in sorted(places.items(), key=lambda p: -p[1])[:lines]:

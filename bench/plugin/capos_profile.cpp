@@ -54,6 +54,9 @@ std::vector<uint64_t> g_function_insns;
 // Instructions run in each kernel translation block, by its first address:
 // the script maps them to source functions, inlined ones too, and to stages.
 std::unordered_map<uint64_t, uint64_t> g_block_insns;
+// Instructions run in each user translation block (the script names their
+// functions from the program's symbols).
+std::unordered_map<uint64_t, uint64_t> g_user_block_insns;
 // How often each kernel translation block ran: the block at a function's
 // first address counts the function's calls.
 std::unordered_map<uint64_t, uint64_t> g_block_runs;
@@ -132,9 +135,10 @@ void on_block(unsigned int, void* data) {
         return;
     auto* block = static_cast<Block*>(data);
     g_insns += block->insns;
-    if (block->function == -1)
+    if (block->function == -1) {
         g_user_insns += block->insns;
-    else if (block->function >= 0)
+        g_user_block_insns[block->vaddr] += block->insns;
+    } else if (block->function >= 0)
         g_function_insns[block->function] += block->insns;
     if (block->function != -1) {
         g_block_insns[block->vaddr] += block->insns;
@@ -277,6 +281,8 @@ void write_report() {
     for (auto& [vaddr, count] : g_block_insns)
         out << "block " << std::hex << vaddr << std::dec << " " << count << " "
             << g_block_runs[vaddr] << "\n";
+    for (auto& [vaddr, count] : g_user_block_insns)
+        out << "user_block " << std::hex << vaddr << std::dec << " " << count << "\n";
 }
 
 void load_symbols(const std::string& path) {

@@ -4,7 +4,7 @@
 
 namespace capos::rt {
 
-uint64_t RingClient::submit(abi::Sqe sqe) {
+uint64_t RingClient::submit(const abi::Sqe& sqe) {
     if (m_free_slots == 0)
         panic("ring: more submissions outstanding than the completion queue holds");
     abi::RingHeader& header = m_page->header;
@@ -22,8 +22,9 @@ uint64_t RingClient::submit(abi::Sqe sqe) {
     m_tickets[slot] = ticket;
     ++m_outstanding;
     m_overflow_seen = __atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED);
-    sqe.user_data = ticket;
-    m_page->sqes[tail % abi::ring_sq_entries] = sqe;
+    abi::Sqe& entry = m_page->sqes[tail % abi::ring_sq_entries];
+    entry = sqe;
+    entry.user_data = ticket;
     __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
     return ticket;
 }
@@ -120,8 +121,9 @@ bool RingClient::run_detached(abi::Sqe sqe) {
         if (++attempt == attempts || cap_enter(0, 0) < 0)
             return false;
     }
-    sqe.user_data = ticket;
-    m_page->sqes[tail % abi::ring_sq_entries] = sqe;
+    abi::Sqe& entry = m_page->sqes[tail % abi::ring_sq_entries];
+    entry = sqe;
+    entry.user_data = ticket;
     __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
     for (attempt = 0; attempt < attempts; ++attempt) {
         if (cap_enter(1, 10'000'000) < 0)

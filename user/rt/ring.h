@@ -34,7 +34,7 @@ public:
     // Queues `sqe` (its user_data is replaced by a fresh ticket), entering the
     // kernel first if the submission queue is full. Returns the ticket.
     // Panics when abi::ring_cq_entries submissions are already outstanding.
-    uint64_t submit(abi::Sqe sqe);
+    uint64_t submit(const abi::Sqe& sqe);
     // Enters the kernel so it sees every queued submission, without waiting.
     void flush();
     // Waits for the completion of `ticket` and returns it. Panics for a ticket
