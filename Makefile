@@ -88,16 +88,17 @@ bench: deps configure
 # each figure of PROFILE_FIGURES run alone for a fixed number of operations
 # under a QEMU plugin that counts instructions (per kernel function), system
 # calls, address-space switches and the code and data pages and translation
-# blocks touched between switches (bench/profile.py, bench/plugin). The plugin
-# is built against the installed QEMU's header from Debian's source package.
+# blocks touched between switches (bench/profile.py, bench/plugin); it fails
+# when a figure's path allocates, takes a spin lock or formats a log line.
+# The plugin is built against the installed QEMU's header from Debian's source package.
 PROFILE_FIGURES ?= nop_16 timer_now_1 timer_now_16 ipc_raw ipc_echo
 profile: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu capos-mkarchive \
 	    ring_bench bench_echo bench_minimal
 	bench/plugin/build.sh $(BENCH_DIR)/plugin
-	python3 bench/profile.py --build-dir $(BUILD_DIR) \
+	python3 bench/profile.py --build-dir $(BUILD_DIR) --require-clean \
 	    --plugin $(BENCH_DIR)/plugin/libcapos_profile.so $(PROFILE_FIGURES) \
-	    | tee $(BENCH_DIR)/profile.md
+	    > $(BENCH_DIR)/profile.md; status=$$?; cat $(BENCH_DIR)/profile.md; exit $$status
 
 fmt:
 	clang-format-14 -i $(SOURCES)

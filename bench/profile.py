@@ -212,6 +212,16 @@ def check(build, figure):
         print("profile mode of %s: ok" % figure)
 
 
+# What must never happen on a measured path, by the kernel functions that do
+# it (mangled-name fragments; log_* covers every level's formatting entry).
+FORBIDDEN = [
+    ("heap allocations and frees", ["HeapAllocator8allocate", "HeapAllocator10deallocate"]),
+    ("frame allocations", ["FrameBitmap8allocate", "FrameBitmap19allocate_contiguous"]),
+    ("log lines formatted", ["log_write_line", "6kernel8log_info", "6kernel8log_warn",
+                             "6kernel9log_error", "6kernel9log_debug", "11format_rest"]),
+]
+
+
 def profile(build, plugin, figure, top, hot, lines):
     with tempfile.TemporaryDirectory() as work:
         archive = build_archive(build, figure, work)
@@ -256,6 +266,21 @@ def profile(build, plugin, figure, top, hot, lines):
     print("| instructions | %.0f |" % (values["insns"] / ops))
     print("| of which user | %.0f |" % (values["user_insns"] / ops))
     print("| system calls | %.2f |" % (values["syscalls"] / ops))
+    starts = function_starts(build)
+    clean = True
+    if values.get("lock_objects", 0) == 0:
+        sys.exit("profile.py: the plugin found no spin lock (data named *_lock) in the kernel")
+    for what, fragments in FORBIDDEN:
+        for fragment in fragments:
+            if not any(fragment in name for name in starts):
+                sys.exit("profile.py: no kernel function matches '%s' (%s): renamed?"
+                         % (fragment, what))
+        calls = sum(runs.get(start, 0) for name, start in starts.items()
+                    if any(fragment in name for fragment in fragments))
+        clean = clean and calls == 0
+        print("| %s (in all %d operations) | %d |" % (what, ops, calls))
+    print("| spin-lock accesses (in all %d operations) | %d |" % (ops, values["lock_accesses"]))
+    clean = clean and values["lock_accesses"] == 0
     print("| address-space switches | %.2f |" % (values["switches"] / ops))
     if values["switches"]:
         print("| per switch: code pages | %.1f |" % (values["epoch_code_pages"] / epochs))
@@ -289,7 +314,6 @@ def profile(build, plugin, figure, top, hot, lines):
     print("| kernel function | instructions per operation | calls per operation |")
     print("|---|---:|---:|")
     shown = functions[:top]
-    starts = function_starts(build)
     for (count, mangled), name in zip(shown, demangle([name for _, name in shown])):
         calls = runs.get(starts.get(mangled), 0) / ops
         print("| `%s` | %.1f | %.2f |" % (name[:80], count / ops, calls))
@@ -309,6 +333,7 @@ def profile(build, plugin, figure, top, hot, lines):
         for place, count in sorted(places.items(), key=lambda p: -p[1])[:lines]:
             print("| %s | %.1f |" % (place, count / ops))
         print()
+    return clean
 
 
 def main():
@@ -323,6 +348,9 @@ def main():
     parser.add_argument("--lines", type=int, default=0,
                         help="also list the kernel's hottest source lines (where its "
                         "translation blocks start), this many")
+    parser.add_argument("--require-clean", action="store_true",
+                        help="fail when a figure's path allocated, took a spin lock or "
+                        "formatted a log line")
     parser.add_argument("--ordering", help="write the kernel functions the figures ran, "
                         "hottest first, as a linker symbol-ordering file")
     parser.add_argument("figures", nargs="+")
@@ -334,13 +362,18 @@ def main():
     if not args.plugin:
         parser.error("--plugin is needed (or --check)")
     hot = {}
+    dirty = []
     for figure in args.figures:
-        profile(os.path.abspath(args.build_dir), os.path.abspath(args.plugin), figure, args.top,
-                hot, args.lines)
+        if not profile(os.path.abspath(args.build_dir), os.path.abspath(args.plugin), figure,
+                       args.top, hot, args.lines):
+            dirty.append(figure)
     if args.ordering:
         with open(args.ordering, "w") as out:
             for name, _ in sorted(hot.items(), key=lambda item: -item[1]):
                 out.write(name + "\n")
+    if args.require_clean and dirty:
+        sys.exit("profile.py: allocation, a spin lock or log formatting on the path of: %s"
+                 % ", ".join(dirty))
 
 
 if __name__ == "__main__":

@@ -149,10 +149,22 @@ void on_block(unsigned int, void* data) {
     g_blocks.insert(block->vaddr);
 }
 
+// The kernel's spin locks: its data objects named "..._lock" (the
+// convention of every SpinLock it declares). Any access to one inside the
+// window is a lock taken or released on the measured path.
+std::vector<Symbol> g_locks;
+uint64_t g_lock_accesses = 0;
+
 void on_memory(unsigned int, qemu_plugin_meminfo_t, uint64_t vaddr, void*) {
     if (!g_open)
         return;
     g_data_pages.insert(vaddr >> 12);
+    if (vaddr >= kernel_half) {
+        for (const Symbol& lock : g_locks) {
+            if (vaddr - lock.start < std::max<uint64_t>(lock.size, 1))
+                ++g_lock_accesses;
+        }
+    }
 }
 
 void on_cr3(unsigned int, void*) {
@@ -250,6 +262,8 @@ void write_report() {
     out << "epoch_code_pages " << g_code_page_sum << "\n";
     out << "epoch_data_pages " << g_data_page_sum << "\n";
     out << "epoch_blocks " << g_block_sum << "\n";
+    out << "lock_accesses " << g_lock_accesses << "\n";
+    out << "lock_objects " << g_locks.size() << "\n";
     for (int r = 0; r < region_count; ++r)
         out << "epoch_data_pages_" << region_names[r] << " " << g_region_sum[r] << "\n";
     // The kernel-image data pages the epochs touched, with the objects in
@@ -310,6 +324,15 @@ void load_symbols(const std::string& path) {
     std::sort(g_symbols.begin(), g_symbols.end(), by_start);
     std::sort(g_data_symbols.begin(), g_data_symbols.end(), by_start);
     g_function_insns.assign(g_symbols.size(), 0);
+    // Names are as nm prints them: "g_heap_lock", or mangled, "..._lockE".
+    auto ends_with = [](const std::string& name, const std::string& suffix) {
+        return name.size() > suffix.size() &&
+               name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    for (const Symbol& object : g_data_symbols) {
+        if (ends_with(object.name, "_lock") || ends_with(object.name, "_lockE"))
+            g_locks.push_back(object);
+    }
 }
 
 } // namespace

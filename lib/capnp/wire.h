@@ -392,6 +392,7 @@ private:
     friend class ListReader;
     friend class PointerReader;
     friend class StructBuilder;
+    friend class MessageReader;
     friend struct detail::WireAccess;
 
     StructReader(const MessageReader* message, const uint8_t* data, const Word* pointers,
@@ -830,7 +831,28 @@ inline StructReader PointerReader::get_struct(const MessageReader* default_value
     return get_struct_slow(default_value);
 }
 
-inline StructReader MessageReader::root() const {
+// The root of almost every message is a struct in the first segment: read
+// here with the checks and charge of get_struct's fast path, specialised to
+// the root pointer (its segment and place are known), so that reading a
+// reply or params costs a few instructions; anything else goes to
+// get_struct, which decides.
+[[gnu::always_inline]] inline StructReader MessageReader::root() const {
+    if (m_segment_count != 0 && !m_first.empty() && m_limits.nesting != 0) {
+        Word word = detail::load<Word>(m_first.data());
+        uint16_t data_words = detail::struct_data_words(word);
+        uint16_t pointer_count = detail::struct_pointer_count(word);
+        uint64_t words = uint64_t{data_words} + pointer_count;
+        int64_t offset = 1 + detail::offset_of(word);
+        uint64_t size = m_first.size();
+        if (word != 0 && detail::kind_of(word) == detail::PointerKind::Struct && offset >= 0 &&
+            static_cast<uint64_t>(offset) <= size &&
+            words <= size - static_cast<uint64_t>(offset) &&
+            consume_traversal(detail::traversal_charge(words))) {
+            const Word* at = m_first.data() + offset;
+            return StructReader(this, reinterpret_cast<const uint8_t*>(at), at + data_words,
+                                uint32_t{data_words} * 8, pointer_count, 0, m_limits.nesting - 1);
+        }
+    }
     return root_pointer().get_struct();
 }
 

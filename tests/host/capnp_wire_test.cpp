@@ -1782,6 +1782,58 @@ TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
     EXPECT_GT(verdicts[WireError::NestingLimit], 1000);
 }
 
+// MessageReader::root() reads a struct root in the first segment itself and
+// leaves everything else to get_struct: on roots of every shape, offsets and
+// sizes around the segment's end, far roots, budgets and nesting limits of 0
+// and 1, both must read the same struct, record the same error and charge
+// the same budget, and what lies below the root must read the same too.
+TEST(CapnpWireRoot, ShortcutAgreesWithGetStruct) {
+    std::mt19937_64 random(0x7007);
+    int structs = 0;
+    for (int i = 0; i < 200000; ++i) {
+        size_t size = random() % 6;
+        Words words(size);
+        for (Word& word : words)
+            word = random() % 4 == 0 ? random() : random() % 3;
+        if (size > 0 && random() % 4 != 0)
+            words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
+                                  uint16_t(random() % 3));
+        if (size > 1 && random() % 2 == 0)
+            words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
+        ReaderLimits limits;
+        switch (random() % 4) {
+        case 0:
+            limits = ReaderLimits{random() % 4, limits.nesting};
+            break;
+        case 1:
+            limits = ReaderLimits{limits.traversal_words, uint32_t(random() % 3)};
+            break;
+        case 2:
+            limits = ReaderLimits::for_message(words.size());
+            break;
+        default:
+            break;
+        }
+        MessageReader fast(std::span<const Word>(words), limits);
+        MessageReader general(std::span<const Word>(words), limits);
+        StructReader a = fast.root();
+        StructReader b = general.root_pointer().get_struct();
+        ASSERT_EQ(fast.error(), general.error()) << "message " << i;
+        ASSERT_EQ(fast.traversal_left(), general.traversal_left()) << "message " << i;
+        ASSERT_EQ(a.data_size_bytes(), b.data_size_bytes()) << "message " << i;
+        ASSERT_EQ(a.pointer_count(), b.pointer_count()) << "message " << i;
+        ASSERT_EQ(a.data_field<uint64_t>(0), b.data_field<uint64_t>(0)) << "message " << i;
+        StructReader below_a = a.pointer_field(0).get_struct();
+        StructReader below_b = b.pointer_field(0).get_struct();
+        ASSERT_EQ(fast.error(), general.error()) << "message " << i;
+        ASSERT_EQ(fast.traversal_left(), general.traversal_left()) << "message " << i;
+        ASSERT_EQ(below_a.data_field<uint64_t>(0), below_b.data_field<uint64_t>(0))
+            << "message " << i;
+        structs += a.data_size_bytes() + a.pointer_count() != 0;
+    }
+    EXPECT_GT(structs, 10000); // the fast path's case was reached
+}
+
 // ---------------------------------------------------------------------------
 // Random corruption: never a crash or an out-of-bounds access; whatever
 // validates reads without errors and copies to a canonical fixed point.
