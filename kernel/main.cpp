@@ -16,6 +16,7 @@
 #include "kernel/ipc/timed_answer.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
@@ -30,7 +31,7 @@ namespace capos::kernel {
 
 namespace {
 
-constinit BootInfo g_boot;
+CAPOS_LARGE_DATA constinit BootInfo g_boot;
 uint64_t g_cycles_per_microsecond = 0;
 constexpr uint64_t main_stack_pages = 8;
 constexpr uint64_t emergency_stack_pages = 2;

@@ -22,8 +22,8 @@ using abi::TransportError;
 // Scratch for one call's params and results, in kernel memory. One CPU, and
 // calls run with interrupts off, so one pair serves every call without any
 // allocation on the ring path.
-CAPOS_LARGE_BSS alignas(8) capnp::Word g_params[ring::max_message_bytes / 8];
-CAPOS_LARGE_BSS alignas(8) capnp::Word g_results[ring::max_message_bytes / 8];
+CAPOS_HOT_LARGE_BSS alignas(8) capnp::Word g_params[ring::max_message_bytes / 8];
+CAPOS_HOT_LARGE_BSS alignas(8) capnp::Word g_results[ring::max_message_bytes / 8];
 
 // A reader of a message from user space: every pass over it is charged to a
 // traversal budget proportional to its size, so no message, however its

@@ -214,8 +214,9 @@ boot_page_tables_end:
     .skip 4096
 boot_stack_top:
 
-    /* Higher-half stack used until the kernel has a guarded one. */
-    .section .bss
+    /* Higher-half stack used until the kernel has a guarded one (with the
+     * large buffers, kernel/lib/sections.h). */
+    .section .bss.zz_large, "aw", @nobits
     .balign 16
     .skip 16384
 kernel_boot_stack_top:
