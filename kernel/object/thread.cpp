@@ -1,6 +1,6 @@
 #include "kernel/object/thread.h"
-#include "kernel/mm/heap.h"
 #include "kernel/sched/scheduler.h"
+#include <new>
 
 namespace capos::kernel {
 
@@ -9,15 +9,17 @@ Result<RefPtr<Thread>, ThreadError> Thread::create(Process* process, void (*entr
     auto stack = allocate_kernel_stack(stack_pages);
     if (stack.is_error())
         return Err{ThreadError::OutOfMemory};
-    auto memory = heap_allocate(sizeof(Thread), alignof(Thread));
-    if (memory.is_error()) {
-        free_kernel_stack(stack.value());
-        return Err{ThreadError::OutOfMemory};
-    }
-    auto* thread = new (memory.value()) Thread(process, stack.value());
+    // The thread lives at the top of its own kernel stack, which grows down
+    // from below it: every entry into the kernel touches the stack's top page,
+    // so the thread's fields cost no page of their own after an address-space
+    // switch (docs/performance.md).
+    static_assert(sizeof(Thread) <= 1024, "a thread takes a small part of its stack's top page");
+    uint64_t at =
+        (stack.value().top - sizeof(Thread)) & ~uint64_t{alignof(Thread) - 1} & ~uint64_t{15};
+    auto* thread = new (reinterpret_cast<void*>(at)) Thread(process, stack.value());
     thread->m_entry = entry;
     thread->m_argument = argument;
-    thread->m_context = arch::make_thread_context(stack.value().top, start, thread);
+    thread->m_context = arch::make_thread_context(thread->kernel_stack_top(), start, thread);
     return RefPtr<Thread>::adopt(thread);
 }
 
@@ -33,8 +35,7 @@ void Thread::start(void* argument) {
 void Thread::destroy() {
     KernelStack stack = m_stack;
     this->~Thread();
-    heap_free(this);
-    free_kernel_stack(stack);
+    free_kernel_stack(stack); // the thread's own memory with it
 }
 
 } // namespace capos::kernel

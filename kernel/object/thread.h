@@ -44,7 +44,8 @@ public:
     void* kernel_call() const { return m_kernel_call; }
     void set_kernel_call(void* call) { m_kernel_call = call; }
     State state() const { return m_state; }
-    uint64_t kernel_stack_top() const { return m_stack.top; }
+    // Where the stack starts: right below the thread itself (Thread::create).
+    uint64_t kernel_stack_top() const { return reinterpret_cast<uint64_t>(this); }
 
 private:
     friend class Scheduler;
@@ -54,8 +55,8 @@ private:
 
     static void start(void* thread);
 
-    Process* m_process; // not owned: the process outlives its threads
-    KernelStack m_stack;
+    Process* m_process;  // not owned: the process outlives its threads
+    KernelStack m_stack; // holds the thread (at its top)
     void (*m_entry)(void*) = nullptr;
     void* m_argument = nullptr;
     arch::ThreadContext m_context;
