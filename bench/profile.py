@@ -266,6 +266,9 @@ def profile(build, plugin, figure, top, hot, lines):
     print("| instructions | %.0f |" % (values["insns"] / ops))
     print("| of which user | %.0f |" % (values["user_insns"] / ops))
     print("| system calls | %.2f |" % (values["syscalls"] / ops))
+    print("| returns and indirect calls and jumps: user | %.1f |" % (values["user_indirect"] / ops))
+    print("| returns and indirect calls and jumps: kernel | %.1f |"
+          % (values["kernel_indirect"] / ops))
     starts = function_starts(build)
     clean = True
     if values.get("lock_objects", 0) == 0:

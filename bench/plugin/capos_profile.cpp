@@ -174,6 +174,16 @@ void on_cr3(unsigned int, void*) {
     end_epoch();
 }
 
+uint64_t g_user_indirect = 0, g_kernel_indirect = 0;
+void on_user_indirect(unsigned int, void*) {
+    if (g_open)
+        ++g_user_indirect;
+}
+void on_kernel_indirect(unsigned int, void*) {
+    if (g_open)
+        ++g_kernel_indirect;
+}
+
 void on_syscall(unsigned int, void*) {
     if (g_open)
         ++g_syscalls;
@@ -197,7 +207,30 @@ void on_close(unsigned int, void*) {
     write_report();
 }
 
-enum class Kind { Other, Cr3Write, Syscall, Open, Close };
+enum class Kind { Other, Cr3Write, Syscall, Open, Close, Indirect };
+
+// A return, or a call or jump through a register or memory: under TCG each
+// one leaves the translated code to look its target up (QEMU's jump cache,
+// and after a CR3 write its hash table), which costs about as much as a dozen
+// plain instructions (docs/performance.md).
+bool is_indirect_branch(const uint8_t* bytes, size_t size) {
+    size_t i = 0;
+    while (i < size && (bytes[i] == 0x66 || bytes[i] == 0xf2 || bytes[i] == 0xf3 ||
+                        bytes[i] == 0x2e || bytes[i] == 0x3e || bytes[i] == 0x26 ||
+                        bytes[i] == 0x36 || bytes[i] == 0x64 || bytes[i] == 0x65))
+        ++i;
+    if (i < size && (bytes[i] & 0xf0) == 0x40)
+        ++i; // REX
+    if (i >= size)
+        return false;
+    if (bytes[i] == 0xc3 || bytes[i] == 0xc2)
+        return true; // ret
+    if (bytes[i] == 0xff && i + 1 < size) {
+        uint8_t reg = (bytes[i + 1] >> 3) & 7;
+        return reg == 2 || reg == 3 || reg == 4 || reg == 5; // call/jmp indirect
+    }
+    return false;
+}
 
 Kind kind_of(const uint8_t* bytes, size_t size) {
     size_t i = 0;
@@ -217,6 +250,8 @@ Kind kind_of(const uint8_t* bytes, size_t size) {
         return Kind::Open;
     if (size == 3 && bytes[0] == 0x48 && bytes[1] == 0x87 && bytes[2] == 0xc9)
         return Kind::Close;
+    if (is_indirect_branch(bytes, size))
+        return Kind::Indirect;
     return Kind::Other;
 }
 
@@ -244,6 +279,11 @@ void on_translate(qemu_plugin_id_t, struct qemu_plugin_tb* tb) {
         case Kind::Close:
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_close, QEMU_PLUGIN_CB_NO_REGS, nullptr);
             break;
+        case Kind::Indirect:
+            qemu_plugin_register_vcpu_insn_exec_cb(
+                insn, block->function == -1 ? on_user_indirect : on_kernel_indirect,
+                QEMU_PLUGIN_CB_NO_REGS, nullptr);
+            break;
         case Kind::Other:
             break;
         }
@@ -263,6 +303,8 @@ void write_report() {
     out << "epoch_data_pages " << g_data_page_sum << "\n";
     out << "epoch_blocks " << g_block_sum << "\n";
     out << "lock_accesses " << g_lock_accesses << "\n";
+    out << "user_indirect " << g_user_indirect << "\n";
+    out << "kernel_indirect " << g_kernel_indirect << "\n";
     out << "lock_objects " << g_locks.size() << "\n";
     for (int r = 0; r < region_count; ++r)
         out << "epoch_data_pages_" << region_names[r] << " " << g_region_sum[r] << "\n";
