@@ -2,8 +2,13 @@
 # is compiled. Everything that runs on capOS and every lib/ variant built for it
 # takes its flags from here.
 
-# Common to all freestanding code: no hosted runtime, no exceptions or RTTI.
+# Common to all freestanding code: no hosted runtime, no exceptions or RTTI. No
+# jump tables: capOS runs under QEMU's TCG, where an indirect jump leaves the
+# translated code to look its target up (as much as a dozen instructions),
+# while a switch compiled as a tree of compares stays in it
+# (docs/performance.md).
 set(CAPOS_FREESTANDING_FLAGS
+    -fno-jump-tables
     -ffreestanding
     -fno-exceptions
     -fno-rtti

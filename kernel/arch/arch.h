@@ -42,8 +42,10 @@ void console_write(std::string_view text);
 // they keep failing.
 bool hardware_entropy(uint64_t* out, size_t words);
 
-// A monotonic cycle counter and its calibrated rate.
-uint64_t read_cycle_counter();
+// A monotonic cycle counter and its calibrated rate. The counter is read on
+// every kernel call's path, so each architecture defines it inline, in its
+// arch_inline.h (included at the end of this header).
+inline uint64_t read_cycle_counter();
 // Lets pending interrupts in for a moment (interrupts on, then off again)
 // from kernel code that holds nothing an interrupt handler touches.
 void open_interrupt_window();
@@ -116,13 +118,14 @@ void syscall_init();
 // (the kernel writes pages it set up itself through the direct map). Returns
 // false when a
 // user page is missing or not accessible (the copy stops part-way). Callers
-// check ranges first (kernel/mm/user_copy.h).
-bool raw_user_copy(void* destination, const void* source, size_t length);
+// check ranges first (kernel/mm/user_copy.h). Inline (arch_inline.h): on the
+// path of every call.
+inline bool raw_user_copy(void* destination, const void* source, size_t length);
 // Whether user mode may write every byte of [address, address + length) in
 // the current address space, probed page by page the way the MMU checks a
 // write (each page's content is left as it was). Callers check the range
-// first (kernel/mm/user_copy.h).
-bool raw_user_writable(uint64_t address, size_t length);
+// first (kernel/mm/user_copy.h). Inline, like raw_user_copy.
+inline bool raw_user_writable(uint64_t address, size_t length);
 
 // ---------------------------------------------------------------------------
 // Implemented by the generic kernel, called from the architecture's trap paths.
@@ -149,3 +152,5 @@ int64_t handle_syscall(const SyscallArguments& call);
 void handle_timer_tick();
 
 } // namespace capos::kernel::arch
+
+#include "kernel/arch/x86_64/arch_inline.h"

@@ -55,7 +55,8 @@ struct Message {
 
 // Copies a submission's message (CALL params, RETURN answer) into the kernel
 // scratch buffer and checks it is a well-formed message. Empty is allowed.
-Result<Message, TransportError> copy_in_message(const ring::UserRange& range) {
+[[gnu::always_inline]] inline Result<Message, TransportError>
+copy_in_message(const ring::UserRange& range) {
     size_t words = range.length / 8;
     if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
         return Err{TransportError::BadBuffer};
@@ -82,9 +83,9 @@ Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::
 
 // A kernel service answers at once (decode, then invoke), or later when the
 // method deferred its answer (nullopt).
-std::optional<abi::Cqe> call_kernel_service(Process& process, KernelService& service,
-                                            const ring::DecodedSqe& sqe,
-                                            std::span<const capnp::Word> params_words) {
+[[gnu::always_inline]] inline std::optional<abi::Cqe>
+call_kernel_service(Process& process, KernelService& service, const ring::DecodedSqe& sqe,
+                    std::span<const capnp::Word> params_words) {
     // Decode includes the result buffer: a call whose answer could not be
     // delivered must fail before it does anything (a new capability, a mapping).
     if (!user_range_writable(sqe.result.address, sqe.result.length))

@@ -11,8 +11,6 @@ namespace {
 constinit SpinLock g_log_lock;
 LogLevel g_level = LogLevel::Info;
 bool g_level_chosen = false; // by log_set_level: the manifest's level does not apply
-uint64_t g_clock_start = 0;
-uint64_t g_cycles_per_microsecond = 0;
 bool g_in_panic = false;
 
 constexpr char level_letter(LogLevel level) {
@@ -55,28 +53,12 @@ bool log_enabled(LogLevel level) {
 }
 
 uint64_t cycles_per_microsecond() {
-    return g_cycles_per_microsecond != 0 ? g_cycles_per_microsecond : 1;
+    return clock::g_cycles_per_microsecond != 0 ? clock::g_cycles_per_microsecond : 1;
 }
 
 void log_start_clock(uint64_t cycles_per_microsecond) {
-    g_cycles_per_microsecond = cycles_per_microsecond;
-    g_clock_start = arch::read_cycle_counter();
-}
-
-uint64_t uptime_microseconds() {
-    if (g_cycles_per_microsecond == 0)
-        return 0;
-    return (arch::read_cycle_counter() - g_clock_start) / g_cycles_per_microsecond;
-}
-
-uint64_t uptime_nanoseconds() {
-    if (g_cycles_per_microsecond == 0)
-        return 0;
-    uint64_t cycles = arch::read_cycle_counter() - g_clock_start;
-    // Split to keep cycles * 1000 from overflowing.
-    uint64_t whole = cycles / g_cycles_per_microsecond;
-    uint64_t rest = cycles % g_cycles_per_microsecond;
-    return whole * 1000 + rest * 1000 / g_cycles_per_microsecond;
+    clock::g_cycles_per_microsecond = cycles_per_microsecond;
+    clock::g_clock_start = arch::read_cycle_counter();
 }
 
 void console_write_text(std::string_view text, bool newline) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "abi/exit_code.h"
+#include "kernel/arch/arch.h"
 #include "kernel/lib/format.h"
 #include "schema/capos.capnp.capos.h"
 #include <optional>
@@ -30,9 +31,26 @@ bool log_enabled(LogLevel level);
 std::optional<LogLevel> log_level_named(std::string_view name);
 void log_write_line(LogLevel level, std::string_view message);
 
-// Time since the cycle counter was calibrated (0 before that).
-uint64_t uptime_microseconds();
-uint64_t uptime_nanoseconds();
+// Time since the cycle counter was calibrated (0 before that). Inline: read
+// on every kernel call's path (preemption points, Timer.now).
+namespace clock {
+inline constinit uint64_t g_clock_start = 0;            // set by log_start_clock
+inline constinit uint64_t g_cycles_per_microsecond = 0; // 0 until calibrated
+} // namespace clock
+inline uint64_t uptime_microseconds() {
+    if (clock::g_cycles_per_microsecond == 0)
+        return 0;
+    return (arch::read_cycle_counter() - clock::g_clock_start) / clock::g_cycles_per_microsecond;
+}
+inline uint64_t uptime_nanoseconds() {
+    if (clock::g_cycles_per_microsecond == 0)
+        return 0;
+    uint64_t cycles = arch::read_cycle_counter() - clock::g_clock_start;
+    // Split to keep cycles * 1000 from overflowing.
+    uint64_t whole = cycles / clock::g_cycles_per_microsecond;
+    uint64_t rest = cycles % clock::g_cycles_per_microsecond;
+    return whole * 1000 + rest * 1000 / clock::g_cycles_per_microsecond;
+}
 
 // Writes text for a process's Console under the log lock, so it never splits a
 // log line (or another writer's line); `newline` appends one.

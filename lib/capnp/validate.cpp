@@ -232,33 +232,6 @@ private:
 
 } // namespace
 
-WireError validate(const MessageReader& message, bool* capabilities) {
-    // What most calls send: one segment whose root is a struct without
-    // pointers (params of plain data, or none). Nothing is reachable from it,
-    // so the walk below would charge its size once and stop; this is that
-    // walk's outcome when every check passes (the root in its segment, its
-    // charge within the budget, a nesting level to enter), and the general
-    // walk decides everything else.
-    if (message.m_segments.empty() && !message.m_first.empty() && message.m_limits.nesting != 0) {
-        Word root = detail::load<Word>(message.m_first.data());
-        if (root != 0 && detail::kind_of(root) == detail::PointerKind::Struct &&
-            detail::struct_pointer_count(root) == 0) {
-            uint64_t size = message.m_first.size();
-            int64_t offset = 1 + detail::offset_of(root);
-            uint64_t words = detail::struct_data_words(root);
-            if (offset >= 0 && static_cast<uint64_t>(offset) <= size &&
-                words <= size - static_cast<uint64_t>(offset) &&
-                detail::traversal_charge(words) <= message.m_limits.traversal_words) {
-                if (capabilities)
-                    *capabilities = false;
-                return WireError::None;
-            }
-        }
-    }
-
-    return detail::validate_by_walking(message, capabilities);
-}
-
 WireError detail::validate_by_walking(const MessageReader& message, bool* capabilities) {
     // A fresh reader over the same segments, with the limits `message` was
     // made with (ReaderLimits::for_message for an untrusted message bounds the

@@ -51,10 +51,6 @@ bool kernel_write_protect_enabled() {
     return (x86::read_cr0() & x86::cr0_wp) != 0;
 }
 
-uint64_t read_cycle_counter() {
-    return x86::rdtsc();
-}
-
 namespace {
 
 bool rdseed(uint64_t& value) {
@@ -101,12 +97,12 @@ uint64_t calibrate_cycles_per_microsecond() {
     x86::outb(0x43, 0xB0);                  // channel 2, lobyte/hibyte, mode 0
     x86::outb(0x42, count & 0xFF);
     x86::outb(0x42, count >> 8);
-    uint64_t start = x86::rdtsc();
+    uint64_t start = read_cycle_counter();
     // Mode 0 raises OUT2 (bit 5 of port 0x61) when the count reaches zero. The
     // bound keeps a missing PIT from hanging the boot.
     for (uint64_t spins = 0; spins < 100000000 && !(x86::inb(0x61) & 0x20); ++spins) {
     }
-    uint64_t cycles = x86::rdtsc() - start;
+    uint64_t cycles = read_cycle_counter() - start;
     x86::outb(0x61, gate);
     uint64_t per_us = cycles / (milliseconds * 1000);
     return per_us == 0 ? 1 : per_us;

@@ -51,12 +51,6 @@ inline void write_cr4(uint64_t v) {
     asm volatile("mov %0, %%cr4" ::"r"(v) : "memory");
 }
 
-inline uint64_t rdtsc() {
-    uint32_t low, high;
-    asm volatile("rdtsc" : "=a"(low), "=d"(high));
-    return (uint64_t(high) << 32) | low;
-}
-
 struct CpuidResult {
     uint32_t eax, ebx, ecx, edx;
 };
@@ -77,9 +71,6 @@ inline uint64_t read_rflags() {
     asm volatile("pushfq; popq %0" : "=r"(flags));
     return flags;
 }
-
-// Set once protections are enabled: whether user copies must open SMAP.
-extern bool smap_enabled;
 
 inline constexpr uint32_t msr_efer = 0xC0000080;
 inline constexpr uint64_t efer_nxe = 1ull << 11;

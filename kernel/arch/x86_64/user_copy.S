@@ -8,6 +8,11 @@
  * capos_user_copy_smap(dst, src, length) and capos_user_copy_plain(...) return
  * 0 on success and 1 on a fault. The _smap variant opens the SMAP window with
  * stac/clac; it must only run on CPUs with SMAP (stac is #UD elsewhere).
+ *
+ * The words are moved by a loop of plain moves rather than rep movsq: under
+ * QEMU's TCG every step of a rep instruction is a pass through the emulator's
+ * dispatch, while the loop runs as one translated block, and the messages
+ * copied here are mostly a few words.
  */
     .text
 
@@ -16,9 +21,19 @@ capos_user_copy_smap:
     stac
     movq %rdx, %rcx
     shrq $3, %rcx
-    .global capos_user_copy_smap_access
-capos_user_copy_smap_access:
-    rep movsq
+    jz 2f
+1:
+    .global capos_user_copy_smap_load
+capos_user_copy_smap_load:
+    movq (%rsi), %rax
+    .global capos_user_copy_smap_store
+capos_user_copy_smap_store:
+    movq %rax, (%rdi)
+    addq $8, %rsi
+    addq $8, %rdi
+    decq %rcx
+    jnz 1b
+2:
     movq %rdx, %rcx
     andq $7, %rcx
     .global capos_user_copy_smap_access_tail
@@ -37,9 +52,19 @@ capos_user_copy_smap_fault:
 capos_user_copy_plain:
     movq %rdx, %rcx
     shrq $3, %rcx
-    .global capos_user_copy_plain_access
-capos_user_copy_plain_access:
-    rep movsq
+    jz 2f
+1:
+    .global capos_user_copy_plain_load
+capos_user_copy_plain_load:
+    movq (%rsi), %rax
+    .global capos_user_copy_plain_store
+capos_user_copy_plain_store:
+    movq %rax, (%rdi)
+    addq $8, %rsi
+    addq $8, %rdi
+    decq %rcx
+    jnz 1b
+2:
     movq %rdx, %rcx
     andq $7, %rcx
     .global capos_user_copy_plain_access_tail
