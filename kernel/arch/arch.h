@@ -126,6 +126,10 @@ inline bool raw_user_copy(void* destination, const void* source, size_t length);
 // write (each page's content is left as it was). Callers check the range
 // first (kernel/mm/user_copy.h). Inline, like raw_user_copy.
 inline bool raw_user_writable(uint64_t address, size_t length);
+// Both at once (a kernel call's params and result buffer), in one opening of
+// the user-access window; `writable` is false when the copy failed.
+inline bool raw_user_copy_and_probe(void* destination, const void* source, size_t length,
+                                    uint64_t address, size_t probe_length, bool& writable);
 
 // ---------------------------------------------------------------------------
 // Implemented by the generic kernel, called from the architecture's trap paths.

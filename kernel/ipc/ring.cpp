@@ -55,11 +55,26 @@ struct Message {
 
 // Copies a submission's message (CALL params, RETURN answer) into the kernel
 // scratch buffer and checks it is a well-formed message. Empty is allowed.
+// With `result`, the buffer a kernel service's answer will go to is probed in
+// the same user-access window (the answer must be deliverable before the call
+// runs), and `result_writable` tells how that went; the copy's and the
+// message's errors come first, as if the probe came after them.
 [[gnu::always_inline]] inline Result<Message, TransportError>
-copy_in_message(const ring::UserRange& range) {
+copy_in_message(const ring::UserRange& range, const ring::UserRange* result = nullptr,
+                bool* result_writable = nullptr) {
     size_t words = range.length / 8;
-    if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
-        return Err{TransportError::BadBuffer};
+    if (result == nullptr) {
+        if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
+            return Err{TransportError::BadBuffer};
+    } else {
+        if (!user_range_valid(range.address, range.length) ||
+            !user_range_valid(result->address, result->length))
+            return Err{TransportError::BadBuffer}; // (decode_sqe refused them already)
+        if (!arch::raw_user_copy_and_probe(g_params, reinterpret_cast<const void*>(range.address),
+                                           range.length, result->address, result->length,
+                                           *result_writable))
+            return Err{TransportError::BadBuffer};
+    }
     Message message{{g_params, words}};
     if (words > 0 &&
         capnp::validate(reader_of(message.words), &message.capabilities) != capnp::WireError::None)
@@ -85,10 +100,11 @@ Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::
 // method deferred its answer (nullopt).
 [[gnu::always_inline]] inline std::optional<abi::Cqe>
 call_kernel_service(Process& process, KernelService& service, const ring::DecodedSqe& sqe,
-                    std::span<const capnp::Word> params_words) {
+                    std::span<const capnp::Word> params_words, bool result_writable) {
     // Decode includes the result buffer: a call whose answer could not be
     // delivered must fail before it does anything (a new capability, a mapping).
-    if (!user_range_writable(sqe.result.address, sqe.result.length))
+    // (Probed as the params were copied in.)
+    if (!result_writable)
         return error_cqe(sqe.user_data, TransportError::BadBuffer);
     // The service reads the fields its code asks for, a bounded number of
     // times whatever the message's shape (validation above was the walk over
@@ -132,7 +148,9 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
     if (!service && !client)
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
 
-    auto params = copy_in_message(sqe.params);
+    bool result_writable = false;
+    auto params = service ? copy_in_message(sqe.params, &sqe.result, &result_writable)
+                          : copy_in_message(sqe.params);
     if (params.is_error())
         return error_cqe(sqe.user_data, params.error());
     if (client) {
@@ -146,7 +164,7 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
     // params (ProcessSpawner's grants), never through descriptors.
     if (sqe.transfer_count != 0)
         return error_cqe(sqe.user_data, TransportError::BadTransfer);
-    return call_kernel_service(process, *service, sqe, params.value().words);
+    return call_kernel_service(process, *service, sqe, params.value().words, result_writable);
 }
 
 // RECV and RETURN: only on an endpoint's owner capability.

@@ -42,4 +42,21 @@ inline bool raw_user_writable(uint64_t address, size_t length) {
     return failed == 0;
 }
 
+// raw_user_copy into the kernel, then raw_user_writable of another range,
+// with the user-access window (SMAP's AC flag) opened once for both: under
+// TCG each stac and clac ends a translated block and goes back through the
+// emulator's dispatch. Returns whether the copy succeeded; `writable` tells
+// the probe's outcome (false, not probed, when the copy failed).
+inline bool raw_user_copy_and_probe(void* destination, const void* source, size_t length,
+                                    uint64_t address, size_t probe_length, bool& writable) {
+    if (x86::smap_enabled)
+        asm volatile("stac" ::: "memory");
+    bool copied = length == 0 || capos_user_copy_plain(destination, source, length) == 0;
+    writable = copied && (probe_length == 0 ||
+                          capos_user_probe_plain(address, address + probe_length - 1) == 0);
+    if (x86::smap_enabled)
+        asm volatile("clac" ::: "memory");
+    return copied;
+}
+
 } // namespace capos::kernel::arch
