@@ -30,6 +30,7 @@ set(CAPOS_FREESTANDING_FLAGS
 # functions); the test kernel.no_fpu_instructions checks the image instead.
 set(CAPOS_KERNEL_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
+    -flto=thin
     -ffunction-sections
     -mcmodel=kernel
     -mno-red-zone
@@ -38,7 +39,7 @@ set(CAPOS_KERNEL_FLAGS
     -mno-sse2
     -mno-avx)
 
-set(CAPOS_KERNEL_LINK_FLAGS -nostdlib -static -Wl,--build-id=none
+set(CAPOS_KERNEL_LINK_FLAGS -flto=thin -nostdlib -static -Wl,--build-id=none
                             -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack)
 
 # capos_kernel_target(<target>): compile a target with the kernel flags. C++
