@@ -23,11 +23,14 @@ set(CAPOS_FREESTANDING_FLAGS
     -Wextra
     -Werror)
 
-# The kernel in addition: a section per function (so that the linker can place
-# the hot ones together: kernel/CMakeLists.txt), higher-half code model, no red
-# zone (interrupts use the stack), and no SSE state, so interrupt entry never has to save it. x87 cannot be
-# switched off with -mno-80387 (libstdc++'s headers declare long double
-# functions); the test kernel.no_fpu_instructions checks the image instead.
+# The kernel in addition: ThinLTO (a call's path crosses many files, and every
+# call and return it keeps costs TCG a jump-cache lookup), a section per
+# function (so that the linker can place the hot ones together:
+# kernel/CMakeLists.txt), higher-half code model, no red zone (interrupts use
+# the stack), and no SSE state, so interrupt entry never has to save it. x87
+# cannot be switched off with -mno-80387 (libstdc++'s headers declare long
+# double functions); the test kernel.no_fpu_instructions checks the image
+# instead.
 set(CAPOS_KERNEL_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
     -flto=thin
@@ -53,11 +56,14 @@ function(capos_kernel_target target)
 endfunction()
 
 # User programs: freestanding C++ at ordinary user addresses (small code model),
+# built with ThinLTO like the kernel (the runtime's ring client and the
+# generated code inline into the program),
 # statically linked with the runtime (user/rt) at the addresses user/rt/linker.ld
 # gives. No SSE for now: the kernel does not yet save FPU/SIMD state across
 # context switches, so user code must not use it either.
 set(CAPOS_USER_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
+    -flto=thin
     -mcmodel=small
     -mno-mmx
     -mno-sse
