@@ -29,8 +29,7 @@ bool UserDestination::open(UserAddressSpace& space, uint64_t address, size_t len
     return true;
 }
 
-void UserDestination::write(const void* data, size_t length) {
-    VERIFY(length <= m_end - m_address);
+void UserDestination::write_pages(const void* data, size_t length) {
     if (length == 0)
         return;
     if (m_active) {

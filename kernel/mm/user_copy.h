@@ -9,6 +9,8 @@
 
 #include "abi/user_layout.h"
 #include "kernel/arch/arch.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/layout.h"
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -74,10 +76,26 @@ public:
     // False when a page is missing, read-only or not a user page, or the range
     // spans more than max_pages pages.
     [[nodiscard]] bool open(UserAddressSpace& space, uint64_t address, size_t length);
-    // Appends `length` bytes of `data` (within the opened length).
-    void write(const void* data, size_t length);
+    // Appends `length` bytes of `data` (within the opened length). Inline for
+    // what almost every answer is: a few bytes within one page of another
+    // address space.
+    void write(const void* data, size_t length) {
+        VERIFY(length <= m_end - m_address);
+        if (length == 0)
+            return;
+        uint64_t offset = m_address % page_size;
+        if (!m_active && length <= page_size - offset) {
+            auto* out = phys_to_ptr<uint8_t>(m_phys[m_address / page_size - m_first_page] + offset);
+            m_address += length;
+            __builtin_memcpy(out, data, length);
+            return;
+        }
+        write_pages(data, length);
+    }
 
 private:
+    void write_pages(const void* data, size_t length); // write()'s general case
+
     uint64_t m_address = 0;     // the next byte to write
     uint64_t m_end = 0;         // one past the opened range
     bool m_active = false;      // the active address space: user copies
