@@ -73,7 +73,8 @@ def symbols(build, work):
 STAGES = [
     ("system call entry and exit (C++ and assembly)", ["::handle_syscall", "syscall_dispatch",
                                                        "??"]),
-    ("SQE copy and decode", ["::decode_sqe", "::valid_buffer", "::fields_used"]),
+    ("SQE copy and decode", ["::decode_sqe", "::decode_sqe_as", "::valid_buffer",
+                             "::fields_used"]),
     ("capability lookup", ["CapTable::", "::lookup", "::transport_error_of", "::downcast"]),
     ("params copied in, validated and read", ["::copy_in_message", "capnp::validate", "Walker::",
                                               "::reader_of", "UserSpan::", "ReaderLimits::",
