@@ -1715,6 +1715,22 @@ TEST(CapnpWireValidate, AcceptsGoodAndReportsTheFirstError) {
     }
 }
 
+// Limits for the shortcut tests below: a small budget, a nesting limit of 0 or
+// 1, the budget of an untrusted message of `words` words, or the defaults.
+ReaderLimits edge_limits(std::mt19937_64& random, size_t words) {
+    ReaderLimits limits;
+    switch (random() % 4) {
+    case 0:
+        return ReaderLimits{random() % 4, limits.nesting};
+    case 1:
+        return ReaderLimits{limits.traversal_words, uint32_t(random() % 2)};
+    case 2:
+        return ReaderLimits::for_message(words);
+    default:
+        return limits;
+    }
+}
+
 // validate() decides a root struct without pointers itself (what most calls
 // send) and leaves everything else to the walk: on messages made to sit on
 // that shortcut's edges (roots of every kind, offsets and sizes around the
@@ -1747,20 +1763,7 @@ TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
                 break;
             }
         }
-        ReaderLimits limits;
-        switch (random() % 4) {
-        case 0:
-            limits = ReaderLimits{random() % 3, limits.nesting};
-            break;
-        case 1:
-            limits = ReaderLimits{limits.traversal_words, uint32_t(random() % 2)};
-            break;
-        case 2:
-            limits = ReaderLimits::for_message(words.size());
-            break;
-        default:
-            break;
-        }
+        ReaderLimits limits = edge_limits(random, words.size());
         Words second{struct_ptr(0, 1, 0), 7};
         std::span<const Word> segments[2] = {words, second};
         bool two_segments = random() % 8 == 0;
@@ -1800,20 +1803,7 @@ TEST(CapnpWireRoot, ShortcutAgreesWithGetStruct) {
                                   uint16_t(random() % 3));
         if (size > 1 && random() % 2 == 0)
             words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
-        ReaderLimits limits;
-        switch (random() % 4) {
-        case 0:
-            limits = ReaderLimits{random() % 4, limits.nesting};
-            break;
-        case 1:
-            limits = ReaderLimits{limits.traversal_words, uint32_t(random() % 3)};
-            break;
-        case 2:
-            limits = ReaderLimits::for_message(words.size());
-            break;
-        default:
-            break;
-        }
+        ReaderLimits limits = edge_limits(random, words.size());
         MessageReader fast(std::span<const Word>(words), limits);
         MessageReader general(std::span<const Word>(words), limits);
         StructReader a = fast.root();

@@ -14,20 +14,17 @@
  * dispatch, while the loop runs as one translated block, and the messages
  * copied here are mostly a few words.
  */
-    .text
-
-    .global capos_user_copy_smap
-capos_user_copy_smap:
-    stac
+/* The copy's body, with its fault labels named after the variant. */
+.macro USER_COPY_BODY variant
     movq %rdx, %rcx
     shrq $3, %rcx
     jz 2f
 1:
-    .global capos_user_copy_smap_load
-capos_user_copy_smap_load:
+    .global capos_user_copy_\variant\()_load
+capos_user_copy_\variant\()_load:
     movq (%rsi), %rax
-    .global capos_user_copy_smap_store
-capos_user_copy_smap_store:
+    .global capos_user_copy_\variant\()_store
+capos_user_copy_\variant\()_store:
     movq %rax, (%rdi)
     addq $8, %rsi
     addq $8, %rdi
@@ -36,9 +33,17 @@ capos_user_copy_smap_store:
 2:
     movq %rdx, %rcx
     andq $7, %rcx
-    .global capos_user_copy_smap_access_tail
-capos_user_copy_smap_access_tail:
+    .global capos_user_copy_\variant\()_access_tail
+capos_user_copy_\variant\()_access_tail:
     rep movsb
+.endm
+
+    .text
+
+    .global capos_user_copy_smap
+capos_user_copy_smap:
+    stac
+    USER_COPY_BODY smap
     clac
     xorl %eax, %eax
     ret
@@ -50,26 +55,7 @@ capos_user_copy_smap_fault:
 
     .global capos_user_copy_plain
 capos_user_copy_plain:
-    movq %rdx, %rcx
-    shrq $3, %rcx
-    jz 2f
-1:
-    .global capos_user_copy_plain_load
-capos_user_copy_plain_load:
-    movq (%rsi), %rax
-    .global capos_user_copy_plain_store
-capos_user_copy_plain_store:
-    movq %rax, (%rdi)
-    addq $8, %rsi
-    addq $8, %rdi
-    decq %rcx
-    jnz 1b
-2:
-    movq %rdx, %rcx
-    andq $7, %rcx
-    .global capos_user_copy_plain_access_tail
-capos_user_copy_plain_access_tail:
-    rep movsb
+    USER_COPY_BODY plain
     xorl %eax, %eax
     ret
     .global capos_user_copy_plain_fault
