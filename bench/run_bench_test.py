@@ -150,17 +150,20 @@ class Report(unittest.TestCase):
         section = self.report({"capOS": recorded(CAPOS_ICOUNT, status=1),
                                "Linux": recorded(LINUX_ICOUNT)})
         head = self.row(section, "| capOS operation |")
-        self.assertEqual(head[4:8], ["tick ratio", "instructions ratio", "target", "met"])
+        self.assertEqual(head[4:9], ["tick ratio", "fastest-batch ratio", "instructions ratio",
+                                     "target", "met"])
         # ipc_echo against the 2-process futex: 9006.0 / 12557.7.
         echo = self.row(section, "| endpoint CALL")
-        self.assertEqual(echo[5], "0.72")
+        self.assertEqual(echo[6], "0.72")
+        # The fastest batches: 9006.0 / 12521.8 (the peer's fastest is below its median).
+        self.assertEqual(echo[5], f"{9006.0 / 12521.8:.2f}")
         # nop_16 / io_uring_nop_32: 335.1 / 288.8; timer_now_1 / getpid: 1837.0 / 325.2.
-        self.assertEqual(self.row(section, "| ring NOP, 16")[5], "1.16")
-        self.assertEqual(self.row(section, "| `Timer.now` with capnp")[5], "5.65")
+        self.assertEqual(self.row(section, "| ring NOP, 16")[6], "1.16")
+        self.assertEqual(self.row(section, "| `Timer.now` with capnp")[6], "5.65")
         # Process creation and boot may wait: marked.
-        self.assertEqual(self.row(section, "| spawn + wait")[5], "0.32†")
-        self.assertEqual(self.row(section, "| QEMU start to init's")[5], "0.02†")
-        self.assertEqual(self.row(section, "| smallest `-m`")[5], "–")
+        self.assertEqual(self.row(section, "| spawn + wait")[6], "0.32†")
+        self.assertEqual(self.row(section, "| QEMU start to init's")[6], "0.02†")
+        self.assertEqual(self.row(section, "| smallest `-m`")[6], "–")
 
         self.assertIn("instructions", self.row(section, "| capOS figure |"))
         nop = self.row(section, "| `nop_1` |")
@@ -176,12 +179,12 @@ class Report(unittest.TestCase):
         section = self.report({"capOS": recorded(wide, status=1), "Linux": None})
         self.assertIn("**warning**: the capOS icount boot did not finish cleanly", section)
         self.assertIn("**warning**: capOS `nop_1`: batches differ by 2.00%", section)
-        self.assertEqual(self.row(section, "| endpoint CALL")[5], "n/a")
+        self.assertEqual(self.row(section, "| endpoint CALL")[6], "n/a")
 
     def test_without_icount_the_tables_are_as_before(self):
         section = self.report(None)
-        self.assertEqual(self.row(section, "| capOS operation |")[4:7],
-                         ["tick ratio", "target", "met"])
+        self.assertEqual(self.row(section, "| capOS operation |")[4:8],
+                         ["tick ratio", "fastest-batch ratio", "target", "met"])
         self.assertNotIn("instructions", self.row(section, "| capOS figure |"))
         self.assertNotIn("Instructions", section)
 
