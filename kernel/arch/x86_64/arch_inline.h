@@ -6,12 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 
-// The user-copy routines (user_copy.S): 0 on success, 1 on a fault.
-extern "C" int capos_user_copy_smap(void* destination, const void* source, size_t length);
-extern "C" int capos_user_copy_plain(void* destination, const void* source, size_t length);
-extern "C" int capos_user_probe_smap(uint64_t first, uint64_t last);
-extern "C" int capos_user_probe_plain(uint64_t first, uint64_t last);
-
 namespace capos::kernel::x86 {
 // Set once protections are enabled: whether user copies must open SMAP.
 extern bool smap_enabled;
@@ -25,21 +19,105 @@ inline uint64_t read_cycle_counter() {
     return uint64_t{high} << 32 | low;
 }
 
+// The user accesses themselves: the only instructions in the kernel allowed to
+// touch user pages through user addresses. Each instruction that may touch one
+// is listed, with where to resume, in the section .user_access_fixups
+// (collected by the linker script between __user_access_fixups_start and
+// __user_access_fixups_end): a page fault at one of them is not a kernel bug
+// but a bad user pointer, and the fault handler resumes at the failure exit
+// (x86::user_access_fixup in user_copy.cpp). Inline, so that a kernel call's
+// copies cost neither a call nor a return (under TCG each return is a
+// jump-cache lookup). They run inside a user-access window (UserAccessWindow).
+#define CAPOS_USER_ACCESS_FIXUP(at, resume)                                                        \
+    ".pushsection .user_access_fixups, \"a\"\n.balign 8\n.quad " at ", " resume "\n.popsection\n"
+
+// Copies `length` bytes, eight at a step and then the rest; false on a fault.
+inline bool copy_in_window(void* destination, const void* source, size_t length) {
+    auto* d = static_cast<uint8_t*>(destination);
+    auto* s = static_cast<const uint8_t*>(source);
+    size_t words = length / 8, bytes = length % 8;
+    int failed;
+    asm volatile(
+        "    xorl %[failed], %[failed]\n"
+        "    testq %[words], %[words]\n"
+        "    jz 2f\n"
+        "1:\n"
+        ".Lcapos_ua_load%=: movq (%[s]), %%rax\n"
+        ".Lcapos_ua_store%=: movq %%rax, (%[d])\n"
+        "    addq $8, %[s]\n"
+        "    addq $8, %[d]\n"
+        "    decq %[words]\n"
+        "    jnz 1b\n"
+        "2:\n"
+        "    testq %[bytes], %[bytes]\n"
+        "    jz 4f\n"
+        "3:\n"
+        ".Lcapos_ua_load_byte%=: movb (%[s]), %%al\n"
+        ".Lcapos_ua_store_byte%=: movb %%al, (%[d])\n"
+        "    incq %[s]\n"
+        "    incq %[d]\n"
+        "    decq %[bytes]\n"
+        "    jnz 3b\n"
+        "    jmp 4f\n"
+        ".Lcapos_ua_fault%=: movl $1, %[failed]\n"
+        "4:\n" CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load%=", ".Lcapos_ua_fault%=")
+            CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store%=", ".Lcapos_ua_fault%=")
+                CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_byte%=", ".Lcapos_ua_fault%=")
+                    CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store_byte%=", ".Lcapos_ua_fault%=")
+        : [failed] "=&r"(failed), [d] "+r"(d), [s] "+r"(s), [words] "+r"(words), [bytes] "+r"(bytes)
+        :
+        : "rax", "memory", "cc");
+    return failed == 0;
+}
+
+// Whether user mode may write every page from the one holding `first` to the
+// one holding `last`: an atomic OR of zero into a byte of each (a write as the
+// MMU checks it, which changes no value); false at the first that may not.
+inline bool probe_in_window(uint64_t first, uint64_t last) {
+    uint64_t page = first & ~uint64_t{4095};
+    int failed;
+    asm volatile("1:\n"
+                 ".Lcapos_ua_probe%=: lock orb $0, (%[page])\n"
+                 "    addq $4096, %[page]\n"
+                 "    cmpq %[last], %[page]\n"
+                 "    jbe 1b\n"
+                 "    xorl %[failed], %[failed]\n"
+                 "    jmp 2f\n"
+                 ".Lcapos_ua_probe_fault%=: movl $1, %[failed]\n"
+                 "2:\n" CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_probe%=", ".Lcapos_ua_probe_fault%=")
+                 : [failed] "=&r"(failed), [page] "+r"(page)
+                 : [last] "r"(last)
+                 : "memory", "cc");
+    return failed == 0;
+}
+
+// SMAP's window (the AC flag) open for the accesses above, when SMAP is on.
+class UserAccessWindow {
+public:
+    UserAccessWindow() {
+        if (x86::smap_enabled)
+            asm volatile("stac" ::: "memory");
+    }
+    ~UserAccessWindow() {
+        if (x86::smap_enabled)
+            asm volatile("clac" ::: "memory");
+    }
+    UserAccessWindow(const UserAccessWindow&) = delete;
+    UserAccessWindow& operator=(const UserAccessWindow&) = delete;
+};
+
 inline bool raw_user_copy(void* destination, const void* source, size_t length) {
     if (length == 0)
         return true;
-    int failed = x86::smap_enabled ? capos_user_copy_smap(destination, source, length)
-                                   : capos_user_copy_plain(destination, source, length);
-    return failed == 0;
+    UserAccessWindow window;
+    return copy_in_window(destination, source, length);
 }
 
 inline bool raw_user_writable(uint64_t address, size_t length) {
     if (length == 0)
         return true;
-    uint64_t last = address + length - 1;
-    int failed = x86::smap_enabled ? capos_user_probe_smap(address, last)
-                                   : capos_user_probe_plain(address, last);
-    return failed == 0;
+    UserAccessWindow window;
+    return probe_in_window(address, address + length - 1);
 }
 
 // raw_user_copy into the kernel, then raw_user_writable of another range,
@@ -49,13 +127,10 @@ inline bool raw_user_writable(uint64_t address, size_t length) {
 // the probe's outcome (false, not probed, when the copy failed).
 inline bool raw_user_copy_and_probe(void* destination, const void* source, size_t length,
                                     uint64_t address, size_t probe_length, bool& writable) {
-    if (x86::smap_enabled)
-        asm volatile("stac" ::: "memory");
-    bool copied = length == 0 || capos_user_copy_plain(destination, source, length) == 0;
-    writable = copied && (probe_length == 0 ||
-                          capos_user_probe_plain(address, address + probe_length - 1) == 0);
-    if (x86::smap_enabled)
-        asm volatile("clac" ::: "memory");
+    UserAccessWindow window;
+    bool copied = length == 0 || copy_in_window(destination, source, length);
+    writable =
+        copied && (probe_length == 0 || probe_in_window(address, address + probe_length - 1));
     return copied;
 }
 

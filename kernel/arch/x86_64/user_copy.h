@@ -1,4 +1,4 @@
-// The raw user-copy primitive and its page-fault fixup (see user_copy.S).
+// The page-fault fixup of the user accesses (kernel/arch/x86_64/arch_inline.h).
 #pragma once
 
 #include <cstddef>
