@@ -194,7 +194,9 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
 }
 
 // One submission: switched on its opcode once, then decoded by that
-// opcode's rules (ring::decode_sqe_as) and carried out.
+// opcode's rules (ring::decode_sqe_as) and carried out. The cases are written
+// out: the same through a helper taking each case's work as a lambda cost a
+// kernel call 13 more instructions (the completion went through memory).
 [[gnu::always_inline]] inline std::optional<abi::Cqe> handle(Process& process,
                                                              const abi::Sqe& raw) {
     using abi::Opcode;

@@ -1715,6 +1715,15 @@ TEST(CapnpWireValidate, AcceptsGoodAndReportsTheFirstError) {
     }
 }
 
+// Up to five words for the shortcut tests below, mostly 0, 1 and 2 (null and
+// the smallest pointers), sometimes anything.
+Words small_noise(std::mt19937_64& random) {
+    Words words(random() % 6);
+    for (Word& word : words)
+        word = random() % 4 == 0 ? random() : random() % 3;
+    return words;
+}
+
 // Limits for the shortcut tests below: a small budget, a nesting limit of 0 or
 // 1, the budget of an untrusted message of `words` words, or the defaults.
 ReaderLimits edge_limits(std::mt19937_64& random, size_t words) {
@@ -1741,10 +1750,8 @@ TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
     std::map<WireError, int> verdicts;
     int shortcut_shaped = 0;
     for (int i = 0; i < 200000; ++i) {
-        size_t size = random() % 6;
-        Words words(size);
-        for (Word& word : words)
-            word = random() % 4 == 0 ? random() : random() % 3;
+        Words words = small_noise(random);
+        size_t size = words.size();
         if (size > 0) {
             switch (random() % 4) {
             case 0: // a struct without pointers, offset and size near the end
@@ -1794,10 +1801,8 @@ TEST(CapnpWireRoot, ShortcutAgreesWithGetStruct) {
     std::mt19937_64 random(0x7007);
     int structs = 0;
     for (int i = 0; i < 200000; ++i) {
-        size_t size = random() % 6;
-        Words words(size);
-        for (Word& word : words)
-            word = random() % 4 == 0 ? random() : random() % 3;
+        Words words = small_noise(random);
+        size_t size = words.size();
         if (size > 0 && random() % 4 != 0)
             words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
                                   uint16_t(random() % 3));
