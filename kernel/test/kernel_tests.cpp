@@ -195,6 +195,88 @@ void test_cpu_protection(TestContext& t) {
     CHECK(arch::kernel_write_protect_enabled());
 }
 
+// The user accesses (arch_inline.h) against real user pages: a writable page,
+// a read-only one after it, then nothing. Every length from 0 to 24 bytes,
+// ending at each of the page boundaries, so that the word loop and the byte
+// tail each meet a missing page (a load fault) and a read-only one (a store
+// fault); each fault must be reported, never a panic, and what precedes it
+// must have been copied.
+void test_user_access(TestContext& t) {
+    constexpr uint64_t writable = 0x400000, read_only = 0x401000, missing = 0x402000;
+    RefPtr<FrameLedger> ledger = FrameLedger::create();
+    CHECK(ledger.get() != nullptr);
+    if (ledger.get() == nullptr)
+        return;
+    auto tables = PageTables::create_address_space(kernel_page_tables(), *ledger.get());
+    auto rw_frame = allocate_zeroed_frame();
+    auto ro_frame = allocate_zeroed_frame();
+    CHECK(tables.is_ok() && rw_frame.is_ok() && ro_frame.is_ok());
+    if (!tables.is_ok() || !rw_frame.is_ok() || !ro_frame.is_ok())
+        return;
+    MapOptions owned{.ownership = FrameOwnership::Owned};
+    CHECK(tables.value()
+              .map(writable, rw_frame.value(), PageSize::Small, Access::ReadWrite, Privilege::User,
+                   owned)
+              .is_ok());
+    CHECK(
+        tables.value()
+            .map(read_only, ro_frame.value(), PageSize::Small, Access::Read, Privilege::User, owned)
+            .is_ok());
+    auto* ro_bytes = phys_to_ptr<uint8_t>(ro_frame.value());
+    for (size_t i = 0; i < page_size; ++i)
+        ro_bytes[i] = uint8_t(i * 7 + 1);
+    tables.value().activate();
+
+    uint8_t in[32], out[32];
+    for (size_t i = 0; i < sizeof out; ++i)
+        out[i] = uint8_t(0xA0 + i);
+    for (size_t length = 0; length <= 24; ++length) {
+        // Out to the writable page, ending at its end: all of it lands.
+        uint64_t at = read_only - length;
+        CHECK(arch::raw_user_copy(reinterpret_cast<void*>(at), out, length));
+        CHECK(__builtin_memcmp(phys_to_ptr<uint8_t>(rw_frame.value()) + page_size - length, out,
+                               length) == 0);
+        // Out across into the read-only page: refused (a store fault).
+        if (length >= 2)
+            CHECK(
+                !arch::raw_user_copy(reinterpret_cast<void*>(read_only - length / 2), out, length));
+        // In from the end of the read-only page: all of it comes.
+        __builtin_memset(in, 0, sizeof in);
+        CHECK(arch::raw_user_copy(in, reinterpret_cast<const void*>(missing - length), length));
+        CHECK(__builtin_memcmp(in, ro_bytes + page_size - length, length) == 0);
+        // In across into the missing page: refused (a load fault), and what
+        // lay before the fault arrived (whole words, or bytes in the tail).
+        if (length >= 2) {
+            __builtin_memset(in, 0, sizeof in);
+            size_t before = length / 2;
+            CHECK(
+                !arch::raw_user_copy(in, reinterpret_cast<const void*>(missing - before), length));
+            size_t copied = length / 8 * 8 <= before ? before : before / 8 * 8;
+            CHECK(__builtin_memcmp(in, ro_bytes + page_size - before, copied) == 0);
+        }
+    }
+    // Probes: writable yes, read-only and missing no, a range that runs into
+    // either no.
+    CHECK(arch::raw_user_writable(writable, page_size));
+    CHECK(!arch::raw_user_writable(read_only, 8));
+    CHECK(!arch::raw_user_writable(missing, 8));
+    CHECK(!arch::raw_user_writable(writable + page_size - 8, 16));
+    // The copy and the probe in one window: each outcome on its own.
+    bool probed = true;
+    CHECK(arch::raw_user_copy_and_probe(in, reinterpret_cast<const void*>(read_only), 16, writable,
+                                        64, probed) &&
+          probed);
+    CHECK(arch::raw_user_copy_and_probe(in, reinterpret_cast<const void*>(read_only), 16, read_only,
+                                        64, probed) &&
+          !probed);
+    CHECK(!arch::raw_user_copy_and_probe(in, reinterpret_cast<const void*>(missing), 16, writable,
+                                         64, probed) &&
+          !probed);
+
+    kernel_page_tables().activate();
+    tables.value().destroy_address_space();
+}
+
 void test_boot_archive(TestContext& t) {
     const CpioArchive* archive = boot_archive();
     CHECK(archive != nullptr);
@@ -215,6 +297,7 @@ constexpr SelfTest self_tests[] = {
     {"heap", test_heap},
     {"page_permissions", test_page_permissions},
     {"cpu_protection", test_cpu_protection},
+    {"user_access", test_user_access},
     {"boot_archive", test_boot_archive},
 };
 

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/host/cap_table_model.h"
+#include "tests/host/traps.h"
 
 namespace capos {
 namespace {
@@ -512,30 +513,24 @@ using CapTableDeathTest = CapTableTest;
 
 TEST_F(CapTableDeathTest, MisuseTraps) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_DEATH(
-        {
-            TestTable one(1);
-            TestTable two(1);
-            auto reservation = one->reserve().release_value();
-            two->commit(std::move(reservation), object(1), console, CapFlags::None);
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            TestTable one(2);
-            CapId id = insert(*one, 1);
-            auto taken = one->take(id).release_value();
-            one->clear([](Handle&&) {});
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            TestTable one(2);
-            auto reservation = one->reserve().release_value();
-            Table::Reservation copy = std::move(reservation);
-            one->cancel(std::move(reservation)); // already moved from
-        },
-        "");
+    EXPECT_TRAPS({
+        TestTable one(1);
+        TestTable two(1);
+        auto reservation = one->reserve().release_value();
+        two->commit(std::move(reservation), object(1), console, CapFlags::None);
+    });
+    EXPECT_TRAPS({
+        TestTable one(2);
+        CapId id = insert(*one, 1);
+        auto taken = one->take(id).release_value();
+        one->clear([](Handle&&) {});
+    });
+    EXPECT_TRAPS({
+        TestTable one(2);
+        auto reservation = one->reserve().release_value();
+        Table::Reservation copy = std::move(reservation);
+        one->cancel(std::move(reservation)); // already moved from
+    });
 }
 
 TEST_F(CapTableTest, RandomizedAgainstModel) {

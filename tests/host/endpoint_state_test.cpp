@@ -6,10 +6,12 @@
 // every decision and every invariant after each step.
 #include "lib/ipc/endpoint_state.h"
 #include "lib/ring/ring.h"
+#include "tests/host/traps.h"
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+
 #include <gtest/gtest.h>
 #include <map>
 #include <memory>
@@ -442,110 +444,77 @@ using EndpointStateDeathTest = ::testing::Test;
 
 TEST(EndpointStateDeathTest, MisuseTraps) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            Call call;
-            state.open(call);
-            state.open(call); // opened twice
-            std::_Exit(0);    // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            Call call;
-            state.enqueue(call); // never opened
-            std::_Exit(0);       // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            Call call;
-            state.open(call);
-            (void)state.delivered_direct(call, Delivery::Delivered); // nobody waits
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            std::vector<std::unique_ptr<Call>> calls;
-            state.add_client();
-            make_call(state, calls);
-            Call* second = make_call(state, calls);
-            state.delivered_from_queue(*second, Delivery::Delivered); // not the oldest
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            std::vector<std::unique_ptr<Call>> calls;
-            for (uint32_t i = 0; i <= EndpointState::max_queued_calls; ++i) {
-                auto call = std::make_unique<Call>();
-                state.open(*call);
-                state.enqueue(*call); // the last is past the bound
-                calls.push_back(std::move(call));
-            }
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            Call call;
-            state.open(call);
-            state.finish(call); // not in flight
-            std::_Exit(0);      // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            Call call;
-            state.open(call);
-            (void)state.cancel(call); // neither queued nor in flight
-            std::_Exit(0);            // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            std::vector<std::unique_ptr<Call>> calls;
-            state.add_client();
-            Call* call = make_call(state, calls);
-            receive(state);
-            (void)state.cancel(*call);
-            (void)state.cancel(*call); // cancelled twice
-            std::_Exit(0);             // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            std::vector<std::unique_ptr<Call>> calls;
-            state.add_client();
-            make_call(state, calls);
-            (void)state.wait_for_call(true); // a call is queued
-            std::_Exit(0);                   // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            (void)state.remove_client(); // none was added
-            std::_Exit(0);               // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            EndpointState state;
-            state.take_closed_call(); // not closed
-            std::_Exit(0);            // not reached: the misuse traps
-        },
-        "");
+    EXPECT_TRAPS({
+        EndpointState state;
+        Call call;
+        state.open(call);
+        state.open(call); // opened twice
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Call call;
+        state.enqueue(call); // never opened
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Call call;
+        state.open(call);
+        (void)state.delivered_direct(call, Delivery::Delivered); // nobody waits
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        std::vector<std::unique_ptr<Call>> calls;
+        state.add_client();
+        make_call(state, calls);
+        Call* second = make_call(state, calls);
+        state.delivered_from_queue(*second, Delivery::Delivered); // not the oldest
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        std::vector<std::unique_ptr<Call>> calls;
+        for (uint32_t i = 0; i <= EndpointState::max_queued_calls; ++i) {
+            auto call = std::make_unique<Call>();
+            state.open(*call);
+            state.enqueue(*call); // the last is past the bound
+            calls.push_back(std::move(call));
+        }
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Call call;
+        state.open(call);
+        state.finish(call); // not in flight
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Call call;
+        state.open(call);
+        (void)state.cancel(call); // neither queued nor in flight
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        std::vector<std::unique_ptr<Call>> calls;
+        state.add_client();
+        Call* call = make_call(state, calls);
+        receive(state);
+        (void)state.cancel(*call);
+        (void)state.cancel(*call); // cancelled twice
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        std::vector<std::unique_ptr<Call>> calls;
+        state.add_client();
+        make_call(state, calls);
+        (void)state.wait_for_call(true); // a call is queued
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        (void)state.remove_client(); // none was added
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        state.take_closed_call(); // not closed
+    });
 }
 
 // The reference model: the same bookkeeping written plainly.

@@ -3,8 +3,10 @@
 // that is constant-initialized, and a randomized run against std::list with
 // every invariant checked after each operation.
 #include "lib/base/intrusive_list.h"
+#include "tests/host/traps.h"
 #include <algorithm>
 #include <cstdlib>
+
 #include <gtest/gtest.h>
 #include <iterator>
 #include <list>
@@ -244,81 +246,57 @@ using IntrusiveListDeathTest = ::testing::Test;
 
 TEST(IntrusiveListDeathTest, MisuseTraps) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_DEATH(
-        {
-            Item a;
-            List list;
-            list.push_back(a);
-            list.push_back(a); // already linked
-            std::_Exit(0);     // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            Item a;
-            List one;
-            List two;
-            one.push_back(a);
-            two.push_front(a); // linked on another list of the same tag
-            std::_Exit(0);     // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            Item a;
-            List list;
-            list.remove(a); // not linked
-            std::_Exit(0);  // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            Item a;
-            Item b;
-            List one;
-            List two;
-            one.push_back(a);
-            two.push_back(b);
-            two.remove(a); // on another list
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            Item a;
-            Item b;
-            List one;
-            List two;
-            one.push_back(a);
-            two.insert_before(one.begin(), b); // position on another list
-            std::_Exit(0);                     // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            List list;
-            list.erase(list.end());
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            auto list = std::make_unique<List>();
-            Item a;
-            list->push_back(a);
-            list.reset();  // destroyed with an element
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
-    EXPECT_DEATH(
-        {
-            List list;
-            auto a = std::make_unique<Item>();
-            list.push_back(*a);
-            a.reset();     // destroyed while linked
-            std::_Exit(0); // not reached: the misuse traps
-        },
-        "");
+    EXPECT_TRAPS({
+        Item a;
+        List list;
+        list.push_back(a);
+        list.push_back(a); // already linked
+    });
+    EXPECT_TRAPS({
+        Item a;
+        List one;
+        List two;
+        one.push_back(a);
+        two.push_front(a); // linked on another list of the same tag
+    });
+    EXPECT_TRAPS({
+        Item a;
+        List list;
+        list.remove(a); // not linked
+    });
+    EXPECT_TRAPS({
+        Item a;
+        Item b;
+        List one;
+        List two;
+        one.push_back(a);
+        two.push_back(b);
+        two.remove(a); // on another list
+    });
+    EXPECT_TRAPS({
+        Item a;
+        Item b;
+        List one;
+        List two;
+        one.push_back(a);
+        two.insert_before(one.begin(), b); // position on another list
+    });
+    EXPECT_TRAPS({
+        List list;
+        list.erase(list.end());
+    });
+    EXPECT_TRAPS({
+        auto list = std::make_unique<List>();
+        Item a;
+        list->push_back(a);
+        list.reset(); // destroyed with an element
+    });
+    EXPECT_TRAPS({
+        List list;
+        auto a = std::make_unique<Item>();
+        list.push_back(*a);
+        a.reset(); // destroyed while linked
+    });
 }
 
 // Random operations on an IntrusiveList and on a std::list of pointers side
