@@ -159,20 +159,33 @@ def stages(build, blocks):
     return totals, places
 
 
+USER_PROGRAMS = ("ring_bench", "bench_echo")
+
+
 def user_functions(build, user_blocks):
-    """Instructions by ring_bench function (inlined code counts for the
-    function it was inlined into)."""
-    addresses = sorted(user_blocks)
-    run = subprocess.run(["llvm-symbolizer-14",
-                          "--obj=" + os.path.join(build, "user/bench/ring_bench.elf"),
-                          "--functions=linkage", "--demangle"],
-                         input="".join("0x%x\n" % a for a in addresses), stdout=subprocess.PIPE,
-                         text=True, check=True)
-    groups = run.stdout.strip("\n").split("\n\n")
+    """Instructions by user function (inlined code counts for the function it
+    was inlined into), named from the program whose image holds the block:
+    ring_bench, or bench_echo, which is linked elsewhere for this (in the
+    round trips both run)."""
     totals = {}
-    for address, group in zip(addresses, groups):
-        name = group.split("\n")[0]
-        totals[name] = totals.get(name, 0) + user_blocks[address]
+    for program in USER_PROGRAMS:
+        elf = os.path.join(build, "user/bench/%s.elf" % program)
+        heads = subprocess.run(["readelf", "-lW", elf], stdout=subprocess.PIPE, text=True,
+                               check=True).stdout
+        spans = [(int(m.group(1), 16), int(m.group(1), 16) + int(m.group(2), 16))
+                 for m in re.finditer(r"LOAD\s+\S+\s+(0x[0-9a-f]+)\s+\S+\s+\S+\s+(0x[0-9a-f]+)",
+                                      heads)]
+        addresses = sorted(a for a in user_blocks if any(lo <= a < hi for lo, hi in spans))
+        if not addresses:
+            continue
+        run = subprocess.run(["llvm-symbolizer-14", "--obj=" + elf, "--functions=linkage",
+                              "--demangle"],
+                             input="".join("0x%x\n" % a for a in addresses),
+                             stdout=subprocess.PIPE, text=True, check=True)
+        groups = run.stdout.strip("\n").split("\n\n")
+        for address, group in zip(addresses, groups):
+            name = "%s: %s" % (program, group.split("\n")[0])
+            totals[name] = totals.get(name, 0) + user_blocks[address]
     return totals
 
 
@@ -223,7 +236,36 @@ FORBIDDEN = [
 ]
 
 
-def profile(build, plugin, figure, top, hot, lines):
+def disassembly(build, blocks, runs, ops, path):
+    """Writes every kernel translation block the figure ran, in address order,
+    with its runs per operation and its instructions (objdump, source lines)."""
+    elf = os.path.join(build, "kernel/kernel.elf")
+    with open(path, "w") as out:
+        for address in sorted(blocks):
+            count = runs.get(address, 0)
+            if count == 0:
+                continue
+            length = blocks[address] // count
+            listing = subprocess.run(
+                ["objdump", "-d", "-l", "-C", "--no-show-raw-insn",
+                 "--start-address=0x%x" % address, "--stop-address=0x%x" % (address + 16 * length),
+                 elf], stdout=subprocess.PIPE, text=True, check=True).stdout
+            shown, kept = 0, []
+            for row in listing.splitlines():
+                instruction = re.match(r"\s*[0-9a-f]+:\t(.*)", row)
+                if instruction:
+                    if shown == length:
+                        break
+                    shown += 1
+                    kept.append("    " + instruction.group(1))
+                elif row.startswith("/"):
+                    kept.append("  " + os.path.relpath(row, os.path.dirname(build)))
+            out.write("## block 0x%x: %.2f runs per operation, %d instructions\n"
+                      % (address, count / ops, length))
+            out.write("\n".join(kept) + "\n\n")
+
+
+def profile(build, plugin, figure, top, hot, lines, disassemble=None):
     with tempfile.TemporaryDirectory() as work:
         archive = build_archive(build, figure, work)
         syms = symbols(build, work)
@@ -260,6 +302,8 @@ def profile(build, plugin, figure, top, hot, lines):
     if values.get("windows") != 1:
         sys.exit("profile.py: expected one marked window, saw %s" % values.get("windows"))
     epochs = max(values["epochs"], 1)
+    if disassemble:
+        disassembly(build, blocks, runs, ops, os.path.join(disassemble, figure + ".txt"))
     print("## %s (%d operations)" % (figure, ops))
     print()
     print("| per operation | |")
@@ -323,11 +367,9 @@ def profile(build, plugin, figure, top, hot, lines):
         print("| `%s` | %.1f | %.2f |" % (name[:80], count / ops, calls))
     print()
     if lines:
-        # User code by function, named from ring_bench's symbols (in the
-        # round trips the server's blocks are counted too, and named as if
-        # they were ring_bench's: its addresses overlap).
+        # User code by program and function.
         by_function = user_functions(build, user_blocks)
-        print("| user function (ring_bench) | instructions per operation |")
+        print("| user function | instructions per operation |")
         print("|---|---:|")
         for name, count in sorted(by_function.items(), key=lambda p: -p[1])[:lines]:
             print("| `%s` | %.1f |" % (name[:90], count / ops))
@@ -357,6 +399,9 @@ def main():
                         "formatted a log line")
     parser.add_argument("--ordering", help="write the kernel functions the figures ran, "
                         "hottest first, as a linker symbol-ordering file")
+    parser.add_argument("--disassemble", metavar="DIR",
+                        help="write each figure's kernel translation blocks, with their runs "
+                        "per operation and instructions, to DIR/<figure>.txt")
     parser.add_argument("figures", nargs="+")
     args = parser.parse_args()
     if args.check:
@@ -369,7 +414,7 @@ def main():
     dirty = []
     for figure in args.figures:
         if not profile(os.path.abspath(args.build_dir), os.path.abspath(args.plugin), figure,
-                       args.top, hot, args.lines):
+                       args.top, hot, args.lines, args.disassemble):
             dirty.append(figure)
     if args.ordering:
         with open(args.ordering, "w") as out:

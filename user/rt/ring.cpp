@@ -90,19 +90,55 @@ void RingClient::wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe,
     if (first == 0 || second == 0 || first == second || !is_outstanding(first) ||
         !is_outstanding(second))
         panic("ring: waiting for a submission that is not outstanding");
-    auto parked = [&](uint64_t ticket) { return (m_parked_slots >> slot_of(ticket)) & 1u; };
-    for (;;) {
-        reap();
-        uint32_t missing = !parked(first) + !parked(second);
-        if (missing == 0)
-            break;
-        if (__atomic_load_n(&m_page->header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
-            panic("ring: the kernel lost completions (the CQ head was corrupted)");
-        if (cap_enter(missing, abi::no_timeout) < 0)
-            panic("ring: cap_enter failed");
+    // Each completion is copied once, straight to where it is wanted; only
+    // others' completions are parked (a server's RETURN and next RECV usually
+    // come together, in order, in one cap_enter).
+    // A ticket is retired as its completion is taken: a second completion
+    // for it would find it not outstanding (park panics).
+    auto retire = [&](uint64_t ticket) {
+        uint32_t slot = slot_of(ticket);
+        m_tickets[slot] = 0;
+        m_free_slots |= 1u << slot;
+        --m_outstanding;
+    };
+    auto take_parked = [&](uint64_t ticket, abi::Cqe& out) {
+        uint32_t bit = 1u << slot_of(ticket);
+        if (!(m_parked_slots & bit))
+            return false;
+        m_parked_slots &= ~bit;
+        out = m_parked[slot_of(ticket)];
+        retire(ticket);
+        return true;
+    };
+    bool have_first = take_parked(first, first_cqe);
+    bool have_second = take_parked(second, second_cqe);
+    abi::RingHeader& header = m_page->header;
+    while (!have_first || !have_second) {
+        uint32_t head = header.cq_head;
+        uint32_t tail = __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE);
+        if (head == tail) {
+            if (__atomic_load_n(&header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+                panic("ring: the kernel lost completions (the CQ head was corrupted)");
+            if (cap_enter(uint32_t(!have_first) + !have_second, abi::no_timeout) < 0)
+                panic("ring: cap_enter failed");
+            continue;
+        }
+        for (; head != tail; ++head) {
+            const abi::Cqe& cqe = m_page->cqes[head % abi::ring_cq_entries];
+            if (cqe.user_data == first && !have_first) {
+                first_cqe = cqe;
+                have_first = true;
+                retire(first);
+            } else if (cqe.user_data == second && !have_second) {
+                second_cqe = cqe;
+                have_second = true;
+                retire(second);
+            } else {
+                park(cqe);
+            }
+        }
+        __atomic_store_n(&header.cq_head, head, __ATOMIC_RELEASE);
     }
-    first_cqe = wait(first);
-    second_cqe = wait(second);
 }
 
 bool RingClient::run_detached(abi::Sqe sqe) {
