@@ -3,6 +3,8 @@
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
+# The boot archive `make run` boots (build/system/$(SYSTEM).cpio).
+SYSTEM ?= boot
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
               -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
@@ -42,7 +44,7 @@ build: deps configure
 
 run: build
 	$(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
-	    --initrd $(BUILD_DIR)/system/boot.cpio $(if $(APPEND),--append "$(APPEND)") \
+	    --initrd $(BUILD_DIR)/system/$(SYSTEM).cpio $(if $(APPEND),--append "$(APPEND)") \
 	    $(if $(QEMU_EXTRA),-- $(QEMU_EXTRA))
 
 run-iso: deps configure

@@ -68,6 +68,36 @@ interface Console {
   # other writers' output.
 }
 
+interface TerminalSession {
+  # The terminal a person types at (the serial port COM1 in QEMU): lines read
+  # with editing, text written. Only a holder reads what is typed; bytes
+  # typed while nobody reads wait (a bounded amount) and are echoed when the
+  # next readLine takes them.
+
+  readLine @0 (hidden :Bool) -> (line :Text, end :LineEnd);
+  # Waits for the next line. The person edits it as they type (backspace,
+  # Ctrl-U, Ctrl-W, arrows, Home/End, history with up/down); `hidden` shows
+  # nothing of it (for a password) and keeps it out of the history. `end`
+  # tells how it ended; `line` is empty unless it ended with a newline. One
+  # readLine waits at a time: a second fails while the first waits.
+
+  write @1 (text :Text) -> ();
+  # Writes `text` as it is.
+}
+
+enum LineEnd {
+  # How a TerminalSession line ended.
+
+  newline @0;
+  # Enter: `line` holds what was typed.
+
+  interrupted @1;
+  # Ctrl-C: the line was discarded.
+
+  endOfInput @2;
+  # Ctrl-D on an empty line.
+}
+
 interface Timer {
   # A monotonic clock and sleeping.
 
@@ -347,6 +377,7 @@ enum KernelCapability {
   logSink @7;
   logReader @8;
   null @9;
+  terminal @10;
 }
 
 struct CapGrant {

@@ -1,7 +1,6 @@
-# The system `make run` boots: init reads this manifest and starts each service
-# with exactly the capabilities listed for it. hello prints a greeting; the echo
-# pair shows two processes talking through an endpoint init wires between them.
-# (The capability shell will join them.)
+# The system `make run` boots: the capability shell on the terminal. init
+# starts the shell with the terminal, the console, the timer and the spawner, which
+# it hands on to the programs it runs only as the user lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -10,9 +9,9 @@ const manifest :Capos.SystemManifest = (
   schemaVersion = 1,
   binaries = [
     (name = "init", path = "bin/init"),
+    (name = "shell", path = "bin/shell"),
     (name = "hello", path = "bin/hello"),
-    (name = "echo-server", path = "bin/echo_server"),
-    (name = "echo-client", path = "bin/echo_client"),
+    (name = "fault", path = "bin/fault"),
   ],
   init = (
     program = "init",
@@ -20,18 +19,16 @@ const manifest :Capos.SystemManifest = (
       (name = "console", source = (kernel = console)),
       (name = "boot", source = (kernel = bootPackage)),
       (name = "spawner", source = (kernel = processSpawner)),
+      (name = "terminal", source = (kernel = terminal)),
+      (name = "timer", source = (kernel = timer)),
     ],
     services = [
-      ( name = "hello", binary = "hello",
-        grants = [(name = "console", source = (kernel = console))],
-        waitForExit = true ),
-      ( name = "echo-server", binary = "echo-server",
-        grants = [(name = "echo", source = (endpoint = void))],
-        exports = ["echo"] ),
-      ( name = "echo-client", binary = "echo-client",
+      ( name = "shell", binary = "shell",
         grants = [
+          (name = "terminal", source = (kernel = terminal)),
           (name = "console", source = (kernel = console)),
-          (name = "echo", source = (service = (service = "echo-server", export = "echo"))),
+          (name = "timer", source = (kernel = timer)),
+          (name = "spawner", source = (kernel = processSpawner)),
         ] ),
     ],
   ),

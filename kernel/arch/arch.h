@@ -77,6 +77,12 @@ void timer_init(uint32_t hz, uint64_t cycles_per_microsecond);
 // Enables interrupts and halts until one arrives (the idle loop's body).
 void wait_for_interrupt();
 
+// Delivers every byte the console UART receives to `handler`, from its
+// interrupt (interrupts off, one call per byte), from now on. Needs
+// timer_init (the interrupt controllers).
+using ConsoleReceiveHandler = void (*)(uint8_t byte);
+void console_receive_start(ConsoleReceiveHandler handler);
+
 // ---------------------------------------------------------------------------
 // Threads and user mode
 

@@ -35,6 +35,13 @@ struct Exception {
     std::string_view message;
 };
 
+// An interface of a schema file, as the file's generated `interfaces` table
+// lists them (sorted by name): for naming a capability by its interface id.
+struct InterfaceName {
+    uint64_t id;
+    std::string_view name; // as the schema spells it (nested: Outer.Inner)
+};
+
 // ---------------------------------------------------------------------------
 // Server side
 

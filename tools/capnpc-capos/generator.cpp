@@ -517,8 +517,29 @@ GeneratedFile Generator::generate(capnp::schema::CodeGeneratorRequest::Requested
     header += out.definitions;
     header += out.constants;
     header += out.templates;
+    if (has_interfaces)
+        header += interface_table();
     header += "} // namespace " + m_namespace + "\n";
     return GeneratedFile{path + ".capos.h", header};
+}
+
+std::string Generator::interface_table() {
+    std::vector<std::pair<std::string, uint64_t>> interfaces;
+    for (auto& [id, name] : m_names) {
+        const Node::Reader* node = find_node(id);
+        if (name.file != m_file || node == nullptr || !node->isInterface())
+            continue;
+        // "file.capnp:Outer.Inner": the name after the file's.
+        std::string display = text(node->getDisplayName());
+        interfaces.emplace_back(display.substr(display.find(':') + 1), id);
+    }
+    std::sort(interfaces.begin(), interfaces.end());
+    std::string table = "// Every interface of this file, sorted by name: its id and schema name.\n"
+                        "inline constexpr capos::gen::InterfaceName interfaces[] = {\n";
+    for (auto& [name, id] : interfaces)
+        table += "    {" + hex_u64(id) + ", \"" + name + "\"},\n";
+    table += "};\n\n";
+    return table;
 }
 
 void Generator::emit_scope(Node::Reader node, Output& out) {

@@ -52,6 +52,8 @@ private:
     std::string doc_comment(uint64_t id, const std::string& indent);
     std::string member_doc_comment(uint64_t id, uint32_t index, const std::string& indent);
 
+    // The file's table of interfaces (gen::InterfaceName), sorted by name.
+    std::string interface_table();
     void emit_scope(capnp::schema::Node::Reader node, Output& out);
     void emit_nested_declarations(capnp::schema::Node::Reader node, std::string& shell);
     void emit_enum(capnp::schema::Node::Reader node, std::string& where, bool nested);

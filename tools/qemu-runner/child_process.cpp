@@ -27,15 +27,15 @@ Result<Pipe, std::string> make_pipe() {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(char* const* argv, const sigset_t& child_mask, pid_t parent,
-                             int null_fd, int out_fd, int err_fd, int report_fd) {
+[[noreturn]] void exec_child(char* const* argv, const sigset_t& child_mask, pid_t parent, int in_fd,
+                             int out_fd, int err_fd, int report_fd) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) // the runner died before the death signal was armed
         _exit(127);
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, &child_mask, nullptr);
-    if (dup2(null_fd, STDIN_FILENO) >= 0 && dup2(out_fd, STDOUT_FILENO) >= 0 &&
+    if (dup2(in_fd, STDIN_FILENO) >= 0 && dup2(out_fd, STDOUT_FILENO) >= 0 &&
         dup2(err_fd, STDERR_FILENO) >= 0) {
         execvp(argv[0], argv);
     }
@@ -49,13 +49,15 @@ Result<Pipe, std::string> make_pipe() {
 
 Result<ChildProcess, std::string> ChildProcess::spawn(const std::vector<std::string>& argv,
                                                       const sigset_t& child_mask) {
+    Pipe in = TRY(make_pipe());
     Pipe out = TRY(make_pipe());
     Pipe err = TRY(make_pipe());
     // Closed by a successful exec; carries errno when exec fails.
     Pipe report = TRY(make_pipe());
-    UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!null_fd.is_open())
-        return Err{errno_text("/dev/null")};
+    // The runner's end only: the child's stdin stays as blocking as it expects.
+    int flags = fcntl(in.write_end.get(), F_GETFL);
+    if (flags < 0 || fcntl(in.write_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
+        return Err{errno_text("fcntl")};
 
     std::vector<char*> c_argv;
     for (const std::string& arg : argv)
@@ -67,13 +69,15 @@ Result<ChildProcess, std::string> ChildProcess::spawn(const std::vector<std::str
     if (pid < 0)
         return Err{errno_text("fork")};
     if (pid == 0) {
-        exec_child(c_argv.data(), child_mask, parent, null_fd.get(), out.write_end.get(),
+        exec_child(c_argv.data(), child_mask, parent, in.read_end.get(), out.write_end.get(),
                    err.write_end.get(), report.write_end.get());
     }
     // Also set here, so the group exists before any kill, whichever side runs first.
     // EACCES means the child already exec'ed, after setting it itself.
     setpgid(pid, pid);
-    ChildProcess child(pid, std::move(out.read_end), std::move(err.read_end));
+    ChildProcess child(pid, std::move(in.write_end), std::move(out.read_end),
+                       std::move(err.read_end));
+    in.read_end.reset();
     out.write_end.reset();
     err.write_end.reset();
     report.write_end.reset();
@@ -92,8 +96,8 @@ Result<ChildProcess, std::string> ChildProcess::spawn(const std::vector<std::str
 
 ChildProcess::ChildProcess(ChildProcess&& other)
     : m_pid(std::exchange(other.m_pid, -1)), m_reaped(other.m_reaped),
-      m_wait_status(other.m_wait_status), m_stdout(std::move(other.m_stdout)),
-      m_stderr(std::move(other.m_stderr)) {}
+      m_wait_status(other.m_wait_status), m_stdin(std::move(other.m_stdin)),
+      m_stdout(std::move(other.m_stdout)), m_stderr(std::move(other.m_stderr)) {}
 
 ChildProcess::~ChildProcess() {
     kill_and_wait();

@@ -1,7 +1,7 @@
 // A child process (QEMU) that cannot outlive the runner: it leads its own process
 // group, gets SIGKILL when the runner dies (PR_SET_PDEATHSIG), and the destructor
-// kills the group and reaps the child if nobody did. Its stdout and stderr are pipes
-// read by the runner; its stdin is /dev/null.
+// kills the group and reaps the child if nobody did. Its stdin, stdout and stderr are
+// pipes; the runner holds their other ends, the stdin one non-blocking.
 #pragma once
 
 #include "lib/base/result.h"
@@ -27,8 +27,11 @@ public:
     ChildProcess& operator=(const ChildProcess&) = delete;
     ~ChildProcess();
 
+    int stdin_fd() const { return m_stdin.get(); }
     int stdout_fd() const { return m_stdout.get(); }
     int stderr_fd() const { return m_stderr.get(); }
+    // The child reads end of file once what was written before is read.
+    void close_stdin() { m_stdin.reset(); }
     void close_stdout() { m_stdout.reset(); }
     void close_stderr() { m_stderr.reset(); }
 
@@ -43,12 +46,13 @@ public:
     int wait_status() const { return m_wait_status; }
 
 private:
-    ChildProcess(pid_t pid, UniqueFd out, UniqueFd err)
-        : m_pid(pid), m_stdout(std::move(out)), m_stderr(std::move(err)) {}
+    ChildProcess(pid_t pid, UniqueFd in, UniqueFd out, UniqueFd err)
+        : m_pid(pid), m_stdin(std::move(in)), m_stdout(std::move(out)), m_stderr(std::move(err)) {}
 
     pid_t m_pid = -1;
     bool m_reaped = false;
     int m_wait_status = 0;
+    UniqueFd m_stdin;
     UniqueFd m_stdout;
     UniqueFd m_stderr;
 };

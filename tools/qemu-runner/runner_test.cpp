@@ -1,8 +1,9 @@
-// Host tests of capos-qemu's pure parts: the scenario parser, the serial monitor and
-// the QEMU command line. The end-to-end behaviour (timeouts, exit statuses, QEMU
+// Host tests of capos-qemu's pure parts: the scenario parser, the serial input and
+// monitor, and the QEMU command line. The end-to-end behaviour (timeouts, exit statuses, QEMU
 // errors) is covered by the runner.* self-test scenarios in tests/scenarios/runner.
 #include "tools/qemu-runner/qemu_command.h"
 #include "tools/qemu-runner/scenario.h"
+#include "tools/qemu-runner/serial_input.h"
 #include "tools/qemu-runner/serial_monitor.h"
 
 #include <algorithm>
@@ -104,7 +105,7 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         {"expect: # only a comment\n", 1, "empty value"},
         {"expect: \"open\n", 1, "unterminated"},
         {"expect: \"a\" b\n", 1, "unexpected text"},
-        {"expect: \"a\\n\"\n", 1, "escaped"},
+        {"expect: \"a\\q\"\n", 1, "bad escape '\\q'"},
         {"allow: FAILED\n", 1, "not a forbidden pattern"},
         {"forbid: PANIC\n", 1, "already forbidden"},
         {"expect: a\nexit: running\n", 0, ""}, // valid, checked below
@@ -125,6 +126,79 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         EXPECT_EQ(error.line, c.line);
         EXPECT_NE(error.message.find(c.message), std::string::npos) << error.message;
     }
+}
+
+TEST(ScenarioTest, QuotedValueEscapes) {
+    Scenario s = parse_ok("send: \"a\\r\\n\\t\\e\\x03\\x7F\\xff\\x00\\\\\\\"\"\n"
+                          "send: plain \\r # unquoted: no escapes\n"
+                          "expect: \"\\e[1mbold\\t\\\\\"\n");
+    ASSERT_EQ(s.sends.size(), 2u);
+    EXPECT_EQ(s.sends[0].bytes, std::string("a\r\n\t\x1b\x03\x7f\xff\0\\\"", 11));
+    EXPECT_EQ(s.sends[1].bytes, "plain \\r");
+    EXPECT_EQ(s.expects, (std::vector<std::string>{"\x1b[1mbold\t\\"}));
+}
+
+TEST(ScenarioTest, EscapeErrors) {
+    struct Case {
+        const char* text;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"send: \"\\q\"\n", "bad escape '\\q'"},
+        {"send: \"\\E\"\n", "bad escape '\\E'"},
+        {"send: \"\\x4\"\n", "bad escape '\\x4' (\\x takes two hex digits)"},
+        {"send: \"\\xg0\"\n", "bad escape '\\x' (\\x takes two hex digits)"},
+        {"send: \"\\x\n", "bad escape '\\x'"},
+        {"send: \"abc\\\n", "unterminated quoted value"},
+        {"send: \"\"\n", "empty value for 'send'"},
+        {"expect: \"prompt\\n\"\n", "'expect' cannot hold \\r, \\n or \\x00"},
+        {"expect: \"prompt\\r\"\n", "'expect' cannot hold"},
+        {"append: \"a\\x00b\"\n", "'append' cannot hold"},
+        {"forbid: \"\\n\"\n", "'forbid' cannot hold"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.text);
+        ScenarioError error = parse_error(c.text);
+        EXPECT_EQ(error.line, 1);
+        EXPECT_NE(error.message.find(c.message), std::string::npos) << error.message;
+    }
+}
+
+TEST(ScenarioTest, QuotedValueReadsBackEveryByte) {
+    std::string all;
+    for (int c = 0; c < 256; ++c)
+        all += static_cast<char>(c);
+    std::string quoted = quoted_value(all);
+    EXPECT_EQ(quoted.find_first_of("\r\n"), std::string::npos);
+    Scenario s = parse_ok("send: " + quoted + "  # a comment\n");
+    ASSERT_EQ(s.sends.size(), 1u);
+    EXPECT_EQ(s.sends[0].bytes, all);
+    EXPECT_EQ(quoted_value("help\r\x03\x1b[A\"\\"), "\"help\\r\\x03\\e[A\\\"\\\\\"");
+}
+
+TEST(ScenarioTest, SendsKeepTheirPlaceAmongExpects) {
+    Scenario s = parse_ok("send: early\n"
+                          "boot: iso-bios\n" // sends apply to every boot
+                          "expect: login:\n"
+                          "send: \"root\\r\"\n"
+                          "allow: PANIC\n" // other keys do not count
+                          "send: \"ls\\r\"\n"
+                          "expect: $\n"
+                          "expect: \"# \"\n"
+                          "send: \"\\x04\"\n"
+                          "exit: running\n");
+    ASSERT_EQ(s.sends.size(), 4u);
+    EXPECT_EQ(s.sends[0].bytes, "early");
+    EXPECT_EQ(s.sends[0].after_expects, 0u);
+    EXPECT_EQ(s.sends[1].bytes, "root\r");
+    EXPECT_EQ(s.sends[1].after_expects, 1u);
+    EXPECT_EQ(s.sends[2].after_expects, 1u);
+    EXPECT_EQ(s.sends[3].bytes, "\x04");
+    EXPECT_EQ(s.sends[3].after_expects, 3u);
+    EXPECT_EQ(s.expects.size(), 3u);
+    EXPECT_TRUE(parse_ok("expect: a\n").sends.empty());
+    // exit: running still wants an expect to start from.
+    EXPECT_EQ(parse_error("send: x\nexit: running\n").line, 2);
 }
 
 TEST(ScenarioTest, AllowedPatternMayBeExpected) {
@@ -209,6 +283,77 @@ TEST(SerialMonitorTest, ForbiddenAfterAllExpectsAndInUnterminatedLine) {
     EXPECT_EQ(monitor.line(1), "PANIC: halted");
     EXPECT_EQ(monitor.forbidden_hit()->pattern, "PANIC");
     EXPECT_EQ(monitor.lines().size(), 3u);
+}
+
+std::vector<Send> three_sends() {
+    // Typed at the start, then two once the second expect has matched.
+    return {Send{"boot\r", 0}, Send{"ls\r", 2}, Send{"exit\r", 2}};
+}
+
+TEST(SerialInputTest, ReleasesInOrderOnceTheirExpectsMatched) {
+    SerialInput input(three_sends());
+    EXPECT_FALSE(input.all_released());
+    input.release(0, 0, 0);
+    EXPECT_EQ(input.pending(), "boot\r");
+    input.release(1, 3, 2);
+    EXPECT_EQ(input.pending(), "boot\r"); // the others wait for expect #2
+    input.release(2, 5, 7);
+    EXPECT_TRUE(input.all_released());
+    EXPECT_EQ(input.pending(), "boot\rls\rexit\r");
+    input.release(3, 9, 0); // nothing left to release
+    ASSERT_EQ(input.marks().size(), 3u);
+    EXPECT_EQ(input.marks()[0].send, 0u);
+    EXPECT_EQ(input.marks()[0].line_index, 0u);
+    EXPECT_EQ(input.marks()[1].send, 1u);
+    EXPECT_EQ(input.marks()[1].line_index, 5u);
+    EXPECT_EQ(input.marks()[1].column, 7u);
+    EXPECT_EQ(input.marks()[2].send, 2u);
+    EXPECT_EQ(input.released_bytes(), 13u);
+}
+
+TEST(SerialInputTest, ConsumeWalksThroughTheQueue) {
+    SerialInput input(three_sends());
+    input.release(2, 0, 0);
+    input.consume(3);
+    EXPECT_EQ(input.pending(), "t\rls\rexit\r");
+    EXPECT_EQ(input.written_bytes(), 3u);
+    input.consume(5);
+    EXPECT_EQ(input.pending(), "exit\r");
+    EXPECT_FALSE(input.all_written());
+    input.consume(5);
+    EXPECT_TRUE(input.pending().empty());
+    EXPECT_TRUE(input.all_written());
+    EXPECT_EQ(input.written_bytes(), 13u);
+}
+
+TEST(SerialInputTest, LargeSendsQueueWhole) {
+    std::string big(10000, 'x');
+    big.back() = '\r';
+    SerialInput input({Send{big, 1}, Send{"y", 1}});
+    input.release(1, 0, 0);
+    size_t written = 0;
+    while (!input.pending().empty()) { // as a 4 KiB pipe would take them
+        std::string_view chunk = input.pending().substr(0, 4096);
+        EXPECT_EQ(chunk, (big + "y").substr(written, chunk.size()));
+        written += chunk.size();
+        input.consume(chunk.size());
+    }
+    EXPECT_EQ(written, 10001u);
+    EXPECT_TRUE(input.all_written());
+}
+
+TEST(SerialInputTest, UndeliveredBytesNameTheirSend) {
+    SerialInput input(three_sends());                    // 5, 3 and 5 bytes
+    EXPECT_EQ(input.first_undelivered(0), std::nullopt); // nothing released
+    input.release(2, 0, 0);
+    EXPECT_EQ(input.first_undelivered(0), std::optional<size_t>(0));
+    EXPECT_EQ(input.undelivered_bytes(0, 0), 5u);
+    EXPECT_EQ(input.first_undelivered(5), std::optional<size_t>(1));
+    EXPECT_EQ(input.undelivered_bytes(0, 5), 0u);
+    EXPECT_EQ(input.first_undelivered(9), std::optional<size_t>(2));
+    EXPECT_EQ(input.undelivered_bytes(1, 9), 0u);
+    EXPECT_EQ(input.undelivered_bytes(2, 9), 4u);
+    EXPECT_EQ(input.first_undelivered(13), std::nullopt);
 }
 
 TEST(QemuCommandTest, PvhBoot) {

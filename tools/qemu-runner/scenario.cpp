@@ -35,6 +35,45 @@ struct ValueError {
     std::string message;
 };
 
+std::optional<int> hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return std::nullopt;
+}
+
+// The escape that starts at `text[0]` (the character after the backslash): the byte
+// it stands for and how many characters it took.
+Result<std::pair<char, size_t>, ValueError> parse_escape(std::string_view text) {
+    switch (text.front()) {
+    case '"':
+    case '\\':
+        return std::pair{text.front(), size_t(1)};
+    case 'r':
+        return std::pair{'\r', size_t(1)};
+    case 'n':
+        return std::pair{'\n', size_t(1)};
+    case 't':
+        return std::pair{'\t', size_t(1)};
+    case 'e':
+        return std::pair{'\x1b', size_t(1)};
+    case 'x': {
+        auto high = text.size() > 1 ? hex_digit(text[1]) : std::nullopt;
+        auto low = text.size() > 2 ? hex_digit(text[2]) : std::nullopt;
+        if (!high || !low) {
+            return Err{ValueError{"bad escape '\\" + std::string(text.substr(0, high ? 2 : 1)) +
+                                  "' (\\x takes two hex digits)"}};
+        }
+        return std::pair{static_cast<char>(*high << 4 | *low), size_t(3)};
+    }
+    }
+    return Err{ValueError{"bad escape '\\" + std::string(text.substr(0, 1)) +
+                          "' (a quoted value knows \\\" \\\\ \\r \\n \\t \\e \\xHH)"}};
+}
+
 // `raw` is everything after the key's colon.
 Result<std::string, ValueError> parse_value(std::string_view raw) {
     raw = trim(raw);
@@ -50,9 +89,11 @@ Result<std::string, ValueError> parse_value(std::string_view raw) {
         if (c == '"')
             break;
         if (c == '\\') {
-            if (i + 1 == raw.size() || (raw[i + 1] != '"' && raw[i + 1] != '\\'))
-                return Err{ValueError{"only \\\" and \\\\ may be escaped in a quoted value"}};
-            c = raw[++i];
+            if (i + 1 == raw.size())
+                return Err{ValueError{"unterminated quoted value"}};
+            auto [byte, length] = TRY(parse_escape(raw.substr(i + 1)));
+            c = byte;
+            i += length;
         }
         value.push_back(c);
     }
@@ -76,7 +117,7 @@ std::string single_quoted(std::string_view text) {
     return "'" + std::string(text) + "'";
 }
 
-// Keys that may appear at most once; the rest (expect, allow, forbid) repeat.
+// Keys that may appear at most once; the rest (expect, send, allow, forbid) repeat.
 constexpr std::string_view single_keys[] = {"boot",   "kernel", "initrd",  "iso", "append",
                                             "memory", "icount", "timeout", "exit"};
 
@@ -132,7 +173,7 @@ ParseResult parse_scenario(std::string_view text) {
 
         bool single =
             std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
-        bool repeated = key == "expect" || key == "allow" || key == "forbid";
+        bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid";
         if (!single && !repeated)
             return error(line_number, "unknown key " + single_quoted(key));
         if (single) {
@@ -145,6 +186,11 @@ ParseResult parse_scenario(std::string_view text) {
         }
         if (value.empty())
             return error(line_number, "empty value for " + single_quoted(key));
+        if (key != "send" &&
+            value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+            return error(line_number,
+                         single_quoted(key) + " cannot hold \\r, \\n or \\x00 (only a send can)");
+        }
 
         if (key == "boot") {
             if (value == "pvh")
@@ -189,6 +235,8 @@ ParseResult parse_scenario(std::string_view text) {
         } else if (key == "expect") {
             scenario.expects.push_back(value);
             expect_lines.push_back(line_number);
+        } else if (key == "send") {
+            scenario.sends.push_back(Send{value, scenario.expects.size()});
         } else if (key == "allow") {
             auto it = std::find(scenario.forbidden.begin(), scenario.forbidden.end(), value);
             if (it == scenario.forbidden.end())
@@ -242,6 +290,41 @@ ParseResult parse_scenario(std::string_view text) {
     if (scenario.boot == BootMode::IsoUefi && key_lines.of("timeout") == 0)
         scenario.timeout_seconds = default_uefi_timeout_seconds;
     return scenario;
+}
+
+std::string quoted_value(std::string_view bytes) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (unsigned char c : bytes) {
+        switch (c) {
+        case '"':
+        case '\\':
+            out += '\\';
+            out += static_cast<char>(c);
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case 0x1b:
+            out += "\\e";
+            break;
+        default:
+            if (c >= 0x20 && c < 0x7f) {
+                out += static_cast<char>(c);
+            } else {
+                out += "\\x";
+                out += hex[c >> 4];
+                out += hex[c & 0xf];
+            }
+        }
+    }
+    return out + "\"";
 }
 
 std::optional<int> expected_qemu_status(ExpectedExit exit) {

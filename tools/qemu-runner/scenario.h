@@ -42,6 +42,14 @@ inline constexpr int max_timeout_seconds = 3600;
 // scenario removes them with `allow:`.
 inline constexpr std::string_view default_forbidden[] = {"PANIC", "EXCEPTION"};
 
+// A `send:` line: bytes typed into the guest's serial line (QEMU's stdin).
+struct Send {
+    std::string bytes; // exactly as typed: nothing is appended
+    // The expects written before it in the file: it is typed once they have all
+    // matched (at the start of the run when there are none).
+    size_t after_expects = 0;
+};
+
 struct Scenario {
     BootMode boot = BootMode::Pvh;
     // Paths are as written: relative ones are resolved against the build directory
@@ -56,6 +64,7 @@ struct Scenario {
     std::optional<int> icount_shift;
     int timeout_seconds = default_timeout_seconds;
     std::vector<std::string> expects;   // in the order they must appear
+    std::vector<Send> sends;            // in file order, interleaved with expects
     std::vector<std::string> forbidden; // substrings that fail the run
     ExpectedExit exit = ExpectedExit::Success;
 };
@@ -69,15 +78,23 @@ struct ScenarioError {
 //
 //   # comment                  a '#' at the start of a value or after whitespace
 //   key: value                 starts a comment; blank lines are ignored
-//   key: "quoted value"        keeps leading/trailing spaces and '#'; \" and \\ escape
+//   key: "quoted value"        keeps leading/trailing spaces and '#'; escapes:
+//                              \" \\ \r \n \t \e (ESC) \xHH (any byte)
 //
 // Keys: boot (pvh|iso-bios|iso-uefi), kernel, initrd (path or `none`; pvh only),
 // iso (iso boots only), append (pvh only), memory (<n>M or <n>G), icount (0..10:
 // QEMU's -icount shift), timeout (seconds),
-// expect (repeatable), allow (removes a forbidden pattern), forbid (adds one),
+// expect (repeatable), send (repeatable: bytes to type once the expects above it
+// matched), allow (removes a forbidden pattern), forbid (adds one),
 // exit (success|failure|panic|fault|reset|running). `kernel` applies to pvh only:
-// an ISO carries its own kernel.
+// an ISO carries its own kernel. Only a send may hold '\r', '\n' or a NUL byte: an
+// expect holding one could never match, and QEMU's arguments cannot carry them.
 Result<Scenario, ScenarioError> parse_scenario(std::string_view text);
+
+// `bytes` written as a quoted scenario value (the escapes above for quotes,
+// backslashes and bytes outside printable ASCII): parse_scenario reads it back as
+// `bytes`. Failure reports show sends this way.
+std::string quoted_value(std::string_view bytes);
 
 // The QEMU exit status a run must end with, or nullopt for ExpectedExit::Running.
 std::optional<int> expected_qemu_status(ExpectedExit exit);

@@ -3,16 +3,19 @@
 #include "tools/qemu-runner/child_process.h"
 #include "tools/qemu-runner/qemu_command.h"
 #include "tools/qemu-runner/scenario.h"
+#include "tools/qemu-runner/serial_input.h"
 #include "tools/qemu-runner/serial_monitor.h"
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <poll.h>
 #include <sstream>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -29,21 +32,28 @@ constexpr size_t max_log_bytes = 64 << 20;
 // logging until QEMU exits, for at most this long.
 constexpr auto forbidden_grace = std::chrono::seconds(2);
 
-// exit: running. Once the last expect has matched, the machine must stay up and quiet
-// for this long: a forbidden pattern or an exit of QEMU in that time fails the run
-// (a panic just after the last expected line, say after init has ended).
+// exit: running. Once the script is over (the last expect has matched and the last
+// send has been written), the machine must stay up and quiet for this long: a
+// forbidden pattern or an exit of QEMU in that time fails the run (a panic just after
+// the last expected line, say after init has ended).
 constexpr auto running_watch = std::chrono::seconds(2);
+
+// The capacity asked for QEMU's stdin pipe (the smallest Linux has). Bytes in the pipe
+// count as written, so a small pipe keeps "written" close to "read by QEMU", which
+// reads only as fast as the guest empties its UART: the watch of exit: running starts
+// when the last byte is written.
+constexpr int input_pipe_size = 4096;
 
 // Why supervision stopped.
 enum class Stop {
-    Exited,         // QEMU exited and both of its pipes reached end of file
-    AllExpectsSeen, // exit: running, and the last expect matched
-    WatchEnded,     // exit: running, and running_watch passed quietly after the last expect
-    Forbidden,      // a forbidden pattern appeared
-    Timeout,        // the deadline passed
-    Interrupted,    // the runner got SIGINT, SIGTERM or SIGHUP
-    LogTooLarge,    // the console passed max_log_bytes
-    PollError,      // poll() or the signalfd failed
+    Exited,      // QEMU exited and both of its pipes reached end of file
+    ScriptDone,  // exit: running; every expect matched and every send was written
+    WatchEnded,  // exit: running, and running_watch passed quietly after the script
+    Forbidden,   // a forbidden pattern appeared
+    Timeout,     // the deadline passed
+    Interrupted, // the runner got SIGINT, SIGTERM or SIGHUP
+    LogTooLarge, // the console passed max_log_bytes
+    PollError,   // poll() or the signalfd failed
 };
 
 struct Supervision {
@@ -52,12 +62,16 @@ struct Supervision {
     std::string detail; // Stop::PollError
 };
 
-// Blocks the signals the runner handles through a signalfd, and restores the previous
-// mask when destroyed.
+// Blocks the signals the runner handles through a signalfd and ignores SIGPIPE (a
+// write into the stdin of a QEMU that has exited must fail with EPIPE, not kill the
+// runner); restores both when destroyed.
 class SignalGuard {
 public:
     SignalGuard() {
         signal(SIGCHLD, SIG_DFL); // an inherited SIG_IGN would make the kernel auto-reap QEMU
+        struct sigaction ignore = {};
+        ignore.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &ignore, &m_previous_sigpipe);
         sigemptyset(&m_handled);
         for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD})
             sigaddset(&m_handled, sig);
@@ -67,6 +81,7 @@ public:
     ~SignalGuard() {
         m_fd.reset();
         sigprocmask(SIG_SETMASK, &m_previous, nullptr);
+        sigaction(SIGPIPE, &m_previous_sigpipe, nullptr);
     }
     SignalGuard(const SignalGuard&) = delete;
     SignalGuard& operator=(const SignalGuard&) = delete;
@@ -78,7 +93,51 @@ public:
 private:
     sigset_t m_handled;
     sigset_t m_previous;
+    struct sigaction m_previous_sigpipe = {};
     UniqueFd m_fd;
+};
+
+// The runner's end of QEMU's stdin: the guest's serial receive line. QEMU takes bytes
+// from it only while the emulated UART has room, so what the guest is not reading yet
+// waits in the pipe or in the SerialInput queue; nothing is dropped.
+class InputPipe {
+public:
+    // `fd` is owned by the ChildProcess; -1 when the scenario sends nothing.
+    explicit InputPipe(int fd) : m_fd(fd) {}
+
+    // Worth waiting for room: something to write, and QEMU still has its end open.
+    bool wants_room(const SerialInput& input) const {
+        return m_fd >= 0 && !m_broken && !input.pending().empty();
+    }
+
+    // Writes what the pipe takes now; never blocks. An error other than a full pipe
+    // (EPIPE: QEMU has exited) ends writing: what is left will never be delivered.
+    void write_some(SerialInput& input) {
+        while (wants_room(input)) {
+            std::string_view bytes = input.pending();
+            ssize_t put = write(m_fd, bytes.data(), bytes.size());
+            if (put > 0) {
+                input.consume(static_cast<size_t>(put));
+            } else if (put < 0 && errno == EINTR) {
+                continue;
+            } else {
+                m_broken = put < 0 && errno != EAGAIN;
+                return;
+            }
+        }
+    }
+
+    // Bytes written that QEMU has not read; they stay countable after QEMU exited.
+    size_t unread() const {
+        int count = 0;
+        if (m_fd < 0 || ioctl(m_fd, FIONREAD, &count) != 0 || count < 0)
+            return 0;
+        return static_cast<size_t>(count);
+    }
+
+private:
+    int m_fd;
+    bool m_broken = false;
 };
 
 std::string printable(std::string_view text) {
@@ -97,6 +156,15 @@ std::string printable(std::string_view text) {
 
 std::string double_quoted(std::string_view text) {
     return "\"" + printable(text) + "\"";
+}
+
+// A send as the scenario file would write it; a long one shortened.
+std::string shown_send(std::string_view bytes) {
+    constexpr size_t shown = 48;
+    if (bytes.size() <= shown)
+        return quoted_value(bytes);
+    return quoted_value(bytes.substr(0, shown)) + "... (" + std::to_string(bytes.size()) +
+           " bytes)";
 }
 
 // What a QEMU exit status means for capOS (abi/exit_code.h).
@@ -157,18 +225,34 @@ void read_all(int fd, std::string& out) {
 }
 
 enum class Watch {
-    UntilExit,       // the scenario is decided when QEMU exits (or by a forbidden pattern)
-    UntilLastExpect, // exit: running; the last expect decides too
-    AfterLastExpect, // exit: running, every expect seen: a forbidden pattern or an exit
-                     // before the deadline fails the run, the deadline passes it
-    LogOnly,         // decided already: log until QEMU exits or the deadline
+    UntilExit,      // the scenario is decided when QEMU exits (or by a forbidden pattern)
+    UntilScriptEnd, // exit: running; the end of the script (last expect, last send) decides too
+    AfterScript,    // exit: running, the script is over: a forbidden pattern or an exit
+                    // before the deadline fails the run, the deadline passes it
+    LogOnly,        // decided already: log until QEMU exits or the deadline
 };
 
-// Feeds QEMU's console to `monitor` and its stderr to `stderr_text` until QEMU exits,
-// the scenario is decided or the deadline passes.
-Supervision supervise(ChildProcess& qemu, SerialMonitor& monitor, std::string& stderr_text,
+// The serial line both ways: the console as the monitor follows it, and the input
+// the scenario types, released as the monitor's expects match.
+struct SerialLine {
+    SerialMonitor& monitor;
+    SerialInput& input;
+    InputPipe& input_pipe;
+};
+
+// Feeds QEMU's console to the monitor and its stderr to `stderr_text`, and types the
+// sends as their expects match, until QEMU exits, the scenario is decided or the
+// deadline passes.
+Supervision supervise(ChildProcess& qemu, SerialLine serial, std::string& stderr_text,
                       const SignalGuard& signals, Clock::time_point deadline, Watch watch) {
+    SerialMonitor& monitor = serial.monitor;
+    auto script_done = [&] {
+        return watch == Watch::UntilScriptEnd && monitor.all_expects_seen() &&
+               serial.input.all_written();
+    };
     for (;;) {
+        if (script_done()) // the last send was just written
+            return {Stop::ScriptDone, 0, {}};
         bool serial_open = qemu.stdout_fd() >= 0;
         bool stderr_open = qemu.stderr_fd() >= 0;
         if (!serial_open && !stderr_open && qemu.has_exited())
@@ -176,16 +260,18 @@ Supervision supervise(ChildProcess& qemu, SerialMonitor& monitor, std::string& s
 
         auto now = Clock::now();
         if (now >= deadline)
-            return {watch == Watch::AfterLastExpect ? Stop::WatchEnded : Stop::Timeout, 0, {}};
+            return {watch == Watch::AfterScript ? Stop::WatchEnded : Stop::Timeout, 0, {}};
         auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
 
-        pollfd fds[3];
+        pollfd fds[4];
         nfds_t count = 0;
         fds[count++] = {signals.fd(), POLLIN, 0};
         if (serial_open)
             fds[count++] = {qemu.stdout_fd(), POLLIN, 0};
         if (stderr_open)
             fds[count++] = {qemu.stderr_fd(), POLLIN, 0};
+        if (watch != Watch::LogOnly && serial.input_pipe.wants_room(serial.input))
+            fds[count++] = {qemu.stdin_fd(), POLLOUT, 0};
         int ready = poll(fds, count, static_cast<int>(remaining.count()));
         if (ready < 0) {
             if (errno == EINTR)
@@ -215,10 +301,14 @@ Supervision supervise(ChildProcess& qemu, SerialMonitor& monitor, std::string& s
                 }
                 if (watch != Watch::LogOnly && monitor.forbidden_hit())
                     return {Stop::Forbidden, 0, {}};
-                if (watch == Watch::UntilLastExpect && monitor.all_expects_seen())
-                    return {Stop::AllExpectsSeen, 0, {}};
+                serial.input.release(monitor.next_expect(), monitor.lines().size(),
+                                     monitor.partial_line().size());
+                if (script_done())
+                    return {Stop::ScriptDone, 0, {}};
                 if (monitor.byte_count() > max_log_bytes)
                     return {Stop::LogTooLarge, 0, {}};
+            } else if (fd == qemu.stdin_fd()) {
+                serial.input_pipe.write_some(serial.input);
             } else {
                 if (!read_some(fd, stderr_text))
                     qemu.close_stderr();
@@ -233,15 +323,47 @@ std::string missing_expect(const SerialMonitor& monitor) {
            " not seen";
 }
 
+// How far the typing got once QEMU is dead: `delivered` counts the released bytes, in
+// order, that QEMU read from its stdin, which it does only when the guest's UART has
+// room for them (the guest may not have read the last few from its UART yet).
+struct InputOutcome {
+    const SerialInput& input;
+    size_t delivered;
+};
+
+// `send #2 "help\r" not delivered (3 of 5 bytes left)` for the first send that did not
+// reach the guest's UART entirely; empty when every released byte did.
+std::string unread_send(const InputOutcome& typed) {
+    auto index = typed.input.first_undelivered(typed.delivered);
+    if (!index)
+        return {};
+    const std::string& bytes = typed.input.sends()[*index].bytes;
+    return "send #" + std::to_string(*index + 1) + " " + shown_send(bytes) + " not delivered (" +
+           std::to_string(typed.input.undelivered_bytes(*index, typed.delivered)) + " of " +
+           std::to_string(bytes.size()) + " bytes left)";
+}
+
+// The step after which exit: running watches the machine.
+std::string_view last_step(const Scenario& scenario) {
+    bool ends_with_send =
+        !scenario.sends.empty() && scenario.sends.back().after_expects == scenario.expects.size();
+    return ends_with_send ? "send" : "expect";
+}
+
 // The verdict once supervision has stopped and QEMU is dead; empty means pass.
 std::string failure_reason(const Scenario& scenario, const Supervision& supervision,
-                           const SerialMonitor& monitor, const ChildProcess& qemu,
-                           const std::string& stderr_text) {
+                           const SerialMonitor& monitor, const InputOutcome& typed,
+                           const ChildProcess& qemu, const std::string& stderr_text) {
+    std::string unread = unread_send(typed);
+    std::string watch_window = "within " + std::to_string(running_watch.count()) +
+                               " s of the last " + std::string(last_step(scenario));
     switch (supervision.stop) {
     case Stop::WatchEnded:
+        if (!unread.empty())
+            return unread + " " + watch_window + " (expected exit: running)";
         return {};
-    case Stop::AllExpectsSeen: // only ever followed by the watch, which replaces it
-        return "internal error: the watch after the last expect did not run";
+    case Stop::ScriptDone: // only ever followed by the watch, which replaces it
+        return "internal error: the watch after the script did not run";
     case Stop::Forbidden: {
         const ForbiddenHit& hit = *monitor.forbidden_hit();
         return "forbidden pattern " + double_quoted(hit.pattern) + " on serial line " +
@@ -252,6 +374,8 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
             return "timeout after " + std::to_string(scenario.timeout_seconds) + " s; " +
                    missing_expect(monitor);
         }
+        if (!unread.empty())
+            return "timeout after " + std::to_string(scenario.timeout_seconds) + " s; " + unread;
         return "timeout after " + std::to_string(scenario.timeout_seconds) +
                " s waiting for QEMU to exit (expected exit: " +
                std::string(to_string(scenario.exit)) + ")";
@@ -278,10 +402,12 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
         return missing_expect(monitor) + " before QEMU exited with status " +
                describe_status(status);
     }
+    // Like a missing expect: the script did not finish.
+    if (!unread.empty())
+        return unread + " before QEMU exited with status " + describe_status(status);
     if (scenario.exit == ExpectedExit::Running) {
-        return "QEMU exited with status " + describe_status(status) + " within " +
-               std::to_string(running_watch.count()) +
-               " s of the last expect (expected exit: running)";
+        return "QEMU exited with status " + describe_status(status) + " " + watch_window +
+               " (expected exit: running)";
     }
     auto expected = expected_qemu_status(scenario.exit);
     if (expected && status != *expected) {
@@ -292,27 +418,43 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
 }
 
 // The whole serial log and QEMU's stderr, as the failure report shows them.
-std::string format_log(const SerialMonitor& monitor, const std::string& stderr_text) {
+std::string format_log(const SerialMonitor& monitor, const InputOutcome& typed,
+                       const std::string& stderr_text) {
     std::string out;
     // Each line is tagged with the expect it matched (e1, e2, ...) or !! when it held
-    // the forbidden pattern.
+    // the forbidden pattern. Each send is a line tagged >> where it was typed: before
+    // the line that had not started then, after the one that had.
     const auto& lines = monitor.lines();
-    std::vector<std::string> tags(lines.size() + 1); // the last for the unterminated line
+    size_t line_count = lines.size() + 1; // the last for the unterminated line
+    std::vector<std::string> tags(line_count);
     for (size_t i = 0; i < monitor.next_expect(); ++i)
         tags[monitor.matched_line(i)] = "e" + std::to_string(i + 1);
     if (monitor.forbidden_hit())
         tags[monitor.forbidden_hit()->line_index] = "!!";
-    out += "---- serial log (" + std::to_string(lines.size()) + " lines) ----\n";
-    for (size_t i = 0; i < lines.size(); ++i) {
+    std::vector<std::string> sent_before(line_count);
+    std::vector<std::string> sent_after(line_count);
+    for (const SendMark& mark : typed.input.marks()) {
+        std::string text = "      >> | sent " + shown_send(typed.input.sends()[mark.send].bytes);
+        if (size_t unread = typed.input.undelivered_bytes(mark.send, typed.delivered))
+            text += "  (" + std::to_string(unread) + " bytes not delivered)";
+        (mark.column == 0 ? sent_before : sent_after)[mark.line_index] += text + "\n";
+    }
+
+    out += "---- serial log (" + std::to_string(lines.size()) + " lines";
+    if (!typed.input.sends().empty()) {
+        size_t sent = typed.input.marks().size();
+        out += ", " + std::to_string(sent) + (sent == 1 ? " send" : " sends");
+    }
+    out += ") ----\n";
+    for (size_t i = 0; i < line_count; ++i) {
+        out += sent_before[i];
         char prefix[32];
         std::snprintf(prefix, sizeof prefix, "%5zu %-3s| ", i + 1, tags[i].c_str());
-        out += prefix + printable(lines[i]) + "\n";
-    }
-    if (!monitor.partial_line().empty()) {
-        char prefix[32];
-        std::snprintf(prefix, sizeof prefix, "%5zu %-3s| ", lines.size() + 1,
-                      tags[lines.size()].c_str());
-        out += prefix + printable(monitor.partial_line()) + "  (no newline)\n";
+        if (i < lines.size())
+            out += prefix + printable(lines[i]) + "\n";
+        else if (!monitor.partial_line().empty())
+            out += prefix + printable(monitor.partial_line()) + "  (no newline)\n";
+        out += sent_after[i];
     }
     out += "---- QEMU stderr ----\n";
     if (stderr_text.empty())
@@ -326,10 +468,11 @@ std::string format_log(const SerialMonitor& monitor, const std::string& stderr_t
 
 void print_failure(const std::string& name, const Scenario& scenario, const std::string& reason,
                    const std::vector<std::string>& command, const SerialMonitor& monitor,
-                   const std::string& stderr_text) {
+                   const InputOutcome& typed, const std::string& stderr_text) {
     std::string out = "FAIL " + name + " [" + std::string(to_string(scenario.boot)) +
                       "]: " + reason + "\nQEMU command: " + shell_quote(command) + "\n" +
-                      format_log(monitor, stderr_text) + "FAIL " + name + ": " + reason + "\n";
+                      format_log(monitor, typed, stderr_text) + "FAIL " + name + ": " + reason +
+                      "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
 }
@@ -421,44 +564,59 @@ TestResult run_test(const TestOptions& options) {
         return fail_to_start(spawned.error());
     ChildProcess qemu = spawned.release_value();
     ovmf_vars.reset(); // QEMU holds its own descriptor now
+    if (scenario.sends.empty())
+        qemu.close_stdin(); // QEMU reads end of file, as it would from /dev/null
+    else
+        fcntl(qemu.stdin_fd(), F_SETPIPE_SZ, input_pipe_size); // a larger pipe works too
 
     SerialMonitor monitor(scenario.expects, scenario.forbidden);
+    SerialInput input(scenario.sends);
+    InputPipe input_pipe(qemu.stdin_fd());
+    input.release(0, 0, 0); // the sends before the first expect
+    SerialLine serial{monitor, input, input_pipe};
     std::string stderr_text;
     Supervision supervision = supervise(
-        qemu, monitor, stderr_text, signals, start + std::chrono::seconds(scenario.timeout_seconds),
-        scenario.exit == ExpectedExit::Running ? Watch::UntilLastExpect : Watch::UntilExit);
-    if (supervision.stop == Stop::AllExpectsSeen) {
+        qemu, serial, stderr_text, signals, start + std::chrono::seconds(scenario.timeout_seconds),
+        scenario.exit == ExpectedExit::Running ? Watch::UntilScriptEnd : Watch::UntilExit);
+    if (supervision.stop == Stop::ScriptDone) {
         // Not bounded by the scenario's timeout: the watch is part of the verdict.
-        supervision = supervise(qemu, monitor, stderr_text, signals, Clock::now() + running_watch,
-                                Watch::AfterLastExpect);
+        supervision = supervise(qemu, serial, stderr_text, signals, Clock::now() + running_watch,
+                                Watch::AfterScript);
     }
     auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     monitor.stop_matching();
     if (supervision.stop == Stop::Forbidden) {
-        Supervision grace = supervise(qemu, monitor, stderr_text, signals,
+        Supervision grace = supervise(qemu, serial, stderr_text, signals,
                                       Clock::now() + forbidden_grace, Watch::LogOnly);
         (void)grace; // the verdict stands however the grace period ends
     }
     qemu.kill_and_wait();
 
     // QEMU is dead, and whatever it wrote last is still in the pipes: keep it for the
-    // log without letting it change the verdict.
+    // log without letting it change the verdict. What it had not read of its stdin
+    // never reached the guest.
     std::string rest;
     read_all(qemu.stdout_fd(), rest);
     monitor.feed(rest);
     read_all(qemu.stderr_fd(), stderr_text);
-    std::string reason = failure_reason(scenario, supervision, monitor, qemu, stderr_text);
+    InputOutcome typed{input, input.written_bytes() - input_pipe.unread()};
+    std::string reason = failure_reason(scenario, supervision, monitor, typed, qemu, stderr_text);
 
     if (!reason.empty()) {
-        print_failure(name, scenario, reason, command, monitor, stderr_text);
+        print_failure(name, scenario, reason, command, monitor, typed, stderr_text);
         return TestResult::Fail;
     }
-    std::printf("PASS %s [%s] %zu expect%s, exit %s, %.2f s\n", name.c_str(),
+    std::string sends;
+    if (!scenario.sends.empty()) {
+        sends = std::to_string(scenario.sends.size()) +
+                (scenario.sends.size() == 1 ? " send, " : " sends, ");
+    }
+    std::printf("PASS %s [%s] %zu expect%s, %sexit %s, %.2f s\n", name.c_str(),
                 std::string(to_string(scenario.boot)).c_str(), scenario.expects.size(),
-                scenario.expects.size() == 1 ? "" : "s",
+                scenario.expects.size() == 1 ? "" : "s", sends.c_str(),
                 std::string(to_string(scenario.exit)).c_str(), elapsed);
     if (options.log) {
-        std::string log = format_log(monitor, stderr_text);
+        std::string log = format_log(monitor, typed, stderr_text);
         std::fwrite(log.data(), 1, log.size(), stdout);
     }
     std::fflush(stdout);

@@ -19,8 +19,10 @@ struct TestOptions {
     bool log = false;     // print the serial log after a pass too
 };
 
-// Runs the scenario and prints the verdict to stdout: one line on a pass; on a
-// failure the reason, the QEMU command, the whole serial log and QEMU's stderr.
+// Runs the scenario, typing its sends into QEMU's stdin as their expects match, and
+// prints the verdict to stdout: one line on a pass; on a failure the reason, the QEMU
+// command, the whole serial log with the sends where they were typed, and QEMU's
+// stderr.
 // Scenario errors go to stderr as "file:line: error: ...". Blocks SIGINT, SIGTERM,
 // SIGHUP and SIGCHLD for the duration and handles them synchronously: an interrupt
 // kills QEMU and fails the run. Never returns with a QEMU process left running.

@@ -74,20 +74,6 @@ const Export* find_export(std::string_view service, std::string_view name) {
     rt::exit(1);
 }
 
-std::string_view call_error_text(const gen::CallError& error) {
-    switch (error.kind) {
-    case gen::CallErrorKind::Exception:
-        return error.exception.message;
-    case gen::CallErrorKind::Transport:
-        return abi::cqe_result_name(error.transport_error);
-    case gen::CallErrorKind::ParamsTooLarge:
-        return "params too large";
-    case gen::CallErrorKind::BadReply:
-        return "malformed reply";
-    }
-    return "unknown error";
-}
-
 [[noreturn]] void refuse_manifest(const manifest::ReadError& error) {
     {
         Line line;
@@ -103,7 +89,7 @@ std::string_view call_error_text(const gen::CallError& error) {
 schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>& boot) {
     auto size = boot->manifest_size();
     if (size.is_error())
-        fail("cannot read the manifest size", call_error_text(size.error()));
+        fail("cannot read the manifest size", rt::call_error_text(size.error()));
     // The size, the framing, the encoding and the meaning: the same reading
     // and checks the kernel made at boot (lib/manifest/read.h).
     uint64_t bytes = size.value().bytes();
@@ -112,7 +98,7 @@ schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>
     for (uint64_t offset = 0; offset < bytes;) {
         auto chunk = boot->read_manifest(offset, schema::BootPackage::max_read);
         if (chunk.is_error())
-            fail("cannot read the manifest", call_error_text(chunk.error()));
+            fail("cannot read the manifest", rt::call_error_text(chunk.error()));
         std::span<const uint8_t> data = chunk.value().data();
         if (data.empty() || data.size() > bytes - offset)
             fail("the manifest changed while it was read");
@@ -194,7 +180,7 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         }
     });
     if (spawned.is_error())
-        return refuse(service, call_error_text(spawned.error()));
+        return refuse(service, rt::call_error_text(spawned.error()));
 
     // The client sides of the new endpoints come back in grant order.
     auto endpoints = spawned.value().endpoints();
@@ -221,7 +207,7 @@ bool wait_for(Started& started) {
     auto waited = handle.wait();
     if (waited.is_error()) {
         Line() << "init: cannot wait for " << started.name << ": "
-               << call_error_text(waited.error());
+               << rt::call_error_text(waited.error());
         return false;
     }
     auto status = waited.value().status();

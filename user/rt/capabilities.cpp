@@ -5,6 +5,20 @@
 
 namespace capos::rt {
 
+std::string_view call_error_text(const gen::CallError& error) {
+    switch (error.kind) {
+    case gen::CallErrorKind::Exception:
+        return error.exception.message;
+    case gen::CallErrorKind::Transport:
+        return abi::cqe_result_name(error.transport_error);
+    case gen::CallErrorKind::ParamsTooLarge:
+        return "params too large";
+    case gen::CallErrorKind::BadReply:
+        return "malformed reply";
+    }
+    return "unknown error";
+}
+
 const char* to_string(LookupError error) {
     switch (error) {
     case LookupError::NotFound:

@@ -35,6 +35,10 @@ const abi::CapSetPage& capset();
 // For diagnostics; returns false when there is no console or the write failed.
 bool debug_write_line(std::string_view text);
 
+// What went wrong with a generated client's call, in a few words (the
+// exception's own message for an exception).
+std::string_view call_error_text(const gen::CallError& error);
+
 enum class LookupError : uint8_t { NotFound, WrongInterface };
 const char* to_string(LookupError error);
 

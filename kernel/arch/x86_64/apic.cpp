@@ -1,5 +1,7 @@
 // Interrupt controllers and the timer: the legacy 8259 PICs are remapped out of
-// the exception range and masked; the local APIC (xAPIC, MMIO) delivers a
+// the exception range and masked but for the lines a device asked for (the
+// console UART's), which reach the CPU through the local APIC's LINT0 in
+// virtual-wire mode (ExtINT); the local APIC (xAPIC, MMIO) delivers a
 // periodic timer interrupt calibrated against the cycle counter.
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
@@ -25,6 +27,7 @@ enum ApicRegister : uint32_t {
     EndOfInterrupt = 0xB0,
     SpuriousVector = 0xF0,
     LvtTimer = 0x320,
+    LvtLint0 = 0x350,
     TimerInitialCount = 0x380,
     TimerCurrentCount = 0x390,
     TimerDivide = 0x3E0,
@@ -61,10 +64,35 @@ void on_timer(uint8_t) {
 
 void on_spurious(uint8_t) {} // no EOI for spurious interrupts
 
+// The handlers of the legacy lines unmasked by enable_legacy_irq.
+InterruptHandler g_legacy_handlers[16] = {};
+uint8_t g_legacy_mask[2] = {0xFF, 0xFF}; // master, slave: what is masked
+uint64_t g_unexpected_legacy = 0;
+
+// In-service register of a PIC (OCW3 read ISR).
+uint8_t pic_in_service(uint16_t command_port) {
+    x86::outb(command_port, 0x0B);
+    return x86::inb(command_port);
+}
+
 void on_legacy_pic(uint8_t vector) {
-    // A masked PIC can still raise IRQ 7 or 15 spuriously; anything else is odd.
-    if (vector != legacy_pic_base + 7 && vector != legacy_pic_base + 15)
-        log_warn("interrupt: unexpected legacy PIC vector {}", vector);
+    uint8_t irq = vector - legacy_pic_base;
+    // IRQ 7 and 15 are what a PIC reports when the line it was raising went
+    // away: spurious unless really in service, and then not acknowledged
+    // (the slave's still needs the master's EOI for the cascade).
+    if (irq == 7 && !(pic_in_service(0x20) & 0x80))
+        return;
+    if (irq == 15 && !(pic_in_service(0xA0) & 0x80)) {
+        x86::outb(0x20, 0x20);
+        return;
+    }
+    if (g_legacy_handlers[irq])
+        g_legacy_handlers[irq](vector);
+    else if (g_unexpected_legacy++ == 0)
+        log_warn("interrupt: unexpected legacy PIC line {} (counted, reported once)", irq);
+    if (irq >= 8)
+        x86::outb(0xA0, 0x20);
+    x86::outb(0x20, 0x20);
 }
 
 } // namespace
@@ -102,6 +130,23 @@ void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
     apic_write(LvtTimer, timer_vector | (1 << 17)); // periodic
     apic_write(TimerInitialCount, uint32_t(period));
     log_info("timer: local APIC {} ticks per 10 ms, {} Hz", ticks_per_10ms, hz);
+}
+
+void enable_legacy_irq(uint8_t irq, InterruptHandler handler) {
+    VERIFY(irq < 16 && irq != 2 && g_apic != nullptr);
+    g_legacy_handlers[irq] = handler;
+    // The PICs reach the CPU through LINT0 as external interrupts (what
+    // firmware sets up for the boot CPU; set here, since not every boot path
+    // leaves it so).
+    apic_write(LvtLint0, 0x700);
+    if (irq >= 8) {
+        g_legacy_mask[1] &= uint8_t(~(1u << (irq - 8)));
+        g_legacy_mask[0] &= uint8_t(~(1u << 2)); // the cascade
+    } else {
+        g_legacy_mask[0] &= uint8_t(~(1u << irq));
+    }
+    x86::outb(0x21, g_legacy_mask[0]);
+    x86::outb(0xA1, g_legacy_mask[1]);
 }
 
 void set_interrupt_handler(uint8_t vector, InterruptHandler handler) {

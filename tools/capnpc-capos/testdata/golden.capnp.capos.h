@@ -2554,4 +2554,11 @@ inline ::capos::gen::DispatchResult Empty::dispatch(Handler& handler, uint16_t m
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
+// Every interface of this file, sorted by name: its id and schema name.
+inline constexpr capos::gen::InterfaceName interfaces[] = {
+    {0xd9e0290993e0df92ull, "Console"},
+    {0xff61c3ee2f542cd5ull, "Empty"},
+    {0xf372dad25e987574ull, "Store"},
+};
+
 } // namespace golden::schema

@@ -1,0 +1,150 @@
+// TerminalSession: the terminal a person types at, over the console UART.
+//
+// The UART's interrupt puts each byte it receives into a bounded input ring
+// and wakes the terminal thread. The thread feeds bytes to the line editor
+// (lib/term) only while a readLine waits, so what is typed ahead waits in
+// the ring unechoed and is echoed (or not, for a hidden read) by the read
+// that takes it. When the editor finishes a line, the thread answers the
+// waiting readLine (a deferred answer, kernel/ipc/completion.h) and stops
+// feeding until the next one. Input beyond the ring's size is dropped and
+// counted; so is the rest of a line longer than the editor takes (it rings
+// the bell).
+#include "kernel/arch/arch.h"
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
+#include "kernel/object/process.h"
+#include "kernel/object/thread.h"
+#include "kernel/sched/scheduler.h"
+#include "lib/term/line_editor.h"
+
+namespace capos::kernel {
+
+namespace {
+
+using schema::TerminalSession;
+
+// Bytes from the interrupt to the thread. Both sides run with interrupts
+// off (one CPU), so plain indices suffice.
+constexpr uint32_t input_capacity = 4096;
+CAPOS_LARGE_BSS uint8_t g_input[input_capacity];
+uint32_t g_input_head = 0; // next byte to read
+uint32_t g_input_tail = 0; // next byte to write
+uint64_t g_input_dropped = 0;
+Thread* g_thread = nullptr;
+
+void on_receive(uint8_t byte) {
+    if (g_input_tail - g_input_head == input_capacity) {
+        if (g_input_dropped++ == 0)
+            log_warn("terminal: input ring full, typed bytes dropped (counted, reported once)");
+        return;
+    }
+    g_input[g_input_tail++ % input_capacity] = byte;
+    if (g_thread)
+        Scheduler::wake(g_thread);
+}
+
+class ConsoleOutput final : public term::Output {
+public:
+    void write(std::string_view bytes) override { console_write_text(bytes, false); }
+};
+
+class TerminalService final : public KernelServiceOf<TerminalSession, TerminalService> {
+public:
+    Result<void, gen::Exception> read_line(TerminalSession::ReadLineParams::Reader params,
+                                           TerminalSession::ReadLineResults::Builder) {
+        drop_reader_if_gone();
+        if (m_reader)
+            return Err{failed("another readLine is waiting on this terminal")};
+        auto reply = invocation().defer();
+        if (!reply)
+            return Err{overloaded("too many answers owed to the caller")};
+        m_reader = std::move(*reply);
+        m_editor.set_echo(params.hidden() ? term::Echo::Off : term::Echo::On);
+        if (g_thread)
+            Scheduler::wake(g_thread);
+        return {};
+    }
+
+    Result<void, gen::Exception> write(TerminalSession::WriteParams::Reader params,
+                                       TerminalSession::WriteResults::Builder) {
+        console_write_text(params.text(), false);
+        return {};
+    }
+
+    // The terminal thread's body: feeds waiting input to the editor while a
+    // readLine waits.
+    [[noreturn]] void run() {
+        for (;;) {
+            drop_reader_if_gone();
+            while (m_reader && g_input_head != g_input_tail) {
+                uint8_t byte = g_input[g_input_head++ % input_capacity];
+                term::LineEvent event = m_editor.feed(byte);
+                if (event != term::LineEvent::None)
+                    answer(event);
+                Scheduler::preemption_point();
+            }
+            Scheduler::block(no_deadline);
+        }
+    }
+
+private:
+    // A reader whose process ended is owed nothing: forget it, so that the
+    // next holder can read.
+    void drop_reader_if_gone() {
+        if (m_reader && m_reader.caller()->has_exited())
+            m_reader.reset();
+    }
+
+    void answer(term::LineEvent event) {
+        capnp::MessageBuilder message(m_message);
+        TerminalSession::ReadLineResults::Builder results(
+            message.init_root(TerminalSession::ReadLineResults::data_words,
+                              TerminalSession::ReadLineResults::pointer_count));
+        switch (event) {
+        case term::LineEvent::Line:
+            results.set_line(m_editor.line());
+            results.set_end(schema::LineEnd::Newline);
+            break;
+        case term::LineEvent::Interrupt:
+            results.set_end(schema::LineEnd::Interrupted);
+            break;
+        case term::LineEvent::EndOfInput:
+        case term::LineEvent::None:
+            results.set_end(schema::LineEnd::EndOfInput);
+            break;
+        }
+        VERIFY(message.error() == capnp::WireError::None);
+        m_reader.complete_with_message(abi::CallStatus::Ok, message.words());
+    }
+
+    // The longest answer: a root, its data word, and the longest line.
+    static constexpr size_t message_words = 4 + (term::LineEditor::max_line_bytes + 1 + 7) / 8;
+
+    ConsoleOutput m_output;
+    term::LineEditor m_editor{m_output};
+    PendingReply m_reader; // the readLine waiting, if any
+    capnp::Word m_message[message_words] = {};
+};
+
+} // namespace
+
+RefPtr<KernelService> create_terminal_service() {
+    auto created = heap_create<TerminalService>();
+    if (created.is_error())
+        return {};
+    TerminalService* service = created.value();
+    RefPtr<KernelService> result = RefPtr<KernelService>::adopt(service);
+    // The thread uses the service for ever: the kernel's table of shared
+    // services (kernel_capabilities.cpp) keeps it (it is the one terminal).
+    auto thread = Thread::create(
+        nullptr, [](void* terminal) { static_cast<TerminalService*>(terminal)->run(); }, service);
+    if (thread.is_error())
+        return {};
+    g_thread = thread.value().get();
+    Scheduler::make_ready(thread.release_value());
+    arch::console_receive_start(on_receive);
+    return result;
+}
+
+} // namespace capos::kernel

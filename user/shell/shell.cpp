@@ -1,0 +1,387 @@
+// The capability shell: where a person at the terminal meets capOS. It reads
+// lines from the TerminalSession it was granted as "terminal" (edited by the
+// terminal as they are typed) and runs its commands, answering each on the
+// same terminal. It holds nothing else but what its manifest grants, and
+// `caps` shows exactly that. It never ends by itself: an interrupted line,
+// end of input and every error leave it at the prompt.
+#include "lib/shell/run_command.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/line.h"
+#include "user/rt/rt.h"
+#include <span>
+#include <string_view>
+
+namespace {
+
+using capos::rt::Line;
+using capos::schema::LineEnd;
+using capos::schema::ProcessHandle;
+using capos::schema::ProcessSpawner;
+using capos::schema::TerminalSession;
+using capos::shell::RunCommand;
+
+constexpr std::string_view prompt = "capos> ";
+
+// The words of a command line, split at spaces and tabs (no quoting yet).
+class Words {
+public:
+    explicit Words(std::string_view line) {
+        while (m_count < max_words) {
+            size_t start = line.find_first_not_of(" \t");
+            if (start == std::string_view::npos)
+                return;
+            line.remove_prefix(start);
+            size_t end = line.find_first_of(" \t");
+            m_words[m_count++] = line.substr(0, end);
+            if (end == std::string_view::npos)
+                return;
+            line.remove_prefix(end);
+        }
+        m_truncated = line.find_first_not_of(" \t") != std::string_view::npos;
+    }
+    size_t count() const { return m_count; }
+    std::string_view operator[](size_t i) const { return i < m_count ? m_words[i] : ""; }
+    bool truncated() const { return m_truncated; }
+
+private:
+    static constexpr size_t max_words = 64;
+    std::string_view m_words[max_words];
+    size_t m_count = 0;
+    bool m_truncated = false;
+};
+
+// The lines run so far (what `history` lists), newest last; the oldest are
+// forgotten first.
+class History {
+public:
+    void add(std::string_view line) {
+        if (line.size() > max_line)
+            line = line.substr(0, max_line);
+        Entry& entry = m_entries[m_total % max_entries];
+        __builtin_memcpy(entry.text, line.data(), line.size());
+        entry.length = line.size();
+        ++m_total;
+    }
+    size_t total() const { return m_total; }
+    size_t first() const { return m_total > max_entries ? m_total - max_entries : 0; }
+    std::string_view at(size_t number) const {
+        const Entry& entry = m_entries[number % max_entries];
+        return {entry.text, entry.length};
+    }
+
+private:
+    static constexpr size_t max_entries = 32;
+    static constexpr size_t max_line = 160;
+    struct Entry {
+        char text[max_line];
+        size_t length;
+    };
+    Entry m_entries[max_entries] = {};
+    size_t m_total = 0;
+};
+
+class Shell {
+public:
+    // `spawner` may be null: `run` and `spawn` then say so.
+    Shell(capos::rt::Capability<TerminalSession>& terminal,
+          capos::rt::Capability<ProcessSpawner>* spawner)
+        : m_terminal(terminal), m_spawner(spawner) {}
+
+    [[noreturn]] void loop() {
+        say("capOS shell. Type 'help' for the commands.");
+        for (;;) {
+            write(prompt);
+            auto read = m_terminal->read_line(false);
+            if (read.is_error()) // nothing left to talk to
+                capos::rt::panic("shell: the terminal failed");
+            switch (read.value().end()) {
+            case LineEnd::Newline: {
+                // The reply lives in the runtime's transport buffer, which
+                // the command's own calls reuse: work on a copy.
+                std::string_view line = read.value().line();
+                size_t length = line.size() < sizeof m_line ? line.size() : sizeof m_line;
+                __builtin_memcpy(m_line, line.data(), length);
+                execute({m_line, length});
+                break;
+            }
+            case LineEnd::Interrupted:
+                break;
+            case LineEnd::EndOfInput:
+                // (The terminal wrote nothing: end the prompt's line first.)
+                say("\n(end of input: the shell stays; 'help' lists the commands)");
+                break;
+            default:
+                say("shell: the terminal sent a line end this shell does not know");
+                break;
+            }
+        }
+    }
+
+private:
+    struct Command {
+        std::string_view name;
+        std::string_view usage;
+        std::string_view summary;
+        // Runs the command with the rest of the line after its name.
+        void (Shell::*run)(std::string_view rest);
+    };
+    // The commands, in the order `help` lists them.
+    static std::span<const Command> commands();
+
+    void write(std::string_view text) { (void)m_terminal->write(text); }
+    void say(std::string_view text) {
+        Line line(text);
+        line.add('\n');
+        write(line.view());
+    }
+
+    void execute(std::string_view line) {
+        Words words(line);
+        if (words.count() == 0)
+            return;
+        m_history.add(line);
+        for (const Command& command : commands()) {
+            if (command.name == words[0]) {
+                std::string_view rest = line.substr(line.find(words[0]) + words[0].size());
+                (this->*command.run)(rest);
+                return;
+            }
+        }
+        Line error("shell: unknown command '");
+        error.add(words[0].substr(0, 64)).add("' (type 'help')");
+        say(error.view());
+    }
+
+    void help(std::string_view) {
+        say("Commands:");
+        // Usage, then the summary at a column of its own (on the next line
+        // after a long usage).
+        constexpr size_t column = 20;
+        for (const Command& command : commands()) {
+            Line line("  ");
+            line.add(command.usage);
+            if (command.usage.size() + 2 >= column) {
+                say(line.view());
+                line = Line();
+            }
+            for (size_t at = line.view().size(); at < column; ++at)
+                line.add(' ');
+            line.add(command.summary);
+            say(line.view());
+        }
+    }
+
+    void echo(std::string_view rest) {
+        Words words(rest);
+        if (words.truncated()) {
+            say("shell: echo: too many words");
+            return;
+        }
+        Line line;
+        for (size_t i = 0; i < words.count(); ++i) {
+            if (i > 0)
+                line.add(' ');
+            line.add(words[i]);
+        }
+        say(line.view());
+    }
+
+    void caps(std::string_view) {
+        const capos::abi::CapSetPage& set = capos::rt::capset();
+        for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+            const capos::abi::CapSetEntry& entry = set.entries[i];
+            Line line("  ");
+            std::string_view name(entry.name, sizeof entry.name);
+            name = name.substr(0, name.find('\0'));
+            line.add(name);
+            for (size_t column = name.size(); column < 16; ++column)
+                line.add(' ');
+            line.add(interface_name(entry.interface_id));
+            say(line.view());
+        }
+    }
+
+    void clear(std::string_view) { write("\x1b[2J\x1b[H"); }
+
+    void history(std::string_view) {
+        for (size_t number = m_history.first(); number < m_history.total(); ++number) {
+            Line line;
+            line.udec(number + 1).add("  ").add(m_history.at(number));
+            say(line.view());
+        }
+    }
+
+    void run(std::string_view rest) { start(rest, "run", true); }
+    void spawn(std::string_view rest) { start(rest, "spawn", false); }
+
+    // Starts a program with exactly the grants listed; waits for it when
+    // `foreground`, else keeps it as a job.
+    void start(std::string_view rest, std::string_view verb, bool foreground) {
+        auto parsed = capos::shell::parse_run(rest);
+        if (parsed.is_error()) {
+            Line line("shell: ");
+            line.add(verb).add(": ").add(parsed.error().message);
+            say(line.view());
+            return;
+        }
+        const RunCommand& command = parsed.value();
+        if (command.arg_count != 0) {
+            say(Line("shell: ").add(verb).add(": programs take no arguments yet").view());
+            return;
+        }
+        if (!m_spawner) {
+            say(Line("shell: ").add(verb).add(": this shell holds no 'spawner'").view());
+            return;
+        }
+        if (!foreground && m_job_count == max_jobs) {
+            say("shell: spawn: too many jobs (wait for one first)");
+            return;
+        }
+        capos::abi::CapId sources[RunCommand::max_grants];
+        for (size_t i = 0; i < command.grant_count; ++i) {
+            auto found = capos::rt::find_capability(command.grants[i].cap);
+            if (found.is_error()) {
+                Line line("shell: ");
+                line.add(verb).add(": no capability '@").add(command.grants[i].cap);
+                line.add("' (see caps)");
+                say(line.view());
+                return;
+            }
+            sources[i] = found.value().id;
+        }
+        auto spawned = (*m_spawner)->spawn([&](ProcessSpawner::SpawnParams::Builder params) {
+            params.set_name(command.program);
+            params.set_binary(command.program);
+            auto list = params.init_grants(uint32_t(command.grant_count));
+            for (uint32_t i = 0; i < command.grant_count; ++i) {
+                list[i].set_name(command.grants[i].name);
+                auto capability = list[i].init_capability();
+                capability.set_cap(sources[i].raw);
+                capability.set_mode(capos::schema::TransferMode::Copy);
+            }
+        });
+        if (spawned.is_error()) {
+            Line line("shell: ");
+            line.add(verb).add(": ").add(command.program).add(": ");
+            line.add(capos::rt::call_error_text(spawned.error()));
+            say(line.view());
+            return;
+        }
+        capos::abi::CapId handle{spawned.value().handle()};
+        if (foreground) {
+            finish(command.program, handle);
+            return;
+        }
+        Job& job = m_jobs[m_job_count++];
+        job.number = ++m_last_job;
+        job.handle = handle;
+        job.name_length = command.program.size();
+        __builtin_memcpy(job.name, command.program.data(), job.name_length);
+        say(Line("[").udec(job.number).add("] ").add(command.program).view());
+    }
+
+    // Waits for a started program, says how it ended, and drops its handle.
+    void finish(std::string_view name, capos::abi::CapId handle) {
+        ProcessHandle::Client<capos::rt::RingTransport> client(capos::rt::transport(), handle.raw);
+        auto waited = client.wait();
+        Line line;
+        line.add(name).add(": ");
+        if (waited.is_error()) {
+            line.add("cannot wait: ").add(capos::rt::call_error_text(waited.error()));
+        } else if (auto status = waited.value().status(); status.is_exited()) {
+            line.add("exited with code ").dec(status.exited());
+        } else {
+            auto fault = status.faulted();
+            line.add("faulted: vector ").udec(fault.vector()).add(" at ").hex(fault.address());
+            line.add(" (").add(fault.detail()).add(")");
+        }
+        say(line.view());
+        (void)capos::rt::release(handle);
+    }
+
+    void jobs(std::string_view) {
+        if (m_job_count == 0)
+            say("no jobs");
+        for (size_t i = 0; i < m_job_count; ++i) {
+            const Job& job = m_jobs[i];
+            say(Line("[").udec(job.number).add("] ").add({job.name, job.name_length}).view());
+        }
+    }
+
+    void wait(std::string_view rest) {
+        Words words(rest);
+        uint64_t number = 0;
+        bool valid = words.count() == 1 && !words[0].empty() && words[0].size() <= 9;
+        for (char c : words[0]) {
+            valid = valid && c >= '0' && c <= '9';
+            number = number * 10 + uint64_t(c - '0');
+        }
+        if (!valid) {
+            say("shell: wait: which job? (wait <number>, see jobs)");
+            return;
+        }
+        for (size_t i = 0; i < m_job_count; ++i) {
+            if (m_jobs[i].number != number)
+                continue;
+            Job job = m_jobs[i];
+            m_jobs[i] = m_jobs[--m_job_count];
+            finish({job.name, job.name_length}, job.handle);
+            return;
+        }
+        say(Line("shell: wait: no job ").udec(number).add(" (see jobs)").view());
+    }
+
+    static std::string_view interface_name(uint64_t id) {
+        for (const auto& known : capos::schema::interfaces) {
+            if (known.id == id)
+                return known.name;
+        }
+        return "(an interface this shell does not know)";
+    }
+
+    struct Job {
+        uint64_t number;
+        capos::abi::CapId handle;
+        char name[32];
+        size_t name_length;
+    };
+    static constexpr size_t max_jobs = 16;
+
+    capos::rt::Capability<TerminalSession>& m_terminal;
+    capos::rt::Capability<ProcessSpawner>* m_spawner;
+    char m_line[1024]; // the line being run (the terminal's longest)
+    History m_history;
+    Job m_jobs[max_jobs] = {};
+    size_t m_job_count = 0;
+    uint64_t m_last_job = 0;
+};
+
+std::span<const Shell::Command> Shell::commands() {
+    static constexpr Command table[] = {
+        {"help", "help", "list the commands", &Shell::help},
+        {"caps", "caps", "the capabilities this shell holds", &Shell::caps},
+        {"run", "run <program> [with { name: @cap, ... }]",
+         "start a program holding exactly the listed capabilities, and wait for it", &Shell::run},
+        {"spawn", "spawn <program> [with { ... }]", "the same in the background: a job",
+         &Shell::spawn},
+        {"jobs", "jobs", "the programs spawned and not yet waited for", &Shell::jobs},
+        {"wait", "wait <job>", "wait for a job and say how it ended", &Shell::wait},
+        {"echo", "echo [words...]", "print the words", &Shell::echo},
+        {"history", "history", "the lines run so far", &Shell::history},
+        {"clear", "clear", "clear the screen", &Shell::clear},
+    };
+    return table;
+}
+
+} // namespace
+
+int main() {
+    auto terminal = capos::rt::lookup<TerminalSession>("terminal");
+    if (terminal.is_error()) {
+        capos::rt::debug_write_line("shell: no terminal granted (a capability 'terminal')");
+        return 1;
+    }
+    auto spawner = capos::rt::lookup<ProcessSpawner>("spawner");
+    Shell shell(terminal.value(), spawner.is_error() ? nullptr : &spawner.value());
+    shell.loop();
+}
