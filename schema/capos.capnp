@@ -222,16 +222,19 @@ const maxProcessName :UInt32 = 31;
 interface ProcessSpawner {
   # Starts programs from the boot package.
 
-  spawn @0 (name :Text, binary :Text, grants :List(Grant), limits :ResourceLimits)
+  spawn @0 (name :Text, binary :Text, grants :List(Grant), limits :ResourceLimits,
+             args :List(Text))
       -> (handle :ProcessHandle, endpoints :List(Capability));
   # Starts boot binary `binary` as a process called `name` holding exactly
-  # `grants`, bounded by `limits` (0 or absent: the kernel's defaults).
-  # `endpoints` holds the client side of each newEndpoint grant, in grant
-  # order. Errors: invalidArgument (unknown binary, malformed ELF, bad or
-  # duplicate grant names, names too long (maxProcessName; grant names and
-  # counts: abi/capset.h), limits beyond the kernel's
-  # maximums), permissionDenied (a granted capability the caller does not
-  # hold, or one that cannot be transferred), overloaded (quota exceeded).
+  # `grants`, bounded by `limits` (0 or absent: the kernel's defaults), with
+  # `args` as its arguments (abi/args.h). `endpoints` holds the client side
+  # of each newEndpoint grant, in grant order. Errors: invalidArgument
+  # (unknown binary, malformed ELF, bad or duplicate grant names, names too
+  # long (maxProcessName; grant names and counts: abi/capset.h), more
+  # arguments or argument bytes than abi/args.h allows, limits beyond the
+  # kernel's maximums), permissionDenied (a granted capability the caller
+  # does not hold, or one that cannot be transferred), overloaded (quota
+  # exceeded).
 }
 
 struct ExitStatus {

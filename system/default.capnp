@@ -12,6 +12,8 @@ const manifest :Capos.SystemManifest = (
     (name = "shell", path = "bin/shell"),
     (name = "hello", path = "bin/hello"),
     (name = "fault", path = "bin/fault"),
+    (name = "sleep", path = "bin/sleep"),
+    (name = "yes", path = "bin/yes"),
   ],
   init = (
     program = "init",

@@ -16,6 +16,7 @@
 #include "kernel/ipc/transfer.h"
 #include "kernel/lib/log.h"
 #include "kernel/object/process.h"
+#include "lib/args/args_block.h"
 #include "lib/elf/elf.h"
 #include "lib/manifest/limits.h"
 
@@ -84,6 +85,17 @@ gen::Exception grant_refused(TransferError error) {
     return invalid_argument(manifest::grant_count_rule);
 }
 
+// The params' arguments (at most abi::args_max_count of them), as views into
+// the params.
+std::span<const std::string_view> arguments_of(ProcessSpawner::SpawnParams::Reader params,
+                                               std::string_view (&out)[abi::args_max_count]) {
+    auto args = params.args();
+    size_t count = args.size() < abi::args_max_count ? args.size() : abi::args_max_count;
+    for (uint32_t i = 0; i < count; ++i)
+        out[i] = args[i];
+    return {out, count};
+}
+
 // Decode: every check on the params, and the capabilities being granted
 // gathered into `transfer` (moves taken out of the caller's sight, restored
 // if the spawn fails: nothing the caller sees changes before the commit).
@@ -100,6 +112,12 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
         return Err{invalid_argument("no such binary in the boot package")};
     if (ElfLoadPlan::create(*elf, {abi::user_min_address, abi::user_map_base}).is_error())
         return Err{invalid_argument("the binary is not a loadable program")};
+
+    if (params.args().size() > abi::args_max_count)
+        return Err{invalid_argument("too many arguments (abi/args.h)")};
+    std::string_view arg_views[abi::args_max_count];
+    if (!args::fits(arguments_of(params, arg_views)))
+        return Err{invalid_argument("the arguments are too long (abi/args.h)")};
 
     auto grants = params.grants();
     if (!manifest::grant_count_valid(grants.size()))
@@ -176,6 +194,8 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     RefPtr<Process> child = created.release_value();
     if (child->load(elf).is_error() || child->prepare_start().is_error())
         return Err{overloaded("out of memory")};
+    std::string_view arg_views[abi::args_max_count];
+    child->set_arguments(arguments_of(params, arg_views)); // checked to fit above
     auto handle = heap_create<ProcessHandleObject>(child);
     if (handle.is_error())
         return Err{overloaded("out of memory")};

@@ -10,6 +10,7 @@
 #include "kernel/mm/layout.h"
 #include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
+#include "lib/args/args_block.h"
 #include "lib/elf/elf.h"
 #include "schema/capos.capnp.capos.h"
 
@@ -35,7 +36,7 @@ Access access_of(ElfPageAccess access) {
     auto* process = static_cast<Process*>(argument);
     arch::UserEntry entry{
         .instruction_pointer = process->entry_point(),
-        .stack_pointer = abi::user_stack_top,
+        .stack_pointer = abi::user_args_address,
         .arguments = {abi::user_ring_address, process->id(), abi::user_capset_address},
     };
     arch::enter_user_mode(entry, Scheduler::current()->kernel_stack_top());
@@ -131,7 +132,15 @@ Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
 
     m_capset = phys_to_ptr<abi::CapSetPage>(capset.value());
     m_capset->header = {abi::capset_magic, abi::capset_version, 0, 0};
+    set_arguments({});
     return {};
+}
+
+void Process::set_arguments(std::span<const std::string_view> args) {
+    VERIFY(!m_main_thread && args::fits(args));
+    auto block = page_tables().translate(abi::user_args_address);
+    VERIFY(block.has_value()); // the top page of the stack, mapped by load()
+    args::write(args::Block(phys_to_ptr<uint8_t>(block->phys), abi::args_block_size), args);
 }
 
 Result<abi::CapId, SpawnError> Process::grant(RefPtr<KernelObject> object, uint64_t interface_id,

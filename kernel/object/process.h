@@ -68,6 +68,10 @@ public:
     // Maps the ELF program `elf`, the stack, the ring and the CapSet page.
     // On failure the address space is left for destroy (nothing leaks).
     Result<void, SpawnError> load(std::span<const uint8_t> elf);
+    // Writes the arguments block (abi/args.h) the process finds at its
+    // start; load() writes an empty one. `args` must fit (args::fits). Before
+    // start() only.
+    void set_arguments(std::span<const std::string_view> args);
     // Gives the process `object` speaking `interface_id`, listed in its CapSet
     // under `name`. Before start() only.
     Result<abi::CapId, SpawnError> grant(RefPtr<KernelObject> object, uint64_t interface_id,

@@ -15,6 +15,7 @@
 
 #include "abi/capability.h"
 #include "abi/capset.h"
+#include "lib/args/args_block.h"
 #include "lib/base/result.h"
 #include "user/rt/ring.h"
 #include <string_view>
@@ -26,6 +27,9 @@ RingClient& ring();
 RingTransport& transport();
 uint32_t process_id();
 const abi::CapSetPage& capset();
+// The program's arguments, as the spawn that started it gave them (abi/args.h;
+// init's services get none).
+args::Reader arguments();
 
 // Writes "panic: <message>" on the console (if the process holds one) and
 // exits with -1.

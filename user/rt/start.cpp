@@ -1,4 +1,5 @@
 // From _start to main and back out through exit.
+#include "abi/user_layout.h"
 #include "user/rt/rt.h"
 #include "user/rt/syscall.h"
 #include <new>
@@ -32,6 +33,10 @@ uint32_t process_id() {
 }
 const abi::CapSetPage& capset() {
     return *g_capset;
+}
+args::Reader arguments() {
+    return args::Reader(args::ConstBlock(reinterpret_cast<const uint8_t*>(abi::user_args_address),
+                                         abi::args_block_size));
 }
 
 } // namespace capos::rt

@@ -225,10 +225,6 @@ private:
             return;
         }
         const RunCommand& command = parsed.value();
-        if (command.arg_count != 0) {
-            say(Line("shell: ").add(verb).add(": programs take no arguments yet").view());
-            return;
-        }
         if (!m_spawner) {
             say(Line("shell: ").add(verb).add(": this shell holds no 'spawner'").view());
             return;
@@ -252,6 +248,9 @@ private:
         auto spawned = (*m_spawner)->spawn([&](ProcessSpawner::SpawnParams::Builder params) {
             params.set_name(command.program);
             params.set_binary(command.program);
+            auto args = params.init_args(uint32_t(command.arg_count));
+            for (uint32_t i = 0; i < command.arg_count; ++i)
+                args.set(i, command.args[i]);
             auto list = params.init_grants(uint32_t(command.grant_count));
             for (uint32_t i = 0; i < command.grant_count; ++i) {
                 list[i].set_name(command.grants[i].name);
@@ -360,9 +359,9 @@ std::span<const Shell::Command> Shell::commands() {
     static constexpr Command table[] = {
         {"help", "help", "list the commands", &Shell::help},
         {"caps", "caps", "the capabilities this shell holds", &Shell::caps},
-        {"run", "run <program> [with { name: @cap, ... }]",
+        {"run", "run <program> [args...] [with { name: @cap, ... }]",
          "start a program holding exactly the listed capabilities, and wait for it", &Shell::run},
-        {"spawn", "spawn <program> [with { ... }]", "the same in the background: a job",
+        {"spawn", "spawn <program> [args...] [with { ... }]", "the same in the background: a job",
          &Shell::spawn},
         {"jobs", "jobs", "the programs spawned and not yet waited for", &Shell::jobs},
         {"wait", "wait <job>", "wait for a job and say how it ended", &Shell::wait},

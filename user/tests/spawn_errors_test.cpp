@@ -13,6 +13,7 @@
 // ProcessHandle.wait: an exit code, waiting twice,
 // a fault's vector, waits queued on a running child (at most 4; a fifth is
 // refused with overloaded) and a wait after the handle is released.
+#include "abi/args.h"
 #include "abi/capset.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
@@ -85,6 +86,38 @@ void refused(std::string_view what, std::string_view name, std::string_view bina
     Line detail;
     bool ok = intact(detail);
     suite.check(Line(what).add(": nothing changed").view(), ok, detail);
+}
+
+// Arguments beyond abi/args.h's limits: refused like the other hostile inputs.
+void refused_args(std::string_view what, std::span<const std::string_view> args) {
+    const GrantSpec none[1] = {};
+    suite.check_exception(
+        Line(what).add(" is invalidArgument").view(),
+        test::spawn(g_spawner, "child", "args-child", std::span(none, 0), {}, args),
+        schema::ExceptionType::InvalidArgument);
+    Line detail;
+    bool ok = intact(detail);
+    suite.check(Line(what).add(": nothing changed").view(), ok, detail);
+}
+
+// Arguments a child must receive exactly: args_child exits with their digest.
+void delivered_args(std::string_view what, std::span<const std::string_view> args) {
+    const GrantSpec none[1] = {};
+    auto spawned = test::spawn(g_spawner, "child", "args-child", std::span(none, 0), {}, args);
+    suite.check_ok(Line("a child with ").add(what).add(" spawns").view(), spawned);
+    if (spawned.is_error())
+        return;
+    auto ended = test::wait(spawned.value().handle.raw);
+    Line detail;
+    bool ok = false;
+    if (ended.is_error())
+        detail = test::describe(ended.error());
+    else if (!ended.value().exited)
+        detail.add("faulted");
+    else if (!(ok = ended.value().code == test::args_digest(args)))
+        detail.add("the child received other arguments");
+    suite.check(Line("and receives ").add(what).add(" exactly").view(), ok, detail);
+    (void)rt::release(spawned.value().handle);
 }
 
 void expect_ended(std::string_view what, const Result<test::Ended, gen::CallError>& ended,
@@ -204,6 +237,41 @@ void hostile_inputs() {
         refused("a move and an endpoint into a binary that is not an ELF", "child", "not-a-program",
                 grants, invalid);
     }
+}
+
+// Argument text of `length` bytes, every byte value in turn (NULs too).
+std::string_view argument_bytes(size_t length) {
+    static char text[abi::args_max_text];
+    for (size_t i = 0; i < length && i < sizeof text; ++i)
+        text[i] = char(i * 7);
+    return {text, length};
+}
+
+// One more argument than abi::args_max_count, each of a few bytes.
+std::span<const std::string_view> many_arguments(size_t count) {
+    static std::string_view many[abi::args_max_count + 1];
+    for (size_t i = 0; i < count && i <= abi::args_max_count; ++i)
+        many[i] = argument_bytes(i % 5);
+    return std::span(many, count);
+}
+
+void arguments_refused() {
+    refused_args(Line().udec(abi::args_max_count + 1).add(" arguments").view(),
+                 many_arguments(abi::args_max_count + 1));
+    std::string_view one_too_long[] = {argument_bytes(abi::args_max_text)};
+    refused_args(Line("an argument of ").udec(abi::args_max_text).add(" bytes").view(),
+                 one_too_long);
+}
+
+void arguments_delivered() {
+    delivered_args("no arguments", {});
+    std::string_view some[] = {"sleep", "", "5", argument_bytes(40)};
+    delivered_args("four arguments (one empty, one of many byte values)", some);
+    delivered_args(Line().udec(abi::args_max_count).add(" arguments").view(),
+                   many_arguments(abi::args_max_count));
+    std::string_view longest[] = {argument_bytes(abi::args_max_text - 1)};
+    delivered_args(Line("an argument of ").udec(abi::args_max_text - 1).add(" bytes").view(),
+                   longest);
 }
 
 void boundaries() {
@@ -377,6 +445,7 @@ int main() {
     expect_ended("the trivial child exited with 0", test::wait(g_first_handle.raw), true, 0);
 
     hostile_inputs();
+    arguments_refused();
 
     // The next handle takes the slot after the first one's, generation 1:
     // nothing above left a slot reserved, filled or released.
@@ -392,6 +461,7 @@ int main() {
     (void)rt::release(g_first_handle);
 
     boundaries();
+    arguments_delivered();
     waits();
 
     // Room in the caller's table is part of the decode step (slot_child.cpp).

@@ -15,6 +15,7 @@ const manifest :Capos.SystemManifest = (
     (name = "trap-child", path = "bin/trap_child"),
     (name = "sleep-child", path = "bin/sleep_child"),
     (name = "slot-child", path = "bin/slot_child"),
+    (name = "args-child", path = "bin/args_child"),
     (name = "not-a-program", path = "etc/motd"),
   ],
   init = (

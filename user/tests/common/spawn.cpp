@@ -5,7 +5,8 @@ namespace capos::test {
 
 Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
                                       std::string_view binary, std::span<const GrantSpec> grants,
-                                      const Limits& limits) {
+                                      const Limits& limits,
+                                      std::span<const std::string_view> args) {
     schema::ProcessSpawner::Client<rt::RingTransport> client(rt::transport(), spawner);
     auto spawned = client.spawn([&](schema::ProcessSpawner::SpawnParams::Builder params) {
         params.set_name(name);
@@ -15,6 +16,11 @@ Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
         requested.set_outstanding_calls(limits.outstanding_calls);
         requested.set_queued_bytes(limits.queued_bytes);
         requested.set_frames(limits.frames);
+        if (!args.empty()) {
+            auto list = params.init_args(uint32_t(args.size()));
+            for (uint32_t i = 0; i < args.size(); ++i)
+                list.set(i, args[i]);
+        }
         auto list = params.init_grants(uint32_t(grants.size()));
         for (uint32_t i = 0; i < grants.size(); ++i) {
             const GrantSpec& spec = grants[i];
@@ -40,6 +46,19 @@ Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
     for (uint32_t i = 0; i < endpoints.size() && i < Spawned::max_endpoints; ++i)
         result.endpoints[result.endpoint_count++] = endpoints[i];
     return result;
+}
+
+int64_t args_digest(std::span<const std::string_view> args) {
+    uint64_t hash = 0xcbf29ce484222325ull;
+    auto mix = [&](uint64_t byte) { hash = (hash ^ byte) * 0x100000001b3ull; };
+    mix(args.size());
+    for (std::string_view arg : args) {
+        mix(arg.size() & 0xff);
+        mix(arg.size() >> 8);
+        for (char c : arg)
+            mix(uint8_t(c));
+    }
+    return int64_t(hash >> 2);
 }
 
 Result<Ended, gen::CallError> wait(uint32_t handle) {

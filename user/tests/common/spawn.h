@@ -54,7 +54,13 @@ struct Limits {
 // ProcessSpawner.spawn through the capability `spawner`.
 Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
                                       std::string_view binary, std::span<const GrantSpec> grants,
-                                      const Limits& limits = {});
+                                      const Limits& limits = {},
+                                      std::span<const std::string_view> args = {});
+
+// A digest of arguments (their count, each one's length and bytes; FNV-1a,
+// 62 bits so that it is a positive exit code): args_child exits with the
+// digest of what it received, for its parent to compare with what it sent.
+int64_t args_digest(std::span<const std::string_view> args);
 
 struct Ended {
     bool exited = false;  // else faulted
