@@ -83,6 +83,13 @@ interface TerminalSession {
 
   write @1 (text :Text) -> ();
   # Writes `text` as it is.
+
+  waitInterrupt @2 () -> ();
+  # Returns when Ctrl-C is typed while no readLine waits: how a shell learns
+  # that the person wants the program in the foreground stopped. What was
+  # typed before the Ctrl-C and not yet read is dropped with it. (While a
+  # readLine waits, Ctrl-C ends that line instead, as `interrupted`.) One
+  # waits at a time: a second fails while the first waits.
 }
 
 enum LineEnd {
@@ -252,6 +259,9 @@ struct ExitStatus {
       detail @3 :Text;
       # What the kernel logged about it.
     }
+
+    killed @4 :Void;
+    # A holder of its ProcessHandle ended it (ProcessHandle.kill).
   }
 }
 
@@ -260,6 +270,13 @@ interface ProcessHandle {
 
   wait @0 () -> (status :ExitStatus);
   # Returns once the process has ended (at once if it already has).
+
+  kill @1 () -> ();
+  # Ends the process (its status: killed) the next time it would run or
+  # return to user mode, waking it if it waits; its calls are cancelled and
+  # its capabilities and memory released as at any end. Returns at once;
+  # `wait` tells when it has ended. Nothing happens to a process that has
+  # already ended.
 }
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ const manifest :Capos.SystemManifest = (
     (name = "fault", path = "bin/fault"),
     (name = "sleep", path = "bin/sleep"),
     (name = "yes", path = "bin/yes"),
+    (name = "spin", path = "bin/spin"),
   ],
   init = (
     program = "init",

@@ -150,6 +150,10 @@ struct UserFault {
 };
 // An exception raised in user mode: ends the faulting process.
 [[noreturn]] void handle_user_fault(const UserFault& fault);
+// Called by the architecture on the way back to user mode from an interrupt
+// that interrupted user code (the process may have been asked to end
+// meanwhile).
+void handle_return_to_user();
 
 struct SyscallArguments {
     uint64_t number;

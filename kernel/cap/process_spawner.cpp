@@ -45,6 +45,12 @@ public:
         return {};
     }
 
+    Result<void, gen::Exception> kill(ProcessHandle::KillParams::Reader,
+                                      ProcessHandle::KillResults::Builder) {
+        m_child->request_kill();
+        return {};
+    }
+
 private:
     RefPtr<Process> m_child;
 };

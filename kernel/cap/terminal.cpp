@@ -8,7 +8,9 @@
 // waiting readLine (a deferred answer, kernel/ipc/completion.h) and stops
 // feeding until the next one. Input beyond the ring's size is dropped and
 // counted; so is the rest of a line longer than the editor takes (it rings
-// the bell).
+// the bell). A Ctrl-C typed while no readLine waits, when a waitInterrupt
+// does, is taken by the interrupt itself: the typed input is dropped and the
+// thread answers the waitInterrupt.
 #include "kernel/arch/arch.h"
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
@@ -32,8 +34,21 @@ uint32_t g_input_head = 0; // next byte to read
 uint32_t g_input_tail = 0; // next byte to write
 uint64_t g_input_dropped = 0;
 Thread* g_thread = nullptr;
+// What the service waits for, as the interrupt needs to know it.
+bool g_reader_waiting = false;
+bool g_interrupt_waiting = false;
+bool g_interrupt_typed = false; // a Ctrl-C for the waiting waitInterrupt
+
+constexpr uint8_t ctrl_c = 0x03;
 
 void on_receive(uint8_t byte) {
+    if (byte == ctrl_c && g_interrupt_waiting && !g_reader_waiting) {
+        g_interrupt_typed = true;
+        g_input_head = g_input_tail; // what was typed ahead goes with it
+        if (g_thread)
+            Scheduler::wake(g_thread);
+        return;
+    }
     if (g_input_tail - g_input_head == input_capacity) {
         if (g_input_dropped++ == 0)
             log_warn("terminal: input ring full, typed bytes dropped (counted, reported once)");
@@ -53,13 +68,14 @@ class TerminalService final : public KernelServiceOf<TerminalSession, TerminalSe
 public:
     Result<void, gen::Exception> read_line(TerminalSession::ReadLineParams::Reader params,
                                            TerminalSession::ReadLineResults::Builder) {
-        drop_reader_if_gone();
+        drop_waiters_if_gone();
         if (m_reader)
             return Err{failed("another readLine is waiting on this terminal")};
         auto reply = invocation().defer();
         if (!reply)
             return Err{overloaded("too many answers owed to the caller")};
         m_reader = std::move(*reply);
+        g_reader_waiting = true;
         m_editor.set_echo(params.hidden() ? term::Echo::Off : term::Echo::On);
         if (g_thread)
             Scheduler::wake(g_thread);
@@ -72,11 +88,33 @@ public:
         return {};
     }
 
+    Result<void, gen::Exception> wait_interrupt(TerminalSession::WaitInterruptParams::Reader,
+                                                TerminalSession::WaitInterruptResults::Builder) {
+        drop_waiters_if_gone();
+        if (m_interrupt)
+            return Err{failed("another waitInterrupt is waiting on this terminal")};
+        auto reply = invocation().defer();
+        if (!reply)
+            return Err{overloaded("too many answers owed to the caller")};
+        m_interrupt = std::move(*reply);
+        g_interrupt_waiting = true;
+        g_interrupt_typed = false;
+        return {};
+    }
+
     // The terminal thread's body: feeds waiting input to the editor while a
     // readLine waits.
     [[noreturn]] void run() {
         for (;;) {
-            drop_reader_if_gone();
+            drop_waiters_if_gone();
+            if (g_interrupt_typed && m_interrupt) {
+                g_interrupt_typed = false;
+                g_interrupt_waiting = false;
+                capnp::MessageBuilder message(m_message);
+                message.init_root(TerminalSession::WaitInterruptResults::data_words,
+                                  TerminalSession::WaitInterruptResults::pointer_count);
+                m_interrupt.complete_with_message(abi::CallStatus::Ok, message.words());
+            }
             while (m_reader && g_input_head != g_input_tail) {
                 uint8_t byte = g_input[g_input_head++ % input_capacity];
                 term::LineEvent event = m_editor.feed(byte);
@@ -89,11 +127,17 @@ public:
     }
 
 private:
-    // A reader whose process ended is owed nothing: forget it, so that the
+    // A waiter whose process ended is owed nothing: forget it, so that the
     // next holder can read.
-    void drop_reader_if_gone() {
-        if (m_reader && m_reader.caller()->has_exited())
+    void drop_waiters_if_gone() {
+        if (m_reader && m_reader.caller()->has_exited()) {
             m_reader.reset();
+            g_reader_waiting = false;
+        }
+        if (m_interrupt && m_interrupt.caller()->has_exited()) {
+            m_interrupt.reset();
+            g_interrupt_waiting = false;
+        }
     }
 
     void answer(term::LineEvent event) {
@@ -116,6 +160,7 @@ private:
         }
         VERIFY(message.error() == capnp::WireError::None);
         m_reader.complete_with_message(abi::CallStatus::Ok, message.words());
+        g_reader_waiting = false;
     }
 
     // The longest answer: a root, its data word, and the longest line.
@@ -123,7 +168,8 @@ private:
 
     ConsoleOutput m_output;
     term::LineEditor m_editor{m_output};
-    PendingReply m_reader; // the readLine waiting, if any
+    PendingReply m_reader;    // the readLine waiting, if any
+    PendingReply m_interrupt; // the waitInterrupt waiting, if any
     capnp::Word m_message[message_words] = {};
 };
 

@@ -32,10 +32,17 @@ namespace capos::kernel {
                   int64_t(call.arguments[0]));
         Process::terminate_current(
             {.kind = ExitStatus::Kind::Exited, .code = int64_t(call.arguments[0])});
-    case abi::Syscall::CapEnter:
-        return cap_enter(*process, call.arguments[0], call.arguments[1]);
+    case abi::Syscall::CapEnter: {
+        int64_t result = cap_enter(*process, call.arguments[0], call.arguments[1]);
+        Process::end_current_if_killed();
+        return result;
+    }
     }
     return int64_t(abi::TransportError::BadOpcode);
+}
+
+void arch::handle_return_to_user() {
+    Process::end_current_if_killed();
 }
 
 void arch::handle_user_fault(const UserFault& fault) {

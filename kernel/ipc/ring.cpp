@@ -312,7 +312,8 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         uint64_t deadline = no_deadline;
         if (timeout_ns != abi::no_timeout)
             deadline = deadline_after_ns(timeout_ns);
-        while (unread(process, page) < min_complete && uptime_microseconds() < deadline) {
+        while (unread(process, page) < min_complete && uptime_microseconds() < deadline &&
+               !process.kill_requested()) {
             process.set_ring_waiter(Scheduler::current());
             Scheduler::block(deadline);
             process.set_ring_waiter(nullptr);

@@ -209,6 +209,8 @@ void answer_exit_watcher(PendingReply& reply, const ExitStatus& status) {
     auto exit_status = results.init_status();
     if (status.kind == ExitStatus::Kind::Exited) {
         exit_status.set_exited(status.code);
+    } else if (status.kind == ExitStatus::Kind::Killed) {
+        exit_status.set_killed();
     } else {
         auto faulted = exit_status.init_faulted();
         faulted.set_vector(status.vector);
@@ -276,6 +278,24 @@ void Process::terminate_current(ExitStatus status) {
     // the thread once another thread runs.
     process->release_reference();
     Scheduler::exit_current();
+}
+
+void Process::request_kill() {
+    if (has_exited() || m_kill_requested)
+        return;
+    m_kill_requested = true;
+    // A thread blocked in cap_enter leaves its wait and ends; a ready one
+    // ends when it next returns to user mode.
+    if (m_main_thread)
+        Scheduler::wake(m_main_thread);
+}
+
+void Process::end_current_if_killed() {
+    Process* process = current();
+    if (process && process->m_kill_requested) {
+        log_info("process {} ({}) killed by its handle's holder", process->id(), process->name());
+        terminate_current({.kind = ExitStatus::Kind::Killed});
+    }
 }
 
 void Process::wait_for_exit() {

@@ -31,7 +31,7 @@ enum class SpawnError : uint8_t { OutOfMemory, BadElf, NameTooLong, TooManyGrant
 const char* to_string(SpawnError error);
 
 struct ExitStatus {
-    enum class Kind : uint8_t { Running, Exited, Faulted };
+    enum class Kind : uint8_t { Running, Exited, Faulted, Killed };
     Kind kind = Kind::Running;
     int64_t code = 0;        // Exited
     uint8_t vector = 0;      // Faulted: the exception
@@ -92,6 +92,13 @@ public:
     // False once the teardown of the address space has begun.
     bool address_space_live() const { return m_address_space_live; }
     bool has_exited() const { return m_exit_status.kind != ExitStatus::Kind::Running; }
+    // Asks the process to end (ProcessHandle.kill): its thread ends it the
+    // next time it returns to user mode or leaves a wait in cap_enter, and is
+    // woken if it waits. Nothing for a process that has ended.
+    void request_kill();
+    bool kill_requested() const { return m_kill_requested; }
+    // Ends the current process if a kill was requested (no return then).
+    static void end_current_if_killed();
 
     // The ring page through the kernel's direct map. Its contents are written
     // by the process at any time: read each field once, validate, then use.
@@ -182,6 +189,7 @@ private:
     uint64_t m_queued_bytes = 0;
     uint32_t m_completions_owed = 0;
     ExitStatus m_exit_status;
+    bool m_kill_requested = false;
 };
 
 // Loads the address space `thread` runs in (its process's, or for kernel

@@ -215,6 +215,10 @@ bool wait_for(Started& started) {
         Line() << "init: " << started.name << " exited with code " << status.exited();
         return status.exited() == 0;
     }
+    if (status.is_killed()) {
+        Line() << "init: " << started.name << " was killed";
+        return false;
+    }
     Line() << "init: " << started.name << " ended by exception "
            << int64_t(status.faulted().vector()) << " (" << status.faulted().detail() << ")";
     return false;

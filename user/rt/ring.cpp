@@ -141,6 +141,24 @@ void RingClient::wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe,
     }
 }
 
+abi::Cqe RingClient::wait_either(uint64_t first, uint64_t second, int& which) {
+    if (first == 0 || second == 0 || first == second || !is_outstanding(first) ||
+        !is_outstanding(second))
+        panic("ring: waiting for a submission that is not outstanding");
+    auto parked = [&](uint64_t ticket) { return (m_parked_slots >> slot_of(ticket)) & 1u; };
+    for (;;) {
+        reap();
+        if (parked(first) || parked(second))
+            break;
+        if (__atomic_load_n(&m_page->header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+            panic("ring: the kernel lost completions (the CQ head was corrupted)");
+        if (cap_enter(1, abi::no_timeout) < 0)
+            panic("ring: cap_enter failed");
+    }
+    which = parked(first) ? 0 : 1;
+    return wait(which == 0 ? first : second);
+}
+
 bool RingClient::run_detached(abi::Sqe sqe) {
     constexpr uint64_t ticket = ~uint64_t{0};
     constexpr int attempts = 100;

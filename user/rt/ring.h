@@ -56,6 +56,11 @@ public:
     // come in it (a server's RETURN, answered at once, and its next RECV).
     void wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe, abi::Cqe& second_cqe);
 
+    // Waits until the completion of `first` or of `second` has come and
+    // returns it; `which` says whose (0: first, 1: second). The other stays
+    // outstanding. Panics like wait for a ticket that is not outstanding.
+    abi::Cqe wait_either(uint64_t first, uint64_t second, int& which);
+
     abi::RingPage* page() const { return m_page; }
 
 private:

@@ -127,6 +127,14 @@ private:
     };
     // The commands, in the order `help` lists them.
     static std::span<const Command> commands();
+    // A program started by spawn and not yet waited for.
+    struct Job {
+        uint64_t number;
+        capos::abi::CapId handle;
+        char name[32];
+        size_t name_length;
+    };
+    static constexpr size_t max_jobs = 16;
 
     void write(std::string_view text) { (void)m_terminal->write(text); }
     void say(std::string_view text) {
@@ -245,6 +253,10 @@ private:
             }
             sources[i] = found.value().id;
         }
+        // A program in the foreground can be stopped with Ctrl-C from the
+        // moment it runs: the terminal hears of the wait before the spawn.
+        if (foreground)
+            (void)arm_interrupt();
         auto spawned = (*m_spawner)->spawn([&](ProcessSpawner::SpawnParams::Builder params) {
             params.set_name(command.program);
             params.set_binary(command.program);
@@ -268,7 +280,7 @@ private:
         }
         capos::abi::CapId handle{spawned.value().handle()};
         if (foreground) {
-            finish(command.program, handle);
+            finish(command.program, handle, true);
             return;
         }
         Job& job = m_jobs[m_job_count++];
@@ -279,20 +291,85 @@ private:
         say(Line("[").udec(job.number).add("] ").add(command.program).view());
     }
 
+    // A CALL with empty params (a root struct with nothing in it) whose
+    // results go to `result`.
+    static capos::abi::Sqe call_sqe(uint32_t cap, uint64_t interface_id, uint16_t method,
+                                    std::span<capos::capnp::Word> result) {
+        alignas(8) static capos::capnp::Word empty[1];
+        static std::span<const capos::capnp::Word> params = [] {
+            capos::capnp::MessageBuilder builder(empty);
+            (void)builder.init_root(0, 0);
+            return builder.words();
+        }();
+        capos::abi::Sqe sqe{};
+        sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
+        sqe.params_len = uint32_t(params.size_bytes());
+        sqe.opcode = uint8_t(capos::abi::Opcode::Call);
+        sqe.cap = cap;
+        sqe.interface_id = interface_id;
+        sqe.method = method;
+        sqe.result_addr = reinterpret_cast<uint64_t>(result.data());
+        sqe.result_len = uint32_t(result.size_bytes());
+        return sqe;
+    }
+
+    // Keeps a TerminalSession.waitInterrupt outstanding (submitted once,
+    // answered when Ctrl-C is typed while no line is being read); false when
+    // the terminal refused one.
+    bool arm_interrupt() {
+        if (m_interrupt_ticket != 0)
+            return true;
+        if (m_interrupt_refused)
+            return false;
+        m_interrupt_ticket = capos::rt::ring().submit(
+            call_sqe(m_terminal.id().raw, TerminalSession::interface_id,
+                     uint16_t(TerminalSession::Method::WaitInterrupt), m_interrupt_result));
+        return true;
+    }
+
     // Waits for a started program, says how it ended, and drops its handle.
-    void finish(std::string_view name, capos::abi::CapId handle) {
-        ProcessHandle::Client<capos::rt::RingTransport> client(capos::rt::transport(), handle.raw);
-        auto waited = client.wait();
+    // With `interruptible` (a program in the foreground), Ctrl-C at the
+    // terminal kills it first.
+    void finish(std::string_view name, capos::abi::CapId handle, bool interruptible) {
+        capos::rt::RingClient& ring = capos::rt::ring();
+        uint64_t waited =
+            ring.submit(call_sqe(handle.raw, ProcessHandle::interface_id,
+                                 uint16_t(ProcessHandle::Method::Wait), m_wait_result));
+        capos::abi::Cqe cqe;
+        int which = 0;
+        if (interruptible && arm_interrupt())
+            cqe = ring.wait_either(waited, m_interrupt_ticket, which);
+        else
+            cqe = ring.wait(waited);
+        if (which == 1) {
+            m_interrupt_ticket = 0;
+            if (cqe.result == int32_t(capos::abi::CallStatus::Ok)) {
+                write("^C\n");
+                ProcessHandle::Client<capos::rt::RingTransport> client(capos::rt::transport(),
+                                                                       handle.raw);
+                (void)client.kill();
+            } else {
+                m_interrupt_refused = true; // and the program runs on
+            }
+            cqe = ring.wait(waited);
+        }
         Line line;
         line.add(name).add(": ");
-        if (waited.is_error()) {
-            line.add("cannot wait: ").add(capos::rt::call_error_text(waited.error()));
-        } else if (auto status = waited.value().status(); status.is_exited()) {
-            line.add("exited with code ").dec(status.exited());
+        if (cqe.result != int32_t(capos::abi::CallStatus::Ok)) {
+            line.add("cannot wait: ").add(capos::abi::cqe_result_name(cqe.result));
         } else {
-            auto fault = status.faulted();
-            line.add("faulted: vector ").udec(fault.vector()).add(" at ").hex(fault.address());
-            line.add(" (").add(fault.detail()).add(")");
+            capos::capnp::MessageReader reader(
+                std::span<const capos::capnp::Word>(m_wait_result, cqe.result_len / 8));
+            auto status = ProcessHandle::WaitResults::Reader(reader.root()).status();
+            if (status.is_exited()) {
+                line.add("exited with code ").dec(status.exited());
+            } else if (status.is_killed()) {
+                line.add("killed");
+            } else {
+                auto fault = status.faulted();
+                line.add("faulted: vector ").udec(fault.vector()).add(" at ").hex(fault.address());
+                line.add(" (").add(fault.detail()).add(")");
+            }
         }
         say(line.view());
         (void)capos::rt::release(handle);
@@ -307,7 +384,8 @@ private:
         }
     }
 
-    void wait(std::string_view rest) {
+    // The job `rest` names, or null (with the error said).
+    Job* find_job(std::string_view rest, std::string_view verb) {
         Words words(rest);
         uint64_t number = 0;
         bool valid = words.count() == 1 && !words[0].empty() && words[0].size() <= 9;
@@ -316,18 +394,43 @@ private:
             number = number * 10 + uint64_t(c - '0');
         }
         if (!valid) {
-            say("shell: wait: which job? (wait <number>, see jobs)");
-            return;
+            say(Line("shell: ")
+                    .add(verb)
+                    .add(": which job? (")
+                    .add(verb)
+                    .add(" <number>, see jobs)")
+                    .view());
+            return nullptr;
         }
         for (size_t i = 0; i < m_job_count; ++i) {
-            if (m_jobs[i].number != number)
-                continue;
-            Job job = m_jobs[i];
-            m_jobs[i] = m_jobs[--m_job_count];
-            finish({job.name, job.name_length}, job.handle);
+            if (m_jobs[i].number == number)
+                return &m_jobs[i];
+        }
+        say(Line("shell: ").add(verb).add(": no job ").udec(number).add(" (see jobs)").view());
+        return nullptr;
+    }
+
+    void wait(std::string_view rest) {
+        Job* found = find_job(rest, "wait");
+        if (!found)
+            return;
+        Job job = *found;
+        *found = m_jobs[--m_job_count];
+        finish({job.name, job.name_length}, job.handle, false);
+    }
+
+    void kill(std::string_view rest) {
+        Job* job = find_job(rest, "kill");
+        if (!job)
+            return;
+        ProcessHandle::Client<capos::rt::RingTransport> client(capos::rt::transport(),
+                                                               job->handle.raw);
+        if (auto killed = client.kill(); killed.is_error()) {
+            say(Line("shell: kill: ").add(capos::rt::call_error_text(killed.error())).view());
             return;
         }
-        say(Line("shell: wait: no job ").udec(number).add(" (see jobs)").view());
+        // Its end is collected like any job's: at once here.
+        wait(rest);
     }
 
     static std::string_view interface_name(uint64_t id) {
@@ -338,19 +441,15 @@ private:
         return "(an interface this shell does not know)";
     }
 
-    struct Job {
-        uint64_t number;
-        capos::abi::CapId handle;
-        char name[32];
-        size_t name_length;
-    };
-    static constexpr size_t max_jobs = 16;
-
     capos::rt::Capability<TerminalSession>& m_terminal;
     capos::rt::Capability<ProcessSpawner>* m_spawner;
     char m_line[1024]; // the line being run (the terminal's longest)
     History m_history;
     Job m_jobs[max_jobs] = {};
+    uint64_t m_interrupt_ticket = 0; // the outstanding waitInterrupt, if any
+    bool m_interrupt_refused = false;
+    alignas(8) capos::capnp::Word m_interrupt_result[8];
+    alignas(8) capos::capnp::Word m_wait_result[64]; // an ExitStatus with its detail
     size_t m_job_count = 0;
     uint64_t m_last_job = 0;
 };
@@ -365,6 +464,7 @@ std::span<const Shell::Command> Shell::commands() {
          &Shell::spawn},
         {"jobs", "jobs", "the programs spawned and not yet waited for", &Shell::jobs},
         {"wait", "wait <job>", "wait for a job and say how it ended", &Shell::wait},
+        {"kill", "kill <job>", "end a job, and say so", &Shell::kill},
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},

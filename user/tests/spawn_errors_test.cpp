@@ -428,6 +428,54 @@ void waits() {
 
 } // namespace
 
+// ProcessHandle.kill through the capability `handle`.
+bool kill(abi::CapId handle) {
+    schema::ProcessHandle::Client<rt::RingTransport> client(rt::transport(), handle.raw);
+    return client.kill().is_ok();
+}
+
+void expect_killed(std::string_view what, const Result<test::Ended, gen::CallError>& ended) {
+    Line detail;
+    bool ok = false;
+    if (ended.is_error())
+        detail = test::describe(ended.error());
+    else if (!(ok = ended.value().killed))
+        detail.add(ended.value().exited ? "it exited" : "it faulted");
+    suite.check(what, ok, detail);
+}
+
+// ProcessHandle.kill: a child waiting in the kernel (a sleep) and one that
+// never leaves user mode both end as killed; a kill after the end changes
+// nothing, and so does a second kill.
+void kills() {
+    const GrantSpec timer[] = {copy_grant("timer", g_timer)};
+    const GrantSpec none[1] = {};
+    auto sleeper = test::spawn(g_spawner, "sleep-child", "sleep-child", timer);
+    if (suite.check_ok("a sleeping child to kill", sleeper)) {
+        suite.check("kill answers", kill(sleeper.value().handle));
+        suite.check("a second kill answers", kill(sleeper.value().handle));
+        expect_killed("the sleeping child ended killed, not after its sleep",
+                      test::wait(sleeper.value().handle.raw));
+        (void)rt::release(sleeper.value().handle);
+    }
+    auto spinner = test::spawn(g_spawner, "spin-child", "spin-child", std::span(none, 0));
+    if (suite.check_ok("a child that never leaves user mode", spinner)) {
+        // Let it run first, so that the kill finds it preempted in user mode.
+        (void)test::sleep_ns(g_timer, 30'000'000);
+        suite.check("kill answers for it", kill(spinner.value().handle));
+        expect_killed("the spinning child ended killed", test::wait(spinner.value().handle.raw));
+        (void)rt::release(spinner.value().handle);
+    }
+    auto ended = test::spawn(g_spawner, "exit-code-child", "exit-code-child", std::span(none, 0));
+    if (suite.check_ok("a child that exits by itself", ended)) {
+        expect_ended("it exited with 7", test::wait(ended.value().handle.raw), true, 7);
+        suite.check("a kill after its end answers", kill(ended.value().handle));
+        expect_ended("and its status is still exit code 7", test::wait(ended.value().handle.raw),
+                     true, 7);
+        (void)rt::release(ended.value().handle);
+    }
+}
+
 int main() {
     g_spawner = test::cap_id("spawner");
     g_console = test::cap_id("console");
@@ -463,6 +511,7 @@ int main() {
     boundaries();
     arguments_delivered();
     waits();
+    kills();
 
     // Room in the caller's table is part of the decode step (slot_child.cpp).
     const GrantSpec slot_grants[] = {test::copy_grant("spawner", g_spawner),

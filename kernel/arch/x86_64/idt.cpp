@@ -199,6 +199,8 @@ extern "C" void interrupt_dispatch(TrapFrame* frame) {
     }
     if (arch::InterruptHandler handler = g_handlers[vector]) {
         handler(uint8_t(vector));
+        if (frame->from_user())
+            arch::handle_return_to_user();
         return;
     }
     log_warn("interrupt: unexpected vector {}", vector);

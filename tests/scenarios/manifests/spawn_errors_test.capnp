@@ -16,6 +16,7 @@ const manifest :Capos.SystemManifest = (
     (name = "sleep-child", path = "bin/sleep_child"),
     (name = "slot-child", path = "bin/slot_child"),
     (name = "args-child", path = "bin/args_child"),
+    (name = "spin-child", path = "bin/spin_child"),
     (name = "not-a-program", path = "etc/motd"),
   ],
   init = (

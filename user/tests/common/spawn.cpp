@@ -71,6 +71,8 @@ Result<Ended, gen::CallError> wait(uint32_t handle) {
     if (status.is_exited()) {
         ended.exited = true;
         ended.code = status.exited();
+    } else if (status.is_killed()) {
+        ended.killed = true;
     } else {
         ended.vector = status.faulted().vector();
         ended.address = status.faulted().address();

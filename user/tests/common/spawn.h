@@ -63,7 +63,8 @@ Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
 int64_t args_digest(std::span<const std::string_view> args);
 
 struct Ended {
-    bool exited = false;  // else faulted
+    bool exited = false; // else faulted (or killed)
+    bool killed = false;
     int64_t code = 0;     // exited
     uint8_t vector = 0;   // faulted
     uint64_t address = 0; // faulted
