@@ -105,6 +105,19 @@ enum LineEnd {
   # Ctrl-D on an empty line.
 }
 
+interface SystemControl {
+  # The machine itself: whoever holds this can stop everything. The default
+  # system gives it to the shell only.
+
+  halt @0 () -> ();
+  # Powers the machine off (QEMU exits with the status of a clean shutdown,
+  # docs/abi.md "Exit codes"). Never answers.
+
+  reboot @1 () -> ();
+  # Resets the machine (the chipset's reset control, then the keyboard
+  # controller's, then a triple fault). Never answers.
+}
+
 interface Timer {
   # A monotonic clock and sleeping.
 
@@ -398,6 +411,7 @@ enum KernelCapability {
   logReader @8;
   null @9;
   terminal @10;
+  systemControl @11;
 }
 
 struct CapGrant {

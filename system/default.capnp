@@ -1,6 +1,7 @@
 # The system `make run` boots: the capability shell on the terminal. init
-# starts the shell with the terminal, the console, the timer and the spawner, which
-# it hands on to the programs it runs only as the user lists them.
+# starts the shell with the terminal, the console, the timer, the spawner and
+# the machine's power (system), which it hands on to the programs it runs only
+# as the user lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -24,6 +25,7 @@ const manifest :Capos.SystemManifest = (
       (name = "spawner", source = (kernel = processSpawner)),
       (name = "terminal", source = (kernel = terminal)),
       (name = "timer", source = (kernel = timer)),
+      (name = "system", source = (kernel = systemControl)),
     ],
     services = [
       ( name = "shell", binary = "shell",
@@ -32,6 +34,7 @@ const manifest :Capos.SystemManifest = (
           (name = "console", source = (kernel = console)),
           (name = "timer", source = (kernel = timer)),
           (name = "spawner", source = (kernel = processSpawner)),
+          (name = "system", source = (kernel = systemControl)),
         ] ),
     ],
   ),

@@ -60,6 +60,10 @@ uint64_t calibrate_cycles_per_microsecond();
 
 [[noreturn]] void halt_forever();
 
+// Resets the machine: the chipset's reset control register, then the
+// keyboard controller, then a triple fault. Never returns.
+[[noreturn]] void reset_machine();
+
 // Disables interrupts and returns the previous state for interrupts_restore().
 uint64_t interrupts_save_disable();
 void interrupts_restore(uint64_t state);

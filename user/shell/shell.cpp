@@ -17,6 +17,7 @@ using capos::rt::Line;
 using capos::schema::LineEnd;
 using capos::schema::ProcessHandle;
 using capos::schema::ProcessSpawner;
+using capos::schema::SystemControl;
 using capos::schema::TerminalSession;
 using capos::shell::RunCommand;
 
@@ -433,6 +434,28 @@ private:
         wait(rest);
     }
 
+    // halt and reboot: only with the capability that permits them.
+    void halt(std::string_view) { control("halt", true); }
+    void reboot(std::string_view) { control("reboot", false); }
+    void control(std::string_view verb, bool halt) {
+        auto system = capos::rt::lookup<SystemControl>("system");
+        if (system.is_error()) {
+            say(Line("shell: ").add(verb).add(": this shell holds no 'system' (see caps)").view());
+            return;
+        }
+        // Only an error comes back: the machine is gone otherwise.
+        Line line("shell: ");
+        line.add(verb).add(": ");
+        if (halt) {
+            if (auto done = system.value()->halt(); done.is_error())
+                line.add(capos::rt::call_error_text(done.error()));
+        } else {
+            if (auto done = system.value()->reboot(); done.is_error())
+                line.add(capos::rt::call_error_text(done.error()));
+        }
+        say(line.view());
+    }
+
     static std::string_view interface_name(uint64_t id) {
         for (const auto& known : capos::schema::interfaces) {
             if (known.id == id)
@@ -468,6 +491,8 @@ std::span<const Shell::Command> Shell::commands() {
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},
+        {"halt", "halt", "power the machine off (with the 'system' capability)", &Shell::halt},
+        {"reboot", "reboot", "reset the machine (with the 'system' capability)", &Shell::reboot},
     };
     return table;
 }

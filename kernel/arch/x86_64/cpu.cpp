@@ -129,6 +129,25 @@ void exit_machine(abi::ExitCode code) {
     halt_forever();
 }
 
+void reset_machine() {
+    asm volatile("cli");
+    // The reset control register of PC chipsets (ICH9 on q35, PIIX3): a
+    // hard reset.
+    x86::outb(0xCF9, 0x02);
+    x86::outb(0xCF9, 0x06);
+    // The keyboard controller's reset line, once its input buffer is empty.
+    for (int spins = 0; spins < 100000 && (x86::inb(0x64) & 0x02); ++spins) {
+    }
+    x86::outb(0x64, 0xFE);
+    // A triple fault: no interrupt table, then an exception.
+    struct [[gnu::packed]] {
+        uint16_t limit;
+        uint64_t base;
+    } empty{0, 0};
+    asm volatile("lidt %0; int3" ::"m"(empty));
+    halt_forever();
+}
+
 void halt_forever() {
     for (;;)
         asm volatile("cli; hlt");
