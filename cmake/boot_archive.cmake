@@ -2,16 +2,18 @@
 # `capnp eval --binary`, checked by tools/mkmanifest, and packed with the programs
 # it names and the message of the day into one cpio archive by tools/mkarchive.
 #
-# capos_boot_archive(<name> MANIFEST <file.capnp> [PROGRAMS <target>...] [UNCHECKED])
+# capos_boot_archive(<name> MANIFEST <file.capnp> [PROGRAMS <target>...] [UNCHECKED]
+#                    [SCHEMA])
 #   makes ${CMAKE_BINARY_DIR}/system/<name>.cpio holding manifest.bin,
 #   etc/motd and bin/<target> for each program (the user program targets of
 #   user/), and a target boot-archive-<name> in ALL. The manifest's binaries
 #   name their files as "bin/<target>". UNCHECKED packs the manifest without
-#   tools/mkmanifest: only for tests of the kernel's own check at boot.
+#   tools/mkmanifest: only for tests of the kernel's own check at boot. SCHEMA
+#   adds etc/schema.bin, the compiled schema SchemaRegistry serves.
 find_program(CAPOS_CAPNP_TOOL capnp REQUIRED)
 
 function(capos_boot_archive name)
-  cmake_parse_arguments(ARG "UNCHECKED" "MANIFEST" "PROGRAMS" ${ARGN})
+  cmake_parse_arguments(ARG "UNCHECKED;SCHEMA" "MANIFEST" "PROGRAMS" ${ARGN})
   get_filename_component(manifest ${ARG_MANIFEST} ABSOLUTE)
   set(out_dir ${CMAKE_BINARY_DIR}/system)
   set(manifest_bin ${out_dir}/${name}.manifest.bin)
@@ -28,6 +30,11 @@ function(capos_boot_archive name)
   set(entries manifest.bin=${manifest_bin} etc/motd=${PROJECT_SOURCE_DIR}/system/motd.txt)
   set(paths manifest.bin etc/motd)
   set(depends ${manifest_bin} ${PROJECT_SOURCE_DIR}/system/motd.txt)
+  if(ARG_SCHEMA)
+    list(APPEND entries etc/schema.bin=${CAPOS_SCHEMA_REQUEST})
+    list(APPEND paths etc/schema.bin)
+    list(APPEND depends ${CAPOS_SCHEMA_REQUEST} capos_schema_request)
+  endif()
   foreach(program IN LISTS ARG_PROGRAMS)
     list(APPEND entries bin/${program}=$<TARGET_FILE:${program}>)
     list(APPEND paths bin/${program})

@@ -309,6 +309,21 @@ interface BootPackage {
   # manifest from `offset`; fewer at its end, none past it.
 }
 
+interface SchemaRegistry {
+  # Every capOS interface's schema at run time, for programs that call or
+  # show capabilities they have no generated code for (the shell's `call`):
+  # Cap'n Proto's CodeGeneratorRequest for schema/capos.capnp, as the build
+  # compiled it (a framed message, the boot archive's etc/schema.bin). Read
+  # in pieces like the manifest.
+
+  size @0 () -> (bytes :UInt64);
+  # Size of the compiled schema; 0 when the boot archive holds none.
+
+  read @1 (offset :UInt64, length :UInt32) -> (data :Data);
+  # Up to `length` bytes (at most BootPackage.maxRead; more is
+  # invalidArgument) from `offset`; fewer at its end, none past it.
+}
+
 # ---------------------------------------------------------------------------
 # Logging
 
@@ -412,6 +427,7 @@ enum KernelCapability {
   null @9;
   terminal @10;
   systemControl @11;
+  schemaRegistry @12;
 }
 
 struct CapGrant {

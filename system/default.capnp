@@ -1,7 +1,7 @@
 # The system `make run` boots: the capability shell on the terminal. init
-# starts the shell with the terminal, the console, the timer, the spawner and
-# the machine's power (system), which it hands on to the programs it runs only
-# as the user lists them.
+# starts the shell with the terminal, the console, the timer, the spawner, the
+# machine's power (system), the schema registry and the entropy source, which
+# it hands on to the programs it runs only as the user lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -26,6 +26,8 @@ const manifest :Capos.SystemManifest = (
       (name = "terminal", source = (kernel = terminal)),
       (name = "timer", source = (kernel = timer)),
       (name = "system", source = (kernel = systemControl)),
+      (name = "schema", source = (kernel = schemaRegistry)),
+      (name = "entropy", source = (kernel = entropy)),
     ],
     services = [
       ( name = "shell", binary = "shell",
@@ -35,6 +37,8 @@ const manifest :Capos.SystemManifest = (
           (name = "timer", source = (kernel = timer)),
           (name = "spawner", source = (kernel = processSpawner)),
           (name = "system", source = (kernel = systemControl)),
+          (name = "schema", source = (kernel = schemaRegistry)),
+          (name = "entropy", source = (kernel = entropy)),
         ] ),
     ],
   ),

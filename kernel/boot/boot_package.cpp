@@ -34,4 +34,12 @@ std::span<const uint8_t> boot_manifest_bytes() {
     return g_manifest_bytes;
 }
 
+std::span<const uint8_t> boot_schema_bytes() {
+    if (!g_archive)
+        return {};
+    if (auto entry = g_archive->find("etc/schema.bin"))
+        return entry->data;
+    return {};
+}
+
 } // namespace capos::kernel

@@ -23,4 +23,18 @@ std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name);
 // The compiled manifest exactly as it is in the archive (framed message).
 std::span<const uint8_t> boot_manifest_bytes();
 
+// The compiled schema (etc/schema.bin: a CodeGeneratorRequest, framed), or
+// nothing when the archive holds none.
+std::span<const uint8_t> boot_schema_bytes();
+
+// The piece of `bytes` a read of `length` bytes from `offset` returns: fewer
+// at the end, none past it.
+inline std::span<const uint8_t> chunk_of(std::span<const uint8_t> bytes, uint64_t offset,
+                                         uint64_t length) {
+    if (offset > bytes.size())
+        offset = bytes.size();
+    uint64_t left = bytes.size() - offset;
+    return bytes.subspan(offset, length < left ? length : left);
+}
+
 } // namespace capos::kernel

@@ -4,10 +4,13 @@
 // same terminal. It holds nothing else but what its manifest grants, and
 // `caps` shows exactly that. It never ends by itself: an interrupted line,
 // end of input and every error leave it at the prompt.
+#include "lib/capnp/schema_set.h"
+#include "lib/capnp/text.h"
 #include "lib/shell/run_command.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -206,6 +209,15 @@ private:
             for (size_t column = name.size(); column < 16; ++column)
                 line.add(' ');
             line.add(interface_name(entry.interface_id));
+            say(line.view());
+        }
+        for (size_t i = 0; i < m_named_count; ++i) {
+            Line line("  ");
+            std::string_view name(m_named[i].name, m_named[i].name_length);
+            line.add(name);
+            for (size_t column = name.size(); column < 16; ++column)
+                line.add(' ');
+            line.add(interface_name(m_named[i].interface_id)).add(" (from a call)");
             say(line.view());
         }
     }
@@ -434,6 +446,234 @@ private:
         wait(rest);
     }
 
+    // A capability by name: one the shell received (`-> @name`), else one
+    // of its CapSet; its id and interface.
+    bool find_cap(std::string_view name, capos::abi::CapId& id, uint64_t& interface_id) {
+        for (size_t i = 0; i < m_named_count; ++i) {
+            if (std::string_view(m_named[i].name, m_named[i].name_length) == name) {
+                id = m_named[i].id;
+                interface_id = m_named[i].interface_id;
+                return true;
+            }
+        }
+        auto found = capos::rt::find_capability(name);
+        if (found.is_error())
+            return false;
+        id = found.value().id;
+        interface_id = found.value().interface_id;
+        return true;
+    }
+
+    // The schema (SchemaRegistry, granted as "schema"), read once.
+    const capos::capnp::SchemaSet* schema() {
+        if (m_schema)
+            return &*m_schema;
+        auto registry = capos::rt::lookup<capos::schema::SchemaRegistry>("schema");
+        if (registry.is_error()) {
+            say("shell: call: this shell holds no 'schema' (see caps)");
+            return nullptr;
+        }
+        auto size = registry.value()->size();
+        if (size.is_error() || size.value().bytes() == 0 ||
+            size.value().bytes() > sizeof m_schema_words || size.value().bytes() % 8 != 0) {
+            say("shell: call: the schema registry holds no usable schema");
+            return nullptr;
+        }
+        uint64_t bytes = size.value().bytes();
+        auto* out = reinterpret_cast<uint8_t*>(m_schema_words);
+        for (uint64_t offset = 0; offset < bytes;) {
+            auto chunk = registry.value()->read(offset, capos::schema::BootPackage::max_read);
+            if (chunk.is_error() || chunk.value().data().empty() ||
+                chunk.value().data().size() > bytes - offset) {
+                say("shell: call: cannot read the schema");
+                return nullptr;
+            }
+            __builtin_memcpy(out + offset, chunk.value().data().data(),
+                             chunk.value().data().size());
+            offset += chunk.value().data().size();
+        }
+        auto segments = capos::capnp::parse_framed(
+            std::span<const capos::capnp::Word>(m_schema_words, bytes / 8), m_schema_segments);
+        if (segments.is_error()) {
+            say("shell: call: the schema is not a framed message");
+            return nullptr;
+        }
+        auto set = capos::capnp::SchemaSet::create(segments.value());
+        if (set.is_error()) {
+            say(Line("shell: call: bad schema: ").add(capos::capnp::to_string(set.error())).view());
+            return nullptr;
+        }
+        m_schema = set.value();
+        return &*m_schema;
+    }
+
+    // call @cap.method(field = value, ...) [-> @name]: any method of any
+    // capability held, params and results in Cap'n Proto text syntax, read
+    // and written through the schema at run time.
+    void call(std::string_view rest) {
+        size_t at = rest.find_first_not_of(" \t");
+        rest = at == std::string_view::npos ? std::string_view() : rest.substr(at);
+        size_t open = rest.find('(');
+        size_t dot = rest.substr(0, open).find('.');
+        if (rest.empty() || rest[0] != '@' || dot == std::string_view::npos ||
+            open == std::string_view::npos) {
+            say("shell: call: call @cap.method(field = value, ...) [-> @name]");
+            return;
+        }
+        std::string_view cap_name = rest.substr(1, dot - 1);
+        std::string_view method_name = rest.substr(dot + 1, open - dot - 1);
+        // The params run to the last ')'; `-> @name` may follow.
+        size_t close = rest.rfind(')');
+        std::string_view params_text = rest.substr(open, close + 1 - open);
+        std::string_view after = rest.substr(close + 1);
+        std::string_view bind;
+        if (size_t start = after.find_first_not_of(" \t"); start != std::string_view::npos) {
+            after.remove_prefix(start);
+            size_t end = after.find_last_not_of(" \t");
+            after = after.substr(0, end + 1);
+            if (after.substr(0, 3) != "-> " && after.substr(0, 3) != "->@") {
+                say("shell: call: only '-> @name' may follow the params");
+                return;
+            }
+            after.remove_prefix(2);
+            after.remove_prefix(after.find_first_not_of(" \t"));
+            bind = after.substr(1);
+            if (after[0] != '@' || !capos::shell::valid_cap_name(bind)) {
+                say("shell: call: '-> @name' names the capability the results hold");
+                return;
+            }
+        }
+
+        capos::abi::CapId id;
+        uint64_t interface_id = 0;
+        if (!find_cap(cap_name, id, interface_id)) {
+            say(Line("shell: call: no capability '@").add(cap_name).add("' (see caps)").view());
+            return;
+        }
+        const capos::capnp::SchemaSet* set = schema();
+        if (!set)
+            return;
+        auto interface = set->find_interface(interface_id);
+        if (interface.is_error()) {
+            say(Line("shell: call: '@")
+                    .add(cap_name)
+                    .add("' speaks an interface the schema lacks")
+                    .view());
+            return;
+        }
+        auto method = set->find_method(interface.value(), method_name);
+        if (method.is_error()) {
+            say(Line("shell: call: ")
+                    .add(interface.value().name())
+                    .add(" has no method '")
+                    .add(method_name)
+                    .add("'")
+                    .view());
+            return;
+        }
+        auto params_type = set->find_struct(method.value().params_id);
+        auto results_type = set->find_struct(method.value().results_id);
+        if (params_type.is_error() || results_type.is_error()) {
+            say("shell: call: the schema lacks the method's params or results");
+            return;
+        }
+
+        // Params: capabilities named in them are passed as the shell's own
+        // ids (what kernel services expect).
+        auto resolve = [&](std::string_view name, uint64_t) {
+            capos::abi::CapId found;
+            uint64_t found_interface;
+            if (!find_cap(name, found, found_interface))
+                return capos::capnp::ResolvedCapability{};
+            return capos::capnp::ResolvedCapability{capos::capnp::CapabilityLookup::Found,
+                                                    found.raw};
+        };
+        capos::capnp::MessageBuilder params(m_call_params);
+        capos::capnp::ParseOptions options;
+        options.capabilities = capos::capnp::capability_resolver(resolve);
+        auto parsed =
+            capos::capnp::parse_text(*set, params_type.value(), params_text, params, options);
+        if (parsed.is_error()) {
+            char text[200];
+            size_t length = capos::capnp::format_error(parsed.error(), text);
+            say(Line("shell: call: ").add({text, length}).view());
+            return;
+        }
+
+        capos::abi::Sqe sqe{};
+        sqe.opcode = uint8_t(capos::abi::Opcode::Call);
+        sqe.cap = id.raw;
+        sqe.interface_id = method.value().interface_id;
+        sqe.method = method.value().ordinal;
+        sqe.params_addr = reinterpret_cast<uint64_t>(params.words().data());
+        sqe.params_len = uint32_t(params.words().size_bytes());
+        sqe.result_addr = reinterpret_cast<uint64_t>(m_call_results);
+        sqe.result_len = sizeof m_call_results;
+        capos::abi::Cqe cqe = capos::rt::ring().run(sqe);
+        if (cqe.result < 0) {
+            say(Line("shell: call: ").add(capos::abi::cqe_result_name(cqe.result)).view());
+            return;
+        }
+        std::span<const capos::capnp::Word> reply(m_call_results, cqe.result_len / 8);
+        capos::capnp::MessageReader reader(reply,
+                                           capos::capnp::ReaderLimits::for_message(reply.size()));
+        if (cqe.result == int32_t(capos::abi::CallStatus::Exception)) {
+            capos::schema::CapException::Reader exception(reader.root());
+            say(Line("exception: ").add(exception.message()).view());
+            return;
+        }
+        // Results: capabilities in them are new ids of the shell's table;
+        // the first is bound to `-> @name` when given.
+        uint32_t first_capability = 0;
+        uint64_t first_interface = 0;
+        auto print = [&](capos::capnp::TextSink& sink, uint32_t index, uint64_t field_interface) {
+            if (index == capos::capnp::PointerReader::no_capability) {
+                sink.write("null");
+                return;
+            }
+            if (first_capability == 0) {
+                first_capability = index;
+                first_interface = field_interface;
+            }
+            sink.write("<capability ");
+            sink.write_unsigned(index);
+            sink.write(">");
+        };
+        capos::capnp::PrintOptions print_options;
+        print_options.capabilities = capos::capnp::capability_printer(print);
+        char text[1024];
+        capos::capnp::TextSink sink(text);
+        auto printed =
+            capos::capnp::print_text(*set, results_type.value(), reader, sink, print_options);
+        if (printed.is_error()) {
+            say(Line("shell: call: the results do not read: ")
+                    .add(capos::capnp::to_string(printed.error()))
+                    .view());
+            return;
+        }
+        write(sink.text());
+        say(sink.truncated() ? " ..." : "");
+        if (!bind.empty()) {
+            if (first_capability == 0) {
+                say("shell: call: the results hold no capability to name");
+            } else if (m_named_count == max_named) {
+                say("shell: call: too many named capabilities");
+            } else {
+                Named& named = m_named[m_named_count++];
+                named.id = capos::abi::CapId{first_capability};
+                named.interface_id = first_interface;
+                named.name_length = bind.size();
+                __builtin_memcpy(named.name, bind.data(), bind.size());
+                say(Line("@")
+                        .add(bind)
+                        .add(" is <capability ")
+                        .udec(first_capability)
+                        .add(">")
+                        .view());
+            }
+        }
+    }
+
     // halt and reboot: only with the capability that permits them.
     void halt(std::string_view) { control("halt", true); }
     void reboot(std::string_view) { control("reboot", false); }
@@ -469,6 +709,22 @@ private:
     char m_line[1024]; // the line being run (the terminal's longest)
     History m_history;
     Job m_jobs[max_jobs] = {};
+    // Capabilities the shell received from calls, by the name given them.
+    struct Named {
+        char name[capos::abi::capset_name_max + 1];
+        size_t name_length;
+        capos::abi::CapId id;
+        uint64_t interface_id;
+    };
+    static constexpr size_t max_named = 16;
+    Named m_named[max_named] = {};
+    size_t m_named_count = 0;
+    // The schema, read once; call's buffers.
+    std::optional<capos::capnp::SchemaSet> m_schema;
+    std::span<const capos::capnp::Word> m_schema_segments[16];
+    alignas(8) capos::capnp::Word m_schema_words[128 * 1024 / 8];
+    alignas(8) capos::capnp::Word m_call_params[512];
+    alignas(8) capos::capnp::Word m_call_results[512];
     uint64_t m_interrupt_ticket = 0; // the outstanding waitInterrupt, if any
     bool m_interrupt_refused = false;
     alignas(8) capos::capnp::Word m_interrupt_result[8];
@@ -488,6 +744,9 @@ std::span<const Shell::Command> Shell::commands() {
         {"jobs", "jobs", "the programs spawned and not yet waited for", &Shell::jobs},
         {"wait", "wait <job>", "wait for a job and say how it ended", &Shell::wait},
         {"kill", "kill <job>", "end a job, and say so", &Shell::kill},
+        {"call", "call @cap.method(field = value, ...) [-> @name]",
+         "call any method of a capability held; params and results in Cap'n Proto text",
+         &Shell::call},
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},
@@ -506,6 +765,8 @@ int main() {
         return 1;
     }
     auto spawner = capos::rt::lookup<ProcessSpawner>("spawner");
-    Shell shell(terminal.value(), spawner.is_error() ? nullptr : &spawner.value());
-    shell.loop();
+    // In static storage: with the schema's buffer it is larger than the stack.
+    static std::optional<Shell> shell;
+    shell.emplace(terminal.value(), spawner.is_error() ? nullptr : &spawner.value());
+    shell->loop();
 }
