@@ -105,6 +105,22 @@ enum LineEnd {
   # Ctrl-D on an empty line.
 }
 
+interface SystemInfo {
+  # What the machine runs and how much memory it has left. It grants nothing.
+
+  motd @0 () -> (text :Text);
+  # The message of the day (the boot archive's etc/motd; empty without one).
+
+  build @1 () -> (text :Text);
+  # What was built: the system, its version and the compiler.
+
+  memory @2 () -> (totalFrames :UInt64, freeFrames :UInt64, usableBytes :UInt64,
+                   heapInUseBytes :UInt64, heapFootprintFrames :UInt64);
+  # Physical frames (4 KiB) the kernel manages and how many are free, the RAM
+  # the firmware called usable, and the kernel heap: bytes allocated and the
+  # frames it holds (it never shrinks).
+}
+
 interface SystemControl {
   # The machine itself: whoever holds this can stop everything. The default
   # system gives it to the shell only.
@@ -428,6 +444,7 @@ enum KernelCapability {
   terminal @10;
   systemControl @11;
   schemaRegistry @12;
+  systemInfo @13;
 }
 
 struct CapGrant {

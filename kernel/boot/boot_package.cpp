@@ -34,12 +34,16 @@ std::span<const uint8_t> boot_manifest_bytes() {
     return g_manifest_bytes;
 }
 
-std::span<const uint8_t> boot_schema_bytes() {
+std::span<const uint8_t> boot_file(std::string_view path) {
     if (!g_archive)
         return {};
-    if (auto entry = g_archive->find("etc/schema.bin"))
+    if (auto entry = g_archive->find(path))
         return entry->data;
     return {};
+}
+
+std::span<const uint8_t> boot_schema_bytes() {
+    return boot_file("etc/schema.bin");
 }
 
 } // namespace capos::kernel

@@ -23,6 +23,9 @@ std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name);
 // The compiled manifest exactly as it is in the archive (framed message).
 std::span<const uint8_t> boot_manifest_bytes();
 
+// The boot archive's file `path`, or nothing when it has none.
+std::span<const uint8_t> boot_file(std::string_view path);
+
 // The compiled schema (etc/schema.bin: a CodeGeneratorRequest, framed), or
 // nothing when the archive holds none.
 std::span<const uint8_t> boot_schema_bytes();

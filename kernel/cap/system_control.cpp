@@ -1,8 +1,11 @@
 // SystemControl: powering the machine off or resetting it, for whoever was
 // given the capability (the default system gives it to the shell only).
+// SystemInfo: what the machine runs and its memory, which grants nothing.
 #include "kernel/arch/arch.h"
+#include "kernel/boot/boot_package.h"
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
+#include "kernel/mm/frames.h"
 #include "kernel/object/process.h"
 
 namespace capos::kernel {
@@ -10,6 +13,7 @@ namespace capos::kernel {
 namespace {
 
 using schema::SystemControl;
+using schema::SystemInfo;
 
 class SystemControlService final : public KernelServiceOf<SystemControl, SystemControlService> {
 public:
@@ -27,7 +31,48 @@ public:
     }
 };
 
+class SystemInfoService final : public KernelServiceOf<SystemInfo, SystemInfoService> {
+public:
+    Result<void, gen::Exception> motd(SystemInfo::MotdParams::Reader,
+                                      SystemInfo::MotdResults::Builder results) {
+        std::span<const uint8_t> text = boot_file("etc/motd");
+        results.set_text({reinterpret_cast<const char*>(text.data()), text.size()});
+        return {};
+    }
+    Result<void, gen::Exception> build(SystemInfo::BuildParams::Reader,
+                                       SystemInfo::BuildResults::Builder results) {
+        constexpr std::string_view prefix = "capOS 0.1 for x86_64, built with clang ";
+        std::string_view version = __clang_version__;
+        while (!version.empty() && version.back() == ' ')
+            version.remove_suffix(1);
+        char text[128];
+        size_t length = 0;
+        for (std::string_view part : {prefix, version}) {
+            size_t take = part.size() < sizeof text - length ? part.size() : sizeof text - length;
+            __builtin_memcpy(text + length, part.data(), take);
+            length += take;
+        }
+        results.set_text({text, length});
+        return {};
+    }
+    Result<void, gen::Exception> memory(SystemInfo::MemoryParams::Reader,
+                                        SystemInfo::MemoryResults::Builder results) {
+        FrameStats frames = frame_stats();
+        HeapStats heap = heap_stats();
+        results.set_total_frames(frames.total_frames);
+        results.set_free_frames(frames.free_frames);
+        results.set_usable_bytes(frames.usable_bytes);
+        results.set_heap_in_use_bytes(heap.bytes_in_use);
+        results.set_heap_footprint_frames(heap.footprint_frames);
+        return {};
+    }
+};
+
 } // namespace
+
+RefPtr<KernelService> create_system_info_service() {
+    return make_service<SystemInfoService>();
+}
 
 RefPtr<KernelService> create_system_control_service() {
     return make_service<SystemControlService>();

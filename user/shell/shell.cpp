@@ -21,6 +21,7 @@ using capos::schema::LineEnd;
 using capos::schema::ProcessHandle;
 using capos::schema::ProcessSpawner;
 using capos::schema::SystemControl;
+using capos::schema::SystemInfo;
 using capos::schema::TerminalSession;
 using capos::shell::RunCommand;
 
@@ -92,6 +93,15 @@ public:
         : m_terminal(terminal), m_spawner(spawner) {}
 
     [[noreturn]] void loop() {
+        if (uint32_t id = held<SystemInfo>("info")) {
+            ClientOf<SystemInfo> info(capos::rt::transport(), id);
+            if (auto motd = info.motd(); motd.is_ok() && !motd.value().text().empty()) {
+                std::string_view text = motd.value().text();
+                write(text);
+                if (text.back() != '\n')
+                    write("\n");
+            }
+        }
         say("capOS shell. Type 'help' for the commands.");
         for (;;) {
             write(prompt);
@@ -141,6 +151,19 @@ private:
     static constexpr size_t max_jobs = 16;
 
     void write(std::string_view text) { (void)m_terminal->write(text); }
+
+    // The id of the shell's capability `name` speaking Interface, or 0. The
+    // shell keeps what it was given: a lookup that owned the capability would
+    // release it when done with it.
+    template <typename Interface>
+    static uint32_t held(std::string_view name) {
+        auto found = capos::rt::find_capability(name);
+        if (found.is_error() || found.value().interface_id != Interface::interface_id)
+            return 0;
+        return found.value().id.raw;
+    }
+    template <typename Interface>
+    using ClientOf = typename Interface::template Client<capos::rt::RingTransport>;
     void say(std::string_view text) {
         Line line(text);
         line.add('\n');
@@ -468,12 +491,13 @@ private:
     const capos::capnp::SchemaSet* schema() {
         if (m_schema)
             return &*m_schema;
-        auto registry = capos::rt::lookup<capos::schema::SchemaRegistry>("schema");
-        if (registry.is_error()) {
+        uint32_t id = held<capos::schema::SchemaRegistry>("schema");
+        if (id == 0) {
             say("shell: call: this shell holds no 'schema' (see caps)");
             return nullptr;
         }
-        auto size = registry.value()->size();
+        ClientOf<capos::schema::SchemaRegistry> registry(capos::rt::transport(), id);
+        auto size = registry.size();
         if (size.is_error() || size.value().bytes() == 0 ||
             size.value().bytes() > sizeof m_schema_words || size.value().bytes() % 8 != 0) {
             say("shell: call: the schema registry holds no usable schema");
@@ -482,7 +506,7 @@ private:
         uint64_t bytes = size.value().bytes();
         auto* out = reinterpret_cast<uint8_t*>(m_schema_words);
         for (uint64_t offset = 0; offset < bytes;) {
-            auto chunk = registry.value()->read(offset, capos::schema::BootPackage::max_read);
+            auto chunk = registry.read(offset, capos::schema::BootPackage::max_read);
             if (chunk.is_error() || chunk.value().data().empty() ||
                 chunk.value().data().size() > bytes - offset) {
                 say("shell: call: cannot read the schema");
@@ -674,23 +698,57 @@ private:
         }
     }
 
+    // mem: the machine's memory, through SystemInfo ("info").
+    void mem(std::string_view) {
+        uint32_t id = held<SystemInfo>("info");
+        if (id == 0) {
+            say("shell: mem: this shell holds no 'info' (see caps)");
+            return;
+        }
+        ClientOf<SystemInfo> info(capos::rt::transport(), id);
+        auto memory = info.memory();
+        if (memory.is_error()) {
+            say(Line("shell: mem: ").add(capos::rt::call_error_text(memory.error())).view());
+            return;
+        }
+        auto m = memory.value();
+        uint64_t used = m.total_frames() - m.free_frames();
+        say(Line("frames: ")
+                .udec(m.total_frames())
+                .add(" (")
+                .udec(m.total_frames() * 4 / 1024)
+                .add(" MiB), ")
+                .udec(used)
+                .add(" used, ")
+                .udec(m.free_frames())
+                .add(" free")
+                .view());
+        say(Line("kernel heap: ")
+                .udec(m.heap_in_use_bytes() / 1024)
+                .add(" KiB in use, ")
+                .udec(m.heap_footprint_frames())
+                .add(" frames held")
+                .view());
+    }
+
     // halt and reboot: only with the capability that permits them.
     void halt(std::string_view) { control("halt", true); }
     void reboot(std::string_view) { control("reboot", false); }
     void control(std::string_view verb, bool halt) {
-        auto system = capos::rt::lookup<SystemControl>("system");
-        if (system.is_error()) {
+        uint32_t id = held<SystemControl>("system");
+        if (id == 0) {
             say(Line("shell: ").add(verb).add(": this shell holds no 'system' (see caps)").view());
             return;
         }
         // Only an error comes back: the machine is gone otherwise.
         Line line("shell: ");
         line.add(verb).add(": ");
+        ClientOf<SystemControl> system(capos::rt::transport(), id);
         if (halt) {
-            if (auto done = system.value()->halt(); done.is_error())
+            if (auto done = system.halt(); done.is_error())
                 line.add(capos::rt::call_error_text(done.error()));
         } else {
-            if (auto done = system.value()->reboot(); done.is_error())
+            if (auto done = system.reboot(); done.is_error())
                 line.add(capos::rt::call_error_text(done.error()));
         }
         say(line.view());
@@ -747,6 +805,7 @@ std::span<const Shell::Command> Shell::commands() {
         {"call", "call @cap.method(field = value, ...) [-> @name]",
          "call any method of a capability held; params and results in Cap'n Proto text",
          &Shell::call},
+        {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},
