@@ -121,6 +121,45 @@ interface SystemInfo {
   # frames it holds (it never shrinks).
 }
 
+enum ProcessState {
+  # Where a process's thread is.
+
+  running @0;
+  # On the CPU (the caller itself, when it lists).
+
+  ready @1;
+  # Waiting for the CPU.
+
+  waiting @2;
+  # Blocked in cap_enter, for completions or a deadline.
+
+  ended @3;
+  # It exited, faulted or was killed; a handle still refers to it.
+}
+
+struct ProcessInfo {
+  # One process, as ProcessInspector shows it.
+
+  id @0 :UInt32;
+  name @1 :Text;
+  state @2 :ProcessState;
+  capabilities @3 :UInt32;
+  # Capabilities it holds now.
+
+  frames @4 :UInt64;
+  # Physical frames charged to it (its memory and page tables).
+}
+
+interface ProcessInspector {
+  # Every process there is, read only: it names processes and grants nothing.
+
+  const maxList :UInt32 = 256;
+  # The most processes one list returns (in id order, from `after`).
+
+  list @0 (after :UInt32) -> (processes :List(ProcessInfo));
+  # The processes with ids above `after` (0: from the first), at most maxList.
+}
+
 interface SystemControl {
   # The machine itself: whoever holds this can stop everything. The default
   # system gives it to the shell only.
@@ -445,6 +484,7 @@ enum KernelCapability {
   systemControl @11;
   schemaRegistry @12;
   systemInfo @13;
+  processInspector @14;
 }
 
 struct CapGrant {

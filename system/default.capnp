@@ -1,8 +1,8 @@
 # The system `make run` boots: the capability shell on the terminal. init
 # starts the shell with the terminal, the console, the timer, the spawner, the
-# machine's power (system), the schema registry, the entropy source and the
-# system information (motd, build, memory), which it hands on to the programs
-# it runs only as the user lists them.
+# machine's power (system), the schema registry, the entropy source, the
+# system information (motd, build, memory) and the process inspector, which it
+# hands on to the programs it runs only as the user lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -30,6 +30,7 @@ const manifest :Capos.SystemManifest = (
       (name = "schema", source = (kernel = schemaRegistry)),
       (name = "entropy", source = (kernel = entropy)),
       (name = "info", source = (kernel = systemInfo)),
+      (name = "processes", source = (kernel = processInspector)),
     ],
     services = [
       ( name = "shell", binary = "shell",
@@ -42,6 +43,7 @@ const manifest :Capos.SystemManifest = (
           (name = "schema", source = (kernel = schemaRegistry)),
           (name = "entropy", source = (kernel = entropy)),
           (name = "info", source = (kernel = systemInfo)),
+          (name = "processes", source = (kernel = processInspector)),
         ] ),
     ],
   ),

@@ -32,6 +32,7 @@ constexpr Factory g_factories[] = {
     {Kind::SystemControl, create_system_control_service},
     {Kind::SchemaRegistry, create_schema_registry_service},
     {Kind::SystemInfo, create_system_info_service},
+    {Kind::ProcessInspector, create_process_inspector_service},
 };
 static_assert(sizeof g_factories / sizeof g_factories[0] == kernel_source_count,
               "a row for every KernelCapability the schema names");

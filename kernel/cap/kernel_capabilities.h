@@ -36,6 +36,7 @@ RefPtr<KernelService> create_terminal_service();
 RefPtr<KernelService> create_system_control_service();
 RefPtr<KernelService> create_schema_registry_service();
 RefPtr<KernelService> create_system_info_service();
+RefPtr<KernelService> create_process_inspector_service();
 // A capability to `object` (the MemoryObject interface); null when the heap is
 // exhausted.
 RefPtr<KernelService> create_memory_object_service(RefPtr<MemoryObject> object);

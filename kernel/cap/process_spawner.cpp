@@ -1,5 +1,6 @@
 // ProcessSpawner and ProcessHandle: starting boot binaries with exactly the
 // capabilities the caller chooses to give, and waiting for them to end.
+// ProcessInspector: listing every process, granting nothing.
 //
 // spawn decodes everything first (name, binary, every grant, gathering the
 // granted capabilities into a Transfer as an endpoint call does) and changes
@@ -16,6 +17,7 @@
 #include "kernel/ipc/transfer.h"
 #include "kernel/lib/log.h"
 #include "kernel/object/process.h"
+#include "kernel/object/thread.h"
 #include "lib/args/args_block.h"
 #include "lib/elf/elf.h"
 #include "lib/manifest/limits.h"
@@ -26,6 +28,7 @@ namespace {
 
 using schema::Grant;
 using schema::ProcessHandle;
+using schema::ProcessInspector;
 using schema::ProcessSpawner;
 
 class ProcessHandleObject final : public KernelServiceOf<ProcessHandle, ProcessHandleObject> {
@@ -53,6 +56,54 @@ public:
 
 private:
     RefPtr<Process> m_child;
+};
+
+// ProcessInspector: every process, read only.
+class ProcessInspectorService final
+    : public KernelServiceOf<ProcessInspector, ProcessInspectorService> {
+public:
+    Result<void, gen::Exception> list(ProcessInspector::ListParams::Reader params,
+                                      ProcessInspector::ListResults::Builder results) {
+        uint32_t after = params.after();
+        uint32_t count = 0;
+        Process::for_each([&](Process& process) {
+            if (process.id() > after && count < ProcessInspector::max_list)
+                ++count;
+        });
+        auto list = results.init_processes(count);
+        if (list.size() != count)
+            return Err{overloaded("results buffer too small")};
+        uint32_t index = 0;
+        Process::for_each([&](Process& process) {
+            if (process.id() <= after || index == count)
+                return;
+            auto info = list[index++];
+            info.set_id(process.id());
+            info.set_name(process.name());
+            info.set_state(state_of(process));
+            info.set_capabilities(uint32_t(process.capabilities().count()));
+            info.set_frames(process.frame_ledger().charged());
+        });
+        return {};
+    }
+
+private:
+    static schema::ProcessState state_of(const Process& process) {
+        const Thread* thread = process.main_thread();
+        if (process.has_exited() || !thread)
+            return schema::ProcessState::Ended;
+        switch (thread->state()) {
+        case Thread::State::Running:
+            return schema::ProcessState::Running;
+        case Thread::State::Ready:
+            return schema::ProcessState::Ready;
+        case Thread::State::Blocked:
+            return schema::ProcessState::Waiting;
+        case Thread::State::Dead:
+            break;
+        }
+        return schema::ProcessState::Ended;
+    }
 };
 
 constexpr size_t max_grants = abi::capset_max_entries;
@@ -243,6 +294,10 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
 }
 
 } // namespace
+
+RefPtr<KernelService> create_process_inspector_service() {
+    return make_service<ProcessInspectorService>();
+}
 
 RefPtr<KernelService> create_process_spawner_service() {
     return make_service<ProcessSpawnerService>();

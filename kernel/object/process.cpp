@@ -87,6 +87,7 @@ Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name,
         tables.value(), std::move(ledger), std::span(slot_array, limits.capability_slots), limits);
     process->m_slots = slot_array;
     process->m_id = g_next_process_id++;
+    s_all.push_back(*process);
     __builtin_memcpy(process->m_name, name.data(), name.size());
     process->m_name_length = name.size();
     return RefPtr<Process>::adopt(process);
@@ -306,7 +307,10 @@ void Process::wait_for_exit() {
     m_waiter = nullptr;
 }
 
+constinit IntrusiveList<Process, AllProcessesLink> Process::s_all;
+
 void Process::destroy() {
+    s_all.remove(*this);
     if (Thread* never_started = std::exchange(m_prepared_thread, nullptr))
         never_started->release_reference();
     // Reached when the last reference goes, inside whatever work dropped it:

@@ -56,7 +56,9 @@ struct ProcessLimits {
     }
 };
 
-class Process final : public KernelObject {
+struct AllProcessesLink;
+
+class Process final : public KernelObject, public IntrusiveListNode<AllProcessesLink> {
 public:
     static constexpr ObjectType object_type = ObjectType::Process;
     static constexpr size_t max_name_length = schema::max_process_name;
@@ -99,6 +101,16 @@ public:
     bool kill_requested() const { return m_kill_requested; }
     // Ends the current process if a kill was requested (no return then).
     static void end_current_if_killed();
+    // Every process from its creation until it is destroyed, in id order
+    // (ids only grow), for ProcessInspector. With interrupts off.
+    template <typename F>
+    static void for_each(F&& visit) {
+        for (Process& process : s_all)
+            visit(process);
+    }
+    // Its main thread, if it has one that has not ended.
+    const Thread* main_thread() const { return m_main_thread; }
+    FrameLedger& frame_ledger() { return m_space.ledger(); }
 
     // The ring page through the kernel's direct map. Its contents are written
     // by the process at any time: read each field once, validate, then use.
@@ -188,6 +200,7 @@ private:
     void free_spare_calls();
     uint64_t m_queued_bytes = 0;
     uint32_t m_completions_owed = 0;
+    static constinit IntrusiveList<Process, AllProcessesLink> s_all;
     ExitStatus m_exit_status;
     bool m_kill_requested = false;
 };

@@ -19,6 +19,7 @@ namespace {
 using capos::rt::Line;
 using capos::schema::LineEnd;
 using capos::schema::ProcessHandle;
+using capos::schema::ProcessInspector;
 using capos::schema::ProcessSpawner;
 using capos::schema::SystemControl;
 using capos::schema::SystemInfo;
@@ -698,6 +699,62 @@ private:
         }
     }
 
+    // ps: every process, through ProcessInspector ("processes").
+    void ps(std::string_view) {
+        uint32_t id = held<ProcessInspector>("processes");
+        if (id == 0) {
+            say("shell: ps: this shell holds no 'processes' (see caps)");
+            return;
+        }
+        ClientOf<ProcessInspector> inspector(capos::rt::transport(), id);
+        say("   id  state    caps  frames  name");
+        uint32_t after = 0;
+        for (;;) {
+            auto listed = inspector.list(after);
+            if (listed.is_error()) {
+                say(Line("shell: ps: ").add(capos::rt::call_error_text(listed.error())).view());
+                return;
+            }
+            auto processes = listed.value().processes();
+            for (auto process : processes) {
+                Line line;
+                pad(line, 5, Line().udec(process.id()).view());
+                line.add("  ");
+                std::string_view state = state_name(process.state());
+                line.add(state);
+                for (size_t column = state.size(); column < 7; ++column)
+                    line.add(' ');
+                pad(line, 6, Line().udec(process.capabilities()).view());
+                pad(line, 8, Line().udec(process.frames()).view());
+                line.add("  ").add(process.name());
+                say(line.view());
+                after = process.id();
+            }
+            if (processes.size() < ProcessInspector::max_list)
+                return;
+        }
+    }
+    // Right-aligned in `width` columns.
+    static void pad(Line& line, size_t width, std::string_view text) {
+        for (size_t column = text.size(); column < width; ++column)
+            line.add(' ');
+        line.add(text);
+    }
+    static std::string_view state_name(capos::schema::ProcessState state) {
+        switch (state) {
+        case capos::schema::ProcessState::Running:
+            return "running";
+        case capos::schema::ProcessState::Ready:
+            return "ready";
+        case capos::schema::ProcessState::Waiting:
+            return "waiting";
+        case capos::schema::ProcessState::Ended:
+            return "ended";
+        default:
+            return "?";
+        }
+    }
+
     // mem: the machine's memory, through SystemInfo ("info").
     void mem(std::string_view) {
         uint32_t id = held<SystemInfo>("info");
@@ -805,6 +862,7 @@ std::span<const Shell::Command> Shell::commands() {
         {"call", "call @cap.method(field = value, ...) [-> @name]",
          "call any method of a capability held; params and results in Cap'n Proto text",
          &Shell::call},
+        {"ps", "ps", "every process: id, state, capabilities, frames, name", &Shell::ps},
         {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
