@@ -12,7 +12,23 @@ namespace {
 
 using schema::Console;
 
-void write_in_pieces(std::string_view text, bool newline) {
+class ConsoleService final : public KernelServiceOf<Console, ConsoleService> {
+public:
+    Result<void, gen::Exception> write(Console::WriteParams::Reader params,
+                                       Console::WriteResults::Builder) {
+        console_write_in_pieces(params.text(), false);
+        return {};
+    }
+    Result<void, gen::Exception> write_line(Console::WriteLineParams::Reader params,
+                                            Console::WriteLineResults::Builder) {
+        console_write_in_pieces(params.text(), true);
+        return {};
+    }
+};
+
+} // namespace
+
+void console_write_in_pieces(std::string_view text, bool newline) {
     constexpr size_t piece = 256;
     while (text.size() > piece) {
         size_t end = text.substr(0, piece).rfind('\n');
@@ -23,22 +39,6 @@ void write_in_pieces(std::string_view text, bool newline) {
     }
     console_write_text(text, newline);
 }
-
-class ConsoleService final : public KernelServiceOf<Console, ConsoleService> {
-public:
-    Result<void, gen::Exception> write(Console::WriteParams::Reader params,
-                                       Console::WriteResults::Builder) {
-        write_in_pieces(params.text(), false);
-        return {};
-    }
-    Result<void, gen::Exception> write_line(Console::WriteLineParams::Reader params,
-                                            Console::WriteLineResults::Builder) {
-        write_in_pieces(params.text(), true);
-        return {};
-    }
-};
-
-} // namespace
 
 RefPtr<KernelService> create_console_service() {
     return make_service<ConsoleService>();

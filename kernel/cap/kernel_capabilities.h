@@ -37,6 +37,13 @@ RefPtr<KernelService> create_system_control_service();
 RefPtr<KernelService> create_schema_registry_service();
 RefPtr<KernelService> create_system_info_service();
 RefPtr<KernelService> create_process_inspector_service();
+// Writes `text` on the console as Console.write does (`newline`: as
+// writeLine): in pieces of at most a line or 256 bytes, each never
+// interleaved with kernel log lines, with a preemption point between them, so
+// that a long text holds neither the CPU nor interrupts off. TerminalSession
+// writes the same way.
+void console_write_in_pieces(std::string_view text, bool newline);
+
 // A capability to `object` (the MemoryObject interface); null when the heap is
 // exhausted.
 RefPtr<KernelService> create_memory_object_service(RefPtr<MemoryObject> object);

@@ -84,7 +84,7 @@ public:
 
     Result<void, gen::Exception> write(TerminalSession::WriteParams::Reader params,
                                        TerminalSession::WriteResults::Builder) {
-        console_write_text(params.text(), false);
+        console_write_in_pieces(params.text(), false);
         return {};
     }
 

@@ -126,5 +126,38 @@ int main() {
     }
     suite.check_ok("a 3 KiB console text in one write",
                    console_cap.value()->write(std::string_view(text, sizeof text)));
+    // The longest text there can be (60 KiB of lines, within the ring's
+    // largest message) through the terminal, which writes to the same port.
+    static char long_text[960 * 64];
+    for (int line = 0; line < 960; ++line) {
+        for (int c = 0; c < 63; ++c)
+            long_text[line * 64 + c] = c == 0 ? '|' : ':';
+        long_text[line * 64 + 63] = '\n';
+    }
+    // (Beyond what a generated client's params buffer holds: a raw CALL.)
+    auto terminal = rt::find_capability("terminal");
+    if (suite.check("a terminal", terminal.is_ok())) {
+        alignas(8) static capnp::Word params[sizeof long_text / 8 + 8];
+        capnp::MessageBuilder message(params);
+        schema::TerminalSession::WriteParams::Builder(
+            message.init_root(schema::TerminalSession::WriteParams::data_words,
+                              schema::TerminalSession::WriteParams::pointer_count))
+            .set_text(std::string_view(long_text, sizeof long_text));
+        alignas(8) static capnp::Word results[8];
+        abi::Sqe sqe{};
+        sqe.opcode = uint8_t(abi::Opcode::Call);
+        sqe.cap = terminal.value().id.raw;
+        sqe.interface_id = schema::TerminalSession::interface_id;
+        sqe.method = uint16_t(schema::TerminalSession::Method::Write);
+        sqe.params_addr = reinterpret_cast<uint64_t>(message.words().data());
+        sqe.params_len = uint32_t(message.words().size_bytes());
+        sqe.result_addr = reinterpret_cast<uint64_t>(results);
+        sqe.result_len = sizeof results;
+        abi::Cqe cqe = rt::ring().run(sqe);
+        suite.check("a 60 KiB terminal text in one write",
+                    message.error() == capnp::WireError::None &&
+                        cqe.result == int32_t(abi::CallStatus::Ok),
+                    Line("result ").dec(cqe.result));
+    }
     return suite.finish();
 }

@@ -16,6 +16,7 @@ const manifest :Capos.SystemManifest = (
       (name = "spawner", source = (kernel = processSpawner)),
       (name = "vm", source = (kernel = virtualMemory)),
       (name = "frames", source = (kernel = frameAllocator)),
+      (name = "terminal", source = (kernel = terminal)),
     ],
   ),
 );
