@@ -49,8 +49,22 @@ enum SqeFlags : uint8_t {
     SqeNone = 0,
     // Return: the message is a CapException, not the method's results.
     SqeReturnException = 1 << 0,
+    // Call: the params are the first params_len bytes (0, 8 or 16) of the
+    // entry's last 16 (sqe_inline_params), not at params_addr, which must be
+    // 0; the bytes after them must be 0 too. Those 16 bytes are where a call
+    // lists transfers, so such a call sends no capabilities.
+    SqeInlineParams = 1 << 1,
+    // Call: an answer that is the method's results, carries no capabilities
+    // and takes at most cqe_inline_bytes comes in the completion itself
+    // (CallStatus::OkInline, the message in the completion's last 16 bytes) instead of
+    // the result buffer. Anything else goes to the result buffer as usual;
+    // a call whose answers always fit may leave that buffer absent.
+    SqeInlineResult = 1 << 2,
 };
-inline constexpr uint8_t sqe_valid_flags = SqeReturnException;
+inline constexpr uint8_t sqe_valid_flags = SqeReturnException | SqeInlineParams | SqeInlineResult;
+// The flags each opcode takes (BadFlags otherwise).
+inline constexpr uint8_t sqe_call_flags = SqeInlineParams | SqeInlineResult;
+inline constexpr uint8_t sqe_return_flags = SqeReturnException;
 
 // Negative CQE results: the call never reached the object (or its server).
 enum class TransportError : int32_t {
@@ -75,6 +89,7 @@ enum class TransportError : int32_t {
 enum class CallStatus : int32_t {
     Ok = 0,        // the result buffer holds the method's results
     Exception = 1, // the result buffer holds a CapException
+    OkInline = 2,  // the completion holds the method's results (SqeInlineResult)
 };
 
 // The names of the values above, as spelled there ("BadBuffer"), for logs and
@@ -123,6 +138,8 @@ constexpr std::string_view to_string(CallStatus status) {
         return "Ok";
     case CallStatus::Exception:
         return "Exception";
+    case CallStatus::OkInline:
+        return "OkInline";
     }
     return {};
 }
@@ -135,7 +152,7 @@ constexpr std::string_view cqe_result_name(int32_t result) {
     return name.empty() ? "?" : name;
 }
 static_assert(cqe_result_name(-4) == "BadBuffer" && cqe_result_name(1) == "Exception");
-static_assert(cqe_result_name(-16) == "?" && cqe_result_name(2) == "?");
+static_assert(cqe_result_name(-16) == "?" && cqe_result_name(3) == "?");
 
 struct Sqe {
     uint8_t opcode;          // Opcode
@@ -156,6 +173,12 @@ static_assert(sizeof(Sqe) == 64);
 static_assert(offsetof(Sqe, user_data) == 8);
 static_assert(offsetof(Sqe, params_addr) == 24);
 static_assert(offsetof(Sqe, result_addr) == 40);
+// Where a Call with SqeInlineParams carries its params: the entry's last 16
+// bytes, in place of call_id, transfer_count and transfer_addr.
+inline constexpr size_t sqe_inline_params_offset = 48;
+inline constexpr uint32_t sqe_inline_params_bytes = 16;
+static_assert(offsetof(Sqe, call_id) == sqe_inline_params_offset);
+static_assert(sqe_inline_params_offset + sqe_inline_params_bytes == sizeof(Sqe));
 
 struct Cqe {
     uint64_t user_data;  // from the SQE
@@ -166,6 +189,23 @@ struct Cqe {
     uint64_t extra;      // Recv: the caller's process id; otherwise 0
 };
 static_assert(sizeof(Cqe) == 32);
+// Where a completion with CallStatus::OkInline carries the results message
+// (result_len bytes of it, the rest 0): its last 16 bytes, in place of
+// call_id, cap_count and extra, which such a completion does not use.
+inline constexpr size_t cqe_inline_offset = 16;
+inline constexpr uint32_t cqe_inline_bytes = 16;
+static_assert(offsetof(Cqe, call_id) == cqe_inline_offset);
+static_assert(cqe_inline_offset + cqe_inline_bytes == sizeof(Cqe));
+// The inline results of `cqe`, as two words.
+inline void cqe_inline_words(const Cqe& cqe, uint64_t (&words)[2]) {
+    __builtin_memcpy(words, reinterpret_cast<const unsigned char*>(&cqe) + cqe_inline_offset,
+                     sizeof words);
+}
+inline void set_cqe_inline_words(Cqe& cqe, uint64_t first, uint64_t second) {
+    uint64_t words[2] = {first, second};
+    __builtin_memcpy(reinterpret_cast<unsigned char*>(&cqe) + cqe_inline_offset, words,
+                     sizeof words);
+}
 
 struct RingHeader {
     uint32_t sq_head;     // kernel → process

@@ -35,7 +35,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const ring::DecodedSqe& d = decoded.value();
         require(sqe.opcode < abi::opcode_count);
         require((sqe.flags & ~abi::sqe_valid_flags) == 0);
-        require(inside_user_space(d.params) && inside_user_space(d.result));
+        if (d.flags & abi::SqeInlineParams) {
+            // Params in the entry: at most 16 bytes, whole words, nothing
+            // after them, and neither an address nor transfers beside them.
+            require(d.opcode == abi::Opcode::Call && d.params.address == 0 &&
+                    d.params.length <= abi::sqe_inline_params_bytes && d.params.length % 8 == 0 &&
+                    d.transfer_count == 0 && d.transfer_address == 0 && d.call_id == 0);
+            require((d.params.length >= 16 || d.inline_params[1] == 0) &&
+                    (d.params.length >= 8 || d.inline_params[0] == 0));
+            require(
+                std::memcmp(d.inline_params,
+                            reinterpret_cast<const uint8_t*>(&sqe) + abi::sqe_inline_params_offset,
+                            sizeof d.inline_params) == 0);
+        } else {
+            require(inside_user_space(d.params));
+            require(d.inline_params[0] == 0 && d.inline_params[1] == 0);
+        }
+        if (d.flags & (abi::SqeInlineParams | abi::SqeInlineResult))
+            require(d.opcode == abi::Opcode::Call);
+        require(inside_user_space(d.result));
         require(d.transfer_count <= abi::max_transfers);
         if (d.transfer_count > 0)
             require(d.transfer_address >= abi::user_min_address &&

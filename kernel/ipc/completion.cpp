@@ -29,10 +29,10 @@ void post_completion(Process& process, const abi::Cqe& cqe, Wake wake) {
 }
 
 std::optional<PendingReply> PendingReply::owe(Process& caller, uint64_t user_data,
-                                              ring::UserRange result) {
+                                              ring::UserRange result, bool inline_result) {
     if (!ring::may_owe(caller.completions_owed()))
         return std::nullopt;
-    return PendingReply(caller, user_data, result);
+    return PendingReply(caller, user_data, result, inline_result);
 }
 
 bool PendingReply::may_keep() const {
@@ -40,9 +40,23 @@ bool PendingReply::may_keep() const {
     return m_caller && ring::may_owe(m_caller->completions_owed() - 1);
 }
 
-PendingReply::PendingReply(Process& caller, uint64_t user_data, ring::UserRange result)
-    : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result) {
+PendingReply::PendingReply(Process& caller, uint64_t user_data, ring::UserRange result,
+                           bool inline_result)
+    : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result),
+      m_inline_result(inline_result) {
     caller.owe_completion();
+}
+
+bool PendingReply::complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake) {
+    uint64_t bytes = message.size() * sizeof(capnp::Word);
+    if (!m_inline_result || cqe.result != int32_t(abi::CallStatus::Ok) ||
+        bytes > abi::cqe_inline_bytes)
+        return false;
+    cqe.result = int32_t(abi::CallStatus::OkInline);
+    cqe.result_len = uint32_t(bytes);
+    abi::set_cqe_inline_words(cqe, bytes >= 8 ? message[0] : 0, bytes >= 16 ? message[1] : 0);
+    complete(cqe, wake);
+    return true;
 }
 
 void PendingReply::settle() {
@@ -72,6 +86,9 @@ void PendingReply::complete_with_message(abi::CallStatus status,
     VERIFY(m_caller);
     if (m_caller->has_exited())
         return complete({}); // nothing to write into; the completion goes nowhere
+    abi::Cqe inline_cqe{.result = int32_t(status)};
+    if (complete_inline(inline_cqe, message, Wake::Queued))
+        return;
     uint64_t bytes = message.size() * sizeof(capnp::Word);
     UserDestination out;
     if (auto error = open(out, bytes))
@@ -90,6 +107,8 @@ PendingReply::Answer PendingReply::answer(abi::Cqe cqe, std::span<const std::byt
         return Answer::Delivered;
     }
     uint32_t cap_count = transfer.count();
+    if (cap_count == 0 && header.empty() && complete_inline(cqe, message, wake))
+        return Answer::Delivered;
     uint64_t message_bytes = message.size() * sizeof(capnp::Word);
     uint64_t records_bytes = uint64_t(cap_count) * sizeof(abi::CapRecord);
     // Decode: the buffer must take everything before anything moves.

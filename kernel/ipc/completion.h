@@ -46,16 +46,17 @@ class PendingReply {
 public:
     PendingReply() = default;
     // Owes `caller` the completion of the submission `user_data`, whose
-    // result buffer is `result`; nullopt when the caller is owed as many as
-    // it may be (abi::ring_max_owed): the submission must then be answered
-    // at once (QuotaExceeded, or an overloaded exception).
+    // result buffer is `result` (and whose results may come in the
+    // completion itself when small: SqeInlineResult); nullopt when the caller
+    // is owed as many as it may be (abi::ring_max_owed): the submission must
+    // then be answered at once (QuotaExceeded, or an overloaded exception).
     static std::optional<PendingReply> owe(Process& caller, uint64_t user_data,
-                                           ring::UserRange result);
+                                           ring::UserRange result, bool inline_result = false);
     // The same without the bound, for an answer that may be posted at once
     // (a Recv that finds a call waiting): the caller checks may_keep()
     // before keeping it for later.
     static PendingReply owe_unbounded(Process& caller, uint64_t user_data, ring::UserRange result) {
-        return PendingReply(caller, user_data, result);
+        return PendingReply(caller, user_data, result, false);
     }
     // Whether this answer may be kept for later within the bound.
     bool may_keep() const;
@@ -63,13 +64,14 @@ public:
     // every endpoint call's path).
     PendingReply(PendingReply&& other) noexcept
         : m_caller(std::exchange(other.m_caller, nullptr)), m_user_data(other.m_user_data),
-          m_result(other.m_result) {}
+          m_result(other.m_result), m_inline_result(other.m_inline_result) {}
     PendingReply& operator=(PendingReply&& other) noexcept {
         if (this != &other) {
             reset();
             m_caller = std::exchange(other.m_caller, nullptr);
             m_user_data = other.m_user_data;
             m_result = other.m_result;
+            m_inline_result = other.m_inline_result;
         }
         return *this;
     }
@@ -88,7 +90,8 @@ public:
     void complete_with_error(abi::TransportError error) { complete(error_cqe(0, error)); }
     // Writes `message` into the caller's result buffer and completes with
     // `status`; ResultTooSmall or BadBuffer instead when the buffer is too
-    // small or no longer writable.
+    // small or no longer writable. (Results the caller may take in the
+    // completion, small and without capabilities, go there instead.)
     void complete_with_message(abi::CallStatus status, std::span<const capnp::Word> message);
 
     // The general form, for a message that carries capabilities: writes
@@ -115,7 +118,11 @@ public:
     }
 
 private:
-    PendingReply(Process& caller, uint64_t user_data, ring::UserRange result);
+    PendingReply(Process& caller, uint64_t user_data, ring::UserRange result, bool inline_result);
+    // Completes with `message` in the completion itself (CallStatus::OkInline)
+    // when the caller asked for that and it is results that fit; false, and
+    // nothing done, otherwise.
+    bool complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake);
     // Gives back the owed slot and the reference to the caller (set), and
     // forgets it.
     void settle();
@@ -126,6 +133,7 @@ private:
     Process* m_caller = nullptr; // holds a reference (settle() drops it)
     uint64_t m_user_data = 0;
     ring::UserRange m_result{0, 0};
+    bool m_inline_result = false;
 };
 
 } // namespace capos::kernel

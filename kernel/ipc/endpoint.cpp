@@ -133,7 +133,8 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     uint64_t queued_bytes = direct ? 0 : params.size() * sizeof(capnp::Word);
     if (!caller.can_add_outgoing(queued_bytes))
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
-    auto reply = PendingReply::owe(caller, sqe.user_data, sqe.result);
+    auto reply = PendingReply::owe(caller, sqe.user_data, sqe.result,
+                                   (sqe.flags & abi::SqeInlineResult) != 0);
     if (!reply)
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
 

@@ -32,6 +32,16 @@ capnp::MessageReader reader_of(std::span<const capnp::Word> message) {
     return capnp::MessageReader(message, capnp::ReaderLimits::for_message(message.size()));
 }
 
+// Whether `message` (a submission's, in kernel memory) is well-formed;
+// `capabilities` tells whether it holds a capability pointer. Empty is
+// allowed.
+[[gnu::always_inline]] inline bool valid_message(std::span<const capnp::Word> message,
+                                                 bool& capabilities) {
+    if (message.empty())
+        return true;
+    return capnp::validate(reader_of(message), &capabilities) == capnp::WireError::None;
+}
+
 TransportError transport_error_of(CapError error) {
     switch (error) {
     case CapError::Stale:
@@ -76,9 +86,25 @@ copy_in_message(const ring::UserRange& range, const ring::UserRange* result = nu
             return Err{TransportError::BadBuffer};
     }
     Message message{{g_params, words}};
-    if (words > 0 &&
-        capnp::validate(reader_of(message.words), &message.capabilities) != capnp::WireError::None)
+    if (!valid_message(message.words, message.capabilities))
         return Err{TransportError::BadParams};
+    return message;
+}
+
+// A CALL's params carried in its entry (SqeInlineParams): put in the scratch
+// buffer and checked like any message, with no user access; with
+// `result_writable`, the result buffer is probed as copy_in_message does
+// (there is nothing to probe when it is absent, as such a call may leave it).
+[[gnu::always_inline]] inline Result<Message, TransportError>
+take_inline_message(const ring::DecodedSqe& sqe, bool* result_writable = nullptr) {
+    g_params[0] = sqe.inline_params[0];
+    g_params[1] = sqe.inline_params[1];
+    size_t words = sqe.params.length / 8;
+    Message message{{g_params, words}};
+    if (!valid_message(message.words, message.capabilities))
+        return Err{TransportError::BadParams};
+    if (result_writable)
+        *result_writable = arch::raw_user_writable(sqe.result.address, sqe.result.length);
     return message;
 }
 
@@ -94,6 +120,17 @@ Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::
         return Transfer{};
     }
     return Transfer::prepare(process, sqe, reader_of(message.words));
+}
+
+// How many words a kernel service may build its results in: the result
+// buffer's size, or at least what fits the completion when the answer may
+// come there.
+[[gnu::always_inline]] inline size_t results_words(const ring::DecodedSqe& sqe) {
+    size_t words = sqe.result.length / 8;
+    constexpr size_t inline_words = abi::cqe_inline_bytes / 8;
+    if ((sqe.flags & abi::SqeInlineResult) && words < inline_words)
+        words = inline_words;
+    return words;
 }
 
 // A kernel service answers at once (decode, then invoke), or later when the
@@ -114,18 +151,35 @@ call_kernel_service(Process& process, KernelService& service, const ring::Decode
     Invocation invocation{.caller = process,
                           .method = sqe.method,
                           .params = params,
-                          .results = std::span<capnp::Word>(g_results, sqe.result.length / 8),
+                          .results = std::span<capnp::Word>(g_results, results_words(sqe)),
                           .user_data = sqe.user_data,
-                          .result = sqe.result};
+                          .result = sqe.result,
+                          .inline_result = (sqe.flags & abi::SqeInlineResult) != 0};
     // The scratch buffers stay this call's while it runs, even if it gives
     // up the CPU at a preemption point.
-    Scheduler::set_call_scratch(
-        {{g_params, g_results}, {params_words.size() * sizeof(capnp::Word), sqe.result.length}});
+    Scheduler::set_call_scratch({{g_params, g_results},
+                                 {params_words.size() * sizeof(capnp::Word),
+                                  invocation.results.size() * sizeof(capnp::Word)}});
     gen::DispatchResult outcome = service.dispatch(invocation);
     Scheduler::set_call_scratch({});
     if (invocation.deferred)
         return std::nullopt;
     if (outcome.status == gen::DispatchStatus::BufferFull)
+        return error_cqe(sqe.user_data, TransportError::ResultTooSmall);
+    size_t bytes = outcome.message.size() * sizeof(capnp::Word);
+    if ((sqe.flags & abi::SqeInlineResult) && outcome.status == gen::DispatchStatus::Results &&
+        bytes <= abi::cqe_inline_bytes) {
+        // The scratch buffer has room for both words (results_words); what
+        // the message does not use is 0 in the completion, never what an
+        // earlier call left in the scratch.
+        const capnp::Word* words = outcome.message.data();
+        abi::Cqe cqe{.user_data = sqe.user_data,
+                     .result = int32_t(abi::CallStatus::OkInline),
+                     .result_len = uint32_t(bytes)};
+        abi::set_cqe_inline_words(cqe, bytes >= 8 ? words[0] : 0, bytes >= 16 ? words[1] : 0);
+        return cqe;
+    }
+    if (bytes > sqe.result.length)
         return error_cqe(sqe.user_data, TransportError::ResultTooSmall);
     if (!UserSpan<capnp::Word>(sqe.result.address, outcome.message.size())
              .copy_out(outcome.message.data()))
@@ -149,8 +203,10 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
 
     bool result_writable = false;
-    auto params = service ? copy_in_message(sqe.params, &sqe.result, &result_writable)
-                          : copy_in_message(sqe.params);
+    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
+    auto params = inline_params ? take_inline_message(sqe, service ? &result_writable : nullptr)
+                  : service     ? copy_in_message(sqe.params, &sqe.result, &result_writable)
+                                : copy_in_message(sqe.params);
     if (params.is_error())
         return error_cqe(sqe.user_data, params.error());
     if (client) {
@@ -258,7 +314,7 @@ uint32_t unread(Process& process, abi::RingPage& page) {
 } // namespace
 
 std::optional<PendingReply> Invocation::defer() {
-    auto reply = PendingReply::owe(caller, user_data, result);
+    auto reply = PendingReply::owe(caller, user_data, result, inline_result);
     deferred = reply.has_value();
     return reply;
 }

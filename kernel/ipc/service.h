@@ -24,6 +24,7 @@ struct Invocation {
     std::span<capnp::Word> results;
     uint64_t user_data;     // of the submission
     ring::UserRange result; // the caller's result buffer
+    bool inline_result;     // a small answer may come in the completion (SqeInlineResult)
 
     // The one way a kernel service answers later (a wait answered when a
     // process ends, a sleep answered at its deadline): it takes the call's

@@ -581,31 +581,36 @@ private:
 // walked again to find them).
 WireError validate(const MessageReader& message, bool* capabilities = nullptr);
 
+// Whether `segment`, as the only segment of a message read with at least
+// `traversal_words` of budget and one level of nesting, is what most calls
+// send: a root struct without pointers (params of plain data, or none) that
+// lies in the segment. Nothing is reachable from such a root, so the
+// validation walk would charge its size once and stop: true is that walk's
+// outcome (valid, no capability) when every check passes, and false says
+// only that the walk must decide.
+inline bool is_flat_struct_root(std::span<const Word> segment, uint64_t traversal_words) {
+    if (segment.empty())
+        return false;
+    Word root = detail::load<Word>(segment.data());
+    if (root == 0 || detail::kind_of(root) != detail::PointerKind::Struct ||
+        detail::struct_pointer_count(root) != 0)
+        return false;
+    uint64_t size = segment.size();
+    int64_t offset = 1 + detail::offset_of(root);
+    uint64_t words = detail::struct_data_words(root);
+    return offset >= 0 && static_cast<uint64_t>(offset) <= size &&
+           words <= size - static_cast<uint64_t>(offset) &&
+           detail::traversal_charge(words) <= traversal_words;
+}
+
 // Inline: the shortcut below decides the params of most calls without a call.
 inline WireError validate(const MessageReader& message, bool* capabilities) {
-    // What most calls send: one segment whose root is a struct without
-    // pointers (params of plain data, or none). Nothing is reachable from it,
-    // so the walk below would charge its size once and stop; this is that
-    // walk's outcome when every check passes (the root in its segment, its
-    // charge within the budget, a nesting level to enter), and the general
-    // walk decides everything else.
-    if (message.m_segments.empty() && !message.m_first.empty() && message.m_limits.nesting != 0) {
-        Word root = detail::load<Word>(message.m_first.data());
-        if (root != 0 && detail::kind_of(root) == detail::PointerKind::Struct &&
-            detail::struct_pointer_count(root) == 0) {
-            uint64_t size = message.m_first.size();
-            int64_t offset = 1 + detail::offset_of(root);
-            uint64_t words = detail::struct_data_words(root);
-            if (offset >= 0 && static_cast<uint64_t>(offset) <= size &&
-                words <= size - static_cast<uint64_t>(offset) &&
-                detail::traversal_charge(words) <= message.m_limits.traversal_words) {
-                if (capabilities)
-                    *capabilities = false;
-                return WireError::None;
-            }
-        }
+    if (message.m_segments.empty() && message.m_limits.nesting != 0 &&
+        is_flat_struct_root(message.m_first, message.m_limits.traversal_words)) {
+        if (capabilities)
+            *capabilities = false;
+        return WireError::None;
     }
-
     return detail::validate_by_walking(message, capabilities);
 }
 

@@ -83,6 +83,9 @@ struct DecodedSqe {
     uint32_t call_id;
     uint64_t transfer_address; // TransferDescriptors, transfer_count of them
     uint32_t transfer_count;
+    // SqeInlineParams: the params message (params.length bytes of it; the
+    // rest is 0). params.address is then 0 and there are no transfers.
+    uint64_t inline_params[2] = {};
 };
 
 namespace detail {
@@ -170,6 +173,46 @@ inline bool valid_buffer(uint64_t address, uint32_t length) {
            length <= abi::user_limit - address;
 }
 
+// A CALL whose params are inline (SqeInlineParams): the last two words are
+// the message, params_len bytes of it, and everything after it is 0;
+// params_addr is 0; the other fields follow the CALL rules, but no transfers
+// (their fields are the params).
+[[gnu::always_inline]] inline Result<DecodedSqe, abi::TransportError>
+decode_inline_call(const abi::Sqe& sqe, const uint64_t (&words)[8]) {
+    constexpr WordMasks unused = unused_bits(Opcode::Call);
+    constexpr size_t first = abi::sqe_inline_params_offset / 8;
+    uint64_t stray = sqe.params_addr;
+    for (size_t i = 0; i < first; ++i)
+        stray |= words[i] & unused.words[i];
+    if (stray != 0 || sqe.params_len > abi::sqe_inline_params_bytes || sqe.params_len % 8 != 0)
+        return Err{TransportError::BadSqe};
+    uint64_t params[2] = {words[first], words[first + 1]};
+    if (sqe.params_len < 16 && params[1] != 0)
+        return Err{TransportError::BadSqe};
+    if (sqe.params_len < 8 && params[0] != 0)
+        return Err{TransportError::BadSqe};
+    if (!valid_buffer(sqe.result_addr, sqe.result_len))
+        return Err{TransportError::BadBuffer};
+    if (sqe.cap == 0)
+        return Err{TransportError::InvalidCap};
+    if (sqe.interface_id == 0)
+        return Err{TransportError::WrongInterface};
+    return DecodedSqe{
+        .opcode = Opcode::Call,
+        .flags = sqe.flags,
+        .method = sqe.method,
+        .cap = abi::CapId{sqe.cap},
+        .user_data = sqe.user_data,
+        .interface_id = sqe.interface_id,
+        .params = {0, sqe.params_len},
+        .result = {sqe.result_addr, sqe.result_len},
+        .call_id = 0,
+        .transfer_address = 0,
+        .transfer_count = 0,
+        .inline_params = {params[0], params[1]},
+    };
+}
+
 } // namespace detail
 
 // Decodes a copy of one SQE whose opcode is `Op` (the caller has switched on
@@ -184,13 +227,18 @@ decode_sqe_as(const abi::Sqe& sqe) {
     using namespace detail;
     constexpr uint32_t used = fields_used(Op);
     constexpr WordMasks unused = unused_bits(Op);
-    if (sqe.flags & ~abi::sqe_valid_flags)
-        return Err{TransportError::BadFlags};
-    if (Op != Opcode::Return && (sqe.flags & abi::SqeReturnException))
+    constexpr uint8_t flags_taken = Op == Opcode::Call     ? abi::sqe_call_flags
+                                    : Op == Opcode::Return ? abi::sqe_return_flags
+                                                           : 0;
+    if (sqe.flags & ~flags_taken)
         return Err{TransportError::BadFlags};
 
     uint64_t words[8];
     __builtin_memcpy(words, &sqe, sizeof words);
+    if constexpr (Op == Opcode::Call) {
+        if (sqe.flags & abi::SqeInlineParams)
+            return decode_inline_call(sqe, words);
+    }
     uint64_t stray = 0;
     for (size_t i = 0; i < 8; ++i)
         stray |= words[i] & unused.words[i];

@@ -28,7 +28,8 @@ TEST(AbiNames, EveryTransportErrorHasADistinctName) {
 TEST(AbiNames, CallStatusNames) {
     EXPECT_EQ(cqe_result_name(int32_t(CallStatus::Ok)), "Ok");
     EXPECT_EQ(cqe_result_name(int32_t(CallStatus::Exception)), "Exception");
-    EXPECT_EQ(cqe_result_name(2), "?");
+    EXPECT_EQ(cqe_result_name(int32_t(CallStatus::OkInline)), "OkInline");
+    EXPECT_EQ(cqe_result_name(3), "?");
     EXPECT_EQ(cqe_result_name(INT32_MAX), "?");
 }
 

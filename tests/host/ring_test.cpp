@@ -89,6 +89,66 @@ TEST(DecodeSqe, ValidCall) {
     EXPECT_EQ(d.result.length, 256u);
 }
 
+TEST(DecodeSqe, InlineParams) {
+    Sqe sqe = call_sqe();
+    sqe.flags = abi::SqeInlineParams | abi::SqeInlineResult;
+    sqe.params_addr = 0;
+    sqe.params_len = 16;
+    uint64_t words[2] = {0x0000000100000000ull, 42};
+    __builtin_memcpy(&sqe.call_id, words, sizeof words);
+    auto decoded = decode_sqe(sqe);
+    ASSERT_TRUE(decoded.is_ok());
+    EXPECT_EQ(decoded.value().params.address, 0u);
+    EXPECT_EQ(decoded.value().params.length, 16u);
+    EXPECT_EQ(decoded.value().inline_params[0], words[0]);
+    EXPECT_EQ(decoded.value().inline_params[1], 42u);
+    EXPECT_EQ(decoded.value().transfer_count, 0u); // the same bytes are not transfers
+    EXPECT_EQ(decoded.value().flags, abi::SqeInlineParams | abi::SqeInlineResult);
+    // One word: the second must be 0.
+    sqe.params_len = 8;
+    EXPECT_EQ(error_of(sqe), TransportError::BadSqe);
+    words[1] = 0;
+    __builtin_memcpy(&sqe.call_id, words, sizeof words);
+    EXPECT_TRUE(decode_sqe(sqe).is_ok());
+    // None: both 0.
+    sqe.params_len = 0;
+    EXPECT_EQ(error_of(sqe), TransportError::BadSqe);
+    uint64_t zeros[2] = {};
+    __builtin_memcpy(&sqe.call_id, zeros, sizeof zeros);
+    EXPECT_TRUE(decode_sqe(sqe).is_ok());
+    // At most 16 bytes, whole words, and no params_addr beside them.
+    sqe.params_len = 24;
+    EXPECT_EQ(error_of(sqe), TransportError::BadSqe);
+    sqe.params_len = 4;
+    EXPECT_EQ(error_of(sqe), TransportError::BadSqe);
+    sqe.params_len = 0;
+    sqe.params_addr = user_buffer;
+    EXPECT_EQ(error_of(sqe), TransportError::BadSqe);
+    sqe.params_addr = 0;
+    // The other CALL rules still hold.
+    sqe.result_addr = user_buffer + 4;
+    EXPECT_EQ(error_of(sqe), TransportError::BadBuffer);
+    sqe.result_addr = 0;
+    sqe.result_len = 0; // a call whose answer always fits may have no buffer
+    EXPECT_TRUE(decode_sqe(sqe).is_ok());
+    sqe.interface_id = 0;
+    EXPECT_EQ(error_of(sqe), TransportError::WrongInterface);
+    // Only a Call takes them.
+    for (uint8_t flag : {uint8_t(abi::SqeInlineParams), uint8_t(abi::SqeInlineResult)}) {
+        Sqe ret{};
+        ret.opcode = uint8_t(Opcode::Return);
+        ret.cap = abi::CapId::make(1, 1).raw;
+        ret.flags = flag;
+        EXPECT_EQ(error_of(ret), TransportError::BadFlags);
+        Sqe nop{};
+        nop.flags = flag;
+        EXPECT_EQ(error_of(nop), TransportError::BadFlags);
+    }
+    Sqe result_only = call_sqe();
+    result_only.flags = abi::SqeInlineResult;
+    EXPECT_TRUE(decode_sqe(result_only).is_ok());
+}
+
 TEST(DecodeSqe, NopMustBeEmpty) {
     Sqe nop{};
     nop.user_data = 7;
@@ -236,13 +296,29 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
         return Err{TransportError::BadFlags};
     if ((sqe.flags & abi::SqeReturnException) && sqe.opcode != uint8_t(Opcode::Return))
         return Err{TransportError::BadFlags};
+    if ((sqe.flags & (abi::SqeInlineParams | abi::SqeInlineResult)) &&
+        sqe.opcode != uint8_t(Opcode::Call))
+        return Err{TransportError::BadFlags};
     auto opcode = static_cast<Opcode>(sqe.opcode);
+    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
     bool uses_cap = opcode != Opcode::Nop;
     bool uses_method = opcode == Opcode::Call;
     bool uses_params = opcode == Opcode::Call || opcode == Opcode::Return;
     bool uses_result = opcode == Opcode::Call || opcode == Opcode::Recv;
     bool uses_call_id = opcode == Opcode::Return;
     bool uses_transfers = opcode == Opcode::Call || opcode == Opcode::Return;
+    uint64_t inline_words[2] = {};
+    if (inline_params) {
+        // The last 16 bytes are the params: params_len bytes, then zeros.
+        __builtin_memcpy(inline_words, &sqe.call_id, sizeof inline_words);
+        if (sqe.params_addr != 0 || sqe.params_len > 16 || sqe.params_len % 8 != 0)
+            return Err{TransportError::BadSqe};
+        if ((sqe.params_len < 16 && inline_words[1] != 0) ||
+            (sqe.params_len < 8 && inline_words[0] != 0))
+            return Err{TransportError::BadSqe};
+        uses_call_id = false;
+        uses_transfers = false;
+    }
     if (!uses_cap && sqe.cap != 0)
         return Err{TransportError::BadSqe};
     if (!uses_method && (sqe.method != 0 || sqe.interface_id != 0))
@@ -251,9 +327,9 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
         return Err{TransportError::BadSqe};
     if (!uses_result && (sqe.result_addr != 0 || sqe.result_len != 0))
         return Err{TransportError::BadSqe};
-    if (!uses_call_id && sqe.call_id != 0)
+    if (!inline_params && !uses_call_id && sqe.call_id != 0)
         return Err{TransportError::BadSqe};
-    if (!uses_transfers && (sqe.transfer_count != 0 || sqe.transfer_addr != 0))
+    if (!inline_params && !uses_transfers && (sqe.transfer_count != 0 || sqe.transfer_addr != 0))
         return Err{TransportError::BadSqe};
     auto valid_buffer = [](uint64_t address, uint64_t length) {
         if (address == 0 && length == 0)
@@ -265,11 +341,11 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
         return address >= abi::user_min_address && address < abi::user_limit &&
                length <= abi::user_limit - address;
     };
-    if (sqe.transfer_count > abi::max_transfers ||
-        !valid_buffer(sqe.transfer_addr,
-                      uint64_t(sqe.transfer_count) * sizeof(abi::TransferDescriptor)))
+    if (!inline_params && (sqe.transfer_count > abi::max_transfers ||
+                           !valid_buffer(sqe.transfer_addr, uint64_t(sqe.transfer_count) *
+                                                                sizeof(abi::TransferDescriptor))))
         return Err{TransportError::BadTransfer};
-    if (!valid_buffer(sqe.params_addr, sqe.params_len) ||
+    if ((!inline_params && !valid_buffer(sqe.params_addr, sqe.params_len)) ||
         !valid_buffer(sqe.result_addr, sqe.result_len))
         return Err{TransportError::BadBuffer};
     if (uses_cap && sqe.cap == 0)
@@ -285,9 +361,10 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
         .interface_id = sqe.interface_id,
         .params = {sqe.params_addr, sqe.params_len},
         .result = {sqe.result_addr, sqe.result_len},
-        .call_id = sqe.call_id,
-        .transfer_address = sqe.transfer_addr,
-        .transfer_count = sqe.transfer_count,
+        .call_id = inline_params ? 0 : sqe.call_id,
+        .transfer_address = inline_params ? 0 : sqe.transfer_addr,
+        .transfer_count = inline_params ? 0 : sqe.transfer_count,
+        .inline_params = {inline_words[0], inline_words[1]},
     };
 }
 
@@ -318,6 +395,8 @@ TEST(DecodeSqe, MasksAgreeWithTheRulesOnRandomSubmissions) {
         Sqe sqe{};
         sqe.opcode = uint8_t(next() % 8 == 0 ? next() : next() % abi::opcode_count);
         sqe.flags = uint8_t(next() % 4 == 0 ? next() : 0);
+        if (next() % 4 == 0)
+            sqe.flags = uint8_t(abi::SqeInlineParams | (next() % 2 ? abi::SqeInlineResult : 0));
         sqe.method = uint16_t(pick(1, 0xffff));
         sqe.cap = uint32_t(pick(abi::CapId::make(2, 1).raw, 1));
         sqe.user_data = next();
@@ -329,6 +408,19 @@ TEST(DecodeSqe, MasksAgreeWithTheRulesOnRandomSubmissions) {
         sqe.call_id = uint32_t(pick(7, 1));
         sqe.transfer_count = uint32_t(pick(2, abi::max_transfers + 1));
         sqe.transfer_addr = pick(user_buffer + 8192, 0);
+        bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
+        if (inline_params && next() % 4 != 0) {
+            // Mostly well-formed inline params: a length of 0..3 words, the
+            // words after it mostly 0.
+            sqe.params_addr = next() % 8 == 0 ? user_buffer : 0;
+            sqe.params_len = uint32_t(next() % 4 * 8);
+            uint64_t params[2] = {next() % 2 ? next() : 0, next() % 2 ? next() : 0};
+            if (sqe.params_len < 16 && next() % 4 != 0)
+                params[1] = 0;
+            if (sqe.params_len < 8 && next() % 4 != 0)
+                params[0] = 0;
+            __builtin_memcpy(&sqe.call_id, params, sizeof params);
+        }
         auto fast = decode_sqe(sqe);
         auto rules = decode_by_the_rules(sqe);
         ASSERT_EQ(fast.is_ok(), rules.is_ok()) << "submission " << i;
@@ -338,15 +430,18 @@ TEST(DecodeSqe, MasksAgreeWithTheRulesOnRandomSubmissions) {
             continue;
         }
         ++outcomes[0];
+        if (inline_params)
+            ++outcomes[1];
         const DecodedSqe& a = fast.value();
         const DecodedSqe& b = rules.value();
-        ASSERT_TRUE(a.opcode == b.opcode && a.flags == b.flags && a.method == b.method &&
-                    a.cap.raw == b.cap.raw && a.user_data == b.user_data &&
-                    a.interface_id == b.interface_id && a.params.address == b.params.address &&
-                    a.params.length == b.params.length && a.result.address == b.result.address &&
-                    a.result.length == b.result.length && a.call_id == b.call_id &&
-                    a.transfer_address == b.transfer_address &&
-                    a.transfer_count == b.transfer_count)
+        ASSERT_TRUE(
+            a.opcode == b.opcode && a.flags == b.flags && a.method == b.method &&
+            a.cap.raw == b.cap.raw && a.user_data == b.user_data &&
+            a.interface_id == b.interface_id && a.params.address == b.params.address &&
+            a.params.length == b.params.length && a.result.address == b.result.address &&
+            a.result.length == b.result.length && a.call_id == b.call_id &&
+            a.transfer_address == b.transfer_address && a.transfer_count == b.transfer_count &&
+            a.inline_params[0] == b.inline_params[0] && a.inline_params[1] == b.inline_params[1])
             << "submission " << i;
     }
     // Every outcome was reached: success and each error decode_sqe can give.
@@ -356,6 +451,7 @@ TEST(DecodeSqe, MasksAgreeWithTheRulesOnRandomSubmissions) {
           TransportError::WrongInterface})
         EXPECT_GT(outcomes[int32_t(error)], 100) << to_string(error);
     EXPECT_GT(outcomes[0], 300);
+    EXPECT_GT(outcomes[1], 100); // of which inline params
 }
 
 } // namespace

@@ -198,9 +198,18 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
     sqe.method = method;
     sqe.cap = capability;
     sqe.interface_id = interface_id;
-    if (!params.empty()) {
+    // Small results come in the completion; the buffer takes the rest.
+    sqe.flags = abi::SqeInlineResult;
+    size_t params_bytes = params.size() * sizeof(capnp::Word);
+    if (m_transfer_count == 0 && params_bytes <= abi::sqe_inline_params_bytes) {
+        // Small params without capabilities go in the entry itself.
+        sqe.flags |= abi::SqeInlineParams;
+        sqe.params_len = uint32_t(params_bytes);
+        __builtin_memcpy(reinterpret_cast<std::byte*>(&sqe) + abi::sqe_inline_params_offset,
+                         params.data(), params_bytes);
+    } else {
         sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
-        sqe.params_len = uint32_t(params.size() * 8);
+        sqe.params_len = uint32_t(params_bytes);
     }
     sqe.result_addr = reinterpret_cast<uint64_t>(m_results);
     sqe.result_len = sizeof(m_results);
@@ -213,6 +222,13 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
     abi::Cqe cqe = m_ring->run(sqe);
     if (cqe.result < 0)
         return {gen::ReplyKind::TransportError, cqe.result, {}};
+    if (cqe.result == int32_t(abi::CallStatus::OkInline)) {
+        uint32_t bytes = cqe.result_len <= abi::cqe_inline_bytes ? cqe.result_len : 0;
+        capnp::Word words[2];
+        abi::cqe_inline_words(cqe, words);
+        __builtin_memcpy(m_results, words, bytes);
+        return {gen::ReplyKind::Results, 0, std::span<const capnp::Word>(m_results, bytes / 8)};
+    }
     std::span<const capnp::Word> message(m_results, cqe.result_len / 8);
     if (cqe.cap_count > 0 && cqe.cap_count <= abi::max_transfers &&
         cqe.result_len + cqe.cap_count * sizeof(abi::CapRecord) <= sizeof(m_results)) {

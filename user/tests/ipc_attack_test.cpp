@@ -242,11 +242,13 @@ void shared_levels(uint32_t work) {
 // new page, not in the freed one.
 void answer_after_remap(uint32_t work) {
     schema::FrameAllocator::Client<rt::RingTransport> frames(rt::transport(), g_frames);
+    // A reply is read before the next call on the transport (printing a
+    // check is one).
     auto first = frames.allocate(1, false);
+    uint32_t first_memory = first.is_ok() ? first.value().memory() : 0;
     if (!suite.check_ok("a page for answers", first))
         return;
-    schema::MemoryObject::Client<rt::RingTransport> first_page(rt::transport(),
-                                                               first.value().memory());
+    schema::MemoryObject::Client<rt::RingTransport> first_page(rt::transport(), first_memory);
     auto mapped = first_page.map(0, 0, 1, schema::Access::ReadWrite);
     if (!suite.check_ok("... maps", mapped))
         return;
@@ -266,16 +268,57 @@ void answer_after_remap(uint32_t work) {
                 unmapped.result == int32_t(abi::TransportError::BadBuffer),
                 Line("result ").dec(unmapped.result));
     auto second = frames.allocate(1, false);
+    uint32_t second_memory = second.is_ok() ? second.value().memory() : 0;
     if (!suite.check_ok("another page", second))
         return;
-    schema::MemoryObject::Client<rt::RingTransport> second_page(rt::transport(),
-                                                                second.value().memory());
+    schema::MemoryObject::Client<rt::RingTransport> second_page(rt::transport(), second_memory);
     suite.check_ok("... maps at the same address",
                    second_page.map(address, 0, 1, schema::Access::ReadWrite));
     abi::Cqe after = answer();
     suite.check("the answer lands in the new page", after.result == 0 && buffer[0] != 0,
                 Line("result ").dec(after.result).add(" first word ").hex(buffer[0]));
     (void)second_page.unmap(address);
+}
+
+// A server's small answer to a call that takes results in its completion
+// (SqeInlineResult): the peer's Received answer (a struct pointer and a data
+// word, 16 bytes) comes in the completion, with or without a result buffer
+// beside it, and says the same as through the buffer.
+void answer_in_completion(uint32_t work) {
+    alignas(8) static capnp::Word buffer[8];
+    abi::Cqe through_buffer =
+        test::raw::run(peer::call(work, Command::Received, {}, buffer, sizeof buffer, 0x700));
+    uint64_t first = peer::read_value(std::span<const capnp::Word>(buffer, peer::value_words));
+    abi::Sqe with_buffer = peer::call(work, Command::Received, {}, buffer, sizeof buffer, 0x701);
+    with_buffer.flags = abi::SqeInlineResult;
+    buffer[0] = buffer[1] = 0x5a5a;
+    abi::Cqe inline_with_buffer = test::raw::run(with_buffer);
+    abi::Sqe without_buffer = peer::call(work, Command::Received, {}, nullptr, 0, 0x702);
+    without_buffer.flags = abi::SqeInlineResult;
+    abi::Cqe inline_alone = test::raw::run(without_buffer);
+    auto value_of = [](const abi::Cqe& cqe) {
+        capnp::Word words[2];
+        abi::cqe_inline_words(cqe, words);
+        return peer::read_value(std::span<const capnp::Word>(words, 2));
+    };
+    bool untouched = buffer[0] == 0x5a5a && buffer[1] == 0x5a5a;
+    suite.check("a 16-byte answer through the result buffer",
+                through_buffer.result == 0 && through_buffer.result_len == 16,
+                Line("result ").dec(through_buffer.result));
+    suite.check("the same answer in the completion, the buffer untouched",
+                inline_with_buffer.result == int32_t(abi::CallStatus::OkInline) &&
+                    inline_with_buffer.result_len == 16 &&
+                    value_of(inline_with_buffer) == first + 1 && untouched,
+                Line("result ")
+                    .dec(inline_with_buffer.result)
+                    .add(" value ")
+                    .udec(value_of(inline_with_buffer))
+                    .add(" expected ")
+                    .udec(first + 1));
+    suite.check("... and with no result buffer at all",
+                inline_alone.result == int32_t(abi::CallStatus::OkInline) &&
+                    inline_alone.result_len == 16 && value_of(inline_alone) == first + 2,
+                Line("result ").dec(inline_alone.result));
 }
 
 void direct_handoff() {
@@ -370,6 +413,7 @@ int main() {
     dag_transfers(work);
     shared_levels(work);
     answer_after_remap(work);
+    answer_in_completion(work);
     direct_handoff();
 
     // A caller with small limits, against the same peer.

@@ -615,6 +615,196 @@ void shared_levels(uint32_t null_cap) {
            call(null_cap, schema::Null::interface_id, uint16_t(schema::Null::Method::Ping), 0), 0);
 }
 
+// Small messages in the ring entries (SqeInlineParams, SqeInlineResult)
+// against the same calls through buffers: random calls (Null, the timer and
+// a garbage id; right and wrong interfaces; known and unknown methods; params
+// of zero to two words, valid or not, with and without a capability pointer;
+// result buffers from none to 256 bytes), each submitted five ways in one
+// cap_enter: A through buffers, R the same with a 256-byte result buffer, B
+// with both flags, C with inline params only, D with inline results only.
+// C must complete exactly as A. B and D must take in the completion what R
+// answers with results of at most 16 bytes, and complete as A otherwise.
+struct Answer {
+    int32_t result = 0;
+    uint32_t length = 0;
+    uint64_t words[32] = {};
+};
+
+Answer answer_of(const abi::Cqe& cqe, const capnp::Word* buffer) {
+    Answer out;
+    out.result = cqe.result;
+    out.length = cqe.result_len;
+    if (cqe.result == int32_t(abi::CallStatus::OkInline)) {
+        uint64_t inline_words[2];
+        abi::cqe_inline_words(cqe, inline_words);
+        out.words[0] = inline_words[0];
+        out.words[1] = inline_words[1];
+    } else if (cqe.result >= 0 && cqe.result_len <= sizeof out.words) {
+        __builtin_memcpy(out.words, buffer, cqe.result_len);
+    }
+    return out;
+}
+
+bool same_message(const Answer& a, const Answer& b, bool timer_now) {
+    if (a.length != b.length)
+        return false;
+    // Timer.now: the root pointer is the same; the times differ.
+    size_t words = timer_now ? (a.length >= 8 ? 1 : 0) : a.length / 8;
+    for (size_t i = 0; i < words; ++i) {
+        if (a.words[i] != b.words[i])
+            return false;
+    }
+    return true;
+}
+
+void inline_matches_buffers(uint32_t null_cap, uint32_t timer_cap) {
+    constexpr uint32_t forms = 5;
+    constexpr uint32_t cases_per_batch = abi::ring_sq_entries / forms;
+    alignas(8) static capnp::Word params[cases_per_batch][2];
+    alignas(8) static capnp::Word results[cases_per_batch][forms][32];
+    Random random{0x1b873593cc9e2d51ull};
+    uint32_t mismatches = 0;
+    Line first_mismatch;
+    uint32_t inline_answers = 0, exceptions = 0, bad_params = 0, wrong_interface = 0, too_small = 0,
+             invalid_cap = 0;
+    uint32_t case_number = 0;
+    for (uint32_t batch = 0; batch < 100; ++batch) {
+        abi::Sqe sqes[cases_per_batch][forms];
+        bool timer_now[cases_per_batch];
+        for (uint32_t c = 0; c < cases_per_batch; ++c) {
+            uint32_t targets[] = {null_cap, timer_cap, abi::CapId::make(0xfff0, 1).raw};
+            uint32_t cap = targets[random.below(3)];
+            uint64_t interfaces[] = {schema::Null::interface_id, schema::Timer::interface_id,
+                                     random.next() | 1};
+            uint64_t interface_id = interfaces[random.below(3)];
+            uint16_t method = uint16_t(random.below(3));
+            if (cap == timer_cap && method == uint16_t(schema::Timer::Method::Sleep))
+                method = uint16_t(schema::Timer::Method::Now); // no waiting
+            timer_now[c] = cap == timer_cap && interface_id == schema::Timer::interface_id &&
+                           method == uint16_t(schema::Timer::Method::Now);
+            uint32_t length = 0;
+            switch (random.below(7)) {
+            case 0: // none
+                break;
+            case 1: // a null root
+                params[c][0] = 0;
+                length = 8;
+                break;
+            case 2: // an empty struct as libcapnp writes it
+                params[c][0] = 0xfffffffc;
+                length = 8;
+                break;
+            case 3: // a struct of one data word
+                params[c][0] = uint64_t(1) << 32;
+                params[c][1] = random.next();
+                length = 16;
+                break;
+            case 4: // a struct of two data words: past the end
+                params[c][0] = uint64_t(2) << 32;
+                params[c][1] = random.next();
+                length = 16;
+                break;
+            case 5: // a struct of one pointer: a capability
+                params[c][0] = uint64_t(1) << 48;
+                params[c][1] = 3 | (random.below(2) << 32);
+                length = 16;
+                break;
+            default: // anything
+                params[c][0] = random.next();
+                params[c][1] = random.next();
+                length = uint32_t(random.below(3)) * 8;
+                break;
+            }
+            uint32_t result_sizes[] = {0, 8, 16, 24, 256};
+            uint32_t result_length = result_sizes[random.below(5)];
+            for (uint32_t f = 0; f < forms; ++f) {
+                abi::Sqe& sqe = sqes[c][f];
+                sqe = abi::Sqe{};
+                sqe.opcode = uint8_t(abi::Opcode::Call);
+                sqe.cap = cap;
+                sqe.interface_id = interface_id;
+                sqe.method = method;
+                sqe.user_data = g_next_user_data++;
+                bool inline_params = f == 2 || f == 3;
+                if (f == 2 || f == 4)
+                    sqe.flags |= abi::SqeInlineResult;
+                sqe.params_len = length;
+                if (inline_params) {
+                    sqe.flags |= abi::SqeInlineParams;
+                    __builtin_memcpy(reinterpret_cast<std::byte*>(&sqe) +
+                                         abi::sqe_inline_params_offset,
+                                     params[c], length);
+                } else if (length != 0) {
+                    sqe.params_addr = reinterpret_cast<uint64_t>(params[c]);
+                }
+                sqe.result_len = f == 1 ? 256 : result_length;
+                if (sqe.result_len != 0)
+                    sqe.result_addr = reinterpret_cast<uint64_t>(results[c][f]);
+                test::raw::push(sqe);
+            }
+        }
+        int64_t entered = test::raw::enter(forms * cases_per_batch, abi::no_timeout);
+        if (entered != int64_t(forms * cases_per_batch)) {
+            ++mismatches;
+            break;
+        }
+        for (uint32_t c = 0; c < cases_per_batch; ++c, ++case_number) {
+            Answer answers[forms];
+            for (uint32_t f = 0; f < forms; ++f) {
+                abi::Cqe cqe{};
+                if (!test::raw::pop(cqe) || cqe.user_data != sqes[c][f].user_data) {
+                    ++mismatches;
+                    continue;
+                }
+                answers[f] = answer_of(cqe, results[c][f]);
+            }
+            const Answer& a = answers[0];
+            const Answer& r = answers[1];
+            bool fits = r.result == int32_t(abi::CallStatus::Ok) && r.length <= 16;
+            auto matches = [&](const Answer& x, bool inline_result) {
+                if (inline_result && fits)
+                    return x.result == int32_t(abi::CallStatus::OkInline) &&
+                           same_message(x, r, timer_now[c]) &&
+                           (x.length >= 16 || x.words[1] == 0) && // the rest is 0
+                           (x.length >= 8 || x.words[0] == 0);
+                return x.result == a.result && same_message(x, a, timer_now[c]);
+            };
+            bool ok = matches(answers[2], true) && matches(answers[3], false) &&
+                      matches(answers[4], true);
+            if (!ok && mismatches++ == 0) {
+                first_mismatch.add("case ").udec(case_number);
+                for (uint32_t f = 0; f < forms; ++f)
+                    first_mismatch.add(" ").dec(answers[f].result).add("/").udec(answers[f].length);
+            }
+            inline_answers += answers[2].result == int32_t(abi::CallStatus::OkInline);
+            exceptions += a.result == int32_t(abi::CallStatus::Exception);
+            bad_params += a.result == int32_t(TransportError::BadParams);
+            wrong_interface += a.result == int32_t(TransportError::WrongInterface);
+            too_small += a.result == int32_t(TransportError::ResultTooSmall);
+            invalid_cap += a.result == int32_t(TransportError::InvalidCap);
+        }
+    }
+    suite.check("300 random calls complete the same with inline params and results as with "
+                "buffers",
+                mismatches == 0 && test::raw::unread() == 0, first_mismatch);
+    suite.check("... and they reached results in the completion, exceptions, BadParams, "
+                "WrongInterface, ResultTooSmall and InvalidCap",
+                inline_answers > 10 && exceptions > 5 && bad_params > 5 && wrong_interface > 5 &&
+                    too_small > 5 && invalid_cap > 5,
+                Line("inline ")
+                    .udec(inline_answers)
+                    .add(" exceptions ")
+                    .udec(exceptions)
+                    .add(" bad params ")
+                    .udec(bad_params)
+                    .add(" wrong interface ")
+                    .udec(wrong_interface)
+                    .add(" too small ")
+                    .udec(too_small)
+                    .add(" invalid cap ")
+                    .udec(invalid_cap));
+}
+
 } // namespace
 
 int main() {
@@ -630,6 +820,7 @@ int main() {
     stale_capability();
     shared_levels(null_cap);
     garbage_sqes(null_cap);
+    inline_matches_buffers(null_cap, cap_id_of_timer());
 
     // The runtime's own clients still work after all of this.
     auto null = rt::lookup<schema::Null>("null");
