@@ -581,32 +581,50 @@ private:
 // walked again to find them).
 WireError validate(const MessageReader& message, bool* capabilities = nullptr);
 
-// Whether `segment`, as the only segment of a message read with at least
-// `traversal_words` of budget and one level of nesting, is what most calls
-// send: a root struct without pointers (params of plain data, or none) that
-// lies in the segment. Nothing is reachable from such a root, so the
-// validation walk would charge its size once and stop: true is that walk's
-// outcome (valid, no capability) when every check passes, and false says
-// only that the walk must decide.
-inline bool is_flat_struct_root(std::span<const Word> segment, uint64_t traversal_words) {
-    if (segment.empty())
+namespace detail {
+// Whether the `count` pointers at word `first` of `segment` are each null or a
+// near byte list inside the segment, their charges within `budget` (the
+// pointer section of is_shallow_struct_root's root; out of line, so that a
+// root without pointers is decided in a few instructions).
+bool byte_lists_fit(std::span<const Word> segment, uint64_t first, uint64_t count, uint64_t budget);
+} // namespace detail
+
+// Whether `segment`, as the only segment of a message read with
+// `traversal_words` of budget and `nesting` levels, is what most calls send:
+// a root struct whose pointers are each null or a Text or Data (a near list
+// of bytes), everything inside the segment. Nothing else is reachable from
+// such a root, so the validation walk would charge each object's size once
+// and stop: true is that walk's outcome (valid, no capability) when every
+// check passes, and false says only that the walk must decide.
+inline bool is_shallow_struct_root(std::span<const Word> segment, uint64_t traversal_words,
+                                   uint32_t nesting) {
+    if (segment.empty() || nesting == 0)
         return false;
     Word root = detail::load<Word>(segment.data());
-    if (root == 0 || detail::kind_of(root) != detail::PointerKind::Struct ||
-        detail::struct_pointer_count(root) != 0)
+    if (root == 0 || detail::kind_of(root) != detail::PointerKind::Struct)
         return false;
     uint64_t size = segment.size();
     int64_t offset = 1 + detail::offset_of(root);
-    uint64_t words = detail::struct_data_words(root);
-    return offset >= 0 && static_cast<uint64_t>(offset) <= size &&
-           words <= size - static_cast<uint64_t>(offset) &&
-           detail::traversal_charge(words) <= traversal_words;
+    uint64_t data_words = detail::struct_data_words(root);
+    uint64_t pointer_count = detail::struct_pointer_count(root);
+    if (offset < 0 || static_cast<uint64_t>(offset) > size ||
+        data_words + pointer_count > size - static_cast<uint64_t>(offset))
+        return false;
+    uint64_t charged = detail::traversal_charge(data_words + pointer_count);
+    if (charged > traversal_words)
+        return false;
+    if (pointer_count == 0)
+        return true;
+    return nesting >= 2 &&
+           detail::byte_lists_fit(segment, static_cast<uint64_t>(offset) + data_words,
+                                  pointer_count, traversal_words - charged);
 }
 
 // Inline: the shortcut below decides the params of most calls without a call.
 inline WireError validate(const MessageReader& message, bool* capabilities) {
-    if (message.m_segments.empty() && message.m_limits.nesting != 0 &&
-        is_flat_struct_root(message.m_first, message.m_limits.traversal_words)) {
+    if (message.m_segments.empty() &&
+        is_shallow_struct_root(message.m_first, message.m_limits.traversal_words,
+                               message.m_limits.nesting)) {
         if (capabilities)
             *capabilities = false;
         return WireError::None;

@@ -1740,19 +1740,41 @@ ReaderLimits edge_limits(std::mt19937_64& random, size_t words) {
     }
 }
 
-// validate() decides a root struct without pointers itself (what most calls
-// send) and leaves everything else to the walk: on messages made to sit on
-// that shortcut's edges (roots of every kind, offsets and sizes around the
-// segment's end, far and multi-segment messages, budgets and nesting limits
-// of 0 and 1) both must give the same verdict and the same capability flag.
+// validate() decides a root struct whose pointers are null or Text/Data
+// itself (what most calls send) and leaves everything else to the walk: on
+// messages made to sit on that shortcut's edges (roots of every kind, offsets
+// and sizes around the segment's end, byte lists and other pointers in the
+// root, far and multi-segment messages, budgets and nesting limits of 0, 1
+// and 2) both must give the same verdict and the same capability flag.
 TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
     std::mt19937_64 random(0x5eed);
     std::map<WireError, int> verdicts;
     int shortcut_shaped = 0;
-    for (int i = 0; i < 200000; ++i) {
+    int with_text = 0;
+    for (int i = 0; i < 300000; ++i) {
         Words words = small_noise(random);
         size_t size = words.size();
-        if (size > 0) {
+        if (size > 1 && random() % 3 == 0) {
+            // A root of one or two pointers, each a byte list around the
+            // segment's end, null, or another kind of pointer.
+            uint16_t pointers = uint16_t(1 + random() % 2);
+            words[0] = struct_ptr(int32_t(random() % 3) - 1, uint16_t(random() % 2), pointers);
+            for (size_t at = 1; at < size && at <= 3; ++at) {
+                switch (random() % 4) {
+                case 0:
+                case 1:
+                    words[at] = list_ptr(int32_t(random() % 5) - 2, ElementSize::Byte,
+                                         uint32_t(random() % 20));
+                    break;
+                case 2:
+                    words[at] = 0;
+                    break;
+                default:
+                    break; // noise: another kind, a capability, a far pointer
+                }
+            }
+            ++with_text;
+        } else if (size > 0) {
             switch (random() % 4) {
             case 0: // a struct without pointers, offset and size near the end
                 words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 6), 0);
@@ -1771,6 +1793,8 @@ TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
             }
         }
         ReaderLimits limits = edge_limits(random, words.size());
+        if (random() % 16 == 0)
+            limits.nesting = 2;
         Words second{struct_ptr(0, 1, 0), 7};
         std::span<const Word> segments[2] = {words, second};
         bool two_segments = random() % 8 == 0;
@@ -1786,6 +1810,7 @@ TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
     }
     // The edges were reached: accepted, out of bounds, over budget, too deep.
     EXPECT_GT(shortcut_shaped, 50000);
+    EXPECT_GT(with_text, 50000);
     EXPECT_GT(verdicts[WireError::None], 10000);
     EXPECT_GT(verdicts[WireError::OutOfBounds], 1000);
     EXPECT_GT(verdicts[WireError::TraversalLimit], 1000);
