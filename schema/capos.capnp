@@ -74,12 +74,34 @@ interface TerminalSession {
   # typed while nobody reads wait (a bounded amount) and are echoed when the
   # next readLine takes them.
 
-  readLine @0 (hidden :Bool) -> (line :Text, end :LineEnd);
+  const maxLine :UInt32 = 1024;
+  # The longest line, in bytes of UTF-8 (typing more rings the bell).
+
+  readLine @0 (hidden :Bool, complete :Bool, initial :Text, cursor :UInt32,
+               initialShown :Bool, insert :Text)
+      -> (line :Text, end :LineEnd, cursor :UInt32);
   # Waits for the next line. The person edits it as they type (backspace,
   # Ctrl-U, Ctrl-W, arrows, Home/End, history with up/down); `hidden` shows
   # nothing of it (for a password) and keeps it out of the history. `end`
-  # tells how it ended; `line` is empty unless it ended with a newline. One
-  # readLine waits at a time: a second fails while the first waits.
+  # tells how it ended; `line` is empty unless it ended with a newline or a
+  # completion. One readLine waits at a time: a second fails while the
+  # first waits.
+  #
+  # Tab completion, for a caller that knows what the words may be (the
+  # shell). With `complete`, Tab ends the line as `completion`: `line` is
+  # the text typed so far and `cursor` the cursor's byte offset in it, and
+  # the terminal still shows them. (Without `complete`, and always when
+  # `hidden`, Tab is ignored.) The caller carries the line on with its next
+  # readLine: `initial` is the line to start from (empty: an empty line, as
+  # usual) and `cursor` the cursor's byte offset in it. With `initialShown`
+  # the terminal shows them already, as the completion left them, and
+  # nothing is redrawn; without it the line is written after whatever the
+  # caller wrote last (its prompt again, under a list of candidates) and the
+  # cursor put back. `insert` is then added at the cursor and shown as typed
+  # text is (the rest of a completed name). `initial` and `insert` are text
+  # that typing could have made (no control characters, well-formed UTF-8),
+  # at most maxLine bytes together, and `cursor` falls between characters
+  # of `initial`; otherwise invalidArgument.
 
   write @1 (text :Text) -> ();
   # Writes `text` as it is.
@@ -103,6 +125,10 @@ enum LineEnd {
 
   endOfInput @2;
   # Ctrl-D on an empty line.
+
+  completion @3;
+  # Tab, when readLine was asked to complete: `line` holds what was typed so
+  # far, `cursor` where the cursor is in it.
 }
 
 interface SystemInfo {
@@ -310,6 +336,15 @@ interface ProcessSpawner {
   # kernel's maximums), permissionDenied (a granted capability the caller
   # does not hold, or one that cannot be transferred), overloaded (quota
   # exceeded).
+
+  const maxBinaryList :UInt32 = 64;
+  # The most names one `binaries` returns.
+
+  binaries @1 (from :UInt32) -> (names :List(Text));
+  # The names `spawn` takes as `binary` (the boot package's programs), in
+  # the manifest's order: at most maxBinaryList of them, from the `from`-th
+  # on (0 is the first; none past the last). It grants nothing: spawn would
+  # tell the same, one name at a time.
 }
 
 struct ExitStatus {
@@ -398,7 +433,8 @@ struct LogEntry {
   # Nanoseconds since boot.
   level @2 :LogLevel;
   source @3 :Text;
-  # The process or kernel part that wrote it.
+  # Who wrote it: "kernel", or a LogSink caller's name and process id
+  # ("shell[3]").
   message @4 :Text;
 }
 
@@ -414,12 +450,17 @@ interface LogSink {
 }
 
 interface LogReader {
-  # Reads the kernel log's bounded ring.
+  # Reads the kernel log's bounded ring: every entry logged, at every level,
+  # whether or not the console showed it.
 
   read @0 (cursor :UInt64, maxEntries :UInt32, minLevel :LogLevel)
       -> (entries :List(LogEntry), nextCursor :UInt64, dropped :UInt64);
-  # Entries from sequence `cursor` on, at `minLevel` or more severe. `dropped`
-  # counts entries that were overwritten before they could be read.
+  # Entries from sequence `cursor` on, at `minLevel` or more severe: at most
+  # `maxEntries`, and no more than the result buffer holds (one that holds
+  # not even the first is ResultTooSmall). `nextCursor` is the sequence after
+  # the last entry examined (a cursor past the newest moves to the end).
+  # `dropped` counts entries that were overwritten before they could be read.
+  # A level the schema does not name is invalidArgument.
 }
 
 # ---------------------------------------------------------------------------

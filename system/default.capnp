@@ -1,8 +1,9 @@
 # The system `make run` boots: the capability shell on the terminal. init
 # starts the shell with the terminal, the console, the timer, the spawner, the
 # machine's power (system), the schema registry, the entropy source, the
-# system information (motd, build, memory) and the process inspector, which it
-# hands on to the programs it runs only as the user lists them.
+# system information (motd, build, memory), the process inspector and the
+# kernel log's reader, which it hands on to the programs it runs only as the
+# user lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -31,6 +32,7 @@ const manifest :Capos.SystemManifest = (
       (name = "entropy", source = (kernel = entropy)),
       (name = "info", source = (kernel = systemInfo)),
       (name = "processes", source = (kernel = processInspector)),
+      (name = "log", source = (kernel = logReader)),
     ],
     services = [
       ( name = "shell", binary = "shell",
@@ -44,6 +46,7 @@ const manifest :Capos.SystemManifest = (
           (name = "entropy", source = (kernel = entropy)),
           (name = "info", source = (kernel = systemInfo)),
           (name = "processes", source = (kernel = processInspector)),
+          (name = "log", source = (kernel = logReader)),
         ] ),
     ],
   ),

@@ -30,6 +30,14 @@ std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name) 
     return std::nullopt;
 }
 
+size_t boot_binary_count() {
+    return g_archive ? g_manifest.binaries().size() : 0;
+}
+
+std::string_view boot_binary_name(size_t index) {
+    return g_manifest.binaries()[uint32_t(index)].name();
+}
+
 std::span<const uint8_t> boot_manifest_bytes() {
     return g_manifest_bytes;
 }

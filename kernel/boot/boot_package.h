@@ -20,6 +20,11 @@ void set_boot_package(const CpioArchive& archive, schema::SystemManifest::Reader
 // The ELF file of the manifest binary called `name`, if there is one.
 std::optional<std::span<const uint8_t>> find_boot_binary(std::string_view name);
 
+// How many binaries the manifest names (none before set_boot_package), and
+// the name of the `index`-th (index < boot_binary_count()).
+size_t boot_binary_count();
+std::string_view boot_binary_name(size_t index);
+
 // The compiled manifest exactly as it is in the archive (framed message).
 std::span<const uint8_t> boot_manifest_bytes();
 

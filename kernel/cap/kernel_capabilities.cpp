@@ -26,7 +26,7 @@ constexpr Factory g_factories[] = {
     {Kind::ProcessSpawner, create_process_spawner_service},
     {Kind::BootPackage, create_boot_package_service},
     {Kind::LogSink, create_log_sink_service},
-    {Kind::LogReader, nullptr},
+    {Kind::LogReader, create_log_reader_service},
     {Kind::Null, create_null_service},
     {Kind::Terminal, create_terminal_service},
     {Kind::SystemControl, create_system_control_service},

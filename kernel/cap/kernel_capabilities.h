@@ -27,6 +27,7 @@ RefPtr<KernelService> create_console_service();
 RefPtr<KernelService> create_timer_service();
 RefPtr<KernelService> create_null_service();
 RefPtr<KernelService> create_log_sink_service();
+RefPtr<KernelService> create_log_reader_service();
 RefPtr<KernelService> create_entropy_service();
 RefPtr<KernelService> create_virtual_memory_service();
 RefPtr<KernelService> create_frame_allocator_service();

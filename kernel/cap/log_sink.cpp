@@ -1,4 +1,5 @@
-// LogSink: a process's lines in the kernel log, under its name.
+// LogSink: a process's lines in the kernel log (and its ring), under its name
+// and id.
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
 #include "kernel/object/process.h"
@@ -17,11 +18,11 @@ public:
         LogLevel level = params.level();
         if (!schema::is_known(level))
             return Err{invalid_argument("unknown log level")};
-        std::string_view message = params.message();
-        if (message.size() > LogSink::max_message)
-            message = message.substr(0, LogSink::max_message);
         Process& caller = invocation().caller;
-        log(level, "{}[{}]: {}", caller.name(), caller.id(), message);
+        char storage[log::LogRing::max_source_bytes];
+        FormatBuffer out(storage, sizeof storage);
+        std::string_view source = format_to(out, "{}[{}]", caller.name(), caller.id());
+        log_write_from(level, source, log::cut_text(params.message(), LogSink::max_message));
         return {};
     }
 };

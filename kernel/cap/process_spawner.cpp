@@ -1,5 +1,6 @@
 // ProcessSpawner and ProcessHandle: starting boot binaries with exactly the
-// capabilities the caller chooses to give, and waiting for them to end.
+// capabilities the caller chooses to give, and waiting for them to end; the
+// binaries' names (what a shell completes after `run`).
 // ProcessInspector: listing every process, granting nothing.
 //
 // spawn decodes everything first (name, binary, every grant, gathering the
@@ -112,6 +113,21 @@ class ProcessSpawnerService final : public KernelServiceOf<ProcessSpawner, Proce
 public:
     Result<void, gen::Exception> spawn(ProcessSpawner::SpawnParams::Reader params,
                                        ProcessSpawner::SpawnResults::Builder results);
+
+    Result<void, gen::Exception> binaries(ProcessSpawner::BinariesParams::Reader params,
+                                          ProcessSpawner::BinariesResults::Builder results) {
+        size_t total = boot_binary_count();
+        size_t from = params.from() < total ? params.from() : total;
+        size_t left = total - from;
+        uint32_t count = uint32_t(
+            left < ProcessSpawner::max_binary_list ? left : ProcessSpawner::max_binary_list);
+        auto names = results.init_names(count);
+        if (names.size() != count)
+            return Err{overloaded("results buffer too small")};
+        for (uint32_t i = 0; i < count; ++i)
+            names.set(i, boot_binary_name(from + i));
+        return {};
+    }
 };
 
 // The child's limits: the defaults where the params say 0.

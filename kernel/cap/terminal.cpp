@@ -11,6 +11,12 @@
 // the bell). A Ctrl-C typed while no readLine waits, when a waitInterrupt
 // does, is taken by the interrupt itself: the typed input is dropped and the
 // thread answers the waitInterrupt.
+//
+// Tab completion: a readLine asking for it is answered at a Tab as well,
+// with the line so far; the editor keeps nothing for it. The caller's next
+// readLine hands the line back (`initial`, `cursor`) with what to add, and
+// the editor starts from it before taking any more input, so that the line
+// goes on as if the Tab had been an ordinary key.
 #include "kernel/arch/arch.h"
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/lib/log.h"
@@ -25,6 +31,11 @@ namespace capos::kernel {
 namespace {
 
 using schema::TerminalSession;
+
+static_assert(term::LineEditor::max_line_bytes == TerminalSession::max_line,
+              "the schema's line limit is the editor's");
+constexpr manifest::LimitText start_rule{"initial and insert: printable text of at most ",
+                                         TerminalSession::max_line, " bytes together"};
 
 // Bytes from the interrupt to the thread. Both sides run with interrupts
 // off (one CPU), so plain indices suffice.
@@ -71,12 +82,23 @@ public:
         drop_waiters_if_gone();
         if (m_reader)
             return Err{failed("another readLine is waiting on this terminal")};
+        std::string_view initial = params.initial();
+        std::string_view insert = params.insert();
+        if (!term::LineEditor::valid_start(initial, params.cursor(), insert)) {
+            if (!term::LineEditor::valid_start(initial, initial.size(), insert))
+                return Err{invalid_argument(start_rule)};
+            return Err{invalid_argument("the cursor is not between characters of initial")};
+        }
         auto reply = invocation().defer();
         if (!reply)
             return Err{overloaded("too many answers owed to the caller")};
         m_reader = std::move(*reply);
         g_reader_waiting = true;
         m_editor.set_echo(params.hidden() ? term::Echo::Off : term::Echo::On);
+        m_editor.set_completion(params.complete() ? term::Completion::On : term::Completion::Off);
+        if (!initial.empty() || !insert.empty())
+            m_editor.start(initial, params.cursor(),
+                           params.initial_shown() ? term::Shown::Yes : term::Shown::No, insert);
         if (g_thread)
             Scheduler::wake(g_thread);
         return {};
@@ -152,6 +174,11 @@ private:
             break;
         case term::LineEvent::Interrupt:
             results.set_end(schema::LineEnd::Interrupted);
+            break;
+        case term::LineEvent::Completion:
+            results.set_line(m_editor.line());
+            results.set_cursor(uint32_t(m_editor.cursor()));
+            results.set_end(schema::LineEnd::Completion);
             break;
         case term::LineEvent::EndOfInput:
         case term::LineEvent::None:

@@ -1,6 +1,8 @@
-// Kernel log: console output with a level letter and a monotonic timestamp.
+// Kernel log: console output with a level letter and a monotonic timestamp,
+// and every entry kept in the log ring.
 #include "kernel/lib/log.h"
 #include "kernel/arch/arch.h"
+#include "kernel/lib/sections.h"
 #include "kernel/lib/spinlock.h"
 #include "kernel/mm/kernel_map.h"
 
@@ -13,21 +15,43 @@ LogLevel g_level = LogLevel::Info;
 bool g_level_chosen = false; // by log_set_level: the manifest's level does not apply
 bool g_in_panic = false;
 
-constexpr char level_letter(LogLevel level) {
-    switch (level) {
-    case LogLevel::Error:
-        return 'E';
-    case LogLevel::Warn:
-        return 'W';
-    case LogLevel::Info:
-        return 'I';
-    case LogLevel::Debug:
-        return 'D';
+// The log ring (LogReader reads it): 64 KiB, some hundreds of lines, guarded
+// by g_log_lock. Static, so the log path never allocates.
+constexpr size_t ring_words = 64 * 1024 / sizeof(uint64_t);
+CAPOS_LARGE_BSS uint64_t g_ring_storage[ring_words];
+constinit log::LogRing g_ring{g_ring_storage};
+
+// The console's line of an entry: the time, the level's letter, the source
+// unless it is the kernel, the message, and a newline.
+constexpr size_t max_line_bytes =
+    32 + log::LogRing::max_source_bytes + log::LogRing::max_message_bytes;
+
+void write_entry(LogLevel level, std::string_view source, std::string_view message) {
+    uint64_t time_ns = uptime_nanoseconds();
+    // Formatted before the lock is taken; only the copies into the ring and to
+    // the console are made under it (bounded by the longest entry).
+    char line[max_line_bytes];
+    size_t length = 0;
+    bool shown = log_enabled(level);
+    if (shown) {
+        length = log::format_line(time_ns, level, source, message, {line, sizeof line - 1});
+        line[length++] = '\n';
     }
-    return '?';
+    SpinLockGuard guard(g_log_lock);
+    g_ring.append(time_ns, level, source, message);
+    if (shown)
+        arch::console_write({line, length});
 }
 
 } // namespace
+
+SpinLock& detail::log_lock() {
+    return g_log_lock;
+}
+
+const log::LogRing& detail::log_ring() {
+    return g_ring;
+}
 
 void log_set_level(LogLevel level) {
     g_level = level;
@@ -69,20 +93,11 @@ void console_write_text(std::string_view text, bool newline) {
 }
 
 void log_write_line(LogLevel level, std::string_view message) {
-    char storage[320];
-    FormatBuffer line(storage, sizeof(storage));
-    uint64_t us = uptime_microseconds();
-    line.append('[');
-    line.append_unsigned(us / 1000000, 10, 5);
-    line.append('.');
-    line.append_unsigned(us % 1000000, 10, 6);
-    line.append("] ");
-    line.append(level_letter(level));
-    line.append(' ');
-    line.append(message);
-    line.append('\n');
-    SpinLockGuard guard(g_log_lock);
-    arch::console_write(line.view());
+    write_entry(level, log::kernel_source, message);
+}
+
+void log_write_from(LogLevel level, std::string_view source, std::string_view message) {
+    write_entry(level, source, message);
 }
 
 void emergency_write(std::string_view text) {

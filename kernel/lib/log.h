@@ -1,18 +1,23 @@
-// The kernel log: leveled, timestamped lines on the console.
+// The kernel log: leveled, timestamped lines on the console, and every entry
+// kept in a ring for reading back (LogReader; lib/log/log_ring.h).
 //
-// log() formats into a stack buffer and writes the whole line under the log
-// lock, so lines from different contexts never interleave. emergency_print()
-// takes no lock at all: it is for exception handlers and panics, which may run
-// while the lock is held.
+// log() formats into a stack buffer and, under the log lock, appends the entry
+// to the ring and writes the whole line, so lines from different contexts
+// never interleave. emergency_print() takes no lock at all and keeps nothing:
+// it is for exception handlers and panics, which may run while the lock is
+// held.
 //
 // The levels are the schema's LogLevel (schema/capos.capnp), the one
 // definition that LogSink callers, the manifest's KernelParameters and the
-// kernel share; a level shows when it is the threshold or more severe.
+// kernel share. The ring keeps every level; the console shows a level when it
+// is the threshold or more severe.
 #pragma once
 
 #include "abi/exit_code.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/format.h"
+#include "kernel/lib/spinlock.h"
+#include "lib/log/log_ring.h"
 #include "schema/capos.capnp.capos.h"
 #include <optional>
 
@@ -26,10 +31,30 @@ void log_set_level(LogLevel level);
 // The threshold the boot manifest asks for (KernelParameters.logLevel): it
 // applies unless log_set_level has chosen one, which wins.
 void log_set_manifest_level(LogLevel level);
+// Whether the console shows `level` (the ring keeps every level).
 bool log_enabled(LogLevel level);
 // The level the schema calls `name` ("debug"), if there is one.
 std::optional<LogLevel> log_level_named(std::string_view name);
+// One entry of the kernel's own.
 void log_write_line(LogLevel level, std::string_view message);
+// One entry written for someone else (LogSink: "name[id]"); the console shows
+// "source: message".
+void log_write_from(LogLevel level, std::string_view source, std::string_view message);
+
+namespace detail {
+SpinLock& log_lock();
+const ::capos::log::LogRing& log_ring();
+} // namespace detail
+
+// Runs `read(const log::LogRing&)` under the log lock, so no entry is added
+// meanwhile, and returns what it returns. Interrupts are off throughout and
+// nothing may log inside (the lock is not recursive): keep it to a bounded
+// walk of the ring.
+template <typename Read>
+decltype(auto) with_log_ring(Read&& read) {
+    SpinLockGuard guard(detail::log_lock());
+    return read(detail::log_ring());
+}
 
 // Time since the cycle counter was calibrated (0 before that). Inline: read
 // on every kernel call's path (preemption points, Timer.now).
@@ -59,10 +84,9 @@ void log_start_clock(uint64_t cycles_per_microsecond);
 // The cycle counter's rate (calibrated at boot; 1 before that).
 uint64_t cycles_per_microsecond();
 
+// Every level is formatted, for the ring, whether the console shows it or not.
 template <typename... Args>
 void log(LogLevel level, std::string_view fmt, const Args&... args) {
-    if (!log_enabled(level))
-        return;
     char storage[256];
     FormatBuffer out(storage, sizeof(storage));
     log_write_line(level, format_to(out, fmt, args...));

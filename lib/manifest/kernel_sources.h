@@ -34,8 +34,7 @@ inline constexpr KernelSource kernel_sources[] = {
     {schema::KernelCapability::ProcessSpawner, schema::ProcessSpawner::interface_id, true},
     {schema::KernelCapability::BootPackage, schema::BootPackage::interface_id, true},
     {schema::KernelCapability::LogSink, schema::LogSink::interface_id, true},
-    // The kernel keeps no log ring to read back yet.
-    {schema::KernelCapability::LogReader, schema::LogReader::interface_id, false},
+    {schema::KernelCapability::LogReader, schema::LogReader::interface_id, true},
     {schema::KernelCapability::Null, schema::Null::interface_id, true},
     {schema::KernelCapability::Terminal, schema::TerminalSession::interface_id, true},
     {schema::KernelCapability::SystemControl, schema::SystemControl::interface_id, true},

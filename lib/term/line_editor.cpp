@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint8_t escape_byte = 0x1b;
 constexpr uint8_t backspace_byte = 0x08;
+constexpr uint8_t tab_byte = 0x09;
 constexpr uint8_t delete_byte = 0x7f;
 
 constexpr uint8_t ctrl(char letter) {
@@ -89,6 +90,53 @@ void LineEditor::set_echo(Echo echo) {
         show(0);
         cursor_left(columns(m_cursor, m_length));
     }
+}
+
+void LineEditor::start(std::string_view text, size_t cursor, Shown shown, std::string_view insert) {
+    if (!valid_start(text, cursor, insert))
+        __builtin_trap(); // the caller checks first (a kernel service, before it answers)
+    m_state = InputState::Ground;
+    start_line();
+    __builtin_memmove(m_line, text.data(), text.size()); // `text` may be line() itself
+    m_length = text.size();
+    m_cursor = cursor;
+    if (shown == Shown::No) {
+        m_cursor = m_length;
+        show(0);
+        move_to(cursor);
+    }
+    if (!insert.empty())
+        this->insert(insert.data(), insert.size());
+}
+
+bool LineEditor::valid_start(std::string_view text, size_t cursor, std::string_view insert) {
+    return text.size() <= max_line_bytes && insert.size() <= max_line_bytes - text.size() &&
+           cursor <= text.size() &&
+           (cursor == text.size() || !is_continuation(byte_at(text.data(), cursor))) &&
+           editable(text) && editable(insert);
+}
+
+bool LineEditor::editable(std::string_view text) {
+    for (size_t i = 0; i < text.size();) {
+        uint8_t lead = byte_at(text.data(), i);
+        if (lead < 0x80) {
+            if (lead < 0x20 || lead == delete_byte)
+                return false;
+            ++i;
+            continue;
+        }
+        if (lead < 0xc2 || lead > 0xf4) // as utf8_lead() refuses
+            return false;
+        size_t length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+        if (length > text.size() - i)
+            return false;
+        for (size_t k = 1; k < length; ++k) {
+            if (!continues(lead, k, byte_at(text.data(), i + k)))
+                return false;
+        }
+        i += length;
+    }
+    return true;
 }
 
 // --- The parser ------------------------------------------------------------
@@ -234,6 +282,12 @@ LineEvent LineEditor::control(uint8_t byte) {
         break;
     case ctrl('W'):
         erase(word_start(), m_cursor);
+        break;
+    case tab_byte:
+        if (m_completion == Completion::On && m_echo == Echo::On) {
+            m_finished = true; // the line stays in line() for the caller's start()
+            return LineEvent::Completion;
+        }
         break;
     default:
         break; // a control byte with no meaning here: ignored

@@ -18,9 +18,11 @@
 //   2. Enter (CR or LF; CR LF counts once) writes CR LF and returns Line;
 //      line() holds the finished text until the next feed(). Ctrl-C writes
 //      "^C" CR LF after the line and returns Interrupt, the line discarded.
-//      Ctrl-D on an empty line writes nothing and returns EndOfInput.
+//      Ctrl-D on an empty line writes nothing and returns EndOfInput. With
+//      completion on, Tab writes nothing and returns Completion (below).
 //   3. The caller acts on the event and writes the next prompt. The next
-//      feed() starts a fresh, empty line by itself: there is no start() call.
+//      feed() starts a fresh, empty line by itself; start() starts one from
+//      a given text instead (how a line goes on after a Completion).
 //
 // Keys. Printable ASCII and well-formed UTF-8 insert at the cursor. Backspace
 // (0x7f or 0x08) deletes the character before the cursor, Delete (ESC [ 3 ~)
@@ -48,8 +50,8 @@
 // out-of-range continuation byte; overlong forms, surrogates and code points
 // above U+10FFFF are malformed). A character cut short by an unexpected byte
 // is dropped and that byte is then taken as it is (a stray continuation byte
-// is dropped with it). Other control bytes (Tab, NUL, Ctrl-B, ...) are
-// ignored silently. Escape sequences are consumed whole and ignored when
+// is dropped with it). Other control bytes (NUL, Ctrl-B, Tab unless it
+// completes, ...) are ignored silently. Escape sequences are consumed whole and ignored when
 // unknown: CSI is ESC [, parameter bytes 0x30-0x3f, intermediate bytes
 // 0x20-0x2f and a final byte 0x40-0x7e; SS3 is ESC O and one byte
 // 0x40-0x7e. ESC followed by anything else drops the ESC and takes
@@ -67,6 +69,22 @@
 // it and no earlier line can be recalled unseen. Turning echo off mid-line
 // erases the line from the screen; turning it on draws it.
 //
+// Completion (set_completion(Completion::On), for a caller that knows what
+// the words of its lines may be: the shell). Tab then ends the line as
+// Completion, writing nothing: line() and cursor() hold the line as it
+// stands, and the terminal still shows it with the cursor there. The line is
+// over as far as feed() is concerned; the caller carries it on with start():
+//   1. It works out what the Tab means from line() and cursor().
+//   2. To add characters at the cursor (the rest of a name), or none (the
+//      bell, say), it calls start() with the same line and cursor, Shown::Yes
+//      and the characters: only they are written, as if typed, and the
+//      screen goes on seamlessly.
+//   3. To list the candidates instead, it writes a newline, the list and its
+//      prompt, then calls start() with Shown::No: the editor writes the line
+//      after the prompt and puts the cursor back where it was.
+// With echo off Tab is ignored, completion on or not: a completion would
+// show what was typed.
+//
 // Limits. Every character is taken as one column: wide (double-column) and
 // combining characters are not measured, so a line holding them shows with
 // the cursor off by their difference. A line wider than the terminal wraps
@@ -76,7 +94,7 @@
 // Storage is fixed and inside the object (under 7 KiB: the line, the copy
 // kept while walking the history, the history ring); nothing allocates. Not
 // thread-safe: the owner serialises every call. The Output is called only
-// from within feed() and set_echo().
+// from within feed(), set_echo() and start().
 #pragma once
 
 #include <cstddef>
@@ -100,9 +118,14 @@ enum class LineEvent : uint8_t {
     Line,       // Enter: line() is the finished line until the next feed()
     Interrupt,  // Ctrl-C: the line was discarded
     EndOfInput, // Ctrl-D on an empty line
+    Completion, // Tab, with completion on: line() and cursor() are the line as the screen shows it
 };
 
 enum class Echo : uint8_t { On, Off };
+// Whether Tab ends the line as LineEvent::Completion (else it is ignored).
+enum class Completion : uint8_t { Off, On };
+// Whether the text start() begins with is on the screen already.
+enum class Shown : uint8_t { No, Yes };
 
 class LineEditor {
 public:
@@ -127,6 +150,27 @@ public:
     // Takes effect at once, also in the middle of a line (see the file header).
     void set_echo(Echo echo);
     Echo echo() const { return m_echo; }
+    // Takes effect from the next byte; writes nothing.
+    void set_completion(Completion completion) { m_completion = completion; }
+    Completion completion() const { return m_completion; }
+
+    // Starts a new line holding `text` (instead of the empty line the next
+    // feed() would start) with the cursor `cursor` bytes in, then inserts
+    // `insert` at the cursor and shows it as typed characters are shown.
+    // With Shown::Yes the terminal shows `text` already, its cursor at
+    // `cursor` (as a Completion left them), and only the insertion is
+    // written; with Shown::No the terminal's cursor is where the line begins
+    // and the whole line is written. With echo off nothing is written. The
+    // history walk starts over; a character or escape sequence still
+    // arriving is dropped. `text` may be line() itself, `insert` may not
+    // point into it. Traps unless valid_start(text, cursor, insert): the
+    // caller checks first.
+    void start(std::string_view text, size_t cursor, Shown shown, std::string_view insert);
+    // Whether start() takes these: `text` and `insert` hold only characters
+    // typing inserts (printable ASCII, well-formed UTF-8 beyond ASCII), at
+    // most max_line_bytes together, and `cursor` is a character boundary of
+    // `text` (0 to its size).
+    static bool valid_start(std::string_view text, size_t cursor, std::string_view insert);
 
     // The line being edited, always whole UTF-8 characters (a character still
     // arriving is not part of it); after a Line event, the finished line until
@@ -181,6 +225,9 @@ private:
     bool letter_key(uint8_t final_byte);
     void key(Key key);
 
+    // Whether `text` is only characters typing inserts.
+    static bool editable(std::string_view text);
+
     // Line events.
     LineEvent finish_line();
     LineEvent interrupt();
@@ -215,6 +262,7 @@ private:
 
     Output& m_output;
     Echo m_echo = Echo::On;
+    Completion m_completion = Completion::Off;
 
     char m_line[max_line_bytes];
     size_t m_length = 0;

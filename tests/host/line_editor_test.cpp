@@ -1,7 +1,8 @@
 // lib/term/line_editor.h: every key and its encodings, insertion in the middle,
 // the history (walk and restore, duplicates, eviction), echo off, the length
 // limit, malformed UTF-8, unknown and unterminated escape sequences, every byte
-// value, Ctrl-C and Ctrl-D, and a randomized run. Every byte of every test goes
+// value, Ctrl-C and Ctrl-D, Tab completion and lines carried on with start(),
+// and a randomized run. Every byte of every test goes
 // through Session, which feeds it to the editor with the terminal model of
 // tests/host/terminal_model.h as the output and checks after it that the
 // model's row is the prompt followed by line() and that the model's cursor is
@@ -59,6 +60,27 @@ public:
         editor.set_echo(echo);
         check();
     }
+    // editor.start(), checking the screen after it.
+    void start(std::string_view text, size_t cursor, Shown shown, std::string_view insert) {
+        editor.start(text, cursor, shown, insert);
+        m_between_lines = false;
+        check();
+    }
+    // Carries the line on after a Completion, as a shell does: at once
+    // (Shown::Yes) with `insert` added at the cursor, or after a newline, the
+    // list of candidates and the prompt again (list()).
+    void resume(std::string_view insert) {
+        std::string text(editor.line());
+        start(text, editor.cursor(), Shown::Yes, insert);
+    }
+    void list(std::string_view candidates) {
+        std::string text(editor.line());
+        terminal.write_from_caller("\r\n");
+        terminal.write_from_caller(candidates);
+        terminal.write_from_caller("\r\n");
+        write_prompt();
+        start(text, editor.cursor(), Shown::No, "");
+    }
 
     // The screen: the row shows the prompt and the line (only the prompt with
     // echo off, or between a line event and the next byte), the cursor where
@@ -86,6 +108,7 @@ public:
     std::vector<std::string> lines;
     size_t interrupts = 0;
     size_t ends = 0;
+    size_t completions = 0;
     size_t longest_line = 0; // the longest line() seen
 
     Terminal terminal{fail_test};
@@ -93,8 +116,10 @@ public:
 
 private:
     void after(LineEvent event) {
-        m_between_lines = event != LineEvent::None;
-        if (event == LineEvent::None) {
+        // A Completion leaves the line on the screen for start() to carry on.
+        m_between_lines = event != LineEvent::None && event != LineEvent::Completion;
+        if (event == LineEvent::None || event == LineEvent::Completion) {
+            completions += event == LineEvent::Completion;
             check();
             return;
         }
@@ -135,6 +160,7 @@ constexpr std::string_view ctrl_c = "\x03";
 constexpr std::string_view ctrl_d = "\x04";
 constexpr std::string_view ctrl_u = "\x15";
 constexpr std::string_view ctrl_w = "\x17";
+constexpr std::string_view tab = "\t";
 
 std::string repeat(std::string_view piece, size_t count) {
     std::string text;
@@ -652,6 +678,215 @@ TEST(LineEditor, EveryByteValue) {
         s.feed_byte(uint8_t(byte));
 }
 
+TEST(LineEditor, TabIsIgnoredWithoutCompletion) {
+    Session s;
+    s.feed("he");
+    s.terminal.take_written();
+    EXPECT_EQ(s.feed(tab), LineEvent::None);
+    EXPECT_EQ(s.editor.line(), "he");
+    EXPECT_EQ(s.terminal.take_written(), "");
+    EXPECT_EQ(s.completions, 0u);
+}
+
+TEST(LineEditor, TabEndsTheLineAsCompletionWritingNothing) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    s.feed("he");
+    s.terminal.take_written();
+    EXPECT_EQ(s.feed(tab), LineEvent::Completion);
+    EXPECT_EQ(s.terminal.take_written(), "");
+    EXPECT_EQ(s.editor.line(), "he");
+    EXPECT_EQ(s.editor.cursor(), 2u);
+    EXPECT_EQ(s.terminal.row(), "> he");
+    EXPECT_EQ(s.terminal.column(), 4u);
+    EXPECT_EQ(s.editor.history_count(), 0u); // not a finished line
+}
+
+TEST(LineEditor, UniqueCompletionInsertsOnlyTheRest) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    s.feed("he\t");
+    s.terminal.take_written();
+    s.resume("lp ");
+    // Only the added characters: no prompt, no redraw of what is shown.
+    EXPECT_EQ(s.terminal.take_written(), "lp ");
+    EXPECT_EQ(s.terminal.row(), "> help ");
+    EXPECT_EQ(s.terminal.column(), 7u);
+    EXPECT_EQ(s.terminal.row_count(), 1u);
+    EXPECT_EQ(s.feed("\r"), LineEvent::Line);
+    EXPECT_EQ(s.lines, std::vector<std::string>{"help "});
+    EXPECT_EQ(s.editor.history_count(), 1u);
+}
+
+TEST(LineEditor, CompletionInTheMiddleOfTheLine) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    s.feed("ru hello" + repeat(left, 6));
+    EXPECT_EQ(s.feed(tab), LineEvent::Completion);
+    EXPECT_EQ(s.editor.cursor(), 2u);
+    s.terminal.take_written();
+    s.resume("n");
+    // The character, the rest of the line shifted right, back over the rest.
+    EXPECT_EQ(s.terminal.take_written(), "n hello\x1b[6D");
+    EXPECT_EQ(s.terminal.row(), "> run hello");
+    EXPECT_EQ(s.editor.cursor(), 3u);
+    s.feed("x\r");
+    EXPECT_EQ(s.lines.back(), "runx hello");
+}
+
+TEST(LineEditor, NothingToAddLeavesTheScreenAlone) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    s.feed("caps @zz\t");
+    s.terminal.take_written();
+    s.resume("");
+    EXPECT_EQ(s.terminal.take_written(), "");
+    EXPECT_EQ(s.editor.line(), "caps @zz");
+    // Typing goes on in the same line, and Tab again completes again.
+    s.feed("\x7f\x7f"
+           "co");
+    EXPECT_EQ(s.feed(tab), LineEvent::Completion);
+    EXPECT_EQ(s.editor.line(), "caps @co");
+    s.resume("nsole");
+    EXPECT_EQ(s.feed("\r"), LineEvent::Line);
+    EXPECT_EQ(s.lines.back(), "caps @console");
+    EXPECT_EQ(s.completions, 2u);
+}
+
+TEST(LineEditor, ListingRedrawsTheLineUnderThePrompt) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    s.feed("h\t");
+    s.terminal.take_written();
+    s.list("help  history");
+    EXPECT_EQ(s.terminal.take_written(), "h");
+    EXPECT_EQ(s.terminal.previous_row(), "help  history");
+    EXPECT_EQ(s.terminal.row(), "> h");
+    EXPECT_EQ(s.terminal.column(), 3u);
+
+    // With the cursor inside the line, it goes back where it was.
+    s.feed("\x7f"
+           "abc" +
+           repeat(left, 2) + std::string(tab));
+    EXPECT_EQ(s.editor.cursor(), 1u);
+    s.terminal.take_written();
+    s.list("abacus  abbey");
+    EXPECT_EQ(s.terminal.take_written(), "abc\x1b[2D");
+    EXPECT_EQ(s.terminal.row(), "> abc");
+    EXPECT_EQ(s.editor.cursor(), 1u);
+    s.feed("b\r");
+    EXPECT_EQ(s.lines.back(), "abbc");
+}
+
+TEST(LineEditor, StartFromATextOnAFreshPrompt) {
+    Session s;
+    s.feed("first\r");
+    s.terminal.take_written();
+    // The line written after the prompt, the cursor put, then the insertion.
+    s.start("\xc3\xa9t\xc3\xa9", 2, Shown::No, "\xe2\x82\xac!");
+    EXPECT_EQ(s.terminal.take_written(), "\xc3\xa9t\xc3\xa9\x1b[2D\xe2\x82\xac!t\xc3\xa9\x1b[2D");
+    EXPECT_EQ(s.editor.line(), "\xc3\xa9\xe2\x82\xac!t\xc3\xa9");
+    EXPECT_EQ(s.editor.cursor_column(), 3u);
+    // The history walk starts over: Up recalls the newest entry, Down comes back.
+    s.feed(up);
+    EXPECT_EQ(s.editor.line(), "first");
+    s.feed(down);
+    EXPECT_EQ(s.editor.line(), "\xc3\xa9\xe2\x82\xac!t\xc3\xa9");
+    s.feed("\r");
+    EXPECT_EQ(s.lines.back(), "\xc3\xa9\xe2\x82\xac!t\xc3\xa9");
+    // An empty start is an empty line.
+    s.terminal.take_written();
+    s.start("", 0, Shown::No, "");
+    EXPECT_EQ(s.terminal.take_written(), "");
+    EXPECT_EQ(s.feed(ctrl_d), LineEvent::EndOfInput);
+}
+
+TEST(LineEditor, StartFillsTheLineToItsLimit) {
+    Session s;
+    std::string half(LineEditor::max_line_bytes / 2, 'a');
+    s.start(half, half.size(), Shown::No, half);
+    EXPECT_EQ(s.editor.line().size(), LineEditor::max_line_bytes);
+    s.terminal.take_written();
+    s.feed("b");
+    EXPECT_EQ(s.terminal.take_written(), "\a");
+}
+
+TEST(LineEditor, StartDropsAnUnfinishedSequence) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    // Tab ends an escape sequence unfinished and still completes.
+    EXPECT_EQ(s.feed("ab\x1b[1\t"), LineEvent::Completion);
+    EXPECT_EQ(s.editor.line(), "ab");
+    s.resume("c");
+    s.feed("D"); // not the end of an ESC [ 1 D
+    EXPECT_EQ(s.editor.line(), "abcD");
+    // A character cut short by Tab is dropped with the bell.
+    s.feed("\xe2\x82");
+    EXPECT_EQ(s.feed(tab), LineEvent::Completion);
+    EXPECT_EQ(s.editor.line(), "abcD");
+    EXPECT_EQ(s.terminal.bells(), 1u);
+    s.resume("");
+    // start() in the middle of a sequence drops it: F is a letter, not End.
+    s.feed(std::string(left) + "\x1b[");
+    s.resume("");
+    s.feed("F");
+    EXPECT_EQ(s.editor.line(), "abcFD");
+    // ... and in the middle of a character: the rest is a stray continuation.
+    s.feed("\xe2\x82");
+    s.resume("");
+    s.feed("\xac");
+    EXPECT_EQ(s.editor.line(), "abcFD");
+    EXPECT_EQ(s.terminal.bells(), 2u);
+}
+
+TEST(LineEditor, EchoOffIgnoresTabEvenWithCompletion) {
+    Session s;
+    s.editor.set_completion(Completion::On);
+    s.set_echo(Echo::Off);
+    s.feed("sec");
+    s.terminal.take_written();
+    EXPECT_EQ(s.feed(tab), LineEvent::None);
+    EXPECT_EQ(s.terminal.take_written(), "");
+    EXPECT_EQ(s.terminal.bells(), 0u);
+    EXPECT_EQ(s.feed("ret\r"), LineEvent::Line);
+    EXPECT_EQ(s.lines.back(), "secret");
+    EXPECT_EQ(s.terminal.previous_row(), "> ");
+    // A hidden line started from a text shows nothing of it either.
+    s.terminal.take_written();
+    s.start("pass", 4, Shown::No, "word");
+    EXPECT_EQ(s.terminal.take_written(), "");
+    EXPECT_EQ(s.feed("\r"), LineEvent::Line);
+    EXPECT_EQ(s.lines.back(), "password");
+}
+
+TEST(LineEditor, ValidStartRefusesWhatTypingCannotInsert) {
+    EXPECT_TRUE(LineEditor::valid_start("", 0, ""));
+    EXPECT_TRUE(LineEditor::valid_start("run he", 6, "llo "));
+    EXPECT_TRUE(LineEditor::valid_start("\xc3\xa9", 2, "\xf4\x8f\xbf\xbf"));
+    EXPECT_TRUE(LineEditor::valid_start(std::string(LineEditor::max_line_bytes - 1, 'a'), 3, "b"));
+    EXPECT_FALSE(LineEditor::valid_start(std::string(LineEditor::max_line_bytes, 'a'), 3, "b"));
+    EXPECT_FALSE(LineEditor::valid_start(std::string(LineEditor::max_line_bytes + 1, 'a'), 0, ""));
+    EXPECT_FALSE(LineEditor::valid_start("", 0, std::string(LineEditor::max_line_bytes + 1, 'a')));
+    EXPECT_FALSE(LineEditor::valid_start("abc", 4, ""));          // past the end
+    EXPECT_FALSE(LineEditor::valid_start("\xc3\xa9", 1, ""));     // inside a character
+    EXPECT_FALSE(LineEditor::valid_start("a\tb", 0, ""));         // a control byte
+    EXPECT_FALSE(LineEditor::valid_start("a", 0, "\r"));          // in the insertion too
+    EXPECT_FALSE(LineEditor::valid_start("a\x7f", 0, ""));        // DEL
+    EXPECT_FALSE(LineEditor::valid_start("\x1b[D", 0, ""));       // an escape sequence
+    EXPECT_FALSE(LineEditor::valid_start("\xc3", 0, ""));         // cut short
+    EXPECT_FALSE(LineEditor::valid_start("", 0, "\xc0\xaf"));     // overlong
+    EXPECT_FALSE(LineEditor::valid_start("\xed\xa0\x80", 0, "")); // a surrogate
+    EXPECT_FALSE(LineEditor::valid_start("\xf4\x90\x80\x80", 0, ""));
+    EXPECT_FALSE(LineEditor::valid_start("\x80", 0, ""));
+    EXPECT_FALSE(LineEditor::valid_start("\xe2\x82\xac\xac", 0, ""));
+}
+
+TEST(LineEditorDeathTest, StartTrapsOnWhatValidStartRefuses) {
+    Terminal terminal{fail_test};
+    LineEditor editor{terminal};
+    EXPECT_DEATH(editor.start("a\x01", 0, Shown::Yes, ""), "");
+}
+
 // Random input, biased towards what makes the editor work: known and broken
 // escape sequences, editing keys, UTF-8 lead and continuation bytes, bursts
 // that reach the length limit, and echo switched on and off between bytes.
@@ -690,16 +925,37 @@ std::string random_piece(std::mt19937& random) {
     return std::string(1, char(pick(256)));
 }
 
+// What a shell does after a Tab, picked at random: add nothing, a name's
+// rest (sometimes more than the line has room for: then nothing), or list.
+void random_completion(std::mt19937& random, Session& s) {
+    static const std::string_view inserts[] = {"", "lp ", "\xc3\xa9t\xc3\xa9", "x", "sole"};
+    size_t roll = random() % 10;
+    if (roll < 3) {
+        s.list("one  two");
+        return;
+    }
+    std::string insert(inserts[roll % std::size(inserts)]);
+    if (roll == 9)
+        insert.assign(100 + random() % 400, 'q');
+    if (!LineEditor::valid_start(s.editor.line(), s.editor.cursor(), insert))
+        insert.clear();
+    s.resume(insert);
+}
+
 TEST(LineEditor, RandomInputKeepsTheScreenRight) {
     for (uint32_t seed : {1u, 2u, 3u}) {
         std::mt19937 random(seed);
         Session s;
+        // Tab completes in two of the runs, and is ignored in the other.
+        if (seed != 1)
+            s.editor.set_completion(Completion::On);
         size_t fed = 0;
         while (fed < 30000) {
             if (random() % 400 == 0)
                 s.set_echo(s.editor.echo() == Echo::On ? Echo::Off : Echo::On);
             for (char c : random_piece(random)) {
-                s.feed_byte(uint8_t(c));
+                if (s.feed_byte(uint8_t(c)) == LineEvent::Completion)
+                    random_completion(random, s);
                 ++fed;
             }
             ASSERT_FALSE(::testing::Test::HasFailure()) << "seed " << seed << ", byte " << fed;
@@ -710,6 +966,10 @@ TEST(LineEditor, RandomInputKeepsTheScreenRight) {
         EXPECT_GT(s.editor.history_count(), 5u) << seed;
         EXPECT_GT(s.terminal.bells(), 100u) << seed;
         EXPECT_EQ(s.longest_line, LineEditor::max_line_bytes) << seed;
+        if (seed == 1)
+            EXPECT_EQ(s.completions, 0u);
+        else
+            EXPECT_GT(s.completions, 20u) << seed;
     }
 }
 

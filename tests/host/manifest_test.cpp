@@ -365,11 +365,13 @@ TEST_F(ManifestTest, ZeroSlotsMeansTheDefault) {
     EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::GrantsBeyondSlots, "svc"));
 }
 
-TEST_F(ManifestTest, KernelServesEveryKnownSourceButLogReader) {
-    for (uint16_t kind = 0; schema::is_known(static_cast<KernelCapability>(kind)); ++kind) {
-        auto which = static_cast<KernelCapability>(kind);
-        EXPECT_EQ(kernel_serves(which), which != KernelCapability::LogReader) << kind;
-    }
+// Every kind the schema names is served (SourceUnavailable stays for a kind
+// a later schema adds before the kernel serves it); values it does not name
+// are not.
+TEST_F(ManifestTest, KernelServesEveryKnownSource) {
+    for (uint16_t kind = 0; schema::is_known(static_cast<KernelCapability>(kind)); ++kind)
+        EXPECT_TRUE(kernel_serves(static_cast<KernelCapability>(kind))) << kind;
+    EXPECT_FALSE(kernel_serves(static_cast<KernelCapability>(kernel_source_count)));
     EXPECT_FALSE(kernel_serves(static_cast<KernelCapability>(77)));
 }
 
@@ -380,19 +382,28 @@ TEST_F(ManifestTest, EveryServedSourceMayBeGranted) {
         if (kernel_serves(which))
             init_grants.push_back(kernel_grant("k" + std::to_string(kind), which));
     }
+    EXPECT_EQ(init_grants.size(), kernel_source_count);
     std::vector<GrantSpec> all = init_grants;
     services.push_back({"svc", "server", all, {}});
     EXPECT_TRUE(check().is_ok());
 }
 
-TEST_F(ManifestTest, ALogReaderGrantToInitIsRefused) {
+// LogReader, served since the kernel keeps its log in a ring: granted to init
+// and to a service, naming its interface or none; naming another is refused.
+TEST_F(ManifestTest, ALogReaderGrantToInitPasses) {
     init_grants.push_back(kernel_grant("log", KernelCapability::LogReader));
-    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::SourceUnavailable, "log"));
+    EXPECT_TRUE(check().is_ok());
+    init_grants.back().interface_id = schema::LogReader::interface_id;
+    EXPECT_TRUE(check().is_ok());
+    init_grants.back().interface_id = schema::LogSink::interface_id;
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::InterfaceMismatch, "log"));
 }
 
-TEST_F(ManifestTest, ALogReaderGrantToAServiceIsRefused) {
+TEST_F(ManifestTest, ALogReaderGrantToAServicePassesWhenInitHoldsOne) {
     services.push_back({"svc", "server", {kernel_grant("log", KernelCapability::LogReader)}, {}});
-    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::SourceUnavailable, "log"));
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::KernelSourceNotHeld, "log"));
+    init_grants.push_back(kernel_grant("reader", KernelCapability::LogReader));
+    EXPECT_TRUE(check().is_ok());
 }
 
 TEST_F(ManifestTest, EveryCodeHasText) {

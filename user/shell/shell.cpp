@@ -6,7 +6,10 @@
 // end of input and every error leave it at the prompt.
 #include "lib/capnp/schema_set.h"
 #include "lib/capnp/text.h"
+#include "lib/log/log_ring.h"
+#include "lib/shell/completion.h"
 #include "lib/shell/run_command.h"
+#include "lib/term/line_editor.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
@@ -18,13 +21,17 @@ namespace {
 
 using capos::rt::Line;
 using capos::schema::LineEnd;
+using capos::schema::LogLevel;
+using capos::schema::LogReader;
 using capos::schema::ProcessHandle;
 using capos::schema::ProcessInspector;
 using capos::schema::ProcessSpawner;
 using capos::schema::SystemControl;
 using capos::schema::SystemInfo;
 using capos::schema::TerminalSession;
+using capos::shell::CompletionKind;
 using capos::shell::RunCommand;
+using capos::shell::TabAction;
 
 constexpr std::string_view prompt = "capos> ";
 
@@ -105,11 +112,17 @@ public:
         }
         say("capOS shell. Type 'help' for the commands.");
         for (;;) {
-            write(prompt);
-            auto read = m_terminal->read_line(false);
+            if (!m_edit.resume)
+                write(prompt);
+            auto read = read_line();
             if (read.is_error()) // nothing left to talk to
                 capos::rt::panic("shell: the terminal failed");
+            if (read.value().end() != LineEnd::Completion)
+                m_edit.tabbed = false;
             switch (read.value().end()) {
+            case LineEnd::Completion:
+                complete(read.value().line(), read.value().cursor());
+                break;
             case LineEnd::Newline: {
                 // The reply lives in the runtime's transport buffer, which
                 // the command's own calls reuse: work on a copy.
@@ -171,6 +184,186 @@ private:
         write(line.view());
     }
 
+    // --- Tab completion (lib/shell/completion.h) ------------------------
+    //
+    // 1. Every readLine asks the terminal to complete: a Tab ends it as
+    //    `completion`, with the line so far still on the screen.
+    // 2. complete() works out what the Tab does and keeps the line, its
+    //    cursor and the characters to add in m_edit (or lists the matches
+    //    and writes the prompt again).
+    // 3. The next readLine hands them back: the terminal adds the
+    //    characters and the line goes on, or writes it again after the
+    //    prompt under a listing.
+
+    capos::Result<TerminalSession::ReadLineResults::Reader, capos::gen::CallError> read_line() {
+        std::string_view initial;
+        std::string_view insert;
+        uint32_t cursor = 0;
+        bool shown = false;
+        if (m_edit.resume) {
+            initial = {m_edit.text, m_edit.length};
+            insert = {m_edit.insert, m_edit.insert_length};
+            cursor = uint32_t(m_edit.cursor);
+            shown = m_edit.shown;
+        }
+        m_edit.resume = false;
+        return m_terminal->read_line(false, true, initial, cursor, shown, insert);
+    }
+
+    void complete(std::string_view line, size_t cursor) {
+        // The line lies in the transport's buffer, which the spawner's call
+        // below reuses: compare it and copy it first.
+        bool again = m_edit.tabbed && left_by_last_tab(line, cursor);
+        size_t length = line.size() < sizeof m_edit.text ? line.size() : sizeof m_edit.text;
+        __builtin_memcpy(m_edit.text, line.data(), length);
+        std::string_view text(m_edit.text, length);
+        m_edit.length = length;
+        m_edit.cursor = cursor;
+        m_edit.insert_length = 0;
+        m_edit.shown = true;
+        m_edit.resume = capos::term::LineEditor::valid_start(text, cursor, {});
+        m_edit.tabbed = m_edit.resume;
+        if (!m_edit.resume) { // not a line the terminal would take back: start afresh
+            write("\n");
+            return;
+        }
+
+        capos::shell::CompletionTarget target = capos::shell::completion_target(text, cursor);
+        capos::shell::Matches matches(target.prefix);
+        for_each_candidate(target.kind, [&](std::string_view name) { matches.add(name); });
+        capos::shell::TabStep step =
+            capos::shell::tab_step(target.kind, matches, cursor == length, again);
+        switch (step.action) {
+        case TabAction::Insert:
+            if (step.insert.size() + step.space <= sizeof m_edit.insert) {
+                __builtin_memcpy(m_edit.insert, step.insert.data(), step.insert.size());
+                m_edit.insert_length = step.insert.size();
+                if (step.space)
+                    m_edit.insert[m_edit.insert_length++] = ' ';
+            }
+            if (!capos::term::LineEditor::valid_start(text, cursor,
+                                                      {m_edit.insert, m_edit.insert_length}))
+                m_edit.insert_length = 0;
+            if (m_edit.insert_length == 0)
+                write("\a");
+            break;
+        case TabAction::List:
+            list_matches(target.kind, target.prefix);
+            m_edit.shown = false;
+            break;
+        case TabAction::Bell:
+            write("\a");
+            break;
+        }
+    }
+
+    // Whether `line` and `cursor` are what the last Tab left (m_edit, with
+    // its insertion made): a second Tab in a row.
+    bool left_by_last_tab(std::string_view line, size_t cursor) const {
+        std::string_view before(m_edit.text, m_edit.cursor);
+        std::string_view added(m_edit.insert, m_edit.insert_length);
+        std::string_view after(m_edit.text + m_edit.cursor, m_edit.length - m_edit.cursor);
+        return cursor == before.size() + added.size() && line.size() == cursor + after.size() &&
+               line.substr(0, before.size()) == before &&
+               line.substr(before.size(), added.size()) == added && line.substr(cursor) == after;
+    }
+
+    // Calls `f` with each name a Tab may complete to: the commands, the
+    // programs the spawner starts, the capabilities held (also those named
+    // with `-> @name`).
+    template <typename F>
+    void for_each_candidate(CompletionKind kind, F&& f) {
+        switch (kind) {
+        case CompletionKind::Command:
+            for (const Command& command : commands())
+                f(command.name);
+            break;
+        case CompletionKind::Program:
+            for (std::string_view name : programs())
+                f(name);
+            break;
+        case CompletionKind::Capability: {
+            const capos::abi::CapSetPage& set = capos::rt::capset();
+            for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i)
+                f(cap_name(set.entries[i]));
+            for (size_t i = 0; i < m_named_count; ++i)
+                f(std::string_view(m_named[i].name, m_named[i].name_length));
+            break;
+        }
+        case CompletionKind::None:
+            break;
+        }
+    }
+
+    // The programs ProcessSpawner starts, asked for once (again at the next
+    // Tab after a failure); none without a spawner.
+    std::span<const std::string_view> programs() {
+        if (m_programs_read || !m_spawner)
+            return {m_programs, m_program_count};
+        m_program_count = 0;
+        size_t used = 0;
+        for (uint32_t from = 0; m_program_count < max_programs;) {
+            auto listed = (*m_spawner)->binaries(from);
+            if (listed.is_error())
+                return {m_programs, m_program_count};
+            auto names = listed.value().names();
+            for (std::string_view name : names) {
+                if (m_program_count == max_programs || name.size() > sizeof m_program_text - used)
+                    break;
+                __builtin_memcpy(m_program_text + used, name.data(), name.size());
+                m_programs[m_program_count++] = {m_program_text + used, name.size()};
+                used += name.size();
+            }
+            if (names.size() < ProcessSpawner::max_binary_list)
+                break;
+            from += names.size();
+        }
+        m_programs_read = true;
+        return {m_programs, m_program_count};
+    }
+
+    // Lists the names starting with `prefix` under the line, sorted, in
+    // columns, then writes the prompt again.
+    void list_matches(CompletionKind kind, std::string_view prefix) {
+        static constexpr size_t max_listed = 128;
+        static constexpr size_t width = 78;
+        std::string_view names[max_listed];
+        size_t count = 0;
+        size_t widest = 0;
+        for_each_candidate(kind, [&](std::string_view name) {
+            if (name.substr(0, prefix.size()) != prefix || count == max_listed)
+                return;
+            for (size_t i = 0; i < count; ++i) {
+                if (names[i] == name)
+                    return;
+            }
+            names[count++] = name;
+            widest = name.size() > widest ? name.size() : widest;
+        });
+        capos::shell::sort_names({names, count});
+        write("\n");
+        size_t column = widest + 2;
+        size_t per_row = column < width ? width / column : 1;
+        Line row;
+        for (size_t i = 0; i < count; ++i) {
+            row.add(names[i]);
+            if ((i + 1) % per_row == 0 || i + 1 == count) {
+                say(row.view());
+                row = Line();
+                continue;
+            }
+            for (size_t at = names[i].size(); at < column; ++at)
+                row.add(' ');
+        }
+        write(prompt);
+    }
+
+    // A CapSet entry's name (NUL-padded in the page).
+    static std::string_view cap_name(const capos::abi::CapSetEntry& entry) {
+        std::string_view name(entry.name, sizeof entry.name);
+        return name.substr(0, name.find('\0'));
+    }
+
     void execute(std::string_view line) {
         Words words(line);
         if (words.count() == 0)
@@ -227,8 +420,7 @@ private:
         for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
             const capos::abi::CapSetEntry& entry = set.entries[i];
             Line line("  ");
-            std::string_view name(entry.name, sizeof entry.name);
-            name = name.substr(0, name.find('\0'));
+            std::string_view name = cap_name(entry);
             line.add(name);
             for (size_t column = name.size(); column < 16; ++column)
                 line.add(' ');
@@ -788,6 +980,138 @@ private:
                 .view());
     }
 
+    // log [-n N] [level]: the last N entries of the kernel log (20 unless
+    // told) at the level or more severe (every level unless told), through
+    // LogReader ("log"), each as the console shows it. The log is read twice
+    // up to where it ended when the command began: once to find where the
+    // last N start, once to print them.
+    void log(std::string_view rest) {
+        uint32_t count = 20;
+        LogLevel min_level = LogLevel::Debug;
+        bool level_given = false;
+        Words words(rest);
+        for (size_t i = 0; i < words.count(); ++i) {
+            if (words[i] == "-n") {
+                std::string_view number = words[++i];
+                uint64_t value = 0;
+                bool valid = !number.empty() && number.size() <= 4;
+                for (char c : number) {
+                    valid = valid && c >= '0' && c <= '9';
+                    value = value * 10 + uint64_t(c - '0');
+                }
+                if (!valid || value == 0 || value > max_log_lines) {
+                    say(Line("shell: log: -n takes a count from 1 to ").udec(max_log_lines).view());
+                    return;
+                }
+                count = uint32_t(value);
+                continue;
+            }
+            std::optional<LogLevel> level = level_named(words[i]);
+            if (!level) {
+                say(Line("shell: log: unknown level '")
+                        .add(words[i].substr(0, 32))
+                        .add("' (error, warn, info or debug)")
+                        .view());
+                return;
+            }
+            if (level_given) {
+                say("shell: log: one level at most (log [-n N] [error|warn|info|debug])");
+                return;
+            }
+            min_level = *level;
+            level_given = true;
+        }
+        uint32_t id = held<LogReader>("log");
+        if (id == 0) {
+            say("shell: log: this shell holds no 'log' (see caps)");
+            return;
+        }
+        ClientOf<LogReader> reader(capos::rt::transport(), id);
+        auto failed = [&](const capos::gen::CallError& error) {
+            say(Line("shell: log: ").add(capos::rt::call_error_text(error)).view());
+        };
+        // Where the log ends now (a cursor past the end moves there).
+        auto ends = reader.read(UINT64_MAX, 0, min_level);
+        if (ends.is_error()) {
+            failed(ends.error());
+            return;
+        }
+        const uint64_t end = ends.value().next_cursor();
+
+        // 1. The sequences of the last `count` entries at the level.
+        uint64_t found = 0;
+        for (uint64_t cursor = 0; cursor < end;) {
+            auto read = reader.read(cursor, UINT32_MAX, min_level);
+            if (read.is_error()) {
+                failed(read.error());
+                return;
+            }
+            for (auto entry : read.value().entries()) {
+                if (entry.sequence() < end)
+                    m_log_sequences[found++ % count] = entry.sequence();
+            }
+            if (read.value().next_cursor() <= cursor)
+                break;
+            cursor = read.value().next_cursor();
+        }
+        if (found == 0) {
+            say("(no entries)");
+            return;
+        }
+
+        // 2. Those entries, as many lines at a time as the text buffer holds
+        // (written only once the reply is done with: the write reuses the
+        // transport's buffer).
+        uint64_t cursor = m_log_sequences[found > count ? found % count : 0];
+        uint64_t left = found < count ? found : count;
+        while (left > 0 && cursor < end) {
+            auto read = reader.read(cursor, uint32_t(left), min_level);
+            if (read.is_error()) {
+                failed(read.error());
+                return;
+            }
+            uint64_t dropped = read.value().dropped();
+            uint64_t next = read.value().next_cursor();
+            size_t length = 0;
+            for (auto entry : read.value().entries()) {
+                if (entry.sequence() >= end) {
+                    next = end;
+                    break;
+                }
+                char line[capos::log::LogRing::max_message_bytes + 96];
+                size_t line_length =
+                    capos::log::format_line(entry.time_ns(), entry.level(), entry.source(),
+                                            entry.message(), {line, sizeof line - 1});
+                line[line_length++] = '\n';
+                if (line_length > sizeof m_log_text - length) {
+                    next = entry.sequence(); // the next round prints it
+                    break;
+                }
+                __builtin_memcpy(m_log_text + length, line, line_length);
+                length += line_length;
+                --left;
+            }
+            if (dropped != 0)
+                say(Line("(")
+                        .udec(dropped)
+                        .add(" entries were overwritten before they could be shown)")
+                        .view());
+            if (length != 0)
+                write({m_log_text, length});
+            if (next <= cursor)
+                break;
+            cursor = next;
+        }
+    }
+    static std::optional<LogLevel> level_named(std::string_view name) {
+        for (uint16_t value = 0; value < capos::schema::enumerant_count(LogLevel{}); ++value) {
+            auto level = static_cast<LogLevel>(value);
+            if (capos::schema::enumerant_name(level) == name)
+                return level;
+        }
+        return std::nullopt;
+    }
+
     // halt and reboot: only with the capability that permits them.
     void halt(std::string_view) { control("halt", true); }
     void reboot(std::string_view) { control("reboot", false); }
@@ -834,6 +1158,24 @@ private:
     static constexpr size_t max_named = 16;
     Named m_named[max_named] = {};
     size_t m_named_count = 0;
+    // The line a Tab ended, to carry on with the next readLine.
+    struct Edit {
+        char text[TerminalSession::max_line];
+        size_t length = 0;
+        size_t cursor = 0;
+        char insert[64]; // the characters to add at the cursor
+        size_t insert_length = 0;
+        bool shown = true;   // the terminal shows the line (else it writes it after the prompt)
+        bool resume = false; // the next readLine carries the line on
+        bool tabbed = false; // the line ended with a Tab (the next Tab may be a second one)
+    };
+    Edit m_edit;
+    // The programs the spawner starts (programs()).
+    static constexpr size_t max_programs = 128;
+    std::string_view m_programs[max_programs];
+    char m_program_text[4096];
+    size_t m_program_count = 0;
+    bool m_programs_read = false;
     // The schema, read once; call's buffers.
     std::optional<capos::capnp::SchemaSet> m_schema;
     std::span<const capos::capnp::Word> m_schema_segments[16];
@@ -844,6 +1186,11 @@ private:
     bool m_interrupt_refused = false;
     alignas(8) capos::capnp::Word m_interrupt_result[8];
     alignas(8) capos::capnp::Word m_wait_result[64]; // an ExitStatus with its detail
+    // log's: the sequences of the last entries found, and the text of a
+    // reply's entries (less than the terminal write the transport carries).
+    static constexpr uint32_t max_log_lines = 1000;
+    uint64_t m_log_sequences[max_log_lines];
+    char m_log_text[3072];
     size_t m_job_count = 0;
     uint64_t m_last_job = 0;
 };
@@ -864,6 +1211,8 @@ std::span<const Shell::Command> Shell::commands() {
          &Shell::call},
         {"ps", "ps", "every process: id, state, capabilities, frames, name", &Shell::ps},
         {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
+        {"log", "log [-n N] [error|warn|info|debug]",
+         "the kernel log's last N entries (20) at the level or more severe", &Shell::log},
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},
