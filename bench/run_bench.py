@@ -5,7 +5,10 @@ design notes).
 
 Boots, one after the other, in one run:
   1. the capOS bench system (system/bench.cpio: user/bench/ring_bench.cpp as
-     init) with capos-qemu's own command line (`capos-qemu run --dry-run`);
+     init) with capos-qemu's own command line (`capos-qemu run --dry-run`), and
+     the shell system (system/boot.cpio, what `make run` boots), driven through
+     its serial line: QEMU's start to the first prompt, a `call` typed and
+     answered, `halt` (ShellBoot);
   2. the Linux peer (bench/linux: Debian's kernel booted through PVH, an
      initramfs of busybox-static and peer_bench.c) with the command line the
      performance design gives, and once more with capOS's `-cpu max`;
@@ -15,7 +18,8 @@ Boots, one after the other, in one run:
      is its instruction count per operation, deterministic whatever the host's
      load (halted time aside, see ICOUNT);
   4. unless --no-memory-search, each system again at smaller and smaller -m
-     (bisection, quick benchmark runs) to find the smallest that still works.
+     (bisection: capOS's shell system up to an answered `call`, Linux's quick
+     benchmark run) to find the smallest that still works.
 Each guest prints one line per figure ("bench: <name> ticks=... ns=..."); the
 harness timestamps every serial line on arrival, so it also measures QEMU's start
 to the first line each guest's benchmark prints. It writes a Markdown section
@@ -209,6 +213,75 @@ class Boot:
                 f.write("# stderr:\n" + self.stderr.decode("utf-8", "replace"))
 
 
+class ShellBoot:
+    """One QEMU run of the shell system (`system/boot.cpio`, what `make run` boots)
+    driven as a person would: the host time from QEMU's start to the first prompt,
+    then one `call @timer.now()` typed and its answer, then `halt`, which ends QEMU
+    with the clean-shutdown status. `ok` when every step happened."""
+
+    PROMPT = b"capos> "
+    CALL = b"call @timer.now()\r"
+    ANSWER = re.compile(rb"\(ns = \d+\)")
+
+    def __init__(self, label, cmd, timeout):
+        self.label, self.cmd = label, cmd
+        self.prompt = None  # host seconds from QEMU's start to the first prompt
+        self.answered = False
+        self.timed_out = False
+        self.output = b""
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = start + timeout
+        step = "prompt"  # then "answer", then "halt", then "exit"
+        mark = 0  # where in the output the current step looks
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            ready, _, _ = select.select([proc.stdout], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            self.output += chunk
+            now = time.monotonic() - start
+            if step == "prompt" and self.PROMPT in self.output[mark:]:
+                self.prompt = now
+                mark = len(self.output)
+                step = "answer"
+                self._type(proc, self.CALL)
+            if step == "answer":
+                found = self.ANSWER.search(self.output, mark)
+                if found and self.PROMPT in self.output[found.end():]:
+                    self.answered = True
+                    step = "exit"
+                    self._type(proc, b"halt\r")
+        self.status = proc.wait()
+        self.elapsed = time.monotonic() - start
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except BrokenPipeError:
+                pass
+
+    @staticmethod
+    def _type(proc, text):
+        try:
+            proc.stdin.write(text)
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # QEMU has gone: ok() says so
+
+    def ok(self):
+        # isa-debug-exit: (ExitCode::Success << 1) | 1 = 1, the shell's halt.
+        return (not self.timed_out and self.prompt is not None and self.answered and
+                self.status == 1)
+
+
 def median(values):
     values = sorted(values)
     n = len(values)
@@ -332,13 +405,13 @@ def linux_ok(boot):
             boot.first("peer: exit status 0") is not None)
 
 
-def smallest_memory(label, make_cmd, ok, low, high, timeout, log):
+def smallest_memory(label, make_cmd, ok, low, high, timeout, log, boot_class=None):
     """Bisects the smallest -m (MiB) in (low, high] for which ok(boot) holds;
     `high` must work. Returns (MiB, [(MiB, passed)...])."""
     tried = []
     while high - low > 1:
         mid = (low + high) // 2
-        boot = Boot(f"{label} -m {mid}M", make_cmd(f"{mid}M"), timeout)
+        boot = (boot_class or Boot)(f"{label} -m {mid}M", make_cmd(f"{mid}M"), timeout)
         passed = ok(boot)
         tried.append((mid, passed, boot.elapsed, boot.timed_out))
         log(f"  {label}: -m {mid}M {'works' if passed else 'fails'} ({boot.elapsed:.1f} s"
@@ -423,7 +496,8 @@ def fmt_ratio(r, mark=""):
     return f"{r:.2f}{mark}" if r is not None else "n/a"
 
 
-def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None):
+def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None,
+           shell_boots=None):
     """The Markdown section. icount: None (not run) or {"capOS": Boot, "Linux":
     Boot or None} from the instruction-count boots."""
     ic_capos = icount.get("capOS") if icount else None
@@ -550,23 +624,30 @@ def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None)
     # Boot: QEMU start to the first line each benchmark prints, by the host's clock.
     c_first = capos.first("bench: init main")
     l_first = linux.first("bench: peer main") if linux else None
-    r = ratio(c_first[0] if c_first else None, l_first[0] if l_first else None)
+    # With the shell system's boots, capOS's side is QEMU's start to the shell's
+    # prompt (what a person waits for after `make run`).
+    prompt = (median([b.prompt for b in shell_boots])
+              if shell_boots and all(b.prompt is not None for b in shell_boots) else None)
+    c_boot = prompt if shell_boots else (c_first[0] if c_first else None)
+    r = ratio(c_boot, l_first[0] if l_first else None)
     total += 1
     unmeasured += r is None
     met_count += r is not None and r <= 0.1
-    row = (f"| QEMU start to init's first line (`bench: init main`) | "
-           f"{fmt_s(c_first[0] if c_first else None)} | QEMU start to the benchmark's first line | "
+    what = ("QEMU start to the shell's prompt (`capos> `, `system/boot.cpio`)" if shell_boots
+            else "QEMU start to init's first line (`bench: init main`)")
+    row = (f"| {what} | {fmt_s(c_boot)} | QEMU start to the benchmark's first line | "
            f"{fmt_s(l_first[0] if l_first else None)} | {fmt_ratio(r)} | – |")
     # Under icount the TSC at the first line is the instructions (and halted
     # time) since QEMU's start.
     ic_boot_capos = first_tsc(ic_capos, "bench: init main")
     ic_boot_linux = first_tsc(ic_linux, "bench: peer main")
     if icount:
-        row += f" {fmt_ratio(ratio(ic_boot_capos, ic_boot_linux), WAIT_MARK)} |"
+        row += (" – |" if shell_boots else
+                f" {fmt_ratio(ratio(ic_boot_capos, ic_boot_linux), WAIT_MARK)} |")
     row += f" ≤ 0.1 | {'n/a' if r is None else ('**yes**' if r <= 0.1 else 'no')} |"
     if linux_max:
         lm_first = linux_max.first("bench: peer main")
-        rm = ratio(c_first[0] if c_first else None, lm_first[0] if lm_first else None)
+        rm = ratio(c_boot, lm_first[0] if lm_first else None)
         row += f" {f'{rm:.2f}' if rm is not None else 'n/a'} |"
     out.append(row)
 
@@ -576,7 +657,9 @@ def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None)
         total += 1
         unmeasured += r is None
         met_count += r is not None and r <= 0.25
-        row = (f"| smallest `-m` that boots and runs the (quick) benchmark | "
+        what = ("smallest `-m` that boots to the shell's prompt and answers a `call`"
+                if shell_boots else "smallest `-m` that boots and runs the (quick) benchmark")
+        row = (f"| {what} | "
                f"{f'{cm} MiB' if cm else 'n/a'} | the same for the Linux guest | "
                f"{f'{lm} MiB' if lm else 'n/a'} | {fmt_ratio(r)} | – |" +
                (" – |" if icount else "") +
@@ -636,6 +719,8 @@ def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None)
                f"{fmt_s(c_first[0] if c_first else None)} | "
                f"{f'{main_ns:.6f} s (`Timer.now` in main)' if main_ns else 'n/a'} |")
     out.append(f"| capOS: the whole run, until QEMU exits | {capos.elapsed:.2f} s | |")
+    if shell_boots:
+        out.append(f"| capOS shell system: the first `capos> ` prompt | {fmt_s(prompt)} | |")
     if linux:
         lk = linux.each(lambda b: b.lines[0][0] if b.lines else None)
         out.append(f"| Linux: first serial line (`quiet`: the benchmark's) | {fmt_s(lk)} | |")
@@ -653,12 +738,12 @@ def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None)
 
     if memory:
         out += ["Smallest `-m`, found by bisection in steps of 1 MiB: each step boots the system "
-                "again and runs its benchmark in quick mode (capOS: `system/bench_quick.cpio`; "
-                "Linux: `peer_quick` on the kernel command line, plus `panic=1` so that a kernel "
-                "that runs out of memory ends QEMU). A step passes when every figure is printed, "
-                "nothing failed and the guest exited cleanly. capOS has no shell yet, so \"boots "
-                "to the shell\" is \"boots to init\" there; Linux's run includes busybox's shell "
-                "(`/init`).", ""]
+                "again (capOS: the shell system, `system/boot.cpio`, what `make run` boots: a "
+                "step passes when the prompt comes, `call @timer.now()` typed at it is answered "
+                "and `halt` ends QEMU cleanly; Linux: its benchmark in quick mode, `peer_quick` "
+                "on the kernel command line, plus `panic=1` so that a kernel that runs out of "
+                "memory ends QEMU, passing when every figure is printed, nothing failed and the "
+                "guest exited cleanly; its run includes busybox's shell, `/init`).", ""]
         for label, steps in memory.get("steps", {}).items():
             desc = ", ".join(f"{m}M {'ok' if ok else ('hung' if to else 'failed')}"
                              for m, ok, _, to in steps)
@@ -743,16 +828,23 @@ def main():
                 f"{out_dir}/{log_name}_{len(boots) + 1}.log")
         boots.append(boot)
 
+    shell_boots = []
     for _ in range(args.boots):
         run("capOS bench system", capos_command(build, "bench.cpio"), 180, capos_ok, capos_boots,
             "capos_serial")
+        log(f"run_bench: capOS shell system (boot {len(shell_boots) + 1} of {args.boots})")
+        shell = ShellBoot("capOS shell system", capos_command(build, "boot.cpio"), 60)
+        log(f"  prompt after {shell.prompt if shell.prompt is not None else float('nan'):.3f} s, "
+            f"call {'answered' if shell.answered else 'not answered'}, exit status "
+            f"{shell.status}")
+        shell_boots.append(shell)
         if linux_ready:
             run("Linux peer", linux_command(linux_dir), 300, linux_ok, linux_boots,
                 "linux_serial")
             if not args.no_cpu_max:
                 run("Linux peer with -cpu max", linux_command(linux_dir, cpu_max=True), 300,
                     linux_ok, max_boots, "linux_cpu_max_serial")
-    capos_good = all(capos_ok(b) for b in capos_boots)
+    capos_good = all(capos_ok(b) for b in capos_boots) and all(b.ok() for b in shell_boots)
     linux_good = linux_ready and all(linux_ok(b) for b in linux_boots)
     capos = Series(capos_boots)
     linux = Series(linux_boots) if linux_boots else None
@@ -785,15 +877,16 @@ def main():
         log("run_bench: smallest -m for capOS (bisection)")
         memory = {"steps": {}}
         memory["capOS"], memory["steps"]["capOS"] = smallest_memory(
-            "capOS", lambda m: capos_command(build, "bench_quick.cpio", m), capos_ok, 1, 128, 8,
-            log)
+            "capOS", lambda m: capos_command(build, "boot.cpio", m), ShellBoot.ok, 1, 128, 15,
+            log, ShellBoot)
         if linux_good:
             log("run_bench: smallest -m for Linux (bisection)")
             memory["Linux"], memory["steps"]["Linux"] = smallest_memory(
                 "Linux", lambda m: linux_command(linux_dir, m, "peer_quick panic=1"), linux_ok,
                 1, 256, 25, log)
 
-    section = report(args, capos, linux, linux_max, memory, linux_note, when, icount)
+    section = report(args, capos, linux, linux_max, memory, linux_note, when, icount,
+                     shell_boots)
     with open(os.path.join(out_dir, "system_bench.md"), "w") as f:
         f.write(section)
     print()

@@ -203,5 +203,39 @@ class QuickBootUnderIcount(unittest.TestCase):
             self.assertIn(name, boot.figures, log)
 
 
+class ShellSystem(unittest.TestCase):
+    """The shell system as the harness drives it: the prompt, a `call` answered,
+    `halt` ending QEMU cleanly; and the boot and memory rows it then reports."""
+
+    def test_the_shell_system_boots_to_its_prompt_and_answers_a_call(self):
+        boot = run_bench.ShellBoot("capOS shell",
+                                   run_bench.capos_command(BUILD_DIR, "boot.cpio"), 60)
+        log = boot.output.decode("utf-8", "replace")
+        self.assertTrue(boot.ok(), log)
+        self.assertGreater(boot.prompt, 0)
+        self.assertIn("(ns = ", log)
+
+    def test_a_shell_that_never_prompts_is_not_ok(self):
+        # The bench system has no shell: no prompt, so no call, whatever its exit.
+        boot = run_bench.ShellBoot("no shell",
+                                   run_bench.capos_command(BUILD_DIR, "bench_quick.cpio"), 60)
+        self.assertIsNone(boot.prompt)
+        self.assertFalse(boot.ok())
+
+    def test_the_boot_row_is_the_prompt_against_linux(self):
+        shell = [types.SimpleNamespace(prompt=p) for p in (0.30, 0.20, 0.25)]
+        linux = run_bench.Series([recorded(LINUX_ICOUNT)])
+        linux.boots[0].lines = [(5.0, text) for _, text in linux.boots[0].lines]
+        section = run_bench.report(types.SimpleNamespace(build_dir="build"),
+                                   run_bench.Series([recorded(CAPOS_ICOUNT, status=1)]), linux,
+                                   None, {"capOS": 6, "Linux": 85, "steps": {}}, "test peer",
+                                   "today", None, shell)
+        row = Report.row(section, "| QEMU start to the shell's prompt")
+        self.assertEqual(row[1], "0.250 s")
+        self.assertEqual(row[4], "0.05")  # 0.25 / 5.0
+        memory = Report.row(section, "| smallest `-m` that boots to the shell's prompt")
+        self.assertEqual(memory[1], "6 MiB")
+
+
 if __name__ == "__main__":
     unittest.main()
