@@ -9,7 +9,8 @@
 #   user/), and a target boot-archive-<name> in ALL. The manifest's binaries
 #   name their files as "bin/<target>". UNCHECKED packs the manifest without
 #   tools/mkmanifest: only for tests of the kernel's own check at boot. SCHEMA
-#   adds etc/schema.bin, the compiled schema SchemaRegistry serves.
+#   adds etc/schema.bin, the compiled schema SchemaRegistry serves, and
+#   etc/man.bin, the manual Manual serves (made from it, schema/CMakeLists.txt).
 find_program(CAPOS_CAPNP_TOOL capnp REQUIRED)
 
 function(capos_boot_archive name)
@@ -31,9 +32,9 @@ function(capos_boot_archive name)
   set(paths manifest.bin etc/motd)
   set(depends ${manifest_bin} ${PROJECT_SOURCE_DIR}/system/motd.txt)
   if(ARG_SCHEMA)
-    list(APPEND entries etc/schema.bin=${CAPOS_SCHEMA_REQUEST})
-    list(APPEND paths etc/schema.bin)
-    list(APPEND depends ${CAPOS_SCHEMA_REQUEST} capos_schema_request)
+    list(APPEND entries etc/schema.bin=${CAPOS_SCHEMA_REQUEST} etc/man.bin=${CAPOS_MANUAL})
+    list(APPEND paths etc/schema.bin etc/man.bin)
+    list(APPEND depends ${CAPOS_SCHEMA_REQUEST} capos_schema_request ${CAPOS_MANUAL} capos_manual)
   endif()
   foreach(program IN LISTS ARG_PROGRAMS)
     list(APPEND entries bin/${program}=$<TARGET_FILE:${program}>)

@@ -414,6 +414,68 @@ interface SchemaRegistry {
   # invalidArgument) from `offset`; fewer at its end, none past it.
 }
 
+interface BootFiles {
+  # The boot archive's files, read-only: what `cat` reads. Files are named by
+  # their path in the archive ("etc/motd", "bin/hello"). Nothing can be
+  # written, created or removed through it.
+
+  const maxList :UInt32 = 64;
+  # The most names one `list` returns.
+
+  const maxRead :UInt32 = 4096;
+  # The most bytes one `read` returns.
+
+  list @0 (from :UInt32) -> (names :List(Text));
+  # The archive's file names in archive order: at most maxList of them, from
+  # the `from`-th on (0 is the first; none past the last).
+
+  read @1 (name :Text, offset :UInt64, length :UInt32) -> (data :Data, size :UInt64);
+  # Up to `length` bytes (at most maxRead; more is invalidArgument) of the
+  # file `name` from `offset`: fewer at its end, none past it; `size` is the
+  # whole file's size. Errors: failed ("no such file") for a name the
+  # archive does not hold; a result buffer too small for `data` fails the call
+  # (ResultTooSmall), so a reader asks for no more than its buffer holds.
+}
+
+interface Manual {
+  # The manual: pages built into the boot archive (etc/man.bin). Section 1
+  # has the shell's commands, section 2 every interface of this schema (made
+  # from these doc comments), section 7 the concepts (capabilities, the
+  # ring, grants, endpoints). What the shell's `man` and `apropos` read.
+
+  const maxRead :UInt32 = 2048;
+  # The most bytes of a page one `page` returns.
+
+  const maxEntries :UInt32 = 16;
+  # The most entries one `search` returns.
+
+  page @0 (topic :Text, section :UInt8, offset :UInt32)
+      -> (section :UInt8, title :Text, text :Text, size :UInt32);
+  # The page `topic` (a command, an interface or a concept; case is ignored)
+  # in `section`, or with section 0 in the first section that has one (1,
+  # then 2, then 7). `text` is at most maxRead bytes of the page from
+  # `offset` (none past its end) and `size` the whole page's bytes: a reader
+  # asks again from offset + text's length until it has `size`. Errors:
+  # failed ("no such page") for a topic no section (or not that section)
+  # has; a result buffer too small for `text` fails the call
+  # (ResultTooSmall).
+
+  search @1 (word :Text, from :UInt32) -> (entries :List(ManualEntry), more :Bool);
+  # The pages whose title or one-line summary holds `word` (case is
+  # ignored), in section order: at most maxEntries of them, skipping the
+  # first `from` matches; `more` when there are further matches. An empty
+  # `word` is invalidArgument.
+}
+
+struct ManualEntry {
+  # One page, as `search` lists it.
+
+  section @0 :UInt8;
+  title @1 :Text;
+  summary @2 :Text;
+  # The page's first line after its title: what it is about, in one line.
+}
+
 # ---------------------------------------------------------------------------
 # Logging
 
@@ -526,6 +588,8 @@ enum KernelCapability {
   schemaRegistry @12;
   systemInfo @13;
   processInspector @14;
+  manual @15;
+  bootFiles @16;
 }
 
 struct CapGrant {

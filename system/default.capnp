@@ -1,9 +1,10 @@
 # The system `make run` boots: the capability shell on the terminal. init
 # starts the shell with the terminal, the console, the timer, the spawner, the
 # machine's power (system), the schema registry, the entropy source, the
-# system information (motd, build, memory), the process inspector and the
-# kernel log's reader, which it hands on to the programs it runs only as the
-# user lists them.
+# system information (motd, build, memory), the process inspector, the
+# kernel log's reader, the manual and the boot archive's files (read-only,
+# as `files`), which it hands on to the programs it runs only as the user
+# lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -18,6 +19,9 @@ const manifest :Capos.SystemManifest = (
     (name = "sleep", path = "bin/sleep"),
     (name = "yes", path = "bin/yes"),
     (name = "spin", path = "bin/spin"),
+    (name = "cat", path = "bin/cat"),
+    (name = "echo-server", path = "bin/echo-server"),
+    (name = "echo-client", path = "bin/echo-client"),
   ],
   init = (
     program = "init",
@@ -33,6 +37,8 @@ const manifest :Capos.SystemManifest = (
       (name = "info", source = (kernel = systemInfo)),
       (name = "processes", source = (kernel = processInspector)),
       (name = "log", source = (kernel = logReader)),
+      (name = "manual", source = (kernel = manual)),
+      (name = "files", source = (kernel = bootFiles)),
     ],
     services = [
       ( name = "shell", binary = "shell",
@@ -47,6 +53,8 @@ const manifest :Capos.SystemManifest = (
           (name = "info", source = (kernel = systemInfo)),
           (name = "processes", source = (kernel = processInspector)),
           (name = "log", source = (kernel = logReader)),
+          (name = "manual", source = (kernel = manual)),
+          (name = "files", source = (kernel = bootFiles)),
         ] ),
     ],
   ),

@@ -50,6 +50,18 @@ std::span<const uint8_t> boot_file(std::string_view path) {
     return {};
 }
 
+std::optional<std::span<const uint8_t>> find_boot_file(std::string_view path) {
+    if (!g_archive)
+        return std::nullopt;
+    if (auto entry = g_archive->find(path))
+        return entry->data;
+    return std::nullopt;
+}
+
+const CpioArchive* boot_package_archive() {
+    return g_archive;
+}
+
 std::span<const uint8_t> boot_schema_bytes() {
     return boot_file("etc/schema.bin");
 }

@@ -31,6 +31,13 @@ std::span<const uint8_t> boot_manifest_bytes();
 // The boot archive's file `path`, or nothing when it has none.
 std::span<const uint8_t> boot_file(std::string_view path);
 
+// The boot archive's file `path` (maybe empty), or nothing when it has none.
+std::optional<std::span<const uint8_t>> find_boot_file(std::string_view path);
+
+// The boot archive set_boot_package recorded (its files in archive order),
+// or null before it.
+const CpioArchive* boot_package_archive();
+
 // The compiled schema (etc/schema.bin: a CodeGeneratorRequest, framed), or
 // nothing when the archive holds none.
 std::span<const uint8_t> boot_schema_bytes();

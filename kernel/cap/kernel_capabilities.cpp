@@ -33,6 +33,8 @@ constexpr Factory g_factories[] = {
     {Kind::SchemaRegistry, create_schema_registry_service},
     {Kind::SystemInfo, create_system_info_service},
     {Kind::ProcessInspector, create_process_inspector_service},
+    {Kind::Manual, create_manual_service},
+    {Kind::BootFiles, create_boot_files_service},
 };
 static_assert(sizeof g_factories / sizeof g_factories[0] == kernel_source_count,
               "a row for every KernelCapability the schema names");

@@ -41,6 +41,8 @@ inline constexpr KernelSource kernel_sources[] = {
     {schema::KernelCapability::SchemaRegistry, schema::SchemaRegistry::interface_id, true},
     {schema::KernelCapability::SystemInfo, schema::SystemInfo::interface_id, true},
     {schema::KernelCapability::ProcessInspector, schema::ProcessInspector::interface_id, true},
+    {schema::KernelCapability::Manual, schema::Manual::interface_id, true},
+    {schema::KernelCapability::BootFiles, schema::BootFiles::interface_id, true},
 };
 
 static_assert(sizeof kernel_sources / sizeof kernel_sources[0] == kernel_source_count,

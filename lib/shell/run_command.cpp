@@ -67,6 +67,18 @@ public:
         skip_spaces();
         return m_at;
     }
+    // Takes the word `keyword` if it comes next (after spaces) and is not the
+    // start of a longer name ("endpoint->" holds the word "endpoint").
+    bool take_keyword(std::string_view keyword) {
+        skip_spaces();
+        if (m_line.substr(m_at, keyword.size()) != keyword)
+            return false;
+        size_t after = m_at + keyword.size();
+        if (after < m_line.size() && is_name_char(m_line[after]) && m_line.substr(after, 2) != "->")
+            return false;
+        m_at = after;
+        return true;
+    }
 
 private:
     std::string_view m_line;
@@ -133,8 +145,17 @@ Result<RunCommand, ParseError> parse_run(std::string_view line) {
                 return fail("a grant is 'name: @cap' or '@cap'", at);
             if (!scan.take(':'))
                 return fail("expected ':' after the grant's name", scan.offset());
-            if (!scan.take('@'))
+            if (scan.take_keyword("new")) {
+                if (!scan.take_keyword("endpoint"))
+                    return fail("only an endpoint is made new: 'new endpoint -> @name'",
+                                scan.offset());
+                if (!scan.take('-') || !scan.take('>') || !scan.take('@'))
+                    return fail("the new endpoint's client side is named: 'new endpoint -> @name'",
+                                scan.offset());
+                grant.source = GrantSource::NewEndpoint;
+            } else if (!scan.take('@')) {
                 return fail("a capability is named with '@' (see caps)", scan.offset());
+            }
             grant.cap = scan.name();
         }
         static_assert(abi::capset_name_max == 47, "the message below says 47");
@@ -143,6 +164,11 @@ Result<RunCommand, ParseError> parse_run(std::string_view line) {
         for (size_t i = 0; i < command.grant_count; ++i) {
             if (command.grants[i].name == grant.name)
                 return fail("the same name is granted twice", at);
+            // Two client sides under one name: the shell could keep only one.
+            if (grant.source == GrantSource::NewEndpoint &&
+                command.grants[i].source == GrantSource::NewEndpoint &&
+                command.grants[i].cap == grant.cap)
+                return fail("two new endpoints' client sides share a name", at);
         }
         command.grants[command.grant_count++] = grant;
         if (scan.take(','))

@@ -13,6 +13,14 @@
 // abi::capset_name_max bytes of letters, digits, '-', '_' and '.'; a name
 // appears once on the left of a list.
 //
+// An entry `name: new endpoint -> @client` grants a fresh endpoint instead:
+// the child finds its owner side (RECV/RETURN) under `name`, and the shell
+// keeps the client side (CALL) as `@client`; two entries name no client side
+// alike. Only an endpoint is made new, and its client side must be named:
+//
+//     spawn echo-server with { service: new endpoint -> @echo, @console }
+//     run echo-client with { echo: @echo, @console }
+//
 // Pure logic: the views point into the parsed line, which must outlive them.
 #pragma once
 
@@ -25,9 +33,15 @@
 
 namespace capos::shell {
 
+enum class GrantSource : uint8_t {
+    Capability,  // one of the shell's capabilities, `cap`
+    NewEndpoint, // a fresh endpoint; the shell keeps its client side as `cap`
+};
+
 struct GrantSpec {
     std::string_view name; // in the child's CapSet
-    std::string_view cap;  // the shell's capability (without the '@')
+    std::string_view cap;  // the shell's capability, or the client side's name (without '@')
+    GrantSource source = GrantSource::Capability;
 };
 
 struct RunCommand {

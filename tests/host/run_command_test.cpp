@@ -55,6 +55,45 @@ TEST(RunCommand, Grants) {
     EXPECT_EQ(parsed("hello with{@a}").grant_count, 1u);
 }
 
+TEST(RunCommand, NewEndpoint) {
+    using capos::shell::GrantSource;
+    RunCommand command =
+        parsed("echo-server with { service: new endpoint -> @echo, @console, b:new endpoint->@c }");
+    ASSERT_EQ(command.grant_count, 3u);
+    EXPECT_EQ(command.grants[0].name, "service");
+    EXPECT_EQ(command.grants[0].cap, "echo");
+    EXPECT_EQ(command.grants[0].source, GrantSource::NewEndpoint);
+    EXPECT_EQ(command.grants[1].cap, "console");
+    EXPECT_EQ(command.grants[1].source, GrantSource::Capability);
+    EXPECT_EQ(command.grants[2].name, "b");
+    EXPECT_EQ(command.grants[2].cap, "c");
+    EXPECT_EQ(command.grants[2].source, GrantSource::NewEndpoint);
+    // A grant may still be called "new", and a capability "@new".
+    command = parsed("hello with { new: @new }");
+    ASSERT_EQ(command.grant_count, 1u);
+    EXPECT_EQ(command.grants[0].name, "new");
+    EXPECT_EQ(command.grants[0].cap, "new");
+    EXPECT_EQ(command.grants[0].source, GrantSource::Capability);
+}
+
+TEST(RunCommand, NewEndpointErrors) {
+    // Only an endpoint is made new.
+    EXPECT_EQ(error_at("s with { a: new console -> @b }"), 16u);
+    EXPECT_EQ(error_at("s with { a: newendpoint -> @b }"), 12u);
+    EXPECT_EQ(error_at("s with { a: new endpoints -> @b }"), 16u);
+    // The client side is named, with an '@'.
+    EXPECT_EQ(error_at("s with { a: new endpoint }"), 25u);
+    EXPECT_EQ(error_at("s with { a: new endpoint @b }"), 25u);
+    EXPECT_EQ(error_at("s with { a: new endpoint -> b }"), 28u);
+    EXPECT_EQ(error_at("s with { a: new endpoint -> @ }"), 9u);
+    // `new` is not a capability's shorthand.
+    EXPECT_EQ(error_at("s with { new endpoint -> @b }"), 13u);
+    // Two client sides under one name.
+    EXPECT_EQ(error_at("s with { a: new endpoint -> @c, b: new endpoint -> @c }"), 32u);
+    EXPECT_EQ(error_at("s with { a: new endpoint -> @c, b: @c }"), SIZE_MAX);
+    EXPECT_EQ(error_at("s with { a: new endpoint -> @c, a: new endpoint -> @d }"), 32u);
+}
+
 TEST(RunCommand, Errors) {
     EXPECT_EQ(error_at(""), 0u);
     EXPECT_EQ(error_at("   "), 0u);
@@ -110,6 +149,33 @@ TEST(RunCommand, RandomLinesStayInside) {
             EXPECT_TRUE(inside(arg));
         for (const auto& grant : command.grant_list()) {
             EXPECT_TRUE(inside(grant.name) && inside(grant.cap));
+            EXPECT_TRUE(capos::shell::valid_cap_name(grant.name));
+        }
+    }
+}
+
+// Random lines of the grant list's words never crash or read outside the
+// line, and a new endpoint's client side is always a valid name.
+TEST(RunCommand, RandomGrantWordsStayInside) {
+    const char* words[] = {"new", "endpoint", "->", "-", ">", "@a",   "@b", "a",
+                           ":",   ",",        "{",  "}", " ", "with", "x"};
+    uint64_t state = 0x2545f4914f6cdd1dull;
+    for (int round = 0; round < 20000; ++round) {
+        std::string line = "p";
+        size_t length = 1 + (state >> 33) % 14;
+        for (size_t i = 0; i < length; ++i) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            line += words[(state >> 33) % (sizeof words / sizeof words[0])];
+        }
+        auto result = parse_run(line);
+        if (result.is_error()) {
+            EXPECT_LE(result.error().offset, line.size());
+            continue;
+        }
+        for (const auto& grant : result.value().grant_list()) {
+            EXPECT_GE(grant.cap.data(), line.data());
+            EXPECT_LE(grant.cap.data() + grant.cap.size(), line.data() + line.size());
+            EXPECT_TRUE(capos::shell::valid_cap_name(grant.cap));
             EXPECT_TRUE(capos::shell::valid_cap_name(grant.name));
         }
     }

@@ -23,6 +23,7 @@ using capos::rt::Line;
 using capos::schema::LineEnd;
 using capos::schema::LogLevel;
 using capos::schema::LogReader;
+using capos::schema::Manual;
 using capos::schema::ProcessHandle;
 using capos::schema::ProcessInspector;
 using capos::schema::ProcessSpawner;
@@ -30,6 +31,8 @@ using capos::schema::SystemControl;
 using capos::schema::SystemInfo;
 using capos::schema::TerminalSession;
 using capos::shell::CompletionKind;
+using capos::shell::GrantSource;
+using capos::shell::GrantSpec;
 using capos::shell::RunCommand;
 using capos::shell::TabAction;
 
@@ -433,12 +436,102 @@ private:
             line.add(name);
             for (size_t column = name.size(); column < 16; ++column)
                 line.add(' ');
-            line.add(interface_name(m_named[i].interface_id)).add(" (from a call)");
+            if (m_named[i].interface_id == 0)
+                line.add("an endpoint's client side");
+            else
+                line.add(interface_name(m_named[i].interface_id)).add(" (from a call)");
             say(line.view());
         }
     }
 
     void clear(std::string_view) { write("\x1b[2J\x1b[H"); }
+
+    // man [section] <topic>: the page from Manual ("manual"), read in pieces
+    // of at most Manual.maxRead bytes until its size.
+    void man(std::string_view rest) {
+        Words words(rest);
+        uint8_t section = 0;
+        std::string_view topic;
+        if (words.count() == 1) {
+            topic = words[0];
+        } else if (words.count() == 2 && words[0].size() == 1 && words[0][0] >= '1' &&
+                   words[0][0] <= '9') {
+            section = static_cast<uint8_t>(words[0][0] - '0');
+            topic = words[1];
+        } else {
+            say("shell: man: usage: man [section] <topic> (try 'man man', 'apropos <word>')");
+            return;
+        }
+        uint32_t id = held<Manual>("manual");
+        if (id == 0) {
+            say("shell: man: this shell holds no 'manual' (see caps)");
+            return;
+        }
+        ClientOf<Manual> manual(capos::rt::transport(), id);
+        uint32_t offset = 0;
+        for (;;) {
+            auto page = manual.page(topic, section, offset);
+            if (page.is_error()) {
+                if (offset == 0 && page.error().kind == capos::gen::CallErrorKind::Exception) {
+                    Line line("shell: man: no page '");
+                    line.add(topic.substr(0, 64)).add('\'');
+                    if (section != 0)
+                        line.add(" in section ").udec(section);
+                    say(line.add(" (try 'apropos <word>')").view());
+                } else {
+                    say(Line("shell: man: ").add(capos::rt::call_error_text(page.error())).view());
+                }
+                return;
+            }
+            std::string_view text = page.value().text();
+            write(text);
+            offset += static_cast<uint32_t>(text.size());
+            if (text.empty() || offset >= page.value().size()) {
+                if (!text.empty() && text.back() != '\n')
+                    write("\n");
+                return;
+            }
+        }
+    }
+
+    // apropos <word>: every page whose title or summary holds the word, as
+    // "title(section) - summary", in pieces of at most Manual.maxEntries.
+    void apropos(std::string_view rest) {
+        Words words(rest);
+        if (words.count() != 1) {
+            say("shell: apropos: usage: apropos <word>");
+            return;
+        }
+        uint32_t id = held<Manual>("manual");
+        if (id == 0) {
+            say("shell: apropos: this shell holds no 'manual' (see caps)");
+            return;
+        }
+        ClientOf<Manual> manual(capos::rt::transport(), id);
+        uint32_t from = 0;
+        for (;;) {
+            auto found = manual.search(words[0], from);
+            if (found.is_error()) {
+                say(Line("shell: apropos: ").add(capos::rt::call_error_text(found.error())).view());
+                return;
+            }
+            auto entries = found.value().entries();
+            if (from == 0 && entries.size() == 0) {
+                Line line("shell: apropos: nothing about '");
+                say(line.add(words[0].substr(0, 64)).add('\'').view());
+                return;
+            }
+            for (auto entry : entries) {
+                Line line;
+                line.add(entry.title().substr(0, 64)).add('(').udec(entry.section()).add(") - ");
+                line.add(entry.summary().substr(0, 160));
+                say(line.view());
+            }
+            from += entries.size();
+            if (!found.value().more() || entries.size() == 0)
+                return;
+        }
+    }
 
     void history(std::string_view) {
         for (size_t number = m_history.first(); number < m_history.total(); ++number) {
@@ -470,17 +563,36 @@ private:
             say("shell: spawn: too many jobs (wait for one first)");
             return;
         }
+        // A grant's source: one of the shell's capabilities (its CapSet's or
+        // one named `-> @name`), or a new endpoint whose client side the
+        // shell keeps under a name not yet taken.
         capos::abi::CapId sources[RunCommand::max_grants];
+        size_t new_endpoints = 0;
         for (size_t i = 0; i < command.grant_count; ++i) {
-            auto found = capos::rt::find_capability(command.grants[i].cap);
-            if (found.is_error()) {
+            const GrantSpec& grant = command.grants[i];
+            uint64_t interface_id = 0;
+            bool held = find_cap(grant.cap, sources[i], interface_id);
+            if (grant.source == GrantSource::NewEndpoint) {
+                if (held) {
+                    Line line("shell: ");
+                    line.add(verb).add(": '@").add(grant.cap).add("' is taken (see caps)");
+                    say(line.view());
+                    return;
+                }
+                ++new_endpoints;
+                continue;
+            }
+            if (!held) {
                 Line line("shell: ");
-                line.add(verb).add(": no capability '@").add(command.grants[i].cap);
+                line.add(verb).add(": no capability '@").add(grant.cap);
                 line.add("' (see caps)");
                 say(line.view());
                 return;
             }
-            sources[i] = found.value().id;
+        }
+        if (m_named_count + new_endpoints > max_named) {
+            say(Line("shell: ").add(verb).add(": too many named capabilities").view());
+            return;
         }
         // A program in the foreground can be stopped with Ctrl-C from the
         // moment it runs: the terminal hears of the wait before the spawn.
@@ -495,6 +607,10 @@ private:
             auto list = params.init_grants(uint32_t(command.grant_count));
             for (uint32_t i = 0; i < command.grant_count; ++i) {
                 list[i].set_name(command.grants[i].name);
+                if (command.grants[i].source == GrantSource::NewEndpoint) {
+                    list[i].set_new_endpoint();
+                    continue;
+                }
                 auto capability = list[i].init_capability();
                 capability.set_cap(sources[i].raw);
                 capability.set_mode(capos::schema::TransferMode::Copy);
@@ -508,6 +624,19 @@ private:
             return;
         }
         capos::abi::CapId handle{spawned.value().handle()};
+        // The new endpoints' client sides, in grant order, kept by name.
+        auto clients = spawned.value().endpoints();
+        for (size_t i = 0, next = 0; i < command.grant_count; ++i) {
+            const GrantSpec& grant = command.grants[i];
+            if (grant.source != GrantSource::NewEndpoint || next >= clients.size())
+                continue;
+            Named& named = m_named[m_named_count++];
+            named.id = capos::abi::CapId{clients[uint32_t(next++)]};
+            named.interface_id = 0; // an endpoint speaks whatever its server serves
+            named.name_length = grant.cap.size();
+            __builtin_memcpy(named.name, grant.cap.data(), grant.cap.size());
+            say(Line("@").add(grant.cap).add(" is the client side of ").add(grant.name).view());
+        }
         if (foreground) {
             finish(command.program, handle, true);
             return;
@@ -1201,7 +1330,9 @@ std::span<const Shell::Command> Shell::commands() {
         {"caps", "caps", "the capabilities this shell holds", &Shell::caps},
         {"run", "run <program> [args...] [with { name: @cap, ... }]",
          "start a program holding exactly the listed capabilities, and wait for it", &Shell::run},
-        {"spawn", "spawn <program> [args...] [with { ... }]", "the same in the background: a job",
+        {"spawn", "spawn <program> [args...] [with { ... }]",
+         "the same in the background: a job (a grant 'name: new endpoint -> @client' makes an "
+         "endpoint: the program serves it, the shell keeps @client)",
          &Shell::spawn},
         {"jobs", "jobs", "the programs spawned and not yet waited for", &Shell::jobs},
         {"wait", "wait <job>", "wait for a job and say how it ended", &Shell::wait},
@@ -1216,6 +1347,10 @@ std::span<const Shell::Command> Shell::commands() {
         {"echo", "echo [words...]", "print the words", &Shell::echo},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},
+        {"man", "man [section] <topic>",
+         "the manual's page on a command (1), an interface (2) or a concept (7)", &Shell::man},
+        {"apropos", "apropos <word>", "the manual's pages whose title or summary holds the word",
+         &Shell::apropos},
         {"halt", "halt", "power the machine off (with the 'system' capability)", &Shell::halt},
         {"reboot", "reboot", "reset the machine (with the 'system' capability)", &Shell::reboot},
     };
