@@ -83,6 +83,10 @@ uint64_t cycles_per_microsecond() {
 void log_start_clock(uint64_t cycles_per_microsecond) {
     clock::g_cycles_per_microsecond = cycles_per_microsecond;
     clock::g_clock_start = arch::read_cycle_counter();
+    if (cycles_per_microsecond != 0) {
+        clock::g_to_microseconds = CycleScale::make(cycles_per_microsecond, 1);
+        clock::g_to_nanoseconds = CycleScale::make(cycles_per_microsecond, 1000);
+    }
 }
 
 void console_write_text(std::string_view text, bool newline) {

@@ -17,6 +17,7 @@
 #include "kernel/arch/arch.h"
 #include "kernel/lib/format.h"
 #include "kernel/lib/spinlock.h"
+#include "lib/base/cycle_scale.h"
 #include "lib/log/log_ring.h"
 #include "schema/capos.capnp.capos.h"
 #include <optional>
@@ -57,24 +58,19 @@ decltype(auto) with_log_ring(Read&& read) {
 }
 
 // Time since the cycle counter was calibrated (0 before that). Inline: read
-// on every kernel call's path (preemption points, Timer.now).
+// on every kernel call's path (preemption points, Timer.now). A multiply and
+// a shift each (lib/base/cycle_scale.h), no division.
 namespace clock {
 inline constinit uint64_t g_clock_start = 0;            // set by log_start_clock
 inline constinit uint64_t g_cycles_per_microsecond = 0; // 0 until calibrated
+inline constinit CycleScale g_to_microseconds{};        // multiplier 0 until calibrated
+inline constinit CycleScale g_to_nanoseconds{};
 } // namespace clock
 inline uint64_t uptime_microseconds() {
-    if (clock::g_cycles_per_microsecond == 0)
-        return 0;
-    return (arch::read_cycle_counter() - clock::g_clock_start) / clock::g_cycles_per_microsecond;
+    return clock::g_to_microseconds.apply(arch::read_cycle_counter() - clock::g_clock_start);
 }
 inline uint64_t uptime_nanoseconds() {
-    if (clock::g_cycles_per_microsecond == 0)
-        return 0;
-    uint64_t cycles = arch::read_cycle_counter() - clock::g_clock_start;
-    // Split to keep cycles * 1000 from overflowing.
-    uint64_t whole = cycles / clock::g_cycles_per_microsecond;
-    uint64_t rest = cycles % clock::g_cycles_per_microsecond;
-    return whole * 1000 + rest * 1000 / clock::g_cycles_per_microsecond;
+    return clock::g_to_nanoseconds.apply(arch::read_cycle_counter() - clock::g_clock_start);
 }
 
 // Writes text for a process's Console under the log lock, so it never splits a
