@@ -312,6 +312,12 @@ struct Grant {
     newEndpoint @3 :Void;
     # A fresh endpoint: the child holds the owner side; the caller receives the
     # client side in the results (`endpoints`).
+
+    servedEndpoint @4 :Void;
+    # A fresh endpoint the caller serves: the child holds the client side,
+    # which it cannot pass on (not transferable); the caller receives the
+    # owner side in the results (`endpoints`). How the shell gives a program
+    # its StdIO.
   }
 }
 
@@ -329,7 +335,8 @@ interface ProcessSpawner {
   # Starts boot binary `binary` as a process called `name` holding exactly
   # `grants`, bounded by `limits` (0 or absent: the kernel's defaults), with
   # `args` as its arguments (abi/args.h). `endpoints` holds the client side
-  # of each newEndpoint grant, in grant order. Errors: invalidArgument
+  # of each newEndpoint grant and the owner side of each servedEndpoint
+  # grant, in grant order. Errors: invalidArgument
   # (unknown binary, malformed ELF, bad or duplicate grant names, names too
   # long (maxProcessName; grant names and counts: abi/capset.h), more
   # arguments or argument bytes than abi/args.h allows, limits beyond the
@@ -534,6 +541,55 @@ interface Endpoint {
   # holders of the client facet can only CALL, in whatever interface the server
   # speaks. Endpoint itself has no methods: its capability is the right to
   # receive, and it is not transferable (the client facet is).
+}
+
+enum StdStream {
+  # Which of a program's output streams a StdIO.write goes to.
+
+  output @0;
+  # Standard output: what the program makes.
+
+  error @1;
+  # Standard error: what went wrong.
+}
+
+enum StdInputEnd {
+  # How a StdIO.readLine ended.
+
+  line @0;
+  # A line was typed (Enter): `text` holds it, without the newline.
+
+  endOfInput @1;
+  # No more input: Ctrl-D on an empty line, or a reader that may not read
+  # (a background job).
+
+  interrupted @2;
+  # Ctrl-C: the line was dropped (the shell also stops the program).
+}
+
+interface StdIO {
+  # A program's standard input, output and error: served through an endpoint
+  # by whoever started it (the shell, for every program it runs or spawns),
+  # never the terminal itself. The shell grants it as `stdio` without being
+  # asked; it carries no authority but the shell's own service: output goes
+  # where the shell puts it (its terminal), input is what the shell reads for
+  # the program (a line typed while `run` waits for it).
+
+  const maxWrite :UInt32 = 2048;
+  # The most bytes one write takes.
+
+  write @0 (stream :StdStream, data :Data) -> ();
+  # Writes `data` as it is on `stream` (the shell: its terminal, for both).
+  # More than maxWrite bytes, or a stream this schema does not name, is
+  # invalidArgument and nothing is written.
+
+  const maxLine :UInt32 = 1024;
+  # The longest line readLine returns, in bytes.
+
+  readLine @1 () -> (text :Text, end :StdInputEnd);
+  # Waits for the next line of input, edited as it is typed; `end` tells how
+  # it ended (`text` is empty unless a line was typed). A program in the
+  # shell's background reads endOfInput at once.
 }
 
 interface Echo {

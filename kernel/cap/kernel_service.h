@@ -20,6 +20,13 @@ namespace capos::kernel {
 // The skeleton's dispatch for a service class S of interface I.
 template <typename Interface, typename Service>
 class KernelServiceOf : public KernelService {
+    // The capability table accepts a call in an interface this one extends
+    // (lib/cap/cap_table.h), and such a call must be dispatched by its
+    // interface id, which Invocation does not carry: a kernel-served interface
+    // extends nothing, so the ring's exact-match call path stays as it is.
+    static_assert(Interface::ancestor_count == 0,
+                  "a kernel-served interface that extends another needs the call's interface id");
+
 public:
     uint64_t interface_id() const override { return Interface::interface_id; }
     gen::DispatchResult dispatch(Invocation& invocation) override {

@@ -214,7 +214,8 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
                 transfer.add(abi::CapId{capability.cap()}, *mode == abi::TransferMode::Move);
             if (added.is_error())
                 return Err{grant_refused(added.error())};
-        } else if (grant.which() != Grant::Which::NewEndpoint) {
+        } else if (grant.which() != Grant::Which::NewEndpoint &&
+                   grant.which() != Grant::Which::ServedEndpoint) {
             return Err{invalid_argument("unknown grant kind")};
         }
     }
@@ -236,7 +237,8 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
     // the half-built child.
     uint32_t endpoint_count = 0;
     for (uint32_t i = 0; i < grants.size(); ++i) {
-        if (grants[i].which() == Grant::Which::NewEndpoint)
+        if (grants[i].which() == Grant::Which::NewEndpoint ||
+            grants[i].which() == Grant::Which::ServedEndpoint)
             ++endpoint_count;
     }
     auto handle_slot = caller.capabilities().reserve();
@@ -288,14 +290,18 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
                                    record.flags);
         } else {
             EndpointPair& pair = endpoints[next_endpoint];
-            // The owner side stays with the process it was made for.
-            granted = child->grant(RefPtr<KernelObject>(std::move(pair.owner)), any_interface,
+            // The owner side stays with the process it was made for; a
+            // served endpoint's client side stays with the child.
+            RefPtr<KernelObject> owner(std::move(pair.owner));
+            RefPtr<KernelObject> client(std::move(pair.client));
+            bool served = grant.which() == Grant::Which::ServedEndpoint;
+            granted = child->grant(served ? std::move(client) : std::move(owner), any_interface,
                                    grant.name(), CapFlags::None);
-            abi::CapId client =
-                caller.capabilities().commit(std::move(client_slots[next_endpoint]),
-                                             RefPtr<KernelObject>(std::move(pair.client)),
-                                             any_interface, CapFlags::Transferable);
-            endpoint_list.set(next_endpoint, client.raw);
+            abi::CapId kept = caller.capabilities().commit(
+                std::move(client_slots[next_endpoint]),
+                served ? std::move(owner) : std::move(client), any_interface,
+                served ? CapFlags::None : CapFlags::Transferable);
+            endpoint_list.set(next_endpoint, kept.raw);
             ++next_endpoint;
         }
         VERIFY(granted.is_ok());

@@ -39,7 +39,9 @@ struct ExitStatus {
     const char* detail = ""; // Faulted: what the CPU reported
 };
 
-using ProcessCapTable = CapTable<RefPtr<KernelObject>>;
+// Calls in an interface the capability's interface extends are accepted (the
+// schema's generated ancestry table; lib/cap/cap_table.h).
+using ProcessCapTable = CapTable<RefPtr<KernelObject>, schema::InterfaceAncestry>;
 
 // A process's resource bounds (schema/capos.capnp ResourceLimits): what its
 // manifest entry or spawner asked for, within the kernel's maximums. The

@@ -13,7 +13,10 @@ constinit IntrusiveList<Thread, ReadyLink> g_ready;      // run in this order
 constinit IntrusiveList<Thread, SleeperLink> g_sleepers; // blocked with a deadline, unsorted
 Thread* g_dead = nullptr;   // exited, its reference dropped once off its stack
 uint64_t g_ticks = 0;       // timer ticks since boot
-uint64_t g_switched_at = 0; // g_ticks when the running thread got the CPU
+uint64_t g_switched_at = 0; // g_ticks when the running thread's slice began
+// The thread wake_first put first: when it runs, it goes on with the slice of
+// the thread that handed it the CPU (only compared, never dereferenced).
+const Thread* g_handed_to = nullptr;
 // Preemption points (preemption_point).
 constexpr uint64_t interrupt_window_us = 250;
 uint64_t g_window_cycles = 0; // interrupt_window_us in cycles, once known
@@ -69,7 +72,12 @@ void Scheduler::switch_to_next() {
     }
     next->m_state = Thread::State::Running;
     running = next;
-    g_switched_at = g_ticks;
+    // A direct handoff passes the slice on: two processes calling each other
+    // back and forth share one slice, and the tick still lets every other
+    // ready thread in (a flood of calls cannot starve the terminal's thread).
+    if (next != g_handed_to)
+        g_switched_at = g_ticks;
+    g_handed_to = nullptr;
     resched = false;
     arch::set_kernel_stack(next->kernel_stack_top());
     activate_address_space_of(next);
@@ -124,6 +132,7 @@ void Scheduler::wake_first(Thread* thread) {
         return;
     unblock(thread);
     enqueue(thread, true);
+    g_handed_to = thread;
 }
 
 void Scheduler::unblock(Thread* thread) {
@@ -155,10 +164,11 @@ void Scheduler::tick() {
         sleeper.m_woken = false;
         enqueue(&sleeper);
     }
-    // A thread keeps the CPU until a whole tick period has passed since it
-    // got it (between one and two periods): one that was just handed the CPU
-    // (a server receiving a call) is not preempted by the tick that happens
-    // to fall right after the handoff.
+    // A thread keeps the CPU until a whole tick period has passed since its
+    // slice began (between one and two periods): one that was just given
+    // the CPU is not preempted by the tick that happens to fall right after.
+    // A thread handed the CPU directly (a server receiving a call) goes on
+    // with the slice of the one that handed it over.
     ++g_ticks;
     if (!running || g_ready.empty() || (running != g_idle && g_ticks - g_switched_at < 2))
         return;

@@ -92,7 +92,17 @@ constexpr bool has_flags(CapFlags flags, CapFlags wanted) {
 // interface ids are never 0.
 inline constexpr uint64_t any_interface = 0;
 
-template <typename Handle>
+// The Ancestry of a table that knows no interface inheritance.
+struct NoAncestry {
+    static constexpr bool extends(uint64_t, uint64_t) { return false; }
+};
+
+// Ancestry says which interfaces extend which (Cap'n Proto `extends`): a type
+// with `static bool extends(uint64_t interface_id, uint64_t ancestor)`, in the
+// kernel the generated schema's InterfaceAncestry. A capability of an
+// interface also answers calls in every interface it extends (each method
+// under the id of the interface that declares it), so lookup() accepts those.
+template <typename Handle, typename Ancestry = NoAncestry>
 class CapTable {
     static_assert(std::is_nothrow_move_constructible_v<Handle>);
     static_assert(std::is_nothrow_destructible_v<Handle>);
@@ -251,11 +261,14 @@ public:
     }
 
     // The live capability id names. With expected_interface other than
-    // any_interface, a capability speaking another interface is WrongInterface.
+    // any_interface, a capability speaking another interface is WrongInterface,
+    // unless its interface extends expected_interface. Ancestry is asked only
+    // after the exact match failed: the usual call pays nothing for it.
     Result<Entry, CapError> lookup(CapId id, uint64_t expected_interface = any_interface) {
         Slot* slot = TRY(find_live(id));
         if (expected_interface != any_interface && slot->m_interface_id != any_interface &&
-            slot->m_interface_id != expected_interface)
+            slot->m_interface_id != expected_interface &&
+            !Ancestry::extends(slot->m_interface_id, expected_interface))
             return Err{CapError::WrongInterface};
         return Entry{slot->m_object, slot->m_interface_id, slot->m_flags};
     }

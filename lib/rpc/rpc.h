@@ -42,6 +42,25 @@ struct InterfaceName {
     std::string_view name; // as the schema spells it (nested: Outer.Inner)
 };
 
+// One line of a file's generated `interface_ancestors` table: `interface_id`
+// extends `ancestor`, directly or not (Cap'n Proto `extends`). A capability of
+// an interface also answers calls in the interfaces it extends, each method
+// under the id of the interface that declares it.
+struct InterfaceAncestor {
+    uint64_t interface_id;
+    uint64_t ancestor;
+};
+
+// Whether `table` says `interface_id` extends `ancestor`. Linear: the tables are
+// small and this runs only after an exact interface match failed.
+constexpr bool extends(std::span<const InterfaceAncestor> table, uint64_t interface_id,
+                       uint64_t ancestor) {
+    for (const InterfaceAncestor& line : table)
+        if (line.interface_id == interface_id && line.ancestor == ancestor)
+            return true;
+    return false;
+}
+
 // ---------------------------------------------------------------------------
 // Server side
 

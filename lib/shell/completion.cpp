@@ -11,6 +11,16 @@ bool is_space(char c) {
     return c == ' ' || c == '\t';
 }
 
+// Letters and digits only (a schema's method names; empty too).
+bool is_identifier(std::string_view text) {
+    for (char c : text) {
+        bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!letter && !(c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
 bool is_continuation(char c) {
     return (uint8_t(c) & 0xc0) == 0x80;
 }
@@ -46,17 +56,24 @@ CompletionTarget completion_target(std::string_view line, size_t cursor) {
 
     if (size_t at = word.rfind('@'); at != std::string_view::npos) {
         std::string_view name = word.substr(at + 1);
+        if (size_t dot = name.find('.'); dot != std::string_view::npos) {
+            std::string_view capability = name.substr(0, dot);
+            std::string_view method = name.substr(dot + 1);
+            if (!valid_cap_name(capability) || !is_identifier(method))
+                return {};
+            return {CompletionKind::Method, word_start + at + 2 + dot, method, capability};
+        }
         if (!name.empty() && !valid_cap_name(name))
             return {};
-        return {CompletionKind::Capability, word_start + at + 1, name};
+        return {CompletionKind::Capability, word_start + at + 1, name, {}};
     }
     std::string_view earlier = before.substr(0, word_start);
     size_t words_before = word_count(earlier);
     if (words_before == 0)
-        return {CompletionKind::Command, word_start, word};
+        return {CompletionKind::Command, word_start, word, {}};
     std::string_view command = first_word(earlier);
     if (words_before == 1 && (command == "run" || command == "spawn"))
-        return {CompletionKind::Program, word_start, word};
+        return {CompletionKind::Program, word_start, word, {}};
     return {};
 }
 
@@ -85,7 +102,7 @@ TabStep tab_step(CompletionKind kind, const Matches& matches, bool at_end, bool 
         return {};
     std::string_view rest = matches.common().substr(matches.prefix().size());
     if (matches.unique()) {
-        bool space = at_end && kind != CompletionKind::Capability;
+        bool space = at_end && kind != CompletionKind::Capability && kind != CompletionKind::Method;
         if (rest.empty() && !space)
             return {};
         return {TabAction::Insert, rest, space};

@@ -9,14 +9,18 @@
 //   - the second word after `run` or `spawn`: a program;
 //   - in any word, the name after its last '@' (letters, digits, '-', '_'
 //     and '.' so far, as lib/shell/run_command.h names capabilities): a
-//     capability (`caps @con`, `with { out: @con`, `call @ti`).
+//     capability (`caps @con`, `with { out: @con`, `call @ti`);
+//   - but when that name holds a '.', the letters and digits after its
+//     first '.' (as `call @cap.method(...)` reads it): a method of the
+//     capability before it (`call @timer.sl`).
 // Anything else completes nothing.
 //
 // A Tab, as bash does it: a single match is completed, followed by a space
 // when the cursor is at the end of the line (not after a capability, which a
-// '.', ',' or '}' usually follows); several matches are completed as far as
-// they agree, and when that adds nothing the Tab rings the bell, and a second
-// Tab with the line and cursor unchanged lists them.
+// '.', ',' or '}' usually follows, nor after a method, which '(' follows);
+// several matches are completed as far as they agree, and when that adds
+// nothing the Tab rings the bell, and a second Tab with the line and cursor
+// unchanged lists them.
 //
 // Pure logic: the views point into the line and the candidates, which must
 // outlive them. No allocation.
@@ -29,13 +33,14 @@
 
 namespace capos::shell {
 
-enum class CompletionKind : uint8_t { None, Command, Program, Capability };
+enum class CompletionKind : uint8_t { None, Command, Program, Capability, Method };
 
 // The name the cursor is in.
 struct CompletionTarget {
     CompletionKind kind = CompletionKind::None;
-    size_t start = 0;        // where the name begins in the line
-    std::string_view prefix; // the line from `start` to the cursor
+    size_t start = 0;            // where the name begins in the line
+    std::string_view prefix;     // the line from `start` to the cursor
+    std::string_view capability; // a Method's: the capability's name (no '@')
 };
 
 // The name of `line` that a Tab with the cursor `cursor` bytes in completes

@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 #include <new>
 #include <string>
+#include <utility>
+#include <vector>
 
 // Every allocation in this test binary is counted.
 namespace {
@@ -386,6 +388,196 @@ TEST(CapnpDispatch, UnknownMethodIsUnimplemented) {
     auto transport = make_transport(loopback(golden_server));
     auto reply = transport.call(server_capability, gold::Empty::interface_id, 0, params.words());
     EXPECT_EQ(reply.kind, gen::ReplyKind::Exception);
+}
+
+// golden.capnp's inheritance: Labelled extends Described extends Named, and
+// Tagged extends Labelled and Counted (which extends Named too). One handler
+// serves every method of them all; it records which it ran.
+class InheritingServer {
+public:
+    Result<void, gen::Exception> name(gold::Named::NameParams::Reader,
+                                      gold::Named::NameResults::Builder results) {
+        ran("name");
+        results.set_name(m_name);
+        return {};
+    }
+    Result<void, gen::Exception> rename(gold::Named::RenameParams::Reader params,
+                                        gold::Named::RenameResults::Builder) {
+        ran("rename");
+        m_name = std::string(params.name());
+        return {};
+    }
+    Result<void, gen::Exception> describe(gold::Described::DescribeParams::Reader,
+                                          gold::Described::DescribeResults::Builder results) {
+        ran("describe");
+        results.set_text("described " + m_name);
+        return {};
+    }
+    Result<void, gen::Exception> label(gold::Labelled::LabelParams::Reader params,
+                                       gold::Labelled::LabelResults::Builder results) {
+        ran("label");
+        results.set_label("label " + std::to_string(params.index()));
+        return {};
+    }
+    Result<void, gen::Exception> count(gold::Counted::CountParams::Reader,
+                                       gold::Counted::CountResults::Builder results) {
+        ran("count");
+        results.set_count(++m_counted);
+        return {};
+    }
+    Result<void, gen::Exception> tag(gold::Tagged::TagParams::Reader params,
+                                     gold::Tagged::TagResults::Builder) {
+        ran("tag");
+        tag_text = std::string(params.text());
+        return {};
+    }
+
+    std::string log; // the methods run, each followed by a space
+    std::string tag_text;
+
+private:
+    void ran(const char* method) { (log += method) += ' '; }
+    std::string m_name = "first";
+    uint32_t m_counted = 0;
+};
+
+// What went over the wire: the interface id and ordinal of each call.
+struct WireCall {
+    uint64_t interface_id;
+    uint16_t method;
+    bool operator==(const WireCall&) const = default;
+};
+
+template <typename Interface>
+auto inheriting_loopback(InheritingServer& server, std::vector<WireCall>& wire_calls) {
+    return
+        [&server, &wire_calls](uint64_t interface_id, uint16_t method,
+                               const wire::MessageReader& params, std::span<wire::Word> results) {
+            wire_calls.push_back({interface_id, method});
+            return Interface::dispatch(server, interface_id, method, params, results);
+        };
+}
+
+TEST(CapnpDispatch, InheritedMethodsGoOutUnderTheDeclaringInterface) {
+    InheritingServer server;
+    std::vector<WireCall> wire_calls;
+    auto transport = make_transport(inheriting_loopback<gold::Labelled>(server, wire_calls));
+    gold::Labelled::Client labelled(transport, server_capability);
+
+    auto label = labelled.label(7);
+    ASSERT_TRUE(label.is_ok());
+    EXPECT_EQ(label.value().label(), "label 7");
+    ASSERT_TRUE(labelled.rename("second").is_ok());
+    auto described = labelled.describe();
+    ASSERT_TRUE(described.is_ok());
+    EXPECT_EQ(described.value().text(), "described second");
+    auto name = labelled.name();
+    ASSERT_TRUE(name.is_ok());
+    EXPECT_EQ(name.value().name(), "second");
+
+    EXPECT_EQ(server.log, "label rename describe name ");
+    std::vector<WireCall> expected = {
+        {gold::Labelled::interface_id, uint16_t(gold::Labelled::Method::Label)},
+        {gold::Named::interface_id, uint16_t(gold::Named::Method::Rename)},
+        {gold::Described::interface_id, uint16_t(gold::Described::Method::Describe)},
+        {gold::Named::interface_id, uint16_t(gold::Named::Method::Name)},
+    };
+    EXPECT_EQ(wire_calls, expected);
+    // Every method is ordinal 0 or 1 of its own interface: only the id tells
+    // them apart.
+    EXPECT_EQ(uint16_t(gold::Labelled::Method::Label), 0);
+    EXPECT_EQ(uint16_t(gold::Described::Method::Describe), 0);
+    EXPECT_EQ(uint16_t(gold::Named::Method::Name), 0);
+}
+
+TEST(CapnpDispatch, MultipleInheritanceDispatchesEveryAncestorOnce) {
+    InheritingServer server;
+    std::vector<WireCall> wire_calls;
+    auto transport = make_transport(inheriting_loopback<gold::Tagged>(server, wire_calls));
+    gold::Tagged::Client tagged(transport, server_capability);
+
+    ASSERT_TRUE(tagged.tag("t").is_ok());
+    ASSERT_TRUE(tagged.label(1).is_ok());
+    ASSERT_TRUE(tagged.describe().is_ok());
+    ASSERT_TRUE(tagged.name().is_ok());
+    auto counted = tagged.count();
+    ASSERT_TRUE(counted.is_ok());
+    EXPECT_EQ(counted.value().count(), 1u);
+    EXPECT_EQ(server.log, "tag label describe name count ");
+    EXPECT_EQ(server.tag_text, "t");
+    ASSERT_EQ(wire_calls.size(), 5u);
+    EXPECT_EQ(wire_calls[0].interface_id, gold::Tagged::interface_id);
+    EXPECT_EQ(wire_calls[1].interface_id, gold::Labelled::interface_id);
+    EXPECT_EQ(wire_calls[2].interface_id, gold::Described::interface_id);
+    EXPECT_EQ(wire_calls[3].interface_id, gold::Named::interface_id);
+    EXPECT_EQ(wire_calls[4].interface_id, gold::Counted::interface_id);
+
+    // A client of an ancestor works on the same capability (the server is a
+    // Tagged): Counted's client reaches Counted's and Named's methods.
+    gold::Counted::Client as_counted(transport, server_capability);
+    auto again = as_counted.count();
+    ASSERT_TRUE(again.is_ok());
+    EXPECT_EQ(again.value().count(), 2u);
+    EXPECT_TRUE(as_counted.rename("x").is_ok());
+
+    EXPECT_EQ(gold::Tagged::ancestor_count, 4u); // Labelled, Described, Named, Counted
+    EXPECT_EQ(gold::Labelled::ancestor_count, 2u);
+    EXPECT_EQ(gold::Named::ancestor_count, 0u);
+}
+
+TEST(CapnpDispatch, UnrelatedInterfaceIsUnimplemented) {
+    InheritingServer server;
+    std::array<wire::Word, 16> params_buffer{};
+    wire::MessageBuilder params(params_buffer);
+    params.init_root(1, 1);
+    wire::MessageReader reader(params.words());
+    std::array<wire::Word, 64> results{};
+
+    // Counted is Tagged's sibling branch, not Labelled's ancestor; a child is
+    // not an ancestor either; Console is unrelated.
+    for (uint64_t other :
+         {gold::Counted::interface_id, gold::Tagged::interface_id, gold::Console::interface_id}) {
+        auto result = gold::Labelled::dispatch(server, other, 0, reader, results);
+        EXPECT_EQ(decode_exception(result).type, ExceptionType::Unimplemented) << std::hex << other;
+    }
+    EXPECT_EQ(decode_exception(
+                  gold::Named::dispatch(server, gold::Described::interface_id, 0, reader, results))
+                  .type,
+              ExceptionType::Unimplemented);
+    // A method ordinal past the declaring interface's methods.
+    EXPECT_EQ(decode_exception(
+                  gold::Tagged::dispatch(server, gold::Described::interface_id, 1, reader, results))
+                  .type,
+              ExceptionType::Unimplemented);
+    EXPECT_EQ(server.log, "");
+    // The same ordinal under the right interface runs.
+    auto ran = gold::Tagged::dispatch(server, gold::Named::interface_id, 1, reader, results);
+    EXPECT_EQ(ran.status, gen::DispatchStatus::Results);
+    EXPECT_EQ(server.log, "rename ");
+}
+
+TEST(CapnpDispatch, AncestryTableListsEveryAncestorOnce) {
+    using Ancestry = gold::InterfaceAncestry;
+    std::vector<std::pair<uint64_t, uint64_t>> table;
+    for (const gen::InterfaceAncestor& line : gold::interface_ancestors)
+        table.emplace_back(line.interface_id, line.ancestor);
+    EXPECT_TRUE(std::is_sorted(table.begin(), table.end()));
+    EXPECT_EQ(std::adjacent_find(table.begin(), table.end()), table.end());
+    EXPECT_EQ(table.size(), 8u);
+
+    EXPECT_TRUE(Ancestry::extends(gold::Described::interface_id, gold::Named::interface_id));
+    EXPECT_TRUE(Ancestry::extends(gold::Labelled::interface_id, gold::Named::interface_id));
+    EXPECT_TRUE(Ancestry::extends(gold::Tagged::interface_id, gold::Named::interface_id));
+    EXPECT_TRUE(Ancestry::extends(gold::Tagged::interface_id, gold::Counted::interface_id));
+    EXPECT_TRUE(Ancestry::extends(gold::Tagged::interface_id, gold::Described::interface_id));
+    EXPECT_FALSE(Ancestry::extends(gold::Named::interface_id, gold::Described::interface_id));
+    EXPECT_FALSE(Ancestry::extends(gold::Labelled::interface_id, gold::Counted::interface_id));
+    EXPECT_FALSE(Ancestry::extends(gold::Named::interface_id, gold::Named::interface_id));
+    EXPECT_FALSE(Ancestry::extends(gold::Console::interface_id, gold::Named::interface_id));
+    // capos.capnp extends nothing: its table is empty.
+    EXPECT_TRUE(capos_schema::interface_ancestors.empty());
+    EXPECT_FALSE(capos_schema::InterfaceAncestry::extends(capos_schema::Console::interface_id,
+                                                          capos_schema::Timer::interface_id));
 }
 
 TEST(CapnpDispatch, MalformedParamsAreInvalidArgument) {

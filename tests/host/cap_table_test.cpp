@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "tests/host/cap_table_model.h"
 #include "tests/host/traps.h"
+#include "tools/capnpc-capos/testdata/golden.capnp.capos.h"
 
 namespace capos {
 namespace {
@@ -149,6 +151,53 @@ TEST_F(CapTableTest, WrongInterface) {
     EXPECT_EQ(lookup_error(*table, a, any_interface), std::nullopt);
     // Validity is decided before the interface.
     EXPECT_EQ(lookup_error(*table, CapId::make(a.index(), 2), timer), CapError::Stale);
+}
+
+// With the ancestry generated from golden.capnp (Labelled extends Described
+// extends Named; Tagged extends Labelled and Counted, Counted extends Named):
+// a capability answers calls in every interface its own extends, and only those.
+TEST_F(CapTableTest, InterfaceAncestorsAreAccepted) {
+    namespace gold = golden::schema;
+    using InheritingTable = CapTable<Handle, gold::InterfaceAncestry>;
+    std::vector<InheritingTable::Slot> storage(3);
+    InheritingTable table(storage);
+    auto error_of = [&](CapId id, uint64_t expected) -> std::optional<CapError> {
+        auto found = table.lookup(id, expected);
+        if (found.is_ok())
+            return std::nullopt;
+        return found.error();
+    };
+    CapId labelled = table.insert(object(1), gold::Labelled::interface_id, CapFlags::None).value();
+    CapId tagged = table.insert(object(2), gold::Tagged::interface_id, CapFlags::None).value();
+    CapId named = table.insert(object(3), gold::Named::interface_id, CapFlags::None).value();
+
+    for (uint64_t accepted :
+         {gold::Labelled::interface_id, gold::Described::interface_id, gold::Named::interface_id})
+        EXPECT_EQ(error_of(labelled, accepted), std::nullopt) << std::hex << accepted;
+    auto found = table.lookup(labelled, gold::Named::interface_id);
+    ASSERT_TRUE(found.is_ok());
+    EXPECT_EQ(found.value().object->value, 1u);
+    // The entry still names the capability's own interface.
+    EXPECT_EQ(found.value().interface_id, gold::Labelled::interface_id);
+    for (uint64_t refused :
+         {gold::Counted::interface_id, gold::Tagged::interface_id, gold::Console::interface_id})
+        EXPECT_EQ(error_of(labelled, refused), CapError::WrongInterface) << std::hex << refused;
+
+    for (uint64_t accepted :
+         {gold::Tagged::interface_id, gold::Labelled::interface_id, gold::Described::interface_id,
+          gold::Named::interface_id, gold::Counted::interface_id})
+        EXPECT_EQ(error_of(tagged, accepted), std::nullopt) << std::hex << accepted;
+    EXPECT_EQ(error_of(tagged, gold::Store::interface_id), CapError::WrongInterface);
+
+    // An ancestor's capability is no child's.
+    for (uint64_t refused : {gold::Described::interface_id, gold::Labelled::interface_id,
+                             gold::Counted::interface_id, gold::Tagged::interface_id})
+        EXPECT_EQ(error_of(named, refused), CapError::WrongInterface) << std::hex << refused;
+    EXPECT_EQ(error_of(named, gold::Named::interface_id), std::nullopt);
+
+    // Validity is still decided first.
+    EXPECT_EQ(error_of(CapId::make(labelled.index(), 2), gold::Named::interface_id),
+              CapError::Stale);
 }
 
 TEST_F(CapTableTest, CapabilityRecordedForAnyInterfaceAcceptsEvery) {

@@ -279,12 +279,13 @@ TEST(CapnpSchemaSet, FindsNodesMethodsFieldsAndEnumerants) {
     EXPECT_FALSE(ns.value().in_union());
     EXPECT_EQ(params.value().find_field("nanoseconds").error(), SchemaError::NotFound);
 
-    // Unions and groups: Grant { name, union { capability :group, newEndpoint } }.
+    // Unions and groups: Grant { name, union { capability :group, newEndpoint,
+    // servedEndpoint } }.
     auto grant = set.find_struct(capos::schema::Grant::type_id);
     ASSERT_TRUE(grant.is_ok());
     EXPECT_EQ(grant.value().data_words(), capos::schema::Grant::data_words);
     EXPECT_EQ(grant.value().pointer_count(), capos::schema::Grant::pointer_count);
-    EXPECT_EQ(grant.value().discriminant_count(), 2u);
+    EXPECT_EQ(grant.value().discriminant_count(), 3u);
     auto capability = grant.value().find_field("capability");
     ASSERT_TRUE(capability.is_ok());
     EXPECT_TRUE(capability.value().is_group());

@@ -61,8 +61,9 @@ TEST(Completion, ANameAfterAtIsACapability) {
     expect_target("run hello with {out:@co", CompletionKind::Capability, 21, "co");
     expect_target("run hello with { @a, @b", CompletionKind::Capability, 22, "b");
     expect_target("@ti", CompletionKind::Capability, 1, "ti");
-    // Capability names may hold '.', '-' and '_'.
-    expect_target("call @my-cap_2.x", CompletionKind::Capability, 6, "my-cap_2.x");
+    // Capability names may hold '-' and '_' (and '.', but a '.' after '@'
+    // starts a method's name, as `call` reads it).
+    expect_target("call @my-cap_2", CompletionKind::Capability, 6, "my-cap_2");
     // A character no name holds: nothing to complete.
     expect_target("call @timer(", CompletionKind::None, 0, "");
     expect_target("run hello with {out:@co}", CompletionKind::None, 0, "");
@@ -136,6 +137,42 @@ TEST(Completion, TheCommonPartIsWholeCharacters) {
                                            "\xe2\x82\xac"
                                            "2"});
     EXPECT_EQ(same.common(), "\xe2\x82\xac");
+}
+
+TEST(Completion, ANameAfterAtAndADotIsAMethod) {
+    auto method = [](std::string_view line, size_t start, std::string_view prefix,
+                     std::string_view capability, size_t cursor = std::string_view::npos) {
+        CompletionTarget target = completion_target(line, cursor);
+        EXPECT_EQ(target.kind, CompletionKind::Method) << line;
+        EXPECT_EQ(target.start, start) << line;
+        EXPECT_EQ(target.prefix, prefix) << line;
+        EXPECT_EQ(target.capability, capability) << line;
+    };
+    method("call @timer.sl", 12, "sl", "timer");
+    method("call @timer.", 12, "", "timer");
+    method("@t.n", 3, "n", "t");
+    method("call @my-cap_2.waitFor2", 15, "waitFor2", "my-cap_2");
+    // The first '.' ends the capability's name.
+    method("call @a.b", 8, "b", "a");
+    // The cursor in the middle of the method's name; what follows it does not count.
+    method("call @timer.now()", 12, "n", "timer", 13);
+    method("call @timer.now() -> @x", 12, "no", "timer", 14);
+    // Past the method's name, or no capability before the dot: nothing.
+    expect_target("call @timer.now(", CompletionKind::None, 0, "");
+    expect_target("call @timer.now(ns", CompletionKind::None, 0, "");
+    expect_target("call @timer.a.b", CompletionKind::None, 0, "");
+    expect_target("call @timer.a-b", CompletionKind::None, 0, "");
+    expect_target("call @.now", CompletionKind::None, 0, "");
+    expect_target("call @ti(me.now", CompletionKind::None, 0, "");
+    // A method's target has no capability outside a method.
+    EXPECT_EQ(completion_target("call @timer", 11).capability, "");
+    // A single match: no space after it, at the end of the line too.
+    Matches matches("sl");
+    matches.add(std::vector<std::string_view>{"now", "sleep"});
+    TabStep step = tab_step(CompletionKind::Method, matches, true, false);
+    EXPECT_EQ(step.action, TabAction::Insert);
+    EXPECT_EQ(step.insert, "eep");
+    EXPECT_FALSE(step.space);
 }
 
 TEST(Completion, ATabStep) {

@@ -19,3 +19,17 @@ interface Widget {
   measure @1 Thing -> ();
   # Takes a named struct.
 }
+
+interface Gadget extends(Widget) {
+  # A widget that spins.
+
+  spin @0 (turns :UInt32) -> ();
+  # Spins `turns` times.
+}
+
+interface Gizmo extends(Gadget) {
+  # Two levels down.
+
+  glow @0 () -> ();
+  # Glows.
+}

@@ -39,8 +39,10 @@ const ManPage* page_titled(const std::vector<ManPage>& pages, const std::string&
 TEST(Mkman, InterfacePage) {
     auto pages = interface_pages(read_request("test.request"));
     ASSERT_TRUE(pages.is_ok()) << pages.error();
-    ASSERT_EQ(pages.value().size(), 1u); // Widget; the struct Thing has no page
-    const ManPage& page = pages.value()[0];
+    // Widget, Gadget and Gizmo; the struct Thing has no page.
+    ASSERT_EQ(pages.value().size(), 3u);
+    ASSERT_NE(page_titled(pages.value(), "Widget"), nullptr);
+    const ManPage& page = *page_titled(pages.value(), "Widget");
     EXPECT_EQ(page.section, 2);
     EXPECT_EQ(page.title, "Widget");
     EXPECT_EQ(page.text,
@@ -55,6 +57,31 @@ TEST(Mkman, InterfacePage) {
               "\n"
               "  After a blank line.\n"
               "\n"
+              "measure @1 Thing -> ()\n"
+              "  Takes a named struct.\n");
+}
+
+TEST(Mkman, InheritedMethodsAreListedUnderTheirInterface) {
+    auto pages = interface_pages(read_request("test.request"));
+    ASSERT_TRUE(pages.is_ok()) << pages.error();
+    const ManPage* gizmo = page_titled(pages.value(), "Gizmo");
+    ASSERT_NE(gizmo, nullptr);
+    EXPECT_EQ(gizmo->text,
+              "Gizmo - Two levels down.\n"
+              "\n"
+              "interface Gizmo extends(Gadget)\n"
+              "  Two levels down.\n"
+              "\n"
+              "glow @0 () -> ()\n"
+              "  Glows.\n"
+              "\n"
+              "Inherited from Gadget (man 2 Gadget):\n"
+              "spin @0 (turns :UInt32) -> ()\n"
+              "  Spins `turns` times.\n"
+              "\n"
+              "Inherited from Widget (man 2 Widget):\n"
+              "make @0 (names :List(Text), count :UInt16) -> (widget :Widget, ok :Bool)\n"
+              "  Makes `count` widgets.\n"
               "measure @1 Thing -> ()\n"
               "  Takes a named struct.\n");
 }

@@ -539,6 +539,31 @@ std::string Generator::interface_table() {
     for (auto& [name, id] : interfaces)
         table += "    {" + hex_u64(id) + ", \"" + name + "\"},\n";
     table += "};\n\n";
+
+    std::vector<std::pair<uint64_t, uint64_t>> ancestry;
+    for (auto& [name, id] : interfaces)
+        for (uint64_t ancestor : ancestors_of(id))
+            ancestry.emplace_back(id, ancestor);
+    std::sort(ancestry.begin(), ancestry.end());
+    table += "// Every interface of this file that extends another, directly or not, with\n"
+             "// each interface it extends, sorted by id: the one table capability checks\n"
+             "// use (InterfaceAncestry, below).\n";
+    if (ancestry.empty()) {
+        table += "inline constexpr ::std::span<const capos::gen::InterfaceAncestor> "
+                 "interface_ancestors{};\n\n";
+    } else {
+        table += "inline constexpr capos::gen::InterfaceAncestor interface_ancestors[] = {\n";
+        for (auto& [id, ancestor] : ancestry)
+            table += "    {" + hex_u64(id) + ", " + hex_u64(ancestor) + "},\n";
+        table += "};\n\n";
+    }
+    table += "// Whether an interface of this file extends `ancestor` (as lib/cap's CapTable\n"
+             "// takes it: a capability of `interface_id` answers calls in `ancestor` too).\n"
+             "struct InterfaceAncestry {\n"
+             "    static constexpr bool extends(uint64_t interface_id, uint64_t ancestor) {\n"
+             "        return capos::gen::extends(interface_ancestors, interface_id, ancestor);\n"
+             "    }\n"
+             "};\n\n";
     return table;
 }
 
@@ -1135,6 +1160,31 @@ void Generator::emit_struct(Node::Reader node, Output& out) {
     }
 }
 
+std::vector<uint64_t> Generator::ancestors_of(uint64_t id) {
+    std::vector<uint64_t> order;
+    std::set<uint64_t> seen{id};
+    // Depth first, in the order the schema lists superclasses: each ancestor once
+    // (a diamond's top is listed where it is first reached).
+    auto visit = [&](auto& self, uint64_t interface) -> void {
+        const Node::Reader* node = find_node(interface);
+        if (node == nullptr || !node->isInterface())
+            return;
+        for (auto superclass : node->getInterface().getSuperclasses()) {
+            if (!seen.insert(superclass.getId()).second)
+                continue;
+            if (find_node(superclass.getId()) == nullptr) {
+                error(text(node->getDisplayName()) + ": superclass " + hex_u64(superclass.getId()) +
+                      " is not in the request");
+                continue;
+            }
+            order.push_back(superclass.getId());
+            self(self, superclass.getId());
+        }
+    };
+    visit(visit, id);
+    return order;
+}
+
 void Generator::emit_interface(Node::Reader node, Output& out) {
     const uint64_t id = node.getId();
     const NodeName name = m_names[id];
@@ -1148,17 +1198,42 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
         bool implicit_params;
         bool implicit_results;
     };
-    std::vector<MethodInfo> infos;
-    for (auto method : methods) {
-        const Node::Reader* params = find_node(method.getParamStructType());
-        const Node::Reader* results = find_node(method.getResultStructType());
-        infos.push_back({pascal_case(text(method.getName())),
-                         escape_keyword(snake_case(text(method.getName()))),
-                         type_name(method.getParamStructType()),
-                         type_name(method.getResultStructType()),
-                         params != nullptr && params->getScopeId() == 0,
-                         results != nullptr && results->getScopeId() == 0});
+    auto method_infos = [&](capnp::List<capnp::schema::Method>::Reader list) {
+        std::vector<MethodInfo> infos;
+        for (auto method : list) {
+            const Node::Reader* params = find_node(method.getParamStructType());
+            const Node::Reader* results = find_node(method.getResultStructType());
+            infos.push_back({pascal_case(text(method.getName())),
+                             escape_keyword(snake_case(text(method.getName()))),
+                             type_name(method.getParamStructType()),
+                             type_name(method.getResultStructType()),
+                             params != nullptr && params->getScopeId() == 0,
+                             results != nullptr && results->getScopeId() == 0});
+        }
+        return infos;
+    };
+    std::vector<MethodInfo> infos = method_infos(methods);
+
+    // The interfaces this one extends, directly or not. Their methods are called
+    // and dispatched under their own interface_id and ordinals (Cap'n Proto's
+    // rule: a call names the interface that declares the method); the client and
+    // the handler see them all under one name each.
+    struct Declaring {
+        uint64_t id;
+        std::string scope; // how this file names it: "" for the interface itself
+        capnp::List<capnp::schema::Method>::Reader methods;
+        std::vector<MethodInfo> infos;
+    };
+    std::vector<Declaring> declaring{{id, "", methods, infos}};
+    for (uint64_t ancestor : ancestors_of(id)) {
+        auto ancestor_methods = find_node(ancestor)->getInterface().getMethods();
+        declaring.push_back({ancestor, type_name(ancestor) + "::", ancestor_methods,
+                             method_infos(ancestor_methods)});
     }
+    NameSet method_names(text(node.getDisplayName()));
+    for (auto& interface : declaring)
+        for (auto& info : interface.infos)
+            method_names.add(info.call, m_errors);
 
     // ---- Shell.
     std::string shell = doc_comment(id, "");
@@ -1168,8 +1243,14 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
         shell += "    // Extends";
         for (auto superclass : node.getInterface().getSuperclasses())
             shell += " " + type_name(superclass.getId());
-        shell += ": their methods are called and dispatched under their own interface_id.\n";
+        shell += ": their methods are called and dispatched under their own interface_id.\n"
+                 "    // ancestor_count: how many interfaces this one extends, directly or not.\n";
+    } else {
+        shell += "    // How many interfaces this one extends, directly or not.\n";
     }
+    shell +=
+        "    static constexpr uint32_t ancestor_count = " + std::to_string(declaring.size() - 1) +
+        ";\n";
     shell += "    enum class Method : uint16_t {\n";
     for (uint32_t i = 0; i < infos.size(); ++i) {
         shell += member_doc_comment(id, i, "        ");
@@ -1177,7 +1258,7 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
     }
     shell += "    };\n";
     NameSet shell_names(text(node.getDisplayName()));
-    for (const char* reserved : {"interface_id", "Method", "Client", "dispatch"})
+    for (const char* reserved : {"interface_id", "ancestor_count", "Method", "Client", "dispatch"})
         shell_names.add(reserved, m_errors);
     for (auto& info : infos) {
         if (info.implicit_params) {
@@ -1203,12 +1284,19 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
     }
     shell += "    // A client for a capability of this interface (below).\n";
     shell += "    template <" + gen + "Transport T>\n    class Client;\n";
-    shell += "    // Decodes `params` as method `method`'s, calls the handler and encodes its\n"
-             "    // results or exception into `results` (below).\n";
+    shell += "    // Decodes `params` as this interface's method `method`'s, calls the handler\n"
+             "    // and encodes its results or exception into `results` (below).\n";
     shell += "    template <typename Handler>\n";
     shell += "    static " + gen +
              "DispatchResult dispatch(Handler& handler, uint16_t method, const " + wire +
              "MessageReader& params, ::std::span<" + wire + "Word> results);\n";
+    shell += "    // The same for a method of this interface or of one it extends, named by\n"
+             "    // the interface that declares it; any other interface is unimplemented.\n";
+    shell += "    template <typename Handler>\n";
+    shell += "    static " + gen +
+             "DispatchResult dispatch(Handler& handler, uint64_t called_interface, uint16_t "
+             "method, const " +
+             wire + "MessageReader& params, ::std::span<" + wire + "Word> results);\n";
     shell += "};\n\n";
     out.shells += shell;
 
@@ -1233,58 +1321,64 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
     // ---- Client.
     std::string client;
     client += "// Calls the methods of " + name.local +
+              (declaring.size() > 1 ? " and of the interfaces it extends" : "") +
               " on `capability` through transport T. A method's\n"
               "// results stay valid until the next call on this client.\n";
     client += "template <" + gen + "Transport T>\nclass " + name.local + "::Client {\npublic:\n";
     client += "    Client(T& transport, uint32_t capability) : m_transport(&transport), "
               "m_capability(capability) {}\n";
     client += "    uint32_t capability() const { return m_capability; }\n";
-    for (uint32_t i = 0; i < infos.size(); ++i) {
-        const MethodInfo& info = infos[i];
-        std::string result = "::capos::Result<" + info.results + "::Reader, " + gen + "CallError>";
-        client += "\n" + member_doc_comment(id, i, "    ");
-        // Typed arguments when every param is a scalar, text, data or capability.
-        const Node::Reader* params = find_node(methods[i].getParamStructType());
-        bool simple = info.implicit_params && params != nullptr &&
-                      params->getStruct().getDiscriminantCount() == 0;
-        std::string arguments, sets;
-        if (simple) {
-            for (auto field : params->getStruct().getFields()) {
-                if (field.isGroup()) {
-                    simple = false;
-                    break;
+    for (auto& interface : declaring) {
+        if (!interface.scope.empty())
+            client += "\n    // Inherited from " + type_name(interface.id) + ".\n";
+        for (uint32_t i = 0; i < interface.infos.size(); ++i) {
+            const MethodInfo& info = interface.infos[i];
+            std::string result =
+                "::capos::Result<" + info.results + "::Reader, " + gen + "CallError>";
+            client += "\n" + member_doc_comment(interface.id, i, "    ");
+            // Typed arguments when every param is a scalar, text, data or capability.
+            const Node::Reader* params = find_node(interface.methods[i].getParamStructType());
+            bool simple = info.implicit_params && params != nullptr &&
+                          params->getStruct().getDiscriminantCount() == 0;
+            std::string arguments, sets;
+            if (simple) {
+                for (auto field : params->getStruct().getFields()) {
+                    if (field.isGroup()) {
+                        simple = false;
+                        break;
+                    }
+                    auto type = field.getSlot().getType();
+                    if (type.isVoid())
+                        continue;
+                    std::string cpp;
+                    if (type.isAnyPointer() && type.getAnyPointer().isUnconstrained() &&
+                        type.getAnyPointer().getUnconstrained().isCapability())
+                        cpp = "uint32_t";
+                    else if (!type.isStruct() && !type.isList())
+                        cpp = cpp_type(type);
+                    if (cpp.empty()) {
+                        simple = false;
+                        break;
+                    }
+                    std::string raw = snake_case(text(field.getName()));
+                    std::string argument = escape_keyword(raw);
+                    arguments += (arguments.empty() ? "" : ", ") + cpp + " " + argument;
+                    sets += " params_.set_" + raw + "(" + argument + ");";
                 }
-                auto type = field.getSlot().getType();
-                if (type.isVoid())
-                    continue;
-                std::string cpp;
-                if (type.isAnyPointer() && type.getAnyPointer().isUnconstrained() &&
-                    type.getAnyPointer().getUnconstrained().isCapability())
-                    cpp = "uint32_t";
-                else if (!type.isStruct() && !type.isList())
-                    cpp = cpp_type(type);
-                if (cpp.empty()) {
-                    simple = false;
-                    break;
-                }
-                std::string raw = snake_case(text(field.getName()));
-                std::string argument = escape_keyword(raw);
-                arguments += (arguments.empty() ? "" : ", ") + cpp + " " + argument;
-                sets += " params_.set_" + raw + "(" + argument + ");";
             }
+            if (simple) {
+                client += "    " + result + " " + info.call + "(" + arguments + ") {\n";
+                client += "        return " + info.call + "([&](" + info.params + "::Builder" +
+                          (sets.empty() ? "" : " params_") + ") {" + sets + " });\n    }\n";
+            }
+            client += "    // `fill` sets the params on their builder.\n";
+            client += "    template <" + gen + "FillsParams<" + info.params + "::Builder> Fill>\n";
+            client += "    " + result + " " + info.call + "(Fill&& fill) {\n";
+            client += "        return " + gen + "call<" + info.params + ", " + info.results + ", " +
+                      cap_exception + ">(*m_transport, m_capability, " + interface.scope +
+                      "interface_id, static_cast<uint16_t>(" + interface.scope +
+                      "Method::" + info.pascal + "), m_reply, fill);\n    }\n";
         }
-        if (simple) {
-            client += "    " + result + " " + info.call + "(" + arguments + ") {\n";
-            client += "        return " + info.call + "([&](" + info.params + "::Builder" +
-                      (sets.empty() ? "" : " params_") + ") {" + sets + " });\n    }\n";
-        }
-        client += "    // `fill` sets the params on their builder.\n";
-        client += "    template <" + gen + "FillsParams<" + info.params + "::Builder> Fill>\n";
-        client += "    " + result + " " + info.call + "(Fill&& fill) {\n";
-        client += "        return " + gen + "call<" + info.params + ", " + info.results + ", " +
-                  cap_exception +
-                  ">(*m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::" +
-                  info.pascal + "), m_reply, fill);\n    }\n";
     }
     client += "\nprivate:\n    T* m_transport;\n    uint32_t m_capability;\n    " + gen +
               "ReplyStorage m_reply;\n};\n\n";
@@ -1292,17 +1386,22 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
 
     // ---- Dispatch.
     std::string dispatch;
-    dispatch += "// Handler needs, for each method:\n";
-    if (infos.empty())
+    dispatch += "// Handler needs, for each method";
+    dispatch += declaring.size() > 1 ? " (the inherited ones too):\n" : ":\n";
+    bool any_method = false;
+    for (auto& interface : declaring)
+        any_method = any_method || !interface.infos.empty();
+    if (!any_method)
         dispatch += "//   (nothing: " + name.local + " has no methods)\n";
     std::string prefix = "::" + m_namespace + "::";
     auto short_name = [&](const std::string& qualified) {
         return qualified.rfind(prefix, 0) == 0 ? qualified.substr(prefix.size()) : qualified;
     };
-    for (auto& info : infos)
-        dispatch += "//   " + info.call + "(" + short_name(info.params) + "::Reader, " +
-                    short_name(info.results) + "::Builder)\n";
-    if (!infos.empty())
+    for (auto& interface : declaring)
+        for (auto& info : interface.infos)
+            dispatch += "//   " + info.call + "(" + short_name(info.params) + "::Reader, " +
+                        short_name(info.results) + "::Builder)\n";
+    if (any_method)
         dispatch += "// each returning ::capos::Result<void, ::capos::gen::Exception>.\n";
     dispatch += "template <typename Handler>\ninline " + gen + "DispatchResult " + name.local +
                 "::dispatch(Handler& handler, uint16_t method, const " + wire +
@@ -1320,6 +1419,17 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
     }
     if (!infos.empty())
         dispatch += "    default:\n        break;\n    }\n";
+    dispatch +=
+        "    return " + gen + "dispatch_unimplemented<" + cap_exception + ">(results);\n}\n\n";
+
+    dispatch += "template <typename Handler>\ninline " + gen + "DispatchResult " + name.local +
+                "::dispatch(Handler& handler, uint64_t called_interface, uint16_t method, const " +
+                wire + "MessageReader& params, ::std::span<" + wire + "Word> results) {\n";
+    for (auto& interface : declaring) {
+        dispatch += "    if (called_interface == " + interface.scope + "interface_id)\n";
+        dispatch +=
+            "        return " + interface.scope + "dispatch(handler, method, params, results);\n";
+    }
     dispatch +=
         "    return " + gen + "dispatch_unimplemented<" + cap_exception + ">(results);\n}\n\n";
     out.templates += dispatch;

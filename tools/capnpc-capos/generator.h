@@ -59,6 +59,8 @@ private:
     void emit_enum(capnp::schema::Node::Reader node, std::string& where, bool nested);
     void emit_struct(capnp::schema::Node::Reader node, Output& out);
     void emit_interface(capnp::schema::Node::Reader node, Output& out);
+    // Every interface `id` extends, directly or not, each once (see emit_interface).
+    std::vector<uint64_t> ancestors_of(uint64_t id);
     void emit_const(capnp::schema::Node::Reader node, const std::string& schema_name,
                     const NodeName* scope, std::string& shell, Output& out);
 

@@ -185,8 +185,16 @@ Result<std::vector<ManPage>, std::string> interface_pages(std::span<const capnp:
         auto info = schema.source_info(node.id());
         if (!info || !documented(info->doc_comment()))
             return Err{"interface " + name + " has no doc comment"};
-        std::string text = name + " - " + summary_of(info->doc_comment()) + "\n\ninterface " +
-                           name + "\n" + indented(info->doc_comment());
+        std::string text = name + " - " + summary_of(info->doc_comment()) + "\n\ninterface " + name;
+        auto superclasses = node.interface().superclasses();
+        for (uint32_t i = 0; i < superclasses.size(); ++i)
+            text += (i == 0 ? " extends(" : ", ") + schema.name(superclasses[i].id());
+        text += (superclasses.size() > 0 ? ")\n" : "\n") + indented(info->doc_comment());
+        auto signature = [&](meta::Method::Reader method) {
+            return std::string(method.name()) + " @" + std::to_string(method.code_order()) + " " +
+                   schema.fields(method.param_struct_type()) + " -> " +
+                   schema.fields(method.result_struct_type()) + "\n";
+        };
         auto methods = node.interface().methods();
         auto members = info->members();
         for (uint32_t i = 0; i < methods.size(); ++i) {
@@ -194,10 +202,36 @@ Result<std::vector<ManPage>, std::string> interface_pages(std::span<const capnp:
             std::string method_name = name + "." + std::string(method.name());
             if (i >= members.size() || !documented(members[i].doc_comment()))
                 return Err{"method " + method_name + " has no doc comment"};
-            text += "\n" + std::string(method.name()) + " @" + std::to_string(method.code_order()) +
-                    " " + schema.fields(method.param_struct_type()) + " -> " +
-                    schema.fields(method.result_struct_type()) + "\n" +
-                    indented(members[i].doc_comment());
+            text += "\n" + signature(method) + indented(members[i].doc_comment());
+        }
+        // The methods it inherits, each with its summary, under the interface
+        // that declares them (whose page has the rest): every ancestor once,
+        // depth first in the order the schema lists superclasses.
+        std::vector<uint64_t> ancestors;
+        auto inherit = [&](auto& self, meta::Node::Reader from) -> void {
+            for (auto superclass : from.interface().superclasses()) {
+                auto parent = schema.node(superclass.id());
+                if (!parent || !parent->is_interface() ||
+                    std::find(ancestors.begin(), ancestors.end(), superclass.id()) !=
+                        ancestors.end())
+                    continue;
+                ancestors.push_back(superclass.id());
+                self(self, *parent);
+            }
+        };
+        inherit(inherit, node);
+        for (uint64_t ancestor : ancestors) {
+            auto parent = schema.node(ancestor);
+            auto parent_info = schema.source_info(ancestor);
+            text += "\nInherited from " + schema.name(ancestor) + " (man 2 " +
+                    schema.name(ancestor) + "):\n";
+            auto inherited = parent->interface().methods();
+            for (uint32_t i = 0; i < inherited.size(); ++i) {
+                text += signature(inherited[i]);
+                if (parent_info && i < parent_info->members().size() &&
+                    documented(parent_info->members()[i].doc_comment()))
+                    text += "  " + summary_of(parent_info->members()[i].doc_comment()) + "\n";
+            }
         }
         pages.push_back(ManPage{2, name, std::move(text)});
     }

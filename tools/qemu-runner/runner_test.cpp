@@ -138,6 +138,14 @@ TEST(ScenarioTest, QuotedValueEscapes) {
     EXPECT_EQ(s.expects, (std::vector<std::string>{"\x1b[1mbold\t\\"}));
 }
 
+TEST(ScenarioTest, RepeatWritesTheByteBeforeItNTimes) {
+    Scenario s = parse_ok("send: \"echo x\\{5}\\r\\x00\\{3}z\\{1}y\\{10000}\"\n");
+    ASSERT_EQ(s.sends.size(), 1u);
+    EXPECT_EQ(s.sends[0].bytes,
+              "echo xxxxx\r" + std::string(3, '\0') + "z" + std::string(10000, 'y'));
+    EXPECT_EQ(parse_ok("send: \"}\\{2}{\"\n").sends[0].bytes, "}}{");
+}
+
 TEST(ScenarioTest, EscapeErrors) {
     struct Case {
         const char* text;
@@ -149,6 +157,12 @@ TEST(ScenarioTest, EscapeErrors) {
         {"send: \"\\x4\"\n", "bad escape '\\x4' (\\x takes two hex digits)"},
         {"send: \"\\xg0\"\n", "bad escape '\\x' (\\x takes two hex digits)"},
         {"send: \"\\x\n", "bad escape '\\x'"},
+        {"send: \"\\{3}\"\n", "a repeat '\\{N}' needs a byte before it"},
+        {"send: \"a\\{0}\"\n", "bad repeat '\\{0'"},
+        {"send: \"a\\{}\"\n", "bad repeat '\\{'"},
+        {"send: \"a\\{100001}\"\n", "bad repeat '\\{100001'"},
+        {"send: \"a\\{1x}\"\n", "bad repeat '\\{1x'"},
+        {"send: \"a\\{12\"\n", "bad repeat '\\{12\"'"},
         {"send: \"abc\\\n", "unterminated quoted value"},
         {"send: \"\"\n", "empty value for 'send'"},
         {"expect: \"prompt\\n\"\n", "'expect' cannot hold \\r, \\n or \\x00"},

@@ -71,7 +71,29 @@ Result<std::pair<char, size_t>, ValueError> parse_escape(std::string_view text) 
     }
     }
     return Err{ValueError{"bad escape '\\" + std::string(text.substr(0, 1)) +
-                          "' (a quoted value knows \\\" \\\\ \\r \\n \\t \\e \\xHH)"}};
+                          "' (a quoted value knows \\\" \\\\ \\r \\n \\t \\e \\xHH \\{N})"}};
+}
+
+// The count of a repeat `\{N}` (`text` starts after the brace): how many times in
+// all the byte before it is written, from 1 to max_repeat.
+Result<size_t, ValueError> parse_repeat(std::string_view text, bool nothing_before) {
+    constexpr size_t max_repeat = 100000;
+    size_t close = text.find('}');
+    std::string_view digits = text.substr(0, close);
+    size_t count = 0;
+    bool valid = close != std::string_view::npos && !digits.empty() && digits.size() <= 6 &&
+                 digits.front() != '0';
+    for (char c : digits) {
+        valid = valid && c >= '0' && c <= '9';
+        count = count * 10 + size_t(c - '0');
+    }
+    if (!valid || count > max_repeat) {
+        return Err{ValueError{"bad repeat '\\{" + std::string(digits.substr(0, 8)) +
+                              "' (\\{N}: the byte before it N times in all, N from 1 to 100000)"}};
+    }
+    if (nothing_before)
+        return Err{ValueError{"a repeat '\\{N}' needs a byte before it"}};
+    return count;
 }
 
 // `raw` is everything after the key's colon.
@@ -91,6 +113,12 @@ Result<std::string, ValueError> parse_value(std::string_view raw) {
         if (c == '\\') {
             if (i + 1 == raw.size())
                 return Err{ValueError{"unterminated quoted value"}};
+            if (raw[i + 1] == '{') {
+                size_t count = TRY(parse_repeat(raw.substr(i + 2), value.empty()));
+                value.append(count - 1, value.back());
+                i = raw.find('}', i);
+                continue;
+            }
             auto [byte, length] = TRY(parse_escape(raw.substr(i + 1)));
             c = byte;
             i += length;

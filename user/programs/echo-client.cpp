@@ -1,11 +1,12 @@
 // echo-client [text...]: calls the Echo service it is granted as "echo" with
-// each text (one "hello" without any) and says on the console ("console")
-// what came back, then makes 100 more round trips, every reply checked.
+// each text (one "hello" without any) and says on its standard output (the
+// shell's StdIO) what came back, then makes 100 more round trips, every reply checked.
 // Exits 0 when every reply held what was sent, 2 at the first that did not
 // (said), 1 without an echo capability.
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
+#include "user/rt/stdio.h"
 
 namespace {
 
@@ -18,17 +19,17 @@ bool echoes(Echo::Client<capos::rt::RingTransport>& echo, std::string_view text,
     Line line("echo-client: ");
     if (reply.is_error()) {
         line.add("'").add(text).add("': ").add(capos::rt::call_error_text(reply.error()));
-        line.print();
+        capos::rt::write_error_line(line.view());
         return false;
     }
     if (reply.value().text() != text) {
         line.add("sent '").add(text).add("', got '").add(reply.value().text()).add("'");
-        line.print();
+        capos::rt::write_error_line(line.view());
         return false;
     }
     if (say) {
         line.add("'").add(text).add("' came back");
-        line.print();
+        capos::rt::write_output_line(line.view());
     }
     return true;
 }
@@ -55,6 +56,7 @@ int main() {
         if (!echoes(echo.value().client(), text.view(), false))
             return 2;
     }
-    Line("echo-client: ").udec(round_trips).add(" round trips checked").print();
+    capos::rt::write_output_line(
+        Line("echo-client: ").udec(round_trips).add(" round trips checked").view());
     return 0;
 }

@@ -1,12 +1,13 @@
 // echo-server: answers Echo calls on the endpoint it is granted as "service"
 // (the owner side; the shell's `new endpoint` grant makes one and keeps the
 // client side) until no client is left, then says how many calls it answered
-// on the console it is granted as "console" and exits 0. Exits 1 without an
+// on its standard output (the shell's StdIO) and exits 0. Exits 1 without an
 // endpoint to serve.
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 #include "user/rt/server.h"
+#include "user/rt/stdio.h"
 
 namespace {
 
@@ -36,6 +37,6 @@ int main() {
     capos::rt::Line line("echo-server: ");
     line.udec(handler.calls).add(" calls answered; ");
     line.add(capos::abi::cqe_result_name(ended));
-    line.print();
+    capos::rt::write_output_line(line.view());
     return 0;
 }

@@ -1,4 +1,4 @@
-// spin: says so on the console it is granted as "console" (if any), then
+// spin: says so on its standard error (the shell's StdIO), then
 // spins in user mode for ever, without a system call: for trying `kill` and
 // Ctrl-C on a program that never stops by itself.
 #include "user/rt/rt.h"

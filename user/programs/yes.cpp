@@ -1,9 +1,11 @@
 // yes [count] [words...]: writes the words ("y" without any) as one line,
-// `count` times (10 without it, at most 1,000), on the console it is granted
-// as "console". Exits 2 for a malformed count, 1 without a console.
+// `count` times (10 without it, at most 1,000), on its standard output (the
+// shell's StdIO, user/rt/stdio.h). Exits 2 for a malformed count, 1 when a
+// write fails.
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
+#include "user/rt/stdio.h"
 
 int main() {
     constexpr uint64_t most = 1000;
@@ -33,11 +35,8 @@ int main() {
     }
     if (line.empty())
         line.add('y');
-    auto console = capos::rt::lookup<capos::schema::Console>("console");
-    if (console.is_error())
-        return 1;
     for (uint64_t i = 0; i < count; ++i) {
-        if (console.value()->write_line(line.view()).is_error())
+        if (!capos::rt::write_output_line(line.view()))
             return 1;
     }
     return 0;

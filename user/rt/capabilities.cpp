@@ -1,6 +1,7 @@
 // Finding and releasing capabilities, and the diagnostics path.
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"
+#include "user/rt/stdio.h"
 #include "user/rt/syscall.h"
 
 namespace capos::rt {
@@ -53,6 +54,8 @@ int32_t release(abi::CapId id) {
 }
 
 bool debug_write_line(std::string_view text) {
+    if (auto stdio = find_capability("stdio"); stdio.is_ok())
+        return write_error_line(text);
     auto match = find_capability("console");
     if (match.is_error() || match.value().interface_id != schema::Console::interface_id)
         return false;

@@ -23,7 +23,7 @@ public:
 
     std::string_view view() const { return {m_text, m_length}; }
     bool empty() const { return m_length == 0; }
-    // Writes the line to the process's console, if it holds one.
+    // Writes the line on standard error (debug_write_line).
     bool print() const;
 
     // `value` / 10 with one decimal ("12.3").

@@ -141,6 +141,30 @@ void RingClient::wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe,
     }
 }
 
+abi::Cqe RingClient::wait_any(std::span<const uint64_t> tickets, size_t& which) {
+    bool any = false;
+    for (uint64_t ticket : tickets) {
+        if (ticket != 0 && !is_outstanding(ticket))
+            panic("ring: waiting for a submission that is not outstanding");
+        any = any || ticket != 0;
+    }
+    if (!any)
+        panic("ring: waiting for no submission");
+    for (;;) {
+        reap();
+        for (size_t i = 0; i < tickets.size(); ++i) {
+            if (tickets[i] != 0 && ((m_parked_slots >> slot_of(tickets[i])) & 1u)) {
+                which = i;
+                return wait(tickets[i]);
+            }
+        }
+        if (__atomic_load_n(&m_page->header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+            panic("ring: the kernel lost completions (the CQ head was corrupted)");
+        if (cap_enter(1, abi::no_timeout) < 0)
+            panic("ring: cap_enter failed");
+    }
+}
+
 abi::Cqe RingClient::wait_either(uint64_t first, uint64_t second, int& which) {
     if (first == 0 || second == 0 || first == second || !is_outstanding(first) ||
         !is_outstanding(second))

@@ -60,6 +60,9 @@ public:
     // returns it; `which` says whose (0: first, 1: second). The other stays
     // outstanding. Panics like wait for a ticket that is not outstanding.
     abi::Cqe wait_either(uint64_t first, uint64_t second, int& which);
+    // The same for any number of tickets (0 entries are skipped; at least
+    // one must be outstanding): `which` is the index of the one that came.
+    abi::Cqe wait_any(std::span<const uint64_t> tickets, size_t& which);
 
     abi::RingPage* page() const { return m_page; }
 

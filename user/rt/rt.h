@@ -17,6 +17,7 @@
 #include "abi/capset.h"
 #include "lib/args/args_block.h"
 #include "lib/base/result.h"
+#include "schema/capos.capnp.capos.h"
 #include "user/rt/ring.h"
 #include <string_view>
 #include <utility>
@@ -35,8 +36,9 @@ args::Reader arguments();
 // exits with -1.
 [[noreturn]] void panic(std::string_view message);
 
-// Writes to the console capability named "console", if the process holds one.
-// For diagnostics; returns false when there is no console or the write failed.
+// Writes a line on standard error: the StdIO named "stdio" if the process
+// holds one (user/rt/stdio.h), else the console capability named "console".
+// For diagnostics; returns false when there is neither or the write failed.
 bool debug_write_line(std::string_view text);
 
 // What went wrong with a generated client's call, in a few words (the
@@ -87,11 +89,13 @@ private:
 };
 
 // A capability recorded with interface id 0 accepts calls in any interface
-// (an endpoint whose server decides), so it matches every Interface.
+// (an endpoint whose server decides), so it matches every Interface; so does
+// one of an interface that extends Interface (as the kernel's check says).
 template <typename Interface>
 Result<Capability<Interface>, LookupError> lookup(std::string_view name) {
     CapSetMatch match = TRY(find_capability(name));
-    if (match.interface_id != 0 && match.interface_id != Interface::interface_id)
+    if (match.interface_id != 0 && match.interface_id != Interface::interface_id &&
+        !schema::InterfaceAncestry::extends(match.interface_id, Interface::interface_id))
         return Err{LookupError::WrongInterface};
     return Capability<Interface>(match.id);
 }

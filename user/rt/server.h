@@ -58,8 +58,12 @@ public:
                 return call.error();
             m_current = call.value();
             capnp::MessageReader params(call.value().params);
+            // By the interface the caller named: Interface's own methods or those
+            // of an interface it extends; any other is unimplemented (an
+            // endpoint's clients may name any interface).
             gen::DispatchResult result =
-                Interface::dispatch(handler, call.value().header.method, params, m_results);
+                Interface::dispatch(handler, call.value().header.interface_id,
+                                    call.value().header.method, params, m_results);
             if (result.status == gen::DispatchStatus::BufferFull)
                 result = gen::encode_exception<schema::CapException>(
                     m_results, {schema::ExceptionType::Failed, "results too large"});

@@ -7,12 +7,14 @@
 #include "lib/capnp/schema_set.h"
 #include "lib/capnp/text.h"
 #include "lib/log/log_ring.h"
+#include "lib/shell/commands.h"
 #include "lib/shell/completion.h"
 #include "lib/shell/run_command.h"
 #include "lib/term/line_editor.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
+#include "user/shell/stdio_service.h"
 #include <optional>
 #include <span>
 #include <string_view>
@@ -164,6 +166,7 @@ private:
         capos::abi::CapId handle;
         char name[32];
         size_t name_length;
+        capos::shell::StdioService* stdio; // the job's StdIO (one of m_job_stdio)
     };
     static constexpr size_t max_jobs = 16;
 
@@ -175,9 +178,27 @@ private:
     template <typename Interface>
     static uint32_t held(std::string_view name) {
         auto found = capos::rt::find_capability(name);
-        if (found.is_error() || found.value().interface_id != Interface::interface_id)
+        if (found.is_error() || found.value().interface_id != Interface::interface_id ||
+            dropped(name))
             return 0;
         return found.value().id.raw;
+    }
+    // The CapSet entries `drop` released, by index: the page still lists
+    // them, the shell no longer holds them.
+    static inline uint64_t s_dropped = 0;
+    static_assert(capos::abi::capset_max_entries <= 64);
+    // The index of the CapSet entry called `name`, or capset_max_entries.
+    static size_t capset_index(std::string_view name) {
+        const capos::abi::CapSetPage& set = capos::rt::capset();
+        for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+            if (cap_name(set.entries[i]) == name)
+                return i;
+        }
+        return capos::abi::capset_max_entries;
+    }
+    static bool dropped(std::string_view name) {
+        size_t index = capset_index(name);
+        return index < capos::abi::capset_max_entries && (s_dropped >> index & 1) != 0;
     }
     template <typename Interface>
     using ClientOf = typename Interface::template Client<capos::rt::RingTransport>;
@@ -210,7 +231,99 @@ private:
             shown = m_edit.shown;
         }
         m_edit.resume = false;
-        return m_terminal->read_line(false, true, initial, cursor, shown, insert);
+        return read_line_serving_jobs(initial, cursor, shown, insert);
+    }
+
+    // The prompt's readLine, made as the generated client makes it but
+    // submitted beside the jobs' StdIO receives, which are served while the
+    // shell waits for the line: a background job's output appears at once.
+    // A readLine made for a program and left outstanding when it ended
+    // (Ctrl-C typed just before it reached the terminal) is taken as the
+    // prompt's instead: a readLine cannot be taken back.
+    capos::Result<TerminalSession::ReadLineResults::Reader, capos::gen::CallError>
+    read_line_serving_jobs(std::string_view initial, uint32_t cursor, bool shown,
+                           std::string_view insert) {
+        if (m_line_ticket == 0) {
+            if (auto error = submit_read_line(true, initial, cursor, shown, insert))
+                return capos::Err{*error};
+        }
+        capos::abi::Cqe cqe;
+        for (;;) {
+            uint64_t tickets[2 + max_jobs] = {m_line_ticket, m_interrupt_ticket};
+            for (size_t i = 0; i < m_job_count; ++i)
+                tickets[2 + i] = m_jobs[i].stdio ? m_jobs[i].stdio->ticket() : 0;
+            size_t which = 0;
+            cqe = capos::rt::ring().wait_any({tickets, 2 + m_job_count}, which);
+            if (which == 0)
+                break;
+            if (which == 1) {
+                // Ctrl-C reached the terminal before this readLine did: what
+                // was typed is dropped, as the line would have been.
+                m_interrupt_ticket = 0;
+                if (cqe.result != int32_t(capos::abi::CallStatus::Ok))
+                    m_interrupt_refused = true;
+                else
+                    write(Line("^C\n").add(prompt).view());
+                continue;
+            }
+            (void)m_jobs[which - 2].stdio->handle(cqe); // a background read ends at once
+        }
+        m_line_ticket = 0;
+        return line_read(cqe);
+    }
+
+    // Submits a TerminalSession.readLine (m_line_ticket) whose results come
+    // into m_read_result; an error when its params do not fit.
+    std::optional<capos::gen::CallError> submit_read_line(bool complete, std::string_view initial,
+                                                          uint32_t cursor, bool shown,
+                                                          std::string_view insert) {
+        using Params = TerminalSession::ReadLineParams;
+        capos::capnp::MessageBuilder params(m_read_params);
+        Params::Builder builder(params.init_root(Params::data_words, Params::pointer_count));
+        builder.set_hidden(false);
+        builder.set_complete(complete);
+        builder.set_initial(initial);
+        builder.set_cursor(cursor);
+        builder.set_initial_shown(shown);
+        builder.set_insert(insert);
+        if (params.error() != capos::capnp::WireError::None)
+            return capos::gen::CallError{.kind = capos::gen::CallErrorKind::ParamsTooLarge};
+        capos::abi::Sqe sqe{};
+        sqe.opcode = uint8_t(capos::abi::Opcode::Call);
+        sqe.cap = m_terminal.id().raw;
+        sqe.interface_id = TerminalSession::interface_id;
+        sqe.method = uint16_t(TerminalSession::Method::ReadLine);
+        sqe.params_addr = reinterpret_cast<uint64_t>(params.words().data());
+        sqe.params_len = uint32_t(params.words().size_bytes());
+        sqe.result_addr = reinterpret_cast<uint64_t>(m_read_result);
+        sqe.result_len = sizeof m_read_result;
+        m_line_ticket = capos::rt::ring().submit(sqe);
+        return std::nullopt;
+    }
+
+    // The results of the readLine submit_read_line made, as the generated
+    // client would read them.
+    capos::Result<TerminalSession::ReadLineResults::Reader, capos::gen::CallError>
+    line_read(const capos::abi::Cqe& cqe) {
+        using capos::gen::CallError;
+        using capos::gen::CallErrorKind;
+        if (cqe.result < 0)
+            return capos::Err{
+                CallError{.kind = CallErrorKind::Transport, .transport_error = cqe.result}};
+        const capos::capnp::MessageReader& message = m_read_reply.reset(
+            std::span<const capos::capnp::Word>(m_read_result, cqe.result_len / 8));
+        if (cqe.result == int32_t(capos::abi::CallStatus::Exception)) {
+            capos::schema::CapException::Reader exception(message.root());
+            exception.traverse();
+            return capos::Err{CallError{.kind = CallErrorKind::Exception,
+                                        .exception = {exception.type(), exception.message()}}};
+        }
+        TerminalSession::ReadLineResults::Reader results(message.root());
+        results.traverse();
+        if (message.error() != capos::capnp::WireError::None)
+            return capos::Err{
+                CallError{.kind = CallErrorKind::BadReply, .wire_error = message.error()}};
+        return results;
     }
 
     void complete(std::string_view line, size_t cursor) {
@@ -233,7 +346,8 @@ private:
 
         capos::shell::CompletionTarget target = capos::shell::completion_target(text, cursor);
         capos::shell::Matches matches(target.prefix);
-        for_each_candidate(target.kind, [&](std::string_view name) { matches.add(name); });
+        for_each_candidate(target.kind, target.capability,
+                           [&](std::string_view name) { matches.add(name); });
         capos::shell::TabStep step =
             capos::shell::tab_step(target.kind, matches, cursor == length, again);
         switch (step.action) {
@@ -251,7 +365,7 @@ private:
                 write("\a");
             break;
         case TabAction::List:
-            list_matches(target.kind, target.prefix);
+            list_matches(target.kind, target.capability, target.prefix);
             m_edit.shown = false;
             break;
         case TabAction::Bell:
@@ -273,9 +387,10 @@ private:
 
     // Calls `f` with each name a Tab may complete to: the commands, the
     // programs the spawner starts, the capabilities held (also those named
-    // with `-> @name`).
+    // with `-> @name`), the methods of the interface `capability` speaks
+    // (from the schema, its superclasses' too).
     template <typename F>
-    void for_each_candidate(CompletionKind kind, F&& f) {
+    void for_each_candidate(CompletionKind kind, std::string_view capability, F&& f) {
         switch (kind) {
         case CompletionKind::Command:
             for (const Command& command : commands())
@@ -287,14 +402,44 @@ private:
             break;
         case CompletionKind::Capability: {
             const capos::abi::CapSetPage& set = capos::rt::capset();
-            for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i)
-                f(cap_name(set.entries[i]));
+            for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+                if ((s_dropped >> i & 1) == 0)
+                    f(cap_name(set.entries[i]));
+            }
             for (size_t i = 0; i < m_named_count; ++i)
                 f(std::string_view(m_named[i].name, m_named[i].name_length));
             break;
         }
+        case CompletionKind::Method: {
+            capos::abi::CapId id;
+            uint64_t interface_id = 0;
+            // (Quietly: schema() would say what it lacks in the middle of the line.)
+            if (!find_cap(capability, id, interface_id) || interface_id == 0 ||
+                (!m_schema && held<capos::schema::SchemaRegistry>("schema") == 0))
+                break;
+            if (const capos::capnp::SchemaSet* set = schema()) {
+                if (auto interface = set->find_interface(interface_id); interface.is_ok())
+                    for_each_method(*set, interface.value(), f, 0);
+            }
+            break;
+        }
         case CompletionKind::None:
             break;
+        }
+    }
+    // Calls `f` with the name of each method of `interface` and of its
+    // superclasses (as far down as SchemaSet::find_method looks).
+    template <typename F>
+    static void for_each_method(const capos::capnp::SchemaSet& set,
+                                const capos::capnp::InterfaceSchema& interface, F& f,
+                                uint32_t depth) {
+        for (uint32_t i = 0; i < interface.method_count(); ++i)
+            f(interface.method(i).name);
+        if (depth == capos::capnp::SchemaSet::max_superclass_depth)
+            return;
+        for (uint32_t i = 0; i < interface.superclass_count(); ++i) {
+            if (auto super = set.find_interface(interface.superclass_id(i)); super.is_ok())
+                for_each_method(set, super.value(), f, depth + 1);
         }
     }
 
@@ -327,13 +472,13 @@ private:
 
     // Lists the names starting with `prefix` under the line, sorted, in
     // columns, then writes the prompt again.
-    void list_matches(CompletionKind kind, std::string_view prefix) {
+    void list_matches(CompletionKind kind, std::string_view capability, std::string_view prefix) {
         static constexpr size_t max_listed = 128;
         static constexpr size_t width = 78;
         std::string_view names[max_listed];
         size_t count = 0;
         size_t widest = 0;
-        for_each_candidate(kind, [&](std::string_view name) {
+        for_each_candidate(kind, capability, [&](std::string_view name) {
             if (name.substr(0, prefix.size()) != prefix || count == max_listed)
                 return;
             for (size_t i = 0; i < count; ++i) {
@@ -375,6 +520,17 @@ private:
         for (const Command& command : commands()) {
             if (command.name == words[0]) {
                 std::string_view rest = line.substr(line.find(words[0]) + words[0].size());
+                // A command whose usage is its name alone takes nothing
+                // more: a stray word is a mistake to say, not to ignore.
+                if (command.usage == command.name && Words(rest).count() != 0) {
+                    say(Line("shell: ")
+                            .add(command.name)
+                            .add(": takes no arguments (see 'man ")
+                            .add(command.name)
+                            .add("')")
+                            .view());
+                    return;
+                }
                 (this->*command.run)(rest);
                 return;
             }
@@ -409,18 +565,24 @@ private:
             say("shell: echo: too many words");
             return;
         }
-        Line line;
+        // As long as the line (a Line would cut it).
+        char text[sizeof m_line + 1];
+        size_t length = 0;
         for (size_t i = 0; i < words.count(); ++i) {
             if (i > 0)
-                line.add(' ');
-            line.add(words[i]);
+                text[length++] = ' ';
+            __builtin_memcpy(text + length, words[i].data(), words[i].size());
+            length += words[i].size();
         }
-        say(line.view());
+        text[length++] = '\n';
+        write({text, length});
     }
 
     void caps(std::string_view) {
         const capos::abi::CapSetPage& set = capos::rt::capset();
         for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+            if ((s_dropped >> i & 1) != 0)
+                continue;
             const capos::abi::CapSetEntry& entry = set.entries[i];
             Line line("  ");
             std::string_view name = cap_name(entry);
@@ -442,6 +604,60 @@ private:
                 line.add(interface_name(m_named[i].interface_id)).add(" (from a call)");
             say(line.view());
         }
+    }
+
+    // drop @name: releases a capability the shell holds, one its manifest
+    // gave it or one a call or a `new endpoint` grant named. `caps` stops
+    // listing it; whatever needed it says it is missing, as if it had never
+    // been given. The terminal stays: the shell talks through it.
+    void drop(std::string_view rest) {
+        Words words(rest);
+        std::string_view name = words[0].substr(words[0].empty() ? 0 : 1);
+        if (words.count() != 1 || words[0][0] != '@' || !capos::shell::valid_cap_name(name)) {
+            say("shell: drop: usage: drop @name (see caps)");
+            return;
+        }
+        capos::abi::CapId id;
+        for (size_t i = 0; i < m_named_count; ++i) {
+            if (std::string_view(m_named[i].name, m_named[i].name_length) != name)
+                continue;
+            id = m_named[i].id;
+            for (size_t next = i + 1; next < m_named_count; ++next)
+                m_named[next - 1] = m_named[next];
+            --m_named_count;
+            released(name, id);
+            return;
+        }
+        size_t index = capset_index(name);
+        if (index == capos::abi::capset_max_entries || (s_dropped >> index & 1) != 0) {
+            say(Line("shell: drop: no capability '@").add(name).add("' (see caps)").view());
+            return;
+        }
+        id = capos::abi::CapId{capos::rt::capset().entries[index].cap_id};
+        if (id == m_terminal.id()) {
+            say(Line("shell: drop: the shell talks through '@")
+                    .add(name)
+                    .add("': it keeps it")
+                    .view());
+            return;
+        }
+        s_dropped |= uint64_t(1) << index;
+        if (m_spawner && id == m_spawner->id()) {
+            (void)m_spawner->leak(); // released below, and never again
+            m_spawner = nullptr;
+        }
+        released(name, id);
+    }
+    void released(std::string_view name, capos::abi::CapId id) {
+        if (int32_t result = capos::rt::release(id); result < 0) {
+            say(Line("shell: drop: '@")
+                    .add(name)
+                    .add("' was already gone: ")
+                    .add(capos::abi::cqe_result_name(result))
+                    .view());
+            return;
+        }
+        say(Line("dropped @").add(name).view());
     }
 
     void clear(std::string_view) { write("\x1b[2J\x1b[H"); }
@@ -594,6 +810,11 @@ private:
             say(Line("shell: ").add(verb).add(": too many named capabilities").view());
             return;
         }
+        // Every program gets the shell's StdIO as "stdio" (an endpoint made
+        // for it, served by the shell) unless the grants name one.
+        bool own_stdio = true;
+        for (size_t i = 0; i < command.grant_count; ++i)
+            own_stdio = own_stdio && command.grants[i].name != "stdio";
         // A program in the foreground can be stopped with Ctrl-C from the
         // moment it runs: the terminal hears of the wait before the spawn.
         if (foreground)
@@ -604,7 +825,12 @@ private:
             auto args = params.init_args(uint32_t(command.arg_count));
             for (uint32_t i = 0; i < command.arg_count; ++i)
                 args.set(i, command.args[i]);
-            auto list = params.init_grants(uint32_t(command.grant_count));
+            auto list = params.init_grants(uint32_t(command.grant_count + (own_stdio ? 1 : 0)));
+            if (own_stdio) {
+                // Last: the new endpoints' sides come back in grant order.
+                list[uint32_t(command.grant_count)].set_name("stdio");
+                list[uint32_t(command.grant_count)].set_served_endpoint();
+            }
             for (uint32_t i = 0; i < command.grant_count; ++i) {
                 list[i].set_name(command.grants[i].name);
                 if (command.grants[i].source == GrantSource::NewEndpoint) {
@@ -637,13 +863,23 @@ private:
             __builtin_memcpy(named.name, grant.cap.data(), grant.cap.size());
             say(Line("@").add(grant.cap).add(" is the client side of ").add(grant.name).view());
         }
+        // The StdIO's owner side came last; a job's is served from a free
+        // slot (there is one for every job).
+        capos::shell::StdioService* stdio = nullptr;
+        if (own_stdio && clients.size() > 0) {
+            stdio = foreground ? &m_foreground_stdio : free_job_stdio();
+            stdio->start(m_terminal, capos::abi::CapId{clients[clients.size() - 1]},
+                         foreground ? capos::shell::StdioMode::Foreground
+                                    : capos::shell::StdioMode::Background);
+        }
         if (foreground) {
-            finish(command.program, handle, true);
+            finish(command.program, handle, true, stdio);
             return;
         }
         Job& job = m_jobs[m_job_count++];
         job.number = ++m_last_job;
         job.handle = handle;
+        job.stdio = stdio;
         job.name_length = command.program.size();
         __builtin_memcpy(job.name, command.program.data(), job.name_length);
         say(Line("[").udec(job.number).add("] ").add(command.program).view());
@@ -685,31 +921,92 @@ private:
         return true;
     }
 
-    // Waits for a started program, says how it ended, and drops its handle.
-    // With `interruptible` (a program in the foreground), Ctrl-C at the
-    // terminal kills it first.
-    void finish(std::string_view name, capos::abi::CapId handle, bool interruptible) {
+    // Answers the read `stdio` waits for with the line `read` brought;
+    // Ctrl-C there stops the program (`stop`), as it does at any time.
+    template <typename Stop>
+    void answer_read(
+        capos::shell::StdioService& stdio,
+        const capos::Result<TerminalSession::ReadLineResults::Reader, capos::gen::CallError>& read,
+        Stop& stop) {
+        using capos::schema::StdInputEnd;
+        if (read.is_error()) {
+            stdio.answer_read({}, StdInputEnd::EndOfInput);
+            return;
+        }
+        switch (read.value().end()) {
+        case LineEnd::Newline:
+            stdio.answer_read(read.value().line(), StdInputEnd::Line);
+            break;
+        case LineEnd::Interrupted:
+            stdio.answer_read({}, StdInputEnd::Interrupted);
+            stop();
+            break;
+        default:
+            stdio.answer_read({}, StdInputEnd::EndOfInput);
+            break;
+        }
+    }
+
+    // A slot for a new job's StdIO: one no job holds.
+    capos::shell::StdioService* free_job_stdio() {
+        for (auto& slot : m_job_stdio) {
+            bool held = false;
+            for (size_t i = 0; i < m_job_count; ++i)
+                held = held || m_jobs[i].stdio == &slot;
+            if (!held && !slot.active())
+                return &slot;
+        }
+        return nullptr; // not reached: a slot for every job
+    }
+
+    // Waits for a started program, says how it ended, and drops its handle
+    // and its StdIO (`stdio`, null when the grants named their own). With
+    // `interruptible` (a program in the foreground), Ctrl-C at the terminal
+    // kills it first, as does Ctrl-C typed at a line it reads. Meanwhile the
+    // program's StdIO and the jobs' are served.
+    void finish(std::string_view name, capos::abi::CapId handle, bool interruptible,
+                capos::shell::StdioService* stdio) {
         capos::rt::RingClient& ring = capos::rt::ring();
         uint64_t waited =
             ring.submit(call_sqe(handle.raw, ProcessHandle::interface_id,
                                  uint16_t(ProcessHandle::Method::Wait), m_wait_result));
+        auto stop = [&] {
+            ProcessHandle::Client<capos::rt::RingTransport> client(capos::rt::transport(),
+                                                                   handle.raw);
+            (void)client.kill();
+        };
         capos::abi::Cqe cqe;
-        int which = 0;
-        if (interruptible && arm_interrupt())
-            cqe = ring.wait_either(waited, m_interrupt_ticket, which);
-        else
-            cqe = ring.wait(waited);
-        if (which == 1) {
-            m_interrupt_ticket = 0;
-            if (cqe.result == int32_t(capos::abi::CallStatus::Ok)) {
-                write("^C\n");
-                ProcessHandle::Client<capos::rt::RingTransport> client(capos::rt::transport(),
-                                                                       handle.raw);
-                (void)client.kill();
+        for (;;) {
+            uint64_t tickets[4 + max_jobs] = {waited};
+            tickets[1] = interruptible && arm_interrupt() ? m_interrupt_ticket : 0;
+            tickets[2] = stdio ? stdio->ticket() : 0;
+            tickets[3] = m_line_ticket; // a line the program reads
+            for (size_t i = 0; i < m_job_count; ++i)
+                tickets[4 + i] = m_jobs[i].stdio ? m_jobs[i].stdio->ticket() : 0;
+            size_t which = 0;
+            cqe = ring.wait_any({tickets, 4 + m_job_count}, which);
+            if (which == 0)
+                break;
+            if (which == 1) {
+                m_interrupt_ticket = 0;
+                if (cqe.result == int32_t(capos::abi::CallStatus::Ok)) {
+                    write("^C\n");
+                    stop();
+                } else {
+                    m_interrupt_refused = true; // and the program runs on
+                }
+            } else if (which == 2) {
+                if (stdio->handle(cqe) == capos::shell::StdioEvent::ReadWanted &&
+                    submit_read_line(false, {}, 0, false, {}))
+                    stdio->answer_read({}, capos::schema::StdInputEnd::EndOfInput);
+            } else if (which == 3) {
+                m_line_ticket = 0;
+                auto read = line_read(cqe);
+                if (stdio && stdio->read_pending())
+                    answer_read(*stdio, read, stop);
             } else {
-                m_interrupt_refused = true; // and the program runs on
+                (void)m_jobs[which - 4].stdio->handle(cqe);
             }
-            cqe = ring.wait(waited);
         }
         Line line;
         line.add(name).add(": ");
@@ -731,6 +1028,8 @@ private:
         }
         say(line.view());
         (void)capos::rt::release(handle);
+        if (stdio)
+            stdio->finish();
     }
 
     void jobs(std::string_view) {
@@ -774,7 +1073,7 @@ private:
             return;
         Job job = *found;
         *found = m_jobs[--m_job_count];
-        finish({job.name, job.name_length}, job.handle, false);
+        finish({job.name, job.name_length}, job.handle, false, job.stdio);
     }
 
     void kill(std::string_view rest) {
@@ -802,7 +1101,7 @@ private:
             }
         }
         auto found = capos::rt::find_capability(name);
-        if (found.is_error())
+        if (found.is_error() || dropped(name))
             return false;
         id = found.value().id;
         interface_id = found.value().interface_id;
@@ -870,6 +1169,10 @@ private:
         std::string_view method_name = rest.substr(dot + 1, open - dot - 1);
         // The params run to the last ')'; `-> @name` may follow.
         size_t close = rest.rfind(')');
+        if (close == std::string_view::npos || close < open) {
+            say("shell: call: no ')' ends the params");
+            return;
+        }
         std::string_view params_text = rest.substr(open, close + 1 - open);
         std::string_view after = rest.substr(close + 1);
         std::string_view bind;
@@ -888,12 +1191,22 @@ private:
                 say("shell: call: '-> @name' names the capability the results hold");
                 return;
             }
+            // A second capability under one name would hide the first.
+            capos::abi::CapId taken;
+            uint64_t taken_interface;
+            if (find_cap(bind, taken, taken_interface)) {
+                say(Line("shell: call: '@").add(bind).add("' is taken (see caps, drop)").view());
+                return;
+            }
         }
 
         capos::abi::CapId id;
         uint64_t interface_id = 0;
         if (!find_cap(cap_name, id, interface_id)) {
-            say(Line("shell: call: no capability '@").add(cap_name).add("' (see caps)").view());
+            say(Line("shell: call: no capability '@")
+                    .add(cap_name.substr(0, 64))
+                    .add("' (see caps)")
+                    .view());
             return;
         }
         const capos::capnp::SchemaSet* set = schema();
@@ -912,7 +1225,7 @@ private:
             say(Line("shell: call: ")
                     .add(interface.value().name())
                     .add(" has no method '")
-                    .add(method_name)
+                    .add(method_name.substr(0, 64))
                     .add("'")
                     .view());
             return;
@@ -1311,6 +1624,14 @@ private:
     alignas(8) capos::capnp::Word m_schema_words[128 * 1024 / 8];
     alignas(8) capos::capnp::Word m_call_params[512];
     alignas(8) capos::capnp::Word m_call_results[512];
+    // The prompt's readLine (read_line_serving_jobs).
+    alignas(8) capos::capnp::Word m_read_params[(TerminalSession::max_line * 2 + 256) / 8];
+    alignas(8) capos::capnp::Word m_read_result[(TerminalSession::max_line + 256) / 8];
+    capos::gen::ReplyStorage m_read_reply;
+    uint64_t m_line_ticket = 0; // a readLine outstanding (the prompt's or a program's)
+    // The StdIO served to the program `run` waits for, and to each job.
+    capos::shell::StdioService m_foreground_stdio;
+    capos::shell::StdioService m_job_stdio[max_jobs];
     uint64_t m_interrupt_ticket = 0; // the outstanding waitInterrupt, if any
     bool m_interrupt_refused = false;
     alignas(8) capos::capnp::Word m_interrupt_result[8];
@@ -1328,8 +1649,11 @@ std::span<const Shell::Command> Shell::commands() {
     static constexpr Command table[] = {
         {"help", "help", "list the commands", &Shell::help},
         {"caps", "caps", "the capabilities this shell holds", &Shell::caps},
+        {"drop", "drop @name", "release a capability this shell holds (it stops holding it)",
+         &Shell::drop},
         {"run", "run <program> [args...] [with { name: @cap, ... }]",
-         "start a program holding exactly the listed capabilities, and wait for it", &Shell::run},
+         "start a program holding exactly the listed capabilities (and its stdio), and wait for it",
+         &Shell::run},
         {"spawn", "spawn <program> [args...] [with { ... }]",
          "the same in the background: a job (a grant 'name: new endpoint -> @client' makes an "
          "endpoint: the program serves it, the shell keeps @client)",
@@ -1354,6 +1678,16 @@ std::span<const Shell::Command> Shell::commands() {
         {"halt", "halt", "power the machine off (with the 'system' capability)", &Shell::halt},
         {"reboot", "reboot", "reset the machine (with the 'system' capability)", &Shell::reboot},
     };
+    // lib/shell/commands.h lists them for the host checks (man pages, the
+    // bad-input sweep): the two lists must agree.
+    static_assert(std::size(table) == std::size(capos::shell::command_names));
+    static_assert([] {
+        for (size_t i = 0; i < std::size(table); ++i) {
+            if (table[i].name != capos::shell::command_names[i])
+                return false;
+        }
+        return true;
+    }());
     return table;
 }
 

@@ -40,6 +40,18 @@ int main() {
             return 2;
     }
     capos::rt::debug_write_line("echo-client: 3 messages echoed");
+    // A call naming an interface Echo neither is nor extends reaches the server
+    // (an endpoint speaks any interface), which answers it unimplemented
+    // instead of running Echo's method of the same ordinal.
+    capos::schema::Console::Client<capos::rt::RingTransport> other(capos::rt::transport(),
+                                                                   echo.value().id().raw);
+    auto refused = other.write("not an echo");
+    if (refused.is_ok() || refused.error().kind != capos::gen::CallErrorKind::Exception ||
+        refused.error().exception.type != capos::schema::ExceptionType::Unimplemented) {
+        capos::rt::debug_write_line("echo-client: another interface's call ... FAILED");
+        return 4;
+    }
+    capos::rt::debug_write_line("echo-client: another interface's call is unimplemented");
     // Many round trips: the server and the kernel must not leak per call.
     for (uint32_t i = 1; i <= 2000; ++i) {
         Line text("ping");

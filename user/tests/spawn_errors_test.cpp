@@ -215,9 +215,9 @@ void hostile_inputs() {
     }
     {
         GrantSpec grant = copy_grant("x", g_null);
-        grant.raw_kind = 2;
+        grant.raw_kind = 3; // past servedEndpoint
         const GrantSpec grants[] = {grant};
-        refused("grant kind 2", "child", "trivial-child", grants, invalid);
+        refused("grant kind 3", "child", "trivial-child", grants, invalid);
     }
     {
         // The moves and endpoints before the bad entry must not happen.

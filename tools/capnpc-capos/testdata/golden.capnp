@@ -190,3 +190,31 @@ interface Store {
 interface Empty {
   # No methods at all: dispatch answers unimplemented.
 }
+
+interface Named {
+  # The root of an inheritance chain (Described, Labelled) and of a diamond
+  # (Tagged reaches it through Labelled and through Counted).
+  name @0 () -> (name :Text);
+  rename @1 (name :Text) -> ();
+}
+
+interface Described extends(Named) {
+  # One level down: Named's methods are called under Named's interface id.
+  describe @0 () -> (text :Text);
+}
+
+interface Labelled extends(Described) {
+  # Two levels down: Named's, Described's and its own methods.
+  label @0 (index :UInt32) -> (label :Text);
+}
+
+interface Counted extends(Named) {
+  # The second branch of the diamond.
+  count @0 () -> (count :UInt32);
+}
+
+interface Tagged extends(Labelled, Counted) {
+  # Multiple inheritance: every method of Named, Described, Labelled and
+  # Counted, Named's reached twice but dispatched once.
+  tag @0 (text :Text) -> ();
+}

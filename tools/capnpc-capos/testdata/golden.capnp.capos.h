@@ -97,6 +97,11 @@ struct Keywords;
 struct Console;
 struct Store;
 struct Empty;
+struct Named;
+struct Described;
+struct Labelled;
+struct Counted;
+struct Tagged;
 
 // A top-level enum.
 enum class Color : uint16_t {
@@ -279,6 +284,8 @@ struct Keywords {
 // An interface with simple params (typed arguments) and a results struct.
 struct Console {
     static constexpr uint64_t interface_id = 0xd9e0290993e0df92ull;
+    // How many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 0;
     enum class Method : uint16_t {
         // Writes `text`.
         Write = 0,
@@ -294,10 +301,17 @@ struct Console {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as method `method`'s, calls the handler and encodes its
-    // results or exception into `results` (below).
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
                                                  const ::capos::capnp::MessageReader& params,
                                                  ::std::span<::capos::capnp::Word> results);
 };
@@ -354,6 +368,8 @@ struct Console::LookupResults {
 // types, a streaming method and keyword method names.
 struct Store {
     static constexpr uint64_t interface_id = 0xf372dad25e987574ull;
+    // How many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 0;
     enum class Method : uint16_t {
         Put = 0,
         Get = 1,
@@ -370,10 +386,17 @@ struct Store {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as method `method`'s, calls the handler and encodes its
-    // results or exception into `results` (below).
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
                                                  const ::capos::capnp::MessageReader& params,
                                                  ::std::span<::capos::capnp::Word> results);
 };
@@ -429,16 +452,271 @@ struct Store::Entry {
 // No methods at all: dispatch answers unimplemented.
 struct Empty {
     static constexpr uint64_t interface_id = 0xff61c3ee2f542cd5ull;
+    // How many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 0;
     enum class Method : uint16_t {};
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as method `method`'s, calls the handler and encodes its
-    // results or exception into `results` (below).
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
                                                  const ::capos::capnp::MessageReader& params,
                                                  ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+};
+
+// The root of an inheritance chain (Described, Labelled) and of a diamond
+// (Tagged reaches it through Labelled and through Counted).
+struct Named {
+    static constexpr uint64_t interface_id = 0xcf090ff27ef5b65cull;
+    // How many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 0;
+    enum class Method : uint16_t {
+        Name = 0,
+        Rename = 1,
+    };
+    struct NameParams;
+    struct NameResults;
+    struct RenameParams;
+    struct RenameResults;
+    // A client for a capability of this interface (below).
+    template <::capos::gen::Transport T>
+    class Client;
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+};
+
+struct Named::NameParams {
+    static constexpr uint64_t type_id = 0xb89145686fb6eaf0ull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
+};
+
+struct Named::NameResults {
+    static constexpr uint64_t type_id = 0xa27bbdda79170debull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 1;
+    class Reader;
+    class Builder;
+};
+
+struct Named::RenameParams {
+    static constexpr uint64_t type_id = 0xa6e9f56f53a15a8full;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 1;
+    class Reader;
+    class Builder;
+};
+
+struct Named::RenameResults {
+    static constexpr uint64_t type_id = 0xc1592c62a2f31ca3ull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
+};
+
+// One level down: Named's methods are called under Named's interface id.
+struct Described {
+    static constexpr uint64_t interface_id = 0xfebde45938170967ull;
+    // Extends ::golden::schema::Named: their methods are called and dispatched under their own
+    // interface_id. ancestor_count: how many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 1;
+    enum class Method : uint16_t {
+        Describe = 0,
+    };
+    struct DescribeParams;
+    struct DescribeResults;
+    // A client for a capability of this interface (below).
+    template <::capos::gen::Transport T>
+    class Client;
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+};
+
+struct Described::DescribeParams {
+    static constexpr uint64_t type_id = 0xd0fd61c68151b804ull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
+};
+
+struct Described::DescribeResults {
+    static constexpr uint64_t type_id = 0xfcc81cd3270d87d0ull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 1;
+    class Reader;
+    class Builder;
+};
+
+// Two levels down: Named's, Described's and its own methods.
+struct Labelled {
+    static constexpr uint64_t interface_id = 0xe12e577df30352c7ull;
+    // Extends ::golden::schema::Described: their methods are called and dispatched under their own
+    // interface_id. ancestor_count: how many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 2;
+    enum class Method : uint16_t {
+        Label = 0,
+    };
+    struct LabelParams;
+    struct LabelResults;
+    // A client for a capability of this interface (below).
+    template <::capos::gen::Transport T>
+    class Client;
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+};
+
+struct Labelled::LabelParams {
+    static constexpr uint64_t type_id = 0x83e2ac1e6e0e1460ull;
+    static constexpr uint16_t data_words = 1;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
+};
+
+struct Labelled::LabelResults {
+    static constexpr uint64_t type_id = 0x91a4d6c3c62cb35cull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 1;
+    class Reader;
+    class Builder;
+};
+
+// The second branch of the diamond.
+struct Counted {
+    static constexpr uint64_t interface_id = 0xed9e124e0bc78a3eull;
+    // Extends ::golden::schema::Named: their methods are called and dispatched under their own
+    // interface_id. ancestor_count: how many interfaces this one extends, directly or not.
+    static constexpr uint32_t ancestor_count = 1;
+    enum class Method : uint16_t {
+        Count = 0,
+    };
+    struct CountParams;
+    struct CountResults;
+    // A client for a capability of this interface (below).
+    template <::capos::gen::Transport T>
+    class Client;
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+};
+
+struct Counted::CountParams {
+    static constexpr uint64_t type_id = 0xe54e71d333977b3dull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
+};
+
+struct Counted::CountResults {
+    static constexpr uint64_t type_id = 0x99e59bb5abf4f021ull;
+    static constexpr uint16_t data_words = 1;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
+};
+
+// Multiple inheritance: every method of Named, Described, Labelled and
+// Counted, Named's reached twice but dispatched once.
+struct Tagged {
+    static constexpr uint64_t interface_id = 0xd319fd256b3b6de0ull;
+    // Extends ::golden::schema::Labelled ::golden::schema::Counted: their methods are called and
+    // dispatched under their own interface_id. ancestor_count: how many interfaces this one
+    // extends, directly or not.
+    static constexpr uint32_t ancestor_count = 4;
+    enum class Method : uint16_t {
+        Tag = 0,
+    };
+    struct TagParams;
+    struct TagResults;
+    // A client for a capability of this interface (below).
+    template <::capos::gen::Transport T>
+    class Client;
+    // Decodes `params` as this interface's method `method`'s, calls the handler
+    // and encodes its results or exception into `results` (below).
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+    // The same for a method of this interface or of one it extends, named by
+    // the interface that declares it; any other interface is unimplemented.
+    template <typename Handler>
+    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
+                                                 uint16_t method,
+                                                 const ::capos::capnp::MessageReader& params,
+                                                 ::std::span<::capos::capnp::Word> results);
+};
+
+struct Tagged::TagParams {
+    static constexpr uint64_t type_id = 0x84523ae6c01f3cebull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 1;
+    class Reader;
+    class Builder;
+};
+
+struct Tagged::TagResults {
+    static constexpr uint64_t type_id = 0x85f24568f98173c0ull;
+    static constexpr uint16_t data_words = 0;
+    static constexpr uint16_t pointer_count = 0;
+    class Reader;
+    class Builder;
 };
 
 class Scalars::Reader {
@@ -1650,6 +1928,346 @@ private:
     ::capos::capnp::StructBuilder m_raw;
 };
 
+class Named::NameParams::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Named::NameParams::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Named::NameResults::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    bool has_name() const { return !m_raw.pointer_field(0).is_null(); }
+    ::std::string_view name() const { return m_raw.pointer_field(0).get_text().view(); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Named::NameResults::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    bool has_name() const { return !m_raw.as_reader().pointer_field(0).is_null(); }
+    void set_name(::std::string_view value) { m_raw.pointer_field(0).set_text(value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Named::RenameParams::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    bool has_name() const { return !m_raw.pointer_field(0).is_null(); }
+    ::std::string_view name() const { return m_raw.pointer_field(0).get_text().view(); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Named::RenameParams::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    bool has_name() const { return !m_raw.as_reader().pointer_field(0).is_null(); }
+    void set_name(::std::string_view value) { m_raw.pointer_field(0).set_text(value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Named::RenameResults::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Named::RenameResults::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Described::DescribeParams::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Described::DescribeParams::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Described::DescribeResults::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    bool has_text() const { return !m_raw.pointer_field(0).is_null(); }
+    ::std::string_view text() const { return m_raw.pointer_field(0).get_text().view(); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Described::DescribeResults::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    bool has_text() const { return !m_raw.as_reader().pointer_field(0).is_null(); }
+    void set_text(::std::string_view value) { m_raw.pointer_field(0).set_text(value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Labelled::LabelParams::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    uint32_t index() const { return m_raw.data_field<uint32_t>(0); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Labelled::LabelParams::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    uint32_t index() const { return m_raw.data_field<uint32_t>(0); }
+    void set_index(uint32_t value) { m_raw.set_data_field<uint32_t>(0, value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Labelled::LabelResults::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    bool has_label() const { return !m_raw.pointer_field(0).is_null(); }
+    ::std::string_view label() const { return m_raw.pointer_field(0).get_text().view(); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Labelled::LabelResults::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    bool has_label() const { return !m_raw.as_reader().pointer_field(0).is_null(); }
+    void set_label(::std::string_view value) { m_raw.pointer_field(0).set_text(value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Counted::CountParams::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Counted::CountParams::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Counted::CountResults::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    uint32_t count() const { return m_raw.data_field<uint32_t>(0); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Counted::CountResults::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    uint32_t count() const { return m_raw.data_field<uint32_t>(0); }
+    void set_count(uint32_t value) { m_raw.set_data_field<uint32_t>(0, value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Tagged::TagParams::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+    bool has_text() const { return !m_raw.pointer_field(0).is_null(); }
+    ::std::string_view text() const { return m_raw.pointer_field(0).get_text().view(); }
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Tagged::TagParams::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+    bool has_text() const { return !m_raw.as_reader().pointer_field(0).is_null(); }
+    void set_text(::std::string_view value) { m_raw.pointer_field(0).set_text(value); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
+class Tagged::TagResults::Reader {
+public:
+    Reader() = default;
+    explicit Reader(::capos::capnp::StructReader raw) : m_raw(raw) {}
+    ::capos::capnp::StructReader raw() const { return m_raw; }
+    // Reads every pointer below this struct (the active union member only), so
+    // that a malformed message records its error: see ::capos::gen::validate.
+    void traverse() const;
+
+private:
+    ::capos::capnp::StructReader m_raw;
+};
+
+class Tagged::TagResults::Builder {
+public:
+    Builder() = default;
+    explicit Builder(::capos::capnp::StructBuilder raw) : m_raw(raw) {}
+    ::capos::capnp::StructBuilder raw() const { return m_raw; }
+    bool is_null() const { return m_raw.is_null(); }
+    Reader as_reader() const { return Reader(m_raw.as_reader()); }
+
+private:
+    ::capos::capnp::StructBuilder m_raw;
+};
+
 inline void Scalars::Reader::traverse() const {}
 
 inline void Pointers::Reader::traverse() const {
@@ -2260,6 +2878,40 @@ inline void Store::Entry::Reader::traverse() const {
     (void)value();
 }
 
+inline void Named::NameParams::Reader::traverse() const {}
+
+inline void Named::NameResults::Reader::traverse() const {
+    (void)name();
+}
+
+inline void Named::RenameParams::Reader::traverse() const {
+    (void)name();
+}
+
+inline void Named::RenameResults::Reader::traverse() const {}
+
+inline void Described::DescribeParams::Reader::traverse() const {}
+
+inline void Described::DescribeResults::Reader::traverse() const {
+    (void)text();
+}
+
+inline void Labelled::LabelParams::Reader::traverse() const {}
+
+inline void Labelled::LabelResults::Reader::traverse() const {
+    (void)label();
+}
+
+inline void Counted::CountParams::Reader::traverse() const {}
+
+inline void Counted::CountResults::Reader::traverse() const {}
+
+inline void Tagged::TagParams::Reader::traverse() const {
+    (void)text();
+}
+
+inline void Tagged::TagResults::Reader::traverse() const {}
+
 inline constexpr ::golden::schema::Outer::Mode Outer::default_mode =
     ::golden::schema::Outer::Mode::Safe;
 
@@ -2408,6 +3060,16 @@ inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint16_t
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
+template <typename Handler>
+inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint64_t called_interface,
+                                                      uint16_t method,
+                                                      const ::capos::capnp::MessageReader& params,
+                                                      ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
 // Calls the methods of Store on `capability` through transport T. A method's
 // results stay valid until the next call on this client.
 template <::capos::gen::Transport T>
@@ -2528,6 +3190,16 @@ inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t m
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
+template <typename Handler>
+inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint64_t called_interface,
+                                                    uint16_t method,
+                                                    const ::capos::capnp::MessageReader& params,
+                                                    ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
 // Calls the methods of Empty on `capability` through transport T. A method's
 // results stay valid until the next call on this client.
 template <::capos::gen::Transport T>
@@ -2554,11 +3226,609 @@ inline ::capos::gen::DispatchResult Empty::dispatch(Handler& handler, uint16_t m
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
+template <typename Handler>
+inline ::capos::gen::DispatchResult Empty::dispatch(Handler& handler, uint64_t called_interface,
+                                                    uint16_t method,
+                                                    const ::capos::capnp::MessageReader& params,
+                                                    ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+// Calls the methods of Named on `capability` through transport T. A method's
+// results stay valid until the next call on this client.
+template <::capos::gen::Transport T>
+class Named::Client {
+public:
+    Client(T& transport, uint32_t capability) : m_transport(&transport), m_capability(capability) {}
+    uint32_t capability() const { return m_capability; }
+
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError> name() {
+        return name([&](::golden::schema::Named::NameParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::NameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError>
+    name(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::NameParams,
+                                  ::golden::schema::Named::NameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::Name), m_reply,
+            fill);
+    }
+
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(::std::string_view name) {
+        return rename([&](::golden::schema::Named::RenameParams::Builder params_) {
+            params_.set_name(name);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::RenameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::RenameParams,
+                                  ::golden::schema::Named::RenameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::Rename),
+            m_reply, fill);
+    }
+
+private:
+    T* m_transport;
+    uint32_t m_capability;
+    ::capos::gen::ReplyStorage m_reply;
+};
+
+// Handler needs, for each method:
+//   name(Named::NameParams::Reader, Named::NameResults::Builder)
+//   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
+// each returning ::capos::Result<void, ::capos::gen::Exception>.
+template <typename Handler>
+inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint16_t method,
+                                                    const ::capos::capnp::MessageReader& params,
+                                                    ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Name):
+        return ::capos::gen::dispatch_call<::golden::schema::Named::NameParams,
+                                           ::golden::schema::Named::NameResults,
+                                           ::capos::schema::CapException>(
+            params, results,
+            [&](::golden::schema::Named::NameParams::Reader params_,
+                ::golden::schema::Named::NameResults::Builder results_) {
+                return handler.name(params_, results_);
+            });
+    case static_cast<uint16_t>(Method::Rename):
+        return ::capos::gen::dispatch_call<::golden::schema::Named::RenameParams,
+                                           ::golden::schema::Named::RenameResults,
+                                           ::capos::schema::CapException>(
+            params, results,
+            [&](::golden::schema::Named::RenameParams::Reader params_,
+                ::golden::schema::Named::RenameResults::Builder results_) {
+                return handler.rename(params_, results_);
+            });
+    default:
+        break;
+    }
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint64_t called_interface,
+                                                    uint16_t method,
+                                                    const ::capos::capnp::MessageReader& params,
+                                                    ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+// Calls the methods of Described and of the interfaces it extends on `capability` through transport
+// T. A method's results stay valid until the next call on this client.
+template <::capos::gen::Transport T>
+class Described::Client {
+public:
+    Client(T& transport, uint32_t capability) : m_transport(&transport), m_capability(capability) {}
+    uint32_t capability() const { return m_capability; }
+
+    ::capos::Result<::golden::schema::Described::DescribeResults::Reader, ::capos::gen::CallError>
+    describe() {
+        return describe([&](::golden::schema::Described::DescribeParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Described::DescribeParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Described::DescribeResults::Reader, ::capos::gen::CallError>
+    describe(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Described::DescribeParams,
+                                  ::golden::schema::Described::DescribeResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::Describe),
+            m_reply, fill);
+    }
+
+    // Inherited from ::golden::schema::Named.
+
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError> name() {
+        return name([&](::golden::schema::Named::NameParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::NameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError>
+    name(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::NameParams,
+                                  ::golden::schema::Named::NameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Name), m_reply, fill);
+    }
+
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(::std::string_view name) {
+        return rename([&](::golden::schema::Named::RenameParams::Builder params_) {
+            params_.set_name(name);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::RenameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::RenameParams,
+                                  ::golden::schema::Named::RenameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Rename), m_reply, fill);
+    }
+
+private:
+    T* m_transport;
+    uint32_t m_capability;
+    ::capos::gen::ReplyStorage m_reply;
+};
+
+// Handler needs, for each method (the inherited ones too):
+//   describe(Described::DescribeParams::Reader, Described::DescribeResults::Builder)
+//   name(Named::NameParams::Reader, Named::NameResults::Builder)
+//   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
+// each returning ::capos::Result<void, ::capos::gen::Exception>.
+template <typename Handler>
+inline ::capos::gen::DispatchResult Described::dispatch(Handler& handler, uint16_t method,
+                                                        const ::capos::capnp::MessageReader& params,
+                                                        ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Describe):
+        return ::capos::gen::dispatch_call<::golden::schema::Described::DescribeParams,
+                                           ::golden::schema::Described::DescribeResults,
+                                           ::capos::schema::CapException>(
+            params, results,
+            [&](::golden::schema::Described::DescribeParams::Reader params_,
+                ::golden::schema::Described::DescribeResults::Builder results_) {
+                return handler.describe(params_, results_);
+            });
+    default:
+        break;
+    }
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Described::dispatch(Handler& handler, uint64_t called_interface,
+                                                        uint16_t method,
+                                                        const ::capos::capnp::MessageReader& params,
+                                                        ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Named::interface_id)
+        return ::golden::schema::Named::dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+// Calls the methods of Labelled and of the interfaces it extends on `capability` through transport
+// T. A method's results stay valid until the next call on this client.
+template <::capos::gen::Transport T>
+class Labelled::Client {
+public:
+    Client(T& transport, uint32_t capability) : m_transport(&transport), m_capability(capability) {}
+    uint32_t capability() const { return m_capability; }
+
+    ::capos::Result<::golden::schema::Labelled::LabelResults::Reader, ::capos::gen::CallError>
+    label(uint32_t index) {
+        return label([&](::golden::schema::Labelled::LabelParams::Builder params_) {
+            params_.set_index(index);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Labelled::LabelParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Labelled::LabelResults::Reader, ::capos::gen::CallError>
+    label(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Labelled::LabelParams,
+                                  ::golden::schema::Labelled::LabelResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::Label), m_reply,
+            fill);
+    }
+
+    // Inherited from ::golden::schema::Described.
+
+    ::capos::Result<::golden::schema::Described::DescribeResults::Reader, ::capos::gen::CallError>
+    describe() {
+        return describe([&](::golden::schema::Described::DescribeParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Described::DescribeParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Described::DescribeResults::Reader, ::capos::gen::CallError>
+    describe(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Described::DescribeParams,
+                                  ::golden::schema::Described::DescribeResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Described::interface_id,
+            static_cast<uint16_t>(::golden::schema::Described::Method::Describe), m_reply, fill);
+    }
+
+    // Inherited from ::golden::schema::Named.
+
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError> name() {
+        return name([&](::golden::schema::Named::NameParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::NameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError>
+    name(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::NameParams,
+                                  ::golden::schema::Named::NameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Name), m_reply, fill);
+    }
+
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(::std::string_view name) {
+        return rename([&](::golden::schema::Named::RenameParams::Builder params_) {
+            params_.set_name(name);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::RenameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::RenameParams,
+                                  ::golden::schema::Named::RenameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Rename), m_reply, fill);
+    }
+
+private:
+    T* m_transport;
+    uint32_t m_capability;
+    ::capos::gen::ReplyStorage m_reply;
+};
+
+// Handler needs, for each method (the inherited ones too):
+//   label(Labelled::LabelParams::Reader, Labelled::LabelResults::Builder)
+//   describe(Described::DescribeParams::Reader, Described::DescribeResults::Builder)
+//   name(Named::NameParams::Reader, Named::NameResults::Builder)
+//   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
+// each returning ::capos::Result<void, ::capos::gen::Exception>.
+template <typename Handler>
+inline ::capos::gen::DispatchResult Labelled::dispatch(Handler& handler, uint16_t method,
+                                                       const ::capos::capnp::MessageReader& params,
+                                                       ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Label):
+        return ::capos::gen::dispatch_call<::golden::schema::Labelled::LabelParams,
+                                           ::golden::schema::Labelled::LabelResults,
+                                           ::capos::schema::CapException>(
+            params, results,
+            [&](::golden::schema::Labelled::LabelParams::Reader params_,
+                ::golden::schema::Labelled::LabelResults::Builder results_) {
+                return handler.label(params_, results_);
+            });
+    default:
+        break;
+    }
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Labelled::dispatch(Handler& handler, uint64_t called_interface,
+                                                       uint16_t method,
+                                                       const ::capos::capnp::MessageReader& params,
+                                                       ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Described::interface_id)
+        return ::golden::schema::Described::dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Named::interface_id)
+        return ::golden::schema::Named::dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+// Calls the methods of Counted and of the interfaces it extends on `capability` through transport
+// T. A method's results stay valid until the next call on this client.
+template <::capos::gen::Transport T>
+class Counted::Client {
+public:
+    Client(T& transport, uint32_t capability) : m_transport(&transport), m_capability(capability) {}
+    uint32_t capability() const { return m_capability; }
+
+    ::capos::Result<::golden::schema::Counted::CountResults::Reader, ::capos::gen::CallError>
+    count() {
+        return count([&](::golden::schema::Counted::CountParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Counted::CountParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Counted::CountResults::Reader, ::capos::gen::CallError>
+    count(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Counted::CountParams,
+                                  ::golden::schema::Counted::CountResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::Count), m_reply,
+            fill);
+    }
+
+    // Inherited from ::golden::schema::Named.
+
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError> name() {
+        return name([&](::golden::schema::Named::NameParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::NameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError>
+    name(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::NameParams,
+                                  ::golden::schema::Named::NameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Name), m_reply, fill);
+    }
+
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(::std::string_view name) {
+        return rename([&](::golden::schema::Named::RenameParams::Builder params_) {
+            params_.set_name(name);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::RenameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::RenameParams,
+                                  ::golden::schema::Named::RenameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Rename), m_reply, fill);
+    }
+
+private:
+    T* m_transport;
+    uint32_t m_capability;
+    ::capos::gen::ReplyStorage m_reply;
+};
+
+// Handler needs, for each method (the inherited ones too):
+//   count(Counted::CountParams::Reader, Counted::CountResults::Builder)
+//   name(Named::NameParams::Reader, Named::NameResults::Builder)
+//   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
+// each returning ::capos::Result<void, ::capos::gen::Exception>.
+template <typename Handler>
+inline ::capos::gen::DispatchResult Counted::dispatch(Handler& handler, uint16_t method,
+                                                      const ::capos::capnp::MessageReader& params,
+                                                      ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Count):
+        return ::capos::gen::dispatch_call<::golden::schema::Counted::CountParams,
+                                           ::golden::schema::Counted::CountResults,
+                                           ::capos::schema::CapException>(
+            params, results,
+            [&](::golden::schema::Counted::CountParams::Reader params_,
+                ::golden::schema::Counted::CountResults::Builder results_) {
+                return handler.count(params_, results_);
+            });
+    default:
+        break;
+    }
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Counted::dispatch(Handler& handler, uint64_t called_interface,
+                                                      uint16_t method,
+                                                      const ::capos::capnp::MessageReader& params,
+                                                      ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Named::interface_id)
+        return ::golden::schema::Named::dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+// Calls the methods of Tagged and of the interfaces it extends on `capability` through transport T.
+// A method's results stay valid until the next call on this client.
+template <::capos::gen::Transport T>
+class Tagged::Client {
+public:
+    Client(T& transport, uint32_t capability) : m_transport(&transport), m_capability(capability) {}
+    uint32_t capability() const { return m_capability; }
+
+    ::capos::Result<::golden::schema::Tagged::TagResults::Reader, ::capos::gen::CallError>
+    tag(::std::string_view text) {
+        return tag(
+            [&](::golden::schema::Tagged::TagParams::Builder params_) { params_.set_text(text); });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Tagged::TagParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Tagged::TagResults::Reader, ::capos::gen::CallError>
+    tag(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Tagged::TagParams,
+                                  ::golden::schema::Tagged::TagResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, interface_id, static_cast<uint16_t>(Method::Tag), m_reply,
+            fill);
+    }
+
+    // Inherited from ::golden::schema::Labelled.
+
+    ::capos::Result<::golden::schema::Labelled::LabelResults::Reader, ::capos::gen::CallError>
+    label(uint32_t index) {
+        return label([&](::golden::schema::Labelled::LabelParams::Builder params_) {
+            params_.set_index(index);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Labelled::LabelParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Labelled::LabelResults::Reader, ::capos::gen::CallError>
+    label(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Labelled::LabelParams,
+                                  ::golden::schema::Labelled::LabelResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Labelled::interface_id,
+            static_cast<uint16_t>(::golden::schema::Labelled::Method::Label), m_reply, fill);
+    }
+
+    // Inherited from ::golden::schema::Described.
+
+    ::capos::Result<::golden::schema::Described::DescribeResults::Reader, ::capos::gen::CallError>
+    describe() {
+        return describe([&](::golden::schema::Described::DescribeParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Described::DescribeParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Described::DescribeResults::Reader, ::capos::gen::CallError>
+    describe(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Described::DescribeParams,
+                                  ::golden::schema::Described::DescribeResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Described::interface_id,
+            static_cast<uint16_t>(::golden::schema::Described::Method::Describe), m_reply, fill);
+    }
+
+    // Inherited from ::golden::schema::Named.
+
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError> name() {
+        return name([&](::golden::schema::Named::NameParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::NameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::NameResults::Reader, ::capos::gen::CallError>
+    name(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::NameParams,
+                                  ::golden::schema::Named::NameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Name), m_reply, fill);
+    }
+
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(::std::string_view name) {
+        return rename([&](::golden::schema::Named::RenameParams::Builder params_) {
+            params_.set_name(name);
+        });
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Named::RenameParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Named::RenameResults::Reader, ::capos::gen::CallError>
+    rename(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Named::RenameParams,
+                                  ::golden::schema::Named::RenameResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Named::interface_id,
+            static_cast<uint16_t>(::golden::schema::Named::Method::Rename), m_reply, fill);
+    }
+
+    // Inherited from ::golden::schema::Counted.
+
+    ::capos::Result<::golden::schema::Counted::CountResults::Reader, ::capos::gen::CallError>
+    count() {
+        return count([&](::golden::schema::Counted::CountParams::Builder) {});
+    }
+    // `fill` sets the params on their builder.
+    template <::capos::gen::FillsParams<::golden::schema::Counted::CountParams::Builder> Fill>
+    ::capos::Result<::golden::schema::Counted::CountResults::Reader, ::capos::gen::CallError>
+    count(Fill&& fill) {
+        return ::capos::gen::call<::golden::schema::Counted::CountParams,
+                                  ::golden::schema::Counted::CountResults,
+                                  ::capos::schema::CapException>(
+            *m_transport, m_capability, ::golden::schema::Counted::interface_id,
+            static_cast<uint16_t>(::golden::schema::Counted::Method::Count), m_reply, fill);
+    }
+
+private:
+    T* m_transport;
+    uint32_t m_capability;
+    ::capos::gen::ReplyStorage m_reply;
+};
+
+// Handler needs, for each method (the inherited ones too):
+//   tag(Tagged::TagParams::Reader, Tagged::TagResults::Builder)
+//   label(Labelled::LabelParams::Reader, Labelled::LabelResults::Builder)
+//   describe(Described::DescribeParams::Reader, Described::DescribeResults::Builder)
+//   name(Named::NameParams::Reader, Named::NameResults::Builder)
+//   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
+//   count(Counted::CountParams::Reader, Counted::CountResults::Builder)
+// each returning ::capos::Result<void, ::capos::gen::Exception>.
+template <typename Handler>
+inline ::capos::gen::DispatchResult Tagged::dispatch(Handler& handler, uint16_t method,
+                                                     const ::capos::capnp::MessageReader& params,
+                                                     ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Tag):
+        return ::capos::gen::dispatch_call<::golden::schema::Tagged::TagParams,
+                                           ::golden::schema::Tagged::TagResults,
+                                           ::capos::schema::CapException>(
+            params, results,
+            [&](::golden::schema::Tagged::TagParams::Reader params_,
+                ::golden::schema::Tagged::TagResults::Builder results_) {
+                return handler.tag(params_, results_);
+            });
+    default:
+        break;
+    }
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Tagged::dispatch(Handler& handler, uint64_t called_interface,
+                                                     uint16_t method,
+                                                     const ::capos::capnp::MessageReader& params,
+                                                     ::std::span<::capos::capnp::Word> results) {
+    if (called_interface == interface_id)
+        return dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Labelled::interface_id)
+        return ::golden::schema::Labelled::dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Described::interface_id)
+        return ::golden::schema::Described::dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Named::interface_id)
+        return ::golden::schema::Named::dispatch(handler, method, params, results);
+    if (called_interface == ::golden::schema::Counted::interface_id)
+        return ::golden::schema::Counted::dispatch(handler, method, params, results);
+    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
 // Every interface of this file, sorted by name: its id and schema name.
 inline constexpr capos::gen::InterfaceName interfaces[] = {
-    {0xd9e0290993e0df92ull, "Console"},
-    {0xff61c3ee2f542cd5ull, "Empty"},
-    {0xf372dad25e987574ull, "Store"},
+    {0xd9e0290993e0df92ull, "Console"},   {0xed9e124e0bc78a3eull, "Counted"},
+    {0xfebde45938170967ull, "Described"}, {0xff61c3ee2f542cd5ull, "Empty"},
+    {0xe12e577df30352c7ull, "Labelled"},  {0xcf090ff27ef5b65cull, "Named"},
+    {0xf372dad25e987574ull, "Store"},     {0xd319fd256b3b6de0ull, "Tagged"},
+};
+
+// Every interface of this file that extends another, directly or not, with
+// each interface it extends, sorted by id: the one table capability checks
+// use (InterfaceAncestry, below).
+inline constexpr capos::gen::InterfaceAncestor interface_ancestors[] = {
+    {0xd319fd256b3b6de0ull, 0xcf090ff27ef5b65cull}, {0xd319fd256b3b6de0ull, 0xe12e577df30352c7ull},
+    {0xd319fd256b3b6de0ull, 0xed9e124e0bc78a3eull}, {0xd319fd256b3b6de0ull, 0xfebde45938170967ull},
+    {0xe12e577df30352c7ull, 0xcf090ff27ef5b65cull}, {0xe12e577df30352c7ull, 0xfebde45938170967ull},
+    {0xed9e124e0bc78a3eull, 0xcf090ff27ef5b65cull}, {0xfebde45938170967ull, 0xcf090ff27ef5b65cull},
+};
+
+// Whether an interface of this file extends `ancestor` (as lib/cap's CapTable
+// takes it: a capability of `interface_id` answers calls in `ancestor` too).
+struct InterfaceAncestry {
+    static constexpr bool extends(uint64_t interface_id, uint64_t ancestor) {
+        return capos::gen::extends(interface_ancestors, interface_id, ancestor);
+    }
 };
 
 } // namespace golden::schema
