@@ -93,14 +93,24 @@ bench: deps configure
 # blocks touched between switches (bench/profile.py, bench/plugin); it fails
 # when a figure's path allocates, takes a spin lock or formats a log line.
 # The plugin is built against the installed QEMU's header from Debian's source package.
+# Then the time of each stage of a call, from a measurement build of its own
+# (STAGE_DIR, CMake option CAPOS_STAGE_CLOCK: kernel/lib/stage_clock.h).
 PROFILE_FIGURES ?= nop_16 timer_now_1 timer_now_16 ipc_raw ipc_echo
+STAGE_FIGURES ?= timer_now_1 timer_now_16 ipc_raw ipc_echo
+STAGE_DIR = $(BUILD_DIR)/stage-clock
 profile: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu capos-mkarchive \
 	    ring_bench bench_echo bench_minimal
 	bench/plugin/build.sh $(BENCH_DIR)/plugin
+	test -f $(STAGE_DIR)/build.ninja || \
+	    cmake -S . -B $(STAGE_DIR) $(CMAKE_FLAGS) -DCAPOS_STAGE_CLOCK=ON
+	cmake --build $(STAGE_DIR) -j $(JOBS) --target kernel capos-qemu capos-mkarchive \
+	    ring_bench bench_echo bench_minimal
 	python3 bench/profile.py --build-dir $(BUILD_DIR) --require-clean \
 	    --plugin $(BENCH_DIR)/plugin/libcapos_profile.so $(PROFILE_FIGURES) \
-	    > $(BENCH_DIR)/profile.md; status=$$?; cat $(BENCH_DIR)/profile.md; exit $$status
+	    > $(BENCH_DIR)/profile.md; status=$$?; \
+	python3 bench/profile.py --build-dir $(STAGE_DIR) --stage-clock $(STAGE_FIGURES) \
+	    >> $(BENCH_DIR)/profile.md || status=1; cat $(BENCH_DIR)/profile.md; exit $$status
 
 fmt:
 	clang-format-14 -i $(SOURCES)

@@ -210,6 +210,16 @@ def demangle(names):
 def check(build, figure):
     """Boots the figure's profile system without the plugin: the figure runs
     and prints its profiled line (the smoke test of the profile mode)."""
+    output = boot_without_plugin(build, figure, 120)
+    expected = "bench: %s profiled iterations=" % figure
+    if expected not in output or "bench: done, 1 figures, 0 failed" not in output:
+        sys.exit("profile.py: %s did not run in profile mode:\n%s" % (figure, output[-3000:]))
+    print("profile mode of %s: ok" % figure)
+
+
+def boot_without_plugin(build, figure, timeout):
+    """Boots the profile system of `figure` (a name, or name*iterations) as the
+    runner would, and returns what the serial line showed."""
     with tempfile.TemporaryDirectory() as work:
         archive = build_archive(build, figure, work)
         cmd = [os.path.join(build, "tools/qemu-runner/capos-qemu"), "run", "--dry-run",
@@ -217,13 +227,69 @@ def check(build, figure):
                "--append", "shutdown"]
         qemu = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout.split()
         qemu = [a if a != "mon:stdio" else "stdio" for a in qemu]
-        run = subprocess.run(qemu, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             timeout=120)
-        expected = "bench: %s profiled iterations=" % figure
-        if expected not in run.stdout or "bench: done, 1 figures, 0 failed" not in run.stdout:
-            sys.exit("profile.py: %s did not run in profile mode:\n%s" % (figure,
-                                                                          run.stdout[-3000:]))
-        print("profile mode of %s: ok" % figure)
+        return subprocess.run(qemu, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout).stdout
+
+
+def stage_reports(text):
+    """Every report of stage sums (kernel/lib/stage_clock.cpp) in `text`, in
+    order: (position, calls, cycles per microsecond, a mark's cost,
+    {stage: (cycles, entries)})."""
+    reports = []
+    for head in re.finditer(r"stage clock: process (\d+) calls (\d+) cycles_per_us (\d+) "
+                            r"mark (\d+)", text):
+        sums = {}
+        for m in re.compile(r"stage clock: process %s stage (\w+) cycles (\d+) entries (\d+)"
+                            % head.group(1)).finditer(text, head.end()):
+            sums.setdefault(m.group(1), (int(m.group(2)), int(m.group(3))))
+        reports.append((head.start(), int(head.group(2)), int(head.group(3)),
+                        int(head.group(4)), sums))
+    return reports
+
+
+def stage_clock(build, figure, iterations=3000):
+    """Prints the figure's time per call by stage, from a measurement build
+    (CAPOS_STAGE_CLOCK). ring_bench runs the smallest program just before and
+    just after the profiled iterations; the kernel logs its sums at each of
+    their exits, and the difference is the figure's (with one start of that
+    program, about 1% of it at 3,000 iterations). Each stage's marks are taken
+    off at the cost measured at boot."""
+    output = boot_without_plugin(build, "%s*%d" % (figure, iterations), 600)
+    table = stage_table(output, figure, iterations)
+    if table is None:
+        sys.exit("profile.py: %s gave no stage clock (is %s a CAPOS_STAGE_CLOCK build?):\n%s"
+                 % (figure, build, output[-3000:]))
+    rows, calls, mark, rate = table
+    print("## %s: time by stage (measurement build)\n" % figure)
+    print("| stage | ns per call | marks per call |\n|---|---:|---:|")
+    for stage, ns, marks in rows:
+        print("| %s | %.0f | %.2f |" % (stage, ns, marks))
+    print("| total | %.0f | |\n" % sum(row[1] for row in rows))
+    print("(%d calls; a mark costs %d cycles at %d cycles per microsecond, taken off)\n"
+          % (calls, mark, rate))
+
+
+def stage_table(text, figure, iterations):
+    """From a measurement build's output: the stage sums of the two reports
+    just before the figure's "profiled" line, subtracted; per call, each
+    stage's nanoseconds (its marks' cost taken off) and marks. Returns
+    (rows, calls, mark cycles, cycles per microsecond), or None."""
+    end = text.find("bench: %s profiled iterations=%d" % (figure, iterations))
+    reports = [r for r in stage_reports(text) if r[0] < end]
+    if end < 0 or len(reports) < 2:
+        return None
+    _, calls_before, _, _, before = reports[-2]
+    _, calls_after, rate, mark, after = reports[-1]
+    calls = calls_after - calls_before
+    if calls <= 0 or rate == 0 or after.keys() != before.keys():
+        return None
+    rows = []
+    for stage, (cycles, entries) in after.items():
+        cycles -= before[stage][0]
+        entries -= before[stage][1]
+        rows.append((stage, max(cycles - entries * mark, 0) * 1000.0 / rate / calls,
+                     entries / calls))
+    return rows, calls, mark, rate
 
 
 # What must never happen on a measured path, by the kernel functions that do
@@ -402,8 +468,15 @@ def main():
     parser.add_argument("--disassemble", metavar="DIR",
                         help="write each figure's kernel translation blocks, with their runs "
                         "per operation and instructions, to DIR/<figure>.txt")
+    parser.add_argument("--stage-clock", action="store_true",
+                        help="--build-dir is a CAPOS_STAGE_CLOCK build: print each figure's "
+                        "time per call by stage")
     parser.add_argument("figures", nargs="+")
     args = parser.parse_args()
+    if args.stage_clock:
+        for figure in args.figures:
+            stage_clock(os.path.abspath(args.build_dir), figure)
+        return
     if args.check:
         for figure in args.figures:
             check(os.path.abspath(args.build_dir), figure)

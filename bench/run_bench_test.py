@@ -13,6 +13,7 @@ import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import profile as stage_profile  # noqa: E402
 import run_bench  # noqa: E402
 
 # Taken off the command line before unittest reads it. Required: every test
@@ -236,6 +237,44 @@ class ShellSystem(unittest.TestCase):
         memory = Report.row(section, "| smallest `-m` that boots to the shell's prompt")
         self.assertEqual(memory[1], "6 MiB")
 
+
+
+class StageClock(unittest.TestCase):
+    """bench/profile.py --stage-clock: the figure's time by stage is the
+    difference of the two stage-sum reports just before its "profiled" line."""
+
+    @staticmethod
+    def report(process, calls, sums, rate=2000, mark=100):
+        lines = ["[00000.1] I stage clock: process %d calls %d cycles_per_us %d mark %d"
+                 % (process, calls, rate, mark)]
+        for stage, (cycles, entries) in sums.items():
+            lines.append("[00000.1] I stage clock: process %d stage %s cycles %d entries %d"
+                         % (process, stage, cycles, entries))
+        return "\n".join(lines) + "\n"
+
+    def test_the_two_reports_before_the_figure_are_subtracted_and_marks_taken_off(self):
+        text = (self.report(2, 10, {"user": (1000, 5), "ring": (500, 5)}) +
+                self.report(3, 20, {"user": (9000, 6), "ring": (400, 7)}) +
+                self.report(4, 1010, {"user": (1009000, 1006), "ring": (200400, 2007)}) +
+                "bench: timer_now_16 profiled iterations=3000 ops=48000\n" +
+                self.report(1, 5000, {"user": (9 ** 9, 1), "ring": (9 ** 9, 1)}))
+        rows, calls, mark, rate = stage_profile.stage_table(text, "timer_now_16", 3000)
+        self.assertEqual((calls, mark, rate), (990, 100, 2000))
+        # user: 1,000,000 cycles, 1,000 marks of 100 off: 900,000 cycles at 2,000 per us.
+        self.assertEqual(rows[0][0], "user")
+        self.assertAlmostEqual(rows[0][1], 900000 * 1000.0 / 2000 / 990)
+        self.assertAlmostEqual(rows[0][2], 1000 / 990)
+        # ring: 200,000 cycles, 2,000 marks: nothing left, never negative.
+        self.assertEqual(rows[1][0], "ring")
+        self.assertEqual(rows[1][1], 0)
+
+    def test_no_figure_line_or_one_report_is_no_table(self):
+        one = self.report(2, 10, {"user": (1000, 5)})
+        self.assertIsNone(stage_profile.stage_table(one, "ipc_raw", 3000))
+        self.assertIsNone(stage_profile.stage_table(
+            one + "bench: ipc_raw profiled iterations=3000 ops=3000\n", "ipc_raw", 3000))
+        self.assertIsNone(stage_profile.stage_table(
+            one + one + "bench: ipc_raw profiled iterations=3000 ops=3000\n", "ipc_raw", 3000))
 
 if __name__ == "__main__":
     unittest.main()

@@ -17,6 +17,7 @@
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 #include "kernel/lib/sections.h"
+#include "kernel/lib/stage_clock.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
@@ -122,6 +123,7 @@ extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
     arch::early_init();
     g_cycles_per_microsecond = arch::calibrate_cycles_per_microsecond();
     log_start_clock(g_cycles_per_microsecond);
+    stage_clock::calibrate();
 
     auto boot_protocol = static_cast<BootProtocol>(protocol);
     if (!parse_boot_info(boot_protocol, info, g_boot))

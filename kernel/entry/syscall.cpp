@@ -6,6 +6,7 @@
 #include "kernel/arch/arch.h"
 #include "kernel/ipc/ring.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/stage_clock.h"
 #include "kernel/object/process.h"
 
 namespace capos::kernel {
@@ -13,6 +14,7 @@ namespace capos::kernel {
 // Inlined into the architecture's system-call entry (the kernel is built with
 // LTO): a call and its return each cost TCG a jump-cache lookup.
 [[gnu::always_inline]] int64_t arch::handle_syscall(const SyscallArguments& call) {
+    stage_clock::enter(stage_clock::Stage::Ring);
     Process* process = Process::current();
     VERIFY(process != nullptr);
     // sysret to a non-canonical address would fault in kernel mode: a process
@@ -35,6 +37,7 @@ namespace capos::kernel {
     case abi::Syscall::CapEnter: {
         int64_t result = cap_enter(*process, call.arguments[0], call.arguments[1]);
         Process::end_current_if_killed();
+        stage_clock::enter(stage_clock::Stage::User);
         return result;
     }
     }

@@ -85,8 +85,7 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
         else
             call->reply.reset(); // its caller has ended
     }
-    if (call->params)
-        heap_free(call->params);
+    call->drop_params();
     // Back to its caller for the next call, as new; freed if the caller has
     // ended.
     Process* home = call->home;
@@ -96,6 +95,13 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
     }
     call->~EndpointCall();
     home->keep_spare_call(new (call) EndpointCall{});
+}
+
+void EndpointCall::drop_params() {
+    if (params != nullptr && params != small_params) // null: never queued
+        heap_free(params);
+    params = nullptr;
+    params_words = 0;
 }
 
 ipc::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> params,
@@ -181,16 +187,18 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
         }
     }
 
-    if (!params.empty()) {
+    if (params.size() > std::size(call->small_params)) {
         auto copy = heap_allocate(params.size() * sizeof(capnp::Word), alignof(capnp::Word));
         if (copy.is_error()) {
             end_call(call, std::nullopt); // answered at once below
             return error_cqe(sqe.user_data, TransportError::NoMemory);
         }
         call->params = static_cast<capnp::Word*>(copy.value());
-        call->params_words = uint32_t(params.size());
-        __builtin_memcpy(call->params, params.data(), params.size() * sizeof(capnp::Word));
+    } else {
+        call->params = call->small_params;
     }
+    call->params_words = uint32_t(params.size());
+    __builtin_memcpy(call->params, params.data(), params.size() * sizeof(capnp::Word));
     caller.add_outgoing(call);
     caller.charge_queued(uint64_t(call->params_words) * 8);
     call->charged = true;
@@ -213,10 +221,7 @@ std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe
             // In flight: the heap copy of its params has served.
             if (Process* caller = call->reply.caller())
                 caller->uncharge_queued(uint64_t(call->params_words) * 8);
-            if (call->params)
-                heap_free(call->params); // an empty call has none
-            call->params = nullptr;
-            call->params_words = 0;
+            call->drop_params();
             return std::nullopt;
         case ipc::Delivery::ReceiverRefused: // it stays queued; the RECV has failed
             return std::nullopt;             // deliver posted the completion

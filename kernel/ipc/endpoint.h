@@ -54,8 +54,13 @@ struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLin
     uint16_t method = 0;
     uint64_t interface_id = 0;
     PendingReply reply;
-    capnp::Word* params = nullptr; // the heap copy while queued
+    // The kernel's copy of the params while queued: in small_params when they
+    // fit (what a call with inline params sends), so a call that finds no
+    // receiver waiting allocates nothing; on the heap otherwise.
+    capnp::Word* params = nullptr;
     uint32_t params_words = 0;
+    capnp::Word small_params[abi::sqe_inline_params_bytes / sizeof(capnp::Word)];
+    void drop_params();   // frees the copy, if on the heap
     Transfer transfer;    // capabilities sent with the call, until delivered
     bool charged = false; // on the caller's outstanding list (and its queued bytes)
 };

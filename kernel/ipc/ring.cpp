@@ -6,6 +6,7 @@
 #include "kernel/ipc/transfer.h"
 #include "kernel/lib/log.h"
 #include "kernel/lib/sections.h"
+#include "kernel/lib/stage_clock.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
@@ -167,7 +168,9 @@ call_kernel_service(Process& process, KernelService& service, const ring::Decode
     Scheduler::set_call_scratch({{g_params, g_results},
                                  {params_words.size() * sizeof(capnp::Word),
                                   invocation.results.size() * sizeof(capnp::Word)}});
+    stage_clock::enter(stage_clock::Stage::Service);
     gen::DispatchResult outcome = service.dispatch(invocation);
+    stage_clock::enter(stage_clock::Stage::Answer);
     Scheduler::set_call_scratch({});
     if (invocation.deferred)
         return std::nullopt;
@@ -200,6 +203,7 @@ call_kernel_service(Process& process, KernelService& service, const ring::Decode
 
 // A call's completion, or nullopt when it is answered later.
 std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
+    stage_clock::count_call();
     auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
     if (entry.is_error())
         return error_cqe(sqe.user_data, transport_error_of(entry.error()));
@@ -220,6 +224,7 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
         auto transfer = prepare_transfer(process, sqe, params.value());
         if (transfer.is_error())
             return error_cqe(sqe.user_data, transfer.error());
+        stage_clock::enter(stage_clock::Stage::Endpoint);
         return client->endpoint().call(process, sqe, params.value().words,
                                        transfer.release_value());
     }
@@ -238,14 +243,17 @@ std::optional<abi::Cqe> endpoint_operation(Process& process, const ring::Decoded
     auto* owner = downcast<EndpointOwner>(entry.value().object.get());
     if (!owner)
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
-    if (sqe.opcode == abi::Opcode::Recv)
+    if (sqe.opcode == abi::Opcode::Recv) {
+        stage_clock::enter(stage_clock::Stage::Endpoint);
         return owner->endpoint().receive(process, sqe);
+    }
     auto message = copy_in_message(sqe.params);
     if (message.is_error())
         return error_cqe(sqe.user_data, message.error());
     auto transfer = prepare_transfer(process, sqe, message.value());
     if (transfer.is_error())
         return error_cqe(sqe.user_data, transfer.error());
+    stage_clock::enter(stage_clock::Stage::Endpoint);
     return owner->endpoint().return_call(sqe, message.value().words, transfer.release_value());
 }
 
@@ -355,8 +363,12 @@ int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) 
         __builtin_memcpy(&sqe, &page.sqes[state.sq_head % abi::ring_sq_entries], sizeof sqe);
         asm volatile("" ::: "memory");
         ++state.sq_head;
-        if (auto completion = handle(process, sqe))
+        stage_clock::enter(stage_clock::Stage::Submission);
+        auto completion = handle(process, sqe);
+        stage_clock::enter(stage_clock::Stage::Answer);
+        if (completion)
             post_own_completion(process, page, *completion);
+        stage_clock::enter(stage_clock::Stage::Ring);
         // Between submissions nothing is held: a good place to let
         // interrupts in and, when the slice is over, other threads run.
         Scheduler::preemption_point();

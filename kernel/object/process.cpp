@@ -4,6 +4,7 @@
 #include "kernel/ipc/endpoint.h"
 #include "kernel/ipc/timed_answer.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/stage_clock.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
@@ -259,6 +260,7 @@ void Process::free_spare_calls() {
 void Process::terminate_current(ExitStatus status) {
     Process* process = current();
     VERIFY(process != nullptr);
+    stage_clock::report(process->id());
     process->m_exit_status = status;
     // Answers owed to this process at a deadline go nowhere.
     TimedAnswer::cancel_all_of(*process);

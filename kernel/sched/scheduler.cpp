@@ -1,6 +1,7 @@
 #include "kernel/sched/scheduler.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/stage_clock.h"
 #include "kernel/mm/heap.h"
 #include "kernel/object/process.h"
 
@@ -72,6 +73,8 @@ void Scheduler::switch_to_next() {
     }
     next->m_state = Thread::State::Running;
     running = next;
+    stage_clock::Stage stage = stage_clock::current();
+    stage_clock::enter(stage_clock::Stage::Switch);
     // A direct handoff passes the slice on: two processes calling each other
     // back and forth share one slice, and the tick still lets every other
     // ready thread in (a flood of calls cannot starve the terminal's thread).
@@ -83,6 +86,7 @@ void Scheduler::switch_to_next() {
     activate_address_space_of(next);
     arch::context_switch(previous ? previous->m_context : g_boot_context, next->m_context);
     // Running again as `previous` (new threads get here through Thread::start).
+    stage_clock::enter(stage);
     finish_switch();
 }
 

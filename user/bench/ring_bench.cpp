@@ -139,10 +139,11 @@ void sort(uint64_t* values, uint32_t count) {
 // operations each and returns false when one fails. Sizes a batch to about
 // batch_ms first (which also warms up), then runs the batches.
 // The one figure to profile, when a capability is granted as
-// "bench-figure:<name>" (bench/profile.py); empty: every figure, timed.
+// "bench-figure:<name>" or "bench-figure:<name>*<iterations>"
+// (bench/profile.py); empty: every figure, timed.
 std::string_view g_only;
 // Iterations of the profiled figure, between the two markers.
-constexpr uint64_t profile_iterations = 1000;
+uint64_t profile_iterations = 1000;
 
 // The markers the profiling plugin (bench/plugin) watches for: two
 // instructions no compiler emits, which change nothing.
@@ -153,6 +154,11 @@ void profile_end() {
     asm volatile("xchg %%rcx, %%rcx" ::: "memory");
 }
 
+// Starts and waits for the smallest program: in a measurement build the
+// kernel logs its stage sums when a process ends (kernel/lib/stage_clock.h),
+// so this brackets a profiled figure for bench/profile.py --stage-clock.
+bool stage_clock_report();
+
 template <typename Run>
 void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
     if (!g_only.empty()) {
@@ -161,9 +167,13 @@ void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
         // Warm, then exactly profile_iterations between the markers.
         if (!run(profile_iterations))
             return failed(name, "an operation failed");
+        if (!stage_clock_report())
+            return failed(name, "cannot run bench-minimal");
         profile_begin();
         bool ok = run(profile_iterations);
         profile_end();
+        if (!stage_clock_report())
+            return failed(name, "cannot run bench-minimal");
         if (!ok)
             return failed(name, "an operation failed");
         ++g_figures;
@@ -364,6 +374,11 @@ bool wait_and_release(abi::CapId handle) {
     return rt::release(handle) == 0 && clean;
 }
 
+bool stage_clock_report() {
+    Child child;
+    return spawn("bench-minimal", {}, child) && wait_and_release(child.handle);
+}
+
 // (e) through the runtime: the generated Echo client, bench-echo serving with
 // rt::Server and the generated dispatch. A one-byte text each way.
 void endpoint_round_trip() {
@@ -456,8 +471,17 @@ int main() {
     const abi::CapSetPage& capset = rt::capset();
     for (uint32_t i = 0; i < capset.header.count && i < abi::capset_max_entries; ++i) {
         std::string_view name(capset.entries[i].name);
-        if (name.starts_with(figure_prefix))
+        if (name.starts_with(figure_prefix)) {
             g_only = name.substr(figure_prefix.size());
+            if (size_t star = g_only.find('*'); star != std::string_view::npos) {
+                uint64_t iterations = 0;
+                for (char c : g_only.substr(star + 1))
+                    iterations = c >= '0' && c <= '9' ? iterations * 10 + uint64_t(c - '0') : 0;
+                if (iterations != 0)
+                    profile_iterations = iterations;
+                g_only = g_only.substr(0, star);
+            }
+        }
     }
     if (capability("bench-quick") != 0)
         g_config = {.batches = 3, .batch_ms = 2, .calibrate_ms = 10, .quick = true};

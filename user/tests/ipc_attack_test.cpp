@@ -105,6 +105,43 @@ void empty_queued_calls(uint32_t work) {
                 Line("results ").dec(done[0].result).add(' ').dec(done[1].result));
 }
 
+// Small params of calls that wait in the queue: the kernel keeps its copy of
+// params of up to 16 bytes in the call's record rather than on the heap. Two
+// calls behind an empty one in the same cap_enter, one with its params in the
+// entry (SqeInlineParams), one through a buffer; the peer answers each with
+// the value its params carried.
+void small_queued_params(uint32_t work) {
+    constexpr uint64_t in_entry = 0x1122334455667788, in_buffer = 0x8877665544332211;
+    alignas(8) static capnp::Word params[peer::value_words];
+    peer::value_message(params, in_buffer);
+    capnp::Word entry_params[peer::value_words];
+    peer::value_message(entry_params, in_entry);
+    alignas(8) static capnp::Word result3[8];
+    test::raw::push(peer::call(work, Command::Empty, {}, g_result2, sizeof g_result2, 0x380));
+    abi::Sqe inline_call = peer::call(work, Command::Reflect, {}, g_result, sizeof g_result, 0x381);
+    inline_call.flags = abi::SqeInlineParams;
+    inline_call.params_len = sizeof entry_params;
+    __builtin_memcpy(reinterpret_cast<std::byte*>(&inline_call) + abi::sqe_inline_params_offset,
+                     entry_params, sizeof entry_params);
+    test::raw::push(inline_call);
+    test::raw::push(peer::call(work, Command::Reflect, params, result3, sizeof result3, 0x382));
+    abi::Cqe done[3]{};
+    bool collected = test::raw::enter(3, abi::no_timeout) >= 0 && collect(done, 3, 0x380);
+    uint64_t first = peer::read_value(std::span<const capnp::Word>(g_result, peer::value_words));
+    uint64_t second = peer::read_value(std::span<const capnp::Word>(result3, peer::value_words));
+    suite.check("small params of queued calls arrive whole, from the entry and from a buffer",
+                collected && done[1].result == 0 && done[2].result == 0 && first == in_entry &&
+                    second == in_buffer,
+                Line("results ")
+                    .dec(done[1].result)
+                    .add(' ')
+                    .dec(done[2].result)
+                    .add(" values ")
+                    .hex(first)
+                    .add(' ')
+                    .hex(second));
+}
+
 void long_timeouts(uint32_t work) {
     // The peer waits in Recv, so the call is delivered at once; its answer
     // comes only once this process blocks and the peer runs. A cap_enter
@@ -409,6 +446,7 @@ int main() {
     uint32_t idle = spawned.value().endpoints[1];
 
     empty_queued_calls(work);
+    small_queued_params(work);
     long_timeouts(work);
     dag_transfers(work);
     shared_levels(work);

@@ -128,6 +128,10 @@ Answer handle(Command command, std::span<const capnp::Word> params,
         peer::value_message(g_reply, g_received - 1);
         answer.words = peer::value_words;
         return answer;
+    case Command::Reflect:
+        peer::value_message(g_reply, peer::read_value(params));
+        answer.words = peer::value_words;
+        return answer;
     case Command::ReturnShared:
         answer.shared_first = true;
         return answer;

@@ -27,6 +27,7 @@ enum class Command : uint16_t {
     // first, then answers the call with that Return's result (the kernel must
     // refuse it, BadParams, and keep the call in flight).
     ReturnShared = 8,
+    Reflect = 9, // answers the value its params carry (read_value)
 };
 
 // Any id: the peer's endpoints accept every interface.
