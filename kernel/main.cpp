@@ -13,6 +13,7 @@
 #include "kernel/boot/boot_archive.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/init.h"
+#include "kernel/ipc/ring.h"
 #include "kernel/ipc/timed_answer.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
@@ -94,6 +95,15 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
             interrupts_off::configure(us);
         else
             log_warn("boot: irqoff wants a bound in microseconds, not '{}'", *bound);
+    }
+
+    if (auto path = command_line.value("ring")) {
+        if (*path == "general") {
+            ring_general_path_only();
+            log_info("ring: every submission takes the general path");
+        } else {
+            log_warn("boot: ring wants 'general', not '{}'", *path);
+        }
     }
 
     Scheduler::init();

@@ -130,39 +130,48 @@ Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::
     return Transfer::prepare(process, sqe, reader_of(message.words));
 }
 
+// A call of a kernel service as the service's side of the ring sees it,
+// whichever path decoded it.
+struct ServiceCall {
+    uint16_t method;
+    bool inline_result; // SqeInlineResult: small results may come in the completion
+    uint64_t user_data;
+    ring::UserRange result; // the caller's result buffer (may be absent)
+};
+
 // How many words a kernel service may build its results in: the result
 // buffer's size, or at least what fits the completion when the answer may
 // come there.
-[[gnu::always_inline]] inline size_t results_words(const ring::DecodedSqe& sqe) {
-    size_t words = sqe.result.length / 8;
+[[gnu::always_inline]] inline size_t results_words(const ServiceCall& call) {
+    size_t words = call.result.length / 8;
     constexpr size_t inline_words = abi::cqe_inline_bytes / 8;
-    if ((sqe.flags & abi::SqeInlineResult) && words < inline_words)
+    if (call.inline_result && words < inline_words)
         words = inline_words;
     return words;
 }
 
 // A kernel service answers at once (decode, then invoke), or later when the
-// method deferred its answer (nullopt).
+// method deferred its answer (nullopt). `params_words` are in the scratch.
 [[gnu::always_inline]] inline std::optional<abi::Cqe>
-call_kernel_service(Process& process, KernelService& service, const ring::DecodedSqe& sqe,
+call_kernel_service(Process& process, KernelService& service, const ServiceCall& call,
                     std::span<const capnp::Word> params_words, bool result_writable) {
     // Decode includes the result buffer: a call whose answer could not be
     // delivered must fail before it does anything (a new capability, a mapping).
     // (Probed as the params were copied in.)
     if (!result_writable)
-        return error_cqe(sqe.user_data, TransportError::BadBuffer);
+        return error_cqe(call.user_data, TransportError::BadBuffer);
     // The service reads the fields its code asks for, a bounded number of
     // times whatever the message's shape (validation above was the walk over
     // all of it), so its reader keeps the default budget: a proportional one
     // would run dry in a method that compares list entries pairwise.
     capnp::MessageReader params{params_words};
     Invocation invocation{.caller = process,
-                          .method = sqe.method,
+                          .method = call.method,
                           .params = params,
-                          .results = std::span<capnp::Word>(g_results, results_words(sqe)),
-                          .user_data = sqe.user_data,
-                          .result = sqe.result,
-                          .inline_result = (sqe.flags & abi::SqeInlineResult) != 0};
+                          .results = std::span<capnp::Word>(g_results, results_words(call)),
+                          .user_data = call.user_data,
+                          .result = call.result,
+                          .inline_result = call.inline_result};
     // The scratch buffers stay this call's while it runs, even if it gives
     // up the CPU at a preemption point.
     Scheduler::set_call_scratch({{g_params, g_results},
@@ -175,30 +184,95 @@ call_kernel_service(Process& process, KernelService& service, const ring::Decode
     if (invocation.deferred)
         return std::nullopt;
     if (outcome.status == gen::DispatchStatus::BufferFull)
-        return error_cqe(sqe.user_data, TransportError::ResultTooSmall);
+        return error_cqe(call.user_data, TransportError::ResultTooSmall);
     size_t bytes = outcome.message.size() * sizeof(capnp::Word);
-    if ((sqe.flags & abi::SqeInlineResult) && outcome.status == gen::DispatchStatus::Results &&
+    if (call.inline_result && outcome.status == gen::DispatchStatus::Results &&
         bytes <= abi::cqe_inline_bytes) {
         // The scratch buffer has room for both words (results_words); what
         // the message does not use is 0 in the completion, never what an
         // earlier call left in the scratch.
         const capnp::Word* words = outcome.message.data();
-        abi::Cqe cqe{.user_data = sqe.user_data,
+        abi::Cqe cqe{.user_data = call.user_data,
                      .result = int32_t(abi::CallStatus::OkInline),
                      .result_len = uint32_t(bytes)};
         abi::set_cqe_inline_words(cqe, bytes >= 8 ? words[0] : 0, bytes >= 16 ? words[1] : 0);
         return cqe;
     }
-    if (bytes > sqe.result.length)
-        return error_cqe(sqe.user_data, TransportError::ResultTooSmall);
-    if (!UserSpan<capnp::Word>(sqe.result.address, outcome.message.size())
+    if (bytes > call.result.length)
+        return error_cqe(call.user_data, TransportError::ResultTooSmall);
+    if (!UserSpan<capnp::Word>(call.result.address, outcome.message.size())
              .copy_out(outcome.message.data()))
-        return error_cqe(sqe.user_data, TransportError::BadBuffer);
+        return error_cqe(call.user_data, TransportError::BadBuffer);
     auto status = outcome.status == gen::DispatchStatus::Results ? abi::CallStatus::Ok
                                                                  : abi::CallStatus::Exception;
-    return abi::Cqe{.user_data = sqe.user_data,
-                    .result = int32_t(status),
-                    .result_len = uint32_t(outcome.message.size() * 8)};
+    return abi::Cqe{
+        .user_data = call.user_data, .result = int32_t(status), .result_len = uint32_t(bytes)};
+}
+
+// The flags of a small call (below); never a CALL's flags when the command
+// line asks for the general path only (ring=general).
+uint8_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
+
+// The fast path of the commonest call: a CALL of a kernel service whose
+// params come in the entry and are flat (nothing, or a root struct without
+// pointers) and whose results may come in the completion (SqeInlineParams |
+// SqeInlineResult and no other flag: what the runtime sends whenever the
+// params fit), with or without a result buffer for larger results. The
+// general path checks these conditions one by one, building the decoded
+// entry, a Result per step and the error each failure names; here they are
+// asked of the raw entry at once, then of the capability table
+// (CapTable::find), then the result buffer is probed. A submission that fails
+// any of them is the general path's, which finds its exact error: the two
+// answer every submission alike (scenario.ring_paths compares them). nullptr
+// when the general path must take it.
+[[gnu::always_inline]] inline KernelService* small_call_target(Process& process,
+                                                               const abi::Sqe& raw) {
+    uint64_t params[2];
+    __builtin_memcpy(params,
+                     reinterpret_cast<const std::byte*>(&raw) + abi::sqe_inline_params_offset,
+                     sizeof params);
+    uint32_t length = raw.params_len;
+    // What the params do not use is 0, as decode_inline_call asks.
+    uint64_t unused = (length < 16 ? params[1] : 0) | (length < 8 ? params[0] : 0);
+    // Flat params: a root struct pointer (null included) whose data lies
+    // inside the message, with no pointer section; validate()'s walk finds
+    // such a message valid and without capabilities. Or no message at all.
+    capnp::Word root = params[0];
+    uint64_t words = length / 8;
+    int64_t start = 1 + capnp::detail::offset_of(root);
+    bool flat = words == 0 || (capnp::detail::kind_of(root) == capnp::detail::PointerKind::Struct &&
+                               capnp::detail::struct_pointer_count(root) == 0 && start >= 0 &&
+                               uint64_t(start) + capnp::detail::struct_data_words(root) <= words);
+    bool plain = raw.params_addr == 0 && unused == 0 && length <= abi::sqe_inline_params_bytes &&
+                 length % 8 == 0 && flat && raw.cap != 0 && raw.interface_id != 0 &&
+                 ring::detail::valid_buffer(raw.result_addr, raw.result_len);
+    if (!plain)
+        return nullptr;
+    RefPtr<KernelObject>* object =
+        process.capabilities().find(abi::CapId{raw.cap}, raw.interface_id);
+    if (!object)
+        return nullptr;
+    auto* service = downcast<KernelService>(object->get());
+    // The result buffer's probe last: it opens a user-access window.
+    if (!service || ((raw.result_addr | raw.result_len) != 0 &&
+                     !arch::raw_user_writable(raw.result_addr, raw.result_len)))
+        return nullptr;
+    return service;
+}
+
+// A small call (small_call_target) on `service`: its params go to the
+// scratch as the general path's inline params do.
+[[gnu::always_inline]] inline std::optional<abi::Cqe>
+small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
+    stage_clock::count_call();
+    __builtin_memcpy(g_params,
+                     reinterpret_cast<const std::byte*>(&raw) + abi::sqe_inline_params_offset,
+                     abi::sqe_inline_params_bytes);
+    ServiceCall call{.method = raw.method,
+                     .inline_result = true,
+                     .user_data = raw.user_data,
+                     .result = {raw.result_addr, raw.result_len}};
+    return call_kernel_service(process, service, call, {g_params, raw.params_len / 8}, true);
 }
 
 // A call's completion, or nullopt when it is answered later.
@@ -232,7 +306,12 @@ std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
     // params (ProcessSpawner's grants), never through descriptors.
     if (sqe.transfer_count != 0)
         return error_cqe(sqe.user_data, TransportError::BadTransfer);
-    return call_kernel_service(process, *service, sqe, params.value().words, result_writable);
+    ServiceCall service_call{.method = sqe.method,
+                             .inline_result = (sqe.flags & abi::SqeInlineResult) != 0,
+                             .user_data = sqe.user_data,
+                             .result = sqe.result};
+    return call_kernel_service(process, *service, service_call, params.value().words,
+                               result_writable);
 }
 
 // RECV and RETURN: only on an endpoint's owner capability.
@@ -279,6 +358,10 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
         return abi::Cqe{.user_data = raw.user_data, .result = 0};
     }
     case uint8_t(Opcode::Call): {
+        if (raw.flags == g_small_call_flags) {
+            if (KernelService* service = small_call_target(process, raw))
+                return small_call(process, *service, raw);
+        }
         auto sqe = ring::decode_sqe_as<Opcode::Call>(raw);
         if (sqe.is_error())
             return error_cqe(raw.user_data, sqe.error());
@@ -332,6 +415,10 @@ std::optional<PendingReply> Invocation::defer() {
     auto reply = PendingReply::owe(caller, user_data, result, inline_result);
     deferred = reply.has_value();
     return reply;
+}
+
+void ring_general_path_only() {
+    g_small_call_flags = 0xff; // sqe_call_flags has unused bits: no CALL's flags
 }
 
 int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) {

@@ -17,6 +17,11 @@ struct RingState {
     uint32_t cq_overflow = 0;
 };
 
+// Sends every submission through the general path, none through the fast
+// path of small kernel calls (the command line's ring=general; a test boots
+// with it to compare the two paths' completions).
+void ring_general_path_only();
+
 // The cap_enter system call for the current process. Returns the number of
 // unread completions, or a negative abi::TransportError.
 int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns);

@@ -273,6 +273,20 @@ public:
         return Entry{slot->m_object, slot->m_interface_id, slot->m_flags};
     }
 
+    // lookup() for a fast path: the object when lookup() would find it without
+    // asking Ancestry (the capability speaks `expected_interface` or accepts any),
+    // else nullptr, whatever the reason; the caller then asks lookup() for it.
+    Handle* find(CapId id, uint64_t expected_interface) {
+        if (id.index() >= m_slots.size())
+            return nullptr;
+        Slot& slot = m_slots[id.index()];
+        bool found = id.generation() != 0 && slot.m_generation == id.generation() &&
+                     slot.m_state == State::Live &&
+                     (slot.m_interface_id == expected_interface ||
+                      slot.m_interface_id == any_interface || expected_interface == any_interface);
+        return found ? &slot.m_object : nullptr;
+    }
+
     // Releases the capability id names and hands its object back; id is stale from
     // now on. On error nothing changes.
     Result<Handle, CapError> remove(CapId id) {

@@ -281,6 +281,11 @@ private:
                            found.value().flags == entry.flags,
                        "lookup entry");
             }
+            // find() agrees (no interface here extends another).
+            auto* handle = table.find(id, wanted);
+            expect((handle != nullptr) == !error.has_value(), "find agrees with lookup");
+            if (handle && found.is_ok())
+                expect(handle == &found.value().object, "find's object");
             break;
         }
         case 2: { // remove

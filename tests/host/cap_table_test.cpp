@@ -60,10 +60,18 @@ uint64_t value_of(Table& table, CapId id) {
 }
 
 // What lookup(id) says, as an error or ok.
+// find() must agree: the same object when lookup() finds one without asking
+// the ancestry, nullptr otherwise.
 std::optional<CapError> lookup_error(Table& table, CapId id, uint64_t wanted = any_interface) {
     auto found = table.lookup(id, wanted);
-    if (found.is_ok())
+    Handle* handle = table.find(id, wanted);
+    if (found.is_ok()) {
+        bool direct = wanted == any_interface || found.value().interface_id == wanted ||
+                      found.value().interface_id == any_interface;
+        EXPECT_EQ(handle, direct ? &found.value().object : nullptr);
         return std::nullopt;
+    }
+    EXPECT_EQ(handle, nullptr);
     return found.error();
 }
 

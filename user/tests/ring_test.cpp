@@ -805,6 +805,102 @@ void inline_matches_buffers(uint32_t null_cap, uint32_t timer_cap) {
                     .udec(invalid_cap));
 }
 
+// The edges of the kernel's fast path for small calls (both inline flags, a
+// kernel service, flat params): every combination of a target, params and a
+// result buffer, each submitted with both flags. Each completion goes into
+// the digest that scenario.user_ring_general compares with the general
+// path's; here each must carry its user_data back and some must be answered
+// in the completion, some refused.
+void small_call_edges(uint32_t null_cap, uint32_t console_cap) {
+    uint32_t timer_cap = cap_id_of_timer();
+    struct Target {
+        uint32_t cap;
+        uint64_t interface_id;
+        uint16_t method;
+    };
+    const Target targets[] = {
+        {null_cap, schema::Null::interface_id, uint16_t(schema::Null::Method::Ping)},
+        {timer_cap, schema::Timer::interface_id, uint16_t(schema::Timer::Method::Now)},
+        {null_cap, schema::Null::interface_id, 7},                        // no such method
+        {null_cap, schema::Timer::interface_id, 0},                       // wrong interface
+        {null_cap, 0, 0},                                                 // no interface
+        {console_cap, schema::Null::interface_id, 0},                     // another service
+        {0, schema::Null::interface_id, 0},                               // CapId 0
+        {abi::CapId::make(0xfff0, 1).raw, schema::Null::interface_id, 0}, // past the table
+        {abi::CapId::make(abi::CapId{null_cap}.index(), 0).raw, schema::Null::interface_id, 0},
+        {abi::CapId::make(abi::CapId{null_cap}.index(),
+                          uint16_t(abi::CapId{null_cap}.generation() + 1))
+             .raw,
+         schema::Null::interface_id, 0}, // a generation never issued
+    };
+    struct Params {
+        uint32_t length;
+        uint64_t words[2];
+        uint64_t address; // params_addr, which an inline CALL must leave 0
+    };
+    const Params params[] = {
+        {0, {0, 0}, 0},
+        {8, {0, 0}, 0},                                    // a null root
+        {8, {0xfffffffc, 0}, 0},                           // an empty struct
+        {16, {uint64_t(1) << 32, 42}, 0},                  // one data word
+        {16, {uint64_t(2) << 32, 42}, 0},                  // two data words: past the end
+        {16, {0xfffffffcull | uint64_t(1) << 32, 42}, 0},  // its data over the root pointer
+        {16, {0xfffffff8ull, 0}, 0},                       // an offset before the message
+        {16, {uint64_t(1) << 48, 0}, 0},                   // one null pointer
+        {16, {uint64_t(1) << 48, 3}, 0},                   // one capability pointer
+        {16, {2, 0}, 0},                                   // a far pointer
+        {8, {0, 5}, 0},                                    // a word past the params that is not 0
+        {4, {0, 0}, 0},                                    // not whole words
+        {24, {0, 0}, 0},                                   // longer than the entry holds
+        {8, {0, 0}, reinterpret_cast<uint64_t>(g_params)}, // and an address
+    };
+    struct Buffer {
+        uint64_t address;
+        uint32_t length;
+    };
+    const Buffer buffers[] = {
+        {0, 0},
+        {reinterpret_cast<uint64_t>(g_result), 8},
+        {reinterpret_cast<uint64_t>(g_result), 256},
+        {reinterpret_cast<uint64_t>(g_read_only), 64},
+        {abi::user_map_base + 0x100000000ull, 64}, // unmapped
+        {0xffffffff80000000ull, 64},               // the kernel image
+        {reinterpret_cast<uint64_t>(g_result) + 4, 64},
+        {reinterpret_cast<uint64_t>(g_result), 0},
+        {0, 64},
+    };
+    uint32_t sent = 0, returned = 0, answered_inline = 0, refused = 0;
+    for (const Target& target : targets) {
+        for (const Params& p : params) {
+            for (const Buffer& buffer : buffers) {
+                abi::Sqe sqe{};
+                sqe.opcode = uint8_t(abi::Opcode::Call);
+                sqe.flags = abi::SqeInlineParams | abi::SqeInlineResult;
+                sqe.cap = target.cap;
+                sqe.interface_id = target.interface_id;
+                sqe.method = target.method;
+                sqe.user_data = g_next_user_data++;
+                sqe.params_len = p.length;
+                sqe.params_addr = p.address;
+                __builtin_memcpy(reinterpret_cast<std::byte*>(&sqe) + abi::sqe_inline_params_offset,
+                                 p.words, sizeof p.words);
+                sqe.result_addr = buffer.address;
+                sqe.result_len = buffer.length;
+                abi::Cqe cqe = test::raw::run(sqe);
+                ++sent;
+                returned += cqe.user_data == sqe.user_data;
+                answered_inline += cqe.result == int32_t(abi::CallStatus::OkInline);
+                refused += cqe.result < 0;
+            }
+        }
+    }
+    suite.check("small calls at the fast path's edges each complete with their user_data",
+                returned == sent && test::raw::unread() == 0);
+    suite.check("... some answered in the completion, some refused",
+                answered_inline > 20 && refused > sent / 2,
+                Line("inline ").udec(answered_inline).add(" refused ").udec(refused));
+}
+
 } // namespace
 
 int main() {
@@ -821,6 +917,11 @@ int main() {
     shared_levels(null_cap);
     garbage_sqes(null_cap);
     inline_matches_buffers(null_cap, cap_id_of_timer());
+    small_call_edges(null_cap, console_cap);
+
+    // The same program boots with every submission on the kernel's general
+    // path (scenario.user_ring_general): the completions must not differ.
+    Line("ring: the completions' digest is ").hex(test::raw::completions_digest()).print();
 
     // The runtime's own clients still work after all of this.
     auto null = rt::lookup<schema::Null>("null");

@@ -102,6 +102,17 @@ uint32_t unread() {
     return __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE) - header.cq_head;
 }
 
+namespace {
+uint64_t g_digest = 0xcbf29ce484222325ull; // FNV-1a's offset basis
+
+void fold(uint64_t value) {
+    for (int i = 0; i < 8; ++i) {
+        g_digest ^= (value >> (8 * i)) & 0xff;
+        g_digest *= 0x100000001b3ull;
+    }
+}
+} // namespace
+
 bool pop(abi::Cqe& out) {
     abi::RingHeader& header = page().header;
     uint32_t head = header.cq_head;
@@ -109,7 +120,15 @@ bool pop(abi::Cqe& out) {
         return false;
     out = page().cqes[head % abi::ring_cq_entries];
     __atomic_store_n(&header.cq_head, head + 1, __ATOMIC_RELEASE);
+    fold(out.user_data);
+    fold(uint64_t(uint32_t(out.result)) | uint64_t(out.result_len) << 32);
+    if (out.result != int32_t(abi::CallStatus::OkInline)) // (else: the results)
+        fold(uint64_t(out.call_id) | uint64_t(out.cap_count) << 32);
     return true;
+}
+
+uint64_t completions_digest() {
+    return g_digest;
 }
 
 abi::Cqe run(const abi::Sqe& sqe) {

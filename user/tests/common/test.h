@@ -118,6 +118,10 @@ void push(const abi::Sqe& sqe);
 int64_t enter(uint64_t min_complete, uint64_t timeout_ns);
 // Takes the next unread completion, if any.
 bool pop(abi::Cqe& out);
+// A digest of every completion pop() has taken, in order: user_data, result,
+// lengths and ids, not results carried in the completion (they may hold a
+// time). Two runs that submit the same entries compare their digests.
+uint64_t completions_digest();
 // Completions the kernel has posted that the process has not read.
 uint32_t unread();
 // push + enter(1, no timeout) + pop: the completion of a lone submission.
