@@ -219,14 +219,20 @@ uint8_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
 // SqeInlineResult and no other flag: what the runtime sends whenever the
 // params fit), with or without a result buffer for larger results. The
 // general path checks these conditions one by one, building the decoded
-// entry, a Result per step and the error each failure names; here they are
-// asked of the raw entry at once, then of the capability table
-// (CapTable::find), then the result buffer is probed. A submission that fails
+// entry, a Result per step and the error each failure names; here the
+// capability table is asked first (CapTable::find), then the raw entry's
+// fields at once, then the result buffer is probed. A submission that fails
 // any of them is the general path's, which finds its exact error: the two
 // answer every submission alike (scenario.ring_paths compares them). nullptr
 // when the general path must take it.
 [[gnu::always_inline]] inline KernelService* small_call_target(Process& process,
                                                                const abi::Sqe& raw) {
+    // The target first: a call of an endpoint, never taken here, costs only this.
+    RefPtr<KernelObject>* object =
+        process.capabilities().find(abi::CapId{raw.cap}, raw.interface_id);
+    auto* service = object ? downcast<KernelService>(object->get()) : nullptr;
+    if (!service)
+        return nullptr;
     uint64_t params[2];
     __builtin_memcpy(params,
                      reinterpret_cast<const std::byte*>(&raw) + abi::sqe_inline_params_offset,
@@ -248,14 +254,9 @@ uint8_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
                  ring::detail::valid_buffer(raw.result_addr, raw.result_len);
     if (!plain)
         return nullptr;
-    RefPtr<KernelObject>* object =
-        process.capabilities().find(abi::CapId{raw.cap}, raw.interface_id);
-    if (!object)
-        return nullptr;
-    auto* service = downcast<KernelService>(object->get());
     // The result buffer's probe last: it opens a user-access window.
-    if (!service || ((raw.result_addr | raw.result_len) != 0 &&
-                     !arch::raw_user_writable(raw.result_addr, raw.result_len)))
+    if ((raw.result_addr | raw.result_len) != 0 &&
+        !arch::raw_user_writable(raw.result_addr, raw.result_len))
         return nullptr;
     return service;
 }
