@@ -74,6 +74,8 @@ CompletionTarget completion_target(std::string_view line, size_t cursor) {
     std::string_view command = first_word(earlier);
     if (words_before == 1 && (command == "run" || command == "spawn"))
         return {CompletionKind::Program, word_start, word, {}};
+    if (words_before == 1 && (command == "wait" || command == "kill"))
+        return {CompletionKind::Job, word_start, word, {}};
     return {};
 }
 

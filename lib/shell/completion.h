@@ -7,6 +7,7 @@
 // Only the text before the cursor counts. The name being completed is
 //   - the first word of the line: a command;
 //   - the second word after `run` or `spawn`: a program;
+//   - the second word after `wait` or `kill`: a job's number;
 //   - in any word, the name after its last '@' (letters, digits, '-', '_'
 //     and '.' so far, as lib/shell/run_command.h names capabilities): a
 //     capability (`caps @con`, `with { out: @con`, `call @ti`);
@@ -33,7 +34,7 @@
 
 namespace capos::shell {
 
-enum class CompletionKind : uint8_t { None, Command, Program, Capability, Method };
+enum class CompletionKind : uint8_t { None, Command, Program, Job, Capability, Method };
 
 // The name the cursor is in.
 struct CompletionTarget {

@@ -423,14 +423,14 @@ void LineEditor::replace_line(Pieces text) {
 }
 
 void LineEditor::history_older() {
-    if (m_echo == Echo::Off || m_history_position == m_history_count)
+    if (m_echo == Echo::Off || m_history_position == m_history.count())
         return;
     if (m_history_position == 0) {
         __builtin_memcpy(m_draft, m_line, m_length);
         m_draft_length = m_length;
     }
     ++m_history_position;
-    replace_line(history_entry(m_history_position - 1));
+    replace_line(m_history.newest(m_history_position - 1));
 }
 
 void LineEditor::history_newer() {
@@ -440,7 +440,7 @@ void LineEditor::history_newer() {
     if (m_history_position == 0)
         replace_line({{m_draft, m_draft_length}, {}});
     else
-        replace_line(history_entry(m_history_position - 1));
+        replace_line(m_history.newest(m_history_position - 1));
 }
 
 // --- The line's text -------------------------------------------------------
@@ -481,49 +481,13 @@ size_t LineEditor::word_start() const {
     return position;
 }
 
-// --- The history ring ------------------------------------------------------
-
-LineEditor::Pieces LineEditor::history_entry(size_t newest_first) const {
-    const HistoryEntry& entry =
-        m_entries[(m_history_first + m_history_count - 1 - newest_first) % max_history_entries];
-    size_t first = entry.length;
-    if (entry.start + first > history_bytes)
-        first = history_bytes - entry.start;
-    return {{m_history + entry.start, first}, {m_history, size_t(entry.length) - first}};
-}
+// --- The history -----------------------------------------------------------
 
 void LineEditor::history_add(std::string_view text) {
-    if (m_history_count > 0) {
-        Pieces newest = history_entry(0);
-        if (text.size() == newest.first.size() + newest.second.size() &&
-            text.substr(0, newest.first.size()) == newest.first &&
-            text.substr(newest.first.size()) == newest.second)
-            return; // the same as the line before: kept once
-    }
-    while (m_history_count == max_history_entries || m_history_used + text.size() > history_bytes)
-        history_evict_oldest();
-
-    size_t start = 0;
-    if (m_history_count > 0) {
-        const HistoryEntry& oldest = m_entries[m_history_first];
-        start = (oldest.start + m_history_used) % history_bytes;
-    }
-    size_t first = text.size();
-    if (start + first > history_bytes)
-        first = history_bytes - start;
-    __builtin_memcpy(m_history + start, text.data(), first);
-    __builtin_memcpy(m_history, text.data() + first, text.size() - first);
-
-    m_entries[(m_history_first + m_history_count) % max_history_entries] = {uint16_t(start),
-                                                                            uint16_t(text.size())};
-    ++m_history_count;
-    m_history_used += text.size();
-}
-
-void LineEditor::history_evict_oldest() {
-    m_history_used -= m_entries[m_history_first].length;
-    m_history_first = (m_history_first + 1) % max_history_entries;
-    --m_history_count;
+    if (m_history.count() > 0 && m_history.newest(0) == text)
+        return; // the same as the line before: kept once
+    // (A finished line is at most max_line_bytes, which the ring takes.)
+    (void)m_history.push(text);
 }
 
 // --- Screen output ---------------------------------------------------------

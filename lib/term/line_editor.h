@@ -97,6 +97,8 @@
 // from within feed(), set_echo() and start().
 #pragma once
 
+#include "lib/term/history_ring.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -183,8 +185,8 @@ public:
     size_t cursor_column() const { return columns(0, m_cursor); }
 
     // Lines in the history, and the bytes of text they hold.
-    size_t history_count() const { return m_history_count; }
-    size_t history_bytes_used() const { return m_history_used; }
+    size_t history_count() const { return m_history.count(); }
+    size_t history_bytes_used() const { return m_history.bytes_used(); }
 
 private:
     enum class Key : uint8_t { Left, Right, Home, End, Up, Down, Delete };
@@ -196,19 +198,11 @@ private:
         Ss3,    // after ESC O
         Utf8,   // inside a multi-byte UTF-8 character
     };
-    // One history line: where it starts in the ring and how long it is.
-    struct HistoryEntry {
-        uint16_t start;
-        uint16_t length;
-    };
+    using History = HistoryRing<history_bytes, max_history_entries>;
     // A text in up to two pieces (a history entry may wrap around the ring).
-    struct Pieces {
-        std::string_view first;
-        std::string_view second;
-    };
+    using Pieces = History::Text;
 
     static_assert(max_line_bytes <= history_bytes, "a line must fit in the history");
-    static_assert(history_bytes <= 65536 && max_line_bytes < 65536, "HistoryEntry is 16-bit");
 
     // The parser: one function per InputState. Each returns the event of the
     // byte; a byte that ends a sequence unfinished goes back to ground().
@@ -247,10 +241,8 @@ private:
     size_t next_boundary(size_t position) const;
     size_t word_start() const;
 
-    // The history ring.
-    Pieces history_entry(size_t newest_first) const;
+    // Records a finished line in the history (see the file header).
     void history_add(std::string_view text);
-    void history_evict_oldest();
 
     // Screen output; the first four write nothing with echo off.
     void show(size_t from); // writes line()[from, end); the cursor must be at `from`
@@ -282,11 +274,7 @@ private:
     char m_draft[max_line_bytes]; // the line being edited, kept while walking the history
     size_t m_draft_length = 0;
 
-    char m_history[history_bytes];               // entries back to back, wrapping around
-    HistoryEntry m_entries[max_history_entries]; // a ring, oldest at m_history_first
-    size_t m_history_first = 0;
-    size_t m_history_count = 0;
-    size_t m_history_used = 0; // bytes of m_history the entries hold
+    History m_history;
 };
 
 } // namespace capos::term

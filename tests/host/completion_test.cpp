@@ -53,6 +53,15 @@ TEST(Completion, TheSecondWordAfterRunOrSpawnIsAProgram) {
     expect_target("run", CompletionKind::Command, 0, "run");
 }
 
+TEST(Completion, TheSecondWordAfterWaitOrKillIsAJob) {
+    expect_target("wait ", CompletionKind::Job, 5, "");
+    expect_target("kill 1", CompletionKind::Job, 5, "1");
+    expect_target("  wait   12", CompletionKind::Job, 9, "12");
+    expect_target("kill 1 2", CompletionKind::None, 0, "");
+    expect_target("waiter 1", CompletionKind::None, 0, "");
+    expect_target("wait", CompletionKind::Command, 0, "wait");
+}
+
 TEST(Completion, ANameAfterAtIsACapability) {
     expect_target("caps @con", CompletionKind::Capability, 6, "con");
     expect_target("caps @", CompletionKind::Capability, 6, "");
@@ -197,6 +206,9 @@ TEST(Completion, ATabStep) {
               make_tuple(TabAction::Insert, std::string(""), true));
     EXPECT_EQ(step(command, "help", {"help"}, false, false),
               make_tuple(TabAction::Bell, std::string(""), false));
+    // A job's number: a space after it, as after a program.
+    EXPECT_EQ(step(CompletionKind::Job, "1", {"12", "3"}, true, false),
+              make_tuple(TabAction::Insert, std::string("2"), true));
     // A capability: no space after it.
     EXPECT_EQ(step(CompletionKind::Capability, "con", {"console", "timer"}, true, false),
               make_tuple(TabAction::Insert, std::string("sole"), false));

@@ -4,11 +4,13 @@
 // same terminal. It holds nothing else but what its manifest grants, and
 // `caps` shows exactly that. It never ends by itself: an interrupted line,
 // end of input and every error leave it at the prompt.
+#include "lib/capnp/capabilities.h"
 #include "lib/capnp/schema_set.h"
 #include "lib/capnp/text.h"
 #include "lib/log/log_ring.h"
 #include "lib/shell/commands.h"
 #include "lib/shell/completion.h"
+#include "lib/shell/history.h"
 #include "lib/shell/run_command.h"
 #include "lib/term/line_editor.h"
 #include "schema/capos.capnp.capos.h"
@@ -68,36 +70,6 @@ private:
     bool m_truncated = false;
 };
 
-// The lines run so far (what `history` lists), newest last; the oldest are
-// forgotten first.
-class History {
-public:
-    void add(std::string_view line) {
-        if (line.size() > max_line)
-            line = line.substr(0, max_line);
-        Entry& entry = m_entries[m_total % max_entries];
-        __builtin_memcpy(entry.text, line.data(), line.size());
-        entry.length = line.size();
-        ++m_total;
-    }
-    size_t total() const { return m_total; }
-    size_t first() const { return m_total > max_entries ? m_total - max_entries : 0; }
-    std::string_view at(size_t number) const {
-        const Entry& entry = m_entries[number % max_entries];
-        return {entry.text, entry.length};
-    }
-
-private:
-    static constexpr size_t max_entries = 32;
-    static constexpr size_t max_line = 160;
-    struct Entry {
-        char text[max_line];
-        size_t length;
-    };
-    Entry m_entries[max_entries] = {};
-    size_t m_total = 0;
-};
-
 class Shell {
 public:
     // `spawner` may be null: `run` and `spawn` then say so.
@@ -132,9 +104,12 @@ public:
                 // The reply lives in the runtime's transport buffer, which
                 // the command's own calls reuse: work on a copy.
                 std::string_view line = read.value().line();
-                size_t length = line.size() < sizeof m_line ? line.size() : sizeof m_line;
-                __builtin_memcpy(m_line, line.data(), length);
-                execute({m_line, length});
+                if (line.size() > sizeof m_line) { // (the terminal promises no such line)
+                    say("shell: a line longer than the terminal's longest is not run");
+                    break;
+                }
+                __builtin_memcpy(m_line, line.data(), line.size());
+                execute({m_line, line.size()});
                 break;
             }
             case LineEnd::Interrupted:
@@ -386,9 +361,9 @@ private:
     }
 
     // Calls `f` with each name a Tab may complete to: the commands, the
-    // programs the spawner starts, the capabilities held (also those named
-    // with `-> @name`), the methods of the interface `capability` speaks
-    // (from the schema, its superclasses' too).
+    // programs the spawner starts, the jobs' numbers, the capabilities held
+    // (also those named with `-> @name`), the methods of the interface
+    // `capability` speaks (from the schema, its superclasses' too).
     template <typename F>
     void for_each_candidate(CompletionKind kind, std::string_view capability, F&& f) {
         switch (kind) {
@@ -399,6 +374,16 @@ private:
         case CompletionKind::Program:
             for (std::string_view name : programs())
                 f(name);
+            break;
+        case CompletionKind::Job:
+            // (Written out where they stay put while the names are in use.)
+            for (size_t i = 0; i < m_job_count; ++i) {
+                Line number;
+                number.udec(m_jobs[i].number);
+                size_t length = number.view().size();
+                __builtin_memcpy(m_job_numbers[i], number.view().data(), length);
+                f(std::string_view(m_job_numbers[i], length));
+            }
             break;
         case CompletionKind::Capability: {
             const capos::abi::CapSetPage& set = capos::rt::capset();
@@ -444,9 +429,11 @@ private:
     }
 
     // The programs ProcessSpawner starts, asked for once (again at the next
-    // Tab after a failure); none without a spawner.
+    // Tab after a failure); none without a spawner, also once it is dropped.
     std::span<const std::string_view> programs() {
-        if (m_programs_read || !m_spawner)
+        if (!m_spawner)
+            return {};
+        if (m_programs_read)
             return {m_programs, m_program_count};
         m_program_count = 0;
         size_t used = 0;
@@ -516,7 +503,9 @@ private:
         Words words(line);
         if (words.count() == 0)
             return;
-        m_history.add(line);
+        // (The line is at most the terminal's longest, which the history
+        // keeps whole.)
+        (void)m_history.push(line);
         for (const Command& command : commands()) {
             if (command.name == words[0]) {
                 std::string_view rest = line.substr(line.find(words[0]) + words[0].size());
@@ -749,11 +738,22 @@ private:
         }
     }
 
+    // history: the lines held, each whole (a Line would cut a long one),
+    // numbered from the first line run.
     void history(std::string_view) {
-        for (size_t number = m_history.first(); number < m_history.total(); ++number) {
-            Line line;
-            line.udec(number + 1).add("  ").add(m_history.at(number));
-            say(line.view());
+        for (size_t i = 0; i < m_history.count(); ++i) {
+            capos::shell::History::Text text = m_history.oldest(i);
+            CAPOS_ASSERT(text.size() <= sizeof m_line); // only lines run are pushed
+            Line number;
+            number.udec(m_history.evicted() + i + 1).add("  ");
+            char out[32 + sizeof m_line + 1];
+            size_t length = 0;
+            for (std::string_view piece : {number.view(), text.first, text.second}) {
+                __builtin_memcpy(out + length, piece.data(), piece.size());
+                length += piece.size();
+            }
+            out[length++] = '\n';
+            write({out, length});
         }
     }
 
@@ -1274,26 +1274,37 @@ private:
             return;
         }
         std::span<const capos::capnp::Word> reply(m_call_results, cqe.result_len / 8);
+        // Every capability the answer holds is a new id of the shell's table
+        // (a kernel service's as much as one a server sent, which the answer
+        // also lists after the message): each is kept under a name or
+        // released below, whatever else happens.
+        std::span<const capos::abi::CapRecord> records;
+        if (cqe.cap_count <= capos::abi::max_transfers &&
+            cqe.result_len + cqe.cap_count * sizeof(capos::abi::CapRecord) <= sizeof m_call_results)
+            records = {reinterpret_cast<const capos::abi::CapRecord*>(
+                           reinterpret_cast<const uint8_t*>(m_call_results) + cqe.result_len),
+                       cqe.cap_count};
+        ResultCaps caps;
+        capos::capnp::MessageReader walk(reply,
+                                         capos::capnp::ReaderLimits::for_message(reply.size()));
         capos::capnp::MessageReader reader(reply,
                                            capos::capnp::ReaderLimits::for_message(reply.size()));
         if (cqe.result == int32_t(capos::abi::CallStatus::Exception)) {
             capos::schema::CapException::Reader exception(reader.root());
             say(Line("exception: ").add(exception.message()).view());
+            gather_result_caps(walk, records, caps);
+            keep_result_caps(caps, {});
             return;
         }
-        // Results: capabilities in them are new ids of the shell's table;
-        // the first is bound to `-> @name` when given.
-        uint32_t first_capability = 0;
-        uint64_t first_interface = 0;
+        // Results: in the order they print (what the names follow), then
+        // any the printing did not reach.
         auto print = [&](capos::capnp::TextSink& sink, uint32_t index, uint64_t field_interface) {
             if (index == capos::capnp::PointerReader::no_capability) {
                 sink.write("null");
                 return;
             }
-            if (first_capability == 0) {
-                first_capability = index;
-                first_interface = field_interface;
-            }
+            if (!holds_already(index) && !caps.add(index, field_interface))
+                caps.overflow += capos::rt::release(capos::abi::CapId{index}) >= 0 ? 1 : 0;
             sink.write("<capability ");
             sink.write_unsigned(index);
             sink.write(">");
@@ -1308,29 +1319,136 @@ private:
             say(Line("shell: call: the results do not read: ")
                     .add(capos::capnp::to_string(printed.error()))
                     .view());
-            return;
+        } else {
+            write(sink.text());
+            say(sink.truncated() ? " ..." : "");
         }
-        write(sink.text());
-        say(sink.truncated() ? " ..." : "");
-        if (!bind.empty()) {
-            if (first_capability == 0) {
-                say("shell: call: the results hold no capability to name");
+        gather_result_caps(walk, records, caps);
+        if (!bind.empty() && caps.count == 0)
+            say("shell: call: the results hold no capability to name");
+        keep_result_caps(caps, bind);
+    }
+
+    // The capabilities of one call's answer, each once, in the order found.
+    struct ResultCaps {
+        static constexpr size_t max = 32;
+        uint32_t ids[max];
+        uint64_t interfaces[max];
+        size_t count = 0;
+        size_t overflow = 0; // found beyond `max` (released as found)
+
+        bool has(uint32_t id) const {
+            for (size_t i = 0; i < count; ++i) {
+                if (ids[i] == id)
+                    return true;
+            }
+            return false;
+        }
+        // False when full (the caller releases it). An interface learnt
+        // later fills in one not known before.
+        bool add(uint32_t id, uint64_t interface_id) {
+            for (size_t i = 0; i < count; ++i) {
+                if (ids[i] != id)
+                    continue;
+                if (interfaces[i] == 0)
+                    interfaces[i] = interface_id;
+                return true;
+            }
+            if (count == max)
+                return false;
+            ids[count] = id;
+            interfaces[count++] = interface_id;
+            return true;
+        }
+    };
+
+    // Adds to `caps` every capability pointer of `message` (a walk of the
+    // wire, whatever the schema says) and every capability `records` lists.
+    // One the shell held before the call is not the call's to give (it is
+    // left as it is); one past what `caps` holds is released at once.
+    void gather_result_caps(const capos::capnp::MessageReader& message,
+                            std::span<const capos::abi::CapRecord> records, ResultCaps& caps) {
+        auto found = [&](uint32_t id, uint64_t interface_id) {
+            if (id == capos::capnp::PointerReader::no_capability || holds_already(id))
+                return;
+            if (!caps.add(id, interface_id))
+                caps.overflow += capos::rt::release(capos::abi::CapId{id}) >= 0 ? 1 : 0;
+        };
+        (void)capos::capnp::for_each_capability(
+            message, [&](const capos::capnp::CapabilityPointer& pointer) {
+                found(pointer.index, 0);
+                return true;
+            });
+        for (const capos::abi::CapRecord& record : records)
+            found(record.cap, record.interface_id);
+    }
+
+    // Whether `id` is one the shell held before: a CapSet entry or a name.
+    bool holds_already(uint32_t id) const {
+        const capos::abi::CapSetPage& set = capos::rt::capset();
+        for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+            if (set.entries[i].cap_id == id && (s_dropped >> i & 1) == 0)
+                return true;
+        }
+        for (size_t i = 0; i < m_named_count; ++i) {
+            if (m_named[i].id.raw == id)
+                return true;
+        }
+        return false;
+    }
+
+    // Keeps a call's result capabilities under `-> @name`: the first as
+    // @name, the next as @name2, @name3, ...; any that cannot have its name
+    // (taken, too long, the shell's names all used) and all of them without
+    // `-> @name` are released. Each is said, kept or released.
+    void keep_result_caps(const ResultCaps& caps, std::string_view bind) {
+        for (size_t i = 0; i < caps.count; ++i) {
+            capos::abi::CapId id{caps.ids[i]};
+            Line line("shell: call: released <capability ");
+            line.udec(id.raw).add('>');
+            if (bind.empty()) {
+                (void)capos::rt::release(id);
+                say(line.add(" (keep it with '-> @name')").view());
+                continue;
+            }
+            char name[capos::abi::capset_name_max + 8];
+            size_t length = 0;
+            Line suffix;
+            if (i > 0)
+                suffix.udec(i + 1);
+            std::string_view number = suffix.view();
+            bool fits = bind.size() + number.size() <= capos::abi::capset_name_max;
+            if (fits) {
+                __builtin_memcpy(name, bind.data(), bind.size());
+                __builtin_memcpy(name + bind.size(), number.data(), number.size());
+                length = bind.size() + number.size();
+            }
+            std::string_view chosen(name, length);
+            capos::abi::CapId taken;
+            uint64_t taken_interface;
+            if (!fits) {
+                (void)capos::rt::release(id);
+                say(line.add(": '@").add(bind).add(number).add("' is too long a name").view());
+            } else if (find_cap(chosen, taken, taken_interface)) {
+                (void)capos::rt::release(id);
+                say(line.add(": '@").add(chosen).add("' is taken").view());
             } else if (m_named_count == max_named) {
-                say("shell: call: too many named capabilities");
+                (void)capos::rt::release(id);
+                say(line.add(": too many named capabilities").view());
             } else {
                 Named& named = m_named[m_named_count++];
-                named.id = capos::abi::CapId{first_capability};
-                named.interface_id = first_interface;
-                named.name_length = bind.size();
-                __builtin_memcpy(named.name, bind.data(), bind.size());
-                say(Line("@")
-                        .add(bind)
-                        .add(" is <capability ")
-                        .udec(first_capability)
-                        .add(">")
-                        .view());
+                named.id = id;
+                named.interface_id = caps.interfaces[i];
+                named.name_length = length;
+                __builtin_memcpy(named.name, name, length);
+                say(Line("@").add(chosen).add(" is <capability ").udec(id.raw).add(">").view());
             }
         }
+        if (caps.overflow > 0)
+            say(Line("shell: call: released ")
+                    .udec(caps.overflow)
+                    .add(" more capabilities")
+                    .view());
     }
 
     // ps: every process, through ProcessInspector ("processes").
@@ -1587,9 +1705,10 @@ private:
 
     capos::rt::Capability<TerminalSession>& m_terminal;
     capos::rt::Capability<ProcessSpawner>* m_spawner;
-    char m_line[1024]; // the line being run (the terminal's longest)
-    History m_history;
+    char m_line[TerminalSession::max_line]; // the line being run (the terminal's longest)
+    capos::shell::History m_history;
     Job m_jobs[max_jobs] = {};
+    char m_job_numbers[max_jobs][20]; // the jobs' numbers as Tab offers them
     // Capabilities the shell received from calls, by the name given them.
     struct Named {
         char name[capos::abi::capset_name_max + 1];
