@@ -57,13 +57,15 @@ endfunction()
 
 # User programs: freestanding C++ at ordinary user addresses (small code model),
 # built with ThinLTO like the kernel (the runtime's ring client and the
-# generated code inline into the program),
+# generated code inline into the program) and a section per function (the hot
+# ones placed together: user/CMakeLists.txt),
 # statically linked with the runtime (user/rt) at the addresses user/rt/linker.ld
 # gives. No SSE for now: the kernel does not yet save FPU/SIMD state across
 # context switches, so user code must not use it either.
 set(CAPOS_USER_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
     -flto=thin
+    -ffunction-sections
     -mcmodel=small
     -mno-mmx
     -mno-sse

@@ -110,14 +110,18 @@ public:
 
 private:
     static constexpr size_t buffer_words = 4096 / 8;
+    // The small fields first, then the buffers: a call with small messages
+    // touches the page of the fields and the params' start, and the page of
+    // the results' start (every page touched after an address-space switch
+    // costs a refill under QEMU, docs/performance.md).
     RingClient* m_ring;
+    uint32_t m_transfer_count = 0;
+    uint32_t m_received_count = 0;
+    abi::TransferDescriptor m_transfers[abi::max_transfers];
+    abi::CapRecord m_received[abi::max_transfers];
     alignas(8) capnp::Word m_params[buffer_words];
     // Results, then the CapRecords of capabilities that came with them.
     alignas(8) capnp::Word m_results[buffer_words + abi::max_transfers * 2];
-    abi::TransferDescriptor m_transfers[abi::max_transfers];
-    uint32_t m_transfer_count = 0;
-    abi::CapRecord m_received[abi::max_transfers];
-    uint32_t m_received_count = 0;
 };
 
 } // namespace capos::rt
