@@ -70,18 +70,22 @@ Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name,
     auto tables = PageTables::create_address_space(kernel_page_tables(), *ledger);
     if (tables.is_error())
         return Err{SpawnError::OutOfMemory};
-    auto memory = heap_allocate(sizeof(Process), alignof(Process));
-    auto slots = heap_allocate(sizeof(ProcessCapTable::Slot) * limits.capability_slots,
-                               alignof(ProcessCapTable::Slot));
-    if (memory.is_error() || slots.is_error()) {
-        if (memory.is_ok())
-            heap_free(memory.value());
-        if (slots.is_ok())
-            heap_free(slots.value());
+    // The process and its capability slots in one allocation, the process at
+    // the start of a page: its fields and its first slots (the capabilities it
+    // was started with, which its calls name most) share that page. Every page
+    // the kernel touches after an address-space switch costs QEMU a refill
+    // (docs/performance.md).
+    using Slot = ProcessCapTable::Slot;
+    static_assert(sizeof(Process) < page_size, "the process's fields must fit one page");
+    constexpr size_t slots_offset =
+        (sizeof(Process) + alignof(Slot) - 1) / alignof(Slot) * alignof(Slot);
+    auto memory = heap_allocate(slots_offset + sizeof(Slot) * limits.capability_slots, page_size);
+    if (memory.is_error()) {
         (void)tables.value().destroy_address_space();
         return Err{SpawnError::OutOfMemory};
     }
-    auto* slot_array = static_cast<ProcessCapTable::Slot*>(slots.value());
+    auto* slot_array =
+        reinterpret_cast<Slot*>(static_cast<std::byte*>(memory.value()) + slots_offset);
     for (size_t i = 0; i < limits.capability_slots; ++i)
         new (&slot_array[i]) ProcessCapTable::Slot();
     auto* process = new (memory.value()) Process(
@@ -324,8 +328,7 @@ void Process::destroy() {
     this->~Process();
     for (size_t i = 0; i < slot_count; ++i)
         slots[i].~Slot();
-    heap_free(slots);
-    heap_free(this);
+    heap_free(this); // the slots too (create)
 }
 
 void activate_address_space_of(Thread* thread) {
