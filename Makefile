@@ -42,10 +42,13 @@ configure: $(BUILD_DIR)/build.ninja
 build: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# QEMU's status 1 is the kernel's orderly power-off (`halt`; docs/boot.md,
+# exit codes): make reports it as success, any other status as it is.
 run: build
-	$(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
+	@status=0; $(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
 	    --initrd $(BUILD_DIR)/system/$(SYSTEM).cpio $(if $(APPEND),--append "$(APPEND)") \
-	    $(if $(QEMU_EXTRA),-- $(QEMU_EXTRA))
+	    $(if $(QEMU_EXTRA),-- $(QEMU_EXTRA)) || status=$$?; \
+	if [ $$status -eq 1 ]; then echo "capOS powered off."; exit 0; fi; exit $$status
 
 run-iso: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target iso
