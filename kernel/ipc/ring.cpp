@@ -223,7 +223,7 @@ uint8_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
 // capability table is asked first (CapTable::find), then the raw entry's
 // fields at once, then the result buffer is probed. A submission that fails
 // any of them is the general path's, which finds its exact error: the two
-// answer every submission alike (scenario.ring_paths compares them). nullptr
+// answer every submission alike (scenario.user_ring_general compares them). nullptr
 // when the general path must take it.
 [[gnu::always_inline]] inline KernelService* small_call_target(Process& process,
                                                                const abi::Sqe& raw) {
