@@ -1,6 +1,6 @@
 // sleep <milliseconds>: sleeps that long on the timer it is granted as
 // "timer", then exits 0. Exits 2 for a missing or malformed argument, 1
-// without a timer.
+// without a timer or when the sleep fails (each said in one line).
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"
 
@@ -17,7 +17,13 @@ int main() {
         return 2;
     }
     auto timer = capos::rt::lookup<capos::schema::Timer>("timer");
-    if (timer.is_error())
+    if (timer.is_error()) {
+        capos::rt::debug_write_line("sleep: no 'timer' capability (Timer) to sleep on");
         return 1;
-    return timer.value()->sleep(milliseconds * 1'000'000).is_error() ? 1 : 0;
+    }
+    if (timer.value()->sleep(milliseconds * 1'000'000).is_error()) {
+        capos::rt::debug_write_line("sleep: the timer refused the sleep");
+        return 1;
+    }
+    return 0;
 }
