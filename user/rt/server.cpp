@@ -3,26 +3,36 @@
 
 namespace capos::rt {
 
-abi::Sqe Server::receive_sqe() const {
+abi::Sqe recv_sqe(abi::CapId owner, std::span<capnp::Word> buffer) {
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Recv);
-    sqe.cap = m_owner.raw;
-    sqe.result_addr = reinterpret_cast<uint64_t>(m_receive);
-    sqe.result_len = sizeof(m_receive);
+    sqe.cap = owner.raw;
+    sqe.result_addr = reinterpret_cast<uint64_t>(buffer.data());
+    sqe.result_len = uint32_t(buffer.size_bytes());
     return sqe;
 }
 
-abi::Sqe Server::reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
-                           bool exception) const {
+abi::Sqe return_sqe(abi::CapId owner, uint32_t call_id, std::span<const capnp::Word> message,
+                    bool exception) {
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Return);
     sqe.flags = exception ? abi::SqeReturnException : 0;
-    sqe.cap = m_owner.raw;
+    sqe.cap = owner.raw;
     sqe.call_id = call_id;
     if (!message.empty()) {
         sqe.params_addr = reinterpret_cast<uint64_t>(message.data());
         sqe.params_len = uint32_t(message.size() * 8);
     }
+    return sqe;
+}
+
+abi::Sqe Server::receive_sqe() {
+    return recv_sqe(m_owner, m_receive);
+}
+
+abi::Sqe Server::reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
+                           bool exception) const {
+    abi::Sqe sqe = return_sqe(m_owner, call_id, message, exception);
     if (m_transfer_count > 0) {
         sqe.transfer_count = m_transfer_count;
         sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);

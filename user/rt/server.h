@@ -21,6 +21,13 @@
 
 namespace capos::rt {
 
+// The entries an endpoint's owner submits: a RECV of the next call into
+// `buffer`, and the RETURN of call `call_id` with `message` (empty: no
+// message), as results or, with `exception`, as a CapException.
+abi::Sqe recv_sqe(abi::CapId owner, std::span<capnp::Word> buffer);
+abi::Sqe return_sqe(abi::CapId owner, uint32_t call_id, std::span<const capnp::Word> message,
+                    bool exception);
+
 struct ReceivedCall {
     abi::RecvHeader header;
     std::span<const capnp::Word> params;          // valid until the next receive
@@ -88,7 +95,7 @@ public:
     }
 
 private:
-    abi::Sqe receive_sqe() const;
+    abi::Sqe receive_sqe();
     abi::Sqe reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
                        bool exception) const;
     // The call a RECV's completion delivered into the receive buffer.

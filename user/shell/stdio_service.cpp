@@ -1,6 +1,7 @@
 #include "user/shell/stdio_service.h"
 #include "lib/ring/ring.h"
 #include "lib/rpc/rpc.h"
+#include "user/rt/server.h"
 
 namespace capos::shell {
 
@@ -20,15 +21,6 @@ using schema::TerminalSession;
 constexpr size_t large_words = ring::max_message_bytes / 8;
 alignas(8) capnp::Word g_large[large_words];
 alignas(8) capnp::Word g_results[(StdIO::max_line + 256) / 8];
-
-abi::Sqe receive_sqe(abi::CapId owner, std::span<capnp::Word> buffer) {
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Recv);
-    sqe.cap = owner.raw;
-    sqe.result_addr = reinterpret_cast<uint64_t>(buffer.data());
-    sqe.result_len = uint32_t(buffer.size_bytes());
-    return sqe;
-}
 
 // What the service does for each method (StdIO's generated dispatch); a
 // foreground readLine never comes here.
@@ -67,7 +59,7 @@ void StdioService::start(rt::Capability<TerminalSession>& terminal, abi::CapId o
 }
 
 void StdioService::receive() {
-    m_ticket = rt::ring().submit(receive_sqe(m_owner, m_receive));
+    m_ticket = rt::ring().submit(rt::recv_sqe(m_owner, m_receive));
 }
 
 void StdioService::close() {
@@ -108,23 +100,14 @@ void StdioService::answer_read(std::string_view text, StdInputEnd end) {
 }
 
 void StdioService::reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception) {
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Return);
-    sqe.flags = exception ? abi::SqeReturnException : 0;
-    sqe.cap = m_owner.raw;
-    sqe.call_id = call_id;
-    if (!message.empty()) {
-        sqe.params_addr = reinterpret_cast<uint64_t>(message.data());
-        sqe.params_len = uint32_t(message.size() * 8);
-    }
     // A caller that has ended is answered into the void; nothing to do then.
-    (void)rt::ring().run(sqe);
+    (void)rt::ring().run(rt::return_sqe(m_owner, call_id, message, exception));
 }
 
 bool StdioService::refuse_large(Refusal refusal) {
     // The call at the head of the queue is larger than m_receive: it is
     // queued already, so this RECV takes it at once (or fails).
-    abi::Cqe large = rt::ring().run(receive_sqe(m_owner, g_large));
+    abi::Cqe large = rt::ring().run(rt::recv_sqe(m_owner, g_large));
     if (large.result < 0) {
         close();
         return false;
