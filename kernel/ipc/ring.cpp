@@ -209,9 +209,9 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
         .user_data = call.user_data, .result = int32_t(status), .result_len = uint32_t(bytes)};
 }
 
-// The flags of a small call (below); never a CALL's flags when the command
-// line asks for the general path only (ring=general).
-uint8_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
+// The flags of a small call (below); when the command line asks for the
+// general path only (ring=general), a value no flags byte has.
+uint16_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
 
 // The fast path of the commonest call: a CALL of a kernel service whose
 // params come in the entry and are flat (nothing, or a root struct without
@@ -419,7 +419,7 @@ std::optional<PendingReply> Invocation::defer() {
 }
 
 void ring_general_path_only() {
-    g_small_call_flags = 0xff; // sqe_call_flags has unused bits: no CALL's flags
+    g_small_call_flags = 0x100;
 }
 
 int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) {

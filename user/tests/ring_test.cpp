@@ -894,6 +894,25 @@ void small_call_edges(uint32_t null_cap, uint32_t console_cap) {
             }
         }
     }
+    // Other flags on an otherwise small call: BadFlags, or the general path's
+    // answer, never the fast path's (whatever flags value means "off" there).
+    const uint8_t other_flags[] = {0xff, 0x83, 0x80, abi::SqeInlineParams,
+                                   abi::SqeInlineParams | 0x40};
+    for (uint8_t flags : other_flags) {
+        for (const Target& target : targets) {
+            abi::Sqe sqe{};
+            sqe.opcode = uint8_t(abi::Opcode::Call);
+            sqe.flags = flags;
+            sqe.cap = target.cap;
+            sqe.interface_id = target.interface_id;
+            sqe.method = target.method;
+            sqe.user_data = g_next_user_data++;
+            abi::Cqe cqe = test::raw::run(sqe);
+            ++sent;
+            returned += cqe.user_data == sqe.user_data;
+            refused += cqe.result < 0;
+        }
+    }
     suite.check("small calls at the fast path's edges each complete with their user_data",
                 returned == sent && test::raw::unread() == 0);
     suite.check("... some answered in the completion, some refused",
