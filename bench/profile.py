@@ -15,6 +15,7 @@ of operations. Counts are exact and do not depend on the host's load.
       ipc_raw timer_now_1 ...
 """
 import argparse
+import bisect
 import os
 import re
 import subprocess
@@ -206,6 +207,59 @@ def function_starts(build):
     return starts
 
 
+def code_functions(build):
+    """(start, end, where: name) of every function in the kernel and in the
+    user programs of the profiled figures, sorted by start."""
+    spans = []
+    for where, elf in [("kernel", "kernel/kernel.elf")] + [
+            (program, "user/bench/%s.elf" % program) for program in USER_PROGRAMS]:
+        run = subprocess.run(["nm", "-S", "--defined-only", os.path.join(build, elf)],
+                             stdout=subprocess.PIPE, text=True, check=True)
+        for line in run.stdout.splitlines():
+            fields = line.split(maxsplit=3)
+            if len(fields) == 4 and fields[2] in "tTwW":
+                start = int(fields[0], 16)
+                spans.append((start, start + int(fields[1], 16), where, fields[3]))
+    spans.sort()
+    return spans
+
+
+def code_page_rows(build, code_pages, epochs, top):
+    """The code pages the figure ran code in after its switches, with the
+    functions in each (by size, largest first)."""
+    spans = code_functions(build)
+    rows = []
+    for count, address in sorted(code_pages, key=lambda p: -p[0])[:top]:
+        page = int(address, 16)
+        inside = [(min(end, page + 4096) - max(start, page), where, name)
+                  for start, end, where, name in spans if start < page + 4096 and end > page]
+        inside.sort(key=lambda f: -f[0])
+        where = inside[0][1] if inside else "?"
+        names = demangle([name for _, _, name in inside[:4]])
+        short = [n.split("(")[0][-40:] for n in names if n]
+        rows.append("| %s %s | %.2f | %s |" % (where, address, count / epochs, ", ".join(short)))
+    return rows
+
+
+def lookup_rows(build, sites, epochs, top):
+    """The blocks entered by a lookup for the first time after a switch,
+    summed by the function holding them."""
+    spans = code_functions(build)
+    starts = [span[0] for span in spans]
+    totals = {}
+    for count, address in sites:
+        at = bisect.bisect_right(starts, address) - 1
+        if at >= 0 and spans[at][0] <= address < max(spans[at][1], spans[at][0] + 1):
+            key = (spans[at][2], spans[at][3])
+        else:
+            key = ("kernel" if address >= 0xffff800000000000 else "user", "0x%x" % address)
+        totals[key] = totals.get(key, 0) + count
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:top]
+    names = demangle([name for (_, name), _ in ranked])
+    return ["| %s: %s | %.1f |" % (where, (name or raw).split("(")[0][-60:], count / epochs)
+            for ((where, raw), count), name in zip(ranked, names)]
+
+
 def demangle(names):
     run = subprocess.run(["c++filt"], input="\n".join(names), stdout=subprocess.PIPE, text=True,
                          check=True)
@@ -340,7 +394,9 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
     with tempfile.TemporaryDirectory() as work:
         archive = build_archive(build, figure, work)
         syms = symbols(build, work)
-        report = os.path.join(work, "report.txt")
+        # CAPOS_PROFILE_KEEP=DIR keeps the plugin's raw report (every lookup
+        # site, code page and block) in DIR for a closer look.
+        report = os.path.join(os.environ.get("CAPOS_PROFILE_KEEP", work), "report.txt")
         cmd = ["qemu-system-x86_64", "-M", "q35", "-cpu", "max", "-accel", "tcg", "-smp", "1",
                "-m", "128M", "-no-reboot", "-display", "none",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-serial", "stdio",
@@ -355,6 +411,7 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
         values, functions, image_pages, blocks, runs, user_blocks = {}, [], [], {}, {}, {}
+        code_pages, lookup_sites = [], []
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
@@ -368,6 +425,10 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
                     user_blocks[int(parts[1], 16)] = int(parts[2])
                 elif parts[0] == "image_page":
                     image_pages.append((int(parts[1]), parts[2].strip()))
+                elif parts[0] == "code_page":
+                    code_pages.append((int(parts[1]), parts[2].strip()))
+                elif parts[0] == "lookup_site":
+                    lookup_sites.append((int(parts[1]), int(parts[2], 16)))
                 else:
                     values[parts[0]] = int(parts[1])
     if values.get("windows") != 1:
@@ -382,6 +443,7 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
     print("| instructions | %.0f |" % (values["insns"] / ops))
     print("| of which user | %.0f |" % (values["user_insns"] / ops))
     print("| system calls | %.2f |" % (values["syscalls"] / ops))
+    print("| blocks entered by a lookup, not a chained jump | %.1f |" % (values["lookups"] / ops))
     print("| returns and indirect calls and jumps: user | %.1f |" % (values["user_indirect"] / ops))
     print("| returns and indirect calls and jumps: kernel | %.1f |"
           % (values["kernel_indirect"] / ops))
@@ -405,6 +467,8 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
         print("| per switch: code pages | %.1f |" % (values["epoch_code_pages"] / epochs))
         print("| per switch: data pages | %.1f |" % (values["epoch_data_pages"] / epochs))
         print("| per switch: translation blocks | %.1f |" % (values["epoch_blocks"] / epochs))
+        print("| per switch: blocks first looked up after it | %.1f |"
+              % (values["first_lookups"] / epochs))
         for region in ("user", "direct_map", "kernel_image", "kernel_other"):
             print("| per switch: data pages, %s | %.1f |"
                   % (region.replace("_", " "), values["epoch_data_pages_" + region] / epochs))
@@ -416,6 +480,18 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             address, *in_page = rest.split()
             print("| %s | %.2f | %s |" % (address, count / epochs,
                                           " ".join(demangle(in_page))[:100]))
+        print()
+    if lines and lookup_sites and values["switches"]:
+        print("| blocks first looked up after a switch, by function | per switch |")
+        print("|---|---:|")
+        for row in lookup_rows(build, lookup_sites, epochs, top):
+            print(row)
+        print()
+    if lines and code_pages and values["switches"]:
+        print("| code page | share of switches | functions in it (largest first) |")
+        print("|---|---:|---|")
+        for row in code_page_rows(build, code_pages, epochs, top):
+            print(row)
         print()
     # For --ordering: a function of a figure that switches address spaces
     # runs again after every switch, when each code page it is on must be

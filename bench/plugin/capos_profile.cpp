@@ -49,6 +49,7 @@ std::vector<Symbol> g_symbols;      // functions, sorted by start
 std::vector<Symbol> g_data_symbols; // objects (data, bss, rodata), sorted by start
 // For each kernel-image data page: the epochs that touched it.
 std::map<uint64_t, uint64_t> g_image_page_epochs;
+std::map<uint64_t, uint64_t> g_code_page_epochs; // code page -> epochs that ran code in it
 
 std::vector<uint64_t> g_function_insns;
 // Instructions run in each kernel translation block, by its first address:
@@ -96,6 +97,10 @@ struct Block {
     uint64_t last_vaddr; // of its last instruction
     uint32_t insns;
     int function; // index into g_symbols, -1: user, -2: unknown kernel address
+    // Its last instruction lets QEMU chain it straight to the next block when
+    // that block starts on the same page as this one (a direct jump, call or
+    // branch, or no branch at all); otherwise the next block is looked up.
+    bool chainable = true;
 };
 
 constexpr uint64_t kernel_half = 0xffff800000000000ull;
@@ -113,12 +118,25 @@ int function_of(uint64_t address) {
     return int(it - g_symbols.begin());
 }
 
+// Blocks entered by a lookup rather than a chained jump (after a return, an
+// indirect branch, a jump to another page, or an instruction that leaves the
+// translated code: system calls and returns, stac/clac, CR3 and MSR writes):
+// in all, and the first time in each epoch (after a CR3 write the jump cache
+// is empty, so those are the expensive ones), by block address.
+uint64_t g_lookups = 0, g_first_lookups = 0;
+std::unordered_set<uint64_t> g_looked_up; // this epoch's
+std::unordered_map<uint64_t, uint64_t> g_first_lookup_sites;
+const Block* g_previous = nullptr;
+
 void end_epoch() {
+    g_looked_up.clear();
     if (g_code_pages.empty() && g_data_pages.empty())
         return;
     ++g_epochs;
     g_code_page_sum += g_code_pages.size();
     g_data_page_sum += g_data_pages.size();
+    for (uint64_t page : g_code_pages)
+        ++g_code_page_epochs[page];
     for (uint64_t page : g_data_pages) {
         ++g_region_sum[region_of(page)];
         if (region_of(page) == KernelImage)
@@ -134,6 +152,16 @@ void on_block(unsigned int, void* data) {
     if (!g_open)
         return;
     auto* block = static_cast<Block*>(data);
+    const Block* previous = g_previous;
+    g_previous = block;
+    if (previous == nullptr || !previous->chainable ||
+        (previous->vaddr >> 12) != (block->vaddr >> 12)) {
+        ++g_lookups;
+        if (g_looked_up.insert(block->vaddr).second) {
+            ++g_first_lookups;
+            ++g_first_lookup_sites[block->vaddr];
+        }
+    }
     g_insns += block->insns;
     if (block->function == -1) {
         g_user_insns += block->insns;
@@ -191,6 +219,8 @@ void on_syscall(unsigned int, void*) {
 
 void on_open(unsigned int, void*) {
     g_open = true;
+    g_previous = nullptr;
+    g_looked_up.clear();
     ++g_windows;
     g_code_pages.clear();
     g_data_pages.clear();
@@ -232,6 +262,31 @@ bool is_indirect_branch(const uint8_t* bytes, size_t size) {
     return false;
 }
 
+// An instruction after which QEMU cannot chain to the next block: a branch
+// through a register, memory or the stack, or one that ends the block and
+// returns to QEMU's loop (system call and return, interrupt return, stac,
+// clac, swapgs, writes to control registers and MSRs, sti, hlt, int).
+bool ends_unchained(const uint8_t* bytes, size_t size) {
+    if (is_indirect_branch(bytes, size))
+        return true;
+    size_t i = 0;
+    if (i < size && (bytes[i] & 0xf0) == 0x40)
+        ++i; // REX
+    if (i >= size)
+        return false;
+    uint8_t op = bytes[i];
+    if (op == 0xcf || op == 0xfb || op == 0xf4 || op == 0xcd || op == 0xcc)
+        return true; // iret, sti, hlt, int n, int3
+    if (op != 0x0f || i + 1 >= size)
+        return false;
+    uint8_t op2 = bytes[i + 1];
+    if (op2 == 0x05 || op2 == 0x07 || op2 == 0x30 || op2 == 0x22)
+        return true; // syscall, sysret, wrmsr, mov to a control register
+    if (op2 == 0x01 && i + 2 < size)
+        return bytes[i + 2] == 0xca || bytes[i + 2] == 0xcb || bytes[i + 2] == 0xf8;
+    return false; // clac, stac, swapgs above
+}
+
 Kind kind_of(const uint8_t* bytes, size_t size) {
     size_t i = 0;
     bool rex_b = false;
@@ -265,6 +320,8 @@ void on_translate(qemu_plugin_id_t, struct qemu_plugin_tb* tb) {
         qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS,
                                          QEMU_PLUGIN_MEM_RW, nullptr);
         auto* bytes = static_cast<const uint8_t*>(qemu_plugin_insn_data(insn));
+        if (i + 1 == n)
+            block->chainable = !ends_unchained(bytes, qemu_plugin_insn_size(insn));
         switch (kind_of(bytes, qemu_plugin_insn_size(insn))) {
         case Kind::Cr3Write:
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_cr3, QEMU_PLUGIN_CB_NO_REGS, nullptr);
@@ -306,6 +363,10 @@ void write_report() {
     out << "user_indirect " << g_user_indirect << "\n";
     out << "kernel_indirect " << g_kernel_indirect << "\n";
     out << "lock_objects " << g_locks.size() << "\n";
+    out << "lookups " << g_lookups << "\n";
+    out << "first_lookups " << g_first_lookups << "\n";
+    for (auto& [address, count] : g_first_lookup_sites)
+        out << "lookup_site " << count << " " << std::hex << address << std::dec << "\n";
     for (int r = 0; r < region_count; ++r)
         out << "epoch_data_pages_" << region_names[r] << " " << g_region_sum[r] << "\n";
     // The kernel-image data pages the epochs touched, with the objects in
@@ -326,6 +387,9 @@ void write_report() {
         }
         out << "\n";
     }
+    // Every code page the epochs ran code in, and in how many epochs.
+    for (auto& [page, epochs] : g_code_page_epochs)
+        out << "code_page " << epochs << " " << std::hex << (page << 12) << std::dec << "\n";
     std::vector<std::pair<uint64_t, int>> ranked;
     for (size_t i = 0; i < g_symbols.size(); ++i) {
         if (g_function_insns[i] != 0)

@@ -292,6 +292,23 @@ public:
         return MessageReader(segment, ReaderLimits{UINT64_MAX, UINT32_MAX}, true);
     }
 
+    // A single segment that validate() accepted (with these limits' nesting)
+    // and that nobody else can have changed since: what capOS's kernel
+    // delivers, which validates every message it carries (params in a
+    // server's receive buffer, results in a caller's result buffer or
+    // completion, params in its own scratch). Read like any message (bounds
+    // checked, budget charged, errors recorded), but a generated skeleton or
+    // client does not traverse it a second time (is_validated), and its root
+    // struct is taken without the checks validate() made. Bytes another
+    // program can still write are not validated: they may change after the
+    // check (the readers stay safe, but errors would go unreported).
+    static constexpr MessageReader validated(std::span<const Word> segment,
+                                             ReaderLimits limits = {}) {
+        MessageReader reader(segment, limits, false);
+        reader.m_validated = true;
+        return reader;
+    }
+
     StructReader root() const;
     // The root pointer itself, for default values whose root is a list.
     PointerReader root_pointer() const;
@@ -311,6 +328,7 @@ public:
         return {};
     }
     constexpr bool is_trusted() const { return m_trusted; }
+    constexpr bool is_validated() const { return m_validated; }
     const ReaderLimits& limits() const { return m_limits; }
 
     // Traversal accounting: every struct, list, blob and far landing pad a
@@ -342,6 +360,7 @@ private:
     std::span<const std::span<const Word>> m_segments; // all of them; empty for one segment
     uint32_t m_segment_count;
     bool m_trusted;
+    bool m_validated = false; // see validated()
     mutable WireError m_error = WireError::None;
     ReaderLimits m_limits;
     mutable uint64_t m_traversal_left;
@@ -888,6 +907,18 @@ inline StructReader PointerReader::get_struct(const MessageReader* default_value
 // reply or params costs a few instructions; anything else goes to
 // get_struct, which decides.
 [[gnu::always_inline]] inline StructReader MessageReader::root() const {
+    if (m_validated && !m_first.empty() && m_limits.nesting != 0) {
+        // validate() checked that a near struct root lies inside the segment
+        // and that the nesting limit allows it.
+        Word word = detail::load<Word>(m_first.data());
+        if (word != 0 && detail::kind_of(word) == detail::PointerKind::Struct) {
+            uint16_t data_words = detail::struct_data_words(word);
+            const Word* at = m_first.data() + 1 + detail::offset_of(word);
+            return StructReader(this, reinterpret_cast<const uint8_t*>(at), at + data_words,
+                                uint32_t{data_words} * 8, detail::struct_pointer_count(word), 0,
+                                m_limits.nesting - 1);
+        }
+    }
     if (m_segment_count != 0 && !m_first.empty() && m_limits.nesting != 0) {
         Word word = detail::load<Word>(m_first.data());
         uint16_t data_words = detail::struct_data_words(word);

@@ -88,6 +88,11 @@ struct Reply {
     int32_t transport_error = 0;          // TransportError: the transport's negative code
     std::span<const capnp::Word> message; // Results or Exception: one segment, owned by
                                           // the transport, valid until its next call
+    // The transport checked `message` (capnp::validate, as capOS's kernel does
+    // for every message it delivers) and nothing can change it until the next
+    // call: it is read as capnp::MessageReader::validated, without a second
+    // traverse.
+    bool validated = false;
 };
 
 // A transport carries one call at a time to the object behind `capability` (an
@@ -131,9 +136,11 @@ public:
     ReplyStorage& operator=(const ReplyStorage&) = delete;
     ~ReplyStorage() { clear(); }
 
-    const capnp::MessageReader& reset(std::span<const capnp::Word> segment) {
+    const capnp::MessageReader& reset(std::span<const capnp::Word> segment,
+                                      bool validated = false) {
         clear();
-        m_reader = new (m_storage) capnp::MessageReader(segment);
+        m_reader = new (m_storage) capnp::MessageReader(
+            validated ? capnp::MessageReader::validated(segment) : capnp::MessageReader(segment));
         return *m_reader;
     }
 
@@ -165,10 +172,11 @@ Result<typename Results::Reader, CallError> call(T& transport, uint32_t capabili
         return Err{
             CallError{.kind = CallErrorKind::Transport, .transport_error = reply.transport_error}};
 
-    const capnp::MessageReader& message = reply_storage.reset(reply.message);
+    const capnp::MessageReader& message = reply_storage.reset(reply.message, reply.validated);
     if (reply.kind == ReplyKind::Exception) {
         typename CapException::Reader exception(message.root());
-        exception.traverse();
+        if (!message.is_validated())
+            exception.traverse();
         if (message.error() != capnp::WireError::None)
             return Err{CallError{.kind = CallErrorKind::BadReply, .wire_error = message.error()}};
         return Err{CallError{.kind = CallErrorKind::Exception,
@@ -176,7 +184,8 @@ Result<typename Results::Reader, CallError> call(T& transport, uint32_t capabili
                              .truncated = exception.truncated()}};
     }
     typename Results::Reader results(message.root());
-    results.traverse();
+    if (!message.is_validated())
+        results.traverse();
     if (message.error() != capnp::WireError::None)
         return Err{CallError{.kind = CallErrorKind::BadReply, .wire_error = message.error()}};
     return results;
@@ -236,15 +245,24 @@ DispatchResult dispatch_unimplemented(std::span<capnp::Word> results) {
     return encode_exception<CapException>(results, {Type::Unimplemented, "unknown method"});
 }
 
-// One method of a generated skeleton: decode (validate the whole params message;
+// One method of a generated skeleton: decode (validate the whole params message,
+// unless it was validated before it arrived: capnp::MessageReader::validated;
 // nothing is invoked when it is malformed), then invoke the handler, then encode
 // its results or its exception.
 template <typename Params, typename Results, typename CapException, typename Invoke>
 DispatchResult dispatch_call(const capnp::MessageReader& params, std::span<capnp::Word> results,
                              Invoke&& invoke) {
     using Type = detail::ExceptionTypeOf<CapException>;
-    typename Params::Reader reader(params.root());
-    reader.traverse();
+    typename Params::Reader reader;
+    if (Params::data_words == 0 && Params::pointer_count == 0 && params.is_validated() &&
+        !params.segment(0).empty()) {
+        // Params without fields, validated: the root of a validated message
+        // reads without error, and a struct of no fields has nothing to read.
+    } else {
+        reader = typename Params::Reader(params.root());
+        if (!params.is_validated())
+            reader.traverse();
+    }
     if (params.error() != capnp::WireError::None)
         return encode_exception<CapException>(
             results, {Type::InvalidArgument, capnp::to_string(params.error())});

@@ -1854,6 +1854,53 @@ TEST(CapnpWireRoot, ShortcutAgreesWithGetStruct) {
     EXPECT_GT(structs, 10000); // the fast path's case was reached
 }
 
+// MessageReader::validated() takes the root without the checks validate()
+// made: on every message validate() accepts (the shapes above, with their
+// limits), it must read the same root struct as an ordinary reader, record
+// no error, and read the same below it; on an empty message it records the
+// same error.
+TEST(CapnpWireRoot, ValidatedRootAgreesOnValidMessages) {
+    std::mt19937_64 random(0x7008);
+    int accepted = 0, struct_roots = 0;
+    for (int i = 0; i < 200000; ++i) {
+        Words words = small_noise(random);
+        size_t size = words.size();
+        if (size > 0 && random() % 4 != 0)
+            words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
+                                  uint16_t(random() % 3));
+        if (size > 1 && random() % 2 == 0)
+            words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
+        ReaderLimits limits = edge_limits(random, words.size());
+        if (validate(MessageReader(std::span<const Word>(words), limits)) != WireError::None)
+            continue;
+        ++accepted;
+        MessageReader validated = MessageReader::validated(std::span<const Word>(words), limits);
+        MessageReader general(std::span<const Word>(words), limits);
+        StructReader a = validated.root();
+        StructReader b = general.root();
+        ASSERT_EQ(validated.error(), general.error()) << "message " << i;
+        ASSERT_EQ(a.data_size_bytes(), b.data_size_bytes()) << "message " << i;
+        ASSERT_EQ(a.pointer_count(), b.pointer_count()) << "message " << i;
+        for (uint32_t at = 0; at < a.data_size_bytes(); ++at)
+            ASSERT_EQ(a.data_field<uint8_t>(at), b.data_field<uint8_t>(at)) << "message " << i;
+        for (uint16_t at = 0; at < a.pointer_count(); ++at) {
+            StructReader below_a = a.pointer_field(at).get_struct();
+            StructReader below_b = b.pointer_field(at).get_struct();
+            ASSERT_EQ(below_a.data_size_bytes(), below_b.data_size_bytes()) << "message " << i;
+            ASSERT_EQ(below_a.data_field<uint64_t>(0), below_b.data_field<uint64_t>(0))
+                << "message " << i;
+        }
+        ASSERT_EQ(validated.error(), general.error()) << "message " << i;
+        struct_roots += a.data_size_bytes() + a.pointer_count() != 0;
+    }
+    EXPECT_GT(accepted, 20000);
+    EXPECT_GT(struct_roots, 10000);
+
+    MessageReader empty = MessageReader::validated({});
+    (void)empty.root();
+    EXPECT_EQ(empty.error(), WireError::OutOfBounds);
+}
+
 // ---------------------------------------------------------------------------
 // Random corruption: never a crash or an out-of-bounds access; whatever
 // validates reads without errors and copies to a canonical fixed point.

@@ -254,7 +254,10 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
             m_results[0] = words[0];
         if (bytes >= 16)
             m_results[1] = words[1];
-        return {gen::ReplyKind::Results, 0, std::span<const capnp::Word>(m_results, bytes / 8)};
+        // Every message the kernel delivers was validated (its own results,
+        // or a server's, which it checked as it took them).
+        return {gen::ReplyKind::Results, 0, std::span<const capnp::Word>(m_results, bytes / 8),
+                true};
     }
     std::span<const capnp::Word> message(m_results, cqe.result_len / 8);
     if (cqe.cap_count > 0 && cqe.cap_count <= abi::max_transfers &&
@@ -264,8 +267,8 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
         m_received_count = cqe.cap_count;
     }
     if (cqe.result == int32_t(abi::CallStatus::Exception))
-        return {gen::ReplyKind::Exception, 0, message};
-    return {gen::ReplyKind::Results, 0, message};
+        return {gen::ReplyKind::Exception, 0, message, true};
+    return {gen::ReplyKind::Results, 0, message, true};
 }
 
 bool RingTransport::send_with_next_call(abi::CapId id, abi::TransferMode mode) {

@@ -64,7 +64,8 @@ public:
             if (call.is_error())
                 return call.error();
             m_current = call.value();
-            capnp::MessageReader params(call.value().params);
+            // The kernel validated the params as it took them from the caller.
+            auto params = capnp::MessageReader::validated(call.value().params);
             // By the interface the caller named: Interface's own methods or those
             // of an interface it extends; any other is unimplemented (an
             // endpoint's clients may name any interface).

@@ -162,7 +162,8 @@ StdioEvent StdioService::serve(std::span<const capnp::Word> received, size_t len
         result = gen::encode_exception<CapException>(
             g_results, {ExceptionType::InvalidArgument, "StdIO: malformed call"});
     } else {
-        capnp::MessageReader params(received.subspan(params_at, params_words));
+        // The kernel validated the params as it took them from the caller.
+        auto params = capnp::MessageReader::validated(received.subspan(params_at, params_words));
         result = StdIO::dispatch(handler, header.method, params, g_results);
         if (result.status == gen::DispatchStatus::BufferFull)
             result = gen::encode_exception<CapException>(
