@@ -244,14 +244,17 @@ uint16_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
     uint64_t unused = (length < 16 ? params[1] : 0) | (length < 8 ? params[0] : 0);
     // Flat params: a root struct pointer (null included) whose data lies
     // inside the message, with no pointer section; validate()'s walk finds
-    // such a message valid and without capabilities. Or no message at all.
+    // such a message valid and without capabilities. Or no message at all
+    // (then the root word is unused, so 0, and passes the same test). The
+    // kind and the pointer count are the mask's bits; the start, words
+    // after the root pointer, is tested unsigned: below 0 it is huge.
     capnp::Word root = params[0];
     uint64_t words = length / 8;
-    int64_t start = 1 + capnp::detail::offset_of(root);
-    bool flat = words == 0 || (capnp::detail::kind_of(root) == capnp::detail::PointerKind::Struct &&
-                               capnp::detail::struct_pointer_count(root) == 0 && start >= 0 &&
-                               uint64_t(start) + capnp::detail::struct_data_words(root) <= words);
-    bool plain = raw.params_addr == 0 && unused == 0 && length <= abi::sqe_inline_params_bytes &&
+    uint64_t start = uint64_t(1 + capnp::detail::offset_of(root));
+    constexpr capnp::Word kind_and_pointers = 0xffff000000000003ull;
+    bool flat = (root & kind_and_pointers) == 0 && start <= words + (words == 0) &&
+                capnp::detail::struct_data_words(root) <= words + (words == 0) - start;
+    bool plain = (raw.params_addr | unused) == 0 && length <= abi::sqe_inline_params_bytes &&
                  length % 8 == 0 && flat && raw.cap != 0 && raw.interface_id != 0 &&
                  ring::detail::valid_buffer(raw.result_addr, raw.result_len);
     if (!plain)

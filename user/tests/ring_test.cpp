@@ -846,6 +846,10 @@ void small_call_edges(uint32_t null_cap, uint32_t console_cap) {
         {16, {uint64_t(2) << 32, 42}, 0},                  // two data words: past the end
         {16, {0xfffffffcull | uint64_t(1) << 32, 42}, 0},  // its data over the root pointer
         {16, {0xfffffff8ull, 0}, 0},                       // an offset before the message
+        {8, {4, 0}, 0},                                    // an empty struct past the end
+        {16, {4, 0}, 0},                                   // an empty struct at the end
+        {16, {8, 0}, 0},                                   // an empty struct past the end
+        {16, {4 | uint64_t(1) << 32, 0}, 0},               // its data word past the end
         {16, {uint64_t(1) << 48, 0}, 0},                   // one null pointer
         {16, {uint64_t(1) << 48, 3}, 0},                   // one capability pointer
         {16, {2, 0}, 0},                                   // a far pointer
