@@ -58,6 +58,11 @@ def build_archive(build, figure, work):
 # Assembly entry points on the paths the figures measure (kernel/arch/x86_64),
 # placed first by --ordering.
 ASSEMBLY_ON_EVERY_PATH = ["capos_syscall_entry", "capos_context_switch"]
+# And right after it the small C++ functions every system call and every
+# switch runs, which the assembly calls and returns to: on its page, the
+# calls are chained jumps, not lookups (a call to another page is one, and
+# after a switch every lookup misses).
+CALLED_ON_EVERY_PATH = ["syscall_dispatch", "_ZN5capos6kernel9Scheduler14switch_to_nextEv"]
 
 
 def symbols(build, work):
@@ -411,7 +416,7 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
         values, functions, image_pages, blocks, runs, user_blocks = {}, [], [], {}, {}, {}
-        code_pages, lookup_sites = [], []
+        code_pages, lookup_sites, lookup_any = [], [], []
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
@@ -429,6 +434,8 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
                     code_pages.append((int(parts[1]), parts[2].strip()))
                 elif parts[0] == "lookup_site":
                     lookup_sites.append((int(parts[1]), int(parts[2], 16)))
+                elif parts[0] == "lookup_any":
+                    lookup_any.append((int(parts[1]), int(parts[2], 16)))
                 else:
                     values[parts[0]] = int(parts[1])
     if values.get("windows") != 1:
@@ -480,6 +487,12 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             address, *in_page = rest.split()
             print("| %s | %.2f | %s |" % (address, count / epochs,
                                           " ".join(demangle(in_page))[:100]))
+        print()
+    if lines and lookup_any:
+        print("| blocks entered by a lookup, by function | per operation |")
+        print("|---|---:|")
+        for row in lookup_rows(build, lookup_any, ops, top):
+            print(row)
         print()
     if lines and lookup_sites and values["switches"]:
         print("| blocks first looked up after a switch, by function | per switch |")
@@ -579,10 +592,11 @@ def main():
         with open(args.ordering, "w") as out:
             # The assembly every system call and every switch runs (no sizes in
             # the symbol table, so the plugin's per-function counts miss them).
-            for name in ASSEMBLY_ON_EVERY_PATH:
+            for name in ASSEMBLY_ON_EVERY_PATH + CALLED_ON_EVERY_PATH:
                 out.write(name + "\n")
             for name, _ in sorted(hot.items(), key=lambda item: (not item[1][0], -item[1][1])):
-                out.write(name + "\n")
+                if name not in CALLED_ON_EVERY_PATH:
+                    out.write(name + "\n")
     if args.require_clean and dirty:
         sys.exit("profile.py: allocation, a spin lock or log formatting on the path of: %s"
                  % ", ".join(dirty))

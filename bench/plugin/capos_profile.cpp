@@ -126,6 +126,7 @@ int function_of(uint64_t address) {
 uint64_t g_lookups = 0, g_first_lookups = 0;
 std::unordered_set<uint64_t> g_looked_up; // this epoch's
 std::unordered_map<uint64_t, uint64_t> g_first_lookup_sites;
+std::unordered_map<uint64_t, uint64_t> g_lookup_sites; // every lookup, by block
 const Block* g_previous = nullptr;
 
 void end_epoch() {
@@ -157,6 +158,7 @@ void on_block(unsigned int, void* data) {
     if (previous == nullptr || !previous->chainable ||
         (previous->vaddr >> 12) != (block->vaddr >> 12)) {
         ++g_lookups;
+        ++g_lookup_sites[block->vaddr];
         if (g_looked_up.insert(block->vaddr).second) {
             ++g_first_lookups;
             ++g_first_lookup_sites[block->vaddr];
@@ -367,6 +369,8 @@ void write_report() {
     out << "first_lookups " << g_first_lookups << "\n";
     for (auto& [address, count] : g_first_lookup_sites)
         out << "lookup_site " << count << " " << std::hex << address << std::dec << "\n";
+    for (auto& [address, count] : g_lookup_sites)
+        out << "lookup_any " << count << " " << std::hex << address << std::dec << "\n";
     for (int r = 0; r < region_count; ++r)
         out << "epoch_data_pages_" << region_names[r] << " " << g_region_sum[r] << "\n";
     // The kernel-image data pages the epochs touched, with the objects in

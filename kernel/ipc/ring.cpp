@@ -281,8 +281,11 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     return call_kernel_service(process, service, call, {g_params, raw.params_len / 8}, true);
 }
 
-// A call's completion, or nullopt when it is answered later.
-std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
+// A call's completion, or nullopt when it is answered later. Out of line:
+// cap_enter keeps the loop, the NOP and the small call (its commonest
+// entries) together on few code pages; this, an endpoint's CALL or a call
+// the fast path did not take, is a call and a return away.
+[[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
     stage_clock::count_call();
     auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
     if (entry.is_error())
@@ -349,15 +352,23 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
     return abi::Cqe{.user_data = sqe.user_data, .result = 0};
 }
 
-// One submission: told by its opcode once (a CALL first, then a switch on
-// the rest), then decoded by that opcode's rules (ring::decode_sqe_as) and
+// One submission: told by its opcode once (a NOP and a CALL first, then a
+// switch on the rest), then decoded by that opcode's rules (ring::decode_sqe_as) and
 // carried out. The cases are written
 // out: the same through a helper taking each case's work as a lambda cost a
 // kernel call 13 more instructions (the completion went through memory).
 [[gnu::always_inline]] inline std::optional<abi::Cqe> handle(Process& process,
                                                              const abi::Sqe& raw) {
     using abi::Opcode;
-    // A CALL first: the commonest entry, tested before the switch's tree.
+    // A NOP and a CALL first, the commonest entries, before the switch's
+    // tree: the compiler then lays their paths out together, near the loop
+    // (a jump to another page is a lookup of translated code under TCG).
+    if (raw.opcode == uint8_t(Opcode::Nop)) {
+        auto sqe = ring::decode_sqe_as<Opcode::Nop>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return abi::Cqe{.user_data = raw.user_data, .result = 0};
+    }
     if (raw.opcode == uint8_t(Opcode::Call)) [[likely]] {
         if (raw.flags == g_small_call_flags) {
             if (KernelService* service = small_call_target(process, raw))
@@ -369,12 +380,6 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
         return call(process, sqe.value());
     }
     switch (raw.opcode) {
-    case uint8_t(Opcode::Nop): {
-        auto sqe = ring::decode_sqe_as<Opcode::Nop>(raw);
-        if (sqe.is_error())
-            return error_cqe(raw.user_data, sqe.error());
-        return abi::Cqe{.user_data = raw.user_data, .result = 0};
-    }
     case uint8_t(Opcode::Release): {
         auto sqe = ring::decode_sqe_as<Opcode::Release>(raw);
         if (sqe.is_error())
