@@ -63,6 +63,29 @@ ASSEMBLY_ON_EVERY_PATH = ["capos_syscall_entry", "capos_context_switch"]
 # calls are chained jumps, not lookups (a call to another page is one, and
 # after a switch every lookup misses).
 CALLED_ON_EVERY_PATH = ["syscall_dispatch", "_ZN5capos6kernel9Scheduler14switch_to_nextEv"]
+# cap_enter starts a page of its own (aligned in kernel/ipc/ring.cpp), so its
+# loop and commonest paths share one; the room before it, on the page of the
+# assembly, takes the hottest functions of the figures that do not switch
+# (a kernel service's dispatch), whole: a function across two pages is a
+# lookup more on every pass.
+PAGE_ALIGNED = "_ZN5capos6kernel9cap_enterERNS0_7ProcessEmm"
+
+
+def function_sizes(build):
+    """Each kernel function's size by its mangled name, and the bytes of the
+    assembly placed first (from its first symbol to the next function)."""
+    run = subprocess.run(["nm", "-S", "--defined-only", os.path.join(build, "kernel/kernel.elf")],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    sizes, starts = {}, []
+    for line in run.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and fields[2] in "tTwW":
+            sizes[fields[3]] = int(fields[1], 16)
+            starts.append(int(fields[0], 16))
+        elif len(fields) == 3 and fields[2] == ASSEMBLY_ON_EVERY_PATH[0]:
+            assembly = int(fields[0], 16)
+    after = min(start for start in starts if start > assembly)
+    return sizes, after - assembly
 
 
 def symbols(build, work):
@@ -592,10 +615,21 @@ def main():
         with open(args.ordering, "w") as out:
             # The assembly every system call and every switch runs (no sizes in
             # the symbol table, so the plugin's per-function counts miss them).
-            for name in ASSEMBLY_ON_EVERY_PATH + CALLED_ON_EVERY_PATH:
+            sizes, room = function_sizes(os.path.abspath(args.build_dir))
+            room = 4096 - room
+            placed = set(CALLED_ON_EVERY_PATH + [PAGE_ALIGNED])
+            first = ASSEMBLY_ON_EVERY_PATH + CALLED_ON_EVERY_PATH
+            room -= sum(sizes.get(name, 0) + 16 for name in CALLED_ON_EVERY_PATH)
+            for name, (switching, _) in sorted(hot.items(), key=lambda item: -item[1][1]):
+                size = sizes.get(name, 4096) + 16 # (16: the alignment of each)
+                if not switching and name not in placed and size <= room:
+                    first.append(name)
+                    placed.add(name)
+                    room -= size
+            for name in first + [PAGE_ALIGNED]:
                 out.write(name + "\n")
             for name, _ in sorted(hot.items(), key=lambda item: (not item[1][0], -item[1][1])):
-                if name not in CALLED_ON_EVERY_PATH:
+                if name not in placed:
                     out.write(name + "\n")
     if args.require_clean and dirty:
         sys.exit("profile.py: allocation, a spin lock or log formatting on the path of: %s"

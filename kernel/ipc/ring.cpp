@@ -434,7 +434,11 @@ void ring_general_path_only() {
     g_small_call_flags = 0x100;
 }
 
-int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns) {
+// At the start of a page: its loop, the NOP and the small call then share
+// one code page (under TCG a jump to another page is a lookup of translated
+// code on every pass); bench/profile.py --ordering fills the page before it.
+[[gnu::aligned(4096)]] int64_t cap_enter(Process& process, uint64_t min_complete,
+                                         uint64_t timeout_ns) {
     abi::RingPage& page = *process.ring();
     RingState& state = process.ring_state();
 

@@ -79,7 +79,7 @@ public:
     // Appends `length` bytes of `data` (within the opened length). Inline for
     // what almost every answer is: a few bytes within one page of another
     // address space.
-    void write(const void* data, size_t length) {
+    [[gnu::always_inline]] void write(const void* data, size_t length) {
         VERIFY(length <= m_end - m_address);
         if (length == 0)
             return;
@@ -87,6 +87,18 @@ public:
         if (!m_active && length <= page_size - offset) {
             auto* out = phys_to_ptr<uint8_t>(m_phys[m_address / page_size - m_first_page] + offset);
             m_address += length;
+            if (length % 8 == 0 && length <= 64) {
+                // Whole words, a few of them (a header, a small message):
+                // copied here, not by a call to memcpy (under TCG a call
+                // and its return are each a lookup of translated code, a
+                // miss after an address-space switch).
+                for (size_t at = 0; at < length; at += 8) {
+                    uint64_t word;
+                    __builtin_memcpy(&word, static_cast<const uint8_t*>(data) + at, 8);
+                    __builtin_memcpy(out + at, &word, 8);
+                }
+                return;
+            }
             __builtin_memcpy(out, data, length);
             return;
         }

@@ -17,26 +17,6 @@
 
 namespace capos::capnp {
 
-bool detail::byte_lists_fit(std::span<const Word> segment, uint64_t first, uint64_t count,
-                            uint64_t budget) {
-    uint64_t size = segment.size();
-    uint64_t charged = 0;
-    for (uint64_t at = first; at < first + count; ++at) {
-        Word word = load<Word>(segment.data() + at);
-        if (word == 0)
-            continue;
-        if (kind_of(word) != PointerKind::List || list_element_size(word) != ElementSize::Byte)
-            return false;
-        int64_t target = static_cast<int64_t>(at) + 1 + offset_of(word);
-        uint64_t words = (uint64_t{list_count(word)} + 7) / 8;
-        if (target < 0 || static_cast<uint64_t>(target) > size ||
-            words > size - static_cast<uint64_t>(target))
-            return false;
-        charged += traversal_charge(words);
-    }
-    return charged <= budget;
-}
-
 using detail::AnyTarget;
 using detail::kind_of;
 using detail::load;

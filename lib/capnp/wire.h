@@ -603,9 +603,28 @@ WireError validate(const MessageReader& message, bool* capabilities = nullptr);
 namespace detail {
 // Whether the `count` pointers at word `first` of `segment` are each null or a
 // near byte list inside the segment, their charges within `budget` (the
-// pointer section of is_shallow_struct_root's root; out of line, so that a
-// root without pointers is decided in a few instructions).
-bool byte_lists_fit(std::span<const Word> segment, uint64_t first, uint64_t count, uint64_t budget);
+// pointer section of is_shallow_struct_root's root). Inline: in the kernel a
+// call and its return are two lookups of translated code under TCG, each a
+// miss after an address-space switch (docs/performance.md).
+[[gnu::always_inline]] inline bool byte_lists_fit(std::span<const Word> segment, uint64_t first,
+                                                  uint64_t count, uint64_t budget) {
+    uint64_t size = segment.size();
+    uint64_t charged = 0;
+    for (uint64_t at = first; at < first + count; ++at) {
+        Word word = load<Word>(segment.data() + at);
+        if (word == 0)
+            continue;
+        if (kind_of(word) != PointerKind::List || list_element_size(word) != ElementSize::Byte)
+            return false;
+        int64_t target = static_cast<int64_t>(at) + 1 + offset_of(word);
+        uint64_t words = (uint64_t{list_count(word)} + 7) / 8;
+        if (target < 0 || static_cast<uint64_t>(target) > size ||
+            words > size - static_cast<uint64_t>(target))
+            return false;
+        charged += traversal_charge(words);
+    }
+    return charged <= budget;
+}
 } // namespace detail
 
 // Whether `segment`, as the only segment of a message read with
