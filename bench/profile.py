@@ -269,6 +269,34 @@ def code_page_rows(build, code_pages, epochs, top):
     return rows
 
 
+def data_page_rows(build, pages, epochs, top):
+    """The data pages the figure touched after its switches, by region, with
+    the user programs' objects in each (kernel heap and stacks have no
+    symbols)."""
+    objects = []
+    for program in USER_PROGRAMS:
+        run = subprocess.run(["nm", "-S", "--defined-only",
+                              os.path.join(build, "user/bench/%s.elf" % program)],
+                             stdout=subprocess.PIPE, text=True, check=True)
+        for line in run.stdout.splitlines():
+            fields = line.split()
+            if len(fields) == 4 and fields[2] in "bBdDrR":
+                start = int(fields[0], 16)
+                objects.append((start, start + int(fields[1], 16), program, fields[3]))
+    rows = []
+    for count, rest in sorted(pages, key=lambda p: -p[0])[:top]:
+        address, region = rest.split()
+        page = int(address, 16)
+        inside = sorted([(min(end, page + 4096) - max(start, page), program, name)
+                         for start, end, program, name in objects
+                         if start < page + 4096 and end > page], reverse=True)[:3]
+        names = demangle([name for _, _, name in inside])
+        what = ", ".join("%s: %s" % (program, n[-40:]) for (_, program, _), n in zip(inside, names))
+        rows.append("| %s | %.2f | %s%s |" % (address, count / epochs, region.replace("_", " "),
+                                             (": " + what) if what else ""))
+    return rows
+
+
 def lookup_rows(build, sites, epochs, top):
     """The blocks entered by a lookup for the first time after a switch,
     summed by the function holding them."""
@@ -439,7 +467,7 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
         values, functions, image_pages, blocks, runs, user_blocks = {}, [], [], {}, {}, {}
-        code_pages, lookup_sites, lookup_any = [], [], []
+        code_pages, lookup_sites, lookup_any, data_pages = [], [], [], []
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
@@ -457,6 +485,8 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
                     code_pages.append((int(parts[1]), parts[2].strip()))
                 elif parts[0] == "lookup_site":
                     lookup_sites.append((int(parts[1]), int(parts[2], 16)))
+                elif parts[0] == "data_page":
+                    data_pages.append((int(parts[1]), parts[2].strip()))
                 elif parts[0] == "lookup_any":
                     lookup_any.append((int(parts[1]), int(parts[2], 16)))
                 else:
@@ -521,6 +551,12 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
         print("| blocks first looked up after a switch, by function | per switch |")
         print("|---|---:|")
         for row in lookup_rows(build, lookup_sites, epochs, top):
+            print(row)
+        print()
+    if lines and data_pages and values["switches"]:
+        print("| data page | share of switches | region, user objects in it |")
+        print("|---|---:|---|")
+        for row in data_page_rows(build, data_pages, epochs, top):
             print(row)
         print()
     if lines and code_pages and values["switches"]:

@@ -50,6 +50,7 @@ std::vector<Symbol> g_data_symbols; // objects (data, bss, rodata), sorted by st
 // For each kernel-image data page: the epochs that touched it.
 std::map<uint64_t, uint64_t> g_image_page_epochs;
 std::map<uint64_t, uint64_t> g_code_page_epochs; // code page -> epochs that ran code in it
+std::map<uint64_t, uint64_t> g_data_page_epochs; // data page -> epochs that touched it
 
 std::vector<uint64_t> g_function_insns;
 // Instructions run in each kernel translation block, by its first address:
@@ -139,6 +140,7 @@ void end_epoch() {
     for (uint64_t page : g_code_pages)
         ++g_code_page_epochs[page];
     for (uint64_t page : g_data_pages) {
+        ++g_data_page_epochs[page];
         ++g_region_sum[region_of(page)];
         if (region_of(page) == KernelImage)
             ++g_image_page_epochs[page];
@@ -394,6 +396,9 @@ void write_report() {
     // Every code page the epochs ran code in, and in how many epochs.
     for (auto& [page, epochs] : g_code_page_epochs)
         out << "code_page " << epochs << " " << std::hex << (page << 12) << std::dec << "\n";
+    for (auto& [page, epochs] : g_data_page_epochs)
+        out << "data_page " << epochs << " " << std::hex << (page << 12) << std::dec << " "
+            << region_names[region_of(page)] << "\n";
     std::vector<std::pair<uint64_t, int>> ranked;
     for (size_t i = 0; i < g_symbols.size(); ++i) {
         if (g_function_insns[i] != 0)
