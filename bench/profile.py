@@ -541,30 +541,25 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             print("| %s | %.2f | %s |" % (address, count / epochs,
                                           " ".join(demangle(in_page))[:100]))
         print()
-    if lines and lookup_any:
-        print("| blocks entered by a lookup, by function | per operation |")
-        print("|---|---:|")
-        for row in lookup_rows(build, lookup_any, ops, top):
-            print(row)
-        print()
-    if lines and lookup_sites and values["switches"]:
-        print("| blocks first looked up after a switch, by function | per switch |")
-        print("|---|---:|")
-        for row in lookup_rows(build, lookup_sites, epochs, top):
-            print(row)
-        print()
-    if lines and data_pages and values["switches"]:
-        print("| data page | share of switches | region, user objects in it |")
-        print("|---|---:|---|")
-        for row in data_page_rows(build, data_pages, epochs, top):
-            print(row)
-        print()
-    if lines and code_pages and values["switches"]:
-        print("| code page | share of switches | functions in it (largest first) |")
-        print("|---|---:|---|")
-        for row in code_page_rows(build, code_pages, epochs, top):
-            print(row)
-        print()
+    if lines:
+        tables = [("blocks entered by a lookup, by function | per operation", "|---|---:|",
+                   lookup_any and lookup_rows(build, lookup_any, ops, top))]
+        if values["switches"]:
+            tables += [
+                ("blocks first looked up after a switch, by function | per switch", "|---|---:|",
+                 lookup_sites and lookup_rows(build, lookup_sites, epochs, top)),
+                ("data page | share of switches | region, user objects in it", "|---|---:|---|",
+                 data_pages and data_page_rows(build, data_pages, epochs, top)),
+                ("code page | share of switches | functions in it (largest first)",
+                 "|---|---:|---|", code_pages and code_page_rows(build, code_pages, epochs, top)),
+            ]
+        for header, rule, rows in tables:
+            if rows:
+                print("| %s |" % header)
+                print(rule)
+                for row in rows:
+                    print(row)
+                print()
     # For --ordering: a function of a figure that switches address spaces
     # runs again after every switch, when each code page it is on must be
     # refilled: those go first (switching, then instructions per operation).

@@ -1817,6 +1817,20 @@ TEST(CapnpWireValidate, ShortcutAgreesWithTheWalk) {
     EXPECT_GT(verdicts[WireError::NestingLimit], 1000);
 }
 
+// Noise with a struct root (offset, data and pointer counts around the
+// segment's end) and often a struct pointer after it: the roots the
+// shortcuts of MessageReader::root() decide.
+Words root_edge_message(std::mt19937_64& random) {
+    Words words = small_noise(random);
+    size_t size = words.size();
+    if (size > 0 && random() % 4 != 0)
+        words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
+                              uint16_t(random() % 3));
+    if (size > 1 && random() % 2 == 0)
+        words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
+    return words;
+}
+
 // MessageReader::root() reads a struct root in the first segment itself and
 // leaves everything else to get_struct: on roots of every shape, offsets and
 // sizes around the segment's end, far roots, budgets and nesting limits of 0
@@ -1826,13 +1840,7 @@ TEST(CapnpWireRoot, ShortcutAgreesWithGetStruct) {
     std::mt19937_64 random(0x7007);
     int structs = 0;
     for (int i = 0; i < 200000; ++i) {
-        Words words = small_noise(random);
-        size_t size = words.size();
-        if (size > 0 && random() % 4 != 0)
-            words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
-                                  uint16_t(random() % 3));
-        if (size > 1 && random() % 2 == 0)
-            words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
+        Words words = root_edge_message(random);
         ReaderLimits limits = edge_limits(random, words.size());
         MessageReader fast(std::span<const Word>(words), limits);
         MessageReader general(std::span<const Word>(words), limits);
@@ -1863,13 +1871,7 @@ TEST(CapnpWireRoot, ValidatedRootAgreesOnValidMessages) {
     std::mt19937_64 random(0x7008);
     int accepted = 0, struct_roots = 0;
     for (int i = 0; i < 200000; ++i) {
-        Words words = small_noise(random);
-        size_t size = words.size();
-        if (size > 0 && random() % 4 != 0)
-            words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
-                                  uint16_t(random() % 3));
-        if (size > 1 && random() % 2 == 0)
-            words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
+        Words words = root_edge_message(random);
         ReaderLimits limits = edge_limits(random, words.size());
         if (validate(MessageReader(std::span<const Word>(words), limits)) != WireError::None)
             continue;
