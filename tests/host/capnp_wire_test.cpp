@@ -1824,8 +1824,8 @@ Words root_edge_message(std::mt19937_64& random) {
     Words words = small_noise(random);
     size_t size = words.size();
     if (size > 0 && random() % 4 != 0)
-        words[0] = struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4),
-                              uint16_t(random() % 3));
+        words[0] =
+            struct_ptr(int32_t(random() % 7) - 2, uint16_t(random() % 4), uint16_t(random() % 3));
     if (size > 1 && random() % 2 == 0)
         words[1] = struct_ptr(int32_t(random() % 4) - 1, uint16_t(random() % 3), 0);
     return words;
