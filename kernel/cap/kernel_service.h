@@ -13,7 +13,9 @@
 #include "lib/manifest/limits.h"
 #include "lib/rpc/rpc.h"
 #include "schema/capos.capnp.capos.h"
+#include <array>
 #include <span>
+#include <utility>
 
 namespace capos::kernel {
 
@@ -29,23 +31,44 @@ class KernelServiceOf : public KernelService {
 
 public:
     uint64_t interface_id() const override { return Interface::interface_id; }
-    gen::DispatchResult dispatch(Invocation& invocation) override {
-        Thread* thread = Scheduler::current();
-        void* outer = thread->kernel_call();
-        thread->set_kernel_call(&invocation);
-        auto result = Interface::dispatch(static_cast<Service&>(*this), invocation.method,
-                                          invocation.params, invocation.results);
-        thread->set_kernel_call(outer);
-        return result;
-    }
 
 protected:
+    KernelServiceOf() : KernelService(methods) {}
+
     // The call being dispatched by the running thread (valid inside handlers
     // only). Kept by the thread, not the object: several threads may be in
     // calls of one object at once (one gave up the CPU at a preemption point).
+    // The ring sets it around the dispatch (kernel/ipc/ring.cpp).
     Invocation& invocation() {
         return *static_cast<Invocation*>(Scheduler::current()->kernel_call());
     }
+
+private:
+    // The skeleton's method `Ordinal` on this service (an ordinal from
+    // method_count on is unimplemented). Params whose root the ring read
+    // already (the small call's) are decoded here; a message is another
+    // function's, called last: a method whose handler calls nothing then
+    // runs no call at all, and needs no registers saved.
+    template <uint16_t Ordinal>
+    static gen::DispatchResult method(KernelService& service, Invocation& invocation) {
+        if (invocation.params.message())
+            return method_of_message<Ordinal>(service, invocation);
+        return Interface::template dispatch_method<Ordinal>(static_cast<Service&>(service),
+                                                            invocation.params, invocation.results);
+    }
+    template <uint16_t Ordinal>
+    [[gnu::noinline]] static gen::DispatchResult method_of_message(KernelService& service,
+                                                                   Invocation& invocation) {
+        return Interface::template dispatch_method<Ordinal>(static_cast<Service&>(service),
+                                                            invocation.params, invocation.results);
+    }
+    template <uint16_t... Ordinals>
+    static constexpr std::array<Method, sizeof...(Ordinals) + 1>
+    method_table(std::integer_sequence<uint16_t, Ordinals...>) {
+        return {&method<Ordinals>..., &method<Interface::method_count>};
+    }
+    static constexpr auto methods =
+        method_table(std::make_integer_sequence<uint16_t, Interface::method_count>{});
 };
 
 // The exceptions kernel services answer with: every service builds its

@@ -151,22 +151,11 @@ struct ServiceCall {
 }
 
 // A kernel service answers at once (decode, then invoke), or later when the
-// method deferred its answer (nullopt). `params_words` are in the scratch,
-// validated.
+// method deferred its answer (nullopt). `params` are in the scratch,
+// validated: `params_words` of them.
 [[gnu::always_inline]] inline std::optional<abi::Cqe>
 call_kernel_service(Process& process, KernelService& service, const ServiceCall& call,
-                    std::span<const capnp::Word> params_words, bool result_writable) {
-    // Decode includes the result buffer: a call whose answer could not be
-    // delivered must fail before it does anything (a new capability, a mapping).
-    // (Probed as the params were copied in.)
-    if (!result_writable)
-        return error_cqe(call.user_data, TransportError::BadBuffer);
-    // The service reads the fields its code asks for, a bounded number of
-    // times whatever the message's shape (validation above was the walk over
-    // all of it, and the skeleton does not walk it again), so its reader
-    // keeps the default budget: a proportional one would run dry in a method
-    // that compares list entries pairwise.
-    auto params = capnp::MessageReader::validated(params_words);
+                    gen::CallParams params, size_t params_words) {
     Invocation invocation{.caller = process,
                           .method = call.method,
                           .params = params,
@@ -176,24 +165,29 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
                           .inline_result = call.inline_result};
     // The scratch buffers stay this call's while it runs, even if it gives
     // up the CPU at a preemption point.
-    Scheduler::set_call_scratch({{g_params, g_results},
-                                 {params_words.size() * sizeof(capnp::Word),
-                                  invocation.results.size() * sizeof(capnp::Word)}});
+    Scheduler::set_call_scratch(
+        {{g_params, g_results},
+         {params_words * sizeof(capnp::Word), invocation.results.size() * sizeof(capnp::Word)}});
+    // The call the running thread is in, for the service's handlers
+    // (KernelServiceOf::invocation); a handler never enters another.
+    Thread* thread = Scheduler::current();
+    thread->set_kernel_call(&invocation);
     stage_clock::enter(stage_clock::Stage::Service);
     gen::DispatchResult outcome = service.dispatch(invocation);
     stage_clock::enter(stage_clock::Stage::Answer);
+    thread->set_kernel_call(nullptr);
     Scheduler::set_call_scratch({});
     if (invocation.deferred)
         return std::nullopt;
-    if (outcome.status == gen::DispatchStatus::BufferFull)
+    if (outcome.status() == gen::DispatchStatus::BufferFull)
         return error_cqe(call.user_data, TransportError::ResultTooSmall);
-    size_t bytes = outcome.message.size() * sizeof(capnp::Word);
-    if (call.inline_result && outcome.status == gen::DispatchStatus::Results &&
+    size_t bytes = outcome.message().size() * sizeof(capnp::Word);
+    if (call.inline_result && outcome.status() == gen::DispatchStatus::Results &&
         bytes <= abi::cqe_inline_bytes) {
         // The scratch buffer has room for both words (results_words); what
         // the message does not use is 0 in the completion, never what an
         // earlier call left in the scratch.
-        const capnp::Word* words = outcome.message.data();
+        const capnp::Word* words = outcome.message().data();
         abi::Cqe cqe{.user_data = call.user_data,
                      .result = int32_t(abi::CallStatus::OkInline),
                      .result_len = uint32_t(bytes)};
@@ -202,11 +196,11 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
     }
     if (bytes > call.result.length)
         return error_cqe(call.user_data, TransportError::ResultTooSmall);
-    if (!UserSpan<capnp::Word>(call.result.address, outcome.message.size())
-             .copy_out(outcome.message.data()))
+    if (!UserSpan<capnp::Word>(call.result.address, outcome.message().size())
+             .copy_out(outcome.message().data()))
         return error_cqe(call.user_data, TransportError::BadBuffer);
-    auto status = outcome.status == gen::DispatchStatus::Results ? abi::CallStatus::Ok
-                                                                 : abi::CallStatus::Exception;
+    auto status = outcome.status() == gen::DispatchStatus::Results ? abi::CallStatus::Ok
+                                                                   : abi::CallStatus::Exception;
     return abi::Cqe{
         .user_data = call.user_data, .result = int32_t(status), .result_len = uint32_t(bytes)};
 }
@@ -244,16 +238,17 @@ uint16_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
     uint64_t unused = (length < 16 ? params[1] : 0) | (length < 8 ? params[0] : 0);
     // Flat params: a root struct pointer (null included) whose data lies
     // inside the message, with no pointer section; validate()'s walk finds
-    // such a message valid and without capabilities. Or no message at all
-    // (then the root word is unused, so 0, and passes the same test). The
-    // kind and the pointer count are the mask's bits; the start, words
-    // after the root pointer, is tested unsigned: below 0 it is huge.
+    // such a message valid and without capabilities, and the service reads
+    // it through capnp::StructReader::flat_root. (No message at all is the
+    // general path's: the skeleton answers it with an exception.) The kind
+    // and the pointer count are the mask's bits; the start, words after the
+    // root pointer, is tested unsigned: below 0 it is huge.
     capnp::Word root = params[0];
     uint64_t words = length / 8;
     uint64_t start = uint64_t(1 + capnp::detail::offset_of(root));
     constexpr capnp::Word kind_and_pointers = 0xffff000000000003ull;
-    bool flat = (root & kind_and_pointers) == 0 && start <= words + (words == 0) &&
-                capnp::detail::struct_data_words(root) <= words + (words == 0) - start;
+    bool flat = (root & kind_and_pointers) == 0 && start <= words &&
+                capnp::detail::struct_data_words(root) <= words - start;
     bool plain = (raw.params_addr | unused) == 0 && length <= abi::sqe_inline_params_bytes &&
                  length % 8 == 0 && flat && raw.cap != 0 && raw.interface_id != 0 &&
                  ring::detail::valid_buffer(raw.result_addr, raw.result_len);
@@ -267,7 +262,8 @@ uint16_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
 }
 
 // A small call (small_call_target) on `service`: its params go to the
-// scratch as the general path's inline params do.
+// scratch as the general path's inline params do, and the service is given
+// their root struct, checked already (no reader of the message is needed).
 [[gnu::always_inline]] inline std::optional<abi::Cqe>
 small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     stage_clock::count_call();
@@ -278,7 +274,10 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
                      .inline_result = true,
                      .user_data = raw.user_data,
                      .result = {raw.result_addr, raw.result_len}};
-    return call_kernel_service(process, service, call, {g_params, raw.params_len / 8}, true);
+    return call_kernel_service(
+        process, service, call,
+        gen::CallParams::checked_root(capnp::StructReader::flat_root(g_params)),
+        raw.params_len / 8);
 }
 
 // A call's completion, or nullopt when it is answered later. Out of line:
@@ -315,12 +314,23 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     // params (ProcessSpawner's grants), never through descriptors.
     if (sqe.transfer_count != 0)
         return error_cqe(sqe.user_data, TransportError::BadTransfer);
+    // Decode includes the result buffer: a call whose answer could not be
+    // delivered must fail before it does anything (a new capability, a mapping).
+    // (Probed as the params were copied in.)
+    if (!result_writable)
+        return error_cqe(sqe.user_data, TransportError::BadBuffer);
     ServiceCall service_call{.method = sqe.method,
                              .inline_result = (sqe.flags & abi::SqeInlineResult) != 0,
                              .user_data = sqe.user_data,
                              .result = sqe.result};
-    return call_kernel_service(process, *service, service_call, params.value().words,
-                               result_writable);
+    // The service reads the fields its code asks for, a bounded number of
+    // times whatever the message's shape (validation above was the walk over
+    // all of it, and the skeleton does not walk it again), so its reader
+    // keeps the default budget: a proportional one would run dry in a method
+    // that compares list entries pairwise.
+    std::span<const capnp::Word> words = params.value().words;
+    auto message = capnp::MessageReader::validated(words);
+    return call_kernel_service(process, *service, service_call, message, words.size());
 }
 
 // RECV and RETURN: only on an endpoint's owner capability.

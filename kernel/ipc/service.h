@@ -16,11 +16,12 @@ namespace capos::kernel {
 class Process;
 
 // One call as a kernel service sees it: the params are a validated message in
-// kernel memory; the results are built in `results` (kernel memory too).
+// kernel memory, or its root struct (the small call's flat params); the
+// results are built in `results` (kernel memory too).
 struct Invocation {
     Process& caller;
     uint16_t method;
-    const capnp::MessageReader& params;
+    gen::CallParams params;
     std::span<capnp::Word> results;
     uint64_t user_data;     // of the submission
     ring::UserRange result; // the caller's result buffer
@@ -41,12 +42,27 @@ class KernelService : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::KernelService;
 
+    // One method of the service's interface, as the generated skeleton runs
+    // it (decode, invoke, encode): KernelServiceOf fills the table.
+    using Method = gen::DispatchResult (*)(KernelService& service, Invocation& invocation);
+
     // The interface this object speaks (the schema's interface id).
     virtual uint64_t interface_id() const = 0;
-    virtual gen::DispatchResult dispatch(Invocation& invocation) = 0;
+    // Runs the call's method: one indirect call to that method's own code (a
+    // method without callees needs no stack frame), not a switch over all of
+    // them in one function.
+    gen::DispatchResult dispatch(Invocation& invocation) {
+        size_t last = m_methods.size() - 1; // the table ends with "unimplemented"
+        return m_methods[invocation.method < last ? invocation.method : last](*this, invocation);
+    }
 
 protected:
-    KernelService() : KernelObject(object_type) {}
+    // `methods`: by ordinal, then one that answers any other ordinal.
+    explicit KernelService(std::span<const Method> methods)
+        : KernelObject(object_type), m_methods(methods) {}
+
+private:
+    std::span<const Method> m_methods;
 };
 
 } // namespace capos::kernel

@@ -20,9 +20,7 @@ uint64_t g_switched_at = 0; // g_ticks when the running thread's slice began
 const Thread* g_handed_to = nullptr;
 // Preemption points (preemption_point).
 constexpr uint64_t interrupt_window_us = 250;
-uint64_t g_window_cycles = 0; // interrupt_window_us in cycles, once known
-uint64_t g_window_at = 0;     // cycle counter when interrupts were last let in
-bool g_in_window = false;     // a tick now interrupted kernel work
+bool g_in_window = false; // a tick now interrupted kernel work
 arch::ThreadContext g_boot_context;
 
 [[noreturn]] void idle_loop(void*) {
@@ -189,14 +187,14 @@ void Scheduler::preemption_point_due() {
     if (!running)
         return;
     uint64_t now = arch::read_cycle_counter();
-    if (g_window_cycles == 0)
-        g_window_cycles = interrupt_window_us * cycles_per_microsecond();
-    if (!resched && now - g_window_at < g_window_cycles)
+    if (window_cycles == 0)
+        window_cycles = interrupt_window_us * cycles_per_microsecond();
+    if (!resched && now - window_at < window_cycles)
         return;
     g_in_window = true;
     arch::open_interrupt_window();
     g_in_window = false;
-    g_window_at = arch::read_cycle_counter();
+    window_at = arch::read_cycle_counter();
     if (!resched || g_ready.empty())
         return;
     resched = false;

@@ -407,6 +407,20 @@ public:
     // the whole tree, charging the traversal budget like any read.
     uint64_t total_words() const;
 
+    // The root struct of a flat message: one whose root pointer is a near
+    // struct pointer (null included) with no pointer section and its data
+    // inside the message, which validate() accepts without a walk. The caller
+    // has checked all of that (the kernel's small call: kernel/ipc/ring.cpp);
+    // nothing here checks it again, and no MessageReader is needed, as a
+    // struct without pointers has nothing to follow. A null root reads as
+    // the default struct.
+    [[gnu::always_inline]] static StructReader flat_root(const Word* message) {
+        Word word = detail::load<Word>(message);
+        const Word* at = message + 1 + detail::offset_of(word);
+        return StructReader(nullptr, reinterpret_cast<const uint8_t*>(at), nullptr,
+                            uint32_t{detail::struct_data_words(word)} * 8, 0, 0, 0);
+    }
+
 private:
     friend class ListReader;
     friend class PointerReader;

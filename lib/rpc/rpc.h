@@ -72,9 +72,23 @@ enum class DispatchStatus : uint8_t {
                // `message` is empty and the transport reports a transport error
 };
 
-struct DispatchResult {
-    DispatchStatus status;
-    std::span<const capnp::Word> message; // a single segment in the results buffer
+// What a skeleton's dispatch returns: sixteen bytes, so that it comes back in
+// two registers, not through memory.
+class DispatchResult {
+public:
+    constexpr DispatchResult() = default;
+    constexpr DispatchResult(DispatchStatus status, std::span<const capnp::Word> message)
+        : m_words(message.data()), m_size(static_cast<uint32_t>(message.size())), m_status(status) {
+    }
+
+    DispatchStatus status() const { return m_status; }
+    // A single segment in the results buffer (empty when BufferFull).
+    std::span<const capnp::Word> message() const { return {m_words, m_size}; }
+
+private:
+    const capnp::Word* m_words = nullptr;
+    uint32_t m_size = 0; // words; a results buffer holds far fewer than 2^32
+    DispatchStatus m_status{};
 };
 
 // ---------------------------------------------------------------------------
@@ -245,13 +259,53 @@ DispatchResult dispatch_unimplemented(std::span<capnp::Word> results) {
     return encode_exception<CapException>(results, {Type::Unimplemented, "unknown method"});
 }
 
+// What a generated skeleton reads a call's params from: a message, which it
+// decodes, or the root struct of a message checked before it came, read
+// already (capnp::StructReader::flat_root: the kernel's small call, whose
+// params are a flat struct in the ring entry). A message converts to it.
+class CallParams {
+public:
+    CallParams(const capnp::MessageReader& message) : m_message(&message) {}
+    static CallParams checked_root(capnp::StructReader root) { return CallParams(root); }
+
+    // The message, or nullptr when only its root came (checked_root).
+    const capnp::MessageReader* message() const { return m_message; }
+    capnp::StructReader root() const { return m_root; }
+
+private:
+    explicit CallParams(capnp::StructReader root) : m_root(root) {}
+
+    const capnp::MessageReader* m_message = nullptr;
+    capnp::StructReader m_root;
+};
+
 // One method of a generated skeleton: decode (validate the whole params message,
-// unless it was validated before it arrived: capnp::MessageReader::validated;
-// nothing is invoked when it is malformed), then invoke the handler, then encode
+// unless it was validated before it arrived: capnp::MessageReader::validated,
+// or only its checked root came: CallParams::checked_root; nothing is invoked
+// when it is malformed), then invoke the handler, then encode its results or
+// its exception.
+namespace detail {
+
+// dispatch_call once the params are read: invoke the handler, then encode
 // its results or its exception.
 template <typename Params, typename Results, typename CapException, typename Invoke>
-DispatchResult dispatch_call(const capnp::MessageReader& params, std::span<capnp::Word> results,
-                             Invoke&& invoke) {
+[[gnu::always_inline]] inline DispatchResult
+answer(typename Params::Reader params, std::span<capnp::Word> results, Invoke& invoke) {
+    capnp::MessageBuilder builder(results);
+    typename Results::Builder out(builder.init_root(Results::data_words, Results::pointer_count));
+    Result<void, Exception> outcome = invoke(params, out);
+    if (outcome.is_error())
+        return encode_exception<CapException>(results, outcome.error());
+    if (builder.error() != capnp::WireError::None)
+        return {DispatchStatus::BufferFull, {}};
+    return {DispatchStatus::Results, builder.words()};
+}
+
+// dispatch_call with a message to read.
+template <typename Params, typename Results, typename CapException, typename Invoke>
+[[gnu::always_inline]] inline DispatchResult dispatch_message(const capnp::MessageReader& params,
+                                                              std::span<capnp::Word> results,
+                                                              Invoke& invoke) {
     using Type = detail::ExceptionTypeOf<CapException>;
     typename Params::Reader reader;
     if (Params::data_words == 0 && Params::pointer_count == 0 && params.is_validated() &&
@@ -266,15 +320,23 @@ DispatchResult dispatch_call(const capnp::MessageReader& params, std::span<capnp
     if (params.error() != capnp::WireError::None)
         return encode_exception<CapException>(
             results, {Type::InvalidArgument, capnp::to_string(params.error())});
+    return answer<Params, Results, CapException>(reader, results, invoke);
+}
 
-    capnp::MessageBuilder builder(results);
-    typename Results::Builder out(builder.init_root(Results::data_words, Results::pointer_count));
-    Result<void, Exception> outcome = invoke(reader, out);
-    if (outcome.is_error())
-        return encode_exception<CapException>(results, outcome.error());
-    if (builder.error() != capnp::WireError::None)
-        return {DispatchStatus::BufferFull, {}};
-    return {DispatchStatus::Results, builder.words()};
+} // namespace detail
+
+// One method of a generated skeleton: decode (validate the whole params message,
+// unless it was validated before it arrived: capnp::MessageReader::validated,
+// or only its checked root came: CallParams::checked_root; nothing is invoked
+// when it is malformed), then invoke the handler, then encode its results or
+// its exception.
+template <typename Params, typename Results, typename CapException, typename Invoke>
+[[gnu::always_inline]] inline DispatchResult
+dispatch_call(const CallParams& params, std::span<capnp::Word> results, Invoke&& invoke) {
+    if (const capnp::MessageReader* message = params.message())
+        return detail::dispatch_message<Params, Results, CapException>(*message, results, invoke);
+    return detail::answer<Params, Results, CapException>(typename Params::Reader(params.root()),
+                                                         results, invoke);
 }
 
 // The results of a streaming method (`-> stream`): an empty struct, the one

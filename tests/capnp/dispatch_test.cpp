@@ -77,12 +77,12 @@ public:
             return {gen::ReplyKind::TransportError, bad_capability, {}};
         wire::MessageReader reader(params);
         gen::DispatchResult result = m_dispatch(interface_id, method, reader, m_results);
-        last_status = result.status;
-        switch (result.status) {
+        last_status = result.status();
+        switch (result.status()) {
         case gen::DispatchStatus::Results:
-            return {gen::ReplyKind::Results, 0, result.message};
+            return {gen::ReplyKind::Results, 0, result.message()};
         case gen::DispatchStatus::Exception:
-            return {gen::ReplyKind::Exception, 0, result.message};
+            return {gen::ReplyKind::Exception, 0, result.message()};
         case gen::DispatchStatus::BufferFull:
             break;
         }
@@ -360,8 +360,8 @@ struct DecodedException {
 };
 
 DecodedException decode_exception(const gen::DispatchResult& result) {
-    EXPECT_EQ(result.status, gen::DispatchStatus::Exception);
-    wire::MessageReader reader(result.message);
+    EXPECT_EQ(result.status(), gen::DispatchStatus::Exception);
+    wire::MessageReader reader(result.message());
     EXPECT_EQ(gen::validate<capos_schema::CapException>(reader), wire::WireError::None);
     auto exception = gen::read_root<capos_schema::CapException>(reader);
     return {exception.type(), std::string(exception.message()), exception.truncated()};
@@ -552,7 +552,7 @@ TEST(CapnpDispatch, UnrelatedInterfaceIsUnimplemented) {
     EXPECT_EQ(server.log, "");
     // The same ordinal under the right interface runs.
     auto ran = gold::Tagged::dispatch(server, gold::Named::interface_id, 1, reader, results);
-    EXPECT_EQ(ran.status, gen::DispatchStatus::Results);
+    EXPECT_EQ(ran.status(), gen::DispatchStatus::Results);
     EXPECT_EQ(server.log, "rename ");
 }
 

@@ -1258,7 +1258,8 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
     }
     shell += "    };\n";
     NameSet shell_names(text(node.getDisplayName()));
-    for (const char* reserved : {"interface_id", "ancestor_count", "Method", "Client", "dispatch"})
+    for (const char* reserved : {"interface_id", "ancestor_count", "Method", "method_count",
+                                 "Client", "dispatch", "dispatch_method"})
         shell_names.add(reserved, m_errors);
     for (auto& info : infos) {
         if (info.implicit_params) {
@@ -1284,19 +1285,28 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
     }
     shell += "    // A client for a capability of this interface (below).\n";
     shell += "    template <" + gen + "Transport T>\n    class Client;\n";
-    shell += "    // Decodes `params` as this interface's method `method`'s, calls the handler\n"
-             "    // and encodes its results or exception into `results` (below).\n";
+    shell += "    // The methods this interface declares (ordinals 0 to method_count - 1).\n";
+    shell += "    static constexpr uint16_t method_count = " + std::to_string(infos.size()) + ";\n";
+    shell += "    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls\n"
+             "    // the handler and encodes its results or exception into `results`; an\n"
+             "    // ordinal from method_count on is unimplemented (below). A table of these\n"
+             "    // serves a caller that picks the method by a table instead of a switch.\n";
+    shell += "    template <uint16_t Ordinal, typename Handler>\n";
+    shell += "    [[gnu::always_inline]] static " + gen +
+             "DispatchResult dispatch_method(Handler& handler, const " + gen +
+             "CallParams& params, ::std::span<" + wire + "Word> results);\n";
+    shell += "    // The same for the method `method` (below).\n";
     shell += "    template <typename Handler>\n";
     shell += "    static " + gen +
-             "DispatchResult dispatch(Handler& handler, uint16_t method, const " + wire +
-             "MessageReader& params, ::std::span<" + wire + "Word> results);\n";
+             "DispatchResult dispatch(Handler& handler, uint16_t method, const " + gen +
+             "CallParams& params, ::std::span<" + wire + "Word> results);\n";
     shell += "    // The same for a method of this interface or of one it extends, named by\n"
              "    // the interface that declares it; any other interface is unimplemented.\n";
     shell += "    template <typename Handler>\n";
     shell += "    static " + gen +
              "DispatchResult dispatch(Handler& handler, uint64_t called_interface, uint16_t "
              "method, const " +
-             wire + "MessageReader& params, ::std::span<" + wire + "Word> results);\n";
+             gen + "CallParams& params, ::std::span<" + wire + "Word> results);\n";
     shell += "};\n\n";
     out.shells += shell;
 
@@ -1403,28 +1413,42 @@ void Generator::emit_interface(Node::Reader node, Output& out) {
                         short_name(info.results) + "::Builder)\n";
     if (any_method)
         dispatch += "// each returning ::capos::Result<void, ::capos::gen::Exception>.\n";
-    dispatch += "template <typename Handler>\ninline " + gen + "DispatchResult " + name.local +
-                "::dispatch(Handler& handler, uint16_t method, const " + wire +
-                "MessageReader& params, ::std::span<" + wire + "Word> results) {\n";
+    dispatch += "template <uint16_t Ordinal, typename Handler>\ninline " + gen + "DispatchResult " +
+                name.local + "::dispatch_method(Handler& handler, const " + gen +
+                "CallParams& params, ::std::span<" + wire + "Word> results) {\n";
     if (infos.empty())
-        dispatch += "    (void)handler;\n    (void)method;\n    (void)params;\n";
-    else
-        dispatch += "    switch (method) {\n";
-    for (auto& info : infos) {
-        dispatch += "    case static_cast<uint16_t>(Method::" + info.pascal + "):\n";
+        dispatch += "    (void)handler;\n    (void)params;\n";
+    for (size_t i = 0; i < infos.size(); ++i) {
+        const auto& info = infos[i];
+        dispatch += std::string(i == 0 ? "    if" : "    else if") +
+                    " constexpr (Ordinal == static_cast<uint16_t>(Method::" + info.pascal + "))\n";
         dispatch += "        return " + gen + "dispatch_call<" + info.params + ", " + info.results +
                     ", " + cap_exception + ">(params, results, [&](" + info.params +
                     "::Reader params_, " + info.results + "::Builder results_) { return handler." +
                     info.call + "(params_, results_); });\n";
     }
+    dispatch += infos.empty() ? "    " : "    else\n        ";
+    dispatch += "return " + gen + "dispatch_unimplemented<" + cap_exception + ">(results);\n}\n\n";
+
+    dispatch += "template <typename Handler>\ninline " + gen + "DispatchResult " + name.local +
+                "::dispatch(Handler& handler, uint16_t method, const " + gen +
+                "CallParams& params, ::std::span<" + wire + "Word> results) {\n";
+    if (infos.empty())
+        dispatch += "    (void)method;\n";
+    else
+        dispatch += "    switch (method) {\n";
+    for (auto& info : infos) {
+        dispatch += "    case static_cast<uint16_t>(Method::" + info.pascal + "):\n";
+        dispatch += "        return dispatch_method<static_cast<uint16_t>(Method::" + info.pascal +
+                    ")>(handler, params, results);\n";
+    }
     if (!infos.empty())
         dispatch += "    default:\n        break;\n    }\n";
-    dispatch +=
-        "    return " + gen + "dispatch_unimplemented<" + cap_exception + ">(results);\n}\n\n";
+    dispatch += "    return dispatch_method<method_count>(handler, params, results);\n}\n\n";
 
     dispatch += "template <typename Handler>\ninline " + gen + "DispatchResult " + name.local +
                 "::dispatch(Handler& handler, uint64_t called_interface, uint16_t method, const " +
-                wire + "MessageReader& params, ::std::span<" + wire + "Word> results) {\n";
+                gen + "CallParams& params, ::std::span<" + wire + "Word> results) {\n";
     for (auto& interface : declaring) {
         dispatch += "    if (called_interface == " + interface.scope + "interface_id)\n";
         dispatch +=

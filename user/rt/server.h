@@ -72,24 +72,24 @@ public:
             gen::DispatchResult result =
                 Interface::dispatch(handler, call.value().header.interface_id,
                                     call.value().header.method, params, m_results);
-            if (result.status == gen::DispatchStatus::BufferFull)
+            if (result.status() == gen::DispatchStatus::BufferFull)
                 result = gen::encode_exception<schema::CapException>(
                     m_results, {schema::ExceptionType::Failed, "results too large"});
-            bool exception = result.status == gen::DispatchStatus::Exception;
+            bool exception = result.status() == gen::DispatchStatus::Exception;
             if (m_transfer_count == 0) {
                 // The answer and the wait for the next call in one entry.
                 int32_t replied = 0;
-                call = reply_and_receive(call.value().header.call_id, result.message, exception,
+                call = reply_and_receive(call.value().header.call_id, result.message(), exception,
                                          replied);
                 continue;
             }
-            if (reply(call.value().header.call_id, result.message, exception) < 0 &&
+            if (reply(call.value().header.call_id, result.message(), exception) < 0 &&
                 m_transfer_count > 0) {
                 // The capabilities could not go: answer without them.
                 m_transfer_count = 0;
                 auto failed = gen::encode_exception<schema::CapException>(
                     m_results, {schema::ExceptionType::Overloaded, "reply capabilities refused"});
-                (void)reply(call.value().header.call_id, failed.message, true);
+                (void)reply(call.value().header.call_id, failed.message(), true);
             }
             call = receive();
         }

@@ -165,11 +165,11 @@ StdioEvent StdioService::serve(std::span<const capnp::Word> received, size_t len
         // The kernel validated the params as it took them from the caller.
         auto params = capnp::MessageReader::validated(received.subspan(params_at, params_words));
         result = StdIO::dispatch(handler, header.method, params, g_results);
-        if (result.status == gen::DispatchStatus::BufferFull)
+        if (result.status() == gen::DispatchStatus::BufferFull)
             result = gen::encode_exception<CapException>(
                 g_results, {ExceptionType::Failed, "StdIO: results too large"});
     }
-    reply(header.call_id, result.message, result.status == gen::DispatchStatus::Exception);
+    reply(header.call_id, result.message(), result.status() == gen::DispatchStatus::Exception);
     return StdioEvent::Served;
 }
 
@@ -180,7 +180,7 @@ void StdioService::finish() {
         m_read_pending = false;
         auto ended = gen::encode_exception<CapException>(
             g_results, {ExceptionType::Disconnected, "StdIO: the program has ended"});
-        reply(m_read_call, ended.message, true);
+        reply(m_read_call, ended.message(), true);
         if (active())
             receive();
     }

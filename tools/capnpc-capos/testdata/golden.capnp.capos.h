@@ -301,19 +301,27 @@ struct Console {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 3;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Console::WriteParams {
@@ -386,19 +394,27 @@ struct Store {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 4;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Store::PutParams {
@@ -458,19 +474,27 @@ struct Empty {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 0;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 // The root of an inheritance chain (Described, Labelled) and of a diamond
@@ -490,19 +514,27 @@ struct Named {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 2;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Named::NameParams {
@@ -551,19 +583,27 @@ struct Described {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 1;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Described::DescribeParams {
@@ -596,19 +636,27 @@ struct Labelled {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 1;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Labelled::LabelParams {
@@ -641,19 +689,27 @@ struct Counted {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 1;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Counted::CountParams {
@@ -688,19 +744,27 @@ struct Tagged {
     // A client for a capability of this interface (below).
     template <::capos::gen::Transport T>
     class Client;
-    // Decodes `params` as this interface's method `method`'s, calls the handler
-    // and encodes its results or exception into `results` (below).
+    // The methods this interface declares (ordinals 0 to method_count - 1).
+    static constexpr uint16_t method_count = 1;
+    // Decodes `params` as the params of the method with ordinal `Ordinal`, calls
+    // the handler and encodes its results or exception into `results`; an
+    // ordinal from method_count on is unimplemented (below). A table of these
+    // serves a caller that picks the method by a table instead of a switch.
+    template <uint16_t Ordinal, typename Handler>
+    [[gnu::always_inline]] static ::capos::gen::DispatchResult
+    dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                    ::std::span<::capos::capnp::Word> results);
+    // The same for the method `method` (below).
     template <typename Handler>
     static ::capos::gen::DispatchResult dispatch(Handler& handler, uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
+                                                 const ::capos::gen::CallParams& params,
                                                  ::std::span<::capos::capnp::Word> results);
     // The same for a method of this interface or of one it extends, named by
     // the interface that declares it; any other interface is unimplemented.
     template <typename Handler>
-    static ::capos::gen::DispatchResult dispatch(Handler& handler, uint64_t called_interface,
-                                                 uint16_t method,
-                                                 const ::capos::capnp::MessageReader& params,
-                                                 ::std::span<::capos::capnp::Word> results);
+    static ::capos::gen::DispatchResult
+    dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+             const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results);
 };
 
 struct Tagged::TagParams {
@@ -3022,12 +3086,11 @@ private:
 //   write_line(Console::WriteLineParams::Reader, Console::WriteLineResults::Builder)
 //   lookup(Console::LookupParams::Reader, Console::LookupResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint16_t method,
-                                                      const ::capos::capnp::MessageReader& params,
-                                                      ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Write):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Console::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                         ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Write))
         return ::capos::gen::dispatch_call<::golden::schema::Console::WriteParams,
                                            ::golden::schema::Console::WriteResults,
                                            ::capos::schema::CapException>(
@@ -3036,7 +3099,7 @@ inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint16_t
                 ::golden::schema::Console::WriteResults::Builder results_) {
                 return handler.write(params_, results_);
             });
-    case static_cast<uint16_t>(Method::WriteLine):
+    else if constexpr (Ordinal == static_cast<uint16_t>(Method::WriteLine))
         return ::capos::gen::dispatch_call<::golden::schema::Console::WriteLineParams,
                                            ::golden::schema::Console::WriteLineResults,
                                            ::capos::schema::CapException>(
@@ -3045,7 +3108,7 @@ inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint16_t
                 ::golden::schema::Console::WriteLineResults::Builder results_) {
                 return handler.write_line(params_, results_);
             });
-    case static_cast<uint16_t>(Method::Lookup):
+    else if constexpr (Ordinal == static_cast<uint16_t>(Method::Lookup))
         return ::capos::gen::dispatch_call<::golden::schema::Console::LookupParams,
                                            ::golden::schema::Console::LookupResults,
                                            ::capos::schema::CapException>(
@@ -3054,16 +3117,31 @@ inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint16_t
                 ::golden::schema::Console::LookupResults::Builder results_) {
                 return handler.lookup(params_, results_);
             });
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint16_t method,
+                                                      const ::capos::gen::CallParams& params,
+                                                      ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Write):
+        return dispatch_method<static_cast<uint16_t>(Method::Write)>(handler, params, results);
+    case static_cast<uint16_t>(Method::WriteLine):
+        return dispatch_method<static_cast<uint16_t>(Method::WriteLine)>(handler, params, results);
+    case static_cast<uint16_t>(Method::Lookup):
+        return dispatch_method<static_cast<uint16_t>(Method::Lookup)>(handler, params, results);
     default:
         break;
     }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    return dispatch_method<method_count>(handler, params, results);
 }
 
 template <typename Handler>
 inline ::capos::gen::DispatchResult Console::dispatch(Handler& handler, uint64_t called_interface,
                                                       uint16_t method,
-                                                      const ::capos::capnp::MessageReader& params,
+                                                      const ::capos::gen::CallParams& params,
                                                       ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
@@ -3143,12 +3221,11 @@ private:
 //   append(Store::AppendParams::Reader, ::capos::gen::StreamResult::Builder)
 //   delete_(Store::DeleteParams::Reader, Store::DeleteResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t method,
-                                                    const ::capos::capnp::MessageReader& params,
-                                                    ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Put):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Store::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                       ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Put))
         return ::capos::gen::dispatch_call<::golden::schema::Store::PutParams,
                                            ::golden::schema::Store::PutResults,
                                            ::capos::schema::CapException>(
@@ -3157,7 +3234,7 @@ inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t m
                 ::golden::schema::Store::PutResults::Builder results_) {
                 return handler.put(params_, results_);
             });
-    case static_cast<uint16_t>(Method::Get):
+    else if constexpr (Ordinal == static_cast<uint16_t>(Method::Get))
         return ::capos::gen::dispatch_call<::golden::schema::Store::Entry,
                                            ::golden::schema::Store::Entry,
                                            ::capos::schema::CapException>(
@@ -3166,7 +3243,7 @@ inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t m
                 ::golden::schema::Store::Entry::Builder results_) {
                 return handler.get(params_, results_);
             });
-    case static_cast<uint16_t>(Method::Append):
+    else if constexpr (Ordinal == static_cast<uint16_t>(Method::Append))
         return ::capos::gen::dispatch_call<::golden::schema::Store::AppendParams,
                                            ::capos::gen::StreamResult,
                                            ::capos::schema::CapException>(
@@ -3175,7 +3252,7 @@ inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t m
                 ::capos::gen::StreamResult::Builder results_) {
                 return handler.append(params_, results_);
             });
-    case static_cast<uint16_t>(Method::Delete):
+    else if constexpr (Ordinal == static_cast<uint16_t>(Method::Delete))
         return ::capos::gen::dispatch_call<::golden::schema::Store::DeleteParams,
                                            ::golden::schema::Store::DeleteResults,
                                            ::capos::schema::CapException>(
@@ -3184,17 +3261,33 @@ inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t m
                 ::golden::schema::Store::DeleteResults::Builder results_) {
                 return handler.delete_(params_, results_);
             });
-    default:
-        break;
-    }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
 template <typename Handler>
-inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint64_t called_interface,
-                                                    uint16_t method,
-                                                    const ::capos::capnp::MessageReader& params,
+inline ::capos::gen::DispatchResult Store::dispatch(Handler& handler, uint16_t method,
+                                                    const ::capos::gen::CallParams& params,
                                                     ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Put):
+        return dispatch_method<static_cast<uint16_t>(Method::Put)>(handler, params, results);
+    case static_cast<uint16_t>(Method::Get):
+        return dispatch_method<static_cast<uint16_t>(Method::Get)>(handler, params, results);
+    case static_cast<uint16_t>(Method::Append):
+        return dispatch_method<static_cast<uint16_t>(Method::Append)>(handler, params, results);
+    case static_cast<uint16_t>(Method::Delete):
+        return dispatch_method<static_cast<uint16_t>(Method::Delete)>(handler, params, results);
+    default:
+        break;
+    }
+    return dispatch_method<method_count>(handler, params, results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult
+Store::dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+                const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
@@ -3216,21 +3309,27 @@ private:
 
 // Handler needs, for each method:
 //   (nothing: Empty has no methods)
-template <typename Handler>
-inline ::capos::gen::DispatchResult Empty::dispatch(Handler& handler, uint16_t method,
-                                                    const ::capos::capnp::MessageReader& params,
-                                                    ::std::span<::capos::capnp::Word> results) {
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Empty::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                       ::std::span<::capos::capnp::Word> results) {
     (void)handler;
-    (void)method;
     (void)params;
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
 template <typename Handler>
-inline ::capos::gen::DispatchResult Empty::dispatch(Handler& handler, uint64_t called_interface,
-                                                    uint16_t method,
-                                                    const ::capos::capnp::MessageReader& params,
+inline ::capos::gen::DispatchResult Empty::dispatch(Handler& handler, uint16_t method,
+                                                    const ::capos::gen::CallParams& params,
                                                     ::std::span<::capos::capnp::Word> results) {
+    (void)method;
+    return dispatch_method<method_count>(handler, params, results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult
+Empty::dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+                const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
@@ -3285,12 +3384,11 @@ private:
 //   name(Named::NameParams::Reader, Named::NameResults::Builder)
 //   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint16_t method,
-                                                    const ::capos::capnp::MessageReader& params,
-                                                    ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Name):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Named::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                       ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Name))
         return ::capos::gen::dispatch_call<::golden::schema::Named::NameParams,
                                            ::golden::schema::Named::NameResults,
                                            ::capos::schema::CapException>(
@@ -3299,7 +3397,7 @@ inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint16_t m
                 ::golden::schema::Named::NameResults::Builder results_) {
                 return handler.name(params_, results_);
             });
-    case static_cast<uint16_t>(Method::Rename):
+    else if constexpr (Ordinal == static_cast<uint16_t>(Method::Rename))
         return ::capos::gen::dispatch_call<::golden::schema::Named::RenameParams,
                                            ::golden::schema::Named::RenameResults,
                                            ::capos::schema::CapException>(
@@ -3308,17 +3406,29 @@ inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint16_t m
                 ::golden::schema::Named::RenameResults::Builder results_) {
                 return handler.rename(params_, results_);
             });
-    default:
-        break;
-    }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
 }
 
 template <typename Handler>
-inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint64_t called_interface,
-                                                    uint16_t method,
-                                                    const ::capos::capnp::MessageReader& params,
+inline ::capos::gen::DispatchResult Named::dispatch(Handler& handler, uint16_t method,
+                                                    const ::capos::gen::CallParams& params,
                                                     ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Name):
+        return dispatch_method<static_cast<uint16_t>(Method::Name)>(handler, params, results);
+    case static_cast<uint16_t>(Method::Rename):
+        return dispatch_method<static_cast<uint16_t>(Method::Rename)>(handler, params, results);
+    default:
+        break;
+    }
+    return dispatch_method<method_count>(handler, params, results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult
+Named::dispatch(Handler& handler, uint64_t called_interface, uint16_t method,
+                const ::capos::gen::CallParams& params, ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
     return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
@@ -3391,12 +3501,11 @@ private:
 //   name(Named::NameParams::Reader, Named::NameResults::Builder)
 //   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Described::dispatch(Handler& handler, uint16_t method,
-                                                        const ::capos::capnp::MessageReader& params,
-                                                        ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Describe):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Described::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                           ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Describe))
         return ::capos::gen::dispatch_call<::golden::schema::Described::DescribeParams,
                                            ::golden::schema::Described::DescribeResults,
                                            ::capos::schema::CapException>(
@@ -3405,16 +3514,27 @@ inline ::capos::gen::DispatchResult Described::dispatch(Handler& handler, uint16
                 ::golden::schema::Described::DescribeResults::Builder results_) {
                 return handler.describe(params_, results_);
             });
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Described::dispatch(Handler& handler, uint16_t method,
+                                                        const ::capos::gen::CallParams& params,
+                                                        ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Describe):
+        return dispatch_method<static_cast<uint16_t>(Method::Describe)>(handler, params, results);
     default:
         break;
     }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    return dispatch_method<method_count>(handler, params, results);
 }
 
 template <typename Handler>
 inline ::capos::gen::DispatchResult Described::dispatch(Handler& handler, uint64_t called_interface,
                                                         uint16_t method,
-                                                        const ::capos::capnp::MessageReader& params,
+                                                        const ::capos::gen::CallParams& params,
                                                         ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
@@ -3510,12 +3630,11 @@ private:
 //   name(Named::NameParams::Reader, Named::NameResults::Builder)
 //   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Labelled::dispatch(Handler& handler, uint16_t method,
-                                                       const ::capos::capnp::MessageReader& params,
-                                                       ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Label):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Labelled::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                          ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Label))
         return ::capos::gen::dispatch_call<::golden::schema::Labelled::LabelParams,
                                            ::golden::schema::Labelled::LabelResults,
                                            ::capos::schema::CapException>(
@@ -3524,16 +3643,27 @@ inline ::capos::gen::DispatchResult Labelled::dispatch(Handler& handler, uint16_
                 ::golden::schema::Labelled::LabelResults::Builder results_) {
                 return handler.label(params_, results_);
             });
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Labelled::dispatch(Handler& handler, uint16_t method,
+                                                       const ::capos::gen::CallParams& params,
+                                                       ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Label):
+        return dispatch_method<static_cast<uint16_t>(Method::Label)>(handler, params, results);
     default:
         break;
     }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    return dispatch_method<method_count>(handler, params, results);
 }
 
 template <typename Handler>
 inline ::capos::gen::DispatchResult Labelled::dispatch(Handler& handler, uint64_t called_interface,
                                                        uint16_t method,
-                                                       const ::capos::capnp::MessageReader& params,
+                                                       const ::capos::gen::CallParams& params,
                                                        ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
@@ -3611,12 +3741,11 @@ private:
 //   name(Named::NameParams::Reader, Named::NameResults::Builder)
 //   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Counted::dispatch(Handler& handler, uint16_t method,
-                                                      const ::capos::capnp::MessageReader& params,
-                                                      ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Count):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Counted::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                         ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Count))
         return ::capos::gen::dispatch_call<::golden::schema::Counted::CountParams,
                                            ::golden::schema::Counted::CountResults,
                                            ::capos::schema::CapException>(
@@ -3625,16 +3754,27 @@ inline ::capos::gen::DispatchResult Counted::dispatch(Handler& handler, uint16_t
                 ::golden::schema::Counted::CountResults::Builder results_) {
                 return handler.count(params_, results_);
             });
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Counted::dispatch(Handler& handler, uint16_t method,
+                                                      const ::capos::gen::CallParams& params,
+                                                      ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Count):
+        return dispatch_method<static_cast<uint16_t>(Method::Count)>(handler, params, results);
     default:
         break;
     }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    return dispatch_method<method_count>(handler, params, results);
 }
 
 template <typename Handler>
 inline ::capos::gen::DispatchResult Counted::dispatch(Handler& handler, uint64_t called_interface,
                                                       uint16_t method,
-                                                      const ::capos::capnp::MessageReader& params,
+                                                      const ::capos::gen::CallParams& params,
                                                       ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
@@ -3767,12 +3907,11 @@ private:
 //   rename(Named::RenameParams::Reader, Named::RenameResults::Builder)
 //   count(Counted::CountParams::Reader, Counted::CountResults::Builder)
 // each returning ::capos::Result<void, ::capos::gen::Exception>.
-template <typename Handler>
-inline ::capos::gen::DispatchResult Tagged::dispatch(Handler& handler, uint16_t method,
-                                                     const ::capos::capnp::MessageReader& params,
-                                                     ::std::span<::capos::capnp::Word> results) {
-    switch (method) {
-    case static_cast<uint16_t>(Method::Tag):
+template <uint16_t Ordinal, typename Handler>
+inline ::capos::gen::DispatchResult
+Tagged::dispatch_method(Handler& handler, const ::capos::gen::CallParams& params,
+                        ::std::span<::capos::capnp::Word> results) {
+    if constexpr (Ordinal == static_cast<uint16_t>(Method::Tag))
         return ::capos::gen::dispatch_call<::golden::schema::Tagged::TagParams,
                                            ::golden::schema::Tagged::TagResults,
                                            ::capos::schema::CapException>(
@@ -3781,16 +3920,27 @@ inline ::capos::gen::DispatchResult Tagged::dispatch(Handler& handler, uint16_t 
                 ::golden::schema::Tagged::TagResults::Builder results_) {
                 return handler.tag(params_, results_);
             });
+    else
+        return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+}
+
+template <typename Handler>
+inline ::capos::gen::DispatchResult Tagged::dispatch(Handler& handler, uint16_t method,
+                                                     const ::capos::gen::CallParams& params,
+                                                     ::std::span<::capos::capnp::Word> results) {
+    switch (method) {
+    case static_cast<uint16_t>(Method::Tag):
+        return dispatch_method<static_cast<uint16_t>(Method::Tag)>(handler, params, results);
     default:
         break;
     }
-    return ::capos::gen::dispatch_unimplemented<::capos::schema::CapException>(results);
+    return dispatch_method<method_count>(handler, params, results);
 }
 
 template <typename Handler>
 inline ::capos::gen::DispatchResult Tagged::dispatch(Handler& handler, uint64_t called_interface,
                                                      uint16_t method,
-                                                     const ::capos::capnp::MessageReader& params,
+                                                     const ::capos::gen::CallParams& params,
                                                      ::std::span<::capos::capnp::Word> results) {
     if (called_interface == interface_id)
         return dispatch(handler, method, params, results);
