@@ -97,6 +97,7 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
             log_warn("boot: irqoff wants a bound in microseconds, not '{}'", *bound);
     }
 
+    ring_init();
     if (auto path = command_line.value("ring")) {
         if (*path == "general") {
             ring_general_path_only();

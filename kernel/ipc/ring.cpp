@@ -165,9 +165,8 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
                           .inline_result = call.inline_result};
     // The scratch buffers stay this call's while it runs, even if it gives
     // up the CPU at a preemption point.
-    Scheduler::set_call_scratch(
-        {{g_params, g_results},
-         {params_words * sizeof(capnp::Word), invocation.results.size() * sizeof(capnp::Word)}});
+    Scheduler::set_call_scratch_use(params_words * sizeof(capnp::Word),
+                                    invocation.results.size() * sizeof(capnp::Word));
     // The call the running thread is in, for the service's handlers
     // (KernelServiceOf::invocation); a handler never enters another.
     Thread* thread = Scheduler::current();
@@ -176,7 +175,7 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
     gen::DispatchResult outcome = service.dispatch(invocation);
     stage_clock::enter(stage_clock::Stage::Answer);
     thread->set_kernel_call(nullptr);
-    Scheduler::set_call_scratch({});
+    Scheduler::set_call_scratch_use(0, 0);
     if (invocation.deferred)
         return std::nullopt;
     if (outcome.status() == gen::DispatchStatus::BufferFull)
@@ -274,10 +273,8 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
                      .inline_result = true,
                      .user_data = raw.user_data,
                      .result = {raw.result_addr, raw.result_len}};
-    return call_kernel_service(
-        process, service, call,
-        gen::CallParams::checked_root(capnp::StructReader::flat_root(g_params)),
-        raw.params_len / 8);
+    return call_kernel_service(process, service, call, gen::CallParams::checked_flat(g_params),
+                               raw.params_len / 8);
 }
 
 // A call's completion, or nullopt when it is answered later. Out of line:
@@ -334,7 +331,8 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
 }
 
 // RECV and RETURN: only on an endpoint's owner capability.
-std::optional<abi::Cqe> endpoint_operation(Process& process, const ring::DecodedSqe& sqe) {
+[[gnu::noinline]] std::optional<abi::Cqe> endpoint_operation(Process& process,
+                                                             const ring::DecodedSqe& sqe) {
     auto entry = process.capabilities().lookup(sqe.cap);
     if (entry.is_error())
         return error_cqe(sqe.user_data, transport_error_of(entry.error()));
@@ -396,14 +394,10 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
             return error_cqe(raw.user_data, sqe.error());
         return release(process, sqe.value());
     }
-    case uint8_t(Opcode::Recv): {
-        auto sqe = ring::decode_sqe_as<Opcode::Recv>(raw);
-        if (sqe.is_error())
-            return error_cqe(raw.user_data, sqe.error());
-        return endpoint_operation(process, sqe.value());
-    }
+    case uint8_t(Opcode::Recv):
     case uint8_t(Opcode::Return): {
-        auto sqe = ring::decode_sqe_as<Opcode::Return>(raw);
+        auto sqe = raw.opcode == uint8_t(Opcode::Recv) ? ring::decode_sqe_as<Opcode::Recv>(raw)
+                                                       : ring::decode_sqe_as<Opcode::Return>(raw);
         if (sqe.is_error())
             return error_cqe(raw.user_data, sqe.error());
         return endpoint_operation(process, sqe.value());
@@ -438,6 +432,10 @@ std::optional<PendingReply> Invocation::defer() {
     auto reply = PendingReply::owe(caller, user_data, result, inline_result);
     deferred = reply.has_value();
     return reply;
+}
+
+void ring_init() {
+    Scheduler::set_call_scratch_buffers(g_params, g_results);
 }
 
 void ring_general_path_only() {

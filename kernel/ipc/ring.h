@@ -17,6 +17,11 @@ struct RingState {
     uint32_t cq_overflow = 0;
 };
 
+// Tells the scheduler which kernel memory a call in progress uses besides
+// its thread's stack (the ring's scratch buffers), so that a call giving up
+// the CPU keeps its contents. Once, before the first process runs.
+void ring_init();
+
 // Sends every submission through the general path, none through the fast
 // path of small kernel calls (the command line's ring=general; a test boots
 // with it to compare the two paths' completions).

@@ -212,7 +212,7 @@ void Scheduler::preemption_point_due() {
         __builtin_memcpy(static_cast<uint8_t*>(saved) + live.bytes[0], live.parts[1],
                          live.bytes[1]);
     }
-    call_scratch = {};
+    set_call_scratch_use(0, 0);
     yield();
     if (saved) {
         __builtin_memcpy(live.parts[0], saved, live.bytes[0]);
@@ -220,7 +220,7 @@ void Scheduler::preemption_point_due() {
                          live.bytes[1]);
         heap_free(saved);
     }
-    call_scratch = live;
+    set_call_scratch_use(live.bytes[0], live.bytes[1]);
 }
 
 void arch::handle_timer_tick() {

@@ -76,8 +76,16 @@ public:
             preemption_point_due();
     }
 
-    // The running call's scratch (see CallScratch), set while it is live.
-    static void set_call_scratch(const CallScratch& scratch) { call_scratch = scratch; }
+    // The scratch buffers (see CallScratch), set once, and how much of each
+    // the running call uses, set around each call (0 and 0 when none is).
+    static void set_call_scratch_buffers(void* first, void* second) {
+        call_scratch.parts[0] = first;
+        call_scratch.parts[1] = second;
+    }
+    static void set_call_scratch_use(size_t first_bytes, size_t second_bytes) {
+        call_scratch.bytes[0] = first_bytes;
+        call_scratch.bytes[1] = second_bytes;
+    }
 
     // The end of every switch, in the thread switched to: drops a thread that
     // exited before the switch (nothing runs on its stack any more).
@@ -85,7 +93,7 @@ public:
 
 private:
     static inline Thread* running = nullptr; // the thread on the CPU
-    static inline CallScratch call_scratch;  // the running call's, see set_call_scratch
+    static inline CallScratch call_scratch;  // the running call's, see set_call_scratch_use
     static void preemption_point_due();
     // interrupt_window_us in cycles, once known (0 before: every point is due)
     static inline uint64_t window_cycles = 0;

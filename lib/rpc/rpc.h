@@ -260,28 +260,33 @@ DispatchResult dispatch_unimplemented(std::span<capnp::Word> results) {
 }
 
 // What a generated skeleton reads a call's params from: a message, which it
-// decodes, or the root struct of a message checked before it came, read
-// already (capnp::StructReader::flat_root: the kernel's small call, whose
-// params are a flat struct in the ring entry). A message converts to it.
+// decodes, or a flat message checked before it came (its root a struct
+// without pointers inside it: the kernel's small call, whose params are such
+// a struct in the ring entry), read through capnp::StructReader::flat_root
+// with no reader of the message. A message converts to it.
 class CallParams {
 public:
     CallParams(const capnp::MessageReader& message) : m_message(&message) {}
-    static CallParams checked_root(capnp::StructReader root) { return CallParams(root); }
+    static CallParams checked_flat(const capnp::Word* message) {
+        CallParams params;
+        params.m_flat = message;
+        return params;
+    }
 
-    // The message, or nullptr when only its root came (checked_root).
+    // The message, or nullptr for a checked flat one (then root()).
     const capnp::MessageReader* message() const { return m_message; }
-    capnp::StructReader root() const { return m_root; }
+    capnp::StructReader root() const { return capnp::StructReader::flat_root(m_flat); }
 
 private:
-    explicit CallParams(capnp::StructReader root) : m_root(root) {}
+    CallParams() = default;
 
     const capnp::MessageReader* m_message = nullptr;
-    capnp::StructReader m_root;
+    const capnp::Word* m_flat = nullptr;
 };
 
 // One method of a generated skeleton: decode (validate the whole params message,
 // unless it was validated before it arrived: capnp::MessageReader::validated,
-// or only its checked root came: CallParams::checked_root; nothing is invoked
+// or it is a checked flat one: CallParams::checked_flat; nothing is invoked
 // when it is malformed), then invoke the handler, then encode its results or
 // its exception.
 namespace detail {
@@ -327,7 +332,7 @@ template <typename Params, typename Results, typename CapException, typename Inv
 
 // One method of a generated skeleton: decode (validate the whole params message,
 // unless it was validated before it arrived: capnp::MessageReader::validated,
-// or only its checked root came: CallParams::checked_root; nothing is invoked
+// or it is a checked flat one: CallParams::checked_flat; nothing is invoked
 // when it is malformed), then invoke the handler, then encode its results or
 // its exception.
 template <typename Params, typename Results, typename CapException, typename Invoke>

@@ -1903,6 +1903,36 @@ TEST(CapnpWireRoot, ValidatedRootAgreesOnValidMessages) {
     EXPECT_EQ(empty.error(), WireError::OutOfBounds);
 }
 
+// StructReader::flat_root, which the kernel's small call reads flat params
+// with, reads every flat message validate() accepts (a struct root, or null,
+// without a pointer section) as the reader of the whole message does.
+TEST(CapnpWireRoot, FlatRootAgreesOnFlatMessages) {
+    std::mt19937_64 random(0xf1a7);
+    int flat = 0, with_data = 0;
+    for (int i = 0; i < 200000; ++i) {
+        Words words = root_edge_message(random);
+        if (words.empty() || (words[0] & 3) != 0 || (words[0] >> 48) != 0)
+            continue;
+        if (validate(MessageReader(std::span<const Word>(words))) != WireError::None)
+            continue;
+        ++flat;
+        MessageReader message{std::span<const Word>(words)};
+        StructReader expected = message.root();
+        StructReader read = StructReader::flat_root(words.data());
+        ASSERT_EQ(message.error(), WireError::None) << "message " << i;
+        ASSERT_EQ(read.data_size_bytes(), expected.data_size_bytes()) << "message " << i;
+        ASSERT_EQ(read.pointer_count(), 0) << "message " << i;
+        for (uint32_t at = 0; at < read.data_size_bytes(); ++at)
+            ASSERT_EQ(read.data_field<uint8_t>(at), expected.data_field<uint8_t>(at))
+                << "message " << i;
+        // Past the data section both read the default.
+        ASSERT_EQ(read.data_field<uint64_t>(read.data_size_words()), 0u) << "message " << i;
+        with_data += read.data_size_bytes() != 0;
+    }
+    EXPECT_GT(flat, 10000);
+    EXPECT_GT(with_data, 5000);
+}
+
 // ---------------------------------------------------------------------------
 // Random corruption: never a crash or an out-of-bounds access; whatever
 // validates reads without errors and copies to a canonical fixed point.
