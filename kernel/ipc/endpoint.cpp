@@ -187,11 +187,41 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
         }
     }
 
+    return queue(call, caller, sqe.user_data, params);
+}
+
+[[gnu::noinline]] bool Endpoint::deliver_queued(PendingReply& receiver) {
+    while (EndpointCall* call = as_call(m_state.oldest_queued())) {
+        std::span<capnp::Word> params(call->params, call->params_words);
+        ipc::Delivery delivery = deliver(*call, params, receiver);
+        m_state.delivered_from_queue(*call, delivery);
+        switch (delivery) {
+        case ipc::Delivery::Delivered:
+            // In flight: the heap copy of its params has served.
+            if (Process* caller = call->reply.caller())
+                caller->uncharge_queued(uint64_t(call->params_words) * 8);
+            call->drop_params();
+            return true;
+        case ipc::Delivery::ReceiverRefused: // it stays queued; the RECV has failed
+            return true;                     // deliver posted the completion
+        case ipc::Delivery::TransferFailed:
+            // The owner's table is full: this call fails back to its caller
+            // with its capabilities restored, and the RECV takes the next.
+            end_call(call, abi::Cqe{.result = int32_t(TransportError::QuotaExceeded)});
+            continue;
+        }
+    }
+    return false;
+}
+
+[[gnu::noinline]] std::optional<abi::Cqe> Endpoint::queue(EndpointCall* call, Process& caller,
+                                                          uint64_t user_data,
+                                                          std::span<capnp::Word> params) {
     if (params.size() > std::size(call->small_params)) {
         auto copy = heap_allocate(params.size() * sizeof(capnp::Word), alignof(capnp::Word));
         if (copy.is_error()) {
             end_call(call, std::nullopt); // answered at once below
-            return error_cqe(sqe.user_data, TransportError::NoMemory);
+            return error_cqe(user_data, TransportError::NoMemory);
         }
         call->params = static_cast<capnp::Word*>(copy.value());
     } else {
@@ -212,26 +242,8 @@ std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe
         return error_cqe(sqe.user_data, begun.error());
     // Answered at once when a call waits; kept (within the bound) otherwise.
     PendingReply receiver = PendingReply::owe_unbounded(owner, sqe.user_data, sqe.result);
-    while (EndpointCall* call = as_call(m_state.oldest_queued())) {
-        std::span<capnp::Word> params(call->params, call->params_words);
-        ipc::Delivery delivery = deliver(*call, params, receiver);
-        m_state.delivered_from_queue(*call, delivery);
-        switch (delivery) {
-        case ipc::Delivery::Delivered:
-            // In flight: the heap copy of its params has served.
-            if (Process* caller = call->reply.caller())
-                caller->uncharge_queued(uint64_t(call->params_words) * 8);
-            call->drop_params();
-            return std::nullopt;
-        case ipc::Delivery::ReceiverRefused: // it stays queued; the RECV has failed
-            return std::nullopt;             // deliver posted the completion
-        case ipc::Delivery::TransferFailed:
-            // The owner's table is full: this call fails back to its caller
-            // with its capabilities restored, and the RECV takes the next.
-            end_call(call, abi::Cqe{.result = int32_t(TransportError::QuotaExceeded)});
-            continue;
-        }
-    }
+    if (m_state.oldest_queued() && deliver_queued(receiver))
+        return std::nullopt;
     auto waiting = m_state.wait_for_call(receiver.may_keep());
     if (waiting.is_error()) {
         receiver.reset(); // answered at once below

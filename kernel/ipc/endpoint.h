@@ -110,6 +110,15 @@ private:
     // endpoint state any more.
     static void end_call(EndpointCall* call, std::optional<abi::Cqe> answer,
                          Wake wake = Wake::Queued);
+    // Queues `call` (its params copied) until a RECV takes it; the answer to
+    // the submission comes later, or now when that fails. Out of line: a call
+    // that finds its receiver waiting, a round trip's, does not run it.
+    std::optional<abi::Cqe> queue(EndpointCall* call, Process& caller, uint64_t user_data,
+                                  std::span<capnp::Word> params);
+    // A RECV's side of that: delivers queued calls to `receiver`, oldest
+    // first, until one is taken (true: the RECV is answered) or none is left.
+    // Out of line for the same reason.
+    bool deliver_queued(PendingReply& receiver);
 
     ipc::EndpointState m_state;
     // The owner's waiting RECV: present exactly while m_state.receiver_waiting().

@@ -281,32 +281,17 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
 // cap_enter keeps the loop, the NOP and the small call (its commonest
 // entries) together on few code pages; this, an endpoint's CALL or a call
 // the fast path did not take, is a call and a return away.
-[[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
-    stage_clock::count_call();
-    auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
-    if (entry.is_error())
-        return error_cqe(sqe.user_data, transport_error_of(entry.error()));
-    KernelObject* object = entry.value().object.get();
-    auto* service = downcast<KernelService>(object);
-    auto* client = downcast<EndpointClient>(object);
-    if (!service && !client)
-        return error_cqe(sqe.user_data, TransportError::WrongInterface);
-
+// A CALL of a kernel service the fast path did not take. Out of line, apart
+// from an endpoint's CALL (call(), below), so that the round trip's code is
+// not spread over this.
+[[gnu::noinline]] std::optional<abi::Cqe> call_service(Process& process, KernelService& service,
+                                                       const ring::DecodedSqe& sqe) {
     bool result_writable = false;
     bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
-    auto params = inline_params ? take_inline_message(sqe, service ? &result_writable : nullptr)
-                  : service     ? copy_in_message(sqe.params, &sqe.result, &result_writable)
-                                : copy_in_message(sqe.params);
+    auto params = inline_params ? take_inline_message(sqe, &result_writable)
+                                : copy_in_message(sqe.params, &sqe.result, &result_writable);
     if (params.is_error())
         return error_cqe(sqe.user_data, params.error());
-    if (client) {
-        auto transfer = prepare_transfer(process, sqe, params.value());
-        if (transfer.is_error())
-            return error_cqe(sqe.user_data, transfer.error());
-        stage_clock::enter(stage_clock::Stage::Endpoint);
-        return client->endpoint().call(process, sqe, params.value().words,
-                                       transfer.release_value());
-    }
     // Kernel services take capabilities as the caller's own ids in the
     // params (ProcessSpawner's grants), never through descriptors.
     if (sqe.transfer_count != 0)
@@ -327,7 +312,29 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     // that compares list entries pairwise.
     std::span<const capnp::Word> words = params.value().words;
     auto message = capnp::MessageReader::validated(words);
-    return call_kernel_service(process, *service, service_call, message, words.size());
+    return call_kernel_service(process, service, service_call, message, words.size());
+}
+
+[[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
+    stage_clock::count_call();
+    auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
+    if (entry.is_error())
+        return error_cqe(sqe.user_data, transport_error_of(entry.error()));
+    KernelObject* object = entry.value().object.get();
+    if (auto* service = downcast<KernelService>(object))
+        return call_service(process, *service, sqe);
+    auto* client = downcast<EndpointClient>(object);
+    if (!client)
+        return error_cqe(sqe.user_data, TransportError::WrongInterface);
+    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
+    auto params = inline_params ? take_inline_message(sqe) : copy_in_message(sqe.params);
+    if (params.is_error())
+        return error_cqe(sqe.user_data, params.error());
+    auto transfer = prepare_transfer(process, sqe, params.value());
+    if (transfer.is_error())
+        return error_cqe(sqe.user_data, transfer.error());
+    stage_clock::enter(stage_clock::Stage::Endpoint);
+    return client->endpoint().call(process, sqe, params.value().words, transfer.release_value());
 }
 
 // RECV and RETURN: only on an endpoint's owner capability.
