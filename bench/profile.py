@@ -269,10 +269,11 @@ def code_page_rows(build, code_pages, epochs, top):
     return rows
 
 
-def data_page_rows(build, pages, epochs, top):
+def data_page_rows(build, pages, first_touch, epochs, top):
     """The data pages the figure touched after its switches, by region, with
     the user programs' objects in each (kernel heap and stacks have no
-    symbols)."""
+    symbols) and the code that touched each first after a switch (where
+    QEMU's TLB refilled it)."""
     objects = []
     for program in USER_PROGRAMS:
         run = subprocess.run(["nm", "-S", "--defined-only",
@@ -292,9 +293,31 @@ def data_page_rows(build, pages, epochs, top):
                          if start < page + 4096 and end > page], reverse=True)[:3]
         names = demangle([name for _, _, name in inside])
         what = ", ".join("%s: %s" % (program, n[-40:]) for (_, program, _), n in zip(inside, names))
-        rows.append("| %s | %.2f | %s%s |" % (address, count / epochs, region.replace("_", " "),
-                                             (": " + what) if what else ""))
+        firsts = sorted(first_touch.get(address, []), reverse=True)[:2]
+        by = ", ".join("%s (%.2f)" % (place, n / epochs)
+                       for place, (n, _) in zip(source_places(build, [a for _, a in firsts]), firsts))
+        rows.append("| %s | %.2f | %s%s | %s |" % (address, count / epochs, region.replace("_", " "),
+                                                  (": " + what) if what else "", by))
     return rows
+
+
+def source_places(build, addresses):
+    """function:line of each kernel or user instruction address."""
+    spans = code_functions(build)
+    starts = [span[0] for span in spans]
+    places = []
+    for address in addresses:
+        at = bisect.bisect_right(starts, address) - 1
+        if at < 0 or not spans[at][0] <= address < max(spans[at][1], spans[at][0] + 1):
+            places.append("0x%x" % address)
+            continue
+        where, name = spans[at][2], spans[at][3]
+        elf = "kernel/kernel.elf" if where == "kernel" else "user/bench/%s.elf" % where
+        line = subprocess.run(["addr2line", "-e", os.path.join(build, elf), "0x%x" % address],
+                              stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+        places.append("%s %s %s" % (where, demangle([name])[0].split("(")[0][-40:],
+                                    os.path.basename(line)))
+    return places
 
 
 def lookup_rows(build, sites, epochs, top):
@@ -467,7 +490,7 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             sys.exit("profile.py: %s was not profiled:\n%s" % (figure, run.stdout[-3000:]))
         ops = int(line.group(2))
         values, functions, image_pages, blocks, runs, user_blocks = {}, [], [], {}, {}, {}
-        code_pages, lookup_sites, lookup_any, data_pages = [], [], [], []
+        code_pages, lookup_sites, lookup_any, data_pages, first_touch = [], [], [], [], {}
         with open(report) as f:
             for row in f:
                 parts = row.split(maxsplit=2)
@@ -487,6 +510,9 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
                     lookup_sites.append((int(parts[1]), int(parts[2], 16)))
                 elif parts[0] == "data_page":
                     data_pages.append((int(parts[1]), parts[2].strip()))
+                elif parts[0] == "data_page_first":
+                    page, site = parts[2].split()
+                    first_touch.setdefault(page, []).append((int(parts[1]), int(site, 16)))
                 elif parts[0] == "lookup_any":
                     lookup_any.append((int(parts[1]), int(parts[2], 16)))
                 else:
@@ -548,8 +574,9 @@ def profile(build, plugin, figure, top, hot, lines, disassemble=None):
             tables += [
                 ("blocks first looked up after a switch, by function | per switch", "|---|---:|",
                  lookup_sites and lookup_rows(build, lookup_sites, epochs, top)),
-                ("data page | share of switches | region, user objects in it", "|---|---:|---|",
-                 data_pages and data_page_rows(build, data_pages, epochs, top)),
+                ("data page | share of switches | region, user objects in it | touched first by",
+                 "|---|---:|---|---|",
+                 data_pages and data_page_rows(build, data_pages, first_touch, epochs, top)),
                 ("code page | share of switches | functions in it (largest first)",
                  "|---|---:|---|", code_pages and code_page_rows(build, code_pages, epochs, top)),
             ]

@@ -51,6 +51,9 @@ std::vector<Symbol> g_data_symbols; // objects (data, bss, rodata), sorted by st
 std::map<uint64_t, uint64_t> g_image_page_epochs;
 std::map<uint64_t, uint64_t> g_code_page_epochs; // code page -> epochs that ran code in it
 std::map<uint64_t, uint64_t> g_data_page_epochs; // data page -> epochs that touched it
+// For each data page, the instructions that touched it first in an epoch (the
+// one whose access QEMU's TLB refilled), and in how many epochs.
+std::map<uint64_t, std::map<uint64_t, uint64_t>> g_data_page_first;
 
 std::vector<uint64_t> g_function_insns;
 // Instructions run in each kernel translation block, by its first address:
@@ -82,13 +85,17 @@ const char* const region_names[region_count] = {"user", "direct_map", "kernel_ot
                                                 "kernel_image"};
 uint64_t g_region_sum[region_count] = {};
 
+// One past the kernel image's last symbol (load_symbols): the heap and the
+// stacks follow it (kernel/mm/layout.h).
+uint64_t g_image_end = 0xffffffff80000000ull;
+
 Region region_of(uint64_t page) {
     uint64_t address = page << 12;
     if (address < 0xffff800000000000ull)
         return User;
     if (address < 0xffffc00000000000ull)
         return DirectMap;
-    if (address >= 0xffffffff80000000ull)
+    if (address >= 0xffffffff80000000ull && address < g_image_end)
         return KernelImage;
     return KernelOther;
 }
@@ -187,10 +194,11 @@ void on_block(unsigned int, void* data) {
 std::vector<Symbol> g_locks;
 uint64_t g_lock_accesses = 0;
 
-void on_memory(unsigned int, qemu_plugin_meminfo_t, uint64_t vaddr, void*) {
+void on_memory(unsigned int, qemu_plugin_meminfo_t, uint64_t vaddr, void* insn) {
     if (!g_open)
         return;
-    g_data_pages.insert(vaddr >> 12);
+    if (g_data_pages.insert(vaddr >> 12).second)
+        ++g_data_page_first[vaddr >> 12][reinterpret_cast<uintptr_t>(insn)];
     if (vaddr >= kernel_half) {
         for (const Symbol& lock : g_locks) {
             if (vaddr - lock.start < std::max<uint64_t>(lock.size, 1))
@@ -321,8 +329,9 @@ void on_translate(qemu_plugin_id_t, struct qemu_plugin_tb* tb) {
     for (size_t i = 0; i < n; ++i) {
         struct qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
         block->last_vaddr = qemu_plugin_insn_vaddr(insn);
-        qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS,
-                                         QEMU_PLUGIN_MEM_RW, nullptr);
+        qemu_plugin_register_vcpu_mem_cb(
+            insn, on_memory, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW,
+            reinterpret_cast<void*>(uintptr_t(qemu_plugin_insn_vaddr(insn))));
         auto* bytes = static_cast<const uint8_t*>(qemu_plugin_insn_data(insn));
         if (i + 1 == n)
             block->chainable = !ends_unchained(bytes, qemu_plugin_insn_size(insn));
@@ -399,6 +408,11 @@ void write_report() {
     for (auto& [page, epochs] : g_data_page_epochs)
         out << "data_page " << epochs << " " << std::hex << (page << 12) << std::dec << " "
             << region_names[region_of(page)] << "\n";
+    for (auto& [page, sites] : g_data_page_first) {
+        for (auto& [vaddr, epochs] : sites)
+            out << "data_page_first " << epochs << " " << std::hex << (page << 12) << " " << vaddr
+                << std::dec << "\n";
+    }
     std::vector<std::pair<uint64_t, int>> ranked;
     for (size_t i = 0; i < g_symbols.size(); ++i) {
         if (g_function_insns[i] != 0)
@@ -434,6 +448,12 @@ void load_symbols(const std::string& path) {
             name.erase(0, 1);
         (function ? g_symbols : g_data_symbols)
             .push_back({std::stoull(start, nullptr, 16), std::stoull(size, nullptr, 16), name});
+    }
+    for (const auto* list : {&g_symbols, &g_data_symbols}) {
+        for (const Symbol& symbol : *list) {
+            if (symbol.start >= 0xffffffff80000000ull)
+                g_image_end = std::max(g_image_end, symbol.start + symbol.size);
+        }
     }
     auto by_start = [](const Symbol& a, const Symbol& b) { return a.start < b.start; };
     std::sort(g_symbols.begin(), g_symbols.end(), by_start);

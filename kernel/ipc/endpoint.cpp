@@ -1,33 +1,44 @@
 #include "kernel/ipc/endpoint.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/heap.h"
+#include "kernel/mm/layout.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
+#include <bit>
+#include <cstddef>
 
 namespace capos::kernel {
 
 using abi::TransportError;
 
-Result<RefPtr<Endpoint>, TransportError> Endpoint::create() {
-    auto memory = heap_allocate(sizeof(Endpoint), alignof(Endpoint));
-    if (memory.is_error())
-        return Err{TransportError::NoMemory};
-    return RefPtr<Endpoint>::adopt(new (memory.value()) Endpoint());
-}
+namespace {
+
+// An endpoint and its two facets in one allocation, never across a page
+// boundary: a call touches the client facet, the endpoint and its call
+// record, the RETURN the owner facet and the same, all on one page. The
+// facets hold references to the endpoint, which frees the block when the
+// last goes.
+struct EndpointBlock {
+    alignas(Endpoint) std::byte endpoint[sizeof(Endpoint)];
+    alignas(EndpointOwner) std::byte owner[sizeof(EndpointOwner)];
+    alignas(EndpointClient) std::byte client[sizeof(EndpointClient)];
+};
+constexpr size_t endpoint_block_alignment = std::bit_ceil(sizeof(EndpointBlock));
+static_assert(endpoint_block_alignment <= page_size);
+static_assert(offsetof(EndpointBlock, endpoint) == 0);
+
+} // namespace
 
 Result<EndpointPair, TransportError> create_endpoint_pair() {
-    RefPtr<Endpoint> endpoint = TRY(Endpoint::create());
-    auto owner = heap_create<EndpointOwner>(endpoint);
-    if (owner.is_error())
+    auto memory = heap_allocate(sizeof(EndpointBlock), endpoint_block_alignment);
+    if (memory.is_error())
         return Err{TransportError::NoMemory};
-    auto client = heap_create<EndpointClient>(std::move(endpoint));
-    if (client.is_error()) {
-        RefPtr<EndpointOwner>::adopt(owner.value()); // drops it
-        return Err{TransportError::NoMemory};
-    }
-    return EndpointPair{RefPtr<EndpointOwner>::adopt(owner.value()),
-                        RefPtr<EndpointClient>::adopt(client.value())};
+    auto* block = static_cast<EndpointBlock*>(memory.value());
+    auto endpoint = RefPtr<Endpoint>::adopt(new (block->endpoint) Endpoint());
+    auto* owner = new (block->owner) EndpointOwner(endpoint);
+    auto* client = new (block->client) EndpointClient(std::move(endpoint));
+    return EndpointPair{RefPtr<EndpointOwner>::adopt(owner), RefPtr<EndpointClient>::adopt(client)};
 }
 
 namespace {
@@ -39,21 +50,23 @@ EndpointCall* as_call(ipc::EndpointCallRecord* record) {
 } // namespace
 
 void Endpoint::destroy() {
-    VERIFY(m_state.idle());
+    VERIFY(m_state.idle() && m_own_call_free);
     this->~Endpoint();
-    heap_free(this);
+    heap_free(this); // the block, with the facets' memory
 }
 
+// A facet's memory is the endpoint's block: its reference to the endpoint
+// goes last, after the facet is gone.
 void EndpointOwner::destroy() {
     m_endpoint->close();
+    RefPtr<Endpoint> endpoint = std::move(m_endpoint);
     this->~EndpointOwner();
-    heap_free(this);
 }
 
 void EndpointClient::destroy() {
     m_endpoint->remove_client();
+    RefPtr<Endpoint> endpoint = std::move(m_endpoint);
     this->~EndpointClient();
-    heap_free(this);
 }
 
 bool Endpoint::receiver_live() const {
@@ -86,9 +99,15 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
             call->reply.reset(); // its caller has ended
     }
     call->drop_params();
-    // Back to its caller for the next call, as new; freed if the caller has
-    // ended.
+    // Back to its endpoint, or its caller for the next call, as new; freed if
+    // the caller has ended.
     Process* home = call->home;
+    if (Endpoint* endpoint = call->endpoint; call == &endpoint->m_own_call) {
+        call->~EndpointCall();
+        new (call) EndpointCall{};
+        endpoint->m_own_call_free = true;
+        return;
+    }
     if (!home) {
         heap_destroy(call);
         return;
@@ -144,14 +163,10 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     if (!reply)
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
 
-    EndpointCall* call = caller.take_spare_call();
+    EndpointCall* call = take_call(caller);
     if (!call) {
-        auto created = heap_create<EndpointCall>();
-        if (created.is_error()) {
-            reply->reset(); // answered at once
-            return error_cqe(sqe.user_data, TransportError::NoMemory);
-        }
-        call = created.value();
+        reply->reset(); // answered at once
+        return error_cqe(sqe.user_data, TransportError::NoMemory);
     }
     call->home = &caller;
     call->endpoint = this;
@@ -188,6 +203,17 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     }
 
     return queue(call, caller, sqe.user_data, params);
+}
+
+EndpointCall* Endpoint::take_call(Process& caller) {
+    if (m_own_call_free) {
+        m_own_call_free = false;
+        return &m_own_call;
+    }
+    if (EndpointCall* call = caller.take_spare_call())
+        return call;
+    auto created = heap_create<EndpointCall>();
+    return created.is_error() ? nullptr : created.value();
 }
 
 [[gnu::noinline]] bool Endpoint::deliver_queued(PendingReply& receiver) {

@@ -46,8 +46,10 @@ class Process;
 struct OutgoingCallLink;
 
 // One call through an endpoint, from CALL until it is answered or dropped.
-// Heap-allocated; its place in the endpoint's queue or in-flight set and its
-// call id are the endpoint state's (ipc::EndpointCallRecord).
+// The endpoint's own record when that is free, else one its caller kept from
+// an earlier call, else a new one from the heap; its place in the endpoint's
+// queue or in-flight set and its call id are the endpoint state's
+// (ipc::EndpointCallRecord).
 struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLink> {
     Process* home = nullptr; // the caller, which keeps the record when the call ends
     Endpoint* endpoint = nullptr;
@@ -65,11 +67,11 @@ struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLin
     bool charged = false; // on the caller's outstanding list (and its queued bytes)
 };
 
+struct EndpointPair;
+
 class Endpoint final : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::Endpoint;
-
-    static Result<RefPtr<Endpoint>, abi::TransportError> create();
 
     // ring.cpp's entry points. Each returns the submitter's completion, or
     // nullopt when it comes later.
@@ -92,8 +94,13 @@ public:
     void remove_client();
 
 private:
+    friend Result<EndpointPair, abi::TransportError> create_endpoint_pair();
     Endpoint() : KernelObject(object_type) {}
     void destroy() override;
+
+    // The record for a new call by `caller` (the endpoint's own first), or
+    // null when the heap has none.
+    EndpointCall* take_call(Process& caller);
 
     // Copies `call` (header, params, capability records) to the waiting
     // receiver; the endpoint state is told what came of it.
@@ -123,6 +130,12 @@ private:
     ipc::EndpointState m_state;
     // The owner's waiting RECV: present exactly while m_state.receiver_waiting().
     std::optional<PendingReply> m_receiver;
+    // A record of its own, which a round trip uses: it lies on the page of
+    // the endpoint and its facets, which the round trip touches anyway (every
+    // page touched after an address-space switch costs QEMU a refill,
+    // docs/performance.md). Free whenever the endpoint is idle.
+    EndpointCall m_own_call;
+    bool m_own_call_free = true;
 };
 
 // The receiving side of an endpoint (a capability). When the last reference

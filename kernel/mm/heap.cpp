@@ -63,11 +63,11 @@ void heap_free(void* pointer) {
 HeapStats heap_stats() {
     SpinLockGuard guard(g_heap_lock);
     uint64_t pages = (g_heap_end - kernel_heap_base) / page_size;
-    // The heap region starts 1 GiB-aligned and is 1 GiB long: one table of
-    // the level above the pages, and one page table per 512 pages.
-    static_assert(kernel_heap_base % (512 * large_page_size) == 0 &&
-                  kernel_heap_limit - kernel_heap_base <= 512 * large_page_size);
-    uint64_t tables = pages == 0 ? 0 : 1 + (pages + 511) / 512;
+    // The heap region starts 2 MiB-aligned, in the gigabyte of the kernel
+    // image, whose tables of the levels above exist from boot: one page
+    // table per 512 pages.
+    static_assert(kernel_heap_base % large_page_size == 0);
+    uint64_t tables = (pages + 511) / 512;
     return {g_heap.bytes_in_use(), g_heap.bytes_free(), g_heap.allocation_count(),
             g_heap_end - kernel_heap_base, pages + tables};
 }

@@ -169,16 +169,18 @@ void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
             return failed(name, "an operation failed");
         if (!stage_clock_report())
             return failed(name, "cannot run bench-minimal");
+        uint64_t start = rdtsc();
         profile_begin();
         bool ok = run(profile_iterations);
         profile_end();
+        uint64_t ticks = rdtsc() - start;
         if (!stage_clock_report())
             return failed(name, "cannot run bench-minimal");
         if (!ok)
             return failed(name, "an operation failed");
         ++g_figures;
         Line() << "bench: " << name << " profiled iterations=" << profile_iterations
-               << " ops=" << profile_iterations * ops_per_iteration;
+               << " ops=" << profile_iterations * ops_per_iteration << " ticks=" << ticks;
         return;
     }
     const uint64_t target = ticks_for_ms(g_config.batch_ms);

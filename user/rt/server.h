@@ -71,10 +71,10 @@ public:
             // endpoint's clients may name any interface).
             gen::DispatchResult result =
                 Interface::dispatch(handler, call.value().header.interface_id,
-                                    call.value().header.method, params, m_results);
+                                    call.value().header.method, params, results_buffer());
             if (result.status() == gen::DispatchStatus::BufferFull)
                 result = gen::encode_exception<schema::CapException>(
-                    m_results, {schema::ExceptionType::Failed, "results too large"});
+                    results_buffer(), {schema::ExceptionType::Failed, "results too large"});
             bool exception = result.status() == gen::DispatchStatus::Exception;
             if (m_transfer_count == 0) {
                 // The answer and the wait for the next call in one entry.
@@ -88,7 +88,8 @@ public:
                 // The capabilities could not go: answer without them.
                 m_transfer_count = 0;
                 auto failed = gen::encode_exception<schema::CapException>(
-                    m_results, {schema::ExceptionType::Overloaded, "reply capabilities refused"});
+                    results_buffer(),
+                    {schema::ExceptionType::Overloaded, "reply capabilities refused"});
                 (void)reply(call.value().header.call_id, failed.message(), true);
             }
             call = receive();
@@ -101,15 +102,24 @@ private:
                        bool exception) const;
     // The call a RECV's completion delivered into the receive buffer.
     Result<ReceivedCall, int32_t> received(const abi::Cqe& cqe);
+    // Where the answer to the current call is built: the rest of the buffer,
+    // after the call (its header, params and capability records). The
+    // kernel reads a RETURN's message before it takes the next RECV
+    // (docs/abi.md), so a small call and its answer share a page.
+    std::span<capnp::Word> results_buffer() { return std::span(m_buffer).subspan(m_call_words); }
 
     static constexpr size_t buffer_words = 4096 / 8;
+    // A RECV's buffer: the header, params of up to buffer_words, the records.
+    static constexpr size_t receive_words =
+        sizeof(abi::RecvHeader) / 8 + buffer_words + abi::max_transfers * sizeof(abi::CapRecord) / 8;
+    static_assert(sizeof(abi::CapRecord) % 8 == 0);
     abi::CapId m_owner;
     ReceivedCall m_current{};
     abi::TransferDescriptor m_transfers[abi::max_transfers];
     uint32_t m_transfer_count = 0;
-    alignas(8)
-        capnp::Word m_receive[buffer_words + sizeof(abi::RecvHeader) / 8 + abi::max_transfers * 2];
-    alignas(8) capnp::Word m_results[buffer_words];
+    size_t m_call_words = 0; // of the buffer, the received call's
+    // The received call, then the answer: at least buffer_words for it.
+    alignas(8) capnp::Word m_buffer[receive_words + buffer_words];
 };
 
 } // namespace capos::rt
