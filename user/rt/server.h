@@ -110,8 +110,8 @@ private:
 
     static constexpr size_t buffer_words = 4096 / 8;
     // A RECV's buffer: the header, params of up to buffer_words, the records.
-    static constexpr size_t receive_words =
-        sizeof(abi::RecvHeader) / 8 + buffer_words + abi::max_transfers * sizeof(abi::CapRecord) / 8;
+    static constexpr size_t receive_words = sizeof(abi::RecvHeader) / 8 + buffer_words +
+                                            abi::max_transfers * sizeof(abi::CapRecord) / 8;
     static_assert(sizeof(abi::CapRecord) % 8 == 0);
     abi::CapId m_owner;
     ReceivedCall m_current{};
