@@ -98,6 +98,11 @@ void frames_init(const BootInfo& boot) {
     }
     for (size_t i = 0; i < g_reserved_count; ++i)
         g_frames.mark_used(g_reserved[i].base, g_reserved[i].length);
+    // The direct map reaches the 2 MiB around the kernel's text and rodata
+    // through small pages (kernel_map.cpp): frames there cost one more table
+    // page walked after every address-space switch (docs/performance.md), so
+    // they go out last.
+    g_frames.prefer_from(align_up(kernel_end, large_page_size));
 }
 
 Result<uint64_t, FrameError> allocate_frame() {

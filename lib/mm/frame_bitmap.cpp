@@ -1,5 +1,6 @@
 #include "lib/mm/frame_bitmap.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace capos {
@@ -46,6 +47,8 @@ void FrameBitmap::init(std::span<uint64_t> storage, uint64_t frame_count) {
     m_frame_count = frame_count;
     m_free_count = 0;
     m_hint = 0;
+    m_preferred = 0;
+    m_upper_hint = 0;
     // Bits past frame_count in the last word stay set forever, so whole-word scans
     // never see them as free.
     for (uint64_t& word : m_words)
@@ -114,8 +117,7 @@ void FrameBitmap::mark_free(uint64_t phys_base, uint64_t length) {
     if (first >= end)
         return;
     m_free_count += clear_range(first, end);
-    if (first / 64 < m_hint)
-        m_hint = static_cast<size_t>(first / 64);
+    freed_in(static_cast<size_t>(first / 64), static_cast<size_t>((end - 1) / 64));
 }
 
 void FrameBitmap::mark_used(uint64_t phys_base, uint64_t length) {
@@ -134,17 +136,36 @@ void FrameBitmap::mark_used(uint64_t phys_base, uint64_t length) {
 Result<uint64_t, FrameError> FrameBitmap::allocate() {
     if (m_free_count == 0)
         return Err{FrameError::OutOfFrames};
-    for (size_t word = m_hint; word < m_words.size(); ++word) {
-        if (m_words[word] == all_ones)
-            continue;
+    auto take = [&](size_t word) {
         unsigned bit = static_cast<unsigned>(std::countr_one(m_words[word]));
         m_words[word] |= uint64_t{1} << bit;
         --m_free_count;
-        m_hint = word;
         return (static_cast<uint64_t>(word) * 64 + bit) * frame_size;
+    };
+    for (size_t word = std::max(m_upper_hint, m_preferred); word < m_words.size(); ++word) {
+        if (m_words[word] == all_ones)
+            continue;
+        // Every word below it is full too when m_hint is at or above the
+        // preferred start (the words between are of the upper part).
+        if (m_hint >= m_preferred)
+            m_hint = word;
+        m_upper_hint = word;
+        return take(word);
+    }
+    // Nothing free from the preferred start up: below it.
+    for (size_t word = m_hint; word < std::min(m_preferred, m_words.size()); ++word) {
+        if (m_words[word] == all_ones)
+            continue;
+        m_hint = word;
+        return take(word);
     }
     // Unreachable while m_free_count matches the bits.
     return Err{FrameError::OutOfFrames};
+}
+
+void FrameBitmap::prefer_from(uint64_t phys) {
+    m_preferred = static_cast<size_t>(std::min<uint64_t>(phys / frame_size / 64, m_words.size()));
+    m_upper_hint = m_preferred;
 }
 
 Result<uint64_t, FrameError> FrameBitmap::allocate_contiguous(uint64_t count,
@@ -187,8 +208,7 @@ Result<void, FrameError> FrameBitmap::free(uint64_t phys) {
         return Err{FrameError::NotAllocated};
     m_words[frame / 64] &= ~(uint64_t{1} << (frame % 64));
     ++m_free_count;
-    if (frame / 64 < m_hint)
-        m_hint = static_cast<size_t>(frame / 64);
+    freed_in(static_cast<size_t>(frame / 64), static_cast<size_t>(frame / 64));
     return {};
 }
 
@@ -204,8 +224,7 @@ Result<void, FrameError> FrameBitmap::free_contiguous(uint64_t phys, uint64_t co
         return Err{FrameError::NotAllocated};
     clear_range(frame, frame + count);
     m_free_count += count;
-    if (frame / 64 < m_hint)
-        m_hint = static_cast<size_t>(frame / 64);
+    freed_in(static_cast<size_t>(frame / 64), static_cast<size_t>((frame + count - 1) / 64));
     return {};
 }
 

@@ -44,9 +44,16 @@ public:
     void mark_free(uint64_t phys_base, uint64_t length);
     void mark_used(uint64_t phys_base, uint64_t length);
 
-    // Physical address of the lowest free frame, now used. OutOfFrames when none is
-    // free. Amortised fast: full words below the search hint are never rescanned.
+    // Physical address of the lowest free frame, now used, from the preferred
+    // start up (prefer_from) while any is free there, else below it.
+    // OutOfFrames when none is free. Amortised fast: full words below the
+    // search hints are never rescanned.
     Result<uint64_t, FrameError> allocate();
+    // Frames below `phys` (rounded down to 64 frames) are handed out by
+    // allocate() only when every frame from there up is used. For frames that
+    // cost more to reach (capOS: those the kernel's direct map must map with
+    // small pages). allocate_contiguous() still takes the lowest fitting run.
+    void prefer_from(uint64_t phys);
 
     // Physical address of count consecutive frames, now used, whose first frame
     // number is a multiple of align_frames (a power of two; 1 for no alignment).
@@ -80,8 +87,20 @@ private:
     std::span<uint64_t> m_words;
     uint64_t m_frame_count = 0;
     uint64_t m_free_count = 0;
-    // Word index where allocate() starts looking; every word below it is full.
+    // Every word below m_hint is full; allocate_contiguous() starts there.
     size_t m_hint = 0;
+    // The word prefer_from() named, and where allocate() starts looking from
+    // it up: every word in [m_preferred, m_upper_hint) is full.
+    size_t m_preferred = 0;
+    size_t m_upper_hint = 0;
+    // Frames in words [first, last] became free.
+    void freed_in(size_t first, size_t last) {
+        if (first < m_hint)
+            m_hint = first;
+        size_t upper = first > m_preferred ? first : m_preferred;
+        if (last >= m_preferred && upper < m_upper_hint)
+            m_upper_hint = upper;
+    }
 };
 
 } // namespace capos

@@ -270,10 +270,13 @@ TEST(FrameBitmap, ErrorsHaveNames) {
 }
 
 // Random operations against a vector<bool> model, including the lowest-fit rule
-// for contiguous runs.
-TEST(FrameBitmap, MatchesModelUnderRandomOperations) {
+// for contiguous runs: allocate() takes the lowest free frame from `preferred`
+// (a multiple of 64) up, else the lowest below it.
+void check_against_model(uint64_t preferred) {
     constexpr uint64_t frame_count = 1000;
     Frames frames(frame_count);
+    if (preferred != 0)
+        frames->prefer_from(preferred * page);
     std::vector<bool> used(frame_count, true);
     std::mt19937_64 random(12345);
     auto model_free_count = [&] {
@@ -296,11 +299,16 @@ TEST(FrameBitmap, MatchesModelUnderRandomOperations) {
             for (uint64_t f = frame; f < frame + length && f < frame_count; ++f)
                 used[f] = true;
             break;
-        case 2: { // single allocation: lowest free frame
+        case 2: { // single allocation: lowest free frame, from `preferred` first
             auto allocated = frames->allocate();
-            uint64_t expected = 0;
+            uint64_t expected = preferred;
             while (expected < frame_count && used[expected])
                 ++expected;
+            if (expected >= frame_count) {
+                expected = 0;
+                while (expected < frame_count && used[expected])
+                    ++expected;
+            }
             if (expected == frame_count) {
                 ASSERT_TRUE(allocated.is_error());
             } else {
@@ -370,6 +378,31 @@ TEST(FrameBitmap, MatchesModelUnderRandomOperations) {
         }
     }
     EXPECT_EQ(frames.guard(), 0xdeadbeefu);
+}
+
+TEST(FrameBitmap, MatchesModelUnderRandomOperations) {
+    check_against_model(0);
+}
+
+TEST(FrameBitmap, MatchesModelWithAPreferredStart) {
+    check_against_model(320);
+}
+
+TEST(FrameBitmap, PrefersFramesFromItsStart) {
+    Frames frames(256);
+    frames->mark_free(0, 256 * page);
+    frames->prefer_from(128 * page);
+    for (uint64_t f = 128; f < 256; ++f)
+        ASSERT_EQ(frames->allocate().value(), f * page);
+    // The preferred part used up: below it, lowest first.
+    EXPECT_EQ(frames->allocate().value(), 0u);
+    EXPECT_EQ(frames->allocate().value(), 1u * page);
+    // A frame freed from the preferred part up goes out before the rest below.
+    ASSERT_TRUE(frames->free(200 * page).is_ok());
+    EXPECT_EQ(frames->allocate().value(), 200u * page);
+    EXPECT_EQ(frames->allocate().value(), 2u * page);
+    // Contiguous runs are still the lowest that fit.
+    EXPECT_EQ(frames->allocate_contiguous(2, 1).value(), 3u * page);
 }
 
 } // namespace
