@@ -183,7 +183,7 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
     auto elf = find_boot_binary(params.binary());
     if (!elf)
         return Err{invalid_argument("no such binary in the boot package")};
-    if (ElfLoadPlan::create(*elf, {abi::user_min_address, abi::user_map_base}).is_error())
+    if (ElfLoadPlan::create(*elf, {abi::user_image_base, abi::user_map_base}).is_error())
         return Err{invalid_argument("the binary is not a loadable program")};
 
     if (params.args().size() > abi::args_max_count)

@@ -99,7 +99,7 @@ Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name,
 }
 
 Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
-    auto plan = ElfLoadPlan::create(elf, {abi::user_min_address, abi::user_map_base});
+    auto plan = ElfLoadPlan::create(elf, {abi::user_image_base, abi::user_map_base});
     if (plan.is_error()) {
         log_error("process {}: {}: {}", m_id, name(), to_string(plan.error()));
         return Err{SpawnError::BadElf};

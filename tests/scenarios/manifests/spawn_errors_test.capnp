@@ -18,6 +18,7 @@ const manifest :Capos.SystemManifest = (
     (name = "args-child", path = "bin/args_child"),
     (name = "spin-child", path = "bin/spin_child"),
     (name = "not-a-program", path = "etc/motd"),
+    (name = "low-child", path = "bin/low_child"),
   ],
   init = (
     program = "spawn_errors_test",
