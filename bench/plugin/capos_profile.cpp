@@ -93,7 +93,7 @@ Region region_of(uint64_t page) {
     uint64_t address = page << 12;
     if (address < 0xffff800000000000ull)
         return User;
-    if (address < 0xffffc00000000000ull)
+    if (address >= 0xffffff8000000000ull && address < 0xffffffff80000000ull)
         return DirectMap;
     if (address >= 0xffffffff80000000ull && address < g_image_end)
         return KernelImage;

@@ -67,13 +67,22 @@ void frames_init(const BootInfo& boot) {
     for (size_t i = 0; i < boot.module_count; ++i)
         reserve(boot.modules[i].range);
 
+    // Only memory the direct map reaches (kernel/mm/layout.h) is used.
+    auto reachable = [](const MemoryRange& m) {
+        uint64_t end = m.range.end() < max_physical_memory ? m.range.end() : max_physical_memory;
+        return PhysicalRange{m.range.base, end > m.range.base ? end - m.range.base : 0};
+    };
     for (size_t i = 0; i < boot.memory_count; ++i) {
         const MemoryRange& m = boot.memory[i];
         if (m.type != MemoryType::Usable)
             continue;
-        g_usable_bytes += m.range.length;
-        if (m.range.end() > g_memory_end)
-            g_memory_end = m.range.end();
+        PhysicalRange range = reachable(m);
+        if (range.length < m.range.length)
+            log_warn("frames: {} bytes of memory above {} left unused (beyond the direct map)",
+                     m.range.length - range.length, Hex{max_physical_memory});
+        g_usable_bytes += range.length;
+        if (range.length > 0 && range.end() > g_memory_end)
+            g_memory_end = range.end();
     }
     if (g_memory_end == 0)
         panic("frames: the firmware memory map has no usable memory");
@@ -88,8 +97,10 @@ void frames_init(const BootInfo& boot) {
     SpinLockGuard guard(g_frames_lock);
     g_frames.init({phys_to_ptr<uint64_t>(storage), storage_bytes / 8}, frame_count);
     for (size_t i = 0; i < boot.memory_count; ++i) {
-        if (boot.memory[i].type == MemoryType::Usable)
-            g_frames.mark_free(boot.memory[i].range.base, boot.memory[i].range.length);
+        if (boot.memory[i].type == MemoryType::Usable) {
+            PhysicalRange range = reachable(boot.memory[i]);
+            g_frames.mark_free(range.base, range.length);
+        }
     }
     // Firmware maps may overlap: anything any entry calls unusable stays used.
     for (size_t i = 0; i < boot.memory_count; ++i) {

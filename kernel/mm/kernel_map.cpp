@@ -100,7 +100,7 @@ PageTables& kernel_page_tables() {
 }
 
 bool kernel_range_is_mapped(uint64_t virt, size_t length) {
-    if (virt < direct_map_base || virt + length < virt)
+    if (virt < kernel_half_base || virt + length < virt)
         return false;
     PageTables active = PageTables::active();
     for (uint64_t page = align_down(virt, page_size); page < virt + length; page += page_size) {

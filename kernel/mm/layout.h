@@ -1,15 +1,16 @@
 // The kernel's half of every address space (x86_64, 4-level paging).
 //
-//   0xFFFF800000000000  direct map of physical memory (PML4 slot 256)
 //   0xFFFFFF4000000000  device registers (uncached), mapped on request
+//   0xFFFFFF8000000000  direct map of physical memory (the first 510 GiB)
 //   0xFFFFFFFF80000000  kernel image (text, rodata, data, bss) at physical + this
 //   0xFFFFFFFF88000000  kernel heap, grown a few pages at a time
 //   0xFFFFFFFFB0000000  kernel stacks, each between unmapped guard pages
 //
-// The image, the heap and the stacks share one gigabyte, so one page-table
-// page of each upper level maps all three: what a kernel entry touches needs
-// fewer table pages walked after an address-space switch (under QEMU each
-// costs a refill, docs/performance.md).
+// Everything a kernel entry touches lies under the last top-level entry
+// (PML4 slot 511), and the image, the heap and the stacks in one gigabyte of
+// it, so few page-table pages map them all: an entry's page walks touch fewer
+// table pages after an address-space switch (under QEMU each costs a refill,
+// docs/performance.md).
 //
 // The lower half (below 0x0000800000000000) belongs to user processes.
 #pragma once
@@ -21,18 +22,25 @@ namespace capos::kernel {
 inline constexpr uint64_t page_size = 4096;
 inline constexpr uint64_t large_page_size = 2 * 1024 * 1024;
 
-inline constexpr uint64_t direct_map_base = 0xFFFF800000000000;
-inline constexpr uint64_t direct_map_limit = 0xFFFFC00000000000; // 64 TiB of physical memory
+inline constexpr uint64_t direct_map_base = 0xFFFFFF8000000000;
+// The kernel's half starts here (the first address above user space's hole).
+inline constexpr uint64_t kernel_half_base = 0xFFFF800000000000;
 inline constexpr uint64_t kernel_mmio_base = 0xFFFFFF4000000000;
 inline constexpr uint64_t kernel_mmio_limit = 0xFFFFFF8000000000;
 inline constexpr uint64_t kernel_image_base = 0xFFFFFFFF80000000;
-inline constexpr uint64_t kernel_image_limit = 0xFFFFFFFF88000000; // 128 MiB
+// Physical memory above the direct map's reach is not used.
+inline constexpr uint64_t direct_map_limit = kernel_image_base;
+inline constexpr uint64_t max_physical_memory = direct_map_limit - direct_map_base; // 510 GiB
+inline constexpr uint64_t kernel_image_limit = 0xFFFFFFFF88000000;                  // 128 MiB
 inline constexpr uint64_t kernel_heap_base = kernel_image_limit;
 inline constexpr uint64_t kernel_heap_limit = 0xFFFFFFFFB0000000; // 640 MiB
 inline constexpr uint64_t kernel_stacks_base = kernel_heap_limit;
 inline constexpr uint64_t kernel_stacks_limit = 0xFFFFFFFFC0000000; // 256 MiB
 // The gigabyte the image, the heap and the stacks share.
 static_assert(kernel_image_base >> 30 == (kernel_stacks_limit - 1) >> 30);
+// One top-level entry for the direct map and the image's gigabyte.
+static_assert(direct_map_base >> 39 == (kernel_stacks_limit - 1) >> 39);
+static_assert(kernel_mmio_limit <= direct_map_base);
 
 inline uint64_t phys_to_virt(uint64_t phys) {
     return direct_map_base + phys;

@@ -68,8 +68,8 @@ static_assert(abi::user_stack_top == 0x00000000003f0000);
 
 const Fault g_faults[] = {
     {"pf_null", "reading address 0", CODE(load_rcx), 0},
-    {"pf_kernel", "reading kernel memory at 0xffff800000100000", CODE(load_rcx),
-     0xffff800000100000ull},
+    {"pf_kernel", "reading kernel memory at 0xffffff8000100000", CODE(load_rcx),
+     0xffffff8000100000ull},
     {"pf_write_rodata", "writing the program's read-only data", CODE(store_rcx),
      reinterpret_cast<uint64_t>(&g_read_only_word)},
     {"pf_write_protected", "writing a page protected read-only", CODE(store_rcx), read_only_page},

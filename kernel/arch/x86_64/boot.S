@@ -107,16 +107,23 @@ enter_long_mode:
     add $0x1000, %eax
     mov %eax, boot_pdpt_low + 24
 
-    /* PDPT for the top 512 GiB: entry 510 (-2 GiB) maps the first GiB. */
+    /* PDPT for the top 512 GiB: entries 0-3 are the direct map of the first
+     * 4 GiB (at -512 GiB), entry 510 (-2 GiB) maps the first GiB. */
     mov $boot_pd, %eax
     or $0x3, %eax
+    mov %eax, boot_pdpt_high
     mov %eax, boot_pdpt_high + 510 * 8
+    add $0x1000, %eax
+    mov %eax, boot_pdpt_high + 8
+    add $0x1000, %eax
+    mov %eax, boot_pdpt_high + 16
+    add $0x1000, %eax
+    mov %eax, boot_pdpt_high + 24
 
-    /* PML4: identity (0), direct map (256), kernel (511). */
+    /* PML4: identity (0), the direct map and the kernel (511). */
     mov $boot_pdpt_low, %eax
     or $0x3, %eax
     mov %eax, boot_pml4
-    mov %eax, boot_pml4 + 256 * 8
     mov $boot_pdpt_high, %eax
     or $0x3, %eax
     mov %eax, boot_pml4 + 511 * 8
