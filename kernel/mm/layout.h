@@ -3,14 +3,14 @@
 //   0xFFFFFF4000000000  device registers (uncached), mapped on request
 //   0xFFFFFF8000000000  direct map of physical memory (the first 510 GiB)
 //   0xFFFFFFFF80000000  kernel image (text, rodata, data, bss) at physical + this
-//   0xFFFFFFFF88000000  kernel heap, grown a few pages at a time
+//   (the image's end)   kernel heap, grown a few pages at a time
 //   0xFFFFFFFFB0000000  kernel stacks, each between unmapped guard pages
 //
 // Everything a kernel entry touches lies under the last top-level entry
 // (PML4 slot 511), and the image, the heap and the stacks in one gigabyte of
-// it, so few page-table pages map them all: an entry's page walks touch fewer
-// table pages after an address-space switch (under QEMU each costs a refill,
-// docs/performance.md).
+// it, the heap's first pages under the image's page table, so few page-table
+// pages map them all: an entry's page walks touch fewer table pages after an
+// address-space switch (under QEMU each costs a refill, docs/performance.md).
 //
 // The lower half (below 0x0000800000000000) belongs to user processes.
 #pragma once
@@ -31,9 +31,10 @@ inline constexpr uint64_t kernel_image_base = 0xFFFFFFFF80000000;
 // Physical memory above the direct map's reach is not used.
 inline constexpr uint64_t direct_map_limit = kernel_image_base;
 inline constexpr uint64_t max_physical_memory = direct_map_limit - direct_map_base; // 510 GiB
-inline constexpr uint64_t kernel_image_limit = 0xFFFFFFFF88000000;                  // 128 MiB
-inline constexpr uint64_t kernel_heap_base = kernel_image_limit;
-inline constexpr uint64_t kernel_heap_limit = 0xFFFFFFFFB0000000; // 640 MiB
+// The image takes at most 128 MiB; the heap starts at its end
+// (kernel_sections().data_end) and reaches up to the stacks.
+inline constexpr uint64_t kernel_image_limit = 0xFFFFFFFF88000000;
+inline constexpr uint64_t kernel_heap_limit = 0xFFFFFFFFB0000000;
 inline constexpr uint64_t kernel_stacks_base = kernel_heap_limit;
 inline constexpr uint64_t kernel_stacks_limit = 0xFFFFFFFFC0000000; // 256 MiB
 // The gigabyte the image, the heap and the stacks share.
