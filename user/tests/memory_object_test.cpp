@@ -218,7 +218,7 @@ int main() {
     refuses("map with an offset that overflows is invalidArgument", 0, 0xffffffff, 2, Access::Read);
     refuses("map with access 3 (write+execute) is invalidArgument", 0, 0, 1,
             static_cast<Access>(3));
-    refuses("map over the program is invalidArgument", 0x400000, 0, 1, Access::Read);
+    refuses("map over the program is invalidArgument", abi::user_image_base, 0, 1, Access::Read);
     refuses("map over the ring page is invalidArgument", abi::user_ring_address, 0, 1,
             Access::ReadWrite);
     refuses("map over an existing mapping is invalidArgument", a + page, 0, 1, Access::Read);

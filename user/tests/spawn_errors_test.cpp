@@ -144,7 +144,7 @@ void hostile_inputs() {
 
     refused("an unknown binary", "child", "no-such-binary", no_grants, invalid);
     refused("a binary that is not an ELF", "child", "not-a-program", no_grants, invalid);
-    refused("a program linked below 0x400000, over the stack and the ring", "child", "low-child",
+    refused("a program linked below 0x300000, over the stack and the ring", "child", "low-child",
             no_grants, invalid);
     refused("an empty binary name", "child", "", no_grants, invalid);
     refused(Line("a process name of ").udec(longest_process_name + 1).add(" bytes").view(),

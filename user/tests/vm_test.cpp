@@ -201,7 +201,7 @@ int main() {
         suite.check_exception(what, vm.map(address, length, Access::ReadWrite),
                               ExceptionType::InvalidArgument);
     };
-    refuses("map over the program (0x400000) is invalidArgument", 0x400000, page);
+    refuses("map over the program (0x300000) is invalidArgument", abi::user_image_base, page);
     refuses("map in the null guard is invalidArgument", 0x1000, page);
     refuses("map over the ring page is invalidArgument", abi::user_ring_address, page);
     refuses("map over the stack is invalidArgument", abi::user_stack_top - page, page);
@@ -218,7 +218,7 @@ int main() {
     suite.check_exception("unmap of the ring page is invalidArgument",
                           vm.unmap(abi::user_ring_address, page), ExceptionType::InvalidArgument);
     suite.check_exception("protect of the program text is invalidArgument",
-                          vm.protect(0x400000, page, Access::ReadWrite),
+                          vm.protect(abi::user_image_base, page, Access::ReadWrite),
                           ExceptionType::InvalidArgument);
     suite.check_exception("protect of the CapSet page is invalidArgument",
                           vm.protect(abi::user_capset_address, page, Access::ReadWrite),
