@@ -1,5 +1,5 @@
 // Calls the Echo service granted as "echo" and checks that every reply holds the
-// text sent: three messages, then 2000 round trips, every 100th with a text of
+// text sent: five messages (up to 3,000 bytes), then 2000 round trips, every 100th with a text of
 // its own (so that a stale or constant reply shows). The first wrong reply
 // prints "echo-client: ... FAILED (...)" and ends the client with a nonzero code.
 #include "schema/capos.capnp.capos.h"
@@ -34,12 +34,19 @@ int main() {
         capos::rt::debug_write_line("echo-client: no echo capability");
         return 1;
     }
-    const std::string_view messages[] = {"hello, server", "a second message", ""};
+    // Longer texts too: a server that built its answer over the call it
+    // answers (rt::Server builds it after) would send back a mangled one.
+    static char long_text[3000];
+    for (size_t i = 0; i < sizeof long_text; ++i)
+        long_text[i] = char('a' + (i * 7 + i / 26) % 26);
+    const std::string_view messages[] = {"hello, server", "a second message", "",
+                                         std::string_view(long_text, 100),
+                                         std::string_view(long_text, sizeof long_text)};
     for (std::string_view message : messages) {
         if (!echoes(echo.value().client(), "a message comes back as sent", message))
             return 2;
     }
-    capos::rt::debug_write_line("echo-client: 3 messages echoed");
+    capos::rt::debug_write_line("echo-client: 5 messages echoed");
     // A call naming an interface Echo neither is nor extends reaches the server
     // (an endpoint speaks any interface), which answers it unimplemented
     // instead of running Echo's method of the same ordinal.
