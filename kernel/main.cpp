@@ -25,6 +25,7 @@
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/mm/layout.h"
 #include "kernel/mm/reclaim.h"
+#include "kernel/platform/acpi.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/test/kernel_tests.h"
 #include "lib/base/cmdline.h"
@@ -154,6 +155,7 @@ extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
     log_info("cpu: NX {}, SMEP {}, SMAP {}", protection.nx ? "on" : "off",
              protection.smep ? "on" : "off (not supported)",
              protection.smap ? "on" : "off (not supported)");
+    acpi_init(g_boot);
 
     arch::set_emergency_stacks(guarded_stack_top(emergency_stack_pages, "double-fault"),
                                guarded_stack_top(emergency_stack_pages, "NMI"),

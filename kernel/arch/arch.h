@@ -57,6 +57,13 @@ uint64_t calibrate_cycles_per_microsecond();
 // Ends the run: QEMU exits with abi::qemu_status(code). On a machine without the
 // debug-exit device it stops the CPU instead.
 [[noreturn]] void exit_machine(abi::ExitCode code);
+// Tells QEMU's debug-exit device to end the run with `code`; returns on a
+// machine without it.
+void debug_exit(abi::ExitCode code);
+
+// Port I/O, for the firmware's registers (ACPI's PM1 control and reset).
+void port_write8(uint16_t port, uint8_t value);
+void port_write16(uint16_t port, uint16_t value);
 
 [[noreturn]] void halt_forever();
 

@@ -1,10 +1,11 @@
 // Multiboot2 and PVH hand-off parsing.
 //
 // Multiboot2: a size-prefixed list of 8-byte-aligned tags (cmdline 1, loader
-// name 2, module 3, memory map 6, end 0). PVH: struct hvm_start_info (Xen's
-// public arch-x86/hvm/start_info.h, version 1) with module list and an E820-style
-// memory map. The loader is trusted to tell the truth, but every length is
-// still checked so that a malformed structure gives an error, not a wild read.
+// name 2, module 3, memory map 6, ACPI RSDP copies 14 and 15, end 0). PVH:
+// struct hvm_start_info (Xen's public arch-x86/hvm/start_info.h, version 1)
+// with module list, RSDP address and an E820-style memory map. The loader is
+// trusted to tell the truth, but every length is still checked so that a
+// malformed structure gives an error, not a wild read.
 #include "kernel/boot/boot_info.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/layout.h"
@@ -139,6 +140,12 @@ bool parse_pvh(uint64_t info, BootInfo& out) {
     log_debug("boot: PVH start info at {}: version {}, {} modules at {}, {} memory ranges",
               Hex{info}, start->version, start->module_count, Hex{start->module_list},
               start->memory_map_entries);
+    if (start->rsdp != 0) {
+        // The RSDP itself: its length is checked when it is read (lib/acpi).
+        out.rsdp = start->rsdp;
+        out.rsdp_length = 36;
+        out.rsdp_source = "PVH";
+    }
     const auto* modules = phys_to_ptr<const PvhModule>(start->module_list);
     if (start->module_count > 0)
         add_boot_data(out, start->module_list, uint64_t(start->module_count) * sizeof(PvhModule));
@@ -199,6 +206,15 @@ bool parse_multiboot2(uint64_t info, BootInfo& out) {
                 const auto* entry = phys_to_ptr<const E820Entry>(tag_phys + at);
                 add_memory(out, entry->address, entry->size, from_e820(entry->type));
             }
+            break;
+        }
+        case 14:   // ACPI old RSDP: a copy of the RSDP follows the tag header
+        case 15: { // ACPI new RSDP
+            if (tag->size <= sizeof(Mb2Tag) || (out.rsdp != 0 && tag->type == 14))
+                break;
+            out.rsdp = tag_phys + sizeof(Mb2Tag);
+            out.rsdp_length = tag->size - sizeof(Mb2Tag);
+            out.rsdp_source = tag->type == 15 ? "Multiboot2 (new)" : "Multiboot2 (old)";
             break;
         }
         default:

@@ -46,6 +46,12 @@ struct BootInfo {
     PhysicalRange boot_data[max_reserved];
     size_t boot_data_count = 0;
     bool truncated = false; // more ranges or modules than the arrays hold
+    // Where the loader says ACPI's RSDP is (0: it did not say): PVH's
+    // rsdp_paddr, or the copy a Multiboot2 loader puts in its ACPI tag (new
+    // RSDP, type 15, preferred over old, type 14), `rsdp_length` bytes of it.
+    uint64_t rsdp = 0;
+    uint64_t rsdp_length = 0;
+    const char* rsdp_source = "";
 };
 
 // Reads the loader's information at physical address `info` (reached through

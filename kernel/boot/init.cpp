@@ -9,6 +9,7 @@
 #include "kernel/mm/reclaim.h"
 #include "kernel/object/process.h"
 #include "kernel/object/thread.h"
+#include "kernel/platform/acpi.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/manifest/read.h"
 #include "schema/capos.capnp.capos.h"
@@ -91,8 +92,11 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
                  interrupts_off::g_state.longest_us);
         clean = clean && interrupts_off::g_state.over_bound == 0;
     }
-    if (g_init.shutdown_after)
-        arch::exit_machine(clean ? abi::ExitCode::Success : abi::ExitCode::Failure);
+    if (g_init.shutdown_after) {
+        if (clean)
+            power_off();
+        arch::exit_machine(abi::ExitCode::Failure);
+    }
     log_info("init has ended; the system is idle");
     for (;;)
         Scheduler::block(no_deadline);

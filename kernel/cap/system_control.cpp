@@ -7,6 +7,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/frames.h"
 #include "kernel/object/process.h"
+#include "kernel/platform/acpi.h"
 
 namespace capos::kernel {
 
@@ -21,13 +22,13 @@ public:
                                       SystemControl::HaltResults::Builder) {
         Process& caller = invocation().caller;
         log_info("system: halt asked by process {} ({}); powering off", caller.id(), caller.name());
-        arch::exit_machine(abi::ExitCode::Success);
+        power_off();
     }
     Result<void, gen::Exception> reboot(SystemControl::RebootParams::Reader,
                                         SystemControl::RebootResults::Builder) {
         Process& caller = invocation().caller;
         log_info("system: reboot asked by process {} ({}); resetting", caller.id(), caller.name());
-        arch::reset_machine();
+        reset();
     }
 };
 

@@ -29,11 +29,14 @@ std::vector<std::string> qemu_command(const Machine& machine) {
     // SMAP and UMIP, and QEMU 7.2 prints no warnings for it. -accel tcg always: KVM
     // on the build machines is paravirtual and far slower in ring 0.
     std::vector<std::string> argv = {
-        qemu_program, "-M",     "q35",          "-cpu",
-        "max",        "-accel", "tcg",          "-smp",
-        "1",          "-m",     machine.memory, "-no-reboot",
-        "-display",   "none",   "-device",      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        qemu_program, "-M",           machine.type,
+        "-cpu",       "max",          "-accel",
+        "tcg",        "-smp",         std::to_string(machine.cpus),
+        "-m",         machine.memory, "-no-reboot",
+        "-display",   "none",
     };
+    if (machine.debug_exit)
+        argv.insert(argv.end(), {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"});
     if (machine.console == Console::Interactive) {
         argv.insert(argv.end(), {"-serial", "mon:stdio"});
     } else {

@@ -32,6 +32,9 @@ struct Machine {
     std::string append;                // pvh; empty means no -append
     std::string iso;                   // iso boots
     std::string memory{default_memory};
+    std::string type{default_machine_type}; // QEMU's -M
+    int cpus = default_cpus;                // QEMU's -smp
+    bool debug_exit = true;                 // -device isa-debug-exit at port 0xf4
     Console console = Console::Captured;
     // iso-uefi: a descriptor, inherited by QEMU, of this run's private copy of the
     // OVMF variable store (see open_ovmf_vars_copy()).

@@ -35,6 +35,9 @@ TEST(ScenarioTest, EmptyFileGivesDefaults) {
     EXPECT_EQ(s.initrd, "system/boot.cpio");
     EXPECT_EQ(s.iso, "capos.iso");
     EXPECT_EQ(s.memory, "128M");
+    EXPECT_EQ(s.machine_type, "q35");
+    EXPECT_EQ(s.cpus, 1);
+    EXPECT_EQ(s.debug_exit, true);
     EXPECT_EQ(s.timeout_seconds, 30);
     EXPECT_EQ(s.exit, ExpectedExit::Success);
     EXPECT_TRUE(s.expects.empty());
@@ -63,6 +66,48 @@ TEST(ScenarioTest, ParsesEveryKey) {
     EXPECT_EQ(s.expects, (std::vector<std::string>{"first line", "second line"}));
     EXPECT_EQ(s.forbidden, (std::vector<std::string>{"PANIC", "FAILED"}));
     EXPECT_EQ(s.exit, ExpectedExit::Fault);
+}
+
+TEST(ScenarioTest, DebugExitOffNeedsAnExitWithoutTheDevice) {
+    for (std::string_view exit : {"success", "failure", "panic", "fault"}) {
+        auto parsed =
+            parse_scenario("debug-exit: off\nexpect: x\nexit: " + std::string(exit) + "\n");
+        ASSERT_TRUE(parsed.is_error()) << exit;
+        EXPECT_EQ(parsed.error().line, 1);
+        EXPECT_NE(parsed.error().message.find("debug-exit: off cannot end with exit: " +
+                                              std::string(exit)),
+                  std::string::npos)
+            << parsed.error().message;
+    }
+    // The default exit is success: off alone is refused too.
+    EXPECT_TRUE(parse_scenario("debug-exit: off\nexpect: x\n").is_error());
+    for (std::string_view exit : {"poweroff", "reset", "running"})
+        EXPECT_TRUE(
+            parse_scenario("debug-exit: off\nexpect: x\nexit: " + std::string(exit) + "\n").is_ok())
+            << exit;
+}
+
+TEST(ScenarioTest, ParsesMachineCpusAndDebugExit) {
+    Scenario s = parse_ok("machine: pc\n"
+                          "cpus: 4   # a comment\n"
+                          "debug-exit: off\n"
+                          "exit: poweroff\n");
+    EXPECT_EQ(s.machine_type, "pc");
+    EXPECT_EQ(s.cpus, 4);
+    EXPECT_EQ(s.debug_exit, false);
+    EXPECT_EQ(s.exit, ExpectedExit::PowerOff);
+
+    s = parse_ok("machine: q35\ncpus: 64\ndebug-exit: on\n");
+    EXPECT_EQ(s.machine_type, "q35");
+    EXPECT_EQ(s.cpus, 64);
+    EXPECT_EQ(s.debug_exit, true);
+    EXPECT_EQ(s.exit, ExpectedExit::Success);
+
+    EXPECT_EQ(parse_ok("cpus: 1\n").cpus, 1);
+    EXPECT_EQ(parse_ok("cpus: 2\n").machine_type, "q35");
+    EXPECT_EQ(parse_ok("machine: pc\n").cpus, 1);
+    EXPECT_EQ(parse_ok("machine: pc\n").debug_exit, true);
+    EXPECT_EQ(parse_ok("boot: iso-uefi\nmachine: pc\ncpus: 2\n").cpus, 2);
 }
 
 TEST(ScenarioTest, UefiDefaultsToALongerTimeout) {
@@ -115,6 +160,27 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         {"boot: iso-uefi\nkernel: k\n", 2, "'kernel' applies only"},
         {"iso: x.iso\n", 1, "'iso' applies only"},
         {"expect: ok\nexpect: PANIC: oom\n", 2, "forbidden pattern 'PANIC'"},
+        {"cpus: 0\n", 1, "bad cpus '0' (want whole CPUs, 1 to 64)"},
+        {"cpus: 65\n", 1, "bad cpus '65' (want whole CPUs, 1 to 64)"},
+        {"cpus: -1\n", 1, "bad cpus '-1' (want whole CPUs, 1 to 64)"},
+        {"cpus: 02\n", 1, "bad cpus '02' (want whole CPUs, 1 to 64)"},
+        {"cpus: 2.5\n", 1, "bad cpus '2.5' (want whole CPUs, 1 to 64)"},
+        {"cpus: four\n", 1, "bad cpus 'four' (want whole CPUs, 1 to 64)"},
+        {"cpus: 99999999999\n", 1, "bad cpus '99999999999' (want whole CPUs, 1 to 64)"},
+        {"machine: virt\n", 1, "bad machine 'virt' (want q35 or pc)"},
+        {"machine: Q35\n", 1, "bad machine 'Q35' (want q35 or pc)"},
+        {"machine: pc-q35-7.2\n", 1, "bad machine 'pc-q35-7.2' (want q35 or pc)"},
+        {"debug-exit: maybe\n", 1, "bad debug-exit 'maybe' (want on or off)"},
+        {"debug-exit: yes\n", 1, "bad debug-exit 'yes' (want on or off)"},
+        {"debug-exit: ON\n", 1, "bad debug-exit 'ON' (want on or off)"},
+        {"exit: power-off\n", 1,
+         "bad exit 'power-off' (want success, failure, panic, fault, reset, poweroff or running)"},
+        {"cpus:\n", 1, "empty value for 'cpus'"},
+        {"machine: pc\ncpus: 2\nmachine: pc\n", 3, "duplicate key 'machine' (first on line 1)"},
+        {"cpus: 2\n\ncpus: 2\n", 3, "duplicate key 'cpus' (first on line 1)"},
+        {"debug-exit: off\ndebug-exit: on\n", 2, "duplicate key 'debug-exit' (first on line 1)"},
+        {"debug_exit: off\n", 1, "unknown key 'debug_exit'"},
+        {"smp: 2\n", 1, "unknown key 'smp'"},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.text);
@@ -226,7 +292,24 @@ TEST(ScenarioTest, ExitStatusesFollowTheAbi) {
     EXPECT_EQ(expected_qemu_status(ExpectedExit::Panic), 5);
     EXPECT_EQ(expected_qemu_status(ExpectedExit::Fault), 7);
     EXPECT_EQ(expected_qemu_status(ExpectedExit::Reset), 0);
+    EXPECT_EQ(expected_qemu_status(ExpectedExit::PowerOff), 0);
     EXPECT_EQ(expected_qemu_status(ExpectedExit::Running), std::nullopt);
+}
+
+TEST(ScenarioTest, ExitNames) {
+    EXPECT_EQ(to_string(ExpectedExit::Success), "success");
+    EXPECT_EQ(to_string(ExpectedExit::Failure), "failure");
+    EXPECT_EQ(to_string(ExpectedExit::Panic), "panic");
+    EXPECT_EQ(to_string(ExpectedExit::Fault), "fault");
+    EXPECT_EQ(to_string(ExpectedExit::Reset), "reset");
+    EXPECT_EQ(to_string(ExpectedExit::PowerOff), "poweroff");
+    EXPECT_EQ(to_string(ExpectedExit::Running), "running");
+    // Each name reads back as its exit.
+    for (ExpectedExit exit : {ExpectedExit::Success, ExpectedExit::Failure, ExpectedExit::Panic,
+                              ExpectedExit::Fault, ExpectedExit::Reset, ExpectedExit::PowerOff}) {
+        SCOPED_TRACE(to_string(exit));
+        EXPECT_EQ(parse_ok("exit: " + std::string(to_string(exit)) + "\n").exit, exit);
+    }
 }
 
 TEST(SerialMonitorTest, MatchesExpectsInOrderOnDistinctLines) {
@@ -390,6 +473,91 @@ TEST(QemuCommandTest, PvhBoot) {
     argv = qemu_command(machine);
     EXPECT_FALSE(contains(argv, {"-initrd"}));
     EXPECT_FALSE(contains(argv, {"-append"}));
+}
+
+TEST(QemuCommandTest, DefaultMachine) {
+    Machine machine;
+    EXPECT_EQ(machine.type, "q35");
+    EXPECT_EQ(machine.cpus, 1);
+    EXPECT_EQ(machine.debug_exit, true);
+    machine.kernel = "k.elf";
+    auto argv = qemu_command(machine);
+    EXPECT_EQ(argv, (std::vector<std::string>{"qemu-system-x86_64",
+                                              "-M",
+                                              "q35",
+                                              "-cpu",
+                                              "max",
+                                              "-accel",
+                                              "tcg",
+                                              "-smp",
+                                              "1",
+                                              "-m",
+                                              "128M",
+                                              "-no-reboot",
+                                              "-display",
+                                              "none",
+                                              "-device",
+                                              "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                                              "-serial",
+                                              "stdio",
+                                              "-monitor",
+                                              "none",
+                                              "-kernel",
+                                              "k.elf"}));
+}
+
+TEST(QemuCommandTest, MachineTypeCpusAndNoDebugExit) {
+    Machine machine;
+    machine.type = "pc";
+    machine.cpus = 4;
+    machine.debug_exit = false;
+    machine.kernel = "k.elf";
+    auto argv = qemu_command(machine);
+    EXPECT_EQ(argv, (std::vector<std::string>{"qemu-system-x86_64",
+                                              "-M",
+                                              "pc",
+                                              "-cpu",
+                                              "max",
+                                              "-accel",
+                                              "tcg",
+                                              "-smp",
+                                              "4",
+                                              "-m",
+                                              "128M",
+                                              "-no-reboot",
+                                              "-display",
+                                              "none",
+                                              "-serial",
+                                              "stdio",
+                                              "-monitor",
+                                              "none",
+                                              "-kernel",
+                                              "k.elf"}));
+    EXPECT_TRUE(contains(argv, {"-M", "pc"}));
+    EXPECT_TRUE(contains(argv, {"-smp", "4"}));
+    EXPECT_FALSE(contains(argv, {"-M", "q35"}));
+    EXPECT_FALSE(contains(argv, {"-device"}));
+    EXPECT_FALSE(contains(argv, {"isa-debug-exit,iobase=0xf4,iosize=0x04"}));
+
+    // Each setting alone.
+    machine = Machine{};
+    machine.cpus = 64;
+    argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-M", "q35", "-cpu", "max", "-accel", "tcg", "-smp", "64"}));
+    EXPECT_TRUE(contains(argv, {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}));
+    machine = Machine{};
+    machine.debug_exit = false;
+    argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-M", "q35", "-cpu", "max", "-accel", "tcg", "-smp", "1"}));
+    EXPECT_FALSE(contains(argv, {"-device"}));
+    machine = Machine{};
+    machine.type = "pc";
+    machine.boot = BootMode::IsoBios;
+    machine.iso = "capos.iso";
+    argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-M", "pc", "-cpu", "max", "-accel", "tcg", "-smp", "1"}));
+    EXPECT_TRUE(contains(argv, {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}));
+    EXPECT_TRUE(contains(argv, {"-cdrom", "capos.iso"}));
 }
 
 TEST(QemuCommandTest, IsoBoots) {

@@ -146,8 +146,9 @@ std::string single_quoted(std::string_view text) {
 }
 
 // Keys that may appear at most once; the rest (expect, send, allow, forbid) repeat.
-constexpr std::string_view single_keys[] = {"boot",   "kernel", "initrd",  "iso", "append",
-                                            "memory", "icount", "timeout", "exit"};
+constexpr std::string_view single_keys[] = {"boot",       "kernel", "initrd",  "iso",
+                                            "append",     "memory", "machine", "cpus",
+                                            "debug-exit", "icount", "timeout", "exit"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.
@@ -246,6 +247,24 @@ ParseResult parse_scenario(std::string_view text) {
                 return error(line_number,
                              "bad memory " + single_quoted(value) + " (want e.g. 128M or 1G)");
             scenario.memory = value;
+        } else if (key == "machine") {
+            if (value != "q35" && value != "pc")
+                return error(line_number,
+                             "bad machine " + single_quoted(value) + " (want q35 or pc)");
+            scenario.machine_type = value;
+        } else if (key == "cpus") {
+            auto cpus = parse_positive_int(value);
+            if (!cpus || *cpus > max_cpus) {
+                return error(line_number, "bad cpus " + single_quoted(value) +
+                                              " (want whole CPUs, 1 to " +
+                                              std::to_string(max_cpus) + ")");
+            }
+            scenario.cpus = *cpus;
+        } else if (key == "debug-exit") {
+            if (value != "on" && value != "off")
+                return error(line_number,
+                             "bad debug-exit " + single_quoted(value) + " (want on or off)");
+            scenario.debug_exit = value == "on";
         } else if (key == "icount") {
             auto shift = value == "0" ? std::optional<int>(0) : parse_positive_int(value);
             if (!shift || *shift > 10)
@@ -279,14 +298,16 @@ ParseResult parse_scenario(std::string_view text) {
             static constexpr std::pair<std::string_view, ExpectedExit> exits[] = {
                 {"success", ExpectedExit::Success}, {"failure", ExpectedExit::Failure},
                 {"panic", ExpectedExit::Panic},     {"fault", ExpectedExit::Fault},
-                {"reset", ExpectedExit::Reset},     {"running", ExpectedExit::Running},
+                {"reset", ExpectedExit::Reset},     {"poweroff", ExpectedExit::PowerOff},
+                {"running", ExpectedExit::Running},
             };
             auto it = std::find_if(std::begin(exits), std::end(exits),
                                    [&](const auto& entry) { return entry.first == value; });
             if (it == std::end(exits)) {
-                return error(line_number,
-                             "bad exit " + single_quoted(value) +
-                                 " (want success, failure, panic, fault, reset or running)");
+                return error(
+                    line_number,
+                    "bad exit " + single_quoted(value) +
+                        " (want success, failure, panic, fault, reset, poweroff or running)");
             }
             scenario.exit = it->second;
         }
@@ -306,6 +327,15 @@ ParseResult parse_scenario(std::string_view text) {
         return error(key_lines.of("iso"), "'iso' applies only to boot: iso-bios or iso-uefi");
     if (scenario.exit == ExpectedExit::Running && scenario.expects.empty())
         return error(key_lines.of("exit"), "exit: running needs at least one expect line");
+    bool coded_exit = scenario.exit != ExpectedExit::Reset &&
+                      scenario.exit != ExpectedExit::PowerOff &&
+                      scenario.exit != ExpectedExit::Running;
+    if (!scenario.debug_exit && coded_exit)
+        return error(
+            key_lines.of("debug-exit"),
+            "debug-exit: off cannot end with exit: " + std::string(to_string(scenario.exit)) +
+                " (only the debug-exit device gives that status; want poweroff, reset "
+                "or running)");
     for (size_t i = 0; i < scenario.expects.size(); ++i) {
         for (const std::string& pattern : scenario.forbidden) {
             if (scenario.expects[i].find(pattern) != std::string::npos) {
@@ -366,6 +396,7 @@ std::optional<int> expected_qemu_status(ExpectedExit exit) {
     case ExpectedExit::Fault:
         return abi::qemu_status(abi::ExitCode::Fault);
     case ExpectedExit::Reset:
+    case ExpectedExit::PowerOff:
         return 0;
     case ExpectedExit::Running:
         return std::nullopt;
@@ -397,6 +428,8 @@ std::string_view to_string(ExpectedExit exit) {
         return "fault";
     case ExpectedExit::Reset:
         return "reset";
+    case ExpectedExit::PowerOff:
+        return "poweroff";
     case ExpectedExit::Running:
         return "running";
     }

@@ -21,19 +21,24 @@ enum class BootMode {
 
 // How the QEMU run must end.
 enum class ExpectedExit {
-    Success, // isa-debug-exit with abi::ExitCode::Success
-    Failure, // ... ExitCode::Failure
-    Panic,   // ... ExitCode::Panic
-    Fault,   // ... ExitCode::Fault
-    Reset,   // QEMU status 0: the machine reset (triple fault) under -no-reboot
-    Running, // the machine stays up: after the last expect it is watched a while
-             // (test_mode.cpp), then stopped; it may not exit in that time
+    Success,  // isa-debug-exit with abi::ExitCode::Success
+    Failure,  // ... ExitCode::Failure
+    Panic,    // ... ExitCode::Panic
+    Fault,    // ... ExitCode::Fault
+    Reset,    // QEMU status 0: the machine reset (triple fault) under -no-reboot
+    PowerOff, // QEMU status 0: an ACPI power-off (how capOS ends a run without
+              // isa-debug-exit)
+    Running,  // the machine stays up: after the last expect it is watched a while
+              // (test_mode.cpp), then stopped; it may not exit in that time
 };
 
 inline constexpr std::string_view default_kernel = "kernel/kernel.elf";
 inline constexpr std::string_view default_initrd = "system/boot.cpio";
 inline constexpr std::string_view default_iso = "capos.iso";
 inline constexpr std::string_view default_memory = "128M";
+inline constexpr std::string_view default_machine_type = "q35";
+inline constexpr int default_cpus = 1;
+inline constexpr int max_cpus = 64;
 inline constexpr int default_timeout_seconds = 30;
 inline constexpr int default_uefi_timeout_seconds = 120;
 inline constexpr int max_timeout_seconds = 3600;
@@ -59,6 +64,11 @@ struct Scenario {
     std::string iso{default_iso};
     std::string append;
     std::string memory{default_memory};
+    std::string machine_type{default_machine_type}; // QEMU's -M: q35 or pc
+    int cpus = default_cpus;                        // QEMU's -smp: 1 to max_cpus
+    // Whether QEMU gets the isa-debug-exit device. Without it capOS ends a run by
+    // an ACPI power-off (QEMU status 0).
+    bool debug_exit = true;
     // QEMU's -icount shift: guest time counted in instructions (2^shift ns
     // each), so timings the guest measures do not depend on the host's load.
     std::optional<int> icount_shift;
@@ -82,11 +92,13 @@ struct ScenarioError {
 //                              \" \\ \r \n \t \e (ESC) \xHH (any byte)
 //
 // Keys: boot (pvh|iso-bios|iso-uefi), kernel, initrd (path or `none`; pvh only),
-// iso (iso boots only), append (pvh only), memory (<n>M or <n>G), icount (0..10:
-// QEMU's -icount shift), timeout (seconds),
+// iso (iso boots only), append (pvh only), memory (<n>M or <n>G), machine (q35|pc:
+// QEMU's -M, default q35), cpus (1..64: QEMU's -smp, default 1), debug-exit (on|off:
+// whether QEMU gets the isa-debug-exit device, default on), icount (0..10: QEMU's
+// -icount shift), timeout (seconds),
 // expect (repeatable), send (repeatable: bytes to type once the expects above it
 // matched), allow (removes a forbidden pattern), forbid (adds one),
-// exit (success|failure|panic|fault|reset|running). `kernel` applies to pvh only:
+// exit (success|failure|panic|fault|reset|poweroff|running). `kernel` applies to pvh only:
 // an ISO carries its own kernel. Only a send may hold '\r', '\n' or a NUL byte: an
 // expect holding one could never match, and QEMU's arguments cannot carry them.
 Result<Scenario, ScenarioError> parse_scenario(std::string_view text);

@@ -171,7 +171,7 @@ std::string shown_send(std::string_view bytes) {
 std::string describe_status(int status) {
     switch (status) {
     case 0:
-        return "0 (reset)";
+        return "0 (reset or power-off)";
     case 1:
         return "1 (success)";
     case 3:
@@ -524,6 +524,9 @@ TestResult run_test(const TestOptions& options) {
     machine.append = scenario.append;
     machine.iso = resolve(options.root, scenario.iso);
     machine.memory = scenario.memory;
+    machine.type = scenario.machine_type;
+    machine.cpus = scenario.cpus;
+    machine.debug_exit = scenario.debug_exit;
     machine.console = Console::Captured;
     if (scenario.icount_shift)
         machine.extra_args = {"-icount", "shift=" + std::to_string(*scenario.icount_shift)};

@@ -125,8 +125,20 @@ void interrupts_restore(uint64_t state) {
 
 void exit_machine(abi::ExitCode code) {
     asm volatile("cli");
-    x86::outb(abi::debug_exit_port, static_cast<uint8_t>(code));
+    debug_exit(code);
     halt_forever();
+}
+
+void debug_exit(abi::ExitCode code) {
+    x86::outb(abi::debug_exit_port, static_cast<uint8_t>(code));
+}
+
+void port_write8(uint16_t port, uint8_t value) {
+    x86::outb(port, value);
+}
+
+void port_write16(uint16_t port, uint16_t value) {
+    asm volatile("outw %0, %1" ::"a"(value), "Nd"(port));
 }
 
 void reset_machine() {

@@ -1,0 +1,248 @@
+// libFuzzer target for lib/acpi: every parser on the input, which must give an
+// error or a result that keeps its documented guarantees: an RSDP whose stated
+// length fits the bytes, a found RSDP at the first valid 16-byte boundary, tables
+// whose length fits the bytes and sums to 0, root table and MCFG entries inside
+// the table (each read back and compared with a plain little-endian read), a
+// MADT walk that ends within the table's length, ends the same way after
+// rewind() and stays ended. The parsers then run again on a copy whose
+// checksums are made right, so that mutations reach past the checksum checks
+// into the table bodies. Any violation traps, which libFuzzer reports as a crash.
+#include "lib/acpi/acpi.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace {
+
+namespace acpi = capos::acpi;
+using acpi::AcpiError;
+
+void require(bool condition) {
+    if (!condition)
+        __builtin_trap();
+}
+
+uint64_t read_le(std::span<const uint8_t> bytes, size_t at, size_t size) {
+    uint64_t value = 0;
+    for (size_t i = 0; i < size; ++i)
+        value |= static_cast<uint64_t>(bytes[at + i]) << (8 * i);
+    return value;
+}
+
+bool sums_to_zero(std::span<const uint8_t> bytes, size_t length) {
+    uint8_t sum = 0;
+    for (size_t i = 0; i < length; ++i)
+        sum = static_cast<uint8_t>(sum + bytes[i]);
+    return sum == 0;
+}
+
+void check_rsdp(std::span<const uint8_t> bytes) {
+    auto rsdp = acpi::parse_rsdp(bytes);
+    if (rsdp.is_error())
+        return;
+    require(bytes.size() >= 20 && sums_to_zero(bytes, 20));
+    require(rsdp.value().rsdt_address == read_le(bytes, 16, 4));
+    if (rsdp.value().revision < 2) {
+        require(rsdp.value().xsdt_address == 0);
+        return;
+    }
+    require(bytes.size() >= 36);
+    uint64_t length = read_le(bytes, 20, 4);
+    require(length >= 36 && length <= bytes.size() && sums_to_zero(bytes, length));
+    require(rsdp.value().xsdt_address == read_le(bytes, 24, 8));
+}
+
+void check_find_rsdp(std::span<const uint8_t> bytes) {
+    auto found = acpi::find_rsdp(bytes);
+    size_t end = found.is_ok() ? found.value() : bytes.size();
+    if (found.is_ok()) {
+        require(end % 16 == 0 && end + 20 <= bytes.size());
+        require(acpi::parse_rsdp(bytes.subspan(end)).is_ok());
+    }
+    // No valid RSDP at an earlier boundary.
+    for (size_t at = 0; at < end && at + 20 <= bytes.size(); at += 16)
+        require(acpi::parse_rsdp(bytes.subspan(at)).is_error());
+}
+
+// The table's length when check_table accepts it, else 0.
+size_t check_header(std::span<const uint8_t> bytes) {
+    auto peeked = acpi::peek_header(bytes);
+    if (peeked.is_ok()) {
+        require(bytes.size() >= acpi::sdt_header_size);
+        require(peeked.value().length >= acpi::sdt_header_size);
+        require(peeked.value().length == read_le(bytes, 4, 4));
+        for (size_t i = 0; i < 4; ++i)
+            require(static_cast<uint8_t>(peeked.value().signature[i]) == bytes[i]);
+    }
+    auto checked = acpi::check_table(bytes);
+    if (checked.is_error())
+        return 0;
+    require(peeked.is_ok());
+    size_t length = checked.value().length;
+    require(length >= acpi::sdt_header_size && length <= bytes.size());
+    require(sums_to_zero(bytes, length));
+    return length;
+}
+
+void check_root_table(std::span<const uint8_t> bytes, size_t length) {
+    auto root = acpi::RootTable::parse(bytes);
+    if (root.is_error())
+        return;
+    require(length != 0);
+    size_t size = root.value().is_xsdt() ? 8 : 4;
+    require(root.value().count() * size + acpi::sdt_header_size == length);
+    require(length <= bytes.size());
+    for (size_t i = 0; i < root.value().count(); ++i)
+        require(root.value().entry(i) == read_le(bytes, acpi::sdt_header_size + i * size, size));
+}
+
+bool known_madt_type(uint8_t type) {
+    return type <= 5 || type == 9 || type == 10;
+}
+
+// Walks to the end: the number of entries, and whether it ended with NotFound.
+struct Walk {
+    size_t count = 0;
+    bool clean = false;
+    uint64_t digest = 0;
+};
+
+Walk walk_madt(acpi::Madt& madt, size_t length) {
+    Walk walk;
+    // Every entry is at least 2 bytes long, so a table of `length` bytes has
+    // fewer than length / 2 of them after its 44-byte start.
+    for (;;) {
+        auto next = madt.next();
+        if (next.is_error()) {
+            require(next.error() == AcpiError::NotFound || next.error() == AcpiError::BadEntry);
+            walk.clean = next.error() == AcpiError::NotFound;
+            return walk;
+        }
+        const acpi::MadtEntry& entry = next.value();
+        ++walk.count;
+        require(walk.count <= (length - 44) / 2);
+        if (entry.type == acpi::MadtEntry::Type::Other)
+            require(!known_madt_type(entry.raw_type));
+        else
+            require(static_cast<uint8_t>(entry.type) == entry.raw_type);
+        walk.digest = walk.digest * 31 + entry.raw_type + entry.apic_id + entry.processor_uid +
+                      entry.flags + entry.address + entry.gsi + entry.bus + entry.source +
+                      entry.lint;
+    }
+}
+
+void check_madt(std::span<const uint8_t> bytes, size_t length) {
+    auto parsed = acpi::Madt::parse(bytes);
+    if (parsed.is_error())
+        return;
+    require(length >= 44);
+    acpi::Madt madt = parsed.value();
+    require(madt.local_apic_address() == read_le(bytes, 36, 4));
+    require(madt.flags() == read_le(bytes, 40, 4));
+    Walk first = walk_madt(madt, length);
+    // Ended stays ended.
+    auto after = madt.next();
+    require(after.is_error() &&
+            after.error() == (first.clean ? AcpiError::NotFound : AcpiError::BadEntry));
+    madt.rewind();
+    Walk second = walk_madt(madt, length);
+    if (first.clean)
+        require(second.clean && second.count == first.count && second.digest == first.digest);
+    else
+        require(!second.clean && second.count == 0); // BadEntry is sticky
+}
+
+void check_fadt(std::span<const uint8_t> bytes, size_t length) {
+    auto fadt = acpi::parse_fadt(bytes);
+    if (fadt.is_error())
+        return;
+    require(length >= 116);
+    require(fadt.value().flags == read_le(bytes, 112, 4));
+    if (fadt.value().reset_supported)
+        require(length >= 129 && (fadt.value().flags & (1u << 10)) != 0);
+    if (length < 148)
+        require(fadt.value().dsdt == read_le(bytes, 40, 4));
+    if (fadt.value().pm1a_control_space != acpi::address_space_io)
+        require(length >= 184 && fadt.value().pm1a_control != 0);
+    if (fadt.value().pm1b_control_space != acpi::address_space_io)
+        require(length >= 196 && fadt.value().pm1b_control != 0);
+}
+
+void check_mcfg(std::span<const uint8_t> bytes, size_t length) {
+    auto mcfg = acpi::Mcfg::parse(bytes);
+    if (mcfg.is_error())
+        return;
+    require(length >= 44 && mcfg.value().count() * 16 + 44 == length);
+    for (size_t i = 0; i < mcfg.value().count(); ++i) {
+        acpi::McfgEntry entry = mcfg.value().entry(i);
+        size_t at = 44 + i * 16;
+        require(entry.base == read_le(bytes, at, 8) && entry.segment == read_le(bytes, at + 8, 2) &&
+                entry.start_bus == bytes[at + 10] && entry.end_bus == bytes[at + 11]);
+    }
+}
+
+void check_hpet(std::span<const uint8_t> bytes, size_t length) {
+    auto hpet = acpi::parse_hpet(bytes);
+    if (hpet.is_error())
+        return;
+    require(length >= 56);
+    require(hpet.value().base.address == read_le(bytes, 44, 8));
+    require(hpet.value().minimum_tick == read_le(bytes, 53, 2));
+}
+
+void check_s5(std::span<const uint8_t> aml) {
+    auto found = acpi::find_s5(aml);
+    require(found.is_ok() || found.error() == AcpiError::NotFound);
+}
+
+void check_all(std::span<const uint8_t> bytes) {
+    check_rsdp(bytes);
+    check_find_rsdp(bytes);
+    size_t length = check_header(bytes);
+    check_root_table(bytes, length);
+    check_madt(bytes, length);
+    check_fadt(bytes, length);
+    check_mcfg(bytes, length);
+    check_hpet(bytes, length);
+    check_s5(bytes);
+    if (bytes.size() > acpi::sdt_header_size)
+        check_s5(bytes.subspan(acpi::sdt_header_size));
+}
+
+// Sets bytes[at] so that the first `length` bytes sum to 0.
+void fix_checksum(std::vector<uint8_t>& bytes, size_t at, size_t length) {
+    bytes[at] = 0;
+    uint8_t sum = 0;
+    for (size_t i = 0; i < length; ++i)
+        sum = static_cast<uint8_t>(sum + bytes[i]);
+    bytes[at] = static_cast<uint8_t>(-sum);
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::span<const uint8_t> bytes(data, size);
+    check_all(bytes);
+
+    // Again with the checksums right: an SDT's over its stated length (or the
+    // bytes there are), or an RSDP's two.
+    if (size < 20)
+        return 0;
+    std::vector<uint8_t> fixed(data, data + size);
+    if (read_le(bytes, 0, 8) == 0x2052545020445352) { // "RSD PTR "
+        fix_checksum(fixed, 8, 20);
+        if (size >= 36) {
+            size_t length = read_le(bytes, 20, 4);
+            fix_checksum(fixed, 32, length < size ? (length < 33 ? 33 : length) : size);
+        }
+    } else if (size >= acpi::sdt_header_size) {
+        size_t length = read_le(bytes, 4, 4);
+        fix_checksum(fixed, 9, length < size ? (length < 10 ? 10 : length) : size);
+    } else {
+        return 0;
+    }
+    check_all(fixed);
+    return 0;
+}
