@@ -74,6 +74,15 @@ void frames_init(const BootInfo& boot) {
     };
     for (size_t i = 0; i < boot.memory_count; ++i) {
         const MemoryRange& m = boot.memory[i];
+        // ACPI's tables lie in RAM the firmware keeps (often just above the
+        // last usable range): the direct map reaches them too (their frames
+        // stay used).
+        if (m.type == MemoryType::AcpiReclaimable || m.type == MemoryType::AcpiNvs) {
+            PhysicalRange range = reachable(m);
+            if (range.length > 0 && range.end() > g_memory_end)
+                g_memory_end = range.end();
+            continue;
+        }
         if (m.type != MemoryType::Usable)
             continue;
         PhysicalRange range = reachable(m);
@@ -84,7 +93,7 @@ void frames_init(const BootInfo& boot) {
         if (range.length > 0 && range.end() > g_memory_end)
             g_memory_end = range.end();
     }
-    if (g_memory_end == 0)
+    if (g_usable_bytes == 0)
         panic("frames: the firmware memory map has no usable memory");
 
     uint64_t frame_count = align_up(g_memory_end, page_size) / page_size;

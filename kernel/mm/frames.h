@@ -29,7 +29,8 @@ struct FrameStats {
 };
 FrameStats frame_stats();
 
-// The highest physical address the direct map must cover.
+// The highest physical address the direct map must cover: the end of usable
+// RAM or of the memory that holds ACPI's tables, whichever is higher.
 uint64_t physical_memory_end();
 
 // True when `phys` lies in memory that is never handed out (kernel image, boot
