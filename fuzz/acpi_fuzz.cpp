@@ -7,6 +7,7 @@
 // rewind() and stays ended. The parsers then run again on a copy whose
 // checksums are made right, so that mutations reach past the checksum checks
 // into the table bodies. Any violation traps, which libFuzzer reports as a crash.
+#include "fuzz/fuzz_checks.h"
 #include "lib/acpi/acpi.h"
 
 #include <cstddef>
@@ -19,17 +20,8 @@ namespace {
 namespace acpi = capos::acpi;
 using acpi::AcpiError;
 
-void require(bool condition) {
-    if (!condition)
-        __builtin_trap();
-}
-
-uint64_t read_le(std::span<const uint8_t> bytes, size_t at, size_t size) {
-    uint64_t value = 0;
-    for (size_t i = 0; i < size; ++i)
-        value |= static_cast<uint64_t>(bytes[at + i]) << (8 * i);
-    return value;
-}
+using capos::fuzz::read_le;
+using capos::fuzz::require;
 
 bool sums_to_zero(std::span<const uint8_t> bytes, size_t length) {
     uint8_t sum = 0;

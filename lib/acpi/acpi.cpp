@@ -1,33 +1,14 @@
 #include "lib/acpi/acpi.h"
+#include "lib/base/bytes.h"
 
 namespace capos::acpi {
 
 namespace {
 
-// A little-endian field from bytes the caller has bounds-checked (x86_64 is
-// little-endian too). The copy avoids any alignment assumption about where
-// firmware put a table.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
-template <typename T>
-T load(const uint8_t* at) {
-    T value;
-    __builtin_memcpy(&value, at, sizeof value);
-    return value;
-}
-uint16_t load_u16(const uint8_t* at) {
-    return load<uint16_t>(at);
-}
-uint32_t load_u32(const uint8_t* at) {
-    return load<uint32_t>(at);
-}
-uint64_t load_u64(const uint8_t* at) {
-    return load<uint64_t>(at);
-}
-
-// Whether [offset, offset + size) lies inside the first `length` bytes.
-constexpr bool fits(size_t offset, size_t size, size_t length) {
-    return offset <= length && size <= length - offset;
-}
+using bytes::fits;
+using bytes::load_u16;
+using bytes::load_u32;
+using bytes::load_u64;
 
 bool sums_to_zero(const uint8_t* bytes, size_t length) {
     uint8_t sum = 0;
