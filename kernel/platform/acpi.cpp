@@ -263,6 +263,20 @@ void acpi_init(const BootInfo& boot) {
         log_info("acpi: no MCFG: PCI configuration through the legacy ports");
 }
 
+namespace {
+
+// About two seconds (by a guessed clock rate before the clock is
+// calibrated), after which a power-off or reset that was asked for has not
+// happened.
+void wait_a_moment() {
+    uint64_t per_us = clock::g_cycles_per_microsecond != 0 ? clock::g_cycles_per_microsecond : 1000;
+    uint64_t start = arch::read_cycle_counter();
+    while (arch::read_cycle_counter() - start < 2'000'000 * per_us)
+        asm volatile("pause");
+}
+
+} // namespace
+
 const AcpiPlatform& acpi_platform() {
     return g_platform;
 }
@@ -284,6 +298,9 @@ void power_off() {
                 uint16_t(f.pm1b_control),
                 uint16_t(p.s5_type.b << acpi::pm1_sleep_type_shift | acpi::pm1_sleep_enable));
     }
+    // The chipset may take a moment to act (QEMU acts at its main loop's
+    // next turn): only after two seconds is it taken not to.
+    wait_a_moment();
     log_error("system: the machine did not power off; stopping the CPU");
     arch::halt_forever();
 }
@@ -296,6 +313,7 @@ void reset() {
         log_info("acpi: resetting through the reset register (I/O {} <- {})",
                  Hex{f.reset_register.address}, Hex{f.reset_value});
         arch::port_write8(uint16_t(f.reset_register.address), f.reset_value);
+        wait_a_moment();
     }
     arch::reset_machine();
 }
