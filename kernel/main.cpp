@@ -70,6 +70,7 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
 [[noreturn]] void kernel_main() {
     heap_init();
     CommandLine command_line(g_boot.command_line);
+    arch::interrupt_controllers_init(g_boot.command_line);
 
     boot_archive_init(g_boot);
     const CpioArchive* archive = boot_archive();

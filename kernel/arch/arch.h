@@ -6,6 +6,7 @@
 #include "abi/exit_code.h"
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace capos::kernel::arch {
@@ -81,8 +82,54 @@ void interrupts_restore(uint64_t state);
 using InterruptHandler = void (*)(uint8_t vector);
 void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
 
-// Starts the local interrupt controller and a periodic timer interrupt at `hz`
-// that calls handle_timer_tick(). Needs the calibrated cycle counter.
+// Sets up the interrupt controllers of the boot CPU from what ACPI found
+// (acpi_init first): the local one, and the routing of device interrupts
+// with every line masked. Options of the command line: `x2apic=off`,
+// `ioapic=off`. Before it, an interrupt is reported as unexpected.
+void interrupt_controllers_init(std::string_view command_line);
+
+// A handler of a vector the local controller delivers (a timer, a routed
+// device line, an interprocessor interrupt). The interrupt is acknowledged
+// before the handler runs; a vector without a handler is acknowledged and
+// counted.
+// Vectors of interprocessor interrupts. ipi_vector_test is for the kernel's
+// self-tests; ipi_vector_unhandled is never given a handler.
+inline constexpr uint8_t ipi_vector_test = 0xFD;
+inline constexpr uint8_t ipi_vector_unhandled = 0xFC;
+
+// Routes ISA interrupt line `irq` to `handler` on the boot CPU and unmasks it.
+void enable_isa_irq(uint8_t irq, InterruptHandler handler);
+
+// How an ISA line is routed now (I/O APIC machines only), as read back from
+// the controller.
+struct IsaRouteState {
+    uint32_t gsi;
+    uint8_t vector;
+    bool masked;
+    bool level;
+    bool active_low;
+    uint32_t destination;
+};
+std::optional<IsaRouteState> isa_route_state(uint8_t irq);
+
+// This CPU's id in the interrupt controller (the APIC id on x86), and
+// interprocessor interrupts: to the CPU with id `target` (false when the
+// controller cannot name it) and to this CPU.
+uint32_t this_cpu_interrupt_id();
+bool send_ipi(uint32_t target, uint8_t vector);
+void send_ipi_self(uint8_t vector);
+
+// What arrived that nobody asked for: spurious interrupts of the
+// controllers, and vectors or lines without a handler.
+struct InterruptCounts {
+    uint64_t spurious = 0;
+    uint64_t unexpected = 0;
+};
+InterruptCounts interrupt_counts();
+
+// Starts a periodic timer interrupt at `hz` on this CPU that calls
+// handle_timer_tick(). Needs interrupt_controllers_init and the calibrated
+// cycle counter.
 void timer_init(uint32_t hz, uint64_t cycles_per_microsecond);
 
 // Enables interrupts and halts until one arrives (the idle loop's body).
@@ -90,7 +137,7 @@ void wait_for_interrupt();
 
 // Delivers every byte the console UART receives to `handler`, from its
 // interrupt (interrupts off, one call per byte), from now on. Needs
-// timer_init (the interrupt controllers).
+// interrupt_controllers_init.
 using ConsoleReceiveHandler = void (*)(uint8_t byte);
 void console_receive_start(ConsoleReceiveHandler handler);
 

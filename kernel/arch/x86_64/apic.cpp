@@ -1,13 +1,27 @@
-// Interrupt controllers and the timer: the legacy 8259 PICs are remapped out of
-// the exception range and masked but for the lines a device asked for (the
-// console UART's), which reach the CPU through the local APIC's LINT0 in
-// virtual-wire mode (ExtINT); the local APIC (xAPIC, MMIO) delivers a
-// periodic timer interrupt calibrated against the cycle counter.
+// Interrupt controllers and the timer.
+//
+// The local APIC runs in x2APIC mode (MSRs) when the CPU has it and the
+// command line does not say `x2apic=off`, else in xAPIC mode (memory-mapped
+// registers). It delivers the periodic timer, calibrated against the cycle
+// counter, and sends and receives interprocessor interrupts.
+//
+// ISA interrupts (the console UART's) go through the I/O APICs the MADT
+// lists, with its interrupt source overrides, to the boot CPU; every pin is
+// masked until a device asks for it. Without an I/O APIC (or with
+// `ioapic=off`) they go through the 8259 PICs to the local APIC's LINT0 in
+// virtual-wire mode. The PICs are remapped out of the exception range and
+// masked either way.
+//
+// A vector nobody registered is acknowledged and counted, never fatal; so are
+// the PICs' spurious IRQs 7 and 15 and the local APIC's spurious vector.
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/kernel_map.h"
+#include "kernel/platform/acpi.h"
+#include "lib/apic/apic.h"
+#include "lib/base/cmdline.h"
 
 namespace capos::kernel::x86 {
 void set_handler(uint8_t vector, arch::InterruptHandler handler);
@@ -17,30 +31,70 @@ namespace capos::kernel::arch {
 
 namespace {
 
-constexpr uint32_t msr_apic_base = 0x1B;
-constexpr uint8_t timer_vector = 0x20;
-constexpr uint8_t spurious_vector = 0xFF;
-constexpr uint8_t legacy_pic_base = 0xE0; // PIC vectors land here, masked
+using apic::Register;
 
-enum ApicRegister : uint32_t {
-    Id = 0x20,
-    EndOfInterrupt = 0xB0,
-    SpuriousVector = 0xF0,
-    LvtTimer = 0x320,
-    LvtLint0 = 0x350,
-    TimerInitialCount = 0x380,
-    TimerCurrentCount = 0x390,
-    TimerDivide = 0x3E0,
+constexpr uint8_t timer_vector = 0x20;
+constexpr uint8_t isa_vector_base = 0x30;   // ISA IRQ n through an I/O APIC: 0x30 + n
+constexpr uint8_t legacy_pic_base = 0xE0;   // the PICs' vectors, masked but for routed lines
+constexpr uint8_t spurious_vector = 0xFF;
+
+struct LocalApic {
+    bool x2apic = false;
+    volatile uint32_t* mmio = nullptr;
+    uint64_t physical = 0;
+
+    uint32_t read(Register reg) const {
+        if (x2apic)
+            return uint32_t(x86::rdmsr(apic::x2apic_msr(reg)));
+        return mmio[uint32_t(reg) / 4];
+    }
+    void write(Register reg, uint32_t value) const {
+        if (x2apic)
+            x86::wrmsr(apic::x2apic_msr(reg), value);
+        else
+            mmio[uint32_t(reg) / 4] = value;
+    }
+    uint32_t id() const { return apic::local_apic_id(read(Register::Id), x2apic); }
+    void end_of_interrupt() const { write(Register::EndOfInterrupt, 0); }
 };
 
-volatile uint32_t* g_apic = nullptr;
+LocalApic g_local;
 
-uint32_t apic_read(ApicRegister reg) {
-    return g_apic[reg / 4];
-}
-void apic_write(ApicRegister reg, uint32_t value) {
-    g_apic[reg / 4] = value;
-}
+struct IoApic {
+    volatile uint32_t* mmio = nullptr;
+    uint32_t id = 0;
+    uint32_t gsi_base = 0;
+    uint32_t pins = 0;
+
+    uint32_t read(uint8_t reg) const {
+        mmio[apic::ioapic_select_offset / 4] = reg;
+        return mmio[apic::ioapic_window_offset / 4];
+    }
+    void write(uint8_t reg, uint32_t value) const {
+        mmio[apic::ioapic_select_offset / 4] = reg;
+        mmio[apic::ioapic_window_offset / 4] = value;
+    }
+    uint64_t redirection(uint32_t pin) const {
+        return uint64_t(read(apic::ioapic_redirection_high(pin))) << 32 |
+               read(apic::ioapic_redirection_low(pin));
+    }
+    void set_redirection(uint32_t pin, uint64_t value) const {
+        // Masked while the halves disagree.
+        write(apic::ioapic_redirection_low(pin), uint32_t(value) | (1u << 16));
+        write(apic::ioapic_redirection_high(pin), uint32_t(value >> 32));
+        write(apic::ioapic_redirection_low(pin), uint32_t(value));
+    }
+};
+
+IoApic g_io_apics[AcpiPlatform::max_io_apics];
+size_t g_io_apic_count = 0;
+uint32_t g_io_apic_gsi_bases[AcpiPlatform::max_io_apics];
+uint32_t g_io_apic_pin_counts[AcpiPlatform::max_io_apics];
+apic::SourceOverride g_overrides[AcpiPlatform::max_overrides];
+size_t g_override_count = 0;
+
+// Counters of what arrived without being asked for.
+InterruptCounts g_counts;
 
 void mask_legacy_pics() {
     // ICW1..ICW4: init, vector base, cascade wiring, 8086 mode; then mask all.
@@ -56,18 +110,37 @@ void mask_legacy_pics() {
     x86::outb(0xA1, 0xFF);
 }
 
+// Every vector the local APIC delivers (all but the PICs' and the spurious
+// one) comes here: acknowledged first (all are edge-triggered, and a handler
+// may switch threads and not come back soon), then handed to its handler.
+// One nobody registered is counted: without the acknowledgement its
+// in-service bit would hold off every interrupt of its priority and below.
+InterruptHandler g_handlers[256] = {};
+
+void on_local_apic_vector(uint8_t vector) {
+    g_local.end_of_interrupt();
+    if (InterruptHandler handler = g_handlers[vector])
+        handler(vector);
+    else if (g_counts.unexpected++ == 0)
+        log_warn("interrupt: unexpected vector {} (counted; reported once)", vector);
+}
+
 void on_timer(uint8_t) {
-    // Acknowledge first: the tick may switch threads and not come back soon.
-    apic_write(EndOfInterrupt, 0);
     handle_timer_tick();
 }
 
-void on_spurious(uint8_t) {} // no EOI for spurious interrupts
+void on_spurious(uint8_t) {
+    ++g_counts.spurious; // no EOI for the spurious vector
+}
 
-// The handlers of the legacy lines unmasked by enable_legacy_irq.
-InterruptHandler g_legacy_handlers[16] = {};
+// The handlers of ISA IRQs, by IRQ, whichever controller brings them.
+InterruptHandler g_isa_handlers[16] = {};
+
+void on_isa_through_io_apic(uint8_t vector) {
+    g_isa_handlers[vector - isa_vector_base](vector);
+}
+
 uint8_t g_legacy_mask[2] = {0xFF, 0xFF}; // master, slave: what is masked
-uint64_t g_unexpected_legacy = 0;
 
 // In-service register of a PIC (OCW3 read ISR).
 uint8_t pic_in_service(uint16_t command_port) {
@@ -80,65 +153,155 @@ void on_legacy_pic(uint8_t vector) {
     // IRQ 7 and 15 are what a PIC reports when the line it was raising went
     // away: spurious unless really in service, and then not acknowledged
     // (the slave's still needs the master's EOI for the cascade).
-    if (irq == 7 && !(pic_in_service(0x20) & 0x80))
+    if (irq == 7 && !(pic_in_service(0x20) & 0x80)) {
+        ++g_counts.spurious;
         return;
+    }
     if (irq == 15 && !(pic_in_service(0xA0) & 0x80)) {
+        ++g_counts.spurious;
         x86::outb(0x20, 0x20);
         return;
     }
-    if (g_legacy_handlers[irq])
-        g_legacy_handlers[irq](vector);
-    else if (g_unexpected_legacy++ == 0)
-        log_warn("interrupt: unexpected legacy PIC line {} (counted, reported once)", irq);
+    if (g_isa_handlers[irq])
+        g_isa_handlers[irq](vector);
+    else if (g_counts.unexpected++ == 0)
+        log_warn("interrupt: unexpected legacy PIC line {} (counted; reported once)", irq);
     if (irq >= 8)
         x86::outb(0xA0, 0x20);
     x86::outb(0x20, 0x20);
 }
 
+void local_apic_init(const CommandLine& command_line) {
+    uint64_t base = x86::rdmsr(apic::msr_apic_base);
+    bool has_x2apic = (x86::cpuid(1).ecx & (1u << 21)) != 0;
+    bool want_x2apic = has_x2apic && command_line.value("x2apic") != "off";
+    g_local.physical = base & apic::apic_base_address_mask;
+    if (want_x2apic) {
+        // xAPIC, then x2APIC: the architecture forbids going there from disabled.
+        x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable);
+        x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable | apic::apic_base_x2apic);
+        g_local.x2apic = true;
+    } else {
+        auto mapped = map_mmio(g_local.physical, 4096);
+        if (mapped.is_error())
+            panic("apic: cannot map the local APIC at {}", Hex{g_local.physical});
+        g_local.mmio = reinterpret_cast<volatile uint32_t*>(mapped.value());
+        x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable);
+    }
+    g_local.write(Register::TaskPriority, 0);
+    g_local.write(Register::SpuriousVector, 0x100 | spurious_vector); // software enable
+    g_local.write(Register::LvtLint0, 1u << 16);                      // masked
+    g_local.write(Register::LvtLint1, uint32_t(apic::DeliveryMode::Nmi) << 8);
+    log_info("interrupt: local APIC id {} in {} mode{}", g_local.id(),
+             g_local.x2apic ? "x2APIC" : "xAPIC",
+             has_x2apic ? (g_local.x2apic ? "" : " (x2APIC turned off)")
+                        : " (the CPU has no x2APIC)");
+}
+
+void io_apics_init(const CommandLine& command_line) {
+    const AcpiPlatform& platform = acpi_platform();
+    for (size_t i = 0; i < platform.override_count && i < AcpiPlatform::max_overrides; ++i) {
+        const auto& o = platform.overrides[i];
+        g_overrides[g_override_count++] = {o.source, o.gsi, o.flags};
+    }
+    if (command_line.value("ioapic") == "off") {
+        log_info("interrupt: I/O APICs turned off: ISA interrupts through the 8259 PICs");
+        return;
+    }
+    if (platform.io_apic_count == 0) {
+        log_info("interrupt: no I/O APIC in the MADT: ISA interrupts through the 8259 PICs");
+        return;
+    }
+    for (size_t i = 0; i < platform.io_apic_count && i < AcpiPlatform::max_io_apics; ++i) {
+        const auto& entry = platform.io_apics[i];
+        auto mapped = map_mmio(entry.address, 4096);
+        if (mapped.is_error()) {
+            log_warn("interrupt: cannot map the I/O APIC at {}: left out", Hex{entry.address});
+            continue;
+        }
+        IoApic& io = g_io_apics[g_io_apic_count];
+        io.mmio = reinterpret_cast<volatile uint32_t*>(mapped.value());
+        io.id = entry.id;
+        io.gsi_base = entry.gsi_base;
+        io.pins = apic::ioapic_pin_count(io.read(apic::ioapic_version_register));
+        for (uint32_t pin = 0; pin < io.pins; ++pin)
+            io.set_redirection(pin, apic::encode_redirection({}));
+        g_io_apic_gsi_bases[g_io_apic_count] = io.gsi_base;
+        g_io_apic_pin_counts[g_io_apic_count] = io.pins;
+        ++g_io_apic_count;
+        log_info("interrupt: I/O APIC {} at {}: GSIs {}-{}, all masked", io.id, Hex{entry.address},
+                 io.gsi_base, io.gsi_base + io.pins - 1);
+    }
+}
+
 } // namespace
 
-void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
+void interrupt_controllers_init(std::string_view command_line_text) {
+    CommandLine command_line(command_line_text);
     mask_legacy_pics();
     for (uint8_t v = legacy_pic_base; v < legacy_pic_base + 16; ++v)
         x86::set_handler(v, on_legacy_pic);
-
-    uint64_t base = x86::rdmsr(msr_apic_base);
-    uint64_t phys = base & 0xFFFFFF000ull;
-    auto mapped = map_mmio(phys, 4096);
-    if (mapped.is_error())
-        panic("apic: cannot map the local APIC at {}", Hex{phys});
-    g_apic = reinterpret_cast<volatile uint32_t*>(mapped.value());
-    x86::wrmsr(msr_apic_base, base | (1 << 11)); // global enable
-
+    for (int v = 32; v < 256; ++v) {
+        if (v < legacy_pic_base || v >= legacy_pic_base + 16)
+            x86::set_handler(uint8_t(v), on_local_apic_vector);
+    }
     x86::set_handler(spurious_vector, on_spurious);
-    apic_write(SpuriousVector, 0x100 | spurious_vector); // software enable
+    local_apic_init(command_line);
+    io_apics_init(command_line);
+}
 
+void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
+    VERIFY(g_local.x2apic || g_local.mmio != nullptr);
     // Count APIC timer ticks (divide by 16) across 10 ms of the cycle counter.
-    apic_write(TimerDivide, 0x3);
-    apic_write(LvtTimer, 1 << 16); // masked, one-shot
-    apic_write(TimerInitialCount, 0xFFFFFFFF);
+    g_local.write(Register::TimerDivide, 0x3);
+    g_local.write(Register::LvtTimer, 1 << 16); // masked, one-shot
+    g_local.write(Register::TimerInitialCount, 0xFFFFFFFF);
     uint64_t start = read_cycle_counter();
     while (read_cycle_counter() - start < 10000 * cycles_per_microsecond) {
     }
-    uint32_t ticks_per_10ms = 0xFFFFFFFF - apic_read(TimerCurrentCount);
-    apic_write(TimerInitialCount, 0);
+    uint32_t ticks_per_10ms = 0xFFFFFFFF - g_local.read(Register::TimerCurrentCount);
+    g_local.write(Register::TimerInitialCount, 0);
 
     uint64_t period = uint64_t(ticks_per_10ms) * 100 / hz;
     if (period == 0)
         period = 1;
-    x86::set_handler(timer_vector, on_timer);
-    apic_write(LvtTimer, timer_vector | (1 << 17)); // periodic
-    apic_write(TimerInitialCount, uint32_t(period));
+    set_interrupt_handler(timer_vector, on_timer);
+    g_local.write(Register::LvtTimer, timer_vector | (1 << 17)); // periodic
+    g_local.write(Register::TimerInitialCount, uint32_t(period));
     log_info("timer: local APIC {} ticks per 10 ms, {} Hz", ticks_per_10ms, hz);
 }
 
-void enable_legacy_irq(uint8_t irq, InterruptHandler handler) {
-    VERIFY(irq < 16 && irq != 2 && g_apic != nullptr);
-    g_legacy_handlers[irq] = handler;
-    // The PICs reach the CPU through LINT0 as external interrupts (what
-    // firmware sets up for the boot CPU; set here, since not every boot path
-    // leaves it so).
-    apic_write(LvtLint0, 0x700);
+void enable_isa_irq(uint8_t irq, InterruptHandler handler) {
+    VERIFY(irq < 16 && irq != 2 && handler != nullptr);
+    g_isa_handlers[irq] = handler;
+    if (g_io_apic_count > 0) {
+        apic::IsaRoute route = apic::route_isa_irq(irq, {g_overrides, g_override_count});
+        auto pin = apic::find_io_apic_pin(route.gsi, {g_io_apic_gsi_bases, g_io_apic_count},
+                                          {g_io_apic_pin_counts, g_io_apic_count});
+        uint32_t destination = g_local.id();
+        if (pin && destination <= 0xFF) {
+            uint8_t vector = uint8_t(isa_vector_base + irq);
+            set_interrupt_handler(vector, on_isa_through_io_apic);
+            const IoApic& io = g_io_apics[pin->io_apic];
+            io.set_redirection(pin->pin, apic::encode_redirection({
+                                             .vector = vector,
+                                             .polarity = route.polarity,
+                                             .trigger = route.trigger,
+                                             .masked = false,
+                                             .destination = uint8_t(destination),
+                                         }));
+            log_info("interrupt: ISA IRQ {} is GSI {} (I/O APIC {} pin {}, {}, active {}), vector "
+                     "{}",
+                     irq, route.gsi, io.id, pin->pin,
+                     route.trigger == apic::Trigger::Edge ? "edge" : "level",
+                     route.polarity == apic::Polarity::ActiveHigh ? "high" : "low", Hex{vector});
+            return;
+        }
+        log_warn("interrupt: ISA IRQ {} (GSI {}) has no I/O APIC pin: through the 8259 PICs",
+                 irq, route.gsi);
+    }
+    // The PICs reach the CPU through LINT0 as external interrupts.
+    g_local.write(Register::LvtLint0, uint32_t(apic::DeliveryMode::ExtInt) << 8);
     if (irq >= 8) {
         g_legacy_mask[1] &= uint8_t(~(1u << (irq - 8)));
         g_legacy_mask[0] &= uint8_t(~(1u << 2)); // the cascade
@@ -149,8 +312,64 @@ void enable_legacy_irq(uint8_t irq, InterruptHandler handler) {
     x86::outb(0xA1, g_legacy_mask[1]);
 }
 
+uint32_t this_cpu_interrupt_id() {
+    return g_local.id();
+}
+
+bool send_ipi(uint32_t target, uint8_t vector) {
+    apic::Ipi ipi{.vector = vector, .destination = target};
+    if (g_local.x2apic) {
+        x86::wrmsr(apic::x2apic_msr(Register::InterruptCommand), apic::x2apic_icr(ipi));
+        return true;
+    }
+    auto high = apic::xapic_icr_high(target);
+    if (!high)
+        return false;
+    uint64_t state = interrupts_save_disable(); // the two halves go together
+    g_local.write(Register::InterruptCommandHigh, *high);
+    g_local.write(Register::InterruptCommand, apic::icr_low(ipi));
+    for (int spins = 0; spins < 1000000; ++spins) {
+        if (!(g_local.read(Register::InterruptCommand) & apic::icr_delivery_pending))
+            break;
+        __builtin_ia32_pause();
+    }
+    interrupts_restore(state);
+    return true;
+}
+
+void send_ipi_self(uint8_t vector) {
+    apic::Ipi ipi{.vector = vector, .shorthand = apic::Shorthand::Self};
+    if (g_local.x2apic)
+        x86::wrmsr(apic::x2apic_msr(Register::InterruptCommand), apic::x2apic_icr(ipi));
+    else
+        g_local.write(Register::InterruptCommand, apic::icr_low(ipi));
+}
+
+InterruptCounts interrupt_counts() {
+    return g_counts;
+}
+
+std::optional<IsaRouteState> isa_route_state(uint8_t irq) {
+    if (g_io_apic_count == 0 || irq >= 16)
+        return std::nullopt;
+    apic::IsaRoute route = apic::route_isa_irq(irq, {g_overrides, g_override_count});
+    auto pin = apic::find_io_apic_pin(route.gsi, {g_io_apic_gsi_bases, g_io_apic_count},
+                                      {g_io_apic_pin_counts, g_io_apic_count});
+    if (!pin)
+        return std::nullopt;
+    apic::Redirection entry = apic::decode_redirection(g_io_apics[pin->io_apic].redirection(pin->pin));
+    return IsaRouteState{.gsi = route.gsi,
+                         .vector = entry.vector,
+                         .masked = entry.masked,
+                         .level = entry.trigger == apic::Trigger::Level,
+                         .active_low = entry.polarity == apic::Polarity::ActiveLow,
+                         .destination = entry.destination};
+}
+
 void set_interrupt_handler(uint8_t vector, InterruptHandler handler) {
-    x86::set_handler(vector, handler);
+    VERIFY(vector >= 32 && vector != spurious_vector &&
+           (vector < legacy_pic_base || vector >= legacy_pic_base + 16));
+    g_handlers[vector] = handler;
 }
 
 void open_interrupt_window() {

@@ -1,15 +1,13 @@
 // COM1 (16550 UART at I/O port 0x3f8): the kernel console. Polled output, no
 // lock: every caller writes whole lines and the log serializes ordinary
 // output; exception paths may interleave, which is preferred to a deadlock.
-// Input, once console_receive_start is called, comes by interrupt (IRQ 4
-// through the legacy PIC), a byte at a time, to the handler given.
+// Input, once console_receive_start is called, comes by interrupt (ISA IRQ
+// 4, through the I/O APIC or the 8259 PIC), a byte at a time, to the handler
+// given.
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
 
 namespace capos::kernel::arch {
-
-// Unmasks a legacy PIC line and routes it to `handler` (apic.cpp).
-void enable_legacy_irq(uint8_t irq, InterruptHandler handler);
 
 namespace {
 
@@ -38,7 +36,7 @@ void on_receive(uint8_t) {
             return;
         g_receive(x86::inb(com1 + Data));
     }
-    // Still more: the interrupt line stays raised, and the PIC (edge
+    // Still more: the interrupt line stays raised, and the controller (edge
     // triggered) would see no new edge. Lower and raise it to get one.
     x86::outb(com1 + InterruptEnable, 0);
     x86::outb(com1 + InterruptEnable, interrupt_received_data);
@@ -75,7 +73,7 @@ void console_write(std::string_view text) {
 
 void console_receive_start(ConsoleReceiveHandler handler) {
     g_receive = handler;
-    enable_legacy_irq(com1_irq, on_receive);
+    enable_isa_irq(com1_irq, on_receive);
     x86::outb(com1 + ModemControl, modem_dtr_rts_out2);
     x86::outb(com1 + InterruptEnable, interrupt_received_data);
     // Bytes that came before the interrupt was on raise none of their own.
