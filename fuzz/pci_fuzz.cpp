@@ -51,6 +51,11 @@ void check_header(std::span<const uint8_t> config) {
         require(h.secondary_bus == config[0x19] && h.subordinate_bus == config[0x1a]);
     else
         require(h.primary_bus == 0 && h.secondary_bus == 0 && h.subordinate_bus == 0);
+    if (h.header_type == 0)
+        require(h.subsystem_vendor == read_le(config, 0x2c, 2) &&
+                h.subsystem_device == read_le(config, 0x2e, 2));
+    else
+        require(h.subsystem_vendor == 0 && h.subsystem_device == 0);
     require(pci::class_name(h.class_code, h.subclass) != nullptr);
     size_t bars = pci::bar_count(h.header_type);
     require(bars == 6 || bars == 2 || bars == 0);

@@ -26,6 +26,8 @@
 #include "kernel/mm/layout.h"
 #include "kernel/mm/reclaim.h"
 #include "kernel/platform/acpi.h"
+#include "kernel/platform/cpus.h"
+#include "kernel/platform/pci.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/test/kernel_tests.h"
 #include "lib/base/cmdline.h"
@@ -71,6 +73,7 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
     heap_init();
     CommandLine command_line(g_boot.command_line);
     arch::interrupt_controllers_init(g_boot.command_line);
+    cpus_init(g_boot.command_line);
 
     boot_archive_init(g_boot);
     const CpioArchive* archive = boot_archive();
@@ -157,6 +160,7 @@ extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
              protection.smep ? "on" : "off (not supported)",
              protection.smap ? "on" : "off (not supported)");
     acpi_init(g_boot);
+    pci_init();
 
     arch::set_emergency_stacks(guarded_stack_top(emergency_stack_pages, "double-fault"),
                                guarded_stack_top(emergency_stack_pages, "NMI"),

@@ -625,6 +625,165 @@ interface Null {
 }
 
 # ---------------------------------------------------------------------------
+# Devices
+
+interface DeviceInventory {
+  # The PCI functions the kernel found at boot, read only: what the shell's
+  # `devices` shows. It names devices and grants nothing: no register, memory
+  # or interrupt of a device is reached through it. The kernel scans the
+  # buses once, at boot (docs/devices.md), so every list sees the same
+  # functions.
+
+  const maxList :UInt32 = 64;
+  # The most functions one list returns.
+
+  list @0 (from :UInt32) -> (functions :List(PciFunction), total :UInt32);
+  # The functions in address order (segment, bus, device, function) from the
+  # `from`-th on (0 is the first; none past the last): at most maxList, and
+  # no more than the result buffer holds (one that holds not even the first
+  # is ResultTooSmall). `total` is how many the kernel recorded.
+}
+
+struct PciFunction {
+  # One PCI function as the kernel read its configuration space at boot (PCI
+  # Local Bus 3.0, 6.1; PCI-to-PCI Bridge 1.2, 3.2). What the device answered
+  # was checked, not trusted: a malformed capability is listed but not
+  # decoded, a BAR whose sizing read-back makes no window is left out.
+
+  segment @0 :UInt16;
+  bus @1 :UInt8;
+  device @2 :UInt8;
+  function @3 :UInt8;
+  # Where it is: lspci's [segment:]bus:device.function.
+
+  vendorId @4 :UInt16;
+  deviceId @5 :UInt16;
+  revision @6 :UInt8;
+
+  classCode @7 :UInt8;
+  subclass @8 :UInt8;
+  progIf @9 :UInt8;
+  # What it is: class 0x01, subclass 0x06, programming interface 0x01 is a
+  # SATA controller speaking AHCI.
+
+  subsystemVendorId @10 :UInt16;
+  subsystemId @11 :UInt16;
+  # The board it is built into (a device's header; 0 for a bridge).
+
+  headerType @12 :UInt8;
+  # 0 a device, 1 a PCI-to-PCI bridge, 2 a CardBus bridge.
+
+  multiFunction @13 :Bool;
+  # The header's multi-function bit: function 0's says whether the device
+  # has others.
+
+  interruptPin @14 :UInt8;
+  # 0 none, 1 to 4 INTA# to INTD#.
+
+  interruptLine @15 :UInt8;
+  # What the firmware wrote there (a legacy interrupt line); the kernel
+  # routes nothing by it.
+
+  secondaryBus @16 :UInt8;
+  subordinateBus @17 :UInt8;
+  # A bridge's: the bus right behind it and the last bus below it (0 for a
+  # device).
+
+  bars @18 :List(Bar);
+  # The base address registers that decode a window, by register index
+  # (a 64-bit one takes its index and the next).
+
+  capabilities @19 :List(CapabilityEntry);
+  # The capability list in list order: its first 16 entries.
+
+  capabilityCount @20 :UInt8;
+  # Every entry of the list (more than `capabilities` holds for a long one).
+
+  capabilityListEnd @21 :CapabilityListEnd;
+
+  msi @22 :Msi;
+  # The first MSI capability; null when there is none or it is malformed.
+
+  msix @23 :Msix;
+  # The first MSI-X capability; null when there is none or it is malformed.
+
+  struct Bar {
+    # One base address register, sized at boot (all ones written with the
+    # function's decoding off, read back, the value put back).
+
+    index @0 :UInt8;
+    # The register, 0 to 5 (0 or 1 for a bridge).
+
+    kind @1 :BarKind;
+    prefetchable @2 :Bool;
+    address @3 :UInt64;
+    # Where the firmware placed the window (a bus address).
+
+    size @4 :UInt64;
+    # Bytes, a power of two.
+  }
+
+  enum BarKind {
+    memory32 @0;
+    memory64 @1;
+    io @2;
+  }
+
+  struct CapabilityEntry {
+    id @0 :UInt8;
+    # PCI Code and ID Assignment: 0x01 power management, 0x05 MSI, 0x09
+    # vendor specific, 0x10 PCI Express, 0x11 MSI-X, ...
+
+    offset @1 :UInt8;
+    # Where it lies in configuration space.
+  }
+
+  enum CapabilityListEnd {
+    # How the walk of the capability list ended.
+
+    complete @0;
+    # At a next pointer of 0, or there is no list.
+
+    badPointer @1;
+    # At a pointer into the header, past the space, or without room for its
+    # entry.
+
+    loop @2;
+    # After more entries than the space can hold: the list loops.
+  }
+
+  struct Msi {
+    # Message Signalled Interrupts as the device offers them (PCI 3.0, 6.8.1).
+    # Read only: nothing programs them yet.
+
+    offset @0 :UInt8;
+    enabled @1 :Bool;
+    address64 @2 :Bool;
+    perVectorMasking @3 :Bool;
+    vectorsCapable @4 :UInt8;
+    # 1, 2, 4, 8, 16 or 32.
+
+    vectorsEnabled @5 :UInt8;
+  }
+
+  struct Msix {
+    # MSI-X as the device offers it (PCI 3.0, 6.8.2): its vector table and
+    # pending-bit array, each in one of its BARs at an offset.
+
+    offset @0 :UInt8;
+    enabled @1 :Bool;
+    functionMasked @2 :Bool;
+    tableSize @3 :UInt16;
+    # Entries, 1 to 2048.
+
+    tableBar @4 :UInt8;
+    tableOffset @5 :UInt32;
+    pbaBar @6 :UInt8;
+    pbaOffset @7 :UInt32;
+  }
+}
+
+# ---------------------------------------------------------------------------
 # Boot manifest
 
 enum KernelCapability {
@@ -646,6 +805,7 @@ enum KernelCapability {
   processInspector @14;
   manual @15;
   bootFiles @16;
+  deviceInventory @17;
 }
 
 struct CapGrant {

@@ -2,9 +2,9 @@
 # starts the shell with the terminal, the console, the timer, the spawner, the
 # machine's power (system), the schema registry, the entropy source, the
 # system information (motd, build, memory), the process inspector, the
-# kernel log's reader, the manual and the boot archive's files (read-only,
-# as `files`), which it hands on to the programs it runs only as the user
-# lists them.
+# kernel log's reader, the manual, the boot archive's files (read-only, as
+# `files`) and the PCI device inventory (read-only, as `devices`), which it
+# hands on to the programs it runs only as the user lists them.
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -39,6 +39,7 @@ const manifest :Capos.SystemManifest = (
       (name = "log", source = (kernel = logReader)),
       (name = "manual", source = (kernel = manual)),
       (name = "files", source = (kernel = bootFiles)),
+      (name = "devices", source = (kernel = deviceInventory)),
     ],
     services = [
       ( name = "shell", binary = "shell",
@@ -55,6 +56,7 @@ const manifest :Capos.SystemManifest = (
           (name = "log", source = (kernel = logReader)),
           (name = "manual", source = (kernel = manual)),
           (name = "files", source = (kernel = bootFiles)),
+      (name = "devices", source = (kernel = deviceInventory)),
         ] ),
     ],
   ),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "abi/exit_code.h"
+#include "lib/base/result.h"
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -65,6 +66,9 @@ void debug_exit(abi::ExitCode code);
 // Port I/O, for the firmware's registers (ACPI's PM1 control and reset).
 void port_write8(uint16_t port, uint8_t value);
 void port_write16(uint16_t port, uint16_t value);
+// 32-bit port I/O, for PCI configuration through the legacy ports.
+uint32_t port_read32(uint16_t port);
+void port_write32(uint16_t port, uint32_t value);
 
 [[noreturn]] void halt_forever();
 
@@ -79,9 +83,6 @@ void interrupts_restore(uint64_t state);
 // ---------------------------------------------------------------------------
 // Interrupts and the timer
 
-using InterruptHandler = void (*)(uint8_t vector);
-void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
-
 // Sets up the interrupt controllers of the boot CPU from what ACPI found
 // (acpi_init first): the local one, and the routing of device interrupts
 // with every line masked. Options of the command line: `x2apic=off`,
@@ -92,6 +93,9 @@ void interrupt_controllers_init(std::string_view command_line);
 // device line, an interprocessor interrupt). The interrupt is acknowledged
 // before the handler runs; a vector without a handler is acknowledged and
 // counted.
+using InterruptHandler = void (*)(uint8_t vector);
+void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
+
 // Vectors of interprocessor interrupts. ipi_vector_test is for the kernel's
 // self-tests; ipi_vector_unhandled is never given a handler.
 inline constexpr uint8_t ipi_vector_test = 0xFD;
@@ -126,6 +130,42 @@ struct InterruptCounts {
     uint64_t unexpected = 0;
 };
 InterruptCounts interrupt_counts();
+
+// ---------------------------------------------------------------------------
+// Other CPUs
+
+// What a CPU being started gets: its index, the top of its first stack and
+// of its emergency stacks, and the function it runs there once its tables,
+// protections, system-call entry and interrupt controller are set up. When
+// entry returns, the CPU waits for interrupts with them on, for good.
+struct CpuStart {
+    uint32_t index = 0;
+    uint64_t stack_top = 0;
+    uint64_t double_fault_top = 0;
+    uint64_t nmi_top = 0;
+    uint64_t machine_check_top = 0;
+    void (*entry)(void*) = nullptr;
+    void* argument = nullptr;
+};
+enum class CpuStartError : uint8_t {
+    NoStartPage,   // no free page where the start-up code must go
+    TablesTooHigh, // the start-up page tables are out of the start-up code's reach
+    OutOfMemory,
+    CannotAddress, // the interrupt controller cannot name the CPU
+    NoAnswer,      // the CPU did not arrive in time
+};
+const char* to_string(CpuStartError error);
+
+// Sets up (and cpu_start_finish takes down) what starting CPUs needs; in
+// between, start_cpu starts the CPU with interrupt controller id
+// `interrupt_id` and waits until it runs kernel code (about a second at
+// most), one at a time.
+Result<void, CpuStartError> cpu_start_prepare();
+Result<void, CpuStartError> start_cpu(uint32_t interrupt_id, const CpuStart& start);
+void cpu_start_finish();
+
+// The index of the CPU running this (0: the boot CPU).
+uint32_t current_cpu_index();
 
 // Starts a periodic timer interrupt at `hz` on this CPU that calls
 // handle_timer_tick(). Needs interrupt_controllers_init and the calibrated

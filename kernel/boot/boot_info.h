@@ -17,6 +17,9 @@ struct PhysicalRange {
     uint64_t base = 0;
     uint64_t length = 0;
     uint64_t end() const { return base + length; }
+    bool overlaps(const PhysicalRange& other) const {
+        return base < other.end() && other.base < end();
+    }
 };
 
 struct MemoryRange {

@@ -35,6 +35,7 @@ constexpr Factory g_factories[] = {
     {Kind::ProcessInspector, create_process_inspector_service},
     {Kind::Manual, create_manual_service},
     {Kind::BootFiles, create_boot_files_service},
+    {Kind::DeviceInventory, create_device_inventory_service},
 };
 static_assert(sizeof g_factories / sizeof g_factories[0] == kernel_source_count,
               "a row for every KernelCapability the schema names");

@@ -123,6 +123,7 @@ void read_madt(std::span<const uint8_t> bytes) {
                 ++p.cpus_ignored;
                 break;
             }
+            p.cpu_enabled[p.cpu_count] = (e.flags & 1) != 0;
             p.cpu_apic_ids[p.cpu_count++] = e.apic_id;
             break;
         case acpi::MadtEntry::Type::IoApic:
@@ -149,7 +150,8 @@ void read_madt(std::span<const uint8_t> bytes) {
              "entries {}",
              p.cpu_count, Hex{p.local_apic_address}, p.io_apic_count, p.override_count, nmis);
     for (size_t i = 0; i < p.cpu_count; ++i)
-        log_info("acpi: CPU {}: APIC id {}", i, p.cpu_apic_ids[i]);
+        log_info("acpi: CPU {}: APIC id {}{}", i, p.cpu_apic_ids[i],
+                 p.cpu_enabled[i] ? "" : " (online capable, not enabled)");
     if (p.cpus_ignored > 0)
         log_warn("acpi: {} more CPUs than the {} kept are ignored", p.cpus_ignored,
                  AcpiPlatform::max_cpus);

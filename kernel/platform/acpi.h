@@ -25,6 +25,7 @@ struct AcpiPlatform {
     bool madt = false;
     uint64_t local_apic_address = 0;
     uint32_t cpu_apic_ids[max_cpus] = {}; // enabled or online-capable CPUs
+    bool cpu_enabled[max_cpus] = {};      // false: online capable, not present now
     size_t cpu_count = 0;
     size_t cpus_ignored = 0; // beyond max_cpus
     struct IoApic {

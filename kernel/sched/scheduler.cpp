@@ -4,6 +4,7 @@
 #include "kernel/lib/stage_clock.h"
 #include "kernel/mm/heap.h"
 #include "kernel/object/process.h"
+#include "kernel/platform/cpus.h"
 
 namespace capos::kernel {
 
@@ -25,7 +26,7 @@ arch::ThreadContext g_boot_context;
 
 [[noreturn]] void idle_loop(void*) {
     for (;;)
-        arch::wait_for_interrupt();
+        cpu_idle_wait();
 }
 
 } // namespace
@@ -78,6 +79,8 @@ void Scheduler::switch_to_next() {
     // ready thread in (a flood of calls cannot starve the terminal's thread).
     if (next != g_handed_to)
         g_switched_at = g_ticks;
+    if (next != g_idle)
+        ++current_cpu().threads_run;
     g_handed_to = nullptr;
     resched = false;
     arch::set_kernel_stack(next->kernel_stack_top());

@@ -11,6 +11,7 @@
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/mm/layout.h"
 #include "kernel/mm/user_copy.h"
+#include "kernel/platform/cpus.h"
 
 namespace capos::kernel {
 
@@ -287,25 +288,25 @@ void test_boot_archive(TestContext& t) {
     }
 }
 
-uint64_t g_test_ipis = 0;
-
-void on_test_ipi(uint8_t vector) {
-    if (vector == arch::ipi_vector_test)
-        ++g_test_ipis;
+uint64_t test_interrupts_of(const CpuRecord& cpu) {
+    return __atomic_load_n(&cpu.test_interrupts, __ATOMIC_ACQUIRE);
 }
 
 // Interprocessor interrupts to this CPU, by shorthand and by its id, arrive
 // once each; a vector without a handler is acknowledged and counted (were it
 // not acknowledged, the next test interrupt, of the same priority class,
-// would never arrive); every I/O APIC pin is masked until a device asks.
+// would never arrive); one to each other CPU arrives there; every I/O APIC
+// pin is masked until a device asks.
 void test_interrupts(TestContext& t) {
-    arch::set_interrupt_handler(arch::ipi_vector_test, on_test_ipi);
+    CpuRecord& self = current_cpu();
+    CHECK(self.index == 0);
+    uint64_t before = test_interrupts_of(self);
     arch::send_ipi_self(arch::ipi_vector_test);
     arch::open_interrupt_window();
-    CHECK(g_test_ipis == 1);
-    CHECK(arch::send_ipi(arch::this_cpu_interrupt_id(), arch::ipi_vector_test));
+    CHECK(test_interrupts_of(self) == before + 1);
+    CHECK(arch::send_ipi(self.interrupt_id, arch::ipi_vector_test));
     arch::open_interrupt_window();
-    CHECK(g_test_ipis == 2);
+    CHECK(test_interrupts_of(self) == before + 2);
 
     uint64_t unexpected = arch::interrupt_counts().unexpected;
     arch::send_ipi_self(arch::ipi_vector_unhandled);
@@ -313,13 +314,31 @@ void test_interrupts(TestContext& t) {
     CHECK(arch::interrupt_counts().unexpected == unexpected + 1);
     arch::send_ipi_self(arch::ipi_vector_test);
     arch::open_interrupt_window();
-    CHECK(g_test_ipis == 3);
+    CHECK(test_interrupts_of(self) == before + 3);
+
+    size_t reached = 0;
+    for (size_t i = 1; i < cpu_count(); ++i) {
+        CpuRecord& other = cpu_record(i);
+        if (!other.online)
+            continue;
+        uint64_t other_before = test_interrupts_of(other);
+        CHECK(arch::send_ipi(other.interrupt_id, arch::ipi_vector_test));
+        // Bounded: a second of cycles.
+        uint64_t start = arch::read_cycle_counter();
+        while (test_interrupts_of(other) == other_before &&
+               arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
+            __builtin_ia32_pause();
+        CHECK(test_interrupts_of(other) == other_before + 1);
+        reached += test_interrupts_of(other) == other_before + 1;
+    }
+    CHECK(test_interrupts_of(self) == before + 3);
+    log_info("selftest:   interprocessor interrupts reached this CPU and {} of {} others", reached,
+             cpu_count() - 1);
 
     for (uint8_t irq = 0; irq < 16; ++irq) {
         if (auto route = arch::isa_route_state(irq))
             CHECK(route->masked);
     }
-    arch::set_interrupt_handler(arch::ipi_vector_test, nullptr);
 }
 
 struct SelfTest {

@@ -43,6 +43,7 @@ inline constexpr KernelSource kernel_sources[] = {
     {schema::KernelCapability::ProcessInspector, schema::ProcessInspector::interface_id, true},
     {schema::KernelCapability::Manual, schema::Manual::interface_id, true},
     {schema::KernelCapability::BootFiles, schema::BootFiles::interface_id, true},
+    {schema::KernelCapability::DeviceInventory, schema::DeviceInventory::interface_id, true},
 };
 
 static_assert(sizeof kernel_sources / sizeof kernel_sources[0] == kernel_source_count,

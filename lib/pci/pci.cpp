@@ -23,6 +23,8 @@ constexpr size_t header_type = 0x0e;
 constexpr size_t header_primary_bus = 0x18;
 constexpr size_t header_secondary_bus = 0x19;
 constexpr size_t header_subordinate_bus = 0x1a;
+constexpr size_t header_subsystem_vendor = 0x2c;
+constexpr size_t header_subsystem_device = 0x2e;
 constexpr size_t header_capabilities = 0x34;
 constexpr size_t header_interrupt_line = 0x3c;
 constexpr size_t header_interrupt_pin = 0x3d;
@@ -282,6 +284,10 @@ Result<FunctionHeader, PciError> parse_header(std::span<const uint8_t> config) {
     header.multi_function = (base[header_type] & header_multi_function) != 0;
     header.interrupt_line = base[header_interrupt_line];
     header.interrupt_pin = base[header_interrupt_pin];
+    if (header.header_type == header_type_device) {
+        header.subsystem_vendor = load_u16(base + header_subsystem_vendor);
+        header.subsystem_device = load_u16(base + header_subsystem_device);
+    }
     if (header.header_type == header_type_bridge) {
         header.primary_bus = base[header_primary_bus];
         header.secondary_bus = base[header_secondary_bus];

@@ -46,6 +46,10 @@ struct FunctionHeader {
     bool multi_function = false;
     uint8_t interrupt_line = 0;
     uint8_t interrupt_pin = 0; // 0 none, 1-4 INTA#-INTD#
+    // Type 0 (device) headers only (a bridge names its subsystem in a
+    // capability, if at all):
+    uint16_t subsystem_vendor = 0;
+    uint16_t subsystem_device = 0;
     // Type 1 (bridge) headers only:
     uint8_t primary_bus = 0;
     uint8_t secondary_bus = 0;
@@ -114,8 +118,10 @@ struct MsiCapability {
     bool enabled = false;
     bool address_64 = false;
     bool per_vector_masking = false;
-    uint8_t vectors_capable = 1; // 1, 2, 4, 8, 16 or 32
-    uint8_t vectors_enabled = 1;
+    // 1, 2, 4, 8, 16 or 32 once parsed (zeros before: a table of
+    // unparsed capabilities is all zeros).
+    uint8_t vectors_capable = 0;
+    uint8_t vectors_enabled = 0;
 };
 Result<MsiCapability, PciError> parse_msi(std::span<const uint8_t> config, uint8_t offset);
 

@@ -139,6 +139,8 @@ TEST(PciHeader, Device) {
         .u8(0x18, 0x11) // BAR 2 of a device, not bus numbers
         .u8(0x19, 0x22)
         .u8(0x1a, 0x33)
+        .u16(0x2c, 0x1af4)
+        .u16(0x2e, 0x1100)
         .u8(0x3c, 0x0b)
         .u8(0x3d, 0x01);
     Bytes bytes = space.first(64);
@@ -157,6 +159,8 @@ TEST(PciHeader, Device) {
     EXPECT_TRUE(h.multi_function);
     EXPECT_EQ(h.interrupt_line, 0x0b);
     EXPECT_EQ(h.interrupt_pin, 0x01);
+    EXPECT_EQ(h.subsystem_vendor, 0x1af4);
+    EXPECT_EQ(h.subsystem_device, 0x1100);
     EXPECT_EQ(h.primary_bus, 0);
     EXPECT_EQ(h.secondary_bus, 0);
     EXPECT_EQ(h.subordinate_bus, 0);
@@ -165,6 +169,8 @@ TEST(PciHeader, Device) {
 TEST(PciHeader, Bridge) {
     Space space = Space::device(0x1b36, 0x000c);
     space.u8(0x0a, 0x04).u8(0x0b, 0x06).u8(0x0e, 0x01).u8(0x18, 0x00).u8(0x19, 0x01).u8(0x1a, 0x05);
+    // A bridge's 0x2c is its prefetchable window's upper base, not a subsystem.
+    space.u32(0x2c, 0x12345678);
     Bytes bytes = space.bytes();
     auto header = parse_header(bytes);
     ASSERT_TRUE(header.is_ok());
@@ -176,6 +182,8 @@ TEST(PciHeader, Bridge) {
     EXPECT_EQ(header.value().secondary_bus, 1);
     EXPECT_EQ(header.value().subordinate_bus, 5);
     EXPECT_EQ(header.value().interrupt_pin, 0);
+    EXPECT_EQ(header.value().subsystem_vendor, 0);
+    EXPECT_EQ(header.value().subsystem_device, 0);
 }
 
 TEST(PciHeader, CardBusTypeWithoutMultiFunctionBit) {

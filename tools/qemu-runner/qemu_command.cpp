@@ -29,14 +29,25 @@ std::vector<std::string> qemu_command(const Machine& machine) {
     // SMAP and UMIP, and QEMU 7.2 prints no warnings for it. -accel tcg always: KVM
     // on the build machines is paravirtual and far slower in ring 0.
     std::vector<std::string> argv = {
-        qemu_program, "-M",           machine.type,
-        "-cpu",       "max",          "-accel",
-        "tcg",        "-smp",         std::to_string(machine.cpus),
-        "-m",         machine.memory, "-no-reboot",
-        "-display",   "none",
+        qemu_program,
+        "-M",
+        machine.type,
+        "-cpu",
+        "max",
+        "-accel",
+        machine.multi_threaded ? "tcg,thread=multi" : "tcg",
+        "-smp",
+        std::to_string(machine.cpus) + machine.topology,
+        "-m",
+        machine.memory,
+        "-no-reboot",
+        "-display",
+        "none",
     };
     if (machine.debug_exit)
         argv.insert(argv.end(), {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"});
+    for (const std::string& device : machine.devices)
+        argv.insert(argv.end(), {"-device", device});
     if (machine.console == Console::Interactive) {
         argv.insert(argv.end(), {"-serial", "mon:stdio"});
     } else {

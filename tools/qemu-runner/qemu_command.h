@@ -34,7 +34,10 @@ struct Machine {
     std::string memory{default_memory};
     std::string type{default_machine_type}; // QEMU's -M
     int cpus = default_cpus;                // QEMU's -smp
+    std::string topology;                   // appended to -smp's count
+    bool multi_threaded = false;            // -accel tcg,thread=multi
     bool debug_exit = true;                 // -device isa-debug-exit at port 0xf4
+    std::vector<std::string> devices;       // -device <each>, after isa-debug-exit
     Console console = Console::Captured;
     // iso-uefi: a descriptor, inherited by QEMU, of this run's private copy of the
     // OVMF variable store (see open_ovmf_vars_copy()).

@@ -103,11 +103,31 @@ TEST(ScenarioTest, ParsesMachineCpusAndDebugExit) {
     EXPECT_EQ(s.debug_exit, true);
     EXPECT_EQ(s.exit, ExpectedExit::Success);
 
+    Scenario topology = parse_ok("cpus: 6,sockets=2,cores=3\nmttcg: on\n");
+    EXPECT_EQ(topology.cpus, 6);
+    EXPECT_EQ(topology.topology, ",sockets=2,cores=3");
+    EXPECT_TRUE(topology.multi_threaded);
+    EXPECT_EQ(parse_ok("cpus: 2,maxcpus=4\n").topology, ",maxcpus=4");
+    EXPECT_FALSE(parse_ok("cpus: 2\nmttcg: off\n").multi_threaded);
+    EXPECT_EQ(parse_ok("cpus: 2\n").topology, "");
     EXPECT_EQ(parse_ok("cpus: 1\n").cpus, 1);
     EXPECT_EQ(parse_ok("cpus: 2\n").machine_type, "q35");
     EXPECT_EQ(parse_ok("machine: pc\n").cpus, 1);
     EXPECT_EQ(parse_ok("machine: pc\n").debug_exit, true);
     EXPECT_EQ(parse_ok("boot: iso-uefi\nmachine: pc\ncpus: 2\n").cpus, 2);
+}
+
+TEST(ScenarioTest, DevicesRepeatInOrder) {
+    EXPECT_TRUE(parse_ok("expect: x\n").devices.empty());
+    Scenario s = parse_ok("device: pcie-root-port,id=rp1,chassis=1\n"
+                          "expect: x\n"
+                          "device: \"virtio-rng-pci,bus=rp1\"  # behind the port\n"
+                          "device: e1000\n");
+    EXPECT_EQ(s.devices, (std::vector<std::string>{"pcie-root-port,id=rp1,chassis=1",
+                                                   "virtio-rng-pci,bus=rp1", "e1000"}));
+    auto empty = parse_scenario("device:\n");
+    ASSERT_TRUE(empty.is_error());
+    EXPECT_EQ(empty.error().message, "empty value for 'device'");
 }
 
 TEST(ScenarioTest, UefiDefaultsToALongerTimeout) {
@@ -160,13 +180,20 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         {"boot: iso-uefi\nkernel: k\n", 2, "'kernel' applies only"},
         {"iso: x.iso\n", 1, "'iso' applies only"},
         {"expect: ok\nexpect: PANIC: oom\n", 2, "forbidden pattern 'PANIC'"},
-        {"cpus: 0\n", 1, "bad cpus '0' (want whole CPUs, 1 to 64)"},
-        {"cpus: 65\n", 1, "bad cpus '65' (want whole CPUs, 1 to 64)"},
-        {"cpus: -1\n", 1, "bad cpus '-1' (want whole CPUs, 1 to 64)"},
-        {"cpus: 02\n", 1, "bad cpus '02' (want whole CPUs, 1 to 64)"},
-        {"cpus: 2.5\n", 1, "bad cpus '2.5' (want whole CPUs, 1 to 64)"},
-        {"cpus: four\n", 1, "bad cpus 'four' (want whole CPUs, 1 to 64)"},
-        {"cpus: 99999999999\n", 1, "bad cpus '99999999999' (want whole CPUs, 1 to 64)"},
+        {"cpus: 0\n", 1, "bad cpus '0' (want whole CPUs, 1 to 64"},
+        {"cpus: 65\n", 1, "bad cpus '65' (want whole CPUs, 1 to 64"},
+        {"cpus: -1\n", 1, "bad cpus '-1' (want whole CPUs, 1 to 64"},
+        {"cpus: 02\n", 1, "bad cpus '02' (want whole CPUs, 1 to 64"},
+        {"cpus: 2.5\n", 1, "bad cpus '2.5' (want whole CPUs, 1 to 64"},
+        {"cpus: four\n", 1, "bad cpus 'four' (want whole CPUs, 1 to 64"},
+        {"cpus: 99999999999\n", 1, "bad cpus '99999999999' (want whole CPUs, 1 to 64"},
+        {"cpus: 4,sockets=2,sockets=2\n", 1, "bad cpus '4,sockets=2,sockets=2'"},
+        {"cpus: 4,nodes=2\n", 1, "bad cpus '4,nodes=2'"},
+        {"cpus: 4,cores=0\n", 1, "bad cpus '4,cores=0'"},
+        {"cpus: 4,cores\n", 1, "bad cpus '4,cores'"},
+        {"cpus: 4,\n", 1, "bad cpus '4,'"},
+        {"cpus: 4,cores=2 -accel kvm\n", 1, "bad cpus"},
+        {"mttcg: yes\n", 1, "bad mttcg 'yes' (want on or off)"},
         {"machine: virt\n", 1, "bad machine 'virt' (want q35 or pc)"},
         {"machine: Q35\n", 1, "bad machine 'Q35' (want q35 or pc)"},
         {"machine: pc-q35-7.2\n", 1, "bad machine 'pc-q35-7.2' (want q35 or pc)"},
@@ -506,6 +533,20 @@ TEST(QemuCommandTest, DefaultMachine) {
                                               "k.elf"}));
 }
 
+TEST(QemuCommandTest, DevicesAfterTheMachinesOwn) {
+    Machine machine;
+    machine.kernel = "k.elf";
+    machine.devices = {"pci-bridge,chassis_nr=1,id=b1", "virtio-rng-pci,bus=b1"};
+    auto argv = qemu_command(machine);
+    EXPECT_TRUE(
+        contains(argv, {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-device",
+                        "pci-bridge,chassis_nr=1,id=b1", "-device", "virtio-rng-pci,bus=b1"}));
+    machine.debug_exit = false;
+    argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"none", "-device", "pci-bridge,chassis_nr=1,id=b1"}));
+    EXPECT_FALSE(contains(argv, {"isa-debug-exit,iobase=0xf4,iosize=0x04"}));
+}
+
 TEST(QemuCommandTest, MachineTypeCpusAndNoDebugExit) {
     Machine machine;
     machine.type = "pc";
@@ -545,6 +586,12 @@ TEST(QemuCommandTest, MachineTypeCpusAndNoDebugExit) {
     argv = qemu_command(machine);
     EXPECT_TRUE(contains(argv, {"-M", "q35", "-cpu", "max", "-accel", "tcg", "-smp", "64"}));
     EXPECT_TRUE(contains(argv, {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}));
+    machine = Machine{};
+    machine.cpus = 6;
+    machine.topology = ",sockets=2,cores=3";
+    machine.multi_threaded = true;
+    argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-accel", "tcg,thread=multi", "-smp", "6,sockets=2,cores=3"}));
     machine = Machine{};
     machine.debug_exit = false;
     argv = qemu_command(machine);

@@ -141,14 +141,38 @@ std::optional<int> parse_positive_int(std::string_view text) {
     return value;
 }
 
+// ",key=N" pairs after -smp's count: only the topology keys QEMU knows, each
+// with a whole number up to max_cpus, each at most once.
+bool valid_topology(std::string_view text) {
+    constexpr std::string_view keys[] = {"sockets", "dies", "cores", "threads", "maxcpus"};
+    bool seen[std::size(keys)] = {};
+    while (!text.empty()) {
+        if (text.front() != ',')
+            return false;
+        text.remove_prefix(1);
+        std::string_view pair = text.substr(0, text.find(','));
+        text.remove_prefix(pair.size());
+        size_t equals = pair.find('=');
+        if (equals == std::string_view::npos)
+            return false;
+        auto it = std::find(std::begin(keys), std::end(keys), pair.substr(0, equals));
+        auto number = parse_positive_int(pair.substr(equals + 1));
+        if (it == std::end(keys) || seen[it - std::begin(keys)] || !number || *number > max_cpus)
+            return false;
+        seen[it - std::begin(keys)] = true;
+    }
+    return true;
+}
+
 std::string single_quoted(std::string_view text) {
     return "'" + std::string(text) + "'";
 }
 
-// Keys that may appear at most once; the rest (expect, send, allow, forbid) repeat.
-constexpr std::string_view single_keys[] = {"boot",       "kernel", "initrd",  "iso",
-                                            "append",     "memory", "machine", "cpus",
-                                            "debug-exit", "icount", "timeout", "exit"};
+// Keys that may appear at most once; the rest (expect, send, allow, forbid,
+// device) repeat.
+constexpr std::string_view single_keys[] = {"boot",   "kernel",  "initrd", "iso",   "append",
+                                            "memory", "machine", "cpus",   "mttcg", "debug-exit",
+                                            "icount", "timeout", "exit"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.
@@ -202,7 +226,8 @@ ParseResult parse_scenario(std::string_view text) {
 
         bool single =
             std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
-        bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid";
+        bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid" ||
+                        key == "device";
         if (!single && !repeated)
             return error(line_number, "unknown key " + single_quoted(key));
         if (single) {
@@ -253,18 +278,30 @@ ParseResult parse_scenario(std::string_view text) {
                              "bad machine " + single_quoted(value) + " (want q35 or pc)");
             scenario.machine_type = value;
         } else if (key == "cpus") {
-            auto cpus = parse_positive_int(value);
-            if (!cpus || *cpus > max_cpus) {
+            std::string_view count = std::string_view(value).substr(0, value.find(','));
+            std::string_view topology = std::string_view(value).substr(count.size());
+            auto cpus = parse_positive_int(count);
+            if (!cpus || *cpus > max_cpus || !valid_topology(topology)) {
                 return error(line_number, "bad cpus " + single_quoted(value) +
                                               " (want whole CPUs, 1 to " +
-                                              std::to_string(max_cpus) + ")");
+                                              std::to_string(max_cpus) +
+                                              ", then optionally ,sockets=N ,dies=N ,cores=N "
+                                              ",threads=N ,maxcpus=N)");
             }
             scenario.cpus = *cpus;
+            scenario.topology = std::string(topology);
+        } else if (key == "mttcg") {
+            if (value != "on" && value != "off")
+                return error(line_number,
+                             "bad mttcg " + single_quoted(value) + " (want on or off)");
+            scenario.multi_threaded = value == "on";
         } else if (key == "debug-exit") {
             if (value != "on" && value != "off")
                 return error(line_number,
                              "bad debug-exit " + single_quoted(value) + " (want on or off)");
             scenario.debug_exit = value == "on";
+        } else if (key == "device") {
+            scenario.devices.push_back(value);
         } else if (key == "icount") {
             auto shift = value == "0" ? std::optional<int>(0) : parse_positive_int(value);
             if (!shift || *shift > 10)

@@ -66,9 +66,14 @@ struct Scenario {
     std::string memory{default_memory};
     std::string machine_type{default_machine_type}; // QEMU's -M: q35 or pc
     int cpus = default_cpus;                        // QEMU's -smp: 1 to max_cpus
+    std::string topology;                           // appended to -smp: ",sockets=2,..."
+    bool multi_threaded = false;                    // -accel tcg,thread=multi
     // Whether QEMU gets the isa-debug-exit device. Without it capOS ends a run by
     // an ACPI power-off (QEMU status 0).
     bool debug_exit = true;
+    // Devices added to the machine: QEMU's -device, one per value, in order
+    // (after the machine's own devices).
+    std::vector<std::string> devices;
     // QEMU's -icount shift: guest time counted in instructions (2^shift ns
     // each), so timings the guest measures do not depend on the host's load.
     std::optional<int> icount_shift;
@@ -93,9 +98,13 @@ struct ScenarioError {
 //
 // Keys: boot (pvh|iso-bios|iso-uefi), kernel, initrd (path or `none`; pvh only),
 // iso (iso boots only), append (pvh only), memory (<n>M or <n>G), machine (q35|pc:
-// QEMU's -M, default q35), cpus (1..64: QEMU's -smp, default 1), debug-exit (on|off:
-// whether QEMU gets the isa-debug-exit device, default on), icount (0..10: QEMU's
-// -icount shift), timeout (seconds),
+// QEMU's -M, default q35), cpus (1..64: QEMU's -smp, default 1; then optionally
+// comma-separated sockets=, dies=, cores=, threads=, maxcpus= with whole numbers,
+// e.g. `6,sockets=2,cores=3`), mttcg (on|off: one host thread per CPU, QEMU's
+// -accel tcg,thread=multi; default off), debug-exit (on|off:
+// whether QEMU gets the isa-debug-exit device, default on), device (repeatable:
+// QEMU's -device with the value, e.g. `e1000` or `pci-bridge,chassis_nr=1,id=b1`),
+// icount (0..10: QEMU's -icount shift), timeout (seconds),
 // expect (repeatable), send (repeatable: bytes to type once the expects above it
 // matched), allow (removes a forbidden pattern), forbid (adds one),
 // exit (success|failure|panic|fault|reset|poweroff|running). `kernel` applies to pvh only:

@@ -526,7 +526,10 @@ TestResult run_test(const TestOptions& options) {
     machine.memory = scenario.memory;
     machine.type = scenario.machine_type;
     machine.cpus = scenario.cpus;
+    machine.topology = scenario.topology;
+    machine.multi_threaded = scenario.multi_threaded;
     machine.debug_exit = scenario.debug_exit;
+    machine.devices = scenario.devices;
     machine.console = Console::Captured;
     if (scenario.icount_shift)
         machine.extra_args = {"-icount", "shift=" + std::to_string(*scenario.icount_shift)};

@@ -8,6 +8,7 @@
 #include "lib/capnp/schema_set.h"
 #include "lib/capnp/text.h"
 #include "lib/log/log_ring.h"
+#include "lib/pci/describe.h"
 #include "lib/shell/commands.h"
 #include "lib/shell/completion.h"
 #include "lib/shell/history.h"
@@ -24,6 +25,7 @@
 namespace {
 
 using capos::rt::Line;
+using capos::schema::DeviceInventory;
 using capos::schema::LineEnd;
 using capos::schema::LogLevel;
 using capos::schema::LogReader;
@@ -1507,6 +1509,153 @@ private:
         }
     }
 
+    // devices [-v]: the PCI functions the kernel found at boot, through
+    // DeviceInventory ("devices"), one lspci line each; -v adds their details
+    // (lib/pci/describe.h). Each page of the list is copied out of the reply
+    // before anything is written: the writes reuse the transport's buffer.
+    void devices(std::string_view rest) {
+        bool verbose = false;
+        Words words(rest);
+        for (size_t i = 0; i < words.count(); ++i) {
+            if (words[i] == "-v" && !verbose) {
+                verbose = true;
+                continue;
+            }
+            say(Line("shell: devices: unknown option '")
+                    .add(words[i].substr(0, 32))
+                    .add("' (devices [-v])")
+                    .view());
+            return;
+        }
+        uint32_t id = held<DeviceInventory>("devices");
+        if (id == 0) {
+            say("shell: devices: this shell holds no 'devices' (see caps)");
+            return;
+        }
+        ClientOf<DeviceInventory> inventory(capos::rt::transport(), id);
+        uint32_t from = 0;
+        for (;;) {
+            auto listed = inventory.list(from);
+            if (listed.is_error()) {
+                say(Line("shell: devices: ")
+                        .add(capos::rt::call_error_text(listed.error()))
+                        .view());
+                return;
+            }
+            uint32_t total = listed.value().total();
+            size_t count = 0;
+            for (auto function : listed.value().functions()) {
+                if (count == std::size(m_devices))
+                    break;
+                m_devices[count++] = function_of(function);
+            }
+            if (count == 0 && from == 0)
+                say("(no PCI functions)");
+            DetailLines details(*this);
+            for (size_t i = 0; i < count; ++i) {
+                char text[96];
+                say({text,
+                     capos::pci::format_function(m_devices[i].address, m_devices[i].header, text)});
+                if (verbose)
+                    capos::pci::describe(m_devices[i], details);
+            }
+            from += uint32_t(count);
+            if (count == 0 || from >= total)
+                return;
+        }
+    }
+    // A function as the kernel sent it, in lib/pci's form (what the
+    // formatters take); values outside their range are left out.
+    static capos::pci::Function function_of(capos::schema::PciFunction::Reader in) {
+        using capos::schema::PciFunction;
+        capos::pci::Function out;
+        out.address = {in.segment(), in.bus(), in.device(), in.function()};
+        capos::pci::FunctionHeader& header = out.header;
+        header.vendor = in.vendor_id();
+        header.device = in.device_id();
+        header.revision = in.revision();
+        header.class_code = in.class_code();
+        header.subclass = in.subclass();
+        header.prog_if = in.prog_if();
+        header.subsystem_vendor = in.subsystem_vendor_id();
+        header.subsystem_device = in.subsystem_id();
+        header.header_type = in.header_type();
+        header.multi_function = in.multi_function();
+        header.interrupt_pin = in.interrupt_pin();
+        header.interrupt_line = in.interrupt_line();
+        header.secondary_bus = in.secondary_bus();
+        header.subordinate_bus = in.subordinate_bus();
+        for (auto bar : in.bars()) {
+            if (bar.index() >= capos::pci::max_bars)
+                continue;
+            capos::pci::Bar& entry = out.bars[bar.index()];
+            switch (bar.kind()) {
+            case PciFunction::BarKind::Memory32:
+                entry.kind = capos::pci::Bar::Kind::Memory32;
+                break;
+            case PciFunction::BarKind::Memory64:
+                entry.kind = capos::pci::Bar::Kind::Memory64;
+                break;
+            case PciFunction::BarKind::Io:
+                entry.kind = capos::pci::Bar::Kind::Io;
+                break;
+            default:
+                continue;
+            }
+            entry.prefetchable = bar.prefetchable();
+            entry.address = bar.address();
+            entry.size = bar.size();
+        }
+        for (auto capability : in.capabilities()) {
+            if (out.capability_count == capos::pci::max_recorded_capabilities)
+                break;
+            out.capabilities[out.capability_count++] = {capability.id(), capability.offset()};
+        }
+        out.capability_total = in.capability_count();
+        switch (in.capability_list_end()) {
+        case PciFunction::CapabilityListEnd::BadPointer:
+            out.capability_end = capos::pci::CapabilityListEnd::BadPointer;
+            break;
+        case PciFunction::CapabilityListEnd::Loop:
+            out.capability_end = capos::pci::CapabilityListEnd::Loop;
+            break;
+        default:
+            break;
+        }
+        if (in.has_msi()) {
+            auto msi = in.msi();
+            out.has_msi = true;
+            out.msi.offset = msi.offset();
+            out.msi.enabled = msi.enabled();
+            out.msi.address_64 = msi.address64();
+            out.msi.per_vector_masking = msi.per_vector_masking();
+            out.msi.vectors_capable = msi.vectors_capable();
+            out.msi.vectors_enabled = msi.vectors_enabled();
+        }
+        if (in.has_msix()) {
+            auto msix = in.msix();
+            out.has_msix = true;
+            out.msix.offset = msix.offset();
+            out.msix.enabled = msix.enabled();
+            out.msix.function_masked = msix.function_masked();
+            out.msix.table_size = msix.table_size();
+            out.msix.table_bar = msix.table_bar();
+            out.msix.table_offset = msix.table_offset();
+            out.msix.pba_bar = msix.pba_bar();
+            out.msix.pba_offset = msix.pba_offset();
+        }
+        return out;
+    }
+    // describe()'s lines, said on the terminal.
+    class DetailLines final : public capos::pci::DetailOutput {
+    public:
+        explicit DetailLines(Shell& shell) : m_shell(shell) {}
+        void line(std::string_view text) override { m_shell.say(text); }
+
+    private:
+        Shell& m_shell;
+    };
+
     // mem: the machine's memory, through SystemInfo ("info").
     void mem(std::string_view) {
         uint32_t id = held<SystemInfo>("info");
@@ -1757,6 +1906,8 @@ private:
     alignas(8) capos::capnp::Word m_wait_result[64]; // an ExitStatus with its detail
     // log's: the sequences of the last entries found, and the text of a
     // reply's entries (less than the terminal write the transport carries).
+    // devices': a page of the list, copied out of the reply.
+    capos::pci::Function m_devices[DeviceInventory::max_list];
     static constexpr uint32_t max_log_lines = 1000;
     uint64_t m_log_sequences[max_log_lines];
     char m_log_text[3072];
@@ -1784,6 +1935,9 @@ std::span<const Shell::Command> Shell::commands() {
          "call any method of a capability held; params and results in Cap'n Proto text",
          &Shell::call},
         {"ps", "ps", "every process: id, state, capabilities, frames, name", &Shell::ps},
+        {"devices", "devices [-v]",
+         "the PCI functions found at boot, as lspci lists them (-v: BARs, capabilities, MSI)",
+         &Shell::devices},
         {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
         {"log", "log [-n N] [error|warn|info|debug]",
          "the kernel log's last N entries (20) at the level or more severe", &Shell::log},

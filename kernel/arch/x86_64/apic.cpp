@@ -14,6 +14,7 @@
 //
 // A vector nobody registered is acknowledged and counted, never fatal; so are
 // the PICs' spurious IRQs 7 and 15 and the local APIC's spurious vector.
+#include "kernel/arch/x86_64/apic.h"
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/lib/interrupts_off.h"
@@ -34,8 +35,8 @@ namespace {
 using apic::Register;
 
 constexpr uint8_t timer_vector = 0x20;
-constexpr uint8_t isa_vector_base = 0x30;   // ISA IRQ n through an I/O APIC: 0x30 + n
-constexpr uint8_t legacy_pic_base = 0xE0;   // the PICs' vectors, masked but for routed lines
+constexpr uint8_t isa_vector_base = 0x30; // ISA IRQ n through an I/O APIC: 0x30 + n
+constexpr uint8_t legacy_pic_base = 0xE0; // the PICs' vectors, masked but for routed lines
 constexpr uint8_t spurious_vector = 0xFF;
 
 struct LocalApic {
@@ -171,27 +172,33 @@ void on_legacy_pic(uint8_t vector) {
     x86::outb(0x20, 0x20);
 }
 
-void local_apic_init(const CommandLine& command_line) {
+// Enables the local APIC of the CPU running this, in the mode chosen at boot:
+// software-enabled with the spurious vector, nothing above priority 0
+// blocked, LINT0 masked (enable_isa_irq unmasks it for the PICs), LINT1 NMI.
+void local_apic_enable() {
     uint64_t base = x86::rdmsr(apic::msr_apic_base);
-    bool has_x2apic = (x86::cpuid(1).ecx & (1u << 21)) != 0;
-    bool want_x2apic = has_x2apic && command_line.value("x2apic") != "off";
-    g_local.physical = base & apic::apic_base_address_mask;
-    if (want_x2apic) {
-        // xAPIC, then x2APIC: the architecture forbids going there from disabled.
-        x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable);
+    // xAPIC, then x2APIC: the architecture forbids going there from disabled.
+    x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable);
+    if (g_local.x2apic)
         x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable | apic::apic_base_x2apic);
-        g_local.x2apic = true;
-    } else {
-        auto mapped = map_mmio(g_local.physical, 4096);
-        if (mapped.is_error())
-            panic("apic: cannot map the local APIC at {}", Hex{g_local.physical});
-        g_local.mmio = reinterpret_cast<volatile uint32_t*>(mapped.value());
-        x86::wrmsr(apic::msr_apic_base, base | apic::apic_base_enable);
-    }
     g_local.write(Register::TaskPriority, 0);
     g_local.write(Register::SpuriousVector, 0x100 | spurious_vector); // software enable
     g_local.write(Register::LvtLint0, 1u << 16);                      // masked
     g_local.write(Register::LvtLint1, uint32_t(apic::DeliveryMode::Nmi) << 8);
+}
+
+void local_apic_init(const CommandLine& command_line) {
+    uint64_t base = x86::rdmsr(apic::msr_apic_base);
+    bool has_x2apic = (x86::cpuid(1).ecx & (1u << 21)) != 0;
+    g_local.x2apic = has_x2apic && command_line.value("x2apic") != "off";
+    g_local.physical = base & apic::apic_base_address_mask;
+    if (!g_local.x2apic) {
+        auto mapped = map_mmio(g_local.physical, 4096);
+        if (mapped.is_error())
+            panic("apic: cannot map the local APIC at {}", Hex{g_local.physical});
+        g_local.mmio = reinterpret_cast<volatile uint32_t*>(mapped.value());
+    }
+    local_apic_enable();
     log_info("interrupt: local APIC id {} in {} mode{}", g_local.id(),
              g_local.x2apic ? "x2APIC" : "xAPIC",
              has_x2apic ? (g_local.x2apic ? "" : " (x2APIC turned off)")
@@ -297,8 +304,8 @@ void enable_isa_irq(uint8_t irq, InterruptHandler handler) {
                      route.polarity == apic::Polarity::ActiveHigh ? "high" : "low", Hex{vector});
             return;
         }
-        log_warn("interrupt: ISA IRQ {} (GSI {}) has no I/O APIC pin: through the 8259 PICs",
-                 irq, route.gsi);
+        log_warn("interrupt: ISA IRQ {} (GSI {}) has no I/O APIC pin: through the 8259 PICs", irq,
+                 route.gsi);
     }
     // The PICs reach the CPU through LINT0 as external interrupts.
     g_local.write(Register::LvtLint0, uint32_t(apic::DeliveryMode::ExtInt) << 8);
@@ -317,32 +324,11 @@ uint32_t this_cpu_interrupt_id() {
 }
 
 bool send_ipi(uint32_t target, uint8_t vector) {
-    apic::Ipi ipi{.vector = vector, .destination = target};
-    if (g_local.x2apic) {
-        x86::wrmsr(apic::x2apic_msr(Register::InterruptCommand), apic::x2apic_icr(ipi));
-        return true;
-    }
-    auto high = apic::xapic_icr_high(target);
-    if (!high)
-        return false;
-    uint64_t state = interrupts_save_disable(); // the two halves go together
-    g_local.write(Register::InterruptCommandHigh, *high);
-    g_local.write(Register::InterruptCommand, apic::icr_low(ipi));
-    for (int spins = 0; spins < 1000000; ++spins) {
-        if (!(g_local.read(Register::InterruptCommand) & apic::icr_delivery_pending))
-            break;
-        __builtin_ia32_pause();
-    }
-    interrupts_restore(state);
-    return true;
+    return x86::apic_send({.vector = vector, .destination = target});
 }
 
 void send_ipi_self(uint8_t vector) {
-    apic::Ipi ipi{.vector = vector, .shorthand = apic::Shorthand::Self};
-    if (g_local.x2apic)
-        x86::wrmsr(apic::x2apic_msr(Register::InterruptCommand), apic::x2apic_icr(ipi));
-    else
-        g_local.write(Register::InterruptCommand, apic::icr_low(ipi));
+    x86::apic_send({.vector = vector, .shorthand = apic::Shorthand::Self});
 }
 
 InterruptCounts interrupt_counts() {
@@ -357,7 +343,8 @@ std::optional<IsaRouteState> isa_route_state(uint8_t irq) {
                                       {g_io_apic_pin_counts, g_io_apic_count});
     if (!pin)
         return std::nullopt;
-    apic::Redirection entry = apic::decode_redirection(g_io_apics[pin->io_apic].redirection(pin->pin));
+    apic::Redirection entry =
+        apic::decode_redirection(g_io_apics[pin->io_apic].redirection(pin->pin));
     return IsaRouteState{.gsi = route.gsi,
                          .vector = entry.vector,
                          .masked = entry.masked,
@@ -384,3 +371,37 @@ void wait_for_interrupt() {
 }
 
 } // namespace capos::kernel::arch
+
+namespace capos::kernel::x86 {
+
+using apic::Register;
+
+void local_apic_enable_this_cpu() {
+    arch::local_apic_enable();
+}
+
+uint32_t local_apic_id() {
+    return arch::g_local.id();
+}
+
+bool apic_send(const apic::Ipi& ipi) {
+    if (arch::g_local.x2apic) {
+        wrmsr(apic::x2apic_msr(Register::InterruptCommand), apic::x2apic_icr(ipi));
+        return true;
+    }
+    auto high = apic::xapic_icr_high(ipi.destination);
+    if (!high)
+        return false;
+    uint64_t state = arch::interrupts_save_disable(); // the two halves go together
+    arch::g_local.write(Register::InterruptCommandHigh, *high);
+    arch::g_local.write(Register::InterruptCommand, apic::icr_low(ipi));
+    for (int spins = 0; spins < 1000000; ++spins) {
+        if (!(arch::g_local.read(Register::InterruptCommand) & apic::icr_delivery_pending))
+            break;
+        __builtin_ia32_pause();
+    }
+    arch::interrupts_restore(state);
+    return true;
+}
+
+} // namespace capos::kernel::x86

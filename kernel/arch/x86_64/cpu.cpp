@@ -141,6 +141,16 @@ void port_write16(uint16_t port, uint16_t value) {
     asm volatile("outw %0, %1" ::"a"(value), "Nd"(port));
 }
 
+uint32_t port_read32(uint16_t port) {
+    uint32_t value;
+    asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+
+void port_write32(uint16_t port, uint32_t value) {
+    asm volatile("outl %0, %1" ::"a"(value), "Nd"(port));
+}
+
 void reset_machine() {
     asm volatile("cli");
     // The reset control register of PC chipsets (ICH9 on q35, PIIX3): a

@@ -210,6 +210,8 @@ void set_handler(uint8_t vector, arch::InterruptHandler handler) {
     g_handlers[vector] = handler;
 }
 
+void idt_load();
+
 void idt_init() {
     for (int vector = 0; vector < 256; ++vector) {
         IstSlot slot;
@@ -226,6 +228,10 @@ void idt_init() {
         }
         set_gate(vector, interrupt_stub_table[vector], ist);
     }
+    idt_load();
+}
+
+void idt_load() {
     IdtPointer pointer{sizeof(g_idt) - 1, reinterpret_cast<uint64_t>(g_idt)};
     asm volatile("lidt %0" ::"m"(pointer));
 }

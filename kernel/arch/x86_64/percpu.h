@@ -1,7 +1,10 @@
 // The per-CPU area, reached through the GS base in kernel mode. Its first
-// fields are read by syscall_entry.S at fixed offsets.
+// fields are read by syscall_entry.S at fixed offsets. The boot CPU's is a
+// global, set up first thing (gdt.cpp); each other CPU's is allocated when it
+// is started (smp.cpp).
 #pragma once
 
+#include "kernel/arch/x86_64/gdt.h"
 #include <cstddef>
 #include <cstdint>
 
@@ -11,11 +14,20 @@ struct Cpu {
     Cpu* self;             // %gs:0
     uint64_t kernel_stack; // %gs:8, top of the running thread's kernel stack
     uint64_t user_rsp;     // %gs:16, scratch for the system-call entry
+    uint32_t index;        // 0 for the boot CPU, then in start order
+    uint32_t apic_id;
+    CpuTables tables; // this CPU's GDT and task state
 };
 static_assert(offsetof(Cpu, kernel_stack) == 8);
 static_assert(offsetof(Cpu, user_rsp) == 16);
 
-Cpu& this_cpu();
+inline Cpu& this_cpu() {
+    Cpu* cpu;
+    asm("movq %%gs:0, %0" : "=r"(cpu));
+    return *cpu;
+}
+
+Cpu& boot_cpu();
 void set_tss_kernel_stack(uint64_t stack_top);
 
 } // namespace capos::kernel::x86

@@ -18,22 +18,15 @@ namespace capos::kernel::x86 {
 
 namespace {
 
-Cpu g_boot_cpu;
-
 constexpr uint32_t msr_star = 0xC0000081;
 constexpr uint32_t msr_lstar = 0xC0000082;
 constexpr uint32_t msr_fmask = 0xC0000084;
-constexpr uint32_t msr_gs_base = 0xC0000101;
 constexpr uint32_t msr_kernel_gs_base = 0xC0000102;
 constexpr uint64_t efer_sce = 1;
 
 constexpr uint64_t rflags_reserved = 1 << 1;
 
 } // namespace
-
-Cpu& this_cpu() {
-    return g_boot_cpu;
-}
 
 extern "C" void syscall_dispatch(TrapFrame* frame) {
     interrupts_off::begin();
@@ -88,9 +81,8 @@ void enter_user_mode(const UserEntry& entry, uint64_t kernel_stack_top) {
 }
 
 void syscall_init() {
-    x86::Cpu& cpu = x86::this_cpu();
-    cpu.self = &cpu;
-    x86::wrmsr(x86::msr_gs_base, reinterpret_cast<uint64_t>(&cpu));
+    // The GS base is this CPU's area already (cpu_tables_load); user mode
+    // starts with a zero one.
     x86::wrmsr(x86::msr_kernel_gs_base, 0);
 
     x86::wrmsr(x86::msr_efer, x86::rdmsr(x86::msr_efer) | x86::efer_sce);

@@ -1,0 +1,34 @@
+// The CPUs of the machine: the boot CPU and every other one the MADT lists as
+// enabled, started at boot (cpus_init). The others are online but run no
+// threads yet: they answer interprocessor interrupts and otherwise halt.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace capos::kernel {
+
+struct CpuRecord {
+    uint32_t index = 0;
+    uint32_t interrupt_id = 0; // the APIC id
+    bool online = false;
+    uint64_t test_interrupts = 0; // the self-tests' interprocessor interrupts it took
+    uint64_t threads_run = 0;     // switches to a thread other than its idle one
+    uint64_t idle_cycles = 0;     // cycle-counter ticks spent halted, waiting for work
+    uint64_t online_at = 0;       // the cycle counter when it came online
+};
+
+// Starts every enabled CPU of the MADT (at most `cpus=<n>` of the command
+// line, counting the boot CPU) and logs each. After interrupt_controllers_init.
+void cpus_init(std::string_view command_line);
+
+size_t cpu_count(); // the CPUs known: online, or that failed to start
+CpuRecord& cpu_record(size_t index);
+CpuRecord& current_cpu();
+
+// Halts this CPU until an interrupt arrives (interrupts on meanwhile, off
+// again after) and counts the time as idle: the idle loops' body.
+void cpu_idle_wait();
+
+} // namespace capos::kernel
