@@ -145,6 +145,29 @@ interface SystemInfo {
   # Physical frames (4 KiB) the kernel manages and how many are free, the RAM
   # the firmware called usable, and the kernel heap: bytes allocated and the
   # frames it holds (it never shrinks).
+
+  cpus @3 () -> (cpus :List(CpuInfo));
+  # Every CPU the kernel knows: the boot CPU first, then the others in the
+  # order they were started (one that did not start is listed offline).
+}
+
+struct CpuInfo {
+  # One CPU, as SystemInfo.cpus shows it.
+
+  index @0 :UInt32;
+  # 0 for the boot CPU.
+
+  apicId @1 :UInt32;
+  # Its interrupt controller's id (the MADT's).
+
+  online @2 :Bool;
+
+  threadsRun @3 :UInt64;
+  # Switches to a thread other than its idle one since it came online.
+
+  idlePerMille @4 :UInt32;
+  # The share of its time online spent halted with nothing to run, in
+  # thousandths.
 }
 
 enum ProcessState {

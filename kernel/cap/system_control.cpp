@@ -8,6 +8,7 @@
 #include "kernel/mm/frames.h"
 #include "kernel/object/process.h"
 #include "kernel/platform/acpi.h"
+#include "kernel/platform/cpus.h"
 
 namespace capos::kernel {
 
@@ -65,6 +66,28 @@ public:
         results.set_usable_bytes(frames.usable_bytes);
         results.set_heap_in_use_bytes(heap.bytes_in_use);
         results.set_heap_footprint_frames(heap.footprint_frames);
+        return {};
+    }
+    Result<void, gen::Exception> cpus(SystemInfo::CpusParams::Reader,
+                                      SystemInfo::CpusResults::Builder results) {
+        size_t count = cpu_count();
+        auto list = results.init_cpus(uint32_t(count));
+        if (list.size() != count)
+            return Err{overloaded("results buffer too small")};
+        uint64_t now = arch::read_cycle_counter();
+        for (size_t i = 0; i < count; ++i) {
+            const CpuRecord& cpu = cpu_record(i);
+            auto info = list[uint32_t(i)];
+            bool online = __atomic_load_n(&cpu.online, __ATOMIC_ACQUIRE);
+            info.set_index(cpu.index);
+            info.set_apic_id(cpu.interrupt_id);
+            info.set_online(online);
+            info.set_threads_run(__atomic_load_n(&cpu.threads_run, __ATOMIC_RELAXED));
+            uint64_t idle = cpu_idle_cycles(cpu, now);
+            uint64_t span = online && now > cpu.online_at ? now - cpu.online_at : 0;
+            info.set_idle_per_mille(span == 0 ? 0
+                                              : uint32_t(idle >= span ? 1000 : idle * 1000 / span));
+        }
         return {};
     }
 };

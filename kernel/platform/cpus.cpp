@@ -136,12 +136,27 @@ CpuRecord& cpu_record(size_t index) {
 }
 
 void cpu_idle_wait() {
-    uint64_t start = arch::read_cycle_counter();
-    arch::wait_for_interrupt();
-    // Read by the CPU listing: a plain store of a whole word.
     CpuRecord& self = current_cpu();
-    __atomic_store_n(&self.idle_cycles, self.idle_cycles + arch::read_cycle_counter() - start,
+    __atomic_store_n(&self.idle_since, arch::read_cycle_counter(), __ATOMIC_RELAXED);
+    arch::wait_for_interrupt();
+    cpu_idle_end();
+}
+
+// Read by the CPU listing, on any CPU: whole words, stored atomically.
+void cpu_idle_end() {
+    CpuRecord& self = current_cpu();
+    uint64_t since = self.idle_since;
+    if (since == 0)
+        return;
+    __atomic_store_n(&self.idle_cycles, self.idle_cycles + (arch::read_cycle_counter() - since),
                      __ATOMIC_RELAXED);
+    __atomic_store_n(&self.idle_since, uint64_t(0), __ATOMIC_RELAXED);
+}
+
+uint64_t cpu_idle_cycles(const CpuRecord& cpu, uint64_t now) {
+    uint64_t since = __atomic_load_n(&cpu.idle_since, __ATOMIC_RELAXED);
+    uint64_t idle = __atomic_load_n(&cpu.idle_cycles, __ATOMIC_RELAXED);
+    return idle + (since != 0 && now > since ? now - since : 0);
 }
 
 CpuRecord& current_cpu() {

@@ -15,7 +15,8 @@ struct CpuRecord {
     bool online = false;
     uint64_t test_interrupts = 0; // the self-tests' interprocessor interrupts it took
     uint64_t threads_run = 0;     // switches to a thread other than its idle one
-    uint64_t idle_cycles = 0;     // cycle-counter ticks spent halted, waiting for work
+    uint64_t idle_cycles = 0;     // cycle-counter ticks of the idle spans that ended
+    uint64_t idle_since = 0;      // when the idle span under way began; 0: none is
     uint64_t online_at = 0;       // the cycle counter when it came online
 };
 
@@ -28,7 +29,13 @@ CpuRecord& cpu_record(size_t index);
 CpuRecord& current_cpu();
 
 // Halts this CPU until an interrupt arrives (interrupts on meanwhile, off
-// again after) and counts the time as idle: the idle loops' body.
+// again after) and counts the time as idle: the idle loops' body. An
+// interrupt that switches to another thread ends the idle span there
+// (cpu_idle_end, from the scheduler), so the time that thread runs is not
+// counted as idle.
 void cpu_idle_wait();
+void cpu_idle_end();
+// The idle cycles of `cpu` up to `now`, the span under way included.
+uint64_t cpu_idle_cycles(const CpuRecord& cpu, uint64_t now);
 
 } // namespace capos::kernel

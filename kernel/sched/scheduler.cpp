@@ -81,6 +81,8 @@ void Scheduler::switch_to_next() {
         g_switched_at = g_ticks;
     if (next != g_idle)
         ++current_cpu().threads_run;
+    if (previous == g_idle)
+        cpu_idle_end();
     g_handed_to = nullptr;
     resched = false;
     arch::set_kernel_stack(next->kernel_stack_top());

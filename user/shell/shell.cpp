@@ -1689,6 +1689,33 @@ private:
                 .view());
     }
 
+    // cpus: every CPU the kernel knows, through SystemInfo ("info"): its APIC
+    // id, whether it is online, the threads it ran and its idle share.
+    void cpus(std::string_view) {
+        uint32_t id = held<SystemInfo>("info");
+        if (id == 0) {
+            say("shell: cpus: this shell holds no 'info' (see caps)");
+            return;
+        }
+        ClientOf<SystemInfo> info(capos::rt::transport(), id);
+        auto listed = info.cpus();
+        if (listed.is_error()) {
+            say(Line("shell: cpus: ").add(capos::rt::call_error_text(listed.error())).view());
+            return;
+        }
+        say("  cpu  apic  state      threads   idle");
+        for (auto cpu : listed.value().cpus()) {
+            Line line;
+            pad(line, 5, Line().udec(cpu.index()).view());
+            pad(line, 6, Line().udec(cpu.apic_id()).view());
+            line.add(cpu.online() ? "  online " : "  offline");
+            pad(line, 11, Line().udec(cpu.threads_run()).view());
+            pad(line, 7, Line().tenths(cpu.idle_per_mille()).view());
+            line.add('%');
+            say(line.view());
+        }
+    }
+
     // log [-n N] [level]: the last N entries of the kernel log (20 unless
     // told) at the level or more severe (every level unless told), through
     // LogReader ("log"), each as the console shows it. The log is read twice
@@ -1939,6 +1966,7 @@ std::span<const Shell::Command> Shell::commands() {
          "the PCI functions found at boot, as lspci lists them (-v: BARs, capabilities, MSI)",
          &Shell::devices},
         {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
+        {"cpus", "cpus", "every CPU: APIC id, online, threads run, idle share", &Shell::cpus},
         {"log", "log [-n N] [error|warn|info|debug]",
          "the kernel log's last N entries (20) at the level or more severe", &Shell::log},
         {"echo", "echo [words...]", "print the words", &Shell::echo},
