@@ -1,4 +1,5 @@
 #include "lib/log/log_ring.h"
+#include "lib/base/span_writer.h"
 
 namespace capos::log {
 
@@ -28,37 +29,7 @@ uint64_t record_words(uint64_t header) {
 static_assert(LogRing::max_source_bytes <= 0xff && LogRing::max_message_bytes <= 0xffff,
               "the lengths fit their fields of the header word");
 
-// Appends to a fixed buffer, dropping what does not fit.
-class Writer {
-public:
-    explicit Writer(std::span<char> out) : m_out(out) {}
-    void put(char c) {
-        if (m_length < m_out.size())
-            m_out[m_length++] = c;
-    }
-    void text(std::string_view text) {
-        for (char c : text)
-            put(c);
-    }
-    // `value` in decimal, at least `digits` digits (zeros in front).
-    void number(uint64_t value, int digits) {
-        char reversed[20];
-        int count = 0;
-        do {
-            reversed[count++] = char('0' + value % 10);
-            value /= 10;
-        } while (value != 0);
-        for (int i = count; i < digits; ++i)
-            put('0');
-        while (count > 0)
-            put(reversed[--count]);
-    }
-    size_t length() const { return m_length; }
-
-private:
-    std::span<char> m_out;
-    size_t m_length = 0;
-};
+using Writer = SpanWriter;
 
 } // namespace
 
@@ -165,9 +136,9 @@ size_t format_line(uint64_t time_ns, Level level, std::string_view source, std::
     Writer line(out);
     const uint64_t microseconds = time_ns / 1000;
     line.put('[');
-    line.number(microseconds / 1000000, 5);
+    line.decimal(microseconds / 1000000, 5);
     line.put('.');
-    line.number(microseconds % 1000000, 6);
+    line.decimal(microseconds % 1000000, 6);
     line.text("] ");
     line.put(level_letter(level));
     line.put(' ');

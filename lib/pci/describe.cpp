@@ -1,50 +1,11 @@
 #include "lib/pci/describe.h"
+#include "lib/base/span_writer.h"
 
 namespace capos::pci {
 
 namespace {
 
-// Writes into a span, cut at its end.
-class Writer {
-public:
-    explicit Writer(std::span<char> out) : m_out(out) {}
-    void put(char c) {
-        if (m_length < m_out.size())
-            m_out[m_length++] = c;
-    }
-    void text(const char* text) {
-        while (*text)
-            put(*text++);
-    }
-    // `value` in lower-case hex, at least `digits` digits.
-    void hex(uint64_t value, int digits) {
-        char reversed[16];
-        int count = 0;
-        do {
-            reversed[count++] = "0123456789abcdef"[value % 16];
-            value /= 16;
-        } while (value != 0);
-        for (int i = count; i < digits; ++i)
-            put('0');
-        while (count > 0)
-            put(reversed[--count]);
-    }
-    void decimal(uint64_t value) {
-        char reversed[20];
-        int count = 0;
-        do {
-            reversed[count++] = char('0' + value % 10);
-            value /= 10;
-        } while (value != 0);
-        while (count > 0)
-            put(reversed[--count]);
-    }
-    size_t length() const { return m_length; }
-
-private:
-    std::span<char> m_out;
-    size_t m_length = 0;
-};
+using Writer = SpanWriter;
 
 struct CapabilityName {
     uint8_t id;
