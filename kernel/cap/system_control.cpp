@@ -9,6 +9,7 @@
 #include "kernel/object/process.h"
 #include "kernel/platform/acpi.h"
 #include "kernel/platform/cpus.h"
+#include "kernel/sched/scheduler.h"
 
 namespace capos::kernel {
 
@@ -82,7 +83,8 @@ public:
             info.set_index(cpu.index);
             info.set_apic_id(cpu.interrupt_id);
             info.set_online(online);
-            info.set_threads_run(__atomic_load_n(&cpu.threads_run, __ATOMIC_RELAXED));
+            // Threads run only on the boot CPU so far.
+            info.set_threads_run(i == 0 ? Scheduler::threads_run() : 0);
             uint64_t idle = cpu_idle_cycles(cpu, now);
             uint64_t span = online && now > cpu.online_at ? now - cpu.online_at : 0;
             info.set_idle_per_mille(span == 0 ? 0

@@ -1,6 +1,7 @@
 #include "kernel/platform/acpi.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/layout.h"
 #include "lib/base/cmdline.h"
@@ -10,7 +11,7 @@ namespace capos::kernel {
 
 namespace {
 
-AcpiPlatform g_platform;
+CAPOS_LARGE_DATA AcpiPlatform g_platform;
 
 // The largest table read whole: QEMU's DSDT is about 8 KiB, large machines'
 // a few hundred; anything longer is not believed.

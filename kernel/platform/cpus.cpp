@@ -1,6 +1,7 @@
 #include "kernel/platform/cpus.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/platform/acpi.h"
 #include "lib/base/cmdline.h"
@@ -12,7 +13,7 @@ namespace {
 constexpr uint64_t cpu_stack_pages = 8;
 constexpr uint64_t emergency_stack_pages = 2;
 
-CpuRecord g_cpus[AcpiPlatform::max_cpus];
+CAPOS_LARGE_BSS CpuRecord g_cpus[AcpiPlatform::max_cpus];
 size_t g_cpu_count = 1; // the boot CPU's record is there from the start
 
 void on_test_interrupt(uint8_t) {

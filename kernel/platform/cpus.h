@@ -14,7 +14,6 @@ struct CpuRecord {
     uint32_t interrupt_id = 0; // the APIC id
     bool online = false;
     uint64_t test_interrupts = 0; // the self-tests' interprocessor interrupts it took
-    uint64_t threads_run = 0;     // switches to a thread other than its idle one
     uint64_t idle_cycles = 0;     // cycle-counter ticks of the idle spans that ended
     uint64_t idle_since = 0;      // when the idle span under way began; 0: none is
     uint64_t online_at = 0;       // the cycle counter when it came online

@@ -16,6 +16,9 @@ constinit IntrusiveList<Thread, SleeperLink> g_sleepers; // blocked with a deadl
 Thread* g_dead = nullptr;   // exited, its reference dropped once off its stack
 uint64_t g_ticks = 0;       // timer ticks since boot
 uint64_t g_switched_at = 0; // g_ticks when the running thread's slice began
+// Switches to a thread other than idle. Beside the other switch state: a
+// counter on another page would cost a page walk per switch under TCG.
+uint64_t g_threads_run = 0;
 // The thread wake_first put first: when it runs, it goes on with the slice of
 // the thread that handed it the CPU (only compared, never dereferenced).
 const Thread* g_handed_to = nullptr;
@@ -37,6 +40,10 @@ uint64_t deadline_after_ns(uint64_t ns) {
     if (microseconds >= no_deadline - now)
         return no_deadline;
     return now + microseconds;
+}
+
+uint64_t Scheduler::threads_run() {
+    return __atomic_load_n(&g_threads_run, __ATOMIC_RELAXED);
 }
 
 void Scheduler::init() {
@@ -80,7 +87,7 @@ void Scheduler::switch_to_next() {
     if (next != g_handed_to)
         g_switched_at = g_ticks;
     if (next != g_idle)
-        ++current_cpu().threads_run;
+        ++g_threads_run;
     if (previous == g_idle)
         cpu_idle_end();
     g_handed_to = nullptr;

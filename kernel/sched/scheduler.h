@@ -39,6 +39,8 @@ public:
     [[noreturn]] static void run();
 
     static Thread* current() { return running; }
+    // Switches to a thread other than the idle one since boot.
+    static uint64_t threads_run();
     // Queues a ready thread; takes a reference while it is queued or running.
     static void make_ready(RefPtr<Thread> thread);
     // Gives the CPU to the next ready thread, if any; the caller stays ready.

@@ -19,6 +19,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/platform/acpi.h"
 #include "lib/apic/apic.h"
@@ -116,7 +117,7 @@ void mask_legacy_pics() {
 // may switch threads and not come back soon), then handed to its handler.
 // One nobody registered is counted: without the acknowledgement its
 // in-service bit would hold off every interrupt of its priority and below.
-InterruptHandler g_handlers[256] = {};
+CAPOS_LARGE_BSS InterruptHandler g_handlers[256];
 
 void on_local_apic_vector(uint8_t vector) {
     g_local.end_of_interrupt();
