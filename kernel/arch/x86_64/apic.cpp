@@ -95,6 +95,14 @@ uint32_t g_io_apic_pin_counts[AcpiPlatform::max_io_apics];
 apic::SourceOverride g_overrides[AcpiPlatform::max_overrides];
 size_t g_override_count = 0;
 
+apic::IsaRoute isa_route(uint8_t irq) {
+    return apic::route_isa_irq(irq, {g_overrides, g_override_count});
+}
+std::optional<apic::IoApicPin> io_apic_pin(uint32_t gsi) {
+    return apic::find_io_apic_pin(gsi, {g_io_apic_gsi_bases, g_io_apic_count},
+                                  {g_io_apic_pin_counts, g_io_apic_count});
+}
+
 // Counters of what arrived without being asked for.
 InterruptCounts g_counts;
 
@@ -283,9 +291,8 @@ void enable_isa_irq(uint8_t irq, InterruptHandler handler) {
     VERIFY(irq < 16 && irq != 2 && handler != nullptr);
     g_isa_handlers[irq] = handler;
     if (g_io_apic_count > 0) {
-        apic::IsaRoute route = apic::route_isa_irq(irq, {g_overrides, g_override_count});
-        auto pin = apic::find_io_apic_pin(route.gsi, {g_io_apic_gsi_bases, g_io_apic_count},
-                                          {g_io_apic_pin_counts, g_io_apic_count});
+        apic::IsaRoute route = isa_route(irq);
+        auto pin = io_apic_pin(route.gsi);
         uint32_t destination = g_local.id();
         if (pin && destination <= 0xFF) {
             uint8_t vector = uint8_t(isa_vector_base + irq);
@@ -339,9 +346,8 @@ InterruptCounts interrupt_counts() {
 std::optional<IsaRouteState> isa_route_state(uint8_t irq) {
     if (g_io_apic_count == 0 || irq >= 16)
         return std::nullopt;
-    apic::IsaRoute route = apic::route_isa_irq(irq, {g_overrides, g_override_count});
-    auto pin = apic::find_io_apic_pin(route.gsi, {g_io_apic_gsi_bases, g_io_apic_count},
-                                      {g_io_apic_pin_counts, g_io_apic_count});
+    apic::IsaRoute route = isa_route(irq);
+    auto pin = io_apic_pin(route.gsi);
     if (!pin)
         return std::nullopt;
     apic::Redirection entry =
