@@ -49,7 +49,8 @@ bool hardware_entropy(uint64_t* out, size_t words);
 // arch_inline.h (included at the end of this header).
 inline uint64_t read_cycle_counter();
 // Lets pending interrupts in for a moment (interrupts on, then off again)
-// from kernel code that holds nothing an interrupt handler touches.
+// from kernel code that holds nothing an interrupt handler touches; the
+// kernel lock is given up meanwhile, so other CPUs may take it too.
 void open_interrupt_window();
 uint64_t calibrate_cycles_per_microsecond();
 
@@ -100,6 +101,14 @@ void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
 // self-tests; ipi_vector_unhandled is never given a handler.
 inline constexpr uint8_t ipi_vector_test = 0xFD;
 inline constexpr uint8_t ipi_vector_unhandled = 0xFC;
+// A CPU is asked to look at its run queue (the scheduler), or to flush its
+// TLB (the architecture's shootdowns).
+inline constexpr uint8_t ipi_vector_reschedule = 0xFB;
+inline constexpr uint8_t ipi_vector_tlb = 0xFA;
+
+// Serves the TLB shootdown another CPU asked of this one, if any (from the
+// kernel lock's spin loop and the shootdown interrupt).
+void serve_tlb_requests();
 
 // Routes ISA interrupt line `irq` to `handler` on the boot CPU and unmasks it.
 void enable_isa_irq(uint8_t irq, InterruptHandler handler);
@@ -164,12 +173,14 @@ Result<void, CpuStartError> cpu_start_prepare();
 Result<void, CpuStartError> start_cpu(uint32_t interrupt_id, const CpuStart& start);
 void cpu_start_finish();
 
-// The index of the CPU running this (0: the boot CPU).
-uint32_t current_cpu_index();
+// The index of the CPU running this (0: the boot CPU). Inline
+// (arch_inline.h): the scheduler and the kernel lock read it on every call.
+inline uint32_t current_cpu_index();
 
 // Starts a periodic timer interrupt at `hz` on this CPU that calls
 // handle_timer_tick(). Needs interrupt_controllers_init and the calibrated
-// cycle counter.
+// cycle counter. The boot CPU calibrates the timer against the cycle
+// counter; the others, started later, reuse its figure.
 void timer_init(uint32_t hz, uint64_t cycles_per_microsecond);
 
 // Enables interrupts and halts until one arrives (the idle loop's body).

@@ -61,6 +61,15 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
         log_error("init: ended by exception vector {} at {}", status.vector, Hex{status.address});
     bool clean = status.kind == ExitStatus::Kind::Exited && status.code == 0;
     g_init.process.reset();
+    // Processes init started may still be ending on other CPUs: the count
+    // below waits for them (a second at most; one that runs on is named).
+    if (!Process::wait_until_none_left(uptime_microseconds() + 1000000)) {
+        Process::for_each([](Process& process) {
+            log_warn("init: process {} ({}) outlives init; memory not checked", process.id(),
+                     process.name());
+        });
+        clean = false;
+    }
 
     // Everything init held is returned once its thread is gone, which has
     // happened by the time this thread runs again, and the frames queued for

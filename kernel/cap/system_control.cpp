@@ -83,8 +83,7 @@ public:
             info.set_index(cpu.index);
             info.set_apic_id(cpu.interrupt_id);
             info.set_online(online);
-            // Threads run only on the boot CPU so far.
-            info.set_threads_run(i == 0 ? Scheduler::threads_run() : 0);
+            info.set_threads_run(Scheduler::threads_run(uint32_t(i)));
             uint64_t idle = cpu_idle_cycles(cpu, now);
             uint64_t span = online && now > cpu.online_at ? now - cpu.online_at : 0;
             info.set_idle_per_mille(span == 0 ? 0

@@ -7,8 +7,10 @@
 #include "kernel/lib/log.h"
 #include "kernel/lib/sections.h"
 #include "kernel/lib/stage_clock.h"
+#include "kernel/mm/heap.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
+#include "kernel/platform/cpus.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/capnp/capabilities.h"
 #include "lib/capnp/wire.h"
@@ -20,11 +22,20 @@ namespace {
 
 using abi::TransportError;
 
-// Scratch for one call's params and results, in kernel memory. One CPU, and
-// calls run with interrupts off, so one pair serves every call without any
-// allocation on the ring path.
+// Scratch for one call's params and results, in kernel memory: a pair per
+// CPU, so that no call on the ring path allocates. A call runs on one CPU
+// from start to end (the scheduler keeps a thread whose call gave up the CPU
+// at a preemption point on that CPU), and one at a time there. The boot
+// CPU's pair is here; the others' come from the heap (ring_init).
 CAPOS_HOT_LARGE_BSS alignas(8) capnp::Word g_params[ring::max_message_bytes / 8];
 CAPOS_HOT_LARGE_BSS alignas(8) capnp::Word g_results[ring::max_message_bytes / 8];
+
+capnp::Word* params_here() {
+    return static_cast<capnp::Word*>(Scheduler::call_scratch_buffer(0));
+}
+capnp::Word* results_here() {
+    return static_cast<capnp::Word*>(Scheduler::call_scratch_buffer(1));
+}
 
 // A reader of a message from user space: every pass over it is charged to a
 // traversal budget proportional to its size, so no message, however its
@@ -82,18 +93,18 @@ copy_in_message(const ring::UserRange& range, const ring::UserRange* result = nu
                 bool* result_writable = nullptr) {
     size_t words = range.length / 8;
     if (result == nullptr) {
-        if (!UserSpan<capnp::Word>(range.address, words).copy_in(g_params))
+        if (!UserSpan<capnp::Word>(range.address, words).copy_in(params_here()))
             return Err{TransportError::BadBuffer};
     } else {
         if (!user_range_valid(range.address, range.length) ||
             !user_range_valid(result->address, result->length))
             return Err{TransportError::BadBuffer}; // (decode_sqe refused them already)
-        if (!arch::raw_user_copy_and_probe(g_params, reinterpret_cast<const void*>(range.address),
-                                           range.length, result->address, result->length,
-                                           *result_writable))
+        if (!arch::raw_user_copy_and_probe(
+                params_here(), reinterpret_cast<const void*>(range.address), range.length,
+                result->address, result->length, *result_writable))
             return Err{TransportError::BadBuffer};
     }
-    Message message{{g_params, words}};
+    Message message{{params_here(), words}};
     if (!valid_message(message.words, message.capabilities))
         return Err{TransportError::BadParams};
     return message;
@@ -105,10 +116,11 @@ copy_in_message(const ring::UserRange& range, const ring::UserRange* result = nu
 // (there is nothing to probe when it is absent, as such a call may leave it).
 [[gnu::always_inline]] inline Result<Message, TransportError>
 take_inline_message(const ring::DecodedSqe& sqe, bool* result_writable = nullptr) {
-    g_params[0] = sqe.inline_params[0];
-    g_params[1] = sqe.inline_params[1];
+    capnp::Word* params = params_here();
+    params[0] = sqe.inline_params[0];
+    params[1] = sqe.inline_params[1];
     size_t words = sqe.params.length / 8;
-    Message message{{g_params, words}};
+    Message message{{params_here(), words}};
     if (!valid_message(message.words, message.capabilities))
         return Err{TransportError::BadParams};
     if (result_writable)
@@ -159,7 +171,7 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
     Invocation invocation{.caller = process,
                           .method = call.method,
                           .params = params,
-                          .results = std::span<capnp::Word>(g_results, results_words(call)),
+                          .results = std::span<capnp::Word>(results_here(), results_words(call)),
                           .user_data = call.user_data,
                           .result = call.result,
                           .inline_result = call.inline_result};
@@ -266,14 +278,15 @@ uint16_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
 [[gnu::always_inline]] inline std::optional<abi::Cqe>
 small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     stage_clock::count_call();
-    __builtin_memcpy(g_params,
+    capnp::Word* params = params_here();
+    __builtin_memcpy(params,
                      reinterpret_cast<const std::byte*>(&raw) + abi::sqe_inline_params_offset,
                      abi::sqe_inline_params_bytes);
     ServiceCall call{.method = raw.method,
                      .inline_result = true,
                      .user_data = raw.user_data,
                      .result = {raw.result_addr, raw.result_len}};
-    return call_kernel_service(process, service, call, gen::CallParams::checked_flat(g_params),
+    return call_kernel_service(process, service, call, gen::CallParams::checked_flat(params),
                                raw.params_len / 8);
 }
 
@@ -442,7 +455,16 @@ std::optional<PendingReply> Invocation::defer() {
 }
 
 void ring_init() {
-    Scheduler::set_call_scratch_buffers(g_params, g_results);
+    Scheduler::set_call_scratch_buffers(0, g_params, g_results);
+    for (uint32_t cpu = 1; cpu < cpu_count(); ++cpu) {
+        if (!cpu_record(cpu).online)
+            continue;
+        auto params = heap_allocate(ring::max_message_bytes);
+        auto results = heap_allocate(ring::max_message_bytes);
+        if (params.is_error() || results.is_error())
+            panic("ring: no memory for the scratch buffers of CPU {}", cpu);
+        Scheduler::set_call_scratch_buffers(cpu, params.value(), results.value());
+    }
 }
 
 void ring_general_path_only() {

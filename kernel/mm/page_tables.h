@@ -132,6 +132,9 @@ public:
     uint64_t destroy_address_space();
 
     void activate() const;
+    // Before the tables are taken apart: every other CPU that has them
+    // loaded loads `replacement` (the kernel's) instead.
+    void unload_elsewhere(const PageTables& replacement) const;
     uint64_t root() const { return m_root; }
 
 private:

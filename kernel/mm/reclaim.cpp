@@ -15,6 +15,7 @@ constexpr uint64_t free_at_once = 256;
 constinit IntrusiveList<FrameBatch, FrameBatch> g_queue; // oldest first
 bool g_busy = false;
 Thread* g_thread = nullptr;
+Thread* g_waiter = nullptr; // in wait_for_reclaim
 
 void free_frames(FrameBatch* batch, bool preemptible) {
     uint64_t* frames = batch->frames();
@@ -33,6 +34,8 @@ void free_frames(FrameBatch* batch, bool preemptible) {
             free_frames(batch, true);
             g_busy = false;
         }
+        if (g_waiter)
+            Scheduler::wake(g_waiter);
         Scheduler::block(no_deadline);
     }
 }
@@ -66,9 +69,13 @@ void reclaim_start() {
     Scheduler::make_ready(thread.release_value());
 }
 
+// The reclaim thread may run on another CPU: wait for it to say it is done.
 void wait_for_reclaim() {
-    while (!g_queue.empty() || g_busy)
-        Scheduler::yield();
+    while (!g_queue.empty() || g_busy) {
+        g_waiter = Scheduler::current();
+        Scheduler::block(no_deadline);
+        g_waiter = nullptr;
+    }
 }
 
 } // namespace capos::kernel

@@ -201,6 +201,7 @@ void Process::release_address_space(UserAddressSpace::Teardown teardown) {
     m_capset = nullptr;
     if (PageTables::active().root() == page_tables().root())
         kernel_page_tables().activate();
+    page_tables().unload_elsewhere(kernel_page_tables());
     m_space.destroy(teardown);
 }
 
@@ -315,8 +316,21 @@ void Process::wait_for_exit() {
 
 constinit IntrusiveList<Process, AllProcessesLink> Process::s_all;
 
+bool Process::wait_until_none_left(uint64_t deadline_us) {
+    while (!s_all.empty()) {
+        s_none_left_waiter = Scheduler::current();
+        bool woken = Scheduler::block(deadline_us);
+        s_none_left_waiter = nullptr;
+        if (!woken)
+            return s_all.empty();
+    }
+    return true;
+}
+
 void Process::destroy() {
     s_all.remove(*this);
+    if (s_all.empty() && s_none_left_waiter)
+        Scheduler::wake(s_none_left_waiter);
     if (Thread* never_started = std::exchange(m_prepared_thread, nullptr))
         never_started->release_reference();
     // Reached when the last reference goes, inside whatever work dropped it:

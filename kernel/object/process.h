@@ -104,12 +104,17 @@ public:
     // Ends the current process if a kill was requested (no return then).
     static void end_current_if_killed();
     // Every process from its creation until it is destroyed, in id order
-    // (ids only grow), for ProcessInspector. With interrupts off.
+    // (ids only grow), for ProcessInspector. Under the kernel lock.
     template <typename F>
     static void for_each(F&& visit) {
         for (Process& process : s_all)
             visit(process);
     }
+    // Waits until no process is left (each is destroyed once it has ended
+    // and its last holder let go), or until uptime reaches `deadline_us`;
+    // true when none is left. Other CPUs may still be ending processes when
+    // the one that started them ends.
+    static bool wait_until_none_left(uint64_t deadline_us);
     // Its main thread, if it has one that has not ended.
     const Thread* main_thread() const { return m_main_thread; }
     FrameLedger& frame_ledger() { return m_space.ledger(); }
@@ -203,6 +208,7 @@ private:
     uint64_t m_queued_bytes = 0;
     uint32_t m_completions_owed = 0;
     static constinit IntrusiveList<Process, AllProcessesLink> s_all;
+    static inline Thread* s_none_left_waiter = nullptr; // wait_until_none_left's
     ExitStatus m_exit_status;
     bool m_kill_requested = false;
 };

@@ -16,8 +16,8 @@ class Process;
 
 enum class ThreadError : uint8_t { OutOfMemory };
 
-// A thread's nodes on the scheduler's lists: the ready queue, and the threads
-// blocked with a deadline. Guarded by the scheduler (interrupts off).
+// A thread's nodes on the scheduler's lists: a CPU's ready queue, and the
+// threads blocked with a deadline. Guarded by the kernel lock.
 struct ReadyLink;
 struct SleeperLink;
 
@@ -63,9 +63,11 @@ private:
     State m_state = State::Ready;
     void* m_kernel_call = nullptr;
 
-    // Scheduler bookkeeping (guarded by the scheduler: interrupts off).
+    // Scheduler bookkeeping (guarded by the kernel lock).
     uint64_t m_deadline_us = UINT64_MAX;
     bool m_woken = false;
+    uint32_t m_cpu = 0;    // the CPU it runs on, last ran on or is queued on
+    bool m_pinned = false; // gave up the CPU mid-call: resumes on m_cpu only
 };
 
 } // namespace capos::kernel

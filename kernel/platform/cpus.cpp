@@ -4,6 +4,7 @@
 #include "kernel/lib/sections.h"
 #include "kernel/mm/kernel_stack.h"
 #include "kernel/platform/acpi.h"
+#include "kernel/sched/scheduler.h"
 #include "lib/base/cmdline.h"
 
 namespace capos::kernel {
@@ -20,13 +21,17 @@ void on_test_interrupt(uint8_t) {
     __atomic_fetch_add(&current_cpu().test_interrupts, 1, __ATOMIC_RELAXED);
 }
 
-// The other CPUs run no threads yet: they wait for interrupts.
-void cpu_main(void* argument) {
+// Another CPU, once started: it waits for the scheduler to start (the boot
+// CPU wakes it then), starts its timer and runs threads.
+[[noreturn]] void cpu_main(void* argument) {
     auto* record = static_cast<CpuRecord*>(argument);
     record->online_at = arch::read_cycle_counter();
     __atomic_store_n(&record->online, true, __ATOMIC_RELEASE);
-    for (;;)
+    while (!Scheduler::started())
         cpu_idle_wait();
+    g_kernel_lock.enter();
+    arch::timer_init(timer_hz, cycles_per_microsecond());
+    Scheduler::run();
 }
 
 std::optional<uint64_t> stack_top(uint64_t pages) {
@@ -124,7 +129,7 @@ void cpus_init(std::string_view command_line_text) {
         online += g_cpus[i].online;
     if (skipped > 0)
         log_info("smp: {} CPUs left off (cpus={})", skipped, limit);
-    log_info("smp: {} of {} CPUs online; threads run on CPU 0", online, g_cpu_count);
+    log_info("smp: {} of {} CPUs online", online, g_cpu_count);
 }
 
 size_t cpu_count() {

@@ -1,6 +1,6 @@
 // The CPUs of the machine: the boot CPU and every other one the MADT lists as
-// enabled, started at boot (cpus_init). The others are online but run no
-// threads yet: they answer interprocessor interrupts and otherwise halt.
+// enabled, started at boot (cpus_init). The others wait halted until the
+// scheduler starts, then run threads like the boot CPU.
 #pragma once
 
 #include <cstddef>

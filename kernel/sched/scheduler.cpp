@@ -10,24 +10,15 @@ namespace capos::kernel {
 
 namespace {
 
-Thread* g_idle = nullptr;
-constinit IntrusiveList<Thread, ReadyLink> g_ready;      // run in this order
 constinit IntrusiveList<Thread, SleeperLink> g_sleepers; // blocked with a deadline, unsorted
-Thread* g_dead = nullptr;   // exited, its reference dropped once off its stack
-uint64_t g_ticks = 0;       // timer ticks since boot
-uint64_t g_switched_at = 0; // g_ticks when the running thread's slice began
-// Switches to a thread other than idle. Beside the other switch state: a
-// counter on another page would cost a page walk per switch under TCG.
-uint64_t g_threads_run = 0;
-// The thread wake_first put first: when it runs, it goes on with the slice of
-// the thread that handed it the CPU (only compared, never dereferenced).
-const Thread* g_handed_to = nullptr;
 // Preemption points (preemption_point).
 constexpr uint64_t interrupt_window_us = 250;
-bool g_in_window = false; // a tick now interrupted kernel work
-arch::ThreadContext g_boot_context;
 
+// The idle thread: gives up the kernel lock it was started with (the lock
+// goes with the CPU, and an idle CPU holds none), then halts until an
+// interrupt, whose handler switches to whatever it made ready.
 [[noreturn]] void idle_loop(void*) {
+    g_kernel_lock.leave();
     for (;;)
         cpu_idle_wait();
 }
@@ -42,111 +33,196 @@ uint64_t deadline_after_ns(uint64_t ns) {
     return now + microseconds;
 }
 
-uint64_t Scheduler::threads_run() {
-    return __atomic_load_n(&g_threads_run, __ATOMIC_RELAXED);
+uint64_t Scheduler::threads_run(uint32_t cpu) {
+    VERIFY(cpu < max_cpus);
+    return __atomic_load_n(&s_cpus[cpu].threads_run, __ATOMIC_RELAXED);
 }
 
 void Scheduler::init() {
-    auto idle = Thread::create(nullptr, idle_loop, nullptr);
-    if (idle.is_error())
-        panic("scheduler: no memory for the idle thread");
-    g_idle = idle.release_value().leak();
+    VERIFY(cpu_count() <= max_cpus);
+    for (size_t i = 0; i < cpu_count(); ++i) {
+        if (!cpu_record(i).online)
+            continue;
+        auto idle = Thread::create(nullptr, idle_loop, nullptr);
+        if (idle.is_error())
+            panic("scheduler: no memory for the idle threads");
+        s_cpus[i].idle = idle.release_value().leak();
+        s_cpus[i].idle->m_cpu = uint32_t(i);
+    }
+    arch::set_interrupt_handler(arch::ipi_vector_reschedule, on_reschedule);
 }
 
 // Every thread that is ready, running or blocked holds one reference, the
 // scheduler's: make_ready takes it over, exit_current drops it. Moving a
-// thread between the queue, the CPU and the sleeper list changes no count.
-void Scheduler::enqueue(Thread* t, bool first) {
+// thread between a queue, a CPU and the sleeper list changes no count.
+void Scheduler::enqueue(Thread* t, uint32_t cpu, bool first) {
     t->m_state = Thread::State::Ready;
+    t->m_cpu = cpu;
+    CpuSchedule& target = s_cpus[cpu];
     if (first)
-        g_ready.push_front(*t);
+        target.ready.push_front(*t);
     else
-        g_ready.push_back(*t);
+        target.ready.push_back(*t);
+    // An idle CPU is woken to run it (this one too: the interrupt that made
+    // it ready returns to the idle loop, and the reschedule follows at once).
+    if (target.joined && target.running == target.idle) {
+        if (cpu == arch::current_cpu_index())
+            arch::send_ipi_self(arch::ipi_vector_reschedule);
+        else
+            (void)arch::send_ipi(cpu_record(cpu).interrupt_id, arch::ipi_vector_reschedule);
+    }
+}
+
+bool Scheduler::idle_now(uint32_t cpu) {
+    const CpuSchedule& c = s_cpus[cpu];
+    return c.joined && c.running == c.idle && c.ready.empty();
+}
+
+void Scheduler::place(Thread* t) {
+    uint32_t last = t->m_cpu;
+    if (!idle_now(last)) {
+        for (uint32_t i = 0; i < cpu_count(); ++i) {
+            if (idle_now(i)) {
+                last = i;
+                break;
+            }
+        }
+    }
+    enqueue(t, last);
+}
+
+// A ready thread from the longest queue of another CPU, for `cpu`: the last
+// one queued that may move (the first may be a handoff's; a pinned one's
+// call has its scratch on its CPU).
+Thread* Scheduler::steal(uint32_t cpu) {
+    size_t longest = 0;
+    uint32_t victim = cpu;
+    for (uint32_t i = 0; i < cpu_count(); ++i) {
+        if (i != cpu && s_cpus[i].ready.size() > longest) {
+            longest = s_cpus[i].ready.size();
+            victim = i;
+        }
+    }
+    if (longest == 0)
+        return nullptr;
+    auto& queue = s_cpus[victim].ready;
+    Thread* t = nullptr;
+    for (Thread& candidate : queue) {
+        if (!candidate.m_pinned)
+            t = &candidate;
+    }
+    if (!t)
+        return nullptr;
+    queue.remove(*t);
+    t->m_cpu = cpu;
+    return t;
 }
 
 void Scheduler::make_ready(RefPtr<Thread> thread) {
-    enqueue(thread.leak());
+    place(thread.leak());
 }
 
 void Scheduler::switch_to_next() {
-    Thread* previous = running;
-    Thread* next = g_ready.pop_front();
+    uint32_t cpu = arch::current_cpu_index();
+    CpuSchedule& self = s_cpus[cpu];
+    Thread* previous = self.running;
+    Thread* next = self.ready.pop_front();
     if (!next)
-        next = g_idle;
+        next = steal(cpu);
+    if (!next)
+        next = self.idle;
     if (next == previous) {
         previous->m_state = Thread::State::Running;
         return;
     }
     next->m_state = Thread::State::Running;
-    running = next;
+    next->m_cpu = cpu;
+    self.running = next;
     stage_clock::Stage stage = stage_clock::current();
     stage_clock::enter(stage_clock::Stage::Switch);
     // A direct handoff passes the slice on: two processes calling each other
     // back and forth share one slice, and the tick still lets every other
     // ready thread in (a flood of calls cannot starve the terminal's thread).
-    if (next != g_handed_to)
-        g_switched_at = g_ticks;
-    if (next != g_idle)
-        ++g_threads_run;
-    if (previous == g_idle)
+    if (next != self.handed_to)
+        self.switched_at = self.ticks;
+    if (next != self.idle)
+        __atomic_store_n(&self.threads_run, self.threads_run + 1, __ATOMIC_RELAXED);
+    if (previous == self.idle)
         cpu_idle_end();
-    g_handed_to = nullptr;
-    resched = false;
+    self.handed_to = nullptr;
+    self.resched = false;
     arch::set_kernel_stack(next->kernel_stack_top());
     activate_address_space_of(next);
-    arch::context_switch(previous ? previous->m_context : g_boot_context, next->m_context);
-    // Running again as `previous` (new threads get here through Thread::start).
+    arch::context_switch(previous ? previous->m_context : self.boot_context, next->m_context);
+    // Running again as `previous` (new threads get here through
+    // Thread::start), maybe on another CPU.
     stage_clock::enter(stage);
     finish_switch();
 }
 
 void Scheduler::finish_switch() {
-    if (Thread* dead = g_dead) {
-        g_dead = nullptr;
+    CpuSchedule& self = here();
+    if (Thread* dead = self.dead) {
+        self.dead = nullptr;
         dead->release_reference();
     }
 }
 
 void Scheduler::run() {
-    running = nullptr;
+    uint32_t cpu = arch::current_cpu_index();
+    CpuSchedule& self = s_cpus[cpu];
+    VERIFY(self.idle != nullptr);
+    self.running = nullptr;
+    self.joined = true;
+    if (cpu == 0) {
+        // The others wait for this (cpus.cpp) halted: wake them.
+        __atomic_store_n(&s_started, true, __ATOMIC_RELEASE);
+        for (uint32_t i = 1; i < cpu_count(); ++i) {
+            if (s_cpus[i].idle)
+                (void)arch::send_ipi(cpu_record(i).interrupt_id, arch::ipi_vector_reschedule);
+        }
+    }
     switch_to_next();
     panic("scheduler: the boot context was resumed");
 }
 
 void Scheduler::yield() {
-    Thread* self = running;
-    if (g_ready.empty())
+    CpuSchedule& self = here();
+    Thread* running = self.running;
+    if (self.ready.empty() && running != self.idle)
         return;
-    if (self != g_idle)
-        enqueue(self);
+    if (running != self.idle)
+        enqueue(running, arch::current_cpu_index());
     switch_to_next();
 }
 
 bool Scheduler::block(uint64_t deadline_us) {
-    Thread* self = running;
-    VERIFY(self != g_idle);
-    self->m_state = Thread::State::Blocked;
-    self->m_woken = false;
-    self->m_deadline_us = deadline_us;
+    CpuSchedule& self = here();
+    Thread* running = self.running;
+    VERIFY(running != self.idle);
+    running->m_state = Thread::State::Blocked;
+    running->m_woken = false;
+    running->m_deadline_us = deadline_us;
     if (deadline_us != no_deadline)
-        g_sleepers.push_front(*self);
+        g_sleepers.push_front(*running);
     switch_to_next();
-    return self->m_woken;
+    return running->m_woken;
 }
 
 void Scheduler::wake(Thread* thread) {
     if (thread->m_state != Thread::State::Blocked)
         return;
     unblock(thread);
-    enqueue(thread);
+    place(thread);
 }
 
 void Scheduler::wake_first(Thread* thread) {
     if (thread->m_state != Thread::State::Blocked)
         return;
     unblock(thread);
-    enqueue(thread, true);
-    g_handed_to = thread;
+    CpuSchedule& self = here();
+    enqueue(thread, arch::current_cpu_index(), true);
+    self.handed_to = thread;
 }
 
 void Scheduler::unblock(Thread* thread) {
@@ -157,11 +233,12 @@ void Scheduler::unblock(Thread* thread) {
 }
 
 void Scheduler::exit_current() {
-    Thread* self = running;
-    VERIFY(self != g_idle);
-    self->m_state = Thread::State::Dead;
-    VERIFY(g_dead == nullptr);
-    g_dead = self; // the running reference, dropped by whoever runs next
+    CpuSchedule& self = here();
+    Thread* running = self.running;
+    VERIFY(running != self.idle);
+    running->m_state = Thread::State::Dead;
+    VERIFY(self.dead == nullptr);
+    self.dead = running; // the running reference, dropped by whoever runs next here
     switch_to_next();
     panic("scheduler: a dead thread was resumed");
 }
@@ -176,43 +253,59 @@ void Scheduler::tick() {
         }
         it = g_sleepers.erase(it);
         sleeper.m_woken = false;
-        enqueue(&sleeper);
+        place(&sleeper);
     }
     // A thread keeps the CPU until a whole tick period has passed since its
     // slice began (between one and two periods): one that was just given
     // the CPU is not preempted by the tick that happens to fall right after.
     // A thread handed the CPU directly (a server receiving a call) goes on
     // with the slice of the one that handed it over.
-    ++g_ticks;
-    if (!running || g_ready.empty() || (running != g_idle && g_ticks - g_switched_at < 2))
+    CpuSchedule& self = here();
+    ++self.ticks;
+    if (!self.running)
         return;
-    if (g_in_window) {
+    if (self.running == self.idle) {
+        // Work may wait on a busy CPU's queue.
+        yield();
+        return;
+    }
+    if (self.ready.empty() || self.ticks - self.switched_at < 2)
+        return;
+    if (self.in_window) {
         // Kernel work at a preemption point: it gives up the CPU there,
         // where it can save what it must.
-        resched = true;
+        self.resched = true;
         return;
     }
     yield();
 }
 
+// Another CPU queued work here while this one was idle.
+void Scheduler::on_reschedule(uint8_t) {
+    CpuSchedule& self = here();
+    if (self.joined && self.running == self.idle)
+        yield();
+}
+
 void Scheduler::preemption_point_due() {
-    if (!running)
+    CpuSchedule& self = here();
+    if (!self.running)
         return;
     uint64_t now = arch::read_cycle_counter();
     if (window_cycles == 0)
         window_cycles = interrupt_window_us * cycles_per_microsecond();
-    if (!resched && now - window_at < window_cycles)
+    if (!self.resched && now - window_at < window_cycles)
         return;
-    g_in_window = true;
+    self.in_window = true;
     arch::open_interrupt_window();
-    g_in_window = false;
+    self.in_window = false;
     window_at = arch::read_cycle_counter();
-    if (!resched || g_ready.empty())
+    if (!self.resched || self.ready.empty())
         return;
-    resched = false;
+    self.resched = false;
     // The call's scratch goes to the heap while other threads run; without
     // the memory for that, this thread keeps the CPU for now.
-    CallScratch live = call_scratch;
+    CallScratch live = self.call_scratch;
     size_t total = live.bytes[0] + live.bytes[1];
     void* saved = nullptr;
     if (total != 0) {
@@ -225,7 +318,10 @@ void Scheduler::preemption_point_due() {
                          live.bytes[1]);
     }
     set_call_scratch_use(0, 0);
+    Thread* running = self.running;
+    running->m_pinned = true;
     yield();
+    running->m_pinned = false;
     if (saved) {
         __builtin_memcpy(live.parts[0], saved, live.bytes[0]);
         __builtin_memcpy(live.parts[1], static_cast<uint8_t*>(saved) + live.bytes[0],

@@ -1,16 +1,24 @@
-// The scheduler: one CPU, round-robin over ready threads, preemption on the
-// timer tick once the running thread has had the CPU for a whole tick period
-// (slices of one to two periods), an idle thread when nothing is ready, and
-// blocking with an optional deadline.
+// The scheduler: a run queue per CPU, round-robin over each queue's ready
+// threads, preemption on each CPU's timer tick once the running thread has
+// had the CPU for a whole tick period (slices of one to two periods), an idle
+// thread per CPU when nothing is ready, and blocking with an optional
+// deadline.
 //
-// Locking: the scheduler's state is touched only with interrupts off. System
-// calls and interrupts run with them off, except inside the short windows a
-// preemption point opens (preemption_point below), where only an interrupt's
-// own work runs, and the idle thread, which enables them only inside
-// wait_for_interrupt.
+// Placement: a thread made ready goes to the CPU it last ran on when that CPU
+// is idle, else to an idle CPU, else back to its last CPU's queue; an idle
+// CPU is woken by an interprocessor interrupt. A CPU about to go idle takes a
+// ready thread from the longest other queue, and so does an idle CPU's tick.
+// The direct handoff of an IPC call or reply (wake_first) puts the woken
+// thread first on the waker's own CPU, wherever it ran before.
+//
+// Locking: every piece of the scheduler's state is guarded by the kernel
+// lock (kernel/lib/kernel_lock.h), which every kernel entry takes; the state
+// of one CPU is kept apart from the others' (CpuSchedule) and touched only by
+// that CPU, except for the queue, which the others may add to or take from.
 #pragma once
 
 #include "kernel/arch/arch.h"
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/object/thread.h"
 
 namespace capos::kernel {
@@ -23,24 +31,49 @@ inline constexpr uint64_t no_deadline = UINT64_MAX;
 uint64_t deadline_after_ns(uint64_t ns);
 
 // Kernel memory the running call uses that is not its thread's own (the
-// ring's scratch buffers, one set per CPU): Scheduler::preemption_point saves
-// it before giving up the CPU and restores it.
+// ring's scratch buffers): Scheduler::preemption_point saves it before giving
+// up the CPU and restores it.
 struct CallScratch {
     void* parts[2] = {nullptr, nullptr};
     size_t bytes[2] = {0, 0};
 };
 
+// What one CPU's scheduling keeps.
+struct alignas(64) CpuSchedule {
+    Thread* running = nullptr; // the thread on the CPU
+    Thread* idle = nullptr;
+    IntrusiveList<Thread, ReadyLink> ready; // run in this order
+    Thread* dead = nullptr;                 // exited, dropped once off its stack
+    uint64_t ticks = 0;                     // timer ticks on this CPU
+    uint64_t switched_at = 0;               // ticks when the running thread's slice began
+    // Switches to a thread other than idle (read by the CPU listing).
+    uint64_t threads_run = 0;
+    // The thread wake_first put first: when it runs, it goes on with the
+    // slice of the thread that handed it the CPU (only compared).
+    const Thread* handed_to = nullptr;
+    bool joined = false;      // run() was called here: threads may be placed here
+    bool in_window = false;   // a tick now interrupted kernel work
+    bool resched = false;     // a tick found the slice over at a preemption point
+    CallScratch call_scratch; // this CPU's, see Scheduler::set_call_scratch_use
+    arch::ThreadContext boot_context;
+};
+
 class Scheduler {
 public:
-    // Creates the idle thread. Call once before anything is made ready.
-    static void init();
-    // Switches from the boot context to the first ready thread; the boot
-    // context is abandoned.
-    [[noreturn]] static void run();
+    static constexpr size_t max_cpus = 64;
 
-    static Thread* current() { return running; }
-    // Switches to a thread other than the idle one since boot.
-    static uint64_t threads_run();
+    // Creates an idle thread for every CPU. Call once before anything is made
+    // ready, after cpus_init.
+    static void init();
+    // Switches this CPU from its boot context to the first ready thread (or
+    // its idle thread); the boot context is abandoned. The boot CPU calls it
+    // first and wakes the others, which wait for started() and call it too.
+    [[noreturn]] static void run();
+    static bool started() { return __atomic_load_n(&s_started, __ATOMIC_ACQUIRE); }
+
+    static Thread* current() { return here().running; }
+    // Switches to a thread other than the idle one on `cpu` since boot.
+    static uint64_t threads_run(uint32_t cpu);
     // Queues a ready thread; takes a reference while it is queued or running.
     static void make_ready(RefPtr<Thread> thread);
     // Gives the CPU to the next ready thread, if any; the caller stays ready.
@@ -50,14 +83,16 @@ public:
     static bool block(uint64_t deadline_us);
     // Makes a blocked thread ready (no effect on others).
     static void wake(Thread* thread);
-    // The same, and it runs next: the direct handoff of an IPC call or reply.
+    // The same, and it runs next on this CPU: the direct handoff of an IPC
+    // call or reply.
     static void wake_first(Thread* thread);
     // Ends the current thread; its reference is dropped once another thread runs.
     [[noreturn]] static void exit_current();
 
-    // The timer interrupt: wakes expired sleepers, preempts the running thread
-    // (or, when it interrupted kernel work at a preemption point, asks that
-    // work to give up the CPU there).
+    // The timer interrupt of this CPU: wakes expired sleepers, preempts the
+    // running thread (or, when it interrupted kernel work at a preemption
+    // point, asks that work to give up the CPU there), and on an idle CPU
+    // takes work queued elsewhere.
     static void tick();
 
     // Long kernel work (zeroing many pages, copying a program, writing a long
@@ -66,27 +101,33 @@ public:
     // the running thread's slice over, the thread gives the CPU up here and
     // resumes later, its call's scratch (below) put back as it was. So no
     // such work holds interrupts off or the CPU for longer than that,
-    // whatever size the caller asked for.
+    // whatever size the caller asked for. Other CPUs may take the kernel
+    // lock in the window: kernel state must be whole at every point.
     static void preemption_point() {
         // The clock is read here, at every fourth point (points sit between
         // steps of a few microseconds of work: a page zeroed, a
         // submission), and the call is made only when the window is due or
         // a tick asked for the CPU: a point between two small submissions
         // costs a few instructions and no call.
-        if (resched ||
+        if (here().resched ||
             ((++points & 3) == 0 && arch::read_cycle_counter() - window_at >= window_cycles))
             preemption_point_due();
     }
 
-    // The scratch buffers (see CallScratch), set once, and how much of each
-    // the running call uses, set around each call (0 and 0 when none is).
-    static void set_call_scratch_buffers(void* first, void* second) {
-        call_scratch.parts[0] = first;
-        call_scratch.parts[1] = second;
+    // The scratch buffers of each CPU (see CallScratch), set once, and how
+    // much of each the running call uses, set around each call (0 and 0 when
+    // none is). A thread whose call gives up the CPU at a preemption point
+    // resumes on the same CPU, where its call's buffers are.
+    static void set_call_scratch_buffers(uint32_t cpu, void* first, void* second) {
+        VERIFY(cpu < max_cpus);
+        s_cpus[cpu].call_scratch.parts[0] = first;
+        s_cpus[cpu].call_scratch.parts[1] = second;
     }
+    static void* call_scratch_buffer(int part) { return here().call_scratch.parts[part]; }
     static void set_call_scratch_use(size_t first_bytes, size_t second_bytes) {
-        call_scratch.bytes[0] = first_bytes;
-        call_scratch.bytes[1] = second_bytes;
+        CallScratch& scratch = here().call_scratch;
+        scratch.bytes[0] = first_bytes;
+        scratch.bytes[1] = second_bytes;
     }
 
     // The end of every switch, in the thread switched to: drops a thread that
@@ -94,18 +135,26 @@ public:
     static void finish_switch();
 
 private:
-    static inline Thread* running = nullptr; // the thread on the CPU
-    static inline CallScratch call_scratch;  // the running call's, see set_call_scratch_use
+    static inline CpuSchedule s_cpus[max_cpus];
+    static CpuSchedule& here() { return s_cpus[arch::current_cpu_index()]; }
+    static inline bool s_started = false;
+
     static void preemption_point_due();
     // interrupt_window_us in cycles, once known (0 before: every point is due)
     static inline uint64_t window_cycles = 0;
-    static inline uint64_t window_at = 0; // cycle counter when interrupts were last let in
-    static inline uint32_t points = 0;    // preemption points passed so far
-    static inline bool resched = false;   // a tick found the slice over at a preemption point
+    // The cycle counter when interrupts were last let in, and the preemption
+    // points passed so far: shared by the CPUs (a window due a little early
+    // or late on one of them costs nothing).
+    static inline uint64_t window_at = 0;
+    static inline uint32_t points = 0;
 
-    static void enqueue(Thread* thread, bool first = false);
+    static void enqueue(Thread* thread, uint32_t cpu, bool first = false);
+    static void place(Thread* thread);
+    static bool idle_now(uint32_t cpu);
+    static Thread* steal(uint32_t cpu);
     static void unblock(Thread* thread);
     static void switch_to_next();
+    static void on_reschedule(uint8_t vector);
 };
 
 } // namespace capos::kernel

@@ -3,7 +3,7 @@
 //   capos-qemu run --kernel FILE [--initrd FILE] [--append CMDLINE] [--memory SIZE]
 //                  [--dry-run] [-- QEMU-ARGS...]
 //   capos-qemu run --iso FILE [--uefi] [--memory SIZE] [--dry-run] [-- QEMU-ARGS...]
-//   capos-qemu test --root BUILD_DIR [--dry-run] [--log] SCENARIO_FILE
+//   capos-qemu test --root BUILD_DIR [--dry-run] [--log] [--cpus N [--mttcg]] SCENARIO_FILE
 //
 // `run` is interactive (make run); `test` boots one scenario and exits 0 on pass,
 // 1 on failure and 2 on a bad scenario or usage error. The machine itself is
@@ -13,6 +13,7 @@
 #include "tools/qemu-runner/test_mode.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ constexpr const char* usage_text =
     "usage: capos-qemu run --kernel FILE [--initrd FILE] [--append CMDLINE] [--memory SIZE]\n"
     "                      [--dry-run] [-- QEMU-ARGS...]\n"
     "       capos-qemu run --iso FILE [--uefi] [--memory SIZE] [--dry-run] [-- QEMU-ARGS...]\n"
-    "       capos-qemu test --root BUILD_DIR [--dry-run] [--log] SCENARIO_FILE\n";
+    "       capos-qemu test --root BUILD_DIR [--dry-run] [--log] [--cpus N [--mttcg]] "
+    "SCENARIO_FILE\n";
 
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "capos-qemu: %s\n%s", message.c_str(), usage_text);
@@ -127,6 +129,16 @@ int test_command(Arguments& args) {
             options.dry_run = true;
         } else if (arg == "--log") {
             options.log = true;
+        } else if (arg == "--cpus") {
+            auto value = args.value();
+            int cpus =
+                value && value->size() <= 2 && !value->empty() ? std::atoi(value->c_str()) : 0;
+            if (cpus < 1 || cpus > max_cpus)
+                return usage_error("--cpus needs a number of CPUs, 1 to " +
+                                   std::to_string(max_cpus));
+            options.cpus = cpus;
+        } else if (arg == "--mttcg") {
+            options.mttcg = true;
         } else if (!arg.empty() && arg.front() == '-') {
             return usage_error("unknown argument '" + std::string(arg) + "'");
         } else if (scenario) {

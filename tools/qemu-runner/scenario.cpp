@@ -289,6 +289,7 @@ ParseResult parse_scenario(std::string_view text) {
                                               ",threads=N ,maxcpus=N)");
             }
             scenario.cpus = *cpus;
+            scenario.cpus_given = true;
             scenario.topology = std::string(topology);
         } else if (key == "mttcg") {
             if (value != "on" && value != "off")

@@ -66,6 +66,7 @@ struct Scenario {
     std::string memory{default_memory};
     std::string machine_type{default_machine_type}; // QEMU's -M: q35 or pc
     int cpus = default_cpus;                        // QEMU's -smp: 1 to max_cpus
+    bool cpus_given = false;                        // the file has a `cpus:` line
     std::string topology;                           // appended to -smp: ",sockets=2,..."
     bool multi_threaded = false;                    // -accel tcg,thread=multi
     // Whether QEMU gets the isa-debug-exit device. Without it capOS ends a run by

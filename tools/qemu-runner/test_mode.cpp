@@ -528,6 +528,11 @@ TestResult run_test(const TestOptions& options) {
     machine.cpus = scenario.cpus;
     machine.topology = scenario.topology;
     machine.multi_threaded = scenario.multi_threaded;
+    if (options.cpus && !scenario.cpus_given) {
+        machine.cpus = *options.cpus;
+        // QEMU counts instructions (icount) only with one TCG thread.
+        machine.multi_threaded = options.mttcg && !scenario.icount_shift;
+    }
     machine.debug_exit = scenario.debug_exit;
     machine.devices = scenario.devices;
     machine.console = Console::Captured;

@@ -1,6 +1,7 @@
 // `capos-qemu test`: boots one scenario and judges its serial console and exit.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace capos::qemu {
@@ -17,6 +18,10 @@ struct TestOptions {
     std::string scenario; // path of the scenario file
     bool dry_run = false; // print the QEMU command line instead of running it
     bool log = false;     // print the serial log after a pass too
+    // A machine of this many CPUs (and MTTCG with `mttcg`) for a scenario
+    // that does not set `cpus:` itself: the suite run again on several CPUs.
+    std::optional<int> cpus;
+    bool mttcg = false;
 };
 
 // Runs the scenario, typing its sends into QEMU's stdin as their expects match, and

@@ -17,7 +17,9 @@
 #include "kernel/arch/x86_64/apic.h"
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/tlb.h"
 #include "kernel/lib/interrupts_off.h"
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/lib/log.h"
 #include "kernel/lib/sections.h"
 #include "kernel/mm/kernel_map.h"
@@ -264,19 +266,24 @@ void interrupt_controllers_init(std::string_view command_line_text) {
     x86::set_handler(spurious_vector, on_spurious);
     local_apic_init(command_line);
     io_apics_init(command_line);
+    x86::tlb_cpu_ready();
 }
 
 void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
     VERIFY(g_local.x2apic || g_local.mmio != nullptr);
-    // Count APIC timer ticks (divide by 16) across 10 ms of the cycle counter.
     g_local.write(Register::TimerDivide, 0x3);
-    g_local.write(Register::LvtTimer, 1 << 16); // masked, one-shot
-    g_local.write(Register::TimerInitialCount, 0xFFFFFFFF);
-    uint64_t start = read_cycle_counter();
-    while (read_cycle_counter() - start < 10000 * cycles_per_microsecond) {
+    static uint32_t ticks_per_10ms = 0; // the boot CPU's calibration, for all
+    bool calibrated = ticks_per_10ms != 0;
+    if (!calibrated) {
+        // Count APIC timer ticks (divide by 16) across 10 ms of the cycle counter.
+        g_local.write(Register::LvtTimer, 1 << 16); // masked, one-shot
+        g_local.write(Register::TimerInitialCount, 0xFFFFFFFF);
+        uint64_t start = read_cycle_counter();
+        while (read_cycle_counter() - start < 10000 * cycles_per_microsecond) {
+        }
+        ticks_per_10ms = 0xFFFFFFFF - g_local.read(Register::TimerCurrentCount);
+        g_local.write(Register::TimerInitialCount, 0);
     }
-    uint32_t ticks_per_10ms = 0xFFFFFFFF - g_local.read(Register::TimerCurrentCount);
-    g_local.write(Register::TimerInitialCount, 0);
 
     uint64_t period = uint64_t(ticks_per_10ms) * 100 / hz;
     if (period == 0)
@@ -284,7 +291,8 @@ void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
     set_interrupt_handler(timer_vector, on_timer);
     g_local.write(Register::LvtTimer, timer_vector | (1 << 17)); // periodic
     g_local.write(Register::TimerInitialCount, uint32_t(period));
-    log_info("timer: local APIC {} ticks per 10 ms, {} Hz", ticks_per_10ms, hz);
+    if (!calibrated)
+        log_info("timer: local APIC {} ticks per 10 ms, {} Hz", ticks_per_10ms, hz);
 }
 
 void enable_isa_irq(uint8_t irq, InterruptHandler handler) {
@@ -368,7 +376,9 @@ void set_interrupt_handler(uint8_t vector, InterruptHandler handler) {
 
 void open_interrupt_window() {
     interrupts_off::end();
+    g_kernel_lock.leave();
     asm volatile("sti; nop; cli" ::: "memory");
+    g_kernel_lock.enter();
     interrupts_off::begin();
 }
 

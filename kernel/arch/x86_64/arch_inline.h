@@ -9,9 +9,17 @@
 namespace capos::kernel::x86 {
 // Set once protections are enabled: whether user copies must open SMAP.
 extern bool smap_enabled;
+// Where the per-CPU area (percpu.h) keeps the CPU's index.
+inline constexpr unsigned cpu_index_offset = 24;
 } // namespace capos::kernel::x86
 
 namespace capos::kernel::arch {
+
+inline uint32_t current_cpu_index() {
+    uint32_t index;
+    asm volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(x86::cpu_index_offset));
+    return index;
+}
 
 inline uint64_t read_cycle_counter() {
     uint32_t low, high;

@@ -12,6 +12,7 @@
 #include "kernel/arch/x86_64/trap_frame.h"
 #include "kernel/arch/x86_64/user_copy.h"
 #include "kernel/lib/interrupts_off.h"
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/lib/log.h"
 #include "kernel/lib/sections.h"
 
@@ -155,19 +156,34 @@ void report_kernel_exception(TrapFrame* frame) {
 
 namespace {
 
-// The interrupted context had interrupts on (user mode, the idle loop): this
-// entry begins a stretch with them off, and the return to it ends one.
+// Vectors whose handlers touch nothing the kernel lock guards: they run
+// without it, so a CPU that holds it can wait for them (a TLB shootdown, the
+// self-tests' interrupts, before the scheduler has started).
+bool runs_without_kernel_lock(uint64_t vector) {
+    return vector == arch::ipi_vector_tlb || vector == arch::ipi_vector_test;
+}
+
+// The interrupted context had interrupts on (user mode, the idle loop, an
+// interrupt window): this entry begins a stretch with them off, and the
+// return to it ends one. The stretch holds the kernel lock (a CPU with
+// interrupts on never holds it), unless the vector needs none.
 struct InterruptsOffStretch {
     explicit InterruptsOffStretch(const TrapFrame& frame)
-        : m_opened((frame.rflags & rflags_interrupts) != 0) {
+        : m_opened((frame.rflags & rflags_interrupts) != 0),
+          m_locked(m_opened && !runs_without_kernel_lock(frame.vector & 0xFF)) {
         if (m_opened)
             interrupts_off::begin();
+        if (m_locked)
+            g_kernel_lock.enter();
     }
-    ~InterruptsOffStretch() {
+    ~InterruptsOffStretch() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+        if (m_locked)
+            g_kernel_lock.leave();
         if (m_opened)
             interrupts_off::end();
     }
     bool m_opened;
+    bool m_locked;
 };
 
 } // namespace

@@ -1,6 +1,7 @@
 // x86_64 4-level page tables behind kernel/mm/page_tables.h.
 #include "kernel/mm/page_tables.h"
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/tlb.h"
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/layout.h"
@@ -36,8 +37,13 @@ uint64_t level_span(int level) {
 // `root`: those of the loaded address space, and any in the kernel half, which
 // every address space shares and whose pages are global (a CR3 switch keeps
 // them), whatever CR3 holds now.
+bool is_kernel_half(uint64_t virt) {
+    return (virt & (1ull << 47)) != 0;
+}
+
+// On this CPU; other CPUs are asked by x86::shootdown.
 bool may_be_cached(uint64_t root, uint64_t virt) {
-    return (x86::read_cr3() & pte_address_mask) == root || (virt & (1ull << 47)) != 0;
+    return (x86::read_cr3() & pte_address_mask) == root || is_kernel_half(virt);
 }
 
 uint64_t sign_extend(uint64_t virt) {
@@ -195,6 +201,7 @@ Result<void, MapError> PageTables::protect(uint64_t virt, Access access) {
     leaf = value;
     if (may_be_cached(m_root, virt))
         x86::invlpg(virt);
+    x86::shootdown(m_root, is_kernel_half(virt), virt, 1);
     return {};
 }
 
@@ -257,6 +264,7 @@ Result<void, MapError> PageTables::unmap(uint64_t virt) {
             entry = 0;
             if (may_be_cached(m_root, virt))
                 x86::invlpg(virt);
+            x86::shootdown(m_root, is_kernel_half(virt), virt, 1);
             return {};
         }
         table = table_at(entry);
@@ -382,6 +390,13 @@ struct PageTables::UnmapWalk {
     uint64_t unmapped = 0;
     bool stopped = false;
     uint64_t next = 0; // linear address to go on from, when stopped
+    // What other CPUs must flush: the lowest and highest address removed.
+    uint64_t flush_first = UINT64_MAX;
+    uint64_t flush_last = 0;
+    void removed(uint64_t virt) {
+        flush_first = virt < flush_first ? virt : flush_first;
+        flush_last = virt > flush_last ? virt : flush_last;
+    }
 };
 
 // Unmaps what `walk` selects in [start, end) below the table at `level`;
@@ -411,6 +426,7 @@ bool PageTables::unmap_in(uint64_t table_phys, int level, uint64_t base, uint64_
                 table[i] = 0;
                 if (may_be_cached(m_root, virt))
                     x86::invlpg(virt);
+                walk.removed(virt);
                 ++walk.unmapped;
             } else {
                 kept = true;
@@ -432,6 +448,7 @@ bool PageTables::unmap_in(uint64_t table_phys, int level, uint64_t base, uint64_
             // paging-structure caches) before its frame can be reused.
             if (may_be_cached(m_root, virt))
                 x86::invlpg(virt);
+            walk.removed(virt);
             free_table(entry & pte_address_mask);
         } else {
             kept = true;
@@ -450,6 +467,14 @@ PageTables::UnmapProgress PageTables::unmap_range(uint64_t start, uint64_t end,
         return {};
     UnmapWalk walk{select, context, limit};
     (void)unmap_in(m_root, 4, 0, start & linear_mask, ((end - 1) & linear_mask) + 1, walk);
+    if (walk.flush_first <= walk.flush_last) {
+        // Every removed entry (a page, a large page, a table) starts on a
+        // page of [first, last]: flushing each page there (INVLPG at any
+        // address of a large page drops it, and drops the paging-structure
+        // caches) covers them all.
+        uint64_t pages = (walk.flush_last - walk.flush_first) / page_size + 1;
+        x86::shootdown(m_root, is_kernel_half(walk.flush_first), walk.flush_first, pages);
+    }
     return {walk.unmapped, !walk.stopped, sign_extend(walk.next)};
 }
 
@@ -469,7 +494,11 @@ void PageTables::walk(uint64_t table_phys, int level, uint64_t virt_base, WalkCa
 }
 
 void PageTables::activate() const {
-    x86::write_cr3(m_root);
+    x86::load_root(m_root);
+}
+
+void PageTables::unload_elsewhere(const PageTables& replacement) const {
+    x86::shootdown_unload(m_root, replacement.m_root);
 }
 
 } // namespace capos::kernel

@@ -4,6 +4,7 @@
 // is started (smp.cpp).
 #pragma once
 
+#include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/gdt.h"
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@ struct Cpu {
 };
 static_assert(offsetof(Cpu, kernel_stack) == 8);
 static_assert(offsetof(Cpu, user_rsp) == 16);
+static_assert(offsetof(Cpu, index) == cpu_index_offset);
 
 inline Cpu& this_cpu() {
     Cpu* cpu;

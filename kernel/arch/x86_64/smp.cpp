@@ -9,6 +9,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/percpu.h"
+#include "kernel/arch/x86_64/tlb.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/frame_ledger.h"
@@ -96,7 +97,9 @@ bool wait_started(const Launch& launch, uint64_t us) {
 }
 
 [[noreturn]] void cpu_entry(Launch* launch) {
-    kernel_page_tables().activate();
+    // Not activate(): that notes the tables in the per-CPU area, not set up
+    // yet (tlb_cpu_ready notes them below).
+    x86::write_cr3(kernel_page_tables().root());
     x86::Cpu& cpu = *launch->cpu;
     CpuStart start = launch->start;
     x86::cpu_tables_load(cpu, start.double_fault_top, start.nmi_top, start.machine_check_top);
@@ -105,6 +108,7 @@ bool wait_started(const Launch& launch, uint64_t us) {
     syscall_init();
     x86::local_apic_enable_this_cpu();
     cpu.apic_id = x86::local_apic_id();
+    x86::tlb_cpu_ready();
     __atomic_store_n(&launch->started, true, __ATOMIC_RELEASE);
     // `launch` is gone from here on.
     start.entry(start.argument);
@@ -204,10 +208,6 @@ Result<void, CpuStartError> start_cpu(uint32_t interrupt_id, const CpuStart& sta
         {.mode = apic::DeliveryMode::Init, .destination = interrupt_id, .level_trigger = true});
     delete cpu;
     return Err{CpuStartError::NoAnswer};
-}
-
-uint32_t current_cpu_index() {
-    return x86::this_cpu().index;
 }
 
 } // namespace capos::kernel::arch

@@ -7,6 +7,7 @@
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/trap_frame.h"
 #include "kernel/lib/interrupts_off.h"
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/lib/log.h"
 
 extern "C" void capos_context_switch(uint64_t* save_stack_pointer, uint64_t load_stack_pointer);
@@ -30,8 +31,10 @@ constexpr uint64_t rflags_reserved = 1 << 1;
 
 extern "C" void syscall_dispatch(TrapFrame* frame) {
     interrupts_off::begin();
+    g_kernel_lock.enter();
     arch::SyscallArguments call{frame->rax, {frame->rdi, frame->rsi}, frame->rip};
     frame->rax = uint64_t(arch::handle_syscall(call));
+    g_kernel_lock.leave();
     interrupts_off::end(); // sysret turns them on
 }
 
@@ -76,6 +79,7 @@ void enter_user_mode(const UserEntry& entry, uint64_t kernel_stack_top) {
     frame->rsi = entry.arguments[1];
     frame->rdx = entry.arguments[2];
     set_kernel_stack(kernel_stack_top);
+    g_kernel_lock.leave();
     interrupts_off::end(); // iret turns them on
     capos_enter_trap_frame(frame);
 }
