@@ -18,7 +18,10 @@ CAPOS_LARGE_BSS CpuRecord g_cpus[AcpiPlatform::max_cpus];
 size_t g_cpu_count = 1; // the boot CPU's record is there from the start
 
 void on_test_interrupt(uint8_t) {
-    __atomic_fetch_add(&current_cpu().test_interrupts, 1, __ATOMIC_RELAXED);
+    CpuRecord& self = current_cpu();
+    if (auto call = __atomic_exchange_n(&self.test_call, nullptr, __ATOMIC_ACQUIRE))
+        call(self.test_argument);
+    __atomic_fetch_add(&self.test_interrupts, 1, __ATOMIC_RELEASE);
 }
 
 // Another CPU, once started: it waits for the scheduler to start (the boot

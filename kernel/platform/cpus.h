@@ -14,6 +14,10 @@ struct CpuRecord {
     uint32_t interrupt_id = 0; // the APIC id
     bool online = false;
     uint64_t test_interrupts = 0; // the self-tests' interprocessor interrupts it took
+    // Run by the next test interrupt, before it is counted, without the
+    // kernel lock (the self-tests' way to act on this CPU).
+    void (*test_call)(void*) = nullptr;
+    void* test_argument = nullptr;
     uint64_t idle_cycles = 0;     // cycle-counter ticks of the idle spans that ended
     uint64_t idle_since = 0;      // when the idle span under way began; 0: none is
     uint64_t online_at = 0;       // the cycle counter when it came online

@@ -341,6 +341,87 @@ void test_interrupts(TestContext& t) {
     }
 }
 
+// Runs call(argument) on `cpu` from its test interrupt and waits (a second
+// at most); false when it did not run.
+bool run_on_cpu(CpuRecord& cpu, void (*call)(void*), void* argument) {
+    uint64_t before = test_interrupts_of(cpu);
+    cpu.test_argument = argument;
+    __atomic_store_n(&cpu.test_call, call, __ATOMIC_RELEASE);
+    if (!arch::send_ipi(cpu.interrupt_id, arch::ipi_vector_test))
+        return false;
+    uint64_t start = arch::read_cycle_counter();
+    while (test_interrupts_of(cpu) == before &&
+           arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
+        __builtin_ia32_pause();
+    return test_interrupts_of(cpu) != before;
+}
+
+// What CPU 1 does for test_tlb_shootdown.
+struct RemoteTouch {
+    PageTables* tables = nullptr; // loaded there first, if set
+    uint64_t address = 0;
+    bool read = false; // the read went through
+    uint64_t value = 0;
+};
+
+void remote_touch(void* argument) {
+    auto* touch = static_cast<RemoteTouch*>(argument);
+    if (touch->tables)
+        touch->tables->activate();
+    touch->value = 0;
+    touch->read =
+        arch::raw_user_copy(&touch->value, reinterpret_cast<const void*>(touch->address), 8);
+}
+
+void remote_leave(void*) {
+    kernel_page_tables().activate();
+}
+
+// TLB shootdown: CPU 1 loads an address space and reads a user page (its
+// TLB now holds the translation); this CPU unmaps the page. CPU 1's next
+// read must fault: without the shootdown its TLB would still hold the
+// translation and the read would see the page. Then the tables are unloaded
+// everywhere before they go.
+void test_tlb_shootdown(TestContext& t) {
+    if (cpu_count() < 2 || !cpu_record(1).online) {
+        log_info("selftest:   one CPU: no shootdown to test");
+        return;
+    }
+    CpuRecord& other = cpu_record(1);
+    constexpr uint64_t address = 0x400000;
+    constexpr uint64_t magic = 0x5EED'CAFE'F00D'0001;
+    RefPtr<FrameLedger> ledger = FrameLedger::create();
+    CHECK(ledger.get() != nullptr);
+    if (!ledger.get())
+        return;
+    auto tables = PageTables::create_address_space(kernel_page_tables(), *ledger.get());
+    auto frame = allocate_zeroed_frame();
+    CHECK(tables.is_ok() && frame.is_ok());
+    if (!tables.is_ok() || !frame.is_ok())
+        return;
+    *phys_to_ptr<uint64_t>(frame.value()) = magic;
+    CHECK(tables.value()
+              .map(address, frame.value(), PageSize::Small, Access::ReadWrite, Privilege::User)
+              .is_ok());
+
+    RemoteTouch touch{.tables = &tables.value(), .address = address};
+    CHECK(run_on_cpu(other, remote_touch, &touch));
+    CHECK(touch.read && touch.value == magic);
+
+    CHECK(tables.value().unmap(address).is_ok());
+    touch = RemoteTouch{.address = address};
+    CHECK(run_on_cpu(other, remote_touch, &touch));
+    CHECK(!touch.read);
+    if (touch.read)
+        log_error("selftest:   CPU 1 read {} through an unmapped page", Hex{touch.value});
+
+    // The tables go: CPU 1 must not keep them loaded.
+    tables.value().unload_elsewhere(kernel_page_tables());
+    CHECK(run_on_cpu(other, remote_leave, nullptr));
+    tables.value().destroy_address_space();
+    CHECK(free_frame(frame.value()).is_ok());
+}
+
 struct SelfTest {
     const char* name;
     void (*run)(TestContext&);
@@ -353,6 +434,7 @@ constexpr SelfTest self_tests[] = {
     {"cpu_protection", test_cpu_protection},
     {"user_access", test_user_access},
     {"interrupts", test_interrupts},
+    {"tlb_shootdown", test_tlb_shootdown},
     {"boot_archive", test_boot_archive},
 };
 
