@@ -18,9 +18,9 @@ struct CpuRecord {
     // kernel lock (the self-tests' way to act on this CPU).
     void (*test_call)(void*) = nullptr;
     void* test_argument = nullptr;
-    uint64_t idle_cycles = 0;     // cycle-counter ticks of the idle spans that ended
-    uint64_t idle_since = 0;      // when the idle span under way began; 0: none is
-    uint64_t online_at = 0;       // the cycle counter when it came online
+    uint64_t idle_cycles = 0; // cycle-counter ticks of the idle spans that ended
+    uint64_t idle_since = 0;  // when the idle span under way began; 0: none is
+    uint64_t online_at = 0;   // the cycle counter when it came online
 };
 
 // Starts every enabled CPU of the MADT (at most `cpus=<n>` of the command
