@@ -37,6 +37,7 @@ set(CAPOS_KERNEL_FLAGS
     -ffunction-sections
     -mcmodel=kernel
     -mno-red-zone
+    -Wthread-safety
     -mno-mmx
     -mno-sse
     -mno-sse2

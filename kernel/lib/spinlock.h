@@ -3,18 +3,19 @@
 #pragma once
 
 #include "kernel/arch/arch.h"
+#include "lib/base/thread_safety.h"
 
 namespace capos::kernel {
 
-class SpinLock {
+class CAPOS_CAPABILITY("spin lock") SpinLock {
 public:
-    void lock() {
+    void lock() CAPOS_ACQUIRE() {
         uint64_t state = arch::interrupts_save_disable();
         while (__atomic_exchange_n(&m_locked, true, __ATOMIC_ACQUIRE))
             __builtin_ia32_pause();
         m_saved_interrupt_state = state;
     }
-    void unlock() {
+    void unlock() CAPOS_RELEASE() {
         uint64_t state = m_saved_interrupt_state;
         __atomic_store_n(&m_locked, false, __ATOMIC_RELEASE);
         arch::interrupts_restore(state);
@@ -25,10 +26,10 @@ private:
     uint64_t m_saved_interrupt_state = 0;
 };
 
-class SpinLockGuard {
+class CAPOS_SCOPED_CAPABILITY SpinLockGuard {
 public:
-    explicit SpinLockGuard(SpinLock& lock) : m_lock(lock) { m_lock.lock(); }
-    ~SpinLockGuard() { m_lock.unlock(); }
+    explicit SpinLockGuard(SpinLock& lock) CAPOS_ACQUIRE(lock) : m_lock(lock) { m_lock.lock(); }
+    ~SpinLockGuard() CAPOS_RELEASE() { m_lock.unlock(); }
     SpinLockGuard(const SpinLockGuard&) = delete;
     SpinLockGuard& operator=(const SpinLockGuard&) = delete;
 

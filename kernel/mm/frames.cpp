@@ -14,7 +14,7 @@ constexpr uint64_t low_memory_end = 0x100000;
 constexpr uint64_t boot_map_end = 0x100000000ull; // what the boot page tables reach
 
 constinit SpinLock g_frames_lock;
-constinit FrameBitmap g_frames;
+constinit FrameBitmap g_frames CAPOS_GUARDED_BY(g_frames_lock);
 uint64_t g_usable_bytes = 0;
 uint64_t g_memory_end = 0;
 

@@ -10,14 +10,15 @@ namespace capos::kernel {
 
 namespace {
 
-constinit IntrusiveList<Thread, SleeperLink> g_sleepers; // blocked with a deadline, unsorted
+constinit IntrusiveList<Thread, SleeperLink>
+    g_sleepers CAPOS_GUARDED_BY(g_kernel_lock); // blocked with a deadline, unsorted
 // Preemption points (preemption_point).
 constexpr uint64_t interrupt_window_us = 250;
 
 // The idle thread: gives up the kernel lock it was started with (the lock
 // goes with the CPU, and an idle CPU holds none), then halts until an
 // interrupt, whose handler switches to whatever it made ready.
-[[noreturn]] void idle_loop(void*) {
+[[noreturn]] void idle_loop(void*) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
     g_kernel_lock.leave();
     for (;;)
         cpu_idle_wait();
@@ -34,11 +35,13 @@ uint64_t deadline_after_ns(uint64_t ns) {
 }
 
 uint64_t Scheduler::threads_run(uint32_t cpu) {
+    g_kernel_lock.assert_held();
     VERIFY(cpu < max_cpus);
     return __atomic_load_n(&s_cpus[cpu].threads_run, __ATOMIC_RELAXED);
 }
 
 void Scheduler::init() {
+    g_kernel_lock.assert_held();
     VERIFY(cpu_count() <= max_cpus);
     for (size_t i = 0; i < cpu_count(); ++i) {
         if (!cpu_record(i).online)
@@ -119,6 +122,7 @@ Thread* Scheduler::steal(uint32_t cpu) {
 }
 
 void Scheduler::make_ready(RefPtr<Thread> thread) {
+    g_kernel_lock.assert_held();
     place(thread.leak());
 }
 
@@ -161,6 +165,7 @@ void Scheduler::switch_to_next() {
 }
 
 void Scheduler::finish_switch() {
+    g_kernel_lock.assert_held();
     CpuSchedule& self = here();
     if (Thread* dead = self.dead) {
         self.dead = nullptr;
@@ -169,6 +174,7 @@ void Scheduler::finish_switch() {
 }
 
 void Scheduler::run() {
+    g_kernel_lock.assert_held();
     uint32_t cpu = arch::current_cpu_index();
     CpuSchedule& self = s_cpus[cpu];
     VERIFY(self.idle != nullptr);
@@ -187,6 +193,7 @@ void Scheduler::run() {
 }
 
 void Scheduler::yield() {
+    g_kernel_lock.assert_held();
     CpuSchedule& self = here();
     Thread* running = self.running;
     if (self.ready.empty() && running != self.idle)
@@ -197,6 +204,7 @@ void Scheduler::yield() {
 }
 
 bool Scheduler::block(uint64_t deadline_us) {
+    g_kernel_lock.assert_held();
     CpuSchedule& self = here();
     Thread* running = self.running;
     VERIFY(running != self.idle);
@@ -210,6 +218,7 @@ bool Scheduler::block(uint64_t deadline_us) {
 }
 
 void Scheduler::wake(Thread* thread) {
+    g_kernel_lock.assert_held();
     if (thread->m_state != Thread::State::Blocked)
         return;
     unblock(thread);
@@ -217,6 +226,7 @@ void Scheduler::wake(Thread* thread) {
 }
 
 void Scheduler::wake_first(Thread* thread) {
+    g_kernel_lock.assert_held();
     if (thread->m_state != Thread::State::Blocked)
         return;
     unblock(thread);
@@ -233,6 +243,7 @@ void Scheduler::unblock(Thread* thread) {
 }
 
 void Scheduler::exit_current() {
+    g_kernel_lock.assert_held();
     CpuSchedule& self = here();
     Thread* running = self.running;
     VERIFY(running != self.idle);
@@ -244,6 +255,7 @@ void Scheduler::exit_current() {
 }
 
 void Scheduler::tick() {
+    g_kernel_lock.assert_held();
     uint64_t now = uptime_microseconds();
     for (auto it = g_sleepers.begin(); it != g_sleepers.end();) {
         Thread& sleeper = *it;
@@ -282,6 +294,7 @@ void Scheduler::tick() {
 
 // Another CPU queued work here while this one was idle.
 void Scheduler::on_reschedule(uint8_t) {
+    g_kernel_lock.assert_held();
     CpuSchedule& self = here();
     if (self.joined && self.running == self.idle)
         yield();

@@ -71,7 +71,10 @@ public:
     [[noreturn]] static void run();
     static bool started() { return __atomic_load_n(&s_started, __ATOMIC_ACQUIRE); }
 
-    static Thread* current() { return here().running; }
+    static Thread* current() {
+        g_kernel_lock.assert_held();
+        return here().running;
+    }
     // Switches to a thread other than the idle one on `cpu` since boot.
     static uint64_t threads_run(uint32_t cpu);
     // Queues a ready thread; takes a reference while it is queued or running.
@@ -104,6 +107,7 @@ public:
     // whatever size the caller asked for. Other CPUs may take the kernel
     // lock in the window: kernel state must be whole at every point.
     static void preemption_point() {
+        g_kernel_lock.assert_held();
         // The clock is read here, at every fourth point (points sit between
         // steps of a few microseconds of work: a page zeroed, a
         // submission), and the call is made only when the window is due or
@@ -119,12 +123,17 @@ public:
     // none is). A thread whose call gives up the CPU at a preemption point
     // resumes on the same CPU, where its call's buffers are.
     static void set_call_scratch_buffers(uint32_t cpu, void* first, void* second) {
+        g_kernel_lock.assert_held();
         VERIFY(cpu < max_cpus);
         s_cpus[cpu].call_scratch.parts[0] = first;
         s_cpus[cpu].call_scratch.parts[1] = second;
     }
-    static void* call_scratch_buffer(int part) { return here().call_scratch.parts[part]; }
+    static void* call_scratch_buffer(int part) {
+        g_kernel_lock.assert_held();
+        return here().call_scratch.parts[part];
+    }
     static void set_call_scratch_use(size_t first_bytes, size_t second_bytes) {
+        g_kernel_lock.assert_held();
         CallScratch& scratch = here().call_scratch;
         scratch.bytes[0] = first_bytes;
         scratch.bytes[1] = second_bytes;
@@ -135,25 +144,28 @@ public:
     static void finish_switch();
 
 private:
-    static inline CpuSchedule s_cpus[max_cpus];
-    static CpuSchedule& here() { return s_cpus[arch::current_cpu_index()]; }
+    static inline CpuSchedule s_cpus[max_cpus] CAPOS_GUARDED_BY(g_kernel_lock);
+    static CpuSchedule& here() CAPOS_REQUIRES(g_kernel_lock) {
+        return s_cpus[arch::current_cpu_index()];
+    }
     static inline bool s_started = false;
 
-    static void preemption_point_due();
+    static void preemption_point_due() CAPOS_REQUIRES(g_kernel_lock);
     // interrupt_window_us in cycles, once known (0 before: every point is due)
     static inline uint64_t window_cycles = 0;
     // The cycle counter when interrupts were last let in, and the preemption
     // points passed so far: shared by the CPUs (a window due a little early
     // or late on one of them costs nothing).
-    static inline uint64_t window_at = 0;
-    static inline uint32_t points = 0;
+    static inline uint64_t window_at CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    static inline uint32_t points CAPOS_GUARDED_BY(g_kernel_lock) = 0;
 
-    static void enqueue(Thread* thread, uint32_t cpu, bool first = false);
-    static void place(Thread* thread);
-    static bool idle_now(uint32_t cpu);
-    static Thread* steal(uint32_t cpu);
-    static void unblock(Thread* thread);
-    static void switch_to_next();
+    static void enqueue(Thread* thread, uint32_t cpu, bool first = false)
+        CAPOS_REQUIRES(g_kernel_lock);
+    static void place(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
+    static bool idle_now(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
+    static Thread* steal(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
+    static void unblock(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
+    static void switch_to_next() CAPOS_REQUIRES(g_kernel_lock);
     static void on_reschedule(uint8_t vector);
 };
 

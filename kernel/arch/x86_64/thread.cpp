@@ -67,7 +67,9 @@ void set_kernel_stack(uint64_t stack_top) {
     x86::set_tss_kernel_stack(stack_top);
 }
 
-void enter_user_mode(const UserEntry& entry, uint64_t kernel_stack_top) {
+// Ends the stretch the CPU began on some entry (the lock goes with the CPU).
+void enter_user_mode(const UserEntry& entry,
+                     uint64_t kernel_stack_top) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
     auto* frame = reinterpret_cast<x86::TrapFrame*>(kernel_stack_top - sizeof(x86::TrapFrame));
     *frame = {};
     frame->rip = entry.instruction_pointer;
