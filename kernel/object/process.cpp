@@ -293,9 +293,12 @@ void Process::request_kill() {
         return;
     m_kill_requested = true;
     // A thread blocked in cap_enter leaves its wait and ends; a ready one
-    // ends when it next returns to user mode.
-    if (m_main_thread)
+    // ends when it next returns to user mode, and one running on another
+    // CPU is interrupted there to do so.
+    if (m_main_thread) {
         Scheduler::wake(m_main_thread);
+        Scheduler::interrupt(m_main_thread);
+    }
 }
 
 void Process::end_current_if_killed() {

@@ -235,6 +235,13 @@ void Scheduler::wake_first(Thread* thread) {
     self.handed_to = thread;
 }
 
+void Scheduler::interrupt(Thread* thread) {
+    g_kernel_lock.assert_held();
+    uint32_t cpu = thread->m_cpu;
+    if (thread->m_state == Thread::State::Running && cpu != arch::current_cpu_index())
+        (void)arch::send_ipi(cpu_record(cpu).interrupt_id, arch::ipi_vector_reschedule);
+}
+
 void Scheduler::unblock(Thread* thread) {
     // Off the sleeper list, if it is on it.
     if (g_sleepers.contains(*thread))

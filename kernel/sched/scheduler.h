@@ -89,6 +89,10 @@ public:
     // The same, and it runs next on this CPU: the direct handoff of an IPC
     // call or reply.
     static void wake_first(Thread* thread);
+    // A thread running on another CPU enters the kernel at once (an
+    // interprocessor interrupt), where its return to user mode looks at
+    // what was asked of it (a kill); no effect on other threads.
+    static void interrupt(Thread* thread);
     // Ends the current thread; its reference is dropped once another thread runs.
     [[noreturn]] static void exit_current();
 

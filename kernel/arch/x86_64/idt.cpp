@@ -215,7 +215,9 @@ extern "C" void interrupt_dispatch(TrapFrame* frame) {
     }
     if (arch::InterruptHandler handler = g_handlers[vector]) {
         handler(uint8_t(vector));
-        if (frame->from_user())
+        // (Not after a handler run without the kernel lock: what a return
+        // to user mode looks at is guarded by it.)
+        if (frame->from_user() && !runs_without_kernel_lock(vector))
             arch::handle_return_to_user();
         return;
     }
