@@ -110,6 +110,20 @@ inline constexpr uint8_t ipi_vector_tlb = 0xFA;
 // kernel lock's spin loop and the shootdown interrupt).
 void serve_tlb_requests();
 
+// Vectors for message-signalled device interrupts (MSI, MSI-X), delivered
+// to the boot CPU: a free one given `handler`, or nullopt when all are
+// taken. A vector freed goes back to having no handler (an interrupt that
+// still arrives on it is acknowledged and counted as unexpected). Under the
+// kernel lock.
+std::optional<uint8_t> allocate_device_vector(InterruptHandler handler);
+void free_device_vector(uint8_t vector);
+// The address and data a device writes to raise `vector` there.
+struct MessageSignal {
+    uint64_t address;
+    uint32_t data;
+};
+MessageSignal device_vector_message(uint8_t vector);
+
 // Routes ISA interrupt line `irq` to `handler` on the boot CPU and unmasks it.
 void enable_isa_irq(uint8_t irq, InterruptHandler handler);
 

@@ -17,10 +17,11 @@ enum class ObjectType : uint8_t {
     Thread,
     KernelService, // an object serving one kernel capability interface
     MemoryObject,
-    Endpoint,       // an endpoint's state (not itself a capability)
-    EndpointOwner,  // the capability to receive and return on an endpoint
-    EndpointClient, // the capability to call through an endpoint
-    Ledger,         // a process's frame ledger (not a capability)
+    Endpoint,        // an endpoint's state (not itself a capability)
+    EndpointOwner,   // the capability to receive and return on an endpoint
+    EndpointClient,  // the capability to call through an endpoint
+    Ledger,          // a process's frame ledger (not a capability)
+    DeviceInterrupt, // a device interrupt routed to the kernel (MSI, MSI-X)
 };
 
 class KernelObject {

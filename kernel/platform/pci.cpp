@@ -12,7 +12,7 @@
 // Legacy ports (PCI Local Bus 3.0, 3.2.2.3.2, mechanism #1): the function and
 // register written to 0xCF8, the register then read or written at 0xCFC; only
 // segment 0. Two port accesses per register: safe only while nothing else
-// uses the ports, which holds at boot (one CPU, interrupts off).
+// uses the ports: at boot, and afterwards under the kernel lock.
 #include "kernel/platform/pci.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
@@ -173,6 +173,13 @@ size_t ecam_roots(EcamAccess& access, pci::RootBuses (&roots)[AcpiPlatform::max_
     return count;
 }
 
+// The access pci_init used, kept for drivers' use after boot (MSI
+// programming); the legacy ports' two accesses per register are safe under
+// the kernel lock.
+EcamAccess g_ecam;
+LegacyPortAccess g_legacy;
+pci::ConfigAccess* g_access = nullptr;
+
 void log_functions(std::span<const pci::Function> functions) {
     for (const pci::Function& function : functions) {
         char text[96];
@@ -205,16 +212,16 @@ const char* to_string(PciAccess access) {
 
 void pci_init() {
     pci::ScanSummary summary;
-    EcamAccess ecam;
     pci::RootBuses roots[AcpiPlatform::max_pci_windows];
-    if (size_t count = ecam_roots(ecam, roots); count > 0) {
-        summary = pci::scan(ecam, {roots, count}, g_functions);
+    if (size_t count = ecam_roots(g_ecam, roots); count > 0) {
+        summary = pci::scan(g_ecam, {roots, count}, g_functions);
         g_inventory.access = PciAccess::Ecam;
+        g_access = &g_ecam;
     } else if (LegacyPortAccess::present()) {
-        LegacyPortAccess legacy;
         const pci::RootBuses segment_zero[] = {{0, 0, 255}};
-        summary = pci::scan(legacy, segment_zero, g_functions);
+        summary = pci::scan(g_legacy, segment_zero, g_functions);
         g_inventory.access = PciAccess::LegacyPorts;
+        g_access = &g_legacy;
     } else {
         log_warn("pci: no configuration access (no MCFG window, no legacy ports): no devices");
         return;
@@ -237,6 +244,10 @@ void pci_init() {
 
 const PciInventory& pci_inventory() {
     return g_inventory;
+}
+
+pci::ConfigAccess* pci_config() {
+    return g_access;
 }
 
 } // namespace capos::kernel

@@ -37,4 +37,9 @@ void pci_init();
 // What pci_init found; empty before it ran. Never changes afterwards.
 const PciInventory& pci_inventory();
 
+// Configuration space after boot, through the access pci_init used (null
+// when there was none): for programming a function's interrupts. Under the
+// kernel lock.
+pci::ConfigAccess* pci_config();
+
 } // namespace capos::kernel

@@ -6,6 +6,7 @@
 #include "tools/qemu-runner/serial_input.h"
 #include "tools/qemu-runner/serial_monitor.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -514,7 +515,13 @@ TestResult run_test(const TestOptions& options) {
                      parsed.error().message.c_str());
         return TestResult::BadScenario;
     }
-    const Scenario scenario = parsed.release_value();
+    Scenario scenario = parsed.release_value();
+    // More CPUs than the file was written for: QEMU's CPUs take turns on the
+    // host's, so the same guest work takes longer; the scenario gets twice
+    // its time.
+    bool more_cpus = options.cpus && !scenario.cpus_given && *options.cpus > scenario.cpus;
+    if (more_cpus)
+        scenario.timeout_seconds = std::min(2 * scenario.timeout_seconds, max_timeout_seconds);
 
     Machine machine;
     machine.boot = scenario.boot;

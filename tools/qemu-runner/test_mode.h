@@ -19,7 +19,8 @@ struct TestOptions {
     bool dry_run = false; // print the QEMU command line instead of running it
     bool log = false;     // print the serial log after a pass too
     // A machine of this many CPUs (and MTTCG with `mttcg`) for a scenario
-    // that does not set `cpus:` itself: the suite run again on several CPUs.
+    // that does not set `cpus:` itself: the suite run again on several CPUs
+    // (with twice the scenario's timeout).
     std::optional<int> cpus;
     bool mttcg = false;
 };

@@ -38,7 +38,9 @@ namespace {
 using apic::Register;
 
 constexpr uint8_t timer_vector = 0x20;
-constexpr uint8_t isa_vector_base = 0x30; // ISA IRQ n through an I/O APIC: 0x30 + n
+constexpr uint8_t isa_vector_base = 0x30;     // ISA IRQ n through an I/O APIC: 0x30 + n
+constexpr uint8_t device_vector_first = 0x40; // MSI and MSI-X: 0x40 to 0xDF
+constexpr uint8_t device_vector_last = 0xDF;
 constexpr uint8_t legacy_pic_base = 0xE0; // the PICs' vectors, masked but for routed lines
 constexpr uint8_t spurious_vector = 0xFF;
 
@@ -128,6 +130,8 @@ void mask_legacy_pics() {
 // One nobody registered is counted: without the acknowledgement its
 // in-service bit would hold off every interrupt of its priority and below.
 CAPOS_LARGE_BSS InterruptHandler g_handlers[256];
+bool g_device_vector_taken[device_vector_last - device_vector_first + 1];
+uint32_t g_boot_apic_id = 0;
 
 void on_local_apic_vector(uint8_t vector) {
     g_local.end_of_interrupt();
@@ -210,6 +214,7 @@ void local_apic_init(const CommandLine& command_line) {
         g_local.mmio = reinterpret_cast<volatile uint32_t*>(mapped.value());
     }
     local_apic_enable();
+    g_boot_apic_id = g_local.id();
     log_info("interrupt: local APIC id {} in {} mode{}", g_local.id(),
              g_local.x2apic ? "x2APIC" : "xAPIC",
              has_x2apic ? (g_local.x2apic ? "" : " (x2APIC turned off)")
@@ -375,6 +380,33 @@ void set_interrupt_handler(uint8_t vector, InterruptHandler handler) {
 }
 
 // Given up and taken back: held on return as on entry.
+std::optional<uint8_t> allocate_device_vector(InterruptHandler handler) {
+    VERIFY(handler != nullptr);
+    for (unsigned v = device_vector_first; v <= device_vector_last; ++v) {
+        if (!g_device_vector_taken[v - device_vector_first]) {
+            g_device_vector_taken[v - device_vector_first] = true;
+            g_handlers[v] = handler;
+            return uint8_t(v);
+        }
+    }
+    return std::nullopt;
+}
+
+void free_device_vector(uint8_t vector) {
+    VERIFY(vector >= device_vector_first && vector <= device_vector_last &&
+           g_device_vector_taken[vector - device_vector_first]);
+    g_handlers[vector] = nullptr;
+    g_device_vector_taken[vector - device_vector_first] = false;
+}
+
+MessageSignal device_vector_message(uint8_t vector) {
+    // The boot CPU's APIC id fits the message's 8 bits (it is the first one
+    // the firmware numbers).
+    auto message = apic::msi_message(g_boot_apic_id, vector);
+    VERIFY(message.has_value());
+    return {message->address, message->data};
+}
+
 void open_interrupt_window() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
     interrupts_off::end();
     g_kernel_lock.leave();

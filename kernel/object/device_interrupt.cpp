@@ -1,0 +1,167 @@
+#include "kernel/object/device_interrupt.h"
+#include "kernel/arch/arch.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/heap.h"
+#include "kernel/mm/kernel_map.h"
+#include "kernel/mm/layout.h"
+#include "kernel/platform/pci.h"
+#include "kernel/sched/scheduler.h"
+#include "lib/pci/msi.h"
+
+namespace capos::kernel {
+
+namespace {
+
+// The object each device vector belongs to (null: none, an interrupt there
+// is a stale one and has no handler).
+DeviceInterrupt* g_by_vector[256];
+
+// MSI-X tables mapped so far (map_mmio's mappings stay): one mapping per
+// table, however many objects use its entries.
+struct MappedTable {
+    uint64_t physical = 0;
+    uint64_t length = 0;
+    uint64_t address = 0;
+};
+MappedTable g_tables[32];
+
+Result<volatile uint32_t*, DeviceInterruptError> map_table(uint64_t physical, uint64_t length) {
+    for (const MappedTable& table : g_tables) {
+        if (table.address != 0 && table.physical == physical && table.length >= length)
+            return reinterpret_cast<volatile uint32_t*>(table.address);
+    }
+    for (MappedTable& table : g_tables) {
+        if (table.address != 0)
+            continue;
+        auto mapped = map_mmio(physical, length);
+        if (mapped.is_error())
+            return Err{DeviceInterruptError::OutOfMemory};
+        table = {physical, length, mapped.value()};
+        return reinterpret_cast<volatile uint32_t*>(table.address);
+    }
+    return Err{DeviceInterruptError::OutOfMemory};
+}
+
+} // namespace
+
+const char* to_string(DeviceInterruptError error) {
+    switch (error) {
+    case DeviceInterruptError::NoMessageSignalling:
+        return "the function has no usable MSI or MSI-X capability";
+    case DeviceInterruptError::NoSuchEntry:
+        return "no such MSI-X table entry";
+    case DeviceInterruptError::TableNotMapped:
+        return "the MSI-X table is not inside a memory BAR";
+    case DeviceInterruptError::NoVector:
+        return "every device interrupt vector is taken";
+    case DeviceInterruptError::NoConfigAccess:
+        return "no configuration access";
+    case DeviceInterruptError::OutOfMemory:
+        return "out of memory";
+    }
+    return "?";
+}
+
+Result<RefPtr<DeviceInterrupt>, DeviceInterruptError>
+DeviceInterrupt::create_msi(const pci::Function& function) {
+    pci::ConfigAccess* config = pci_config();
+    if (!config)
+        return Err{DeviceInterruptError::NoConfigAccess};
+    if (!function.has_msi)
+        return Err{DeviceInterruptError::NoMessageSignalling};
+    auto vector = arch::allocate_device_vector(on_vector);
+    if (!vector)
+        return Err{DeviceInterruptError::NoVector};
+    auto memory = heap_allocate(sizeof(DeviceInterrupt));
+    if (memory.is_error()) {
+        arch::free_device_vector(*vector);
+        return Err{DeviceInterruptError::OutOfMemory};
+    }
+    auto* object = new (memory.value()) DeviceInterrupt(function, *vector);
+    g_by_vector[*vector] = object;
+    arch::MessageSignal message = arch::device_vector_message(*vector);
+    // The boot CPU's message address is below 4 GiB: every function takes it.
+    VERIFY(pci::msi_enable(*config, function.address, function.msi, message.address, message.data));
+    return RefPtr<DeviceInterrupt>::adopt(object);
+}
+
+Result<RefPtr<DeviceInterrupt>, DeviceInterruptError>
+DeviceInterrupt::create_msix(const pci::Function& function, uint16_t entry) {
+    pci::ConfigAccess* config = pci_config();
+    if (!config)
+        return Err{DeviceInterruptError::NoConfigAccess};
+    if (!function.has_msix)
+        return Err{DeviceInterruptError::NoMessageSignalling};
+    const pci::MsixCapability& msix = function.msix;
+    if (entry >= msix.table_size)
+        return Err{DeviceInterruptError::NoSuchEntry};
+    const pci::Bar& bar = function.bars[msix.table_bar];
+    uint64_t length = uint64_t(msix.table_size) * pci::msix_entry_words * 4;
+    bool in_memory = bar.kind == pci::Bar::Kind::Memory32 || bar.kind == pci::Bar::Kind::Memory64;
+    if (!in_memory || bar.address == 0 || msix.table_offset > bar.size ||
+        length > bar.size - msix.table_offset)
+        return Err{DeviceInterruptError::TableNotMapped};
+    volatile uint32_t* table = TRY(map_table(bar.address + msix.table_offset, length));
+    auto vector = arch::allocate_device_vector(on_vector);
+    if (!vector)
+        return Err{DeviceInterruptError::NoVector};
+    auto memory = heap_allocate(sizeof(DeviceInterrupt));
+    if (memory.is_error()) {
+        arch::free_device_vector(*vector);
+        return Err{DeviceInterruptError::OutOfMemory};
+    }
+    auto* object = new (memory.value()) DeviceInterrupt(function, *vector);
+    object->m_msix = true;
+    object->m_entry = entry;
+    object->m_table = table;
+    g_by_vector[*vector] = object;
+    arch::MessageSignal message = arch::device_vector_message(*vector);
+    pci::msix_write_entry(table, entry, message.address, message.data, false);
+    pci::msix_set_control(*config, function.address, msix, true, false);
+    return RefPtr<DeviceInterrupt>::adopt(object);
+}
+
+void DeviceInterrupt::on_vector(uint8_t vector) {
+    DeviceInterrupt* object = g_by_vector[vector];
+    if (!object)
+        return;
+    __atomic_store_n(&object->m_count, object->m_count + 1, __ATOMIC_RELEASE);
+    if (Thread* waiter = object->m_waiter)
+        Scheduler::wake(waiter);
+}
+
+uint64_t DeviceInterrupt::wait(uint64_t seen, uint64_t deadline_us) {
+    VERIFY(m_waiter == nullptr);
+    while (count() <= seen) {
+        m_waiter = Scheduler::current();
+        bool woken = Scheduler::block(deadline_us);
+        m_waiter = nullptr;
+        if (!woken)
+            break;
+    }
+    return count();
+}
+
+bool DeviceInterrupt::masked() const {
+    return m_msix && pci::msix_masked(m_table, m_entry);
+}
+
+void DeviceInterrupt::set_masked(bool masked) {
+    if (m_msix)
+        pci::msix_set_masked(m_table, m_entry, masked);
+}
+
+void DeviceInterrupt::destroy() {
+    if (pci::ConfigAccess* config = pci_config()) {
+        if (m_msix)
+            pci::msix_set_masked(m_table, m_entry, true);
+        else
+            pci::msi_disable(*config, m_function.address, m_function.msi);
+    }
+    g_by_vector[m_vector] = nullptr;
+    arch::free_device_vector(m_vector);
+    this->~DeviceInterrupt();
+    heap_free(this);
+}
+
+} // namespace capos::kernel
