@@ -102,7 +102,8 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
             log_warn("boot: irqoff wants a bound in microseconds, not '{}'", *bound);
     }
 
-    ring_init();
+    Scheduler::init();
+    ring_init(); // after Scheduler::init: gives each CPU's state its scratch
     if (auto path = command_line.value("ring")) {
         if (*path == "general") {
             ring_general_path_only();
@@ -112,7 +113,6 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
         }
     }
 
-    Scheduler::init();
     reclaim_start();
     TimedAnswer::start();
     arch::syscall_init();
@@ -137,6 +137,7 @@ const BootInfo& boot_info() {
 extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
     arch::console_init();
     arch::early_init();
+    Scheduler::boot_cpu_init();
     g_cycles_per_microsecond = arch::calibrate_cycles_per_microsecond();
     log_start_clock(g_cycles_per_microsecond);
     stage_clock::calibrate();

@@ -190,6 +190,11 @@ void cpu_start_finish();
 // The index of the CPU running this (0: the boot CPU). Inline
 // (arch_inline.h): the scheduler and the kernel lock read it on every call.
 inline uint32_t current_cpu_index();
+// A pointer the generic kernel keeps per CPU (the scheduler's state of the
+// CPU), in the per-CPU area every kernel entry touches anyway; null until
+// set on that CPU.
+inline void* cpu_local();
+inline void set_cpu_local(void* local);
 
 // Starts a periodic timer interrupt at `hz` on this CPU that calls
 // handle_timer_tick(). Needs interrupt_controllers_init and the calibrated

@@ -1,6 +1,7 @@
 #include "kernel/object/device_interrupt.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/layout.h"
@@ -14,7 +15,7 @@ namespace {
 
 // The object each device vector belongs to (null: none, an interrupt there
 // is a stale one and has no handler).
-DeviceInterrupt* g_by_vector[256];
+CAPOS_LARGE_BSS DeviceInterrupt* g_by_vector[256];
 
 // MSI-X tables mapped so far (map_mmio's mappings stay): one mapping per
 // table, however many objects use its entries.
@@ -23,7 +24,7 @@ struct MappedTable {
     uint64_t length = 0;
     uint64_t address = 0;
 };
-MappedTable g_tables[32];
+CAPOS_LARGE_BSS MappedTable g_tables[32];
 
 Result<volatile uint32_t*, DeviceInterruptError> map_table(uint64_t physical, uint64_t length) {
     for (const MappedTable& table : g_tables) {

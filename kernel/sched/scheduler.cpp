@@ -37,7 +37,13 @@ uint64_t deadline_after_ns(uint64_t ns) {
 uint64_t Scheduler::threads_run(uint32_t cpu) {
     g_kernel_lock.assert_held();
     VERIFY(cpu < max_cpus);
-    return __atomic_load_n(&s_cpus[cpu].threads_run, __ATOMIC_RELAXED);
+    return s_cpus[cpu] ? __atomic_load_n(&s_cpus[cpu]->threads_run, __ATOMIC_RELAXED) : 0;
+}
+
+void Scheduler::boot_cpu_init() {
+    g_kernel_lock.assert_held();
+    s_cpus[0] = &s_boot_cpu;
+    arch::set_cpu_local(&s_boot_cpu);
 }
 
 void Scheduler::init() {
@@ -46,11 +52,17 @@ void Scheduler::init() {
     for (size_t i = 0; i < cpu_count(); ++i) {
         if (!cpu_record(i).online)
             continue;
+        if (i != 0) {
+            auto memory = heap_allocate(sizeof(CpuSchedule));
+            if (memory.is_error())
+                panic("scheduler: no memory for CPU {}", i);
+            s_cpus[i] = new (memory.value()) CpuSchedule();
+        }
         auto idle = Thread::create(nullptr, idle_loop, nullptr);
         if (idle.is_error())
             panic("scheduler: no memory for the idle threads");
-        s_cpus[i].idle = idle.release_value().leak();
-        s_cpus[i].idle->m_cpu = uint32_t(i);
+        s_cpus[i]->idle = idle.release_value().leak();
+        s_cpus[i]->idle->m_cpu = uint32_t(i);
     }
     arch::set_interrupt_handler(arch::ipi_vector_reschedule, on_reschedule);
 }
@@ -61,7 +73,7 @@ void Scheduler::init() {
 void Scheduler::enqueue(Thread* t, uint32_t cpu, bool first) {
     t->m_state = Thread::State::Ready;
     t->m_cpu = cpu;
-    CpuSchedule& target = s_cpus[cpu];
+    CpuSchedule& target = schedule_of(cpu);
     if (first)
         target.ready.push_front(*t);
     else
@@ -76,9 +88,17 @@ void Scheduler::enqueue(Thread* t, uint32_t cpu, bool first) {
     }
 }
 
+CpuSchedule& Scheduler::schedule_of(uint32_t cpu) {
+    // This CPU's through its per-CPU area: the table is on a page of its own.
+    if (cpu == arch::current_cpu_index())
+        return here();
+    VERIFY(cpu < max_cpus && s_cpus[cpu]);
+    return *s_cpus[cpu];
+}
+
 bool Scheduler::idle_now(uint32_t cpu) {
-    const CpuSchedule& c = s_cpus[cpu];
-    return c.joined && c.running == c.idle && c.ready.empty();
+    const CpuSchedule* c = cpu == arch::current_cpu_index() ? &here() : s_cpus[cpu];
+    return c && c->joined && c->running == c->idle && c->ready.empty();
 }
 
 void Scheduler::place(Thread* t) {
@@ -101,14 +121,14 @@ Thread* Scheduler::steal(uint32_t cpu) {
     size_t longest = 0;
     uint32_t victim = cpu;
     for (uint32_t i = 0; i < cpu_count(); ++i) {
-        if (i != cpu && s_cpus[i].ready.size() > longest) {
-            longest = s_cpus[i].ready.size();
+        if (i != cpu && s_cpus[i] && s_cpus[i]->ready.size() > longest) {
+            longest = s_cpus[i]->ready.size();
             victim = i;
         }
     }
     if (longest == 0)
         return nullptr;
-    auto& queue = s_cpus[victim].ready;
+    auto& queue = s_cpus[victim]->ready;
     Thread* t = nullptr;
     for (Thread& candidate : queue) {
         if (!candidate.m_pinned)
@@ -128,7 +148,7 @@ void Scheduler::make_ready(RefPtr<Thread> thread) {
 
 void Scheduler::switch_to_next() {
     uint32_t cpu = arch::current_cpu_index();
-    CpuSchedule& self = s_cpus[cpu];
+    CpuSchedule& self = here();
     Thread* previous = self.running;
     Thread* next = self.ready.pop_front();
     if (!next)
@@ -176,15 +196,16 @@ void Scheduler::finish_switch() {
 void Scheduler::run() {
     g_kernel_lock.assert_held();
     uint32_t cpu = arch::current_cpu_index();
-    CpuSchedule& self = s_cpus[cpu];
-    VERIFY(self.idle != nullptr);
+    VERIFY(cpu < max_cpus && s_cpus[cpu] && s_cpus[cpu]->idle);
+    arch::set_cpu_local(s_cpus[cpu]);
+    CpuSchedule& self = here();
     self.running = nullptr;
     self.joined = true;
     if (cpu == 0) {
         // The others wait for this (cpus.cpp) halted: wake them.
         __atomic_store_n(&s_started, true, __ATOMIC_RELEASE);
         for (uint32_t i = 1; i < cpu_count(); ++i) {
-            if (s_cpus[i].idle)
+            if (s_cpus[i])
                 (void)arch::send_ipi(cpu_record(i).interrupt_id, arch::ipi_vector_reschedule);
         }
     }
@@ -302,6 +323,8 @@ void Scheduler::tick() {
 // Another CPU queued work here while this one was idle.
 void Scheduler::on_reschedule(uint8_t) {
     g_kernel_lock.assert_held();
+    if (!arch::cpu_local())
+        return; // a CPU that has not joined yet (it looks at started())
     CpuSchedule& self = here();
     if (self.joined && self.running == self.idle)
         yield();

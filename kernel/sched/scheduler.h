@@ -19,6 +19,7 @@
 
 #include "kernel/arch/arch.h"
 #include "kernel/lib/kernel_lock.h"
+#include "kernel/lib/sections.h"
 #include "kernel/object/thread.h"
 
 namespace capos::kernel {
@@ -62,8 +63,11 @@ class Scheduler {
 public:
     static constexpr size_t max_cpus = 64;
 
-    // Creates an idle thread for every CPU. Call once before anything is made
-    // ready, after cpus_init.
+    // Gives the boot CPU its scheduling state, first thing after the per-CPU
+    // area is set up (preemption points and current() work from there on).
+    static void boot_cpu_init();
+    // Creates the state and an idle thread of every CPU. Call once before
+    // anything is made ready, after cpus_init.
     static void init();
     // Switches this CPU from its boot context to the first ready thread (or
     // its idle thread); the boot context is abandoned. The boot CPU calls it
@@ -128,9 +132,9 @@ public:
     // resumes on the same CPU, where its call's buffers are.
     static void set_call_scratch_buffers(uint32_t cpu, void* first, void* second) {
         g_kernel_lock.assert_held();
-        VERIFY(cpu < max_cpus);
-        s_cpus[cpu].call_scratch.parts[0] = first;
-        s_cpus[cpu].call_scratch.parts[1] = second;
+        VERIFY(cpu < max_cpus && s_cpus[cpu]);
+        s_cpus[cpu]->call_scratch.parts[0] = first;
+        s_cpus[cpu]->call_scratch.parts[1] = second;
     }
     static void* call_scratch_buffer(int part) {
         g_kernel_lock.assert_held();
@@ -148,9 +152,14 @@ public:
     static void finish_switch();
 
 private:
-    static inline CpuSchedule s_cpus[max_cpus] CAPOS_GUARDED_BY(g_kernel_lock);
+    // Each CPU's, by index (null for a CPU that is not online); the boot
+    // CPU's is a small object beside the kernel's other hot data (a page
+    // touched after every address-space switch), the others' come from the
+    // heap. A CPU reaches its own through its per-CPU area (arch::cpu_local).
+    CAPOS_LARGE_BSS static inline CpuSchedule* s_cpus[max_cpus] CAPOS_GUARDED_BY(g_kernel_lock);
+    static inline CpuSchedule s_boot_cpu CAPOS_GUARDED_BY(g_kernel_lock);
     static CpuSchedule& here() CAPOS_REQUIRES(g_kernel_lock) {
-        return s_cpus[arch::current_cpu_index()];
+        return *static_cast<CpuSchedule*>(arch::cpu_local());
     }
     static inline bool s_started = false;
 
@@ -167,6 +176,7 @@ private:
         CAPOS_REQUIRES(g_kernel_lock);
     static void place(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static bool idle_now(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
+    static CpuSchedule& schedule_of(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static Thread* steal(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static void unblock(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static void switch_to_next() CAPOS_REQUIRES(g_kernel_lock);

@@ -130,7 +130,7 @@ void mask_legacy_pics() {
 // One nobody registered is counted: without the acknowledgement its
 // in-service bit would hold off every interrupt of its priority and below.
 CAPOS_LARGE_BSS InterruptHandler g_handlers[256];
-bool g_device_vector_taken[device_vector_last - device_vector_first + 1];
+CAPOS_LARGE_BSS bool g_device_vector_taken[device_vector_last - device_vector_first + 1];
 uint32_t g_boot_apic_id = 0;
 
 void on_local_apic_vector(uint8_t vector) {

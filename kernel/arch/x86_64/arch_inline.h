@@ -9,8 +9,10 @@
 namespace capos::kernel::x86 {
 // Set once protections are enabled: whether user copies must open SMAP.
 extern bool smap_enabled;
-// Where the per-CPU area (percpu.h) keeps the CPU's index.
+// Where the per-CPU area (percpu.h) keeps the CPU's index and the generic
+// kernel's pointer.
 inline constexpr unsigned cpu_index_offset = 24;
+inline constexpr unsigned cpu_local_offset = 32;
 } // namespace capos::kernel::x86
 
 namespace capos::kernel::arch {
@@ -19,6 +21,16 @@ inline uint32_t current_cpu_index() {
     uint32_t index;
     asm volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(x86::cpu_index_offset));
     return index;
+}
+
+inline void* cpu_local() {
+    void* local;
+    asm volatile("movq %%gs:%c1, %0" : "=r"(local) : "i"(x86::cpu_local_offset));
+    return local;
+}
+
+inline void set_cpu_local(void* local) {
+    asm volatile("movq %0, %%gs:%c1" ::"r"(local), "i"(x86::cpu_local_offset) : "memory");
 }
 
 inline uint64_t read_cycle_counter() {

@@ -17,11 +17,14 @@ struct Cpu {
     uint64_t user_rsp;     // %gs:16, scratch for the system-call entry
     uint32_t index;        // 0 for the boot CPU, then in start order
     uint32_t apic_id;
-    CpuTables tables; // this CPU's GDT and task state
+    void* kernel_local;   // %gs:32, the generic kernel's (arch::cpu_local)
+    uint64_t loaded_root; // the page tables loaded here (tlb.cpp)
+    CpuTables tables;     // this CPU's GDT and task state
 };
 static_assert(offsetof(Cpu, kernel_stack) == 8);
 static_assert(offsetof(Cpu, user_rsp) == 16);
 static_assert(offsetof(Cpu, index) == cpu_index_offset);
+static_assert(offsetof(Cpu, kernel_local) == cpu_local_offset);
 
 inline Cpu& this_cpu() {
     Cpu* cpu;

@@ -3,6 +3,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/lib/log.h"
+#include "kernel/lib/sections.h"
 
 namespace capos::kernel::x86 {
 
@@ -27,11 +28,15 @@ struct alignas(64) Request {
     uint32_t pending = 0; // set by the asker, cleared by the CPU once done
 };
 
-Request g_requests[max_cpus];
-uint64_t g_loaded_root[max_cpus]; // what each CPU has loaded
-uint32_t g_apic_ids[max_cpus];
-bool g_ready[max_cpus];
-uint32_t g_cpu_limit = 0; // one past the highest index that is ready
+// Cold: touched by shootdowns only (what every address-space switch
+// touches is in the per-CPU area: Cpu::loaded_root).
+CAPOS_LARGE_BSS Request g_requests[max_cpus];
+CAPOS_LARGE_BSS Cpu* g_cpu_areas[max_cpus]; // set once each CPU is ready
+uint32_t g_cpu_limit = 0;                   // one past the highest index that is ready
+
+uint64_t loaded_root_of(uint32_t index) {
+    return __atomic_load_n(&g_cpu_areas[index]->loaded_root, __ATOMIC_ACQUIRE);
+}
 
 void flush_here(uint64_t first, uint64_t pages, bool kernel_half) {
     if (pages <= page_flush_limit) {
@@ -62,7 +67,7 @@ void ask(uint32_t index, const Request& request) {
     slot.kernel_half = request.kernel_half;
     slot.kind = request.kind;
     __atomic_store_n(&slot.pending, 1u, __ATOMIC_RELEASE);
-    VERIFY(arch::send_ipi(g_apic_ids[index], arch::ipi_vector_tlb));
+    VERIFY(arch::send_ipi(g_cpu_areas[index]->apic_id, arch::ipi_vector_tlb));
 }
 
 void wait_for_answers(const bool* asked) {
@@ -78,17 +83,18 @@ void wait_for_answers(const bool* asked) {
 
 void load_root(uint64_t root) {
     write_cr3(root);
-    __atomic_store_n(&g_loaded_root[arch::current_cpu_index()], root, __ATOMIC_RELEASE);
+    __atomic_store_n(&this_cpu().loaded_root, root, __ATOMIC_RELEASE);
 }
 
 void tlb_cpu_ready() {
-    uint32_t index = arch::current_cpu_index();
+    Cpu& cpu = this_cpu();
+    uint32_t index = cpu.index;
     VERIFY(index < max_cpus);
     if (index == 0)
         arch::set_interrupt_handler(arch::ipi_vector_tlb, on_shootdown);
-    g_apic_ids[index] = arch::this_cpu_interrupt_id();
-    __atomic_store_n(&g_loaded_root[index], read_cr3() & address_mask, __ATOMIC_RELEASE);
-    __atomic_store_n(&g_ready[index], true, __ATOMIC_RELEASE);
+    cpu.apic_id = arch::this_cpu_interrupt_id();
+    __atomic_store_n(&cpu.loaded_root, read_cr3() & address_mask, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_cpu_areas[index], &cpu, __ATOMIC_RELEASE);
     if (index + 1 > __atomic_load_n(&g_cpu_limit, __ATOMIC_RELAXED))
         __atomic_store_n(&g_cpu_limit, index + 1, __ATOMIC_RELEASE);
 }
@@ -106,9 +112,9 @@ void shootdown(uint64_t root, bool kernel_half, uint64_t first, uint64_t pages) 
                     .kernel_half = kernel_half,
                     .kind = Kind::Flush};
     for (uint32_t i = 0; i < limit; ++i) {
-        if (i == self || !__atomic_load_n(&g_ready[i], __ATOMIC_ACQUIRE))
+        if (i == self || !__atomic_load_n(&g_cpu_areas[i], __ATOMIC_ACQUIRE))
             continue;
-        if (!kernel_half && __atomic_load_n(&g_loaded_root[i], __ATOMIC_ACQUIRE) != root)
+        if (!kernel_half && loaded_root_of(i) != root)
             continue;
         ask(i, request);
         asked[i] = any = true;
@@ -124,8 +130,8 @@ void shootdown_unload(uint64_t root, uint64_t replacement) {
     bool any = false;
     Request request{.root = root, .replacement = replacement, .kind = Kind::Unload};
     for (uint32_t i = 0; i < limit; ++i) {
-        if (i == self || !__atomic_load_n(&g_ready[i], __ATOMIC_ACQUIRE) ||
-            __atomic_load_n(&g_loaded_root[i], __ATOMIC_ACQUIRE) != root)
+        if (i == self || !__atomic_load_n(&g_cpu_areas[i], __ATOMIC_ACQUIRE) ||
+            loaded_root_of(i) != root)
             continue;
         ask(i, request);
         asked[i] = any = true;
