@@ -63,13 +63,8 @@ const char* to_string(DeviceInterruptError error) {
     return "?";
 }
 
-Result<RefPtr<DeviceInterrupt>, DeviceInterruptError>
-DeviceInterrupt::create_msi(const pci::Function& function) {
-    pci::ConfigAccess* config = pci_config();
-    if (!config)
-        return Err{DeviceInterruptError::NoConfigAccess};
-    if (!function.has_msi)
-        return Err{DeviceInterruptError::NoMessageSignalling};
+Result<DeviceInterrupt*, DeviceInterruptError>
+DeviceInterrupt::create(const pci::Function& function) {
     auto vector = arch::allocate_device_vector(on_vector);
     if (!vector)
         return Err{DeviceInterruptError::NoVector};
@@ -80,7 +75,18 @@ DeviceInterrupt::create_msi(const pci::Function& function) {
     }
     auto* object = new (memory.value()) DeviceInterrupt(function, *vector);
     g_by_vector[*vector] = object;
-    arch::MessageSignal message = arch::device_vector_message(*vector);
+    return object;
+}
+
+Result<RefPtr<DeviceInterrupt>, DeviceInterruptError>
+DeviceInterrupt::create_msi(const pci::Function& function) {
+    pci::ConfigAccess* config = pci_config();
+    if (!config)
+        return Err{DeviceInterruptError::NoConfigAccess};
+    if (!function.has_msi)
+        return Err{DeviceInterruptError::NoMessageSignalling};
+    DeviceInterrupt* object = TRY(create(function));
+    arch::MessageSignal message = arch::device_vector_message(object->m_vector);
     // The boot CPU's message address is below 4 GiB: every function takes it.
     VERIFY(pci::msi_enable(*config, function.address, function.msi, message.address, message.data));
     return RefPtr<DeviceInterrupt>::adopt(object);
@@ -103,20 +109,11 @@ DeviceInterrupt::create_msix(const pci::Function& function, uint16_t entry) {
         length > bar.size - msix.table_offset)
         return Err{DeviceInterruptError::TableNotMapped};
     volatile uint32_t* table = TRY(map_table(bar.address + msix.table_offset, length));
-    auto vector = arch::allocate_device_vector(on_vector);
-    if (!vector)
-        return Err{DeviceInterruptError::NoVector};
-    auto memory = heap_allocate(sizeof(DeviceInterrupt));
-    if (memory.is_error()) {
-        arch::free_device_vector(*vector);
-        return Err{DeviceInterruptError::OutOfMemory};
-    }
-    auto* object = new (memory.value()) DeviceInterrupt(function, *vector);
+    DeviceInterrupt* object = TRY(create(function));
     object->m_msix = true;
     object->m_entry = entry;
     object->m_table = table;
-    g_by_vector[*vector] = object;
-    arch::MessageSignal message = arch::device_vector_message(*vector);
+    arch::MessageSignal message = arch::device_vector_message(object->m_vector);
     pci::msix_write_entry(table, entry, message.address, message.data, false);
     pci::msix_set_control(*config, function.address, msix, true, false);
     return RefPtr<DeviceInterrupt>::adopt(object);

@@ -55,6 +55,8 @@ private:
     DeviceInterrupt(const pci::Function& function, uint8_t vector)
         : KernelObject(object_type), m_function(function), m_vector(vector) {}
     void destroy() override;
+    // An object with a vector of its own, not yet signalled by the function.
+    static Result<DeviceInterrupt*, DeviceInterruptError> create(const pci::Function& function);
     static void on_vector(uint8_t vector);
 
     pci::Function m_function;
