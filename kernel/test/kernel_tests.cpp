@@ -447,8 +447,8 @@ uint64_t wait_for_count(const DeviceInterrupt& interrupt, uint64_t seen) {
 // goes into its status, 0x24) and lowers it when 0x64 is: each raise must
 // arrive once on the vector given it, and the status say why. MSI-X: entry 0
 // of the e1000e's table (q35's NIC, 8086:10d3) takes an interrupt the NIC is
-// made to send; masked, the next one waits until the entry is unmasked. A vector whose object is gone takes a stale
-// interrupt as unexpected, and nothing else happens.
+// made to send; masked, the next one waits until the entry is unmasked. A vector whose object is
+// gone takes a stale interrupt as unexpected, and nothing else happens.
 void test_device_interrupts(TestContext& t) {
     const pci::Function* edu = find_function(0x1234, 0x11e8);
     if (!edu) {
