@@ -71,7 +71,13 @@ void port_write16(uint16_t port, uint16_t value);
 uint32_t port_read32(uint16_t port);
 void port_write32(uint16_t port, uint32_t value);
 
+// Stops this CPU for good, and every other one first (a non-maskable
+// interrupt each: one spinning with interrupts off stops too), so that
+// nothing runs on after a panic or a power-off that did not happen.
 [[noreturn]] void halt_forever();
+// Only the others (the panic path, before it prints): returns how many of
+// the CPUs started said they stopped (each within a second).
+size_t stop_other_cpus();
 
 // Resets the machine: the chipset's reset control register, then the
 // keyboard controller, then a triple fault. Never returns.

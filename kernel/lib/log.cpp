@@ -133,7 +133,10 @@ void print_stack_trace(uint64_t frame_pointer) {
         arch::exit_machine(abi::ExitCode::Panic);
     }
     g_in_panic = true;
+    size_t stopped = arch::stop_other_cpus();
     emergency_print("PANIC: {}", message);
+    if (stopped > 0)
+        emergency_print("panic: {} other CPUs stopped", stopped);
     print_stack_trace(reinterpret_cast<uint64_t>(__builtin_frame_address(0)));
     arch::exit_machine(abi::ExitCode::Panic);
 }

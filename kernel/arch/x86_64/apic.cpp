@@ -29,7 +29,10 @@
 
 namespace capos::kernel::x86 {
 void set_handler(uint8_t vector, arch::InterruptHandler handler);
-}
+bool g_stopping = false;     // stop_other_cpus asked every other CPU to stop
+uint32_t g_stopped = 0;      // ... and so many said they did
+uint32_t g_cpus_started = 0; // CPUs started besides the boot CPU (smp.cpp)
+} // namespace capos::kernel::x86
 
 namespace capos::kernel::arch {
 
@@ -405,6 +408,22 @@ MessageSignal device_vector_message(uint8_t vector) {
     auto message = apic::msi_message(g_boot_apic_id, vector);
     VERIFY(message.has_value());
     return {message->address, message->data};
+}
+
+size_t stop_other_cpus() {
+    // Before the local APIC is set up no other CPU runs.
+    if (!g_local.x2apic && g_local.mmio == nullptr)
+        return 0;
+    if (__atomic_exchange_n(&x86::g_stopping, true, __ATOMIC_ACQ_REL))
+        return __atomic_load_n(&x86::g_stopped, __ATOMIC_ACQUIRE); // asked already
+    (void)x86::apic_send(
+        {.mode = apic::DeliveryMode::Nmi, .shorthand = apic::Shorthand::AllExcludingSelf});
+    uint32_t others = __atomic_load_n(&x86::g_cpus_started, __ATOMIC_ACQUIRE);
+    uint64_t start = read_cycle_counter();
+    while (__atomic_load_n(&x86::g_stopped, __ATOMIC_ACQUIRE) < others &&
+           read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
+        __builtin_ia32_pause();
+    return __atomic_load_n(&x86::g_stopped, __ATOMIC_ACQUIRE);
 }
 
 void open_interrupt_window() CAPOS_NO_THREAD_SAFETY_ANALYSIS {

@@ -171,6 +171,7 @@ void reset_machine() {
 }
 
 void halt_forever() {
+    stop_other_cpus();
     for (;;)
         asm volatile("cli; hlt");
 }

@@ -188,7 +188,17 @@ struct InterruptsOffStretch {
 
 } // namespace
 
+extern bool g_stopping;
+extern uint32_t g_stopped;
+
 extern "C" void interrupt_dispatch(TrapFrame* frame) {
+    // Another CPU stops the machine (arch::stop_other_cpus): this one halts
+    // where it is, before taking any lock.
+    if ((frame->vector & 0xFF) == 2 && __atomic_load_n(&g_stopping, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&g_stopped, 1u, __ATOMIC_RELEASE);
+        for (;;)
+            asm volatile("cli; hlt");
+    }
     InterruptsOffStretch stretch(*frame);
     uint64_t vector = frame->vector & 0xFF;
     if (vector < 32) {

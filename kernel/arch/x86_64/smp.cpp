@@ -29,6 +29,10 @@ namespace capos::kernel::x86 {
 void idt_load();
 }
 
+namespace capos::kernel::x86 {
+extern uint32_t g_cpus_started;
+}
+
 namespace capos::kernel::arch {
 
 namespace {
@@ -109,6 +113,7 @@ bool wait_started(const Launch& launch, uint64_t us) {
     x86::local_apic_enable_this_cpu();
     cpu.apic_id = x86::local_apic_id();
     x86::tlb_cpu_ready();
+    __atomic_fetch_add(&x86::g_cpus_started, 1u, __ATOMIC_RELEASE);
     __atomic_store_n(&launch->started, true, __ATOMIC_RELEASE);
     // `launch` is gone from here on.
     start.entry(start.argument);
