@@ -64,6 +64,10 @@ uint64_t calibrate_cycles_per_microsecond();
 // machine without it.
 void debug_exit(abi::ExitCode code);
 
+// Whether the machine is QEMU's (the hypervisor leaf names TCG or KVM): the
+// power-off fallback without ACPI writes QEMU's PM1a control port only then.
+bool machine_is_qemu();
+
 // Port I/O, for the firmware's registers (ACPI's PM1 control and reset).
 void port_write8(uint16_t port, uint8_t value);
 void port_write16(uint16_t port, uint16_t value);

@@ -217,6 +217,10 @@ void read_hpet(std::span<const uint8_t> bytes) {
 
 void acpi_init(const BootInfo& boot) {
     AcpiPlatform& p = g_platform;
+    if (CommandLine(boot.command_line).value("acpi") == "off") {
+        log_warn("acpi: off (acpi=off): no tables read (one CPU, legacy power-off and reset)");
+        return;
+    }
     std::optional<acpi::Rsdp> rsdp = find_rsdp(boot);
     if (!rsdp) {
         log_warn("acpi: no RSDP: no ACPI tables (one CPU, legacy power-off and reset)");
@@ -271,6 +275,9 @@ namespace {
 // About two seconds (by a guessed clock rate before the clock is
 // calibrated), after which a power-off or reset that was asked for has not
 // happened.
+constexpr uint16_t qemu_pm1a_control = 0x604;
+constexpr uint16_t qemu_s5_type = 0;
+
 void wait_a_moment() {
     uint64_t per_us = clock::g_cycles_per_microsecond != 0 ? clock::g_cycles_per_microsecond : 1000;
     uint64_t start = arch::read_cycle_counter();
@@ -300,10 +307,20 @@ void power_off() {
             arch::port_write16(
                 uint16_t(f.pm1b_control),
                 uint16_t(p.s5_type.b << acpi::pm1_sleep_type_shift | acpi::pm1_sleep_enable));
+        // The chipset may take a moment to act (QEMU acts at its main
+        // loop's next turn): only after two seconds is it taken not to.
+        wait_a_moment();
+        log_warn("acpi: S5 did not power off");
     }
-    // The chipset may take a moment to act (QEMU acts at its main loop's
-    // next turn): only after two seconds is it taken not to.
-    wait_a_moment();
+    // The legacy fallback, on QEMU only (a port write elsewhere could do
+    // anything): its PM1a control register where SeaBIOS and OVMF put it,
+    // and the \_S5 sleep type of QEMU's own tables (0).
+    if (arch::machine_is_qemu()) {
+        log_info("system: powering off through QEMU's PM1a control (0x604 <- S5) without ACPI");
+        arch::port_write16(qemu_pm1a_control, uint16_t(qemu_s5_type << acpi::pm1_sleep_type_shift |
+                                                       acpi::pm1_sleep_enable));
+        wait_a_moment();
+    }
     log_error("system: the machine did not power off; stopping the CPU");
     arch::halt_forever();
 }

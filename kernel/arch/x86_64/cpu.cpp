@@ -67,6 +67,18 @@ bool rdrand(uint64_t& value) {
 
 } // namespace
 
+bool machine_is_qemu() {
+    if ((x86::cpuid(1).ecx & (1u << 31)) == 0) // no hypervisor
+        return false;
+    x86::CpuidResult leaf = x86::cpuid(0x40000000);
+    char vendor[13] = {};
+    __builtin_memcpy(vendor, &leaf.ebx, 4);
+    __builtin_memcpy(vendor + 4, &leaf.ecx, 4);
+    __builtin_memcpy(vendor + 8, &leaf.edx, 4);
+    std::string_view name(vendor);
+    return name == "TCGTCGTCGTCG" || name == "KVMKVMKVM";
+}
+
 bool hardware_entropy(uint64_t* out, size_t words) {
     bool has_rdseed = x86::cpuid(0).eax >= 7 && (x86::cpuid(7, 0).ebx & (1u << 18));
     bool has_rdrand = (x86::cpuid(1).ecx & (1u << 30)) != 0;
