@@ -168,6 +168,10 @@ struct CpuInfo {
   idlePerMille @4 :UInt32;
   # The share of its time online spent halted with nothing to run, in
   # thousandths.
+
+  runningProcess @5 :UInt32;
+  # The id of the process whose thread it runs now (the caller's, on the
+  # CPU that answers); 0 when it is idle or runs a kernel thread.
 }
 
 enum ProcessState {

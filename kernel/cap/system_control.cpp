@@ -84,6 +84,8 @@ public:
             info.set_apic_id(cpu.interrupt_id);
             info.set_online(online);
             info.set_threads_run(Scheduler::threads_run(uint32_t(i)));
+            const Thread* running = Scheduler::running_on(uint32_t(i));
+            info.set_running_process(running && running->process() ? running->process()->id() : 0);
             uint64_t idle = cpu_idle_cycles(cpu, now);
             uint64_t span = online && now > cpu.online_at ? now - cpu.online_at : 0;
             info.set_idle_per_mille(span == 0 ? 0

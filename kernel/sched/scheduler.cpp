@@ -40,6 +40,13 @@ uint64_t Scheduler::threads_run(uint32_t cpu) {
     return s_cpus[cpu] ? __atomic_load_n(&s_cpus[cpu]->threads_run, __ATOMIC_RELAXED) : 0;
 }
 
+const Thread* Scheduler::running_on(uint32_t cpu) {
+    g_kernel_lock.assert_held();
+    VERIFY(cpu < max_cpus);
+    const CpuSchedule* c = s_cpus[cpu];
+    return c && c->joined && c->running != c->idle ? c->running : nullptr;
+}
+
 void Scheduler::boot_cpu_init() {
     g_kernel_lock.assert_held();
     s_cpus[0] = &s_boot_cpu;

@@ -81,6 +81,9 @@ public:
     }
     // Switches to a thread other than the idle one on `cpu` since boot.
     static uint64_t threads_run(uint32_t cpu);
+    // The thread `cpu` runs now (its idle thread when idle; null before it
+    // joined).
+    static const Thread* running_on(uint32_t cpu);
     // Queues a ready thread; takes a reference while it is queued or running.
     static void make_ready(RefPtr<Thread> thread);
     // Gives the CPU to the next ready thread, if any; the caller stays ready.

@@ -1703,7 +1703,7 @@ private:
             say(Line("shell: cpus: ").add(capos::rt::call_error_text(listed.error())).view());
             return;
         }
-        say("  cpu  apic  state      threads   idle");
+        say("  cpu  apic  state      threads   idle  running");
         for (auto cpu : listed.value().cpus()) {
             Line line;
             pad(line, 5, Line().udec(cpu.index()).view());
@@ -1712,6 +1712,10 @@ private:
             pad(line, 11, Line().udec(cpu.threads_run()).view());
             pad(line, 7, Line().tenths(cpu.idle_per_mille()).view());
             line.add('%');
+            if (cpu.running_process() != 0)
+                pad(line, 9, Line().udec(cpu.running_process()).view());
+            else
+                pad(line, 9, "-");
             say(line.view());
         }
     }
