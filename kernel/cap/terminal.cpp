@@ -37,8 +37,8 @@ static_assert(term::LineEditor::max_line_bytes == TerminalSession::max_line,
 constexpr manifest::LimitText start_rule{"initial and insert: printable text of at most ",
                                          TerminalSession::max_line, " bytes together"};
 
-// Bytes from the interrupt to the thread. Both sides run with interrupts
-// off (one CPU), so plain indices suffice.
+// Bytes from the interrupt to the thread. Both sides run under the kernel
+// lock (the console's interrupt takes it too), so plain indices suffice.
 constexpr uint32_t input_capacity = 4096;
 CAPOS_LARGE_BSS uint8_t g_input[input_capacity];
 uint32_t g_input_head = 0; // next byte to read

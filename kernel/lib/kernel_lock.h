@@ -13,9 +13,10 @@
 //   an interrupt window's period).
 //
 // So a CPU with interrupts on never holds it, and kernel code runs on one
-// CPU at a time, as it did on one CPU, while user code runs on all of them. A CPU waiting for it
-// spins with interrupts off and meanwhile serves the TLB shootdowns the holder asks of it (the
-// holder waits for them with the lock held).
+// CPU at a time, as it did on one CPU, while user code runs on all of them.
+// A CPU waiting for it spins with interrupts off and meanwhile serves the TLB
+// shootdowns the holder asks of it (the holder waits for them with the lock
+// held).
 #pragma once
 
 #include "kernel/arch/arch.h"
