@@ -129,7 +129,8 @@ void DeviceInterrupt::on_vector(uint8_t vector) {
 }
 
 uint64_t DeviceInterrupt::wait(uint64_t seen, uint64_t deadline_us) {
-    VERIFY(m_waiter == nullptr);
+    if (m_waiter != nullptr)
+        return count(); // one waiter at a time: a second does not wait
     while (count() <= seen) {
         m_waiter = Scheduler::current();
         bool woken = Scheduler::block(deadline_us);

@@ -45,7 +45,8 @@ public:
     // Interrupts taken so far.
     uint64_t count() const { return __atomic_load_n(&m_count, __ATOMIC_ACQUIRE); }
     // Waits until count() is past `seen`, or until uptime reaches
-    // `deadline_us`; returns count(). One waiter at a time.
+    // `deadline_us`; returns count(). One waiter at a time: while one waits,
+    // another call returns count() at once.
     uint64_t wait(uint64_t seen, uint64_t deadline_us);
     // MSI-X only: the entry's mask bit, as the table holds it now.
     bool masked() const;

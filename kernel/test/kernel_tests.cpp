@@ -294,6 +294,22 @@ uint64_t test_interrupts_of(const CpuRecord& cpu) {
     return __atomic_load_n(&cpu.test_interrupts, __ATOMIC_ACQUIRE);
 }
 
+// Sends `cpu` a test interrupt that runs call(argument) there (none when
+// null) and waits until it is counted (a second at most); false when it was
+// not.
+bool run_on_cpu(CpuRecord& cpu, void (*call)(void*), void* argument) {
+    uint64_t before = test_interrupts_of(cpu);
+    cpu.test_argument = argument;
+    __atomic_store_n(&cpu.test_call, call, __ATOMIC_RELEASE);
+    if (!arch::send_ipi(cpu.interrupt_id, arch::ipi_vector_test))
+        return false;
+    uint64_t start = arch::read_cycle_counter();
+    while (test_interrupts_of(cpu) == before &&
+           arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
+        __builtin_ia32_pause();
+    return test_interrupts_of(cpu) != before;
+}
+
 // Interprocessor interrupts to this CPU, by shorthand and by its id, arrive
 // once each; a vector without a handler is acknowledged and counted (were it
 // not acknowledged, the next test interrupt, of the same priority class,
@@ -324,12 +340,7 @@ void test_interrupts(TestContext& t) {
         if (!other.online)
             continue;
         uint64_t other_before = test_interrupts_of(other);
-        CHECK(arch::send_ipi(other.interrupt_id, arch::ipi_vector_test));
-        // Bounded: a second of cycles.
-        uint64_t start = arch::read_cycle_counter();
-        while (test_interrupts_of(other) == other_before &&
-               arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
-            __builtin_ia32_pause();
+        CHECK(run_on_cpu(other, nullptr, nullptr));
         CHECK(test_interrupts_of(other) == other_before + 1);
         reached += test_interrupts_of(other) == other_before + 1;
     }
@@ -341,21 +352,6 @@ void test_interrupts(TestContext& t) {
         if (auto route = arch::isa_route_state(irq))
             CHECK(route->masked);
     }
-}
-
-// Runs call(argument) on `cpu` from its test interrupt and waits (a second
-// at most); false when it did not run.
-bool run_on_cpu(CpuRecord& cpu, void (*call)(void*), void* argument) {
-    uint64_t before = test_interrupts_of(cpu);
-    cpu.test_argument = argument;
-    __atomic_store_n(&cpu.test_call, call, __ATOMIC_RELEASE);
-    if (!arch::send_ipi(cpu.interrupt_id, arch::ipi_vector_test))
-        return false;
-    uint64_t start = arch::read_cycle_counter();
-    while (test_interrupts_of(cpu) == before &&
-           arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
-        __builtin_ia32_pause();
-    return test_interrupts_of(cpu) != before;
 }
 
 // What CPU 1 does for test_tlb_shootdown.
