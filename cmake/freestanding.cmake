@@ -27,10 +27,11 @@ set(CAPOS_FREESTANDING_FLAGS
 # call and return it keeps costs TCG a jump-cache lookup), a section per
 # function (so that the linker can place the hot ones together:
 # kernel/CMakeLists.txt), higher-half code model, no red zone (interrupts use
-# the stack), and no SSE state, so interrupt entry never has to save it. x87
-# cannot be switched off with -mno-80387 (libstdc++'s headers declare long
-# double functions); the test kernel.no_fpu_instructions checks the image
-# instead.
+# the stack), and no SSE state: those registers hold user state only, which
+# interrupt and system-call entry leave alone and the scheduler moves whole
+# (kernel/arch/x86_64/user_state.cpp). x87 cannot be switched off with
+# -mno-80387 (libstdc++'s headers declare long double functions); the test
+# kernel.image_checks checks the image instead.
 set(CAPOS_KERNEL_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
     -flto=thin
@@ -61,17 +62,18 @@ endfunction()
 # generated code inline into the program) and a section per function (the hot
 # ones placed together: user/CMakeLists.txt),
 # statically linked with the runtime (user/rt) at the addresses user/rt/linker.ld
-# gives. No SSE for now: the kernel does not yet save FPU/SIMD state across
-# context switches, so user code must not use it either.
+# gives. Floating point in x87 and SSE2 registers as the x86-64 ABI has them
+# (the kernel keeps each thread's); wider vectors only where a program asks for
+# them (the CPU may lack AVX). No vector registers for integer work
+# (-mno-implicit-float: copies, zeroing, vectorised loops): a thread that never
+# touches them costs no save and load when it is switched
+# (kernel/sched/scheduler.cpp).
 set(CAPOS_USER_FLAGS
     ${CAPOS_FREESTANDING_FLAGS}
     -flto=thin
     -ffunction-sections
     -mcmodel=small
-    -mno-mmx
-    -mno-sse
-    -mno-sse2
-    -mno-avx)
+    -mno-implicit-float)
 
 # capos_user_target(<target>): compile a target with the user flags.
 function(capos_user_target target)

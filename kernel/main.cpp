@@ -160,6 +160,13 @@ extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
     log_info("cpu: NX {}, SMEP {}, SMAP {}", protection.nx ? "on" : "off",
              protection.smep ? "on" : "off (not supported)",
              protection.smap ? "on" : "off (not supported)");
+    arch::UserStateFormat user_state = arch::user_state_init();
+    log_info("cpu: user registers {}{}{} kept by {} ({} bytes a thread) for threads that use them",
+             (user_state.components & 1) ? "x87" : "", (user_state.components & 2) ? " SSE" : "",
+             (user_state.components & 0xE4) == 0xE4 ? " AVX AVX-512"
+             : (user_state.components & 4)          ? " AVX"
+                                                    : "",
+             user_state.mechanism, user_state.size);
     acpi_init(g_boot);
     pci_init();
 

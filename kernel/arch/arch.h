@@ -239,6 +239,40 @@ void context_switch(ThreadContext& from, const ThreadContext& to);
 // enter_user_mode needs at the very top. entry must not return.
 ThreadContext make_thread_context(uint64_t stack_top, void (*entry)(void*), void* argument);
 
+// ---------------------------------------------------------------------------
+// User floating-point and vector state (x87, SSE, AVX)
+//
+// The kernel never uses these registers itself (it is compiled without them),
+// so between a user thread's entries into the kernel they keep its values. The
+// scheduler saves them when a thread that uses them leaves a CPU and loads
+// them before it returns to user mode there; a thread that has not used them
+// runs with the trap armed, and its first use loads its (reset) state
+// (kernel/sched/scheduler.cpp).
+
+struct UserStateFormat {
+    const char* mechanism; // the save instruction: "xsaveopt", "xsave" or "fxsave"
+    uint64_t components;   // as in XCR0: bit 0 x87, 1 SSE, 2 AVX, 5-7 AVX-512
+    size_t size;           // bytes of one thread's save area
+};
+// Lets user mode use the registers on this CPU. The boot CPU's call decides the
+// format (every component the CPU offers of x87, SSE, AVX and AVX-512), before
+// any thread exists; each other CPU's applies the same.
+UserStateFormat user_state_init();
+inline constexpr size_t user_state_alignment = 64;
+size_t user_state_size();
+// Fills a save area with the state after reset (x87 control word 0x37F, MXCSR
+// 0x1F80, every register zero), so that a new thread starts clean and never
+// sees another's values.
+void user_state_clear(void* area);
+void user_state_save(void* area);
+void user_state_load(const void* area);
+// Puts the registers in the reset state (as user_state_clear describes).
+void user_state_reset();
+// Makes the next x87/SSE/AVX instruction in user mode trap (CR0.TS), or not;
+// the trap calls handle_user_state_trap. The kernel's own save, load and reset
+// need it off.
+void user_state_trap(bool on);
+
 // The stack the CPU switches to when the running thread enters the kernel
 // from user mode (interrupts and system calls).
 void set_kernel_stack(uint64_t stack_top);
@@ -288,6 +322,9 @@ struct UserFault {
 };
 // An exception raised in user mode: ends the faulting process.
 [[noreturn]] void handle_user_fault(const UserFault& fault);
+// The trap user_state_trap arms: a user thread's first x87/SSE/AVX
+// instruction since it was switched to, the instruction then runs again.
+void handle_user_state_trap();
 // Called by the architecture on the way back to user mode from an interrupt
 // that interrupted user code (the process may have been asked to end
 // meanwhile).

@@ -8,6 +8,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/lib/stage_clock.h"
 #include "kernel/object/process.h"
+#include "kernel/sched/scheduler.h"
 
 namespace capos::kernel {
 
@@ -42,6 +43,10 @@ namespace capos::kernel {
     }
     }
     return int64_t(abi::TransportError::BadOpcode);
+}
+
+void arch::handle_user_state_trap() {
+    Scheduler::user_state_first_use();
 }
 
 void arch::handle_return_to_user() {

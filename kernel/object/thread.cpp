@@ -17,6 +17,14 @@ Result<RefPtr<Thread>, ThreadError> Thread::create(Process* process, void (*entr
     uint64_t at =
         (stack.value().top - sizeof(Thread)) & ~uint64_t{alignof(Thread) - 1} & ~uint64_t{15};
     auto* thread = new (reinterpret_cast<void*>(at)) Thread(process, stack.value());
+    thread->m_stack_top = at;
+    if (process) {
+        // The user state right below: 832 bytes for x87, SSE and AVX.
+        uint64_t state = (at - arch::user_state_size()) & ~uint64_t{arch::user_state_alignment - 1};
+        thread->m_user_state = reinterpret_cast<void*>(state);
+        arch::user_state_clear(thread->m_user_state);
+        thread->m_stack_top = state;
+    }
     thread->m_entry = entry;
     thread->m_argument = argument;
     thread->m_context = arch::make_thread_context(thread->kernel_stack_top(), start, thread);
@@ -33,6 +41,7 @@ void Thread::start(void* argument) {
 }
 
 void Thread::destroy() {
+    Scheduler::forget_user_state(this);
     KernelStack stack = m_stack;
     this->~Thread();
     free_kernel_stack(stack); // the thread's own memory with it

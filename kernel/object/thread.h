@@ -44,8 +44,12 @@ public:
     void* kernel_call() const { return m_kernel_call; }
     void set_kernel_call(void* call) { m_kernel_call = call; }
     State state() const { return m_state; }
-    // Where the stack starts: right below the thread itself (Thread::create).
-    uint64_t kernel_stack_top() const { return reinterpret_cast<uint64_t>(this); }
+    // Where the stack starts: right below the thread itself, or below its
+    // user state (Thread::create).
+    uint64_t kernel_stack_top() const { return m_stack_top; }
+    // A user thread's x87/SSE/AVX registers while it is off the CPU
+    // (arch::user_state_save); null for kernel threads.
+    void* user_state() const { return m_user_state; }
 
 private:
     friend class Scheduler;
@@ -57,6 +61,8 @@ private:
 
     Process* m_process;  // not owned: the process outlives its threads
     KernelStack m_stack; // holds the thread (at its top)
+    uint64_t m_stack_top = 0;
+    void* m_user_state = nullptr; // in the stack's top page, below the thread
     void (*m_entry)(void*) = nullptr;
     void* m_argument = nullptr;
     arch::ThreadContext m_context;
@@ -68,6 +74,9 @@ private:
     bool m_woken = false;
     uint32_t m_cpu = 0;    // the CPU it runs on, last ran on or is queued on
     bool m_pinned = false; // gave up the CPU mid-call: resumes on m_cpu only
+    // The CPU whose registers its user state was last loaded into.
+    uint32_t m_user_state_cpu = UINT32_MAX;
+    bool m_uses_user_state = false; // has run an x87/SSE/AVX instruction
 };
 
 } // namespace capos::kernel

@@ -182,6 +182,10 @@ void Scheduler::switch_to_next() {
         cpu_idle_end();
     self.handed_to = nullptr;
     self.resched = false;
+    // The user registers go with the thread that uses them (the trap is off
+    // while it runs); the kernel does not touch them until finish_switch.
+    if (previous && previous->m_uses_user_state)
+        arch::user_state_save(previous->m_user_state);
     arch::set_kernel_stack(next->kernel_stack_top());
     activate_address_space_of(next);
     arch::context_switch(previous ? previous->m_context : self.boot_context, next->m_context);
@@ -198,6 +202,69 @@ void Scheduler::finish_switch() {
         self.dead = nullptr;
         dead->release_reference();
     }
+    // Nothing to do for a kernel thread, nor (the common case) for a thread
+    // that has not used the user registers while the trap is armed and they
+    // hold only reset values.
+    Thread* running = self.running;
+    if (running->m_user_state &&
+        (running->m_uses_user_state || !self.user_state_trapping || self.user_state_process != 0))
+        switch_user_state(self, running);
+}
+
+void Scheduler::switch_user_state(CpuSchedule& self, Thread* running) {
+    if (running->m_uses_user_state) {
+        load_user_state(self, running);
+        return;
+    }
+    // A thread that has not used the registers runs with the trap armed. The
+    // registers must not hold another process's values even behind the trap
+    // (a CPU may read them speculatively before it traps: "LazyFP").
+    if (self.user_state_process != 0 && self.user_state_process != running->m_process->id()) {
+        if (self.user_state_trapping) {
+            arch::user_state_trap(false);
+            self.user_state_trapping = false;
+        }
+        arch::user_state_reset();
+        self.user_state_thread = nullptr;
+        self.user_state_process = 0;
+    }
+    if (!self.user_state_trapping) {
+        arch::user_state_trap(true);
+        self.user_state_trapping = true;
+    }
+}
+
+// Makes the registers `thread`'s, with the trap off. They still are if it was
+// the last loaded here and was not loaded anywhere else since (where it may
+// have changed them).
+void Scheduler::load_user_state(CpuSchedule& self, Thread* thread) {
+    uint32_t cpu = arch::current_cpu_index();
+    if (self.user_state_trapping) {
+        arch::user_state_trap(false);
+        self.user_state_trapping = false;
+    }
+    if (self.user_state_thread != thread || thread->m_user_state_cpu != cpu) {
+        arch::user_state_load(thread->m_user_state);
+        self.user_state_thread = thread;
+        self.user_state_process = thread->m_process->id();
+        thread->m_user_state_cpu = cpu;
+    }
+}
+
+void Scheduler::user_state_first_use() {
+    g_kernel_lock.assert_held();
+    CpuSchedule& self = here();
+    Thread* running = self.running;
+    VERIFY(running->m_user_state);
+    running->m_uses_user_state = true;
+    load_user_state(self, running);
+}
+
+void Scheduler::forget_user_state(const Thread* thread) {
+    g_kernel_lock.assert_held();
+    uint32_t cpu = thread->m_user_state_cpu;
+    if (cpu < max_cpus && s_cpus[cpu] && s_cpus[cpu]->user_state_thread == thread)
+        s_cpus[cpu]->user_state_thread = nullptr;
 }
 
 void Scheduler::run() {

@@ -56,6 +56,13 @@ struct alignas(64) CpuSchedule {
     bool in_window = false;   // a tick now interrupted kernel work
     bool resched = false;     // a tick found the slice over at a preemption point
     CallScratch call_scratch; // this CPU's, see Scheduler::set_call_scratch_use
+    // The user registers (Scheduler::finish_switch): the thread whose state
+    // they hold (only compared: a thread coming back with nothing loaded in
+    // between skips the load), the process whose values they hold (0: only
+    // reset values), and whether the trap is armed.
+    const Thread* user_state_thread = nullptr;
+    uint32_t user_state_process = 0;
+    bool user_state_trapping = false;
     arch::ThreadContext boot_context;
 };
 
@@ -151,8 +158,15 @@ public:
     }
 
     // The end of every switch, in the thread switched to: drops a thread that
-    // exited before the switch (nothing runs on its stack any more).
-    static void finish_switch();
+    // exited before the switch (nothing runs on its stack any more) and loads
+    // a user thread's registers. Inline in the switch: its common case is a
+    // few compares.
+    [[gnu::always_inline]] static void finish_switch();
+    // A thread going away: no CPU may take its memory for its registers.
+    static void forget_user_state(const Thread* thread);
+    // The running thread's first x87/SSE/AVX instruction (the trap): from now
+    // on its registers are saved and loaded with it.
+    static void user_state_first_use();
 
 private:
     // Each CPU's, by index (null for a CPU that is not online); the boot
@@ -183,6 +197,9 @@ private:
     static Thread* steal(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static void unblock(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static void switch_to_next() CAPOS_REQUIRES(g_kernel_lock);
+    [[gnu::noinline]] static void switch_user_state(CpuSchedule& self, Thread* running)
+        CAPOS_REQUIRES(g_kernel_lock);
+    static void load_user_state(CpuSchedule& self, Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static void on_reschedule(uint8_t vector);
 };
 

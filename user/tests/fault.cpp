@@ -55,6 +55,11 @@ constexpr uint8_t div_rcx[] = {0x48, 0xf7, 0xf1, 0xc3}; // div %rcx
 constexpr uint8_t trap_flag[] = {0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01,
                                  0x00, 0x00, 0x9d, 0x90, 0x90, 0xc3};
 constexpr uint8_t int3[] = {0xcc, 0xc3};
+// push $0x37e; fldcw (%rsp) (invalid-operation unmasked); fldz; fldz; fdivrp
+// (0/0, pending); fwait (offset 14: raises it); pop %rax; ret
+// (QEMU's TCG does not raise the SSE counterpart, #XM, at all.)
+constexpr uint8_t x87_invalid[] = {0x68, 0x7e, 0x03, 0x00, 0x00, 0xd9, 0x2c, 0x24, 0xd9,
+                                   0xee, 0xd9, 0xee, 0xde, 0xf9, 0x9b, 0x58, 0xc3};
 // movabs $user_stack_top,%rsp; 1: sub $0x1000,%rsp; movq $0,(%rsp); jmp 1b
 constexpr uint8_t stack_overflow[] = {
     0x48, 0xbc, 0x00, 0x00, 0x2f, 0x00, 0x00, 0x00, 0x00, 0x00, // movabs
@@ -85,6 +90,8 @@ const Fault g_faults[] = {
     {"de", "dividing by zero", CODE(div_rcx), 0},
     {"db_trap_flag", "setting the trap flag", CODE(trap_flag), 0},
     {"bp", "executing int3", CODE(int3), 0},
+    {"mf", "dividing 0 by 0 on the x87 with the invalid-operation exception unmasked",
+     CODE(x87_invalid), 0},
 };
 
 void say(std::string_view what) {

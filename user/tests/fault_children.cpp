@@ -36,6 +36,7 @@ const Expected g_expected[] = {
     {"de", 0, code_page},
     {"db_trap_flag", 1, code_page + 0xb},
     {"bp", 3, code_page + 1},
+    {"mf", 16, code_page + 0xe},
 };
 
 } // namespace

@@ -31,20 +31,9 @@ int main() {
     auto ended_a = test::wait(a.value().handle.raw);
     auto ended_b = test::wait(b.value().handle.raw);
     uint64_t elapsed = test::now_ns(timer) - start;
-    // Each spinner's exit code is start_ms * 100000 + end_ms (spinner.cpp).
-    struct Span {
-        bool ok;
-        int64_t start, end;
-    };
-    auto span_of = [](const Result<test::Ended, gen::CallError>& ended) {
-        if (ended.is_error() || !ended.value().exited || ended.value().code < 100000)
-            return Span{false, 0, 0};
-        return Span{true, ended.value().code / 100000, ended.value().code % 100000};
-    };
-    Span sa = span_of(ended_a), sb = span_of(ended_b);
+    test::Span sa = test::span_of(ended_a), sb = test::span_of(ended_b);
     suite.check("both spinners ran their 300 ms and exited", sa.ok && sb.ok);
-    int64_t overlap =
-        (sa.end < sb.end ? sa.end : sb.end) - (sa.start > sb.start ? sa.start : sb.start);
+    int64_t overlap = test::overlap(sa, sb);
     Line spans;
     spans.add("A ran ")
         .dec(sa.start)

@@ -10,8 +10,8 @@
 // "spinner <pid>: done, <n> stretches, <g> gaps over 2 ms": gaps are jumps of
 // the cycle counter inside a stretch, time in which it did not run (under
 // TCG the host can cause them too, so they are a hint, not a proof). The exit
-// code is when it ran: start_ms * 100000 + end_ms, both milliseconds since
-// boot by Timer.now (its parent checks that the two spinners overlapped).
+// code is when it ran (spawn.h, Span: its parent checks that the two spinners
+// overlapped).
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/syscall.h"
 #include "user/tests/common/spawn.h"
@@ -81,6 +81,5 @@ int main() {
     done.udec(rt::process_id()).add(": done, ").udec(stretch).add(" stretches, ").udec(total_gaps);
     done.add(" gaps over 2 ms");
     (void)out.write_line(done.view());
-    uint64_t end = test::now_ns(timer);
-    rt::exit(int64_t(start / ms) * 100000 + int64_t(end / ms));
+    rt::exit(test::span_code(start, test::now_ns(timer)));
 }

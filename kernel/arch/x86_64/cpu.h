@@ -29,6 +29,9 @@ inline uint64_t read_cr0() {
     asm volatile("mov %%cr0, %0" : "=r"(v));
     return v;
 }
+inline void write_cr0(uint64_t v) {
+    asm volatile("mov %0, %%cr0" ::"r"(v) : "memory");
+}
 inline uint64_t read_cr2() {
     uint64_t v;
     asm volatile("mov %%cr2, %0" : "=r"(v));
@@ -60,6 +63,10 @@ inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
                  : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
                  : "a"(leaf), "c"(subleaf));
     return r;
+}
+
+inline void xsetbv(uint32_t index, uint64_t value) {
+    asm volatile("xsetbv" ::"c"(index), "a"(uint32_t(value)), "d"(uint32_t(value >> 32)));
 }
 
 inline void invlpg(uint64_t address) {

@@ -202,6 +202,13 @@ extern "C" void interrupt_dispatch(TrapFrame* frame) {
     InterruptsOffStretch stretch(*frame);
     uint64_t vector = frame->vector & 0xFF;
     if (vector < 32) {
+        // #NM from user mode: the first x87/SSE/AVX instruction of a thread
+        // that had not used them (arch::user_state_trap), run again.
+        if (vector == 7 && frame->from_user()) {
+            arch::handle_user_state_trap();
+            arch::handle_return_to_user();
+            return;
+        }
         if (frame->from_user()) {
             arch::UserFault fault{
                 .vector = uint8_t(vector),

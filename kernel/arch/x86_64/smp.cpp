@@ -109,6 +109,7 @@ bool wait_started(const Launch& launch, uint64_t us) {
     x86::cpu_tables_load(cpu, start.double_fault_top, start.nmi_top, start.machine_check_top);
     x86::idt_load();
     enable_protection();
+    user_state_init();
     syscall_init();
     x86::local_apic_enable_this_cpu();
     cpu.apic_id = x86::local_apic_id();

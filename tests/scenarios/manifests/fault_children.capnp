@@ -24,6 +24,7 @@ const manifest :Capos.SystemManifest = (
     (name = "fault_de", path = "bin/fault_de"),
     (name = "fault_db_trap_flag", path = "bin/fault_db_trap_flag"),
     (name = "fault_bp", path = "bin/fault_bp"),
+    (name = "fault_mf", path = "bin/fault_mf"),
   ],
   init = (
     program = "fault_children",

@@ -48,6 +48,21 @@ Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
     return result;
 }
 
+int64_t span_code(uint64_t start_ns, uint64_t end_ns) {
+    constexpr uint64_t ms = 1000 * 1000;
+    return int64_t(start_ns / ms) * 100000 + int64_t(end_ns / ms % 100000);
+}
+
+Span span_of(const Result<Ended, gen::CallError>& ended) {
+    if (ended.is_error() || !ended.value().exited || ended.value().code < 100000)
+        return {};
+    return {true, ended.value().code / 100000, ended.value().code % 100000};
+}
+
+int64_t overlap(const Span& a, const Span& b) {
+    return (a.end < b.end ? a.end : b.end) - (a.start > b.start ? a.start : b.start);
+}
+
 int64_t args_digest(std::span<const std::string_view> args) {
     uint64_t hash = 0xcbf29ce484222325ull;
     auto mix = [&](uint64_t byte) { hash = (hash ^ byte) * 0x100000001b3ull; };

@@ -73,6 +73,18 @@ struct Ended {
 // ProcessHandle.wait through the capability `handle`.
 Result<Ended, gen::CallError> wait(uint32_t handle);
 
+// When a child ran, carried in its exit code: start_ms * 100000 + end_ms, both
+// milliseconds since boot by Timer.now (spinner.cpp, fpu_child.cpp), so that
+// its parent can check that children ran side by side.
+int64_t span_code(uint64_t start_ns, uint64_t end_ns);
+struct Span {
+    bool ok = false; // the child exited with such a code
+    int64_t start = 0, end = 0;
+};
+Span span_of(const Result<Ended, gen::CallError>& ended);
+// Milliseconds both spans cover (negative: the gap between them).
+int64_t overlap(const Span& a, const Span& b);
+
 // Timer.now through the capability `timer`; 0 when the call fails.
 uint64_t now_ns(uint32_t timer);
 
