@@ -201,6 +201,10 @@ struct ProcessInfo {
 
   frames @4 :UInt64;
   # Physical frames charged to it (its memory and page tables).
+
+  cpuTimeNs @5 :UInt64;
+  # The CPU time its threads have used, in nanoseconds (up to each one's
+  # last switch or timer tick).
 }
 
 interface ProcessInspector {
@@ -400,6 +404,9 @@ struct ExitStatus {
     killed @4 :Void;
     # A holder of its ProcessHandle ended it (ProcessHandle.kill).
   }
+
+  cpuTimeNs @5 :UInt64;
+  # The CPU time its threads used, in nanoseconds.
 }
 
 interface ProcessHandle {
@@ -867,6 +874,10 @@ struct ResourceLimits {
   outstandingCalls @1 :UInt32;
   queuedBytes @2 :UInt64;
   frames @3 :UInt64;
+  cpuWeight @4 :UInt32;
+  # The share of a CPU each of its threads gets against others that want it
+  # too: of two threads always ready on one CPU, one of weight 300 runs three
+  # times as long as one of 100 (docs/scheduling.md).
 }
 
 struct ServiceConfig {

@@ -84,6 +84,7 @@ public:
             info.set_state(state_of(process));
             info.set_capabilities(uint32_t(process.capabilities().count()));
             info.set_frames(process.frame_ledger().charged());
+            info.set_cpu_time_ns(process.cpu_time_ns());
         });
         return {};
     }
@@ -141,6 +142,8 @@ ProcessLimits limits_of(schema::ResourceLimits::Reader requested) {
         limits.queued_bytes = requested.queued_bytes();
     if (requested.frames() != 0)
         limits.frames = requested.frames();
+    if (requested.cpu_weight() != 0)
+        limits.cpu_weight = requested.cpu_weight();
     return limits;
 }
 

@@ -214,6 +214,7 @@ void answer_exit_watcher(PendingReply& reply, const ExitStatus& status) {
     ProcessHandle::WaitResults::Builder results(message.init_root(
         ProcessHandle::WaitResults::data_words, ProcessHandle::WaitResults::pointer_count));
     auto exit_status = results.init_status();
+    exit_status.set_cpu_time_ns(status.cpu_time_ns);
     if (status.kind == ExitStatus::Kind::Exited) {
         exit_status.set_exited(status.code);
     } else if (status.kind == ExitStatus::Kind::Killed) {
@@ -266,6 +267,7 @@ void Process::terminate_current(ExitStatus status) {
     Process* process = current();
     VERIFY(process != nullptr);
     stage_clock::report(process->id());
+    status.cpu_time_ns = Scheduler::account_running();
     process->m_exit_status = status;
     // Answers owed to this process at a deadline go nowhere.
     TimedAnswer::cancel_all_of(*process);
@@ -286,6 +288,12 @@ void Process::terminate_current(ExitStatus status) {
     // the thread once another thread runs.
     process->release_reference();
     Scheduler::exit_current();
+}
+
+uint64_t Process::cpu_time_ns() const {
+    if (has_exited() || !m_main_thread)
+        return m_exit_status.cpu_time_ns;
+    return Scheduler::cpu_time_ns(*m_main_thread);
 }
 
 void Process::request_kill() {

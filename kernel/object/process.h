@@ -33,10 +33,11 @@ const char* to_string(SpawnError error);
 struct ExitStatus {
     enum class Kind : uint8_t { Running, Exited, Faulted, Killed };
     Kind kind = Kind::Running;
-    int64_t code = 0;        // Exited
-    uint8_t vector = 0;      // Faulted: the exception
-    uint64_t address = 0;    // Faulted: the faulting instruction
-    const char* detail = ""; // Faulted: what the CPU reported
+    int64_t code = 0;         // Exited
+    uint8_t vector = 0;       // Faulted: the exception
+    uint64_t address = 0;     // Faulted: the faulting instruction
+    const char* detail = "";  // Faulted: what the CPU reported
+    uint64_t cpu_time_ns = 0; // its threads', when it ended
 };
 
 // Calls in an interface the capability's interface extends are accepted (the
@@ -51,10 +52,11 @@ struct ProcessLimits {
     uint32_t outstanding_calls = abi::default_outstanding_calls;
     uint64_t queued_bytes = abi::default_queued_bytes;
     uint64_t frames = abi::default_frames;
+    uint32_t cpu_weight = abi::default_cpu_weight; // each of its threads'
 
     bool within_maximums() const {
         return abi::limits_within_maximums(capability_slots, outstanding_calls, queued_bytes,
-                                           frames);
+                                           frames, cpu_weight);
     }
 };
 
@@ -68,6 +70,9 @@ public:
     static Result<RefPtr<Process>, SpawnError> create(std::string_view name,
                                                       const ProcessLimits& limits = {});
     const ProcessLimits& limits() const { return m_limits; }
+    // The CPU time its threads have used (up to each one's last switch or
+    // tick), or used in all once it has ended.
+    uint64_t cpu_time_ns() const;
 
     // Maps the ELF program `elf`, the stack, the ring and the CapSet page.
     // On failure the address space is left for destroy (nothing leaks).

@@ -1,5 +1,7 @@
 #include "kernel/object/thread.h"
+#include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
+#include "lib/sched/fair.h"
 #include <new>
 
 namespace capos::kernel {
@@ -18,6 +20,8 @@ Result<RefPtr<Thread>, ThreadError> Thread::create(Process* process, void (*entr
         (stack.value().top - sizeof(Thread)) & ~uint64_t{alignof(Thread) - 1} & ~uint64_t{15};
     auto* thread = new (reinterpret_cast<void*>(at)) Thread(process, stack.value());
     thread->m_stack_top = at;
+    thread->m_weight_factor =
+        sched::weight_factor(process ? process->limits().cpu_weight : sched::default_weight);
     if (process) {
         // The user state right below: 832 bytes for x87, SSE and AVX.
         uint64_t state = (at - arch::user_state_size()) & ~uint64_t{arch::user_state_alignment - 1};

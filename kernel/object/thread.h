@@ -74,6 +74,13 @@ private:
     bool m_woken = false;
     uint32_t m_cpu = 0;    // the CPU it runs on, last ran on or is queued on
     bool m_pinned = false; // gave up the CPU mid-call: resumes on m_cpu only
+    // Fair queueing (lib/sched/fair.h), in cycles: virtual time on its CPU,
+    // the lag it took when it left one, its weight's factor, and the CPU
+    // time it used.
+    uint64_t m_vtime = 0;
+    int64_t m_lag = 0;
+    uint64_t m_weight_factor = 0;
+    uint64_t m_runtime_cycles = 0;
     // The CPU whose registers its user state was last loaded into.
     uint32_t m_user_state_cpu = UINT32_MAX;
     bool m_uses_user_state = false; // has run an x87/SSE/AVX instruction

@@ -5,6 +5,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/object/process.h"
 #include "kernel/platform/cpus.h"
+#include "lib/sched/fair.h"
 
 namespace capos::kernel {
 
@@ -77,14 +78,12 @@ void Scheduler::init() {
 // Every thread that is ready, running or blocked holds one reference, the
 // scheduler's: make_ready takes it over, exit_current drops it. Moving a
 // thread between a queue, a CPU and the sleeper list changes no count.
-void Scheduler::enqueue(Thread* t, uint32_t cpu, bool first) {
+void Scheduler::enqueue(Thread* t, uint32_t cpu) {
     t->m_state = Thread::State::Ready;
     t->m_cpu = cpu;
     CpuSchedule& target = schedule_of(cpu);
-    if (first)
-        target.ready.push_front(*t);
-    else
-        target.ready.push_back(*t);
+    target.ready.insert_sorted(
+        *t, [](const Thread& a, const Thread& b) { return a.m_vtime < b.m_vtime; });
     // An idle CPU is woken to run it (this one too: the interrupt that made
     // it ready returns to the idle loop, and the reschedule follows at once).
     if (target.joined && target.running == target.idle) {
@@ -93,6 +92,54 @@ void Scheduler::enqueue(Thread* t, uint32_t cpu, bool first) {
         else
             (void)arch::send_ipi(cpu_record(cpu).interrupt_id, arch::ipi_vector_reschedule);
     }
+}
+
+// A thread that was not on `cpu`'s queue or CPU (new, woken, taken from
+// another CPU) joins it: placed by the lag it brings against that CPU's floor.
+void Scheduler::arrive(Thread* t, uint32_t cpu) {
+    t->m_vtime = sched::place(t->m_lag, schedule_of(cpu).floor);
+    enqueue(t, cpu);
+}
+
+// Charges the running thread for the cycles since it was last charged (an
+// idle CPU's time goes to nobody).
+void Scheduler::charge(CpuSchedule& self, uint64_t now) {
+    Thread* t = self.running;
+    uint64_t cycles = now - self.run_started;
+    self.run_started = now;
+    if (!t || t == self.idle)
+        return;
+    t->m_runtime_cycles += cycles;
+    t->m_vtime = sched::charge(t->m_vtime, cycles, t->m_weight_factor);
+}
+
+// At each tick: the floor follows the smallest virtual time here.
+void Scheduler::advance_floor(CpuSchedule& self) {
+    uint64_t smallest = UINT64_MAX;
+    if (self.running && self.running != self.idle)
+        smallest = self.running->m_vtime;
+    if (Thread* first = self.ready.front())
+        smallest = first->m_vtime < smallest ? first->m_vtime : smallest;
+    if (smallest != UINT64_MAX)
+        self.floor = sched::advance_floor(self.floor, smallest);
+}
+
+int64_t Scheduler::max_lag() {
+    if (s_max_lag == 0)
+        s_max_lag = int64_t(cycles_per_microsecond() * max_lag_us);
+    return s_max_lag;
+}
+
+uint64_t Scheduler::account_running() {
+    g_kernel_lock.assert_held();
+    CpuSchedule& self = here();
+    charge(self, arch::read_cycle_counter());
+    return cpu_time_ns(*self.running);
+}
+
+uint64_t Scheduler::cpu_time_ns(const Thread& thread) {
+    g_kernel_lock.assert_held();
+    return clock::g_to_nanoseconds.apply(thread.m_runtime_cycles);
 }
 
 CpuSchedule& Scheduler::schedule_of(uint32_t cpu) {
@@ -118,7 +165,7 @@ void Scheduler::place(Thread* t) {
             }
         }
     }
-    enqueue(t, last);
+    arrive(t, last);
 }
 
 // A ready thread from the longest queue of another CPU, for `cpu`: the last
@@ -144,6 +191,8 @@ Thread* Scheduler::steal(uint32_t cpu) {
     if (!t)
         return nullptr;
     queue.remove(*t);
+    t->m_vtime =
+        sched::place(sched::lag(t->m_vtime, s_cpus[victim]->floor, max_lag()), s_cpus[cpu]->floor);
     t->m_cpu = cpu;
     return t;
 }
@@ -157,6 +206,7 @@ void Scheduler::switch_to_next() {
     uint32_t cpu = arch::current_cpu_index();
     CpuSchedule& self = here();
     Thread* previous = self.running;
+    charge(self, arch::read_cycle_counter());
     Thread* next = self.ready.pop_front();
     if (!next)
         next = steal(cpu);
@@ -168,6 +218,10 @@ void Scheduler::switch_to_next() {
     }
     next->m_state = Thread::State::Running;
     next->m_cpu = cpu;
+    // A thread leaving the CPU for good takes its lag (one going back on the
+    // queue keeps its place there).
+    if (previous && previous->m_state != Thread::State::Ready)
+        previous->m_lag = sched::lag(previous->m_vtime, self.floor, max_lag());
     self.running = next;
     stage_clock::Stage stage = stage_clock::current();
     stage_clock::enter(stage_clock::Stage::Switch);
@@ -275,6 +329,7 @@ void Scheduler::run() {
     CpuSchedule& self = here();
     self.running = nullptr;
     self.joined = true;
+    self.run_started = arch::read_cycle_counter();
     if (cpu == 0) {
         // The others wait for this (cpus.cpp) halted: wake them.
         __atomic_store_n(&s_started, true, __ATOMIC_RELEASE);
@@ -293,8 +348,10 @@ void Scheduler::yield() {
     Thread* running = self.running;
     if (self.ready.empty() && running != self.idle)
         return;
-    if (running != self.idle)
+    if (running != self.idle) {
+        charge(self, arch::read_cycle_counter()); // its place in the queue is by virtual time
         enqueue(running, arch::current_cpu_index());
+    }
     switch_to_next();
 }
 
@@ -325,8 +382,12 @@ void Scheduler::wake_first(Thread* thread) {
     if (thread->m_state != Thread::State::Blocked)
         return;
     unblock(thread);
+    // enqueue's work for the front of this CPU's queue, inline (the IPC path).
     CpuSchedule& self = here();
-    enqueue(thread, arch::current_cpu_index(), true);
+    thread->m_vtime = sched::place(thread->m_lag, self.floor);
+    thread->m_state = Thread::State::Ready;
+    thread->m_cpu = arch::current_cpu_index();
+    self.ready.push_front(*thread);
     self.handed_to = thread;
 }
 
@@ -373,7 +434,9 @@ void Scheduler::tick() {
     // slice began (between one and two periods): one that was just given
     // the CPU is not preempted by the tick that happens to fall right after.
     // A thread handed the CPU directly (a server receiving a call) goes on
-    // with the slice of the one that handed it over.
+    // with the slice of the one that handed it over. Then it gives way to
+    // the first ready thread unless it is still behind that one in virtual
+    // time (lib/sched/fair.h).
     CpuSchedule& self = here();
     ++self.ticks;
     if (!self.running)
@@ -383,7 +446,10 @@ void Scheduler::tick() {
         yield();
         return;
     }
-    if (self.ready.empty() || self.ticks - self.switched_at < 2)
+    charge(self, arch::read_cycle_counter());
+    advance_floor(self);
+    if (self.ready.empty() || self.ticks - self.switched_at < 2 ||
+        !sched::should_yield(self.running->m_vtime, self.ready.front()->m_vtime))
         return;
     if (self.in_window) {
         // Kernel work at a preemption point: it gives up the CPU there,

@@ -46,7 +46,9 @@ struct alignas(64) CpuSchedule {
     IntrusiveList<Thread, ReadyLink> ready; // run in this order
     Thread* dead = nullptr;                 // exited, dropped once off its stack
     uint64_t ticks = 0;                     // timer ticks on this CPU
-    uint64_t switched_at = 0;               // ticks when the running thread's slice began
+    uint64_t floor = 0;                     // fair queueing's (lib/sched/fair.h)
+    uint64_t run_started = 0; // the cycle counter when the running thread was last charged
+    uint64_t switched_at = 0; // ticks when the running thread's slice began
     // Switches to a thread other than idle (read by the CPU listing).
     uint64_t threads_run = 0;
     // The thread wake_first put first: when it runs, it goes on with the
@@ -109,6 +111,11 @@ public:
     static void interrupt(Thread* thread);
     // Ends the current thread; its reference is dropped once another thread runs.
     [[noreturn]] static void exit_current();
+    // Charges the running thread for the CPU time since it was last charged
+    // and returns all it has used.
+    static uint64_t account_running();
+    // The CPU time `thread` has used, up to its last switch or tick.
+    static uint64_t cpu_time_ns(const Thread& thread);
 
     // The timer interrupt of this CPU: wakes expired sleepers, preempts the
     // running thread (or, when it interrupted kernel work at a preemption
@@ -189,8 +196,15 @@ private:
     static inline uint64_t window_at CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     static inline uint32_t points CAPOS_GUARDED_BY(g_kernel_lock) = 0;
 
-    static void enqueue(Thread* thread, uint32_t cpu, bool first = false)
-        CAPOS_REQUIRES(g_kernel_lock);
+    static void enqueue(Thread* thread, uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
+    static void arrive(Thread* thread, uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
+    // Fair queueing's bound on lag (lib/sched/fair.h): half a tick period,
+    // in cycles.
+    static constexpr uint64_t max_lag_us = 5000;
+    static inline int64_t s_max_lag = 0;
+    static int64_t max_lag();
+    static void charge(CpuSchedule& self, uint64_t now) CAPOS_REQUIRES(g_kernel_lock);
+    static void advance_floor(CpuSchedule& self) CAPOS_REQUIRES(g_kernel_lock);
     static void place(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static bool idle_now(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static CpuSchedule& schedule_of(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);

@@ -69,7 +69,8 @@ Result<void, ManifestError> check_limits(schema::ServiceConfig::Reader service) 
             or_default(limits.capability_slots(), abi::default_capability_slots),
             or_default(limits.outstanding_calls(), abi::default_outstanding_calls),
             or_default(limits.queued_bytes(), abi::default_queued_bytes),
-            or_default(limits.frames(), abi::default_frames)))
+            or_default(limits.frames(), abi::default_frames),
+            or_default(limits.cpu_weight(), abi::default_cpu_weight)))
         return error(ManifestErrorCode::LimitTooLarge, service.name());
     return {};
 }

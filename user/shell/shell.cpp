@@ -1461,7 +1461,7 @@ private:
             return;
         }
         ClientOf<ProcessInspector> inspector(capos::rt::transport(), id);
-        say("   id  state    caps  frames  name");
+        say("   id  state    caps  frames     time  name");
         uint32_t after = 0;
         for (;;) {
             auto listed = inspector.list(after);
@@ -1480,6 +1480,7 @@ private:
                     line.add(' ');
                 pad(line, 6, Line().udec(process.capabilities()).view());
                 pad(line, 8, Line().udec(process.frames()).view());
+                pad(line, 9, seconds(process.cpu_time_ns()).view());
                 line.add("  ").add(process.name());
                 say(line.view());
                 after = process.id();
@@ -1487,6 +1488,16 @@ private:
             if (processes.size() < ProcessInspector::max_list)
                 return;
         }
+    }
+    // CPU time as seconds with two decimals ("12.34").
+    static Line seconds(uint64_t ns) {
+        uint64_t centiseconds = ns / 10000000;
+        Line text;
+        text.udec(centiseconds / 100).add('.');
+        if (centiseconds % 100 < 10)
+            text.add('0');
+        text.udec(centiseconds % 100);
+        return text;
     }
     // Right-aligned in `width` columns.
     static void pad(Line& line, size_t width, std::string_view text) {
@@ -1965,7 +1976,7 @@ std::span<const Shell::Command> Shell::commands() {
         {"call", "call @cap.method(field = value, ...) [-> @name]",
          "call any method of a capability held; params and results in Cap'n Proto text",
          &Shell::call},
-        {"ps", "ps", "every process: id, state, capabilities, frames, name", &Shell::ps},
+        {"ps", "ps", "every process: id, state, capabilities, frames, CPU time, name", &Shell::ps},
         {"devices", "devices [-v]",
          "the PCI functions found at boot, as lspci lists them (-v: BARs, capabilities, MSI)",
          &Shell::devices},

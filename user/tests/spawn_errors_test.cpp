@@ -430,12 +430,6 @@ void waits() {
 
 } // namespace
 
-// ProcessHandle.kill through the capability `handle`.
-bool kill(abi::CapId handle) {
-    schema::ProcessHandle::Client<rt::RingTransport> client(rt::transport(), handle.raw);
-    return client.kill().is_ok();
-}
-
 void expect_killed(std::string_view what, const Result<test::Ended, gen::CallError>& ended) {
     Line detail;
     bool ok = false;
@@ -454,8 +448,8 @@ void kills() {
     const GrantSpec none[1] = {};
     auto sleeper = test::spawn(g_spawner, "sleep-child", "sleep-child", timer);
     if (suite.check_ok("a sleeping child to kill", sleeper)) {
-        suite.check("kill answers", kill(sleeper.value().handle));
-        suite.check("a second kill answers", kill(sleeper.value().handle));
+        suite.check("kill answers", test::kill(sleeper.value().handle.raw));
+        suite.check("a second kill answers", test::kill(sleeper.value().handle.raw));
         expect_killed("the sleeping child ended killed, not after its sleep",
                       test::wait(sleeper.value().handle.raw));
         (void)rt::release(sleeper.value().handle);
@@ -464,14 +458,14 @@ void kills() {
     if (suite.check_ok("a child that never leaves user mode", spinner)) {
         // Let it run first, so that the kill finds it preempted in user mode.
         (void)test::sleep_ns(g_timer, 30'000'000);
-        suite.check("kill answers for it", kill(spinner.value().handle));
+        suite.check("kill answers for it", test::kill(spinner.value().handle.raw));
         expect_killed("the spinning child ended killed", test::wait(spinner.value().handle.raw));
         (void)rt::release(spinner.value().handle);
     }
     auto ended = test::spawn(g_spawner, "exit-code-child", "exit-code-child", std::span(none, 0));
     if (suite.check_ok("a child that exits by itself", ended)) {
         expect_ended("it exited with 7", test::wait(ended.value().handle.raw), true, 7);
-        suite.check("a kill after its end answers", kill(ended.value().handle));
+        suite.check("a kill after its end answers", test::kill(ended.value().handle.raw));
         expect_ended("and its status is still exit code 7", test::wait(ended.value().handle.raw),
                      true, 7);
         (void)rt::release(ended.value().handle);

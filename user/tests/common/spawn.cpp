@@ -16,6 +16,7 @@ Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
         requested.set_outstanding_calls(limits.outstanding_calls);
         requested.set_queued_bytes(limits.queued_bytes);
         requested.set_frames(limits.frames);
+        requested.set_cpu_weight(limits.cpu_weight);
         if (!args.empty()) {
             auto list = params.init_args(uint32_t(args.size()));
             for (uint32_t i = 0; i < args.size(); ++i)
@@ -83,6 +84,7 @@ Result<Ended, gen::CallError> wait(uint32_t handle) {
         return Err{waited.error()};
     auto status = waited.value().status();
     Ended ended;
+    ended.cpu_time_ns = status.cpu_time_ns();
     if (status.is_exited()) {
         ended.exited = true;
         ended.code = status.exited();
@@ -93,6 +95,11 @@ Result<Ended, gen::CallError> wait(uint32_t handle) {
         ended.address = status.faulted().address();
     }
     return ended;
+}
+
+bool kill(uint32_t handle) {
+    schema::ProcessHandle::Client<rt::RingTransport> client(rt::transport(), handle);
+    return client.kill().is_ok();
 }
 
 uint64_t now_ns(uint32_t timer) {

@@ -49,6 +49,7 @@ struct Limits {
     uint32_t outstanding_calls = 0;
     uint64_t queued_bytes = 0;
     uint64_t frames = 0;
+    uint32_t cpu_weight = 0;
 };
 
 // ProcessSpawner.spawn through the capability `spawner`.
@@ -68,10 +69,14 @@ struct Ended {
     int64_t code = 0;     // exited
     uint8_t vector = 0;   // faulted
     uint64_t address = 0; // faulted
+    uint64_t cpu_time_ns = 0;
 };
 
 // ProcessHandle.wait through the capability `handle`.
 Result<Ended, gen::CallError> wait(uint32_t handle);
+
+// ProcessHandle.kill through the capability `handle`.
+bool kill(uint32_t handle);
 
 // When a child ran, carried in its exit code: start_ms * 100000 + end_ms, both
 // milliseconds since boot by Timer.now (spinner.cpp, fpu_child.cpp), so that
