@@ -14,7 +14,10 @@ namespace capos::kernel {
 
 // Inlined into the architecture's system-call entry (the kernel is built with
 // LTO): a call and its return each cost TCG a jump-cache lookup.
+// The entries from the architecture's trap paths, each of which took the
+// kernel lock (kernel/lib/kernel_lock.h).
 [[gnu::always_inline]] int64_t arch::handle_syscall(const SyscallArguments& call) {
+    g_kernel_lock.assert_held();
     stage_clock::enter(stage_clock::Stage::Ring);
     Process* process = Process::current();
     VERIFY(process != nullptr);
@@ -50,10 +53,12 @@ void arch::handle_user_state_trap() {
 }
 
 void arch::handle_return_to_user() {
+    g_kernel_lock.assert_held();
     Process::end_current_if_killed();
 }
 
 void arch::handle_user_fault(const UserFault& fault) {
+    g_kernel_lock.assert_held();
     Process* process = Process::current();
     VERIFY(process != nullptr);
     if (fault.vector == 14) {

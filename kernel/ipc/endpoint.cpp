@@ -49,7 +49,10 @@ EndpointCall* as_call(ipc::EndpointCallRecord* record) {
 
 } // namespace
 
+// (Reached through KernelObject::release_reference, which the analysis does
+// not follow: every reference is dropped under the kernel lock.)
 void Endpoint::destroy() {
+    g_kernel_lock.assert_held();
     VERIFY(m_state.idle() && m_own_call_free);
     this->~Endpoint();
     heap_free(this); // the block, with the facets' memory
@@ -58,12 +61,14 @@ void Endpoint::destroy() {
 // A facet's memory is the endpoint's block: its reference to the endpoint
 // goes last, after the facet is gone.
 void EndpointOwner::destroy() {
+    g_kernel_lock.assert_held();
     m_endpoint->close();
     RefPtr<Endpoint> endpoint = std::move(m_endpoint);
     this->~EndpointOwner();
 }
 
 void EndpointClient::destroy() {
+    g_kernel_lock.assert_held();
     m_endpoint->remove_client();
     RefPtr<Endpoint> endpoint = std::move(m_endpoint);
     this->~EndpointClient();

@@ -25,6 +25,8 @@
 // the rest (answers, copies, transfers, heap, charges) and asks it.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
+
 #include "abi/ring.h"
 #include "kernel/ipc/completion.h"
 #include "kernel/ipc/transfer.h"
@@ -78,20 +80,22 @@ public:
     // `params` and `message` are the kernel's own copies (capability pointers
     // are renumbered in place on delivery).
     std::optional<abi::Cqe> call(Process& caller, const ring::DecodedSqe& sqe,
-                                 std::span<capnp::Word> params, Transfer transfer);
-    std::optional<abi::Cqe> receive(Process& owner, const ring::DecodedSqe& sqe);
+                                 std::span<capnp::Word> params, Transfer transfer)
+        CAPOS_REQUIRES(g_kernel_lock);
+    std::optional<abi::Cqe> receive(Process& owner, const ring::DecodedSqe& sqe)
+        CAPOS_REQUIRES(g_kernel_lock);
     abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
-                         Transfer transfer);
+                         Transfer transfer) CAPOS_REQUIRES(g_kernel_lock);
 
     // The last owner capability is gone: step 4.
-    void close();
-    bool closed() const { return m_state.closed(); }
+    void close() CAPOS_REQUIRES(g_kernel_lock);
+    bool closed() const CAPOS_REQUIRES(g_kernel_lock) { return m_state.closed(); }
 
     // A caller ended: drop its queued call / forget its in-flight one.
-    void cancel(EndpointCall* call);
+    void cancel(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
 
-    void add_client() { m_state.add_client(); }
-    void remove_client();
+    void add_client() CAPOS_REQUIRES(g_kernel_lock) { m_state.add_client(); }
+    void remove_client() CAPOS_REQUIRES(g_kernel_lock);
 
 private:
     friend Result<EndpointPair, abi::TransportError> create_endpoint_pair();
@@ -100,42 +104,43 @@ private:
 
     // The record for a new call by `caller` (the endpoint's own first), or
     // null when the heap has none.
-    EndpointCall* take_call(Process& caller);
+    EndpointCall* take_call(Process& caller) CAPOS_REQUIRES(g_kernel_lock);
 
     // Copies `call` (header, params, capability records) to the waiting
     // receiver; the endpoint state is told what came of it.
     static ipc::Delivery deliver(EndpointCall& call, std::span<capnp::Word> params,
-                                 PendingReply& receiver);
+                                 PendingReply& receiver) CAPOS_REQUIRES(g_kernel_lock);
     // Whether the waiting receiver, if any, can still be answered.
-    bool receiver_live() const;
+    bool receiver_live() const CAPOS_REQUIRES(g_kernel_lock);
     // Gives back what `call` charged `caller` (outstanding list, queued
     // bytes); `caller` is the call's, or null when it has ended.
-    static void release_charges(EndpointCall& call, Process* caller);
+    static void release_charges(EndpointCall& call, Process* caller) CAPOS_REQUIRES(g_kernel_lock);
     // Ends `call`: releases its charges, posts `answer` to its caller (or
     // forgets the answer when there is none: the caller has ended, or the
     // submission is answered another way), frees it. It is on no list of the
     // endpoint state any more.
     static void end_call(EndpointCall* call, std::optional<abi::Cqe> answer,
-                         Wake wake = Wake::Queued);
+                         Wake wake = Wake::Queued) CAPOS_REQUIRES(g_kernel_lock);
     // Queues `call` (its params copied) until a RECV takes it; the answer to
     // the submission comes later, or now when that fails. Out of line: a call
     // that finds its receiver waiting, a round trip's, does not run it.
     std::optional<abi::Cqe> queue(EndpointCall* call, Process& caller, uint64_t user_data,
-                                  std::span<capnp::Word> params);
+                                  std::span<capnp::Word> params) CAPOS_REQUIRES(g_kernel_lock);
     // A RECV's side of that: delivers queued calls to `receiver`, oldest
     // first, until one is taken (true: the RECV is answered) or none is left.
     // Out of line for the same reason.
-    bool deliver_queued(PendingReply& receiver);
+    bool deliver_queued(PendingReply& receiver) CAPOS_REQUIRES(g_kernel_lock);
 
-    ipc::EndpointState m_state;
+    // Guarded by the kernel lock, like every kernel object's state.
+    ipc::EndpointState m_state CAPOS_GUARDED_BY(g_kernel_lock);
     // The owner's waiting RECV: present exactly while m_state.receiver_waiting().
-    std::optional<PendingReply> m_receiver;
+    std::optional<PendingReply> m_receiver CAPOS_GUARDED_BY(g_kernel_lock);
     // A record of its own, which a round trip uses: it lies on the page of
     // the endpoint and its facets, which the round trip touches anyway (every
     // page touched after an address-space switch costs QEMU a refill,
     // docs/performance.md). Free whenever the endpoint is idle.
-    EndpointCall m_own_call;
-    bool m_own_call_free = true;
+    EndpointCall m_own_call CAPOS_GUARDED_BY(g_kernel_lock);
+    bool m_own_call_free CAPOS_GUARDED_BY(g_kernel_lock) = true;
 };
 
 // The receiving side of an endpoint (a capability). When the last reference

@@ -328,7 +328,8 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     return call_kernel_service(process, service, service_call, message, words.size());
 }
 
-[[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe) {
+[[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe)
+    CAPOS_REQUIRES(g_kernel_lock) {
     stage_clock::count_call();
     auto entry = process.capabilities().lookup(sqe.cap, sqe.interface_id);
     if (entry.is_error())
@@ -352,7 +353,8 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
 
 // RECV and RETURN: only on an endpoint's owner capability.
 [[gnu::noinline]] std::optional<abi::Cqe> endpoint_operation(Process& process,
-                                                             const ring::DecodedSqe& sqe) {
+                                                             const ring::DecodedSqe& sqe)
+    CAPOS_REQUIRES(g_kernel_lock) {
     auto entry = process.capabilities().lookup(sqe.cap);
     if (entry.is_error())
         return error_cqe(sqe.user_data, transport_error_of(entry.error()));
@@ -385,8 +387,8 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
 // carried out. The cases are written
 // out: the same through a helper taking each case's work as a lambda cost a
 // kernel call 13 more instructions (the completion went through memory).
-[[gnu::always_inline]] inline std::optional<abi::Cqe> handle(Process& process,
-                                                             const abi::Sqe& raw) {
+[[gnu::always_inline]] inline std::optional<abi::Cqe> handle(Process& process, const abi::Sqe& raw)
+    CAPOS_REQUIRES(g_kernel_lock) {
     using abi::Opcode;
     // A NOP and a CALL first, the commonest entries, before the switch's
     // tree: the compiler then lays their paths out together, near the loop

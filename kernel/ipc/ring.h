@@ -4,6 +4,7 @@
 // submission; then waits for completions if asked.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
 #include <cstdint>
 
 namespace capos::kernel {
@@ -29,6 +30,7 @@ void ring_general_path_only();
 
 // The cap_enter system call for the current process. Returns the number of
 // unread completions, or a negative abi::TransportError.
-int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns);
+int64_t cap_enter(Process& process, uint64_t min_complete, uint64_t timeout_ns)
+    CAPOS_REQUIRES(g_kernel_lock);
 
 } // namespace capos::kernel

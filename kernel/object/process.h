@@ -107,7 +107,7 @@ public:
     void request_kill();
     bool kill_requested() const { return m_kill_requested; }
     // Ends the current process if a kill was requested (no return then).
-    static void end_current_if_killed();
+    static void end_current_if_killed() CAPOS_REQUIRES(g_kernel_lock);
     // Every process from its creation until it is destroyed, in id order
     // (ids only grow), for ProcessInspector. Under the kernel lock.
     template <typename F>
@@ -172,7 +172,7 @@ public:
 
     // Ends the calling thread's process (the current one) with `status` and
     // never returns.
-    [[noreturn]] static void terminate_current(ExitStatus status);
+    [[noreturn]] static void terminate_current(ExitStatus status) CAPOS_REQUIRES(g_kernel_lock);
 
     // Blocks the calling thread until the process has ended.
     void wait_for_exit();
