@@ -33,7 +33,7 @@ std::vector<std::string> qemu_command(const Machine& machine) {
         "-M",
         machine.type,
         "-cpu",
-        "max",
+        "max" + machine.cpu_features,
         "-accel",
         machine.multi_threaded ? "tcg,thread=multi" : "tcg",
         "-smp",

@@ -33,6 +33,7 @@ struct Machine {
     std::string iso;                   // iso boots
     std::string memory{default_memory};
     std::string type{default_machine_type}; // QEMU's -M
+    std::string cpu_features;               // appended to -cpu max
     int cpus = default_cpus;                // QEMU's -smp
     std::string topology;                   // appended to -smp's count
     bool multi_threaded = false;            // -accel tcg,thread=multi

@@ -115,6 +115,10 @@ TEST(ScenarioTest, ParsesMachineCpusAndDebugExit) {
     EXPECT_EQ(parse_ok("machine: pc\n").cpus, 1);
     EXPECT_EQ(parse_ok("machine: pc\n").debug_exit, true);
     EXPECT_EQ(parse_ok("boot: iso-uefi\nmachine: pc\ncpus: 2\n").cpus, 2);
+    EXPECT_EQ(parse_ok("cpus: 2\n").cpu_features, "");
+    EXPECT_EQ(parse_ok("cpu-features: -xsave\n").cpu_features, ",-xsave");
+    EXPECT_EQ(parse_ok("cpu-features: +pdpe1gb,-avx2,-x2apic\n").cpu_features,
+              ",+pdpe1gb,-avx2,-x2apic");
 }
 
 TEST(ScenarioTest, DevicesRepeatInOrder) {
@@ -180,6 +184,11 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         {"boot: iso-uefi\nkernel: k\n", 2, "'kernel' applies only"},
         {"iso: x.iso\n", 1, "'iso' applies only"},
         {"expect: ok\nexpect: PANIC: oom\n", 2, "forbidden pattern 'PANIC'"},
+        {"cpu-features: xsave\n", 1, "bad cpu-features 'xsave' (want e.g. -xsave"},
+        {"cpu-features: -\n", 1, "bad cpu-features '-' (want e.g. -xsave"},
+        {"cpu-features: -xsave,\n", 1, "bad cpu-features '-xsave,' (want e.g. -xsave"},
+        {"cpu-features: -xsave -smp 4\n", 1, "bad cpu-features '-xsave -smp 4'"},
+        {"cpu-features: -XSAVE\n", 1, "bad cpu-features '-XSAVE'"},
         {"cpus: 0\n", 1, "bad cpus '0' (want whole CPUs, 1 to 64"},
         {"cpus: 65\n", 1, "bad cpus '65' (want whole CPUs, 1 to 64"},
         {"cpus: -1\n", 1, "bad cpus '-1' (want whole CPUs, 1 to 64"},
@@ -597,6 +606,10 @@ TEST(QemuCommandTest, MachineTypeCpusAndNoDebugExit) {
     argv = qemu_command(machine);
     EXPECT_TRUE(contains(argv, {"-M", "q35", "-cpu", "max", "-accel", "tcg", "-smp", "1"}));
     EXPECT_FALSE(contains(argv, {"-device"}));
+    machine = Machine{};
+    machine.cpu_features = ",-xsave";
+    argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-M", "q35", "-cpu", "max,-xsave", "-accel", "tcg"}));
     machine = Machine{};
     machine.type = "pc";
     machine.boot = BootMode::IsoBios;

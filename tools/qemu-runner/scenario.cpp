@@ -164,15 +164,36 @@ bool valid_topology(std::string_view text) {
     return true;
 }
 
+// "+feature" or "-feature" items, comma-separated: QEMU's names are lower-case
+// letters, digits, '_', '-' and '.' (nothing that could add another option).
+bool valid_cpu_features(std::string_view text) {
+    if (text.empty())
+        return false;
+    for (;;) {
+        std::string_view item = text.substr(0, text.find(','));
+        if (item.size() < 2 || (item[0] != '+' && item[0] != '-'))
+            return false;
+        for (char c : item.substr(1)) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                      c == '.';
+            if (!ok)
+                return false;
+        }
+        if (item.size() == text.size())
+            return true;
+        text.remove_prefix(item.size() + 1);
+    }
+}
+
 std::string single_quoted(std::string_view text) {
     return "'" + std::string(text) + "'";
 }
 
 // Keys that may appear at most once; the rest (expect, send, allow, forbid,
 // device) repeat.
-constexpr std::string_view single_keys[] = {"boot",   "kernel",  "initrd", "iso",   "append",
-                                            "memory", "machine", "cpus",   "mttcg", "debug-exit",
-                                            "icount", "timeout", "exit"};
+constexpr std::string_view single_keys[] = {
+    "boot",         "kernel", "initrd", "iso",        "append", "memory",  "machine",
+    "cpu-features", "cpus",   "mttcg",  "debug-exit", "icount", "timeout", "exit"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.
@@ -277,6 +298,11 @@ ParseResult parse_scenario(std::string_view text) {
                 return error(line_number,
                              "bad machine " + single_quoted(value) + " (want q35 or pc)");
             scenario.machine_type = value;
+        } else if (key == "cpu-features") {
+            if (!valid_cpu_features(value))
+                return error(line_number, "bad cpu-features " + single_quoted(value) +
+                                              " (want e.g. -xsave or +pdpe1gb,-avx)");
+            scenario.cpu_features = "," + value;
         } else if (key == "cpus") {
             std::string_view count = std::string_view(value).substr(0, value.find(','));
             std::string_view topology = std::string_view(value).substr(count.size());

@@ -65,6 +65,7 @@ struct Scenario {
     std::string append;
     std::string memory{default_memory};
     std::string machine_type{default_machine_type}; // QEMU's -M: q35 or pc
+    std::string cpu_features;                       // appended to -cpu max: ",-xsave,+pdpe1gb"
     int cpus = default_cpus;                        // QEMU's -smp: 1 to max_cpus
     bool cpus_given = false;                        // the file has a `cpus:` line
     std::string topology;                           // appended to -smp: ",sockets=2,..."
@@ -99,7 +100,9 @@ struct ScenarioError {
 //
 // Keys: boot (pvh|iso-bios|iso-uefi), kernel, initrd (path or `none`; pvh only),
 // iso (iso boots only), append (pvh only), memory (<n>M or <n>G), machine (q35|pc:
-// QEMU's -M, default q35), cpus (1..64: QEMU's -smp, default 1; then optionally
+// QEMU's -M, default q35), cpu-features (comma-separated +feature or -feature,
+// appended to -cpu max: `-xsave` takes XSAVE away), cpus (1..64: QEMU's -smp,
+// default 1; then optionally
 // comma-separated sockets=, dies=, cores=, threads=, maxcpus= with whole numbers,
 // e.g. `6,sockets=2,cores=3`), mttcg (on|off: one host thread per CPU, QEMU's
 // -accel tcg,thread=multi; default off), debug-exit (on|off:

@@ -532,6 +532,7 @@ TestResult run_test(const TestOptions& options) {
     machine.iso = resolve(options.root, scenario.iso);
     machine.memory = scenario.memory;
     machine.type = scenario.machine_type;
+    machine.cpu_features = scenario.cpu_features;
     machine.cpus = scenario.cpus;
     machine.topology = scenario.topology;
     machine.multi_threaded = scenario.multi_threaded;
