@@ -38,6 +38,7 @@ public:
 
     Result<void, gen::Exception> wait(ProcessHandle::WaitParams::Reader,
                                       ProcessHandle::WaitResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         // Answered (at once, or when the child ends) through the exit watcher.
         // Refused before deferring: a deferred call's exception is never sent.
         if (m_child->exit_watchers_full())

@@ -79,6 +79,7 @@ class TerminalService final : public KernelServiceOf<TerminalSession, TerminalSe
 public:
     Result<void, gen::Exception> read_line(TerminalSession::ReadLineParams::Reader params,
                                            TerminalSession::ReadLineResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         drop_waiters_if_gone();
         if (m_reader)
             return Err{failed("another readLine is waiting on this terminal")};
@@ -112,6 +113,7 @@ public:
 
     Result<void, gen::Exception> wait_interrupt(TerminalSession::WaitInterruptParams::Reader,
                                                 TerminalSession::WaitInterruptResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         drop_waiters_if_gone();
         if (m_interrupt)
             return Err{failed("another waitInterrupt is waiting on this terminal")};
@@ -127,6 +129,7 @@ public:
     // The terminal thread's body: feeds waiting input to the editor while a
     // readLine waits.
     [[noreturn]] void run() {
+        g_kernel_lock.assert_held(); // a kernel thread: it has the CPU's lock whenever it runs
         for (;;) {
             drop_waiters_if_gone();
             if (g_interrupt_typed && m_interrupt) {
@@ -151,7 +154,7 @@ public:
 private:
     // A waiter whose process ended is owed nothing: forget it, so that the
     // next holder can read.
-    void drop_waiters_if_gone() {
+    void drop_waiters_if_gone() CAPOS_REQUIRES(g_kernel_lock) {
         if (m_reader && m_reader.caller()->has_exited()) {
             m_reader.reset();
             g_reader_waiting = false;
@@ -162,7 +165,7 @@ private:
         }
     }
 
-    void answer(term::LineEvent event) {
+    void answer(term::LineEvent event) CAPOS_REQUIRES(g_kernel_lock) {
         capnp::MessageBuilder message(m_message);
         TerminalSession::ReadLineResults::Builder results(
             message.init_root(TerminalSession::ReadLineResults::data_words,

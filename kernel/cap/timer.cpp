@@ -21,6 +21,7 @@ public:
     }
     Result<void, gen::Exception> sleep(Timer::SleepParams::Reader params,
                                        Timer::SleepResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         // Everything that can fail comes before the answer is deferred.
         auto slot = TimedAnswer::allocate();
         if (slot.is_error())

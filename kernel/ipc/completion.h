@@ -9,6 +9,8 @@
 // posted or dropped.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
+
 #include "abi/ring.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/capnp/wire.h"
@@ -44,7 +46,8 @@ enum class Wake : uint8_t { Queued, First };
 // has room by the admission check, unless the process moved its own CQ head
 // to a value that cannot be true: then the completion is counted in
 // cq_overflow and lost, which only the process itself caused.
-void post_completion(Process& process, const abi::Cqe& cqe, Wake wake = Wake::Queued);
+void post_completion(Process& process, const abi::Cqe& cqe, Wake wake = Wake::Queued)
+    CAPOS_REQUIRES(g_kernel_lock);
 
 class PendingReply {
 public:
@@ -55,21 +58,27 @@ public:
     // is owed as many as it may be (abi::ring_max_owed): the submission must
     // then be answered at once (QuotaExceeded, or an overloaded exception).
     static std::optional<PendingReply> owe(Process& caller, uint64_t user_data,
-                                           ring::UserRange result, bool inline_result = false);
+                                           ring::UserRange result, bool inline_result = false)
+        CAPOS_REQUIRES(g_kernel_lock);
     // The same without the bound, for an answer that may be posted at once
     // (a Recv that finds a call waiting): the caller checks may_keep()
     // before keeping it for later.
-    static PendingReply owe_unbounded(Process& caller, uint64_t user_data, ring::UserRange result) {
+    static PendingReply owe_unbounded(Process& caller, uint64_t user_data, ring::UserRange result)
+        CAPOS_REQUIRES(g_kernel_lock) {
         return PendingReply(caller, user_data, result, false);
     }
     // Whether this answer may be kept for later within the bound.
-    bool may_keep() const;
+    bool may_keep() const CAPOS_REQUIRES(g_kernel_lock);
     // Moves and drops cost a few instructions when empty (inline: they are on
     // every endpoint call's path).
     PendingReply(PendingReply&& other) noexcept
         : m_caller(std::exchange(other.m_caller, nullptr)), m_user_data(other.m_user_data),
           m_result(other.m_result), m_inline_result(other.m_inline_result) {}
+    // (Moves and drops happen wherever a PendingReply lives, all of it kernel
+    // state under the kernel lock; the analysis does not follow implicit
+    // destructor calls, so these assert it.)
     PendingReply& operator=(PendingReply&& other) noexcept {
+        g_kernel_lock.assert_held();
         if (this != &other) {
             reset();
             m_caller = std::exchange(other.m_caller, nullptr);
@@ -81,7 +90,10 @@ public:
     }
     PendingReply(const PendingReply&) = delete;
     PendingReply& operator=(const PendingReply&) = delete;
-    ~PendingReply() { reset(); }
+    ~PendingReply() {
+        g_kernel_lock.assert_held();
+        reset();
+    }
 
     explicit operator bool() const { return m_caller != nullptr; }
     Process* caller() const { return m_caller; }
@@ -90,13 +102,16 @@ public:
 
     // Each posts the completion (nothing if the caller has ended) and leaves
     // the PendingReply empty.
-    void complete(abi::Cqe cqe, Wake wake = Wake::Queued);
-    void complete_with_error(abi::TransportError error) { complete(error_cqe(0, error)); }
+    void complete(abi::Cqe cqe, Wake wake = Wake::Queued) CAPOS_REQUIRES(g_kernel_lock);
+    void complete_with_error(abi::TransportError error) CAPOS_REQUIRES(g_kernel_lock) {
+        complete(error_cqe(0, error));
+    }
     // Writes `message` into the caller's result buffer and completes with
     // `status`; ResultTooSmall or BadBuffer instead when the buffer is too
     // small or no longer writable. (Results the caller may take in the
     // completion, small and without capabilities, go there instead.)
-    void complete_with_message(abi::CallStatus status, std::span<const capnp::Word> message);
+    void complete_with_message(abi::CallStatus status, std::span<const capnp::Word> message)
+        CAPOS_REQUIRES(g_kernel_lock);
 
     // The general form, for a message that carries capabilities: writes
     // `header`, then `message`, then one CapRecord per capability of
@@ -112,24 +127,26 @@ public:
         TransferFailed, // nothing posted: the caller's table is full
     };
     Answer answer(abi::Cqe cqe, std::span<const std::byte> header, std::span<capnp::Word> message,
-                  Transfer& transfer, Wake wake = Wake::Queued);
+                  Transfer& transfer, Wake wake = Wake::Queued) CAPOS_REQUIRES(g_kernel_lock);
 
     // Forgets the answer without posting it: only when the caller has ended,
     // or when the submission's completion is posted another way at once.
-    void reset() {
+    void reset() CAPOS_REQUIRES(g_kernel_lock) {
         if (m_caller)
             settle();
     }
 
 private:
-    PendingReply(Process& caller, uint64_t user_data, ring::UserRange result, bool inline_result);
+    PendingReply(Process& caller, uint64_t user_data, ring::UserRange result, bool inline_result)
+        CAPOS_REQUIRES(g_kernel_lock);
     // Completes with `message` in the completion itself (CallStatus::OkInline)
     // when the caller asked for that and it is results that fit; false, and
     // nothing done, otherwise.
-    bool complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake);
+    bool complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake)
+        CAPOS_REQUIRES(g_kernel_lock);
     // Gives back the owed slot and the reference to the caller (set), and
     // forgets it.
-    void settle();
+    void settle() CAPOS_REQUIRES(g_kernel_lock);
     // Opens the first `bytes` bytes of the caller's result buffer in `out`;
     // the error when they cannot be written (too small, not writable).
     std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const;

@@ -34,7 +34,7 @@ struct Invocation {
     // anything that can still fail must be done before). nullopt when the
     // caller is owed too many answers already: the method must then fail at
     // once. Services never block inside dispatch.
-    std::optional<PendingReply> defer();
+    std::optional<PendingReply> defer() CAPOS_REQUIRES(g_kernel_lock);
     bool deferred = false; // set by defer()
 };
 

@@ -60,6 +60,7 @@ void TimedAnswer::cancel_all_of(const Process& process) {
 }
 
 void TimedAnswer::run(void*) {
+    g_kernel_lock.assert_held(); // a kernel thread: it has the CPU's lock whenever it runs
     for (;;) {
         while (TimedAnswer* first = g_pending.front()) {
             if (first->m_deadline_us > uptime_microseconds())

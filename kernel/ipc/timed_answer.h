@@ -43,7 +43,7 @@ public:
                         std::span<const capnp::Word> message);
 
     // Drops every timed answer owed to `process` (it ended).
-    static void cancel_all_of(const Process& process);
+    static void cancel_all_of(const Process& process) CAPOS_REQUIRES(g_kernel_lock);
 
     // Starts the thread that posts them (after the scheduler exists).
     static void start();

@@ -207,7 +207,8 @@ void Process::release_address_space(UserAddressSpace::Teardown teardown) {
 
 namespace {
 
-void answer_exit_watcher(PendingReply& reply, const ExitStatus& status) {
+void answer_exit_watcher(PendingReply& reply, const ExitStatus& status)
+    CAPOS_REQUIRES(g_kernel_lock) {
     using schema::ProcessHandle;
     capnp::Word buffer[32];
     capnp::MessageBuilder message(buffer);

@@ -129,12 +129,12 @@ public:
     abi::RingPage* ring() const { return m_ring; }
     RingState& ring_state() { return m_ring_state; }
     // The thread blocked in cap_enter waiting for completions, if any.
-    Thread* ring_waiter() const { return m_ring_waiter; }
-    void set_ring_waiter(Thread* thread) { m_ring_waiter = thread; }
+    Thread* ring_waiter() const CAPOS_REQUIRES(g_kernel_lock) { return m_ring_waiter; }
+    void set_ring_waiter(Thread* thread) CAPOS_REQUIRES(g_kernel_lock) { m_ring_waiter = thread; }
 
     // Answers `reply` with this process's ExitStatus once it has ended (at once
     // if it has). False when too many answers are already waiting.
-    bool add_exit_watcher(PendingReply reply);
+    bool add_exit_watcher(PendingReply reply) CAPOS_REQUIRES(g_kernel_lock);
     // Whether add_exit_watcher would refuse: check it before deferring a call.
     bool exit_watchers_full() const {
         return !has_exited() && m_exit_watcher_count == max_exit_watchers;
@@ -143,15 +143,17 @@ public:
     // The resource ledger for calls this process has made through endpoints:
     // how many are outstanding and how many bytes of params the kernel holds
     // for it. Bounded; cleared when the process ends (its calls are cancelled).
-    bool can_add_outgoing(uint64_t queued_bytes) const {
+    bool can_add_outgoing(uint64_t queued_bytes) const CAPOS_REQUIRES(g_kernel_lock) {
         return m_outgoing.size() < m_limits.outstanding_calls &&
                queued_bytes <= m_limits.queued_bytes - m_queued_bytes;
     }
-    void add_outgoing(EndpointCall* call);
-    void remove_outgoing(EndpointCall* call);
-    void charge_queued(uint64_t bytes) { m_queued_bytes += bytes; }
-    void uncharge_queued(uint64_t bytes) { m_queued_bytes -= bytes; }
-    uint32_t outstanding_calls() const { return uint32_t(m_outgoing.size()); }
+    void add_outgoing(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
+    void remove_outgoing(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
+    void charge_queued(uint64_t bytes) CAPOS_REQUIRES(g_kernel_lock) { m_queued_bytes += bytes; }
+    void uncharge_queued(uint64_t bytes) CAPOS_REQUIRES(g_kernel_lock) { m_queued_bytes -= bytes; }
+    uint32_t outstanding_calls() const CAPOS_REQUIRES(g_kernel_lock) {
+        return uint32_t(m_outgoing.size());
+    }
     // Records of this process's finished calls, kept for its next ones (a
     // round trip then allocates nothing); freed when the process ends.
     EndpointCall* take_spare_call();
@@ -161,13 +163,13 @@ public:
     // (PendingReply keeps the count): with the unread ones they must fit the
     // completion queue, so cap_enter takes no submission without room for
     // its answer.
-    void owe_completion() { ++m_completions_owed; }
-    void settle_completion() {
+    void owe_completion() CAPOS_REQUIRES(g_kernel_lock) { ++m_completions_owed; }
+    void settle_completion() CAPOS_REQUIRES(g_kernel_lock) {
         VERIFY(m_completions_owed > 0);
         --m_completions_owed;
     }
-    uint32_t completions_owed() const { return m_completions_owed; }
-    uint64_t queued_bytes() const { return m_queued_bytes; }
+    uint32_t completions_owed() const CAPOS_REQUIRES(g_kernel_lock) { return m_completions_owed; }
+    uint64_t queued_bytes() const CAPOS_REQUIRES(g_kernel_lock) { return m_queued_bytes; }
     ProcessCapTable& capabilities() { return m_capabilities; }
 
     // Ends the calling thread's process (the current one) with `status` and
@@ -202,16 +204,16 @@ private:
     Thread* m_main_thread = nullptr;     // not owned: the scheduler holds it
     Thread* m_prepared_thread = nullptr; // owns a reference between prepare_start and start
     Thread* m_waiter = nullptr;          // a kernel thread waiting for exit (init's monitor)
-    Thread* m_ring_waiter = nullptr;     // blocked in cap_enter
+    Thread* m_ring_waiter CAPOS_GUARDED_BY(g_kernel_lock) = nullptr; // blocked in cap_enter
     static constexpr size_t max_exit_watchers = 4;
     PendingReply m_exit_watchers[max_exit_watchers];
     size_t m_exit_watcher_count = 0;
     // Calls made through endpoints, not yet answered, newest first.
-    IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing;
+    IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing CAPOS_GUARDED_BY(g_kernel_lock);
     IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls; // never outgoing at once
     void free_spare_calls();
-    uint64_t m_queued_bytes = 0;
-    uint32_t m_completions_owed = 0;
+    uint64_t m_queued_bytes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    uint32_t m_completions_owed CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     static constinit IntrusiveList<Process, AllProcessesLink> s_all;
     static inline Thread* s_none_left_waiter = nullptr; // wait_until_none_left's
     ExitStatus m_exit_status;
