@@ -120,19 +120,20 @@ inline constexpr uint8_t ipi_vector_tlb = 0xFA;
 // kernel lock's spin loop and the shootdown interrupt).
 void serve_tlb_requests();
 
-// Vectors for message-signalled device interrupts (MSI, MSI-X), delivered
-// to the boot CPU: a free one given `handler`, or nullopt when all are
-// taken. A vector freed goes back to having no handler (an interrupt that
-// still arrives on it is acknowledged and counted as unexpected). Under the
-// kernel lock.
+// Vectors for message-signalled device interrupts (MSI, MSI-X), the same on
+// every CPU: a free one given `handler`, or nullopt when all are taken. A vector freed goes back to
+// having no handler (an interrupt that still arrives on it is acknowledged and counted as
+// unexpected). Under the kernel lock.
 std::optional<uint8_t> allocate_device_vector(InterruptHandler handler);
 void free_device_vector(uint8_t vector);
-// The address and data a device writes to raise `vector` there.
+// The address and data a device writes to raise `vector` on the CPU whose
+// interrupt controller id is `interrupt_id`; nullopt when a message cannot
+// name that CPU (an x2APIC id above 255: no interrupt remapping).
 struct MessageSignal {
     uint64_t address;
     uint32_t data;
 };
-MessageSignal device_vector_message(uint8_t vector);
+std::optional<MessageSignal> device_vector_message(uint8_t vector, uint32_t interrupt_id);
 
 // Routes ISA interrupt line `irq` to `handler` on the boot CPU and unmasks it.
 void enable_isa_irq(uint8_t irq, InterruptHandler handler);

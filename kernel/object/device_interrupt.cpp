@@ -5,6 +5,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/kernel_map.h"
 #include "kernel/mm/layout.h"
+#include "kernel/platform/cpus.h"
 #include "kernel/platform/pci.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/pci/msi.h"
@@ -16,6 +17,30 @@ namespace {
 // The object each device vector belongs to (null: none, an interrupt there
 // is a stale one and has no handler).
 CAPOS_LARGE_BSS DeviceInterrupt* g_by_vector[256];
+
+// Device interrupts routed to each CPU now.
+constexpr size_t max_routed_cpus = 64;
+CAPOS_LARGE_BSS uint32_t g_routed[max_routed_cpus];
+
+// Where a new device interrupt goes: the online CPU with the fewest routed to
+// it, ties to the highest-numbered (the boot CPU takes the console's and its
+// own work), among those a message can name; and the message for it.
+struct Route {
+    uint32_t cpu;
+    arch::MessageSignal message;
+};
+std::optional<Route> choose_route(uint8_t vector) {
+    std::optional<Route> best;
+    for (size_t i = 0; i < cpu_count() && i < max_routed_cpus; ++i) {
+        const CpuRecord& record = cpu_record(i);
+        if (!record.online)
+            continue;
+        auto message = arch::device_vector_message(vector, record.interrupt_id);
+        if (message && (!best || g_routed[i] <= g_routed[best->cpu]))
+            best = Route{uint32_t(i), *message};
+    }
+    return best;
+}
 
 // MSI-X tables mapped so far (map_mmio's mappings stay): one mapping per
 // table, however many objects use its entries.
@@ -68,13 +93,18 @@ DeviceInterrupt::create(const pci::Function& function) {
     auto vector = arch::allocate_device_vector(on_vector);
     if (!vector)
         return Err{DeviceInterruptError::NoVector};
+    // The boot CPU's id always fits a message (the firmware numbers it first).
+    auto route = choose_route(*vector);
+    VERIFY(route.has_value());
     auto memory = heap_allocate(sizeof(DeviceInterrupt));
     if (memory.is_error()) {
         arch::free_device_vector(*vector);
         return Err{DeviceInterruptError::OutOfMemory};
     }
-    auto* object = new (memory.value()) DeviceInterrupt(function, *vector);
+    auto* object =
+        new (memory.value()) DeviceInterrupt(function, *vector, route->cpu, route->message);
     g_by_vector[*vector] = object;
+    ++g_routed[route->cpu];
     return object;
 }
 
@@ -86,9 +116,9 @@ DeviceInterrupt::create_msi(const pci::Function& function) {
     if (!function.has_msi)
         return Err{DeviceInterruptError::NoMessageSignalling};
     DeviceInterrupt* object = TRY(create(function));
-    arch::MessageSignal message = arch::device_vector_message(object->m_vector);
-    // The boot CPU's message address is below 4 GiB: every function takes it.
-    VERIFY(pci::msi_enable(*config, function.address, function.msi, message.address, message.data));
+    // A message address is below 4 GiB: every function takes it.
+    VERIFY(pci::msi_enable(*config, function.address, function.msi, object->m_message.address,
+                           object->m_message.data));
     return RefPtr<DeviceInterrupt>::adopt(object);
 }
 
@@ -113,8 +143,7 @@ DeviceInterrupt::create_msix(const pci::Function& function, uint16_t entry) {
     object->m_msix = true;
     object->m_entry = entry;
     object->m_table = table;
-    arch::MessageSignal message = arch::device_vector_message(object->m_vector);
-    pci::msix_write_entry(table, entry, message.address, message.data, false);
+    pci::msix_write_entry(table, entry, object->m_message.address, object->m_message.data, false);
     pci::msix_set_control(*config, function.address, msix, true, false);
     return RefPtr<DeviceInterrupt>::adopt(object);
 }
@@ -123,6 +152,7 @@ void DeviceInterrupt::on_vector(uint8_t vector) {
     DeviceInterrupt* object = g_by_vector[vector];
     if (!object)
         return;
+    __atomic_store_n(&object->m_handled_on, arch::current_cpu_index(), __ATOMIC_RELEASE);
     __atomic_store_n(&object->m_count, object->m_count + 1, __ATOMIC_RELEASE);
     if (Thread* waiter = object->m_waiter)
         Scheduler::wake(waiter);
@@ -158,6 +188,7 @@ void DeviceInterrupt::destroy() {
             pci::msi_disable(*config, m_function.address, m_function.msi);
     }
     g_by_vector[m_vector] = nullptr;
+    --g_routed[m_cpu];
     arch::free_device_vector(m_vector);
     this->~DeviceInterrupt();
     heap_free(this);

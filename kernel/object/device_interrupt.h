@@ -42,6 +42,9 @@ public:
     create_msix(const pci::Function& function, uint16_t entry);
 
     uint8_t vector() const { return m_vector; }
+    // The CPU its messages go to, and the one that took the last interrupt.
+    uint32_t cpu() const { return m_cpu; }
+    uint32_t handled_on() const { return __atomic_load_n(&m_handled_on, __ATOMIC_ACQUIRE); }
     // Interrupts taken so far.
     uint64_t count() const { return __atomic_load_n(&m_count, __ATOMIC_ACQUIRE); }
     // Waits until count() is past `seen`, or until uptime reaches
@@ -53,8 +56,10 @@ public:
     void set_masked(bool masked);
 
 private:
-    DeviceInterrupt(const pci::Function& function, uint8_t vector)
-        : KernelObject(object_type), m_function(function), m_vector(vector) {}
+    DeviceInterrupt(const pci::Function& function, uint8_t vector, uint32_t cpu,
+                    arch::MessageSignal message)
+        : KernelObject(object_type), m_function(function), m_vector(vector), m_cpu(cpu),
+          m_message(message) {}
     void destroy() override;
     // An object with a vector of its own, not yet signalled by the function.
     static Result<DeviceInterrupt*, DeviceInterruptError> create(const pci::Function& function);
@@ -62,6 +67,9 @@ private:
 
     pci::Function m_function;
     uint8_t m_vector;
+    uint32_t m_cpu;
+    arch::MessageSignal m_message;
+    uint32_t m_handled_on = UINT32_MAX;
     bool m_msix = false;
     uint16_t m_entry = 0;
     volatile uint32_t* m_table = nullptr; // the MSI-X table, mapped

@@ -402,12 +402,11 @@ void free_device_vector(uint8_t vector) {
     g_device_vector_taken[vector - device_vector_first] = false;
 }
 
-MessageSignal device_vector_message(uint8_t vector) {
-    // The boot CPU's APIC id fits the message's 8 bits (it is the first one
-    // the firmware numbers).
-    auto message = apic::msi_message(g_boot_apic_id, vector);
-    VERIFY(message.has_value());
-    return {message->address, message->data};
+std::optional<MessageSignal> device_vector_message(uint8_t vector, uint32_t interrupt_id) {
+    auto message = apic::msi_message(interrupt_id, vector);
+    if (!message)
+        return std::nullopt;
+    return MessageSignal{message->address, message->data};
 }
 
 size_t stop_other_cpus() {
