@@ -212,6 +212,10 @@ inline void set_cpu_local(void* local);
 // cycle counter. The boot CPU calibrates the timer against the cycle
 // counter; the others, started later, reuse its figure.
 void timer_init(uint32_t hz, uint64_t cycles_per_microsecond);
+// Stops this CPU's timer interrupt (an idle CPU that needs no tick), and
+// starts it again; each does nothing when the timer already is so.
+void timer_pause();
+void timer_resume();
 
 // Enables interrupts and halts until one arrives (the idle loop's body).
 void wait_for_interrupt();

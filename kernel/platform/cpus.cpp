@@ -146,6 +146,12 @@ CpuRecord& cpu_record(size_t index) {
 
 void cpu_idle_wait() {
     CpuRecord& self = current_cpu();
+    // Every CPU but the boot CPU stops its tick while idle: work for it
+    // comes with an interprocessor interrupt (Scheduler::enqueue, and a busy
+    // CPU's tick pushing work its way), and the boot CPU's tick wakes the
+    // sleepers. The switch away from the idle thread starts it again.
+    if (self.index != 0)
+        arch::timer_pause();
     __atomic_store_n(&self.idle_since, arch::read_cycle_counter(), __ATOMIC_RELAXED);
     arch::wait_for_interrupt();
     cpu_idle_end();

@@ -232,8 +232,10 @@ void Scheduler::switch_to_next() {
         self.switched_at = self.ticks;
     if (next != self.idle)
         __atomic_store_n(&self.threads_run, self.threads_run + 1, __ATOMIC_RELAXED);
-    if (previous == self.idle)
+    if (previous == self.idle) {
         cpu_idle_end();
+        arch::timer_resume(); // an idle CPU other than the boot CPU stops its tick
+    }
     self.handed_to = nullptr;
     self.resched = false;
     // The user registers go with the thread that uses them (the trap is off
@@ -448,6 +450,10 @@ void Scheduler::tick() {
     }
     charge(self, arch::read_cycle_counter());
     advance_floor(self);
+    // Push balancing: idle CPUs other than this one have no tick of their
+    // own to look for work with; one is woken to take some from here.
+    if (!self.ready.empty())
+        wake_an_idle_cpu();
     if (self.ready.empty() || self.ticks - self.switched_at < 2 ||
         !sched::should_yield(self.running->m_vtime, self.ready.front()->m_vtime))
         return;
@@ -458,6 +464,16 @@ void Scheduler::tick() {
         return;
     }
     yield();
+}
+
+void Scheduler::wake_an_idle_cpu() {
+    uint32_t self = arch::current_cpu_index();
+    for (uint32_t i = 0; i < cpu_count(); ++i) {
+        if (i != self && idle_now(i)) {
+            (void)arch::send_ipi(cpu_record(i).interrupt_id, arch::ipi_vector_reschedule);
+            return;
+        }
+    }
 }
 
 // Another CPU queued work here while this one was idle.

@@ -1,13 +1,16 @@
-// The scheduler: a run queue per CPU, round-robin over each queue's ready
-// threads, preemption on each CPU's timer tick once the running thread has
-// had the CPU for a whole tick period (slices of one to two periods), an idle
-// thread per CPU when nothing is ready, and blocking with an optional
-// deadline.
+// The scheduler: a run queue per CPU in virtual-time order (weighted fair
+// queueing, lib/sched/fair.h, docs/scheduling.md), preemption on each CPU's
+// timer tick once the running thread has had the CPU for a whole tick period
+// (slices of one to two periods) and is no longer behind the first ready
+// thread, an idle thread per CPU when nothing is ready, and blocking with an
+// optional deadline.
 //
 // Placement: a thread made ready goes to the CPU it last ran on when that CPU
 // is idle, else to an idle CPU, else back to its last CPU's queue; an idle
 // CPU is woken by an interprocessor interrupt. A CPU about to go idle takes a
-// ready thread from the longest other queue, and so does an idle CPU's tick.
+// ready thread from the longest other queue, and so does the boot CPU's tick
+// when it is idle; the other CPUs stop their tick while idle, and a busy
+// CPU's tick that finds threads waiting wakes one of them to take one.
 // The direct handoff of an IPC call or reply (wake_first) puts the woken
 // thread first on the waker's own CPU, wherever it ran before.
 //
@@ -209,6 +212,7 @@ private:
     static bool idle_now(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static CpuSchedule& schedule_of(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static Thread* steal(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
+    static void wake_an_idle_cpu() CAPOS_REQUIRES(g_kernel_lock);
     static void unblock(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static void switch_to_next() CAPOS_REQUIRES(g_kernel_lock);
     [[gnu::noinline]] static void switch_user_state(CpuSchedule& self, Thread* running)

@@ -17,6 +17,7 @@
 #include "kernel/arch/x86_64/apic.h"
 #include "kernel/arch/arch.h"
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/tlb.h"
 #include "kernel/lib/interrupts_off.h"
 #include "kernel/lib/kernel_lock.h"
@@ -277,6 +278,28 @@ void interrupt_controllers_init(std::string_view command_line_text) {
     x86::tlb_cpu_ready();
 }
 
+namespace {
+constinit uint32_t g_timer_period = 0; // the initial count of every CPU's periodic timer
+} // namespace
+
+// A periodic timer stops when its initial count is written 0 and starts over
+// when the count is written again.
+void timer_pause() {
+    x86::Cpu& cpu = x86::this_cpu();
+    if (cpu.timer_paused || g_timer_period == 0)
+        return;
+    g_local.write(Register::TimerInitialCount, 0);
+    cpu.timer_paused = true;
+}
+
+void timer_resume() {
+    x86::Cpu& cpu = x86::this_cpu();
+    if (!cpu.timer_paused)
+        return;
+    g_local.write(Register::TimerInitialCount, g_timer_period);
+    cpu.timer_paused = false;
+}
+
 void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
     VERIFY(g_local.x2apic || g_local.mmio != nullptr);
     g_local.write(Register::TimerDivide, 0x3);
@@ -296,6 +319,7 @@ void timer_init(uint32_t hz, uint64_t cycles_per_microsecond) {
     uint64_t period = uint64_t(ticks_per_10ms) * 100 / hz;
     if (period == 0)
         period = 1;
+    g_timer_period = uint32_t(period);
     set_interrupt_handler(timer_vector, on_timer);
     g_local.write(Register::LvtTimer, timer_vector | (1 << 17)); // periodic
     g_local.write(Register::TimerInitialCount, uint32_t(period));

@@ -19,6 +19,7 @@ struct Cpu {
     uint32_t apic_id;
     void* kernel_local;   // %gs:32, the generic kernel's (arch::cpu_local)
     uint64_t loaded_root; // the page tables loaded here (tlb.cpp)
+    bool timer_paused;    // arch::timer_pause
     CpuTables tables;     // this CPU's GDT and task state
 };
 static_assert(offsetof(Cpu, kernel_stack) == 8);
