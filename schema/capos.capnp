@@ -421,6 +421,12 @@ interface ProcessHandle {
   # its capabilities and memory released as at any end. Returns at once;
   # `wait` tells when it has ended. Nothing happens to a process that has
   # already ended.
+
+  setCpuWeight @2 (weight :UInt32) -> ();
+  # Gives each of its threads CPU weight `weight` from now on (as
+  # ResourceLimits.cpuWeight at spawn; docs/scheduling.md). Errors:
+  # invalidArgument (0, or beyond the maximum, 10,000). Nothing happens to a
+  # process that has ended.
 }
 
 # ---------------------------------------------------------------------------

@@ -56,6 +56,16 @@ public:
         return {};
     }
 
+    Result<void, gen::Exception> set_cpu_weight(ProcessHandle::SetCpuWeightParams::Reader params,
+                                                ProcessHandle::SetCpuWeightResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        static constexpr manifest::LimitText rule("a CPU weight is 1 to ", abi::max_cpu_weight, "");
+        if (params.weight() == 0 || params.weight() > abi::max_cpu_weight)
+            return Err{invalid_argument(rule.c_str())};
+        m_child->set_cpu_weight(params.weight());
+        return {};
+    }
+
 private:
     RefPtr<Process> m_child;
 };

@@ -291,6 +291,12 @@ void Process::terminate_current(ExitStatus status) {
     Scheduler::exit_current();
 }
 
+void Process::set_cpu_weight(uint32_t weight) {
+    m_limits.cpu_weight = weight;
+    if (m_main_thread && !has_exited())
+        Scheduler::set_weight(*m_main_thread, weight);
+}
+
 uint64_t Process::cpu_time_ns() const {
     if (has_exited() || !m_main_thread)
         return m_exit_status.cpu_time_ns;

@@ -70,6 +70,8 @@ public:
     static Result<RefPtr<Process>, SpawnError> create(std::string_view name,
                                                       const ProcessLimits& limits = {});
     const ProcessLimits& limits() const { return m_limits; }
+    // Its threads' CPU weight from now on (1 to abi::max_cpu_weight).
+    void set_cpu_weight(uint32_t weight) CAPOS_REQUIRES(g_kernel_lock);
     // The CPU time its threads have used (up to each one's last switch or
     // tick), or used in all once it has ended.
     uint64_t cpu_time_ns() const;

@@ -137,6 +137,12 @@ uint64_t Scheduler::account_running() {
     return cpu_time_ns(*self.running);
 }
 
+void Scheduler::set_weight(Thread& thread, uint32_t weight) {
+    g_kernel_lock.assert_held();
+    VERIFY(sched::weight_valid(weight));
+    thread.m_weight_factor = sched::weight_factor(weight);
+}
+
 uint64_t Scheduler::cpu_time_ns(const Thread& thread) {
     g_kernel_lock.assert_held();
     return clock::g_to_nanoseconds.apply(thread.m_runtime_cycles);

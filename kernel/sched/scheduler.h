@@ -117,6 +117,8 @@ public:
     // Charges the running thread for the CPU time since it was last charged
     // and returns all it has used.
     static uint64_t account_running();
+    // `thread`'s weight from now on (its virtual time so far stays).
+    static void set_weight(Thread& thread, uint32_t weight);
     // The CPU time `thread` has used, up to its last switch or tick.
     static uint64_t cpu_time_ns(const Thread& thread);
 

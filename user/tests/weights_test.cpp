@@ -1,5 +1,6 @@
 // CPU weights: init (this program) starts two spinners that never leave user
-// mode (spin_child), one of weight 100 and one of 300, lets them compete for
+// mode (spin_child), one of weight 100 (spawned at 50, then set through
+// ProcessHandle.setCpuWeight) and one of 300, lets them compete for
 // the one CPU for 1.5 s, kills them and reads from each ExitStatus the CPU
 // time it used: the heavier must have had three times the lighter's (within a
 // quarter), and the two together nearly all of the time. A spawn asking for
@@ -27,11 +28,21 @@ int main() {
     suite.check_exception("a weight beyond the maximum is refused", refused,
                           schema::ExceptionType::InvalidArgument);
 
-    auto light = test::spawn(spawner, "light", "spin_child", none, {.cpu_weight = 100});
+    // The light one is spawned at 50 and set to 100 through its handle (at 50
+    // the ratio would be 6); the heavy one is spawned at 300.
+    auto light = test::spawn(spawner, "light", "spin_child", none, {.cpu_weight = 50});
     auto heavy = test::spawn(spawner, "heavy", "spin_child", none, {.cpu_weight = 300});
-    if (!suite.check_ok("the spinner of weight 100 spawned", light) ||
+    if (!suite.check_ok("the spinner of weight 50 spawned", light) ||
         !suite.check_ok("the spinner of weight 300 spawned", heavy))
         return suite.finish();
+    schema::ProcessHandle::Client<rt::RingTransport> handle(rt::transport(),
+                                                            light.value().handle.raw);
+    suite.check_ok("its weight set to 100 through its handle", handle.set_cpu_weight(100));
+    suite.check_exception("a weight of 0 is refused", handle.set_cpu_weight(0),
+                          schema::ExceptionType::InvalidArgument);
+    suite.check_exception("a weight beyond the maximum is refused by the handle",
+                          handle.set_cpu_weight(abi::max_cpu_weight + 1),
+                          schema::ExceptionType::InvalidArgument);
     constexpr uint64_t ms = 1000 * 1000;
     uint64_t start = test::now_ns(timer);
     (void)test::sleep_ns(timer, 1500 * ms);
