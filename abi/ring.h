@@ -39,9 +39,20 @@ enum class Opcode : uint8_t {
     Recv = 2,    // (endpoint owner) wait for the next call on endpoint `cap`
     Return = 3,  // (endpoint owner) answer call `call_id`
     Release = 4, // drop capability `cap` from the table
-    // 5..255 reserved: rejected with TransportError::BadOpcode
+    Park = 5,    // (ParkSpace `cap`) sleep while the word at params_addr holds params_len
+    Unpark = 6,  // (ParkSpace `cap`) wake up to params_len threads parked on the word
+    // 7..255 reserved: rejected with TransportError::BadOpcode
 };
-inline constexpr uint8_t opcode_count = 5;
+inline constexpr uint8_t opcode_count = 7;
+
+// PARK's non-negative results (UNPARK's is the number of threads it woke).
+enum class ParkResult : int32_t {
+    Woken = 0,       // an UNPARK of the word woke it
+    NotExpected = 1, // the word did not hold the expected value: it never slept
+    TimedOut = 2,    // its timeout passed first
+};
+// PARK's timeout (result_addr, in nanoseconds) that means none.
+inline constexpr uint64_t park_no_timeout = UINT64_MAX;
 
 // SQE flags; undefined bits, and bits an opcode does not take, are rejected
 // with TransportError::BadFlags.

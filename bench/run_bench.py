@@ -83,6 +83,7 @@ CAPOS_FIGURES = [
     ("timer_now_16", "`Timer.now`, 16 raw SQEs per `cap_enter` (params encoded once, results read with the generated reader), per call"),
     ("ipc_echo", "endpoint round trip to a second process: `Echo.echo(\"x\")` by the generated client, server RECV/RETURN (`rt::Server`), completion"),
     ("ipc_raw", "the same round trip with the raw ring on both sides: a CALL with params encoded once, the server's RETURN of an empty struct and next RECV in one cap_enter, no Cap'n Proto or runtime"),
+    ("park_threads", "PARK/UNPARK round trip between two threads of one process (`rt::park`, `rt::unpark`), as the peer's futex_threads"),
     ("spawn_wait", "`ProcessSpawner.spawn` + `ProcessHandle.wait` (+ RELEASE of the handle) of a minimal program (`exit(0)`)"),
 ]
 LINUX_FIGURES = [
@@ -101,6 +102,8 @@ TARGETS = [
     ("ipc_echo", "endpoint CALL → server RECV/RETURN → completion, 2 processes",
      "futex_processes", "futex round trip, 2 processes", 0.25),
     ("ipc_echo", "the same", "futex_threads", "futex round trip, 2 threads of one process", 1.0),
+    ("park_threads", "PARK/UNPARK round trip, 2 threads of one process", "futex_threads",
+     "the same with futex", 1.0),
     ("nop_16", "ring NOP, 16 per `cap_enter`, per NOP", "io_uring_nop_32",
      "io_uring NOP in batches of 32", 0.5),
     ("timer_now_1", "`Timer.now` with capnp encode + decode, 1 per `cap_enter`", "getpid",
@@ -360,7 +363,7 @@ def linux_command(linux_dir, memory="256M", extra_append="", cpu_max=False):
 def capos_ok(boot):
     # isa-debug-exit: (ExitCode::Success << 1) | 1 = 1, after init exited 0.
     return (not boot.timed_out and boot.status == 1 and
-            boot.first("bench: done, 8 figures, 0 failed") is not None and
+            boot.first("bench: done, %d figures, 0 failed" % len(CAPOS_FIGURES)) is not None and
             boot.first("init: exited with code 0") is not None)
 
 

@@ -37,7 +37,9 @@ CAPOS_ICOUNT = [
     "bench: ipc_echo ticks=8997 ns=9006.0 min_ns=9006.0 max_ns=9006.0 batches=30 per_batch=2220",
     "bench: spawn_wait ticks=99874 ns=99973.9 min_ns=99973.8 max_ns=99974.0 batches=30 "
     "per_batch=200",
-    "bench: done, 8 figures, 0 failed, tsc=4988658296",
+    "bench: park_threads ticks=20000 ns=20010.0 min_ns=20010.0 max_ns=20010.0 batches=30 "
+    "per_batch=1000",
+    "bench: done, 9 figures, 0 failed, tsc=4988658296",
     "init: exited with code 0",
 ]
 # The Linux peer's, with the same format (clock_ns= is ignored by the parser).

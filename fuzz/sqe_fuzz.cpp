@@ -35,7 +35,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const ring::DecodedSqe& d = decoded.value();
         require(sqe.opcode < abi::opcode_count);
         require((sqe.flags & ~abi::sqe_valid_flags) == 0);
-        if (d.flags & abi::SqeInlineParams) {
+        bool park = d.opcode == abi::Opcode::Park || d.opcode == abi::Opcode::Unpark;
+        if (park) {
+            // A word's address (4-byte aligned in user space) and a value.
+            require(d.flags == 0 && d.cap.raw != 0 && d.params.address % 4 == 0 &&
+                    d.params.address >= abi::user_min_address &&
+                    d.params.address < abi::user_limit && d.result.length == 0 &&
+                    d.transfer_count == 0 && d.call_id == 0 && d.interface_id == 0);
+            if (d.opcode == abi::Opcode::Unpark)
+                require(d.result.address == 0);
+        } else if (d.flags & abi::SqeInlineParams) {
             // Params in the entry: at most 16 bytes, whole words, nothing
             // after them, and neither an address nor transfers beside them.
             require(d.opcode == abi::Opcode::Call && d.params.address == 0 &&
@@ -53,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         if (d.flags & (abi::SqeInlineParams | abi::SqeInlineResult))
             require(d.opcode == abi::Opcode::Call);
-        require(inside_user_space(d.result));
+        if (!park)
+            require(inside_user_space(d.result));
         require(d.transfer_count <= abi::max_transfers);
         if (d.transfer_count > 0)
             require(d.transfer_address >= abi::user_min_address &&

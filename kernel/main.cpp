@@ -114,7 +114,7 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
     }
 
     reclaim_start();
-    TimedAnswer::start();
+    Deadline::start();
     arch::syscall_init();
     arch::timer_init(timer_hz, g_cycles_per_microsecond);
     bool init_started = archive && start_init(*archive, command_line);

@@ -175,7 +175,8 @@ struct CpuInfo {
 }
 
 enum ProcessState {
-  # Where a process's thread is.
+  # Where a process's busiest thread is (running before ready before
+  # waiting).
 
   running @0;
   # On the CPU (the caller itself, when it lists).
@@ -427,6 +428,55 @@ interface ProcessHandle {
   # ResourceLimits.cpuWeight at spawn; docs/scheduling.md). Errors:
   # invalidArgument (0, or beyond the maximum, 10,000). Nothing happens to a
   # process that has ended.
+}
+
+# ---------------------------------------------------------------------------
+# Threads
+
+interface ThreadSpawner {
+  # Starts threads in the caller's own process (docs/abi.md "Threads").
+
+  spawn @0 (entry :UInt64, stackBottom :UInt64, stackTop :UInt64, argument :UInt64)
+      -> (thread :ThreadHandle);
+  # A new thread of the caller's process, with a ring of its own, that
+  # starts at `entry` with rdi = its ring's address, rsi = `argument`, rdx =
+  # the CapSet's, on the stack [stackBottom, stackTop) (the caller's memory,
+  # writable): its TLS block (the program's PT_TLS template) and thread
+  # control block go at the top, the FS base points at the control block and
+  # rsp starts 16-byte aligned below the block. Errors: invalidArgument (an
+  # entry or stack outside user space, or a stack not writable or too small
+  # for the TLS block and 4 KiB), overloaded (64 threads already, out of
+  # memory), failed (the process is ending).
+}
+
+interface ThreadHandle {
+  # A thread its holder started. Not transferable. Releasing it detaches
+  # the thread: it runs on, and nobody learns of its end.
+
+  join @0 () -> (code :Int64);
+  # Returns once the thread has ended, with the code it gave
+  # ThreadControl.exitThread (at once if it has ended; 0 for a thread ended
+  # by its process's end). Errors: failed (another join of it waits already).
+}
+
+interface ParkSpace {
+  # Where threads park on 32-bit words of their memory: the PARK and UNPARK
+  # ring operations name it (docs/abi.md "Park"). Words are told apart by
+  # physical address, so threads of processes sharing memory park on the
+  # same word wherever each maps it.
+}
+
+interface ThreadControl {
+  # The calling thread's own settings: each thread that calls it acts on
+  # itself.
+
+  setFsBase @0 (base :UInt64) -> ();
+  # The FS base (thread pointer) the calling thread runs with from now on.
+  # Errors: invalidArgument (not below the end of user space).
+
+  exitThread @1 (code :Int64) -> ();
+  # Ends the calling thread and is never answered; `code` goes to a join.
+  # When it is the process's last thread, the process exits with `code`.
 }
 
 # ---------------------------------------------------------------------------
@@ -846,6 +896,9 @@ enum KernelCapability {
   manual @15;
   bootFiles @16;
   deviceInventory @17;
+  threadSpawner @18;
+  threadControl @19;
+  parkSpace @20;
 }
 
 struct CapGrant {

@@ -19,6 +19,10 @@ const manifest :Capos.SystemManifest = (
       (name = "timer", source = (kernel = timer)),
       (name = "null", source = (kernel = null)),
       (name = "spawner", source = (kernel = processSpawner)),
+      (name = "vm", source = (kernel = virtualMemory)),
+      (name = "threads", source = (kernel = threadSpawner)),
+      (name = "thread", source = (kernel = threadControl)),
+      (name = "park", source = (kernel = parkSpace)),
     ],
   ),
 );

@@ -278,6 +278,10 @@ void user_state_reset();
 // need it off.
 void user_state_trap(bool on);
 
+// The FS base user mode runs with (a user thread's thread pointer); the
+// kernel does not use FS. `base` must be below the user limit.
+void set_user_fs_base(uint64_t base);
+
 // The stack the CPU switches to when the running thread enters the kernel
 // from user mode (interrupts and system calls).
 void set_kernel_stack(uint64_t stack_top);

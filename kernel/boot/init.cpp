@@ -64,6 +64,7 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
     // Processes init started may still be ending on other CPUs: the count
     // below waits for them (a second at most; one that runs on is named).
     if (!Process::wait_until_none_left(uptime_microseconds() + 1000000)) {
+        g_kernel_lock.assert_held(); // a kernel thread: it has the lock whenever it runs
         Process::for_each([](Process& process) {
             log_warn("init: process {} ({}) outlives init; memory not checked", process.id(),
                      process.name());

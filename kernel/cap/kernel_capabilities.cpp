@@ -36,6 +36,9 @@ constexpr Factory g_factories[] = {
     {Kind::Manual, create_manual_service},
     {Kind::BootFiles, create_boot_files_service},
     {Kind::DeviceInventory, create_device_inventory_service},
+    {Kind::ThreadSpawner, create_thread_spawner_service},
+    {Kind::ThreadControl, create_thread_control_service},
+    {Kind::ParkSpace, create_park_space_service},
 };
 static_assert(sizeof g_factories / sizeof g_factories[0] == kernel_source_count,
               "a row for every KernelCapability the schema names");

@@ -41,6 +41,9 @@ RefPtr<KernelService> create_system_info_service();
 RefPtr<KernelService> create_process_inspector_service();
 RefPtr<KernelService> create_manual_service();
 RefPtr<KernelService> create_device_inventory_service();
+RefPtr<KernelService> create_thread_spawner_service();
+RefPtr<KernelService> create_thread_control_service();
+RefPtr<KernelService> create_park_space_service();
 // Writes `text` on the console as Console.write does (`newline`: as
 // writeLine): in pieces of at most a line or 256 bytes, each never
 // interleaved with kernel log lines, with a preemption point between them, so

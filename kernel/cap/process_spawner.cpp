@@ -52,6 +52,7 @@ public:
 
     Result<void, gen::Exception> kill(ProcessHandle::KillParams::Reader,
                                       ProcessHandle::KillResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         m_child->request_kill();
         return {};
     }
@@ -78,6 +79,7 @@ public:
                                       ProcessInspector::ListResults::Builder results) {
         uint32_t after = params.after();
         uint32_t count = 0;
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         Process::for_each([&](Process& process) {
             if (process.id() > after && count < ProcessInspector::max_list)
                 ++count;
@@ -86,7 +88,7 @@ public:
         if (list.size() != count)
             return Err{overloaded("results buffer too small")};
         uint32_t index = 0;
-        Process::for_each([&](Process& process) {
+        Process::for_each([&](Process& process) CAPOS_REQUIRES(g_kernel_lock) {
             if (process.id() <= after || index == count)
                 return;
             auto info = list[index++];
@@ -101,21 +103,29 @@ public:
     }
 
 private:
-    static schema::ProcessState state_of(const Process& process) {
-        const Thread* thread = process.main_thread();
-        if (process.has_exited() || !thread)
+    // The state of its busiest thread: running, else ready, else waiting.
+    static schema::ProcessState state_of(const Process& process) CAPOS_REQUIRES(g_kernel_lock) {
+        if (process.has_exited())
             return schema::ProcessState::Ended;
-        switch (thread->state()) {
-        case Thread::State::Running:
-            return schema::ProcessState::Running;
-        case Thread::State::Ready:
-            return schema::ProcessState::Ready;
-        case Thread::State::Blocked:
-            return schema::ProcessState::Waiting;
-        case Thread::State::Dead:
-            break;
-        }
-        return schema::ProcessState::Ended;
+        auto state = schema::ProcessState::Ended;
+        process.for_each_thread([&](const Thread& thread) {
+            switch (thread.state()) {
+            case Thread::State::Running:
+                state = schema::ProcessState::Running;
+                break;
+            case Thread::State::Ready:
+                if (state != schema::ProcessState::Running)
+                    state = schema::ProcessState::Ready;
+                break;
+            case Thread::State::Blocked:
+                if (state == schema::ProcessState::Ended)
+                    state = schema::ProcessState::Waiting;
+                break;
+            case Thread::State::Dead:
+                break;
+            }
+        });
+        return state;
     }
 };
 

@@ -152,14 +152,14 @@ public:
     }
 
 private:
-    // A waiter whose process ended is owed nothing: forget it, so that the
+    // A waiter whose thread or process ended is owed nothing: forget it, so that the
     // next holder can read.
     void drop_waiters_if_gone() CAPOS_REQUIRES(g_kernel_lock) {
-        if (m_reader && m_reader.caller()->has_exited()) {
+        if (m_reader && m_reader.caller_gone()) {
             m_reader.reset();
             g_reader_waiting = false;
         }
-        if (m_interrupt && m_interrupt.caller()->has_exited()) {
+        if (m_interrupt && m_interrupt.caller_gone()) {
             m_interrupt.reset();
             g_interrupt_waiting = false;
         }

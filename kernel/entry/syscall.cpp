@@ -39,7 +39,7 @@ namespace capos::kernel {
         Process::terminate_current(
             {.kind = ExitStatus::Kind::Exited, .code = int64_t(call.arguments[0])});
     case abi::Syscall::CapEnter: {
-        int64_t result = cap_enter(*process, call.arguments[0], call.arguments[1]);
+        int64_t result = cap_enter(*Scheduler::current(), call.arguments[0], call.arguments[1]);
         Process::end_current_if_killed();
         stage_clock::enter(stage_clock::Stage::User);
         return result;

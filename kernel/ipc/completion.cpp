@@ -2,15 +2,17 @@
 #include "kernel/ipc/transfer.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
+#include "kernel/object/thread.h"
 #include "kernel/sched/scheduler.h"
 
 namespace capos::kernel {
 
-void post_completion(Process& process, const abi::Cqe& cqe, Wake wake) {
-    abi::RingPage* page = process.ring();
+void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake) {
+    UserRing& ring = thread.ring();
+    abi::RingPage* page = ring.page;
     if (!page)
         return; // ended: its ring is gone
-    RingState& state = process.ring_state();
+    RingState& state = ring.state;
     uint32_t user_head = __atomic_load_n(&page->header.cq_head, __ATOMIC_ACQUIRE);
     if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
         ++state.cq_overflow;
@@ -20,31 +22,39 @@ void post_completion(Process& process, const abi::Cqe& cqe, Wake wake) {
         ++state.cq_tail;
         __atomic_store_n(&page->header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
     }
-    if (Thread* waiter = process.ring_waiter()) {
+    if (ring.waiting) {
         if (wake == Wake::First)
-            Scheduler::wake_first(waiter);
+            Scheduler::wake_first(&thread);
         else
-            Scheduler::wake(waiter);
+            Scheduler::wake(&thread);
     }
 }
 
-std::optional<PendingReply> PendingReply::owe(Process& caller, uint64_t user_data,
+std::optional<PendingReply> PendingReply::owe(Thread& caller, uint64_t user_data,
                                               ring::UserRange result, bool inline_result) {
-    if (!ring::may_owe(caller.completions_owed()))
+    if (!ring::may_owe(caller.ring().completions_owed))
         return std::nullopt;
     return PendingReply(caller, user_data, result, inline_result);
 }
 
 bool PendingReply::may_keep() const {
     // Owed already counts this one.
-    return m_caller && ring::may_owe(m_caller->completions_owed() - 1);
+    return m_caller && ring::may_owe(m_caller->ring().completions_owed - 1);
 }
 
-PendingReply::PendingReply(Process& caller, uint64_t user_data, ring::UserRange result,
+Process* PendingReply::caller() const {
+    return m_caller ? m_caller->process() : nullptr;
+}
+
+bool PendingReply::caller_gone() const {
+    return m_caller->ring().page == nullptr || m_caller->process()->has_exited();
+}
+
+PendingReply::PendingReply(Thread& caller, uint64_t user_data, ring::UserRange result,
                            bool inline_result)
     : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result),
       m_inline_result(inline_result) {
-    caller.owe_completion();
+    ++caller.ring().completions_owed;
 }
 
 bool PendingReply::complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake) {
@@ -60,23 +70,25 @@ bool PendingReply::complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> m
 }
 
 void PendingReply::settle() {
-    m_caller->settle_completion();
-    RefPtr<Process>::adopt(std::exchange(m_caller, nullptr)); // drops the reference
+    VERIFY(m_caller->ring().completions_owed > 0);
+    --m_caller->ring().completions_owed;
+    RefPtr<Thread>::adopt(std::exchange(m_caller, nullptr)); // drops the reference
 }
 
 void PendingReply::complete(abi::Cqe cqe, Wake wake) {
     VERIFY(m_caller);
     cqe.user_data = m_user_data;
     // Settled first: the completion now occupies the queue slot it reserved.
-    RefPtr<Process> caller = RefPtr<Process>::adopt(std::exchange(m_caller, nullptr));
-    caller->settle_completion();
+    RefPtr<Thread> caller = RefPtr<Thread>::adopt(std::exchange(m_caller, nullptr));
+    VERIFY(caller->ring().completions_owed > 0);
+    --caller->ring().completions_owed;
     post_completion(*caller, cqe, wake);
 }
 
 std::optional<abi::TransportError> PendingReply::open(UserDestination& out, uint64_t bytes) const {
     if (bytes > m_result.length)
         return abi::TransportError::ResultTooSmall;
-    if (!out.open(m_caller->address_space(), m_result.address, bytes))
+    if (!out.open(m_caller->process()->address_space(), m_result.address, bytes))
         return abi::TransportError::BadBuffer;
     return std::nullopt;
 }
@@ -84,7 +96,7 @@ std::optional<abi::TransportError> PendingReply::open(UserDestination& out, uint
 void PendingReply::complete_with_message(abi::CallStatus status,
                                          std::span<const capnp::Word> message) {
     VERIFY(m_caller);
-    if (m_caller->has_exited())
+    if (caller_gone())
         return complete({}); // nothing to write into; the completion goes nowhere
     abi::Cqe inline_cqe{.result = int32_t(status)};
     if (complete_inline(inline_cqe, message, Wake::Queued))
@@ -101,8 +113,8 @@ PendingReply::Answer PendingReply::answer(abi::Cqe cqe, std::span<const std::byt
                                           std::span<capnp::Word> message, Transfer& transfer,
                                           Wake wake) {
     VERIFY(m_caller);
-    Process& caller = *m_caller;
-    if (caller.has_exited()) {
+    Process& caller = *m_caller->process();
+    if (caller_gone()) {
         complete({}, wake); // goes nowhere; the transfer is dropped by its owner
         return Answer::Delivered;
     }

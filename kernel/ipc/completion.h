@@ -4,9 +4,9 @@
 // arrives). The kernel never drops one: before it takes a submission it makes
 // sure the completion queue will have room for its answer, counting the
 // answers it already owes (ring.cpp's admission check). A PendingReply is such
-// an owed answer: it keeps the process alive, remembers where the answer
-// goes, and holds one slot of the process's completion queue until it is
-// posted or dropped.
+// an owed answer: it keeps the thread that submitted it (and so its process)
+// alive, remembers where the answer goes, and holds one slot of that
+// thread's completion queue until it is posted or dropped.
 #pragma once
 
 #include "kernel/lib/kernel_lock.h"
@@ -22,6 +22,7 @@
 namespace capos::kernel {
 
 class Process;
+class Thread;
 class UserDestination;
 template <uint32_t Capacity>
 class TransferOf;
@@ -41,29 +42,30 @@ using Transfer = TransferOf<abi::max_transfers>;
 // its answer: the receiver runs before anything else that is ready).
 enum class Wake : uint8_t { Queued, First };
 
-// Posts `cqe` to `process`'s completion queue and wakes the process if it
-// waits in cap_enter. Does nothing for a process that has ended. The queue
-// has room by the admission check, unless the process moved its own CQ head
+// Posts `cqe` to `thread`'s completion queue and wakes the thread if it
+// waits in cap_enter. Does nothing for a thread that has ended. The queue
+// has room by the admission check, unless the process moved the CQ head
 // to a value that cannot be true: then the completion is counted in
 // cq_overflow and lost, which only the process itself caused.
-void post_completion(Process& process, const abi::Cqe& cqe, Wake wake = Wake::Queued)
+void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake = Wake::Queued)
     CAPOS_REQUIRES(g_kernel_lock);
 
 class PendingReply {
 public:
     PendingReply() = default;
-    // Owes `caller` the completion of the submission `user_data`, whose
+    // Owes `caller` (the thread that submitted it: the running one) the
+    // completion of the submission `user_data`, whose
     // result buffer is `result` (and whose results may come in the
     // completion itself when small: SqeInlineResult); nullopt when the caller
     // is owed as many as it may be (abi::ring_max_owed): the submission must
     // then be answered at once (QuotaExceeded, or an overloaded exception).
-    static std::optional<PendingReply> owe(Process& caller, uint64_t user_data,
+    static std::optional<PendingReply> owe(Thread& caller, uint64_t user_data,
                                            ring::UserRange result, bool inline_result = false)
         CAPOS_REQUIRES(g_kernel_lock);
     // The same without the bound, for an answer that may be posted at once
     // (a Recv that finds a call waiting): the caller checks may_keep()
     // before keeping it for later.
-    static PendingReply owe_unbounded(Process& caller, uint64_t user_data, ring::UserRange result)
+    static PendingReply owe_unbounded(Thread& caller, uint64_t user_data, ring::UserRange result)
         CAPOS_REQUIRES(g_kernel_lock) {
         return PendingReply(caller, user_data, result, false);
     }
@@ -96,7 +98,11 @@ public:
     }
 
     explicit operator bool() const { return m_caller != nullptr; }
-    Process* caller() const { return m_caller; }
+    // The thread owed the answer, and its process.
+    Thread* thread() const { return m_caller; }
+    Process* caller() const;
+    // Whether the answer would go nowhere: its thread or process has ended.
+    bool caller_gone() const CAPOS_REQUIRES(g_kernel_lock);
     uint64_t user_data() const { return m_user_data; }
     const ring::UserRange& result() const { return m_result; }
 
@@ -137,7 +143,7 @@ public:
     }
 
 private:
-    PendingReply(Process& caller, uint64_t user_data, ring::UserRange result, bool inline_result)
+    PendingReply(Thread& caller, uint64_t user_data, ring::UserRange result, bool inline_result)
         CAPOS_REQUIRES(g_kernel_lock);
     // Completes with `message` in the completion itself (CallStatus::OkInline)
     // when the caller asked for that and it is results that fit; false, and
@@ -151,7 +157,7 @@ private:
     // the error when they cannot be written (too small, not writable).
     std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const;
 
-    Process* m_caller = nullptr; // holds a reference (settle() drops it)
+    Thread* m_caller = nullptr; // holds a reference (settle() drops it)
     uint64_t m_user_data = 0;
     ring::UserRange m_result{0, 0};
     bool m_inline_result = false;

@@ -75,7 +75,7 @@ void EndpointClient::destroy() {
 }
 
 bool Endpoint::receiver_live() const {
-    return m_receiver.has_value() && !m_receiver->caller()->has_exited();
+    return m_receiver.has_value() && !m_receiver->caller_gone();
 }
 
 void Endpoint::remove_client() {
@@ -163,7 +163,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     uint64_t queued_bytes = direct ? 0 : params.size() * sizeof(capnp::Word);
     if (!caller.can_add_outgoing(queued_bytes))
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
-    auto reply = PendingReply::owe(caller, sqe.user_data, sqe.result,
+    auto reply = PendingReply::owe(*Scheduler::current(), sqe.user_data, sqe.result,
                                    (sqe.flags & abi::SqeInlineResult) != 0);
     if (!reply)
         return error_cqe(sqe.user_data, TransportError::QuotaExceeded);
@@ -267,12 +267,13 @@ EndpointCall* Endpoint::take_call(Process& caller) {
     return std::nullopt;
 }
 
-std::optional<abi::Cqe> Endpoint::receive(Process& owner, const ring::DecodedSqe& sqe) {
+std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe) {
     auto begun = m_state.begin_receive(receiver_live()); // one RECV at a time
     if (begun.is_error())
         return error_cqe(sqe.user_data, begun.error());
     // Answered at once when a call waits; kept (within the bound) otherwise.
-    PendingReply receiver = PendingReply::owe_unbounded(owner, sqe.user_data, sqe.result);
+    PendingReply receiver =
+        PendingReply::owe_unbounded(*Scheduler::current(), sqe.user_data, sqe.result);
     if (m_state.oldest_queued() && deliver_queued(receiver))
         return std::nullopt;
     auto waiting = m_state.wait_for_call(receiver.may_keep());

@@ -82,8 +82,7 @@ public:
     std::optional<abi::Cqe> call(Process& caller, const ring::DecodedSqe& sqe,
                                  std::span<capnp::Word> params, Transfer transfer)
         CAPOS_REQUIRES(g_kernel_lock);
-    std::optional<abi::Cqe> receive(Process& owner, const ring::DecodedSqe& sqe)
-        CAPOS_REQUIRES(g_kernel_lock);
+    std::optional<abi::Cqe> receive(const ring::DecodedSqe& sqe) CAPOS_REQUIRES(g_kernel_lock);
     abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
                          Transfer transfer) CAPOS_REQUIRES(g_kernel_lock);
 

@@ -2,6 +2,7 @@
 #include "abi/syscall.h"
 #include "kernel/ipc/completion.h"
 #include "kernel/ipc/endpoint.h"
+#include "kernel/ipc/park.h"
 #include "kernel/ipc/service.h"
 #include "kernel/ipc/transfer.h"
 #include "kernel/lib/log.h"
@@ -168,7 +169,9 @@ struct ServiceCall {
 [[gnu::always_inline]] inline std::optional<abi::Cqe>
 call_kernel_service(Process& process, KernelService& service, const ServiceCall& call,
                     gen::CallParams params, size_t params_words) {
+    Thread* thread = Scheduler::current();
     Invocation invocation{.caller = process,
+                          .thread = *thread,
                           .method = call.method,
                           .params = params,
                           .results = std::span<capnp::Word>(results_here(), results_words(call)),
@@ -181,7 +184,6 @@ call_kernel_service(Process& process, KernelService& service, const ServiceCall&
                                     invocation.results.size() * sizeof(capnp::Word));
     // The call the running thread is in, for the service's handlers
     // (KernelServiceOf::invocation); a handler never enters another.
-    Thread* thread = Scheduler::current();
     thread->set_kernel_call(&invocation);
     stage_clock::enter(stage_clock::Stage::Service);
     gen::DispatchResult outcome = service.dispatch(invocation);
@@ -363,7 +365,7 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
     if (sqe.opcode == abi::Opcode::Recv) {
         stage_clock::enter(stage_clock::Stage::Endpoint);
-        return owner->endpoint().receive(process, sqe);
+        return owner->endpoint().receive(sqe);
     }
     auto message = copy_in_message(sqe.params);
     if (message.is_error())
@@ -373,6 +375,21 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
         return error_cqe(sqe.user_data, transfer.error());
     stage_clock::enter(stage_clock::Stage::Endpoint);
     return owner->endpoint().return_call(sqe, message.value().words, transfer.release_value());
+}
+
+// PARK and UNPARK: only on a ParkSpace (kernel/ipc/park.h).
+[[gnu::noinline]] std::optional<abi::Cqe> park_operation(Process& process,
+                                                         const ring::DecodedSqe& sqe)
+    CAPOS_REQUIRES(g_kernel_lock) {
+    auto entry = process.capabilities().lookup(sqe.cap);
+    if (entry.is_error())
+        return error_cqe(sqe.user_data, transport_error_of(entry.error()));
+    auto* service = downcast<KernelService>(entry.value().object.get());
+    if (!service || service->interface_id() != schema::ParkSpace::interface_id)
+        return error_cqe(sqe.user_data, TransportError::WrongInterface);
+    if (sqe.opcode == abi::Opcode::Park)
+        return park(*Scheduler::current(), sqe);
+    return unpark(sqe);
 }
 
 abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
@@ -424,6 +441,14 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
             return error_cqe(raw.user_data, sqe.error());
         return endpoint_operation(process, sqe.value());
     }
+    case uint8_t(Opcode::Park):
+    case uint8_t(Opcode::Unpark): {
+        auto sqe = raw.opcode == uint8_t(Opcode::Park) ? ring::decode_sqe_as<Opcode::Park>(raw)
+                                                       : ring::decode_sqe_as<Opcode::Unpark>(raw);
+        if (sqe.is_error())
+            return error_cqe(raw.user_data, sqe.error());
+        return park_operation(process, sqe.value());
+    }
     }
     return error_cqe(raw.user_data, TransportError::BadOpcode);
 }
@@ -432,8 +457,8 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
 // cap_enter: the process is running, not waiting in cap_enter, and reads
 // nothing before cap_enter returns, which publishes the CQ tail once for the
 // batch (post_completion publishes at once and wakes, for the others).
-void post_own_completion(Process& process, abi::RingPage& page, const abi::Cqe& cqe) {
-    RingState& state = process.ring_state();
+void post_own_completion(UserRing& ring, abi::RingPage& page, const abi::Cqe& cqe) {
+    RingState& state = ring.state;
     uint32_t user_head = __atomic_load_n(&page.header.cq_head, __ATOMIC_ACQUIRE);
     if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
         ++state.cq_overflow; // published with the tail
@@ -443,15 +468,15 @@ void post_own_completion(Process& process, abi::RingPage& page, const abi::Cqe& 
     ++state.cq_tail;
 }
 
-uint32_t unread(Process& process, abi::RingPage& page) {
+uint32_t unread(const UserRing& ring, abi::RingPage& page) {
     uint32_t user_head = __atomic_load_n(&page.header.cq_head, __ATOMIC_ACQUIRE);
-    return ring::unread_completions(process.ring_state().cq_tail, user_head, abi::ring_cq_entries);
+    return ring::unread_completions(ring.state.cq_tail, user_head, abi::ring_cq_entries);
 }
 
 } // namespace
 
 std::optional<PendingReply> Invocation::defer() {
-    auto reply = PendingReply::owe(caller, user_data, result, inline_result);
+    auto reply = PendingReply::owe(thread, user_data, result, inline_result);
     deferred = reply.has_value();
     return reply;
 }
@@ -476,10 +501,12 @@ void ring_general_path_only() {
 // At the start of a page: its loop, the NOP and the small call then share
 // one code page (under TCG a jump to another page is a lookup of translated
 // code on every pass); bench/profile.py --ordering fills the page before it.
-[[gnu::aligned(4096)]] int64_t cap_enter(Process& process, uint64_t min_complete,
+[[gnu::aligned(4096)]] int64_t cap_enter(Thread& thread, uint64_t min_complete,
                                          uint64_t timeout_ns) {
-    abi::RingPage& page = *process.ring();
-    RingState& state = process.ring_state();
+    Process& process = *thread.process();
+    UserRing& ring = thread.ring();
+    abi::RingPage& page = *ring.page;
+    RingState& state = ring.state;
 
     uint32_t user_tail = __atomic_load_n(&page.header.sq_tail, __ATOMIC_ACQUIRE);
     auto pending = ring::pending_submissions(state.sq_head, user_tail, abi::ring_sq_entries);
@@ -495,8 +522,8 @@ void ring_general_path_only() {
     // completion queue beside the unread ones and those still owed; the rest
     // wait in the submission queue until the process has read some
     // completions. Counted once for the batch (ring::completion_slots).
-    uint32_t slots = ring::completion_slots(unread(process, page), process.completions_owed(),
-                                            abi::ring_cq_entries);
+    uint32_t slots =
+        ring::completion_slots(unread(ring, page), ring.completions_owed, abi::ring_cq_entries);
     if (batch > slots)
         batch = slots;
     for (uint32_t i = 0; i < batch; ++i) {
@@ -510,7 +537,7 @@ void ring_general_path_only() {
         auto completion = handle(process, sqe);
         stage_clock::enter(stage_clock::Stage::Answer);
         if (completion)
-            post_own_completion(process, page, *completion);
+            post_own_completion(ring, page, *completion);
         stage_clock::enter(stage_clock::Stage::Ring);
         // Between submissions nothing is held: a good place to let
         // interrupts in and, when the slice is over, other threads run.
@@ -526,18 +553,18 @@ void ring_general_path_only() {
 
     if (min_complete > abi::ring_cq_entries)
         min_complete = abi::ring_cq_entries;
-    if (timeout_ns != 0 && unread(process, page) < min_complete) {
+    if (timeout_ns != 0 && unread(ring, page) < min_complete) {
         uint64_t deadline = no_deadline;
         if (timeout_ns != abi::no_timeout)
             deadline = deadline_after_ns(timeout_ns);
-        while (unread(process, page) < min_complete && uptime_microseconds() < deadline &&
-               !process.kill_requested()) {
-            process.set_ring_waiter(Scheduler::current());
+        while (unread(ring, page) < min_complete && uptime_microseconds() < deadline &&
+               !process.ending()) {
+            ring.waiting = true;
             Scheduler::block(deadline);
-            process.set_ring_waiter(nullptr);
+            ring.waiting = false;
         }
     }
-    return unread(process, page);
+    return unread(ring, page);
 }
 
 } // namespace capos::kernel

@@ -14,12 +14,14 @@
 namespace capos::kernel {
 
 class Process;
+class Thread;
 
 // One call as a kernel service sees it: the params are a validated message in
 // kernel memory, or its root struct (the small call's flat params); the
 // results are built in `results` (kernel memory too).
 struct Invocation {
     Process& caller;
+    Thread& thread; // the caller's thread that submitted it
     uint16_t method;
     gen::CallParams params;
     std::span<capnp::Word> results;

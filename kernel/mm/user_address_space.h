@@ -53,6 +53,8 @@ public:
     // Kernel placements: fresh zeroed pages at a fixed address, anywhere below
     // the user limit. Returns the first frame (for the ring and CapSet pages).
     Result<uint64_t, SpaceError> map_fixed(uint64_t address, uint64_t pages, Access access);
+    // Gives back pages map_fixed placed (their frames freed).
+    void unmap_fixed(uint64_t address, uint64_t pages) { unmap_owned(address, pages); }
 
     // VirtualMemory. `address` 0 means "pick one".
     Result<uint64_t, SpaceError> map(uint64_t address, uint64_t length, Access access);

@@ -13,6 +13,7 @@
 #include "kernel/sched/scheduler.h"
 #include "lib/args/args_block.h"
 #include "lib/elf/elf.h"
+#include "lib/elf/tls_layout.h"
 #include "schema/capos.capnp.capos.h"
 
 namespace capos::kernel {
@@ -33,14 +34,20 @@ Access access_of(ElfPageAccess access) {
     return Access::Read;
 }
 
+// Every user thread's first instructions in the kernel.
 [[noreturn]] void user_thread_entry(void* argument) {
-    auto* process = static_cast<Process*>(argument);
+    auto* thread = static_cast<Thread*>(argument);
+    {
+        g_kernel_lock.assert_held();      // a new thread starts with the lock, as after any switch
+        Process::end_current_if_killed(); // its process may be ending already
+    }
     arch::UserEntry entry{
-        .instruction_pointer = process->entry_point(),
-        .stack_pointer = abi::user_args_address,
-        .arguments = {abi::user_ring_address, process->id(), abi::user_capset_address},
+        .instruction_pointer = thread->user_entry(),
+        .stack_pointer = thread->user_stack(),
+        .arguments = {abi::thread_ring_address(thread->slot()), thread->user_argument(),
+                      abi::user_capset_address},
     };
-    arch::enter_user_mode(entry, Scheduler::current()->kernel_stack_top());
+    arch::enter_user_mode(entry, thread->kernel_stack_top());
 }
 
 } // namespace
@@ -55,6 +62,12 @@ const char* to_string(SpawnError error) {
         return "name too long";
     case SpawnError::TooManyGrants:
         return "too many capabilities granted";
+    case SpawnError::TooManyThreads:
+        return "too many threads";
+    case SpawnError::BadStack:
+        return "stack too small or not writable";
+    case SpawnError::Ending:
+        return "process ending";
     }
     return "unknown spawn error";
 }
@@ -125,16 +138,18 @@ Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
         }
     }
     m_entry = plan.value().entry();
+    m_tls = plan.value().tls();
+    if (m_tls && m_tls->memory_size > elf::max_tls_size) {
+        log_error("process {}: {}: TLS block of {} bytes (at most {})", m_id, name(),
+                  m_tls->memory_size, elf::max_tls_size);
+        return Err{SpawnError::BadElf};
+    }
 
     auto stack = m_space.map_fixed(abi::user_stack_top - abi::user_stack_initial_size,
                                    abi::user_stack_initial_size / page_size, Access::ReadWrite);
-    auto ring = m_space.map_fixed(abi::user_ring_address, 1, Access::ReadWrite);
     auto capset = m_space.map_fixed(abi::user_capset_address, 1, Access::Read);
-    if (stack.is_error() || ring.is_error() || capset.is_error())
+    if (stack.is_error() || capset.is_error())
         return Err{SpawnError::OutOfMemory};
-    m_ring = phys_to_ptr<abi::RingPage>(ring.value());
-    m_ring->header.sq_entries = abi::ring_sq_entries;
-    m_ring->header.cq_entries = abi::ring_cq_entries;
 
     m_capset = phys_to_ptr<abi::CapSetPage>(capset.value());
     m_capset->header = {abi::capset_magic, abi::capset_version, 0, 0};
@@ -143,7 +158,8 @@ Result<void, SpawnError> Process::load(std::span<const uint8_t> elf) {
 }
 
 void Process::set_arguments(std::span<const std::string_view> args) {
-    VERIFY(!m_main_thread && args::fits(args));
+    g_kernel_lock.assert_held();
+    VERIFY((m_threads.empty() || m_prepared_thread) && args::fits(args)); // not started
     auto block = page_tables().translate(abi::user_args_address);
     VERIFY(block.has_value()); // the top page of the stack, mapped by load()
     args::write(args::Block(phys_to_ptr<uint8_t>(block->phys), abi::args_block_size), args);
@@ -168,20 +184,117 @@ Result<abi::CapId, SpawnError> Process::grant(RefPtr<KernelObject> object, uint6
 }
 
 Result<void, SpawnError> Process::prepare_start() {
-    VERIFY(!m_prepared_thread && !m_main_thread);
-    auto thread = Thread::create(this, user_thread_entry, this);
-    if (thread.is_error())
+    g_kernel_lock.assert_held();
+    VERIFY(!m_prepared_thread && m_threads.empty());
+    // The main thread's TLS block lies below the arguments block, its stack
+    // below that (the initial stack is mapped).
+    auto tls =
+        lay_out_tls(abi::user_stack_top - abi::user_stack_initial_size, abi::user_args_address);
+    if (!tls)
         return Err{SpawnError::OutOfMemory};
-    m_prepared_thread = thread.release_value().leak();
+    auto thread = TRY(create_thread(m_entry, tls->first, m_id, tls->second));
+    m_prepared_thread = thread.leak();
     return {};
 }
 
 void Process::start() {
     VERIFY(m_prepared_thread);
-    m_main_thread = std::exchange(m_prepared_thread, nullptr);
-    // The running thread keeps its process alive.
+    // Each started thread keeps its process alive (Thread::destroy drops it).
     add_reference();
-    Scheduler::make_ready(RefPtr<Thread>::adopt(m_main_thread));
+    m_prepared_thread->m_holds_process = true;
+    Scheduler::make_ready(RefPtr<Thread>::adopt(std::exchange(m_prepared_thread, nullptr)));
+}
+
+Result<RefPtr<Thread>, SpawnError> Process::create_thread(uint64_t entry, uint64_t stack_pointer,
+                                                          uint64_t argument, uint64_t fs_base) {
+    g_kernel_lock.assert_held();
+    if (ending() || has_exited())
+        return Err{SpawnError::Ending};
+    if (m_thread_slots == ~uint64_t{0})
+        return Err{SpawnError::TooManyThreads};
+    static_assert(abi::max_threads == 64, "one bit of m_thread_slots per slot");
+    uint32_t slot = uint32_t(__builtin_ctzll(~m_thread_slots));
+    auto created = Thread::create(this, user_thread_entry, nullptr);
+    if (created.is_error())
+        return Err{SpawnError::OutOfMemory};
+    RefPtr<Thread> thread = created.release_value();
+    auto ring = m_space.map_fixed(abi::thread_ring_address(slot), 1, Access::ReadWrite);
+    if (ring.is_error())
+        return Err{SpawnError::OutOfMemory};
+    auto* page = phys_to_ptr<abi::RingPage>(ring.value());
+    page->header.sq_entries = abi::ring_sq_entries;
+    page->header.cq_entries = abi::ring_cq_entries;
+    thread->ring().page = page;
+    thread->m_argument = thread.get();
+    thread->m_slot = slot;
+    thread->m_user_entry = entry;
+    thread->m_user_stack = stack_pointer;
+    thread->m_user_argument = argument;
+    thread->m_fs_base = fs_base;
+    m_thread_slots |= uint64_t{1} << slot;
+    m_threads.push_back(*thread);
+    return thread;
+}
+
+Result<RefPtr<Thread>, SpawnError> Process::add_thread(const ThreadStart& start) {
+    if (ending() || has_exited())
+        return Err{SpawnError::Ending};
+    if (m_thread_slots == ~uint64_t{0})
+        return Err{SpawnError::TooManyThreads};
+    auto tls = lay_out_tls(start.stack_bottom, start.stack_top);
+    if (!tls)
+        return Err{SpawnError::BadStack};
+    RefPtr<Thread> thread =
+        TRY(create_thread(start.entry, tls->first, start.argument, tls->second));
+    add_reference(); // the started thread's (Thread::destroy drops it)
+    thread->m_holds_process = true;
+    Scheduler::make_ready(thread);
+    return thread;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> Process::lay_out_tls(uint64_t bottom, uint64_t top) {
+    uint64_t memory_size = m_tls ? m_tls->memory_size : 0;
+    auto layout = elf::tls_layout(bottom, top, memory_size, m_tls ? m_tls->alignment : 1);
+    if (!layout)
+        return std::nullopt;
+    uint64_t file_size = m_tls ? m_tls->file_size : 0;
+    uint64_t tp = layout->thread_pointer;
+    // The block (template bytes, then zeros) and the control block's self
+    // pointer; the rest of the control block is zero.
+    if ((file_size != 0 && !copy_in_space(layout->block, m_tls->vaddr, file_size)) ||
+        !copy_in_space(layout->block + file_size, 0,
+                       tp + elf::tls_tcb_size - layout->block - file_size))
+        return std::nullopt;
+    auto self = m_space.translate(tp); // writable: just zeroed
+    *reinterpret_cast<uint64_t*>(phys_to_ptr<std::byte>(self->phys)) = tp;
+    return std::pair{layout->stack_pointer, tp};
+}
+
+// `source` 0 fills with zeros.
+bool Process::copy_in_space(uint64_t destination, uint64_t source, uint64_t length) {
+    while (length != 0) {
+        uint64_t chunk = page_size - destination % page_size;
+        if (source != 0 && page_size - source % page_size < chunk)
+            chunk = page_size - source % page_size;
+        if (chunk > length)
+            chunk = length;
+        auto to = m_space.translate(destination);
+        if (!to || !to->user || !to->writable)
+            return false;
+        std::byte* out = phys_to_ptr<std::byte>(to->phys); // the byte's own address
+        if (source == 0) {
+            __builtin_memset(out, 0, chunk);
+        } else {
+            auto from = m_space.translate(source);
+            if (!from || !from->user)
+                return false;
+            __builtin_memcpy(out, phys_to_ptr<std::byte>(from->phys), chunk);
+            source += chunk;
+        }
+        destination += chunk;
+        length -= chunk;
+    }
+    return true;
 }
 
 Process* Process::current() {
@@ -197,7 +310,6 @@ void Process::release_address_space(UserAddressSpace::Teardown teardown) {
     // and nothing is written into the ring: the teardown may give up the CPU
     // half way.
     m_address_space_live = false;
-    m_ring = nullptr;
     m_capset = nullptr;
     if (PageTables::active().root() == page_tables().root())
         kernel_page_tables().activate();
@@ -265,63 +377,126 @@ void Process::free_spare_calls() {
 }
 
 void Process::terminate_current(ExitStatus status) {
-    Process* process = current();
+    Thread* thread = Scheduler::current();
+    Process* process = thread->process();
     VERIFY(process != nullptr);
-    stage_clock::report(process->id());
-    status.cpu_time_ns = Scheduler::account_running();
-    process->m_exit_status = status;
-    // Answers owed to this process at a deadline go nowhere.
-    TimedAnswer::cancel_all_of(*process);
-    // Calls this process made and nobody answered yet: dropped or orphaned.
-    while (EndpointCall* call = process->m_outgoing.front())
-        call->endpoint->cancel(call);
-    process->free_spare_calls();
-    VERIFY(process->m_queued_bytes == 0);
-    process->release_address_space(UserAddressSpace::Teardown::Preemptible);
-    if (Thread* waiter = process->m_waiter)
-        Scheduler::wake(waiter);
-    for (size_t i = 0; i < process->m_exit_watcher_count; ++i) {
-        answer_exit_watcher(process->m_exit_watchers[i], status);
+    if (!process->m_ending) {
+        process->m_ending = true;
+        process->m_end_status = status;
+        // Every other thread leaves its wait in cap_enter, or is interrupted
+        // where it runs, and ends on its way back to user mode.
+        for (Thread& other : process->m_threads) {
+            if (&other == thread)
+                continue;
+            Scheduler::wake(&other);
+            Scheduler::interrupt(&other);
+        }
     }
-    process->m_exit_watcher_count = 0;
-    process->m_main_thread = nullptr;
-    // Drop the running thread's reference on the process; the scheduler drops
-    // the thread once another thread runs.
-    process->release_reference();
+    process->end_thread(*thread, status.code);
+}
+
+void Process::exit_current_thread(int64_t code) {
+    Thread* thread = Scheduler::current();
+    thread->process()->end_thread(*thread, code);
+}
+
+namespace {
+
+void answer_join(PendingReply& reply, int64_t code) CAPOS_REQUIRES(g_kernel_lock) {
+    using schema::ThreadHandle;
+    capnp::Word buffer[4];
+    capnp::MessageBuilder message(buffer);
+    ThreadHandle::JoinResults::Builder results(message.init_root(
+        ThreadHandle::JoinResults::data_words, ThreadHandle::JoinResults::pointer_count));
+    results.set_code(code);
+    VERIFY(message.error() == capnp::WireError::None);
+    reply.complete_with_message(abi::CallStatus::Ok, message.words());
+}
+
+} // namespace
+
+void Process::end_thread(Thread& thread, int64_t code) {
+    VERIFY(&thread == Scheduler::current() && !thread.m_ended);
+    thread.m_ended = true;
+    thread.m_exit_code = code;
+    m_ended_threads_ns += Scheduler::account_running();
+    // Answers owed to it go nowhere: those due at a deadline are dropped, its
+    // calls through endpoints cancelled (queued ones dropped, ones a server
+    // holds orphaned).
+    TimedAnswer::cancel_all_of(thread);
+    park_cancel(thread);
+    while (EndpointCall* call = m_outgoing.find_if(
+               [&](const EndpointCall& c) { return c.reply.thread() == &thread; }))
+        call->endpoint->cancel(call);
+    m_threads.remove(thread);
+    thread.ring().page = nullptr;
+    if (!m_threads.empty()) {
+        // Its ring page goes now (the last thread's with the address space).
+        m_space.unmap_fixed(abi::thread_ring_address(thread.m_slot), 1);
+        m_thread_slots &= ~(uint64_t{1} << thread.m_slot);
+    }
+    if (thread.m_joiner)
+        answer_join(thread.m_joiner, code);
+    if (m_threads.empty()) {
+        stage_clock::report(m_id);
+        finish(m_ending ? m_end_status
+                        : ExitStatus{.kind = ExitStatus::Kind::Exited, .code = code});
+    }
+    // The scheduler drops the thread once another runs here (and with it the
+    // thread's reference on the process).
     Scheduler::exit_current();
+}
+
+void Process::finish(ExitStatus status) {
+    status.cpu_time_ns = m_ended_threads_ns;
+    m_exit_status = status;
+    m_ending = true;
+    VERIFY(m_outgoing.empty() && m_queued_bytes == 0);
+    free_spare_calls();
+    release_address_space(UserAddressSpace::Teardown::Preemptible);
+    if (Thread* waiter = m_waiter)
+        Scheduler::wake(waiter);
+    for (size_t i = 0; i < m_exit_watcher_count; ++i)
+        answer_exit_watcher(m_exit_watchers[i], status);
+    m_exit_watcher_count = 0;
 }
 
 void Process::set_cpu_weight(uint32_t weight) {
     m_limits.cpu_weight = weight;
-    if (m_main_thread && !has_exited())
-        Scheduler::set_weight(*m_main_thread, weight);
+    for (Thread& thread : m_threads)
+        Scheduler::set_weight(thread, weight);
 }
 
 uint64_t Process::cpu_time_ns() const {
-    if (has_exited() || !m_main_thread)
+    g_kernel_lock.assert_held();
+    if (has_exited())
         return m_exit_status.cpu_time_ns;
-    return Scheduler::cpu_time_ns(*m_main_thread);
+    uint64_t total = m_ended_threads_ns;
+    for_each_thread([&](const Thread& thread) { total += Scheduler::cpu_time_ns(thread); });
+    return total;
 }
 
 void Process::request_kill() {
-    if (has_exited() || m_kill_requested)
+    if (has_exited() || ending())
         return;
     m_kill_requested = true;
-    // A thread blocked in cap_enter leaves its wait and ends; a ready one
-    // ends when it next returns to user mode, and one running on another
-    // CPU is interrupted there to do so.
-    if (m_main_thread) {
-        Scheduler::wake(m_main_thread);
-        Scheduler::interrupt(m_main_thread);
+    // A thread blocked in cap_enter leaves its wait and ends the process; a
+    // ready one does so when it next returns to user mode, and one running
+    // on another CPU is interrupted there to do so.
+    for (Thread& thread : m_threads) {
+        Scheduler::wake(&thread);
+        Scheduler::interrupt(&thread);
     }
 }
 
 void Process::end_current_if_killed() {
     Process* process = current();
-    if (process && process->m_kill_requested) {
-        log_info("process {} ({}) killed by its handle's holder", process->id(), process->name());
-        terminate_current({.kind = ExitStatus::Kind::Killed});
-    }
+    if (!process || !process->ending())
+        return;
+    if (process->m_ending)
+        process->end_thread(*Scheduler::current(), process->m_end_status.code);
+    log_info("process {} ({}) killed by its handle's holder", process->id(), process->name());
+    terminate_current({.kind = ExitStatus::Kind::Killed});
 }
 
 void Process::wait_for_exit() {
@@ -346,11 +521,15 @@ bool Process::wait_until_none_left(uint64_t deadline_us) {
 }
 
 void Process::destroy() {
+    g_kernel_lock.assert_held();
     s_all.remove(*this);
     if (s_all.empty() && s_none_left_waiter)
         Scheduler::wake(s_none_left_waiter);
-    if (Thread* never_started = std::exchange(m_prepared_thread, nullptr))
+    if (Thread* never_started = std::exchange(m_prepared_thread, nullptr)) {
+        m_threads.remove(*never_started);
         never_started->release_reference();
+    }
+    VERIFY(m_threads.empty());
     // Reached when the last reference goes, inside whatever work dropped it:
     // no preemption there.
     release_address_space(UserAddressSpace::Teardown::AtOnce);

@@ -1,10 +1,15 @@
-// A process: an address space, its capabilities, its ring, and its threads.
+// A process: an address space, its capabilities and its threads (each with a
+// ring of its own).
 //
 // Life: create() makes an empty address space; load() maps the program, its
-// stack, the ring page and the CapSet page; start() makes the main thread
-// ready. The process ends when it calls exit or faults (one thread for now):
-// terminate() tears the address space down at once, records the status and
-// wakes whoever waits; the Process object lives on while references remain.
+// stack and the CapSet page; prepare_start() creates the main thread and
+// start() makes it ready; more threads come from add_thread (ThreadSpawner).
+// The process ends when one of its threads calls exit or faults, when it is
+// killed, or when its last thread ends: every other thread is asked to end
+// (woken if it waits, interrupted if it runs), and the last one to end tears
+// the address space down, records the status and wakes whoever waits; the
+// Process object lives on while references remain (each started thread holds
+// one).
 #pragma once
 
 #include "abi/capset.h"
@@ -14,9 +19,11 @@
 #include "kernel/ipc/ring.h"
 #include "kernel/mm/user_address_space.h"
 #include "kernel/object/kernel_object.h"
+#include "kernel/object/thread.h"
 #include "lib/base/intrusive_list.h"
 #include "lib/base/result.h"
 #include "lib/cap/cap_table.h"
+#include "lib/elf/elf.h"
 #include "schema/capos.capnp.capos.h"
 #include <span>
 #include <string_view>
@@ -24,10 +31,19 @@
 namespace capos::kernel {
 
 class Thread;
+struct ProcessThreadLink;
 struct EndpointCall;
 struct OutgoingCallLink; // EndpointCall's node on the list below
 
-enum class SpawnError : uint8_t { OutOfMemory, BadElf, NameTooLong, TooManyGrants };
+enum class SpawnError : uint8_t {
+    OutOfMemory,
+    BadElf,
+    NameTooLong,
+    TooManyGrants,
+    TooManyThreads, // add_thread: abi::max_threads already
+    BadStack,       // add_thread: the stack cannot take the TLS block
+    Ending,         // add_thread: the process is ending
+};
 const char* to_string(SpawnError error);
 
 struct ExitStatus {
@@ -62,6 +78,16 @@ struct ProcessLimits {
 
 struct AllProcessesLink;
 
+// Where a new thread starts (ThreadSpawner.spawn): its code, the stack area
+// it runs on (its TLS block goes at the top, lib/elf/tls_layout.h) and the
+// argument it finds in rsi.
+struct ThreadStart {
+    uint64_t entry;
+    uint64_t stack_bottom;
+    uint64_t stack_top;
+    uint64_t argument;
+};
+
 class Process final : public KernelObject, public IntrusiveListNode<AllProcessesLink> {
 public:
     static constexpr ObjectType object_type = ObjectType::Process;
@@ -92,6 +118,23 @@ public:
     // fail), then start() makes it ready and cannot fail.
     Result<void, SpawnError> prepare_start();
     void start();
+    // A new thread of this running process (its ring mapped, its TLS block
+    // laid out on its stack), ready to run; the caller is one of its threads.
+    Result<RefPtr<Thread>, SpawnError> add_thread(const ThreadStart& start)
+        CAPOS_REQUIRES(g_kernel_lock);
+    // Ends the calling thread with `code` (ThreadControl.exitThread); when it
+    // is the last, the process ends with that code.
+    [[noreturn]] static void exit_current_thread(int64_t code) CAPOS_REQUIRES(g_kernel_lock);
+    // Its threads that have not ended, in the order they were added.
+    template <typename F>
+    void for_each_thread(F&& visit) const CAPOS_REQUIRES(g_kernel_lock) {
+        // (The list has no const iteration; nothing here changes it.)
+        for (const Thread& thread : const_cast<Process*>(this)->m_threads)
+            visit(thread);
+    }
+    uint32_t thread_count() const CAPOS_REQUIRES(g_kernel_lock) {
+        return uint32_t(m_threads.size());
+    }
 
     uint32_t id() const { return m_id; }
     uint64_t entry_point() const { return m_entry; }
@@ -103,17 +146,20 @@ public:
     // False once the teardown of the address space has begun.
     bool address_space_live() const { return m_address_space_live; }
     bool has_exited() const { return m_exit_status.kind != ExitStatus::Kind::Running; }
-    // Asks the process to end (ProcessHandle.kill): its thread ends it the
-    // next time it returns to user mode or leaves a wait in cap_enter, and is
-    // woken if it waits. Nothing for a process that has ended.
-    void request_kill();
-    bool kill_requested() const { return m_kill_requested; }
-    // Ends the current process if a kill was requested (no return then).
+    // Asks the process to end (ProcessHandle.kill): its threads end it the
+    // next time one of them returns to user mode or leaves a wait in
+    // cap_enter; each is woken if it waits. Nothing for a process that has
+    // ended.
+    void request_kill() CAPOS_REQUIRES(g_kernel_lock);
+    // Whether its threads are to end: it was killed, or one of them exited or
+    // faulted and the others have not all ended yet.
+    bool ending() const { return m_ending || m_kill_requested; }
+    // Ends the current thread if its process is ending (no return then).
     static void end_current_if_killed() CAPOS_REQUIRES(g_kernel_lock);
     // Every process from its creation until it is destroyed, in id order
     // (ids only grow), for ProcessInspector. Under the kernel lock.
     template <typename F>
-    static void for_each(F&& visit) {
+    static void for_each(F&& visit) CAPOS_REQUIRES(g_kernel_lock) {
         for (Process& process : s_all)
             visit(process);
     }
@@ -122,17 +168,7 @@ public:
     // true when none is left. Other CPUs may still be ending processes when
     // the one that started them ends.
     static bool wait_until_none_left(uint64_t deadline_us);
-    // Its main thread, if it has one that has not ended.
-    const Thread* main_thread() const { return m_main_thread; }
     FrameLedger& frame_ledger() { return m_space.ledger(); }
-
-    // The ring page through the kernel's direct map. Its contents are written
-    // by the process at any time: read each field once, validate, then use.
-    abi::RingPage* ring() const { return m_ring; }
-    RingState& ring_state() { return m_ring_state; }
-    // The thread blocked in cap_enter waiting for completions, if any.
-    Thread* ring_waiter() const CAPOS_REQUIRES(g_kernel_lock) { return m_ring_waiter; }
-    void set_ring_waiter(Thread* thread) CAPOS_REQUIRES(g_kernel_lock) { m_ring_waiter = thread; }
 
     // Answers `reply` with this process's ExitStatus once it has ended (at once
     // if it has). False when too many answers are already waiting.
@@ -161,21 +197,12 @@ public:
     EndpointCall* take_spare_call();
     void keep_spare_call(EndpointCall* call);
 
-    // Completions the kernel owes this process for submissions it has taken
-    // (PendingReply keeps the count): with the unread ones they must fit the
-    // completion queue, so cap_enter takes no submission without room for
-    // its answer.
-    void owe_completion() CAPOS_REQUIRES(g_kernel_lock) { ++m_completions_owed; }
-    void settle_completion() CAPOS_REQUIRES(g_kernel_lock) {
-        VERIFY(m_completions_owed > 0);
-        --m_completions_owed;
-    }
-    uint32_t completions_owed() const CAPOS_REQUIRES(g_kernel_lock) { return m_completions_owed; }
     uint64_t queued_bytes() const CAPOS_REQUIRES(g_kernel_lock) { return m_queued_bytes; }
     ProcessCapTable& capabilities() { return m_capabilities; }
 
     // Ends the calling thread's process (the current one) with `status` and
-    // never returns.
+    // never returns: the other threads end as soon as they can, the last
+    // one to end finishes the process.
     [[noreturn]] static void terminate_current(ExitStatus status) CAPOS_REQUIRES(g_kernel_lock);
 
     // Blocks the calling thread until the process has ended.
@@ -190,6 +217,25 @@ private:
           m_capabilities(slots) {}
     void destroy() override;
     void release_address_space(UserAddressSpace::Teardown teardown);
+    // A thread (not yet ready) in a free slot with its ring mapped.
+    Result<RefPtr<Thread>, SpawnError> create_thread(uint64_t entry, uint64_t stack_pointer,
+                                                     uint64_t argument, uint64_t fs_base);
+    // Lays out a TLS block (lib/elf/tls_layout.h) on the stack area [bottom,
+    // top) of this process: the template's bytes copied, the rest zeroed, the
+    // control block's self pointer written. The stack pointer and thread
+    // pointer, or nullopt when the area cannot take it or is not writable.
+    std::optional<std::pair<uint64_t, uint64_t>> lay_out_tls(uint64_t bottom, uint64_t top);
+    // Copies within this address space, or fills, through the direct map
+    // (the space need not be active); false when a destination page is not
+    // user-writable or a source page not user-readable.
+    bool copy_in_space(uint64_t destination, uint64_t source, uint64_t length);
+    // Ends the running thread, the process's thread `thread`: its answers
+    // cancelled, its ring unmapped, its joiner answered; the last thread to
+    // end finishes the process (with `status` when it was not ending
+    // already). Never returns.
+    [[noreturn]] void end_thread(Thread& thread, int64_t code) CAPOS_REQUIRES(g_kernel_lock);
+    // The end of the last thread: everything of the process released.
+    void finish(ExitStatus status) CAPOS_REQUIRES(g_kernel_lock);
 
     uint32_t m_id = 0;
     char m_name[max_name_length + 1] = {};
@@ -197,16 +243,18 @@ private:
     ProcessLimits m_limits;
     UserAddressSpace m_space;
     bool m_address_space_live = true;
-    abi::RingPage* m_ring = nullptr;
     abi::CapSetPage* m_capset = nullptr;
-    RingState m_ring_state;
+    std::optional<ElfTlsTemplate> m_tls;
     ProcessCapTable::Slot* m_slots; // heap array behind m_capabilities
     ProcessCapTable m_capabilities;
     uint64_t m_entry = 0;
-    Thread* m_main_thread = nullptr;     // not owned: the scheduler holds it
+    // Threads that have not ended (the scheduler holds them; a thread
+    // prepared but not started is held here), and the slots they take.
+    IntrusiveList<Thread, ProcessThreadLink> m_threads CAPOS_GUARDED_BY(g_kernel_lock);
+    uint64_t m_thread_slots = 0;
     Thread* m_prepared_thread = nullptr; // owns a reference between prepare_start and start
     Thread* m_waiter = nullptr;          // a kernel thread waiting for exit (init's monitor)
-    Thread* m_ring_waiter CAPOS_GUARDED_BY(g_kernel_lock) = nullptr; // blocked in cap_enter
+    uint64_t m_ended_threads_ns = 0;     // CPU time of its threads that ended
     static constexpr size_t max_exit_watchers = 4;
     PendingReply m_exit_watchers[max_exit_watchers];
     size_t m_exit_watcher_count = 0;
@@ -215,10 +263,11 @@ private:
     IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls; // never outgoing at once
     void free_spare_calls();
     uint64_t m_queued_bytes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
-    uint32_t m_completions_owed CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     static constinit IntrusiveList<Process, AllProcessesLink> s_all;
     static inline Thread* s_none_left_waiter = nullptr; // wait_until_none_left's
     ExitStatus m_exit_status;
+    ExitStatus m_end_status; // what ends it, once m_ending
+    bool m_ending = false;
     bool m_kill_requested = false;
 };
 

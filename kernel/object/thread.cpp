@@ -47,8 +47,11 @@ void Thread::start(void* argument) {
 void Thread::destroy() {
     Scheduler::forget_user_state(this);
     KernelStack stack = m_stack;
+    Process* process = m_holds_process ? m_process : nullptr;
     this->~Thread();
     free_kernel_stack(stack); // the thread's own memory with it
+    if (process)
+        process->release_reference();
 }
 
 } // namespace capos::kernel

@@ -1,4 +1,5 @@
 #include "kernel/sched/scheduler.h"
+#include "abi/user_layout.h"
 #include "kernel/arch/arch.h"
 #include "kernel/lib/log.h"
 #include "kernel/lib/stage_clock.h"
@@ -148,6 +149,15 @@ uint64_t Scheduler::cpu_time_ns(const Thread& thread) {
     return clock::g_to_nanoseconds.apply(thread.m_runtime_cycles);
 }
 
+void Scheduler::set_fs_base(uint64_t base) {
+    g_kernel_lock.assert_held();
+    CpuSchedule& self = here();
+    VERIFY(self.running->m_process && base < abi::user_limit);
+    self.running->m_fs_base = base;
+    arch::set_user_fs_base(base);
+    self.fs_base = base;
+}
+
 CpuSchedule& Scheduler::schedule_of(uint32_t cpu) {
     // This CPU's through its per-CPU area: the table is on a page of its own.
     if (cpu == arch::current_cpu_index())
@@ -249,6 +259,12 @@ void Scheduler::switch_to_next() {
     if (previous && previous->m_uses_user_state)
         arch::user_state_save(previous->m_user_state);
     arch::set_kernel_stack(next->kernel_stack_top());
+    // The thread pointer: loaded only when it differs (every main thread's
+    // is at one address, abi/user_layout.h).
+    if (next->m_process && next->m_fs_base != self.fs_base) {
+        arch::set_user_fs_base(next->m_fs_base);
+        self.fs_base = next->m_fs_base;
+    }
     activate_address_space_of(next);
     arch::context_switch(previous ? previous->m_context : self.boot_context, next->m_context);
     // Running again as `previous` (new threads get here through

@@ -68,6 +68,7 @@ struct alignas(64) CpuSchedule {
     const Thread* user_state_thread = nullptr;
     uint32_t user_state_process = 0;
     bool user_state_trapping = false;
+    uint64_t fs_base = 0; // the FS base last loaded here
     arch::ThreadContext boot_context;
 };
 
@@ -121,6 +122,8 @@ public:
     static void set_weight(Thread& thread, uint32_t weight);
     // The CPU time `thread` has used, up to its last switch or tick.
     static uint64_t cpu_time_ns(const Thread& thread);
+    // The running user thread's FS base from now on (below the user limit).
+    static void set_fs_base(uint64_t base);
 
     // The timer interrupt of this CPU: wakes expired sleepers, preempts the
     // running thread (or, when it interrupted kernel work at a preemption

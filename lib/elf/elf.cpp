@@ -333,6 +333,10 @@ Result<ElfLoadPlan, ElfError> ElfLoadPlan::create(std::span<const uint8_t> file,
     if (!entry_found)
         return Err{ElfError::EntryNotExecutable};
 
+    // An empty PT_TLS (a linker script names the header, the program has no
+    // thread-local variables) is no template: it may lie anywhere.
+    if (tls && tls->memory_size == 0)
+        tls.reset();
     if (tls) {
         // check_tls() ruled out wrapping. An empty image needs only its address to
         // lie within (or at the end of) a segment.

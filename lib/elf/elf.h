@@ -10,8 +10,8 @@
 // linked at fixed addresses). ET_DYN is refused (PositionIndependent): a PIE or
 // static-PIE needs relocation, which this loader does not do; link user programs
 // with -no-pie. PT_INTERP is refused (the program wants a dynamic linker we do not
-// have). PT_LOAD, PT_TLS and PT_GNU_STACK are interpreted; every other program
-// header type (PT_NOTE, PT_GNU_RELRO, PT_PHDR, ...) is ignored. Section headers are
+// have). PT_LOAD, PT_TLS (one of size 0 counts as none) and PT_GNU_STACK are interpreted; every
+// other program header type (PT_NOTE, PT_GNU_RELRO, PT_PHDR, ...) is ignored. Section headers are
 // never read.
 //
 // Page access: a PT_LOAD with PF_W is ReadWrite, with PF_X ReadExecute, otherwise

@@ -44,6 +44,9 @@ inline constexpr KernelSource kernel_sources[] = {
     {schema::KernelCapability::Manual, schema::Manual::interface_id, true},
     {schema::KernelCapability::BootFiles, schema::BootFiles::interface_id, true},
     {schema::KernelCapability::DeviceInventory, schema::DeviceInventory::interface_id, true},
+    {schema::KernelCapability::ThreadSpawner, schema::ThreadSpawner::interface_id, true},
+    {schema::KernelCapability::ThreadControl, schema::ThreadControl::interface_id, true},
+    {schema::KernelCapability::ParkSpace, schema::ParkSpace::interface_id, true},
 };
 
 static_assert(sizeof kernel_sources / sizeof kernel_sources[0] == kernel_source_count,

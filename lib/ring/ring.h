@@ -78,6 +78,9 @@ struct DecodedSqe {
     abi::CapId cap;
     uint64_t user_data;
     uint64_t interface_id;
+    // Park and Unpark: params.address is the word's address, params.length
+    // the expected value (Park) or the most threads to wake (Unpark), and
+    // result.address Park's timeout in nanoseconds.
     UserRange params;
     UserRange result;
     uint32_t call_id;
@@ -101,6 +104,8 @@ constexpr uint32_t Params = 1 << 2; // params_addr and params_len
 constexpr uint32_t Result = 1 << 3; // result_addr and result_len
 constexpr uint32_t CallId = 1 << 4;
 constexpr uint32_t Transfers = 1 << 5; // transfer_count and transfer_addr
+constexpr uint32_t Word = 1 << 6;      // Park/Unpark: params_addr and params_len
+constexpr uint32_t Timeout = 1 << 7;   // Park: result_addr (result_len stays 0)
 } // namespace field
 
 // The field rules: which fields each opcode uses. Every other field must be 0.
@@ -117,6 +122,10 @@ constexpr uint32_t fields_used(Opcode opcode) {
         return Cap | Params | CallId | Transfers;
     case Opcode::Release:
         return Cap;
+    case Opcode::Park:
+        return Cap | Word | Timeout;
+    case Opcode::Unpark:
+        return Cap | Word;
     }
     return 0;
 }
@@ -143,14 +152,14 @@ constexpr WordMasks unused_bits(Opcode opcode) {
         mark(masks, offsetof(abi::Sqe, method), sizeof(abi::Sqe::method));
         mark(masks, offsetof(abi::Sqe, interface_id), sizeof(abi::Sqe::interface_id));
     }
-    if (!(used & Params)) {
+    if (!(used & (Params | Word))) {
         mark(masks, offsetof(abi::Sqe, params_addr), sizeof(abi::Sqe::params_addr));
         mark(masks, offsetof(abi::Sqe, params_len), sizeof(abi::Sqe::params_len));
     }
-    if (!(used & Result)) {
+    if (!(used & (Result | Timeout)))
         mark(masks, offsetof(abi::Sqe, result_addr), sizeof(abi::Sqe::result_addr));
+    if (!(used & Result))
         mark(masks, offsetof(abi::Sqe, result_len), sizeof(abi::Sqe::result_len));
-    }
     if (!(used & CallId))
         mark(masks, offsetof(abi::Sqe, call_id), sizeof(abi::Sqe::call_id));
     if (!(used & Transfers)) {
@@ -258,6 +267,12 @@ decode_sqe_as(const abi::Sqe& sqe) {
         if (!valid_buffer(sqe.result_addr, sqe.result_len))
             return Err{TransportError::BadBuffer};
     }
+    // A parked-on word: 4-byte aligned inside user space.
+    if constexpr ((used & field::Word) != 0) {
+        if (sqe.params_addr % 4 != 0 || sqe.params_addr < abi::user_min_address ||
+            sqe.params_addr >= abi::user_limit)
+            return Err{TransportError::BadBuffer};
+    }
     if constexpr ((used & field::Cap) != 0) {
         if (sqe.cap == 0)
             return Err{TransportError::InvalidCap};
@@ -298,8 +313,12 @@ inline Result<DecodedSqe, abi::TransportError> decode_sqe(const abi::Sqe& sqe) {
         return decode_sqe_as<Opcode::Return>(sqe);
     case uint8_t(Opcode::Release):
         return decode_sqe_as<Opcode::Release>(sqe);
+    case uint8_t(Opcode::Park):
+        return decode_sqe_as<Opcode::Park>(sqe);
+    case uint8_t(Opcode::Unpark):
+        return decode_sqe_as<Opcode::Unpark>(sqe);
     }
-    static_assert(abi::opcode_count == 5, "a new opcode needs its case here and in the ring");
+    static_assert(abi::opcode_count == 7, "a new opcode needs its case here and in the ring");
     return Err{abi::TransportError::BadOpcode};
 }
 

@@ -3,6 +3,7 @@
 // corruption (errors, never crashes; any accepted plan keeps its guarantees), and
 // real static binaries linked by lld at build time (tests/host/elf_sample.c).
 #include "lib/elf/elf.h"
+#include "lib/elf/tls_layout.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -699,6 +700,11 @@ TEST(Elf, TlsTemplate) {
     // Only .tbss: the image is empty and may sit at the very end of a segment.
     image.headers.back() = tls(0x406100, 0, 0x40, 8);
     EXPECT_EQ(plan(image).value().tls()->file_size, 0u);
+    // An empty PT_TLS (at address 0, as lld writes one a linker script names
+    // for a program without thread-local variables) is no template.
+    image.headers.back() = tls(0, 0, 0, 0);
+    ASSERT_TRUE(plan(image).is_ok());
+    EXPECT_FALSE(plan(image).value().tls().has_value());
 }
 
 TEST(Elf, BadTls) {
@@ -915,3 +921,28 @@ TEST(ElfRealBinary, PositionIndependentRefused) {
 
 } // namespace
 } // namespace capos
+
+// Where a thread's TLS block goes on its stack (lib/elf/tls_layout.h).
+TEST(TlsLayout, VariantTwo) {
+    // 0x118 bytes aligned to 128 below a thread pointer aligned to 128.
+    auto layout = capos::elf::tls_layout(0x100000, 0x110000, 0x118, 128);
+    ASSERT_TRUE(layout.has_value());
+    EXPECT_EQ(layout->thread_pointer % 128, 0u);
+    EXPECT_LE(layout->thread_pointer + capos::elf::tls_tcb_size, 0x110000u);
+    EXPECT_GT(layout->thread_pointer + 128 + capos::elf::tls_tcb_size, 0x110000u);
+    EXPECT_EQ(layout->block, layout->thread_pointer - 0x180); // the size rounded up to 128
+    EXPECT_EQ(layout->stack_pointer % 16, 0u);
+    EXPECT_LE(layout->stack_pointer, layout->block);
+    // No template: the control block alone, aligned to 64.
+    layout = capos::elf::tls_layout(0x100000, 0x110000, 0, 0);
+    ASSERT_TRUE(layout.has_value());
+    EXPECT_EQ(layout->thread_pointer, 0x110000u - 64);
+    EXPECT_EQ(layout->block, layout->thread_pointer);
+    // Refused: too big, a bad alignment, a stack that keeps less than 4 KiB.
+    EXPECT_FALSE(capos::elf::tls_layout(0, 0x100000, capos::elf::max_tls_size + 1, 8));
+    EXPECT_FALSE(capos::elf::tls_layout(0x100000, 0x110000, 0x10, 24));
+    EXPECT_FALSE(capos::elf::tls_layout(0x100000, 0x110000, 0x10, 8192));
+    EXPECT_FALSE(capos::elf::tls_layout(0x100000, 0x101000, 0x10, 8));
+    EXPECT_FALSE(capos::elf::tls_layout(0x110000, 0x100000, 0, 1));
+    EXPECT_TRUE(capos::elf::tls_layout(0x100000, 0x102000, 0x100, 8));
+}

@@ -303,8 +303,9 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
     bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
     bool uses_cap = opcode != Opcode::Nop;
     bool uses_method = opcode == Opcode::Call;
-    bool uses_params = opcode == Opcode::Call || opcode == Opcode::Return;
-    bool uses_result = opcode == Opcode::Call || opcode == Opcode::Recv;
+    bool park = opcode == Opcode::Park || opcode == Opcode::Unpark;
+    bool uses_params = opcode == Opcode::Call || opcode == Opcode::Return || park;
+    bool uses_result = opcode == Opcode::Call || opcode == Opcode::Recv || opcode == Opcode::Park;
     bool uses_call_id = opcode == Opcode::Return;
     bool uses_transfers = opcode == Opcode::Call || opcode == Opcode::Return;
     uint64_t inline_words[2] = {};
@@ -331,6 +332,29 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
         return Err{TransportError::BadSqe};
     if (!inline_params && !uses_transfers && (sqe.transfer_count != 0 || sqe.transfer_addr != 0))
         return Err{TransportError::BadSqe};
+    if (park) {
+        // A word's address and a value, Park's timeout at result_addr.
+        if (sqe.result_len != 0 || (opcode == Opcode::Unpark && sqe.result_addr != 0))
+            return Err{TransportError::BadSqe};
+        if (sqe.params_addr % 4 != 0 || sqe.params_addr < abi::user_min_address ||
+            sqe.params_addr >= abi::user_limit)
+            return Err{TransportError::BadBuffer};
+        if (sqe.cap == 0)
+            return Err{TransportError::InvalidCap};
+        return DecodedSqe{
+            .opcode = opcode,
+            .flags = 0,
+            .method = 0,
+            .cap = abi::CapId{sqe.cap},
+            .user_data = sqe.user_data,
+            .interface_id = 0,
+            .params = {sqe.params_addr, sqe.params_len},
+            .result = {sqe.result_addr, 0},
+            .call_id = 0,
+            .transfer_address = 0,
+            .transfer_count = 0,
+        };
+    }
     auto valid_buffer = [](uint64_t address, uint64_t length) {
         if (address == 0 && length == 0)
             return true;

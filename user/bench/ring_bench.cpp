@@ -24,7 +24,9 @@
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
+#include "user/rt/sync.h"
 #include "user/rt/syscall.h"
+#include "user/rt/thread.h"
 
 namespace {
 
@@ -454,6 +456,57 @@ uint32_t capability(std::string_view name) {
     return found.is_ok() ? found.value().id.raw : 0;
 }
 
+// (g): a PARK/UNPARK round trip between two threads of this process, as the
+// Linux peer's futex_threads does it with futex: the main thread bumps
+// `ping` and unparks the partner, which copies it to `pong` and unparks the
+// main thread.
+struct ParkPair {
+    uint32_t ping = 0;
+    uint32_t pong = 0;
+    uint32_t sequence = 0;
+};
+constexpr uint32_t park_stop = UINT32_MAX;
+ParkPair g_park_pair;
+
+void park_partner(void*) {
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t value;
+        while ((value = __atomic_load_n(&g_park_pair.ping, __ATOMIC_ACQUIRE)) == seen)
+            (void)rt::park(&g_park_pair.ping, seen);
+        seen = value;
+        if (value == park_stop)
+            return;
+        __atomic_store_n(&g_park_pair.pong, value, __ATOMIC_RELEASE);
+        (void)rt::unpark(&g_park_pair.pong, 1);
+    }
+}
+
+bool park_round_trips(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+        uint32_t previous = g_park_pair.sequence;
+        uint32_t next = previous == 0x7fffffff ? 1 : previous + 1;
+        g_park_pair.sequence = next;
+        __atomic_store_n(&g_park_pair.ping, next, __ATOMIC_RELEASE);
+        if (rt::unpark(&g_park_pair.ping, 1) < 0)
+            return false;
+        while (__atomic_load_n(&g_park_pair.pong, __ATOMIC_ACQUIRE) != next)
+            if (rt::park(&g_park_pair.pong, previous) == rt::ParkOutcome::Failed)
+                return false;
+    }
+    return true;
+}
+
+void park_threads() {
+    auto partner = rt::Thread::start(park_partner, nullptr);
+    if (partner.is_error())
+        return failed("park_threads", rt::to_string(partner.error()));
+    measure("park_threads", 1, park_round_trips);
+    __atomic_store_n(&g_park_pair.ping, park_stop, __ATOMIC_RELEASE);
+    (void)rt::unpark(&g_park_pair.ping, 1);
+    partner.value().join();
+}
+
 } // namespace
 
 int main() {
@@ -529,6 +582,9 @@ int main() {
     // (e): endpoint round trip between two processes.
     endpoint_round_trip();
     endpoint_round_trip_raw();
+
+    // (g): park and unpark between two threads.
+    park_threads();
 
     // (f): spawn + wait of the smallest program.
     measure("spawn_wait", 1, [](uint64_t n) {

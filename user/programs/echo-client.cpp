@@ -14,7 +14,7 @@ using capos::rt::Line;
 using capos::schema::Echo;
 
 // Sends `text`; true when the reply holds it, else says what went wrong.
-bool echoes(Echo::Client<capos::rt::RingTransport>& echo, std::string_view text, bool say) {
+bool echoes(capos::rt::Capability<Echo>::Client& echo, std::string_view text, bool say) {
     auto reply = echo.echo(text);
     Line line("echo-client: ");
     if (reply.is_error()) {

@@ -1,6 +1,7 @@
 #include "user/rt/heap.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"
+#include "user/rt/sync.h"
 #include <new>
 
 namespace capos::rt {
@@ -36,9 +37,13 @@ bool grow(size_t bytes) {
     return true;
 }
 
+// The heap is the process's, shared by its threads: one at a time.
+constinit Mutex g_heap_mutex;
+
 } // namespace
 
 Result<void*, HeapError> allocate(size_t size, size_t alignment) {
+    MutexLock lock(g_heap_mutex);
     auto first = g_heap.allocate(size, alignment);
     if (first.is_ok() || first.error() != HeapError::OutOfMemory)
         return first;
@@ -49,11 +54,13 @@ Result<void*, HeapError> allocate(size_t size, size_t alignment) {
 }
 
 void free(void* pointer) {
+    MutexLock lock(g_heap_mutex);
     if (g_heap.deallocate(pointer).is_error())
         panic("heap: free of a pointer the heap did not give out");
 }
 
 HeapStats heap_stats() {
+    MutexLock lock(g_heap_mutex);
     return {g_heap.bytes_in_use(), g_heap.allocation_count(), g_mapped};
 }
 

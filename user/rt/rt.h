@@ -24,8 +24,30 @@
 
 namespace capos::rt {
 
+// The calling thread's ring and the transport over it (each thread has its
+// own, docs/abi.md "Threads").
 RingClient& ring();
 RingTransport& transport();
+// Makes `ring` and `transport` the calling thread's (a new thread's first step).
+void set_thread_ring(RingClient& ring, RingTransport& transport);
+
+// A transport that is always the calling thread's (transport()): what
+// Capability's clients use, so that a capability held by the process may be
+// called from any of its threads (one call at a time per client object: the
+// client keeps its last reply).
+class ThreadTransport {
+public:
+    std::span<capnp::Word> params_buffer() { return transport().params_buffer(); }
+    gen::Reply call(uint32_t capability, uint64_t interface_id, uint16_t method,
+                    std::span<const capnp::Word> params) {
+        return transport().call(capability, interface_id, method, params);
+    }
+    bool send_with_next_call(abi::CapId id, abi::TransferMode mode) {
+        return transport().send_with_next_call(id, mode);
+    }
+    std::span<const abi::CapRecord> received() const { return transport().received(); }
+};
+ThreadTransport& thread_transport();
 uint32_t process_id();
 const abi::CapSetPage& capset();
 // The program's arguments, as the spawn that started it gave them (abi/args.h;
@@ -64,11 +86,11 @@ int32_t release(abi::CapId id);
 template <typename Interface>
 class Capability {
 public:
-    using Client = typename Interface::template Client<RingTransport>;
+    using Client = typename Interface::template Client<ThreadTransport>;
 
-    Capability(abi::CapId id) : m_id(id), m_client(transport(), id.raw) {}
+    Capability(abi::CapId id) : m_id(id), m_client(thread_transport(), id.raw) {}
     Capability(Capability&& other)
-        : m_id(std::exchange(other.m_id, abi::CapId{})), m_client(transport(), m_id.raw) {}
+        : m_id(std::exchange(other.m_id, abi::CapId{})), m_client(thread_transport(), m_id.raw) {}
     Capability& operator=(Capability&&) = delete;
     Capability(const Capability&) = delete;
     ~Capability() {

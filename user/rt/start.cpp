@@ -13,20 +13,30 @@ namespace capos::rt {
 
 namespace {
 
+// The main thread's ring client and transport; another thread's live on its
+// stack (user/rt/thread.cpp).
 alignas(RingClient) unsigned char g_ring_storage[sizeof(RingClient)];
 alignas(RingTransport) unsigned char g_transport_storage[sizeof(RingTransport)];
-RingClient* g_ring = nullptr;
-RingTransport* g_transport = nullptr;
+thread_local RingClient* t_ring = nullptr;
+thread_local RingTransport* t_transport = nullptr;
 uint32_t g_process_id = 0;
 const abi::CapSetPage* g_capset = nullptr;
 
 } // namespace
 
 RingClient& ring() {
-    return *g_ring;
+    return *t_ring;
 }
 RingTransport& transport() {
-    return *g_transport;
+    return *t_transport;
+}
+ThreadTransport& thread_transport() {
+    static constinit ThreadTransport transport;
+    return transport;
+}
+void set_thread_ring(RingClient& ring, RingTransport& transport) {
+    t_ring = &ring;
+    t_transport = &transport;
 }
 uint32_t process_id() {
     return g_process_id;
@@ -44,8 +54,8 @@ args::Reader arguments() {
 extern "C" [[noreturn]] void capos_rt_start(capos::abi::RingPage* ring, uint64_t process_id,
                                             const capos::abi::CapSetPage* capset) {
     using namespace capos::rt;
-    g_ring = new (g_ring_storage) RingClient(ring);
-    g_transport = new (g_transport_storage) RingTransport(*g_ring);
+    auto* client = new (g_ring_storage) RingClient(ring);
+    set_thread_ring(*client, *new (g_transport_storage) RingTransport(*client));
     g_process_id = uint32_t(process_id);
     g_capset = capset;
     if (capset->header.magic != capos::abi::capset_magic ||

@@ -11,7 +11,7 @@ namespace {
 using capos::rt::Line;
 
 // Sends `text`; true when the reply holds it. Otherwise prints what went wrong.
-bool echoes(capos::schema::Echo::Client<capos::rt::RingTransport>& echo, std::string_view what,
+bool echoes(capos::rt::Capability<capos::schema::Echo>::Client& echo, std::string_view what,
             std::string_view text) {
     auto reply = echo.echo(text);
     if (reply.is_ok() && reply.value().text() == text)

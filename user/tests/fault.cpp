@@ -101,7 +101,7 @@ void say(std::string_view what) {
 }
 
 // Maps `address` read-write and fills it with `bytes`, then gives it `access`.
-bool place(schema::VirtualMemory::Client<rt::RingTransport>& vm, uint64_t address,
+bool place(rt::Capability<schema::VirtualMemory>::Client& vm, uint64_t address,
            const uint8_t* bytes, size_t size, schema::Access access) {
     auto mapped = vm.map(address, page, schema::Access::ReadWrite);
     if (mapped.is_error() || mapped.value().address() != address)

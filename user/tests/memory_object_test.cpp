@@ -79,7 +79,7 @@ bool child_passes(uint32_t spawner, std::string_view name, uint32_t object) {
 // W^X for one object across two address spaces: the child's mappings and
 // this process's count together, and a child's mappings stop counting when
 // it is gone.
-void across_processes(schema::FrameAllocator::Client<rt::RingTransport>& frames, uint32_t spawner) {
+void across_processes(rt::Capability<schema::FrameAllocator>::Client& frames, uint32_t spawner) {
     auto allocated = frames.allocate(1, false);
     if (!suite.check_ok("allocate a 1-page object to share with a child", allocated))
         return;

@@ -342,8 +342,8 @@ void transport_errors(uint32_t null_cap, uint32_t console_cap) {
     expect("Null.ping through a raw CALL", ping(), 0);
 
     abi::Sqe sqe = nop(0);
-    sqe.opcode = 5;
-    expect("opcode 5 is BadOpcode", sqe, TransportError::BadOpcode);
+    sqe.opcode = abi::opcode_count;
+    expect("opcode 7 (the first unused) is BadOpcode", sqe, TransportError::BadOpcode);
     sqe.opcode = 255;
     expect("opcode 255 is BadOpcode", sqe, TransportError::BadOpcode);
 

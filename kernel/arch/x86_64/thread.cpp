@@ -62,6 +62,10 @@ ThreadContext make_thread_context(uint64_t stack_top, void (*entry)(void*), void
     return ThreadContext{reinterpret_cast<uint64_t>(slot)};
 }
 
+void set_user_fs_base(uint64_t base) {
+    x86::wrmsr(0xC0000100, base); // IA32_FS_BASE
+}
+
 void set_kernel_stack(uint64_t stack_top) {
     x86::this_cpu().kernel_stack = stack_top;
     x86::set_tss_kernel_stack(stack_top);

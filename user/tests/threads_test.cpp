@@ -1,0 +1,456 @@
+// Threads (scenario.user_threads): init is this program, holding the thread
+// spawner and control, the timer, the spawner and "vm". Each thread has its
+// own TLS block, ring and SSE registers; threads on several CPUs share the
+// process's memory; a thread blocks in cap_enter on its own; join returns
+// the exit code; the kernel refuses what it must; and the process ends with
+// threads still blocked, its memory all returned (the runner checks).
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/sync.h"
+#include "user/rt/thread.h"
+#include "user/tests/common/spawn.h"
+#include "user/tests/common/test.h"
+
+using namespace capos;
+using capos::test::Line;
+
+namespace {
+
+constexpr uint64_t initial_value = 0x1234'5678'9abc'def0;
+thread_local uint64_t t_initialised = initial_value; // .tdata
+thread_local uint64_t t_zeroed;                      // .tbss
+alignas(128) thread_local uint8_t t_aligned[8];      // a block aligned beyond the TCB's 64
+
+uint32_t g_timer = 0;
+
+// TLS: each thread starts with the template's values and keeps its own.
+struct TlsWork {
+    uint64_t seed;
+    bool ok = false;
+};
+
+void tls_work(void* argument) {
+    auto& work = *static_cast<TlsWork*>(argument);
+    bool ok = t_initialised == initial_value && t_zeroed == 0 &&
+              reinterpret_cast<uint64_t>(&t_aligned) % 128 == 0;
+    for (int round = 0; round < 20; ++round) {
+        t_initialised = work.seed + uint64_t(round);
+        t_zeroed = ~work.seed;
+        (void)test::now_ns(g_timer); // a call on this thread's ring; others run meanwhile
+        ok = ok && t_initialised == work.seed + uint64_t(round) && t_zeroed == ~work.seed;
+    }
+    work.ok = ok;
+}
+
+// A counter the threads share.
+constexpr uint64_t increments = 20000;
+uint64_t g_counter = 0;
+
+void count(void*) {
+    for (uint64_t i = 0; i < increments; ++i)
+        __atomic_fetch_add(&g_counter, 1, __ATOMIC_RELAXED);
+}
+
+void exit_with(void* argument) {
+    rt::exit_thread(int64_t(reinterpret_cast<uintptr_t>(argument)));
+}
+
+// Blocks in cap_enter (Timer.sleep) for `ns`, then says so.
+struct Sleeper {
+    uint64_t ns;
+    bool done = false;
+};
+
+void sleep_then_mark(void* argument) {
+    auto& sleeper = *static_cast<Sleeper*>(argument);
+    (void)test::sleep_ns(g_timer, sleeper.ns);
+    __atomic_store_n(&sleeper.done, true, __ATOMIC_RELEASE);
+}
+
+void call_many(void*) {
+    for (int i = 0; i < 200; ++i)
+        (void)test::now_ns(g_timer);
+}
+
+// SSE registers: xmm0-15 loaded with a pattern of the thread's own, kept
+// through a long spin (preempted, and moved between CPUs), stored back.
+struct VectorWork {
+    uint64_t seed;
+    bool ok = false;
+};
+
+void vector_work(void* argument) {
+    auto& work = *static_cast<VectorWork*>(argument);
+    alignas(16) uint64_t in[32];
+    alignas(16) uint64_t out[32];
+    for (int i = 0; i < 32; ++i)
+        in[i] = work.seed * 0x9e37'79b9'7f4a'7c15 + uint64_t(i);
+    bool ok = true;
+    for (int round = 0; round < 4; ++round) {
+        asm volatile("movdqa 0(%[in]), %%xmm0\n movdqa 16(%[in]), %%xmm1\n"
+                     "movdqa 32(%[in]), %%xmm2\n movdqa 48(%[in]), %%xmm3\n"
+                     "movdqa 64(%[in]), %%xmm4\n movdqa 80(%[in]), %%xmm5\n"
+                     "movdqa 96(%[in]), %%xmm6\n movdqa 112(%[in]), %%xmm7\n"
+                     "movdqa 128(%[in]), %%xmm8\n movdqa 144(%[in]), %%xmm9\n"
+                     "movdqa 160(%[in]), %%xmm10\n movdqa 176(%[in]), %%xmm11\n"
+                     "movdqa 192(%[in]), %%xmm12\n movdqa 208(%[in]), %%xmm13\n"
+                     "movdqa 224(%[in]), %%xmm14\n movdqa 240(%[in]), %%xmm15\n"
+                     "mov $30000000, %%rcx\n"
+                     "1: dec %%rcx\n jnz 1b\n"
+                     "movdqa %%xmm0, 0(%[out])\n movdqa %%xmm1, 16(%[out])\n"
+                     "movdqa %%xmm2, 32(%[out])\n movdqa %%xmm3, 48(%[out])\n"
+                     "movdqa %%xmm4, 64(%[out])\n movdqa %%xmm5, 80(%[out])\n"
+                     "movdqa %%xmm6, 96(%[out])\n movdqa %%xmm7, 112(%[out])\n"
+                     "movdqa %%xmm8, 128(%[out])\n movdqa %%xmm9, 144(%[out])\n"
+                     "movdqa %%xmm10, 160(%[out])\n movdqa %%xmm11, 176(%[out])\n"
+                     "movdqa %%xmm12, 192(%[out])\n movdqa %%xmm13, 208(%[out])\n"
+                     "movdqa %%xmm14, 224(%[out])\n movdqa %%xmm15, 240(%[out])\n"
+                     :
+                     : [in] "r"(in), [out] "r"(out)
+                     : "rcx", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+        for (int i = 0; i < 32; ++i)
+            ok = ok && out[i] == in[i];
+        for (int i = 0; i < 32; ++i)
+            in[i] = in[i] * 3 + 1; // another pattern for the next round
+    }
+    work.ok = ok;
+}
+
+// Joins the handle it is given once it has it: its own (refused).
+struct SelfJoin {
+    uint32_t handle = 0;
+    bool refused = false;
+};
+
+void join_self(void* argument) {
+    auto& self = *static_cast<SelfJoin*>(argument);
+    uint32_t handle;
+    while ((handle = __atomic_load_n(&self.handle, __ATOMIC_ACQUIRE)) == 0)
+        __builtin_ia32_pause();
+    schema::ThreadHandle::Client<rt::RingTransport> client(rt::transport(), handle);
+    auto joined = client.join();
+    self.refused = joined.is_error() && joined.error().kind == gen::CallErrorKind::Exception &&
+                   joined.error().exception.type == schema::ExceptionType::Failed;
+}
+
+void block_forever(void*) {
+    (void)test::sleep_ns(g_timer, 3600'000'000'000ull);
+}
+
+// A plain counter under the runtime's mutex: every increment lands.
+constexpr uint64_t locked_increments = 3000;
+rt::Mutex g_mutex;
+uint64_t g_locked_counter = 0;
+
+void count_locked(void*) {
+    for (uint64_t i = 0; i < locked_increments; ++i) {
+        rt::MutexLock lock(g_mutex);
+        uint64_t value = g_locked_counter;
+        if (i % 64 == 0)
+            (void)test::now_ns(g_timer); // sometimes a call while holding it
+        g_locked_counter = value + 1;
+    }
+}
+
+// A one-slot queue between a producer and a consumer (mutex and condition
+// variable): every item arrives once, in order.
+constexpr uint32_t items = 2000;
+struct Handoff {
+    rt::Mutex mutex;
+    rt::CondVar changed;
+    bool full = false;
+    uint32_t item = 0;
+    uint64_t sum = 0;
+    bool in_order = true;
+};
+
+void produce(void* argument) {
+    auto& h = *static_cast<Handoff*>(argument);
+    for (uint32_t i = 1; i <= items; ++i) {
+        rt::MutexLock lock(h.mutex);
+        while (h.full)
+            h.changed.wait(h.mutex);
+        h.item = i;
+        h.full = true;
+        h.changed.notify_all();
+    }
+}
+
+void consume(void* argument) {
+    auto& h = *static_cast<Handoff*>(argument);
+    for (uint32_t i = 1; i <= items; ++i) {
+        rt::MutexLock lock(h.mutex);
+        while (!h.full)
+            h.changed.wait(h.mutex);
+        h.in_order = h.in_order && h.item == i;
+        h.sum += h.item;
+        h.full = false;
+        h.changed.notify_all();
+    }
+}
+
+// Parks on a word nobody unparks: the process ends with it parked.
+uint32_t g_never = 0;
+void park_forever(void*) {
+    (void)rt::park(&g_never, 0);
+}
+
+abi::Cqe park_sqe(abi::Opcode opcode, uint32_t cap, uint64_t address, uint32_t value,
+                  uint64_t timeout_ns) {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(opcode);
+    sqe.cap = cap;
+    sqe.params_addr = address;
+    sqe.params_len = value;
+    sqe.result_addr = timeout_ns;
+    return rt::ring().run(sqe);
+}
+
+} // namespace
+
+int main() {
+    test::Suite suite("threads");
+    g_timer = test::cap_id("timer");
+    uint32_t spawner_id = test::cap_id("threads");
+    if (!g_timer || !spawner_id)
+        return 2;
+
+    {
+        Line detail("initialised ");
+        detail.hex(t_initialised).add(", zeroed ").hex(t_zeroed).add(", aligned at ");
+        detail.hex(reinterpret_cast<uint64_t>(&t_aligned));
+        suite.check("the main thread has its TLS block",
+                    t_initialised == initial_value && t_zeroed == 0 &&
+                        reinterpret_cast<uint64_t>(&t_aligned) % 128 == 0,
+                    detail);
+    }
+
+    {
+        TlsWork work[4] = {{1}, {2}, {3}, {4}};
+        bool started = true;
+        bool ok = true;
+        for (auto& w : work) {
+            auto thread = rt::Thread::start(tls_work, &w);
+            started = started && thread.is_ok();
+            if (thread.is_ok())
+                thread.value().join();
+        }
+        for (auto& w : work)
+            ok = ok && w.ok;
+        suite.check("four threads each start with the TLS template and keep their own values",
+                    started && ok);
+        suite.check("the main thread's TLS is untouched by them",
+                    t_initialised == initial_value && t_zeroed == 0);
+    }
+
+    {
+        constexpr int threads = 4;
+        alignas(rt::Thread) unsigned char storage[threads][sizeof(rt::Thread)];
+        rt::Thread* running[threads] = {};
+        bool started = true;
+        for (int i = 0; i < threads; ++i) {
+            auto thread = rt::Thread::start(count, nullptr);
+            if (thread.is_error()) {
+                started = false;
+                break;
+            }
+            running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
+        }
+        count(nullptr); // the main thread counts too
+        for (auto* thread : running)
+            if (thread) {
+                thread->join();
+                thread->~Thread();
+            }
+        Line detail("counted ");
+        detail.dec(int64_t(g_counter));
+        suite.check("five threads' atomic increments all land (100000)",
+                    started && g_counter == (threads + 1) * increments, detail);
+    }
+
+    {
+        auto thread = rt::Thread::start(exit_with, reinterpret_cast<void*>(uintptr_t(42)));
+        suite.check("join returns the code the thread exited with",
+                    thread.is_ok() && thread.value().join() == 42);
+    }
+
+    {
+        Sleeper sleeper{.ns = 1'000'000'000};
+        auto sleeping = rt::Thread::start(sleep_then_mark, &sleeper);
+        auto calling = rt::Thread::start(call_many, nullptr);
+        bool ok = sleeping.is_ok() && calling.is_ok();
+        if (calling.is_ok())
+            calling.value().join();
+        bool still_asleep = !__atomic_load_n(&sleeper.done, __ATOMIC_ACQUIRE);
+        if (sleeping.is_ok())
+            sleeping.value().join();
+        suite.check("a thread makes 200 calls while another waits in cap_enter",
+                    ok && still_asleep && sleeper.done);
+    }
+
+    {
+        VectorWork work[2] = {{11}, {12}};
+        auto first = rt::Thread::start(vector_work, &work[0]);
+        auto second = rt::Thread::start(vector_work, &work[1]);
+        VectorWork own{13};
+        vector_work(&own);
+        if (first.is_ok())
+            first.value().join();
+        if (second.is_ok())
+            second.value().join();
+        suite.check("three threads keep their own SSE registers through preemption",
+                    first.is_ok() && second.is_ok() && work[0].ok && work[1].ok && own.ok);
+    }
+
+    schema::ThreadSpawner::Client<rt::RingTransport> spawner(rt::transport(), spawner_id);
+    {
+        auto unmapped = spawner.spawn(0x400000, 0x100000000000, 0x100000010000, 0);
+        suite.check_exception("a stack that is not mapped is refused", unmapped,
+                              schema::ExceptionType::InvalidArgument);
+        auto outside = spawner.spawn(0x400000, 0x100000000000, 0x900000000000, 0);
+        suite.check_exception("a stack beyond user space is refused", outside,
+                              schema::ExceptionType::InvalidArgument);
+        auto no_entry = spawner.spawn(0, 0x100000000000, 0x100000010000, 0);
+        suite.check_exception("entry 0 is refused", no_entry,
+                              schema::ExceptionType::InvalidArgument);
+    }
+
+    {
+        SelfJoin self;
+        auto thread = rt::Thread::start(join_self, &self);
+        if (suite.check("a thread to join itself started", thread.is_ok())) {
+            __atomic_store_n(&self.handle, thread.value().handle(), __ATOMIC_RELEASE);
+            thread.value().join();
+            suite.check("a thread joining itself is refused", self.refused);
+        }
+    }
+
+    {
+        // A second join while one waits: the first submitted without waiting.
+        Sleeper sleeper{.ns = 500'000'000};
+        auto thread = rt::Thread::start(sleep_then_mark, &sleeper);
+        if (suite.check("a thread to join twice started", thread.is_ok())) {
+            uint32_t handle = thread.value().handle();
+            abi::Sqe sqe{.opcode = uint8_t(abi::Opcode::Call),
+                         .flags = abi::SqeInlineParams | abi::SqeInlineResult,
+                         .method = 0,
+                         .cap = handle,
+                         .interface_id = schema::ThreadHandle::interface_id,
+                         .params_len = 8};
+            uint64_t ticket = rt::ring().submit(sqe);
+            rt::ring().flush();
+            schema::ThreadHandle::Client<rt::RingTransport> client(rt::transport(), handle);
+            auto second = client.join();
+            suite.check_exception("a second join while one waits is refused", second,
+                                  schema::ExceptionType::Failed);
+            abi::Cqe first = rt::ring().wait(ticket);
+            suite.check("the first join returns once the thread has ended",
+                        first.result == int32_t(abi::CallStatus::OkInline) &&
+                            __atomic_load_n(&sleeper.done, __ATOMIC_ACQUIRE));
+            thread.value().join();
+        }
+    }
+
+    {
+        constexpr int threads = 4;
+        alignas(rt::Thread) unsigned char storage[threads][sizeof(rt::Thread)];
+        rt::Thread* running[threads] = {};
+        bool started = true;
+        for (int i = 0; i < threads; ++i) {
+            auto thread = rt::Thread::start(count_locked, nullptr);
+            if (thread.is_error()) {
+                started = false;
+                break;
+            }
+            running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
+        }
+        count_locked(nullptr);
+        for (auto* thread : running)
+            if (thread) {
+                thread->join();
+                thread->~Thread();
+            }
+        Line detail("counted ");
+        detail.dec(int64_t(g_locked_counter));
+        suite.check("five threads' increments under the mutex all land (15000)",
+                    started && g_locked_counter == (threads + 1) * locked_increments, detail);
+    }
+
+    {
+        Handoff handoff;
+        auto producer = rt::Thread::start(produce, &handoff);
+        auto consumer = rt::Thread::start(consume, &handoff);
+        if (producer.is_ok())
+            producer.value().join();
+        if (consumer.is_ok())
+            consumer.value().join();
+        suite.check("2000 items pass one at a time through a condition variable, in order",
+                    producer.is_ok() && consumer.is_ok() && handoff.in_order &&
+                        handoff.sum == uint64_t(items) * (items + 1) / 2);
+    }
+
+    {
+        uint32_t park_cap = test::cap_id("park");
+        uint32_t word = 7;
+        auto address = reinterpret_cast<uint64_t>(&word);
+        abi::Cqe cqe = park_sqe(abi::Opcode::Park, park_cap, address, 8, abi::park_no_timeout);
+        suite.check_result("park on a word that holds another value returns at once", cqe.result,
+                           int32_t(abi::ParkResult::NotExpected));
+        cqe = park_sqe(abi::Opcode::Park, park_cap, address, 7, 20'000'000);
+        suite.check_result("park times out", cqe.result, int32_t(abi::ParkResult::TimedOut));
+        cqe = park_sqe(abi::Opcode::Park, park_cap, 0x100000000000, 0, abi::park_no_timeout);
+        suite.check_result("park on an unmapped word", cqe.result, abi::TransportError::BadBuffer);
+        cqe = park_sqe(abi::Opcode::Park, park_cap, address + 2, 0, abi::park_no_timeout);
+        suite.check_result("park on a misaligned word", cqe.result, abi::TransportError::BadBuffer);
+        cqe = park_sqe(abi::Opcode::Unpark, park_cap, 0x100000000000, 1, 0);
+        suite.check_result("unpark of an unmapped word", cqe.result,
+                           abi::TransportError::BadBuffer);
+        cqe = park_sqe(abi::Opcode::Park, g_timer, address, 7, abi::park_no_timeout);
+        suite.check_result("park on a capability that is not a ParkSpace", cqe.result,
+                           abi::TransportError::WrongInterface);
+        bool all_none = true;
+        for (int i = 0; i < 10000; ++i)
+            all_none = all_none &&
+                       park_sqe(abi::Opcode::Unpark, park_cap, address, UINT32_MAX, 0).result == 0;
+        suite.check("10000 unparks with nobody parked each wake none", all_none);
+
+        // A park left waiting, then a second from the same thread.
+        abi::Sqe first{};
+        first.opcode = uint8_t(abi::Opcode::Park);
+        first.cap = park_cap;
+        first.params_addr = address;
+        first.params_len = 7;
+        first.result_addr = abi::park_no_timeout;
+        uint64_t ticket = rt::ring().submit(first);
+        rt::ring().flush();
+        cqe = park_sqe(abi::Opcode::Park, park_cap, address, 7, abi::park_no_timeout);
+        suite.check_result("a second park while one waits is refused", cqe.result,
+                           abi::TransportError::QuotaExceeded);
+        cqe = park_sqe(abi::Opcode::Unpark, park_cap, address, 5, 0);
+        suite.check_result("unpark wakes the one parked", cqe.result, 1);
+        suite.check_result("the waiting park completes, woken", rt::ring().wait(ticket).result,
+                           int32_t(abi::ParkResult::Woken));
+    }
+
+    {
+        // Threads blocked for an hour up to the limit: 64 with the main one
+        // (one of them parked).
+        auto parked = rt::Thread::start(park_forever, nullptr, 32 * 1024);
+        int started = parked.is_ok() ? 1 : 0;
+        for (;;) {
+            auto thread = rt::Thread::start(block_forever, nullptr, 32 * 1024);
+            if (thread.is_error())
+                break;
+            ++started; // detached (destroyed here): it blocks on
+        }
+        auto refused = spawner.spawn(0x400000, 0x100000000000, 0x100000010000, 0);
+        Line detail("started ");
+        detail.dec(started);
+        suite.check("63 more threads start, then no more", started == 63, detail);
+        suite.check_exception("spawn beyond 64 threads is overloaded", refused,
+                              schema::ExceptionType::Overloaded);
+    }
+    // The process ends with 63 threads blocked in cap_enter.
+    return suite.finish();
+}
