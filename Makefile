@@ -85,7 +85,7 @@ bench: deps configure
 	python3 bench/bench_table.py $(BENCH_DIR)/capnp_bench.json | tee $(BENCH_DIR)/capnp_bench.md
 	-scripts/bench-deps.sh
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu boot-archive-bench \
-	    boot-archive-bench_quick boot-archive-boot
+	    boot-archive-bench_quick boot-archive-boot boot-archive-pairs_bench
 	-bench/linux/build.sh $(BENCH_DIR)/linux
 	python3 bench/run_bench.py --build-dir $(BUILD_DIR) --doc docs/performance.md
 

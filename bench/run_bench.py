@@ -340,6 +340,58 @@ class Series:
         return self.each(lambda b: b.host_tsc_khz(first, last))
 
 
+# Throughput over several CPUs: capOS's pairs_bench (an Echo server and a
+# client per online CPU, user/tests/pairs_bench.cpp) against the peer's
+# futex process pairs (peer_bench --pairs), at each of these CPU counts, one
+# boot each, with a host thread per CPU (MTTCG) beyond one.
+SCALING_CPUS = (1, 2, 4)
+PAIRS_LINE = re.compile(r"pairs: (\d+) pairs, (\d+) round trips in (\d+) us, (\d+) per second")
+
+
+def with_cpus(cmd, cpus):
+    """cmd with `-smp cpus`, and MTTCG when there are several."""
+    cmd = list(cmd)
+    cmd[cmd.index("-smp") + 1] = str(cpus)
+    if cpus > 1:
+        cmd[cmd.index("-accel") + 1] = "tcg,thread=multi"
+    return cmd
+
+
+def pairs_rate(boot):
+    """(pairs, round trips per second) from a pairs run, or None when it did
+    not run cleanly."""
+    found = boot.first("pairs: ")
+    if not found or "FAILED" in found[1]:
+        return None
+    m = PAIRS_LINE.search(found[1])
+    return (int(m.group(1)), int(m.group(4))) if m else None
+
+
+def scaling_table(scaling):
+    """The Markdown rows for {cpus: {"capOS": rate, "Linux": rate}}."""
+    out = ["| CPUs | capOS pairs | capOS round trips/s | its scaling (N=1: 1) | target ≥ 0.8 N | "
+           "met | Linux pairs | Linux round trips/s | its scaling | capOS / Linux |",
+           "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    base = {k: (scaling.get(1, {}).get(k) or (0, 0))[1] for k in ("capOS", "Linux")}
+    for cpus in sorted(scaling):
+        row = scaling[cpus]
+        c, l = row.get("capOS"), row.get("Linux")
+
+        def cell(rate):
+            return f"{rate[1]:,}" if rate else "failed"
+
+        def scale(rate, key):
+            return f"{rate[1] / base[key]:.2f}" if rate and base[key] else "n/a"
+
+        met = ("**yes**" if c and base["capOS"] and c[1] / base["capOS"] >= 0.8 * cpus
+               else "no")
+        out.append(f"| {cpus} | {c[0] if c else '–'} | {cell(c)} | {scale(c, 'capOS')} | "
+                   f"{0.8 * cpus:.1f} | {met} | {l[0] if l else '–'} | {cell(l)} | "
+                   f"{scale(l, 'Linux')} | "
+                   f"{f'{c[1] / l[1]:.2f}' if c and l and l[1] else 'n/a'} |")
+    return out
+
+
 def capos_command(build, initrd, memory=None):
     runner = os.path.join(build, "tools/qemu-runner/capos-qemu")
     args = [runner, "run", "--dry-run", "--kernel", os.path.join(build, "kernel/kernel.elf"),
@@ -500,7 +552,7 @@ def fmt_ratio(r, mark=""):
 
 
 def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None,
-           shell_boots=None):
+           shell_boots=None, scaling=None):
     """The Markdown section. icount: None (not run) or {"capOS": Boot, "Linux":
     Boot or None} from the instruction-count boots."""
     ic_capos = icount.get("capOS") if icount else None
@@ -753,6 +805,20 @@ def report(args, capos, linux, linux_max, memory, linux_note, when, icount=None,
             out.append(f"- {label}: {desc}")
         out.append("")
 
+    if scaling:
+        out += ["### Several CPUs", "",
+                "Throughput, one boot of each at each CPU count, with a host thread per CPU "
+                "(`-accel tcg,thread=multi`) beyond one: capOS's `system/pairs_bench.cpio` "
+                "(`user/tests/pairs_bench.cpp`: an Echo server and a client per online CPU, "
+                "20,000 checked round trips per client, all started at once) against the "
+                "peer's `peer_bench --pairs` (a futex round-trip pair of processes per online "
+                "CPU, 20,000 round trips each); round trips per second from the first start to "
+                "the last pair's end. The target is capOS's own scaling: at least 0.8 N times "
+                f"its N=1 figure. This host has {os.cpu_count()} CPUs: no figure can scale "
+                "beyond that many times its N=1 figure.", ""]
+        out += scaling_table(scaling)
+        out += [""]
+
     out += ["### How to reproduce", "",
             "`make bench` (here `make bench BUILD_DIR=" + args.build_dir + " JOBS=2`). It installs "
             "the bench-only packages first (`scripts/bench-deps.sh`: `linux-image-amd64`, "
@@ -796,6 +862,8 @@ def main():
                         help="skip the second Linux run with -cpu max")
     parser.add_argument("--no-icount", action="store_true",
                         help="skip the instruction-count boots (-icount shift=0)")
+    parser.add_argument("--no-scaling", action="store_true",
+                        help="skip the endpoint and futex pairs on several CPUs")
     args = parser.parse_args()
     build = args.build_dir
     out_dir = os.path.join(build, "bench")
@@ -888,8 +956,26 @@ def main():
                 "Linux", lambda m: linux_command(linux_dir, m, "peer_quick panic=1"), linux_ok,
                 1, 256, 25, log)
 
+    scaling = None
+    if not args.no_scaling:
+        scaling = {}
+        for cpus in SCALING_CPUS:
+            got = []
+            run(f"capOS endpoint pairs on {cpus} CPUs",
+                with_cpus(capos_command(build, "pairs_bench.cpio"), cpus), 300,
+                lambda b: pairs_rate(b) is not None, got, f"capos_pairs_{cpus}", of=1)
+            scaling[cpus] = {"capOS": pairs_rate(got[0])}
+            log(f"  {got[0].first('pairs: ')[1] if got[0].first('pairs: ') else 'no result'}")
+            if linux_ready:
+                got = []
+                run(f"Linux futex pairs on {cpus} CPUs",
+                    with_cpus(linux_command(linux_dir, extra_append="peer_pairs"), cpus), 300,
+                    lambda b: pairs_rate(b) is not None, got, f"linux_pairs_{cpus}", of=1)
+                scaling[cpus]["Linux"] = pairs_rate(got[0])
+                log(f"  {got[0].first('pairs: ')[1] if got[0].first('pairs: ') else 'no result'}")
+
     section = report(args, capos, linux, linux_max, memory, linux_note, when, icount,
-                     shell_boots)
+                     shell_boots, scaling)
     with open(os.path.join(out_dir, "system_bench.md"), "w") as f:
         f.write(section)
     print()

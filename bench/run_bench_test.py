@@ -103,6 +103,34 @@ class CommandLines(unittest.TestCase):
         self.assertEqual(cmd[-2:], ["-icount", "shift=0"])
 
 
+class Scaling(unittest.TestCase):
+    """The pairs runs on several CPUs: their command lines, results and table."""
+
+    def test_several_cpus_get_mttcg_and_one_keeps_the_command_line(self):
+        cmd = ["qemu", "-accel", "tcg", "-smp", "1", "-m", "128M"]
+        self.assertEqual(run_bench.with_cpus(cmd, 1), cmd)
+        self.assertEqual(run_bench.with_cpus(cmd, 4),
+                         ["qemu", "-accel", "tcg,thread=multi", "-smp", "4", "-m", "128M"])
+
+    def test_a_pairs_line_gives_its_rate_and_a_failure_none(self):
+        good = recorded(["pairs: 2 pairs, 40000 round trips in 1000000 us, 40000 per second"])
+        self.assertEqual(run_bench.pairs_rate(good), (2, 40000))
+        bad = recorded(["pairs: 2 pairs, 40000 round trips in 1000000 us, 40000 per second "
+                       "(a client FAILED)"])
+        self.assertIsNone(run_bench.pairs_rate(bad))
+        self.assertIsNone(run_bench.pairs_rate(recorded(["bench: nothing"])))
+
+    def test_the_table_gives_each_systems_scaling_and_the_target(self):
+        rows = run_bench.scaling_table({1: {"capOS": (1, 30000), "Linux": (1, 10000)},
+                                        2: {"capOS": (2, 51000), "Linux": (2, 19000)},
+                                        4: {"capOS": (4, 36000), "Linux": None}})
+        self.assertIn("| 1 | 1 | 30,000 | 1.00 | 0.8 | **yes** | 1 | 10,000 | 1.00 | 3.00 |",
+                      rows)
+        self.assertIn("| 2 | 2 | 51,000 | 1.70 | 1.6 | **yes** | 2 | 19,000 | 1.90 | 2.68 |",
+                      rows)
+        self.assertIn("| 4 | 4 | 36,000 | 1.20 | 3.2 | no | – | failed | n/a | n/a |", rows)
+
+
 class IcountChecks(unittest.TestCase):
 
     def test_deterministic_figures_give_no_warning(self):

@@ -17,13 +17,15 @@ Written here rather than with cpio(1) so that /dev/console needs no root.
 import os
 import sys
 
-# Runs the benchmark (quick when the kernel command line says peer_quick) and
-# powers the machine off, which ends QEMU (-no-reboot).
+# Runs the benchmark (quick when the kernel command line says peer_quick, the
+# throughput of futex pairs on every CPU when it says peer_pairs) and powers
+# the machine off, which ends QEMU (-no-reboot).
 INIT = b"""#!/bin/sh
 /bin/busybox mount -t proc proc /proc
-quick=
-case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) quick=--quick ;; esac
-/bin/peer_bench $quick
+mode=
+case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) mode=--quick ;; esac
+case "$(/bin/busybox cat /proc/cmdline)" in *peer_pairs*) mode=--pairs ;; esac
+/bin/peer_bench $mode
 echo "peer: exit status $?"
 /bin/busybox poweroff -f
 """

@@ -452,9 +452,62 @@ static int run_fork_exec(void* ctx, uint64_t n) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------
+// Throughput over several CPUs, the peer of capOS's pairs_bench: a futex
+// round-trip pair of processes per online CPU, each pair making
+// `pair_round_trips` round trips, all started at once; round trips per second
+// from the first fork to the last pair's end, printed in pairs_bench's words.
+
+enum { pair_round_trips = 20000, max_pairs = 8 };
+
+static int run_pairs(void) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int pairs = online < 1 ? 1 : online > max_pairs ? max_pairs : (int)online;
+    struct futex_pair* shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED)
+        return 1;
+    memset(shared, 0, 4096);
+    pid_t children[2 * max_pairs];
+    int count = 0;
+    uint64_t start = now_ns();
+    for (int i = 0; i < pairs; ++i) {
+        // A cache line each: pairs share no line.
+        struct futex_pair* pair = (struct futex_pair*)((char*)shared + i * 64);
+        pid_t partner = fork();
+        if (partner == 0) {
+            futex_partner(pair);
+            _exit(0);
+        }
+        pid_t client = fork();
+        if (client == 0) {
+            run_futex(pair, pair_round_trips);
+            futex_stop(pair);
+            _exit(0);
+        }
+        children[count++] = partner;
+        children[count++] = client;
+    }
+    int good = 1;
+    for (int i = 0; i < count; ++i) {
+        int status = 0;
+        good = good && waitpid(children[i], &status, 0) == children[i] && WIFEXITED(status) &&
+               WEXITSTATUS(status) == 0;
+    }
+    uint64_t took_us = (now_ns() - start) / 1000;
+    uint64_t total = (uint64_t)pairs * pair_round_trips;
+    say("pairs: %d pairs, %llu round trips in %llu us, %llu per second%s", pairs,
+        (unsigned long long)total, (unsigned long long)took_us,
+        (unsigned long long)(took_us ? total * 1000000 / took_us : 0),
+        good ? "" : " (a pair FAILED)");
+    return good ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
     say("bench: peer main tsc=%llu", (unsigned long long)rdtsc());
     for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--pairs") == 0)
+            return run_pairs();
         if (strcmp(argv[i], "--quick") == 0) {
             g_batches = 3;
             g_batch_ms = 2;

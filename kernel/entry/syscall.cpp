@@ -40,7 +40,8 @@ namespace capos::kernel {
             {.kind = ExitStatus::Kind::Exited, .code = int64_t(call.arguments[0])});
     case abi::Syscall::CapEnter: {
         int64_t result = cap_enter(*Scheduler::current(), call.arguments[0], call.arguments[1]);
-        Process::end_current_if_killed();
+        if (process->ending()) [[unlikely]]
+            Process::end_current_if_killed();
         stage_clock::enter(stage_clock::Stage::User);
         return result;
     }

@@ -239,7 +239,13 @@ Result<void, SpaceError> UserAddressSpace::protect(uint64_t address, uint64_t le
         return Err{SpaceError::NotMapped};
     mappings_changed();
     for (uint64_t page = address; page < address + length; page += page_size) {
-        VERIFY(m_tables.protect(page, access).is_ok());
+        // Another thread of the process may unmap part of the range while
+        // this one gives up the CPU: then the pages before have the new
+        // access, the rest are gone.
+        if (m_tables.protect(page, access).is_error()) {
+            mappings_changed();
+            return Err{SpaceError::NotMapped};
+        }
         Scheduler::preemption_point();
     }
     mappings_changed();
@@ -317,20 +323,29 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> o
         }
         Scheduler::preemption_point();
     }
+    // Another thread of the process may have taken the last free record
+    // while this one gave up the CPU.
+    if (m_mapping_count == max_object_mappings) {
+        unmap_pages(address, address + length, Unmap::All);
+        object->remove_mapping(access);
+        return Err{SpaceError::QuotaExceeded};
+    }
     m_mappings[m_mapping_count++] = {RefPtr<KernelObject>(std::move(object)), address, pages,
                                      access};
     return address;
 }
 
 void UserAddressSpace::drop_mapping(size_t index) {
-    ObjectMapping& mapping = m_mappings[index];
+    // Off the table first: the unmap below may give up the CPU, and another
+    // thread of the process may change the table meanwhile.
+    ObjectMapping mapping = std::move(m_mappings[index]);
+    m_mappings[index] = std::move(m_mappings[m_mapping_count - 1]);
+    m_mappings[m_mapping_count - 1] = {};
+    --m_mapping_count;
     unmap_pages(mapping.address, mapping.address + uint64_t(mapping.pages) * page_size, Unmap::All);
     auto* object = downcast<MemoryObject>(mapping.object.get());
     VERIFY(object != nullptr);
     object->remove_mapping(mapping.access);
-    mapping = std::move(m_mappings[m_mapping_count - 1]);
-    m_mappings[m_mapping_count - 1] = {};
-    --m_mapping_count;
 }
 
 Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, uint64_t address) {

@@ -1,4 +1,4 @@
-// A page unmapped while another thread reads it (scenario.user_shootdown):
+// A page unmapped while another thread reads it (scenario.user_threads_procs):
 // the reader, on another CPU where there are several, reads the page
 // without pause and checks what it reads; once it has read it 1,000 times
 // the main thread unmaps it. The reader must fault (#PF: the process ends

@@ -117,6 +117,31 @@ void vector_work(void* argument) {
     work.ok = ok;
 }
 
+// A thread's first SSE instruction finds every register in its reset state,
+// though the CPU last held another thread's of the same process (the load
+// of a thread's state at its first use: no reset between threads of one
+// process).
+void vector_clean(void* argument) {
+    alignas(16) uint64_t out[32];
+    uint32_t mxcsr = 0;
+    asm volatile("movdqa %%xmm0, 0(%[out])\n movdqa %%xmm1, 16(%[out])\n"
+                 "movdqa %%xmm2, 32(%[out])\n movdqa %%xmm3, 48(%[out])\n"
+                 "movdqa %%xmm4, 64(%[out])\n movdqa %%xmm5, 80(%[out])\n"
+                 "movdqa %%xmm6, 96(%[out])\n movdqa %%xmm7, 112(%[out])\n"
+                 "movdqa %%xmm8, 128(%[out])\n movdqa %%xmm9, 144(%[out])\n"
+                 "movdqa %%xmm10, 160(%[out])\n movdqa %%xmm11, 176(%[out])\n"
+                 "movdqa %%xmm12, 192(%[out])\n movdqa %%xmm13, 208(%[out])\n"
+                 "movdqa %%xmm14, 224(%[out])\n movdqa %%xmm15, 240(%[out])\n"
+                 "stmxcsr %[mxcsr]\n"
+                 : [mxcsr] "=m"(mxcsr)
+                 : [out] "r"(out)
+                 : "memory");
+    bool clean = mxcsr == 0x1f80;
+    for (uint64_t word : out)
+        clean = clean && word == 0;
+    *static_cast<bool*>(argument) = clean;
+}
+
 // Joins the handle it is given once it has it: its own (refused).
 struct SelfJoin {
     uint32_t handle = 0;
@@ -194,6 +219,59 @@ void consume(void* argument) {
 uint32_t g_never = 0;
 void park_forever(void*) {
     (void)rt::park(&g_never, 0);
+}
+
+// Threads changing one address space at once: map, unmap, protect,
+// reserve, commit and decommit, and map and unmap a MemoryObject, at random
+// in one window (the kernel
+// interleaves them at its preemption points; each must leave the space
+// whole). Errors are expected; the kernel must not fail.
+constexpr uint64_t window = 0x200000000000;
+// Ranges up to 256 pages: zeroing or walking that many takes longer than the
+// kernel's interrupt window (250 µs), so other threads get in mid-operation.
+constexpr uint64_t window_pages = 512;
+constexpr uint64_t most_pages = 256;
+uint32_t g_vm = 0;
+uint32_t g_object = 0; // a MemoryObject of 4 pages
+
+void churn(void* argument) {
+    test::Random random{reinterpret_cast<uintptr_t>(argument) * 0x9e3779b97f4a7c15ull + 1};
+    schema::VirtualMemory::Client<rt::RingTransport> vm(rt::transport(), g_vm);
+    schema::MemoryObject::Client<rt::RingTransport> object(rt::transport(), g_object);
+    for (int i = 0; i < 150; ++i) {
+        uint64_t first = random.below(window_pages);
+        uint64_t pages =
+            1 + random.below(window_pages - first < most_pages ? window_pages - first : most_pages);
+        uint64_t address = window + first * 4096;
+        uint64_t length = pages * 4096;
+        auto access = random.one_in(2) ? schema::Access::Read : schema::Access::ReadWrite;
+        switch (random.below(8)) {
+        case 6:
+            (void)object.map(address, 0, uint32_t(pages < 4 ? pages : 4), access);
+            break;
+        case 7:
+            (void)object.unmap(address);
+            break;
+        case 0:
+            (void)vm.map(address, length, access);
+            break;
+        case 1:
+            (void)vm.unmap(address, length);
+            break;
+        case 2:
+            (void)vm.protect(address, length, access);
+            break;
+        case 3:
+            (void)vm.reserve(address, length);
+            break;
+        case 4:
+            (void)vm.commit(address, length, access);
+            break;
+        case 5:
+            (void)vm.decommit(address, length);
+            break;
+        }
+    }
 }
 
 abi::Cqe park_sqe(abi::Opcode opcode, uint32_t cap, uint64_t address, uint32_t value,
@@ -301,6 +379,60 @@ int main() {
             second.value().join();
         suite.check("three threads keep their own SSE registers through preemption",
                     first.is_ok() && second.is_ok() && work[0].ok && work[1].ok && own.ok);
+        // The main thread's patterns are still in the registers here.
+        bool clean = false;
+        auto fresh = rt::Thread::start(vector_clean, &clean);
+        if (fresh.is_ok())
+            fresh.value().join();
+        suite.check("a new thread's first SSE instruction finds the reset state", clean);
+    }
+
+    {
+        g_vm = test::cap_id("vm");
+        schema::FrameAllocator::Client<rt::RingTransport> frames(rt::transport(),
+                                                                 test::cap_id("frames"));
+        auto allocated = frames.allocate(4, false);
+        g_object = allocated.is_ok() ? allocated.value().memory() : 0;
+        constexpr int threads = 4;
+        alignas(rt::Thread) unsigned char storage[threads][sizeof(rt::Thread)];
+        rt::Thread* running[threads] = {};
+        bool started = true;
+        for (int i = 0; i < threads; ++i) {
+            auto thread =
+                rt::Thread::start(churn, reinterpret_cast<void*>(uintptr_t(i + 1)), 32 * 1024);
+            if (thread.is_error()) {
+                started = false;
+                break;
+            }
+            running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
+        }
+        churn(reinterpret_cast<void*>(uintptr_t(threads + 1)));
+        for (auto* thread : running)
+            if (thread) {
+                thread->join();
+                thread->~Thread();
+            }
+        // Whatever memory they left goes, page by page (reservations stay:
+        // they cost nothing), and the space still works.
+        schema::VirtualMemory::Client<rt::RingTransport> vm(rt::transport(), g_vm);
+        schema::MemoryObject::Client<rt::RingTransport> object(rt::transport(), g_object);
+        for (uint64_t page = 0; page < window_pages; ++page) {
+            (void)object.unmap(window + page * 4096);
+            (void)vm.decommit(window + page * 4096, 4096);
+            (void)vm.unmap(window + page * 4096, 4096);
+        }
+        (void)rt::release(abi::CapId{g_object});
+        auto fresh = vm.map(0, 4096, schema::Access::ReadWrite);
+        bool works = fresh.is_ok();
+        if (works) {
+            uint64_t address = fresh.value().address();
+            auto* word = reinterpret_cast<volatile uint64_t*>(address);
+            *word = 0x1234;
+            works = *word == 0x1234 && vm.unmap(address, 4096).is_ok();
+        }
+        suite.check("five threads map, protect and unmap memory and a MemoryObject in one "
+                    "window at once; memory works after",
+                    started && g_object != 0 && works);
     }
 
     schema::ThreadSpawner::Client<rt::RingTransport> spawner(rt::transport(), spawner_id);

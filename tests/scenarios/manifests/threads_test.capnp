@@ -15,6 +15,7 @@ const manifest :Capos.SystemManifest = (
       (name = "console", source = (kernel = console)),
       (name = "timer", source = (kernel = timer)),
       (name = "vm", source = (kernel = virtualMemory)),
+      (name = "frames", source = (kernel = frameAllocator)),
       (name = "threads", source = (kernel = threadSpawner)),
       (name = "thread", source = (kernel = threadControl)),
       (name = "park", source = (kernel = parkSpace)),

@@ -1,0 +1,100 @@
+// Processes with several threads, seen from their parent
+// (scenario.user_threads_procs): init (this program) starts children and
+// checks how each ended.
+// - TLB shootdown from user mode: shootdown_child's second thread reads a
+//   page its main thread unmaps; the reader must fault (three times).
+// - threads_child spin: four threads spinning (on every CPU there is) are
+//   killed, at once after the spawn and once they run.
+// - threads_child main-exits: the main thread ends first; the process ends
+//   with its last thread's code.
+// - threads_child exit-busy: exit while three threads spin and one is
+//   parked ends them all with the code.
+#include "schema/capos.capnp.capos.h"
+#include "user/tests/common/spawn.h"
+#include "user/tests/common/test.h"
+
+using namespace capos;
+using capos::test::copy_grant;
+using capos::test::GrantSpec;
+using capos::test::Line;
+
+namespace {
+
+Line describe(const Result<test::Ended, gen::CallError>& ended) {
+    Line detail;
+    if (ended.is_error())
+        detail.add("wait failed");
+    else if (ended.value().killed)
+        detail.add("killed");
+    else if (ended.value().exited)
+        detail.add("exited with ").dec(ended.value().code);
+    else
+        detail.add("faulted with vector ").dec(ended.value().vector);
+    return detail;
+}
+
+} // namespace
+
+int main() {
+    test::Suite suite("threads_procs");
+    uint32_t spawner = test::cap_id("spawner");
+    uint32_t timer = test::cap_id("timer");
+    const GrantSpec grants[] = {copy_grant("timer", timer),
+                                copy_grant("vm", test::cap_id("vm")),
+                                copy_grant("threads", test::cap_id("threads")),
+                                copy_grant("thread", test::cap_id("thread")),
+                                copy_grant("park", test::cap_id("park")),
+                                copy_grant("console", test::cap_id("console"))};
+
+    for (int round = 0; round < 3; ++round) {
+        auto child = test::spawn(spawner, "shootdown_child", "shootdown_child", grants, {}, {});
+        if (!suite.check_ok("shootdown_child started", child))
+            return suite.finish();
+        auto ended = test::wait(child.value().handle.raw);
+        suite.check("the reader of the unmapped page faulted (#PF), reading only what was written",
+                    ended.is_ok() && !ended.value().exited && !ended.value().killed &&
+                        ended.value().vector == 14,
+                    describe(ended));
+        (void)rt::release(child.value().handle);
+    }
+
+    for (int round = 0; round < 2; ++round) {
+        const std::string_view spin[] = {"spin"};
+        auto child = test::spawn(spawner, "threads_child", "threads_child", grants, {}, spin);
+        if (!suite.check_ok("four spinning threads started", child))
+            return suite.finish();
+        if (round == 1)
+            (void)test::sleep_ns(timer, 200'000'000); // running by now, whatever the CPUs
+        bool killed = test::kill(child.value().handle.raw);
+        auto ended = test::wait(child.value().handle.raw);
+        suite.check(round == 0 ? "killed at once, the process ends as killed"
+                               : "killed while they spin, the process ends as killed",
+                    killed && ended.is_ok() && ended.value().killed, describe(ended));
+        (void)rt::release(child.value().handle);
+    }
+
+    {
+        const std::string_view mode[] = {"main-exits"};
+        auto child = test::spawn(spawner, "threads_child", "threads_child", grants, {}, mode);
+        if (!suite.check_ok("a child whose main thread ends first started", child))
+            return suite.finish();
+        auto ended = test::wait(child.value().handle.raw);
+        suite.check("it ends with its last thread's code (7)",
+                    ended.is_ok() && ended.value().exited && ended.value().code == 7,
+                    describe(ended));
+        (void)rt::release(child.value().handle);
+    }
+
+    {
+        const std::string_view mode[] = {"exit-busy"};
+        auto child = test::spawn(spawner, "threads_child", "threads_child", grants, {}, mode);
+        if (!suite.check_ok("a child that exits beside busy threads started", child))
+            return suite.finish();
+        auto ended = test::wait(child.value().handle.raw);
+        suite.check("exit ends every thread, spinning or parked, with the code (5)",
+                    ended.is_ok() && ended.value().exited && ended.value().code == 5,
+                    describe(ended));
+        (void)rt::release(child.value().handle);
+    }
+    return suite.finish();
+}
