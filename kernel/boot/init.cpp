@@ -52,6 +52,7 @@ bool grant_kernel_capabilities(Process& process, schema::InitConfig::Reader init
 }
 
 [[noreturn]] void init_monitor(void*) {
+    g_kernel_lock.assert_held(); // a kernel thread: it has the lock whenever it runs
     Process& init = *g_init.process;
     init.wait_for_exit();
     const ExitStatus& status = init.exit_status();

@@ -16,6 +16,7 @@ class FrameAllocatorService final : public KernelServiceOf<FrameAllocator, Frame
 public:
     Result<void, gen::Exception> allocate(FrameAllocator::AllocateParams::Reader params,
                                           FrameAllocator::AllocateResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         Process& caller = invocation().caller;
         // The slot first: a full table refuses before any frame is zeroed.
         auto slot = caller.capabilities().reserve();

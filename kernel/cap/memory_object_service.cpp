@@ -22,6 +22,7 @@ public:
     }
     Result<void, gen::Exception> map(Interface::MapParams::Reader params,
                                      Interface::MapResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         Access access = TRY(access_of(params.access()));
         auto mapped = invocation().caller.address_space().map_object(
             m_object, params.address(), params.offset_pages(), params.pages(), access);
@@ -32,6 +33,7 @@ public:
     }
     Result<void, gen::Exception> unmap(Interface::UnmapParams::Reader params,
                                        Interface::UnmapResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
         auto unmapped =
             invocation().caller.address_space().unmap_object(*m_object, params.address());
         if (unmapped.is_error())

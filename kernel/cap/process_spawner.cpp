@@ -249,6 +249,7 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
 Result<void, gen::Exception>
 ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
                              ProcessSpawner::SpawnResults::Builder results) {
+    g_kernel_lock.assert_held(); // a service method: inside cap_enter
     Process& caller = invocation().caller;
     GrantTransfer transfer(caller);
     std::span<const uint8_t> elf = TRY(check_spawn(params, transfer));

@@ -235,7 +235,8 @@ uint16_t g_small_call_flags = abi::SqeInlineParams | abi::SqeInlineResult;
 // answer every submission alike (scenario.user_ring_general compares them). nullptr
 // when the general path must take it.
 [[gnu::always_inline]] inline KernelService* small_call_target(Process& process,
-                                                               const abi::Sqe& raw) {
+                                                               const abi::Sqe& raw)
+    CAPOS_REQUIRES(g_kernel_lock) {
     // The target first: a call of an endpoint, never taken here, costs only this.
     RefPtr<KernelObject>* object =
         process.capabilities().find(abi::CapId{raw.cap}, raw.interface_id);
@@ -392,7 +393,7 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     return unpark(sqe);
 }
 
-abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) {
+abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) CAPOS_REQUIRES(g_kernel_lock) {
     auto removed = process.capabilities().remove(sqe.cap);
     if (removed.is_error())
         return error_cqe(sqe.user_data, transport_error_of(removed.error()));

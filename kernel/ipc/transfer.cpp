@@ -108,6 +108,7 @@ template <uint32_t Capacity>
 Result<void, TransportError>
 TransferOf<Capacity>::commit(Process& receiver, std::span<capnp::Word> message,
                              abi::CapRecord* records) requires(Capacity == abi::max_transfers) {
+    g_kernel_lock.assert_held(); // the ring's answer paths hold it
     ProcessCapTable& table = receiver.capabilities();
     ProcessCapTable::Reservation slots[abi::max_transfers];
     for (uint32_t i = 0; i < m_count; ++i) {

@@ -10,6 +10,8 @@
 // fails (decode, then invoke); allocation failures part-way are rolled back.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
+
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/page_tables.h"
 #include "kernel/object/kernel_object.h"
@@ -66,8 +68,10 @@ public:
 
     // MemoryObject.map/unmap: `pages` frames of `object` from `first_page` on.
     Result<uint64_t, SpaceError> map_object(RefPtr<MemoryObject> object, uint64_t address,
-                                            uint32_t first_page, uint32_t pages, Access access);
-    Result<void, SpaceError> unmap_object(MemoryObject& object, uint64_t address);
+                                            uint32_t first_page, uint32_t pages, Access access)
+        CAPOS_REQUIRES(g_kernel_lock);
+    Result<void, SpaceError> unmap_object(MemoryObject& object, uint64_t address)
+        CAPOS_REQUIRES(g_kernel_lock);
 
     // Frees everything: object mappings dropped, owned frames and tables freed.
     // The tables must not be active. Preemptible: between steps the CPU may
@@ -75,7 +79,7 @@ public:
     // not when a reference count reaching zero destroys the process inside
     // other work.
     enum class Teardown : uint8_t { Preemptible, AtOnce };
-    void destroy(Teardown teardown);
+    void destroy(Teardown teardown) CAPOS_REQUIRES(g_kernel_lock);
 
 private:
     struct Range {
@@ -108,7 +112,7 @@ private:
     // counted over the mapped pages, not the range.
     uint64_t count_mapped(uint64_t address, uint64_t length, bool owned_only) const;
     // Unmaps object mapping `index` and forgets it.
-    void drop_mapping(size_t index);
+    void drop_mapping(size_t index) CAPOS_REQUIRES(g_kernel_lock);
 
     PageTables m_tables;
     RefPtr<FrameLedger> m_ledger; // anonymous frames are charged here

@@ -10,6 +10,8 @@
 // mapping would run through another).
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
+
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/page_tables.h"
 #include "kernel/mm/reclaim.h"
@@ -33,13 +35,13 @@ public:
 
     // W^X across mappings: whether a mapping with `access` may be added now;
     // add/remove keep the count of writable and executable mappings.
-    bool may_map(Access access) const {
+    bool may_map(Access access) const CAPOS_REQUIRES(g_kernel_lock) {
         return access == Access::ReadWrite     ? m_executable_mappings == 0
                : access == Access::ReadExecute ? m_writable_mappings == 0
                                                : true;
     }
-    void add_mapping(Access access);
-    void remove_mapping(Access access);
+    void add_mapping(Access access) CAPOS_REQUIRES(g_kernel_lock);
+    void remove_mapping(Access access) CAPOS_REQUIRES(g_kernel_lock);
 
 private:
     MemoryObject(FrameBatch* frames, uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger)
@@ -49,8 +51,9 @@ private:
 
     FrameBatch* m_frames; // the physical frames, freed with the object
     uint32_t m_pages;
-    uint32_t m_writable_mappings = 0;
-    uint32_t m_executable_mappings = 0;
+    // Its mappings in every address space, by access (W^X across them).
+    uint32_t m_writable_mappings CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    uint32_t m_executable_mappings CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     bool m_contiguous;
     RefPtr<FrameLedger> m_ledger;
 };

@@ -74,6 +74,7 @@ const char* to_string(SpawnError error) {
 
 Result<RefPtr<Process>, SpawnError> Process::create(std::string_view name,
                                                     const ProcessLimits& limits) {
+    g_kernel_lock.assert_held();
     VERIFY(limits.within_maximums());
     if (name.size() > max_name_length)
         return Err{SpawnError::NameTooLong};
@@ -167,6 +168,7 @@ void Process::set_arguments(std::span<const std::string_view> args) {
 
 Result<abi::CapId, SpawnError> Process::grant(RefPtr<KernelObject> object, uint64_t interface_id,
                                               std::string_view name, CapFlags flags) {
+    g_kernel_lock.assert_held();
     VERIFY(m_capset != nullptr);
     uint32_t index = m_capset->header.count;
     if (index >= abi::capset_max_entries || name.size() > abi::capset_name_max)
@@ -198,6 +200,7 @@ Result<void, SpawnError> Process::prepare_start() {
 }
 
 void Process::start() {
+    g_kernel_lock.assert_held();
     VERIFY(m_prepared_thread);
     // Each started thread keeps its process alive (Thread::destroy drops it).
     add_reference();
@@ -500,6 +503,7 @@ void Process::end_current_if_killed() {
 }
 
 void Process::wait_for_exit() {
+    g_kernel_lock.assert_held();
     while (!has_exited()) {
         m_waiter = Scheduler::current();
         Scheduler::block(no_deadline);
@@ -510,6 +514,7 @@ void Process::wait_for_exit() {
 constinit IntrusiveList<Process, AllProcessesLink> Process::s_all;
 
 bool Process::wait_until_none_left(uint64_t deadline_us) {
+    g_kernel_lock.assert_held();
     while (!s_all.empty()) {
         s_none_left_waiter = Scheduler::current();
         bool woken = Scheduler::block(deadline_us);

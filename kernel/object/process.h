@@ -142,10 +142,12 @@ public:
     std::string_view name() const { return {m_name, m_name_length}; }
     PageTables& page_tables() { return m_space.tables(); }
     UserAddressSpace& address_space() { return m_space; }
-    const ExitStatus& exit_status() const { return m_exit_status; }
+    const ExitStatus& exit_status() const CAPOS_REQUIRES(g_kernel_lock) { return m_exit_status; }
     // False once the teardown of the address space has begun.
     bool address_space_live() const { return m_address_space_live; }
-    bool has_exited() const { return m_exit_status.kind != ExitStatus::Kind::Running; }
+    bool has_exited() const CAPOS_REQUIRES(g_kernel_lock) {
+        return m_exit_status.kind != ExitStatus::Kind::Running;
+    }
     // Asks the process to end (ProcessHandle.kill): its threads end it the
     // next time one of them returns to user mode or leaves a wait in
     // cap_enter; each is woken if it waits. Nothing for a process that has
@@ -153,7 +155,7 @@ public:
     void request_kill() CAPOS_REQUIRES(g_kernel_lock);
     // Whether its threads are to end: it was killed, or one of them exited or
     // faulted and the others have not all ended yet.
-    bool ending() const { return m_ending || m_kill_requested; }
+    bool ending() const CAPOS_REQUIRES(g_kernel_lock) { return m_ending || m_kill_requested; }
     // Ends the current thread if its process is ending (no return then).
     static void end_current_if_killed() CAPOS_REQUIRES(g_kernel_lock);
     // Every process from its creation until it is destroyed, in id order
@@ -174,7 +176,7 @@ public:
     // if it has). False when too many answers are already waiting.
     bool add_exit_watcher(PendingReply reply) CAPOS_REQUIRES(g_kernel_lock);
     // Whether add_exit_watcher would refuse: check it before deferring a call.
-    bool exit_watchers_full() const {
+    bool exit_watchers_full() const CAPOS_REQUIRES(g_kernel_lock) {
         return !has_exited() && m_exit_watcher_count == max_exit_watchers;
     }
 
@@ -194,11 +196,11 @@ public:
     }
     // Records of this process's finished calls, kept for its next ones (a
     // round trip then allocates nothing); freed when the process ends.
-    EndpointCall* take_spare_call();
-    void keep_spare_call(EndpointCall* call);
+    EndpointCall* take_spare_call() CAPOS_REQUIRES(g_kernel_lock);
+    void keep_spare_call(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
 
     uint64_t queued_bytes() const CAPOS_REQUIRES(g_kernel_lock) { return m_queued_bytes; }
-    ProcessCapTable& capabilities() { return m_capabilities; }
+    ProcessCapTable& capabilities() CAPOS_REQUIRES(g_kernel_lock) { return m_capabilities; }
 
     // Ends the calling thread's process (the current one) with `status` and
     // never returns: the other threads end as soon as they can, the last
@@ -216,7 +218,7 @@ private:
         : KernelObject(object_type), m_limits(limits), m_space(tables, std::move(ledger)),
           m_capabilities(slots) {}
     void destroy() override;
-    void release_address_space(UserAddressSpace::Teardown teardown);
+    void release_address_space(UserAddressSpace::Teardown teardown) CAPOS_REQUIRES(g_kernel_lock);
     // A thread (not yet ready) in a free slot with its ring mapped.
     Result<RefPtr<Thread>, SpawnError> create_thread(uint64_t entry, uint64_t stack_pointer,
                                                      uint64_t argument, uint64_t fs_base);
@@ -246,29 +248,34 @@ private:
     abi::CapSetPage* m_capset = nullptr;
     std::optional<ElfTlsTemplate> m_tls;
     ProcessCapTable::Slot* m_slots; // heap array behind m_capabilities
-    ProcessCapTable m_capabilities;
+    ProcessCapTable m_capabilities CAPOS_GUARDED_BY(g_kernel_lock);
     uint64_t m_entry = 0;
     // Threads that have not ended (the scheduler holds them; a thread
     // prepared but not started is held here), and the slots they take.
     IntrusiveList<Thread, ProcessThreadLink> m_threads CAPOS_GUARDED_BY(g_kernel_lock);
-    uint64_t m_thread_slots = 0;
-    Thread* m_prepared_thread = nullptr; // owns a reference between prepare_start and start
-    Thread* m_waiter = nullptr;          // a kernel thread waiting for exit (init's monitor)
-    uint64_t m_ended_threads_ns = 0;     // CPU time of its threads that ended
+    uint64_t m_thread_slots CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    // Owns a reference between prepare_start and start.
+    Thread* m_prepared_thread CAPOS_GUARDED_BY(g_kernel_lock) = nullptr;
+    // A kernel thread waiting for exit (init's monitor).
+    Thread* m_waiter CAPOS_GUARDED_BY(g_kernel_lock) = nullptr;
+    // CPU time of its threads that ended.
+    uint64_t m_ended_threads_ns CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     static constexpr size_t max_exit_watchers = 4;
-    PendingReply m_exit_watchers[max_exit_watchers];
-    size_t m_exit_watcher_count = 0;
+    PendingReply m_exit_watchers[max_exit_watchers] CAPOS_GUARDED_BY(g_kernel_lock);
+    size_t m_exit_watcher_count CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     // Calls made through endpoints, not yet answered, newest first.
     IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing CAPOS_GUARDED_BY(g_kernel_lock);
-    IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls; // never outgoing at once
-    void free_spare_calls();
+    // Never outgoing at once.
+    IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls CAPOS_GUARDED_BY(g_kernel_lock);
+    void free_spare_calls() CAPOS_REQUIRES(g_kernel_lock);
     uint64_t m_queued_bytes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
-    static constinit IntrusiveList<Process, AllProcessesLink> s_all;
-    static inline Thread* s_none_left_waiter = nullptr; // wait_until_none_left's
-    ExitStatus m_exit_status;
-    ExitStatus m_end_status; // what ends it, once m_ending
-    bool m_ending = false;
-    bool m_kill_requested = false;
+    static constinit IntrusiveList<Process, AllProcessesLink> s_all CAPOS_GUARDED_BY(g_kernel_lock);
+    // wait_until_none_left's.
+    static inline Thread* s_none_left_waiter CAPOS_GUARDED_BY(g_kernel_lock) = nullptr;
+    ExitStatus m_exit_status CAPOS_GUARDED_BY(g_kernel_lock);
+    ExitStatus m_end_status CAPOS_GUARDED_BY(g_kernel_lock); // what ends it, once m_ending
+    bool m_ending CAPOS_GUARDED_BY(g_kernel_lock) = false;
+    bool m_kill_requested CAPOS_GUARDED_BY(g_kernel_lock) = false;
 };
 
 // Loads the address space `thread` runs in (its process's, or for kernel
