@@ -279,6 +279,32 @@ void churn(void* argument) {
     }
 }
 
+// Runs function(n) on four new threads (n = 1 to 4) and on the main thread
+// (n = 5) at once, and joins them; false when a thread did not start (the
+// others are joined all the same).
+constexpr int helpers = 4;
+bool run_on_five(void (*function)(void*), size_t stack_size = rt::Thread::default_stack_size) {
+    alignas(rt::Thread) unsigned char storage[helpers][sizeof(rt::Thread)];
+    rt::Thread* running[helpers] = {};
+    bool started = true;
+    for (int i = 0; i < helpers; ++i) {
+        auto thread =
+            rt::Thread::start(function, reinterpret_cast<void*>(uintptr_t(i + 1)), stack_size);
+        if (thread.is_error()) {
+            started = false;
+            break;
+        }
+        running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
+    }
+    function(reinterpret_cast<void*>(uintptr_t(helpers + 1)));
+    for (auto* thread : running)
+        if (thread) {
+            thread->join();
+            thread->~Thread();
+        }
+    return started;
+}
+
 abi::Cqe park_sqe(abi::Opcode opcode, uint32_t cap, uint64_t address, uint32_t value,
                   uint64_t timeout_ns) {
     abi::Sqe sqe{};
@@ -328,28 +354,11 @@ int main() {
     }
 
     {
-        constexpr int threads = 4;
-        alignas(rt::Thread) unsigned char storage[threads][sizeof(rt::Thread)];
-        rt::Thread* running[threads] = {};
-        bool started = true;
-        for (int i = 0; i < threads; ++i) {
-            auto thread = rt::Thread::start(count, nullptr);
-            if (thread.is_error()) {
-                started = false;
-                break;
-            }
-            running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
-        }
-        count(nullptr); // the main thread counts too
-        for (auto* thread : running)
-            if (thread) {
-                thread->join();
-                thread->~Thread();
-            }
+        bool started = run_on_five(count); // the main thread counts too
         Line detail("counted ");
         detail.dec(int64_t(g_counter));
         suite.check("five threads' atomic increments all land (100000)",
-                    started && g_counter == (threads + 1) * increments, detail);
+                    started && g_counter == (helpers + 1) * increments, detail);
     }
 
     {
@@ -398,25 +407,7 @@ int main() {
                                                                  test::cap_id("frames"));
         auto allocated = frames.allocate(4, false);
         g_object = allocated.is_ok() ? allocated.value().memory() : 0;
-        constexpr int threads = 4;
-        alignas(rt::Thread) unsigned char storage[threads][sizeof(rt::Thread)];
-        rt::Thread* running[threads] = {};
-        bool started = true;
-        for (int i = 0; i < threads; ++i) {
-            auto thread =
-                rt::Thread::start(churn, reinterpret_cast<void*>(uintptr_t(i + 1)), 32 * 1024);
-            if (thread.is_error()) {
-                started = false;
-                break;
-            }
-            running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
-        }
-        churn(reinterpret_cast<void*>(uintptr_t(threads + 1)));
-        for (auto* thread : running)
-            if (thread) {
-                thread->join();
-                thread->~Thread();
-            }
+        bool started = run_on_five(churn, 32 * 1024);
         // Whatever memory they left goes, page by page (reservations stay:
         // they cost nothing), and the space still works.
         schema::VirtualMemory::Client<rt::RingTransport> vm(rt::transport(), g_vm);
@@ -490,29 +481,12 @@ int main() {
     }
 
     {
-        constexpr int threads = 4;
-        alignas(rt::Thread) unsigned char storage[threads][sizeof(rt::Thread)];
-        rt::Thread* running[threads] = {};
-        bool started = true;
-        for (int i = 0; i < threads; ++i) {
-            auto thread = rt::Thread::start(count_locked, nullptr);
-            if (thread.is_error()) {
-                started = false;
-                break;
-            }
-            running[i] = new (storage[i]) rt::Thread(std::move(thread.value()));
-        }
-        count_locked(nullptr);
-        for (auto* thread : running)
-            if (thread) {
-                thread->join();
-                thread->~Thread();
-            }
+        bool started = run_on_five(count_locked);
         Line detail("counted ");
         detail.dec(int64_t(g_locked_counter)).add(" of ");
-        detail.dec(int64_t((threads + 1) * locked_increments));
+        detail.dec(int64_t((helpers + 1) * locked_increments));
         suite.check("five threads' increments under the mutex all land",
-                    started && g_locked_counter == (threads + 1) * locked_increments, detail);
+                    started && g_locked_counter == (helpers + 1) * locked_increments, detail);
     }
 
     {
