@@ -474,9 +474,14 @@ interface ThreadControl {
   # The FS base (thread pointer) the calling thread runs with from now on.
   # Errors: invalidArgument (not below the end of user space).
 
-  exitThread @1 (code :Int64) -> ();
+  exitThread @1 (code :Int64, unmapAddress :UInt64, unmapLength :UInt64) -> ();
   # Ends the calling thread and is never answered; `code` goes to a join.
   # When it is the process's last thread, the process exits with `code`.
+  # A nonzero `unmapLength` first unmaps that much anonymous memory at
+  # `unmapAddress` (as VirtualMemory.unmap, once the thread runs no more
+  # user code): a detached thread gives its own stack back. Nothing is
+  # unmapped when that range is not wholly mapped memory; the thread ends
+  # all the same.
 }
 
 # ---------------------------------------------------------------------------

@@ -97,6 +97,10 @@ public:
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
         // The call's scratch is nobody's any more.
         Scheduler::set_call_scratch_use(0, 0);
+        // Its stack, say: this thread runs no more user code.
+        if (params.unmap_length() != 0)
+            (void)invocation().caller.address_space().unmap(params.unmap_address(),
+                                                            params.unmap_length());
         Process::exit_current_thread(params.code());
     }
 };

@@ -12,11 +12,22 @@ namespace {
 constexpr uint64_t page = 4096;
 
 // What a new thread runs, at the bottom of its stack area (above the guard
-// page), read once at its start.
+// page), read once at its start, and who gives its stack back: whoever of
+// the thread (at its end) and its Thread (at detach) changes `state` from
+// Running first decides. A thread that ends first leaves the stack to its
+// joiner, or to the detacher, which then joins it; a thread detached first
+// gives its own stack back as it ends (ThreadControl.exitThread unmaps it
+// once the thread runs no more user code).
+enum : uint32_t { Running, Ending, Detached };
 struct StartBlock {
     void (*function)(void*);
     void* argument;
+    uint64_t stack; // the whole mapping, guard page included
+    uint64_t stack_size;
+    uint32_t state;
 };
+
+thread_local StartBlock* t_block = nullptr; // null in the main thread
 
 uint32_t capability_id(std::string_view name, uint64_t interface_id) {
     auto found = find_capability(name);
@@ -61,7 +72,7 @@ Result<Thread, ThreadError> Thread::start(void (*function)(void*), void* argumen
         return Err{ThreadError::NoMemory};
     }
     auto* block = reinterpret_cast<StartBlock*>(base + page);
-    *block = {function, argument};
+    *block = {function, argument, base, stack_size + page, Running};
     schema::ThreadSpawner::Client<RingTransport> spawner(transport(), spawner_id);
     auto spawned =
         spawner.spawn(reinterpret_cast<uint64_t>(&capos_rt_thread_entry), base + page + 64,
@@ -74,8 +85,16 @@ Result<Thread, ThreadError> Thread::start(void (*function)(void*), void* argumen
 }
 
 Thread::~Thread() {
-    if (m_handle != 0)
-        (void)release(abi::CapId{m_handle}); // detached: its stack stays
+    if (m_handle == 0)
+        return;
+    auto* block = reinterpret_cast<StartBlock*>(m_stack + page);
+    uint32_t running = Running;
+    if (__atomic_compare_exchange_n(&block->state, &running, Detached, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        (void)release(abi::CapId{m_handle}); // it gives its stack back as it ends
+        return;
+    }
+    (void)join(); // ending already: its end is near, then its stack goes
 }
 
 int64_t Thread::join() {
@@ -96,8 +115,19 @@ void exit_thread(int64_t code) {
     uint32_t id = capability_id("thread", schema::ThreadControl::interface_id);
     if (id == 0)
         panic("thread: no thread capability to end the thread with");
+    uint64_t unmap_address = 0;
+    uint64_t unmap_length = 0;
+    if (StartBlock* block = t_block) {
+        uint32_t running = Running;
+        if (!__atomic_compare_exchange_n(&block->state, &running, Ending, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            // Detached: nobody else will give the stack back.
+            unmap_address = block->stack;
+            unmap_length = block->stack_size;
+        }
+    }
     schema::ThreadControl::Client<RingTransport> control(transport(), id);
-    (void)control.exit_thread(code);
+    (void)control.exit_thread(code, unmap_address, unmap_length);
     panic("thread: exitThread returned");
 }
 
@@ -106,11 +136,12 @@ void exit_thread(int64_t code) {
 // A new thread's first C++ code (rdi = its ring, rsi = its StartBlock): its
 // ring client and transport on its own stack, then the function.
 extern "C" [[noreturn]] void capos_rt_thread_main(capos::abi::RingPage* page,
-                                                  const capos::rt::StartBlock* block) {
+                                                  capos::rt::StartBlock* block) {
     using namespace capos::rt;
     RingClient client(page);
     RingTransport transport(client);
     set_thread_ring(client, transport);
+    t_block = block;
     block->function(block->argument);
     exit_thread(0);
 }

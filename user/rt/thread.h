@@ -10,7 +10,8 @@
 //     int64_t code = thread.value().join();
 //
 // A Thread that is destroyed without join detaches: the thread runs on and
-// its stack is not given back.
+// gives its stack back when it ends (or, when it was ending already, the
+// destructor waits for its end and gives the stack back itself).
 #pragma once
 
 #include "lib/base/result.h"
@@ -41,7 +42,7 @@ public:
           m_stack_size(other.m_stack_size) {}
     Thread& operator=(Thread&&) = delete;
     Thread(const Thread&) = delete;
-    ~Thread(); // detaches if not joined
+    ~Thread(); // detaches if not joined (see the file comment)
 
     // The ThreadHandle capability (0 once joined).
     uint32_t handle() const { return m_handle; }

@@ -279,6 +279,12 @@ void churn(void* argument) {
     }
 }
 
+// Detached threads that end at once: each gives its own stack back.
+uint64_t g_finished = 0;
+void finish(void*) {
+    __atomic_fetch_add(&g_finished, 1, __ATOMIC_RELEASE);
+}
+
 // Runs function(n) on four new threads (n = 1 to 4) and on the main thread
 // (n = 5) at once, and joins them; false when a thread did not start (the
 // others are joined all the same).
@@ -429,6 +435,24 @@ int main() {
         suite.check("five threads map, protect and unmap memory and a MemoryObject in one "
                     "window at once; memory works after",
                     started && g_object != 0 && works);
+    }
+
+    {
+        // 2,010 stacks of 68 KiB (135 MiB), detached in batches of 30: far
+        // beyond the process's 64 MiB unless each is given back.
+        constexpr uint64_t batch = 30;
+        bool started = true;
+        for (uint64_t round = 1; round <= 67 && started; ++round) {
+            for (uint64_t i = 0; i < batch && started; ++i)
+                started = rt::Thread::start(finish, nullptr).is_ok(); // detached at once
+            while (__atomic_load_n(&g_finished, __ATOMIC_ACQUIRE) < round * batch)
+                (void)test::sleep_ns(g_timer, 1'000'000);
+        }
+        Line detail("finished ");
+        detail.dec(int64_t(__atomic_load_n(&g_finished, __ATOMIC_ACQUIRE)));
+        suite.check("2,010 detached threads come and go within the memory of 64 MiB "
+                    "(each gives its stack back)",
+                    started, detail);
     }
 
     schema::ThreadSpawner::Client<rt::RingTransport> spawner(rt::transport(), spawner_id);
