@@ -206,6 +206,9 @@ struct ProcessInfo {
   cpuTimeNs @5 :UInt64;
   # The CPU time its threads have used, in nanoseconds (up to each one's
   # last switch or timer tick).
+
+  threads @6 :UInt32;
+  # Its threads that have not ended (0 once it has ended).
 }
 
 interface ProcessInspector {

@@ -98,6 +98,7 @@ public:
             info.set_capabilities(uint32_t(process.capabilities().count()));
             info.set_frames(process.frame_ledger().charged());
             info.set_cpu_time_ns(process.cpu_time_ns());
+            info.set_threads(process.thread_count());
         });
         return {};
     }

@@ -1461,7 +1461,7 @@ private:
             return;
         }
         ClientOf<ProcessInspector> inspector(capos::rt::transport(), id);
-        say("   id  state    caps  frames     time  name");
+        say("   id  state    caps  frames     time  thr  name");
         uint32_t after = 0;
         for (;;) {
             auto listed = inspector.list(after);
@@ -1481,6 +1481,7 @@ private:
                 pad(line, 6, Line().udec(process.capabilities()).view());
                 pad(line, 8, Line().udec(process.frames()).view());
                 pad(line, 9, seconds(process.cpu_time_ns()).view());
+                pad(line, 5, Line().udec(process.threads()).view());
                 line.add("  ").add(process.name());
                 say(line.view());
                 after = process.id();
