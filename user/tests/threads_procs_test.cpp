@@ -73,28 +73,23 @@ int main() {
         (void)rt::release(child.value().handle);
     }
 
-    {
-        const std::string_view mode[] = {"main-exits"};
-        auto child = test::spawn(spawner, "threads_child", "threads_child", grants, {}, mode);
-        if (!suite.check_ok("a child whose main thread ends first started", child))
-            return suite.finish();
+    // A threads_child in `mode` must exit with `code`.
+    auto exits_with = [&](std::string_view mode, std::string_view started, std::string_view what,
+                          int64_t code) {
+        const std::string_view args[] = {mode};
+        auto child = test::spawn(spawner, "threads_child", "threads_child", grants, {}, args);
+        if (!suite.check_ok(started, child))
+            return false;
         auto ended = test::wait(child.value().handle.raw);
-        suite.check("it ends with its last thread's code (7)",
-                    ended.is_ok() && ended.value().exited && ended.value().code == 7,
+        suite.check(what, ended.is_ok() && ended.value().exited && ended.value().code == code,
                     describe(ended));
         (void)rt::release(child.value().handle);
-    }
-
-    {
-        const std::string_view mode[] = {"exit-busy"};
-        auto child = test::spawn(spawner, "threads_child", "threads_child", grants, {}, mode);
-        if (!suite.check_ok("a child that exits beside busy threads started", child))
-            return suite.finish();
-        auto ended = test::wait(child.value().handle.raw);
-        suite.check("exit ends every thread, spinning or parked, with the code (5)",
-                    ended.is_ok() && ended.value().exited && ended.value().code == 5,
-                    describe(ended));
-        (void)rt::release(child.value().handle);
-    }
+        return true;
+    };
+    if (!exits_with("main-exits", "a child whose main thread ends first started",
+                    "it ends with its last thread's code (7)", 7) ||
+        !exits_with("exit-busy", "a child that exits beside busy threads started",
+                    "exit ends every thread, spinning or parked, with the code (5)", 5))
+        return suite.finish();
     return suite.finish();
 }

@@ -54,6 +54,14 @@ void exit_with(void* argument) {
     rt::exit_thread(int64_t(reinterpret_cast<uintptr_t>(argument)));
 }
 
+// exitThread asked to unmap what it may not (kernel addresses): the thread
+// ends all the same, with its code, and nothing is unmapped.
+void exit_unmapping_kernel(void*) {
+    schema::ThreadControl::Client<rt::RingTransport> control(rt::transport(),
+                                                             test::cap_id("thread"));
+    (void)control.exit_thread(9, 0xffff800000000000, 0x10000);
+}
+
 // Blocks in cap_enter (Timer.sleep) for `ns`, then says so.
 struct Sleeper {
     uint64_t ns;
@@ -466,6 +474,25 @@ int main() {
         auto no_entry = spawner.spawn(0, 0x100000000000, 0x100000010000, 0);
         suite.check_exception("entry 0 is refused", no_entry,
                               schema::ExceptionType::InvalidArgument);
+        // Big enough for the TLS block and 4 KiB of stack, but read-only.
+        schema::VirtualMemory::Client<rt::RingTransport> vm(rt::transport(), test::cap_id("vm"));
+        auto mapped = vm.map(0, 16384, schema::Access::ReadWrite);
+        uint64_t stack = mapped.is_ok() ? mapped.value().address() : 0;
+        bool refused = stack != 0 && vm.protect(stack, 16384, schema::Access::Read).is_ok();
+        if (refused) {
+            auto read_only = spawner.spawn(0x400000, stack, stack + 16384, 0);
+            refused = read_only.is_error() &&
+                      read_only.error().kind == gen::CallErrorKind::Exception &&
+                      read_only.error().exception.type == schema::ExceptionType::InvalidArgument;
+            (void)vm.unmap(stack, 16384);
+        }
+        suite.check("a read-only stack is refused", refused);
+        auto wrapped = spawner.spawn(0x400000, 0x100000000000, 0, 0);
+        suite.check_exception("a stack ending at 0 (wrapping) is refused", wrapped,
+                              schema::ExceptionType::InvalidArgument);
+        auto thread = rt::Thread::start(exit_unmapping_kernel, nullptr);
+        suite.check("exitThread asked to unmap kernel memory ends the thread with its code",
+                    thread.is_ok() && thread.value().join() == 9);
     }
 
     {
