@@ -161,6 +161,10 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         }
     }
 
+    // Said before the spawn: once the service runs, its own output (the
+    // shell's prompt) may come first, and a line of ours after it would land
+    // in the middle of what it writes.
+    Line() << "init: starting " << service.name();
     auto spawned = spawner->spawn([&](schema::ProcessSpawner::SpawnParams::Builder params) {
         params.set_name(service.name());
         params.set_binary(service.binary());
@@ -196,7 +200,6 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         }
     }
     g_started[g_started_count++] = {service.name(), abi::CapId{spawned.value().handle()}, false};
-    Line() << "init: started " << service.name();
     return true;
 }
 
