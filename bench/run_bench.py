@@ -367,11 +367,25 @@ def pairs_rate(boot):
     return (int(m.group(1)), int(m.group(4))) if m else None
 
 
+LOCK_WAIT_LINE = re.compile(r"pairs: kernel lock waits took (\d+\.\d)% ")
+
+
+def lock_wait(boot):
+    """The CPUs' share of time spent waiting for capOS's kernel lock in a
+    pairs run (a string, e.g. "30.1%"), or None."""
+    for _, line in boot.lines:
+        m = LOCK_WAIT_LINE.search(line)
+        if m:
+            return m.group(1) + "%"
+    return None
+
+
 def scaling_table(scaling):
     """The Markdown rows for {cpus: {"capOS": rate, "Linux": rate}}."""
     out = ["| CPUs | capOS pairs | capOS round trips/s | its scaling (N=1: 1) | target ≥ 0.8 N | "
-           "met | Linux pairs | Linux round trips/s | its scaling | capOS / Linux (throughput: above 1, capOS does more) |",
-           "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+           "met | capOS CPU time waiting for the kernel lock | Linux pairs | Linux round trips/s | "
+           "its scaling | capOS / Linux (throughput: above 1, capOS does more) |",
+           "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     base = {k: (scaling.get(1, {}).get(k) or (0, 0))[1] for k in ("capOS", "Linux")}
     for cpus in sorted(scaling):
         row = scaling[cpus]
@@ -386,7 +400,8 @@ def scaling_table(scaling):
         met = ("**yes**" if c and base["capOS"] and c[1] / base["capOS"] >= 0.8 * cpus
                else "no")
         out.append(f"| {cpus} | {c[0] if c else '–'} | {cell(c)} | {scale(c, 'capOS')} | "
-                   f"{0.8 * cpus:.1f} | {met} | {l[0] if l else '–'} | {cell(l)} | "
+                   f"{0.8 * cpus:.1f} | {met} | {row.get('capOS lock') or 'n/a'} | "
+                   f"{l[0] if l else '–'} | {cell(l)} | "
                    f"{scale(l, 'Linux')} | "
                    f"{f'{c[1] / l[1]:.2f}' if c and l and l[1] else 'n/a'} |")
     return out
@@ -964,7 +979,7 @@ def main():
             run(f"capOS endpoint pairs on {cpus} CPUs",
                 with_cpus(capos_command(build, "pairs_bench.cpio"), cpus), 300,
                 lambda b: pairs_rate(b) is not None, got, f"capos_pairs_{cpus}", of=1)
-            scaling[cpus] = {"capOS": pairs_rate(got[0])}
+            scaling[cpus] = {"capOS": pairs_rate(got[0]), "capOS lock": lock_wait(got[0])}
             log(f"  {got[0].first('pairs: ')[1] if got[0].first('pairs: ') else 'no result'}")
             if linux_ready:
                 got = []

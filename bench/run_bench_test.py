@@ -120,15 +120,23 @@ class Scaling(unittest.TestCase):
         self.assertIsNone(run_bench.pairs_rate(bad))
         self.assertIsNone(run_bench.pairs_rate(recorded(["bench: nothing"])))
 
+    def test_the_lock_wait_line_gives_its_share(self):
+        boot = recorded(["pairs: 2 pairs, 40000 round trips in 1000000 us, 40000 per second",
+                         "pairs: kernel lock waits took 30.1% of the CPUs' time since boot"])
+        self.assertEqual(run_bench.lock_wait(boot), "30.1%")
+        self.assertIsNone(run_bench.lock_wait(recorded(["bench: nothing"])))
+
     def test_the_table_gives_each_systems_scaling_and_the_target(self):
-        rows = run_bench.scaling_table({1: {"capOS": (1, 30000), "Linux": (1, 10000)},
-                                        2: {"capOS": (2, 51000), "Linux": (2, 19000)},
+        rows = run_bench.scaling_table({1: {"capOS": (1, 30000), "Linux": (1, 10000),
+                                            "capOS lock": "0.0%"},
+                                        2: {"capOS": (2, 51000), "Linux": (2, 19000),
+                                            "capOS lock": "30.1%"},
                                         4: {"capOS": (4, 36000), "Linux": None}})
-        self.assertIn("| 1 | 1 | 30,000 | 1.00 | 0.8 | **yes** | 1 | 10,000 | 1.00 | 3.00 |",
+        self.assertIn("| 1 | 1 | 30,000 | 1.00 | 0.8 | **yes** | 0.0% | 1 | 10,000 | 1.00 | 3.00 |",
                       rows)
-        self.assertIn("| 2 | 2 | 51,000 | 1.70 | 1.6 | **yes** | 2 | 19,000 | 1.90 | 2.68 |",
+        self.assertIn("| 2 | 2 | 51,000 | 1.70 | 1.6 | **yes** | 30.1% | 2 | 19,000 | 1.90 | 2.68 |",
                       rows)
-        self.assertIn("| 4 | 4 | 36,000 | 1.20 | 3.2 | no | – | failed | n/a | n/a |", rows)
+        self.assertIn("| 4 | 4 | 36,000 | 1.20 | 3.2 | no | n/a | – | failed | n/a | n/a |", rows)
 
 
 class IcountChecks(unittest.TestCase):

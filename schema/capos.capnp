@@ -172,6 +172,13 @@ struct CpuInfo {
   runningProcess @5 :UInt32;
   # The id of the process whose thread it runs now (the caller's, on the
   # CPU that answers); 0 when it is idle or runs a kernel thread.
+
+  lockWaitPerMille @6 :UInt32;
+  # The share of its time online spent waiting for the kernel lock (which
+  # another CPU held), in thousandths.
+
+  lockWaits @7 :UInt64;
+  # How many times it found the kernel lock taken.
 }
 
 enum ProcessState {

@@ -18,6 +18,11 @@ namespace {
 using schema::SystemControl;
 using schema::SystemInfo;
 
+// `part` of `whole` in thousandths (0 of nothing, at most 1000).
+uint32_t per_mille(uint64_t part, uint64_t whole) {
+    return whole == 0 ? 0 : uint32_t(part >= whole ? 1000 : part * 1000 / whole);
+}
+
 class SystemControlService final : public KernelServiceOf<SystemControl, SystemControlService> {
 public:
     Result<void, gen::Exception> halt(SystemControl::HaltParams::Reader,
@@ -88,8 +93,9 @@ public:
             info.set_running_process(running && running->process() ? running->process()->id() : 0);
             uint64_t idle = cpu_idle_cycles(cpu, now);
             uint64_t span = online && now > cpu.online_at ? now - cpu.online_at : 0;
-            info.set_idle_per_mille(span == 0 ? 0
-                                              : uint32_t(idle >= span ? 1000 : idle * 1000 / span));
+            info.set_idle_per_mille(per_mille(idle, span));
+            info.set_lock_wait_per_mille(per_mille(KernelLock::wait_cycles(uint32_t(i)), span));
+            info.set_lock_waits(KernelLock::contended(uint32_t(i)));
         }
         return {};
     }

@@ -16,7 +16,9 @@
 // CPU at a time, as it did on one CPU, while user code runs on all of them.
 // A CPU waiting for it spins with interrupts off and meanwhile serves the TLB
 // shootdowns the holder asks of it (the holder waits for them with the lock
-// held).
+// held). Each CPU counts its waits and the cycles they took (the `cpus`
+// command's "lock" column): the share of its time a CPU spends here is what
+// the one lock costs it.
 #pragma once
 
 #include "kernel/arch/arch.h"
@@ -26,6 +28,8 @@ namespace capos::kernel {
 
 class CAPOS_CAPABILITY("kernel lock") KernelLock {
 public:
+    static constexpr uint32_t max_cpus = 64;
+
     // Takes the lock on this CPU, which must not hold it (interrupts off).
     void enter() CAPOS_ACQUIRE();
     // Gives it up; this CPU must hold it.
@@ -37,6 +41,11 @@ public:
     // For the analysis: code reached only from the kernel's entries, which
     // took the lock, holds it.
     void assert_held() const CAPOS_ASSERT_CAPABILITY(this) {}
+
+    // How many times CPU `cpu` found it taken, and the cycle-counter ticks
+    // it waited for it in all.
+    static uint64_t contended(uint32_t cpu);
+    static uint64_t wait_cycles(uint32_t cpu);
 
 private:
     // The holder's CPU index plus one; 0 when free. The boot CPU holds it

@@ -15,6 +15,7 @@ constexpr uint64_t cpu_stack_pages = 8;
 constexpr uint64_t emergency_stack_pages = 2;
 
 CAPOS_LARGE_BSS CpuRecord g_cpus[AcpiPlatform::max_cpus];
+static_assert(KernelLock::max_cpus >= AcpiPlatform::max_cpus);
 size_t g_cpu_count = 1; // the boot CPU's record is there from the start
 
 void on_test_interrupt(uint8_t) {

@@ -296,6 +296,15 @@ uint64_t test_interrupts_of(const CpuRecord& cpu) {
     return __atomic_load_n(&cpu.test_interrupts, __ATOMIC_ACQUIRE);
 }
 
+// Waits up to a second for `done`; whether it came.
+template <typename Done>
+bool wait_up_to_a_second(Done done) {
+    uint64_t start = arch::read_cycle_counter();
+    while (!done() && arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
+        __builtin_ia32_pause();
+    return done();
+}
+
 // Sends `cpu` a test interrupt that runs call(argument) there (none when
 // null) and waits until it is counted (a second at most); false when it was
 // not.
@@ -305,11 +314,7 @@ bool run_on_cpu(CpuRecord& cpu, void (*call)(void*), void* argument) {
     __atomic_store_n(&cpu.test_call, call, __ATOMIC_RELEASE);
     if (!arch::send_ipi(cpu.interrupt_id, arch::ipi_vector_test))
         return false;
-    uint64_t start = arch::read_cycle_counter();
-    while (test_interrupts_of(cpu) == before &&
-           arch::read_cycle_counter() - start < 1000000 * cycles_per_microsecond())
-        __builtin_ia32_pause();
-    return test_interrupts_of(cpu) != before;
+    return wait_up_to_a_second([&] { return test_interrupts_of(cpu) != before; });
 }
 
 // Interprocessor interrupts to this CPU, by shorthand and by its id, arrive
@@ -420,6 +425,44 @@ void test_tlb_shootdown(TestContext& t) {
     CHECK(run_on_cpu(other, remote_leave, nullptr));
     tables.value().destroy_address_space();
     CHECK(free_frame(frame.value()).is_ok());
+}
+
+// What CPU 1 does for test_lock_waits: takes the kernel lock, which the
+// boot CPU holds meanwhile, and gives it back.
+void remote_take_lock(void*) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    g_kernel_lock.enter();
+    g_kernel_lock.leave();
+}
+
+// The kernel lock's counting of waits: taking it free counts none; CPU 1
+// reaching for it while this CPU holds it counts a wait, and does not get it
+// until this CPU gives it up, then counts the cycles it waited.
+void test_lock_waits(TestContext& t) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    uint64_t own = KernelLock::contended(0);
+    g_kernel_lock.leave();
+    g_kernel_lock.enter();
+    CHECK(KernelLock::contended(0) == own);
+    if (cpu_count() < 2 || !cpu_record(1).online) {
+        log_info("selftest:   one CPU: no wait for the kernel lock to test");
+        return;
+    }
+    CpuRecord& other = cpu_record(1);
+    uint64_t waits = KernelLock::contended(1);
+    uint64_t cycles = KernelLock::wait_cycles(1);
+    uint64_t before = test_interrupts_of(other);
+    other.test_argument = nullptr;
+    __atomic_store_n(&other.test_call, remote_take_lock, __ATOMIC_RELEASE);
+    CHECK(arch::send_ipi(other.interrupt_id, arch::ipi_vector_test));
+    CHECK(wait_up_to_a_second([&] { return KernelLock::contended(1) > waits; }));
+    // Still waiting: the call cannot have ended.
+    CHECK(test_interrupts_of(other) == before);
+    g_kernel_lock.leave();
+    bool ended = wait_up_to_a_second([&] { return test_interrupts_of(other) != before; });
+    g_kernel_lock.enter();
+    CHECK(ended);
+    CHECK(KernelLock::wait_cycles(1) > cycles);
+    log_info("selftest:   CPU 1 waited for the kernel lock: {} waits counted there",
+             KernelLock::contended(1) - waits);
 }
 
 const pci::Function* find_function(uint16_t vendor, uint16_t device) {
@@ -572,6 +615,7 @@ constexpr SelfTest self_tests[] = {
     {"user_access", test_user_access},
     {"interrupts", test_interrupts},
     {"tlb_shootdown", test_tlb_shootdown},
+    {"lock_waits", test_lock_waits},
     {"device_interrupts", test_device_interrupts},
     {"boot_archive", test_boot_archive},
 };

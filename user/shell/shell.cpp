@@ -1702,7 +1702,8 @@ private:
     }
 
     // cpus: every CPU the kernel knows, through SystemInfo ("info"): its APIC
-    // id, whether it is online, the threads it ran and its idle share.
+    // id, whether it is online, the threads it ran, its idle share and the
+    // share it spent waiting for the kernel lock.
     void cpus(std::string_view) {
         uint32_t id = held<SystemInfo>("info");
         if (id == 0) {
@@ -1715,7 +1716,7 @@ private:
             say(Line("shell: cpus: ").add(capos::rt::call_error_text(listed.error())).view());
             return;
         }
-        say("  cpu  apic  state      threads   idle  running");
+        say("  cpu  apic  state      threads   idle   lock  running");
         for (auto cpu : listed.value().cpus()) {
             Line line;
             pad(line, 5, Line().udec(cpu.index()).view());
@@ -1723,6 +1724,8 @@ private:
             line.add(cpu.online() ? "  online " : "  offline");
             pad(line, 11, Line().udec(cpu.threads_run()).view());
             pad(line, 7, Line().tenths(cpu.idle_per_mille()).view());
+            line.add('%');
+            pad(line, 6, Line().tenths(cpu.lock_wait_per_mille()).view());
             line.add('%');
             if (cpu.running_process() != 0)
                 pad(line, 9, Line().udec(cpu.running_process()).view());
@@ -1982,7 +1985,8 @@ std::span<const Shell::Command> Shell::commands() {
          "the PCI functions found at boot, as lspci lists them (-v: BARs, capabilities, MSI)",
          &Shell::devices},
         {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
-        {"cpus", "cpus", "every CPU: APIC id, online, threads run, idle share", &Shell::cpus},
+        {"cpus", "cpus", "every CPU: APIC id, online, threads run, idle and lock shares",
+         &Shell::cpus},
         {"log", "log [-n N] [error|warn|info|debug]",
          "the kernel log's last N entries (20) at the level or more severe", &Shell::log},
         {"echo", "echo [words...]", "print the words", &Shell::echo},

@@ -3,7 +3,8 @@
 // once; the time from the first spawn to the last client's end gives round
 // trips per second. N is the number of CPUs online (SystemInfo.cpus). A
 // measurement, not a test: it prints "pairs: N pairs, R round trips in T us,
-// X per second".
+// X per second", then the CPUs' average share of their time since boot spent
+// waiting for the kernel lock.
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
@@ -68,5 +69,21 @@ int main() {
     if (!good)
         line.add(" (a client FAILED)");
     line.print();
+    // The CPUs' time spent waiting for the kernel lock, since boot: what the
+    // one lock costs them.
+    auto after = info.value().client().cpus();
+    if (after.is_ok()) {
+        uint64_t sum = 0;
+        uint32_t online = 0;
+        for (auto cpu : after.value().cpus()) {
+            if (cpu.online()) {
+                sum += cpu.lock_wait_per_mille();
+                ++online;
+            }
+        }
+        Line waits("pairs: kernel lock waits took ");
+        waits.tenths(online ? sum / online : 0).add("% of the CPUs' time since boot");
+        waits.print();
+    }
     return good ? 0 : 1;
 }
