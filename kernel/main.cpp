@@ -117,6 +117,7 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
     Deadline::start();
     arch::syscall_init();
     arch::timer_init(timer_hz, g_cycles_per_microsecond);
+    g_kernel_lock.assert_held(); // the boot CPU's from the start (kernel/lib/kernel_lock.h)
     bool init_started = archive && start_init(*archive, command_line);
 
     log_info("capOS ready");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kernel/boot/boot_archive.h"
+#include "kernel/lib/kernel_lock.h"
 #include "lib/base/cmdline.h"
 
 namespace capos::kernel {
@@ -12,6 +13,7 @@ namespace capos::kernel {
 // every frame came back; with `shutdown` on the command line it then powers
 // off (exit code Success for a clean exit 0, Failure otherwise). Returns false,
 // having logged why, when there is no usable manifest or init cannot start.
-bool start_init(const CpioArchive& archive, const CommandLine& command_line);
+bool start_init(const CpioArchive& archive, const CommandLine& command_line)
+    CAPOS_REQUIRES(g_kernel_lock);
 
 } // namespace capos::kernel

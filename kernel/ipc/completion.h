@@ -155,7 +155,8 @@ private:
     void settle() CAPOS_REQUIRES(g_kernel_lock);
     // Opens the first `bytes` bytes of the caller's result buffer in `out`;
     // the error when they cannot be written (too small, not writable).
-    std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const;
+    std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const
+        CAPOS_REQUIRES(g_kernel_lock);
 
     Thread* m_caller = nullptr; // holds a reference (settle() drops it)
     uint64_t m_user_data = 0;

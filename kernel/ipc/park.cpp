@@ -20,7 +20,7 @@ abi::Cqe result_cqe(uint64_t user_data, int32_t result) {
 
 // The physical address of the user word at `address` of the running
 // process, and its value, if it can be read there.
-std::optional<uint64_t> word_at(uint64_t address, uint32_t& value) {
+std::optional<uint64_t> word_at(uint64_t address, uint32_t& value) CAPOS_REQUIRES(g_kernel_lock) {
     if (!UserSpan<uint32_t>(address, 1).copy_in(&value))
         return std::nullopt;
     auto translation = Process::current()->address_space().translate(address);

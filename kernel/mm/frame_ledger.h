@@ -5,6 +5,7 @@
 // it outlives the process or moved to another one.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/base/result.h"
 #include <cstdint>
@@ -18,24 +19,26 @@ public:
 
     static RefPtr<FrameLedger> create(uint64_t limit = default_limit);
 
-    bool fits(uint64_t frames) const { return frames <= m_limit - m_charged; }
+    bool fits(uint64_t frames) const CAPOS_REQUIRES(g_kernel_lock) {
+        return frames <= m_limit - m_charged;
+    }
     // Charges `frames` if they fit; false (nothing charged) otherwise.
-    bool try_charge(uint64_t frames) {
+    bool try_charge(uint64_t frames) CAPOS_REQUIRES(g_kernel_lock) {
         if (!fits(frames))
             return false;
         m_charged += frames;
         return true;
     }
-    void uncharge(uint64_t frames) {
+    void uncharge(uint64_t frames) CAPOS_REQUIRES(g_kernel_lock) {
         VERIFY(frames <= m_charged);
         m_charged -= frames;
     }
-    uint64_t charged() const { return m_charged; }
+    uint64_t charged() const CAPOS_REQUIRES(g_kernel_lock) { return m_charged; }
 
 private:
     explicit FrameLedger(uint64_t limit) : KernelObject(object_type), m_limit(limit) {}
     uint64_t m_limit;
-    uint64_t m_charged = 0;
+    uint64_t m_charged CAPOS_GUARDED_BY(g_kernel_lock) = 0;
 };
 
 } // namespace capos::kernel

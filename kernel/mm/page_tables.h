@@ -11,6 +11,7 @@
 // of the range.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
 #include "lib/base/result.h"
 #include <cstdint>
 #include <optional>
@@ -151,6 +152,9 @@ private:
     struct UnmapWalk;
     bool unmap_in(uint64_t table, int level, uint64_t base, uint64_t start, uint64_t end,
                   UnmapWalk& walk);
+    // The ledger, if there is one: then this CPU holds the kernel lock
+    // (checked), which guards the ledger.
+    FrameLedger* ledger() const CAPOS_ASSERT_CAPABILITY(g_kernel_lock);
     // A zeroed table page, charged to the ledger if there is one.
     Result<uint64_t, MapError> allocate_table();
     void free_table(uint64_t table);

@@ -41,30 +41,40 @@ public:
     UserAddressSpace(PageTables tables, RefPtr<FrameLedger> ledger)
         : m_tables(tables), m_ledger(std::move(ledger)) {}
 
-    PageTables& tables() { return m_tables; }
-    FrameLedger& ledger() { return *m_ledger; }
+    PageTables& tables() CAPOS_REQUIRES(g_kernel_lock) { return m_tables; }
+    FrameLedger& ledger() CAPOS_REQUIRES(g_kernel_lock) { return *m_ledger; }
 
     // The tables' translation of `virt`, remembered for the page last asked
     // about until a mapping of this space is removed or changed (answers into
     // a process that is not running write to the same buffer call after call:
     // no walk of four levels of tables, and no touch of their pages, each
     // time).
-    std::optional<Translation> translate(uint64_t virt);
-    const RefPtr<FrameLedger>& ledger_reference() const { return m_ledger; }
+    std::optional<Translation> translate(uint64_t virt) CAPOS_REQUIRES(g_kernel_lock);
+    const RefPtr<FrameLedger>& ledger_reference() const CAPOS_REQUIRES(g_kernel_lock) {
+        return m_ledger;
+    }
 
     // Kernel placements: fresh zeroed pages at a fixed address, anywhere below
     // the user limit. Returns the first frame (for the ring and CapSet pages).
-    Result<uint64_t, SpaceError> map_fixed(uint64_t address, uint64_t pages, Access access);
+    Result<uint64_t, SpaceError> map_fixed(uint64_t address, uint64_t pages, Access access)
+        CAPOS_REQUIRES(g_kernel_lock);
     // Gives back pages map_fixed placed (their frames freed).
-    void unmap_fixed(uint64_t address, uint64_t pages) { unmap_owned(address, pages); }
+    void unmap_fixed(uint64_t address, uint64_t pages) CAPOS_REQUIRES(g_kernel_lock) {
+        unmap_owned(address, pages);
+    }
 
     // VirtualMemory. `address` 0 means "pick one".
-    Result<uint64_t, SpaceError> map(uint64_t address, uint64_t length, Access access);
-    Result<void, SpaceError> unmap(uint64_t address, uint64_t length);
-    Result<void, SpaceError> protect(uint64_t address, uint64_t length, Access access);
-    Result<uint64_t, SpaceError> reserve(uint64_t address, uint64_t length);
-    Result<void, SpaceError> commit(uint64_t address, uint64_t length, Access access);
-    Result<void, SpaceError> decommit(uint64_t address, uint64_t length);
+    Result<uint64_t, SpaceError> map(uint64_t address, uint64_t length, Access access)
+        CAPOS_REQUIRES(g_kernel_lock);
+    Result<void, SpaceError> unmap(uint64_t address, uint64_t length) CAPOS_REQUIRES(g_kernel_lock);
+    Result<void, SpaceError> protect(uint64_t address, uint64_t length, Access access)
+        CAPOS_REQUIRES(g_kernel_lock);
+    Result<uint64_t, SpaceError> reserve(uint64_t address, uint64_t length)
+        CAPOS_REQUIRES(g_kernel_lock);
+    Result<void, SpaceError> commit(uint64_t address, uint64_t length, Access access)
+        CAPOS_REQUIRES(g_kernel_lock);
+    Result<void, SpaceError> decommit(uint64_t address, uint64_t length)
+        CAPOS_REQUIRES(g_kernel_lock);
 
     // MemoryObject.map/unmap: `pages` frames of `object` from `first_page` on.
     Result<uint64_t, SpaceError> map_object(RefPtr<MemoryObject> object, uint64_t address,
@@ -95,42 +105,50 @@ private:
         Access access = Access::Read;
     };
 
-    bool fits_quota(uint64_t length) const; // `length` bytes of fresh frames
+    // `length` bytes of fresh frames
+    bool fits_quota(uint64_t length) const CAPOS_REQUIRES(g_kernel_lock);
     bool in_map_region(uint64_t address, uint64_t length) const;
-    bool overlaps_reservation(uint64_t address, uint64_t length) const;
-    const Range* reservation_containing(uint64_t address, uint64_t length) const;
-    bool any_page_mapped(uint64_t address, uint64_t length) const;
-    Result<uint64_t, SpaceError> pick(uint64_t length);
+    bool overlaps_reservation(uint64_t address, uint64_t length) const
+        CAPOS_REQUIRES(g_kernel_lock);
+    const Range* reservation_containing(uint64_t address, uint64_t length) const
+        CAPOS_REQUIRES(g_kernel_lock);
+    bool any_page_mapped(uint64_t address, uint64_t length) const CAPOS_REQUIRES(g_kernel_lock);
+    Result<uint64_t, SpaceError> pick(uint64_t length) CAPOS_REQUIRES(g_kernel_lock);
     Result<void, SpaceError> map_fresh(uint64_t address, uint64_t pages, Access access,
-                                       uint64_t* first_frame);
-    void unmap_owned(uint64_t address, uint64_t pages);
+                                       uint64_t* first_frame) CAPOS_REQUIRES(g_kernel_lock);
+    void unmap_owned(uint64_t address, uint64_t pages) CAPOS_REQUIRES(g_kernel_lock);
     enum class Unmap : uint8_t { OwnedOnly, All };
     // Unmaps [start, end) (anonymous pages only, or everything), freeing and
     // uncharging anonymous frames, with preemption points between steps.
-    void unmap_pages(uint64_t start, uint64_t end, Unmap which);
+    void unmap_pages(uint64_t start, uint64_t end, Unmap which) CAPOS_REQUIRES(g_kernel_lock);
     // Mapped pages in the range (anonymous ones only if `owned_only`),
     // counted over the mapped pages, not the range.
-    uint64_t count_mapped(uint64_t address, uint64_t length, bool owned_only) const;
+    uint64_t count_mapped(uint64_t address, uint64_t length, bool owned_only) const
+        CAPOS_REQUIRES(g_kernel_lock);
     // Unmaps object mapping `index` and forgets it.
     void drop_mapping(size_t index) CAPOS_REQUIRES(g_kernel_lock);
 
-    PageTables m_tables;
-    RefPtr<FrameLedger> m_ledger; // anonymous frames are charged here
-    uint64_t m_next_pick = 0;
-    Range m_reservations[max_reservations];
-    size_t m_reservation_count = 0;
-    ObjectMapping m_mappings[max_object_mappings];
-    size_t m_mapping_count = 0;
-    bool m_preemptible = true; // unmap_pages may give up the CPU between steps
+    // Guarded by the kernel lock, like the tables' pages.
+    PageTables m_tables CAPOS_GUARDED_BY(g_kernel_lock);
+    RefPtr<FrameLedger>
+        m_ledger CAPOS_GUARDED_BY(g_kernel_lock); // anonymous frames are charged here
+    uint64_t m_next_pick CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    Range m_reservations[max_reservations] CAPOS_GUARDED_BY(g_kernel_lock);
+    size_t m_reservation_count CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    ObjectMapping m_mappings[max_object_mappings] CAPOS_GUARDED_BY(g_kernel_lock);
+    size_t m_mapping_count CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    // unmap_pages may give up the CPU between steps
+    bool m_preemptible CAPOS_GUARDED_BY(g_kernel_lock) = true;
 
     // Counts the removals and changes of mappings, once as each begins and
     // once as it ends: a translation remembered during one (it may give up
     // the CPU half way) is not believed after it.
-    void mappings_changed() { ++m_changes; }
-    uint64_t m_changes = 0;
-    uint64_t m_last_page = ~uint64_t{0}; // translate()'s remembered page
-    uint64_t m_last_changes = 0;
-    Translation m_last_translation{};
+    void mappings_changed() CAPOS_REQUIRES(g_kernel_lock) { ++m_changes; }
+    uint64_t m_changes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    // translate()'s remembered page
+    uint64_t m_last_page CAPOS_GUARDED_BY(g_kernel_lock) = ~uint64_t{0};
+    uint64_t m_last_changes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    Translation m_last_translation CAPOS_GUARDED_BY(g_kernel_lock){};
 };
 
 } // namespace capos::kernel

@@ -9,6 +9,7 @@
 
 #include "abi/user_layout.h"
 #include "kernel/arch/arch.h"
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/layout.h"
 #include <cstddef>
@@ -75,7 +76,8 @@ public:
 
     // False when a page is missing, read-only or not a user page, or the range
     // spans more than max_pages pages.
-    [[nodiscard]] bool open(UserAddressSpace& space, uint64_t address, size_t length);
+    [[nodiscard]] bool open(UserAddressSpace& space, uint64_t address, size_t length)
+        CAPOS_REQUIRES(g_kernel_lock);
     // Appends `length` bytes of `data` (within the opened length). Inline for
     // what almost every answer is: a few bytes within one page of another
     // address space.

@@ -15,7 +15,7 @@ MemoryObject::create(uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger
     if (!ledger->try_charge(pages))
         return Err{Error::QuotaExceeded};
     // Until the object exists, failures give the charge back.
-    auto uncharge = [&] { ledger->uncharge(pages); };
+    auto uncharge = [&]() CAPOS_REQUIRES(g_kernel_lock) { ledger->uncharge(pages); };
     auto created = FrameBatch::create(pages);
     if (created.is_error()) {
         uncharge();
@@ -58,7 +58,10 @@ MemoryObject::create(uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger
         new (memory.value()) MemoryObject(batch, pages, contiguous, std::move(ledger)));
 }
 
+// (Reached through KernelObject::release_reference, which the analysis does
+// not follow: every reference is dropped under the kernel lock.)
 void MemoryObject::destroy() {
+    g_kernel_lock.assert_held();
     FrameBatch* frames = m_frames;
     m_ledger->uncharge(m_pages);
     this->~MemoryObject();

@@ -27,7 +27,8 @@ public:
     enum class Error : uint8_t { InvalidSize, QuotaExceeded, OutOfMemory };
     // Charges the frames to `ledger` for the object's whole life.
     static Result<RefPtr<MemoryObject>, Error> create(uint32_t pages, bool contiguous,
-                                                      RefPtr<FrameLedger> ledger);
+                                                      RefPtr<FrameLedger> ledger)
+        CAPOS_REQUIRES(g_kernel_lock);
 
     uint32_t page_count() const { return m_pages; }
     bool contiguous() const { return m_contiguous; }

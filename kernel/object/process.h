@@ -104,7 +104,7 @@ public:
 
     // Maps the ELF program `elf`, the stack, the ring and the CapSet page.
     // On failure the address space is left for destroy (nothing leaks).
-    Result<void, SpawnError> load(std::span<const uint8_t> elf);
+    Result<void, SpawnError> load(std::span<const uint8_t> elf) CAPOS_REQUIRES(g_kernel_lock);
     // Writes the arguments block (abi/args.h) the process finds at its
     // start; load() writes an empty one. `args` must fit (args::fits). Before
     // start() only.
@@ -140,7 +140,7 @@ public:
     uint64_t entry_point() const { return m_entry; }
     abi::CapSetPage* capset() const { return m_capset; }
     std::string_view name() const { return {m_name, m_name_length}; }
-    PageTables& page_tables() { return m_space.tables(); }
+    PageTables& page_tables() CAPOS_REQUIRES(g_kernel_lock) { return m_space.tables(); }
     UserAddressSpace& address_space() { return m_space; }
     const ExitStatus& exit_status() const CAPOS_REQUIRES(g_kernel_lock) { return m_exit_status; }
     // False once the teardown of the address space has begun.
@@ -170,7 +170,7 @@ public:
     // true when none is left. Other CPUs may still be ending processes when
     // the one that started them ends.
     static bool wait_until_none_left(uint64_t deadline_us);
-    FrameLedger& frame_ledger() { return m_space.ledger(); }
+    FrameLedger& frame_ledger() CAPOS_REQUIRES(g_kernel_lock) { return m_space.ledger(); }
 
     // Answers `reply` with this process's ExitStatus once it has ended (at once
     // if it has). False when too many answers are already waiting.
@@ -226,11 +226,13 @@ private:
     // top) of this process: the template's bytes copied, the rest zeroed, the
     // control block's self pointer written. The stack pointer and thread
     // pointer, or nullopt when the area cannot take it or is not writable.
-    std::optional<std::pair<uint64_t, uint64_t>> lay_out_tls(uint64_t bottom, uint64_t top);
+    std::optional<std::pair<uint64_t, uint64_t>> lay_out_tls(uint64_t bottom, uint64_t top)
+        CAPOS_REQUIRES(g_kernel_lock);
     // Copies within this address space, or fills, through the direct map
     // (the space need not be active); false when a destination page is not
     // user-writable or a source page not user-readable.
-    bool copy_in_space(uint64_t destination, uint64_t source, uint64_t length);
+    bool copy_in_space(uint64_t destination, uint64_t source, uint64_t length)
+        CAPOS_REQUIRES(g_kernel_lock);
     // Ends the running thread, the process's thread `thread`: its answers
     // cancelled, its ring unmapped, its joiner answered; the last thread to
     // end finishes the process (with `status` when it was not ending
@@ -280,6 +282,6 @@ private:
 
 // Loads the address space `thread` runs in (its process's, or for kernel
 // threads whichever is active: they only touch the shared kernel half).
-void activate_address_space_of(Thread* thread);
+void activate_address_space_of(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
 
 } // namespace capos::kernel

@@ -2,6 +2,7 @@
 #include "kernel/mm/page_tables.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/tlb.h"
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/frames.h"
 #include "kernel/mm/layout.h"
@@ -92,13 +93,22 @@ PageTables PageTables::active() {
     return PageTables(x86::read_cr3() & pte_address_mask);
 }
 
+FrameLedger* PageTables::ledger() const {
+    // Tables with a ledger are a process's, which change only under the
+    // kernel lock (UserAddressSpace's operations require it; the self-tests
+    // and the kernel's own tables have the lock from boot).
+    VERIFY(!m_ledger || g_kernel_lock.held_here());
+    return m_ledger;
+}
+
 Result<uint64_t, MapError> PageTables::allocate_table() {
-    if (m_ledger && !m_ledger->try_charge(1))
+    FrameLedger* ledger = this->ledger();
+    if (ledger && !ledger->try_charge(1))
         return Err{MapError::QuotaExceeded};
     auto frame = allocate_zeroed_frame();
     if (frame.is_error()) {
-        if (m_ledger)
-            m_ledger->uncharge(1);
+        if (ledger)
+            ledger->uncharge(1);
         return Err{MapError::OutOfMemory};
     }
     return frame.value();
@@ -106,8 +116,8 @@ Result<uint64_t, MapError> PageTables::allocate_table() {
 
 void PageTables::free_table(uint64_t table) {
     VERIFY(free_frame(table).is_ok());
-    if (m_ledger)
-        m_ledger->uncharge(1);
+    if (FrameLedger* ledger = this->ledger())
+        ledger->uncharge(1);
 }
 
 Result<PageTables, MapError> PageTables::create_address_space(const PageTables& kernel,
@@ -176,8 +186,8 @@ uint64_t PageTables::destroy_address_space() {
     }
     (void)free_frame(m_root);
     ++tables;
-    if (m_ledger)
-        m_ledger->uncharge(tables);
+    if (FrameLedger* ledger = this->ledger())
+        ledger->uncharge(tables);
     m_root = 0;
     return owned;
 }
