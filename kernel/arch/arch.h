@@ -344,7 +344,13 @@ struct SyscallArguments {
     uint64_t arguments[2];
     uint64_t return_address;
 };
-// A system call; the return value goes back in the result register.
+// A system call; the return value goes back in the result register. First
+// its part under the kernel lock held shared (the return value, or nullopt
+// when the rest must run under the kernel lock held exclusively), then, when
+// it did not finish there, the whole call under the lock held exclusively.
+// Whether the shared part may have anything to do (asked with no lock held).
+bool syscall_may_share(const SyscallArguments& call);
+std::optional<int64_t> handle_syscall_shared(const SyscallArguments& call);
 int64_t handle_syscall(const SyscallArguments& call);
 
 void handle_timer_tick();

@@ -12,6 +12,19 @@
 
 namespace capos::kernel {
 
+// cap_enter's shared part (kernel/ipc/ring.h), under the kernel lock held
+// shared; everything else, and what the shared part leaves, is
+// handle_syscall's.
+bool arch::syscall_may_share(const SyscallArguments& call) {
+    return static_cast<abi::Syscall>(call.number) == abi::Syscall::CapEnter &&
+           call.return_address < abi::user_limit && cap_enter_may_share(*Scheduler::running());
+}
+
+std::optional<int64_t> arch::handle_syscall_shared(const SyscallArguments& call) {
+    g_kernel_lock.assert_shared();
+    return cap_enter_shared(*Scheduler::current(), call.arguments[0], call.arguments[1]);
+}
+
 // Inlined into the architecture's system-call entry (the kernel is built with
 // LTO): a call and its return each cost TCG a jump-cache lookup.
 // The entries from the architecture's trap paths, each of which took the

@@ -1,5 +1,6 @@
 #include "kernel/ipc/completion.h"
 #include "kernel/ipc/transfer.h"
+#include "kernel/lib/sections.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/object/thread.h"
@@ -7,39 +8,108 @@
 
 namespace capos::kernel {
 
+namespace {
+
+// The wakes a CPU decided while it held the kernel lock shared, each with a
+// reference to its thread (the shared part of cap_enter takes a bounded
+// number of submissions, each deciding at most one wake).
+constexpr uint32_t max_deferred_wakes = 64;
+struct DeferredWake {
+    Thread* thread;
+    Wake wake;
+};
+// Each CPU's (their count: KernelLock::PerCpu::deferred_wakes).
+CAPOS_LARGE_BSS DeferredWake g_deferred_wakes[KernelLock::max_cpus][max_deferred_wakes];
+
+// (This CPU holds the kernel lock exclusively, checked: the analysis cannot
+// tell a shared holder that found it so.)
+void wake_now(Thread& thread, Wake wake) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    VERIFY(g_kernel_lock.held_here());
+    if (wake == Wake::First)
+        Scheduler::wake_first(&thread);
+    else
+        Scheduler::wake(&thread);
+}
+
+} // namespace
+
 void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake) {
     UserRing& ring = thread.ring();
     abi::RingPage* page = ring.page;
     if (!page)
         return; // ended: its ring is gone
-    RingState& state = ring.state;
-    uint32_t user_head = __atomic_load_n(&page->header.cq_head, __ATOMIC_ACQUIRE);
-    if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
-        ++state.cq_overflow;
-        __atomic_store_n(&page->header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
-    } else {
-        page->cqes[state.cq_tail % abi::ring_cq_entries] = cqe;
-        ++state.cq_tail;
-        __atomic_store_n(&page->header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
+    bool waiting;
+    {
+        ObjectLockGuard guard(ring.lock);
+        waiting = ring.waiting;
+        RingState& state = ring.state;
+        uint32_t user_head = __atomic_load_n(&page->header.cq_head, __ATOMIC_ACQUIRE);
+        if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
+            ++state.cq_overflow;
+            __atomic_store_n(&page->header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
+        } else {
+            page->cqes[state.cq_tail % abi::ring_cq_entries] = cqe;
+            ++state.cq_tail;
+            __atomic_store_n(&page->header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
+        }
     }
-    if (ring.waiting) {
-        if (wake == Wake::First)
-            Scheduler::wake_first(&thread);
-        else
-            Scheduler::wake(&thread);
+    // Seen waiting, the thread is blocked in cap_enter's wait, or about to
+    // block there on another CPU, or was woken since by someone else (which a
+    // wake then finds).
+    if (!waiting)
+        return;
+    if (!g_kernel_lock.shared_here()) {
+        wake_now(thread, wake);
+        return;
     }
+    // The handoff to a thread that last ran here is done here (the exclusive
+    // part would find nothing else to do); other wakes wait for it.
+    if (wake == Wake::First && Scheduler::wake_first_here(&thread))
+        return;
+    uint32_t cpu = arch::current_cpu_index();
+    uint32_t& count = KernelLock::s_cpus[cpu].deferred_wakes;
+    VERIFY(count < max_deferred_wakes);
+    g_deferred_wakes[cpu][count++] = {retain(&thread).leak(), wake};
+}
+
+void run_deferred_wakes() {
+    uint32_t cpu = arch::current_cpu_index();
+    uint32_t& count = KernelLock::s_cpus[cpu].deferred_wakes;
+    for (uint32_t i = 0; i < count; ++i) {
+        DeferredWake& later = g_deferred_wakes[cpu][i];
+        RefPtr<Thread> thread = RefPtr<Thread>::adopt(later.thread);
+        // Still waiting in cap_enter (a thread woken since and waiting again
+        // there looks at its ring again: the wake costs it nothing more).
+        bool waiting;
+        {
+            UserRing& ring = thread->ring();
+            ObjectLockGuard guard(ring.lock);
+            waiting = ring.waiting;
+        }
+        if (waiting)
+            wake_now(*thread, later.wake);
+    }
+    count = 0;
 }
 
 std::optional<PendingReply> PendingReply::owe(Thread& caller, uint64_t user_data,
                                               ring::UserRange result, bool inline_result) {
-    if (!ring::may_owe(caller.ring().completions_owed))
-        return std::nullopt;
+    {
+        // (Only the caller's own thread adds to its count: no other can make
+        // the check below stale.)
+        ObjectLockGuard guard(caller.ring().lock);
+        if (!ring::may_owe(caller.ring().completions_owed))
+            return std::nullopt;
+    }
     return PendingReply(caller, user_data, result, inline_result);
 }
 
 bool PendingReply::may_keep() const {
+    if (!m_caller)
+        return false;
     // Owed already counts this one.
-    return m_caller && ring::may_owe(m_caller->ring().completions_owed - 1);
+    ObjectLockGuard guard(m_caller->ring().lock);
+    return ring::may_owe(m_caller->ring().completions_owed - 1);
 }
 
 Process* PendingReply::caller() const {
@@ -54,6 +124,7 @@ PendingReply::PendingReply(Thread& caller, uint64_t user_data, ring::UserRange r
                            bool inline_result)
     : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result),
       m_inline_result(inline_result) {
+    ObjectLockGuard guard(caller.ring().lock);
     ++caller.ring().completions_owed;
 }
 
@@ -70,8 +141,12 @@ bool PendingReply::complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> m
 }
 
 void PendingReply::settle() {
-    VERIFY(m_caller->ring().completions_owed > 0);
-    --m_caller->ring().completions_owed;
+    {
+        UserRing& ring = m_caller->ring();
+        ObjectLockGuard guard(ring.lock);
+        VERIFY(ring.completions_owed > 0);
+        --ring.completions_owed;
+    }
     RefPtr<Thread>::adopt(std::exchange(m_caller, nullptr)); // drops the reference
 }
 
@@ -80,8 +155,12 @@ void PendingReply::complete(abi::Cqe cqe, Wake wake) {
     cqe.user_data = m_user_data;
     // Settled first: the completion now occupies the queue slot it reserved.
     RefPtr<Thread> caller = RefPtr<Thread>::adopt(std::exchange(m_caller, nullptr));
-    VERIFY(caller->ring().completions_owed > 0);
-    --caller->ring().completions_owed;
+    {
+        UserRing& ring = caller->ring();
+        ObjectLockGuard guard(ring.lock);
+        VERIFY(ring.completions_owed > 0);
+        --ring.completions_owed;
+    }
     post_completion(*caller, cqe, wake);
 }
 
@@ -131,8 +210,14 @@ PendingReply::Answer PendingReply::answer(abi::Cqe cqe, std::span<const std::byt
         return Answer::Refused;
     }
     abi::CapRecord records[abi::max_transfers];
-    if (cap_count != 0 && transfer.commit(caller, message, records).is_error())
-        return Answer::TransferFailed;
+    if (cap_count != 0) {
+        // Capabilities move only under the kernel lock held exclusively (the
+        // shared part of cap_enter takes no submission that sends any).
+        VERIFY(g_kernel_lock.held_here());
+        g_kernel_lock.assert_held();
+        if (transfer.commit(caller, message, records).is_error())
+            return Answer::TransferFailed;
+    }
     // Invoke: nothing can fail from here (the buffer was checked above).
     out.write(header.data(), header.size());
     out.write(message.data(), message_bytes);

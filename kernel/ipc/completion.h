@@ -47,8 +47,18 @@ enum class Wake : uint8_t { Queued, First };
 // has room by the admission check, unless the process moved the CQ head
 // to a value that cannot be true: then the completion is counted in
 // cq_overflow and lost, which only the process itself caused.
+// Under the kernel lock held shared (the thread is woken once this CPU holds
+// it exclusively: run_deferred_wakes) or exclusively.
 void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake = Wake::Queued)
-    CAPOS_REQUIRES(g_kernel_lock);
+    CAPOS_REQUIRES_SHARED(g_kernel_lock);
+
+// The wakes post_completion decided under the kernel lock held shared on
+// this CPU, done now (each thread woken if it still waits in cap_enter).
+void run_deferred_wakes() CAPOS_REQUIRES(g_kernel_lock);
+// Whether this CPU has such wakes to do.
+inline bool wakes_deferred() {
+    return KernelLock::here().deferred_wakes != 0;
+}
 
 class PendingReply {
 public:
@@ -61,26 +71,26 @@ public:
     // then be answered at once (QuotaExceeded, or an overloaded exception).
     static std::optional<PendingReply> owe(Thread& caller, uint64_t user_data,
                                            ring::UserRange result, bool inline_result = false)
-        CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // The same without the bound, for an answer that may be posted at once
     // (a Recv that finds a call waiting): the caller checks may_keep()
     // before keeping it for later.
     static PendingReply owe_unbounded(Thread& caller, uint64_t user_data, ring::UserRange result)
-        CAPOS_REQUIRES(g_kernel_lock) {
+        CAPOS_REQUIRES_SHARED(g_kernel_lock) {
         return PendingReply(caller, user_data, result, false);
     }
     // Whether this answer may be kept for later within the bound.
-    bool may_keep() const CAPOS_REQUIRES(g_kernel_lock);
+    bool may_keep() const CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Moves and drops cost a few instructions when empty (inline: they are on
     // every endpoint call's path).
     PendingReply(PendingReply&& other) noexcept
         : m_caller(std::exchange(other.m_caller, nullptr)), m_user_data(other.m_user_data),
           m_result(other.m_result), m_inline_result(other.m_inline_result) {}
     // (Moves and drops happen wherever a PendingReply lives, all of it kernel
-    // state under the kernel lock; the analysis does not follow implicit
-    // destructor calls, so these assert it.)
+    // state under the kernel lock, held shared at least; the analysis does
+    // not follow implicit destructor calls, so these assert it.)
     PendingReply& operator=(PendingReply&& other) noexcept {
-        g_kernel_lock.assert_held();
+        g_kernel_lock.assert_shared();
         if (this != &other) {
             reset();
             m_caller = std::exchange(other.m_caller, nullptr);
@@ -93,7 +103,7 @@ public:
     PendingReply(const PendingReply&) = delete;
     PendingReply& operator=(const PendingReply&) = delete;
     ~PendingReply() {
-        g_kernel_lock.assert_held();
+        g_kernel_lock.assert_shared();
         reset();
     }
 
@@ -102,14 +112,14 @@ public:
     Thread* thread() const { return m_caller; }
     Process* caller() const;
     // Whether the answer would go nowhere: its thread or process has ended.
-    bool caller_gone() const CAPOS_REQUIRES(g_kernel_lock);
+    bool caller_gone() const CAPOS_REQUIRES_SHARED(g_kernel_lock);
     uint64_t user_data() const { return m_user_data; }
     const ring::UserRange& result() const { return m_result; }
 
     // Each posts the completion (nothing if the caller has ended) and leaves
     // the PendingReply empty.
-    void complete(abi::Cqe cqe, Wake wake = Wake::Queued) CAPOS_REQUIRES(g_kernel_lock);
-    void complete_with_error(abi::TransportError error) CAPOS_REQUIRES(g_kernel_lock) {
+    void complete(abi::Cqe cqe, Wake wake = Wake::Queued) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void complete_with_error(abi::TransportError error) CAPOS_REQUIRES_SHARED(g_kernel_lock) {
         complete(error_cqe(0, error));
     }
     // Writes `message` into the caller's result buffer and completes with
@@ -117,7 +127,7 @@ public:
     // small or no longer writable. (Results the caller may take in the
     // completion, small and without capabilities, go there instead.)
     void complete_with_message(abi::CallStatus status, std::span<const capnp::Word> message)
-        CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     // The general form, for a message that carries capabilities: writes
     // `header`, then `message`, then one CapRecord per capability of
@@ -133,30 +143,31 @@ public:
         TransferFailed, // nothing posted: the caller's table is full
     };
     Answer answer(abi::Cqe cqe, std::span<const std::byte> header, std::span<capnp::Word> message,
-                  Transfer& transfer, Wake wake = Wake::Queued) CAPOS_REQUIRES(g_kernel_lock);
+                  Transfer& transfer, Wake wake = Wake::Queued)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     // Forgets the answer without posting it: only when the caller has ended,
     // or when the submission's completion is posted another way at once.
-    void reset() CAPOS_REQUIRES(g_kernel_lock) {
+    void reset() CAPOS_REQUIRES_SHARED(g_kernel_lock) {
         if (m_caller)
             settle();
     }
 
 private:
     PendingReply(Thread& caller, uint64_t user_data, ring::UserRange result, bool inline_result)
-        CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Completes with `message` in the completion itself (CallStatus::OkInline)
     // when the caller asked for that and it is results that fit; false, and
     // nothing done, otherwise.
     bool complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake)
-        CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Gives back the owed slot and the reference to the caller (set), and
     // forgets it.
-    void settle() CAPOS_REQUIRES(g_kernel_lock);
+    void settle() CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Opens the first `bytes` bytes of the caller's result buffer in `out`;
     // the error when they cannot be written (too small, not writable).
     std::optional<abi::TransportError> open(UserDestination& out, uint64_t bytes) const
-        CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     Thread* m_caller = nullptr; // holds a reference (settle() drops it)
     uint64_t m_user_data = 0;

@@ -53,6 +53,7 @@ EndpointCall* as_call(ipc::EndpointCallRecord* record) {
 // not follow: every reference is dropped under the kernel lock.)
 void Endpoint::destroy() {
     g_kernel_lock.assert_held();
+    ObjectLockGuard guard(m_lock); // (taken by no one: nothing else holds the endpoint)
     VERIFY(m_state.idle() && m_own_call_free);
     this->~Endpoint();
     heap_free(this); // the block, with the facets' memory
@@ -79,6 +80,7 @@ bool Endpoint::receiver_live() const {
 }
 
 void Endpoint::remove_client() {
+    ObjectLockGuard guard(m_lock);
     if (m_state.remove_client()) {
         PendingReply receiver = std::move(*m_receiver);
         m_receiver.reset();
@@ -107,10 +109,11 @@ void Endpoint::end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake
     // Back to its endpoint, or its caller for the next call, as new; freed if
     // the caller has ended.
     Process* home = call->home;
-    if (Endpoint* endpoint = call->endpoint; call == &endpoint->m_own_call) {
+    VERIFY(call->endpoint == this);
+    if (call == &m_own_call) {
         call->~EndpointCall();
         new (call) EndpointCall{};
-        endpoint->m_own_call_free = true;
+        m_own_call_free = true;
         return;
     }
     if (!home) {
@@ -154,6 +157,8 @@ ipc::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> param
 
 std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& sqe,
                                        std::span<capnp::Word> params, Transfer transfer) {
+    VERIFY(transfer.count() == 0 || g_kernel_lock.held_here());
+    ObjectLockGuard guard(m_lock);
     uint64_t delivered_size = sizeof(abi::RecvHeader) + params.size() * sizeof(capnp::Word) +
                               uint64_t(transfer.count()) * sizeof(abi::CapRecord);
     auto route = m_state.route_call(delivered_size, receiver_live());
@@ -267,7 +272,16 @@ EndpointCall* Endpoint::take_call(Process& caller) {
     return std::nullopt;
 }
 
-std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe) {
+std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe, bool* exclusive_needed) {
+    ObjectLockGuard guard(m_lock);
+    if (g_kernel_lock.shared_here()) {
+        auto* oldest = as_call(m_state.oldest_queued());
+        if (oldest && oldest->transfer.count() != 0) {
+            VERIFY(exclusive_needed != nullptr);
+            *exclusive_needed = true;
+            return std::nullopt;
+        }
+    }
     auto begun = m_state.begin_receive(receiver_live()); // one RECV at a time
     if (begun.is_error())
         return error_cqe(sqe.user_data, begun.error());
@@ -287,6 +301,8 @@ std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe) {
 
 abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
                                Transfer transfer) {
+    VERIFY(transfer.count() == 0 || g_kernel_lock.held_here());
+    ObjectLockGuard guard(m_lock);
     auto found = m_state.find_in_flight(sqe.call_id);
     if (found.is_error())
         return error_cqe(sqe.user_data, found.error());
@@ -310,6 +326,7 @@ abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Wor
 }
 
 void Endpoint::close() {
+    ObjectLockGuard guard(m_lock);
     ipc::Closing closing = m_state.close();
     if (closing == ipc::Closing::AlreadyClosed)
         return;
@@ -326,6 +343,7 @@ void Endpoint::close() {
 }
 
 void Endpoint::cancel(EndpointCall* call) {
+    ObjectLockGuard guard(m_lock);
     // Queued: off the queue and freed. In flight: forget the caller; a later
     // RETURN still finds the call (and answers nobody).
     if (m_state.cancel(*call) == ipc::Cancelled::Dropped) {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include "kernel/lib/kernel_lock.h"
+#include "kernel/lib/object_lock.h"
 
 #include "abi/ring.h"
 #include "kernel/ipc/completion.h"
@@ -75,25 +76,36 @@ class Endpoint final : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::Endpoint;
 
-    // ring.cpp's entry points. Each returns the submitter's completion, or
-    // nullopt when it comes later.
-    // `params` and `message` are the kernel's own copies (capability pointers
-    // are renumbered in place on delivery).
+    // ring.cpp's entry points, under the kernel lock held shared at least
+    // (they take the endpoint's own lock). Each returns the submitter's
+    // completion, or nullopt when it comes later. `params` and `message` are
+    // the kernel's own copies (capability pointers are renumbered in place on
+    // delivery); under the kernel lock held shared, `transfer` must be empty.
     std::optional<abi::Cqe> call(Process& caller, const ring::DecodedSqe& sqe,
                                  std::span<capnp::Word> params, Transfer transfer)
-        CAPOS_REQUIRES(g_kernel_lock);
-    std::optional<abi::Cqe> receive(const ring::DecodedSqe& sqe) CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Under the kernel lock held shared, a RECV that would deliver a queued
+    // call carrying capabilities (which move only under the kernel lock held
+    // exclusively) does nothing and sets *exclusive_needed.
+    std::optional<abi::Cqe> receive(const ring::DecodedSqe& sqe, bool* exclusive_needed = nullptr)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
-                         Transfer transfer) CAPOS_REQUIRES(g_kernel_lock);
+                         Transfer transfer) CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     // The last owner capability is gone: step 4.
     void close() CAPOS_REQUIRES(g_kernel_lock);
-    bool closed() const CAPOS_REQUIRES(g_kernel_lock) { return m_state.closed(); }
+    bool closed() CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+        ObjectLockGuard guard(m_lock);
+        return m_state.closed();
+    }
 
     // A caller ended: drop its queued call / forget its in-flight one.
     void cancel(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
 
-    void add_client() CAPOS_REQUIRES(g_kernel_lock) { m_state.add_client(); }
+    void add_client() CAPOS_REQUIRES(g_kernel_lock) {
+        ObjectLockGuard guard(m_lock);
+        m_state.add_client();
+    }
     void remove_client() CAPOS_REQUIRES(g_kernel_lock);
 
 private:
@@ -103,43 +115,49 @@ private:
 
     // The record for a new call by `caller` (the endpoint's own first), or
     // null when the heap has none.
-    EndpointCall* take_call(Process& caller) CAPOS_REQUIRES(g_kernel_lock);
+    EndpointCall* take_call(Process& caller) CAPOS_REQUIRES(m_lock)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     // Copies `call` (header, params, capability records) to the waiting
     // receiver; the endpoint state is told what came of it.
     static ipc::Delivery deliver(EndpointCall& call, std::span<capnp::Word> params,
-                                 PendingReply& receiver) CAPOS_REQUIRES(g_kernel_lock);
+                                 PendingReply& receiver) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Whether the waiting receiver, if any, can still be answered.
-    bool receiver_live() const CAPOS_REQUIRES(g_kernel_lock);
+    bool receiver_live() const CAPOS_REQUIRES(m_lock) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Gives back what `call` charged `caller` (outstanding list, queued
     // bytes); `caller` is the call's, or null when it has ended.
-    static void release_charges(EndpointCall& call, Process* caller) CAPOS_REQUIRES(g_kernel_lock);
-    // Ends `call`: releases its charges, posts `answer` to its caller (or
-    // forgets the answer when there is none: the caller has ended, or the
-    // submission is answered another way), frees it. It is on no list of the
-    // endpoint state any more.
-    static void end_call(EndpointCall* call, std::optional<abi::Cqe> answer,
-                         Wake wake = Wake::Queued) CAPOS_REQUIRES(g_kernel_lock);
+    static void release_charges(EndpointCall& call, Process* caller)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Ends `call`, one of this endpoint's: releases its charges, posts
+    // `answer` to its caller (or forgets the answer when there is none: the
+    // caller has ended, or the submission is answered another way), frees
+    // it. It is on no list of the endpoint state any more.
+    void end_call(EndpointCall* call, std::optional<abi::Cqe> answer, Wake wake = Wake::Queued)
+        CAPOS_REQUIRES(m_lock) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Queues `call` (its params copied) until a RECV takes it; the answer to
     // the submission comes later, or now when that fails. Out of line: a call
     // that finds its receiver waiting, a round trip's, does not run it.
     std::optional<abi::Cqe> queue(EndpointCall* call, Process& caller, uint64_t user_data,
-                                  std::span<capnp::Word> params) CAPOS_REQUIRES(g_kernel_lock);
+                                  std::span<capnp::Word> params) CAPOS_REQUIRES(m_lock)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // A RECV's side of that: delivers queued calls to `receiver`, oldest
     // first, until one is taken (true: the RECV is answered) or none is left.
     // Out of line for the same reason.
-    bool deliver_queued(PendingReply& receiver) CAPOS_REQUIRES(g_kernel_lock);
+    bool deliver_queued(PendingReply& receiver) CAPOS_REQUIRES(m_lock)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
-    // Guarded by the kernel lock, like every kernel object's state.
-    ipc::EndpointState m_state CAPOS_GUARDED_BY(g_kernel_lock);
+    // Guarded by its own lock: the shared part of cap_enter calls, receives
+    // and returns on several CPUs at once (kernel/lib/object_lock.h).
+    ObjectLock m_lock;
+    ipc::EndpointState m_state CAPOS_GUARDED_BY(m_lock);
     // The owner's waiting RECV: present exactly while m_state.receiver_waiting().
-    std::optional<PendingReply> m_receiver CAPOS_GUARDED_BY(g_kernel_lock);
+    std::optional<PendingReply> m_receiver CAPOS_GUARDED_BY(m_lock);
     // A record of its own, which a round trip uses: it lies on the page of
     // the endpoint and its facets, which the round trip touches anyway (every
     // page touched after an address-space switch costs QEMU a refill,
     // docs/performance.md). Free whenever the endpoint is idle.
-    EndpointCall m_own_call CAPOS_GUARDED_BY(g_kernel_lock);
-    bool m_own_call_free CAPOS_GUARDED_BY(g_kernel_lock) = true;
+    EndpointCall m_own_call CAPOS_GUARDED_BY(m_lock);
+    bool m_own_call_free CAPOS_GUARDED_BY(m_lock) = true;
 };
 
 // The receiving side of an endpoint (a capability). When the last reference

@@ -140,6 +140,9 @@ Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::
             return Err{TransportError::BadTransfer};
         return Transfer{};
     }
+    // Capabilities move only under the kernel lock held exclusively (the
+    // shared part takes no submission with descriptors).
+    VERIFY(g_kernel_lock.held_here());
     return Transfer::prepare(process, sqe, reader_of(message.words));
 }
 
@@ -331,6 +334,21 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     return call_kernel_service(process, service, service_call, message, words.size());
 }
 
+// A CALL of an endpoint (under the kernel lock held shared at least).
+std::optional<abi::Cqe> call_endpoint(Process& process, EndpointClient& client,
+                                      const ring::DecodedSqe& sqe)
+    CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
+    auto params = inline_params ? take_inline_message(sqe) : copy_in_message(sqe.params);
+    if (params.is_error())
+        return error_cqe(sqe.user_data, params.error());
+    auto transfer = prepare_transfer(process, sqe, params.value());
+    if (transfer.is_error())
+        return error_cqe(sqe.user_data, transfer.error());
+    stage_clock::enter(stage_clock::Stage::Endpoint);
+    return client.endpoint().call(process, sqe, params.value().words, transfer.release_value());
+}
+
 [[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe)
     CAPOS_REQUIRES(g_kernel_lock) {
     stage_clock::count_call();
@@ -343,22 +361,15 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     auto* client = downcast<EndpointClient>(object);
     if (!client)
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
-    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
-    auto params = inline_params ? take_inline_message(sqe) : copy_in_message(sqe.params);
-    if (params.is_error())
-        return error_cqe(sqe.user_data, params.error());
-    auto transfer = prepare_transfer(process, sqe, params.value());
-    if (transfer.is_error())
-        return error_cqe(sqe.user_data, transfer.error());
-    stage_clock::enter(stage_clock::Stage::Endpoint);
-    return client->endpoint().call(process, sqe, params.value().words, transfer.release_value());
+    return call_endpoint(process, *client, sqe);
 }
 
-// RECV and RETURN: only on an endpoint's owner capability.
-[[gnu::noinline]] std::optional<abi::Cqe> endpoint_operation(Process& process,
-                                                             const ring::DecodedSqe& sqe)
-    CAPOS_REQUIRES(g_kernel_lock) {
-    auto entry = process.capabilities().lookup(sqe.cap);
+// RECV and RETURN: only on an endpoint's owner capability (under the kernel
+// lock held shared at least: see Endpoint::receive for `exclusive_needed`).
+[[gnu::noinline]] std::optional<abi::Cqe>
+endpoint_operation(Process& process, const ring::DecodedSqe& sqe, bool* exclusive_needed = nullptr)
+    CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+    auto entry = process.capabilities_to_look_up().lookup(sqe.cap);
     if (entry.is_error())
         return error_cqe(sqe.user_data, transport_error_of(entry.error()));
     auto* owner = downcast<EndpointOwner>(entry.value().object.get());
@@ -366,7 +377,7 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
     if (sqe.opcode == abi::Opcode::Recv) {
         stage_clock::enter(stage_clock::Stage::Endpoint);
-        return owner->endpoint().receive(sqe);
+        return owner->endpoint().receive(sqe, exclusive_needed);
     }
     auto message = copy_in_message(sqe.params);
     if (message.is_error())
@@ -458,7 +469,8 @@ abi::Cqe release(Process& process, const ring::DecodedSqe& sqe) CAPOS_REQUIRES(g
 // cap_enter: the process is running, not waiting in cap_enter, and reads
 // nothing before cap_enter returns, which publishes the CQ tail once for the
 // batch (post_completion publishes at once and wakes, for the others).
-void post_own_completion(UserRing& ring, abi::RingPage& page, const abi::Cqe& cqe) {
+void post_own_completion(UserRing& ring, abi::RingPage& page, const abi::Cqe& cqe)
+    CAPOS_REQUIRES(ring.lock) {
     RingState& state = ring.state;
     uint32_t user_head = __atomic_load_n(&page.header.cq_head, __ATOMIC_ACQUIRE);
     if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
@@ -469,9 +481,134 @@ void post_own_completion(UserRing& ring, abi::RingPage& page, const abi::Cqe& cq
     ++state.cq_tail;
 }
 
-uint32_t unread(const UserRing& ring, abi::RingPage& page) {
+uint32_t unread(const UserRing& ring, abi::RingPage& page) CAPOS_REQUIRES(ring.lock) {
     uint32_t user_head = __atomic_load_n(&page.header.cq_head, __ATOMIC_ACQUIRE);
     return ring::unread_completions(ring.state.cq_tail, user_head, abi::ring_cq_entries);
+}
+
+uint32_t unread_now(UserRing& ring, abi::RingPage& page) {
+    ObjectLockGuard guard(ring.lock);
+    return unread(ring, page);
+}
+
+// The fields the kernel owns are rewritten at every entry, whatever the
+// process wrote into them; the SQ head and CQ tail are published here, once
+// for the batch.
+void publish(UserRing& ring, abi::RingPage& page) CAPOS_REQUIRES(ring.lock) {
+    __atomic_store_n(&page.header.sq_head, ring.sq_head, __ATOMIC_RELEASE);
+    __atomic_store_n(&page.header.cq_tail, ring.state.cq_tail, __ATOMIC_RELEASE);
+    __atomic_store_n(&page.header.cq_overflow, ring.state.cq_overflow, __ATOMIC_RELAXED);
+}
+
+// How many submissions cap_enter may take now, at most `limit`: those
+// waiting (nullopt when the queue's counters cannot be true), as many as
+// the completion queue has room for beside the unread completions and those
+// still owed (ring::completion_slots). The entries from the returned head on.
+struct Admission {
+    uint32_t head;
+    uint32_t count;
+};
+[[gnu::always_inline]] inline std::optional<Admission> admit(UserRing& ring, abi::RingPage& page,
+                                                             uint32_t limit) {
+    ObjectLockGuard guard(ring.lock);
+    uint32_t user_tail = __atomic_load_n(&page.header.sq_tail, __ATOMIC_ACQUIRE);
+    auto pending = ring::pending_submissions(ring.sq_head, user_tail, abi::ring_sq_entries);
+    if (!pending)
+        return std::nullopt;
+    uint32_t batch = *pending < limit ? *pending : limit;
+    uint32_t slots =
+        ring::completion_slots(unread(ring, page), ring.completions_owed, abi::ring_cq_entries);
+    return Admission{ring.sq_head, batch < slots ? batch : slots};
+}
+
+// One copy of the entry at `head`: everything after this reads the copy, so
+// the process cannot change an entry between its check and its use.
+[[gnu::always_inline]] inline abi::Sqe copy_entry(abi::RingPage& page, uint32_t head) {
+    abi::Sqe sqe;
+    __builtin_memcpy(&sqe, &page.sqes[head % abi::ring_sq_entries], sizeof sqe);
+    asm volatile("" ::: "memory");
+    return sqe;
+}
+
+// Takes the entry at the head and posts its completion, if it has one now.
+[[gnu::always_inline]] inline void consume(UserRing& ring, abi::RingPage& page,
+                                           const std::optional<abi::Cqe>& completion) {
+    ++ring.sq_head;
+    if (completion) {
+        ObjectLockGuard guard(ring.lock);
+        post_own_completion(ring, page, *completion);
+    }
+}
+
+// Whether the thread must wait for more completions (fewer than `wanted`
+// are unread): then it says so on its ring, in the same section, so that a
+// completion posted from now on wakes it.
+bool start_wait(UserRing& ring, abi::RingPage& page, uint32_t wanted) {
+    ObjectLockGuard guard(ring.lock);
+    if (unread(ring, page) >= wanted)
+        return false;
+    ring.waiting = true;
+    return true;
+}
+
+void end_wait(UserRing& ring) {
+    ObjectLockGuard guard(ring.lock);
+    ring.waiting = false;
+}
+
+// What the shared part made of one submission: not taken (it is the
+// exclusive part's, untouched), or taken with its completion now or later.
+struct SharedOutcome {
+    bool taken = false;
+    std::optional<abi::Cqe> completion;
+};
+
+// One submission under the kernel lock held shared: a NOP, or an endpoint
+// CALL, RECV or RETURN that sends no capabilities (decoded and carried out as
+// handle() does; a decode error is answered here too). Anything else is not
+// taken.
+SharedOutcome handle_shared(Process& process, const abi::Sqe& raw)
+    CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+    using abi::Opcode;
+    switch (raw.opcode) {
+    case uint8_t(Opcode::Nop): {
+        auto sqe = ring::decode_sqe_as<Opcode::Nop>(raw);
+        if (sqe.is_error())
+            return {true, error_cqe(raw.user_data, sqe.error())};
+        return {true, abi::Cqe{.user_data = raw.user_data, .result = 0}};
+    }
+    case uint8_t(Opcode::Call): {
+        if (raw.transfer_count != 0)
+            return {};
+        RefPtr<KernelObject>* object =
+            process.capabilities_to_look_up().find(abi::CapId{raw.cap}, raw.interface_id);
+        auto* client = object ? downcast<EndpointClient>(object->get()) : nullptr;
+        if (!client) {
+            // A kernel service's, or an error the general path names.
+            Scheduler::current()->ring().exclusive_hint = raw.cap;
+            return {};
+        }
+        auto sqe = ring::decode_sqe_as<Opcode::Call>(raw);
+        if (sqe.is_error())
+            return {true, error_cqe(raw.user_data, sqe.error())};
+        return {true, call_endpoint(process, *client, sqe.value())};
+    }
+    case uint8_t(Opcode::Recv):
+    case uint8_t(Opcode::Return): {
+        if (raw.transfer_count != 0)
+            return {};
+        auto sqe = raw.opcode == uint8_t(Opcode::Recv) ? ring::decode_sqe_as<Opcode::Recv>(raw)
+                                                       : ring::decode_sqe_as<Opcode::Return>(raw);
+        if (sqe.is_error())
+            return {true, error_cqe(raw.user_data, sqe.error())};
+        bool exclusive_needed = false;
+        auto completion = endpoint_operation(process, sqe.value(), &exclusive_needed);
+        if (exclusive_needed)
+            return {};
+        return {true, completion};
+    }
+    }
+    return {};
 }
 
 } // namespace
@@ -499,73 +636,139 @@ void ring_general_path_only() {
     g_small_call_flags = 0x100;
 }
 
+bool cap_enter_may_share(Thread& thread) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    // The thread's own ring, which only its own end takes away.
+    UserRing& ring = thread.ring();
+    abi::RingPage* page = ring.page;
+    uint32_t head = ring.sq_head;
+    if (__atomic_load_n(&page->header.sq_tail, __ATOMIC_RELAXED) == head)
+        return true; // nothing submitted: a wait
+    const abi::Sqe& first = page->sqes[head % abi::ring_sq_entries];
+    uint8_t opcode = __atomic_load_n(&first.opcode, __ATOMIC_RELAXED);
+    switch (opcode) {
+    case uint8_t(abi::Opcode::Call):
+        return __atomic_load_n(&first.cap, __ATOMIC_RELAXED) != ring.exclusive_hint;
+    case uint8_t(abi::Opcode::Nop):
+    case uint8_t(abi::Opcode::Recv):
+    case uint8_t(abi::Opcode::Return):
+        return true;
+    }
+    return false;
+}
+
+std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
+                                        uint64_t timeout_ns) {
+    Process& process = *thread.process();
+    if (process.ending())
+        return std::nullopt; // the exclusive part ends the thread
+    UserRing& ring = thread.ring();
+    abi::RingPage& page = *ring.page;
+    auto admitted = admit(ring, page, abi::ring_max_batch);
+    if (!admitted)
+        return std::nullopt; // the exclusive part reports it
+    uint32_t taken = 0;
+    uint64_t message_bytes = 0;
+    while (taken < admitted->count) {
+        abi::Sqe sqe = copy_entry(page, admitted->head + taken);
+        message_bytes += sqe.params_len;
+        if (message_bytes > max_shared_message_bytes && taken != 0)
+            break;
+        SharedOutcome outcome = handle_shared(process, sqe);
+        if (!outcome.taken)
+            break;
+        consume(ring, page, outcome.completion);
+        ++taken;
+    }
+    // The exclusive part goes on when something is left for it: a
+    // submission this part did not take, a wake or destroy, a wait with a
+    // deadline.
+    uint32_t user_tail = __atomic_load_n(&page.header.sq_tail, __ATOMIC_ACQUIRE);
+    bool left = user_tail != admitted->head + taken || wakes_deferred() ||
+                KernelObject::destroys_deferred();
+    if (min_complete > abi::ring_cq_entries)
+        min_complete = abi::ring_cq_entries;
+    uint32_t wanted = timeout_ns == 0 ? 0 : uint32_t(min_complete);
+    uint32_t unread_now;
+    {
+        ObjectLockGuard guard(ring.lock);
+        publish(ring, page);
+        unread_now = unread(ring, page);
+        if (unread_now >= wanted)
+            return left ? std::nullopt : std::optional<int64_t>(unread_now);
+        if (left || timeout_ns != abi::no_timeout)
+            return std::nullopt;
+        // The wait without a deadline, here: said in the same section as
+        // the count, so a completion posted from now on wakes the thread.
+        ring.waiting = true;
+    }
+    // This CPU runs its next ready thread (first the one a handoff above
+    // woke); a kill wakes the thread too.
+    for (;;) {
+        Scheduler::block_here();
+        ObjectLockGuard guard(ring.lock);
+        unread_now = unread(ring, page);
+        if (unread_now >= wanted || process.ending()) {
+            ring.waiting = false;
+            break;
+        }
+    }
+    // The exclusive part ends a thread whose process is ending, and
+    // destroys what the thread this CPU switched from left.
+    if (process.ending() || KernelObject::destroys_deferred() || wakes_deferred())
+        return std::nullopt;
+    return unread_now;
+}
+
 // At the start of a page: its loop, the NOP and the small call then share
 // one code page (under TCG a jump to another page is a lookup of translated
 // code on every pass); bench/profile.py --ordering fills the page before it.
 [[gnu::aligned(4096)]] int64_t cap_enter(Thread& thread, uint64_t min_complete,
                                          uint64_t timeout_ns) {
+    // What a shared part left (kernel/lib/kernel_lock.h).
+    if (wakes_deferred()) [[unlikely]]
+        run_deferred_wakes();
+    if (KernelObject::destroys_deferred()) [[unlikely]]
+        KernelObject::destroy_deferred();
     Process& process = *thread.process();
     UserRing& ring = thread.ring();
     abi::RingPage& page = *ring.page;
-    RingState& state = ring.state;
 
-    uint32_t user_tail = __atomic_load_n(&page.header.sq_tail, __ATOMIC_ACQUIRE);
-    auto pending = ring::pending_submissions(state.sq_head, user_tail, abi::ring_sq_entries);
-    if (!pending) {
+    auto admitted = admit(ring, page, abi::ring_max_batch);
+    if (!admitted) {
         // Restore what the process may have scribbled over and tell it.
-        __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
-        __atomic_store_n(&page.header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
-        __atomic_store_n(&page.header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
+        ObjectLockGuard guard(ring.lock);
+        publish(ring, page);
         return int64_t(TransportError::RingCorrupted);
     }
-    uint32_t batch = *pending < abi::ring_max_batch ? *pending : abi::ring_max_batch;
-    // Admission: the answer to each submission must have room in the
-    // completion queue beside the unread ones and those still owed; the rest
-    // wait in the submission queue until the process has read some
-    // completions. Counted once for the batch (ring::completion_slots).
-    uint32_t slots =
-        ring::completion_slots(unread(ring, page), ring.completions_owed, abi::ring_cq_entries);
-    if (batch > slots)
-        batch = slots;
-    for (uint32_t i = 0; i < batch; ++i) {
-        // One copy of the entry: everything after this reads the copy, so the
-        // process cannot change an entry between its check and its use.
-        abi::Sqe sqe;
-        __builtin_memcpy(&sqe, &page.sqes[state.sq_head % abi::ring_sq_entries], sizeof sqe);
-        asm volatile("" ::: "memory");
-        ++state.sq_head;
+    for (uint32_t i = 0; i < admitted->count; ++i) {
+        abi::Sqe sqe = copy_entry(page, admitted->head + i);
         stage_clock::enter(stage_clock::Stage::Submission);
         auto completion = handle(process, sqe);
         stage_clock::enter(stage_clock::Stage::Answer);
-        if (completion)
-            post_own_completion(ring, page, *completion);
+        consume(ring, page, completion);
         stage_clock::enter(stage_clock::Stage::Ring);
         // Between submissions nothing is held: a good place to let
         // interrupts in and, when the slice is over, other threads run.
         Scheduler::preemption_point();
     }
-
-    // The fields the kernel owns are rewritten at every entry, whatever the
-    // process wrote into them; the SQ head and CQ tail are published here,
-    // once for the batch.
-    __atomic_store_n(&page.header.sq_head, state.sq_head, __ATOMIC_RELEASE);
-    __atomic_store_n(&page.header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
-    __atomic_store_n(&page.header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
+    {
+        ObjectLockGuard guard(ring.lock);
+        publish(ring, page);
+    }
 
     if (min_complete > abi::ring_cq_entries)
         min_complete = abi::ring_cq_entries;
-    if (timeout_ns != 0 && unread(ring, page) < min_complete) {
+    if (timeout_ns != 0 && unread_now(ring, page) < min_complete) {
         uint64_t deadline = no_deadline;
         if (timeout_ns != abi::no_timeout)
             deadline = deadline_after_ns(timeout_ns);
-        while (unread(ring, page) < min_complete && uptime_microseconds() < deadline &&
-               !process.ending()) {
-            ring.waiting = true;
+        while (uptime_microseconds() < deadline && !process.ending() &&
+               start_wait(ring, page, uint32_t(min_complete))) {
             Scheduler::block(deadline);
-            ring.waiting = false;
+            end_wait(ring);
         }
     }
-    return unread(ring, page);
+    return unread_now(ring, page);
 }
 
 } // namespace capos::kernel

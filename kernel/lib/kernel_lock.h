@@ -1,9 +1,10 @@
 // The kernel lock: one lock over the kernel's shared state (objects, rings,
 // endpoints, memory, the scheduler's queues), held by a CPU rather than by a
-// thread, for each stretch of kernel work:
+// thread, for each stretch of kernel work, exclusively or shared.
 //
+// Held exclusively:
 // - taken on every entry from a context that had interrupts on (a system
-//   call, an interrupt of user code or of the idle loop);
+//   call's general part, an interrupt of user code or of the idle loop);
 // - given up on the return to user mode, and by the idle thread before it
 //   halts;
 // - a context switch inside a stretch passes it, with the CPU, to the thread
@@ -12,13 +13,24 @@
 //   (so long kernel work on one CPU keeps no other waiting for longer than
 //   an interrupt window's period).
 //
-// So a CPU with interrupts on never holds it, and kernel code runs on one
-// CPU at a time, as it did on one CPU, while user code runs on all of them.
-// A CPU waiting for it spins with interrupts off and meanwhile serves the TLB
-// shootdowns the holder asks of it (the holder waits for them with the lock
-// held). Each CPU counts its waits and the cycles they took (the `cpus`
-// command's "lock" column): the share of its time a CPU spends here is what
-// the one lock costs it.
+// Held shared, by several CPUs at once: the first part of cap_enter, which
+// carries out endpoint calls, receives and returns (kernel/ipc/ring.cpp,
+// "The shared part"). Shared holders only read what the lock guards; what
+// they change has a lock of its own (an endpoint's, a ring's, a process's
+// call ledger, an address space's translation cache), and they neither block
+// nor switch: the wakes they decide and the objects whose last reference they
+// drop wait for the exclusive part that follows on the same CPU. The
+// analysis (-Wthread-safety) checks that shared holders write nothing the
+// lock guards.
+//
+// A CPU with interrupts on never holds it. A CPU taking it exclusively
+// claims it first (new shared holders wait), then waits for the shared
+// holders to leave. A CPU waiting for it spins with interrupts off and
+// meanwhile serves the TLB shootdowns the exclusive holder asks of it (the
+// holder waits for them with the lock held; shared holders ask none). Each
+// CPU counts its waits and the cycles they took (the `cpus` command's "lock"
+// column): the share of its time a CPU spends waiting is what the lock costs
+// it.
 #pragma once
 
 #include "kernel/arch/arch.h"
@@ -26,21 +38,55 @@
 
 namespace capos::kernel {
 
+class KernelObject;
+
 class CAPOS_CAPABILITY("kernel lock") KernelLock {
 public:
     static constexpr uint32_t max_cpus = 64;
 
-    // Takes the lock on this CPU, which must not hold it (interrupts off).
+    // What each CPU keeps of the lock, on a line of its own: only that CPU
+    // writes it, and the lock's word, which every CPU reaches for, is
+    // elsewhere.
+    struct alignas(64) PerCpu {
+        uint64_t contended = 0; // waits
+        uint64_t cycles = 0;    // cycle-counter ticks waited
+        bool shared = false;    // this CPU holds the lock shared
+        // Left by a shared holder for this CPU's next exclusive stretch:
+        // objects whose last reference it dropped (KernelObject), wakes
+        // (post_completion).
+        KernelObject* deferred_destroys = nullptr;
+        uint32_t deferred_wakes = 0;
+    };
+    static PerCpu s_cpus[max_cpus];
+
+    // Takes the lock exclusively on this CPU, which must not hold it
+    // (interrupts off).
     void enter() CAPOS_ACQUIRE();
-    // Gives it up; this CPU must hold it.
+    // Gives it up; this CPU must hold it exclusively.
     void leave() CAPOS_RELEASE();
-    // Whether this CPU holds it.
+    // Takes it shared / gives that up (interrupts off).
+    void enter_shared() CAPOS_ACQUIRE_SHARED();
+    void leave_shared() CAPOS_RELEASE_SHARED();
+    // Whether this CPU holds it exclusively.
     bool held_here() const {
-        return __atomic_load_n(&m_owner, __ATOMIC_RELAXED) == arch::current_cpu_index() + 1;
+        return (__atomic_load_n(&m_word, __ATOMIC_RELAXED) & owner_mask) ==
+               arch::current_cpu_index() + 1;
     }
     // For the analysis: code reached only from the kernel's entries, which
-    // took the lock, holds it.
+    // took the lock, holds it (exclusively; shared for the second).
     void assert_held() const CAPOS_ASSERT_CAPABILITY(this) {}
+    void assert_shared() const CAPOS_ASSERT_SHARED_CAPABILITY(this) {}
+    // Whether this CPU holds it shared.
+    bool shared_here() const { return s_cpus[arch::current_cpu_index()].shared; }
+    // This CPU's share of the above.
+    static PerCpu& here() { return s_cpus[arch::current_cpu_index()]; }
+    // A context switch passes the lock with the CPU in the mode the thread
+    // switched from held it; the thread switched to takes it in the mode it
+    // held it when it left the CPU (Scheduler::finish_switch).
+    void convert_here(bool shared) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+        if (shared != shared_here()) [[unlikely]]
+            convert(shared);
+    }
 
     // How many times CPU `cpu` found it taken, and the cycle-counter ticks
     // it waited for it in all.
@@ -48,10 +94,14 @@ public:
     static uint64_t wait_cycles(uint32_t cpu);
 
 private:
-    // The holder's CPU index plus one; 0 when free. The boot CPU holds it
-    // from the start: boot is one stretch, ended by the first return to user
-    // mode or halt.
-    uint32_t m_owner = 1;
+    void convert(bool shared) CAPOS_NO_THREAD_SAFETY_ANALYSIS;
+    // The exclusive holder's (or claimant's) CPU index plus one in the low
+    // half, 0 when none; the number of shared holders in the high half. The
+    // boot CPU holds it from the start: boot is one stretch, ended by the
+    // first return to user mode or halt.
+    static constexpr uint64_t owner_mask = 0xffff'ffff;
+    static constexpr uint64_t one_reader = uint64_t{1} << 32;
+    uint64_t m_word = 1;
 };
 
 extern KernelLock g_kernel_lock;

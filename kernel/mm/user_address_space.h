@@ -11,6 +11,7 @@
 #pragma once
 
 #include "kernel/lib/kernel_lock.h"
+#include "kernel/lib/object_lock.h"
 
 #include "kernel/mm/frame_ledger.h"
 #include "kernel/mm/page_tables.h"
@@ -43,13 +44,15 @@ public:
 
     PageTables& tables() CAPOS_REQUIRES(g_kernel_lock) { return m_tables; }
     FrameLedger& ledger() CAPOS_REQUIRES(g_kernel_lock) { return *m_ledger; }
+    // The tables' top level (to tell whether they are loaded).
+    uint64_t tables_root() const CAPOS_REQUIRES_SHARED(g_kernel_lock) { return m_tables.root(); }
 
     // The tables' translation of `virt`, remembered for the page last asked
     // about until a mapping of this space is removed or changed (answers into
     // a process that is not running write to the same buffer call after call:
     // no walk of four levels of tables, and no touch of their pages, each
     // time).
-    std::optional<Translation> translate(uint64_t virt) CAPOS_REQUIRES(g_kernel_lock);
+    std::optional<Translation> translate(uint64_t virt) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     const RefPtr<FrameLedger>& ledger_reference() const CAPOS_REQUIRES(g_kernel_lock) {
         return m_ledger;
     }
@@ -145,10 +148,12 @@ private:
     // the CPU half way) is not believed after it.
     void mappings_changed() CAPOS_REQUIRES(g_kernel_lock) { ++m_changes; }
     uint64_t m_changes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
-    // translate()'s remembered page
-    uint64_t m_last_page CAPOS_GUARDED_BY(g_kernel_lock) = ~uint64_t{0};
-    uint64_t m_last_changes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
-    Translation m_last_translation CAPOS_GUARDED_BY(g_kernel_lock){};
+    // translate()'s remembered page, under a lock of its own: shared holders
+    // of the kernel lock translate too.
+    ObjectLock m_cache_lock;
+    uint64_t m_last_page CAPOS_GUARDED_BY(m_cache_lock) = ~uint64_t{0};
+    uint64_t m_last_changes CAPOS_GUARDED_BY(m_cache_lock) = 0;
+    Translation m_last_translation CAPOS_GUARDED_BY(m_cache_lock){};
 };
 
 } // namespace capos::kernel

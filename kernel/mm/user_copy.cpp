@@ -14,7 +14,7 @@ bool UserDestination::open(UserAddressSpace& space, uint64_t address, size_t len
     if (length == 0)
         return true;
     m_first_page = address / page_size;
-    m_active = PageTables::active().root() == space.tables().root();
+    m_active = PageTables::active().root() == space.tables_root();
     if (m_active)
         return arch::raw_user_writable(address, length);
     uint64_t last_page = (address + length - 1) / page_size;

@@ -77,7 +77,7 @@ public:
     // False when a page is missing, read-only or not a user page, or the range
     // spans more than max_pages pages.
     [[nodiscard]] bool open(UserAddressSpace& space, uint64_t address, size_t length)
-        CAPOS_REQUIRES(g_kernel_lock);
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Appends `length` bytes of `data` (within the opened length). Inline for
     // what almost every answer is: a few bytes within one page of another
     // address space.

@@ -6,6 +6,7 @@
 // tag says what an object is, and downcast<T>() checks it.
 #pragma once
 
+#include "kernel/lib/kernel_lock.h"
 #include "kernel/lib/log.h"
 #include <cstdint>
 #include <utility>
@@ -31,14 +32,24 @@ public:
 
     ObjectType type() const { return m_type; }
 
-    void add_reference() { ++m_references; }
-    // Drops a reference; the last one destroys the object.
+    // Counts are atomic: CPUs in the shared part of cap_enter take and drop
+    // references at once (kernel/lib/kernel_lock.h).
+    void add_reference() { __atomic_fetch_add(&m_references, 1u, __ATOMIC_RELAXED); }
+    // Drops a reference; the last one destroys the object, at once under the
+    // kernel lock held exclusively, else (a shared holder) when this CPU next
+    // takes it exclusively (destroy_deferred).
     void release_reference() {
-        VERIFY(m_references > 0);
-        if (--m_references == 0)
-            destroy();
+        uint32_t before = __atomic_fetch_sub(&m_references, 1u, __ATOMIC_ACQ_REL);
+        VERIFY(before > 0);
+        if (before == 1)
+            last_reference_dropped();
     }
-    uint32_t reference_count() const { return m_references; }
+    uint32_t reference_count() const { return __atomic_load_n(&m_references, __ATOMIC_RELAXED); }
+    // Destroys the objects whose last reference this CPU dropped while it
+    // held the kernel lock shared. Under the kernel lock, exclusively.
+    static void destroy_deferred();
+    // Whether this CPU has such objects waiting.
+    static bool destroys_deferred() { return KernelLock::here().deferred_destroys != nullptr; }
 
 protected:
     explicit KernelObject(ObjectType type) : m_type(type) {}
@@ -48,8 +59,11 @@ protected:
     virtual void destroy();
 
 private:
+    void last_reference_dropped();
+
     ObjectType m_type;
-    uint32_t m_references = 1; // the creator's reference
+    uint32_t m_references = 1;               // the creator's reference
+    KernelObject* m_next_deferred = nullptr; // on this CPU's list of deferred destroys
 };
 
 template <typename T>

@@ -358,23 +358,59 @@ bool Process::add_exit_watcher(PendingReply reply) {
     return true;
 }
 
+bool Process::can_add_outgoing(uint64_t queued_bytes) {
+    ObjectLockGuard guard(m_calls_lock);
+    return m_outgoing.size() < m_limits.outstanding_calls &&
+           queued_bytes <= m_limits.queued_bytes - m_queued_bytes;
+}
+
 void Process::add_outgoing(EndpointCall* call) {
+    ObjectLockGuard guard(m_calls_lock);
     m_outgoing.push_front(*call);
 }
 
 void Process::remove_outgoing(EndpointCall* call) {
+    ObjectLockGuard guard(m_calls_lock);
     m_outgoing.remove(*call);
 }
 
+void Process::charge_queued(uint64_t bytes) {
+    ObjectLockGuard guard(m_calls_lock);
+    m_queued_bytes += bytes;
+}
+
+void Process::uncharge_queued(uint64_t bytes) {
+    ObjectLockGuard guard(m_calls_lock);
+    m_queued_bytes -= bytes;
+}
+
+uint32_t Process::outstanding_calls() {
+    ObjectLockGuard guard(m_calls_lock);
+    return uint32_t(m_outgoing.size());
+}
+
+uint64_t Process::queued_bytes() {
+    ObjectLockGuard guard(m_calls_lock);
+    return m_queued_bytes;
+}
+
 EndpointCall* Process::take_spare_call() {
+    ObjectLockGuard guard(m_calls_lock);
     return m_spare_calls.pop_front();
 }
 
 void Process::keep_spare_call(EndpointCall* call) {
+    ObjectLockGuard guard(m_calls_lock);
     m_spare_calls.push_front(*call);
 }
 
+EndpointCall* Process::outgoing_of(const Thread& thread) {
+    ObjectLockGuard guard(m_calls_lock);
+    return m_outgoing.find_if([&](const EndpointCall& c) { return c.reply.thread() == &thread; });
+}
+
 void Process::free_spare_calls() {
+    ObjectLockGuard guard(m_calls_lock);
     while (EndpointCall* call = m_spare_calls.pop_front())
         heap_destroy(call);
 }
@@ -428,8 +464,7 @@ void Process::end_thread(Thread& thread, int64_t code) {
     // holds orphaned).
     TimedAnswer::cancel_all_of(thread);
     park_cancel(thread);
-    while (EndpointCall* call = m_outgoing.find_if(
-               [&](const EndpointCall& c) { return c.reply.thread() == &thread; }))
+    while (EndpointCall* call = outgoing_of(thread))
         call->endpoint->cancel(call);
     m_threads.remove(thread);
     thread.ring().page = nullptr;
@@ -454,7 +489,7 @@ void Process::finish(ExitStatus status) {
     status.cpu_time_ns = m_ended_threads_ns;
     m_exit_status = status;
     m_ending = true;
-    VERIFY(m_outgoing.empty() && m_queued_bytes == 0);
+    VERIFY(outstanding_calls() == 0 && queued_bytes() == 0);
     free_spare_calls();
     release_address_space(UserAddressSpace::Teardown::Preemptible);
     if (Thread* waiter = m_waiter)

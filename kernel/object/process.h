@@ -145,7 +145,7 @@ public:
     const ExitStatus& exit_status() const CAPOS_REQUIRES(g_kernel_lock) { return m_exit_status; }
     // False once the teardown of the address space has begun.
     bool address_space_live() const { return m_address_space_live; }
-    bool has_exited() const CAPOS_REQUIRES(g_kernel_lock) {
+    bool has_exited() const CAPOS_REQUIRES_SHARED(g_kernel_lock) {
         return m_exit_status.kind != ExitStatus::Kind::Running;
     }
     // Asks the process to end (ProcessHandle.kill): its threads end it the
@@ -155,7 +155,9 @@ public:
     void request_kill() CAPOS_REQUIRES(g_kernel_lock);
     // Whether its threads are to end: it was killed, or one of them exited or
     // faulted and the others have not all ended yet.
-    bool ending() const CAPOS_REQUIRES(g_kernel_lock) { return m_ending || m_kill_requested; }
+    bool ending() const CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+        return m_ending || m_kill_requested;
+    }
     // Ends the current thread if its process is ending (no return then).
     static void end_current_if_killed() CAPOS_REQUIRES(g_kernel_lock);
     // Every process from its creation until it is destroyed, in id order
@@ -183,24 +185,28 @@ public:
     // The resource ledger for calls this process has made through endpoints:
     // how many are outstanding and how many bytes of params the kernel holds
     // for it. Bounded; cleared when the process ends (its calls are cancelled).
-    bool can_add_outgoing(uint64_t queued_bytes) const CAPOS_REQUIRES(g_kernel_lock) {
-        return m_outgoing.size() < m_limits.outstanding_calls &&
-               queued_bytes <= m_limits.queued_bytes - m_queued_bytes;
-    }
-    void add_outgoing(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
-    void remove_outgoing(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
-    void charge_queued(uint64_t bytes) CAPOS_REQUIRES(g_kernel_lock) { m_queued_bytes += bytes; }
-    void uncharge_queued(uint64_t bytes) CAPOS_REQUIRES(g_kernel_lock) { m_queued_bytes -= bytes; }
-    uint32_t outstanding_calls() const CAPOS_REQUIRES(g_kernel_lock) {
-        return uint32_t(m_outgoing.size());
-    }
+    // Under its own lock (the shared part of cap_enter makes and answers
+    // calls), which each of these takes. (Two of its threads calling at once
+    // on two CPUs may both pass the check before either adds: the bound on
+    // outstanding calls then holds to within one call per thread.)
+    bool can_add_outgoing(uint64_t queued_bytes) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void add_outgoing(EndpointCall* call) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void remove_outgoing(EndpointCall* call) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void charge_queued(uint64_t bytes) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void uncharge_queued(uint64_t bytes) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    uint32_t outstanding_calls() CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Records of this process's finished calls, kept for its next ones (a
     // round trip then allocates nothing); freed when the process ends.
-    EndpointCall* take_spare_call() CAPOS_REQUIRES(g_kernel_lock);
-    void keep_spare_call(EndpointCall* call) CAPOS_REQUIRES(g_kernel_lock);
+    EndpointCall* take_spare_call() CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void keep_spare_call(EndpointCall* call) CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
-    uint64_t queued_bytes() const CAPOS_REQUIRES(g_kernel_lock) { return m_queued_bytes; }
+    uint64_t queued_bytes() CAPOS_REQUIRES_SHARED(g_kernel_lock);
     ProcessCapTable& capabilities() CAPOS_REQUIRES(g_kernel_lock) { return m_capabilities; }
+    // The same for lookups only (lookup, find): the table changes only under
+    // the kernel lock held exclusively, so shared holders look up too.
+    ProcessCapTable& capabilities_to_look_up() CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+        return m_capabilities;
+    }
 
     // Ends the calling thread's process (the current one) with `status` and
     // never returns: the other threads end as soon as they can, the last
@@ -266,11 +272,14 @@ private:
     PendingReply m_exit_watchers[max_exit_watchers] CAPOS_GUARDED_BY(g_kernel_lock);
     size_t m_exit_watcher_count CAPOS_GUARDED_BY(g_kernel_lock) = 0;
     // Calls made through endpoints, not yet answered, newest first.
-    IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing CAPOS_GUARDED_BY(g_kernel_lock);
+    ObjectLock m_calls_lock;
+    IntrusiveList<EndpointCall, OutgoingCallLink> m_outgoing CAPOS_GUARDED_BY(m_calls_lock);
     // Never outgoing at once.
-    IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls CAPOS_GUARDED_BY(g_kernel_lock);
+    IntrusiveList<EndpointCall, OutgoingCallLink> m_spare_calls CAPOS_GUARDED_BY(m_calls_lock);
     void free_spare_calls() CAPOS_REQUIRES(g_kernel_lock);
-    uint64_t m_queued_bytes CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    uint64_t m_queued_bytes CAPOS_GUARDED_BY(m_calls_lock) = 0;
+    // Its oldest outgoing call made by `thread`, if any.
+    EndpointCall* outgoing_of(const Thread& thread) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     static constinit IntrusiveList<Process, AllProcessesLink> s_all CAPOS_GUARDED_BY(g_kernel_lock);
     // wait_until_none_left's.
     static inline Thread* s_none_left_waiter CAPOS_GUARDED_BY(g_kernel_lock) = nullptr;

@@ -44,7 +44,7 @@ public:
 
     Process* process() const { return m_process; }
     // A user thread's ring (its page is mapped by Process::add_thread).
-    UserRing& ring() CAPOS_REQUIRES(g_kernel_lock) { return m_ring; }
+    UserRing& ring() CAPOS_REQUIRES_SHARED(g_kernel_lock) { return m_ring; }
     // Its place among its process's threads (0: the main thread), which
     // fixes where its ring is (abi::thread_ring_address).
     uint32_t slot() const { return m_slot; }
@@ -89,7 +89,7 @@ private:
 
     Process* m_process;  // holds a reference (user threads)
     KernelStack m_stack; // holds the thread (at its top)
-    UserRing m_ring CAPOS_GUARDED_BY(g_kernel_lock);
+    UserRing m_ring;     // its fields say what guards them
     uint64_t m_stack_top = 0;
     void* m_user_state = nullptr; // in the stack's top page, below the thread
     void (*m_entry)(void*) = nullptr;
@@ -101,8 +101,9 @@ private:
     // Scheduler bookkeeping (guarded by the kernel lock).
     uint64_t m_deadline_us = UINT64_MAX;
     bool m_woken = false;
-    uint32_t m_cpu = 0;    // the CPU it runs on, last ran on or is queued on
-    bool m_pinned = false; // gave up the CPU mid-call: resumes on m_cpu only
+    uint32_t m_cpu = 0;         // the CPU it runs on, last ran on or is queued on
+    bool m_left_shared = false; // it held the kernel lock shared when it last left a CPU
+    bool m_pinned = false;      // gave up the CPU mid-call: resumes on m_cpu only
     // Fair queueing (lib/sched/fair.h), in cycles: virtual time on its CPU,
     // the lag it took when it left one, its weight's factor, and the CPU
     // time it used.

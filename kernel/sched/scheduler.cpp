@@ -221,13 +221,45 @@ void Scheduler::make_ready(RefPtr<Thread> thread) {
 void Scheduler::switch_to_next() {
     uint32_t cpu = arch::current_cpu_index();
     CpuSchedule& self = here();
-    Thread* previous = self.running;
     charge(self, arch::read_cycle_counter());
     Thread* next = self.ready.pop_front();
     if (!next)
         next = steal(cpu);
     if (!next)
         next = self.idle;
+    switch_to(self, next);
+}
+
+bool Scheduler::wake_first_here(Thread* thread) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    uint32_t cpu = arch::current_cpu_index();
+    if (thread->m_cpu != cpu || thread->m_state != Thread::State::Blocked ||
+        thread->m_deadline_us != no_deadline)
+        return false;
+    // wake_first's work (not on the sleeper list: no deadline).
+    CpuSchedule& self = here_unlocked();
+    thread->m_woken = true;
+    thread->m_vtime = sched::place(thread->m_lag, self.floor);
+    thread->m_state = Thread::State::Ready;
+    self.ready.push_front(*thread);
+    self.handed_to = thread;
+    return true;
+}
+
+void Scheduler::block_here() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    CpuSchedule& self = here_unlocked();
+    Thread* running = self.running;
+    VERIFY(running != self.idle && g_kernel_lock.shared_here());
+    running->m_state = Thread::State::Blocked;
+    running->m_woken = false;
+    running->m_deadline_us = no_deadline;
+    charge(self, arch::read_cycle_counter());
+    Thread* next = self.ready.pop_front();
+    switch_to(self, next ? next : self.idle);
+}
+
+void Scheduler::switch_to(CpuSchedule& self, Thread* next) {
+    uint32_t cpu = arch::current_cpu_index();
+    Thread* previous = self.running;
     if (next == previous) {
         previous->m_state = Thread::State::Running;
         return;
@@ -266,6 +298,8 @@ void Scheduler::switch_to_next() {
         self.fs_base = next->m_fs_base;
     }
     activate_address_space_of(next);
+    if (previous)
+        previous->m_left_shared = g_kernel_lock.shared_here();
     arch::context_switch(previous ? previous->m_context : self.boot_context, next->m_context);
     // Running again as `previous` (new threads get here through
     // Thread::start), maybe on another CPU.
@@ -274,8 +308,10 @@ void Scheduler::switch_to_next() {
 }
 
 void Scheduler::finish_switch() {
-    g_kernel_lock.assert_held();
-    CpuSchedule& self = here();
+    CpuSchedule& self = here_unlocked();
+    // The lock in the mode this thread held it when it left (a new thread:
+    // exclusively).
+    g_kernel_lock.convert_here(self.running->m_left_shared);
     if (Thread* dead = self.dead) {
         self.dead = nullptr;
         dead->release_reference();

@@ -88,10 +88,15 @@ public:
     [[noreturn]] static void run();
     static bool started() { return __atomic_load_n(&s_started, __ATOMIC_ACQUIRE); }
 
+    // The thread running on this CPU: only this CPU's switches change it, so
+    // shared holders of the kernel lock read it too.
     static Thread* current() {
-        g_kernel_lock.assert_held();
-        return here().running;
+        g_kernel_lock.assert_shared();
+        return here_unlocked().running;
     }
+    // The same with no lock held (the system-call entry's look at its own
+    // thread before it takes the lock).
+    static Thread* running() { return here_unlocked().running; }
     // Switches to a thread other than the idle one on `cpu` since boot.
     static uint64_t threads_run(uint32_t cpu);
     // The thread `cpu` runs now (its idle thread when idle; null before it
@@ -109,6 +114,17 @@ public:
     // The same, and it runs next on this CPU: the direct handoff of an IPC
     // call or reply.
     static void wake_first(Thread* thread);
+    // The same under the kernel lock held shared (the shared part of
+    // cap_enter), when `thread` is blocked without a deadline and last ran
+    // on this CPU: then no other CPU touches it or this CPU's queue until
+    // this one gives the lock up. False, and nothing done, otherwise (the
+    // caller leaves the wake to the exclusive part).
+    static bool wake_first_here(Thread* thread) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Blocks the current thread under the kernel lock held shared, with no
+    // deadline, until a wake: this CPU runs its first ready thread, or its
+    // idle thread (taking nothing from other CPUs). The thread comes back
+    // holding the lock shared again.
+    static void block_here() CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // A thread running on another CPU enters the kernel at once (an
     // interprocessor interrupt), where its return to user mode looks at
     // what was asked of it (a kill); no effect on other threads.
@@ -161,9 +177,10 @@ public:
         s_cpus[cpu]->call_scratch.parts[0] = first;
         s_cpus[cpu]->call_scratch.parts[1] = second;
     }
+    // (Each CPU's own, set before any thread runs: shared holders use them.)
     static void* call_scratch_buffer(int part) {
-        g_kernel_lock.assert_held();
-        return here().call_scratch.parts[part];
+        g_kernel_lock.assert_shared();
+        return here_unlocked().call_scratch.parts[part];
     }
     static void set_call_scratch_use(size_t first_bytes, size_t second_bytes) {
         g_kernel_lock.assert_held();
@@ -176,7 +193,7 @@ public:
     // exited before the switch (nothing runs on its stack any more) and loads
     // a user thread's registers. Inline in the switch: its common case is a
     // few compares.
-    [[gnu::always_inline]] static void finish_switch();
+    [[gnu::always_inline]] static void finish_switch() CAPOS_NO_THREAD_SAFETY_ANALYSIS;
     // A thread going away: no CPU may take its memory for its registers.
     static void forget_user_state(const Thread* thread);
     // The running thread's first x87/SSE/AVX instruction (the trap): from now
@@ -193,6 +210,8 @@ private:
     static CpuSchedule& here() CAPOS_REQUIRES(g_kernel_lock) {
         return *static_cast<CpuSchedule*>(arch::cpu_local());
     }
+    // This CPU's state, for the fields only this CPU changes (current()).
+    static CpuSchedule& here_unlocked() { return *static_cast<CpuSchedule*>(arch::cpu_local()); }
     static inline bool s_started = false;
 
     static void preemption_point_due() CAPOS_REQUIRES(g_kernel_lock);
@@ -220,6 +239,10 @@ private:
     static void wake_an_idle_cpu() CAPOS_REQUIRES(g_kernel_lock);
     static void unblock(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static void switch_to_next() CAPOS_REQUIRES(g_kernel_lock);
+    // Switches this CPU from its running thread to `next`, under the kernel
+    // lock held either way: it touches only this CPU's state and the two
+    // threads' (in shared mode no other CPU touches them).
+    static void switch_to(CpuSchedule& self, Thread* next) CAPOS_NO_THREAD_SAFETY_ANALYSIS;
     [[gnu::noinline]] static void switch_user_state(CpuSchedule& self, Thread* running)
         CAPOS_REQUIRES(g_kernel_lock);
     static void load_user_state(CpuSchedule& self, Thread* thread) CAPOS_REQUIRES(g_kernel_lock);

@@ -465,6 +465,81 @@ void test_lock_waits(TestContext& t) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
              KernelLock::contended(1) - waits);
 }
 
+// What another CPU does for test_lock_shared: takes the kernel lock shared
+// or exclusively, says it had it, and gives it back.
+struct RemoteLock {
+    bool shared = false;
+    bool had = false;
+};
+
+void remote_lock(void* argument) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    auto* remote = static_cast<RemoteLock*>(argument);
+    if (remote->shared)
+        g_kernel_lock.enter_shared();
+    else
+        g_kernel_lock.enter();
+    __atomic_store_n(&remote->had, true, __ATOMIC_RELEASE);
+    if (remote->shared)
+        g_kernel_lock.leave_shared();
+    else
+        g_kernel_lock.leave();
+}
+
+bool had(const RemoteLock& remote) {
+    return __atomic_load_n(&remote.had, __ATOMIC_ACQUIRE);
+}
+
+// Sends `cpu` a test interrupt that runs remote_lock(remote), without
+// waiting for it; then waits up to a second until `cpu` counts a wait.
+bool start_remote_lock(CpuRecord& cpu, RemoteLock& remote, uint64_t waits_before) {
+    cpu.test_argument = &remote;
+    __atomic_store_n(&cpu.test_call, remote_lock, __ATOMIC_RELEASE);
+    return arch::send_ipi(cpu.interrupt_id, arch::ipi_vector_test) &&
+           wait_up_to_a_second([&] { return KernelLock::contended(cpu.index) > waits_before; });
+}
+
+// The kernel lock held shared: CPU 1 takes it shared beside this CPU; taking
+// it exclusively, CPU 1 waits until this CPU leaves, and a CPU 2 asking for
+// it shared meanwhile waits behind that claim; a context switch's conversion
+// between the modes.
+void test_lock_shared(TestContext& t) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    g_kernel_lock.convert_here(true);
+    CHECK(g_kernel_lock.shared_here() && !g_kernel_lock.held_here());
+    g_kernel_lock.convert_here(false);
+    CHECK(g_kernel_lock.held_here() && !g_kernel_lock.shared_here());
+    if (cpu_count() < 2 || !cpu_record(1).online) {
+        log_info("selftest:   one CPU: nobody to share the kernel lock with");
+        return;
+    }
+    CpuRecord& one = cpu_record(1);
+    g_kernel_lock.convert_here(true);
+    RemoteLock beside{.shared = true};
+    CHECK(run_on_cpu(one, remote_lock, &beside));
+    CHECK(had(beside));
+
+    RemoteLock exclusive{.shared = false};
+    uint64_t before_one = test_interrupts_of(one);
+    CHECK(start_remote_lock(one, exclusive, KernelLock::contended(1)));
+    CHECK(!had(exclusive));
+    bool three = cpu_count() >= 3 && cpu_record(2).online;
+    RemoteLock behind{.shared = true};
+    uint64_t before_two = three ? test_interrupts_of(cpu_record(2)) : 0;
+    if (three) {
+        CHECK(start_remote_lock(cpu_record(2), behind, KernelLock::contended(2)));
+        CHECK(!had(behind));
+    }
+    CHECK(!had(exclusive));
+    g_kernel_lock.leave_shared();
+    bool ended = wait_up_to_a_second([&] { return test_interrupts_of(one) != before_one; }) &&
+                 (!three || wait_up_to_a_second(
+                                [&] { return test_interrupts_of(cpu_record(2)) != before_two; }));
+    g_kernel_lock.enter();
+    CHECK(ended && had(exclusive));
+    CHECK(!three || had(behind));
+    log_info("selftest:   the kernel lock shared by 2 CPUs; exclusively, waited for{}",
+             three ? ", and held up a third" : "");
+}
+
 const pci::Function* find_function(uint16_t vendor, uint16_t device) {
     for (const pci::Function& function : pci_inventory().functions) {
         if (function.header.vendor == vendor && function.header.device == device)
@@ -616,6 +691,7 @@ constexpr SelfTest self_tests[] = {
     {"interrupts", test_interrupts},
     {"tlb_shootdown", test_tlb_shootdown},
     {"lock_waits", test_lock_waits},
+    {"lock_shared", test_lock_shared},
     {"device_interrupts", test_device_interrupts},
     {"boot_archive", test_boot_archive},
 };

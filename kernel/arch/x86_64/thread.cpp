@@ -31,8 +31,20 @@ constexpr uint64_t rflags_reserved = 1 << 1;
 
 extern "C" void syscall_dispatch(TrapFrame* frame) {
     interrupts_off::begin();
-    g_kernel_lock.enter();
     arch::SyscallArguments call{frame->rax, {frame->rdi, frame->rsi}, frame->rip};
+    // The shared part first (several CPUs at once); the rest, if any, under
+    // the lock held exclusively (kernel/lib/kernel_lock.h).
+    if (arch::syscall_may_share(call)) {
+        g_kernel_lock.enter_shared();
+        std::optional<int64_t> done = arch::handle_syscall_shared(call);
+        g_kernel_lock.leave_shared();
+        if (done) {
+            frame->rax = uint64_t(*done);
+            interrupts_off::end(); // sysret turns them on
+            return;
+        }
+    }
+    g_kernel_lock.enter();
     frame->rax = uint64_t(arch::handle_syscall(call));
     g_kernel_lock.leave();
     interrupts_off::end(); // sysret turns them on
