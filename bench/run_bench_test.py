@@ -120,6 +120,15 @@ class Scaling(unittest.TestCase):
         self.assertIsNone(run_bench.pairs_rate(bad))
         self.assertIsNone(run_bench.pairs_rate(recorded(["bench: nothing"])))
 
+    def test_the_median_boot_counts_and_failed_boots_do_not(self):
+        def boot(rate):
+            return recorded([f"pairs: 2 pairs, 40000 round trips in 1000000 us, {rate} per second"])
+        failed = recorded(["bench: nothing"])
+        boots = [boot(50000), failed, boot(30000), boot(40000)]
+        self.assertEqual(run_bench.pairs_rate(run_bench.median_boot(boots)), (2, 40000))
+        self.assertEqual(run_bench.pairs_rate(run_bench.median_boot([boot(7), boot(9)])), (2, 7))
+        self.assertIsNone(run_bench.median_boot([failed]))
+
     def test_the_lock_wait_line_gives_its_share(self):
         boot = recorded(["pairs: 2 pairs, 40000 round trips in 1000000 us, 40000 per second",
                          "pairs: kernel lock waits took 30.1% of the CPUs' time since boot"])

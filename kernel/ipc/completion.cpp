@@ -33,14 +33,18 @@ void wake_now(Thread& thread, Wake wake) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
 
 } // namespace
 
-void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake) {
+void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake, bool owed) {
     UserRing& ring = thread.ring();
     abi::RingPage* page = ring.page;
-    if (!page)
-        return; // ended: its ring is gone
     bool waiting;
     {
         ObjectLockGuard guard(ring.lock);
+        if (owed) {
+            VERIFY(ring.completions_owed > 0);
+            --ring.completions_owed;
+        }
+        if (!page)
+            return; // ended: its ring is gone
         waiting = ring.waiting;
         RingState& state = ring.state;
         uint32_t user_head = __atomic_load_n(&page->header.cq_head, __ATOMIC_ACQUIRE);
@@ -95,13 +99,21 @@ void run_deferred_wakes() {
 std::optional<PendingReply> PendingReply::owe(Thread& caller, uint64_t user_data,
                                               ring::UserRange result, bool inline_result) {
     {
-        // (Only the caller's own thread adds to its count: no other can make
-        // the check below stale.)
         ObjectLockGuard guard(caller.ring().lock);
         if (!ring::may_owe(caller.ring().completions_owed))
             return std::nullopt;
+        ++caller.ring().completions_owed;
     }
     return PendingReply(caller, user_data, result, inline_result);
+}
+
+PendingReply PendingReply::owe_unbounded(Thread& caller, uint64_t user_data,
+                                         ring::UserRange result) {
+    {
+        ObjectLockGuard guard(caller.ring().lock);
+        ++caller.ring().completions_owed;
+    }
+    return PendingReply(caller, user_data, result, false);
 }
 
 bool PendingReply::may_keep() const {
@@ -118,14 +130,6 @@ Process* PendingReply::caller() const {
 
 bool PendingReply::caller_gone() const {
     return m_caller->ring().page == nullptr || m_caller->process()->has_exited();
-}
-
-PendingReply::PendingReply(Thread& caller, uint64_t user_data, ring::UserRange result,
-                           bool inline_result)
-    : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result),
-      m_inline_result(inline_result) {
-    ObjectLockGuard guard(caller.ring().lock);
-    ++caller.ring().completions_owed;
 }
 
 bool PendingReply::complete_inline(abi::Cqe& cqe, std::span<const capnp::Word> message, Wake wake) {
@@ -155,13 +159,7 @@ void PendingReply::complete(abi::Cqe cqe, Wake wake) {
     cqe.user_data = m_user_data;
     // Settled first: the completion now occupies the queue slot it reserved.
     RefPtr<Thread> caller = RefPtr<Thread>::adopt(std::exchange(m_caller, nullptr));
-    {
-        UserRing& ring = caller->ring();
-        ObjectLockGuard guard(ring.lock);
-        VERIFY(ring.completions_owed > 0);
-        --ring.completions_owed;
-    }
-    post_completion(*caller, cqe, wake);
+    post_completion(*caller, cqe, wake, true);
 }
 
 std::optional<abi::TransportError> PendingReply::open(UserDestination& out, uint64_t bytes) const {

@@ -49,8 +49,10 @@ enum class Wake : uint8_t { Queued, First };
 // cq_overflow and lost, which only the process itself caused.
 // Under the kernel lock held shared (the thread is woken once this CPU holds
 // it exclusively: run_deferred_wakes) or exclusively.
-void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake = Wake::Queued)
-    CAPOS_REQUIRES_SHARED(g_kernel_lock);
+// `owed`: the completion settles one of the answers the thread is owed (in
+// the same section of its ring).
+void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake = Wake::Queued,
+                     bool owed = false) CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
 // The wakes post_completion decided under the kernel lock held shared on
 // this CPU, done now (each thread woken if it still waits in cap_enter).
@@ -76,9 +78,7 @@ public:
     // (a Recv that finds a call waiting): the caller checks may_keep()
     // before keeping it for later.
     static PendingReply owe_unbounded(Thread& caller, uint64_t user_data, ring::UserRange result)
-        CAPOS_REQUIRES_SHARED(g_kernel_lock) {
-        return PendingReply(caller, user_data, result, false);
-    }
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Whether this answer may be kept for later within the bound.
     bool may_keep() const CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Moves and drops cost a few instructions when empty (inline: they are on
@@ -154,8 +154,10 @@ public:
     }
 
 private:
+    // (The caller's owed count already counts it.)
     PendingReply(Thread& caller, uint64_t user_data, ring::UserRange result, bool inline_result)
-        CAPOS_REQUIRES_SHARED(g_kernel_lock);
+        : m_caller(retain(&caller).leak()), m_user_data(user_data), m_result(result),
+          m_inline_result(inline_result) {}
     // Completes with `message` in the completion itself (CallStatus::OkInline)
     // when the caller asked for that and it is results that fit; false, and
     // nothing done, otherwise.

@@ -28,20 +28,15 @@ public:
             while (__atomic_load_n(&m_taken, __ATOMIC_RELAXED))
                 __builtin_ia32_pause();
         }
-        m_spun = true;
     }
+    // (The CPU's mode is the one lock() saw: a section never spans a switch.)
     void unlock() CAPOS_RELEASE() {
-        // Set only by a shared holder that took it (no exclusive holder runs
-        // while one holds it).
-        if (m_spun) {
-            m_spun = false;
+        if (g_kernel_lock.shared_here())
             __atomic_store_n(&m_taken, false, __ATOMIC_RELEASE);
-        }
     }
 
 private:
     bool m_taken = false;
-    bool m_spun = false; // the holder took m_taken
 };
 
 class CAPOS_SCOPED_CAPABILITY ObjectLockGuard {
