@@ -12,6 +12,7 @@
 #pragma once
 
 #include "kernel/lib/kernel_lock.h"
+#include "kernel/lib/lock_guard.h"
 #include "lib/base/thread_safety.h"
 
 namespace capos::kernel {
@@ -39,15 +40,6 @@ private:
     bool m_taken = false;
 };
 
-class CAPOS_SCOPED_CAPABILITY ObjectLockGuard {
-public:
-    explicit ObjectLockGuard(ObjectLock& lock) CAPOS_ACQUIRE(lock) : m_lock(lock) { m_lock.lock(); }
-    ~ObjectLockGuard() CAPOS_RELEASE() { m_lock.unlock(); }
-    ObjectLockGuard(const ObjectLockGuard&) = delete;
-    ObjectLockGuard& operator=(const ObjectLockGuard&) = delete;
-
-private:
-    ObjectLock& m_lock;
-};
+using ObjectLockGuard = LockGuard<ObjectLock>;
 
 } // namespace capos::kernel

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/arch/arch.h"
+#include "kernel/lib/lock_guard.h"
 #include "lib/base/thread_safety.h"
 
 namespace capos::kernel {
@@ -26,15 +27,6 @@ private:
     uint64_t m_saved_interrupt_state = 0;
 };
 
-class CAPOS_SCOPED_CAPABILITY SpinLockGuard {
-public:
-    explicit SpinLockGuard(SpinLock& lock) CAPOS_ACQUIRE(lock) : m_lock(lock) { m_lock.lock(); }
-    ~SpinLockGuard() CAPOS_RELEASE() { m_lock.unlock(); }
-    SpinLockGuard(const SpinLockGuard&) = delete;
-    SpinLockGuard& operator=(const SpinLockGuard&) = delete;
-
-private:
-    SpinLock& m_lock;
-};
+using SpinLockGuard = LockGuard<SpinLock>;
 
 } // namespace capos::kernel
