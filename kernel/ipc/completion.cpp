@@ -107,21 +107,14 @@ std::optional<PendingReply> PendingReply::owe(Thread& caller, uint64_t user_data
     return PendingReply(caller, user_data, result, inline_result);
 }
 
-PendingReply PendingReply::owe_unbounded(Thread& caller, uint64_t user_data,
-                                         ring::UserRange result) {
+PendingReply PendingReply::owe_unbounded(Thread& caller, uint64_t user_data, ring::UserRange result,
+                                         bool& keepable) {
     {
         ObjectLockGuard guard(caller.ring().lock);
+        keepable = ring::may_owe(caller.ring().completions_owed);
         ++caller.ring().completions_owed;
     }
     return PendingReply(caller, user_data, result, false);
-}
-
-bool PendingReply::may_keep() const {
-    if (!m_caller)
-        return false;
-    // Owed already counts this one.
-    ObjectLockGuard guard(m_caller->ring().lock);
-    return ring::may_owe(m_caller->ring().completions_owed - 1);
 }
 
 Process* PendingReply::caller() const {

@@ -75,12 +75,10 @@ public:
                                            ring::UserRange result, bool inline_result = false)
         CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // The same without the bound, for an answer that may be posted at once
-    // (a Recv that finds a call waiting): the caller checks may_keep()
-    // before keeping it for later.
-    static PendingReply owe_unbounded(Thread& caller, uint64_t user_data, ring::UserRange result)
-        CAPOS_REQUIRES_SHARED(g_kernel_lock);
-    // Whether this answer may be kept for later within the bound.
-    bool may_keep() const CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // (a Recv that finds a call waiting); `keepable` tells whether it was
+    // within the bound, which an answer kept for later must be.
+    static PendingReply owe_unbounded(Thread& caller, uint64_t user_data, ring::UserRange result,
+                                      bool& keepable) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Moves and drops cost a few instructions when empty (inline: they are on
     // every endpoint call's path).
     PendingReply(PendingReply&& other) noexcept

@@ -90,8 +90,7 @@ void Endpoint::remove_client() {
 
 void Endpoint::release_charges(EndpointCall& call, Process* caller) {
     if (caller) {
-        caller->uncharge_queued(uint64_t(call.params_words) * 8);
-        caller->remove_outgoing(&call);
+        caller->remove_outgoing(&call, uint64_t(call.params_words) * 8);
     }
     call.charged = false;
 }
@@ -188,7 +187,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
 
     if (direct) {
         PendingReply receiver = std::move(*m_receiver);
-        caller.add_outgoing(call);
+        caller.add_outgoing(call, 0);
         call->charged = true;
         ipc::Delivery delivery = deliver(*call, params, receiver);
         auto after = m_state.delivered_direct(*call, delivery);
@@ -265,8 +264,7 @@ EndpointCall* Endpoint::take_call(Process& caller) {
     }
     call->params_words = uint32_t(params.size());
     __builtin_memcpy(call->params, params.data(), params.size() * sizeof(capnp::Word));
-    caller.add_outgoing(call);
-    caller.charge_queued(uint64_t(call->params_words) * 8);
+    caller.add_outgoing(call, uint64_t(call->params_words) * 8);
     call->charged = true;
     m_state.enqueue(*call);
     return std::nullopt;
@@ -286,11 +284,12 @@ std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe, bool* exc
     if (begun.is_error())
         return error_cqe(sqe.user_data, begun.error());
     // Answered at once when a call waits; kept (within the bound) otherwise.
+    bool keepable = false;
     PendingReply receiver =
-        PendingReply::owe_unbounded(*Scheduler::current(), sqe.user_data, sqe.result);
+        PendingReply::owe_unbounded(*Scheduler::current(), sqe.user_data, sqe.result, keepable);
     if (m_state.oldest_queued() && deliver_queued(receiver))
         return std::nullopt;
-    auto waiting = m_state.wait_for_call(receiver.may_keep());
+    auto waiting = m_state.wait_for_call(keepable);
     if (waiting.is_error()) {
         receiver.reset(); // answered at once below
         return error_cqe(sqe.user_data, waiting.error());

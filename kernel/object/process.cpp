@@ -364,19 +364,16 @@ bool Process::can_add_outgoing(uint64_t queued_bytes) {
            queued_bytes <= m_limits.queued_bytes - m_queued_bytes;
 }
 
-void Process::add_outgoing(EndpointCall* call) {
+void Process::add_outgoing(EndpointCall* call, uint64_t queued_bytes) {
     ObjectLockGuard guard(m_calls_lock);
     m_outgoing.push_front(*call);
+    m_queued_bytes += queued_bytes;
 }
 
-void Process::remove_outgoing(EndpointCall* call) {
+void Process::remove_outgoing(EndpointCall* call, uint64_t queued_bytes) {
     ObjectLockGuard guard(m_calls_lock);
     m_outgoing.remove(*call);
-}
-
-void Process::charge_queued(uint64_t bytes) {
-    ObjectLockGuard guard(m_calls_lock);
-    m_queued_bytes += bytes;
+    m_queued_bytes -= queued_bytes;
 }
 
 void Process::uncharge_queued(uint64_t bytes) {

@@ -190,9 +190,12 @@ public:
     // on two CPUs may both pass the check before either adds: the bound on
     // outstanding calls then holds to within one call per thread.)
     bool can_add_outgoing(uint64_t queued_bytes) CAPOS_REQUIRES_SHARED(g_kernel_lock);
-    void add_outgoing(EndpointCall* call) CAPOS_REQUIRES_SHARED(g_kernel_lock);
-    void remove_outgoing(EndpointCall* call) CAPOS_REQUIRES_SHARED(g_kernel_lock);
-    void charge_queued(uint64_t bytes) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // A call made, with `queued_bytes` of params the kernel holds for it;
+    // one ended, with what it still held; the params of one delivered.
+    void add_outgoing(EndpointCall* call, uint64_t queued_bytes)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void remove_outgoing(EndpointCall* call, uint64_t queued_bytes)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     void uncharge_queued(uint64_t bytes) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     uint32_t outstanding_calls() CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Records of this process's finished calls, kept for its next ones (a
