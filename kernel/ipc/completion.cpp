@@ -14,6 +14,8 @@ namespace {
 // reference to its thread (the shared part of cap_enter takes a bounded
 // number of submissions, each deciding at most one wake).
 constexpr uint32_t max_deferred_wakes = 64;
+static_assert(max_deferred_wakes >= abi::ring_max_batch,
+              "a shared part takes at most a batch, each submission deciding at most one wake");
 struct DeferredWake {
     Thread* thread;
     Wake wake;

@@ -334,19 +334,35 @@ small_call(Process& process, KernelService& service, const abi::Sqe& raw) {
     return call_kernel_service(process, service, service_call, message, words.size());
 }
 
+// A message sent through an endpoint (a CALL's params, a RETURN's answer):
+// in the scratch buffer, validated, with the capabilities it sends.
+struct EndpointMessage {
+    std::span<capnp::Word> words;
+    Transfer transfer;
+};
+Result<EndpointMessage, TransportError> take_endpoint_message(Process& process,
+                                                              const ring::DecodedSqe& sqe)
+    CAPOS_REQUIRES_SHARED(g_kernel_lock) {
+    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
+    auto message = inline_params ? take_inline_message(sqe) : copy_in_message(sqe.params);
+    if (message.is_error())
+        return Err{message.error()};
+    auto transfer = prepare_transfer(process, sqe, message.value());
+    if (transfer.is_error())
+        return Err{transfer.error()};
+    stage_clock::enter(stage_clock::Stage::Endpoint);
+    return EndpointMessage{message.value().words, transfer.release_value()};
+}
+
 // A CALL of an endpoint (under the kernel lock held shared at least).
 std::optional<abi::Cqe> call_endpoint(Process& process, EndpointClient& client,
                                       const ring::DecodedSqe& sqe)
     CAPOS_REQUIRES_SHARED(g_kernel_lock) {
-    bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
-    auto params = inline_params ? take_inline_message(sqe) : copy_in_message(sqe.params);
-    if (params.is_error())
-        return error_cqe(sqe.user_data, params.error());
-    auto transfer = prepare_transfer(process, sqe, params.value());
-    if (transfer.is_error())
-        return error_cqe(sqe.user_data, transfer.error());
-    stage_clock::enter(stage_clock::Stage::Endpoint);
-    return client.endpoint().call(process, sqe, params.value().words, transfer.release_value());
+    auto message = take_endpoint_message(process, sqe);
+    if (message.is_error())
+        return error_cqe(sqe.user_data, message.error());
+    return client.endpoint().call(process, sqe, message.value().words,
+                                  std::move(message.value().transfer));
 }
 
 [[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe)
@@ -379,14 +395,12 @@ endpoint_operation(Process& process, const ring::DecodedSqe& sqe, bool* exclusiv
         stage_clock::enter(stage_clock::Stage::Endpoint);
         return owner->endpoint().receive(sqe, exclusive_needed);
     }
-    auto message = copy_in_message(sqe.params);
+    // (A RETURN's answer is never inline: decode_sqe refuses the flag.)
+    auto message = take_endpoint_message(process, sqe);
     if (message.is_error())
         return error_cqe(sqe.user_data, message.error());
-    auto transfer = prepare_transfer(process, sqe, message.value());
-    if (transfer.is_error())
-        return error_cqe(sqe.user_data, transfer.error());
-    stage_clock::enter(stage_clock::Stage::Endpoint);
-    return owner->endpoint().return_call(sqe, message.value().words, transfer.release_value());
+    return owner->endpoint().return_call(sqe, message.value().words,
+                                         std::move(message.value().transfer));
 }
 
 // PARK and UNPARK: only on a ParkSpace (kernel/ipc/park.h).

@@ -9,6 +9,7 @@
 //   with its last thread's code.
 // - threads_child exit-busy: exit while three threads spin and one is
 //   parked ends them all with the code.
+// - echo-server, killed while it waits in RECV, ends as killed.
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
@@ -91,5 +92,22 @@ int main() {
         !exits_with("exit-busy", "a child that exits beside busy threads started",
                     "exit ends every thread, spinning or parked, with the code (5)", 5))
         return suite.finish();
+
+    // A server waiting in its RECV is killed: it leaves the wait (on one
+    // CPU the wait under the kernel lock held shared, entered as its answer
+    // hands this process the CPU) and ends as killed.
+    const GrantSpec server_grants[] = {test::endpoint_grant("echo")};
+    auto server = test::spawn(spawner, "echo-server", "echo-server", server_grants);
+    if (!suite.check("an Echo server started",
+                     server.is_ok() && server.value().endpoint_count == 1))
+        return suite.finish();
+    schema::Echo::Client<rt::RingTransport> echo(rt::transport(), server.value().endpoints[0]);
+    bool answered = echo.echo("wait").is_ok();
+    bool killed = test::kill(server.value().handle.raw);
+    auto ended = test::wait(server.value().handle.raw);
+    suite.check("a server killed while it waits in RECV ends as killed",
+                answered && killed && ended.is_ok() && ended.value().killed, describe(ended));
+    (void)rt::release(server.value().handle);
+    (void)rt::release(abi::CapId{server.value().endpoints[0]});
     return suite.finish();
 }

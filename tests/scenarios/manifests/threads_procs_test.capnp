@@ -11,6 +11,7 @@ const manifest :Capos.SystemManifest = (
     (name = "threads_procs_test", path = "bin/threads_procs_test"),
     (name = "shootdown_child", path = "bin/shootdown_child"),
     (name = "threads_child", path = "bin/threads_child"),
+    (name = "echo-server", path = "bin/echo_server"),
   ],
   init = (
     program = "threads_procs_test",
