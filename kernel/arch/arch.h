@@ -354,6 +354,15 @@ std::optional<int64_t> handle_syscall_shared(const SyscallArguments& call);
 int64_t handle_syscall(const SyscallArguments& call);
 
 void handle_timer_tick();
+// The tick of a CPU that interrupted user code: first its part under the
+// kernel lock held shared; what is left goes to the exclusive entries
+// (handle_timer_tick when it was Declined, then handle_return_to_user).
+enum class SharedTick : uint8_t {
+    Declined,        // nothing done
+    Done,            // the tick done and the return to user mode may follow
+    ReturnExclusive, // the tick done; the return must look under the lock held exclusively
+};
+SharedTick handle_timer_tick_shared();
 
 } // namespace capos::kernel::arch
 

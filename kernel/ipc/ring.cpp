@@ -697,8 +697,7 @@ std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
     // submission this part did not take, a wake or destroy, a wait with a
     // deadline.
     uint32_t user_tail = __atomic_load_n(&page.header.sq_tail, __ATOMIC_ACQUIRE);
-    bool left = user_tail != admitted->head + taken || wakes_deferred() ||
-                KernelObject::destroys_deferred();
+    bool left = user_tail != admitted->head + taken || KernelLock::deferred_here();
     if (min_complete > abi::ring_cq_entries)
         min_complete = abi::ring_cq_entries;
     uint32_t wanted = timeout_ns == 0 ? 0 : uint32_t(min_complete);
@@ -728,7 +727,7 @@ std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
     }
     // The exclusive part ends a thread whose process is ending, and
     // destroys what the thread this CPU switched from left.
-    if (process.ending() || KernelObject::destroys_deferred() || wakes_deferred())
+    if (process.ending() || KernelLock::deferred_here())
         return std::nullopt;
     return unread_now;
 }

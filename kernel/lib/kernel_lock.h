@@ -4,7 +4,8 @@
 //
 // Held exclusively:
 // - taken on every entry from a context that had interrupts on (a system
-//   call's general part, an interrupt of user code or of the idle loop);
+//   call's general part, an interrupt of user code or of the idle loop)
+//   that the shared mode does not serve;
 // - given up on the return to user mode, and by the idle thread before it
 //   halts;
 // - a context switch inside a stretch passes it, with the CPU, to the thread
@@ -15,13 +16,16 @@
 //
 // Held shared, by several CPUs at once: the first part of cap_enter, which
 // carries out endpoint calls, receives and returns (kernel/ipc/ring.cpp,
-// "The shared part"). Shared holders only read what the lock guards; what
-// they change has a lock of its own (an endpoint's, a ring's, a process's
-// call ledger, an address space's translation cache), and they neither block
-// nor switch: the wakes they decide and the objects whose last reference they
-// drop wait for the exclusive part that follows on the same CPU. The
-// analysis (-Wthread-safety) checks that shared holders write nothing the
-// lock guards.
+// "The shared part"), and the timer's tick of user code when no sleeper is
+// due (Scheduler::tick_shared). Shared holders only read what the lock
+// guards; what they change has a lock of its own (an endpoint's, a ring's, a
+// process's call ledger, an address space's translation cache) or is their
+// own CPU's (its queue and the threads on it, which other CPUs change only
+// exclusively), and they switch only to threads of their own queue: the
+// wakes of other CPUs' threads they decide and the objects whose last
+// reference they drop wait for the exclusive part that follows on the same
+// CPU. The analysis (-Wthread-safety) checks that shared holders write
+// nothing the lock guards.
 //
 // A CPU with interrupts on never holds it. A CPU taking it exclusively
 // claims it first (new shared holders wait), then waits for the shared
@@ -80,6 +84,12 @@ public:
     bool shared_here() const { return s_cpus[arch::current_cpu_index()].shared; }
     // This CPU's share of the above.
     static PerCpu& here() { return s_cpus[arch::current_cpu_index()]; }
+    // Whether a shared holder left work for this CPU's next exclusive
+    // stretch.
+    static bool deferred_here() {
+        const PerCpu& cpu = here();
+        return cpu.deferred_destroys != nullptr || cpu.deferred_wakes != 0;
+    }
     // A context switch passes the lock with the CPU in the mode the thread
     // switched from held it; the thread switched to takes it in the mode it
     // held it when it left the CPU (Scheduler::finish_switch).

@@ -40,5 +40,10 @@ void cpu_idle_wait();
 void cpu_idle_end();
 // The idle cycles of `cpu` up to `now`, the span under way included.
 uint64_t cpu_idle_cycles(const CpuRecord& cpu, uint64_t now);
+// Whether `cpu` halts in its idle loop now (read on any CPU, with or
+// without the kernel lock: a hint, stale as soon as read).
+inline bool cpu_halted_idle(const CpuRecord& cpu) {
+    return __atomic_load_n(&cpu.idle_since, __ATOMIC_RELAXED) != 0;
+}
 
 } // namespace capos::kernel

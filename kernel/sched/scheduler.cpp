@@ -14,6 +14,10 @@ namespace {
 
 constinit IntrusiveList<Thread, SleeperLink>
     g_sleepers CAPOS_GUARDED_BY(g_kernel_lock); // blocked with a deadline, unsorted
+// No sleeper is due before this uptime (a bound, not always the earliest:
+// a sleeper woken early leaves it): written under the kernel lock held
+// exclusively, read by ticks under it held shared.
+uint64_t g_sleepers_due = no_deadline;
 // Preemption points (preemption_point).
 constexpr uint64_t interrupt_window_us = 250;
 
@@ -423,8 +427,11 @@ bool Scheduler::block(uint64_t deadline_us) {
     running->m_state = Thread::State::Blocked;
     running->m_woken = false;
     running->m_deadline_us = deadline_us;
-    if (deadline_us != no_deadline)
+    if (deadline_us != no_deadline) {
         g_sleepers.push_front(*running);
+        if (deadline_us < g_sleepers_due)
+            __atomic_store_n(&g_sleepers_due, deadline_us, __ATOMIC_RELAXED);
+    }
     switch_to_next();
     return running->m_woken;
 }
@@ -480,9 +487,11 @@ void Scheduler::exit_current() {
 void Scheduler::tick() {
     g_kernel_lock.assert_held();
     uint64_t now = uptime_microseconds();
+    uint64_t due = no_deadline;
     for (auto it = g_sleepers.begin(); it != g_sleepers.end();) {
         Thread& sleeper = *it;
         if (sleeper.m_deadline_us > now) {
+            due = sleeper.m_deadline_us < due ? sleeper.m_deadline_us : due;
             ++it;
             continue;
         }
@@ -490,6 +499,7 @@ void Scheduler::tick() {
         sleeper.m_woken = false;
         place(&sleeper);
     }
+    __atomic_store_n(&g_sleepers_due, due, __ATOMIC_RELAXED);
     // A thread keeps the CPU until a whole tick period has passed since its
     // slice began (between one and two periods): one that was just given
     // the CPU is not preempted by the tick that happens to fall right after.
@@ -512,8 +522,7 @@ void Scheduler::tick() {
     // own to look for work with; one is woken to take some from here.
     if (!self.ready.empty())
         wake_an_idle_cpu();
-    if (self.ready.empty() || self.ticks - self.switched_at < 2 ||
-        !sched::should_yield(self.running->m_vtime, self.ready.front()->m_vtime))
+    if (!slice_over(self))
         return;
     if (self.in_window) {
         // Kernel work at a preemption point: it gives up the CPU there,
@@ -524,10 +533,49 @@ void Scheduler::tick() {
     yield();
 }
 
+bool Scheduler::slice_over(CpuSchedule& self) {
+    return !self.ready.empty() && self.ticks - self.switched_at >= 2 &&
+           sched::should_yield(self.running->m_vtime, self.ready.front()->m_vtime);
+}
+
+// tick()'s work for a CPU running a user thread when no sleeper is due. It
+// touches this CPU's own queue, its running thread and the one yield()
+// switches to (with a thread ready here it takes none from other CPUs),
+// which no other CPU touches while this one holds the lock shared (as in
+// block_here).
+arch::SharedTick Scheduler::tick_shared() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    CpuSchedule& self = here_unlocked();
+    Thread* running = self.running;
+    if (!running || running == self.idle ||
+        __atomic_load_n(&g_sleepers_due, __ATOMIC_RELAXED) <= uptime_microseconds())
+        return arch::SharedTick::Declined;
+    ++self.ticks;
+    charge(self, arch::read_cycle_counter());
+    advance_floor(self);
+    if (!self.ready.empty()) {
+        wake_an_idle_cpu();
+        if (slice_over(self))
+            yield(); // comes back holding the lock shared
+    }
+    // The return to user mode ends a thread whose process is ending, and
+    // destroys what a thread switched from left.
+    if (running->m_process->ending() || KernelLock::deferred_here())
+        return arch::SharedTick::ReturnExclusive;
+    return arch::SharedTick::Done;
+}
+
+arch::SharedTick arch::handle_timer_tick_shared() {
+    g_kernel_lock.assert_shared(); // the interrupt's entry took it so
+    return Scheduler::tick_shared();
+}
+
+// Looks only at which CPUs halt in their idle loops (a hint: one that just
+// woke takes the interrupt as a look at its queue), so a tick under the lock
+// held shared does it too.
 void Scheduler::wake_an_idle_cpu() {
     uint32_t self = arch::current_cpu_index();
     for (uint32_t i = 0; i < cpu_count(); ++i) {
-        if (i != self && idle_now(i)) {
+        if (i != self && cpu_halted_idle(cpu_record(i))) {
             (void)arch::send_ipi(cpu_record(i).interrupt_id, arch::ipi_vector_reschedule);
             return;
         }

@@ -146,6 +146,10 @@ public:
     // point, asks that work to give up the CPU there), and on an idle CPU
     // takes work queued elsewhere.
     static void tick();
+    // The same for a CPU that interrupted a user thread, under the kernel
+    // lock held shared: Declined, with nothing done, when a sleeper is due
+    // (then tick() runs under the lock held exclusively).
+    static arch::SharedTick tick_shared() CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     // Long kernel work (zeroing many pages, copying a program, writing a long
     // text to the console) calls this between steps. Every
@@ -236,7 +240,9 @@ private:
     static bool idle_now(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static CpuSchedule& schedule_of(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
     static Thread* steal(uint32_t cpu) CAPOS_REQUIRES(g_kernel_lock);
-    static void wake_an_idle_cpu() CAPOS_REQUIRES(g_kernel_lock);
+    static void wake_an_idle_cpu();
+    // Whether the running thread's slice is over and a ready one should run.
+    static bool slice_over(CpuSchedule& self) CAPOS_REQUIRES_SHARED(g_kernel_lock);
     static void unblock(Thread* thread) CAPOS_REQUIRES(g_kernel_lock);
     static void switch_to_next() CAPOS_REQUIRES(g_kernel_lock);
     // Switches this CPU from its running thread to `next`, under the kernel

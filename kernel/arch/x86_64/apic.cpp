@@ -41,7 +41,7 @@ namespace {
 
 using apic::Register;
 
-constexpr uint8_t timer_vector = 0x20;
+using x86::timer_vector;
 constexpr uint8_t isa_vector_base = 0x30;     // ISA IRQ n through an I/O APIC: 0x30 + n
 constexpr uint8_t device_vector_first = 0x40; // MSI and MSI-X: 0x40 to 0xDF
 constexpr uint8_t device_vector_last = 0xDF;
@@ -474,6 +474,10 @@ void local_apic_enable_this_cpu() {
 
 uint32_t local_apic_id() {
     return arch::g_local.id();
+}
+
+void local_apic_end_of_interrupt() {
+    arch::g_local.end_of_interrupt();
 }
 
 bool apic_send(const apic::Ipi& ipi) {

@@ -14,4 +14,10 @@ uint32_t local_apic_id();
 // false when the destination cannot be named in this mode.
 bool apic_send(const apic::Ipi& ipi);
 
+// The local APIC timer's vector (arch::timer_init), and the acknowledgement
+// of the interrupt this CPU is serving (idt.cpp: the tick of user code, which
+// does not go through the handler table).
+inline constexpr uint8_t timer_vector = 0x20;
+void local_apic_end_of_interrupt();
+
 } // namespace capos::kernel::x86

@@ -7,6 +7,7 @@
 // by user code goes to handle_user_fault, which ends only that process.
 // Hardware interrupts go to the handler registered for their vector.
 #include "kernel/arch/arch.h"
+#include "kernel/arch/x86_64/apic.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/trap_frame.h"
@@ -166,25 +167,50 @@ bool runs_without_kernel_lock(uint64_t vector) {
 // The interrupted context had interrupts on (user mode, the idle loop, an
 // interrupt window): this entry begins a stretch with them off, and the
 // return to it ends one. The stretch holds the kernel lock (a CPU with
-// interrupts on never holds it), unless the vector needs none.
+// interrupts on never holds it), unless the vector needs none: shared for
+// the timer's tick of user code (Scheduler::tick_shared), else exclusively.
 struct InterruptsOffStretch {
     explicit InterruptsOffStretch(const TrapFrame& frame)
         : m_opened((frame.rflags & rflags_interrupts) != 0),
-          m_locked(m_opened && !runs_without_kernel_lock(frame.vector & 0xFF)) {
+          m_locked(m_opened && !runs_without_kernel_lock(frame.vector & 0xFF)),
+          m_shared(m_locked && (frame.vector & 0xFF) == timer_vector && frame.from_user()) {
         if (m_opened)
             interrupts_off::begin();
-        if (m_locked)
+        if (m_shared)
+            g_kernel_lock.enter_shared();
+        else if (m_locked)
             g_kernel_lock.enter();
     }
     ~InterruptsOffStretch() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
-        if (m_locked)
+        if (m_shared)
+            g_kernel_lock.leave_shared();
+        else if (m_locked)
             g_kernel_lock.leave();
         if (m_opened)
             interrupts_off::end();
     }
+    void make_exclusive() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+        g_kernel_lock.leave_shared();
+        g_kernel_lock.enter();
+        m_shared = false;
+    }
     bool m_opened;
     bool m_locked;
+    bool m_shared;
 };
+
+// The timer's tick of user code, its stretch holding the kernel lock shared:
+// the shared part, then what it left under the lock held exclusively.
+void timer_tick_of_user(InterruptsOffStretch& stretch) {
+    local_apic_end_of_interrupt();
+    arch::SharedTick outcome = arch::handle_timer_tick_shared();
+    if (outcome == arch::SharedTick::Done)
+        return;
+    stretch.make_exclusive();
+    if (outcome == arch::SharedTick::Declined)
+        arch::handle_timer_tick();
+    arch::handle_return_to_user();
+}
 
 } // namespace
 
@@ -200,6 +226,10 @@ extern "C" void interrupt_dispatch(TrapFrame* frame) {
             asm volatile("cli; hlt");
     }
     InterruptsOffStretch stretch(*frame);
+    if (stretch.m_shared) {
+        timer_tick_of_user(stretch);
+        return;
+    }
     uint64_t vector = frame->vector & 0xFF;
     if (vector < 32) {
         // #NM from user mode: the first x87/SSE/AVX instruction of a thread
