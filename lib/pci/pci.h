@@ -94,6 +94,7 @@ struct Capability {
     uint8_t offset = 0;
 };
 inline constexpr uint8_t capability_msi = 0x05;
+inline constexpr uint8_t capability_vendor = 0x09; // vendor-specific (virtio's)
 inline constexpr uint8_t capability_pci_express = 0x10;
 inline constexpr uint8_t capability_msix = 0x11;
 class CapabilityWalk {
