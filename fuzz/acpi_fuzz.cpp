@@ -4,11 +4,15 @@
 // whose length fits the bytes and sums to 0, root table and MCFG entries inside
 // the table (each read back and compared with a plain little-endian read), a
 // MADT walk that ends within the table's length, ends the same way after
-// rewind() and stays ended. The parsers then run again on a copy whose
-// checksums are made right, so that mutations reach past the checksum checks
-// into the table bodies. Any violation traps, which libFuzzer reports as a crash.
+// rewind() and stays ended, and a DMAR (lib/acpi/dmar.h) whose structures tile
+// the table, each field and device scope read back, each scope's path resolved
+// through bridges made from the input and compared with a plain walk. The
+// parsers then run again on a copy whose checksums are made right, so that
+// mutations reach past the checksum checks into the table bodies. Any
+// violation traps, which libFuzzer reports as a crash.
 #include "fuzz/fuzz_checks.h"
 #include "lib/acpi/acpi.h"
+#include "lib/acpi/dmar.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -184,6 +188,177 @@ void check_hpet(std::span<const uint8_t> bytes, size_t length) {
     require(hpet.value().minimum_tick == read_le(bytes, 53, 2));
 }
 
+// Bridges whose secondary bus is a function of where they are and of a byte
+// of the input; some answers are not above the bridge's bus, which resolve()
+// must refuse.
+class InputBridges final : public acpi::SecondaryBusReader {
+public:
+    explicit InputBridges(uint8_t salt) : m_salt(salt) {}
+    uint8_t secondary_bus(uint8_t bus, uint8_t device, uint8_t function) override {
+        ++reads;
+        return answer(bus, device, function);
+    }
+    uint8_t answer(uint8_t bus, uint8_t device, uint8_t function) const {
+        return static_cast<uint8_t>(bus + (device * 8u + function + m_salt) % 7u);
+    }
+    size_t reads = 0;
+
+private:
+    uint8_t m_salt;
+};
+
+// The scope at bytes[at], as next() gave it; returns a digest of it.
+uint64_t check_scope(const acpi::DeviceScope& scope, std::span<const uint8_t> bytes, size_t at) {
+    require(scope.raw_type == bytes[at] && scope.length == bytes[at + 1] &&
+            scope.flags == bytes[at + 2] && scope.enumeration_id == bytes[at + 4] &&
+            scope.start_bus == bytes[at + 5]);
+    if (scope.raw_type >= 1 && scope.raw_type <= 5)
+        require(static_cast<uint8_t>(scope.type) == scope.raw_type);
+    else
+        require(scope.type == acpi::DeviceScope::Type::Other);
+    require(scope.length >= 8 && scope.length % 2 == 0);
+    require(scope.path.data() == bytes.data() + at + 6 && scope.steps() == (scope.length - 6u) / 2);
+    for (size_t i = 0; i < scope.steps(); ++i) {
+        acpi::PathStep step = scope.step(i);
+        require(step.device == bytes[at + 6 + 2 * i] && step.function == bytes[at + 7 + 2 * i]);
+        require(step.device <= 31 && step.function <= 7);
+    }
+    // resolve() against a plain walk of the same bridges.
+    InputBridges bridges(bytes[at + 4]);
+    auto location = scope.resolve(bridges);
+    if (scope.steps() > acpi::max_path_steps) {
+        require(location.is_error() && location.error() == AcpiError::BadValue);
+        require(bridges.reads == 0);
+        return scope.length;
+    }
+    uint8_t bus = scope.start_bus;
+    size_t reads = 0;
+    for (size_t i = 0; i + 1 < scope.steps(); ++i) {
+        uint8_t next = bridges.answer(bus, scope.step(i).device, scope.step(i).function);
+        ++reads;
+        if (next <= bus) {
+            require(location.is_error() && location.error() == AcpiError::BadValue);
+            require(bridges.reads == reads);
+            return scope.length;
+        }
+        bus = next;
+    }
+    acpi::PathStep last = scope.step(scope.steps() - 1);
+    require(location.is_ok() && bridges.reads == reads);
+    require(location.value() == (acpi::PciLocation{bus, last.device, last.function}));
+    return uint64_t{bus} << 16 | last.device << 8 | last.function;
+}
+
+// Where a structure type's scopes start; 0 for types without them.
+size_t scopes_offset(acpi::DmarEntry::Type type) {
+    switch (type) {
+    case acpi::DmarEntry::Type::Drhd:
+        return 16;
+    case acpi::DmarEntry::Type::Rmrr:
+        return 24;
+    case acpi::DmarEntry::Type::Atsr:
+    case acpi::DmarEntry::Type::Satc:
+        return 8;
+    default:
+        return 0;
+    }
+}
+
+// Walks to the end: the structures must tile the table exactly, each read
+// back from the bytes, and no walk may fail after parse() accepted the table.
+Walk walk_dmar(acpi::Dmar& dmar, std::span<const uint8_t> bytes, size_t length) {
+    Walk walk;
+    size_t at = 48;
+    for (;;) {
+        auto next = dmar.next();
+        if (next.is_error()) {
+            require(next.error() == AcpiError::NotFound && at == length);
+            walk.clean = true;
+            return walk;
+        }
+        const acpi::DmarEntry& entry = next.value();
+        ++walk.count;
+        require(walk.count <= (length - 48) / 4);
+        require(at + 4 <= length && entry.raw_type == read_le(bytes, at, 2) &&
+                entry.length == read_le(bytes, at + 2, 2));
+        require(entry.length >= 4 && at + entry.length <= length);
+        const uint64_t page = 0xfff;
+        switch (entry.type) {
+        case acpi::DmarEntry::Type::Drhd:
+            require(entry.raw_type == 0 && entry.flags == bytes[at + 4] &&
+                    entry.register_size == (bytes[at + 5] & 0x0f) &&
+                    entry.segment == read_le(bytes, at + 6, 2) &&
+                    entry.address == read_le(bytes, at + 8, 8));
+            require((entry.address & page) == 0 &&
+                    entry.address + (entry.register_bytes() - 1) >= entry.address);
+            break;
+        case acpi::DmarEntry::Type::Rmrr:
+            require(entry.raw_type == 1 && entry.segment == read_le(bytes, at + 6, 2) &&
+                    entry.address == read_le(bytes, at + 8, 8) &&
+                    entry.limit == read_le(bytes, at + 16, 8));
+            require((entry.address & page) == 0 && (entry.limit & page) == page &&
+                    entry.address <= entry.limit);
+            break;
+        case acpi::DmarEntry::Type::Atsr:
+        case acpi::DmarEntry::Type::Satc:
+            require(entry.raw_type == (entry.type == acpi::DmarEntry::Type::Atsr ? 2 : 5));
+            require(entry.flags == bytes[at + 4] && entry.segment == read_le(bytes, at + 6, 2));
+            break;
+        case acpi::DmarEntry::Type::Rhsa:
+            require(entry.raw_type == 3 && entry.length >= 20 &&
+                    entry.address == read_le(bytes, at + 8, 8) && (entry.address & page) == 0 &&
+                    entry.proximity_domain == read_le(bytes, at + 16, 4));
+            break;
+        case acpi::DmarEntry::Type::Andd: {
+            require(entry.raw_type == 4 && entry.length >= 8 &&
+                    entry.acpi_device_number == bytes[at + 7]);
+            size_t room = entry.length - 8u;
+            require(reinterpret_cast<const uint8_t*>(entry.name.data()) == bytes.data() + at + 8 &&
+                    entry.name.size() <= room);
+            for (char c : entry.name)
+                require(c != 0);
+            if (entry.name.size() < room)
+                require(bytes[at + 8 + entry.name.size()] == 0);
+            break;
+        }
+        case acpi::DmarEntry::Type::Other:
+            require(entry.raw_type >= 6);
+            break;
+        }
+        size_t first_scope = scopes_offset(entry.type);
+        if (first_scope == 0) {
+            require(entry.scopes.empty());
+        } else {
+            acpi::DeviceScopes scopes = entry.scopes;
+            size_t scope_at = at + first_scope;
+            for (auto scope = scopes.next(); scope.is_ok(); scope = scopes.next()) {
+                walk.digest = walk.digest * 31 + check_scope(scope.value(), bytes, scope_at);
+                scope_at += scope.value().length;
+            }
+            auto end = scopes.next();
+            require(end.is_error() && end.error() == AcpiError::NotFound);
+            require(scope_at == at + entry.length);
+        }
+        walk.digest = walk.digest * 31 + entry.raw_type + entry.address + entry.limit;
+        at += entry.length;
+    }
+}
+
+void check_dmar(std::span<const uint8_t> bytes, size_t length) {
+    auto parsed = acpi::Dmar::parse(bytes);
+    if (parsed.is_error())
+        return;
+    require(length >= 48 && bytes[36] <= 63);
+    acpi::Dmar dmar = parsed.value();
+    require(dmar.host_address_width() == bytes[36] + 1u && dmar.flags() == bytes[37]);
+    Walk first = walk_dmar(dmar, bytes, length);
+    auto after = dmar.next();
+    require(after.is_error() && after.error() == AcpiError::NotFound);
+    dmar.rewind();
+    Walk second = walk_dmar(dmar, bytes, length);
+    require(second.count == first.count && second.digest == first.digest);
+}
+
 void check_s5(std::span<const uint8_t> aml) {
     auto found = acpi::find_s5(aml);
     require(found.is_ok() || found.error() == AcpiError::NotFound);
@@ -198,6 +373,7 @@ void check_all(std::span<const uint8_t> bytes) {
     check_fadt(bytes, length);
     check_mcfg(bytes, length);
     check_hpet(bytes, length);
+    check_dmar(bytes, length);
     check_s5(bytes);
     if (bytes.size() > acpi::sdt_header_size)
         check_s5(bytes.subspan(acpi::sdt_header_size));

@@ -1,7 +1,8 @@
 // Writes acpi_fuzz's seeds into the directory given as the only argument: one
 // small, valid example of each structure lib/acpi reads (an RSDP, an RSDT, an
 // XSDT, a MADT with every entry type, a full-length FADT, an MCFG, an HPET
-// table and a DSDT whose AML holds \_S5), with right lengths and checksums.
+// table, a DSDT whose AML holds \_S5, and a DMAR with every structure type and
+// a path through bridges), with right lengths and checksums.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -64,6 +65,18 @@ Bytes dsdt() {
     return table("DSDT", aml, 2);
 }
 
+Bytes dmar() {
+    Bytes structures =
+        drhd(0, 0, 0xfed90000, device_scope(1, 0, 0, Bytes{2, 0})) +
+        drhd(1, 0, 0xfed91000,
+             device_scope(3, 2, 0xf0, Bytes{31, 0}) + device_scope(4, 0, 0, Bytes{31, 7}), 1) +
+        rmrr(0, 0x7c000000, 0x7c3fffff, device_scope(1, 0, 0, Bytes{0x1c, 0, 0, 0, 3, 1})) +
+        atsr(0, 0, device_scope(2, 0, 0, Bytes{0x1c, 0})) + rhsa(0xfed90000, 1) +
+        andd(1, "\\_SB.UAR0") + satc(1, 0, device_scope(1, 0, 0, Bytes{8, 0})) +
+        dmar_structure(6, Bytes{0, 0, 0, 0});
+    return make_dmar(38, 1, structures);
+}
+
 bool write(const std::string& directory, const char* name, const Bytes& bytes) {
     std::string path = directory + "/" + name;
     FILE* file = std::fopen(path.c_str(), "wb");
@@ -91,7 +104,7 @@ int main(int argc, char** argv) {
         write(directory, "hpet",
               table("HPET", le(0x8086a201, 4) + Bytes{0, 64, 0, 0} + le(0xfed00000, 8) + Bytes{0} +
                                 le(0x37ee, 2) + Bytes{0})) &&
-        write(directory, "dsdt", dsdt());
+        write(directory, "dsdt", dsdt()) && write(directory, "dmar", dmar());
     if (!ok) {
         std::perror(argv[1]);
         return 1;

@@ -224,6 +224,8 @@ const char* to_string(AcpiError error) {
         return "bad ACPI length field";
     case AcpiError::BadEntry:
         return "malformed ACPI table entry";
+    case AcpiError::BadValue:
+        return "ACPI field out of range";
     case AcpiError::NotFound:
         return "ACPI object not found";
     }

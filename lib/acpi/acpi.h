@@ -1,6 +1,8 @@
 // Reading ACPI's tables (ACPI 6.5, chapter 5): the RSDP, the root table
 // (RSDT or XSDT), the MADT, the FADT, the MCFG, the HPET table and, from the
-// DSDT's AML, the \_S5 package (the sleep type values for a power-off).
+// DSDT's AML, the \_S5 package (the sleep type values for a power-off). The
+// DMAR table (Intel VT-d) is read by lib/acpi/dmar.h with these errors and
+// check_table.
 //
 // Firmware tables are input the kernel does not trust: every parser takes the
 // bytes it may read as a span and checks each length, checksum and offset
@@ -23,6 +25,8 @@ enum class AcpiError : uint8_t {
     BadChecksum,  // the bytes do not sum to 0 (mod 256)
     BadLength,    // a length field smaller than its structure's fixed part
     BadEntry,     // a table entry whose length is too small or runs past the table
+    BadValue,     // a field outside what its specification allows (an unaligned
+                  // address, a reversed range, a PCI device number past 31)
     NotFound,     // no such thing (an RSDP in a scanned area, \_S5 in the AML)
 };
 

@@ -2,9 +2,11 @@
 // computes lengths and checksums, each parser on good input and on every kind
 // of bad input, the MADT walk with every entry type and malformed entries, the
 // FADT at ACPI 1.0 length and at full length, \_S5 in the encodings firmware
-// uses, and every parser over every truncation of every good table and over
+// uses, and every parser (lib/acpi/dmar.h's too, whose own tests are in
+// acpi_dmar_test.cpp) over every truncation of every good table and over
 // random corruption (errors, never crashes or reads outside the bytes).
 #include "lib/acpi/acpi.h"
+#include "lib/acpi/dmar.h"
 #include "tests/host/acpi_tables.h"
 
 #include <algorithm>
@@ -196,6 +198,7 @@ TEST(AcpiErrors, ToString) {
     EXPECT_STREQ(to_string(AcpiError::BadChecksum), "bad ACPI checksum");
     EXPECT_STREQ(to_string(AcpiError::BadLength), "bad ACPI length field");
     EXPECT_STREQ(to_string(AcpiError::BadEntry), "malformed ACPI table entry");
+    EXPECT_STREQ(to_string(AcpiError::BadValue), "ACPI field out of range");
     EXPECT_STREQ(to_string(AcpiError::NotFound), "ACPI object not found");
     EXPECT_STREQ(to_string(static_cast<AcpiError>(200)), "unknown ACPI error");
 }
@@ -970,8 +973,25 @@ std::vector<Sample> samples() {
         {"mcfg", make_mcfg(mcfg_entry(0xb0000000, 0, 0, 0xff) + mcfg_entry(0xc0000000, 1, 0, 7))},
         {"hpet", make_hpet()},
         {"aml", sample_aml()},
+        {"dmar", exact(make_dmar(
+                     38, 1,
+                     drhd(0, 0, 0xfed90000, device_scope(1, 0, 0, Bytes{2, 0})) +
+                         drhd(1, 0, 0xfed91000, device_scope(3, 2, 0xf0, Bytes{31, 0}), 1) +
+                         rmrr(0, 0x7c000000, 0x7c3fffff,
+                              device_scope(1, 0, 0, Bytes{0x1c, 0, 0, 0, 3, 1})) +
+                         atsr(0, 0, device_scope(2, 0, 0, Bytes{0x1c, 0})) + rhsa(0xfed90000, 1) +
+                         andd(1, "\\_SB.UAR0") + satc(1, 0, device_scope(1, 0, 0, Bytes{8, 0})) +
+                         dmar_structure(6, Bytes{1, 2, 3})))},
     };
 }
+
+// Bridges whose secondary bus is the next one up, for resolving DMAR paths.
+class NextBus final : public SecondaryBusReader {
+public:
+    uint8_t secondary_bus(uint8_t bus, uint8_t, uint8_t) override {
+        return static_cast<uint8_t>(bus + 1);
+    }
+};
 
 // Every parser on `bytes`. The results are read so that a bad read would show
 // under the sanitizers. Returns which parsers succeeded, one bit each.
@@ -1019,6 +1039,22 @@ unsigned run_all(std::span<const uint8_t> bytes) {
         ok |= 1u << 8;
     if (find_s5(bytes).is_ok())
         ok |= 1u << 9;
+    if (auto parsed = Dmar::parse(bytes); parsed.is_ok()) {
+        ok |= 1u << 10;
+        // Every structure, every scope, every path, and the end.
+        Dmar dmar = parsed.value();
+        size_t total = 48;
+        for (auto entry = dmar.next(); entry.is_ok(); entry = dmar.next()) {
+            total += entry.value().length;
+            DeviceScopes scopes = entry.value().scopes;
+            for (auto scope = scopes.next(); scope.is_ok(); scope = scopes.next()) {
+                NextBus bridges;
+                (void)scope.value().resolve(bridges);
+            }
+        }
+        EXPECT_LE(total, bytes.size());
+        EXPECT_EQ(error_of(dmar.next()), AcpiError::NotFound);
+    }
     return ok;
 }
 
@@ -1048,6 +1084,8 @@ TEST(AcpiRobustness, EveryTruncation) {
                 EXPECT_EQ(error_of(Mcfg::parse(prefix)), AcpiError::TooShort);
             else if (name == "hpet")
                 EXPECT_EQ(error_of(parse_hpet(prefix)), AcpiError::TooShort);
+            else if (name == "dmar")
+                EXPECT_EQ(error_of(Dmar::parse(prefix)), AcpiError::TooShort);
             else if (name == "aml" && length < bytes.size() - 2)
                 EXPECT_EQ(error_of(find_s5(prefix)), AcpiError::NotFound);
             else if (name == "aml") // the last two elements (ZeroOps) are not needed
