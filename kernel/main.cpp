@@ -26,6 +26,7 @@
 #include "kernel/mm/layout.h"
 #include "kernel/mm/reclaim.h"
 #include "kernel/platform/acpi.h"
+#include "kernel/platform/iommu.h"
 #include "kernel/platform/cpus.h"
 #include "kernel/platform/pci.h"
 #include "kernel/sched/scheduler.h"
@@ -169,6 +170,7 @@ extern "C" [[noreturn]] void kernel_entry(uint32_t protocol, uint32_t info) {
                                                     : "",
              user_state.mechanism, user_state.size);
     acpi_init(g_boot);
+    iommu_init();
     pci_init();
 
     arch::set_emergency_stacks(guarded_stack_top(emergency_stack_pages, "double-fault"),

@@ -213,6 +213,51 @@ void read_hpet(std::span<const uint8_t> bytes) {
     log_info("acpi: HPET {} at {}", parsed.value().number, Hex{g_platform.hpet_address});
 }
 
+void read_dmar(std::span<const uint8_t> bytes) {
+    auto parsed = acpi::Dmar::parse(bytes);
+    if (parsed.is_error()) {
+        log_warn("acpi: DMAR: {}: DMA remapping not used", acpi::to_string(parsed.error()));
+        return;
+    }
+    AcpiPlatform& p = g_platform;
+    acpi::Dmar& dmar = parsed.value();
+    p.dmar = true;
+    p.dma_address_width = dmar.host_address_width();
+    size_t ignored = 0;
+    for (auto entry = dmar.next(); entry.is_ok(); entry = dmar.next()) {
+        const acpi::DmarEntry& e = entry.value();
+        if (e.type == acpi::DmarEntry::Type::Rmrr) {
+            ++p.reserved_regions;
+            continue;
+        }
+        if (e.type != acpi::DmarEntry::Type::Drhd)
+            continue;
+        if (p.remapping_unit_count == AcpiPlatform::max_remapping_units) {
+            ++ignored;
+            continue;
+        }
+        uint16_t scopes = 0;
+        acpi::DeviceScopes walk = e.scopes;
+        while (walk.next().is_ok())
+            ++scopes;
+        p.remapping_units[p.remapping_unit_count++] = {
+            .address = e.address,
+            .register_bytes = e.register_bytes(),
+            .segment = e.segment,
+            .all_functions = (e.flags & acpi::drhd_include_pci_all) != 0,
+            .scopes = scopes,
+        };
+    }
+    log_info("acpi: DMAR: {}-bit DMA addresses, interrupt remapping {}, {} remapping units, {} "
+             "reserved regions",
+             p.dma_address_width,
+             (dmar.flags() & acpi::dmar_interrupt_remapping) ? "offered" : "not offered",
+             p.remapping_unit_count, p.reserved_regions);
+    if (ignored != 0)
+        log_warn("acpi: DMAR: {} remapping units beyond the first {} ignored", ignored,
+                 AcpiPlatform::max_remapping_units);
+}
+
 } // namespace
 
 void acpi_init(const BootInfo& boot) {
@@ -263,6 +308,8 @@ void acpi_init(const BootInfo& boot) {
             read_mcfg(table_at(table.entry(i), "MCFG"));
         else if (signature == "HPET" && !p.hpet)
             read_hpet(table_at(table.entry(i), "HPET"));
+        else if (signature == "DMAR" && !p.dmar)
+            read_dmar(table_at(table.entry(i), "DMAR"));
     }
     if (!p.madt)
         log_warn("acpi: no MADT: one CPU, interrupts through the legacy PIC");

@@ -7,6 +7,7 @@
 
 #include "kernel/boot/boot_info.h"
 #include "lib/acpi/acpi.h"
+#include "lib/acpi/dmar.h"
 #include <cstddef>
 #include <cstdint>
 
@@ -51,6 +52,21 @@ struct AcpiPlatform {
 
     bool hpet = false;
     uint64_t hpet_address = 0;
+
+    // DMA remapping (the DMAR table, lib/acpi/dmar.h): the units and what
+    // they cover.
+    static constexpr size_t max_remapping_units = 8;
+    bool dmar = false;
+    uint8_t dma_address_width = 0; // the platform's widest DMA address, in bits
+    struct RemappingUnit {
+        uint64_t address;        // the register set's physical address
+        uint64_t register_bytes; // its length (DRHD size)
+        uint16_t segment;
+        bool all_functions; // INCLUDE_PCI_ALL: every function its scopes do not give to another
+        uint16_t scopes;
+    } remapping_units[max_remapping_units] = {};
+    size_t remapping_unit_count = 0;
+    size_t reserved_regions = 0; // RMRRs: memory devices use before the OS
 };
 
 // Finds the RSDP (where the loader said, else in the EBDA and the BIOS area),
