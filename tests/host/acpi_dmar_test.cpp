@@ -5,7 +5,7 @@
 // resolved through a table of bridges, and random tables and bridge trees
 // checked against a simple model of what they hold.
 #include "lib/acpi/dmar.h"
-#include "tests/host/acpi_tables.h"
+#include "tests/host/acpi_test_util.h"
 
 #include <cstdint>
 #include <initializer_list>
@@ -22,27 +22,9 @@
 
 namespace capos::acpi {
 
-// gtest prints errors by name.
-static void PrintTo(AcpiError error, std::ostream* out) {
-    *out << to_string(error);
-}
-
 namespace {
 
 using namespace testing;
-
-// `bytes` in storage of exactly their size, so that the sanitizers see a read
-// one past the end.
-Bytes exact(const Bytes& bytes) {
-    return Bytes(bytes.begin(), bytes.end());
-}
-
-template <typename T>
-std::optional<AcpiError> error_of(const Result<T, AcpiError>& result) {
-    if (result.is_ok())
-        return std::nullopt;
-    return result.error();
-}
 
 // The error Dmar::parse gives for a table of `structures`, or nullopt.
 std::optional<AcpiError> parse_error(const Bytes& structures, uint8_t width_field = 38) {

@@ -7,7 +7,7 @@
 // random corruption (errors, never crashes or reads outside the bytes).
 #include "lib/acpi/acpi.h"
 #include "lib/acpi/dmar.h"
-#include "tests/host/acpi_tables.h"
+#include "tests/host/acpi_test_util.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -23,20 +23,9 @@
 
 namespace capos::acpi {
 
-// gtest prints errors by name.
-static void PrintTo(AcpiError error, std::ostream* out) {
-    *out << to_string(error);
-}
-
 namespace {
 
 using namespace testing;
-
-// `bytes` in storage of exactly their size, so that the sanitizers see a read
-// one past the end.
-Bytes exact(const Bytes& bytes) {
-    return Bytes(bytes.begin(), bytes.end());
-}
 
 // A table in storage of exactly its size.
 Bytes make_table(std::string_view signature, const Bytes& body, uint8_t revision = 1) {
@@ -52,13 +41,6 @@ Bytes make_rsdp(uint8_t revision, uint32_t rsdt, uint64_t xsdt = 0) {
     if (revision >= 2)
         fix_checksum(rsdp, 32, 36);
     return exact(rsdp);
-}
-
-template <typename T>
-std::optional<AcpiError> error_of(const Result<T, AcpiError>& result) {
-    if (result.is_ok())
-        return std::nullopt;
-    return result.error();
 }
 
 std::span<const uint8_t> first(const Bytes& bytes, size_t count) {
