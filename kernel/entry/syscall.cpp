@@ -4,6 +4,7 @@
 #include "abi/ring.h"
 #include "abi/user_layout.h"
 #include "kernel/arch/arch.h"
+#include "kernel/ipc/completion.h"
 #include "kernel/ipc/ring.h"
 #include "kernel/lib/log.h"
 #include "kernel/lib/stage_clock.h"
@@ -68,6 +69,7 @@ void arch::handle_user_state_trap() {
 
 void arch::handle_return_to_user() {
     g_kernel_lock.assert_held();
+    run_deferred_work(); // what the timer's shared tick left
     Process::end_current_if_killed();
 }
 

@@ -78,7 +78,10 @@ void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake, bool owed) 
     g_deferred_wakes[cpu][count++] = {retain(&thread).leak(), wake};
 }
 
-void run_deferred_wakes() {
+void run_deferred_work() {
+    if (!KernelLock::deferred_here()) [[likely]]
+        return;
+    KernelObject::destroy_deferred();
     uint32_t cpu = arch::current_cpu_index();
     uint32_t& count = KernelLock::s_cpus[cpu].deferred_wakes;
     for (uint32_t i = 0; i < count; ++i) {

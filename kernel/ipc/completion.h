@@ -48,19 +48,19 @@ enum class Wake : uint8_t { Queued, First };
 // to a value that cannot be true: then the completion is counted in
 // cq_overflow and lost, which only the process itself caused.
 // Under the kernel lock held shared (the thread is woken once this CPU holds
-// it exclusively: run_deferred_wakes) or exclusively.
+// it exclusively: run_deferred_work) or exclusively.
 // `owed`: the completion settles one of the answers the thread is owed (in
 // the same section of its ring).
 void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake = Wake::Queued,
                      bool owed = false) CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
-// The wakes post_completion decided under the kernel lock held shared on
-// this CPU, done now (each thread woken if it still waits in cap_enter).
-void run_deferred_wakes() CAPOS_REQUIRES(g_kernel_lock);
-// Whether this CPU has such wakes to do.
-inline bool wakes_deferred() {
-    return KernelLock::here().deferred_wakes != 0;
-}
+// What a shared holder left for this CPU's next exclusive stretch, done now:
+// the wakes post_completion decided (each thread woken if it still waits in
+// cap_enter) and the objects whose last reference it dropped
+// (kernel/lib/kernel_lock.h). Every exclusive stretch that follows a shared
+// one on a CPU calls it: cap_enter's exclusive part and the return to user
+// mode (after the timer's shared tick).
+void run_deferred_work() CAPOS_REQUIRES(g_kernel_lock);
 
 class PendingReply {
 public:

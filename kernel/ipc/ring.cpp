@@ -720,7 +720,9 @@ std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
         Scheduler::block_here();
         ObjectLockGuard guard(ring.lock);
         unread_now = unread(ring, page);
-        if (unread_now >= wanted || process.ending()) {
+        // (Switched back to, this CPU may have dropped the last reference
+        // to the thread it switched from: the exclusive part destroys it.)
+        if (unread_now >= wanted || process.ending() || KernelLock::deferred_here()) {
             ring.waiting = false;
             break;
         }
@@ -738,10 +740,7 @@ std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
 [[gnu::aligned(4096)]] int64_t cap_enter(Thread& thread, uint64_t min_complete,
                                          uint64_t timeout_ns) {
     // What a shared part left (kernel/lib/kernel_lock.h).
-    if (wakes_deferred()) [[unlikely]]
-        run_deferred_wakes();
-    if (KernelObject::destroys_deferred()) [[unlikely]]
-        KernelObject::destroy_deferred();
+    run_deferred_work();
     Process& process = *thread.process();
     UserRing& ring = thread.ring();
     abi::RingPage& page = *ring.page;

@@ -48,8 +48,6 @@ public:
     // Destroys the objects whose last reference this CPU dropped while it
     // held the kernel lock shared. Under the kernel lock, exclusively.
     static void destroy_deferred();
-    // Whether this CPU has such objects waiting.
-    static bool destroys_deferred() { return KernelLock::here().deferred_destroys != nullptr; }
 
 protected:
     explicit KernelObject(ObjectType type) : m_type(type) {}

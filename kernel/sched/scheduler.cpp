@@ -320,6 +320,10 @@ void Scheduler::finish_switch() {
         self.dead = nullptr;
         dead->release_reference();
     }
+    // A thread holding the lock shared switches away only with nothing left
+    // for the exclusive part (what it dropped above, switched back to, is
+    // destroyed by its own exclusive part): nothing is left behind.
+    VERIFY(g_kernel_lock.shared_here() || !KernelLock::deferred_here());
     // Nothing to do for a kernel thread, nor (the common case) for a thread
     // that has not used the user registers while the trap is armed and they
     // hold only reset values.
