@@ -413,6 +413,22 @@ void decode_ours_cap_grant(ours::CapGrant::Reader grant, Sink& sink) {
     }
     case ours::CapGrant::Source::Which::Endpoint:
         break;
+    case ours::CapGrant::Source::Which::Device: {
+        auto device = source.device();
+        sink.value(static_cast<uint64_t>(device.which()));
+        if (device.is_identity()) {
+            sink.value(device.identity().vendor_id());
+            sink.value(device.identity().device_id());
+            sink.value(device.identity().index());
+        } else {
+            sink.value(device.address().segment());
+            sink.value(device.address().bus());
+            sink.value(device.address().device());
+            sink.value(device.address().function());
+        }
+        sink.value(device.unisolated_dma());
+        break;
+    }
     }
 }
 
@@ -500,6 +516,22 @@ void decode_libcapnp_cap_grant(::CapGrant::Reader grant, Sink& sink) {
     }
     case ::CapGrant::Source::ENDPOINT:
         break;
+    case ::CapGrant::Source::DEVICE: {
+        auto device = source.getDevice();
+        sink.value(static_cast<uint64_t>(device.which()));
+        if (device.isIdentity()) {
+            sink.value(device.getIdentity().getVendorId());
+            sink.value(device.getIdentity().getDeviceId());
+            sink.value(device.getIdentity().getIndex());
+        } else {
+            sink.value(device.getAddress().getSegment());
+            sink.value(device.getAddress().getBus());
+            sink.value(device.getAddress().getDevice());
+            sink.value(device.getAddress().getFunction());
+        }
+        sink.value(device.getUnisolatedDma());
+        break;
+    }
     }
 }
 

@@ -888,6 +888,135 @@ struct PciFunction {
   }
 }
 
+struct DeviceSelector {
+  # A PCI function as a manifest names it for a driver: by what it is, or
+  # by where it is.
+
+  union {
+    identity :group {
+      vendorId @0 :UInt16;
+      deviceId @1 :UInt16;
+      index @2 :UInt16;
+      # Of the functions with these ids, the index-th in address order (0:
+      # the first).
+    }
+    address :group {
+      segment @3 :UInt16;
+      bus @4 :UInt8;
+      device @5 :UInt8;
+      function @6 :UInt8;
+    }
+  }
+
+  unisolatedDma @7 :Bool;
+  # Whether its driver is trusted with DMA that nothing isolates: on a
+  # machine without an IOMMU a device reaches all of memory, so Device gives
+  # DMA memory there only to a claim that says so (docs/devices.md).
+}
+
+interface DeviceManager {
+  # The ledger of claimed PCI functions (docs/devices.md): each function is
+  # held by one claim at a time. Granted to init, which claims the functions
+  # the manifest's grants name and hands each Device to its driver.
+
+  claim @0 (selector :DeviceSelector) -> (device :Device);
+  # The function `selector` names, claimed: failed when no function matches,
+  # when it is a bridge or a host bridge, or when it is claimed already (or
+  # a mapping of its registers from an earlier claim is still in place).
+}
+
+interface Device {
+  # One claimed PCI function: its registers, its interrupts and memory it
+  # may reach by DMA. Bus mastering is on while the claim lasts. The claim
+  # ends when the last capability to this Device goes (its holder releases
+  # it or ends): bus mastering and message-signalled interrupts go off, and
+  # every DeviceMmio, Interrupt, DMAPool and DMABuffer of the claim then
+  # fails as disconnected.
+
+  info @0 () -> (function :PciFunction, dmaIsolated :Bool);
+  # The function as the kernel read it at boot; `dmaIsolated`: an IOMMU
+  # confines its DMA to the claim's own buffers.
+
+  mmio @1 (bar :UInt8) -> (region :DeviceMmio);
+  # The memory window of base address register `bar` (invalidArgument for
+  # an I/O or absent BAR, or one not page aligned).
+
+  interrupt @2 (entry :UInt16) -> (interrupt :Interrupt);
+  # Entry `entry` of the function's MSI-X table, routed to a vector of its
+  # own (or its MSI, entry 0, when it has no MSI-X); one Interrupt per entry.
+
+  dmaPool @3 (pages :UInt32) -> (pool :DMAPool);
+  # A budget of `pages` 4 KiB pages of DMA memory, charged to the caller's
+  # frame quota as its buffers are made. permissionDenied without an IOMMU
+  # unless the manifest trusts the claim with unisolated DMA.
+}
+
+interface DeviceMmio {
+  # One BAR's memory window: the device's registers.
+
+  info @0 () -> (bar :UInt8, bytes :UInt64);
+  # Which BAR, and the window's size in bytes.
+
+  map @1 (address :UInt64) -> (address :UInt64);
+  # Maps the whole window at `address` (0: the kernel picks), uncached,
+  # readable and writable. The kernel reads and writes none of it for the
+  # caller: a buffer passed to any call must not lie there. The pages of
+  # the function's MSI-X table and pending bits are left out (the kernel
+  # programs those): touching them faults.
+
+  unmap @2 (address :UInt64) -> ();
+  # Removes a mapping made by map at `address`.
+}
+
+interface Interrupt {
+  # A message-signalled interrupt of a claimed function. Interrupts are
+  # counted as they arrive; those past the count last acknowledged are
+  # pending.
+
+  wait @0 () -> (count :UInt64);
+  # Answered when an interrupt is pending (at once if one is): the count so
+  # far. One wait at a time (overloaded for a second).
+
+  acknowledge @1 (count :UInt64) -> ();
+  # The interrupts up to `count` are handled (acknowledge before looking at
+  # the device: one that arrives meanwhile stays pending). invalidArgument
+  # past the count.
+
+  mask @2 () -> ();
+  # Sets the MSI-X entry's mask bit: the device holds its messages back
+  # (unimplemented for an MSI).
+
+  unmask @3 () -> ();
+  # Clears it: a message held back arrives now.
+}
+
+interface DMAPool {
+  # DMA memory of one claim, up to its budget.
+
+  info @0 () -> (pages :UInt32, used :UInt32);
+  # The budget and how much of it buffers take.
+
+  allocate @1 (pages :UInt32) -> (buffer :DMABuffer);
+  # A zeroed buffer of `pages` pages, contiguous at its device address.
+  # Without an IOMMU its frames are returned when the claim ends (the device
+  # may still write to a buffer its driver let go), and count against the
+  # budget until then.
+}
+
+interface DMABuffer {
+  # Memory the claim's device reaches by DMA.
+
+  info @0 () -> (pages :UInt32, deviceAddress :UInt64);
+  # Where the device sees it: its physical address without an IOMMU.
+
+  map @1 (address :UInt64) -> (address :UInt64);
+  # Maps the whole buffer into the caller, readable and writable (0: the
+  # kernel picks the address).
+
+  unmap @2 (address :UInt64) -> ();
+  # Removes a mapping made by map at `address`.
+}
+
 # ---------------------------------------------------------------------------
 # Boot manifest
 
@@ -914,6 +1043,7 @@ enum KernelCapability {
   threadSpawner @18;
   threadControl @19;
   parkSpace @20;
+  deviceManager @21;
 }
 
 struct CapGrant {
@@ -938,6 +1068,10 @@ struct CapGrant {
 
     endpoint @5 :Void;
     # A fresh endpoint owned by the receiver; it can export it.
+
+    device @6 :DeviceSelector;
+    # A PCI function claimed for the receiver (a Device): init claims it
+    # through its DeviceManager.
   }
 }
 

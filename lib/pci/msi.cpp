@@ -44,14 +44,6 @@ MsiLayout msi_layout(const MsiCapability& msi) {
 
 namespace {
 
-// Sets and clears bits of the command register. Its status half is
-// write-one-to-clear: written as 0.
-void change_command(ConfigAccess& access, FunctionAddress at, uint16_t set, uint16_t clear) {
-    uint16_t command = uint16_t(access.read32(at, command_register));
-    command = uint16_t((command & ~clear) | set);
-    access.write32(at, command_register, command);
-}
-
 // A message is a memory write by the function: it must be a bus master. And
 // INTx goes off.
 void message_signalling_on(ConfigAccess& access, FunctionAddress at) {
@@ -59,6 +51,12 @@ void message_signalling_on(ConfigAccess& access, FunctionAddress at) {
 }
 
 } // namespace
+
+void change_command(ConfigAccess& access, FunctionAddress at, uint16_t set, uint16_t clear) {
+    uint16_t command = uint16_t(access.read32(at, command_register));
+    command = uint16_t((command & ~clear) | set);
+    access.write32(at, command_register, command);
+}
 
 void set_intx_disabled(ConfigAccess& access, FunctionAddress at, bool disabled) {
     if (disabled)

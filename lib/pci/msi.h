@@ -26,6 +26,10 @@ struct MsiLayout {
 };
 MsiLayout msi_layout(const MsiCapability& msi);
 
+// Sets, then clears, bits of the command register (command_bus_master,
+// ...). Its status half is write-one-to-clear: written as 0.
+void change_command(ConfigAccess& access, FunctionAddress at, uint16_t set, uint16_t clear);
+
 // Turns legacy INTx signalling off or on (the command register's Interrupt
 // Disable bit), writing no status bit back.
 void set_intx_disabled(ConfigAccess& access, FunctionAddress at, bool disabled);

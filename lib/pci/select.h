@@ -1,0 +1,36 @@
+// Which recorded PCI function a driver's grant names (schema DeviceSelector):
+// by identity (vendor and device ids, and which of several such functions)
+// or by address, and whether it may be handed to a driver at all. Pure
+// logic over the boot scan's table (lib/pci/scan.h).
+#pragma once
+
+#include "lib/pci/scan.h"
+#include <cstddef>
+#include <optional>
+#include <span>
+
+namespace capos::pci {
+
+struct Selector {
+    enum class Kind : uint8_t { Identity, Address };
+    Kind kind = Kind::Identity;
+    uint16_t vendor = 0;
+    uint16_t device = 0;
+    uint16_t index = 0; // Identity: the index-th match in address order
+    FunctionAddress address;
+};
+
+// The position in `functions` (in address order) of the function `selector`
+// names, or nullopt when none does.
+std::optional<size_t> select(std::span<const Function> functions, const Selector& selector);
+
+enum class Unclaimable : uint8_t {
+    None,       // a driver may hold it
+    Bridge,     // a PCI-to-PCI or CardBus bridge: the kernel's bus topology
+    HostBridge, // class 06/00: the machine's own path to memory
+};
+// Whether `function` may be claimed by a driver.
+Unclaimable claimable(const Function& function);
+const char* to_string(Unclaimable reason);
+
+} // namespace capos::pci
