@@ -949,6 +949,13 @@ interface Device {
   # A budget of `pages` 4 KiB pages of DMA memory, charged to the caller's
   # frame quota as its buffers are made. permissionDenied without an IOMMU
   # unless the manifest trusts the claim with unisolated DMA.
+
+  config @4 (offset :UInt16, length :UInt16) -> (data :Data);
+  # Reads `length` bytes of the function's configuration space from
+  # `offset` (a driver finds its device's own capabilities there, such as
+  # virtio's): inside its first 256 bytes (invalidArgument past them).
+  # Read only: the kernel programs the function's command register and
+  # interrupts.
 }
 
 interface DeviceMmio {
@@ -1015,6 +1022,50 @@ interface DMABuffer {
 
   unmap @2 (address :UInt64) -> ();
   # Removes a mapping made by map at `address`.
+
+  memory @3 () -> (memory :MemoryObject);
+  # A MemoryObject of the same pages, to hand to a client that reads and
+  # writes them itself (a transfer buffer the device fills directly).
+}
+
+# ---------------------------------------------------------------------------
+# Storage
+
+interface BlockDevice {
+  # One disk, served by its driver: one capability per disk. Blocks are
+  # numbered from 0; every transfer is of whole blocks.
+
+  const maxInline :UInt32 = 4096;
+  # The most bytes a readBlocks or writeBlocks carries in its message; more
+  # goes through a transfer buffer.
+
+  info @0 () -> (blockSize :UInt32, blocks :UInt64, maxBlocks :UInt32,
+                 readOnly :Bool, model :Text);
+  # The block size in bytes, the disk's size in blocks, the most blocks one
+  # call moves, whether writes are refused, and what the device calls itself.
+
+  readBlocks @1 (lba :UInt64, count :UInt32, buffer :UInt32, offset :UInt64)
+      -> (data :Data);
+  # Reads `count` blocks from block `lba`: into transfer buffer `buffer`
+  # at byte `offset`, or, with buffer 0, into `data` (at most maxInline
+  # bytes). invalidArgument for a count of 0 or past maxBlocks, blocks past
+  # the disk's end, or a range past the buffer's end; failed when the device
+  # reports an error.
+
+  writeBlocks @2 (lba :UInt64, count :UInt32, buffer :UInt32, offset :UInt64,
+                  data :Data) -> ();
+  # Writes `count` blocks at block `lba` from transfer buffer `buffer` at
+  # byte `offset`, or, with buffer 0, from `data` (exactly count blocks).
+  # Refused as readBlocks is, and permissionDenied on a read-only disk. The
+  # blocks may sit in the device's cache until a flush.
+
+  flush @3 () -> ();
+  # Answered once every write answered before it is on stable storage.
+
+  transferBuffer @4 (pages :UInt32) -> (memory :MemoryObject, buffer :UInt32);
+  # A buffer of `pages` 4 KiB pages that the device reads and writes
+  # directly: map `memory`, and name `buffer` in readBlocks and writeBlocks.
+  # overloaded when the driver has none left to give.
 }
 
 # ---------------------------------------------------------------------------

@@ -67,7 +67,9 @@ PciFunction::CapabilityListEnd list_end(pci::CapabilityListEnd end) {
     return PciFunction::CapabilityListEnd::Complete;
 }
 
-void build(const pci::Function& function, PciFunction::Builder out) {
+} // namespace
+
+void build_pci_function(const pci::Function& function, PciFunction::Builder out) {
     const pci::FunctionHeader& header = function.header;
     out.set_segment(function.address.segment);
     out.set_bus(function.address.bus);
@@ -140,6 +142,8 @@ void build(const pci::Function& function, PciFunction::Builder out) {
     }
 }
 
+namespace {
+
 class DeviceInventoryService final
     : public KernelServiceOf<DeviceInventory, DeviceInventoryService> {
 public:
@@ -169,7 +173,7 @@ public:
         uint32_t build_count = count == 0 && full ? 1 : count;
         auto list = results.init_functions(build_count);
         for (uint32_t i = 0; i < list.size(); ++i)
-            build(functions[from + i], list[i]);
+            build_pci_function(functions[from + i], list[i]);
         results.set_total(uint32_t(functions.size()));
         return {};
     }

@@ -39,7 +39,7 @@ constexpr Factory g_factories[] = {
     {Kind::ThreadSpawner, create_thread_spawner_service},
     {Kind::ThreadControl, create_thread_control_service},
     {Kind::ParkSpace, create_park_space_service},
-    {Kind::DeviceManager, nullptr},
+    {Kind::DeviceManager, create_device_manager_service},
 };
 static_assert(sizeof g_factories / sizeof g_factories[0] == kernel_source_count,
               "a row for every KernelCapability the schema names");

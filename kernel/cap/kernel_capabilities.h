@@ -6,6 +6,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/page_tables.h"
 #include "kernel/mm/user_address_space.h"
+#include "lib/pci/scan.h"
 #include "schema/capos.capnp.capos.h"
 
 namespace capos::kernel {
@@ -44,6 +45,10 @@ RefPtr<KernelService> create_device_inventory_service();
 RefPtr<KernelService> create_thread_spawner_service();
 RefPtr<KernelService> create_thread_control_service();
 RefPtr<KernelService> create_park_space_service();
+RefPtr<KernelService> create_device_manager_service();
+// Fills `out` with what the kernel recorded of `function` at boot (the
+// DeviceInventory's list entry; Device.info).
+void build_pci_function(const pci::Function& function, schema::PciFunction::Builder out);
 // Writes `text` on the console as Console.write does (`newline`: as
 // writeLine): in pieces of at most a line or 256 bytes, each never
 // interleaved with kernel log lines, with a preemption point between them, so

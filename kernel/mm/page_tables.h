@@ -41,6 +41,7 @@ struct Translation {
     bool user;
     bool global;
     bool owned;
+    bool uncached; // a device's registers: the kernel touches none of it
     PageSize size;
 };
 

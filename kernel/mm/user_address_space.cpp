@@ -313,9 +313,12 @@ Result<uint64_t, SpaceError> UserAddressSpace::map_object(RefPtr<MemoryObject> o
     // Counted before the first page is mapped: the loop may give up the CPU,
     // and W^X must hold against every other mapping made meanwhile.
     object->add_mapping(access);
+    MapOptions options{.caching = object->caching()};
     for (uint32_t i = 0; i < pages; ++i) {
+        if (!object->maps_page(first_page + i))
+            continue;
         auto mapped = m_tables.map(address + uint64_t(i) * page_size, object->frame(first_page + i),
-                                   PageSize::Small, access, Privilege::User);
+                                   PageSize::Small, access, Privilege::User, options);
         if (mapped.is_error()) {
             unmap_pages(address, address + uint64_t(i) * page_size, Unmap::All);
             object->remove_mapping(access);

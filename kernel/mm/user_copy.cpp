@@ -22,7 +22,9 @@ bool UserDestination::open(UserAddressSpace& space, uint64_t address, size_t len
         return false;
     for (uint64_t page = m_first_page; page <= last_page; ++page) {
         auto translation = space.translate(page * page_size);
-        if (!translation || !translation->user || !translation->writable)
+        // (A device's registers are not memory the kernel writes for a
+        // caller, nor in its direct map.)
+        if (!translation || !translation->user || !translation->writable || translation->uncached)
             return false;
         m_phys[page - m_first_page] = translation->phys - translation->phys % page_size;
     }

@@ -9,6 +9,7 @@
 #include "kernel/platform/pci.h"
 #include "kernel/sched/scheduler.h"
 #include "lib/pci/msi.h"
+#include "schema/capos.capnp.capos.h"
 
 namespace capos::kernel {
 
@@ -148,7 +149,24 @@ DeviceInterrupt::create_msix(const pci::Function& function, uint16_t entry) {
     return RefPtr<DeviceInterrupt>::adopt(object);
 }
 
-void DeviceInterrupt::on_vector(uint8_t vector) {
+namespace {
+
+void answer_wait(PendingReply& reply, uint64_t count) CAPOS_REQUIRES(g_kernel_lock) {
+    using schema::Interrupt;
+    capnp::Word buffer[8];
+    capnp::MessageBuilder message(buffer);
+    Interrupt::WaitResults::Builder results(message.init_root(
+        Interrupt::WaitResults::data_words, Interrupt::WaitResults::pointer_count));
+    results.set_count(count);
+    VERIFY(message.error() == capnp::WireError::None);
+    reply.complete_with_message(abi::CallStatus::Ok, message.words());
+}
+
+} // namespace
+
+// (A device vector's handler runs with the kernel lock held exclusively:
+// kernel/arch/x86_64/idt.cpp.)
+void DeviceInterrupt::on_vector(uint8_t vector) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
     DeviceInterrupt* object = g_by_vector[vector];
     if (!object)
         return;
@@ -156,6 +174,26 @@ void DeviceInterrupt::on_vector(uint8_t vector) {
     __atomic_store_n(&object->m_count, object->m_count + 1, __ATOMIC_RELEASE);
     if (Thread* waiter = object->m_waiter)
         Scheduler::wake(waiter);
+    if (object->m_reply)
+        answer_wait(object->m_reply, object->m_count);
+}
+
+bool DeviceInterrupt::wait_pending(PendingReply& reply) {
+    if (m_reply)
+        return false;
+    if (count() > m_acknowledged)
+        answer_wait(reply, count());
+    else
+        m_reply = std::move(reply);
+    return true;
+}
+
+bool DeviceInterrupt::acknowledge(uint64_t handled) {
+    if (handled > count())
+        return false;
+    if (handled > m_acknowledged)
+        m_acknowledged = handled;
+    return true;
 }
 
 uint64_t DeviceInterrupt::wait(uint64_t seen, uint64_t deadline_us) {
@@ -180,7 +218,9 @@ void DeviceInterrupt::set_masked(bool masked) {
         pci::msix_set_masked(m_table, m_entry, masked);
 }
 
-void DeviceInterrupt::destroy() {
+void DeviceInterrupt::destroy() CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    if (m_reply)
+        m_reply.complete_with_error(abi::TransportError::Disconnected);
     if (pci::ConfigAccess* config = pci_config()) {
         if (m_msix)
             pci::msix_set_masked(m_table, m_entry, true);

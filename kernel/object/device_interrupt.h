@@ -10,7 +10,9 @@
 // frees the vector. Under the kernel lock.
 #pragma once
 
+#include "kernel/ipc/completion.h"
 #include "kernel/object/kernel_object.h"
+#include "kernel/object/thread.h"
 #include "lib/base/result.h"
 #include "lib/pci/scan.h"
 #include <cstdint>
@@ -51,9 +53,21 @@ public:
     // `deadline_us`; returns count(). One waiter at a time: while one waits,
     // another call returns count() at once.
     uint64_t wait(uint64_t seen, uint64_t deadline_us);
+    // The Interrupt capability's view (kernel/cap/device.cpp): interrupts
+    // past the count last acknowledged are pending. Answers `reply` with
+    // count() once one is (at once if one is); false, with `reply` left
+    // alone, when an answer is owed already. The object's end answers an
+    // owed one as Disconnected.
+    bool wait_pending(PendingReply& reply) CAPOS_REQUIRES(g_kernel_lock);
+    bool waiting() const { return bool(m_reply); }
+    // The interrupts up to `count` are handled; false when `count` is past
+    // count().
+    bool acknowledge(uint64_t count);
     // MSI-X only: the entry's mask bit, as the table holds it now.
     bool masked() const;
     void set_masked(bool masked);
+    // Whether set_masked does anything (MSI-X).
+    bool maskable() const { return m_msix; }
 
 private:
     DeviceInterrupt(const pci::Function& function, uint8_t vector, uint32_t cpu,
@@ -74,7 +88,9 @@ private:
     uint16_t m_entry = 0;
     volatile uint32_t* m_table = nullptr; // the MSI-X table, mapped
     uint64_t m_count = 0;
+    uint64_t m_acknowledged = 0;
     Thread* m_waiter = nullptr;
+    PendingReply m_reply; // Interrupt.wait's, while owed
 };
 
 } // namespace capos::kernel

@@ -23,6 +23,7 @@ enum class ObjectType : uint8_t {
     EndpointClient,  // the capability to call through an endpoint
     Ledger,          // a process's frame ledger (not a capability)
     DeviceInterrupt, // a device interrupt routed to the kernel (MSI, MSI-X)
+    DeviceClaim,     // a PCI function held by a driver (the device ledger)
 };
 
 class KernelObject {

@@ -3,6 +3,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/mm/layout.h"
 #include "kernel/mm/reclaim.h"
+#include "kernel/object/device_claim.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
 
@@ -58,10 +59,30 @@ MemoryObject::create(uint32_t pages, bool contiguous, RefPtr<FrameLedger> ledger
         new (memory.value()) MemoryObject(batch, pages, contiguous, std::move(ledger)));
 }
 
+Result<RefPtr<MemoryObject>, MemoryObject::Error>
+MemoryObject::create_device_window(uint64_t physical, uint32_t pages, uint32_t slot,
+                                   std::span<const Hole, 2> holes) {
+    if (pages == 0 || pages > max_pages || physical % page_size != 0)
+        return Err{Error::InvalidSize};
+    auto memory = heap_allocate(sizeof(MemoryObject), alignof(MemoryObject));
+    if (memory.is_error())
+        return Err{Error::OutOfMemory};
+    device_window_made(slot);
+    return RefPtr<MemoryObject>::adopt(new (memory.value())
+                                           MemoryObject(physical, pages, slot, holes));
+}
+
 // (Reached through KernelObject::release_reference, which the analysis does
 // not follow: every reference is dropped under the kernel lock.)
 void MemoryObject::destroy() {
     g_kernel_lock.assert_held();
+    if (device_window()) {
+        uint32_t slot = m_device_slot;
+        this->~MemoryObject();
+        heap_free(this);
+        device_window_gone(slot);
+        return;
+    }
     FrameBatch* frames = m_frames;
     m_ledger->uncharge(m_pages);
     this->~MemoryObject();

@@ -282,14 +282,16 @@ bool Process::copy_in_space(uint64_t destination, uint64_t source, uint64_t leng
         if (chunk > length)
             chunk = length;
         auto to = m_space.translate(destination);
-        if (!to || !to->user || !to->writable)
+        // (A device's registers are neither memory to copy nor in the
+        // direct map.)
+        if (!to || !to->user || !to->writable || to->uncached)
             return false;
         std::byte* out = phys_to_ptr<std::byte>(to->phys); // the byte's own address
         if (source == 0) {
             __builtin_memset(out, 0, chunk);
         } else {
             auto from = m_space.translate(source);
-            if (!from || !from->user)
+            if (!from || !from->user || from->uncached)
                 return false;
             __builtin_memcpy(out, phys_to_ptr<std::byte>(from->phys), chunk);
             source += chunk;

@@ -47,7 +47,7 @@ inline constexpr KernelSource kernel_sources[] = {
     {schema::KernelCapability::ThreadSpawner, schema::ThreadSpawner::interface_id, true},
     {schema::KernelCapability::ThreadControl, schema::ThreadControl::interface_id, true},
     {schema::KernelCapability::ParkSpace, schema::ParkSpace::interface_id, true},
-    {schema::KernelCapability::DeviceManager, schema::DeviceManager::interface_id, false},
+    {schema::KernelCapability::DeviceManager, schema::DeviceManager::interface_id, true},
 };
 
 static_assert(sizeof kernel_sources / sizeof kernel_sources[0] == kernel_source_count,

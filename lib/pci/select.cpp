@@ -37,6 +37,29 @@ Unclaimable claimable(const Function& function) {
     return Unclaimable::None;
 }
 
+std::array<PageRange, 2> kernel_pages(const Function& function, uint8_t bar,
+                                      uint64_t window_bytes) {
+    std::array<PageRange, 2> pages{};
+    if (!function.has_msix)
+        return pages;
+    const MsixCapability& msix = function.msix;
+    uint64_t window_pages = (window_bytes + window_page_size - 1) / window_page_size;
+    auto range = [&](uint64_t offset, uint64_t bytes) {
+        uint64_t first = offset / window_page_size;
+        uint64_t end = (offset + bytes + window_page_size - 1) / window_page_size;
+        if (end > window_pages)
+            end = window_pages;
+        if (first >= end)
+            return PageRange{};
+        return PageRange{uint32_t(first), uint32_t(end)};
+    };
+    if (msix.table_bar == bar)
+        pages[0] = range(msix.table_offset, uint64_t(msix.table_size) * 16);
+    if (msix.pba_bar == bar)
+        pages[1] = range(msix.pba_offset, (uint64_t(msix.table_size) + 63) / 64 * 8);
+    return pages;
+}
+
 const char* to_string(Unclaimable reason) {
     switch (reason) {
     case Unclaimable::None:

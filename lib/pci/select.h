@@ -5,6 +5,7 @@
 #pragma once
 
 #include "lib/pci/scan.h"
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -32,5 +33,19 @@ enum class Unclaimable : uint8_t {
 // Whether `function` may be claimed by a driver.
 Unclaimable claimable(const Function& function);
 const char* to_string(Unclaimable reason);
+
+// Pages [first, end) of a BAR's window.
+struct PageRange {
+    uint32_t first = 0;
+    uint32_t end = 0;
+    bool empty() const { return first >= end; }
+};
+inline constexpr uint64_t window_page_size = 4096;
+// The pages of BAR `bar`'s window a driver's mapping leaves out: those of
+// the MSI-X table and of the pending-bit array, when they lie in that BAR
+// (the kernel programs them: a driver that wrote an entry could make its
+// device send any message to any CPU). Empty ranges otherwise; a range is
+// clipped to a window of `window_bytes`.
+std::array<PageRange, 2> kernel_pages(const Function& function, uint8_t bar, uint64_t window_bytes);
 
 } // namespace capos::pci

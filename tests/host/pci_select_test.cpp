@@ -84,4 +84,55 @@ TEST(PciSelect, BridgesAndHostBridgesAreNotForDrivers) {
     EXPECT_STREQ(to_string(Unclaimable::HostBridge), "a host bridge");
 }
 
+// QEMU's virtio-pci: the table and the PBA in BAR 1 (4 KiB), the registers
+// in BAR 4; its NVMe: both in BAR 0 past the doorbells.
+TEST(PciSelect, KernelPagesAreTheMsixTableAndPba) {
+    Function function;
+    EXPECT_TRUE(kernel_pages(function, 0, 0x4000)[0].empty());
+    EXPECT_TRUE(kernel_pages(function, 0, 0x4000)[1].empty());
+    function.has_msix = true;
+    function.msix = {
+        .table_size = 3, .table_bar = 1, .table_offset = 0, .pba_bar = 1, .pba_offset = 0x800};
+    auto bar1 = kernel_pages(function, 1, 0x1000);
+    EXPECT_EQ(bar1[0].first, 0u);
+    EXPECT_EQ(bar1[0].end, 1u);
+    EXPECT_EQ(bar1[1].first, 0u);
+    EXPECT_EQ(bar1[1].end, 1u);
+    auto bar4 = kernel_pages(function, 4, 0x4000);
+    EXPECT_TRUE(bar4[0].empty());
+    EXPECT_TRUE(bar4[1].empty());
+
+    function.msix = {.table_size = 65,
+                     .table_bar = 0,
+                     .table_offset = 0x2000,
+                     .pba_bar = 0,
+                     .pba_offset = 0x3000};
+    auto bar0 = kernel_pages(function, 0, 0x4000);
+    EXPECT_EQ(bar0[0].first, 2u);
+    EXPECT_EQ(bar0[0].end, 3u);
+    EXPECT_EQ(bar0[1].first, 3u);
+    EXPECT_EQ(bar0[1].end, 4u);
+    // A table that runs over a page boundary takes both pages.
+    function.msix.table_offset = 0x1ff0;
+    bar0 = kernel_pages(function, 0, 0x4000);
+    EXPECT_EQ(bar0[0].first, 1u);
+    EXPECT_EQ(bar0[0].end, 3u);
+    // 2048 entries: 32 KiB of table; the PBA's 256 bytes.
+    function.msix = {.table_size = 2048,
+                     .table_bar = 2,
+                     .table_offset = 0x10000,
+                     .pba_bar = 2,
+                     .pba_offset = 0x18000};
+    auto bar2 = kernel_pages(function, 2, 0x20000);
+    EXPECT_EQ(bar2[0].first, 16u);
+    EXPECT_EQ(bar2[0].end, 24u);
+    EXPECT_EQ(bar2[1].first, 24u);
+    EXPECT_EQ(bar2[1].end, 25u);
+    // Past the window (a device's garbage): clipped, or nothing.
+    auto small = kernel_pages(function, 2, 0x11000);
+    EXPECT_EQ(small[0].first, 16u);
+    EXPECT_EQ(small[0].end, 17u);
+    EXPECT_TRUE(small[1].empty());
+}
+
 } // namespace

@@ -60,6 +60,7 @@ Translation decode(uint64_t entry, uint64_t virt, int level) {
         .user = (entry & pte_user) != 0,
         .global = (entry & pte_global) != 0,
         .owned = (entry & pte_owned) != 0,
+        .uncached = (entry & pte_cache_disable) != 0,
         .size = level == 1 ? PageSize::Small : PageSize::Large,
     };
 }

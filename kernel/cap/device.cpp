@@ -1,0 +1,407 @@
+// The driver authority's capabilities (docs/devices.md, "Driver
+// authority"): DeviceManager claims a PCI function in the device ledger
+// (kernel/object/device_claim.h) and gives a Device, which gives the
+// function's register windows (DeviceMmio), its interrupts (Interrupt) and
+// DMA memory (DMAPool, DMABuffer). Each of those holds the claim, and once
+// the claim has ended (its last Device capability gone) answers every call
+// but an unmap as disconnected.
+#include "kernel/cap/kernel_capabilities.h"
+#include "kernel/object/device_claim.h"
+#include "kernel/object/process.h"
+#include "kernel/platform/pci.h"
+
+namespace capos::kernel {
+
+namespace {
+
+gen::Exception disconnected(std::string_view message) {
+    return exception(schema::ExceptionType::Disconnected, message);
+}
+constexpr std::string_view claim_ended = "the device's claim has ended";
+
+// Commits `service` (speaking `Interface`) to a slot reserved in the caller's
+// table; returns its id.
+template <typename Interface>
+abi::CapId commit(ProcessCapTable::Reservation slot, RefPtr<KernelService> service)
+    CAPOS_REQUIRES(g_kernel_lock) {
+    return Process::current()->capabilities().commit(
+        std::move(slot), std::move(service), Interface::interface_id, CapFlags::Transferable);
+}
+
+template <typename Service, typename... Args>
+Result<RefPtr<KernelService>, gen::Exception> make(Args&&... args) {
+    auto created = heap_create<Service>(std::forward<Args>(args)...);
+    if (created.is_error())
+        return Err{overloaded("out of memory")};
+    return RefPtr<KernelService>::adopt(created.value());
+}
+
+// A slot of the caller's table for the capability a call makes (given back
+// when the reservation is dropped unused).
+Result<ProcessCapTable::Reservation, gen::Exception> reserve_slot() CAPOS_REQUIRES(g_kernel_lock) {
+    auto slot = Process::current()->capabilities().reserve();
+    if (slot.is_error())
+        return Err{overloaded("capability table full")};
+    return slot.release_value();
+}
+
+using schema::DeviceMmio;
+
+class DeviceMmioService final : public KernelServiceOf<DeviceMmio, DeviceMmioService> {
+public:
+    DeviceMmioService(RefPtr<DeviceClaim> claim, RefPtr<MemoryObject> window, uint8_t bar)
+        : m_claim(std::move(claim)), m_window(std::move(window)), m_bar(bar) {}
+
+    Result<void, gen::Exception> info(DeviceMmio::InfoParams::Reader,
+                                      DeviceMmio::InfoResults::Builder results) {
+        results.set_bar(m_bar);
+        results.set_bytes(uint64_t(m_window->page_count()) * page_size);
+        return {};
+    }
+    Result<void, gen::Exception> map(DeviceMmio::MapParams::Reader params,
+                                     DeviceMmio::MapResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_ended)};
+        auto mapped = invocation().caller.address_space().map_object(
+            m_window, params.address(), 0, m_window->page_count(), Access::ReadWrite);
+        if (mapped.is_error())
+            return Err{space_exception(mapped.error())};
+        results.set_address(mapped.value());
+        return {};
+    }
+    // (Also once the claim has ended: the function is claimed again only
+    // when its windows are gone.)
+    Result<void, gen::Exception> unmap(DeviceMmio::UnmapParams::Reader params,
+                                       DeviceMmio::UnmapResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        auto unmapped =
+            invocation().caller.address_space().unmap_object(*m_window, params.address());
+        if (unmapped.is_error())
+            return Err{space_exception(unmapped.error())};
+        return {};
+    }
+
+private:
+    RefPtr<DeviceClaim> m_claim;
+    RefPtr<MemoryObject> m_window;
+    uint8_t m_bar;
+};
+
+using schema::Interrupt;
+
+class InterruptService final : public KernelServiceOf<Interrupt, InterruptService> {
+public:
+    InterruptService(RefPtr<DeviceClaim> claim, uint32_t slot)
+        : m_claim(std::move(claim)), m_slot(slot) {}
+
+    Result<void, gen::Exception> wait(Interrupt::WaitParams::Reader,
+                                      Interrupt::WaitResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot);
+        if (!interrupt)
+            return Err{disconnected(claim_ended)};
+        // Refused before deferring: a deferred call's exception is never sent.
+        if (interrupt->waiting())
+            return Err{overloaded("a wait on this interrupt is owed already")};
+        auto reply = invocation().defer();
+        if (!reply)
+            return Err{overloaded("too many answers owed to the caller")};
+        VERIFY(interrupt->wait_pending(*reply));
+        return {};
+    }
+    Result<void, gen::Exception> acknowledge(Interrupt::AcknowledgeParams::Reader params,
+                                             Interrupt::AcknowledgeResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot);
+        if (!interrupt)
+            return Err{disconnected(claim_ended)};
+        if (!interrupt->acknowledge(params.count()))
+            return Err{invalid_argument("acknowledged past the interrupts counted")};
+        return {};
+    }
+    Result<void, gen::Exception> mask(Interrupt::MaskParams::Reader,
+                                      Interrupt::MaskResults::Builder) {
+        return set_masked(true);
+    }
+    Result<void, gen::Exception> unmask(Interrupt::UnmaskParams::Reader,
+                                        Interrupt::UnmaskResults::Builder) {
+        return set_masked(false);
+    }
+
+private:
+    Result<void, gen::Exception> set_masked(bool masked) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot);
+        if (!interrupt)
+            return Err{disconnected(claim_ended)};
+        if (!interrupt->maskable())
+            return Err{
+                exception(schema::ExceptionType::Unimplemented, "an MSI has no mask of its own")};
+        interrupt->set_masked(masked);
+        return {};
+    }
+
+    RefPtr<DeviceClaim> m_claim;
+    uint32_t m_slot;
+};
+
+using schema::DMABuffer;
+
+class DmaBufferService final : public KernelServiceOf<DMABuffer, DmaBufferService> {
+public:
+    DmaBufferService(RefPtr<DeviceClaim> claim, RefPtr<MemoryObject> buffer)
+        : m_claim(std::move(claim)), m_buffer(std::move(buffer)) {}
+
+    Result<void, gen::Exception> info(DMABuffer::InfoParams::Reader,
+                                      DMABuffer::InfoResults::Builder results) {
+        if (!m_claim->active())
+            return Err{disconnected(claim_ended)};
+        results.set_pages(m_buffer->page_count());
+        // Without an IOMMU the device sees physical addresses.
+        results.set_device_address(m_buffer->frame(0));
+        return {};
+    }
+    Result<void, gen::Exception> map(DMABuffer::MapParams::Reader params,
+                                     DMABuffer::MapResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_ended)};
+        auto mapped = invocation().caller.address_space().map_object(
+            m_buffer, params.address(), 0, m_buffer->page_count(), Access::ReadWrite);
+        if (mapped.is_error())
+            return Err{space_exception(mapped.error())};
+        results.set_address(mapped.value());
+        return {};
+    }
+    Result<void, gen::Exception> unmap(DMABuffer::UnmapParams::Reader params,
+                                       DMABuffer::UnmapResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        auto unmapped =
+            invocation().caller.address_space().unmap_object(*m_buffer, params.address());
+        if (unmapped.is_error())
+            return Err{space_exception(unmapped.error())};
+        return {};
+    }
+
+    Result<void, gen::Exception> memory(DMABuffer::MemoryParams::Reader,
+                                        DMABuffer::MemoryResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_ended)};
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        RefPtr<KernelService> service = create_memory_object_service(m_buffer);
+        if (!service)
+            return Err{overloaded("out of memory")};
+        results.set_memory(commit<schema::MemoryObject>(std::move(slot), std::move(service)).raw);
+        return {};
+    }
+
+private:
+    RefPtr<DeviceClaim> m_claim;
+    RefPtr<MemoryObject> m_buffer;
+};
+
+using schema::DMAPool;
+
+class DmaPoolService final : public KernelServiceOf<DMAPool, DmaPoolService> {
+public:
+    DmaPoolService(RefPtr<DeviceClaim> claim, uint32_t pages)
+        : m_claim(std::move(claim)), m_pages(pages) {}
+
+    Result<void, gen::Exception> info(DMAPool::InfoParams::Reader,
+                                      DMAPool::InfoResults::Builder results) {
+        results.set_pages(m_pages);
+        results.set_used(m_used);
+        return {};
+    }
+    Result<void, gen::Exception> allocate(DMAPool::AllocateParams::Reader params,
+                                          DMAPool::AllocateResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_ended)};
+        uint32_t pages = params.pages();
+        if (pages == 0 || pages > m_pages - m_used)
+            return Err{invalid_argument("pages must be 1 to what is left of the pool's budget")};
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        Process& caller = invocation().caller;
+        // (Zeroed frames: nothing of an earlier user reaches the device.)
+        auto buffer = MemoryObject::create(pages, true, caller.address_space().ledger_reference());
+        if (buffer.is_error()) {
+            if (buffer.error() == MemoryObject::Error::QuotaExceeded)
+                return Err{overloaded("memory quota exceeded")};
+            return Err{overloaded("out of memory")};
+        }
+        auto service = make<DmaBufferService>(m_claim, buffer.value());
+        if (service.is_error() || !m_claim->keep_dma(buffer.release_value())) {
+            return Err{overloaded(service.is_error() ? "out of memory"
+                                                     : "the claim holds its most DMA buffers")};
+        }
+        m_used += pages;
+        results.set_buffer(commit<DMABuffer>(std::move(slot), service.release_value()).raw);
+        return {};
+    }
+
+private:
+    RefPtr<DeviceClaim> m_claim;
+    uint32_t m_pages;
+    uint32_t m_used = 0;
+};
+
+using schema::Device;
+
+constexpr manifest::LimitText dma_pages_rule{"a DMA pool is 1 to ", DeviceClaim::max_dma_pages,
+                                             " pages"};
+
+class DeviceService final : public KernelServiceOf<Device, DeviceService> {
+public:
+    explicit DeviceService(RefPtr<DeviceClaim> claim) : m_claim(std::move(claim)) {}
+    // The last Device capability gone: the claim ends.
+    ~DeviceService() override {
+        g_kernel_lock.assert_held(); // every reference is dropped under it
+        m_claim->end();
+    }
+
+    Result<void, gen::Exception> info(Device::InfoParams::Reader,
+                                      Device::InfoResults::Builder results) {
+        build_pci_function(m_claim->function(), results.init_function());
+        results.set_dma_isolated(m_claim->dma_isolated());
+        return {};
+    }
+    Result<void, gen::Exception> mmio(Device::MmioParams::Reader params,
+                                      Device::MmioResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        auto window = m_claim->window(params.bar());
+        if (window.is_error()) {
+            switch (window.error()) {
+            case DeviceClaim::WindowError::NotMemory:
+                return Err{invalid_argument("no memory BAR there")};
+            case DeviceClaim::WindowError::NotPageSized:
+                return Err{invalid_argument("the BAR's window is not whole pages")};
+            case DeviceClaim::WindowError::OutOfMemory:
+                break;
+            }
+            return Err{overloaded("out of memory")};
+        }
+        auto service = make<DeviceMmioService>(m_claim, window.release_value(), params.bar());
+        if (service.is_error())
+            return Err{service.error()};
+        results.set_region(commit<DeviceMmio>(std::move(slot), service.release_value()).raw);
+        return {};
+    }
+    Result<void, gen::Exception> interrupt(Device::InterruptParams::Reader params,
+                                           Device::InterruptResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        // A message is a write by the device to memory: it needs the bus.
+        if (!m_claim->dma_allowed())
+            return Err{permission_denied("interrupts are DMA: not given without an IOMMU to a "
+                                         "claim not trusted with unisolated DMA")};
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        DeviceInterruptError failure{};
+        auto routed = m_claim->route(params.entry(), failure);
+        if (routed.is_error()) {
+            switch (routed.error()) {
+            case DeviceClaim::RouteError::AlreadyRouted:
+                return Err{failed("that entry has its Interrupt already")};
+            case DeviceClaim::RouteError::TooMany:
+                return Err{overloaded("the claim routes its most interrupts")};
+            case DeviceClaim::RouteError::Interrupt:
+                break;
+            }
+            if (failure == DeviceInterruptError::NoVector ||
+                failure == DeviceInterruptError::OutOfMemory)
+                return Err{overloaded(to_string(failure))};
+            return Err{invalid_argument(to_string(failure))};
+        }
+        auto service = make<InterruptService>(m_claim, routed.value());
+        if (service.is_error())
+            return Err{service.error()};
+        results.set_interrupt(commit<Interrupt>(std::move(slot), service.release_value()).raw);
+        return {};
+    }
+    Result<void, gen::Exception> dma_pool(Device::DmaPoolParams::Reader params,
+                                          Device::DmaPoolResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->dma_allowed())
+            return Err{
+                permission_denied("no IOMMU, and the claim is not trusted with unisolated DMA")};
+        if (params.pages() == 0 || params.pages() > DeviceClaim::max_dma_pages)
+            return Err{invalid_argument(dma_pages_rule)};
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        auto service = make<DmaPoolService>(m_claim, params.pages());
+        if (service.is_error())
+            return Err{service.error()};
+        results.set_pool(commit<DMAPool>(std::move(slot), service.release_value()).raw);
+        return {};
+    }
+
+    Result<void, gen::Exception> config(Device::ConfigParams::Reader params,
+                                        Device::ConfigResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        uint32_t offset = params.offset();
+        uint32_t length = params.length();
+        if (offset > pci::config_space_size || length > pci::config_space_size - offset)
+            return Err{invalid_argument("past the first 256 bytes of configuration space")};
+        pci::ConfigAccess* access = pci_config();
+        if (!access)
+            return Err{failed("no PCI configuration access")};
+        // Dword by dword, as configuration space is read.
+        uint8_t bytes[pci::config_space_size];
+        uint32_t first = offset & ~3u;
+        for (uint32_t at = first; at < offset + length; at += 4) {
+            uint32_t value = access->read32(m_claim->function().address, uint16_t(at));
+            __builtin_memcpy(bytes + at, &value, 4);
+        }
+        results.set_data(std::span<const uint8_t>(bytes + offset, length));
+        return {};
+    }
+
+private:
+    RefPtr<DeviceClaim> m_claim;
+};
+
+using schema::DeviceManager;
+
+class DeviceManagerService final : public KernelServiceOf<DeviceManager, DeviceManagerService> {
+public:
+    Result<void, gen::Exception> claim(DeviceManager::ClaimParams::Reader params,
+                                       DeviceManager::ClaimResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        auto selected = params.selector();
+        pci::Selector selector;
+        if (selected.is_address()) {
+            auto at = selected.address();
+            selector.kind = pci::Selector::Kind::Address;
+            selector.address = {at.segment(), at.bus(), at.device(), at.function()};
+        } else {
+            auto identity = selected.identity();
+            selector.vendor = identity.vendor_id();
+            selector.device = identity.device_id();
+            selector.index = identity.index();
+        }
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        auto claimed = DeviceClaim::claim(selector, selected.unisolated_dma());
+        if (claimed.is_error()) {
+            if (claimed.error() == DeviceClaim::Error::OutOfMemory)
+                return Err{overloaded(DeviceClaim::describe(claimed.error()))};
+            return Err{failed(DeviceClaim::describe(claimed.error()))};
+        }
+        RefPtr<DeviceClaim> claim = claimed.release_value();
+        auto service = make<DeviceService>(claim);
+        if (service.is_error()) {
+            claim->end();
+            return Err{service.error()};
+        }
+        results.set_device(commit<Device>(std::move(slot), service.release_value()).raw);
+        return {};
+    }
+};
+
+} // namespace
+
+RefPtr<KernelService> create_device_manager_service() {
+    return make_service<DeviceManagerService>();
+}
+
+} // namespace capos::kernel

@@ -1,0 +1,104 @@
+// The device ledger: every PCI function a driver holds, and what the claim
+// gave it (docs/devices.md, "Driver authority"). A function is held by one
+// claim at a time; a claim lasts until end() (its last Device capability
+// gone), which quiesces the function before anything it had is reused: bus
+// mastering off (no DMA, no message), its interrupts off and their vectors
+// freed, then its DMA memory let go and every handle of the claim stale.
+//
+// Its register windows (MemoryObject::create_device_window) outlive the claim
+// while a process maps them; the ledger counts them, and the function is not
+// claimed again until the last is gone (no two holders ever share its
+// registers).
+//
+// Without an IOMMU (none is programmed yet) a device's DMA reaches all of
+// memory: bus mastering, and with it DMA memory and interrupts (a message is
+// a DMA write), is given only to a claim the manifest trusts with unisolated
+// DMA; any other claim gets the registers alone.
+//
+// Under the kernel lock.
+#pragma once
+
+#include "kernel/object/device_interrupt.h"
+#include "kernel/object/kernel_object.h"
+#include "kernel/object/memory_object.h"
+#include "lib/base/result.h"
+#include "lib/pci/select.h"
+
+namespace capos::kernel {
+
+class DeviceClaim final : public KernelObject {
+public:
+    static constexpr ObjectType object_type = ObjectType::DeviceClaim;
+    static constexpr uint32_t max_interrupts = 32;   // routed entries a claim
+    static constexpr uint32_t max_dma_buffers = 256; // buffers a claim
+    static constexpr uint32_t max_dma_pages = 16384; // 64 MiB a claim
+
+    enum class Error : uint8_t {
+        NoSuchFunction,
+        Bridge,
+        HostBridge,
+        Claimed,         // another claim holds it
+        RegistersMapped, // a window of an earlier claim is still mapped
+        NoConfigAccess,
+        OutOfMemory,
+    };
+    static const char* describe(Error error);
+
+    static Result<RefPtr<DeviceClaim>, Error> claim(const pci::Selector& selector,
+                                                    bool unisolated_dma)
+        CAPOS_REQUIRES(g_kernel_lock);
+
+    const pci::Function& function() const { return *m_function; }
+    bool active() const { return m_active; }
+    // An IOMMU confines the device's DMA to the claim's buffers (not yet:
+    // no unit is programmed).
+    bool dma_isolated() const { return false; }
+    // Whether the device may be a bus master: DMA memory and interrupts.
+    bool dma_allowed() const { return dma_isolated() || m_unisolated_dma; }
+
+    enum class WindowError : uint8_t { NotMemory, NotPageSized, OutOfMemory };
+    // BAR `bar`'s registers (one object a BAR, made on first use).
+    Result<RefPtr<MemoryObject>, WindowError> window(uint8_t bar) CAPOS_REQUIRES(g_kernel_lock);
+
+    enum class RouteError : uint8_t { AlreadyRouted, TooMany, Interrupt };
+    // Routes entry `entry` (MSI-X, or MSI when the function has none);
+    // returns the slot the interrupt is kept in (`failure` says why an
+    // Interrupt error happened).
+    Result<uint32_t, RouteError> route(uint16_t entry, DeviceInterruptError& failure)
+        CAPOS_REQUIRES(g_kernel_lock);
+    // The interrupt in `slot`; null once the claim has ended.
+    DeviceInterrupt* interrupt(uint32_t slot) const {
+        return m_active && slot < max_interrupts ? m_interrupts[slot].get() : nullptr;
+    }
+
+    // Keeps `buffer` (its pages counted against the pool's budget by the
+    // caller) until the claim ends: without an IOMMU the device may still
+    // write to a buffer its driver let go. False when the claim keeps
+    // max_dma_buffers already.
+    bool keep_dma(RefPtr<MemoryObject> buffer) CAPOS_REQUIRES(g_kernel_lock);
+
+    // Ends the claim (above); a second call does nothing.
+    void end() CAPOS_REQUIRES(g_kernel_lock);
+
+private:
+    DeviceClaim(const pci::Function& function, uint32_t slot, bool unisolated_dma)
+        : KernelObject(object_type), m_function(&function), m_slot(slot),
+          m_unisolated_dma(unisolated_dma) {}
+    void destroy() override;
+
+    const pci::Function* m_function; // in the boot scan's table
+    uint32_t m_slot;                 // the function's index there
+    bool m_unisolated_dma;
+    bool m_active = true;
+    RefPtr<MemoryObject> m_windows[pci::max_bars];
+    RefPtr<DeviceInterrupt> m_interrupts[max_interrupts];
+    uint16_t m_entries[max_interrupts] = {};
+    RefPtr<MemoryObject> m_dma[max_dma_buffers];
+    uint32_t m_dma_count = 0;
+};
+
+// The ledger's count of a function's register windows (MemoryObject).
+void device_window_made(uint32_t slot) CAPOS_REQUIRES(g_kernel_lock);
+void device_window_gone(uint32_t slot) CAPOS_REQUIRES(g_kernel_lock);
+
+} // namespace capos::kernel
