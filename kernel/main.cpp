@@ -75,6 +75,8 @@ uint64_t guarded_stack_top(uint64_t pages, const char* purpose) {
     CommandLine command_line(g_boot.command_line);
     arch::interrupt_controllers_init(g_boot.command_line);
     cpus_init(g_boot.command_line);
+    g_kernel_lock.assert_held(); // the boot CPU's from the start
+    iommu_enable();              // its fault interrupt goes to the boot CPU
 
     boot_archive_init(g_boot);
     const CpioArchive* archive = boot_archive();

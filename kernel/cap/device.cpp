@@ -150,16 +150,21 @@ using schema::DMABuffer;
 
 class DmaBufferService final : public KernelServiceOf<DMABuffer, DmaBufferService> {
 public:
-    DmaBufferService(RefPtr<DeviceClaim> claim, RefPtr<MemoryObject> buffer)
-        : m_claim(std::move(claim)), m_buffer(std::move(buffer)) {}
+    DmaBufferService(RefPtr<DeviceClaim> claim, RefPtr<MemoryObject> buffer, uint64_t address)
+        : m_claim(std::move(claim)), m_buffer(std::move(buffer)), m_address(address) {}
+    // The device loses the buffer with its last capability (a mapping in a
+    // process, or a MemoryObject given to a client, keeps only the memory).
+    ~DmaBufferService() override {
+        g_kernel_lock.assert_held(); // every reference is dropped under it
+        m_claim->detach_dma(m_address, m_buffer->page_count());
+    }
 
     Result<void, gen::Exception> info(DMABuffer::InfoParams::Reader,
                                       DMABuffer::InfoResults::Builder results) {
         if (!m_claim->active())
             return Err{disconnected(claim_ended)};
         results.set_pages(m_buffer->page_count());
-        // Without an IOMMU the device sees physical addresses.
-        results.set_device_address(m_buffer->frame(0));
+        results.set_device_address(m_address);
         return {};
     }
     Result<void, gen::Exception> map(DMABuffer::MapParams::Reader params,
@@ -200,6 +205,7 @@ public:
 private:
     RefPtr<DeviceClaim> m_claim;
     RefPtr<MemoryObject> m_buffer;
+    uint64_t m_address;
 };
 
 using schema::DMAPool;
@@ -225,17 +231,37 @@ public:
             return Err{invalid_argument("pages must be 1 to what is left of the pool's budget")};
         ProcessCapTable::Reservation slot = TRY(reserve_slot());
         Process& caller = invocation().caller;
-        // (Zeroed frames: nothing of an earlier user reaches the device.)
-        auto buffer = MemoryObject::create(pages, true, caller.address_space().ledger_reference());
+        // Zeroed frames: nothing of an earlier user reaches the device.
+        // Contiguous only where the device sees physical addresses.
+        auto buffer = MemoryObject::create(pages, !m_claim->dma_isolated(),
+                                           caller.address_space().ledger_reference());
         if (buffer.is_error()) {
             if (buffer.error() == MemoryObject::Error::QuotaExceeded)
                 return Err{overloaded("memory quota exceeded")};
             return Err{overloaded("out of memory")};
         }
-        auto service = make<DmaBufferService>(m_claim, buffer.value());
-        if (service.is_error() || !m_claim->keep_dma(buffer.release_value())) {
-            return Err{overloaded(service.is_error() ? "out of memory"
-                                                     : "the claim holds its most DMA buffers")};
+        // (The budget again: another thread may have taken of it while
+        // the frames were zeroed.)
+        if (pages > m_pages - m_used)
+            return Err{invalid_argument("pages must be 1 to what is left of the pool's budget")};
+        auto attached = m_claim->attach_dma(buffer.value());
+        if (attached.is_error()) {
+            switch (attached.error()) {
+            case DeviceClaim::DmaError::Ended:
+                return Err{disconnected(claim_ended)};
+            case DeviceClaim::DmaError::TooMany:
+                return Err{overloaded("the claim holds its most DMA buffers")};
+            case DeviceClaim::DmaError::UnitFailed:
+                return Err{failed("the IOMMU unit did not finish an invalidation")};
+            case DeviceClaim::DmaError::OutOfMemory:
+                break;
+            }
+            return Err{overloaded("out of memory")};
+        }
+        auto service = make<DmaBufferService>(m_claim, buffer.release_value(), attached.value());
+        if (service.is_error()) {
+            m_claim->detach_dma(attached.value(), pages);
+            return Err{service.error()};
         }
         m_used += pages;
         results.set_buffer(commit<DMABuffer>(std::move(slot), service.release_value()).raw);

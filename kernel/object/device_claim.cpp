@@ -77,6 +77,17 @@ Result<RefPtr<DeviceClaim>, DeviceClaim::Error> DeviceClaim::claim(const pci::Se
     if (memory.is_error())
         return Err{Error::OutOfMemory};
     auto* claim = new (memory.value()) DeviceClaim(function, uint32_t(*index), unisolated_dma);
+    // Its own domain where a unit translates it (domain ids from 1).
+    auto domain = DmaDomain::attach(function, uint16_t(*index + 1));
+    if (domain.is_ok()) {
+        claim->m_domain = domain.value();
+    } else if (domain.error() != DmaDomain::Error::NoUnit) {
+        FunctionText text(function);
+        log_warn("device: {}: no DMA domain: {}", text.line, DmaDomain::describe(domain.error()));
+        claim->~DeviceClaim();
+        heap_free(claim);
+        return Err{Error::OutOfMemory};
+    }
     entry.holder = claim;
     // Its registers decode; it masters the bus only when its DMA is allowed.
     uint16_t set = pci::command_memory;
@@ -88,7 +99,7 @@ Result<RefPtr<DeviceClaim>, DeviceClaim::Error> DeviceClaim::claim(const pci::Se
     pci::change_command(*config, function.address, set, clear);
     FunctionText text(function);
     if (claim->dma_isolated())
-        log_info("device: {}: claimed, DMA isolated", text.line);
+        log_info("device: {}: claimed, DMA isolated (IOMMU domain {})", text.line, *index + 1);
     else if (claim->dma_allowed())
         log_warn("device: {}: claimed, DMA not isolated (no IOMMU): trusted by the manifest",
                  text.line);
@@ -144,11 +155,29 @@ Result<uint32_t, DeviceClaim::RouteError> DeviceClaim::route(uint16_t entry,
     return free;
 }
 
-bool DeviceClaim::keep_dma(RefPtr<MemoryObject> buffer) {
+Result<uint64_t, DeviceClaim::DmaError> DeviceClaim::attach_dma(RefPtr<MemoryObject> buffer) {
+    if (!m_active)
+        return Err{DmaError::Ended};
+    if (m_domain) {
+        auto mapped = m_domain->map(buffer->frames());
+        if (mapped.is_error())
+            return Err{mapped.error() == DmaDomain::Error::UnitFailed ? DmaError::UnitFailed
+                                                                      : DmaError::OutOfMemory};
+        return mapped.value();
+    }
+    VERIFY(buffer->contiguous());
     if (m_dma_count == max_dma_buffers)
-        return false;
+        return Err{DmaError::TooMany};
+    uint64_t address = buffer->frame(0);
     m_dma[m_dma_count++] = std::move(buffer);
-    return true;
+    return address;
+}
+
+void DeviceClaim::detach_dma(uint64_t address, uint32_t pages) {
+    // (Without a domain the claim keeps the buffer; once ended, the domain
+    // went whole.)
+    if (m_active && m_domain)
+        m_domain->unmap(address, pages);
 }
 
 void DeviceClaim::end() {
@@ -163,6 +192,10 @@ void DeviceClaim::end() {
     }
     for (RefPtr<DeviceInterrupt>& interrupt : m_interrupts)
         interrupt.reset(); // off, its vector freed, a wait answered
+    if (m_domain) {
+        m_domain->detach(); // nothing of memory reachable, the unit's caches invalidated
+        m_domain = nullptr;
+    }
     for (uint32_t i = 0; i < m_dma_count; ++i)
         m_dma[i].reset();
     m_dma_count = 0;
@@ -178,6 +211,22 @@ void DeviceClaim::destroy() {
     end();
     this->~DeviceClaim();
     heap_free(this);
+}
+
+void device_dma_fault(uint16_t segment, uint16_t source) {
+    std::span<const pci::Function> functions = pci_inventory().functions;
+    for (size_t i = 0; i < functions.size(); ++i) {
+        const pci::FunctionAddress& at = functions[i].address;
+        uint16_t id = uint16_t(at.bus << 8 | at.device << 3 | at.function);
+        if (at.segment != segment || id != source)
+            continue;
+        if (DeviceClaim* claim = g_ledger[i].holder) {
+            FunctionText text(functions[i]);
+            log_warn("device: {}: its DMA faulted: the claim ends", text.line);
+            claim->end();
+        }
+        return;
+    }
 }
 
 void device_window_made(uint32_t slot) {

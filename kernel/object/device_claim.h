@@ -10,10 +10,13 @@
 // claimed again until the last is gone (no two holders ever share its
 // registers).
 //
-// Without an IOMMU (none is programmed yet) a device's DMA reaches all of
-// memory: bus mastering, and with it DMA memory and interrupts (a message is
-// a DMA write), is given only to a claim the manifest trusts with unisolated
-// DMA; any other claim gets the registers alone.
+// With an IOMMU unit that covers the function, the claim has a DMA domain
+// of its own (kernel/platform/iommu.h): its device reaches only the claim's
+// DMA buffers, each unmapped (and the unit's caches invalidated) before its
+// frames go back. Without one a device's DMA reaches all of memory: bus
+// mastering, and with it DMA memory and interrupts (a message is a DMA
+// write), is given only to a claim the manifest trusts with unisolated DMA;
+// any other claim gets the registers alone.
 //
 // Under the kernel lock.
 #pragma once
@@ -21,6 +24,7 @@
 #include "kernel/object/device_interrupt.h"
 #include "kernel/object/kernel_object.h"
 #include "kernel/object/memory_object.h"
+#include "kernel/platform/iommu.h"
 #include "lib/base/result.h"
 #include "lib/pci/select.h"
 
@@ -50,9 +54,8 @@ public:
 
     const pci::Function& function() const { return *m_function; }
     bool active() const { return m_active; }
-    // An IOMMU confines the device's DMA to the claim's buffers (not yet:
-    // no unit is programmed).
-    bool dma_isolated() const { return false; }
+    // An IOMMU confines the device's DMA to the claim's buffers.
+    bool dma_isolated() const { return m_domain != nullptr; }
     // Whether the device may be a bus master: DMA memory and interrupts.
     bool dma_allowed() const { return dma_isolated() || m_unisolated_dma; }
 
@@ -71,11 +74,18 @@ public:
         return m_active && slot < max_interrupts ? m_interrupts[slot].get() : nullptr;
     }
 
-    // Keeps `buffer` (its pages counted against the pool's budget by the
-    // caller) until the claim ends: without an IOMMU the device may still
-    // write to a buffer its driver let go. False when the claim keeps
-    // max_dma_buffers already.
-    bool keep_dma(RefPtr<MemoryObject> buffer) CAPOS_REQUIRES(g_kernel_lock);
+    enum class DmaError : uint8_t { Ended, TooMany, OutOfMemory, UnitFailed };
+    // Makes `buffer` reachable by the device; returns the device address
+    // of its first page (its pages follow at consecutive addresses). With
+    // an IOMMU they are mapped in the claim's domain; without one the
+    // buffer must be contiguous, the address is physical, and the claim
+    // keeps the buffer until it ends (the device may still write to a
+    // buffer its driver let go).
+    Result<uint64_t, DmaError> attach_dma(RefPtr<MemoryObject> buffer)
+        CAPOS_REQUIRES(g_kernel_lock);
+    // The buffer attached at `address` is let go: with an IOMMU it is
+    // unmapped and the unit's caches invalidated before this returns.
+    void detach_dma(uint64_t address, uint32_t pages) CAPOS_REQUIRES(g_kernel_lock);
 
     // Ends the claim (above); a second call does nothing.
     void end() CAPOS_REQUIRES(g_kernel_lock);
@@ -93,7 +103,8 @@ private:
     RefPtr<MemoryObject> m_windows[pci::max_bars];
     RefPtr<DeviceInterrupt> m_interrupts[max_interrupts];
     uint16_t m_entries[max_interrupts] = {};
-    RefPtr<MemoryObject> m_dma[max_dma_buffers];
+    DmaDomain* m_domain = nullptr;
+    RefPtr<MemoryObject> m_dma[max_dma_buffers]; // without a domain
     uint32_t m_dma_count = 0;
 };
 

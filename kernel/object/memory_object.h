@@ -53,6 +53,8 @@ public:
     uint32_t page_count() const { return m_pages; }
     bool contiguous() const { return m_contiguous; }
     bool device_window() const { return m_frames == nullptr; }
+    // Its frames, in page order (not for a device window).
+    std::span<const uint64_t> frames() const { return {m_frames->frames(), m_pages}; }
     uint64_t frame(uint32_t page) const {
         return device_window() ? m_device_base + uint64_t(page) * page_size
                                : m_frames->frames()[page];

@@ -246,6 +246,7 @@ void read_dmar(std::span<const uint8_t> bytes) {
             .segment = e.segment,
             .all_functions = (e.flags & acpi::drhd_include_pci_all) != 0,
             .scopes = scopes,
+            .scope_list = e.scopes,
         };
     }
     log_info("acpi: DMAR: {}-bit DMA addresses, interrupt remapping {}, {} remapping units, {} "

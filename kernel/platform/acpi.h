@@ -64,6 +64,7 @@ struct AcpiPlatform {
         uint16_t segment;
         bool all_functions; // INCLUDE_PCI_ALL: every function its scopes do not give to another
         uint16_t scopes;
+        acpi::DeviceScopes scope_list; // in the table, which stays mapped
     } remapping_units[max_remapping_units] = {};
     size_t remapping_unit_count = 0;
     size_t reserved_regions = 0; // RMRRs: memory devices use before the OS

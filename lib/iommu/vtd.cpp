@@ -80,4 +80,116 @@ uint8_t levels_for(const Capabilities& capabilities, uint8_t address_bits) {
     return 0;
 }
 
+const char* to_string(TableError error) {
+    switch (error) {
+    case TableError::OutOfRange:
+        return "device address past what the tables reach";
+    case TableError::Misaligned:
+        return "address not page aligned";
+    case TableError::AlreadyMapped:
+        return "device address mapped already";
+    case TableError::OutOfMemory:
+        return "out of memory for tables";
+    }
+    return "unknown error";
+}
+
+namespace {
+
+constexpr uint64_t page_bytes = 4096;
+
+constexpr unsigned index_at(uint64_t address, uint8_t level) {
+    return unsigned((address >> (12 + 9 * (level - 1))) & 511);
+}
+
+} // namespace
+
+std::optional<SecondLevelTables> SecondLevelTables::create(TableMemory& memory, uint8_t levels) {
+    if (levels < 3 || levels > 5)
+        return std::nullopt;
+    auto root = memory.allocate_table();
+    if (!root)
+        return std::nullopt;
+    return SecondLevelTables(memory, *root, levels);
+}
+
+Result<void, TableError> SecondLevelTables::map(uint64_t address, uint64_t physical,
+                                                bool writable) {
+    if (address % page_bytes != 0 || physical % page_bytes != 0 ||
+        (physical & ~second_level_address_mask) != 0)
+        return Err{TableError::Misaligned};
+    if (address >= limit())
+        return Err{TableError::OutOfRange};
+    uint64_t table = m_root;
+    for (uint8_t level = m_levels; level > 1; --level) {
+        uint64_t* entry = m_memory->table(table) + index_at(address, level);
+        if ((*entry & (second_level_read | second_level_write)) == 0) {
+            auto next = m_memory->allocate_table();
+            if (!next)
+                return Err{TableError::OutOfMemory};
+            // A table is reached for reads and writes; the leaf decides.
+            *entry = *next | second_level_read | second_level_write;
+            m_memory->written(entry);
+        }
+        table = *entry & second_level_address_mask;
+    }
+    uint64_t* leaf = m_memory->table(table) + index_at(address, 1);
+    if ((*leaf & (second_level_read | second_level_write)) != 0)
+        return Err{TableError::AlreadyMapped};
+    *leaf = physical | second_level_read | (writable ? second_level_write : 0);
+    m_memory->written(leaf);
+    return {};
+}
+
+bool SecondLevelTables::unmap(uint64_t address) {
+    if (address % page_bytes != 0 || address >= limit())
+        return false;
+    uint64_t table = m_root;
+    for (uint8_t level = m_levels; level > 1; --level) {
+        uint64_t entry = m_memory->table(table)[index_at(address, level)];
+        if ((entry & (second_level_read | second_level_write)) == 0)
+            return false;
+        table = entry & second_level_address_mask;
+    }
+    uint64_t* leaf = m_memory->table(table) + index_at(address, 1);
+    if ((*leaf & (second_level_read | second_level_write)) == 0)
+        return false;
+    *leaf = 0;
+    m_memory->written(leaf);
+    return true;
+}
+
+std::optional<uint64_t> SecondLevelTables::translate(uint64_t address, bool write) const {
+    if (address >= limit())
+        return std::nullopt;
+    uint64_t table = m_root;
+    for (uint8_t level = m_levels; level > 1; --level) {
+        uint64_t entry = m_memory->table(table)[index_at(address, level)];
+        if ((entry & (second_level_read | second_level_write)) == 0)
+            return std::nullopt;
+        table = entry & second_level_address_mask;
+    }
+    uint64_t leaf = m_memory->table(table)[index_at(address, 1)];
+    uint64_t needed = write ? second_level_write : second_level_read;
+    if ((leaf & needed) == 0)
+        return std::nullopt;
+    return (leaf & second_level_address_mask) + address % page_bytes;
+}
+
+void SecondLevelTables::free_below(uint64_t table, uint8_t level) {
+    if (level > 1) {
+        uint64_t* entries = m_memory->table(table);
+        for (unsigned i = 0; i < 512; ++i) {
+            if ((entries[i] & (second_level_read | second_level_write)) != 0)
+                free_below(entries[i] & second_level_address_mask, uint8_t(level - 1));
+        }
+    }
+    m_memory->free_table(table);
+}
+
+void SecondLevelTables::destroy() {
+    free_below(m_root, m_levels);
+    m_root = 0;
+}
+
 } // namespace capos::vtd

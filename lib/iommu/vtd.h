@@ -11,6 +11,7 @@
 
 #include "lib/base/result.h"
 #include <cstdint>
+#include <optional>
 
 namespace capos::vtd {
 
@@ -24,6 +25,11 @@ inline constexpr uint32_t register_root_table_address = 0x20;
 inline constexpr uint32_t register_context_command = 0x28;
 inline constexpr uint32_t register_fault_status = 0x34;
 inline constexpr uint32_t register_fault_event_control = 0x38;
+inline constexpr uint32_t register_fault_event_data = 0x3C;
+inline constexpr uint32_t register_fault_event_address = 0x40;
+inline constexpr uint32_t register_fault_event_upper_address = 0x44;
+// The IOTLB invalidate register, past the extended capability's offset.
+inline constexpr uint32_t iotlb_invalidate_offset = 8;
 
 // Global status bits (the global command register's are at the same places).
 inline constexpr uint32_t status_translation_enabled = 1u << 31;
@@ -31,6 +37,138 @@ inline constexpr uint32_t status_root_table_set = 1u << 30;
 inline constexpr uint32_t status_write_buffer_flushed = 1u << 27;
 inline constexpr uint32_t status_queued_invalidation = 1u << 26;
 inline constexpr uint32_t status_interrupt_remapping = 1u << 25;
+
+// The global command register's value that changes one bit: the status's
+// persistent bits (translation, queued invalidation, ...) kept, its one-shot
+// ones (root table, fault log, write buffer, interrupt table) cleared.
+constexpr uint32_t global_command(uint32_t status, uint32_t bit, bool on) {
+    uint32_t command = status & 0x96FF'FFFFu;
+    return on ? command | bit : command & ~bit;
+}
+
+// Fault status: an overflow, a fault pending in the recording registers,
+// and the index of the first.
+inline constexpr uint32_t fault_status_overflow = 1u << 0;
+inline constexpr uint32_t fault_status_pending = 1u << 1;
+constexpr uint32_t fault_record_index(uint32_t status) {
+    return (status >> 8) & 0xFF;
+}
+// Fault event control: the interrupt is masked.
+inline constexpr uint32_t fault_event_masked = 1u << 31;
+
+// The context command register: a global invalidation of the context cache
+// (ICC, CIRG 01); done when the unit clears ICC.
+inline constexpr uint64_t context_invalidate = uint64_t{1} << 63;
+inline constexpr uint64_t context_invalidate_global = context_invalidate | uint64_t{1} << 61;
+
+// The IOTLB invalidate register: a global or a domain's invalidation (IVT,
+// IIRG 01 or 10), draining the unit's reads and writes first; done when the
+// unit clears IVT.
+inline constexpr uint64_t iotlb_invalidate = uint64_t{1} << 63;
+inline constexpr uint64_t iotlb_drain = uint64_t{1} << 49 | uint64_t{1} << 48;
+inline constexpr uint64_t iotlb_invalidate_global =
+    iotlb_invalidate | iotlb_drain | uint64_t{1} << 60;
+constexpr uint64_t iotlb_invalidate_domain(uint16_t domain) {
+    return iotlb_invalidate | iotlb_drain | uint64_t{2} << 60 | uint64_t{domain} << 32;
+}
+
+// A root or context table entry: 128 bits, the low half first.
+struct Entry {
+    uint64_t low = 0;
+    uint64_t high = 0;
+};
+inline constexpr uint64_t table_entries = 256; // in a root or context table
+
+// The root entry of a bus whose context table is at `context_table`.
+constexpr Entry root_entry(uint64_t context_table) {
+    return {(context_table & ~uint64_t{0xFFF}) | 1, 0};
+}
+// A function's context entry: its requests without PASID translated by the
+// second-level tables at `tables` (`levels` deep) in domain `domain`.
+constexpr Entry context_entry(uint64_t tables, uint8_t levels, uint16_t domain) {
+    // Translation type 00: untranslated requests through the second level.
+    return {(tables & ~uint64_t{0xFFF}) | 1, uint64_t(levels - 2) | uint64_t{domain} << 8};
+}
+
+// A second-level table entry: read and write permission, a page's or the
+// next table's address.
+inline constexpr uint64_t second_level_read = 1u << 0;
+inline constexpr uint64_t second_level_write = 1u << 1;
+inline constexpr uint64_t second_level_address_mask = 0x000F'FFFF'FFFF'F000;
+
+// One fault-recording register pair, decoded.
+struct Fault {
+    bool valid = false;   // F: the record holds a fault (cleared by writing 1 to it)
+    bool read = false;    // the request was a read (else a write)
+    uint16_t source = 0;  // the requester: bus << 8 | device << 3 | function
+    uint8_t reason = 0;   // the specification's fault reason
+    uint64_t address = 0; // the page the request was for
+};
+constexpr Fault decode_fault(uint64_t low, uint64_t high) {
+    return {
+        .valid = (high >> 63) != 0,
+        .read = ((high >> 62) & 1) != 0,
+        .source = uint16_t(high & 0xFFFF),
+        .reason = uint8_t((high >> 32) & 0xFF),
+        .address = low & ~uint64_t{0xFFF},
+    };
+}
+// The high half's F bit, written back to clear a record.
+inline constexpr uint64_t fault_record_clear = uint64_t{1} << 63;
+
+// A device's second-level page tables: 4 KiB pages only, `levels` deep
+// (3: 39-bit device addresses, 4: 48-bit), in frames the caller's
+// TableMemory gives. Each table is 512 entries of 8 bytes.
+class TableMemory {
+public:
+    // A zeroed table's physical address, or nullopt when memory is out.
+    virtual std::optional<uint64_t> allocate_table() = 0;
+    virtual void free_table(uint64_t physical) = 0;
+    // The table at `physical`, to read and write.
+    virtual uint64_t* table(uint64_t physical) = 0;
+    // Entries were written at `entry` (a unit that does not snoop the CPU's
+    // caches needs them flushed to memory).
+    virtual void written(const uint64_t* entry) = 0;
+
+protected:
+    ~TableMemory() = default;
+};
+
+enum class TableError : uint8_t { OutOfRange, Misaligned, AlreadyMapped, OutOfMemory };
+const char* to_string(TableError error);
+
+class SecondLevelTables {
+public:
+    // Tables with an empty root table (nullopt: no memory for it).
+    static std::optional<SecondLevelTables> create(TableMemory& memory, uint8_t levels);
+
+    uint64_t root() const { return m_root; }
+    uint8_t levels() const { return m_levels; }
+    // The device addresses the tables reach: below 2^(12 + 9 * levels).
+    uint64_t limit() const { return uint64_t{1} << (12 + 9 * m_levels); }
+
+    // Maps the page at device address `address` to `physical`, readable
+    // and, with `writable`, writable.
+    Result<void, TableError> map(uint64_t address, uint64_t physical, bool writable);
+    // Unmaps it; false when it was not mapped. (Tables emptied stay, until
+    // destroy.)
+    bool unmap(uint64_t address);
+    // What a device's access to `address` reaches: the physical address, or
+    // nullopt when it would fault (not mapped, or a write to a read-only
+    // page).
+    std::optional<uint64_t> translate(uint64_t address, bool write) const;
+    // Frees every table, the root included.
+    void destroy();
+
+private:
+    SecondLevelTables(TableMemory& memory, uint64_t root, uint8_t levels)
+        : m_memory(&memory), m_root(root), m_levels(levels) {}
+    void free_below(uint64_t table, uint8_t level);
+
+    TableMemory* m_memory;
+    uint64_t m_root;
+    uint8_t m_levels;
+};
 
 struct Version {
     uint8_t major = 0;
