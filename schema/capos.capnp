@@ -956,6 +956,13 @@ interface Device {
   # virtio's): inside its first 256 bytes (invalidArgument past them).
   # Read only: the kernel programs the function's command register and
   # interrupts.
+
+  reset @5 () -> ();
+  # Quiesces the function as the claim's end does (bus mastering and
+  # interrupts off, DMA memory gone: unreachable by the device before this
+  # answers) and starts afresh: every DeviceMmio, Interrupt, DMAPool and
+  # DMABuffer made before fails as disconnected; this Device goes on. The
+  # device's own state is the driver's to reset through its registers.
 }
 
 interface DeviceMmio {

@@ -17,7 +17,7 @@ namespace {
 gen::Exception disconnected(std::string_view message) {
     return exception(schema::ExceptionType::Disconnected, message);
 }
-constexpr std::string_view claim_ended = "the device's claim has ended";
+constexpr std::string_view claim_ended = "the device was reset or its claim has ended";
 
 // Commits `service` (speaking `Interface`) to a slot reserved in the caller's
 // table; returns its id.
@@ -50,7 +50,8 @@ using schema::DeviceMmio;
 class DeviceMmioService final : public KernelServiceOf<DeviceMmio, DeviceMmioService> {
 public:
     DeviceMmioService(RefPtr<DeviceClaim> claim, RefPtr<MemoryObject> window, uint8_t bar)
-        : m_claim(std::move(claim)), m_window(std::move(window)), m_bar(bar) {}
+        : m_claim(std::move(claim)), m_generation(m_claim->generation()),
+          m_window(std::move(window)), m_bar(bar) {}
 
     Result<void, gen::Exception> info(DeviceMmio::InfoParams::Reader,
                                       DeviceMmio::InfoResults::Builder results) {
@@ -61,7 +62,7 @@ public:
     Result<void, gen::Exception> map(DeviceMmio::MapParams::Reader params,
                                      DeviceMmio::MapResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        if (!m_claim->active())
+        if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
         auto mapped = invocation().caller.address_space().map_object(
             m_window, params.address(), 0, m_window->page_count(), Access::ReadWrite);
@@ -84,6 +85,7 @@ public:
 
 private:
     RefPtr<DeviceClaim> m_claim;
+    uint32_t m_generation;
     RefPtr<MemoryObject> m_window;
     uint8_t m_bar;
 };
@@ -93,12 +95,12 @@ using schema::Interrupt;
 class InterruptService final : public KernelServiceOf<Interrupt, InterruptService> {
 public:
     InterruptService(RefPtr<DeviceClaim> claim, uint32_t slot)
-        : m_claim(std::move(claim)), m_slot(slot) {}
+        : m_claim(std::move(claim)), m_generation(m_claim->generation()), m_slot(slot) {}
 
     Result<void, gen::Exception> wait(Interrupt::WaitParams::Reader,
                                       Interrupt::WaitResults::Builder) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot);
+        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot, m_generation);
         if (!interrupt)
             return Err{disconnected(claim_ended)};
         // Refused before deferring: a deferred call's exception is never sent.
@@ -113,7 +115,7 @@ public:
     Result<void, gen::Exception> acknowledge(Interrupt::AcknowledgeParams::Reader params,
                                              Interrupt::AcknowledgeResults::Builder) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot);
+        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot, m_generation);
         if (!interrupt)
             return Err{disconnected(claim_ended)};
         if (!interrupt->acknowledge(params.count()))
@@ -132,7 +134,7 @@ public:
 private:
     Result<void, gen::Exception> set_masked(bool masked) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot);
+        DeviceInterrupt* interrupt = m_claim->interrupt(m_slot, m_generation);
         if (!interrupt)
             return Err{disconnected(claim_ended)};
         if (!interrupt->maskable())
@@ -143,6 +145,7 @@ private:
     }
 
     RefPtr<DeviceClaim> m_claim;
+    uint32_t m_generation;
     uint32_t m_slot;
 };
 
@@ -150,18 +153,20 @@ using schema::DMABuffer;
 
 class DmaBufferService final : public KernelServiceOf<DMABuffer, DmaBufferService> {
 public:
-    DmaBufferService(RefPtr<DeviceClaim> claim, RefPtr<MemoryObject> buffer, uint64_t address)
-        : m_claim(std::move(claim)), m_buffer(std::move(buffer)), m_address(address) {}
+    DmaBufferService(RefPtr<DeviceClaim> claim, uint32_t generation, RefPtr<MemoryObject> buffer,
+                     uint64_t address)
+        : m_claim(std::move(claim)), m_generation(generation), m_buffer(std::move(buffer)),
+          m_address(address) {}
     // The device loses the buffer with its last capability (a mapping in a
     // process, or a MemoryObject given to a client, keeps only the memory).
     ~DmaBufferService() override {
         g_kernel_lock.assert_held(); // every reference is dropped under it
-        m_claim->detach_dma(m_address, m_buffer->page_count());
+        m_claim->detach_dma(m_address, m_buffer->page_count(), m_generation);
     }
 
     Result<void, gen::Exception> info(DMABuffer::InfoParams::Reader,
                                       DMABuffer::InfoResults::Builder results) {
-        if (!m_claim->active())
+        if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
         results.set_pages(m_buffer->page_count());
         results.set_device_address(m_address);
@@ -170,7 +175,7 @@ public:
     Result<void, gen::Exception> map(DMABuffer::MapParams::Reader params,
                                      DMABuffer::MapResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        if (!m_claim->active())
+        if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
         auto mapped = invocation().caller.address_space().map_object(
             m_buffer, params.address(), 0, m_buffer->page_count(), Access::ReadWrite);
@@ -192,7 +197,7 @@ public:
     Result<void, gen::Exception> memory(DMABuffer::MemoryParams::Reader,
                                         DMABuffer::MemoryResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        if (!m_claim->active())
+        if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
         ProcessCapTable::Reservation slot = TRY(reserve_slot());
         RefPtr<KernelService> service = create_memory_object_service(m_buffer);
@@ -204,6 +209,7 @@ public:
 
 private:
     RefPtr<DeviceClaim> m_claim;
+    uint32_t m_generation;
     RefPtr<MemoryObject> m_buffer;
     uint64_t m_address;
 };
@@ -213,7 +219,7 @@ using schema::DMAPool;
 class DmaPoolService final : public KernelServiceOf<DMAPool, DmaPoolService> {
 public:
     DmaPoolService(RefPtr<DeviceClaim> claim, uint32_t pages)
-        : m_claim(std::move(claim)), m_pages(pages) {}
+        : m_claim(std::move(claim)), m_generation(m_claim->generation()), m_pages(pages) {}
 
     Result<void, gen::Exception> info(DMAPool::InfoParams::Reader,
                                       DMAPool::InfoResults::Builder results) {
@@ -224,7 +230,7 @@ public:
     Result<void, gen::Exception> allocate(DMAPool::AllocateParams::Reader params,
                                           DMAPool::AllocateResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        if (!m_claim->active())
+        if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
         uint32_t pages = params.pages();
         if (pages == 0 || pages > m_pages - m_used)
@@ -244,7 +250,7 @@ public:
         // the frames were zeroed.)
         if (pages > m_pages - m_used)
             return Err{invalid_argument("pages must be 1 to what is left of the pool's budget")};
-        auto attached = m_claim->attach_dma(buffer.value());
+        auto attached = m_claim->attach_dma(buffer.value(), m_generation);
         if (attached.is_error()) {
             switch (attached.error()) {
             case DeviceClaim::DmaError::Ended:
@@ -258,9 +264,10 @@ public:
             }
             return Err{overloaded("out of memory")};
         }
-        auto service = make<DmaBufferService>(m_claim, buffer.release_value(), attached.value());
+        auto service =
+            make<DmaBufferService>(m_claim, m_generation, buffer.release_value(), attached.value());
         if (service.is_error()) {
-            m_claim->detach_dma(attached.value(), pages);
+            m_claim->detach_dma(attached.value(), pages, m_generation);
             return Err{service.error()};
         }
         m_used += pages;
@@ -270,6 +277,7 @@ public:
 
 private:
     RefPtr<DeviceClaim> m_claim;
+    uint32_t m_generation;
     uint32_t m_pages;
     uint32_t m_used = 0;
 };
@@ -362,6 +370,12 @@ public:
         return {};
     }
 
+    Result<void, gen::Exception> reset(Device::ResetParams::Reader, Device::ResetResults::Builder) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->reset())
+            return Err{disconnected("the claim ended: no DMA domain could be made again")};
+        return {};
+    }
     Result<void, gen::Exception> config(Device::ConfigParams::Reader params,
                                         Device::ConfigResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter

@@ -155,8 +155,9 @@ Result<uint32_t, DeviceClaim::RouteError> DeviceClaim::route(uint16_t entry,
     return free;
 }
 
-Result<uint64_t, DeviceClaim::DmaError> DeviceClaim::attach_dma(RefPtr<MemoryObject> buffer) {
-    if (!m_active)
+Result<uint64_t, DeviceClaim::DmaError> DeviceClaim::attach_dma(RefPtr<MemoryObject> buffer,
+                                                                uint32_t generation) {
+    if (!current(generation))
         return Err{DmaError::Ended};
     if (m_domain) {
         auto mapped = m_domain->map(buffer->frames());
@@ -173,18 +174,15 @@ Result<uint64_t, DeviceClaim::DmaError> DeviceClaim::attach_dma(RefPtr<MemoryObj
     return address;
 }
 
-void DeviceClaim::detach_dma(uint64_t address, uint32_t pages) {
-    // (Without a domain the claim keeps the buffer; once ended, the domain
-    // went whole.)
-    if (m_active && m_domain)
+void DeviceClaim::detach_dma(uint64_t address, uint32_t pages, uint32_t generation) {
+    // (Without a domain the claim keeps the buffer; after a reset or the
+    // end, the domain went whole.)
+    if (current(generation) && m_domain)
         m_domain->unmap(address, pages);
 }
 
-void DeviceClaim::end() {
-    if (!m_active)
-        return;
-    m_active = false;
-    // Quiesced first: no DMA and no message from here on.
+void DeviceClaim::quiesce() {
+    // Bus mastering off first: no DMA and no message from here on.
     if (pci::ConfigAccess* config = pci_config()) {
         pci::change_command(*config, function().address, 0, pci::command_bus_master);
         if (function().has_msix)
@@ -199,6 +197,37 @@ void DeviceClaim::end() {
     for (uint32_t i = 0; i < m_dma_count; ++i)
         m_dma[i].reset();
     m_dma_count = 0;
+    ++m_generation;
+}
+
+bool DeviceClaim::reset() {
+    if (!m_active)
+        return false;
+    bool isolated = m_domain != nullptr;
+    quiesce();
+    if (isolated) {
+        auto domain = DmaDomain::attach(function(), uint16_t(m_slot + 1));
+        if (domain.is_error()) {
+            FunctionText text(function());
+            log_warn("device: {}: no DMA domain after a reset: {}: the claim ends", text.line,
+                     DmaDomain::describe(domain.error()));
+            end();
+            return false;
+        }
+        m_domain = domain.value();
+    }
+    if (dma_allowed()) {
+        if (pci::ConfigAccess* config = pci_config())
+            pci::change_command(*config, function().address, pci::command_bus_master, 0);
+    }
+    return true;
+}
+
+void DeviceClaim::end() {
+    if (!m_active)
+        return;
+    quiesce();
+    m_active = false;
     for (RefPtr<MemoryObject>& window : m_windows)
         window.reset(); // (mappings keep theirs: the ledger counts them)
     g_ledger[m_slot].holder = nullptr;

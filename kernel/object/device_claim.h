@@ -54,6 +54,10 @@ public:
 
     const pci::Function& function() const { return *m_function; }
     bool active() const { return m_active; }
+    // Each reset starts a generation; a handle made in an earlier one (an
+    // Interrupt, a DMAPool, a DMABuffer, a DeviceMmio) is stale.
+    uint32_t generation() const { return m_generation; }
+    bool current(uint32_t generation) const { return m_active && generation == m_generation; }
     // An IOMMU confines the device's DMA to the claim's buffers.
     bool dma_isolated() const { return m_domain != nullptr; }
     // Whether the device may be a bus master: DMA memory and interrupts.
@@ -69,9 +73,10 @@ public:
     // Interrupt error happened).
     Result<uint32_t, RouteError> route(uint16_t entry, DeviceInterruptError& failure)
         CAPOS_REQUIRES(g_kernel_lock);
-    // The interrupt in `slot`; null once the claim has ended.
-    DeviceInterrupt* interrupt(uint32_t slot) const {
-        return m_active && slot < max_interrupts ? m_interrupts[slot].get() : nullptr;
+    // The interrupt in `slot` routed in `generation`; null once that
+    // generation has passed.
+    DeviceInterrupt* interrupt(uint32_t slot, uint32_t generation) const {
+        return current(generation) && slot < max_interrupts ? m_interrupts[slot].get() : nullptr;
     }
 
     enum class DmaError : uint8_t { Ended, TooMany, OutOfMemory, UnitFailed };
@@ -81,11 +86,20 @@ public:
     // buffer must be contiguous, the address is physical, and the claim
     // keeps the buffer until it ends (the device may still write to a
     // buffer its driver let go).
-    Result<uint64_t, DmaError> attach_dma(RefPtr<MemoryObject> buffer)
+    // Ended when `generation` has passed.
+    Result<uint64_t, DmaError> attach_dma(RefPtr<MemoryObject> buffer, uint32_t generation)
         CAPOS_REQUIRES(g_kernel_lock);
-    // The buffer attached at `address` is let go: with an IOMMU it is
-    // unmapped and the unit's caches invalidated before this returns.
-    void detach_dma(uint64_t address, uint32_t pages) CAPOS_REQUIRES(g_kernel_lock);
+    // The buffer attached at `address` in `generation` is let go: with an
+    // IOMMU it is unmapped and the unit's caches invalidated before this
+    // returns.
+    void detach_dma(uint64_t address, uint32_t pages, uint32_t generation)
+        CAPOS_REQUIRES(g_kernel_lock);
+
+    // Quiesces the function as the end does and starts a new generation
+    // (a fresh, empty DMA domain; bus mastering back on where allowed);
+    // the device's own state is its driver's to reset through its
+    // registers. False (the claim ended) when it could not.
+    bool reset() CAPOS_REQUIRES(g_kernel_lock);
 
     // Ends the claim (above); a second call does nothing.
     void end() CAPOS_REQUIRES(g_kernel_lock);
@@ -95,11 +109,15 @@ private:
         : KernelObject(object_type), m_function(&function), m_slot(slot),
           m_unisolated_dma(unisolated_dma) {}
     void destroy() override;
+    // Bus mastering and message signalling off, the interrupts, the domain
+    // and the DMA memory gone; the next generation.
+    void quiesce() CAPOS_REQUIRES(g_kernel_lock);
 
     const pci::Function* m_function; // in the boot scan's table
     uint32_t m_slot;                 // the function's index there
     bool m_unisolated_dma;
     bool m_active = true;
+    uint32_t m_generation = 0;
     RefPtr<MemoryObject> m_windows[pci::max_bars];
     RefPtr<DeviceInterrupt> m_interrupts[max_interrupts];
     uint16_t m_entries[max_interrupts] = {};
