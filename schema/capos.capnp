@@ -912,6 +912,12 @@ struct DeviceSelector {
   # Whether its driver is trusted with DMA that nothing isolates: on a
   # machine without an IOMMU a device reaches all of memory, so Device gives
   # DMA memory there only to a claim that says so (docs/devices.md).
+
+  optional @8 :Bool;
+  # In a service's grant: when no function matches, init does not start the
+  # service (and says so) instead of refusing it, and leaves grants of the
+  # service's exports out of later services (a disk's driver where no such
+  # disk is attached).
 }
 
 interface DeviceManager {
@@ -923,6 +929,9 @@ interface DeviceManager {
   # The function `selector` names, claimed: failed when no function matches,
   # when it is a bridge or a host bridge, or when it is claimed already (or
   # a mapping of its registers from an earlier claim is still in place).
+
+  present @1 (selector :DeviceSelector) -> (present :Bool);
+  # Whether a function matches `selector` (claimed or not).
 }
 
 interface Device {

@@ -18,6 +18,8 @@ gen::Exception disconnected(std::string_view message) {
     return exception(schema::ExceptionType::Disconnected, message);
 }
 constexpr std::string_view claim_ended = "the device was reset or its claim has ended";
+// A Device whose claim ended while it was still held: its DMA faulted.
+constexpr std::string_view claim_faulted = "the claim ended: the device's DMA faulted";
 
 // Commits `service` (speaking `Interface`) to a slot reserved in the caller's
 // table; returns its id.
@@ -305,6 +307,8 @@ public:
     Result<void, gen::Exception> mmio(Device::MmioParams::Reader params,
                                       Device::MmioResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_faulted)};
         ProcessCapTable::Reservation slot = TRY(reserve_slot());
         auto window = m_claim->window(params.bar());
         if (window.is_error()) {
@@ -327,6 +331,8 @@ public:
     Result<void, gen::Exception> interrupt(Device::InterruptParams::Reader params,
                                            Device::InterruptResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_faulted)};
         // A message is a write by the device to memory: it needs the bus.
         if (!m_claim->dma_allowed())
             return Err{permission_denied("interrupts are DMA: not given without an IOMMU to a "
@@ -357,6 +363,8 @@ public:
     Result<void, gen::Exception> dma_pool(Device::DmaPoolParams::Reader params,
                                           Device::DmaPoolResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_faulted)};
         if (!m_claim->dma_allowed())
             return Err{
                 permission_denied("no IOMMU, and the claim is not trusted with unisolated DMA")};
@@ -372,6 +380,8 @@ public:
 
     Result<void, gen::Exception> reset(Device::ResetParams::Reader, Device::ResetResults::Builder) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_faulted)};
         if (!m_claim->reset())
             return Err{disconnected("the claim ended: no DMA domain could be made again")};
         return {};
@@ -403,23 +413,35 @@ private:
 
 using schema::DeviceManager;
 
+// A schema DeviceSelector as lib/pci selects by it.
+pci::Selector selector_of(schema::DeviceSelector::Reader selected) {
+    pci::Selector selector;
+    if (selected.is_address()) {
+        auto at = selected.address();
+        selector.kind = pci::Selector::Kind::Address;
+        selector.address = {at.segment(), at.bus(), at.device(), at.function()};
+    } else {
+        auto identity = selected.identity();
+        selector.vendor = identity.vendor_id();
+        selector.device = identity.device_id();
+        selector.index = identity.index();
+    }
+    return selector;
+}
+
 class DeviceManagerService final : public KernelServiceOf<DeviceManager, DeviceManagerService> {
 public:
+    Result<void, gen::Exception> present(DeviceManager::PresentParams::Reader params,
+                                         DeviceManager::PresentResults::Builder results) {
+        results.set_present(
+            pci::select(pci_inventory().functions, selector_of(params.selector())).has_value());
+        return {};
+    }
     Result<void, gen::Exception> claim(DeviceManager::ClaimParams::Reader params,
                                        DeviceManager::ClaimResults::Builder results) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
         auto selected = params.selector();
-        pci::Selector selector;
-        if (selected.is_address()) {
-            auto at = selected.address();
-            selector.kind = pci::Selector::Kind::Address;
-            selector.address = {at.segment(), at.bus(), at.device(), at.function()};
-        } else {
-            auto identity = selected.identity();
-            selector.vendor = identity.vendor_id();
-            selector.device = identity.device_id();
-            selector.index = identity.index();
-        }
+        pci::Selector selector = selector_of(selected);
         ProcessCapTable::Reservation slot = TRY(reserve_slot());
         auto claimed = DeviceClaim::claim(selector, selected.unisolated_dma());
         if (claimed.is_error()) {

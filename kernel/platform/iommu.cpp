@@ -200,11 +200,18 @@ void serve_faults(IommuUnit& unit) CAPOS_REQUIRES(g_kernel_lock) {
         if (!fault.valid)
             break;
         write64(unit.registers, offset + 8, vtd::fault_record_clear);
-        if (++unit.faults <= logged_faults)
-            log_warn("iommu: DMA fault: {:02x}:{:02x}.{} {} {}: reason {}{}", fault.source >> 8,
-                     (fault.source >> 3) & 0x1F, fault.source & 7,
+        if (++unit.faults <= logged_faults) {
+            // The requester as lspci writes it: bus:device.function in hex.
+            constexpr char digits[] = "0123456789abcdef";
+            uint8_t bus = uint8_t(fault.source >> 8), device = (fault.source >> 3) & 0x1F;
+            char requester[] = {digits[bus >> 4],        digits[bus & 15],    ':',
+                                digits[device >> 4],     digits[device & 15], '.',
+                                digits[fault.source & 7]};
+            log_warn("iommu: DMA fault: {} {} {} (fault reason {}){}",
+                     std::string_view(requester, sizeof requester),
                      fault.read ? "read at" : "write to", Hex{fault.address}, fault.reason,
-                     unit.faults == logged_faults ? " (later faults are counted only)" : "");
+                     unit.faults == logged_faults ? "; later faults are counted only" : "");
+        }
         device_dma_fault(unit.acpi->segment, fault.source);
     }
     write32(unit.registers, vtd::register_fault_status,
@@ -218,12 +225,37 @@ void on_fault_vector(uint8_t) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
     }
 }
 
+// Bus `bus`'s context table (made empty, and the root entry pointing at it,
+// when it has none yet); false when memory is out.
+bool context_table(IommuUnit& unit, uint8_t bus) {
+    if (unit.context_tables[bus] != 0)
+        return true;
+    auto table = allocate_zeroed_frame();
+    if (table.is_error())
+        return false;
+    unit.context_tables[bus] = table.value();
+    flush_lines(unit.extended.coherent, phys_to_ptr<uint8_t>(table.value()), page_size);
+    vtd::Entry* roots = phys_to_ptr<vtd::Entry>(unit.root_table);
+    vtd::Entry root = vtd::root_entry(table.value());
+    roots[bus].high = root.high;
+    __atomic_store_n(&roots[bus].low, root.low, __ATOMIC_RELEASE);
+    written(unit, &roots[bus]);
+    return true;
+}
+
 bool enable(IommuUnit& unit, uint8_t vector) CAPOS_REQUIRES(g_kernel_lock) {
     auto root = allocate_zeroed_frame();
     if (root.is_error())
         return false;
     unit.root_table = root.value();
     flush_lines(unit.extended.coherent, phys_to_ptr<uint8_t>(unit.root_table), page_size);
+    // The context tables of the buses the scan found functions on, made now:
+    // they belong to the unit (a claim made later allocates none).
+    for (const pci::Function& function : pci_inventory().functions) {
+        if (function.address.segment == unit.acpi->segment &&
+            !context_table(unit, function.address.bus))
+            return false;
+    }
     write64(unit.registers, vtd::register_root_table_address, unit.root_table);
     if (!global_command(unit, vtd::status_root_table_set, true, "setting the root table") ||
         !invalidate_context_cache(unit) || !invalidate_iotlb(unit, vtd::iotlb_invalidate_global))
@@ -366,18 +398,8 @@ Result<DmaDomain*, DmaDomain::Error> DmaDomain::attach(const pci::Function& func
     if (id == 0 || id >= unit->capabilities.domains)
         return Err{Error::NoUnit};
     uint8_t bus = function.address.bus;
-    if (unit->context_tables[bus] == 0) {
-        auto table = allocate_zeroed_frame();
-        if (table.is_error())
-            return Err{Error::OutOfMemory};
-        unit->context_tables[bus] = table.value();
-        flush_lines(unit->extended.coherent, phys_to_ptr<uint8_t>(table.value()), page_size);
-        vtd::Entry* roots = phys_to_ptr<vtd::Entry>(unit->root_table);
-        vtd::Entry root = vtd::root_entry(table.value());
-        roots[bus].high = root.high;
-        roots[bus].low = root.low;
-        written(*unit, &roots[bus]);
-    }
+    if (!context_table(*unit, bus))
+        return Err{Error::OutOfMemory};
     auto tables = vtd::SecondLevelTables::create(unit->memory, unit->levels);
     if (!tables)
         return Err{Error::OutOfMemory};

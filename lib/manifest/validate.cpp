@@ -1,12 +1,14 @@
 #include "lib/manifest/validate.h"
 #include "abi/capset.h"
 #include "abi/limits.h"
+#include <span>
 
 namespace capos::manifest {
 
 namespace {
 
 using schema::CapGrant;
+using GrantList = gen::StructList<CapGrant>::Reader;
 
 Err<ManifestError> error(ManifestErrorCode code, std::string_view subject) {
     return Err{ManifestError{code, subject}};
@@ -21,7 +23,7 @@ bool has_binary(schema::SystemManifest::Reader manifest, std::string_view name) 
 }
 
 // Names in one grant list: present, short enough for the CapSet, unique.
-Result<void, ManifestError> check_grant_names(gen::StructList<CapGrant>::Reader grants) {
+Result<void, ManifestError> check_grant_names(GrantList grants) {
     if (!grant_count_valid(grants.size()))
         return error(ManifestErrorCode::TooManyGrants, {});
     for (uint32_t i = 0; i < grants.size(); ++i) {
@@ -54,6 +56,52 @@ Result<void, ManifestError> check_kernel_source(CapGrant::Reader grant) {
     if (!kernel_serves(kind))
         return error(ManifestErrorCode::SourceUnavailable, grant.name());
     return check_interface(grant, speaks);
+}
+
+// Whether two device grants name the same function in the same way: the
+// same ids and index, or the same address (unisolatedDma aside). One named
+// by identity and again by address is only known to be the same at boot,
+// where the second claim is refused.
+bool same_device(schema::DeviceSelector::Reader a, schema::DeviceSelector::Reader b) {
+    if (a.which() != b.which())
+        return false;
+    if (a.is_identity()) {
+        auto x = a.identity();
+        auto y = b.identity();
+        return x.vendor_id() == y.vendor_id() && x.device_id() == y.device_id() &&
+               x.index() == y.index();
+    }
+    if (a.is_address()) {
+        auto x = a.address();
+        auto y = b.address();
+        return x.segment() == y.segment() && x.bus() == y.bus() && x.device() == y.device() &&
+               x.function() == y.function();
+    }
+    return false;
+}
+
+// A device grant: init claims it through its own DeviceManager, so init must
+// hold one; the receiver gets a Device; and a function is claimed once, so
+// no earlier grant in the manifest may name it the same way. `lists` holds
+// the grant lists of the services so far, the last one the grant's own, of
+// which the grants before `index` come before it.
+Result<void, ManifestError> check_device_source(std::span<const GrantList> lists, uint32_t index,
+                                                bool init_holds_manager) {
+    CapGrant::Reader grant = lists.back()[index];
+    if (!init_holds_manager)
+        return error(ManifestErrorCode::DeviceManagerNotHeld, grant.name());
+    TRY(check_interface(grant, schema::Device::interface_id));
+    auto selector = grant.source().device();
+    for (size_t t = 0; t < lists.size(); ++t) {
+        uint32_t end = t + 1 == lists.size() ? index : lists[t].size();
+        for (uint32_t j = 0; j < end; ++j) {
+            auto source = lists[t][j].source();
+            if (source.which() == CapGrant::Source::Which::Device &&
+                same_device(source.device(), selector))
+                return error(ManifestErrorCode::DuplicateDevice, grant.name());
+        }
+    }
+    return {};
 }
 
 // The limits the kernel will give the service (0 is the default, as spawn
@@ -128,6 +176,10 @@ const char* to_string(ManifestErrorCode code) {
         return "kernel capability not served by this kernel";
     case ManifestErrorCode::GrantsBeyondSlots:
         return "more grants than the service's capability slots";
+    case ManifestErrorCode::DeviceManagerNotHeld:
+        return "device granted to a service but init holds no deviceManager";
+    case ManifestErrorCode::DuplicateDevice:
+        return "device granted twice";
     }
     return "unknown manifest error";
 }
@@ -163,6 +215,10 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
     auto services = init.services();
     if (!service_count_valid(services.size()))
         return error(ManifestErrorCode::TooManyServices, {});
+    // Each service's grant list, read once: a device grant is compared with
+    // every grant before it, and each read of a list is charged to the
+    // reader's traversal budget.
+    GrantList grant_lists[schema::max_services];
     for (uint32_t s = 0; s < services.size(); ++s) {
         auto service = services[s];
         std::string_view name = service.name();
@@ -180,7 +236,10 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
         TRY(check_grant_names(service.grants()));
         TRY(check_slots(service));
 
-        for (auto grant : service.grants()) {
+        auto grants = service.grants();
+        grant_lists[s] = grants;
+        for (uint32_t i = 0; i < grants.size(); ++i) {
+            auto grant = grants[i];
             auto source = grant.source();
             switch (source.which()) {
             case CapGrant::Source::Which::Kernel: {
@@ -208,6 +267,11 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
                 break;
             }
             case CapGrant::Source::Which::Endpoint:
+                break;
+            case CapGrant::Source::Which::Device:
+                TRY(check_device_source(
+                    std::span<const GrantList>(grant_lists, s + 1), i,
+                    init_holds[static_cast<uint16_t>(schema::KernelCapability::DeviceManager)]));
                 break;
             default:
                 return error(ManifestErrorCode::UnknownKernelCapability, grant.name());

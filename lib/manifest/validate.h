@@ -31,10 +31,12 @@ enum class ManifestErrorCode : uint8_t {
     ExportNotEndpoint,   // an export names no endpoint grant of its service
     InterfaceMismatch,   // a grant's interfaceId is not what its source speaks
     UnknownKernelCapability,
-    TooManyServices,   // more than schema::max_services (service_count_rule)
-    LimitTooLarge,     // a service's limits exceed the kernel's maximums (abi/limits.h)
-    SourceUnavailable, // a grant names a kernel capability this kernel does not serve
-    GrantsBeyondSlots, // a service has more grants than its capabilitySlots (or the default)
+    TooManyServices,      // more than schema::max_services (service_count_rule)
+    LimitTooLarge,        // a service's limits exceed the kernel's maximums (abi/limits.h)
+    SourceUnavailable,    // a grant names a kernel capability this kernel does not serve
+    GrantsBeyondSlots,    // a service has more grants than its capabilitySlots (or the default)
+    DeviceManagerNotHeld, // a service is granted a device but init holds no deviceManager
+    DuplicateDevice,      // two device grants name the same function the same way
 };
 
 const char* to_string(ManifestErrorCode code);

@@ -19,11 +19,37 @@ using schema::KernelCapability;
 
 // Builds manifests the way the tests need them: init ("init" binary) holding
 // `init_kernel`, then services given as simple descriptions.
+// A PCI function as a device grant names it (schema DeviceSelector).
+struct DeviceSpec {
+    bool by_address = false;
+    uint16_t vendor = 0, device = 0, index = 0; // by identity
+    uint16_t segment = 0;                       // by address
+    uint8_t bus = 0, slot = 0, function = 0;
+    bool unisolated_dma = false;
+};
+DeviceSpec identity(uint16_t vendor, uint16_t device, uint16_t index = 0) {
+    DeviceSpec d;
+    d.vendor = vendor;
+    d.device = device;
+    d.index = index;
+    return d;
+}
+DeviceSpec address(uint16_t segment, uint8_t bus, uint8_t slot, uint8_t function) {
+    DeviceSpec d;
+    d.by_address = true;
+    d.segment = segment;
+    d.bus = bus;
+    d.slot = slot;
+    d.function = function;
+    return d;
+}
+
 struct GrantSpec {
     std::string name;
-    enum Kind { Kernel, Service, Endpoint } kind = Kernel;
+    enum Kind { Kernel, Service, Endpoint, Device } kind = Kernel;
     KernelCapability kernel = KernelCapability::Console;
     std::string service, exported;
+    DeviceSpec device;
     uint64_t interface_id = 0;
 };
 GrantSpec kernel_grant(std::string name, KernelCapability kind) {
@@ -45,6 +71,14 @@ GrantSpec import_grant(std::string name, std::string service, std::string export
     g.kind = GrantSpec::Service;
     g.service = std::move(service);
     g.exported = std::move(exported);
+    return g;
+}
+
+GrantSpec device_grant(std::string name, DeviceSpec device) {
+    GrantSpec g;
+    g.name = std::move(name);
+    g.kind = GrantSpec::Device;
+    g.device = device;
     return g;
 }
 
@@ -89,6 +123,24 @@ protected:
         case GrantSpec::Endpoint:
             source.set_endpoint();
             break;
+        case GrantSpec::Device: {
+            auto selector = source.init_device();
+            const DeviceSpec& d = g.device;
+            if (d.by_address) {
+                auto at = selector.init_address();
+                at.set_segment(d.segment);
+                at.set_bus(d.bus);
+                at.set_device(d.slot);
+                at.set_function(d.function);
+            } else {
+                auto id = selector.init_identity();
+                id.set_vendor_id(d.vendor);
+                id.set_device_id(d.device);
+                id.set_index(d.index);
+            }
+            selector.set_unisolated_dma(d.unisolated_dma);
+            break;
+        }
         }
     }
 
@@ -170,7 +222,7 @@ protected:
     }
 
 private:
-    capnp::Word m_buffer[4096];
+    capnp::Word m_buffer[max_manifest_bytes / sizeof(capnp::Word)];
     std::optional<capnp::MessageReader> m_reader;
 };
 
@@ -406,8 +458,113 @@ TEST_F(ManifestTest, ALogReaderGrantToAServicePassesWhenInitHoldsOne) {
     EXPECT_TRUE(check().is_ok());
 }
 
+// A device grant: init claims the function through its own DeviceManager
+// and hands the Device over, so init must hold one; a function is claimed
+// once, so no two grants may name it the same way.
+class ManifestDeviceTest : public ManifestTest {
+protected:
+    ManifestDeviceTest() {
+        init_grants.push_back(kernel_grant("devices", KernelCapability::DeviceManager));
+    }
+};
+
+TEST_F(ManifestDeviceTest, ADeviceGrantToAServicePassesWhenInitHoldsADeviceManager) {
+    services.push_back({"driver",
+                        "server",
+                        {kernel_grant("console", KernelCapability::Console),
+                         device_grant("edu", identity(0x1234, 0x11e8))},
+                        {}});
+    EXPECT_TRUE(check().is_ok());
+    services[0].grants[1].device = address(0, 0, 3, 0);
+    services[0].grants[1].device.unisolated_dma = true;
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestDeviceTest, InitMustHoldADeviceManager) {
+    init_grants.pop_back();
+    services.push_back({"driver", "server", {device_grant("edu", identity(0x1234, 0x11e8))}, {}});
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DeviceManagerNotHeld, "edu"));
+    EXPECT_STREQ(to_string(ManifestErrorCode::DeviceManagerNotHeld),
+                 "device granted to a service but init holds no deviceManager");
+    // Another kernel capability does not stand in for it.
+    init_grants.push_back(kernel_grant("inventory", KernelCapability::DeviceInventory));
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DeviceManagerNotHeld, "edu"));
+}
+
+TEST_F(ManifestDeviceTest, InitItselfIsNotGrantedADevice) {
+    init_grants.push_back(device_grant("edu", identity(0x1234, 0x11e8)));
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::InitGrantNotKernel, "edu"));
+}
+
+TEST_F(ManifestDeviceTest, TheGrantNamesDevicesInterfaceOrNone) {
+    services.push_back({"driver", "server", {device_grant("edu", identity(0x1234, 0x11e8))}, {}});
+    services[0].grants[0].interface_id = schema::Device::interface_id;
+    EXPECT_TRUE(check().is_ok());
+    for (uint64_t other : {schema::DeviceManager::interface_id, schema::DeviceMmio::interface_id,
+                           schema::Console::interface_id}) {
+        services[0].grants[0].interface_id = other;
+        EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::InterfaceMismatch, "edu"))
+            << std::hex << other;
+    }
+}
+
+TEST_F(ManifestDeviceTest, TheSameIdentityTwiceIsRefused) {
+    services.push_back({"first", "server", {device_grant("edu", identity(0x1234, 0x11e8))}, {}});
+    services.push_back({"second", "client", {device_grant("again", identity(0x1234, 0x11e8))}, {}});
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DuplicateDevice, "again"));
+    EXPECT_STREQ(to_string(ManifestErrorCode::DuplicateDevice), "device granted twice");
+    // Trusting it with unisolated DMA makes it no other function.
+    services[1].grants[0].device.unisolated_dma = true;
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DuplicateDevice, "again"));
+    // Another index, vendor or device id is another function.
+    services[1].grants[0].device = identity(0x1234, 0x11e8, 1);
+    EXPECT_TRUE(check().is_ok());
+    services[1].grants[0].device = identity(0x1235, 0x11e8);
+    EXPECT_TRUE(check().is_ok());
+    services[1].grants[0].device = identity(0x1234, 0x11e9);
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestDeviceTest, TheSameAddressTwiceIsRefused) {
+    services.push_back({"first", "server", {device_grant("nic", address(0, 0, 2, 0))}, {}});
+    services.push_back({"second", "client", {device_grant("again", address(0, 0, 2, 0))}, {}});
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DuplicateDevice, "again"));
+    const DeviceSpec others[] = {address(1, 0, 2, 0), address(0, 1, 2, 0), address(0, 0, 3, 0),
+                                 address(0, 0, 2, 1)};
+    for (const DeviceSpec& other : others) {
+        services[1].grants[0].device = other;
+        EXPECT_TRUE(check().is_ok());
+    }
+    // An identity is not compared with an address, even one laid out in the
+    // same bytes (00:02.0 as ids 0000:0200): which function an identity
+    // names is known only at boot.
+    services[1].grants[0].device = identity(0, 0x0200, 0);
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestDeviceTest, TwiceInOneServiceIsRefused) {
+    services.push_back({"driver",
+                        "server",
+                        {device_grant("one", address(0, 0, 3, 0)),
+                         kernel_grant("console", KernelCapability::Console),
+                         device_grant("two", address(0, 0, 3, 0))},
+                        {}});
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DuplicateDevice, "two"));
+    services[0].grants[2].device.function = 1;
+    EXPECT_TRUE(check().is_ok());
+}
+
+TEST_F(ManifestDeviceTest, ADuplicateAfterOtherServicesIsRefused) {
+    services.push_back({"first", "server", {device_grant("edu", identity(0x1234, 0x11e8))}, {}});
+    services.push_back({"middle", "server", {device_grant("nic", identity(0x8086, 0x10d3))}, {}});
+    services.push_back({"last", "client", {device_grant("edu", identity(0x1234, 0x11e8))}, {}});
+    EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::DuplicateDevice, "edu"));
+    services.pop_back();
+    EXPECT_TRUE(check().is_ok());
+}
+
 TEST_F(ManifestTest, EveryCodeHasText) {
-    for (int code = 0; code <= int(ManifestErrorCode::GrantsBeyondSlots); ++code)
+    for (int code = 0; code <= int(ManifestErrorCode::DuplicateDevice); ++code)
         EXPECT_STRNE(to_string(static_cast<ManifestErrorCode>(code)), "unknown manifest error");
 }
 
@@ -574,6 +731,30 @@ TEST_F(ManifestReadTest, ALargeValidManifestIsRead) {
     std::vector<capnp::Word> words = framed();
     ASSERT_LE(words.size() * sizeof(capnp::Word), max_manifest_bytes);
     EXPECT_TRUE(read(words).is_ok());
+}
+
+// Every device grant is compared with every one before it, in a manifest as
+// large as one may be: a duplicate in the last service is still found
+// within the reader's budget.
+TEST_F(ManifestReadTest, ADuplicateDeviceInALargeManifestIsFound) {
+    init_grants.push_back(kernel_grant("devices", KernelCapability::DeviceManager));
+    const uint16_t per_service = 28;
+    for (uint16_t s = 0; s < schema::max_services; ++s) {
+        std::vector<GrantSpec> grants;
+        for (uint16_t i = 0; i < per_service; ++i)
+            grants.push_back(device_grant("d" + std::to_string(i),
+                                          identity(0x1234, 0x11e8, s * per_service + i)));
+        services.push_back({"s" + std::to_string(s), "server", grants, {}});
+    }
+    std::vector<capnp::Word> words = framed();
+    ASSERT_LE(words.size() * sizeof(capnp::Word), max_manifest_bytes);
+    EXPECT_TRUE(read(words).is_ok());
+    services.back().grants.back().device = identity(0x1234, 0x11e8, 0);
+    words = framed();
+    ReadError error = error_reading(words);
+    EXPECT_EQ(error.kind, ReadErrorKind::Invalid);
+    EXPECT_EQ(error.invalid.code, ManifestErrorCode::DuplicateDevice);
+    EXPECT_EQ(error.invalid.subject, "d" + std::to_string(per_service - 1));
 }
 
 TEST_F(ManifestReadTest, TheKernelLogLevel) {

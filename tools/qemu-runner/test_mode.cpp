@@ -396,8 +396,13 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
     if (!WIFEXITED(wait_status))
         return "QEMU " + describe_wait_status(wait_status);
     int status = WEXITSTATUS(wait_status);
+    // Status 1 is both QEMU refusing to start and the guest's success
+    // through the debug-exit device: a QEMU that printed an error and ran
+    // no guest (nothing came on the serial line) failed. (Once the guest
+    // runs, QEMU's devices may print diagnostics of what the guest made
+    // them do, such as an IOMMU's faults.)
     auto errors = qemu_errors(stderr_text);
-    if (status == 1 && !errors.empty())
+    if (status == 1 && !errors.empty() && monitor.byte_count() == 0)
         return "QEMU failed (status 1): " + printable(errors.front());
     if (!monitor.all_expects_seen()) {
         return missing_expect(monitor) + " before QEMU exited with status " +

@@ -5,7 +5,16 @@
 //             hold it: the manifest grants it to init),
 //   service   a copy of the client side of another service's export,
 //   endpoint  a fresh endpoint the service owns; init keeps the client side
-//             and, if the service exports that name, hands it to importers.
+//             and, if the service exports that name, hands it to importers,
+//   device    the PCI function the grant's selector names, claimed through
+//             init's own DeviceManager (the manifest grants it to init) and
+//             moved to the service: init keeps no copy, so the claim ends
+//             when the service lets the Device go or ends.
+// Every source is resolved (devices claimed) before the spawn; a service
+// that cannot have them all is not started, and the devices already claimed
+// for it are released. A device grant marked optional whose function is not
+// there skips its service instead (said in a line); grants of a skipped
+// service's exports are then left out of later services.
 // Services marked waitForExit are waited for before the next one starts; at
 // the end init waits for all of them and exits 0 when every one exited 0.
 // Anything wrong with the manifest stops init with a reason (fail closed).
@@ -47,6 +56,17 @@ struct Started {
     bool waited;
 };
 Started g_started[max_services];
+// Services not started because an optional device of theirs is absent.
+std::string_view g_skipped[max_services];
+size_t g_skipped_count = 0;
+
+bool skipped(std::string_view service) {
+    for (size_t i = 0; i < g_skipped_count; ++i) {
+        if (g_skipped[i] == service)
+            return true;
+    }
+    return false;
+}
 size_t g_started_count = 0;
 
 using Line = rt::PrintLine;
@@ -112,26 +132,78 @@ schema::SystemManifest::Reader read_manifest(rt::Capability<schema::BootPackage>
     return read.value();
 }
 
-// Reports that `service` could not be started, and why; returns false.
-bool refuse(schema::ServiceConfig::Reader service, std::string_view reason,
-            std::string_view detail = {}) {
+// The devices claimed for the service being started: released when this
+// goes, unless the spawn took them (moved, they are the service's).
+class Claims {
+public:
+    Claims() = default;
+    Claims(const Claims&) = delete;
+    Claims& operator=(const Claims&) = delete;
+    ~Claims() {
+        for (size_t i = 0; i < m_count; ++i)
+            (void)rt::release(m_ids[i]);
+    }
+
+    void add(abi::CapId id) { m_ids[m_count++] = id; }
+    void moved() { m_count = 0; }
+
+private:
+    abi::CapId m_ids[abi::capset_max_entries];
+    size_t m_count = 0;
+};
+
+enum class Outcome : uint8_t { Started, Skipped, Refused };
+
+// Reports that `service` could not be started, and why; returns Refused.
+Outcome refuse(schema::ServiceConfig::Reader service, std::string_view reason,
+               std::string_view detail = {}) {
     Line() << "init: cannot start service '" << service.name() << "': " << reason
            << (detail.empty() ? "" : " ") << detail;
+    return Outcome::Refused;
+}
+
+// Whether an optional device grant of `service` names no function: then
+// the service is skipped (said in a line).
+bool optional_device_absent(schema::ServiceConfig::Reader service) {
+    for (CapGrant::Reader grant : service.grants()) {
+        auto source = grant.source();
+        if (source.which() != CapGrant::Source::Which::Device || !source.device().optional())
+            continue;
+        auto manager =
+            own_capability(manifest::kernel_interface(schema::KernelCapability::DeviceManager));
+        if (!manager)
+            return false; // the claim below refuses the service
+        schema::DeviceManager::Client<rt::RingTransport> devices(rt::transport(), manager->raw);
+        auto present = devices.present([&](schema::DeviceManager::PresentParams::Builder params) {
+            params.set_selector(source.device());
+        });
+        if (present.is_ok() && !present.value().present()) {
+            Line() << "init: service '" << service.name()
+                   << "' not started: no device for its grant " << grant.name();
+            return true;
+        }
+    }
     return false;
 }
 
-// Starts `service` and records it in g_started; false (with a line naming
+// Starts `service` and records it in g_started; Refused (with a line naming
 // the service and the reason) when it could not be started, in which case
-// nothing was started for it.
-bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
-                   schema::ServiceConfig::Reader service) {
+// nothing was started for it; Skipped when an optional device is absent.
+Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
+                      schema::ServiceConfig::Reader service) {
     auto grants = service.grants();
     // Resolve every grant's source before spawning (decode, then invoke).
     abi::CapId sources[abi::capset_max_entries];
+    bool left_out[abi::capset_max_entries] = {};
     if (!manifest::grant_count_valid(grants.size()))
         return refuse(service, manifest::grant_count_rule);
     if (g_started_count == max_services)
         return refuse(service, manifest::service_count_rule);
+    if (optional_device_absent(service)) {
+        g_skipped[g_skipped_count++] = service.name();
+        return Outcome::Skipped;
+    }
+    Claims claims;
     for (uint32_t i = 0; i < grants.size(); ++i) {
         CapGrant::Reader grant = grants[i];
         auto source = grant.source();
@@ -145,6 +217,12 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
             break;
         }
         case CapGrant::Source::Which::Service: {
+            if (skipped(source.service().service())) {
+                Line() << "init: service '" << service.name() << "': grant " << grant.name()
+                       << " left out: '" << source.service().service() << "' was not started";
+                left_out[i] = true;
+                break;
+            }
             const Export* found =
                 find_export(source.service().service(), source.service().export_());
             if (!found)
@@ -156,6 +234,27 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         case CapGrant::Source::Which::Endpoint:
             sources[i] = abi::CapId{};
             break;
+        case CapGrant::Source::Which::Device: {
+            auto manager =
+                own_capability(manifest::kernel_interface(schema::KernelCapability::DeviceManager));
+            if (!manager)
+                return refuse(service, "init holds no deviceManager to claim the device granted as",
+                              grant.name());
+            // The selector as the manifest gives it, unisolatedDma included.
+            schema::DeviceManager::Client<rt::RingTransport> devices(rt::transport(), manager->raw);
+            auto claimed = devices.claim([&](schema::DeviceManager::ClaimParams::Builder params) {
+                params.set_selector(source.device());
+            });
+            if (claimed.is_error()) {
+                Line() << "init: cannot start service '" << service.name()
+                       << "': cannot claim the device granted as " << grant.name() << ": "
+                       << rt::call_error_text(claimed.error());
+                return Outcome::Refused;
+            }
+            sources[i] = abi::CapId{claimed.value().device()};
+            claims.add(sources[i]);
+            break;
+        }
         default:
             return refuse(service, "unknown grant source for", grant.name());
         }
@@ -170,21 +269,31 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         params.set_binary(service.binary());
         if (service.has_limits())
             params.set_limits(service.limits());
-        auto list = params.init_grants(grants.size());
-        for (uint32_t i = 0; i < grants.size(); ++i) {
-            auto out = list[i];
+        uint32_t given = 0;
+        for (uint32_t i = 0; i < grants.size(); ++i)
+            given += !left_out[i];
+        auto list = params.init_grants(given);
+        for (uint32_t i = 0, at = 0; i < grants.size(); ++i) {
+            if (left_out[i])
+                continue;
+            auto out = list[at++];
             out.set_name(grants[i].name());
-            if (grants[i].source().which() == CapGrant::Source::Which::Endpoint) {
+            auto which = grants[i].source().which();
+            if (which == CapGrant::Source::Which::Endpoint) {
                 out.set_new_endpoint();
             } else {
                 auto capability = out.init_capability();
                 capability.set_cap(sources[i].raw);
-                capability.set_mode(schema::TransferMode::Copy);
+                capability.set_mode(which == CapGrant::Source::Which::Device
+                                        ? schema::TransferMode::Move
+                                        : schema::TransferMode::Copy);
             }
         }
     });
+    // A refused spawn leaves the moved devices with init (claims releases them).
     if (spawned.is_error())
         return refuse(service, rt::call_error_text(spawned.error()));
+    claims.moved();
 
     // The client sides of the new endpoints come back in grant order.
     auto endpoints = spawned.value().endpoints();
@@ -200,7 +309,7 @@ bool start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         }
     }
     g_started[g_started_count++] = {service.name(), abi::CapId{spawned.value().handle()}, false};
-    return true;
+    return Outcome::Started;
 }
 
 // Waits for a started service; true when it exited with code 0.
@@ -239,7 +348,10 @@ int main() {
     bool all_clean = true;
     auto services = manifest.init().services();
     for (uint32_t i = 0; i < services.size(); ++i) {
-        if (!start_service(spawner.value(), services[i])) {
+        Outcome outcome = start_service(spawner.value(), services[i]);
+        if (outcome == Outcome::Skipped)
+            continue;
+        if (outcome == Outcome::Refused) {
             // Fail closed: later services may need this one. Those already
             // started are waited for below, so the run still ends.
             all_clean = false;
