@@ -47,6 +47,25 @@ Result<ProcessCapTable::Reservation, gen::Exception> reserve_slot() CAPOS_REQUIR
     return slot.release_value();
 }
 
+// A claim's memory (a register window, a DMA buffer) mapped whole into
+// `space`, readable and writable; its address.
+Result<uint64_t, gen::Exception> map_whole(UserAddressSpace& space,
+                                           const RefPtr<MemoryObject>& object, uint64_t address)
+    CAPOS_REQUIRES(g_kernel_lock) {
+    auto mapped = space.map_object(object, address, 0, object->page_count(), Access::ReadWrite);
+    if (mapped.is_error())
+        return Err{space_exception(mapped.error())};
+    return mapped.value();
+}
+
+Result<void, gen::Exception> unmap_from(UserAddressSpace& space, MemoryObject& object,
+                                        uint64_t address) CAPOS_REQUIRES(g_kernel_lock) {
+    auto unmapped = space.unmap_object(object, address);
+    if (unmapped.is_error())
+        return Err{space_exception(unmapped.error())};
+    return {};
+}
+
 using schema::DeviceMmio;
 
 class DeviceMmioService final : public KernelServiceOf<DeviceMmio, DeviceMmioService> {
@@ -66,11 +85,8 @@ public:
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
         if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
-        auto mapped = invocation().caller.address_space().map_object(
-            m_window, params.address(), 0, m_window->page_count(), Access::ReadWrite);
-        if (mapped.is_error())
-            return Err{space_exception(mapped.error())};
-        results.set_address(mapped.value());
+        results.set_address(
+            TRY(map_whole(invocation().caller.address_space(), m_window, params.address())));
         return {};
     }
     // (Also once the claim has ended: the function is claimed again only
@@ -78,11 +94,7 @@ public:
     Result<void, gen::Exception> unmap(DeviceMmio::UnmapParams::Reader params,
                                        DeviceMmio::UnmapResults::Builder) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        auto unmapped =
-            invocation().caller.address_space().unmap_object(*m_window, params.address());
-        if (unmapped.is_error())
-            return Err{space_exception(unmapped.error())};
-        return {};
+        return unmap_from(invocation().caller.address_space(), *m_window, params.address());
     }
 
 private:
@@ -179,21 +191,14 @@ public:
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
         if (!m_claim->current(m_generation))
             return Err{disconnected(claim_ended)};
-        auto mapped = invocation().caller.address_space().map_object(
-            m_buffer, params.address(), 0, m_buffer->page_count(), Access::ReadWrite);
-        if (mapped.is_error())
-            return Err{space_exception(mapped.error())};
-        results.set_address(mapped.value());
+        results.set_address(
+            TRY(map_whole(invocation().caller.address_space(), m_buffer, params.address())));
         return {};
     }
     Result<void, gen::Exception> unmap(DMABuffer::UnmapParams::Reader params,
                                        DMABuffer::UnmapResults::Builder) {
         g_kernel_lock.assert_held(); // a service method: inside cap_enter
-        auto unmapped =
-            invocation().caller.address_space().unmap_object(*m_buffer, params.address());
-        if (unmapped.is_error())
-            return Err{space_exception(unmapped.error())};
-        return {};
+        return unmap_from(invocation().caller.address_space(), *m_buffer, params.address());
     }
 
     Result<void, gen::Exception> memory(DMABuffer::MemoryParams::Reader,
