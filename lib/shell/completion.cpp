@@ -76,6 +76,9 @@ CompletionTarget completion_target(std::string_view line, size_t cursor) {
         return {CompletionKind::Program, word_start, word, {}};
     if (words_before == 1 && (command == "wait" || command == "kill"))
         return {CompletionKind::Job, word_start, word, {}};
+    if (words_before == 2 && command == "blk" &&
+        first_word(earlier.substr(earlier.find(command) + command.size())) == "read")
+        return {CompletionKind::Disk, word_start, word, {}};
     return {};
 }
 

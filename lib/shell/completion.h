@@ -1,13 +1,15 @@
 // Tab completion for the shell: which name the cursor is in, which of the
 // candidates match it, and what the Tab does with them. The shell gathers the
 // candidates (its commands, the programs its ProcessSpawner starts, the
-// capabilities it holds); the terminal's line editor shows the outcome
+// capabilities it holds, the disks among them); the terminal's line editor shows the outcome
 // (TerminalSession.readLine, LineEnd.completion).
 //
 // Only the text before the cursor counts. The name being completed is
 //   - the first word of the line: a command;
 //   - the second word after `run` or `spawn`: a program;
 //   - the second word after `wait` or `kill`: a job's number;
+//   - the third word after `blk read`: a disk (a capability the shell holds
+//     that answers as a BlockDevice, named without '@');
 //   - in any word, the name after its last '@' (letters, digits, '-', '_'
 //     and '.' so far, as lib/shell/run_command.h names capabilities): a
 //     capability (`caps @con`, `with { out: @con`, `call @ti`);
@@ -34,7 +36,7 @@
 
 namespace capos::shell {
 
-enum class CompletionKind : uint8_t { None, Command, Program, Job, Capability, Method };
+enum class CompletionKind : uint8_t { None, Command, Program, Job, Capability, Method, Disk };
 
 // The name the cursor is in.
 struct CompletionTarget {

@@ -62,6 +62,19 @@ TEST(Completion, TheSecondWordAfterWaitOrKillIsAJob) {
     expect_target("wait", CompletionKind::Command, 0, "wait");
 }
 
+TEST(Completion, TheThirdWordAfterBlkReadIsADisk) {
+    expect_target("blk read ", CompletionKind::Disk, 9, "");
+    expect_target("blk read di", CompletionKind::Disk, 9, "di");
+    expect_target("  blk   read  disk0", CompletionKind::Disk, 14, "disk0");
+    expect_target("blk read disk0 12", CompletionKind::None, 0, "");
+    expect_target("blk write di", CompletionKind::None, 0, "");
+    expect_target("blk readx di", CompletionKind::None, 0, "");
+    expect_target("blkx read di", CompletionKind::None, 0, "");
+    expect_target("blk di", CompletionKind::None, 0, "");
+    // The cursor in the middle of the disk's name.
+    expect_target("blk read disk0 1", CompletionKind::Disk, 9, "di", 11);
+}
+
 TEST(Completion, ANameAfterAtIsACapability) {
     expect_target("caps @con", CompletionKind::Capability, 6, "con");
     expect_target("caps @", CompletionKind::Capability, 6, "");
@@ -209,6 +222,9 @@ TEST(Completion, ATabStep) {
     // A job's number: a space after it, as after a program.
     EXPECT_EQ(step(CompletionKind::Job, "1", {"12", "3"}, true, false),
               make_tuple(TabAction::Insert, std::string("2"), true));
+    // A disk: a space after it (the block number follows).
+    EXPECT_EQ(step(CompletionKind::Disk, "d", {"disk0"}, true, false),
+              make_tuple(TabAction::Insert, std::string("isk0"), true));
     // A capability: no space after it.
     EXPECT_EQ(step(CompletionKind::Capability, "con", {"console", "timer"}, true, false),
               make_tuple(TabAction::Insert, std::string("sole"), false));

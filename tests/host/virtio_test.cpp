@@ -8,7 +8,11 @@
 // the driver's own areas), and random traffic against a model. VirtioPciCaps:
 // capability lists built byte by byte, good and malformed, the common
 // configuration's offsets against the specification's struct, the notify
-// register's address, and random garbage lists.
+// register's address, and random garbage lists. VirtioBlk: the features
+// taken, the disk a configuration describes (block sizes, segment limits,
+// queue room), range checks at the disk's end and near 2^64, segment
+// splitting, and the status byte, used length and identity the device writes.
+#include "lib/virtio/blk.h"
 #include "lib/virtio/pci_caps.h"
 #include "lib/virtio/virtqueue.h"
 
@@ -36,6 +40,11 @@ static void PrintTo(VirtqueueError error, std::ostream* out) {
 static void PrintTo(VirtioPciError error, std::ostream* out) {
     *out << to_string(error);
 }
+namespace blk {
+static void PrintTo(BlkError error, std::ostream* out) {
+    *out << to_string(error);
+}
+} // namespace blk
 
 namespace {
 
@@ -1340,6 +1349,248 @@ TEST(VirtioPciCaps, RandomGarbageNeverEscapesTheChecks) {
         EXPECT_GE(layout.common.length, common::minimum_size);
     }
     EXPECT_GT(accepted, 1000u);
+}
+
+// ---------------------------------------------------------------------------
+// virtio-blk
+
+using blk::BlkError;
+using blk::feature_bit;
+
+constexpr uint64_t version_1 = uint64_t{1} << feature_version_1;
+
+TEST(VirtioBlk, RequestLayoutFollowsTheSpecification) {
+    EXPECT_EQ(blk::pci_device_modern, 0x1042);
+    EXPECT_EQ(blk::pci_device_transitional, 0x1001);
+    EXPECT_EQ(offsetof(blk::RequestHeader, type), 0u);
+    EXPECT_EQ(offsetof(blk::RequestHeader, reserved), 4u);
+    EXPECT_EQ(offsetof(blk::RequestHeader, sector), 8u);
+    EXPECT_EQ(blk::config::capacity, 0u);
+    EXPECT_EQ(blk::config::size_max, 8u);
+    EXPECT_EQ(blk::config::seg_max, 12u);
+    // geometry (cylinders 16, heads 8, sectors 8) lies between seg_max and blk_size
+    EXPECT_EQ(blk::config::blk_size, 20u);
+    EXPECT_EQ(blk::request_read, 0u);
+    EXPECT_EQ(blk::request_write, 1u);
+    EXPECT_EQ(blk::request_flush, 4u);
+    EXPECT_EQ(blk::request_get_id, 8u);
+}
+
+TEST(VirtioBlk, FeaturesTakenOfThoseOffered) {
+    constexpr auto physical = blk::DmaAddresses::Physical;
+    EXPECT_EQ(error_of(blk::select_features(0, physical)), BlkError::NoVersion1);
+    EXPECT_EQ(error_of(blk::select_features(~version_1, physical)), BlkError::NoVersion1);
+    EXPECT_EQ(blk::select_features(version_1, physical).value(), version_1);
+    uint64_t wanted = version_1 | feature_bit(blk::feature_read_only) |
+                      feature_bit(blk::feature_blk_size) | feature_bit(blk::feature_flush) |
+                      feature_bit(blk::feature_seg_max) | feature_bit(blk::feature_size_max) |
+                      feature_bit(feature_event_index) | feature_bit(blk::feature_access_platform);
+    // Of everything offered, exactly those: not geometry, topology, WCE,
+    // multiqueue, indirect descriptors, packed rings, notification data...
+    EXPECT_EQ(blk::select_features(~uint64_t{0}, physical).value(), wanted);
+    EXPECT_EQ(blk::select_features(version_1 | feature_bit(blk::feature_flush), physical).value(),
+              version_1 | feature_bit(blk::feature_flush));
+    EXPECT_EQ(blk::select_features(version_1 | feature_bit(feature_indirect_descriptors) |
+                                       feature_bit(blk::feature_multiqueue) |
+                                       feature_bit(feature_notification_data),
+                                   physical)
+                  .value(),
+              version_1);
+}
+
+TEST(VirtioBlk, BehindAnIommuTheDeviceMustUseIt) {
+    constexpr auto translated = blk::DmaAddresses::Translated;
+    uint64_t platform = feature_bit(blk::feature_access_platform);
+    EXPECT_EQ(error_of(blk::select_features(version_1, translated)), BlkError::BypassesIommu);
+    EXPECT_EQ(error_of(blk::select_features(~platform, translated)), BlkError::BypassesIommu);
+    EXPECT_EQ(blk::select_features(version_1 | platform, translated).value(), version_1 | platform);
+    // VERSION_1 is still the first thing missing.
+    EXPECT_EQ(error_of(blk::select_features(platform, translated)), BlkError::NoVersion1);
+}
+
+TEST(VirtioBlk, ConfigurationBytesTheFeaturesNeed) {
+    EXPECT_EQ(blk::config_bytes_needed(version_1), 8u);
+    EXPECT_EQ(blk::config_bytes_needed(version_1 | feature_bit(blk::feature_flush) |
+                                       feature_bit(blk::feature_read_only)),
+              8u);
+    EXPECT_EQ(blk::config_bytes_needed(feature_bit(blk::feature_size_max)), 12u);
+    EXPECT_EQ(blk::config_bytes_needed(feature_bit(blk::feature_size_max) |
+                                       feature_bit(blk::feature_seg_max)),
+              16u);
+    EXPECT_EQ(blk::config_bytes_needed(feature_bit(blk::feature_seg_max)), 16u);
+    EXPECT_EQ(blk::config_bytes_needed(feature_bit(blk::feature_blk_size)), 24u);
+    EXPECT_EQ(blk::config_bytes_needed(feature_bit(blk::feature_blk_size) |
+                                       feature_bit(blk::feature_size_max)),
+              24u);
+}
+
+blk::DeviceConfig config_of(uint64_t capacity, uint32_t size_max = 0, uint32_t seg_max = 0,
+                            uint32_t blk_size = 0) {
+    return {capacity, size_max, seg_max, blk_size};
+}
+
+TEST(VirtioBlk, PlainDiskOf512ByteBlocks) {
+    blk::DriverLimits limits;
+    auto disk = blk::describe_disk(config_of(8192), version_1, 256, limits);
+    ASSERT_TRUE(disk.is_ok());
+    EXPECT_EQ(disk.value().block_size, 512u);
+    EXPECT_EQ(disk.value().sectors_per_block, 1u);
+    EXPECT_EQ(disk.value().blocks, 8192u);
+    EXPECT_EQ(disk.value().max_blocks, 512u); // 256 KiB
+    EXPECT_EQ(disk.value().segment_bytes, 256u * 1024);
+    EXPECT_EQ(disk.value().max_segments, 1u);
+    EXPECT_EQ(disk.value().max_requests, 16u);
+    EXPECT_FALSE(disk.value().read_only);
+    EXPECT_FALSE(disk.value().flush);
+    auto flags = blk::describe_disk(config_of(8192),
+                                    version_1 | feature_bit(blk::feature_read_only) |
+                                        feature_bit(blk::feature_flush),
+                                    256, limits);
+    EXPECT_TRUE(flags.value().read_only);
+    EXPECT_TRUE(flags.value().flush);
+    // Without the feature the field is not looked at.
+    EXPECT_EQ(blk::describe_disk(config_of(8, 0, 0, 3), version_1, 256, limits).value().block_size,
+              512u);
+}
+
+TEST(VirtioBlk, BlockSizeFromTheDevice) {
+    blk::DriverLimits limits;
+    uint64_t features = version_1 | feature_bit(blk::feature_blk_size);
+    auto disk = blk::describe_disk(config_of(8 * 1000 + 7, 0, 0, 4096), features, 256, limits);
+    ASSERT_TRUE(disk.is_ok());
+    EXPECT_EQ(disk.value().block_size, 4096u);
+    EXPECT_EQ(disk.value().sectors_per_block, 8u);
+    EXPECT_EQ(disk.value().blocks, 1000u); // the 7 sectors' tail is not a block
+    EXPECT_EQ(disk.value().max_blocks, 64u);
+    EXPECT_EQ(blk::first_sector(disk.value(), 3), 24u);
+    EXPECT_EQ(blk::describe_disk(config_of(8, 0, 0, 1024), features, 256, limits)
+                  .value()
+                  .sectors_per_block,
+              2u);
+    for (uint32_t bad : {0u, 256u, 511u, 513u, 1536u, 8192u, 0x80000000u})
+        EXPECT_EQ(error_of(blk::describe_disk(config_of(8, 0, 0, bad), features, 256, limits)),
+                  BlkError::BadBlockSize)
+            << bad;
+}
+
+TEST(VirtioBlk, SegmentLimitsBoundARequest) {
+    blk::DriverLimits limits;
+    uint64_t size_max = version_1 | feature_bit(blk::feature_size_max);
+    uint64_t seg_max = version_1 | feature_bit(blk::feature_seg_max);
+    // 4 KiB descriptors, up to the driver's 8: 32 KiB.
+    auto disk = blk::describe_disk(config_of(1 << 20, 4096), size_max, 256, limits);
+    ASSERT_TRUE(disk.is_ok());
+    EXPECT_EQ(disk.value().segment_bytes, 4096u);
+    EXPECT_EQ(disk.value().max_segments, 8u);
+    EXPECT_EQ(disk.value().max_blocks, 64u);
+    EXPECT_EQ(disk.value().max_requests, 16u); // 256 / 10 = 25, the driver's 16
+    // The device's SEG_MAX below the driver's.
+    disk = blk::describe_disk(config_of(1 << 20, 4096, 3), size_max | seg_max, 256, limits);
+    EXPECT_EQ(disk.value().max_blocks, 24u);
+    EXPECT_EQ(disk.value().max_segments, 3u);
+    // Above it: the driver's bound stands; without SIZE_MAX one descriptor does.
+    disk = blk::describe_disk(config_of(1 << 20, 0, 126), seg_max, 256, limits);
+    EXPECT_EQ(disk.value().max_blocks, 512u);
+    EXPECT_EQ(disk.value().max_segments, 1u);
+    // An odd SIZE_MAX: the request is whole blocks of what the segments hold.
+    disk = blk::describe_disk(config_of(1 << 20, 1000, 2), size_max | seg_max, 256, limits);
+    EXPECT_EQ(disk.value().max_blocks, 3u);
+    EXPECT_EQ(disk.value().max_segments, 2u);
+    // Less than a block in all: refused; so are limits of 0.
+    EXPECT_EQ(error_of(blk::describe_disk(config_of(8, 100, 2), size_max | seg_max, 256, limits)),
+              BlkError::NoSegments);
+    EXPECT_EQ(error_of(blk::describe_disk(config_of(8, 0), size_max, 256, limits)),
+              BlkError::NoSegments);
+    EXPECT_EQ(error_of(blk::describe_disk(config_of(8, 0, 0), seg_max, 256, limits)),
+              BlkError::NoSegments);
+}
+
+TEST(VirtioBlk, RequestsInFlightFitTheQueue) {
+    blk::DriverLimits limits;
+    uint64_t size_max = version_1 | feature_bit(blk::feature_size_max);
+    // Three descriptors a request (header, data, status).
+    EXPECT_EQ(blk::describe_disk(config_of(8), version_1, 4, limits).value().max_requests, 1u);
+    EXPECT_EQ(blk::describe_disk(config_of(8), version_1, 32, limits).value().max_requests, 10u);
+    EXPECT_EQ(error_of(blk::describe_disk(config_of(8), version_1, 2, limits)),
+              BlkError::QueueTooSmall);
+    // Ten a request with 8 data descriptors.
+    EXPECT_EQ(blk::describe_disk(config_of(8, 512), size_max, 64, limits).value().max_requests, 6u);
+    EXPECT_EQ(error_of(blk::describe_disk(config_of(8, 512), size_max, 8, limits)),
+              BlkError::QueueTooSmall);
+}
+
+TEST(VirtioBlk, RangesStopAtTheDisksEnd) {
+    blk::Disk disk;
+    disk.blocks = 100;
+    disk.max_blocks = 16;
+    EXPECT_TRUE(blk::check_range(disk, 0, 1).is_ok());
+    EXPECT_TRUE(blk::check_range(disk, 99, 1).is_ok());
+    EXPECT_TRUE(blk::check_range(disk, 84, 16).is_ok());
+    EXPECT_EQ(error_of(blk::check_range(disk, 0, 0)), BlkError::CountZero);
+    EXPECT_EQ(error_of(blk::check_range(disk, 0, 17)), BlkError::TooManyBlocks);
+    EXPECT_EQ(error_of(blk::check_range(disk, 100, 1)), BlkError::PastEnd);
+    EXPECT_EQ(error_of(blk::check_range(disk, 85, 16)), BlkError::PastEnd);
+    // A sum that would wrap is still past the end.
+    EXPECT_EQ(error_of(blk::check_range(disk, UINT64_MAX, 2)), BlkError::PastEnd);
+    EXPECT_EQ(error_of(blk::check_range(disk, UINT64_MAX - 1, 16)), BlkError::PastEnd);
+    disk.blocks = 0;
+    EXPECT_EQ(error_of(blk::check_range(disk, 0, 1)), BlkError::PastEnd);
+
+    EXPECT_TRUE(blk::fits_buffer(4096, 0, 4096));
+    EXPECT_TRUE(blk::fits_buffer(4096, 4096, 0));
+    EXPECT_TRUE(blk::fits_buffer(8192, 512, 4096));
+    EXPECT_FALSE(blk::fits_buffer(4096, 1, 4096));
+    EXPECT_FALSE(blk::fits_buffer(4096, 4097, 0));
+    EXPECT_FALSE(blk::fits_buffer(4096, UINT64_MAX, 2));
+    EXPECT_FALSE(blk::fits_buffer(4096, 2, UINT64_MAX));
+}
+
+TEST(VirtioBlk, SplitsIntoSegmentsOfTheLongestAllowed) {
+    Segment out[4];
+    ASSERT_EQ(blk::split_segments(0x10000, 512, 4096, out), 1u);
+    EXPECT_EQ(out[0].address, 0x10000u);
+    EXPECT_EQ(out[0].length, 512u);
+    ASSERT_EQ(blk::split_segments(0x10000, 10000, 4096, out), 3u);
+    EXPECT_EQ(out[1].address, 0x11000u);
+    EXPECT_EQ(out[1].length, 4096u);
+    EXPECT_EQ(out[2].address, 0x12000u);
+    EXPECT_EQ(out[2].length, 10000u - 8192);
+    EXPECT_EQ(blk::split_segments(0, 4 * 4096, 4096, out), 4u);
+    EXPECT_EQ(blk::split_segments(0, 4 * 4096 + 1, 4096, out), 0u); // does not fit
+    EXPECT_EQ(blk::split_segments(0, 0, 4096, out), 0u);
+    EXPECT_EQ(blk::split_segments(0, 512, 0, out), 0u);
+    // A length past 32 bits is cut at the segment size too.
+    EXPECT_EQ(blk::split_segments(0, uint64_t{1} << 33, 0x80000000u, out), 4u);
+}
+
+TEST(VirtioBlk, StatusAndLengthTheDeviceWrites) {
+    EXPECT_TRUE(blk::check_status(blk::status_ok).is_ok());
+    EXPECT_EQ(error_of(blk::check_status(blk::status_io_error)), BlkError::IoError);
+    EXPECT_EQ(error_of(blk::check_status(blk::status_unsupported)), BlkError::Unsupported);
+    EXPECT_EQ(error_of(blk::check_status(blk::status_unwritten)), BlkError::StatusUnwritten);
+    for (int status = 3; status < 0xff; ++status)
+        EXPECT_EQ(error_of(blk::check_status(uint8_t(status))), BlkError::UnknownStatus);
+    EXPECT_TRUE(blk::check_read_length(513, 512).is_ok());
+    EXPECT_TRUE(blk::check_read_length(4097, 4096).is_ok());
+    EXPECT_EQ(error_of(blk::check_read_length(512, 512)), BlkError::ShortTransfer);
+    EXPECT_EQ(error_of(blk::check_read_length(0, 512)), BlkError::ShortTransfer);
+    EXPECT_EQ(error_of(blk::check_read_length(UINT32_MAX, uint64_t{1} << 32)),
+              BlkError::ShortTransfer);
+}
+
+TEST(VirtioBlk, IdentityIsPrintableUpToItsNul) {
+    auto identity = [](std::string_view bytes) {
+        std::array<uint8_t, blk::id_bytes> id{};
+        std::memcpy(id.data(), bytes.data(), std::min(bytes.size(), id.size()));
+        return std::string(blk::identity_of(id));
+    };
+    EXPECT_EQ(identity("capos-disk"), "capos-disk");
+    EXPECT_EQ(identity("12345678901234567890"), "12345678901234567890"); // all 20, no NUL
+    EXPECT_EQ(identity(std::string_view("ab\0cd", 5)), "ab");
+    EXPECT_EQ(identity(""), "");
+    EXPECT_EQ(identity("bad\x01serial"), "");
+    EXPECT_EQ(identity("bad\x7fserial"), "");
+    EXPECT_EQ(identity("\xc3\xa9"), "");
 }
 
 } // namespace

@@ -46,6 +46,9 @@ std::vector<std::string> qemu_command(const Machine& machine) {
     };
     if (machine.debug_exit)
         argv.insert(argv.end(), {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"});
+    // The device that uses each drive names its id.
+    for (const DriveFile& drive : machine.drives)
+        argv.insert(argv.end(), {"-drive", drive_option(drive)});
     for (const std::string& device : machine.devices)
         argv.insert(argv.end(), {"-device", device});
     if (machine.console == Console::Interactive) {
@@ -78,11 +81,40 @@ std::vector<std::string> qemu_command(const Machine& machine) {
     return argv;
 }
 
+std::string drive_option(const DriveFile& drive) {
+    // Raw images only: no format probing of a file the guest writes.
+    std::string option = "if=none,id=" + drive.id + ",format=raw,";
+    std::string fd = "/dev/fd/" + std::to_string(drive.fd);
+    if (!drive.read_error_sector && !drive.write_error_sector) {
+        option += "file=" + fd;
+    } else {
+        // blkdebug sits between the raw format and the file, where the raw
+        // layer's read_aio and write_aio events pass.
+        option += "file.driver=blkdebug,file.image.driver=file,file.image.filename=" + fd;
+        int rule = 0;
+        auto inject = [&](const char* event, uint64_t sector) {
+            std::string prefix = ",file.inject-error." + std::to_string(rule++) + ".";
+            option += prefix + "event=" + event + prefix + "sector=" + std::to_string(sector);
+        };
+        if (drive.read_error_sector)
+            inject("read_aio", *drive.read_error_sector);
+        if (drive.write_error_sector)
+            inject("write_aio", *drive.write_error_sector);
+    }
+    if (drive.read_only)
+        option += ",readonly=on";
+    return option;
+}
+
 Result<int, std::string> open_ovmf_vars_copy() {
-    UniqueFd source(open(ovmf_vars_path, O_RDONLY | O_CLOEXEC));
+    return open_private_copy(ovmf_vars_path, "OVMF variable store");
+}
+
+Result<int, std::string> open_private_copy(const std::string& path, const std::string& role) {
+    UniqueFd source(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!source.is_open())
-        return Err{errno_text(std::string("cannot open OVMF variable store ") + ovmf_vars_path)};
-    UniqueFd copy(memfd_create("capos-ovmf-vars", 0));
+        return Err{errno_text("cannot open " + role + " " + path)};
+    UniqueFd copy(memfd_create("capos-private-copy", 0));
     if (!copy.is_open())
         return Err{errno_text("memfd_create")};
     char buffer[64 * 1024];
@@ -93,14 +125,31 @@ Result<int, std::string> open_ovmf_vars_copy() {
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            return Err{errno_text("reading OVMF variable store")};
+            return Err{errno_text("reading " + role + " " + path)};
         }
         for (ssize_t done = 0; done < got;) {
             ssize_t put = write(copy.get(), buffer + done, got - done);
             if (put < 0 && errno != EINTR)
-                return Err{errno_text("copying OVMF variable store")};
+                return Err{errno_text("copying " + role + " " + path)};
             done += put > 0 ? put : 0;
         }
+    }
+}
+
+Result<std::string, std::string> read_whole(int fd) {
+    std::string bytes;
+    char buffer[64 * 1024];
+    for (off_t offset = 0;;) {
+        ssize_t got = pread(fd, buffer, sizeof buffer, offset);
+        if (got == 0)
+            return bytes;
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return Err{errno_text("reading back a private copy")};
+        }
+        bytes.append(buffer, size_t(got));
+        offset += got;
     }
 }
 

@@ -25,6 +25,17 @@ enum class Console {
     Captured,
 };
 
+// A disk image on QEMU's command line: -drive if=none,id=<id>,format=raw over a
+// descriptor QEMU inherits (the run's private copy, see open_private_copy()),
+// through QEMU's blkdebug layer when reads or writes of a sector are to fail.
+struct DriveFile {
+    std::string id;
+    int fd = -1;
+    bool read_only = false;
+    std::optional<uint64_t> read_error_sector;
+    std::optional<uint64_t> write_error_sector;
+};
+
 struct Machine {
     BootMode boot = BootMode::Pvh;
     std::string kernel;                // pvh
@@ -39,6 +50,7 @@ struct Machine {
     bool multi_threaded = false;            // -accel tcg,thread=multi
     bool debug_exit = true;                 // -device isa-debug-exit at port 0xf4
     std::vector<std::string> devices;       // -device <each>, after isa-debug-exit
+    std::vector<DriveFile> drives;          // -drive <each>, before the devices
     Console console = Console::Captured;
     // iso-uefi: a descriptor, inherited by QEMU, of this run's private copy of the
     // OVMF variable store (see open_ovmf_vars_copy()).
@@ -49,11 +61,22 @@ struct Machine {
 // The full argv, program name first.
 std::vector<std::string> qemu_command(const Machine& machine);
 
+// The value of -drive for `drive`.
+std::string drive_option(const DriveFile& drive);
+
 // Creates an anonymous in-memory file (memfd) holding a copy of the OVMF variable
 // store and returns its descriptor, deliberately not close-on-exec: QEMU opens it as
 // /dev/fd/N. The copy has no name on any filesystem, so nothing is left behind
 // however the run ends, and concurrent runs never share variables.
 Result<int, std::string> open_ovmf_vars_copy();
+
+// The same for any file: a memfd holding a copy of `path`, not close-on-exec;
+// `role` names the file in an error ("drive image").
+Result<int, std::string> open_private_copy(const std::string& path, const std::string& role);
+
+// The whole of what `fd` holds, read from its start (a private copy after QEMU has
+// exited).
+Result<std::string, std::string> read_whole(int fd);
 
 // Checks that the files a boot needs exist and are readable, naming the first
 // missing one.

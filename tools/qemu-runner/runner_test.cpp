@@ -7,7 +7,9 @@
 #include "tools/qemu-runner/serial_monitor.h"
 
 #include <algorithm>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace capos::qemu {
 namespace {
@@ -132,6 +134,79 @@ TEST(ScenarioTest, DevicesRepeatInOrder) {
     auto empty = parse_scenario("device:\n");
     ASSERT_TRUE(empty.is_error());
     EXPECT_EQ(empty.error().message, "empty value for 'device'");
+}
+
+TEST(ScenarioTest, DrivesAndWhatTheyMustHoldAfter) {
+    EXPECT_TRUE(parse_ok("expect: x\n").drives.empty());
+    Scenario s = parse_ok("drive: disk0 disks/a.img\n"
+                          "drive: ro_1  disks/b.img   read-only  # a comment\n"
+                          "device: virtio-blk-pci,drive=disk0\n"
+                          "drive-expect: disk0 disks/c.img\n");
+    ASSERT_EQ(s.drives.size(), 2u);
+    EXPECT_EQ(s.drives[0].id, "disk0");
+    EXPECT_EQ(s.drives[0].image, "disks/a.img");
+    EXPECT_FALSE(s.drives[0].read_only);
+    EXPECT_EQ(s.drives[0].expected, std::optional<std::string>("disks/c.img"));
+    EXPECT_EQ(s.drives[1].id, "ro_1");
+    EXPECT_EQ(s.drives[1].image, "disks/b.img");
+    EXPECT_TRUE(s.drives[1].read_only);
+    EXPECT_FALSE(s.drives[1].expected);
+    EXPECT_FALSE(s.drives[0].read_error_sector);
+    EXPECT_FALSE(s.drives[0].write_error_sector);
+    Scenario errors = parse_ok("drive: e x.img write-error=7001 read-only read-error=0\n");
+    ASSERT_EQ(errors.drives.size(), 1u);
+    EXPECT_TRUE(errors.drives[0].read_only);
+    EXPECT_EQ(errors.drives[0].read_error_sector, std::optional<uint64_t>(0));
+    EXPECT_EQ(errors.drives[0].write_error_sector, std::optional<uint64_t>(7001));
+
+    struct Case {
+        const char* text;
+        int line;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"drive: disk0\n", 1,
+         "bad drive 'disk0' (want '<id> <image> [read-only] [read-error=<sector>] "
+         "[write-error=<sector>]'"},
+        {"drive: disk0 a.img rw\n", 1, "bad drive 'disk0 a.img rw'"},
+        {"drive: disk0 a.img read-only x\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-only read-only\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-error=\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-error=x\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-error=-1\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-error=01\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-error=18446744073709551616\n", 1, "bad drive"},
+        {"drive: disk0 a.img read-error=1 read-error=2\n", 1, "bad drive"},
+        {"drive: disk0 a.img write-error=1,file=x\n", 1, "bad drive"},
+        {"drive: disk0 a.img error=1\n", 1, "bad drive"},
+        {"drive: 0disk a.img\n", 1, "bad drive '0disk a.img'"},
+        {"drive: -d a.img\n", 1, "bad drive"},
+        {"drive: d,file=/etc/passwd a.img\n", 1, "bad drive"},
+        {"drive: d=1 a.img\n", 1, "bad drive"},
+        {"drive: d.1 a.img\n", 1, "bad drive"},
+        {"drive: dddddddddddddddddddddddddddddddddd a.img\n", 1, "bad drive"},
+        {"drive: d a.img\ndrive: d b.img\n", 2, "drive 'd' is attached already"},
+        {"drive-expect: d a.img\ndrive: d a.img\n", 1,
+         "drive-expect names no drive attached above: 'd'"},
+        {"drive: d a.img\ndrive-expect: d\n", 2, "bad drive-expect 'd' (want '<id> <file>')"},
+        {"drive: d a.img\ndrive-expect: d b.img c.img\n", 2, "bad drive-expect"},
+        {"drive: d a.img\ndrive-expect: d b.img\ndrive-expect: d b.img\n", 3,
+         "drive 'd' has a drive-expect already"},
+        {"drive: d a.img\ndrive-expect: d b.img\nexpect: x\nexit: running\n", 2,
+         "drive-expect needs a run QEMU ends by itself, not exit: running"},
+        {"drive:\n", 1, "empty value for 'drive'"},
+        {"drive: d a.img\nexpect: x\nexit: running\n", 0, ""}, // no expect: fine
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.text);
+        if (c.line == 0) {
+            parse_ok(c.text);
+            continue;
+        }
+        ScenarioError error = parse_error(c.text);
+        EXPECT_EQ(error.line, c.line);
+        EXPECT_NE(error.message.find(c.message), std::string::npos) << error.message;
+    }
 }
 
 TEST(ScenarioTest, UefiDefaultsToALongerTimeout) {
@@ -554,6 +629,60 @@ TEST(QemuCommandTest, DevicesAfterTheMachinesOwn) {
     argv = qemu_command(machine);
     EXPECT_TRUE(contains(argv, {"none", "-device", "pci-bridge,chassis_nr=1,id=b1"}));
     EXPECT_FALSE(contains(argv, {"isa-debug-exit,iobase=0xf4,iosize=0x04"}));
+}
+
+TEST(QemuCommandTest, DrivesBeforeTheDevicesOverInheritedDescriptors) {
+    Machine machine;
+    machine.kernel = "k.elf";
+    machine.drives = {{"disk0", 5, false, {}, {}}, {"ro", 6, true, {}, {}}};
+    machine.devices = {"virtio-blk-pci,drive=disk0"};
+    auto argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-drive", "if=none,id=disk0,format=raw,file=/dev/fd/5", "-drive",
+                                "if=none,id=ro,format=raw,file=/dev/fd/6,readonly=on", "-device",
+                                "virtio-blk-pci,drive=disk0"}));
+    // Errors: blkdebug between the raw format and the file.
+    EXPECT_EQ(drive_option({"e", 7, false, 7000, std::nullopt}),
+              "if=none,id=e,format=raw,file.driver=blkdebug,file.image.driver=file,"
+              "file.image.filename=/dev/fd/7,file.inject-error.0.event=read_aio,"
+              "file.inject-error.0.sector=7000");
+    EXPECT_EQ(drive_option({"e", 7, true, 1, 2}),
+              "if=none,id=e,format=raw,file.driver=blkdebug,file.image.driver=file,"
+              "file.image.filename=/dev/fd/7,file.inject-error.0.event=read_aio,"
+              "file.inject-error.0.sector=1,file.inject-error.1.event=write_aio,"
+              "file.inject-error.1.sector=2,readonly=on");
+    EXPECT_EQ(drive_option({"e", 7, false, std::nullopt, 0}),
+              "if=none,id=e,format=raw,file.driver=blkdebug,file.image.driver=file,"
+              "file.image.filename=/dev/fd/7,file.inject-error.0.event=write_aio,"
+              "file.inject-error.0.sector=0");
+}
+
+TEST(QemuCommandTest, PrivateCopyHoldsTheFileAndReadsBackWhole) {
+    char path[] = "/tmp/capos-runner-test-XXXXXX";
+    int source = mkstemp(path);
+    ASSERT_GE(source, 0);
+    std::string bytes(200000, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i)
+        bytes[i] = char(i * 7);
+    ASSERT_EQ(write(source, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+    close(source);
+    auto copy = open_private_copy(path, "drive image");
+    unlink(path);
+    ASSERT_TRUE(copy.is_ok()) << copy.error();
+    // Not closed on exec: QEMU opens it as /dev/fd/N.
+    EXPECT_EQ(fcntl(copy.value(), F_GETFD) & FD_CLOEXEC, 0);
+    // Written through another descriptor (as QEMU's), read back from the start.
+    ASSERT_EQ(pwrite(copy.value(), "xy", 2, 1000), 2);
+    bytes[1000] = 'x';
+    bytes[1001] = 'y';
+    auto back = read_whole(copy.value());
+    close(copy.value());
+    ASSERT_TRUE(back.is_ok());
+    EXPECT_EQ(back.value(), bytes);
+
+    auto missing = open_private_copy("/nonexistent/capos.img", "drive image");
+    ASSERT_TRUE(missing.is_error());
+    EXPECT_EQ(missing.error(),
+              "cannot open drive image /nonexistent/capos.img: No such file or directory");
 }
 
 TEST(QemuCommandTest, MachineTypeCpusAndNoDebugExit) {

@@ -189,6 +189,36 @@ std::string single_quoted(std::string_view text) {
     return "'" + std::string(text) + "'";
 }
 
+// The words of a value, split at blanks.
+std::vector<std::string_view> split_words(std::string_view text) {
+    std::vector<std::string_view> words;
+    for (;;) {
+        text = trim(text);
+        if (text.empty())
+            return words;
+        size_t end = 0;
+        while (end < text.size() && !is_blank(text[end]))
+            ++end;
+        words.push_back(text.substr(0, end));
+        text.remove_prefix(end);
+    }
+}
+
+// A drive id QEMU takes and that cannot add another option: a letter, then
+// letters, digits, '-' and '_'.
+bool valid_drive_id(std::string_view id) {
+    if (id.empty() || id.size() > max_drive_id)
+        return false;
+    for (size_t i = 0; i < id.size(); ++i) {
+        char c = id[i];
+        bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        bool other = (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!letter && (i == 0 || !other))
+            return false;
+    }
+    return true;
+}
+
 // Keys that may appear at most once; the rest (expect, send, allow, forbid,
 // device) repeat.
 constexpr std::string_view single_keys[] = {
@@ -205,6 +235,39 @@ struct KeyLines {
     }
 };
 
+// A drive's id and image (words 0 and 1, the id checked) and its options,
+// each at most once; nullopt for an unknown or repeated option.
+std::optional<Drive> parse_drive_options(const std::vector<std::string_view>& words) {
+    Drive drive{std::string(words[0]), std::string(words[1]), false, {}, {}, {}};
+    auto sector = [](std::string_view text) -> std::optional<uint64_t> {
+        uint64_t value = 0;
+        if (text.empty() || (text.size() > 1 && text.front() == '0'))
+            return std::nullopt;
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error != std::errc() || end != text.data() + text.size())
+            return std::nullopt;
+        return value;
+    };
+    for (size_t i = 2; i < words.size(); ++i) {
+        std::string_view option = words[i];
+        std::optional<uint64_t>* error_sector = nullptr;
+        if (option == "read-only" && !drive.read_only) {
+            drive.read_only = true;
+            continue;
+        }
+        if (option.substr(0, 11) == "read-error=")
+            error_sector = &drive.read_error_sector;
+        else if (option.substr(0, 12) == "write-error=")
+            error_sector = &drive.write_error_sector;
+        if (!error_sector || error_sector->has_value())
+            return std::nullopt;
+        *error_sector = sector(option.substr(option.find('=') + 1));
+        if (!error_sector->has_value())
+            return std::nullopt;
+    }
+    return drive;
+}
+
 } // namespace
 
 bool is_valid_memory_size(std::string_view text) {
@@ -218,6 +281,7 @@ ParseResult parse_scenario(std::string_view text) {
     scenario.forbidden.assign(std::begin(default_forbidden), std::end(default_forbidden));
     KeyLines key_lines;
     std::vector<int> expect_lines;
+    int drive_expect_line = 0; // the first drive-expect's
 
     auto error = [](int line, std::string message) {
         return ParseResult(Err{ScenarioError{line, std::move(message)}});
@@ -248,7 +312,7 @@ ParseResult parse_scenario(std::string_view text) {
         bool single =
             std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
         bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid" ||
-                        key == "device";
+                        key == "device" || key == "drive" || key == "drive-expect";
         if (!single && !repeated)
             return error(line_number, "unknown key " + single_quoted(key));
         if (single) {
@@ -329,6 +393,37 @@ ParseResult parse_scenario(std::string_view text) {
             scenario.debug_exit = value == "on";
         } else if (key == "device") {
             scenario.devices.push_back(value);
+        } else if (key == "drive") {
+            std::vector<std::string_view> words = split_words(value);
+            std::optional<Drive> drive;
+            if (words.size() >= 2 && valid_drive_id(words[0]))
+                drive = parse_drive_options(words);
+            if (!drive)
+                return error(line_number, "bad drive " + single_quoted(value) +
+                                              " (want '<id> <image> [read-only] "
+                                              "[read-error=<sector>] [write-error=<sector>]', "
+                                              "the id a letter then letters, digits, '-' or '_')");
+            for (const Drive& other : scenario.drives) {
+                if (other.id == drive->id)
+                    return error(line_number,
+                                 "drive " + single_quoted(drive->id) + " is attached already");
+            }
+            scenario.drives.push_back(std::move(*drive));
+        } else if (key == "drive-expect") {
+            std::vector<std::string_view> words = split_words(value);
+            if (words.size() != 2)
+                return error(line_number,
+                             "bad drive-expect " + single_quoted(value) + " (want '<id> <file>')");
+            auto drive = std::find_if(scenario.drives.begin(), scenario.drives.end(),
+                                      [&](const Drive& d) { return d.id == words[0]; });
+            if (drive == scenario.drives.end())
+                return error(line_number, "drive-expect names no drive attached above: " +
+                                              single_quoted(words[0]));
+            if (drive->expected)
+                return error(line_number,
+                             "drive " + single_quoted(words[0]) + " has a drive-expect already");
+            drive->expected = std::string(words[1]);
+            drive_expect_line = drive_expect_line == 0 ? line_number : drive_expect_line;
         } else if (key == "icount") {
             auto shift = value == "0" ? std::optional<int>(0) : parse_positive_int(value);
             if (!shift || *shift > 10)
@@ -391,6 +486,10 @@ ParseResult parse_scenario(std::string_view text) {
         return error(key_lines.of("iso"), "'iso' applies only to boot: iso-bios or iso-uefi");
     if (scenario.exit == ExpectedExit::Running && scenario.expects.empty())
         return error(key_lines.of("exit"), "exit: running needs at least one expect line");
+    // A machine that is stopped may be in the middle of a write.
+    if (scenario.exit == ExpectedExit::Running && drive_expect_line != 0)
+        return error(drive_expect_line, "drive-expect needs a run QEMU ends by itself, not exit: "
+                                        "running");
     bool coded_exit = scenario.exit != ExpectedExit::Reset &&
                       scenario.exit != ExpectedExit::PowerOff &&
                       scenario.exit != ExpectedExit::Running;

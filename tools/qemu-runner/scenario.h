@@ -47,6 +47,26 @@ inline constexpr int max_timeout_seconds = 3600;
 // scenario removes them with `allow:`.
 inline constexpr std::string_view default_forbidden[] = {"PANIC", "EXCEPTION"};
 
+// A `drive:` line: a raw disk image attached to the machine under a drive id that a
+// `device:` names (`virtio-blk-pci,drive=<id>`). The run gets a private copy of the
+// image (scenarios running at once never share one, and the file in the build
+// directory is never written); with a `drive-expect:` line the copy must hold
+// exactly the bytes of another file once QEMU has exited.
+struct Drive {
+    std::string id;    // QEMU's drive id
+    std::string image; // the file copied, as written (relative: to the build directory)
+    bool read_only = false;
+    // Every read (write) of the guest's that covers this 512-byte sector fails
+    // with EIO, which the device reports to the guest (QEMU's blkdebug layer
+    // under the image).
+    std::optional<uint64_t> read_error_sector;
+    std::optional<uint64_t> write_error_sector;
+    std::optional<std::string> expected; // drive-expect: the file the copy must equal
+};
+
+// The longest drive id a scenario may give.
+inline constexpr size_t max_drive_id = 32;
+
 // A `send:` line: bytes typed into the guest's serial line (QEMU's stdin).
 struct Send {
     std::string bytes; // exactly as typed: nothing is appended
@@ -76,6 +96,8 @@ struct Scenario {
     // Devices added to the machine: QEMU's -device, one per value, in order
     // (after the machine's own devices).
     std::vector<std::string> devices;
+    // Disk images attached with QEMU's -drive (if=none), in file order.
+    std::vector<Drive> drives;
     // QEMU's -icount shift: guest time counted in instructions (2^shift ns
     // each), so timings the guest measures do not depend on the host's load.
     std::optional<int> icount_shift;
@@ -108,9 +130,13 @@ struct ScenarioError {
 // -accel tcg,thread=multi; default off), debug-exit (on|off:
 // whether QEMU gets the isa-debug-exit device, default on), device (repeatable:
 // QEMU's -device with the value, e.g. `e1000` or `pci-bridge,chassis_nr=1,id=b1`),
-// icount (0..10: QEMU's -icount shift), timeout (seconds),
-// expect (repeatable), send (repeatable: bytes to type once the expects above it
-// matched), allow (removes a forbidden pattern), forbid (adds one),
+// drive (repeatable: `<id> <image> [read-only] [read-error=<sector>]
+// [write-error=<sector>]`, a raw image QEMU gets a private copy of as drive
+// <id>, whose reads or writes covering the sector fail; ids are a letter then
+// letters, digits, '-' or '_', at most max_drive_id), drive-expect (`<id> <file>`: once per drive,
+// not with exit: running; after QEMU exits the copy must equal <file> byte for byte), icount
+// (0..10: QEMU's -icount shift), timeout (seconds), expect (repeatable), send (repeatable: bytes to
+// type once the expects above it matched), allow (removes a forbidden pattern), forbid (adds one),
 // exit (success|failure|panic|fault|reset|poweroff|running). `kernel` applies to pvh only:
 // an ISO carries its own kernel. Only a send may hold '\r', '\n' or a NUL byte: an
 // expect holding one could never match, and QEMU's arguments cannot carry them.

@@ -494,6 +494,48 @@ Result<std::string, std::string> read_file(const std::string& path) {
     return text.str();
 }
 
+// The run's private copy of a scenario's drive: QEMU writes it, the runner
+// reads it back after QEMU has exited.
+struct DriveCopy {
+    const Drive* drive;
+    UniqueFd fd;
+    std::string expected_path; // resolved; empty without a drive-expect
+};
+
+// Whether each drive with a drive-expect holds what its file does; empty when all
+// do, else what differs first (the byte, and the 512-byte sector it lies in).
+std::string drive_mismatch(const std::vector<DriveCopy>& copies) {
+    for (const DriveCopy& copy : copies) {
+        if (copy.expected_path.empty())
+            continue;
+        std::string name = "drive '" + copy.drive->id + "'";
+        auto held = read_whole(copy.fd.get());
+        if (held.is_error())
+            return name + ": " + held.error();
+        auto wanted = read_file(copy.expected_path);
+        if (wanted.is_error())
+            return name + ": cannot read " + copy.expected_path + ": " + wanted.error();
+        const std::string& have = held.value();
+        const std::string& want = wanted.value();
+        size_t common = std::min(have.size(), want.size());
+        auto differs = std::mismatch(have.begin(), have.begin() + common, want.begin());
+        if (differs.first != have.begin() + common) {
+            size_t at = differs.first - have.begin();
+            char detail[96];
+            std::snprintf(detail, sizeof detail, " (sector %zu) is 0x%02x, expected 0x%02x",
+                          at / 512, static_cast<unsigned char>(*differs.first),
+                          static_cast<unsigned char>(*differs.second));
+            return name + " differs from " + copy.drive->expected.value() + " at byte " +
+                   std::to_string(at) + detail;
+        }
+        if (have.size() != want.size()) {
+            return name + " holds " + std::to_string(have.size()) + " bytes, " +
+                   copy.drive->expected.value() + " " + std::to_string(want.size());
+        }
+    }
+    return {};
+}
+
 std::string resolve(const std::string& root, const std::string& path) {
     std::filesystem::path p(path);
     if (p.is_absolute())
@@ -562,6 +604,10 @@ TestResult run_test(const TestOptions& options) {
     if (options.dry_run) {
         if (machine.boot == BootMode::IsoUefi)
             machine.ovmf_vars_fd = 3; // placeholder: a real run opens a fresh copy
+        int placeholder = 4;          // the same for each drive's copy
+        for (const Drive& drive : scenario.drives)
+            machine.drives.push_back({drive.id, placeholder++, drive.read_only,
+                                      drive.read_error_sector, drive.write_error_sector});
         std::printf("%s\n", shell_quote(qemu_command(machine)).c_str());
         return TestResult::Pass;
     }
@@ -569,6 +615,23 @@ TestResult run_test(const TestOptions& options) {
     auto files = check_machine_files(machine);
     if (files.is_error())
         return fail_to_start(files.error());
+    // Each drive's private copy, and what it must hold after the run (checked
+    // readable now: a missing file is the scenario's fault, not the guest's).
+    std::vector<DriveCopy> drive_copies;
+    for (const Drive& drive : scenario.drives) {
+        auto copy = open_private_copy(resolve(options.root, drive.image), "drive image");
+        if (copy.is_error())
+            return fail_to_start(copy.error());
+        DriveCopy& kept = drive_copies.emplace_back(DriveCopy{&drive, UniqueFd(copy.value()), {}});
+        if (drive.expected) {
+            kept.expected_path = resolve(options.root, *drive.expected);
+            if (access(kept.expected_path.c_str(), R_OK) != 0)
+                return fail_to_start("drive-expect file not found or unreadable: " +
+                                     kept.expected_path + " (" + std::strerror(errno) + ")");
+        }
+        machine.drives.push_back({drive.id, kept.fd.get(), drive.read_only, drive.read_error_sector,
+                                  drive.write_error_sector});
+    }
     UniqueFd ovmf_vars;
     if (machine.boot == BootMode::IsoUefi) {
         auto vars = open_ovmf_vars_copy();
@@ -625,6 +688,10 @@ TestResult run_test(const TestOptions& options) {
     read_all(qemu.stderr_fd(), stderr_text);
     InputOutcome typed{input, input.written_bytes() - input_pipe.unread()};
     std::string reason = failure_reason(scenario, supervision, monitor, typed, qemu, stderr_text);
+    // What the guest left on its disks, once everything else passed (QEMU has
+    // exited by itself: it wrote back all it took).
+    if (reason.empty())
+        reason = drive_mismatch(drive_copies);
 
     if (!reason.empty()) {
         print_failure(name, scenario, reason, command, monitor, typed, stderr_text);
@@ -635,6 +702,11 @@ TestResult run_test(const TestOptions& options) {
         sends = std::to_string(scenario.sends.size()) +
                 (scenario.sends.size() == 1 ? " send, " : " sends, ");
     }
+    size_t checked = std::count_if(drive_copies.begin(), drive_copies.end(),
+                                   [](const DriveCopy& copy) { return copy.drive->expected; });
+    if (checked != 0)
+        sends +=
+            std::to_string(checked) + (checked == 1 ? " drive checked, " : " drives checked, ");
     std::printf("PASS %s [%s] %zu expect%s, %sexit %s, %.2f s\n", name.c_str(),
                 std::string(to_string(scenario.boot)).c_str(), scenario.expects.size(),
                 scenario.expects.size() == 1 ? "" : "s", sends.c_str(),

@@ -11,6 +11,7 @@
 #include "lib/pci/describe.h"
 #include "lib/shell/commands.h"
 #include "lib/shell/completion.h"
+#include "lib/shell/format.h"
 #include "lib/shell/history.h"
 #include "lib/shell/run_command.h"
 #include "lib/term/line_editor.h"
@@ -25,6 +26,7 @@
 namespace {
 
 using capos::rt::Line;
+using capos::schema::BlockDevice;
 using capos::schema::DeviceInventory;
 using capos::schema::LineEnd;
 using capos::schema::LogLevel;
@@ -365,7 +367,8 @@ private:
     // Calls `f` with each name a Tab may complete to: the commands, the
     // programs the spawner starts, the jobs' numbers, the capabilities held
     // (also those named with `-> @name`), the methods of the interface
-    // `capability` speaks (from the schema, its superclasses' too).
+    // `capability` speaks (from the schema, its superclasses' too), the
+    // disks among the CapSet's capabilities.
     template <typename F>
     void for_each_candidate(CompletionKind kind, std::string_view capability, F&& f) {
         switch (kind) {
@@ -395,6 +398,14 @@ private:
             }
             for (size_t i = 0; i < m_named_count; ++i)
                 f(std::string_view(m_named[i].name, m_named[i].name_length));
+            break;
+        }
+        case CompletionKind::Disk: {
+            const capos::abi::CapSetPage& set = capos::rt::capset();
+            for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+                if ((s_dropped >> i & 1) == 0 && is_disk(i))
+                    f(cap_name(set.entries[i]));
+            }
             break;
         }
         case CompletionKind::Method: {
@@ -1668,6 +1679,214 @@ private:
         Shell& m_shell;
     };
 
+    // --- Disks -----------------------------------------------------------
+    //
+    // A disk is a capability speaking BlockDevice: recorded so in the
+    // CapSet, or an endpoint's client (recorded with no interface: its
+    // server decides) whose server answers BlockDevice.info. `disks` asks
+    // each such entry; Tab after `blk read` asks each once (remembered per
+    // CapSet entry).
+
+    struct DiskInfo {
+        uint32_t block_size = 0;
+        uint64_t blocks = 0;
+        bool read_only = false;
+        char model[64];
+        size_t model_length = 0;
+    };
+    enum class DiskProbe : uint8_t { Disk, NotDisk, Failed };
+
+    // Asks the capability `cap` (of interface `interface_id`) for
+    // BlockDevice.info: Disk with `info`, NotDisk when it speaks another
+    // interface or its server does not implement BlockDevice, Failed (the
+    // call's error in `error`) otherwise.
+    DiskProbe probe_disk(uint32_t cap, uint64_t interface_id, DiskInfo& info,
+                         capos::gen::CallError& error) {
+        if (interface_id != 0 && interface_id != BlockDevice::interface_id)
+            return DiskProbe::NotDisk;
+        ClientOf<BlockDevice> disk(capos::rt::transport(), cap);
+        auto answered = disk.info();
+        if (answered.is_error()) {
+            error = answered.error();
+            bool other_interface =
+                (error.kind == capos::gen::CallErrorKind::Exception &&
+                 error.exception.type == capos::schema::ExceptionType::Unimplemented) ||
+                (error.kind == capos::gen::CallErrorKind::Transport &&
+                 error.transport_error == int32_t(capos::abi::TransportError::WrongInterface));
+            return other_interface ? DiskProbe::NotDisk : DiskProbe::Failed;
+        }
+        auto results = answered.value();
+        info.block_size = results.block_size();
+        info.blocks = results.blocks();
+        info.read_only = results.read_only();
+        std::string_view model = results.model().substr(0, sizeof info.model);
+        __builtin_memcpy(info.model, model.data(), model.size());
+        info.model_length = model.size();
+        return DiskProbe::Disk;
+    }
+
+    // Whether CapSet entry `index` is a disk (asked once, for completion).
+    bool is_disk(uint32_t index) {
+        uint64_t bit = uint64_t(1) << index;
+        if ((m_disks_probed & bit) == 0) {
+            const capos::abi::CapSetEntry& entry = capos::rt::capset().entries[index];
+            DiskInfo info;
+            capos::gen::CallError error{};
+            DiskProbe probe = probe_disk(entry.cap_id, entry.interface_id, info, error);
+            // A failure is not remembered: the next Tab asks again.
+            if (probe != DiskProbe::Failed)
+                m_disks_probed |= bit;
+            if (probe == DiskProbe::Disk)
+                m_disks_found |= bit;
+        }
+        return (m_disks_found & bit) != 0;
+    }
+
+    // disks: every disk the shell holds, one line each: its name, its size
+    // in blocks and in binary units, the block size, the model and whether
+    // it is read-only.
+    void disks(std::string_view) {
+        const capos::abi::CapSetPage& set = capos::rt::capset();
+        size_t found = 0;
+        for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+            if ((s_dropped >> i & 1) != 0)
+                continue;
+            const capos::abi::CapSetEntry& entry = set.entries[i];
+            std::string_view name = cap_name(entry);
+            DiskInfo info;
+            capos::gen::CallError error{};
+            DiskProbe probe = probe_disk(entry.cap_id, entry.interface_id, info, error);
+            uint64_t bit = uint64_t(1) << i;
+            if (probe != DiskProbe::Failed)
+                m_disks_probed |= bit;
+            if (probe == DiskProbe::NotDisk)
+                continue;
+            if (found++ == 0)
+                say("  name                blocks        size  block  model");
+            Line line("  ");
+            line.add(name);
+            for (size_t column = name.size(); column < 16; ++column)
+                line.add(' ');
+            if (probe == DiskProbe::Failed) {
+                say(line.add("(cannot tell: ")
+                        .add(capos::rt::call_error_text(error))
+                        .add(')')
+                        .view());
+                continue;
+            }
+            m_disks_found |= bit;
+            pad(line, 10, Line().udec(info.blocks).view());
+            char size[capos::shell::size_text_max];
+            uint64_t bytes = info.blocks * info.block_size;
+            if (info.block_size != 0 && bytes / info.block_size != info.blocks)
+                bytes = UINT64_MAX; // (a size past 2^64 bytes: shown as the largest)
+            pad(line, 12, {size, capos::shell::format_size(bytes, size)});
+            pad(line, 7, Line().udec(info.block_size).view());
+            line.add("  ").add({info.model, info.model_length});
+            if (info.read_only)
+                line.add("  (read-only)");
+            say(line.view());
+        }
+        if (found == 0)
+            say("(no disks)");
+    }
+
+    // blk read <disk> <lba>: one block of a disk, as `hexdump -C` shows it,
+    // the offsets those of the disk's bytes.
+    void blk(std::string_view rest) {
+        Words words(rest);
+        if (words.count() != 3 || words[0] != "read") {
+            say("shell: blk: usage: blk read <disk> <lba> (see disks)");
+            return;
+        }
+        std::string_view name = words[1];
+        capos::abi::CapId id;
+        uint64_t interface_id = 0;
+        if (!capos::shell::valid_cap_name(name) || !find_cap(name, id, interface_id)) {
+            say(Line("shell: blk: no disk '").add(name.substr(0, 64)).add("' (see disks)").view());
+            return;
+        }
+        std::optional<uint64_t> lba = capos::shell::parse_number(words[2]);
+        if (!lba) {
+            say(Line("shell: blk: bad block number '")
+                    .add(words[2].substr(0, 32))
+                    .add("' (decimal, or hexadecimal after 0x)")
+                    .view());
+            return;
+        }
+        DiskInfo info;
+        capos::gen::CallError error{};
+        switch (probe_disk(id.raw, interface_id, info, error)) {
+        case DiskProbe::NotDisk:
+            say(Line("shell: blk: '").add(name).add("' is not a disk (see disks)").view());
+            return;
+        case DiskProbe::Failed:
+            say(Line("shell: blk: ")
+                    .add(name)
+                    .add(": ")
+                    .add(capos::rt::call_error_text(error))
+                    .view());
+            return;
+        case DiskProbe::Disk:
+            break;
+        }
+        if (*lba >= info.blocks) {
+            Line line("shell: blk: block ");
+            line.udec(*lba).add(" is past the end of ").add(name);
+            if (info.blocks == 0)
+                line.add(" (it has no blocks)");
+            else
+                line.add(" (blocks 0 to ").udec(info.blocks - 1).add(')');
+            say(line.view());
+            return;
+        }
+        if (info.block_size == 0 || info.block_size > sizeof m_block) {
+            say(Line("shell: blk: ")
+                    .add(name)
+                    .add("'s blocks of ")
+                    .udec(info.block_size)
+                    .add(" bytes are more than one read carries")
+                    .view());
+            return;
+        }
+        ClientOf<BlockDevice> disk(capos::rt::transport(), id.raw);
+        auto read = disk.read_blocks(*lba, 1, 0, 0);
+        if (read.is_error()) {
+            say(Line("shell: blk: reading block ")
+                    .udec(*lba)
+                    .add(" of ")
+                    .add(name)
+                    .add(": ")
+                    .add(capos::rt::call_error_text(read.error()))
+                    .view());
+            return;
+        }
+        // Copied out of the reply before anything is written (the writes
+        // reuse the transport's buffer).
+        std::span<const uint8_t> data = read.value().data();
+        if (data.size() != info.block_size) {
+            say(Line("shell: blk: the disk answered with ")
+                    .udec(data.size())
+                    .add(" bytes for a block of ")
+                    .udec(info.block_size)
+                    .view());
+            return;
+        }
+        __builtin_memcpy(m_block, data.data(), data.size());
+        HexdumpLines lines(*this);
+        uint64_t base = *lba <= UINT64_MAX / info.block_size ? *lba * info.block_size : 0;
+        capos::shell::hexdump({m_block, info.block_size}, base, lines);
+    }
+    // hexdump()'s lines, said on the terminal.
+    class HexdumpLines final : public capos::shell::HexdumpOutput {
+    public:
+        explicit HexdumpLines(Shell& shell) : m_shell(shell) {}
+        void line(std::string_view text) override { m_shell.say(text); }
+
+    private:
+        Shell& m_shell;
+    };
+
     // mem: the machine's memory, through SystemInfo ("info").
     void mem(std::string_view) {
         uint32_t id = held<SystemInfo>("info");
@@ -1954,6 +2173,11 @@ private:
     // reply's entries (less than the terminal write the transport carries).
     // devices': a page of the list, copied out of the reply.
     capos::pci::Function m_devices[DeviceInventory::max_list];
+    // blk's block, copied out of the reply; the CapSet entries asked whether
+    // they are disks, and those that are (bits by index).
+    uint8_t m_block[BlockDevice::max_inline];
+    uint64_t m_disks_probed = 0;
+    uint64_t m_disks_found = 0;
     static constexpr uint32_t max_log_lines = 1000;
     uint64_t m_log_sequences[max_log_lines];
     char m_log_text[3072];
@@ -1984,6 +2208,10 @@ std::span<const Shell::Command> Shell::commands() {
         {"devices", "devices [-v]",
          "the PCI functions found at boot, as lspci lists them (-v: BARs, capabilities, MSI)",
          &Shell::devices},
+        {"disks", "disks", "the disks this shell holds: size, block size, model, read-only",
+         &Shell::disks},
+        {"blk", "blk read <disk> <lba>", "one block of a disk, as hexdump -C shows it",
+         &Shell::blk},
         {"mem", "mem", "physical frames used and free, the kernel heap", &Shell::mem},
         {"cpus", "cpus", "every CPU: APIC id, online, threads run, idle and lock shares",
          &Shell::cpus},
