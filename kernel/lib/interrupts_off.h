@@ -19,7 +19,8 @@ struct State {
     bool measuring = false;
     bool open = false; // a stretch has begun and not ended
     uint64_t bound_us = 0;
-    uint64_t since_us = 0; // when the open stretch began
+    uint64_t since_us = 0;       // when the open stretch began
+    uint64_t lock_cycles_at = 0; // the boot CPU's kernel lock waits then
     uint64_t longest_us = 0;
     uint64_t over_bound = 0; // stretches longer than the bound
 };

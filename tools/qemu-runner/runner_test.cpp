@@ -53,6 +53,7 @@ TEST(ScenarioTest, ParsesEveryKey) {
                           "append: test=selftest verbose\n"
                           "memory: 1G\n"
                           "icount: 0\n"
+                          "irqoff: 250\n"
                           "timeout: 7\n"
                           "expect: first line\n"
                           "expect: second line\n"
@@ -64,6 +65,7 @@ TEST(ScenarioTest, ParsesEveryKey) {
     EXPECT_EQ(s.append, "test=selftest verbose");
     EXPECT_EQ(s.memory, "1G");
     EXPECT_EQ(s.icount_shift, std::optional<int>(0));
+    EXPECT_EQ(s.irqoff_us, std::optional<int>(250));
     EXPECT_EQ(s.timeout_seconds, 7);
     EXPECT_EQ(s.expects, (std::vector<std::string>{"first line", "second line"}));
     EXPECT_EQ(s.forbidden, (std::vector<std::string>{"PANIC", "FAILED"}));
@@ -241,6 +243,9 @@ TEST(ScenarioTest, ErrorsNameTheirLine) {
         {"memory: -5M\n", 1, "bad memory"},
         {"icount: -1\n", 1, "bad icount"},
         {"icount: fast\n", 1, "bad icount"},
+        {"irqoff: 0\n", 1, "bad irqoff"},
+        {"irqoff: 1000001\n", 1, "bad irqoff"},
+        {"irqoff: 1ms\n", 1, "bad irqoff"},
         {"timeout: 0\n", 1, "bad timeout"},
         {"timeout: 3601\n", 1, "bad timeout"},
         {"timeout: 5s\n", 1, "bad timeout"},

@@ -222,8 +222,8 @@ bool valid_drive_id(std::string_view id) {
 // Keys that may appear at most once; the rest (expect, send, allow, forbid,
 // device) repeat.
 constexpr std::string_view single_keys[] = {
-    "boot",         "kernel", "initrd", "iso",        "append", "memory",  "machine",
-    "cpu-features", "cpus",   "mttcg",  "debug-exit", "icount", "timeout", "exit"};
+    "boot", "kernel", "initrd",     "iso",    "append", "memory",  "machine", "cpu-features",
+    "cpus", "mttcg",  "debug-exit", "icount", "irqoff", "timeout", "exit"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.
@@ -430,6 +430,13 @@ ParseResult parse_scenario(std::string_view text) {
                 return error(line_number,
                              "bad icount " + single_quoted(value) + " (want a shift, 0 to 10)");
             scenario.icount_shift = *shift;
+        } else if (key == "irqoff") {
+            auto bound = parse_positive_int(value);
+            if (!bound || *bound > max_irqoff_us)
+                return error(line_number, "bad irqoff " + single_quoted(value) +
+                                              " (want microseconds, 1 to " +
+                                              std::to_string(max_irqoff_us) + ")");
+            scenario.irqoff_us = *bound;
         } else if (key == "timeout") {
             auto seconds = parse_positive_int(value);
             if (!seconds || *seconds > max_timeout_seconds) {

@@ -42,6 +42,9 @@ inline constexpr int max_cpus = 64;
 inline constexpr int default_timeout_seconds = 30;
 inline constexpr int default_uefi_timeout_seconds = 120;
 inline constexpr int max_timeout_seconds = 3600;
+inline constexpr int max_irqoff_us = 1000000;
+// What the kernel logs for a stretch with interrupts off over its bound.
+inline constexpr std::string_view irqoff_over_bound = "interrupts were off for";
 
 // Patterns that fail a scenario wherever they appear in the serial log, unless the
 // scenario removes them with `allow:`.
@@ -101,6 +104,9 @@ struct Scenario {
     // QEMU's -icount shift: guest time counted in instructions (2^shift ns
     // each), so timings the guest measures do not depend on the host's load.
     std::optional<int> icount_shift;
+    // The kernel's bound on a stretch with interrupts off (its `irqoff=`
+    // option), asserted on one CPU only (tools/qemu-runner/README.md).
+    std::optional<int> irqoff_us;
     int timeout_seconds = default_timeout_seconds;
     std::vector<std::string> expects;   // in the order they must appear
     std::vector<Send> sends;            // in file order, interleaved with expects
@@ -135,11 +141,14 @@ struct ScenarioError {
 // <id>, whose reads or writes covering the sector fail; ids are a letter then
 // letters, digits, '-' or '_', at most max_drive_id), drive-expect (`<id> <file>`: once per drive,
 // not with exit: running; after QEMU exits the copy must equal <file> byte for byte), icount
-// (0..10: QEMU's -icount shift), timeout (seconds), expect (repeatable), send (repeatable: bytes to
-// type once the expects above it matched), allow (removes a forbidden pattern), forbid (adds one),
-// exit (success|failure|panic|fault|reset|poweroff|running). `kernel` applies to pvh only:
-// an ISO carries its own kernel. Only a send may hold '\r', '\n' or a NUL byte: an
-// expect holding one could never match, and QEMU's arguments cannot carry them.
+// (0..10: QEMU's -icount shift), irqoff (microseconds, 1..max_irqoff_us: on one CPU the
+// kernel gets `irqoff=<us>`, guest time is QEMU's instruction count (icount 0 unless
+// given) and "interrupts were off for" is forbidden; on more CPUs none of it), timeout (seconds),
+// expect (repeatable), send (repeatable: bytes to type once the expects above it matched), allow
+// (removes a forbidden pattern), forbid (adds one), exit
+// (success|failure|panic|fault|reset|poweroff|running). `kernel` applies to pvh only: an ISO
+// carries its own kernel. Only a send may hold '\r', '\n' or a NUL byte: an expect holding one
+// could never match, and QEMU's arguments cannot carry them.
 Result<Scenario, ScenarioError> parse_scenario(std::string_view text);
 
 // `bytes` written as a quoted scenario value (the escapes above for quotes,
