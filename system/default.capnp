@@ -5,6 +5,18 @@
 # kernel log's reader, the manual, the boot archive's files (read-only, as
 # `files`) and the PCI device inventory (read-only, as `devices`), which it
 # hands on to the programs it runs only as the user lists them.
+#
+# Disks: before the shell, init starts a virtio-blk driver for each of the
+# first two transitional virtio-blk functions (QEMU's `-device
+# virtio-blk-pci,drive=...`, 1af4:1001) and the first two modern-only ones
+# (`disable-legacy=on`, 1af4:1042), each holding only its own function; the
+# shell gets their disks as disk0 and disk1 (transitional) and disk2 and
+# disk3 (modern). A driver whose function is not there is not started (one
+# line says so) and its disk is left out of the shell's grants. The drivers
+# are trusted with DMA nothing isolates when the machine has no IOMMU (as
+# `make run` boots it): they are the system's own, from the boot image; with
+# `-device intel-iommu` each device reaches only its driver's buffers
+# (docs/devices.md, "Driver authority").
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -22,6 +34,7 @@ const manifest :Capos.SystemManifest = (
     (name = "cat", path = "bin/cat"),
     (name = "echo-server", path = "bin/echo-server"),
     (name = "echo-client", path = "bin/echo-client"),
+    (name = "virtio-blk", path = "bin/virtio_blk"),
   ],
   init = (
     program = "init",
@@ -40,8 +53,45 @@ const manifest :Capos.SystemManifest = (
       (name = "manual", source = (kernel = manual)),
       (name = "files", source = (kernel = bootFiles)),
       (name = "devices", source = (kernel = deviceInventory)),
+      (name = "device-manager", source = (kernel = deviceManager)),
     ],
     services = [
+      ( name = "virtio-blk0", binary = "virtio-blk",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1001, index = 0),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "disk", source = (endpoint = void)),
+        ],
+        exports = ["disk"] ),
+      ( name = "virtio-blk1", binary = "virtio-blk",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1001, index = 1),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "disk", source = (endpoint = void)),
+        ],
+        exports = ["disk"] ),
+      ( name = "virtio-blk2", binary = "virtio-blk",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 0),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "disk", source = (endpoint = void)),
+        ],
+        exports = ["disk"] ),
+      ( name = "virtio-blk3", binary = "virtio-blk",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 1),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "disk", source = (endpoint = void)),
+        ],
+        exports = ["disk"] ),
       ( name = "shell", binary = "shell",
         grants = [
           (name = "terminal", source = (kernel = terminal)),
@@ -56,7 +106,11 @@ const manifest :Capos.SystemManifest = (
           (name = "log", source = (kernel = logReader)),
           (name = "manual", source = (kernel = manual)),
           (name = "files", source = (kernel = bootFiles)),
-      (name = "devices", source = (kernel = deviceInventory)),
+          (name = "devices", source = (kernel = deviceInventory)),
+          (name = "disk0", source = (service = (service = "virtio-blk0", export = "disk"))),
+          (name = "disk1", source = (service = (service = "virtio-blk1", export = "disk"))),
+          (name = "disk2", source = (service = (service = "virtio-blk2", export = "disk"))),
+          (name = "disk3", source = (service = (service = "virtio-blk3", export = "disk"))),
         ] ),
     ],
   ),
