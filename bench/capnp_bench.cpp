@@ -412,6 +412,7 @@ void decode_ours_cap_grant(ours::CapGrant::Reader grant, Sink& sink) {
         break;
     }
     case ours::CapGrant::Source::Which::Endpoint:
+    case ours::CapGrant::Source::Which::Supervisor:
         break;
     case ours::CapGrant::Source::Which::Device: {
         auto device = source.device();
@@ -515,6 +516,7 @@ void decode_libcapnp_cap_grant(::CapGrant::Reader grant, Sink& sink) {
         break;
     }
     case ::CapGrant::Source::ENDPOINT:
+    case ::CapGrant::Source::SUPERVISOR:
         break;
     case ::CapGrant::Source::DEVICE: {
         auto device = source.getDevice();

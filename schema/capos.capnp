@@ -1139,6 +1139,11 @@ struct CapGrant {
     device @6 :DeviceSelector;
     # A PCI function claimed for the receiver (a Device): init claims it
     # through its DeviceManager.
+
+    supervisor @7 :Void;
+    # A Supervisor init serves for the receiver alone (not transferable):
+    # how it gets its imports again once the services serving them were
+    # restarted. Services only.
   }
 }
 
@@ -1170,6 +1175,27 @@ struct ServiceConfig {
   # Init waits for this service to exit before starting the next one.
 
   limits @5 :ResourceLimits;
+
+  restarts @6 :UInt32;
+  # How many times init starts the service again when it ends any way but by
+  # exiting with code 0 (a fault, a kill, another exit code), once every
+  # service has been started: its devices are claimed again (the old claims
+  # ended with the old process, quiescing the devices), its grants made
+  # again, and its exports are the new process's from then on: an importer
+  # holding a `supervisor` grant gets them through Supervisor.reconnect. 0:
+  # never.
+}
+
+interface Supervisor {
+  # init's side of the services it started, as one service sees it: the
+  # capabilities the manifest has it import, as they are now.
+
+  reconnect @0 (name :Text) -> (cap :Capability);
+  # The capability granted to the caller as `name` (another service's
+  # export) as it is now: after the service serving it was restarted, the
+  # new process's. Errors: invalidArgument (`name` is no import of the
+  # caller's), disconnected (the service serving it has ended and is not
+  # restarted), overloaded (the capability could not be sent).
 }
 
 struct Binary {
@@ -1180,8 +1206,11 @@ struct Binary {
   # Its file in the boot archive.
 }
 
-const maxServices :UInt32 = 32;
-# The most services one manifest lists (init keeps a record of each).
+const maxServices :UInt32 = 30;
+# The most services one manifest lists, counting each supervisor grant as
+# one more: init keeps a record of each, and once they are started waits for
+# every service and serves every supervisor at once, each an entry of its
+# ring's 32.
 
 struct InitConfig {
   # What the kernel starts, and what init then starts.

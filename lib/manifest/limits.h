@@ -70,7 +70,8 @@ constexpr bool grant_count_valid(size_t count) {
     return count <= abi::capset_max_entries;
 }
 
-// Whether a manifest may list `count` services.
+// Whether a manifest may list `count` services (each supervisor grant
+// counting as one more).
 constexpr bool service_count_valid(size_t count) {
     return count <= schema::max_services;
 }
@@ -83,6 +84,6 @@ inline constexpr LimitText grant_name_rule{"grant names must be 1..", abi::capse
 inline constexpr LimitText grant_count_rule{"too many grants (at most ", abi::capset_max_entries,
                                             ")"};
 inline constexpr LimitText service_count_rule{"too many services (at most ", schema::max_services,
-                                              ")"};
+                                              ", each supervisor grant counting as one)"};
 
 } // namespace capos::manifest

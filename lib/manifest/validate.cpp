@@ -215,6 +215,7 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
     auto services = init.services();
     if (!service_count_valid(services.size()))
         return error(ManifestErrorCode::TooManyServices, {});
+    size_t supervisors = 0;
     // Each service's grant list, read once: a device grant is compared with
     // every grant before it, and each read of a list is charged to the
     // reader's traversal budget.
@@ -267,6 +268,13 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
                 break;
             }
             case CapGrant::Source::Which::Endpoint:
+                break;
+            case CapGrant::Source::Which::Supervisor:
+                if (grant.interface_id() != 0 &&
+                    grant.interface_id() != schema::Supervisor::interface_id)
+                    return error(ManifestErrorCode::InterfaceMismatch, grant.name());
+                if (!service_count_valid(services.size() + ++supervisors))
+                    return error(ManifestErrorCode::TooManyServices, {});
                 break;
             case CapGrant::Source::Which::Device:
                 TRY(check_device_source(

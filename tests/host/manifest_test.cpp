@@ -46,7 +46,7 @@ DeviceSpec address(uint16_t segment, uint8_t bus, uint8_t slot, uint8_t function
 
 struct GrantSpec {
     std::string name;
-    enum Kind { Kernel, Service, Endpoint, Device } kind = Kernel;
+    enum Kind { Kernel, Service, Endpoint, Device, Supervisor } kind = Kernel;
     KernelCapability kernel = KernelCapability::Console;
     std::string service, exported;
     DeviceSpec device;
@@ -79,6 +79,13 @@ GrantSpec device_grant(std::string name, DeviceSpec device) {
     g.name = std::move(name);
     g.kind = GrantSpec::Device;
     g.device = device;
+    return g;
+}
+
+GrantSpec supervisor_grant(std::string name) {
+    GrantSpec g;
+    g.name = std::move(name);
+    g.kind = GrantSpec::Supervisor;
     return g;
 }
 
@@ -122,6 +129,9 @@ protected:
         }
         case GrantSpec::Endpoint:
             source.set_endpoint();
+            break;
+        case GrantSpec::Supervisor:
+            source.set_supervisor();
             break;
         case GrantSpec::Device: {
             auto selector = source.init_device();
@@ -291,6 +301,31 @@ TEST_F(ManifestTest, AtMostMaxServices) {
         services.push_back({"s" + std::to_string(i), "server", {}, {}});
     EXPECT_TRUE(check().is_ok());
     services.push_back({"one-more", "server", {}, {}});
+    EXPECT_EQ(error_of(), ManifestErrorCode::TooManyServices);
+}
+
+TEST_F(ManifestTest, ASupervisorGrantToAServicePasses) {
+    services.push_back({"client", "client", {supervisor_grant("supervisor")}, {}});
+    EXPECT_TRUE(check().is_ok());
+    services[0].grants[0].interface_id = schema::Supervisor::interface_id;
+    EXPECT_TRUE(check().is_ok());
+    services[0].grants[0].interface_id = schema::Console::interface_id;
+    EXPECT_EQ(error_of(), ManifestErrorCode::InterfaceMismatch);
+}
+
+TEST_F(ManifestTest, InitItselfIsNotGrantedASupervisor) {
+    init_grants.push_back(supervisor_grant("supervisor"));
+    EXPECT_EQ(error_of(), ManifestErrorCode::InitGrantNotKernel);
+}
+
+// init waits for every service and serves every supervisor at once: each
+// supervisor grant counts as one more service.
+TEST_F(ManifestTest, SupervisorGrantsCountAsServices) {
+    for (uint32_t i = 0; i + 1 < schema::max_services; ++i)
+        services.push_back({"s" + std::to_string(i), "server", {}, {}});
+    services[0].grants.push_back(supervisor_grant("supervisor"));
+    EXPECT_TRUE(check().is_ok());
+    services[1].grants.push_back(supervisor_grant("supervisor"));
     EXPECT_EQ(error_of(), ManifestErrorCode::TooManyServices);
 }
 
@@ -603,7 +638,8 @@ TEST(ManifestLimits, TheTextStatesTheLimits) {
     EXPECT_STREQ(to_string(ManifestErrorCode::TooManyGrants), grant_count_rule.c_str());
     EXPECT_STREQ(to_string(ManifestErrorCode::TooManyServices), service_count_rule.c_str());
     EXPECT_EQ(std::string(service_count_rule.c_str()),
-              "too many services (at most " + std::to_string(schema::max_services) + ")");
+              "too many services (at most " + std::to_string(schema::max_services) +
+                  ", each supervisor grant counting as one)");
     constexpr LimitText zero{"", 0, ""}, largest{"<", UINT64_MAX, ">"};
     EXPECT_EQ(zero.view(), "0");
     EXPECT_EQ(largest.view(), "<18446744073709551615>");

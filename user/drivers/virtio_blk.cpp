@@ -773,6 +773,14 @@ void Driver::dispatch(const abi::Cqe& cqe) {
         (void)capos::rt::release(abi::CapId{record.cap});
     }
 
+#ifdef CAPOS_FAULT_AT_CALL
+    // virtio_blk_faulty, a test build: it faults (an invalid opcode) while
+    // it holds its CAPOS_FAULT_AT_CALL-th call, as a driver with a bug
+    // would (scenario.blk_restart: init starts it again).
+    static uint32_t calls = 0;
+    if (++calls == CAPOS_FAULT_AT_CALL)
+        __builtin_trap();
+#endif
     m_call_id = header.call_id;
     m_caller = header.caller;
     m_deferred = false;

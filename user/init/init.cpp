@@ -15,8 +15,19 @@
 // for it are released. A device grant marked optional whose function is not
 // there skips its service instead (said in a line); grants of a skipped
 // service's exports are then left out of later services.
-// Services marked waitForExit are waited for before the next one starts; at
-// the end init waits for all of them and exits 0 when every one exited 0.
+//   supervisor  a Supervisor init serves for the service alone (the owner
+//             side of a servedEndpoint): reconnect hands it an import again.
+// Services marked waitForExit are waited for before the next one starts.
+// Once every service is started init waits for all of them at once and
+// serves their supervisors. A service with restarts left that ends any way
+// but by exiting 0 is started again the same way (devices claimed again:
+// the old claims ended with the old process), and its exports are the new
+// process's: a supervisor's reconnect answers with the new capability once
+// there is one newer than the caller's (it waits for the restart), or
+// disconnected when the service has ended for good. init keeps its copy of
+// an export while a service that imports it may still start (or start
+// again), so a server learns it has no clients left once its importers have
+// ended. init exits 0 when every service ended with code 0.
 // Anything wrong with the manifest stops init with a reason (fail closed).
 // A service that cannot be started (the kernel refuses the spawn: a binary
 // that is not a program, memory, ...) is reported by name, no later service
@@ -28,6 +39,7 @@
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
+#include "user/rt/server.h"
 #include "user/rt/syscall.h"
 
 namespace {
@@ -42,18 +54,44 @@ constexpr size_t max_exports = 64;
 alignas(capnp::Word) capnp::Word g_manifest[max_manifest_words];
 manifest::FramedManifest g_framed;
 
+// An export's client side, as init holds it. `generation` counts the
+// processes that have served it (a restart makes a new one); `gone` once its
+// service has ended for good.
 struct Export {
     std::string_view service;
     std::string_view name;
     abi::CapId client;
+    uint32_t generation;
+    bool gone;
 };
 Export g_exports[max_exports];
 size_t g_export_count = 0;
 
+// A reconnect that waits for a newer capability than the caller's.
+struct Pending {
+    uint32_t call_id;
+    uint32_t grant; // the index of the import among the service's grants
+};
+
+// What the reply to ProcessHandle.wait and a Supervisor call need.
+constexpr size_t wait_result_words = 32;
+constexpr size_t supervisor_receive_words = 64;
+
 struct Started {
     std::string_view name;
-    abi::CapId handle;
-    bool waited;
+    uint32_t service;      // its index in the manifest's services
+    abi::CapId handle;     // 0 once it has ended for good
+    abi::CapId supervisor; // the owner side of its Supervisor (0: none)
+    uint32_t restarts;     // restarts made
+    bool waited;           // waited for (waitForExit, or its end seen)
+    bool ended;            // for good: it is not started again
+    uint64_t wait_ticket;
+    uint64_t recv_ticket;
+    std::optional<Pending> pending;
+    // The generation of each import (by grant index) it was given.
+    uint32_t handed[abi::capset_max_entries];
+    alignas(capnp::Word) capnp::Word wait_result[wait_result_words];
+    alignas(capnp::Word) capnp::Word receive[supervisor_receive_words];
 };
 Started g_started[max_services];
 // Services not started because an optional device of theirs is absent.
@@ -81,12 +119,26 @@ std::optional<abi::CapId> own_capability(uint64_t interface_id) {
     return std::nullopt;
 }
 
-const Export* find_export(std::string_view service, std::string_view name) {
+Export* find_export(std::string_view service, std::string_view name) {
     for (size_t i = 0; i < g_export_count; ++i) {
         if (g_exports[i].service == service && g_exports[i].name == name)
             return &g_exports[i];
     }
     return nullptr;
+}
+
+// The new client side of `service`'s export `name`: a restart's replaces the
+// old process's.
+void set_export(std::string_view service, std::string_view name, abi::CapId client) {
+    if (Export* found = find_export(service, name)) {
+        if (found->client.raw != 0)
+            (void)rt::release(found->client);
+        found->client = client;
+        ++found->generation;
+        return;
+    }
+    if (g_export_count < max_exports)
+        g_exports[g_export_count++] = {service, name, client, 1, false};
 }
 
 [[noreturn]] void fail(std::string_view what, std::string_view detail = {}) {
@@ -189,15 +241,19 @@ bool optional_device_absent(schema::ServiceConfig::Reader service) {
 // Starts `service` and records it in g_started; Refused (with a line naming
 // the service and the reason) when it could not be started, in which case
 // nothing was started for it; Skipped when an optional device is absent.
+// `again` is the record of a service started before (a restart): it is
+// filled anew instead of a new one.
 Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
-                      schema::ServiceConfig::Reader service) {
+                      schema::ServiceConfig::Reader service, uint32_t index,
+                      Started* again = nullptr) {
     auto grants = service.grants();
     // Resolve every grant's source before spawning (decode, then invoke).
     abi::CapId sources[abi::capset_max_entries];
+    uint32_t generations[abi::capset_max_entries] = {};
     bool left_out[abi::capset_max_entries] = {};
     if (!manifest::grant_count_valid(grants.size()))
         return refuse(service, manifest::grant_count_rule);
-    if (g_started_count == max_services)
+    if (!again && g_started_count == max_services)
         return refuse(service, manifest::service_count_rule);
     if (optional_device_absent(service)) {
         g_skipped[g_skipped_count++] = service.name();
@@ -228,10 +284,14 @@ Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
             if (!found)
                 return refuse(service, "no such export (or it is exported later) for grant",
                               grant.name());
+            if (found->gone || found->client.raw == 0)
+                return refuse(service, "the service serving it has ended, for grant", grant.name());
             sources[i] = found->client;
+            generations[i] = found->generation;
             break;
         }
         case CapGrant::Source::Which::Endpoint:
+        case CapGrant::Source::Which::Supervisor:
             sources[i] = abi::CapId{};
             break;
         case CapGrant::Source::Which::Device: {
@@ -281,6 +341,8 @@ Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
             auto which = grants[i].source().which();
             if (which == CapGrant::Source::Which::Endpoint) {
                 out.set_new_endpoint();
+            } else if (which == CapGrant::Source::Which::Supervisor) {
+                out.set_served_endpoint();
             } else {
                 auto capability = out.init_capability();
                 capability.set_cap(sources[i].raw);
@@ -295,26 +357,59 @@ Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         return refuse(service, rt::call_error_text(spawned.error()));
     claims.moved();
 
-    // The client sides of the new endpoints come back in grant order.
+    Started& record = again ? *again : g_started[g_started_count++];
+    record.name = service.name();
+    record.service = index;
+    record.handle = abi::CapId{spawned.value().handle()};
+    record.supervisor = abi::CapId{};
+    record.waited = false;
+    record.ended = false;
+    record.pending.reset();
+    for (uint32_t i = 0; i < grants.size(); ++i)
+        record.handed[i] = generations[i];
+    // The client sides of the new endpoints and the owner side of the
+    // supervisor's come back in grant order.
     auto endpoints = spawned.value().endpoints();
     uint32_t next = 0;
     for (uint32_t i = 0; i < grants.size(); ++i) {
-        if (grants[i].source().which() != CapGrant::Source::Which::Endpoint)
+        auto which = grants[i].source().which();
+        if (which != CapGrant::Source::Which::Endpoint &&
+            which != CapGrant::Source::Which::Supervisor)
             continue;
-        abi::CapId client{next < endpoints.size() ? endpoints[next] : 0};
+        abi::CapId id{next < endpoints.size() ? endpoints[next] : 0};
         ++next;
-        for (auto exported : service.exports()) {
-            if (exported == grants[i].name() && g_export_count < max_exports)
-                g_exports[g_export_count++] = {service.name(), exported, client};
+        if (which == CapGrant::Source::Which::Supervisor) {
+            record.supervisor = id;
+            continue;
+        }
+        for (auto name : service.exports()) {
+            if (name == grants[i].name())
+                set_export(service.name(), name, id);
         }
     }
-    g_started[g_started_count++] = {service.name(), abi::CapId{spawned.value().handle()}, false};
     return Outcome::Started;
 }
 
-// Waits for a started service; true when it exited with code 0.
+// Says how `name` ended; true when it exited with code 0.
+bool report_end(std::string_view name, schema::ExitStatus::Reader status) {
+    if (status.is_exited()) {
+        Line() << "init: " << name << " exited with code " << status.exited();
+        return status.exited() == 0;
+    }
+    if (status.is_killed()) {
+        Line() << "init: " << name << " was killed";
+        return false;
+    }
+    Line() << "init: " << name << " ended by exception " << int64_t(status.faulted().vector())
+           << " (" << status.faulted().detail() << ")";
+    return false;
+}
+
+// Waits for a service started with waitForExit; true when it exited with
+// code 0. It is not started again.
 bool wait_for(Started& started) {
     started.waited = true;
+    started.ended = true;
     schema::ProcessHandle::Client<rt::RingTransport> handle(rt::transport(), started.handle.raw);
     auto waited = handle.wait();
     if (waited.is_error()) {
@@ -322,18 +417,241 @@ bool wait_for(Started& started) {
                << rt::call_error_text(waited.error());
         return false;
     }
-    auto status = waited.value().status();
-    if (status.is_exited()) {
-        Line() << "init: " << started.name << " exited with code " << status.exited();
-        return status.exited() == 0;
+    return report_end(started.name, waited.value().status());
+}
+
+// --- Once every service is started: waits, restarts, supervisors --------------
+
+using schema::Supervisor;
+
+void arm_wait(Started& started) {
+    alignas(capnp::Word) static capnp::Word empty[1];
+    static std::span<const capnp::Word> params = [] {
+        capnp::MessageBuilder builder(empty);
+        (void)builder.init_root(0, 0);
+        return builder.words();
+    }();
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.cap = started.handle.raw;
+    sqe.interface_id = schema::ProcessHandle::interface_id;
+    sqe.method = uint16_t(schema::ProcessHandle::Method::Wait);
+    sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
+    sqe.params_len = uint32_t(params.size_bytes());
+    sqe.result_addr = reinterpret_cast<uint64_t>(started.wait_result);
+    sqe.result_len = sizeof started.wait_result;
+    started.wait_ticket = rt::ring().submit(sqe);
+}
+
+void arm_receive(Started& started) {
+    started.recv_ticket = rt::ring().submit(rt::recv_sqe(started.supervisor, started.receive));
+}
+
+// The import `grant` of `started` (a service grant), as init holds it.
+Export* import_of(schema::ServiceConfig::Reader service, uint32_t grant) {
+    auto source = service.grants()[grant].source();
+    return find_export(source.service().service(), source.service().export_());
+}
+
+void answer_exception(Started& started, uint32_t call_id, schema::ExceptionType type,
+                      std::string_view message) {
+    alignas(capnp::Word) capnp::Word buffer[16];
+    gen::DispatchResult encoded =
+        gen::encode_exception<schema::CapException>(buffer, {type, message});
+    (void)rt::ring().run(rt::return_sqe(started.supervisor, call_id, encoded.message(), true));
+}
+
+// Answers a reconnect of `started`'s import `grant` when there is an answer:
+// a capability newer than the caller's, or none ever (its service ended for
+// good). False when the caller must wait for a restart.
+bool answer_reconnect(Started& started, schema::ServiceConfig::Reader service, uint32_t call_id,
+                      uint32_t grant) {
+    Export* found = import_of(service, grant);
+    if (!found || found->gone || found->client.raw == 0) {
+        answer_exception(started, call_id, schema::ExceptionType::Disconnected,
+                         "the service serving it has ended");
+        return true;
     }
-    if (status.is_killed()) {
-        Line() << "init: " << started.name << " was killed";
+    if (found->generation <= started.handed[grant])
         return false;
+    alignas(capnp::Word) capnp::Word buffer[8];
+    capnp::MessageBuilder message(buffer);
+    Supervisor::ReconnectResults::Builder results(message.init_root(
+        Supervisor::ReconnectResults::data_words, Supervisor::ReconnectResults::pointer_count));
+    results.set_cap(found->client.raw);
+    abi::TransferDescriptor transfer{found->client.raw, uint8_t(abi::TransferMode::Copy), {}};
+    abi::Sqe sqe = rt::return_sqe(started.supervisor, call_id, message.words(), false);
+    sqe.transfer_count = 1;
+    sqe.transfer_addr = reinterpret_cast<uint64_t>(&transfer);
+    if (rt::ring().run(sqe).result < 0)
+        answer_exception(started, call_id, schema::ExceptionType::Overloaded,
+                         "the capability could not be sent");
+    else
+        started.handed[grant] = found->generation;
+    return true;
+}
+
+// A call on `started`'s supervisor came (or its receive ended).
+void supervisor_called(Started& started, schema::ServiceConfig::Reader service,
+                       const abi::Cqe& cqe) {
+    started.recv_ticket = 0;
+    if (cqe.result < 0) {
+        // Disconnected: the service has ended (its side was the only one).
+        (void)rt::release(started.supervisor);
+        started.supervisor = abi::CapId{};
+        return;
     }
-    Line() << "init: " << started.name << " ended by exception "
-           << int64_t(status.faulted().vector()) << " (" << status.faulted().detail() << ")";
+    abi::RecvHeader header;
+    __builtin_memcpy(&header, started.receive, sizeof header);
+    constexpr size_t header_words = sizeof header / sizeof(capnp::Word);
+    // Capabilities sent with a call are none of Supervisor's: let them go.
+    for (uint32_t i = 0; i < header.cap_count; ++i) {
+        abi::CapRecord record;
+        __builtin_memcpy(&record,
+                         reinterpret_cast<const uint8_t*>(started.receive) + sizeof header +
+                             header.params_len + i * sizeof record,
+                         sizeof record);
+        (void)rt::release(abi::CapId{record.cap});
+    }
+    if (header.interface_id != Supervisor::interface_id ||
+        header.method != uint16_t(Supervisor::Method::Reconnect)) {
+        answer_exception(started, header.call_id, schema::ExceptionType::Unimplemented,
+                         "Supervisor has no such method");
+        arm_receive(started);
+        return;
+    }
+    // The kernel validated the params as it took them from the caller.
+    auto params = capnp::MessageReader::validated(std::span<const capnp::Word>(
+        started.receive + header_words, header.params_len / sizeof(capnp::Word)));
+    Supervisor::ReconnectParams::Reader reconnect(params.root());
+    std::string_view name = reconnect.name();
+    auto grants = service.grants();
+    for (uint32_t i = 0; i < grants.size(); ++i) {
+        if (grants[i].name() != name ||
+            grants[i].source().which() != CapGrant::Source::Which::Service)
+            continue;
+        if (!answer_reconnect(started, service, header.call_id, i)) {
+            started.pending = Pending{header.call_id, i};
+            return; // the next call waits in the endpoint until this is answered
+        }
+        arm_receive(started);
+        return;
+    }
+    answer_exception(started, header.call_id, schema::ExceptionType::InvalidArgument,
+                     "no import of that name");
+    arm_receive(started);
+}
+
+// An export changed (a restart, or its service's end): reconnects waiting
+// for it are answered.
+void answer_waiting(schema::SystemManifest::Reader manifest) {
+    auto services = manifest.init().services();
+    for (size_t i = 0; i < g_started_count; ++i) {
+        Started& started = g_started[i];
+        if (!started.pending || started.supervisor.raw == 0)
+            continue;
+        if (answer_reconnect(started, services[started.service], started.pending->call_id,
+                             started.pending->grant)) {
+            started.pending.reset();
+            arm_receive(started);
+        }
+    }
+}
+
+// Whether a service that may still run (or run again) imports `exported`.
+bool still_imported(const Export& exported, schema::SystemManifest::Reader manifest) {
+    auto services = manifest.init().services();
+    for (size_t i = 0; i < g_started_count; ++i) {
+        if (g_started[i].ended)
+            continue;
+        for (CapGrant::Reader grant : services[g_started[i].service].grants()) {
+            auto source = grant.source();
+            if (source.which() == CapGrant::Source::Which::Service &&
+                source.service().service() == exported.service &&
+                source.service().export_() == exported.name)
+                return true;
+        }
+    }
     return false;
+}
+
+// init's copies of exports no service may import any more go, so that their
+// servers learn they have no clients left.
+void release_unimported(schema::SystemManifest::Reader manifest) {
+    for (size_t i = 0; i < g_export_count; ++i) {
+        Export& exported = g_exports[i];
+        if (exported.client.raw != 0 && !still_imported(exported, manifest)) {
+            (void)rt::release(exported.client);
+            exported.client = abi::CapId{};
+        }
+    }
+}
+
+// `started` has ended: started again when it failed with restarts left,
+// else ended for good (its exports gone). False when it did not exit 0 and
+// was not started again.
+bool service_ended(Started& started, rt::Capability<schema::ProcessSpawner>& spawner,
+                   schema::SystemManifest::Reader manifest, const abi::Cqe& cqe) {
+    started.wait_ticket = 0;
+    started.waited = true;
+    auto services = manifest.init().services();
+    schema::ServiceConfig::Reader service = services[started.service];
+    bool clean = false;
+    if (cqe.result == int32_t(abi::CallStatus::Ok)) {
+        capnp::MessageReader reader(std::span<const capnp::Word>(
+            started.wait_result, cqe.result_len / sizeof(capnp::Word)));
+        schema::ProcessHandle::WaitResults::Reader results(reader.root());
+        results.traverse();
+        if (reader.error() == capnp::WireError::None)
+            clean = report_end(started.name, results.status());
+        else
+            Line() << "init: " << started.name << ": its end came as a malformed message";
+    } else {
+        Line() << "init: cannot wait for " << started.name;
+    }
+    (void)rt::release(started.handle);
+    started.handle = abi::CapId{};
+    if (started.pending) {
+        // The caller has ended: its supervisor's receive is not armed.
+        (void)rt::release(started.supervisor);
+        started.supervisor = abi::CapId{};
+        started.pending.reset();
+    }
+    uint32_t allowed = service.restarts();
+    if (!clean && started.restarts < allowed) {
+        ++started.restarts;
+        Line() << "init: starting " << started.name << " again (restart " << started.restarts
+               << " of " << allowed << ")";
+        // Its supervisor (if any) was the old process's: its receive has
+        // ended (Disconnected) with the process, and a new one comes.
+        if (started.recv_ticket != 0)
+            (void)rt::ring().wait(std::exchange(started.recv_ticket, 0));
+        if (started.supervisor.raw != 0)
+            (void)rt::release(std::exchange(started.supervisor, abi::CapId{}));
+        if (start_service(spawner, service, started.service, &started) == Outcome::Started) {
+            arm_wait(started);
+            if (started.supervisor.raw != 0)
+                arm_receive(started);
+            answer_waiting(manifest);
+            return true;
+        }
+    } else if (!clean && allowed != 0) {
+        Line() << "init: " << started.name << " is not started again (" << allowed
+               << " restart(s) made)";
+    }
+    started.ended = true;
+    for (size_t i = 0; i < g_export_count; ++i) {
+        Export& exported = g_exports[i];
+        if (exported.service != started.name)
+            continue;
+        if (exported.client.raw != 0)
+            (void)rt::release(exported.client);
+        exported.client = abi::CapId{};
+        exported.gone = true;
+    }
+    answer_waiting(manifest);
+    release_unimported(manifest);
+    return clean;
 }
 
 } // namespace
@@ -348,7 +666,7 @@ int main() {
     bool all_clean = true;
     auto services = manifest.init().services();
     for (uint32_t i = 0; i < services.size(); ++i) {
-        Outcome outcome = start_service(spawner.value(), services[i]);
+        Outcome outcome = start_service(spawner.value(), services[i], i);
         if (outcome == Outcome::Skipped)
             continue;
         if (outcome == Outcome::Refused) {
@@ -362,14 +680,37 @@ int main() {
         if (services[i].wait_for_exit())
             all_clean = wait_for(g_started[g_started_count - 1]) && all_clean;
     }
-    // Everything is wired: init's own copies of the exports go, so a service
-    // learns it has no clients left once its importers end.
-    for (size_t i = 0; i < g_export_count; ++i)
-        (void)rt::release(g_exports[i].client);
-    g_export_count = 0;
+    // Everything is wired: init keeps only the exports a service that may
+    // (re)start imports, so a service learns it has no clients left once
+    // its importers end.
+    release_unimported(manifest);
     for (size_t i = 0; i < g_started_count; ++i) {
-        if (!g_started[i].waited)
-            all_clean = wait_for(g_started[i]) && all_clean;
+        if (g_started[i].ended)
+            continue;
+        arm_wait(g_started[i]);
+        if (g_started[i].supervisor.raw != 0)
+            arm_receive(g_started[i]);
+    }
+    // Every service's end and every supervisor's call, as they come.
+    for (;;) {
+        uint64_t tickets[2 * max_services];
+        size_t count = 0;
+        for (size_t i = 0; i < g_started_count; ++i) {
+            tickets[count++] = g_started[i].wait_ticket;
+            tickets[count++] = g_started[i].recv_ticket;
+        }
+        bool any = false;
+        for (size_t i = 0; i < count; ++i)
+            any = any || tickets[i] != 0;
+        if (!any)
+            break;
+        size_t which = 0;
+        abi::Cqe cqe = rt::ring().wait_any(std::span<const uint64_t>(tickets, count), which);
+        Started& started = g_started[which / 2];
+        if (which % 2 == 0)
+            all_clean = service_ended(started, spawner.value(), manifest, cqe) && all_clean;
+        else
+            supervisor_called(started, services[started.service], cqe);
     }
     Line() << "init: every service has ended";
     return all_clean ? 0 : 1;

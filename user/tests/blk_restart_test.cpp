@@ -1,0 +1,84 @@
+// A client of a driver that crashes (scenario.blk_restart): "disk", a
+// BlockDevice served by virtio_blk_faulty (the virtio-blk driver built to
+// fault at its fourth call), which init starts again once (restarts = 1);
+// "supervisor", init's Supervisor for this process.
+//
+// Checked: an import that is not one is refused; a write flushed before the
+// crash; the call the driver dies in answered Disconnected; reconnect hands
+// a new capability once init has started the driver again (the device
+// claimed again and brought up anew), through which the flushed write reads
+// back and the rest of the disk holds its pattern, while the old capability
+// stays disconnected; after the second crash reconnect answers disconnected,
+// init having no restart left.
+#include "schema/capos.capnp.capos.h"
+#include "tools/mkdisk/disk_pattern.h"
+#include "user/tests/common/test.h"
+
+using namespace capos;
+using capos::test::Line;
+using schema::BlockDevice;
+using schema::ExceptionType;
+using schema::Supervisor;
+namespace pattern = capos::disk_pattern;
+
+namespace {
+
+constexpr uint32_t block = 512;
+constexpr uint64_t written_lba = 100;
+constexpr uint16_t written_generation = 7;
+
+test::Suite suite("blk-restart");
+
+// Whether block `lba` read through `disk` holds generation `generation`.
+bool reads(rt::Capability<BlockDevice>& disk, std::string_view what, uint64_t lba,
+           uint16_t generation) {
+    auto read = disk->read_blocks(lba, 1, 0, 0);
+    if (read.is_error())
+        return suite.check_ok(what, read);
+    std::span<const uint8_t> data = read.value().data();
+    bool ok = data.size() == block &&
+              pattern::first_difference(data.data(), lba, generation) == pattern::sector_bytes;
+    return suite.check(what, ok, Line("block ").udec(lba).add(" differs"));
+}
+
+} // namespace
+
+int main() {
+    auto disk = rt::lookup<BlockDevice>("disk");
+    auto supervisor = rt::lookup<Supervisor>("supervisor");
+    if (!suite.check("the disk and the supervisor are granted", disk.is_ok() && supervisor.is_ok()))
+        return suite.finish();
+
+    suite.check_exception("reconnect of a name that is no import is refused",
+                          supervisor.value()->reconnect("nothing"), ExceptionType::InvalidArgument);
+
+    // Calls 1 to 3 of the first driver: info, a write, a flush.
+    auto info = disk.value()->info();
+    suite.check("info: 8192 blocks of 512 bytes", info.is_ok() && info.value().blocks() == 8192 &&
+                                                      info.value().block_size() == block);
+    uint8_t data[block];
+    pattern::fill_sector(data, written_lba, written_generation);
+    suite.check_ok("write block 100",
+                   disk.value()->write_blocks(written_lba, 1, 0, 0, std::span(data, block)));
+    suite.check_ok("flush", disk.value()->flush());
+    // The fourth: the driver faults while it holds the call.
+    suite.check_transport("the call the driver crashes in is disconnected",
+                          disk.value()->read_blocks(1, 1, 0, 0), abi::TransportError::Disconnected);
+
+    auto again = supervisor.value()->reconnect("disk");
+    if (!suite.check_ok("reconnect once init has started the driver again", again))
+        return suite.finish();
+    rt::Capability<BlockDevice> second(abi::CapId{again.value().cap()});
+    suite.check_transport("the old capability stays disconnected", disk.value()->flush(),
+                          abi::TransportError::Disconnected);
+    // Calls 1 to 3 of the second driver.
+    reads(second, "the flushed write reads back through the new driver", written_lba,
+          written_generation);
+    reads(second, "the rest of the disk holds its pattern", 5, 0);
+    reads(second, "so does its last block", 8191, 0);
+    suite.check_transport("the second driver crashes at its fourth call too",
+                          second->read_blocks(1, 1, 0, 0), abi::TransportError::Disconnected);
+    suite.check_exception("reconnect answers disconnected: init has no restart left",
+                          supervisor.value()->reconnect("disk"), ExceptionType::Disconnected);
+    return suite.finish();
+}
