@@ -1065,8 +1065,10 @@ interface BlockDevice {
   # Reads `count` blocks from block `lba`: into transfer buffer `buffer`
   # at byte `offset`, or, with buffer 0, into `data` (at most maxInline
   # bytes). invalidArgument for a count of 0 or past maxBlocks, blocks past
-  # the disk's end, or a range past the buffer's end; failed when the device
-  # reports an error.
+  # the disk's end, a range past the buffer's end, or an offset in the
+  # buffer the device cannot start a transfer at (an NVMe controller's data
+  # starts on a multiple of 4 bytes); failed when the device reports an
+  # error.
 
   writeBlocks @2 (lba :UInt64, count :UInt32, buffer :UInt32, offset :UInt64,
                   data :Data) -> ();

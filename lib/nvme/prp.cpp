@@ -106,4 +106,22 @@ Result<Prps, PrpError> build_prps(uint32_t first_offset, uint64_t length,
     return prps;
 }
 
+Result<ContiguousPages, PrpError> contiguous_pages(uint64_t address, uint64_t length,
+                                                   uint32_t page_size, std::span<uint64_t> pages) {
+    if (!valid_page_size(page_size))
+        return Err{PrpError::PageSize};
+    if (length == 0)
+        return Err{PrpError::EmptyTransfer};
+    if (address == 0 || length - 1 > ~uint64_t(0) - address)
+        return Err{PrpError::BadPage};
+    uint64_t first_page = address & ~uint64_t(page_size - 1);
+    uint64_t last_page = (address + (length - 1)) & ~uint64_t(page_size - 1);
+    uint64_t count = (last_page - first_page) / page_size + 1;
+    if (count > pages.size())
+        return Err{PrpError::PageCount};
+    for (uint64_t i = 0; i < count; ++i)
+        pages[i] = first_page + i * page_size;
+    return ContiguousPages{uint32_t(address - first_page), size_t(count)};
+}
+
 } // namespace capos::nvme

@@ -77,4 +77,17 @@ Result<Prps, PrpError> build_prps(uint32_t first_offset, uint64_t length,
                                   std::span<const uint64_t> pages,
                                   std::span<const PrpListPage> list_pages, const PrpLimits& limits);
 
+// The pages of `length` bytes contiguous from device address `address`
+// (memory the device reaches as one range: a DMABuffer's), for build_prps:
+// the offset into the first page, and the pages in order into `pages`.
+// EmptyTransfer for no bytes, PageSize for a bad page size, BadPage for a
+// range starting at 0 or running past 2^64, PageCount when `pages` is too
+// short.
+struct ContiguousPages {
+    uint32_t first_offset = 0;
+    size_t count = 0;
+};
+Result<ContiguousPages, PrpError> contiguous_pages(uint64_t address, uint64_t length,
+                                                   uint32_t page_size, std::span<uint64_t> pages);
+
 } // namespace capos::nvme

@@ -23,12 +23,6 @@ const char* to_string(BlkError error) {
         return "the device's segment limits leave no room for a block";
     case BlkError::QueueTooSmall:
         return "the device's queue cannot hold one request";
-    case BlkError::CountZero:
-        return "a count of 0 blocks";
-    case BlkError::TooManyBlocks:
-        return "more blocks than one request moves (see info's maxBlocks)";
-    case BlkError::PastEnd:
-        return "blocks past the end of the disk";
     case BlkError::IoError:
         return "the device reported an I/O error";
     case BlkError::Unsupported:
@@ -106,16 +100,6 @@ Result<Disk, BlkError> describe_disk(const DeviceConfig& config, uint64_t featur
     if (disk.max_requests == 0)
         return Err{BlkError::QueueTooSmall};
     return disk;
-}
-
-Result<void, BlkError> check_range(const Disk& disk, uint64_t lba, uint64_t count) {
-    if (count == 0)
-        return Err{BlkError::CountZero};
-    if (count > disk.max_blocks)
-        return Err{BlkError::TooManyBlocks};
-    if (lba >= disk.blocks || count > disk.blocks - lba)
-        return Err{BlkError::PastEnd};
-    return {};
 }
 
 size_t split_segments(uint64_t address, uint64_t length, uint32_t segment_bytes,

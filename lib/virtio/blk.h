@@ -2,8 +2,9 @@
 // configuration fields, the request a driver puts on its queue, and what a
 // driver decides from them: the features it takes, the disk it serves (block
 // size, size, the most blocks one request moves), how a buffer is cut into
-// the data descriptors the device accepts, whether a request's blocks lie on
-// the disk, and what the device's status byte and identity string say.
+// the data descriptors the device accepts, and what the device's status byte
+// and identity string say. (Whether a request's blocks lie on the disk is
+// every block driver's check: lib/block/request.h.)
 //
 // Pure functions on numbers and bytes: the driver (user/drivers/virtio_blk.cpp)
 // does the register accesses and owns the DMA memory. Everything the device
@@ -87,9 +88,6 @@ enum class BlkError : uint8_t {
     BadBlockSize,    // BLK_SIZE not a power of two from 512 to the driver's largest
     NoSegments,      // SIZE_MAX or SEG_MAX of 0, or no whole block fits a request
     QueueTooSmall,   // not one request's descriptors fit the queue
-    CountZero,       // a request of no blocks
-    TooManyBlocks,   // more blocks than one request moves
-    PastEnd,         // blocks past the disk's end
     IoError,         // the device reported an I/O error
     Unsupported,     // the device does not support the request
     UnknownStatus,   // a status byte the specification does not define
@@ -164,18 +162,9 @@ struct Disk {
 Result<Disk, BlkError> describe_disk(const DeviceConfig& config, uint64_t features,
                                      uint16_t queue_size, const DriverLimits& limits);
 
-// Whether `count` blocks from block `lba` are a request the disk takes:
-// CountZero, TooManyBlocks or PastEnd (lba + count cannot wrap: checked
-// without the sum).
-Result<void, BlkError> check_range(const Disk& disk, uint64_t lba, uint64_t count);
-// The first sector of block `lba` (one check_range accepted).
+// The first sector of block `lba` (one lib/block's check_range accepted).
 constexpr uint64_t first_sector(const Disk& disk, uint64_t lba) {
     return lba * disk.sectors_per_block;
-}
-
-// Whether `bytes` bytes at `offset` lie inside a buffer of `buffer_bytes`.
-constexpr bool fits_buffer(uint64_t buffer_bytes, uint64_t offset, uint64_t bytes) {
-    return offset <= buffer_bytes && bytes <= buffer_bytes - offset;
 }
 
 // Cuts `length` bytes at bus address `address` into segments of at most

@@ -988,6 +988,58 @@ TEST(NvmePrp, RejectsBadInput) {
     EXPECT_TRUE(crooked_list.untouched());
 }
 
+TEST(NvmePrp, PagesOfAContiguousRange) {
+    uint64_t pages[4] = {};
+    // Inside one page, at an offset.
+    auto one = contiguous_pages(0x10000 + 0x204, 512, 4096, pages);
+    ASSERT_TRUE(one.is_ok());
+    EXPECT_EQ(one.value().first_offset, 0x204u);
+    EXPECT_EQ(one.value().count, 1u);
+    EXPECT_EQ(pages[0], 0x10000u);
+    // Ending on a page's last byte, and one byte more.
+    auto exact = contiguous_pages(0x10000, 2 * 4096, 4096, pages);
+    ASSERT_TRUE(exact.is_ok());
+    EXPECT_EQ(exact.value().count, 2u);
+    auto more = contiguous_pages(0x10000 + 4, 2 * 4096, 4096, pages);
+    ASSERT_TRUE(more.is_ok());
+    EXPECT_EQ(more.value().count, 3u);
+    EXPECT_EQ(pages[0], 0x10000u);
+    EXPECT_EQ(pages[1], 0x11000u);
+    EXPECT_EQ(pages[2], 0x12000u);
+    // build_prps over them: PRP1 at the offset, the other pages in the list.
+    volatile uint64_t list[512] = {};
+    PrpListPage list_page{list, 0x90000};
+    auto built = build_prps(more.value().first_offset, 2 * 4096, {pages, more.value().count},
+                            {&list_page, 1}, PrpLimits{});
+    ASSERT_TRUE(built.is_ok());
+    EXPECT_EQ(built.value().pointer.prp1, 0x10004u);
+    EXPECT_EQ(built.value().pointer.prp2, 0x90000u);
+    EXPECT_EQ(list[0], 0x11000u);
+    EXPECT_EQ(list[1], 0x12000u);
+    // Larger pages.
+    auto large = contiguous_pages(0x20000 + 100, 8192, 8192, pages);
+    ASSERT_TRUE(large.is_ok());
+    EXPECT_EQ(large.value().first_offset, 100u);
+    EXPECT_EQ(large.value().count, 2u);
+    EXPECT_EQ(pages[1], 0x22000u);
+}
+
+TEST(NvmePrp, ContiguousRangesRefused) {
+    uint64_t pages[2] = {};
+    EXPECT_EQ(contiguous_pages(0x10000, 0, 4096, pages).error(), PrpError::EmptyTransfer);
+    EXPECT_EQ(contiguous_pages(0x10000, 512, 1000, pages).error(), PrpError::PageSize);
+    EXPECT_EQ(contiguous_pages(0, 512, 4096, pages).error(), PrpError::BadPage);
+    // Past 2^64, and up to its last byte.
+    EXPECT_EQ(contiguous_pages(~uint64_t(0) - 10, 12, 4096, pages).error(), PrpError::BadPage);
+    auto last = contiguous_pages(~uint64_t(0) - 10, 11, 4096, pages);
+    ASSERT_TRUE(last.is_ok());
+    EXPECT_EQ(last.value().count, 1u);
+    EXPECT_EQ(pages[0], ~uint64_t(0) & ~uint64_t(4095));
+    // More pages than the caller has room for.
+    EXPECT_EQ(contiguous_pages(0x10004, 2 * 4096, 4096, pages).error(), PrpError::PageCount);
+    EXPECT_TRUE(contiguous_pages(0x10000, 2 * 4096, 4096, pages).is_ok());
+}
+
 TEST(NvmePrp, MaxTransferFromMdts) {
     EXPECT_EQ(max_transfer_bytes(0, 12), 0u);
     EXPECT_EQ(max_transfer_bytes(5, 12), 128u * 1024);

@@ -1519,32 +1519,6 @@ TEST(VirtioBlk, RequestsInFlightFitTheQueue) {
               BlkError::QueueTooSmall);
 }
 
-TEST(VirtioBlk, RangesStopAtTheDisksEnd) {
-    blk::Disk disk;
-    disk.blocks = 100;
-    disk.max_blocks = 16;
-    EXPECT_TRUE(blk::check_range(disk, 0, 1).is_ok());
-    EXPECT_TRUE(blk::check_range(disk, 99, 1).is_ok());
-    EXPECT_TRUE(blk::check_range(disk, 84, 16).is_ok());
-    EXPECT_EQ(error_of(blk::check_range(disk, 0, 0)), BlkError::CountZero);
-    EXPECT_EQ(error_of(blk::check_range(disk, 0, 17)), BlkError::TooManyBlocks);
-    EXPECT_EQ(error_of(blk::check_range(disk, 100, 1)), BlkError::PastEnd);
-    EXPECT_EQ(error_of(blk::check_range(disk, 85, 16)), BlkError::PastEnd);
-    // A sum that would wrap is still past the end.
-    EXPECT_EQ(error_of(blk::check_range(disk, UINT64_MAX, 2)), BlkError::PastEnd);
-    EXPECT_EQ(error_of(blk::check_range(disk, UINT64_MAX - 1, 16)), BlkError::PastEnd);
-    disk.blocks = 0;
-    EXPECT_EQ(error_of(blk::check_range(disk, 0, 1)), BlkError::PastEnd);
-
-    EXPECT_TRUE(blk::fits_buffer(4096, 0, 4096));
-    EXPECT_TRUE(blk::fits_buffer(4096, 4096, 0));
-    EXPECT_TRUE(blk::fits_buffer(8192, 512, 4096));
-    EXPECT_FALSE(blk::fits_buffer(4096, 1, 4096));
-    EXPECT_FALSE(blk::fits_buffer(4096, 4097, 0));
-    EXPECT_FALSE(blk::fits_buffer(4096, UINT64_MAX, 2));
-    EXPECT_FALSE(blk::fits_buffer(4096, 2, UINT64_MAX));
-}
-
 TEST(VirtioBlk, SplitsIntoSegmentsOfTheLongestAllowed) {
     Segment out[4];
     ASSERT_EQ(blk::split_segments(0x10000, 512, 4096, out), 1u);

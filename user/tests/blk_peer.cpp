@@ -1,4 +1,4 @@
-// A second client of the virtio-blk driver's "disk" (scenario.blk), started
+// A second client of a disk driver's "disk" (scenario.blk, scenario.nvme), started
 // once blk-test has ended: transfer buffer 1, which blk-test asked for, is
 // not this process's to name; the buffer it asks for itself works for it.
 #include "schema/capos.capnp.capos.h"

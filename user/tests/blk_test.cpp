@@ -1,9 +1,13 @@
-// BlockDevice through the virtio-blk driver (user/drivers/virtio_blk.cpp), on
-// the disks scenario.blk (and scenario.blk_iommu) attaches: "disk", a
-// read-write disk of disk_sectors 512-byte sectors holding the test pattern
-// (tools/mkdisk/disk_pattern.h: each sector repeats its LBA) with the serial
-// disk_serial, whose reads of block 7000 and writes of block 7001 the host
-// fails; "ro", the same image read-only, without a serial.
+// BlockDevice through a disk driver, on the disks scenario.blk (and
+// scenario.blk_iommu) attaches to virtio-blk functions
+// (user/drivers/virtio_blk.cpp) and scenario.nvme (and nvme_iommu) to an
+// NVMe controller (user/drivers/nvme.cpp): "disk", a read-write disk of
+// disk_sectors 512-byte sectors holding the test pattern
+// (tools/mkdisk/disk_pattern.h: each sector repeats its LBA), whose reads of
+// block 7000 and writes of block 7001 the host fails; for virtio-blk also
+// "ro", the same image read-only, without a serial. The build makes one
+// program for each kind of driver from this file (CAPOS_BLK_TEST_KIND,
+// user/tests/CMakeLists.txt): what differs between them is in `Kind`.
 //
 // Checked: info; reads of the first, middle and last blocks inline and of
 // many pages through a transfer buffer (at offsets too); writes inline and
@@ -30,8 +34,31 @@ namespace pattern = capos::disk_pattern;
 namespace {
 
 constexpr uint64_t disk_sectors = 8192;
-constexpr std::string_view disk_serial = "capos-disk0";
 constexpr uint32_t block = 512;
+
+// What the disk's driver is: the model it reports for "disk" (the
+// scenario's serial), whether a read-only "ro" disk is granted beside it,
+// and the offsets in a transfer buffer its device can start a transfer at
+// (NVMe's PRP entries start on a dword).
+struct Kind {
+    std::string_view name;
+    std::string_view model;
+    bool read_only_disk;
+    uint32_t data_alignment;
+};
+constexpr Kind kinds[] = {
+    {"virtio-blk", "capos-disk0", true, 1},
+    {"nvme", "QEMU NVMe Ctrl capos-nvme0", false, 4},
+};
+constexpr Kind kind_named(std::string_view name) {
+    for (const Kind& kind : kinds) {
+        if (kind.name == name)
+            return kind;
+    }
+    return {};
+}
+constexpr Kind kind = kind_named(CAPOS_BLK_TEST_KIND);
+static_assert(!kind.name.empty(), "CAPOS_BLK_TEST_KIND names no kind of driver");
 constexpr uint64_t page = 4096;
 
 test::Suite suite("blk");
@@ -169,7 +196,7 @@ void check_info(Disk& disk) {
     suite.check(Line("info: ").add(detail.view()).view(),
                 info.value().block_size() == block && info.value().blocks() == disk_sectors &&
                     info.value().max_blocks() == 512 && !info.value().read_only() &&
-                    info.value().model() == disk_serial,
+                    info.value().model() == kind.model,
                 detail);
 }
 
@@ -204,10 +231,21 @@ void check_transfer_buffer(Disk& disk) {
         holds(data + offset, disk_sectors - 8, 7, 0, detail) &&
             holds(data + offset + 7 * block, last_write.lba, 1, last_write.generation, detail),
         detail);
-    read = disk.read_blocks(7, 1, id, 3 * block + 1);
-    suite.check_ok("read a block at an odd offset", read);
+    // At an offset the device can start at that is no block's: an odd one
+    // where any is, else the first past a block its alignment allows.
+    if (kind.data_alignment == 1) {
+        read = disk.read_blocks(7, 1, id, 3 * block + 1);
+        suite.check_ok("read a block at an odd offset", read);
+    } else {
+        suite.check_exception("an odd offset is invalidArgument (the device's alignment)",
+                              disk.read_blocks(7, 1, id, 3 * block + 1),
+                              ExceptionType::InvalidArgument);
+        read = disk.read_blocks(7, 1, id, 3 * block + kind.data_alignment);
+        suite.check_ok("read a block at an offset of the device's alignment", read);
+    }
     detail = Line();
-    suite.check("it holds block 7", holds(data + 3 * block + 1, 7, 1, 0, detail), detail);
+    uint64_t at = 3 * block + kind.data_alignment;
+    suite.check("it holds block 7", holds(data + at, 7, 1, 0, detail), detail);
 
     // A write from the buffer, read back into a cleared buffer.
     fill(data, buffer_write.lba, buffer_write.count, buffer_write.generation);
@@ -368,7 +406,10 @@ void check_read_only(uint32_t cap) {
 int main() {
     auto found = rt::find_capability("disk");
     auto read_only = rt::find_capability("ro");
-    if (!suite.check("the CapSet has 'disk' and 'ro'", found.is_ok() && read_only.is_ok()))
+    if (kind.read_only_disk &&
+        !suite.check("the CapSet has 'disk' and 'ro'", found.is_ok() && read_only.is_ok()))
+        return suite.finish();
+    if (!kind.read_only_disk && !suite.check("the CapSet has 'disk'", found.is_ok()))
         return suite.finish();
     uint32_t cap = found.value().id.raw;
     Disk disk(g_transport, cap);
@@ -384,6 +425,7 @@ int main() {
     suite.check_exception("another interface's method is unimplemented",
                           schema::Echo::Client<LargeTransport>(g_transport, cap).echo("x"),
                           ExceptionType::Unimplemented);
-    check_read_only(read_only.value().id.raw);
+    if (kind.read_only_disk)
+        check_read_only(read_only.value().id.raw);
     return suite.finish();
 }

@@ -1,0 +1,257 @@
+#include "user/drivers/common/block_server.h"
+
+#include "user/drivers/common/driver.h"
+#include "user/rt/line.h"
+#include "user/rt/server.h"
+#include "user/rt/syscall.h"
+
+namespace capos::drivers {
+
+using schema::BlockDevice;
+using schema::CapException;
+using schema::ExceptionType;
+
+namespace {
+
+gen::Exception invalid_argument(std::string_view message) {
+    return {ExceptionType::InvalidArgument, message};
+}
+
+} // namespace
+
+void BlockServer::start(const DiskDescription& disk, QueueInterrupt& interrupt) {
+    CAPOS_ASSERT(disk.max_requests >= 1 && disk.max_requests <= max_slots);
+    m_disk = disk;
+    m_interrupt = &interrupt;
+    m_inline = m_device.allocate_dma(disk.max_requests, "the requests' DMA memory");
+}
+
+// --- Requests ------------------------------------------------------------------
+
+std::optional<uint32_t> BlockServer::free_slot() const {
+    for (uint32_t slot = 0; slot < m_disk.max_requests; ++slot) {
+        if (!m_slots[slot].busy)
+            return slot;
+    }
+    return std::nullopt;
+}
+
+Result<void, gen::Exception> BlockServer::submit(Operation operation, uint64_t lba, uint32_t count,
+                                                 const block::DataPlace& place) {
+    auto slot = free_slot();
+    if (!slot)
+        return Err{gen::Exception{ExceptionType::Overloaded, "every request slot is in use"}};
+    uint64_t data = place.inline_data ? slot_data_bus(*slot) : place.device_address;
+    if (!m_backend.submit(*slot, operation, lba, count, data))
+        return Err{gen::Exception{ExceptionType::Overloaded, "the device's queue is full"}};
+    m_slots[*slot] = Slot{true, operation, place.inline_data, m_call_id, place.bytes};
+    ++m_busy;
+    if (m_busy > m_most_busy)
+        m_most_busy = m_busy;
+    m_deferred = true;
+    return {};
+}
+
+void BlockServer::complete(uint32_t slot, const char* error) {
+    if (slot >= m_disk.max_requests || !m_slots[slot].busy)
+        fail("a completion for no request");
+    Slot request = m_slots[slot];
+    m_slots[slot] = Slot{};
+    --m_busy;
+    if (error) {
+        answer_exception(request.call_id, ExceptionType::Failed, error);
+        return;
+    }
+    capnp::MessageBuilder builder(m_reply);
+    if (request.operation == Operation::Read) {
+        BlockDevice::ReadBlocksResults::Builder results(
+            builder.init_root(BlockDevice::ReadBlocksResults::data_words,
+                              BlockDevice::ReadBlocksResults::pointer_count));
+        if (request.inline_data)
+            results.set_data({slot_data(slot), size_t(request.data_bytes)});
+    } else {
+        (void)builder.init_root(0, 0); // writeBlocks' and flush's empty results
+    }
+    if (builder.error() != capnp::WireError::None) {
+        answer_exception(request.call_id, ExceptionType::Failed, "results too large");
+        return;
+    }
+    answer(request.call_id, builder.words(), false);
+}
+
+void BlockServer::fail_outstanding(const char* error) {
+    for (uint32_t slot = 0; slot < m_disk.max_requests; ++slot) {
+        if (m_slots[slot].busy)
+            complete(slot, error);
+    }
+}
+
+// --- The endpoint ----------------------------------------------------------------
+
+void BlockServer::answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
+                         std::span<const abi::TransferDescriptor> transfers) {
+    abi::Sqe sqe = rt::return_sqe(m_owner, call_id, message, exception);
+    if (!transfers.empty()) {
+        sqe.transfer_count = uint32_t(transfers.size());
+        sqe.transfer_addr = reinterpret_cast<uint64_t>(transfers.data());
+    }
+    int32_t result = rt::ring().run(sqe).result;
+    if (result >= 0 || transfers.empty())
+        return; // (a caller that has gone needs no answer)
+    // The capability did not go: it stays here, released, and the caller
+    // hears why.
+    for (const abi::TransferDescriptor& transfer : transfers)
+        (void)rt::release(abi::CapId{transfer.cap});
+    answer_exception(call_id, ExceptionType::Overloaded, "reply capabilities refused");
+}
+
+void BlockServer::answer_exception(uint32_t call_id, ExceptionType type, std::string_view message) {
+    gen::DispatchResult encoded = gen::encode_exception<CapException>(m_reply, {type, message});
+    answer(call_id, encoded.message(), true);
+}
+
+void BlockServer::receive() {
+    m_recv_ticket = rt::ring().submit(rt::recv_sqe(m_owner, m_receive));
+}
+
+void BlockServer::dispatch(const abi::Cqe& cqe) {
+    if (cqe.result == int32_t(abi::TransportError::Disconnected)) {
+        // No client is left, and none can come: stop the device's DMA.
+        m_backend.stop();
+        say(rt::Line("every client has gone (")
+                .udec(m_backend.requests_made())
+                .add(" requests, at most ")
+                .udec(m_most_busy)
+                .add(" in flight at once); the device is reset")
+                .view());
+        rt::exit(0);
+    }
+    if (cqe.result < 0)
+        fail("receiving a call failed", abi::cqe_result_name(cqe.result));
+    abi::RecvHeader header;
+    if (cqe.result_len < sizeof header)
+        fail("a call came without its header");
+    __builtin_memcpy(&header, m_receive, sizeof header);
+    size_t params_at = sizeof header / sizeof(capnp::Word);
+    size_t records_at = sizeof header + header.params_len;
+    if (header.params_len % 8 != 0 || header.cap_count > abi::max_transfers ||
+        records_at + header.cap_count * sizeof(abi::CapRecord) > sizeof m_receive)
+        fail("a call came larger than the receive buffer");
+    // Capabilities sent with a call are none of BlockDevice's: let them go.
+    for (uint32_t i = 0; i < header.cap_count; ++i) {
+        abi::CapRecord record;
+        __builtin_memcpy(
+            &record, reinterpret_cast<const uint8_t*>(m_receive) + records_at + i * sizeof record,
+            sizeof record);
+        (void)rt::release(abi::CapId{record.cap});
+    }
+
+    m_call_id = header.call_id;
+    m_caller = header.caller;
+    m_deferred = false;
+    m_reply_transfer_count = 0;
+    // The kernel validated the params as it took them from the caller.
+    auto params = capnp::MessageReader::validated(
+        std::span<const capnp::Word>(m_receive + params_at, header.params_len / 8));
+    gen::DispatchResult result =
+        BlockDevice::dispatch(*this, header.interface_id, header.method, params, m_reply);
+    if (result.status() == gen::DispatchStatus::BufferFull)
+        result = gen::encode_exception<CapException>(m_reply,
+                                                     {ExceptionType::Failed, "results too large"});
+    bool exception = result.status() == gen::DispatchStatus::Exception;
+    if (m_deferred && !exception)
+        return; // the device's completion answers it
+    answer(header.call_id, result.message(), exception,
+           {m_reply_transfers, exception ? 0 : m_reply_transfer_count});
+}
+
+void BlockServer::serve() {
+    for (;;) {
+        // Calls are taken only while a request slot is free for them.
+        if (m_recv_ticket == 0 && m_busy < m_disk.max_requests)
+            receive();
+        if (m_interrupt_ticket == 0)
+            m_interrupt_ticket = m_interrupt->arm();
+        uint64_t tickets[2] = {m_recv_ticket, m_interrupt_ticket};
+        size_t which = 0;
+        abi::Cqe cqe = rt::ring().wait_any(tickets, which);
+        if (which == 0) {
+            m_recv_ticket = 0;
+            dispatch(cqe);
+        } else {
+            m_interrupt_ticket = 0;
+            m_interrupt->taken(cqe);
+            m_backend.take_completions(*this);
+        }
+    }
+}
+
+// --- BlockDevice -------------------------------------------------------------------
+
+Result<void, gen::Exception> BlockServer::info(BlockDevice::InfoParams::Reader,
+                                               BlockDevice::InfoResults::Builder results) {
+    results.set_block_size(m_disk.geometry.block_size);
+    results.set_blocks(m_disk.geometry.blocks);
+    results.set_max_blocks(m_disk.geometry.max_blocks);
+    results.set_read_only(m_disk.read_only);
+    results.set_model(m_disk.model);
+    return {};
+}
+
+Result<void, gen::Exception> BlockServer::read_blocks(BlockDevice::ReadBlocksParams::Reader params,
+                                                      BlockDevice::ReadBlocksResults::Builder) {
+    block::Transfer transfer{params.lba(), params.count(), params.buffer(), params.offset()};
+    auto place = block::place_read(m_disk.geometry, m_buffers, m_caller, transfer);
+    if (place.is_error())
+        return Err{invalid_argument(block::to_string(place.error()))};
+    return submit(Operation::Read, transfer.lba, transfer.count, place.value());
+}
+
+Result<void, gen::Exception>
+BlockServer::write_blocks(BlockDevice::WriteBlocksParams::Reader params,
+                          BlockDevice::WriteBlocksResults::Builder) {
+    if (m_disk.read_only)
+        return Err{gen::Exception{ExceptionType::PermissionDenied, "the disk is read-only"}};
+    block::Transfer transfer{params.lba(), params.count(), params.buffer(), params.offset()};
+    std::span<const uint8_t> data = params.data();
+    auto place = block::place_write(m_disk.geometry, m_buffers, m_caller, transfer, data.size());
+    if (place.is_error())
+        return Err{invalid_argument(block::to_string(place.error()))};
+    // The slot submit() takes is the first free one: its page gets the data.
+    if (place.value().inline_data) {
+        auto slot = free_slot();
+        if (!slot)
+            return Err{gen::Exception{ExceptionType::Overloaded, "every request slot is in use"}};
+        __builtin_memcpy(slot_data(*slot), data.data(), data.size());
+    }
+    return submit(Operation::Write, transfer.lba, transfer.count, place.value());
+}
+
+Result<void, gen::Exception> BlockServer::flush(BlockDevice::FlushParams::Reader,
+                                                BlockDevice::FlushResults::Builder) {
+    // A device that writes through has every write answered on its medium.
+    if (!m_disk.flush)
+        return {};
+    return submit(Operation::Flush, 0, 0, block::DataPlace{false, 0, 0});
+}
+
+Result<void, gen::Exception>
+BlockServer::transfer_buffer(BlockDevice::TransferBufferParams::Reader params,
+                             BlockDevice::TransferBufferResults::Builder results) {
+    uint32_t pages = params.pages();
+    if (auto allowed = m_buffers.check_grant(pages); allowed.is_error()) {
+        if (allowed.error() == block::GrantError::PageCount)
+            return Err{invalid_argument("a transfer buffer is 1 to 512 pages")};
+        return Err{gen::Exception{ExceptionType::Overloaded, "no transfer buffer left to give"}};
+    }
+    auto shared = TRY(m_device.allocate_shared(pages));
+    uint32_t id =
+        m_buffers.add({shared.device_address, uint64_t(pages) * page_size, m_caller}, pages);
+    results.set_memory(shared.memory);
+    results.set_buffer(id);
+    m_reply_transfers[0] = {shared.memory, uint8_t(abi::TransferMode::Move), {0, 0, 0}};
+    m_reply_transfer_count = 1;
+    return {};
+}
+
+} // namespace capos::drivers

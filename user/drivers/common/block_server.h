@@ -1,0 +1,167 @@
+// The BlockDevice server (schema/capos.capnp, "Storage") every disk driver
+// runs on the endpoint it is granted as "disk", over a backend that knows its
+// device (BlockBackend: virtio-blk, NVMe).
+//
+// Serving: the process keeps a RECV on its endpoint and an Interrupt.wait
+// outstanding together, so that calls and the device's completions are taken
+// in whatever order they come. A read, write or flush is checked
+// (lib/block/request.h), given a request slot and handed to the backend,
+// and answered when the backend completes that slot (in any order); the
+// other methods are answered at once. While every slot is in use no RECV is
+// outstanding: further calls wait in the endpoint's queue.
+//
+// Data: a request's inline data passes through a page of DMA memory of its
+// own slot; a transfer buffer (transferBuffer) is DMA memory the client maps
+// and the device reads and writes directly, named by an id that only the
+// process that asked for it may use.
+//
+// When the last client has gone the backend stops the device and the driver
+// exits 0, saying how many requests it made and how many were in flight at
+// most.
+#pragma once
+
+#include "lib/block/request.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/drivers/common/claimed_device.h"
+#include "user/drivers/common/queue_interrupt.h"
+#include "user/rt/rt.h"
+
+#include <optional>
+#include <string_view>
+
+namespace capos::drivers {
+
+class BlockServer;
+
+enum class Operation : uint8_t { Read, Write, Flush };
+
+// What a device does for the server. Slots are 0 to max_requests - 1 (one
+// request at a time in each); addresses are device addresses of DMA memory
+// of the claim.
+class BlockBackend {
+public:
+    // Gives the device `operation` on `count` blocks from block `lba` (none
+    // for a flush), its data at `data` (contiguous in the device's address
+    // space). False when the device has no room for it now (the call is
+    // answered overloaded).
+    virtual bool submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t count,
+                        uint64_t data) = 0;
+    // After an interrupt: every request the device has finished, each handed
+    // to server.complete().
+    virtual void take_completions(BlockServer& server) = 0;
+    // Stops the device's DMA for good: the last client has gone.
+    virtual void stop() = 0;
+    // Requests made of the device so far (bring-up ones included).
+    virtual uint64_t requests_made() const = 0;
+
+protected:
+    ~BlockBackend() = default;
+};
+
+// The disk as the backend describes it.
+struct DiskDescription {
+    block::Geometry geometry;
+    uint32_t max_requests = 1; // at most BlockServer::max_slots
+    bool read_only = false;
+    // False: the device writes through, and a flush is answered at once.
+    bool flush = true;
+    std::string_view model;
+};
+
+class BlockServer {
+public:
+    static constexpr uint32_t max_slots = 64;
+    static constexpr block::TransferLimits transfer_limits{512, 2048};
+    static constexpr uint32_t max_transfer_buffers = 32;
+
+    // The DMA pages the server takes of the claim's pool: the slots' inline
+    // pages and the transfer buffers' budget.
+    static constexpr uint32_t dma_pages(uint32_t max_requests) {
+        return max_requests + transfer_limits.pages_budget;
+    }
+
+    BlockServer(ClaimedDevice& device, abi::CapId owner, BlockBackend& backend)
+        : m_device(device), m_owner(owner), m_backend(backend) {}
+
+    // The disk, and the interrupt of the device's queue (held by then); the
+    // slots' inline pages from the pool (made already). Once, before serve().
+    void start(const DiskDescription& disk, QueueInterrupt& interrupt);
+    [[noreturn]] void serve();
+
+    // The backend's answer for `slot`: done, or failed saying `error`. A
+    // slot with no request is the device's error: the driver fails.
+    void complete(uint32_t slot, const char* error);
+    // Every request outstanding answered failed with `error`; the backend
+    // gives up on them (its device is then reset).
+    void fail_outstanding(const char* error);
+
+    // BlockDevice's methods, called by the generated dispatch. read, write
+    // and flush that reach the device set m_deferred: their answer is sent
+    // when the device completes them.
+    Result<void, gen::Exception> info(schema::BlockDevice::InfoParams::Reader,
+                                      schema::BlockDevice::InfoResults::Builder results);
+    Result<void, gen::Exception>
+    read_blocks(schema::BlockDevice::ReadBlocksParams::Reader params,
+                schema::BlockDevice::ReadBlocksResults::Builder results);
+    Result<void, gen::Exception>
+    write_blocks(schema::BlockDevice::WriteBlocksParams::Reader params,
+                 schema::BlockDevice::WriteBlocksResults::Builder results);
+    Result<void, gen::Exception> flush(schema::BlockDevice::FlushParams::Reader,
+                                       schema::BlockDevice::FlushResults::Builder);
+    Result<void, gen::Exception>
+    transfer_buffer(schema::BlockDevice::TransferBufferParams::Reader params,
+                    schema::BlockDevice::TransferBufferResults::Builder results);
+
+private:
+    // One request slot: the call it answers while the device holds it.
+    struct Slot {
+        bool busy = false;
+        Operation operation = Operation::Read;
+        bool inline_data = false;
+        uint32_t call_id = 0;
+        uint64_t data_bytes = 0;
+    };
+
+    uint8_t* slot_data(uint32_t slot) const { return m_inline.memory + slot * page_size; }
+    uint64_t slot_data_bus(uint32_t slot) const {
+        return m_inline.device_address + uint64_t(slot) * page_size;
+    }
+    std::optional<uint32_t> free_slot() const;
+    Result<void, gen::Exception> submit(Operation operation, uint64_t lba, uint32_t count,
+                                        const block::DataPlace& place);
+
+    void receive();
+    void dispatch(const abi::Cqe& cqe);
+    void answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
+                std::span<const abi::TransferDescriptor> transfers = {});
+    void answer_exception(uint32_t call_id, schema::ExceptionType type, std::string_view message);
+
+    ClaimedDevice& m_device;
+    QueueInterrupt* m_interrupt = nullptr;
+    abi::CapId m_owner;
+    BlockBackend& m_backend;
+    DiskDescription m_disk;
+    DmaArea m_inline;
+    Slot m_slots[max_slots];
+    uint32_t m_busy = 0;
+    uint32_t m_most_busy = 0;
+    block::TransferBuffer m_buffer_storage[max_transfer_buffers];
+    block::TransferBuffers m_buffers{m_buffer_storage, transfer_limits};
+    // The call being dispatched: its id, its caller, and whether its answer
+    // waits for the device.
+    uint32_t m_call_id = 0;
+    uint64_t m_caller = 0;
+    bool m_deferred = false;
+    alignas(8) abi::TransferDescriptor m_reply_transfers[1]; // (the ring takes whole words)
+    uint32_t m_reply_transfer_count = 0;
+    // The RECV and the Interrupt.wait outstanding (0: none).
+    uint64_t m_recv_ticket = 0;
+    uint64_t m_interrupt_ticket = 0;
+    // A call's header, params and capability records: the largest receive
+    // buffer the kernel takes (64 KiB), which every call it accepts fits, so
+    // each is received whole and refused by its content.
+    alignas(8) capnp::Word m_receive[64 * 1024 / 8];
+    alignas(8) capnp::Word m_reply[(schema::BlockDevice::max_inline + 512) / 8];
+};
+
+} // namespace capos::drivers

@@ -1,0 +1,129 @@
+#include "user/drivers/common/claimed_device.h"
+
+#include "user/drivers/common/driver.h"
+#include "user/rt/line.h"
+
+namespace capos::drivers {
+
+using rt::Capability;
+using schema::DeviceMmio;
+using schema::DMABuffer;
+using schema::DMAPool;
+using schema::ExceptionType;
+
+void ClaimedDevice::read_function() {
+    auto info = value_or_fail(m_device->info(), "Device.info");
+    m_dma_isolated = info.dma_isolated();
+    auto function = info.function();
+    rt::Line address;
+    if (function.segment() != 0)
+        address.hex(function.segment()).add(':');
+    auto two_hex = [&](uint32_t value) {
+        const char* digits = "0123456789abcdef";
+        address.add(digits[(value >> 4) & 0xf]).add(digits[value & 0xf]);
+    };
+    two_hex(function.bus());
+    address.add(':');
+    two_hex(function.device());
+    address.add('.').udec(function.function());
+    m_address_length = address.view().size() < sizeof m_address ? address.view().size() : 0;
+    __builtin_memcpy(m_address, address.view().data(), m_address_length);
+    m_vendor_id = function.vendor_id();
+    m_device_id = function.device_id();
+    m_class_triple = uint32_t(function.class_code()) << 16 | uint32_t(function.subclass()) << 8 |
+                     function.prog_if();
+
+    for (auto bar : function.bars()) {
+        if (bar.index() >= pci::max_bars)
+            continue;
+        pci::Bar& entry = m_function.bars[bar.index()];
+        switch (bar.kind()) {
+        case schema::PciFunction::BarKind::Memory32:
+            entry.kind = pci::Bar::Kind::Memory32;
+            break;
+        case schema::PciFunction::BarKind::Memory64:
+            entry.kind = pci::Bar::Kind::Memory64;
+            break;
+        default:
+            continue; // I/O BARs map nothing a driver reaches
+        }
+        entry.address = bar.address();
+        entry.size = bar.size();
+    }
+    if (!function.has_msix())
+        fail("the device has no MSI-X (its queue interrupt needs a vector of its own)");
+    auto msix = function.msix();
+    m_function.has_msix = true;
+    m_function.msix.table_size = msix.table_size();
+    m_function.msix.table_bar = msix.table_bar();
+    m_function.msix.table_offset = msix.table_offset();
+    m_function.msix.pba_bar = msix.pba_bar();
+    m_function.msix.pba_offset = msix.pba_offset();
+}
+
+void ClaimedDevice::read_config(std::span<uint8_t, pci::config_space_size> config) {
+    auto read = value_or_fail(m_device->config(0, uint16_t(config.size())), "Device.config");
+    if (read.data().size() != config.size())
+        fail("Device.config answered with the wrong length");
+    __builtin_memcpy(config.data(), read.data().data(), config.size());
+}
+
+uint8_t* ClaimedDevice::map_bar(uint8_t bar, uint64_t needed, std::string_view too_small) {
+    if (m_bars[bar])
+        return m_bars[bar];
+    auto region = value_or_fail(m_device->mmio(bar), "Device.mmio");
+    Capability<DeviceMmio> mmio(abi::CapId{region.region()});
+    auto info = value_or_fail(mmio->info(), "DeviceMmio.info");
+    if (info.bytes() < needed)
+        fail(too_small);
+    auto mapped = value_or_fail(mmio->map(0), "DeviceMmio.map");
+    m_bars[bar] = reinterpret_cast<uint8_t*>(mapped.address());
+    // The mapping stays until the driver ends; the capability is not needed
+    // for it (released when `mmio` goes).
+    return m_bars[bar];
+}
+
+void ClaimedDevice::make_pool(uint32_t pages) {
+    auto pool = value_or_fail(m_device->dma_pool(pages), "Device.dmaPool");
+    m_pool.emplace(abi::CapId{pool.pool()});
+}
+
+DmaArea ClaimedDevice::allocate_dma(uint32_t pages, std::string_view what) {
+    auto allocated = value_or_fail((*m_pool)->allocate(pages), what);
+    Capability<DMABuffer> buffer(abi::CapId{allocated.buffer()});
+    DmaArea area;
+    area.device_address = value_or_fail(buffer->info(), what).device_address();
+    area.memory = reinterpret_cast<uint8_t*>(value_or_fail(buffer->map(0), what).address());
+    keep(buffer);
+    return area;
+}
+
+Result<SharedDma, gen::Exception> ClaimedDevice::allocate_shared(uint32_t pages) {
+    auto allocated = (*m_pool)->allocate(pages);
+    if (allocated.is_error()) {
+        if (allocated.error().kind == gen::CallErrorKind::Exception &&
+            allocated.error().exception.type == ExceptionType::Overloaded)
+            return Err{gen::Exception{ExceptionType::Overloaded, "out of DMA memory"}};
+        call_failed("DMAPool.allocate", allocated.error());
+    }
+    Capability<DMABuffer> buffer(abi::CapId{allocated.value().buffer()});
+    SharedDma shared;
+    shared.device_address = value_or_fail(buffer->info(), "DMABuffer.info").device_address();
+    shared.memory = value_or_fail(buffer->memory(), "DMABuffer.memory").memory();
+    keep(buffer);
+    return shared;
+}
+
+abi::CapId ClaimedDevice::route_interrupt(uint16_t entry) {
+    auto routed = value_or_fail(m_device->interrupt(entry), "Device.interrupt");
+    return abi::CapId{routed.interrupt()};
+}
+
+void ClaimedDevice::keep(Capability<DMABuffer>& buffer) {
+    // (There is a place for every buffer a driver makes: its own areas and
+    // the transfer buffers' most.)
+    CAPOS_ASSERT(m_kept_count < std::size(m_kept));
+    m_kept[m_kept_count++] = buffer.leak();
+}
+
+} // namespace capos::drivers

@@ -1,0 +1,88 @@
+// The PCI function a driver holds (a manifest `device` grant, docs/devices.md
+// "Driver authority"), and what every driver takes from it: the function as
+// the kernel read it (BARs, MSI-X, whether an IOMMU translates its DMA), its
+// configuration space, mapped BARs, DMA memory from one pool (every
+// DMABuffer held while the driver runs) and routed MSI-X entries. A call
+// that fails ends the driver (user/drivers/common/driver.h).
+#pragma once
+
+#include "lib/pci/select.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/rt.h"
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace capos::drivers {
+
+inline constexpr uint64_t page_size = 4096;
+
+// DMA memory of the claim, mapped into the driver.
+struct DmaArea {
+    uint8_t* memory = nullptr;
+    uint64_t device_address = 0;
+};
+
+// DMA memory for a client: its MemoryObject (to move to the client) and
+// where the device reaches it.
+struct SharedDma {
+    uint32_t memory = 0; // a CapId of the driver's
+    uint64_t device_address = 0;
+};
+
+class ClaimedDevice {
+public:
+    explicit ClaimedDevice(rt::Capability<schema::Device>& device) : m_device(device) {}
+
+    // Device.info: the function's BARs and MSI-X (required: each queue's
+    // interrupt needs a vector of its own), its ids and address.
+    void read_function();
+    const pci::Function& function() const { return m_function; }
+    uint16_t vendor_id() const { return m_vendor_id; }
+    uint16_t device_id() const { return m_device_id; }
+    // Class, subclass and programming interface, 0xCCSSPP.
+    uint32_t class_triple() const { return m_class_triple; }
+    // "bb:dd.f" (with the segment first when not 0).
+    std::string_view address() const { return {m_address, m_address_length}; }
+    bool dma_isolated() const { return m_dma_isolated; }
+
+    // Configuration space (Device.config), all of it.
+    void read_config(std::span<uint8_t, pci::config_space_size> config);
+
+    // BAR `bar` mapped whole (once; later calls give the same mapping); the
+    // driver fails saying `too_small` when it has fewer than `needed` bytes.
+    uint8_t* map_bar(uint8_t bar, uint64_t needed, std::string_view too_small);
+
+    // The claim's DMA pool, of `pages` in all (Device.dmaPool); once.
+    void make_pool(uint32_t pages);
+    // `pages` of DMA memory mapped into the driver, held until it ends.
+    DmaArea allocate_dma(uint32_t pages, std::string_view what);
+    // `pages` for a client, held by the driver too; Overloaded when the pool
+    // has no memory left (anything else ends the driver).
+    Result<SharedDma, gen::Exception> allocate_shared(uint32_t pages);
+
+    // MSI-X entry `entry` routed to an Interrupt (Device.interrupt).
+    abi::CapId route_interrupt(uint16_t entry);
+
+private:
+    void keep(rt::Capability<schema::DMABuffer>& buffer);
+
+    rt::Capability<schema::Device>& m_device;
+    pci::Function m_function;
+    uint16_t m_vendor_id = 0;
+    uint16_t m_device_id = 0;
+    uint32_t m_class_triple = 0;
+    bool m_dma_isolated = false;
+    char m_address[16] = {};
+    size_t m_address_length = 0;
+    uint8_t* m_bars[pci::max_bars] = {};
+    std::optional<rt::Capability<schema::DMAPool>> m_pool;
+    // Every DMABuffer made. Behind an IOMMU a buffer leaves the device's
+    // domain when its last capability goes: the driver holds each for as
+    // long as it runs.
+    abi::CapId m_kept[64];
+    size_t m_kept_count = 0;
+};
+
+} // namespace capos::drivers
