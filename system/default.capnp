@@ -11,7 +11,9 @@
 # virtio-blk-pci,drive=...`, 1af4:1001) and the first two modern-only ones
 # (`disable-legacy=on`, 1af4:1042), each holding only its own function; the
 # shell gets their disks as disk0 and disk1 (transitional) and disk2 and
-# disk3 (modern). A driver whose function is not there is not started (one
+# disk3 (modern); an NVMe driver for each of the first two NVMe controllers
+# (`-device nvme,serial=...,drive=...`, 1b36:0010), their disks nvme0 and
+# nvme1. A driver whose function is not there is not started (one
 # line says so) and its disk is left out of the shell's grants. The drivers
 # are trusted with DMA nothing isolates when the machine has no IOMMU (as
 # `make run` boots it): they are the system's own, from the boot image; with
@@ -35,6 +37,7 @@ const manifest :Capos.SystemManifest = (
     (name = "echo-server", path = "bin/echo-server"),
     (name = "echo-client", path = "bin/echo-client"),
     (name = "virtio-blk", path = "bin/virtio_blk"),
+    (name = "nvme", path = "bin/nvme"),
   ],
   init = (
     program = "init",
@@ -92,6 +95,26 @@ const manifest :Capos.SystemManifest = (
           (name = "disk", source = (endpoint = void)),
         ],
         exports = ["disk"] ),
+      ( name = "nvme0", binary = "nvme",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1b36, deviceId = 0x0010, index = 0),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "disk", source = (endpoint = void)),
+        ],
+        exports = ["disk"] ),
+      ( name = "nvme1", binary = "nvme",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1b36, deviceId = 0x0010, index = 1),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "disk", source = (endpoint = void)),
+        ],
+        exports = ["disk"] ),
       ( name = "shell", binary = "shell",
         grants = [
           (name = "terminal", source = (kernel = terminal)),
@@ -111,6 +134,8 @@ const manifest :Capos.SystemManifest = (
           (name = "disk1", source = (service = (service = "virtio-blk1", export = "disk"))),
           (name = "disk2", source = (service = (service = "virtio-blk2", export = "disk"))),
           (name = "disk3", source = (service = (service = "virtio-blk3", export = "disk"))),
+          (name = "nvme0", source = (service = (service = "nvme0", export = "disk"))),
+          (name = "nvme1", source = (service = (service = "nvme1", export = "disk"))),
         ] ),
     ],
   ),
