@@ -14,7 +14,9 @@
 # disk3 (modern); an NVMe driver for each of the first two NVMe controllers
 # (`-device nvme,serial=...,drive=...`, 1b36:0010), their disks nvme0 and
 # nvme1. A driver whose function is not there is not started (one
-# line says so) and its disk is left out of the shell's grants. The drivers
+# line says so) and its disk is left out of the shell's grants. A driver
+# that crashes is started again (up to three times), and the shell gets its
+# disk again through init's Supervisor (`supervisor`). The drivers
 # are trusted with DMA nothing isolates when the machine has no IOMMU (as
 # `make run` boots it): they are the system's own, from the boot image; with
 # `-device intel-iommu` each device reaches only its driver's buffers
@@ -67,7 +69,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "disk", source = (endpoint = void)),
         ],
-        exports = ["disk"] ),
+        exports = ["disk"],
+        restarts = 3 ),
       ( name = "virtio-blk1", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -76,7 +79,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "disk", source = (endpoint = void)),
         ],
-        exports = ["disk"] ),
+        exports = ["disk"],
+        restarts = 3 ),
       ( name = "virtio-blk2", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -85,7 +89,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "disk", source = (endpoint = void)),
         ],
-        exports = ["disk"] ),
+        exports = ["disk"],
+        restarts = 3 ),
       ( name = "virtio-blk3", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -94,7 +99,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "disk", source = (endpoint = void)),
         ],
-        exports = ["disk"] ),
+        exports = ["disk"],
+        restarts = 3 ),
       ( name = "nvme0", binary = "nvme",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -104,7 +110,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "disk", source = (endpoint = void)),
         ],
-        exports = ["disk"] ),
+        exports = ["disk"],
+        restarts = 3 ),
       ( name = "nvme1", binary = "nvme",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -114,7 +121,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "disk", source = (endpoint = void)),
         ],
-        exports = ["disk"] ),
+        exports = ["disk"],
+        restarts = 3 ),
       ( name = "shell", binary = "shell",
         grants = [
           (name = "terminal", source = (kernel = terminal)),
@@ -136,6 +144,7 @@ const manifest :Capos.SystemManifest = (
           (name = "disk3", source = (service = (service = "virtio-blk3", export = "disk"))),
           (name = "nvme0", source = (service = (service = "nvme0", export = "disk"))),
           (name = "nvme1", source = (service = (service = "nvme1", export = "disk"))),
+          (name = "supervisor", source = (supervisor = void)),
         ] ),
     ],
   ),

@@ -591,7 +591,10 @@ private:
             line.add(name);
             for (size_t column = name.size(); column < 16; ++column)
                 line.add(' ');
-            line.add(interface_name(entry.interface_id));
+            if (entry.interface_id == 0) // (a service's export, init's supervisor)
+                line.add("an endpoint's client side");
+            else
+                line.add(interface_name(entry.interface_id));
             say(line.view());
         }
         for (size_t i = 0; i < m_named_count; ++i) {
@@ -872,6 +875,7 @@ private:
             Named& named = m_named[m_named_count++];
             named.id = capos::abi::CapId{clients[uint32_t(next++)]};
             named.interface_id = 0; // an endpoint speaks whatever its server serves
+            named.disk = false;
             named.name_length = grant.cap.size();
             __builtin_memcpy(named.name, grant.cap.data(), grant.cap.size());
             say(Line("@").add(grant.cap).add(" is the client side of ").add(grant.name).view());
@@ -1452,6 +1456,7 @@ private:
                 Named& named = m_named[m_named_count++];
                 named.id = id;
                 named.interface_id = caps.interfaces[i];
+                named.disk = false;
                 named.name_length = length;
                 __builtin_memcpy(named.name, name, length);
                 say(Line("@").add(chosen).add(" is <capability ").udec(id.raw).add(">").view());
@@ -1748,19 +1753,15 @@ private:
     void disks(std::string_view) {
         const capos::abi::CapSetPage& set = capos::rt::capset();
         size_t found = 0;
-        for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
-            if ((s_dropped >> i & 1) != 0)
-                continue;
-            const capos::abi::CapSetEntry& entry = set.entries[i];
-            std::string_view name = cap_name(entry);
+        // One capability's line; `bit` its CapSet entry's (0: a named one).
+        auto list = [&](std::string_view name, uint32_t cap, uint64_t interface_id, uint64_t bit) {
             DiskInfo info;
             capos::gen::CallError error{};
-            DiskProbe probe = probe_disk(entry.cap_id, entry.interface_id, info, error);
-            uint64_t bit = uint64_t(1) << i;
+            DiskProbe probe = probe_disk(cap, interface_id, info, error);
             if (probe != DiskProbe::Failed)
                 m_disks_probed |= bit;
             if (probe == DiskProbe::NotDisk)
-                continue;
+                return;
             if (found++ == 0)
                 say("  name                blocks        size  block  model");
             Line line("  ");
@@ -1772,7 +1773,7 @@ private:
                         .add(capos::rt::call_error_text(error))
                         .add(')')
                         .view());
-                continue;
+                return;
             }
             m_disks_found |= bit;
             pad(line, 10, Line().udec(info.blocks).view());
@@ -1786,13 +1787,87 @@ private:
             if (info.read_only)
                 line.add("  (read-only)");
             say(line.view());
+        };
+        for (uint32_t i = 0; i < set.header.count && i < capos::abi::capset_max_entries; ++i) {
+            if ((s_dropped >> i & 1) != 0)
+                continue;
+            const capos::abi::CapSetEntry& entry = set.entries[i];
+            list(cap_name(entry), entry.cap_id, entry.interface_id, uint64_t(1) << i);
+        }
+        // Disks asked for again after their driver was started again
+        // (reconnect_disk); other named capabilities are not asked (a
+        // program's endpoint may never answer).
+        for (size_t i = 0; i < m_named_count; ++i) {
+            if (m_named[i].disk)
+                list({m_named[i].name, m_named[i].name_length}, m_named[i].id.raw,
+                     m_named[i].interface_id, 0);
         }
         if (found == 0)
             say("(no disks)");
     }
 
+    static bool disconnected(const capos::gen::CallError& error) {
+        if (error.kind == capos::gen::CallErrorKind::Exception)
+            return error.exception.type == capos::schema::ExceptionType::Disconnected;
+        return error.kind == capos::gen::CallErrorKind::Transport &&
+               error.transport_error == int32_t(capos::abi::TransportError::Disconnected);
+    }
+
+    // A disk whose driver has gone (its calls answered Disconnected): when
+    // the shell holds init's Supervisor (granted as "supervisor"), asks it
+    // for the disk `name` again, which init hands over once it has started
+    // the driver again, and keeps the new capability under the same name.
+    // True when `id` is the new one.
+    bool reconnect_disk(std::string_view name, capos::abi::CapId& id) {
+        // (Served through an endpoint: recorded with no interface.)
+        auto found = capos::rt::find_capability("supervisor");
+        if (found.is_error() || dropped("supervisor") ||
+            (found.value().interface_id != 0 &&
+             found.value().interface_id != capos::schema::Supervisor::interface_id))
+            return false;
+        uint32_t supervisor = found.value().id.raw;
+        ClientOf<capos::schema::Supervisor> client(capos::rt::transport(), supervisor);
+        auto again = client.reconnect(name);
+        if (again.is_error()) {
+            say(Line("shell: blk: ")
+                    .add(name)
+                    .add("'s driver has gone and is not coming back: ")
+                    .add(capos::rt::call_error_text(again.error()))
+                    .view());
+            return false;
+        }
+        capos::abi::CapId fresh{again.value().cap()};
+        for (size_t i = 0; i < m_named_count; ++i) {
+            if (std::string_view(m_named[i].name, m_named[i].name_length) != name)
+                continue;
+            (void)capos::rt::release(m_named[i].id);
+            m_named[i].id = fresh;
+            id = fresh;
+            say(Line("shell: blk: ").add(name).add("'s driver was started again").view());
+            return true;
+        }
+        size_t index = capset_index(name);
+        if (index == capos::abi::capset_max_entries || m_named_count == max_named) {
+            (void)capos::rt::release(fresh);
+            return false;
+        }
+        (void)capos::rt::release(
+            capos::abi::CapId{capos::rt::capset().entries[index].cap_id}); // the dead one
+        s_dropped |= uint64_t(1) << index;
+        Named& named = m_named[m_named_count++];
+        named.id = fresh;
+        named.interface_id = 0; // an endpoint's client, as the manifest gave it
+        named.disk = true;
+        named.name_length = name.size();
+        __builtin_memcpy(named.name, name.data(), name.size());
+        id = fresh;
+        say(Line("shell: blk: ").add(name).add("'s driver was started again").view());
+        return true;
+    }
+
     // blk read <disk> <lba>: one block of a disk, as `hexdump -C` shows it,
-    // the offsets those of the disk's bytes.
+    // the offsets those of the disk's bytes. A disk whose driver has gone is
+    // asked for again (reconnect_disk) and the read made once more.
     void blk(std::string_view rest) {
         Words words(rest);
         if (words.count() != 3 || words[0] != "read") {
@@ -1816,7 +1891,10 @@ private:
         }
         DiskInfo info;
         capos::gen::CallError error{};
-        switch (probe_disk(id.raw, interface_id, info, error)) {
+        DiskProbe probe = probe_disk(id.raw, interface_id, info, error);
+        if (probe == DiskProbe::Failed && disconnected(error) && reconnect_disk(name, id))
+            probe = probe_disk(id.raw, interface_id, info, error);
+        switch (probe) {
         case DiskProbe::NotDisk:
             say(Line("shell: blk: '").add(name).add("' is not a disk (see disks)").view());
             return;
@@ -1849,8 +1927,10 @@ private:
                     .view());
             return;
         }
-        ClientOf<BlockDevice> disk(capos::rt::transport(), id.raw);
-        auto read = disk.read_blocks(*lba, 1, 0, 0);
+        auto read =
+            ClientOf<BlockDevice>(capos::rt::transport(), id.raw).read_blocks(*lba, 1, 0, 0);
+        if (read.is_error() && disconnected(read.error()) && reconnect_disk(name, id))
+            read = ClientOf<BlockDevice>(capos::rt::transport(), id.raw).read_blocks(*lba, 1, 0, 0);
         if (read.is_error()) {
             say(Line("shell: blk: reading block ")
                     .udec(*lba)
@@ -2129,6 +2209,7 @@ private:
         size_t name_length;
         capos::abi::CapId id;
         uint64_t interface_id;
+        bool disk; // a disk asked for again (reconnect_disk)
     };
     static constexpr size_t max_named = 16;
     Named m_named[max_named] = {};
