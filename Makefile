@@ -76,7 +76,9 @@ torture: build
 #     bench system and the Linux peer (bench/linux/build.sh), boots both
 #     (bench/run_bench.py) and writes the side-by-side section of
 #     docs/performance.md. When the peer cannot be built (no package mirror, say)
-#     capOS still runs and the section says why Linux is missing.
+#     capOS still runs and the section says why Linux is missing. The disk
+#     figures (capOS's BlockDevice against Linux's O_DIRECT on the same image)
+#     get a section of their own; BENCH_FLAGS=--disk-only runs only them.
 BENCH_DIR = $(BUILD_DIR)/bench
 bench: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target capnp_bench
@@ -85,9 +87,10 @@ bench: deps configure
 	python3 bench/bench_table.py $(BENCH_DIR)/capnp_bench.json | tee $(BENCH_DIR)/capnp_bench.md
 	-scripts/bench-deps.sh
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu boot-archive-bench \
-	    boot-archive-bench_quick boot-archive-boot boot-archive-pairs_bench
+	    boot-archive-bench_quick boot-archive-boot boot-archive-pairs_bench \
+	    boot-archive-bench_disk disk-image-bench-disk
 	-bench/linux/build.sh $(BENCH_DIR)/linux
-	python3 bench/run_bench.py --build-dir $(BUILD_DIR) --doc docs/performance.md
+	python3 bench/run_bench.py --build-dir $(BUILD_DIR) --doc docs/performance.md $(BENCH_FLAGS)
 
 # Where the time of the hot paths goes, deterministically (docs/performance.md):
 # each figure of PROFILE_FIGURES run alone for a fixed number of operations

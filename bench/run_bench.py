@@ -19,7 +19,14 @@ Boots, one after the other, in one run:
      load (halted time aside, see ICOUNT);
   4. unless --no-memory-search, each system again at smaller and smaller -m
      (bisection: capOS's shell system up to an answered `call`, Linux's quick
-     benchmark run) to find the smallest that still works.
+     benchmark run) to find the smallest that still works;
+  5. unless --no-disk, the disk figures (DISK_FIGURES): capOS's disk bench
+     system (system/bench_disk.cpio: user/bench/disk_bench.cpp through the
+     virtio-blk driver) and the peer with `peer_disk` (O_DIRECT on /dev/vda),
+     taking turns, each boot on a fresh copy of the bench image
+     (BUILD/disks/bench-disk.img) attached with the same -drive and -device
+     (DISK_DRIVE). Their section goes between the DISK_BEGIN and DISK_END
+     markers, apart from the rest: --disk-only runs and writes only it.
 Each guest prints one line per figure ("bench: <name> ticks=... ns=..."); the
 harness timestamps every serial line on arrival, so it also measures QEMU's start
 to the first line each guest's benchmark prints. It writes a Markdown section
@@ -29,7 +36,7 @@ docs/performance.md between the markers below (appended when missing).
 
 Usage: run_bench.py --build-dir BUILD [--doc docs/performance.md]
                     [--linux-dir BUILD/bench/linux] [--boots N] [--no-cpu-max]
-                    [--no-icount] [--no-memory-search]
+                    [--no-icount] [--no-memory-search] [--no-disk | --disk-only]
 bench/run_bench_test.py tests the command lines and the icount checks.
 """
 import argparse
@@ -38,6 +45,7 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +53,9 @@ import time
 
 BEGIN = "<!-- capos-vs-linux:begin (written by bench/run_bench.py; edits are overwritten) -->"
 END = "<!-- capos-vs-linux:end -->"
+DISK_BEGIN = ("<!-- capos-vs-linux-disk:begin (written by bench/run_bench.py; edits are "
+              "overwritten) -->")
+DISK_END = "<!-- capos-vs-linux-disk:end -->"
 
 FIGURE = re.compile(r"^bench: (\S+) ticks=(\d+) ns=([\d.]+) min_ns=([\d.]+) max_ns=([\d.]+) "
                     r"batches=(\d+) per_batch=(\d+)")
@@ -97,6 +108,26 @@ LINUX_FIGURES = [
     ("posix_spawn_wait", "`posix_spawn` + `waitpid` of a static binary that only exits"),
     ("fork_exec_wait", "`fork` + `execve` + `waitpid` of the same binary"),
 ]
+# The disk figures, the same workload on both sides (bench/disk_workload.h):
+# (figure, what, bytes per operation, unit). The guests print ns per
+# operation; the report gives IOPS or MB/s (10^6 bytes per second).
+DISK_FIGURES = [
+    ("disk_read_4k_qd1", "4 KiB random reads, queue depth 1", 4096, "IOPS"),
+    ("disk_read_4k_qd16", "4 KiB random reads, queue depth 16", 4096, "IOPS"),
+    ("disk_read_4k_qd32", "4 KiB random reads, queue depth 32", 4096, "IOPS"),
+    ("disk_read_1m_seq", "1 MiB sequential reads", 1 << 20, "MB/s"),
+    ("disk_write_1m_seq", "1 MiB sequential writes", 1 << 20, "MB/s"),
+]
+# The bench image (bench/CMakeLists.txt) and how both guests get it: raw, no
+# host page cache (cache=none: QEMU opens it O_DIRECT, and the guest sees a
+# write cache it may flush; neither benchmark flushes), on a virtio-blk PCI
+# function as QEMU makes it by default (transitional, 1af4:1001).
+DISK_IMAGE = "disks/bench-disk.img"
+DISK_DRIVE = ["-drive", "file={image},if=none,id=bench,format=raw,cache=none",
+              "-device", "virtio-blk-pci,drive=bench"]
+DEPTH = re.compile(r" depth=(\d+)")
+# The peer's initramfs with the virtio-blk modules (bench/linux/build.sh).
+LINUX_DISK_INITRD = "initramfs-disk.cpio"
 # (capOS figure, description, Linux figure, description, target ratio)
 TARGETS = [
     ("ipc_echo", "endpoint CALL → server RECV/RETURN → completion, 2 processes",
@@ -177,6 +208,9 @@ class Boot:
                     "ticks": int(m.group(2)), "ns": float(m.group(3)),
                     "min_ns": float(m.group(4)), "max_ns": float(m.group(5)),
                     "batches": int(m.group(6)), "per_batch": int(m.group(7))}
+                depth = DEPTH.search(text)
+                if depth:
+                    self.figures[m.group(1)]["depth"] = int(depth.group(1))
                 continue
             m = NOT_MEASURED.match(text)
             if m:
@@ -322,6 +356,7 @@ class Series:
                 "max_ns": max(f["max_ns"] for f in got),
                 "batches": sum(f["batches"] for f in got),
                 "per_batch": round(median([f["per_batch"] for f in got])),
+                "depth": got[0].get("depth"),
             }
 
     def first(self, needle):
@@ -426,13 +461,14 @@ def capos_command(build, initrd, memory=None):
     return shlex.split(out.strip().splitlines()[-1])
 
 
-def linux_command(linux_dir, memory="256M", extra_append="", cpu_max=False):
+def linux_command(linux_dir, memory="256M", extra_append="", cpu_max=False,
+                  initrd="initramfs.cpio"):
     cmd = list(LINUX_QEMU)
     cmd[cmd.index("-m") + 1] = memory
     if cpu_max:
         cmd[3:3] = ["-cpu", "max"]
     return cmd + ["-serial", "mon:stdio", "-kernel", os.path.join(linux_dir, "vmlinux"),
-                  "-initrd", os.path.join(linux_dir, "initramfs.cpio"),
+                  "-initrd", os.path.join(linux_dir, initrd),
                   "-append", (LINUX_APPEND + " " + extra_append).strip()]
 
 
@@ -482,6 +518,227 @@ def linux_ok(boot):
     return (not boot.timed_out and boot.status == 0 and
             boot.first("bench: done, 9 figures, 0 failed") is not None and
             boot.first("peer: exit status 0") is not None)
+
+
+def disk_command(cmd, image):
+    """cmd with the bench disk attached: DISK_DRIVE on `image`."""
+    return list(cmd) + [arg.format(image=image) for arg in DISK_DRIVE]
+
+
+def fresh_disk(build, out_dir):
+    """A copy of the bench image for one boot (the write figure changes it),
+    written back to the host's disk before QEMU reads it past the page
+    cache. Returns its path."""
+    image = os.path.join(out_dir, "disk-boot.img")
+    shutil.copyfile(os.path.join(build, DISK_IMAGE), image)
+    with open(image, "rb+") as f:
+        os.fsync(f.fileno())
+    return image
+
+
+def capos_disk_ok(boot):
+    # isa-debug-exit: (ExitCode::Success << 1) | 1 = 1, after init exited 0.
+    return (not boot.timed_out and boot.status == 1 and
+            boot.first("bench: done, %d figures, 0 failed" % len(DISK_FIGURES)) is not None and
+            boot.first("init: exited with code 0") is not None)
+
+
+def linux_disk_ok(boot):
+    return (not boot.timed_out and boot.status == 0 and
+            boot.first("bench: done, %d figures, 0 failed, 0 n/a" % len(DISK_FIGURES))
+            is not None and boot.first("peer: exit status 0") is not None)
+
+
+def throughput(ticks, tsc_khz, op_bytes, unit):
+    """Operations per second (IOPS) or 10^6 bytes per second (MB/s) from TSC
+    ticks per operation at tsc_khz."""
+    per_second = tsc_khz * 1e3 / ticks
+    return per_second if unit == "IOPS" else per_second * op_bytes / 1e6
+
+
+def fmt_throughput(value, unit):
+    return f"{value:,.0f} {unit}" if unit == "IOPS" else f"{value:,.1f} {unit}"
+
+
+def fastest_ticks(boot, name):
+    """The ticks per operation of a boot's fastest batch of figure `name`
+    (the line gives it in ns by the guest's calibration, ns = ticks / rate)."""
+    f = boot.figures[name]
+    return f["min_ns"] * f["ticks"] / f["ns"] if f["ns"] else None
+
+
+def disk_tsc_khz(boots):
+    """The TSC rate both guests count (under TCG, the host's), by the host's
+    clock: the median over the boots of each one's ticks from its benchmark's
+    first line to its last over the host time between their arrival. The
+    guests' own calibrations are not used: capOS's, against Timer.now over
+    50 ms, moves by tens of percent on a loaded host."""
+    rates = [b.host_tsc_khz(first, "bench: done") for b in boots
+             for first in ("bench: disk main", "bench: peer main") if b.first(first)]
+    rates = [r for r in rates if r]
+    return median(rates) if rates else None
+
+
+def disk_table(capos, linux, tsc_khz):
+    """The disk figures side by side at one TSC rate; the ratios are of
+    throughput (above 1: capOS moves more), from each system's median ticks
+    and from each one's fastest batch."""
+    rows = ["| figure | capOS | capOS per boot | Linux | Linux per boot | "
+            "capOS / Linux (throughput) | fastest-batch ratio | depth capOS / Linux | "
+            "ops per batch |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, what, op_bytes, unit in DISK_FIGURES:
+        c = capos.figures.get(name) if capos else None
+        l = linux.figures.get(name) if linux else None
+
+        def cell(f, series):
+            if not f:
+                return (series.missing.get(name, "not printed") if series else "not run"), ""
+            if not tsc_khz:
+                return f"{f['ticks']:,} ticks", ""
+            each = " / ".join(
+                fmt_throughput(throughput(b.figures[name]["ticks"], tsc_khz, op_bytes, unit),
+                               unit).split()[0] for b in series.boots)
+            return fmt_throughput(throughput(f["ticks"], tsc_khz, op_bytes, unit), unit), each
+
+        c_text, c_each = cell(c, capos)
+        l_text, l_each = cell(l, linux)
+        r = ratio(l["ticks"] if l else None, c["ticks"] if c else None)
+        fastest = ratio(min(fastest_ticks(b, name) for b in linux.boots) if l else None,
+                        min(fastest_ticks(b, name) for b in capos.boots) if c else None)
+        depth = (f"{c.get('depth') if c else '–'} / {l.get('depth') if l else '–'}")
+        per_batch = c["per_batch"] if c else (l["per_batch"] if l else "–")
+        rows.append(f"| {what} (`{name}`) | {c_text} | {c_each} | {l_text} | {l_each} | "
+                    f"{fmt_ratio(r)} | {fmt_ratio(fastest)} | {depth} | {per_batch} |")
+    return rows
+
+
+def per_boot_batches(series):
+    """The batches of each boot's first disk figure, or None."""
+    boot = series.boots[0] if series else None
+    f = boot.figures.get(DISK_FIGURES[0][0]) if boot else None
+    return f["batches"] if f else None
+
+
+def run_disk(args, build, out_dir, linux_dir, linux_ready, linux_note, when, run, log):
+    """The disk boots, taking turns; returns (section, whether all ran cleanly)."""
+    capos_cmd = disk_command(capos_command(build, "bench_disk.cpio"), "<copy>")
+
+    def linux_disk(image):
+        return disk_command(linux_command(linux_dir, extra_append="peer_disk",
+                                          initrd=LINUX_DISK_INITRD), image)
+
+    linux_cmd = linux_disk("<copy>")
+    capos_boots, linux_boots = [], []
+    for _ in range(args.boots):
+        run("capOS disk bench system",
+            disk_command(capos_command(build, "bench_disk.cpio"), fresh_disk(build, out_dir)),
+            240, capos_disk_ok, capos_boots, "capos_disk_serial")
+        if linux_ready:
+            run("Linux peer, disk figures",
+                linux_disk(fresh_disk(build, out_dir)),
+                240, linux_disk_ok, linux_boots, "linux_disk_serial")
+    os.remove(os.path.join(out_dir, "disk-boot.img"))
+    good = (all(capos_disk_ok(b) for b in capos_boots) and
+            all(linux_disk_ok(b) for b in linux_boots))
+    # The figures come from the boots that finished; the others are named
+    # in the section with the last figure they printed (a stall is a
+    # finding, not noise to average away).
+    capos_clean = [b for b in capos_boots if capos_disk_ok(b)]
+    linux_clean = [b for b in linux_boots if linux_disk_ok(b)]
+    capos = Series(capos_clean) if capos_clean else None
+    linux = Series(linux_clean) if linux_clean else None
+    lines = disk_report(args, capos, linux, linux_note, when, capos_cmd, linux_cmd,
+                        disk_tsc_khz(capos_clean + linux_clean))
+    for label, boots, log_name in [("capOS", capos_boots, "capos_disk_serial"),
+                                   ("Linux", linux_boots, "linux_disk_serial")]:
+        for i, boot in enumerate(boots):
+            ok = capos_disk_ok(boot) if label == "capOS" else linux_disk_ok(boot)
+            if ok:
+                continue
+            printed = [text for _, text in boot.lines if FIGURE.match(text)]
+            last = FIGURE.match(printed[-1]).group(1) if printed else "none"
+            lines.append(f"**{label} boot {i + 1} of {len(boots)} did not finish** (exit status "
+                         f"{boot.status}{', timed out' if boot.timed_out else ''}; the last "
+                         f"figure it printed: `{last}`; `build/bench/{log_name}_{i + 1}.log`): "
+                         "left out of the figures above.")
+            lines.append("")
+    section = "\n".join(lines + [DISK_END]) + "\n"
+    return section, good
+
+
+def disk_report(args, capos, linux, linux_note, when, capos_cmd, linux_cmd, tsc_khz):
+    """The disk section (between DISK_BEGIN and DISK_END)."""
+    out = [DISK_BEGIN, "", "## Disk: BlockDevice against Linux's O_DIRECT, in the same QEMU", ""]
+    boots = args.boots
+    out += [
+        f"Written by `bench/run_bench.py` from one run ({when}) in which capOS's disk bench "
+        f"system and the Linux peer took turns booting, {boots} times each, every boot on a "
+        "fresh copy of the same 64 MiB image of the block-device tests' pattern "
+        f"(`build/{DISK_IMAGE}`, made by `capos-mkdisk` at build time). Both QEMU command lines "
+        "end with the same `" + " ".join(DISK_DRIVE).format(image="<copy>") + "`.",
+        "",
+        f"- Machine: {machine()}",
+        f"- capOS: `{shlex.join(capos_cmd)}`; init starts the virtio-blk driver "
+        "(`user/drivers/virtio_blk.cpp`) on the claimed function and "
+        "`user/bench/disk_bench.cpp`, which reads and writes through `BlockDevice` with raw "
+        "CALL entries on its ring, zero-copy through one 1 MiB transfer buffer "
+        "(`transferBuffer`).",
+    ]
+    if linux:
+        out.append(f"- Linux: `{shlex.join(linux_cmd)}` ({linux_note}); `/init` loads Debian's "
+                   "virtio, virtio-pci and virtio-blk modules with busybox's `insmod` and runs "
+                   "`peer_bench --disk /dev/vda`: `O_DIRECT`, `pread`/`pwrite` at depth 1, "
+                   "raw `io_uring` `IORING_OP_READ` entries deeper.")
+    else:
+        out.append(f"- Linux: not run ({linux_note})")
+    out += [
+        "- Workload (`bench/disk_workload.h`, compiled into both): each figure is "
+        f"{per_boot_batches(capos) or per_boot_batches(linux) or 'n'} timed batches of a fixed count of operations after one untimed batch; random reads "
+        "take their 4 KiB pages from one fixed-seed generator (splitmix64), restarted for each "
+        "figure, in the same order on both sides; sequential operations are 1 MiB at "
+        "increasing offsets, wrapping at the disk's end. Times are `rdtsc` ticks over each "
+        "batch (the same TSC in both guests: the host's, under TCG); the table gives the "
+        "median over the boots of each boot's median batch, and each boot's median, "
+        "converted to IOPS or MB/s (10^6 bytes/s) at one rate for both systems, "
+        + (f"{tsc_khz / 1000:,.0f} MHz" if tsc_khz else "(none measured: ticks shown)") +
+        " (the TSC's ticks over the host's time between each boot's first and last line, "
+        "the median over the boots; the guests' own calibrations are not used). The ratios "
+        "are of those ticks: capOS's throughput over Linux's, above 1 when capOS moves "
+        "more; the fastest-batch ratio compares the two systems' fastest batches of all "
+        "boots (noise on a shared host only slows a batch: when the two ratios part, the "
+        "run was noisy).",
+        "- Depth: a capOS process may have at most 28 calls outstanding (`ring_max_owed`), "
+        "so its depth-32 figure keeps 28 in flight; the driver puts at most 16 on the device "
+        "(its request slots) and the rest wait at its endpoint. At depth 16 both systems have "
+        "16 on the device; at \"32\" Linux has 32 and capOS 16.",
+        "- The host: `cache=none` makes every guest request a host `O_DIRECT` read or write "
+        "of the image, on this machine a virtual disk itself, whose latency both systems "
+        "pay alike and which varies with the other work on the host: ratios near 1 at depth "
+        "1 say the guests' own costs are small beside it, not that they are equal.",
+        "",
+    ]
+    out += disk_table(capos, linux, tsc_khz)
+    out += [""]
+    return out
+
+
+def write_disk_doc(path, section):
+    """Puts the disk section between its markers, after the main section's
+    end marker when the markers are missing."""
+    with open(path) as f:
+        text = f.read()
+    if DISK_BEGIN in text and DISK_END in text:
+        before = text[:text.index(DISK_BEGIN)]
+        after = text[text.index(DISK_END) + len(DISK_END):].lstrip("\n")
+        text = before + section + ("\n" + after if after else "")
+    elif END in text:
+        at = text.index(END) + len(END)
+        text = text[:at] + "\n\n" + section + text[at:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def smallest_memory(label, make_cmd, ok, low, high, timeout, log, boot_class=None):
@@ -891,6 +1148,10 @@ def main():
                         help="skip the instruction-count boots (-icount shift=0)")
     parser.add_argument("--no-scaling", action="store_true",
                         help="skip the endpoint and futex pairs on several CPUs")
+    disk = parser.add_mutually_exclusive_group()
+    disk.add_argument("--no-disk", action="store_true", help="skip the disk figures")
+    disk.add_argument("--disk-only", action="store_true",
+                      help="run the disk figures alone (and write only their section)")
     args = parser.parse_args()
     build = args.build_dir
     out_dir = os.path.join(build, "bench")
@@ -925,6 +1186,12 @@ def main():
                 f"{', timed out' if boot.timed_out else ''}); see "
                 f"{out_dir}/{log_name}_{len(boots) + 1}.log")
         boots.append(boot)
+
+    if args.disk_only:
+        section, good = run_disk(args, build, out_dir, linux_dir, linux_ready, linux_note, when,
+                                 run, log)
+        finish_disk(args, out_dir, section, log)
+        return 0 if good else 1
 
     shell_boots = []
     for _ in range(args.boots):
@@ -1012,6 +1279,11 @@ def main():
                 linux_boot = median_boot(runs[cpus]["Linux"])
                 scaling[cpus]["Linux"] = pairs_rate(linux_boot) if linux_boot else None
 
+    disk_good = True
+    if not args.no_disk:
+        disk_section, disk_good = run_disk(args, build, out_dir, linux_dir, linux_ready,
+                                           linux_note, when, run, log)
+
     section = report(args, capos, linux, linux_max, memory, linux_note, when, icount,
                      shell_boots, scaling)
     with open(os.path.join(out_dir, "system_bench.md"), "w") as f:
@@ -1021,7 +1293,21 @@ def main():
     if args.doc:
         write_doc(args.doc, section)
         log(f"run_bench: wrote the section into {args.doc}")
-    return 0 if capos_good and icount_good and (not linux_ready or linux_good) else 1
+    if not args.no_disk:
+        finish_disk(args, out_dir, disk_section, log)
+    return (0 if capos_good and icount_good and disk_good and (not linux_ready or linux_good)
+            else 1)
+
+
+def finish_disk(args, out_dir, section, log):
+    """Prints the disk section and writes it beside the main one."""
+    with open(os.path.join(out_dir, "disk_bench.md"), "w") as f:
+        f.write(section)
+    print()
+    print(section)
+    if args.doc:
+        write_disk_doc(args.doc, section)
+        log(f"run_bench: wrote the disk section into {args.doc}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 """Tests of bench/run_bench.py's instruction-count boots (`-icount shift=0`): the
 command lines it builds, the checks it makes of an icount boot's figures, the
 columns the report gains, and, given a build directory, one real boot of the
-quick bench system under the harness's icount command line (about a second).
+quick bench system under the harness's icount command line (about a second);
+and of its disk figures: the drive both guests get, the table, where the
+section goes, and one boot of the quick disk bench system under the harness's
+disk command line (a few seconds).
 
 Usage: run_bench_test.py --build-dir BUILD [unittest arguments]
 """
@@ -284,6 +287,123 @@ class ShellSystem(unittest.TestCase):
         memory = Report.row(section, "| smallest `-m` that boots to the shell's prompt")
         self.assertEqual(memory[1], "6 MiB")
 
+
+
+# Disk figure lines as the two guests print them (the peer's with clock_ns=).
+CAPOS_DISK = [
+    "bench: disk main tsc=1000",
+    "bench: disk_read_4k_qd1 ticks=260000 ns=100000.0 min_ns=90000.0 max_ns=120000.0 "
+    "batches=15 per_batch=128 depth=1",
+    "bench: disk_read_4k_qd32 ticks=78000 ns=30000.0 min_ns=25000.0 max_ns=40000.0 "
+    "batches=15 per_batch=512 depth=28",
+    "bench: disk_read_1m_seq ticks=1300000 ns=500000.0 min_ns=400000.0 max_ns=600000.0 "
+    "batches=15 per_batch=16 depth=1",
+    "bench: done, 5 figures, 0 failed, tsc=2000",
+    "init: exited with code 0",
+]
+LINUX_DISK = [
+    "bench: disk_read_4k_qd1 ticks=520000 ns=200000.0 min_ns=90000.0 max_ns=300000.0 "
+    "batches=15 per_batch=128 clock_ns=200000.0 depth=1",
+    "bench: disk_read_4k_qd32 ticks=39000 ns=15000.0 min_ns=12500.0 max_ns=20000.0 "
+    "batches=15 per_batch=512 clock_ns=15000.0 depth=32",
+    "bench: disk_read_1m_seq ticks=1300000 ns=500000.0 min_ns=400000.0 max_ns=600000.0 "
+    "batches=15 per_batch=16 clock_ns=500000.0 depth=1",
+    "bench: done, 5 figures, 0 failed, 0 n/a, tsc=2000",
+    "peer: exit status 0",
+]
+
+
+class Disk(unittest.TestCase):
+    """The disk figures: both guests get the same drive, and the table turns
+    ns per operation into IOPS and MB/s, with throughput ratios."""
+
+    def test_both_guests_get_the_same_drive_and_device_last(self):
+        linux = run_bench.disk_command(
+            run_bench.linux_command("/peer", extra_append="peer_disk",
+                                    initrd=run_bench.LINUX_DISK_INITRD), "/x/disk.img")
+        self.assertEqual(linux[linux.index("-initrd") + 1], "/peer/initramfs-disk.cpio")
+        self.assertEqual(linux[-4:], ["-drive",
+                                      "file=/x/disk.img,if=none,id=bench,format=raw,cache=none",
+                                      "-device", "virtio-blk-pci,drive=bench"])
+        self.assertEqual(linux[linux.index("-append") + 1], "console=ttyS0 quiet peer_disk")
+        self.assertEqual(linux[:len(run_bench.LINUX_QEMU)], run_bench.LINUX_QEMU)
+        capos = run_bench.disk_command(["qemu", "-kernel", "k"], "/x/disk.img")
+        self.assertEqual(capos[-4:], linux[-4:])
+        self.assertEqual(capos.count("-drive"), 1)
+
+    def test_depth_is_parsed_and_the_table_gives_throughput_and_ratios(self):
+        capos = run_bench.Series([recorded(CAPOS_DISK, status=1)])
+        linux = run_bench.Series([recorded(LINUX_DISK)])
+        self.assertTrue(run_bench.capos_disk_ok(capos.boots[0]))
+        self.assertTrue(run_bench.linux_disk_ok(linux.boots[0]))
+        self.assertEqual(capos.figures["disk_read_4k_qd32"]["depth"], 28)
+        # One TSC rate for both: 2.6 GHz.
+        rows = run_bench.disk_table(capos, linux, 2_600_000)
+
+        def row(name):
+            found = [r for r in rows if f"(`{name}`)" in r]
+            self.assertEqual(len(found), 1, rows)
+            return [cell.strip() for cell in found[0].strip("|").split("|")]
+
+        # 260,000 ticks at 2.6 GHz: 100 us, 10,000 IOPS; Linux 520,000: 5,000;
+        # capOS moves twice as much.
+        qd1 = row("disk_read_4k_qd1")
+        self.assertEqual(qd1[1], "10,000 IOPS")
+        self.assertEqual(qd1[2], "10,000")
+        self.assertEqual(qd1[3], "5,000 IOPS")
+        self.assertEqual(qd1[5], "2.00")
+        # The fastest batches: 90 us of 100 (234,000 ticks) against 90 of 200
+        # (234,000 ticks): alike.
+        self.assertEqual(qd1[6], "1.00")
+        qd32 = row("disk_read_4k_qd32")
+        self.assertEqual(qd32[5], "0.50")
+        self.assertEqual(qd32[7], "28 / 32")
+        # 1 MiB in 1,300,000 ticks at 2.6 GHz, 500 us: 2,097.2 MB/s (10^6 bytes).
+        seq = row("disk_read_1m_seq")
+        self.assertEqual(seq[1], "2,097.2 MB/s")
+        self.assertEqual(seq[5], "1.00")
+        self.assertEqual(row("disk_write_1m_seq")[1], "not printed")
+
+    def test_the_tsc_rate_is_the_hosts_view_of_each_run(self):
+        # 2.6e9 ticks between the first and the last line, 1 s apart by the host.
+        boot = recorded(["bench: disk main tsc=1000000000", "bench: done, tsc=3600000000"])
+        boot.lines = [(0.5, boot.lines[0][1]), (1.5, boot.lines[1][1])]
+        self.assertAlmostEqual(run_bench.disk_tsc_khz([boot]), 2_600_000)
+        self.assertIsNone(run_bench.disk_tsc_khz([recorded(["bench: nothing"])]))
+
+    def test_the_disk_section_goes_after_the_main_one_and_is_replaced_in_place(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            doc = os.path.join(tmp, "performance.md")
+            with open(doc, "w") as f:
+                f.write(f"# P\n\n{run_bench.BEGIN}\nmain\n{run_bench.END}\n\n## Notes\n")
+            first = f"{run_bench.DISK_BEGIN}\none\n{run_bench.DISK_END}\n"
+            run_bench.write_disk_doc(doc, first)
+            run_bench.write_disk_doc(doc, first.replace("one", "two"))
+            run_bench.write_doc(doc, f"{run_bench.BEGIN}\nmain 2\n{run_bench.END}\n")
+            with open(doc) as f:
+                text = f.read()
+        self.assertNotIn("one", text)
+        self.assertLess(text.index("main 2"), text.index("two"))
+        self.assertLess(text.index("two"), text.index("## Notes"))
+        self.assertEqual(text.count(run_bench.DISK_BEGIN), 1)
+
+
+class QuickDiskBoot(unittest.TestCase):
+    """The harness's disk command line (cache=none on a fresh copy of the
+    bench image) boots the quick disk bench system, and every disk figure
+    comes out."""
+
+    def test_quick_disk_bench_system_runs_every_figure(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            image = run_bench.fresh_disk(BUILD_DIR, tmp)
+            cmd = run_bench.disk_command(
+                run_bench.capos_command(BUILD_DIR, "bench_disk_quick.cpio"), image)
+            boot = run_bench.Boot("capOS quick disk", cmd, 60)
+        log = "\n".join(text for _, text in boot.lines) + boot.stderr.decode("utf-8", "replace")
+        self.assertTrue(run_bench.capos_disk_ok(boot), log)
+        for name, _, _, _ in run_bench.DISK_FIGURES:
+            self.assertIn(name, boot.figures, log)
+        self.assertEqual(boot.figures["disk_read_4k_qd32"]["depth"], 28)
 
 
 class StageClock(unittest.TestCase):

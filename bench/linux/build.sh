@@ -4,6 +4,10 @@
 #                    /boot/vmlinuz-* so that QEMU boots it through PVH
 #   peer_bench, tiny the benchmark and the binary it spawns, static
 #   initramfs.cpio   busybox-static + both + /init
+#   initramfs-disk.cpio  the same and the kernel's virtio-blk modules, for the
+#                    disk figures (/init loads them when the kernel command
+#                    line says peer_disk); apart, so that the other figures'
+#                    boot (its time, its smallest -m) does not carry them
 # scripts/bench-deps.sh installs what this needs. Usage: build.sh OUT_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,9 +31,20 @@ if [ ! -s "$out/vmlinux" ] || [ "$vmlinuz" -nt "$out/vmlinux" ] ||
   echo "$vmlinuz" > "$out/vmlinux.source"
 fi
 
-clang-14 -static -O2 -Wall -Wextra -Werror -pthread -o "$out/peer_bench" "$here/peer_bench.c"
+# -I the repository: peer_bench.c includes bench/disk_workload.h, the disk
+# workload it shares with capOS's disk_bench.
+clang-14 -static -O2 -Wall -Wextra -Werror -pthread -I "$here/../.." -o "$out/peer_bench" \
+  "$here/peer_bench.c"
 clang-14 -nostdlib -static -s -Wl,--build-id=none -o "$out/tiny" "$here/tiny.S"
 python3 "$here/mkinitramfs.py" "$out/initramfs.cpio" /bin/busybox "$out/peer_bench" "$out/tiny"
+# Debian builds virtio, virtio-pci and virtio-blk as modules (CONFIG_VIRTIO_BLK=m):
+# the kernel's own, in the order they depend on each other (modules.dep),
+# uncompressed (CONFIG_MODULE_COMPRESS_NONE), for busybox's insmod.
+modules=/lib/modules/${vmlinuz#/boot/vmlinuz-}/kernel/drivers
+python3 "$here/mkinitramfs.py" "$out/initramfs-disk.cpio" /bin/busybox "$out/peer_bench" \
+  "$out/tiny" "$modules/virtio/virtio_ring.ko" "$modules/virtio/virtio.ko" \
+  "$modules/virtio/virtio_pci_modern_dev.ko" "$modules/virtio/virtio_pci_legacy_dev.ko" \
+  "$modules/virtio/virtio_pci.ko" "$modules/block/virtio_blk.ko"
 package=linux-image-${vmlinuz#/boot/vmlinuz-}
 version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || echo "version unknown")
 echo "Debian $package $version, its vmlinux booted through PVH; busybox-static $(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo '?')" > "$out/ready"

@@ -7,24 +7,35 @@ kernel unpacks it without running a decompressor in the emulator) holding
     /bin/peer_bench     the benchmark (bench/linux/peer_bench.c)
     /bin/tiny           the binary it spawns (bench/linux/tiny.S)
     /init               the script below
+    /lib/modules/*.ko   kernel modules /init loads for the disk figures, and
+                        /lib/modules/order, the order (when any are given)
     /dev/console        character device 5:1, so /init has a console
     /proc, /sys, /tmp   empty directories
 
 Written here rather than with cpio(1) so that /dev/console needs no root.
 
-    mkinitramfs.py OUTPUT BUSYBOX PEER_BENCH TINY
+    mkinitramfs.py OUTPUT BUSYBOX PEER_BENCH TINY [MODULE.ko...]
 """
 import os
 import sys
 
 # Runs the benchmark (quick when the kernel command line says peer_quick, the
-# throughput of futex pairs on every CPU when it says peer_pairs) and powers
-# the machine off, which ends QEMU (-no-reboot).
+# throughput of futex pairs on every CPU when it says peer_pairs, the disk
+# figures alone on /dev/vda when it says peer_disk: the modules loaded first,
+# in the order listed in /lib/modules/order, and devtmpfs mounted for the
+# disk's node) and powers the machine off, which ends QEMU (-no-reboot).
 INIT = b"""#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 mode=
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) mode=--quick ;; esac
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_pairs*) mode=--pairs ;; esac
+case "$(/bin/busybox cat /proc/cmdline)" in *peer_disk*)
+  for module in $(/bin/busybox cat /lib/modules/order); do
+    /bin/busybox insmod /lib/modules/$module || echo "peer: insmod $module failed"
+  done
+  /bin/busybox mount -t devtmpfs devtmpfs /dev
+  mode="$mode --disk /dev/vda" ;;
+esac
 /bin/peer_bench $mode
 echo "peer: exit status $?"
 /bin/busybox poweroff -f
@@ -61,19 +72,25 @@ class Writer:
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) < 5:
         sys.exit(__doc__)
-    output, busybox, peer, tiny = sys.argv[1:]
+    output, busybox, peer, tiny = sys.argv[1:5]
+    modules = sys.argv[5:]
     read = lambda path: open(path, "rb").read()
     with open(output + ".tmp", "wb") as out:
         w = Writer(out)
-        for d in ["bin", "dev", "proc", "sys", "tmp"]:
+        for d in ["bin", "dev", "lib", "lib/modules", "proc", "sys", "tmp"]:
             w.directory(d)
         w.entry("dev/console", 0o020600, rdev=(5, 1))
         w.file("bin/busybox", read(busybox))
         w.symlink("bin/sh", "busybox")
         w.file("bin/peer_bench", read(peer))
         w.file("bin/tiny", read(tiny))
+        for module in modules:
+            w.file("lib/modules/" + os.path.basename(module), read(module), 0o100644)
+        if modules:
+            w.file("lib/modules/order",
+                   "".join(os.path.basename(m) + "\n" for m in modules).encode(), 0o100644)
         w.file("init", INIT)
         w.trailer()
     os.replace(output + ".tmp", output)

@@ -17,7 +17,9 @@
 // missing from the kernel, say) or "bench: <name> FAILED (<why>)".
 //
 // Usage: peer_bench [--quick] [--tiny PATH]   (--quick: 3 batches of 2 ms)
+//        peer_bench [--quick] --disk DEVICE   (the disk figures alone, below)
 #define _GNU_SOURCE
+#include "bench/disk_workload.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -32,6 +34,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -410,6 +414,154 @@ static void bench_uring(void) {
 }
 
 // ---------------------------------------------------------------------------
+// Disk: the workload of bench/disk_workload.h (the same as capOS's
+// user/bench/disk_bench.cpp does through BlockDevice) on the virtio-blk disk
+// with O_DIRECT, so that neither guest's page cache takes part. Depth 1 is
+// pread/pwrite; deeper queues are io_uring IORING_OP_READ entries, each
+// operation into its own place's page of one buffer, a completion freeing its
+// place for the next. Each figure is `batches` batches of a fixed count after
+// one untimed batch, as on capOS; its line ends with depth=.
+
+struct disk {
+    int fd;
+    uint64_t bytes;
+    uint8_t* buffer; // DISK_SEQ_BYTES, page-aligned (O_DIRECT)
+    struct uring ring;
+    int have_ring;
+};
+
+static int disk_random_reads(struct disk* d, uint64_t n, uint32_t depth, uint64_t* random) {
+    uint64_t pages = d->bytes / DISK_PAGE_BYTES;
+    if (depth == 1) {
+        for (uint64_t i = 0; i < n; ++i) {
+            off_t offset = (off_t)(disk_random_page(random, pages) * DISK_PAGE_BYTES);
+            if (pread(d->fd, d->buffer, DISK_PAGE_BYTES, offset) != DISK_PAGE_BYTES)
+                return -1;
+        }
+        return 0;
+    }
+    struct uring* ring = &d->ring;
+    uint32_t free_slots[DISK_MAX_DEPTH], free_count = 0;
+    for (uint32_t slot = depth; slot > 0; --slot)
+        free_slots[free_count++] = slot - 1;
+    uint64_t issued = 0, done = 0;
+    while (done < n) {
+        unsigned tail = *ring->sq_tail, pushed = 0;
+        while (issued < n && free_count > 0) {
+            uint32_t slot = free_slots[--free_count];
+            unsigned index = tail & *ring->sq_mask;
+            struct io_uring_sqe* sqe = &ring->sqes[index];
+            memset(sqe, 0, sizeof *sqe);
+            sqe->opcode = IORING_OP_READ;
+            sqe->fd = d->fd;
+            sqe->addr = (uint64_t)(uintptr_t)(d->buffer + (uint64_t)slot * DISK_PAGE_BYTES);
+            sqe->len = DISK_PAGE_BYTES;
+            sqe->off = disk_random_page(random, pages) * DISK_PAGE_BYTES;
+            sqe->user_data = slot;
+            ring->sq_array[index] = index;
+            ++tail, ++pushed, ++issued;
+        }
+        __atomic_store_n(ring->sq_tail, tail, __ATOMIC_RELEASE);
+        // Wait for a completion once nothing more can be issued (as capOS's
+        // run_calls does).
+        if (syscall(__NR_io_uring_enter, ring->fd, pushed, 1, IORING_ENTER_GETEVENTS, NULL, 0) <
+            0)
+            return -1;
+        unsigned head = *ring->cq_head;
+        while (head != __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE)) {
+            struct io_uring_cqe* cqe = &ring->cqes[head & *ring->cq_mask];
+            if (cqe->res != DISK_PAGE_BYTES || cqe->user_data >= depth) {
+                errno = cqe->res < 0 ? -cqe->res : EIO;
+                return -1;
+            }
+            free_slots[free_count++] = (uint32_t)cqe->user_data;
+            ++head, ++done;
+        }
+        __atomic_store_n(ring->cq_head, head, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+static int disk_sequential(struct disk* d, uint64_t first, uint64_t n, int write) {
+    for (uint64_t op = first; op < first + n; ++op) {
+        off_t offset = (off_t)disk_seq_offset(op, d->bytes);
+        ssize_t moved = write ? pwrite(d->fd, d->buffer, DISK_SEQ_BYTES, offset)
+                              : pread(d->fd, d->buffer, DISK_SEQ_BYTES, offset);
+        if (moved != DISK_SEQ_BYTES)
+            return -1;
+    }
+    return 0;
+}
+
+static void disk_measure(struct disk* d, const struct disk_figure* figure, int quick) {
+    unsigned batches = quick ? DISK_QUICK_BATCHES : DISK_BATCHES;
+    uint64_t per_batch = quick ? figure->quick_per_batch : figure->per_batch;
+    if (figure->depth > 1 && !d->have_ring) {
+        unavailable(figure->name, "no io_uring");
+        return;
+    }
+    uint64_t random = DISK_SEED, op = 0;
+    double ticks[DISK_BATCHES], clock[DISK_BATCHES];
+    for (unsigned b = 0; b <= batches; ++b, op += per_batch) { // the untimed batch first
+        uint64_t t0 = now_ns(), c0 = rdtsc();
+        int failed = figure->op == DISK_RANDOM_READ
+                         ? disk_random_reads(d, per_batch, figure->depth, &random)
+                         : disk_sequential(d, op, per_batch, figure->op == DISK_SEQ_WRITE);
+        uint64_t c1 = rdtsc(), t1 = now_ns();
+        if (failed) {
+            say("bench: %s FAILED (%s)", figure->name, strerror(errno));
+            ++g_failures;
+            return;
+        }
+        if (b > 0) {
+            ticks[b - 1] = (double)(c1 - c0) / (double)per_batch;
+            clock[b - 1] = (double)(t1 - t0) / (double)per_batch;
+        }
+    }
+    double clock_median = median(clock, batches);
+    double tick_median = median(ticks, batches); // sorts ticks
+    ++g_figures;
+    say("bench: %s ticks=%.0f ns=%.1f min_ns=%.1f max_ns=%.1f batches=%u per_batch=%llu "
+        "clock_ns=%.1f depth=%u",
+        figure->name, tick_median, tick_median / g_ticks_per_ns, ticks[0] / g_ticks_per_ns,
+        ticks[batches - 1] / g_ticks_per_ns, batches, (unsigned long long)per_batch,
+        clock_median, figure->depth);
+}
+
+static void run_disk(const char* path, int quick) {
+    struct disk d;
+    memset(&d, 0, sizeof d);
+    d.fd = open(path, O_RDWR | O_DIRECT);
+    if (d.fd < 0 || ioctl(d.fd, BLKGETSIZE64, &d.bytes) != 0 || d.bytes == 0 ||
+        d.bytes % DISK_SEQ_BYTES != 0 ||
+        posix_memalign((void**)&d.buffer, DISK_PAGE_BYTES, DISK_SEQ_BYTES) != 0) {
+        say("bench: disk FAILED (%s: %s)", path, d.fd < 0 ? strerror(errno) : "unusable size");
+        ++g_failures;
+        return;
+    }
+    const char* why = "";
+    d.have_ring = uring_setup(&d.ring, DISK_MAX_DEPTH, &why) == 0;
+    say("bench: disk bytes=%llu io_uring=%s", (unsigned long long)d.bytes,
+        d.have_ring ? "yes" : why);
+    // The first random page holds the image's pattern, or nothing is timed.
+    uint64_t random = DISK_SEED;
+    uint64_t offset = disk_random_page(&random, d.bytes / DISK_PAGE_BYTES) * DISK_PAGE_BYTES;
+    if (pread(d.fd, d.buffer, DISK_PAGE_BYTES, (off_t)offset) != DISK_PAGE_BYTES ||
+        !disk_page_holds_pattern(d.buffer, offset)) {
+        say("bench: disk FAILED (a read does not hold the image's pattern)");
+        ++g_failures;
+        return;
+    }
+    say("bench: disk pattern ok at byte %llu", (unsigned long long)offset);
+    for (size_t i = 0; i < DISK_FIGURES; ++i)
+        disk_measure(&d, &disk_figures[i], quick);
+    if (d.have_ring)
+        close(d.ring.fd);
+    close(d.fd);
+    free(d.buffer);
+}
+
+// ---------------------------------------------------------------------------
 // Process creation: posix_spawn + wait, fork + exec + wait of a tiny static binary.
 
 static int wait_clean(pid_t pid) {
@@ -505,6 +657,7 @@ static int run_pairs(void) {
 
 int main(int argc, char** argv) {
     say("bench: peer main tsc=%llu", (unsigned long long)rdtsc());
+    const char* disk_path = NULL;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--pairs") == 0)
             return run_pairs();
@@ -514,7 +667,19 @@ int main(int argc, char** argv) {
             g_calibrate_ms = 10;
         } else if (strcmp(argv[i], "--tiny") == 0 && i + 1 < argc) {
             g_tiny = argv[++i];
+        } else if (strcmp(argv[i], "--disk") == 0 && i + 1 < argc) {
+            disk_path = argv[++i];
         }
+    }
+    if (disk_path) {
+        int quick = g_batches == 3;
+        say("bench: config disk batches=%u%s", quick ? DISK_QUICK_BATCHES : DISK_BATCHES,
+            quick ? " (quick)" : "");
+        calibrate();
+        run_disk(disk_path, quick);
+        say("bench: done, %u figures, %u failed, %u n/a, tsc=%llu", g_figures, g_failures,
+            g_unavailable, (unsigned long long)rdtsc());
+        return g_failures == 0 && g_unavailable == 0 ? 0 : 1;
     }
     say("bench: config batches=%u batch_ms=%llu%s", g_batches, (unsigned long long)g_batch_ms,
         g_batches == 3 ? " (quick)" : "");

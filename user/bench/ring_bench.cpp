@@ -22,6 +22,7 @@
 #include "abi/syscall.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
+#include "user/bench/timing.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 #include "user/rt/sync.h"
@@ -43,20 +44,10 @@ using schema::Timer;
 using Line = rt::PrintLine;
 
 // ---------------------------------------------------------------------------
-// Time
+// Time (user/bench/timing.h: the TSC, its rate, the figure line)
 
-inline uint64_t rdtsc() {
-    uint32_t low, high;
-    asm volatile("rdtsc" : "=a"(low), "=d"(high));
-    return (uint64_t(high) << 32) | low;
-}
-
-// a * b / c, exact while (a % c) * b fits in 64 bits, which holds for every use
-// here (the operands are at most about 2^40 and 2^28); freestanding code has
-// no 128-bit division.
-uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
-    return a / c * b + a % c * b / c;
-}
+using bench::mul_div;
+using bench::rdtsc;
 
 struct Config {
     uint32_t batches = 30;
@@ -66,53 +57,8 @@ struct Config {
 };
 Config g_config;
 
-// The TSC rate: g_cal_ticks ticks took g_cal_ns nanoseconds by Timer.now.
-uint64_t g_cal_ticks = 1;
-uint64_t g_cal_ns = 1;
-
-uint64_t ticks_for_ms(uint64_t ms) {
-    return mul_div(ms * 1000000, g_cal_ticks, g_cal_ns);
-}
-// Hundredths of a tick to tenths of a nanosecond.
-uint64_t centiticks_to_tenth_ns(uint64_t centiticks) {
-    return mul_div(centiticks, g_cal_ns, g_cal_ticks) / 10;
-}
-
+bench::TscRate g_rate;
 uint32_t g_timer = 0;
-
-// Timer.now through the generated client, with the TSC read just before and
-// just after it.
-struct Sample {
-    uint64_t ns;
-    uint64_t tsc;
-};
-bool timer_sample(Sample& out) {
-    Timer::Client<rt::RingTransport> timer(rt::transport(), g_timer);
-    uint64_t before = rdtsc();
-    auto now = timer.now();
-    uint64_t after = rdtsc();
-    if (now.is_error())
-        return false;
-    out = {now.value().ns(), before + (after - before) / 2};
-    return true;
-}
-
-bool calibrate() {
-    Sample start, end;
-    if (!timer_sample(start))
-        return false;
-    do {
-        if (!timer_sample(end))
-            return false;
-    } while (end.ns - start.ns < g_config.calibrate_ms * 1000000);
-    g_cal_ticks = end.tsc - start.tsc;
-    g_cal_ns = end.ns - start.ns;
-    if (g_cal_ticks == 0)
-        return false;
-    Line() << "bench: tsc_khz=" << mul_div(g_cal_ticks, 1000000, g_cal_ns)
-           << " (calibrated against Timer.now over " << g_cal_ns / 1000 << " us)";
-    return true;
-}
 
 // ---------------------------------------------------------------------------
 // Figures
@@ -126,16 +72,6 @@ void failed(std::string_view name, std::string_view why) {
 }
 
 constexpr uint32_t max_batches = 64;
-
-void sort(uint64_t* values, uint32_t count) {
-    for (uint32_t i = 1; i < count; ++i) {
-        uint64_t value = values[i];
-        uint32_t j = i;
-        for (; j > 0 && values[j - 1] > value; --j)
-            values[j] = values[j - 1];
-        values[j] = value;
-    }
-}
 
 // Times `run(n)`, which performs n iterations of `ops_per_iteration`
 // operations each and returns false when one fails. Sizes a batch to about
@@ -185,7 +121,7 @@ void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
                << " ops=" << profile_iterations * ops_per_iteration << " ticks=" << ticks;
         return;
     }
-    const uint64_t target = ticks_for_ms(g_config.batch_ms);
+    const uint64_t target = g_rate.ticks_for_ms(g_config.batch_ms);
     // One untimed iteration first: the first call of a kind pays for cold
     // caches and, for a server, its start.
     if (!run(1))
@@ -213,18 +149,8 @@ void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
         uint64_t elapsed = rdtsc() - start;
         per_op[b] = mul_div(elapsed, 100, n * ops_per_iteration);
     }
-    sort(per_op, batches);
-    uint64_t median =
-        batches % 2 ? per_op[batches / 2] : (per_op[batches / 2 - 1] + per_op[batches / 2]) / 2;
     ++g_figures;
-    Line line;
-    line << "bench: " << name << " ticks=" << (median + 50) / 100 << " ns=";
-    line.line().tenths(centiticks_to_tenth_ns(median));
-    line << " min_ns=";
-    line.line().tenths(centiticks_to_tenth_ns(per_op[0]));
-    line << " max_ns=";
-    line.line().tenths(centiticks_to_tenth_ns(per_op[batches - 1]));
-    line << " batches=" << uint64_t(batches) << " per_batch=" << n * ops_per_iteration;
+    bench::print_figure(g_rate, name, per_op, batches, n * ops_per_iteration);
 }
 
 // ---------------------------------------------------------------------------
@@ -521,9 +447,9 @@ int main() {
         (void)rt::debug_write_line("bench: FAILED (needs timer, spawner and null)");
         return 1;
     }
-    Sample first;
-    if (timer_sample(first))
-        Line() << "bench: boot kernel_clock_to_init_main_ns=" << first.ns;
+    if (auto first = Timer::Client<rt::RingTransport>(rt::transport(), g_timer).now();
+        first.is_ok())
+        Line() << "bench: boot kernel_clock_to_init_main_ns=" << first.value().ns();
     constexpr std::string_view figure_prefix = "bench-figure:";
     const abi::CapSetPage& capset = rt::capset();
     for (uint32_t i = 0; i < capset.header.count && i < abi::capset_max_entries; ++i) {
@@ -544,7 +470,7 @@ int main() {
         g_config = {.batches = 3, .batch_ms = 2, .calibrate_ms = 10, .quick = true};
     Line() << "bench: config batches=" << uint64_t(g_config.batches)
            << " batch_ms=" << g_config.batch_ms << (g_config.quick ? " (quick)" : "");
-    if (!calibrate()) {
+    if (!g_rate.calibrate(g_timer, g_config.calibrate_ms)) {
         (void)rt::debug_write_line("bench: FAILED (cannot calibrate the TSC against Timer.now)");
         return 1;
     }
