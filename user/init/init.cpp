@@ -425,22 +425,9 @@ bool wait_for(Started& started) {
 using schema::Supervisor;
 
 void arm_wait(Started& started) {
-    alignas(capnp::Word) static capnp::Word empty[1];
-    static std::span<const capnp::Word> params = [] {
-        capnp::MessageBuilder builder(empty);
-        (void)builder.init_root(0, 0);
-        return builder.words();
-    }();
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Call);
-    sqe.cap = started.handle.raw;
-    sqe.interface_id = schema::ProcessHandle::interface_id;
-    sqe.method = uint16_t(schema::ProcessHandle::Method::Wait);
-    sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
-    sqe.params_len = uint32_t(params.size_bytes());
-    sqe.result_addr = reinterpret_cast<uint64_t>(started.wait_result);
-    sqe.result_len = sizeof started.wait_result;
-    started.wait_ticket = rt::ring().submit(sqe);
+    started.wait_ticket = rt::ring().submit(rt::call_sqe(
+        started.handle.raw, schema::ProcessHandle::interface_id,
+        uint16_t(schema::ProcessHandle::Method::Wait), rt::no_params(), started.wait_result));
 }
 
 void arm_receive(Started& started) {

@@ -215,6 +215,30 @@ bool RingClient::run_detached(abi::Sqe sqe) {
     return false;
 }
 
+abi::Sqe call_sqe(uint32_t cap, uint64_t interface_id, uint16_t method,
+                  std::span<const capnp::Word> params, std::span<capnp::Word> result) {
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.cap = cap;
+    sqe.interface_id = interface_id;
+    sqe.method = method;
+    sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
+    sqe.params_len = uint32_t(params.size_bytes());
+    sqe.result_addr = reinterpret_cast<uint64_t>(result.data());
+    sqe.result_len = uint32_t(result.size_bytes());
+    return sqe;
+}
+
+std::span<const capnp::Word> no_params() {
+    alignas(capnp::Word) static capnp::Word empty[1];
+    static std::span<const capnp::Word> params = [] {
+        capnp::MessageBuilder builder(empty);
+        (void)builder.init_root(0, 0);
+        return builder.words();
+    }();
+    return params;
+}
+
 gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint16_t method,
                                std::span<const capnp::Word> params) {
     abi::Sqe sqe{};

@@ -91,6 +91,14 @@ private:
     uint32_t m_parked_slots = 0;    // one bit per slot holding a parked completion
 };
 
+// A CALL of `method` of `interface_id` on `cap` with `params`, its results
+// (or CapException) into `result`: for a call kept outstanding beside others
+// (RingClient::submit, then wait_any), where a generated client waits at once.
+abi::Sqe call_sqe(uint32_t cap, uint64_t interface_id, uint16_t method,
+                  std::span<const capnp::Word> params, std::span<capnp::Word> result);
+// The params of a method that takes none (an empty struct), shared.
+std::span<const capnp::Word> no_params();
+
 class RingTransport {
 public:
     explicit RingTransport(RingClient& ring) : m_ring(&ring) {}

@@ -71,16 +71,8 @@ public:
     std::span<capnp::Word> params_buffer() { return m_params; }
     gen::Reply call(uint32_t capability, uint64_t interface_id, uint16_t method,
                     std::span<const capnp::Word> params) {
-        abi::Sqe sqe{};
-        sqe.opcode = uint8_t(abi::Opcode::Call);
-        sqe.method = method;
-        sqe.cap = capability;
-        sqe.interface_id = interface_id;
-        sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
-        sqe.params_len = uint32_t(params.size_bytes());
-        sqe.result_addr = reinterpret_cast<uint64_t>(m_results);
-        sqe.result_len = sizeof m_results;
-        abi::Cqe cqe = rt::ring().run(sqe);
+        abi::Cqe cqe =
+            rt::ring().run(rt::call_sqe(capability, interface_id, method, params, m_results));
         if (cqe.result < 0)
             return {gen::ReplyKind::TransportError, cqe.result, {}};
         std::span<const capnp::Word> message(m_results, cqe.result_len / 8);
@@ -173,16 +165,8 @@ uint64_t submit_raw(uint32_t cap, RawCall& call) {
         method = uint16_t(BlockDevice::Method::ReadBlocks);
     }
     CAPOS_ASSERT(builder.error() == capnp::WireError::None);
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Call);
-    sqe.cap = cap;
-    sqe.interface_id = BlockDevice::interface_id;
-    sqe.method = method;
-    sqe.params_addr = reinterpret_cast<uint64_t>(builder.words().data());
-    sqe.params_len = uint32_t(builder.words().size_bytes());
-    sqe.result_addr = reinterpret_cast<uint64_t>(call.results);
-    sqe.result_len = sizeof call.results;
-    return rt::ring().submit(sqe);
+    return rt::ring().submit(
+        rt::call_sqe(cap, BlockDevice::interface_id, method, builder.words(), call.results));
 }
 
 void check_info(Disk& disk) {

@@ -21,22 +21,9 @@ void QueueInterrupt::wait() {
 }
 
 uint64_t QueueInterrupt::arm() {
-    alignas(8) static capnp::Word empty[1];
-    static std::span<const capnp::Word> params = [] {
-        capnp::MessageBuilder builder(empty);
-        (void)builder.init_root(0, 0);
-        return builder.words();
-    }();
-    abi::Sqe sqe{};
-    sqe.opcode = uint8_t(abi::Opcode::Call);
-    sqe.cap = m_interrupt->id().raw;
-    sqe.interface_id = Interrupt::interface_id;
-    sqe.method = uint16_t(Interrupt::Method::Wait);
-    sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
-    sqe.params_len = uint32_t(params.size_bytes());
-    sqe.result_addr = reinterpret_cast<uint64_t>(m_result);
-    sqe.result_len = sizeof m_result;
-    return rt::ring().submit(sqe);
+    return rt::ring().submit(rt::call_sqe(m_interrupt->id().raw, Interrupt::interface_id,
+                                          uint16_t(Interrupt::Method::Wait), rt::no_params(),
+                                          m_result));
 }
 
 void QueueInterrupt::taken(const abi::Cqe& cqe) {
