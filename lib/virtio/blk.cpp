@@ -46,7 +46,6 @@ Result<uint64_t, BlkError> select_features(uint64_t offered, DmaAddresses addres
     constexpr uint64_t taken = feature_bit(feature_version_1) | feature_bit(feature_read_only) |
                                feature_bit(feature_blk_size) | feature_bit(feature_flush) |
                                feature_bit(feature_seg_max) | feature_bit(feature_size_max) |
-                               feature_bit(feature_event_index) |
                                feature_bit(feature_access_platform);
     return offered & taken;
 }

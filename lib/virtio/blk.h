@@ -105,9 +105,15 @@ enum class DmaAddresses : uint8_t { Physical, Translated };
 // The features the driver takes of those `offered`: VERSION_1, which it
 // requires, and, when offered, RO, BLK_SIZE, FLUSH (which the driver must
 // take: without it a device that caches writes could lose them), SEG_MAX,
-// SIZE_MAX, EVENT_IDX and ACCESS_PLATFORM (the device reaches memory through
-// the platform's translation, as the addresses given to it are). Nothing
-// else: no feature changes a request's layout. With Translated addresses
+// SIZE_MAX and ACCESS_PLATFORM (the device reaches memory through the
+// platform's translation, as the addresses given to it are). Nothing else:
+// no feature changes a request's layout, and EVENT_IDX is left out with
+// every way of suppressing notifications (the driver notifies after each
+// submission and never turns used-buffer interrupts off): the handshake
+// that makes suppression safe (2.7.13.4, a full fence on each side) is not
+// one under QEMU before 8.0 running its CPUs on one thread, which drops the
+// guest's fences while the device model runs on another thread, and a
+// notification lost that way stalls the queue for good. With Translated addresses
 // ACCESS_PLATFORM is required (BypassesIommu without it: such a device would
 // take the domain's addresses for physical ones).
 Result<uint64_t, BlkError> select_features(uint64_t offered, DmaAddresses addresses);
