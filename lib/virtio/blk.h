@@ -111,7 +111,7 @@ enum class DmaAddresses : uint8_t { Physical, Translated };
 // every way of suppressing notifications (the driver notifies after each
 // submission and never turns used-buffer interrupts off): the handshake
 // that makes suppression safe (2.7.13.4, a full fence on each side) is not
-// one under QEMU before 8.0 running its CPUs on one thread, which drops the
+// one under QEMU 7.2 (Debian 12's) running its CPUs on one thread, which drops the
 // guest's fences while the device model runs on another thread, and a
 // notification lost that way stalls the queue for good. With Translated addresses
 // ACCESS_PLATFORM is required (BypassesIommu without it: such a device would
