@@ -20,13 +20,14 @@ Boots, one after the other, in one run:
   4. unless --no-memory-search, each system again at smaller and smaller -m
      (bisection: capOS's shell system up to an answered `call`, Linux's quick
      benchmark run) to find the smallest that still works;
-  5. unless --no-disk, the disk figures (DISK_FIGURES): capOS's disk bench
-     system (system/bench_disk.cpio: user/bench/disk_bench.cpp through the
-     virtio-blk driver) and the peer with `peer_disk` (O_DIRECT on /dev/vda),
-     taking turns, each boot on a fresh copy of the bench image
-     (BUILD/disks/bench-disk.img) attached with the same -drive and -device
-     (DISK_DRIVE). Their section goes between the DISK_BEGIN and DISK_END
-     markers, apart from the rest: --disk-only runs and writes only it.
+  5. unless --no-disk, the disk figures (DISK_FIGURES) on each kind of disk
+     (DISK_KINDS: virtio-blk, NVMe): capOS's disk bench system for the kind
+     (user/bench/disk_bench.cpp through its driver) and the peer with
+     `peer_disk=DEVICE` (O_DIRECT on the kind's device node), taking turns,
+     each boot on a fresh copy of the bench image (BUILD/disks/bench-disk.img)
+     attached with the same -drive (DISK_DRIVE) and the kind's -device. Their
+     section goes between the DISK_BEGIN and DISK_END markers, apart from the
+     rest: --disk-only runs and writes only it.
 Each guest prints one line per figure ("bench: <name> ticks=... ns=..."); the
 harness timestamps every serial line on arrival, so it also measures QEMU's start
 to the first line each guest's benchmark prints. It writes a Markdown section
@@ -120,13 +121,54 @@ DISK_FIGURES = [
 ]
 # The bench image (bench/CMakeLists.txt) and how both guests get it: raw, no
 # host page cache (cache=none: QEMU opens it O_DIRECT, and the guest sees a
-# write cache it may flush; neither benchmark flushes), on a virtio-blk PCI
-# function as QEMU makes it by default (transitional, 1af4:1001).
+# write cache it may flush; neither benchmark flushes), on the device of a
+# kind of disk (DISK_KINDS).
 DISK_IMAGE = "disks/bench-disk.img"
-DISK_DRIVE = ["-drive", "file={image},if=none,id=bench,format=raw,cache=none",
-              "-device", "virtio-blk-pci,drive=bench"]
+DISK_DRIVE = ["-drive", "file={image},if=none,id=bench,format=raw,cache=none"]
+
+
+class DiskKind:
+    """A kind of disk the figures are taken on: the QEMU device on the bench
+    drive; capOS's disk bench system for it and its quick twin (made from
+    bench/manifests/bench_disk.capnp.in by bench/CMakeLists.txt) and its
+    driver; the node the Linux peer opens and the modules it loads for it."""
+
+    def __init__(self, name, title, device, system, log_tag, capos_driver, depth_note,
+                 linux_node, linux_driver):
+        self.name = name
+        self.title = title
+        self.device = device
+        self.system = system
+        self.log_tag = log_tag
+        self.capos_driver = capos_driver
+        self.depth_note = depth_note
+        self.linux_node = linux_node
+        self.linux_driver = linux_driver
+
+    def archive(self, quick=False):
+        return self.system + ("_quick" if quick else "") + ".cpio"
+
+
+DISK_KINDS = [
+    # A virtio-blk PCI function as QEMU makes it by default (transitional,
+    # 1af4:1001).
+    DiskKind("virtio-blk", "virtio-blk", "virtio-blk-pci,drive=bench", "bench_disk", "disk",
+             "the virtio-blk driver (`user/drivers/virtio_blk.cpp`)",
+             "The driver puts at most 16 calls on the device (its request slots): at depth 16 "
+             "both systems have 16 on the device; at \"32\" Linux has 32 and capOS 16.",
+             "/dev/vda", "Debian's virtio, virtio-pci and virtio-blk modules"),
+    # QEMU's NVMe controller (1b36:0010), its namespace 1 on the drive.
+    DiskKind("nvme", "NVMe", "nvme,serial=capos-bench,drive=bench", "bench_disk_nvme",
+             "disk_nvme", "the NVMe driver (`user/drivers/nvme.cpp`) on one I/O queue pair",
+             "The driver has 32 command ids on its queue (its request slots), so all 28 of "
+             "capOS's deepest figure reach the controller: at \"32\" Linux has 32 and capOS "
+             "28.",
+             "/dev/nvme0n1",
+             "Debian's nvme and nvme-core modules (and t10-pi and the CRCs it needs)"),
+]
+DISK_KIND = {kind.name: kind for kind in DISK_KINDS}
 DEPTH = re.compile(r" depth=(\d+)")
-# The peer's initramfs with the virtio-blk modules (bench/linux/build.sh).
+# The peer's initramfs with both kinds' disk modules (bench/linux/build.sh).
 LINUX_DISK_INITRD = "initramfs-disk.cpio"
 # (capOS figure, description, Linux figure, description, target ratio)
 TARGETS = [
@@ -520,9 +562,15 @@ def linux_ok(boot):
             boot.first("peer: exit status 0") is not None)
 
 
-def disk_command(cmd, image):
-    """cmd with the bench disk attached: DISK_DRIVE on `image`."""
-    return list(cmd) + [arg.format(image=image) for arg in DISK_DRIVE]
+def disk_command(cmd, image, kind=DISK_KINDS[0]):
+    """cmd with the bench disk attached: DISK_DRIVE on `image`, on the
+    device of `kind` (a DiskKind)."""
+    return list(cmd) + [arg.format(image=image) for arg in DISK_DRIVE] + ["-device", kind.device]
+
+
+def disk_drive_text(kind):
+    """The arguments both guests' command lines end with, for the report."""
+    return " ".join(disk_command([], "<copy>", kind))
 
 
 def fresh_disk(build, out_dir):
@@ -613,94 +661,103 @@ def disk_table(capos, linux, tsc_khz):
     return rows
 
 
-def per_boot_batches(series):
-    """The batches of each boot's first disk figure, or None."""
-    boot = series.boots[0] if series else None
-    f = boot.figures.get(DISK_FIGURES[0][0]) if boot else None
-    return f["batches"] if f else None
-
-
 def run_disk(args, build, out_dir, linux_dir, linux_ready, linux_note, when, run, log):
-    """The disk boots, taking turns; returns (section, whether all ran cleanly)."""
-    capos_cmd = disk_command(capos_command(build, "bench_disk.cpio"), "<copy>")
+    """The disk boots of every kind in DISK_KINDS (those of --disk-kind when
+    given), the two systems taking turns; returns (section, whether all ran
+    cleanly)."""
+    kinds = [DISK_KIND[name] for name in args.disk_kind] if args.disk_kind else DISK_KINDS
 
-    def linux_disk(image):
-        return disk_command(linux_command(linux_dir, extra_append="peer_disk",
-                                          initrd=LINUX_DISK_INITRD), image)
+    def capos_disk(kind, image):
+        return disk_command(capos_command(build, kind.archive()), image, kind)
 
-    linux_cmd = linux_disk("<copy>")
-    capos_boots, linux_boots = [], []
-    for _ in range(args.boots):
-        run("capOS disk bench system",
-            disk_command(capos_command(build, "bench_disk.cpio"), fresh_disk(build, out_dir)),
-            240, capos_disk_ok, capos_boots, "capos_disk_serial")
-        if linux_ready:
-            run("Linux peer, disk figures",
-                linux_disk(fresh_disk(build, out_dir)),
-                240, linux_disk_ok, linux_boots, "linux_disk_serial")
+    def linux_disk(kind, image):
+        return disk_command(linux_command(linux_dir, extra_append="peer_disk=" + kind.linux_node,
+                                          initrd=LINUX_DISK_INITRD), image, kind)
+
+    runs = []
+    for kind in kinds:
+        capos_boots, linux_boots = [], []
+        for _ in range(args.boots):
+            run(f"capOS disk bench system ({kind.title})",
+                capos_disk(kind, fresh_disk(build, out_dir)), 240, capos_disk_ok, capos_boots,
+                f"capos_{kind.log_tag}_serial")
+            if linux_ready:
+                run(f"Linux peer, disk figures ({kind.title})",
+                    linux_disk(kind, fresh_disk(build, out_dir)), 240, linux_disk_ok,
+                    linux_boots, f"linux_{kind.log_tag}_serial")
+        runs.append((kind, capos_boots, linux_boots))
     os.remove(os.path.join(out_dir, "disk-boot.img"))
-    good = (all(capos_disk_ok(b) for b in capos_boots) and
-            all(linux_disk_ok(b) for b in linux_boots))
+    good = all(all(capos_disk_ok(b) for b in c) and all(linux_disk_ok(b) for b in l)
+               for _, c, l in runs)
     # The figures come from the boots that finished; the others are named
     # in the section with the last figure they printed (a stall is a
-    # finding, not noise to average away).
-    capos_clean = [b for b in capos_boots if capos_disk_ok(b)]
-    linux_clean = [b for b in linux_boots if linux_disk_ok(b)]
-    capos = Series(capos_clean) if capos_clean else None
-    linux = Series(linux_clean) if linux_clean else None
-    lines = disk_report(args, capos, linux, linux_note, when, capos_cmd, linux_cmd,
-                        disk_tsc_khz(capos_clean + linux_clean))
-    for label, boots, log_name in [("capOS", capos_boots, "capos_disk_serial"),
-                                   ("Linux", linux_boots, "linux_disk_serial")]:
-        for i, boot in enumerate(boots):
-            ok = capos_disk_ok(boot) if label == "capOS" else linux_disk_ok(boot)
-            if ok:
-                continue
-            printed = [text for _, text in boot.lines if FIGURE.match(text)]
-            last = FIGURE.match(printed[-1]).group(1) if printed else "none"
-            lines.append(f"**{label} boot {i + 1} of {len(boots)} did not finish** (exit status "
-                         f"{boot.status}{', timed out' if boot.timed_out else ''}; the last "
-                         f"figure it printed: `{last}`; `build/bench/{log_name}_{i + 1}.log`): "
-                         "left out of the figures above.")
-            lines.append("")
+    # finding, not noise to average away). Every guest counts the host's TSC
+    # (TCG), so one rate serves every kind.
+    clean = ([b for _, c, _ in runs for b in c if capos_disk_ok(b)] +
+             [b for _, _, l in runs for b in l if linux_disk_ok(b)])
+    tsc_khz = disk_tsc_khz(clean)
+    lines = disk_report(args, runs, clean, linux_note, when, tsc_khz)
+    for kind, capos_boots, linux_boots in runs:
+        capos_clean = [b for b in capos_boots if capos_disk_ok(b)]
+        linux_clean = [b for b in linux_boots if linux_disk_ok(b)]
+        capos = Series(capos_clean) if capos_clean else None
+        linux = Series(linux_clean) if linux_clean else None
+        lines += disk_kind_report(kind, capos, linux, linux_note,
+                                  capos_disk(kind, "<copy>"), linux_disk(kind, "<copy>"), tsc_khz)
+        for label, boots, prefix in [("capOS", capos_boots, "capos"),
+                                     ("Linux", linux_boots, "linux")]:
+            for i, boot in enumerate(boots):
+                ok = capos_disk_ok(boot) if label == "capOS" else linux_disk_ok(boot)
+                if ok:
+                    continue
+                printed = [text for _, text in boot.lines if FIGURE.match(text)]
+                last = FIGURE.match(printed[-1]).group(1) if printed else "none"
+                lines.append(f"**{label} boot {i + 1} of {len(boots)} on {kind.title} did not "
+                             f"finish** (exit status {boot.status}"
+                             f"{', timed out' if boot.timed_out else ''}; the last figure it "
+                             f"printed: `{last}`; "
+                             f"`build/bench/{prefix}_{kind.log_tag}_serial_{i + 1}.log`): "
+                             "left out of the figures above.")
+                lines.append("")
     section = "\n".join(lines + [DISK_END]) + "\n"
     return section, good
 
 
-def disk_report(args, capos, linux, linux_note, when, capos_cmd, linux_cmd, tsc_khz):
-    """The disk section (between DISK_BEGIN and DISK_END)."""
+def disk_report(args, runs, clean, linux_note, when, tsc_khz):
+    """The disk section's head (after DISK_BEGIN): what was run and how the
+    figures are read, for every kind; `clean` are the boots that finished."""
     out = [DISK_BEGIN, "", "## Disk: BlockDevice against Linux's O_DIRECT, in the same QEMU", ""]
     boots = args.boots
+    first = DISK_FIGURES[0][0]
+    batches = next((b.figures[first]["batches"] for b in clean if first in b.figures), None)
+    kinds = " and ".join(kind.title for kind, _, _ in runs)
     out += [
-        f"Written by `bench/run_bench.py` from one run ({when}) in which capOS's disk bench "
-        f"system and the Linux peer took turns booting, {boots} times each, every boot on a "
-        "fresh copy of the same 64 MiB image of the block-device tests' pattern "
-        f"(`build/{DISK_IMAGE}`, made by `capos-mkdisk` at build time). Both QEMU command lines "
-        "end with the same `" + " ".join(DISK_DRIVE).format(image="<copy>") + "`.",
+        f"Written by `bench/run_bench.py` from one run ({when}) in which, for each kind of disk "
+        f"({kinds}), capOS's disk bench system and the Linux peer took turns booting, {boots} "
+        "times each, every boot on a fresh copy of the same 64 MiB image of the block-device "
+        f"tests' pattern (`build/{DISK_IMAGE}`, made by `capos-mkdisk` at build time). For a "
+        "kind, both QEMU command lines end with the same `-drive` and `-device` (below).",
         "",
         f"- Machine: {machine()}",
-        f"- capOS: `{shlex.join(capos_cmd)}`; init starts the virtio-blk driver "
-        "(`user/drivers/virtio_blk.cpp`) on the claimed function and "
+        "- capOS: init starts the kind's driver on the claimed function and "
         "`user/bench/disk_bench.cpp`, which reads and writes through `BlockDevice` with raw "
         "CALL entries on its ring, zero-copy through one 1 MiB transfer buffer "
-        "(`transferBuffer`).",
-    ]
-    if linux:
-        out.append(f"- Linux: `{shlex.join(linux_cmd)}` ({linux_note}); `/init` loads Debian's "
-                   "virtio, virtio-pci and virtio-blk modules with busybox's `insmod` and runs "
-                   "`peer_bench --disk /dev/vda`: `O_DIRECT`, `pread`/`pwrite` at depth 1, "
-                   "raw `io_uring` `IORING_OP_READ` entries deeper.")
-    else:
-        out.append(f"- Linux: not run ({linux_note})")
-    out += [
+        "(`transferBuffer`); the systems are made from one manifest "
+        "(`bench/manifests/bench_disk.capnp.in`).",
+        ("- Linux: " + linux_note + "; `/init` loads the modules of both kinds with busybox's "
+         "`insmod` and runs `peer_bench --disk DEVICE` on the node the command line names "
+         "(`peer_disk=DEVICE`): `O_DIRECT`, `pread`/`pwrite` at depth 1, raw `io_uring` "
+         "`IORING_OP_READ` entries deeper.") if any(l for _, _, l in runs)
+        else f"- Linux: not run ({linux_note})",
         "- Workload (`bench/disk_workload.h`, compiled into both): each figure is "
-        f"{per_boot_batches(capos) or per_boot_batches(linux) or 'n'} timed batches of a fixed count of operations after one untimed batch; random reads "
+        f"{batches or 'n'} timed batches of a fixed count of operations after one untimed "
+        "batch; random reads "
         "take their 4 KiB pages from one fixed-seed generator (splitmix64), restarted for each "
         "figure, in the same order on both sides; sequential operations are 1 MiB at "
         "increasing offsets, wrapping at the disk's end. Times are `rdtsc` ticks over each "
-        "batch (the same TSC in both guests: the host's, under TCG); the table gives the "
+        "batch (the same TSC in both guests: the host's, under TCG); the tables give the "
         "median over the boots of each boot's median batch, and each boot's median, "
-        "converted to IOPS or MB/s (10^6 bytes/s) at one rate for both systems, "
+        "converted to IOPS or MB/s (10^6 bytes/s) at one rate for both systems and every kind, "
         + (f"{tsc_khz / 1000:,.0f} MHz" if tsc_khz else "(none measured: ticks shown)") +
         " (the TSC's ticks over the host's time between each boot's first and last line, "
         "the median over the boots; the guests' own calibrations are not used). The ratios "
@@ -709,17 +766,28 @@ def disk_report(args, capos, linux, linux_note, when, capos_cmd, linux_cmd, tsc_
         "boots (noise on a shared host only slows a batch: when the two ratios part, the "
         "run was noisy).",
         "- Depth: a capOS process may have at most 28 calls outstanding (`ring_max_owed`), "
-        "so its depth-32 figure keeps 28 in flight; the driver puts at most 16 on the device "
-        "(its request slots) and the rest wait at its endpoint. At depth 16 both systems have "
-        "16 on the device; at \"32\" Linux has 32 and capOS 16.",
+        "so its depth-32 figure keeps 28 in flight; how many of those reach the device is "
+        "the driver's (below, for each kind); the rest wait at its endpoint.",
         "- The host: `cache=none` makes every guest request a host `O_DIRECT` read or write "
         "of the image, on this machine a virtual disk itself, whose latency both systems "
         "pay alike and which varies with the other work on the host: ratios near 1 at depth "
         "1 say the guests' own costs are small beside it, not that they are equal.",
         "",
     ]
-    out += disk_table(capos, linux, tsc_khz)
-    out += [""]
+    return out
+
+
+def disk_kind_report(kind, capos, linux, linux_note, capos_cmd, linux_cmd, tsc_khz):
+    """One kind's part of the disk section: its command lines and its table."""
+    out = [f"### {kind.title}", "",
+           f"Both command lines end with `{disk_drive_text(kind)}`.", "",
+           f"- capOS: `{shlex.join(capos_cmd)}`; {kind.capos_driver}. {kind.depth_note}"]
+    if linux:
+        out.append(f"- Linux: `{shlex.join(linux_cmd)}`; {kind.linux_driver}, "
+                   f"`peer_bench --disk {kind.linux_node}`.")
+    else:
+        out.append(f"- Linux: not run ({linux_note})")
+    out += [""] + disk_table(capos, linux, tsc_khz) + [""]
     return out
 
 
@@ -1152,6 +1220,9 @@ def main():
     disk.add_argument("--no-disk", action="store_true", help="skip the disk figures")
     disk.add_argument("--disk-only", action="store_true",
                       help="run the disk figures alone (and write only their section)")
+    parser.add_argument("--disk-kind", action="append", choices=[k.name for k in DISK_KINDS],
+                        help="the kind of disk for the disk figures (repeatable; "
+                        "default: every kind)")
     args = parser.parse_args()
     build = args.build_dir
     out_dir = os.path.join(build, "bench")

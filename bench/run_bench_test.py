@@ -4,8 +4,8 @@ command lines it builds, the checks it makes of an icount boot's figures, the
 columns the report gains, and, given a build directory, one real boot of the
 quick bench system under the harness's icount command line (about a second);
 and of its disk figures: the drive both guests get, the table, where the
-section goes, and one boot of the quick disk bench system under the harness's
-disk command line (a few seconds).
+section goes, and one boot of each kind's quick disk bench system under the harness's
+disk command line for that kind (a few seconds each).
 
 Usage: run_bench_test.py --build-dir BUILD [unittest arguments]
 """
@@ -319,17 +319,54 @@ class Disk(unittest.TestCase):
 
     def test_both_guests_get_the_same_drive_and_device_last(self):
         linux = run_bench.disk_command(
-            run_bench.linux_command("/peer", extra_append="peer_disk",
+            run_bench.linux_command("/peer", extra_append="peer_disk=/dev/vda",
                                     initrd=run_bench.LINUX_DISK_INITRD), "/x/disk.img")
         self.assertEqual(linux[linux.index("-initrd") + 1], "/peer/initramfs-disk.cpio")
         self.assertEqual(linux[-4:], ["-drive",
                                       "file=/x/disk.img,if=none,id=bench,format=raw,cache=none",
                                       "-device", "virtio-blk-pci,drive=bench"])
-        self.assertEqual(linux[linux.index("-append") + 1], "console=ttyS0 quiet peer_disk")
+        self.assertEqual(linux[linux.index("-append") + 1],
+                         "console=ttyS0 quiet peer_disk=/dev/vda")
         self.assertEqual(linux[:len(run_bench.LINUX_QEMU)], run_bench.LINUX_QEMU)
         capos = run_bench.disk_command(["qemu", "-kernel", "k"], "/x/disk.img")
         self.assertEqual(capos[-4:], linux[-4:])
         self.assertEqual(capos.count("-drive"), 1)
+
+    def test_each_kind_of_disk_has_its_device_system_and_node(self):
+        nvme = run_bench.DISK_KIND["nvme"]
+        cmd = run_bench.disk_command(["qemu"], "/x/disk.img", nvme)
+        self.assertEqual(cmd[-4:], ["-drive",
+                                    "file=/x/disk.img,if=none,id=bench,format=raw,cache=none",
+                                    "-device", "nvme,serial=capos-bench,drive=bench"])
+        self.assertEqual(nvme.archive(), "bench_disk_nvme.cpio")
+        self.assertEqual(nvme.archive(quick=True), "bench_disk_nvme_quick.cpio")
+        self.assertEqual(nvme.linux_node, "/dev/nvme0n1")
+        virtio = run_bench.DISK_KIND["virtio-blk"]
+        self.assertEqual(virtio.archive(), "bench_disk.cpio")
+        self.assertEqual(virtio.linux_node, "/dev/vda")
+        # Every kind's systems are built (bench/CMakeLists.txt makes them from
+        # one manifest).
+        for kind in run_bench.DISK_KINDS:
+            for quick in (False, True):
+                self.assertTrue(os.path.exists(os.path.join(BUILD_DIR, "system",
+                                                            kind.archive(quick))), kind.name)
+
+    def test_the_section_has_a_table_for_each_kind(self):
+        capos = [recorded(CAPOS_DISK, status=1)]
+        linux = [recorded(LINUX_DISK)]
+        runs = [(kind, capos, linux) for kind in run_bench.DISK_KINDS]
+        args = type("Args", (), {"boots": 1})()
+        lines = run_bench.disk_report(args, runs, capos + linux, "note", "today", 2_600_000)
+        for kind in run_bench.DISK_KINDS:
+            lines += run_bench.disk_kind_report(
+                kind, run_bench.Series(capos), run_bench.Series(linux), "note",
+                ["qemu"], ["qemu", "peer_disk=" + kind.linux_node], 2_600_000)
+        text = "\n".join(lines)
+        self.assertIn("### virtio-blk", text)
+        self.assertIn("### NVMe", text)
+        self.assertIn("-device nvme,serial=capos-bench,drive=bench`", text)
+        self.assertEqual(text.count("(`disk_write_1m_seq`)"), 2)
+        self.assertIn("15 timed batches", text)
 
     def test_depth_is_parsed_and_the_table_gives_throughput_and_ratios(self):
         capos = run_bench.Series([recorded(CAPOS_DISK, status=1)])
@@ -394,16 +431,17 @@ class QuickDiskBoot(unittest.TestCase):
     comes out."""
 
     def test_quick_disk_bench_system_runs_every_figure(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            image = run_bench.fresh_disk(BUILD_DIR, tmp)
-            cmd = run_bench.disk_command(
-                run_bench.capos_command(BUILD_DIR, "bench_disk_quick.cpio"), image)
-            boot = run_bench.Boot("capOS quick disk", cmd, 60)
-        log = "\n".join(text for _, text in boot.lines) + boot.stderr.decode("utf-8", "replace")
-        self.assertTrue(run_bench.capos_disk_ok(boot), log)
-        for name, _, _, _ in run_bench.DISK_FIGURES:
-            self.assertIn(name, boot.figures, log)
-        self.assertEqual(boot.figures["disk_read_4k_qd32"]["depth"], 28)
+        for kind in run_bench.DISK_KINDS:
+            with tempfile.TemporaryDirectory() as tmp:
+                image = run_bench.fresh_disk(BUILD_DIR, tmp)
+                cmd = run_bench.disk_command(
+                    run_bench.capos_command(BUILD_DIR, kind.archive(quick=True)), image, kind)
+                boot = run_bench.Boot(f"capOS quick disk ({kind.name})", cmd, 60)
+            log = "\n".join(text for _, text in boot.lines) + boot.stderr.decode("utf-8", "replace")
+            self.assertTrue(run_bench.capos_disk_ok(boot), log)
+            for name, _, _, _ in run_bench.DISK_FIGURES:
+                self.assertIn(name, boot.figures, log)
+            self.assertEqual(boot.figures["disk_read_4k_qd32"]["depth"], 28)
 
 
 class StageClock(unittest.TestCase):

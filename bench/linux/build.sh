@@ -4,10 +4,11 @@
 #                    /boot/vmlinuz-* so that QEMU boots it through PVH
 #   peer_bench, tiny the benchmark and the binary it spawns, static
 #   initramfs.cpio   busybox-static + both + /init
-#   initramfs-disk.cpio  the same and the kernel's virtio-blk modules, for the
-#                    disk figures (/init loads them when the kernel command
-#                    line says peer_disk); apart, so that the other figures'
-#                    boot (its time, its smallest -m) does not carry them
+#   initramfs-disk.cpio  the same and the kernel's virtio-blk and NVMe modules,
+#                    for the disk figures (/init loads them when the kernel
+#                    command line says peer_disk=DEVICE); apart, so that the
+#                    other figures' boot (its time, its smallest -m) does not
+#                    carry them
 # scripts/bench-deps.sh installs what this needs. Usage: build.sh OUT_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,11 +41,19 @@ python3 "$here/mkinitramfs.py" "$out/initramfs.cpio" /bin/busybox "$out/peer_ben
 # Debian builds virtio, virtio-pci and virtio-blk as modules (CONFIG_VIRTIO_BLK=m):
 # the kernel's own, in the order they depend on each other (modules.dep),
 # uncompressed (CONFIG_MODULE_COMPRESS_NONE), for busybox's insmod.
-modules=/lib/modules/${vmlinuz#/boot/vmlinuz-}/kernel/drivers
+# The NVMe driver likewise (CONFIG_BLK_DEV_NVME=m): nvme-core and what it
+# needs for protection information (t10-pi and its CRCs), as modules.dep
+# lists them, dependencies first. Both kinds' modules are in the one
+# initramfs: a driver without its device loads and waits idle.
+kernel=/lib/modules/${vmlinuz#/boot/vmlinuz-}/kernel
+modules=$kernel/drivers
 python3 "$here/mkinitramfs.py" "$out/initramfs-disk.cpio" /bin/busybox "$out/peer_bench" \
   "$out/tiny" "$modules/virtio/virtio_ring.ko" "$modules/virtio/virtio.ko" \
   "$modules/virtio/virtio_pci_modern_dev.ko" "$modules/virtio/virtio_pci_legacy_dev.ko" \
-  "$modules/virtio/virtio_pci.ko" "$modules/block/virtio_blk.ko"
+  "$modules/virtio/virtio_pci.ko" "$modules/block/virtio_blk.ko" \
+  "$kernel/crypto/crct10dif_common.ko" "$kernel/lib/crc64.ko" "$kernel/lib/crc-t10dif.ko" \
+  "$kernel/lib/crc64-rocksoft.ko" "$kernel/block/t10-pi.ko" "$modules/nvme/host/nvme-core.ko" \
+  "$modules/nvme/host/nvme.ko"
 package=linux-image-${vmlinuz#/boot/vmlinuz-}
 version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || echo "version unknown")
 echo "Debian $package $version, its vmlinux booted through PVH; busybox-static $(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo '?')" > "$out/ready"

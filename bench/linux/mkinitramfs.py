@@ -21,21 +21,32 @@ import sys
 
 # Runs the benchmark (quick when the kernel command line says peer_quick, the
 # throughput of futex pairs on every CPU when it says peer_pairs, the disk
-# figures alone on /dev/vda when it says peer_disk: the modules loaded first,
-# in the order listed in /lib/modules/order, and devtmpfs mounted for the
-# disk's node) and powers the machine off, which ends QEMU (-no-reboot).
+# figures alone on DEVICE when it says peer_disk=DEVICE: the modules loaded
+# first, in the order listed in /lib/modules/order, devtmpfs mounted for the
+# disk's node, and the node awaited, since a driver may add its disk after
+# insmod returns (nvme scans its namespaces in a work item) and nothing in
+# this initramfs says when: the loop looks for the node itself, for at most
+# 10 s) and powers the machine off, which ends QEMU (-no-reboot).
 INIT = b"""#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 mode=
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) mode=--quick ;; esac
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_pairs*) mode=--pairs ;; esac
-case "$(/bin/busybox cat /proc/cmdline)" in *peer_disk*)
-  for module in $(/bin/busybox cat /lib/modules/order); do
-    /bin/busybox insmod /lib/modules/$module || echo "peer: insmod $module failed"
-  done
-  /bin/busybox mount -t devtmpfs devtmpfs /dev
-  mode="$mode --disk /dev/vda" ;;
-esac
+for word in $(/bin/busybox cat /proc/cmdline); do
+  case "$word" in peer_disk=*)
+    disk=${word#peer_disk=}
+    for module in $(/bin/busybox cat /lib/modules/order); do
+      /bin/busybox insmod /lib/modules/$module || echo "peer: insmod $module failed"
+    done
+    /bin/busybox mount -t devtmpfs devtmpfs /dev
+    waited=0
+    while [ ! -b "$disk" ] && [ $waited -lt 100 ]; do
+      /bin/busybox usleep 100000
+      waited=$((waited + 1))
+    done
+    mode="$mode --disk $disk" ;;
+  esac
+done
 /bin/peer_bench $mode
 echo "peer: exit status $?"
 /bin/busybox poweroff -f

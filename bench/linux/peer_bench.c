@@ -415,12 +415,13 @@ static void bench_uring(void) {
 
 // ---------------------------------------------------------------------------
 // Disk: the workload of bench/disk_workload.h (the same as capOS's
-// user/bench/disk_bench.cpp does through BlockDevice) on the virtio-blk disk
-// with O_DIRECT, so that neither guest's page cache takes part. Depth 1 is
-// pread/pwrite; deeper queues are io_uring IORING_OP_READ entries, each
-// operation into its own place's page of one buffer, a completion freeing its
-// place for the next. Each figure is `batches` batches of a fixed count after
-// one untimed batch, as on capOS; its line ends with depth=.
+// user/bench/disk_bench.cpp does through BlockDevice) on the disk named by
+// --disk (virtio-blk's /dev/vda or NVMe's /dev/nvme0n1) with O_DIRECT, so
+// that neither guest's page cache takes part. Depth 1 is pread/pwrite;
+// deeper queues are io_uring IORING_OP_READ entries, each operation into its
+// own place's page of one buffer, a completion freeing its place for the
+// next. Each figure is `batches` batches of a fixed count after one untimed
+// batch, as on capOS; its line ends with depth=.
 
 struct disk {
     int fd;

@@ -1,8 +1,10 @@
 // disk_bench: the disk figures of docs/performance.md, through BlockDevice
-// (schema/capos.capnp, "Storage") served by the virtio-blk driver
-// (user/drivers/virtio_blk.cpp), the capOS side of the Linux peer's O_DIRECT
-// reads and writes of /dev/vda (bench/linux/peer_bench.c --disk) on the same
-// image in the same QEMU. The workload, shared with the peer, is
+// (schema/capos.capnp, "Storage") served by a disk driver (the virtio-blk
+// driver, user/drivers/virtio_blk.cpp, or the NVMe driver,
+// user/drivers/nvme.cpp: one system for each, bench/manifests/
+// bench_disk.capnp.in), the capOS side of the Linux peer's O_DIRECT reads and
+// writes of the same disk (/dev/vda or /dev/nvme0n1, bench/linux/peer_bench.c
+// --disk) on the same image in the same QEMU. The workload, shared with the peer, is
 // bench/disk_workload.h: 4 KiB random reads at several queue depths, 1 MiB
 // sequential reads and writes, a fixed count per batch, the same offsets in
 // the same order. One line per figure in ring_bench's format
@@ -20,12 +22,14 @@
 //
 // Depth: a process may have at most ring_max_owed (28) calls outstanding
 // through endpoints (abi/limits.h), so queue depth 32 is run at 28 and its
-// line says depth=28; the driver puts at most its request slots (16) on the
-// device at once and keeps the rest waiting at its endpoint.
+// line says depth=28; the driver puts at most its request slots (virtio-blk's
+// 16, NVMe's 32) on the device at once and keeps the rest waiting at its
+// endpoint.
 //
 // The CapSet holds "console", "timer" and "disk" (the driver's export), and,
-// for the smoke test (bench.capos_disk_smoke), "bench-quick": a small count of
-// each figure instead of the full run. Exits 0 when every figure ran.
+// for the smoke tests (bench.capos_disk_smoke, bench.capos_disk_nvme_smoke),
+// "bench-quick": a small count of each figure instead of the full run. Exits
+// 0 when every figure ran.
 #include "abi/limits.h"
 #include "abi/ring.h"
 #include "bench/disk_workload.h"
