@@ -9,14 +9,14 @@
 //   device    the PCI function the grant's selector names, claimed through
 //             init's own DeviceManager (the manifest grants it to init) and
 //             moved to the service: init keeps no copy, so the claim ends
-//             when the service lets the Device go or ends.
+//             when the service lets the Device go or ends,
+//   supervisor  a Supervisor init serves for the service alone (the owner
+//             side of a servedEndpoint): reconnect hands it an import again.
 // Every source is resolved (devices claimed) before the spawn; a service
 // that cannot have them all is not started, and the devices already claimed
 // for it are released. A device grant marked optional whose function is not
 // there skips its service instead (said in a line); grants of a skipped
 // service's exports are then left out of later services.
-//   supervisor  a Supervisor init serves for the service alone (the owner
-//             side of a servedEndpoint): reconnect hands it an import again.
 // Services marked waitForExit are waited for before the next one starts.
 // Once every service is started init waits for all of them at once and
 // serves their supervisors. A service with restarts left that ends any way
