@@ -145,11 +145,7 @@ void describe_msi(const Function& function, DetailOutput& out) {
     }
 }
 
-} // namespace
-
-size_t format_function(const FunctionAddress& address, const FunctionHeader& header,
-                       std::span<char> out) {
-    Writer line(out);
+void put_address(Writer& line, const FunctionAddress& address) {
     if (address.segment != 0) {
         line.hex(address.segment, 4);
         line.put(':');
@@ -159,6 +155,20 @@ size_t format_function(const FunctionAddress& address, const FunctionHeader& hea
     line.hex(address.device, 2);
     line.put('.');
     line.hex(address.function, 1);
+}
+
+} // namespace
+
+size_t format_address(const FunctionAddress& address, std::span<char> out) {
+    Writer line(out);
+    put_address(line, address);
+    return line.length();
+}
+
+size_t format_function(const FunctionAddress& address, const FunctionHeader& header,
+                       std::span<char> out) {
+    Writer line(out);
+    put_address(line, address);
     line.put(' ');
     line.text(class_name(header.class_code, header.subclass));
     line.text(" [");

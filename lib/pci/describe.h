@@ -10,6 +10,11 @@
 
 namespace capos::pci {
 
+// A function's address as lspci writes it: "00:1f.2", with the segment in
+// front ("0001:00:1f.2") when it is not 0. Cut at the end of `out`; returns
+// the length.
+size_t format_address(const FunctionAddress& address, std::span<char> out);
+
 // lspci's line of a function: "00:1f.2 SATA controller [0106]: 8086:2922
 // (rev 02)", with the segment in front ("0001:00:1f.2") when it is not 0 and
 // no "(rev ..)" for revision 0. Written into `out`, cut at its end; returns

@@ -543,6 +543,15 @@ TEST(PciFormat, FunctionLines) {
     EXPECT_EQ(format_function(address(0, 0, 0), host, {}), 0u);
 }
 
+TEST(PciFormat, Addresses) {
+    char text[16];
+    EXPECT_EQ(std::string(text, format_address(address(0, 0x1f, 2), text)), "00:1f.2");
+    EXPECT_EQ(std::string(text, format_address(address(0xab, 3, 7, 0x12), text)), "0012:ab:03.7");
+    char small[4];
+    EXPECT_EQ(format_address(address(0, 0x1f, 2), small), 4u);
+    EXPECT_EQ(std::string(small, 4), "00:1");
+}
+
 std::string bar_text(Bar::Kind kind, uint64_t address, uint64_t size, bool prefetchable = false) {
     Bar bar;
     bar.kind = kind;

@@ -34,6 +34,7 @@
 #include "abi/ring.h"
 #include "bench/disk_workload.h"
 #include "schema/capos.capnp.capos.h"
+#include "user/bench/raw_ring.h"
 #include "user/bench/timing.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
@@ -79,7 +80,7 @@ Disk g_disk;
 // consumed here, so the runtime's RingClient never sees one.
 
 abi::RingPage& page() {
-    return *rt::ring().page();
+    return bench::ring_page();
 }
 
 // One call's place: its params and results, while it is in flight.
@@ -114,22 +115,21 @@ bool push(uint32_t slot, const Piece& piece) {
     capnp::MessageBuilder builder(g_calls[slot].params);
     uint64_t lba = piece.offset / g_disk.block_size;
     uint32_t count = piece.bytes / g_disk.block_size;
+    // The two methods' params have the same fields (no inline data here).
+    auto fill = [&]<typename Params>(Params*) {
+        typename Params::Builder params(
+            builder.init_root(Params::data_words, Params::pointer_count));
+        params.set_lba(lba);
+        params.set_count(count);
+        params.set_buffer(g_disk.buffer);
+        params.set_offset(piece.at);
+    };
     uint16_t method;
     if (piece.write) {
-        using Params = BlockDevice::WriteBlocksParams;
-        Params::Builder params(builder.init_root(Params::data_words, Params::pointer_count));
-        params.set_lba(lba);
-        params.set_count(count);
-        params.set_buffer(g_disk.buffer);
-        params.set_offset(piece.at);
+        fill(static_cast<BlockDevice::WriteBlocksParams*>(nullptr));
         method = uint16_t(BlockDevice::Method::WriteBlocks);
     } else {
-        using Params = BlockDevice::ReadBlocksParams;
-        Params::Builder params(builder.init_root(Params::data_words, Params::pointer_count));
-        params.set_lba(lba);
-        params.set_count(count);
-        params.set_buffer(g_disk.buffer);
-        params.set_offset(piece.at);
+        fill(static_cast<BlockDevice::ReadBlocksParams*>(nullptr));
         method = uint16_t(BlockDevice::Method::ReadBlocks);
     }
     if (builder.error() != capnp::WireError::None)
@@ -149,15 +149,7 @@ bool push(uint32_t slot, const Piece& piece) {
     return true;
 }
 
-bool pop(abi::Cqe& out) {
-    abi::RingHeader& header = page().header;
-    uint32_t head = header.cq_head;
-    if (head == __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE))
-        return false;
-    out = page().cqes[head % abi::ring_cq_entries];
-    __atomic_store_n(&header.cq_head, head + 1, __ATOMIC_RELEASE);
-    return true;
-}
+using bench::pop;
 
 // Issues `count` calls, piece_of(i, slot) for i = 0, 1, ... in that order,
 // keeping up to `depth` in flight (slot: the call's place, 0 to depth - 1,

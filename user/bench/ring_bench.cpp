@@ -22,6 +22,7 @@
 #include "abi/syscall.h"
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
+#include "user/bench/raw_ring.h"
 #include "user/bench/timing.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
@@ -154,28 +155,12 @@ void measure(std::string_view name, uint64_t ops_per_iteration, Run&& run) {
 }
 
 // ---------------------------------------------------------------------------
-// The raw ring (as user/tests/common/test.h does it): every completion caused
-// here is consumed here, so the runtime's RingClient never sees one.
+// The raw ring (user/bench/raw_ring.h).
 
+using bench::pop;
+using bench::push;
 abi::RingPage& page() {
-    return *rt::ring().page();
-}
-
-void push(const abi::Sqe& sqe) {
-    abi::RingHeader& header = page().header;
-    uint32_t tail = header.sq_tail;
-    page().sqes[tail % abi::ring_sq_entries] = sqe;
-    __atomic_store_n(&header.sq_tail, tail + 1, __ATOMIC_RELEASE);
-}
-
-bool pop(abi::Cqe& out) {
-    abi::RingHeader& header = page().header;
-    uint32_t head = header.cq_head;
-    if (head == __atomic_load_n(&header.cq_tail, __ATOMIC_ACQUIRE))
-        return false;
-    out = page().cqes[head % abi::ring_cq_entries];
-    __atomic_store_n(&header.cq_head, head + 1, __ATOMIC_RELEASE);
-    return true;
+    return bench::ring_page();
 }
 
 // `count` NOPs per cap_enter; each must complete with result 0, in order.

@@ -1,15 +1,16 @@
 // A client of a driver that crashes (scenario.blk_restart): "disk", a
 // BlockDevice served by virtio_blk_faulty (the virtio-blk driver built to
-// fault at its third request of the device), which init starts again once (restarts = 1);
-// "supervisor", init's Supervisor for this process.
+// fault at its third request of the device), which init starts again once
+// (restarts = 1); "supervisor", init's Supervisor for this process.
 //
-// Checked: an import that is not one is refused; a write flushed before the
-// crash; the call the driver dies in answered Disconnected; reconnect hands
-// a new capability once init has started the driver again (the device
-// claimed again and brought up anew), through which the flushed write reads
-// back and the rest of the disk holds its pattern, while the old capability
-// stays disconnected; after the second crash reconnect answers disconnected,
-// init having no restart left.
+// Checked: an import that is not one is refused, and so is a call of
+// another interface; a write flushed before the crash; the call the driver
+// dies in answered Disconnected; reconnect hands a new capability once init
+// has started the driver again (the device claimed again and brought up
+// anew), through which the flushed write reads back and the rest of the
+// disk holds its pattern, while the old capability stays disconnected;
+// after the second crash reconnect answers disconnected, init having no
+// restart left.
 #include "schema/capos.capnp.capos.h"
 #include "tools/mkdisk/disk_pattern.h"
 #include "user/tests/common/test.h"
@@ -51,6 +52,9 @@ int main() {
 
     suite.check_exception("reconnect of a name that is no import is refused",
                           supervisor.value()->reconnect("nothing"), ExceptionType::InvalidArgument);
+    BlockDevice::Client<rt::RingTransport> impostor(rt::transport(), supervisor.value().id().raw);
+    suite.check_exception("another interface's call to the supervisor is unimplemented",
+                          impostor.info(), ExceptionType::Unimplemented);
 
     // Info (no request of the device), then requests 1 and 2 of the first
     // driver: a write and a flush.

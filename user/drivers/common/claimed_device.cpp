@@ -1,7 +1,9 @@
 #include "user/drivers/common/claimed_device.h"
 
+#include "lib/pci/describe.h"
 #include "user/drivers/common/driver.h"
 #include "user/rt/line.h"
+#include "user/rt/pci.h"
 
 namespace capos::drivers {
 
@@ -15,50 +17,19 @@ void ClaimedDevice::read_function() {
     auto info = value_or_fail(m_device->info(), "Device.info");
     m_dma_isolated = info.dma_isolated();
     auto function = info.function();
-    rt::Line address;
-    if (function.segment() != 0)
-        address.hex(function.segment()).add(':');
-    auto two_hex = [&](uint32_t value) {
-        const char* digits = "0123456789abcdef";
-        address.add(digits[(value >> 4) & 0xf]).add(digits[value & 0xf]);
-    };
-    two_hex(function.bus());
-    address.add(':');
-    two_hex(function.device());
-    address.add('.').udec(function.function());
-    m_address_length = address.view().size() < sizeof m_address ? address.view().size() : 0;
-    __builtin_memcpy(m_address, address.view().data(), m_address_length);
     m_vendor_id = function.vendor_id();
     m_device_id = function.device_id();
     m_class_triple = uint32_t(function.class_code()) << 16 | uint32_t(function.subclass()) << 8 |
                      function.prog_if();
 
-    for (auto bar : function.bars()) {
-        if (bar.index() >= pci::max_bars)
-            continue;
-        pci::Bar& entry = m_function.bars[bar.index()];
-        switch (bar.kind()) {
-        case schema::PciFunction::BarKind::Memory32:
-            entry.kind = pci::Bar::Kind::Memory32;
-            break;
-        case schema::PciFunction::BarKind::Memory64:
-            entry.kind = pci::Bar::Kind::Memory64;
-            break;
-        default:
-            continue; // I/O BARs map nothing a driver reaches
-        }
-        entry.address = bar.address();
-        entry.size = bar.size();
+    m_function = rt::pci_function_of(function);
+    m_address_length = pci::format_address(m_function.address, m_address);
+    for (pci::Bar& bar : m_function.bars) {
+        if (bar.kind == pci::Bar::Kind::Io)
+            bar = {}; // I/O BARs map nothing a driver reaches
     }
     if (!function.has_msix())
         fail("the device has no MSI-X (its queue interrupt needs a vector of its own)");
-    auto msix = function.msix();
-    m_function.has_msix = true;
-    m_function.msix.table_size = msix.table_size();
-    m_function.msix.table_bar = msix.table_bar();
-    m_function.msix.table_offset = msix.table_offset();
-    m_function.msix.pba_bar = msix.pba_bar();
-    m_function.msix.pba_offset = msix.pba_offset();
 }
 
 void ClaimedDevice::read_config(std::span<uint8_t, pci::config_space_size> config) {
