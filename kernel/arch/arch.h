@@ -206,6 +206,10 @@ inline uint32_t current_cpu_index();
 // set on that CPU.
 inline void* cpu_local();
 inline void set_cpu_local(void* local);
+// Whether this CPU holds the kernel lock shared (kernel/lib/kernel_lock.h),
+// in the per-CPU area too: every object lock asks it, twice a section.
+inline bool lock_shared_here();
+inline void set_lock_shared_here(bool shared);
 
 // Starts a periodic timer interrupt at `hz` on this CPU that calls
 // handle_timer_tick(). Needs interrupt_controllers_init and the calibrated

@@ -66,11 +66,11 @@ void KernelLock::enter_shared() {
     };
     if (!join()) [[unlikely]]
         wait_until(cpu, join);
-    s_cpus[cpu].shared = true;
+    arch::set_lock_shared_here(true);
 }
 
 void KernelLock::leave_shared() {
-    s_cpus[arch::current_cpu_index()].shared = false;
+    arch::set_lock_shared_here(false);
     uint64_t before = __atomic_fetch_sub(&m_word, one_reader, __ATOMIC_RELEASE);
     VERIFY(before >= one_reader);
 }

@@ -54,7 +54,6 @@ public:
     struct alignas(64) PerCpu {
         uint64_t contended = 0; // waits
         uint64_t cycles = 0;    // cycle-counter ticks waited
-        bool shared = false;    // this CPU holds the lock shared
         // Left by a shared holder for this CPU's next exclusive stretch:
         // objects whose last reference it dropped (KernelObject), wakes
         // (post_completion).
@@ -81,7 +80,7 @@ public:
     void assert_held() const CAPOS_ASSERT_CAPABILITY(this) {}
     void assert_shared() const CAPOS_ASSERT_SHARED_CAPABILITY(this) {}
     // Whether this CPU holds it shared.
-    bool shared_here() const { return s_cpus[arch::current_cpu_index()].shared; }
+    bool shared_here() const { return arch::lock_shared_here(); }
     // This CPU's share of the above.
     static PerCpu& here() { return s_cpus[arch::current_cpu_index()]; }
     // Whether a shared holder left work for this CPU's next exclusive

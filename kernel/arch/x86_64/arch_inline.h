@@ -13,6 +13,7 @@ extern bool smap_enabled;
 // kernel's pointer.
 inline constexpr unsigned cpu_index_offset = 24;
 inline constexpr unsigned cpu_local_offset = 32;
+inline constexpr unsigned lock_shared_offset = 40;
 } // namespace capos::kernel::x86
 
 namespace capos::kernel::arch {
@@ -31,6 +32,16 @@ inline void* cpu_local() {
 
 inline void set_cpu_local(void* local) {
     asm volatile("movq %0, %%gs:%c1" ::"r"(local), "i"(x86::cpu_local_offset) : "memory");
+}
+
+inline bool lock_shared_here() {
+    bool shared;
+    asm volatile("movb %%gs:%c1, %0" : "=r"(shared) : "i"(x86::lock_shared_offset));
+    return shared;
+}
+
+inline void set_lock_shared_here(bool shared) {
+    asm volatile("movb %0, %%gs:%c1" ::"r"(shared), "i"(x86::lock_shared_offset) : "memory");
 }
 
 inline uint64_t read_cycle_counter() {

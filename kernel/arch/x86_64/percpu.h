@@ -18,6 +18,7 @@ struct Cpu {
     uint32_t index;        // 0 for the boot CPU, then in start order
     uint32_t apic_id;
     void* kernel_local;   // %gs:32, the generic kernel's (arch::cpu_local)
+    bool lock_shared;     // %gs:40, arch::lock_shared_here
     uint64_t loaded_root; // the page tables loaded here (tlb.cpp)
     bool timer_paused;    // arch::timer_pause
     CpuTables tables;     // this CPU's GDT and task state
@@ -26,6 +27,7 @@ static_assert(offsetof(Cpu, kernel_stack) == 8);
 static_assert(offsetof(Cpu, user_rsp) == 16);
 static_assert(offsetof(Cpu, index) == cpu_index_offset);
 static_assert(offsetof(Cpu, kernel_local) == cpu_local_offset);
+static_assert(offsetof(Cpu, lock_shared) == lock_shared_offset);
 
 inline Cpu& this_cpu() {
     Cpu* cpu;
