@@ -20,6 +20,7 @@
 #include "kernel/mm/kernel_map.h"
 #include "kernel/platform/acpi.h"
 #include "lib/pci/describe.h"
+#include "lib/pci/select.h"
 
 namespace capos::kernel {
 
@@ -230,6 +231,10 @@ void pci_init() {
     g_inventory.dropped = summary.found - summary.recorded;
 
     log_functions(g_inventory.functions);
+    // (Before the IOMMU's translation goes on: nothing reaches memory it
+    // should not meanwhile, and no fault is left for a later claim.)
+    if (uint32_t stopped = pci::stop_bus_masters(*g_access, {g_functions, summary.recorded}))
+        log_info("pci: bus mastering turned off in {} functions firmware left it on in", stopped);
     if (g_inventory.dropped > 0)
         log_warn("pci: {} more functions than the table's {}: not recorded", g_inventory.dropped,
                  PciInventory::max_functions);

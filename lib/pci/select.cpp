@@ -1,4 +1,5 @@
 #include "lib/pci/select.h"
+#include "lib/pci/msi.h"
 
 namespace capos::pci {
 
@@ -70,6 +71,19 @@ const char* to_string(Unclaimable reason) {
         return "a host bridge";
     }
     return "unknown";
+}
+
+uint32_t stop_bus_masters(ConfigAccess& access, std::span<Function> functions) {
+    uint32_t stopped = 0;
+    for (Function& function : functions) {
+        if ((function.header.command & command_bus_master) == 0 ||
+            claimable(function) != Unclaimable::None)
+            continue;
+        change_command(access, function.address, 0, command_bus_master);
+        function.header.command = uint16_t(function.header.command & ~command_bus_master);
+        ++stopped;
+    }
+    return stopped;
 }
 
 } // namespace capos::pci

@@ -34,6 +34,13 @@ enum class Unclaimable : uint8_t {
 Unclaimable claimable(const Function& function);
 const char* to_string(Unclaimable reason);
 
+// Turns bus mastering off in every function a driver may hold that has it
+// on (firmware leaves the disks it booted from running: their queues in
+// firmware memory, a request or a late notification away from DMA), and
+// notes it in the records. A function masters the bus again only when a
+// claim allows it. How many were turned off.
+uint32_t stop_bus_masters(ConfigAccess& access, std::span<Function> functions);
+
 // Pages [first, end) of a BAR's window.
 struct PageRange {
     uint32_t first = 0;

@@ -2,6 +2,7 @@
 // which functions a driver may hold.
 #include "lib/pci/select.h"
 
+#include <map>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -82,6 +83,60 @@ TEST(PciSelect, BridgesAndHostBridgesAreNotForDrivers) {
     functions[2].header.subclass = 0x01;
     EXPECT_EQ(claimable(functions[2]), Unclaimable::None);
     EXPECT_STREQ(to_string(Unclaimable::HostBridge), "a host bridge");
+}
+
+// Each function's command and status register; every write recorded.
+class CommandRegisters final : public ConfigAccess {
+public:
+    std::map<uint32_t, uint32_t> registers; // by bus, device, function
+    std::vector<FunctionAddress> written;
+
+    static uint32_t key(FunctionAddress at) {
+        return uint32_t(at.bus) << 8 | uint32_t(at.device) << 3 | at.function;
+    }
+    uint32_t read32(FunctionAddress at, uint16_t offset) override {
+        EXPECT_EQ(offset, 0x04);
+        return registers[key(at)];
+    }
+    void write32(FunctionAddress at, uint16_t offset, uint32_t value) override {
+        EXPECT_EQ(offset, 0x04);
+        written.push_back(at);
+        registers[key(at)] = value;
+    }
+};
+
+// What firmware left mastering the bus stops, but for the bridges (the path
+// of the DMA of the functions behind them) and the host bridge; what was
+// not a bus master is not written.
+TEST(PciSelect, StopBusMastersStopsTheFunctionsDriversMayHold) {
+    auto functions = machine();
+    CommandRegisters config;
+    // Memory decoding and bus mastering on, and a status bit (write one to
+    // clear) that must not be written back as one.
+    constexpr uint32_t on = uint32_t(0x0010) << 16 | command_memory | command_bus_master;
+    for (size_t i : {0, 1, 4, 5}) {
+        config.registers[CommandRegisters::key(functions[i].address)] = on;
+        functions[i].header.command = uint16_t(on);
+    }
+    functions[2].header.command = command_memory; // the NIC: not a bus master
+    config.registers[CommandRegisters::key(functions[2].address)] = command_memory;
+
+    EXPECT_EQ(stop_bus_masters(config, functions), 2u);
+    ASSERT_EQ(config.written.size(), 2u);
+    EXPECT_EQ(CommandRegisters::key(config.written[0]),
+              CommandRegisters::key(functions[1].address));
+    EXPECT_EQ(CommandRegisters::key(config.written[1]),
+              CommandRegisters::key(functions[5].address));
+    for (size_t i : {1, 5}) {
+        EXPECT_EQ(config.registers[CommandRegisters::key(functions[i].address)], command_memory);
+        EXPECT_EQ(functions[i].header.command, command_memory);
+    }
+    for (size_t i : {0, 4})
+        EXPECT_EQ(functions[i].header.command, uint16_t(on));
+    EXPECT_EQ(functions[2].header.command, command_memory);
+    // Once stopped, nothing is left to stop.
+    EXPECT_EQ(stop_bus_masters(config, functions), 0u);
+    EXPECT_EQ(config.written.size(), 2u);
 }
 
 // QEMU's virtio-pci: the table and the PBA in BAR 1 (4 KiB), the registers
