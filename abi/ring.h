@@ -45,6 +45,12 @@ enum class Opcode : uint8_t {
 };
 inline constexpr uint8_t opcode_count = 7;
 
+// An endpoint holds up to this many CALLs queued for a RECV, and up to this
+// many RECVs waiting for a CALL (the oldest waiting RECV takes the next call;
+// a server's threads, or one thread keeping several calls coming, each wait).
+inline constexpr uint32_t endpoint_max_queued_calls = 32;
+inline constexpr uint32_t endpoint_max_receivers = 16;
+
 // PARK's non-negative results (UNPARK's is the number of threads it woke).
 enum class ParkResult : int32_t {
     Woken = 0,       // an UNPARK of the word woke it

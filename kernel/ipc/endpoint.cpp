@@ -75,17 +75,53 @@ void EndpointClient::destroy() {
     this->~EndpointClient();
 }
 
-bool Endpoint::receiver_live() const {
-    return m_receiver.has_value() && !m_receiver->caller_gone();
+PendingReply Endpoint::take_oldest_receiver() {
+    PendingReply receiver = std::move(m_receivers[m_oldest_receiver]);
+    m_oldest_receiver = (m_oldest_receiver + 1) % max_receivers;
+    return receiver;
+}
+
+void Endpoint::put_back_oldest_receiver(PendingReply receiver) {
+    m_oldest_receiver = (m_oldest_receiver + max_receivers - 1) % max_receivers;
+    m_receivers[m_oldest_receiver] = std::move(receiver);
+}
+
+// (Inlined: a call's path asks it once, and mostly finds nothing to drop.)
+[[gnu::always_inline]] inline void Endpoint::drop_gone_oldest_receivers() {
+    while (m_state.receiver_waiting() && m_receivers[m_oldest_receiver].caller_gone()) {
+        take_oldest_receiver().reset(); // its answer goes nowhere
+        m_state.receiver_dropped();
+    }
+}
+
+void Endpoint::drop_gone_receivers() {
+    uint32_t waiting = m_state.receivers_waiting();
+    PendingReply live[max_receivers];
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < waiting; ++i) {
+        PendingReply receiver = take_oldest_receiver();
+        if (receiver.caller_gone()) {
+            receiver.reset(); // its answer goes nowhere
+            m_state.receiver_dropped();
+            continue;
+        }
+        live[kept++] = std::move(receiver);
+    }
+    for (uint32_t i = 0; i < kept; ++i)
+        m_receivers[(m_oldest_receiver + i) % max_receivers] = std::move(live[i]);
+}
+
+void Endpoint::disconnect_receivers(uint32_t waiting) {
+    abi::Cqe disconnected{.result = int32_t(TransportError::Disconnected)};
+    for (uint32_t i = 0; i < waiting; ++i)
+        take_oldest_receiver().complete(disconnected);
 }
 
 void Endpoint::remove_client() {
     ObjectLockGuard guard(m_lock);
-    if (m_state.remove_client()) {
-        PendingReply receiver = std::move(*m_receiver);
-        m_receiver.reset();
-        receiver.complete_with_error(TransportError::Disconnected);
-    }
+    uint32_t waiting = m_state.receivers_waiting();
+    if (m_state.remove_client())
+        disconnect_receivers(waiting);
 }
 
 void Endpoint::release_charges(EndpointCall& call, Process* caller) {
@@ -160,7 +196,8 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     ObjectLockGuard guard(m_lock);
     uint64_t delivered_size = sizeof(abi::RecvHeader) + params.size() * sizeof(capnp::Word) +
                               uint64_t(transfer.count()) * sizeof(abi::CapRecord);
-    auto route = m_state.route_call(delivered_size, receiver_live());
+    drop_gone_oldest_receivers();
+    auto route = m_state.route_call(delivered_size);
     if (route.is_error())
         return error_cqe(sqe.user_data, route.error());
     bool direct = route.value() == ipc::CallRoute::Direct;
@@ -186,24 +223,31 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     call->transfer = std::move(transfer);
 
     if (direct) {
-        PendingReply receiver = std::move(*m_receiver);
         caller.add_outgoing(call, 0);
         call->charged = true;
-        ipc::Delivery delivery = deliver(*call, params, receiver);
-        auto after = m_state.delivered_direct(*call, delivery);
-        if (delivery == ipc::Delivery::TransferFailed)
-            m_receiver = std::move(receiver); // it keeps waiting
-        else
-            m_receiver.reset();
-        if (after.is_error()) {
-            // The call fails and its capabilities stay with the caller.
-            end_call(call, std::nullopt); // answered at once below
-            return error_cqe(sqe.user_data, after.error());
+        for (;;) {
+            PendingReply receiver = take_oldest_receiver();
+            ipc::Delivery delivery = deliver(*call, params, receiver);
+            auto after = m_state.delivered_direct(*call, delivery);
+            if (delivery == ipc::Delivery::TransferFailed)
+                put_back_oldest_receiver(std::move(receiver)); // it keeps waiting
+            if (after.is_error()) {
+                // The call fails and its capabilities stay with the caller.
+                end_call(call, std::nullopt); // answered at once below
+                return error_cqe(sqe.user_data, after.error());
+            }
+            if (after.value() == ipc::AfterDirect::InFlight)
+                return std::nullopt;
+            // That receiver's RECV has failed: the next one waiting, if any
+            // is live, takes the call.
+            if (after.value() == ipc::AfterDirect::Queue)
+                break;
+            drop_gone_oldest_receivers();
+            if (!m_state.receiver_waiting())
+                break;
         }
-        if (after.value() == ipc::AfterDirect::InFlight)
-            return std::nullopt;
-        // The receiver's RECV has failed; the call queues for the next one,
-        // within the same bounds as any queued call.
+        // None left: the call queues for the next RECV, within the same
+        // bounds as any queued call.
         release_charges(*call, call->reply.caller());
         if (!caller.can_add_outgoing(params.size() * sizeof(capnp::Word))) {
             end_call(call, std::nullopt); // answered at once below
@@ -280,7 +324,9 @@ std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe, bool* exc
             return std::nullopt;
         }
     }
-    auto begun = m_state.begin_receive(receiver_live()); // one RECV at a time
+    if (m_state.receivers_waiting() == max_receivers)
+        drop_gone_receivers();
+    auto begun = m_state.begin_receive();
     if (begun.is_error())
         return error_cqe(sqe.user_data, begun.error());
     // Answered at once when a call waits; kept (within the bound) otherwise.
@@ -294,7 +340,8 @@ std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe, bool* exc
         receiver.reset(); // answered at once below
         return error_cqe(sqe.user_data, waiting.error());
     }
-    m_receiver = std::move(receiver);
+    uint32_t last = (m_oldest_receiver + m_state.receivers_waiting() - 1) % max_receivers;
+    m_receivers[last] = std::move(receiver);
     return std::nullopt;
 }
 
@@ -326,16 +373,13 @@ abi::Cqe Endpoint::return_call(const ring::DecodedSqe& sqe, std::span<capnp::Wor
 
 void Endpoint::close() {
     ObjectLockGuard guard(m_lock);
+    uint32_t waiting = m_state.receivers_waiting();
     ipc::Closing closing = m_state.close();
     if (closing == ipc::Closing::AlreadyClosed)
         return;
-    if (closing == ipc::Closing::ClosedWithReceiver) {
-        // The owner's own waiting RECV (it released its last owner capability).
-        PendingReply receiver = std::move(*m_receiver);
-        m_receiver.reset();
-        if (receiver)
-            receiver.complete_with_error(TransportError::Disconnected);
-    }
+    // The owner's own waiting RECVs (it released its last owner capability).
+    if (closing == ipc::Closing::ClosedWithReceiver)
+        disconnect_receivers(waiting);
     abi::Cqe disconnected{.result = int32_t(TransportError::Disconnected)};
     while (EndpointCall* call = as_call(m_state.take_closed_call()))
         end_call(call, disconnected);

@@ -11,14 +11,15 @@
 //      at once (header + params copied straight into the owner's buffer) and
 //      the owner is made to run next: direct handoff. Otherwise the params are
 //      copied to the heap and the call queues (bounded; charged to the caller).
-//   2. RECV on the owner: delivers the oldest queued call, or waits.
+//   2. RECV on the owner: delivers the oldest queued call, or waits (up to
+//      16 RECVs wait at once, answered oldest first).
 //   3. RETURN on the owner: copies the answer into the caller's result buffer,
 //      posts the caller's completion and makes the caller run next.
 //   4. When the last owner capability goes (or its process ends), every queued
 //      and in-flight call completes with Disconnected and later CALLs fail so.
 //      When a caller ends, its queued calls are dropped and its in-flight calls
 //      are answered into the void. When the last client facet goes and nothing
-//      is queued, RECV (waiting or new) completes with Disconnected: nobody
+//      is queued, RECVs (waiting or new) complete with Disconnected: nobody
 //      can call any more, so a server can end.
 // The queue, the in-flight set, the call ids and the rules above that decide
 // where a call goes are pure logic: lib/ipc/endpoint_state.h. Endpoint keeps
@@ -122,8 +123,21 @@ private:
     // receiver; the endpoint state is told what came of it.
     static ipc::Delivery deliver(EndpointCall& call, std::span<capnp::Word> params,
                                  PendingReply& receiver) CAPOS_REQUIRES_SHARED(g_kernel_lock);
-    // Whether the waiting receiver, if any, can still be answered.
-    bool receiver_live() const CAPOS_REQUIRES(m_lock) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    static constexpr uint32_t max_receivers = ipc::EndpointState::max_receivers;
+    // The waiting receivers, oldest first: takes the oldest out / puts it
+    // back in front (the endpoint state is told by the caller).
+    PendingReply take_oldest_receiver() CAPOS_REQUIRES(m_lock) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    void put_back_oldest_receiver(PendingReply receiver) CAPOS_REQUIRES(m_lock)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Drops the oldest waiting receivers whose thread or process has ended,
+    // up to the first that can still be answered.
+    void drop_gone_oldest_receivers() CAPOS_REQUIRES(m_lock) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Drops every waiting receiver whose thread or process has ended.
+    void drop_gone_receivers() CAPOS_REQUIRES(m_lock) CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Completes the `waiting` receivers with Disconnected (the state has
+    // let them go).
+    void disconnect_receivers(uint32_t waiting) CAPOS_REQUIRES(m_lock)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Gives back what `call` charged `caller` (outstanding list, queued
     // bytes); `caller` is the call's, or null when it has ended.
     static void release_charges(EndpointCall& call, Process* caller)
@@ -150,8 +164,10 @@ private:
     // and returns on several CPUs at once (kernel/lib/object_lock.h).
     ObjectLock m_lock;
     ipc::EndpointState m_state CAPOS_GUARDED_BY(m_lock);
-    // The owner's waiting RECV: present exactly while m_state.receiver_waiting().
-    std::optional<PendingReply> m_receiver CAPOS_GUARDED_BY(m_lock);
+    // The owner's waiting RECVs, m_state.receivers_waiting() of them from
+    // m_oldest_receiver on (a ring), oldest first.
+    PendingReply m_receivers[max_receivers] CAPOS_GUARDED_BY(m_lock);
+    uint32_t m_oldest_receiver CAPOS_GUARDED_BY(m_lock) = 0;
     // A record of its own, which a round trip uses: it lies on the page of
     // the endpoint and its facets, which the round trip touches anyway (every
     // page touched after an address-space switch costs QEMU a refill,

@@ -45,9 +45,9 @@ Closing EndpointState::close() {
     if (m_closed)
         return Closing::AlreadyClosed;
     m_closed = true;
-    if (!m_receiver_waiting)
+    if (m_receivers == 0)
         return Closing::Closed;
-    m_receiver_waiting = false;
+    m_receivers = 0;
     return Closing::ClosedWithReceiver;
 }
 
@@ -62,9 +62,9 @@ EndpointCallRecord* EndpointState::take_closed_call() {
 bool EndpointState::remove_client() {
     if (m_clients == 0)
         __builtin_trap(); // more removed than added
-    if (--m_clients != 0 || !m_queue.empty() || !m_receiver_waiting)
+    if (--m_clients != 0 || m_receivers == 0)
         return false;
-    m_receiver_waiting = false;
+    m_receivers = 0;
     return true;
 }
 

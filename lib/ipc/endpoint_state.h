@@ -1,6 +1,7 @@
 // An endpoint's bookkeeping as pure logic: the queue of calls waiting for a
 // RECV, the calls in flight (delivered, waiting for RETURN) with their ids,
-// the one waiting receiver, the client count and the closed state, and every
+// the waiting receivers (up to max_receivers RECVs, answered oldest first),
+// the client count and the closed state, and every
 // rule that decides what a CALL, RECV, RETURN, cancel or close does with them.
 // The kernel's Endpoint (kernel/ipc/endpoint.h, whose header numbers the
 // steps of a call's life) keeps what is not pure: the caller's owed answer,
@@ -27,12 +28,17 @@
 // ever share one (that look costs a walk of the queue and the in-flight set,
 // only once ids have wrapped).
 //
+// Calls queue only while no receiver waits, and receivers wait only while no
+// call is queued: a RECV takes the oldest queued call, and a CALL goes to the
+// oldest waiting receiver.
+//
 // Misuse that cannot be recovered traps (__builtin_trap): a record opened
 // twice, enqueued or delivered from the wrong place, a queue grown past its
-// bound, a client removed that was never added.
+// bound, a client removed that was never added, a receiver dropped that was
+// not waiting.
 //
-// Not thread-safe: the kernel serialises every call (interrupts off on the
-// one CPU).
+// Not thread-safe: the kernel serialises what happens to one endpoint (its
+// lock).
 #pragma once
 
 #include "abi/ring.h"
@@ -79,7 +85,8 @@ enum class CallRoute : uint8_t {
 // What a CALL delivered straight to the receiver became.
 enum class AfterDirect : uint8_t {
     InFlight, // delivered
-    Queue,    // the receiver refused it: queue it (room was checked)
+    Again,    // the receiver refused it: deliver it to the next waiting one
+    Queue,    // the receiver refused it and none is left: queue it (room was checked)
 };
 
 // What cancel() did with a call whose caller ended.
@@ -92,12 +99,13 @@ enum class Cancelled : uint8_t {
 enum class Closing : uint8_t {
     AlreadyClosed,      // nothing to do
     Closed,             // end every call take_closed_call() gives
-    ClosedWithReceiver, // the same, and the waiting receiver completes with Disconnected
+    ClosedWithReceiver, // the same, and every waiting receiver completes with Disconnected
 };
 
 class EndpointState {
 public:
-    static constexpr uint32_t max_queued_calls = 32;
+    static constexpr uint32_t max_queued_calls = abi::endpoint_max_queued_calls;
+    static constexpr uint32_t max_receivers = abi::endpoint_max_receivers;
 
     EndpointState() = default;
     EndpointState(const EndpointState&) = delete;
@@ -107,8 +115,9 @@ public:
     uint32_t clients() const { return m_clients; }
     size_t queued() const { return m_queue.size(); }
     size_t in_flight() const { return m_in_flight.size(); }
-    // A RECV waits (its process may have ended since: the kernel knows).
-    bool receiver_waiting() const { return m_receiver_waiting; }
+    // RECVs waiting (their processes may have ended since: the kernel knows).
+    uint32_t receivers_waiting() const { return m_receivers; }
+    bool receiver_waiting() const { return m_receivers != 0; }
     // Nothing is queued or in flight: the endpoint may be destroyed.
     bool idle() const { return m_queue.empty() && m_in_flight.empty(); }
     bool is_queued(const EndpointCallRecord& call) const { return m_queue.contains(call); }
@@ -120,10 +129,10 @@ public:
     // Disconnected once closed; BadBuffer when the call (`delivered_bytes`:
     // header, params and capability records) would not fit the largest
     // receive buffer, so it could never be received and would block the
-    // queue behind it; Direct when a receiver waits and its process is live
-    // (`receiver_live`); QuotaExceeded when the queue is full; else Queue.
-    Result<CallRoute, TransportError> route_call(uint64_t delivered_bytes,
-                                                 bool receiver_live) const;
+    // queue behind it; Direct when a receiver waits (the kernel first drops
+    // the oldest ones whose processes have ended: receiver_dropped);
+    // QuotaExceeded when the queue is full; else Queue.
+    Result<CallRoute, TransportError> route_call(uint64_t delivered_bytes) const;
     // Gives a new record its call id (see the header).
     void open(EndpointCallRecord& call);
     // After the kernel tried to deliver an open call routed Direct:
@@ -131,18 +140,18 @@ public:
     //   TransferFailed: QuotaExceeded; the call fails (its capabilities stay
     //     with the caller) and the receiver keeps waiting.
     //   ReceiverRefused: the receiver's RECV has failed and no longer waits;
-    //     the call queues like any other (Queue), or QuotaExceeded when the
-    //     queue is full.
+    //     the call goes to the next waiting receiver (Again), else queues
+    //     like any other (Queue), or QuotaExceeded when the queue is full.
     Result<AfterDirect, TransportError> delivered_direct(EndpointCallRecord& call,
                                                          Delivery outcome);
     // Queues an open call (route_call or delivered_direct said Queue).
     void enqueue(EndpointCallRecord& call);
 
-    // Step 2, RECV. First: QuotaExceeded when a live receiver already waits
-    // (one RECV at a time). Then the kernel delivers oldest_queued(), if any,
-    // and reports with delivered_from_queue; when nothing is queued, it asks
-    // wait_for_call.
-    Result<void, TransportError> begin_receive(bool receiver_live) const;
+    // Step 2, RECV. First: QuotaExceeded when max_receivers wait already
+    // (the kernel drops those whose processes ended first). Then the kernel
+    // delivers oldest_queued(), if any, and reports with
+    // delivered_from_queue; when nothing is queued, it asks wait_for_call.
+    Result<void, TransportError> begin_receive() const;
     // After the kernel tried to deliver the oldest queued call `call`:
     //   Delivered: it is in flight; the RECV is done.
     //   ReceiverRefused: it stays queued; the RECV is done (it failed).
@@ -151,8 +160,11 @@ public:
     void delivered_from_queue(EndpointCallRecord& call, Delivery outcome);
     // Nothing is queued: Disconnected when no client is left (nobody can call
     // any more); QuotaExceeded when the kernel may not keep the RECV's answer
-    // for later (`may_keep`); else the receiver waits.
+    // for later (`may_keep`); else the receiver waits, after those waiting.
     Result<void, TransportError> wait_for_call(bool may_keep);
+    // A waiting receiver went without a call: its process ended, or its
+    // answer could not be kept.
+    void receiver_dropped();
 
     // Step 3, RETURN: the in-flight call `call_id` names, or NoSuchCall. The
     // kernel answers its caller unless it is orphaned, then finish()es it
@@ -176,8 +188,8 @@ public:
     void skip_call_ids(uint64_t count);
 
     void add_client() { ++m_clients; }
-    // True when the waiting receiver must complete with Disconnected now: the
-    // last client went and nothing is queued. It then no longer waits.
+    // True when the waiting receivers must complete with Disconnected now:
+    // the last client went (and then nothing is queued). None waits then.
     bool remove_client();
 
 private:
@@ -187,8 +199,8 @@ private:
     uint32_t next_free_call_id();
 
     bool m_closed = false;
-    bool m_receiver_waiting = false;
     bool m_ids_wrapped = false;
+    uint32_t m_receivers = 0;
     uint32_t m_clients = 0;
     uint32_t m_next_call_id = 1;
     IntrusiveList<EndpointCallRecord, EndpointLink> m_queue;     // oldest first
@@ -197,13 +209,12 @@ private:
 
 // The steps of every call, inline: they are the IPC path.
 
-inline Result<CallRoute, TransportError> EndpointState::route_call(uint64_t delivered_bytes,
-                                                                   bool receiver_live) const {
+inline Result<CallRoute, TransportError> EndpointState::route_call(uint64_t delivered_bytes) const {
     if (m_closed)
         return Err{TransportError::Disconnected};
     if (delivered_bytes > ring::max_message_bytes)
         return Err{TransportError::BadBuffer};
-    if (m_receiver_waiting && receiver_live)
+    if (m_receivers != 0)
         return CallRoute::Direct;
     if (m_queue.size() >= max_queued_calls)
         return Err{TransportError::QuotaExceeded};
@@ -223,11 +234,11 @@ inline void EndpointState::open(EndpointCallRecord& call) {
 
 inline Result<AfterDirect, TransportError> EndpointState::delivered_direct(EndpointCallRecord& call,
                                                                            Delivery outcome) {
-    if (call.m_call_id == 0 || !m_receiver_waiting)
+    if (call.m_call_id == 0 || m_receivers == 0)
         __builtin_trap(); // not opened, or not routed Direct
     switch (outcome) {
     case Delivery::Delivered:
-        m_receiver_waiting = false;
+        --m_receivers;
         m_in_flight.push_front(call);
         return AfterDirect::InFlight;
     case Delivery::TransferFailed:
@@ -235,20 +246,21 @@ inline Result<AfterDirect, TransportError> EndpointState::delivered_direct(Endpo
     case Delivery::ReceiverRefused:
         break;
     }
-    m_receiver_waiting = false;
+    if (--m_receivers != 0)
+        return AfterDirect::Again;
     if (m_queue.size() >= max_queued_calls)
         return Err{TransportError::QuotaExceeded};
     return AfterDirect::Queue;
 }
 
 inline void EndpointState::enqueue(EndpointCallRecord& call) {
-    if (call.m_call_id == 0 || m_queue.size() >= max_queued_calls)
-        __builtin_trap(); // not opened, or routed past the bound
+    if (call.m_call_id == 0 || m_queue.size() >= max_queued_calls || m_receivers != 0)
+        __builtin_trap(); // not opened, routed past the bound, or a receiver waits for it
     m_queue.push_back(call);
 }
 
-inline Result<void, TransportError> EndpointState::begin_receive(bool receiver_live) const {
-    if (m_receiver_waiting && receiver_live)
+inline Result<void, TransportError> EndpointState::begin_receive() const {
+    if (m_receivers >= max_receivers)
         return Err{TransportError::QuotaExceeded};
     return {};
 }
@@ -276,8 +288,16 @@ inline Result<void, TransportError> EndpointState::wait_for_call(bool may_keep) 
         return Err{TransportError::Disconnected};
     if (!may_keep)
         return Err{TransportError::QuotaExceeded};
-    m_receiver_waiting = true;
+    if (m_receivers >= max_receivers)
+        __builtin_trap(); // begin_receive refuses it first
+    ++m_receivers;
     return {};
+}
+
+inline void EndpointState::receiver_dropped() {
+    if (m_receivers == 0)
+        __builtin_trap();
+    --m_receivers;
 }
 
 inline Result<EndpointCallRecord*, TransportError> EndpointState::find_in_flight(uint32_t call_id) {

@@ -1,5 +1,5 @@
 // lib/ipc/endpoint_state: the endpoint's queue, in-flight set, call ids,
-// waiting receiver, clients and close, as the kernel's Endpoint drives them.
+// waiting receivers, clients and close, as the kernel's Endpoint drives them.
 // Explicit cases for each rule and the tricky paths, misuse that traps, and a
 // randomized run of CALL / RECV / RETURN / cancel / close / client changes
 // against a plain reference model written with standard containers, checking
@@ -40,22 +40,28 @@ std::optional<TransportError> error_of(const Result<T, TransportError>& result) 
 }
 
 // A CALL the way the kernel makes it when nothing else fails: route, open,
-// then deliver (Direct, with `outcome`) or queue. Returns the call when it is
-// queued or in flight, null when it was refused (and freed).
+// then deliver (Direct: the oldest waiting receiver answers with `outcome`,
+// any next one takes it) or queue. Returns the call when it is queued or in
+// flight, null when it was refused (and freed).
 Call* make_call(EndpointState& state, std::vector<std::unique_ptr<Call>>& calls,
-                bool receiver_live = true, Delivery outcome = Delivery::Delivered) {
-    auto route = state.route_call(small_call, receiver_live);
+                Delivery outcome = Delivery::Delivered) {
+    auto route = state.route_call(small_call);
     if (route.is_error())
         return nullptr;
     auto call = std::make_unique<Call>(calls.size());
     state.open(*call);
     if (route.value() == CallRoute::Direct) {
-        auto after = state.delivered_direct(*call, outcome);
-        if (after.is_error())
-            return nullptr;
-        if (after.value() == AfterDirect::InFlight) {
-            calls.push_back(std::move(call));
-            return calls.back().get();
+        for (;;) {
+            auto after = state.delivered_direct(*call, outcome);
+            if (after.is_error())
+                return nullptr;
+            if (after.value() == AfterDirect::InFlight) {
+                calls.push_back(std::move(call));
+                return calls.back().get();
+            }
+            if (after.value() == AfterDirect::Queue)
+                break;
+            outcome = Delivery::Delivered; // Again
         }
     }
     state.enqueue(*call);
@@ -65,11 +71,10 @@ Call* make_call(EndpointState& state, std::vector<std::unique_ptr<Call>>& calls,
 
 // A RECV the way the kernel makes it, every delivery succeeding: the call it
 // got, or null when it waits or failed (`error`).
-Call* receive(EndpointState& state, std::optional<TransportError>* error = nullptr,
-              bool receiver_live = true) {
+Call* receive(EndpointState& state, std::optional<TransportError>* error = nullptr) {
     if (error)
         *error = std::nullopt;
-    if (auto begun = state.begin_receive(receiver_live); begun.is_error()) {
+    if (auto begun = state.begin_receive(); begun.is_error()) {
         if (error)
             *error = begun.error();
         return nullptr;
@@ -104,22 +109,22 @@ TEST(EndpointState, StartsOpenAndIdle) {
 TEST(EndpointState, RouteCall) {
     EndpointState state;
     state.add_client();
-    auto routed = state.route_call(small_call, true);
+    auto routed = state.route_call(small_call);
     ASSERT_TRUE(routed.is_ok());
     EXPECT_EQ(routed.value(), CallRoute::Queue); // nobody waits
     // One that could never be received is refused before the queue is looked at.
-    EXPECT_EQ(error_of(state.route_call(ring::max_message_bytes + 1, true)),
-              TransportError::BadBuffer);
-    EXPECT_TRUE(state.route_call(ring::max_message_bytes, true).is_ok());
-    // A waiting, live receiver takes it directly.
+    EXPECT_EQ(error_of(state.route_call(ring::max_message_bytes + 1)), TransportError::BadBuffer);
+    EXPECT_TRUE(state.route_call(ring::max_message_bytes).is_ok());
+    // A waiting receiver takes it directly.
     ASSERT_TRUE(state.wait_for_call(true).is_ok());
-    EXPECT_EQ(state.route_call(small_call, true).value(), CallRoute::Direct);
-    // One whose process has ended does not: the call queues.
-    EXPECT_EQ(state.route_call(small_call, false).value(), CallRoute::Queue);
+    EXPECT_EQ(state.route_call(small_call).value(), CallRoute::Direct);
+    // Once the kernel has dropped it (its process ended), the call queues.
+    state.receiver_dropped();
+    EXPECT_EQ(state.route_call(small_call).value(), CallRoute::Queue);
     state.close();
-    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::Disconnected);
+    EXPECT_EQ(error_of(state.route_call(small_call)), TransportError::Disconnected);
     // Closed is checked first.
-    EXPECT_EQ(error_of(state.route_call(ring::max_message_bytes + 1, true)),
+    EXPECT_EQ(error_of(state.route_call(ring::max_message_bytes + 1)),
               TransportError::Disconnected);
 }
 
@@ -136,22 +141,38 @@ TEST_F(EndpointStateWithClient, QueueIsBoundedButADirectCallIsNot) {
     for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
         ASSERT_NE(make_call(state, calls), nullptr);
     EXPECT_EQ(state.queued(), EndpointState::max_queued_calls);
-    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::QuotaExceeded);
+    EXPECT_EQ(error_of(state.route_call(small_call)), TransportError::QuotaExceeded);
     EXPECT_EQ(receive(state)->call_id(), 1u);
     ASSERT_NE(make_call(state, calls), nullptr); // room for one again
-    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::QuotaExceeded);
+    EXPECT_EQ(error_of(state.route_call(small_call)), TransportError::QuotaExceeded);
     end_all(state);
+}
 
-    // A full queue behind a receiver whose process ended (it took none of
-    // them): a live receiver's call would still go straight to it.
-    EndpointState direct;
-    direct.add_client();
-    ASSERT_TRUE(direct.wait_for_call(true).is_ok());
-    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
-        ASSERT_NE(make_call(direct, calls, /*receiver_live=*/false), nullptr);
-    EXPECT_EQ(error_of(direct.route_call(small_call, false)), TransportError::QuotaExceeded);
-    EXPECT_EQ(direct.route_call(small_call, true).value(), CallRoute::Direct);
-    end_all(direct);
+TEST_F(EndpointStateWithClient, ReceiversWaitUpToTheBoundAndTakeCallsOldestFirst) {
+    for (uint32_t i = 0; i < EndpointState::max_receivers; ++i) {
+        std::optional<TransportError> error;
+        ASSERT_EQ(receive(state, &error), nullptr);
+        ASSERT_EQ(error, std::nullopt);
+        ASSERT_EQ(state.receivers_waiting(), i + 1);
+    }
+    std::optional<TransportError> error;
+    EXPECT_EQ(receive(state, &error), nullptr);
+    EXPECT_EQ(error, TransportError::QuotaExceeded);
+    EXPECT_EQ(state.receivers_waiting(), EndpointState::max_receivers);
+    // One whose process ended, dropped by the kernel, makes room.
+    state.receiver_dropped();
+    EXPECT_TRUE(state.begin_receive().is_ok());
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    // Each call goes straight to a waiting receiver, none queues.
+    for (uint32_t i = 0; i < EndpointState::max_receivers; ++i) {
+        Call* call = make_call(state, calls);
+        ASSERT_NE(call, nullptr);
+        ASSERT_TRUE(state.is_in_flight(*call));
+        ASSERT_EQ(state.receivers_waiting(), EndpointState::max_receivers - i - 1);
+    }
+    EXPECT_EQ(state.queued(), 0u);
+    EXPECT_EQ(state.route_call(small_call).value(), CallRoute::Queue);
+    end_all(state);
 }
 
 TEST_F(EndpointStateWithClient, CallsQueueInOrderAndRecvTakesTheOldest) {
@@ -189,16 +210,17 @@ TEST_F(EndpointStateWithClient, DirectDeliveryToAWaitingReceiver) {
     EXPECT_EQ(receive(state, &error), nullptr);
     EXPECT_EQ(error, std::nullopt);
     EXPECT_TRUE(state.receiver_waiting());
-    // A second RECV while the first waits is refused, unless the first's
-    // process has ended.
-    EXPECT_EQ(error_of(state.begin_receive(true)), TransportError::QuotaExceeded);
-    EXPECT_TRUE(state.begin_receive(false).is_ok());
+    // A second RECV waits behind the first.
+    EXPECT_EQ(receive(state, &error), nullptr);
+    EXPECT_EQ(error, std::nullopt);
+    EXPECT_EQ(state.receivers_waiting(), 2u);
     Call* call = make_call(state, calls);
     ASSERT_NE(call, nullptr);
     EXPECT_TRUE(state.is_in_flight(*call));
-    EXPECT_FALSE(state.receiver_waiting());
+    EXPECT_EQ(state.receivers_waiting(), 1u);
     EXPECT_EQ(state.queued(), 0u);
     state.finish(*call);
+    end_all(state);
 }
 
 TEST(EndpointState, DirectTransferFailureKeepsTheReceiverWaiting) {
@@ -206,7 +228,7 @@ TEST(EndpointState, DirectTransferFailureKeepsTheReceiverWaiting) {
     state.add_client();
     ASSERT_TRUE(state.wait_for_call(true).is_ok());
     Call call;
-    ASSERT_EQ(state.route_call(small_call, true).value(), CallRoute::Direct);
+    ASSERT_EQ(state.route_call(small_call).value(), CallRoute::Direct);
     state.open(call);
     EXPECT_EQ(error_of(state.delivered_direct(call, Delivery::TransferFailed)),
               TransportError::QuotaExceeded);
@@ -230,28 +252,31 @@ TEST(EndpointState, DirectRefusalQueuesTheCallWithinTheBound) {
     EXPECT_FALSE(state.receiver_waiting()); // its RECV has failed
     state.enqueue(call);
     EXPECT_EQ(state.oldest_queued(), &call);
-
-    // With the queue full, a refused direct call fails instead.
-    EndpointState full;
-    full.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
-    ASSERT_TRUE(full.wait_for_call(true).is_ok());
-    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
-        ASSERT_NE(make_call(full, calls, /*receiver_live=*/false), nullptr);
-    Call late;
-    ASSERT_EQ(full.route_call(small_call, true).value(), CallRoute::Direct);
-    full.open(late);
-    EXPECT_EQ(error_of(full.delivered_direct(late, Delivery::ReceiverRefused)),
-              TransportError::QuotaExceeded);
-    EXPECT_FALSE(full.receiver_waiting());
-    end_all(full);
     end_all(state);
+
+    // With another receiver waiting, the refused call goes to it instead.
+    EndpointState two;
+    two.add_client();
+    ASSERT_TRUE(two.wait_for_call(true).is_ok());
+    ASSERT_TRUE(two.wait_for_call(true).is_ok());
+    Call next;
+    two.open(next);
+    after = two.delivered_direct(next, Delivery::ReceiverRefused);
+    ASSERT_TRUE(after.is_ok());
+    EXPECT_EQ(after.value(), AfterDirect::Again);
+    EXPECT_EQ(two.receivers_waiting(), 1u);
+    after = two.delivered_direct(next, Delivery::Delivered);
+    ASSERT_TRUE(after.is_ok());
+    EXPECT_EQ(after.value(), AfterDirect::InFlight);
+    EXPECT_FALSE(two.receiver_waiting());
+    EXPECT_TRUE(two.is_in_flight(next));
+    end_all(two);
 }
 
 TEST_F(EndpointStateWithClient, RecvRefusedBySmallBufferLeavesTheCallQueued) {
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
-    ASSERT_TRUE(state.begin_receive(true).is_ok());
+    ASSERT_TRUE(state.begin_receive().is_ok());
     ASSERT_EQ(state.oldest_queued(), a);
     state.delivered_from_queue(*a, Delivery::ReceiverRefused);
     EXPECT_TRUE(state.is_queued(*a));
@@ -268,7 +293,7 @@ TEST_F(EndpointStateWithClient, TransferFailureAtRecvFailsThatCallAndTakesTheNex
     Call* a = make_call(state, calls);
     Call* b = make_call(state, calls);
     Call* c = make_call(state, calls);
-    ASSERT_TRUE(state.begin_receive(true).is_ok());
+    ASSERT_TRUE(state.begin_receive().is_ok());
     state.delivered_from_queue(*a, Delivery::TransferFailed);
     EXPECT_FALSE(state.is_queued(*a));
     EXPECT_FALSE(state.is_in_flight(*a)); // the kernel ends it
@@ -281,7 +306,7 @@ TEST_F(EndpointStateWithClient, TransferFailureAtRecvFailsThatCallAndTakesTheNex
     EXPECT_EQ(state.in_flight(), 1u);
     // Every queued call failing: the RECV then waits.
     Call* d = make_call(state, calls);
-    ASSERT_TRUE(state.begin_receive(true).is_ok());
+    ASSERT_TRUE(state.begin_receive().is_ok());
     state.delivered_from_queue(*d, Delivery::TransferFailed);
     EXPECT_EQ(state.oldest_queued(), nullptr);
     EXPECT_TRUE(state.wait_for_call(true).is_ok());
@@ -330,18 +355,14 @@ TEST(EndpointState, LastClientGoingEndsTheWaitingReceive) {
     EXPECT_FALSE(state.remove_client());
 }
 
-TEST(EndpointState, LastClientGoingWithCallsQueuedLeavesTheReceiver) {
-    // Only reachable when the receiver's process ended (a live one would have
-    // taken the queued calls): it stays recorded, as the kernel keeps it.
+TEST(EndpointState, LastClientGoingEndsEveryWaitingReceive) {
     EndpointState state;
     state.add_client();
-    std::vector<std::unique_ptr<Call>> calls;
-    ASSERT_TRUE(state.wait_for_call(true).is_ok());
-    ASSERT_NE(make_call(state, calls, /*receiver_live=*/false), nullptr);
-    EXPECT_EQ(state.queued(), 1u);
-    EXPECT_FALSE(state.remove_client());
-    EXPECT_TRUE(state.receiver_waiting());
-    end_all(state);
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(receive(state), nullptr);
+    ASSERT_EQ(state.receivers_waiting(), 3u);
+    EXPECT_TRUE(state.remove_client());
+    EXPECT_FALSE(state.receiver_waiting());
 }
 
 TEST_F(EndpointStateWithClient, CancelQueuedDropsIt) {
@@ -386,10 +407,11 @@ TEST_F(EndpointStateWithClient, CloseEndsEverythingAndTheWaitingReceiver) {
     EXPECT_EQ(state.take_closed_call(), nullptr);
     EXPECT_TRUE(state.idle());
     EXPECT_EQ(state.close(), Closing::AlreadyClosed);
-    EXPECT_EQ(error_of(state.route_call(small_call, true)), TransportError::Disconnected);
+    EXPECT_EQ(error_of(state.route_call(small_call)), TransportError::Disconnected);
 
     EndpointState waiting;
     waiting.add_client();
+    ASSERT_TRUE(waiting.wait_for_call(true).is_ok());
     ASSERT_TRUE(waiting.wait_for_call(true).is_ok());
     EXPECT_EQ(waiting.close(), Closing::ClosedWithReceiver);
     EXPECT_FALSE(waiting.receiver_waiting());
@@ -513,6 +535,24 @@ TEST(EndpointStateDeathTest, MisuseTraps) {
     });
     EXPECT_TRAPS({
         EndpointState state;
+        Call call;
+        state.add_client();
+        (void)state.wait_for_call(true);
+        state.open(call);
+        state.enqueue(call); // a receiver waits: the call goes to it
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        state.receiver_dropped(); // none waits
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        state.add_client();
+        for (uint32_t i = 0; i <= EndpointState::max_receivers; ++i)
+            (void)state.wait_for_call(true); // begin_receive refuses the last
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
         state.take_closed_call(); // not closed
     });
 }
@@ -520,7 +560,7 @@ TEST(EndpointStateDeathTest, MisuseTraps) {
 // The reference model: the same bookkeeping written plainly.
 struct Model {
     bool closed = false;
-    bool waiting = false;
+    uint32_t waiting = 0; // receivers
     bool wrapped = false;
     uint32_t clients = 0;
     uint32_t next_id = 1;
@@ -591,8 +631,15 @@ private:
     uint64_t pick(uint64_t n) { return m_random() % n; }
     bool chance(uint64_t one_in) { return pick(one_in) == 0; }
 
-    // The kernel's "is the waiting receiver's process alive": mostly yes.
-    bool receiver_live() { return !chance(5); }
+    // The kernel dropping waiting receivers whose processes ended: the
+    // oldest before a call, or any when they fill the bound.
+    void drop_receivers(uint32_t most) {
+        uint32_t dropped = chance(5) ? uint32_t(pick(uint64_t(most) + 1)) : 0;
+        for (uint32_t i = 0; i < dropped; ++i) {
+            m_state->receiver_dropped();
+            --m_model.waiting;
+        }
+    }
 
     Delivery pick_delivery() {
         switch (pick(6)) {
@@ -669,15 +716,15 @@ private:
     void call() {
         m_op = "CALL";
         uint64_t bytes = chance(20) ? ring::max_message_bytes + 1 + pick(64) : 16 + pick(4096);
-        bool live = receiver_live();
-        auto route = m_state->route_call(bytes, live);
+        drop_receivers(m_model.waiting);
+        auto route = m_state->route_call(bytes);
         std::optional<TransportError> expected;
         CallRoute expected_route = CallRoute::Queue;
         if (m_model.closed)
             expected = TransportError::Disconnected;
         else if (bytes > ring::max_message_bytes)
             expected = TransportError::BadBuffer;
-        else if (m_model.waiting && live)
+        else if (m_model.waiting != 0)
             expected_route = CallRoute::Direct;
         else if (m_model.queue.size() >= EndpointState::max_queued_calls)
             expected = TransportError::QuotaExceeded;
@@ -692,13 +739,13 @@ private:
         uint32_t id = m_model.take_id();
         ASSERT_EQ(c->call_id(), id);
         ASSERT_NE(id, 0u);
-        if (expected_route == CallRoute::Direct) {
+        for (bool direct = expected_route == CallRoute::Direct; direct;) {
             Delivery outcome = pick_delivery();
             auto after = m_state->delivered_direct(*c, outcome);
             switch (outcome) {
             case Delivery::Delivered:
                 ASSERT_TRUE(after.is_ok() && after.value() == AfterDirect::InFlight);
-                m_model.waiting = false;
+                --m_model.waiting;
                 m_model.in_flight.push_front(c);
                 ++m_delivered;
                 return;
@@ -707,13 +754,17 @@ private:
                 free_call(c);
                 return;
             case Delivery::ReceiverRefused:
-                m_model.waiting = false;
-                if (m_model.queue.size() >= EndpointState::max_queued_calls) {
-                    ASSERT_EQ(error_of(after), TransportError::QuotaExceeded);
-                    free_call(c);
-                    return;
+                --m_model.waiting;
+                if (m_model.waiting != 0) {
+                    ASSERT_TRUE(after.is_ok() && after.value() == AfterDirect::Again);
+                    // The kernel drops the next ones whose processes ended.
+                    drop_receivers(m_model.waiting);
+                    direct = m_model.waiting != 0;
+                    break;
                 }
+                // (Receivers waited: nothing was queued.)
                 ASSERT_TRUE(after.is_ok() && after.value() == AfterDirect::Queue);
+                direct = false;
                 break;
             }
         }
@@ -727,9 +778,10 @@ private:
 
     void receive() {
         m_op = "RECV";
-        bool live = receiver_live();
-        auto begun = m_state->begin_receive(live);
-        if (m_model.waiting && live) {
+        if (m_model.waiting == EndpointState::max_receivers)
+            drop_receivers(m_model.waiting);
+        auto begun = m_state->begin_receive();
+        if (m_model.waiting == EndpointState::max_receivers) {
             ASSERT_EQ(error_of(begun), TransportError::QuotaExceeded);
             return;
         }
@@ -764,7 +816,7 @@ private:
         else if (!may_keep)
             expected = TransportError::QuotaExceeded;
         else
-            m_model.waiting = true;
+            ++m_model.waiting;
         ASSERT_EQ(error_of(waiting), expected);
     }
 
@@ -834,10 +886,10 @@ private:
             return;
         bool ends_receiver = m_state->remove_client();
         --m_model.clients;
-        bool expected = m_model.clients == 0 && m_model.queue.empty() && m_model.waiting;
+        bool expected = m_model.clients == 0 && m_model.waiting != 0;
         ASSERT_EQ(ends_receiver, expected);
         if (expected)
-            m_model.waiting = false;
+            m_model.waiting = 0;
     }
 
     void close() {
@@ -847,9 +899,10 @@ private:
             // Nothing changes (nothing can be queued or in flight by now).
             ASSERT_EQ(closing, Closing::AlreadyClosed);
         } else {
-            ASSERT_EQ(closing, m_model.waiting ? Closing::ClosedWithReceiver : Closing::Closed);
+            ASSERT_EQ(closing,
+                      m_model.waiting != 0 ? Closing::ClosedWithReceiver : Closing::Closed);
             m_model.closed = true;
-            m_model.waiting = false;
+            m_model.waiting = 0;
         }
         std::vector<Call*> expected(m_model.queue.begin(), m_model.queue.end());
         expected.insert(expected.end(), m_model.in_flight.begin(), m_model.in_flight.end());
@@ -875,7 +928,10 @@ private:
     void check() {
         const EndpointState& s = *m_state;
         ASSERT_EQ(s.closed(), m_model.closed);
-        ASSERT_EQ(s.receiver_waiting(), m_model.waiting);
+        ASSERT_EQ(s.receivers_waiting(), m_model.waiting);
+        ASSERT_EQ(s.receiver_waiting(), m_model.waiting != 0);
+        // Calls queue only while no receiver waits.
+        ASSERT_TRUE(m_model.waiting == 0 || m_model.queue.empty());
         ASSERT_EQ(s.clients(), m_model.clients);
         ASSERT_EQ(s.queued(), m_model.queue.size());
         ASSERT_EQ(s.in_flight(), m_model.in_flight.size());

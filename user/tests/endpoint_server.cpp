@@ -17,9 +17,12 @@
 //   self-check <ep>     RETURN to a call id that does not exist (NoSuchCall),
 //                       RETURN on <ep> to the control call's id (NoSuchCall:
 //                       call ids belong to their endpoint), CALL on the owner
-//                       facet (WrongInterface), and a second RECV while one
-//                       waits (QuotaExceeded); the first RECV stays pending
-//   finish-recv <ep>    waits for that pending RECV's call and answers it
+//                       facet (WrongInterface), and RECVs that wait (nothing
+//                       is queued) up to the endpoint's bound, then one more
+//                       (QuotaExceeded); the waiting ones stay pending
+//   finish-recv <ep>    waits for the first pending RECV's call and answers
+//                       it, then for the calls of the others behind it: each
+//                       the next call in order
 //   drain-big <ep> <n>  a RECV whose 4 KiB buffer is too small for the big
 //                       call at the queue's head (ResultTooSmall, the call
 //                       stays queued), then n RECVs with a 64 KiB buffer (the
@@ -50,6 +53,8 @@ struct Work {
     uint32_t held[max_held] = {};
     uint32_t held_count = 0;
     uint64_t pending_ticket = 0; // self-check's first RECV, or start-recv's
+    // self-check's RECVs behind the first
+    uint64_t behind_tickets[abi::endpoint_max_receivers - 1] = {};
 };
 Work g_work[2] = {{"work"}, {"work2"}};
 
@@ -57,6 +62,9 @@ constexpr size_t receive_words = 4096 / 8 + sizeof(abi::RecvHeader) / 8;
 alignas(8) capnp::Word g_control_buffer[receive_words];
 alignas(8) capnp::Word g_work_buffer[receive_words];
 alignas(8) capnp::Word g_pending_buffer[receive_words];
+// A small call's each, for the RECVs that wait behind the pending one.
+constexpr size_t behind_words = 64;
+alignas(8) capnp::Word g_behind_buffers[abi::endpoint_max_receivers - 1][behind_words];
 // The largest buffer a RECV may name (64 KiB): header and params must fit.
 alignas(8) capnp::Word g_big_buffer[64 * 1024 / 8];
 
@@ -224,13 +232,18 @@ Line self_check(Work& work, uint32_t control_call_id) {
     suite.check_transport("CALL on the owner facet is WrongInterface", owner_as_client.echo("x"),
                           TransportError::WrongInterface);
 
-    // The first RECV waits (nothing is queued); the second is refused at once.
+    // The first RECV waits (nothing is queued), the endpoint's bound of them
+    // in all; one more is refused at once.
     work.pending_ticket =
         rt::ring().submit(recv_sqe(work.id, g_pending_buffer, sizeof g_pending_buffer));
+    for (uint32_t i = 0; i < std::size(work.behind_tickets); ++i)
+        work.behind_tickets[i] =
+            rt::ring().submit(recv_sqe(work.id, g_behind_buffers[i], sizeof g_behind_buffers[i]));
     rt::ring().flush();
-    abi::Cqe second = rt::ring().run(recv_sqe(work.id, g_work_buffer, sizeof g_work_buffer));
-    suite.check_result("a second RECV while one waits is QuotaExceeded", second.result,
+    abi::Cqe over = rt::ring().run(recv_sqe(work.id, g_work_buffer, sizeof g_work_buffer));
+    suite.check_result("16 RECVs wait at once and a 17th is QuotaExceeded", over.result,
                        TransportError::QuotaExceeded);
+    static_assert(abi::endpoint_max_receivers == 16);
     return Line("checked");
 }
 
@@ -242,9 +255,25 @@ Line finish_recv(Work& work) {
     suite.check("its params arrived whole", text == "into the waiting RECV");
     alignas(8) static capnp::Word results[64];
     auto message = echo_results(results, text);
-    suite.check_result(
-        "and its RETURN succeeds",
-        rt::ring().run(return_sqe(work.id, call_id_of(g_pending_buffer), message)).result, 0);
+    uint32_t first_id = call_id_of(g_pending_buffer);
+    suite.check_result("and its RETURN succeeds",
+                       rt::ring().run(return_sqe(work.id, first_id, message)).result, 0);
+    // The calls that came behind it, one to each RECV behind it, in order.
+    uint32_t in_order = 0;
+    auto behind = echo_results(results, "into a RECV behind it");
+    for (uint32_t i = 0; i < std::size(work.behind_tickets); ++i) {
+        abi::Cqe cqe = rt::ring().wait(work.behind_tickets[i]);
+        work.behind_tickets[i] = 0;
+        if (cqe.result != 0)
+            continue;
+        uint32_t id = call_id_of(g_behind_buffers[i]);
+        if (id == first_id + 1 + i &&
+            echo_text(g_behind_buffers[i], cqe) == "into a RECV behind it" &&
+            rt::ring().run(return_sqe(work.id, id, behind)).result == 0)
+            ++in_order;
+    }
+    suite.check("the 15 RECVs behind it receive the next 15 calls, in order",
+                in_order == std::size(work.behind_tickets), Line().udec(in_order).add(" of 15"));
     return Line("finished");
 }
 

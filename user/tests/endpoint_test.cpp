@@ -7,8 +7,8 @@
 //     (queue_filler's 16 and 16 of this one) queue and the 33rd completes
 //     with QuotaExceeded; the 32 are all answered later;
 //   - RECV and RETURN on a client facet are WrongInterface (the server checks
-//     CALL on the owner facet, RETURN to unknown call ids, a second RECV);
-//   - a RECV waiting when a call arrives gets it directly;
+//     CALL on the owner facet, RETURN to unknown call ids, a 17th RECV);
+//   - 16 RECVs waiting when 16 calls arrive get them directly, oldest first;
 //   - the caller's ledger: 28 outstanding calls (27 held by the server plus
 //     a control call) and the 29th fails with QuotaExceeded although the
 //     endpoint's queue has room; kernel calls still work meanwhile;
@@ -233,11 +233,14 @@ void wrong_facets(const Server& server) {
     expect_command("the server's own checks ran", server.control, "self-check work", "checked");
     alignas(8) static capnp::Word params_words[16];
     submit_calls(server.work, echo_params(params_words, "into the waiting RECV"), 0, 1);
+    alignas(8) static capnp::Word behind_words[16];
+    submit_calls(server.work, echo_params(behind_words, "into a RECV behind it"), 1, 15);
     rt::ring().flush();
     expect_command("the server finishes the waiting RECV", server.control, "finish-recv work",
                    "finished");
     expect_calls("the call delivered to the waiting RECV is answered", 0, 1, 0,
                  "into the waiting RECV");
+    expect_calls("and the 15 delivered to the RECVs behind it", 1, 15, 0, "into a RECV behind it");
 }
 
 void outstanding_limit(const Server& server) {
