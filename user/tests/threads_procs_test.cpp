@@ -10,6 +10,9 @@
 // - threads_child exit-busy: exit while three threads spin and one is
 //   parked ends them all with the code.
 // - echo-server, killed while it waits in RECV, ends as killed.
+// - threads_child recv-behind: a RECV of a thread that ended waits before
+//   the main thread's on the child's endpoint: a call passes over it to the
+//   main thread's (lost, or never answered, it would hang the scenario).
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
@@ -92,6 +95,43 @@ int main() {
         !exits_with("exit-busy", "a child that exits beside busy threads started",
                     "exit ends every thread, spinning or parked, with the code (5)", 5))
         return suite.finish();
+
+    // Two calls on an endpoint whose waiting RECVs are, in order, the main
+    // thread's (it answers the first once its other thread has ended) and
+    // that other thread's: the second must pass over the ended thread's.
+    {
+        const GrantSpec work_grants[] = {grants[0],
+                                         grants[1],
+                                         grants[2],
+                                         grants[3],
+                                         grants[4],
+                                         grants[5],
+                                         test::endpoint_grant("work")};
+        const std::string_view args[] = {"recv-behind"};
+        auto child = test::spawn(spawner, "threads_child", "threads_child", work_grants, {}, args);
+        if (!suite.check("a child with RECVs of two threads started",
+                         child.is_ok() && child.value().endpoint_count == 1))
+            return suite.finish();
+        uint32_t work = child.value().endpoints[0];
+        alignas(8) static capnp::Word result[64];
+        bool first =
+            rt::ring()
+                .run(rt::call_sqe(work, schema::Echo::interface_id, 0, rt::no_params(), result))
+                .result == 0;
+        bool second =
+            rt::ring()
+                .run(rt::call_sqe(work, schema::Echo::interface_id, 0, rt::no_params(), result))
+                .result == 0;
+        if (!first || !second)
+            (void)test::kill(child.value().handle.raw); // it would wait for them
+        auto ended = test::wait(child.value().handle.raw);
+        suite.check("a call passes over the RECV of a thread that ended to the next one",
+                    first && second && ended.is_ok() && ended.value().exited &&
+                        ended.value().code == 0,
+                    describe(ended));
+        (void)rt::release(child.value().handle);
+        (void)rt::release(abi::CapId{work});
+    }
 
     // A server waiting in its RECV is killed: it leaves the wait (on one
     // CPU the wait under the kernel lock held shared, entered as its answer
