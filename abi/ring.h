@@ -22,7 +22,7 @@
 namespace capos::abi {
 
 inline constexpr uint32_t ring_sq_entries = 16;
-inline constexpr uint32_t ring_cq_entries = 32;
+inline constexpr uint32_t ring_cq_entries = 64;
 // Submissions the kernel handles per cap_enter before it returns to the process.
 inline constexpr uint32_t ring_max_batch = ring_sq_entries;
 // Completions the kernel may owe a process at once for submissions it answers
@@ -32,6 +32,10 @@ inline constexpr uint32_t ring_max_batch = ring_sq_entries;
 // Release, ...), so a process whose owed answers fill what they may can still
 // receive, answer and release (a server that called itself can still serve).
 inline constexpr uint32_t ring_max_owed = ring_cq_entries - 4;
+// Counters are free-running 32-bit values and a slot is counter mod entries:
+// both sizes divide 2^32, so a counter's wrap keeps its slot in sequence.
+static_assert((ring_sq_entries & (ring_sq_entries - 1)) == 0 &&
+              (ring_cq_entries & (ring_cq_entries - 1)) == 0);
 
 enum class Opcode : uint8_t {
     Nop = 0,     // completes at once with result 0
@@ -280,6 +284,8 @@ struct RecvHeader {
 };
 static_assert(sizeof(RecvHeader) == 32);
 
+// The ring is one page: the kernel maps a single frame for it.
+inline constexpr size_t ring_page_size = 4096;
 struct RingPage {
     RingHeader header;
     Sqe sqes[ring_sq_entries];
@@ -287,6 +293,7 @@ struct RingPage {
 };
 static_assert(offsetof(RingPage, sqes) == 64);
 static_assert(offsetof(RingPage, cqes) == 64 + 64 * ring_sq_entries);
-static_assert(sizeof(RingPage) <= 4096);
+static_assert(sizeof(RingPage) == 64 + 64 * ring_sq_entries + 32 * ring_cq_entries);
+static_assert(sizeof(RingPage) <= ring_page_size);
 
 } // namespace capos::abi

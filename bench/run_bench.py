@@ -154,15 +154,14 @@ DISK_KINDS = [
     # 1af4:1001).
     DiskKind("virtio-blk", "virtio-blk", "virtio-blk-pci,drive=bench", "bench_disk", "disk",
              "the virtio-blk driver (`user/drivers/virtio_blk.cpp`)",
-             "The driver puts at most 16 calls on the device (its request slots): at depth 16 "
-             "both systems have 16 on the device; at \"32\" Linux has 32 and capOS 16.",
+             "The driver puts up to 32 calls on the device (its request slots), so at every "
+             "depth both systems have as many on the device.",
              "/dev/vda", "Debian's virtio, virtio-pci and virtio-blk modules"),
     # QEMU's NVMe controller (1b36:0010), its namespace 1 on the drive.
     DiskKind("nvme", "NVMe", "nvme,serial=capos-bench,drive=bench", "bench_disk_nvme",
              "disk_nvme", "the NVMe driver (`user/drivers/nvme.cpp`) on one I/O queue pair",
-             "The driver has 32 command ids on its queue (its request slots), so all 28 of "
-             "capOS's deepest figure reach the controller: at \"32\" Linux has 32 and capOS "
-             "28.",
+             "The driver has 32 command ids on its queue (its request slots), so at every "
+             "depth both systems have as many on the controller.",
              "/dev/nvme0n1",
              "Debian's nvme and nvme-core modules (and t10-pi and the CRCs it needs)"),
 ]
@@ -765,9 +764,9 @@ def disk_report(args, runs, clean, linux_note, when, tsc_khz):
         "more; the fastest-batch ratio compares the two systems' fastest batches of all "
         "boots (noise on a shared host only slows a batch: when the two ratios part, the "
         "run was noisy).",
-        "- Depth: a capOS process may have at most 28 calls outstanding (`ring_max_owed`), "
-        "so its depth-32 figure keeps 28 in flight; how many of those reach the device is "
-        "the driver's (below, for each kind); the rest wait at its endpoint.",
+        "- Depth: both systems keep each figure's depth in flight (the table's depth column "
+        "is what each benchmark printed); how many of those reach the device is the "
+        "driver's (below, for each kind).",
         "- The host: `cache=none` makes every guest request a host `O_DIRECT` read or write "
         "of the image, on this machine a virtual disk itself, whose latency both systems "
         "pay alike and which varies with the other work on the host: ratios near 1 at depth "

@@ -64,6 +64,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk0", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1001, index = 0),
                                 unisolatedDma = true, optional = true)) ),
@@ -74,6 +75,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk1", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1001, index = 1),
                                 unisolatedDma = true, optional = true)) ),
@@ -84,6 +86,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk2", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 0),
                                 unisolatedDma = true, optional = true)) ),
@@ -94,6 +97,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk3", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 1),
                                 unisolatedDma = true, optional = true)) ),

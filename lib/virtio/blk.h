@@ -144,7 +144,7 @@ struct DriverLimits {
     uint32_t max_request_bytes = 256 * 1024; // data one request moves
     uint32_t max_segments = 8;               // data descriptors one request uses
     uint32_t max_block_size = 4096;          // at most BlockDevice.maxInline
-    uint32_t max_requests = 16;              // requests in flight
+    uint32_t max_requests = 32;              // requests in flight
 };
 
 // The disk the driver serves.

@@ -399,9 +399,9 @@ TEST_F(ManifestTest, TheLimitNumbers) {
     EXPECT_EQ(abi::default_outstanding_calls, abi::ring_max_owed);
     EXPECT_LT(abi::ring_max_owed, abi::ring_cq_entries);
     services.push_back({"svc", "server", {}, {}});
-    service_limits[0] = {0, 28, 0, 0};
+    service_limits[0] = {0, abi::max_outstanding_calls, 0, 0};
     EXPECT_TRUE(check().is_ok());
-    service_limits[0] = {0, 29, 0, 0};
+    service_limits[0] = {0, abi::max_outstanding_calls + 1, 0, 0};
     EXPECT_EQ(error_and_subject(), Refused(ManifestErrorCode::LimitTooLarge, "svc"));
 }
 

@@ -1440,7 +1440,7 @@ TEST(VirtioBlk, PlainDiskOf512ByteBlocks) {
     EXPECT_EQ(disk.value().max_blocks, 512u); // 256 KiB
     EXPECT_EQ(disk.value().segment_bytes, 256u * 1024);
     EXPECT_EQ(disk.value().max_segments, 1u);
-    EXPECT_EQ(disk.value().max_requests, 16u);
+    EXPECT_EQ(disk.value().max_requests, limits.max_requests); // 256 / 3 = 85: the driver's bound
     EXPECT_FALSE(disk.value().read_only);
     EXPECT_FALSE(disk.value().flush);
     auto flags = blk::describe_disk(config_of(8192),
@@ -1484,7 +1484,8 @@ TEST(VirtioBlk, SegmentLimitsBoundARequest) {
     EXPECT_EQ(disk.value().segment_bytes, 4096u);
     EXPECT_EQ(disk.value().max_segments, 8u);
     EXPECT_EQ(disk.value().max_blocks, 64u);
-    EXPECT_EQ(disk.value().max_requests, 16u); // 256 / 10 = 25, the driver's 16
+    EXPECT_EQ(disk.value().max_requests, 25u); // 256 / 10 = 25, below the driver's bound
+    static_assert(blk::DriverLimits{}.max_requests > 25);
     // The device's SEG_MAX below the driver's.
     disk = blk::describe_disk(config_of(1 << 20, 4096, 3), size_max | seg_max, 256, limits);
     EXPECT_EQ(disk.value().max_blocks, 24u);
@@ -1512,6 +1513,9 @@ TEST(VirtioBlk, RequestsInFlightFitTheQueue) {
     // Three descriptors a request (header, data, status).
     EXPECT_EQ(blk::describe_disk(config_of(8), version_1, 4, limits).value().max_requests, 1u);
     EXPECT_EQ(blk::describe_disk(config_of(8), version_1, 32, limits).value().max_requests, 10u);
+    // The virtio-blk driver's queue of 128 holds 32 requests of one data
+    // descriptor each (as many as Linux keeps in flight on it).
+    EXPECT_EQ(blk::describe_disk(config_of(8), version_1, 128, limits).value().max_requests, 32u);
     EXPECT_EQ(error_of(blk::describe_disk(config_of(8), version_1, 2, limits)),
               BlkError::QueueTooSmall);
     // Ten a request with 8 data descriptors.

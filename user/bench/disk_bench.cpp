@@ -20,11 +20,10 @@
 // that many calls, issued together, and done when all are answered (Linux's
 // block layer splits its 1 MiB requests by the device's limits too).
 //
-// Depth: a process may have at most ring_max_owed (28) calls outstanding
-// through endpoints (abi/limits.h), so queue depth 32 is run at 28 and its
-// line says depth=28; the driver puts at most its request slots (virtio-blk's
-// 16, NVMe's 32) on the device at once and keeps the rest waiting at its
-// endpoint.
+// Depth: every figure runs at the depth it asks for (a process may have
+// more calls outstanding through endpoints than the deepest asks,
+// abi/limits.h), and both drivers put up to 32 requests on the device at once
+// (their request slots), so each line's depth= is the figure's.
 //
 // The CapSet holds "console", "timer" and "disk" (the driver's export), and,
 // for the smoke tests (bench.capos_disk_smoke, bench.capos_disk_nvme_smoke),
@@ -47,10 +46,10 @@ using bench::rdtsc;
 using schema::BlockDevice;
 using Line = rt::PrintLine;
 
-// Calls in flight at most: what a process may have outstanding, or what a
-// figure asks for when that is less.
-constexpr uint32_t max_in_flight =
-    abi::max_outstanding_calls < DISK_MAX_DEPTH ? abi::max_outstanding_calls : DISK_MAX_DEPTH;
+// Calls in flight at most: the deepest figure's depth.
+constexpr uint32_t max_in_flight = DISK_MAX_DEPTH;
+static_assert(max_in_flight <= abi::default_outstanding_calls,
+              "the deepest figure's calls may all be outstanding at once");
 constexpr uint32_t buffer_pages = DISK_SEQ_BYTES / DISK_PAGE_BYTES;
 static_assert(max_in_flight <= buffer_pages, "each random read in flight has a page of its own");
 
@@ -193,7 +192,7 @@ bool run_calls(uint64_t count, uint32_t depth, PieceOf&& piece_of) {
 // Operations first to first + n - 1 of `figure`; `random` is the figure's
 // generator, where the operation before `first` left it.
 bool run_ops(const disk_figure& figure, uint64_t first, uint64_t n, uint64_t& random) {
-    uint32_t depth = figure.depth < max_in_flight ? figure.depth : max_in_flight;
+    uint32_t depth = figure.depth;
     if (figure.op == DISK_RANDOM_READ) {
         uint64_t pages = g_disk.bytes / DISK_PAGE_BYTES;
         // Each call in flight reads into its slot's page of the buffer.
@@ -219,6 +218,8 @@ bool run_ops(const disk_figure& figure, uint64_t first, uint64_t n, uint64_t& ra
 void measure(const disk_figure& figure) {
     uint32_t batches = g_quick ? DISK_QUICK_BATCHES : DISK_BATCHES;
     uint64_t per_batch = g_quick ? figure.quick_per_batch : figure.per_batch;
+    if (figure.depth < 1 || figure.depth > max_in_flight)
+        return failed(figure.name, "a depth of 0 or past DISK_MAX_DEPTH");
     uint64_t random = DISK_SEED;
     uint64_t per_op[DISK_BATCHES]; // hundredths of a tick
     uint64_t op = 0;
@@ -232,7 +233,7 @@ void measure(const disk_figure& figure) {
     }
     ++g_figures;
     rt::Line depth(" depth=");
-    depth.udec(figure.depth < max_in_flight ? figure.depth : max_in_flight);
+    depth.udec(figure.depth);
     bench::print_figure(g_rate, figure.name, per_op, batches, per_batch, depth.view());
 }
 

@@ -472,7 +472,8 @@ void Nvme::take_completions(BlockServer& server) {
         if (taken.is_error()) {
             // The queue cannot be trusted for anything more: every call it
             // holds is answered, and the driver ends.
-            server.fail_outstanding("the controller broke its I/O queue");
+            server.fail_outstanding(capos::schema::ExceptionType::Failed,
+                                    "the controller broke its I/O queue");
             fail("the controller broke its I/O queue", nvme::to_string(taken.error()));
         }
         if (!taken.value())
@@ -499,7 +500,8 @@ int main() {
     }
     auto timer = capos::rt::lookup<Timer>("timer");
     if (timer.is_error()) {
-        drivers::say("no 'timer' granted (the controller's ready timeout needs a clock)");
+        drivers::say("no 'timer' granted (the controller's ready timeout and the requests' need a "
+                     "clock)");
         return 1;
     }
     auto owner = capos::rt::find_capability("disk");
@@ -510,7 +512,7 @@ int main() {
     // In static storage: the server's receive buffer is larger than the stack.
     static drivers::ClaimedDevice claimed(device.value());
     static Nvme backend(claimed, timer.value());
-    static BlockServer server(claimed, owner.value().id, backend);
+    static BlockServer server(claimed, owner.value().id, backend, timer.value().id());
     drivers::DiskDescription disk = backend.start();
     server.start(disk, backend.io_interrupt());
     server.serve();

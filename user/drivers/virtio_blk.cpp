@@ -61,6 +61,14 @@ constexpr uint32_t config_read_attempts = 100;
 // the device first, so that it stops using the queue's memory.
 volatile uint8_t* g_device_status = nullptr;
 
+// How long a request may be on the device: the server's bound, or, in a
+// test build, CAPOS_REQUEST_TIMEOUT_MS.
+#ifdef CAPOS_REQUEST_TIMEOUT_MS
+constexpr uint64_t request_timeout_ns = uint64_t{CAPOS_REQUEST_TIMEOUT_MS} * 1'000'000;
+#else
+constexpr uint64_t request_timeout_ns = BlockServer::default_request_timeout_ns;
+#endif
+
 // The token of the GET_ID request (the server's slots are below it).
 constexpr uint32_t identify_token = BlockServer::max_slots;
 // The requests' headers and status bytes, one part of a page per token, and
@@ -373,6 +381,15 @@ bool VirtioBlk::submit(uint32_t slot, Operation operation, uint64_t lba, uint32_
     if (++requests == CAPOS_FAULT_AT_REQUEST)
         __builtin_trap();
 #endif
+#ifdef CAPOS_HANG_AT_REQUEST
+    // virtio_blk_hung, a test build: from its CAPOS_HANG_AT_REQUEST-th
+    // request on it puts nothing on the queue and says it did, as a device
+    // that stopped answering would look (scenario.blk_timeout: the requests
+    // time out).
+    static uint32_t taken = 0;
+    if (++taken >= CAPOS_HANG_AT_REQUEST)
+        return true;
+#endif
     uint64_t bytes = uint64_t(count) * m_disk.block_size;
     switch (operation) {
     case Operation::Read:
@@ -488,6 +505,11 @@ int main() {
         drivers::say("no PCI function granted as 'device' (a manifest device grant)");
         return 1;
     }
+    auto timer = capos::rt::lookup<capos::schema::Timer>("timer");
+    if (timer.is_error()) {
+        drivers::say("no 'timer' granted (the requests' timeout needs a clock)");
+        return 1;
+    }
     auto owner = capos::rt::find_capability("disk");
     if (owner.is_error()) {
         drivers::say("no endpoint granted as 'disk' to serve");
@@ -497,7 +519,8 @@ int main() {
     static drivers::ClaimedDevice claimed(device.value());
     static drivers::QueueInterrupt interrupt;
     static VirtioBlk backend(claimed, interrupt);
-    static BlockServer server(claimed, owner.value().id, backend);
+    static BlockServer server(claimed, owner.value().id, backend, timer.value().id(),
+                              request_timeout_ns);
     server.start(backend.start(), interrupt);
     server.serve();
 }

@@ -19,8 +19,8 @@ namespace capos::rt {
         if (cap_enter(0, 0) < 0)
             panic("ring: cap_enter failed while the submission queue was full");
     }
-    uint32_t slot = uint32_t(__builtin_ctz(m_free_slots));
-    m_free_slots &= ~(1u << slot);
+    uint32_t slot = uint32_t(__builtin_ctzll(m_free_slots));
+    m_free_slots &= ~bit(slot);
     uint64_t ticket = m_next_generation++ << slot_bits | slot;
     m_tickets[slot] = ticket;
     ++m_outstanding;
@@ -43,7 +43,7 @@ void RingClient::park(const abi::Cqe& cqe) {
         panic("ring: a completion for no outstanding submission");
     uint32_t slot = slot_of(cqe.user_data);
     m_parked[slot] = cqe;
-    m_parked_slots |= 1u << slot;
+    m_parked_slots |= bit(slot);
 }
 
 void RingClient::reap() {
@@ -60,10 +60,10 @@ void RingClient::reap() {
         panic("ring: waiting for a submission that is not outstanding");
     uint32_t slot = slot_of(ticket);
     m_tickets[slot] = 0;
-    m_free_slots |= 1u << slot;
+    m_free_slots |= bit(slot);
     --m_outstanding;
-    if (m_parked_slots & (1u << slot)) {
-        m_parked_slots &= ~(1u << slot);
+    if (m_parked_slots & bit(slot)) {
+        m_parked_slots &= ~bit(slot);
         return m_parked[slot];
     }
     abi::RingHeader& header = m_page->header;
@@ -98,14 +98,14 @@ void RingClient::wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe,
     auto retire = [&](uint64_t ticket) {
         uint32_t slot = slot_of(ticket);
         m_tickets[slot] = 0;
-        m_free_slots |= 1u << slot;
+        m_free_slots |= bit(slot);
         --m_outstanding;
     };
     auto take_parked = [&](uint64_t ticket, abi::Cqe& out) {
-        uint32_t bit = 1u << slot_of(ticket);
-        if (!(m_parked_slots & bit))
+        SlotMask mask = bit(slot_of(ticket));
+        if (!(m_parked_slots & mask))
             return false;
-        m_parked_slots &= ~bit;
+        m_parked_slots &= ~mask;
         out = m_parked[slot_of(ticket)];
         retire(ticket);
         return true;
@@ -153,7 +153,7 @@ abi::Cqe RingClient::wait_any(std::span<const uint64_t> tickets, size_t& which) 
     for (;;) {
         reap();
         for (size_t i = 0; i < tickets.size(); ++i) {
-            if (tickets[i] != 0 && ((m_parked_slots >> slot_of(tickets[i])) & 1u)) {
+            if (tickets[i] != 0 && (m_parked_slots & bit(slot_of(tickets[i])))) {
                 which = i;
                 return wait(tickets[i]);
             }
@@ -169,7 +169,7 @@ abi::Cqe RingClient::wait_either(uint64_t first, uint64_t second, int& which) {
     if (first == 0 || second == 0 || first == second || !is_outstanding(first) ||
         !is_outstanding(second))
         panic("ring: waiting for a submission that is not outstanding");
-    auto parked = [&](uint64_t ticket) { return (m_parked_slots >> slot_of(ticket)) & 1u; };
+    auto parked = [&](uint64_t ticket) { return (m_parked_slots & bit(slot_of(ticket))) != 0; };
     for (;;) {
         reap();
         if (parked(first) || parked(second))

@@ -70,8 +70,14 @@ private:
     // A ticket is (generation << slot_bits) | slot: the slot of an
     // outstanding submission, found without a search.
     static constexpr uint32_t slots = abi::ring_cq_entries;
-    static constexpr uint32_t slot_bits = 5;
+    static constexpr uint32_t slot_bits = uint32_t(__builtin_ctz(slots));
     static_assert(slots == 1u << slot_bits);
+    // One bit per slot.
+    using SlotMask = uint64_t;
+    static_assert(slots <= 8 * sizeof(SlotMask));
+    static constexpr SlotMask all_slots =
+        slots == 8 * sizeof(SlotMask) ? ~SlotMask{0} : (SlotMask{1} << slots) - 1;
+    static constexpr SlotMask bit(uint32_t slot) { return SlotMask{1} << slot; }
     static uint32_t slot_of(uint64_t ticket) { return uint32_t(ticket) & (slots - 1); }
     bool is_outstanding(uint64_t ticket) const { return m_tickets[slot_of(ticket)] == ticket; }
     // Keeps a completion for its owner until it waits for it.
@@ -82,13 +88,13 @@ private:
     abi::RingPage* m_page;
     uint64_t m_next_generation = 1;
     uint32_t m_outstanding = 0;
-    uint32_t m_free_slots = ~0u; // one bit per slot, set when free
+    SlotMask m_free_slots = all_slots; // set when free
     // cq_overflow when the last submission was made: a completion lost after
     // it may be the one waited for.
     uint32_t m_overflow_seen = 0;
     uint64_t m_tickets[slots] = {}; // the outstanding ticket in each slot (0: free)
     abi::Cqe m_parked[slots] = {};  // a completion that came before its wait
-    uint32_t m_parked_slots = 0;    // one bit per slot holding a parked completion
+    SlotMask m_parked_slots = 0;    // set when the slot holds a parked completion
 };
 
 // A CALL of `method` of `interface_id` on `cap` with `params`, its results

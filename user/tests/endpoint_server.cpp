@@ -6,8 +6,8 @@
 //
 //   hold <ep> <n>       receive n calls on <ep> and keep them in flight
 //   release <ep> [<n>]  RETURN the n oldest held calls (all without n); the
-//                       caller's completion queue (32 entries) must have room
-//                       for their answers and this command's
+//                       caller's completion queue (abi::ring_cq_entries) must
+//                       have room for their answers and this command's
 //   serve <ep> <n>      receive and answer n calls (echoing their text)
 //   recv <ep>           one RECV: answers "received" (the call is held) or the
 //                       transport error's name

@@ -9,9 +9,10 @@
 //   - RECV and RETURN on a client facet are WrongInterface (the server checks
 //     CALL on the owner facet, RETURN to unknown call ids, a 17th RECV);
 //   - 16 RECVs waiting when 16 calls arrive get them directly, oldest first;
-//   - the caller's ledger: 28 outstanding calls (27 held by the server plus
-//     a control call) and the 29th fails with QuotaExceeded although the
-//     endpoint's queue has room; kernel calls still work meanwhile;
+//   - the caller's ledger: as many outstanding calls as the default bound
+//     allows (held by the server, a batch at a time, plus a control call)
+//     and one more fails with QuotaExceeded although the endpoint's queue
+//     has room; kernel calls still work meanwhile;
 //   - the 256 KiB of queued params: four calls of 65,504 bytes (the most a
 //     64 KiB RECV buffer takes) and one of 128 bytes fill it exactly; a fifth
 //     big one and one of 136 bytes are QuotaExceeded; a RECV too small for
@@ -183,8 +184,9 @@ void expect_exit(std::string_view what, abi::CapId handle, int64_t code) {
 }
 
 void queue_bound(const Server& server) {
-    // Two callers fill the queue (one may not have 32 calls outstanding):
-    // queue_filler's 16, then this process's 16; the 33rd is refused.
+    // Two callers fill the queue, so the bound is the endpoint's, not a
+    // caller's: queue_filler's 16, then this process's 16; the 33rd is
+    // refused.
     const GrantSpec grants[] = {copy_grant("work", server.work), endpoint_grant("done")};
     auto filler = test::spawn(g_spawner, "queue-filler", "queue-filler", grants);
     if (!suite.check_ok("queue-filler spawned", filler))
@@ -246,41 +248,53 @@ void wrong_facets(const Server& server) {
 void outstanding_limit(const Server& server) {
     alignas(8) static capnp::Word params_words[16];
     auto params = echo_params(params_words, "ledger call");
-    // The server's replies, in order, for the last check.
-    Line replies;
-    // 16 calls, taken off the queue by the server (its reply says it holds
-    // them), then this control call outstanding until the server holds 11
-    // more: 16 + 1 + 11 = 28, the default bound (abi::default_outstanding_calls,
-    // what the completion queue may owe). The 29th outstanding call is refused
-    // while the queue is far from its 32.
-    static_assert(abi::default_outstanding_calls == 28);
-    submit_calls(server.work, params, 0, 16);
-    rt::ring().flush();
-    replies.add(command(server.control, "hold work 16").view()).add("; ");
-    submit_command(server.control, "hold work 11");
-    submit_calls(server.work, params, 16, 12);
+    // The default bound (abi::default_outstanding_calls, what the completion
+    // queue may owe): calls held by the server, taken off the queue a batch
+    // at a time (its reply says it holds them), then this control call
+    // outstanding until the server holds the last batch. The next outstanding
+    // call is refused while the queue is far from full.
+    constexpr uint32_t limit = abi::default_outstanding_calls;
+    constexpr uint32_t held = limit - 1; // and the control call
+    constexpr uint32_t batch = 16;
+    static_assert(std::size(g_calls) > limit);
+    // The server's replies, in order, and what they should be.
+    Line replies, expected;
+    uint32_t submitted = 0;
+    for (; held - submitted > batch; submitted += batch) {
+        submit_calls(server.work, params, submitted, batch);
+        rt::ring().flush();
+        replies.add(command(server.control, Line("hold work ").udec(batch).view()).view());
+        replies.add("; ");
+        expected.add("held ").udec(batch).add("; ");
+    }
+    uint32_t last = held - submitted;
+    submit_command(server.control, Line("hold work ").udec(last).view());
+    submit_calls(server.work, params, submitted, last + 1);
     rt::ring().flush();
     schema::Null::Client<rt::RingTransport> null(rt::transport(), g_null);
-    suite.check_ok("with 28 calls outstanding a kernel call still works", null.ping());
-    abi::Cqe refused = rt::ring().wait(g_calls[27].ticket);
-    suite.check_result("the 29th outstanding CALL is QuotaExceeded (the queue had room)",
+    suite.check_ok("with every call the default allows outstanding a kernel call still works",
+                   null.ping());
+    abi::Cqe refused = rt::ring().wait(g_calls[held].ticket);
+    suite.check_result("one outstanding CALL more is QuotaExceeded (the queue had room)",
                        refused.result, TransportError::QuotaExceeded);
     replies.add(finish_command().view());
-    // Answered 16, then 11, each batch collected before the next is asked
+    expected.add("held ").udec(last);
+    // Answered a batch at a time, each collected before the next is asked
     // for. The server answers the oldest first, and it received them in the
     // order they were made (an endpoint's queue is FIFO).
     Line detail;
     uint32_t answered = 0;
-    replies.add("; ").add(command(server.control, "release work 16").view());
-    answered += wait_calls(0, 16, 0, "released", detail);
-    replies.add("; ").add(command(server.control, "release work 16").view());
-    answered += wait_calls(16, 11, 0, "released", detail);
-    suite.check("the 27 held calls are all answered", answered == 27,
-                detail.add(" (").udec(answered).add(" of 27)"));
-    suite.check("the server held 27 and answered them",
-                replies.view() == "held 16; held 11; released 16, 16 returned 0; "
-                                  "released 11, 11 returned 0",
-                Line("replies '").add(replies.view()).add("'"));
+    for (uint32_t first = 0; first < held; first += batch) {
+        uint32_t count = held - first < batch ? held - first : batch;
+        replies.add("; ").add(
+            command(server.control, Line("release work ").udec(batch).view()).view());
+        expected.add("; released ").udec(count).add(", ").udec(count).add(" returned 0");
+        answered += wait_calls(first, count, 0, "released", detail);
+    }
+    suite.check("the held calls are all answered", answered == held,
+                detail.add(" (").udec(answered).add(" of ").udec(held).add(")"));
+    suite.check("the server held them in batches and answered them",
+                replies.view() == expected.view(), Line("replies '").add(replies.view()).add("'"));
     submit_calls(server.work, params, 0, 1);
     rt::ring().flush();
     expect_command("once they are answered calls go through again", server.control, "serve work 1",

@@ -1,8 +1,8 @@
-// queue_filler: a second caller for endpoint_test's queue bound (one process
-// cannot fill an endpoint's queue of 32 alone: it may have at most
-// abi::max_outstanding_calls calls outstanding). It makes 16 Echo calls on
-// "work", then answers a call on the endpoint it owns, "done", with "queued 16";
-// asked there again, it waits for its 16 answers and replies "answered <n>".
+// queue_filler: a second caller for endpoint_test's queue bound (the bound is
+// the endpoint's, whoever queues: two callers fill it). It makes 16 Echo
+// calls on "work", then answers a call on the endpoint it owns, "done", with
+// "queued 16"; asked there again, it waits for its 16 answers and replies
+// "answered <n>".
 #include "lib/capnp/wire.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/rt.h"

@@ -1,9 +1,9 @@
-// ring_client_test: the runtime's RingClient keeps at most 32 submissions
-// outstanding (the completion queue's size), finds each ticket's completion
-// in any order, and panics, with a message, on misuse that would otherwise
-// wait forever: a 33rd outstanding submission, a wait for a ticket it never
-// gave out. Each misuse runs in a child of its own (the same program, told
-// what to do by the name of an extra grant).
+// ring_client_test: the runtime's RingClient keeps at most
+// abi::ring_cq_entries submissions outstanding (the completion queue's size),
+// finds each ticket's completion in any order, and panics, with a message, on
+// misuse that would otherwise wait forever: one outstanding submission more,
+// a wait for a ticket it never gave out. Each misuse runs in a child of its own (the same program,
+// told what to do by the name of an extra grant).
 #include "user/rt/rt.h"
 #include "user/tests/common/spawn.h"
 #include "user/tests/common/test.h"
@@ -21,9 +21,9 @@ abi::Sqe nop() {
 int child(std::string_view mode) {
     rt::RingClient& ring = rt::ring();
     if (mode == "too-many") {
-        for (int i = 0; i < 33; ++i)
+        for (uint32_t i = 0; i <= abi::ring_cq_entries; ++i)
             (void)ring.submit(nop());
-        return 0; // not reached: the 33rd panics
+        return 0; // not reached: the last panics
     }
     if (mode == "unknown-ticket") {
         (void)ring.wait(12345);
@@ -45,17 +45,19 @@ int main() {
     if (spawner == 0 || console == 0)
         return 2;
 
-    // 32 outstanding, collected in reverse order: every one is found. (The
-    // checks print through the ring, so they come after.)
+    // As many outstanding as the completion queue holds, collected in
+    // reverse order: every one is found. (The checks print through the ring,
+    // so they come after.)
     rt::RingClient& ring = rt::ring();
-    uint64_t tickets[32];
+    uint64_t tickets[abi::ring_cq_entries];
     for (uint64_t& ticket : tickets)
         ticket = ring.submit(nop());
     uint32_t outstanding = ring.outstanding();
     bool all = true;
-    for (int i = 31; i >= 0; --i)
+    for (uint32_t i = abi::ring_cq_entries; i-- > 0;)
         all = ring.wait(tickets[i]).user_data == tickets[i] && all;
-    suite.check("32 submissions outstanding", outstanding == 32);
+    suite.check("a completion queue's worth of submissions outstanding",
+                outstanding == abi::ring_cq_entries);
     suite.check("each completion found, collected in reverse order",
                 all && ring.outstanding() == 0);
 

@@ -98,7 +98,7 @@ void nop_batches() {
                 Line("entered ").dec(entered));
     abi::RingHeader& header = test::raw::page().header;
     suite.check("sq_head caught up with sq_tail", header.sq_head == header.sq_tail);
-    suite.check("header reports 16 SQ and 32 CQ entries",
+    suite.check("header reports the SQ's and the CQ's sizes (abi/ring.h)",
                 header.sq_entries == abi::ring_sq_entries &&
                     header.cq_entries == abi::ring_cq_entries);
 }
@@ -110,38 +110,42 @@ void nop_batches() {
 void cq_full() {
     abi::RingHeader& header = test::raw::page().header;
     uint32_t overflow_before = header.cq_overflow;
-    // 48 NOPs in three batches, reading nothing: the kernel takes 32, whose
-    // completions fill the CQ, and leaves the last 16 in the SQ: it takes no
-    // submission without room for its answer.
+    // A CQ's worth of NOPs and an SQ's worth more, an SQ at a time, reading
+    // nothing: the kernel takes the CQ's worth, whose completions fill the
+    // CQ, and leaves the last SQ's worth in the SQ: it takes no submission
+    // without room for its answer.
+    constexpr uint32_t batch = abi::ring_sq_entries;
+    constexpr uint32_t kept = abi::ring_cq_entries;
+    static_assert(kept % batch == 0);
     int64_t entered = 0;
-    for (uint32_t batch = 0; batch < 3; ++batch) {
-        for (uint32_t i = 0; i < 16; ++i)
-            test::raw::push(nop(0x3000 + batch * 16 + i));
+    for (uint32_t pushed = 0; pushed < kept + batch; pushed += batch) {
+        for (uint32_t i = 0; i < batch; ++i)
+            test::raw::push(nop(0x3000 + pushed + i));
         entered = test::raw::enter(0, 0);
     }
     uint32_t dropped = header.cq_overflow - overflow_before;
     uint32_t left = header.sq_tail - header.sq_head;
     bool first_kept = true;
     abi::Cqe cqe{};
-    for (uint32_t i = 0; i < 32; ++i) {
+    for (uint32_t i = 0; i < kept; ++i) {
         if (!test::raw::pop(cqe) || cqe.user_data != 0x3000 + i)
             first_kept = false;
     }
     bool drained = test::raw::unread() == 0;
-    // Room again: the 16 waiting are taken and answered, in order.
-    int64_t rest = test::raw::enter(16, abi::no_timeout);
-    bool rest_in_order = rest == 16;
-    for (uint32_t i = 32; i < 48; ++i) {
+    // Room again: the batch waiting is taken and answered, in order.
+    int64_t rest = test::raw::enter(batch, abi::no_timeout);
+    bool rest_in_order = rest == batch;
+    for (uint32_t i = kept; i < kept + batch; ++i) {
         if (!test::raw::pop(cqe) || cqe.user_data != 0x3000 + i)
             rest_in_order = false;
     }
-    suite.check("48 NOPs unread: cap_enter reports 32 unread", entered == 32,
-                Line("entered ").dec(entered));
-    suite.check("with the CQ full the last 16 stay in the SQ, none dropped",
-                left == 16 && dropped == 0,
+    suite.check("a CQ's and an SQ's worth of NOPs unread: cap_enter reports the CQ full",
+                entered == kept, Line("entered ").dec(entered));
+    suite.check("with the CQ full the last SQ's worth stay in the SQ, none dropped",
+                left == batch && dropped == 0,
                 Line("left ").udec(left).add(" dropped ").udec(dropped));
-    suite.check("the first 32 completions were kept, in order", first_kept && drained);
-    suite.check("once read, the 16 that waited complete in order", rest_in_order,
+    suite.check("the CQ's worth of completions were kept, in order", first_kept && drained);
+    suite.check("once read, the ones that waited complete in order", rest_in_order,
                 Line("entered ").dec(rest));
     suite.check("the ring works after a full CQ", ring_works());
 

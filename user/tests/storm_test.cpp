@@ -284,7 +284,8 @@ void storm(Random& random, Pool& pool, uint64_t rounds, bool endpoints) {
             // that unread completions were read: it may then write over them.
             // That only harms this process, but it would spoil the count, so
             // a scribbled head is always one the kernel cannot believe.
-            if (&words[field] == &header.cq_head && header.cq_tail - header.cq_head <= 32)
+            if (&words[field] == &header.cq_head &&
+                header.cq_tail - header.cq_head <= abi::ring_cq_entries)
                 header.cq_head = header.cq_tail + 1000;
             (void)test::raw::enter(0, 0);
             header.sq_tail = sq_tail;

@@ -16,6 +16,7 @@ const manifest :Capos.SystemManifest = (
     program = "init",
     grants = [
       (name = "console", source = (kernel = console)),
+      (name = "timer", source = (kernel = timer)),
       (name = "boot", source = (kernel = bootPackage)),
       (name = "spawner", source = (kernel = processSpawner)),
       (name = "devices", source = (kernel = deviceManager)),
@@ -24,6 +25,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1001, index = 0),
                                 unisolatedDma = true)) ),

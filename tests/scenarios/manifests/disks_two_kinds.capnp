@@ -29,6 +29,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk-0", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 0),
                                 unisolatedDma = true)) ),
@@ -38,6 +39,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk-1", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 1),
                                 unisolatedDma = true)) ),

@@ -17,6 +17,7 @@ const manifest :Capos.SystemManifest = (
     program = "init",
     grants = [
       (name = "console", source = (kernel = console)),
+      (name = "timer", source = (kernel = timer)),
       (name = "boot", source = (kernel = bootPackage)),
       (name = "spawner", source = (kernel = processSpawner)),
       (name = "terminal", source = (kernel = terminal)),
@@ -26,6 +27,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 0),
                                 unisolatedDma = true)) ),
@@ -35,6 +37,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk-ro", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1001, index = 0),
                                 unisolatedDma = true)) ),
@@ -44,6 +47,7 @@ const manifest :Capos.SystemManifest = (
       ( name = "virtio-blk-4k", binary = "virtio-blk",
         grants = [
           (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
           ( name = "device",
             source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1042, index = 1),
                                 unisolatedDma = true)) ),

@@ -24,6 +24,12 @@ void BlockServer::start(const DiskDescription& disk, QueueInterrupt& interrupt) 
     m_disk = disk;
     m_interrupt = &interrupt;
     m_inline = m_device.allocate_dma(disk.max_requests, "the requests' DMA memory");
+    capnp::MessageBuilder params(m_tick_params);
+    schema::Timer::SleepParams::Builder(params.init_root(schema::Timer::SleepParams::data_words,
+                                                         schema::Timer::SleepParams::pointer_count))
+        .set_ns(m_timeouts.tick_ns());
+    CAPOS_ASSERT(params.error() == capnp::WireError::None);
+    m_tick_params_words = params.words().size();
 }
 
 // --- Requests ------------------------------------------------------------------
@@ -44,7 +50,8 @@ Result<void, gen::Exception> BlockServer::submit(Operation operation, uint64_t l
     uint64_t data = place.inline_data ? slot_data_bus(*slot) : place.device_address;
     if (!m_backend.submit(*slot, operation, lba, count, data))
         return Err{gen::Exception{ExceptionType::Overloaded, "the device's queue is full"}};
-    m_slots[*slot] = Slot{true, operation, place.inline_data, m_call_id, place.bytes};
+    m_slots[*slot] = Slot{true, operation, place.inline_data, m_call_id, place.bytes, lba, count};
+    m_timeouts.start(*slot);
     ++m_busy;
     if (m_busy > m_most_busy)
         m_most_busy = m_busy;
@@ -57,6 +64,7 @@ void BlockServer::complete(uint32_t slot, const char* error) {
         fail("a completion for no request");
     Slot request = m_slots[slot];
     m_slots[slot] = Slot{};
+    m_timeouts.finish(slot);
     --m_busy;
     if (error) {
         answer_exception(request.call_id, ExceptionType::Failed, error);
@@ -79,11 +87,70 @@ void BlockServer::complete(uint32_t slot, const char* error) {
     answer(request.call_id, builder.words(), false);
 }
 
-void BlockServer::fail_outstanding(const char* error) {
+void BlockServer::fail_outstanding(ExceptionType type, std::string_view message) {
+    quiesce();
     for (uint32_t slot = 0; slot < m_disk.max_requests; ++slot) {
-        if (m_slots[slot].busy)
-            complete(slot, error);
+        if (!m_slots[slot].busy)
+            continue;
+        uint32_t call_id = m_slots[slot].call_id;
+        m_slots[slot] = Slot{};
+        m_timeouts.finish(slot);
+        --m_busy;
+        answer_exception(call_id, type, message);
     }
+}
+
+// --- Time on the device ------------------------------------------------------------
+
+uint64_t BlockServer::arm_tick() {
+    abi::Sqe sqe = rt::call_sqe(m_timer.raw, schema::Timer::interface_id,
+                                uint16_t(schema::Timer::Method::Sleep),
+                                {m_tick_params, m_tick_params_words}, m_tick_result);
+    return rt::ring().submit(sqe);
+}
+
+void BlockServer::tick_taken(const abi::Cqe& cqe) {
+    if (cqe.result != int32_t(abi::CallStatus::Ok)) {
+        gen::CallError error{.kind = gen::CallErrorKind::Transport, .transport_error = cqe.result};
+        if (cqe.result == int32_t(abi::CallStatus::Exception)) {
+            capnp::MessageReader reader(
+                std::span<const capnp::Word>(m_tick_result, cqe.result_len / 8));
+            CapException::Reader exception(reader.root());
+            exception.traverse();
+            error = {.kind = gen::CallErrorKind::Exception,
+                     .exception = {exception.type(), exception.message()}};
+        }
+        fail("Timer.sleep (the clock of requests' time on the device)", rt::call_error_text(error));
+    }
+    if (auto expired = m_timeouts.tick())
+        time_out(*expired);
+}
+
+void BlockServer::time_out(uint32_t slot) {
+    const Slot& request = m_slots[slot];
+    rt::Line what("a ");
+    switch (request.operation) {
+    case Operation::Read:
+        what.add("read");
+        break;
+    case Operation::Write:
+        what.add("write");
+        break;
+    case Operation::Flush:
+        what.add("flush");
+        break;
+    }
+    if (request.operation != Operation::Flush) {
+        what.add(" of ").udec(request.count).add(request.count == 1 ? " block" : " blocks");
+        what.add(" at block ").udec(request.lba);
+    }
+    what.add(" had no answer from the device for ")
+        .udec(m_timeouts.at_least_ns(slot) / 1'000'000)
+        .add(" ms");
+    rt::Line answer("the driver gave up on its device: ");
+    answer.add(what.view());
+    fail_outstanding(ExceptionType::Disconnected, answer.view());
+    fail(what.view(), "the device is stopped, every call it held answered disconnected");
 }
 
 // --- The endpoint ----------------------------------------------------------------
@@ -172,10 +239,18 @@ void BlockServer::serve() {
             receive();
         if (m_interrupt_ticket == 0)
             m_interrupt_ticket = m_interrupt->arm();
-        uint64_t tickets[2] = {m_recv_ticket, m_interrupt_ticket};
+        // Ticks only while a request is on the device.
+        if (m_tick_ticket == 0 && m_timeouts.waiting())
+            m_tick_ticket = arm_tick();
+        // A tick first when several have come: calls and completions that
+        // keep coming must not hold it back.
+        uint64_t tickets[3] = {m_tick_ticket, m_recv_ticket, m_interrupt_ticket};
         size_t which = 0;
         abi::Cqe cqe = rt::ring().wait_any(tickets, which);
         if (which == 0) {
+            m_tick_ticket = 0;
+            tick_taken(cqe);
+        } else if (which == 1) {
             m_recv_ticket = 0;
             dispatch(cqe);
         } else {

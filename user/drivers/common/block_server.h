@@ -10,6 +10,15 @@
 // other methods are answered at once. While every slot is in use no RECV is
 // outstanding: further calls wait in the endpoint's queue.
 //
+// Nothing waits forever: while a request is on the device a Timer.sleep is
+// outstanding beside the RECV and the Interrupt.wait, its ends counted as
+// ticks (lib/block/timeouts.h). A request on the device longer than the
+// bound (30 s unless the driver says otherwise) is a device that cannot be
+// trusted any more: the driver says which request it was, stops the device
+// (its quiesce hook: it may still reach the buffers of every request it
+// holds), answers every call it held disconnected and exits 1, for init to
+// start it again when the manifest allows.
+//
 // Data: a request's inline data passes through a page of DMA memory of its
 // own slot; a transfer buffer (transferBuffer) is DMA memory the client maps
 // and the device reads and writes directly, named by an id that only the
@@ -21,6 +30,7 @@
 #pragma once
 
 #include "lib/block/request.h"
+#include "lib/block/timeouts.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/drivers/common/claimed_device.h"
 #include "user/drivers/common/queue_interrupt.h"
@@ -71,8 +81,11 @@ struct DiskDescription {
 class BlockServer {
 public:
     static constexpr uint32_t max_slots = 64;
+    static_assert(max_slots <= block::RequestTimeouts::max_slots);
     static constexpr block::TransferLimits transfer_limits{512, 2048};
     static constexpr uint32_t max_transfer_buffers = 32;
+    // How long a request may be on the device, unless the driver says.
+    static constexpr uint64_t default_request_timeout_ns = 30'000'000'000;
 
     // The DMA pages the server takes of the claim's pool: the slots' inline
     // pages and the transfer buffers' budget.
@@ -80,8 +93,11 @@ public:
         return max_requests + transfer_limits.pages_budget;
     }
 
-    BlockServer(ClaimedDevice& device, abi::CapId owner, BlockBackend& backend)
-        : m_device(device), m_owner(owner), m_backend(backend) {}
+    // `timer`: the Timer that counts requests' time on the device.
+    BlockServer(ClaimedDevice& device, abi::CapId owner, BlockBackend& backend, abi::CapId timer,
+                uint64_t request_timeout_ns = default_request_timeout_ns)
+        : m_device(device), m_owner(owner), m_backend(backend), m_timer(timer),
+          m_timeouts(request_timeout_ns) {}
 
     // The disk, and the interrupt of the device's queue (held by then); the
     // slots' inline pages from the pool (made already). Once, before serve().
@@ -91,9 +107,11 @@ public:
     // The backend's answer for `slot`: done, or failed saying `error`. A
     // slot with no request is the device's error: the driver fails.
     void complete(uint32_t slot, const char* error);
-    // Every request outstanding answered failed with `error`; the backend
-    // gives up on them (its device is then reset).
-    void fail_outstanding(const char* error);
+    // Every request outstanding answered with an exception of `type` saying
+    // `message`, once the device is stopped (quiesce, driver.h): a device
+    // given up on may still reach the buffers the answers hand back. The
+    // driver then ends (fail).
+    void fail_outstanding(schema::ExceptionType type, std::string_view message);
 
     // BlockDevice's methods, called by the generated dispatch. read, write
     // and flush that reach the device set m_deferred: their answer is sent
@@ -120,6 +138,8 @@ private:
         bool inline_data = false;
         uint32_t call_id = 0;
         uint64_t data_bytes = 0;
+        uint64_t lba = 0;   // (for the line that names a request timed out)
+        uint32_t count = 0; // blocks
     };
 
     uint8_t* slot_data(uint32_t slot) const { return m_inline.memory + slot * page_size; }
@@ -132,6 +152,11 @@ private:
 
     void receive();
     void dispatch(const abi::Cqe& cqe);
+    // The sleep between two ticks, and its end taken.
+    uint64_t arm_tick();
+    void tick_taken(const abi::Cqe& cqe);
+    // Slot `slot`'s request has been on the device past the bound.
+    [[noreturn]] void time_out(uint32_t slot);
     void answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
                 std::span<const abi::TransferDescriptor> transfers = {});
     void answer_exception(uint32_t call_id, schema::ExceptionType type, std::string_view message);
@@ -154,9 +179,17 @@ private:
     bool m_deferred = false;
     alignas(8) abi::TransferDescriptor m_reply_transfers[1]; // (the ring takes whole words)
     uint32_t m_reply_transfer_count = 0;
-    // The RECV and the Interrupt.wait outstanding (0: none).
+    // The RECV, the Interrupt.wait and the sleep to the next tick
+    // outstanding (0: none).
     uint64_t m_recv_ticket = 0;
     uint64_t m_interrupt_ticket = 0;
+    uint64_t m_tick_ticket = 0;
+    abi::CapId m_timer;
+    block::RequestTimeouts m_timeouts;
+    // Timer.sleep(tick)'s params, made once, and its results.
+    alignas(8) capnp::Word m_tick_params[4];
+    size_t m_tick_params_words = 0;
+    alignas(8) capnp::Word m_tick_result[16];
     // A call's header, params and capability records: the largest receive
     // buffer the kernel takes (64 KiB), which every call it accepts fits, so
     // each is received whole and refused by its content.

@@ -37,6 +37,11 @@ void set_quiesce(void (*quiesce)()) {
     g_quiesce = quiesce;
 }
 
+void quiesce() {
+    if (g_quiesce)
+        g_quiesce();
+}
+
 void say(std::string_view text) {
     (void)capos::rt::debug_write_line(prefixed().add(text).view());
 }
@@ -51,8 +56,7 @@ void exit_saying(std::string_view what, std::string_view detail) {
 }
 
 void fail(std::string_view what, std::string_view detail) {
-    if (g_quiesce)
-        g_quiesce();
+    quiesce();
     exit_saying(what, detail);
 }
 

@@ -20,6 +20,11 @@ void set_driver_name(std::string_view name);
 // registers that do it are mapped; none before.
 void set_quiesce(void (*quiesce)());
 
+// Runs the quiesce hook (the device stops using the driver's memory), if
+// one is set: before a driver hands back a buffer its device may still
+// reach.
+void quiesce();
+
 // One line: "<name>: <text>".
 void say(std::string_view text);
 // "<name>: <what>[: <detail>]", then exit 1 without touching the device.
