@@ -112,6 +112,8 @@ public:
         return m_io_vector == 0 ? m_admin_interrupt : m_io_interrupt;
     }
     uint64_t requests_made() const override { return m_submitted; }
+    // One doorbell write for the commands submitted since the last.
+    void notify() override;
 
 private:
     // --- Bringing the controller up ------------------------------------
@@ -444,8 +446,11 @@ bool Nvme::submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t cou
         return false;
     }
     ++m_submitted;
-    ring(io_queue_id, nvme::Doorbell::SubmissionTail, m_io->submission_tail());
     return true;
+}
+
+void Nvme::notify() {
+    ring(io_queue_id, nvme::Doorbell::SubmissionTail, m_io->submission_tail());
 }
 
 // What a completion's status says, for the failed call.

@@ -92,6 +92,7 @@ public:
     void take_completions(BlockServer& server) override { drain(&server); }
     void stop() override { m_common.write<uint8_t>(virtio::common::device_status, 0); }
     uint64_t requests_made() const override { return m_submitted; }
+    void notify() override;
 
 private:
     // What the device does for a token: the server's slots, and GET_ID.
@@ -315,6 +316,7 @@ void VirtioBlk::identify() {
     if (!enqueue(identify_token, request, blk::request_get_id, 0,
                  m_meta.device_address + identity_offset))
         fail("the queue refused the identity request");
+    notify();
     while (m_requests[identify_token].kind != Request::Kind::Free) {
         m_interrupt.wait();
         drain(nullptr);
@@ -440,11 +442,13 @@ bool VirtioBlk::enqueue(uint32_t token, Request request, uint32_t type, uint64_t
     }
     m_requests[token] = request;
     ++m_submitted;
-    // Every submission is notified, whatever the device's hint says: reading
-    // the hint is safe only with fences QEMU may drop (lib/virtio/blk.h,
-    // select_features).
-    *reinterpret_cast<volatile uint16_t*>(m_notify) = 0; // queue 0
     return true;
+}
+
+// Every batch is notified, whatever the device's hint says: reading the hint
+// is safe only with fences QEMU may drop (lib/virtio/blk.h, select_features).
+void VirtioBlk::notify() {
+    *reinterpret_cast<volatile uint16_t*>(m_notify) = 0; // queue 0
 }
 
 void VirtioBlk::drain(BlockServer* server) {

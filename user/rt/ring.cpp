@@ -32,6 +32,10 @@ namespace capos::rt {
     return ticket;
 }
 
+void RingClient::post(const abi::Sqe& sqe) {
+    m_posted_slots |= bit(slot_of(submit(sqe)));
+}
+
 void RingClient::flush() {
     if (cap_enter(0, 0) < 0)
         panic("ring: cap_enter failed");
@@ -42,6 +46,14 @@ void RingClient::park(const abi::Cqe& cqe) {
     if (!is_outstanding(cqe.user_data))
         panic("ring: a completion for no outstanding submission");
     uint32_t slot = slot_of(cqe.user_data);
+    if (m_posted_slots & bit(slot)) {
+        // Posted: nobody waits for it.
+        m_posted_slots &= ~bit(slot);
+        m_tickets[slot] = 0;
+        m_free_slots |= bit(slot);
+        --m_outstanding;
+        return;
+    }
     m_parked[slot] = cqe;
     m_parked_slots |= bit(slot);
 }

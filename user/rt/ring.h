@@ -35,6 +35,13 @@ public:
     // kernel first if the submission queue is full. Returns the ticket.
     // Panics when abi::ring_cq_entries submissions are already outstanding.
     uint64_t submit(const abi::Sqe& sqe);
+    // Queues `sqe` like submit, for an answer nobody waits for: its
+    // completion is dropped when it is read (a RETURN to a caller, whose
+    // failure means only that the caller has gone). Whatever `sqe` points at
+    // must stay as it is until the kernel has taken it: at the next entry,
+    // and at the latest once abi::ring_sq_entries more submissions are
+    // queued behind it.
+    void post(const abi::Sqe& sqe);
     // Enters the kernel so it sees every queued submission, without waiting.
     void flush();
     // Waits for the completion of `ticket` and returns it. Panics for a ticket
@@ -95,6 +102,7 @@ private:
     uint64_t m_tickets[slots] = {}; // the outstanding ticket in each slot (0: free)
     abi::Cqe m_parked[slots] = {};  // a completion that came before its wait
     SlotMask m_parked_slots = 0;    // set when the slot holds a parked completion
+    SlotMask m_posted_slots = 0;    // set when the slot's completion is to be dropped
 };
 
 // A CALL of `method` of `interface_id` on `cap` with `params`, its results

@@ -65,7 +65,8 @@ test::Suite suite("blk");
 
 // A transport with room for BlockDevice's largest inline messages (maxInline
 // bytes of data and the call's fields), which the runtime's own, a page
-// each way, has not.
+// each way, has not; and for a write of twice that, which the driver must
+// take whole to refuse.
 class LargeTransport {
 public:
     std::span<capnp::Word> params_buffer() { return m_params; }
@@ -82,7 +83,7 @@ public:
     }
 
 private:
-    alignas(8) capnp::Word m_params[(BlockDevice::max_inline + 1024) / 8];
+    alignas(8) capnp::Word m_params[(2 * BlockDevice::max_inline + 1024) / 8];
     alignas(8) capnp::Word m_results[(BlockDevice::max_inline + 1024) / 8];
 };
 
@@ -347,6 +348,12 @@ void check_refused(Disk& disk) {
                           ExceptionType::InvalidArgument);
     suite.check_exception("a write of 0 blocks is invalidArgument",
                           disk.write_blocks(5, 0, 0, 0, {}), ExceptionType::InvalidArgument);
+    // A call larger than the driver's small receive buffers: passed over
+    // them to its large one, taken whole and refused by its content.
+    static uint8_t twice[2 * BlockDevice::max_inline] = {};
+    suite.check_exception("16 blocks of inline data (twice maxInline) are invalidArgument",
+                          disk.write_blocks(0, 16, 0, 0, {twice, sizeof twice}),
+                          ExceptionType::InvalidArgument);
 }
 
 // The scenario makes the device fail every read that covers block 7000 and

@@ -55,6 +55,7 @@ Result<void, gen::Exception> BlockServer::submit(Operation operation, uint64_t l
     ++m_busy;
     if (m_busy > m_most_busy)
         m_most_busy = m_busy;
+    m_unnotified = true;
     m_deferred = true;
     return {};
 }
@@ -68,6 +69,10 @@ void BlockServer::complete(uint32_t slot, const char* error) {
     --m_busy;
     if (error) {
         answer_exception(request.call_id, ExceptionType::Failed, error);
+        return;
+    }
+    if (!request.inline_data) {
+        post_answer(request.call_id, request.operation == Operation::Read);
         return;
     }
     capnp::MessageBuilder builder(m_reply);
@@ -172,16 +177,41 @@ void BlockServer::answer(uint32_t call_id, std::span<const capnp::Word> message,
     answer_exception(call_id, ExceptionType::Overloaded, "reply capabilities refused");
 }
 
+void BlockServer::post_answer(uint32_t call_id, bool read) {
+    std::span<capnp::Word> storage(m_posted[m_next_posted], posted_words);
+    m_next_posted = (m_next_posted + 1) % posted_replies;
+    capnp::MessageBuilder builder(storage);
+    if (read)
+        (void)builder.init_root(BlockDevice::ReadBlocksResults::data_words,
+                                BlockDevice::ReadBlocksResults::pointer_count);
+    else
+        (void)builder.init_root(0, 0); // writeBlocks' and flush's empty results
+    CAPOS_ASSERT(builder.error() == capnp::WireError::None);
+    rt::ring().post(rt::return_sqe(m_owner, call_id, builder.words(), false));
+}
+
 void BlockServer::answer_exception(uint32_t call_id, ExceptionType type, std::string_view message) {
     gen::DispatchResult encoded = gen::encode_exception<CapException>(m_reply, {type, message});
     answer(call_id, encoded.message(), true);
 }
 
-void BlockServer::receive() {
-    m_recv_ticket = rt::ring().submit(rt::recv_sqe(m_owner, m_receive));
+void BlockServer::receive(uint32_t index) {
+    m_recv_tickets[index] =
+        rt::ring().submit(rt::recv_sqe(m_owner, {receive_buffer(index), receive_words(index)}));
+    ++m_receiving;
 }
 
-void BlockServer::dispatch(const abi::Cqe& cqe) {
+void BlockServer::keep_receiving() {
+    // Calls are taken only while a request slot is free for each.
+    for (uint32_t index = 0; index < max_receives; ++index) {
+        if (m_busy + m_receiving >= m_disk.max_requests)
+            return;
+        if (m_recv_tickets[index] == 0 && (index == 0 || !m_small_held))
+            receive(index);
+    }
+}
+
+void BlockServer::dispatch(const abi::Cqe& cqe, uint32_t index) {
     if (cqe.result == int32_t(abi::TransportError::Disconnected)) {
         // No client is left, and none can come: stop the device's DMA.
         m_backend.stop();
@@ -193,22 +223,32 @@ void BlockServer::dispatch(const abi::Cqe& cqe) {
                 .view());
         rt::exit(0);
     }
+    if (index == 0)
+        m_small_held = false; // it took the call too large for the others, if any
+    if (cqe.result == int32_t(abi::TransportError::ResultTooSmall) && index != 0) {
+        // A call larger than this buffer: it went on to the next RECV, or
+        // waits for the large one; this one stays off until that has come.
+        m_small_held = true;
+        return;
+    }
     if (cqe.result < 0)
         fail("receiving a call failed", abi::cqe_result_name(cqe.result));
+    capnp::Word* received = receive_buffer(index);
+    size_t received_bytes = receive_words(index) * sizeof(capnp::Word);
     abi::RecvHeader header;
     if (cqe.result_len < sizeof header)
         fail("a call came without its header");
-    __builtin_memcpy(&header, m_receive, sizeof header);
+    __builtin_memcpy(&header, received, sizeof header);
     size_t params_at = sizeof header / sizeof(capnp::Word);
     size_t records_at = sizeof header + header.params_len;
     if (header.params_len % 8 != 0 || header.cap_count > abi::max_transfers ||
-        records_at + header.cap_count * sizeof(abi::CapRecord) > sizeof m_receive)
+        records_at + header.cap_count * sizeof(abi::CapRecord) > received_bytes)
         fail("a call came larger than the receive buffer");
     // Capabilities sent with a call are none of BlockDevice's: let them go.
     for (uint32_t i = 0; i < header.cap_count; ++i) {
         abi::CapRecord record;
         __builtin_memcpy(
-            &record, reinterpret_cast<const uint8_t*>(m_receive) + records_at + i * sizeof record,
+            &record, reinterpret_cast<const uint8_t*>(received) + records_at + i * sizeof record,
             sizeof record);
         (void)rt::release(abi::CapId{record.cap});
     }
@@ -219,7 +259,7 @@ void BlockServer::dispatch(const abi::Cqe& cqe) {
     m_reply_transfer_count = 0;
     // The kernel validated the params as it took them from the caller.
     auto params = capnp::MessageReader::validated(
-        std::span<const capnp::Word>(m_receive + params_at, header.params_len / 8));
+        std::span<const capnp::Word>(received + params_at, header.params_len / 8));
     gen::DispatchResult result =
         BlockDevice::dispatch(*this, header.interface_id, header.method, params, m_reply);
     if (result.status() == gen::DispatchStatus::BufferFull)
@@ -234,29 +274,36 @@ void BlockServer::dispatch(const abi::Cqe& cqe) {
 
 void BlockServer::serve() {
     for (;;) {
-        // Calls are taken only while a request slot is free for them.
-        if (m_recv_ticket == 0 && m_busy < m_disk.max_requests)
-            receive();
+        if (m_unnotified) {
+            m_backend.notify();
+            m_unnotified = false;
+        }
+        keep_receiving();
         if (m_interrupt_ticket == 0)
             m_interrupt_ticket = m_interrupt->arm();
         // Ticks only while a request is on the device.
         if (m_tick_ticket == 0 && m_timeouts.waiting())
             m_tick_ticket = arm_tick();
         // A tick first when several have come: calls and completions that
-        // keep coming must not hold it back.
-        uint64_t tickets[3] = {m_tick_ticket, m_recv_ticket, m_interrupt_ticket};
+        // keep coming must not hold it back. (The answers posted meanwhile
+        // go to the kernel with this entry.)
+        uint64_t tickets[2 + max_receives] = {m_tick_ticket, m_interrupt_ticket};
+        for (uint32_t i = 0; i < max_receives; ++i)
+            tickets[2 + i] = m_recv_tickets[i];
         size_t which = 0;
         abi::Cqe cqe = rt::ring().wait_any(tickets, which);
         if (which == 0) {
             m_tick_ticket = 0;
             tick_taken(cqe);
         } else if (which == 1) {
-            m_recv_ticket = 0;
-            dispatch(cqe);
-        } else {
             m_interrupt_ticket = 0;
             m_interrupt->taken(cqe);
             m_backend.take_completions(*this);
+        } else {
+            uint32_t index = uint32_t(which - 2);
+            m_recv_tickets[index] = 0;
+            --m_receiving;
+            dispatch(cqe, index);
         }
     }
 }

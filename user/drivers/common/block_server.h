@@ -56,6 +56,9 @@ public:
     // answered overloaded).
     virtual bool submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t count,
                         uint64_t data) = 0;
+    // Tells the device of the requests submitted since the last notify: one
+    // doorbell for a batch (the server calls it before it waits).
+    virtual void notify() = 0;
     // After an interrupt: every request the device has finished, each handed
     // to server.complete().
     virtual void take_completions(BlockServer& server) = 0;
@@ -150,8 +153,13 @@ private:
     Result<void, gen::Exception> submit(Operation operation, uint64_t lba, uint32_t count,
                                         const block::DataPlace& place);
 
-    void receive();
-    void dispatch(const abi::Cqe& cqe);
+    // RECV `index` into its buffer (0: the large one), and the call it took.
+    void receive(uint32_t index);
+    void dispatch(const abi::Cqe& cqe, uint32_t index);
+    // The RECVs kept outstanding: as many as free request slots, one per
+    // buffer (only the large one while a call too large for the others
+    // waits).
+    void keep_receiving();
     // The sleep between two ticks, and its end taken.
     uint64_t arm_tick();
     void tick_taken(const abi::Cqe& cqe);
@@ -159,6 +167,9 @@ private:
     [[noreturn]] void time_out(uint32_t slot);
     void answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
                 std::span<const abi::TransferDescriptor> transfers = {});
+    // A device's answer without inline data: posted (rt::RingClient::post),
+    // taken by the kernel at the server's next entry with the others.
+    void post_answer(uint32_t call_id, bool read);
     void answer_exception(uint32_t call_id, schema::ExceptionType type, std::string_view message);
 
     ClaimedDevice& m_device;
@@ -170,6 +181,7 @@ private:
     Slot m_slots[max_slots];
     uint32_t m_busy = 0;
     uint32_t m_most_busy = 0;
+    bool m_unnotified = false; // requests submitted since the backend's last notify
     block::TransferBuffer m_buffer_storage[max_transfer_buffers];
     block::TransferBuffers m_buffers{m_buffer_storage, transfer_limits};
     // The call being dispatched: its id, its caller, and whether its answer
@@ -179,9 +191,13 @@ private:
     bool m_deferred = false;
     alignas(8) abi::TransferDescriptor m_reply_transfers[1]; // (the ring takes whole words)
     uint32_t m_reply_transfer_count = 0;
-    // The RECV, the Interrupt.wait and the sleep to the next tick
-    // outstanding (0: none).
-    uint64_t m_recv_ticket = 0;
+    // The RECVs (one per buffer), the Interrupt.wait and the sleep to the
+    // next tick outstanding (0: none).
+    static constexpr uint32_t max_receives = abi::endpoint_max_receivers;
+    uint64_t m_recv_tickets[max_receives] = {};
+    uint32_t m_receiving = 0;
+    // A call too large for the small buffers waits for the large one.
+    bool m_small_held = false;
     uint64_t m_interrupt_ticket = 0;
     uint64_t m_tick_ticket = 0;
     abi::CapId m_timer;
@@ -190,11 +206,29 @@ private:
     alignas(8) capnp::Word m_tick_params[4];
     size_t m_tick_params_words = 0;
     alignas(8) capnp::Word m_tick_result[16];
-    // A call's header, params and capability records: the largest receive
-    // buffer the kernel takes (64 KiB), which every call it accepts fits, so
-    // each is received whole and refused by its content.
-    alignas(8) capnp::Word m_receive[64 * 1024 / 8];
+    // A call's header, params and capability records. Buffer 0: the largest
+    // receive buffer the kernel takes (64 KiB), which every call it accepts
+    // fits, so each is received whole and refused by its content; the
+    // others: what a read or write with inline data needs (a larger call
+    // passes them over to the large one).
+    static constexpr size_t large_receive_words = 64 * 1024 / 8;
+    static constexpr size_t small_receive_words =
+        (sizeof(abi::RecvHeader) + schema::BlockDevice::max_inline + 512) / 8;
+    capnp::Word* receive_buffer(uint32_t index) {
+        return index == 0 ? m_receive : m_small_receive[index - 1];
+    }
+    size_t receive_words(uint32_t index) const {
+        return index == 0 ? large_receive_words : small_receive_words;
+    }
+    alignas(8) capnp::Word m_receive[large_receive_words];
+    alignas(8) capnp::Word m_small_receive[max_receives - 1][small_receive_words];
     alignas(8) capnp::Word m_reply[(schema::BlockDevice::max_inline + 512) / 8];
+    // Posted answers' messages, each reused only after twice the submission
+    // queue's entries more were posted (by then the kernel has taken it).
+    static constexpr uint32_t posted_replies = 2 * abi::ring_sq_entries;
+    static constexpr size_t posted_words = 8;
+    alignas(8) capnp::Word m_posted[posted_replies][posted_words];
+    uint32_t m_next_posted = 0;
 };
 
 } // namespace capos::drivers
