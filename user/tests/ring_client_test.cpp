@@ -1,6 +1,7 @@
 // ring_client_test: the runtime's RingClient keeps at most
 // abi::ring_cq_entries submissions outstanding (the completion queue's size),
-// finds each ticket's completion in any order, and panics, with a message, on
+// finds each ticket's completion in any order, drops the completions of
+// posted submissions (freeing their places), and panics, with a message, on
 // misuse that would otherwise wait forever: one outstanding submission more,
 // a wait for a ticket it never gave out. Each misuse runs in a child of its own (the same program,
 // told what to do by the name of an extra grant).
@@ -60,6 +61,22 @@ int main() {
                 outstanding == abi::ring_cq_entries);
     suite.check("each completion found, collected in reverse order",
                 all && ring.outstanding() == 0);
+
+    // Posted submissions between waited ones, a completion queue's worth
+    // twice over: their completions are dropped as they are read, and
+    // their places come back (else the second round would panic).
+    bool waited_found = true;
+    for (int round = 0; round < 2; ++round) {
+        uint64_t waited[abi::ring_cq_entries / 2];
+        for (uint64_t& ticket : waited) {
+            ring.post(nop());
+            ticket = ring.submit(nop());
+        }
+        for (uint64_t ticket : waited)
+            waited_found = ring.wait(ticket).user_data == ticket && waited_found;
+    }
+    suite.check("posted submissions' completions are dropped and their places freed",
+                waited_found && ring.outstanding() == 0);
 
     for (std::string_view mode : {"too-many", "unknown-ticket"}) {
         const test::GrantSpec grants[] = {test::copy_grant("console", console),
