@@ -2,9 +2,10 @@
 // specification 1.4) as a BlockDevice (schema/capos.capnp, "Storage") on the
 // endpoint it is granted as "disk", holding the controller's claim as
 // "device" (a manifest `device` grant, docs/devices.md "Driver authority")
-// and the kernel's "timer" for the controller's ready timeout. The serving,
-// the checks of every call, transfer buffers and inline data are every disk
-// driver's (user/drivers/common/block_server.h); this file is the device,
+// and the kernel's "timer" for the controller's ready timeout and the
+// requests' timeout. The serving, the checks of every call, transfer
+// buffers, inline data and timeouts are every disk driver's
+// (user/drivers/common/block_server.h); this file is the device,
 // over lib/nvme (registers, commands, queue pairs, PRPs, Identify).
 //
 // Bringing the controller up (section 7.6.1): BAR0 mapped (its registers and

@@ -1,8 +1,9 @@
 // virtio-blk: serves one virtio 1.x block device (Virtio 1.2, 5.2) over PCI
 // as a BlockDevice (schema/capos.capnp, "Storage") on the endpoint it is
 // granted as "disk", holding the device's claim as "device" (a manifest
-// `device` grant, docs/devices.md "Driver authority"). The serving, the
-// checks of every call, transfer buffers and inline data are every disk
+// `device` grant, docs/devices.md "Driver authority") and the kernel's
+// "timer" (the clock of its requests' timeout). The serving, the checks of
+// every call, transfer buffers, inline data and timeouts are every disk
 // driver's (user/drivers/common/block_server.h); this file is the device.
 //
 // Bringing the device up (3.1.1): its virtio capabilities are read from
