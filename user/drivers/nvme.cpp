@@ -417,6 +417,15 @@ drivers::DiskDescription Nvme::start() {
 // --- Requests ----------------------------------------------------------------
 
 bool Nvme::submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t count, uint64_t data) {
+#ifdef CAPOS_HANG_AT_REQUEST
+    // nvme_hung, a test build: from its CAPOS_HANG_AT_REQUEST-th request on
+    // it puts nothing in the queue and says it did, as a controller that
+    // stopped answering would look (scenario.nvme_timeout: the requests time
+    // out).
+    static uint32_t taken = 0;
+    if (++taken >= CAPOS_HANG_AT_REQUEST)
+        return true;
+#endif
     capos::Result<nvme::SubmissionEntry, nvme::CommandError> entry = nvme::flush(namespace_id);
     if (operation != Operation::Flush) {
         // The data is contiguous in the device's address space (a
@@ -518,7 +527,14 @@ int main() {
     // In static storage: the server's receive buffer is larger than the stack.
     static drivers::ClaimedDevice claimed(device.value());
     static Nvme backend(claimed, timer.value());
-    static BlockServer server(claimed, owner.value().id, backend, timer.value().id());
+    // The server's bound on a request's time on the device, or a test
+    // build's (CAPOS_REQUEST_TIMEOUT_MS).
+#ifdef CAPOS_REQUEST_TIMEOUT_MS
+    constexpr uint64_t timeout_ns = uint64_t{CAPOS_REQUEST_TIMEOUT_MS} * 1'000'000;
+#else
+    constexpr uint64_t timeout_ns = BlockServer::default_request_timeout_ns;
+#endif
+    static BlockServer server(claimed, owner.value().id, backend, timer.value().id(), timeout_ns);
     drivers::DiskDescription disk = backend.start();
     server.start(disk, backend.io_interrupt());
     server.serve();
