@@ -363,7 +363,7 @@ Result<void, SpaceError> UserAddressSpace::unmap_object(MemoryObject& object, ui
     return Err{SpaceError::NotMapped};
 }
 
-std::optional<Translation> UserAddressSpace::translate(uint64_t virt) {
+[[gnu::always_inline]] std::optional<Translation> UserAddressSpace::translate(uint64_t virt) {
     uint64_t page = virt / page_size;
     ObjectLockGuard guard(m_cache_lock);
     if (page == m_last_page && m_changes == m_last_changes) {
