@@ -44,6 +44,7 @@
 #include "user/drivers/common/driver.h"
 #include "user/drivers/common/queue_interrupt.h"
 #include "user/drivers/common/registers.h"
+#include "user/drivers/common/test_build.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 
@@ -417,15 +418,9 @@ drivers::DiskDescription Nvme::start() {
 // --- Requests ----------------------------------------------------------------
 
 bool Nvme::submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t count, uint64_t data) {
-#ifdef CAPOS_HANG_AT_REQUEST
-    // nvme_hung, a test build: from its CAPOS_HANG_AT_REQUEST-th request on
-    // it puts nothing in the queue and says it did, as a controller that
-    // stopped answering would look (scenario.nvme_timeout: the requests time
-    // out).
-    static uint32_t taken = 0;
-    if (++taken >= CAPOS_HANG_AT_REQUEST)
+    // (nvme_hung, a test build: test_build.h.)
+    if (drivers::test_build::request_goes_nowhere())
         return true;
-#endif
     capos::Result<nvme::SubmissionEntry, nvme::CommandError> entry = nvme::flush(namespace_id);
     if (operation != Operation::Flush) {
         // The data is contiguous in the device's address space (a
@@ -508,33 +503,12 @@ void Nvme::take_completions(BlockServer& server) {
 
 int main() {
     drivers::set_driver_name("nvme");
-    auto device = capos::rt::lookup<Device>("device");
-    if (device.is_error()) {
-        drivers::say("no PCI function granted as 'device' (a manifest device grant)");
-        return 1;
-    }
-    auto timer = capos::rt::lookup<Timer>("timer");
-    if (timer.is_error()) {
-        drivers::say("no 'timer' granted (the controller's ready timeout and the requests' need a "
-                     "clock)");
-        return 1;
-    }
-    auto owner = capos::rt::find_capability("disk");
-    if (owner.is_error()) {
-        drivers::say("no endpoint granted as 'disk' to serve");
-        return 1;
-    }
     // In static storage: the server's receive buffer is larger than the stack.
-    static drivers::ClaimedDevice claimed(device.value());
-    static Nvme backend(claimed, timer.value());
-    // The server's bound on a request's time on the device, or a test
-    // build's (CAPOS_REQUEST_TIMEOUT_MS).
-#ifdef CAPOS_REQUEST_TIMEOUT_MS
-    constexpr uint64_t timeout_ns = uint64_t{CAPOS_REQUEST_TIMEOUT_MS} * 1'000'000;
-#else
-    constexpr uint64_t timeout_ns = BlockServer::default_request_timeout_ns;
-#endif
-    static BlockServer server(claimed, owner.value().id, backend, timer.value().id(), timeout_ns);
+    static drivers::DiskGrants grants = drivers::take_disk_grants();
+    static drivers::ClaimedDevice claimed(grants.device);
+    static Nvme backend(claimed, grants.timer);
+    static BlockServer server(claimed, grants.disk, backend, grants.timer.id(),
+                              drivers::test_build::request_timeout_ns);
     drivers::DiskDescription disk = backend.start();
     server.start(disk, backend.io_interrupt());
     server.serve();

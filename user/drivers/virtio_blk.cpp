@@ -33,6 +33,7 @@
 #include "user/drivers/common/driver.h"
 #include "user/drivers/common/queue_interrupt.h"
 #include "user/drivers/common/registers.h"
+#include "user/drivers/common/test_build.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 
@@ -61,14 +62,6 @@ constexpr uint32_t config_read_attempts = 100;
 // The device status register, once mapped: a driver that gives up resets
 // the device first, so that it stops using the queue's memory.
 volatile uint8_t* g_device_status = nullptr;
-
-// How long a request may be on the device: the server's bound, or, in a
-// test build, CAPOS_REQUEST_TIMEOUT_MS.
-#ifdef CAPOS_REQUEST_TIMEOUT_MS
-constexpr uint64_t request_timeout_ns = uint64_t{CAPOS_REQUEST_TIMEOUT_MS} * 1'000'000;
-#else
-constexpr uint64_t request_timeout_ns = BlockServer::default_request_timeout_ns;
-#endif
 
 // The token of the GET_ID request (the server's slots are below it).
 constexpr uint32_t identify_token = BlockServer::max_slots;
@@ -376,23 +369,9 @@ drivers::DiskDescription VirtioBlk::start() {
 
 bool VirtioBlk::submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t count,
                        uint64_t data) {
-#ifdef CAPOS_FAULT_AT_REQUEST
-    // virtio_blk_faulty, a test build: it faults (an invalid opcode) at its
-    // CAPOS_FAULT_AT_REQUEST-th request, holding the call, as a driver with
-    // a bug would (scenario.blk_restart: init starts it again).
-    static uint32_t requests = 0;
-    if (++requests == CAPOS_FAULT_AT_REQUEST)
-        __builtin_trap();
-#endif
-#ifdef CAPOS_HANG_AT_REQUEST
-    // virtio_blk_hung, a test build: from its CAPOS_HANG_AT_REQUEST-th
-    // request on it puts nothing on the queue and says it did, as a device
-    // that stopped answering would look (scenario.blk_timeout: the requests
-    // time out).
-    static uint32_t taken = 0;
-    if (++taken >= CAPOS_HANG_AT_REQUEST)
+    // (virtio_blk_faulty and virtio_blk_hung, test builds: test_build.h.)
+    if (drivers::test_build::request_goes_nowhere())
         return true;
-#endif
     uint64_t bytes = uint64_t(count) * m_disk.block_size;
     switch (operation) {
     case Operation::Read:
@@ -505,27 +484,13 @@ void VirtioBlk::complete(BlockServer* server, uint32_t token, uint32_t used_leng
 
 int main() {
     drivers::set_driver_name("virtio-blk");
-    auto device = capos::rt::lookup<Device>("device");
-    if (device.is_error()) {
-        drivers::say("no PCI function granted as 'device' (a manifest device grant)");
-        return 1;
-    }
-    auto timer = capos::rt::lookup<capos::schema::Timer>("timer");
-    if (timer.is_error()) {
-        drivers::say("no 'timer' granted (the requests' timeout needs a clock)");
-        return 1;
-    }
-    auto owner = capos::rt::find_capability("disk");
-    if (owner.is_error()) {
-        drivers::say("no endpoint granted as 'disk' to serve");
-        return 1;
-    }
     // In static storage: the server's receive buffer is larger than the stack.
-    static drivers::ClaimedDevice claimed(device.value());
+    static drivers::DiskGrants grants = drivers::take_disk_grants();
+    static drivers::ClaimedDevice claimed(grants.device);
     static drivers::QueueInterrupt interrupt;
     static VirtioBlk backend(claimed, interrupt);
-    static BlockServer server(claimed, owner.value().id, backend, timer.value().id(),
-                              request_timeout_ns);
+    static BlockServer server(claimed, grants.disk, backend, grants.timer.id(),
+                              drivers::test_build::request_timeout_ns);
     server.start(backend.start(), interrupt);
     server.serve();
 }

@@ -13,6 +13,7 @@
 // restart left.
 #include "schema/capos.capnp.capos.h"
 #include "tools/mkdisk/disk_pattern.h"
+#include "user/tests/common/disk_check.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
@@ -29,18 +30,6 @@ constexpr uint64_t written_lba = 100;
 constexpr uint16_t written_generation = 7;
 
 test::Suite suite("blk-restart");
-
-// Whether block `lba` read through `disk` holds generation `generation`.
-bool reads(rt::Capability<BlockDevice>& disk, std::string_view what, uint64_t lba,
-           uint16_t generation) {
-    auto read = disk->read_blocks(lba, 1, 0, 0);
-    if (read.is_error())
-        return suite.check_ok(what, read);
-    std::span<const uint8_t> data = read.value().data();
-    bool ok = data.size() == block &&
-              pattern::first_difference(data.data(), lba, generation) == pattern::sector_bytes;
-    return suite.check(what, ok, Line("block ").udec(lba).add(" differs"));
-}
 
 } // namespace
 
@@ -77,9 +66,9 @@ int main() {
     suite.check_transport("the old capability stays disconnected", disk.value()->flush(),
                           abi::TransportError::Disconnected);
     // Requests 1 and 2 of the second driver, then its third.
-    reads(second, "the flushed write reads back through the new driver", written_lba,
-          written_generation);
-    reads(second, "the rest of the disk holds its pattern", 5, 0);
+    test::block_reads(suite, second, "the flushed write reads back through the new driver",
+                      written_lba, written_generation);
+    test::block_reads(suite, second, "the rest of the disk holds its pattern", 5, 0);
     suite.check_transport("the second driver crashes at its third request too",
                           second->read_blocks(8191, 1, 0, 0), abi::TransportError::Disconnected);
     suite.check_exception("reconnect answers disconnected: init has no restart left",

@@ -12,6 +12,7 @@
 // waits for time to pass: each step waits for an answer.
 #include "schema/capos.capnp.capos.h"
 #include "tools/mkdisk/disk_pattern.h"
+#include "user/tests/common/disk_check.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
@@ -29,18 +30,6 @@ constexpr uint64_t written_lba = 100;
 constexpr uint16_t written_generation = 5;
 
 test::Suite suite("blk-timeout");
-
-// Whether block `lba` read through `disk` holds generation `generation`.
-bool reads(rt::Capability<BlockDevice>& disk, std::string_view what, uint64_t lba,
-           uint16_t generation) {
-    auto read = disk->read_blocks(lba, 1, 0, 0);
-    if (read.is_error())
-        return suite.check_ok(what, read);
-    std::span<const uint8_t> data = read.value().data();
-    bool ok = data.size() == block &&
-              pattern::first_difference(data.data(), lba, generation) == pattern::sector_bytes;
-    return suite.check(what, ok, Line("block ").udec(lba).add(" differs"));
-}
 
 // A read of one block inline kept in flight beside others.
 struct InFlight {
@@ -114,8 +103,8 @@ int main() {
     if (!suite.check_ok("reconnect once init has started the driver again", again))
         return suite.finish();
     rt::Capability<BlockDevice> second(abi::CapId{again.value().cap()});
-    reads(second, "the flushed write reads back through the new driver", written_lba,
-          written_generation);
-    reads(second, "a block around it holds its pattern", written_lba + 1, 0);
+    test::block_reads(suite, second, "the flushed write reads back through the new driver",
+                      written_lba, written_generation);
+    test::block_reads(suite, second, "a block around it holds its pattern", written_lba + 1, 0);
     return suite.finish();
 }

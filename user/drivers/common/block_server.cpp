@@ -19,6 +19,19 @@ gen::Exception invalid_argument(std::string_view message) {
 
 } // namespace
 
+DiskGrants take_disk_grants() {
+    auto device = rt::lookup<schema::Device>("device");
+    if (device.is_error())
+        exit_saying("no PCI function granted as 'device' (a manifest device grant)");
+    auto timer = rt::lookup<schema::Timer>("timer");
+    if (timer.is_error())
+        exit_saying("no 'timer' granted (requests' timeouts need a clock)");
+    auto disk = rt::find_capability("disk");
+    if (disk.is_error())
+        exit_saying("no endpoint granted as 'disk' to serve");
+    return {std::move(device.value()), std::move(timer.value()), disk.value().id};
+}
+
 void BlockServer::start(const DiskDescription& disk, QueueInterrupt& interrupt) {
     CAPOS_ASSERT(disk.max_requests >= 1 && disk.max_requests <= max_slots);
     m_disk = disk;

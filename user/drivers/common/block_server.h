@@ -81,6 +81,16 @@ struct DiskDescription {
     std::string_view model;
 };
 
+// The grants every disk driver is started with: its PCI function
+// ("device"), a clock for its requests' timeout ("timer") and the endpoint
+// it serves ("disk"). A missing one ends the driver with a line naming it.
+struct DiskGrants {
+    rt::Capability<schema::Device> device;
+    rt::Capability<schema::Timer> timer;
+    abi::CapId disk;
+};
+DiskGrants take_disk_grants();
+
 class BlockServer {
 public:
     static constexpr uint32_t max_slots = 64;
