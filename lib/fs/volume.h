@@ -88,7 +88,8 @@ struct DirEntry {
 
 class ListVisitor {
 public:
-    // One entry; false stops the listing before the next one.
+    // One entry; false: not taken (no room, say): the listing stops, and
+    // the cursor list returns names this entry.
     virtual bool entry(const DirEntry& entry) = 0;
 
 protected:
@@ -144,8 +145,8 @@ public:
     virtual Result<void, FsError> rename(NodeId from_dir, std::string_view from, NodeId to_dir,
                                          std::string_view to) = 0;
     // The entries of `dir` from `cursor` (0: the first), one visit each,
-    // until the visitor stops or none is left; returns the cursor of the
-    // next entry (pass it back to go on), or end_of_listing. Entries added
+    // until the visitor refuses one or none is left; returns the cursor of
+    // the refused entry (pass it back to go on), or end_of_listing. Entries added
     // or removed between two calls may or may not be seen; none is visited
     // twice.
     static constexpr uint64_t end_of_listing = ~uint64_t{0};
@@ -156,7 +157,7 @@ public:
     // Writes all of `data` at `offset`, growing the file (a gap reads as
     // zeros); NoSpace or TooLarge and nothing written when it cannot.
     virtual Result<void, FsError> write(NodeId file, uint64_t offset,
-                                       std::span<const uint8_t> data) = 0;
+                                        std::span<const uint8_t> data) = 0;
     // Sets the file's size, cutting it or growing it with zeros.
     virtual Result<void, FsError> truncate(NodeId file, uint64_t size) = 0;
     virtual Result<NodeStat, FsError> stat(NodeId node) = 0;
