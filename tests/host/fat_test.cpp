@@ -668,6 +668,54 @@ TEST_F(FatTools, FullDiskChangesNothing) {
     expect_clean(image);
 }
 
+TEST_F(FatTools, BothFatsAndFsinfoAreKept) {
+    std::string image = make_image("copies.img", 1024);
+    auto mounted = mount_bytes(load_file(image));
+    ASSERT_TRUE(mounted);
+    Volume& volume = *mounted->volume;
+    for (int i = 0; i < 30; ++i)
+        put_file(volume, "file " + std::to_string(i), pattern(i * 700, i));
+    ASSERT_TRUE(volume.remove(volume.root(), "file 7").is_ok());
+    ASSERT_TRUE(volume.sync().is_ok());
+    EXPECT_GE(mounted->disk->flushes(), 1u);
+    const auto& bytes = mounted->disk->bytes();
+    uint16_t reserved;
+    uint32_t fat_sectors, free;
+    std::memcpy(&reserved, bytes.data() + 14, 2);
+    std::memcpy(&fat_sectors, bytes.data() + 36, 4);
+    std::memcpy(&free, bytes.data() + 512 + 488, 4);
+    size_t fat = reserved * 512u, length = fat_sectors * 512u;
+    EXPECT_TRUE(std::equal(bytes.begin() + fat, bytes.begin() + fat + length,
+                           bytes.begin() + fat + length));
+    EXPECT_EQ(free, volume.info().free_blocks);
+    save_file(image, bytes);
+    expect_clean(image);
+}
+
+TEST_F(FatTools, DiskErrorsAreIo) {
+    std::string image = make_image("io.img", 1024);
+    auto mounted = mount_bytes(load_file(image));
+    ASSERT_TRUE(mounted);
+    Volume& volume = *mounted->volume;
+    put_file(volume, "a file", pattern(5000, 80));
+    mounted->disk->fail_writes_after(0);
+    EXPECT_EQ(error_of(volume.sync()), FsError::Io);
+    EXPECT_EQ(error_of(volume.write(walk(volume, "a file").value(), 0, pattern(4096, 81))),
+              FsError::Io);
+    mounted->disk->fail_writes_after(-1);
+    EXPECT_TRUE(volume.sync().is_ok());
+    mounted->disk->fail_reads(true);
+    std::vector<uint8_t> out(100);
+    // Whatever is cached still answers; the file's data needs the disk.
+    EXPECT_EQ(error_of(volume.read(walk(volume, "a file").value(), 0, out)), FsError::Io);
+    MemoryDisk failing(load_file(image));
+    failing.fail_reads(true);
+    FixedClock clock;
+    auto refused = fat::mount(failing, clock, MountMode::ReadWrite);
+    ASSERT_TRUE(refused.is_error());
+    EXPECT_EQ(refused.error(), FsError::Io);
+}
+
 TEST_F(FatTools, BadNamesAreRefused) {
     std::string image = make_image("names.img", 1024);
     auto mounted = mount_bytes(load_file(image));
