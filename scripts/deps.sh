@@ -13,8 +13,10 @@ packages=(
   capnproto libcapnp-dev dpkg-dev
   # emulator and firmware
   qemu-system-x86 ovmf
-  # boot media
+  # boot media (mtools also reads and writes the FAT test images)
   grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools
+  # mkfs.fat and fsck.fat: the oracles of lib/fs/fat's host tests
+  dosfstools
 )
 
 sudo_cmd=()
