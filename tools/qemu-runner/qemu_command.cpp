@@ -40,10 +40,10 @@ std::vector<std::string> qemu_command(const Machine& machine) {
         std::to_string(machine.cpus) + machine.topology,
         "-m",
         machine.memory,
-        "-no-reboot",
-        "-display",
-        "none",
     };
+    if (!machine.reboots)
+        argv.push_back("-no-reboot");
+    argv.insert(argv.end(), {"-display", "none"});
     if (machine.debug_exit)
         argv.insert(argv.end(), {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"});
     // The device that uses each drive names its id.

@@ -49,6 +49,7 @@ struct Machine {
     std::string topology;                   // appended to -smp's count
     bool multi_threaded = false;            // -accel tcg,thread=multi
     bool debug_exit = true;                 // -device isa-debug-exit at port 0xf4
+    bool reboots = false;                   // a reset restarts the machine (no -no-reboot)
     std::vector<std::string> devices;       // -device <each>, after isa-debug-exit
     std::vector<DriveFile> drives;          // -drive <each>, before the devices
     Console console = Console::Captured;

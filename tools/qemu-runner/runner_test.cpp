@@ -91,6 +91,21 @@ TEST(ScenarioTest, DebugExitOffNeedsAnExitWithoutTheDevice) {
             << exit;
 }
 
+TEST(ScenarioTest, RebootAllowRunsWithoutNoReboot) {
+    Scenario s = parse_ok("reboot: allow\nexpect: x\nexit: poweroff\n");
+    EXPECT_TRUE(s.reboots);
+    EXPECT_FALSE(parse_ok("expect: x\n").reboots);
+    EXPECT_TRUE(parse_scenario("reboot: yes\n").is_error());
+    EXPECT_TRUE(parse_scenario("reboot: allow\nexit: reset\n").is_error());
+    Machine machine;
+    machine.kernel = "k.elf";
+    auto argv = qemu_command(machine);
+    EXPECT_NE(std::find(argv.begin(), argv.end(), "-no-reboot"), argv.end());
+    machine.reboots = true;
+    argv = qemu_command(machine);
+    EXPECT_EQ(std::find(argv.begin(), argv.end(), "-no-reboot"), argv.end());
+}
+
 TEST(ScenarioTest, ParsesMachineCpusAndDebugExit) {
     Scenario s = parse_ok("machine: pc\n"
                           "cpus: 4   # a comment\n"

@@ -223,7 +223,7 @@ bool valid_drive_id(std::string_view id) {
 // device) repeat.
 constexpr std::string_view single_keys[] = {
     "boot", "kernel", "initrd",     "iso",    "append", "memory",  "machine", "cpu-features",
-    "cpus", "mttcg",  "debug-exit", "icount", "irqoff", "timeout", "exit"};
+    "cpus", "mttcg",  "debug-exit", "icount", "irqoff", "timeout", "exit", "reboot"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.
@@ -424,6 +424,10 @@ ParseResult parse_scenario(std::string_view text) {
                              "drive " + single_quoted(words[0]) + " has a drive-expect already");
             drive->expected = std::string(words[1]);
             drive_expect_line = drive_expect_line == 0 ? line_number : drive_expect_line;
+        } else if (key == "reboot") {
+            if (value != "allow")
+                return error(line_number, "bad reboot " + single_quoted(value) + " (want allow)");
+            scenario.reboots = true;
         } else if (key == "icount") {
             auto shift = value == "0" ? std::optional<int>(0) : parse_positive_int(value);
             if (!shift || *shift > 10)
@@ -493,6 +497,8 @@ ParseResult parse_scenario(std::string_view text) {
         return error(key_lines.of("iso"), "'iso' applies only to boot: iso-bios or iso-uefi");
     if (scenario.exit == ExpectedExit::Running && scenario.expects.empty())
         return error(key_lines.of("exit"), "exit: running needs at least one expect line");
+    if (scenario.reboots && scenario.exit == ExpectedExit::Reset)
+        return error(key_lines.of("reboot"), "reboot: allow and exit: reset exclude each other");
     // A machine that is stopped may be in the middle of a write.
     if (scenario.exit == ExpectedExit::Running && drive_expect_line != 0)
         return error(drive_expect_line, "drive-expect needs a run QEMU ends by itself, not exit: "

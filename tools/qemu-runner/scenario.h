@@ -96,6 +96,9 @@ struct Scenario {
     // Whether QEMU gets the isa-debug-exit device. Without it capOS ends a run by
     // an ACPI power-off (QEMU status 0).
     bool debug_exit = true;
+    // `reboot: allow`: a reset starts the machine again (QEMU without
+    // -no-reboot), and the expects go on through the next boot.
+    bool reboots = false;
     // Devices added to the machine: QEMU's -device, one per value, in order
     // (after the machine's own devices).
     std::vector<std::string> devices;

@@ -583,6 +583,7 @@ TestResult run_test(const TestOptions& options) {
     machine.cpus = scenario.cpus;
     machine.topology = scenario.topology;
     machine.multi_threaded = scenario.multi_threaded;
+    machine.reboots = scenario.reboots;
     if (options.cpus && !scenario.cpus_given) {
         machine.cpus = *options.cpus;
         // QEMU counts instructions (icount) only with one TCG thread.
