@@ -54,6 +54,18 @@ inline constexpr uint8_t opcode_count = 7;
 // a server's threads, or one thread keeping several calls coming, each wait).
 inline constexpr uint32_t endpoint_max_queued_calls = 32;
 inline constexpr uint32_t endpoint_max_receivers = 16;
+// Client facets minted on one endpoint (Endpoint.mint) that may exist at
+// once: a facet counts from its mint until the RECV that takes its release
+// notice (or until the owner goes), since its memory is the notice's. Another
+// mint is refused (an overloaded exception). Release notices themselves do
+// not count against endpoint_max_queued_calls: this bounds them.
+inline constexpr uint32_t endpoint_max_minted = 16384;
+// The method of a release notice: what a RECV receives, instead of a call,
+// when the last capability naming a minted client facet has gone. Its header
+// has call_id 0 (nothing to RETURN: a RETURN to it is NoSuchCall), interface_id,
+// caller, params_len and cap_count 0, and the facet's badge; no call has
+// call_id 0, so the id alone tells a notice from a call.
+inline constexpr uint16_t endpoint_release_notice = 0xFFFF;
 
 // PARK's non-negative results (UNPARK's is the number of threads it woke).
 enum class ParkResult : int32_t {
@@ -272,7 +284,7 @@ static_assert(sizeof(CapRecord) == 16);
 
 // What Recv writes at the start of its result buffer: this header, then the
 // call's params (a flat Cap'n Proto message, params_len bytes), then
-// cap_count CapRecords.
+// cap_count CapRecords; a release notice is the header alone.
 struct RecvHeader {
     uint32_t call_id;      // to Return with
     uint16_t method;       // the method the caller invoked
@@ -280,9 +292,15 @@ struct RecvHeader {
     uint64_t interface_id; // the interface the caller spoke
     uint64_t caller;       // the calling process's id
     uint32_t params_len;   // bytes of params after this header
-    uint32_t reserved1;
+    uint32_t badge;        // the client facet's (Endpoint.mint), 0 for the plain one
 };
 static_assert(sizeof(RecvHeader) == 32);
+
+// Whether a received header is a release notice (endpoint_release_notice),
+// not a call.
+constexpr bool is_release_notice(const RecvHeader& header) {
+    return header.call_id == 0 && header.method == endpoint_release_notice;
+}
 
 // The ring is one page: the kernel maps a single frame for it.
 inline constexpr size_t ring_page_size = 4096;

@@ -643,9 +643,30 @@ interface LogReader {
 interface Endpoint {
   # A rendezvous for calls to a userspace server. The process that owns the
   # endpoint receives calls (RECV) and answers them (RETURN) on its ring;
-  # holders of the client facet can only CALL, in whatever interface the server
-  # speaks. Endpoint itself has no methods: its capability is the right to
-  # receive, and it is not transferable (the client facet is).
+  # holders of a client facet can only CALL, in whatever interface the facet
+  # speaks. Endpoint is the owner's capability: the right to receive, not
+  # transferable (client facets are), and the kernel serves its one method.
+  # Each call arrives with the badge of the facet it came through (the
+  # RecvHeader's `badge`): 0 for the plain facet a newEndpoint or
+  # servedEndpoint grant or a manifest's endpoint grant hands out, the one
+  # given to `mint` for the others, so one server on one endpoint can tell
+  # its clients apart (an open file or socket each). When the last capability
+  # naming a minted facet has gone (released, or its holders ended; copies
+  # count as the same facet), the owner's RECV receives a release notice
+  # (docs/abi.md, abi::endpoint_release_notice) carrying its badge, once,
+  # after every call through that facet queued before it.
+
+  mint @0 (badge :UInt32, interfaceId :UInt64) -> (client :Capability);
+  # A new client facet of this endpoint: calls through it arrive with
+  # `badge`, and it speaks `interfaceId` (recorded in the capability as any
+  # capability's interface is: calls naming another interface are
+  # WrongInterface, and a receiver's CapRecord or CapSet shows it; 0: any
+  # interface, as the plain facet). Transferable; copies are the same facet.
+  # At most abi::endpoint_max_minted facets of one endpoint exist at once,
+  # each counting until its release notice is received; they are charged to
+  # the caller's frames (docs/abi.md). Errors: invalidArgument (badge 0, the
+  # plain facet's), overloaded (that bound, the frame quota, a full
+  # capability table, no memory).
 }
 
 enum StdStream {

@@ -320,13 +320,18 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
             // served endpoint's client side stays with the child.
             RefPtr<KernelObject> owner(std::move(pair.owner));
             RefPtr<KernelObject> client(std::move(pair.client));
+            // The owner speaks Endpoint (kernel-served: mint); the plain
+            // client facet any interface, its server's.
             bool served = grant.which() == Grant::Which::ServedEndpoint;
-            granted = child->grant(served ? std::move(client) : std::move(owner), any_interface,
-                                   grant.name(), CapFlags::None);
-            abi::CapId kept = caller.capabilities().commit(
-                std::move(client_slots[next_endpoint]),
-                served ? std::move(owner) : std::move(client), any_interface,
-                served ? CapFlags::None : CapFlags::Transferable);
+            uint64_t owner_interface = schema::Endpoint::interface_id;
+            granted = child->grant(served ? std::move(client) : std::move(owner),
+                                   served ? any_interface : owner_interface, grant.name(),
+                                   CapFlags::None);
+            abi::CapId kept =
+                caller.capabilities().commit(std::move(client_slots[next_endpoint]),
+                                             served ? std::move(owner) : std::move(client),
+                                             served ? owner_interface : any_interface,
+                                             served ? CapFlags::None : CapFlags::Transferable);
             endpoint_list.set(next_endpoint, kept.raw);
             ++next_endpoint;
         }

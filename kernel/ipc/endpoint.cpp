@@ -7,6 +7,7 @@
 #include "kernel/sched/scheduler.h"
 #include <bit>
 #include <cstddef>
+#include <new>
 
 namespace capos::kernel {
 
@@ -28,7 +29,38 @@ constexpr size_t endpoint_block_alignment = std::bit_ceil(sizeof(EndpointBlock))
 static_assert(endpoint_block_alignment <= page_size);
 static_assert(offsetof(EndpointBlock, endpoint) == 0);
 
+// A minted facet and the release notice it becomes, in one allocation: the
+// notice needs no memory of its own when the facet goes (step 5).
+struct MintedFacet {
+    alignas(EndpointClient) std::byte client[sizeof(EndpointClient)];
+    alignas(ReleaseNotice) std::byte notice[sizeof(ReleaseNotice)];
+};
+
+MintedFacet* minted_facet_of(ReleaseNotice& notice) {
+    return reinterpret_cast<MintedFacet*>(reinterpret_cast<std::byte*>(&notice) -
+                                          offsetof(MintedFacet, notice));
+}
+
+ReleaseNotice& notice_of(EndpointClient* facet) {
+    return *std::launder(reinterpret_cast<ReleaseNotice*>(
+        reinterpret_cast<MintedFacet*>(reinterpret_cast<std::byte*>(facet))->notice));
+}
+
+// The ledger's side of freeing a minted facet, which only the kernel lock
+// held exclusively may change: every path that frees one holds it so
+// (destroys, close, a RECV of a notice: Endpoint::receive leaves that to the
+// exclusive part), checked here instead of by the analysis, which cannot
+// follow a shared holder's code that is reached only when it is exclusive.
+void uncharge_exclusive(FrameLedger& ledger) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
+    VERIFY(g_kernel_lock.held_here());
+    ledger.uncharge(1);
+}
+
 } // namespace
+
+const uint32_t Endpoint::minted_facets_per_frame = page_size / sizeof(MintedFacet);
+// docs/abi.md ("Endpoints") states the charge.
+static_assert(page_size / sizeof(MintedFacet) == 51);
 
 Result<EndpointPair, TransportError> create_endpoint_pair() {
     auto memory = heap_allocate(sizeof(EndpointBlock), endpoint_block_alignment);
@@ -54,7 +86,7 @@ EndpointCall* as_call(ipc::EndpointCallRecord* record) {
 void Endpoint::destroy() {
     g_kernel_lock.assert_held();
     ObjectLockGuard guard(m_lock); // (taken by no one: nothing else holds the endpoint)
-    VERIFY(m_state.idle() && m_own_call_free);
+    VERIFY(m_state.idle() && m_own_call_free && m_minted == 0);
     this->~Endpoint();
     heap_free(this); // the block, with the facets' memory
 }
@@ -68,11 +100,114 @@ void EndpointOwner::destroy() {
     this->~EndpointOwner();
 }
 
+// A minted facet's memory outlives the facet as its notice, which the
+// endpoint frees (kept alive meanwhile by its owner, or freeing the notice
+// at once when the owner has gone).
 void EndpointClient::destroy() {
     g_kernel_lock.assert_held();
-    m_endpoint->remove_client();
     RefPtr<Endpoint> endpoint = std::move(m_endpoint);
+    if (m_badge == 0) {
+        endpoint->remove_client();
+        this->~EndpointClient();
+        return;
+    }
+    ReleaseNotice& notice = notice_of(this);
     this->~EndpointClient();
+    endpoint->facet_released(notice);
+}
+
+Result<RefPtr<EndpointClient>, MintError> Endpoint::mint(FrameLedger& ledger, uint32_t badge) {
+    VERIFY(badge != 0);
+    void* client_memory;
+    {
+        ObjectLockGuard guard(m_lock);
+        VERIFY(!m_state.closed());
+        if (m_minted == abi::endpoint_max_minted)
+            return Err{MintError::TooMany};
+        // The owner's holder never changes (its capability does not move).
+        VERIFY(!m_minted_ledger || m_minted_ledger.get() == &ledger);
+        bool new_frame = m_minted % minted_facets_per_frame == 0;
+        if (new_frame && !ledger.try_charge(1))
+            return Err{MintError::QuotaExceeded};
+        auto memory = heap_allocate(sizeof(MintedFacet), alignof(MintedFacet));
+        if (memory.is_error()) {
+            if (new_frame)
+                ledger.uncharge(1);
+            return Err{MintError::NoMemory};
+        }
+        if (!m_minted_ledger)
+            m_minted_ledger = retain(&ledger);
+        ++m_minted;
+        auto* facet = static_cast<MintedFacet*>(memory.value());
+        new (facet->notice) ReleaseNotice(badge);
+        client_memory = facet->client;
+    }
+    // (Its constructor adds it as a client, under the lock.)
+    auto* client = new (client_memory) EndpointClient(retain(this), badge);
+    return RefPtr<EndpointClient>::adopt(client);
+}
+
+void Endpoint::free_minted(ReleaseNotice& notice) {
+    VERIFY(m_minted != 0);
+    --m_minted;
+    if (m_minted % minted_facets_per_frame == 0)
+        uncharge_exclusive(*m_minted_ledger);
+    MintedFacet* facet = minted_facet_of(notice);
+    notice.~ReleaseNotice();
+    heap_free(facet);
+}
+
+ipc::Delivery Endpoint::deliver_notice(ReleaseNotice& notice, PendingReply& receiver) {
+    abi::RecvHeader header{.method = abi::endpoint_release_notice, .badge = notice.badge};
+    Transfer none;
+    // The releaser goes on: the owner learns of it in its turn.
+    switch (
+        receiver.answer(abi::Cqe{}, std::as_bytes(std::span(&header, 1)), {}, none, Wake::Queued)) {
+    case PendingReply::Answer::Delivered:
+        return ipc::Delivery::Delivered;
+    case PendingReply::Answer::Refused:
+        return ipc::Delivery::ReceiverRefused;
+    case PendingReply::Answer::TransferFailed:
+        break; // (nothing to transfer)
+    }
+    VERIFY(false);
+    __builtin_unreachable();
+}
+
+void Endpoint::facet_released(ReleaseNotice& notice) {
+    ObjectLockGuard guard(m_lock);
+    drop_gone_oldest_receivers();
+    switch (m_state.route_notice()) {
+    case ipc::NoticeRoute::Drop:
+        free_minted(notice);
+        break;
+    case ipc::NoticeRoute::Direct:
+        for (;;) {
+            PendingReply receiver = take_oldest_receiver();
+            ipc::AfterNotice after =
+                m_state.notice_delivered_direct(notice, deliver_notice(notice, receiver));
+            if (after == ipc::AfterNotice::Delivered) {
+                free_minted(notice);
+                break;
+            }
+            if (after == ipc::AfterNotice::Again) {
+                drop_gone_oldest_receivers();
+                if (m_state.receiver_waiting())
+                    continue;
+            }
+            m_state.enqueue_notice(notice);
+            break;
+        }
+        break;
+    case ipc::NoticeRoute::Queue:
+        m_state.enqueue_notice(notice);
+        break;
+    }
+    // The facet was a client until now: its notice comes before a RECV's
+    // Disconnected.
+    uint32_t waiting = m_state.receivers_waiting();
+    if (m_state.remove_client())
+        disconnect_receivers(waiting);
 }
 
 PendingReply Endpoint::take_oldest_receiver() {
@@ -175,6 +310,7 @@ ipc::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> param
         .interface_id = call.interface_id,
         .caller = call.reply ? call.reply.caller()->id() : 0,
         .params_len = uint32_t(params.size() * sizeof(capnp::Word)),
+        .badge = call.badge,
     };
     abi::Cqe cqe{.call_id = call.call_id(), .extra = header.caller};
     // The direct handoff (step 1): the receiver runs next.
@@ -191,7 +327,8 @@ ipc::Delivery Endpoint::deliver(EndpointCall& call, std::span<capnp::Word> param
 }
 
 std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& sqe,
-                                       std::span<capnp::Word> params, Transfer transfer) {
+                                       std::span<capnp::Word> params, Transfer transfer,
+                                       uint32_t badge) {
     VERIFY(transfer.count() == 0 || g_kernel_lock.held_here());
     ObjectLockGuard guard(m_lock);
     uint64_t delivered_size = sizeof(abi::RecvHeader) + params.size() * sizeof(capnp::Word) +
@@ -218,6 +355,7 @@ std::optional<abi::Cqe> Endpoint::call(Process& caller, const ring::DecodedSqe& 
     call->endpoint = this;
     m_state.open(*call);
     call->method = sqe.method;
+    call->badge = badge;
     call->interface_id = sqe.interface_id;
     call->reply = std::move(*reply);
     call->transfer = std::move(transfer);
@@ -270,7 +408,18 @@ EndpointCall* Endpoint::take_call(Process& caller) {
 }
 
 [[gnu::noinline]] bool Endpoint::deliver_queued(PendingReply& receiver) {
-    while (EndpointCall* call = as_call(m_state.oldest_queued())) {
+    while (ipc::EndpointCallRecord* record = m_state.oldest_queued()) {
+        if (record->is_notice()) {
+            // (Only under the kernel lock held exclusively: receive.)
+            auto& notice =
+                static_cast<ReleaseNotice&>(static_cast<ipc::EndpointNoticeRecord&>(*record));
+            ipc::Delivery delivery = deliver_notice(notice, receiver);
+            m_state.delivered_from_queue(notice, delivery);
+            if (delivery == ipc::Delivery::Delivered)
+                free_minted(notice);
+            return true; // delivered, or the RECV failed
+        }
+        EndpointCall* call = as_call(record);
         std::span<capnp::Word> params(call->params, call->params_words);
         ipc::Delivery delivery = deliver(*call, params, receiver);
         m_state.delivered_from_queue(*call, delivery);
@@ -317,8 +466,8 @@ EndpointCall* Endpoint::take_call(Process& caller) {
 std::optional<abi::Cqe> Endpoint::receive(const ring::DecodedSqe& sqe, bool* exclusive_needed) {
     ObjectLockGuard guard(m_lock);
     if (g_kernel_lock.shared_here()) {
-        auto* oldest = as_call(m_state.oldest_queued());
-        if (oldest && oldest->transfer.count() != 0) {
+        ipc::EndpointCallRecord* oldest = m_state.oldest_queued();
+        if (oldest && (oldest->is_notice() || as_call(oldest)->transfer.count() != 0)) {
             VERIFY(exclusive_needed != nullptr);
             *exclusive_needed = true;
             return std::nullopt;
@@ -381,8 +530,15 @@ void Endpoint::close() {
     if (closing == ipc::Closing::ClosedWithReceiver)
         disconnect_receivers(waiting);
     abi::Cqe disconnected{.result = int32_t(TransportError::Disconnected)};
-    while (EndpointCall* call = as_call(m_state.take_closed_call()))
-        end_call(call, disconnected);
+    while (ipc::EndpointCallRecord* record = m_state.take_closed_call()) {
+        // Notices go with nobody left to tell.
+        if (record->is_notice()) {
+            free_minted(
+                static_cast<ReleaseNotice&>(static_cast<ipc::EndpointNoticeRecord&>(*record)));
+            continue;
+        }
+        end_call(as_call(record), disconnected);
+    }
 }
 
 void Endpoint::cancel(EndpointCall* call) {

@@ -1,9 +1,13 @@
 // Endpoints: how one process calls a server in another.
 //
 // An endpoint's state (Endpoint) is reached through two kinds of capability,
-// each its own object: EndpointOwner, which may RECV calls and RETURN answers,
-// and EndpointClient, which may only CALL. Attenuation is by handing out the
-// narrower object, not by rights bits.
+// each its own object: EndpointOwner, which may RECV calls and RETURN answers
+// (and CALL the kernel-served Endpoint.mint, kernel/cap/endpoint.cpp), and
+// EndpointClient, which may only CALL. Attenuation is by handing out the
+// narrower object, not by rights bits. Client facets carry a badge that every
+// call through them delivers: 0 for the plain facet made with the endpoint,
+// the minter's choice for those Endpoint.mint makes (each its own object,
+// shared by every copy of it).
 //
 // A call's life (numbered across ring.cpp and endpoint.cpp):
 //   1. CALL on a client facet: the kernel has the params (validated) in its
@@ -21,6 +25,13 @@
 //      are answered into the void. When the last client facet goes and nothing
 //      is queued, RECVs (waiting or new) complete with Disconnected: nobody
 //      can call any more, so a server can end.
+//   5. When the last reference to a minted facet goes (its last capability
+//      released, its holders ended, a transfer holding the last copy
+//      dropped), the facet's own memory becomes its release notice
+//      (ReleaseNotice: nothing is allocated, so a release cannot fail): given
+//      to the oldest waiting RECV, else queued behind the calls queued so far
+//      (the facet's among them), and freed once a RECV has it or the owner
+//      has gone. The facet counts as a client until its notice is placed.
 // The queue, the in-flight set, the call ids and the rules above that decide
 // where a call goes are pure logic: lib/ipc/endpoint_state.h. Endpoint keeps
 // the rest (answers, copies, transfers, heap, charges) and asks it.
@@ -31,7 +42,9 @@
 
 #include "abi/ring.h"
 #include "kernel/ipc/completion.h"
+#include "kernel/ipc/service.h"
 #include "kernel/ipc/transfer.h"
+#include "kernel/mm/frame_ledger.h"
 #include "kernel/object/kernel_object.h"
 #include "lib/base/intrusive_list.h"
 #include "lib/base/result.h"
@@ -58,6 +71,7 @@ struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLin
     Process* home = nullptr; // the caller, which keeps the record when the call ends
     Endpoint* endpoint = nullptr;
     uint16_t method = 0;
+    uint32_t badge = 0; // of the facet it came through
     uint64_t interface_id = 0;
     PendingReply reply;
     // The kernel's copy of the params while queued: in small_params when they
@@ -72,6 +86,21 @@ struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLin
 };
 
 struct EndpointPair;
+class EndpointClient;
+
+// A minted facet's release notice (step 5): a record in the facet's own
+// memory, queued on its endpoint until a RECV takes it.
+struct ReleaseNotice : ipc::EndpointNoticeRecord {
+    explicit ReleaseNotice(uint32_t facet_badge) : badge(facet_badge) {}
+    uint32_t badge;
+};
+
+// Why Endpoint::mint refused.
+enum class MintError : uint8_t {
+    TooMany,       // abi::endpoint_max_minted exist already
+    QuotaExceeded, // the minter's frame ledger has no room
+    NoMemory,
+};
 
 class Endpoint final : public KernelObject {
 public:
@@ -83,11 +112,12 @@ public:
     // the kernel's own copies (capability pointers are renumbered in place on
     // delivery); under the kernel lock held shared, `transfer` must be empty.
     std::optional<abi::Cqe> call(Process& caller, const ring::DecodedSqe& sqe,
-                                 std::span<capnp::Word> params, Transfer transfer)
+                                 std::span<capnp::Word> params, Transfer transfer, uint32_t badge)
         CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Under the kernel lock held shared, a RECV that would deliver a queued
     // call carrying capabilities (which move only under the kernel lock held
-    // exclusively) does nothing and sets *exclusive_needed.
+    // exclusively), or a release notice (whose freeing gives frames back to
+    // a ledger), does nothing and sets *exclusive_needed.
     std::optional<abi::Cqe> receive(const ring::DecodedSqe& sqe, bool* exclusive_needed = nullptr)
         CAPOS_REQUIRES_SHARED(g_kernel_lock);
     abi::Cqe return_call(const ring::DecodedSqe& sqe, std::span<capnp::Word> message,
@@ -109,10 +139,32 @@ public:
     }
     void remove_client() CAPOS_REQUIRES(g_kernel_lock);
 
+    // Endpoint.mint: a new client facet whose calls carry `badge` (not 0),
+    // counted against abi::endpoint_max_minted and charged to `ledger` (the
+    // minter's: the owner's holder, always the same process) at one frame
+    // per minted_facets_per_frame facets, rounded up. Only through the
+    // owner, so the endpoint is open.
+    Result<RefPtr<EndpointClient>, MintError> mint(FrameLedger& ledger, uint32_t badge)
+        CAPOS_REQUIRES(g_kernel_lock);
+    // Step 5: the minted facet whose notice `notice` is has lost its last
+    // reference (its object is destroyed; the notice's memory stays).
+    void facet_released(ReleaseNotice& notice) CAPOS_REQUIRES(g_kernel_lock);
+    // Minted facets that fit one frame of their minter's ledger.
+    static const uint32_t minted_facets_per_frame;
+
 private:
     friend Result<EndpointPair, abi::TransportError> create_endpoint_pair();
     Endpoint() : KernelObject(object_type) {}
     void destroy() override;
+
+    // A release notice into `receiver`'s buffer (the header alone).
+    static ipc::Delivery deliver_notice(ReleaseNotice& notice, PendingReply& receiver)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
+    // Frees a minted facet's memory (its notice, delivered or dropped) and
+    // gives back its share of the ledger: under the kernel lock held
+    // exclusively (checked when it runs).
+    void free_minted(ReleaseNotice& notice) CAPOS_REQUIRES(m_lock)
+        CAPOS_REQUIRES_SHARED(g_kernel_lock);
 
     // The record for a new call by `caller` (the endpoint's own first), or
     // null when the heap has none.
@@ -174,35 +226,49 @@ private:
     // docs/performance.md). Free whenever the endpoint is idle.
     EndpointCall m_own_call CAPOS_GUARDED_BY(m_lock);
     bool m_own_call_free CAPOS_GUARDED_BY(m_lock) = true;
+    // Minted facets whose memory is held (live, or their notice not yet
+    // received), and the ledger they are charged to (the first minter's).
+    uint32_t m_minted CAPOS_GUARDED_BY(m_lock) = 0;
+    RefPtr<FrameLedger> m_minted_ledger CAPOS_GUARDED_BY(m_lock);
 };
 
-// The receiving side of an endpoint (a capability). When the last reference
-// goes, the endpoint closes.
-class EndpointOwner final : public KernelObject {
+// The methods of the Endpoint interface, which the kernel serves on an
+// owner capability (kernel/cap/endpoint.cpp).
+std::span<const KernelService::Method> endpoint_owner_methods();
+
+// The receiving side of an endpoint (a capability, speaking Endpoint). When
+// the last reference goes, the endpoint closes. Its CALLs are kernel-served
+// (Endpoint.mint); downcasts to KernelService do not find it.
+class EndpointOwner final : public KernelService {
 public:
     static constexpr ObjectType object_type = ObjectType::EndpointOwner;
     explicit EndpointOwner(RefPtr<Endpoint> endpoint)
-        : KernelObject(object_type), m_endpoint(std::move(endpoint)) {}
+        : KernelService(object_type, endpoint_owner_methods()), m_endpoint(std::move(endpoint)) {}
     Endpoint& endpoint() { return *m_endpoint; }
+    uint64_t interface_id() const override { return schema::Endpoint::interface_id; }
 
 private:
     void destroy() override;
     RefPtr<Endpoint> m_endpoint;
 };
 
-// The calling side of an endpoint (a capability).
+// The calling side of an endpoint (a capability): the plain facet (badge
+// 0, in the endpoint's block) or a minted one (its own block, with the
+// ReleaseNotice it becomes).
 class EndpointClient final : public KernelObject {
 public:
     static constexpr ObjectType object_type = ObjectType::EndpointClient;
-    explicit EndpointClient(RefPtr<Endpoint> endpoint)
-        : KernelObject(object_type), m_endpoint(std::move(endpoint)) {
+    explicit EndpointClient(RefPtr<Endpoint> endpoint, uint32_t badge = 0)
+        : KernelObject(object_type), m_endpoint(std::move(endpoint)), m_badge(badge) {
         m_endpoint->add_client();
     }
     Endpoint& endpoint() { return *m_endpoint; }
+    uint32_t badge() const { return m_badge; }
 
 private:
     void destroy() override;
     RefPtr<Endpoint> m_endpoint;
+    uint32_t m_badge;
 };
 
 struct EndpointPair {

@@ -362,7 +362,7 @@ std::optional<abi::Cqe> call_endpoint(Process& process, EndpointClient& client,
     if (message.is_error())
         return error_cqe(sqe.user_data, message.error());
     return client.endpoint().call(process, sqe, message.value().words,
-                                  std::move(message.value().transfer));
+                                  std::move(message.value().transfer), client.badge());
 }
 
 [[gnu::noinline]] std::optional<abi::Cqe> call(Process& process, const ring::DecodedSqe& sqe)
@@ -375,8 +375,14 @@ std::optional<abi::Cqe> call_endpoint(Process& process, EndpointClient& client,
     if (auto* service = downcast<KernelService>(object))
         return call_service(process, *service, sqe);
     auto* client = downcast<EndpointClient>(object);
-    if (!client)
+    if (!client) {
+        // An endpoint's owner speaks Endpoint, served here (its dispatch
+        // goes by the method alone, so the interface is checked too).
+        auto* owner = downcast<EndpointOwner>(object);
+        if (owner && sqe.interface_id == schema::Endpoint::interface_id)
+            return call_service(process, *owner, sqe);
         return error_cqe(sqe.user_data, TransportError::WrongInterface);
+    }
     return call_endpoint(process, *client, sqe);
 }
 

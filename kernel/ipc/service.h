@@ -60,8 +60,12 @@ public:
 
 protected:
     // `methods`: by ordinal, then one that answers any other ordinal.
-    explicit KernelService(std::span<const Method> methods)
-        : KernelObject(object_type), m_methods(methods) {}
+    explicit KernelService(std::span<const Method> methods) : KernelService(object_type, methods) {}
+    // An object of another type whose CALLs the kernel serves too (an
+    // endpoint's owner, also the target of RECV and RETURN): downcasts to
+    // KernelService do not find it, so the ring asks for its type itself.
+    KernelService(ObjectType type, std::span<const Method> methods)
+        : KernelObject(type), m_methods(methods) {}
 
 private:
     std::span<const Method> m_methods;

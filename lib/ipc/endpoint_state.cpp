@@ -31,6 +31,8 @@ void EndpointState::skip_call_ids(uint64_t count) {
 }
 
 Cancelled EndpointState::cancel(EndpointCallRecord& call) {
+    if (call.m_notice)
+        __builtin_trap(); // a notice has no caller
     if (m_queue.contains(call)) {
         m_queue.remove(call);
         return Cancelled::Dropped;
@@ -54,9 +56,45 @@ Closing EndpointState::close() {
 EndpointCallRecord* EndpointState::take_closed_call() {
     if (!m_closed)
         __builtin_trap();
-    if (EndpointCallRecord* call = m_queue.pop_front())
+    if (EndpointCallRecord* call = m_queue.pop_front()) {
+        if (call->m_notice)
+            --m_notices;
         return call;
+    }
     return m_in_flight.pop_front();
+}
+
+NoticeRoute EndpointState::route_notice() const {
+    if (m_closed)
+        return NoticeRoute::Drop;
+    if (m_receivers != 0)
+        return NoticeRoute::Direct;
+    return NoticeRoute::Queue;
+}
+
+AfterNotice EndpointState::notice_delivered_direct(EndpointNoticeRecord& notice, Delivery outcome) {
+    if (m_closed || m_receivers == 0 ||
+        IntrusiveList<EndpointCallRecord, EndpointLink>::is_linked(notice))
+        __builtin_trap(); // not routed Direct
+    switch (outcome) {
+    case Delivery::Delivered:
+        --m_receivers;
+        return AfterNotice::Delivered;
+    case Delivery::ReceiverRefused:
+        break;
+    case Delivery::TransferFailed:
+        __builtin_trap(); // a notice carries no capabilities
+    }
+    if (--m_receivers != 0)
+        return AfterNotice::Again;
+    return AfterNotice::Queue;
+}
+
+void EndpointState::enqueue_notice(EndpointNoticeRecord& notice) {
+    if (m_closed || m_receivers != 0)
+        __builtin_trap();      // dropped when closed; a waiting receiver takes it
+    m_queue.push_back(notice); // traps if queued already
+    ++m_notices;
 }
 
 bool EndpointState::remove_client() {

@@ -1,8 +1,9 @@
 // An endpoint's bookkeeping as pure logic: the queue of calls waiting for a
-// RECV, the calls in flight (delivered, waiting for RETURN) with their ids,
-// the waiting receivers (up to max_receivers RECVs, answered oldest first),
-// the client count and the closed state, and every
-// rule that decides what a CALL, RECV, RETURN, cancel or close does with them.
+// RECV (and of release notices among them), the calls in flight (delivered,
+// waiting for RETURN) with their ids, the waiting receivers (up to
+// max_receivers RECVs, answered oldest first), the client count and the
+// closed state, and every rule that decides what a CALL, RECV, RETURN, release
+// notice, cancel or close does with them.
 // The kernel's Endpoint (kernel/ipc/endpoint.h, whose header numbers the
 // steps of a call's life) keeps what is not pure: the caller's owed answer,
 // copying into user buffers, capability transfer, the heap copy of the params
@@ -23,6 +24,15 @@
 //                it and answers nobody)
 //             -> off the set (finish; take_closed_call): the kernel ends it
 //
+// A release notice (EndpointNoticeRecord: a minted client facet's last
+// capability has gone, step 5) is a record too, never opened: it has no id
+// (0) and never goes in flight. It goes to the oldest waiting receiver, or
+// queues behind the calls queued before it, so the owner receives every call
+// its facet made that was queued by then first; a RECV takes it off the queue
+// (delivered_from_queue), and so does close (take_closed_call): the kernel
+// then frees it. Notices do not count against max_queued_calls (the kernel
+// bounds the facets that can make them).
+//
 // Call ids run 1, 2, ... and wrap to 1, skipping 0. After the first wrap an id
 // still held by a queued or in-flight call is skipped, so no two live calls
 // ever share one (that look costs a walk of the queue and the in-flight set,
@@ -35,7 +45,7 @@
 // Misuse that cannot be recovered traps (__builtin_trap): a record opened
 // twice, enqueued or delivered from the wrong place, a queue grown past its
 // bound, a client removed that was never added, a receiver dropped that was
-// not waiting.
+// not waiting, a notice opened, cancelled or found to have failed a transfer.
 //
 // Not thread-safe: the kernel serialises what happens to one endpoint (its
 // lock).
@@ -57,15 +67,30 @@ struct EndpointLink;
 
 class EndpointCallRecord : public IntrusiveListNode<EndpointLink> {
 public:
-    // 0 until open().
+    EndpointCallRecord() = default;
+    // 0 until open() (always, for a notice).
     uint32_t call_id() const { return m_call_id; }
     // In flight and its caller has ended: a RETURN answers nobody.
     bool orphaned() const { return m_orphaned; }
+    // A release notice (EndpointNoticeRecord), not a call.
+    bool is_notice() const { return m_notice; }
+
+protected:
+    struct NoticeTag {};
+    explicit EndpointCallRecord(NoticeTag) : m_notice(true) {}
 
 private:
     friend class EndpointState;
     uint32_t m_call_id = 0;
     bool m_orphaned = false;
+    bool m_notice = false;
+};
+
+// A release notice's record (see the header): queued like a call, never
+// opened or in flight.
+class EndpointNoticeRecord : public EndpointCallRecord {
+public:
+    EndpointNoticeRecord() : EndpointCallRecord(NoticeTag{}) {}
 };
 
 // What became of a delivery the kernel tried (header, params and capability
@@ -95,6 +120,20 @@ enum class Cancelled : uint8_t {
     Orphaned, // it is in flight: it stays so, answered into the void
 };
 
+// Where a release notice goes.
+enum class NoticeRoute : uint8_t {
+    Drop,   // the endpoint is closed: nobody to tell, the kernel frees it
+    Direct, // deliver it to the oldest waiting receiver
+    Queue,  // queue it for a later RECV (behind the calls queued already)
+};
+
+// What a notice delivered straight to a receiver became.
+enum class AfterNotice : uint8_t {
+    Delivered, // the receiver has it: the kernel frees it
+    Again,     // the receiver refused it: deliver it to the next waiting one
+    Queue,     // the receiver refused it and none is left: enqueue_notice
+};
+
 // What close() found.
 enum class Closing : uint8_t {
     AlreadyClosed,      // nothing to do
@@ -113,7 +152,11 @@ public:
 
     bool closed() const { return m_closed; }
     uint32_t clients() const { return m_clients; }
+    // Records queued: calls and notices.
     size_t queued() const { return m_queue.size(); }
+    // Of those, the notices; the calls are the rest (what max_queued_calls bounds).
+    size_t queued_notices() const { return m_notices; }
+    size_t queued_calls() const { return m_queue.size() - m_notices; }
     size_t in_flight() const { return m_in_flight.size(); }
     // RECVs waiting (their processes may have ended since: the kernel knows).
     uint32_t receivers_waiting() const { return m_receivers; }
@@ -149,14 +192,16 @@ public:
 
     // Step 2, RECV. First: QuotaExceeded when max_receivers wait already
     // (the kernel drops those whose processes ended first). Then the kernel
-    // delivers oldest_queued(), if any, and reports with
+    // delivers oldest_queued() (a call or a notice), if any, and reports with
     // delivered_from_queue; when nothing is queued, it asks wait_for_call.
     Result<void, TransportError> begin_receive() const;
     // After the kernel tried to deliver the oldest queued call `call`:
-    //   Delivered: it is in flight; the RECV is done.
+    //   Delivered: it is in flight (a notice: off the queue, the kernel frees
+    //     it); the RECV is done.
     //   ReceiverRefused: it stays queued; the RECV is done (it failed).
     //   TransferFailed: it is off the queue, and the kernel fails it back to
-    //     its caller (QuotaExceeded); the RECV takes the next one.
+    //     its caller (QuotaExceeded); the RECV takes the next one. (Never a
+    //     notice's: it carries no capabilities.)
     void delivered_from_queue(EndpointCallRecord& call, Delivery outcome);
     // Nothing is queued: Disconnected when no client is left (nobody can call
     // any more); QuotaExceeded when the kernel may not keep the RECV's answer
@@ -178,10 +223,22 @@ public:
 
     // Step 4: the last owner is gone. Later CALLs fail with Disconnected.
     Closing close();
-    // After close(): each call to end with Disconnected, taken off its list,
-    // the queued ones oldest first, then the in-flight ones newest first;
-    // null when none is left.
+    // After close(): each call to end with Disconnected (or notice to free),
+    // taken off its list, the queued ones oldest first, then the in-flight
+    // ones newest first; null when none is left.
     EndpointCallRecord* take_closed_call();
+
+    // Step 5, a minted client facet's last capability went: where its
+    // notice goes (Direct when a receiver waits: the kernel first drops the
+    // oldest ones whose processes ended, receiver_dropped). The kernel then
+    // removes the facet as a client (remove_client), after the notice, so a
+    // RECV learns of the facet before it learns that no client is left.
+    NoticeRoute route_notice() const;
+    // After the kernel tried to deliver a notice routed Direct (a notice
+    // carries no capabilities: never TransferFailed).
+    AfterNotice notice_delivered_direct(EndpointNoticeRecord& notice, Delivery outcome);
+    // Queues a notice (route_notice or notice_delivered_direct said Queue).
+    void enqueue_notice(EndpointNoticeRecord& notice);
 
     // Moves the call ids on as if `count` calls had been opened and ended
     // since (tests reach the wrap with it).
@@ -202,6 +259,7 @@ private:
     bool m_ids_wrapped = false;
     uint32_t m_receivers = 0;
     uint32_t m_clients = 0;
+    uint32_t m_notices = 0; // of m_queue
     uint32_t m_next_call_id = 1;
     IntrusiveList<EndpointCallRecord, EndpointLink> m_queue;     // oldest first
     IntrusiveList<EndpointCallRecord, EndpointLink> m_in_flight; // newest first
@@ -216,14 +274,15 @@ inline Result<CallRoute, TransportError> EndpointState::route_call(uint64_t deli
         return Err{TransportError::BadBuffer};
     if (m_receivers != 0)
         return CallRoute::Direct;
-    if (m_queue.size() >= max_queued_calls)
+    if (queued_calls() >= max_queued_calls)
         return Err{TransportError::QuotaExceeded};
     return CallRoute::Queue;
 }
 
 inline void EndpointState::open(EndpointCallRecord& call) {
-    if (call.m_call_id != 0 || IntrusiveList<EndpointCallRecord, EndpointLink>::is_linked(call))
-        __builtin_trap(); // opened twice
+    if (call.m_call_id != 0 || call.m_notice ||
+        IntrusiveList<EndpointCallRecord, EndpointLink>::is_linked(call))
+        __builtin_trap(); // opened twice, or a notice
     // Until the ids wrap, every id is fresh.
     if (m_ids_wrapped || m_next_call_id == UINT32_MAX) [[unlikely]] {
         call.m_call_id = next_free_call_id();
@@ -248,13 +307,13 @@ inline Result<AfterDirect, TransportError> EndpointState::delivered_direct(Endpo
     }
     if (--m_receivers != 0)
         return AfterDirect::Again;
-    if (m_queue.size() >= max_queued_calls)
+    if (queued_calls() >= max_queued_calls)
         return Err{TransportError::QuotaExceeded};
     return AfterDirect::Queue;
 }
 
 inline void EndpointState::enqueue(EndpointCallRecord& call) {
-    if (call.m_call_id == 0 || m_queue.size() >= max_queued_calls || m_receivers != 0)
+    if (call.m_call_id == 0 || queued_calls() >= max_queued_calls || m_receivers != 0)
         __builtin_trap(); // not opened, routed past the bound, or a receiver waits for it
     m_queue.push_back(call);
 }
@@ -271,11 +330,17 @@ inline void EndpointState::delivered_from_queue(EndpointCallRecord& call, Delive
     switch (outcome) {
     case Delivery::Delivered:
         m_queue.remove(call);
+        if (call.m_notice) [[unlikely]] {
+            --m_notices;
+            return;
+        }
         m_in_flight.push_front(call);
         return;
     case Delivery::ReceiverRefused:
         return;
     case Delivery::TransferFailed:
+        if (call.m_notice)
+            __builtin_trap(); // a notice carries no capabilities
         m_queue.remove(call);
         return;
     }

@@ -462,6 +462,124 @@ TEST(EndpointState, SkipCallIdsCountsTheWholeCycle) {
     end_all(state);
 }
 
+// A minted facet's release notice (the kernel's ReleaseNotice stands in).
+struct Notice : EndpointNoticeRecord {};
+
+TEST_F(EndpointStateWithClient, NoticeQueuesBehindCallsOutsideTheBound) {
+    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i)
+        ASSERT_NE(make_call(state, calls), nullptr);
+    Notice notice;
+    EXPECT_TRUE(notice.is_notice());
+    EXPECT_EQ(notice.call_id(), 0u);
+    ASSERT_EQ(state.route_notice(), NoticeRoute::Queue);
+    state.enqueue_notice(notice);
+    EXPECT_EQ(state.queued(), EndpointState::max_queued_calls + 1);
+    EXPECT_EQ(state.queued_notices(), 1u);
+    EXPECT_EQ(state.queued_calls(), EndpointState::max_queued_calls);
+    // The queue of calls is still full; the notice took nothing of it.
+    EXPECT_EQ(error_of(state.route_call(small_call)), TransportError::QuotaExceeded);
+    // Every call queued before it is received first.
+    for (uint32_t i = 0; i < EndpointState::max_queued_calls; ++i) {
+        Call* received = receive(state);
+        ASSERT_NE(received, nullptr);
+        EXPECT_FALSE(received->is_notice());
+        EXPECT_EQ(received, calls[i].get());
+    }
+    EXPECT_EQ(state.oldest_queued(), &notice);
+    // With room in the queue again, a call queues behind the notice.
+    Call* behind = make_call(state, calls);
+    ASSERT_NE(behind, nullptr);
+    state.delivered_from_queue(notice, Delivery::Delivered);
+    EXPECT_EQ(state.queued_notices(), 0u);
+    EXPECT_FALSE(state.is_in_flight(notice)); // never in flight
+    EXPECT_EQ(state.oldest_queued(), behind);
+    // Nothing answers a notice: no call has id 0.
+    EXPECT_EQ(error_of(state.find_in_flight(0)), TransportError::NoSuchCall);
+    end_all(state);
+}
+
+TEST_F(EndpointStateWithClient, NoticeRefusedByASmallBufferStaysQueued) {
+    Notice notice;
+    state.enqueue_notice(notice);
+    ASSERT_TRUE(state.begin_receive().is_ok());
+    state.delivered_from_queue(notice, Delivery::ReceiverRefused);
+    EXPECT_TRUE(state.is_queued(notice));
+    EXPECT_EQ(state.queued_notices(), 1u);
+    state.delivered_from_queue(notice, Delivery::Delivered);
+    EXPECT_TRUE(state.idle());
+}
+
+TEST_F(EndpointStateWithClient, NoticeGoesToTheOldestWaitingReceiver) {
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    Notice notice;
+    ASSERT_EQ(state.route_notice(), NoticeRoute::Direct);
+    EXPECT_EQ(state.notice_delivered_direct(notice, Delivery::Delivered), AfterNotice::Delivered);
+    EXPECT_EQ(state.receivers_waiting(), 1u);
+    EXPECT_TRUE(state.idle());
+    // Refused by the one left: none waits, so it queues.
+    Notice second;
+    ASSERT_EQ(state.route_notice(), NoticeRoute::Direct);
+    EXPECT_EQ(state.notice_delivered_direct(second, Delivery::ReceiverRefused), AfterNotice::Queue);
+    EXPECT_EQ(state.route_notice(), NoticeRoute::Queue);
+    state.enqueue_notice(second);
+    EXPECT_EQ(state.oldest_queued(), &second);
+    end_all(state);
+}
+
+TEST_F(EndpointStateWithClient, RefusedNoticeGoesToTheNextReceiver) {
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    Notice notice;
+    EXPECT_EQ(state.notice_delivered_direct(notice, Delivery::ReceiverRefused), AfterNotice::Again);
+    EXPECT_EQ(state.notice_delivered_direct(notice, Delivery::Delivered), AfterNotice::Delivered);
+    EXPECT_FALSE(state.receiver_waiting());
+}
+
+TEST(EndpointState, TheLastFacetsNoticeComesBeforeDisconnected) {
+    // Receivers waiting: the oldest gets the notice, then the facet stops
+    // being a client and the others are told Disconnected.
+    EndpointState state;
+    state.add_client(); // the minted facet
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    ASSERT_TRUE(state.wait_for_call(true).is_ok());
+    Notice notice;
+    ASSERT_EQ(state.route_notice(), NoticeRoute::Direct);
+    ASSERT_EQ(state.notice_delivered_direct(notice, Delivery::Delivered), AfterNotice::Delivered);
+    EXPECT_TRUE(state.remove_client());
+    EXPECT_FALSE(state.receiver_waiting());
+
+    // None waiting: the notice queues, and a RECV gets it before it is told
+    // Disconnected.
+    EndpointState quiet;
+    quiet.add_client();
+    Notice queued;
+    ASSERT_EQ(quiet.route_notice(), NoticeRoute::Queue);
+    quiet.enqueue_notice(queued);
+    EXPECT_FALSE(quiet.remove_client());
+    ASSERT_TRUE(quiet.begin_receive().is_ok());
+    ASSERT_EQ(quiet.oldest_queued(), &queued);
+    quiet.delivered_from_queue(queued, Delivery::Delivered);
+    EXPECT_EQ(error_of(quiet.wait_for_call(true)), TransportError::Disconnected);
+}
+
+TEST_F(EndpointStateWithClient, CloseDropsNoticesQueuedAndLater) {
+    std::vector<Call*> queued;
+    queued.push_back(make_call(state, calls));
+    Notice notice;
+    state.enqueue_notice(notice);
+    queued.push_back(make_call(state, calls));
+    EXPECT_EQ(state.close(), Closing::Closed);
+    // Taken off in queue order, notices among the calls.
+    EXPECT_EQ(state.take_closed_call(), queued[0]);
+    EXPECT_EQ(state.take_closed_call(), &notice);
+    EXPECT_EQ(state.queued_notices(), 0u);
+    EXPECT_EQ(state.take_closed_call(), queued[1]);
+    EXPECT_EQ(state.take_closed_call(), nullptr);
+    EXPECT_EQ(state.route_notice(), NoticeRoute::Drop);
+    EXPECT_TRUE(state.idle());
+}
+
 using EndpointStateDeathTest = ::testing::Test;
 
 TEST(EndpointStateDeathTest, MisuseTraps) {
@@ -554,6 +672,47 @@ TEST(EndpointStateDeathTest, MisuseTraps) {
     EXPECT_TRAPS({
         EndpointState state;
         state.take_closed_call(); // not closed
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        state.open(notice); // a notice has no id
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        state.enqueue_notice(notice);
+        (void)state.cancel(notice); // a notice has no caller
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        state.enqueue_notice(notice);
+        state.delivered_from_queue(notice, Delivery::TransferFailed); // it carries nothing
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        state.enqueue_notice(notice);
+        state.enqueue_notice(notice); // queued twice
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        (void)state.notice_delivered_direct(notice, Delivery::Delivered); // nobody waits
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        state.add_client();
+        (void)state.wait_for_call(true);
+        state.enqueue_notice(notice); // a receiver waits: the notice goes to it
+    });
+    EXPECT_TRAPS({
+        EndpointState state;
+        Notice notice;
+        state.close();
+        state.enqueue_notice(notice); // closed: dropped, never queued
     });
 }
 

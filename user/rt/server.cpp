@@ -26,6 +26,14 @@ abi::Sqe return_sqe(abi::CapId owner, uint32_t call_id, std::span<const capnp::W
     return sqe;
 }
 
+Result<abi::CapId, gen::CallError> mint(abi::CapId owner, uint32_t badge, uint64_t interface_id) {
+    schema::Endpoint::Client<ThreadTransport> endpoint(thread_transport(), owner.raw);
+    auto minted = endpoint.mint(badge, interface_id);
+    if (minted.is_error())
+        return Err{minted.error()};
+    return abi::CapId{minted.value().client()};
+}
+
 abi::Sqe Server::receive_sqe() {
     return recv_sqe(m_owner, std::span(m_buffer, receive_words));
 }

@@ -8,6 +8,13 @@
 // Each call arrives as a RecvHeader plus params (abi/ring.h); the generated
 // dispatch skeleton decodes the params, calls the handler and encodes the
 // results or a CapException, which RETURN sends back.
+//
+// One server may hand out a client facet per object it serves (an open file,
+// a socket), all on its one endpoint: `mint` makes one with a badge, which
+// every call through it carries (`badge()` while a handler runs), and when
+// the last capability naming that facet has gone, serve() calls the handler's
+// `void released(uint32_t badge)` if it has one (the release notice, which is
+// never dispatched or answered).
 #pragma once
 
 #include "abi/capability.h"
@@ -27,6 +34,11 @@ namespace capos::rt {
 abi::Sqe recv_sqe(abi::CapId owner, std::span<capnp::Word> buffer);
 abi::Sqe return_sqe(abi::CapId owner, uint32_t call_id, std::span<const capnp::Word> message,
                     bool exception);
+
+// Endpoint.mint on the endpoint `owner`: a new client facet whose calls
+// arrive with `badge` (not 0), speaking `interface_id` (0: any). Its CapId,
+// owned by the caller (who hands it out, e.g. with a reply).
+Result<abi::CapId, gen::CallError> mint(abi::CapId owner, uint32_t badge, uint64_t interface_id);
 
 struct ReceivedCall {
     abi::RecvHeader header;
@@ -54,6 +66,12 @@ public:
     bool send_with_reply(abi::CapId id, abi::TransferMode mode);
     // The call being served (inside serve's handler calls).
     const ReceivedCall& current() const { return m_current; }
+    // The badge of the facet it came through (0: the plain facet).
+    uint32_t badge() const { return m_current.header.badge; }
+    // rt::mint on this server's endpoint.
+    Result<abi::CapId, gen::CallError> mint(uint32_t badge, uint64_t interface_id) {
+        return rt::mint(m_owner, badge, interface_id);
+    }
 
     // Receives and answers calls with Interface's generated dispatch until a
     // receive fails; returns that error.
@@ -64,6 +82,14 @@ public:
             if (call.is_error())
                 return call.error();
             m_current = call.value();
+            if (abi::is_release_notice(call.value().header)) {
+                // Not a call: nothing to dispatch or answer.
+                uint32_t badge = call.value().header.badge;
+                if constexpr (requires { handler.released(badge); })
+                    handler.released(badge);
+                call = receive();
+                continue;
+            }
             // The kernel validated the params as it took them from the caller.
             auto params = capnp::MessageReader::validated(call.value().params);
             // By the interface the caller named: Interface's own methods or those

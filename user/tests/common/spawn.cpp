@@ -29,6 +29,8 @@ Result<Spawned, gen::CallError> spawn(uint32_t spawner, std::string_view name,
             out.set_name(spec.name);
             if (spec.new_endpoint) {
                 out.set_new_endpoint();
+            } else if (spec.served_endpoint) {
+                out.set_served_endpoint();
             } else {
                 auto capability = out.init_capability();
                 capability.set_cap(spec.cap);

@@ -24,6 +24,7 @@ struct GrantSpec {
     bool new_endpoint = false;
     uint16_t raw_mode = 0;
     uint16_t raw_kind = 0;
+    bool served_endpoint = false;
 };
 
 inline GrantSpec copy_grant(std::string_view name, uint32_t cap) {
@@ -34,6 +35,10 @@ inline GrantSpec move_grant(std::string_view name, uint32_t cap) {
 }
 inline GrantSpec endpoint_grant(std::string_view name) {
     return {name, 0, schema::TransferMode::Copy, true};
+}
+// A fresh endpoint the caller serves: the owner side comes back in `endpoints`.
+inline GrantSpec served_endpoint_grant(std::string_view name) {
+    return {name, 0, schema::TransferMode::Copy, false, 0, 0, true};
 }
 
 struct Spawned {
