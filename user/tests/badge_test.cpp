@@ -23,6 +23,7 @@
 //     the notice, the second Disconnected; released with none waiting: the
 //     notice is received first, then Disconnected;
 //   - an owner capability is recorded as speaking Endpoint (a child's CapSet);
+//   - the owner released with a notice pending (dropped, its memory freed);
 //   - rt::Server (badge_child server): the badge of the call being served,
 //     released() called for a notice, the minted facet's CapRecord showing
 //     Echo; the owner killed: calls through its minted facet are
@@ -428,7 +429,11 @@ int main() {
     queued_then_released(facets);
     bound();
     last_client(facets);
-    (void)rt::release(g_owner);
+    // A notice left pending when the owner goes is dropped (and its memory
+    // freed: the scenario checks the heap).
+    abi::CapId pending = mint(6);
+    suite.check_result("a facet released with its notice left pending", rt::release(pending), 0);
+    suite.check_result("the owner is released", rt::release(g_owner), 0);
     server();
     return suite.finish();
 }
