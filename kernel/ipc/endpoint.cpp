@@ -2,6 +2,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/heap.h"
 #include "kernel/mm/layout.h"
+#include "kernel/mm/reclaim.h"
 #include "kernel/mm/user_copy.h"
 #include "kernel/object/process.h"
 #include "kernel/sched/scheduler.h"
@@ -59,6 +60,16 @@ void uncharge_exclusive(FrameLedger& ledger) CAPOS_NO_THREAD_SAFETY_ANALYSIS {
 } // namespace
 
 const uint32_t Endpoint::minted_facets_per_frame = page_size / sizeof(MintedFacet);
+
+namespace {
+
+// The frames `minted` facets are charged: one per minted_facets_per_frame,
+// rounded up (what mint and free_minted keep charged).
+uint32_t minted_frames(uint32_t minted) {
+    return (minted + Endpoint::minted_facets_per_frame - 1) / Endpoint::minted_facets_per_frame;
+}
+
+} // namespace
 // docs/abi.md ("Endpoints") states the charge.
 static_assert(page_size / sizeof(MintedFacet) == 51);
 
@@ -152,6 +163,7 @@ void Endpoint::free_minted(ReleaseNotice& notice) {
     --m_minted;
     if (m_minted % minted_facets_per_frame == 0)
         uncharge_exclusive(*m_minted_ledger);
+    static_assert(sizeof(MintedFacet) >= sizeof(HeapBlockToFree)); // (close)
     MintedFacet* facet = minted_facet_of(notice);
     notice.~ReleaseNotice();
     heap_free(facet);
@@ -530,15 +542,25 @@ void Endpoint::close() {
     if (closing == ipc::Closing::ClosedWithReceiver)
         disconnect_receivers(waiting);
     abi::Cqe disconnected{.result = int32_t(TransportError::Disconnected)};
+    uint32_t frames_before = minted_frames(m_minted);
     while (ipc::EndpointCallRecord* record = m_state.take_closed_call()) {
-        // Notices go with nobody left to tell.
+        // Notices go with nobody left to tell: up to endpoint_max_minted of
+        // them, so their memory goes back through the reclaim thread (a
+        // heap free each would hold interrupts off for milliseconds) and
+        // their charge all at once.
         if (record->is_notice()) {
-            free_minted(
-                static_cast<ReleaseNotice&>(static_cast<ipc::EndpointNoticeRecord&>(*record)));
+            auto& notice =
+                static_cast<ReleaseNotice&>(static_cast<ipc::EndpointNoticeRecord&>(*record));
+            --m_minted;
+            MintedFacet* facet = minted_facet_of(notice);
+            notice.~ReleaseNotice();
+            free_heap_block_later(facet);
             continue;
         }
         end_call(as_call(record), disconnected);
     }
+    if (uint32_t freed = frames_before - minted_frames(m_minted))
+        m_minted_ledger->uncharge(freed);
 }
 
 void Endpoint::cancel(EndpointCall* call) {

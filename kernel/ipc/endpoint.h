@@ -30,8 +30,10 @@
 //      dropped), the facet's own memory becomes its release notice
 //      (ReleaseNotice: nothing is allocated, so a release cannot fail): given
 //      to the oldest waiting RECV, else queued behind the calls queued so far
-//      (the facet's among them), and freed once a RECV has it or the owner
-//      has gone. The facet counts as a client until its notice is placed.
+//      (the facet's among them), and freed once a RECV has it, or dropped
+//      when the owner goes (its memory then freed by the reclaim thread,
+//      kernel/mm/reclaim.h: there may be thousands). The facet counts as a
+//      client until its notice is placed.
 // The queue, the in-flight set, the call ids and the rules above that decide
 // where a call goes are pure logic: lib/ipc/endpoint_state.h. Endpoint keeps
 // the rest (answers, copies, transfers, heap, charges) and asks it.

@@ -13,6 +13,9 @@ namespace {
 constexpr uint64_t free_at_once = 256;
 
 constinit IntrusiveList<FrameBatch, FrameBatch> g_queue; // oldest first
+constinit IntrusiveList<HeapBlockToFree, HeapBlockToFree> g_blocks;
+// Heap blocks freed between two preemption points.
+constexpr uint32_t blocks_at_once = 64;
 bool g_busy = false;
 Thread* g_thread = nullptr;
 Thread* g_waiter = nullptr; // in wait_for_reclaim
@@ -34,6 +37,15 @@ void free_frames(FrameBatch* batch, bool preemptible) {
             free_frames(batch, true);
             g_busy = false;
         }
+        for (uint32_t freed = 0; HeapBlockToFree* block = g_blocks.pop_front();) {
+            block->~HeapBlockToFree();
+            heap_free(block);
+            if (++freed % blocks_at_once == 0)
+                Scheduler::preemption_point();
+        }
+        // (Either queue may have grown at the preemption points.)
+        if (!g_queue.empty() || !g_blocks.empty())
+            continue;
         if (g_waiter)
             Scheduler::wake(g_waiter);
         Scheduler::block(no_deadline);
@@ -61,6 +73,22 @@ void FrameBatch::free_frames_and_release(FrameBatch* batch) {
     Scheduler::wake(g_thread);
 }
 
+void free_heap_block_later(void* block) {
+    static_assert(alignof(HeapBlockToFree) <= 16); // every heap block's
+    auto* node = new (block) HeapBlockToFree();
+    if (!g_thread) {
+        node->~HeapBlockToFree();
+        heap_free(block);
+        return;
+    }
+    // The thread looks at both queues before it blocks: it needs waking
+    // only when this one was empty.
+    bool was_empty = g_blocks.empty();
+    g_blocks.push_back(*node);
+    if (was_empty)
+        Scheduler::wake(g_thread);
+}
+
 void reclaim_start() {
     auto thread = Thread::create(nullptr, reclaim_thread, nullptr);
     if (thread.is_error())
@@ -71,7 +99,7 @@ void reclaim_start() {
 
 // The reclaim thread may run on another CPU: wait for it to say it is done.
 void wait_for_reclaim() {
-    while (!g_queue.empty() || g_busy) {
+    while (!g_queue.empty() || !g_blocks.empty() || g_busy) {
         g_waiter = Scheduler::current();
         Scheduler::block(no_deadline);
         g_waiter = nullptr;

@@ -2,7 +2,9 @@
 // thread, a bounded number at a time with preemption points between: the
 // last reference to an object can go anywhere (a RELEASE, a process's
 // teardown, an endpoint closing), and whatever drops it pays only for
-// queueing it. Small batches are freed at once.
+// queueing it. Small batches are freed at once. So are heap blocks that go
+// by the thousand at once (the release notices an endpoint drops when it
+// closes), one by one.
 #pragma once
 
 #include "lib/base/intrusive_list.h"
@@ -36,6 +38,15 @@ private:
     explicit FrameBatch(uint64_t count) : m_count(count) {}
     uint64_t m_count;
 };
+
+// A heap block waiting for the reclaim thread: the node is written over the
+// block's first bytes, whatever they held (free_heap_block_later).
+class HeapBlockToFree : public IntrusiveListNode<HeapBlockToFree> {};
+
+// Frees the heap block `block` (at least sizeof(HeapBlockToFree) bytes,
+// nothing in it used any more) later, in the reclaim thread: queueing it is
+// all the caller pays. Under the kernel lock held exclusively.
+void free_heap_block_later(void* block);
 
 // Starts the reclaim thread (after the scheduler exists).
 void reclaim_start();

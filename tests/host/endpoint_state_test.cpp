@@ -1,9 +1,9 @@
 // lib/ipc/endpoint_state: the endpoint's queue, in-flight set, call ids,
 // waiting receivers, clients and close, as the kernel's Endpoint drives them.
 // Explicit cases for each rule and the tricky paths, misuse that traps, and a
-// randomized run of CALL / RECV / RETURN / cancel / close / client changes
-// against a plain reference model written with standard containers, checking
-// every decision and every invariant after each step.
+// randomized run of CALL / RECV / RETURN / cancel / close / client changes /
+// release notices against a plain reference model written with standard
+// containers, checking every decision and every invariant after each step.
 #include "lib/ipc/endpoint_state.h"
 #include "lib/ring/ring.h"
 #include "tests/host/traps.h"
@@ -723,13 +723,18 @@ struct Model {
     bool wrapped = false;
     uint32_t clients = 0;
     uint32_t next_id = 1;
-    std::deque<Call*> queue;     // oldest first
-    std::deque<Call*> in_flight; // newest first
+    std::deque<EndpointCallRecord*> queue; // oldest first: calls and notices
+    std::deque<Call*> in_flight;           // newest first
     std::set<Call*> orphaned;
     size_t skipped = 0; // ids passed over because a live call held them
 
+    size_t queued_notices() const {
+        return size_t(std::count_if(queue.begin(), queue.end(),
+                                    [](EndpointCallRecord* r) { return r->is_notice(); }));
+    }
+    size_t queued_calls() const { return queue.size() - queued_notices(); }
     bool id_live(uint32_t id) const {
-        auto has = [id](Call* c) { return c->call_id() == id; };
+        auto has = [id](EndpointCallRecord* c) { return c->call_id() == id; };
         return std::any_of(queue.begin(), queue.end(), has) ||
                std::any_of(in_flight.begin(), in_flight.end(), has);
     }
@@ -778,11 +783,12 @@ public:
                 return;
         }
         m_state->close();
-        while (EndpointCallRecord* call = m_state->take_closed_call())
-            free_call(static_cast<Call*>(call));
+        while (EndpointCallRecord* record = m_state->take_closed_call())
+            free_record(record);
     }
 
     size_t delivered() const { return m_delivered; }
+    size_t notices_received() const { return m_notices_received; }
     size_t wraps() const { return m_wraps; }
     size_t skipped() const { return m_skipped + m_model.skipped; }
 
@@ -822,6 +828,23 @@ private:
         EXPECT_FALSE(m_state->is_in_flight(*call));
         m_calls.erase(call);
     }
+    Notice* new_notice() {
+        auto notice = std::make_unique<Notice>();
+        Notice* raw = notice.get();
+        m_notices[raw] = std::move(notice);
+        return raw;
+    }
+    void free_notice(Notice* notice) {
+        EXPECT_FALSE(m_state->is_queued(*notice));
+        EXPECT_FALSE(m_state->is_in_flight(*notice));
+        m_notices.erase(notice);
+    }
+    void free_record(EndpointCallRecord* record) {
+        if (record->is_notice())
+            free_notice(static_cast<Notice*>(record));
+        else
+            free_call(static_cast<Call*>(record));
+    }
 
     void step() {
         m_op = "other";
@@ -850,6 +873,8 @@ private:
             ++m_model.clients;
             return;
         case 16:
+            if (chance(2))
+                return release_notice();
             return remove_client();
         case 17:
             if (chance(8))
@@ -885,7 +910,7 @@ private:
             expected = TransportError::BadBuffer;
         else if (m_model.waiting != 0)
             expected_route = CallRoute::Direct;
-        else if (m_model.queue.size() >= EndpointState::max_queued_calls)
+        else if (m_model.queued_calls() >= EndpointState::max_queued_calls)
             expected = TransportError::QuotaExceeded;
         ASSERT_EQ(error_of(route), expected);
         if (expected)
@@ -950,6 +975,19 @@ private:
             ASSERT_EQ(oldest, m_model.queue.empty() ? nullptr : m_model.queue.front());
             if (!oldest)
                 break;
+            if (oldest->is_notice()) {
+                // Received (and freed) or refused by a small buffer; a
+                // notice carries no capabilities.
+                bool refused = chance(6);
+                m_state->delivered_from_queue(*oldest, refused ? Delivery::ReceiverRefused
+                                                               : Delivery::Delivered);
+                if (!refused) {
+                    m_model.queue.pop_front();
+                    free_notice(static_cast<Notice*>(oldest));
+                    ++m_notices_received;
+                }
+                return;
+            }
             Call* c = static_cast<Call*>(oldest);
             Delivery outcome = pick_delivery();
             m_state->delivered_from_queue(*c, outcome);
@@ -1020,7 +1058,10 @@ private:
 
     void cancel() {
         m_op = "cancel";
-        std::vector<Call*> candidates(m_model.queue.begin(), m_model.queue.end());
+        std::vector<Call*> candidates;
+        for (EndpointCallRecord* r : m_model.queue)
+            if (!r->is_notice())
+                candidates.push_back(static_cast<Call*>(r));
         for (Call* c : m_model.in_flight)
             if (!m_model.orphaned.count(c))
                 candidates.push_back(c);
@@ -1063,16 +1104,63 @@ private:
             m_model.closed = true;
             m_model.waiting = 0;
         }
-        std::vector<Call*> expected(m_model.queue.begin(), m_model.queue.end());
+        std::vector<EndpointCallRecord*> expected(m_model.queue.begin(), m_model.queue.end());
         expected.insert(expected.end(), m_model.in_flight.begin(), m_model.in_flight.end());
-        for (Call* c : expected) {
-            ASSERT_EQ(m_state->take_closed_call(), c);
-            free_call(c);
+        for (EndpointCallRecord* r : expected) {
+            ASSERT_EQ(m_state->take_closed_call(), r);
+            free_record(r);
         }
         ASSERT_EQ(m_state->take_closed_call(), nullptr);
         m_model.queue.clear();
         m_model.in_flight.clear();
         m_model.orphaned.clear();
+    }
+
+    // A minted facet's last capability goes: its notice, then it stops
+    // being a client.
+    void release_notice() {
+        m_op = "release notice";
+        if (m_model.clients == 0)
+            return;
+        drop_receivers(m_model.waiting);
+        NoticeRoute route = m_state->route_notice();
+        NoticeRoute expected = m_model.closed         ? NoticeRoute::Drop
+                               : m_model.waiting != 0 ? NoticeRoute::Direct
+                                                      : NoticeRoute::Queue;
+        ASSERT_EQ(route, expected);
+        Notice* notice = new_notice();
+        bool queue = route == NoticeRoute::Queue;
+        if (route == NoticeRoute::Direct) {
+            for (;;) {
+                bool refused = chance(5);
+                AfterNotice after = m_state->notice_delivered_direct(
+                    *notice, refused ? Delivery::ReceiverRefused : Delivery::Delivered);
+                --m_model.waiting;
+                if (!refused) {
+                    ASSERT_EQ(after, AfterNotice::Delivered);
+                    ++m_notices_received;
+                    break;
+                }
+                if (m_model.waiting != 0) {
+                    ASSERT_EQ(after, AfterNotice::Again);
+                    drop_receivers(m_model.waiting);
+                    if (m_model.waiting != 0)
+                        continue;
+                } else {
+                    ASSERT_EQ(after, AfterNotice::Queue);
+                }
+                queue = true;
+                break;
+            }
+        }
+        if (queue) {
+            m_state->enqueue_notice(*notice);
+            m_model.queue.push_back(notice);
+        } else {
+            free_notice(notice);
+        }
+        remove_client();
+        m_op = "release notice";
     }
 
     // The endpoint is gone (closed, idle); a new one takes its place.
@@ -1093,15 +1181,19 @@ private:
         ASSERT_TRUE(m_model.waiting == 0 || m_model.queue.empty());
         ASSERT_EQ(s.clients(), m_model.clients);
         ASSERT_EQ(s.queued(), m_model.queue.size());
+        ASSERT_EQ(s.queued_notices(), m_model.queued_notices());
+        ASSERT_LE(s.queued_calls(), EndpointState::max_queued_calls);
+        for (EndpointCallRecord* r : m_model.queue)
+            ASSERT_TRUE(s.is_queued(*r));
+        ASSERT_EQ(m_notices.size(), m_model.queued_notices());
         ASSERT_EQ(s.in_flight(), m_model.in_flight.size());
         ASSERT_EQ(s.idle(), m_model.queue.empty() && m_model.in_flight.empty());
-        ASSERT_LE(s.queued(), EndpointState::max_queued_calls);
         // Every live call: where the model has it, a nonzero id, no two alike.
         std::set<uint32_t> ids;
-        ASSERT_EQ(m_calls.size(), m_model.queue.size() + m_model.in_flight.size());
+        ASSERT_EQ(m_calls.size(), m_model.queued_calls() + m_model.in_flight.size());
         for (auto& [raw, owned] : m_calls) {
-            bool queued =
-                std::find(m_model.queue.begin(), m_model.queue.end(), raw) != m_model.queue.end();
+            bool queued = std::find(m_model.queue.begin(), m_model.queue.end(),
+                                    static_cast<EndpointCallRecord*>(raw)) != m_model.queue.end();
             ASSERT_EQ(s.is_queued(*raw), queued);
             ASSERT_EQ(s.is_in_flight(*raw), !queued);
             ASSERT_EQ(raw->orphaned(), m_model.orphaned.count(raw) == 1);
@@ -1113,7 +1205,9 @@ private:
     std::mt19937_64 m_random;
     std::unique_ptr<EndpointState> m_state = std::make_unique<EndpointState>();
     Model m_model;
-    std::map<Call*, std::unique_ptr<Call>> m_calls; // every call queued or in flight
+    std::map<Call*, std::unique_ptr<Call>> m_calls;       // every call queued or in flight
+    std::map<Notice*, std::unique_ptr<Notice>> m_notices; // every notice queued
+    size_t m_notices_received = 0;
     uint64_t m_serial = 0;
     size_t m_step = 0;
     size_t m_delivered = 0;
@@ -1124,6 +1218,7 @@ private:
 
 TEST(EndpointState, RandomizedAgainstModel) {
     size_t delivered = 0;
+    size_t notices = 0;
     size_t wraps = 0;
     size_t skipped = 0;
     for (uint64_t seed = 1; seed <= 40; ++seed) {
@@ -1133,14 +1228,17 @@ TEST(EndpointState, RandomizedAgainstModel) {
         if (HasFailure())
             return;
         delivered += driver.delivered();
+        notices += driver.notices_received();
         wraps += driver.wraps();
         skipped += driver.skipped();
     }
     // The runs reached the interesting states.
     EXPECT_GT(delivered, 10000u);
+    EXPECT_GT(notices, 1000u);
     EXPECT_GT(wraps, 100u);
     EXPECT_GT(skipped, 500u);
-    std::printf("delivered %zu, id wraps %zu, live ids skipped %zu\n", delivered, wraps, skipped);
+    std::printf("delivered %zu, notices %zu, id wraps %zu, live ids skipped %zu\n", delivered,
+                notices, wraps, skipped);
 }
 
 } // namespace

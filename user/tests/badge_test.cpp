@@ -11,8 +11,10 @@
 //     notice (a later call is received first), the child's exit gives
 //     exactly one, with its badge, call id 0, no interface, caller, params
 //     or capabilities; a RETURN to it is NoSuchCall;
-//   - a facet released while a call through it is queued: the call is
-//     received first, then the notice;
+//   - a move of a facet refused (a malformed call, BadTransfer) leaves it
+//     live and makes no notice (a facet minted for any interface carries
+//     the call); a facet released while a call through it is queued: the
+//     call is received first, then the notice;
 //   - mint with badge 0 is invalidArgument; mint on a facet is
 //     WrongInterface; beyond abi::endpoint_max_minted facets (released ones
 //     whose notices are not received yet count) mint is overloaded, and
@@ -21,6 +23,7 @@
 //     the notice, the second Disconnected; released with none waiting: the
 //     notice is received first, then Disconnected;
 //   - an owner capability is recorded as speaking Endpoint (a child's CapSet);
+//   - the owner released with a notice pending (dropped, its memory freed);
 //   - rt::Server (badge_child server): the badge of the call being served,
 //     released() called for a notice, the minted facet's CapRecord showing
 //     Echo; the owner killed: calls through its minted facet are
@@ -263,8 +266,37 @@ void copied_to_a_child(abi::CapId (&facets)[4]) {
     expect_answer("(that call answered)", behind, "behind the notice");
 }
 
-// A call queued through a facet that is then released.
+// A CALL through `through` moving `moved` whose params name `named`
+// instead: refused (BadTransfer), the move rolled back.
+int32_t refused_move(uint32_t through, uint32_t moved, uint32_t named) {
+    alignas(8) static capnp::Word params[8];
+    capnp::MessageBuilder builder(params);
+    schema::CapabilityBox::PutParams::Builder(
+        builder.init_root(schema::CapabilityBox::PutParams::data_words,
+                          schema::CapabilityBox::PutParams::pointer_count))
+        .set_cap(named);
+    abi::TransferDescriptor descriptor{moved, uint8_t(abi::TransferMode::Move), {0, 0, 0}};
+    abi::Sqe sqe{};
+    sqe.opcode = uint8_t(abi::Opcode::Call);
+    sqe.cap = through;
+    sqe.method = uint16_t(schema::CapabilityBox::Method::Put);
+    sqe.interface_id = schema::CapabilityBox::interface_id;
+    sqe.params_addr = reinterpret_cast<uint64_t>(params);
+    sqe.params_len = uint32_t(builder.words().size() * 8);
+    sqe.transfer_count = 1;
+    sqe.transfer_addr = reinterpret_cast<uint64_t>(&descriptor);
+    return rt::ring().run(sqe).result;
+}
+
+// A call queued through a facet that is then released; before that, a
+// refused move of it, which must leave it as it was (no notice).
 void queued_then_released(abi::CapId (&facets)[4]) {
+    abi::CapId any = mint(5, 0);
+    suite.check_result("a move of facet 3 in a malformed call is refused (BadTransfer)",
+                       refused_move(any.raw, facets[3].raw, facets[2].raw),
+                       TransportError::BadTransfer);
+    (void)rt::release(any);
+    expect_notice("(the notice of the facet it went through)", 5);
     static Pending queued;
     submit_echo(facets[3].raw, "queued", queued);
     rt::ring().flush();
@@ -397,7 +429,14 @@ int main() {
     queued_then_released(facets);
     bound();
     last_client(facets);
-    (void)rt::release(g_owner);
+    // Notices left pending when the owner goes are dropped (and their memory
+    // freed: the scenario checks the heap), as many as may be.
+    uint32_t pending = 0;
+    for (abi::CapId facet; (facet = mint(6 + pending)).raw != 0; ++pending)
+        (void)rt::release(facet);
+    suite.check("16,384 facets released with their notices left pending",
+                pending == abi::endpoint_max_minted, Line().udec(pending));
+    suite.check_result("the owner is released", rt::release(g_owner), 0);
     server();
     return suite.finish();
 }

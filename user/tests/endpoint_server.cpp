@@ -229,8 +229,8 @@ Line self_check(Work& work, uint32_t control_call_id) {
                        rt::ring().run(return_sqe(work.id, control_call_id, {})).result,
                        TransportError::NoSuchCall);
     schema::Echo::Client<rt::RingTransport> owner_as_client(rt::transport(), work.id);
-    suite.check_transport("CALL on the owner facet is WrongInterface", owner_as_client.echo("x"),
-                          TransportError::WrongInterface);
+    suite.check_transport("an Echo CALL on the owner facet (it speaks Endpoint) is WrongInterface",
+                          owner_as_client.echo("x"), TransportError::WrongInterface);
 
     // The first RECV waits (nothing is queued), the endpoint's bound of them
     // in all; one more is refused at once.

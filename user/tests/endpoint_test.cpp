@@ -7,7 +7,7 @@
 //     (queue_filler's 16 and 16 of this one) queue and the 33rd completes
 //     with QuotaExceeded; the 32 are all answered later;
 //   - RECV and RETURN on a client facet are WrongInterface (the server checks
-//     CALL on the owner facet, RETURN to unknown call ids, a 17th RECV);
+//     an Echo CALL on the owner facet, RETURN to unknown call ids, a 17th RECV);
 //   - 16 RECVs waiting when 16 calls arrive get them directly, oldest first;
 //   - the caller's ledger: as many outstanding calls as the default bound
 //     allows (held by the server, a batch at a time, plus a control call)
