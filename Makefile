@@ -44,10 +44,19 @@ build: deps configure
 
 # QEMU's status 1 is the kernel's orderly power-off (`halt`; docs/boot.md,
 # exit codes): make reports it as success, any other status as it is.
+# The default system mounts the home volume from the first transitional
+# virtio-blk disk: build/home.img, made from the build's system/home.img the
+# first time and kept from run to run (remove it to start afresh). Disks
+# given after `--` come after it (the first transitional one is disk1).
+HOME_IMAGE = $(BUILD_DIR)/home.img
+HOME_DRIVE = $(if $(filter boot,$(SYSTEM)),-drive file=$(HOME_IMAGE),if=none,id=home,format=raw \
+             -device virtio-blk-pci,drive=home)
 run: build
+	@if [ "$(SYSTEM)" = boot ] && [ ! -f $(HOME_IMAGE) ]; then \
+	    cp $(BUILD_DIR)/system/home.img $(HOME_IMAGE); fi
 	@status=0; $(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
 	    --initrd $(BUILD_DIR)/system/$(SYSTEM).cpio $(if $(APPEND),--append "$(APPEND)") \
-	    $(if $(QEMU_EXTRA),-- $(QEMU_EXTRA)) || status=$$?; \
+	    -- $(HOME_DRIVE) $(QEMU_EXTRA) || status=$$?; \
 	if [ $$status -eq 1 ]; then echo "capOS powered off."; exit 0; fi; exit $$status
 
 run-iso: deps configure

@@ -1108,6 +1108,252 @@ interface BlockDevice {
 }
 
 # ---------------------------------------------------------------------------
+# Files
+
+enum FileError {
+  # How a file or directory call ended: `none` when it did what it says,
+  # else why nothing was done (a call that fails changes nothing).
+
+  none @0;
+  # Done.
+
+  notFound @1;
+  # No entry of that name.
+
+  exists @2;
+  # The name is taken.
+
+  notDirectory @3;
+  # A directory was needed (a path went through a file).
+
+  isDirectory @4;
+  # A file was needed.
+
+  notEmpty @5;
+  # A directory with entries cannot be removed or replaced.
+
+  badName @6;
+  # Not a name or path this volume can store: empty, ".", "..", a NUL, a
+  # leading or doubled '/', or (FAT) a character it cannot hold.
+
+  nameTooLong @7;
+  # A name of more than 255 bytes (or what the format allows).
+
+  noSpace @8;
+  # The volume is full.
+
+  tooLarge @9;
+  # Past the largest file the format holds, or a read or write longer than
+  # the interface carries.
+
+  readOnly @10;
+  # The volume (or the disk, or this capability) takes no writes.
+
+  corrupt @11;
+  # The volume's structures are broken: the call found what no correct
+  # volume holds.
+
+  io @12;
+  # The disk failed; after a failed commit the volume refuses every call.
+
+  invalid @13;
+  # The call makes no sense: a directory moved below itself, an offset past
+  # the largest file.
+
+  notSupported @14;
+  # The format has no such thing.
+
+  quotaExceeded @15;
+  # The write would take this capability past the bytes it may use.
+}
+
+enum FileKind {
+  # What a directory entry names.
+  file @0;
+  directory @1;
+}
+
+struct FileStat {
+  # What stat tells of a file or directory.
+
+  kind @0 :FileKind;
+  size @1 :UInt64;
+  # Bytes (a directory: what its format counts).
+
+  createdNs @2 :UInt64;
+  # When it was made, in nanoseconds since the Unix epoch (0: not kept).
+
+  modifiedNs @3 :UInt64;
+  # When its contents last changed.
+
+  links @4 :UInt32;
+  # Directory entries naming it (0: removed, still open).
+}
+
+struct DirectoryEntry {
+  # One name in a directory.
+  name @0 :Text;
+  kind @1 :FileKind;
+}
+
+struct VolumeInfo {
+  # What `df` shows of a volume.
+  format @0 :Text;
+  # "capfs" or "fat32".
+  blockSize @1 :UInt32;
+  blocks @2 :UInt64;
+  freeBlocks @3 :UInt64;
+  readOnly @4 :Bool;
+}
+
+interface File {
+  # One file of a volume, served by the filesystem service that mounted it
+  # (one process per volume: each call is atomic and seen by every later
+  # call of any client). The file stays readable and writable while this
+  # capability lives, even after its name was removed. Durability: what a
+  # `sync` that returned none saw survives a power cut (capfs; FAT32 is not
+  # crash-safe).
+
+  const maxTransfer :UInt32 = 32768;
+  # The most bytes one read returns or one write takes.
+
+  read @0 (offset :UInt64, length :UInt32) -> (data :Data, error :FileError);
+  # Up to `length` bytes from `offset` (fewer at the end, none past it);
+  # tooLarge for a length past maxTransfer.
+
+  write @1 (offset :UInt64, data :Data) -> (error :FileError);
+  # Writes all of `data` at `offset`, growing the file (a gap reads as
+  # zeros), or nothing (noSpace, tooLarge, quotaExceeded).
+
+  truncate @2 (size :UInt64) -> (error :FileError);
+  # Sets the size: cut, or grown with zeros.
+
+  stat @3 () -> (stat :FileStat, error :FileError);
+  # Its kind, size, times and links.
+
+  sync @4 () -> (error :FileError);
+  # Answered once everything written to the volume so far is on stable
+  # storage.
+}
+
+interface Directory {
+  # A directory of a volume, and everything below it: nothing above. Names
+  # and paths are relative: components of 1 to 255 bytes separated by '/',
+  # never ".", "..", empty or with a NUL, so no path names anything outside
+  # this directory. Served like File.
+
+  const maxList :UInt32 = 64;
+  # The most entries one list returns.
+
+  list @0 (cursor :UInt64) -> (entries :List(DirectoryEntry), next :UInt64,
+                               error :FileError);
+  # The entries of this directory from `cursor` (0: the first), at most
+  # maxList; `next` is the cursor to go on from, 0 when none is left.
+  # Entries made or removed between two calls may or may not be seen; none
+  # is listed twice.
+
+  open @1 (path :Text, mode :OpenMode) -> (file :File, error :FileError);
+  # The file at `path`: an existing one, or (create, createNew) one made
+  # empty; truncate cuts an existing one to 0 bytes.
+
+  openDirectory @2 (path :Text) -> (directory :Directory, error :FileError);
+  # The directory at `path` as a capability of its own, reaching only what
+  # lies below it ("" : this one again).
+
+  makeDirectory @3 (path :Text) -> (directory :Directory, error :FileError);
+  # A new empty directory at `path` (its parent must exist; exists if
+  # taken).
+
+  remove @4 (path :Text) -> (error :FileError);
+  # Removes a file, or an empty directory (notEmpty); an open file stays
+  # readable through the capabilities that name it until they are gone.
+
+  rename @5 (from :Text, to :Text) -> (error :FileError);
+  # Moves the entry at `from` to `to`, both below this directory,
+  # replacing a file at `to` (or an empty directory, when a directory
+  # moves). Atomic on capfs: after a power cut the entry is at one name or
+  # the other. A directory moved below itself is invalid.
+
+  stat @6 (path :Text) -> (stat :FileStat, error :FileError);
+  # What `path` is ("": this directory).
+
+  sync @7 () -> (error :FileError);
+  # As File.sync.
+
+  info @8 () -> (info :VolumeInfo, error :FileError);
+  # The volume's format, size and free space.
+
+  store @9 () -> (store :Store, error :FileError);
+  # The blobs kept in this directory as a content store: each in a file
+  # named by the hexadecimal SHA-256 of its bytes.
+}
+
+interface Store {
+  # Blobs kept by their content: a blob's key is the SHA-256 of its bytes
+  # (32 bytes), so the same bytes are kept once and a key names exactly one
+  # content. Served by the filesystem service over a directory
+  # (Directory.store); as durable as the volume.
+
+  const maxBlob :UInt32 = 32768;
+  # The most bytes one put takes and one get returns.
+
+  put @0 (data :Data) -> (key :Data, error :FileError);
+  # Keeps `data` (at most maxBlob bytes; more is tooLarge) and returns its
+  # key; putting bytes already kept changes nothing.
+
+  get @1 (key :Data, offset :UInt64, length :UInt32)
+      -> (data :Data, size :UInt64, error :FileError);
+  # Up to `length` bytes (at most maxBlob) of the blob from `offset`, and
+  # its whole size; notFound for a key not kept, badName for a key that is
+  # not 32 bytes.
+
+  has @2 (key :Data) -> (present :Bool, error :FileError);
+  # Whether the blob is kept.
+
+  delete @3 (key :Data) -> (error :FileError);
+  # Forgets the blob (notFound when it was not kept).
+}
+
+interface Namespace {
+  # Names bound to capabilities, for the processes that hold this
+  # namespace to look up: a directory of capabilities rather than of files.
+  # Held in memory by the service that serves it.
+
+  const maxNames :UInt32 = 256;
+  # The most names one namespace binds.
+
+  bind @0 (name :Text, cap :Capability) -> (error :FileError);
+  # Binds `name` (1 to 64 bytes, no NUL) to a copy of `cap`, replacing what
+  # it named; noSpace past maxNames.
+
+  lookup @1 (name :Text) -> (cap :Capability, error :FileError);
+  # A copy of the capability bound to `name` (notFound otherwise).
+
+  unbind @2 (name :Text) -> (error :FileError);
+  # Releases the name and the capability it held.
+
+  list @3 (from :UInt32) -> (names :List(Text));
+  # The bound names in the order they were bound, at most 64 from the
+  # `from`-th on.
+}
+
+enum OpenMode {
+  # How Directory.open treats what is (or is not) at the path.
+
+  existing @0;
+  # Only an existing file (notFound otherwise).
+
+  create @1;
+  # An existing file, or a new empty one.
+
+  createNew @2;
+  # Only a new file (exists when taken).
+
+  truncate @3;
+  # An existing file or a new one, cut to 0 bytes.
+}
+
+# ---------------------------------------------------------------------------
 # Boot manifest
 
 enum KernelCapability {
@@ -1168,6 +1414,12 @@ struct CapGrant {
     # how it gets its imports again once the services serving them were
     # restarted. Services only.
   }
+
+  required @8 :Bool;
+  # For a grant of another service's export: when that service was not
+  # started (an optional device of its was absent), this one is not
+  # started either, instead of starting without the grant (a filesystem
+  # service whose disk is not there).
 }
 
 struct ResourceLimits {

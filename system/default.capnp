@@ -9,9 +9,13 @@
 # Disks: before the shell, init starts a virtio-blk driver for each of the
 # first two transitional virtio-blk functions (QEMU's `-device
 # virtio-blk-pci,drive=...`, 1af4:1001) and the first two modern-only ones
-# (`disable-legacy=on`, 1af4:1042), each holding only its own function; the
-# shell gets their disks as disk0 and disk1 (transitional) and disk2 and
-# disk3 (modern); an NVMe driver for each of the first two NVMe controllers
+# (`disable-legacy=on`, 1af4:1042), each holding only its own function. The
+# first transitional disk is the home volume (`make run` attaches
+# build/home.img as it): the filesystem service `home` serves it and the
+# shell gets its root directory as `home` (with `vm`, which the filesystem
+# service `mount` starts needs); without that disk neither starts. The shell
+# gets the other disks as disk1 (transitional) and disk2 and disk3 (modern);
+# an NVMe driver for each of the first two NVMe controllers
 # (`-device nvme,serial=...,drive=...`, 1b36:0010), their disks nvme0 and
 # nvme1. A driver whose function is not there is not started (one
 # line says so) and its disk is left out of the shell's grants. A driver
@@ -40,6 +44,7 @@ const manifest :Capos.SystemManifest = (
     (name = "echo-client", path = "bin/echo-client"),
     (name = "virtio-blk", path = "bin/virtio_blk"),
     (name = "nvme", path = "bin/nvme"),
+    (name = "fs", path = "bin/fs"),
   ],
   init = (
     program = "init",
@@ -59,6 +64,7 @@ const manifest :Capos.SystemManifest = (
       (name = "files", source = (kernel = bootFiles)),
       (name = "devices", source = (kernel = deviceInventory)),
       (name = "device-manager", source = (kernel = deviceManager)),
+      (name = "vm", source = (kernel = virtualMemory)),
     ],
     services = [
       ( name = "virtio-blk0", binary = "virtio-blk",
@@ -127,6 +133,16 @@ const manifest :Capos.SystemManifest = (
         ],
         exports = ["disk"],
         restarts = 3 ),
+      ( name = "home", binary = "fs",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
+          (name = "vm", source = (kernel = virtualMemory)),
+          (name = "disk", source = (service = (service = "virtio-blk0", export = "disk")),
+           required = true),
+          (name = "service", source = (endpoint = void)),
+        ],
+        exports = ["service"] ),
       ( name = "shell", binary = "shell",
         grants = [
           (name = "terminal", source = (kernel = terminal)),
@@ -142,7 +158,8 @@ const manifest :Capos.SystemManifest = (
           (name = "manual", source = (kernel = manual)),
           (name = "files", source = (kernel = bootFiles)),
           (name = "devices", source = (kernel = deviceInventory)),
-          (name = "disk0", source = (service = (service = "virtio-blk0", export = "disk"))),
+          (name = "home", source = (service = (service = "home", export = "service"))),
+          (name = "vm", source = (kernel = virtualMemory)),
           (name = "disk1", source = (service = (service = "virtio-blk1", export = "disk"))),
           (name = "disk2", source = (service = (service = "virtio-blk2", export = "disk"))),
           (name = "disk3", source = (service = (service = "virtio-blk3", export = "disk"))),

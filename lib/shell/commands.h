@@ -11,9 +11,10 @@
 namespace capos::shell {
 
 inline constexpr std::string_view command_names[] = {
-    "help", "caps",    "drop",    "run",   "spawn",   "jobs", "wait",   "kill",
-    "call", "ps",      "devices", "disks", "blk",     "mem",  "cpus",   "log",
-    "echo", "history", "clear",   "man",   "apropos", "halt", "reboot",
+    "help",  "caps",    "drop",  "run", "spawn",   "jobs",  "wait",   "kill", "call",
+    "ps",    "devices", "disks", "blk", "mem",     "cpus",  "log",    "echo", "ls",
+    "cat",   "write",   "cp",    "mv",  "rm",      "mkdir", "stat",   "df",   "sync",
+    "mount", "history", "clear", "man", "apropos", "halt",  "reboot",
 };
 
 } // namespace capos::shell

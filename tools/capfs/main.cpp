@@ -37,7 +37,8 @@ public:
     bool read_only() const override { return m_read_only; }
     Result<void, FsError> read(uint64_t sector, uint32_t count, void* out) override {
         size_t length = size_t{count} * 512;
-        if (pread(m_fd, out, length, static_cast<off_t>(sector * 512)) != static_cast<ssize_t>(length))
+        if (pread(m_fd, out, length, static_cast<off_t>(sector * 512)) !=
+            static_cast<ssize_t>(length))
             return Err{FsError::Io};
         return {};
     }

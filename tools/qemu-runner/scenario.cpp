@@ -223,7 +223,7 @@ bool valid_drive_id(std::string_view id) {
 // device) repeat.
 constexpr std::string_view single_keys[] = {
     "boot", "kernel", "initrd",     "iso",    "append", "memory",  "machine", "cpu-features",
-    "cpus", "mttcg",  "debug-exit", "icount", "irqoff", "timeout", "exit", "reboot"};
+    "cpus", "mttcg",  "debug-exit", "icount", "irqoff", "timeout", "exit",    "reboot"};
 
 struct KeyLines {
     // Line of each single-valued key, in single_keys order; 0 = absent.

@@ -16,7 +16,8 @@
 // that cannot have them all is not started, and the devices already claimed
 // for it are released. A device grant marked optional whose function is not
 // there skips its service instead (said in a line); grants of a skipped
-// service's exports are then left out of later services.
+// service's exports are then left out of later services, or skip them too
+// when the grant is marked required.
 // Services marked waitForExit are waited for before the next one starts.
 // Once every service is started init waits for all of them at once and
 // serves their supervisors. A service with restarts left that ends any way
@@ -214,9 +215,10 @@ Outcome refuse(schema::ServiceConfig::Reader service, std::string_view reason,
     return Outcome::Refused;
 }
 
-// Whether an optional device grant of `service` names no function: then
-// the service is skipped (said in a line).
-bool optional_device_absent(schema::ServiceConfig::Reader service) {
+// Whether an optional device grant of `service` names no function, or a
+// required import comes from a service that was skipped: then the service
+// is skipped too (said in a line).
+bool dependency_absent(schema::ServiceConfig::Reader service) {
     for (CapGrant::Reader grant : service.grants()) {
         auto source = grant.source();
         if (source.which() != CapGrant::Source::Which::Device || !source.device().optional())
@@ -232,6 +234,17 @@ bool optional_device_absent(schema::ServiceConfig::Reader service) {
         if (present.is_ok() && !present.value().present()) {
             Line() << "init: service '" << service.name()
                    << "' not started: no device for its grant " << grant.name();
+            return true;
+        }
+    }
+    // A required import whose service was skipped.
+    for (CapGrant::Reader grant : service.grants()) {
+        auto source = grant.source();
+        if (source.which() == CapGrant::Source::Which::Service && grant.required() &&
+            skipped(source.service().service())) {
+            Line() << "init: service '" << service.name() << "' not started: '"
+                   << source.service().service() << "' was not started, for its grant "
+                   << grant.name();
             return true;
         }
     }
@@ -255,7 +268,7 @@ Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         return refuse(service, manifest::grant_count_rule);
     if (!again && g_started_count == max_services)
         return refuse(service, manifest::service_count_rule);
-    if (optional_device_absent(service)) {
+    if (dependency_absent(service)) {
         g_skipped[g_skipped_count++] = service.name();
         return Outcome::Skipped;
     }

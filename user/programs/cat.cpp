@@ -1,6 +1,8 @@
-// cat [file...]: writes each boot-archive file named, in order, on its
-// standard output (the shell's StdIO, user/rt/stdio.h), reading them through
-// the read-only BootFiles capability granted as "files". A file that cannot
+// cat [file...]: writes each file named, in order, on its standard output
+// (the shell's StdIO, user/rt/stdio.h), reading them through the Directory
+// granted as "dir" (paths below it, nothing above: docs/storage.md) or, when
+// it holds none, the read-only BootFiles capability granted as "files" (the
+// boot archive's files). A file that cannot
 // be read gets one line on standard error ("cat: <file>: <why>") and the next
 // is tried. Without a file name it copies its standard input, line by line,
 // until end of input (Ctrl-D). Exits 0 when everything was written, 1 when a
@@ -15,6 +17,9 @@ namespace {
 
 using capos::rt::Line;
 using capos::schema::BootFiles;
+using capos::schema::Directory;
+using capos::schema::File;
+using capos::schema::FileError;
 
 // Half of BootFiles.maxRead: the reply, with its message around the data,
 // stays well inside the runtime's result buffer.
@@ -47,6 +52,40 @@ bool cat(capos::rt::Capability<BootFiles>& files, std::string_view name) {
     }
 }
 
+// The same through a Directory: the file at `path` below it.
+bool cat(capos::rt::Capability<Directory>& dir, std::string_view path) {
+    auto say = [&](std::string_view why) {
+        Line line("cat: ");
+        line.add(path).add(": ").add(why);
+        capos::rt::write_error_line(line.view());
+        return false;
+    };
+    auto opened = dir->open(path, capos::schema::OpenMode::Existing);
+    if (opened.is_error())
+        return say(capos::rt::call_error_text(opened.error()));
+    if (opened.value().error() == FileError::NotFound)
+        return say("no such file");
+    if (opened.value().error() != FileError::None)
+        return say("cannot open it");
+    capos::rt::Capability<File> file(capos::abi::CapId{opened.value().file()});
+    for (uint64_t offset = 0;;) {
+        auto read = file->read(offset, chunk);
+        if (read.is_error())
+            return say(capos::rt::call_error_text(read.error()));
+        if (read.value().error() != FileError::None)
+            return say("cannot read it");
+        auto data = read.value().data();
+        if (data.size() == 0)
+            return true;
+        static char text[chunk];
+        size_t length = data.size() < sizeof text ? data.size() : sizeof text;
+        __builtin_memcpy(text, data.data(), length);
+        if (!capos::rt::write_output({text, length}))
+            return false;
+        offset += length;
+    }
+}
+
 // Copies standard input to standard output until it ends.
 int copy_input() {
     static char buffer[capos::schema::StdIO::max_line];
@@ -71,9 +110,19 @@ int main() {
     auto args = capos::rt::arguments();
     if (args.count() == 0)
         return copy_input();
+    auto dir = capos::rt::lookup<Directory>("dir");
+    if (dir.is_ok()) {
+        int status = 0;
+        for (size_t i = 0; i < args.count(); ++i) {
+            if (!cat(dir.value(), args[i]))
+                status = 1;
+        }
+        return status;
+    }
     auto files = capos::rt::lookup<BootFiles>("files");
     if (files.is_error()) {
-        capos::rt::debug_write_line("cat: no 'files' capability (BootFiles) to read from");
+        capos::rt::debug_write_line(
+            "cat: no 'dir' (Directory) or 'files' capability (BootFiles) to read from");
         return 1;
     }
     int status = 0;

@@ -90,3 +90,32 @@ void operator delete[](void* pointer, size_t) noexcept {
     if (pointer)
         capos::rt::free(pointer);
 }
+void operator delete(void* pointer, const std::nothrow_t&) noexcept {
+    if (pointer)
+        capos::rt::free(pointer);
+}
+// Over-aligned types (alignas above 16): the heap aligns up to a page.
+void* operator new(size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    auto memory = capos::rt::allocate(size, static_cast<size_t>(alignment));
+    return memory.is_ok() ? memory.value() : nullptr;
+}
+void* operator new[](size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    auto memory = capos::rt::allocate(size, static_cast<size_t>(alignment));
+    return memory.is_ok() ? memory.value() : nullptr;
+}
+void operator delete(void* pointer, std::align_val_t) noexcept {
+    if (pointer)
+        capos::rt::free(pointer);
+}
+void operator delete(void* pointer, size_t, std::align_val_t) noexcept {
+    if (pointer)
+        capos::rt::free(pointer);
+}
+void operator delete[](void* pointer, std::align_val_t) noexcept {
+    if (pointer)
+        capos::rt::free(pointer);
+}
+void operator delete[](void* pointer, size_t, std::align_val_t) noexcept {
+    if (pointer)
+        capos::rt::free(pointer);
+}

@@ -35,7 +35,7 @@ Result<abi::CapId, gen::CallError> mint(abi::CapId owner, uint32_t badge, uint64
 }
 
 abi::Sqe Server::receive_sqe() {
-    return recv_sqe(m_owner, std::span(m_buffer, receive_words));
+    return recv_sqe(m_owner, std::span(m_words, m_receive_words));
 }
 
 abi::Sqe Server::reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
@@ -70,19 +70,19 @@ Result<ReceivedCall, int32_t> Server::received(const abi::Cqe& cqe) {
     if (cqe.result_len < sizeof(abi::RecvHeader))
         return Err{int32_t(abi::TransportError::BadParams)};
     ReceivedCall call;
-    __builtin_memcpy(&call.header, m_buffer, sizeof call.header);
+    __builtin_memcpy(&call.header, m_words, sizeof call.header);
     size_t words = call.header.params_len / 8;
-    if (words > buffer_words)
+    if (words > m_receive_words)
         return Err{int32_t(abi::TransportError::BadParams)};
-    call.params = std::span<const capnp::Word>(m_buffer + sizeof(abi::RecvHeader) / 8, words);
+    call.params = std::span<const capnp::Word>(m_words + sizeof(abi::RecvHeader) / 8, words);
     size_t records_at = sizeof(abi::RecvHeader) + call.header.params_len;
     if (call.header.cap_count > abi::max_transfers ||
-        records_at + call.header.cap_count * sizeof(abi::CapRecord) > receive_words * 8)
+        records_at + call.header.cap_count * sizeof(abi::CapRecord) > m_receive_words * 8)
         return Err{int32_t(abi::TransportError::BadParams)};
-    call.capabilities = std::span<const abi::CapRecord>(
-        reinterpret_cast<const abi::CapRecord*>(reinterpret_cast<const uint8_t*>(m_buffer) +
-                                                records_at),
-        call.header.cap_count);
+    call.capabilities =
+        std::span<const abi::CapRecord>(reinterpret_cast<const abi::CapRecord*>(
+                                            reinterpret_cast<const uint8_t*>(m_words) + records_at),
+                                        call.header.cap_count);
     m_call_words = (records_at + call.header.cap_count * sizeof(abi::CapRecord) + 7) / 8;
     return call;
 }

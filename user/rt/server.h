@@ -48,7 +48,18 @@ struct ReceivedCall {
 
 class Server {
 public:
-    explicit Server(abi::CapId owner) : m_owner(owner) {}
+    // Calls of up to 4 KiB of params, answers of up to 4 KiB.
+    explicit Server(abi::CapId owner)
+        : m_owner(owner), m_words(m_own_buffer), m_total_words(receive_words + buffer_words),
+          m_receive_words(receive_words) {}
+    // In `buffer` (at least 1,024 words): calls of up to all of it but 4 KiB
+    // (at most the 64 KiB a receive takes), answers in what the call leaves
+    // (a server of large messages: the filesystem's File.write and read).
+    Server(abi::CapId owner, std::span<capnp::Word> buffer)
+        : m_owner(owner), m_words(buffer.data()), m_total_words(buffer.size()),
+          m_receive_words(buffer.size() - buffer_words < max_receive_words
+                              ? buffer.size() - buffer_words
+                              : max_receive_words) {}
 
     // Waits for the next call. A negative transport error on failure.
     Result<ReceivedCall, int32_t> receive();
@@ -74,9 +85,34 @@ public:
     }
 
     // Receives and answers calls with Interface's generated dispatch until a
-    // receive fails; returns that error.
+    // receive fails; returns that error. A release notice goes to the
+    // handler's `void released(uint32_t badge)`, if it has one.
     template <typename Interface, typename Handler>
     int32_t serve(Handler& handler) {
+        struct ByInterface {
+            Handler& handler;
+            gen::DispatchResult dispatch(const ReceivedCall& call, capnp::MessageReader& params,
+                                         std::span<capnp::Word> results) {
+                // By the interface the caller named: Interface's own methods
+                // or those of an interface it extends; any other is
+                // unimplemented (an endpoint's clients may name any interface).
+                return Interface::dispatch(handler, call.header.interface_id, call.header.method,
+                                           params, results);
+            }
+            void released(uint32_t badge) {
+                if constexpr (requires { handler.released(badge); })
+                    handler.released(badge);
+            }
+        } by_interface{handler};
+        return serve_calls(by_interface);
+    }
+
+    // The same with a dispatcher that picks what to do with each call itself
+    // (a server of several interfaces on one endpoint, by badge):
+    // `dispatcher.dispatch(call, params, results)` encodes the answer into
+    // `results`; `dispatcher.released(badge)` takes the release notices.
+    template <typename Dispatcher>
+    int32_t serve_calls(Dispatcher& dispatcher) {
         auto call = receive();
         for (;;) {
             if (call.is_error())
@@ -84,20 +120,14 @@ public:
             m_current = call.value();
             if (abi::is_release_notice(call.value().header)) {
                 // Not a call: nothing to dispatch or answer.
-                uint32_t badge = call.value().header.badge;
-                if constexpr (requires { handler.released(badge); })
-                    handler.released(badge);
+                dispatcher.released(call.value().header.badge);
                 call = receive();
                 continue;
             }
             // The kernel validated the params as it took them from the caller.
             auto params = capnp::MessageReader::validated(call.value().params);
-            // By the interface the caller named: Interface's own methods or those
-            // of an interface it extends; any other is unimplemented (an
-            // endpoint's clients may name any interface).
             gen::DispatchResult result =
-                Interface::dispatch(handler, call.value().header.interface_id,
-                                    call.value().header.method, params, results_buffer());
+                dispatcher.dispatch(call.value(), params, results_buffer());
             if (result.status() == gen::DispatchStatus::BufferFull)
                 result = gen::encode_exception<schema::CapException>(
                     results_buffer(), {schema::ExceptionType::Failed, "results too large"});
@@ -132,20 +162,27 @@ private:
     // after the call (its header, params and capability records). The
     // kernel reads a RETURN's message before it takes the next RECV
     // (docs/abi.md), so a small call and its answer share a page.
-    std::span<capnp::Word> results_buffer() { return std::span(m_buffer).subspan(m_call_words); }
+    std::span<capnp::Word> results_buffer() {
+        return std::span(m_words, m_total_words).subspan(m_call_words);
+    }
 
     static constexpr size_t buffer_words = 4096 / 8;
     // A RECV's buffer: the header, params of up to buffer_words, the records.
     static constexpr size_t receive_words = sizeof(abi::RecvHeader) / 8 + buffer_words +
                                             abi::max_transfers * sizeof(abi::CapRecord) / 8;
     static_assert(sizeof(abi::CapRecord) % 8 == 0);
+    // The most a receive takes (docs/abi.md: a call never needs more).
+    static constexpr size_t max_receive_words = 64 * 1024 / 8;
     abi::CapId m_owner;
+    capnp::Word* m_words;   // the buffer: m_own_buffer, or the caller's
+    size_t m_total_words;   // of it
+    size_t m_receive_words; // what a RECV may fill
     ReceivedCall m_current{};
     abi::TransferDescriptor m_transfers[abi::max_transfers];
     uint32_t m_transfer_count = 0;
     size_t m_call_words = 0; // of the buffer, the received call's
     // The received call, then the answer: at least buffer_words for it.
-    alignas(8) capnp::Word m_buffer[receive_words + buffer_words];
+    alignas(8) capnp::Word m_own_buffer[receive_words + buffer_words];
 };
 
 } // namespace capos::rt

@@ -19,6 +19,7 @@
 #include "user/rt/line.h"
 #include "user/rt/pci.h"
 #include "user/rt/rt.h"
+#include "user/shell/files.h"
 #include "user/shell/stdio_service.h"
 #include <optional>
 #include <span>
@@ -75,7 +76,7 @@ private:
     bool m_truncated = false;
 };
 
-class Shell {
+class Shell final : public capos::shell::FileHost {
 public:
     // `spawner` may be null: `run` and `spawn` then say so.
     Shell(capos::rt::Capability<TerminalSession>& terminal,
@@ -150,7 +151,7 @@ private:
     };
     static constexpr size_t max_jobs = 16;
 
-    void write(std::string_view text) { (void)m_terminal->write(text); }
+    void write(std::string_view text) override { (void)m_terminal->write(text); }
 
     // The id of the shell's capability `name` speaking Interface, or 0. The
     // shell keeps what it was given: a lookup that owned the capability would
@@ -568,6 +569,25 @@ private:
             say("shell: echo: too many words");
             return;
         }
+        // `echo words > file` (or `>>`, to append): into a file instead.
+        size_t count = words.count();
+        bool append = false;
+        if (count >= 1 && (words[count - 1] == ">" || words[count - 1] == ">>")) {
+            say("shell: echo: '>' needs a file after it");
+            return;
+        }
+        if (count >= 2 && (words[count - 2] == ">" || words[count - 2] == ">>")) {
+            append = words[count - 2] == ">>";
+            std::string_view path = words[count - 1];
+            // The text: the words before the '>', as typed.
+            std::string_view text =
+                count == 2 ? std::string_view{}
+                           : std::string_view(words[0].data(), words[count - 3].data() +
+                                                                   words[count - 3].size() -
+                                                                   words[0].data());
+            m_files.write_text("echo", path, text, append);
+            return;
+        }
         // As long as the line (a Line would cut it).
         char text[sizeof m_line + 1];
         size_t length = 0;
@@ -579,6 +599,71 @@ private:
         }
         text[length++] = '\n';
         write({text, length});
+    }
+
+    // The file commands (user/shell/files.h).
+    void ls(std::string_view rest) { m_files.ls(rest); }
+    void cat(std::string_view rest) { m_files.cat(rest); }
+    void write_file(std::string_view rest) { m_files.write(rest); }
+    void cp(std::string_view rest) { m_files.cp(rest); }
+    void mv(std::string_view rest) { m_files.mv(rest); }
+    void rm(std::string_view rest) { m_files.rm(rest); }
+    void mkdir(std::string_view rest) { m_files.mkdir(rest); }
+    void stat(std::string_view rest) { m_files.stat(rest); }
+    void df(std::string_view rest) { m_files.df(rest); }
+    void sync(std::string_view rest) { m_files.sync(rest); }
+
+    // mount <disk> as <name>: the filesystem service (the boot archive's
+    // `fs`) started as a job on the disk, its root kept as @name. It gets
+    // the disk, the timer, the shell's vm (each process's own address
+    // space) and the console for its lines (not the shell's StdIO: the
+    // shell waits on it below, and would not serve the job meanwhile).
+    void mount(std::string_view rest) {
+        Words words(rest);
+        if (words.count() != 3 || words[1] != "as" || words.truncated()) {
+            say("shell: mount: usage: mount <disk> as <name> (see disks)");
+            return;
+        }
+        std::string_view disk = words[0].substr(words[0].starts_with('@') ? 1 : 0);
+        std::string_view name = words[2].substr(words[2].starts_with('@') ? 1 : 0);
+        capos::abi::CapId id;
+        uint64_t interface_id = 0;
+        if (!capos::shell::valid_cap_name(disk) || !find_cap(disk, id, interface_id)) {
+            say(Line("shell: mount: no disk '").add(disk).add("' (see disks)").view());
+            return;
+        }
+        if (interface_id != BlockDevice::interface_id && interface_id != 0) {
+            say(Line("shell: mount: '").add(disk).add("' is not a disk (see disks)").view());
+            return;
+        }
+        if (!capos::shell::valid_cap_name(name)) {
+            say("shell: mount: a name is letters, digits, '-' or '_'");
+            return;
+        }
+        if (find_cap(name, id, interface_id)) {
+            say(Line("shell: mount: '@").add(name).add("' is taken (see caps)").view());
+            return;
+        }
+        for (std::string_view needed : {"timer", "vm", "console"}) {
+            if (!find_cap(needed, id, interface_id)) {
+                say(Line("shell: mount: this shell holds no '")
+                        .add(needed)
+                        .add("' (the filesystem service needs it)")
+                        .view());
+                return;
+            }
+        }
+        Line line("fs with { disk: @");
+        line.add(disk).add(
+            ", timer: @timer, vm: @vm, console: @console, service: new endpoint -> @");
+        line.add(name).add(" }");
+        // (A Line is short; the names are bounded by valid_cap_name.)
+        char command[sizeof m_line];
+        __builtin_memcpy(command, line.view().data(), line.view().size());
+        if (!start({command, line.view().size()}, "mount", false, false))
+            return;
+        if (!m_files.directory_info("mount", name))
+            forget_named(name);
     }
 
     void caps(std::string_view) {
@@ -653,6 +738,19 @@ private:
             m_spawner = nullptr;
         }
         released(name, id);
+    }
+    // Releases a named capability quietly (one the shell got for a command
+    // that then failed).
+    void forget_named(std::string_view name) {
+        for (size_t i = 0; i < m_named_count; ++i) {
+            if (std::string_view(m_named[i].name, m_named[i].name_length) != name)
+                continue;
+            (void)capos::rt::release(m_named[i].id);
+            for (size_t next = i + 1; next < m_named_count; ++next)
+                m_named[next - 1] = m_named[next];
+            --m_named_count;
+            return;
+        }
     }
     void released(std::string_view name, capos::abi::CapId id) {
         if (int32_t result = capos::rt::release(id); result < 0) {
@@ -774,27 +872,29 @@ private:
         }
     }
 
-    void run(std::string_view rest) { start(rest, "run", true); }
-    void spawn(std::string_view rest) { start(rest, "spawn", false); }
+    void run(std::string_view rest) { (void)start(rest, "run", true); }
+    void spawn(std::string_view rest) { (void)start(rest, "spawn", false); }
 
     // Starts a program with exactly the grants listed; waits for it when
-    // `foreground`, else keeps it as a job.
-    void start(std::string_view rest, std::string_view verb, bool foreground) {
+    // `foreground`, else keeps it as a job (true: it started). Without
+    // `stdio`, the program gets no StdIO of the shell's.
+    bool start(std::string_view rest, std::string_view verb, bool foreground,
+               bool stdio_given = true) {
         auto parsed = capos::shell::parse_run(rest);
         if (parsed.is_error()) {
             Line line("shell: ");
             line.add(verb).add(": ").add(parsed.error().message);
             say(line.view());
-            return;
+            return false;
         }
         const RunCommand& command = parsed.value();
         if (!m_spawner) {
             say(Line("shell: ").add(verb).add(": this shell holds no 'spawner'").view());
-            return;
+            return false;
         }
         if (!foreground && m_job_count == max_jobs) {
             say("shell: spawn: too many jobs (wait for one first)");
-            return;
+            return false;
         }
         // A grant's source: one of the shell's capabilities (its CapSet's or
         // one named `-> @name`), or a new endpoint whose client side the
@@ -810,7 +910,7 @@ private:
                     Line line("shell: ");
                     line.add(verb).add(": '@").add(grant.cap).add("' is taken (see caps)");
                     say(line.view());
-                    return;
+                    return false;
                 }
                 ++new_endpoints;
                 continue;
@@ -820,16 +920,16 @@ private:
                 line.add(verb).add(": no capability '@").add(grant.cap);
                 line.add("' (see caps)");
                 say(line.view());
-                return;
+                return false;
             }
         }
         if (m_named_count + new_endpoints > max_named) {
             say(Line("shell: ").add(verb).add(": too many named capabilities").view());
-            return;
+            return false;
         }
         // Every program gets the shell's StdIO as "stdio" (an endpoint made
         // for it, served by the shell) unless the grants name one.
-        bool own_stdio = true;
+        bool own_stdio = stdio_given;
         for (size_t i = 0; i < command.grant_count; ++i)
             own_stdio = own_stdio && command.grants[i].name != "stdio";
         // A program in the foreground can be stopped with Ctrl-C from the
@@ -864,7 +964,7 @@ private:
             line.add(verb).add(": ").add(command.program).add(": ");
             line.add(capos::rt::call_error_text(spawned.error()));
             say(line.view());
-            return;
+            return false;
         }
         capos::abi::CapId handle{spawned.value().handle()};
         // The new endpoints' client sides, in grant order, kept by name.
@@ -892,7 +992,7 @@ private:
         }
         if (foreground) {
             finish(command.program, handle, true, stdio);
-            return;
+            return true;
         }
         Job& job = m_jobs[m_job_count++];
         job.number = ++m_last_job;
@@ -901,6 +1001,7 @@ private:
         job.name_length = command.program.size();
         __builtin_memcpy(job.name, command.program.data(), job.name_length);
         say(Line("[").udec(job.number).add("] ").add(command.program).view());
+        return true;
     }
 
     // A CALL with empty params (a root struct with nothing in it) whose
@@ -1110,7 +1211,7 @@ private:
 
     // A capability by name: one the shell received (`-> @name`), else one
     // of its CapSet; its id and interface.
-    bool find_cap(std::string_view name, capos::abi::CapId& id, uint64_t& interface_id) {
+    bool find_cap(std::string_view name, capos::abi::CapId& id, uint64_t& interface_id) override {
         for (size_t i = 0; i < m_named_count; ++i) {
             if (std::string_view(m_named[i].name, m_named[i].name_length) == name) {
                 id = m_named[i].id;
@@ -2120,6 +2221,7 @@ private:
     capos::rt::Capability<ProcessSpawner>* m_spawner;
     char m_line[TerminalSession::max_line]; // the line being run (the terminal's longest)
     capos::shell::History m_history;
+    capos::shell::FileCommands m_files{*this};
     Job m_jobs[max_jobs] = {};
     char m_job_numbers[max_jobs][20]; // the jobs' numbers as Tab offers them
     // Capabilities the shell received from calls, by the name given them.
@@ -2217,7 +2319,23 @@ std::span<const Shell::Command> Shell::commands() {
          &Shell::cpus},
         {"log", "log [-n N] [error|warn|info|debug]",
          "the kernel log's last N entries (20) at the level or more severe", &Shell::log},
-        {"echo", "echo [words...]", "print the words", &Shell::echo},
+        {"echo", "echo [words...] [> file]", "print the words (or write them into a file)",
+         &Shell::echo},
+        {"ls", "ls [path]", "the entries of a directory (a path: @dir/a/b, or a/b below @home)",
+         &Shell::ls},
+        {"cat", "cat <file>...", "a file's bytes onto the terminal", &Shell::cat},
+        {"write", "write <file> [text...]", "replace a file with the text and a newline",
+         &Shell::write_file},
+        {"cp", "cp <from> <to>", "copy a file", &Shell::cp},
+        {"mv", "mv <from> <to>", "move or rename a file or directory", &Shell::mv},
+        {"rm", "rm <path>...", "remove files and empty directories", &Shell::rm},
+        {"mkdir", "mkdir <path>...", "make directories", &Shell::mkdir},
+        {"stat", "stat <path>", "a file's or directory's kind, size, links and times",
+         &Shell::stat},
+        {"df", "df [@dir]", "a volume's size and free space", &Shell::df},
+        {"sync", "sync [@dir]", "put everything written to a volume on its disk", &Shell::sync},
+        {"mount", "mount <disk> as <name>",
+         "serve a disk's capfs or FAT32 volume (a job) and keep its root as @name", &Shell::mount},
         {"history", "history", "the lines run so far", &Shell::history},
         {"clear", "clear", "clear the screen", &Shell::clear},
         {"man", "man [section] <topic>",

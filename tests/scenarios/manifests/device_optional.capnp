@@ -44,6 +44,12 @@ const manifest :Capos.SystemManifest = (
           (name = "console", source = (kernel = console)),
           (name = "disk0", source = (service = (service = "missing-driver", export = "disk"))),
         ] ),
+      ( name = "needs-disk", binary = "hello",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          (name = "disk", source = (service = (service = "missing-driver", export = "disk")),
+           required = true),
+        ] ),
     ],
   ),
 );
