@@ -91,6 +91,17 @@ TEST(ScenarioTest, DebugExitOffNeedsAnExitWithoutTheDevice) {
             << exit;
 }
 
+TEST(ScenarioTest, DriveKeep) {
+    Scenario s = parse_ok("drive: d a.img\ndrive-keep: d out/d.img\n");
+    ASSERT_EQ(s.drives.size(), 1u);
+    EXPECT_EQ(s.drives[0].kept, "out/d.img");
+    EXPECT_TRUE(parse_scenario("drive-keep: d out.img\n").is_error());
+    EXPECT_TRUE(parse_scenario("drive: d a.img\ndrive-keep: d\n").is_error());
+    EXPECT_TRUE(parse_scenario("drive: d a.img\ndrive-keep: d x\ndrive-keep: d y\n").is_error());
+    EXPECT_TRUE(
+        parse_scenario("drive: d a.img\ndrive-keep: d x\nexpect: y\nexit: running\n").is_error());
+}
+
 TEST(ScenarioTest, RebootAllowRunsWithoutNoReboot) {
     Scenario s = parse_ok("reboot: allow\nexpect: x\nexit: poweroff\n");
     EXPECT_TRUE(s.reboots);

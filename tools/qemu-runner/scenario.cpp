@@ -238,7 +238,7 @@ struct KeyLines {
 // A drive's id and image (words 0 and 1, the id checked) and its options,
 // each at most once; nullopt for an unknown or repeated option.
 std::optional<Drive> parse_drive_options(const std::vector<std::string_view>& words) {
-    Drive drive{std::string(words[0]), std::string(words[1]), false, {}, {}, {}};
+    Drive drive{std::string(words[0]), std::string(words[1]), false, {}, {}, {}, {}};
     auto sector = [](std::string_view text) -> std::optional<uint64_t> {
         uint64_t value = 0;
         if (text.empty() || (text.size() > 1 && text.front() == '0'))
@@ -282,6 +282,7 @@ ParseResult parse_scenario(std::string_view text) {
     KeyLines key_lines;
     std::vector<int> expect_lines;
     int drive_expect_line = 0; // the first drive-expect's
+    int drive_keep_line = 0;   // the first drive-keep's
 
     auto error = [](int line, std::string message) {
         return ParseResult(Err{ScenarioError{line, std::move(message)}});
@@ -312,7 +313,8 @@ ParseResult parse_scenario(std::string_view text) {
         bool single =
             std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
         bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid" ||
-                        key == "device" || key == "drive" || key == "drive-expect";
+                        key == "device" || key == "drive" || key == "drive-expect" ||
+                        key == "drive-keep";
         if (!single && !repeated)
             return error(line_number, "unknown key " + single_quoted(key));
         if (single) {
@@ -424,6 +426,21 @@ ParseResult parse_scenario(std::string_view text) {
                              "drive " + single_quoted(words[0]) + " has a drive-expect already");
             drive->expected = std::string(words[1]);
             drive_expect_line = drive_expect_line == 0 ? line_number : drive_expect_line;
+        } else if (key == "drive-keep") {
+            std::vector<std::string_view> words = split_words(value);
+            if (words.size() != 2)
+                return error(line_number,
+                             "bad drive-keep " + single_quoted(value) + " (want '<id> <file>')");
+            auto drive = std::find_if(scenario.drives.begin(), scenario.drives.end(),
+                                      [&](const Drive& d) { return d.id == words[0]; });
+            if (drive == scenario.drives.end())
+                return error(line_number, "drive-keep names no drive attached above: " +
+                                              single_quoted(words[0]));
+            if (drive->kept)
+                return error(line_number,
+                             "drive " + single_quoted(words[0]) + " has a drive-keep already");
+            drive->kept = std::string(words[1]);
+            drive_keep_line = drive_keep_line == 0 ? line_number : drive_keep_line;
         } else if (key == "reboot") {
             if (value != "allow")
                 return error(line_number, "bad reboot " + single_quoted(value) + " (want allow)");
@@ -503,6 +520,9 @@ ParseResult parse_scenario(std::string_view text) {
     if (scenario.exit == ExpectedExit::Running && drive_expect_line != 0)
         return error(drive_expect_line, "drive-expect needs a run QEMU ends by itself, not exit: "
                                         "running");
+    if (scenario.exit == ExpectedExit::Running && drive_keep_line != 0)
+        return error(drive_keep_line,
+                     "drive-keep needs a run QEMU ends by itself, not exit: running");
     bool coded_exit = scenario.exit != ExpectedExit::Reset &&
                       scenario.exit != ExpectedExit::PowerOff &&
                       scenario.exit != ExpectedExit::Running;

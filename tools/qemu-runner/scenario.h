@@ -65,6 +65,7 @@ struct Drive {
     std::optional<uint64_t> read_error_sector;
     std::optional<uint64_t> write_error_sector;
     std::optional<std::string> expected; // drive-expect: the file the copy must equal
+    std::optional<std::string> kept;     // drive-keep: where the copy is written after a pass
 };
 
 // The longest drive id a scenario may give.

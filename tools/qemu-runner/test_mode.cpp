@@ -705,6 +705,28 @@ TestResult run_test(const TestOptions& options) {
     // exited by itself: it wrote back all it took).
     if (reason.empty())
         reason = drive_mismatch(drive_copies);
+    // What a later test reads (a host tool as the oracle of what the guest
+    // wrote): the copy, once everything passed. A run on more CPUs keeps its
+    // own (".cpus<N>"), so that runs at once never write one file.
+    for (const DriveCopy& copy : drive_copies) {
+        if (!reason.empty() || !copy.drive->kept)
+            continue;
+        std::string path = resolve(options.root, *copy.drive->kept);
+        if (options.cpus)
+            path += ".cpus" + std::to_string(*options.cpus);
+        auto held = read_whole(copy.fd.get());
+        if (held.is_error()) {
+            reason = "drive '" + copy.drive->id + "': " + held.error();
+            break;
+        }
+        std::FILE* out = std::fopen(path.c_str(), "wb");
+        bool written = out && std::fwrite(held.value().data(), 1, held.value().size(), out) ==
+                                  held.value().size();
+        if (out && std::fclose(out) != 0)
+            written = false;
+        if (!written)
+            reason = "drive '" + copy.drive->id + "': cannot write " + path;
+    }
 
     if (!reason.empty()) {
         print_failure(name, scenario, reason, command, monitor, typed, stderr_text);

@@ -2256,7 +2256,7 @@ private:
     // The schema, read once; call's buffers.
     std::optional<capos::capnp::SchemaSet> m_schema;
     std::span<const capos::capnp::Word> m_schema_segments[16];
-    alignas(8) capos::capnp::Word m_schema_words[128 * 1024 / 8];
+    alignas(8) capos::capnp::Word m_schema_words[256 * 1024 / 8];
     alignas(8) capos::capnp::Word m_call_params[512];
     alignas(8) capos::capnp::Word m_call_results[512];
     // The prompt's readLine (read_line_serving_jobs).

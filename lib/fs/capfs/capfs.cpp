@@ -281,6 +281,10 @@ private:
     Result<void, FsError> free_orphans();
 
     // Directories.
+    // The entry at `offset` of a directory block, checked (every parse of a
+    // block goes through it: a block read again may differ from the one
+    // names() checked, when the disk is not what it should be).
+    bool entry_at(const uint8_t* block, uint32_t offset, DirEntryHeader& header) const;
     Result<DirIndex*, FsError> names(Node& dir);
     struct Found {
         DirIndex::Place place;
@@ -568,6 +572,13 @@ Result<void, FsError> CapfsVolume::free_subtree(Node& node, uint32_t level, uint
                                                 BlockPointer pointer) {
     uint64_t key = tree_key(level, index);
     Block** dirty = node.blocks.find(key);
+    // A block not in use is one this walk (or another tree) freed already: a
+    // tree that reaches a block twice is broken, and walking it again could
+    // take as long as the tree's whole span.
+    if (pointer.block != 0 &&
+        (pointer.block < m_super.data_start || pointer.block >= m_super.total_blocks ||
+         !m_used_next.test(pointer.block)))
+        return Err{FsError::Corrupt};
     if (level > 0 && (dirty != nullptr || pointer.block != 0)) {
         // Copy the pointers out: loading children may reuse the cache slot.
         auto* copy = new (std::nothrow) Block;
@@ -808,6 +819,21 @@ Result<void, FsError> CapfsVolume::free_orphans() {
 // ---------------------------------------------------------------------------
 // Directories
 
+bool CapfsVolume::entry_at(const uint8_t* block, uint32_t offset, DirEntryHeader& header) const {
+    if (offset >= block_size || block_size - offset < dir_entry_header)
+        return false;
+    std::memcpy(&header, block + offset, sizeof header);
+    if (header.record_length < dir_entry_header || header.record_length % 8 != 0 ||
+        header.record_length > block_size - offset)
+        return false;
+    if (header.inode == 0)
+        return true;
+    return dir_entry_size(header.name_length) <= header.record_length && header.name_length != 0 &&
+           header.inode < m_super.inode_capacity && header.inode != table_inode &&
+           (header.kind == static_cast<uint8_t>(InodeKind::File) ||
+            header.kind == static_cast<uint8_t>(InodeKind::Directory));
+}
+
 Result<DirIndex*, FsError> CapfsVolume::names(Node& dir) {
     if (dir.names != nullptr)
         return dir.names;
@@ -833,19 +859,7 @@ Result<DirIndex*, FsError> CapfsVolume::names(Node& dir) {
         uint16_t largest = 0;
         for (uint32_t offset = 0; offset < block_size;) {
             DirEntryHeader header;
-            if (block_size - offset < dir_entry_header) {
-                delete index;
-                return Err{FsError::Corrupt};
-            }
-            std::memcpy(&header, data + offset, sizeof header);
-            if (header.record_length < dir_entry_header || header.record_length % 8 != 0 ||
-                header.record_length > block_size - offset ||
-                (header.inode != 0 &&
-                 (dir_entry_size(header.name_length) > header.record_length ||
-                  header.name_length == 0 || header.inode >= m_super.inode_capacity ||
-                  header.inode == table_inode ||
-                  (header.kind != static_cast<uint8_t>(InodeKind::File) &&
-                   header.kind != static_cast<uint8_t>(InodeKind::Directory))))) {
+            if (!entry_at(data, offset, header)) {
                 delete index;
                 return Err{FsError::Corrupt};
             }
@@ -882,7 +896,10 @@ Result<CapfsVolume::Found, FsError> CapfsVolume::find_entry(Node& dir, std::stri
             return false;
         }
         DirEntryHeader header;
-        std::memcpy(&header, bytes.value() + place.offset, sizeof header);
+        if (!entry_at(bytes.value(), place.offset, header) || header.inode == 0) {
+            error = FsError::Corrupt;
+            return false;
+        }
         if (header.name_length != name.size() ||
             std::memcmp(bytes.value() + place.offset + dir_entry_header, name.data(),
                         name.size()) != 0)
@@ -925,7 +942,8 @@ Result<void, FsError> CapfsVolume::insert_entry(Node& dir, std::string_view name
     uint32_t placed_at = 0;
     for (uint32_t offset = 0; offset < block_size;) {
         DirEntryHeader header;
-        std::memcpy(&header, bytes + offset, sizeof header);
+        if (!entry_at(bytes, offset, header))
+            return Err{FsError::Corrupt};
         uint32_t used = header.inode == 0 ? 0 : dir_entry_size(header.name_length);
         uint32_t slack = header.record_length - used;
         uint32_t next = offset + header.record_length;
@@ -964,14 +982,16 @@ Result<void, FsError> CapfsVolume::delete_entry(Node& dir, std::string_view name
     uint8_t* bytes = TRY(write_block(dir, place.block, false));
     // Join the entry to the one before it (or free it, first in its block).
     uint32_t previous = block_size;
-    for (uint32_t offset = 0; offset < place.offset;) {
-        DirEntryHeader header;
-        std::memcpy(&header, bytes + offset, sizeof header);
+    uint32_t offset = 0;
+    DirEntryHeader header;
+    while (offset < place.offset) {
+        if (!entry_at(bytes, offset, header))
+            return Err{FsError::Corrupt};
         previous = offset;
         offset += header.record_length;
     }
-    DirEntryHeader header;
-    std::memcpy(&header, bytes + place.offset, sizeof header);
+    if (offset != place.offset || !entry_at(bytes, offset, header))
+        return Err{FsError::Corrupt};
     if (previous == block_size) {
         header.inode = 0;
         header.name_length = 0;
@@ -988,8 +1008,9 @@ Result<void, FsError> CapfsVolume::delete_entry(Node& dir, std::string_view name
         [&](DirIndex::Place at) { return at.block == place.block && at.offset == place.offset; },
         nullptr, true);
     uint16_t largest = 0;
-    for (uint32_t offset = 0; offset < block_size;) {
-        std::memcpy(&header, bytes + offset, sizeof header);
+    for (offset = 0; offset < block_size;) {
+        if (!entry_at(bytes, offset, header))
+            return Err{FsError::Corrupt};
         uint32_t used = header.inode == 0 ? 0 : dir_entry_size(header.name_length);
         largest = std::max<uint16_t>(largest, static_cast<uint16_t>(header.record_length - used));
         offset += header.record_length;
@@ -1004,7 +1025,8 @@ Result<void, FsError> CapfsVolume::set_entry_inode(Node& dir, DirIndex::Place pl
                                                    InodeKind kind) {
     uint8_t* bytes = TRY(write_block(dir, place.block, false));
     DirEntryHeader header;
-    std::memcpy(&header, bytes + place.offset, sizeof header);
+    if (!entry_at(bytes, place.offset, header) || header.inode == 0)
+        return Err{FsError::Corrupt};
     header.inode = inode;
     header.kind = static_cast<uint8_t>(kind);
     std::memcpy(bytes + place.offset, &header, sizeof header);
@@ -1157,7 +1179,8 @@ Result<uint64_t, FsError> CapfsVolume::list(NodeId dir_id, uint64_t cursor, List
             return Err{FsError::Corrupt};
         for (uint32_t offset = 0; offset < block_size;) {
             DirEntryHeader header;
-            std::memcpy(&header, bytes + offset, sizeof header);
+            if (!entry_at(bytes, offset, header))
+                return Err{FsError::Corrupt};
             uint64_t here = b * block_size + offset;
             offset += header.record_length;
             if (header.inode == 0 || here < cursor)
