@@ -25,20 +25,18 @@ using capos::schema::FileError;
 // stays well inside the runtime's result buffer.
 constexpr uint32_t chunk = BootFiles::max_read / 2;
 
-// Writes the file `name` on standard output; false (with the line said) when
-// it could not be read.
-bool cat(capos::rt::Capability<BootFiles>& files, std::string_view name) {
-    uint64_t offset = 0;
-    for (;;) {
-        auto read = files->read(name, offset, chunk);
-        if (read.is_error()) {
-            Line line("cat: ");
-            line.add(name).add(": ").add(capos::rt::call_error_text(read.error()));
-            capos::rt::write_error_line(line.view());
+// Writes what `read(offset)` returns, piece after piece, on standard
+// output, until it returns no bytes (or `size` is reached); `read` gives
+// the piece's bytes, or says why it failed and gives nothing valid.
+template <typename Read>
+bool copy_out(Read&& read) {
+    for (uint64_t offset = 0;;) {
+        bool failed = false;
+        uint64_t size = UINT64_MAX;
+        std::span<const uint8_t> data = read(offset, failed, size);
+        if (failed)
             return false;
-        }
-        auto data = read.value().data();
-        if (data.size() == 0)
+        if (data.empty())
             return true;
         // Copied out first: the write reuses the buffer the reply lies in.
         static char text[chunk];
@@ -47,43 +45,51 @@ bool cat(capos::rt::Capability<BootFiles>& files, std::string_view name) {
         if (!capos::rt::write_output({text, length}))
             return false;
         offset += length;
-        if (offset >= read.value().size())
+        if (offset >= size)
             return true;
     }
 }
 
+bool say(std::string_view name, std::string_view why) {
+    Line line("cat: ");
+    line.add(name).add(": ").add(why);
+    capos::rt::write_error_line(line.view());
+    return false;
+}
+
+// Writes the file `name` on standard output; false (with the line said) when
+// it could not be read.
+bool cat(capos::rt::Capability<BootFiles>& files, std::string_view name) {
+    return copy_out([&](uint64_t offset, bool& failed, uint64_t& size) {
+        auto read = files->read(name, offset, chunk);
+        if (read.is_error()) {
+            failed = !say(name, capos::rt::call_error_text(read.error()));
+            return std::span<const uint8_t>{};
+        }
+        size = read.value().size();
+        return read.value().data();
+    });
+}
+
 // The same through a Directory: the file at `path` below it.
 bool cat(capos::rt::Capability<Directory>& dir, std::string_view path) {
-    auto say = [&](std::string_view why) {
-        Line line("cat: ");
-        line.add(path).add(": ").add(why);
-        capos::rt::write_error_line(line.view());
-        return false;
-    };
     auto opened = dir->open(path, capos::schema::OpenMode::Existing);
     if (opened.is_error())
-        return say(capos::rt::call_error_text(opened.error()));
+        return say(path, capos::rt::call_error_text(opened.error()));
     if (opened.value().error() == FileError::NotFound)
-        return say("no such file");
+        return say(path, "no such file");
     if (opened.value().error() != FileError::None)
-        return say("cannot open it");
-    capos::rt::Capability<File> file(capos::abi::CapId{opened.value().file()});
-    for (uint64_t offset = 0;;) {
+        return say(path, "cannot open it");
+    capos::rt::Capability<File> file(capos::rt::received_capability(opened.value().file()));
+    return copy_out([&](uint64_t offset, bool& failed, uint64_t&) {
         auto read = file->read(offset, chunk);
-        if (read.is_error())
-            return say(capos::rt::call_error_text(read.error()));
-        if (read.value().error() != FileError::None)
-            return say("cannot read it");
-        auto data = read.value().data();
-        if (data.size() == 0)
-            return true;
-        static char text[chunk];
-        size_t length = data.size() < sizeof text ? data.size() : sizeof text;
-        __builtin_memcpy(text, data.data(), length);
-        if (!capos::rt::write_output({text, length}))
-            return false;
-        offset += length;
-    }
+        if (read.is_error() || read.value().error() != FileError::None) {
+            failed = !say(path, read.is_error() ? capos::rt::call_error_text(read.error())
+                                                : "cannot read it");
+            return std::span<const uint8_t>{};
+        }
+        return read.value().data();
+    });
 }
 
 // Copies standard input to standard output until it ends.

@@ -46,6 +46,13 @@ Result<CapSetMatch, LookupError> find_capability(std::string_view name) {
     return Err{LookupError::NotFound};
 }
 
+abi::CapId received_capability(uint32_t cap) {
+    for (const abi::CapRecord& record : transport().received())
+        if (record.cap == cap)
+            return abi::CapId{cap};
+    return abi::CapId{};
+}
+
 int32_t release(abi::CapId id) {
     abi::Sqe sqe{};
     sqe.opcode = uint8_t(abi::Opcode::Release);

@@ -81,6 +81,12 @@ Result<CapSetMatch, LookupError> find_capability(std::string_view name);
 // Returns the completion's result (0, or a negative abi::TransportError).
 int32_t release(abi::CapId id);
 
+// The capability a call's results name by `cap` (a capability field's
+// value), when the reply carried it: it is the caller's from then on. Ask
+// before the calling thread's next call, which forgets what came with the
+// reply; 0 when the reply carried no such capability.
+abi::CapId received_capability(uint32_t cap);
+
 // An owned capability speaking Interface: a typed client plus the CapId it
 // releases when destroyed. Move-only.
 template <typename Interface>

@@ -40,15 +40,6 @@ bool split(std::string_view text, std::string_view* words, size_t max, size_t& c
     return true;
 }
 
-// The capability a call's results named (moved to the shell with the
-// answer), if the reply carried it.
-abi::CapId received(uint32_t cap) {
-    for (const abi::CapRecord& record : rt::transport().received())
-        if (record.cap == cap)
-            return abi::CapId{cap};
-    return abi::CapId{};
-}
-
 // Releases a capability when the scope ends.
 struct Held {
     abi::CapId id;
@@ -160,7 +151,7 @@ abi::CapId FileCommands::open(std::string_view command, const Place& where, std:
         fail(command, shown, opened.value().error());
         return {};
     }
-    abi::CapId file = received(opened.value().file());
+    abi::CapId file = rt::received_capability(opened.value().file());
     if (file.raw == 0)
         fail_call(command, shown, "the reply carried no file");
     return file;
@@ -189,7 +180,7 @@ void FileCommands::ls(std::string_view rest) {
             fail("ls", shown, opened.value().error());
             return;
         }
-        sub.id = received(opened.value().directory());
+        sub.id = rt::received_capability(opened.value().directory());
     }
     ClientOf<Directory> listed(rt::transport(), sub.id.raw != 0 ? sub.id.raw : where.dir.raw);
     uint64_t cursor = 0;
@@ -427,7 +418,7 @@ void FileCommands::mkdir(std::string_view rest) {
             fail("mkdir", words[i], made.value().error());
             continue;
         }
-        (void)rt::release(received(made.value().directory()));
+        (void)rt::release(rt::received_capability(made.value().directory()));
     }
 }
 

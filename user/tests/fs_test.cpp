@@ -82,20 +82,12 @@ bool expect(std::string_view what, const Result<R, gen::CallError>& result, File
     return suite.check(what, got == expected, got == expected ? Line{} : detail);
 }
 
-// The capability a call's results named (moved to us with the answer).
-abi::CapId received_cap(uint32_t cap) {
-    for (const abi::CapRecord& record : rt::transport().received())
-        if (record.cap == cap)
-            return abi::CapId{cap};
-    return abi::CapId{};
-}
-
 rt::Capability<File> open(rt::Capability<Directory>& dir, std::string_view path, OpenMode mode,
                           FileError expected = FileError::None, std::string_view shown = {}) {
     auto opened = dir->open(path, mode);
     // Taken before the check's line: the next call forgets what came with the reply.
     abi::CapId file = opened.is_ok() && opened.value().error() == FileError::None
-                          ? received_cap(opened.value().file())
+                          ? rt::received_capability(opened.value().file())
                           : abi::CapId{};
     Line what("open ");
     what.add(shown.empty() ? path : shown);
@@ -110,14 +102,14 @@ rt::Capability<Directory> open_dir(rt::Capability<Directory>& dir, std::string_v
     if (make) {
         auto made = dir->make_directory(path);
         abi::CapId id = made.is_ok() && made.value().error() == FileError::None
-                            ? received_cap(made.value().directory())
+                            ? rt::received_capability(made.value().directory())
                             : abi::CapId{};
         expect(what.view(), made, FileError::None);
         return rt::Capability<Directory>(id);
     }
     auto opened = dir->open_directory(path);
     abi::CapId id = opened.is_ok() && opened.value().error() == FileError::None
-                        ? received_cap(opened.value().directory())
+                        ? rt::received_capability(opened.value().directory())
                         : abi::CapId{};
     expect(what.view(), opened, FileError::None);
     return rt::Capability<Directory>(id);
@@ -313,8 +305,8 @@ int main() {
     {
         auto blobs = open_dir(root, "blobs", true);
         auto made = blobs->store();
-        rt::Capability<schema::Store> store(made.is_ok() ? received_cap(made.value().store())
-                                                         : abi::CapId{});
+        rt::Capability<schema::Store> store(
+            made.is_ok() ? rt::received_capability(made.value().store()) : abi::CapId{});
         static const char text[] = "the same bytes are kept once";
         std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(text), sizeof text - 1);
         crypto::Sha256Digest key = crypto::Sha256::of(data.data(), data.size());

@@ -46,13 +46,6 @@ void content(uint32_t index, uint32_t version, uint32_t length, uint8_t* out) {
 uint8_t g_expected[max_length];
 uint8_t g_read[max_length];
 
-abi::CapId received_cap(uint32_t cap) {
-    for (const abi::CapRecord& record : rt::transport().received())
-        if (record.cap == cap)
-            return abi::CapId{cap};
-    return abi::CapId{};
-}
-
 void say(const Line& line) {
     (void)line.print();
 }
@@ -64,7 +57,7 @@ bool verify(rt::Capability<Directory>& root, std::string_view name, uint32_t& in
     auto opened = root->open(name, OpenMode::Existing);
     if (opened.is_error() || opened.value().error() != FileError::None)
         return false;
-    rt::Capability<File> file(received_cap(opened.value().file()));
+    rt::Capability<File> file(rt::received_capability(opened.value().file()));
     uint32_t size = 0;
     for (;;) {
         auto read = file->read(size, 2048);
@@ -195,7 +188,7 @@ int main() {
                 say(Line("powercut: FAILED (open)"));
                 return 1;
             }
-            rt::Capability<File> file(received_cap(opened.value().file()));
+            rt::Capability<File> file(rt::received_capability(opened.value().file()));
             content(target.index, target.version, target.length, g_expected);
             auto wrote = file->write(0, {g_expected, target.length});
             if (wrote.is_error() || wrote.value().error() != FileError::None) {

@@ -238,6 +238,8 @@ private:
     // pointer from load is valid until the next load.
     Result<const uint8_t*, FsError> load(const BlockPointer& pointer, bool metadata);
     void cache_forget(uint64_t block);
+    // An empty cache slot: the clock's next, its block forgotten.
+    uint32_t take_slot();
     void cache_put(uint64_t block, const uint8_t* bytes);
 
     // Trees.
@@ -364,20 +366,8 @@ Result<const uint8_t*, FsError> CapfsVolume::load(const BlockPointer& pointer, b
         m_cache[*slot].referenced = true;
         return m_cache[*slot].data->bytes;
     }
-    // Take the next unreferenced slot.
-    uint32_t victim;
-    for (;;) {
-        victim = m_cache_hand;
-        m_cache_hand = (m_cache_hand + 1) % m_cache_size;
-        if (!m_cache[victim].referenced)
-            break;
-        m_cache[victim].referenced = false;
-    }
+    uint32_t victim = take_slot();
     CacheSlot& slot = m_cache[victim];
-    if (slot.block != 0) {
-        m_cache_index.erase(slot.block);
-        slot.block = 0;
-    }
     TRY(disk_read(block, 1, slot.data->bytes));
     if (metadata && m_options.verify_checksums &&
         crc32c(slot.data->bytes, block_size) != pointer.crc)
@@ -397,8 +387,8 @@ void CapfsVolume::cache_forget(uint64_t block) {
     }
 }
 
-void CapfsVolume::cache_put(uint64_t block, const uint8_t* bytes) {
-    cache_forget(block);
+uint32_t CapfsVolume::take_slot() {
+    // The clock: the next slot not referenced since the hand last passed it.
     uint32_t victim;
     for (;;) {
         victim = m_cache_hand;
@@ -411,6 +401,13 @@ void CapfsVolume::cache_put(uint64_t block, const uint8_t* bytes) {
     if (slot.block != 0)
         m_cache_index.erase(slot.block);
     slot.block = 0;
+    return victim;
+}
+
+void CapfsVolume::cache_put(uint64_t block, const uint8_t* bytes) {
+    cache_forget(block);
+    uint32_t victim = take_slot();
+    CacheSlot& slot = m_cache[victim];
     if (!m_cache_index.insert(block, victim))
         return; // not kept: it is read again when needed
     std::memcpy(slot.data->bytes, bytes, block_size);

@@ -311,21 +311,8 @@ public:
                  schema::File::ReadResults::Builder results) {
         if (params.length() > schema::File::max_transfer)
             return fail(results, FsError::TooLarge);
-        auto stat = m_volume.stat(m_current->node);
-        if (stat.is_error())
-            return fail(results, stat.error());
-        uint64_t size = stat.value().size;
-        uint64_t offset = params.offset();
-        uint32_t length = offset >= size                    ? 0
-                          : size - offset < params.length() ? static_cast<uint32_t>(size - offset)
-                                                            : params.length();
-        std::span<uint8_t> data = results.init_data(length);
-        if (data.size() != length)
-            return Err{gen::Exception{schema::ExceptionType::Failed, "results too large"}};
-        auto read = m_volume.read(m_current->node, offset, data);
-        if (read.is_error())
-            return fail(results, read.error());
-        return {};
+        uint64_t size = 0;
+        return read_into(results, m_current->node, params.offset(), params.length(), size);
     }
 
     Result_ write(schema::File::WriteParams::Reader params,
@@ -387,20 +374,8 @@ public:
         auto blob = blob_of(params.key());
         if (blob.is_error())
             return fail(results, blob.error());
-        auto stat = m_volume.stat(blob.value());
-        if (stat.is_error())
-            return fail(results, stat.error());
-        uint64_t size = stat.value().size;
-        uint64_t offset = params.offset();
-        uint32_t length = offset >= size                    ? 0
-                          : size - offset < params.length() ? static_cast<uint32_t>(size - offset)
-                                                            : params.length();
-        std::span<uint8_t> data = results.init_data(length);
-        if (data.size() != length)
-            return Err{gen::Exception{schema::ExceptionType::Failed, "results too large"}};
-        auto read = m_volume.read(blob.value(), offset, data);
-        if (read.is_error())
-            return fail(results, read.error());
+        uint64_t size = 0;
+        TRY(read_into(results, blob.value(), params.offset(), params.length(), size));
         results.set_size(size);
         return {};
     }
@@ -470,6 +445,28 @@ private:
         TRY(fs::check_name(name));
         NodeId dir = TRY(walk(path, slash == std::string_view::npos ? 0 : slash));
         return Parent{dir, name};
+    }
+
+    // Up to `length` bytes of `node` from `offset` (fewer at its end) into
+    // the results' data, read straight into the answer; the node's size.
+    template <typename Results>
+    Result_ read_into(Results results, NodeId node, uint64_t offset, uint32_t length,
+                      uint64_t& size) {
+        auto stat = m_volume.stat(node);
+        if (stat.is_error())
+            return fail(results, stat.error());
+        size = stat.value().size;
+        if (offset >= size)
+            length = 0;
+        else if (size - offset < length)
+            length = static_cast<uint32_t>(size - offset);
+        std::span<uint8_t> data = results.init_data(length);
+        if (data.size() != length)
+            return Err{gen::Exception{schema::ExceptionType::Failed, "results too large"}};
+        auto read = m_volume.read(node, offset, data);
+        if (read.is_error())
+            return fail(results, read.error());
+        return {};
     }
 
     static void hex_name(const uint8_t* key, char* name) {
