@@ -49,8 +49,10 @@ public:
         require(!entry.name.empty() && entry.name != "." && entry.name != "..");
         for (char c : entry.name)
             require(c != '/' && c != '\0');
+        if (entries.size() >= 32)
+            return false; // refused: the cursor names it
         entries.push_back({std::string(entry.name), entry.kind, entry.id});
-        return entries.size() < 32;
+        return true;
     }
     struct Item {
         std::string name;

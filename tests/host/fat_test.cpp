@@ -238,9 +238,13 @@ std::vector<uint8_t> read_all(Volume& volume, NodeId file) {
 class Collect final : public ListVisitor {
 public:
     explicit Collect(size_t stop_after = SIZE_MAX) : m_stop_after(stop_after) {}
+    // Takes entries until it holds stop_after, then refuses the next (which
+    // the cursor then names).
     bool entry(const DirEntry& entry) override {
+        if (entries.size() >= m_stop_after)
+            return false;
         entries.push_back({std::string(entry.name), entry.kind, entry.id});
-        return entries.size() < m_stop_after;
+        return true;
     }
     struct Item {
         std::string name;

@@ -327,6 +327,13 @@ private:
     Result<void, FsError> write_slot(uint32_t dir, uint32_t index, const uint8_t* entry);
     template <typename Visit>
     Result<WalkEnd, FsError> walk_dir(uint32_t dir, uint32_t start, Visit&& visit);
+    // Each named entry of `dir` from slot `start` (not "." or ".."):
+    // visit(index, first_slot, entry, name, short_name), the name its long
+    // name when it has one, else its short name (both as UTF-16 units), and
+    // first_slot the first of its long-name slots (its own index without);
+    // false stops the walk.
+    template <typename Visit>
+    Result<WalkEnd, FsError> walk_names(uint32_t dir, uint32_t start, Visit&& visit);
     Result<std::optional<Found>, FsError> find(uint32_t dir, const LongName& name);
     Result<bool, FsError> is_empty(uint32_t dir);
     Result<Placement, FsError> place(uint32_t dir, const LongName& name);
@@ -705,11 +712,11 @@ Result<FatVolume::WalkEnd, FsError> FatVolume::walk_dir(uint32_t dir, uint32_t s
     return WalkEnd{index, false};
 }
 
-Result<std::optional<FatVolume::Found>, FsError> FatVolume::find(uint32_t dir,
-                                                                 const LongName& name) {
+template <typename Visit>
+Result<FatVolume::WalkEnd, FsError> FatVolume::walk_names(uint32_t dir, uint32_t start,
+                                                          Visit&& visit) {
     LfnAssembler assembler;
-    std::optional<Found> found;
-    TRY(walk_dir(dir, 0, [&](uint32_t index, const uint8_t* entry) {
+    return walk_dir(dir, start, [&](uint32_t index, const uint8_t* entry) {
         if (entry[0] == deleted_mark) {
             assembler.reset();
             return true;
@@ -719,21 +726,31 @@ Result<std::optional<FatVolume::Found>, FsError> FatVolume::find(uint32_t dir,
             return true;
         }
         bool has_long = assembler.complete_for(entry);
+        uint32_t first_slot = has_long ? assembler.first_index() : index;
         assembler.reset();
         if (!is_node_entry(entry) || is_dot_entry(entry))
             return true;
         uint16_t short_units[12];
-        size_t short_length = short_to_units(entry, short_units);
-        if ((has_long && same_name(assembler.name(), name.view())) ||
-            same_name({short_units, short_length}, name.view())) {
-            found.emplace();
-            found->index = index;
-            found->first_slot = has_long ? assembler.first_index() : index;
-            __builtin_memcpy(found->entry, entry, entry_size);
-            return false;
-        }
-        return true;
-    }));
+        std::span<const uint16_t> short_name{short_units, short_to_units(entry, short_units)};
+        return visit(index, first_slot, entry, has_long ? assembler.name() : short_name,
+                     short_name);
+    });
+}
+
+Result<std::optional<FatVolume::Found>, FsError> FatVolume::find(uint32_t dir,
+                                                                 const LongName& name) {
+    std::optional<Found> found;
+    TRY(walk_names(dir, 0,
+                   [&](uint32_t index, uint32_t first_slot, const uint8_t* entry,
+                       std::span<const uint16_t> units, std::span<const uint16_t> short_name) {
+                       if (!same_name(units, name.view()) && !same_name(short_name, name.view()))
+                           return true;
+                       found.emplace();
+                       found->index = index;
+                       found->first_slot = first_slot;
+                       __builtin_memcpy(found->entry, entry, entry_size);
+                       return false;
+                   }));
     return found;
 }
 
@@ -1284,38 +1301,24 @@ Result<uint64_t, FsError> FatVolume::list(NodeId dir_id, uint64_t cursor, ListVi
     if (node.removed || cursor >= max_dir_entries)
         return end_of_listing;
     uint32_t dir = TRY(directory_of(node));
-    LfnAssembler assembler;
     uint64_t next = end_of_listing;
-    TRY(walk_dir(dir, static_cast<uint32_t>(cursor), [&](uint32_t index, const uint8_t* entry) {
-        if (entry[0] == deleted_mark) {
-            assembler.reset();
-            return true;
-        }
-        if (is_long_entry(entry)) {
-            assembler.add(entry, index);
-            return true;
-        }
-        bool has_long = assembler.complete_for(entry);
-        assembler.reset();
-        if (!is_node_entry(entry) || is_dot_entry(entry))
-            return true;
-        uint16_t short_units[12];
-        std::span<const uint16_t> units = assembler.name();
-        if (!has_long)
-            units = {short_units, short_to_units(entry, short_units)};
-        size_t length = to_utf8(units, m_name_utf8);
-        std::string_view name(m_name_utf8, length);
-        // A name no call could use (from a broken entry) is not listed.
-        if (name.empty() || name == "." || name == ".." ||
-            name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
-            return true;
-        DirEntry listed{name, kind_of(entry), id_for(dir, index)};
-        if (!visitor.entry(listed)) {
-            next = index + 1 < max_dir_entries ? index + 1 : end_of_listing;
-            return false;
-        }
-        return true;
-    }));
+    TRY(walk_names(dir, static_cast<uint32_t>(cursor),
+                   [&](uint32_t index, uint32_t first_slot, const uint8_t* entry,
+                       std::span<const uint16_t> units, std::span<const uint16_t>) {
+                       size_t length = to_utf8(units, m_name_utf8);
+                       std::string_view name(m_name_utf8, length);
+                       // A name no call could use (from a broken entry) is not listed.
+                       if (name.empty() || name == "." || name == ".." ||
+                           name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
+                           return true;
+                       DirEntry listed{name, kind_of(entry), id_for(dir, index)};
+                       if (!visitor.entry(listed)) {
+                           // Refused: the next listing starts at its first slot.
+                           next = first_slot;
+                           return false;
+                       }
+                       return true;
+                   }));
     return next;
 }
 
