@@ -48,9 +48,11 @@ build: deps configure
 # virtio-blk disk: build/home.img, made from the build's system/home.img the
 # first time and kept from run to run (remove it to start afresh). Disks
 # given after `--` come after it (the first transitional one is disk1).
+# (Named by the system: a comma inside $(if ...) would end its argument.)
 HOME_IMAGE = $(BUILD_DIR)/home.img
-HOME_DRIVE = $(if $(filter boot,$(SYSTEM)),-drive file=$(HOME_IMAGE),if=none,id=home,format=raw \
-             -device virtio-blk-pci,drive=home)
+HOME_DRIVE_boot = -drive file=$(HOME_IMAGE),if=none,id=home,format=raw \
+                  -device virtio-blk-pci,drive=home
+HOME_DRIVE = $(HOME_DRIVE_$(SYSTEM))
 run: build
 	@if [ "$(SYSTEM)" = boot ] && [ ! -f $(HOME_IMAGE) ]; then \
 	    cp $(BUILD_DIR)/system/home.img $(HOME_IMAGE); fi
