@@ -271,8 +271,8 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
         sqe.params_addr = reinterpret_cast<uint64_t>(params.data());
         sqe.params_len = uint32_t(params_bytes);
     }
-    sqe.result_addr = reinterpret_cast<uint64_t>(m_results);
-    sqe.result_len = sizeof(m_results);
+    sqe.result_addr = reinterpret_cast<uint64_t>(m_results.data());
+    sqe.result_len = uint32_t(m_results.size_bytes());
     if (m_transfer_count > 0) {
         sqe.transfer_count = m_transfer_count;
         sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
@@ -292,13 +292,14 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
             m_results[1] = words[1];
         // Every message the kernel delivers was validated (its own results,
         // or a server's, which it checked as it took them).
-        return {gen::ReplyKind::Results, 0, std::span<const capnp::Word>(m_results, bytes / 8),
-                true};
+        return {gen::ReplyKind::Results, 0,
+                std::span<const capnp::Word>(m_results.data(), bytes / 8), true};
     }
-    std::span<const capnp::Word> message(m_results, cqe.result_len / 8);
+    std::span<const capnp::Word> message(m_results.data(), cqe.result_len / 8);
     if (cqe.cap_count > 0 && cqe.cap_count <= abi::max_transfers &&
-        cqe.result_len + cqe.cap_count * sizeof(abi::CapRecord) <= sizeof(m_results)) {
-        __builtin_memcpy(m_received, reinterpret_cast<const uint8_t*>(m_results) + cqe.result_len,
+        cqe.result_len + cqe.cap_count * sizeof(abi::CapRecord) <= m_results.size_bytes()) {
+        __builtin_memcpy(m_received,
+                         reinterpret_cast<const uint8_t*>(m_results.data()) + cqe.result_len,
                          cqe.cap_count * sizeof(abi::CapRecord));
         m_received_count = cqe.cap_count;
     }

@@ -14,8 +14,11 @@
 // waiting forever.
 //
 // RingTransport carries generated clients' calls (the gen::Transport concept):
-// one call at a time, params built in its own buffer, results read from its
-// own buffer until the next call.
+// one call at a time, params built in its params buffer, results read from its
+// results buffer until the next call. The buffers are its owner's: every
+// thread's standard transport (rt::transport()) is a RingTransportWith of
+// 4 KiB messages; a program moving larger ones (a File.write of
+// File.maxTransfer bytes) makes a RingTransportWith of its own for them.
 #pragma once
 
 #include "abi/ring.h"
@@ -115,7 +118,13 @@ std::span<const capnp::Word> no_params();
 
 class RingTransport {
 public:
-    explicit RingTransport(RingClient& ring) : m_ring(&ring) {}
+    // `params` for the params; `results` for a reply and, after it, the
+    // CapRecords of the capabilities it carries (abi::max_transfers * 2
+    // words past the longest reply expected). Both outlive the transport.
+    RingTransport(RingClient& ring, std::span<capnp::Word> params, std::span<capnp::Word> results)
+        : m_ring(&ring), m_params(params), m_results(results) {}
+    RingTransport(const RingTransport&) = delete;
+    RingTransport& operator=(const RingTransport&) = delete;
 
     std::span<capnp::Word> params_buffer() { return m_params; }
     gen::Reply call(uint32_t capability, uint64_t interface_id, uint16_t method,
@@ -131,19 +140,35 @@ public:
     std::span<const abi::CapRecord> received() const { return {m_received, m_received_count}; }
 
 private:
-    static constexpr size_t buffer_words = 4096 / 8;
-    // The small fields first, then the buffers: a call with small messages
-    // touches the page of the fields and the params' start, and the page of
-    // the results' start (every page touched after an address-space switch
-    // costs a refill under QEMU, docs/performance.md).
+    // The small fields first (a subclass's buffers follow them): a call with
+    // small messages touches the page of the fields and the params' start,
+    // and the page of the results' start (every page touched after an
+    // address-space switch costs a refill under QEMU, docs/performance.md).
     RingClient* m_ring;
+    std::span<capnp::Word> m_params;
+    std::span<capnp::Word> m_results;
     uint32_t m_transfer_count = 0;
     uint32_t m_received_count = 0;
     abi::TransferDescriptor m_transfers[abi::max_transfers];
     abi::CapRecord m_received[abi::max_transfers];
-    alignas(8) capnp::Word m_params[buffer_words];
-    // Results, then the CapRecords of capabilities that came with them.
-    alignas(8) capnp::Word m_results[buffer_words + abi::max_transfers * 2];
 };
+
+// A RingTransport with buffers of its own for messages of up to
+// `MessageBytes` (a multiple of 8).
+template <size_t MessageBytes>
+class RingTransportWith : public RingTransport {
+public:
+    explicit RingTransportWith(RingClient& ring)
+        : RingTransport(ring, m_params_words, m_results_words) {}
+
+private:
+    static_assert(MessageBytes % sizeof(capnp::Word) == 0);
+    static constexpr size_t buffer_words = MessageBytes / sizeof(capnp::Word);
+    alignas(8) capnp::Word m_params_words[buffer_words];
+    // Results, then the CapRecords of capabilities that came with them.
+    alignas(8) capnp::Word m_results_words[buffer_words + abi::max_transfers * 2];
+};
+// The runtime's transport, each thread's (rt::transport()): 4 KiB messages.
+using StandardRingTransport = RingTransportWith<4096>;
 
 } // namespace capos::rt

@@ -16,7 +16,7 @@ namespace {
 // The main thread's ring client and transport; another thread's live on its
 // stack (user/rt/thread.cpp).
 alignas(RingClient) unsigned char g_ring_storage[sizeof(RingClient)];
-alignas(RingTransport) unsigned char g_transport_storage[sizeof(RingTransport)];
+alignas(StandardRingTransport) unsigned char g_transport_storage[sizeof(StandardRingTransport)];
 thread_local RingClient* t_ring = nullptr;
 thread_local RingTransport* t_transport = nullptr;
 uint32_t g_process_id = 0;
@@ -55,7 +55,7 @@ extern "C" [[noreturn]] void capos_rt_start(capos::abi::RingPage* ring, uint64_t
                                             const capos::abi::CapSetPage* capset) {
     using namespace capos::rt;
     auto* client = new (g_ring_storage) RingClient(ring);
-    set_thread_ring(*client, *new (g_transport_storage) RingTransport(*client));
+    set_thread_ring(*client, *new (g_transport_storage) StandardRingTransport(*client));
     g_process_id = uint32_t(process_id);
     g_capset = capset;
     if (capset->header.magic != capos::abi::capset_magic ||

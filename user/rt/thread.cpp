@@ -139,7 +139,7 @@ extern "C" [[noreturn]] void capos_rt_thread_main(capos::abi::RingPage* page,
                                                   capos::rt::StartBlock* block) {
     using namespace capos::rt;
     RingClient client(page);
-    RingTransport transport(client);
+    StandardRingTransport transport(client);
     set_thread_ring(client, transport);
     t_block = block;
     block->function(block->argument);
