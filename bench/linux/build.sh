@@ -9,6 +9,8 @@
 #                    command line says peer_disk=DEVICE); apart, so that the
 #                    other figures' boot (its time, its smallest -m) does not
 #                    carry them
+#   initramfs-fs.cpio    the same with the virtio-blk modules and ext4's, for
+#                    the filesystem figures (peer_fs=DEVICE)
 # scripts/bench-deps.sh installs what this needs. Usage: build.sh OUT_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +56,17 @@ python3 "$here/mkinitramfs.py" "$out/initramfs-disk.cpio" /bin/busybox "$out/pee
   "$kernel/crypto/crct10dif_common.ko" "$kernel/lib/crc64.ko" "$kernel/lib/crc-t10dif.ko" \
   "$kernel/lib/crc64-rocksoft.ko" "$kernel/block/t10-pi.ko" "$modules/nvme/host/nvme-core.ko" \
   "$modules/nvme/host/nvme.ko"
+# ext4 (CONFIG_EXT4_FS=m) and what it needs, in modules.dep's order: crc16,
+# mbcache, jbd2; and crc32c_generic, the "crc32c" transform ext4 and jbd2
+# ask the crypto API for at mount when the volume has metadata_csum (as
+# mkfs.ext4 makes it by default): nothing here would load it on demand
+# (crc32c-intel needs SSE4.2, which QEMU's default CPU model lacks).
+python3 "$here/mkinitramfs.py" "$out/initramfs-fs.cpio" /bin/busybox "$out/peer_bench" \
+  "$out/tiny" "$modules/virtio/virtio_ring.ko" "$modules/virtio/virtio.ko" \
+  "$modules/virtio/virtio_pci_modern_dev.ko" "$modules/virtio/virtio_pci_legacy_dev.ko" \
+  "$modules/virtio/virtio_pci.ko" "$modules/block/virtio_blk.ko" \
+  "$kernel/crypto/crc32c_generic.ko" "$kernel/lib/crc16.ko" "$kernel/fs/mbcache.ko" \
+  "$kernel/fs/jbd2/jbd2.ko" "$kernel/fs/ext4/ext4.ko"
 package=linux-image-${vmlinuz#/boot/vmlinuz-}
 version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || echo "version unknown")
 echo "Debian $package $version, its vmlinux booted through PVH; busybox-static $(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo '?')" > "$out/ready"

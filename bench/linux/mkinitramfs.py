@@ -26,15 +26,17 @@ import sys
 # disk's node, and the node awaited, since a driver may add its disk after
 # insmod returns (nvme scans its namespaces in a work item) and nothing in
 # this initramfs says when: the loop looks for the node itself, for at most
-# 10 s) and powers the machine off, which ends QEMU (-no-reboot).
+# 10 s; the filesystem figures alone on the ext4 volume on DEVICE when it
+# says peer_fs=DEVICE, after the same steps) and powers the machine off,
+# which ends QEMU (-no-reboot).
 INIT = b"""#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 mode=
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) mode=--quick ;; esac
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_pairs*) mode=--pairs ;; esac
 for word in $(/bin/busybox cat /proc/cmdline); do
-  case "$word" in peer_disk=*)
-    disk=${word#peer_disk=}
+  case "$word" in peer_disk=*|peer_fs=*)
+    disk=${word#peer_*=}
     for module in $(/bin/busybox cat /lib/modules/order); do
       /bin/busybox insmod /lib/modules/$module || echo "peer: insmod $module failed"
     done
@@ -44,7 +46,10 @@ for word in $(/bin/busybox cat /proc/cmdline); do
       /bin/busybox usleep 100000
       waited=$((waited + 1))
     done
-    mode="$mode --disk $disk" ;;
+    case "$word" in
+      peer_disk=*) mode="$mode --disk $disk" ;;
+      *) mode="$mode --fs $disk" ;;
+    esac ;;
   esac
 done
 /bin/peer_bench $mode

@@ -18,8 +18,10 @@
 //
 // Usage: peer_bench [--quick] [--tiny PATH]   (--quick: 3 batches of 2 ms)
 //        peer_bench [--quick] --disk DEVICE   (the disk figures alone, below)
+//        peer_bench [--quick] --fs DEVICE     (the filesystem figures alone, below)
 #define _GNU_SOURCE
 #include "bench/disk_workload.h"
+#include "bench/fs_workload.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -32,7 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -563,6 +568,144 @@ static void run_disk(const char* path, int quick) {
 }
 
 // ---------------------------------------------------------------------------
+// Filesystem: the workload of bench/fs_workload.h (the same as capOS's
+// user/bench/fs_bench.cpp does through a Directory and its Files) on the ext4
+// volume on the disk named by --fs, mounted at /mnt with the kernel's default
+// options. A small file is openat (O_CREAT | O_EXCL, or O_RDONLY) in the
+// directory "small", one write or read, close; the small files' figure ends
+// in syncfs, the sequential write in fsync. Each figure is one timed run; its
+// line has batches=1 and total_ticks=.
+
+#define FS_MOUNT "/mnt"
+
+static uint8_t g_fs_data[FS_CALL_BYTES];
+static const char* g_fs_why = "";
+
+static int fs_fail(const char* why) {
+    g_fs_why = why;
+    return -1;
+}
+
+static int fs_create_small(uint32_t count) {
+    if (mkdir(FS_MOUNT "/" FS_SMALL_DIRECTORY, 0755) != 0)
+        return fs_fail("mkdir");
+    int dir = open(FS_MOUNT "/" FS_SMALL_DIRECTORY, O_RDONLY | O_DIRECTORY);
+    if (dir < 0)
+        return fs_fail("open the directory");
+    char name[FS_NAME_BYTES + 1];
+    name[FS_NAME_BYTES] = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        fs_small_name(i, name);
+        int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0)
+            return fs_fail("openat (O_CREAT | O_EXCL)");
+        fs_fill(i + 1, 0, g_fs_data, FS_SMALL_BYTES);
+        ssize_t wrote = write(fd, g_fs_data, FS_SMALL_BYTES);
+        if (close(fd) != 0 || wrote != FS_SMALL_BYTES)
+            return fs_fail("write");
+    }
+    int synced = syncfs(dir);
+    close(dir);
+    return synced == 0 ? 0 : fs_fail("syncfs");
+}
+
+static int fs_read_small(uint32_t count) {
+    int dir = open(FS_MOUNT "/" FS_SMALL_DIRECTORY, O_RDONLY | O_DIRECTORY);
+    if (dir < 0)
+        return fs_fail("open the directory");
+    char name[FS_NAME_BYTES + 1];
+    name[FS_NAME_BYTES] = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+        fs_small_name(i, name);
+        int fd = openat(dir, name, O_RDONLY);
+        if (fd < 0)
+            return fs_fail("openat");
+        ssize_t got = read(fd, g_fs_data, FS_SMALL_BYTES);
+        if (close(fd) != 0 || got != FS_SMALL_BYTES)
+            return fs_fail("read");
+        if (!fs_holds(i + 1, 0, g_fs_data, FS_SMALL_BYTES))
+            return fs_fail("a file does not hold its bytes");
+    }
+    close(dir);
+    return 0;
+}
+
+static int fs_write_seq(uint32_t calls) {
+    int fd = open(FS_MOUNT "/" FS_BIG_FILE, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return fs_fail("open (O_CREAT | O_EXCL)");
+    for (uint32_t i = 0; i < calls; ++i) {
+        uint64_t offset = (uint64_t)i * FS_CALL_BYTES;
+        fs_fill(FS_BIG_KEY, offset, g_fs_data, FS_CALL_BYTES);
+        if (write(fd, g_fs_data, FS_CALL_BYTES) != FS_CALL_BYTES)
+            return fs_fail("write");
+    }
+    if (fsync(fd) != 0)
+        return fs_fail("fsync");
+    return close(fd) == 0 ? 0 : fs_fail("close");
+}
+
+static int fs_read_seq(uint32_t calls) {
+    int fd = open(FS_MOUNT "/" FS_BIG_FILE, O_RDONLY);
+    if (fd < 0)
+        return fs_fail("open");
+    for (uint32_t i = 0; i < calls; ++i) {
+        uint64_t offset = (uint64_t)i * FS_CALL_BYTES;
+        if (read(fd, g_fs_data, FS_CALL_BYTES) != FS_CALL_BYTES)
+            return fs_fail("read");
+        if (!fs_holds(FS_BIG_KEY, offset, g_fs_data, FS_CALL_BYTES))
+            return fs_fail("the file does not hold its bytes");
+    }
+    return close(fd) == 0 ? 0 : fs_fail("close");
+}
+
+static void run_fs(const char* path, int quick) {
+    mkdir(FS_MOUNT, 0755);
+    if (mount(path, FS_MOUNT, "ext4", 0, NULL) != 0) {
+        say("bench: fs FAILED (mount %s: %s)", path, strerror(errno));
+        ++g_failures;
+        return;
+    }
+    struct statfs volume;
+    if (statfs(FS_MOUNT, &volume) != 0) {
+        say("bench: fs FAILED (statfs: %s)", strerror(errno));
+        ++g_failures;
+        return;
+    }
+    say("bench: fs volume ext4 blocks=%llu block_size=%llu", (unsigned long long)volume.f_blocks,
+        (unsigned long long)volume.f_bsize);
+    for (size_t i = 0; i < FS_FIGURES; ++i) {
+        const struct fs_figure* figure = &fs_figures[i];
+        uint32_t count = quick ? figure->quick_count : figure->count;
+        uint64_t t0 = now_ns(), c0 = rdtsc();
+        int failed = 0;
+        switch (figure->op) {
+        case FS_CREATE_SMALL: failed = fs_create_small(count); break;
+        case FS_READ_SMALL: failed = fs_read_small(count); break;
+        case FS_WRITE_SEQ: failed = fs_write_seq(count); break;
+        case FS_READ_SEQ: failed = fs_read_seq(count); break;
+        }
+        uint64_t c1 = rdtsc(), t1 = now_ns();
+        if (failed) {
+            say("bench: %s FAILED (%s: %s)", figure->name, g_fs_why, strerror(errno));
+            ++g_failures;
+            continue;
+        }
+        double ticks = (double)(c1 - c0) / (double)count;
+        ++g_figures;
+        say("bench: %s ticks=%.0f ns=%.1f min_ns=%.1f max_ns=%.1f batches=1 per_batch=%u "
+            "clock_ns=%.1f total_ticks=%llu",
+            figure->name, ticks, ticks / g_ticks_per_ns, ticks / g_ticks_per_ns,
+            ticks / g_ticks_per_ns, count, (double)(t1 - t0) / (double)count,
+            (unsigned long long)(c1 - c0));
+    }
+    if (umount(FS_MOUNT) != 0) {
+        say("bench: fs FAILED (umount: %s)", strerror(errno));
+        ++g_failures;
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Process creation: posix_spawn + wait, fork + exec + wait of a tiny static binary.
 
 static int wait_clean(pid_t pid) {
@@ -659,6 +802,7 @@ static int run_pairs(void) {
 int main(int argc, char** argv) {
     say("bench: peer main tsc=%llu", (unsigned long long)rdtsc());
     const char* disk_path = NULL;
+    const char* fs_path = NULL;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--pairs") == 0)
             return run_pairs();
@@ -670,6 +814,8 @@ int main(int argc, char** argv) {
             g_tiny = argv[++i];
         } else if (strcmp(argv[i], "--disk") == 0 && i + 1 < argc) {
             disk_path = argv[++i];
+        } else if (strcmp(argv[i], "--fs") == 0 && i + 1 < argc) {
+            fs_path = argv[++i];
         }
     }
     if (disk_path) {
@@ -681,6 +827,18 @@ int main(int argc, char** argv) {
         say("bench: done, %u figures, %u failed, %u n/a, tsc=%llu", g_figures, g_failures,
             g_unavailable, (unsigned long long)rdtsc());
         return g_failures == 0 && g_unavailable == 0 ? 0 : 1;
+    }
+    if (fs_path) {
+        int quick = g_batches == 3;
+        say("bench: config fs files=%u seq_bytes=%u%s",
+            quick ? fs_figures[0].quick_count : fs_figures[0].count,
+            (quick ? fs_figures[2].quick_count : fs_figures[2].count) * FS_CALL_BYTES,
+            quick ? " (quick)" : "");
+        calibrate();
+        run_fs(fs_path, quick);
+        say("bench: done, %u figures, %u failed, %u n/a, tsc=%llu", g_figures, g_failures,
+            g_unavailable, (unsigned long long)rdtsc());
+        return g_failures == 0 ? 0 : 1;
     }
     say("bench: config batches=%u batch_ms=%llu%s", g_batches, (unsigned long long)g_batch_ms,
         g_batches == 3 ? " (quick)" : "");
