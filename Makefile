@@ -90,7 +90,9 @@ torture: build
 #     capOS still runs and the section says why Linux is missing. The disk
 #     figures (capOS's BlockDevice against Linux's O_DIRECT on the same image,
 #     on virtio-blk and on NVMe) get a section of their own;
-#     BENCH_FLAGS=--disk-only runs only them (--disk-kind nvme, one kind).
+#     BENCH_FLAGS=--disk-only runs only them (--disk-kind nvme, one kind). So do
+#     the filesystem figures (capOS's filesystem service on capfs against
+#     Linux's ext4, on virtio-blk); BENCH_FLAGS=--fs-only runs only them.
 BENCH_DIR = $(BUILD_DIR)/bench
 bench: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target capnp_bench
@@ -100,7 +102,8 @@ bench: deps configure
 	-scripts/bench-deps.sh
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu boot-archive-bench \
 	    boot-archive-bench_quick boot-archive-boot boot-archive-pairs_bench \
-	    boot-archive-bench_disk boot-archive-bench_disk_nvme disk-image-bench-disk
+	    boot-archive-bench_disk boot-archive-bench_disk_nvme disk-image-bench-disk \
+	    boot-archive-bench_fs disk-image-bench-fs
 	-bench/linux/build.sh $(BENCH_DIR)/linux
 	python3 bench/run_bench.py --build-dir $(BUILD_DIR) --doc docs/performance.md $(BENCH_FLAGS)
 

@@ -5,7 +5,10 @@ columns the report gains, and, given a build directory, one real boot of the
 quick bench system under the harness's icount command line (about a second);
 and of its disk figures: the drive both guests get, the table, where the
 section goes, and one boot of each kind's quick disk bench system under the harness's
-disk command line for that kind (a few seconds each).
+disk command line for that kind (a few seconds each); and of its filesystem
+figures: both guests' command lines, the table and its targets, where the
+section goes, and one boot of the quick filesystem bench system under the
+harness's command line on a fresh copy of the capfs image.
 
 Usage: run_bench_test.py --build-dir BUILD [unittest arguments]
 """
@@ -443,6 +446,140 @@ class QuickDiskBoot(unittest.TestCase):
                 self.assertIn(name, boot.figures, log)
             # The depth the figure asks for, as Linux's.
             self.assertEqual(boot.figures["disk_read_4k_qd32"]["depth"], 32)
+
+
+# Filesystem figure lines as the two guests print them (one run each, batches=1).
+CAPOS_FS = [
+    "bench: fs main tsc=1000",
+    "bench: fs_create_small ticks=520000 ns=200000.0 min_ns=200000.0 max_ns=200000.0 "
+    "batches=1 per_batch=10000 total_ticks=5200000000",
+    "bench: fs_read_small ticks=260000 ns=100000.0 min_ns=100000.0 max_ns=100000.0 "
+    "batches=1 per_batch=10000 total_ticks=2600000000",
+    "bench: fs_write_seq ticks=520000 ns=200000.0 min_ns=200000.0 max_ns=200000.0 "
+    "batches=1 per_batch=2048 total_ticks=1064960000",
+    "bench: fs_read_seq FAILED (the file does not hold its bytes)",
+    "bench: done, 3 figures, 1 failed, tsc=9000",
+    "init: exited with code 1",
+]
+LINUX_FS = [
+    "bench: peer main tsc=1000",
+    "bench: fs_create_small ticks=1040000 ns=400000.0 min_ns=400000.0 max_ns=400000.0 "
+    "batches=1 per_batch=10000 clock_ns=400000.0 total_ticks=10400000000",
+    "bench: fs_read_small ticks=26000 ns=10000.0 min_ns=10000.0 max_ns=10000.0 "
+    "batches=1 per_batch=10000 clock_ns=10000.0 total_ticks=260000000",
+    "bench: fs_write_seq ticks=1040000 ns=400000.0 min_ns=400000.0 max_ns=400000.0 "
+    "batches=1 per_batch=2048 clock_ns=400000.0 total_ticks=2129920000",
+    "bench: fs_read_seq ticks=26000 ns=10000.0 min_ns=10000.0 max_ns=10000.0 "
+    "batches=1 per_batch=2048 clock_ns=10000.0 total_ticks=53248000",
+    "bench: done, 4 figures, 0 failed, 0 n/a, tsc=9000",
+    "peer: exit status 0",
+]
+
+
+class Filesystem(unittest.TestCase):
+    """The filesystem figures: both guests get the virtio-blk kind's drive,
+    Linux its ext4 initramfs and peer_fs=, and the table turns ticks per file
+    or per call into files/s and MB/s with the ratio against the target."""
+
+    def test_both_guests_get_the_same_drive_and_their_systems(self):
+        linux = run_bench.fs_linux_command("/peer", "/x/fs.img")
+        self.assertEqual(linux[linux.index("-initrd") + 1], "/peer/initramfs-fs.cpio")
+        self.assertEqual(linux[linux.index("-append") + 1], "console=ttyS0 quiet peer_fs=/dev/vda")
+        drive = ["-drive", "file=/x/fs.img,if=none,id=bench,format=raw,cache=none",
+                 "-device", "virtio-blk-pci,drive=bench"]
+        self.assertEqual(linux[-4:], drive)
+        capos = run_bench.fs_capos_command(BUILD_DIR, "/x/fs.img")
+        self.assertEqual(capos[capos.index("-initrd") + 1],
+                         os.path.join(BUILD_DIR, "system", "bench_fs.cpio"))
+        self.assertEqual(capos[-4:], drive)
+        quick = run_bench.fs_capos_command(BUILD_DIR, "/x/fs.img", quick=True)
+        self.assertEqual(quick[quick.index("-initrd") + 1],
+                         os.path.join(BUILD_DIR, "system", "bench_fs_quick.cpio"))
+
+    def test_the_table_gives_throughput_ratios_and_targets(self):
+        capos = run_bench.Series([recorded(CAPOS_FS, status=1)])
+        linux = run_bench.Series([recorded(LINUX_FS)])
+        self.assertFalse(run_bench.capos_fs_ok(capos.boots[0]))
+        self.assertTrue(run_bench.linux_fs_ok(linux.boots[0]))
+        self.assertEqual(capos.missing["fs_read_seq"],
+                         "FAILED (the file does not hold its bytes)")
+        rows = run_bench.fs_table(capos, linux, 2_600_000)
+
+        def row(name):
+            found = [r for r in rows if f"(`{name}`)" in r]
+            self.assertEqual(len(found), 1, rows)
+            return [cell.strip() for cell in found[0].strip("|").split("|")]
+
+        # 520,000 ticks a file at 2.6 GHz: 5,000 files/s; Linux 2,500: 2.00, met.
+        create = row("fs_create_small")
+        self.assertEqual(create[1], "5,000 files/s")
+        self.assertEqual(create[3], "2,500 files/s")
+        self.assertEqual(create[5], "2.00")
+        self.assertEqual(create[6], "2.00")
+        self.assertEqual(create[7], "≥ 1.0: met")
+        self.assertEqual(create[8], "10,000")
+        read = row("fs_read_small")
+        self.assertEqual(read[5], "0.10")
+        self.assertEqual(read[7], "≥ 1.0: not met")
+        # 520,000 ticks a 32 KiB call: 5,000 calls/s, 163.8 MB/s; no target.
+        write = row("fs_write_seq")
+        self.assertEqual(write[1], "163.8 MB/s")
+        self.assertEqual(write[3], "81.9 MB/s")
+        self.assertEqual(write[7], "–")
+        self.assertEqual(row("fs_read_seq")[1], "FAILED (the file does not hold its bytes)")
+        self.assertEqual(row("fs_read_seq")[5], "n/a")
+
+    def test_the_section_says_what_ran_and_holds_the_table(self):
+        capos = run_bench.Series([recorded(CAPOS_FS, status=1)])
+        linux = run_bench.Series([recorded(LINUX_FS)])
+        args = types.SimpleNamespace(boots=1)
+        lines = run_bench.fs_report(args, capos, linux, "note", ["qemu", "capos"],
+                                    ["qemu", "linux"], "today", 2_600_000)
+        text = "\n".join(lines)
+        self.assertEqual(lines[0], run_bench.FS_BEGIN)
+        self.assertIn("mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0", text)
+        self.assertIn("2,600 MHz", text)
+        self.assertEqual(text.count("(`fs_create_small`)"), 1)
+        without = run_bench.fs_report(args, capos, None, "no peer", ["qemu"], ["qemu"], "today",
+                                      None)
+        self.assertIn("- Linux: not run (no peer)", without)
+        self.assertIn("not run", "\n".join(without))
+
+    def test_the_fs_section_goes_after_the_disk_one_and_is_replaced_in_place(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            doc = os.path.join(tmp, "performance.md")
+            with open(doc, "w") as f:
+                f.write(f"# P\n\n{run_bench.BEGIN}\nmain\n{run_bench.END}\n\n"
+                        f"{run_bench.DISK_BEGIN}\ndisk\n{run_bench.DISK_END}\n\n## Notes\n")
+            first = f"{run_bench.FS_BEGIN}\none\n{run_bench.FS_END}\n"
+            run_bench.write_fs_doc(doc, first)
+            run_bench.write_fs_doc(doc, first.replace("one", "two"))
+            run_bench.write_disk_doc(doc, f"{run_bench.DISK_BEGIN}\ndisk 2\n{run_bench.DISK_END}\n")
+            with open(doc) as f:
+                text = f.read()
+        self.assertNotIn("one", text)
+        self.assertLess(text.index("main"), text.index("disk 2"))
+        self.assertLess(text.index("disk 2"), text.index("two"))
+        self.assertLess(text.index("two"), text.index("## Notes"))
+        self.assertEqual(text.count(run_bench.FS_BEGIN), 1)
+
+
+class QuickFsBoot(unittest.TestCase):
+    """The harness's filesystem command line (cache=none on a fresh copy of
+    the empty capfs image) boots the quick filesystem bench system, and every
+    filesystem figure comes out."""
+
+    def test_quick_fs_bench_system_runs_every_figure(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            image = run_bench.fs_image_copy(os.path.join(BUILD_DIR, run_bench.FS_CAPOS_IMAGE),
+                                            tmp)
+            cmd = run_bench.fs_capos_command(BUILD_DIR, image, quick=True)
+            boot = run_bench.Boot("capOS quick fs", cmd, 60)
+        log = "\n".join(text for _, text in boot.lines) + boot.stderr.decode("utf-8", "replace")
+        self.assertTrue(run_bench.capos_fs_ok(boot), log)
+        for name, _, _, _, _ in run_bench.FS_FIGURES:
+            self.assertIn(name, boot.figures, log)
+        self.assertEqual(boot.figures["fs_create_small"]["per_batch"], 100)
 
 
 class StageClock(unittest.TestCase):

@@ -8,9 +8,10 @@
 #   busybox-static     the peer's /init shell and poweroff
 #   libc6-dev          static glibc (libc.a) for peer_bench
 #   xz-utils           decompresses the kernel's payload (Debian's kernels are xz)
+#   e2fsprogs          mkfs.ext4, the peer's ext4 volume for the filesystem figures
 set -euo pipefail
 
-packages=(linux-image-amd64 busybox-static libc6-dev xz-utils)
+packages=(linux-image-amd64 busybox-static libc6-dev xz-utils e2fsprogs)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
