@@ -27,13 +27,15 @@ import sys
 # insmod returns (nvme scans its namespaces in a work item) and nothing in
 # this initramfs says when: the loop looks for the node itself, for at most
 # 10 s; the filesystem figures alone on the ext4 volume on DEVICE when it
-# says peer_fs=DEVICE, after the same steps) and powers the machine off,
-# which ends QEMU (-no-reboot).
+# says peer_fs=DEVICE, after the same steps, their reads from the disk when
+# it also says peer_fs_cold) and powers the machine off, which ends QEMU
+# (-no-reboot).
 INIT = b"""#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 mode=
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_quick*) mode=--quick ;; esac
 case "$(/bin/busybox cat /proc/cmdline)" in *peer_pairs*) mode=--pairs ;; esac
+case "$(/bin/busybox cat /proc/cmdline)" in *peer_fs_cold*) mode="$mode --fs-cold" ;; esac
 for word in $(/bin/busybox cat /proc/cmdline); do
   case "$word" in peer_disk=*|peer_fs=*)
     disk=${word#peer_*=}

@@ -18,7 +18,7 @@
 //
 // Usage: peer_bench [--quick] [--tiny PATH]   (--quick: 3 batches of 2 ms)
 //        peer_bench [--quick] --disk DEVICE   (the disk figures alone, below)
-//        peer_bench [--quick] --fs DEVICE     (the filesystem figures alone, below)
+//        peer_bench [--quick] [--fs-cold] --fs DEVICE   (the filesystem figures alone, below)
 #define _GNU_SOURCE
 #include "bench/disk_workload.h"
 #include "bench/fs_workload.h"
@@ -659,6 +659,21 @@ static int fs_read_seq(uint32_t calls) {
     return close(fd) == 0 ? 0 : fs_fail("close");
 }
 
+// With --fs-cold, the page cache, dentries and inodes are dropped (untimed)
+// before each read figure, so that Linux reads from the disk as capOS's
+// filesystem service does (it keeps no file data after a commit): not part of
+// `make bench`, a comparison made by hand (docs/performance.md).
+static int g_fs_cold = 0;
+
+static int drop_caches(void) {
+    sync();
+    int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+    int dropped = fd >= 0 && write(fd, "3", 1) == 1;
+    if (fd >= 0)
+        close(fd);
+    return dropped ? 0 : -1;
+}
+
 static void run_fs(const char* path, int quick) {
     mkdir(FS_MOUNT, 0755);
     if (mount(path, FS_MOUNT, "ext4", 0, NULL) != 0) {
@@ -677,13 +692,27 @@ static void run_fs(const char* path, int quick) {
     for (size_t i = 0; i < FS_FIGURES; ++i) {
         const struct fs_figure* figure = &fs_figures[i];
         uint32_t count = quick ? figure->quick_count : figure->count;
+        int read = figure->op == FS_READ_SMALL || figure->op == FS_READ_SEQ;
+        if (g_fs_cold && read && drop_caches() != 0) {
+            say("bench: %s FAILED (drop_caches: %s)", figure->name, strerror(errno));
+            ++g_failures;
+            continue;
+        }
         uint64_t t0 = now_ns(), c0 = rdtsc();
         int failed = 0;
         switch (figure->op) {
-        case FS_CREATE_SMALL: failed = fs_create_small(count); break;
-        case FS_READ_SMALL: failed = fs_read_small(count); break;
-        case FS_WRITE_SEQ: failed = fs_write_seq(count); break;
-        case FS_READ_SEQ: failed = fs_read_seq(count); break;
+        case FS_CREATE_SMALL:
+            failed = fs_create_small(count);
+            break;
+        case FS_READ_SMALL:
+            failed = fs_read_small(count);
+            break;
+        case FS_WRITE_SEQ:
+            failed = fs_write_seq(count);
+            break;
+        case FS_READ_SEQ:
+            failed = fs_read_seq(count);
+            break;
         }
         uint64_t c1 = rdtsc(), t1 = now_ns();
         if (failed) {
@@ -816,6 +845,8 @@ int main(int argc, char** argv) {
             disk_path = argv[++i];
         } else if (strcmp(argv[i], "--fs") == 0 && i + 1 < argc) {
             fs_path = argv[++i];
+        } else if (strcmp(argv[i], "--fs-cold") == 0) {
+            g_fs_cold = 1;
         }
     }
     if (disk_path) {
@@ -830,10 +861,10 @@ int main(int argc, char** argv) {
     }
     if (fs_path) {
         int quick = g_batches == 3;
-        say("bench: config fs files=%u seq_bytes=%u%s",
+        say("bench: config fs files=%u seq_bytes=%u%s%s",
             quick ? fs_figures[0].quick_count : fs_figures[0].count,
             (quick ? fs_figures[2].quick_count : fs_figures[2].count) * FS_CALL_BYTES,
-            quick ? " (quick)" : "");
+            quick ? " (quick)" : "", g_fs_cold ? " (cold reads)" : "");
         calibrate();
         run_fs(fs_path, quick);
         say("bench: done, %u figures, %u failed, %u n/a, tsc=%llu", g_figures, g_failures,
