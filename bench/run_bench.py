@@ -1046,9 +1046,11 @@ def fs_report(args, capos, linux, linux_note, capos_cmd, linux_cmd, when, tsc_kh
         "of each system's best boot (noise on a shared host only slows a boot).",
         "- Warm or cold: both systems read what they have just written, without a remount. "
         "Linux reads from its page cache (the guest has 256 MiB, all of it fits), so its "
-        "reads are memory copies; the capOS filesystem service keeps 1,024 clean 4 KiB "
-        "blocks (`lib/fs/capfs` `Options::cache_blocks`), so most of its reads go to the "
-        "disk. The read figures compare a cache with a disk, and say so.",
+        "reads are memory copies; the capOS filesystem service keeps no file data after a "
+        "commit (whole data blocks come from the disk at every `File.read`; its cache of "
+        "1,024 blocks, `lib/fs/capfs` `Options::cache_blocks`, holds metadata and partial "
+        "reads), so nearly all its reads go to the disk. The read figures compare a cache "
+        "with a disk.",
         "- The host: `cache=none` makes every guest request a host `O_DIRECT` read or write "
         "of the image (a virtual disk itself, shared with other work), whose latency both "
         "pay alike.",
