@@ -361,6 +361,15 @@ struct Grant {
     # owner side in the results (`endpoints`). How the shell gives a program
     # its StdIO.
   }
+
+  interfaceId @5 :UInt64;
+  # 0, or the one interface the granted capability is to speak: a
+  # `capability` that speaks any (an endpoint's plain client side) is given
+  # to the child speaking only this one, and one that speaks another is
+  # invalidArgument; a newEndpoint's client side (the caller's) or a
+  # servedEndpoint's (the child's) speaks only this one. A call through it
+  # naming another interface is WrongInterface, and the holder's CapSet
+  # (and every copy it passes on) says what it speaks.
 }
 
 const maxProcessName :UInt32 = 31;
@@ -1204,6 +1213,11 @@ struct VolumeInfo {
   blocks @2 :UInt64;
   freeBlocks @3 :UInt64;
   readOnly @4 :Bool;
+  quota @5 :UInt64;
+  # The bytes the capability asked may add to its files (its own
+  # Directory.limit; those it was made under apply too), 0 when it has none.
+  quotaUsed @6 :UInt64;
+  # What it has added of them so far (less what it removed since).
 }
 
 interface File {
@@ -1286,6 +1300,15 @@ interface Directory {
   store @9 () -> (store :Store, error :FileError);
   # The blobs kept in this directory as a content store: each in a file
   # named by the hexadecimal SHA-256 of its bytes.
+
+  limit @10 (bytes :UInt64) -> (directory :Directory, error :FileError);
+  # This directory again, as a capability that may add at most `bytes`
+  # bytes to the files below it, counting every File, Directory and Store
+  # reached through it: a write, truncate or put that would grow them past
+  # that is quotaExceeded and changes nothing. What it removes or cuts
+  # (through it) counts back, down to nothing: removing what was there
+  # before gives no room. Limits nest: a limited directory's limit obeys
+  # both.
 }
 
 interface Store {
@@ -1319,8 +1342,9 @@ interface Namespace {
   # namespace to look up: a directory of capabilities rather than of files.
   # Held in memory by the service that serves it.
 
-  const maxNames :UInt32 = 256;
-  # The most names one namespace binds.
+  const maxNames :UInt32 = 200;
+  # The most names one namespace binds (each a capability in the serving
+  # process's table, which holds 256 by default).
 
   bind @0 (name :Text, cap :Capability) -> (error :FileError);
   # Binds `name` (1 to 64 bytes, no NUL) to a copy of `cap`, replacing what
@@ -1334,7 +1358,8 @@ interface Namespace {
 
   list @3 (from :UInt32) -> (names :List(Text));
   # The bound names in the order they were bound, at most 64 from the
-  # `from`-th on.
+  # `from`-th on (fewer when their bytes pass 2 KiB; none past the last).
+  # A rebound name keeps its place; an unbound one's followers move up.
 }
 
 enum OpenMode {
@@ -1390,7 +1415,9 @@ struct CapGrant {
 
   interfaceId @1 :UInt64;
   # The interface the receiver expects (0: whatever the source speaks); a
-  # mismatch is a manifest error.
+  # mismatch is a manifest error. Another service's export speaks any
+  # interface: with this set, the receiver's copy speaks only this one
+  # (Grant.interfaceId), and its CapSet says so.
 
   source :union {
     kernel @2 :KernelCapability;
@@ -1459,6 +1486,9 @@ struct ServiceConfig {
   # again, and its exports are the new process's from then on: an importer
   # holding a `supervisor` grant gets them through Supervisor.reconnect. 0:
   # never.
+
+  args @7 :List(Text);
+  # The service's arguments (ProcessSpawner.spawn's `args`, abi/args.h).
 }
 
 interface Supervisor {

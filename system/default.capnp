@@ -45,6 +45,7 @@ const manifest :Capos.SystemManifest = (
     (name = "virtio-blk", path = "bin/virtio_blk"),
     (name = "nvme", path = "bin/nvme"),
     (name = "fs", path = "bin/fs"),
+    (name = "names", path = "bin/names"),
   ],
   init = (
     program = "init",
@@ -158,7 +159,9 @@ const manifest :Capos.SystemManifest = (
           (name = "manual", source = (kernel = manual)),
           (name = "files", source = (kernel = bootFiles)),
           (name = "devices", source = (kernel = deviceInventory)),
-          (name = "home", source = (service = (service = "home", export = "service"))),
+          # (0xdd39608000d52fd8: Directory; the shell's caps and call see it.)
+          (name = "home", interfaceId = 0xdd39608000d52fd8,
+           source = (service = (service = "home", export = "service"))),
           (name = "vm", source = (kernel = virtualMemory)),
           (name = "disk1", source = (service = (service = "virtio-blk1", export = "disk"))),
           (name = "disk2", source = (service = (service = "virtio-blk2", export = "disk"))),

@@ -239,6 +239,10 @@ check_spawn(ProcessSpawner::SpawnParams::Reader params, GrantTransfer& transfer)
                 transfer.add(abi::CapId{capability.cap()}, *mode == abi::TransferMode::Move);
             if (added.is_error())
                 return Err{grant_refused(added.error())};
+            uint64_t speaks = transfer.interface_id(transfer.count() - 1);
+            if (grant.interface_id() != 0 && speaks != any_interface &&
+                speaks != grant.interface_id())
+                return Err{invalid_argument("a grant's interfaceId is not what it speaks")};
         } else if (grant.which() != Grant::Which::NewEndpoint &&
                    grant.which() != Grant::Which::ServedEndpoint) {
             return Err{invalid_argument("unknown grant kind")};
@@ -312,8 +316,10 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
         Result<abi::CapId, SpawnError> granted = Err{SpawnError::TooManyGrants};
         if (grant.is_capability()) {
             auto record = transfer.finish(next_capability++);
-            granted = child->grant(std::move(record.object), record.interface_id, grant.name(),
-                                   record.flags);
+            // Narrowed to the interface asked for, when it spoke any.
+            uint64_t speaks =
+                record.interface_id == any_interface ? grant.interface_id() : record.interface_id;
+            granted = child->grant(std::move(record.object), speaks, grant.name(), record.flags);
         } else {
             EndpointPair& pair = endpoints[next_endpoint];
             // The owner side stays with the process it was made for; a
@@ -322,15 +328,17 @@ ProcessSpawnerService::spawn(ProcessSpawner::SpawnParams::Reader params,
             RefPtr<KernelObject> client(std::move(pair.client));
             // The owner speaks Endpoint (kernel-served: mint); the plain
             // client facet any interface, its server's.
+            // (or the one the grant names).
             bool served = grant.which() == Grant::Which::ServedEndpoint;
             uint64_t owner_interface = schema::Endpoint::interface_id;
+            uint64_t client_interface = grant.interface_id(); // 0: any
             granted = child->grant(served ? std::move(client) : std::move(owner),
-                                   served ? any_interface : owner_interface, grant.name(),
+                                   served ? client_interface : owner_interface, grant.name(),
                                    CapFlags::None);
             abi::CapId kept =
                 caller.capabilities().commit(std::move(client_slots[next_endpoint]),
                                              served ? std::move(owner) : std::move(client),
-                                             served ? owner_interface : any_interface,
+                                             served ? owner_interface : client_interface,
                                              served ? CapFlags::None : CapFlags::Transferable);
             endpoint_list.set(next_endpoint, kept.raw);
             ++next_endpoint;

@@ -77,6 +77,8 @@ public:
     Result<void, TransferError> add(abi::CapId id, bool move);
 
     uint32_t count() const { return m_count; }
+    // The interface entry `index` speaks (0: any).
+    uint64_t interface_id(uint32_t index) const { return m_entries[index].interface_id; }
 
     // Phase 2. `message` is the delivered copy (mutable kernel memory);
     // `records` receives count() entries. On error nothing changed and the

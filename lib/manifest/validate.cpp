@@ -1,6 +1,8 @@
 #include "lib/manifest/validate.h"
+#include "abi/args.h"
 #include "abi/capset.h"
 #include "abi/limits.h"
+#include "lib/args/args_block.h"
 #include <span>
 
 namespace capos::manifest {
@@ -22,7 +24,18 @@ bool has_binary(schema::SystemManifest::Reader manifest, std::string_view name) 
     return false;
 }
 
-// Names in one grant list: present, short enough for the CapSet, unique.
+// A grant's interfaceId: none (0), or an interface of the schema.
+bool interface_known(uint64_t id) {
+    if (id == 0)
+        return true;
+    for (const auto& known : schema::interfaces)
+        if (known.id == id)
+            return true;
+    return false;
+}
+
+// Names in one grant list: present, short enough for the CapSet, unique;
+// interfaces the schema has.
 Result<void, ManifestError> check_grant_names(GrantList grants) {
     if (!grant_count_valid(grants.size()))
         return error(ManifestErrorCode::TooManyGrants, {});
@@ -36,6 +49,8 @@ Result<void, ManifestError> check_grant_names(GrantList grants) {
             if (grants[j].name() == name)
                 return error(ManifestErrorCode::DuplicateGrant, name);
         }
+        if (!interface_known(grants[i].interface_id()))
+            return error(ManifestErrorCode::UnknownInterface, name);
     }
     return {};
 }
@@ -104,6 +119,19 @@ Result<void, ManifestError> check_device_source(std::span<const GrantList> lists
     return {};
 }
 
+// The service's arguments must fit the block spawn writes them to.
+Result<void, ManifestError> check_args(schema::ServiceConfig::Reader service) {
+    auto args = service.args();
+    if (args.size() > abi::args_max_count)
+        return error(ManifestErrorCode::ArgumentsTooLong, service.name());
+    std::string_view views[abi::args_max_count];
+    for (uint32_t i = 0; i < args.size(); ++i)
+        views[i] = args[i];
+    if (!args::fits({views, args.size()}))
+        return error(ManifestErrorCode::ArgumentsTooLong, service.name());
+    return {};
+}
+
 // The limits the kernel will give the service (0 is the default, as spawn
 // reads it) must be within its maximums.
 Result<void, ManifestError> check_limits(schema::ServiceConfig::Reader service) {
@@ -168,6 +196,10 @@ const char* to_string(ManifestErrorCode code) {
         return "grant's interfaceId differs from what its source speaks";
     case ManifestErrorCode::UnknownKernelCapability:
         return "unknown kernel capability";
+    case ManifestErrorCode::ArgumentsTooLong:
+        return "the service's arguments are too many or too long (abi/args.h)";
+    case ManifestErrorCode::UnknownInterface:
+        return "grant's interfaceId is no interface of the schema";
     case ManifestErrorCode::TooManyServices:
         return service_count_rule.c_str();
     case ManifestErrorCode::LimitTooLarge:
@@ -234,6 +266,7 @@ Result<void, ManifestError> validate(schema::SystemManifest::Reader manifest) {
         if (!has_binary(manifest, service.binary()))
             return error(ManifestErrorCode::MissingBinary, service.binary());
         TRY(check_limits(service));
+        TRY(check_args(service));
         TRY(check_grant_names(service.grants()));
         TRY(check_slots(service));
 

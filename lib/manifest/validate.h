@@ -37,6 +37,8 @@ enum class ManifestErrorCode : uint8_t {
     GrantsBeyondSlots,    // a service has more grants than its capabilitySlots (or the default)
     DeviceManagerNotHeld, // a service is granted a device but init holds no deviceManager
     DuplicateDevice,      // two device grants name the same function the same way
+    UnknownInterface,     // a grant's interfaceId is no interface of the schema
+    ArgumentsTooLong,     // a service's args do not fit abi/args.h's block
 };
 
 const char* to_string(ManifestErrorCode code);

@@ -149,6 +149,12 @@ Result<RunCommand, ParseError> parse_run(std::string_view line) {
                 if (!scan.take_keyword("endpoint"))
                     return fail("only an endpoint is made new: 'new endpoint -> @name'",
                                 scan.offset());
+                if (scan.take_keyword("speaking")) {
+                    size_t named_at = scan.offset();
+                    grant.interface = scan.name();
+                    if (grant.interface.empty())
+                        return fail("'speaking' names an interface (see man 2)", named_at);
+                }
                 if (!scan.take('-') || !scan.take('>') || !scan.take('@'))
                     return fail("the new endpoint's client side is named: 'new endpoint -> @name'",
                                 scan.offset());

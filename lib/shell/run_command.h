@@ -21,6 +21,10 @@
 //     spawn echo-server with { service: new endpoint -> @echo, @console }
 //     run echo-client with { echo: @echo, @console }
 //
+// `new endpoint speaking Interface -> @client` makes the client side speak
+// only that interface (ProcessSpawner's Grant.interfaceId): the shell's caps
+// and call know it.
+//
 // Pure logic: the views point into the parsed line, which must outlive them.
 #pragma once
 
@@ -42,6 +46,7 @@ struct GrantSpec {
     std::string_view name; // in the child's CapSet
     std::string_view cap;  // the shell's capability, or the client side's name (without '@')
     GrantSource source = GrantSource::Capability;
+    std::string_view interface; // a new endpoint's, by name ("": any)
 };
 
 struct RunCommand {

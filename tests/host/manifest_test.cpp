@@ -1,6 +1,7 @@
 // lib/manifest: what a boot manifest may say, checked before anything boots;
 // how its framed bytes are read (read.h); the kernel-capability table
 // (kernel_sources.h); the limits on names and counts and their text (limits.h).
+#include "abi/args.h"
 #include "abi/limits.h"
 #include "lib/capnp/wire.h"
 #include "lib/manifest/read.h"
@@ -109,7 +110,8 @@ protected:
     std::vector<GrantSpec> init_grants{kernel_grant("console", KernelCapability::Console),
                                        kernel_grant("spawner", KernelCapability::ProcessSpawner)};
     std::vector<ServiceSpec> services;
-    std::map<size_t, LimitsSpec> service_limits; // by index into services
+    std::map<size_t, LimitsSpec> service_limits;             // by index into services
+    std::map<size_t, std::vector<std::string>> service_args; // by index into services
     std::string init_program = "init";
     uint32_t version = schema::current_schema_version;
 
@@ -195,6 +197,11 @@ protected:
             auto e = out[s].init_exports(services[s].exports.size());
             for (size_t i = 0; i < services[s].exports.size(); ++i)
                 e.set(i, services[s].exports[i]);
+            if (auto found = service_args.find(s); found != service_args.end()) {
+                auto args = out[s].init_args(found->second.size());
+                for (size_t i = 0; i < found->second.size(); ++i)
+                    args.set(i, found->second[i]);
+            }
             if (auto found = service_limits.find(s); found != service_limits.end()) {
                 auto limits = out[s].init_limits();
                 limits.set_capability_slots(found->second.capability_slots);
@@ -353,6 +360,31 @@ TEST_F(ManifestTest, InterfaceIds) {
     EXPECT_TRUE(check().is_ok());
     init_grants[0].interface_id = schema::Timer::interface_id;
     EXPECT_EQ(error_of(), ManifestErrorCode::InterfaceMismatch);
+}
+
+// A service's arguments: as many and as long as spawn's block holds.
+TEST_F(ManifestTest, ServiceArgumentsFitTheArgsBlock) {
+    add_echo_pair();
+    service_args[0] = {"read-only", "cache=64"};
+    EXPECT_TRUE(check().is_ok());
+    service_args[0] = std::vector<std::string>(abi::args_max_count, "x");
+    EXPECT_TRUE(check().is_ok());
+    service_args[0].push_back("x");
+    EXPECT_EQ(error_and_subject(),
+              std::make_pair(ManifestErrorCode::ArgumentsTooLong, std::string("server")));
+    service_args[0] = {std::string(abi::args_max_text + 1, 'y')};
+    EXPECT_EQ(error_of(), ManifestErrorCode::ArgumentsTooLong);
+}
+
+// An export speaks any interface: a grant of it may name the one its
+// receiver expects (which spawn narrows it to), but only one the schema has.
+TEST_F(ManifestTest, ImportedInterfaceIdsAreTheSchemas) {
+    add_echo_pair();
+    services[1].grants[1].interface_id = schema::Echo::interface_id;
+    EXPECT_TRUE(check().is_ok());
+    services[1].grants[1].interface_id = 0x1234;
+    EXPECT_EQ(error_and_subject(),
+              std::make_pair(ManifestErrorCode::UnknownInterface, std::string("echo")));
 }
 
 TEST_F(ManifestTest, UnknownKernelCapability) {

@@ -68,6 +68,12 @@ TEST(RunCommand, NewEndpoint) {
     EXPECT_EQ(command.grants[2].name, "b");
     EXPECT_EQ(command.grants[2].cap, "c");
     EXPECT_EQ(command.grants[2].source, GrantSource::NewEndpoint);
+    EXPECT_EQ(command.grants[0].interface, "");
+    command = parsed("fs with { service: new endpoint speaking Directory -> @usb }");
+    ASSERT_EQ(command.grant_count, 1u);
+    EXPECT_EQ(command.grants[0].interface, "Directory");
+    EXPECT_EQ(command.grants[0].cap, "usb");
+    EXPECT_EQ(command.grants[0].source, GrantSource::NewEndpoint);
     // A grant may still be called "new", and a capability "@new".
     command = parsed("hello with { new: @new }");
     ASSERT_EQ(command.grant_count, 1u);
@@ -86,6 +92,9 @@ TEST(RunCommand, NewEndpointErrors) {
     EXPECT_EQ(error_at("s with { a: new endpoint @b }"), 25u);
     EXPECT_EQ(error_at("s with { a: new endpoint -> b }"), 28u);
     EXPECT_EQ(error_at("s with { a: new endpoint -> @ }"), 9u);
+    // 'speaking' names an interface before the arrow.
+    EXPECT_EQ(error_at("s with { a: new endpoint speaking -> @b }"), 35u);
+    EXPECT_EQ(error_at("s with { a: new endpoint speaking Directory @b }"), 44u);
     // `new` is not a capability's shorthand.
     EXPECT_EQ(error_at("s with { new endpoint -> @b }"), 13u);
     // Two client sides under one name.

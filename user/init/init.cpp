@@ -342,6 +342,8 @@ Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
         params.set_binary(service.binary());
         if (service.has_limits())
             params.set_limits(service.limits());
+        if (service.has_args())
+            params.set_args(service.args());
         uint32_t given = 0;
         for (uint32_t i = 0; i < grants.size(); ++i)
             given += !left_out[i];
@@ -357,6 +359,9 @@ Outcome start_service(rt::Capability<schema::ProcessSpawner>& spawner,
             } else if (which == CapGrant::Source::Which::Supervisor) {
                 out.set_served_endpoint();
             } else {
+                // The interface the manifest says the receiver expects: a
+                // service's export (which speaks any) is narrowed to it.
+                out.set_interface_id(grants[i].interface_id());
                 auto capability = out.init_capability();
                 capability.set_cap(sources[i].raw);
                 capability.set_mode(which == CapGrant::Source::Which::Device

@@ -495,6 +495,12 @@ void FileCommands::df(std::string_view rest) {
     if (volume.read_only())
         line.add("  (read-only)");
     say(line.view());
+    if (volume.quota() != 0) {
+        Line quota("  @");
+        quota.add(where.cap).add(" may add ").udec(volume.quota()).add(" bytes: ");
+        quota.udec(volume.quota_used()).add(" used");
+        say(quota.view());
+    }
 }
 
 void FileCommands::sync(std::string_view rest) {

@@ -655,7 +655,8 @@ private:
         }
         Line line("fs with { disk: @");
         line.add(disk).add(
-            ", timer: @timer, vm: @vm, console: @console, service: new endpoint -> @");
+            ", timer: @timer, vm: @vm, console: @console, service: new endpoint speaking "
+            "Directory -> @");
         line.add(name).add(" }");
         // (A Line is short; the names are bounded by valid_cap_name.)
         char command[sizeof m_line];
@@ -692,7 +693,8 @@ private:
             if (m_named[i].interface_id == 0)
                 line.add("an endpoint's client side");
             else
-                line.add(interface_name(m_named[i].interface_id)).add(" (from a call)");
+                line.add(interface_name(m_named[i].interface_id))
+                    .add(m_named[i].endpoint ? " (an endpoint's client side)" : " (from a call)");
             say(line.view());
         }
     }
@@ -912,6 +914,13 @@ private:
                     say(line.view());
                     return false;
                 }
+                if (!grant.interface.empty() && interface_id_of(grant.interface) == 0) {
+                    Line line("shell: ");
+                    line.add(verb).add(": no interface '").add(grant.interface);
+                    line.add("' (see man 2)");
+                    say(line.view());
+                    return false;
+                }
                 ++new_endpoints;
                 continue;
             }
@@ -952,6 +961,7 @@ private:
                 list[i].set_name(command.grants[i].name);
                 if (command.grants[i].source == GrantSource::NewEndpoint) {
                     list[i].set_new_endpoint();
+                    list[i].set_interface_id(interface_id_of(command.grants[i].interface));
                     continue;
                 }
                 auto capability = list[i].init_capability();
@@ -975,8 +985,10 @@ private:
                 continue;
             Named& named = m_named[m_named_count++];
             named.id = capos::abi::CapId{clients[uint32_t(next++)]};
-            named.interface_id = 0; // an endpoint speaks whatever its server serves
+            // An endpoint speaks whatever its server serves, unless narrowed.
+            named.interface_id = interface_id_of(grant.interface);
             named.disk = false;
+            named.endpoint = true;
             named.name_length = grant.cap.size();
             __builtin_memcpy(named.name, grant.cap.data(), grant.cap.size());
             say(Line("@").add(grant.cap).add(" is the client side of ").add(grant.name).view());
@@ -1357,12 +1369,24 @@ private:
         }
 
         // Params: capabilities named in them are passed as the shell's own
-        // ids (what kernel services expect).
+        // ids (what kernel services expect), and listed as copies to send
+        // (what an endpoint's server receives them by).
+        capos::abi::TransferDescriptor transfers[capos::abi::max_transfers];
+        uint32_t transfer_count = 0;
+        bool too_many = false;
         auto resolve = [&](std::string_view name, uint64_t) {
             capos::abi::CapId found;
             uint64_t found_interface;
             if (!find_cap(name, found, found_interface))
                 return capos::capnp::ResolvedCapability{};
+            bool listed = false;
+            for (uint32_t i = 0; i < transfer_count; ++i)
+                listed = listed || transfers[i].cap == found.raw;
+            if (!listed && transfer_count == capos::abi::max_transfers)
+                too_many = true;
+            else if (!listed)
+                transfers[transfer_count++] = {
+                    found.raw, uint8_t(capos::abi::TransferMode::Copy), {0, 0, 0}};
             return capos::capnp::ResolvedCapability{capos::capnp::CapabilityLookup::Found,
                                                     found.raw};
         };
@@ -1377,6 +1401,10 @@ private:
             say(Line("shell: call: ").add({text, length}).view());
             return;
         }
+        if (too_many) {
+            say("shell: call: at most 8 capabilities go with one call");
+            return;
+        }
 
         capos::abi::Sqe sqe{};
         sqe.opcode = uint8_t(capos::abi::Opcode::Call);
@@ -1387,7 +1415,18 @@ private:
         sqe.params_len = uint32_t(params.words().size_bytes());
         sqe.result_addr = reinterpret_cast<uint64_t>(m_call_results);
         sqe.result_len = sizeof m_call_results;
+        if (transfer_count != 0) {
+            sqe.transfer_count = transfer_count;
+            sqe.transfer_addr = reinterpret_cast<uint64_t>(transfers);
+        }
         capos::abi::Cqe cqe = capos::rt::ring().run(sqe);
+        if (cqe.result == int32_t(capos::abi::TransportError::BadTransfer) && transfer_count != 0) {
+            // A kernel service takes the ids alone and refuses descriptors
+            // before doing anything (docs/abi.md): the same call without them.
+            sqe.transfer_count = 0;
+            sqe.transfer_addr = 0;
+            cqe = capos::rt::ring().run(sqe);
+        }
         if (cqe.result < 0) {
             say(Line("shell: call: ").add(capos::abi::cqe_result_name(cqe.result)).view());
             return;
@@ -1559,6 +1598,7 @@ private:
                 named.id = id;
                 named.interface_id = caps.interfaces[i];
                 named.disk = false;
+                named.endpoint = false;
                 named.name_length = length;
                 __builtin_memcpy(named.name, name, length);
                 say(Line("@").add(chosen).add(" is <capability ").udec(id.raw).add(">").view());
@@ -1878,6 +1918,7 @@ private:
         named.id = fresh;
         named.interface_id = 0; // an endpoint's client, as the manifest gave it
         named.disk = true;
+        named.endpoint = true;
         named.name_length = name.size();
         __builtin_memcpy(named.name, name.data(), name.size());
         id = fresh;
@@ -2209,6 +2250,14 @@ private:
         say(line.view());
     }
 
+    // The id of the interface named `name` ("" or unknown: 0).
+    static uint64_t interface_id_of(std::string_view name) {
+        for (const auto& known : capos::schema::interfaces) {
+            if (!name.empty() && known.name == name)
+                return known.id;
+        }
+        return 0;
+    }
     static std::string_view interface_name(uint64_t id) {
         for (const auto& known : capos::schema::interfaces) {
             if (known.id == id)
@@ -2230,7 +2279,8 @@ private:
         size_t name_length;
         capos::abi::CapId id;
         uint64_t interface_id;
-        bool disk; // a disk asked for again (reconnect_disk)
+        bool disk;     // a disk asked for again (reconnect_disk)
+        bool endpoint; // a new endpoint's client side (spawn's)
     };
     static constexpr size_t max_named = 16;
     Named m_named[max_named] = {};

@@ -332,6 +332,61 @@ int main() {
         expect("get of a deleted blob", store->get({key.data(), 32}, 0, 10), FileError::NotFound);
     }
 
+    // A limited directory: 5,000 bytes for everything reached through it.
+    {
+        auto area = open_dir(root, "limited", true);
+        auto limited_made = area->limit(5000);
+        rt::Capability<Directory> limited(
+            limited_made.is_ok() && limited_made.value().error() == FileError::None
+                ? rt::received_capability(limited_made.value().directory())
+                : abi::CapId{});
+        suite.check("limit a directory to 5,000 bytes", limited.id().raw != 0);
+        auto a = open(limited, "a", OpenMode::CreateNew);
+        suite.check("write 3,000 bytes through it", write_pattern(a, 3000, 1000));
+        auto b = open(limited, "b", OpenMode::CreateNew);
+        static uint8_t bytes[3000];
+        expect("2,001 bytes more: quotaExceeded", b->write(0, {bytes, 2001}),
+               FileError::QuotaExceeded);
+        auto b_stat = b->stat();
+        suite.check("nothing of them was written",
+                    b_stat.is_ok() && b_stat.value().stat().size() == 0);
+        expect("rewriting bytes already counted costs nothing", a->write(0, {bytes, 3000}),
+               FileError::None);
+        expect("growing with truncate past it: quotaExceeded", b->truncate(2001),
+               FileError::QuotaExceeded);
+        expect("up to it exactly", b->truncate(2000), FileError::None);
+        auto info = limited->info();
+        suite.check("info: quota 5,000, used 5,000", info.is_ok() &&
+                                                         info.value().info().quota() == 5000 &&
+                                                         info.value().info().quota_used() == 5000);
+        // A directory opened through it counts against the same limit;
+        // a limit made under it, against both.
+        auto sub = open_dir(limited, "sub", true);
+        auto c = open(sub, "c", OpenMode::CreateNew);
+        expect("one byte more through a sub-directory: quotaExceeded", c->write(0, {bytes, 1}),
+               FileError::QuotaExceeded);
+        expect("remove b through the limited directory", limited->remove("b"), FileError::None);
+        expect("the room comes back", c->write(0, {bytes, 1500}), FileError::None);
+        auto inner_made = sub->limit(250);
+        rt::Capability<Directory> inner(
+            inner_made.is_ok() && inner_made.value().error() == FileError::None
+                ? rt::received_capability(inner_made.value().directory())
+                : abi::CapId{});
+        auto d = open(inner, "d", OpenMode::CreateNew);
+        expect("a nested limit of 250: 251 bytes refused", d->write(0, {bytes, 251}),
+               FileError::QuotaExceeded);
+        expect("250 taken", d->write(0, {bytes, 250}), FileError::None);
+        auto outer = limited->info();
+        suite.check("the outer limit counted them too",
+                    outer.is_ok() && outer.value().info().quota_used() == 4750);
+        auto plain = open(area, "e", OpenMode::CreateNew);
+        expect("the unlimited directory writes past it", plain->write(0, {bytes, 3000}),
+               FileError::None);
+        auto root_info = root->info();
+        suite.check("the root has no quota",
+                    root_info.is_ok() && root_info.value().info().quota() == 0);
+    }
+
     // What the next boot must find.
     {
         auto survivor = open(root, "survivor.txt", OpenMode::CreateNew);

@@ -15,8 +15,10 @@
 //
 // Grants: disk, service (an endpoint's owner side), timer (timestamps: the
 // machine has no wall clock yet, times count from boot), vm (the heap:
-// caches and directory names); console for its lines. An argument
-// "read-only" mounts the volume read-only.
+// caches and directory names); console for its lines. Arguments:
+// "read-only" mounts the volume read-only; "cache=<MiB>" bounds the capfs
+// block cache (16 by default), which keeps what was read and written, and
+// grows with use up to that or until memory runs out.
 #include "lib/base/vector.h"
 #include "lib/crypto/sha256.h"
 #include "lib/fs/capfs/capfs.h"
@@ -95,6 +97,20 @@ struct Object {
     Kind kind;
     NodeId node;
     uint32_t next_free; // a free slot: the next free one's index + 1
+    uint32_t budget;    // the Budget its writes count against: index + 1, 0 none
+};
+
+// What a limited Directory (Directory.limit) and everything reached through
+// it may add to files: bytes of file data, counted as they grow and counted
+// back (down to nothing) as they are cut or removed. A budget made under
+// another counts against both (parent). Held by the objects that count
+// against it and by its children; freed with the last.
+struct Budget {
+    uint64_t limit;
+    uint64_t used;      // at most limit
+    uint32_t parent;    // index + 1, 0 none
+    uint32_t refs;      // 0: a free slot
+    uint32_t next_free; // a free slot: the next free one's index + 1
 };
 
 constexpr size_t max_path = 4096;
@@ -110,7 +126,7 @@ public:
     gen::DispatchResult dispatch(const rt::ReceivedCall& call, capnp::MessageReader& params,
                                  std::span<capnp::Word> results) {
         uint32_t badge = call.header.badge;
-        Object root{Kind::Directory, m_volume.root(), 0};
+        Object root{Kind::Directory, m_volume.root(), 0, 0};
         m_current = badge == 0 ? &root : object(badge);
         if (m_current == nullptr)
             return gen::encode_exception<schema::CapException>(
@@ -141,8 +157,8 @@ public:
         if (gone == nullptr)
             return;
         m_volume.release(gone->node);
-        gone->kind = Kind::Free;
-        gone->next_free = m_free_head;
+        drop_budget(gone->budget);
+        *gone = {Kind::Free, 0, m_free_head, 0};
         m_free_head = badge;
     }
 
@@ -214,6 +230,7 @@ public:
                 auto cut = m_volume.truncate(file, 0);
                 if (cut.is_error())
                     return fail(results, cut.error());
+                credit(m_current->budget, stat.value().size);
             }
         } else {
             if (found.error() != FsError::NotFound || mode == schema::OpenMode::Existing)
@@ -223,7 +240,7 @@ public:
                 return fail(results, created.error());
             file = created.value();
         }
-        return hand_out(results, Kind::File, file, schema::File::interface_id,
+        return hand_out(results, Kind::File, file, m_current->budget, schema::File::interface_id,
                         [&](uint32_t cap) { results.set_file(cap); });
     }
 
@@ -237,7 +254,8 @@ public:
             return fail(results, stat.error());
         if (stat.value().kind != fs::NodeKind::Directory)
             return fail(results, FsError::NotDirectory);
-        return hand_out(results, Kind::Directory, dir.value(), schema::Directory::interface_id,
+        return hand_out(results, Kind::Directory, dir.value(), m_current->budget,
+                        schema::Directory::interface_id,
                         [&](uint32_t cap) { results.set_directory(cap); });
     }
 
@@ -250,7 +268,8 @@ public:
             m_volume.create(parent.value().dir, parent.value().name, fs::NodeKind::Directory);
         if (created.is_error())
             return fail(results, created.error());
-        return hand_out(results, Kind::Directory, created.value(), schema::Directory::interface_id,
+        return hand_out(results, Kind::Directory, created.value(), m_current->budget,
+                        schema::Directory::interface_id,
                         [&](uint32_t cap) { results.set_directory(cap); });
     }
 
@@ -259,7 +278,10 @@ public:
         auto parent = resolve_parent(params.path());
         if (parent.is_error())
             return fail(results, parent.error());
-        return done(results, m_volume.remove(parent.value().dir, parent.value().name));
+        uint64_t freed = file_bytes(parent.value().dir, parent.value().name);
+        TRY(done(results, m_volume.remove(parent.value().dir, parent.value().name)));
+        credit(m_current->budget, freed);
+        return {};
     }
 
     Result_ rename(schema::Directory::RenameParams::Reader params,
@@ -270,8 +292,12 @@ public:
         auto to = resolve_parent(params.to());
         if (to.is_error())
             return fail(results, to.error());
-        return done(results, m_volume.rename(from.value().dir, from.value().name, to.value().dir,
-                                             to.value().name));
+        // A file the move replaces is removed.
+        uint64_t freed = file_bytes(to.value().dir, to.value().name);
+        TRY(done(results, m_volume.rename(from.value().dir, from.value().name, to.value().dir,
+                                          to.value().name)));
+        credit(m_current->budget, freed);
+        return {};
     }
 
     Result_ stat(schema::Directory::StatParams::Reader params,
@@ -296,13 +322,40 @@ public:
         info.set_blocks(volume.blocks);
         info.set_free_blocks(volume.free_blocks);
         info.set_read_only(volume.read_only);
+        if (m_current->budget != 0) {
+            const Budget& budget = m_budgets[m_current->budget - 1];
+            info.set_quota(budget.limit);
+            info.set_quota_used(budget.used);
+        }
         return {};
     }
 
     Result_ store(schema::Directory::StoreParams::Reader,
                   schema::Directory::StoreResults::Builder results) {
-        return hand_out(results, Kind::Store, m_current->node, schema::Store::interface_id,
-                        [&](uint32_t cap) { results.set_store(cap); });
+        return hand_out(results, Kind::Store, m_current->node, m_current->budget,
+                        schema::Store::interface_id, [&](uint32_t cap) { results.set_store(cap); });
+    }
+
+    Result_ limit(schema::Directory::LimitParams::Reader params,
+                  schema::Directory::LimitResults::Builder results) {
+        uint32_t budget = m_budget_free_head;
+        if (budget != 0) {
+            m_budget_free_head = m_budgets[budget - 1].next_free;
+        } else {
+            if (!m_budgets.append(Budget{}))
+                return out_of_memory();
+            budget = static_cast<uint32_t>(m_budgets.size());
+        }
+        uint32_t parent = m_current->budget;
+        m_budgets[budget - 1] = {params.bytes(), 0, parent, 1, 0};
+        if (parent != 0)
+            ++m_budgets[parent - 1].refs;
+        // The new facet holds the budget; without one it goes again.
+        auto handed = hand_out(results, Kind::Directory, m_current->node, budget,
+                               schema::Directory::interface_id,
+                               [&](uint32_t cap) { results.set_directory(cap); });
+        drop_budget(budget);
+        return handed;
     }
 
     // --- File
@@ -319,12 +372,36 @@ public:
                   schema::File::WriteResults::Builder results) {
         if (params.data().size() > schema::File::max_transfer)
             return fail(results, FsError::TooLarge);
-        return done(results, m_volume.write(m_current->node, params.offset(), params.data()));
+        uint64_t growth = 0;
+        if (m_current->budget != 0 && !params.data().empty()) {
+            auto stat = m_volume.stat(m_current->node);
+            if (stat.is_error())
+                return fail(results, stat.error());
+            uint64_t end = params.offset() + params.data().size();
+            if (end < params.offset())
+                return fail(results, FsError::TooLarge);
+            growth = end > stat.value().size ? end - stat.value().size : 0;
+            if (!fits(m_current->budget, growth))
+                return quota_exceeded(results);
+        }
+        TRY(done(results, m_volume.write(m_current->node, params.offset(), params.data())));
+        charge(m_current->budget, growth);
+        return {};
     }
 
     Result_ truncate(schema::File::TruncateParams::Reader params,
                      schema::File::TruncateResults::Builder results) {
-        return done(results, m_volume.truncate(m_current->node, params.size()));
+        auto stat = m_volume.stat(m_current->node);
+        if (stat.is_error())
+            return fail(results, stat.error());
+        uint64_t size = stat.value().size;
+        uint64_t growth = params.size() > size ? params.size() - size : 0;
+        if (!fits(m_current->budget, growth))
+            return quota_exceeded(results);
+        TRY(done(results, m_volume.truncate(m_current->node, params.size())));
+        charge(m_current->budget, growth);
+        credit(m_current->budget, size > params.size() ? size - params.size() : 0);
+        return {};
     }
 
     Result_ stat(schema::File::StatParams::Reader, schema::File::StatResults::Builder results) {
@@ -347,6 +424,8 @@ public:
         hex_name(key.data(), name);
         NodeId dir = m_current->node;
         if (m_volume.lookup(dir, {name, 64}).is_error()) {
+            if (!fits(m_current->budget, data.size()))
+                return quota_exceeded(results);
             // Written under a name of its own, then renamed: a key never
             // names half a blob.
             constexpr std::string_view partial = "partial-blob";
@@ -362,6 +441,7 @@ public:
             auto renamed = m_volume.rename(dir, partial, dir, {name, 64});
             if (renamed.is_error())
                 return fail(results, renamed.error());
+            charge(m_current->budget, data.size());
         }
         results.set_key({key.data(), key.size()});
         return {};
@@ -395,7 +475,10 @@ public:
             return fail(results, FsError::BadName);
         char name[64];
         hex_name(params.key().data(), name);
-        return done(results, m_volume.remove(m_current->node, {name, 64}));
+        uint64_t freed = file_bytes(m_current->node, {name, 64});
+        TRY(done(results, m_volume.remove(m_current->node, {name, 64})));
+        credit(m_current->budget, freed);
+        return {};
     }
 
 private:
@@ -484,6 +567,49 @@ private:
         return m_volume.lookup(m_current->node, {name, 64});
     }
 
+    // The bytes of the file `name` in `dir` names (0: none, or not a file).
+    uint64_t file_bytes(NodeId dir, std::string_view name) {
+        auto found = m_volume.lookup(dir, name);
+        if (found.is_error())
+            return 0;
+        auto stat = m_volume.stat(found.value());
+        return stat.is_ok() && stat.value().kind == fs::NodeKind::File ? stat.value().size : 0;
+    }
+
+    // Whether `budget` and those it was made under have room for `growth`.
+    bool fits(uint32_t budget, uint64_t growth) const {
+        for (; budget != 0; budget = m_budgets[budget - 1].parent) {
+            const Budget& b = m_budgets[budget - 1];
+            if (growth > b.limit - b.used)
+                return false;
+        }
+        return true;
+    }
+    void charge(uint32_t budget, uint64_t growth) {
+        for (; budget != 0; budget = m_budgets[budget - 1].parent)
+            m_budgets[budget - 1].used += growth;
+    }
+    void credit(uint32_t budget, uint64_t freed) {
+        for (; budget != 0; budget = m_budgets[budget - 1].parent) {
+            Budget& b = m_budgets[budget - 1];
+            b.used -= freed < b.used ? freed : b.used;
+        }
+    }
+    // One holder of `budget` fewer; the last frees it, and lets go of its parent.
+    void drop_budget(uint32_t budget) {
+        while (budget != 0 && --m_budgets[budget - 1].refs == 0) {
+            uint32_t parent = m_budgets[budget - 1].parent;
+            m_budgets[budget - 1] = {0, 0, 0, 0, m_budget_free_head};
+            m_budget_free_head = budget;
+            budget = parent;
+        }
+    }
+    template <typename Results>
+    static Result_ quota_exceeded(Results results) {
+        results.set_error(FileError::QuotaExceeded);
+        return {};
+    }
+
     static Err<gen::Exception> out_of_memory() {
         return Err{gen::Exception{schema::ExceptionType::Overloaded,
                                   "the filesystem service is out of memory"}};
@@ -518,18 +644,20 @@ private:
 
     // A new facet naming `node` as `kind`, moved to the caller with the
     // answer (set(cap) puts it in the results).
+    // It counts its writes against `budget` (which it holds).
     template <typename Results, typename Set>
-    Result_ hand_out(Results results, Kind kind, NodeId node, uint64_t interface_id, Set&& set) {
+    Result_ hand_out(Results results, Kind kind, NodeId node, uint32_t budget,
+                     uint64_t interface_id, Set&& set) {
         uint32_t badge = m_free_head;
         if (badge != 0) {
             m_free_head = m_objects[badge - 1].next_free;
         } else {
-            if (!m_objects.append(Object{Kind::Free, 0, 0}))
+            if (!m_objects.append(Object{Kind::Free, 0, 0, 0}))
                 return out_of_memory();
             badge = static_cast<uint32_t>(m_objects.size());
         }
         auto give_back = [&] {
-            m_objects[badge - 1] = {Kind::Free, 0, m_free_head};
+            m_objects[badge - 1] = {Kind::Free, 0, m_free_head, 0};
             m_free_head = badge;
         };
         auto held = m_volume.hold(node);
@@ -543,7 +671,9 @@ private:
             give_back();
             return Err{gen::Exception{schema::ExceptionType::Overloaded, "no more objects"}};
         }
-        m_objects[badge - 1] = {kind, node, 0};
+        m_objects[badge - 1] = {kind, node, 0, budget};
+        if (budget != 0)
+            ++m_budgets[budget - 1].refs;
         set(minted.value().raw);
         // The facet goes to the caller: this process keeps none, so the
         // notice comes when the caller's copies are gone.
@@ -557,7 +687,25 @@ private:
     Object* m_current = nullptr;
     Vector<Object> m_objects;
     uint32_t m_free_head = 0;
+    Vector<Budget> m_budgets;
+    uint32_t m_budget_free_head = 0;
 };
+
+// A whole number of MiB from 1 to 4096.
+bool parse_mib(std::string_view text, uint64_t& mib) {
+    if (text.empty() || text.size() > 4)
+        return false;
+    uint64_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            return false;
+        value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (value == 0 || value > 4096)
+        return false;
+    mib = value;
+    return true;
+}
 
 // A transfer buffer of 64 pages: what one disk call moves at most.
 constexpr uint32_t transfer_pages = 64;
@@ -580,10 +728,20 @@ int main() {
         return 1;
     }
     bool read_only = false;
+    uint64_t cache_mib = 16;
     auto args = rt::arguments();
-    for (size_t i = 0; i < args.count(); ++i)
-        if (args[i] == "read-only")
+    for (size_t i = 0; i < args.count(); ++i) {
+        std::string_view arg = args[i];
+        if (arg == "read-only") {
             read_only = true;
+        } else if (arg.starts_with("cache=") && parse_mib(arg.substr(6), cache_mib)) {
+        } else {
+            rt::Line line("fs: unknown argument '");
+            line.add(arg).add("' (read-only, cache=<MiB>)");
+            (void)line.print();
+            return 1;
+        }
+    }
     static DiskIo io;
     std::string_view why;
     if (!io.open(disk.value().id, transfer_pages, why)) {
@@ -601,6 +759,7 @@ int main() {
     if (fs::capfs::probe(first, sizeof first)) {
         fs::capfs::Options options;
         options.mode = mode;
+        options.cache_blocks = static_cast<uint32_t>(cache_mib * (1024 * 1024 / 4096));
         mounted = fs::capfs::mount(io, clock, options);
     } else if (fs::fat::probe(first, sizeof first)) {
         mounted = fs::fat::mount(io, clock, mode);
