@@ -197,6 +197,9 @@ FS_FIGURES = [
 # make) and the size of the ext4 volume made for Linux, the same.
 FS_CAPOS_IMAGE = "disks/bench-fs.img"
 FS_MIB = 512
+# Both systems' memory for the filesystem figures (capOS's filesystem service
+# keeps up to 128 MiB of blocks: bench/manifests/bench_fs.capnp.in).
+FS_MEMORY = "256M"
 # mkfs.ext4's defaults (at 512 MiB: 4 KiB blocks, a journal, metadata_csum),
 # but for the inode tables and the journal written out now rather than
 # left for the kernel to zero in the background after the mount
@@ -908,13 +911,14 @@ def linux_fs_ok(boot):
 
 def fs_capos_command(build, image, quick=False):
     kind = DISK_KIND[FS_KIND]
-    return disk_command(capos_command(build, "bench_fs_quick.cpio" if quick else "bench_fs.cpio"),
-                        image, kind)
+    return disk_command(capos_command(build, "bench_fs_quick.cpio" if quick else "bench_fs.cpio",
+                                      memory=FS_MEMORY), image, kind)
 
 
 def fs_linux_command(linux_dir, image):
     kind = DISK_KIND[FS_KIND]
-    return disk_command(linux_command(linux_dir, extra_append="peer_fs=" + kind.linux_node,
+    return disk_command(linux_command(linux_dir, memory=FS_MEMORY,
+                                      extra_append="peer_fs=" + kind.linux_node,
                                       initrd=LINUX_FS_INITRD), image, kind)
 
 

@@ -335,11 +335,13 @@ private:
         bool referenced;
     };
     CacheSlot* m_cache = nullptr;
-    uint32_t m_cache_size = 0;
+    uint32_t m_cache_size = 0;  // slots
+    uint32_t m_cache_grown = 0; // of them, those with memory: [0, m_cache_grown)
     uint32_t m_cache_hand = 0;
     U64Map<uint32_t> m_cache_index;
 
     static constexpr uint32_t stage_blocks = 64;
+    static constexpr uint32_t min_cache_blocks = 8;
     uint8_t* m_stage = nullptr;
     uint64_t m_stage_start = 0;
     uint32_t m_stage_count = 0;
@@ -347,7 +349,7 @@ private:
 
 CapfsVolume::~CapfsVolume() {
     m_nodes.for_each([](uint64_t, Node*& node) { delete node; });
-    for (uint32_t i = 0; i < m_cache_size; ++i)
+    for (uint32_t i = 0; i < m_cache_grown; ++i)
         delete m_cache[i].data;
     delete[] m_cache;
     delete[] m_stage;
@@ -388,11 +390,19 @@ void CapfsVolume::cache_forget(uint64_t block) {
 }
 
 uint32_t CapfsVolume::take_slot() {
+    // The cache grows with use, a block at a time, up to its size or until
+    // memory runs out (then it stays as large as it got).
+    if (m_cache_grown < m_cache_size) {
+        m_cache[m_cache_grown].data = new (std::nothrow) Block;
+        if (m_cache[m_cache_grown].data != nullptr)
+            return m_cache_grown++;
+        m_cache_size = m_cache_grown;
+    }
     // The clock: the next slot not referenced since the hand last passed it.
     uint32_t victim;
     for (;;) {
         victim = m_cache_hand;
-        m_cache_hand = (m_cache_hand + 1) % m_cache_size;
+        m_cache_hand = (m_cache_hand + 1) % m_cache_grown;
         if (!m_cache[victim].referenced)
             break;
         m_cache[victim].referenced = false;
@@ -1226,6 +1236,9 @@ Result<size_t, FsError> CapfsVolume::read(NodeId file_id, uint64_t offset, std::
                 if (first.block < m_super.data_start || first.block + run > m_super.total_blocks)
                     return Err{FsError::Corrupt};
                 TRY(disk_read(first.block, run, out.data() + done));
+                // Kept: the next read of them comes from memory.
+                for (uint32_t i = 0; i < run; ++i)
+                    cache_put(first.block + i, out.data() + done + size_t{i} * block_size);
                 done += size_t{run} * block_size;
                 continue;
             }
@@ -1396,10 +1409,11 @@ Result<void, FsError> CapfsVolume::flush_tree(Node& node) {
         }
         if (old.block != 0)
             free_block(old.block);
-        if (metadata)
-            cache_put(address, block->bytes);
+        // What was written is what a read finds next (data too).
+        cache_put(address, block->bytes);
     }
-    TRY(flush_stage());
+    // (The stage goes on into the next tree: blocks allocated one after
+    // another, whichever trees they belong to, go to the disk together.)
     for (uint64_t key : keys) {
         delete *node.blocks.find(key);
         node.blocks.erase(key);
@@ -1574,7 +1588,7 @@ Result<void, FsError> CapfsVolume::load() {
 }
 
 Result<void, FsError> CapfsVolume::create_caches() {
-    m_cache_size = std::max<uint32_t>(m_options.cache_blocks, 8);
+    m_cache_size = std::max<uint32_t>(m_options.cache_blocks, min_cache_blocks);
     m_cache = new (std::nothrow) CacheSlot[m_cache_size];
     if (m_cache == nullptr) {
         m_cache_size = 0;
@@ -1582,9 +1596,10 @@ Result<void, FsError> CapfsVolume::create_caches() {
     }
     for (uint32_t i = 0; i < m_cache_size; ++i)
         m_cache[i] = {0, nullptr, false};
-    for (uint32_t i = 0; i < m_cache_size; ++i) {
-        m_cache[i].data = new (std::nothrow) Block;
-        if (m_cache[i].data == nullptr)
+    // The first few now, so that the cache always has room to work in.
+    for (; m_cache_grown < min_cache_blocks; ++m_cache_grown) {
+        m_cache[m_cache_grown].data = new (std::nothrow) Block;
+        if (m_cache[m_cache_grown].data == nullptr)
             return Err{FsError::NoMemory};
     }
     m_stage = new (std::nothrow) uint8_t[size_t{stage_blocks} * block_size];
