@@ -198,7 +198,7 @@ FS_FIGURES = [
 FS_CAPOS_IMAGE = "disks/bench-fs.img"
 FS_MIB = 512
 # Both systems' memory for the filesystem figures (capOS's filesystem service
-# keeps up to 128 MiB of blocks: bench/manifests/bench_fs.capnp.in).
+# keeps up to 96 MiB of blocks: bench/manifests/bench_fs.capnp.in).
 FS_MEMORY = "256M"
 # mkfs.ext4's defaults (at 512 MiB: 4 KiB blocks, a journal, metadata_csum),
 # but for the inode tables and the journal written out now rather than

@@ -8,11 +8,113 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <malloc.h>
 #include <map>
 #include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
+
+// The heap as a process sees it: the bytes in use are counted, and the
+// nothrow allocations (what lib/fs/capfs makes all of its own with) fail past
+// g_heap_limit, as a process's heap does at its frames limit; what is freed
+// can be allocated again. (The other allocations, the test's own, are never
+// refused.)
+namespace {
+size_t g_heap_in_use = 0;
+size_t g_heap_limit = SIZE_MAX;
+
+void* counted(std::size_t size, bool may_refuse, std::size_t alignment = 0) {
+    if (may_refuse && size > g_heap_limit - std::min(g_heap_limit, g_heap_in_use))
+        return nullptr;
+    if (size == 0)
+        size = 1;
+    void* made =
+        alignment == 0
+            ? std::malloc(size)
+            : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    if (made != nullptr)
+        g_heap_in_use += malloc_usable_size(made);
+    return made;
+}
+void uncount(void* pointer) {
+    if (pointer == nullptr)
+        return;
+    g_heap_in_use -= malloc_usable_size(pointer);
+    std::free(pointer);
+}
+void* counted_or_throw(std::size_t size, std::size_t alignment = 0) {
+    void* made = counted(size, false, alignment);
+    if (made == nullptr)
+        throw std::bad_alloc();
+    return made;
+}
+} // namespace
+
+void* operator new(std::size_t size) {
+    return counted_or_throw(size);
+}
+void* operator new[](std::size_t size) {
+    return counted_or_throw(size);
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    return counted(size, true);
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    return counted(size, true);
+}
+// (lib/fs/capfs's blocks are aligned to 64 bytes: the aligned forms.)
+void* operator new(std::size_t size, std::align_val_t alignment) {
+    return counted_or_throw(size, static_cast<std::size_t>(alignment));
+}
+void* operator new[](std::size_t size, std::align_val_t alignment) {
+    return counted_or_throw(size, static_cast<std::size_t>(alignment));
+}
+void* operator new(std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    return counted(size, true, static_cast<std::size_t>(alignment));
+}
+void* operator new[](std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+    return counted(size, true, static_cast<std::size_t>(alignment));
+}
+void operator delete(void* pointer, std::align_val_t) noexcept {
+    uncount(pointer);
+}
+void operator delete[](void* pointer, std::align_val_t) noexcept {
+    uncount(pointer);
+}
+void operator delete(void* pointer, std::size_t, std::align_val_t) noexcept {
+    uncount(pointer);
+}
+void operator delete[](void* pointer, std::size_t, std::align_val_t) noexcept {
+    uncount(pointer);
+}
+void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
+    uncount(pointer);
+}
+void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
+    uncount(pointer);
+}
+void operator delete(void* pointer) noexcept {
+    uncount(pointer);
+}
+void operator delete[](void* pointer) noexcept {
+    uncount(pointer);
+}
+void operator delete(void* pointer, const std::nothrow_t&) noexcept {
+    uncount(pointer);
+}
+void operator delete[](void* pointer, const std::nothrow_t&) noexcept {
+    uncount(pointer);
+}
+void operator delete(void* pointer, std::size_t) noexcept {
+    uncount(pointer);
+}
+void operator delete[](void* pointer, std::size_t) noexcept {
+    uncount(pointer);
+}
 
 namespace capos::fs::capfs {
 namespace {
@@ -522,6 +624,46 @@ TEST(Capfs, ManyEntriesInOneDirectory) {
         ASSERT_TRUE(volume->remove(dir, "entry-" + std::to_string(i)).is_ok());
     ASSERT_TRUE(volume->sync().is_ok());
     expect_consistent(disk);
+}
+
+// The block cache grows as it is used; when the heap has nothing left, what
+// the volume's own work needs (dirty blocks, nodes) is taken back from the
+// cache, and writes and the commit go on.
+TEST(Capfs, TheCacheGivesItsMemoryBackWhenTheHeapRunsOut) {
+    MemoryDisk disk(16384);
+    FixedClock clock;
+    ASSERT_TRUE(format(disk, clock).is_ok());
+    Options options;
+    options.cache_blocks = 4096;
+    auto volume = mount_ok(disk, clock, options);
+    ASSERT_NE(volume, nullptr);
+    // 512 blocks of file data written, committed (so kept in the cache) and read.
+    auto big = volume->create(volume->root(), "big", NodeKind::File);
+    ASSERT_TRUE(big.is_ok());
+    std::string data(512 * 4096, 'c');
+    ASSERT_TRUE(volume->write(big.value(), 0, bytes_of(data)).is_ok());
+    ASSERT_TRUE(volume->sync().is_ok());
+    EXPECT_EQ(read_all(*volume, big.value()), data);
+    // No more heap: the next writes' dirty blocks, new nodes and the commit
+    // live on what the cache held.
+    std::string more(64 * 4096, 'd');
+    g_heap_limit = g_heap_in_use + 16 * 1024;
+    auto written = volume->write(big.value(), 0, bytes_of(more));
+    auto small = volume->lookup(volume->root(), "big");
+    auto synced = volume->sync();
+    g_heap_limit = SIZE_MAX;
+    ASSERT_TRUE(written.is_ok()) << to_string(written.error());
+    ASSERT_TRUE(small.is_ok());
+    ASSERT_TRUE(synced.is_ok()) << to_string(synced.error());
+    std::string expected = more + data.substr(more.size());
+    EXPECT_EQ(read_all(*volume, big.value()), expected);
+    volume.reset();
+    expect_consistent(disk);
+    auto again = mount_ok(disk, clock);
+    ASSERT_NE(again, nullptr);
+    auto found = again->lookup(again->root(), "big");
+    ASSERT_TRUE(found.is_ok());
+    EXPECT_EQ(read_all(*again, found.value()), expected);
 }
 
 TEST(Capfs, ADiskThatFailsLeavesTheLastCommit) {

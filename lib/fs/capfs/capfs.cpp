@@ -238,6 +238,14 @@ private:
     // pointer from load is valid until the next load.
     Result<const uint8_t*, FsError> load(const BlockPointer& pointer, bool metadata);
     void cache_forget(uint64_t block);
+    // Frees the memory of the cache's last `count` slots (forgetting their
+    // blocks) and stops its growth: for the rest of the volume, when the
+    // heap has run out.
+    void shrink_cache(uint32_t count);
+    // A new T from the heap, or from what the cache gives back when the heap
+    // has none. (No pointer into the cache may be held across it.)
+    template <typename T>
+    T* allocate();
     // An empty cache slot: the clock's next, its block forgotten.
     uint32_t take_slot();
     void cache_put(uint64_t block, const uint8_t* bytes);
@@ -342,6 +350,7 @@ private:
 
     static constexpr uint32_t stage_blocks = 64;
     static constexpr uint32_t min_cache_blocks = 8;
+    static constexpr uint32_t cache_shrink_step = 64;
     uint8_t* m_stage = nullptr;
     uint64_t m_stage_start = 0;
     uint32_t m_stage_count = 0;
@@ -387,6 +396,30 @@ void CapfsVolume::cache_forget(uint64_t block) {
         m_cache[*slot].referenced = false;
         m_cache_index.erase(block);
     }
+}
+
+void CapfsVolume::shrink_cache(uint32_t count) {
+    for (; count > 0 && m_cache_grown > min_cache_blocks; --count) {
+        CacheSlot& slot = m_cache[--m_cache_grown];
+        if (slot.block != 0)
+            m_cache_index.erase(slot.block);
+        delete slot.data;
+        slot = {0, nullptr, false};
+    }
+    m_cache_size = m_cache_grown;
+    if (m_cache_hand >= m_cache_grown)
+        m_cache_hand = 0;
+}
+
+template <typename T>
+T* CapfsVolume::allocate() {
+    auto* made = new (std::nothrow) T;
+    if (made == nullptr) {
+        // The cache is only a cache: what the volume's own work needs comes first.
+        shrink_cache(cache_shrink_step);
+        made = new (std::nothrow) T;
+    }
+    return made;
 }
 
 uint32_t CapfsVolume::take_slot() {
@@ -446,7 +479,7 @@ Result<Node*, FsError> CapfsVolume::node(uint64_t number) {
     if (inode.kind == static_cast<uint16_t>(InodeKind::Directory) &&
         (inode.size % block_size != 0 || inode.size / block_size > UINT32_MAX))
         return Err{FsError::Corrupt};
-    auto* created = new (std::nothrow) Node;
+    auto* created = allocate<Node>();
     if (created == nullptr)
         return Err{FsError::NoMemory};
     created->number = number;
@@ -542,7 +575,7 @@ Result<uint8_t*, FsError> CapfsVolume::dirty_block(Node& node, uint32_t level, u
         uint8_t* parent = TRY(dirty_block(node, level + 1, index >> pointer_shift, false));
         pointer = pointer_at(parent, index & (pointers_per_block - 1));
     }
-    auto* block = new (std::nothrow) Block;
+    auto* block = allocate<Block>();
     if (block == nullptr)
         return Err{FsError::NoMemory};
     if (pointer.block != 0 && !whole) {
@@ -588,7 +621,7 @@ Result<void, FsError> CapfsVolume::free_subtree(Node& node, uint32_t level, uint
         return Err{FsError::Corrupt};
     if (level > 0 && (dirty != nullptr || pointer.block != 0)) {
         // Copy the pointers out: loading children may reuse the cache slot.
-        auto* copy = new (std::nothrow) Block;
+        auto* copy = allocate<Block>();
         if (copy == nullptr)
             return Err{FsError::NoMemory};
         if (dirty != nullptr) {

@@ -18,7 +18,11 @@
 // caches and directory names); console for its lines. Arguments:
 // "read-only" mounts the volume read-only; "cache=<MiB>" bounds the capfs
 // block cache (16 by default), which keeps what was read and written, and
-// grows with use up to that or until memory runs out.
+// grows with use up to that or until memory runs out. The cache, the 16 MiB
+// of dirty blocks a commit may hold and the directories' indexes must fit
+// the service's frames limit (64 MiB by default): a larger cache needs a
+// larger limit (ServiceConfig.limits), or the service runs out of memory
+// for the rest.
 #include "lib/base/vector.h"
 #include "lib/crypto/sha256.h"
 #include "lib/fs/capfs/capfs.h"
