@@ -667,6 +667,19 @@ def disk_tsc_khz(boots):
     return median(rates) if rates else None
 
 
+def figure_cells(name, f, series, tsc_khz, op_bytes, unit):
+    """One system's cells for figure `name` (its median boot's entry `f` in
+    `series`): the throughput, or why there is none, and each boot's."""
+    if not f:
+        return (series.missing.get(name, "not printed") if series else "not run"), ""
+    if not tsc_khz:
+        return f"{f['ticks']:,} ticks", ""
+    each = " / ".join(
+        fmt_throughput(throughput(b.figures[name]["ticks"], tsc_khz, op_bytes, unit),
+                       unit).split()[0] for b in series.boots)
+    return fmt_throughput(throughput(f["ticks"], tsc_khz, op_bytes, unit), unit), each
+
+
 def disk_table(capos, linux, tsc_khz):
     """The disk figures side by side at one TSC rate; the ratios are of
     throughput (above 1: capOS moves more), from each system's median ticks
@@ -679,18 +692,8 @@ def disk_table(capos, linux, tsc_khz):
         c = capos.figures.get(name) if capos else None
         l = linux.figures.get(name) if linux else None
 
-        def cell(f, series):
-            if not f:
-                return (series.missing.get(name, "not printed") if series else "not run"), ""
-            if not tsc_khz:
-                return f"{f['ticks']:,} ticks", ""
-            each = " / ".join(
-                fmt_throughput(throughput(b.figures[name]["ticks"], tsc_khz, op_bytes, unit),
-                               unit).split()[0] for b in series.boots)
-            return fmt_throughput(throughput(f["ticks"], tsc_khz, op_bytes, unit), unit), each
-
-        c_text, c_each = cell(c, capos)
-        l_text, l_each = cell(l, linux)
+        c_text, c_each = figure_cells(name, c, capos, tsc_khz, op_bytes, unit)
+        l_text, l_each = figure_cells(name, l, linux, tsc_khz, op_bytes, unit)
         r = ratio(l["ticks"] if l else None, c["ticks"] if c else None)
         fastest = ratio(min(fastest_ticks(b, name) for b in linux.boots) if l else None,
                         min(fastest_ticks(b, name) for b in capos.boots) if c else None)
@@ -934,18 +937,8 @@ def fs_table(capos, linux, tsc_khz):
         c = capos.figures.get(name) if capos else None
         l = linux.figures.get(name) if linux else None
 
-        def cell(f, series):
-            if not f:
-                return (series.missing.get(name, "not printed") if series else "not run"), ""
-            if not tsc_khz:
-                return f"{f['ticks']:,} ticks", ""
-            each = " / ".join(
-                fmt_throughput(throughput(b.figures[name]["ticks"], tsc_khz, op_bytes, unit),
-                               unit).split()[0] for b in series.boots)
-            return fmt_throughput(throughput(f["ticks"], tsc_khz, op_bytes, unit), unit), each
-
-        c_text, c_each = cell(c, capos)
-        l_text, l_each = cell(l, linux)
+        c_text, c_each = figure_cells(name, c, capos, tsc_khz, op_bytes, unit)
+        l_text, l_each = figure_cells(name, l, linux, tsc_khz, op_bytes, unit)
         r = ratio(l["ticks"] if l else None, c["ticks"] if c else None)
         best = ratio(min(b.figures[name]["ticks"] for b in linux.boots) if l else None,
                      min(b.figures[name]["ticks"] for b in capos.boots) if c else None)
