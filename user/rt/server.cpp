@@ -34,6 +34,13 @@ Result<abi::CapId, gen::CallError> mint(abi::CapId owner, uint32_t badge, uint64
     return abi::CapId{minted.value().client()};
 }
 
+void Server::drop_moved() {
+    for (uint32_t i = 0; i < m_transfer_count; ++i)
+        if (m_transfers[i].mode == uint8_t(abi::TransferMode::Move))
+            (void)release(abi::CapId{m_transfers[i].cap});
+    m_transfer_count = 0;
+}
+
 abi::Sqe Server::receive_sqe() {
     return recv_sqe(m_owner, std::span(m_words, m_receive_words));
 }

@@ -63,11 +63,10 @@ public:
 
     // Waits for the next call. A negative transport error on failure.
     Result<ReceivedCall, int32_t> receive();
-    // Answers call `call_id` (with the capabilities attached since the last
-    // reply) and waits for the next call, both in one entry into the kernel;
-    // the answer's own result (0 or a negative transport error) in
-    // `replied`. An answer refused with its capabilities leaves the call
-    // waiting: the caller answers it again (serve_calls does).
+    // Answers call `call_id` and waits for the next call, both in one entry
+    // into the kernel; the answer's own result (0 or a negative transport
+    // error) in `replied`. Only with no capabilities attached: an answer
+    // whose capabilities are refused must be sent again before waiting.
     Result<ReceivedCall, int32_t> reply_and_receive(uint32_t call_id,
                                                     std::span<const capnp::Word> message,
                                                     bool exception, int32_t& replied);
@@ -133,27 +132,32 @@ public:
                 result = gen::encode_exception<schema::CapException>(
                     results_buffer(), {schema::ExceptionType::Failed, "results too large"});
             bool exception = result.status() == gen::DispatchStatus::Exception;
-            // The answer and the wait for the next call in one entry.
-            uint32_t answered = call.value().header.call_id;
-            bool with_capabilities = m_transfer_count > 0;
-            int32_t replied = 0;
-            call = reply_and_receive(answered, result.message(), exception, replied);
-            if (with_capabilities) {
-                m_transfer_count = 0;
-                if (replied < 0) {
-                    // The capabilities could not go (the caller's table is
-                    // full): the call is still waiting; answer it without
-                    // them before the one just received.
-                    auto failed = gen::encode_exception<schema::CapException>(
-                        results_buffer(),
-                        {schema::ExceptionType::Overloaded, "reply capabilities refused"});
-                    (void)reply(answered, failed.message(), true);
-                }
+            if (m_transfer_count == 0) {
+                // The answer and the wait for the next call in one entry.
+                int32_t replied = 0;
+                call = reply_and_receive(call.value().header.call_id, result.message(), exception,
+                                         replied);
+                continue;
             }
+            // With capabilities, the answer alone first: refused (the
+            // caller's table is full), the call is still waiting, and is
+            // answered again without them before anything is received.
+            if (reply(call.value().header.call_id, result.message(), exception) < 0) {
+                // What was to be moved is still here, and goes (a minted
+                // facet's notice comes back, so nothing it named is kept).
+                drop_moved();
+                auto failed = gen::encode_exception<schema::CapException>(
+                    results_buffer(),
+                    {schema::ExceptionType::Overloaded, "reply capabilities refused"});
+                (void)reply(call.value().header.call_id, failed.message(), true);
+            }
+            call = receive();
         }
     }
 
 private:
+    // Releases the capabilities attached to be moved and forgets them all.
+    void drop_moved();
     abi::Sqe receive_sqe();
     abi::Sqe reply_sqe(uint32_t call_id, std::span<const capnp::Word> message,
                        bool exception) const;

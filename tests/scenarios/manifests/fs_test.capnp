@@ -1,6 +1,7 @@
 # scenario.fs: a virtio-blk driver for the modern function, the filesystem
-# service on its disk exporting the volume's root, and fs-test holding only
-# that root and the machine's power (to reboot, then to power off).
+# service on its disk exporting the volume's root; fs-full, a client of it
+# whose table is nearly full; and fs-test holding only that root and the
+# machine's power (to reboot, then to power off).
 @0xd3a8c1f6e2b74590;
 
 using Capos = import "/schema/capos.capnp";
@@ -11,6 +12,7 @@ const manifest :Capos.SystemManifest = (
     (name = "init", path = "bin/init"),
     (name = "virtio-blk", path = "bin/virtio_blk"),
     (name = "fs", path = "bin/fs"),
+    (name = "fs-full", path = "bin/fs_full"),
     (name = "fs-test", path = "bin/fs_test"),
   ],
   init = (
@@ -44,6 +46,13 @@ const manifest :Capos.SystemManifest = (
           (name = "service", source = (endpoint = void)),
         ],
         exports = ["service"] ),
+      ( name = "fs-full", binary = "fs-full",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          (name = "root", source = (service = (service = "fs", export = "service"))),
+        ],
+        limits = (capabilitySlots = 4),
+        waitForExit = true ),
       ( name = "fs-test", binary = "fs-test",
         grants = [
           (name = "console", source = (kernel = console)),
