@@ -104,38 +104,55 @@ def run_round(args, image, rng, log):
         qemu.send_signal(signal.SIGKILL)
         qemu.wait()
     # What QEMU wrote but the harness had not read yet counts: the steps it
-    # says were made before the kill.
+    # says were made before the kill. The kill may cut the last line short:
+    # it comes back apart.
     rest = qemu.stdout.read() if qemu.stdout else b""
-    for raw in (pending + rest).split(b"\n"):
+    *complete, partial = (pending + rest).split(b"\n")
+    for raw in complete:
         line = raw.decode("utf-8", "replace").rstrip("\r")
         if line:
             lines.append(line)
-    return lines
+    return lines, partial.decode("utf-8", "replace").rstrip("\r")
 
 
 STEP = re.compile(r"powercut: (writing|removing) f(\d+)(?: v(\d+) (\d+))?")
+CUT_STEP = re.compile(r"powercut: (?:writing|removing) f(\d*)")
+STEP_STARTS = ("powercut: writing f", "powercut: removing f")
 SYNCED = re.compile(r"powercut: synced \d+")
 VERIFIED = re.compile(r"powercut: verified (\d+) files, (\d+) bad")
 
 
-def expectations(lines, known):
+def expectations(lines, known, partial=""):
     """Updates `known` (file index -> (version, length) or None for removed,
     as last synced) from one round's lines; returns the indexes whose last
-    step was not followed by a sync (their contents may be either)."""
+    step was not followed by a sync (their contents may be either), and
+    those a last line the kill cut short may have named: every file whose
+    index begins with the digits it kept (all of them if it kept none)."""
     pending = {}
+    unknown = set()
     for line in lines:
         m = STEP.search(line)
         if m:
             index = int(m.group(2))
             if m.group(1) == "removing":
                 pending[index] = None
+            elif m.group(3) is None:
+                unknown.add(index)  # (a whole line always has its version)
             else:
                 pending[index] = (int(m.group(3)), int(m.group(4)))
             continue
         if SYNCED.search(line):
             known.update(pending)
             pending = {}
-    return set(pending)
+    unsettled = set(pending) | unknown
+    m = CUT_STEP.search(partial)
+    if m:
+        digits = m.group(1)
+    elif partial and any(start.startswith(partial) for start in STEP_STARTS):
+        digits = ""
+    else:
+        return unsettled
+    return unsettled | {i for i in set(known) | set(pending) if str(i).startswith(digits)}
 
 
 def settle(args, image, known, unsettled):
@@ -211,7 +228,7 @@ def main():
         wrong = 0
         for cut in range(args.cuts + 1):
             try:
-                lines = run_round(args, image, rng, log)
+                lines, partial = run_round(args, image, rng, log)
             except RuntimeError as error:
                 print("powercut: round %d: %s" % (cut, error), flush=True)
                 return 1
@@ -221,7 +238,7 @@ def main():
                 return 1
             if cut == args.cuts:
                 break  # the last boot only verifies what the last cut left
-            unsettled = expectations(lines, known)
+            unsettled = expectations(lines, known, partial)
             problems = check_round(args, image, known, unsettled)
             settle(args, image, known, unsettled)
             steps = sum(1 for l in lines if STEP.search(l))
