@@ -15,7 +15,12 @@
 //                    open (create), one write, close (capOS: the File
 //                    capability released); then the volume synced.
 //   fs_read_small    each of them opened, read whole in one call, its bytes
-//                    checked, closed.
+//                    checked, closed. Linux does it one file at a time
+//                    (openat, read, close); capOS with the calls of
+//                    FS_IN_FLIGHT files in flight together on its ring (the
+//                    opens in one batch, then the reads, the releases with
+//                    the next batch), and times the one-at-a-time loop too,
+//                    as the extra figure FS_READ_SMALL_SERIAL, just before.
 //   fs_write_seq     one file "big", FS_SEQ_BYTES written in calls of
 //                    FS_CALL_BYTES at increasing offsets; then the file synced.
 //   fs_read_seq      read back in calls of FS_CALL_BYTES, every byte checked.
@@ -34,6 +39,10 @@
 #define FS_BIG_FILE "big"
 // A name: "f" and five decimal digits.
 #define FS_NAME_BYTES 6u
+// capOS's small-file reads: files whose calls are in flight together, and the
+// name of its one-at-a-time figure.
+#define FS_IN_FLIGHT 32u
+#define FS_READ_SMALL_SERIAL "fs_read_small_serial"
 
 enum fs_op { FS_CREATE_SMALL, FS_READ_SMALL, FS_WRITE_SEQ, FS_READ_SEQ };
 // The figures in the order both sides run them: name, what it does,

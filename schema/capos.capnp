@@ -216,6 +216,12 @@ struct ProcessInfo {
 
   threads @6 :UInt32;
   # Its threads that have not ended (0 once it has ended).
+
+  wakes @7 :UInt64;
+  # Times one of its threads waiting in cap_enter was woken: by the
+  # completions it waited for (once they have all come, not at each), a
+  # deadline or a kill. Each is a switch to it; calls kept in flight together
+  # cost one where one at a time cost one each.
 }
 
 interface ProcessInspector {

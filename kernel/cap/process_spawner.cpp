@@ -99,6 +99,7 @@ public:
             info.set_frames(process.frame_ledger().charged());
             info.set_cpu_time_ns(process.cpu_time_ns());
             info.set_threads(process.thread_count());
+            info.set_wakes(process.wakes());
         });
         return {};
     }

@@ -47,17 +47,23 @@ void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake, bool owed) 
         }
         if (!page)
             return; // ended: its ring is gone
-        waiting = ring.waiting;
         RingState& state = ring.state;
         uint32_t user_head = __atomic_load_n(&page->header.cq_head, __ATOMIC_ACQUIRE);
+        bool lost = false;
         if (ring::free_completions(state.cq_tail, user_head, abi::ring_cq_entries) == 0) {
             ++state.cq_overflow;
             __atomic_store_n(&page->header.cq_overflow, state.cq_overflow, __ATOMIC_RELAXED);
+            lost = true;
         } else {
             page->cqes[state.cq_tail % abi::ring_cq_entries] = cqe;
             ++state.cq_tail;
             __atomic_store_n(&page->header.cq_tail, state.cq_tail, __ATOMIC_RELEASE);
         }
+        // Woken when what it waits for has come (a loss it must hear of at
+        // once); before that, the completion waits in its queue.
+        waiting = ring.waiting_for != 0 &&
+                  (lost || ring::unread_completions(state.cq_tail, user_head,
+                                                    abi::ring_cq_entries) >= ring.waiting_for);
     }
     // Seen waiting, the thread is blocked in cap_enter's wait, or about to
     // block there on another CPU, or was woken since by someone else (which a
@@ -93,7 +99,7 @@ void run_deferred_work() {
         {
             UserRing& ring = thread->ring();
             ObjectLockGuard guard(ring.lock);
-            waiting = ring.waiting;
+            waiting = ring.waiting_for != 0;
         }
         if (waiting)
             wake_now(*thread, later.wake);

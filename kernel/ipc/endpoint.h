@@ -77,11 +77,15 @@ struct EndpointCall : ipc::EndpointCallRecord, IntrusiveListNode<OutgoingCallLin
     uint64_t interface_id = 0;
     PendingReply reply;
     // The kernel's copy of the params while queued: in small_params when they
-    // fit (what a call with inline params sends), so a call that finds no
-    // receiver waiting allocates nothing; on the heap otherwise.
+    // fit (what a call with inline params sends, and most small calls: a
+    // File.read's, a Directory.open's of a short path), so such a call that
+    // finds no receiver waiting allocates nothing (calls kept in flight
+    // together mostly queue); on the heap otherwise.
+    static constexpr size_t small_params_words = 8;
+    static_assert(small_params_words * sizeof(capnp::Word) >= abi::sqe_inline_params_bytes);
     capnp::Word* params = nullptr;
     uint32_t params_words = 0;
-    capnp::Word small_params[abi::sqe_inline_params_bytes / sizeof(capnp::Word)];
+    capnp::Word small_params[small_params_words];
     void drop_params();   // frees the copy, if on the heap
     Transfer transfer;    // capabilities sent with the call, until delivered
     bool charged = false; // on the caller's outstanding list (and its queued bytes)

@@ -567,13 +567,13 @@ bool start_wait(UserRing& ring, abi::RingPage& page, uint32_t wanted) {
     ObjectLockGuard guard(ring.lock);
     if (unread(ring, page) >= wanted)
         return false;
-    ring.waiting = true;
+    ring.waiting_for = wanted;
     return true;
 }
 
 void end_wait(UserRing& ring) {
     ObjectLockGuard guard(ring.lock);
-    ring.waiting = false;
+    ring.waiting_for = 0;
 }
 
 // What the shared part made of one submission: not taken (it is the
@@ -718,18 +718,19 @@ std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
             return std::nullopt;
         // The wait without a deadline, here: said in the same section as
         // the count, so a completion posted from now on wakes the thread.
-        ring.waiting = true;
+        ring.waiting_for = wanted;
     }
     // This CPU runs its next ready thread (first the one a handoff above
     // woke); a kill wakes the thread too.
     for (;;) {
         Scheduler::block_here();
+        process.count_wake();
         ObjectLockGuard guard(ring.lock);
         unread_now = unread(ring, page);
         // (Switched back to, this CPU may have dropped the last reference
         // to the thread it switched from: the exclusive part destroys it.)
         if (unread_now >= wanted || process.ending() || KernelLock::deferred_here()) {
-            ring.waiting = false;
+            ring.waiting_for = 0;
             break;
         }
     }
@@ -783,6 +784,7 @@ std::optional<int64_t> cap_enter_shared(Thread& thread, uint64_t min_complete,
         while (uptime_microseconds() < deadline && !process.ending() &&
                start_wait(ring, page, uint32_t(min_complete))) {
             Scheduler::block(deadline);
+            process.count_wake();
             end_wait(ring);
         }
     }

@@ -25,12 +25,12 @@ struct RingState {
 // shares with the kernel, the counters the kernel keeps of it, the answers
 // the kernel owes it (PendingReply keeps the count: with the unread ones they
 // must fit the completion queue, so cap_enter takes no submission without
-// room for its answer) and whether its thread waits in cap_enter. The page
-// changes under the kernel lock held exclusively; the counters and the
-// waiting flag, which the shared part of cap_enter changes (its own ring's,
-// and the rings of the threads it answers), under the ring's own lock: a
-// thread checks for completions and says it waits in one section, a
-// completion is posted and the flag read in one, so no wake is lost.
+// room for its answer) and how many completions its thread waits for in
+// cap_enter. The page changes under the kernel lock held exclusively; the
+// counters and the wait, which the shared part of cap_enter changes (its own
+// ring's, and the rings of the threads it answers), under the ring's own
+// lock: a thread checks for completions and says it waits in one section, a
+// completion is posted and the wait read in one, so no wake is lost.
 struct UserRing {
     // Through the kernel's direct map; written by the process at any time:
     // read each field once, validate, then use. Null once the thread has
@@ -47,7 +47,12 @@ struct UserRing {
     ObjectLock lock;
     RingState state CAPOS_GUARDED_BY(lock);
     uint32_t completions_owed CAPOS_GUARDED_BY(lock) = 0;
-    bool waiting CAPOS_GUARDED_BY(lock) = false;
+    // While the thread waits in cap_enter: the unread completions it waits
+    // for (its min_complete), 0 otherwise. A completion wakes it only when
+    // the unread ones reach that count (or one is lost to overflow), so a
+    // thread waiting for the answers of many calls in flight is switched to
+    // once, not at each answer.
+    uint32_t waiting_for CAPOS_GUARDED_BY(lock) = 0;
 };
 
 // Tells the scheduler which kernel memory a call in progress uses besides

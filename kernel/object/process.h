@@ -101,6 +101,10 @@ public:
     // The CPU time its threads have used (up to each one's last switch or
     // tick), or used in all once it has ended.
     uint64_t cpu_time_ns() const;
+    // Times a thread of it waiting in cap_enter was woken (ProcessInfo.wakes):
+    // counted by cap_enter's waits, under the kernel lock held either way.
+    void count_wake() { __atomic_fetch_add(&m_wakes, 1, __ATOMIC_RELAXED); }
+    uint64_t wakes() const { return __atomic_load_n(&m_wakes, __ATOMIC_RELAXED); }
 
     // Maps the ELF program `elf`, the stack, the ring and the CapSet page.
     // On failure the address space is left for destroy (nothing leaks).
@@ -271,6 +275,7 @@ private:
     Thread* m_waiter CAPOS_GUARDED_BY(g_kernel_lock) = nullptr;
     // CPU time of its threads that ended.
     uint64_t m_ended_threads_ns CAPOS_GUARDED_BY(g_kernel_lock) = 0;
+    uint64_t m_wakes = 0; // atomic: count_wake
     static constexpr size_t max_exit_watchers = 4;
     PendingReply m_exit_watchers[max_exit_watchers] CAPOS_GUARDED_BY(g_kernel_lock);
     size_t m_exit_watcher_count CAPOS_GUARDED_BY(g_kernel_lock) = 0;

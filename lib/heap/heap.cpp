@@ -216,26 +216,44 @@ Result<void*, HeapError> HeapAllocator::allocate(size_t size, size_t align) {
 
     // First fit, searching bins from the needed size class upwards. In a higher
     // bin every chunk is large enough unless the alignment costs extra, so the
-    // first chunk there almost always fits.
+    // first chunk there almost always fits. The needed size's own bin may hold
+    // many chunks too small for it (a bin spans sizes up to twice its
+    // smallest): a few of them are tried first, then the higher bins, and
+    // only when those have nothing the rest of the own bin, so that a
+    // fragmented bin does not make every allocation walk it.
     Chunk* found = nullptr;
     uintptr_t payload = 0;
-    uint64_t candidates = m_nonempty_bins & (~uint64_t{0} << bin_for(needed));
+    auto fits = [&](Chunk* chunk) {
+        uintptr_t unaligned = address_of(chunk) + chunk_header_size;
+        uintptr_t aligned = align_up(unaligned, align);
+        // A gap below the payload must be large enough to become a free chunk.
+        if (aligned != unaligned && aligned - unaligned < min_chunk_size)
+            aligned = align_up(unaligned + min_chunk_size, align);
+        if (aligned - unaligned + needed > chunk->size)
+            return false;
+        found = chunk;
+        payload = aligned;
+        return true;
+    };
+    constexpr size_t own_bin_tries = 8;
+    size_t own = bin_for(needed);
+    Chunk* rest_of_own = m_bins[own];
+    for (size_t tried = 0; rest_of_own != nullptr && tried < own_bin_tries; ++tried) {
+        if (fits(rest_of_own))
+            break;
+        rest_of_own = rest_of_own->next_free;
+    }
+    uint64_t candidates = m_nonempty_bins & (~uint64_t{0} << own) & ~(uint64_t{1} << own);
     while (found == nullptr && candidates != 0) {
         size_t bin = static_cast<size_t>(std::countr_zero(candidates));
         candidates &= candidates - 1;
-        for (Chunk* chunk = m_bins[bin]; chunk != nullptr; chunk = chunk->next_free) {
-            uintptr_t unaligned = address_of(chunk) + chunk_header_size;
-            uintptr_t aligned = align_up(unaligned, align);
-            // A gap below the payload must be large enough to become a free chunk.
-            if (aligned != unaligned && aligned - unaligned < min_chunk_size)
-                aligned = align_up(unaligned + min_chunk_size, align);
-            if (aligned - unaligned + needed <= chunk->size) {
-                found = chunk;
-                payload = aligned;
+        for (Chunk* chunk = m_bins[bin]; chunk != nullptr; chunk = chunk->next_free)
+            if (fits(chunk))
                 break;
-            }
-        }
     }
+    for (; found == nullptr && rest_of_own != nullptr; rest_of_own = rest_of_own->next_free)
+        if (fits(rest_of_own))
+            break;
     if (found == nullptr)
         return Err{HeapError::OutOfMemory};
 

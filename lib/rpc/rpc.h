@@ -169,19 +169,13 @@ private:
     capnp::MessageReader* m_reader = nullptr;
 };
 
-// One client call, for the generated stubs: builds the params with `fill`, calls
-// through the transport, validates the reply and reads it as Results (or as a
-// CapException). No allocation.
-template <typename Params, typename Results, typename CapException, Transport T, typename Fill>
-Result<typename Results::Reader, CallError> call(T& transport, uint32_t capability,
-                                                 uint64_t interface_id, uint16_t method,
-                                                 ReplyStorage& reply_storage, Fill& fill) {
-    capnp::MessageBuilder params(transport.params_buffer());
-    fill(typename Params::Builder(params.init_root(Params::data_words, Params::pointer_count)));
-    if (params.error() != capnp::WireError::None)
-        return Err{CallError{.kind = CallErrorKind::ParamsTooLarge, .wire_error = params.error()}};
-
-    Reply reply = transport.call(capability, interface_id, method, params.words());
+// Reads a transport's `reply` to a call as Results (or as a CapException),
+// into `reply_storage`: the second half of call() below, and what a program
+// with several calls in flight at once (capOS's rt::CallBatch) does with each
+// answer.
+template <typename Results, typename CapException>
+Result<typename Results::Reader, CallError> read_reply(const Reply& reply,
+                                                       ReplyStorage& reply_storage) {
     if (reply.kind == ReplyKind::TransportError)
         return Err{
             CallError{.kind = CallErrorKind::Transport, .transport_error = reply.transport_error}};
@@ -203,6 +197,32 @@ Result<typename Results::Reader, CallError> call(T& transport, uint32_t capabili
     if (message.error() != capnp::WireError::None)
         return Err{CallError{.kind = CallErrorKind::BadReply, .wire_error = message.error()}};
     return results;
+}
+
+// Builds a method's params with `fill` in `buffer`: their words, or the
+// builder's error (the params did not fit).
+template <typename Params, typename Fill>
+Result<std::span<const capnp::Word>, capnp::WireError> build_params(std::span<capnp::Word> buffer,
+                                                                    Fill& fill) {
+    capnp::MessageBuilder params(buffer);
+    fill(typename Params::Builder(params.init_root(Params::data_words, Params::pointer_count)));
+    if (params.error() != capnp::WireError::None)
+        return Err{params.error()};
+    return params.words();
+}
+
+// One client call, for the generated stubs: builds the params with `fill`, calls
+// through the transport, validates the reply and reads it as Results (or as a
+// CapException). No allocation.
+template <typename Params, typename Results, typename CapException, Transport T, typename Fill>
+Result<typename Results::Reader, CallError> call(T& transport, uint32_t capability,
+                                                 uint64_t interface_id, uint16_t method,
+                                                 ReplyStorage& reply_storage, Fill& fill) {
+    auto params = build_params<Params>(transport.params_buffer(), fill);
+    if (params.is_error())
+        return Err{CallError{.kind = CallErrorKind::ParamsTooLarge, .wire_error = params.error()}};
+    Reply reply = transport.call(capability, interface_id, method, params.value());
+    return read_reply<Results, CapException>(reply, reply_storage);
 }
 
 namespace detail {

@@ -135,6 +135,41 @@ TEST(Heap, AccountingAndMaximumAllocation) {
     EXPECT_TRUE(heap.verify());
 }
 
+// A bin holding many chunks too small for a request, and the one that fits
+// last in it, with nothing free in any higher bin: the allocation still finds
+// it (the allocator tries a few of the bin's chunks, then the higher bins,
+// then the rest of the bin).
+TEST(Heap, FindsTheFittingChunkBehindManyTooSmallOnesOfItsBin) {
+    Arena arena(65536);
+    HeapAllocator heap;
+    ASSERT_TRUE(heap.add_region(arena.at(0), arena.size()).is_ok());
+    constexpr size_t small_chunk = 128, fitting_chunk = 240; // both in bin [128, 256)
+    std::vector<void*> small, separators;
+    for (int i = 0; i < 20; ++i) {
+        small.push_back(heap.allocate(small_chunk - header).value());
+        separators.push_back(heap.allocate(16).value());
+    }
+    void* fitting = heap.allocate(fitting_chunk - header).value();
+    separators.push_back(heap.allocate(16).value());
+    void* rest = heap.allocate(heap.bytes_free() - header).value();
+    EXPECT_EQ(heap.bytes_free(), 0u);
+    // Freed first, it ends behind the small ones in the bin's list.
+    ASSERT_TRUE(heap.deallocate(fitting).is_ok());
+    for (void* chunk : small)
+        ASSERT_TRUE(heap.deallocate(chunk).is_ok());
+    auto found = heap.allocate(fitting_chunk - header);
+    ASSERT_TRUE(found.is_ok());
+    EXPECT_EQ(found.value(), fitting);
+    EXPECT_EQ(heap.allocate(fitting_chunk - header).error(), HeapError::OutOfMemory);
+    EXPECT_TRUE(heap.verify());
+    for (void* chunk : separators)
+        ASSERT_TRUE(heap.deallocate(chunk).is_ok());
+    ASSERT_TRUE(heap.deallocate(found.value()).is_ok());
+    ASSERT_TRUE(heap.deallocate(rest).is_ok());
+    EXPECT_EQ(heap.bytes_in_use(), 0u);
+    EXPECT_TRUE(heap.verify());
+}
+
 TEST(Heap, LargeAlignmentsAreHonoured) {
     Arena arena(1 << 20);
     HeapAllocator heap;

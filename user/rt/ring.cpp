@@ -177,6 +177,28 @@ abi::Cqe RingClient::wait_any(std::span<const uint64_t> tickets, size_t& which) 
     }
 }
 
+void RingClient::wait_all(std::span<const uint64_t> tickets, abi::Cqe* out) {
+    for (uint64_t ticket : tickets)
+        if (ticket == 0 || !is_outstanding(ticket))
+            panic("ring: waiting for a submission that is not outstanding");
+    for (;;) {
+        reap();
+        uint32_t missing = 0;
+        for (uint64_t ticket : tickets)
+            missing += (m_parked_slots & bit(slot_of(ticket))) == 0;
+        if (missing == 0)
+            break;
+        if (__atomic_load_n(&m_page->header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
+            panic("ring: the kernel lost completions (the CQ head was corrupted)");
+        // Woken once, when as many completions as are missing have come
+        // (others' completions may count towards them: then again).
+        if (cap_enter(missing, abi::no_timeout) < 0)
+            panic("ring: cap_enter failed");
+    }
+    for (size_t i = 0; i < tickets.size(); ++i)
+        out[i] = wait(tickets[i]);
+}
+
 abi::Cqe RingClient::wait_either(uint64_t first, uint64_t second, int& which) {
     if (first == 0 || second == 0 || first == second || !is_outstanding(first) ||
         !is_outstanding(second))
@@ -278,8 +300,12 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
         sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
     }
     m_transfer_count = 0;
-    m_received_count = 0;
-    abi::Cqe cqe = m_ring->run(sqe);
+    return reply_of(m_ring->run(sqe), m_results, m_received, m_received_count);
+}
+
+gen::Reply reply_of(const abi::Cqe& cqe, std::span<capnp::Word> results, abi::CapRecord* received,
+                    uint32_t& received_count) {
+    received_count = 0;
     if (cqe.result < 0)
         return {gen::ReplyKind::TransportError, cqe.result, {}};
     if (cqe.result == int32_t(abi::CallStatus::OkInline)) {
@@ -287,21 +313,21 @@ gen::Reply RingTransport::call(uint32_t capability, uint64_t interface_id, uint1
         capnp::Word words[2];
         abi::cqe_inline_words(cqe, words);
         if (bytes >= 8) // (only what the message takes: as through the buffer)
-            m_results[0] = words[0];
+            results[0] = words[0];
         if (bytes >= 16)
-            m_results[1] = words[1];
+            results[1] = words[1];
         // Every message the kernel delivers was validated (its own results,
         // or a server's, which it checked as it took them).
-        return {gen::ReplyKind::Results, 0,
-                std::span<const capnp::Word>(m_results.data(), bytes / 8), true};
+        return {gen::ReplyKind::Results, 0, std::span<const capnp::Word>(results.data(), bytes / 8),
+                true};
     }
-    std::span<const capnp::Word> message(m_results.data(), cqe.result_len / 8);
+    std::span<const capnp::Word> message(results.data(), cqe.result_len / 8);
     if (cqe.cap_count > 0 && cqe.cap_count <= abi::max_transfers &&
-        cqe.result_len + cqe.cap_count * sizeof(abi::CapRecord) <= m_results.size_bytes()) {
-        __builtin_memcpy(m_received,
-                         reinterpret_cast<const uint8_t*>(m_results.data()) + cqe.result_len,
+        cqe.result_len + cqe.cap_count * sizeof(abi::CapRecord) <= results.size_bytes()) {
+        __builtin_memcpy(received,
+                         reinterpret_cast<const uint8_t*>(results.data()) + cqe.result_len,
                          cqe.cap_count * sizeof(abi::CapRecord));
-        m_received_count = cqe.cap_count;
+        received_count = cqe.cap_count;
     }
     if (cqe.result == int32_t(abi::CallStatus::Exception))
         return {gen::ReplyKind::Exception, 0, message, true};

@@ -73,6 +73,10 @@ public:
     // The same for any number of tickets (0 entries are skipped; at least
     // one must be outstanding): `which` is the index of the one that came.
     abi::Cqe wait_any(std::span<const uint64_t> tickets, size_t& which);
+    // Waits for the completions of all `tickets` (each outstanding), into
+    // out[0..tickets.size()): the thread is woken once, when that many
+    // completions have come, not at each.
+    void wait_all(std::span<const uint64_t> tickets, abi::Cqe* out);
 
     abi::RingPage* page() const { return m_page; }
 
@@ -115,6 +119,12 @@ abi::Sqe call_sqe(uint32_t cap, uint64_t interface_id, uint16_t method,
                   std::span<const capnp::Word> params, std::span<capnp::Word> result);
 // The params of a method that takes none (an empty struct), shared.
 std::span<const capnp::Word> no_params();
+// A CALL's completion read as a generated client's reply: its message in
+// `results` (the buffer the CALL named for its results; an inline answer is
+// copied there), and the CapRecords of the capabilities it carried copied to
+// `received` (abi::max_transfers of them), their count in `received_count`.
+gen::Reply reply_of(const abi::Cqe& cqe, std::span<capnp::Word> results, abi::CapRecord* received,
+                    uint32_t& received_count);
 
 class RingTransport {
 public:

@@ -71,6 +71,28 @@ Result<ReceivedCall, int32_t> Server::reply_and_receive(uint32_t call_id,
     return received(next_cqe);
 }
 
+Result<ReceivedCall, int32_t> Server::reply_moving_and_receive(uint32_t call_id,
+                                                               std::span<const capnp::Word> message,
+                                                               bool exception) {
+    RingClient& client = ring();
+    uint64_t reply = client.submit(reply_sqe(call_id, message, exception));
+    uint64_t next = client.submit(receive_sqe());
+    // Not both at once: the RECV may wait for a call from the very caller
+    // whose answer is refused, which it would not make before it had one.
+    int which = 0;
+    abi::Cqe first = client.wait_either(reply, next, which);
+    abi::Cqe reply_cqe = which == 0 ? first : client.wait(reply);
+    if (reply_cqe.result < 0) {
+        // What was to be moved is still here, and goes.
+        drop_moved();
+        auto refused = gen::encode_exception<schema::CapException>(
+            m_refusal, {schema::ExceptionType::Overloaded, "reply capabilities refused"});
+        (void)client.run(reply_sqe(call_id, refused.message(), true));
+    }
+    m_transfer_count = 0;
+    return received(which == 1 ? first : client.wait(next));
+}
+
 Result<ReceivedCall, int32_t> Server::received(const abi::Cqe& cqe) {
     if (cqe.result < 0)
         return Err{cqe.result};

@@ -70,6 +70,16 @@ public:
     Result<ReceivedCall, int32_t> reply_and_receive(uint32_t call_id,
                                                     std::span<const capnp::Word> message,
                                                     bool exception, int32_t& replied);
+    // Answers call `call_id` with `message` and the capabilities attached
+    // since the last reply, and waits for the next call: both submitted in
+    // one entry into the kernel, which answers the RETURN at once. When the
+    // caller's table refuses the capabilities, they are released (a minted
+    // facet's notice comes back) and the call is answered again with an
+    // overloaded CapException, before the wait for the next call (which may
+    // be that caller's next).
+    Result<ReceivedCall, int32_t> reply_moving_and_receive(uint32_t call_id,
+                                                           std::span<const capnp::Word> message,
+                                                           bool exception);
     // Answers call `call_id` with `message` (results, or a CapException),
     // sending the capabilities attached since the last reply.
     int32_t reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception);
@@ -139,19 +149,10 @@ public:
                                          replied);
                 continue;
             }
-            // With capabilities, the answer alone first: refused (the
-            // caller's table is full), the call is still waiting, and is
-            // answered again without them before anything is received.
-            if (reply(call.value().header.call_id, result.message(), exception) < 0) {
-                // What was to be moved is still here, and goes (a minted
-                // facet's notice comes back, so nothing it named is kept).
-                drop_moved();
-                auto failed = gen::encode_exception<schema::CapException>(
-                    results_buffer(),
-                    {schema::ExceptionType::Overloaded, "reply capabilities refused"});
-                (void)reply(call.value().header.call_id, failed.message(), true);
-            }
-            call = receive();
+            // With capabilities: refused (the caller's table is full), the
+            // call is still waiting, and is answered again without them.
+            call =
+                reply_moving_and_receive(call.value().header.call_id, result.message(), exception);
         }
     }
 
@@ -183,6 +184,9 @@ private:
     size_t m_total_words;   // of it
     size_t m_receive_words; // what a RECV may fill
     ReceivedCall m_current{};
+    // The answer to a call whose capabilities were refused, built while the
+    // next RECV may be filling the buffer: a CapException with its message.
+    alignas(8) capnp::Word m_refusal[16];
     abi::TransferDescriptor m_transfers[abi::max_transfers];
     uint32_t m_transfer_count = 0;
     size_t m_call_words = 0; // of the buffer, the received call's

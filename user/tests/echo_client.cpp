@@ -2,7 +2,11 @@
 // text sent: five messages (up to 3,000 bytes), then 2000 round trips, every 100th with a text of
 // its own (so that a stale or constant reply shows). The first wrong reply
 // prints "echo-client: ... FAILED (...)" and ends the client with a nonzero code.
+//
+// Then 16 calls in flight together (rt::CallBatch), each answer checked
+// against its own call.
 #include "schema/capos.capnp.capos.h"
+#include "user/rt/batch.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 
@@ -24,6 +28,35 @@ bool echoes(capos::rt::Capability<capos::schema::Echo>::Client& echo, std::strin
         line.add("got '").add(reply.value().text()).add("')");
     line.print();
     return false;
+}
+
+// 16 echoes in flight together, each answer checked against its call.
+int batch_of_calls(uint32_t echo) {
+    using capos::schema::Echo;
+    constexpr uint32_t calls = 16;
+    static capos::rt::CallBatch<calls, 256> batch(capos::rt::ring());
+    char texts[calls][8];
+    for (uint32_t i = 0; i < calls; ++i) {
+        texts[i][0] = 'b';
+        texts[i][1] = char('a' + i);
+        if (!batch.add<Echo::EchoParams>(echo, Echo::interface_id, uint16_t(Echo::Method::Echo),
+                                         [&](Echo::EchoParams::Builder params) {
+                                             params.set_text({texts[i], 2});
+                                         })) {
+            capos::rt::debug_write_line("echo-client: CallBatch.add ... FAILED");
+            return 5;
+        }
+    }
+    batch.run();
+    for (uint32_t i = 0; i < calls; ++i) {
+        auto answer = batch.results<Echo::EchoResults>(i);
+        if (answer.is_error() || answer.value().text() != std::string_view(texts[i], 2)) {
+            capos::rt::PrintLine() << "echo-client: call " << i << " of the batch ... FAILED";
+            return 5;
+        }
+    }
+    capos::rt::PrintLine() << "echo-client: " << calls << " calls in flight answered";
+    return 0;
 }
 
 } // namespace
@@ -68,5 +101,5 @@ int main() {
             return 3;
     }
     capos::rt::debug_write_line("echo-client: 2000 round trips done");
-    return 0;
+    return batch_of_calls(echo.value().id().raw);
 }

@@ -2,7 +2,8 @@
 // asked, and sleeps complete in the order their deadlines fall, whatever order
 // they were submitted in; a sleep holds up nothing else the process submitted
 // with it; sleeps count against the answers a process may be owed; cap_enter's
-// own timeout waits too.
+// own timeout waits too; a wait for many completions is woken once, not at
+// each (ProcessInfo.wakes, from "processes").
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/test.h"
 
@@ -141,9 +142,46 @@ int main() {
         collected == 2 && completions[0].user_data == 0xf && completions[1].user_data == 0xe,
         Line("order ").hex(completions[0].user_data).add(", ").hex(completions[1].user_data));
 
+    // Sixteen sleeps of 20, 40, ... 320 ms in flight (two clock ticks apart),
+    // one cap_enter waiting for all of them: the kernel wakes the process
+    // once, when the last has come, not at each (its ProcessInfo.wakes grows
+    // by 1; at most 2 is allowed, against 16 for a wake at each).
+    auto processes = rt::lookup<schema::ProcessInspector>("processes");
+    auto wakes = [&]() -> uint64_t {
+        uint32_t self = rt::process_id();
+        auto listed = processes.value()->list(self - 1);
+        if (listed.is_ok())
+            for (auto info : listed.value().processes())
+                if (info.id() == self)
+                    return info.wakes();
+        return 0;
+    };
+    constexpr uint32_t in_flight = 16;
+    alignas(8) static capnp::Word params_many[in_flight][2], result_many[in_flight][8];
+    uint64_t wakes_before = processes.is_ok() ? wakes() : 0;
+    before = now();
+    for (uint32_t i = 0; i < in_flight; ++i)
+        test::raw::push(
+            sleep_sqe(timer_id, 0x20 + i, params_many[i], result_many[i], (i + 1) * 20 * ms));
+    int64_t entered = 0;
+    while (entered >= 0 && test::raw::unread() < in_flight)
+        entered = test::raw::enter(in_flight, abi::no_timeout);
+    abi::Cqe many[in_flight] = {};
+    collected = collect(many, in_flight); // before any typed call
+    after = now();
+    bool in_order = collected == int(in_flight);
+    for (uint32_t i = 0; in_order && i < in_flight; ++i)
+        in_order = many[i].result == 0 && many[i].user_data == 0x20 + i;
+    suite.check("sixteen sleeps in flight complete, shortest first", in_order);
+    suite.check("sixteen sleeps: done no earlier than 320 ms", after - before >= 320 * ms,
+                Line("took ").udec(after - before).add(" ns"));
+    uint64_t woken = processes.is_ok() ? wakes() - wakes_before : ~uint64_t{0};
+    suite.check("sixteen sleeps: one wait for all of them is woken at most twice",
+                processes.is_ok() && woken <= 2, Line("woken ").udec(woken).add(" times"));
+
     // cap_enter's timeout: nothing is pending, so it waits 5 ms and returns 0.
     before = now();
-    int64_t entered = test::raw::enter(1, 5 * ms);
+    entered = test::raw::enter(1, 5 * ms);
     after = now();
     suite.check("cap_enter(1, 5 ms) with nothing pending returns 0", entered == 0,
                 Line("returned ").dec(entered));

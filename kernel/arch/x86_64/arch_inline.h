@@ -62,7 +62,9 @@ inline uint64_t read_cycle_counter() {
 #define CAPOS_USER_ACCESS_FIXUP(at, resume)                                                        \
     ".pushsection .user_access_fixups, \"a\"\n.balign 8\n.quad " at ", " resume "\n.popsection\n"
 
-// Copies `length` bytes, eight at a step and then the rest; false on a fault.
+// Copies `length` bytes, thirty-two at a step (four words loaded, then
+// stored: one pass through TCG's dispatch for four words, a File.read's
+// kilobyte in 32 steps), then eight, then the rest; false on a fault.
 inline bool copy_in_window(void* destination, const void* source, size_t length) {
     auto* d = static_cast<uint8_t*>(destination);
     auto* s = static_cast<const uint8_t*>(source);
@@ -70,34 +72,66 @@ inline bool copy_in_window(void* destination, const void* source, size_t length)
     int failed;
     asm volatile(
         "    xorl %[failed], %[failed]\n"
-        "    testq %[words], %[words]\n"
-        "    jz 2f\n"
+        "    cmpq $4, %[words]\n"
+        "    jb 2f\n"
         "1:\n"
+        ".Lcapos_ua_load_q0_%=: movq (%[s]), %%rax\n"
+        ".Lcapos_ua_load_q1_%=: movq 8(%[s]), %%rcx\n"
+        ".Lcapos_ua_load_q2_%=: movq 16(%[s]), %%rdx\n"
+        ".Lcapos_ua_load_q3_%=: movq 24(%[s]), %%r8\n"
+        ".Lcapos_ua_store_q0_%=: movq %%rax, (%[d])\n"
+        ".Lcapos_ua_store_q1_%=: movq %%rcx, 8(%[d])\n"
+        ".Lcapos_ua_store_q2_%=: movq %%rdx, 16(%[d])\n"
+        ".Lcapos_ua_store_q3_%=: movq %%r8, 24(%[d])\n"
+        "    addq $32, %[s]\n"
+        "    addq $32, %[d]\n"
+        "    subq $4, %[words]\n"
+        "    cmpq $4, %[words]\n"
+        "    jae 1b\n"
+        "2:\n"
+        "    testq %[words], %[words]\n"
+        "    jz 4f\n"
+        "3:\n"
         ".Lcapos_ua_load%=: movq (%[s]), %%rax\n"
         ".Lcapos_ua_store%=: movq %%rax, (%[d])\n"
         "    addq $8, %[s]\n"
         "    addq $8, %[d]\n"
         "    decq %[words]\n"
-        "    jnz 1b\n"
-        "2:\n"
+        "    jnz 3b\n"
+        "4:\n"
         "    testq %[bytes], %[bytes]\n"
-        "    jz 4f\n"
-        "3:\n"
+        "    jz 6f\n"
+        "5:\n"
         ".Lcapos_ua_load_byte%=: movb (%[s]), %%al\n"
         ".Lcapos_ua_store_byte%=: movb %%al, (%[d])\n"
         "    incq %[s]\n"
         "    incq %[d]\n"
         "    decq %[bytes]\n"
-        "    jnz 3b\n"
-        "    jmp 4f\n"
+        "    jnz 5b\n"
+        "    jmp 6f\n"
         ".Lcapos_ua_fault%=: movl $1, %[failed]\n"
-        "4:\n" CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load%=", ".Lcapos_ua_fault%=")
-            CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store%=", ".Lcapos_ua_fault%=")
-                CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_byte%=", ".Lcapos_ua_fault%=")
-                    CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store_byte%=", ".Lcapos_ua_fault%=")
+        "6:\n" CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_q0_%=", ".Lcapos_ua_fault%=")
+            CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_q1_%=", ".Lcapos_ua_fault%=")
+                CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_q2_%=", ".Lcapos_ua_fault%=")
+                    CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_q3_%=", ".Lcapos_ua_fault%=")
+                        CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store_q0_%=", ".Lcapos_ua_fault%=")
+                            CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store_q1_%=", ".Lcapos_ua_fault%=")
+                                CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store_q2_%=",
+                                                        ".Lcapos_ua_fault%=")
+                                    CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store_q3_%=",
+                                                            ".Lcapos_ua_fault%=")
+                                        CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load%=",
+                                                                ".Lcapos_ua_fault%=")
+                                            CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_store%=",
+                                                                    ".Lcapos_ua_fault%=")
+                                                CAPOS_USER_ACCESS_FIXUP(".Lcapos_ua_load_byte%=",
+                                                                        ".Lcapos_ua_fault%=")
+                                                    CAPOS_USER_ACCESS_FIXUP(
+                                                        ".Lcapos_ua_store_byte%=",
+                                                        ".Lcapos_ua_fault%=")
         : [failed] "=&r"(failed), [d] "+r"(d), [s] "+r"(s), [words] "+r"(words), [bytes] "+r"(bytes)
         :
-        : "rax", "memory", "cc");
+        : "rax", "rcx", "rdx", "r8", "memory", "cc");
     return failed == 0;
 }
 

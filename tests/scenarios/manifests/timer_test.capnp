@@ -1,4 +1,5 @@
-# user_timer: init is timer_test, holding the console and the timer.
+# user_timer: init is timer_test, holding the console, the timer and the process
+# inspector.
 @0xe8e7f618d99a31c7;
 
 using Capos = import "/schema/capos.capnp";
@@ -11,6 +12,7 @@ const manifest :Capos.SystemManifest = (
     grants = [
       (name = "console", source = (kernel = console)),
       (name = "timer", source = (kernel = timer)),
+      (name = "processes", source = (kernel = processInspector)),
     ],
   ),
 );
