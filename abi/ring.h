@@ -63,9 +63,14 @@ inline constexpr uint32_t endpoint_max_minted = 16384;
 // The method of a release notice: what a RECV receives, instead of a call,
 // when the last capability naming a minted client facet has gone. Its header
 // has call_id 0 (nothing to RETURN: a RETURN to it is NoSuchCall), interface_id,
-// caller, params_len and cap_count 0, and the facet's badge; no call has
-// call_id 0, so the id alone tells a notice from a call.
+// caller and cap_count 0, and the facet's badge; no call has call_id 0, so the
+// id alone tells a notice from a call. When more notices wait, one after
+// another at the head of the queue, a RECV takes up to notice_max_badges of
+// them at once: the badges after the first are its params, each a uint32_t
+// in the order the facets went, a last 0 filling the word (params_len 0 for
+// one alone).
 inline constexpr uint16_t endpoint_release_notice = 0xFFFF;
+inline constexpr uint32_t notice_max_badges = 32;
 
 // PARK's non-negative results (UNPARK's is the number of threads it woke).
 enum class ParkResult : int32_t {
@@ -264,9 +269,18 @@ constexpr bool is_transfer_mode(uint8_t mode) {
     return mode < transfer_mode_count;
 }
 static_assert(uint8_t(TransferMode::Move) + 1 == transfer_mode_count);
+// A descriptor's mode beside the TransferModes, in a Return only: `cap` is a
+// badge (not 0), and the kernel mints a new client facet of the endpoint
+// answered on with that badge, speaking the Return's interface_id (0: any),
+// charged to the owner as Endpoint.mint is, for the caller alone: the
+// answer's capability pointers name it by the badge. A server handing out an
+// object's facet with its answer needs no Endpoint.mint call of its own, and
+// holds nothing: the release notice comes when the caller's copies are gone,
+// or at once when the answer fails.
+inline constexpr uint8_t transfer_mint = transfer_mode_count;
 struct TransferDescriptor {
-    uint32_t cap;        // the sender's CapId
-    uint8_t mode;        // TransferMode
+    uint32_t cap;        // the sender's CapId (transfer_mint: the badge)
+    uint8_t mode;        // TransferMode, or transfer_mint
     uint8_t reserved[3]; // 0
 };
 static_assert(sizeof(TransferDescriptor) == 8);

@@ -123,8 +123,27 @@ void EndpointClient::destroy() {
         return;
     }
     ReleaseNotice& notice = notice_of(this);
+    bool discarded = m_discarded;
     this->~EndpointClient();
-    endpoint->facet_released(notice);
+    if (discarded)
+        endpoint->facet_discarded(notice);
+    else
+        endpoint->facet_released(notice);
+}
+
+void discard_unsent_facet(KernelObject& object) {
+    auto* client = downcast<EndpointClient>(&object);
+    VERIFY(client && client->badge() != 0);
+    client->discard();
+}
+
+void Endpoint::facet_discarded(ReleaseNotice& notice) {
+    ObjectLockGuard guard(m_lock);
+    free_minted(notice);
+    // It was a client while it lived (the last one: receivers learn now).
+    uint32_t waiting = m_state.receivers_waiting();
+    if (m_state.remove_client())
+        disconnect_receivers(waiting);
 }
 
 Result<RefPtr<EndpointClient>, MintError> Endpoint::mint(FrameLedger& ledger, uint32_t badge) {
@@ -158,6 +177,15 @@ Result<RefPtr<EndpointClient>, MintError> Endpoint::mint(FrameLedger& ledger, ui
     return RefPtr<EndpointClient>::adopt(client);
 }
 
+Result<RefPtr<KernelObject>, abi::TransportError> ReturnMinter::mint(uint32_t badge) {
+    g_kernel_lock.assert_held();
+    auto facet = m_endpoint.mint(m_owner.frame_ledger(), badge);
+    if (facet.is_error())
+        return Err{facet.error() == MintError::NoMemory ? abi::TransportError::NoMemory
+                                                        : abi::TransportError::QuotaExceeded};
+    return RefPtr<KernelObject>(facet.release_value());
+}
+
 void Endpoint::free_minted(ReleaseNotice& notice) {
     VERIFY(m_minted != 0);
     --m_minted;
@@ -169,12 +197,15 @@ void Endpoint::free_minted(ReleaseNotice& notice) {
     heap_free(facet);
 }
 
-ipc::Delivery Endpoint::deliver_notice(ReleaseNotice& notice, PendingReply& receiver) {
-    abi::RecvHeader header{.method = abi::endpoint_release_notice, .badge = notice.badge};
+ipc::Delivery Endpoint::deliver_notice(ReleaseNotice& notice, PendingReply& receiver,
+                                       std::span<capnp::Word> more) {
+    abi::RecvHeader header{.method = abi::endpoint_release_notice,
+                           .params_len = uint32_t(more.size_bytes()),
+                           .badge = notice.badge};
     Transfer none;
     // The releaser goes on: the owner learns of it in its turn.
-    switch (
-        receiver.answer(abi::Cqe{}, std::as_bytes(std::span(&header, 1)), {}, none, Wake::Queued)) {
+    switch (receiver.answer(abi::Cqe{}, std::as_bytes(std::span(&header, 1)), more, none,
+                            Wake::Queued)) {
     case PendingReply::Answer::Delivered:
         return ipc::Delivery::Delivered;
     case PendingReply::Answer::Refused:
@@ -422,14 +453,35 @@ EndpointCall* Endpoint::take_call(Process& caller) {
 [[gnu::noinline]] bool Endpoint::deliver_queued(PendingReply& receiver) {
     while (ipc::EndpointCallRecord* record = m_state.oldest_queued()) {
         if (record->is_notice()) {
-            // (Only under the kernel lock held exclusively: receive.)
-            auto& notice =
-                static_cast<ReleaseNotice&>(static_cast<ipc::EndpointNoticeRecord&>(*record));
-            ipc::Delivery delivery = deliver_notice(notice, receiver);
-            m_state.delivered_from_queue(notice, delivery);
-            if (delivery == ipc::Delivery::Delivered)
-                free_minted(notice);
-            return true; // delivered, or the RECV failed
+            // (Only under the kernel lock held exclusively: receive.) The
+            // notices waiting one after another go together, as many as
+            // the receiver's buffer holds (abi::notice_max_badges at most).
+            ipc::EndpointCallRecord* run[abi::notice_max_badges];
+            uint64_t room = receiver.result().length > sizeof(abi::RecvHeader)
+                                ? (receiver.result().length - sizeof(abi::RecvHeader)) / 8 * 2
+                                : 0;
+            size_t most = room + 1 < abi::notice_max_badges ? size_t(room + 1)
+                                                            : size_t(abi::notice_max_badges);
+            size_t count = m_state.leading_notices(run, most);
+            auto notice_at = [&](size_t i) -> ReleaseNotice& {
+                return static_cast<ReleaseNotice&>(
+                    static_cast<ipc::EndpointNoticeRecord&>(*run[i]));
+            };
+            alignas(capnp::Word) uint32_t badges[abi::notice_max_badges + 1] = {};
+            for (size_t i = 1; i < count; ++i)
+                badges[i - 1] = notice_at(i).badge;
+            std::span<capnp::Word> more(reinterpret_cast<capnp::Word*>(badges),
+                                        count / 2); // (count - 1) badges, padded
+            ipc::Delivery delivery = deliver_notice(notice_at(0), receiver, more);
+            if (delivery != ipc::Delivery::Delivered) {
+                m_state.delivered_from_queue(notice_at(0), delivery);
+                return true; // the RECV failed
+            }
+            for (size_t i = 0; i < count; ++i) {
+                m_state.delivered_from_queue(notice_at(i), delivery);
+                free_minted(notice_at(i));
+            }
+            return true;
         }
         EndpointCall* call = as_call(record);
         std::span<capnp::Word> params(call->params, call->params_words);

@@ -155,6 +155,9 @@ public:
     // Step 5: the minted facet whose notice `notice` is has lost its last
     // reference (its object is destroyed; the notice's memory stays).
     void facet_released(ReleaseNotice& notice) CAPOS_REQUIRES(g_kernel_lock);
+    // The same for a facet a Return minted and never sent: freed with no
+    // notice (the owner knows its answer failed).
+    void facet_discarded(ReleaseNotice& notice) CAPOS_REQUIRES(g_kernel_lock);
     // Minted facets that fit one frame of their minter's ledger.
     static const uint32_t minted_facets_per_frame;
 
@@ -163,8 +166,10 @@ private:
     Endpoint() : KernelObject(object_type) {}
     void destroy() override;
 
-    // A release notice into `receiver`'s buffer (the header alone).
-    static ipc::Delivery deliver_notice(ReleaseNotice& notice, PendingReply& receiver)
+    // A release notice into `receiver`'s buffer: the header, then `more`,
+    // the badges of the notices that go with it (abi::endpoint_release_notice).
+    static ipc::Delivery deliver_notice(ReleaseNotice& notice, PendingReply& receiver,
+                                        std::span<capnp::Word> more = {})
         CAPOS_REQUIRES_SHARED(g_kernel_lock);
     // Frees a minted facet's memory (its notice, delivered or dropped) and
     // gives back its share of the ledger: under the kernel lock held
@@ -245,6 +250,19 @@ std::span<const KernelService::Method> endpoint_owner_methods();
 // The receiving side of an endpoint (a capability, speaking Endpoint). When
 // the last reference goes, the endpoint closes. Its CALLs are kernel-served
 // (Endpoint.mint); downcasts to KernelService do not find it.
+// A Return's mint descriptors (abi::transfer_mint): facets of the endpoint
+// answered on, charged to its owner's ledger as Endpoint.mint's are.
+class ReturnMinter final : public FacetMinter {
+public:
+    ReturnMinter(Endpoint& endpoint, Process& owner) : m_endpoint(endpoint), m_owner(owner) {}
+    // (Under the kernel lock held exclusively: descriptors are taken only so.)
+    Result<RefPtr<KernelObject>, abi::TransportError> mint(uint32_t badge) override;
+
+private:
+    Endpoint& m_endpoint;
+    Process& m_owner;
+};
+
 class EndpointOwner final : public KernelService {
 public:
     static constexpr ObjectType object_type = ObjectType::EndpointOwner;
@@ -270,11 +288,15 @@ public:
     }
     Endpoint& endpoint() { return *m_endpoint; }
     uint32_t badge() const { return m_badge; }
+    // A minted facet that was never sent (discard_unsent_facet): its end
+    // queues no release notice.
+    void discard() { m_discarded = true; }
 
 private:
     void destroy() override;
     RefPtr<Endpoint> m_endpoint;
     uint32_t m_badge;
+    bool m_discarded = false;
 };
 
 struct EndpointPair {

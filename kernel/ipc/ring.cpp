@@ -130,20 +130,23 @@ take_inline_message(const ring::DecodedSqe& sqe, bool* result_writable = nullptr
 }
 
 // The capabilities a submission sends through an endpoint (none unless it
-// lists descriptors; then every capability pointer must be listed).
+// lists descriptors; then every capability pointer must be listed). A
+// Return's mint descriptors are made by `minter`.
 Result<Transfer, TransportError> prepare_transfer(Process& process, const ring::DecodedSqe& sqe,
-                                                  const Message& message) {
+                                                  const Message& message,
+                                                  FacetMinter* minter = nullptr) {
     if (sqe.transfer_count == 0) {
         // No descriptors: the message must carry no capability pointer (the
-        // validation walk saw every pointer).
-        if (message.capabilities)
+        // validation walk saw every pointer), and a Return names no
+        // interface (it has no facet to mint).
+        if (message.capabilities || (sqe.opcode == abi::Opcode::Return && sqe.interface_id != 0))
             return Err{TransportError::BadTransfer};
         return Transfer{};
     }
     // Capabilities move only under the kernel lock held exclusively (the
     // shared part takes no submission with descriptors).
     VERIFY(g_kernel_lock.held_here());
-    return Transfer::prepare(process, sqe, reader_of(message.words));
+    return Transfer::prepare(process, sqe, reader_of(message.words), minter);
 }
 
 // A call of a kernel service as the service's side of the ring sees it,
@@ -340,14 +343,14 @@ struct EndpointMessage {
     std::span<capnp::Word> words;
     Transfer transfer;
 };
-Result<EndpointMessage, TransportError> take_endpoint_message(Process& process,
-                                                              const ring::DecodedSqe& sqe)
+Result<EndpointMessage, TransportError>
+take_endpoint_message(Process& process, const ring::DecodedSqe& sqe, FacetMinter* minter = nullptr)
     CAPOS_REQUIRES_SHARED(g_kernel_lock) {
     bool inline_params = (sqe.flags & abi::SqeInlineParams) != 0;
     auto message = inline_params ? take_inline_message(sqe) : copy_in_message(sqe.params);
     if (message.is_error())
         return Err{message.error()};
-    auto transfer = prepare_transfer(process, sqe, message.value());
+    auto transfer = prepare_transfer(process, sqe, message.value(), minter);
     if (transfer.is_error())
         return Err{transfer.error()};
     stage_clock::enter(stage_clock::Stage::Endpoint);
@@ -402,7 +405,8 @@ endpoint_operation(Process& process, const ring::DecodedSqe& sqe, bool* exclusiv
         return owner->endpoint().receive(sqe, exclusive_needed);
     }
     // (A RETURN's answer is never inline: decode_sqe refuses the flag.)
-    auto message = take_endpoint_message(process, sqe);
+    ReturnMinter minter(owner->endpoint(), process);
+    auto message = take_endpoint_message(process, sqe, &minter);
     if (message.is_error())
         return error_cqe(sqe.user_data, message.error());
     return owner->endpoint().return_call(sqe, message.value().words,

@@ -55,26 +55,48 @@ Result<void, TransferError> TransferOf<Capacity>::add(abi::CapId id, bool move) 
 template <uint32_t Capacity>
 Result<TransferOf<Capacity>, TransportError>
 TransferOf<Capacity>::prepare(Process& sender, const ring::DecodedSqe& sqe,
-                              const capnp::MessageReader& message) requires(Capacity ==
-                                                                            abi::max_transfers) {
+                              const capnp::MessageReader& message,
+                              FacetMinter* minter) requires(Capacity == abi::max_transfers) {
     abi::TransferDescriptor descriptors[abi::max_transfers];
     if (!UserSpan<abi::TransferDescriptor>(sqe.transfer_address, sqe.transfer_count)
              .copy_in(descriptors))
         return Err{TransportError::BadTransfer};
 
     TransferOf transfer(sender);
+    bool minted = false;
     for (uint32_t i = 0; i < sqe.transfer_count; ++i) {
         const abi::TransferDescriptor& d = descriptors[i];
-        if (!abi::is_transfer_mode(d.mode) || d.reserved[0] || d.reserved[1] || d.reserved[2])
+        bool mint = d.mode == abi::transfer_mint;
+        if ((!mint && !abi::is_transfer_mode(d.mode)) || d.reserved[0] || d.reserved[1] ||
+            d.reserved[2])
             return Err{TransportError::BadTransfer};
         // Each capability once: its id is the key its pointers are renamed by.
         for (uint32_t j = 0; j < i; ++j) {
             if (descriptors[j].cap == d.cap)
                 return Err{TransportError::BadTransfer};
         }
+        if (mint) {
+            // A new facet, badge d.cap; dropped unsent, its notice goes back.
+            if (minter == nullptr || d.cap == 0)
+                return Err{TransportError::BadTransfer};
+            auto facet = minter->mint(d.cap);
+            if (facet.is_error())
+                return Err{facet.error()};
+            Entry* out = new (&transfer.m_entries[transfer.m_count++]) Entry{};
+            out->sender_id = abi::CapId{d.cap};
+            out->minted = true;
+            out->object = facet.release_value();
+            out->interface_id = sqe.interface_id;
+            out->flags = CapFlags::Transferable;
+            minted = true;
+            continue;
+        }
         if (transfer.add(abi::CapId{d.cap}, d.mode == uint8_t(abi::TransferMode::Move)).is_error())
             return Err{TransportError::BadTransfer}; // moves taken so far restore
     }
+    // A Return's interface is its minted facets': none minted, none named.
+    if (!minted && sqe.opcode == abi::Opcode::Return && sqe.interface_id != 0)
+        return Err{TransportError::BadTransfer};
 
     // Every capability pointer must name a listed capability. The walk reads
     // with the message's own budget (proportional to its size), the same the

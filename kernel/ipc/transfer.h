@@ -41,6 +41,20 @@ enum class TransferError : uint8_t {
 
 // Up to `Capacity` capabilities: abi::max_transfers for a ring submission
 // (Transfer), abi::capset_max_entries for a spawn's grants (GrantTransfer).
+// Marks a facet a Return minted (an EndpointClient) as never sent: its end
+// queues no release notice (kernel/ipc/endpoint.cpp).
+void discard_unsent_facet(KernelObject& object);
+
+// What makes the facets a Return's mint descriptors ask for
+// (abi::transfer_mint): the endpoint answered on (kernel/ipc/endpoint.h).
+class FacetMinter {
+public:
+    virtual Result<RefPtr<KernelObject>, abi::TransportError> mint(uint32_t badge) = 0;
+
+protected:
+    ~FacetMinter() = default;
+};
+
 template <uint32_t Capacity>
 class TransferOf {
 public:
@@ -68,10 +82,12 @@ public:
     }
 
     // Phase 1 for a submission of `sender` (the current process) carrying
-    // `message` (validated): each capability listed once.
+    // `message` (validated): each capability listed once. Mint descriptors
+    // are made by `minter` (a Return's; null: refused), each a new facet
+    // speaking the submission's interface_id.
     static Result<TransferOf, abi::TransportError>
-    prepare(Process& sender, const ring::DecodedSqe& sqe,
-            const capnp::MessageReader& message) requires(Capacity == abi::max_transfers);
+    prepare(Process& sender, const ring::DecodedSqe& sqe, const capnp::MessageReader& message,
+            FacetMinter* minter) requires(Capacity == abi::max_transfers);
     // Phase 1, one capability: `id`, copied or moved. A copy may be listed
     // more than once; a moved capability only once.
     Result<void, TransferError> add(abi::CapId id, bool move);
@@ -96,16 +112,21 @@ private:
     struct Entry {
         abi::CapId sender_id;
         bool move = false;
+        bool minted = false;         // a Return's new facet: discarded unsent
         RefPtr<KernelObject> object; // copies (moves get theirs at commit)
         uint64_t interface_id = 0;
         CapFlags flags = CapFlags::None;
         ProcessCapTable::Taken taken; // moves, until commit
     };
 
-    // Drops the entries: a move not committed goes back to the sender.
+    // Drops the entries: a move not committed goes back to the sender, a
+    // facet minted and not sent is freed with no release notice.
     [[gnu::noinline]] void clear() {
-        for (uint32_t i = 0; i < m_count; ++i)
+        for (uint32_t i = 0; i < m_count; ++i) {
+            if (m_entries[i].minted && m_entries[i].object)
+                discard_unsent_facet(*m_entries[i].object);
             m_entries[i].~Entry();
+        }
         m_count = 0;
     }
     [[gnu::noinline]] void take_from(TransferOf& other) {

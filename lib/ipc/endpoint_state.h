@@ -167,6 +167,18 @@ public:
     bool is_in_flight(const EndpointCallRecord& call) const { return m_in_flight.contains(call); }
     // The oldest queued call, or null.
     EndpointCallRecord* oldest_queued() { return m_queue.front(); }
+    // The release notices at the head of the queue, oldest first, up to
+    // `most` of them, into `out`: how many (a RECV takes them together,
+    // each then delivered_from_queue in turn).
+    size_t leading_notices(EndpointCallRecord** out, size_t most) {
+        size_t count = 0;
+        for (auto it = m_queue.begin(); it != m_queue.end() && count < most; ++it) {
+            if (!(*it).is_notice())
+                break;
+            out[count++] = &*it;
+        }
+        return count;
+    }
 
     // Step 1, CALL. First, before the kernel takes anything for the call:
     // Disconnected once closed; BadBuffer when the call (`delivered_bytes`:

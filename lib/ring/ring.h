@@ -106,6 +106,7 @@ constexpr uint32_t CallId = 1 << 4;
 constexpr uint32_t Transfers = 1 << 5; // transfer_count and transfer_addr
 constexpr uint32_t Word = 1 << 6;      // Park/Unpark: params_addr and params_len
 constexpr uint32_t Timeout = 1 << 7;   // Park: result_addr (result_len stays 0)
+constexpr uint32_t Interface = 1 << 8; // Return: interface_id (its minted facets')
 } // namespace field
 
 // The field rules: which fields each opcode uses. Every other field must be 0.
@@ -119,7 +120,7 @@ constexpr uint32_t fields_used(Opcode opcode) {
     case Opcode::Recv:
         return Cap | Result;
     case Opcode::Return:
-        return Cap | Params | CallId | Transfers;
+        return Cap | Params | CallId | Transfers | Interface;
     case Opcode::Release:
         return Cap;
     case Opcode::Park:
@@ -148,10 +149,10 @@ constexpr WordMasks unused_bits(Opcode opcode) {
     WordMasks masks;
     if (!(used & Cap))
         mark(masks, offsetof(abi::Sqe, cap), sizeof(abi::Sqe::cap));
-    if (!(used & Method)) {
+    if (!(used & Method))
         mark(masks, offsetof(abi::Sqe, method), sizeof(abi::Sqe::method));
+    if (!(used & (Method | Interface)))
         mark(masks, offsetof(abi::Sqe, interface_id), sizeof(abi::Sqe::interface_id));
-    }
     if (!(used & (Params | Word))) {
         mark(masks, offsetof(abi::Sqe, params_addr), sizeof(abi::Sqe::params_addr));
         mark(masks, offsetof(abi::Sqe, params_len), sizeof(abi::Sqe::params_len));

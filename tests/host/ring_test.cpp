@@ -322,7 +322,10 @@ Result<DecodedSqe, TransportError> decode_by_the_rules(const Sqe& sqe) {
     }
     if (!uses_cap && sqe.cap != 0)
         return Err{TransportError::BadSqe};
-    if (!uses_method && (sqe.method != 0 || sqe.interface_id != 0))
+    bool uses_interface = uses_method || opcode == Opcode::Return; // its minted facets'
+    if (!uses_method && sqe.method != 0)
+        return Err{TransportError::BadSqe};
+    if (!uses_interface && sqe.interface_id != 0)
         return Err{TransportError::BadSqe};
     if (!uses_params && (sqe.params_addr != 0 || sqe.params_len != 0))
         return Err{TransportError::BadSqe};

@@ -39,6 +39,7 @@ void Server::drop_moved() {
         if (m_transfers[i].mode == uint8_t(abi::TransferMode::Move))
             (void)release(abi::CapId{m_transfers[i].cap});
     m_transfer_count = 0;
+    m_mint_interface = 0;
 }
 
 abi::Sqe Server::receive_sqe() {
@@ -51,6 +52,7 @@ abi::Sqe Server::reply_sqe(uint32_t call_id, std::span<const capnp::Word> messag
     if (m_transfer_count > 0) {
         sqe.transfer_count = m_transfer_count;
         sqe.transfer_addr = reinterpret_cast<uint64_t>(m_transfers);
+        sqe.interface_id = m_mint_interface;
     }
     return sqe;
 }
@@ -83,13 +85,18 @@ Result<ReceivedCall, int32_t> Server::reply_moving_and_receive(uint32_t call_id,
     abi::Cqe first = client.wait_either(reply, next, which);
     abi::Cqe reply_cqe = which == 0 ? first : client.wait(reply);
     if (reply_cqe.result < 0) {
-        // What was to be moved is still here, and goes.
+        // What was to be moved is still here, and goes; what was to be
+        // minted was not made (serve_calls tells the handler).
+        for (uint32_t i = 0; i < m_transfer_count; ++i)
+            if (m_transfers[i].mode == abi::transfer_mint)
+                m_unmade[m_unmade_count++] = m_transfers[i].cap;
         drop_moved();
         auto refused = gen::encode_exception<schema::CapException>(
             m_refusal, {schema::ExceptionType::Overloaded, "reply capabilities refused"});
         (void)client.run(reply_sqe(call_id, refused.message(), true));
     }
     m_transfer_count = 0;
+    m_mint_interface = 0;
     return received(which == 1 ? first : client.wait(next));
 }
 
@@ -118,8 +125,10 @@ Result<ReceivedCall, int32_t> Server::received(const abi::Cqe& cqe) {
 
 int32_t Server::reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception) {
     int32_t result = ring().run(reply_sqe(call_id, message, exception)).result;
-    if (result >= 0)
+    if (result >= 0) {
         m_transfer_count = 0;
+        m_mint_interface = 0;
+    }
     return result;
 }
 
@@ -127,6 +136,19 @@ bool Server::send_with_reply(abi::CapId id, abi::TransferMode mode) {
     if (m_transfer_count == abi::max_transfers)
         return false;
     m_transfers[m_transfer_count++] = {id.raw, uint8_t(mode), {0, 0, 0}};
+    return true;
+}
+
+bool Server::mint_with_reply(uint32_t badge, uint64_t interface_id) {
+    if (m_transfer_count == abi::max_transfers || badge == 0)
+        return false;
+    bool minting = false;
+    for (uint32_t i = 0; i < m_transfer_count; ++i)
+        minting = minting || m_transfers[i].mode == abi::transfer_mint;
+    if (minting && interface_id != m_mint_interface)
+        return false;
+    m_mint_interface = interface_id;
+    m_transfers[m_transfer_count++] = {badge, abi::transfer_mint, {0, 0, 0}};
     return true;
 }
 

@@ -73,8 +73,9 @@ public:
     // Answers call `call_id` with `message` and the capabilities attached
     // since the last reply, and waits for the next call: both submitted in
     // one entry into the kernel, which answers the RETURN at once. When the
-    // caller's table refuses the capabilities, they are released (a minted
-    // facet's notice comes back) and the call is answered again with an
+    // caller's table refuses the capabilities, those moved are released (a
+    // facet minted by this process comes back as its notice; one the answer
+    // was to mint was never made) and the call is answered again with an
     // overloaded CapException, before the wait for the next call (which may
     // be that caller's next).
     Result<ReceivedCall, int32_t> reply_moving_and_receive(uint32_t call_id,
@@ -85,6 +86,14 @@ public:
     int32_t reply(uint32_t call_id, std::span<const capnp::Word> message, bool exception);
     // Sends `id` with the next reply (a handler's results name it by CapId).
     bool send_with_reply(abi::CapId id, abi::TransferMode mode);
+    // Sends with the next reply a new client facet of this endpoint with
+    // `badge` (not 0), speaking `interface_id` (0: any), which the kernel
+    // mints as it delivers the answer (abi::transfer_mint): the handler's
+    // results name it by the badge. This process never holds it. False when
+    // the reply carries abi::max_transfers already, or a facet of another
+    // interface. Should the answer fail, nothing was minted (no notice comes
+    // for the badge).
+    bool mint_with_reply(uint32_t badge, uint64_t interface_id);
     // The call being served (inside serve's handler calls).
     const ReceivedCall& current() const { return m_current; }
     // The badge of the facet it came through (0: the plain facet).
@@ -129,8 +138,14 @@ public:
                 return call.error();
             m_current = call.value();
             if (abi::is_release_notice(call.value().header)) {
-                // Not a call: nothing to dispatch or answer.
+                // Not a call: nothing to dispatch or answer. The badges of
+                // the notices taken with it follow (a 0 fills the word).
                 dispatcher.released(call.value().header.badge);
+                for (capnp::Word word : call.value().params) {
+                    for (uint32_t badge : {uint32_t(word), uint32_t(word >> 32)})
+                        if (badge != 0)
+                            dispatcher.released(badge);
+                }
                 call = receive();
                 continue;
             }
@@ -153,6 +168,11 @@ public:
             // call is still waiting, and is answered again without them.
             call =
                 reply_moving_and_receive(call.value().header.call_id, result.message(), exception);
+            // Facets the refused answer was to mint were never made: to the
+            // handler, released.
+            for (uint32_t i = 0; i < m_unmade_count; ++i)
+                dispatcher.released(m_unmade[i]);
+            m_unmade_count = 0;
         }
     }
 
@@ -189,6 +209,10 @@ private:
     alignas(8) capnp::Word m_refusal[16];
     abi::TransferDescriptor m_transfers[abi::max_transfers];
     uint32_t m_transfer_count = 0;
+    uint64_t m_mint_interface = 0; // of the facets minted with the next reply
+    // The badges of the facets a refused answer was to mint.
+    uint32_t m_unmade[abi::max_transfers];
+    uint32_t m_unmade_count = 0;
     size_t m_call_words = 0; // of the buffer, the received call's
     // The received call, then the answer: at least buffer_words for it.
     alignas(8) capnp::Word m_own_buffer[receive_words + buffer_words];

@@ -93,7 +93,8 @@ void expect_answer(std::string_view what, Pending& pending, std::string_view tex
 struct Received {
     abi::Cqe cqe;
     abi::RecvHeader header{};
-    std::string_view text; // an Echo call's
+    std::string_view text;                    // an Echo call's
+    std::span<const capnp::Word> params = {}; // a notice's: the badges taken with it
 };
 alignas(8) capnp::Word g_receive_buffers[2][512];
 
@@ -106,6 +107,9 @@ Received received(const abi::Cqe& cqe, uint32_t buffer = 0) {
     if (cqe.result < 0 || cqe.result_len < sizeof(abi::RecvHeader))
         return out;
     __builtin_memcpy(&out.header, g_receive_buffers[buffer], sizeof out.header);
+    if (abi::is_release_notice(out.header) && out.header.params_len <= 4096 - sizeof out.header)
+        out.params = std::span<const capnp::Word>(
+            g_receive_buffers[buffer] + sizeof(abi::RecvHeader) / 8, out.header.params_len / 8);
     if (out.header.params_len != 0 && out.header.interface_id == Echo::interface_id) {
         auto reader = capnp::MessageReader::validated(std::span<const capnp::Word>(
             g_receive_buffers[buffer] + sizeof(abi::RecvHeader) / 8, out.header.params_len / 8));
@@ -308,6 +312,89 @@ void queued_then_released(abi::CapId (&facets)[4]) {
     expect_answer("the queued call is answered", queued, "queued");
 }
 
+// RETURN of call `call_id` with a CapabilityBox.take answer naming `named`
+// (0: none), the descriptors given and interface_id `interface_id`.
+int32_t answer_with(uint32_t call_id, uint32_t named, const abi::TransferDescriptor* descriptors,
+                    uint32_t count, uint64_t interface_id) {
+    alignas(8) static capnp::Word message[8];
+    capnp::MessageBuilder builder(message);
+    auto results = schema::CapabilityBox::TakeResults::Builder(
+        builder.init_root(schema::CapabilityBox::TakeResults::data_words,
+                          schema::CapabilityBox::TakeResults::pointer_count));
+    if (named != 0)
+        results.set_cap(named);
+    abi::Sqe sqe = rt::return_sqe(g_owner, call_id, builder.words(), false);
+    sqe.interface_id = interface_id;
+    sqe.transfer_count = count;
+    sqe.transfer_addr = reinterpret_cast<uint64_t>(descriptors);
+    return rt::ring().run(sqe).result;
+}
+
+// An answer that mints the facet it carries (abi::transfer_mint): the caller
+// gets a new facet with the badge and the interface the RETURN names; its
+// calls come with that badge, and its release gives the notice. Refused: a
+// mint in a CALL, badge 0, a RETURN naming an interface with nothing to mint.
+// An answer that fails mints nothing: no notice comes for it.
+void minted_by_the_answer(abi::CapId (&facets)[4]) {
+    abi::TransferDescriptor in_call{79, abi::transfer_mint, {0, 0, 0}};
+    abi::Sqe call_sqe{};
+    call_sqe.opcode = uint8_t(abi::Opcode::Call);
+    call_sqe.cap = facets[2].raw;
+    call_sqe.method = uint16_t(Echo::Method::Echo);
+    call_sqe.interface_id = Echo::interface_id;
+    call_sqe.params_addr = reinterpret_cast<uint64_t>(rt::no_params().data());
+    call_sqe.params_len = uint32_t(rt::no_params().size_bytes());
+    call_sqe.transfer_count = 1;
+    call_sqe.transfer_addr = reinterpret_cast<uint64_t>(&in_call);
+    suite.check_result("a mint descriptor in a CALL is refused (BadTransfer)",
+                       rt::ring().run(call_sqe).result, TransportError::BadTransfer);
+
+    static Pending call;
+    submit_echo(facets[2].raw, "mint me", call);
+    rt::ring().flush();
+    Received got = receive();
+    uint32_t id = got.header.call_id;
+    suite.check("(a call to answer with a minted facet)", got.cqe.result == 0 && id != 0,
+                describe(got));
+    abi::TransferDescriptor zero{0, abi::transfer_mint, {0, 0, 0}};
+    suite.check_result("a mint of badge 0 is refused (BadTransfer)",
+                       answer_with(id, 0, &zero, 1, Echo::interface_id),
+                       TransportError::BadTransfer);
+    suite.check_result("a RETURN naming an interface with nothing to mint is refused (BadTransfer)",
+                       answer_with(id, 0, nullptr, 0, Echo::interface_id),
+                       TransportError::BadTransfer);
+    const abi::TransferDescriptor with_unheld[2] = {
+        {77, abi::transfer_mint, {0, 0, 0}},
+        {0x7fff1234, uint8_t(abi::TransferMode::Copy), {0, 0, 0}}};
+    suite.check_result("an answer minting 77 beside a capability not held fails (BadTransfer)",
+                       answer_with(id, 77, with_unheld, 2, Echo::interface_id),
+                       TransportError::BadTransfer);
+    abi::TransferDescriptor good{78, abi::transfer_mint, {0, 0, 0}};
+    suite.check_result("an answer minting facet 78 is taken",
+                       answer_with(id, 78, &good, 1, Echo::interface_id), 0);
+    abi::Cqe cqe = rt::ring().wait(call.ticket);
+    abi::CapRecord record{};
+    if (cqe.result == 0 && cqe.cap_count == 1 && cqe.result_len + 16 <= sizeof call.result)
+        __builtin_memcpy(&record, reinterpret_cast<const uint8_t*>(call.result) + cqe.result_len,
+                         sizeof record);
+    uint32_t named = 0;
+    if (record.cap != 0) {
+        auto reader = capnp::MessageReader::validated(
+            std::span<const capnp::Word>(call.result, cqe.result_len / 8));
+        named = schema::CapabilityBox::TakeResults::Reader(reader.root()).cap();
+    }
+    suite.check("the caller gets one new facet speaking Echo, which the answer names",
+                record.cap != 0 && record.interface_id == Echo::interface_id && named == record.cap,
+                Line("result ").dec(cqe.result).add(", caps ").udec(cqe.cap_count));
+    static Pending through;
+    submit_echo(record.cap, "through 78", through);
+    rt::ring().flush();
+    expect_call("a call through it arrives with badge 78", 78, "through 78");
+    expect_answer("(that call answered)", through, "through 78");
+    suite.check_result("the minted facet is released", rt::release(abi::CapId{record.cap}), 0);
+    expect_notice("its notice comes, the first since: the failed answer minted nothing", 78);
+}
+
 // The bound on minted facets, with notices not yet received counting.
 void bound() {
     // Facet 2 lives: the others released now until mint is refused.
@@ -328,16 +415,37 @@ void bound() {
                 minted == abi::endpoint_max_minted - 1, Line().udec(minted).add(" more minted"));
     suite.check_exception("one more mint is overloaded", refused,
                           schema::ExceptionType::Overloaded);
-    uint32_t in_order = 0;
+    // Waiting one after another, they come up to notice_max_badges a RECV:
+    // the header's badge, then the others in the params (a 0 fills a word).
+    uint32_t in_order = 0, most = 0;
+    bool good = true;
     Received got{};
-    for (uint32_t i = 0; i < minted; ++i) {
+    while (good && in_order < minted) {
         got = receive();
-        if (!is_notice_of(got, first_badge + i))
+        good = got.cqe.result == 0 && abi::is_release_notice(got.header) &&
+               got.header.badge == first_badge + in_order;
+        if (!good)
             break;
+        uint32_t taken = 1;
         ++in_order;
+        bool ended = false; // by a 0
+        for (capnp::Word word : got.params) {
+            for (uint32_t badge : {uint32_t(word), uint32_t(word >> 32)}) {
+                if (badge == 0 && !ended) {
+                    ended = true;
+                    continue;
+                }
+                good = good && !ended && badge == first_badge + in_order;
+                ++in_order;
+                ++taken;
+            }
+        }
+        most = taken > most ? taken : most;
     }
-    suite.check("their notices are received, each once, in order", in_order == minted,
+    suite.check("their notices are received, each once, in order", good && in_order == minted,
                 Line().udec(in_order).add(" in order, then ").add(describe(got).view()));
+    suite.check("a RECV takes up to notice_max_badges of them at once",
+                most == abi::notice_max_badges, Line("at most ").udec(most));
     abi::CapId again = mint(first_badge);
     suite.check("once received, mint works again", again.raw != 0);
     (void)rt::release(again);
@@ -427,6 +535,7 @@ int main() {
         return suite.finish();
     copied_to_a_child(facets);
     queued_then_released(facets);
+    minted_by_the_answer(facets);
     bound();
     last_client(facets);
     // Notices left pending when the owner goes are dropped (and their memory

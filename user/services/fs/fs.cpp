@@ -3,7 +3,8 @@
 // (lib/fs/fat), found by what the disk holds, and serves it on the endpoint
 // it is granted as "service": the endpoint's plain client facet is the
 // volume's root Directory, and every Directory, File and Store it hands out
-// is a client facet minted with a badge of its own (docs/storage.md "The
+// is a client facet with a badge of its own, minted by the kernel with the
+// answer that carries it (docs/storage.md "The
 // filesystem service"). When the last copy of a facet is gone the kernel
 // says so (a release notice) and the service lets go of its node: a file
 // removed while open is freed then.
@@ -124,8 +125,7 @@ constexpr size_t list_name_bytes = 2048;
 
 class Service {
 public:
-    Service(fs::Volume& volume, rt::Server& server, abi::CapId owner)
-        : m_volume(volume), m_server(server), m_owner(owner) {}
+    Service(fs::Volume& volume, rt::Server& server) : m_volume(volume), m_server(server) {}
 
     gen::DispatchResult dispatch(const rt::ReceivedCall& call, capnp::MessageReader& params,
                                  std::span<capnp::Word> results) {
@@ -669,8 +669,11 @@ private:
             give_back();
             return fail(results, held.error());
         }
-        auto minted = rt::mint(m_owner, badge, interface_id);
-        if (minted.is_error()) {
+        // The kernel mints the facet as it delivers the answer: this
+        // process never holds it, so the notice comes when the caller's
+        // copies are gone (and none comes, but released() is called, when
+        // the answer fails).
+        if (!m_server.mint_with_reply(badge, interface_id)) {
             m_volume.release(node);
             give_back();
             return Err{gen::Exception{schema::ExceptionType::Overloaded, "no more objects"}};
@@ -678,16 +681,12 @@ private:
         m_objects[badge - 1] = {kind, node, 0, budget};
         if (budget != 0)
             ++m_budgets[budget - 1].refs;
-        set(minted.value().raw);
-        // The facet goes to the caller: this process keeps none, so the
-        // notice comes when the caller's copies are gone.
-        m_server.send_with_reply(minted.value(), abi::TransferMode::Move);
+        set(badge);
         return {};
     }
 
     fs::Volume& m_volume;
     rt::Server& m_server;
-    abi::CapId m_owner;
     Object* m_current = nullptr;
     Vector<Object> m_objects;
     uint32_t m_free_head = 0;
@@ -782,7 +781,7 @@ int main() {
     line.add(", ").udec(info.free_blocks).add(" free").add(info.read_only ? ", read-only)" : ")");
     (void)line.print();
     rt::Server server(service.value().id, g_buffer);
-    Service handler(volume, server, service.value().id);
+    Service handler(volume, server);
     int32_t ended = server.serve_calls(handler);
     // No client is left: whatever they wrote goes to the disk.
     auto synced = volume.sync();
