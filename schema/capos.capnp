@@ -1314,7 +1314,8 @@ interface Directory {
   # that is quotaExceeded and changes nothing. What it removes or cuts
   # (through it) counts back, down to nothing: removing what was there
   # before gives no room. Limits nest: a limited directory's limit obeys
-  # both.
+  # both, at most 16 deep (a deeper one is an overloaded exception: every
+  # write walks the chain).
 }
 
 interface Store {

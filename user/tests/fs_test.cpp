@@ -376,6 +376,29 @@ int main() {
         expect("a nested limit of 250: 251 bytes refused", d->write(0, {bytes, 251}),
                FileError::QuotaExceeded);
         expect("250 taken", d->write(0, {bytes, 250}), FileError::None);
+        // Limits nest at most 16 deep (every write walks the chain): 14
+        // more under the 250 one, then the next is refused.
+        abi::CapId chain[14] = {};
+        uint32_t depth = 2;
+        abi::CapId deepest = inner.id();
+        for (abi::CapId& link : chain) {
+            Directory::Client<rt::RingTransport> dir(rt::transport(), deepest.raw);
+            auto made = dir.limit(1 << 20);
+            if (made.is_error() || made.value().error() != FileError::None)
+                break;
+            link = deepest = rt::received_capability(made.value().directory());
+            ++depth;
+        }
+        suite.check("limits nest 16 deep", depth == 16);
+        Directory::Client<rt::RingTransport> last(rt::transport(), deepest.raw);
+        auto too_deep = last.limit(1);
+        suite.check("a 17th limit under them is overloaded",
+                    too_deep.is_error() &&
+                        too_deep.error().kind == gen::CallErrorKind::Exception &&
+                        too_deep.error().exception.type == schema::ExceptionType::Overloaded);
+        for (abi::CapId link : chain)
+            if (link.raw != 0)
+                (void)rt::release(link);
         auto outer = limited->info();
         suite.check("the outer limit counted them too",
                     outer.is_ok() && outer.value().info().quota_used() == 4750);

@@ -116,7 +116,12 @@ struct Budget {
     uint32_t parent;    // index + 1, 0 none
     uint32_t refs;      // 0: a free slot
     uint32_t next_free; // a free slot: the next free one's index + 1
+    uint32_t depth;     // 1 for a limit with no parent
 };
+
+// How deep limits nest: every write walks its budget's chain, so a client
+// making limits of limits cannot make writes walk far.
+constexpr uint32_t max_limit_depth = 16;
 
 constexpr size_t max_path = 4096;
 // The bytes of names one list puts in its answer, so that it fits a
@@ -342,6 +347,11 @@ public:
 
     Result_ limit(schema::Directory::LimitParams::Reader params,
                   schema::Directory::LimitResults::Builder results) {
+        uint32_t parent = m_current->budget;
+        uint32_t depth = parent == 0 ? 1 : m_budgets[parent - 1].depth + 1;
+        if (depth > max_limit_depth)
+            return Err{gen::Exception{schema::ExceptionType::Overloaded,
+                                      "limits nest at most 16 deep"}};
         uint32_t budget = m_budget_free_head;
         if (budget != 0) {
             m_budget_free_head = m_budgets[budget - 1].next_free;
@@ -350,8 +360,7 @@ public:
                 return out_of_memory();
             budget = static_cast<uint32_t>(m_budgets.size());
         }
-        uint32_t parent = m_current->budget;
-        m_budgets[budget - 1] = {params.bytes(), 0, parent, 1, 0};
+        m_budgets[budget - 1] = {params.bytes(), 0, parent, 1, 0, depth};
         if (parent != 0)
             ++m_budgets[parent - 1].refs;
         // The new facet holds the budget; without one it goes again.
@@ -603,7 +612,7 @@ private:
     void drop_budget(uint32_t budget) {
         while (budget != 0 && --m_budgets[budget - 1].refs == 0) {
             uint32_t parent = m_budgets[budget - 1].parent;
-            m_budgets[budget - 1] = {0, 0, 0, 0, m_budget_free_head};
+            m_budgets[budget - 1] = {0, 0, 0, 0, m_budget_free_head, 0};
             m_budget_free_head = budget;
             budget = parent;
         }
