@@ -2,7 +2,9 @@
 """Power cuts of a capOS filesystem, the way a machine loses its power.
 
 One image goes through every cut. Each round boots capOS in QEMU on the image
-(written straight to the file: cache=directsync) with the powercut program
+(written straight to the file: cache=directsync; with --ram the image lives in
+/dev/shm, which has no O_DIRECT, and cache=writethrough puts every write in the
+file before the guest hears it is done) with the powercut program
 (user/tests/powercut.cpp), which first checks every file the last round left
 (a fresh boot's verification) and then writes without end, saying each step and
 each sync that returned. After a random time the host kills QEMU (SIGKILL:
@@ -54,7 +56,7 @@ def qemu_command(args, image):
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-serial", "stdio", "-monitor", "none",
             "-kernel", args.kernel, "-initrd", args.archive,
-            "-drive", f"file={image},if=none,id=data,format=raw,cache=directsync",
+            "-drive", f"file={image},if=none,id=data,format=raw,cache={args.cache}",
             "-device", "virtio-blk-pci,drive=data,disable-legacy=on"]
 
 
@@ -211,14 +213,23 @@ def main():
     parser.add_argument("--max-run", type=float, default=3.0, help="seconds of writing, most")
     parser.add_argument("--boot-timeout", type=int, default=120)
     parser.add_argument("--log", help="append every serial line here")
+    parser.add_argument("--ram", action="store_true",
+                        help="the image in /dev/shm (cache=writethrough): no wait for a slow "
+                        "host disk")
     args = parser.parse_args()
     args.kernel = os.path.join(args.build_dir, "kernel/kernel.elf")
     args.archive = os.path.join(args.build_dir, "system/powercut.cpio")
     args.tool = os.path.join(args.build_dir, "tools/capfs/capos-capfs")
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
-    print("powercut: %d cuts, seed %d" % (args.cuts, seed), flush=True)
-    work = tempfile.mkdtemp(prefix="capos-powercut-")
+    print("powercut: %d cuts, seed %d, cache=%s" % (args.cuts, seed,
+                                                    "writethrough" if args.ram else "directsync"),
+          flush=True)
+    if args.ram and not os.path.isdir("/dev/shm"):
+        print("powercut: no /dev/shm: the image stays on the disk", flush=True)
+        args.ram = False
+    args.cache = "writethrough" if args.ram else "directsync"
+    work = tempfile.mkdtemp(prefix="capos-powercut-", dir="/dev/shm" if args.ram else None)
     image = os.path.join(work, "data.img")
     log = open(args.log, "a") if args.log else None
     try:
