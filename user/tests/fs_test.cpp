@@ -393,8 +393,7 @@ int main() {
         Directory::Client<rt::RingTransport> last(rt::transport(), deepest.raw);
         auto too_deep = last.limit(1);
         suite.check("a 17th limit under them is overloaded",
-                    too_deep.is_error() &&
-                        too_deep.error().kind == gen::CallErrorKind::Exception &&
+                    too_deep.is_error() && too_deep.error().kind == gen::CallErrorKind::Exception &&
                         too_deep.error().exception.type == schema::ExceptionType::Overloaded);
         for (abi::CapId link : chain)
             if (link.raw != 0)

@@ -350,8 +350,8 @@ public:
         uint32_t parent = m_current->budget;
         uint32_t depth = parent == 0 ? 1 : m_budgets[parent - 1].depth + 1;
         if (depth > max_limit_depth)
-            return Err{gen::Exception{schema::ExceptionType::Overloaded,
-                                      "limits nest at most 16 deep"}};
+            return Err{
+                gen::Exception{schema::ExceptionType::Overloaded, "limits nest at most 16 deep"}};
         uint32_t budget = m_budget_free_head;
         if (budget != 0) {
             m_budget_free_head = m_budgets[budget - 1].next_free;
