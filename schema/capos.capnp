@@ -1123,6 +1123,86 @@ interface BlockDevice {
 }
 
 # ---------------------------------------------------------------------------
+# Networking
+
+struct NicFrame {
+  # One Ethernet frame in a buffer of a Nic's frame memory: destination and
+  # source addresses, type and payload, without the frame check sequence.
+
+  buffer @0 :UInt16;
+  # Which buffer of the frame memory holds it (Nic.buffers).
+
+  length @1 :UInt16;
+  # Its bytes, from the buffer's start: 14 (the Ethernet header) to
+  # Nic.maxFrame.
+
+  checksumStart @2 :UInt16;
+  # Sending, with checksumOffload: the device computes the Internet checksum
+  # of the frame's bytes from checksumStart to its end and stores it at
+  # checksumStart + checksumOffset (the sender leaves the pseudo-header's
+  # sum there). 0: the frame goes as it is.
+
+  checksumOffset @3 :UInt16;
+  # Where the checksum goes, counted from checksumStart.
+
+  checksumValid @4 :Bool;
+  # Received: the device has checked the checksums of the frame's TCP or UDP
+  # packet (the receiver need not). False says nothing either way.
+}
+
+interface Nic {
+  # One network interface, served by its driver: Ethernet frames sent and
+  # received in batches through memory the driver shares with its holder
+  # (the frame memory), so that frames are never copied into messages.
+  #
+  # The frame memory holds receiveBuffers + sendBuffers buffers of
+  # frameBytes bytes each, the receive buffers first. A receive buffer is
+  # the device's until a receive hands it to the holder with its frame, and
+  # the device's again once the holder gives it back; a send buffer is the
+  # holder's except from a send that names it until that send's answer. The
+  # driver reads nothing the holder writes in the frame memory: a holder
+  # that writes where it should not spoils its own frames only.
+
+  const frameBytes :UInt32 = 2048;
+  # Bytes per buffer.
+
+  const maxFrame :UInt32 = 1514;
+  # The longest frame sent or received (an MTU of 1500).
+
+  const maxBatch :UInt32 = 64;
+  # The most frames one send or receive moves.
+
+  info @0 () -> (mac :Data, mtu :UInt16, linkUp :Bool, checksumOffload :Bool,
+                 receiveBuffers :UInt16, sendBuffers :UInt16, model :Text);
+  # The interface's 6-byte MAC address and MTU, whether its link is up,
+  # whether the device computes checksums of frames sent (NicFrame's
+  # checksumStart), how many buffers of each kind the frame memory has, and
+  # what the driver calls the device.
+
+  buffers @1 () -> (memory :MemoryObject);
+  # The frame memory, to map. Starts the holder's use of it afresh: every
+  # receive buffer a holder was given and did not give back goes back to
+  # the device (a network stack started again after a crash takes over
+  # cleanly).
+
+  receive @2 (done :List(UInt16)) -> (frames :List(NicFrame));
+  # Gives back the receive buffers in `done` (their frames read), then
+  # answers with the frames received since the last receive, at most
+  # maxBatch, oldest first: at once when there are any, else when the next
+  # arrives. invalidArgument (nothing given back) for a buffer that is not
+  # a receive buffer the holder has; overloaded while another receive
+  # waits.
+
+  send @3 (frames :List(NicFrame)) -> ();
+  # Sends the frames, in order, each from its send buffer; answered once the
+  # device has taken them all (their buffers are the holder's again).
+  # invalidArgument (nothing sent) for a buffer that is not a send buffer,
+  # or is one an unanswered send holds or another frame of this one names,
+  # a length outside 14 to maxFrame, a checksum without checksumOffload or
+  # whose place lies outside the frame, or more than maxBatch frames.
+}
+
+# ---------------------------------------------------------------------------
 # Files
 
 enum FileError {

@@ -43,11 +43,9 @@ inline constexpr unsigned feature_flush = 9;
 inline constexpr unsigned feature_topology = 10;
 inline constexpr unsigned feature_config_wce = 11;
 inline constexpr unsigned feature_multiqueue = 12;
-inline constexpr unsigned feature_access_platform = 33;
 
-constexpr uint64_t feature_bit(unsigned bit) {
-    return uint64_t{1} << bit;
-}
+using virtio::feature_access_platform;
+using virtio::feature_bit;
 
 // The device configuration (struct virtio_blk_config, 5.2.4): byte offsets
 // of the fields the driver reads, each valid only when its feature is
@@ -96,11 +94,7 @@ enum class BlkError : uint8_t {
 };
 const char* to_string(BlkError error);
 
-// Where the addresses the driver gives the device point (DMABuffer's
-// deviceAddress): physical memory (no IOMMU), or an IOMMU domain's device
-// addresses, which only a device that goes through the platform's
-// translation reaches.
-enum class DmaAddresses : uint8_t { Physical, Translated };
+using virtio::DmaAddresses;
 
 // The features the driver takes of those `offered`: VERSION_1, which it
 // requires, and, when offered, RO, BLK_SIZE, FLUSH (which the driver must

@@ -33,7 +33,18 @@ inline constexpr uint16_t pci_modern_device_base = 0x1040;
 
 // Feature bits the PCI transport cares about (6).
 inline constexpr unsigned feature_version_1 = 32;
+inline constexpr unsigned feature_access_platform = 33;
 inline constexpr unsigned feature_notification_data = 38;
+
+constexpr uint64_t feature_bit(unsigned bit) {
+    return uint64_t{1} << bit;
+}
+
+// Where the addresses the driver gives the device point (DMABuffer's
+// deviceAddress): physical memory (no IOMMU), or an IOMMU domain's device
+// addresses, which only a device that goes through the platform's
+// translation reaches.
+enum class DmaAddresses : uint8_t { Physical, Translated };
 
 // The structure a capability locates (cfg_type). Other values are reserved.
 enum class StructureType : uint8_t {

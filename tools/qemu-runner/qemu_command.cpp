@@ -49,6 +49,8 @@ std::vector<std::string> qemu_command(const Machine& machine) {
     // The device that uses each drive names its id.
     for (const DriveFile& drive : machine.drives)
         argv.insert(argv.end(), {"-drive", drive_option(drive)});
+    for (const std::string& netdev : machine.netdevs)
+        argv.insert(argv.end(), {"-netdev", netdev});
     for (const std::string& device : machine.devices)
         argv.insert(argv.end(), {"-device", device});
     if (machine.console == Console::Interactive) {

@@ -51,6 +51,7 @@ struct Machine {
     bool debug_exit = true;                 // -device isa-debug-exit at port 0xf4
     bool reboots = false;                   // a reset restarts the machine (no -no-reboot)
     std::vector<std::string> devices;       // -device <each>, after isa-debug-exit
+    std::vector<std::string> netdevs;       // -netdev <each>, before the devices
     std::vector<DriveFile> drives;          // -drive <each>, before the devices
     Console console = Console::Captured;
     // iso-uefi: a descriptor, inherited by QEMU, of this run's private copy of the

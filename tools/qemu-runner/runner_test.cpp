@@ -648,6 +648,26 @@ TEST(QemuCommandTest, DefaultMachine) {
                                               "k.elf"}));
 }
 
+TEST(ScenarioTest, NetdevsRepeatInOrder) {
+    EXPECT_TRUE(parse_ok("expect: x\n").netdevs.empty());
+    Scenario s = parse_ok("netdev: user,id=n0\n"
+                          "device: virtio-net-pci,netdev=n0\n"
+                          "netdev: socket,id=n1,listen=:1234\n");
+    EXPECT_EQ(s.netdevs, (std::vector<std::string>{"user,id=n0", "socket,id=n1,listen=:1234"}));
+    auto empty = parse_scenario("netdev:\n");
+    ASSERT_TRUE(empty.is_error());
+    EXPECT_EQ(empty.error().message, "empty value for 'netdev'");
+}
+
+TEST(QemuCommandTest, NetdevsBeforeTheDevicesThatNameThem) {
+    Machine machine;
+    machine.kernel = "k.elf";
+    machine.netdevs = {"user,id=n0"};
+    machine.devices = {"virtio-net-pci,netdev=n0"};
+    auto argv = qemu_command(machine);
+    EXPECT_TRUE(contains(argv, {"-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"}));
+}
+
 TEST(QemuCommandTest, DevicesAfterTheMachinesOwn) {
     Machine machine;
     machine.kernel = "k.elf";

@@ -313,8 +313,8 @@ ParseResult parse_scenario(std::string_view text) {
         bool single =
             std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
         bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid" ||
-                        key == "device" || key == "drive" || key == "drive-expect" ||
-                        key == "drive-keep";
+                        key == "device" || key == "netdev" || key == "drive" ||
+                        key == "drive-expect" || key == "drive-keep";
         if (!single && !repeated)
             return error(line_number, "unknown key " + single_quoted(key));
         if (single) {
@@ -395,6 +395,8 @@ ParseResult parse_scenario(std::string_view text) {
             scenario.debug_exit = value == "on";
         } else if (key == "device") {
             scenario.devices.push_back(value);
+        } else if (key == "netdev") {
+            scenario.netdevs.push_back(value);
         } else if (key == "drive") {
             std::vector<std::string_view> words = split_words(value);
             std::optional<Drive> drive;

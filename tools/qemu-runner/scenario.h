@@ -103,6 +103,9 @@ struct Scenario {
     // Devices added to the machine: QEMU's -device, one per value, in order
     // (after the machine's own devices).
     std::vector<std::string> devices;
+    // Network back ends the devices name: QEMU's -netdev, one per value, in
+    // order (with none QEMU adds its default NIC on the user network).
+    std::vector<std::string> netdevs;
     // Disk images attached with QEMU's -drive (if=none), in file order.
     std::vector<Drive> drives;
     // QEMU's -icount shift: guest time counted in instructions (2^shift ns

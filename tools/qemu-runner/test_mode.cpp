@@ -603,6 +603,7 @@ TestResult run_test(const TestOptions& options) {
     }
     machine.debug_exit = scenario.debug_exit;
     machine.devices = scenario.devices;
+    machine.netdevs = scenario.netdevs;
     machine.console = Console::Captured;
     if (scenario.icount_shift)
         machine.extra_args = {"-icount", "shift=" + std::to_string(*scenario.icount_shift)};

@@ -23,17 +23,15 @@
 // used length does not cover its data fails too. On any failure the device
 // is reset (its status written 0) before the driver exits
 // (user/drivers/common/driver.h).
-#include "lib/pci/select.h"
 #include "lib/virtio/blk.h"
-#include "lib/virtio/pci_caps.h"
 #include "lib/virtio/virtqueue.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/drivers/common/block_server.h"
 #include "user/drivers/common/claimed_device.h"
 #include "user/drivers/common/driver.h"
 #include "user/drivers/common/queue_interrupt.h"
-#include "user/drivers/common/registers.h"
 #include "user/drivers/common/test_build.h"
+#include "user/drivers/common/virtio_transport.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 
@@ -45,24 +43,15 @@ using capos::rt::Line;
 using capos::schema::Device;
 namespace blk = capos::virtio::blk;
 namespace drivers = capos::drivers;
-namespace pci = capos::pci;
 namespace virtio = capos::virtio;
 using drivers::BlockServer;
 using drivers::fail;
 using drivers::Operation;
 using drivers::page_size;
-using drivers::Registers;
+using drivers::VirtioTransport;
 
 // The queue size asked for (the device's maximum when smaller).
 constexpr uint16_t wanted_queue_size = 128;
-// How long the driver polls the status register for a reset to finish.
-constexpr uint32_t reset_polls = 1000000;
-constexpr uint32_t config_read_attempts = 100;
-
-// The device status register, once mapped: a driver that gives up resets
-// the device first, so that it stops using the queue's memory.
-volatile uint8_t* g_device_status = nullptr;
-
 // The token of the GET_ID request (the server's slots are below it).
 constexpr uint32_t identify_token = BlockServer::max_slots;
 // The requests' headers and status bytes, one part of a page per token, and
@@ -76,7 +65,7 @@ static_assert((identify_token + 1) * slot_meta_bytes <= identity_offset &&
 class VirtioBlk final : public drivers::BlockBackend {
 public:
     VirtioBlk(drivers::ClaimedDevice& device, drivers::QueueInterrupt& interrupt)
-        : m_device(device), m_interrupt(interrupt) {}
+        : m_device(device), m_interrupt(interrupt), m_transport(device) {}
 
     // Brings the device up and names it; the disk it serves.
     drivers::DiskDescription start();
@@ -84,7 +73,7 @@ public:
     bool submit(uint32_t slot, Operation operation, uint64_t lba, uint32_t count,
                 uint64_t data) override;
     void take_completions(BlockServer& server) override { drain(&server); }
-    void stop() override { m_common.write<uint8_t>(virtio::common::device_status, 0); }
+    void stop() override { m_transport.stop(); }
     uint64_t requests_made() const override { return m_submitted; }
     void notify() override;
 
@@ -97,9 +86,6 @@ private:
     };
 
     // --- Bringing the device up ----------------------------------------
-    void map_structures(const virtio::PciLayout& layout);
-    void reset_device();
-    uint64_t negotiate();
     blk::DeviceConfig read_config(uint64_t features);
     void set_up_queue(uint64_t features, const blk::DeviceConfig& config);
     void identify();
@@ -121,13 +107,7 @@ private:
 
     drivers::ClaimedDevice& m_device;
     drivers::QueueInterrupt& m_interrupt;
-    Registers m_common;
-    Registers m_device_config;
-    uint64_t m_device_config_bytes = 0;
-    uint8_t* m_notify_bar = nullptr;
-    virtio::VirtioCapability m_notify_capability;
-    uint8_t* m_notify = nullptr; // queue 0's notify register
-    drivers::DmaArea m_queue_area;
+    VirtioTransport m_transport;
     drivers::DmaArea m_meta;
     std::optional<virtio::Virtqueue> m_queue;
     virtio::DescriptorState m_descriptor_state[wanted_queue_size];
@@ -141,115 +121,26 @@ private:
 
 // --- Bringing the device up ----------------------------------------------
 
-void VirtioBlk::map_structures(const virtio::PciLayout& layout) {
-    const pci::Function& function = m_device.function();
-    for (const virtio::VirtioCapability* structure :
-         {&layout.common, &layout.notify, &layout.isr,
-          layout.device ? &*layout.device
-                        : static_cast<const virtio::VirtioCapability*>(nullptr)}) {
-        if (!structure)
-            continue;
-        // The kernel leaves the MSI-X table's and pending bits' pages out of
-        // every mapping: a structure there would fault when touched.
-        uint64_t first = structure->offset / page_size;
-        uint64_t end =
-            (uint64_t(structure->offset) + structure->length + page_size - 1) / page_size;
-        for (pci::PageRange pages :
-             pci::kernel_pages(function, structure->bar, function.bars[structure->bar].size)) {
-            if (!pages.empty() && first < pages.end && pages.first < end)
-                fail("a virtio structure shares a page with the MSI-X table");
-        }
-        m_device.map_bar(structure->bar, uint64_t(structure->offset) + structure->length,
-                         "a virtio structure lies past its BAR's window");
-    }
-    auto bar = [&](uint8_t index) { return m_device.map_bar(index, 0, {}); };
-    m_common = Registers(bar(layout.common.bar) + layout.common.offset);
-    g_device_status = m_common.base() + virtio::common::device_status;
-    drivers::set_quiesce([] { *g_device_status = 0; });
-    if (!layout.device)
-        fail("the device has no device-specific configuration");
-    m_device_config = Registers(bar(layout.device->bar) + layout.device->offset);
-    m_device_config_bytes = layout.device->length;
-    m_notify_bar = bar(layout.notify.bar);
-}
-
-void VirtioBlk::reset_device() {
-    m_common.write<uint8_t>(virtio::common::device_status, 0);
-    // The reset is done when the status reads back 0 (4.1.4.3.2).
-    for (uint32_t poll = 0; poll < reset_polls; ++poll) {
-        if (m_common.read<uint8_t>(virtio::common::device_status) == 0)
-            return;
-    }
-    fail("the device does not finish its reset");
-}
-
-uint64_t VirtioBlk::negotiate() {
-    uint8_t status = virtio::status_acknowledge;
-    m_common.write<uint8_t>(virtio::common::device_status, status);
-    status |= virtio::status_driver;
-    m_common.write<uint8_t>(virtio::common::device_status, status);
-
-    uint64_t offered = 0;
-    for (uint32_t half = 0; half < 2; ++half) {
-        m_common.write<uint32_t>(virtio::common::device_feature_select, half);
-        offered |= uint64_t(m_common.read<uint32_t>(virtio::common::device_feature)) << (32 * half);
-    }
-    auto chosen =
-        blk::select_features(offered, m_device.dma_isolated() ? blk::DmaAddresses::Translated
-                                                              : blk::DmaAddresses::Physical);
-    if (chosen.is_error()) {
-        m_common.write<uint8_t>(virtio::common::device_status, virtio::status_failed);
-        fail(blk::to_string(chosen.error()));
-    }
-    uint64_t features = chosen.value();
-    for (uint32_t half = 0; half < 2; ++half) {
-        m_common.write<uint32_t>(virtio::common::driver_feature_select, half);
-        m_common.write<uint32_t>(virtio::common::driver_feature, uint32_t(features >> (32 * half)));
-    }
-    status |= virtio::status_features_ok;
-    m_common.write<uint8_t>(virtio::common::device_status, status);
-    // The device keeps FEATURES_OK only when it accepts them (3.1.1 step 6).
-    if ((m_common.read<uint8_t>(virtio::common::device_status) & virtio::status_features_ok) == 0) {
-        m_common.write<uint8_t>(virtio::common::device_status, virtio::status_failed);
-        fail("the device refused the features chosen");
-    }
-    return features;
-}
-
 blk::DeviceConfig VirtioBlk::read_config(uint64_t features) {
     // The fields the features negotiated make valid must lie in the structure.
-    if (m_device_config_bytes < blk::config_bytes_needed(features))
+    if (m_transport.device_config_bytes() < blk::config_bytes_needed(features))
         fail("the device's configuration is too short for its features");
-    // A configuration read is consistent when the generation is the same
-    // before and after it (4.1.4.3.1): the capacity is two 32-bit reads.
-    for (uint32_t attempt = 0; attempt < config_read_attempts; ++attempt) {
-        uint8_t before = m_common.read<uint8_t>(virtio::common::config_generation);
+    // The capacity is two 32-bit reads: read until consistent.
+    return m_transport.read_config([&](const drivers::Registers& registers) {
         blk::DeviceConfig config;
-        config.capacity = m_device_config.read64(blk::config::capacity);
+        config.capacity = registers.read64(blk::config::capacity);
         if (features & blk::feature_bit(blk::feature_size_max))
-            config.size_max = m_device_config.read<uint32_t>(blk::config::size_max);
+            config.size_max = registers.read<uint32_t>(blk::config::size_max);
         if (features & blk::feature_bit(blk::feature_seg_max))
-            config.seg_max = m_device_config.read<uint32_t>(blk::config::seg_max);
+            config.seg_max = registers.read<uint32_t>(blk::config::seg_max);
         if (features & blk::feature_bit(blk::feature_blk_size))
-            config.blk_size = m_device_config.read<uint32_t>(blk::config::blk_size);
-        if (m_common.read<uint8_t>(virtio::common::config_generation) == before)
-            return config;
-    }
-    fail("the device's configuration keeps changing while it is read");
+            config.blk_size = registers.read<uint32_t>(blk::config::blk_size);
+        return config;
+    });
 }
 
 void VirtioBlk::set_up_queue(uint64_t features, const blk::DeviceConfig& config) {
-    if (m_common.read<uint16_t>(virtio::common::num_queues) == 0)
-        fail("the device has no queues");
-    m_common.write<uint16_t>(virtio::common::queue_select, 0);
-    uint16_t maximum = m_common.read<uint16_t>(virtio::common::queue_size);
-    if (maximum == 0)
-        fail("the device's queue 0 is not available");
-    // A split queue's size is a power of two: the largest one allowed.
-    uint16_t size = 1;
-    while (size * 2 <= maximum && size * 2 <= wanted_queue_size)
-        size = uint16_t(size * 2);
-
+    uint16_t size = m_transport.queue_size(0, wanted_queue_size);
     blk::DriverLimits limits;
     static_assert(blk::DriverLimits{}.max_requests <= BlockServer::max_slots);
     auto disk = blk::describe_disk(config, features, size, limits);
@@ -259,47 +150,13 @@ void VirtioBlk::set_up_queue(uint64_t features, const blk::DeviceConfig& config)
 
     // DMA memory: the queue, the requests' headers and status bytes (a
     // page), and the server's (inline pages, transfer buffers).
-    virtio::QueueLayout layout = virtio::contiguous_layout(size);
-    uint32_t queue_pages = uint32_t((layout.total + page_size - 1) / page_size);
-    m_device.make_pool(queue_pages + 1 + BlockServer::dma_pages(m_disk.max_requests));
-    m_queue_area = m_device.allocate_dma(queue_pages, "the queue's DMA memory");
-    m_meta = m_device.allocate_dma(1, "the requests' DMA memory");
-
-    auto area = [&](size_t offset, size_t bytes) {
-        return virtio::QueueArea{{m_queue_area.memory + offset, bytes},
-                                 m_queue_area.device_address + offset};
-    };
-    virtio::QueueMemory memory{area(layout.descriptors, virtio::descriptor_table_bytes(size)),
-                               area(layout.available, virtio::available_ring_bytes(size)),
-                               area(layout.used, virtio::used_ring_bytes(size)),
-                               {m_descriptor_state, size}};
-    bool event_index = (features & blk::feature_bit(virtio::feature_event_index)) != 0;
-    auto queue = virtio::Virtqueue::create(
-        memory, size, event_index ? virtio::EventIndex::On : virtio::EventIndex::Off);
-    if (queue.is_error())
-        fail(virtio::to_string(queue.error()));
-    m_queue.emplace(queue.release_value());
-
-    m_common.write<uint16_t>(virtio::common::queue_size, size);
-    m_common.write64(virtio::common::queue_desc, m_queue->descriptor_bus_address());
-    m_common.write64(virtio::common::queue_driver, m_queue->available_bus_address());
-    m_common.write64(virtio::common::queue_device, m_queue->used_bus_address());
-
-    // MSI-X entry 0 for the queue (routed first: the kernel enables MSI-X),
-    // none for configuration changes. The device says it has no vector by
-    // reading back "no vector".
+    m_device.make_pool(VirtioTransport::queue_pages(size) + 1 +
+                       BlockServer::dma_pages(m_disk.max_requests));
+    // MSI-X entry 0 for the queue (routed before the queue is bound to it:
+    // the kernel enables MSI-X).
     m_interrupt.hold(m_device.route_interrupt(0));
-    m_common.write<uint16_t>(virtio::common::config_msix_vector, virtio::no_msix_vector);
-    m_common.write<uint16_t>(virtio::common::queue_msix_vector, 0);
-    if (m_common.read<uint16_t>(virtio::common::queue_msix_vector) != 0)
-        fail("the device gave its queue no MSI-X vector");
-
-    auto notify_at = virtio::notify_offset(
-        m_notify_capability, m_common.read<uint16_t>(virtio::common::queue_notify_off));
-    if (notify_at.is_error())
-        fail(virtio::to_string(notify_at.error()));
-    m_notify = m_notify_bar + notify_at.value();
-    m_common.write<uint16_t>(virtio::common::queue_enable, 1);
+    m_transport.set_up_queue(0, size, 0, m_descriptor_state, m_queue);
+    m_meta = m_device.allocate_dma(1, "the requests' DMA memory");
 }
 
 void VirtioBlk::identify() {
@@ -318,29 +175,16 @@ void VirtioBlk::identify() {
 }
 
 drivers::DiskDescription VirtioBlk::start() {
-    m_device.read_function();
-    if (m_device.vendor_id() != virtio::pci_vendor ||
-        (m_device.device_id() != blk::pci_device_modern &&
-         m_device.device_id() != blk::pci_device_transitional))
-        fail("the device granted is not a virtio block device (want 1af4:1042 or 1af4:1001)");
-    uint8_t config[pci::config_space_size];
-    m_device.read_config(config);
-    uint64_t bar_sizes[pci::max_bars] = {};
-    for (size_t bar = 0; bar < pci::max_bars; ++bar)
-        bar_sizes[bar] = m_device.function().bars[bar].size;
-    auto layout = virtio::parse_layout(config, bar_sizes);
-    if (layout.is_error())
-        fail(virtio::to_string(layout.error()));
-    m_notify_capability = layout.value().notify;
-    map_structures(layout.value());
-
-    reset_device();
-    uint64_t features = negotiate();
+    m_transport.start(blk::pci_device_modern, blk::pci_device_transitional,
+                      "the device granted is not a virtio block device (want 1af4:1042 or "
+                      "1af4:1001)");
+    uint64_t features = m_transport.negotiate([&](uint64_t offered) {
+        return blk::select_features(offered, m_device.dma_isolated() ? blk::DmaAddresses::Translated
+                                                                     : blk::DmaAddresses::Physical);
+    });
     blk::DeviceConfig device_config = read_config(features);
     set_up_queue(features, device_config);
-    uint8_t status = virtio::status_acknowledge | virtio::status_driver |
-                     virtio::status_features_ok | virtio::status_driver_ok;
-    m_common.write<uint8_t>(virtio::common::device_status, status);
+    m_transport.driver_ok();
     identify();
 
     uint64_t bytes = m_disk.blocks * m_disk.block_size;
@@ -428,7 +272,7 @@ bool VirtioBlk::enqueue(uint32_t token, Request request, uint32_t type, uint64_t
 // Every batch is notified, whatever the device's hint says: reading the hint
 // is safe only with fences QEMU may drop (lib/virtio/blk.h, select_features).
 void VirtioBlk::notify() {
-    *reinterpret_cast<volatile uint16_t*>(m_notify) = 0; // queue 0
+    m_transport.notify(0);
 }
 
 void VirtioBlk::drain(BlockServer* server) {

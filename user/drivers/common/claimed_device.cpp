@@ -59,12 +59,14 @@ void ClaimedDevice::make_pool(uint32_t pages) {
     m_pool.emplace(abi::CapId{pool.pool()});
 }
 
-DmaArea ClaimedDevice::allocate_dma(uint32_t pages, std::string_view what) {
+DmaArea ClaimedDevice::allocate_dma(uint32_t pages, std::string_view what, abi::CapId* memory) {
     auto allocated = value_or_fail((*m_pool)->allocate(pages), what);
     Capability<DMABuffer> buffer(abi::CapId{allocated.buffer()});
     DmaArea area;
     area.device_address = value_or_fail(buffer->info(), what).device_address();
     area.memory = reinterpret_cast<uint8_t*>(value_or_fail(buffer->map(0), what).address());
+    if (memory)
+        *memory = abi::CapId{value_or_fail(buffer->memory(), what).memory()};
     keep(buffer);
     return area;
 }

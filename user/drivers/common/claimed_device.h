@@ -57,7 +57,9 @@ public:
     // The claim's DMA pool, of `pages` in all (Device.dmaPool); once.
     void make_pool(uint32_t pages);
     // `pages` of DMA memory mapped into the driver, held until it ends.
-    DmaArea allocate_dma(uint32_t pages, std::string_view what);
+    // With `memory`, also a MemoryObject of the same pages for the driver
+    // to share (a copy of it) with a client: its CapId there.
+    DmaArea allocate_dma(uint32_t pages, std::string_view what, abi::CapId* memory = nullptr);
     // `pages` for a client, held by the driver too; Overloaded when the pool
     // has no memory left (anything else ends the driver).
     Result<SharedDma, gen::Exception> allocate_shared(uint32_t pages);
