@@ -94,12 +94,22 @@
 #define LWIP_IPV6_DHCP6_STATELESS 1
 #define LWIP_IPV6_REASS 1
 #define LWIP_IPV6_FRAG 1
+// Reassembly keeps its bookkeeping (a pointer and two offsets) in place of
+// each fragment's 8-byte fragment header, which is too small for a 64-bit
+// pointer: the header is saved aside instead (lwIP asserts this).
+#define IPV6_FRAG_COPYHEADER 1
 #define LWIP_ND6_NUM_NEIGHBORS 16
 #define LWIP_ND6_NUM_DESTINATIONS 16
 #define MEMP_NUM_ND6_QUEUE 32
 // The solicited-node groups of the link-local and two SLAAC addresses, and
 // groups the applications join.
 #define MEMP_NUM_MLD6_GROUP 8
+
+// One timeout for each of lwIP's cyclic timers. lwIP 2.1.3's count of them
+// (LWIP_NUM_SYS_TIMEOUT_INTERNAL) leaves out DHCPv6's, so the last timer
+// started (TCP's, at the first connection) found the pool empty and failed
+// an assertion (tests/host/lwip_test.cpp).
+#define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_IPV6_DHCP6)
 
 // DNS, its servers from DHCP, DHCPv6 or a router advertisement (RDNSS).
 #define LWIP_DNS 1
