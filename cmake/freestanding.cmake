@@ -75,10 +75,17 @@ set(CAPOS_USER_FLAGS
     -mcmodel=small
     -mno-implicit-float)
 
+# C sources in user programs (lwIP: lib/net/lwip) take the same flags less the
+# ones only C++ has.
+set(CAPOS_USER_C_FLAGS ${CAPOS_USER_FLAGS})
+list(REMOVE_ITEM CAPOS_USER_C_FLAGS -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit
+     -fno-c++-static-destructors)
+
 # capos_user_target(<target>): compile a target with the user flags.
 function(capos_user_target target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:${CAPOS_USER_FLAGS} -ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>
+    $<$<COMPILE_LANGUAGE:C>:${CAPOS_USER_C_FLAGS} -ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>
     $<$<COMPILE_LANGUAGE:ASM>:-Wall -Werror>)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
 endfunction()
