@@ -1202,6 +1202,96 @@ interface Nic {
   # whose place lies outside the frame, or more than maxBatch frames.
 }
 
+enum DhcpState {
+  # Where an interface's DHCPv4 client is.
+
+  off @0;
+  # Not running: the address is static, or there is none.
+
+  searching @1;
+  # Asking for a lease (discovering, requesting, or starting again).
+
+  bound @2;
+  # Holding a lease, renewed before it ends.
+}
+
+struct NetInterface {
+  # One interface of a network stack, as NetworkManager.interfaces says it.
+
+  name @0 :Text;
+  # The stack's name for it ("en0").
+
+  mac @1 :Data;
+  # Its 6-byte MAC address.
+
+  mtu @2 :UInt16;
+  # The largest IP packet it carries.
+
+  linkUp @3 :Bool;
+  # Whether its link is up, as its driver said last.
+
+  ipv4 @4 :Data;
+  # Its IPv4 address (4 bytes), empty while it has none.
+
+  ipv4PrefixLength @5 :UInt8;
+  # The length of its IPv4 network's prefix (24 for 255.255.255.0).
+
+  ipv4Gateway @6 :Data;
+  # The default route's gateway (4 bytes), empty when there is none.
+
+  dhcp @7 :DhcpState;
+  # Its DHCPv4 client's state.
+
+  ipv6 @8 :List(Data);
+  # Its IPv6 addresses (16 bytes each) that are valid: link-local first,
+  # then those made from routers' prefixes (SLAAC).
+
+  dnsServers @9 :List(Data);
+  # The DNS servers it learned (4 or 16 bytes each), from DHCPv4 or
+  # DHCPv6.
+
+  framesReceived @10 :UInt64;
+  # Frames its driver handed to the stack.
+
+  framesSent @11 :UInt64;
+  # Frames the stack handed to its driver.
+
+  dropped @12 :UInt64;
+  # Frames and packets the stack dropped: malformed, for nobody here, or
+  # with no room for them (its statistics' drop counts of every protocol).
+}
+
+interface NetworkManager {
+  # A network stack's configuration and state, and the capabilities its
+  # tools need, each of which carries only its own authority.
+
+  interfaces @0 () -> (interfaces :List(NetInterface));
+  # Every interface, with its addresses and counts.
+
+  waitConfigured @1 (timeoutMs :UInt32) -> (configured :Bool);
+  # Answered once the first interface has an IPv4 address (at once when it
+  # has one), or after `timeoutMs` milliseconds with false.
+
+  icmp @2 () -> (icmp :Icmp);
+  # A capability to send ICMP echo requests, and nothing more.
+}
+
+interface Icmp {
+  # ICMP and ICMPv6 echo (ping) through a network stack.
+
+  const maxPayload :UInt32 = 1400;
+  # The most payload bytes an echo request carries.
+
+  echo @0 (address :Data, sequence :UInt16, payloadBytes :UInt16,
+           timeoutMs :UInt32) -> (answered :Bool, roundTripUs :UInt64, ttl :UInt8);
+  # Sends an echo request with `sequence` and `payloadBytes` bytes of
+  # payload to `address` (4 bytes: ICMP; 16: ICMPv6) and answers when its
+  # reply comes (its round trip in microseconds and the reply's time to
+  # live or hop limit), or after `timeoutMs` with answered false.
+  # invalidArgument for an address of another length or payload past
+  # maxPayload; failed when no route leads there.
+}
+
 # ---------------------------------------------------------------------------
 # Files
 

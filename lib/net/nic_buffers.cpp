@@ -31,6 +31,16 @@ NicBuffers::NicBuffers(uint16_t receive, uint16_t send, uint16_t max_frame)
         m_state[buffer] = is_receive(buffer) ? State::Device : State::Holder;
 }
 
+void NicBuffers::next_generation() {
+    // After 2^32 checks the count comes round to marks still standing: a
+    // buffer last named that long ago would read as named twice.
+    if (++m_generation == 0) {
+        for (uint32_t& mark : m_mark)
+            mark = 0;
+        m_generation = 1;
+    }
+}
+
 bool NicBuffers::arrived(const Frame& frame) {
     if (!is_receive(frame.buffer) || m_state[frame.buffer] != State::Device)
         return false;
@@ -54,7 +64,7 @@ size_t NicBuffers::hand_out(std::span<Frame> out) {
 }
 
 Result<void, NicError> NicBuffers::check_give_back(std::span<const uint16_t> buffers) {
-    ++m_generation;
+    next_generation();
     for (uint16_t buffer : buffers) {
         if (!is_receive(buffer))
             return Err{NicError::NotReceiveBuffer};
@@ -83,7 +93,7 @@ size_t NicBuffers::reclaim(std::span<uint16_t> out) {
 Result<void, NicError> NicBuffers::check_send(std::span<const Frame> frames, bool offload) {
     if (frames.size() > max_batch)
         return Err{NicError::TooMany};
-    ++m_generation;
+    next_generation();
     for (const Frame& frame : frames) {
         if (!is_send(frame.buffer))
             return Err{NicError::NotSendBuffer};

@@ -57,8 +57,8 @@ public:
     static constexpr uint16_t max_batch = 64; // Nic.maxBatch
 
     // `receive` receive buffers (0 to receive - 1), then `send` send
-    // buffers; frames of at most `max_frame` bytes. Every receive buffer
-    // starts as the device's.
+    // buffers, at most max_buffers in all (the caller checks); frames of at
+    // most `max_frame` bytes. Every receive buffer starts as the device's.
     NicBuffers(uint16_t receive, uint16_t send, uint16_t max_frame);
 
     uint16_t receive_buffers() const { return m_receive; }
@@ -106,8 +106,11 @@ private:
     uint16_t m_send;
     uint16_t m_max_frame;
     State m_state[max_buffers] = {};
+    // Starts a check's marks afresh (a generation no mark has).
+    void next_generation();
+
     // A check's marks: a buffer is marked when m_mark[b] == m_generation,
-    // so no pass has to clear them.
+    // so no pass has to clear them (but the one that wraps the count).
     uint32_t m_mark[max_buffers] = {};
     uint32_t m_generation = 0;
     // Frames arrived, in order: a ring of at most every receive buffer.

@@ -109,6 +109,11 @@ Result<Received, NetError> receive(const Header& header, uint32_t used_length,
         if (!capos::net::checksum_spot_fits(length, start, offset))
             return Err{NetError::BadChecksumSpot};
         uint16_t value = checksum_finish(checksum_add(0, frame.subspan(start, length - start)));
+        // A UDP checksum of 0 says "none" (RFC 768): all ones, its equal in
+        // ones' complement, is stored instead (as Linux's skb_checksum_help
+        // does); for TCP either verifies.
+        if (value == 0)
+            value = 0xffff;
         frame[start + offset] = uint8_t(value >> 8);
         frame[start + offset + 1] = uint8_t(value);
         received.checksum_valid = true;

@@ -109,7 +109,15 @@
 // (LWIP_NUM_SYS_TIMEOUT_INTERNAL) leaves out DHCPv6's, so the last timer
 // started (TCP's, at the first connection) found the pool empty and failed
 // an assertion (tests/host/lwip_test.cpp).
-#define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_IPV6_DHCP6)
+// The network stack program's own timeouts come on top (user/services/net:
+// one per echo and per caller waiting, each bounded there).
+#define CAPOS_NETSTACK_TIMEOUTS 48
+#define MEMP_NUM_SYS_TIMEOUT                                                                       \
+    (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_IPV6_DHCP6 + CAPOS_NETSTACK_TIMEOUTS)
+
+// Raw IP endpoints: the network stack's ICMP and ICMPv6 echo (Icmp.echo).
+#define LWIP_RAW 1
+#define MEMP_NUM_RAW_PCB 4
 
 // DNS, its servers from DHCP, DHCPv6 or a router advertisement (RDNSS).
 #define LWIP_DNS 1

@@ -1,0 +1,826 @@
+// netstack: the network stack, lwIP 2.1.3 (lib/net/lwip) over one Nic
+// (docs/networking.md "The network stack"), serving NetworkManager on the
+// endpoint it is granted as "net", which the service exports.
+//
+// Grants: "nic" (the interface), "timer" (lwIP's clock and timeouts),
+// "entropy" (lwIP's random numbers: initial sequence numbers, ports,
+// DHCP and DNS transaction ids), "net" (the endpoint to serve).
+//
+// One thread, one loop: the stack keeps in flight together a Nic.receive,
+// the sends of frames lwIP made, a Timer.sleep to its next timeout and a
+// RECV of its callers' next call, and takes whichever completes first
+// (rt::RingClient::wait_any). lwIP runs only inside this loop (NO_SYS), so
+// nothing in it is shared.
+//
+// Frames: a received frame is copied from the frame memory into a pbuf of
+// lwIP's pool and its buffer given back with the next receive; a frame lwIP
+// sends is copied into a free send buffer and goes with the others made in
+// the same turn of the loop, in one Nic.send. With no send buffer free the
+// frame is dropped (TCP sends it again; counted as the link's drop).
+//
+// The interface configures itself: DHCPv4 (renewed by lwIP), an IPv6
+// link-local address, SLAAC from routers' advertisements and stateless
+// DHCPv6 for DNS servers. Each change of its IPv4 address is logged.
+#include "lib/net/address.h"
+#include "schema/capos.capnp.capos.h"
+#include "user/rt/async_call.h"
+#include "user/rt/line.h"
+#include "user/rt/rt.h"
+#include "user/rt/server.h"
+#include "user/rt/syscall.h"
+
+extern "C" {
+#include "lwip/dhcp.h"
+#include "lwip/dhcp6.h"
+#include "lwip/dns.h"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/inet_chksum.h"
+#include "lwip/init.h"
+#include "lwip/ip.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/prot/icmp.h"
+#include "lwip/prot/icmp6.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/ip6.h"
+#include "lwip/raw.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+}
+
+#include <optional>
+
+namespace {
+
+using namespace capos;
+using rt::Line;
+using schema::CapException;
+using schema::ExceptionType;
+using schema::Icmp;
+using schema::NetworkManager;
+using schema::Nic;
+
+constexpr uint32_t icmp_badge = 1;
+// An echo's identifier: the same for every request this stack sends.
+constexpr uint16_t echo_identifier = 0xc05a;
+constexpr size_t max_pending_echoes = 32;
+constexpr size_t max_waiting_callers = 16;
+static_assert(max_pending_echoes + max_waiting_callers <= CAPOS_NETSTACK_TIMEOUTS,
+              "each echo and waiting caller has a timeout of lwIP's");
+constexpr size_t sends_in_flight = 4;
+// The longest a loop turn sleeps without looking at lwIP's timeouts again:
+// one armed sleep cannot be cut short when lwIP asks for an earlier one.
+constexpr uint32_t longest_sleep_ms = 100;
+
+[[noreturn]] void fail(std::string_view what, const gen::CallError& error) {
+    Line line("netstack: ");
+    line.add(what).add(": ").add(rt::call_error_text(error));
+    (void)rt::debug_write_line(line.view());
+    rt::exit(1);
+}
+
+[[noreturn]] void fail(std::string_view what) {
+    (void)rt::debug_write_line(Line("netstack: ").add(what).view());
+    rt::exit(1);
+}
+
+// --- The clock and random numbers lwIP asks for ---------------------------------
+
+std::optional<rt::Capability<schema::Timer>> g_timer;
+std::optional<rt::Capability<schema::EntropySource>> g_entropy;
+uint64_t g_now_ns = 0;
+
+void read_clock() {
+    auto now = (*g_timer)->now();
+    if (now.is_error())
+        fail("Timer.now", now.error());
+    g_now_ns = now.value().ns();
+}
+
+uint8_t g_random[256];
+size_t g_random_left = 0;
+
+} // namespace
+
+extern "C" u32_t sys_now(void) {
+    // Read once per turn of the loop: lwIP's timeouts and TCP's timers need
+    // milliseconds, not the instant of each call.
+    return u32_t(g_now_ns / 1'000'000);
+}
+
+extern "C" uint32_t capos_lwip_random(void) {
+    if (g_random_left < 4) {
+        auto filled = (*g_entropy)->fill(sizeof g_random);
+        if (filled.is_error() || filled.value().bytes().size() != sizeof g_random)
+            fail("EntropySource.fill failed");
+        __builtin_memcpy(g_random, filled.value().bytes().data(), sizeof g_random);
+        g_random_left = sizeof g_random;
+    }
+    g_random_left -= 4;
+    uint32_t value;
+    __builtin_memcpy(&value, g_random + g_random_left, 4);
+    return value;
+}
+
+extern "C" void capos_lwip_assert(const char* message, const char* file, int line) {
+    rt::panic(Line("lwIP: ")
+                  .add(message)
+                  .add(" (")
+                  .add(file)
+                  .add(":")
+                  .udec(uint64_t(line))
+                  .add(")")
+                  .view());
+}
+
+namespace {
+
+// --- The stack --------------------------------------------------------------------
+
+class Stack {
+public:
+    Stack(rt::Capability<Nic>& nic, abi::CapId owner) : m_nic(nic), m_owner(owner) {}
+
+    void start();
+    [[noreturn]] void run();
+
+    // lwIP's callbacks.
+    err_t link_output(struct pbuf* p);
+    void status_changed();
+    u8_t echo_reply(struct pbuf* p, const ip_addr_t* from, bool v6);
+    void echo_timed_out(size_t slot);
+    void wait_timed_out(size_t slot);
+
+    // NetworkManager and Icmp, called by the generated dispatch. Calls
+    // answered later set m_deferred.
+    Result<void, gen::Exception> interfaces(NetworkManager::InterfacesParams::Reader,
+                                            NetworkManager::InterfacesResults::Builder results);
+    Result<void, gen::Exception>
+    wait_configured(NetworkManager::WaitConfiguredParams::Reader params,
+                    NetworkManager::WaitConfiguredResults::Builder);
+    Result<void, gen::Exception> icmp(NetworkManager::IcmpParams::Reader,
+                                      NetworkManager::IcmpResults::Builder results);
+    Result<void, gen::Exception> echo(Icmp::EchoParams::Reader params, Icmp::EchoResults::Builder);
+
+private:
+    struct Send {
+        rt::AsyncCall<2048> call;
+        uint16_t buffers[Nic::max_batch];
+        size_t count = 0;
+    };
+    struct PendingEcho {
+        bool used = false;
+        uint32_t call_id = 0;
+        uint16_t sequence = 0;
+        bool v6 = false;
+        ip_addr_t address;
+        uint64_t sent_ns = 0;
+    };
+    struct WaitingCaller {
+        bool used = false;
+        uint32_t call_id = 0;
+    };
+
+    bool configured() const { return !ip4_addr_isany_val(*netif_ip4_addr(&m_netif)); }
+    void take_frames(const abi::Cqe& cqe);
+    void submit_receive();
+    void flush_sends();
+    void sent(size_t slot, const abi::Cqe& cqe);
+    void arm_sleep();
+    void serve_call(const abi::Cqe& cqe);
+    void answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
+                std::span<const abi::TransferDescriptor> transfers = {},
+                uint64_t mint_interface = 0);
+    void answer_exception(uint32_t call_id, ExceptionType type, std::string_view message);
+    void answer_wait(size_t slot, bool configured);
+    void answer_echo(size_t slot, bool answered, uint64_t round_trip_us, uint8_t ttl);
+
+    rt::Capability<Nic>& m_nic;
+    abi::CapId m_owner;
+    struct netif m_netif {};
+    uint8_t m_mac[6] = {};
+    uint16_t m_mtu = 1500;
+    uint8_t* m_frames = nullptr;
+    uint16_t m_receive_buffers = 0;
+    uint16_t m_send_buffers = 0;
+    uint64_t m_frames_received = 0;
+    uint64_t m_frames_sent = 0;
+    uint64_t m_frames_unsent = 0;
+
+    // Receiving: the call in flight, and the buffers to give back with the next.
+    rt::AsyncCall<2048> m_receive;
+    uint16_t m_done[Nic::max_batch] = {};
+    size_t m_done_count = 0;
+    // Sending: free send buffers, the frames of this turn, the sends in flight.
+    uint16_t m_free_send[512] = {};
+    size_t m_free_send_count = 0;
+    uint16_t m_batch[Nic::max_batch] = {};
+    uint16_t m_batch_length[Nic::max_batch] = {};
+    size_t m_batch_count = 0;
+    Send m_sends[sends_in_flight];
+    // The clock: one sleep in flight, to the next timeout or longest_sleep_ms.
+    rt::AsyncCall<256> m_sleep;
+    // The endpoint: one RECV, into a buffer every call fits.
+    uint64_t m_recv_ticket = 0;
+    alignas(8) capnp::Word m_call[2048];
+    alignas(8) capnp::Word m_reply[2048];
+    alignas(8) capnp::Word m_later_reply[512];
+    uint32_t m_call_id = 0;
+    bool m_deferred = false;
+    bool m_mint_icmp = false;
+    // ICMP.
+    struct raw_pcb* m_icmp4 = nullptr;
+    struct raw_pcb* m_icmp6 = nullptr;
+    PendingEcho m_echoes[max_pending_echoes];
+    WaitingCaller m_waiting[max_waiting_callers];
+    uint32_t m_logged_address = 0;
+};
+
+Stack* g_stack = nullptr;
+
+// lwIP's timeouts of a waiting caller and of an echo, by slot (sys_untimeout
+// finds a timeout by its function and argument).
+void wait_timeout(void* slot) {
+    g_stack->wait_timed_out(size_t(uintptr_t(slot)));
+}
+void echo_timeout(void* slot) {
+    g_stack->echo_timed_out(size_t(uintptr_t(slot)));
+}
+void* slot_argument(size_t slot) {
+    return reinterpret_cast<void*>(uintptr_t(slot));
+}
+
+err_t link_output(struct netif*, struct pbuf* p) {
+    return g_stack->link_output(p);
+}
+
+err_t netif_setup(struct netif* netif) {
+    netif->name[0] = 'e';
+    netif->name[1] = 'n';
+    netif->output = etharp_output;
+    netif->output_ip6 = ethip6_output;
+    netif->linkoutput = link_output;
+    netif->hwaddr_len = ETH_HWADDR_LEN;
+    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
+                   NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
+    return ERR_OK;
+}
+
+void status_callback(struct netif*) {
+    g_stack->status_changed();
+}
+
+u8_t icmp4_received(void*, struct raw_pcb*, struct pbuf* p, const ip_addr_t* from) {
+    return g_stack->echo_reply(p, from, false);
+}
+
+u8_t icmp6_received(void*, struct raw_pcb*, struct pbuf* p, const ip_addr_t* from) {
+    return g_stack->echo_reply(p, from, true);
+}
+
+void Stack::start() {
+    auto info = m_nic->info();
+    if (info.is_error())
+        fail("Nic.info", info.error());
+    if (info.value().mac().size() != 6)
+        fail("the Nic's MAC is not 6 bytes");
+    __builtin_memcpy(m_mac, info.value().mac().data(), 6);
+    m_mtu = info.value().mtu();
+    m_receive_buffers = info.value().receive_buffers();
+    m_send_buffers = info.value().send_buffers();
+    bool link_up = info.value().link_up(); // (the next call reuses the answer's buffer)
+    if (m_send_buffers == 0 || m_send_buffers > std::size(m_free_send))
+        fail("the Nic's send buffers are none or too many");
+    auto buffers = m_nic->buffers();
+    if (buffers.is_error())
+        fail("Nic.buffers", buffers.error());
+    rt::Capability<schema::MemoryObject> memory(abi::CapId{buffers.value().memory()});
+    uint32_t pages =
+        uint32_t((uint64_t(m_receive_buffers) + m_send_buffers) * Nic::frame_bytes / 4096);
+    auto mapped = memory->map(0, 0, pages, schema::Access::ReadWrite);
+    if (mapped.is_error())
+        fail("mapping the frame memory", mapped.error());
+    m_frames = reinterpret_cast<uint8_t*>(mapped.value().address());
+    for (uint16_t i = 0; i < m_send_buffers; ++i)
+        m_free_send[m_free_send_count++] = uint16_t(m_receive_buffers + m_send_buffers - 1 - i);
+
+    read_clock();
+    lwip_init();
+    ip4_addr_t any{};
+    if (!netif_add(&m_netif, &any, &any, &any, nullptr, netif_setup, ethernet_input))
+        fail("lwIP refused the interface");
+    __builtin_memcpy(m_netif.hwaddr, m_mac, 6);
+    m_netif.mtu = m_mtu;
+    m_netif.mtu6 = m_mtu;
+    netif_set_status_callback(&m_netif, status_callback);
+    netif_set_default(&m_netif);
+    netif_set_up(&m_netif);
+    if (link_up)
+        netif_set_link_up(&m_netif);
+    netif_create_ip6_linklocal_address(&m_netif, 1);
+    netif_set_ip6_autoconfig_enabled(&m_netif, 1);
+    if (dhcp6_enable_stateless(&m_netif) != ERR_OK || dhcp_start(&m_netif) != ERR_OK)
+        fail("lwIP could not start DHCP");
+
+    m_icmp4 = raw_new(IP_PROTO_ICMP);
+    m_icmp6 = raw_new_ip_type(IPADDR_TYPE_V6, IP6_NEXTH_ICMP6);
+    if (!m_icmp4 || !m_icmp6)
+        fail("lwIP has no room for the ICMP endpoints");
+    raw_recv(m_icmp4, icmp4_received, nullptr);
+    raw_recv(m_icmp6, icmp6_received, nullptr);
+    // ICMPv6's checksum covers a pseudo-header lwIP knows: it computes it.
+    m_icmp6->chksum_reqd = 1;
+    m_icmp6->chksum_offset = 2;
+
+    char mac_text[net::mac_text_bytes];
+    (void)Line("netstack: en0: MAC ")
+        .add(net::format_mac(std::span<const uint8_t, 6>(m_mac, 6), mac_text))
+        .add(", MTU ")
+        .udec(m_mtu)
+        .add(", asking for an address (DHCP)")
+        .print();
+}
+
+// --- Frames -------------------------------------------------------------------------
+
+void Stack::submit_receive() {
+    bool started = m_receive.start<Nic::ReceiveParams>(
+        m_nic.id().raw, Nic::interface_id, uint16_t(Nic::Method::Receive),
+        [&](Nic::ReceiveParams::Builder params) {
+            auto done = params.init_done(uint32_t(m_done_count));
+            for (size_t i = 0; i < m_done_count; ++i)
+                done.set(uint32_t(i), m_done[i]);
+        });
+    if (!started)
+        fail("Nic.receive's params do not fit");
+    m_done_count = 0;
+}
+
+void Stack::take_frames(const abi::Cqe& cqe) {
+    auto received = m_receive.finish<Nic::ReceiveResults>(cqe);
+    if (received.is_error())
+        fail("Nic.receive", received.error());
+    auto frames = received.value().frames();
+    for (uint32_t i = 0; i < frames.size() && i < Nic::max_batch; ++i) {
+        uint16_t buffer = frames[i].buffer();
+        uint16_t length = frames[i].length();
+        m_done[m_done_count++] = buffer;
+        if (buffer >= m_receive_buffers || length > Nic::max_frame)
+            continue; // (the driver checks both: a driver that lies is ignored)
+        ++m_frames_received;
+        struct pbuf* p = pbuf_alloc(PBUF_RAW, length, PBUF_POOL);
+        if (!p) {
+            LINK_STATS_INC(link.memerr);
+            LINK_STATS_INC(link.drop);
+            continue;
+        }
+        pbuf_take(p, m_frames + size_t(buffer) * Nic::frame_bytes, length);
+        LINK_STATS_INC(link.recv);
+        if (m_netif.input(p, &m_netif) != ERR_OK)
+            pbuf_free(p);
+    }
+}
+
+err_t Stack::link_output(struct pbuf* p) {
+    if (m_free_send_count == 0 || m_batch_count == Nic::max_batch || p->tot_len > Nic::max_frame) {
+        ++m_frames_unsent;
+        LINK_STATS_INC(link.drop);
+        return ERR_MEM;
+    }
+    uint16_t buffer = m_free_send[--m_free_send_count];
+    pbuf_copy_partial(p, m_frames + size_t(buffer) * Nic::frame_bytes, p->tot_len, 0);
+    m_batch[m_batch_count] = buffer;
+    m_batch_length[m_batch_count] = p->tot_len;
+    ++m_batch_count;
+    LINK_STATS_INC(link.xmit);
+    return ERR_OK;
+}
+
+void Stack::flush_sends() {
+    if (m_batch_count == 0)
+        return;
+    for (Send& send : m_sends) {
+        if (send.call.in_flight())
+            continue;
+        bool started = send.call.start<Nic::SendParams>(
+            m_nic.id().raw, Nic::interface_id, uint16_t(Nic::Method::Send),
+            [&](Nic::SendParams::Builder params) {
+                auto frames = params.init_frames(uint32_t(m_batch_count));
+                for (size_t i = 0; i < m_batch_count; ++i) {
+                    frames[uint32_t(i)].set_buffer(m_batch[i]);
+                    frames[uint32_t(i)].set_length(m_batch_length[i]);
+                }
+            });
+        if (!started)
+            fail("Nic.send's params do not fit");
+        __builtin_memcpy(send.buffers, m_batch, m_batch_count * sizeof m_batch[0]);
+        send.count = m_batch_count;
+        m_frames_sent += m_batch_count;
+        m_batch_count = 0;
+        return;
+    }
+    // Every send in flight: this turn's frames wait for one to be answered.
+}
+
+void Stack::sent(size_t slot, const abi::Cqe& cqe) {
+    Send& send = m_sends[slot];
+    auto answered = send.call.finish<Nic::SendResults>(cqe);
+    if (answered.is_error())
+        fail("Nic.send", answered.error());
+    for (size_t i = 0; i < send.count; ++i)
+        m_free_send[m_free_send_count++] = send.buffers[i];
+    send.count = 0;
+}
+
+// --- Time ------------------------------------------------------------------------
+
+void Stack::arm_sleep() {
+    if (m_sleep.in_flight())
+        return;
+    uint32_t ms = sys_timeouts_sleeptime();
+    if (ms > longest_sleep_ms)
+        ms = longest_sleep_ms;
+    uint64_t ns = uint64_t(ms == 0 ? 1 : ms) * 1'000'000;
+    bool started = m_sleep.start<schema::Timer::SleepParams>(
+        g_timer->id().raw, schema::Timer::interface_id, uint16_t(schema::Timer::Method::Sleep),
+        [&](schema::Timer::SleepParams::Builder params) { params.set_ns(ns); });
+    if (!started)
+        fail("Timer.sleep's params do not fit");
+}
+
+// --- Configuration ------------------------------------------------------------
+
+void Stack::status_changed() {
+    // Called for every change of the interface (IPv6 addresses too): a line
+    // only when its IPv4 address is another.
+    bool now = configured();
+    uint32_t address_now = ip4_addr_get_u32(netif_ip4_addr(&m_netif));
+    bool changed = address_now != m_logged_address;
+    m_logged_address = address_now;
+    if (now && changed) {
+        char address[IP4ADDR_STRLEN_MAX];
+        char mask[IP4ADDR_STRLEN_MAX];
+        char gateway[IP4ADDR_STRLEN_MAX];
+        ip4addr_ntoa_r(netif_ip4_addr(&m_netif), address, sizeof address);
+        ip4addr_ntoa_r(netif_ip4_netmask(&m_netif), mask, sizeof mask);
+        ip4addr_ntoa_r(netif_ip4_gw(&m_netif), gateway, sizeof gateway);
+        (void)Line("netstack: en0: ")
+            .add(address)
+            .add(" netmask ")
+            .add(mask)
+            .add(" gateway ")
+            .add(gateway)
+            .add(dhcp_supplied_address(&m_netif) ? " (DHCP)" : "")
+            .print();
+    } else if (changed) {
+        (void)Line("netstack: en0: no IPv4 address").print();
+    }
+    if (!now)
+        return;
+    for (size_t slot = 0; slot < max_waiting_callers; ++slot) {
+        if (m_waiting[slot].used) {
+            sys_untimeout(wait_timeout, slot_argument(slot));
+            answer_wait(slot, true);
+        }
+    }
+}
+
+void Stack::wait_timed_out(size_t slot) {
+    if (m_waiting[slot].used)
+        answer_wait(slot, false);
+}
+
+void Stack::answer_wait(size_t slot, bool is_configured) {
+    m_waiting[slot].used = false;
+    capnp::MessageBuilder builder(m_later_reply);
+    NetworkManager::WaitConfiguredResults::Builder results(
+        builder.init_root(NetworkManager::WaitConfiguredResults::data_words,
+                          NetworkManager::WaitConfiguredResults::pointer_count));
+    results.set_configured(is_configured);
+    answer(m_waiting[slot].call_id, builder.words(), false);
+}
+
+// --- ICMP echo ------------------------------------------------------------------
+
+u8_t Stack::echo_reply(struct pbuf* p, const ip_addr_t* from, bool v6) {
+    // The pbuf starts at the IP header.
+    uint16_t header = 0;
+    uint8_t ttl = 0;
+    if (v6) {
+        if (p->len < IP6_HLEN)
+            return 0;
+        auto* ip6 = static_cast<const struct ip6_hdr*>(p->payload);
+        header = IP6_HLEN;
+        ttl = IP6H_HOPLIM(ip6);
+    } else {
+        if (p->len < IP_HLEN)
+            return 0;
+        auto* ip4 = static_cast<const struct ip_hdr*>(p->payload);
+        header = uint16_t(IPH_HL_BYTES(ip4));
+        ttl = IPH_TTL(ip4);
+    }
+    if (p->tot_len < header + 8)
+        return 0;
+    uint8_t icmp[8];
+    pbuf_copy_partial(p, icmp, sizeof icmp, header);
+    uint8_t reply_type = v6 ? ICMP6_TYPE_EREP : ICMP_ER;
+    uint16_t identifier = uint16_t(icmp[4] << 8 | icmp[5]);
+    uint16_t sequence = uint16_t(icmp[6] << 8 | icmp[7]);
+    if (icmp[0] != reply_type || identifier != echo_identifier)
+        return 0; // not ours: lwIP's own handling goes on
+    for (size_t slot = 0; slot < max_pending_echoes; ++slot) {
+        PendingEcho& echo = m_echoes[slot];
+        if (!echo.used || echo.v6 != v6 || echo.sequence != sequence ||
+            !ip_addr_cmp(&echo.address, from))
+            continue;
+        sys_untimeout(echo_timeout, slot_argument(slot));
+        answer_echo(slot, true, (g_now_ns - echo.sent_ns) / 1000, ttl);
+        break;
+    }
+    pbuf_free(p);
+    return 1;
+}
+
+void Stack::echo_timed_out(size_t slot) {
+    if (m_echoes[slot].used)
+        answer_echo(slot, false, 0, 0);
+}
+
+void Stack::answer_echo(size_t slot, bool answered, uint64_t round_trip_us, uint8_t ttl) {
+    m_echoes[slot].used = false;
+    capnp::MessageBuilder builder(m_later_reply);
+    Icmp::EchoResults::Builder results(
+        builder.init_root(Icmp::EchoResults::data_words, Icmp::EchoResults::pointer_count));
+    results.set_answered(answered);
+    results.set_round_trip_us(round_trip_us);
+    results.set_ttl(ttl);
+    answer(m_echoes[slot].call_id, builder.words(), false);
+}
+
+Result<void, gen::Exception> Stack::echo(Icmp::EchoParams::Reader params,
+                                         Icmp::EchoResults::Builder) {
+    auto address = params.address();
+    uint16_t payload = params.payload_bytes();
+    if (address.size() != 4 && address.size() != 16)
+        return Err{gen::Exception{ExceptionType::InvalidArgument,
+                                  "an address is 4 bytes (IPv4) or 16 (IPv6)"}};
+    if (payload > Icmp::max_payload)
+        return Err{
+            gen::Exception{ExceptionType::InvalidArgument, "the payload is past maxPayload"}};
+    size_t slot = 0;
+    while (slot < max_pending_echoes && m_echoes[slot].used)
+        ++slot;
+    if (slot == max_pending_echoes)
+        return Err{gen::Exception{ExceptionType::Overloaded, "too many echoes in flight"}};
+    bool v6 = address.size() == 16;
+    ip_addr_t to;
+    if (v6) {
+        IP_SET_TYPE_VAL(to, IPADDR_TYPE_V6);
+        __builtin_memcpy(ip_2_ip6(&to)->addr, address.data(), 16);
+        ip6_addr_clear_zone(ip_2_ip6(&to));
+        ip6_addr_assign_zone(ip_2_ip6(&to), IP6_UNICAST, &m_netif);
+    } else {
+        IP_SET_TYPE_VAL(to, IPADDR_TYPE_V4);
+        __builtin_memcpy(&ip_2_ip4(&to)->addr, address.data(), 4);
+    }
+    struct pbuf* p = pbuf_alloc(PBUF_IP, uint16_t(8 + payload), PBUF_RAM);
+    if (!p)
+        return Err{gen::Exception{ExceptionType::Overloaded, "no memory for the request"}};
+    auto* icmp = static_cast<uint8_t*>(p->payload);
+    icmp[0] = v6 ? ICMP6_TYPE_EREQ : ICMP_ECHO;
+    icmp[1] = 0;
+    icmp[2] = icmp[3] = 0;
+    icmp[4] = uint8_t(echo_identifier >> 8);
+    icmp[5] = uint8_t(echo_identifier);
+    icmp[6] = uint8_t(params.sequence() >> 8);
+    icmp[7] = uint8_t(params.sequence());
+    for (uint16_t i = 0; i < payload; ++i)
+        icmp[8 + i] = uint8_t(i);
+    if (!v6) {
+        uint16_t sum = inet_chksum(icmp, uint16_t(8 + payload));
+        __builtin_memcpy(icmp + 2, &sum, 2); // (in network order already)
+    }
+    err_t sent = raw_sendto(v6 ? m_icmp6 : m_icmp4, p, &to);
+    pbuf_free(p);
+    if (sent == ERR_RTE)
+        return Err{gen::Exception{ExceptionType::Failed, "no route to the address"}};
+    if (sent != ERR_OK)
+        return Err{gen::Exception{ExceptionType::Overloaded, "the request could not be sent"}};
+    m_echoes[slot] = {true, m_call_id, params.sequence(), v6, to, g_now_ns};
+    uint32_t timeout = params.timeout_ms();
+    sys_timeout(timeout == 0 ? 1 : timeout, echo_timeout, slot_argument(slot));
+    m_deferred = true;
+    return {};
+}
+
+// --- NetworkManager --------------------------------------------------------------
+
+Result<void, gen::Exception> Stack::interfaces(NetworkManager::InterfacesParams::Reader,
+                                               NetworkManager::InterfacesResults::Builder results) {
+    auto list = results.init_interfaces(1);
+    auto interface = list[0];
+    interface.set_name("en0");
+    interface.set_mac({m_mac, 6});
+    interface.set_mtu(m_mtu);
+    interface.set_link_up(netif_is_link_up(&m_netif));
+    if (configured()) {
+        const ip4_addr_t* address = netif_ip4_addr(&m_netif);
+        interface.set_ipv4({reinterpret_cast<const uint8_t*>(&address->addr), 4});
+        interface.set_ipv4_prefix_length(
+            uint8_t(__builtin_popcount(ip4_addr_get_u32(netif_ip4_netmask(&m_netif)))));
+        const ip4_addr_t* gateway = netif_ip4_gw(&m_netif);
+        if (!ip4_addr_isany(gateway))
+            interface.set_ipv4_gateway({reinterpret_cast<const uint8_t*>(&gateway->addr), 4});
+    }
+    interface.set_dhcp(dhcp_supplied_address(&m_netif) ? schema::DhcpState::Bound
+                       : netif_dhcp_data(&m_netif)     ? schema::DhcpState::Searching
+                                                       : schema::DhcpState::Off);
+    uint32_t valid = 0;
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i)
+        valid += ip6_addr_isvalid(netif_ip6_addr_state(&m_netif, i)) ? 1 : 0;
+    auto v6 = interface.init_ipv6(valid);
+    uint32_t at = 0;
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+        if (ip6_addr_isvalid(netif_ip6_addr_state(&m_netif, i)))
+            v6.set(at++, {reinterpret_cast<const uint8_t*>(netif_ip6_addr(&m_netif, i)->addr), 16});
+    }
+    uint32_t servers = 0;
+    for (u8_t i = 0; i < DNS_MAX_SERVERS; ++i)
+        servers += ip_addr_isany(dns_getserver(i)) ? 0 : 1;
+    auto dns = interface.init_dns_servers(servers);
+    at = 0;
+    for (u8_t i = 0; i < DNS_MAX_SERVERS; ++i) {
+        const ip_addr_t* server = dns_getserver(i);
+        if (ip_addr_isany(server))
+            continue;
+        if (IP_IS_V6(server))
+            dns.set(at++, {reinterpret_cast<const uint8_t*>(ip_2_ip6(server)->addr), 16});
+        else
+            dns.set(at++, {reinterpret_cast<const uint8_t*>(&ip_2_ip4(server)->addr), 4});
+    }
+    interface.set_frames_received(m_frames_received);
+    interface.set_frames_sent(m_frames_sent);
+    uint64_t dropped = uint64_t(lwip_stats.link.drop) + lwip_stats.etharp.drop +
+                       lwip_stats.ip.drop + lwip_stats.icmp.drop + lwip_stats.udp.drop +
+                       lwip_stats.tcp.drop + lwip_stats.ip6.drop + lwip_stats.icmp6.drop +
+                       lwip_stats.nd6.drop;
+    interface.set_dropped(dropped);
+    return {};
+}
+
+Result<void, gen::Exception>
+Stack::wait_configured(NetworkManager::WaitConfiguredParams::Reader params,
+                       NetworkManager::WaitConfiguredResults::Builder results) {
+    if (configured()) {
+        results.set_configured(true);
+        return {};
+    }
+    size_t slot = 0;
+    while (slot < max_waiting_callers && m_waiting[slot].used)
+        ++slot;
+    if (slot == max_waiting_callers)
+        return Err{gen::Exception{ExceptionType::Overloaded, "too many callers waiting"}};
+    m_waiting[slot] = {true, m_call_id};
+    uint32_t timeout = params.timeout_ms();
+    sys_timeout(timeout == 0 ? 1 : timeout, wait_timeout, slot_argument(slot));
+    m_deferred = true;
+    return {};
+}
+
+Result<void, gen::Exception> Stack::icmp(NetworkManager::IcmpParams::Reader,
+                                         NetworkManager::IcmpResults::Builder results) {
+    results.set_icmp(icmp_badge);
+    m_mint_icmp = true;
+    return {};
+}
+
+// --- The endpoint ------------------------------------------------------------------
+
+void Stack::answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
+                   std::span<const abi::TransferDescriptor> transfers, uint64_t mint_interface) {
+    abi::Sqe sqe = rt::return_sqe(m_owner, call_id, message, exception);
+    if (!transfers.empty()) {
+        sqe.transfer_count = uint32_t(transfers.size());
+        sqe.transfer_addr = reinterpret_cast<uint64_t>(transfers.data());
+        sqe.interface_id = mint_interface;
+    }
+    int32_t result = rt::ring().run(sqe).result;
+    if (result < 0 && !transfers.empty())
+        answer_exception(call_id, ExceptionType::Overloaded, "reply capabilities refused");
+}
+
+void Stack::answer_exception(uint32_t call_id, ExceptionType type, std::string_view message) {
+    gen::DispatchResult encoded =
+        gen::encode_exception<CapException>(m_later_reply, {type, message});
+    answer(call_id, encoded.message(), true);
+}
+
+void Stack::serve_call(const abi::Cqe& cqe) {
+    if (cqe.result == int32_t(abi::TransportError::Disconnected)) {
+        // No client is left, and none can come.
+        (void)Line("netstack: every client has gone (")
+            .udec(m_frames_received)
+            .add(" frames received, ")
+            .udec(m_frames_sent)
+            .add(" sent)")
+            .print();
+        rt::exit(0);
+    }
+    if (cqe.result < 0)
+        fail("receiving a call failed");
+    abi::RecvHeader header;
+    if (cqe.result_len < sizeof header)
+        fail("a call came without its header");
+    __builtin_memcpy(&header, m_call, sizeof header);
+    size_t records_at = sizeof header + header.params_len;
+    if (header.params_len % 8 != 0 || header.cap_count > abi::max_transfers ||
+        records_at + header.cap_count * sizeof(abi::CapRecord) > sizeof m_call)
+        fail("a call came larger than the receive buffer");
+    for (uint32_t i = 0; i < header.cap_count; ++i) {
+        abi::CapRecord record;
+        __builtin_memcpy(&record,
+                         reinterpret_cast<const uint8_t*>(m_call) + records_at + i * sizeof record,
+                         sizeof record);
+        (void)rt::release(abi::CapId{record.cap});
+    }
+    if (abi::is_release_notice(header))
+        return; // an Icmp facet's holder let it go: nothing is kept per facet
+    m_call_id = header.call_id;
+    m_deferred = false;
+    m_mint_icmp = false;
+    auto params = capnp::MessageReader::validated(std::span<const capnp::Word>(
+        m_call + sizeof header / sizeof(capnp::Word), header.params_len / 8));
+    gen::DispatchResult result =
+        header.badge == icmp_badge
+            ? Icmp::dispatch(*this, header.interface_id, header.method, params, m_reply)
+            : NetworkManager::dispatch(*this, header.interface_id, header.method, params, m_reply);
+    if (result.status() == gen::DispatchStatus::BufferFull)
+        result = gen::encode_exception<CapException>(m_reply,
+                                                     {ExceptionType::Failed, "results too large"});
+    bool exception = result.status() == gen::DispatchStatus::Exception;
+    if (m_deferred && !exception)
+        return;
+    alignas(8) abi::TransferDescriptor mint[1] = {{icmp_badge, abi::transfer_mint, {0, 0, 0}}};
+    bool minting = m_mint_icmp && !exception;
+    answer(header.call_id, result.message(), exception,
+           minting ? std::span<const abi::TransferDescriptor>(mint)
+                   : std::span<const abi::TransferDescriptor>(),
+           minting ? Icmp::interface_id : 0);
+}
+
+void Stack::run() {
+    for (;;) {
+        read_clock();
+        sys_check_timeouts();
+        flush_sends();
+        if (!m_receive.in_flight())
+            submit_receive();
+        arm_sleep();
+        if (m_recv_ticket == 0)
+            m_recv_ticket = rt::ring().submit(rt::recv_sqe(m_owner, m_call));
+        uint64_t tickets[3 + sends_in_flight] = {m_receive.ticket(), m_sleep.ticket(),
+                                                 m_recv_ticket};
+        for (size_t i = 0; i < sends_in_flight; ++i)
+            tickets[3 + i] = m_sends[i].call.ticket();
+        size_t which = 0;
+        abi::Cqe cqe = rt::ring().wait_any(tickets, which);
+        read_clock();
+        if (which == 0) {
+            take_frames(cqe);
+        } else if (which == 1) {
+            auto slept = m_sleep.finish<schema::Timer::SleepResults>(cqe);
+            if (slept.is_error())
+                fail("Timer.sleep", slept.error());
+        } else if (which == 2) {
+            m_recv_ticket = 0;
+            serve_call(cqe);
+        } else {
+            sent(which - 3, cqe);
+        }
+    }
+}
+
+} // namespace
+
+int main() {
+    auto nic = rt::lookup<Nic>("nic");
+    if (nic.is_error())
+        fail("no Nic granted as 'nic'");
+    auto timer = rt::lookup<schema::Timer>("timer");
+    if (timer.is_error())
+        fail("no 'timer' granted (lwIP's clock)");
+    g_timer.emplace(std::move(timer.value()));
+    auto entropy = rt::lookup<schema::EntropySource>("entropy");
+    if (entropy.is_error())
+        fail("no 'entropy' granted (lwIP's random numbers)");
+    g_entropy.emplace(std::move(entropy.value()));
+    auto net = rt::find_capability("net");
+    if (net.is_error())
+        fail("no endpoint granted as 'net' to serve");
+    static Stack stack(nic.value(), net.value().id);
+    g_stack = &stack;
+    stack.start();
+    stack.run();
+}
