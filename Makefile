@@ -53,12 +53,17 @@ HOME_IMAGE = $(BUILD_DIR)/home.img
 HOME_DRIVE_boot = -drive file=$(HOME_IMAGE),if=none,id=home,format=raw \
                   -device virtio-blk-pci,drive=home
 HOME_DRIVE = $(HOME_DRIVE_$(SYSTEM))
+# ... and its network: a virtio-net function on QEMU's user network (the
+# host's NAT: DHCP gives 10.0.2.15, the gateway is 10.0.2.2), which the
+# system's network stack configures (docs/networking.md).
+NETWORK_boot = -netdev user,id=net0 -device virtio-net-pci,netdev=net0
+NETWORK = $(NETWORK_$(SYSTEM))
 run: build
 	@if [ "$(SYSTEM)" = boot ] && [ ! -f $(HOME_IMAGE) ]; then \
 	    cp $(BUILD_DIR)/system/home.img $(HOME_IMAGE); fi
 	@status=0; $(QEMU_RUNNER) run --kernel $(BUILD_DIR)/kernel/kernel.elf \
 	    --initrd $(BUILD_DIR)/system/$(SYSTEM).cpio $(if $(APPEND),--append "$(APPEND)") \
-	    -- $(HOME_DRIVE) $(QEMU_EXTRA) || status=$$?; \
+	    -- $(HOME_DRIVE) $(NETWORK) $(QEMU_EXTRA) || status=$$?; \
 	if [ $$status -eq 1 ]; then echo "capOS powered off."; exit 0; fi; exit $$status
 
 run-iso: deps configure

@@ -25,6 +25,16 @@
 # `make run` boots it): they are the system's own, from the boot image; with
 # `-device intel-iommu` each device reaches only its driver's buffers
 # (docs/devices.md, "Driver authority").
+#
+# Network: a virtio-net driver for the first transitional virtio-net
+# function (QEMU's `-device virtio-net-pci,netdev=...` on q35's root bus,
+# 1af4:1000; `make run` attaches one on QEMU's user network), and the
+# network stack over it (docs/networking.md), which configures the
+# interface itself (DHCP, SLAAC) and gives the shell its NetworkManager as
+# `net`; without that function neither starts. The shell's programs get
+# network authority only as the user grants it (`run ifconfig with { net:
+# @net }`; `call @net.icmp() -> @icmp`, then `run ping <address> with {
+# icmp: @icmp }`).
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -46,6 +56,10 @@ const manifest :Capos.SystemManifest = (
     (name = "nvme", path = "bin/nvme"),
     (name = "fs", path = "bin/fs"),
     (name = "names", path = "bin/names"),
+    (name = "virtio-net", path = "bin/virtio_net"),
+    (name = "netstack", path = "bin/netstack"),
+    (name = "ping", path = "bin/ping"),
+    (name = "ifconfig", path = "bin/ifconfig"),
   ],
   init = (
     program = "init",
@@ -134,6 +148,25 @@ const manifest :Capos.SystemManifest = (
         ],
         exports = ["disk"],
         restarts = 3 ),
+      ( name = "virtio-net0", binary = "virtio-net",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          ( name = "device",
+            source = (device = (identity = (vendorId = 0x1af4, deviceId = 0x1000, index = 0),
+                                unisolatedDma = true, optional = true)) ),
+          (name = "nic", source = (endpoint = void)),
+        ],
+        exports = ["nic"] ),
+      ( name = "netstack", binary = "netstack",
+        grants = [
+          (name = "console", source = (kernel = console)),
+          (name = "timer", source = (kernel = timer)),
+          (name = "entropy", source = (kernel = entropy)),
+          (name = "nic", source = (service = (service = "virtio-net0", export = "nic")),
+           required = true),
+          (name = "net", source = (endpoint = void)),
+        ],
+        exports = ["net"] ),
       ( name = "home", binary = "fs",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -168,6 +201,7 @@ const manifest :Capos.SystemManifest = (
           (name = "disk3", source = (service = (service = "virtio-blk3", export = "disk"))),
           (name = "nvme0", source = (service = (service = "nvme0", export = "disk"))),
           (name = "nvme1", source = (service = (service = "nvme1", export = "disk"))),
+          (name = "net", source = (service = (service = "netstack", export = "net"))),
           (name = "supervisor", source = (supervisor = void)),
         ] ),
     ],

@@ -10,6 +10,7 @@
 // checks of a received header and used length, with checksums completed in
 // real UDP and TCP packets and checked by a checksum written here apart from
 // the library's.
+#include "lib/net/address.h"
 #include "lib/net/nic_buffers.h"
 #include "lib/virtio/net.h"
 #include "lib/virtio/virtqueue.h"
@@ -21,6 +22,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string>
 #include <ostream>
 #include <random>
 #include <set>
@@ -1346,3 +1348,50 @@ TEST(VirtioNet, ChecksumCarriesFoldBack) {
 
 } // namespace
 } // namespace capos
+
+// --- Addresses as text (lib/net/address.h) ---------------------------------------
+
+namespace {
+
+std::string ip_text(std::string_view text) {
+    auto parsed = capos::net::parse_ip(text);
+    if (!parsed)
+        return "(refused)";
+    char out[capos::net::ipv6_text_bytes];
+    return std::string(capos::net::format_ip(parsed->view(), out));
+}
+
+} // namespace
+
+TEST(NetAddress, Ipv4RoundTripsAndRefusesWhatIsNotDottedQuad) {
+    EXPECT_EQ(ip_text("10.0.2.15"), "10.0.2.15");
+    EXPECT_EQ(ip_text("0.0.0.0"), "0.0.0.0");
+    EXPECT_EQ(ip_text("255.255.255.255"), "255.255.255.255");
+    for (const char* bad : {"256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4 ", "", "1..2.3",
+                            "1.2.3.-4", "a.b.c.d", "1.2.3.4/24", "1000.1.1.1"})
+        EXPECT_EQ(ip_text(bad), "(refused)") << bad;
+}
+
+TEST(NetAddress, Ipv6IsWrittenAsRfc5952Recommends) {
+    EXPECT_EQ(ip_text("fe80:0:0:0:5054:ff:fe12:3456"), "fe80::5054:ff:fe12:3456");
+    EXPECT_EQ(ip_text("FEC0::2"), "fec0::2");
+    EXPECT_EQ(ip_text("::"), "::");
+    EXPECT_EQ(ip_text("::1"), "::1");
+    EXPECT_EQ(ip_text("1::"), "1::");
+    // The longest run of zeros, the first of two equal ones; a lone zero
+    // group stays "0".
+    EXPECT_EQ(ip_text("1:0:0:2:0:0:0:3"), "1:0:0:2::3");
+    EXPECT_EQ(ip_text("1:0:0:2:0:0:3:4"), "1::2:0:0:3:4");
+    EXPECT_EQ(ip_text("1:0:2:3:4:5:6:7"), "1:0:2:3:4:5:6:7");
+    EXPECT_EQ(ip_text("2001:db8:0000:0000:0000:0000:0000:0001"), "2001:db8::1");
+    for (const char* bad : {":::", "1:::2", "1::2::3", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9",
+                            "1:2:3:4::5:6:7:8", "12345::", "g::", ":1::", "1:2:3:4:5:6:7:",
+                            "::1.2.3.4", "fe80::1%en0"})
+        EXPECT_EQ(ip_text(bad), "(refused)") << bad;
+}
+
+TEST(NetAddress, MacIsLowerCaseHexWithColons) {
+    const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xAB, 0x0c, 0xff};
+    char out[capos::net::mac_text_bytes];
+    EXPECT_EQ(capos::net::format_mac(mac, out), "52:54:00:ab:0c:ff");
+}
