@@ -201,7 +201,9 @@ const manifest :Capos.SystemManifest = (
           (name = "disk3", source = (service = (service = "virtio-blk3", export = "disk"))),
           (name = "nvme0", source = (service = (service = "nvme0", export = "disk"))),
           (name = "nvme1", source = (service = (service = "nvme1", export = "disk"))),
-          (name = "net", source = (service = (service = "netstack", export = "net"))),
+          # (0x8ef6aeea080ac38b: NetworkManager.)
+          (name = "net", interfaceId = 0x8ef6aeea080ac38b,
+           source = (service = (service = "netstack", export = "net"))),
           (name = "supervisor", source = (supervisor = void)),
         ] ),
     ],

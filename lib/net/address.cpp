@@ -115,8 +115,7 @@ std::optional<IpAddress> parse_ip(std::string_view text) {
     return parse_ipv4(text);
 }
 
-std::string_view format_ip(std::span<const uint8_t> address,
-                           std::span<char, ipv6_text_bytes> out) {
+std::string_view format_ip(std::span<const uint8_t> address, std::span<char, ipv6_text_bytes> out) {
     size_t at = 0;
     if (address.size() == 4) {
         for (size_t i = 0; i < 4; ++i) {

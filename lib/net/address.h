@@ -38,7 +38,6 @@ std::optional<IpAddress> parse_ip(std::string_view text);
 // case, no leading zeros, the longest run of two or more zero groups, the
 // first of equals, as "::"). Into `out` (room for ipv6_text_bytes); the
 // text. An address of another length gives "?".
-std::string_view format_ip(std::span<const uint8_t> address,
-                           std::span<char, ipv6_text_bytes> out);
+std::string_view format_ip(std::span<const uint8_t> address, std::span<char, ipv6_text_bytes> out);
 
 } // namespace capos::net

@@ -22,10 +22,10 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <string>
 #include <ostream>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -1384,9 +1384,9 @@ TEST(NetAddress, Ipv6IsWrittenAsRfc5952Recommends) {
     EXPECT_EQ(ip_text("1:0:0:2:0:0:3:4"), "1::2:0:0:3:4");
     EXPECT_EQ(ip_text("1:0:2:3:4:5:6:7"), "1:0:2:3:4:5:6:7");
     EXPECT_EQ(ip_text("2001:db8:0000:0000:0000:0000:0000:0001"), "2001:db8::1");
-    for (const char* bad : {":::", "1:::2", "1::2::3", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9",
-                            "1:2:3:4::5:6:7:8", "12345::", "g::", ":1::", "1:2:3:4:5:6:7:",
-                            "::1.2.3.4", "fe80::1%en0"})
+    for (const char* bad :
+         {":::", "1:::2", "1::2::3", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4::5:6:7:8",
+          "12345::", "g::", ":1::", "1:2:3:4:5:6:7:", "::1.2.3.4", "fe80::1%en0"})
         EXPECT_EQ(ip_text(bad), "(refused)") << bad;
 }
 

@@ -37,12 +37,15 @@ int main() {
         line.udec(interface.mtu());
         if (interface.mac().size() == 6) {
             char mac[net::mac_text_bytes];
-            line.add(", MAC ").add(net::format_mac(std::span<const uint8_t, 6>(interface.mac().data(), 6), mac));
+            line.add(", MAC ").add(
+                net::format_mac(std::span<const uint8_t, 6>(interface.mac().data(), 6), mac));
         }
         rt::write_output_line(line.view());
         Line v4("    inet ");
         if (interface.ipv4().size() == 4) {
-            v4.add(net::format_ip(interface.ipv4(), text)).add('/').udec(interface.ipv4_prefix_length());
+            v4.add(net::format_ip(interface.ipv4(), text))
+                .add('/')
+                .udec(interface.ipv4_prefix_length());
             if (interface.ipv4_gateway().size() == 4)
                 v4.add(" gateway ").add(net::format_ip(interface.ipv4_gateway(), text));
         } else {
@@ -59,7 +62,10 @@ int main() {
             rt::write_output_line(Line("    dns ").add(net::format_ip(server, text)).view());
         Line counts("    frames: ");
         counts.udec(interface.frames_received()).add(" received, ");
-        counts.udec(interface.frames_sent()).add(" sent, ").udec(interface.dropped()).add(" dropped");
+        counts.udec(interface.frames_sent())
+            .add(" sent, ")
+            .udec(interface.dropped())
+            .add(" dropped");
         rt::write_output_line(counts.view());
     }
     return 0;

@@ -54,11 +54,13 @@ int main() {
     auto timer = rt::lookup<capos::schema::Timer>("timer");
     char text[net::ipv6_text_bytes];
     std::string_view name = net::format_ip(address->view(), text);
-    rt::write_output_line(Line("PING ").add(name).add(": ").udec(payload_bytes).add(" data bytes").view());
+    rt::write_output_line(
+        Line("PING ").add(name).add(": ").udec(payload_bytes).add(" data bytes").view());
     uint64_t answered = 0;
     uint64_t total_us = 0;
     for (uint64_t sequence = 1; sequence <= count; ++sequence) {
-        auto echo = icmp.value()->echo(address->view(), uint16_t(sequence), payload_bytes, timeout_ms);
+        auto echo =
+            icmp.value()->echo(address->view(), uint16_t(sequence), payload_bytes, timeout_ms);
         if (echo.is_error()) {
             rt::write_error_line(Line("ping: ").add(rt::call_error_text(echo.error())).view());
             return 1;
@@ -74,7 +76,8 @@ int main() {
             line.udec(us / 100 % 10).udec(us / 10 % 10).udec(us % 10).add(" ms");
             rt::write_output_line(line.view());
         } else {
-            rt::write_output_line(Line("no answer from ").add(name).add(": icmp_seq=").udec(sequence).view());
+            rt::write_output_line(
+                Line("no answer from ").add(name).add(": icmp_seq=").udec(sequence).view());
         }
         if (sequence < count && timer.is_ok())
             (void)timer.value()->sleep(1'000'000'000);
@@ -84,7 +87,11 @@ int main() {
     summary.udec(count).add(" sent, ").udec(answered).add(" answered, ");
     summary.udec((count - answered) * 100 / count).add("% lost");
     if (answered)
-        summary.add(", average ").udec(total_us / answered / 1000).add('.').udec(total_us / answered / 100 % 10).add(" ms");
+        summary.add(", average ")
+            .udec(total_us / answered / 1000)
+            .add('.')
+            .udec(total_us / answered / 100 % 10)
+            .add(" ms");
     rt::write_output_line(summary.view());
     return answered > 0 ? 0 : 1;
 }

@@ -149,6 +149,7 @@ public:
     // lwIP's callbacks.
     err_t link_output(struct pbuf* p);
     void status_changed();
+    void log_ipv6_addresses();
     u8_t echo_reply(struct pbuf* p, const ip_addr_t* from, bool v6);
     void echo_timed_out(size_t slot);
     void wait_timed_out(size_t slot);
@@ -236,6 +237,8 @@ private:
     PendingEcho m_echoes[max_pending_echoes];
     WaitingCaller m_waiting[max_waiting_callers];
     uint32_t m_logged_address = 0;
+    bool m_ip6_logged[LWIP_IPV6_NUM_ADDRESSES] = {};
+    uint32_t m_logged_ip6[LWIP_IPV6_NUM_ADDRESSES][4] = {};
 };
 
 Stack* g_stack = nullptr;
@@ -459,6 +462,7 @@ void Stack::status_changed() {
     uint32_t address_now = ip4_addr_get_u32(netif_ip4_addr(&m_netif));
     bool changed = address_now != m_logged_address;
     m_logged_address = address_now;
+    log_ipv6_addresses();
     if (now && changed) {
         char address[IP4ADDR_STRLEN_MAX];
         char mask[IP4ADDR_STRLEN_MAX];
@@ -484,6 +488,27 @@ void Stack::status_changed() {
             sys_untimeout(wait_timeout, slot_argument(slot));
             answer_wait(slot, true);
         }
+    }
+}
+
+void Stack::log_ipv6_addresses() {
+    // A line for each IPv6 address as it becomes valid (after duplicate
+    // address detection).
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+        bool valid = ip6_addr_isvalid(netif_ip6_addr_state(&m_netif, i));
+        const uint32_t* words = netif_ip6_addr(&m_netif, i)->addr;
+        bool same = __builtin_memcmp(m_logged_ip6[i], words, 16) == 0;
+        if (!valid || (m_ip6_logged[i] && same)) {
+            m_ip6_logged[i] = m_ip6_logged[i] && valid;
+            continue;
+        }
+        m_ip6_logged[i] = true;
+        __builtin_memcpy(m_logged_ip6[i], words, 16);
+        char text[net::ipv6_text_bytes];
+        (void)Line("netstack: en0: ")
+            .add(net::format_ip({reinterpret_cast<const uint8_t*>(words), 16}, text))
+            .add(i == 0 ? " (link-local)" : " (SLAAC)")
+            .print();
     }
 }
 
