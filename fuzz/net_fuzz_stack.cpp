@@ -18,6 +18,8 @@
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
 
+#include "lib/net/lwip/host_hooks.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,33 +31,12 @@ using capos::fuzz::require;
 // The stack's own variables, saved and restored with lwIP's.
 namespace {
 struct netif stack_netif;
-uint32_t now_ms = 1000;
-uint32_t random_state = 0x2545f491;
 } // namespace
+using capos::net::lwip_host::now_ms;
+using capos::net::lwip_host::random_state;
 
 // The sections' bounds, from the linker.
 extern "C" char __start_lwip_bss[], __stop_lwip_bss[], __start_lwip_data[], __stop_lwip_data[];
-
-extern "C" {
-
-u32_t sys_now(void) {
-    return now_ms;
-}
-
-uint32_t capos_lwip_random(void) {
-    // xorshift32 from a fixed start: the same numbers in every run.
-    random_state ^= random_state << 13;
-    random_state ^= random_state >> 17;
-    random_state ^= random_state << 5;
-    return random_state;
-}
-
-void capos_lwip_assert(const char* message, const char* file, int line) {
-    std::fprintf(stderr, "lwIP assertion failed: %s (%s:%d)\n", message, file, line);
-    __builtin_trap();
-}
-
-} // extern "C"
 
 namespace capos::net::fuzz {
 namespace {

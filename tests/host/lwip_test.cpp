@@ -4,6 +4,7 @@
 // and its checksums recomputed here. An executable of its own: lwIP's state
 // is global and lwip_init runs once a process, so each test adds its netif
 // and its pcbs and removes them again.
+#include "lib/net/lwip/host_hooks.h"
 #include "tests/host/lwip_netif.h"
 #include "tests/host/net_frames.h"
 
@@ -26,35 +27,8 @@
 
 using namespace capos::net::testing;
 
-namespace {
-
-// The embedder's side (lib/net/lwip/port/arch/cc.h): a clock the tests move,
-// a fixed sequence of random numbers, and assertions that end the run.
-uint32_t now_ms = 1000;
-uint32_t random_state = 0x2545f491;
-
-} // namespace
-
-extern "C" {
-
-u32_t sys_now(void) {
-    return now_ms;
-}
-
-uint32_t capos_lwip_random(void) {
-    // xorshift32: any fixed sequence will do, as long as it repeats.
-    random_state ^= random_state << 13;
-    random_state ^= random_state >> 17;
-    random_state ^= random_state << 5;
-    return random_state;
-}
-
-void capos_lwip_assert(const char* message, const char* file, int line) {
-    std::fprintf(stderr, "lwIP assertion failed: %s (%s:%d)\n", message, file, line);
-    std::abort();
-}
-
-} // extern "C"
+// The embedder's side (lib/net/lwip/host_hooks.h): a clock the tests move.
+using capos::net::lwip_host::now_ms;
 
 namespace {
 
