@@ -161,10 +161,28 @@ def expectations(lines, known, partial=""):
     return unsettled | {i for i in set(known) | set(pending) if str(i).startswith(digits)}
 
 
+def present_files(args, image):
+    """The files the image holds: index -> length."""
+    listing = subprocess.run([args.tool, "ls", image], capture_output=True, text=True)
+    present = {}
+    for line in listing.stdout.splitlines():
+        m = re.match(r"/f(\d+) (\d+)$", line)
+        if m:
+            present[int(m.group(1))] = int(m.group(2))
+    return present
+
+
 def settle(args, image, known, unsettled):
     """A step the cut interrupted may or may not have reached the disk: what
-    the image holds is what the next rounds expect of those files."""
+    the image holds is what the next rounds expect of those files. (A cut
+    that kept no digit of the file's name leaves every file ever named
+    unsettled: one listing tells which of them are there, and only those are
+    read.)"""
+    present = present_files(args, image)
     for index in unsettled:
+        if index not in present:
+            known[index] = None
+            continue
         data = subprocess.run([args.tool, "cat", image, "f%d" % index],
                               capture_output=True)
         if data.returncode != 0:
@@ -182,12 +200,7 @@ def check_round(args, image, known, unsettled):
     if checked.returncode != 0:
         problems.append("inconsistent: " + checked.stdout.strip().replace("\n", "; "))
         return problems
-    listing = subprocess.run([args.tool, "ls", image], capture_output=True, text=True)
-    present = {}
-    for line in listing.stdout.splitlines():
-        m = re.match(r"/f(\d+) (\d+)$", line)
-        if m:
-            present[int(m.group(1))] = int(m.group(2))
+    present = present_files(args, image)
     for index, state in known.items():
         if index in unsettled:
             continue

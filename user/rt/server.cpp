@@ -100,26 +100,37 @@ Result<ReceivedCall, int32_t> Server::reply_moving_and_receive(uint32_t call_id,
     return received(which == 1 ? first : client.wait(next));
 }
 
-Result<ReceivedCall, int32_t> Server::received(const abi::Cqe& cqe) {
+Result<ReceivedCall, int32_t> received_call(const abi::Cqe& cqe,
+                                            std::span<const capnp::Word> buffer) {
     if (cqe.result < 0)
         return Err{cqe.result};
-    if (cqe.result_len < sizeof(abi::RecvHeader))
+    if (cqe.result_len < sizeof(abi::RecvHeader) || buffer.size() < sizeof(abi::RecvHeader) / 8)
         return Err{int32_t(abi::TransportError::BadParams)};
     ReceivedCall call;
-    __builtin_memcpy(&call.header, m_words, sizeof call.header);
-    size_t words = call.header.params_len / 8;
-    if (words > m_receive_words)
-        return Err{int32_t(abi::TransportError::BadParams)};
-    call.params = std::span<const capnp::Word>(m_words + sizeof(abi::RecvHeader) / 8, words);
+    __builtin_memcpy(&call.header, buffer.data(), sizeof call.header);
+    size_t bytes = buffer.size() * sizeof(capnp::Word);
     size_t records_at = sizeof(abi::RecvHeader) + call.header.params_len;
-    if (call.header.cap_count > abi::max_transfers ||
-        records_at + call.header.cap_count * sizeof(abi::CapRecord) > m_receive_words * 8)
+    if (call.header.params_len % 8 != 0 || records_at > bytes ||
+        call.header.cap_count > abi::max_transfers ||
+        records_at + call.header.cap_count * sizeof(abi::CapRecord) > bytes)
         return Err{int32_t(abi::TransportError::BadParams)};
-    call.capabilities =
-        std::span<const abi::CapRecord>(reinterpret_cast<const abi::CapRecord*>(
-                                            reinterpret_cast<const uint8_t*>(m_words) + records_at),
-                                        call.header.cap_count);
-    m_call_words = (records_at + call.header.cap_count * sizeof(abi::CapRecord) + 7) / 8;
+    call.params = buffer.subspan(sizeof(abi::RecvHeader) / 8, call.header.params_len / 8);
+    call.capabilities = std::span<const abi::CapRecord>(
+        reinterpret_cast<const abi::CapRecord*>(reinterpret_cast<const uint8_t*>(buffer.data()) +
+                                                records_at),
+        call.header.cap_count);
+    return call;
+}
+
+void release_capabilities(const ReceivedCall& call) {
+    for (const abi::CapRecord& record : call.capabilities)
+        (void)release(abi::CapId{record.cap});
+}
+
+Result<ReceivedCall, int32_t> Server::received(const abi::Cqe& cqe) {
+    auto call = received_call(cqe, std::span<const capnp::Word>(m_words, m_receive_words));
+    if (call.is_ok())
+        m_call_words = call.value().words();
     return call;
 }
 

@@ -44,7 +44,24 @@ struct ReceivedCall {
     abi::RecvHeader header;
     std::span<const capnp::Word> params;          // valid until the next receive
     std::span<const abi::CapRecord> capabilities; // that came with the call
+
+    // The words of `buffer` the call takes (its header, params and records).
+    size_t words() const {
+        return (sizeof(abi::RecvHeader) + header.params_len +
+                capabilities.size() * sizeof(abi::CapRecord) + 7) /
+               8;
+    }
 };
+
+// The call a RECV's completion delivered into `buffer` (what the RECV
+// named): its header, its params and the records of the capabilities that
+// came with it, each checked to lie in the buffer. The RECV's own negative
+// transport error, or BadParams for a header that does not fit.
+Result<ReceivedCall, int32_t> received_call(const abi::Cqe& cqe,
+                                            std::span<const capnp::Word> buffer);
+// Releases every capability that came with `call` (a server whose methods
+// take none lets them go).
+void release_capabilities(const ReceivedCall& call);
 
 class Server {
 public:

@@ -244,35 +244,20 @@ void BlockServer::dispatch(const abi::Cqe& cqe, uint32_t index) {
         m_small_held = true;
         return;
     }
-    if (cqe.result < 0)
-        fail("receiving a call failed", abi::cqe_result_name(cqe.result));
-    capnp::Word* received = receive_buffer(index);
-    size_t received_bytes = receive_words(index) * sizeof(capnp::Word);
-    abi::RecvHeader header;
-    if (cqe.result_len < sizeof header)
-        fail("a call came without its header");
-    __builtin_memcpy(&header, received, sizeof header);
-    size_t params_at = sizeof header / sizeof(capnp::Word);
-    size_t records_at = sizeof header + header.params_len;
-    if (header.params_len % 8 != 0 || header.cap_count > abi::max_transfers ||
-        records_at + header.cap_count * sizeof(abi::CapRecord) > received_bytes)
-        fail("a call came larger than the receive buffer");
+    auto call = rt::received_call(
+        cqe, std::span<const capnp::Word>(receive_buffer(index), receive_words(index)));
+    if (call.is_error())
+        fail("receiving a call failed", abi::cqe_result_name(call.error()));
+    const abi::RecvHeader& header = call.value().header;
     // Capabilities sent with a call are none of BlockDevice's: let them go.
-    for (uint32_t i = 0; i < header.cap_count; ++i) {
-        abi::CapRecord record;
-        __builtin_memcpy(
-            &record, reinterpret_cast<const uint8_t*>(received) + records_at + i * sizeof record,
-            sizeof record);
-        (void)rt::release(abi::CapId{record.cap});
-    }
+    rt::release_capabilities(call.value());
 
     m_call_id = header.call_id;
     m_caller = header.caller;
     m_deferred = false;
     m_reply_transfer_count = 0;
     // The kernel validated the params as it took them from the caller.
-    auto params = capnp::MessageReader::validated(
-        std::span<const capnp::Word>(received + params_at, header.params_len / 8));
+    auto params = capnp::MessageReader::validated(call.value().params);
     gen::DispatchResult result =
         BlockDevice::dispatch(*this, header.interface_id, header.method, params, m_reply);
     if (result.status() == gen::DispatchStatus::BufferFull)

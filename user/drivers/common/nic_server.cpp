@@ -111,25 +111,12 @@ void NicServer::dispatch(const abi::Cqe& cqe) {
                 .view());
         rt::exit(0);
     }
-    if (cqe.result < 0)
-        fail("receiving a call failed", abi::cqe_result_name(cqe.result));
-    abi::RecvHeader header;
-    if (cqe.result_len < sizeof header)
-        fail("a call came without its header");
-    __builtin_memcpy(&header, m_receive, sizeof header);
-    size_t params_at = sizeof header / sizeof(capnp::Word);
-    size_t records_at = sizeof header + header.params_len;
-    if (header.params_len % 8 != 0 || header.cap_count > abi::max_transfers ||
-        records_at + header.cap_count * sizeof(abi::CapRecord) > sizeof m_receive)
-        fail("a call came larger than the receive buffer");
+    auto call = rt::received_call(cqe, m_receive);
+    if (call.is_error())
+        fail("receiving a call failed", abi::cqe_result_name(call.error()));
+    const abi::RecvHeader& header = call.value().header;
     // Capabilities sent with a call are none of Nic's: let them go.
-    for (uint32_t i = 0; i < header.cap_count; ++i) {
-        abi::CapRecord record;
-        __builtin_memcpy(
-            &record, reinterpret_cast<const uint8_t*>(m_receive) + records_at + i * sizeof record,
-            sizeof record);
-        (void)rt::release(abi::CapId{record.cap});
-    }
+    rt::release_capabilities(call.value());
     if (abi::is_release_notice(header))
         return; // (no facets are minted: none comes)
 
@@ -137,8 +124,7 @@ void NicServer::dispatch(const abi::Cqe& cqe) {
     m_deferred = false;
     m_reply_transfer_count = 0;
     // The kernel validated the params as it took them from the caller.
-    auto params = capnp::MessageReader::validated(
-        std::span<const capnp::Word>(m_receive + params_at, header.params_len / 8));
+    auto params = capnp::MessageReader::validated(call.value().params);
     gen::DispatchResult result =
         Nic::dispatch(*this, header.interface_id, header.method, params, m_reply);
     if (result.status() == gen::DispatchStatus::BufferFull)

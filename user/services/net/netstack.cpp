@@ -15,8 +15,9 @@
 // Frames: a received frame is copied from the frame memory into a pbuf of
 // lwIP's pool and its buffer given back with the next receive; a frame lwIP
 // sends is copied into a free send buffer and goes with the others made in
-// the same turn of the loop, in one Nic.send. With no send buffer free the
-// frame is dropped (TCP sends it again; counted as the link's drop).
+// the same turn of the loop, in one Nic.send (64 at most: a turn that makes
+// more sends each 64 as they are made). With no send buffer or send free
+// the frame is dropped (TCP sends it again; counted as the link's drop).
 //
 // The interface configures itself: DHCPv4 (renewed by lwIP), an IPv6
 // link-local address, SLAAC from routers' advertisements and stateless
@@ -387,6 +388,10 @@ void Stack::take_frames(const abi::Cqe& cqe) {
 }
 
 err_t Stack::link_output(struct pbuf* p) {
+    // A turn that makes more frames than one send carries sends them as it
+    // goes, while a send is free.
+    if (m_batch_count == Nic::max_batch)
+        flush_sends();
     if (m_free_send_count == 0 || m_batch_count == Nic::max_batch || p->tot_len > Nic::max_frame) {
         ++m_frames_unsent;
         LINK_STATS_INC(link.drop);
@@ -753,30 +758,17 @@ void Stack::serve_call(const abi::Cqe& cqe) {
             .print();
         rt::exit(0);
     }
-    if (cqe.result < 0)
+    auto call = rt::received_call(cqe, m_call);
+    if (call.is_error())
         fail("receiving a call failed");
-    abi::RecvHeader header;
-    if (cqe.result_len < sizeof header)
-        fail("a call came without its header");
-    __builtin_memcpy(&header, m_call, sizeof header);
-    size_t records_at = sizeof header + header.params_len;
-    if (header.params_len % 8 != 0 || header.cap_count > abi::max_transfers ||
-        records_at + header.cap_count * sizeof(abi::CapRecord) > sizeof m_call)
-        fail("a call came larger than the receive buffer");
-    for (uint32_t i = 0; i < header.cap_count; ++i) {
-        abi::CapRecord record;
-        __builtin_memcpy(&record,
-                         reinterpret_cast<const uint8_t*>(m_call) + records_at + i * sizeof record,
-                         sizeof record);
-        (void)rt::release(abi::CapId{record.cap});
-    }
+    const abi::RecvHeader& header = call.value().header;
+    rt::release_capabilities(call.value());
     if (abi::is_release_notice(header))
         return; // an Icmp facet's holder let it go: nothing is kept per facet
     m_call_id = header.call_id;
     m_deferred = false;
     m_mint_icmp = false;
-    auto params = capnp::MessageReader::validated(std::span<const capnp::Word>(
-        m_call + sizeof header / sizeof(capnp::Word), header.params_len / 8));
+    auto params = capnp::MessageReader::validated(call.value().params);
     gen::DispatchResult result =
         header.badge == icmp_badge
             ? Icmp::dispatch(*this, header.interface_id, header.method, params, m_reply)
