@@ -1,5 +1,6 @@
 #include "tools/qemu-runner/child_process.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -26,18 +27,42 @@ Result<Pipe, std::string> make_pipe() {
     return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+// What the forked child does before exec, prepared by the parent: the child
+// may only make async-signal-safe calls, so nothing here allocates.
+struct ChildSetup {
+    char* const* argv;
+    char* const* envp;     // nullptr: the runner's environment
+    const char* directory; // nullptr: the runner's
+    const sigset_t* mask;
+    bool only_inherited_fds;
+    const int* inherited_fds;
+    size_t inherited_count;
+};
+
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(char* const* argv, const sigset_t& child_mask, pid_t parent, int in_fd,
-                             int out_fd, int err_fd, int report_fd) {
+[[noreturn]] void exec_child(const ChildSetup& setup, pid_t parent, int in_fd, int out_fd,
+                             int err_fd, int report_fd) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) // the runner died before the death signal was armed
         _exit(127);
     signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &child_mask, nullptr);
-    if (dup2(in_fd, STDIN_FILENO) >= 0 && dup2(out_fd, STDOUT_FILENO) >= 0 &&
-        dup2(err_fd, STDERR_FILENO) >= 0) {
-        execvp(argv[0], argv);
+    sigprocmask(SIG_SETMASK, setup.mask, nullptr);
+    bool ready = dup2(in_fd, STDIN_FILENO) >= 0 && dup2(out_fd, STDOUT_FILENO) >= 0 &&
+                 dup2(err_fd, STDERR_FILENO) >= 0;
+    if (ready && setup.directory)
+        ready = chdir(setup.directory) == 0;
+    // Every other descriptor closes at exec (the report pipe still reports a failed
+    // exec), except the inherited ones.
+    if (ready && setup.only_inherited_fds)
+        ready = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+    for (size_t i = 0; ready && i < setup.inherited_count; ++i)
+        ready = fcntl(setup.inherited_fds[i], F_SETFD, 0) == 0;
+    if (ready) {
+        if (setup.envp)
+            execvpe(setup.argv[0], setup.argv, setup.envp);
+        else
+            execvp(setup.argv[0], setup.argv);
     }
     int error = errno;
     ssize_t ignored = write(report_fd, &error, sizeof error);
@@ -45,10 +70,36 @@ Result<Pipe, std::string> make_pipe() {
     _exit(127);
 }
 
+// The runner's environment with `added` ("NAME=value") replacing any variable of
+// the same name.
+std::vector<std::string> environment_with(const std::vector<std::string>& added) {
+    std::vector<std::string> entries;
+    for (char** entry = environ; *entry; ++entry) {
+        std::string_view text(*entry);
+        std::string_view name = text.substr(0, text.find('=') + 1);
+        bool replaced = std::any_of(added.begin(), added.end(), [&](const std::string& add) {
+            return add.compare(0, name.size(), name) == 0;
+        });
+        if (!replaced)
+            entries.emplace_back(text);
+    }
+    entries.insert(entries.end(), added.begin(), added.end());
+    return entries;
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+    std::vector<char*> pointers;
+    for (const std::string& string : strings)
+        pointers.push_back(const_cast<char*>(string.c_str()));
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
 } // namespace
 
 Result<ChildProcess, std::string> ChildProcess::spawn(const std::vector<std::string>& argv,
-                                                      const sigset_t& child_mask) {
+                                                      const sigset_t& child_mask,
+                                                      const SpawnOptions& options) {
     Pipe in = TRY(make_pipe());
     Pipe out = TRY(make_pipe());
     Pipe err = TRY(make_pipe());
@@ -59,18 +110,26 @@ Result<ChildProcess, std::string> ChildProcess::spawn(const std::vector<std::str
     if (flags < 0 || fcntl(in.write_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
         return Err{errno_text("fcntl")};
 
-    std::vector<char*> c_argv;
-    for (const std::string& arg : argv)
-        c_argv.push_back(const_cast<char*>(arg.c_str()));
-    c_argv.push_back(nullptr);
+    std::vector<char*> c_argv = c_strings(argv);
+    std::vector<std::string> environment;
+    if (!options.environment.empty())
+        environment = environment_with(options.environment);
+    std::vector<char*> c_envp = c_strings(environment);
+    ChildSetup setup{c_argv.data(),
+                     options.environment.empty() ? nullptr : c_envp.data(),
+                     options.directory.empty() ? nullptr : options.directory.c_str(),
+                     &child_mask,
+                     options.only_inherited_fds,
+                     options.inherited_fds.data(),
+                     options.inherited_fds.size()};
 
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return Err{errno_text("fork")};
     if (pid == 0) {
-        exec_child(c_argv.data(), child_mask, parent, in.read_end.get(), out.write_end.get(),
-                   err.write_end.get(), report.write_end.get());
+        exec_child(setup, parent, in.read_end.get(), out.write_end.get(), err.write_end.get(),
+                   report.write_end.get());
     }
     // Also set here, so the group exists before any kill, whichever side runs first.
     // EACCES means the child already exec'ed, after setting it itself.
@@ -89,7 +148,8 @@ Result<ChildProcess, std::string> ChildProcess::spawn(const std::vector<std::str
     } while (got < 0 && errno == EINTR);
     if (got > 0) {
         child.kill_and_wait();
-        return Err{std::string("cannot run ") + argv[0] + ": " + std::strerror(exec_errno)};
+        std::string where = options.directory.empty() ? "" : " in " + options.directory;
+        return Err{std::string("cannot run ") + argv[0] + where + ": " + std::strerror(exec_errno)};
     }
     return child;
 }
@@ -106,16 +166,15 @@ ChildProcess::~ChildProcess() {
 bool ChildProcess::try_reap() {
     if (m_pid < 0 || m_reaped)
         return m_reaped;
-    int status = 0;
-    pid_t got;
+    siginfo_t info = {};
+    int looked;
     do {
-        got = waitpid(m_pid, &status, WNOHANG);
-    } while (got < 0 && errno == EINTR);
-    if (got == m_pid) {
-        m_reaped = true;
-        m_wait_status = status;
-    }
-    return m_reaped;
+        looked = waitid(P_PID, m_pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    } while (looked < 0 && errno == EINTR);
+    if (looked != 0 || info.si_pid != m_pid)
+        return false;
+    kill_and_wait(); // the child is a zombie: this kills the rest of its group and reaps it
+    return true;
 }
 
 void ChildProcess::kill_and_wait() {

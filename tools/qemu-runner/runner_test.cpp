@@ -1,14 +1,18 @@
-// Host tests of capos-qemu's pure parts: the scenario parser, the serial input and
-// monitor, and the QEMU command line. The end-to-end behaviour (timeouts, exit statuses, QEMU
-// errors) is covered by the runner.* self-test scenarios in tests/scenarios/runner.
+// Host tests of capos-qemu's pure parts: the scenario parser, the ports, the serial
+// input and monitor, and the QEMU command line. The end-to-end behaviour (timeouts, exit statuses,
+// QEMU errors) is covered by the runner.* self-test scenarios in tests/scenarios/runner.
+#include "tools/qemu-runner/ports.h"
 #include "tools/qemu-runner/qemu_command.h"
 #include "tools/qemu-runner/scenario.h"
 #include "tools/qemu-runner/serial_input.h"
 #include "tools/qemu-runner/serial_monitor.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace capos::qemu {
@@ -421,6 +425,178 @@ TEST(ScenarioTest, SendsKeepTheirPlaceAmongExpects) {
     EXPECT_TRUE(parse_ok("expect: a\n").sends.empty());
     // exit: running still wants an expect to start from.
     EXPECT_EQ(parse_error("send: x\nexit: running\n").line, 2);
+}
+
+TEST(ScenarioTest, HostCommandsKeepTheirPlaceAmongExpects) {
+    Scenario s = parse_ok("host: ./server.py --early\n"
+                          "expect: listening\n"
+                          "send: \"go\\r\"\n"
+                          "host: test \"$CAPOS_TCP_WEB\" -ge 3 && echo ok\n"
+                          "host: \"echo 'a # b'\"  # quoted: the '#' is the command's\n"
+                          "expect: done\n"
+                          "expect: bye\n"
+                          "host: sleep 1 # a comment\n");
+    ASSERT_EQ(s.hosts.size(), 4u);
+    EXPECT_EQ(s.hosts[0].command, "./server.py --early");
+    EXPECT_EQ(s.hosts[0].after_expects, 0u);
+    EXPECT_EQ(s.hosts[1].command, "test \"$CAPOS_TCP_WEB\" -ge 3 && echo ok");
+    EXPECT_EQ(s.hosts[1].after_expects, 1u);
+    EXPECT_EQ(s.hosts[2].command, "echo 'a # b'");
+    EXPECT_EQ(s.hosts[2].after_expects, 1u);
+    EXPECT_EQ(s.hosts[3].command, "sleep 1");
+    EXPECT_EQ(s.hosts[3].after_expects, 3u);
+    EXPECT_EQ(s.sends.size(), 1u); // a host line is no send
+    EXPECT_TRUE(s.ports.empty());
+    EXPECT_TRUE(parse_ok("expect: a\n").hosts.empty());
+
+    ScenarioError empty = parse_error("expect: a\nhost:\n");
+    EXPECT_EQ(empty.line, 2);
+    EXPECT_EQ(empty.message, "empty value for 'host'");
+    EXPECT_EQ(parse_error("host: # only a comment\n").message, "empty value for 'host'");
+    EXPECT_EQ(parse_error("host: \"\"\n").message, "empty value for 'host'");
+    // A command is one line.
+    ScenarioError newline = parse_error("host: \"echo a\\necho b\"\n");
+    EXPECT_EQ(newline.line, 1);
+    EXPECT_NE(newline.message.find("'host' cannot hold"), std::string::npos) << newline.message;
+}
+
+TEST(ScenarioTest, PortsAreNamedInNetdevHostAndSendValues) {
+    Scenario s = parse_ok("netdev: user,id=n0,hostfwd=tcp:127.0.0.1:{port:echo}-:7\n"
+                          "host: ./client {port:echo} {port:web}\n"
+                          "host: ./server --port {port:web} {port:web_2}\n"
+                          "send: \"connect {port:web-3}\\r\"\n"
+                          "netdev: user,id=n1,hostfwd=udp:127.0.0.1:{port:web_2}-:53\n");
+    ASSERT_EQ(s.ports.size(), 4u);
+    EXPECT_EQ(s.ports[0].name, "echo");
+    EXPECT_TRUE(s.ports[0].for_qemu);
+    EXPECT_EQ(s.ports[1].name, "web");
+    EXPECT_FALSE(s.ports[1].for_qemu); // only in host values: the runner holds it
+    EXPECT_EQ(s.ports[2].name, "web_2");
+    EXPECT_TRUE(s.ports[2].for_qemu); // in a netdev too, if only later
+    EXPECT_EQ(s.ports[3].name, "web-3");
+    EXPECT_FALSE(s.ports[3].for_qemu);
+    // The values keep their placeholders; the runner substitutes them for each run.
+    EXPECT_EQ(s.netdevs[0], "user,id=n0,hostfwd=tcp:127.0.0.1:{port:echo}-:7");
+    EXPECT_EQ(s.hosts[0].command, "./client {port:echo} {port:web}");
+    EXPECT_EQ(s.sends[0].bytes, "connect {port:web-3}\r");
+    // Any other '{' is text, in any key.
+    Scenario braces = parse_ok("expect: {port} {ports:x} {PORT:x} port:x} {}\n"
+                               "host: awk '{print $1}' {port\n");
+    EXPECT_EQ(braces.expects[0], "{port} {ports:x} {PORT:x} port:x} {}");
+    EXPECT_EQ(braces.hosts[0].command, "awk '{print $1}' {port");
+    EXPECT_TRUE(braces.ports.empty());
+}
+
+TEST(ScenarioTest, PortPlaceholderErrorsNameTheirLine) {
+    struct Case {
+        const char* text;
+        int line;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"expect: a\nhost: echo {port:}\n", 2, "bad placeholder '{port:}'"},
+        {"host: echo {port:bad name}\n", 1, "bad placeholder '{port:bad name}'"},
+        {"host: echo {port:a.b}\n", 1, "bad placeholder '{port:a.b}'"},
+        {"host: echo {port:web\n", 1, "bad placeholder '{port:web'"},
+        {"send: \"{port:web}{port:\\x01}\"\n", 1, "bad placeholder '{port:\x01}'"},
+        {"netdev: user,id=n0,hostfwd=tcp::{port:}-:7\n", 1, "bad placeholder '{port:}'"},
+        // Placeholders apply only where a port can go.
+        {"expect: a\nexpect: port {port:web}\n", 2,
+         "'{port:web}' in 'expect' (ports apply only to netdev, host and send values)"},
+        {"device: virtio-net-pci,netdev={port:x}\n", 1, "'{port:x}' in 'device'"},
+        {"append: port={port:x}\n", 1, "'{port:x}' in 'append'"},
+        {"forbid: {port:x}\n", 1, "'{port:x}' in 'forbid'"},
+        {"expect: {port:}\n", 1, "bad placeholder '{port:}'"},
+        // Two names one environment variable would stand for.
+        {"host: a {port:web-1}\nhost: b {port:WEB_1}\n", 2,
+         "port names 'web-1' and 'WEB_1' differ only in case or '-' against '_'"},
+        {"netdev: {port:a_b}\nsend: {port:a-b}\n", 2, "port names 'a_b' and 'a-b'"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.text);
+        ScenarioError error = parse_error(c.text);
+        EXPECT_EQ(error.line, c.line);
+        EXPECT_NE(error.message.find(c.message), std::string::npos) << error.message;
+    }
+}
+
+TEST(PortsTest, PlaceholdersInOrder) {
+    auto names = port_placeholders("a {port:x}{port:y-1} {port:x} {b} {port");
+    ASSERT_TRUE(names.is_ok());
+    EXPECT_EQ(names.value(), (std::vector<std::string>{"x", "y-1", "x"}));
+    EXPECT_TRUE(port_placeholders("no ports { here }").value().empty());
+    EXPECT_TRUE(port_placeholders("").value().empty());
+    EXPECT_TRUE(port_placeholders("{port:ok} {port:}").is_error());
+    EXPECT_TRUE(is_valid_port_name("Web_2-x"));
+    EXPECT_FALSE(is_valid_port_name(""));
+    EXPECT_FALSE(is_valid_port_name("a b"));
+    EXPECT_FALSE(is_valid_port_name("a:b"));
+    EXPECT_FALSE(is_valid_port_name("a}"));
+}
+
+TEST(PortsTest, SubstitutesEveryPlaceholderOfAKnownName) {
+    PortMap ports{{"echo", 40001}, {"web", 7}, {"web-2", 65535}};
+    EXPECT_EQ(substitute_ports("hostfwd=tcp:127.0.0.1:{port:echo}-:7", ports),
+              "hostfwd=tcp:127.0.0.1:40001-:7");
+    EXPECT_EQ(substitute_ports("{port:web}{port:web-2} {port:web}", ports), "765535 7");
+    EXPECT_EQ(substitute_ports("nothing to do", ports), "nothing to do");
+    EXPECT_EQ(substitute_ports("", ports), "");
+    // Other braces, unknown names and malformed placeholders stay as they are.
+    EXPECT_EQ(substitute_ports("{port:other} {port:} {port:web {{port:echo}}", ports),
+              "{port:other} {port:} {port:web {40001}");
+    EXPECT_EQ(substitute_ports("awk '{print}' {port:echo", ports), "awk '{print}' {port:echo");
+    EXPECT_EQ(substitute_ports("{port:Echo}", ports), "{port:Echo}"); // names are exact
+    EXPECT_EQ(substitute_ports("{port:echo}", {}), "{port:echo}");
+}
+
+TEST(PortsTest, EnvironmentVariableNames) {
+    EXPECT_EQ(port_env_name("TCP", "web"), "CAPOS_TCP_WEB");
+    EXPECT_EQ(port_env_name("UDP", "web"), "CAPOS_UDP_WEB");
+    EXPECT_EQ(port_env_name("TCP", "dns-server_2"), "CAPOS_TCP_DNS_SERVER_2");
+    EXPECT_EQ(port_env_name("UDP", "Echo-A"), "CAPOS_UDP_ECHO_A");
+    EXPECT_EQ(port_env_name("TCP", "9"), "CAPOS_TCP_9");
+}
+
+// The local port of a socket, or 0.
+uint16_t local_port(int fd) {
+    sockaddr_in address = {};
+    socklen_t length = sizeof address;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+        return 0;
+    EXPECT_EQ(ntohl(address.sin_addr.s_addr), INADDR_LOOPBACK);
+    return ntohs(address.sin_port);
+}
+
+TEST(PortsTest, BindsOnePortForTcpAndUdp) {
+    auto first = bind_free_port();
+    ASSERT_TRUE(first.is_ok()) << first.error();
+    auto second = bind_free_port();
+    ASSERT_TRUE(second.is_ok()) << second.error();
+    for (const BoundPort* bound : {&first.value(), &second.value()}) {
+        EXPECT_NE(bound->port, 0);
+        EXPECT_EQ(local_port(bound->tcp.get()), bound->port);
+        EXPECT_EQ(local_port(bound->udp.get()), bound->port);
+        int listening = 0;
+        socklen_t length = sizeof listening;
+        ASSERT_EQ(getsockopt(bound->tcp.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &length), 0);
+        EXPECT_EQ(listening, 1);
+        int type = 0;
+        length = sizeof type;
+        ASSERT_EQ(getsockopt(bound->udp.get(), SOL_SOCKET, SO_TYPE, &type, &length), 0);
+        EXPECT_EQ(type, SOCK_DGRAM);
+        // Neither leaks into QEMU or a host command that is not given it.
+        EXPECT_EQ(fcntl(bound->tcp.get(), F_GETFD), FD_CLOEXEC);
+        EXPECT_EQ(fcntl(bound->udp.get(), F_GETFD), FD_CLOEXEC);
+    }
+    EXPECT_NE(first.value().port, second.value().port); // both held at once
+
+    // A connection reaches the listening socket before anyone accepts.
+    UniqueFd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address = {};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(first.value().port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
 }
 
 TEST(ScenarioTest, AllowedPatternMayBeExpected) {

@@ -1,6 +1,7 @@
 #include "tools/qemu-runner/scenario.h"
 
 #include "abi/exit_code.h"
+#include "tools/qemu-runner/ports.h"
 
 #include <algorithm>
 #include <charconv>
@@ -219,8 +220,8 @@ bool valid_drive_id(std::string_view id) {
     return true;
 }
 
-// Keys that may appear at most once; the rest (expect, send, allow, forbid,
-// device) repeat.
+// Keys that may appear at most once; the rest (expect, send, host, allow, forbid,
+// device, netdev, drive...) repeat.
 constexpr std::string_view single_keys[] = {
     "boot", "kernel", "initrd",     "iso",    "append", "memory",  "machine", "cpu-features",
     "cpus", "mttcg",  "debug-exit", "icount", "irqoff", "timeout", "exit",    "reboot"};
@@ -312,8 +313,8 @@ ParseResult parse_scenario(std::string_view text) {
 
         bool single =
             std::find(std::begin(single_keys), std::end(single_keys), key) != std::end(single_keys);
-        bool repeated = key == "expect" || key == "send" || key == "allow" || key == "forbid" ||
-                        key == "device" || key == "netdev" || key == "drive" ||
+        bool repeated = key == "expect" || key == "send" || key == "host" || key == "allow" ||
+                        key == "forbid" || key == "device" || key == "netdev" || key == "drive" ||
                         key == "drive-expect" || key == "drive-keep";
         if (!single && !repeated)
             return error(line_number, "unknown key " + single_quoted(key));
@@ -331,6 +332,29 @@ ParseResult parse_scenario(std::string_view text) {
             value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
             return error(line_number,
                          single_quoted(key) + " cannot hold \\r, \\n or \\x00 (only a send can)");
+        }
+
+        auto placeholders = port_placeholders(value);
+        if (placeholders.is_error())
+            return error(line_number, placeholders.error());
+        if (!placeholders.value().empty() && key != "netdev" && key != "host" && key != "send") {
+            return error(line_number, single_quoted("{port:" + placeholders.value().front() + "}") +
+                                          " in " + single_quoted(key) +
+                                          " (ports apply only to netdev, host and send values)");
+        }
+        for (const std::string& name : placeholders.value()) {
+            auto same = std::find_if(
+                scenario.ports.begin(), scenario.ports.end(), [&](const PortName& port) {
+                    return port_env_name("TCP", port.name) == port_env_name("TCP", name);
+                });
+            if (same == scenario.ports.end()) {
+                same = scenario.ports.insert(same, PortName{name, false});
+            } else if (same->name != name) {
+                return error(line_number, "port names " + single_quoted(same->name) + " and " +
+                                              single_quoted(name) +
+                                              " differ only in case or '-' against '_'");
+            }
+            same->for_qemu = same->for_qemu || key == "netdev";
         }
 
         if (key == "boot") {
@@ -473,6 +497,8 @@ ParseResult parse_scenario(std::string_view text) {
             expect_lines.push_back(line_number);
         } else if (key == "send") {
             scenario.sends.push_back(Send{value, scenario.expects.size()});
+        } else if (key == "host") {
+            scenario.hosts.push_back(HostCommand{value, scenario.expects.size()});
         } else if (key == "allow") {
             auto it = std::find(scenario.forbidden.begin(), scenario.forbidden.end(), value);
             if (it == scenario.forbidden.end())

@@ -79,6 +79,25 @@ struct Send {
     size_t after_expects = 0;
 };
 
+// A `host:` line: a command run on the host, with `/bin/sh -c`, while the
+// scenario runs (a peer for the guest on QEMU's user network).
+struct HostCommand {
+    std::string command; // as written: `{port:NAME}` placeholders not yet substituted
+    // The expects written before it in the file: it is started once they have all
+    // matched (at the start of the run when there are none).
+    size_t after_expects = 0;
+};
+
+// A `{port:NAME}` name: a free port of 127.0.0.1 the runner picks for each run
+// (ports.h).
+struct PortName {
+    std::string name;
+    // Used in a `netdev:` value: QEMU binds it (a hostfwd rule), so the runner
+    // lets it go before starting QEMU. Else the runner holds it and hands its
+    // sockets to the host commands.
+    bool for_qemu = false;
+};
+
 struct Scenario {
     BootMode boot = BootMode::Pvh;
     // Paths are as written: relative ones are resolved against the build directory
@@ -117,6 +136,8 @@ struct Scenario {
     int timeout_seconds = default_timeout_seconds;
     std::vector<std::string> expects;   // in the order they must appear
     std::vector<Send> sends;            // in file order, interleaved with expects
+    std::vector<HostCommand> hosts;     // in file order, interleaved with expects
+    std::vector<PortName> ports;        // each name once, in order of first use
     std::vector<std::string> forbidden; // substrings that fail the run
     ExpectedExit exit = ExpectedExit::Success;
 };
@@ -151,11 +172,19 @@ struct ScenarioError {
 // (0..10: QEMU's -icount shift), irqoff (microseconds, 1..max_irqoff_us: on one CPU the
 // kernel gets `irqoff=<us>`, guest time is QEMU's instruction count (icount 0 unless
 // given) and "interrupts were off for" is forbidden; on more CPUs none of it), timeout (seconds),
-// expect (repeatable), send (repeatable: bytes to type once the expects above it matched), allow
+// expect (repeatable), send (repeatable: bytes to type once the expects above it matched), host
+// (repeatable: a command for `/bin/sh -c`, run in the scenario file's directory once the expects
+// above it matched; not empty), allow
 // (removes a forbidden pattern), forbid (adds one), exit
 // (success|failure|panic|fault|reset|poweroff|running). `kernel` applies to pvh only: an ISO
 // carries its own kernel. Only a send may hold '\r', '\n' or a NUL byte: an expect holding one
 // could never match, and QEMU's arguments cannot carry them.
+//
+// Ports: `{port:NAME}` (NAME letters, digits, '_' and '-') in a netdev, host or send value
+// stands for a port of 127.0.0.1 the runner picks for the run (ports.h); a name used in a
+// netdev is QEMU's to bind. A `{port:` not followed by a valid NAME and '}', or a placeholder in
+// any other key's value, is an error; so are two names that differ only in case or in '-'
+// against '_' (they would give host commands one environment variable). Any other '{' is text.
 Result<Scenario, ScenarioError> parse_scenario(std::string_view text);
 
 // `bytes` written as a quoted scenario value (the escapes above for quotes,

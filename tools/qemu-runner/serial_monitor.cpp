@@ -4,6 +4,20 @@
 
 namespace capos::qemu {
 
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
+            out += static_cast<char>(c);
+        } else {
+            out += '^';
+            out += static_cast<char>(c == 0x7f ? '?' : c + 0x40);
+        }
+    }
+    return out;
+}
+
 SerialMonitor::SerialMonitor(std::vector<std::string> expects, std::vector<std::string> forbidden)
     : m_expects(std::move(expects)), m_forbidden(std::move(forbidden)) {}
 

@@ -11,6 +11,10 @@
 
 namespace capos::qemu {
 
+// `text` as a report shows it: tabs and printable bytes as they are, other control
+// characters in caret notation (^C, ^?).
+std::string printable(std::string_view text);
+
 struct ForbiddenHit {
     std::string pattern;
     size_t line_index; // see SerialMonitor::line()

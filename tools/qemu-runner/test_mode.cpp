@@ -1,6 +1,8 @@
 #include "tools/qemu-runner/test_mode.h"
 
 #include "tools/qemu-runner/child_process.h"
+#include "tools/qemu-runner/host_peers.h"
+#include "tools/qemu-runner/ports.h"
 #include "tools/qemu-runner/qemu_command.h"
 #include "tools/qemu-runner/scenario.h"
 #include "tools/qemu-runner/serial_input.h"
@@ -45,22 +47,35 @@ constexpr auto running_watch = std::chrono::seconds(2);
 // when the last byte is written.
 constexpr int input_pipe_size = 4096;
 
+// A run whose QEMU could not bind a port forwarded to the guest (another program
+// took it between the runner's letting it go and QEMU's binding it) is run again
+// with new ports, up to this many attempts in all.
+constexpr int max_attempts = 3;
+
+// What QEMU says when it cannot bind a hostfwd rule's port.
+constexpr std::string_view forwarding_failed = "Could not set up host forwarding";
+
 // Why supervision stopped.
 enum class Stop {
-    Exited,      // QEMU exited and both of its pipes reached end of file
-    ScriptDone,  // exit: running; every expect matched and every send was written
-    WatchEnded,  // exit: running, and running_watch passed quietly after the script
-    Forbidden,   // a forbidden pattern appeared
-    Timeout,     // the deadline passed
-    Interrupted, // the runner got SIGINT, SIGTERM or SIGHUP
-    LogTooLarge, // the console passed max_log_bytes
-    PollError,   // poll() or the signalfd failed
+    Exited,       // QEMU exited and both of its pipes reached end of file
+    ScriptDone,   // exit: running; every expect matched and every send was written
+    WatchEnded,   // exit: running, and running_watch passed quietly after the script
+    HostsDone,    // the run was over but for the host commands, and they all ended
+    Forbidden,    // a forbidden pattern appeared
+    Timeout,      // the deadline passed
+    HostsRunning, // the deadline passed while the run waited for a host command
+    HostFailed,   // a host command failed or could not start
+    Interrupted,  // the runner got SIGINT, SIGTERM or SIGHUP
+    LogTooLarge,  // the console passed max_log_bytes
+    PollError,    // poll() or the signalfd failed
 };
 
 struct Supervision {
     Stop stop = Stop::Exited;
     int signal = 0;     // Stop::Interrupted
-    std::string detail; // Stop::PollError
+    std::string detail; // Stop::PollError, HostFailed, HostsRunning
+    // Stopped while the run waited for the host commands (Watch::Hosts*).
+    bool waiting_for_hosts = false;
 };
 
 // Blocks the signals the runner handles through a signalfd and ignores SIGPIPE (a
@@ -141,20 +156,6 @@ private:
     bool m_broken = false;
 };
 
-std::string printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (unsigned char c : text) {
-        if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
-            out += static_cast<char>(c);
-        } else {
-            out += '^';
-            out += static_cast<char>(c == 0x7f ? '?' : c + 0x40);
-        }
-    }
-    return out;
-}
-
 std::string double_quoted(std::string_view text) {
     return "\"" + printable(text) + "\"";
 }
@@ -226,11 +227,16 @@ void read_all(int fd, std::string& out) {
 }
 
 enum class Watch {
-    UntilExit,      // the scenario is decided when QEMU exits (or by a forbidden pattern)
-    UntilScriptEnd, // exit: running; the end of the script (last expect, last send) decides too
-    AfterScript,    // exit: running, the script is over: a forbidden pattern or an exit
-                    // before the deadline fails the run, the deadline passes it
-    LogOnly,        // decided already: log until QEMU exits or the deadline
+    UntilExit,        // the scenario is decided when QEMU exits (or by a forbidden pattern)
+    UntilScriptEnd,   // exit: running; the end of the script (last expect, last send) decides
+                      // too
+    AfterScript,      // exit: running, the script is over: a forbidden pattern or an exit
+                      // before the deadline fails the run, the deadline passes it
+    HostsAfterScript, // exit: running, the watch passed: as AfterScript, but the end of the
+                      // last host command passes the run and the deadline fails it
+    HostsAfterExit,   // QEMU exited as it should: the end of the last host command passes
+                      // the run, the deadline fails it
+    LogOnly,          // decided already: log until QEMU exits or the deadline
 };
 
 // The serial line both ways: the console as the monitor follows it, and the input
@@ -241,57 +247,73 @@ struct SerialLine {
     InputPipe& input_pipe;
 };
 
-// Feeds QEMU's console to the monitor and its stderr to `stderr_text`, and types the
-// sends as their expects match, until QEMU exits, the scenario is decided or the
-// deadline passes.
-Supervision supervise(ChildProcess& qemu, SerialLine serial, std::string& stderr_text,
-                      const SignalGuard& signals, Clock::time_point deadline, Watch watch) {
+// Feeds QEMU's console to the monitor and its stderr to `stderr_text`, types the
+// sends and starts the host commands as their expects match, and keeps the host
+// commands' output, until QEMU exits, the scenario is decided or the deadline passes.
+Supervision supervise(ChildProcess& qemu, SerialLine serial, HostPeers& hosts,
+                      std::string& stderr_text, const SignalGuard& signals,
+                      Clock::time_point deadline, Watch watch) {
     SerialMonitor& monitor = serial.monitor;
+    bool for_hosts = watch == Watch::HostsAfterScript || watch == Watch::HostsAfterExit;
+    auto stop = [&](Stop why, std::string detail = {}, int signal = 0) {
+        return Supervision{why, signal, std::move(detail), for_hosts};
+    };
     auto script_done = [&] {
         return watch == Watch::UntilScriptEnd && monitor.all_expects_seen() &&
                serial.input.all_written();
     };
+    std::vector<pollfd> fds;
     for (;;) {
         if (script_done()) // the last send was just written
-            return {Stop::ScriptDone, 0, {}};
+            return stop(Stop::ScriptDone);
         bool serial_open = qemu.stdout_fd() >= 0;
         bool stderr_open = qemu.stderr_fd() >= 0;
-        if (!serial_open && !stderr_open && qemu.has_exited())
-            return {Stop::Exited, 0, {}};
+        if (!serial_open && !stderr_open && qemu.has_exited() && watch != Watch::HostsAfterExit)
+            return stop(Stop::Exited);
+        if (for_hosts && hosts.all_started() && !hosts.first_running())
+            return stop(Stop::HostsDone);
 
         auto now = Clock::now();
-        if (now >= deadline)
-            return {watch == Watch::AfterScript ? Stop::WatchEnded : Stop::Timeout, 0, {}};
+        if (now >= deadline) {
+            if (for_hosts) {
+                auto running = hosts.first_running();
+                return stop(Stop::HostsRunning, running ? hosts.name(*running) : "host commands");
+            }
+            return stop(watch == Watch::AfterScript ? Stop::WatchEnded : Stop::Timeout);
+        }
         auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
 
-        pollfd fds[4];
-        nfds_t count = 0;
-        fds[count++] = {signals.fd(), POLLIN, 0};
+        fds.clear();
+        fds.push_back({signals.fd(), POLLIN, 0});
         if (serial_open)
-            fds[count++] = {qemu.stdout_fd(), POLLIN, 0};
+            fds.push_back({qemu.stdout_fd(), POLLIN, 0});
         if (stderr_open)
-            fds[count++] = {qemu.stderr_fd(), POLLIN, 0};
+            fds.push_back({qemu.stderr_fd(), POLLIN, 0});
         if (watch != Watch::LogOnly && serial.input_pipe.wants_room(serial.input))
-            fds[count++] = {qemu.stdin_fd(), POLLOUT, 0};
-        int ready = poll(fds, count, static_cast<int>(remaining.count()));
+            fds.push_back({qemu.stdin_fd(), POLLOUT, 0});
+        hosts.add_poll_fds(fds);
+        int ready = poll(fds.data(), fds.size(), static_cast<int>(remaining.count()));
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
-            return {Stop::PollError, 0, std::string("poll: ") + std::strerror(errno)};
+            return stop(Stop::PollError, std::string("poll: ") + std::strerror(errno));
         }
 
-        for (nfds_t i = 0; i < count; ++i) {
-            if (fds[i].revents == 0)
+        for (const pollfd& entry : fds) {
+            if (entry.revents == 0)
                 continue;
-            int fd = fds[i].fd;
+            int fd = entry.fd;
             if (fd == signals.fd()) {
                 signalfd_siginfo info;
                 while (read(fd, &info, sizeof info) == sizeof info) {
-                    if (info.ssi_signo == SIGCHLD)
-                        qemu.try_reap();
-                    else
-                        return {Stop::Interrupted, static_cast<int>(info.ssi_signo), {}};
+                    if (info.ssi_signo != SIGCHLD)
+                        return stop(Stop::Interrupted, {}, static_cast<int>(info.ssi_signo));
+                    qemu.try_reap();
+                    hosts.reap();
                 }
+                auto failed = hosts.first_failed();
+                if (watch != Watch::LogOnly && failed)
+                    return stop(Stop::HostFailed, hosts.describe_end(*failed));
             } else if (fd == qemu.stdout_fd()) {
                 std::string bytes;
                 if (read_some(fd, bytes)) {
@@ -301,18 +323,25 @@ Supervision supervise(ChildProcess& qemu, SerialLine serial, std::string& stderr
                     monitor.finish();
                 }
                 if (watch != Watch::LogOnly && monitor.forbidden_hit())
-                    return {Stop::Forbidden, 0, {}};
+                    return stop(Stop::Forbidden);
                 serial.input.release(monitor.next_expect(), monitor.lines().size(),
                                      monitor.partial_line().size());
+                if (watch != Watch::LogOnly) {
+                    auto started = hosts.start_released(monitor.next_expect());
+                    if (started.is_error())
+                        return stop(Stop::HostFailed, started.error());
+                }
                 if (script_done())
-                    return {Stop::ScriptDone, 0, {}};
+                    return stop(Stop::ScriptDone);
                 if (monitor.byte_count() > max_log_bytes)
-                    return {Stop::LogTooLarge, 0, {}};
+                    return stop(Stop::LogTooLarge);
             } else if (fd == qemu.stdin_fd()) {
                 serial.input_pipe.write_some(serial.input);
-            } else {
+            } else if (fd == qemu.stderr_fd()) {
                 if (!read_some(fd, stderr_text))
                     qemu.close_stderr();
+            } else {
+                hosts.read_ready(fd);
             }
         }
     }
@@ -360,9 +389,15 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
                                " s of the last " + std::string(last_step(scenario));
     switch (supervision.stop) {
     case Stop::WatchEnded:
+    case Stop::HostsDone:
         if (!unread.empty())
             return unread + " " + watch_window + " (expected exit: running)";
         return {};
+    case Stop::HostsRunning:
+        return "timeout after " + std::to_string(scenario.timeout_seconds) + " s waiting for " +
+               supervision.detail + " to end (killed)";
+    case Stop::HostFailed:
+        return supervision.detail;
     case Stop::ScriptDone: // only ever followed by the watch, which replaces it
         return "internal error: the watch after the script did not run";
     case Stop::Forbidden: {
@@ -412,7 +447,9 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
     if (!unread.empty())
         return unread + " before QEMU exited with status " + describe_status(status);
     if (scenario.exit == ExpectedExit::Running) {
-        return "QEMU exited with status " + describe_status(status) + " " + watch_window +
+        std::string when =
+            supervision.waiting_for_hosts ? "while host commands were running" : watch_window;
+        return "QEMU exited with status " + describe_status(status) + " " + when +
                " (expected exit: running)";
     }
     auto expected = expected_qemu_status(scenario.exit);
@@ -423,9 +460,10 @@ std::string failure_reason(const Scenario& scenario, const Supervision& supervis
     return {};
 }
 
-// The whole serial log and QEMU's stderr, as the failure report shows them.
+// The whole serial log and QEMU's stderr, as the failure report shows them, and then
+// `hosts_report` (HostPeers::report()).
 std::string format_log(const SerialMonitor& monitor, const InputOutcome& typed,
-                       const std::string& stderr_text) {
+                       const std::string& stderr_text, const std::string& hosts_report = {}) {
     std::string out;
     // Each line is tagged with the expect it matched (e1, e2, ...) or !! when it held
     // the forbidden pattern. Each send is a line tagged >> where it was typed: before
@@ -468,17 +506,19 @@ std::string format_log(const SerialMonitor& monitor, const InputOutcome& typed,
     std::istringstream stderr_lines(stderr_text);
     for (std::string line; std::getline(stderr_lines, line);)
         out += printable(line) + "\n";
+    out += hosts_report;
     out += "---- end ----\n";
     return out;
 }
 
 void print_failure(const std::string& name, const Scenario& scenario, const std::string& reason,
                    const std::vector<std::string>& command, const SerialMonitor& monitor,
-                   const InputOutcome& typed, const std::string& stderr_text) {
+                   const InputOutcome& typed, const std::string& stderr_text,
+                   const HostPeers& hosts) {
     std::string out = "FAIL " + name + " [" + std::string(to_string(scenario.boot)) +
                       "]: " + reason + "\nQEMU command: " + shell_quote(command) + "\n" +
-                      format_log(monitor, typed, stderr_text) + "FAIL " + name + ": " + reason +
-                      "\n";
+                      format_log(monitor, typed, stderr_text, hosts.report()) + "FAIL " + name +
+                      ": " + reason + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
 }
@@ -545,6 +585,254 @@ std::string resolve(const std::string& root, const std::string& path) {
     return (base.empty() ? std::filesystem::path(root) / p : base / p).lexically_normal().string();
 }
 
+// What every attempt at a run shares.
+struct RunSetup {
+    const TestOptions& options;
+    const std::string& name;
+    const Scenario& scenario;     // as parsed: placeholders not substituted
+    const Machine& machine;       // all but what each attempt adds: ports, drive copies
+    const std::string& directory; // the scenario file's: the host commands run there
+    const SignalGuard& signals;
+};
+
+// The ports of one attempt, picked before anything starts.
+struct AttemptPorts {
+    PortMap ports;
+    std::vector<BoundPort> for_qemu; // let go right before QEMU starts
+    std::vector<HeldPort> for_hosts; // handed to the host commands
+};
+
+Result<AttemptPorts, std::string> pick_ports(const Scenario& scenario) {
+    AttemptPorts picked;
+    for (const PortName& name : scenario.ports) {
+        auto bound = bind_free_port();
+        if (bound.is_error())
+            return Err{"cannot pick a port for {port:" + name.name + "}: " + bound.error()};
+        picked.ports.emplace(name.name, bound.value().port);
+        if (name.for_qemu)
+            picked.for_qemu.push_back(bound.release_value());
+        else
+            picked.for_hosts.push_back(HeldPort{name.name, bound.release_value()});
+    }
+    return picked;
+}
+
+// "fwd=40123 web=40125": the ports an attempt gave QEMU; empty when it gave none.
+std::string shown_ports(const Scenario& scenario, const PortMap& ports) {
+    std::string out;
+    for (const PortName& name : scenario.ports) {
+        auto port = ports.find(name.name);
+        if (name.for_qemu && port != ports.end())
+            out += (out.empty() ? "" : " ") + name.name + "=" + std::to_string(port->second);
+    }
+    return out;
+}
+
+// One run of the scenario, attempt `attempt` of max_attempts. nullopt: QEMU could
+// not bind a port forwarded to the guest, and the run is to be tried again with new
+// ports.
+std::optional<TestResult> run_attempt(const RunSetup& setup, int attempt) {
+    const TestOptions& options = setup.options;
+    const Scenario& scenario = setup.scenario;
+    const std::string& name = setup.name;
+    Machine machine = setup.machine;
+
+    auto fail_to_start = [&](const std::string& reason) {
+        std::printf("FAIL %s [%s]: %s\n", name.c_str(),
+                    std::string(to_string(scenario.boot)).c_str(), reason.c_str());
+        std::fflush(stdout);
+        return TestResult::Fail;
+    };
+
+    auto files = check_machine_files(machine);
+    if (files.is_error())
+        return fail_to_start(files.error());
+    // Each drive's private copy, and what it must hold after the run (checked
+    // readable now: a missing file is the scenario's fault, not the guest's).
+    std::vector<DriveCopy> drive_copies;
+    for (const Drive& drive : scenario.drives) {
+        auto copy = open_private_copy(resolve(options.root, drive.image), "drive image");
+        if (copy.is_error())
+            return fail_to_start(copy.error());
+        DriveCopy& kept = drive_copies.emplace_back(DriveCopy{&drive, UniqueFd(copy.value()), {}});
+        if (drive.expected) {
+            kept.expected_path = resolve(options.root, *drive.expected);
+            if (access(kept.expected_path.c_str(), R_OK) != 0)
+                return fail_to_start("drive-expect file not found or unreadable: " +
+                                     kept.expected_path + " (" + std::strerror(errno) + ")");
+        }
+        machine.drives.push_back({drive.id, kept.fd.get(), drive.read_only, drive.read_error_sector,
+                                  drive.write_error_sector});
+    }
+    UniqueFd ovmf_vars;
+    if (machine.boot == BootMode::IsoUefi) {
+        auto vars = open_ovmf_vars_copy();
+        if (vars.is_error())
+            return fail_to_start(vars.error());
+        ovmf_vars.reset(vars.value());
+        machine.ovmf_vars_fd = ovmf_vars.get();
+    }
+
+    // The ports, and every value that names one.
+    auto picked = pick_ports(scenario);
+    if (picked.is_error())
+        return fail_to_start(picked.error());
+    AttemptPorts ports = picked.release_value();
+    for (std::string& netdev : machine.netdevs)
+        netdev = substitute_ports(netdev, ports.ports);
+    std::vector<Send> sends = scenario.sends;
+    for (Send& send : sends)
+        send.bytes = substitute_ports(send.bytes, ports.ports);
+    std::vector<HostCommand> host_commands = scenario.hosts;
+    std::vector<std::string> written;
+    for (HostCommand& host : host_commands) {
+        written.push_back(host.command);
+        host.command = substitute_ports(host.command, ports.ports);
+    }
+    const std::vector<std::string> command = qemu_command(machine);
+    HostPeers hosts(std::move(host_commands), std::move(written),
+                    HostSetup{setup.directory, std::move(ports.for_hosts), options.log,
+                              &setup.signals.previous_mask()});
+
+    auto start = Clock::now();
+    auto deadline = start + std::chrono::seconds(scenario.timeout_seconds);
+    ports.for_qemu.clear(); // QEMU binds them
+    auto spawned = ChildProcess::spawn(command, setup.signals.previous_mask());
+    if (spawned.is_error())
+        return fail_to_start(spawned.error());
+    ChildProcess qemu = spawned.release_value();
+    ovmf_vars.reset(); // QEMU holds its own descriptor now
+    if (sends.empty())
+        qemu.close_stdin(); // QEMU reads end of file, as it would from /dev/null
+    else
+        fcntl(qemu.stdin_fd(), F_SETPIPE_SZ, input_pipe_size); // a larger pipe works too
+
+    SerialMonitor monitor(scenario.expects, scenario.forbidden);
+    SerialInput input(sends);
+    InputPipe input_pipe(qemu.stdin_fd());
+    input.release(0, 0, 0); // the sends before the first expect
+    SerialLine serial{monitor, input, input_pipe};
+    std::string stderr_text;
+    Supervision supervision;
+    auto started = hosts.start_released(0); // the host commands before the first expect
+    if (started.is_error()) {
+        supervision = {Stop::HostFailed, 0, started.error()};
+    } else {
+        supervision = supervise(qemu, serial, hosts, stderr_text, setup.signals, deadline,
+                                scenario.exit == ExpectedExit::Running ? Watch::UntilScriptEnd
+                                                                       : Watch::UntilExit);
+    }
+    if (supervision.stop == Stop::ScriptDone) {
+        // Not bounded by the scenario's timeout: the watch is part of the verdict.
+        supervision = supervise(qemu, serial, hosts, stderr_text, setup.signals,
+                                Clock::now() + running_watch, Watch::AfterScript);
+    }
+    // The machine stays up for the host commands still talking to it.
+    if (supervision.stop == Stop::WatchEnded && hosts.first_running()) {
+        supervision = supervise(qemu, serial, hosts, stderr_text, setup.signals, deadline,
+                                Watch::HostsAfterScript);
+    }
+    monitor.stop_matching();
+    if (supervision.stop == Stop::Forbidden) {
+        Supervision grace = supervise(qemu, serial, hosts, stderr_text, setup.signals,
+                                      Clock::now() + forbidden_grace, Watch::LogOnly);
+        (void)grace; // the verdict stands however the grace period ends
+    }
+    qemu.kill_and_wait();
+
+    // QEMU is dead, and whatever it wrote last is still in the pipes: keep it for the
+    // log without letting it change the verdict. What it had not read of its stdin
+    // never reached the guest.
+    std::string rest;
+    read_all(qemu.stdout_fd(), rest);
+    monitor.feed(rest);
+    read_all(qemu.stderr_fd(), stderr_text);
+    InputOutcome typed{input, input.written_bytes() - input_pipe.unread()};
+    std::string reason = failure_reason(scenario, supervision, monitor, typed, qemu, stderr_text);
+    // QEMU ended the run as it should: the host commands still running get what is
+    // left of the timeout to end.
+    if (reason.empty() && supervision.stop == Stop::Exited && hosts.first_running()) {
+        supervision = supervise(qemu, serial, hosts, stderr_text, setup.signals, deadline,
+                                Watch::HostsAfterExit);
+        reason = failure_reason(scenario, supervision, monitor, typed, qemu, stderr_text);
+    }
+    hosts.kill_all();
+    auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+
+    // QEMU could not bind a forwarded port: another program took it after the runner
+    // let it go. Nothing of the guest ran; a run with new ports may find them free.
+    // (A host command started with QEMU may have failed first, for want of the port.)
+    int qemu_status = qemu.wait_status();
+    bool forwarding = !shown_ports(scenario, ports.ports).empty() &&
+                      supervision.stop != Stop::Interrupted && monitor.byte_count() == 0 &&
+                      WIFEXITED(qemu_status) && WEXITSTATUS(qemu_status) != 0 &&
+                      stderr_text.find(forwarding_failed) != std::string::npos;
+    if (forwarding && attempt < max_attempts) {
+        std::printf("%s: QEMU could not set up host forwarding (%s); retrying with new ports "
+                    "(attempt %d of %d)\n",
+                    name.c_str(), shown_ports(scenario, ports.ports).c_str(), attempt + 1,
+                    max_attempts);
+        std::fflush(stdout);
+        return std::nullopt;
+    }
+    if (forwarding)
+        reason += " (" + std::to_string(max_attempts) + " attempts, each with new ports)";
+
+    // What the guest left on its disks, once everything else passed (QEMU has
+    // exited by itself: it wrote back all it took).
+    if (reason.empty())
+        reason = drive_mismatch(drive_copies);
+    // What a later test reads (a host tool as the oracle of what the guest
+    // wrote): the copy, once everything passed. A run on more CPUs keeps its
+    // own (".cpus<N>"), so that runs at once never write one file.
+    for (const DriveCopy& copy : drive_copies) {
+        if (!reason.empty() || !copy.drive->kept)
+            continue;
+        std::string path = resolve(options.root, *copy.drive->kept);
+        if (options.cpus)
+            path += ".cpus" + std::to_string(*options.cpus);
+        auto held = read_whole(copy.fd.get());
+        if (held.is_error()) {
+            reason = "drive '" + copy.drive->id + "': " + held.error();
+            break;
+        }
+        std::FILE* out = std::fopen(path.c_str(), "wb");
+        bool written = out && std::fwrite(held.value().data(), 1, held.value().size(), out) ==
+                                  held.value().size();
+        if (out && std::fclose(out) != 0)
+            written = false;
+        if (!written)
+            reason = "drive '" + copy.drive->id + "': cannot write " + path;
+    }
+
+    if (!reason.empty()) {
+        print_failure(name, scenario, reason, command, monitor, typed, stderr_text, hosts);
+        return TestResult::Fail;
+    }
+    auto counted = [](size_t count, const char* one, const char* many) {
+        return std::to_string(count) + (count == 1 ? one : many);
+    };
+    std::string steps;
+    if (!scenario.sends.empty())
+        steps = counted(scenario.sends.size(), " send, ", " sends, ");
+    if (!scenario.hosts.empty())
+        steps += counted(scenario.hosts.size(), " host command, ", " host commands, ");
+    size_t checked = std::count_if(drive_copies.begin(), drive_copies.end(),
+                                   [](const DriveCopy& copy) { return copy.drive->expected; });
+    if (checked != 0)
+        steps += counted(checked, " drive checked, ", " drives checked, ");
+    std::printf("PASS %s [%s] %zu expect%s, %sexit %s, %.2f s\n", name.c_str(),
+                std::string(to_string(scenario.boot)).c_str(), scenario.expects.size(),
+                scenario.expects.size() == 1 ? "" : "s", steps.c_str(),
+                std::string(to_string(scenario.exit)).c_str(), elapsed);
+    if (options.log) {
+        std::string log = format_log(monitor, typed, stderr_text);
+        std::fwrite(log.data(), 1, log.size(), stdout);
+    }
+    std::fflush(stdout);
+    return TestResult::Pass;
+}
+
 } // namespace
 
 TestResult run_test(const TestOptions& options) {
@@ -607,13 +895,12 @@ TestResult run_test(const TestOptions& options) {
     machine.console = Console::Captured;
     if (scenario.icount_shift)
         machine.extra_args = {"-icount", "shift=" + std::to_string(*scenario.icount_shift)};
-
-    auto fail_to_start = [&](const std::string& reason) {
-        std::printf("FAIL %s [%s]: %s\n", name.c_str(),
-                    std::string(to_string(scenario.boot)).c_str(), reason.c_str());
-        std::fflush(stdout);
-        return TestResult::Fail;
-    };
+    // The host commands run where the scenario file is.
+    std::error_code ignored; // on failure, the path as given
+    std::string directory = std::filesystem::absolute(options.scenario, ignored)
+                                .lexically_normal()
+                                .parent_path()
+                                .string();
 
     if (options.dry_run) {
         if (machine.boot == BootMode::IsoUefi)
@@ -623,136 +910,29 @@ TestResult run_test(const TestOptions& options) {
             machine.drives.push_back({drive.id, placeholder++, drive.read_only,
                                       drive.read_error_sector, drive.write_error_sector});
         std::printf("%s\n", shell_quote(qemu_command(machine)).c_str());
+        for (size_t i = 0; i < scenario.hosts.size(); ++i) {
+            size_t after = scenario.hosts[i].after_expects;
+            std::string when =
+                after == 0 ? "at the start" : "after expect #" + std::to_string(after);
+            std::printf("host[%zu] (%s): cd %s && %s -c %s\n", i + 1, when.c_str(),
+                        shell_quote({directory}).c_str(), host_shell,
+                        shell_quote({scenario.hosts[i].command}).c_str());
+        }
         return TestResult::Pass;
     }
 
-    auto files = check_machine_files(machine);
-    if (files.is_error())
-        return fail_to_start(files.error());
-    // Each drive's private copy, and what it must hold after the run (checked
-    // readable now: a missing file is the scenario's fault, not the guest's).
-    std::vector<DriveCopy> drive_copies;
-    for (const Drive& drive : scenario.drives) {
-        auto copy = open_private_copy(resolve(options.root, drive.image), "drive image");
-        if (copy.is_error())
-            return fail_to_start(copy.error());
-        DriveCopy& kept = drive_copies.emplace_back(DriveCopy{&drive, UniqueFd(copy.value()), {}});
-        if (drive.expected) {
-            kept.expected_path = resolve(options.root, *drive.expected);
-            if (access(kept.expected_path.c_str(), R_OK) != 0)
-                return fail_to_start("drive-expect file not found or unreadable: " +
-                                     kept.expected_path + " (" + std::strerror(errno) + ")");
-        }
-        machine.drives.push_back({drive.id, kept.fd.get(), drive.read_only, drive.read_error_sector,
-                                  drive.write_error_sector});
-    }
-    UniqueFd ovmf_vars;
-    if (machine.boot == BootMode::IsoUefi) {
-        auto vars = open_ovmf_vars_copy();
-        if (vars.is_error())
-            return fail_to_start(vars.error());
-        ovmf_vars.reset(vars.value());
-        machine.ovmf_vars_fd = ovmf_vars.get();
-    }
-    const std::vector<std::string> command = qemu_command(machine);
-
     SignalGuard signals;
-    if (signals.fd() < 0)
-        return fail_to_start(std::string("signalfd: ") + std::strerror(errno));
-    auto start = Clock::now();
-    auto spawned = ChildProcess::spawn(command, signals.previous_mask());
-    if (spawned.is_error())
-        return fail_to_start(spawned.error());
-    ChildProcess qemu = spawned.release_value();
-    ovmf_vars.reset(); // QEMU holds its own descriptor now
-    if (scenario.sends.empty())
-        qemu.close_stdin(); // QEMU reads end of file, as it would from /dev/null
-    else
-        fcntl(qemu.stdin_fd(), F_SETPIPE_SZ, input_pipe_size); // a larger pipe works too
-
-    SerialMonitor monitor(scenario.expects, scenario.forbidden);
-    SerialInput input(scenario.sends);
-    InputPipe input_pipe(qemu.stdin_fd());
-    input.release(0, 0, 0); // the sends before the first expect
-    SerialLine serial{monitor, input, input_pipe};
-    std::string stderr_text;
-    Supervision supervision = supervise(
-        qemu, serial, stderr_text, signals, start + std::chrono::seconds(scenario.timeout_seconds),
-        scenario.exit == ExpectedExit::Running ? Watch::UntilScriptEnd : Watch::UntilExit);
-    if (supervision.stop == Stop::ScriptDone) {
-        // Not bounded by the scenario's timeout: the watch is part of the verdict.
-        supervision = supervise(qemu, serial, stderr_text, signals, Clock::now() + running_watch,
-                                Watch::AfterScript);
-    }
-    auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    monitor.stop_matching();
-    if (supervision.stop == Stop::Forbidden) {
-        Supervision grace = supervise(qemu, serial, stderr_text, signals,
-                                      Clock::now() + forbidden_grace, Watch::LogOnly);
-        (void)grace; // the verdict stands however the grace period ends
-    }
-    qemu.kill_and_wait();
-
-    // QEMU is dead, and whatever it wrote last is still in the pipes: keep it for the
-    // log without letting it change the verdict. What it had not read of its stdin
-    // never reached the guest.
-    std::string rest;
-    read_all(qemu.stdout_fd(), rest);
-    monitor.feed(rest);
-    read_all(qemu.stderr_fd(), stderr_text);
-    InputOutcome typed{input, input.written_bytes() - input_pipe.unread()};
-    std::string reason = failure_reason(scenario, supervision, monitor, typed, qemu, stderr_text);
-    // What the guest left on its disks, once everything else passed (QEMU has
-    // exited by itself: it wrote back all it took).
-    if (reason.empty())
-        reason = drive_mismatch(drive_copies);
-    // What a later test reads (a host tool as the oracle of what the guest
-    // wrote): the copy, once everything passed. A run on more CPUs keeps its
-    // own (".cpus<N>"), so that runs at once never write one file.
-    for (const DriveCopy& copy : drive_copies) {
-        if (!reason.empty() || !copy.drive->kept)
-            continue;
-        std::string path = resolve(options.root, *copy.drive->kept);
-        if (options.cpus)
-            path += ".cpus" + std::to_string(*options.cpus);
-        auto held = read_whole(copy.fd.get());
-        if (held.is_error()) {
-            reason = "drive '" + copy.drive->id + "': " + held.error();
-            break;
-        }
-        std::FILE* out = std::fopen(path.c_str(), "wb");
-        bool written = out && std::fwrite(held.value().data(), 1, held.value().size(), out) ==
-                                  held.value().size();
-        if (out && std::fclose(out) != 0)
-            written = false;
-        if (!written)
-            reason = "drive '" + copy.drive->id + "': cannot write " + path;
-    }
-
-    if (!reason.empty()) {
-        print_failure(name, scenario, reason, command, monitor, typed, stderr_text);
+    if (signals.fd() < 0) {
+        std::printf("FAIL %s [%s]: signalfd: %s\n", name.c_str(),
+                    std::string(to_string(scenario.boot)).c_str(), std::strerror(errno));
+        std::fflush(stdout);
         return TestResult::Fail;
     }
-    std::string sends;
-    if (!scenario.sends.empty()) {
-        sends = std::to_string(scenario.sends.size()) +
-                (scenario.sends.size() == 1 ? " send, " : " sends, ");
+    RunSetup setup{options, name, scenario, machine, directory, signals};
+    for (int attempt = 1;; ++attempt) {
+        if (auto result = run_attempt(setup, attempt))
+            return *result;
     }
-    size_t checked = std::count_if(drive_copies.begin(), drive_copies.end(),
-                                   [](const DriveCopy& copy) { return copy.drive->expected; });
-    if (checked != 0)
-        sends +=
-            std::to_string(checked) + (checked == 1 ? " drive checked, " : " drives checked, ");
-    std::printf("PASS %s [%s] %zu expect%s, %sexit %s, %.2f s\n", name.c_str(),
-                std::string(to_string(scenario.boot)).c_str(), scenario.expects.size(),
-                scenario.expects.size() == 1 ? "" : "s", sends.c_str(),
-                std::string(to_string(scenario.exit)).c_str(), elapsed);
-    if (options.log) {
-        std::string log = format_log(monitor, typed, stderr_text);
-        std::fwrite(log.data(), 1, log.size(), stdout);
-    }
-    std::fflush(stdout);
-    return TestResult::Pass;
 }
 
 } // namespace capos::qemu
