@@ -1274,6 +1274,20 @@ interface NetworkManager {
 
   icmp @2 () -> (icmp :Icmp);
   # A capability to send ICMP echo requests, and nothing more.
+
+  tcpListenAuthority @3 (firstPort :UInt16, lastPort :UInt16)
+      -> (authority :TcpListenAuthority);
+  # A capability to listen for TCP connections on the ports from firstPort
+  # to lastPort (1 to 65535), and nothing more. invalidArgument for port 0
+  # or firstPort past lastPort.
+
+  tcpConnector @4 () -> (connector :TcpConnector);
+  # A capability to open TCP connections to any address, and nothing more.
+
+  udpBind @5 (port :UInt16) -> (socket :UdpSocket);
+  # A UDP socket bound to `port` on every address of the stack (IPv4 and
+  # IPv6); 0: a free port the stack picks. failed when the port is taken,
+  # overloaded when the stack has no room for another socket.
 }
 
 interface Icmp {
@@ -1290,6 +1304,107 @@ interface Icmp {
   # live or hop limit), or after `timeoutMs` with answered false.
   # invalidArgument for an address of another length or payload past
   # maxPayload; failed when no route leads there.
+}
+
+interface TcpListenAuthority {
+  # Listening for TCP connections on a range of ports (NetworkManager's
+  # tcpListenAuthority), on every address of the stack, IPv4 and IPv6.
+
+  listen @0 (port :UInt16, backlog :UInt16) -> (listener :TcpListener);
+  # Listens on `port`, keeping up to `backlog` (1 to 64; 0: 16) connections
+  # that have arrived and wait for accept; one more is refused (reset).
+  # permissionDenied for a port outside the range, failed when it is taken,
+  # overloaded when the stack has no room for another listener. Releasing
+  # the listener stops listening and resets the connections still waiting.
+
+  range @1 () -> (firstPort :UInt16, lastPort :UInt16);
+  # The ports it allows.
+}
+
+interface TcpListener {
+  # A port being listened on.
+
+  accept @0 () -> (socket :TcpSocket, address :Data, port :UInt16);
+  # The oldest connection that has arrived, with the address (4 or 16
+  # bytes) and port it came from: at once when one waits, else when the
+  # next arrives. overloaded while another accept waits.
+
+  port @1 () -> (port :UInt16);
+  # The port it listens on.
+}
+
+interface TcpConnector {
+  # Opening TCP connections (NetworkManager's tcpConnector).
+
+  connect @0 (address :Data, port :UInt16, timeoutMs :UInt32) -> (socket :TcpSocket);
+  # Connects to `port` at `address` (4 bytes: IPv4; 16: IPv6) and answers
+  # once the connection is open. failed when it is refused, nothing
+  # answered within `timeoutMs` milliseconds (0: 10,000), or no route leads
+  # there; invalidArgument for an address of another length or port 0;
+  # overloaded when the stack has no room for another connection.
+}
+
+interface TcpSocket {
+  # One TCP connection. Releasing the last capability to it closes it (a
+  # FIN after the data written; a reset when the peer still sends).
+  #
+  # Both directions are bounded: the stack keeps at most one window
+  # (maxWindow bytes) a reader has not read, and the peer is told to wait
+  # (TCP's window) while it is full; it keeps at most sendBuffer bytes
+  # written and not yet acknowledged, and a writer waits while they are.
+
+  const maxIo :UInt32 = 32768;
+  # The most bytes one read answers with or one write takes.
+
+  const maxWindow :UInt32 = 46720;
+  const sendBuffer :UInt32 = 46720;
+
+  read @0 (maxBytes :UInt32) -> (data :Data);
+  # Up to maxBytes (1 to maxIo) of what has arrived, in order: at once when
+  # any has, else when some does. Empty data: the peer has finished sending
+  # and everything it sent has been read (end of stream). failed when the
+  # connection was reset or timed out (after the data that came before);
+  # overloaded while another read waits.
+
+  write @1 (data :Data) -> (written :UInt32);
+  # Queues the first `written` bytes of `data` (1 to maxIo bytes) to be
+  # sent: as many as the send buffer has room for. With no room at all the
+  # answer waits until there is some, and then says 0 (write them again).
+  # failed after the connection was reset, timed out or shut down for
+  # writing; overloaded while another write waits.
+
+  shutdown @2 () -> ();
+  # Finishes sending: the peer reads the end of the stream after the data
+  # written before. Reading goes on.
+
+  info @3 () -> (localAddress :Data, localPort :UInt16,
+                 remoteAddress :Data, remotePort :UInt16);
+  # The connection's two ends (addresses of 4 or 16 bytes).
+}
+
+interface UdpSocket {
+  # A UDP port (NetworkManager's udpBind). Releasing the last capability to
+  # it closes it.
+
+  const maxDatagram :UInt32 = 8192;
+  # The most payload bytes one datagram carries, either way.
+
+  const queuedDatagrams :UInt32 = 32;
+  # How many received datagrams wait for receive; more are dropped.
+
+  sendTo @0 (address :Data, port :UInt16, data :Data) -> ();
+  # Sends `data` (up to maxDatagram bytes) in one datagram to `port` at
+  # `address` (4 or 16 bytes). invalidArgument for an address of another
+  # length, port 0 or too much data; failed when no route leads there;
+  # overloaded when the stack has no memory for it.
+
+  receive @1 () -> (address :Data, port :UInt16, data :Data);
+  # The oldest datagram received (its sender's address and port): at once
+  # when one waits, else when the next arrives. overloaded while another
+  # receive waits.
+
+  port @2 () -> (port :UInt16);
+  # The port it is bound to.
 }
 
 # ---------------------------------------------------------------------------

@@ -34,7 +34,8 @@
 # `net`; without that function neither starts. The shell's programs get
 # network authority only as the user grants it (`run ifconfig with { net:
 # @net }`; `call @net.icmp() -> @icmp`, then `run ping <address> with {
-# icmp: @icmp }`).
+# icmp: @icmp }`; likewise a TcpListenAuthority for tcp-echo-server and a
+# TcpConnector for fetch).
 @0xd0adbdae946aa5a3;
 
 using Capos = import "/schema/capos.capnp";
@@ -60,6 +61,10 @@ const manifest :Capos.SystemManifest = (
     (name = "netstack", path = "bin/netstack"),
     (name = "ping", path = "bin/ping"),
     (name = "ifconfig", path = "bin/ifconfig"),
+    (name = "tcp-echo-server", path = "bin/tcp-echo-server"),
+    (name = "fetch", path = "bin/fetch"),
+    (name = "udp-echo", path = "bin/udp-echo"),
+    (name = "udp-ping", path = "bin/udp-ping"),
   ],
   init = (
     program = "init",

@@ -22,9 +22,9 @@
 // The interface configures itself: DHCPv4 (renewed by lwIP), an IPv6
 // link-local address, SLAAC from routers' advertisements and stateless
 // DHCPv6 for DNS servers. Each change of its IPv4 address is logged.
+#include "user/services/net/stack.h"
+
 #include "lib/net/address.h"
-#include "schema/capos.capnp.capos.h"
-#include "user/rt/async_call.h"
 #include "user/rt/line.h"
 #include "user/rt/rt.h"
 #include "user/rt/server.h"
@@ -53,27 +53,18 @@ extern "C" {
 
 #include <optional>
 
-namespace {
+namespace capos::netstack {
 
-using namespace capos;
 using rt::Line;
 using schema::CapException;
-using schema::ExceptionType;
-using schema::Icmp;
-using schema::NetworkManager;
-using schema::Nic;
 
-constexpr uint32_t icmp_badge = 1;
+namespace {
 // An echo's identifier: the same for every request this stack sends.
 constexpr uint16_t echo_identifier = 0xc05a;
-constexpr size_t max_pending_echoes = 32;
-constexpr size_t max_waiting_callers = 16;
-static_assert(max_pending_echoes + max_waiting_callers <= CAPOS_NETSTACK_TIMEOUTS,
-              "each echo and waiting caller has a timeout of lwIP's");
-constexpr size_t sends_in_flight = 4;
 // The longest a loop turn sleeps without looking at lwIP's timeouts again:
 // one armed sleep cannot be cut short when lwIP asks for an earlier one.
 constexpr uint32_t longest_sleep_ms = 100;
+} // namespace
 
 [[noreturn]] void fail(std::string_view what, const gen::CallError& error) {
     Line line("netstack: ");
@@ -89,9 +80,13 @@ constexpr uint32_t longest_sleep_ms = 100;
 
 // --- The clock and random numbers lwIP asks for ---------------------------------
 
+namespace {
 std::optional<rt::Capability<schema::Timer>> g_timer;
 std::optional<rt::Capability<schema::EntropySource>> g_entropy;
+} // namespace
 uint64_t g_now_ns = 0;
+Stack* g_stack = nullptr;
+namespace {
 
 void read_clock() {
     auto now = (*g_timer)->now();
@@ -104,6 +99,10 @@ uint8_t g_random[256];
 size_t g_random_left = 0;
 
 } // namespace
+} // namespace capos::netstack
+
+using namespace capos;
+using namespace capos::netstack;
 
 extern "C" u32_t sys_now(void) {
     // Read once per turn of the loop: lwIP's timeouts and TCP's timers need
@@ -136,124 +135,17 @@ extern "C" void capos_lwip_assert(const char* message, const char* file, int lin
                   .view());
 }
 
+namespace capos::netstack {
 namespace {
 
 // --- The stack --------------------------------------------------------------------
 
-class Stack {
-public:
-    Stack(rt::Capability<Nic>& nic, abi::CapId owner) : m_nic(nic), m_owner(owner) {}
-
-    void start();
-    [[noreturn]] void run();
-
-    // lwIP's callbacks.
-    err_t link_output(struct pbuf* p);
-    void status_changed();
-    void log_ipv6_addresses();
-    u8_t echo_reply(struct pbuf* p, const ip_addr_t* from, bool v6);
-    void echo_timed_out(size_t slot);
-    void wait_timed_out(size_t slot);
-
-    // NetworkManager and Icmp, called by the generated dispatch. Calls
-    // answered later set m_deferred.
-    Result<void, gen::Exception> interfaces(NetworkManager::InterfacesParams::Reader,
-                                            NetworkManager::InterfacesResults::Builder results);
-    Result<void, gen::Exception>
-    wait_configured(NetworkManager::WaitConfiguredParams::Reader params,
-                    NetworkManager::WaitConfiguredResults::Builder);
-    Result<void, gen::Exception> icmp(NetworkManager::IcmpParams::Reader,
-                                      NetworkManager::IcmpResults::Builder results);
-    Result<void, gen::Exception> echo(Icmp::EchoParams::Reader params, Icmp::EchoResults::Builder);
-
-private:
-    struct Send {
-        rt::AsyncCall<2048> call;
-        uint16_t buffers[Nic::max_batch];
-        size_t count = 0;
-    };
-    struct PendingEcho {
-        bool used = false;
-        uint32_t call_id = 0;
-        uint16_t sequence = 0;
-        bool v6 = false;
-        ip_addr_t address;
-        uint64_t sent_ns = 0;
-    };
-    struct WaitingCaller {
-        bool used = false;
-        uint32_t call_id = 0;
-    };
-
-    bool configured() const { return !ip4_addr_isany_val(*netif_ip4_addr(&m_netif)); }
-    void take_frames(const abi::Cqe& cqe);
-    void submit_receive();
-    void flush_sends();
-    void sent(size_t slot, const abi::Cqe& cqe);
-    void arm_sleep();
-    void serve_call(const abi::Cqe& cqe);
-    void answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
-                std::span<const abi::TransferDescriptor> transfers = {},
-                uint64_t mint_interface = 0);
-    void answer_exception(uint32_t call_id, ExceptionType type, std::string_view message);
-    void answer_wait(size_t slot, bool configured);
-    void answer_echo(size_t slot, bool answered, uint64_t round_trip_us, uint8_t ttl);
-
-    rt::Capability<Nic>& m_nic;
-    abi::CapId m_owner;
-    struct netif m_netif {};
-    uint8_t m_mac[6] = {};
-    uint16_t m_mtu = 1500;
-    uint8_t* m_frames = nullptr;
-    uint16_t m_receive_buffers = 0;
-    uint16_t m_send_buffers = 0;
-    uint64_t m_frames_received = 0;
-    uint64_t m_frames_sent = 0;
-    uint64_t m_frames_unsent = 0;
-
-    // Receiving: the call in flight, and the buffers to give back with the next.
-    rt::AsyncCall<2048> m_receive;
-    uint16_t m_done[Nic::max_batch] = {};
-    size_t m_done_count = 0;
-    // Sending: free send buffers, the frames of this turn, the sends in flight.
-    uint16_t m_free_send[512] = {};
-    size_t m_free_send_count = 0;
-    uint16_t m_batch[Nic::max_batch] = {};
-    uint16_t m_batch_length[Nic::max_batch] = {};
-    size_t m_batch_count = 0;
-    Send m_sends[sends_in_flight];
-    // The clock: one sleep in flight, to the next timeout or longest_sleep_ms.
-    rt::AsyncCall<256> m_sleep;
-    // The endpoint: one RECV, into a buffer every call fits.
-    uint64_t m_recv_ticket = 0;
-    alignas(8) capnp::Word m_call[2048];
-    alignas(8) capnp::Word m_reply[2048];
-    alignas(8) capnp::Word m_later_reply[512];
-    uint32_t m_call_id = 0;
-    bool m_deferred = false;
-    bool m_mint_icmp = false;
-    // ICMP.
-    struct raw_pcb* m_icmp4 = nullptr;
-    struct raw_pcb* m_icmp6 = nullptr;
-    PendingEcho m_echoes[max_pending_echoes];
-    WaitingCaller m_waiting[max_waiting_callers];
-    uint32_t m_logged_address = 0;
-    bool m_ip6_logged[LWIP_IPV6_NUM_ADDRESSES] = {};
-    uint32_t m_logged_ip6[LWIP_IPV6_NUM_ADDRESSES][4] = {};
-};
-
-Stack* g_stack = nullptr;
-
-// lwIP's timeouts of a waiting caller and of an echo, by slot (sys_untimeout
-// finds a timeout by its function and argument).
+// lwIP's timeouts of a waiting caller and of an echo, by slot.
 void wait_timeout(void* slot) {
     g_stack->wait_timed_out(size_t(uintptr_t(slot)));
 }
 void echo_timeout(void* slot) {
     g_stack->echo_timed_out(size_t(uintptr_t(slot)));
-}
-void* slot_argument(size_t slot) {
-    return reinterpret_cast<void*>(uintptr_t(slot));
 }
 
 err_t link_output(struct netif*, struct pbuf* p) {
@@ -283,6 +175,8 @@ u8_t icmp4_received(void*, struct raw_pcb*, struct pbuf* p, const ip_addr_t* fro
 u8_t icmp6_received(void*, struct raw_pcb*, struct pbuf* p, const ip_addr_t* from) {
     return g_stack->echo_reply(p, from, true);
 }
+
+} // namespace
 
 void Stack::start() {
     auto info = m_nic->info();
@@ -589,8 +483,7 @@ void Stack::answer_echo(size_t slot, bool answered, uint64_t round_trip_us, uint
     answer(m_echoes[slot].call_id, builder.words(), false);
 }
 
-Result<void, gen::Exception> Stack::echo(Icmp::EchoParams::Reader params,
-                                         Icmp::EchoResults::Builder) {
+Status Stack::echo(Icmp::EchoParams::Reader params, Icmp::EchoResults::Builder) {
     auto address = params.address();
     uint16_t payload = params.payload_bytes();
     if (address.size() != 4 && address.size() != 16)
@@ -606,15 +499,7 @@ Result<void, gen::Exception> Stack::echo(Icmp::EchoParams::Reader params,
         return Err{gen::Exception{ExceptionType::Overloaded, "too many echoes in flight"}};
     bool v6 = address.size() == 16;
     ip_addr_t to;
-    if (v6) {
-        IP_SET_TYPE_VAL(to, IPADDR_TYPE_V6);
-        __builtin_memcpy(ip_2_ip6(&to)->addr, address.data(), 16);
-        ip6_addr_clear_zone(ip_2_ip6(&to));
-        ip6_addr_assign_zone(ip_2_ip6(&to), IP6_UNICAST, &m_netif);
-    } else {
-        IP_SET_TYPE_VAL(to, IPADDR_TYPE_V4);
-        __builtin_memcpy(&ip_2_ip4(&to)->addr, address.data(), 4);
-    }
+    (void)to_address(address, to);
     struct pbuf* p = pbuf_alloc(PBUF_IP, uint16_t(8 + payload), PBUF_RAM);
     if (!p)
         return Err{gen::Exception{ExceptionType::Overloaded, "no memory for the request"}};
@@ -647,8 +532,8 @@ Result<void, gen::Exception> Stack::echo(Icmp::EchoParams::Reader params,
 
 // --- NetworkManager --------------------------------------------------------------
 
-Result<void, gen::Exception> Stack::interfaces(NetworkManager::InterfacesParams::Reader,
-                                               NetworkManager::InterfacesResults::Builder results) {
+Status Stack::interfaces(NetworkManager::InterfacesParams::Reader,
+                         NetworkManager::InterfacesResults::Builder results) {
     auto list = results.init_interfaces(1);
     auto interface = list[0];
     interface.set_name("en0");
@@ -700,9 +585,8 @@ Result<void, gen::Exception> Stack::interfaces(NetworkManager::InterfacesParams:
     return {};
 }
 
-Result<void, gen::Exception>
-Stack::wait_configured(NetworkManager::WaitConfiguredParams::Reader params,
-                       NetworkManager::WaitConfiguredResults::Builder results) {
+Status Stack::wait_configured(NetworkManager::WaitConfiguredParams::Reader params,
+                              NetworkManager::WaitConfiguredResults::Builder results) {
     if (configured()) {
         results.set_configured(true);
         return {};
@@ -719,32 +603,77 @@ Stack::wait_configured(NetworkManager::WaitConfiguredParams::Reader params,
     return {};
 }
 
-Result<void, gen::Exception> Stack::icmp(NetworkManager::IcmpParams::Reader,
-                                         NetworkManager::IcmpResults::Builder results) {
+Status Stack::icmp(NetworkManager::IcmpParams::Reader,
+                   NetworkManager::IcmpResults::Builder results) {
     results.set_icmp(icmp_badge);
-    m_mint_icmp = true;
+    m_mint_badge = icmp_badge;
+    m_mint_interface = Icmp::interface_id;
     return {};
+}
+
+bool Stack::to_address(std::span<const uint8_t> bytes, ip_addr_t& address) const {
+    if (bytes.size() == 16) {
+        IP_SET_TYPE_VAL(address, IPADDR_TYPE_V6);
+        __builtin_memcpy(ip_2_ip6(&address)->addr, bytes.data(), 16);
+        ip6_addr_clear_zone(ip_2_ip6(&address));
+        ip6_addr_assign_zone(ip_2_ip6(&address), IP6_UNICAST, &m_netif);
+        return true;
+    }
+    if (bytes.size() == 4) {
+        IP_SET_TYPE_VAL(address, IPADDR_TYPE_V4);
+        __builtin_memcpy(&ip_2_ip4(&address)->addr, bytes.data(), 4);
+        return true;
+    }
+    return false;
 }
 
 // --- The endpoint ------------------------------------------------------------------
 
-void Stack::answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
-                   std::span<const abi::TransferDescriptor> transfers, uint64_t mint_interface) {
+bool Stack::answer(uint32_t call_id, std::span<const capnp::Word> message, bool exception,
+                   uint32_t mint_badge, uint64_t mint_interface) {
     abi::Sqe sqe = rt::return_sqe(m_owner, call_id, message, exception);
-    if (!transfers.empty()) {
-        sqe.transfer_count = uint32_t(transfers.size());
-        sqe.transfer_addr = reinterpret_cast<uint64_t>(transfers.data());
+    alignas(8) abi::TransferDescriptor mint[1] = {{mint_badge, abi::transfer_mint, {0, 0, 0}}};
+    if (mint_badge != 0) {
+        sqe.transfer_count = 1;
+        sqe.transfer_addr = reinterpret_cast<uint64_t>(mint);
         sqe.interface_id = mint_interface;
     }
     int32_t result = rt::ring().run(sqe).result;
-    if (result < 0 && !transfers.empty())
-        answer_exception(call_id, ExceptionType::Overloaded, "reply capabilities refused");
+    if (result >= 0 || mint_badge == 0)
+        return true; // (an answer to a caller that has gone is lost with it)
+    answer_exception(call_id, ExceptionType::Overloaded, "reply capabilities refused");
+    return false;
 }
 
 void Stack::answer_exception(uint32_t call_id, ExceptionType type, std::string_view message) {
     gen::DispatchResult encoded =
         gen::encode_exception<CapException>(m_later_reply, {type, message});
     answer(call_id, encoded.message(), true);
+}
+
+gen::DispatchResult Stack::dispatch(const abi::RecvHeader& header, capnp::MessageReader params) {
+    uint64_t interface = header.interface_id;
+    uint16_t method = header.method;
+    if (header.badge == 0)
+        return NetworkManager::dispatch(*this, interface, method, params, m_reply);
+    if (header.badge == icmp_badge)
+        return Icmp::dispatch(*this, interface, method, params, m_reply);
+    if (header.badge == connector_badge)
+        return TcpConnector::dispatch(*this, interface, method, params, m_reply);
+    if (!known_badge(header.badge))
+        return gen::encode_exception<CapException>(m_reply,
+                                                   {ExceptionType::Failed, "no such object"});
+    switch (Kind(header.badge >> kind_shift)) {
+    case Kind::Authority:
+        return TcpListenAuthority::dispatch(*this, interface, method, params, m_reply);
+    case Kind::Listener:
+        return TcpListener::dispatch(*this, interface, method, params, m_reply);
+    case Kind::Tcp:
+        return TcpSocket::dispatch(*this, interface, method, params, m_reply);
+    case Kind::Udp:
+        return UdpSocket::dispatch(*this, interface, method, params, m_reply);
+    }
+    return gen::encode_exception<CapException>(m_reply, {ExceptionType::Failed, "no such object"});
 }
 
 void Stack::serve_call(const abi::Cqe& cqe) {
@@ -763,28 +692,51 @@ void Stack::serve_call(const abi::Cqe& cqe) {
         fail("receiving a call failed");
     const abi::RecvHeader& header = call.value().header;
     rt::release_capabilities(call.value());
-    if (abi::is_release_notice(header))
-        return; // an Icmp facet's holder let it go: nothing is kept per facet
+    if (abi::is_release_notice(header)) {
+        // The badges of the notices taken with it follow (a 0 fills the word).
+        released(header.badge);
+        for (capnp::Word word : call.value().params)
+            for (uint32_t badge : {uint32_t(word), uint32_t(word >> 32)})
+                if (badge != 0)
+                    released(badge);
+        return;
+    }
     m_call_id = header.call_id;
+    m_badge = header.badge;
     m_deferred = false;
-    m_mint_icmp = false;
+    m_mint_badge = 0;
+    m_mint_interface = 0;
     auto params = capnp::MessageReader::validated(call.value().params);
-    gen::DispatchResult result =
-        header.badge == icmp_badge
-            ? Icmp::dispatch(*this, header.interface_id, header.method, params, m_reply)
-            : NetworkManager::dispatch(*this, header.interface_id, header.method, params, m_reply);
+    gen::DispatchResult result = dispatch(header, params);
     if (result.status() == gen::DispatchStatus::BufferFull)
         result = gen::encode_exception<CapException>(m_reply,
                                                      {ExceptionType::Failed, "results too large"});
     bool exception = result.status() == gen::DispatchStatus::Exception;
     if (m_deferred && !exception)
         return;
-    alignas(8) abi::TransferDescriptor mint[1] = {{icmp_badge, abi::transfer_mint, {0, 0, 0}}};
-    bool minting = m_mint_icmp && !exception;
-    answer(header.call_id, result.message(), exception,
-           minting ? std::span<const abi::TransferDescriptor>(mint)
-                   : std::span<const abi::TransferDescriptor>(),
-           minting ? Icmp::interface_id : 0);
+    uint32_t mint = exception ? 0 : m_mint_badge;
+    if (!answer(header.call_id, result.message(), exception, mint, m_mint_interface))
+        released(mint); // the facet was never made
+}
+
+void Stack::released(uint32_t badge) {
+    // The stateless facets keep nothing; an object's slot is free again.
+    if (!known_badge(badge))
+        return;
+    switch (Kind(badge >> kind_shift)) {
+    case Kind::Authority:
+        m_authorities[badge & 0xff] = {};
+        break;
+    case Kind::Listener:
+        close_listener(m_listeners[badge & 0xff]);
+        break;
+    case Kind::Tcp:
+        close_connection(m_tcp[badge & 0xff]);
+        break;
+    case Kind::Udp:
+        close_udp(m_udp[badge & 0xff]);
+        break;
+    }
 }
 
 void Stack::run() {
@@ -819,7 +771,7 @@ void Stack::run() {
     }
 }
 
-} // namespace
+} // namespace capos::netstack
 
 int main() {
     auto nic = rt::lookup<Nic>("nic");

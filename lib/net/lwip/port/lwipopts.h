@@ -57,6 +57,9 @@
 #define TCP_OOSEQ_MAX_PBUFS 16
 #define MEMP_NUM_TCP_PCB 32
 #define MEMP_NUM_TCP_PCB_LISTEN 16
+// A listener may take its port again while the connections it had wait out
+// TIME-WAIT (SOF_REUSEADDR, set by the network stack on listeners only).
+#define SO_REUSE 1
 // PBUF_REF/ROM headers: data sent without copying, and fragments.
 #define MEMP_NUM_PBUF 64
 
@@ -110,8 +113,9 @@
 // started (TCP's, at the first connection) found the pool empty and failed
 // an assertion (tests/host/lwip_test.cpp).
 // The network stack program's own timeouts come on top (user/services/net:
-// one per echo and per caller waiting, each bounded there).
-#define CAPOS_NETSTACK_TIMEOUTS 48
+// one per echo, per caller waiting and per connection being opened, each
+// bounded there).
+#define CAPOS_NETSTACK_TIMEOUTS 56
 #define MEMP_NUM_SYS_TIMEOUT                                                                       \
     (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_IPV6_DHCP6 + CAPOS_NETSTACK_TIMEOUTS)
 
