@@ -10,7 +10,16 @@
 // one from SLAAC); echo requests to the gateway answered on IPv4 and
 // IPv6; one to an address nobody holds answered false at its timeout; bad
 // echoes refused; the Icmp capability speaks Icmp only.
+//
+// Sockets: every bad call refused (ports outside an authority, bad
+// backlogs, taken ports, bad sizes and addresses, a refused and an
+// unanswered connect); then, with a peer on the host
+// (tests/net/stalled_peer.py) reaching port 7 through QEMU's hostfwd: the
+// peer's first connection sends 1 MiB that this test does not read while
+// its second is echoed whole (a reader that stops holds up no one else),
+// then the first is read to its end and every byte checked.
 #include "schema/capos.capnp.capos.h"
+#include "user/rt/async_call.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
@@ -18,6 +27,11 @@ using capos::test::Line;
 using schema::ExceptionType;
 using schema::Icmp;
 using schema::NetworkManager;
+using schema::TcpConnector;
+using schema::TcpListenAuthority;
+using schema::TcpListener;
+using schema::TcpSocket;
+using schema::UdpSocket;
 
 namespace {
 
@@ -107,6 +121,228 @@ void check_echo(rt::Capability<Icmp>::Client& icmp) {
                           ExceptionType::InvalidArgument);
 }
 
+constexpr uint16_t peer_port = 7;
+// What tests/net/stalled_peer.py sends on each connection.
+constexpr uint64_t stalled_bytes = 1 << 20;
+constexpr uint64_t echoed_bytes = 200'000;
+
+uint8_t pattern(uint64_t at) {
+    return uint8_t(at * 7 + (at >> 10));
+}
+
+// The capability a reply carried (`field` of its results), taken before
+// the next call of the thread's (a check's line on the console is one)
+// forgets what came with it.
+template <typename Answer, typename Field>
+abi::CapId taken(const Answer& answer, Field field) {
+    return answer.is_ok() ? rt::received_capability(field(answer.value())) : abi::CapId{};
+}
+
+// A read of up to maxIo with a buffer of its own (the thread's transport
+// takes answers of 4 KiB).
+rt::AsyncCall<TcpSocket::max_io + 512> g_reader;
+
+Result<TcpSocket::ReadResults::Reader, gen::CallError> read_some(rt::Capability<TcpSocket>& socket,
+                                                                 uint32_t max_bytes) {
+    (void)g_reader.start<TcpSocket::ReadParams>(
+        socket.id().raw, TcpSocket::interface_id, uint16_t(TcpSocket::Method::Read),
+        [&](TcpSocket::ReadParams::Builder params) { params.set_max_bytes(max_bytes); });
+    return g_reader.finish<TcpSocket::ReadResults>(rt::ring().wait(g_reader.ticket()));
+}
+
+// Sends all of `bytes`, in writes that fit the thread's 4 KiB transport.
+bool write_all(rt::Capability<TcpSocket>& socket, std::span<const uint8_t> bytes) {
+    while (!bytes.empty()) {
+        auto written = socket->write(bytes.first(bytes.size() < 3072 ? bytes.size() : 3072));
+        if (written.is_error()) {
+            suite.note(Line("write: ").add(rt::call_error_text(written.error())).view());
+            return false;
+        }
+        bytes = bytes.subspan(written.value().written());
+    }
+    return true;
+}
+
+void check_bad_socket_calls(rt::Capability<NetworkManager>& net) {
+    suite.check_exception("an authority for port 0 is invalidArgument",
+                          net->tcp_listen_authority(0, 10), ExceptionType::InvalidArgument);
+    suite.check_exception("an authority whose first port is past its last is invalidArgument",
+                          net->tcp_listen_authority(20, 10), ExceptionType::InvalidArgument);
+    auto made = net->tcp_listen_authority(7000, 7001);
+    abi::CapId authority_id = taken(made, [](auto reply) { return reply.authority(); });
+    if (!suite.check_ok("tcpListenAuthority(7000, 7001)", made))
+        return;
+    rt::Capability<TcpListenAuthority> authority(authority_id);
+    auto range = authority->range();
+    suite.check("its range is 7000 to 7001", range.is_ok() && range.value().first_port() == 7000 &&
+                                                 range.value().last_port() == 7001);
+    suite.check_exception("listening on 7002 is permissionDenied", authority->listen(7002, 0),
+                          ExceptionType::PermissionDenied);
+    suite.check_exception("a backlog of 65 is invalidArgument", authority->listen(7000, 65),
+                          ExceptionType::InvalidArgument);
+    auto listening = authority->listen(7000, 0);
+    abi::CapId listener_id = taken(listening, [](auto reply) { return reply.listener(); });
+    if (!suite.check_ok("listen on 7000", listening))
+        return;
+    rt::Capability<TcpListener> listener(listener_id);
+    suite.check_exception("listening on 7000 again: the port is taken", authority->listen(7000, 0),
+                          ExceptionType::Failed);
+    auto port = listener->port();
+    suite.check("the listener says port 7000", port.is_ok() && port.value().port() == 7000);
+    suite.check_transport(
+        "the listener does not speak NetworkManager",
+        NetworkManager::Client<rt::RingTransport>(rt::transport(), listener.id().raw).interfaces(),
+        abi::TransportError::WrongInterface);
+
+    auto connector_made = net->tcp_connector();
+    abi::CapId connector_id = taken(connector_made, [](auto reply) { return reply.connector(); });
+    if (!suite.check_ok("tcpConnector", connector_made))
+        return;
+    rt::Capability<TcpConnector> connector(connector_id);
+    uint8_t five[5] = {10, 0, 2, 2, 0};
+    suite.check_exception("connecting to an address of 5 bytes is invalidArgument",
+                          connector->connect({five, 5}, 80, 1000), ExceptionType::InvalidArgument);
+    suite.check_exception("connecting to port 0 is invalidArgument",
+                          connector->connect({gateway_ip, 4}, 0, 1000),
+                          ExceptionType::InvalidArgument);
+    suite.check_exception("connecting to a port nobody listens on is refused (failed)",
+                          connector->connect({gateway_ip, 4}, 1, 5000), ExceptionType::Failed);
+    suite.check_exception("connecting to 10.0.2.99, which nobody holds, fails at its timeout",
+                          connector->connect({nobody_ip, 4}, 80, 500), ExceptionType::Failed);
+
+    auto udp_made = net->udp_bind(5353);
+    abi::CapId udp_id = taken(udp_made, [](auto reply) { return reply.socket(); });
+    if (!suite.check_ok("udpBind(5353)", udp_made))
+        return;
+    rt::Capability<UdpSocket> udp(udp_id);
+    suite.check_exception("binding 5353 again: the port is taken", net->udp_bind(5353),
+                          ExceptionType::Failed);
+    auto any = net->udp_bind(0);
+    abi::CapId picked_id = taken(any, [](auto reply) { return reply.socket(); });
+    if (suite.check_ok("udpBind(0) picks a port", any)) {
+        rt::Capability<UdpSocket> picked(picked_id);
+        auto picked_port = picked->port();
+        suite.check("the port picked is not 0 or 5353", picked_port.is_ok() &&
+                                                            picked_port.value().port() != 0 &&
+                                                            picked_port.value().port() != 5353);
+    }
+    // (Params past the thread's 4 KiB transport: a call of its own.)
+    static uint8_t big[UdpSocket::max_datagram + 1];
+    static rt::AsyncCall<UdpSocket::max_datagram + 1024> sender;
+    (void)sender.start<UdpSocket::SendToParams>(udp.id().raw, UdpSocket::interface_id,
+                                                uint16_t(UdpSocket::Method::SendTo),
+                                                [](UdpSocket::SendToParams::Builder params) {
+                                                    params.set_address({gateway_ip, 4});
+                                                    params.set_port(9);
+                                                    params.set_data({big, sizeof big});
+                                                });
+    suite.check_exception("a datagram past maxDatagram is invalidArgument",
+                          sender.finish<UdpSocket::SendToResults>(rt::ring().wait(sender.ticket())),
+                          ExceptionType::InvalidArgument);
+    suite.check_exception("a datagram to port 0 is invalidArgument",
+                          udp->send_to({gateway_ip, 4}, 0, {big, 10}),
+                          ExceptionType::InvalidArgument);
+    suite.check_ok("a datagram to the gateway's port 9 is sent",
+                   udp->send_to({gateway_ip, 4}, 9, {big, 100}));
+}
+
+// The host peer's two connections to port 7: the first is not read until
+// the second has been echoed whole.
+void check_stalled_reader(rt::Capability<NetworkManager>& net) {
+    auto made = net->tcp_listen_authority(peer_port, peer_port);
+    abi::CapId authority_id = taken(made, [](auto reply) { return reply.authority(); });
+    if (!suite.check_ok("tcpListenAuthority(7, 7)", made))
+        return;
+    rt::Capability<TcpListenAuthority> authority(authority_id);
+    auto listening = authority->listen(peer_port, 4);
+    abi::CapId listener_id = taken(listening, [](auto reply) { return reply.listener(); });
+    if (!suite.check_ok("listen on port 7", listening))
+        return;
+    rt::Capability<TcpListener> listener(listener_id);
+    // Each connection's first byte says which it is ('S' or 'E'): the peer
+    // opens both at once, and they may come in either order.
+    abi::CapId sockets[2] = {};
+    uint8_t tags[2] = {};
+    for (int i = 0; i < 2; ++i) {
+        auto accepted = listener->accept();
+        sockets[i] = taken(accepted, [](auto reply) { return reply.socket(); });
+        if (!suite.check_ok("accept a connection of the peer's", accepted))
+            return;
+        suite.check("it comes from 10.0.2.2", same(accepted.value().address(), gateway_ip));
+    }
+    for (int i = 0; i < 2; ++i) {
+        rt::Capability<TcpSocket> socket(sockets[i]);
+        auto tag = read_some(socket, 1);
+        tags[i] = tag.is_ok() && tag.value().data().size() == 1 ? tag.value().data()[0] : 0;
+        socket.leak();
+    }
+    if (!suite.check("one connection is S, the other E",
+                     (tags[0] == 'S' && tags[1] == 'E') || (tags[0] == 'E' && tags[1] == 'S')))
+        return;
+    rt::Capability<TcpSocket> stalled(sockets[tags[0] == 'S' ? 0 : 1]);
+    rt::Capability<TcpSocket> echoed(sockets[tags[0] == 'S' ? 1 : 0]);
+    suite.check_exception("a read of 0 bytes is invalidArgument", echoed->read(0),
+                          ExceptionType::InvalidArgument);
+    suite.check_exception("a read past maxIo is invalidArgument",
+                          echoed->read(TcpSocket::max_io + 1), ExceptionType::InvalidArgument);
+    suite.check_exception("an empty write is invalidArgument", echoed->write({}),
+                          ExceptionType::InvalidArgument);
+    auto info = echoed->info();
+    suite.check("info: 10.0.2.15 port 7 to 10.0.2.2",
+                info.is_ok() && same(info.value().local_address(), our_ip) &&
+                    info.value().local_port() == peer_port &&
+                    same(info.value().remote_address(), gateway_ip));
+
+    // The second is echoed whole while the first's data waits unread.
+    uint64_t total = 0;
+    bool ok = true;
+    static uint8_t chunk[TcpSocket::max_io];
+    for (;;) {
+        auto read = read_some(echoed, TcpSocket::max_io);
+        if (read.is_error()) {
+            suite.note(Line("read: ").add(rt::call_error_text(read.error())).view());
+            ok = false;
+            break;
+        }
+        auto data = read.value().data();
+        if (data.empty())
+            break;
+        for (size_t i = 0; i < data.size(); ++i)
+            ok = ok && data[i] == pattern(total + i);
+        __builtin_memcpy(chunk, data.data(), data.size());
+        total += data.size();
+        ok = ok && write_all(echoed, {chunk, data.size()});
+        if (!ok)
+            break;
+    }
+    suite.check("the second connection's 200,000 bytes are echoed while the first waits unread",
+                ok && total == echoed_bytes, Line("bytes ").udec(total));
+    suite.check_ok("shutdown", echoed->shutdown());
+    auto after = echoed->write({chunk, 1});
+    suite.check_exception("a write after shutdown fails", after, ExceptionType::Failed);
+
+    // Now the first, to its end.
+    total = 0;
+    ok = true;
+    for (;;) {
+        auto read = read_some(stalled, TcpSocket::max_io);
+        if (read.is_error()) {
+            ok = false;
+            break;
+        }
+        auto data = read.value().data();
+        if (data.empty())
+            break;
+        for (size_t i = 0; i < data.size(); ++i)
+            ok = ok && data[i] == pattern(total + i);
+        total += data.size();
+    }
+    suite.check("then the first connection's 1 MiB is read whole and unchanged",
+                ok && total == stalled_bytes, Line("bytes ").udec(total));
+    auto end = read_some(stalled, 100);
+    suite.check("a read after the end is the end again", end.is_ok() && end.value().data().empty());
+}
+
 } // namespace
 
 int main() {
@@ -127,5 +363,7 @@ int main() {
         "the Icmp capability does not speak NetworkManager",
         NetworkManager::Client<rt::RingTransport>(rt::transport(), icmp.id().raw).interfaces(),
         abi::TransportError::WrongInterface);
+    check_bad_socket_calls(net.value());
+    check_stalled_reader(net.value());
     return suite.finish();
 }

@@ -200,10 +200,14 @@ Status Stack::listen(TcpListenAuthority::ListenParams::Reader params,
         return failure(bound == ERR_USE ? ExceptionType::Failed : ExceptionType::Overloaded,
                        bound == ERR_USE ? "the port is taken" : "the port could not be bound");
     }
-    struct tcp_pcb* listening = tcp_listen(pcb);
+    err_t listened = ERR_OK;
+    struct tcp_pcb* listening =
+        tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &listened);
     if (!listening) {
         tcp_close(pcb);
-        return failure(ExceptionType::Overloaded, "no room for another listener");
+        // (another listener holds the port: SOF_REUSEADDR let the bind through)
+        return failure(listened == ERR_USE ? ExceptionType::Failed : ExceptionType::Overloaded,
+                       listened == ERR_USE ? "the port is taken" : "no room for another listener");
     }
     Listener& listener = m_listeners[slot];
     listener = {};
