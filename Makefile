@@ -55,8 +55,10 @@ HOME_DRIVE_boot = -drive file=$(HOME_IMAGE),if=none,id=home,format=raw \
 HOME_DRIVE = $(HOME_DRIVE_$(SYSTEM))
 # ... and its network: a virtio-net function on QEMU's user network (the
 # host's NAT: DHCP gives 10.0.2.15, the gateway is 10.0.2.2), which the
-# system's network stack configures (docs/networking.md).
-NETWORK_boot = -netdev user,id=net0 -device virtio-net-pci,netdev=net0
+# system's network stack configures (docs/networking.md). NET_OPTIONS is
+# appended to the user network's options: NET_OPTIONS=,hostfwd=tcp:127.0.0.1:7007-:7
+# forwards the host's port 7007 to the guest's port 7.
+NETWORK_boot = -netdev user,id=net0$(NET_OPTIONS) -device virtio-net-pci,netdev=net0
 NETWORK = $(NETWORK_$(SYSTEM))
 run: build
 	@if [ "$(SYSTEM)" = boot ] && [ ! -f $(HOME_IMAGE) ]; then \

@@ -1288,6 +1288,28 @@ interface NetworkManager {
   # A UDP socket bound to `port` on every address of the stack (IPv4 and
   # IPv6); 0: a free port the stack picks. failed when the port is taken,
   # overloaded when the stack has no room for another socket.
+
+  resolver @6 (server :Data, port :UInt16) -> (resolver :Resolver);
+  # A capability to look names up through DNS, and nothing more. Without
+  # `server` it asks the interface's DNS servers (learned from DHCP, DHCPv6
+  # or routers' advertisements); with one (4 or 16 bytes), that server only,
+  # at `port` (0: 53). invalidArgument for a server of another length.
+}
+
+interface Resolver {
+  # Names to addresses through DNS: A and AAAA records, asked of a
+  # server over UDP.
+
+  resolve @0 (name :Text, timeoutMs :UInt32) -> (addresses :List(Data));
+  # The name's IPv4 addresses, then its IPv6 ones (4 and 16 bytes each, at
+  # most 16 of each), asking each server in turn and each query again after
+  # a second without an answer, for at most `timeoutMs` milliseconds (0:
+  # 5,000). A name that is an address written as text ("10.0.2.2",
+  # "fec0::2") is answered as it is, without asking. failed when the name
+  # does not exist, has no addresses, or no server answered in time (the
+  # message says which); invalidArgument for a name that is not one (labels
+  # of letters, digits, '-' and '_'); overloaded while too many lookups
+  # wait.
 }
 
 interface Icmp {

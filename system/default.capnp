@@ -65,6 +65,7 @@ const manifest :Capos.SystemManifest = (
     (name = "fetch", path = "bin/fetch"),
     (name = "udp-echo", path = "bin/udp-echo"),
     (name = "udp-ping", path = "bin/udp-ping"),
+    (name = "resolve", path = "bin/resolve"),
   ],
   init = (
     program = "init",

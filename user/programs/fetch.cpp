@@ -1,5 +1,6 @@
 // fetch [-q] <url>: a minimal HTTP/1.1 client. GETs an http:// URL whose
-// host is an IPv4 or IPv6 address (in brackets: http://[fec0::2]:8080/)
+// host is an IPv4 or IPv6 address (in brackets: http://[fec0::2]:8080/), or
+// a name looked up through the Resolver it is granted as "resolver",
 // through the TcpConnector it is granted as "tcp" (NetworkManager's
 // tcpConnector), and writes the response's body on its standard output
 // (not with -q), then a line on its standard error with the status, the
@@ -19,12 +20,14 @@ using capos::rt::Line;
 namespace http = capos::net::http;
 namespace net = capos::net;
 namespace rt = capos::rt;
+using capos::schema::Resolver;
 using capos::schema::TcpConnector;
 using capos::schema::TcpSocket;
 
 namespace {
 
 constexpr uint32_t connect_timeout_ms = 10'000;
+constexpr uint32_t resolve_timeout_ms = 5000;
 
 int failed(std::string_view what, std::string_view why) {
     rt::write_error_line(Line("fetch: ").add(what).add(": ").add(why).view());
@@ -57,12 +60,27 @@ int main() {
         return 2;
     }
     auto address = net::parse_ip(url->host);
-    if (!address || (address->length == 16) != url->bracketed) {
-        rt::write_error_line(Line("fetch: '")
-                                 .add(url->host)
-                                 .add("' is not an address (IPv4, or IPv6 in brackets)")
-                                 .view());
+    if (address ? (address->length == 16) != url->bracketed : url->bracketed) {
+        rt::write_error_line(
+            Line("fetch: '").add(url->host).add("' is not an address (IPv6 in brackets)").view());
         return 2;
+    }
+    if (!address) {
+        // A name: its first address (IPv4 before IPv6), from the resolver.
+        auto resolver = rt::lookup<Resolver>("resolver");
+        if (resolver.is_error()) {
+            rt::write_error_line("fetch: a name needs a 'resolver' capability (Resolver: call "
+                                 "@net.resolver() -> @dns, then run fetch ... with { tcp: @tcp, "
+                                 "resolver: @dns })");
+            return 1;
+        }
+        auto resolved = resolver.value()->resolve(url->host, resolve_timeout_ms);
+        if (resolved.is_error())
+            return failed(url->host, rt::call_error_text(resolved.error()));
+        auto first = resolved.value().addresses()[0];
+        address.emplace();
+        address->length = uint8_t(first.size() == 16 ? 16 : 4);
+        __builtin_memcpy(address->bytes, first.data(), address->length);
     }
     auto connector = rt::lookup<TcpConnector>("tcp");
     if (connector.is_error()) {

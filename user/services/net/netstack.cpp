@@ -660,6 +660,8 @@ gen::DispatchResult Stack::dispatch(const abi::RecvHeader& header, capnp::Messag
         return Icmp::dispatch(*this, interface, method, params, m_reply);
     if (header.badge == connector_badge)
         return TcpConnector::dispatch(*this, interface, method, params, m_reply);
+    if (header.badge == resolver_badge)
+        return Resolver::dispatch(*this, interface, method, params, m_reply);
     if (!known_badge(header.badge))
         return gen::encode_exception<CapException>(m_reply,
                                                    {ExceptionType::Failed, "no such object"});
@@ -672,6 +674,8 @@ gen::DispatchResult Stack::dispatch(const abi::RecvHeader& header, capnp::Messag
         return TcpSocket::dispatch(*this, interface, method, params, m_reply);
     case Kind::Udp:
         return UdpSocket::dispatch(*this, interface, method, params, m_reply);
+    case Kind::Resolver:
+        return Resolver::dispatch(*this, interface, method, params, m_reply);
     }
     return gen::encode_exception<CapException>(m_reply, {ExceptionType::Failed, "no such object"});
 }
@@ -735,6 +739,10 @@ void Stack::released(uint32_t badge) {
         break;
     case Kind::Udp:
         close_udp(m_udp[badge & 0xff]);
+        break;
+    case Kind::Resolver:
+        // (its lookups go on: each holds its own copy of the server)
+        m_resolvers[badge & 0xff] = {};
         break;
     }
 }

@@ -28,10 +28,6 @@ namespace {
 static_assert(TCP_WND + TCP_MSS <= 0xffff,
               "a connection's unread data (one window at most) is counted in a pbuf's u16_t");
 
-Status failure(ExceptionType type, const char* message) {
-    return Err{gen::Exception{type, message}};
-}
-
 const char* error_text(err_t error) {
     switch (error) {
     case ERR_RST:

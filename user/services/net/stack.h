@@ -13,6 +13,7 @@
 // object than the one it was minted for.
 #pragma once
 
+#include "lib/net/dns.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/async_call.h"
 #include "user/rt/rt.h"
@@ -35,6 +36,7 @@ using schema::ExceptionType;
 using schema::Icmp;
 using schema::NetworkManager;
 using schema::Nic;
+using schema::Resolver;
 using schema::TcpConnector;
 using schema::TcpListenAuthority;
 using schema::TcpListener;
@@ -51,8 +53,9 @@ extern uint64_t g_now_ns;
 // Badges: the stateless facets, then kind << kind_shift | slot.
 constexpr uint32_t icmp_badge = 1;
 constexpr uint32_t connector_badge = 2;
+constexpr uint32_t resolver_badge = 3; // a Resolver asking the interface's servers
 constexpr uint32_t kind_shift = 8;
-enum class Kind : uint32_t { Authority = 1, Listener = 2, Tcp = 3, Udp = 4 };
+enum class Kind : uint32_t { Authority = 1, Listener = 2, Tcp = 3, Udp = 4, Resolver = 5 };
 constexpr uint32_t badge_of(Kind kind, size_t slot) {
     return uint32_t(kind) << kind_shift | uint32_t(slot);
 }
@@ -61,8 +64,10 @@ constexpr size_t max_authorities = 32;
 constexpr size_t max_listeners = MEMP_NUM_TCP_PCB_LISTEN;
 constexpr size_t max_connections = MEMP_NUM_TCP_PCB;
 constexpr size_t max_udp = MEMP_NUM_UDP_PCB;
+constexpr size_t max_resolvers = 16; // Resolvers of a server of their own
+constexpr size_t max_lookups = 8;
 static_assert(max_authorities <= 256 && max_listeners <= 256 && max_connections <= 256 &&
-                  max_udp <= 256,
+                  max_udp <= 256 && max_resolvers <= 256,
               "a slot is a badge's low byte");
 // Whether `badge` names a slot of an object table (the stack mints no other).
 constexpr bool known_badge(uint32_t badge) {
@@ -76,6 +81,8 @@ constexpr bool known_badge(uint32_t badge) {
         return slot < max_connections;
     case Kind::Udp:
         return slot < max_udp;
+    case Kind::Resolver:
+        return slot < max_resolvers;
     }
     return false;
 }
@@ -83,8 +90,10 @@ constexpr bool known_badge(uint32_t badge) {
 constexpr size_t max_pending_echoes = 32;
 constexpr size_t max_waiting_callers = 16;
 constexpr size_t max_connecting = 8;
-static_assert(max_pending_echoes + max_waiting_callers + max_connecting <= CAPOS_NETSTACK_TIMEOUTS,
-              "each echo, waiting caller and connection being opened has a timeout of lwIP's");
+static_assert(max_pending_echoes + max_waiting_callers + max_connecting + max_lookups <=
+                  CAPOS_NETSTACK_TIMEOUTS,
+              "each echo, waiting caller, connection being opened and lookup has a timeout of "
+              "lwIP's");
 constexpr size_t sends_in_flight = 4;
 constexpr uint16_t max_backlog = 64;
 constexpr uint16_t default_backlog = 16;
@@ -92,6 +101,10 @@ constexpr uint32_t default_connect_timeout_ms = 10'000;
 static_assert(TCP_WND == TcpSocket::max_window && TCP_SND_BUF == TcpSocket::send_buffer,
               "TcpSocket's constants say lwIP's window and send buffer");
 static_assert(TcpSocket::max_io <= 0xffff, "a read's bytes are counted in lwIP's u16_t");
+
+inline Status failure(ExceptionType type, const char* message) {
+    return Err{gen::Exception{type, message}};
+}
 
 // A call answered later: its id, while one waits.
 struct Deferred {
@@ -147,6 +160,33 @@ struct Udp {
     Deferred receive;
 };
 
+// A Resolver of its own server (NetworkManager.resolver with a server).
+struct ResolverServer {
+    bool used = false;
+    ip_addr_t server;
+    uint16_t port = 0;
+};
+
+// A name being looked up: its A query, then its AAAA query, each sent again
+// every second, to each server in turn, until the deadline.
+struct Lookup {
+    bool used = false;
+    uint32_t call_id = 0;
+    char name[net::dns::max_name + 1] = {};
+    size_t name_length = 0;
+    bool own_server = false; // asks `server` only (else the interface's servers)
+    ip_addr_t server;
+    uint16_t port = 0;
+    uint8_t server_index = 0; // which of the interface's servers is asked
+    net::dns::Type type = net::dns::Type::A;
+    uint16_t id = 0;
+    uint8_t sends = 0; // of this query to this server
+    struct udp_pcb* pcb = nullptr;
+    uint64_t deadline_ns = 0;
+    net::dns::Addresses v4;
+    net::dns::Addresses v6;
+};
+
 class Stack {
 public:
     Stack(rt::Capability<Nic>& nic, abi::CapId owner) : m_nic(nic), m_owner(owner) {}
@@ -167,6 +207,8 @@ public:
     void on_sent(Connection& connection);
     void on_error(Connection& connection, err_t error);
     void on_datagram(Udp& socket, struct pbuf* p, const ip_addr_t* from, uint16_t port);
+    void on_dns_answer(Lookup& lookup, struct pbuf* p, const ip_addr_t* from, uint16_t port);
+    void lookup_tick(size_t slot);
 
     // The interfaces, called by the generated dispatch (udp_bind shadows
     // lwIP's: the stack calls lwIP's as ::udp_bind). A call answered
@@ -182,6 +224,9 @@ public:
                          NetworkManager::TcpConnectorResults::Builder results);
     Status udp_bind(NetworkManager::UdpBindParams::Reader params,
                     NetworkManager::UdpBindResults::Builder results);
+    Status resolver(NetworkManager::ResolverParams::Reader params,
+                    NetworkManager::ResolverResults::Builder results);
+    Status resolve(Resolver::ResolveParams::Reader params, Resolver::ResolveResults::Builder);
     Status echo(Icmp::EchoParams::Reader params, Icmp::EchoResults::Builder);
     Status listen(TcpListenAuthority::ListenParams::Reader params,
                   TcpListenAuthority::ListenResults::Builder results);
@@ -256,6 +301,19 @@ private:
     void close_udp(Udp& socket);
     size_t slot_of(const Connection& connection) const { return size_t(&connection - m_tcp); }
 
+    // Names (resolver.cpp).
+    // The server `lookup` asks now; false when none is left to ask.
+    bool lookup_server(const Lookup& lookup, ip_addr_t& server, uint16_t& port) const;
+    // Sends the lookup's query (again), arming its tick; false when it
+    // cannot be sent.
+    bool send_query(Lookup& lookup);
+    // The query's answer is in: the AAAA query next, or the caller answered.
+    void next_query(Lookup& lookup);
+    // Tries the next server (a fresh id); false when none is left.
+    bool next_server(Lookup& lookup);
+    // Answers the lookup's caller: its addresses, or why there are none.
+    void finish_lookup(Lookup& lookup, std::string_view failure = {});
+
     rt::Capability<Nic>& m_nic;
     abi::CapId m_owner;
     struct netif m_netif {};
@@ -307,6 +365,8 @@ private:
     Connection m_tcp[max_connections];
     Udp m_udp[max_udp];
     size_t m_connecting = 0;
+    ResolverServer m_resolvers[max_resolvers];
+    Lookup m_lookups[max_lookups];
 };
 
 extern Stack* g_stack;

@@ -64,8 +64,9 @@
 #define MEMP_NUM_PBUF 64
 
 #define LWIP_UDP 1
-// DHCP, DHCPv6, DNS and the applications' sockets.
-#define MEMP_NUM_UDP_PCB 16
+// DHCP, DHCPv6, lwIP's DNS, the network stack's lookups (8) and the
+// applications' sockets.
+#define MEMP_NUM_UDP_PCB 32
 
 // IPv4 with ARP, ICMP, DHCP and reassembly.
 #define LWIP_IPV4 1
@@ -113,9 +114,9 @@
 // started (TCP's, at the first connection) found the pool empty and failed
 // an assertion (tests/host/lwip_test.cpp).
 // The network stack program's own timeouts come on top (user/services/net:
-// one per echo, per caller waiting and per connection being opened, each
-// bounded there).
-#define CAPOS_NETSTACK_TIMEOUTS 56
+// one per echo, per caller waiting, per connection being opened and per
+// name being looked up, each bounded there).
+#define CAPOS_NETSTACK_TIMEOUTS 64
 #define MEMP_NUM_SYS_TIMEOUT                                                                       \
     (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_IPV6_DHCP6 + CAPOS_NETSTACK_TIMEOUTS)
 
