@@ -31,7 +31,9 @@
 # 1af4:1000; `make run` attaches one on QEMU's user network), and the
 # network stack over it (docs/networking.md), which configures the
 # interface itself (DHCP, SLAAC) and gives the shell its NetworkManager as
-# `net`; without that function neither starts. The shell's programs get
+# `net`; without that function neither starts. The driver is started again
+# up to three times when it crashes, and the stack binds to the new one
+# through its supervisor. The shell's programs get
 # network authority only as the user grants it (`run ifconfig with { net:
 # @net }`; `call @net.icmp() -> @icmp`, then `run ping <address> with {
 # icmp: @icmp }`; likewise a TcpListenAuthority for tcp-echo-server and a
@@ -162,7 +164,8 @@ const manifest :Capos.SystemManifest = (
                                 unisolatedDma = true, optional = true)) ),
           (name = "nic", source = (endpoint = void)),
         ],
-        exports = ["nic"] ),
+        exports = ["nic"],
+        restarts = 3 ),
       ( name = "netstack", binary = "netstack",
         grants = [
           (name = "console", source = (kernel = console)),
@@ -170,6 +173,7 @@ const manifest :Capos.SystemManifest = (
           (name = "entropy", source = (kernel = entropy)),
           (name = "nic", source = (service = (service = "virtio-net0", export = "nic")),
            required = true),
+          (name = "supervisor", source = (supervisor = void)),
           (name = "net", source = (endpoint = void)),
         ],
         exports = ["net"] ),

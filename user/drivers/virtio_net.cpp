@@ -200,6 +200,14 @@ void VirtioNet::post_receive(uint16_t buffer) {
 }
 
 void VirtioNet::send(const net::Frame& sent) {
+#ifdef CAPOS_FAULT_AT_FRAME
+    // The test build virtio_net_faulty faults (an invalid opcode) at its
+    // n-th frame sent, holding the send, as a driver with a bug would
+    // (scenario.net_restart).
+    static uint32_t frames = 0;
+    if (++frames == CAPOS_FAULT_AT_FRAME)
+        __builtin_trap();
+#endif
     uint16_t buffer = sent.buffer;
     vnet::Header header = vnet::send_header(sent.checksum_start, sent.checksum_offset);
     __builtin_memcpy(this->header(buffer), &header, sizeof header);

@@ -140,6 +140,15 @@ namespace {
 
 // --- The stack --------------------------------------------------------------------
 
+// Whether a call failed because its server has gone (a driver that
+// crashed, which init may start again).
+bool gone(const gen::CallError& error) {
+    return (error.kind == gen::CallErrorKind::Transport &&
+            error.transport_error == int32_t(abi::TransportError::Disconnected)) ||
+           (error.kind == gen::CallErrorKind::Exception &&
+            error.exception.type == ExceptionType::Disconnected);
+}
+
 // lwIP's timeouts of a waiting caller and of an echo, by slot.
 void wait_timeout(void* slot) {
     g_stack->wait_timed_out(size_t(uintptr_t(slot)));
@@ -178,8 +187,8 @@ u8_t icmp6_received(void*, struct raw_pcb*, struct pbuf* p, const ip_addr_t* fro
 
 } // namespace
 
-void Stack::start() {
-    auto info = m_nic->info();
+bool Stack::attach() {
+    auto info = (*m_nic)->info();
     if (info.is_error())
         fail("Nic.info", info.error());
     if (info.value().mac().size() != 6)
@@ -191,19 +200,61 @@ void Stack::start() {
     bool link_up = info.value().link_up(); // (the next call reuses the answer's buffer)
     if (m_send_buffers == 0 || m_send_buffers > std::size(m_free_send))
         fail("the Nic's send buffers are none or too many");
-    auto buffers = m_nic->buffers();
+    auto buffers = (*m_nic)->buffers();
     if (buffers.is_error())
         fail("Nic.buffers", buffers.error());
-    rt::Capability<schema::MemoryObject> memory(abi::CapId{buffers.value().memory()});
+    m_frame_memory.emplace(abi::CapId{buffers.value().memory()});
     uint32_t pages =
         uint32_t((uint64_t(m_receive_buffers) + m_send_buffers) * Nic::frame_bytes / 4096);
-    auto mapped = memory->map(0, 0, pages, schema::Access::ReadWrite);
+    auto mapped = (*m_frame_memory)->map(0, 0, pages, schema::Access::ReadWrite);
     if (mapped.is_error())
         fail("mapping the frame memory", mapped.error());
     m_frames = reinterpret_cast<uint8_t*>(mapped.value().address());
+    m_free_send_count = 0;
     for (uint16_t i = 0; i < m_send_buffers; ++i)
         m_free_send[m_free_send_count++] = uint16_t(m_receive_buffers + m_send_buffers - 1 - i);
+    m_done_count = 0;
+    m_batch_count = 0;
+    return link_up;
+}
 
+void Stack::rebind(std::string_view what, const gen::CallError& error) {
+    if (!m_supervisor)
+        fail(what, error);
+    (void)Line("netstack: en0: ")
+        .add(what)
+        .add(": ")
+        .add(rt::call_error_text(error))
+        .add("; waiting for the driver to be started again")
+        .print();
+    // The driver's other calls end with it: each is waited for, and what
+    // they held (frames in flight, buffers) is forgotten with its memory.
+    if (m_receive.in_flight())
+        (void)m_receive.finish<Nic::ReceiveResults>(rt::ring().wait(m_receive.ticket()));
+    for (Send& send : m_sends) {
+        if (send.call.in_flight())
+            (void)send.call.finish<Nic::SendResults>(rt::ring().wait(send.call.ticket()));
+        send.count = 0;
+    }
+    m_frames_unsent += m_batch_count;
+    (void)(*m_frame_memory)->unmap(reinterpret_cast<uint64_t>(m_frames));
+    m_frame_memory.reset();
+    m_frames = nullptr;
+    auto again = (*m_supervisor)->reconnect("nic");
+    if (again.is_error())
+        fail("the driver is not started again: Supervisor.reconnect", again.error());
+    m_nic.emplace(rt::received_capability(again.value().cap()));
+    bool link_up = attach();
+    if (link_up)
+        netif_set_link_up(&m_netif);
+    else
+        netif_set_link_down(&m_netif);
+    ++m_rebinds;
+    (void)Line("netstack: en0: bound to the driver again (").udec(m_rebinds).add(")").print();
+}
+
+void Stack::start() {
+    bool link_up = attach();
     read_clock();
     lwip_init();
     ip4_addr_t any{};
@@ -245,7 +296,7 @@ void Stack::start() {
 
 void Stack::submit_receive() {
     bool started = m_receive.start<Nic::ReceiveParams>(
-        m_nic.id().raw, Nic::interface_id, uint16_t(Nic::Method::Receive),
+        m_nic->id().raw, Nic::interface_id, uint16_t(Nic::Method::Receive),
         [&](Nic::ReceiveParams::Builder params) {
             auto done = params.init_done(uint32_t(m_done_count));
             for (size_t i = 0; i < m_done_count; ++i)
@@ -258,8 +309,13 @@ void Stack::submit_receive() {
 
 void Stack::take_frames(const abi::Cqe& cqe) {
     auto received = m_receive.finish<Nic::ReceiveResults>(cqe);
-    if (received.is_error())
-        fail("Nic.receive", received.error());
+    if (received.is_error()) {
+        if (!gone(received.error()))
+            fail("Nic.receive", received.error());
+        gen::CallError error = received.error();
+        rebind("Nic.receive", error);
+        return;
+    }
     auto frames = received.value().frames();
     for (uint32_t i = 0; i < frames.size() && i < Nic::max_batch; ++i) {
         uint16_t buffer = frames[i].buffer();
@@ -307,7 +363,7 @@ void Stack::flush_sends() {
         if (send.call.in_flight())
             continue;
         bool started = send.call.start<Nic::SendParams>(
-            m_nic.id().raw, Nic::interface_id, uint16_t(Nic::Method::Send),
+            m_nic->id().raw, Nic::interface_id, uint16_t(Nic::Method::Send),
             [&](Nic::SendParams::Builder params) {
                 auto frames = params.init_frames(uint32_t(m_batch_count));
                 for (size_t i = 0; i < m_batch_count; ++i) {
@@ -329,8 +385,14 @@ void Stack::flush_sends() {
 void Stack::sent(size_t slot, const abi::Cqe& cqe) {
     Send& send = m_sends[slot];
     auto answered = send.call.finish<Nic::SendResults>(cqe);
-    if (answered.is_error())
-        fail("Nic.send", answered.error());
+    if (answered.is_error()) {
+        if (!gone(answered.error()))
+            fail("Nic.send", answered.error());
+        send.count = 0;
+        gen::CallError error = answered.error();
+        rebind("Nic.send", error);
+        return;
+    }
     for (size_t i = 0; i < send.count; ++i)
         m_free_send[m_free_send_count++] = send.buffers[i];
     send.count = 0;
@@ -796,7 +858,9 @@ int main() {
     auto net = rt::find_capability("net");
     if (net.is_error())
         fail("no endpoint granted as 'net' to serve");
-    static Stack stack(nic.value(), net.value().id);
+    auto supervisor = rt::lookup<schema::Supervisor>("supervisor");
+    static Stack stack(nic.value().leak(), net.value().id,
+                       supervisor.is_ok() ? supervisor.value().leak() : abi::CapId{});
     g_stack = &stack;
     stack.start();
     stack.run();

@@ -27,6 +27,7 @@ extern "C" {
 #include "lwip/udp.h"
 }
 
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -189,7 +190,13 @@ struct Lookup {
 
 class Stack {
 public:
-    Stack(rt::Capability<Nic>& nic, abi::CapId owner) : m_nic(nic), m_owner(owner) {}
+    // `supervisor` (0: none): init's, to get the Nic again when its driver
+    // is started again after a crash.
+    Stack(abi::CapId nic, abi::CapId owner, abi::CapId supervisor) : m_owner(owner) {
+        m_nic.emplace(nic);
+        if (supervisor.raw != 0)
+            m_supervisor.emplace(supervisor);
+    }
 
     void start();
     [[noreturn]] void run();
@@ -264,6 +271,13 @@ private:
     };
 
     bool configured() const { return !ip4_addr_isany_val(*netif_ip4_addr(&m_netif)); }
+    // Takes the Nic's frame memory (afresh); whether its link is up.
+    bool attach();
+    // The Nic's driver has gone: with a supervisor, waits for init to start
+    // it again and attaches to the new one (lwIP's state, connections
+    // included, goes on: frames lost meanwhile are sent again by TCP);
+    // without one, or when it is not started again, the stack exits.
+    void rebind(std::string_view what, const gen::CallError& error);
     void log_ipv6_addresses();
     void take_frames(const abi::Cqe& cqe);
     void submit_receive();
@@ -314,7 +328,10 @@ private:
     // Answers the lookup's caller: its addresses, or why there are none.
     void finish_lookup(Lookup& lookup, std::string_view failure = {});
 
-    rt::Capability<Nic>& m_nic;
+    std::optional<rt::Capability<Nic>> m_nic;
+    std::optional<rt::Capability<schema::Supervisor>> m_supervisor;
+    std::optional<rt::Capability<schema::MemoryObject>> m_frame_memory;
+    uint64_t m_rebinds = 0;
     abi::CapId m_owner;
     struct netif m_netif {};
     uint8_t m_mac[6] = {};

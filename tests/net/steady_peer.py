@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""The host side of scenario.net_restart: a connection that must live
+through the guest's NIC driver crashing.
+
+Connects to 127.0.0.1:PORT (QEMU's hostfwd to net-restart-test's port 7)
+and sends COUNT messages of SIZE bytes one at a time, each read back whole
+before the next (the bytes are a pattern of their offset in the stream),
+then finishes sending and reads to the end. Exits 0 when every message
+came back unchanged.
+"""
+import socket
+import sys
+
+TIMEOUT_S = 60
+
+
+def pattern(start, size):
+    return bytes(((at * 13) + (at >> 9)) & 0xFF for at in range(start, start + size))
+
+
+def main():
+    port, count, size = (int(arg) for arg in sys.argv[1:4])
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as s:
+        s.settimeout(TIMEOUT_S)
+        for index in range(count):
+            message = pattern(index * size, size)
+            s.sendall(message)
+            back = b""
+            while len(back) < size:
+                chunk = s.recv(size - len(back))
+                if not chunk:
+                    print(f"steady_peer: the connection ended at message {index}",
+                          file=sys.stderr)
+                    return 1
+                back += chunk
+            if back != message:
+                print(f"steady_peer: message {index} came back changed", file=sys.stderr)
+                return 1
+        s.shutdown(socket.SHUT_WR)
+        if s.recv(1):
+            print("steady_peer: bytes after the last message", file=sys.stderr)
+            return 1
+    print(f"steady_peer: {count} messages of {size} bytes echoed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
