@@ -767,6 +767,14 @@ void Stack::serve_call(const abi::Cqe& cqe) {
                     released(badge);
         return;
     }
+#ifdef CAPOS_FAULT_AT_CALL
+    // The test build netstack_faulty faults (an invalid opcode) at the n-th
+    // call it serves, holding it, as a stack with a bug would
+    // (scenario.net_stack_restart).
+    static uint32_t calls = 0;
+    if (++calls == CAPOS_FAULT_AT_CALL)
+        __builtin_trap();
+#endif
     m_call_id = header.call_id;
     m_badge = header.badge;
     m_deferred = false;
