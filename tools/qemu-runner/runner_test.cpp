@@ -487,6 +487,21 @@ TEST(ScenarioTest, PortsAreNamedInNetdevHostAndSendValues) {
     EXPECT_TRUE(braces.ports.empty());
 }
 
+TEST(ScenarioTest, PortsOfNetdevsThatConnectAreThePeers) {
+    Scenario s = parse_ok("netdev: socket,id=n0,connect=127.0.0.1:{port:wire}\n"
+                          "netdev: stream,id=n1,server=off,addr.type=inet,addr.host=127.0.0.1,"
+                          "addr.port={port:wire2}\n"
+                          "netdev: socket,id=n2,listen=127.0.0.1:{port:bound}\n"
+                          "host: ./peer {port:wire} {port:wire2}\n");
+    ASSERT_EQ(s.ports.size(), 3u);
+    EXPECT_EQ(s.ports[0].name, "wire");
+    EXPECT_FALSE(s.ports[0].for_qemu); // QEMU connects: the runner holds it for the peer
+    EXPECT_EQ(s.ports[1].name, "wire2");
+    EXPECT_FALSE(s.ports[1].for_qemu);
+    EXPECT_EQ(s.ports[2].name, "bound");
+    EXPECT_TRUE(s.ports[2].for_qemu); // QEMU listens: QEMU binds it
+}
+
 TEST(ScenarioTest, PortPlaceholderErrorsNameTheirLine) {
     struct Case {
         const char* text;

@@ -9,6 +9,13 @@
 namespace capos::qemu {
 namespace {
 
+// A netdev value whose back end connects to a listening peer (QEMU's
+// `socket,connect=` or `stream,server=off`): its port is the peer's.
+bool connects_to_peer(std::string_view value) {
+    return value.find("connect=") != std::string_view::npos ||
+           value.find("server=off") != std::string_view::npos;
+}
+
 using ParseResult = Result<Scenario, ScenarioError>;
 
 bool is_blank(char c) {
@@ -354,7 +361,9 @@ ParseResult parse_scenario(std::string_view text) {
                                               single_quoted(name) +
                                               " differ only in case or '-' against '_'");
             }
-            same->for_qemu = same->for_qemu || key == "netdev";
+            // QEMU binds a netdev's ports (a hostfwd rule, a socket's listen=),
+            // except where it connects to a peer: that port is the peer's.
+            same->for_qemu = same->for_qemu || (key == "netdev" && !connects_to_peer(value));
         }
 
         if (key == "boot") {

@@ -93,8 +93,9 @@ struct HostCommand {
 struct PortName {
     std::string name;
     // Used in a `netdev:` value: QEMU binds it (a hostfwd rule), so the runner
-    // lets it go before starting QEMU. Else the runner holds it and hands its
-    // sockets to the host commands.
+    // lets it go before starting QEMU. Else (and in a netdev that connects to
+    // a peer: `socket,connect=` or `stream,server=off`) the runner holds it
+    // and hands its sockets to the host commands.
     bool for_qemu = false;
 };
 
