@@ -34,6 +34,7 @@ Result<void, std::string> HostPeers::start_released(size_t expects_seen) {
     SpawnOptions options;
     options.directory = m_setup.directory;
     options.only_inherited_fds = true;
+    options.environment.push_back("CAPOS_ROOT=" + m_setup.root);
     for (const HeldPort& port : m_setup.ports) {
         options.environment.push_back(port_env_name("TCP", port.name) + "=" +
                                       std::to_string(port.bound.tcp.get()));

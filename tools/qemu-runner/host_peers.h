@@ -39,6 +39,7 @@ struct HeldPort {
 // What the commands need to start: the same for each.
 struct HostSetup {
     std::string directory;          // their working directory: the scenario file's
+    std::string root;               // the build directory, as CAPOS_ROOT (absolute)
     std::vector<HeldPort> ports;    // handed to each command, closed once all have started
     bool log = false;               // print each output line as it comes, as `host[N]: line`
     const sigset_t* mask = nullptr; // the signal mask the runner started with

@@ -52,8 +52,10 @@ constexpr int input_pipe_size = 4096;
 // with new ports, up to this many attempts in all.
 constexpr int max_attempts = 3;
 
-// What QEMU says when it cannot bind a hostfwd rule's port.
+// What QEMU says when it cannot bind a hostfwd rule's port, or a socket
+// back end's listen= port.
 constexpr std::string_view forwarding_failed = "Could not set up host forwarding";
+constexpr std::string_view listen_failed = "can't bind ip=";
 
 // Why supervision stopped.
 enum class Stop {
@@ -691,7 +693,8 @@ std::optional<TestResult> run_attempt(const RunSetup& setup, int attempt) {
     }
     const std::vector<std::string> command = qemu_command(machine);
     HostPeers hosts(std::move(host_commands), std::move(written),
-                    HostSetup{setup.directory, std::move(ports.for_hosts), options.log,
+                    HostSetup{setup.directory, resolve(options.root, "."),
+                              std::move(ports.for_hosts), options.log,
                               &setup.signals.previous_mask()});
 
     auto start = Clock::now();
@@ -766,9 +769,10 @@ std::optional<TestResult> run_attempt(const RunSetup& setup, int attempt) {
     bool forwarding = !shown_ports(scenario, ports.ports).empty() &&
                       supervision.stop != Stop::Interrupted && monitor.byte_count() == 0 &&
                       WIFEXITED(qemu_status) && WEXITSTATUS(qemu_status) != 0 &&
-                      stderr_text.find(forwarding_failed) != std::string::npos;
+                      (stderr_text.find(forwarding_failed) != std::string::npos ||
+                       stderr_text.find(listen_failed) != std::string::npos);
     if (forwarding && attempt < max_attempts) {
-        std::printf("%s: QEMU could not set up host forwarding (%s); retrying with new ports "
+        std::printf("%s: QEMU could not bind a port it was given (%s); retrying with new ports "
                     "(attempt %d of %d)\n",
                     name.c_str(), shown_ports(scenario, ports.ports).c_str(), attempt + 1,
                     max_attempts);
