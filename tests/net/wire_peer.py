@@ -15,6 +15,13 @@ guest's echo request. Every frame is built here, checksums included.
 Exits 0 when the guest was bound by the good offer, answered echo requests
 of the flood, answered the good SYN, and pinged back after it all; 1
 otherwise (each failure said on standard error).
+
+With --renew (scenario.net_dhcp_renew) it sends nothing hostile: its one
+offer leases the address for 300 s with a renewal time (T1) of 30 s, and
+it waits for the guest to renew
+the lease (a REQUEST from 10.0.3.15, within 150 s: lwIP looks at its
+leases once a minute), acknowledges it, then says "done" and answers the
+guest's echo as above.
 """
 import os
 import random
@@ -36,6 +43,11 @@ DHCP_MAGIC = b"\x63\x82\x53\x63"
 STORM_ARPS = 3000
 FLOOD_ECHOES = 2000
 BAD_SYNS = 300
+# The lease of --renew, and its renewal time: lwIP counts leases in ticks of
+# a minute, and a lease of one tick would end (a new DISCOVER) before it is
+# renewed; T1 of 30 s is one tick, the lease five.
+RENEW_LEASE = 300
+RENEW_T1 = 30
 
 
 def checksum(data):
@@ -180,12 +192,16 @@ def dhcp_frame(payload):
                     ipv4(PEER_IP, b"\xff" * 4, 17, udp(PEER_IP, b"\xff" * 4, 67, 68, payload)))
 
 
-def good_options(kind):
-    return bytes([53, 1, kind, 54, 4]) + PEER_IP + bytes([51, 4, 0, 0, 0x0e, 0x10, 1, 4]) + \
-        MASK + bytes([3, 4]) + PEER_IP + bytes([6, 4]) + PEER_IP + b"\xff"
+def good_options(kind, lease=3600, renew=None):
+    """A good offer's or acknowledgement's options; with `renew`, a renewal
+    time (T1) of that many seconds and a rebinding time (T2) past it."""
+    times = b"" if renew is None else bytes([58, 4]) + struct.pack("!I", renew) + \
+        bytes([59, 4]) + struct.pack("!I", lease * 2 // 3)
+    return bytes([53, 1, kind, 54, 4]) + PEER_IP + bytes([51, 4]) + struct.pack("!I", lease) + \
+        times + bytes([1, 4]) + MASK + bytes([3, 4]) + PEER_IP + bytes([6, 4]) + PEER_IP + b"\xff"
 
 
-def serve_dhcp(wire):
+def serve_dhcp(wire, lease=3600, renew=None, hostile=True):
     discover = wire.wait_for(lambda f: (d := dhcp_of(f)) is not None and d[0] == 1,
                              "DHCP discover")
     xid = dhcp_of(discover)[1]
@@ -198,13 +214,28 @@ def serve_dhcp(wire):
         bootp_reply(xid, bytes([53, 1, 2]) + b"\0" * 40),              # no end, no server id
         bootp_reply(xid, good_options(2), yiaddr=b"\0" * 4),           # no address offered
     ]
-    for _ in range(5):
+    for _ in range(5 if hostile else 0):
         for payload in bad:
             wire.send(dhcp_frame(payload))
-    wire.send(dhcp_frame(bootp_reply(xid, good_options(2))))
+    wire.send(dhcp_frame(bootp_reply(xid, good_options(2, lease, renew))))
     request = wire.wait_for(lambda f: (d := dhcp_of(f)) is not None and d[0] == 3,
                             "DHCP request")
-    wire.send(dhcp_frame(bootp_reply(dhcp_of(request)[1], good_options(5))))
+    wire.send(dhcp_frame(bootp_reply(dhcp_of(request)[1], good_options(5, lease, renew))))
+
+
+def renewal(frame):
+    """A DHCP REQUEST from the bound address (RFC 2131 4.3.2: ciaddr set)."""
+    return (d := dhcp_of(frame)) is not None and d[0] == 3 and from_guest_ip(frame)
+
+
+def serve_renewal(wire):
+    request = wire.wait_for(renewal, "renewal of the lease", timeout=150)
+    reply = ethernet(GUEST_MAC, ETH_IP,
+                     ipv4(PEER_IP, GUEST_IP, 17,
+                          udp(PEER_IP, GUEST_IP, 67, 68,
+                              bootp_reply(dhcp_of(request)[1],
+                                          good_options(5, RENEW_LEASE, RENEW_T1)))))
+    wire.send(reply)
 
 
 def from_guest_ip(frame):
@@ -295,7 +326,14 @@ def main():
     listener.settimeout(TIMEOUT_S)
     connection, _ = listener.accept()
     wire = Wire(connection)
+    renew = "--renew" in sys.argv[2:]
     try:
+        if renew:
+            serve_dhcp(wire, lease=RENEW_LEASE, renew=RENEW_T1, hostile=False)
+            serve_renewal(wire)
+            done_and_echo(wire)
+            print("wire_peer: the lease was renewed")
+            return close_when_done(wire)
         serve_dhcp(wire)
         # Bound: the guest announces its address (a gratuitous ARP) or sends from it.
         wire.wait_for(lambda f: (f[12:14] == b"\x08\x06" and f[28:32] == GUEST_IP) or
@@ -318,18 +356,7 @@ def main():
         replies = wire.count(lambda f: is_echo_reply(f, 0x7777))
         if replies == 0:
             raise TimeoutError("no reply to the flood")
-        wire.send(ethernet(GUEST_MAC, ETH_IP,
-                           ipv4(PEER_IP, GUEST_IP, 17, udp(PEER_IP, GUEST_IP, 9999, 9, b"done"))))
-
-        def guest_echo(frame):
-            return from_guest_ip(frame) and frame[23] == 1 and frame[34] == 8
-        request = wire.wait_for(guest_echo, "the guest's echo request")
-        header = (request[14] & 0xF) * 4
-        body = bytearray(request[14 + header:])
-        body[0] = 0
-        body[2:4] = b"\0\0"
-        body[2:4] = struct.pack("!H", checksum(bytes(body)))
-        wire.send(ethernet(GUEST_MAC, ETH_IP, ipv4(PEER_IP, GUEST_IP, 1, bytes(body), 10)))
+        done_and_echo(wire)
     except TimeoutError as error:
         print(f"wire_peer: {error}", file=sys.stderr)
         with wire.condition:
@@ -341,7 +368,27 @@ def main():
         return 1
     print(f"wire_peer: DHCP with 35 bad offers, {STORM_ARPS} ARPs, {FLOOD_ECHOES} echoes "
           f"({replies} answered), {BAD_SYNS} bad SYNs; the good SYN answered")
-    # Keep the wire open (QEMU may still send) until the guest ends.
+    return close_when_done(wire)
+
+
+def done_and_echo(wire):
+    """Tells the guest it is done (UDP "done" to port 9) and answers its echo."""
+    wire.send(ethernet(GUEST_MAC, ETH_IP,
+                       ipv4(PEER_IP, GUEST_IP, 17, udp(PEER_IP, GUEST_IP, 9999, 9, b"done"))))
+
+    def guest_echo(frame):
+        return from_guest_ip(frame) and frame[23] == 1 and frame[34] == 8
+    request = wire.wait_for(guest_echo, "the guest's echo request")
+    header = (request[14] & 0xF) * 4
+    body = bytearray(request[14 + header:])
+    body[0] = 0
+    body[2:4] = b"\0\0"
+    body[2:4] = struct.pack("!H", checksum(bytes(body)))
+    wire.send(ethernet(GUEST_MAC, ETH_IP, ipv4(PEER_IP, GUEST_IP, 1, bytes(body), 10)))
+
+
+def close_when_done(wire):
+    """Keeps the wire open (QEMU may still send) until the guest ends."""
     with wire.condition:
         while not wire.closed:
             wire.condition.wait()
