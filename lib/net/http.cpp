@@ -1,5 +1,7 @@
 #include "lib/net/http.h"
 
+#include "lib/base/decimal.h"
+
 namespace capos::net::http {
 
 namespace {
@@ -23,18 +25,6 @@ std::string_view trim(std::string_view text) {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
         text.remove_suffix(1);
     return text;
-}
-
-bool parse_decimal(std::string_view text, uint64_t limit, uint64_t& value) {
-    if (text.empty() || text.size() > 19)
-        return false;
-    value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9')
-            return false;
-        value = value * 10 + uint64_t(c - '0');
-    }
-    return value <= limit;
 }
 
 int hex_digit(char c) {
@@ -101,7 +91,7 @@ std::optional<Url> parse_url(std::string_view text) {
         return std::nullopt;
     if (!port_text.empty()) {
         uint64_t port = 0;
-        if (!parse_decimal(port_text, 65535, port) || port == 0)
+        if (!parse_decimal(port_text, 1, 65535, port))
             return std::nullopt;
         url.port = uint16_t(port);
     }
@@ -194,7 +184,7 @@ bool ResponseReader::parse_head() {
         return false;
     }
     uint64_t status = 0;
-    if (!parse_decimal(status_line.substr(9, 3), 999, status) || status < 100) {
+    if (!parse_decimal(status_line.substr(9, 3), 100, 999, status)) {
         m_state = fail("the status code is malformed");
         return false;
     }
@@ -214,7 +204,7 @@ bool ResponseReader::parse_head() {
         std::string_view value = trim(line.substr(colon + 1));
         if (same_text(name, "content-length")) {
             uint64_t length = 0;
-            if (!parse_decimal(value, UINT64_MAX / 2, length) ||
+            if (!parse_decimal(value, 0, UINT64_MAX / 2, length) ||
                 (m_length && *m_length != length)) {
                 m_state = fail("Content-Length is malformed");
                 return false;

@@ -4,6 +4,7 @@
 // when it holds a "timer", each waited for at most 2 s, and prints a line
 // per answer and a summary on its standard output. Exits 0 when any was
 // answered, 1 when none was (or without an icmp), 2 for bad arguments.
+#include "lib/base/decimal.h"
 #include "lib/net/address.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/line.h"
@@ -21,18 +22,6 @@ constexpr uint16_t payload_bytes = 56;
 constexpr uint32_t timeout_ms = 2000;
 constexpr uint64_t max_count = 1000;
 
-bool parse_count(std::string_view text, uint64_t& count) {
-    if (text.empty() || text.size() > 4)
-        return false;
-    count = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9')
-            return false;
-        count = count * 10 + uint64_t(c - '0');
-    }
-    return count >= 1 && count <= max_count;
-}
-
 } // namespace
 
 int main() {
@@ -41,7 +30,7 @@ int main() {
     std::optional<net::IpAddress> address;
     if (args.count() >= 1 && args.count() <= 2)
         address = net::parse_ip(args[0]);
-    if (!address || (args.count() == 2 && !parse_count(args[1], count))) {
+    if (!address || (args.count() == 2 && !capos::parse_decimal(args[1], 1, max_count, count))) {
         rt::write_error_line("usage: ping <IPv4 or IPv6 address> [count: 1 to 1000]");
         return 2;
     }

@@ -6,6 +6,7 @@
 // together. After `connections` connections have ended (without it: never)
 // prints how many and the bytes echoed on its standard output and exits 0;
 // exits 1 when it cannot listen, 2 for bad arguments.
+#include "lib/base/decimal.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/async_call.h"
 #include "user/rt/line.h"
@@ -37,18 +38,6 @@ Client g_clients[max_clients];
 uint64_t g_bytes = 0;
 uint64_t g_ended = 0;
 uint64_t g_failed = 0;
-
-bool parse_number(std::string_view text, uint64_t limit, uint64_t& value) {
-    if (text.empty() || text.size() > 7)
-        return false;
-    value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9')
-            return false;
-        value = value * 10 + uint64_t(c - '0');
-    }
-    return value >= 1 && value <= limit;
-}
 
 void start_read(Client& client) {
     client.state = Client::State::Reading;
@@ -137,8 +126,8 @@ int main() {
     auto args = rt::arguments();
     uint64_t port = 0;
     uint64_t connections = 0;
-    if (args.count() < 1 || args.count() > 2 || !parse_number(args[0], 65535, port) ||
-        (args.count() == 2 && !parse_number(args[1], 1'000'000, connections))) {
+    if (args.count() < 1 || args.count() > 2 || !capos::parse_decimal(args[0], 1, 65535, port) ||
+        (args.count() == 2 && !capos::parse_decimal(args[1], 1, 1'000'000, connections))) {
         rt::write_error_line("usage: tcp-echo-server <port> [connections: 1 to 1000000]");
         return 2;
     }

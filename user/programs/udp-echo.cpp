@@ -3,6 +3,7 @@
 // it came from, until <count> have; then prints how many and their bytes
 // on its standard output and exits 0. Exits 1 when the socket fails, 2 for
 // bad arguments.
+#include "lib/base/decimal.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/async_call.h"
 #include "user/rt/line.h"
@@ -13,26 +14,10 @@ using capos::rt::Line;
 namespace rt = capos::rt;
 using capos::schema::UdpSocket;
 
-namespace {
-
-bool parse_count(std::string_view text, uint64_t& count) {
-    if (text.empty() || text.size() > 7)
-        return false;
-    count = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9')
-            return false;
-        count = count * 10 + uint64_t(c - '0');
-    }
-    return count >= 1;
-}
-
-} // namespace
-
 int main() {
     auto args = rt::arguments();
     uint64_t count = 0;
-    if (args.count() != 1 || !parse_count(args[0], count)) {
+    if (args.count() != 1 || !capos::parse_decimal(args[0], 1, 9'999'999, count)) {
         rt::write_error_line("usage: udp-echo <count: 1 to 9999999>");
         return 2;
     }

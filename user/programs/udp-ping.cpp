@@ -5,6 +5,7 @@
 // unchanged from there (a UDP echo server). Prints a line per answer and
 // how many were answered; exits 0 when all were, 1 when any was not (or
 // without its grants), 2 for bad arguments.
+#include "lib/base/decimal.h"
 #include "lib/net/address.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/async_call.h"
@@ -23,18 +24,6 @@ namespace {
 
 constexpr uint64_t timeout_ns = 2'000'000'000;
 constexpr uint64_t max_count = 1000;
-
-bool parse_number(std::string_view text, uint64_t limit, uint64_t& value) {
-    if (text.empty() || text.size() > 5)
-        return false;
-    value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9')
-            return false;
-        value = value * 10 + uint64_t(c - '0');
-    }
-    return value >= 1 && value <= limit;
-}
 
 uint64_t now_ns(rt::Capability<Timer>& timer) {
     auto now = timer->now();
@@ -58,8 +47,8 @@ int main() {
     uint64_t count = 4;
     if (args.count() >= 2 && args.count() <= 3)
         address = net::parse_ip(args[0]);
-    if (!address || !parse_number(args[1], 65535, port) ||
-        (args.count() == 3 && !parse_number(args[2], max_count, count))) {
+    if (!address || !capos::parse_decimal(args[1], 1, 65535, port) ||
+        (args.count() == 3 && !capos::parse_decimal(args[2], 1, max_count, count))) {
         rt::write_error_line("usage: udp-ping <IPv4 or IPv6 address> <port> [count: 1 to 1000]");
         return 2;
     }

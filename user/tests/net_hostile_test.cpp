@@ -15,10 +15,12 @@
 // has renewed the lease; the address and DHCP's bound state are checked
 // after it.
 #include "schema/capos.capnp.capos.h"
+#include "user/tests/common/net.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
 using capos::test::Line;
+using capos::test::taken;
 using schema::Icmp;
 using schema::NetworkManager;
 using schema::TcpListenAuthority;
@@ -35,11 +37,6 @@ constexpr uint8_t peer_ip[4] = {10, 0, 3, 2};
 bool same(std::span<const uint8_t> data, std::span<const uint8_t> expected) {
     return data.size() == expected.size() &&
            __builtin_memcmp(data.data(), expected.data(), data.size()) == 0;
-}
-
-template <typename Answer, typename Field>
-abi::CapId taken(const Answer& answer, Field field) {
-    return answer.is_ok() ? rt::received_capability(field(answer.value())) : abi::CapId{};
 }
 
 } // namespace

@@ -10,11 +10,14 @@
 // answers (it may boot later).
 #include "lib/net/address.h"
 #include "schema/capos.capnp.capos.h"
-#include "user/rt/async_call.h"
+#include "user/tests/common/net.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
 using capos::test::Line;
+using capos::test::read_some;
+using capos::test::taken;
+using capos::test::write_all;
 using schema::Icmp;
 using schema::NetworkManager;
 using schema::TcpConnector;
@@ -33,21 +36,6 @@ constexpr int attempts = 60; // a try each 500 ms: 30 s
 
 uint8_t pattern(uint64_t at) {
     return uint8_t(at * 29 + (at >> 8));
-}
-
-template <typename Answer, typename Field>
-abi::CapId taken(const Answer& answer, Field field) {
-    return answer.is_ok() ? rt::received_capability(field(answer.value())) : abi::CapId{};
-}
-
-rt::AsyncCall<TcpSocket::max_io + 512> g_reader;
-
-Result<TcpSocket::ReadResults::Reader, gen::CallError>
-read_some(rt::Capability<TcpSocket>& socket) {
-    (void)g_reader.start<TcpSocket::ReadParams>(
-        socket.id().raw, TcpSocket::interface_id, uint16_t(TcpSocket::Method::Read),
-        [](TcpSocket::ReadParams::Builder params) { params.set_max_bytes(TcpSocket::max_io); });
-    return g_reader.finish<TcpSocket::ReadResults>(rt::ring().wait(g_reader.ticket()));
 }
 
 // Whether the interface's link-local address is valid, looked for every
@@ -85,7 +73,6 @@ int serve(rt::Capability<NetworkManager>& net) {
     suite.check("it comes over IPv6", accepted.value().address().size() == 16);
     uint64_t total = 0;
     bool ok = true;
-    static uint8_t chunk[TcpSocket::max_io];
     for (;;) {
         auto read = read_some(socket);
         if (read.is_error()) {
@@ -95,15 +82,10 @@ int serve(rt::Capability<NetworkManager>& net) {
         auto data = read.value().data();
         if (data.empty())
             break;
-        __builtin_memcpy(chunk, data.data(), data.size());
         total += data.size();
-        std::span<const uint8_t> left(chunk, data.size());
-        while (ok && !left.empty()) {
-            auto written = socket->write(left.first(left.size() < 3072 ? left.size() : 3072));
-            ok = written.is_ok();
-            if (ok)
-                left = left.subspan(written.value().written());
-        }
+        ok = write_all(socket, data);
+        if (!ok)
+            break;
     }
     suite.check("the other machine's 100,000 bytes are echoed", ok && total == bytes,
                 Line("bytes ").udec(total));

@@ -10,11 +10,14 @@
 // lost with each driver); then the gateway answers an echo request through
 // the last driver, and the interface has counted frames both ways.
 #include "schema/capos.capnp.capos.h"
-#include "user/rt/async_call.h"
+#include "user/tests/common/net.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
 using capos::test::Line;
+using capos::test::read_some;
+using capos::test::taken;
+using capos::test::write_all;
 using schema::Icmp;
 using schema::NetworkManager;
 using schema::TcpListenAuthority;
@@ -32,13 +35,6 @@ constexpr uint8_t gateway_ip[4] = {10, 0, 2, 2};
 // Each byte the peer sends: its offset in the stream, mixed.
 uint8_t pattern(uint64_t at) {
     return uint8_t(at * 13 + (at >> 9));
-}
-
-rt::AsyncCall<TcpSocket::max_io + 512> g_reader;
-
-template <typename Answer, typename Field>
-abi::CapId taken(const Answer& answer, Field field) {
-    return answer.is_ok() ? rt::received_capability(field(answer.value())) : abi::CapId{};
 }
 
 } // namespace
@@ -68,12 +64,8 @@ int main() {
 
     uint64_t total = 0;
     bool ok = true;
-    static uint8_t chunk[TcpSocket::max_io];
     while (ok) {
-        (void)g_reader.start<TcpSocket::ReadParams>(
-            socket.id().raw, TcpSocket::interface_id, uint16_t(TcpSocket::Method::Read),
-            [](TcpSocket::ReadParams::Builder params) { params.set_max_bytes(TcpSocket::max_io); });
-        auto read = g_reader.finish<TcpSocket::ReadResults>(rt::ring().wait(g_reader.ticket()));
+        auto read = read_some(socket);
         if (read.is_error()) {
             suite.note(Line("read: ").add(rt::call_error_text(read.error())).view());
             ok = false;
@@ -84,17 +76,10 @@ int main() {
             break;
         for (size_t i = 0; i < data.size(); ++i)
             ok = ok && data[i] == pattern(total + i);
-        __builtin_memcpy(chunk, data.data(), data.size());
         total += data.size();
-        std::span<const uint8_t> left(chunk, data.size());
-        while (ok && !left.empty()) {
-            auto written = socket->write(left.first(left.size() < 3072 ? left.size() : 3072));
-            if (written.is_error()) {
-                suite.note(Line("write: ").add(rt::call_error_text(written.error())).view());
-                ok = false;
-                break;
-            }
-            left = left.subspan(written.value().written());
+        if (!write_all(socket, data)) {
+            suite.note("a write failed");
+            ok = false;
         }
     }
     suite.check("the peer's 256,000 bytes are echoed in order through the crashes",

@@ -11,9 +11,11 @@
 // taken over) and makes a new socket, while the old one stays
 // disconnected.
 #include "schema/capos.capnp.capos.h"
+#include "user/tests/common/net.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
+using capos::test::taken;
 using schema::NetworkManager;
 using schema::Supervisor;
 using schema::TcpListenAuthority;
@@ -22,11 +24,6 @@ using schema::UdpSocket;
 namespace {
 
 test::Suite suite("net-stack-restart");
-
-template <typename Answer, typename Field>
-abi::CapId taken(const Answer& answer, Field field) {
-    return answer.is_ok() ? rt::received_capability(field(answer.value())) : abi::CapId{};
-}
 
 } // namespace
 

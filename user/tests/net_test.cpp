@@ -20,10 +20,14 @@
 // then the first is read to its end and every byte checked.
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/async_call.h"
+#include "user/tests/common/net.h"
 #include "user/tests/common/test.h"
 
 using namespace capos;
 using capos::test::Line;
+using capos::test::read_some;
+using capos::test::taken;
+using capos::test::write_all;
 using schema::ExceptionType;
 using schema::Icmp;
 using schema::NetworkManager;
@@ -128,39 +132,6 @@ constexpr uint64_t echoed_bytes = 200'000;
 
 uint8_t pattern(uint64_t at) {
     return uint8_t(at * 7 + (at >> 10));
-}
-
-// The capability a reply carried (`field` of its results), taken before
-// the next call of the thread's (a check's line on the console is one)
-// forgets what came with it.
-template <typename Answer, typename Field>
-abi::CapId taken(const Answer& answer, Field field) {
-    return answer.is_ok() ? rt::received_capability(field(answer.value())) : abi::CapId{};
-}
-
-// A read of up to maxIo with a buffer of its own (the thread's transport
-// takes answers of 4 KiB).
-rt::AsyncCall<TcpSocket::max_io + 512> g_reader;
-
-Result<TcpSocket::ReadResults::Reader, gen::CallError> read_some(rt::Capability<TcpSocket>& socket,
-                                                                 uint32_t max_bytes) {
-    (void)g_reader.start<TcpSocket::ReadParams>(
-        socket.id().raw, TcpSocket::interface_id, uint16_t(TcpSocket::Method::Read),
-        [&](TcpSocket::ReadParams::Builder params) { params.set_max_bytes(max_bytes); });
-    return g_reader.finish<TcpSocket::ReadResults>(rt::ring().wait(g_reader.ticket()));
-}
-
-// Sends all of `bytes`, in writes that fit the thread's 4 KiB transport.
-bool write_all(rt::Capability<TcpSocket>& socket, std::span<const uint8_t> bytes) {
-    while (!bytes.empty()) {
-        auto written = socket->write(bytes.first(bytes.size() < 3072 ? bytes.size() : 3072));
-        if (written.is_error()) {
-            suite.note(Line("write: ").add(rt::call_error_text(written.error())).view());
-            return false;
-        }
-        bytes = bytes.subspan(written.value().written());
-    }
-    return true;
 }
 
 void check_bad_socket_calls(rt::Capability<NetworkManager>& net) {
@@ -296,7 +267,7 @@ void check_stalled_reader(rt::Capability<NetworkManager>& net) {
     // The second is echoed whole while the first's data waits unread.
     uint64_t total = 0;
     bool ok = true;
-    static uint8_t chunk[TcpSocket::max_io];
+    static const uint8_t one[1] = {1};
     for (;;) {
         auto read = read_some(echoed, TcpSocket::max_io);
         if (read.is_error()) {
@@ -309,16 +280,15 @@ void check_stalled_reader(rt::Capability<NetworkManager>& net) {
             break;
         for (size_t i = 0; i < data.size(); ++i)
             ok = ok && data[i] == pattern(total + i);
-        __builtin_memcpy(chunk, data.data(), data.size());
         total += data.size();
-        ok = ok && write_all(echoed, {chunk, data.size()});
+        ok = ok && write_all(echoed, data);
         if (!ok)
             break;
     }
     suite.check("the second connection's 200,000 bytes are echoed while the first waits unread",
                 ok && total == echoed_bytes, Line("bytes ").udec(total));
     suite.check_ok("shutdown", echoed->shutdown());
-    auto after = echoed->write({chunk, 1});
+    auto after = echoed->write(one);
     suite.check_exception("a write after shutdown fails", after, ExceptionType::Failed);
 
     // Now the first, to its end.
