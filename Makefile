@@ -99,7 +99,10 @@ torture: build
 #     on virtio-blk and on NVMe) get a section of their own;
 #     BENCH_FLAGS=--disk-only runs only them (--disk-kind nvme, one kind). So do
 #     the filesystem figures (capOS's filesystem service on capfs against
-#     Linux's ext4, on virtio-blk); BENCH_FLAGS=--fs-only runs only them.
+#     Linux's ext4, on virtio-blk); BENCH_FLAGS=--fs-only runs only them. So do
+#     the network figures (capOS's stack against Linux's behind the same
+#     virtio-net and QEMU user network, driven and timed from the host by
+#     bench/net_client.c); BENCH_FLAGS=--net-only runs only them.
 BENCH_DIR = $(BUILD_DIR)/bench
 bench: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target capnp_bench
@@ -110,7 +113,7 @@ bench: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kernel capos-qemu boot-archive-bench \
 	    boot-archive-bench_quick boot-archive-boot boot-archive-pairs_bench \
 	    boot-archive-bench_disk boot-archive-bench_disk_nvme disk-image-bench-disk \
-	    boot-archive-bench_fs disk-image-bench-fs
+	    boot-archive-bench_fs disk-image-bench-fs boot-archive-bench_net net_client
 	-bench/linux/build.sh $(BENCH_DIR)/linux
 	python3 bench/run_bench.py --build-dir $(BUILD_DIR) --doc docs/performance.md $(BENCH_FLAGS)
 

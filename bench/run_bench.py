@@ -35,7 +35,15 @@ Boots, one after the other, in one run:
      `peer_fs=/dev/vda` on a fresh copy of an ext4 image of the same size
      made here with mkfs.ext4 (MKFS_EXT4), taking turns, both on the
      virtio-blk kind's -drive and -device. Their section goes between the
-     FS_BEGIN and FS_END markers: --fs-only runs and writes only it.
+     FS_BEGIN and FS_END markers: --fs-only runs and writes only it;
+  7. unless --no-net, the network figures (NET_FIGURES): capOS's network
+     bench system (user/bench/net_bench.cpp over the virtio-net driver and
+     the network stack) and the peer with `peer_net=1` (peer_bench --net:
+     the same servers on Linux's stack), taking turns, both with the same
+     -netdev (QEMU's user network, NET_FORWARDS forwarded from free ports
+     of 127.0.0.1) and -device virtio-net-pci; bench/net_client.c on the
+     host drives and times both. Their section goes between the NET_BEGIN
+     and NET_END markers: --net-only runs and writes only it.
 Each guest prints one line per figure ("bench: <name> ticks=... ns=..."); the
 harness timestamps every serial line on arrival, so it also measures QEMU's start
 to the first line each guest's benchmark prints. It writes a Markdown section
@@ -46,7 +54,7 @@ docs/performance.md between the markers below (appended when missing).
 Usage: run_bench.py --build-dir BUILD [--doc docs/performance.md]
                     [--linux-dir BUILD/bench/linux] [--boots N] [--no-cpu-max]
                     [--no-icount] [--no-memory-search] [--no-disk | --disk-only]
-                    [--no-fs | --fs-only]
+                    [--no-fs | --fs-only] [--no-net | --net-only]
 bench/run_bench_test.py tests the command lines and the icount checks.
 """
 import argparse
@@ -57,8 +65,10 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 BEGIN = "<!-- capos-vs-linux:begin (written by bench/run_bench.py; edits are overwritten) -->"
@@ -69,6 +79,9 @@ DISK_END = "<!-- capos-vs-linux-disk:end -->"
 FS_BEGIN = ("<!-- capos-vs-linux-fs:begin (written by bench/run_bench.py; edits are "
             "overwritten) -->")
 FS_END = "<!-- capos-vs-linux-fs:end -->"
+NET_BEGIN = ("<!-- capos-vs-linux-net:begin (written by bench/run_bench.py; edits are "
+             "overwritten) -->")
+NET_END = "<!-- capos-vs-linux-net:end -->"
 
 FIGURE = re.compile(r"^bench: (\S+) ticks=(\d+) ns=([\d.]+) min_ns=([\d.]+) max_ns=([\d.]+) "
                     r"batches=(\d+) per_batch=(\d+)")
@@ -214,6 +227,36 @@ MKFS_EXT4 = ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"]
 LINUX_FS_INITRD = "initramfs-fs.cpio"
 # Both guests get the disk as the disk figures' virtio-blk kind.
 FS_KIND = "virtio-blk"
+# The network figures, measured by bench/net_client.c on the host against
+# either guest's servers (user/bench/net_bench.cpp, peer_bench --net): (name,
+# description, net_client's arguments after the port's name, the figure's
+# field in net_client's line, unit, True when more is better, target of the
+# ratio oriented so that above 1 capOS does better, or None).
+NET_BYTES = 64 << 20
+NET_CONNECTIONS = 200
+NET_ROUND_TRIPS = 500
+NET_FIGURES = [
+    ("tcp_host_to_guest", f"TCP bulk host → guest, {NET_BYTES >> 20} MiB",
+     ["sink", "sink", str(NET_BYTES)], "mb_per_s", "MB/s", True, 1.0),
+    ("tcp_guest_to_host", f"TCP bulk guest → host, {NET_BYTES >> 20} MiB",
+     ["source", "source", str(NET_BYTES)], "mb_per_s", "MB/s", True, 1.0),
+    ("tcp_connect", f"TCP connections (connect, 1 byte each way, close), {NET_CONNECTIONS} "
+     "one after another", ["connect", "echo", str(NET_CONNECTIONS)], "per_s", "connections/s",
+     True, 1.0),
+    ("udp_rtt", f"UDP round trip of 64 bytes, median of {NET_ROUND_TRIPS}",
+     ["udp", "udp", str(NET_ROUND_TRIPS)], "median_us", "µs", False, 1.0),
+    # From the same runs as udp_rtt.
+    ("udp_rtt_p99", "the same, 99th percentile", None, "p99_us", "µs", False, None),
+]
+# Each figure's net_client runs per boot; the figure is the median over
+# every run of every boot.
+NET_RUNS = 3
+# The guests' ports, each forwarded from a free port of 127.0.0.1.
+NET_FORWARDS = [("sink", "tcp", 5001), ("source", "tcp", 5002), ("echo", "tcp", 5003),
+                ("udp", "udp", 5004)]
+NET_READY = "net-bench: ready"
+NET_LINUX_INITRD = "initramfs-net.cpio"
+NET_CLIENT_LINE = re.compile(r"^net_client: (\S+) (.*)$")
 # (capOS figure, description, Linux figure, description, target ratio)
 TARGETS = [
     ("ipc_echo", "endpoint CALL → server RECV/RETURN → completion, 2 processes",
@@ -851,6 +894,13 @@ def write_fs_doc(path, section):
     write_section_doc(path, section, FS_BEGIN, FS_END, [DISK_END, END])
 
 
+def write_net_doc(path, section):
+    """Puts the network section between its markers, after the filesystem
+    section's (or else the disk section's or the main one's) end marker when
+    they are missing."""
+    write_section_doc(path, section, NET_BEGIN, NET_END, [FS_END, DISK_END, END])
+
+
 def write_section_doc(path, section, begin, end, after_markers):
     """Replaces what lies between `begin` and `end` with `section`; without
     them, puts it after the first of `after_markers` found, or at the end."""
@@ -1069,6 +1119,284 @@ def fs_report(args, capos, linux, linux_note, capos_cmd, linux_cmd, when, tsc_kh
     out += fs_table(capos, linux, tsc_khz) + [""]
     return out
 
+
+def free_ports(count):
+    """`count` ports of 127.0.0.1 free for both TCP and UDP just now (bound
+    and let go: QEMU may lose one to another program in between, which
+    net_boot notices and retries)."""
+    ports, held = [], []
+    while len(ports) < count:
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.bind(("127.0.0.1", 0))
+        port = tcp.getsockname()[1]
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.bind(("127.0.0.1", port))
+        except OSError:
+            tcp.close()
+            udp.close()
+            continue
+        held += [tcp, udp]
+        ports.append(port)
+    for sock in held:
+        sock.close()
+    return ports
+
+
+def net_devices(ports):
+    """The -netdev and -device both systems get: QEMU's user network with
+    NET_FORWARDS from `ports`, a virtio-net-pci function on it."""
+    forwards = ",".join(f"hostfwd={proto}:127.0.0.1:{ports[name]}-:{guest}"
+                        for name, proto, guest in NET_FORWARDS)
+    return ["-netdev", f"user,id=n0,{forwards}", "-device", "virtio-net-pci,netdev=n0"]
+
+
+def net_capos_command(build, ports):
+    return capos_command(build, "bench_net.cpio") + net_devices(ports)
+
+
+def net_linux_command(linux_dir, ports):
+    return linux_command(linux_dir, extra_append="peer_net=1",
+                         initrd=NET_LINUX_INITRD) + net_devices(ports)
+
+
+class NetBoot:
+    """One QEMU run of a system serving the network figures: its serial
+    lines kept (as Boot's) by a thread while, once the ready line came,
+    net_client runs each figure NET_RUNS times and then stops the server.
+    `runs` maps a figure's name to net_client's values of each run (a dict
+    of its fields); `failures` says what went wrong."""
+
+    def __init__(self, label, make_cmd, client, timeout, attempts=3):
+        self.label = label
+        self.runs = {}
+        self.failures = []
+        for attempt in range(attempts):
+            names = [name for name, _, _ in NET_FORWARDS]
+            self.ports = dict(zip(names, free_ports(len(names))))
+            self.cmd = make_cmd(self.ports)
+            self._boot(client, timeout)
+            # QEMU could not bind a port it was given (another program took
+            # it in between): again with new ones.
+            if "Could not set up host forwarding" not in self.stderr:
+                break
+            self.failures = []
+
+    def _boot(self, client, timeout):
+        self.lines, self.stderr = [], ""
+        self.timed_out = False
+        start = time.monotonic()
+        proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+
+        def read_serial():
+            for raw in proc.stdout:
+                text = raw.replace(b"\r", b"").rstrip(b"\n").decode("utf-8", "replace")
+                self.lines.append((time.monotonic() - start, text))
+
+        reader = threading.Thread(target=read_serial, daemon=True)
+        reader.start()
+        deadline = start + timeout
+        while (proc.poll() is None and time.monotonic() < deadline and
+               not any(NET_READY in text for _, text in self.lines)):
+            time.sleep(0.1)
+        if any(NET_READY in text for _, text in self.lines) and proc.poll() is None:
+            self._measure(client, deadline)
+            self._client(client, ["quit", "echo"], deadline)
+        else:
+            self.failures.append("the server never said it was ready")
+        try:
+            proc.wait(max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        reader.join(5)
+        self.stderr = proc.stderr.read().decode("utf-8", "replace")
+        self.status = proc.returncode
+        self.elapsed = time.monotonic() - start
+
+    def _measure(self, client, deadline):
+        for name, _, args, field, _, _, _ in NET_FIGURES:
+            if args is None:
+                continue
+            for _ in range(NET_RUNS):
+                values = self._client(client, args, deadline)
+                if values is None:
+                    return
+                self.runs.setdefault(name, []).append(values)
+
+    def _client(self, client, args, deadline):
+        """net_client with `args` (the port's name in place of the port):
+        its line's fields, or None (and a failure) when it failed."""
+        cmd = [client, args[0], str(self.ports[args[1]])] + args[2:]
+        try:
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.failures.append(f"`{shlex.join(cmd)}` timed out")
+            return None
+        line = NET_CLIENT_LINE.match(done.stdout.strip().splitlines()[-1]
+                                     if done.stdout.strip() else "")
+        if done.returncode != 0 or (args[0] != "quit" and not line):
+            self.failures.append(f"`{shlex.join(cmd)}` exited with status {done.returncode}: "
+                                 f"{done.stdout.strip()}")
+            return None
+        return dict(field.split("=", 1) for field in line.group(2).split()) if line else {}
+
+    def figure(self, name):
+        """A figure's values over this boot's runs, as numbers."""
+        _, _, args, field, _, _, _ = next(f for f in NET_FIGURES if f[0] == name)
+        runs = self.runs.get(name if args else "udp_rtt", [])
+        return [float(run[field]) for run in runs]
+
+    def save(self, path):
+        with open(path, "w") as f:
+            f.write("# " + shlex.join(self.cmd) + "\n")
+            for t, text in self.lines:
+                f.write(f"{t:9.4f} {text}\n")
+            for name, runs in self.runs.items():
+                for run in runs:
+                    f.write(f"# net_client {name}: {run}\n")
+            for failure in self.failures:
+                f.write(f"# failed: {failure}\n")
+            f.write(f"# exit status {self.status}{' (timed out)' if self.timed_out else ''}, "
+                    f"{self.elapsed:.2f} s\n")
+            if self.stderr:
+                f.write("# stderr:\n" + self.stderr)
+
+
+def capos_net_ok(boot):
+    # isa-debug-exit: (ExitCode::Success << 1) | 1 = 1, after init exited 0.
+    return (not boot.failures and not boot.timed_out and boot.status == 1 and
+            any("init: exited with code 0" in text for _, text in boot.lines))
+
+
+def linux_net_ok(boot):
+    return (not boot.failures and not boot.timed_out and boot.status == 0 and
+            any("peer: exit status 0" in text for _, text in boot.lines))
+
+
+def fmt_net(value, unit):
+    if value is None:
+        return "–"
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
+
+
+def net_table(capos, linux):
+    """The network figures side by side: each system's median over every
+    run of every boot, the range of the runs, and the ratio oriented so
+    that above 1 capOS does better (capOS / Linux for throughput and
+    rate, Linux / capOS for latency)."""
+    rows = ["| figure | capOS | capOS runs | Linux | Linux runs | ratio (≥ 1.0: capOS as good "
+            "or better; capOS / Linux for throughput and rate, Linux / capOS for latency) | "
+            "target |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, what, _, _, unit, more_better, target in NET_FIGURES:
+        cells, medians = [], []
+        for boots in (capos, linux):
+            values = [v for b in boots for v in b.figure(name)]
+            m = median(values)
+            medians.append(m)
+            cells += [fmt_net(m, unit),
+                      f"{min(values):,.1f}–{max(values):,.1f}" if values else "–"]
+        c, l = medians
+        r = ratio(c, l) if more_better else ratio(l, c)
+        if target is None:
+            goal = "–"
+        elif r is None:
+            goal = f"≥ {target:.1f}"
+        else:
+            goal = f"≥ {target:.1f}: {'met' if r >= target else 'not met'}"
+        rows.append(f"| {what} (`{name}`) | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
+                    f"{fmt_ratio(r)} | {goal} |")
+    return rows
+
+
+def run_net(args, build, out_dir, linux_dir, linux_ready, linux_note, when, log):
+    """The network boots, the two systems taking turns; returns (section,
+    whether all ran cleanly)."""
+    client = os.path.join(build, "bench", "net_client")
+    capos_boots, linux_boots = [], []
+
+    def run(label, make_cmd, ok, boots, log_name):
+        log(f"run_bench: {label} (boot {len(boots) + 1} of {args.boots})")
+        boot = NetBoot(label, make_cmd, client, 600)
+        boot.save(os.path.join(out_dir, f"{log_name}_{len(boots) + 1}.log"))
+        for name, runs in boot.runs.items():
+            log(f"  {name}: " + "; ".join(" ".join(f"{k}={v}" for k, v in r.items())
+                                          for r in runs))
+        if not ok(boot):
+            log(f"run_bench: {label} did not finish cleanly (exit status {boot.status}"
+                f"{', timed out' if boot.timed_out else ''}; {'; '.join(boot.failures)}); "
+                f"see {out_dir}/{log_name}_{len(boots) + 1}.log")
+        boots.append(boot)
+
+    for _ in range(args.boots):
+        run("capOS network bench system", lambda ports: net_capos_command(build, ports),
+            capos_net_ok, capos_boots, "capos_net_serial")
+        if linux_ready:
+            run("Linux peer, network figures", lambda ports: net_linux_command(linux_dir, ports),
+                linux_net_ok, linux_boots, "linux_net_serial")
+    good = (all(capos_net_ok(b) for b in capos_boots) and
+            all(linux_net_ok(b) for b in linux_boots))
+    capos = [b for b in capos_boots if capos_net_ok(b)]
+    linux = [b for b in linux_boots if linux_net_ok(b)]
+    ports = {name: "P" + str(i + 1) for i, (name, _, _) in enumerate(NET_FORWARDS)}
+    lines = net_report(args, capos, linux, linux_ready, linux_note,
+                       net_capos_command(build, ports), net_linux_command(linux_dir, ports), when)
+    for label, boots, prefix, ok in [("capOS", capos_boots, "capos", capos_net_ok),
+                                     ("Linux", linux_boots, "linux", linux_net_ok)]:
+        for i, boot in enumerate(boots):
+            if ok(boot):
+                continue
+            lines.append(f"**{label} boot {i + 1} of {len(boots)} did not finish** (exit status "
+                         f"{boot.status}{', timed out' if boot.timed_out else ''}; "
+                         f"{'; '.join(boot.failures) or 'no client failed'}; "
+                         f"`build/bench/{prefix}_net_serial_{i + 1}.log`): left out of the "
+                         "figures above.")
+            lines.append("")
+    return "\n".join(lines + [NET_END]) + "\n", good
+
+
+def net_report(args, capos, linux, linux_ready, linux_note, capos_cmd, linux_cmd, when):
+    """The network section (after NET_BEGIN): what was run, how the figures
+    are read, the table."""
+    out = [NET_BEGIN, "", "## Network: capOS's stack against Linux's, in the same QEMU", ""]
+    out += [
+        f"Written by `bench/run_bench.py` from one run ({when}) in which capOS's network bench "
+        f"system and the Linux peer took turns booting, {args.boots} times each. Both QEMU "
+        "command lines end with the same `-netdev user` (QEMU's user network, SLIRP), whose "
+        "forwards P1 to P4 are free ports of 127.0.0.1 picked for each boot, and `-device "
+        "virtio-net-pci`. In each guest the same four servers listen: TCP 5001 counts what "
+        "comes until the peer finishes and writes the count back; TCP 5002 writes as many "
+        "bytes as asked, 32 KiB at a time; TCP 5003 echoes one byte and closes; UDP 5004 "
+        "echoes each datagram. `bench/net_client.c`, on the host, drives and times both "
+        "guests alike with `CLOCK_MONOTONIC`: the bulk transfers from the first byte sent to "
+        "the count (host → guest) or the close (guest → host), the connections from the "
+        "first connect to the last close, each UDP round trip from send to echo (a datagram "
+        "unanswered for 2 s is counted lost and sent again).",
+        "",
+        f"- Machine: {machine()}",
+        f"- capOS: `{shlex.join(capos_cmd)}`; init starts the virtio-net driver "
+        "(`user/drivers/virtio_net`), the network stack (`user/services/netstack`, lwIP; "
+        "its address from QEMU's DHCP server) and `user/bench/net_bench.cpp` holding only "
+        "the stack's `NetworkManager` (`bench/manifests/bench_net.capnp`): `TcpSocket` reads "
+        "and writes of up to 32 KiB (`TcpSocket.maxIo`), one in flight per connection, "
+        "`UdpSocket.receive` and `sendTo`.",
+        (f"- Linux: `{shlex.join(linux_cmd)}`; {linux_note}; `/init` loads Debian's virtio, "
+         "virtio-pci, failover, net_failover and virtio-net modules, gives eth0 10.0.2.15/24 "
+         "(the address QEMU's DHCP server gives capOS) and runs `peer_bench --net`: the same "
+         "servers with blocking POSIX sockets, a thread each.") if linux_ready
+        else f"- Linux: not run ({linux_note})",
+        f"- Each figure is the median of {NET_RUNS} net_client runs in each boot, over every "
+        "boot; the runs' range beside it. Both guests share the host with QEMU's SLIRP, "
+        "which copies every segment through the host's sockets: the figures are those of "
+        "the guest's stack and driver behind that emulated link, not of a real wire.",
+        "",
+    ]
+    out += net_table(capos, linux) + [""]
+    return out
 
 def smallest_memory(label, make_cmd, ok, low, high, timeout, log, boot_class=None):
     """Bisects the smallest -m (MiB) in (low, high] for which ok(boot) holds;
@@ -1486,6 +1814,11 @@ def main():
     fs.add_argument("--fs-only", action="store_true",
                     help="run the filesystem figures alone (and write only their section); "
                     "with --disk-only, those two sections alone")
+    net = parser.add_mutually_exclusive_group()
+    net.add_argument("--no-net", action="store_true", help="skip the network figures")
+    net.add_argument("--net-only", action="store_true",
+                     help="run the network figures alone (and write only their section); "
+                     "with --disk-only or --fs-only, those sections alone")
     parser.add_argument("--disk-kind", action="append", choices=[k.name for k in DISK_KINDS],
                         help="the kind of disk for the disk figures (repeatable; "
                         "default: every kind)")
@@ -1524,7 +1857,7 @@ def main():
                 f"{out_dir}/{log_name}_{len(boots) + 1}.log")
         boots.append(boot)
 
-    if args.disk_only or args.fs_only:
+    if args.disk_only or args.fs_only or args.net_only:
         good = True
         if args.disk_only:
             section, good = run_disk(args, build, out_dir, linux_dir, linux_ready, linux_note,
@@ -1535,6 +1868,11 @@ def main():
                                       when, run, log)
             finish_fs(args, out_dir, section, log)
             good = good and fs_good
+        if args.net_only:
+            section, net_good = run_net(args, build, out_dir, linux_dir, linux_ready, linux_note,
+                                        when, log)
+            finish_net(args, out_dir, section, log)
+            good = good and net_good
         return 0 if good else 1
 
     shell_boots = []
@@ -1633,6 +1971,11 @@ def main():
         fs_section, fs_good = run_fs(args, build, out_dir, linux_dir, linux_ready, linux_note,
                                      when, run, log)
 
+    net_good = True
+    if not args.no_net:
+        net_section, net_good = run_net(args, build, out_dir, linux_dir, linux_ready,
+                                        linux_note, when, log)
+
     section = report(args, capos, linux, linux_max, memory, linux_note, when, icount,
                      shell_boots, scaling)
     with open(os.path.join(out_dir, "system_bench.md"), "w") as f:
@@ -1646,7 +1989,9 @@ def main():
         finish_disk(args, out_dir, disk_section, log)
     if not args.no_fs:
         finish_fs(args, out_dir, fs_section, log)
-    return (0 if capos_good and icount_good and disk_good and fs_good and
+    if not args.no_net:
+        finish_net(args, out_dir, net_section, log)
+    return (0 if capos_good and icount_good and disk_good and fs_good and net_good and
             (not linux_ready or linux_good) else 1)
 
 
@@ -1670,6 +2015,17 @@ def finish_fs(args, out_dir, section, log):
     if args.doc:
         write_fs_doc(args.doc, section)
         log(f"run_bench: wrote the filesystem section into {args.doc}")
+
+
+def finish_net(args, out_dir, section, log):
+    """Prints the network section and writes it after the filesystem one."""
+    with open(os.path.join(out_dir, "net_bench.md"), "w") as f:
+        f.write(section)
+    print()
+    print(section)
+    if args.doc:
+        write_net_doc(args.doc, section)
+        log(f"run_bench: wrote the network section into {args.doc}")
 
 
 if __name__ == "__main__":

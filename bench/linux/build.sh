@@ -11,6 +11,8 @@
 #                    carry them
 #   initramfs-fs.cpio    the same with the virtio-blk modules and ext4's, for
 #                    the filesystem figures (peer_fs=DEVICE)
+#   initramfs-net.cpio   the same with the virtio-net modules, for the
+#                    network figures (peer_net=1)
 # scripts/bench-deps.sh installs what this needs. Usage: build.sh OUT_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,6 +69,13 @@ python3 "$here/mkinitramfs.py" "$out/initramfs-fs.cpio" /bin/busybox "$out/peer_
   "$modules/virtio/virtio_pci.ko" "$modules/block/virtio_blk.ko" \
   "$kernel/crypto/crc32c_generic.ko" "$kernel/lib/crc16.ko" "$kernel/fs/mbcache.ko" \
   "$kernel/fs/jbd2/jbd2.ko" "$kernel/fs/ext4/ext4.ko"
+# virtio-net (CONFIG_VIRTIO_NET=m) after the virtio modules and what it
+# needs for failover (failover, net_failover), as modules.dep lists them.
+python3 "$here/mkinitramfs.py" "$out/initramfs-net.cpio" /bin/busybox "$out/peer_bench" \
+  "$out/tiny" "$modules/virtio/virtio_ring.ko" "$modules/virtio/virtio.ko" \
+  "$modules/virtio/virtio_pci_modern_dev.ko" "$modules/virtio/virtio_pci_legacy_dev.ko" \
+  "$modules/virtio/virtio_pci.ko" "$kernel/net/core/failover.ko" \
+  "$modules/net/net_failover.ko" "$modules/net/virtio_net.ko"
 package=linux-image-${vmlinuz#/boot/vmlinuz-}
 version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || echo "version unknown")
 echo "Debian $package $version, its vmlinux booted through PVH; busybox-static $(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo '?')" > "$out/ready"

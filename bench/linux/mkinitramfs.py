@@ -7,7 +7,8 @@ kernel unpacks it without running a decompressor in the emulator) holding
     /bin/peer_bench     the benchmark (bench/linux/peer_bench.c)
     /bin/tiny           the binary it spawns (bench/linux/tiny.S)
     /init               the script below
-    /lib/modules/*.ko   kernel modules /init loads for the disk figures, and
+    /lib/modules/*.ko   kernel modules /init loads for the disk and network
+                        figures, and
                         /lib/modules/order, the order (when any are given)
     /dev/console        character device 5:1, so /init has a console
     /proc, /sys, /tmp   empty directories
@@ -28,8 +29,11 @@ import sys
 # this initramfs says when: the loop looks for the node itself, for at most
 # 10 s; the filesystem figures alone on the ext4 volume on DEVICE when it
 # says peer_fs=DEVICE, after the same steps, their reads from the disk when
-# it also says peer_fs_cold) and powers the machine off, which ends QEMU
-# (-no-reboot).
+# it also says peer_fs_cold; the network figures' servers when it says
+# peer_net=1: the modules loaded as for a disk, eth0 awaited the same way,
+# then given the address QEMU's user network hands capOS by DHCP,
+# 10.0.2.15/24, and its gateway, statically, since nothing here asks for a
+# lease) and powers the machine off, which ends QEMU (-no-reboot).
 INIT = b"""#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 mode=
@@ -54,6 +58,22 @@ for word in $(/bin/busybox cat /proc/cmdline); do
     esac ;;
   esac
 done
+case "$(/bin/busybox cat /proc/cmdline)" in *peer_net=1*)
+  for module in $(/bin/busybox cat /lib/modules/order); do
+    /bin/busybox insmod /lib/modules/$module || echo "peer: insmod $module failed"
+  done
+  /bin/busybox mount -t sysfs sysfs /sys
+  waited=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $waited -lt 100 ]; do
+    /bin/busybox usleep 100000
+    waited=$((waited + 1))
+  done
+  /bin/busybox ip link set lo up
+  /bin/busybox ip link set eth0 up
+  /bin/busybox ip addr add 10.0.2.15/24 dev eth0
+  /bin/busybox ip route add default via 10.0.2.2
+  mode="$mode --net" ;;
+esac
 /bin/peer_bench $mode
 echo "peer: exit status $?"
 /bin/busybox poweroff -f

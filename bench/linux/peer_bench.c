@@ -19,6 +19,7 @@
 // Usage: peer_bench [--quick] [--tiny PATH]   (--quick: 3 batches of 2 ms)
 //        peer_bench [--quick] --disk DEVICE   (the disk figures alone, below)
 //        peer_bench [--quick] [--fs-cold] --fs DEVICE   (the filesystem figures alone, below)
+//        peer_bench --net   (the network figures' servers, below)
 #define _GNU_SOURCE
 #include "bench/disk_workload.h"
 #include "bench/fs_workload.h"
@@ -40,6 +41,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <linux/fs.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -778,6 +780,169 @@ static int run_fork_exec(void* ctx, uint64_t n) {
 }
 
 // ---------------------------------------------------------------------------
+// The network figures' servers, the peer of capOS's net-bench
+// (user/bench/net_bench.cpp), the same four on the same ports, driven from
+// the host by bench/net_client.c, which does the timing:
+//
+//   TCP 5001  sink: counts the bytes until the peer finishes, writes the
+//             count (8 bytes, little-endian) and closes.
+//   TCP 5002  source: reads a count (8 bytes, little-endian), writes that
+//             many bytes in writes of 32 KiB (capOS's TcpSocket::max_io)
+//             and closes.
+//   TCP 5003  reads a byte, writes it back and closes; 'q' also ends the
+//             servers once it is written back.
+//   UDP 5004  sends each datagram back where it came from.
+//
+// A thread each for the sink, the source and UDP; the echo server on the
+// calling thread. Each serves one connection after another, as the client
+// drives them.
+
+enum { net_io_bytes = 32768 };
+
+static _Atomic uint64_t g_net_served, g_net_failed, g_net_in, g_net_out, g_net_datagrams;
+
+static int net_listen(int type, uint16_t port) {
+    int fd = socket(AF_INET, type, 0);
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (fd < 0 || bind(fd, (struct sockaddr*)&address, sizeof address) != 0 ||
+        (type == SOCK_STREAM && listen(fd, 16) != 0)) {
+        say("bench: net FAILED (port %u: %s)", port, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static int net_write_all(int fd, const uint8_t* data, size_t length) {
+    while (length > 0) {
+        ssize_t put = write(fd, data, length);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put <= 0)
+            return -1;
+        data += put;
+        length -= (size_t)put;
+    }
+    return 0;
+}
+
+static void net_end(int fd, int failed, const char* what) {
+    if (failed)
+        say("bench: net %s failed (%s)", what, strerror(errno));
+    close(fd);
+    ++g_net_served;
+    g_net_failed += failed ? 1 : 0;
+}
+
+static void* net_sink(void* arg) {
+    static uint8_t buffer[net_io_bytes];
+    int listener = *(int*)arg;
+    for (;;) {
+        int fd = accept(listener, NULL, NULL);
+        if (fd < 0)
+            continue;
+        uint64_t count = 0;
+        ssize_t got;
+        while ((got = read(fd, buffer, sizeof buffer)) > 0 || (got < 0 && errno == EINTR))
+            count += got > 0 ? (uint64_t)got : 0;
+        g_net_in += count;
+        say("net-bench: sink received %llu bytes", (unsigned long long)count);
+        uint8_t header[8];
+        for (int i = 0; i < 8; ++i)
+            header[i] = (uint8_t)(count >> (8 * i));
+        net_end(fd, got < 0 || net_write_all(fd, header, sizeof header) != 0, "sink");
+    }
+    return NULL;
+}
+
+static void* net_source(void* arg) {
+    static uint8_t pattern[net_io_bytes];
+    for (size_t i = 0; i < sizeof pattern; ++i)
+        pattern[i] = (uint8_t)(i * 7 + (i >> 10));
+    int listener = *(int*)arg;
+    for (;;) {
+        int fd = accept(listener, NULL, NULL);
+        if (fd < 0)
+            continue;
+        uint8_t header[8];
+        size_t have = 0;
+        while (have < sizeof header) {
+            ssize_t got = read(fd, header + have, sizeof header - have);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            have += (size_t)got;
+        }
+        if (have < sizeof header) {
+            net_end(fd, 1, "source");
+            continue;
+        }
+        uint64_t left = 0;
+        for (int i = 0; i < 8; ++i)
+            left |= (uint64_t)header[i] << (8 * i);
+        say("net-bench: source sending %llu bytes", (unsigned long long)left);
+        int failed = 0;
+        while (left > 0 && !failed) {
+            size_t length = left < sizeof pattern ? (size_t)left : sizeof pattern;
+            failed = net_write_all(fd, pattern, length) != 0;
+            left -= failed ? 0 : length;
+            g_net_out += failed ? 0 : length;
+        }
+        net_end(fd, failed, "source");
+    }
+    return NULL;
+}
+
+static void* net_udp(void* arg) {
+    static uint8_t datagram[65536];
+    int fd = *(int*)arg;
+    for (;;) {
+        struct sockaddr_in from;
+        socklen_t from_length = sizeof from;
+        ssize_t got =
+            recvfrom(fd, datagram, sizeof datagram, 0, (struct sockaddr*)&from, &from_length);
+        if (got < 0)
+            continue;
+        if (sendto(fd, datagram, (size_t)got, 0, (struct sockaddr*)&from, from_length) == got)
+            ++g_net_datagrams;
+    }
+    return NULL;
+}
+
+static int run_net(void) {
+    static int fds[3];
+    fds[0] = net_listen(SOCK_STREAM, 5001);
+    fds[1] = net_listen(SOCK_STREAM, 5002);
+    fds[2] = net_listen(SOCK_DGRAM, 5004);
+    int echo = net_listen(SOCK_STREAM, 5003);
+    pthread_t thread;
+    void* (*servers[3])(void*) = {net_sink, net_source, net_udp};
+    for (int i = 0; i < 3; ++i)
+        if (pthread_create(&thread, NULL, servers[i], &fds[i]) != 0) {
+            say("bench: net FAILED (pthread_create)");
+            return 1;
+        }
+    say("net-bench: ready (tcp 5001 sink, 5002 source, 5003 echo; udp 5004 echo)");
+    for (uint8_t byte = 0; byte != 'q';) {
+        int fd = accept(echo, NULL, NULL);
+        if (fd < 0)
+            continue;
+        ssize_t got;
+        while ((got = read(fd, &byte, 1)) < 0 && errno == EINTR) {
+        }
+        net_end(fd, got != 1 || net_write_all(fd, &byte, 1) != 0, "echo");
+    }
+    say("net-bench: %llu connections (%llu failed), %llu bytes in, %llu bytes out, %llu datagrams "
+        "echoed",
+        (unsigned long long)g_net_served, (unsigned long long)g_net_failed,
+        (unsigned long long)g_net_in, (unsigned long long)g_net_out,
+        (unsigned long long)g_net_datagrams);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
 // Throughput over several CPUs, the peer of capOS's pairs_bench: a futex
 // round-trip pair of processes per online CPU, each pair making
 // `pair_round_trips` round trips, all started at once; round trips per second
@@ -835,6 +1000,8 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--pairs") == 0)
             return run_pairs();
+        if (strcmp(argv[i], "--net") == 0)
+            return run_net();
         if (strcmp(argv[i], "--quick") == 0) {
             g_batches = 3;
             g_batch_ms = 2;
