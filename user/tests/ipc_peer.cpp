@@ -137,11 +137,13 @@ Answer handle(Command command, std::span<const capnp::Word> params,
         return answer;
     case Command::Mark:
         if (g_log) {
-            uint32_t at = g_log->count;
-            if (at < 255) {
-                g_log->entries[at] = {peer::read_value(params), now_ns()};
-                g_log->count = at + 1;
-            }
+            // Peers on other CPUs mark at the same time: each takes its
+            // entry with one atomic step (a read, then a write, let two
+            // take the same one and the log count one mark).
+            uint64_t ns = now_ns();
+            uint32_t at = __atomic_fetch_add(&g_log->count, 1, __ATOMIC_ACQ_REL);
+            if (at < 255)
+                g_log->entries[at] = {peer::read_value(params), ns};
         }
         return answer;
     }
