@@ -141,9 +141,10 @@ Answer handle(Command command, std::span<const capnp::Word> params,
             // entry with one atomic step (a read, then a write, let two
             // take the same one and the log count one mark).
             uint64_t ns = now_ns();
+            uint32_t cpu = peer::cpu_now();
             uint32_t at = __atomic_fetch_add(&g_log->count, 1, __ATOMIC_ACQ_REL);
-            if (at < 255)
-                g_log->entries[at] = {peer::read_value(params), ns};
+            if (at < peer::MarkLog::capacity)
+                g_log->entries[at] = {peer::read_value(params), ns, cpu, 0};
         }
         return answer;
     }

@@ -103,14 +103,30 @@ inline uint64_t read_value(std::span<const capnp::Word> words) {
     return message.root().data_field<uint64_t>(0);
 }
 
+// The index of the CPU the caller runs on (rdtscp, docs/abi.md), or no_cpu
+// when the processor has no rdtscp. A hint: the thread may move right after.
+inline constexpr uint32_t no_cpu = UINT32_MAX;
+inline uint32_t cpu_now() {
+    uint32_t a, b, c, d;
+    asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001u), "c"(0u));
+    if (!(d & (1u << 27)))
+        return no_cpu;
+    uint32_t lo, hi, aux;
+    asm volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+    return aux;
+}
+
 // The log page of Command::Mark: entries in the order the peers ran.
 struct MarkLog {
+    static constexpr uint32_t capacity = 160;
     uint32_t count;
     uint32_t reserved;
     struct Entry {
         uint64_t tag;
         uint64_t ns;
-    } entries[255];
+        uint32_t cpu; // cpu_now() when it marked
+        uint32_t reserved;
+    } entries[capacity];
 };
 static_assert(sizeof(MarkLog) <= 4096);
 

@@ -80,6 +80,7 @@ inline uint64_t read_rflags() {
 }
 
 inline constexpr uint32_t msr_efer = 0xC0000080;
+inline constexpr uint32_t msr_tsc_aux = 0xC0000103; // what rdtscp and rdpid return
 inline constexpr uint64_t efer_nxe = 1ull << 11;
 inline constexpr uint64_t cr0_wp = 1ull << 16;
 inline constexpr uint64_t rflags_interrupts = 1ull << 9;

@@ -114,6 +114,10 @@ void syscall_init() {
     x86::wrmsr(x86::msr_lstar, reinterpret_cast<uint64_t>(capos_syscall_entry));
     // Cleared on entry: IF, TF, DF, AC.
     x86::wrmsr(x86::msr_fmask, (1 << 9) | (1 << 8) | (1 << 10) | (1 << 18));
+    // rdtscp and rdpid give user mode this CPU's index (docs/abi.md): a hint
+    // of where a thread runs, never authority.
+    if (x86::cpuid(0x80000001).edx & (1u << 27))
+        x86::wrmsr(x86::msr_tsc_aux, x86::this_cpu().index);
 }
 
 } // namespace capos::kernel::arch
