@@ -1005,9 +1005,15 @@ interface Device {
   reset @5 () -> ();
   # Quiesces the function as the claim's end does (bus mastering and
   # interrupts off, DMA memory gone: unreachable by the device before this
-  # answers) and starts afresh: every DeviceMmio, Interrupt, DMAPool and
-  # DMABuffer made before fails as disconnected; this Device goes on. The
-  # device's own state is the driver's to reset through its registers.
+  # answers) and starts afresh: every DeviceMmio, DevicePorts, Interrupt,
+  # DMAPool and DMABuffer made before fails as disconnected; this Device
+  # goes on. The device's own state is the driver's to reset through its
+  # registers.
+
+  ports @6 (bar :UInt8) -> (ports :DevicePorts);
+  # The I/O port range of base address register `bar` (invalidArgument for
+  # a memory or absent BAR): the registers of a device that has them in I/O
+  # space, such as a legacy virtio device's.
 }
 
 interface DeviceMmio {
@@ -1025,6 +1031,24 @@ interface DeviceMmio {
 
   unmap @2 (address :UInt64) -> ();
   # Removes a mapping made by map at `address`.
+}
+
+interface DevicePorts {
+  # One BAR's I/O port range. Each access is a call: the kernel does the
+  # port read or write, inside the range only. For registers a driver
+  # touches rarely or once per batch (a legacy virtio device's setup and
+  # queue notifications); a device's hot registers belong in memory BARs.
+
+  info @0 () -> (bar :UInt8, count :UInt32);
+  # Which BAR, and how many ports it has.
+
+  read @1 (offset :UInt32, width :UInt8) -> (value :UInt32);
+  # Reads the `width`-byte register (1, 2 or 4) at `offset` from the
+  # range's first port: invalidArgument for another width, an offset that
+  # is not a multiple of the width, or a register past the range.
+
+  write @2 (offset :UInt32, width :UInt8, value :UInt32) -> ();
+  # Writes the low `width` bytes of `value` there, with read's checks.
 }
 
 interface Interrupt {

@@ -68,11 +68,14 @@ void debug_exit(abi::ExitCode code);
 // power-off fallback without ACPI writes QEMU's PM1a control port only then.
 bool machine_is_qemu();
 
-// Port I/O, for the firmware's registers (ACPI's PM1 control and reset).
+// Port I/O: the firmware's registers (ACPI's PM1 control and reset), PCI
+// configuration through the legacy ports, and a claimed device's I/O BAR
+// (DevicePorts).
+uint8_t port_read8(uint16_t port);
+uint16_t port_read16(uint16_t port);
+uint32_t port_read32(uint16_t port);
 void port_write8(uint16_t port, uint8_t value);
 void port_write16(uint16_t port, uint16_t value);
-// 32-bit port I/O, for PCI configuration through the legacy ports.
-uint32_t port_read32(uint16_t port);
 void port_write32(uint16_t port, uint32_t value);
 
 // Stops this CPU for good, and every other one first (a non-maskable

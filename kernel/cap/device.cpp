@@ -1,10 +1,10 @@
 // The driver authority's capabilities (docs/devices.md, "Driver
 // authority"): DeviceManager claims a PCI function in the device ledger
 // (kernel/object/device_claim.h) and gives a Device, which gives the
-// function's register windows (DeviceMmio), its interrupts (Interrupt) and
-// DMA memory (DMAPool, DMABuffer). Each of those holds the claim, and once
-// the claim has ended (its last Device capability gone) answers every call
-// but an unmap as disconnected.
+// function's register windows (DeviceMmio) and I/O ports (DevicePorts), its
+// interrupts (Interrupt) and DMA memory (DMAPool, DMABuffer). Each of those
+// holds the claim, and once the claim has ended (its last Device capability
+// gone) answers every call but an unmap as disconnected.
 #include "kernel/cap/kernel_capabilities.h"
 #include "kernel/object/device_claim.h"
 #include "kernel/object/process.h"
@@ -101,6 +101,75 @@ private:
     RefPtr<DeviceClaim> m_claim;
     uint32_t m_generation;
     RefPtr<MemoryObject> m_window;
+    uint8_t m_bar;
+};
+
+using schema::DevicePorts;
+
+class DevicePortsService final : public KernelServiceOf<DevicePorts, DevicePortsService> {
+public:
+    DevicePortsService(RefPtr<DeviceClaim> claim, DeviceClaim::PortRange range, uint8_t bar)
+        : m_claim(std::move(claim)), m_generation(m_claim->generation()), m_range(range),
+          m_bar(bar) {}
+
+    Result<void, gen::Exception> info(DevicePorts::InfoParams::Reader,
+                                      DevicePorts::InfoResults::Builder results) {
+        results.set_bar(m_bar);
+        results.set_count(m_range.count);
+        return {};
+    }
+    Result<void, gen::Exception> read(DevicePorts::ReadParams::Reader params,
+                                      DevicePorts::ReadResults::Builder results) {
+        uint16_t port = TRY(register_port(params.offset(), params.width()));
+        switch (params.width()) {
+        case 1:
+            results.set_value(arch::port_read8(port));
+            break;
+        case 2:
+            results.set_value(arch::port_read16(port));
+            break;
+        default:
+            results.set_value(arch::port_read32(port));
+            break;
+        }
+        return {};
+    }
+    Result<void, gen::Exception> write(DevicePorts::WriteParams::Reader params,
+                                       DevicePorts::WriteResults::Builder) {
+        uint16_t port = TRY(register_port(params.offset(), params.width()));
+        uint32_t value = params.value();
+        switch (params.width()) {
+        case 1:
+            arch::port_write8(port, uint8_t(value));
+            break;
+        case 2:
+            arch::port_write16(port, uint16_t(value));
+            break;
+        default:
+            arch::port_write32(port, value);
+            break;
+        }
+        return {};
+    }
+
+private:
+    // The port of the `width`-byte register at `offset`, once checked.
+    Result<uint16_t, gen::Exception> register_port(uint32_t offset, uint8_t width) const {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->current(m_generation))
+            return Err{disconnected(claim_ended)};
+        if (width != 1 && width != 2 && width != 4)
+            return Err{invalid_argument("a port register is 1, 2 or 4 bytes wide")};
+        if (offset % width != 0)
+            return Err{invalid_argument("the offset is not a multiple of the width")};
+        if (offset >= m_range.count || width > m_range.count - offset)
+            return Err{invalid_argument("the register lies past the BAR's ports")};
+        return uint16_t(m_range.first + offset);
+    }
+
+    RefPtr<DeviceClaim> m_claim;
+    uint32_t m_generation;
+    DeviceClaim::PortRange m_range;
     uint8_t m_bar;
 };
 
@@ -331,6 +400,21 @@ public:
         if (service.is_error())
             return Err{service.error()};
         results.set_region(commit<DeviceMmio>(std::move(slot), service.release_value()).raw);
+        return {};
+    }
+    Result<void, gen::Exception> ports(Device::PortsParams::Reader params,
+                                       Device::PortsResults::Builder results) {
+        g_kernel_lock.assert_held(); // a service method: inside cap_enter
+        if (!m_claim->active())
+            return Err{disconnected(claim_faulted)};
+        auto range = m_claim->ports(params.bar());
+        if (!range)
+            return Err{invalid_argument("no I/O BAR there")};
+        ProcessCapTable::Reservation slot = TRY(reserve_slot());
+        auto service = make<DevicePortsService>(m_claim, *range, params.bar());
+        if (service.is_error())
+            return Err{service.error()};
+        results.set_ports(commit<DevicePorts>(std::move(slot), service.release_value()).raw);
         return {};
     }
     Result<void, gen::Exception> interrupt(Device::InterruptParams::Reader params,

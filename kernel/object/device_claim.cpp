@@ -89,8 +89,9 @@ Result<RefPtr<DeviceClaim>, DeviceClaim::Error> DeviceClaim::claim(const pci::Se
         return Err{Error::OutOfMemory};
     }
     entry.holder = claim;
-    // Its registers decode; it masters the bus only when its DMA is allowed.
-    uint16_t set = pci::command_memory;
+    // Its registers decode (in memory and I/O space); it masters the bus
+    // only when its DMA is allowed.
+    uint16_t set = pci::command_memory | pci::command_io;
     uint16_t clear = 0;
     if (claim->dma_allowed())
         set |= pci::command_bus_master;
@@ -129,6 +130,17 @@ Result<RefPtr<MemoryObject>, DeviceClaim::WindowError> DeviceClaim::window(uint8
         return Err{WindowError::OutOfMemory};
     m_windows[bar] = window.release_value();
     return m_windows[bar];
+}
+
+std::optional<DeviceClaim::PortRange> DeviceClaim::ports(uint8_t bar) const {
+    if (bar >= pci::max_bars)
+        return std::nullopt;
+    const pci::Bar& found = function().bars[bar];
+    constexpr uint64_t port_space = 0x10000;
+    if (found.kind != pci::Bar::Kind::Io || found.address == 0 || found.size == 0 ||
+        found.address >= port_space || found.size > port_space - found.address)
+        return std::nullopt;
+    return PortRange{uint16_t(found.address), uint32_t(found.size)};
 }
 
 Result<uint32_t, DeviceClaim::RouteError> DeviceClaim::route(uint16_t entry,

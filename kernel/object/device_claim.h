@@ -28,6 +28,8 @@
 #include "lib/base/result.h"
 #include "lib/pci/select.h"
 
+#include <optional>
+
 namespace capos::kernel {
 
 class DeviceClaim final : public KernelObject {
@@ -55,7 +57,7 @@ public:
     const pci::Function& function() const { return *m_function; }
     bool active() const { return m_active; }
     // Each reset starts a generation; a handle made in an earlier one (an
-    // Interrupt, a DMAPool, a DMABuffer, a DeviceMmio) is stale.
+    // Interrupt, a DMAPool, a DMABuffer, a DeviceMmio, DevicePorts) is stale.
     uint32_t generation() const { return m_generation; }
     bool current(uint32_t generation) const { return m_active && generation == m_generation; }
     // An IOMMU confines the device's DMA to the claim's buffers.
@@ -66,6 +68,14 @@ public:
     enum class WindowError : uint8_t { NotMemory, NotPageSized, OutOfMemory };
     // BAR `bar`'s registers (one object a BAR, made on first use).
     Result<RefPtr<MemoryObject>, WindowError> window(uint8_t bar) CAPOS_REQUIRES(g_kernel_lock);
+
+    // BAR `bar`'s I/O ports: the first and how many. None for a memory or
+    // unassigned BAR, or one past the 64 Ki ports x86_64 has.
+    struct PortRange {
+        uint16_t first = 0;
+        uint32_t count = 0;
+    };
+    std::optional<PortRange> ports(uint8_t bar) const;
 
     enum class RouteError : uint8_t { AlreadyRouted, TooMany, Interrupt };
     // Routes entry `entry` (MSI-X, or MSI when the function has none);

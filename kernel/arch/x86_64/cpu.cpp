@@ -153,6 +153,16 @@ void port_write16(uint16_t port, uint16_t value) {
     asm volatile("outw %0, %1" ::"a"(value), "Nd"(port));
 }
 
+uint8_t port_read8(uint16_t port) {
+    return x86::inb(port);
+}
+
+uint16_t port_read16(uint16_t port) {
+    uint16_t value;
+    asm volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+
 uint32_t port_read32(uint16_t port) {
     uint32_t value;
     asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
