@@ -1,5 +1,7 @@
 #include "lib/virtio/net.h"
 
+#include "lib/net/checksum.h"
+
 namespace capos::virtio::net {
 
 const char* to_string(NetError error) {
@@ -25,8 +27,11 @@ const char* to_string(NetError error) {
     return "unknown virtio-net error";
 }
 
-Result<uint64_t, NetError> select_features(uint64_t offered, DmaAddresses addresses) {
-    if ((offered & feature_bit(feature_version_1)) == 0)
+Result<uint64_t, NetError> select_features(uint64_t offered, DmaAddresses addresses,
+                                           DeviceInterface interface) {
+    if (interface == DeviceInterface::Legacy)
+        offered &= UINT32_MAX; // the legacy interface's features are 32 bits
+    else if ((offered & feature_bit(feature_version_1)) == 0)
         return Err{NetError::NoVersion1};
     if (addresses == DmaAddresses::Translated &&
         (offered & feature_bit(feature_access_platform)) == 0)
@@ -66,31 +71,12 @@ Header send_header(uint16_t checksum_start, uint16_t checksum_offset) {
     return header;
 }
 
-uint32_t checksum_add(uint32_t sum, std::span<const uint8_t> bytes) {
-    // 64-bit accumulation of big-endian 16-bit words, folded at the end: a
-    // frame's bytes cannot carry it past 2^32.
-    uint64_t total = sum;
-    size_t i = 0;
-    for (; i + 1 < bytes.size(); i += 2)
-        total += uint32_t(bytes[i]) << 8 | bytes[i + 1];
-    if (i < bytes.size())
-        total += uint32_t(bytes[i]) << 8; // an odd last byte, padded with a zero
-    while (total >> 16)
-        total = (total & 0xffff) + (total >> 16);
-    return uint32_t(total);
-}
-
-uint16_t checksum_finish(uint32_t sum) {
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return uint16_t(~sum);
-}
-
 Result<Received, NetError> receive(const Header& header, uint32_t used_length,
                                    std::span<uint8_t> frame, uint64_t features) {
-    if (used_length < sizeof(Header) + ethernet_header_bytes)
+    uint32_t header_length = header_bytes(features);
+    if (used_length < header_length + ethernet_header_bytes)
         return Err{NetError::ShortFrame};
-    uint32_t length = used_length - uint32_t(sizeof(Header));
+    uint32_t length = used_length - header_length;
     if (length > frame.size() || length > max_frame_bytes)
         return Err{NetError::LongFrame};
     if (header.gso_type != gso_none)
@@ -108,7 +94,8 @@ Result<Received, NetError> receive(const Header& header, uint32_t used_length,
         uint16_t offset = header.checksum_offset;
         if (!capos::net::checksum_spot_fits(length, start, offset))
             return Err{NetError::BadChecksumSpot};
-        uint16_t value = checksum_finish(checksum_add(0, frame.subspan(start, length - start)));
+        uint16_t value = capos::net::checksum_finish(
+            capos::net::checksum_add(0, frame.subspan(start, length - start)));
         // A UDP checksum of 0 says "none" (RFC 768): all ones, its equal in
         // ones' complement, is stored instead (as Linux's skb_checksum_help
         // does); for TCP either verifies.

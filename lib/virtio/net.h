@@ -18,6 +18,7 @@
 
 #include "lib/base/result.h"
 #include "lib/net/nic_buffers.h"
+#include "lib/virtio/legacy.h"
 #include "lib/virtio/pci_caps.h"
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,8 @@ namespace capos::virtio::net {
 
 // PCI device ids: the modern one (0x1040 + device type 1), and the
 // transitional one, which offers the same modern interface beside its
-// legacy I/O BAR.
+// legacy I/O BAR (or, on a device from before virtio 1.0, the legacy
+// interface alone: lib/virtio/legacy.h).
 inline constexpr uint16_t device_type = 1;
 inline constexpr uint16_t pci_device_modern = pci_modern_device_base + device_type;
 inline constexpr uint16_t pci_device_transitional = 0x1000;
@@ -58,7 +60,9 @@ inline constexpr uint16_t receive_queue = 0;
 inline constexpr uint16_t send_queue = 1;
 
 // The header before every frame (struct virtio_net_hdr, 5.1.6), as
-// VERSION_1 has it: num_buffers always present.
+// VERSION_1 has it: num_buffers always present. Through the legacy
+// interface, without MRG_RXBUF, the header stops before num_buffers
+// (header_bytes).
 struct Header {
     uint8_t flags;
     uint8_t gso_type;
@@ -69,6 +73,10 @@ struct Header {
     uint16_t buffers;
 };
 static_assert(sizeof(Header) == 12);
+// The bytes of the header the device reads and writes under `features`.
+constexpr uint32_t header_bytes(uint64_t features) {
+    return (features & feature_bit(feature_version_1)) ? sizeof(Header) : sizeof(Header) - 2;
+}
 inline constexpr uint8_t header_needs_checksum = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
 inline constexpr uint8_t header_data_valid = 2;     // VIRTIO_NET_HDR_F_DATA_VALID
 inline constexpr uint8_t gso_none = 0;
@@ -92,16 +100,19 @@ enum class NetError : uint8_t {
 };
 const char* to_string(NetError error);
 
-// The features the driver takes of those `offered`: VERSION_1, which it
-// requires, MAC, which it requires too (the interface's address is the
-// device's), and, when offered, STATUS (link state), MTU, CSUM (checksums
-// of frames sent computed by the device), GUEST_CSUM (received frames'
-// checksums checked by it) and ACCESS_PLATFORM, required with Translated
-// addresses. Nothing that changes a frame's layout (no merged or large
-// receive buffers, no segmentation offload), no control queue, and no
-// EVENT_IDX, for lib/virtio/blk.h's reason: under QEMU 7.2 on one thread the
-// suppression handshake can lose a notification for good.
-Result<uint64_t, NetError> select_features(uint64_t offered, DmaAddresses addresses);
+// The features the driver takes of those `offered`: through the modern
+// interface VERSION_1, which it requires there; MAC, which it requires (the
+// interface's address is the device's); and, when offered, STATUS (link
+// state), MTU, CSUM (checksums of frames sent computed by the device),
+// GUEST_CSUM (received frames' checksums checked by it) and ACCESS_PLATFORM,
+// required with Translated addresses (a legacy device, which cannot offer
+// it, bypasses an IOMMU: refused there). Nothing that changes a frame's
+// layout (no merged or large receive buffers, no segmentation offload), no
+// control queue, and no EVENT_IDX, for lib/virtio/blk.h's reason: under
+// QEMU 7.2 on one thread the suppression handshake can lose a notification
+// for good.
+Result<uint64_t, NetError> select_features(uint64_t offered, DmaAddresses addresses,
+                                           DeviceInterface interface);
 
 // How many bytes of the device configuration the driver reads under
 // `features` (a shorter configuration structure cannot be that device's).
@@ -154,7 +165,8 @@ struct Received {
 };
 
 // What a receive chain's completion says: the device wrote `used_length`
-// bytes, header then frame, into a header and a frame buffer of
+// bytes, header (header_bytes(features) of them) then frame, into a header
+// and a frame buffer of
 // `buffer_bytes`. `frame` is the buffer (the frame at its start): when the
 // device says the frame's checksum is still to be completed (NEEDS_CSUM,
 // only with GUEST_CSUM) the driver completes it there. ShortFrame,
@@ -162,12 +174,5 @@ struct Received {
 // BadChecksumSpot otherwise.
 Result<Received, NetError> receive(const Header& header, uint32_t used_length,
                                    std::span<uint8_t> frame, uint64_t features);
-
-// The Internet checksum (RFC 1071) of `bytes` folded into `sum`: the 16-bit
-// ones' complement sum, not yet complemented.
-uint32_t checksum_add(uint32_t sum, std::span<const uint8_t> bytes);
-// The final checksum of a sum: folded to 16 bits and complemented, in the
-// byte order it is stored in the packet (first byte the high one).
-uint16_t checksum_finish(uint32_t sum);
 
 } // namespace capos::virtio::net

@@ -11,6 +11,7 @@
 // real UDP and TCP packets and checked by a checksum written here apart from
 // the library's.
 #include "lib/net/address.h"
+#include "lib/net/checksum.h"
 #include "lib/net/nic_buffers.h"
 #include "lib/virtio/net.h"
 #include "lib/virtio/virtqueue.h"
@@ -799,6 +800,8 @@ constexpr uint64_t checksum = feature_bit(vnet::feature_checksum);
 constexpr uint64_t guest_checksum = feature_bit(vnet::feature_guest_checksum);
 constexpr auto physical = virtio::DmaAddresses::Physical;
 constexpr auto translated = virtio::DmaAddresses::Translated;
+constexpr auto modern = virtio::DeviceInterface::Modern;
+constexpr auto legacy = virtio::DeviceInterface::Legacy;
 
 TEST(VirtioNet, LayoutFollowsTheSpecification) {
     EXPECT_EQ(vnet::pci_device_modern, 0x1041);
@@ -834,14 +837,15 @@ TEST(VirtioNet, FeaturesTakenOfThoseOffered) {
     constexpr uint64_t required = version_1 | mac;
     constexpr uint64_t wanted =
         required | status | mtu | checksum | guest_checksum | access_platform;
-    EXPECT_EQ(vnet::select_features(required, physical).value(), required);
-    EXPECT_EQ(vnet::select_features(~uint64_t{0}, physical).value(), wanted);
-    EXPECT_EQ(vnet::select_features(~uint64_t{0}, translated).value(), wanted);
+    EXPECT_EQ(vnet::select_features(required, physical, modern).value(), required);
+    EXPECT_EQ(vnet::select_features(~uint64_t{0}, physical, modern).value(), wanted);
+    EXPECT_EQ(vnet::select_features(~uint64_t{0}, translated, modern).value(), wanted);
     // Each bit offered alone beside the required two: taken exactly when it
     // is one of the wanted.
     for (unsigned bit = 0; bit < 64; ++bit) {
         uint64_t offered = required | feature_bit(bit);
-        EXPECT_EQ(vnet::select_features(offered, physical).value(), offered & wanted) << bit;
+        EXPECT_EQ(vnet::select_features(offered, physical, modern).value(), offered & wanted)
+            << bit;
     }
     // Never a layout change, a control queue, event indexes or a ring kind
     // the driver does not drive, whatever else is offered.
@@ -851,7 +855,8 @@ TEST(VirtioNet, FeaturesTakenOfThoseOffered) {
           14u /* HOST_UFO */, 15u /* MRG_RXBUF */, 17u /* CTRL_VQ */, 22u /* MQ */,
           28u /* INDIRECT_DESC */, 29u /* EVENT_IDX */, 34u /* RING_PACKED */,
           38u /* NOTIFICATION_DATA */, 61u /* RSC_EXT */}) {
-        EXPECT_EQ(vnet::select_features(~uint64_t{0}, physical).value() & feature_bit(bit), 0u)
+        EXPECT_EQ(vnet::select_features(~uint64_t{0}, physical, modern).value() & feature_bit(bit),
+                  0u)
             << bit;
     }
     EXPECT_EQ(virtio::feature_event_index, 29u);
@@ -859,26 +864,51 @@ TEST(VirtioNet, FeaturesTakenOfThoseOffered) {
 }
 
 TEST(VirtioNet, RequiresVersion1AndAMac) {
-    EXPECT_EQ(error_of(vnet::select_features(0, physical)), NetError::NoVersion1);
-    EXPECT_EQ(error_of(vnet::select_features(mac, physical)), NetError::NoVersion1);
-    EXPECT_EQ(error_of(vnet::select_features(~version_1, physical)), NetError::NoVersion1);
-    EXPECT_EQ(error_of(vnet::select_features(version_1, physical)), NetError::NoMac);
-    EXPECT_EQ(error_of(vnet::select_features(~mac, physical)), NetError::NoMac);
+    EXPECT_EQ(error_of(vnet::select_features(0, physical, modern)), NetError::NoVersion1);
+    EXPECT_EQ(error_of(vnet::select_features(mac, physical, modern)), NetError::NoVersion1);
+    EXPECT_EQ(error_of(vnet::select_features(~version_1, physical, modern)), NetError::NoVersion1);
+    EXPECT_EQ(error_of(vnet::select_features(version_1, physical, modern)), NetError::NoMac);
+    EXPECT_EQ(error_of(vnet::select_features(~mac, physical, modern)), NetError::NoMac);
 }
 
 TEST(VirtioNet, BehindAnIommuTheDeviceMustUseIt) {
-    EXPECT_EQ(error_of(vnet::select_features(version_1 | mac, translated)),
+    EXPECT_EQ(error_of(vnet::select_features(version_1 | mac, translated, modern)),
               NetError::BypassesIommu);
-    EXPECT_EQ(error_of(vnet::select_features(~access_platform, translated)),
+    EXPECT_EQ(error_of(vnet::select_features(~access_platform, translated, modern)),
               NetError::BypassesIommu);
-    EXPECT_EQ(vnet::select_features(version_1 | mac | access_platform, translated).value(),
+    EXPECT_EQ(vnet::select_features(version_1 | mac | access_platform, translated, modern).value(),
               version_1 | mac | access_platform);
     // Without an IOMMU it is taken when offered, not required.
-    EXPECT_EQ(vnet::select_features(version_1 | mac | access_platform, physical).value(),
+    EXPECT_EQ(vnet::select_features(version_1 | mac | access_platform, physical, modern).value(),
               version_1 | mac | access_platform);
     // VERSION_1 is still the first thing missing.
-    EXPECT_EQ(error_of(vnet::select_features(access_platform | mac, translated)),
+    EXPECT_EQ(error_of(vnet::select_features(access_platform | mac, translated, modern)),
               NetError::NoVersion1);
+}
+
+TEST(VirtioNet, ThroughTheLegacyInterface) {
+    // 32 feature bits, VERSION_1 neither required nor taken; MAC still
+    // required; the same optional features.
+    constexpr uint64_t wanted = mac | status | mtu | checksum | guest_checksum;
+    EXPECT_EQ(vnet::select_features(mac, physical, legacy).value(), mac);
+    EXPECT_EQ(vnet::select_features(~uint64_t{0}, physical, legacy).value(), wanted);
+    EXPECT_EQ(vnet::select_features(uint64_t{UINT32_MAX}, physical, legacy).value(), wanted);
+    EXPECT_EQ(error_of(vnet::select_features(0, physical, legacy)), NetError::NoMac);
+    EXPECT_EQ(error_of(vnet::select_features(~mac, physical, legacy)), NetError::NoMac);
+    // A legacy device cannot go through an IOMMU's translation.
+    EXPECT_EQ(error_of(vnet::select_features(~uint64_t{0}, translated, legacy)),
+              NetError::BypassesIommu);
+    // Its header stops before num_buffers.
+    EXPECT_EQ(vnet::header_bytes(mac), 10u);
+    EXPECT_EQ(vnet::header_bytes(version_1 | mac), 12u);
+    std::vector<uint8_t> buffer(2048);
+    vnet::Header header{};
+    EXPECT_EQ(error_of(vnet::receive(header, 23, buffer, mac)), NetError::ShortFrame);
+    auto received = vnet::receive(header, 24, buffer, mac);
+    ASSERT_TRUE(received.is_ok());
+    EXPECT_EQ(received.value().length, 14u);
+    EXPECT_EQ(vnet::receive(header, 10 + 1514, buffer, mac).value().length, 1514u);
+    EXPECT_EQ(error_of(vnet::receive(header, 10 + 1515, buffer, mac)), NetError::LongFrame);
 }
 
 TEST(VirtioNet, ConfigurationBytesTheFeaturesNeed) {
@@ -1290,59 +1320,95 @@ TEST(VirtioNet, RandomHeadersNeverEscapeTheChecks) {
 const std::vector<uint8_t> rfc1071_example = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
 
 TEST(VirtioNet, ChecksumOfRfc1071sExample) {
-    EXPECT_EQ(vnet::checksum_add(0, rfc1071_example), 0xddf2u);
-    EXPECT_EQ(vnet::checksum_finish(0xddf2), 0x220d);
+    EXPECT_EQ(net::checksum_add(0, rfc1071_example), 0xddf2u);
+    EXPECT_EQ(net::checksum_finish(0xddf2), 0x220d);
     // In two parts of even length, in either order.
     std::span<const uint8_t> all(rfc1071_example);
-    EXPECT_EQ(vnet::checksum_add(vnet::checksum_add(0, all.subspan(0, 4)), all.subspan(4)),
-              0xddf2u);
-    EXPECT_EQ(vnet::checksum_add(vnet::checksum_add(0, all.subspan(6)), all.subspan(0, 6)),
-              0xddf2u);
+    EXPECT_EQ(net::checksum_add(net::checksum_add(0, all.subspan(0, 4)), all.subspan(4)), 0xddf2u);
+    EXPECT_EQ(net::checksum_add(net::checksum_add(0, all.subspan(6)), all.subspan(0, 6)), 0xddf2u);
     // With the checksum added, the sum is all ones and the check 0.
     std::vector<uint8_t> with = joined(rfc1071_example, {0x22, 0x0d});
-    EXPECT_EQ(vnet::checksum_add(0, with), 0xffffu);
-    EXPECT_EQ(vnet::checksum_finish(vnet::checksum_add(0, with)), 0);
+    EXPECT_EQ(net::checksum_add(0, with), 0xffffu);
+    EXPECT_EQ(net::checksum_finish(net::checksum_add(0, with)), 0);
+}
+
+// The sum as RFC 1071 writes it: 16-bit little-endian words one at a time,
+// each carry folded back at once.
+uint16_t reference_ones_sum(std::span<const uint8_t> bytes) {
+    uint32_t sum = 0;
+    for (size_t i = 0; i < bytes.size(); i += 2) {
+        sum += bytes[i] | (i + 1 < bytes.size() ? bytes[i + 1] << 8 : 0);
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return uint16_t(sum);
+}
+
+TEST(VirtioNet, OnesSumEightBytesAStepIsRfc1071s) {
+    // Every length to 100 at every alignment, then long random runs: the
+    // same sum as the word-at-a-time loop, all-ones words and carries too.
+    std::mt19937 random(7);
+    std::vector<uint8_t> bytes(70000);
+    for (uint8_t& byte : bytes)
+        byte = uint8_t(random());
+    for (size_t offset = 0; offset < 8; ++offset) {
+        for (size_t length = 0; length <= 100; ++length) {
+            std::span<const uint8_t> part(bytes.data() + offset, length);
+            ASSERT_EQ(capos_ones_sum(part.data(), part.size()), reference_ones_sum(part))
+                << offset << " " << length;
+        }
+    }
+    for (int round = 0; round < 200; ++round) {
+        size_t offset = random() % 64;
+        size_t length = random() % (bytes.size() - offset);
+        std::span<const uint8_t> part(bytes.data() + offset, length);
+        ASSERT_EQ(capos_ones_sum(part.data(), part.size()), reference_ones_sum(part)) << length;
+    }
+    std::vector<uint8_t> ones(65536, 0xff);
+    EXPECT_EQ(capos_ones_sum(ones.data(), ones.size()), 0xffff);
+    EXPECT_EQ(capos_ones_sum(ones.data(), 1), 0x00ff);
+    std::vector<uint8_t> zeros(100, 0);
+    EXPECT_EQ(capos_ones_sum(zeros.data(), zeros.size()), 0);
 }
 
 TEST(VirtioNet, ChecksumOfAnIpv4Header) {
     // A commonly quoted IPv4 header, its checksum b861.
     std::vector<uint8_t> header = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
                                    0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
-    EXPECT_EQ(vnet::checksum_finish(vnet::checksum_add(0, header)), 0xb861);
+    EXPECT_EQ(net::checksum_finish(net::checksum_add(0, header)), 0xb861);
     write16(header, 10, 0xb861);
-    EXPECT_EQ(vnet::checksum_add(0, header), 0xffffu);
+    EXPECT_EQ(net::checksum_add(0, header), 0xffffu);
 }
 
 TEST(VirtioNet, ChecksumOfOddLengthsPadsTheLastByte) {
     std::vector<uint8_t> none;
-    EXPECT_EQ(vnet::checksum_add(0, none), 0u);
-    EXPECT_EQ(vnet::checksum_add(0x1234, none), 0x1234u);
-    EXPECT_EQ(vnet::checksum_add(0, std::vector<uint8_t>{0x01}), 0x0100u);
-    EXPECT_EQ(vnet::checksum_add(0, std::vector<uint8_t>{0x00, 0x01, 0xf2}), 0xf201u);
+    EXPECT_EQ(net::checksum_add(0, none), 0u);
+    EXPECT_EQ(net::checksum_add(0x1234, none), 0x1234u);
+    EXPECT_EQ(net::checksum_add(0, std::vector<uint8_t>{0x01}), 0x0100u);
+    EXPECT_EQ(net::checksum_add(0, std::vector<uint8_t>{0x00, 0x01, 0xf2}), 0xf201u);
     // RFC 1071's example without its last byte: ddf2 - 00f7.
     std::span<const uint8_t> seven(rfc1071_example.data(), 7);
-    EXPECT_EQ(vnet::checksum_add(0, seven), 0xdcfbu);
-    EXPECT_EQ(vnet::checksum_add(0, std::vector<uint8_t>{0xff, 0xff, 0xff}), 0xff00u);
+    EXPECT_EQ(net::checksum_add(0, seven), 0xdcfbu);
+    EXPECT_EQ(net::checksum_add(0, std::vector<uint8_t>{0xff, 0xff, 0xff}), 0xff00u);
 }
 
 TEST(VirtioNet, ChecksumCarriesFoldBack) {
-    EXPECT_EQ(vnet::checksum_add(0, std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}), 0xffffu);
-    EXPECT_EQ(vnet::checksum_add(0, std::vector<uint8_t>{0x80, 0x00, 0x80, 0x01}), 0x0002u);
+    EXPECT_EQ(net::checksum_add(0, std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}), 0xffffu);
+    EXPECT_EQ(net::checksum_add(0, std::vector<uint8_t>{0x80, 0x00, 0x80, 0x01}), 0x0002u);
     // A starting sum wider than 16 bits is folded in.
-    EXPECT_EQ(vnet::checksum_add(0x1'0001, std::vector<uint8_t>{0x00, 0x01}), 0x0003u);
+    EXPECT_EQ(net::checksum_add(0x1'0001, std::vector<uint8_t>{0x00, 0x01}), 0x0003u);
     std::vector<uint8_t> ones(4000, 0xff);
-    EXPECT_EQ(vnet::checksum_add(0, ones), 0xffffu);
-    EXPECT_EQ(vnet::checksum_finish(0), 0xffff);
-    EXPECT_EQ(vnet::checksum_finish(0xffff), 0);
-    EXPECT_EQ(vnet::checksum_finish(0x1'fffe), 0); // folds to ffff
-    EXPECT_EQ(vnet::checksum_finish(0x2'0001), 0xfffc);
+    EXPECT_EQ(net::checksum_add(0, ones), 0xffffu);
+    EXPECT_EQ(net::checksum_finish(0), 0xffff);
+    EXPECT_EQ(net::checksum_finish(0xffff), 0);
+    EXPECT_EQ(net::checksum_finish(0x1'fffe), 0); // folds to ffff
+    EXPECT_EQ(net::checksum_finish(0x2'0001), 0xfffc);
     // Against the reference, on random bytes of every length up to 300.
     std::mt19937 random(1071);
     for (size_t length = 0; length <= 300; ++length) {
         std::vector<uint8_t> bytes(length);
         for (uint8_t& byte : bytes)
             byte = uint8_t(random());
-        EXPECT_EQ(vnet::checksum_add(0, bytes), reference_sum(bytes)) << length;
+        EXPECT_EQ(net::checksum_add(0, bytes), reference_sum(bytes)) << length;
     }
 }
 

@@ -13,6 +13,7 @@
 // queue room), range checks at the disk's end and near 2^64, segment
 // splitting, and the status byte, used length and identity the device writes.
 #include "lib/virtio/blk.h"
+#include "lib/virtio/legacy.h"
 #include "lib/virtio/pci_caps.h"
 #include "lib/virtio/virtqueue.h"
 
@@ -240,6 +241,67 @@ TEST(Virtqueue, LayoutHelpersFollowTheSpecification) {
         EXPECT_TRUE(is_valid_queue_size(size)) << size;
     for (uint32_t size : {0u, 3u, 6u, 255u, 65535u, 65536u})
         EXPECT_FALSE(is_valid_queue_size(size)) << size;
+}
+
+TEST(VirtioLegacy, RegistersAndQueueLayoutFollowTheSpecification) {
+    // 4.1.4.8: the registers of BAR 0, and where the device configuration
+    // starts with and without MSI-X.
+    EXPECT_EQ(legacy::device_features, 0u);
+    EXPECT_EQ(legacy::driver_features, 4u);
+    EXPECT_EQ(legacy::queue_address, 8u);
+    EXPECT_EQ(legacy::queue_size, 12u);
+    EXPECT_EQ(legacy::queue_select, 14u);
+    EXPECT_EQ(legacy::queue_notify, 16u);
+    EXPECT_EQ(legacy::device_status, 18u);
+    EXPECT_EQ(legacy::isr_status, 19u);
+    EXPECT_EQ(legacy::config_msix_vector, 20u);
+    EXPECT_EQ(legacy::queue_msix_vector, 22u);
+    EXPECT_EQ(legacy::device_config_offset(false), 20u);
+    EXPECT_EQ(legacy::device_config_offset(true), 24u);
+    // 2.7.2: the used ring on the next 4 KiB boundary after the available
+    // ring (with its used_event). QEMU's virtio-net queues of 256: the
+    // table's 4096 bytes and the ring's 518 end at 4614, the used ring at
+    // 8192, 2054 bytes.
+    QueueLayout layout = legacy::queue_layout(256);
+    EXPECT_EQ(layout.descriptors, 0u);
+    EXPECT_EQ(layout.available, 4096u);
+    EXPECT_EQ(layout.used, 8192u);
+    EXPECT_EQ(layout.total, 8192u + 6 + 8 * 256);
+    for (uint32_t size = 1; size <= max_queue_size; size *= 2) {
+        QueueLayout each = legacy::queue_layout(uint16_t(size));
+        EXPECT_EQ(each.used % 4096, 0u) << size;
+        EXPECT_GE(each.used, each.available + available_ring_bytes(uint16_t(size))) << size;
+        EXPECT_LT(each.used - 4096, each.available + available_ring_bytes(uint16_t(size))) << size;
+    }
+}
+
+TEST(VirtioLegacy, QueueSizeAndAddressAreChecked) {
+    EXPECT_EQ(legacy::queue_size_of(0).error(), legacy::LegacyError::NoQueue);
+    EXPECT_EQ(legacy::queue_size_of(3).error(), legacy::LegacyError::BadQueueSize);
+    EXPECT_EQ(legacy::queue_size_of(1000).error(), legacy::LegacyError::BadQueueSize);
+    EXPECT_EQ(legacy::queue_size_of(256).value(), 256);
+    EXPECT_EQ(legacy::queue_size_of(32768).value(), 32768);
+    EXPECT_EQ(legacy::queue_page_number(0x1234000).value(), 0x1234u);
+    EXPECT_EQ(legacy::queue_page_number(0x1234800).error(), legacy::LegacyError::Misaligned);
+    EXPECT_EQ(legacy::queue_page_number(0xfffffffful << 12).value(), 0xffffffffu);
+    EXPECT_EQ(legacy::queue_page_number(uint64_t{1} << 44).error(), legacy::LegacyError::TooHigh);
+}
+
+TEST(VirtioLegacy, TheModernInterfaceWheneverItIsThere) {
+    Result<PciLayout, VirtioPciError> usable = PciLayout{};
+    Result<PciLayout, VirtioPciError> none = Err{VirtioPciError::NoCommon};
+    Result<PciLayout, VirtioPciError> broken = Err{VirtioPciError::OutsideBar};
+    EXPECT_EQ(choose_interface(usable, 0x1000, true).value(), DeviceInterface::Modern);
+    EXPECT_EQ(choose_interface(usable, 0x1041, false).value(), DeviceInterface::Modern);
+    // Legacy: transitional ids only (0x1000 to 0x103f), with BAR 0 in I/O
+    // space.
+    EXPECT_EQ(choose_interface(none, 0x1000, true).value(), DeviceInterface::Legacy);
+    EXPECT_EQ(choose_interface(broken, 0x1001, true).value(), DeviceInterface::Legacy);
+    EXPECT_EQ(choose_interface(none, 0x103f, true).value(), DeviceInterface::Legacy);
+    EXPECT_EQ(choose_interface(none, 0x1000, false).error(), VirtioPciError::NoCommon);
+    EXPECT_EQ(choose_interface(none, 0x1040, true).error(), VirtioPciError::NoCommon);
+    EXPECT_EQ(choose_interface(broken, 0x1041, true).error(), VirtioPciError::OutsideBar);
+    EXPECT_EQ(choose_interface(none, 0x0fff, true).error(), VirtioPciError::NoCommon);
 }
 
 TEST(Virtqueue, CreateChecksTheSizeAndEveryArea) {

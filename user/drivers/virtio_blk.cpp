@@ -126,7 +126,7 @@ blk::DeviceConfig VirtioBlk::read_config(uint64_t features) {
     if (m_transport.device_config_bytes() < blk::config_bytes_needed(features))
         fail("the device's configuration is too short for its features");
     // The capacity is two 32-bit reads: read until consistent.
-    return m_transport.read_config([&](const drivers::Registers& registers) {
+    return m_transport.read_config([&](const drivers::VirtioConfig& registers) {
         blk::DeviceConfig config;
         config.capacity = registers.read64(blk::config::capacity);
         if (features & blk::feature_bit(blk::feature_size_max))
@@ -150,7 +150,7 @@ void VirtioBlk::set_up_queue(uint64_t features, const blk::DeviceConfig& config)
 
     // DMA memory: the queue, the requests' headers and status bytes (a
     // page), and the server's (inline pages, transfer buffers).
-    m_device.make_pool(VirtioTransport::queue_pages(size) + 1 +
+    m_device.make_pool(m_transport.queue_pages(size) + 1 +
                        BlockServer::dma_pages(m_disk.max_requests));
     // MSI-X entry 0 for the queue (routed before the queue is bound to it:
     // the kernel enables MSI-X).

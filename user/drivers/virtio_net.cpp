@@ -1,20 +1,24 @@
-// virtio-net: serves one virtio 1.x network device (Virtio 1.2, 5.1) over
-// PCI, modern (1af4:1041) or transitional (1af4:1000, through its modern
-// interface), as a Nic (schema/capos.capnp, "Networking") on the endpoint
+// virtio-net: serves one virtio network device (Virtio 1.2, 5.1) over PCI,
+// modern (1af4:1041) or transitional (1af4:1000, through its modern
+// interface, or its legacy one when it has no other: a device from before
+// virtio 1.0, or QEMU's with disable-modern=on), as a Nic (schema/capos.capnp,
+// "Networking") on the endpoint
 // it is granted as "nic", holding the device's claim as "device" (a manifest
 // `device` grant, docs/devices.md "Driver authority"). The serving and the
 // checks of every call are every NIC driver's (user/drivers/common/
 // nic_server.h); this file is the device.
 //
 // Bringing the device up (user/drivers/common/virtio_transport.h): the
-// features chosen by lib/virtio/net.h (VERSION_1 and MAC required; link
-// status, MTU and both checksum offloads when offered), the MAC, link and
+// features chosen by lib/virtio/net.h (VERSION_1 through the modern
+// interface and MAC required; link status, MTU and both checksum offloads
+// when offered), the MAC, link and
 // MTU read from its configuration, receiveq1 and transmitq1 laid out in DMA
 // memory, both bound to MSI-X entry 0, then DRIVER_OK and every receive
 // buffer given to the device.
 //
 // Buffer b of the frame memory is one chain on its queue: b's header (12
-// bytes in a page of the driver's own, where the holder cannot reach it)
+// bytes, 10 through the legacy interface, in a page of the driver's own,
+// where the holder cannot reach it)
 // and b's 2 KiB of the frame memory, with token b. Each queue has a place
 // for every buffer of its kind, so it never refuses one.
 //
@@ -92,6 +96,7 @@ private:
     drivers::QueueInterrupt& m_interrupt;
     VirtioTransport m_transport;
     uint64_t m_features = 0;
+    uint32_t m_header_bytes = sizeof(vnet::Header);
     vnet::Interface m_interface;
     std::optional<virtio::Virtqueue> m_receive_queue;
     std::optional<virtio::Virtqueue> m_send_queue;
@@ -111,22 +116,25 @@ drivers::NicDescription VirtioNet::start() {
                       "the device granted is not a virtio network device (want 1af4:1041 or "
                       "1af4:1000)");
     m_features = m_transport.negotiate([&](uint64_t offered) {
-        return vnet::select_features(offered, m_device.dma_isolated()
-                                                  ? virtio::DmaAddresses::Translated
-                                                  : virtio::DmaAddresses::Physical);
+        return vnet::select_features(offered,
+                                     m_device.dma_isolated() ? virtio::DmaAddresses::Translated
+                                                             : virtio::DmaAddresses::Physical,
+                                     m_transport.interface());
     });
+    m_header_bytes = vnet::header_bytes(m_features);
     if (m_transport.device_config_bytes() < vnet::config_bytes_needed(m_features))
         fail("the device's configuration is too short for its features");
-    vnet::DeviceConfig config = m_transport.read_config([&](const drivers::Registers& registers) {
-        vnet::DeviceConfig read;
-        for (size_t i = 0; i < sizeof read.mac; ++i)
-            read.mac[i] = registers.read<uint8_t>(vnet::config::mac + i);
-        if (m_features & virtio::feature_bit(vnet::feature_status))
-            read.status = registers.read<uint16_t>(vnet::config::status);
-        if (m_features & virtio::feature_bit(vnet::feature_mtu))
-            read.mtu = registers.read<uint16_t>(vnet::config::mtu);
-        return read;
-    });
+    vnet::DeviceConfig config =
+        m_transport.read_config([&](const drivers::VirtioConfig& registers) {
+            vnet::DeviceConfig read;
+            for (size_t i = 0; i < sizeof read.mac; ++i)
+                read.mac[i] = registers.read<uint8_t>(vnet::config::mac + i);
+            if (m_features & virtio::feature_bit(vnet::feature_status))
+                read.status = registers.read<uint16_t>(vnet::config::status);
+            if (m_features & virtio::feature_bit(vnet::feature_mtu))
+                read.mtu = registers.read<uint16_t>(vnet::config::mtu);
+            return read;
+        });
     auto interface = vnet::describe_interface(config, m_features);
     if (interface.is_error())
         fail(vnet::to_string(interface.error()));
@@ -142,8 +150,8 @@ drivers::NicDescription VirtioNet::start() {
     uint32_t buffers = uint32_t(m_receive_buffers) + m_send_buffers;
     uint32_t frame_pages =
         uint32_t((uint64_t(buffers) * Nic::frame_bytes + page_size - 1) / page_size);
-    m_device.make_pool(VirtioTransport::queue_pages(receive_size) +
-                       VirtioTransport::queue_pages(send_size) + 1 + frame_pages);
+    m_device.make_pool(m_transport.queue_pages(receive_size) + m_transport.queue_pages(send_size) +
+                       1 + frame_pages);
     // MSI-X entry 0 for both queues (routed before they are bound to it:
     // the kernel enables MSI-X).
     m_interrupt.hold(m_device.route_interrupt(0));
@@ -167,6 +175,7 @@ drivers::NicDescription VirtioNet::start() {
     line.add(m_interface.checksum_offload ? ", checksum offload" : "");
     line.add(m_interface.checksums_checked ? ", receive checksums checked" : "");
     line.add(m_device.dma_isolated() ? ", DMA through an IOMMU" : "");
+    line.add(m_transport.legacy() ? ", legacy interface" : "");
     drivers::say(line.view());
 
     drivers::NicDescription description;
@@ -184,14 +193,14 @@ drivers::NicDescription VirtioNet::start() {
 bool VirtioNet::link_up() {
     uint16_t status = 0;
     if (m_features & virtio::feature_bit(vnet::feature_status))
-        status = m_transport.read_config([&](const drivers::Registers& registers) {
+        status = m_transport.read_config([&](const drivers::VirtioConfig& registers) {
             return registers.read<uint16_t>(vnet::config::status);
         });
     return vnet::link_up(status, m_features);
 }
 
 void VirtioNet::post_receive(uint16_t buffer) {
-    virtio::Segment writable[2] = {{header_bus(buffer), sizeof(vnet::Header)},
+    virtio::Segment writable[2] = {{header_bus(buffer), m_header_bytes},
                                    {frame_bus(buffer), Nic::frame_bytes}};
     auto submitted = m_receive_queue->submit({}, writable, buffer);
     if (submitted.is_error())
@@ -210,8 +219,8 @@ void VirtioNet::send(const net::Frame& sent) {
 #endif
     uint16_t buffer = sent.buffer;
     vnet::Header header = vnet::send_header(sent.checksum_start, sent.checksum_offset);
-    __builtin_memcpy(this->header(buffer), &header, sizeof header);
-    virtio::Segment readable[2] = {{header_bus(buffer), sizeof header},
+    __builtin_memcpy(this->header(buffer), &header, m_header_bytes);
+    virtio::Segment readable[2] = {{header_bus(buffer), m_header_bytes},
                                    {frame_bus(buffer), sent.length}};
     auto submitted = m_send_queue->submit(readable, {}, buffer);
     if (submitted.is_error())
@@ -256,8 +265,8 @@ void VirtioNet::take_completions(NicServer& server) {
         if (token >= m_receive_buffers)
             fail("a receive completion for no buffer");
         uint16_t buffer = uint16_t(token);
-        vnet::Header header;
-        __builtin_memcpy(&header, this->header(buffer), sizeof header);
+        vnet::Header header{};
+        __builtin_memcpy(&header, this->header(buffer), m_header_bytes);
         auto received =
             vnet::receive(header, length, {frame(buffer), Nic::frame_bytes}, m_features);
         if (received.is_error())

@@ -154,6 +154,14 @@ void RingClient::wait_both(uint64_t first, uint64_t second, abi::Cqe& first_cqe,
 }
 
 abi::Cqe RingClient::wait_any(std::span<const uint64_t> tickets, size_t& which) {
+    for (;;) {
+        if (auto cqe = wait_any_for(tickets, which, abi::no_timeout))
+            return *cqe;
+    }
+}
+
+std::optional<abi::Cqe> RingClient::wait_any_for(std::span<const uint64_t> tickets, size_t& which,
+                                                 uint64_t timeout_ns) {
     bool any = false;
     for (uint64_t ticket : tickets) {
         if (ticket != 0 && !is_outstanding(ticket))
@@ -162,7 +170,7 @@ abi::Cqe RingClient::wait_any(std::span<const uint64_t> tickets, size_t& which) 
     }
     if (!any)
         panic("ring: waiting for no submission");
-    for (;;) {
+    for (bool waited = false;; waited = true) {
         reap();
         for (size_t i = 0; i < tickets.size(); ++i) {
             if (tickets[i] != 0 && (m_parked_slots & bit(slot_of(tickets[i])))) {
@@ -170,9 +178,11 @@ abi::Cqe RingClient::wait_any(std::span<const uint64_t> tickets, size_t& which) 
                 return wait(tickets[i]);
             }
         }
+        if (waited)
+            return std::nullopt;
         if (__atomic_load_n(&m_page->header.cq_overflow, __ATOMIC_RELAXED) != m_overflow_seen)
             panic("ring: the kernel lost completions (the CQ head was corrupted)");
-        if (cap_enter(1, abi::no_timeout) < 0)
+        if (cap_enter(1, timeout_ns) < 0)
             panic("ring: cap_enter failed");
     }
 }

@@ -73,6 +73,11 @@ public:
     // The same for any number of tickets (0 entries are skipped; at least
     // one must be outstanding): `which` is the index of the one that came.
     abi::Cqe wait_any(std::span<const uint64_t> tickets, size_t& which);
+    // The same, waiting in the kernel at most `timeout_ns` once: nothing
+    // when that wait ended with none of `tickets` completed (its time
+    // passed, or it was woken for another completion).
+    std::optional<abi::Cqe> wait_any_for(std::span<const uint64_t> tickets, size_t& which,
+                                         uint64_t timeout_ns);
     // Waits for the completions of all `tickets` (each outstanding), into
     // out[0..tickets.size()): the thread is woken once, when that many
     // completions have come, not at each.

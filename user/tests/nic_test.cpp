@@ -14,6 +14,7 @@
 // buffers, each answered once; every bad call refused with nothing done;
 // a second Nic.buffers taking the receive buffers back. The test answers
 // SLIRP's ARP requests for 10.0.2.15 as it goes.
+#include "lib/net/checksum.h"
 #include "lib/virtio/net.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/test.h"
@@ -56,7 +57,7 @@ bool same(const uint8_t* a, const uint8_t* b, size_t bytes) {
     return __builtin_memcmp(a, b, bytes) == 0;
 }
 uint16_t checksum(const uint8_t* bytes, size_t length) {
-    return virtio::net::checksum_finish(virtio::net::checksum_add(0, {bytes, length}));
+    return net::checksum_finish(net::checksum_add(0, {bytes, length}));
 }
 
 void ethernet(uint8_t* frame, const uint8_t* to, uint16_t type) {

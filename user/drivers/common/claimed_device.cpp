@@ -24,9 +24,12 @@ void ClaimedDevice::read_function() {
 
     m_function = rt::pci_function_of(function);
     m_address_length = pci::format_address(m_function.address, m_address);
-    for (pci::Bar& bar : m_function.bars) {
-        if (bar.kind == pci::Bar::Kind::Io)
-            bar = {}; // I/O BARs map nothing a driver reaches
+    for (size_t i = 0; i < pci::max_bars; ++i) {
+        pci::Bar& bar = m_function.bars[i];
+        if (bar.kind == pci::Bar::Kind::Io) {
+            m_io_bars[i] = bar;
+            bar = {}; // I/O BARs map nothing (their ports are DevicePorts')
+        }
     }
     if (!function.has_msix())
         fail("the device has no MSI-X (its queue interrupt needs a vector of its own)");
@@ -52,6 +55,38 @@ uint8_t* ClaimedDevice::map_bar(uint8_t bar, uint64_t needed, std::string_view t
     // The mapping stays until the driver ends; the capability is not needed
     // for it (released when `mmio` goes).
     return m_bars[bar];
+}
+
+PortRegisters ClaimedDevice::ports(uint8_t bar, uint32_t needed, std::string_view too_small) {
+    auto given = value_or_fail(m_device->ports(bar), "Device.ports");
+    abi::CapId ports{given.ports()};
+    schema::DevicePorts::Client<rt::ThreadTransport> client(rt::thread_transport(), ports.raw);
+    uint32_t count = value_or_fail(client.info(), "DevicePorts.info").count();
+    if (count < needed)
+        fail(too_small);
+    // Held until the driver ends.
+    return PortRegisters(ports, count);
+}
+
+bool ClaimedDevice::msix_enabled() {
+    constexpr uint16_t message_control = 2; // in the MSI-X capability
+    constexpr uint16_t msix_enable = 1u << 15;
+    auto read = value_or_fail(
+        m_device->config(uint16_t(m_function.msix.offset + message_control), 2), "Device.config");
+    if (read.data().size() != 2)
+        fail("Device.config answered with the wrong length");
+    uint16_t control = uint16_t(read.data()[0] | read.data()[1] << 8);
+    return (control & msix_enable) != 0;
+}
+
+uint32_t PortRegisters::read_port(uint32_t offset, uint8_t width) const {
+    schema::DevicePorts::Client<rt::ThreadTransport> client(rt::thread_transport(), m_ports.raw);
+    return value_or_fail(client.read(offset, width), "DevicePorts.read").value();
+}
+
+void PortRegisters::write_port(uint32_t offset, uint8_t width, uint32_t value) const {
+    schema::DevicePorts::Client<rt::ThreadTransport> client(rt::thread_transport(), m_ports.raw);
+    (void)value_or_fail(client.write(offset, width, value), "DevicePorts.write");
 }
 
 void ClaimedDevice::make_pool(uint32_t pages) {

@@ -31,6 +31,33 @@ struct SharedDma {
     uint64_t device_address = 0;
 };
 
+// One I/O BAR's registers (DevicePorts): each access is a call to the
+// kernel, of the width the field has; one that fails ends the driver.
+class PortRegisters {
+public:
+    PortRegisters() = default;
+    PortRegisters(abi::CapId ports, uint32_t count) : m_ports(ports), m_count(count) {}
+    // How many ports the BAR has.
+    uint32_t count() const { return m_count; }
+    template <typename T>
+    T read(uint32_t offset) const {
+        static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4);
+        return T(read_port(offset, sizeof(T)));
+    }
+    template <typename T>
+    void write(uint32_t offset, T value) const {
+        static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4);
+        write_port(offset, sizeof(T), uint32_t(value));
+    }
+
+private:
+    uint32_t read_port(uint32_t offset, uint8_t width) const;
+    void write_port(uint32_t offset, uint8_t width, uint32_t value) const;
+
+    abi::CapId m_ports;
+    uint32_t m_count = 0;
+};
+
 class ClaimedDevice {
 public:
     explicit ClaimedDevice(rt::Capability<schema::Device>& device) : m_device(device) {}
@@ -53,6 +80,15 @@ public:
     // BAR `bar` mapped whole (once; later calls give the same mapping); the
     // driver fails saying `too_small` when it has fewer than `needed` bytes.
     uint8_t* map_bar(uint8_t bar, uint64_t needed, std::string_view too_small);
+    // Whether BAR `bar` is an I/O BAR (function() leaves those out: they
+    // map nothing).
+    bool io_bar(uint8_t bar) const { return bar < pci::max_bars && m_io_bars[bar].size != 0; }
+    // BAR `bar`'s I/O ports (Device.ports); the driver fails saying
+    // `too_small` when it has fewer than `needed` of them.
+    PortRegisters ports(uint8_t bar, uint32_t needed, std::string_view too_small);
+    // Whether MSI-X is enabled in the function now (its message control
+    // register, read through Device.config).
+    bool msix_enabled();
 
     // The claim's DMA pool, of `pages` in all (Device.dmaPool); once.
     void make_pool(uint32_t pages);
@@ -79,6 +115,7 @@ private:
     char m_address[16] = {};
     size_t m_address_length = 0;
     uint8_t* m_bars[pci::max_bars] = {};
+    pci::Bar m_io_bars[pci::max_bars];
     std::optional<rt::Capability<schema::DMAPool>> m_pool;
     // Every DMABuffer made. Behind an IOMMU a buffer leaves the device's
     // domain when its last capability goes: the driver holds each for as

@@ -59,6 +59,17 @@ using rt::Line;
 using schema::CapException;
 
 namespace {
+// How long the stack goes on once every client has gone, while connections
+// they closed still have data or a FIN unacknowledged: a few of TCP's
+// retransmissions, not its whole patience.
+constexpr uint64_t drain_limit_ns = 10'000'000'000;
+
+// How long a received segment's acknowledgement waits for a reply to carry
+// it, while nothing else comes. lwIP acknowledges every second segment at
+// once and leaves a lone one to its 250 ms timer: a sender in slow start,
+// waiting for that acknowledgement, would stall that long each time.
+constexpr uint64_t ack_delay_ns = 1'000'000;
+
 // An echo's identifier: the same for every request this stack sends.
 constexpr uint16_t echo_identifier = 0xc05a;
 // The longest a loop turn sleeps without looking at lwIP's timeouts again:
@@ -317,6 +328,7 @@ void Stack::take_frames(const abi::Cqe& cqe) {
         return;
     }
     auto frames = received.value().frames();
+    m_receive_answers += frames.size() != 0;
     for (uint32_t i = 0; i < frames.size() && i < Nic::max_batch; ++i) {
         uint16_t buffer = frames[i].buffer();
         uint16_t length = frames[i].length();
@@ -376,6 +388,7 @@ void Stack::flush_sends() {
         __builtin_memcpy(send.buffers, m_batch, m_batch_count * sizeof m_batch[0]);
         send.count = m_batch_count;
         m_frames_sent += m_batch_count;
+        ++m_send_calls;
         m_batch_count = 0;
         return;
     }
@@ -744,14 +757,13 @@ gen::DispatchResult Stack::dispatch(const abi::RecvHeader& header, capnp::Messag
 
 void Stack::serve_call(const abi::Cqe& cqe) {
     if (cqe.result == int32_t(abi::TransportError::Disconnected)) {
-        // No client is left, and none can come.
-        (void)Line("netstack: every client has gone (")
-            .udec(m_frames_received)
-            .add(" frames received, ")
-            .udec(m_frames_sent)
-            .add(" sent)")
-            .print();
-        rt::exit(0);
+        // No client is left, and none can come: the connections they closed
+        // are seen to their end first (their data may wait for an
+        // acknowledgement or a retransmission).
+        m_clients_gone = true;
+        m_drain_deadline_ns = g_now_ns + drain_limit_ns;
+        exit_when_drained();
+        return;
     }
     auto call = rt::received_call(cqe, m_call);
     if (call.is_error())
@@ -793,6 +805,23 @@ void Stack::serve_call(const abi::Cqe& cqe) {
         released(mint); // the facet was never made
 }
 
+void Stack::exit_when_drained() {
+    if (connections_closing() && g_now_ns < m_drain_deadline_ns)
+        return;
+    (void)Line("netstack: every client has gone (")
+        .udec(m_frames_received)
+        .add(" frames received in ")
+        .udec(m_receive_answers)
+        .add(" receives, ")
+        .udec(m_frames_sent)
+        .add(" sent in ")
+        .udec(m_send_calls)
+        .add(" sends)")
+        .add(connections_closing() ? "; connections still closing were dropped" : "")
+        .print();
+    rt::exit(0);
+}
+
 void Stack::released(uint32_t badge) {
     // The stateless facets keep nothing; an object's slot is free again.
     if (!known_badge(badge))
@@ -824,16 +853,27 @@ void Stack::run() {
         flush_sends();
         if (!m_receive.in_flight())
             submit_receive();
+        if (m_clients_gone)
+            exit_when_drained();
         arm_sleep();
-        if (m_recv_ticket == 0)
+        if (m_recv_ticket == 0 && !m_clients_gone)
             m_recv_ticket = rt::ring().submit(rt::recv_sqe(m_owner, m_call));
         uint64_t tickets[3 + sends_in_flight] = {m_receive.ticket(), m_sleep.ticket(),
                                                  m_recv_ticket};
         for (size_t i = 0; i < sends_in_flight; ++i)
             tickets[3 + i] = m_sends[i].call.ticket();
         size_t which = 0;
-        abi::Cqe cqe = rt::ring().wait_any(tickets, which);
+        // A delayed acknowledgement is sent after ack_delay_ns without
+        // anything to do (sooner when two segments come: lwIP's rule).
+        std::optional<abi::Cqe> came = acknowledgements_delayed()
+                                           ? rt::ring().wait_any_for(tickets, which, ack_delay_ns)
+                                           : rt::ring().wait_any(tickets, which);
         read_clock();
+        if (!came) {
+            send_delayed_acknowledgements();
+            continue;
+        }
+        const abi::Cqe& cqe = *came;
         if (which == 0) {
             take_frames(cqe);
         } else if (which == 1) {

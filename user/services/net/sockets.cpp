@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "lwip/ip.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 }
@@ -504,6 +505,34 @@ Status Stack::info(TcpSocket::InfoParams::Reader, TcpSocket::InfoResults::Builde
     results.set_remote_address(address_bytes(connection.pcb->remote_ip));
     results.set_remote_port(connection.pcb->remote_port);
     return {};
+}
+
+bool Stack::acknowledgements_delayed() const {
+    for (const struct tcp_pcb* pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+        if (pcb->flags & TF_ACK_DELAY)
+            return true;
+    }
+    return false;
+}
+
+void Stack::send_delayed_acknowledgements() {
+    for (struct tcp_pcb* pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+        if (pcb->flags & TF_ACK_DELAY) {
+            tcp_ack_now(pcb);
+            tcp_output(pcb);
+        }
+    }
+}
+
+bool Stack::connections_closing() const {
+    // Past FIN_WAIT_2 everything this side sent is acknowledged; before it
+    // (FIN_WAIT_1, CLOSING, LAST_ACK, and a connection not yet closed),
+    // something is still owed.
+    for (const struct tcp_pcb* pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+        if (pcb->state != FIN_WAIT_2 && pcb->state != TIME_WAIT && pcb->state != CLOSED)
+            return true;
+    }
+    return false;
 }
 
 void Stack::close_connection(Connection& connection, bool reset) {

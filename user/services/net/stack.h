@@ -285,6 +285,16 @@ private:
     void sent(size_t slot, const abi::Cqe& cqe);
     void arm_sleep();
     void serve_call(const abi::Cqe& cqe);
+    // Whether a connection owes a delayed acknowledgement, and sending each
+    // now (sockets.cpp).
+    bool acknowledgements_delayed() const;
+    void send_delayed_acknowledgements();
+    // Whether a connection its clients closed still has data or its FIN
+    // unacknowledged (sockets.cpp).
+    bool connections_closing() const;
+    // Once every client has gone: exits when no connection is closing, or
+    // drain_limit_ns after the last client went.
+    void exit_when_drained();
     gen::DispatchResult dispatch(const abi::RecvHeader& header, capnp::MessageReader params);
     void released(uint32_t badge);
     // Sends an answer; one that mints `mint_badge` (not 0) as a facet
@@ -341,6 +351,8 @@ private:
     uint16_t m_send_buffers = 0;
     uint64_t m_frames_received = 0;
     uint64_t m_frames_sent = 0;
+    uint64_t m_receive_answers = 0; // Nic.receive answers with frames
+    uint64_t m_send_calls = 0;      // Nic.send calls
     uint64_t m_frames_unsent = 0;
 
     // Receiving: the call in flight, and the buffers to give back with the next.
@@ -360,6 +372,10 @@ private:
     // a RECV takes); answers made at once, and answers made later.
     static constexpr size_t message_words = 8192;
     uint64_t m_recv_ticket = 0;
+    // Every client has gone: the stack finishes closing connections, then
+    // exits (no more RECV).
+    bool m_clients_gone = false;
+    uint64_t m_drain_deadline_ns = 0;
     alignas(8) capnp::Word m_call[message_words];
     alignas(8) capnp::Word m_reply[message_words];
     alignas(8) capnp::Word m_later_reply[message_words];

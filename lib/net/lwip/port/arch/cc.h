@@ -30,6 +30,9 @@ __attribute__((noreturn)) void capos_lwip_assert(const char* message, const char
 #endif
 
 #define LWIP_RAND() capos_lwip_random()
+// The checksum's sum, eight bytes a step (lwIP's own takes two at a time).
+#include "lib/net/ones_sum.h"
+#define LWIP_CHKSUM(data, length) capos_ones_sum((data), (size_t)(length))
 // Assertions stay on in every build (LWIP_NOASSERT is never defined).
 #define LWIP_PLATFORM_ASSERT(message) capos_lwip_assert((message), __FILE__, __LINE__)
 // lwIP's debug output (LWIP_DEBUG is off) and statistics display are unused.
