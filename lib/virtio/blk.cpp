@@ -37,8 +37,11 @@ const char* to_string(BlkError error) {
     return "unknown virtio-blk error";
 }
 
-Result<uint64_t, BlkError> select_features(uint64_t offered, DmaAddresses addresses) {
-    if ((offered & feature_bit(feature_version_1)) == 0)
+Result<uint64_t, BlkError> select_features(uint64_t offered, DmaAddresses addresses,
+                                           DeviceInterface interface) {
+    if (interface == DeviceInterface::Legacy)
+        offered &= UINT32_MAX; // the legacy interface's features are 32 bits
+    else if ((offered & feature_bit(feature_version_1)) == 0)
         return Err{BlkError::NoVersion1};
     if (addresses == DmaAddresses::Translated &&
         (offered & feature_bit(feature_access_platform)) == 0)

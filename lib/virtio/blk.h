@@ -17,6 +17,7 @@
 #pragma once
 
 #include "lib/base/result.h"
+#include "lib/virtio/legacy.h"
 #include "lib/virtio/pci_caps.h"
 #include "lib/virtio/virtqueue.h"
 #include <cstddef>
@@ -94,10 +95,14 @@ enum class BlkError : uint8_t {
 };
 const char* to_string(BlkError error);
 
+using virtio::DeviceInterface;
 using virtio::DmaAddresses;
 
 // The features the driver takes of those `offered`: VERSION_1, which it
-// requires, and, when offered, RO, BLK_SIZE, FLUSH (which the driver must
+// requires through the modern interface (through the legacy one the
+// features are the first 32 bits, and a legacy device, which cannot offer
+// ACCESS_PLATFORM, is refused behind an IOMMU), and, when offered, RO,
+// BLK_SIZE, FLUSH (which the driver must
 // take: without it a device that caches writes could lose them), SEG_MAX,
 // SIZE_MAX and ACCESS_PLATFORM (the device reaches memory through the
 // platform's translation, as the addresses given to it are). Nothing else:
@@ -110,7 +115,8 @@ using virtio::DmaAddresses;
 // notification lost that way stalls the queue for good. With Translated addresses
 // ACCESS_PLATFORM is required (BypassesIommu without it: such a device would
 // take the domain's addresses for physical ones).
-Result<uint64_t, BlkError> select_features(uint64_t offered, DmaAddresses addresses);
+Result<uint64_t, BlkError> select_features(uint64_t offered, DmaAddresses addresses,
+                                           DeviceInterface interface);
 
 // How many bytes of the device configuration the driver reads under
 // `features`: capacity, and each field a feature negotiated makes valid (a

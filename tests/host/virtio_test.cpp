@@ -1438,11 +1438,13 @@ TEST(VirtioBlk, RequestLayoutFollowsTheSpecification) {
     EXPECT_EQ(blk::request_get_id, 8u);
 }
 
+constexpr auto modern = DeviceInterface::Modern;
+
 TEST(VirtioBlk, FeaturesTakenOfThoseOffered) {
     constexpr auto physical = blk::DmaAddresses::Physical;
-    EXPECT_EQ(error_of(blk::select_features(0, physical)), BlkError::NoVersion1);
-    EXPECT_EQ(error_of(blk::select_features(~version_1, physical)), BlkError::NoVersion1);
-    EXPECT_EQ(blk::select_features(version_1, physical).value(), version_1);
+    EXPECT_EQ(error_of(blk::select_features(0, physical, modern)), BlkError::NoVersion1);
+    EXPECT_EQ(error_of(blk::select_features(~version_1, physical, modern)), BlkError::NoVersion1);
+    EXPECT_EQ(blk::select_features(version_1, physical, modern).value(), version_1);
     uint64_t wanted = version_1 | feature_bit(blk::feature_read_only) |
                       feature_bit(blk::feature_blk_size) | feature_bit(blk::feature_flush) |
                       feature_bit(blk::feature_seg_max) | feature_bit(blk::feature_size_max) |
@@ -1450,13 +1452,14 @@ TEST(VirtioBlk, FeaturesTakenOfThoseOffered) {
     // Of everything offered, exactly those: not geometry, topology, WCE,
     // multiqueue, indirect descriptors, packed rings, notification data,
     // event indexes (blk.h: no suppression)...
-    EXPECT_EQ(blk::select_features(~uint64_t{0}, physical).value(), wanted);
-    EXPECT_EQ(blk::select_features(version_1 | feature_bit(blk::feature_flush), physical).value(),
-              version_1 | feature_bit(blk::feature_flush));
+    EXPECT_EQ(blk::select_features(~uint64_t{0}, physical, modern).value(), wanted);
+    EXPECT_EQ(
+        blk::select_features(version_1 | feature_bit(blk::feature_flush), physical, modern).value(),
+        version_1 | feature_bit(blk::feature_flush));
     EXPECT_EQ(blk::select_features(version_1 | feature_bit(feature_indirect_descriptors) |
                                        feature_bit(blk::feature_multiqueue) |
                                        feature_bit(feature_notification_data),
-                                   physical)
+                                   physical, modern)
                   .value(),
               version_1);
 }
@@ -1464,11 +1467,28 @@ TEST(VirtioBlk, FeaturesTakenOfThoseOffered) {
 TEST(VirtioBlk, BehindAnIommuTheDeviceMustUseIt) {
     constexpr auto translated = blk::DmaAddresses::Translated;
     uint64_t platform = feature_bit(blk::feature_access_platform);
-    EXPECT_EQ(error_of(blk::select_features(version_1, translated)), BlkError::BypassesIommu);
-    EXPECT_EQ(error_of(blk::select_features(~platform, translated)), BlkError::BypassesIommu);
-    EXPECT_EQ(blk::select_features(version_1 | platform, translated).value(), version_1 | platform);
+    EXPECT_EQ(error_of(blk::select_features(version_1, translated, modern)),
+              BlkError::BypassesIommu);
+    EXPECT_EQ(error_of(blk::select_features(~platform, translated, modern)),
+              BlkError::BypassesIommu);
+    EXPECT_EQ(blk::select_features(version_1 | platform, translated, modern).value(),
+              version_1 | platform);
     // VERSION_1 is still the first thing missing.
-    EXPECT_EQ(error_of(blk::select_features(platform, translated)), BlkError::NoVersion1);
+    EXPECT_EQ(error_of(blk::select_features(platform, translated, modern)), BlkError::NoVersion1);
+}
+
+TEST(VirtioBlk, ThroughTheLegacyInterface) {
+    // 32 feature bits, VERSION_1 neither required nor taken, the same
+    // optional ones; behind an IOMMU refused (no ACCESS_PLATFORM there).
+    constexpr auto legacy = DeviceInterface::Legacy;
+    uint64_t wanted = feature_bit(blk::feature_read_only) | feature_bit(blk::feature_blk_size) |
+                      feature_bit(blk::feature_flush) | feature_bit(blk::feature_seg_max) |
+                      feature_bit(blk::feature_size_max);
+    EXPECT_EQ(blk::select_features(0, blk::DmaAddresses::Physical, legacy).value(), 0u);
+    EXPECT_EQ(blk::select_features(~uint64_t{0}, blk::DmaAddresses::Physical, legacy).value(),
+              wanted);
+    EXPECT_EQ(error_of(blk::select_features(~uint64_t{0}, blk::DmaAddresses::Translated, legacy)),
+              BlkError::BypassesIommu);
 }
 
 TEST(VirtioBlk, ConfigurationBytesTheFeaturesNeed) {

@@ -1,15 +1,16 @@
-// virtio-blk: serves one virtio 1.x block device (Virtio 1.2, 5.2) over PCI
-// as a BlockDevice (schema/capos.capnp, "Storage") on the endpoint it is
-// granted as "disk", holding the device's claim as "device" (a manifest
-// `device` grant, docs/devices.md "Driver authority") and the kernel's
-// "timer" (the clock of its requests' timeout). The serving, the checks of
-// every call, transfer buffers, inline data and timeouts are every disk
-// driver's (user/drivers/common/block_server.h); this file is the device.
+// virtio-blk: serves one virtio block device (Virtio 1.2, 5.2) over PCI,
+// through its modern interface or, when it has no other, its legacy one
+// (user/drivers/common/virtio_transport.h), as a BlockDevice (schema/capos.capnp, "Storage") on the
+// endpoint it is granted as "disk", holding the device's claim as "device" (a manifest `device`
+// grant, docs/devices.md "Driver authority") and the kernel's "timer" (the clock of its requests'
+// timeout). The serving, the checks of every call, transfer buffers, inline data and timeouts are
+// every disk driver's (user/drivers/common/block_server.h); this file is the device.
 //
 // Bringing the device up (3.1.1): its virtio capabilities are read from
 // configuration space (Device.config, lib/virtio/pci_caps.h), the BARs they
 // lie in mapped (Device.mmio), the device reset, the features chosen
-// (lib/virtio/blk.h: VERSION_1 required), request queue 0 laid out in DMA
+// (lib/virtio/blk.h: VERSION_1 required through the modern interface),
+// request queue 0 laid out in DMA
 // memory (lib/virtio/virtqueue.h) and bound to MSI-X entry 0 (Device.interrupt),
 // then DRIVER_OK. The identity string (GET_ID) names the model.
 //
@@ -50,8 +51,11 @@ using drivers::Operation;
 using drivers::page_size;
 using drivers::VirtioTransport;
 
-// The queue size asked for (the device's maximum when smaller).
+// The queue size asked for (the device's maximum when smaller). A legacy
+// device's queue has its own size, which the driver takes up to
+// largest_queue_size (QEMU's is 256).
 constexpr uint16_t wanted_queue_size = 128;
+constexpr uint16_t largest_queue_size = 256;
 // The token of the GET_ID request (the server's slots are below it).
 constexpr uint32_t identify_token = BlockServer::max_slots;
 // The requests' headers and status bytes, one part of a page per token, and
@@ -110,7 +114,7 @@ private:
     VirtioTransport m_transport;
     drivers::DmaArea m_meta;
     std::optional<virtio::Virtqueue> m_queue;
-    virtio::DescriptorState m_descriptor_state[wanted_queue_size];
+    virtio::DescriptorState m_descriptor_state[largest_queue_size];
     blk::Disk m_disk;
     char m_model[blk::id_bytes + 1] = {};
     size_t m_model_length = 0;
@@ -140,7 +144,8 @@ blk::DeviceConfig VirtioBlk::read_config(uint64_t features) {
 }
 
 void VirtioBlk::set_up_queue(uint64_t features, const blk::DeviceConfig& config) {
-    uint16_t size = m_transport.queue_size(0, wanted_queue_size);
+    uint16_t size =
+        m_transport.queue_size(0, m_transport.legacy() ? largest_queue_size : wanted_queue_size);
     blk::DriverLimits limits;
     static_assert(blk::DriverLimits{}.max_requests <= BlockServer::max_slots);
     auto disk = blk::describe_disk(config, features, size, limits);
@@ -179,8 +184,10 @@ drivers::DiskDescription VirtioBlk::start() {
                       "the device granted is not a virtio block device (want 1af4:1042 or "
                       "1af4:1001)");
     uint64_t features = m_transport.negotiate([&](uint64_t offered) {
-        return blk::select_features(offered, m_device.dma_isolated() ? blk::DmaAddresses::Translated
-                                                                     : blk::DmaAddresses::Physical);
+        return blk::select_features(offered,
+                                    m_device.dma_isolated() ? blk::DmaAddresses::Translated
+                                                            : blk::DmaAddresses::Physical,
+                                    m_transport.interface());
     });
     blk::DeviceConfig device_config = read_config(features);
     set_up_queue(features, device_config);
@@ -194,6 +201,7 @@ drivers::DiskDescription VirtioBlk::start() {
     line.add(" a request, ").udec(m_disk.max_requests).add(" in flight");
     line.add(m_disk.read_only ? ", read-only" : "").add(m_disk.flush ? ", write cache" : "");
     line.add(m_device.dma_isolated() ? ", DMA through an IOMMU" : "");
+    line.add(m_transport.legacy() ? ", legacy interface" : "");
     line.add(", model '").add({m_model, m_model_length}).add('\'');
     drivers::say(line.view());
 
