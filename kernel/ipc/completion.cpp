@@ -75,11 +75,14 @@ void post_completion(Thread& thread, const abi::Cqe& cqe, Wake wake, bool owed) 
         return;
     }
     // The handoff to a thread that last ran here is done here (the exclusive
-    // part would find nothing else to do); other wakes wait for it.
-    if (wake == Wake::First && Scheduler::wake_first_here(&thread))
-        return;
+    // part would find nothing else to do); other wakes wait for it. Not once
+    // a wake waits already: handoffs take effect in the order they were
+    // made, so the thread handed the CPU last runs first (a handoff done
+    // here after a deferred one would be overtaken by it).
     uint32_t cpu = arch::current_cpu_index();
     uint32_t& count = KernelLock::s_cpus[cpu].deferred_wakes;
+    if (wake == Wake::First && count == 0 && Scheduler::wake_first_here(&thread))
+        return;
     VERIFY(count < max_deferred_wakes);
     g_deferred_wakes[cpu][count++] = {retain(&thread).leak(), wake};
 }

@@ -387,13 +387,16 @@ void direct_handoff() {
 
     // Both calls in one cap_enter, R's first: each delivery readies its
     // server; with the direct handoff the one delivered last (S) runs first
-    // on this CPU, with ordinary wake-ups R would. The tick cannot take the
-    // CPU from S before it has had it for a whole tick period (10 ms), so an
-    // attempt where R came first on S's CPU within 5 ms of the calls is a
-    // kernel that did not hand off. An attempt is retried when the host
-    // stalled, or when R and S ran on different CPUs (an idle one may take R
-    // from the queue while S runs, and then either may mark first); a kernel
-    // that put them on CPUs of their own would never be conclusive.
+    // on this CPU, with ordinary wake-ups R would. S goes on with this
+    // thread's slice, so each attempt starts with a fresh one (a short
+    // sleep first: the slice begins when the thread is switched to again),
+    // and the tick cannot take the CPU from S before a whole tick period
+    // (10 ms) has passed: an attempt where R came first on S's CPU within
+    // 5 ms of the calls is a kernel that did not hand off. An attempt is
+    // retried when the host stalled, or when R and S ran on different CPUs
+    // (an idle one may take R from the queue while S runs, and then either
+    // may mark first); a kernel that put them on CPUs of their own would
+    // never be conclusive.
     alignas(8) capnp::Word tag_s[peer::value_words], tag_r[peer::value_words];
     peer::value_message(tag_s, 1);
     peer::value_message(tag_r, 2);
@@ -401,6 +404,8 @@ void direct_handoff() {
     uint64_t first_after = 0;
     for (int attempt = 0; attempt < 20 && !conclusive; ++attempt) {
         log->count = 0;
+        if (!test::sleep_ns(g_timer, 1'000'000))
+            break;
         uint64_t t0 = test::now_ns(g_timer);
         test::raw::push(peer::call(r_work, Command::Mark, tag_r, g_result, sizeof g_result, 0x600));
         test::raw::push(
