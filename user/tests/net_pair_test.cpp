@@ -17,7 +17,6 @@ using namespace capos;
 using capos::test::Line;
 using capos::test::read_some;
 using capos::test::taken;
-using capos::test::write_all;
 using schema::Icmp;
 using schema::NetworkManager;
 using schema::TcpConnector;
@@ -72,21 +71,7 @@ int serve(rt::Capability<NetworkManager>& net) {
     rt::Capability<TcpSocket> socket(socket_id);
     suite.check("it comes over IPv6", accepted.value().address().size() == 16);
     uint64_t total = 0;
-    bool ok = true;
-    for (;;) {
-        auto read = read_some(socket);
-        if (read.is_error()) {
-            ok = false;
-            break;
-        }
-        auto data = read.value().data();
-        if (data.empty())
-            break;
-        total += data.size();
-        ok = write_all(socket, data);
-        if (!ok)
-            break;
-    }
+    bool ok = capos::test::echo_to_end(suite, socket, pattern, total);
     suite.check("the other machine's 100,000 bytes are echoed", ok && total == bytes,
                 Line("bytes ").udec(total));
     suite.check_ok("shutdown", socket->shutdown());

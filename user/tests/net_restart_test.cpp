@@ -14,10 +14,9 @@
 #include "user/tests/common/test.h"
 
 using namespace capos;
+using capos::test::echo_to_end;
 using capos::test::Line;
-using capos::test::read_some;
 using capos::test::taken;
-using capos::test::write_all;
 using schema::Icmp;
 using schema::NetworkManager;
 using schema::TcpListenAuthority;
@@ -63,25 +62,7 @@ int main() {
     rt::Capability<TcpSocket> socket(socket_id);
 
     uint64_t total = 0;
-    bool ok = true;
-    while (ok) {
-        auto read = read_some(socket);
-        if (read.is_error()) {
-            suite.note(Line("read: ").add(rt::call_error_text(read.error())).view());
-            ok = false;
-            break;
-        }
-        auto data = read.value().data();
-        if (data.empty())
-            break;
-        for (size_t i = 0; i < data.size(); ++i)
-            ok = ok && data[i] == pattern(total + i);
-        total += data.size();
-        if (!write_all(socket, data)) {
-            suite.note("a write failed");
-            ok = false;
-        }
-    }
+    bool ok = echo_to_end(suite, socket, pattern, total);
     suite.check("the peer's 256,000 bytes are echoed in order through the crashes",
                 ok && total == expected_bytes, Line("bytes ").udec(total));
     suite.check_ok("shutdown", socket->shutdown());

@@ -27,7 +27,6 @@ using namespace capos;
 using capos::test::Line;
 using capos::test::read_some;
 using capos::test::taken;
-using capos::test::write_all;
 using schema::ExceptionType;
 using schema::Icmp;
 using schema::NetworkManager;
@@ -266,25 +265,8 @@ void check_stalled_reader(rt::Capability<NetworkManager>& net) {
 
     // The second is echoed whole while the first's data waits unread.
     uint64_t total = 0;
-    bool ok = true;
     static const uint8_t one[1] = {1};
-    for (;;) {
-        auto read = read_some(echoed, TcpSocket::max_io);
-        if (read.is_error()) {
-            suite.note(Line("read: ").add(rt::call_error_text(read.error())).view());
-            ok = false;
-            break;
-        }
-        auto data = read.value().data();
-        if (data.empty())
-            break;
-        for (size_t i = 0; i < data.size(); ++i)
-            ok = ok && data[i] == pattern(total + i);
-        total += data.size();
-        ok = ok && write_all(echoed, data);
-        if (!ok)
-            break;
-    }
+    bool ok = test::echo_to_end(suite, echoed, pattern, total);
     suite.check("the second connection's 200,000 bytes are echoed while the first waits unread",
                 ok && total == echoed_bytes, Line("bytes ").udec(total));
     suite.check_ok("shutdown", echoed->shutdown());
