@@ -125,7 +125,8 @@ bench: deps configure
 # when a figure's path allocates, takes a spin lock or formats a log line.
 # The plugin is built against the installed QEMU's header from Debian's source package.
 # Then the time of each stage of a call, from a measurement build of its own
-# (STAGE_DIR, CMake option CAPOS_STAGE_CLOCK: kernel/lib/stage_clock.h).
+# (STAGE_DIR, CMake option CAPOS_STAGE_CLOCK: kernel/lib/stage_clock.h); then
+# where a received TCP frame's instructions go (bench/net_profile.py).
 PROFILE_FIGURES ?= nop_16 timer_now_1 timer_now_16 ipc_raw ipc_echo
 STAGE_FIGURES ?= timer_now_1 timer_now_16 ipc_raw ipc_echo
 STAGE_DIR = $(BUILD_DIR)/stage-clock
@@ -141,7 +142,11 @@ profile: deps configure
 	    --plugin $(BENCH_DIR)/plugin/libcapos_profile.so $(PROFILE_FIGURES) \
 	    > $(BENCH_DIR)/profile.md; status=$$?; \
 	python3 bench/profile.py --build-dir $(STAGE_DIR) --stage-clock $(STAGE_FIGURES) \
-	    >> $(BENCH_DIR)/profile.md || status=1; cat $(BENCH_DIR)/profile.md; exit $$status
+	    >> $(BENCH_DIR)/profile.md || status=1; \
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target boot-archive-bench_net net_client || status=1; \
+	python3 bench/net_profile.py --build-dir $(BUILD_DIR) \
+	    --plugin $(BENCH_DIR)/plugin/libcapos_profile.so >> $(BENCH_DIR)/profile.md || status=1; \
+	cat $(BENCH_DIR)/profile.md; exit $$status
 
 fmt:
 	clang-format-14 -i $(SOURCES)

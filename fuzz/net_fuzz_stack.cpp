@@ -156,6 +156,43 @@ void deliver(std::span<const uint8_t> frame) {
     (void)deliver_frame(stack_netif, frame);
 }
 
+// Frames lent to lwIP, as the network stack lends them
+// (user/services/net/netstack.cpp): a custom PBUF_REF pbuf over the start of
+// the frame's buffer, here one allocated alone, so that AddressSanitizer sees
+// any access outside it; each slot's buffer is freed when lwIP frees its
+// pbuf, or by reset_stack() when an input left it held.
+struct LentFrame {
+    struct pbuf_custom custom; // first: the free function gets its pbuf
+    uint8_t* bytes = nullptr;  // held by lwIP while not null
+};
+LentFrame lent[lent_frames];
+size_t lent_count = 0;
+
+void lent_frame_freed(struct pbuf* p) {
+    auto* frame = reinterpret_cast<LentFrame*>(p);
+    require(frame >= lent && frame < lent + lent_frames && frame->bytes != nullptr);
+    delete[] frame->bytes;
+    frame->bytes = nullptr;
+    --lent_count;
+}
+
+void deliver_lent(std::span<const uint8_t> frame) {
+    LentFrame* slot = std::find_if(std::begin(lent), std::end(lent),
+                                   [](const LentFrame& f) { return f.bytes == nullptr; });
+    if (slot == std::end(lent) || frame.empty() || frame.size() > max_lent_frame)
+        return deliver(frame); // copied, as the stack does
+    slot->bytes = new uint8_t[lent_buffer_bytes]();
+    std::copy(frame.begin(), frame.end(), slot->bytes);
+    ++lent_count;
+    slot->custom.custom_free_function = lent_frame_freed;
+    struct pbuf* p =
+        pbuf_alloced_custom(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_REF, &slot->custom,
+                            slot->bytes, static_cast<u16_t>(lent_buffer_bytes));
+    require(p != nullptr);
+    if (stack_netif.input(p, &stack_netif) != ERR_OK)
+        pbuf_free(p);
+}
+
 ip4_addr_t lwip_ip4(const Ip4& address) {
     ip4_addr_t lwip;
     IP4_ADDR(&lwip, address[0], address[1], address[2], address[3]);
@@ -237,6 +274,12 @@ void reset_stack() {
     stack_netif = saved_netif;
     now_ms = saved_now_ms;
     random_state = saved_random_state;
+    // Frames the last input left lent belong to the state just dropped.
+    for (LentFrame& frame : lent) {
+        delete[] frame.bytes;
+        frame.bytes = nullptr;
+    }
+    lent_count = 0;
 }
 
 std::span<const uint8_t> apply_record(std::span<const uint8_t> input) {
@@ -256,7 +299,10 @@ std::span<const uint8_t> apply_record(std::span<const uint8_t> input) {
         input = {};
     }
     length = std::min(length, input.size());
-    deliver(input.first(length));
+    if (kind < first_copied_record)
+        deliver_lent(input.first(length));
+    else
+        deliver(input.first(length));
     return input.subspan(length);
 }
 
@@ -281,6 +327,7 @@ void check_no_leak() {
     // Nothing may hold a receive buffer, a buffer reference, heap memory or a
     // queue entry; other pools (pcbs, DNS's per-query UDP pcb, timeouts, MLD
     // groups) may hold what they held at the start or less.
+    require(lent_count == 0);
     require(lwip_stats.mem.used == saved_heap.used);
     require(lwip_stats.mem.illegal == 0);
     for (int pool = 0; pool < MEMP_MAX; ++pool) {
@@ -309,8 +356,8 @@ uint32_t dhcp_transaction() {
     return netif_dhcp_data(&stack_netif)->xid;
 }
 
-void append_frame_record(Bytes& input, std::span<const uint8_t> frame) {
-    input.push_back(0);
+void append_frame_record(Bytes& input, std::span<const uint8_t> frame, bool copied) {
+    input.push_back(copied ? first_copied_record : 0);
     input.push_back(static_cast<uint8_t>(frame.size() >> 8));
     input.push_back(static_cast<uint8_t>(frame.size()));
     append(input, frame);

@@ -15,9 +15,16 @@
 // An input is a list of records. A record's first byte below 0xf0 gives a
 // frame: its length in the next two bytes (big-endian, at most 4096: longer
 // than the NIC ever gives, so that buffer chains are parsed too; shorter
-// when the input ends first), then the frame. A byte of 0xf0 or above moves
-// the clock on by (byte - 0xef) steps of 250 ms, running lwIP's timers at
-// each step.
+// when the input ends first), then the frame. A first byte below 0x80 lends
+// the frame to lwIP as the network stack does (a custom pbuf over the start
+// of a buffer of Nic.frameBytes, the frame memory's, which AddressSanitizer
+// bounds, given back when lwIP frees it; at most lent_frames at once, and
+// none longer than the NIC's 1514 bytes, the others copied: lwIP reads a
+// few bytes past the end of a short frame, within its buffer, before it
+// finds the frame short); 0x80 to 0xef copies it into the
+// receive pool, as the stack does once half its buffers are lent. A byte of
+// 0xf0 or above moves the clock on by (byte - 0xef) steps of 250 ms,
+// running lwIP's timers at each step.
 #pragma once
 
 #include "tests/host/net_frames.h"
@@ -49,6 +56,10 @@ inline constexpr uint16_t udp_port = 7;
 inline constexpr char dns_name[] = "capos.example";
 
 inline constexpr size_t max_frame = 4096;
+inline constexpr size_t max_lent_frame = 1514;
+inline constexpr size_t lent_buffer_bytes = 2048; // Nic.frameBytes
+inline constexpr size_t lent_frames = 32;
+inline constexpr uint8_t first_copied_record = 0x80;
 inline constexpr uint8_t first_clock_record = 0xf0;
 inline constexpr uint32_t clock_step_ms = 250;
 
@@ -70,15 +81,17 @@ std::span<const uint8_t> apply_record(std::span<const uint8_t> input);
 
 // Ends every TCP connection and lets every timer that frees memory run out
 // (reassembly, address resolution), then traps unless lwIP's receive pool,
-// heap and pools are back to what they were at the end of start_stack():
-// nothing an input did may keep a buffer.
+// heap and pools are back to what they were at the end of start_stack()
+// and every lent frame was given back: nothing an input did may keep a
+// buffer.
 void check_no_leak();
 
 // DHCP's transaction id as start_stack() left it: for seeds that answer it.
 uint32_t dhcp_transaction();
 
-// Appends a frame record, or a clock record of `steps` (1 to 16), to an input.
-void append_frame_record(Bytes& input, std::span<const uint8_t> frame);
+// Appends a frame record (lent, or `copied`), or a clock record of `steps`
+// (1 to 16), to an input.
+void append_frame_record(Bytes& input, std::span<const uint8_t> frame, bool copied = false);
 void append_clock_record(Bytes& input, unsigned steps);
 
 } // namespace capos::net::fuzz

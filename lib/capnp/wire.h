@@ -877,6 +877,11 @@ public:
     ListBuilder init_struct_list(uint32_t count, uint16_t data_words, uint16_t pointer_count);
     void set_text(std::string_view text);
     void set_data(std::span<const uint8_t> data);
+    // A Data of `size` bytes whose bytes are left as the buffer holds them
+    // (the padding after them is zeroed): for a caller that writes every
+    // one, as a copy into the message does, which then need not be zeroed
+    // first. Empty when it does not fit.
+    std::span<uint8_t> init_data_unzeroed(uint32_t size);
     // Deep copies from a reader, in canonical form. Errors met in `value` are
     // recorded in value's MessageReader and leave the pointers concerned null.
     // Capability pointers are copied as they are (same index).
@@ -895,6 +900,9 @@ private:
     PointerBuilder(MessageBuilder* message, Word* pointer)
         : m_message(message), m_pointer(pointer) {}
     void set_bytes(const void* bytes, size_t size, uint64_t count);
+    // A list of `count` bytes, only the padding of its last word zeroed;
+    // null (and a null pointer) when it does not fit.
+    uint8_t* init_bytes(uint64_t count);
 
     MessageBuilder* m_message = nullptr;
     Word* m_pointer = nullptr;
@@ -1121,20 +1129,25 @@ inline StructBuilder PointerBuilder::init_struct(uint16_t data_words, uint16_t p
 
 // Text and Data: the bytes (and Text's NUL) in a list of `count` bytes, the rest
 // of the last word zero.
-inline void PointerBuilder::set_bytes(const void* bytes, size_t size, uint64_t count) {
+inline uint8_t* PointerBuilder::init_bytes(uint64_t count) {
     uint64_t words = (count + 7) / 8;
     Word* at =
         m_message->allocate_uninitialized(count > detail::max_list_count ? UINT64_MAX : words);
     if (at == nullptr) {
         detail::store<Word>(m_pointer, 0);
-        return;
+        return nullptr;
     }
     if (words != 0)
         at[words - 1] = 0;
-    if (size != 0)
-        __builtin_memcpy(at, bytes, size);
     detail::store(m_pointer, detail::make_list_pointer(at - (m_pointer + 1), ElementSize::Byte,
                                                        static_cast<uint32_t>(count)));
+    return reinterpret_cast<uint8_t*>(at);
+}
+
+inline void PointerBuilder::set_bytes(const void* bytes, size_t size, uint64_t count) {
+    uint8_t* at = init_bytes(count);
+    if (at != nullptr && size != 0)
+        __builtin_memcpy(at, bytes, size);
 }
 
 inline void PointerBuilder::set_text(std::string_view text) {
@@ -1145,6 +1158,13 @@ inline void PointerBuilder::set_text(std::string_view text) {
 inline void PointerBuilder::set_data(std::span<const uint8_t> data) {
     if (m_pointer != nullptr)
         set_bytes(data.data(), data.size(), data.size());
+}
+
+inline std::span<uint8_t> PointerBuilder::init_data_unzeroed(uint32_t size) {
+    uint8_t* at = m_pointer != nullptr ? init_bytes(size) : nullptr;
+    if (at == nullptr)
+        return {};
+    return {at, size};
 }
 
 inline PointerBuilder StructBuilder::pointer_field(uint16_t index) {

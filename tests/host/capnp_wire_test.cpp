@@ -903,6 +903,41 @@ TEST(CapnpWireReader, ProportionalBudgetEndsSharedStructs) {
     EXPECT_EQ(ReaderLimits::for_message(0).traversal_words, 64u);
 }
 
+TEST(CapnpWireBuilder, DataNotZeroedIsSetDataOnceFilled) {
+    // Over a buffer full of 0xaa: the bytes are left as they were (a caller
+    // writes them) but for the last word, which holds the padding and is
+    // zeroed whole; once filled the message is word for word the one
+    // set_data builds over zeros; one that does not fit is empty, its
+    // pointer null, BufferFull recorded.
+    const std::vector<uint8_t> bytes = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+    for (size_t size : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{11}, size_t{17}}) {
+        Words dirty(64, 0xaaaaaaaaaaaaaaaaull);
+        MessageBuilder filled(dirty);
+        StructBuilder root = filled.init_root(1, 2);
+        root.set_data_field<uint64_t>(0, 9);
+        std::span<uint8_t> data = root.pointer_field(1).init_data_unzeroed(uint32_t(size));
+        ASSERT_EQ(data.size(), size);
+        size_t last_word = size == 0 ? 0 : (size - 1) / 8 * 8;
+        for (size_t i = 0; i < (size + 7) / 8 * 8; ++i)
+            EXPECT_EQ(data.data()[i], i < last_word ? 0xaa : 0) << size << " " << i;
+        std::copy_n(bytes.begin(), size, data.begin());
+
+        Words clean(64);
+        MessageBuilder set(clean);
+        StructBuilder other = set.init_root(1, 2);
+        other.set_data_field<uint64_t>(0, 9);
+        other.pointer_field(1).set_data(std::span(bytes).first(size));
+        EXPECT_EQ(words_of(filled), words_of(set)) << size;
+    }
+    Words small(4);
+    MessageBuilder full(small);
+    StructBuilder root = full.init_root(0, 1);
+    EXPECT_TRUE(root.pointer_field(0).init_data_unzeroed(100).empty());
+    EXPECT_TRUE(root.pointer_field(0).is_null());
+    EXPECT_EQ(full.error(), WireError::BufferFull);
+    EXPECT_TRUE(PointerBuilder().init_data_unzeroed(8).empty());
+}
+
 TEST(CapnpWireReader, ProportionalBudgetTakesWellFormedMessages) {
     // Every kind of object, each reached once, many of them zero-sized.
     Words buffer(1 << 12);

@@ -1343,19 +1343,26 @@ uint16_t reference_ones_sum(std::span<const uint8_t> bytes) {
     return uint16_t(sum);
 }
 
-TEST(VirtioNet, OnesSumEightBytesAStepIsRfc1071s) {
-    // Every length to 100 at every alignment, then long random runs: the
-    // same sum as the word-at-a-time loop, all-ones words and carries too.
+TEST(VirtioNet, OnesSumWithCarriesIsRfc1071s) {
+    // Every length to 200 at every alignment (the 64-byte steps, the 8-byte
+    // ones and the last bytes), then long random runs: the same sum as the
+    // word-at-a-time loop; all-ones words (a carry out of every addition).
     std::mt19937 random(7);
     std::vector<uint8_t> bytes(70000);
     for (uint8_t& byte : bytes)
         byte = uint8_t(random());
     for (size_t offset = 0; offset < 8; ++offset) {
-        for (size_t length = 0; length <= 100; ++length) {
+        for (size_t length = 0; length <= 200; ++length) {
             std::span<const uint8_t> part(bytes.data() + offset, length);
             ASSERT_EQ(capos_ones_sum(part.data(), part.size()), reference_ones_sum(part))
                 << offset << " " << length;
         }
+    }
+    std::vector<uint8_t> high(300, 0xff);
+    high[0] = 0xfe;
+    for (size_t length = 0; length <= high.size(); ++length) {
+        std::span<const uint8_t> part(high.data(), length);
+        ASSERT_EQ(capos_ones_sum(part.data(), part.size()), reference_ones_sum(part)) << length;
     }
     for (int round = 0; round < 200; ++round) {
         size_t offset = random() % 64;

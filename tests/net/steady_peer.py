@@ -3,15 +3,20 @@
 through the guest's NIC driver crashing.
 
 Connects to 127.0.0.1:PORT (QEMU's hostfwd to net-restart-test's port 7)
-and sends COUNT messages of SIZE bytes one at a time, each read back whole
-before the next (the bytes are a pattern of their offset in the stream),
-then finishes sending and reads to the end. Exits 0 when every message
-came back unchanged.
+twice. On the first connection it sends PARKED bytes at once, which the
+guest reads only after the crashes (so the guest's stack holds them through
+each), then nothing until the end. On the second it sends COUNT messages of
+SIZE bytes one at a time, each read back whole before the next (the bytes
+are a pattern of their offset in the stream), then finishes sending and
+reads to the end; then it finishes sending on the first and reads it to
+the end. Exits 0 when every message came back unchanged and the guest
+closed both.
 """
 import socket
 import sys
 
 TIMEOUT_S = 60
+PARKED_START = 1 << 20  # the first connection's pattern starts here
 
 
 def pattern(start, size):
@@ -19,7 +24,10 @@ def pattern(start, size):
 
 
 def main():
-    port, count, size = (int(arg) for arg in sys.argv[1:4])
+    port, count, size, parked = (int(arg) for arg in sys.argv[1:5])
+    first = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+    first.settimeout(TIMEOUT_S)
+    first.sendall(pattern(PARKED_START, parked))
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as s:
         s.settimeout(TIMEOUT_S)
         for index in range(count):
@@ -40,7 +48,12 @@ def main():
         if s.recv(1):
             print("steady_peer: bytes after the last message", file=sys.stderr)
             return 1
-    print(f"steady_peer: {count} messages of {size} bytes echoed")
+    with first:
+        first.shutdown(socket.SHUT_WR)
+        if first.recv(1):
+            print("steady_peer: bytes on the first connection", file=sys.stderr)
+            return 1
+    print(f"steady_peer: {count} messages of {size} bytes echoed, {parked} bytes parked")
     return 0
 
 

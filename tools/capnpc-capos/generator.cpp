@@ -1014,6 +1014,11 @@ void Generator::emit_struct(Node::Reader node, Output& out) {
                     builder += "    ::std::span<uint8_t> init_" + raw_name + "(uint32_t size) { " +
                                set_discriminant + "return " + pointer + ".init_list(" + wire +
                                "ElementSize::Byte, size).bytes(); }\n";
+                    // The bytes not zeroed: the caller writes every one.
+                    builder_names.add("fill_" + raw_name, m_errors);
+                    builder += "    ::std::span<uint8_t> fill_" + raw_name + "(uint32_t size) { " +
+                               set_discriminant + "return " + pointer +
+                               ".init_data_unzeroed(size); }\n";
                     trav = "(void)" + accessor + "();";
                     break;
                 }

@@ -11,6 +11,10 @@
 //             the byte 'q' also ends the program once it is written back.
 //   UDP 5004  echo: sends each datagram back to where it came from.
 //
+// Each sink connection, from its accept to the end of its bytes, is marked
+// for the profiling plugin (bench/plugin; bench/net_profile.py): the two
+// marker instructions are no-ops when it is not loaded.
+//
 // It holds only the NetworkManager it is granted as "net" (and the
 // console). It waits for the interface's address, listens, prints
 // "net-bench: ready" and serves until the 'q'; then prints its counts and
@@ -74,6 +78,14 @@ uint64_t g_bytes_in = 0;
 uint64_t g_bytes_out = 0;
 uint64_t g_datagrams = 0;
 
+// The profiling plugin's window (bench/plugin/capos_profile.cpp).
+void profile_begin() {
+    asm volatile("xchg %%rbx, %%rbx" ::: "memory");
+}
+void profile_end() {
+    asm volatile("xchg %%rcx, %%rcx" ::: "memory");
+}
+
 void start_read(Connection& c) {
     c.state = Connection::State::Reading;
     (void)c.call.start<TcpSocket::ReadParams>(
@@ -123,6 +135,7 @@ void read_done(Connection& c, std::span<const uint8_t> data) {
             start_read(c);
             return;
         }
+        profile_end();
         rt::write_output_line(Line("net-bench: sink received ").udec(c.bytes).add(" bytes").view());
         for (size_t i = 0; i < sizeof c.header; ++i)
             c.header[i] = uint8_t(c.bytes >> (8 * i));
@@ -309,6 +322,8 @@ int main() {
             c.socket = l.accept.received_capability(accepted.value().socket());
             c.bytes = 0;
             c.header_done = 0;
+            if (c.kind == Kind::Sink)
+                profile_begin();
             start_read(c);
             break;
         }

@@ -7,8 +7,12 @@
 // (tests/net/steady_peer.py, through QEMU's hostfwd to port 7) that sends
 // 500 messages of 512 bytes one at a time, each echoed here, lives through
 // the crashes: every byte comes back in order (TCP sends again what was
-// lost with each driver); then the gateway answers an echo request through
-// the last driver, and the interface has counted frames both ways.
+// lost with each driver). The peer's first connection sends 16,000 bytes
+// before the echo starts, read here only after it ends: the stack holds
+// them through every crash (lent frames of the first driver's frame
+// memory), and they are read whole. Then the gateway answers an echo
+// request through the last driver, and the interface has counted frames
+// both ways.
 #include "schema/capos.capnp.capos.h"
 #include "user/tests/common/net.h"
 #include "user/tests/common/test.h"
@@ -29,6 +33,8 @@ test::Suite suite("net-restart");
 
 constexpr uint16_t port = 7;
 constexpr uint64_t expected_bytes = 500 * 512;
+constexpr uint64_t parked_bytes = 16000;
+constexpr uint64_t parked_start = uint64_t(1) << 20; // steady_peer.py's PARKED_START
 constexpr uint8_t gateway_ip[4] = {10, 0, 2, 2};
 
 // Each byte the peer sends: its offset in the stream, mixed.
@@ -55,6 +61,11 @@ int main() {
     if (!suite.check_ok("listen on port 7", listening))
         return suite.finish();
     rt::Capability<TcpListener> listener(listener_id);
+    auto first = listener->accept();
+    abi::CapId first_id = taken(first, [](auto reply) { return reply.socket(); });
+    if (!suite.check_ok("accept the peer's first connection", first))
+        return suite.finish();
+    rt::Capability<TcpSocket> parked(first_id);
     auto accepted = listener->accept();
     abi::CapId socket_id = taken(accepted, [](auto reply) { return reply.socket(); });
     if (!suite.check_ok("accept the peer's connection", accepted))
@@ -66,6 +77,26 @@ int main() {
     suite.check("the peer's 256,000 bytes are echoed in order through the crashes",
                 ok && total == expected_bytes, Line("bytes ").udec(total));
     suite.check_ok("shutdown", socket->shutdown());
+
+    uint64_t read = 0;
+    bool same = true;
+    for (;;) {
+        auto got = test::read_some(parked);
+        if (got.is_error()) {
+            suite.note(Line("read: ").add(rt::call_error_text(got.error())).view());
+            same = false;
+            break;
+        }
+        auto data = got.value().data();
+        if (data.empty())
+            break;
+        for (size_t i = 0; i < data.size(); ++i)
+            same = same && data[i] == pattern(parked_start + read + i);
+        read += data.size();
+    }
+    suite.check("the first connection's 16,000 bytes, held through the crashes, are read whole",
+                same && read == parked_bytes, Line("bytes ").udec(read));
+    suite.check_ok("shutdown the first connection", parked->shutdown());
 
     auto icmp_made = net.value()->icmp();
     if (suite.check_ok("icmp", icmp_made)) {

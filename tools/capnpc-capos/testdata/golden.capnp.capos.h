@@ -999,6 +999,9 @@ public:
     ::std::span<uint8_t> init_data(uint32_t size) {
         return m_raw.pointer_field(1).init_list(::capos::capnp::ElementSize::Byte, size).bytes();
     }
+    ::std::span<uint8_t> fill_data(uint32_t size) {
+        return m_raw.pointer_field(1).init_data_unzeroed(size);
+    }
     bool has_scalars() const { return !m_raw.as_reader().pointer_field(2).is_null(); }
     ::golden::schema::Scalars::Builder init_scalars();
     void set_scalars(::golden::schema::Scalars::Reader value);
@@ -1010,6 +1013,9 @@ public:
     }
     ::std::span<uint8_t> init_data_default(uint32_t size) {
         return m_raw.pointer_field(4).init_list(::capos::capnp::ElementSize::Byte, size).bytes();
+    }
+    ::std::span<uint8_t> fill_data_default(uint32_t size) {
+        return m_raw.pointer_field(4).init_data_unzeroed(size);
     }
     bool has_scalars_default() const { return !m_raw.as_reader().pointer_field(5).is_null(); }
     ::golden::schema::Scalars::Builder init_scalars_default();
@@ -1753,6 +1759,9 @@ public:
     ::std::span<uint8_t> init_key(uint32_t size) {
         return m_raw.pointer_field(0).init_list(::capos::capnp::ElementSize::Byte, size).bytes();
     }
+    ::std::span<uint8_t> fill_key(uint32_t size) {
+        return m_raw.pointer_field(0).init_data_unzeroed(size);
+    }
     bool has_target() const { return !m_raw.as_reader().pointer_field(1).is_null(); }
     void set_target(uint32_t capability) { m_raw.pointer_field(1).set_capability(capability); }
 
@@ -1893,6 +1902,9 @@ public:
     ::std::span<uint8_t> init_bytes(uint32_t size) {
         return m_raw.pointer_field(0).init_list(::capos::capnp::ElementSize::Byte, size).bytes();
     }
+    ::std::span<uint8_t> fill_bytes(uint32_t size) {
+        return m_raw.pointer_field(0).init_data_unzeroed(size);
+    }
 
 private:
     ::capos::capnp::StructBuilder m_raw;
@@ -1986,6 +1998,9 @@ public:
     void set_value(::std::span<const uint8_t> value) { m_raw.pointer_field(1).set_data(value); }
     ::std::span<uint8_t> init_value(uint32_t size) {
         return m_raw.pointer_field(1).init_list(::capos::capnp::ElementSize::Byte, size).bytes();
+    }
+    ::std::span<uint8_t> fill_value(uint32_t size) {
+        return m_raw.pointer_field(1).init_data_unzeroed(size);
     }
 
 private:

@@ -12,8 +12,10 @@
 // (rt::RingClient::wait_any). lwIP runs only inside this loop (NO_SYS), so
 // nothing in it is shared.
 //
-// Frames: a received frame is copied from the frame memory into a pbuf of
-// lwIP's pool and its buffer given back with the next receive; a frame lwIP
+// Frames: a received frame is lent to lwIP as a pbuf over its buffer in the
+// frame memory (no copy), given back with the receive after lwIP lets it go;
+// with half the receive buffers lent, a frame is copied into a pbuf of lwIP's
+// pool instead and its buffer given back with the next receive; a frame lwIP
 // sends is copied into a free send buffer and goes with the others made in
 // the same turn of the loop, in one Nic.send (64 at most: a turn that makes
 // more sends each 64 as they are made). With no send buffer or send free
@@ -209,6 +211,8 @@ bool Stack::attach() {
     m_receive_buffers = info.value().receive_buffers();
     m_send_buffers = info.value().send_buffers();
     bool link_up = info.value().link_up(); // (the next call reuses the answer's buffer)
+    if (m_receive_buffers == 0 || m_receive_buffers > max_receive_buffers)
+        fail("the Nic's receive buffers are none or too many");
     if (m_send_buffers == 0 || m_send_buffers > std::size(m_free_send))
         fail("the Nic's send buffers are none or too many");
     auto buffers = (*m_nic)->buffers();
@@ -248,7 +252,18 @@ void Stack::rebind(std::string_view what, const gen::CallError& error) {
         send.count = 0;
     }
     m_frames_unsent += m_batch_count;
-    (void)(*m_frame_memory)->unmap(reinterpret_cast<uint64_t>(m_frames));
+    // Frames lent to lwIP keep the old frame memory mapped until it lets
+    // the last of them go (none are lent from then on).
+    if (m_lent_count != 0) {
+        for (LentFrame& lent : m_lent)
+            lent.retired = lent.lent;
+        m_retired_count = m_lent_count;
+        m_lent_count = 0;
+        m_retired_memory.emplace(std::move(*m_frame_memory));
+        m_retired_frames = m_frames;
+    } else {
+        (void)(*m_frame_memory)->unmap(reinterpret_cast<uint64_t>(m_frames));
+    }
     m_frame_memory.reset();
     m_frames = nullptr;
     auto again = (*m_supervisor)->reconnect("nic");
@@ -332,21 +347,55 @@ void Stack::take_frames(const abi::Cqe& cqe) {
     for (uint32_t i = 0; i < frames.size() && i < Nic::max_batch; ++i) {
         uint16_t buffer = frames[i].buffer();
         uint16_t length = frames[i].length();
-        m_done[m_done_count++] = buffer;
         if (buffer >= m_receive_buffers || length > Nic::max_frame)
             continue; // (the driver checks both: a driver that lies is ignored)
         ++m_frames_received;
-        struct pbuf* p = pbuf_alloc(PBUF_RAW, length, PBUF_POOL);
+        struct pbuf* p = frame_pbuf(buffer, length);
         if (!p) {
             LINK_STATS_INC(link.memerr);
             LINK_STATS_INC(link.drop);
             continue;
         }
-        pbuf_take(p, m_frames + size_t(buffer) * Nic::frame_bytes, length);
         LINK_STATS_INC(link.recv);
         if (m_netif.input(p, &m_netif) != ERR_OK)
             pbuf_free(p);
     }
+}
+
+struct pbuf* Stack::frame_pbuf(uint16_t buffer, uint16_t length) {
+    uint8_t* frame = m_frames + size_t(buffer) * Nic::frame_bytes;
+    if (m_lent_count < m_receive_buffers / 2 && !m_retired_memory) {
+        LentFrame& lent = m_lent[buffer];
+        lent.lent = true;
+        ++m_lent_count;
+        ++m_frames_lent;
+        lent.custom.custom_free_function = [](struct pbuf* p) { g_stack->frame_freed(p); };
+        return pbuf_alloced_custom(PBUF_RAW, length, PBUF_REF, &lent.custom, frame,
+                                   Nic::frame_bytes);
+    }
+    m_done[m_done_count++] = buffer;
+    struct pbuf* p = pbuf_alloc(PBUF_RAW, length, PBUF_POOL);
+    if (p)
+        pbuf_take(p, frame, length);
+    return p;
+}
+
+void Stack::frame_freed(struct pbuf* p) {
+    static_assert(offsetof(LentFrame, custom) == 0 && offsetof(struct pbuf_custom, pbuf) == 0);
+    auto* lent = reinterpret_cast<LentFrame*>(p);
+    auto buffer = uint16_t(lent - m_lent);
+    lent->lent = false;
+    if (lent->retired) {
+        lent->retired = false;
+        if (--m_retired_count == 0) {
+            (void)(*m_retired_memory)->unmap(reinterpret_cast<uint64_t>(m_retired_frames));
+            m_retired_memory.reset();
+            m_retired_frames = nullptr;
+        }
+        return;
+    }
+    --m_lent_count;
+    m_done[m_done_count++] = buffer;
 }
 
 err_t Stack::link_output(struct pbuf* p) {
@@ -813,6 +862,8 @@ void Stack::exit_when_drained() {
         .add(" frames received in ")
         .udec(m_receive_answers)
         .add(" receives, ")
+        .udec(m_frames_lent)
+        .add(" lent to lwIP, ")
         .udec(m_frames_sent)
         .add(" sent in ")
         .udec(m_send_calls)

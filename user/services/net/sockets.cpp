@@ -95,6 +95,14 @@ bool writable(struct tcp_pcb* pcb) {
     return tcp_sndbuf(pcb) > TCP_SNDLOWAT && tcp_sndqueuelen(pcb) < TCP_SNDQUEUELOWAT;
 }
 
+// The first bytes of `p` into `data` (an answer's Data, not zeroed: every
+// byte is written; `data` is never longer than `p`).
+void copy_into(std::span<uint8_t> data, struct pbuf* p) {
+    uint16_t copied = pbuf_copy_partial(p, data.data(), uint16_t(data.size()), 0);
+    if (copied < data.size())
+        __builtin_memset(data.data() + copied, 0, data.size() - copied);
+}
+
 // A read's answer from what the connection holds: data, the end of the
 // stream, or why it failed.
 Status fill_read(Connection& connection, uint32_t max_bytes,
@@ -102,8 +110,7 @@ Status fill_read(Connection& connection, uint32_t max_bytes,
     if (connection.received) {
         uint16_t bytes = uint16_t(
             max_bytes < connection.received->tot_len ? max_bytes : connection.received->tot_len);
-        auto data = results.init_data(bytes);
-        pbuf_copy_partial(connection.received, data.data(), bytes, 0);
+        copy_into(results.fill_data(bytes), connection.received);
         connection.received = pbuf_free_header(connection.received, bytes);
         if (connection.pcb)
             tcp_recved(connection.pcb, bytes);
@@ -603,8 +610,7 @@ void take_datagram(Udp& socket, UdpSocket::ReceiveResults::Builder results) {
     Datagram& datagram = socket.queue[socket.head];
     results.set_address(address_bytes(datagram.from));
     results.set_port(datagram.port);
-    auto data = results.init_data(datagram.data->tot_len);
-    pbuf_copy_partial(datagram.data, data.data(), datagram.data->tot_len, 0);
+    copy_into(results.fill_data(datagram.data->tot_len), datagram.data);
     pbuf_free(datagram.data);
     datagram = {};
     socket.head = uint16_t((socket.head + 1) % UdpSocket::queued_datagrams);

@@ -280,6 +280,13 @@ private:
     void rebind(std::string_view what, const gen::CallError& error);
     void log_ipv6_addresses();
     void take_frames(const abi::Cqe& cqe);
+    // A received frame as a pbuf: its buffer lent to lwIP when few are
+    // lent, else copied into a pbuf of the pool (null when none is free).
+    struct pbuf* frame_pbuf(uint16_t buffer, uint16_t length);
+    // lwIP let go of a lent frame: its buffer goes back with the next
+    // receive (or, lent before a rebind, the old frame memory goes with the
+    // last of them).
+    void frame_freed(struct pbuf* p);
     void submit_receive();
     void flush_sends();
     void sent(size_t slot, const abi::Cqe& cqe);
@@ -355,10 +362,28 @@ private:
     uint64_t m_send_calls = 0;      // Nic.send calls
     uint64_t m_frames_unsent = 0;
 
-    // Receiving: the call in flight, and the buffers to give back with the next.
+    // Receiving: the call in flight, and the buffers to give back with the
+    // next (the last answer's copied frames and the lent ones freed since).
     rt::AsyncCall<2048> m_receive;
-    uint16_t m_done[Nic::max_batch] = {};
+    static constexpr uint16_t max_receive_buffers = 256;
+    uint16_t m_done[max_receive_buffers] = {};
     size_t m_done_count = 0;
+    // Frames lent to lwIP: a custom pbuf over each receive buffer, at most
+    // half of them lent at once, so the device always has the other half
+    // (a buffer freed while a receive waits goes back only with the next).
+    struct LentFrame {
+        struct pbuf_custom custom; // first: lwIP's free function gets its pbuf
+        bool lent = false;
+        bool retired = false; // lent from the frame memory before a rebind
+    };
+    LentFrame m_lent[max_receive_buffers];
+    uint16_t m_lent_count = 0;
+    uint64_t m_frames_lent = 0;
+    // The frame memory before a rebind, kept mapped while lwIP holds frames
+    // of it (none are lent meanwhile).
+    std::optional<rt::Capability<schema::MemoryObject>> m_retired_memory;
+    uint8_t* m_retired_frames = nullptr;
+    uint16_t m_retired_count = 0;
     // Sending: free send buffers, the frames of this turn, the sends in flight.
     uint16_t m_free_send[512] = {};
     size_t m_free_send_count = 0;

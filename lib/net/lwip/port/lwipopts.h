@@ -62,6 +62,9 @@
 #define SO_REUSE 1
 // PBUF_REF/ROM headers: data sent without copying, and fragments.
 #define MEMP_NUM_PBUF 64
+// Received frames lent to lwIP in place (the network stack's own pbufs over
+// the frame memory, given back when lwIP frees them).
+#define LWIP_SUPPORT_CUSTOM_PBUF 1
 
 #define LWIP_UDP 1
 // DHCP, DHCPv6, lwIP's DNS, the network stack's lookups (8) and the
