@@ -1402,8 +1402,8 @@ interface TcpSocket {
   const maxIo :UInt32 = 32768;
   # The most bytes one read answers with or one write takes.
 
-  const maxWindow :UInt32 = 46720;
-  const sendBuffer :UInt32 = 46720;
+  const maxWindow :UInt32 = 62780;
+  const sendBuffer :UInt32 = 62780;
 
   read @0 (maxBytes :UInt32) -> (data :Data);
   # Up to maxBytes (1 to maxIo) of what has arrived, in order: at once when
@@ -1426,6 +1426,29 @@ interface TcpSocket {
   info @3 () -> (localAddress :Data, localPort :UInt16,
                  remoteAddress :Data, remotePort :UInt16);
   # The connection's two ends (addresses of 4 or 16 bytes).
+
+  const maxShared :UInt32 = 65536;
+  # The largest buffer share takes, in bytes (16 pages).
+
+  share @4 (memory :MemoryObject) -> ();
+  # Shares a buffer of the caller's with the stack for readInto and
+  # writeFrom: `memory`, whole pages up to maxShared bytes, which the stack
+  # maps until the socket is released. Bulk data then crosses once, the
+  # stack's copy into or out of it, instead of in each call's message.
+  # invalidArgument when `memory` is not a MemoryObject the stack can map
+  # for reading and writing, is larger, or the socket has one already.
+
+  readInto @5 (offset :UInt32, maxBytes :UInt32) -> (bytes :UInt32);
+  # read into the shared buffer at `offset`: up to maxBytes (at least 1,
+  # inside the buffer) of what has arrived, answered with their count
+  # (0: the end of the stream); it waits and fails as read does.
+  # invalidArgument without a shared buffer or for a range outside it.
+
+  writeFrom @6 (offset :UInt32, bytes :UInt32) -> (written :UInt32);
+  # write of the shared buffer's `bytes` at `offset` (at least 1, inside
+  # the buffer), copied by the stack as the call is taken: it answers,
+  # waits and fails as write does. invalidArgument without a shared buffer
+  # or for a range outside it.
 }
 
 interface UdpSocket {

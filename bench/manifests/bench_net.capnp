@@ -28,6 +28,7 @@ const manifest :Capos.SystemManifest = (
       (name = "boot", source = (kernel = bootPackage)),
       (name = "spawner", source = (kernel = processSpawner)),
       (name = "devices", source = (kernel = deviceManager)),
+      (name = "frames", source = (kernel = frameAllocator)),
     ],
     services = [
       ( name = "virtio-net", binary = "virtio-net",
@@ -52,6 +53,7 @@ const manifest :Capos.SystemManifest = (
         grants = [
           (name = "console", source = (kernel = console)),
           (name = "net", source = (service = (service = "netstack", export = "net"))),
+          (name = "frames", source = (kernel = frameAllocator)),
         ],
         waitForExit = true ),
     ],

@@ -6,7 +6,11 @@
 //   TCP 5001  sink: counts the bytes that come until the peer finishes,
 //             then writes the count (8 bytes, little-endian) and closes.
 //   TCP 5002  source: reads a count (8 bytes, little-endian), writes that
-//             many bytes in writes of up to TcpSocket::max_io, and closes.
+//             many bytes, and closes.
+//
+// The sink reads and the source writes through a buffer each connection
+// shares with the stack (TcpSocket.share, readInto, writeFrom: the bytes are
+// copied once, by the stack, as Linux's read and write copy them once).
 //   TCP 5003  echo of one byte: reads a byte, writes it back and closes;
 //             the byte 'q' also ends the program once it is written back.
 //   UDP 5004  echo: sends each datagram back to where it came from.
@@ -28,6 +32,8 @@
 using capos::rt::Line;
 namespace abi = capos::abi;
 namespace rt = capos::rt;
+using capos::schema::FrameAllocator;
+using capos::schema::MemoryObject;
 using capos::schema::NetworkManager;
 using capos::schema::TcpListenAuthority;
 using capos::schema::TcpListener;
@@ -60,6 +66,10 @@ struct Connection {
     // Reads answer with up to max_io bytes, more than the thread's own
     // transport takes: each connection's calls have a buffer of their own.
     rt::AsyncCall<TcpSocket::max_io + 512> call;
+    // Its buffer shared with the stack (sink and source), mapped here.
+    abi::CapId memory{};
+    uint8_t* shared = nullptr;
+    bool into = false;   // the call in flight is a readInto or writeFrom
     uint64_t bytes = 0;  // sink: received; source: still to write
     uint8_t header[8]{}; // sink: the count written back; source: the count read
     uint32_t header_done = 0;
@@ -70,7 +80,6 @@ struct Connection {
 Listener g_listeners[3];
 constexpr Kind listener_kinds[3] = {Kind::Sink, Kind::Source, Kind::Echo};
 Connection g_connections[max_connections];
-uint8_t g_pattern[TcpSocket::max_io];
 bool g_quit = false;
 uint64_t g_served = 0;
 uint64_t g_failed = 0;
@@ -86,8 +95,23 @@ void profile_end() {
     asm volatile("xchg %%rcx, %%rcx" ::: "memory");
 }
 
-void start_read(Connection& c) {
+// A sink's next read: into the shared buffer.
+void start_read_into(Connection& c) {
     c.state = Connection::State::Reading;
+    c.into = true;
+    (void)c.call.start<TcpSocket::ReadIntoParams>(c.socket.raw, TcpSocket::interface_id,
+                                                  uint16_t(TcpSocket::Method::ReadInto),
+                                                  [](TcpSocket::ReadIntoParams::Builder params) {
+                                                      params.set_offset(0);
+                                                      params.set_max_bytes(TcpSocket::max_shared);
+                                                  });
+}
+
+void start_read(Connection& c) {
+    if (c.kind == Kind::Sink)
+        return start_read_into(c);
+    c.state = Connection::State::Reading;
+    c.into = false;
     (void)c.call.start<TcpSocket::ReadParams>(
         c.socket.raw, TcpSocket::interface_id, uint16_t(TcpSocket::Method::Read),
         [](TcpSocket::ReadParams::Builder params) { params.set_max_bytes(TcpSocket::max_io); });
@@ -95,6 +119,7 @@ void start_read(Connection& c) {
 
 void start_write(Connection& c, const uint8_t* data, uint32_t length) {
     c.state = Connection::State::Writing;
+    c.into = false;
     (void)c.call.start<TcpSocket::WriteParams>(c.socket.raw, TcpSocket::interface_id,
                                                uint16_t(TcpSocket::Method::Write),
                                                [&](TcpSocket::WriteParams::Builder params) {
@@ -102,10 +127,18 @@ void start_write(Connection& c, const uint8_t* data, uint32_t length) {
                                                });
 }
 
-// The next write of a source connection: the pattern, up to max_io bytes.
+// The next write of a source connection: the shared buffer's pattern, up to
+// all of it.
 void write_source(Connection& c) {
-    uint64_t length = c.bytes < TcpSocket::max_io ? c.bytes : TcpSocket::max_io;
-    start_write(c, g_pattern, uint32_t(length));
+    uint64_t length = c.bytes < TcpSocket::max_shared ? c.bytes : TcpSocket::max_shared;
+    c.state = Connection::State::Writing;
+    c.into = true;
+    (void)c.call.start<TcpSocket::WriteFromParams>(c.socket.raw, TcpSocket::interface_id,
+                                                   uint16_t(TcpSocket::Method::WriteFrom),
+                                                   [&](TcpSocket::WriteFromParams::Builder params) {
+                                                       params.set_offset(0);
+                                                       params.set_bytes(uint32_t(length));
+                                                   });
 }
 
 void write_header(Connection& c) {
@@ -194,7 +227,18 @@ void write_done(Connection& c, uint32_t written) {
 }
 
 void step(Connection& c, const abi::Cqe& cqe) {
-    if (c.state == Connection::State::Reading) {
+    if (c.state == Connection::State::Reading && c.into) {
+        auto read = c.call.finish<TcpSocket::ReadIntoResults>(cqe);
+        if (read.is_error())
+            return fail(c, "readInto", rt::call_error_text(read.error()));
+        // (the bytes are in the shared buffer; the sink only counts them)
+        read_done(c, {c.shared, read.value().bytes()});
+    } else if (c.state == Connection::State::Writing && c.into) {
+        auto written = c.call.finish<TcpSocket::WriteFromResults>(cqe);
+        if (written.is_error())
+            return fail(c, "writeFrom", rt::call_error_text(written.error()));
+        write_done(c, written.value().written());
+    } else if (c.state == Connection::State::Reading) {
         auto read = c.call.finish<TcpSocket::ReadResults>(cqe);
         if (read.is_error())
             return fail(c, "read", rt::call_error_text(read.error()));
@@ -205,6 +249,47 @@ void step(Connection& c, const abi::Cqe& cqe) {
             return fail(c, "write", rt::call_error_text(written.error()));
         write_done(c, written.value().written());
     }
+}
+
+// Each connection slot's buffer to share: maxShared bytes of the pattern.
+bool make_buffers() {
+    auto frames = rt::lookup<FrameAllocator>("frames");
+    if (frames.is_error()) {
+        rt::write_error_line("net-bench: no 'frames' capability (FrameAllocator)");
+        return false;
+    }
+    for (Connection& c : g_connections) {
+        auto made = frames.value()->allocate(TcpSocket::max_shared / 4096, false);
+        if (made.is_error()) {
+            rt::write_error_line(
+                Line("net-bench: allocate: ").add(rt::call_error_text(made.error())).view());
+            return false;
+        }
+        c.memory = abi::CapId{made.value().memory()}; // (a kernel service's answer)
+        MemoryObject::Client<rt::ThreadTransport> memory(rt::thread_transport(), c.memory.raw);
+        auto mapped =
+            memory.map(0, 0, TcpSocket::max_shared / 4096, capos::schema::Access::ReadWrite);
+        if (mapped.is_error()) {
+            rt::write_error_line(
+                Line("net-bench: map: ").add(rt::call_error_text(mapped.error())).view());
+            return false;
+        }
+        c.shared = reinterpret_cast<uint8_t*>(mapped.value().address());
+        for (size_t i = 0; i < TcpSocket::max_shared; ++i)
+            c.shared[i] = uint8_t(i * 7 + (i >> 10));
+    }
+    return true;
+}
+
+// Shares the slot's buffer with its new socket (a sink or a source).
+bool share(Connection& c) {
+    rt::thread_transport().send_with_next_call(c.memory, abi::TransferMode::Copy);
+    auto shared = TcpSocket::Client<rt::ThreadTransport>(rt::thread_transport(), c.socket.raw)
+                      .share(c.memory.raw);
+    if (shared.is_error())
+        rt::write_error_line(
+            Line("net-bench: share: ").add(rt::call_error_text(shared.error())).view());
+    return shared.is_ok();
 }
 
 bool listen(rt::Capability<TcpListenAuthority>& authority) {
@@ -252,8 +337,8 @@ int main() {
         return 1;
     }
     rt::Capability<UdpSocket> udp(rt::received_capability(bound.value().socket()));
-    for (size_t i = 0; i < sizeof g_pattern; ++i)
-        g_pattern[i] = uint8_t(i * 7 + (i >> 10));
+    if (!make_buffers())
+        return 1;
     rt::write_output_line(
         "net-bench: ready (tcp 5001 sink, 5002 source, 5003 echo; udp 5004 echo)");
 
@@ -324,6 +409,10 @@ int main() {
             c.header_done = 0;
             if (c.kind == Kind::Sink)
                 profile_begin();
+            if (c.kind != Kind::Echo && !share(c)) {
+                end(c, true);
+                break;
+            }
             start_read(c);
             break;
         }

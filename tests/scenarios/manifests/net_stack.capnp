@@ -23,6 +23,7 @@ const manifest :Capos.SystemManifest = (
       (name = "boot", source = (kernel = bootPackage)),
       (name = "spawner", source = (kernel = processSpawner)),
       (name = "devices", source = (kernel = deviceManager)),
+      (name = "frames", source = (kernel = frameAllocator)),
     ],
     services = [
       ( name = "virtio-net", binary = "virtio-net",
@@ -48,6 +49,7 @@ const manifest :Capos.SystemManifest = (
           (name = "console", source = (kernel = console)),
           (name = "timer", source = (kernel = timer)),
           (name = "net", source = (service = (service = "netstack", export = "net"))),
+          (name = "frames", source = (kernel = frameAllocator)),
         ],
         waitForExit = true ),
     ],

@@ -818,7 +818,6 @@ void Stack::serve_call(const abi::Cqe& cqe) {
     if (call.is_error())
         fail("receiving a call failed");
     const abi::RecvHeader& header = call.value().header;
-    rt::release_capabilities(call.value());
     if (abi::is_release_notice(header)) {
         // The badges of the notices taken with it follow (a 0 fills the word).
         released(header.badge);
@@ -841,8 +840,14 @@ void Stack::serve_call(const abi::Cqe& cqe) {
     m_deferred = false;
     m_mint_badge = 0;
     m_mint_interface = 0;
+    m_call_capabilities = call.value().capabilities;
+    m_capability_taken = UINT32_MAX;
     auto params = capnp::MessageReader::validated(call.value().params);
     gen::DispatchResult result = dispatch(header, params);
+    for (uint32_t i = 0; i < m_call_capabilities.size(); ++i)
+        if (i != m_capability_taken)
+            (void)rt::release(abi::CapId{m_call_capabilities[i].cap});
+    m_call_capabilities = {};
     if (result.status() == gen::DispatchStatus::BufferFull)
         result = gen::encode_exception<CapException>(m_reply,
                                                      {ExceptionType::Failed, "results too large"});

@@ -103,22 +103,55 @@ void copy_into(std::span<uint8_t> data, struct pbuf* p) {
         __builtin_memset(data.data() + copied, 0, data.size() - copied);
 }
 
+// How many of the bytes the connection holds a read of up to max_bytes takes
+// (it holds some).
+uint16_t readable(const Connection& connection, uint32_t max_bytes) {
+    return uint16_t(max_bytes < connection.received->tot_len ? max_bytes
+                                                             : connection.received->tot_len);
+}
+
+// Takes the first bytes the connection holds into `into` (every byte of it
+// written), and tells the peer the window has opened by as many.
+void take_received(Connection& connection, std::span<uint8_t> into) {
+    copy_into(into, connection.received);
+    connection.received = pbuf_free_header(connection.received, uint16_t(into.size()));
+    if (connection.pcb)
+        tcp_recved(connection.pcb, uint16_t(into.size()));
+}
+
+// A read with nothing to take: the end of the stream, or why it failed.
+Status end_of_stream(const Connection& connection) {
+    if (connection.finished)
+        return {};
+    return failure(ExceptionType::Failed, error_text(connection.error));
+}
+
 // A read's answer from what the connection holds: data, the end of the
 // stream, or why it failed.
 Status fill_read(Connection& connection, uint32_t max_bytes,
                  TcpSocket::ReadResults::Builder results) {
-    if (connection.received) {
-        uint16_t bytes = uint16_t(
-            max_bytes < connection.received->tot_len ? max_bytes : connection.received->tot_len);
-        copy_into(results.fill_data(bytes), connection.received);
-        connection.received = pbuf_free_header(connection.received, bytes);
-        if (connection.pcb)
-            tcp_recved(connection.pcb, bytes);
-        return {};
-    }
-    if (connection.finished)
-        return {}; // no data: the end of the stream
-    return failure(ExceptionType::Failed, error_text(connection.error));
+    if (!connection.received)
+        return end_of_stream(connection);
+    take_received(connection, results.fill_data(readable(connection, max_bytes)));
+    return {};
+}
+
+// The same for readInto: the bytes into the shared buffer, their count in
+// the answer (0: the end of the stream).
+Status fill_read_into(Connection& connection, const Deferred& read,
+                      TcpSocket::ReadIntoResults::Builder results) {
+    if (!connection.received)
+        return end_of_stream(connection);
+    uint16_t bytes = readable(connection, read.bytes);
+    take_received(connection, {connection.shared + read.offset, bytes});
+    results.set_bytes(bytes);
+    return {};
+}
+
+// Whether [offset, offset + bytes) is a range of at least one byte inside
+// the connection's shared buffer (none: false).
+bool in_shared(const Connection& connection, uint32_t offset, uint32_t bytes) {
+    return bytes != 0 && uint64_t(offset) + bytes <= connection.shared_bytes;
 }
 
 bool read_ready(const Connection& connection) {
@@ -441,9 +474,16 @@ void Stack::on_error(Connection& connection, err_t error) {
 void Stack::answer_read(Connection& connection) {
     connection.read.waiting = false;
     capnp::MessageBuilder builder(m_later_reply);
-    TcpSocket::ReadResults::Builder results(builder.init_root(
-        TcpSocket::ReadResults::data_words, TcpSocket::ReadResults::pointer_count));
-    Status filled = fill_read(connection, connection.read.bytes, results);
+    Status filled;
+    if (connection.read.into) {
+        TcpSocket::ReadIntoResults::Builder results(builder.init_root(
+            TcpSocket::ReadIntoResults::data_words, TcpSocket::ReadIntoResults::pointer_count));
+        filled = fill_read_into(connection, connection.read, results);
+    } else {
+        TcpSocket::ReadResults::Builder results(builder.init_root(
+            TcpSocket::ReadResults::data_words, TcpSocket::ReadResults::pointer_count));
+        filled = fill_read(connection, connection.read.bytes, results);
+    }
     if (filled.is_error())
         answer_exception(connection.read.call_id, filled.error().type, filled.error().message);
     else
@@ -459,35 +499,105 @@ Status Stack::read(TcpSocket::ReadParams::Reader params, TcpSocket::ReadResults:
         return failure(ExceptionType::Overloaded, "another read waits");
     if (read_ready(connection))
         return fill_read(connection, max_bytes, results);
-    connection.read = {true, m_call_id, max_bytes};
+    connection.read = {true, m_call_id, max_bytes, false, 0};
     m_deferred = true;
     return {};
 }
 
-Status Stack::write(TcpSocket::WriteParams::Reader params,
-                    TcpSocket::WriteResults::Builder results) {
+Status Stack::read_into(TcpSocket::ReadIntoParams::Reader params,
+                        TcpSocket::ReadIntoResults::Builder results) {
     Connection& connection = m_tcp[m_badge & 0xff];
-    auto data = params.data();
-    if (data.empty() || data.size() > TcpSocket::max_io)
-        return failure(ExceptionType::InvalidArgument, "a write takes 1 to maxIo bytes");
+    if (!connection.shared)
+        return failure(ExceptionType::InvalidArgument, "the socket has no shared buffer");
+    if (!in_shared(connection, params.offset(), params.max_bytes()))
+        return failure(ExceptionType::InvalidArgument,
+                       "maxBytes at offset is 1 byte or more inside the shared buffer");
+    if (connection.read.waiting)
+        return failure(ExceptionType::Overloaded, "another read waits");
+    Deferred read{true, m_call_id, params.max_bytes(), true, params.offset()};
+    if (read_ready(connection))
+        return fill_read_into(connection, read, results);
+    connection.read = read;
+    m_deferred = true;
+    return {};
+}
+
+// What write and writeFrom share: queues what of `data` the send buffer
+// takes and answers how much, or leaves the call to be answered when there
+// is room (m_deferred; the count is then not used).
+Result<uint32_t, gen::Exception> Stack::send_data(Connection& connection,
+                                                  std::span<const uint8_t> data) {
     if (connection.write.waiting)
-        return failure(ExceptionType::Overloaded, "another write waits");
+        return Err{gen::Exception{ExceptionType::Overloaded, "another write waits"}};
     if (!connection.pcb)
-        return failure(ExceptionType::Failed, error_text(connection.error));
+        return Err{gen::Exception{ExceptionType::Failed, error_text(connection.error)}};
     if (connection.write_shut)
-        return failure(ExceptionType::Failed, "the connection was shut down for writing");
+        return Err{
+            gen::Exception{ExceptionType::Failed, "the connection was shut down for writing"}};
     uint16_t room = tcp_sndbuf(connection.pcb);
     uint16_t bytes = uint16_t(data.size() < room ? data.size() : room);
     if (bytes > 0 && tcp_write(connection.pcb, data.data(), bytes, TCP_WRITE_FLAG_COPY) == ERR_OK) {
         tcp_output(connection.pcb);
-        results.set_written(bytes);
-        return {};
+        return uint32_t(bytes);
     }
     if (!connection.pcb->unsent && !connection.pcb->unacked)
         // Nothing in flight to make room: lwIP's memory is what ran out.
-        return failure(ExceptionType::Overloaded, "no memory for the data");
-    connection.write = {true, m_call_id, 0};
+        return Err{gen::Exception{ExceptionType::Overloaded, "no memory for the data"}};
+    connection.write = {true, m_call_id, 0, false, 0};
     m_deferred = true;
+    return uint32_t(0);
+}
+
+Status Stack::write(TcpSocket::WriteParams::Reader params,
+                    TcpSocket::WriteResults::Builder results) {
+    auto data = params.data();
+    if (data.empty() || data.size() > TcpSocket::max_io)
+        return failure(ExceptionType::InvalidArgument, "a write takes 1 to maxIo bytes");
+    uint32_t written = TRY(send_data(m_tcp[m_badge & 0xff], data));
+    results.set_written(written);
+    return {};
+}
+
+Status Stack::write_from(TcpSocket::WriteFromParams::Reader params,
+                         TcpSocket::WriteFromResults::Builder results) {
+    Connection& connection = m_tcp[m_badge & 0xff];
+    if (!connection.shared)
+        return failure(ExceptionType::InvalidArgument, "the socket has no shared buffer");
+    if (!in_shared(connection, params.offset(), params.bytes()))
+        return failure(ExceptionType::InvalidArgument,
+                       "bytes at offset are 1 or more inside the shared buffer");
+    uint32_t written =
+        TRY(send_data(connection, {connection.shared + params.offset(), params.bytes()}));
+    results.set_written(written);
+    return {};
+}
+
+Status Stack::share(TcpSocket::ShareParams::Reader params, TcpSocket::ShareResults::Builder) {
+    Connection& connection = m_tcp[m_badge & 0xff];
+    if (connection.shared)
+        return failure(ExceptionType::InvalidArgument, "the socket has a shared buffer already");
+    // The pointer names the capability by its id here (renamed in transfer).
+    uint32_t index = 0;
+    while (index < m_call_capabilities.size() && m_call_capabilities[index].cap != params.memory())
+        ++index;
+    if (index == m_call_capabilities.size() ||
+        m_call_capabilities[index].interface_id != schema::MemoryObject::interface_id)
+        return failure(ExceptionType::InvalidArgument, "memory is not a MemoryObject");
+    abi::CapId id{m_call_capabilities[index].cap};
+    schema::MemoryObject::Client<rt::ThreadTransport> memory(rt::thread_transport(), id.raw);
+    auto info = memory.info();
+    if (info.is_error())
+        return failure(ExceptionType::InvalidArgument, "memory's size cannot be had");
+    uint32_t pages = info.value().pages();
+    if (pages == 0 || pages > TcpSocket::max_shared / 4096)
+        return failure(ExceptionType::InvalidArgument, "memory is larger than maxShared");
+    auto mapped = memory.map(0, 0, pages, schema::Access::ReadWrite);
+    if (mapped.is_error())
+        return failure(ExceptionType::InvalidArgument, "memory cannot be mapped read-write");
+    connection.shared = reinterpret_cast<uint8_t*>(mapped.value().address());
+    connection.shared_bytes = pages * 4096;
+    connection.shared_memory = id;
+    m_capability_taken = index;
     return {};
 }
 
@@ -556,6 +666,12 @@ void Stack::close_connection(Connection& connection, bool reset) {
     }
     if (connection.received)
         pbuf_free(connection.received);
+    if (connection.shared) {
+        schema::MemoryObject::Client<rt::ThreadTransport> memory(rt::thread_transport(),
+                                                                 connection.shared_memory.raw);
+        (void)memory.unmap(reinterpret_cast<uint64_t>(connection.shared));
+        (void)rt::release(connection.shared_memory);
+    }
     connection = {};
 }
 

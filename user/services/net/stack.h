@@ -112,6 +112,8 @@ struct Deferred {
     bool waiting = false;
     uint32_t call_id = 0;
     uint32_t bytes = 0; // a read's maxBytes
+    bool into = false;  // readInto (into the shared buffer at `offset`), not read
+    uint32_t offset = 0;
 };
 
 struct Authority {
@@ -141,6 +143,10 @@ struct Connection {
     bool finished = false;           // the peer's FIN came (after `received`)
     bool write_shut = false;
     err_t error = ERR_OK; // why lwIP ended it
+    // The buffer the socket's holder shared (TcpSocket.share), mapped here.
+    abi::CapId shared_memory{};
+    uint8_t* shared = nullptr;
+    uint32_t shared_bytes = 0;
     Deferred read;
     Deferred write;
     Deferred connect;
@@ -247,6 +253,11 @@ public:
     Status write(TcpSocket::WriteParams::Reader params, TcpSocket::WriteResults::Builder results);
     Status shutdown(TcpSocket::ShutdownParams::Reader, TcpSocket::ShutdownResults::Builder);
     Status info(TcpSocket::InfoParams::Reader, TcpSocket::InfoResults::Builder results);
+    Status share(TcpSocket::ShareParams::Reader params, TcpSocket::ShareResults::Builder);
+    Status read_into(TcpSocket::ReadIntoParams::Reader params,
+                     TcpSocket::ReadIntoResults::Builder results);
+    Status write_from(TcpSocket::WriteFromParams::Reader params,
+                      TcpSocket::WriteFromResults::Builder results);
     Status send_to(UdpSocket::SendToParams::Reader params, UdpSocket::SendToResults::Builder);
     Status receive(UdpSocket::ReceiveParams::Reader, UdpSocket::ReceiveResults::Builder results);
     Status port(UdpSocket::PortParams::Reader, UdpSocket::PortResults::Builder results);
@@ -323,6 +334,8 @@ private:
     // to close) or, for a connect, when it failed for `why`.
     bool answer_accept(Listener& listener, size_t slot);
     void answer_read(Connection& connection);
+    Result<uint32_t, gen::Exception> send_data(Connection& connection,
+                                               std::span<const uint8_t> data);
     bool answer_connect(Connection& connection, bool opened, const char* why);
     void answer_udp_receive(Udp& socket);
     // Closes the connection (with a reset when `reset`), answering the
@@ -406,6 +419,10 @@ private:
     alignas(8) capnp::Word m_later_reply[message_words];
     uint32_t m_call_id = 0;
     uint32_t m_badge = 0;
+    // The capabilities that came with the call being served: each released
+    // after it but the one a method took (by its index, else none).
+    std::span<const abi::CapRecord> m_call_capabilities;
+    uint32_t m_capability_taken = UINT32_MAX;
     bool m_deferred = false;
     uint32_t m_mint_badge = 0;
     uint64_t m_mint_interface = 0;
