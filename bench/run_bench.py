@@ -1370,7 +1370,7 @@ def net_report(args, capos, linux, linux_ready, linux_note, capos_cmd, linux_cmd
         "forwards P1 to P4 are free ports of 127.0.0.1 picked for each boot, and `-device "
         "virtio-net-pci`. In each guest the same four servers listen: TCP 5001 counts what "
         "comes until the peer finishes and writes the count back; TCP 5002 writes as many "
-        "bytes as asked, 32 KiB at a time; TCP 5003 echoes one byte and closes; UDP 5004 "
+        "bytes as asked (Linux 32 KiB a write, capOS up to its 64 KiB shared buffer); TCP 5003 echoes one byte and closes; UDP 5004 "
         "echoes each datagram. `bench/net_client.c`, on the host, drives and times both "
         "guests alike with `CLOCK_MONOTONIC`: the bulk transfers from the first byte sent to "
         "the count (host → guest) or the close (guest → host), the connections from the "
@@ -1381,9 +1381,11 @@ def net_report(args, capos, linux, linux_ready, linux_note, capos_cmd, linux_cmd
         f"- capOS: `{shlex.join(capos_cmd)}`; init starts the virtio-net driver "
         "(`user/drivers/virtio_net`), the network stack (`user/services/netstack`, lwIP; "
         "its address from QEMU's DHCP server) and `user/bench/net_bench.cpp` holding only "
-        "the stack's `NetworkManager` (`bench/manifests/bench_net.capnp`): `TcpSocket` reads "
-        "and writes of up to 32 KiB (`TcpSocket.maxIo`), one in flight per connection, "
-        "`UdpSocket.receive` and `sendTo`.",
+        "the stack's `NetworkManager` and a `FrameAllocator` (`bench/manifests/bench_net.capnp`): "
+        "the sink and the source through a 64 KiB buffer each connection shares with the stack "
+        "(`TcpSocket.share`, `readInto`, `writeFrom`: the data copied once, by the stack, as "
+        "Linux's read and write copy it once), the rest with `read` and `write`, one call in "
+        "flight per connection; `UdpSocket.receive` and `sendTo`.",
         (f"- Linux: `{shlex.join(linux_cmd)}`; {linux_note}; `/init` loads Debian's virtio, "
          "virtio-pci, failover, net_failover and virtio-net modules, gives eth0 10.0.2.15/24 "
          "(the address QEMU's DHCP server gives capOS) and runs `peer_bench --net`: the same "
