@@ -79,21 +79,8 @@ int main() {
     suite.check_ok("shutdown", socket->shutdown());
 
     uint64_t read = 0;
-    bool same = true;
-    for (;;) {
-        auto got = test::read_some(parked);
-        if (got.is_error()) {
-            suite.note(Line("read: ").add(rt::call_error_text(got.error())).view());
-            same = false;
-            break;
-        }
-        auto data = got.value().data();
-        if (data.empty())
-            break;
-        for (size_t i = 0; i < data.size(); ++i)
-            same = same && data[i] == pattern(parked_start + read + i);
-        read += data.size();
-    }
+    bool same = test::read_to_end(
+        suite, parked, [](uint64_t at) { return pattern(parked_start + at); }, read);
     suite.check("the first connection's 16,000 bytes, held through the crashes, are read whole",
                 same && read == parked_bytes, Line("bytes ").udec(read));
     suite.check_ok("shutdown the first connection", parked->shutdown());

@@ -349,21 +349,7 @@ void check_stalled_reader(rt::Capability<NetworkManager>& net,
     suite.check_exception("a write after shutdown fails", after, ExceptionType::Failed);
 
     // Now the first, to its end.
-    total = 0;
-    ok = true;
-    for (;;) {
-        auto read = read_some(stalled, TcpSocket::max_io);
-        if (read.is_error()) {
-            ok = false;
-            break;
-        }
-        auto data = read.value().data();
-        if (data.empty())
-            break;
-        for (size_t i = 0; i < data.size(); ++i)
-            ok = ok && data[i] == pattern(total + i);
-        total += data.size();
-    }
+    ok = test::read_to_end(suite, stalled, pattern, total);
     suite.check("then the first connection's 1 MiB is read whole and unchanged",
                 ok && total == stalled_bytes, Line("bytes ").udec(total));
     auto end = read_some(stalled, 100);

@@ -1,7 +1,7 @@
 // What the network stack's tests share (user/tests/net_*.cpp): taking the
 // capability a reply carried, a TcpSocket's reads and writes past the
-// thread's own transport, which takes messages of 4 KiB, and an echo to the
-// stream's end.
+// thread's own transport, which takes messages of 4 KiB, a read and an echo
+// to the stream's end.
 #pragma once
 
 #include "schema/capos.capnp.capos.h"
@@ -46,6 +46,29 @@ inline bool write_all(rt::Capability<schema::TcpSocket>& socket, std::span<const
         bytes = bytes.subspan(written.value().written());
     }
     return true;
+}
+
+// Reads `socket` to the end of its stream, each byte checked against
+// `expected(offset)`. The bytes read, in `total`; false at a read that
+// failed (said in a note of `suite`) or a byte that differs.
+template <typename Expected>
+bool read_to_end(Suite& suite, rt::Capability<schema::TcpSocket>& socket, Expected expected,
+                 uint64_t& total) {
+    total = 0;
+    bool same = true;
+    for (;;) {
+        auto read = read_some(socket);
+        if (read.is_error()) {
+            suite.note(rt::Line("read: ").add(rt::call_error_text(read.error())).view());
+            return false;
+        }
+        auto data = read.value().data();
+        if (data.empty())
+            return same;
+        for (size_t i = 0; i < data.size(); ++i)
+            same = same && data[i] == expected(total + i);
+        total += data.size();
+    }
 }
 
 // Reads `socket` to the end of its stream, each byte checked against
