@@ -1394,16 +1394,17 @@ interface TcpSocket {
   # One TCP connection. Releasing the last capability to it closes it (a
   # FIN after the data written; a reset when the peer still sends).
   #
-  # Both directions are bounded: the stack keeps at most one window
-  # (maxWindow bytes) a reader has not read, and the peer is told to wait
-  # (TCP's window) while it is full; it keeps at most sendBuffer bytes
-  # written and not yet acknowledged, and a writer waits while they are.
+  # Both directions are bounded: the stack keeps at most two windows
+  # (maxWindow bytes each) a reader has not read, and the peer is told to
+  # wait (TCP's window) while they are full; it keeps at most sendBuffer
+  # bytes written and not yet acknowledged, and a writer waits while they
+  # are.
 
   const maxIo :UInt32 = 32768;
   # The most bytes one read answers with or one write takes.
 
-  const maxWindow :UInt32 = 62780;
-  const sendBuffer :UInt32 = 62780;
+  const maxWindow :UInt32 = 64240;
+  const sendBuffer :UInt32 = 64240;
 
   read @0 (maxBytes :UInt32) -> (data :Data);
   # Up to maxBytes (1 to maxIo) of what has arrived, in order: at once when

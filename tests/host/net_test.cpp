@@ -13,6 +13,7 @@
 #include "lib/net/address.h"
 #include "lib/net/checksum.h"
 #include "lib/net/nic_buffers.h"
+#include "lib/net/receive_window.h"
 #include "lib/virtio/net.h"
 #include "lib/virtio/virtqueue.h"
 
@@ -1467,4 +1468,90 @@ TEST(NetAddress, MacIsLowerCaseHexWithColons) {
     const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xAB, 0x0c, 0xff};
     char out[capos::net::mac_text_bytes];
     EXPECT_EQ(capos::net::format_mac(mac, out), "52:54:00:ab:0c:ff");
+}
+
+// --- ReceiveWindow ------------------------------------------------------------
+
+namespace {
+
+// A sender that respects the window and a reader that reads when it likes:
+// the window the sender sees never passes the full window, every byte's
+// window is given back exactly once, and what is unread never passes the
+// window plus the advance.
+struct WindowModel {
+    static constexpr uint32_t window = 64240;
+    static constexpr uint32_t advance = 64240;
+    capos::net::ReceiveWindow receive{advance};
+    uint64_t open = window; // the window the sender may fill
+    uint64_t sent = 0, read = 0, given_back = 0;
+
+    void send(uint32_t bytes) {
+        ASSERT_LE(bytes, open);
+        open -= bytes;
+        sent += bytes;
+        uint32_t credit = receive.arrived(bytes);
+        given_back += credit;
+        open += credit;
+        check();
+    }
+    void take(uint32_t bytes) {
+        ASSERT_LE(bytes, receive.unread());
+        read += bytes;
+        uint32_t credit = receive.read(bytes);
+        given_back += credit;
+        open += credit;
+        check();
+    }
+    void check() {
+        ASSERT_LE(open, window);
+        ASSERT_LE(receive.unread(), window + advance);
+        ASSERT_LE(receive.advanced(), receive.unread());
+        ASSERT_EQ(sent - read, receive.unread());
+        // Every byte's window given back once: the read ones all, the
+        // unread ones those advanced.
+        ASSERT_EQ(given_back, read + receive.advanced());
+    }
+};
+
+} // namespace
+
+TEST(ReceiveWindow, AReaderBehindKeepsTheWindowOpen) {
+    WindowModel model;
+    // Two windows' worth arrive unread: the first is given back as it
+    // comes, the second closes the window.
+    for (int i = 0; i < 44; ++i)
+        model.send(1460);
+    EXPECT_EQ(model.open, WindowModel::window);
+    for (int i = 0; i < 44; ++i)
+        model.send(1460);
+    EXPECT_EQ(model.open, 0u);
+    EXPECT_EQ(model.receive.unread(), WindowModel::window + WindowModel::advance);
+    // Reading opens it again byte for byte, and once what is unread is
+    // within the advance, everything is given back.
+    model.take(1000);
+    EXPECT_EQ(model.open, 1000u);
+    model.take(WindowModel::window - 1000);
+    EXPECT_EQ(model.open, WindowModel::window);
+    model.take(WindowModel::advance);
+    EXPECT_EQ(model.open, WindowModel::window);
+    EXPECT_EQ(model.given_back, model.sent);
+}
+
+TEST(ReceiveWindow, RandomSendsAndReadsGiveEveryByteBackOnce) {
+    std::mt19937 random(11);
+    for (int round = 0; round < 200; ++round) {
+        WindowModel model;
+        for (int step = 0; step < 500; ++step) {
+            if (random() % 2 && model.open > 0)
+                model.send(uint32_t(1 + random() % std::min<uint64_t>(model.open, 4000)));
+            else if (model.receive.unread() > 0)
+                model.take(
+                    uint32_t(1 + random() % std::min<uint32_t>(model.receive.unread(), 70000)));
+            if (HasFatalFailure())
+                return;
+        }
+        model.take(model.receive.unread());
+        ASSERT_EQ(model.given_back, model.sent);
+        ASSERT_EQ(model.open, WindowModel::window);
+    }
 }

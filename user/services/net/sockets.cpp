@@ -3,9 +3,12 @@
 // each a facet of the stack's endpoint (stack.h).
 //
 // Nothing is copied but once each way. Data that arrives stays in lwIP's
-// pbufs until a read copies it into its answer, and the stack tells the
-// peer the window has opened (tcp_recved) only as it is read: a reader that
-// does not read closes the window, and holds at most one window of buffers.
+// pbufs until a read copies it into its answer (or into the socket's shared
+// buffer). The stack gives the window back (tcp_recved) for up to one window
+// of data not yet read as it arrives, so a reader a turn behind does not
+// shrink the window the peer sees (Linux's receive buffer is likewise larger
+// than the window it advertises); past that only as data is read: a reader
+// that does not read closes the window, and holds at most two windows.
 // A write copies into lwIP's send buffer (TCP_WRITE_FLAG_COPY) as much as
 // it has room for; with none, the write waits for the peer's
 // acknowledgements to make some (lwIP's own measure of writable: its low
@@ -25,9 +28,6 @@ namespace capos::netstack {
 using schema::CapException;
 
 namespace {
-
-static_assert(TCP_WND + TCP_MSS <= 0xffff,
-              "a connection's unread data (one window at most) is counted in a pbuf's u16_t");
 
 const char* error_text(err_t error) {
     switch (error) {
@@ -104,19 +104,25 @@ void copy_into(std::span<uint8_t> data, struct pbuf* p) {
 }
 
 // How many of the bytes the connection holds a read of up to max_bytes takes
-// (it holds some).
+// (it holds some): at most 0xffff (lwIP counts a read in a u16_t).
 uint16_t readable(const Connection& connection, uint32_t max_bytes) {
-    return uint16_t(max_bytes < connection.received->tot_len ? max_bytes
-                                                             : connection.received->tot_len);
+    uint32_t unread = connection.window.unread();
+    uint32_t bytes = max_bytes < unread ? max_bytes : unread;
+    return uint16_t(bytes < 0xffff ? bytes : 0xffff);
+}
+
+// Gives lwIP back `credit` bytes of window (lwIP takes a u16_t at a time).
+void open_window(Connection& connection, uint32_t credit) {
+    for (; connection.pcb && credit > 0; credit -= credit < 0xffff ? credit : 0xffff)
+        tcp_recved(connection.pcb, uint16_t(credit < 0xffff ? credit : 0xffff));
 }
 
 // Takes the first bytes the connection holds into `into` (every byte of it
-// written), and tells the peer the window has opened by as many.
+// written), and gives the window back as open_window says.
 void take_received(Connection& connection, std::span<uint8_t> into) {
     copy_into(into, connection.received);
     connection.received = pbuf_free_header(connection.received, uint16_t(into.size()));
-    if (connection.pcb)
-        tcp_recved(connection.pcb, uint16_t(into.size()));
+    open_window(connection, connection.window.read(uint32_t(into.size())));
 }
 
 // A read with nothing to take: the end of the stream, or why it failed.
@@ -415,12 +421,18 @@ void Stack::connect_timed_out(size_t slot) {
 // --- Connections ---------------------------------------------------------------------
 
 err_t Stack::on_received(Connection& connection, struct pbuf* p) {
-    if (!p)
+    // (lwIP hands over at most 64 KiB at once, so p->tot_len is its length;
+    // the chain of all that is unread may be longer, its head's tot_len
+    // then wrong: the window counts it.)
+    if (!p) {
         connection.finished = true;
-    else if (connection.received)
-        pbuf_cat(connection.received, p);
-    else
-        connection.received = p;
+    } else {
+        if (connection.received)
+            pbuf_cat(connection.received, p);
+        else
+            connection.received = p;
+        open_window(connection, connection.window.arrived(p->tot_len));
+    }
     if (connection.read.waiting)
         answer_read(connection);
     return ERR_OK;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "lib/net/dns.h"
+#include "lib/net/receive_window.h"
 #include "schema/capos.capnp.capos.h"
 #include "user/rt/async_call.h"
 #include "user/rt/rt.h"
@@ -140,7 +141,10 @@ struct Connection {
     int16_t listener = -1; // the listener it waits in before accept
     struct tcp_pcb* pcb = nullptr;   // null once lwIP has ended it
     struct pbuf* received = nullptr; // arrived, not read yet
-    bool finished = false;           // the peer's FIN came (after `received`)
+    // Its bytes (more than a pbuf's u16_t may count) and the window given
+    // back for them: for up to one more window unread (lib/net/receive_window.h).
+    net::ReceiveWindow window{TCP_WND};
+    bool finished = false; // the peer's FIN came (after `received`)
     bool write_shut = false;
     err_t error = ERR_OK; // why lwIP ended it
     // The buffer the socket's holder shared (TcpSocket.share), mapped here.

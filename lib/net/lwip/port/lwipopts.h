@@ -32,22 +32,24 @@
 // Receive buffers. One buffer holds a whole Ethernet frame (1514 bytes, a
 // multiple of 64 above it), so a driver copies a frame into one buffer and
 // lwIP never walks a chain on the common path. 128 of them (192 KiB): a full
-// receive window (TCP_WND, 43 segments) for each of two connections at once,
-// with 42 left for the other traffic (received frames are mostly lent to
-// lwIP in the NIC's own buffers, and copied here only past half of those).
+// receive window (TCP_WND, 44 segments) for each of two connections at once,
+// with 40 left for the other traffic (received frames are mostly lent to
+// lwIP in the NIC's own buffers, and copied here only past half of those; a
+// reader that stops holds at most two windows, 88 buffers).
 #define PBUF_POOL_BUFSIZE 1536
 #define PBUF_POOL_SIZE 128
 
 // TCP, sized for bulk transfers: the Ethernet MSS, and a window and send
-// buffer of 43 segments (62,780 bytes), the most below 64 KiB with a
-// segment to spare (the network stack counts a connection's unread data in
-// a pbuf's u16_t): no window scaling is needed. A bulk transfer through
-// QEMU's user network is bounded by the window over the round trip: 32
-// segments gave 71 MB/s host -> guest, 43 give 93 MB/s.
+// buffer of 44 segments (64,240 bytes), the most whole segments a window
+// holds without window scaling (which QEMU's user network, SLIRP, does not
+// do, so a larger one would not be used). A bulk transfer through it is
+// bounded by the window over the round trip: 32 segments gave 71 MB/s host
+// -> guest, 43 gave 93 MB/s. The network stack gives the window back for up
+// to one more window of data not yet read (user/services/net/sockets.cpp).
 #define LWIP_TCP 1
 #define TCP_MSS 1460
-#define TCP_WND (43 * TCP_MSS)
-#define TCP_SND_BUF (43 * TCP_MSS)
+#define TCP_WND (44 * TCP_MSS)
+#define TCP_SND_BUF (44 * TCP_MSS)
 // lwIP's own rule of thumb (four segments per MSS of buffer, for small
 // writes), written out because MEMP_NUM_TCP_SEG depends on it.
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
