@@ -903,8 +903,10 @@ void Stack::released(uint32_t badge) {
 }
 
 void Stack::run() {
+    // The clock is read once a turn, as the wait ends (start() read it for
+    // the first): a Timer.now is a system call, and the work of a turn is
+    // short beside lwIP's millisecond timers.
     for (;;) {
-        read_clock();
         sys_check_timeouts();
         flush_sends();
         if (!m_receive.in_flight())
