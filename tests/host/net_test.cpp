@@ -1481,15 +1481,16 @@ namespace {
 struct WindowModel {
     static constexpr uint32_t window = 64240;
     static constexpr uint32_t advance = 64240;
-    capos::net::ReceiveWindow receive{advance};
-    uint64_t open = window; // the window the sender may fill
+    capos::net::ReceiveWindow receive;
+    uint32_t allowed = advance; // the advance the caller allows now
+    uint64_t open = window;     // the window the sender may fill
     uint64_t sent = 0, read = 0, given_back = 0;
 
     void send(uint32_t bytes) {
         ASSERT_LE(bytes, open);
         open -= bytes;
         sent += bytes;
-        uint32_t credit = receive.arrived(bytes);
+        uint32_t credit = receive.arrived(bytes, allowed);
         given_back += credit;
         open += credit;
         check();
@@ -1497,7 +1498,7 @@ struct WindowModel {
     void take(uint32_t bytes) {
         ASSERT_LE(bytes, receive.unread());
         read += bytes;
-        uint32_t credit = receive.read(bytes);
+        uint32_t credit = receive.read(bytes, allowed);
         given_back += credit;
         open += credit;
         check();
@@ -1537,11 +1538,31 @@ TEST(ReceiveWindow, AReaderBehindKeepsTheWindowOpen) {
     EXPECT_EQ(model.given_back, model.sent);
 }
 
+TEST(ReceiveWindow, ALoweredAdvanceKeepsWhatWasGivenBack) {
+    WindowModel model;
+    for (int i = 0; i < 10; ++i)
+        model.send(1460);
+    EXPECT_EQ(model.open, WindowModel::window); // 14,600 advanced
+    model.allowed = 0;                          // buffers run short
+    model.send(1460);
+    EXPECT_EQ(model.open, WindowModel::window - 1460);
+    EXPECT_EQ(model.receive.advanced(), 14600u);
+    // Reads give back only what was not: the advanced bytes go first.
+    model.take(14600);
+    EXPECT_EQ(model.open, WindowModel::window - 1460);
+    EXPECT_EQ(model.receive.advanced(), 0u);
+    model.take(1460);
+    EXPECT_EQ(model.open, WindowModel::window);
+    EXPECT_EQ(model.given_back, model.sent);
+}
+
 TEST(ReceiveWindow, RandomSendsAndReadsGiveEveryByteBackOnce) {
     std::mt19937 random(11);
     for (int round = 0; round < 200; ++round) {
         WindowModel model;
         for (int step = 0; step < 500; ++step) {
+            if (random() % 16 == 0)
+                model.allowed = random() % 2 ? WindowModel::advance : uint32_t(random() % 20000);
             if (random() % 2 && model.open > 0)
                 model.send(uint32_t(1 + random() % std::min<uint64_t>(model.open, 4000)));
             else if (model.receive.unread() > 0)

@@ -7,8 +7,9 @@
 // buffer). The stack gives the window back (tcp_recved) for up to one window
 // of data not yet read as it arrives, so a reader a turn behind does not
 // shrink the window the peer sees (Linux's receive buffer is likewise larger
-// than the window it advertises); past that only as data is read: a reader
-// that does not read closes the window, and holds at most two windows.
+// than the window it advertises), while its receive buffers are plentiful
+// (window_advance); past that only as data is read: a reader that does not
+// read closes the window, and holds at most two windows.
 // A write copies into lwIP's send buffer (TCP_WRITE_FLAG_COPY) as much as
 // it has room for; with none, the write waits for the peer's
 // acknowledgements to make some (lwIP's own measure of writable: its low
@@ -122,7 +123,8 @@ void open_window(Connection& connection, uint32_t credit) {
 void take_received(Connection& connection, std::span<uint8_t> into) {
     copy_into(into, connection.received);
     connection.received = pbuf_free_header(connection.received, uint16_t(into.size()));
-    open_window(connection, connection.window.read(uint32_t(into.size())));
+    open_window(connection,
+                connection.window.read(uint32_t(into.size()), g_stack->window_advance()));
 }
 
 // A read with nothing to take: the end of the stream, or why it failed.
@@ -420,6 +422,15 @@ void Stack::connect_timed_out(size_t slot) {
 
 // --- Connections ---------------------------------------------------------------------
 
+uint32_t Stack::window_advance() const {
+    // Plentiful: less than half of what can hold received data (the frames
+    // that may be lent and lwIP's pool) holds any. Past that, readers that
+    // stop may hold no more than their window each, as other connections'
+    // frames need the rest.
+    uint32_t held = m_lent_count + lwip_stats.memp[MEMP_PBUF_POOL]->used;
+    return held < (m_receive_buffers / 2 + PBUF_POOL_SIZE) / 2 ? TCP_WND : 0;
+}
+
 err_t Stack::on_received(Connection& connection, struct pbuf* p) {
     // (lwIP hands over at most 64 KiB at once, so p->tot_len is its length;
     // the chain of all that is unread may be longer, its head's tot_len
@@ -431,7 +442,7 @@ err_t Stack::on_received(Connection& connection, struct pbuf* p) {
             pbuf_cat(connection.received, p);
         else
             connection.received = p;
-        open_window(connection, connection.window.arrived(p->tot_len));
+        open_window(connection, connection.window.arrived(p->tot_len, window_advance()));
     }
     if (connection.read.waiting)
         answer_read(connection);

@@ -142,8 +142,9 @@ struct Connection {
     struct tcp_pcb* pcb = nullptr;   // null once lwIP has ended it
     struct pbuf* received = nullptr; // arrived, not read yet
     // Its bytes (more than a pbuf's u16_t may count) and the window given
-    // back for them: for up to one more window unread (lib/net/receive_window.h).
-    net::ReceiveWindow window{TCP_WND};
+    // back for them: for up to one more window unread while the stack's
+    // buffers are plentiful (lib/net/receive_window.h, window_advance).
+    net::ReceiveWindow window;
     bool finished = false; // the peer's FIN came (after `received`)
     bool write_shut = false;
     err_t error = ERR_OK; // why lwIP ended it
@@ -262,6 +263,9 @@ public:
                      TcpSocket::ReadIntoResults::Builder results);
     Status write_from(TcpSocket::WriteFromParams::Reader params,
                       TcpSocket::WriteFromResults::Builder results);
+    // How much unread data's window a connection may give back as it
+    // arrives: a window while the receive buffers are plentiful, else none.
+    uint32_t window_advance() const;
     Status send_to(UdpSocket::SendToParams::Reader params, UdpSocket::SendToResults::Builder);
     Status receive(UdpSocket::ReceiveParams::Reader, UdpSocket::ReceiveResults::Builder results);
     Status port(UdpSocket::PortParams::Reader, UdpSocket::PortResults::Builder results);
