@@ -49,11 +49,12 @@ inline bool write_all(rt::Capability<schema::TcpSocket>& socket, std::span<const
 }
 
 // Reads `socket` to the end of its stream, each byte checked against
-// `expected(offset)`. The bytes read, in `total`; false at a read that
-// failed (said in a note of `suite`) or a byte that differs.
-template <typename Expected>
+// `expected(offset)`, each read then given to `each` (false from it stops).
+// The bytes read, in `total`; false at a read that failed (said in a note
+// of `suite`), a byte that differs or a stop.
+template <typename Expected, typename Each>
 bool read_to_end(Suite& suite, rt::Capability<schema::TcpSocket>& socket, Expected expected,
-                 uint64_t& total) {
+                 uint64_t& total, Each each) {
     total = 0;
     bool same = true;
     for (;;) {
@@ -68,35 +69,29 @@ bool read_to_end(Suite& suite, rt::Capability<schema::TcpSocket>& socket, Expect
         for (size_t i = 0; i < data.size(); ++i)
             same = same && data[i] == expected(total + i);
         total += data.size();
+        if (!each(data))
+            return false;
     }
 }
 
-// Reads `socket` to the end of its stream, each byte checked against
-// `expected(offset)`, and writes each read back whole. The bytes echoed, in
-// `total`; false at a read or write that failed (said in a note of `suite`)
-// or a byte that differs.
+template <typename Expected>
+bool read_to_end(Suite& suite, rt::Capability<schema::TcpSocket>& socket, Expected expected,
+                 uint64_t& total) {
+    return read_to_end(suite, socket, expected, total,
+                       [](std::span<const uint8_t>) { return true; });
+}
+
+// Reads `socket` to the end of its stream as read_to_end does, and writes
+// each read back whole (a write that fails is said in a note and stops).
 template <typename Expected>
 bool echo_to_end(Suite& suite, rt::Capability<schema::TcpSocket>& socket, Expected expected,
                  uint64_t& total) {
-    total = 0;
-    bool same = true;
-    for (;;) {
-        auto read = read_some(socket);
-        if (read.is_error()) {
-            suite.note(rt::Line("read: ").add(rt::call_error_text(read.error())).view());
-            return false;
-        }
-        auto data = read.value().data();
-        if (data.empty())
-            return same;
-        for (size_t i = 0; i < data.size(); ++i)
-            same = same && data[i] == expected(total + i);
-        total += data.size();
-        if (!write_all(socket, data)) {
-            suite.note("a write failed");
-            return false;
-        }
-    }
+    return read_to_end(suite, socket, expected, total, [&](std::span<const uint8_t> data) {
+        if (write_all(socket, data))
+            return true;
+        suite.note("a write failed");
+        return false;
+    });
 }
 
 } // namespace capos::test
