@@ -347,8 +347,10 @@ void Stack::take_frames(const abi::Cqe& cqe) {
     for (uint32_t i = 0; i < frames.size() && i < Nic::max_batch; ++i) {
         uint16_t buffer = frames[i].buffer();
         uint16_t length = frames[i].length();
-        if (buffer >= m_receive_buffers || length > Nic::max_frame)
-            continue; // (the driver checks both: a driver that lies is ignored)
+        if (buffer >= m_receive_buffers || length > Nic::max_frame ||
+            (m_lent[buffer].lent && !m_lent[buffer].retired))
+            continue; // (the driver checks all three: a driver that lies is ignored;
+                      // a buffer lwIP holds is never handed out again)
         ++m_frames_received;
         struct pbuf* p = frame_pbuf(buffer, length);
         if (!p) {

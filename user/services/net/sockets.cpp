@@ -156,10 +156,17 @@ Status fill_read_into(Connection& connection, const Deferred& read,
     return {};
 }
 
-// Whether [offset, offset + bytes) is a range of at least one byte inside
-// the connection's shared buffer (none: false).
-bool in_shared(const Connection& connection, uint32_t offset, uint32_t bytes) {
-    return bytes != 0 && uint64_t(offset) + bytes <= connection.shared_bytes;
+// The bytes [offset, offset + bytes) of the connection's shared buffer: at
+// least one, all inside it (invalidArgument without a buffer or else).
+Result<std::span<uint8_t>, gen::Exception> shared_range(const Connection& connection,
+                                                        uint32_t offset, uint32_t bytes) {
+    if (!connection.shared)
+        return Err{
+            gen::Exception{ExceptionType::InvalidArgument, "the socket has no shared buffer"}};
+    if (bytes == 0 || uint64_t(offset) + bytes > connection.shared_bytes)
+        return Err{gen::Exception{ExceptionType::InvalidArgument,
+                                  "the range is 1 byte or more inside the shared buffer"}};
+    return std::span<uint8_t>(connection.shared + offset, bytes);
 }
 
 bool read_ready(const Connection& connection) {
@@ -530,11 +537,7 @@ Status Stack::read(TcpSocket::ReadParams::Reader params, TcpSocket::ReadResults:
 Status Stack::read_into(TcpSocket::ReadIntoParams::Reader params,
                         TcpSocket::ReadIntoResults::Builder results) {
     Connection& connection = m_tcp[m_badge & 0xff];
-    if (!connection.shared)
-        return failure(ExceptionType::InvalidArgument, "the socket has no shared buffer");
-    if (!in_shared(connection, params.offset(), params.max_bytes()))
-        return failure(ExceptionType::InvalidArgument,
-                       "maxBytes at offset is 1 byte or more inside the shared buffer");
+    TRY(shared_range(connection, params.offset(), params.max_bytes()));
     if (connection.read.waiting)
         return failure(ExceptionType::Overloaded, "another read waits");
     Deferred read{true, m_call_id, params.max_bytes(), true, params.offset()};
@@ -584,13 +587,8 @@ Status Stack::write(TcpSocket::WriteParams::Reader params,
 Status Stack::write_from(TcpSocket::WriteFromParams::Reader params,
                          TcpSocket::WriteFromResults::Builder results) {
     Connection& connection = m_tcp[m_badge & 0xff];
-    if (!connection.shared)
-        return failure(ExceptionType::InvalidArgument, "the socket has no shared buffer");
-    if (!in_shared(connection, params.offset(), params.bytes()))
-        return failure(ExceptionType::InvalidArgument,
-                       "bytes at offset are 1 or more inside the shared buffer");
-    uint32_t written =
-        TRY(send_data(connection, {connection.shared + params.offset(), params.bytes()}));
+    std::span<uint8_t> data = TRY(shared_range(connection, params.offset(), params.bytes()));
+    uint32_t written = TRY(send_data(connection, data));
     results.set_written(written);
     return {};
 }
